@@ -1,0 +1,43 @@
+# Dyna top-level Makefile: set-up, build and test behind two commands.
+#   make        build bin/dynad, bin/dyna, lib/libdyna.a (gcc, RelWithDebInfo)
+#   make run    build and start a node (see README.md)
+#   make test   build with gcc and with clang+ASan+UBSan, run every test, fuzz smoke
+#   make sim SEED=n   replay one simulator seed
+#   make asan | fuzz | clean
+.PHONY: all build setup run test asan clang fuzz sim bench clean
+
+BUILD      ?= build
+JOBS       ?= $(shell nproc)
+CMAKE_GEN   = -G Ninja
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_C_COMPILER=gcc -DDYNA_TOP_OUTPUT=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+asan: setup
+	@cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DDYNA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+fuzz: setup
+	@cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DDYNA_SANITIZE=ON -DDYNA_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+run: build
+	@bash scripts/run.sh
+
+test: build asan fuzz
+	@bash scripts/test.sh
+
+sim: build
+	@./bin/dyna-sim --seed $(or $(SEED),1)
+
+bench: build
+	@bash bench/single.sh
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz bin lib var

@@ -1,0 +1,132 @@
+/* buf.c: growable buffer and bounds-checked reader (see buf.h). */
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include <string.h>
+
+void dyna_buf_init(dyna_buf_t *b) { memset(b, 0, sizeof(*b)); }
+
+void dyna_buf_free(dyna_buf_t *b) {
+  dyna_free(b->data);
+  memset(b, 0, sizeof(*b));
+}
+
+void dyna_buf_reset(dyna_buf_t *b) { b->len = 0; b->oom = 0; }
+
+int dyna_buf_reserve(dyna_buf_t *b, size_t n) {
+  if (b->oom) return DYNA_ENOMEM;
+  if (n <= b->cap - b->len) return 0;
+  size_t need = b->len + n;
+  if (need < b->len) { b->oom = 1; return DYNA_ENOMEM; }
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  uint8_t *d = dyna_realloc(b->data, cap);
+  if (!d) { b->oom = 1; return DYNA_ENOMEM; }
+  b->data = d;
+  b->cap = cap;
+  return 0;
+}
+
+void dyna_buf_put(dyna_buf_t *b, const void *p, size_t n) {
+  if (n == 0 || dyna_buf_reserve(b, n)) return;
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+}
+
+void dyna_buf_put_u8(dyna_buf_t *b, uint8_t v) { dyna_buf_put(b, &v, 1); }
+
+void dyna_buf_put_u16be(dyna_buf_t *b, uint16_t v) {
+  uint8_t t[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+  dyna_buf_put(b, t, 2);
+}
+
+void dyna_buf_put_u32le(dyna_buf_t *b, uint32_t v) {
+  uint8_t t[4];
+  for (int i = 0; i < 4; i++) t[i] = (uint8_t)(v >> (8 * i));
+  dyna_buf_put(b, t, 4);
+}
+
+void dyna_buf_put_u64le(dyna_buf_t *b, uint64_t v) {
+  uint8_t t[8];
+  for (int i = 0; i < 8; i++) t[i] = (uint8_t)(v >> (8 * i));
+  dyna_buf_put(b, t, 8);
+}
+
+void dyna_buf_put_varint(dyna_buf_t *b, uint64_t v) {
+  uint8_t t[10];
+  size_t n = 0;
+  while (v >= 0x80) { t[n++] = (uint8_t)(v | 0x80); v >>= 7; }
+  t[n++] = (uint8_t)v;
+  dyna_buf_put(b, t, n);
+}
+
+void dyna_buf_put_bytes(dyna_buf_t *b, const void *p, size_t n) {
+  dyna_buf_put_varint(b, n);
+  dyna_buf_put(b, p, n);
+}
+
+void dyna_buf_consume(dyna_buf_t *b, size_t n) {
+  if (n >= b->len) { b->len = 0; return; }
+  memmove(b->data, b->data + n, b->len - n);
+  b->len -= n;
+}
+
+void dyna_rd_init(dyna_rd_t *r, const void *p, size_t len) {
+  r->p = p;
+  r->len = len;
+  r->off = 0;
+  r->err = 0;
+}
+
+size_t dyna_rd_left(const dyna_rd_t *r) { return r->err ? 0 : r->len - r->off; }
+
+const uint8_t *dyna_rd_take(dyna_rd_t *r, size_t n) {
+  if (r->err || n > r->len - r->off) { r->err = DYNA_ECORRUPT; return NULL; }
+  const uint8_t *p = r->p + r->off;
+  r->off += n;
+  return p;
+}
+
+uint8_t dyna_rd_u8(dyna_rd_t *r) {
+  const uint8_t *p = dyna_rd_take(r, 1);
+  return p ? p[0] : 0;
+}
+
+uint16_t dyna_rd_u16be(dyna_rd_t *r) {
+  const uint8_t *p = dyna_rd_take(r, 2);
+  return p ? (uint16_t)((p[0] << 8) | p[1]) : 0;
+}
+
+uint32_t dyna_rd_u32le(dyna_rd_t *r) {
+  const uint8_t *p = dyna_rd_take(r, 4);
+  uint32_t v = 0;
+  for (int i = 0; p && i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+  return v;
+}
+
+uint64_t dyna_rd_u64le(dyna_rd_t *r) {
+  const uint8_t *p = dyna_rd_take(r, 8);
+  uint64_t v = 0;
+  for (int i = 0; p && i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+uint64_t dyna_rd_varint(dyna_rd_t *r) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    const uint8_t *p = dyna_rd_take(r, 1);
+    if (!p) return 0;
+    if (shift == 63 && (p[0] & 0x7e)) break; /* would overflow 64 bits */
+    v |= (uint64_t)(p[0] & 0x7f) << shift;
+    if (!(p[0] & 0x80)) return v;
+  }
+  r->err = DYNA_ECORRUPT;
+  return 0;
+}
+
+const uint8_t *dyna_rd_bytes(dyna_rd_t *r, size_t max, size_t *n) {
+  uint64_t len = dyna_rd_varint(r);
+  if (r->err || len > max) { r->err = DYNA_ECORRUPT; *n = 0; return NULL; }
+  *n = (size_t)len;
+  return dyna_rd_take(r, (size_t)len);
+}

@@ -1,0 +1,24 @@
+/* err.c: names for Dyna's error codes. */
+#include "core/err.h"
+
+const char *dyna_strerror(int err) {
+  switch (err) {
+  case DYNA_OK: return "success";
+  case DYNA_ENOMEM: return "out of memory";
+  case DYNA_EINVAL: return "invalid argument";
+  case DYNA_ENOTFOUND: return "not found";
+  case DYNA_ETOOBIG: return "too big";
+  case DYNA_ECORRUPT: return "corrupt data";
+  case DYNA_EIO: return "I/O error";
+  case DYNA_ENOQUORUM: return "quorum not reached";
+  case DYNA_EBUSY: return "busy";
+  case DYNA_ETIMEDOUT: return "timed out";
+  case DYNA_ELOCKED: return "data directory locked by another process";
+  case DYNA_ECONTEXT: return "invalid context";
+  case DYNA_EFULL: return "storage full";
+  case DYNA_EPROTO: return "protocol error";
+  case DYNA_ECONN: return "connection error";
+  case DYNA_EAGAIN: return "incomplete input";
+  default: return "unknown error";
+  }
+}

@@ -1,0 +1,45 @@
+/* mem.c: allocation wrapper with a fail-the-Nth hook for tests and an OOM hook. */
+#include "core/mem.h"
+#include <stdlib.h>
+#include <string.h>
+
+static long fail_countdown = -1;
+static void (*oom_hook)(size_t);
+
+static int should_fail(void) {
+  if (fail_countdown < 0) return 0;
+  if (fail_countdown == 0) { fail_countdown = -1; return 1; }
+  fail_countdown--;
+  return 0;
+}
+
+static void *report(void *p, size_t n) {
+  if (!p && oom_hook) oom_hook(n);
+  return p;
+}
+
+void *dyna_malloc(size_t n) {
+  if (should_fail()) return report(NULL, n);
+  return report(malloc(n ? n : 1), n);
+}
+
+void *dyna_calloc(size_t count, size_t size) {
+  if (should_fail()) return report(NULL, count * size);
+  return report(calloc(count ? count : 1, size ? size : 1), count * size);
+}
+
+void *dyna_realloc(void *p, size_t n) {
+  if (should_fail()) return report(NULL, n);
+  return report(realloc(p, n ? n : 1), n);
+}
+
+void dyna_free(void *p) { free(p); }
+
+void *dyna_memdup(const void *src, size_t n) {
+  void *p = dyna_malloc(n);
+  if (p && n) memcpy(p, src, n);
+  return p;
+}
+
+void dyna_mem_fail_after(long n) { fail_countdown = n; }
+void dyna_mem_set_oom_hook(void (*hook)(size_t)) { oom_hook = hook; }

@@ -1,0 +1,116 @@
+/* object.h: versioned objects. A stored object is a DVVSet (dotted version vector
+ * set; Almeida, Baquero et al., "Scalable and Accurate Causality Tracking for
+ * Eventually Consistent Stores"): for each node id that coordinated writes, an entry
+ * (node, counter, values) where counter is the number of writes that node coordinated
+ * and values are the still-live siblings written by it, newest first; the i-th value
+ * (0-based) carries the dot (node, counter - i). A client's causal context is the
+ * version vector [(node, counter)] of the object it read (dyna_obj_context).
+ *
+ *   update: the coordinator with id `node` writes value v with client context C onto
+ *           its stored object S: S' = event(sync(C, S), node, v). Every sibling whose
+ *           dot C covers is dropped; v gets the dot (node, max counter + 1).
+ *   merge:  sync(A, B) keeps each value that the other side has either not seen or
+ *           also still holds. Commutative, associative, idempotent.
+ *
+ * So a read-modify-write with the context read never grows the sibling set, and two
+ * writes from the same stale context leave exactly two siblings.
+ *
+ * A delete writes a tombstone value (DYNA_VAL_TOMBSTONE). Values carry the
+ * coordinator's clock (ts_ms, supplied by the caller) so that a plain GET can pick the
+ * last written sibling deterministically.
+ *
+ * Encodings (little-endian, varints LEB128), version byte first, canonical (entries
+ * sorted by node id, so equal objects encode to equal bytes):
+ *   object:  u8 version=1, varint n_entries, per entry: u64 node, varint counter,
+ *            varint n_values, per value: u8 flags, varint ts_ms, varint len, bytes
+ *   context: u8 version=1, varint n, per entry: u64 node, varint counter
+ * Decoders reject anything malformed with DYNA_ECORRUPT (object) or DYNA_ECONTEXT
+ * (context): truncation, trailing bytes, unsorted or duplicate node ids, n_values >
+ * counter, a zero counter, unknown flags or version, and lengths over the limits below.
+ *
+ * Ownership: a dyna_obj_t owns its entries and value bytes; dyna_obj_clear frees them.
+ * Functions taking `const dyna_val_t *` copy the bytes. All functions that allocate
+ * return 0 or DYNA_ENOMEM; on DYNA_ENOMEM the destination object is left unchanged.
+ */
+#ifndef DYNA_OBJECT_H
+#define DYNA_OBJECT_H
+#include "core/buf.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define DYNA_VAL_TOMBSTONE 0x01
+#define DYNA_OBJ_MAX_ENTRIES 4096     /* decoder limit: distinct coordinators */
+#define DYNA_OBJ_MAX_VALUES 4096      /* decoder limit: siblings in one object */
+#define DYNA_VAL_MAX_BYTES (64u << 20) /* decoder limit: one value */
+
+typedef struct dyna_val {
+  uint8_t flags;  /* DYNA_VAL_TOMBSTONE or 0 */
+  uint64_t ts_ms; /* coordinator's clock when written */
+  uint8_t *data;  /* owned by the containing object (NULL when len == 0) */
+  size_t len;
+} dyna_val_t;
+
+typedef struct dyna_dvv_entry {
+  uint64_t node;    /* coordinator's stable node id */
+  uint64_t counter; /* writes coordinated by node that this object has seen */
+  size_t nvals;     /* live values from node: dots counter, counter-1, ... */
+  dyna_val_t *vals; /* newest first */
+} dyna_dvv_entry_t;
+
+typedef struct dyna_obj {
+  size_t n;             /* entries, sorted by node id ascending */
+  dyna_dvv_entry_t *e;
+} dyna_obj_t;
+
+typedef struct dyna_vv_entry {
+  uint64_t node;
+  uint64_t counter;
+} dyna_vv_entry_t;
+
+typedef struct dyna_ctx {
+  size_t n;             /* sorted by node id ascending, counters > 0 */
+  dyna_vv_entry_t *e;   /* owned; dyna_ctx_clear frees */
+} dyna_ctx_t;
+
+void dyna_obj_init(dyna_obj_t *o);
+void dyna_obj_clear(dyna_obj_t *o); /* frees everything and re-inits */
+/* Deep copy: dst (initialised, contents replaced on success) := src. */
+int dyna_obj_copy(dyna_obj_t *dst, const dyna_obj_t *src);
+int dyna_obj_equal(const dyna_obj_t *a, const dyna_obj_t *b);
+
+/* Appends the canonical encoding of o to out (check out->oom). */
+void dyna_obj_encode(const dyna_obj_t *o, dyna_buf_t *out);
+/* Decodes into o (initialised; replaced on success, untouched on error).
+ * Returns 0, DYNA_ECORRUPT or DYNA_ENOMEM. */
+int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o);
+
+/* The coordinator's write: o := event(sync(ctx, o), node, v). ctx may be NULL or empty
+ * (no prior read: o's siblings all stay). v is copied. */
+int dyna_obj_update(dyna_obj_t *o, const dyna_ctx_t *ctx, uint64_t node, const dyna_val_t *v);
+/* o := sync(o, other). */
+int dyna_obj_merge(dyna_obj_t *o, const dyna_obj_t *other);
+/* The version vector of o (what a reader hands back as its context). */
+int dyna_obj_context(const dyna_obj_t *o, dyna_ctx_t *out);
+
+/* Number of values (siblings), counting tombstones. */
+size_t dyna_obj_nvals(const dyna_obj_t *o);
+/* Number of values that are not tombstones. */
+size_t dyna_obj_nlive(const dyna_obj_t *o);
+/* The i-th value (0 <= i < nvals) in canonical order: entries by node id, then newest
+ * first. Returns NULL when out of range. */
+const dyna_val_t *dyna_obj_val(const dyna_obj_t *o, size_t i);
+/* The last written live value: greatest ts_ms, ties broken by greater node id then
+ * greater dot. NULL when there is no live value (absent or deleted). */
+const dyna_val_t *dyna_obj_latest(const dyna_obj_t *o);
+/* 1 when every value of a's causal history is in b's (b's clock covers a's), i.e. a
+ * merge of a into b changes nothing. */
+int dyna_obj_descends(const dyna_obj_t *b, const dyna_obj_t *a);
+
+void dyna_ctx_init(dyna_ctx_t *c);
+void dyna_ctx_clear(dyna_ctx_t *c);
+void dyna_ctx_encode(const dyna_ctx_t *c, dyna_buf_t *out);
+/* Decodes; an empty input (len 0) is the empty context. Returns 0, DYNA_ECONTEXT or
+ * DYNA_ENOMEM; c untouched on error. */
+int dyna_ctx_decode(const uint8_t *p, size_t len, dyna_ctx_t *c);
+
+#endif

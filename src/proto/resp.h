@@ -1,0 +1,107 @@
+/* resp.h: RESP2 (the Redis serialization protocol), pure and allocation-light.
+ *
+ * Server side: dyna_resp_parse_cmd() reads one command from a connection's input
+ * buffer: a multibulk array of bulk strings ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n") or an
+ * inline command ("GET k\r\n", split on spaces/tabs, as redis-cli and telnet send).
+ * It is resumable: when a command is incomplete it returns DYNA_EAGAIN and remembers
+ * how far it got, so a large request that arrives in many reads is scanned once. The
+ * caller must present the same bytes again (the buffer may have been moved or grown)
+ * until a command completes. Arguments are returned as offsets into the buffer.
+ *
+ * Client side: dyna_resp_parse_reply() reads one reply of any type into a tree.
+ *
+ * Encoders append to a dyna_buf_t (check buf->oom once at the end).
+ *
+ * Limits (dyna_resp_limits_t) bound every length before anything is buffered or
+ * allocated, so a hostile peer cannot make us reserve more than the limits allow.
+ */
+#ifndef DYNA_RESP_H
+#define DYNA_RESP_H
+#include "core/buf.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dyna_resp_limits {
+  size_t max_bulk;   /* largest bulk string ($n), e.g. max value + slack */
+  size_t max_args;   /* largest array (*n) of a command */
+  size_t max_inline; /* longest inline command line, in bytes */
+  size_t max_depth;  /* replies only: nesting depth of arrays */
+} dyna_resp_limits_t;
+
+/* Defaults: 512 MiB bulk as Redis, 1M args, 64 KiB inline, depth 8. */
+void dyna_resp_limits_default(dyna_resp_limits_t *l);
+
+typedef struct dyna_resp_parser {
+  dyna_resp_limits_t lim;
+  /* Resumable state (private). */
+  size_t pos;      /* bytes of the current command scanned so far */
+  size_t want;     /* args announced by the array header (0 = header not read) */
+  size_t argc;     /* args complete so far */
+  size_t cap;      /* capacity of argo/argl */
+  size_t *argo;    /* offset of each arg in the buffer (owned) */
+  size_t *argl;    /* length of each arg (owned) */
+  char err[128];   /* message for the last DYNA_EPROTO / DYNA_ETOOBIG */
+} dyna_resp_parser_t;
+
+typedef struct dyna_resp_cmd {
+  size_t argc;        /* >= 1 when returned by a successful parse */
+  const size_t *argo; /* offsets into the buffer passed to the parse call */
+  const size_t *argl; /* lengths; both arrays belong to the parser, valid until next call */
+} dyna_resp_cmd_t;
+
+void dyna_resp_parser_init(dyna_resp_parser_t *p, const dyna_resp_limits_t *lim);
+void dyna_resp_parser_free(dyna_resp_parser_t *p);
+
+/* Parses one command at the start of buf[0..len).
+ * Returns:
+ *   0              a whole command: *cmd set, *consumed = its length in bytes; the
+ *                  parser is reset for the next command (start at buf + consumed).
+ *   DYNA_EAGAIN    incomplete; call again with more bytes.
+ *   DYNA_EPROTO    malformed; p->err says why ("Protocol error: ..."). The connection
+ *                  cannot be resynchronised and should be answered and closed.
+ *   DYNA_ETOOBIG   a length over the limits; p->err says which.
+ *   DYNA_ENOMEM
+ * An empty inline line ("\r\n") is skipped: it is consumed and DYNA_EAGAIN is returned
+ * only when nothing else follows. */
+int dyna_resp_parse_cmd(dyna_resp_parser_t *p, const uint8_t *buf, size_t len,
+                        dyna_resp_cmd_t *cmd, size_t *consumed);
+
+/* ---- Replies (client side) ---- */
+typedef enum {
+  DYNA_RESP_STRING = 1, /* +simple */
+  DYNA_RESP_ERROR,      /* -error */
+  DYNA_RESP_INTEGER,    /* :n */
+  DYNA_RESP_BULK,       /* $n */
+  DYNA_RESP_ARRAY,      /* *n */
+  DYNA_RESP_NIL         /* $-1 or *-1 */
+} dyna_resp_type_t;
+
+typedef struct dyna_resp_value {
+  dyna_resp_type_t type;
+  int64_t integer;                  /* INTEGER */
+  uint8_t *str;                     /* STRING, ERROR, BULK: owned, NUL-terminated */
+  size_t len;
+  struct dyna_resp_value *elem;     /* ARRAY: owned array of n elements */
+  size_t n;
+} dyna_resp_value_t;
+
+/* Parses one whole reply at the start of buf. Returns 0 (*v filled, owned by the caller:
+ * free with dyna_resp_value_free; *consumed set), DYNA_EAGAIN, DYNA_EPROTO, DYNA_ETOOBIG
+ * or DYNA_ENOMEM. Not resumable: it rescans from the start, which is fine for replies. */
+int dyna_resp_parse_reply(const dyna_resp_limits_t *lim, const uint8_t *buf, size_t len,
+                          dyna_resp_value_t *v, size_t *consumed);
+void dyna_resp_value_free(dyna_resp_value_t *v);
+
+/* ---- Encoders ---- */
+void dyna_resp_put_simple(dyna_buf_t *b, const char *s);         /* +s\r\n */
+void dyna_resp_put_error(dyna_buf_t *b, const char *msg);        /* -msg\r\n (CR/LF in msg become spaces) */
+void dyna_resp_put_int(dyna_buf_t *b, int64_t v);                /* :v\r\n */
+void dyna_resp_put_bulk(dyna_buf_t *b, const void *p, size_t n); /* $n\r\n...\r\n */
+void dyna_resp_put_bulk_str(dyna_buf_t *b, const char *s);
+void dyna_resp_put_nil(dyna_buf_t *b);                           /* $-1\r\n */
+void dyna_resp_put_array(dyna_buf_t *b, size_t n);               /* *n\r\n */
+/* A command as an array of bulk strings (client side). */
+void dyna_resp_put_cmd(dyna_buf_t *b, size_t argc, const uint8_t *const *argv,
+                       const size_t *argl);
+
+#endif

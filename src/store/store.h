@@ -1,0 +1,109 @@
+/* store.h: the storage interface. A store is a set of key spaces of byte keys and byte
+ * values behind an ops table (like SQLite's VFS), with two engines: LMDB (the durable
+ * default) and memory (tests and the simulator, with a crash model).
+ *
+ * Contract (tests/unit/test_store.c runs it against every engine):
+ *  - put/del are visible to get/iter on the same store at once.
+ *  - Durability follows the sync policy:
+ *      DYNA_SYNC_ALWAYS  each put/del is committed and fsync'd before it returns;
+ *      DYNA_SYNC_BATCH   writes accumulate; commit() makes all of them durable (fsync)
+ *                        in one go (group commit: the runtime calls it once per loop
+ *                        turn, before any reply that depends on those writes leaves);
+ *      DYNA_SYNC_NONE    commit() hands writes to the OS without fsync.
+ *  - iter visits the keys of one space that start with a prefix, in ascending bytewise
+ *    order, and sees writes not yet committed.
+ *  - Keys are 1..DYNA_STORE_MAX_KEY bytes; values 0..DYNA_STORE_MAX_VALUE bytes. Longer
+ *    gets DYNA_ETOOBIG and changes nothing.
+ *  - Errors: DYNA_ENOTFOUND (get/del of an absent key), DYNA_ETOOBIG, DYNA_EFULL (disk
+ *    or map full), DYNA_EIO, DYNA_ELOCKED (open: directory in use), DYNA_ENOMEM. A failed
+ *    put/del/commit leaves the data as it was before the failed batch (LMDB aborts the
+ *    transaction; the store stays usable for the next batch).
+ * Ownership: the caller owns every buffer it passes and the dyna_buf_t it gets values in;
+ * iter passes the callback pointers that are valid only during the call.
+ */
+#ifndef DYNA_STORE_H
+#define DYNA_STORE_H
+#include "core/buf.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define DYNA_STORE_MAX_KEY 480          /* fits LMDB's default max key size (511) */
+#define DYNA_STORE_MAX_VALUE (64u << 20) /* 64 MiB */
+
+typedef enum {
+  DYNA_SPACE_OBJ = 0,  /* versioned objects, keyed by dyna_skey (partition-first) */
+  DYNA_SPACE_META = 1, /* node id, ring state, and other node metadata */
+  DYNA_SPACE_HINT = 2, /* hinted-handoff records */
+  DYNA_SPACE_COUNT
+} dyna_space_t;
+
+typedef enum { DYNA_SYNC_ALWAYS = 0, DYNA_SYNC_BATCH = 1, DYNA_SYNC_NONE = 2 } dyna_sync_t;
+
+/* Iteration callback: return 0 to go on, non-zero to stop (iter then returns that value). */
+typedef int (*dyna_store_iter_fn)(void *arg, const uint8_t *k, size_t klen,
+                                  const uint8_t *v, size_t vlen);
+
+typedef struct dyna_store dyna_store_t;
+
+typedef struct dyna_store_ops {
+  const char *name;
+  /* Replaces out's contents with the value of k. */
+  int (*get)(dyna_store_t *s, dyna_space_t sp, const uint8_t *k, size_t klen, dyna_buf_t *out);
+  int (*put)(dyna_store_t *s, dyna_space_t sp, const uint8_t *k, size_t klen,
+             const uint8_t *v, size_t vlen);
+  int (*del)(dyna_store_t *s, dyna_space_t sp, const uint8_t *k, size_t klen);
+  int (*iter)(dyna_store_t *s, dyna_space_t sp, const uint8_t *prefix, size_t plen,
+              dyna_store_iter_fn fn, void *arg);
+  /* Ends the current batch: durable per the sync policy. No-op when nothing is pending. */
+  int (*commit)(dyna_store_t *s);
+  /* Number of writes since the last commit (0 = nothing to commit). */
+  size_t (*pending)(dyna_store_t *s);
+  /* Closes and frees s; pending writes are committed first. */
+  void (*close)(dyna_store_t *s);
+} dyna_store_ops_t;
+
+struct dyna_store {
+  const dyna_store_ops_t *ops;
+  dyna_sync_t sync;
+};
+
+/* Opens (creating if needed) an LMDB environment in directory dir (which must exist).
+ * map_bytes is the maximum database size (0: 64 GiB). Fails with DYNA_ELOCKED when
+ * another process has dir open. On success *out is owned by the caller (close it). */
+int dyna_store_lmdb_open(const char *dir, dyna_sync_t sync, size_t map_bytes,
+                         dyna_store_t **out);
+
+/* Creates an empty in-memory store. *out is owned by the caller (close it). */
+int dyna_store_mem_open(dyna_sync_t sync, dyna_store_t **out);
+/* Memory engine only: simulates a crash. Writes not yet made durable are dropped
+ * (with DYNA_SYNC_NONE, writes count as durable once committed: a process crash
+ * keeps what the OS has). The store stays open, as after a restart. */
+void dyna_store_mem_crash(dyna_store_t *s);
+/* Memory engine only: number of keys in a space (for tests and the simulator). */
+size_t dyna_store_mem_count(dyna_store_t *s, dyna_space_t sp);
+
+static inline int dyna_store_get(dyna_store_t *s, dyna_space_t sp, const uint8_t *k,
+                                 size_t klen, dyna_buf_t *out) {
+  return s->ops->get(s, sp, k, klen, out);
+}
+static inline int dyna_store_put(dyna_store_t *s, dyna_space_t sp, const uint8_t *k,
+                                 size_t klen, const uint8_t *v, size_t vlen) {
+  return s->ops->put(s, sp, k, klen, v, vlen);
+}
+static inline int dyna_store_del(dyna_store_t *s, dyna_space_t sp, const uint8_t *k,
+                                 size_t klen) {
+  return s->ops->del(s, sp, k, klen);
+}
+static inline int dyna_store_iter(dyna_store_t *s, dyna_space_t sp, const uint8_t *prefix,
+                                  size_t plen, dyna_store_iter_fn fn, void *arg) {
+  return s->ops->iter(s, sp, prefix, plen, fn, arg);
+}
+static inline int dyna_store_commit(dyna_store_t *s) { return s->ops->commit(s); }
+static inline size_t dyna_store_pending(dyna_store_t *s) { return s->ops->pending(s); }
+static inline void dyna_store_close(dyna_store_t *s) { if (s) s->ops->close(s); }
+
+/* Parses "always" | "batch" | "none"; returns 0 or DYNA_EINVAL. */
+int dyna_sync_parse(const char *s, dyna_sync_t *out);
+const char *dyna_sync_name(dyna_sync_t s);
+
+#endif
