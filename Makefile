@@ -25,7 +25,7 @@ asan: setup
 
 fuzz: setup
 	@cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DDYNA_SANITIZE=ON -DDYNA_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_all
 
 run: build
 	@bash scripts/run.sh

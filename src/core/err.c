@@ -19,6 +19,7 @@ const char *dyna_strerror(int err) {
   case DYNA_EPROTO: return "protocol error";
   case DYNA_ECONN: return "connection error";
   case DYNA_EAGAIN: return "incomplete input";
+  case DYNA_EREMOTE: return "server error";
   default: return "unknown error";
   }
 }

@@ -27,10 +27,17 @@
  * Decoders reject anything malformed with DYNA_ECORRUPT (object) or DYNA_ECONTEXT
  * (context): truncation, trailing bytes, unsorted or duplicate node ids, n_values >
  * counter, a zero counter, unknown flags or version, and lengths over the limits below.
+ * They also reject non-minimal varints, so decoding is the exact inverse of encoding.
  *
  * Ownership: a dyna_obj_t owns its entries and value bytes; dyna_obj_clear frees them.
  * Functions taking `const dyna_val_t *` copy the bytes. All functions that allocate
  * return 0 or DYNA_ENOMEM; on DYNA_ENOMEM the destination object is left unchanged.
+ *
+ * Limits: update and merge never build an object the decoder would reject. When the
+ * result would exceed DYNA_OBJ_MAX_ENTRIES or DYNA_OBJ_MAX_VALUES, or a counter would
+ * pass UINT64_MAX, they return DYNA_ETOOBIG and leave the object unchanged (resolve
+ * siblings with a context-carrying write). Same-dot values are assumed identical (true
+ * by construction); where two inputs disagree, merge keeps the destination's.
  */
 #ifndef DYNA_OBJECT_H
 #define DYNA_OBJECT_H
@@ -85,9 +92,13 @@ void dyna_obj_encode(const dyna_obj_t *o, dyna_buf_t *out);
 int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o);
 
 /* The coordinator's write: o := event(sync(ctx, o), node, v). ctx may be NULL or empty
- * (no prior read: o's siblings all stay). v is copied. */
+ * (no prior read: o's siblings all stay). v is copied. Besides 0 and DYNA_ENOMEM it
+ * returns (o unchanged) DYNA_EINVAL when v has unknown flag bits or NULL data with
+ * len > 0, DYNA_ECONTEXT when ctx is not sorted strictly by node or has a zero
+ * counter, and DYNA_ETOOBIG when v->len > DYNA_VAL_MAX_BYTES or the result would pass
+ * a limit (see Limits above). */
 int dyna_obj_update(dyna_obj_t *o, const dyna_ctx_t *ctx, uint64_t node, const dyna_val_t *v);
-/* o := sync(o, other). */
+/* o := sync(o, other). Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG (o unchanged). */
 int dyna_obj_merge(dyna_obj_t *o, const dyna_obj_t *other);
 /* The version vector of o (what a reader hands back as its context). */
 int dyna_obj_context(const dyna_obj_t *o, dyna_ctx_t *out);

@@ -41,14 +41,30 @@ typedef struct dyna_resp_parser {
   size_t *argo;    /* offset of each arg in the buffer (owned) */
   size_t *argl;    /* length of each arg (owned) */
   char err[128];   /* message for the last DYNA_EPROTO / DYNA_ETOOBIG */
+  uint8_t *scratch;   /* decoded inline arguments, when they had to be rewritten (owned) */
+  size_t scratch_cap; /* capacity of scratch */
 } dyna_resp_parser_t;
 
 typedef struct dyna_resp_cmd {
   size_t argc;        /* >= 1 when returned by a successful parse */
-  const size_t *argo; /* offsets into the buffer passed to the parse call */
+  const size_t *argo; /* offsets from base (see below) */
   const size_t *argl; /* lengths; both arrays belong to the parser, valid until next call */
+  /* Argument i is base[argo[i] .. argo[i] + argl[i]). base is the buffer passed to the
+   * parse call for every multibulk command and for every inline command whose arguments
+   * are plain slices of its line (so buf + argo[i] works there). Only an inline command
+   * with an argument that had to be rewritten (an escape such as \x41 or \", or quoted
+   * and unquoted pieces joined, as in a"b") gets base pointing at parser-owned memory,
+   * valid until the next call. Prefer dyna_resp_cmd_arg(), which is always right. */
+  const uint8_t *base;
 } dyna_resp_cmd_t;
 
+/* Returns a pointer to argument i (i < cmd->argc) of cmd; its length is cmd->argl[i]. */
+static inline const uint8_t *dyna_resp_cmd_arg(const dyna_resp_cmd_t *cmd, size_t i) {
+  return cmd->base + cmd->argo[i];
+}
+
+/* lim may be NULL for the defaults. parser_free releases the owned arrays (the parser may
+ * be initialised again afterwards). */
 void dyna_resp_parser_init(dyna_resp_parser_t *p, const dyna_resp_limits_t *lim);
 void dyna_resp_parser_free(dyna_resp_parser_t *p);
 
@@ -62,7 +78,23 @@ void dyna_resp_parser_free(dyna_resp_parser_t *p);
  *   DYNA_ETOOBIG   a length over the limits; p->err says which.
  *   DYNA_ENOMEM
  * An empty inline line ("\r\n") is skipped: it is consumed and DYNA_EAGAIN is returned
- * only when nothing else follows. */
+ * only when nothing else follows.
+ * Details of this implementation:
+ *   - *consumed is set on every return. With DYNA_EAGAIN it counts skipped empty lines,
+ *     "*0\r\n" and "*-1\r\n" (consumed, no command, as Redis). Advancing by it is
+ *     optional: a caller that presents those bytes again gets the same result.
+ *   - Limits: "$n" with n > max_bulk and "*n" with n > max_args are DYNA_ETOOBIG as soon
+ *     as the digits show it; an inline line longer than max_inline bytes (not counting
+ *     its "\r\n" or "\n") is DYNA_ETOOBIG, as is one with more than max_args arguments.
+ *   - Inline lines split on space, tab, CR, VT and FF; "double" quotes take \" \\ \n
+ *     \r \t \b \a \xHH, 'single' quotes take \', a closing quote must be followed by a
+ *     separator or the end of the line (otherwise, or when a quote is left open,
+ *     DYNA_EPROTO "Protocol error: unbalanced quotes in request"). NUL is an ordinary byte.
+ *     A line with no arguments is skipped like an empty one.
+ *   - Other negative counts ("*-2") are DYNA_EPROTO, as are "$-1" and any sign or
+ *     leading zero in a length.
+ *   - After an error *consumed is 0 and the parser is reset (reusable on a new stream);
+ *     the failed stream itself cannot be resynchronised. */
 int dyna_resp_parse_cmd(dyna_resp_parser_t *p, const uint8_t *buf, size_t len,
                         dyna_resp_cmd_t *cmd, size_t *consumed);
 
@@ -87,13 +119,18 @@ typedef struct dyna_resp_value {
 
 /* Parses one whole reply at the start of buf. Returns 0 (*v filled, owned by the caller:
  * free with dyna_resp_value_free; *consumed set), DYNA_EAGAIN, DYNA_EPROTO, DYNA_ETOOBIG
- * or DYNA_ENOMEM. Not resumable: it rescans from the start, which is fine for replies. */
+ * or DYNA_ENOMEM. Not resumable: it rescans from the start, which is fine for replies.
+ * On any error *v is zeroed (nothing to free) and partial allocations are released.
+ * Limits: a bulk over max_bulk, an array over max_args elements, arrays nested more than
+ * max_depth deep (a top-level array has depth 1; 0 forbids arrays) and a +, - or : line
+ * over max_inline bytes are DYNA_ETOOBIG. Both "$-1" and "*-1" give DYNA_RESP_NIL;
+ * "*0" gives an ARRAY with n == 0 and elem == NULL. */
 int dyna_resp_parse_reply(const dyna_resp_limits_t *lim, const uint8_t *buf, size_t len,
                           dyna_resp_value_t *v, size_t *consumed);
 void dyna_resp_value_free(dyna_resp_value_t *v);
 
 /* ---- Encoders ---- */
-void dyna_resp_put_simple(dyna_buf_t *b, const char *s);         /* +s\r\n */
+void dyna_resp_put_simple(dyna_buf_t *b, const char *s);         /* +s\r\n (CR/LF become spaces) */
 void dyna_resp_put_error(dyna_buf_t *b, const char *msg);        /* -msg\r\n (CR/LF in msg become spaces) */
 void dyna_resp_put_int(dyna_buf_t *b, int64_t v);                /* :v\r\n */
 void dyna_resp_put_bulk(dyna_buf_t *b, const void *p, size_t n); /* $n\r\n...\r\n */

@@ -15,9 +15,15 @@
  *  - Keys are 1..DYNA_STORE_MAX_KEY bytes; values 0..DYNA_STORE_MAX_VALUE bytes. Longer
  *    gets DYNA_ETOOBIG and changes nothing.
  *  - Errors: DYNA_ENOTFOUND (get/del of an absent key), DYNA_ETOOBIG, DYNA_EFULL (disk
- *    or map full), DYNA_EIO, DYNA_ELOCKED (open: directory in use), DYNA_ENOMEM. A failed
- *    put/del/commit leaves the data as it was before the failed batch (LMDB aborts the
- *    transaction; the store stays usable for the next batch).
+ *    or map full), DYNA_EIO, DYNA_ELOCKED (open: directory in use), DYNA_ENOMEM.
+ *  - A failed put/del/commit rolls back the whole uncommitted batch (LMDB aborts the
+ *    transaction): the data is as it was after the last successful commit, and the store
+ *    stays usable. A put/del failure is also remembered: the next commit() returns that
+ *    error once, so a caller that only checks commit() still learns the batch was lost.
+ *    That commit() also discards the writes made after the failure, so an error from
+ *    commit() always means: nothing since the last successful commit was kept.
+ *    ETOOBIG (bad length) and ENOTFOUND (del of an absent key) are not failures in
+ *    this sense: they change nothing, roll nothing back and are not remembered.
  * Ownership: the caller owns every buffer it passes and the dyna_buf_t it gets values in;
  * iter passes the callback pointers that are valid only during the call.
  */
@@ -39,7 +45,10 @@ typedef enum {
 
 typedef enum { DYNA_SYNC_ALWAYS = 0, DYNA_SYNC_BATCH = 1, DYNA_SYNC_NONE = 2 } dyna_sync_t;
 
-/* Iteration callback: return 0 to go on, non-zero to stop (iter then returns that value). */
+/* Iteration callback: return 0 to go on, non-zero to stop (iter then returns that value).
+ * The callback may call get/put/del/commit on the same store (not close): iteration then
+ * goes on with the first key after the last one visited, as the store is at that time
+ * (a key the callback writes ahead of the cursor may or may not be visited). */
 typedef int (*dyna_store_iter_fn)(void *arg, const uint8_t *k, size_t klen,
                                   const uint8_t *v, size_t vlen);
 
@@ -79,6 +88,9 @@ int dyna_store_mem_open(dyna_sync_t sync, dyna_store_t **out);
  * (with DYNA_SYNC_NONE, writes count as durable once committed: a process crash
  * keeps what the OS has). The store stays open, as after a restart. */
 void dyna_store_mem_crash(dyna_store_t *s);
+/* Memory engine only: fault injection. The next put, del or commit fails with err
+ * (e.g. DYNA_EIO, DYNA_EFULL) and rolls back the batch, as a real failure would. */
+void dyna_store_mem_inject(dyna_store_t *s, int err);
 /* Memory engine only: number of keys in a space (for tests and the simulator). */
 size_t dyna_store_mem_count(dyna_store_t *s, dyna_space_t sp);
 

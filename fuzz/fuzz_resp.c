@@ -1,0 +1,265 @@
+/* fuzz_resp.c: libFuzzer target for the RESP2 codec (src/proto/resp.c).
+ *
+ * Command parser: the input is parsed whole, then again as if it arrived in chunks
+ * whose sizes come from its first bytes, each call on a fresh heap copy of the
+ * unconsumed bytes (so a pointer kept across calls is a use-after-free). Both ways must
+ * give the same commands and end the same way. Every command is re-encoded with
+ * dyna_resp_put_cmd and must parse back to itself.
+ * Reply parser: replies are parsed one after another; each must re-encode and parse
+ * back to an equal tree, and its strict prefixes must all be DYNA_EAGAIN.
+ * Limits are small (1 MiB bulk) so that nothing can run out of memory. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "proto/resp.h"
+
+/* Aborts when cond is false (assert() is compiled out in release builds). */
+#define CHECK(cond)                      \
+  do {                                   \
+    if (!(cond)) __builtin_trap();       \
+  } while (0)
+
+static dyna_resp_limits_t fuzz_limits(void) {
+  dyna_resp_limits_t l;
+  l.max_bulk = 1 << 20;
+  l.max_args = 1024;
+  l.max_inline = 4096;
+  l.max_depth = 8;
+  return l;
+}
+
+/* Returns a heap copy of exactly n bytes (1 when n == 0). */
+static uint8_t *dup_exact(const uint8_t *p, size_t n) {
+  uint8_t *d = malloc(n ? n : 1);
+  CHECK(d);
+  if (n) memcpy(d, p, n);
+  return d;
+}
+
+/* What one way of parsing produced. */
+typedef struct run {
+  dyna_buf_t cmds; /* each command: varint argc, then varint length + bytes per arg */
+  size_t ncmds;
+  int rc;          /* final DYNA_EAGAIN or error */
+  size_t consumed; /* total bytes consumed */
+} run_t;
+
+/* Checks cmd's shape against the len-byte buffer buf it came from and appends it. */
+static void record(run_t *r, const dyna_resp_cmd_t *cmd, const uint8_t *buf, size_t len) {
+  CHECK(cmd->argc >= 1);
+  dyna_buf_put_varint(&r->cmds, cmd->argc);
+  for (size_t i = 0; i < cmd->argc; i++) {
+    if (cmd->base == buf) CHECK(cmd->argo[i] <= len && cmd->argl[i] <= len - cmd->argo[i]);
+    dyna_buf_put_bytes(&r->cmds, dyna_resp_cmd_arg(cmd, i), cmd->argl[i]);
+  }
+  r->ncmds++;
+}
+
+/* Re-encodes cmd as a multibulk array and checks it parses back to the same command. */
+static void check_cmd_roundtrip(const dyna_resp_limits_t *lim, const dyna_resp_cmd_t *cmd) {
+  const uint8_t **argv = malloc(cmd->argc * sizeof(*argv));
+  CHECK(argv);
+  for (size_t i = 0; i < cmd->argc; i++) argv[i] = dyna_resp_cmd_arg(cmd, i);
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_resp_put_cmd(&b, cmd->argc, argv, cmd->argl);
+  CHECK(!b.oom);
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, lim);
+  dyna_resp_cmd_t again;
+  size_t used = 0;
+  CHECK(dyna_resp_parse_cmd(&p, b.data, b.len, &again, &used) == 0);
+  CHECK(used == b.len);
+  CHECK(again.argc == cmd->argc);
+  for (size_t i = 0; i < cmd->argc; i++) {
+    CHECK(again.argl[i] == cmd->argl[i]);
+    CHECK(memcmp(dyna_resp_cmd_arg(&again, i), argv[i], cmd->argl[i]) == 0);
+  }
+  dyna_resp_parser_free(&p);
+  dyna_buf_free(&b);
+  free(argv);
+}
+
+/* Parses all of data[0..n) presented at once. */
+static void run_whole(const dyna_resp_limits_t *lim, const uint8_t *data, size_t n,
+                      run_t *r) {
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, lim);
+  uint8_t *copy = dup_exact(data, n);
+  size_t off = 0;
+  for (;;) {
+    dyna_resp_cmd_t cmd;
+    size_t used = 0;
+    int rc = dyna_resp_parse_cmd(&p, copy + off, n - off, &cmd, &used);
+    if (rc == 0) {
+      CHECK(used > 0 && used <= n - off);
+      record(r, &cmd, copy + off, n - off);
+      check_cmd_roundtrip(lim, &cmd);
+      off += used;
+      continue;
+    }
+    CHECK(rc == DYNA_EAGAIN || rc == DYNA_EPROTO || rc == DYNA_ETOOBIG);
+    if (rc == DYNA_EAGAIN) {
+      CHECK(used <= n - off);
+      off += used;
+    } else {
+      CHECK(p.err[0] != '\0');
+    }
+    r->rc = rc;
+    break;
+  }
+  r->consumed = off;
+  free(copy);
+  dyna_resp_parser_free(&p);
+}
+
+/* Parses data[0..n) arriving chunk[i % nchunk] bytes at a time. */
+static void run_chunked(const dyna_resp_limits_t *lim, const uint8_t *data, size_t n,
+                        const size_t *chunk, size_t nchunk, int advance_on_eagain,
+                        run_t *r) {
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, lim);
+  size_t start = 0, fed = 0, k = 0;
+  for (;;) {
+    uint8_t *copy = dup_exact(data + start, fed - start);
+    dyna_resp_cmd_t cmd;
+    size_t used = 0;
+    int rc = dyna_resp_parse_cmd(&p, copy, fed - start, &cmd, &used);
+    if (rc == 0) {
+      CHECK(used > 0 && used <= fed - start);
+      record(r, &cmd, copy, fed - start);
+      free(copy);
+      start += used;
+      continue;
+    }
+    free(copy);
+    if (rc == DYNA_EAGAIN) {
+      CHECK(used <= fed - start);
+      if (advance_on_eagain) start += used;
+      if (fed < n) {
+        size_t step = chunk[k++ % nchunk];
+        fed = step > n - fed ? n : fed + step;
+        continue;
+      }
+    }
+    r->rc = rc;
+    break;
+  }
+  r->consumed = start;
+  dyna_resp_parser_free(&p);
+}
+
+/* Derives up to 8 chunk sizes from the first input bytes: mostly small, sometimes big. */
+static size_t chunk_sizes(const uint8_t *data, size_t n, size_t *chunk) {
+  size_t k = n < 8 ? n : 8;
+  for (size_t i = 0; i < k; i++)
+    chunk[i] = data[i] & 0x80 ? (size_t)(data[i] & 0x7f) * 61 + 1 : (size_t)(data[i] & 0x0f) + 1;
+  if (k == 0) chunk[k++] = 1;
+  return k;
+}
+
+static void fuzz_commands(const uint8_t *data, size_t n) {
+  dyna_resp_limits_t lim = fuzz_limits();
+  run_t whole, split;
+  memset(&whole, 0, sizeof(whole));
+  memset(&split, 0, sizeof(split));
+  run_whole(&lim, data, n, &whole);
+
+  size_t chunk[8];
+  size_t nchunk = chunk_sizes(data, n, chunk);
+  int advance = n == 0 || (data[0] & 1);
+  run_chunked(&lim, data, n, chunk, nchunk, advance, &split);
+
+  CHECK(!whole.cmds.oom && !split.cmds.oom);
+  CHECK(whole.ncmds == split.ncmds);
+  CHECK(whole.rc == split.rc);
+  CHECK(whole.cmds.len == split.cmds.len);
+  CHECK(whole.cmds.len == 0 || memcmp(whole.cmds.data, split.cmds.data, whole.cmds.len) == 0);
+  if (whole.rc == DYNA_EAGAIN && advance) CHECK(whole.consumed == split.consumed);
+  dyna_buf_free(&whole.cmds);
+  dyna_buf_free(&split.cmds);
+}
+
+/* Appends v in RESP (simple strings and errors byte for byte: they may hold NULs). */
+static void encode_value(dyna_buf_t *b, const dyna_resp_value_t *v) {
+  switch (v->type) {
+  case DYNA_RESP_STRING:
+  case DYNA_RESP_ERROR:
+    dyna_buf_put_u8(b, v->type == DYNA_RESP_STRING ? '+' : '-');
+    dyna_buf_put(b, v->str, v->len);
+    dyna_buf_put(b, "\r\n", 2);
+    break;
+  case DYNA_RESP_INTEGER: dyna_resp_put_int(b, v->integer); break;
+  case DYNA_RESP_BULK: dyna_resp_put_bulk(b, v->str, v->len); break;
+  case DYNA_RESP_NIL: dyna_resp_put_nil(b); break;
+  case DYNA_RESP_ARRAY:
+    dyna_resp_put_array(b, v->n);
+    for (size_t i = 0; i < v->n; i++) encode_value(b, &v->elem[i]);
+    break;
+  default: CHECK(0);
+  }
+}
+
+/* True when a and b are the same tree. */
+static int value_equal(const dyna_resp_value_t *a, const dyna_resp_value_t *b) {
+  if (a->type != b->type) return 0;
+  switch (a->type) {
+  case DYNA_RESP_INTEGER: return a->integer == b->integer;
+  case DYNA_RESP_NIL: return 1;
+  case DYNA_RESP_ARRAY:
+    if (a->n != b->n) return 0;
+    for (size_t i = 0; i < a->n; i++)
+      if (!value_equal(&a->elem[i], &b->elem[i])) return 0;
+    return 1;
+  default:
+    return a->len == b->len && a->str[a->len] == '\0' && b->str[b->len] == '\0' &&
+           memcmp(a->str, b->str, a->len) == 0;
+  }
+}
+
+static void fuzz_replies(const uint8_t *data, size_t n) {
+  dyna_resp_limits_t lim = fuzz_limits();
+  uint8_t *copy = dup_exact(data, n);
+  size_t off = 0;
+  for (;;) {
+    dyna_resp_value_t v;
+    size_t used = 0;
+    int rc = dyna_resp_parse_reply(&lim, copy + off, n - off, &v, &used);
+    if (rc != 0) {
+      CHECK(rc == DYNA_EAGAIN || rc == DYNA_EPROTO || rc == DYNA_ETOOBIG);
+      CHECK(v.type == 0 && v.elem == NULL && v.str == NULL);
+      break;
+    }
+    CHECK(used > 0 && used <= n - off);
+    /* Strict prefixes are incomplete (all of them for short replies, some otherwise). */
+    size_t step = used <= 64 ? 1 : used / 16;
+    for (size_t k = 0; k < used; k += step) {
+      dyna_resp_value_t pv;
+      size_t pu;
+      CHECK(dyna_resp_parse_reply(&lim, copy + off, k, &pv, &pu) == DYNA_EAGAIN);
+    }
+    dyna_buf_t b = DYNA_BUF_INIT;
+    encode_value(&b, &v);
+    CHECK(!b.oom);
+    dyna_resp_value_t again;
+    size_t used2 = 0;
+    CHECK(dyna_resp_parse_reply(&lim, b.data, b.len, &again, &used2) == 0);
+    CHECK(used2 == b.len);
+    CHECK(value_equal(&v, &again));
+    dyna_resp_value_free(&again);
+    dyna_buf_free(&b);
+    dyna_resp_value_free(&v);
+    off += used;
+  }
+  free(copy);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  fuzz_commands(data, size);
+  fuzz_replies(data, size);
+  return 0;
+}

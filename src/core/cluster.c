@@ -1,0 +1,252 @@
+/* cluster.c: members, their merge rule, ring maintenance and encoding (see cluster.h). */
+#include "core/cluster.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLUSTER_VERSION 1
+
+void dyna_cluster_init(dyna_cluster_t *c) {
+  memset(c, 0, sizeof(*c));
+  dyna_ring_init(&c->ring);
+}
+
+void dyna_cluster_clear(dyna_cluster_t *c) {
+  dyna_free(c->m);
+  dyna_ring_clear(&c->ring);
+  dyna_cluster_init(c);
+}
+
+const char *dyna_member_status_name(int status) {
+  switch (status) {
+  case DYNA_MEMBER_VALID: return "valid";
+  case DYNA_MEMBER_LEAVING: return "leaving";
+  case DYNA_MEMBER_REMOVED: return "removed";
+  default: return "?";
+  }
+}
+
+int dyna_cluster_bootstrap(dyna_cluster_t *c, const dyna_member_t *self, uint32_t q) {
+  dyna_cluster_t t;
+  dyna_cluster_init(&t);
+  dyna_ring_member_t rm = {self->id, {0}};
+  memcpy(rm.zone, self->zone, sizeof(rm.zone));
+  int rc = dyna_ring_single(&t.ring, q, &rm);
+  if (!rc) rc = dyna_cluster_upsert(&t, self, NULL);
+  if (rc) { dyna_cluster_clear(&t); return rc; }
+  t.ring_version = 1;
+  t.ring_author = self->id;
+  dyna_cluster_clear(c);
+  *c = t;
+  return 0;
+}
+
+static ssize_t find_index(const dyna_cluster_t *c, uint64_t id) {
+  size_t lo = 0, hi = c->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (c->m[mid].id < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < c->n && c->m[lo].id == id ? (ssize_t)lo : -(ssize_t)lo - 1;
+}
+
+const dyna_member_t *dyna_cluster_find(const dyna_cluster_t *c, uint64_t id) {
+  ssize_t i = find_index(c, id);
+  return i >= 0 ? &c->m[i] : NULL;
+}
+
+const dyna_member_t *dyna_cluster_find_name(const dyna_cluster_t *c, const char *name) {
+  for (size_t i = 0; i < c->n; i++)
+    if (!strcmp(c->m[i].name, name)) return &c->m[i];
+  char *end;
+  unsigned long long id = strtoull(name, &end, 16);
+  return *name && !*end ? dyna_cluster_find(c, id) : NULL;
+}
+
+/* > 0 when a wins over b under the merge rule, 0 when identical. */
+static int member_cmp(const dyna_member_t *a, const dyna_member_t *b) {
+  if (a->version != b->version) return a->version > b->version ? 1 : -1;
+  if (a->status != b->status) return a->status > b->status ? 1 : -1;
+  int d = strcmp(a->name, b->name);
+  if (!d) d = strcmp(a->addr, b->addr);
+  if (!d) d = strcmp(a->client_addr, b->client_addr);
+  if (!d) d = strcmp(a->zone, b->zone);
+  return d;
+}
+
+int dyna_cluster_upsert(dyna_cluster_t *c, const dyna_member_t *m, int *changed) {
+  if (changed) *changed = 0;
+  ssize_t i = find_index(c, m->id);
+  if (i >= 0) {
+    if (member_cmp(m, &c->m[i]) > 0) {
+      c->m[i] = *m;
+      if (changed) *changed = 1;
+    }
+    return 0;
+  }
+  if (c->n >= DYNA_CLUSTER_MAX_MEMBERS) return DYNA_ETOOBIG;
+  dyna_member_t *nm = dyna_realloc(c->m, (c->n + 1) * sizeof(*nm));
+  if (!nm) return DYNA_ENOMEM;
+  c->m = nm;
+  size_t at = (size_t)(-i - 1);
+  memmove(&c->m[at + 1], &c->m[at], (c->n - at) * sizeof(*nm));
+  c->m[at] = *m;
+  c->n++;
+  if (changed) *changed = 1;
+  return 0;
+}
+
+int dyna_cluster_merge(dyna_cluster_t *c, const dyna_cluster_t *other, int *changed) {
+  int any = 0;
+  for (size_t i = 0; i < other->n; i++) {
+    int ch;
+    int rc = dyna_cluster_upsert(c, &other->m[i], &ch);
+    if (rc) return rc;
+    any |= ch;
+  }
+  int newer = other->ring_version > c->ring_version ||
+              (other->ring_version == c->ring_version && other->ring_author > c->ring_author);
+  if (newer && other->ring.size) {
+    dyna_ring_t r;
+    dyna_ring_init(&r);
+    int rc = dyna_ring_copy(&r, &other->ring);
+    if (rc) return rc;
+    dyna_ring_clear(&c->ring);
+    c->ring = r;
+    c->ring_version = other->ring_version;
+    c->ring_author = other->ring_author;
+    any = 1;
+  }
+  if (changed) *changed = any;
+  return 0;
+}
+
+/* The VALID members as ring members, sorted by id. *out owned by the caller. */
+static int valid_members(const dyna_cluster_t *c, dyna_ring_member_t **out, size_t *n) {
+  *out = dyna_calloc(c->n ? c->n : 1, sizeof(**out));
+  if (!*out) return DYNA_ENOMEM;
+  *n = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    if (c->m[i].status != DYNA_MEMBER_VALID) continue;
+    (*out)[*n].id = c->m[i].id;
+    memcpy((*out)[*n].zone, c->m[i].zone, DYNA_ZONE_MAX);
+    (*n)++;
+  }
+  return 0;
+}
+
+int dyna_cluster_ring_settled(const dyna_cluster_t *c) {
+  size_t nvalid = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    if (c->m[i].status != DYNA_MEMBER_VALID) continue;
+    nvalid++;
+    int idx = dyna_ring_member_index(&c->ring, c->m[i].id);
+    if (idx < 0 || strcmp(c->ring.members[idx].zone, c->m[i].zone)) return 0;
+  }
+  return nvalid == c->ring.nmembers;
+}
+
+int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, uint32_t nval, int *changed) {
+  *changed = 0;
+  if (!c->ring.size || dyna_cluster_ring_settled(c)) return 0;
+  uint64_t claimant = 0;
+  for (size_t i = 0; i < c->n && !claimant; i++)
+    if (c->m[i].status == DYNA_MEMBER_VALID) claimant = c->m[i].id;
+  if (claimant != self) return 0;
+  dyna_ring_member_t *ms;
+  size_t n;
+  int rc = valid_members(c, &ms, &n);
+  if (rc) return rc;
+  dyna_ring_t r;
+  dyna_ring_init(&r);
+  rc = dyna_ring_rebalance(&c->ring, c->ring.size, ms, n, nval, &r);
+  dyna_free(ms);
+  if (rc) return rc;
+  dyna_ring_clear(&c->ring);
+  c->ring = r;
+  c->ring_version++;
+  c->ring_author = self;
+  *changed = 1;
+  return 0;
+}
+
+static void put_str(dyna_buf_t *b, const char *s) { dyna_buf_put_bytes(b, s, strlen(s)); }
+
+static int read_str(dyna_rd_t *rd, char *out, size_t cap) {
+  size_t n;
+  const uint8_t *p = dyna_rd_bytes(rd, cap - 1, &n);
+  if (rd->err) return DYNA_ECORRUPT;
+  if (n) memcpy(out, p, n);
+  out[n] = 0;
+  return memchr(out, 0, n) ? DYNA_ECORRUPT : 0;
+}
+
+void dyna_member_encode(const dyna_member_t *m, dyna_buf_t *out) {
+  dyna_buf_put_u64le(out, m->id);
+  dyna_buf_put_varint(out, m->version);
+  dyna_buf_put_u8(out, m->status);
+  put_str(out, m->name);
+  put_str(out, m->addr);
+  put_str(out, m->client_addr);
+  put_str(out, m->zone);
+}
+
+int dyna_member_read(dyna_rd_t *rd, dyna_member_t *m) {
+  memset(m, 0, sizeof(*m));
+  m->id = dyna_rd_u64le(rd);
+  m->version = dyna_rd_varint(rd);
+  m->status = dyna_rd_u8(rd);
+  if (rd->err || m->id == 0 || m->status < DYNA_MEMBER_VALID || m->status > DYNA_MEMBER_REMOVED)
+    return DYNA_ECORRUPT;
+  if (read_str(rd, m->name, sizeof(m->name)) || read_str(rd, m->addr, sizeof(m->addr)) ||
+      read_str(rd, m->client_addr, sizeof(m->client_addr)) || read_str(rd, m->zone, sizeof(m->zone)))
+    return DYNA_ECORRUPT;
+  return 0;
+}
+
+void dyna_cluster_encode(const dyna_cluster_t *c, dyna_buf_t *out) {
+  dyna_buf_put_u8(out, CLUSTER_VERSION);
+  dyna_buf_put_varint(out, c->n);
+  for (size_t i = 0; i < c->n; i++) dyna_member_encode(&c->m[i], out);
+  dyna_buf_put_varint(out, c->ring_version);
+  dyna_buf_put_u64le(out, c->ring_author);
+  dyna_ring_encode(&c->ring, out);
+}
+
+int dyna_cluster_decode(const uint8_t *p, size_t len, dyna_cluster_t *c) {
+  dyna_rd_t rd;
+  dyna_rd_init(&rd, p, len);
+  if (dyna_rd_u8(&rd) != CLUSTER_VERSION) return DYNA_ECORRUPT;
+  uint64_t n = dyna_rd_varint(&rd);
+  /* Each member takes at least 14 bytes: never allocate more than the input justifies. */
+  if (rd.err || n > DYNA_CLUSTER_MAX_MEMBERS || n > dyna_rd_left(&rd) / 14) return DYNA_ECORRUPT;
+  dyna_cluster_t t;
+  dyna_cluster_init(&t);
+  int rc = 0;
+  if (n) {
+    t.m = dyna_calloc((size_t)n, sizeof(*t.m));
+    if (!t.m) return DYNA_ENOMEM;
+  }
+  for (size_t i = 0; i < n && !rc; i++) {
+    rc = dyna_member_read(&rd, &t.m[i]);
+    if (!rc && i && t.m[i].id <= t.m[i - 1].id) rc = DYNA_ECORRUPT;
+    t.n = i + 1;
+  }
+  if (!rc) {
+    t.ring_version = dyna_rd_varint(&rd);
+    t.ring_author = dyna_rd_u64le(&rd);
+    rc = rd.err ? DYNA_ECORRUPT : dyna_ring_read(&rd, &t.ring);
+  }
+  if (!rc && (rd.err || dyna_rd_left(&rd))) rc = DYNA_ECORRUPT;
+  if (rc) {
+    dyna_cluster_clear(&t);
+    return rc;
+  }
+  dyna_cluster_clear(c);
+  *c = t;
+  return 0;
+}

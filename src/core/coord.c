@@ -1,0 +1,471 @@
+/* coord.c: quorum coordination (the Dynamo request path).
+ *
+ *   client PUT at a replica               client GET at any node
+ *   ───────────────────────               ─────────────────────
+ *   new version := event(ctx, local)      ask every reachable replica (self: local read)
+ *   write locally (ack 1)                 merge answers as they come
+ *   PUT ──▶ other replicas                R answers ─▶ reply merged siblings + context
+ *   W acks ─▶ reply new context           all answered (or timeout) ─▶ read repair:
+ *   timeout before W ─▶ -NOQUORUM           PUT merged ──▶ each stale replica
+ *
+ * A node that is not among the key's first N replicas never makes a version: it
+ * forwards a write (FWD) to the first reachable replica, which coordinates it and
+ * answers with FWD_RESP. Replicas answer PUT with PUT_ACK after merging, and GET with
+ * GET_RESP; all of it leaves the node only after the store's commit (node.h).
+ */
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/node_int.h"
+#include "core/replica.h"
+#include <stdio.h>
+#include <string.h>
+
+/* ---------- state machine bookkeeping ---------- */
+
+static fsm_t *fsm_new(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_t klen) {
+  fsm_t *f = dyna_calloc(1, sizeof(*f));
+  if (!f) return NULL;
+  f->key = dyna_memdup(key, klen);
+  f->id = dyna_node_new_req(n);
+  if (!f->key || dyna_idmap_put(&n->fsms, f->id, f, 0)) {
+    dyna_free(f->key);
+    dyna_free(f);
+    return NULL;
+  }
+  f->kind = kind;
+  f->klen = klen;
+  f->deadline_ms = n->now_ms + n->cfg.request_timeout_ms;
+  dyna_obj_init(&f->obj);
+  for (int i = 0; i < DYNA_MAX_N; i++) dyna_obj_init(&f->got[i]);
+  f->next = n->fsm_list;
+  if (n->fsm_list) n->fsm_list->prev = f;
+  n->fsm_list = f;
+  return f;
+}
+
+static void fsm_free(dyna_node_t *n, fsm_t *f) {
+  dyna_idmap_take(&n->fsms, f->id, NULL);
+  if (f->prev) f->prev->next = f->next;
+  else n->fsm_list = f->next;
+  if (f->next) f->next->prev = f->prev;
+  dyna_obj_clear(&f->obj);
+  for (int i = 0; i < DYNA_MAX_N; i++) dyna_obj_clear(&f->got[i]);
+  dyna_free(f->key);
+  dyna_free(f);
+}
+
+void dyna_coord_free_all(dyna_node_t *n) {
+  while (n->fsm_list) fsm_free(n, n->fsm_list);
+}
+
+static int target_index(const fsm_t *f, uint64_t id) {
+  for (uint32_t i = 0; i < f->nt; i++)
+    if (f->target[i] == id) return (int)i;
+  return -1;
+}
+
+static uint32_t waiting(const fsm_t *f) { return f->nt - f->ok - f->failed; }
+
+/* Encodes a context into a buffer (for FWD / FWD_RESP). */
+static void put_ctx(const dyna_ctx_t *ctx, dyna_buf_t *b) {
+  if (ctx && ctx->n) dyna_ctx_encode(ctx, b);
+}
+
+/* Answers the client, or the node that forwarded the write. ctx_from: the object whose
+ * context to return (NULL on error). */
+static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
+  if (f->replied) return;
+  f->replied = 1;
+  if (f->origin_node) {
+    dyna_ctx_t ctx;
+    dyna_ctx_init(&ctx);
+    dyna_buf_t cb = DYNA_BUF_INIT;
+    if (!status && dyna_obj_context(&f->obj, &ctx)) status = DYNA_ENOMEM;
+    if (!status) put_ctx(&ctx, &cb);
+    dyna_msg_t m = {0};
+    m.type = DYNA_MSG_FWD_RESP;
+    m.req = f->origin_req;
+    m.status = status;
+    m.flags = !status && f->existed ? 1 : 0;
+    m.ctx = cb.data;
+    m.ctxlen = cb.len;
+    dyna_node_send(n, f->origin_node, &m);
+    dyna_buf_free(&cb);
+    dyna_ctx_clear(&ctx);
+    return;
+  }
+  dyna_reply_t r;
+  memset(&r, 0, sizeof(r));
+  r.req_id = f->client_req;
+  r.op = f->op;
+  if (dyna_node_reserve_reply(n)) return; /* the driver's request times out */
+  if (!status && f->kind == FSM_GET) status = dyna_obj_copy(&r.obj, &f->obj);
+  if (!status) status = dyna_obj_context(&f->obj, &r.ctx);
+  if (status) {
+    dyna_reply_fail(&r, status, msg);
+  } else {
+    r.existed = f->existed;
+    r.wrote = f->kind == FSM_PUT;
+  }
+  dyna_node_push_reply(n, &r);
+}
+
+static void fail_quorum(dyna_node_t *n, fsm_t *f) {
+  char msg[96];
+  snprintf(msg, sizeof(msg), "%u of %u replicas answered", f->ok, f->need);
+  fsm_answer(n, f, DYNA_ENOQUORUM, msg);
+}
+
+/* ---------- GET ---------- */
+
+static void read_repair(dyna_node_t *n, fsm_t *f) {
+  if (f->ok < 2 && f->nt < 2) return;
+  dyna_buf_t enc = DYNA_BUF_INIT;
+  for (uint32_t i = 0; i < f->nt; i++) {
+    if (f->answered[i] != 1 || dyna_obj_descends(&f->got[i], &f->obj)) continue;
+    n->stats.read_repairs++;
+    if (f->target[i] == n->cfg.id) {
+      dyna_replica_t rep = {n->store, n->cfg.id, n->cl.ring.size};
+      dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL);
+      continue;
+    }
+    if (!enc.len) dyna_obj_encode(&f->obj, &enc);
+    if (enc.oom) break;
+    dyna_msg_t m = {0};
+    m.type = DYNA_MSG_PUT;
+    m.key = f->key;
+    m.klen = f->klen;
+    m.obj = enc.data;
+    m.objlen = enc.len;
+    dyna_node_send(n, f->target[i], &m);
+  }
+  dyna_buf_free(&enc);
+}
+
+static void get_progress(dyna_node_t *n, fsm_t *f) {
+  if (!f->replied && f->ok >= f->need) fsm_answer(n, f, 0, NULL);
+  if (!f->replied && f->ok + waiting(f) < f->need) fail_quorum(n, f);
+  if (!waiting(f)) {
+    read_repair(n, f);
+    fsm_free(n, f);
+  }
+}
+
+/* Records a replica's answer (obj may be NULL for a failure). */
+static void get_answer(fsm_t *f, int idx, const dyna_obj_t *obj) {
+  if (f->answered[idx]) return;
+  if (!obj || dyna_obj_merge(&f->obj, obj) || dyna_obj_copy(&f->got[idx], obj)) {
+    f->answered[idx] = 2;
+    f->failed++;
+    return;
+  }
+  f->answered[idx] = 1;
+  f->ok++;
+}
+
+static void start_get(dyna_node_t *n, const dyna_req_t *req, uint32_t part, const uint64_t *reps, size_t nrep) {
+  fsm_t *f = fsm_new(n, FSM_GET, req->key, req->klen);
+  if (!f) {
+    dyna_reply_t r = {0};
+    r.req_id = req->id;
+    r.op = req->op;
+    dyna_reply_fail(&r, DYNA_ENOMEM, NULL);
+    dyna_node_push_reply(n, &r);
+    return;
+  }
+  (void)part;
+  f->kind = FSM_GET;
+  f->op = req->op;
+  f->client_req = req->id;
+  f->need = req->r ? req->r : n->cfg.r;
+  if (f->need > nrep) f->need = (uint32_t)nrep;
+  for (size_t i = 0; i < nrep; i++) {
+    int idx = (int)f->nt++;
+    f->target[idx] = reps[i];
+    if (reps[i] == n->cfg.id) {
+      dyna_obj_t local;
+      dyna_obj_init(&local);
+      dyna_replica_t rep = {n->store, n->cfg.id, n->cl.ring.size};
+      int rc = dyna_replica_read(&rep, req->key, req->klen, &local);
+      get_answer(f, idx, rc ? NULL : &local);
+      dyna_obj_clear(&local);
+    } else if (dyna_node_is_reachable(n, reps[i])) {
+      dyna_msg_t m = {0};
+      m.type = DYNA_MSG_GET;
+      m.req = f->id;
+      m.key = req->key;
+      m.klen = req->klen;
+      dyna_node_send(n, reps[i], &m);
+    } else {
+      f->answered[idx] = 2;
+      f->failed++;
+    }
+  }
+  get_progress(n, f);
+}
+
+/* ---------- PUT / DEL ---------- */
+
+static void put_progress(dyna_node_t *n, fsm_t *f) {
+  if (!f->replied && f->ok >= f->need) fsm_answer(n, f, 0, NULL);
+  if (!f->replied && f->ok + waiting(f) < f->need) fail_quorum(n, f);
+  if (!waiting(f)) fsm_free(n, f);
+}
+
+/* Coordinates a write at this node, a replica of the key. origin_node/origin_req are
+ * set for a forwarded write. */
+static void start_put(dyna_node_t *n, const dyna_req_t *req, const uint64_t *reps, size_t nrep,
+                      uint64_t origin_node, uint64_t origin_req) {
+  fsm_t *f = fsm_new(n, FSM_PUT, req->key, req->klen);
+  int rc = f ? 0 : DYNA_ENOMEM;
+  if (f) {
+    f->op = req->op;
+    f->client_req = req->id;
+    f->origin_node = origin_node;
+    f->origin_req = origin_req;
+    f->need = req->w ? req->w : n->cfg.w;
+    if (f->need > nrep) f->need = (uint32_t)nrep;
+    int del = req->op == DYNA_OP_DEL;
+    dyna_val_t v = {del ? DYNA_VAL_TOMBSTONE : 0, n->now_ms, (uint8_t *)req->val, del ? 0 : req->vlen};
+    int blind = (req->flags & DYNA_REQ_BLIND) != 0;
+    uint32_t part = dyna_node_partition(n, req->key, req->klen);
+    dyna_replica_t rep = {n->store, dyna_node_actor(n, part), n->cl.ring.size};
+    rc = dyna_replica_coordinate(&rep, req->key, req->klen, blind ? NULL : req->ctx, blind, &v,
+                                 &f->obj, &f->existed);
+  }
+  if (rc) {
+    if (!f) {
+      fsm_t tmp = {0};
+      tmp.client_req = req->id;
+      tmp.op = req->op;
+      tmp.origin_node = origin_node;
+      tmp.origin_req = origin_req;
+      dyna_obj_init(&tmp.obj);
+      fsm_answer(n, &tmp, rc, NULL);
+    } else {
+      fsm_answer(n, f, rc, NULL);
+      fsm_free(n, f);
+    }
+    return;
+  }
+  if (req->op == DYNA_OP_PUT) n->stats.puts++;
+  else n->stats.dels++;
+  dyna_buf_t enc = DYNA_BUF_INIT;
+  dyna_obj_encode(&f->obj, &enc);
+  for (size_t i = 0; i < nrep; i++) {
+    uint32_t idx = f->nt++;
+    f->target[idx] = reps[i];
+    if (reps[i] == n->cfg.id) {
+      f->answered[idx] = 1;
+      f->ok++;
+    } else if (dyna_node_is_reachable(n, reps[i]) && !enc.oom) {
+      dyna_msg_t m = {0};
+      m.type = DYNA_MSG_PUT;
+      m.req = f->id;
+      m.key = req->key;
+      m.klen = req->klen;
+      m.obj = enc.data;
+      m.objlen = enc.len;
+      dyna_node_send(n, reps[i], &m);
+    } else {
+      f->answered[idx] = 2;
+      f->failed++;
+    }
+  }
+  dyna_buf_free(&enc);
+  put_progress(n, f);
+}
+
+static void start_forward(dyna_node_t *n, const dyna_req_t *req, const uint64_t *reps, size_t nrep) {
+  uint64_t to = 0;
+  for (size_t i = 0; i < nrep && !to; i++)
+    if (dyna_node_is_reachable(n, reps[i])) to = reps[i];
+  fsm_t *f = to ? fsm_new(n, FSM_FWD, req->key, req->klen) : NULL;
+  if (!f) {
+    fsm_t tmp = {0};
+    tmp.client_req = req->id;
+    tmp.op = req->op;
+    dyna_obj_init(&tmp.obj);
+    if (to) fsm_answer(n, &tmp, DYNA_ENOMEM, NULL);
+    else fsm_answer(n, &tmp, DYNA_ENOQUORUM, "no replica of the key is reachable");
+    return;
+  }
+  n->stats.forwarded++;
+  f->op = req->op;
+  f->client_req = req->id;
+  f->need = 1;
+  f->nt = 1;
+  f->target[0] = to;
+  dyna_buf_t cb = DYNA_BUF_INIT;
+  if (!(req->flags & DYNA_REQ_BLIND)) put_ctx(req->ctx, &cb);
+  dyna_msg_t m = {0};
+  m.type = DYNA_MSG_FWD;
+  m.req = f->id;
+  m.key = req->key;
+  m.klen = req->klen;
+  m.ctx = cb.data;
+  m.ctxlen = cb.len;
+  m.val = req->op == DYNA_OP_PUT ? req->val : NULL;
+  m.vlen = req->op == DYNA_OP_PUT ? req->vlen : 0;
+  m.flags = ((req->flags & DYNA_REQ_BLIND) ? DYNA_FWD_BLIND : 0) | (req->op == DYNA_OP_DEL ? DYNA_FWD_DELETE : 0);
+  m.w = req->w;
+  dyna_node_send(n, to, &m);
+  dyna_buf_free(&cb);
+}
+
+static int is_member_of(uint64_t id, const uint64_t *reps, size_t nrep) {
+  for (size_t i = 0; i < nrep; i++)
+    if (reps[i] == id) return 1;
+  return 0;
+}
+
+void dyna_coord_request(dyna_node_t *n, const dyna_req_t *req) {
+  uint64_t reps[DYNA_MAX_N];
+  uint32_t part = dyna_node_partition(n, req->key, req->klen);
+  size_t nrep = dyna_node_replicas(n, part, reps);
+  if (req->op == DYNA_OP_GET) {
+    n->stats.gets++;
+    start_get(n, req, part, reps, nrep);
+  } else if (is_member_of(n->cfg.id, reps, nrep)) {
+    start_put(n, req, reps, nrep, 0, 0);
+  } else {
+    start_forward(n, req, reps, nrep);
+  }
+}
+
+/* ---------- messages ---------- */
+
+static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  int rc = m->klen ? dyna_obj_decode(m->obj, m->objlen, &o) : DYNA_EPROTO;
+  if (!rc) {
+    dyna_replica_t rep = {n->store, n->cfg.id, n->cl.ring.size};
+    rc = dyna_replica_merge(&rep, m->key, m->klen, &o, NULL);
+  }
+  dyna_obj_clear(&o);
+  n->stats.replica_puts++;
+  if (!m->req) return; /* read repair: no answer wanted */
+  dyna_msg_t a = {0};
+  a.type = DYNA_MSG_PUT_ACK;
+  a.req = m->req;
+  a.status = rc;
+  dyna_node_send(n, from, &a);
+}
+
+static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  dyna_replica_t rep = {n->store, n->cfg.id, n->cl.ring.size};
+  int rc = m->klen ? dyna_replica_read(&rep, m->key, m->klen, &o) : DYNA_EPROTO;
+  dyna_buf_t enc = DYNA_BUF_INIT;
+  if (!rc && o.n) dyna_obj_encode(&o, &enc);
+  if (enc.oom) rc = DYNA_ENOMEM;
+  n->stats.replica_gets++;
+  dyna_msg_t a = {0};
+  a.type = DYNA_MSG_GET_RESP;
+  a.req = m->req;
+  a.status = rc;
+  a.obj = rc ? NULL : enc.data;
+  a.objlen = rc ? 0 : enc.len;
+  dyna_node_send(n, from, &a);
+  dyna_buf_free(&enc);
+  dyna_obj_clear(&o);
+}
+
+/* A write forwarded to us: coordinate it if we are a replica, else refuse (a
+ * non-replica must never make versions: its dots could collide). */
+static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  dyna_req_t req;
+  memset(&req, 0, sizeof(req));
+  req.op = (m->flags & DYNA_FWD_DELETE) ? DYNA_OP_DEL : DYNA_OP_PUT;
+  req.flags = (m->flags & DYNA_FWD_BLIND) ? DYNA_REQ_BLIND : 0;
+  req.key = m->key;
+  req.klen = m->klen;
+  req.val = m->val;
+  req.vlen = m->vlen;
+  req.w = m->w <= n->cfg.n ? (uint32_t)m->w : n->cfg.n;
+  dyna_ctx_t ctx;
+  dyna_ctx_init(&ctx);
+  int rc = m->klen ? dyna_ctx_decode(m->ctx, m->ctxlen, &ctx) : DYNA_EPROTO;
+  if (!rc && m->vlen > n->cfg.max_value_bytes) rc = DYNA_ETOOBIG;
+  uint64_t reps[DYNA_MAX_N];
+  size_t nrep = 0;
+  if (!rc) {
+    nrep = dyna_node_replicas(n, dyna_node_partition(n, m->key, m->klen), reps);
+    if (!is_member_of(n->cfg.id, reps, nrep)) rc = DYNA_EBUSY;
+  }
+  if (rc) {
+    dyna_msg_t a = {0};
+    a.type = DYNA_MSG_FWD_RESP;
+    a.req = m->req;
+    a.status = rc;
+    dyna_node_send(n, from, &a);
+  } else {
+    req.ctx = &ctx;
+    start_put(n, &req, reps, nrep, from, m->req);
+  }
+  dyna_ctx_clear(&ctx);
+}
+
+static void on_fwd_resp(dyna_node_t *n, fsm_t *f, const dyna_msg_t *m) {
+  dyna_reply_t r;
+  memset(&r, 0, sizeof(r));
+  r.req_id = f->client_req;
+  r.op = f->op;
+  f->replied = 1;
+  if (dyna_node_reserve_reply(n)) { fsm_free(n, f); return; }
+  int rc = m->status;
+  if (!rc) rc = dyna_ctx_decode(m->ctx, m->ctxlen, &r.ctx);
+  if (rc) {
+    char msg[96];
+    snprintf(msg, sizeof(msg), "coordinator: %s", dyna_strerror(rc));
+    dyna_reply_fail(&r, rc == DYNA_EBUSY ? DYNA_EBUSY : rc, rc == DYNA_ENOQUORUM ? "replicas did not answer" : msg);
+  } else {
+    r.existed = (m->flags & 1) != 0;
+    r.wrote = 1;
+  }
+  dyna_node_push_reply(n, &r);
+  fsm_free(n, f);
+}
+
+void dyna_coord_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  if (m->type == DYNA_MSG_PUT) { on_put(n, from, m); return; }
+  if (m->type == DYNA_MSG_GET) { on_get(n, from, m); return; }
+  if (m->type == DYNA_MSG_FWD) { on_fwd(n, from, m); return; }
+  dyna_idmap_entry_t *e = dyna_idmap_get(&n->fsms, m->req);
+  if (!e) return; /* late answer to a finished request */
+  fsm_t *f = e->ptr;
+  if (m->type == DYNA_MSG_FWD_RESP && f->kind == FSM_FWD && f->target[0] == from) {
+    on_fwd_resp(n, f, m);
+    return;
+  }
+  int idx = target_index(f, from);
+  if (idx < 0 || f->answered[idx]) return;
+  if (m->type == DYNA_MSG_PUT_ACK && f->kind == FSM_PUT) {
+    f->answered[idx] = m->status ? 2 : 1;
+    if (m->status) f->failed++;
+    else f->ok++;
+    put_progress(n, f);
+  } else if (m->type == DYNA_MSG_GET_RESP && f->kind == FSM_GET) {
+    dyna_obj_t o;
+    dyna_obj_init(&o);
+    int rc = m->status ? m->status : dyna_obj_decode(m->obj, m->objlen, &o);
+    get_answer(f, idx, rc ? NULL : &o);
+    dyna_obj_clear(&o);
+    get_progress(n, f);
+  }
+}
+
+void dyna_coord_tick(dyna_node_t *n) {
+  for (fsm_t *f = n->fsm_list, *next; f; f = next) {
+    next = f->next;
+    if (n->now_ms < f->deadline_ms) continue;
+    if (!f->replied) {
+      if (f->kind == FSM_FWD) fsm_answer(n, f, DYNA_ENOQUORUM, "the coordinating replica did not answer");
+      else fail_quorum(n, f);
+    }
+    if (f->kind == FSM_GET) read_repair(n, f);
+    fsm_free(n, f);
+  }
+}

@@ -1,0 +1,197 @@
+/* gossip.c: membership. The cluster state (cluster.h) is kept in the store's meta
+ * space, pushed to a random peer every gossip interval and whenever it changes, and
+ * merged on receipt. Join, leave and remove are explicit admin actions; a node that
+ * cannot be reached stays a member. */
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/node_int.h"
+#include <stdio.h>
+#include <string.h>
+
+static const uint8_t CLUSTER_KEY[] = "cluster";
+
+static void self_record(const dyna_node_t *n, dyna_member_t *m) {
+  memset(m, 0, sizeof(*m));
+  m->id = n->cfg.id;
+  m->status = DYNA_MEMBER_VALID;
+  m->version = 1;
+  snprintf(m->name, sizeof(m->name), "%s", n->cfg.name);
+  snprintf(m->addr, sizeof(m->addr), "%s", n->cfg.addr);
+  snprintf(m->client_addr, sizeof(m->client_addr), "%s", n->cfg.client_addr);
+  snprintf(m->zone, sizeof(m->zone), "%s", n->cfg.zone);
+}
+
+static void persist(dyna_node_t *n) {
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_cluster_encode(&n->cl, &b);
+  if (!b.oom) dyna_store_put(n->store, DYNA_SPACE_META, CLUSTER_KEY, sizeof(CLUSTER_KEY) - 1, b.data, b.len);
+  dyna_buf_free(&b);
+}
+
+static void send_state(dyna_node_t *n, uint64_t to) {
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_cluster_encode(&n->cl, &b);
+  if (!b.oom) {
+    dyna_msg_t m = {0};
+    m.type = DYNA_MSG_GOSSIP;
+    m.obj = b.data;
+    m.objlen = b.len;
+    dyna_node_send(n, to, &m);
+    n->stats.gossip_sent++;
+  }
+  dyna_buf_free(&b);
+}
+
+/* A random live member other than self (reachable ones first); 0 when there is none. */
+static uint64_t random_peer(dyna_node_t *n) {
+  uint64_t pick[2] = {0, 0};
+  uint64_t seen[2] = {0, 0};
+  for (size_t i = 0; i < n->cl.n; i++) {
+    const dyna_member_t *m = &n->cl.m[i];
+    if (m->id == n->cfg.id || m->status == DYNA_MEMBER_REMOVED) continue;
+    int reach = dyna_node_is_reachable(n, m->id) ? 0 : 1;
+    /* Reservoir sampling keeps the choice uniform in one pass. */
+    if (dyna_node_rand(n) % ++seen[reach] == 0) pick[reach] = m->id;
+  }
+  return pick[0] ? pick[0] : pick[1];
+}
+
+void dyna_gossip_changed(dyna_node_t *n) {
+  int ch = 0;
+  if (dyna_cluster_fix_ring(&n->cl, n->cfg.id, n->cfg.n, &ch) == 0 && ch) n->stats.ring_changes++;
+  persist(n);
+  uint64_t to = random_peer(n);
+  if (to) send_state(n, to);
+}
+
+int dyna_gossip_load(dyna_node_t *n) {
+  dyna_buf_t b = DYNA_BUF_INIT;
+  int rc = dyna_store_get(n->store, DYNA_SPACE_META, CLUSTER_KEY, sizeof(CLUSTER_KEY) - 1, &b);
+  dyna_member_t self;
+  self_record(n, &self);
+  if (rc == DYNA_ENOTFOUND) {
+    dyna_buf_free(&b);
+    rc = dyna_cluster_bootstrap(&n->cl, &self, n->cfg.ring_size);
+    if (!rc) persist(n);
+    return rc;
+  }
+  if (!rc) rc = dyna_cluster_decode(b.data, b.len, &n->cl);
+  dyna_buf_free(&b);
+  if (rc) return rc;
+  /* Our own record follows our configuration (addresses may change across restarts). */
+  const dyna_member_t *cur = dyna_cluster_find(&n->cl, n->cfg.id);
+  if (cur) {
+    self.status = cur->status;
+    self.version = cur->version + 1;
+    int same = !strcmp(cur->name, self.name) && !strcmp(cur->addr, self.addr) &&
+               !strcmp(cur->client_addr, self.client_addr) && !strcmp(cur->zone, self.zone);
+    if (same) return 0;
+  }
+  rc = dyna_cluster_upsert(&n->cl, &self, NULL);
+  if (!rc) {
+    int ch;
+    dyna_cluster_fix_ring(&n->cl, n->cfg.id, n->cfg.n, &ch);
+    persist(n);
+  }
+  return rc;
+}
+
+void dyna_gossip_tick(dyna_node_t *n) {
+  if (n->now_ms < n->next_gossip_ms) return;
+  n->next_gossip_ms = n->now_ms + n->cfg.gossip_interval_ms;
+  uint64_t to = random_peer(n);
+  if (to) send_state(n, to);
+}
+
+static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  dyna_cluster_t in;
+  dyna_cluster_init(&in);
+  n->stats.gossip_received++;
+  if (dyna_cluster_decode(m->obj, m->objlen, &in) || in.ring.size != n->cl.ring.size) {
+    n->stats.bad_messages++; /* corrupt, or another ring size: never adopted */
+    dyna_cluster_clear(&in);
+    return;
+  }
+  int changed = 0;
+  if (dyna_cluster_merge(&n->cl, &in, &changed) == 0 && changed) {
+    dyna_gossip_changed(n);
+  } else if (!changed && in.ring_version < n->cl.ring_version) {
+    send_state(n, from); /* the sender is behind: answer with ours */
+  }
+  dyna_cluster_clear(&in);
+}
+
+static void on_join(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  dyna_rd_t rd;
+  dyna_member_t joiner;
+  dyna_rd_init(&rd, m->obj, m->objlen);
+  if (dyna_member_read(&rd, &joiner) || dyna_rd_left(&rd) || joiner.id != from) {
+    n->stats.bad_messages++;
+    return;
+  }
+  int changed = 0;
+  if (dyna_cluster_upsert(&n->cl, &joiner, &changed) == 0 && changed) dyna_gossip_changed(n);
+  send_state(n, from);
+}
+
+void dyna_gossip_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  if (m->type == DYNA_MSG_GOSSIP) on_gossip(n, from, m);
+  else if (m->type == DYNA_MSG_JOIN) on_join(n, from, m);
+}
+
+/* ---------- admin actions ---------- */
+
+int dyna_node_join(dyna_node_t *n, uint64_t seed_id, uint64_t now_ms) {
+  n->now_ms = now_ms;
+  if (seed_id == n->cfg.id) return DYNA_EINVAL;
+  /* Whatever ring the seed's cluster has wins over our one-node ring. */
+  n->cl.ring_version = 0;
+  n->cl.ring_author = 0;
+  const dyna_member_t *self = dyna_cluster_find(&n->cl, n->cfg.id);
+  if (!self) return DYNA_EINVAL;
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_member_encode(self, &b);
+  if (b.oom) { dyna_buf_free(&b); return DYNA_ENOMEM; }
+  dyna_msg_t m = {0};
+  m.type = DYNA_MSG_JOIN;
+  m.obj = b.data;
+  m.objlen = b.len;
+  dyna_node_send(n, seed_id, &m);
+  dyna_buf_free(&b);
+  persist(n);
+  return 0;
+}
+
+static int set_status(dyna_node_t *n, const dyna_member_t *cur, int status) {
+  dyna_member_t m = *cur;
+  m.status = (uint8_t)status;
+  m.version = cur->version + 1;
+  int rc = dyna_cluster_upsert(&n->cl, &m, NULL);
+  if (!rc) dyna_gossip_changed(n);
+  return rc;
+}
+
+int dyna_node_leave(dyna_node_t *n, uint64_t now_ms) {
+  n->now_ms = now_ms;
+  const dyna_member_t *self = dyna_cluster_find(&n->cl, n->cfg.id);
+  if (!self) return DYNA_EINVAL;
+  if (self->status != DYNA_MEMBER_VALID) return 0;
+  size_t valid = 0;
+  for (size_t i = 0; i < n->cl.n; i++) valid += n->cl.m[i].status == DYNA_MEMBER_VALID;
+  if (valid < 2) return DYNA_EINVAL; /* the last member cannot hand its data to anyone */
+  return set_status(n, self, DYNA_MEMBER_LEAVING);
+}
+
+int dyna_node_remove(dyna_node_t *n, const char *who, uint64_t now_ms) {
+  n->now_ms = now_ms;
+  const dyna_member_t *m = dyna_cluster_find_name(&n->cl, who);
+  if (!m) return DYNA_ENOTFOUND;
+  if (m->id == n->cfg.id) return DYNA_EINVAL; /* a live node leaves instead */
+  if (m->status == DYNA_MEMBER_REMOVED) return 0;
+  return set_status(n, m, DYNA_MEMBER_REMOVED);
+}
+
+void dyna_gossip_left(dyna_node_t *n) {
+  const dyna_member_t *self = dyna_cluster_find(&n->cl, n->cfg.id);
+  if (self && self->status == DYNA_MEMBER_LEAVING) set_status(n, self, DYNA_MEMBER_REMOVED);
+}

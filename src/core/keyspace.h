@@ -1,0 +1,49 @@
+/* keyspace.h: where a key lives. A key hashes (xxHash3-64) into a 64-bit space cut into
+ * Q = 2^b equal partitions (partition = top b bits of the hash). In the store, objects
+ * are keyed partition-first so one partition can be iterated on its own (handoff,
+ * anti-entropy):
+ *
+ *   store key = u16 partition (big-endian) | u8 kind | rest
+ *     kind 0: rest = the key itself              (keys up to DYNA_SKEY_INLINE_MAX bytes)
+ *     kind 1: rest = xxHash3-128 of the key (16)  (longer keys; the stored record keeps
+ *                                                  the whole key and is checked on read)
+ *
+ * Stored record (the value under a store key):
+ *   u8 version=1 | u8 flags (1 = long key follows) | [varint klen, key] | object encoding
+ * Pure functions; no allocation except into caller-owned buffers. */
+#ifndef DYNA_KEYSPACE_H
+#define DYNA_KEYSPACE_H
+#include "core/buf.h"
+#include "core/object.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define DYNA_MAX_KEY_BYTES 65536u
+#define DYNA_SKEY_INLINE_MAX 400u
+#define DYNA_SKEY_MAX (3u + DYNA_SKEY_INLINE_MAX)
+#define DYNA_RING_MAX_SIZE 65536u
+
+uint64_t dyna_key_hash(const void *key, size_t klen);
+/* Partition of a hash in a ring of ring_size (a power of two, 1..65536). */
+uint32_t dyna_hash_partition(uint64_t hash, uint32_t ring_size);
+static inline int dyna_ring_size_valid(uint32_t q) {
+  return q >= 1 && q <= DYNA_RING_MAX_SIZE && (q & (q - 1)) == 0;
+}
+
+/* Writes the store key of (partition, key) into out (DYNA_SKEY_MAX bytes); returns its
+ * length. */
+size_t dyna_skey_make(uint32_t partition, const void *key, size_t klen, uint8_t *out);
+/* Partition of a store key (0 when too short). */
+uint32_t dyna_skey_partition(const uint8_t *skey, size_t len);
+
+/* Appends the stored record of (key, o) to out. */
+void dyna_record_encode(const void *key, size_t klen, const dyna_obj_t *o, dyna_buf_t *out);
+/* Decodes a stored record into o (initialised, replaced on success). When key is not
+ * NULL and the record carries a long key, that key must equal it (else DYNA_ECORRUPT:
+ * a hash collision or damage, never a silent mix-up). Returns 0, DYNA_ECORRUPT or
+ * DYNA_ENOMEM. If key_out is not NULL it is set to the record's long key (pointing
+ * into p) or NULL for inline keys. */
+int dyna_record_decode(const uint8_t *p, size_t len, const void *key, size_t klen,
+                       dyna_obj_t *o, const uint8_t **key_out, size_t *klen_out);
+
+#endif

@@ -1,0 +1,300 @@
+/* node.c: the node state machine's lifecycle, outboxes, request and message dispatch
+ * (see node.h). Quorum logic is in coord.c, membership in gossip.c, partition transfer
+ * in handoff.c, replica-local storage in replica.c. */
+#include "core/err.h"
+#include "core/keyspace.h"
+#include "core/mem.h"
+#include "core/node_int.h"
+#include "core/replica.h"
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+void dyna_node_cfg_default(dyna_node_cfg_t *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->id = 1;
+  snprintf(cfg->name, sizeof(cfg->name), "n1");
+  cfg->ring_size = 256;
+  cfg->n = 3;
+  cfg->r = 2;
+  cfg->w = 2;
+  cfg->max_value_bytes = 1u << 20;
+  cfg->seed = 1;
+  cfg->request_timeout_ms = 1000;
+  cfg->gossip_interval_ms = 500;
+  cfg->handoff_interval_ms = 100;
+  cfg->handoff_batch_keys = 64;
+  cfg->handoff_bytes_per_sec = 16u << 20;
+}
+
+int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now_ms,
+                   dyna_node_t **out) {
+  *out = NULL;
+  if (!cfg->id || !dyna_ring_size_valid(cfg->ring_size) || cfg->n < 1 || cfg->n > DYNA_MAX_N)
+    return DYNA_EINVAL;
+  dyna_node_t *n = dyna_calloc(1, sizeof(*n));
+  if (!n) return DYNA_ENOMEM;
+  n->cfg = *cfg;
+  n->store = store;
+  n->rng = cfg->seed ^ (cfg->id * 0x9E3779B97F4A7C15ull);
+  if (!n->rng) n->rng = 1;
+  n->now_ms = now_ms;
+  dyna_cluster_init(&n->cl);
+  dyna_idmap_init(&n->fsms);
+  dyna_idmap_init(&n->down);
+  int rc = dyna_gossip_load(n);
+  if (!rc) rc = dyna_handoff_load_epochs(n);
+  if (rc) {
+    dyna_node_free(n);
+    return rc;
+  }
+  n->next_gossip_ms = now_ms;
+  n->ho.next_ms = now_ms;
+  n->ho.tokens_ms = now_ms;
+  *out = n;
+  return 0;
+}
+
+void dyna_node_free(dyna_node_t *n) {
+  if (!n) return;
+  dyna_coord_free_all(n);
+  dyna_handoff_free(n);
+  dyna_reply_t r;
+  while (dyna_node_pop_reply(n, &r)) dyna_reply_clear(&r);
+  dyna_outmsg_t m;
+  while (dyna_node_pop_msg(n, &m)) dyna_buf_free(&m.frame);
+  dyna_free(n->out);
+  dyna_free(n->msgs);
+  dyna_idmap_free(&n->fsms);
+  dyna_idmap_free(&n->down);
+  dyna_cluster_clear(&n->cl);
+  dyna_free(n->epoch);
+  dyna_free(n);
+}
+
+const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n) { return &n->cfg; }
+const dyna_node_stats_t *dyna_node_stats(const dyna_node_t *n) { return &n->stats; }
+const dyna_cluster_t *dyna_node_cluster(const dyna_node_t *n) { return &n->cl; }
+uint64_t dyna_node_id(const dyna_node_t *n) { return n->cfg.id; }
+size_t dyna_node_replies_pending(const dyna_node_t *n) { return n->out_len; }
+size_t dyna_node_msgs_pending(const dyna_node_t *n) { return n->msg_len; }
+
+/* xorshift64*: the node's only source of choice, seeded by the driver. */
+uint64_t dyna_node_rand(dyna_node_t *n) {
+  n->rng ^= n->rng >> 12;
+  n->rng ^= n->rng << 25;
+  n->rng ^= n->rng >> 27;
+  return n->rng * 0x2545F4914F6CDD1Dull;
+}
+
+uint64_t dyna_node_new_req(dyna_node_t *n) { return ++n->next_req; }
+
+uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t klen) {
+  return dyna_hash_partition(dyna_key_hash(key, klen), n->cl.ring.size);
+}
+
+uint64_t dyna_node_actor(const dyna_node_t *n, uint32_t p) {
+  uint32_t e = n->epoch && p < n->cl.ring.size ? n->epoch[p] : 0;
+  if (!e) return n->cfg.id;
+  uint64_t in[3] = {n->cfg.id, p, e};
+  uint64_t a = XXH3_64bits(in, sizeof(in));
+  return a ? a : 1;
+}
+
+size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out) {
+  return dyna_ring_preflist(&n->cl.ring, p, n->cfg.n, out, n->cfg.n);
+}
+
+/* ---------- reachability ---------- */
+
+void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, uint64_t now_ms) {
+  n->now_ms = now_ms;
+  if (up) dyna_idmap_take(&n->down, id, NULL);
+  else if (!dyna_idmap_get(&n->down, id)) dyna_idmap_put(&n->down, id, NULL, now_ms);
+}
+
+int dyna_node_is_reachable(const dyna_node_t *n, uint64_t id) {
+  return id == n->cfg.id || !dyna_idmap_get(&n->down, id);
+}
+
+/* ---------- outboxes ---------- */
+
+void dyna_reply_clear(dyna_reply_t *r) {
+  dyna_obj_clear(&r->obj);
+  dyna_ctx_clear(&r->ctx);
+  memset(r, 0, sizeof(*r));
+}
+
+void dyna_reply_fail(dyna_reply_t *r, int err, const char *msg) {
+  uint64_t id = r->req_id;
+  dyna_op_t op = r->op;
+  dyna_reply_clear(r);
+  r->req_id = id;
+  r->op = op;
+  r->status = err;
+  snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : dyna_strerror(err));
+}
+
+int dyna_node_reserve_reply(dyna_node_t *n) {
+  if (n->out_len < n->out_cap) return 0;
+  size_t cap = n->out_cap ? n->out_cap * 2 : 64;
+  dyna_reply_t *o = dyna_malloc(cap * sizeof(*o));
+  if (!o) return DYNA_ENOMEM;
+  for (size_t i = 0; i < n->out_len; i++) o[i] = n->out[(n->out_head + i) % n->out_cap];
+  dyna_free(n->out);
+  n->out = o;
+  n->out_cap = cap;
+  n->out_head = 0;
+  return 0;
+}
+
+void dyna_node_push_reply(dyna_node_t *n, dyna_reply_t *r) {
+  if (r->status) n->stats.errors++;
+  if (r->status == DYNA_ENOQUORUM) n->stats.noquorum++;
+  size_t nv = dyna_obj_nvals(&r->obj);
+  if (nv > n->stats.siblings_max) n->stats.siblings_max = nv;
+  if (n->out_len == n->out_cap && dyna_node_reserve_reply(n)) {
+    dyna_reply_clear(r); /* cannot happen when the caller reserved, as it must */
+    return;
+  }
+  n->out[(n->out_head + n->out_len) % n->out_cap] = *r;
+  n->out_len++;
+  memset(r, 0, sizeof(*r));
+}
+
+int dyna_node_pop_reply(dyna_node_t *n, dyna_reply_t *out) {
+  if (!n->out_len) return 0;
+  *out = n->out[n->out_head];
+  n->out_head = (n->out_head + 1) % n->out_cap;
+  n->out_len--;
+  return 1;
+}
+
+void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
+  if (n->msg_len == n->msg_cap) {
+    size_t cap = n->msg_cap ? n->msg_cap * 2 : 64;
+    dyna_outmsg_t *o = dyna_malloc(cap * sizeof(*o));
+    if (!o) { n->stats.bad_messages++; return; }
+    for (size_t i = 0; i < n->msg_len; i++) o[i] = n->msgs[(n->msg_head + i) % n->msg_cap];
+    dyna_free(n->msgs);
+    n->msgs = o;
+    n->msg_cap = cap;
+    n->msg_head = 0;
+  }
+  dyna_outmsg_t *slot = &n->msgs[(n->msg_head + n->msg_len) % n->msg_cap];
+  slot->to = to;
+  dyna_buf_init(&slot->frame);
+  dyna_wire_encode(m, &slot->frame);
+  if (slot->frame.oom) {
+    dyna_buf_free(&slot->frame);
+    return;
+  }
+  n->msg_len++;
+}
+
+int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out) {
+  if (!n->msg_len) return 0;
+  *out = n->msgs[n->msg_head];
+  n->msg_head = (n->msg_head + 1) % n->msg_cap;
+  n->msg_len--;
+  return 1;
+}
+
+/* ---------- events ---------- */
+
+static int check_request(const dyna_node_t *n, const dyna_req_t *req, dyna_reply_t *r) {
+  char m[96];
+  if (req->klen == 0) {
+    dyna_reply_fail(r, DYNA_EINVAL, "empty key");
+    return -1;
+  }
+  if (req->klen > DYNA_MAX_KEY_BYTES) {
+    snprintf(m, sizeof(m), "key is %zu bytes, limit is %u", req->klen, DYNA_MAX_KEY_BYTES);
+    dyna_reply_fail(r, DYNA_ETOOBIG, m);
+    return -1;
+  }
+  if (req->op == DYNA_OP_PUT && req->vlen > n->cfg.max_value_bytes) {
+    snprintf(m, sizeof(m), "value is %zu bytes, limit is %zu", req->vlen, n->cfg.max_value_bytes);
+    dyna_reply_fail(r, DYNA_ETOOBIG, m);
+    return -1;
+  }
+  uint32_t nval = n->cfg.n;
+  if ((req->r && req->r > nval) || (req->w && req->w > nval)) {
+    snprintf(m, sizeof(m), "quorum larger than n=%u", nval);
+    dyna_reply_fail(r, DYNA_EINVAL, m);
+    return -1;
+  }
+  return 0;
+}
+
+/* DYNA.LOCAL: this node's own replica, unmerged, whatever the ring says. */
+static void local_read(dyna_node_t *n, const dyna_req_t *req, dyna_reply_t *r) {
+  n->stats.locals++;
+  dyna_replica_t rep = {n->store, n->cfg.id, n->cl.ring.size};
+  int rc = dyna_replica_read(&rep, req->key, req->klen, &r->obj);
+  if (!rc) rc = dyna_obj_context(&r->obj, &r->ctx);
+  if (rc) dyna_reply_fail(r, rc, NULL);
+}
+
+int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, uint64_t now_ms) {
+  n->now_ms = now_ms;
+  if (dyna_node_reserve_reply(n)) return DYNA_ENOMEM;
+  dyna_reply_t r;
+  memset(&r, 0, sizeof(r));
+  r.req_id = req->id;
+  r.op = req->op;
+  if (check_request(n, req, &r)) {
+    dyna_node_push_reply(n, &r);
+    return 0;
+  }
+  if (req->op == DYNA_OP_LOCAL) {
+    local_read(n, req, &r);
+    dyna_node_push_reply(n, &r);
+    return 0;
+  }
+  dyna_coord_request(n, req);
+  return 0;
+}
+
+int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, size_t len,
+                         uint64_t now_ms) {
+  n->now_ms = now_ms;
+  dyna_msg_t m;
+  if (dyna_wire_decode(frame, len, &m)) {
+    n->stats.bad_messages++;
+    return DYNA_EPROTO;
+  }
+  switch (m.type) {
+  case DYNA_MSG_GOSSIP:
+  case DYNA_MSG_JOIN:
+    dyna_gossip_on_message(n, from, &m);
+    break;
+  case DYNA_MSG_PUT_ACK:
+    if (!dyna_handoff_on_ack(n, from, &m)) dyna_coord_on_message(n, from, &m);
+    break;
+  case DYNA_MSG_PUT:
+  case DYNA_MSG_GET:
+  case DYNA_MSG_GET_RESP:
+  case DYNA_MSG_FWD:
+  case DYNA_MSG_FWD_RESP:
+    dyna_coord_on_message(n, from, &m);
+    break;
+  case DYNA_MSG_PING: {
+    dyna_msg_t pong = {0};
+    pong.type = DYNA_MSG_PONG;
+    pong.req = m.req;
+    dyna_node_send(n, from, &pong);
+    break;
+  }
+  default: /* HELLO belongs to the driver; PONG needs no answer */
+    break;
+  }
+  return 0;
+}
+
+void dyna_node_tick(dyna_node_t *n, uint64_t now_ms) {
+  n->now_ms = now_ms;
+  dyna_coord_tick(n);
+  dyna_gossip_tick(n);
+  dyna_handoff_tick(n);
+}

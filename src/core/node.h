@@ -1,0 +1,148 @@
+/* node.h: one Dyna node as a deterministic state machine.
+ *
+ * The node never touches the network, the clock or randomness. Drivers (dynad's libuv
+ * runtime, the simulator) feed it events as function calls, with the current time as
+ * an argument, and drain what it wants done from its outbox:
+ *
+ *      driver                         node (pure)                    store (ops table)
+ *   client request ──dyna_node_request──▶ coordinator ──get/put──▶  LMDB | memory
+ *   timer          ──dyna_node_tick────▶  timeouts
+ *   reply to client ◀─dyna_node_pop_reply── outbox
+ *
+ * Durability: a reply that acknowledges a write must not reach the client before the
+ * store's batch is committed. Drivers therefore drain replies only after
+ * dyna_store_commit() succeeded; if the commit fails, every reply produced since the
+ * previous commit is turned into an error by the driver (dyna_reply_fail).
+ *
+ * Every request taken produces exactly one reply, carrying the request's id.
+ */
+#ifndef DYNA_NODE_H
+#define DYNA_NODE_H
+#include "core/object.h"
+#include "store/store.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dyna_node_cfg {
+  uint64_t id;              /* stable node id (never 0) */
+  char name[64];
+  char addr[64];            /* cluster (inter-node) address, host:port */
+  char client_addr[64];     /* RESP address, host:port */
+  char zone[32];
+  uint32_t ring_size;       /* Q: partitions, a power of two (a new cluster's) */
+  uint32_t n, r, w;         /* replication defaults */
+  size_t max_value_bytes;   /* larger values get DYNA_ETOOBIG */
+  uint64_t seed;            /* seeds the node's PRNG (gossip peer choice) */
+  uint64_t request_timeout_ms;
+  uint64_t gossip_interval_ms;
+  uint64_t handoff_interval_ms;
+  uint32_t handoff_batch_keys;
+  uint64_t handoff_bytes_per_sec;
+} dyna_node_cfg_t;
+
+void dyna_node_cfg_default(dyna_node_cfg_t *cfg);
+
+typedef enum {
+  DYNA_OP_GET = 1, /* quorum read: all siblings + context */
+  DYNA_OP_PUT,     /* write with a context */
+  DYNA_OP_DEL,     /* tombstone with a context */
+  DYNA_OP_LOCAL    /* this node's own replica, no quorum, no repair */
+} dyna_op_t;
+
+/* Request flags. */
+#define DYNA_REQ_BLIND 0x1u /* no client context: supersede all the coordinator knows */
+
+typedef struct dyna_req {
+  uint64_t id;              /* chosen by the driver, echoed in the reply */
+  dyna_op_t op;
+  uint32_t flags;
+  const uint8_t *key;       /* borrowed for the call */
+  size_t klen;
+  const dyna_ctx_t *ctx;    /* PUT/DEL: the context the client read (NULL = none) */
+  const uint8_t *val;       /* PUT: the value (borrowed for the call) */
+  size_t vlen;
+  uint32_t r, w;            /* 0 = the node's default */
+} dyna_req_t;
+
+typedef struct dyna_reply {
+  uint64_t req_id;
+  dyna_op_t op;
+  int status;      /* 0 or a DYNA_E* code */
+  char msg[96];    /* detail for errors, e.g. "1 of 2 replicas answered" */
+  dyna_obj_t obj;  /* GET/LOCAL: the merged object (empty when absent) */
+  dyna_ctx_t ctx;  /* GET/LOCAL: its context; PUT/DEL: the context after the write */
+  int existed;     /* PUT/DEL: a live value existed before the write */
+  int wrote;       /* the reply acknowledges a write (needs the commit) */
+} dyna_reply_t;
+
+typedef struct dyna_node dyna_node_t;
+
+/* Opens a node over store (borrowed: it must outlive the node): loads the cluster state
+ * kept in the store, or starts a one-node cluster. *out is freed with dyna_node_free.
+ * Returns 0, DYNA_ECORRUPT (kept state unreadable) or DYNA_ENOMEM. */
+int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now_ms,
+                   dyna_node_t **out);
+void dyna_node_free(dyna_node_t *n);
+const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n);
+
+/* Submits a client request. Everything the request points to is copied or used before
+ * the call returns. Returns 0 when the request was taken: exactly one reply will be
+ * queued for it (possibly at once). Returns DYNA_ENOMEM when it was not taken: no reply
+ * will come and the driver answers the client itself. */
+int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, uint64_t now_ms);
+/* Advances timers (request timeouts, gossip, handoff). */
+void dyna_node_tick(dyna_node_t *n, uint64_t now_ms);
+
+/* Pops the oldest queued reply into *out (which the caller then owns: free with
+ * dyna_reply_clear). Returns 1 when a reply was popped, 0 when the outbox is empty. */
+int dyna_node_pop_reply(dyna_node_t *n, dyna_reply_t *out);
+size_t dyna_node_replies_pending(const dyna_node_t *n);
+void dyna_reply_clear(dyna_reply_t *r);
+/* Turns r into an error reply with status err (keeps req_id and op). */
+void dyna_reply_fail(dyna_reply_t *r, int err, const char *msg);
+
+/* ---- Messages between nodes ----
+ * The node queues encoded frames (proto/wire.h) addressed by node id; the driver
+ * delivers them (looking the address up in the cluster state) and hands frames it
+ * receives to dyna_node_on_message. Like replies, messages are drained only after the
+ * store's commit, so an acknowledgement never leaves before the write it acknowledges
+ * is durable. */
+typedef struct dyna_outmsg {
+  uint64_t to;
+  dyna_buf_t frame; /* owned by the receiver of the struct: dyna_buf_free */
+} dyna_outmsg_t;
+
+int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out); /* 1 popped, 0 empty */
+size_t dyna_node_msgs_pending(const dyna_node_t *n);
+/* Handles one frame from node `from`. Returns 0, or DYNA_EPROTO for a frame that does
+ * not decode (the driver should drop the connection); nothing is changed then. */
+int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, size_t len,
+                         uint64_t now_ms);
+/* The driver's transport judgement: a connection to id is up or down. Unreachable
+ * replicas are not waited for. */
+void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, uint64_t now_ms);
+int dyna_node_is_reachable(const dyna_node_t *n, uint64_t id);
+
+/* ---- Membership (explicit admin actions) ---- */
+/* Asks the member seed_id (whose id the driver learned in the handshake) to add this
+ * node to its cluster; this node then adopts that cluster's ring. */
+int dyna_node_join(dyna_node_t *n, uint64_t seed_id, uint64_t now_ms);
+/* This node leaves: it stops owning partitions, hands its data off, then is REMOVED. */
+int dyna_node_leave(dyna_node_t *n, uint64_t now_ms);
+/* Marks a (dead) member REMOVED, by name or hex id. DYNA_ENOTFOUND if unknown. */
+int dyna_node_remove(dyna_node_t *n, const char *who, uint64_t now_ms);
+const struct dyna_cluster *dyna_node_cluster(const dyna_node_t *n);
+uint64_t dyna_node_id(const dyna_node_t *n);
+
+/* Counters for INFO and tests. */
+typedef struct dyna_node_stats {
+  uint64_t gets, puts, dels, locals;
+  uint64_t errors;
+  uint64_t siblings_max; /* most siblings seen in one object read */
+  uint64_t forwarded, replica_puts, replica_gets, read_repairs, noquorum;
+  uint64_t handoff_keys_sent, handoff_keys_deleted, handoff_bytes;
+  uint64_t gossip_sent, gossip_received, ring_changes, bad_messages;
+} dyna_node_stats_t;
+const dyna_node_stats_t *dyna_node_stats(const dyna_node_t *n);
+
+#endif

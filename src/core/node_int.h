@@ -1,0 +1,126 @@
+/* node_int.h: the node's internal state, shared by node.c (lifecycle, outboxes,
+ * dispatch), coord.c (quorum state machines), gossip.c (membership) and handoff.c
+ * (partition transfer). Not part of any API. */
+#ifndef DYNA_NODE_INT_H
+#define DYNA_NODE_INT_H
+#include "core/cluster.h"
+#include "core/idmap.h"
+#include "core/node.h"
+#include "proto/wire.h"
+
+#define DYNA_MAX_N 16
+
+/* A coordinator state machine: one client GET/PUT/DEL, or a forwarded write. */
+typedef enum { FSM_GET = 1, FSM_PUT, FSM_FWD } fsm_kind_t;
+
+typedef struct fsm {
+  struct fsm *prev, *next;  /* the node's list, for timeouts */
+  uint64_t id;              /* request id on the wire */
+  fsm_kind_t kind;
+  dyna_op_t op;
+  uint64_t client_req;      /* driver's request id; 0 when origin_node is set */
+  uint64_t origin_node;     /* a forwarded write: answer this node ... */
+  uint64_t origin_req;      /* ... with this request id */
+  uint8_t *key;             /* owned */
+  size_t klen;
+  uint64_t deadline_ms;
+  uint32_t need;            /* R or W */
+  uint32_t nt;              /* targets asked (including self when a replica) */
+  uint64_t target[DYNA_MAX_N];
+  uint8_t answered[DYNA_MAX_N]; /* 0 waiting, 1 ok, 2 failed */
+  dyna_obj_t got[DYNA_MAX_N];   /* FSM_GET: what each target returned */
+  uint32_t ok, failed;
+  int replied;
+  dyna_obj_t obj;           /* GET: merged so far; PUT: the version written */
+  int existed;
+} fsm_t;
+
+/* Transfer of one partition's keys to its current replicas (handoff.c). */
+typedef struct handoff_item {
+  uint8_t *skey;            /* owned */
+  size_t sklen;
+  uint8_t *rec;             /* the stored record as sent (owned) */
+  size_t reclen;
+  uint32_t acks;
+} handoff_item_t;
+
+typedef struct handoff {
+  int active;
+  uint32_t partition;
+  uint32_t cursor;          /* next partition to consider */
+  uint32_t scanned;         /* partitions looked at in this sweep */
+  int found_foreign;        /* this sweep found data to move */
+  uint32_t nt;
+  uint64_t target[DYNA_MAX_N];
+  size_t nitems;
+  handoff_item_t *items;
+  uint32_t failed;
+  uint64_t deadline_ms;
+  uint64_t first_req;       /* requests first_req .. first_req + nitems*nt - 1 */
+  uint64_t next_ms;
+  double tokens;            /* rate limit: bytes we may still send */
+  uint64_t tokens_ms;
+} handoff_t;
+
+struct dyna_node {
+  dyna_node_cfg_t cfg;
+  dyna_store_t *store; /* borrowed */
+  dyna_node_stats_t stats;
+  dyna_cluster_t cl;
+  uint64_t rng;
+  uint64_t now_ms;
+  /* Outboxes: FIFO rings. */
+  dyna_reply_t *out;
+  size_t out_cap, out_head, out_len;
+  dyna_outmsg_t *msgs;
+  size_t msg_cap, msg_head, msg_len;
+  /* Coordinator state machines by wire request id. */
+  dyna_idmap_t fsms;
+  fsm_t *fsm_list;
+  uint64_t next_req;
+  dyna_idmap_t down; /* ids the driver reports unreachable */
+  uint64_t next_gossip_ms;
+  handoff_t ho;
+  uint32_t *epoch; /* per partition: bumped when this node drops the partition's data */
+};
+
+/* node.c */
+uint64_t dyna_node_rand(dyna_node_t *n);
+uint64_t dyna_node_new_req(dyna_node_t *n);
+/* Queues a message to node `to`; drops it (counted) if memory is short. */
+void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
+/* Queues a reply (the outbox slot must have been reserved). */
+void dyna_node_push_reply(dyna_node_t *n, dyna_reply_t *r);
+int dyna_node_reserve_reply(dyna_node_t *n);
+/* Partition of a key, and whether this node is among its first N replicas. */
+uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t klen);
+/* The id this node writes dots under for partition p: its node id while the partition's
+ * epoch is 0, else a hash of (node id, p, epoch). A node that dropped a partition's
+ * data (handoff) and later owns it again thus never reuses a dot it made before. */
+uint64_t dyna_node_actor(const dyna_node_t *n, uint32_t p);
+/* First N replicas of a partition; returns the count. */
+size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out);
+
+/* coord.c */
+void dyna_coord_request(dyna_node_t *n, const dyna_req_t *req);
+void dyna_coord_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
+void dyna_coord_tick(dyna_node_t *n);
+void dyna_coord_free_all(dyna_node_t *n);
+
+/* gossip.c */
+int dyna_gossip_load(dyna_node_t *n);
+void dyna_gossip_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
+void dyna_gossip_tick(dyna_node_t *n);
+/* After a local change of the cluster state: fix the ring, persist, spread. */
+void dyna_gossip_changed(dyna_node_t *n);
+/* A leaving node with nothing left to hand off becomes REMOVED. */
+void dyna_gossip_left(dyna_node_t *n);
+
+/* handoff.c */
+int dyna_handoff_load_epochs(dyna_node_t *n);
+void dyna_handoff_tick(dyna_node_t *n);
+/* Returns 1 when m (a PUT_ACK) belonged to the handoff. */
+int dyna_handoff_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
+void dyna_handoff_free(dyna_node_t *n);
+
+#endif

@@ -1,0 +1,519 @@
+/* object.c: the versioned-object core, a DVVSet (see object.h for the model and the
+ * encodings).
+ *
+ * Every change (merge, update) is computed in two phases so that a failed allocation
+ * leaves the destination exactly as it was:
+ *
+ *   plan      walk both clocks in node order and decide, per resulting entry, its
+ *             counter and how many values it keeps (pure arithmetic, see sync_entry);
+ *   build     allocate the new entry and value arrays and copy the value bytes that
+ *             come from the other side or from the caller; on failure free only these;
+ *   commit    (cannot fail) move the kept values of the destination into the new
+ *             arrays, free its dropped values and old arrays, install the new arrays.
+ *
+ * Values are moved, never copied, out of the destination, so an update costs one copy
+ * of the new value plus O(entries + siblings) bookkeeping.
+ *
+ * Merging two entries of the same node, (N1, L1) and (N2, L2): side s holds the dots
+ * (Ns - |Ls|, Ns]; it has seen and dropped every dot <= Ns - |Ls|. A dot survives iff
+ * neither side dropped it, so the result holds exactly the dots (lo, hi] with
+ * lo = max(N1 - |L1|, N2 - |L2|) and hi = max(N1, N2); each of them is held by the
+ * side with the greater counter, and values with the same dot are the same value. */
+#include "core/object.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include <string.h>
+
+#define OBJ_VERSION 1
+#define CTX_VERSION 1
+#define ENTRY_MIN_BYTES 10 /* u64 node + 1-byte counter + 1-byte n_values */
+#define VALUE_MIN_BYTES 3  /* flags + 1-byte ts + 1-byte length */
+#define CTX_ENTRY_MIN_BYTES 9
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+void dyna_obj_init(dyna_obj_t *o) {
+  o->n = 0;
+  o->e = NULL;
+}
+
+/* Frees the value bytes and arrays of n entries, then the entry array itself. */
+static void free_entries(dyna_dvv_entry_t *e, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < e[i].nvals; j++) dyna_free(e[i].vals[j].data);
+    dyna_free(e[i].vals);
+  }
+  dyna_free(e);
+}
+
+void dyna_obj_clear(dyna_obj_t *o) {
+  free_entries(o->e, o->n);
+  dyna_obj_init(o);
+}
+
+/* Replaces o's contents with (e, n), freeing the old ones. Cannot fail. */
+static void obj_install(dyna_obj_t *o, dyna_dvv_entry_t *e, size_t n) {
+  free_entries(o->e, o->n);
+  o->e = e;
+  o->n = n;
+}
+
+/* Deep-copies one value into dst. Returns 0 or DYNA_ENOMEM (dst->data then NULL). */
+static int val_copy(dyna_val_t *dst, const dyna_val_t *src) {
+  dst->flags = src->flags;
+  dst->ts_ms = src->ts_ms;
+  dst->len = src->len;
+  dst->data = NULL;
+  if (src->len == 0) return 0;
+  dst->data = dyna_memdup(src->data, src->len);
+  return dst->data ? 0 : DYNA_ENOMEM;
+}
+
+static int val_equal(const dyna_val_t *a, const dyna_val_t *b) {
+  if (a->flags != b->flags || a->ts_ms != b->ts_ms || a->len != b->len) return 0;
+  return a->len == 0 || memcmp(a->data, b->data, a->len) == 0;
+}
+
+/* 1 when entry e holds the value with dot (e->node, dot). */
+static int entry_holds(const dyna_dvv_entry_t *e, uint64_t dot) {
+  return dot <= e->counter && dot > e->counter - e->nvals;
+}
+
+/* ---- copy, equality, accessors ------------------------------------------------- */
+
+/* Deep copy. Cost O(entries + siblings + value bytes). 0 or DYNA_ENOMEM. */
+int dyna_obj_copy(dyna_obj_t *dst, const dyna_obj_t *src) {
+  if (dst == src) return 0;
+  dyna_dvv_entry_t *e = NULL;
+  if (src->n > 0) {
+    e = dyna_calloc(src->n, sizeof(*e));
+    if (!e) return DYNA_ENOMEM;
+  }
+  for (size_t i = 0; i < src->n; i++) {
+    const dyna_dvv_entry_t *s = &src->e[i];
+    e[i].node = s->node;
+    e[i].counter = s->counter;
+    if (s->nvals == 0) continue;
+    e[i].vals = dyna_calloc(s->nvals, sizeof(dyna_val_t));
+    if (!e[i].vals) goto fail;
+    e[i].nvals = s->nvals;
+    for (size_t j = 0; j < s->nvals; j++)
+      if (val_copy(&e[i].vals[j], &s->vals[j])) goto fail;
+  }
+  obj_install(dst, e, src->n);
+  return 0;
+fail:
+  free_entries(e, src->n);
+  return DYNA_ENOMEM;
+}
+
+/* 1 when a and b have the same entries, counters and values (bytes, flags, ts). */
+int dyna_obj_equal(const dyna_obj_t *a, const dyna_obj_t *b) {
+  if (a->n != b->n) return 0;
+  for (size_t i = 0; i < a->n; i++) {
+    const dyna_dvv_entry_t *x = &a->e[i], *y = &b->e[i];
+    if (x->node != y->node || x->counter != y->counter || x->nvals != y->nvals) return 0;
+    for (size_t j = 0; j < x->nvals; j++)
+      if (!val_equal(&x->vals[j], &y->vals[j])) return 0;
+  }
+  return 1;
+}
+
+size_t dyna_obj_nvals(const dyna_obj_t *o) {
+  size_t n = 0;
+  for (size_t i = 0; i < o->n; i++) n += o->e[i].nvals;
+  return n;
+}
+
+size_t dyna_obj_nlive(const dyna_obj_t *o) {
+  size_t n = 0;
+  for (size_t i = 0; i < o->n; i++)
+    for (size_t j = 0; j < o->e[i].nvals; j++)
+      n += !(o->e[i].vals[j].flags & DYNA_VAL_TOMBSTONE);
+  return n;
+}
+
+/* O(entries). */
+const dyna_val_t *dyna_obj_val(const dyna_obj_t *o, size_t i) {
+  for (size_t k = 0; k < o->n; k++) {
+    if (i < o->e[k].nvals) return &o->e[k].vals[i];
+    i -= o->e[k].nvals;
+  }
+  return NULL;
+}
+
+/* 1 when (ts_a, node_a, dot_a) is written after (ts_b, node_b, dot_b). */
+static int written_after(uint64_t ts_a, uint64_t node_a, uint64_t dot_a, uint64_t ts_b,
+                         uint64_t node_b, uint64_t dot_b) {
+  if (ts_a != ts_b) return ts_a > ts_b;
+  if (node_a != node_b) return node_a > node_b;
+  return dot_a > dot_b;
+}
+
+/* O(entries + siblings). */
+const dyna_val_t *dyna_obj_latest(const dyna_obj_t *o) {
+  const dyna_val_t *best = NULL;
+  uint64_t best_node = 0, best_dot = 0;
+  for (size_t i = 0; i < o->n; i++) {
+    const dyna_dvv_entry_t *e = &o->e[i];
+    for (size_t j = 0; j < e->nvals; j++) {
+      const dyna_val_t *v = &e->vals[j];
+      uint64_t dot = e->counter - j;
+      if (v->flags & DYNA_VAL_TOMBSTONE) continue;
+      if (best && !written_after(v->ts_ms, e->node, dot, best->ts_ms, best_node, best_dot))
+        continue;
+      best = v;
+      best_node = e->node;
+      best_dot = dot;
+    }
+  }
+  return best;
+}
+
+/* ---- sync: plan, build, commit -------------------------------------------------- */
+
+/* One entry of a result, decided before any value is touched. Value i of the result
+ * has dot counter - i; the first one is the caller's new value when `fresh`. */
+typedef struct plan {
+  uint64_t node;
+  uint64_t counter;
+  size_t nvals;
+  dyna_dvv_entry_t *self;        /* the destination's entry for node, or NULL */
+  const dyna_dvv_entry_t *other; /* the other side's entry for node, or NULL */
+  int fresh;
+} plan_t;
+
+/* Counter and number of kept values of the merge of a and b (either may be NULL). */
+static void sync_entry(plan_t *p, const dyna_dvv_entry_t *a, const dyna_dvv_entry_t *b) {
+  if (!a || !b) {
+    const dyna_dvv_entry_t *x = a ? a : b;
+    p->counter = x->counter;
+    p->nvals = x->nvals;
+    return;
+  }
+  uint64_t lo_a = a->counter - a->nvals, lo_b = b->counter - b->nvals;
+  uint64_t hi = a->counter > b->counter ? a->counter : b->counter;
+  uint64_t lo = lo_a > lo_b ? lo_a : lo_b;
+  p->counter = hi;
+  p->nvals = (size_t)(hi - lo);
+}
+
+/* Fills plan (room for o->n + on + 1 entries) with the merge of o and the entries
+ * (oe, on), both sorted by node; when `event`, node `ev_node` then gets one more dot
+ * for a new value. Returns the number of plan entries, or 0 with *err set to
+ * DYNA_ETOOBIG when the result would exceed the decoder limits or a counter would
+ * overflow. Cost O(o->n + on). */
+static size_t plan_sync(plan_t *plan, dyna_obj_t *o, const dyna_dvv_entry_t *oe,
+                        size_t on, int event, uint64_t ev_node, int *err) {
+  size_t i = 0, j = 0, n = 0, vals = 0;
+  int placed = !event;
+  while (i < o->n || j < on || !placed) {
+    uint64_t node_s = i < o->n ? o->e[i].node : UINT64_MAX;
+    uint64_t node_o = j < on ? oe[j].node : UINT64_MAX;
+    uint64_t node = node_s < node_o ? node_s : node_o;
+    int have = i < o->n || j < on;
+    plan_t *p = &plan[n++];
+    memset(p, 0, sizeof(*p));
+    if (!placed && (!have || ev_node < node)) { /* new coordinator: (node, 0, []) */
+      p->node = ev_node;
+    } else {
+      p->node = node;
+      if (i < o->n && node_s == node) p->self = &o->e[i++];
+      if (j < on && node_o == node) p->other = &oe[j++];
+      sync_entry(p, p->self, p->other);
+    }
+    if (!placed && p->node == ev_node) {
+      if (p->counter == UINT64_MAX) goto too_big;
+      p->counter++;
+      p->nvals++;
+      p->fresh = 1;
+      placed = 1;
+    }
+    vals += p->nvals;
+  }
+  if (n > DYNA_OBJ_MAX_ENTRIES || vals > DYNA_OBJ_MAX_VALUES) goto too_big;
+  return n;
+too_big:
+  *err = DYNA_ETOOBIG;
+  return 0;
+}
+
+/* Allocates the result arrays of plan and copies the values that do not come from
+ * the destination (those are moved in by commit). Returns 0 or DYNA_ENOMEM (then
+ * nothing stays allocated). */
+static int build(const plan_t *plan, size_t n, const dyna_val_t *fresh_val,
+                 dyna_dvv_entry_t **out) {
+  dyna_dvv_entry_t *e = NULL;
+  if (n > 0 && !(e = dyna_calloc(n, sizeof(*e)))) return DYNA_ENOMEM;
+  for (size_t k = 0; k < n; k++) {
+    const plan_t *p = &plan[k];
+    e[k].node = p->node;
+    e[k].counter = p->counter;
+    if (p->nvals == 0) continue;
+    if (!(e[k].vals = dyna_calloc(p->nvals, sizeof(dyna_val_t)))) goto fail;
+    e[k].nvals = p->nvals;
+    for (size_t i = 0; i < p->nvals; i++) {
+      uint64_t dot = p->counter - i;
+      const dyna_val_t *src;
+      if (p->fresh && i == 0) src = fresh_val;
+      else if (p->self && entry_holds(p->self, dot)) continue; /* moved by commit */
+      else src = &p->other->vals[p->other->counter - dot];
+      if (val_copy(&e[k].vals[i], src)) goto fail;
+    }
+  }
+  *out = e;
+  return 0;
+fail: /* values to be moved are still NULL: this frees only our copies */
+  free_entries(e, n);
+  return DYNA_ENOMEM;
+}
+
+/* Moves the destination's kept values into e, frees its dropped ones and installs e.
+ * Cannot fail. */
+static void commit(dyna_obj_t *o, const plan_t *plan, size_t n, dyna_dvv_entry_t *e) {
+  for (size_t k = 0; k < n; k++) {
+    dyna_dvv_entry_t *s = plan[k].self;
+    if (!s) continue;
+    uint64_t lo = plan[k].counter - plan[k].nvals;
+    for (size_t j = 0; j < s->nvals; j++) {
+      uint64_t dot = s->counter - j;
+      if (dot > lo) {
+        e[k].vals[plan[k].counter - dot] = s->vals[j];
+        s->vals[j].data = NULL; /* ownership moved */
+      }
+    }
+  }
+  obj_install(o, e, n);
+}
+
+/* o := sync(o, (oe, on)), then an event for ev_node with value v when `event`. */
+static int sync_into(dyna_obj_t *o, const dyna_dvv_entry_t *oe, size_t on, int event,
+                     uint64_t ev_node, const dyna_val_t *v) {
+  int err = 0;
+  size_t cap = o->n + on + 1;
+  plan_t *plan = dyna_calloc(cap, sizeof(*plan));
+  if (!plan) return DYNA_ENOMEM;
+  size_t n = plan_sync(plan, o, oe, on, event, ev_node, &err);
+  dyna_dvv_entry_t *e = NULL;
+  if (!err) err = build(plan, n, v, &e);
+  if (!err) commit(o, plan, n, e);
+  dyna_free(plan);
+  return err;
+}
+
+/* Cost O(entries + siblings + bytes copied from other). Returns 0, DYNA_ENOMEM or
+ * DYNA_ETOOBIG; o unchanged on error. other may be o. */
+int dyna_obj_merge(dyna_obj_t *o, const dyna_obj_t *other) {
+  if (o == other) return 0; /* sync is idempotent */
+  return sync_into(o, other->e, other->n, 0, 0, NULL);
+}
+
+/* 1 when c is sorted strictly by node with positive counters. */
+static int ctx_valid(const dyna_ctx_t *c) {
+  for (size_t i = 0; i < c->n; i++) {
+    if (c->e[i].counter == 0) return 0;
+    if (i > 0 && c->e[i].node <= c->e[i - 1].node) return 0;
+  }
+  return 1;
+}
+
+/* Cost O(entries + siblings + v->len). Returns 0, DYNA_ENOMEM, DYNA_EINVAL (unknown
+ * flag bits, or NULL data with len > 0), DYNA_ECONTEXT (ctx not sorted or a zero
+ * counter) or DYNA_ETOOBIG (value or result over a limit); o unchanged on error. */
+int dyna_obj_update(dyna_obj_t *o, const dyna_ctx_t *ctx, uint64_t node,
+                    const dyna_val_t *v) {
+  if (v->flags & ~DYNA_VAL_TOMBSTONE) return DYNA_EINVAL;
+  if (v->len > 0 && !v->data) return DYNA_EINVAL;
+  if (v->len > DYNA_VAL_MAX_BYTES) return DYNA_ETOOBIG;
+  size_t cn = ctx ? ctx->n : 0;
+  if (cn == 0) return sync_into(o, NULL, 0, 1, node, v);
+  if (!ctx_valid(ctx)) return DYNA_ECONTEXT;
+  if (cn > DYNA_OBJ_MAX_ENTRIES) return DYNA_ETOOBIG;
+  /* The context as a clock: the same counters, no values. */
+  dyna_dvv_entry_t *ce = dyna_calloc(cn, sizeof(*ce));
+  if (!ce) return DYNA_ENOMEM;
+  for (size_t i = 0; i < cn; i++) {
+    ce[i].node = ctx->e[i].node;
+    ce[i].counter = ctx->e[i].counter;
+  }
+  int err = sync_into(o, ce, cn, 1, node, v);
+  dyna_free(ce);
+  return err;
+}
+
+/* 1 when merging a into b leaves b unchanged: for every entry (N, L) of a, b has an
+ * entry (N', L') of the same node with N' >= N and N' - |L'| >= N - |L| (b has seen
+ * every dot a has seen, and dropped every dot a dropped). O(entries). */
+int dyna_obj_descends(const dyna_obj_t *b, const dyna_obj_t *a) {
+  size_t j = 0;
+  for (size_t i = 0; i < a->n; i++) {
+    const dyna_dvv_entry_t *x = &a->e[i];
+    while (j < b->n && b->e[j].node < x->node) j++;
+    if (j == b->n || b->e[j].node != x->node) return 0;
+    const dyna_dvv_entry_t *y = &b->e[j];
+    if (y->counter < x->counter) return 0;
+    if (y->counter - y->nvals < x->counter - x->nvals) return 0;
+  }
+  return 1;
+}
+
+/* ---- contexts ------------------------------------------------------------------ */
+
+void dyna_ctx_init(dyna_ctx_t *c) {
+  c->n = 0;
+  c->e = NULL;
+}
+
+void dyna_ctx_clear(dyna_ctx_t *c) {
+  dyna_free(c->e);
+  dyna_ctx_init(c);
+}
+
+/* Replaces c's contents with (e, n). Cannot fail. */
+static void ctx_install(dyna_ctx_t *c, dyna_vv_entry_t *e, size_t n) {
+  dyna_free(c->e);
+  c->e = e;
+  c->n = n;
+}
+
+/* O(entries). Returns 0 or DYNA_ENOMEM (out unchanged). */
+int dyna_obj_context(const dyna_obj_t *o, dyna_ctx_t *out) {
+  dyna_vv_entry_t *e = NULL;
+  if (o->n > 0 && !(e = dyna_calloc(o->n, sizeof(*e)))) return DYNA_ENOMEM;
+  for (size_t i = 0; i < o->n; i++) {
+    e[i].node = o->e[i].node;
+    e[i].counter = o->e[i].counter;
+  }
+  ctx_install(out, e, o->n);
+  return 0;
+}
+
+/* ---- encodings ----------------------------------------------------------------- */
+
+static size_t varint_len(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) { v >>= 7; n++; }
+  return n;
+}
+
+/* Reads a varint and rejects non-minimal encodings, so that decoding is the exact
+ * inverse of encoding (canonical bytes). */
+static uint64_t rd_varint(dyna_rd_t *r) {
+  size_t start = r->off;
+  uint64_t v = dyna_rd_varint(r);
+  if (!r->err && r->off - start != varint_len(v)) r->err = DYNA_ECORRUPT;
+  return v;
+}
+
+void dyna_obj_encode(const dyna_obj_t *o, dyna_buf_t *out) {
+  dyna_buf_put_u8(out, OBJ_VERSION);
+  dyna_buf_put_varint(out, o->n);
+  for (size_t i = 0; i < o->n; i++) {
+    const dyna_dvv_entry_t *e = &o->e[i];
+    dyna_buf_put_u64le(out, e->node);
+    dyna_buf_put_varint(out, e->counter);
+    dyna_buf_put_varint(out, e->nvals);
+    for (size_t j = 0; j < e->nvals; j++) {
+      dyna_buf_put_u8(out, e->vals[j].flags);
+      dyna_buf_put_varint(out, e->vals[j].ts_ms);
+      dyna_buf_put_bytes(out, e->vals[j].data, e->vals[j].len);
+    }
+  }
+}
+
+/* Decodes one value into v (zeroed). Returns 0, DYNA_ECORRUPT or DYNA_ENOMEM. */
+static int decode_val(dyna_rd_t *r, dyna_val_t *v) {
+  size_t len;
+  v->flags = dyna_rd_u8(r);
+  v->ts_ms = rd_varint(r);
+  size_t start = r->off;
+  const uint8_t *p = dyna_rd_bytes(r, DYNA_VAL_MAX_BYTES, &len);
+  if (!r->err && r->off - start - len != varint_len(len)) r->err = DYNA_ECORRUPT;
+  if (r->err || (v->flags & ~DYNA_VAL_TOMBSTONE)) return DYNA_ECORRUPT;
+  v->len = len;
+  if (len > 0 && !(v->data = dyna_memdup(p, len))) return DYNA_ENOMEM;
+  return 0;
+}
+
+/* Decodes one entry into e (zeroed); prev is the previous entry's node (or NULL for
+ * the first). *nvals_total counts values so far. Checks counts against the bytes
+ * left before allocating. Returns 0, DYNA_ECORRUPT or DYNA_ENOMEM. */
+static int decode_entry(dyna_rd_t *r, dyna_dvv_entry_t *e, const uint64_t *prev,
+                        size_t *nvals_total) {
+  e->node = dyna_rd_u64le(r);
+  e->counter = rd_varint(r);
+  uint64_t nv = rd_varint(r);
+  if (r->err || e->counter == 0 || nv > e->counter) return DYNA_ECORRUPT;
+  if (prev && e->node <= *prev) return DYNA_ECORRUPT;
+  if (nv > DYNA_OBJ_MAX_VALUES - *nvals_total) return DYNA_ECORRUPT;
+  if (nv > dyna_rd_left(r) / VALUE_MIN_BYTES) return DYNA_ECORRUPT;
+  *nvals_total += (size_t)nv;
+  if (nv == 0) return 0;
+  if (!(e->vals = dyna_calloc((size_t)nv, sizeof(dyna_val_t)))) return DYNA_ENOMEM;
+  e->nvals = (size_t)nv;
+  for (size_t j = 0; j < e->nvals; j++) {
+    int err = decode_val(r, &e->vals[j]);
+    if (err) return err;
+  }
+  return 0;
+}
+
+/* Cost O(len). */
+int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
+  dyna_rd_t r;
+  dyna_rd_init(&r, p, len);
+  uint8_t version = dyna_rd_u8(&r);
+  uint64_t n = rd_varint(&r);
+  if (r.err || version != OBJ_VERSION || n > DYNA_OBJ_MAX_ENTRIES) return DYNA_ECORRUPT;
+  if (n > dyna_rd_left(&r) / ENTRY_MIN_BYTES) return DYNA_ECORRUPT;
+  dyna_dvv_entry_t *e = NULL;
+  if (n > 0 && !(e = dyna_calloc((size_t)n, sizeof(*e)))) return DYNA_ENOMEM;
+  size_t total = 0;
+  int err = 0;
+  for (size_t i = 0; i < n && !err; i++)
+    err = decode_entry(&r, &e[i], i ? &e[i - 1].node : NULL, &total);
+  if (!err && dyna_rd_left(&r) != 0) err = DYNA_ECORRUPT;
+  if (err) {
+    free_entries(e, (size_t)n);
+    return err;
+  }
+  obj_install(o, e, (size_t)n);
+  return 0;
+}
+
+void dyna_ctx_encode(const dyna_ctx_t *c, dyna_buf_t *out) {
+  dyna_buf_put_u8(out, CTX_VERSION);
+  dyna_buf_put_varint(out, c->n);
+  for (size_t i = 0; i < c->n; i++) {
+    dyna_buf_put_u64le(out, c->e[i].node);
+    dyna_buf_put_varint(out, c->e[i].counter);
+  }
+}
+
+/* Cost O(len). */
+int dyna_ctx_decode(const uint8_t *p, size_t len, dyna_ctx_t *c) {
+  if (len == 0) {
+    ctx_install(c, NULL, 0);
+    return 0;
+  }
+  dyna_rd_t r;
+  dyna_rd_init(&r, p, len);
+  uint8_t version = dyna_rd_u8(&r);
+  uint64_t n = rd_varint(&r);
+  if (r.err || version != CTX_VERSION || n > DYNA_OBJ_MAX_ENTRIES) return DYNA_ECONTEXT;
+  if (n > dyna_rd_left(&r) / CTX_ENTRY_MIN_BYTES) return DYNA_ECONTEXT;
+  dyna_vv_entry_t *e = NULL;
+  if (n > 0 && !(e = dyna_calloc((size_t)n, sizeof(*e)))) return DYNA_ENOMEM;
+  int bad = 0;
+  for (size_t i = 0; i < n && !bad; i++) {
+    e[i].node = dyna_rd_u64le(&r);
+    e[i].counter = rd_varint(&r);
+    bad = r.err || e[i].counter == 0 || (i > 0 && e[i].node <= e[i - 1].node);
+  }
+  if (bad || r.err || dyna_rd_left(&r) != 0) {
+    dyna_free(e);
+    return DYNA_ECONTEXT;
+  }
+  ctx_install(c, e, (size_t)n);
+  return 0;
+}

@@ -1,0 +1,93 @@
+/* wire.c: inter-node frame encoding and bounds-checked decoding (see wire.h). */
+#include "proto/wire.h"
+#include "core/err.h"
+#include "core/keyspace.h"
+#include <string.h>
+
+/* Which optional fields each type may carry. */
+enum { F_REQ = 1, F_STATUS = 2, F_FLAGS = 4, F_NODE = 8, F_KEY = 16, F_OBJ = 32, F_CTX = 64, F_VAL = 128, F_W = 256 };
+
+static const unsigned ALLOWED[DYNA_MSG_TYPE_MAX] = {
+    [DYNA_MSG_HELLO] = F_FLAGS | F_W | F_KEY | F_NODE | F_VAL,
+    [DYNA_MSG_GOSSIP] = F_OBJ,
+    [DYNA_MSG_JOIN] = F_OBJ,
+    [DYNA_MSG_PUT] = F_REQ | F_KEY | F_OBJ | F_NODE | F_FLAGS,
+    [DYNA_MSG_PUT_ACK] = F_REQ | F_STATUS,
+    [DYNA_MSG_GET] = F_REQ | F_KEY,
+    [DYNA_MSG_GET_RESP] = F_REQ | F_STATUS | F_OBJ,
+    [DYNA_MSG_FWD] = F_REQ | F_KEY | F_CTX | F_VAL | F_FLAGS | F_W,
+    [DYNA_MSG_FWD_RESP] = F_REQ | F_STATUS | F_CTX | F_FLAGS,
+    [DYNA_MSG_PING] = F_REQ,
+    [DYNA_MSG_PONG] = F_REQ,
+};
+
+const char *dyna_msg_type_name(int type) {
+  static const char *names[DYNA_MSG_TYPE_MAX] = {
+      "?", "HELLO", "GOSSIP", "JOIN", "PUT", "PUT_ACK", "GET", "GET_RESP", "FWD", "FWD_RESP", "PING", "PONG"};
+  return type > 0 && type < DYNA_MSG_TYPE_MAX ? names[type] : "?";
+}
+
+static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+void dyna_wire_encode(const dyna_msg_t *m, dyna_buf_t *out) {
+  size_t start = out->len;
+  dyna_buf_put_u32le(out, 0); /* length, patched below */
+  dyna_buf_put_u8(out, DYNA_WIRE_VERSION);
+  dyna_buf_put_u8(out, m->type);
+  dyna_buf_put_varint(out, m->req);
+  dyna_buf_put_varint(out, zigzag(m->status));
+  dyna_buf_put_varint(out, m->flags);
+  dyna_buf_put_u64le(out, m->node);
+  dyna_buf_put_bytes(out, m->key, m->klen);
+  dyna_buf_put_bytes(out, m->obj, m->objlen);
+  dyna_buf_put_bytes(out, m->ctx, m->ctxlen);
+  dyna_buf_put_bytes(out, m->val, m->vlen);
+  dyna_buf_put_varint(out, m->w);
+  if (out->oom) return;
+  uint32_t len = (uint32_t)(out->len - start - 4);
+  for (int i = 0; i < 4; i++) out->data[start + (size_t)i] = (uint8_t)(len >> (8 * i));
+}
+
+int dyna_wire_frame(const uint8_t *buf, size_t len, size_t max, size_t *flen) {
+  *flen = 0;
+  if (len < 4) return DYNA_EAGAIN;
+  uint32_t body = (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 24;
+  if ((size_t)body + 4 > max) return DYNA_ETOOBIG;
+  *flen = (size_t)body + 4;
+  return len >= *flen ? 0 : DYNA_EAGAIN;
+}
+
+static const uint8_t *field_bytes(dyna_rd_t *r, size_t max, size_t *n) {
+  const uint8_t *p = dyna_rd_bytes(r, max, n);
+  return *n ? p : NULL;
+}
+
+int dyna_wire_decode(const uint8_t *frame, size_t len, dyna_msg_t *m) {
+  memset(m, 0, sizeof(*m));
+  dyna_rd_t r;
+  dyna_rd_init(&r, frame, len);
+  uint32_t body = dyna_rd_u32le(&r);
+  if (r.err || (size_t)body + 4 != len) return DYNA_EPROTO;
+  if (dyna_rd_u8(&r) != DYNA_WIRE_VERSION) return DYNA_EPROTO;
+  m->type = dyna_rd_u8(&r);
+  if (r.err || m->type == 0 || m->type >= DYNA_MSG_TYPE_MAX) return DYNA_EPROTO;
+  m->req = dyna_rd_varint(&r);
+  uint64_t zz = dyna_rd_varint(&r);
+  int64_t st = unzigzag(zz);
+  if (st < INT32_MIN || st > INT32_MAX) return DYNA_EPROTO;
+  m->status = (int32_t)st;
+  m->flags = dyna_rd_varint(&r);
+  m->node = dyna_rd_u64le(&r);
+  m->key = field_bytes(&r, DYNA_MAX_KEY_BYTES, &m->klen);
+  m->obj = field_bytes(&r, DYNA_WIRE_MAX_FRAME, &m->objlen);
+  m->ctx = field_bytes(&r, DYNA_WIRE_MAX_FRAME, &m->ctxlen);
+  m->val = field_bytes(&r, DYNA_WIRE_MAX_FRAME, &m->vlen);
+  m->w = dyna_rd_varint(&r);
+  if (r.err || dyna_rd_left(&r)) return DYNA_EPROTO;
+  unsigned present = (m->req ? F_REQ : 0) | (m->status ? F_STATUS : 0) | (m->flags ? F_FLAGS : 0) |
+                     (m->node ? F_NODE : 0) | (m->klen ? F_KEY : 0) | (m->objlen ? F_OBJ : 0) |
+                     (m->ctxlen ? F_CTX : 0) | (m->vlen ? F_VAL : 0) | (m->w ? F_W : 0);
+  if (present & ~ALLOWED[m->type]) return DYNA_EPROTO;
+  return 0;
+}

@@ -1,0 +1,91 @@
+/* wire.h: the inter-node message codec. Pure: bytes in, structs out, and back.
+ *
+ * A connection between two nodes carries frames:
+ *
+ *   u32le length of what follows | u8 version (1) | u8 type | body
+ *
+ * The first frame each way is HELLO; the receiver checks magic, protocol version and
+ * cluster name before anything else and closes the connection on a mismatch. Every
+ * body has the same field layout, so one decoder bounds-checks them all; a type uses
+ * the fields it needs and the decoder rejects a frame whose type does not allow a
+ * field that is present (non-empty):
+ *
+ *   varint req | zigzag-varint status | varint flags | u64le node |
+ *   bytes key | bytes obj | bytes ctx | bytes val | varint w
+ *   (bytes = varint length + that many bytes)
+ *
+ * Field use per type (see docs/protocol.md):
+ *   HELLO     flags = magic "DYNA", w = protocol version, key = cluster name,
+ *             node = sender id, val = sender's cluster address
+ *   GOSSIP    obj = encoded cluster state
+ *   JOIN      obj = the joiner's encoded member record; answered by GOSSIP
+ *   PUT       req, key, obj = encoded object to merge; node = intended owner when the
+ *             write is a hint (0 otherwise); flags bit 0 = handoff
+ *   PUT_ACK   req, status
+ *   GET       req, key
+ *   GET_RESP  req, status, obj (empty when absent)
+ *   FWD       req, key, ctx = encoded context, val = value, flags = request flags
+ *             (bit 0 blind, bit 1 delete), w = write quorum
+ *   FWD_RESP  req, status, ctx = new context, flags bit 0 = a live value existed
+ *   PING/PONG req (a heartbeat sequence number)
+ *
+ * Ownership: a decoded dyna_msg_t points into the frame it was decoded from.
+ */
+#ifndef DYNA_WIRE_H
+#define DYNA_WIRE_H
+#include "core/buf.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define DYNA_WIRE_VERSION 1
+#define DYNA_WIRE_MAGIC 0x414e5944u /* "DYNA" little-endian */
+#define DYNA_WIRE_MAX_FRAME (80u << 20)
+
+typedef enum {
+  DYNA_MSG_HELLO = 1,
+  DYNA_MSG_GOSSIP,
+  DYNA_MSG_JOIN,
+  DYNA_MSG_PUT,
+  DYNA_MSG_PUT_ACK,
+  DYNA_MSG_GET,
+  DYNA_MSG_GET_RESP,
+  DYNA_MSG_FWD,
+  DYNA_MSG_FWD_RESP,
+  DYNA_MSG_PING,
+  DYNA_MSG_PONG,
+  DYNA_MSG_TYPE_MAX
+} dyna_msg_type_t;
+
+#define DYNA_PUT_HANDOFF 0x1u
+#define DYNA_FWD_BLIND 0x1u
+#define DYNA_FWD_DELETE 0x2u
+
+typedef struct dyna_msg {
+  uint8_t type;
+  uint64_t req;
+  int32_t status;
+  uint64_t flags;
+  uint64_t node;
+  const uint8_t *key; size_t klen;
+  const uint8_t *obj; size_t objlen;
+  const uint8_t *ctx; size_t ctxlen;
+  const uint8_t *val; size_t vlen;
+  uint64_t w;
+} dyna_msg_t;
+
+/* Appends one whole frame (length prefix included) to out. */
+void dyna_wire_encode(const dyna_msg_t *m, dyna_buf_t *out);
+
+/* Looks at the start of a byte stream: returns 0 with *flen = length of the first whole
+ * frame (prefix included), DYNA_EAGAIN when more bytes are needed (*flen = total needed
+ * when known, else 0), or DYNA_ETOOBIG when the announced length exceeds max. */
+int dyna_wire_frame(const uint8_t *buf, size_t len, size_t max, size_t *flen);
+
+/* Decodes one whole frame (prefix included). Returns 0 or DYNA_EPROTO (bad version,
+ * unknown type, truncation, trailing bytes, a field the type does not allow, a key
+ * over 64 KiB). *m points into frame. */
+int dyna_wire_decode(const uint8_t *frame, size_t len, dyna_msg_t *m);
+
+const char *dyna_msg_type_name(int type);
+
+#endif

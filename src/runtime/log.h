@@ -1,0 +1,16 @@
+/* log.h: dynad's log lines on stderr: "<time> <level> <node> message". */
+#ifndef DYNA_LOG_H
+#define DYNA_LOG_H
+
+typedef enum { DYNA_LOG_DEBUG = 0, DYNA_LOG_INFO, DYNA_LOG_WARN, DYNA_LOG_ERROR } dyna_log_level_t;
+
+void dyna_log_set(dyna_log_level_t min, const char *node_name);
+int dyna_log_parse(const char *s, dyna_log_level_t *out);
+void dyna_log(dyna_log_level_t lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define LOG_DEBUG(...) dyna_log(DYNA_LOG_DEBUG, __VA_ARGS__)
+#define LOG_INFO(...) dyna_log(DYNA_LOG_INFO, __VA_ARGS__)
+#define LOG_WARN(...) dyna_log(DYNA_LOG_WARN, __VA_ARGS__)
+#define LOG_ERROR(...) dyna_log(DYNA_LOG_ERROR, __VA_ARGS__)
+
+#endif

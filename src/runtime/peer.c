@@ -1,0 +1,424 @@
+/* peer.c: dynad's inter-node links: dialling, the HELLO handshake, framing, bounded
+ * output queues and reachability (see peer.h). */
+#include "runtime/peer.h"
+#include "core/cluster.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "proto/wire.h"
+#include "runtime/log.h"
+#include "runtime/server_int.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RETRY_MS 500
+#define READ_CHUNK (64u * 1024)
+
+typedef enum { L_CONNECTING = 1, L_HELLO, L_UP, L_CLOSING } link_state_t;
+
+typedef struct link {
+  uv_tcp_t tcp; /* first member: handle->data is the link */
+  dyna_peers_t *ps;
+  struct link *prev, *next;
+  uint64_t id;        /* the peer's node id (0 until its HELLO) */
+  uint64_t expect;    /* the id we dialled, 0 for a join seed */
+  int outgoing;
+  int join_on_hello;
+  link_state_t state;
+  uv_connect_t creq;
+  dyna_buf_t in, out, wbuf;
+  uv_write_t wreq;
+  int writing;
+  char addr[DYNA_ADDR_MAX];
+} link_t;
+
+struct dyna_peers {
+  dyna_server_t *srv;
+  uv_tcp_t listener;
+  link_t *links;
+  dyna_idmap_t out_by_id; /* id -> our outgoing link to it */
+  dyna_idmap_t retry_at;  /* id -> earliest next dial (aux, loop ms) */
+  dyna_peer_stats_t stats;
+  int closed;
+};
+
+const dyna_peer_stats_t *dyna_peers_stats(const dyna_peers_t *p) { return &p->stats; }
+
+static uint64_t now_ms(const dyna_peers_t *p) { return dyna_server_now(p->srv); }
+
+/* ---------- link lifecycle ---------- */
+
+static void on_link_closed(uv_handle_t *h) {
+  link_t *l = h->data;
+  dyna_buf_free(&l->in);
+  dyna_buf_free(&l->out);
+  dyna_buf_free(&l->wbuf);
+  dyna_free(l);
+}
+
+static void link_close(link_t *l, const char *why) {
+  dyna_peers_t *p = l->ps;
+  if (l->state == L_CLOSING) return;
+  if (why) LOG_INFO("peer link %s (%016" PRIx64 ") closed: %s", l->addr, l->id, why);
+  int was_up = l->state == L_UP;
+  l->state = L_CLOSING;
+  if (l->prev) l->prev->next = l->next;
+  else p->links = l->next;
+  if (l->next) l->next->prev = l->prev;
+  if (l->outgoing && l->id) {
+    dyna_idmap_entry_t *e = dyna_idmap_get(&p->out_by_id, l->id);
+    if (e && e->ptr == l) {
+      dyna_idmap_take(&p->out_by_id, l->id, NULL);
+      dyna_idmap_take(&p->retry_at, l->id, NULL);
+      dyna_idmap_put(&p->retry_at, l->id, NULL, now_ms(p) + RETRY_MS);
+      if (was_up || l->state != L_UP) dyna_node_set_reachable(p->srv->node, l->id, 0, now_ms(p));
+    }
+  }
+  uv_close((uv_handle_t *)&l->tcp, on_link_closed);
+}
+
+static link_t *link_new(dyna_peers_t *p, int outgoing) {
+  link_t *l = dyna_calloc(1, sizeof(*l));
+  if (!l) return NULL;
+  l->ps = p;
+  l->outgoing = outgoing;
+  uv_tcp_init(p->srv->loop, &l->tcp);
+  l->tcp.data = l;
+  l->next = p->links;
+  if (p->links) p->links->prev = l;
+  p->links = l;
+  return l;
+}
+
+/* ---------- writing ---------- */
+
+static void link_flush(link_t *l);
+
+static void on_link_write(uv_write_t *req, int status) {
+  link_t *l = req->data;
+  l->writing = 0;
+  dyna_buf_reset(&l->wbuf);
+  if (l->state == L_CLOSING) return;
+  if (status < 0) {
+    link_close(l, uv_strerror(status));
+    return;
+  }
+  link_flush(l);
+}
+
+static void link_flush(link_t *l) {
+  if (l->writing || l->state == L_CLOSING || l->state == L_CONNECTING || !l->out.len) return;
+  if (l->state == L_HELLO && l->outgoing && l->wbuf.len == 0 && 0) return;
+  dyna_buf_t t = l->wbuf;
+  l->wbuf = l->out;
+  l->out = t;
+  dyna_buf_reset(&l->out);
+  uv_buf_t b = uv_buf_init((char *)l->wbuf.data, (unsigned)l->wbuf.len);
+  l->wreq.data = l;
+  if (uv_write(&l->wreq, (uv_stream_t *)&l->tcp, &b, 1, on_link_write)) {
+    link_close(l, "write failed");
+    return;
+  }
+  l->ps->stats.bytes_out += l->wbuf.len;
+  l->writing = 1;
+}
+
+static void send_hello(link_t *l) {
+  dyna_server_t *s = l->ps->srv;
+  char addr[DYNA_ADDR_MAX];
+  snprintf(addr, sizeof(addr), "%s:%d", s->cfg.cluster_host, s->cfg.cluster_port);
+  dyna_msg_t m = {0};
+  m.type = DYNA_MSG_HELLO;
+  m.flags = DYNA_WIRE_MAGIC;
+  m.w = DYNA_WIRE_VERSION;
+  m.key = (const uint8_t *)s->cfg.cluster_name;
+  m.klen = strlen(s->cfg.cluster_name);
+  m.node = s->node_id;
+  m.val = (const uint8_t *)addr;
+  m.vlen = strlen(addr);
+  /* HELLO goes first, ahead of anything queued while connecting. */
+  dyna_buf_t hello = DYNA_BUF_INIT;
+  dyna_wire_encode(&m, &hello);
+  dyna_buf_put(&hello, l->out.data, l->out.len);
+  dyna_buf_free(&l->out);
+  l->out = hello;
+}
+
+/* ---------- reading ---------- */
+
+static void on_link_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  link_t *l = h->data;
+  (void)suggested;
+  if (dyna_buf_reserve(&l->in, READ_CHUNK)) {
+    l->in.oom = 0;
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
+  *buf = uv_buf_init((char *)l->in.data + l->in.len, (unsigned)(l->in.cap - l->in.len));
+}
+
+/* Checks a HELLO; returns NULL when acceptable, else the reason. */
+static const char *check_hello(link_t *l, const dyna_msg_t *m) {
+  dyna_server_t *s = l->ps->srv;
+  if (m->type != DYNA_MSG_HELLO) return "first frame is not HELLO";
+  if (m->flags != DYNA_WIRE_MAGIC) return "bad magic";
+  if (m->w != DYNA_WIRE_VERSION) return "unsupported protocol version";
+  if (m->klen != strlen(s->cfg.cluster_name) || memcmp(m->key, s->cfg.cluster_name, m->klen))
+    return "node of another cluster (cluster-name differs)";
+  if (!m->node || m->node == s->node_id) return "bad node id";
+  if (l->expect && m->node != l->expect) return "unexpected node id at that address";
+  return NULL;
+}
+
+static void link_up(link_t *l, uint64_t id) {
+  dyna_peers_t *p = l->ps;
+  l->id = id;
+  l->state = L_UP;
+  if (!l->outgoing) return;
+  dyna_idmap_entry_t *e = dyna_idmap_get(&p->out_by_id, id);
+  if (!e) dyna_idmap_put(&p->out_by_id, id, l, 0);
+  dyna_node_set_reachable(p->srv->node, id, 1, now_ms(p));
+  if (l->join_on_hello) {
+    int rc = dyna_node_join(p->srv->node, id, now_ms(p));
+    LOG_INFO("joining the cluster of %s (%016" PRIx64 "): %s", l->addr, id, dyna_strerror(rc));
+    l->join_on_hello = 0;
+  }
+  link_flush(l);
+}
+
+static int handle_frame(link_t *l, const uint8_t *frame, size_t len) {
+  dyna_peers_t *p = l->ps;
+  p->stats.frames_in++;
+  if (l->state == L_HELLO) {
+    dyna_msg_t m;
+    const char *why = dyna_wire_decode(frame, len, &m) ? "malformed HELLO" : check_hello(l, &m);
+    if (why) {
+      p->stats.refused++;
+      link_close(l, why);
+      return -1;
+    }
+    if (m.vlen && m.vlen < sizeof(l->addr)) {
+      memcpy(l->addr, m.val, m.vlen);
+      l->addr[m.vlen] = 0;
+    }
+    if (!l->outgoing) {
+      send_hello(l);
+      link_flush(l);
+    }
+    link_up(l, m.node);
+    return 0;
+  }
+  if (l->outgoing) return 0; /* we only send on our own links; ignore stray frames */
+  if (dyna_node_on_message(p->srv->node, l->id, frame, len, now_ms(p))) {
+    link_close(l, "malformed frame");
+    return -1;
+  }
+  return 0;
+}
+
+static void on_link_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  link_t *l = st->data;
+  (void)buf;
+  if (nread == 0 || l->state == L_CLOSING) return;
+  if (nread < 0) {
+    link_close(l, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
+    return;
+  }
+  l->in.len += (size_t)nread;
+  l->ps->stats.bytes_in += (size_t)nread;
+  size_t off = 0;
+  for (;;) {
+    size_t flen;
+    int rc = dyna_wire_frame(l->in.data + off, l->in.len - off, DYNA_WIRE_MAX_FRAME, &flen);
+    if (rc == DYNA_EAGAIN) break;
+    if (rc) {
+      link_close(l, "frame too large or not a Dyna peer");
+      return;
+    }
+    if (handle_frame(l, l->in.data + off, flen)) return;
+    off += flen;
+    if (l->state == L_CLOSING) return;
+  }
+  dyna_buf_consume(&l->in, off);
+}
+
+/* ---------- dialling and accepting ---------- */
+
+static void on_connect(uv_connect_t *req, int status) {
+  link_t *l = req->data;
+  if (l->state == L_CLOSING) return;
+  if (status < 0) {
+    LOG_DEBUG("dial %s: %s", l->addr, uv_strerror(status));
+    link_close(l, NULL);
+    return;
+  }
+  l->ps->stats.connects++;
+  l->state = L_HELLO;
+  uv_tcp_nodelay(&l->tcp, 1);
+  send_hello(l);
+  uv_read_start((uv_stream_t *)&l->tcp, on_link_alloc, on_link_read);
+  /* Only the HELLO may go before the peer's HELLO comes back. */
+  dyna_buf_t rest = DYNA_BUF_INIT;
+  size_t hello_len;
+  if (dyna_wire_frame(l->out.data, l->out.len, DYNA_WIRE_MAX_FRAME, &hello_len) == 0) {
+    dyna_buf_put(&rest, l->out.data + hello_len, l->out.len - hello_len);
+    l->out.len = hello_len;
+    link_flush(l);
+    dyna_buf_free(&l->out);
+    l->out = rest;
+  } else {
+    dyna_buf_free(&rest);
+  }
+}
+
+static int parse_addr(const char *addr, struct sockaddr_storage *ss) {
+  char host[DYNA_ADDR_MAX];
+  const char *colon = strrchr(addr, ':');
+  if (!colon || (size_t)(colon - addr) >= sizeof(host)) return -1;
+  memcpy(host, addr, (size_t)(colon - addr));
+  host[colon - addr] = 0;
+  int port = atoi(colon + 1);
+  if (port <= 0 || port > 65535) return -1;
+  if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
+  return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0 ? 0 : -1;
+}
+
+static link_t *dial(dyna_peers_t *p, uint64_t id, const char *addr) {
+  struct sockaddr_storage to, from;
+  if (parse_addr(addr, &to)) return NULL;
+  link_t *l = link_new(p, 1);
+  if (!l) return NULL;
+  l->expect = id;
+  l->id = id;
+  l->state = L_CONNECTING;
+  snprintf(l->addr, sizeof(l->addr), "%s", addr);
+  dyna_server_t *s = p->srv;
+  /* Bind the source address to our own cluster IP, so that a firewall rule between two
+   * 127.0.0.x addresses cuts exactly this link (shared/FAULTS.md). */
+  if (uv_ip4_addr(s->cfg.cluster_host, 0, (struct sockaddr_in *)&from) == 0 ||
+      uv_ip6_addr(s->cfg.cluster_host, 0, (struct sockaddr_in6 *)&from) == 0)
+    uv_tcp_bind(&l->tcp, (struct sockaddr *)&from, 0);
+  l->creq.data = l;
+  if (uv_tcp_connect(&l->creq, &l->tcp, (struct sockaddr *)&to, on_connect)) {
+    l->id = 0;
+    link_close(l, NULL);
+    return NULL;
+  }
+  if (id) dyna_idmap_put(&p->out_by_id, id, l, 0);
+  return l;
+}
+
+static void on_peer_connection(uv_stream_t *ls, int status) {
+  dyna_peers_t *p = ls->data;
+  if (status < 0) return;
+  link_t *l = link_new(p, 0);
+  if (!l) return;
+  if (uv_accept(ls, (uv_stream_t *)&l->tcp)) {
+    link_close(l, NULL);
+    return;
+  }
+  l->state = L_HELLO;
+  snprintf(l->addr, sizeof(l->addr), "incoming");
+  uv_tcp_nodelay(&l->tcp, 1);
+  uv_read_start((uv_stream_t *)&l->tcp, on_link_alloc, on_link_read);
+}
+
+/* ---------- API ---------- */
+
+int dyna_peers_open(dyna_server_t *s, dyna_peers_t **out, char *err, size_t errlen) {
+  dyna_peers_t *p = dyna_calloc(1, sizeof(*p));
+  if (!p) { snprintf(err, errlen, "out of memory"); return -1; }
+  p->srv = s;
+  dyna_idmap_init(&p->out_by_id);
+  dyna_idmap_init(&p->retry_at);
+  char addr[DYNA_ADDR_MAX + 8];
+  snprintf(addr, sizeof(addr), "%s:%d", s->cfg.cluster_host, s->cfg.cluster_port);
+  struct sockaddr_storage ss;
+  uv_tcp_init(s->loop, &p->listener);
+  p->listener.data = p;
+  int rc = parse_addr(addr, &ss) ? UV_EINVAL : uv_tcp_bind(&p->listener, (struct sockaddr *)&ss, 0);
+  if (!rc) rc = uv_listen((uv_stream_t *)&p->listener, 128, on_peer_connection);
+  if (rc) {
+    snprintf(err, errlen, "cannot listen on cluster address %s: %s", addr, uv_strerror(rc));
+    uv_close((uv_handle_t *)&p->listener, NULL);
+    uv_run(s->loop, UV_RUN_NOWAIT);
+    dyna_peers_free(p);
+    return -1;
+  }
+  *out = p;
+  return 0;
+}
+
+void dyna_peers_close(dyna_peers_t *p) {
+  if (!p || p->closed) return;
+  p->closed = 1;
+  uv_close((uv_handle_t *)&p->listener, NULL);
+  while (p->links) link_close(p->links, NULL);
+}
+
+void dyna_peers_free(dyna_peers_t *p) {
+  if (!p) return;
+  dyna_idmap_free(&p->out_by_id);
+  dyna_idmap_free(&p->retry_at);
+  dyna_free(p);
+}
+
+int dyna_peers_is_up(const dyna_peers_t *p, uint64_t id) {
+  dyna_idmap_entry_t *e = dyna_idmap_get(&p->out_by_id, id);
+  return e && ((link_t *)e->ptr)->state == L_UP;
+}
+
+/* The member's address, if it is a live member. */
+static const char *member_addr(const dyna_peers_t *p, uint64_t id) {
+  const dyna_member_t *m = dyna_cluster_find(dyna_node_cluster(p->srv->node), id);
+  return m && m->status != DYNA_MEMBER_REMOVED && m->addr[0] ? m->addr : NULL;
+}
+
+void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame) {
+  dyna_idmap_entry_t *e = p->closed ? NULL : dyna_idmap_get(&p->out_by_id, to);
+  link_t *l = e ? e->ptr : NULL;
+  if (!l && !p->closed) {
+    const char *addr = member_addr(p, to);
+    if (addr) l = dial(p, to, addr);
+  }
+  if (!l || l->out.len + l->wbuf.len + frame->len > p->srv->cfg.max_peer_output_bytes) {
+    p->stats.dropped++;
+    dyna_buf_free(frame);
+    return;
+  }
+  p->stats.frames_out++;
+  if (!l->out.len) { /* take the buffer instead of copying it */
+    dyna_buf_free(&l->out);
+    l->out = *frame;
+    dyna_buf_init(frame);
+  } else {
+    dyna_buf_put(&l->out, frame->data, frame->len);
+    dyna_buf_free(frame);
+  }
+  if (l->state == L_UP) link_flush(l);
+}
+
+int dyna_peers_join(dyna_peers_t *p, const char *addr) {
+  link_t *l = dial(p, 0, addr);
+  if (!l) return DYNA_EINVAL;
+  l->join_on_hello = 1;
+  return 0;
+}
+
+void dyna_peers_tick(dyna_peers_t *p) {
+  if (p->closed) return;
+  const dyna_cluster_t *cl = dyna_node_cluster(p->srv->node);
+  uint64_t now = now_ms(p);
+  for (size_t i = 0; i < cl->n; i++) {
+    const dyna_member_t *m = &cl->m[i];
+    if (m->id == p->srv->node_id || m->status == DYNA_MEMBER_REMOVED || !m->addr[0]) continue;
+    if (dyna_idmap_get(&p->out_by_id, m->id)) continue;
+    dyna_idmap_entry_t *r = dyna_idmap_get(&p->retry_at, m->id);
+    if (r && now < r->aux) continue;
+    dyna_idmap_take(&p->retry_at, m->id, NULL);
+    dyna_idmap_put(&p->retry_at, m->id, NULL, now + RETRY_MS);
+    dyna_node_set_reachable(p->srv->node, m->id, 0, now); /* until its HELLO comes back */
+    dial(p, m->id, m->addr);
+  }
+}

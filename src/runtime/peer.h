@@ -1,0 +1,44 @@
+/* peer.h: dynad's links to other nodes (the inter-node transport).
+ *
+ * Each node dials every other member once and sends only on that outgoing link; it
+ * receives on the links others dialled to it. So each pair of nodes has two TCP
+ * connections, one per direction, and no tie-breaking is needed.
+ *
+ *   dialer                                   acceptor
+ *   connect (source bound to own cluster IP) ─▶
+ *   HELLO(magic, version, cluster, id, addr) ─▶ checks; closes with a logged reason
+ *                                          ◀─ HELLO (so the dialer learns the id)
+ *   frames ─────────────────────────────────▶ dyna_node_on_message(from = id)
+ *
+ * A link whose HELLO checks out marks the peer reachable for the node; a failed or
+ * closed link marks it unreachable and is redialled with backoff. Messages queued to a
+ * peer beyond max-peer-output-bytes are dropped (counted): a slow peer cannot make this
+ * node buffer without bound; requests then time out and handoff retries.
+ */
+#ifndef DYNA_PEER_H
+#define DYNA_PEER_H
+#include "core/buf.h"
+#include <stdint.h>
+
+struct dyna_server;
+typedef struct dyna_peers dyna_peers_t;
+
+typedef struct dyna_peer_stats {
+  uint64_t frames_in, frames_out, bytes_in, bytes_out, dropped, refused, connects;
+} dyna_peer_stats_t;
+
+/* Starts listening on the cluster address. Returns 0 or -1 with a reason in err. */
+int dyna_peers_open(struct dyna_server *s, dyna_peers_t **out, char *err, size_t errlen);
+/* Closes every link (handles finish closing in the loop). */
+void dyna_peers_close(dyna_peers_t *p);
+void dyna_peers_free(dyna_peers_t *p);
+/* Queues a frame for node `to`, dialling it if needed. Takes the frame's memory. */
+void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame);
+/* Dials addr (HOST:PORT) and, once its HELLO names it, asks it to let us join. */
+int dyna_peers_join(dyna_peers_t *p, const char *addr);
+/* Periodic: keeps links to every live member, redials failed ones. */
+void dyna_peers_tick(dyna_peers_t *p);
+int dyna_peers_is_up(const dyna_peers_t *p, uint64_t id);
+const dyna_peer_stats_t *dyna_peers_stats(const dyna_peers_t *p);
+
+#endif

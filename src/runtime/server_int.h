@@ -1,0 +1,58 @@
+/* server_int.h: the runtime's shared state, for server.c and commands.c only. */
+#ifndef DYNA_SERVER_INT_H
+#define DYNA_SERVER_INT_H
+#include "runtime/conn.h"
+#include "core/idmap.h"
+#include "runtime/server.h"
+#include "store/store.h"
+#include "runtime/peer.h"
+
+typedef struct dyna_server_stats {
+  uint64_t connections_received, connections_rejected, commands, protocol_errors;
+  uint64_t commits, commit_errors, stalled_closed;
+} dyna_server_stats_t;
+
+struct dyna_server {
+  dyna_config_t cfg;
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  uv_check_t check;
+  uv_idle_t idle;       /* keeps the loop from blocking while the node has work queued */
+  uv_timer_t timer;     /* stall checks */
+  uv_timer_t tick;      /* node and peer timers */
+  struct dyna_peers *peers; /* owned */
+  uv_signal_t sigterm, sigint;
+  dyna_store_t *store;  /* owned */
+  dyna_node_t *node;    /* owned */
+  uint64_t node_id;
+  conn_t *conns;        /* every open connection */
+  size_t nconns;
+  conn_t *dirty;        /* connections with replies to flush */
+  dyna_idmap_t pend;  /* request id -> slot (ptr) and position in it (aux) */
+  uint64_t next_conn_id, next_req;
+  uint64_t start_ms;
+  int stopping;
+  dyna_server_stats_t stats;
+};
+
+/* Milliseconds on the loop's clock (monotonic, cached per turn). */
+uint64_t dyna_server_now(const dyna_server_t *s);
+
+/* ---- commands.c ---- */
+/* Executes one parsed command of c (its arguments are at cmd->base + argo[i]). Queues
+ * a slot and submits requests, or answers at once. Returns 0, or -1 when the connection
+ * must be closed after flushing (QUIT). */
+int dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *cmd);
+/* Delivers reply r to position sub of slot (of connection c). */
+void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
+                       const dyna_reply_t *r);
+/* Frees a slot and everything it owns. */
+void dyna_slot_free(slot_t *slot);
+/* Appends an error reply for a DYNA_E* status, e.g. "-NOQUORUM 1 of 2 replicas answered". */
+void dyna_cmd_put_status_error(dyna_buf_t *out, int status, const char *msg);
+
+/* ---- server.c ---- */
+/* Moves finished slots at the head of c's queue to its output and schedules a write. */
+void dyna_conn_flush_slots(dyna_server_t *s, conn_t *c);
+
+#endif

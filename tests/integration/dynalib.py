@@ -1,0 +1,543 @@
+"""dynalib: shared helpers for Dyna's integration tests (Python 3 standard library only).
+
+- A minimal RESP2 client: commands go out as arrays of bulk strings; replies come back as
+    simple string -> str          ("+OK"   -> "OK")
+    error         -> RespError    ("-ERR x" -> RespError("ERR x")), a value, never raised
+    integer       -> int
+    bulk string   -> bytes
+    nil ($-1/*-1) -> None
+    array         -> list (nested arrays are nested lists)
+  EOF while a reply is awaited raises ConnectionClosed.
+- Processes: start_node() runs dynad on 127.0.0.1 and returns a Node handle (.proc, .port,
+  .stop(), .kill(), .rss_kb(), .log_text()); every node started is remembered so that
+  cleanup_all() (also run at exit) kills whatever is left.
+- Harness: a scratch directory under $DYNA_TMP, check()/section() printing one line per
+  check, and run_tests() that runs named test functions, cleans up and sets the exit code.
+
+Environment: DYNA_BIN (directory holding dynad), DYNA_TMP (scratch directory).
+"""
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+# ---------------------------------------------------------------------------- RESP
+
+
+class RespError(object):
+    """An error reply (-ERR ...). A value, compared by its message."""
+
+    __slots__ = ("msg",)
+
+    def __init__(self, msg):
+        self.msg = msg
+
+    def startswith(self, prefix):
+        return self.msg.startswith(prefix)
+
+    def __eq__(self, other):
+        return isinstance(other, RespError) and other.msg == self.msg
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash(("RespError", self.msg))
+
+    def __repr__(self):
+        return "RespError(%r)" % self.msg
+
+
+class ConnectionClosed(Exception):
+    """The peer closed the connection while a reply was expected."""
+
+
+class ProtocolViolation(Exception):
+    """The server sent bytes that are not RESP2."""
+
+
+def _b(x):
+    if isinstance(x, bytes):
+        return x
+    if isinstance(x, (bytearray, memoryview)):
+        return bytes(x)
+    if isinstance(x, str):
+        return x.encode("utf-8")
+    if isinstance(x, int):
+        return str(x).encode()
+    raise TypeError("cannot encode %r" % (x,))
+
+
+def encode_command(*args):
+    """One command as a RESP array of bulk strings."""
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = _b(a)
+        parts.append(b"$%d\r\n" % len(a))
+        parts.append(a)
+        parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+class _NeedMore(Exception):
+    pass
+
+
+def parse_reply(buf, pos=0):
+    """Parses one reply from buf[pos:]; returns (value, new_pos) or raises _NeedMore."""
+    n = len(buf)
+    if pos >= n:
+        raise _NeedMore()
+    end = buf.find(b"\r\n", pos)
+    if end < 0:
+        raise _NeedMore()
+    t = buf[pos:pos + 1]
+    line = bytes(buf[pos + 1:end])
+    nxt = end + 2
+    if t == b"+":
+        return line.decode("utf-8", "replace"), nxt
+    if t == b"-":
+        return RespError(line.decode("utf-8", "replace")), nxt
+    if t == b":":
+        try:
+            return int(line), nxt
+        except ValueError:
+            raise ProtocolViolation("bad integer %r" % line)
+    if t == b"$":
+        try:
+            ln = int(line)
+        except ValueError:
+            raise ProtocolViolation("bad bulk length %r" % line)
+        if ln < 0:
+            return None, nxt
+        if nxt + ln + 2 > n:
+            raise _NeedMore()
+        if buf[nxt + ln:nxt + ln + 2] != b"\r\n":
+            raise ProtocolViolation("bulk not followed by CRLF")
+        return bytes(buf[nxt:nxt + ln]), nxt + ln + 2
+    if t == b"*":
+        try:
+            cnt = int(line)
+        except ValueError:
+            raise ProtocolViolation("bad array length %r" % line)
+        if cnt < 0:
+            return None, nxt
+        out = []
+        p = nxt
+        for _ in range(cnt):
+            v, p = parse_reply(buf, p)
+            out.append(v)
+        return out, p
+    raise ProtocolViolation("unknown reply type byte %r at %d" % (t, pos))
+
+
+class Client(object):
+    """A blocking RESP2 connection. Replies are read in order from a private buffer."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10.0, connect=True):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.sock = None
+        self.buf = bytearray()
+        self.pos = 0
+        if connect:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    # -- low level
+    def send_raw(self, data):
+        self.sock.sendall(_b(data))
+
+    def send(self, *args):
+        self.sock.sendall(encode_command(*args))
+
+    def _fill(self, deadline=None):
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("deadline passed")
+            self.sock.settimeout(min(left, self.timeout))
+        try:
+            data = self.sock.recv(1 << 20)
+        finally:
+            if deadline is not None:
+                self.sock.settimeout(self.timeout)
+        if not data:
+            raise ConnectionClosed("server closed the connection")
+        if self.pos > (1 << 20) and self.pos > len(self.buf) // 2:
+            del self.buf[:self.pos]
+            self.pos = 0
+        self.buf += data
+
+    def read_reply(self, deadline=None):
+        while True:
+            try:
+                v, p = parse_reply(self.buf, self.pos)
+            except _NeedMore:
+                self._fill(deadline)
+                continue
+            self.pos = p
+            if self.pos == len(self.buf):
+                self.buf = bytearray()
+                self.pos = 0
+            return v
+
+    def read_replies(self, n, deadline=None):
+        return [self.read_reply(deadline) for _ in range(n)]
+
+    def pending_bytes(self):
+        return len(self.buf) - self.pos
+
+    # -- high level
+    def call(self, *args):
+        self.send(*args)
+        return self.read_reply()
+
+    def pipeline(self, commands):
+        """Sends every command (a tuple of args) in one write, returns their replies."""
+        self.sock.sendall(b"".join(encode_command(*c) for c in commands))
+        return self.read_replies(len(commands))
+
+    def wait_closed(self, timeout=10.0):
+        """Reads (discarding replies) until EOF. Returns (True, leftover bytes) on EOF
+        within timeout, (False, bytes) otherwise. Connection reset counts as closed."""
+        deadline = time.monotonic() + timeout
+        got = bytearray(self.buf[self.pos:])
+        self.buf = bytearray()
+        self.pos = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False, bytes(got)
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                return False, bytes(got)
+            except (ConnectionResetError, BrokenPipeError):
+                return True, bytes(got)
+            finally:
+                try:
+                    self.sock.settimeout(self.timeout)
+                except OSError:
+                    pass
+            if not data:
+                return True, bytes(got)
+            got += data
+
+    def close(self):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def connect(port, host="127.0.0.1", timeout=10.0):
+    return Client(port, host, timeout)
+
+
+# ---------------------------------------------------------------------------- paths
+
+
+def repo_root():
+    return os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def bin_dir():
+    d = os.environ.get("DYNA_BIN")
+    if d:
+        return d
+    for cand in ("build-integ/bin", "build/bin", "bin"):
+        p = os.path.join(repo_root(), cand)
+        if os.path.exists(os.path.join(p, "dynad")):
+            return p
+    return os.path.join(repo_root(), "build", "bin")
+
+
+def dynad_path():
+    return os.path.join(bin_dir(), "dynad")
+
+
+def tmp_root():
+    d = os.environ.get("DYNA_TMP") or tempfile.gettempdir()
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def make_tmpdir(prefix):
+    return tempfile.mkdtemp(prefix=prefix + "-", dir=tmp_root())
+
+
+def free_port(host="127.0.0.1"):
+    """A port that was free a moment ago (bind to 0, read it, close)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+# ---------------------------------------------------------------------------- processes
+
+_ALL_NODES = []
+
+
+class NodeStartError(Exception):
+    pass
+
+
+class Node(object):
+    """A running dynad. stderr goes to log_path."""
+
+    def __init__(self, name, data_dir, port, args, log_path):
+        self.name, self.data_dir, self.port, self.args, self.log_path = name, data_dir, port, args, log_path
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, close_fds=True)
+        _ALL_NODES.append(self)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_ready(self, timeout=15.0):
+        """Polls until the port accepts and answers PING with PONG, or the process exits."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise NodeStartError("dynad %s exited with %s before it was ready; log:\n%s"
+                                     % (self.name, self.proc.returncode, self.log_tail()))
+            try:
+                with Client(self.port, timeout=2.0) as c:
+                    r = c.call("PING")
+                    if r == "PONG":
+                        return
+                    last = r
+            except (OSError, ConnectionClosed) as e:
+                last = e
+            time.sleep(0.02)
+        raise NodeStartError("dynad %s not ready on port %d after %.0f s (last: %r); log:\n%s"
+                             % (self.name, self.port, timeout, last, self.log_tail()))
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, wait; SIGKILL if it does not stop in time. Returns the exit code
+        (negative for a signal, as subprocess reports it)."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            if self.wait_exit(timeout) is None:
+                self.kill()
+                return None
+        self._close_log()
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self._close_log()
+        return self.proc.returncode
+
+    def _close_log(self):
+        try:
+            self._log.close()
+        except OSError:
+            pass
+
+    def rss_kb(self):
+        """VmRSS of the process in KiB (None when it is gone)."""
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n=30):
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+    def client(self, timeout=10.0):
+        return Client(self.port, timeout=timeout)
+
+
+def start_node(name, data_dir, port=None, extra_args=(), wait=True, log_path=None, timeout=15.0):
+    """Starts dynad --name NAME --data DIR --listen 127.0.0.1:PORT EXTRA... and (by default)
+    waits until it answers PING. With port=None a free port is picked (retried if taken)."""
+    attempts = 3 if port is None else 1
+    last = None
+    for _ in range(attempts):
+        p = port if port is not None else free_port()
+        args = [dynad_path(), "--name", name, "--data", data_dir, "--listen", "127.0.0.1:%d" % p]
+        args += [str(a) for a in extra_args]
+        lp = log_path or os.path.join(os.path.dirname(os.path.abspath(data_dir)), "%s.log" % name)
+        node = Node(name, data_dir, p, args, lp)
+        if not wait:
+            return node
+        try:
+            node.wait_ready(timeout)
+            return node
+        except NodeStartError as e:
+            last = e
+            node.kill()
+            if "cannot listen" not in node.log_text():
+                raise
+    raise last
+
+
+def cleanup_all():
+    for n in list(_ALL_NODES):
+        try:
+            if n.proc.poll() is None:
+                n.proc.kill()
+                n.proc.wait(timeout=5)
+        except Exception:
+            pass
+        n._close_log()
+    del _ALL_NODES[:]
+
+
+atexit.register(cleanup_all)
+
+
+def raise_nofile(want):
+    """Raises this process's RLIMIT_NOFILE soft limit towards want; returns the new limit."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def wait_until(pred, timeout, interval=0.02, what="condition"):
+    """Polls pred() until it is truthy (returns its value) or raises AssertionError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------- checks
+
+class Harness(object):
+    """One test file: a scratch dir, checks printed one per line, failures counted."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dir = make_tmpdir("dyna-" + name)
+        self.failures = []
+        self.nchecks = 0
+        self.keep = bool(os.environ.get("DYNA_KEEP_TMP"))
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def check(self, what, cond, detail=""):
+        """Records one check; prints 'ok' or 'FAIL'. A failed check does not stop the
+        test function (use expect() for that)."""
+        self.nchecks += 1
+        if cond:
+            print("  ok   %s" % what, flush=True)
+        else:
+            msg = what + ((": " + detail) if detail else "")
+            print("  FAIL %s" % msg, flush=True)
+            self.failures.append(msg)
+        return bool(cond)
+
+    def expect(self, what, cond, detail=""):
+        """Like check() but raises AssertionError on failure (the rest of the test
+        function depends on it)."""
+        if not self.check(what, cond, detail):
+            raise AssertionError(what + ((": " + detail) if detail else ""))
+
+    def eq(self, what, got, want):
+        return self.check(what, got == want, "got %s, want %s" % (short(got), short(want)))
+
+    def note(self, msg):
+        print("  note %s" % msg, flush=True)
+
+    def run(self, tests):
+        """Runs each (name, fn(h)) in turn; an exception fails that test and continues.
+        Cleans up every process and the scratch dir; exits 0 only when all passed."""
+        t0 = time.monotonic()
+        try:
+            for name, fn in tests:
+                print("== %s" % name, flush=True)
+                t = time.monotonic()
+                try:
+                    fn(self)
+                except Exception as e:
+                    self.failures.append("%s: %s: %s" % (name, type(e).__name__, e))
+                    print("  FAIL %s raised %s: %s" % (name, type(e).__name__, e), flush=True)
+                    traceback.print_exc(file=sys.stdout)
+                print("   (%.1f s)" % (time.monotonic() - t), flush=True)
+        finally:
+            cleanup_all()
+            if self.failures and self.keep:
+                print("keeping %s" % self.dir)
+            else:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        print("%s: %d checks, %d failed, %.1f s" % (self.name, self.nchecks, len(self.failures),
+                                                     time.monotonic() - t0), flush=True)
+        for f in self.failures:
+            print("FAILED: %s" % f, flush=True)
+        sys.exit(1 if self.failures else 0)
+
+
+def short(v, n=120):
+    r = repr(v)
+    return r if len(r) <= n else r[:n] + "...(%d chars)" % len(r)
+
+
+def _on_sigterm(signum, frame):
+    cleanup_all()
+    sys.exit(128 + signum)
+
+
+# CTest may time a test out with SIGTERM: still kill the children.
+try:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+except ValueError:
+    pass

@@ -1,0 +1,1065 @@
+/* test_resp.c: unit tests for the RESP2 codec (src/proto/resp.c).
+ *
+ * Raw bytes go straight into the parsers, no sockets. Inputs are copied into
+ * exactly-sized heap blocks so that AddressSanitizer catches any read past the end, and
+ * the resumable command parser is checked by feeding the same bytes whole, split at
+ * every point, one byte at a time, and from a freshly allocated copy on every call: all
+ * must produce the same commands. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "proto/resp.h"
+
+#define S(lit) (const uint8_t *)(lit), (sizeof(lit) - 1)
+
+/* ---- Helpers ---- */
+
+/* Returns a heap copy of in[0..n) of exactly n bytes (1 if n == 0): reading past n is an
+ * ASan error. Free with free(). */
+static uint8_t *dup_exact(const uint8_t *in, size_t n) {
+  uint8_t *d = malloc(n ? n : 1);
+  assert_non_null(d);
+  if (n) memcpy(d, in, n);
+  return d;
+}
+
+/* Appends cmd to out as varint argc, then each argument as varint length + bytes. */
+static void record_cmd(dyna_buf_t *out, const dyna_resp_cmd_t *cmd) {
+  assert_true(cmd->argc >= 1);
+  dyna_buf_put_varint(out, cmd->argc);
+  for (size_t i = 0; i < cmd->argc; i++)
+    dyna_buf_put_bytes(out, dyna_resp_cmd_arg(cmd, i), cmd->argl[i]);
+}
+
+/* What a run of the command parser over an input produced. */
+typedef struct run {
+  dyna_buf_t cmds; /* record_cmd() of each command, in order */
+  size_t ncmds;
+  int rc;          /* the final non-zero return: DYNA_EAGAIN or an error */
+  size_t consumed; /* bytes consumed in total (meaningful when rc == DYNA_EAGAIN) */
+} run_t;
+
+static void run_free(run_t *r) { dyna_buf_free(&r->cmds); }
+
+/* Parses in[0..n) presented whole (as an exact copy), repeatedly until it stops. */
+static run_t run_whole(const dyna_resp_limits_t *lim, const uint8_t *in, size_t n) {
+  run_t r;
+  memset(&r, 0, sizeof(r));
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, lim);
+  uint8_t *copy = dup_exact(in, n);
+  size_t off = 0;
+  for (;;) {
+    dyna_resp_cmd_t cmd;
+    size_t used = 12345;
+    int rc = dyna_resp_parse_cmd(&p, copy + off, n - off, &cmd, &used);
+    if (rc == 0) {
+      assert_true(used > 0 && used <= n - off);
+      record_cmd(&r.cmds, &cmd);
+      r.ncmds++;
+      off += used;
+      continue;
+    }
+    r.rc = rc;
+    if (rc == DYNA_EAGAIN) {
+      assert_true(used <= n - off);
+      off += used;
+    }
+    break;
+  }
+  r.consumed = off;
+  free(copy);
+  dyna_resp_parser_free(&p);
+  assert_false(r.cmds.oom);
+  return r;
+}
+
+/* Parses in[0..n) as it would arrive in pieces: chunk[i % nchunk] more bytes at a time
+ * (each >= 1). Every call gets a freshly malloc'd copy of the unconsumed bytes, and the
+ * previous copy is freed first, so any pointer kept across calls is a use-after-free.
+ * With advance_on_eagain 0 the caller ignores *consumed on DYNA_EAGAIN. */
+static run_t run_chunked(const dyna_resp_limits_t *lim, const uint8_t *in, size_t n,
+                         const size_t *chunk, size_t nchunk, int advance_on_eagain) {
+  run_t r;
+  memset(&r, 0, sizeof(r));
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, lim);
+  size_t start = 0, fed = 0, k = 0;
+  for (;;) {
+    uint8_t *copy = dup_exact(in + start, fed - start);
+    dyna_resp_cmd_t cmd;
+    size_t used = 12345;
+    int rc = dyna_resp_parse_cmd(&p, copy, fed - start, &cmd, &used);
+    if (rc == 0) {
+      record_cmd(&r.cmds, &cmd);
+      r.ncmds++;
+      free(copy);
+      start += used;
+      continue;
+    }
+    free(copy);
+    if (rc != DYNA_EAGAIN) {
+      r.rc = rc;
+      break;
+    }
+    if (advance_on_eagain) start += used;
+    if (fed == n) {
+      r.rc = rc;
+      break;
+    }
+    size_t step = chunk[k++ % nchunk];
+    fed = step > n - fed ? n : fed + step;
+  }
+  r.consumed = start;
+  dyna_resp_parser_free(&p);
+  assert_false(r.cmds.oom);
+  return r;
+}
+
+/* Asserts that two runs produced the same commands and the same ending. */
+static void assert_same_run(const run_t *a, const run_t *b) {
+  assert_int_equal(a->ncmds, b->ncmds);
+  assert_int_equal(a->rc, b->rc);
+  assert_int_equal(a->cmds.len, b->cmds.len);
+  if (a->cmds.len) assert_memory_equal(a->cmds.data, b->cmds.data, a->cmds.len);
+}
+
+/* Parses exactly one command from lit (an exact copy) with default limits and checks its
+ * arguments against the NUL-terminated strings in argv and that all bytes were used. */
+static void check_one(const uint8_t *in, size_t n, size_t argc, const char *const *argv) {
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, NULL);
+  uint8_t *copy = dup_exact(in, n);
+  dyna_resp_cmd_t cmd;
+  size_t used = 0;
+  assert_int_equal(dyna_resp_parse_cmd(&p, copy, n, &cmd, &used), 0);
+  assert_int_equal(used, n);
+  assert_int_equal(cmd.argc, argc);
+  for (size_t i = 0; i < argc; i++) {
+    assert_int_equal(cmd.argl[i], strlen(argv[i]));
+    assert_memory_equal(dyna_resp_cmd_arg(&cmd, i), argv[i], cmd.argl[i]);
+  }
+  free(copy);
+  dyna_resp_parser_free(&p);
+}
+
+/* Parses in (an exact copy) once with lim and returns the code; *msg gets p->err. */
+static int parse_once(const dyna_resp_limits_t *lim, const uint8_t *in, size_t n,
+                      char *msg, size_t *used) {
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, lim);
+  uint8_t *copy = dup_exact(in, n);
+  dyna_resp_cmd_t cmd;
+  size_t u = 0;
+  int rc = dyna_resp_parse_cmd(&p, copy, n, &cmd, &u);
+  if (msg) memcpy(msg, p.err, sizeof(p.err));
+  if (used) *used = u;
+  free(copy);
+  dyna_resp_parser_free(&p);
+  return rc;
+}
+
+static dyna_resp_limits_t small_limits(void) {
+  dyna_resp_limits_t l;
+  dyna_resp_limits_default(&l);
+  l.max_bulk = 10;
+  l.max_args = 3;
+  l.max_inline = 8;
+  l.max_depth = 2;
+  return l;
+}
+
+/* ---- Command parser: well-formed input ---- */
+
+static void test_limits_default(void **state) {
+  (void)state;
+  dyna_resp_limits_t l;
+  dyna_resp_limits_default(&l);
+  assert_int_equal(l.max_bulk, 512u * 1024 * 1024);
+  assert_int_equal(l.max_args, 1024u * 1024);
+  assert_int_equal(l.max_inline, 64u * 1024);
+  assert_int_equal(l.max_depth, 8);
+}
+
+static void test_cmd_simple(void **state) {
+  (void)state;
+  static const uint8_t in[] = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, NULL);
+  dyna_resp_cmd_t cmd;
+  size_t used = 0;
+  assert_int_equal(dyna_resp_parse_cmd(&p, in, sizeof(in) - 1, &cmd, &used), 0);
+  assert_int_equal(used, sizeof(in) - 1);
+  assert_int_equal(cmd.argc, 2);
+  assert_ptr_equal(cmd.base, in);
+  assert_int_equal(cmd.argo[0], 8);
+  assert_int_equal(cmd.argl[0], 3);
+  assert_int_equal(cmd.argo[1], 17);
+  assert_int_equal(cmd.argl[1], 1);
+  assert_memory_equal(in + cmd.argo[0], "GET", 3);
+  assert_memory_equal(in + cmd.argo[1], "k", 1);
+  /* The parser is reset: nothing left gives EAGAIN with nothing consumed. */
+  used = 99;
+  assert_int_equal(dyna_resp_parse_cmd(&p, in + sizeof(in) - 1, 0, &cmd, &used), DYNA_EAGAIN);
+  assert_int_equal(used, 0);
+  dyna_resp_parser_free(&p);
+}
+
+static void test_cmd_empty_bulk(void **state) {
+  (void)state;
+  static const char *const want[] = {"SET", "k", ""};
+  check_one(S("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n"), 3, want);
+}
+
+static void test_cmd_pipelined(void **state) {
+  (void)state;
+  static const uint8_t in[] = "*1\r\n$4\r\nPING\r\n"
+                              "SET a b\r\n"
+                              "*2\r\n$3\r\nGET\r\n$1\r\na\r\n"
+                              "*1\r\n$3\r\nDEL";
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, NULL);
+  dyna_resp_cmd_t cmd;
+  size_t off = 0, used;
+  assert_int_equal(dyna_resp_parse_cmd(&p, in + off, sizeof(in) - 1 - off, &cmd, &used), 0);
+  assert_int_equal(used, 14);
+  assert_int_equal(cmd.argc, 1);
+  assert_memory_equal(dyna_resp_cmd_arg(&cmd, 0), "PING", 4);
+  off += used;
+  assert_int_equal(dyna_resp_parse_cmd(&p, in + off, sizeof(in) - 1 - off, &cmd, &used), 0);
+  assert_int_equal(used, 9);
+  assert_int_equal(cmd.argc, 3);
+  assert_ptr_equal(cmd.base, in + off);
+  assert_memory_equal(dyna_resp_cmd_arg(&cmd, 2), "b", 1);
+  off += used;
+  assert_int_equal(dyna_resp_parse_cmd(&p, in + off, sizeof(in) - 1 - off, &cmd, &used), 0);
+  assert_int_equal(cmd.argc, 2);
+  assert_memory_equal(dyna_resp_cmd_arg(&cmd, 0), "GET", 3);
+  assert_memory_equal(dyna_resp_cmd_arg(&cmd, 1), "a", 1);
+  off += used;
+  assert_int_equal(dyna_resp_parse_cmd(&p, in + off, sizeof(in) - 1 - off, &cmd, &used),
+                   DYNA_EAGAIN);
+  assert_int_equal(used, 0);
+  dyna_resp_parser_free(&p);
+
+  /* The same through the run helpers: three commands, the fourth pending. */
+  run_t r = run_whole(NULL, S(in));
+  assert_int_equal(r.ncmds, 3);
+  assert_int_equal(r.rc, DYNA_EAGAIN);
+  assert_int_equal(r.consumed, off);
+  run_free(&r);
+}
+
+static void test_cmd_binary_bulk(void **state) {
+  (void)state;
+  static const uint8_t in[] = "*2\r\n$3\r\nSET\r\n$7\r\na\r\n\0b\r\r\r\n";
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, NULL);
+  uint8_t *copy = dup_exact(S(in));
+  dyna_resp_cmd_t cmd;
+  size_t used;
+  assert_int_equal(dyna_resp_parse_cmd(&p, copy, sizeof(in) - 1, &cmd, &used), 0);
+  assert_int_equal(used, sizeof(in) - 1);
+  assert_int_equal(cmd.argc, 2);
+  assert_int_equal(cmd.argl[1], 7);
+  assert_memory_equal(dyna_resp_cmd_arg(&cmd, 1), "a\r\n\0b\r\r", 7);
+  free(copy);
+  dyna_resp_parser_free(&p);
+}
+
+/* The inputs the split tests feed in every way. */
+static const struct {
+  const char *in;
+  size_t len;
+  size_t ncmds;
+} split_cases[] = {
+#define CASE(lit, n) {lit, sizeof(lit) - 1, n}
+    CASE("*3\r\n$3\r\nSET\r\n$5\r\nkey:1\r\n$12\r\nhello\r\nworld\r\n", 1),
+    CASE("*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$0\r\n\r\nGET k\r\n", 3),
+    CASE("\r\n\n  \r\n*0\r\n*-1\r\nSET \"a b\" 'c\\'d' \"\\x41\\n\\\"\"\r\n\r\n", 1),
+    CASE("*2\r\n$3\r\nGET\r\n$10\r\n\0\1\2\r\n\n\r\r\nZ\r\n*1\r\n$1\r\nx\r\n", 2),
+    CASE("a\"b\"c\r\n", 0), /* unbalanced after "b" */
+    CASE("*2\r\n$1\r\na\r\n*1\r\n", 0), /* nested array */
+    CASE("GET k\r\nGET", 1),
+#undef CASE
+};
+
+static void test_cmd_split_every_point(void **state) {
+  (void)state;
+  for (size_t c = 0; c < sizeof(split_cases) / sizeof(split_cases[0]); c++) {
+    const uint8_t *in = (const uint8_t *)split_cases[c].in;
+    size_t n = split_cases[c].len;
+    run_t whole = run_whole(NULL, in, n);
+    assert_int_equal(whole.ncmds, split_cases[c].ncmds);
+    for (size_t k = 1; k < n; k++) {
+      size_t chunk[2] = {k, n};
+      run_t r = run_chunked(NULL, in, n, chunk, 2, 1);
+      assert_same_run(&whole, &r);
+      if (whole.rc == DYNA_EAGAIN) assert_int_equal(r.consumed, whole.consumed);
+      run_free(&r);
+    }
+    run_free(&whole);
+  }
+}
+
+static void test_cmd_byte_at_a_time(void **state) {
+  (void)state;
+  static const size_t one = 1;
+  static const size_t mixed[] = {1, 2, 3, 7, 5};
+  for (size_t c = 0; c < sizeof(split_cases) / sizeof(split_cases[0]); c++) {
+    const uint8_t *in = (const uint8_t *)split_cases[c].in;
+    size_t n = split_cases[c].len;
+    run_t whole = run_whole(NULL, in, n);
+    run_t r1 = run_chunked(NULL, in, n, &one, 1, 1);
+    assert_same_run(&whole, &r1);
+    run_t r2 = run_chunked(NULL, in, n, mixed, 5, 1);
+    assert_same_run(&whole, &r2);
+    /* A caller that does not advance by *consumed on EAGAIN still gets the same. */
+    run_t r3 = run_chunked(NULL, in, n, &one, 1, 0);
+    assert_same_run(&whole, &r3);
+    run_free(&whole);
+    run_free(&r1);
+    run_free(&r2);
+    run_free(&r3);
+  }
+}
+
+static void test_cmd_resume_keeps_offsets(void **state) {
+  (void)state;
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, NULL);
+  uint8_t buf[64] = "*2\r\n$3\r\nGET\r\n$1";
+  dyna_resp_cmd_t cmd;
+  size_t used = 7;
+  assert_int_equal(dyna_resp_parse_cmd(&p, buf, 15, &cmd, &used), DYNA_EAGAIN);
+  assert_int_equal(used, 0);
+  assert_int_equal(p.want, 2); /* header read once */
+  assert_int_equal(p.argc, 1); /* first argument done */
+  assert_int_equal(p.pos, 13); /* next "$" */
+  /* The finished argument is not looked at again: overwrite it, then complete. */
+  memcpy(buf + 8, "XYZ", 3);
+  memcpy(buf + 15, "\r\nk\r\n", 5);
+  assert_int_equal(dyna_resp_parse_cmd(&p, buf, 20, &cmd, &used), 0);
+  assert_int_equal(used, 20);
+  assert_memory_equal(dyna_resp_cmd_arg(&cmd, 0), "XYZ", 3);
+  assert_memory_equal(dyna_resp_cmd_arg(&cmd, 1), "k", 1);
+  dyna_resp_parser_free(&p);
+}
+
+static void test_cmd_large_bulk_in_chunks(void **state) {
+  (void)state;
+  size_t body = 300000;
+  dyna_buf_t b = DYNA_BUF_INIT;
+  uint8_t *val = malloc(body);
+  assert_non_null(val);
+  for (size_t i = 0; i < body; i++) val[i] = (uint8_t)(i * 31 + 7);
+  const uint8_t *argv[2] = {(const uint8_t *)"SET", val};
+  size_t argl[2] = {3, body};
+  dyna_resp_put_cmd(&b, 2, argv, argl);
+  assert_false(b.oom);
+  static const size_t chunk[] = {4096, 1, 65536};
+  run_t r = run_chunked(NULL, b.data, b.len, chunk, 3, 1);
+  assert_int_equal(r.ncmds, 1);
+  assert_int_equal(r.rc, DYNA_EAGAIN);
+  assert_int_equal(r.consumed, b.len);
+  run_t w = run_whole(NULL, b.data, b.len);
+  assert_same_run(&w, &r);
+  run_free(&r);
+  run_free(&w);
+  free(val);
+  dyna_buf_free(&b);
+}
+
+/* ---- Inline commands ---- */
+
+static void test_inline_plain(void **state) {
+  (void)state;
+  static const char *const a[] = {"SET", "k", "v"};
+  check_one(S("SET k v\r\n"), 3, a);
+  check_one(S("SET k v\n"), 3, a);
+  check_one(S("  SET\t\tk   v \t\r\n"), 3, a);
+  static const char *const b[] = {"PING"};
+  check_one(S("PING\r\n"), 1, b);
+}
+
+static void test_inline_base_is_buffer_when_plain(void **state) {
+  (void)state;
+  static const uint8_t in[] = "GET \"my key\" 'x'\r\n";
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, NULL);
+  dyna_resp_cmd_t cmd;
+  size_t used;
+  assert_int_equal(dyna_resp_parse_cmd(&p, S(in), &cmd, &used), 0);
+  assert_ptr_equal(cmd.base, in);
+  assert_int_equal(cmd.argc, 3);
+  assert_int_equal(cmd.argo[1], 5);
+  assert_int_equal(cmd.argl[1], 6);
+  assert_memory_equal(in + cmd.argo[1], "my key", 6);
+  assert_int_equal(cmd.argo[2], 14);
+  dyna_resp_parser_free(&p);
+}
+
+static void test_inline_quotes_and_escapes(void **state) {
+  (void)state;
+  static const char *const a[] = {"SET", "a b", "it's", "A\n\"\\\r\t"};
+  check_one(S("SET \"a b\" 'it\\'s' \"\\x41\\n\\\"\\\\\\r\\t\"\r\n"), 4, a);
+  static const char *const b[] = {"ab", "cd", ""};
+  check_one(S("a\"b\" c'd' \"\"\r\n"), 3, b);
+  /* Single quotes keep backslashes except before '. Unknown escapes give the char. */
+  static const char *const c[] = {"a\\nb", "q", "x4"};
+  check_one(S("'a\\nb' \"\\q\" \"\\x4\"\r\n"), 3, c);
+  /* \xHH takes upper and lower case hex digits. */
+  static const char *const d[] = {"\xab\xCD", "k"};
+  check_one(S("\"\\xab\\xCD\" k\r\n"), 2, d);
+}
+
+static void test_inline_rewritten_uses_scratch(void **state) {
+  (void)state;
+  static const uint8_t in[] = "GET \"a\\x42\"\r\n";
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, NULL);
+  dyna_resp_cmd_t cmd;
+  size_t used;
+  assert_int_equal(dyna_resp_parse_cmd(&p, S(in), &cmd, &used), 0);
+  assert_ptr_not_equal(cmd.base, in);
+  assert_int_equal(cmd.argc, 2);
+  assert_memory_equal(dyna_resp_cmd_arg(&cmd, 0), "GET", 3);
+  assert_int_equal(cmd.argl[1], 2);
+  assert_memory_equal(dyna_resp_cmd_arg(&cmd, 1), "aB", 2);
+  dyna_resp_parser_free(&p);
+}
+
+static void test_inline_nul_byte(void **state) {
+  (void)state;
+  static const uint8_t in[] = "SET k a\0b\r\n";
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, NULL);
+  uint8_t *copy = dup_exact(S(in));
+  dyna_resp_cmd_t cmd;
+  size_t used;
+  assert_int_equal(dyna_resp_parse_cmd(&p, copy, sizeof(in) - 1, &cmd, &used), 0);
+  assert_int_equal(cmd.argc, 3);
+  assert_int_equal(cmd.argl[2], 3);
+  assert_memory_equal(dyna_resp_cmd_arg(&cmd, 2), "a\0b", 3);
+  free(copy);
+  dyna_resp_parser_free(&p);
+}
+
+static void test_empty_lines_and_null_arrays(void **state) {
+  (void)state;
+  size_t used = 99;
+  assert_int_equal(parse_once(NULL, S("\r\n"), NULL, &used), DYNA_EAGAIN);
+  assert_int_equal(used, 2);
+  assert_int_equal(parse_once(NULL, S("\n \t\r\n*0\r\n*-1\r\n"), NULL, &used), DYNA_EAGAIN);
+  assert_int_equal(used, 14);
+  static const char *const a[] = {"PING"};
+  check_one(S("\r\n\n   \r\n*0\r\n*-1\r\nPING\r\n"), 1, a);
+  /* A partial line after a skipped one: consumed counts only the skipped bytes. */
+  assert_int_equal(parse_once(NULL, S("\r\n*2\r\n$3\r\nGE"), NULL, &used), DYNA_EAGAIN);
+  assert_int_equal(used, 2);
+  assert_int_equal(parse_once(NULL, S("*0\r\nPIN"), NULL, &used), DYNA_EAGAIN);
+  assert_int_equal(used, 4);
+  /* The offsets are relative to the buffer passed, skipped bytes included. */
+  static const uint8_t in[] = "\r\n*1\r\n$4\r\nPING\r\n";
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, NULL);
+  dyna_resp_cmd_t cmd;
+  assert_int_equal(dyna_resp_parse_cmd(&p, S(in), &cmd, &used), 0);
+  assert_int_equal(used, sizeof(in) - 1);
+  assert_int_equal(cmd.argo[0], 10);
+  assert_memory_equal(in + cmd.argo[0], "PING", 4);
+  dyna_resp_parser_free(&p);
+}
+
+/* ---- Malformed commands ---- */
+
+static const struct {
+  const char *in;
+  size_t len;
+  int rc;
+  const char *msg;
+} bad_cases[] = {
+#define BAD(lit, rc, msg) {lit, sizeof(lit) - 1, rc, msg}
+    BAD("*x\r\n", DYNA_EPROTO, "Protocol error: invalid multibulk length"),
+    BAD("*\r\n", DYNA_EPROTO, "Protocol error: invalid multibulk length"),
+    BAD("*-2\r\n", DYNA_EPROTO, "Protocol error: invalid multibulk length"),
+    BAD("*-1x\r\n", DYNA_EPROTO, "Protocol error: invalid multibulk length"),
+    BAD("*1x\r\n", DYNA_EPROTO, "Protocol error: invalid multibulk length"),
+    BAD("*+1\r\n", DYNA_EPROTO, "Protocol error: invalid multibulk length"),
+    BAD("*01\r\n", DYNA_EPROTO, "Protocol error: invalid multibulk length"),
+    BAD("*1\rx", DYNA_EPROTO, "Protocol error: invalid multibulk length"),
+    BAD("*1 \r\n", DYNA_EPROTO, "Protocol error: invalid multibulk length"),
+    BAD("*99999999999999999999999999\r\n", DYNA_ETOOBIG,
+        "Protocol error: multibulk length over the limit"),
+    BAD("*1\r\n$x\r\n", DYNA_EPROTO, "Protocol error: invalid bulk length"),
+    BAD("*1\r\n$\r\n", DYNA_EPROTO, "Protocol error: invalid bulk length"),
+    BAD("*1\r\n$-1\r\n", DYNA_EPROTO, "Protocol error: invalid bulk length"),
+    BAD("*1\r\n$-5\r\n", DYNA_EPROTO, "Protocol error: invalid bulk length"),
+    BAD("*1\r\n$03\r\nabc\r\n", DYNA_EPROTO, "Protocol error: invalid bulk length"),
+    BAD("*1\r\n$3\n", DYNA_EPROTO, "Protocol error: invalid bulk length"),
+    BAD("*1\r\n$99999999999999999999999999\r\n", DYNA_ETOOBIG,
+        "Protocol error: bulk length over the limit"),
+    BAD("*1\r\n$3\r\nabcX", DYNA_EPROTO, "Protocol error: expected CRLF after bulk string"),
+    BAD("*1\r\n$3\r\nabc\rX", DYNA_EPROTO, "Protocol error: expected CRLF after bulk string"),
+    BAD("*1\r\n$3\r\nabcd\r\n", DYNA_EPROTO, "Protocol error: expected CRLF after bulk string"),
+    BAD("*2\r\n*1\r\n$1\r\na\r\n", DYNA_EPROTO, "Protocol error: expected '$', got '*'"),
+    BAD("*1\r\n:5\r\n", DYNA_EPROTO, "Protocol error: expected '$', got ':'"),
+    BAD("*1\r\n+OK\r\n", DYNA_EPROTO, "Protocol error: expected '$', got '+'"),
+    BAD("*2\r\n$1\r\na\r\nGET\r\n", DYNA_EPROTO, "Protocol error: expected '$', got 'G'"),
+    BAD("*1\r\n\x01", DYNA_EPROTO, "Protocol error: expected '$', got '\\x01'"),
+    BAD("GET \"abc\r\n", DYNA_EPROTO, "Protocol error: unbalanced quotes in request"),
+    BAD("GET 'abc\r\n", DYNA_EPROTO, "Protocol error: unbalanced quotes in request"),
+    BAD("GET \"a\"b\r\n", DYNA_EPROTO, "Protocol error: unbalanced quotes in request"),
+    BAD("GET 'a'b\r\n", DYNA_EPROTO, "Protocol error: unbalanced quotes in request"),
+    BAD("GET \"abc\\\"\r\n", DYNA_EPROTO, "Protocol error: unbalanced quotes in request"),
+    BAD("GET \"abc\\\r\n", DYNA_EPROTO, "Protocol error: unbalanced quotes in request"),
+    BAD("GET a\"b\n", DYNA_EPROTO, "Protocol error: unbalanced quotes in request"),
+#undef BAD
+};
+
+static void test_cmd_malformed(void **state) {
+  (void)state;
+  for (size_t c = 0; c < sizeof(bad_cases) / sizeof(bad_cases[0]); c++) {
+    const uint8_t *in = (const uint8_t *)bad_cases[c].in;
+    size_t n = bad_cases[c].len;
+    char msg[128];
+    size_t used = 99;
+    int rc = parse_once(NULL, in, n, msg, &used);
+    if (rc != bad_cases[c].rc || strcmp(msg, bad_cases[c].msg) != 0)
+      fail_msg("case %zu: got %d \"%s\", want %d \"%s\"", c, rc, msg, bad_cases[c].rc,
+               bad_cases[c].msg);
+    assert_int_equal(used, 0);
+    /* No prefix may succeed or fail differently: each is EAGAIN or the same error. */
+    for (size_t k = 0; k < n; k++) {
+      int prc = parse_once(NULL, in, k, NULL, NULL);
+      if (prc != DYNA_EAGAIN && prc != rc) fail_msg("case %zu prefix %zu: got %d", c, k, prc);
+    }
+    /* Fed byte by byte, the same error comes out. */
+    static const size_t one = 1;
+    run_t r = run_chunked(NULL, in, n, &one, 1, 1);
+    assert_int_equal(r.rc, rc);
+    assert_int_equal(r.ncmds, 0);
+    run_free(&r);
+  }
+}
+
+static void test_cmd_error_after_good_commands(void **state) {
+  (void)state;
+  static const uint8_t in[] = "PING\r\n*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPINGxx";
+  run_t r = run_whole(NULL, S(in));
+  assert_int_equal(r.ncmds, 2);
+  assert_int_equal(r.rc, DYNA_EPROTO);
+  static const size_t one = 1;
+  run_t r1 = run_chunked(NULL, S(in), &one, 1, 1);
+  assert_same_run(&r, &r1);
+  run_free(&r);
+  run_free(&r1);
+  /* After an error the parser is reset and usable again. */
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, NULL);
+  dyna_resp_cmd_t cmd;
+  size_t used;
+  assert_int_equal(dyna_resp_parse_cmd(&p, S("*1\r\n$x"), &cmd, &used), DYNA_EPROTO);
+  assert_int_equal(dyna_resp_parse_cmd(&p, S("GET k\r\n"), &cmd, &used), 0);
+  assert_int_equal(cmd.argc, 2);
+  dyna_resp_parser_free(&p);
+}
+
+/* ---- Limits ---- */
+
+static void test_limit_bulk(void **state) {
+  (void)state;
+  dyna_resp_limits_t l = small_limits();
+  size_t used;
+  char msg[128];
+  assert_int_equal(parse_once(&l, S("*1\r\n$10\r\n0123456789\r\n"), msg, &used), 0);
+  assert_int_equal(used, 21);
+  assert_int_equal(parse_once(&l, S("*1\r\n$11\r\n"), msg, NULL), DYNA_ETOOBIG);
+  assert_string_equal(msg, "Protocol error: bulk length over the limit");
+  /* Known too big from the digits alone, before the line ends. */
+  assert_int_equal(parse_once(&l, S("*1\r\n$11"), NULL, NULL), DYNA_ETOOBIG);
+  assert_int_equal(parse_once(&l, S("*1\r\n$100"), NULL, NULL), DYNA_ETOOBIG);
+  assert_int_equal(parse_once(&l, S("*1\r\n$10"), NULL, NULL), DYNA_EAGAIN);
+  /* A limit of SIZE_MAX cannot overflow the digit arithmetic. */
+  l.max_bulk = SIZE_MAX;
+  assert_int_equal(parse_once(&l, S("*1\r\n$18446744073709551614\r\n"), NULL, NULL),
+                   DYNA_EAGAIN);
+  assert_int_equal(parse_once(&l, S("*1\r\n$18446744073709551615\r\n"), NULL, NULL),
+                   DYNA_ETOOBIG);
+  assert_int_equal(parse_once(&l, S("*1\r\n$18446744073709551616\r\n"), NULL, NULL),
+                   DYNA_ETOOBIG);
+  /* Nor can max_args = SIZE_MAX make a count look like "*-1". */
+  l.max_args = SIZE_MAX;
+  assert_int_equal(parse_once(&l, S("*18446744073709551615\r\n"), NULL, NULL), DYNA_ETOOBIG);
+}
+
+static void test_limit_args(void **state) {
+  (void)state;
+  dyna_resp_limits_t l = small_limits();
+  char msg[128];
+  assert_int_equal(parse_once(&l, S("*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"), NULL, NULL), 0);
+  assert_int_equal(parse_once(&l, S("*4\r\n"), msg, NULL), DYNA_ETOOBIG);
+  assert_string_equal(msg, "Protocol error: multibulk length over the limit");
+  assert_int_equal(parse_once(&l, S("a b c\r\n"), NULL, NULL), 0);
+  assert_int_equal(parse_once(&l, S("a b c d\r\n"), msg, NULL), DYNA_ETOOBIG);
+  assert_string_equal(msg, "Protocol error: too many arguments in inline request");
+}
+
+static void test_limit_inline(void **state) {
+  (void)state;
+  dyna_resp_limits_t l = small_limits(); /* max_inline 8 */
+  char msg[128];
+  size_t used;
+  assert_int_equal(parse_once(&l, S("12345678\r\n"), NULL, &used), 0);
+  assert_int_equal(used, 10);
+  assert_int_equal(parse_once(&l, S("12345678\n"), NULL, &used), 0);
+  assert_int_equal(used, 9);
+  assert_int_equal(parse_once(&l, S("123456789\r\n"), msg, NULL), DYNA_ETOOBIG);
+  assert_string_equal(msg, "Protocol error: too big inline request");
+  assert_int_equal(parse_once(&l, S("123456789\n"), NULL, NULL), DYNA_ETOOBIG);
+  /* Without a newline: 9 bytes may still end as "12345678\r\n", 10 cannot. */
+  assert_int_equal(parse_once(&l, S("12345678\r"), NULL, NULL), DYNA_EAGAIN);
+  assert_int_equal(parse_once(&l, S("1234567890"), NULL, NULL), DYNA_ETOOBIG);
+  /* Resumed across calls the scan stops at the limit as well. */
+  static const size_t one = 1;
+  run_t r = run_chunked(&l, S("12345678901234567890\r\n"), &one, 1, 1);
+  assert_int_equal(r.rc, DYNA_ETOOBIG);
+  run_free(&r);
+}
+
+/* ---- Allocation failures ---- */
+
+static void test_cmd_enomem(void **state) {
+  (void)state;
+  static const uint8_t mb[] = "*12\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n"
+                              "$1\r\nf\r\n$1\r\ng\r\n$1\r\nh\r\n$1\r\ni\r\n$1\r\nj\r\n"
+                              "$1\r\nk\r\n$1\r\nl\r\n";
+  static const uint8_t inl[] = "a \"b\\x41\" c d e f g h i j k l\r\n";
+  const uint8_t *ins[2] = {mb, inl};
+  size_t lens[2] = {sizeof(mb) - 1, sizeof(inl) - 1};
+  for (int c = 0; c < 2; c++) {
+    int saw_enomem = 0, saw_ok = 0;
+    for (long k = 0; k < 10 && !saw_ok; k++) {
+      dyna_resp_parser_t p;
+      dyna_resp_parser_init(&p, NULL);
+      dyna_resp_cmd_t cmd;
+      size_t used;
+      dyna_mem_fail_after(k);
+      int rc = dyna_resp_parse_cmd(&p, ins[c], lens[c], &cmd, &used);
+      dyna_mem_fail_after(-1);
+      if (rc == DYNA_ENOMEM) saw_enomem = 1;
+      if (rc == 0) {
+        saw_ok = 1;
+        assert_int_equal(cmd.argc, 12);
+      }
+      assert_true(rc == 0 || rc == DYNA_ENOMEM);
+      dyna_resp_parser_free(&p);
+    }
+    assert_true(saw_enomem);
+    assert_true(saw_ok);
+  }
+}
+
+/* ---- Reply parser ---- */
+
+/* Parses one reply from an exact copy of in with lim (NULL: defaults). */
+static int reply_once(const dyna_resp_limits_t *lim, const uint8_t *in, size_t n,
+                      dyna_resp_value_t *v, size_t *used) {
+  dyna_resp_limits_t d;
+  if (!lim) {
+    dyna_resp_limits_default(&d);
+    lim = &d;
+  }
+  uint8_t *copy = dup_exact(in, n);
+  int rc = dyna_resp_parse_reply(lim, copy, n, v, used);
+  free(copy);
+  return rc;
+}
+
+static void test_reply_scalars(void **state) {
+  (void)state;
+  dyna_resp_value_t v;
+  size_t used;
+  assert_int_equal(reply_once(NULL, S("+OK\r\n"), &v, &used), 0);
+  assert_int_equal(v.type, DYNA_RESP_STRING);
+  assert_int_equal(used, 5);
+  assert_int_equal(v.len, 2);
+  assert_string_equal((char *)v.str, "OK");
+  dyna_resp_value_free(&v);
+  assert_null(v.str);
+
+  assert_int_equal(reply_once(NULL, S("+\r\n"), &v, &used), 0);
+  assert_int_equal(v.type, DYNA_RESP_STRING);
+  assert_int_equal(v.len, 0);
+  assert_string_equal((char *)v.str, "");
+  dyna_resp_value_free(&v);
+
+  assert_int_equal(reply_once(NULL, S("-ERR no such key\r\n+x"), &v, &used), 0);
+  assert_int_equal(v.type, DYNA_RESP_ERROR);
+  assert_int_equal(used, 18);
+  assert_string_equal((char *)v.str, "ERR no such key");
+  dyna_resp_value_free(&v);
+
+  assert_int_equal(reply_once(NULL, S(":-42\r\n"), &v, &used), 0);
+  assert_int_equal(v.type, DYNA_RESP_INTEGER);
+  assert_int_equal(v.integer, -42);
+  assert_int_equal(reply_once(NULL, S(":0\r\n"), &v, &used), 0);
+  assert_int_equal(v.integer, 0);
+  assert_int_equal(reply_once(NULL, S(":9223372036854775807\r\n"), &v, &used), 0);
+  assert_true(v.integer == INT64_MAX);
+  assert_int_equal(reply_once(NULL, S(":-9223372036854775808\r\n"), &v, &used), 0);
+  assert_true(v.integer == INT64_MIN);
+
+  assert_int_equal(reply_once(NULL, S("$5\r\nhe\0lo\r\n"), &v, &used), 0);
+  assert_int_equal(v.type, DYNA_RESP_BULK);
+  assert_int_equal(v.len, 5);
+  assert_memory_equal(v.str, "he\0lo", 6); /* with the NUL terminator */
+  assert_int_equal(used, 11);
+  dyna_resp_value_free(&v);
+
+  assert_int_equal(reply_once(NULL, S("$0\r\n\r\n"), &v, &used), 0);
+  assert_int_equal(v.type, DYNA_RESP_BULK);
+  assert_int_equal(v.len, 0);
+  assert_non_null(v.str);
+  dyna_resp_value_free(&v);
+
+  assert_int_equal(reply_once(NULL, S("$-1\r\n"), &v, &used), 0);
+  assert_int_equal(v.type, DYNA_RESP_NIL);
+  assert_int_equal(used, 5);
+  assert_int_equal(reply_once(NULL, S("*-1\r\n"), &v, &used), 0);
+  assert_int_equal(v.type, DYNA_RESP_NIL);
+  assert_int_equal(reply_once(NULL, S("*0\r\n"), &v, &used), 0);
+  assert_int_equal(v.type, DYNA_RESP_ARRAY);
+  assert_int_equal(v.n, 0);
+  assert_null(v.elem);
+}
+
+static const uint8_t nested_reply[] = "*4\r\n"
+                                      "*2\r\n:1\r\n$1\r\na\r\n"
+                                      "$-1\r\n"
+                                      "*1\r\n*0\r\n"
+                                      "-ERR x\r\n";
+
+static void test_reply_nested(void **state) {
+  (void)state;
+  dyna_resp_value_t v;
+  size_t used;
+  assert_int_equal(reply_once(NULL, S(nested_reply), &v, &used), 0);
+  assert_int_equal(used, sizeof(nested_reply) - 1);
+  assert_int_equal(v.type, DYNA_RESP_ARRAY);
+  assert_int_equal(v.n, 4);
+  assert_int_equal(v.elem[0].type, DYNA_RESP_ARRAY);
+  assert_int_equal(v.elem[0].n, 2);
+  assert_int_equal(v.elem[0].elem[0].integer, 1);
+  assert_string_equal((char *)v.elem[0].elem[1].str, "a");
+  assert_int_equal(v.elem[1].type, DYNA_RESP_NIL);
+  assert_int_equal(v.elem[2].elem[0].type, DYNA_RESP_ARRAY);
+  assert_int_equal(v.elem[2].elem[0].n, 0);
+  assert_int_equal(v.elem[3].type, DYNA_RESP_ERROR);
+  dyna_resp_value_free(&v);
+  assert_int_equal(v.n, 0);
+  assert_null(v.elem);
+}
+
+static void test_reply_prefixes_eagain(void **state) {
+  (void)state;
+  static const uint8_t *const replies[] = {nested_reply, (const uint8_t *)"$5\r\nhello\r\n",
+                                           (const uint8_t *)":-123\r\n",
+                                           (const uint8_t *)"+OK\r\n",
+                                           (const uint8_t *)"*-1\r\n"};
+  size_t lens[] = {sizeof(nested_reply) - 1, 11, 7, 5, 5};
+  for (size_t r = 0; r < 5; r++) {
+    for (size_t k = 0; k < lens[r]; k++) {
+      dyna_resp_value_t v;
+      size_t used = 77;
+      assert_int_equal(reply_once(NULL, replies[r], k, &v, &used), DYNA_EAGAIN);
+      assert_int_equal(used, 77);
+      assert_int_equal(v.type, 0);
+      assert_null(v.elem);
+      assert_null(v.str);
+    }
+  }
+}
+
+static void test_reply_malformed(void **state) {
+  (void)state;
+  static const struct {
+    const char *in;
+    size_t len;
+    int rc;
+  } bad[] = {
+#define BAD(lit, rc) {lit, sizeof(lit) - 1, rc}
+      BAD("?x\r\n", DYNA_EPROTO),
+      BAD("+a\nb\r\n", DYNA_EPROTO),
+      BAD("+ab\rx", DYNA_EPROTO),
+      BAD(":abc\r\n", DYNA_EPROTO),
+      BAD(":\r\n", DYNA_EPROTO),
+      BAD(":-\r\n", DYNA_EPROTO),
+      BAD(":-0\r\n", DYNA_EPROTO),
+      BAD(":01\r\n", DYNA_EPROTO),
+      BAD(":9223372036854775808\r\n", DYNA_EPROTO),
+      BAD(":-9223372036854775809\r\n", DYNA_EPROTO),
+      BAD("$-2\r\n", DYNA_EPROTO),
+      BAD("$3\r\nabcd\r\n", DYNA_EPROTO),
+      BAD("$x\r\n", DYNA_EPROTO),
+      BAD("*-2\r\n", DYNA_EPROTO),
+      BAD("*2\r\n:1\r\n?\r\n", DYNA_EPROTO),
+      BAD("*2\r\n*1\r\n$2\r\nabX\r\n:1\r\n", DYNA_EPROTO),
+      BAD("$99999999999999999999999\r\n", DYNA_ETOOBIG),
+      BAD("*99999999999999999999999\r\n", DYNA_ETOOBIG),
+#undef BAD
+  };
+  for (size_t c = 0; c < sizeof(bad) / sizeof(bad[0]); c++) {
+    dyna_resp_value_t v;
+    size_t used;
+    int rc = reply_once(NULL, (const uint8_t *)bad[c].in, bad[c].len, &v, &used);
+    if (rc != bad[c].rc) fail_msg("case %zu: got %d want %d", c, rc, bad[c].rc);
+    assert_int_equal(v.type, 0);
+    assert_null(v.elem);
+  }
+}
+
+static void test_reply_limits(void **state) {
+  (void)state;
+  dyna_resp_limits_t l = small_limits(); /* bulk 10, args 3, inline 8, depth 2 */
+  dyna_resp_value_t v;
+  size_t used;
+  assert_int_equal(reply_once(&l, S("$10\r\n0123456789\r\n"), &v, &used), 0);
+  dyna_resp_value_free(&v);
+  assert_int_equal(reply_once(&l, S("$11\r\n"), &v, &used), DYNA_ETOOBIG);
+  assert_int_equal(reply_once(&l, S("*3\r\n:1\r\n:2\r\n:3\r\n"), &v, &used), 0);
+  assert_int_equal(v.n, 3);
+  dyna_resp_value_free(&v);
+  assert_int_equal(reply_once(&l, S("*4\r\n"), &v, &used), DYNA_ETOOBIG);
+  assert_int_equal(reply_once(&l, S("*1\r\n*1\r\n:1\r\n"), &v, &used), 0);
+  dyna_resp_value_free(&v);
+  assert_int_equal(reply_once(&l, S("*1\r\n*1\r\n*0\r\n"), &v, &used), DYNA_ETOOBIG);
+  assert_int_equal(reply_once(&l, S("*1\r\n*1\r\n*-1\r\n"), &v, &used), 0); /* nil, no depth */
+  assert_int_equal(v.elem[0].elem[0].type, DYNA_RESP_NIL);
+  dyna_resp_value_free(&v);
+  assert_int_equal(reply_once(&l, S("+12345678\r\n"), &v, &used), 0);
+  dyna_resp_value_free(&v);
+  assert_int_equal(reply_once(&l, S("+123456789\r\n"), &v, &used), DYNA_ETOOBIG);
+  assert_int_equal(reply_once(&l, S("-123456789"), &v, &used), DYNA_ETOOBIG);
+  l.max_depth = 0;
+  assert_int_equal(reply_once(&l, S("*0\r\n"), &v, &used), DYNA_ETOOBIG);
+}
+
+static void test_reply_enomem_cleans_up(void **state) {
+  (void)state;
+  dyna_resp_limits_t l;
+  dyna_resp_limits_default(&l);
+  int saw_enomem = 0, saw_ok = 0;
+  for (long k = 0; k < 40 && !saw_ok; k++) {
+    dyna_resp_value_t v;
+    size_t used;
+    dyna_mem_fail_after(k);
+    int rc = dyna_resp_parse_reply(&l, S(nested_reply), &v, &used);
+    dyna_mem_fail_after(-1);
+    if (rc == DYNA_ENOMEM) {
+      saw_enomem = 1;
+      assert_int_equal(v.type, 0);
+      assert_null(v.elem);
+    } else {
+      assert_int_equal(rc, 0);
+      saw_ok = 1;
+      assert_int_equal(v.n, 4);
+      dyna_resp_value_free(&v);
+    }
+  }
+  assert_true(saw_enomem);
+  assert_true(saw_ok);
+}
+
+static void test_reply_huge_count_waits(void **state) {
+  (void)state;
+  /* A million elements announced but few bytes present: EAGAIN, no big allocation (a
+   * failing allocator proves no allocation was attempted). */
+  dyna_resp_value_t v;
+  size_t used;
+  dyna_mem_fail_after(0);
+  int rc = reply_once(NULL, S("*1000000\r\n:1\r\n:2\r\n"), &v, &used);
+  dyna_mem_fail_after(-1);
+  assert_int_equal(rc, DYNA_EAGAIN);
+}
+
+/* ---- Encoders ---- */
+
+/* Asserts that b holds exactly the bytes of lit, then empties it. */
+#define ASSERT_BUF(b, lit)                                     \
+  do {                                                         \
+    assert_false((b)->oom);                                    \
+    assert_int_equal((b)->len, sizeof(lit) - 1);               \
+    assert_memory_equal((b)->data, lit, sizeof(lit) - 1);      \
+    dyna_buf_reset(b);                                         \
+  } while (0)
+
+static void test_encoders_exact(void **state) {
+  (void)state;
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_resp_put_simple(&b, "OK");
+  ASSERT_BUF(&b, "+OK\r\n");
+  dyna_resp_put_simple(&b, "a\r\nb");
+  ASSERT_BUF(&b, "+a  b\r\n");
+  dyna_resp_put_error(&b, "ERR bad\r\nthing\nhere\r");
+  ASSERT_BUF(&b, "-ERR bad  thing here \r\n");
+  dyna_resp_put_error(&b, "");
+  ASSERT_BUF(&b, "-\r\n");
+  dyna_resp_put_int(&b, 0);
+  ASSERT_BUF(&b, ":0\r\n");
+  dyna_resp_put_int(&b, -7);
+  ASSERT_BUF(&b, ":-7\r\n");
+  dyna_resp_put_int(&b, INT64_MAX);
+  ASSERT_BUF(&b, ":9223372036854775807\r\n");
+  dyna_resp_put_int(&b, INT64_MIN);
+  ASSERT_BUF(&b, ":-9223372036854775808\r\n");
+  dyna_resp_put_bulk(&b, "a\r\n\0b", 5);
+  ASSERT_BUF(&b, "$5\r\na\r\n\0b\r\n");
+  dyna_resp_put_bulk(&b, NULL, 0);
+  ASSERT_BUF(&b, "$0\r\n\r\n");
+  dyna_resp_put_bulk_str(&b, "hello");
+  ASSERT_BUF(&b, "$5\r\nhello\r\n");
+  dyna_resp_put_nil(&b);
+  ASSERT_BUF(&b, "$-1\r\n");
+  dyna_resp_put_array(&b, 0);
+  ASSERT_BUF(&b, "*0\r\n");
+  dyna_resp_put_array(&b, 1234567);
+  ASSERT_BUF(&b, "*1234567\r\n");
+  const uint8_t *argv[3] = {(const uint8_t *)"SET", (const uint8_t *)"k", (const uint8_t *)""};
+  size_t argl[3] = {3, 1, 0};
+  dyna_resp_put_cmd(&b, 3, argv, argl);
+  ASSERT_BUF(&b, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+  dyna_buf_free(&b);
+}
+
+static void test_encoder_oom_flag(void **state) {
+  (void)state;
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_mem_fail_after(0);
+  dyna_resp_put_bulk_str(&b, "hello");
+  dyna_mem_fail_after(-1);
+  assert_true(b.oom);
+  dyna_buf_free(&b);
+}
+
+/* ---- Round trips ---- */
+
+static uint32_t lcg(uint32_t *s) {
+  *s = *s * 1103515245u + 12345u;
+  return *s >> 8;
+}
+
+static void test_roundtrip_cmd(void **state) {
+  (void)state;
+  uint32_t seed = 42;
+  for (int iter = 0; iter < 200; iter++) {
+    size_t argc = 1 + lcg(&seed) % 6;
+    uint8_t data[6][40];
+    const uint8_t *argv[6];
+    size_t argl[6];
+    for (size_t i = 0; i < argc; i++) {
+      argl[i] = lcg(&seed) % 40;
+      for (size_t j = 0; j < argl[i]; j++) data[i][j] = (uint8_t)lcg(&seed);
+      argv[i] = data[i];
+    }
+    dyna_buf_t b = DYNA_BUF_INIT;
+    dyna_resp_put_cmd(&b, argc, argv, argl);
+    dyna_resp_put_cmd(&b, argc, argv, argl);
+    assert_false(b.oom);
+    dyna_resp_parser_t p;
+    dyna_resp_parser_init(&p, NULL);
+    size_t off = 0;
+    for (int twice = 0; twice < 2; twice++) {
+      dyna_resp_cmd_t cmd;
+      size_t used;
+      assert_int_equal(dyna_resp_parse_cmd(&p, b.data + off, b.len - off, &cmd, &used), 0);
+      assert_int_equal(cmd.argc, argc);
+      for (size_t i = 0; i < argc; i++) {
+        assert_int_equal(cmd.argl[i], argl[i]);
+        if (argl[i]) assert_memory_equal(dyna_resp_cmd_arg(&cmd, i), argv[i], argl[i]);
+      }
+      off += used;
+    }
+    assert_int_equal(off, b.len);
+    dyna_resp_parser_free(&p);
+    dyna_buf_free(&b);
+  }
+}
+
+static void test_roundtrip_reply(void **state) {
+  (void)state;
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_resp_put_array(&b, 6);
+  dyna_resp_put_simple(&b, "PONG");
+  dyna_resp_put_error(&b, "NOQUORUM 1 of 2\nreplicas");
+  dyna_resp_put_int(&b, INT64_MIN);
+  dyna_resp_put_bulk(&b, "x\0\r\n", 4);
+  dyna_resp_put_nil(&b);
+  dyna_resp_put_array(&b, 1);
+  dyna_resp_put_bulk_str(&b, "");
+  assert_false(b.oom);
+  dyna_resp_value_t v;
+  size_t used;
+  assert_int_equal(reply_once(NULL, b.data, b.len, &v, &used), 0);
+  assert_int_equal(used, b.len);
+  assert_int_equal(v.n, 6);
+  assert_int_equal(v.elem[0].type, DYNA_RESP_STRING);
+  assert_string_equal((char *)v.elem[0].str, "PONG");
+  assert_int_equal(v.elem[1].type, DYNA_RESP_ERROR);
+  assert_string_equal((char *)v.elem[1].str, "NOQUORUM 1 of 2 replicas");
+  assert_true(v.elem[2].integer == INT64_MIN);
+  assert_int_equal(v.elem[3].len, 4);
+  assert_memory_equal(v.elem[3].str, "x\0\r\n", 4);
+  assert_int_equal(v.elem[4].type, DYNA_RESP_NIL);
+  assert_int_equal(v.elem[5].n, 1);
+  assert_int_equal(v.elem[5].elem[0].type, DYNA_RESP_BULK);
+  assert_int_equal(v.elem[5].elem[0].len, 0);
+  dyna_resp_value_free(&v);
+  dyna_buf_free(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_limits_default),
+      cmocka_unit_test(test_cmd_simple),
+      cmocka_unit_test(test_cmd_empty_bulk),
+      cmocka_unit_test(test_cmd_pipelined),
+      cmocka_unit_test(test_cmd_binary_bulk),
+      cmocka_unit_test(test_cmd_split_every_point),
+      cmocka_unit_test(test_cmd_byte_at_a_time),
+      cmocka_unit_test(test_cmd_resume_keeps_offsets),
+      cmocka_unit_test(test_cmd_large_bulk_in_chunks),
+      cmocka_unit_test(test_inline_plain),
+      cmocka_unit_test(test_inline_base_is_buffer_when_plain),
+      cmocka_unit_test(test_inline_quotes_and_escapes),
+      cmocka_unit_test(test_inline_rewritten_uses_scratch),
+      cmocka_unit_test(test_inline_nul_byte),
+      cmocka_unit_test(test_empty_lines_and_null_arrays),
+      cmocka_unit_test(test_cmd_malformed),
+      cmocka_unit_test(test_cmd_error_after_good_commands),
+      cmocka_unit_test(test_limit_bulk),
+      cmocka_unit_test(test_limit_args),
+      cmocka_unit_test(test_limit_inline),
+      cmocka_unit_test(test_cmd_enomem),
+      cmocka_unit_test(test_reply_scalars),
+      cmocka_unit_test(test_reply_nested),
+      cmocka_unit_test(test_reply_prefixes_eagain),
+      cmocka_unit_test(test_reply_malformed),
+      cmocka_unit_test(test_reply_limits),
+      cmocka_unit_test(test_reply_enomem_cleans_up),
+      cmocka_unit_test(test_reply_huge_count_waits),
+      cmocka_unit_test(test_encoders_exact),
+      cmocka_unit_test(test_encoder_oom_flag),
+      cmocka_unit_test(test_roundtrip_cmd),
+      cmocka_unit_test(test_roundtrip_reply),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
