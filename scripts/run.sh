@@ -1,10 +1,32 @@
 #!/usr/bin/env bash
-# run.sh: `make run`: starts one dynad on 127.0.0.1:7001 with data under ./var/n1 and
-# stops it on Ctrl-C.
-set -euo pipefail
+# run.sh: `make run`: a local 3-node cluster (N=3, R=2, W=2) on 127.0.0.1, client ports
+# 7001-7003, cluster ports 17001-17003, data under ./var/n1..n3. Nodes 2 and 3 join node 1
+# (on later runs they are members already). Ctrl-C stops every node.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var
-echo "Dyna: starting node n1 on 127.0.0.1:7001 (data in var/n1)."
-echo "Connect with:  redis-cli -p 7001   or   bin/dyna -p 7001 get KEY"
-echo "Stop with Ctrl-C."
-exec bin/dynad --name n1 --data var/n1 --listen 127.0.0.1:7001
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "Dyna: stopping the cluster..."
+  kill "${pids[@]}" 2>/dev/null
+  wait "${pids[@]}" 2>/dev/null
+  echo "Dyna: stopped."
+}
+trap cleanup INT TERM EXIT
+for i in 1 2 3; do
+  join=()
+  [ "$i" -gt 1 ] && join=(--join 127.0.0.1:17001)
+  bin/dynad --name "n$i" --data "var/n$i" --listen "127.0.0.1:700$i" --cluster "127.0.0.1:1700$i" \
+    "${join[@]}" 2>>"var/n$i.log" &
+  pids+=($!)
+  sleep 0.2
+done
+sleep 1
+echo "Dyna: 3-node cluster running (N=3, R=2, W=2); logs in var/n1.log .. var/n3.log"
+echo "  redis-cli -p 7001 set greeting hello      redis-cli -p 7002 get greeting"
+echo "  bin/dyna -p 7003 get greeting             bin/dyna -p 7001 status"
+echo "Press Ctrl-C to stop every node."
+bin/dyna -p 7001 status || true
+wait

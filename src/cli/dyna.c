@@ -16,7 +16,10 @@ static void usage(FILE *f) {
     "  del KEY [--context C] [--w N]        delete (tombstone); prints the new context\n"
     "  ping                                 PONG when the node answers\n"
     "  status                               members as the node sees them\n"
-    "  ring                                 partition map\n"
+    "  ring                                 partition -> preference list\n"
+    "  admin join HOST:PORT                 make the node join the member at that cluster address\n"
+    "  admin leave                          the node hands its data off and leaves\n"
+    "  admin remove NODE                    remove a dead member (name or id)\n"
     "defaults: -h 127.0.0.1 -p 7001 -t 5000\n");
 }
 
@@ -54,42 +57,67 @@ static int parse_opts(int argc, char **argv, int i, opts_t *o) {
   return 0;
 }
 
-static void print_value(const dyna_resp_value_t *v, int depth) {
-  switch (v->type) {
-  case DYNA_RESP_ARRAY:
-    for (size_t i = 0; i < v->n; i++) {
-      if (v->elem[i].type == DYNA_RESP_ARRAY) {
-        print_value(&v->elem[i], depth + 1);
-        putchar('\n');
-      } else {
-        print_value(&v->elem[i], depth + 1);
-        putchar(i + 1 < v->n ? '\t' : ' ');
-      }
-    }
-    break;
-  case DYNA_RESP_INTEGER: printf("%lld", (long long)v->integer); break;
-  case DYNA_RESP_NIL: printf("(nil)"); break;
-  default: print_bytes(v->str, v->len); break;
+/* Runs a command whose reply is printed by show; returns the exit status. */
+static int run_command(dyna_client_t *c, size_t argc, const char **args,
+                       void (*show)(const dyna_resp_value_t *)) {
+  const uint8_t *argv[4];
+  size_t argl[4];
+  for (size_t i = 0; i < argc; i++) {
+    argv[i] = (const uint8_t *)args[i];
+    argl[i] = strlen(args[i]);
   }
-}
-
-static int raw_command(dyna_client_t *c, const char *name) {
-  const uint8_t *argv[] = {(const uint8_t *)name};
-  size_t argl[] = {strlen(name)};
   dyna_resp_value_t v;
-  int rc = dyna_client_command(c, 1, argv, argl, &v);
+  int rc = dyna_client_command(c, argc, argv, argl, &v);
   if (rc) return die(c, rc);
   if (v.type == DYNA_RESP_ERROR) {
     rc = dyna_client_remote_error(c, &v);
     dyna_resp_value_free(&v);
     return die(c, rc);
   }
-  print_value(&v, 0);
-  printf("\n");
+  show(&v);
   dyna_resp_value_free(&v);
   dyna_client_close(c);
   return 0;
 }
+
+static const char *field(const dyna_resp_value_t *row, size_t i) {
+  return i < row->n && row->elem[i].str ? (const char *)row->elem[i].str : "";
+}
+
+/* DYNA.STATUS rows: name, id, cluster addr, client addr, status, zone, owned, reachable. */
+static void show_status(const dyna_resp_value_t *v) {
+  int64_t total = 0;
+  for (size_t i = 0; i < v->n; i++)
+    if (v->elem[i].type == DYNA_RESP_ARRAY && v->elem[i].n == 8) total += v->elem[i].elem[6].integer;
+  printf("%-10s %-16s %-21s %-21s %-8s %-8s %6s %6s  %s\n", "NAME", "ID", "CLUSTER", "CLIENT", "STATUS",
+         "ZONE", "PARTS", "SHARE", "SEEN FROM HERE");
+  for (size_t i = 0; i < v->n; i++) {
+    const dyna_resp_value_t *r = &v->elem[i];
+    if (r->type != DYNA_RESP_ARRAY || r->n != 8) continue;
+    double share = total ? 100.0 * (double)r->elem[6].integer / (double)total : 0;
+    printf("%-10s %-16s %-21s %-21s %-8s %-8s %6lld %5.1f%%  %s\n", field(r, 0), field(r, 1), field(r, 2),
+           field(r, 3), field(r, 4), *field(r, 5) ? field(r, 5) : "-", (long long)r->elem[6].integer, share,
+           field(r, 7));
+  }
+}
+
+/* DYNA.RING: size, n, version, members, preference lists. */
+static void show_ring(const dyna_resp_value_t *v) {
+  if (v->n != 5 || v->elem[3].type != DYNA_RESP_ARRAY || v->elem[4].type != DYNA_RESP_ARRAY) return;
+  const dyna_resp_value_t *members = &v->elem[3], *lists = &v->elem[4];
+  printf("ring: %lld partitions, n=%lld, version %lld\n", (long long)v->elem[0].integer,
+         (long long)v->elem[1].integer, (long long)v->elem[2].integer);
+  for (size_t p = 0; p < lists->n; p++) {
+    printf("%5zu:", p);
+    for (size_t j = 0; j < lists->elem[p].n; j++) {
+      int64_t idx = lists->elem[p].elem[j].integer;
+      printf(" %s", idx >= 0 && (size_t)idx < members->n ? field(&members->elem[idx], 2) : "?");
+    }
+    printf("\n");
+  }
+}
+
+static void show_ok(const dyna_resp_value_t *v) { (void)v; printf("OK\n"); }
 
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1";
@@ -107,8 +135,12 @@ int main(int argc, char **argv) {
   opts_t o = {NULL, 0, 0};
   int nargs = !strcmp(cmd, "put") ? 2 : (!strcmp(cmd, "get") || !strcmp(cmd, "del") || !strcmp(cmd, "local")) ? 1 : 0;
   if (!strcmp(cmd, "ping") || !strcmp(cmd, "status") || !strcmp(cmd, "ring")) nargs = 0;
-  else if (!nargs) { fprintf(stderr, "dyna: unknown command '%s'\n", cmd); usage(stderr); return 2; }
-  if (argc - i < nargs || parse_opts(argc, argv, i + nargs, &o)) { usage(stderr); return 2; }
+  else if (!strcmp(cmd, "admin")) {
+    int ok = i < argc && ((!strcmp(argv[i], "leave") && argc - i == 1) ||
+                          ((!strcmp(argv[i], "join") || !strcmp(argv[i], "remove")) && argc - i == 2));
+    if (!ok) { usage(stderr); return 2; }
+  } else if (!nargs) { fprintf(stderr, "dyna: unknown command '%s'\n", cmd); usage(stderr); return 2; }
+  if (strcmp(cmd, "admin") && (argc - i < nargs || parse_opts(argc, argv, i + nargs, &o))) { usage(stderr); return 2; }
 
   dyna_client_t *c;
   int rc = dyna_client_connect(host, port, timeout, &c);
@@ -118,9 +150,14 @@ int main(int argc, char **argv) {
     if (rc) return die(c, rc);
     printf("PONG\n");
   } else if (!strcmp(cmd, "status")) {
-    return raw_command(c, "DYNA.STATUS");
+    const char *args[] = {"DYNA.STATUS"};
+    return run_command(c, 1, args, show_status);
   } else if (!strcmp(cmd, "ring")) {
-    return raw_command(c, "DYNA.RING");
+    const char *args[] = {"DYNA.RING"};
+    return run_command(c, 1, args, show_ring);
+  } else if (!strcmp(cmd, "admin")) {
+    const char *args[] = {"DYNA.ADMIN", argv[i], i + 1 < argc ? argv[i + 1] : NULL};
+    return run_command(c, strcmp(argv[i], "leave") ? 3 : 2, args, show_ok);
   } else if (!strcmp(cmd, "get") || !strcmp(cmd, "local")) {
     dyna_siblings_t s;
     const char *key = argv[i];

@@ -119,7 +119,7 @@ static void fail_quorum(dyna_node_t *n, fsm_t *f) {
 /* ---------- GET ---------- */
 
 static void read_repair(dyna_node_t *n, fsm_t *f) {
-  if (f->ok < 2 && f->nt < 2) return;
+  if ((f->ok < 2 && f->nt < 2) || (n->cfg.bugs & DYNA_BUG_NO_REPAIR)) return;
   dyna_buf_t enc = DYNA_BUF_INIT;
   for (uint32_t i = 0; i < f->nt; i++) {
     if (f->answered[i] != 1 || dyna_obj_descends(&f->got[i], &f->obj)) continue;
@@ -207,7 +207,8 @@ static void start_get(dyna_node_t *n, const dyna_req_t *req, uint32_t part, cons
 /* ---------- PUT / DEL ---------- */
 
 static void put_progress(dyna_node_t *n, fsm_t *f) {
-  if (!f->replied && f->ok >= f->need) fsm_answer(n, f, 0, NULL);
+  uint32_t need = (n->cfg.bugs & DYNA_BUG_EARLY_ACK) ? 1 : f->need;
+  if (!f->replied && f->ok >= need) fsm_answer(n, f, 0, NULL);
   if (!f->replied && f->ok + waiting(f) < f->need) fail_quorum(n, f);
   if (!waiting(f)) fsm_free(n, f);
 }
@@ -341,7 +342,8 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   int rc = m->klen ? dyna_obj_decode(m->obj, m->objlen, &o) : DYNA_EPROTO;
   if (!rc) {
     dyna_replica_t rep = {n->store, n->cfg.id, n->cl.ring.size};
-    rc = dyna_replica_merge(&rep, m->key, m->klen, &o, NULL);
+    if (n->cfg.bugs & DYNA_BUG_OVERWRITE) rc = dyna_replica_overwrite(&rep, m->key, m->klen, &o);
+    else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, NULL);
   }
   dyna_obj_clear(&o);
   n->stats.replica_puts++;
@@ -450,7 +452,8 @@ void dyna_coord_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   } else if (m->type == DYNA_MSG_GET_RESP && f->kind == FSM_GET) {
     dyna_obj_t o;
     dyna_obj_init(&o);
-    int rc = m->status ? m->status : dyna_obj_decode(m->obj, m->objlen, &o);
+    /* An empty obj field means the replica has no such key. */
+    int rc = m->status ? m->status : m->objlen ? dyna_obj_decode(m->obj, m->objlen, &o) : 0;
     get_answer(f, idx, rc ? NULL : &o);
     dyna_obj_clear(&o);
     get_progress(n, f);

@@ -38,7 +38,13 @@ typedef struct dyna_node_cfg {
   uint64_t handoff_interval_ms;
   uint32_t handoff_batch_keys;
   uint64_t handoff_bytes_per_sec;
+  uint32_t bugs;            /* DYNA_BUG_*: deliberate faults for the simulator's self-test
+                               (it must catch each one); never set by dynad */
 } dyna_node_cfg_t;
+
+#define DYNA_BUG_EARLY_ACK 0x1u  /* answer a put after the local write, before W acks */
+#define DYNA_BUG_OVERWRITE 0x2u  /* replicas overwrite instead of merging (loses siblings) */
+#define DYNA_BUG_NO_REPAIR 0x4u  /* reads never repair stale replicas */
 
 void dyna_node_cfg_default(dyna_node_cfg_t *cfg);
 

@@ -84,3 +84,10 @@ done:
   dyna_obj_clear(&o);
   return rc;
 }
+
+int dyna_replica_overwrite(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
+                           const dyna_obj_t *o) {
+  uint8_t skey[DYNA_SKEY_MAX];
+  size_t sklen = skey_of(rep, key, klen, skey);
+  return save(rep, skey, sklen, key, klen, o);
+}

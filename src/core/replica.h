@@ -32,4 +32,9 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
 int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                        const dyna_obj_t *incoming, int *changed);
 
+/* Replaces key's stored object with o, merge or not: only for DYNA_BUG_OVERWRITE, the
+ * deliberate fault the simulator must catch. */
+int dyna_replica_overwrite(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
+                           const dyna_obj_t *o);
+
 #endif

@@ -258,6 +258,18 @@ int dyna_ring_is_replica(const dyna_ring_t *r, uint32_t p, uint32_t nval, uint64
 
 /* ---- rebalance: the working state ---------------------------------------------- */
 
+/* A min segment tree over member leaves; a leaf holds (owned << 32 | index) while
+ * the member is under target, else UINT64_MAX. */
+typedef struct seg {
+  uint64_t *t;
+  uint32_t base; /* leaves start here (a power of two >= n) */
+} seg_t;
+
+/* A range [lo, hi) of leaves. */
+typedef struct span {
+  uint32_t lo, hi;
+} span_t;
+
 typedef struct plan {
   uint32_t q, n, w;          /* partitions, members, spread window (N-1, capped) */
   dyna_ring_member_t *mem;   /* new members, sorted by id (handed to out) */
@@ -268,6 +280,8 @@ typedef struct plan {
   uint32_t *leaf;            /* n: position in the zone-grouped order */
   uint32_t *zlo, *zhi;       /* per zone index: its range of leaves */
   uint32_t nfree;            /* partitions currently free */
+  seg_t seg;                 /* members under target, by leaf */
+  span_t *nodes, *all;       /* scratch: 2w and 4w excluded spans */
 } plan_t;
 
 static void plan_free(plan_t *pl) {
@@ -279,6 +293,9 @@ static void plan_free(plan_t *pl) {
   dyna_free(pl->leaf);
   dyna_free(pl->zlo);
   dyna_free(pl->zhi);
+  dyna_free(pl->seg.t);
+  dyna_free(pl->nodes);
+  dyna_free(pl->all);
 }
 
 static int plan_alloc(plan_t *pl, uint32_t q, uint32_t n) {
@@ -413,6 +430,100 @@ static uint32_t ring_at(const plan_t *pl, uint32_t p, int64_t d) {
 
 static int over_target(const plan_t *pl, uint32_t m) { return pl->owned[m] > pl->target[m]; }
 
+/* ---- rebalance: choosing a member for a partition ------------------------------ */
+
+static uint64_t seg_key(const plan_t *pl, uint32_t m) {
+  return pl->owned[m] < pl->target[m] ? ((uint64_t)pl->owned[m] << 32 | m) : UINT64_MAX;
+}
+
+static void seg_set(seg_t *s, uint32_t leaf, uint64_t v) {
+  uint32_t i = leaf + s->base;
+  s->t[i] = v;
+  for (i >>= 1; i > 0; i >>= 1) s->t[i] = s->t[2 * i] < s->t[2 * i + 1] ? s->t[2 * i] : s->t[2 * i + 1];
+}
+
+/* Minimum over leaves [lo, hi). O(log S). */
+static uint64_t seg_min(const seg_t *s, uint32_t lo, uint32_t hi) {
+  uint64_t r = UINT64_MAX;
+  for (lo += s->base, hi += s->base; lo < hi; lo >>= 1, hi >>= 1) {
+    if (lo & 1) {
+      if (s->t[lo] < r) r = s->t[lo];
+      lo++;
+    }
+    if (hi & 1) {
+      hi--;
+      if (s->t[hi] < r) r = s->t[hi];
+    }
+  }
+  return r;
+}
+
+/* Minimum over all leaves outside the k spans (sorted here in place). O(k^2 + k log S). */
+static uint64_t seg_min_outside(const seg_t *s, uint32_t nleaves, span_t *sp, size_t k) {
+  for (size_t i = 1; i < k; i++) /* insertion sort: k is 4 (N-1) at most */
+    for (size_t j = i; j > 0 && sp[j - 1].lo > sp[j].lo; j--) {
+      span_t t = sp[j];
+      sp[j] = sp[j - 1];
+      sp[j - 1] = t;
+    }
+  uint64_t r = UINT64_MAX;
+  uint32_t cur = 0;
+  for (size_t i = 0; i < k; i++) {
+    if (sp[i].lo > cur) {
+      uint64_t v = seg_min(s, cur, sp[i].lo);
+      if (v < r) r = v;
+    }
+    if (sp[i].hi > cur) cur = sp[i].hi;
+  }
+  if (cur < nleaves) {
+    uint64_t v = seg_min(s, cur, nleaves);
+    if (v < r) r = v;
+  }
+  return r;
+}
+
+/* How demanding a fit is: no neighbour's node nor zone / no neighbour's node / any. */
+enum { FIT_CLEAN, FIT_NODE, FIT_ANY };
+
+/* The best member under target for partition p at the given level or better (see the
+ * file comment): (owned << 32 | index), or UINT64_MAX when none. Free neighbours do not
+ * count. O(w log S + w^2). */
+static uint64_t best_fit(plan_t *pl, uint32_t p, int level) {
+  size_t kn = 0, ka = 0;
+  for (uint32_t d = 1; d <= pl->w; d++) {
+    uint32_t nb[2] = {ring_at(pl, p, -(int64_t)d), ring_at(pl, p, d)};
+    for (int i = 0; i < 2; i++) {
+      uint32_t o = pl->owner[nb[i]];
+      if (o == FREE_SLOT) continue;
+      span_t one = {pl->leaf[o], pl->leaf[o] + 1};
+      pl->nodes[kn++] = one;
+      pl->all[ka++] = one;
+      if (pl->zone[o] != NO_ZONE) {
+        span_t z = {pl->zlo[pl->zone[o]], pl->zhi[pl->zone[o]]};
+        pl->all[ka++] = z;
+      }
+    }
+  }
+  uint64_t best = seg_min_outside(&pl->seg, pl->n, pl->all, ka);
+  if (best == UINT64_MAX && level >= FIT_NODE) best = seg_min_outside(&pl->seg, pl->n, pl->nodes, kn);
+  if (best == UINT64_MAX && level >= FIT_ANY) best = pl->seg.t[1];
+  return best;
+}
+
+/* Builds the tree of members under target and the scratch span arrays.
+ * Returns 0 or DYNA_ENOMEM. */
+static int chooser_init(plan_t *pl) {
+  pl->seg.base = 1;
+  while (pl->seg.base < pl->n) pl->seg.base <<= 1;
+  pl->seg.t = dyna_malloc((size_t)pl->seg.base * 2 * sizeof *pl->seg.t);
+  pl->nodes = dyna_malloc((2 * (size_t)pl->w + 1) * sizeof *pl->nodes);
+  pl->all = dyna_malloc((4 * (size_t)pl->w + 1) * sizeof *pl->all);
+  if (!pl->seg.t || !pl->nodes || !pl->all) return DYNA_ENOMEM;
+  for (uint32_t i = 0; i < 2 * pl->seg.base; i++) pl->seg.t[i] = UINT64_MAX;
+  for (uint32_t m = 0; m < pl->n; m++) seg_set(&pl->seg, pl->leaf[m], seg_key(pl, m));
+  return 0;
+}
+
 /* ---- rebalance: freeing surplus ------------------------------------------------ */
 
 /* How badly member m at partition p would clash with p's neighbours within the
@@ -466,9 +577,21 @@ static uint64_t heap_pop(uint64_t *h, size_t *n) {
   return top;
 }
 
+/* 1 when a free partition lies within the window around p. O(w). */
+static int free_near(const plan_t *pl, uint32_t p) {
+  for (uint32_t d = 1; d <= pl->w; d++)
+    if (pl->owner[ring_at(pl, p, -(int64_t)d)] == FREE_SLOT ||
+        pl->owner[ring_at(pl, p, d)] == FREE_SLOT)
+      return 1;
+  return 0;
+}
+
 /* Members over target give up their most clashing partitions first (highest score,
  * then lowest index), re-scoring lazily as neighbours are freed; partitions that no
- * longer clash are left to free_spaced. Returns 0 or DYNA_ENOMEM. O(Q (w + log Q)). */
+ * longer clash are left to free_spaced. A partition clashing by zone only is freed
+ * only when no free one is near (both might go to the same member, trading a zone
+ * clash for a node clash) and some member under target fits it cleanly.
+ * Returns 0 or DYNA_ENOMEM. O(Q (w log S + w^2 + log Q)). */
 static int free_clashing(plan_t *pl) {
   if (pl->w == 0) return 0;
   uint64_t *heap = dyna_malloc((size_t)pl->q * sizeof *heap);
@@ -486,7 +609,8 @@ static int free_clashing(plan_t *pl) {
     uint32_t s = clash_score(pl, p);
     if (s == 0) continue;
     if (s < was) heap_push(heap, &n, (uint64_t)s << 32 | (NONE - p));
-    else free_at(pl, p);
+    else if (s > 2 * pl->w || (!free_near(pl, p) && best_fit(pl, p, FIT_CLEAN) != UINT64_MAX))
+      free_at(pl, p);
   }
   dyna_free(heap);
   return 0;
@@ -504,8 +628,10 @@ static void next_free_distances(const plan_t *pl, uint32_t *dist) {
 }
 
 /* One sweep: frees a surplus partition when no free partition lies within gap-1 of it
- * on either side. Returns how many it freed (at most want). O(Q). */
-static uint32_t free_spaced_pass(plan_t *pl, uint32_t *dist, uint32_t gap, uint32_t want) {
+ * on either side and, if strict, some member under target would fit it cleanly.
+ * Returns how many it freed (at most want). O(Q + freed (w log S + w^2)). */
+static uint32_t free_spaced_pass(plan_t *pl, uint32_t *dist, uint32_t gap, uint32_t want,
+                                 int strict) {
   uint32_t freed = 0, first = NONE;
   int64_t prev = -(int64_t)pl->q; /* last free partition before p, or far away */
   next_free_distances(pl, dist);
@@ -517,6 +643,7 @@ static uint32_t free_spaced_pass(plan_t *pl, uint32_t *dist, uint32_t gap, uint3
     uint64_t back = (uint64_t)((int64_t)p - prev), fwd = dist[p];
     if (first != NONE && (uint64_t)first + pl->q - p < fwd) fwd = (uint64_t)first + pl->q - p;
     if (back < gap || fwd < gap) continue;
+    if (strict && best_fit(pl, p, FIT_CLEAN) == UINT64_MAX) continue;
     free_at(pl, p);
     prev = p;
     if (first == NONE) first = p;
@@ -526,8 +653,9 @@ static uint32_t free_spaced_pass(plan_t *pl, uint32_t *dist, uint32_t gap, uint3
 }
 
 /* Frees the remaining surplus, spreading the free set evenly: sweeps with the gap the
- * free set would have if even, halving it until every member is at most at target
- * (a gap of 1 frees anything). Returns 0 or DYNA_ENOMEM. O(Q log Q). */
+ * free set would have if even, halving it down to w+1, taking only partitions some
+ * member under target fits cleanly; then again from that gap down to 1 taking any
+ * (a gap of 1 frees all that is left). Returns 0 or DYNA_ENOMEM. O(Q log Q + ...). */
 static int free_spaced(plan_t *pl) {
   uint32_t want = 0;
   for (uint32_t m = 0; m < pl->n; m++)
@@ -535,174 +663,83 @@ static int free_spaced(plan_t *pl) {
   if (want == 0) return 0;
   uint32_t *dist = dyna_malloc((size_t)pl->q * sizeof *dist);
   if (!dist) return DYNA_ENOMEM;
-  uint32_t gap = pl->q / (pl->nfree + want);
-  if (gap == 0) gap = 1;
-  for (;;) {
-    want -= free_spaced_pass(pl, dist, gap, want);
-    if (want == 0 || gap == 1) break;
-    gap /= 2;
-  }
+  uint32_t start = pl->q / (pl->nfree + want);
+  if (start == 0) start = 1;
+  for (int strict = 1; strict >= 0 && want > 0; strict--)
+    for (uint32_t gap = start; want > 0; gap /= 2) {
+      if (strict && gap <= pl->w) break;
+      want -= free_spaced_pass(pl, dist, gap, want, strict);
+      if (gap == 1) break;
+    }
   dyna_free(dist);
   return want == 0 ? 0 : DYNA_EINVAL; /* unreachable: a gap of 1 frees all surplus */
 }
 
-/* ---- rebalance: assigning free partitions -------------------------------------- */
-
-/* A min segment tree over member leaves; a leaf holds (owned << 32 | index) while
- * the member is under target, else UINT64_MAX. */
-typedef struct seg {
-  uint64_t *t;
-  uint32_t base; /* leaves start here (a power of two >= n) */
-} seg_t;
-
-static uint64_t seg_key(const plan_t *pl, uint32_t m) {
-  return pl->owned[m] < pl->target[m] ? ((uint64_t)pl->owned[m] << 32 | m) : UINT64_MAX;
-}
-
-static void seg_set(seg_t *s, uint32_t leaf, uint64_t v) {
-  uint32_t i = leaf + s->base;
-  s->t[i] = v;
-  for (i >>= 1; i > 0; i >>= 1) s->t[i] = s->t[2 * i] < s->t[2 * i + 1] ? s->t[2 * i] : s->t[2 * i + 1];
-}
-
-/* Minimum over leaves [lo, hi). O(log S). */
-static uint64_t seg_min(const seg_t *s, uint32_t lo, uint32_t hi) {
-  uint64_t r = UINT64_MAX;
-  for (lo += s->base, hi += s->base; lo < hi; lo >>= 1, hi >>= 1) {
-    if (lo & 1) {
-      if (s->t[lo] < r) r = s->t[lo];
-      lo++;
-    }
-    if (hi & 1) {
-      hi--;
-      if (s->t[hi] < r) r = s->t[hi];
-    }
-  }
-  return r;
-}
-
-typedef struct span {
-  uint32_t lo, hi;
-} span_t;
-
-/* Minimum over all leaves outside the k spans (sorted here in place). O(k^2 + k log S). */
-static uint64_t seg_min_outside(const seg_t *s, uint32_t nleaves, span_t *sp, size_t k) {
-  for (size_t i = 1; i < k; i++) /* insertion sort: k is 4 (N-1) at most */
-    for (size_t j = i; j > 0 && sp[j - 1].lo > sp[j].lo; j--) {
-      span_t t = sp[j];
-      sp[j] = sp[j - 1];
-      sp[j - 1] = t;
-    }
-  uint64_t r = UINT64_MAX;
-  uint32_t cur = 0;
-  for (size_t i = 0; i < k; i++) {
-    if (sp[i].lo > cur) {
-      uint64_t v = seg_min(s, cur, sp[i].lo);
-      if (v < r) r = v;
-    }
-    if (sp[i].hi > cur) cur = sp[i].hi;
-  }
-  if (cur < nleaves) {
-    uint64_t v = seg_min(s, cur, nleaves);
-    if (v < r) r = v;
-  }
-  return r;
-}
-
-/* The member free partition p should go to (see the file comment). nodes and zones
- * are scratch arrays of 2w and 4w spans. O(w log S + w^2). */
-static uint32_t pick_owner(const plan_t *pl, const seg_t *s, uint32_t p, span_t *nodes,
-                           span_t *all) {
-  size_t kn = 0, ka = 0;
-  for (uint32_t d = 1; d <= pl->w; d++) {
-    uint32_t nb[2] = {ring_at(pl, p, -(int64_t)d), ring_at(pl, p, d)};
-    for (int i = 0; i < 2; i++) {
-      uint32_t o = pl->owner[nb[i]];
-      if (o == FREE_SLOT) continue;
-      span_t one = {pl->leaf[o], pl->leaf[o] + 1};
-      nodes[kn++] = one;
-      all[ka++] = one;
-      if (pl->zone[o] != NO_ZONE) {
-        span_t z = {pl->zlo[pl->zone[o]], pl->zhi[pl->zone[o]]};
-        all[ka++] = z;
-      }
-    }
-  }
-  uint64_t best = seg_min_outside(s, pl->n, all, ka);
-  if (best == UINT64_MAX) best = seg_min_outside(s, pl->n, nodes, kn);
-  if (best == UINT64_MAX) best = s->t[1];
-  return best == UINT64_MAX ? NONE : (uint32_t)best;
-}
-
-/* Gives every free partition, in ring order, to a member under target. Returns 0,
- * DYNA_ENOMEM, or DYNA_EINVAL if the targets could not absorb them (cannot happen). */
+/* Gives every free partition, in ring order, to the best member under target.
+ * Returns 0, or DYNA_EINVAL if the targets could not absorb them (cannot happen: the
+ * deficits add up to the free partitions). O(F (w log S + w^2)). */
 static int assign_free(plan_t *pl) {
-  if (pl->nfree == 0) return 0;
-  seg_t s;
-  s.base = 1;
-  while (s.base < pl->n) s.base <<= 1;
-  s.t = dyna_malloc((size_t)s.base * 2 * sizeof *s.t);
-  span_t *nodes = dyna_malloc((2 * (size_t)pl->w + 1) * sizeof *nodes);
-  span_t *all = dyna_malloc((4 * (size_t)pl->w + 1) * sizeof *all);
-  int rc = 0;
-  if (!s.t || !nodes || !all) { rc = DYNA_ENOMEM; goto done; }
-  for (uint32_t i = 0; i < 2 * s.base; i++) s.t[i] = UINT64_MAX;
-  for (uint32_t m = 0; m < pl->n; m++) seg_set(&s, pl->leaf[m], seg_key(pl, m));
-  for (uint32_t p = 0; p < pl->q; p++) {
+  for (uint32_t p = 0; p < pl->q && pl->nfree > 0; p++) {
     if (pl->owner[p] != FREE_SLOT) continue;
-    uint32_t m = pick_owner(pl, &s, p, nodes, all);
-    if (m == NONE) { rc = DYNA_EINVAL; goto done; }
+    uint64_t best = best_fit(pl, p, FIT_ANY);
+    if (best == UINT64_MAX) return DYNA_EINVAL;
+    uint32_t m = (uint32_t)best;
     pl->owner[p] = m;
     pl->owned[m]++;
     pl->nfree--;
-    seg_set(&s, pl->leaf[m], seg_key(pl, m));
+    seg_set(&pl->seg, pl->leaf[m], seg_key(pl, m));
   }
-done:
-  dyna_free(s.t);
-  dyna_free(nodes);
-  dyna_free(all);
-  return rc;
+  return 0;
 }
 
 /* ---- rebalance: repairing clashes ---------------------------------------------- */
 
 #define REPAIR_TRIES 128 /* candidates examined per clashing partition */
+#define REPAIR_SWEEPS 4  /* sweeps while swaps still help */
 
-/* Ring distance between p and r. */
-static uint32_t ring_dist(const plan_t *pl, uint32_t p, uint32_t r) {
-  uint32_t d = (r - p) & (pl->q - 1);
-  return d < pl->q - d ? d : pl->q - d;
+/* Swaps the owners of partitions p and r. */
+static void swap_owners(plan_t *pl, uint32_t p, uint32_t r) {
+  uint32_t t = pl->owner[p];
+  pl->owner[p] = pl->owner[r];
+  pl->owner[r] = t;
 }
 
 /* Tries to swap the owner of clashing partition p with the owner of another partition
- * assigned in this rebalance (fresh), more than w away, so that the total clash drops:
- * counts and movement stay the same (neither owner gave anything up). Examines up to
- * REPAIR_TRIES fresh partitions following p. Returns 1 when it swapped. O(TRIES * w). */
+ * placed by this rebalance (fresh) so that the total clash of the ring drops; counts
+ * and movement stay the same (neither owner gave anything up). Candidates are the
+ * fresh partitions nearest p, alternating sides, up to REPAIR_TRIES of them. The
+ * change in total clash is exactly the change in clash(p) + clash(r), the pair (p, r)
+ * itself weighing the same before and after. Returns 1 when it swapped.
+ * O(REPAIR_TRIES * w). */
 static int repair_one(plan_t *pl, const uint8_t *fresh, uint32_t p) {
   uint32_t a = pl->owner[p], tries = 0;
-  uint32_t before_p = clash_of(pl, p, a);
-  for (uint32_t d = pl->w + 1; d < pl->q && tries < REPAIR_TRIES; d++) {
-    uint32_t r = ring_at(pl, p, d), b = pl->owner[r];
-    if (!fresh[r] || ring_dist(pl, p, r) <= pl->w) continue;
-    tries++;
-    if (b == a) continue;
-    uint64_t before = (uint64_t)before_p + clash_of(pl, r, b);
-    uint64_t after = (uint64_t)clash_of(pl, p, b) + clash_of(pl, r, a);
-    if (after >= before) continue;
-    pl->owner[p] = b;
-    pl->owner[r] = a;
-    return 1;
+  for (uint32_t d = 1; d <= pl->q / 2 && tries < REPAIR_TRIES; d++) {
+    for (int side = 0; side < 2; side++) {
+      uint32_t r = ring_at(pl, p, side ? -(int64_t)d : (int64_t)d);
+      if (r == p || !fresh[r] || pl->owner[r] == a) continue;
+      tries++;
+      uint64_t before = (uint64_t)clash_score(pl, p) + clash_score(pl, r);
+      swap_owners(pl, p, r);
+      uint64_t after = (uint64_t)clash_score(pl, p) + clash_score(pl, r);
+      if (after < before) return 1;
+      swap_owners(pl, p, r);
+    }
   }
   return 0;
 }
 
 /* Greedy placement in ring order can corner itself (typically near the wrap, where
- * the last free partitions see the first ones). One sweep of swaps among the fresh
- * partitions removes such clashes where it can. O(Q w + clashes * TRIES * w). */
+ * the last free partitions see the first ones). Swaps among the fresh
+ * partitions remove such clashes where it can (a few sweeps, while any swap helps).
+ * O(SWEEPS * (Q w + clashes * TRIES * w)). */
 static void repair_clashes(plan_t *pl, const uint8_t *fresh) {
   if (pl->w == 0) return;
-  for (uint32_t p = 0; p < pl->q; p++)
-    if (fresh[p] && clash_score(pl, p) > 0) repair_one(pl, fresh, p);
+  for (int sweep = 0; sweep < REPAIR_SWEEPS; sweep++) {
+    uint32_t swaps = 0;
+    for (uint32_t p = 0; p < pl->q; p++)
+      if (fresh[p] && clash_score(pl, p) > 0) swaps += (uint32_t)repair_one(pl, fresh, p);
+    if (swaps == 0) break;
+  }
 }
 
 /* ---- rebalance: entry point ---------------------------------------------------- */
@@ -734,6 +771,7 @@ int dyna_ring_rebalance(const dyna_ring_t *old, uint32_t q, const dyna_ring_memb
   if ((rc = plan_inherit(&pl, old)) != 0) goto done;
   if ((rc = plan_targets(&pl)) != 0) goto done;
   if ((rc = plan_zones(&pl)) != 0) goto done;
+  if ((rc = chooser_init(&pl)) != 0) goto done;
   if ((rc = free_clashing(&pl)) != 0) goto done;
   if ((rc = free_spaced(&pl)) != 0) goto done;
   fresh = dyna_malloc(q);

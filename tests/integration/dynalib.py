@@ -11,6 +11,10 @@
 - Processes: start_node() runs dynad on 127.0.0.1 and returns a Node handle (.proc, .port,
   .stop(), .kill(), .rss_kb(), .log_text()); every node started is remembered so that
   cleanup_all() (also run at exit) kills whatever is left.
+- Clusters: start_cluster_node() runs dynad on its own loopback IP with an explicit
+  --cluster address (and --join), restart_cluster_node() starts it again on the same data
+  dir; cluster_status()/cluster_ring() parse DYNA.STATUS/DYNA.RING; pipelined() and
+  local_holders() batch many commands on one socket.
 - Harness: a scratch directory under $DYNA_TMP, check()/section() printing one line per
   check, and run_tests() that runs named test functions, cleans up and sets the exit code.
 
@@ -303,8 +307,9 @@ class NodeStartError(Exception):
 class Node(object):
     """A running dynad. stderr goes to log_path."""
 
-    def __init__(self, name, data_dir, port, args, log_path):
+    def __init__(self, name, data_dir, port, args, log_path, host="127.0.0.1"):
         self.name, self.data_dir, self.port, self.args, self.log_path = name, data_dir, port, args, log_path
+        self.host = host
         self._log = open(log_path, "ab")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, close_fds=True)
@@ -326,7 +331,7 @@ class Node(object):
                 raise NodeStartError("dynad %s exited with %s before it was ready; log:\n%s"
                                      % (self.name, self.proc.returncode, self.log_tail()))
             try:
-                with Client(self.port, timeout=2.0) as c:
+                with Client(self.port, host=self.host, timeout=2.0) as c:
                     r = c.call("PING")
                     if r == "PONG":
                         return
@@ -395,7 +400,7 @@ class Node(object):
         return "\n".join(self.log_text().splitlines()[-n:])
 
     def client(self, timeout=10.0):
-        return Client(self.port, timeout=timeout)
+        return Client(self.port, host=self.host, timeout=timeout)
 
 
 def start_node(name, data_dir, port=None, extra_args=(), wait=True, log_path=None, timeout=15.0):
@@ -437,6 +442,151 @@ def cleanup_all():
 atexit.register(cleanup_all)
 
 
+# ---------------------------------------------------------------------------- clusters
+#
+# Every cluster node gets its own loopback IP (127.0.0.x binds with no set-up) for both
+# its client port and its cluster port, so that firewall rules can cut one pair of nodes
+# (dynad binds its outgoing peer links to its cluster IP).
+
+
+def start_cluster_node(name, data_dir, ip, join=None, extra_args=(), wait=True, log_path=None,
+                       port=None, cluster_port=None, timeout=15.0):
+    """Starts dynad --name NAME --data DIR --listen IP:PORT --cluster IP:CPORT [--join ADDR]
+    EXTRA... Free ports on ip are picked when not given (retried if taken). The Node gets
+    .ip, .cluster_port and .cluster_addr ("ip:cport", what another node passes to --join)."""
+    fixed = port is not None and cluster_port is not None
+    attempts = 1 if fixed else 4
+    last = None
+    for _ in range(attempts):
+        p = port if port is not None else free_port(ip)
+        cp = cluster_port if cluster_port is not None else free_port(ip)
+        if p == cp:
+            continue
+        args = [dynad_path(), "--name", name, "--data", data_dir, "--listen", "%s:%d" % (ip, p),
+                "--cluster", "%s:%d" % (ip, cp)]
+        if join:
+            args += ["--join", join]
+        args += [str(a) for a in extra_args]
+        lp = log_path or os.path.join(os.path.dirname(os.path.abspath(data_dir)), "%s.log" % name)
+        node = Node(name, data_dir, p, args, lp, host=ip)
+        node.ip, node.cluster_port, node.cluster_addr = ip, cp, "%s:%d" % (ip, cp)
+        if not wait:
+            return node
+        try:
+            node.wait_ready(timeout)
+            return node
+        except NodeStartError as e:
+            last = e
+            node.kill()
+            if "cannot listen" not in node.log_text():
+                raise
+    raise last or NodeStartError("no free port pair on %s" % ip)
+
+
+def restart_cluster_node(node, wait=True, keep_join=False, timeout=15.0):
+    """Starts the same node again (same name, data dir, addresses and flags) after it
+    stopped. Without keep_join the --join flag is dropped: a member must find its cluster
+    again from its own data dir. Returns the new Node."""
+    if node.alive():
+        raise RuntimeError("node %s is still running" % node.name)
+    args = list(node.args)
+    if not keep_join and "--join" in args:
+        i = args.index("--join")
+        del args[i:i + 2]
+    new = Node(node.name, node.data_dir, node.port, args, node.log_path, host=node.host)
+    new.ip, new.cluster_port, new.cluster_addr = node.ip, node.cluster_port, node.cluster_addr
+    if wait:
+        new.wait_ready(timeout)
+    return new
+
+
+STATUS_FIELDS = ("name", "id", "addr", "client_addr", "status", "zone", "owned", "reach")
+
+
+def _s(v):
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+
+
+def parse_status(reply):
+    """DYNA.STATUS reply -> {name: {name, id, addr, client_addr, status, zone, owned,
+    reach}}; None when the reply is not the expected shape."""
+    if not isinstance(reply, list):
+        return None
+    out = {}
+    for row in reply:
+        if not isinstance(row, list) or len(row) != len(STATUS_FIELDS):
+            return None
+        d = dict(zip(STATUS_FIELDS, [_s(x) for x in row]))
+        out[d["name"]] = d
+    return out
+
+
+def cluster_status(node, timeout=5.0):
+    """The node's DYNA.STATUS as parse_status() gives it; None when it does not answer."""
+    try:
+        with Client(node.port, host=node.host, timeout=timeout) as c:
+            return parse_status(c.call("DYNA.STATUS"))
+    except (OSError, ConnectionClosed, ProtocolViolation):
+        return None
+
+
+def parse_ring(reply):
+    """DYNA.RING reply -> {size, n, version, members: [{id, client_addr, name, status}],
+    prefs: [[member index...] per partition]}; None when malformed."""
+    if not isinstance(reply, list) or len(reply) != 5 or not isinstance(reply[3], list):
+        return None
+    members = []
+    for m in reply[3]:
+        if not isinstance(m, list) or len(m) != 4:
+            return None
+        members.append(dict(zip(("id", "client_addr", "name", "status"), [_s(x) for x in m])))
+    return {"size": reply[0], "n": reply[1], "version": reply[2], "members": members,
+            "prefs": reply[4]}
+
+
+def cluster_ring(node, timeout=5.0):
+    try:
+        with Client(node.port, host=node.host, timeout=timeout) as c:
+            return parse_ring(c.call("DYNA.RING"))
+    except (OSError, ConnectionClosed, ProtocolViolation):
+        return None
+
+
+def pipelined(node, commands, batch=500, timeout=30.0):
+    """Sends commands (tuples of args) to one node in batches on one connection; returns
+    every reply in order."""
+    out = []
+    with Client(node.port, host=node.host, timeout=timeout) as c:
+        for i in range(0, len(commands), batch):
+            out.extend(c.pipeline(commands[i:i + batch]))
+    return out
+
+
+def local_values(reply):
+    """Values of a DYNA.LOCAL / DYNA.GET reply ([context, [value...]]); [] when the node
+    holds nothing, None when the reply is an error or malformed."""
+    if isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], list):
+        return reply[1]
+    if reply is None or reply == []:
+        return []
+    return None
+
+
+def local_holders(nodes, keys, batch=500):
+    """For each key, how many of nodes hold a non-empty local replica (DYNA.LOCAL).
+    Returns {key: count}; raises AssertionError on an error reply."""
+    counts = dict((k, 0) for k in keys)
+    for n in nodes:
+        replies = pipelined(n, [("DYNA.LOCAL", k) for k in keys], batch=batch)
+        for k, r in zip(keys, replies):
+            vals = local_values(r)
+            if vals is None:
+                raise AssertionError("DYNA.LOCAL %r on %s -> %s" % (k, n.name, short(r)))
+            if vals:
+                counts[k] += 1
+    return counts
+
+
 def raise_nofile(want):
     """Raises this process's RLIMIT_NOFILE soft limit towards want; returns the new limit."""
     import resource
@@ -457,6 +607,124 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
         if time.monotonic() >= deadline:
             raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------- placement
+#
+# Where the ring puts a key: partition = top log2(Q) bits of XXH3_64bits(key) (seed 0),
+# as src/core/keyspace.c does. XXH3 for keys of 1..16 bytes is a few lines; the tests keep
+# their keys that short. The C library (libxxhash, a build dependency) is used through
+# ctypes to cross-check when it is there.
+
+_M64 = (1 << 64) - 1
+_XXH3_SECRET = bytes([
+    0xb8, 0xfe, 0x6c, 0x39, 0x23, 0xa4, 0x4b, 0xbe, 0x7c, 0x01, 0x81, 0x2c, 0xf7, 0x21, 0xad, 0x1c,
+    0xde, 0xd4, 0x6d, 0xe9, 0x83, 0x90, 0x97, 0xdb, 0x72, 0x40, 0xa4, 0xa4, 0xb7, 0xb3, 0x67, 0x1f,
+    0xcb, 0x79, 0xe6, 0x4e, 0xcc, 0xc0, 0xe5, 0x78, 0x82, 0x5a, 0xd0, 0x7d, 0xcc, 0xff, 0x72, 0x21,
+    0xb8, 0x08, 0x46, 0x74, 0xf7, 0x43, 0x24, 0x8e, 0xe0, 0x35, 0x90, 0xe6, 0x81, 0x3a, 0x26, 0x4c])
+
+
+def _le(b, off, n):
+    return int.from_bytes(b[off:off + n], "little")
+
+
+def _rotl64(x, r):
+    return ((x << r) | (x >> (64 - r))) & _M64
+
+
+def xxh3_64_short(key):
+    """XXH3_64bits(key) with seed 0, for 1 <= len(key) <= 16 (pure Python)."""
+    key = _b(key)
+    n = len(key)
+    sec = _XXH3_SECRET
+    if 1 <= n <= 3:
+        combined = (key[0] << 16) | (key[n >> 1] << 24) | key[n - 1] | (n << 8)
+        h = combined ^ ((_le(sec, 0, 4) ^ _le(sec, 4, 4)) & _M64)
+        h ^= h >> 33
+        h = (h * 0xC2B2AE3D27D4EB4F) & _M64
+        h ^= h >> 29
+        h = (h * 0x165667B19E3779F9) & _M64
+        return h ^ (h >> 32)
+    if 4 <= n <= 8:
+        in1, in2 = _le(key, 0, 4), _le(key, n - 4, 4)
+        bitflip = _le(sec, 8, 8) ^ _le(sec, 16, 8)
+        h = ((in2 + (in1 << 32)) & _M64) ^ bitflip
+        h ^= _rotl64(h, 49) ^ _rotl64(h, 24)
+        h = (h * 0x9FB21C651E98DF25) & _M64
+        h ^= (h >> 35) + n
+        h = (h * 0x9FB21C651E98DF25) & _M64
+        return h ^ (h >> 28)
+    if 9 <= n <= 16:
+        lo = _le(key, 0, 8) ^ (_le(sec, 24, 8) ^ _le(sec, 32, 8))
+        hi = _le(key, n - 8, 8) ^ (_le(sec, 40, 8) ^ _le(sec, 48, 8))
+        prod = lo * hi
+        fold = (prod & _M64) ^ (prod >> 64)
+        swapped = int.from_bytes(lo.to_bytes(8, "little"), "big")
+        acc = (n + swapped + hi + fold) & _M64
+        acc ^= acc >> 37
+        acc = (acc * 0x165667919E3779F9) & _M64
+        return acc ^ (acc >> 32)
+    raise ValueError("xxh3_64_short handles keys of 1..16 bytes, not %d" % n)
+
+
+_LIBXXH = []
+
+
+def xxh3_64_c(key):
+    """XXH3_64bits through libxxhash (ctypes); None when the library is not there."""
+    if not _LIBXXH:
+        lib = None
+        try:
+            import ctypes
+            import ctypes.util
+            for name in ("libxxhash.so.0", "libxxhash.so", ctypes.util.find_library("xxhash")):
+                if not name:
+                    continue
+                try:
+                    lib = ctypes.CDLL(name)
+                    lib.XXH3_64bits.restype = ctypes.c_uint64
+                    lib.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+                    break
+                except (OSError, AttributeError):
+                    lib = None
+        except ImportError:
+            lib = None
+        _LIBXXH.append(lib)
+    lib = _LIBXXH[0]
+    if lib is None:
+        return None
+    key = _b(key)
+    return lib.XXH3_64bits(key, len(key))
+
+
+def key_partition(key, ring_size=256):
+    """The partition of key in a ring of ring_size (a power of two) partitions."""
+    bits = ring_size.bit_length() - 1
+    return 0 if bits == 0 else xxh3_64_short(key) >> (64 - bits)
+
+
+def preference_names(ring, key):
+    """The names of the key's first-N replicas according to a parse_ring() result."""
+    idxs = ring["prefs"][key_partition(key, ring["size"])]
+    return [ring["members"][i]["name"] for i in idxs]
+
+
+def local_holder_names(nodes, keys, batch=500):
+    """For each key, the sorted names of the nodes (of nodes) holding a non-empty local
+    replica (DYNA.LOCAL). Returns {key: [name...]}; raises AssertionError on an error
+    reply."""
+    out = dict((k, []) for k in keys)
+    for n in nodes:
+        replies = pipelined(n, [("DYNA.LOCAL", k) for k in keys], batch=batch)
+        for k, r in zip(keys, replies):
+            vals = local_values(r)
+            if vals is None:
+                raise AssertionError("DYNA.LOCAL %r on %s -> %s" % (k, n.name, short(r)))
+            if vals:
+                out[k].append(n.name)
+    for k in out:
+        out[k].sort()
+    return out
 
 
 # ---------------------------------------------------------------------------- checks

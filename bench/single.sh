@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# bench/single.sh: one dynad node against one redis-server, driven by redis-benchmark.
+#
+# A benchmark, not a test: it prints figures and never fails on them. It stops by itself
+# (every run has a bounded request count) and removes its processes and temp dirs on exit.
+#
+#   1. throughput: dynad (default sync policy, batch = group commit) and redis-server
+#      (appendonly yes, appendfsync everysec, no RDB), both on 127.0.0.1, each pre-filled
+#      with the 100k keys redis-benchmark's -r 100000 draws from, then driven with
+#      redis-benchmark -t set|get -d 100 -r 100000 -c 50, with and without -P 16,
+#      interleaved (per round: each test on dynad then on redis), ROUNDS rounds; the table
+#      shows the median round's ops/s and p50 latency and the ratio dynad/redis.
+#   2. sync policies, for context: SET on fresh dynad nodes with --sync none and always.
+#   3. space and memory: 1M distinct keys (key:0..key:999999) with 100-byte values loaded
+#      (pipelined, bench/load.py) into a fresh dynad; peak RSS (VmHWM) while up, then after
+#      a clean shutdown the data dir's size, data.mdb's size and LMDB's used pages
+#      (mdb_stat), per key, against the raw key+value bytes. The same load into a fresh
+#      redis-server is shown alongside.
+#
+# Environment (all optional):
+#   DYNAD=path        dynad binary (default: $(dirname $0)/../bin/dynad, built by `make`)
+#   REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI   the redis tools (default: from PATH)
+#   ROUNDS=3          interleaved rounds for the throughput table
+#   N_PLAIN=200000    requests per run without pipelining
+#   N_PIPE=1000000    requests per run with -P 16
+#   N_ALWAYS=20000    requests per run with --sync always (about 5k fsyncs/s)
+#   SPACE_KEYS=1000000  keys for the space/memory part (0 skips it)
+#   SKIP_SYNC=1       skip part 2
+#   TMPDIR            where the temp dir goes (it holds the data dirs: use a real disk)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+DYNAD=${DYNAD:-$here/../bin/dynad}
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
+REDIS_CLI=${REDIS_CLI:-redis-cli}
+ROUNDS=${ROUNDS:-3}
+N_PLAIN=${N_PLAIN:-200000}
+N_PIPE=${N_PIPE:-1000000}
+N_ALWAYS=${N_ALWAYS:-20000}
+SPACE_KEYS=${SPACE_KEYS:-1000000}
+SKIP_SYNC=${SKIP_SYNC:-0}
+CLIENTS=50
+KEYSPACE=100000
+VSIZE=100
+PIPE=16
+
+die() { echo "single.sh: $*" >&2; exit 2; }
+[ -x "$DYNAD" ] || die "no dynad at $DYNAD (run make, or set DYNAD=path)"
+for t in "$REDIS_SERVER" "$REDIS_BENCHMARK" "$REDIS_CLI" python3; do
+  command -v "$t" >/dev/null || die "$t not found (apt-get install redis-server redis-tools python3)"
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dyna-bench.XXXXXX")
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A free TCP port P on 127.0.0.1 whose P+10000 (dynad's cluster port) is free as well.
+free_port() {
+  python3 - <<'EOF'
+import socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+while True:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
+    if p + 10000 < 65536 and free(p + 10000):
+        print(p); break
+EOF
+}
+
+wait_up() { # port pid
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$2" 2>/dev/null || die "server on port $1 exited at start"
+    [ "$("$REDIS_CLI" -p "$1" ping 2>/dev/null)" = PONG ] && return 0
+    sleep 0.1
+  done
+  die "server on port $1 did not answer PING"
+}
+
+# start_dynad NAME SYNC -> sets dpid, dport, ddir
+start_dynad() {
+  dport=$(free_port)
+  ddir=$work/$1
+  "$DYNAD" --name "$1" --data "$ddir" --listen "127.0.0.1:$dport" --sync "$2" \
+    --log-level warn >"$work/$1.log" 2>&1 &
+  dpid=$!
+  pids+=("$dpid")
+  wait_up "$dport" "$dpid"
+}
+
+# start_redis NAME -> sets rpid, rport, rdir
+start_redis() {
+  rport=$(free_port)
+  rdir=$work/$1
+  mkdir -p "$rdir"
+  "$REDIS_SERVER" --bind 127.0.0.1 --port "$rport" --dir "$rdir" --appendonly yes \
+    --appendfsync everysec --save '' --daemonize no --protected-mode no \
+    --logfile "$rdir/redis.log" &
+  rpid=$!
+  pids+=("$rpid")
+  wait_up "$rport" "$rpid"
+}
+
+stop_pid() { # pid: SIGTERM and wait (a clean shutdown)
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  local p keep=()
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  pids=("${keep[@]+"${keep[@]}"}")
+}
+
+info_field() { # port field
+  "$REDIS_CLI" -p "$1" info 2>/dev/null | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'
+}
+
+# bench PORT TEST N PIPELINE -> "rps p50_ms"
+bench() {
+  local out
+  out=$("$REDIS_BENCHMARK" -h 127.0.0.1 -p "$1" -t "$2" -n "$3" -P "$4" -c "$CLIENTS" \
+    -d "$VSIZE" -r "$KEYSPACE" --csv 2>/dev/null) || die "redis-benchmark failed on port $1"
+  echo "$out" | tr -d '"' | awk -F, -v t="${2^^}" '$1 == t { print $2, $5; found=1 }
+    END { if (!found) print "0 0" }'
+}
+
+median() { sort -g | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'; }
+
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
+# ---------------------------------------------------------------------------- machine
+echo "== machine"
+echo "date:    $(date -u +%FT%TZ)"
+echo "cpu:     $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+echo "memory:  $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+echo "kernel:  $(uname -r)"
+echo "disk:    $(df -PT "$work" | awk 'NR == 2 { print $1, $2 }') (temp dir $work)"
+echo "redis:   $("$REDIS_SERVER" --version | awk '{ sub("v=", "", $3); print $3 }')"
+echo "dynad:   $("$DYNAD" --version 2>&1 | head -1) ($DYNAD)"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+# ---------------------------------------------------------------------------- 1. throughput
+echo "== 1. throughput: -c $CLIENTS -d $VSIZE -r $KEYSPACE; -n $N_PLAIN plain, -n $N_PIPE with -P $PIPE; $ROUNDS rounds interleaved"
+start_dynad n1 batch
+start_redis redis1
+DP=$dport DPID=$dpid RP=$rport
+python3 "$here/load.py" --port "$DP" --count "$KEYSPACE" --format 'key:%012d' --value-size "$VSIZE" >/dev/null
+python3 "$here/load.py" --port "$RP" --count "$KEYSPACE" --format 'key:%012d' --value-size "$VSIZE" >/dev/null
+
+tests=("SET 1" "GET 1" "SET $PIPE" "GET $PIPE")
+declare -A res # "<test> <P> <server>" -> lines of "rps p50"
+for r in $(seq 1 "$ROUNDS"); do
+  for tp in "${tests[@]}"; do
+    set -- $tp
+    t=$1 p=$2
+    n=$N_PLAIN; [ "$p" -gt 1 ] && n=$N_PIPE
+    c0=$(info_field "$DP" commits) w0=$(info_field "$DP" puts)
+    d=$(bench "$DP" "$t" "$n" "$p")
+    c1=$(info_field "$DP" commits) w1=$(info_field "$DP" puts)
+    rr=$(bench "$RP" "$t" "$n" "$p")
+    res["$t $p dynad"]+="$d"$'\n'
+    res["$t $p redis"]+="$rr"$'\n'
+    extra=""
+    [ "$t" = SET ] && extra=$(awk -v c=$((c1 - c0)) -v w=$((w1 - w0)) \
+      'BEGIN { if (c > 0) printf "  (dynad: %d commits, %.1f SETs per fsync)", c, w / c }')
+    printf 'round %d  %-3s -P %-2s  dynad %10s ops/s p50 %6s ms   redis %10s ops/s p50 %6s ms%s\n' \
+      "$r" "$t" "$p" ${d} ${rr} "$extra"
+  done
+done
+echo "dynad peak RSS after part 1: $(hwm_kb "$DPID") kB"
+stop_pid "$DPID"
+stop_pid "$rpid"
+
+echo
+printf '%-14s %12s %12s %8s %12s %12s\n' test "dynad ops/s" "redis ops/s" ratio "dynad p50" "redis p50"
+for tp in "${tests[@]}"; do
+  set -- $tp
+  t=$1 p=$2
+  dr=$(printf '%s' "${res["$t $p dynad"]}" | awk '{ print $1 }' | median)
+  rr=$(printf '%s' "${res["$t $p redis"]}" | awk '{ print $1 }' | median)
+  dl=$(printf '%s' "${res["$t $p dynad"]}" | awk '{ print $2 }' | median)
+  rl=$(printf '%s' "${res["$t $p redis"]}" | awk '{ print $2 }' | median)
+  name="$t"; [ "$p" -gt 1 ] && name="$t -P $p"
+  printf '%-14s %12.0f %12.0f %7.2fx %9.3f ms %9.3f ms\n' "$name" "$dr" "$rr" \
+    "$(awk -v a="$dr" -v b="$rr" 'BEGIN { print (b > 0 ? a / b : 0) }')" "$dl" "$rl"
+done
+echo "(median of $ROUNDS rounds per column; p50 as redis-benchmark reports it)"
+
+# ---------------------------------------------------------------------------- 2. sync policies
+if [ "$SKIP_SYNC" != 1 ]; then
+  echo
+  echo "== 2. dynad SET by sync policy (fresh node each; median of $ROUNDS; batch is in the table above)"
+  for pol in none always; do
+    start_dynad "n-$pol" "$pol"
+    for p in 1 "$PIPE"; do
+      n=$N_PLAIN; [ "$p" -gt 1 ] && n=$N_PIPE
+      [ "$pol" = always ] && n=$N_ALWAYS
+      runs=""
+      for r in $(seq 1 "$ROUNDS"); do runs+="$(bench "$dport" set "$n" "$p")"$'\n'; done
+      printf 'sync %-6s SET -P %-2s  -n %-8s %10.0f ops/s  p50 %6s ms   (runs: %s)\n' "$pol" "$p" "$n" \
+        "$(printf '%s' "$runs" | awk '{ print $1 }' | median)" \
+        "$(printf '%s' "$runs" | awk '{ print $2 }' | median)" \
+        "$(printf '%s' "$runs" | awk '{ printf "%s%s", sep, $1; sep=" " }')"
+    done
+    stop_pid "$dpid"
+  done
+fi
+
+# ---------------------------------------------------------------------------- 3. space and memory
+if [ "$SPACE_KEYS" -gt 0 ]; then
+  echo
+  echo "== 3. space and memory: $SPACE_KEYS keys key:0..key:$((SPACE_KEYS - 1)), $VSIZE-byte values"
+  start_dynad n-space batch
+  load=$(python3 "$here/load.py" --port "$dport" --count "$SPACE_KEYS" --format 'key:%d' --value-size "$VSIZE")
+  echo "dynad load: $load"
+  read -r _ nkeys _ kbytes _ _ vbytes _ <<<"$load"
+  raw=$((kbytes + vbytes))
+  echo "dynad after load: VmHWM $(hwm_kb "$dpid") kB, VmRSS $(status_kb "$dpid" VmRSS) kB" \
+    "(RssAnon $(status_kb "$dpid" RssAnon) kB, RssFile $(status_kb "$dpid" RssFile) kB)," \
+    "commits $(info_field "$dport" commits)"
+  stop_pid "$dpid"
+  mdb=$ddir/data.mdb
+  fsize=$(stat -c %s "$mdb")
+  dirbytes=$(du -sb "$ddir" | cut -f1)
+  alloc=$(($(du -sk "$ddir" | cut -f1) * 1024))
+  psize=$(mdb_stat -e "$ddir" 2>/dev/null | awk '/Page size:/ { print $3 }') || true
+  if command -v mdb_stat >/dev/null && [ -n "$psize" ]; then
+    lastpg=$(mdb_stat -e "$ddir" | awk '/Number of pages used:/ { print $5 }')
+    freepg=$(mdb_stat -ef "$ddir" | awk '/Free pages:/ { print $3 }')
+    echo "mdb_stat -ef:"; mdb_stat -ef "$ddir" | sed 's/^/    /'
+    echo "mdb_stat -a:"; mdb_stat -a "$ddir" | sed 's/^/    /'
+    used=$(((lastpg - freepg) * psize))
+  else
+    echo "(mdb_stat not installed: apt-get install lmdb-utils for used pages)"
+    used=0
+  fi
+  perkey() { awk -v b="$1" -v n="$nkeys" -v raw="$raw" 'BEGIN { printf "%8.1f B/key  %5.2fx raw", b / n, b / raw }'; }
+  echo
+  echo "raw key+value bytes:          $raw ($(awk -v b="$raw" -v n="$nkeys" 'BEGIN { printf "%.1f", b / n }') B/key)"
+  echo "data.mdb file size:           $fsize  $(perkey "$fsize")"
+  echo "data dir, allocated (du -sk): $alloc  $(perkey "$alloc")"
+  echo "data dir, apparent (du -sb):  $dirbytes  $(perkey "$dirbytes")"
+  [ "$used" -gt 0 ] && echo "LMDB pages in use (last page - free pages): $used  $(perkey "$used")"
+  if command -v mdb_copy >/dev/null; then
+    mkdir -p "$work/compact" && mdb_copy -c "$ddir" "$work/compact"
+    csize=$(stat -c %s "$work/compact/data.mdb")
+    echo "compacted copy (mdb_copy -c):  $csize  $(perkey "$csize")"
+    rm -rf "$work/compact"
+  fi
+
+  start_redis redis-space
+  load=$(python3 "$here/load.py" --port "$rport" --count "$SPACE_KEYS" --format 'key:%d' --value-size "$VSIZE")
+  echo
+  echo "redis load: $load"
+  echo "redis after load: VmHWM $(hwm_kb "$rpid") kB, used_memory $(info_field "$rport" used_memory) B" \
+    "($(awk -v b="$(info_field "$rport" used_memory)" -v n="$nkeys" 'BEGIN { printf "%.1f", b / n }') B/key)"
+  stop_pid "$rpid"
+  echo "redis AOF dir (du -sk): $(($(du -sk "$rdir" | cut -f1) * 1024)) B (no rewrite: the AOF is the log of the load)"
+fi
+echo
+echo "done"

@@ -1,0 +1,377 @@
+/* test_node.c: the node state machine in small clusters driven by hand: quorum writes
+ * and reads, forwarding, NOQUORUM on unreachable replicas and on timeouts, read repair,
+ * join with data transfer, leave, and bad frames. Every node has a memory store; a tiny
+ * in-test network delivers frames in order and can cut links. */
+#include "core/cluster.h"
+#include "core/err.h"
+#include "core/keyspace.h"
+#include "core/node.h"
+#include "core/replica.h"
+#include "store/store.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#define MAXN 6
+#define Q 16
+
+typedef struct {
+  dyna_store_t *st;
+  dyna_node_t *n;
+  uint64_t id;
+} tnode_t;
+
+typedef struct qmsg {
+  int from, to;
+  dyna_buf_t frame;
+} qmsg_t;
+
+static tnode_t T[MAXN];
+static int NT;
+static uint64_t now;
+static int cut[MAXN][MAXN];
+static qmsg_t *q;
+static size_t qlen, qcap;
+static dyna_reply_t replies[4096];
+static size_t nreplies;
+static uint64_t next_req;
+
+static int index_of(uint64_t id) {
+  for (int i = 0; i < NT; i++)
+    if (T[i].id == id) return i;
+  return -1;
+}
+
+static void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
+  dyna_node_cfg_t cfg;
+  dyna_node_cfg_default(&cfg);
+  cfg.id = 100 + (uint64_t)i;
+  snprintf(cfg.name, sizeof(cfg.name), "n%d", i);
+  snprintf(cfg.addr, sizeof(cfg.addr), "10.0.0.%d:1", i);
+  cfg.ring_size = Q;
+  cfg.n = nval;
+  cfg.r = r;
+  cfg.w = w;
+  cfg.seed = 7 + (uint64_t)i;
+  cfg.handoff_interval_ms = 10;
+  if (!T[i].st) assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &T[i].st), 0);
+  assert_int_equal(dyna_node_open(&cfg, T[i].st, now, &T[i].n), 0);
+  T[i].id = cfg.id;
+}
+
+/* Commits every node's batch, then moves its messages to the network and its replies to
+ * the test, as dynad does after each loop turn. */
+static void drain(void) {
+  for (int i = 0; i < NT; i++) {
+    if (!T[i].n) continue;
+    assert_int_equal(dyna_store_commit(T[i].st), 0);
+    dyna_reply_t r;
+    while (dyna_node_pop_reply(T[i].n, &r)) {
+      assert_true(nreplies < 4096);
+      replies[nreplies++] = r;
+    }
+    dyna_outmsg_t m;
+    while (dyna_node_pop_msg(T[i].n, &m)) {
+      int to = index_of(m.to);
+      if (to < 0 || cut[i][to] || !T[to].n) { dyna_buf_free(&m.frame); continue; }
+      if (qlen == qcap) {
+        qcap = qcap ? qcap * 2 : 256;
+        q = realloc(q, qcap * sizeof(*q));
+      }
+      q[qlen++] = (qmsg_t){i, to, m.frame};
+    }
+  }
+}
+
+/* Delivers queued frames until the network is quiet (or max rounds). */
+static void pump(int rounds) {
+  for (int k = 0; k < rounds; k++) {
+    drain();
+    if (!qlen) return;
+    qmsg_t *batch = q;
+    size_t n = qlen;
+    q = NULL;
+    qlen = qcap = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (T[batch[i].to].n && !cut[batch[i].from][batch[i].to])
+        assert_int_equal(dyna_node_on_message(T[batch[i].to].n, T[batch[i].from].id, batch[i].frame.data,
+                                              batch[i].frame.len, now), 0);
+      dyna_buf_free(&batch[i].frame);
+    }
+    free(batch);
+  }
+  drain();
+}
+
+/* Advances time by ms in steps of 10, ticking every node and pumping. */
+static void run(uint64_t ms) {
+  for (uint64_t t = 0; t < ms; t += 10) {
+    now += 10;
+    for (int i = 0; i < NT; i++)
+      if (T[i].n) dyna_node_tick(T[i].n, now);
+    pump(50);
+  }
+}
+
+static dyna_reply_t *find_reply(uint64_t id) {
+  for (size_t i = 0; i < nreplies; i++)
+    if (replies[i].req_id == id) return &replies[i];
+  return NULL;
+}
+
+static uint64_t submit(int at, dyna_op_t op, const char *key, const char *val, const dyna_ctx_t *ctx,
+                       uint32_t flags) {
+  dyna_req_t req;
+  memset(&req, 0, sizeof(req));
+  req.id = ++next_req;
+  req.op = op;
+  req.flags = flags;
+  req.key = (const uint8_t *)key;
+  req.klen = strlen(key);
+  req.ctx = ctx;
+  req.val = (const uint8_t *)val;
+  req.vlen = val ? strlen(val) : 0;
+  assert_int_equal(dyna_node_request(T[at].n, &req, now), 0);
+  return req.id;
+}
+
+/* Submits and runs until the reply arrives; returns it. */
+static dyna_reply_t *call(int at, dyna_op_t op, const char *key, const char *val, const dyna_ctx_t *ctx,
+                          uint32_t flags) {
+  uint64_t id = submit(at, op, key, val, ctx, flags);
+  for (int k = 0; k < 400 && !find_reply(id); k++) run(10);
+  dyna_reply_t *r = find_reply(id);
+  assert_non_null(r);
+  return r;
+}
+
+static int local_has(int i, const char *key, const char *val) {
+  dyna_replica_t rep = {T[i].st, T[i].id, Q};
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  assert_int_equal(dyna_replica_read(&rep, (const uint8_t *)key, strlen(key), &o), 0);
+  int found = 0;
+  for (size_t k = 0; k < dyna_obj_nvals(&o); k++) {
+    const dyna_val_t *v = dyna_obj_val(&o, k);
+    if (!(v->flags & DYNA_VAL_TOMBSTONE) && v->len == strlen(val) && !memcmp(v->data, val, v->len)) found = 1;
+  }
+  dyna_obj_clear(&o);
+  return found;
+}
+
+static int is_replica(int node, const char *key) {
+  const dyna_cluster_t *cl = dyna_node_cluster(T[node].n);
+  uint32_t p = dyna_hash_partition(dyna_key_hash(key, strlen(key)), Q);
+  return dyna_ring_is_replica(&cl->ring, p, dyna_node_cfg(T[node].n)->n, T[node].id);
+}
+
+static void build_cluster(int count, uint32_t nval, uint32_t r, uint32_t w) {
+  NT = count;
+  for (int i = 0; i < count; i++) open_node(i, nval, r, w);
+  for (int i = 1; i < count; i++) {
+    assert_int_equal(dyna_node_join(T[i].n, T[0].id, now), 0);
+    run(200);
+  }
+  run(3000);
+  for (int i = 0; i < count; i++) {
+    const dyna_cluster_t *cl = dyna_node_cluster(T[i].n);
+    assert_int_equal(cl->n, (size_t)count);
+    assert_int_equal(cl->ring.nmembers, (uint32_t)count);
+    assert_true(dyna_cluster_ring_settled(cl));
+    assert_int_equal(cl->ring_version, dyna_node_cluster(T[0].n)->ring_version);
+  }
+}
+
+static int setup(void **state) {
+  (void)state;
+  memset(T, 0, sizeof(T));
+  memset(cut, 0, sizeof(cut));
+  NT = 0;
+  now = 1000;
+  nreplies = 0;
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  for (size_t i = 0; i < nreplies; i++) dyna_reply_clear(&replies[i]);
+  for (size_t i = 0; i < qlen; i++) dyna_buf_free(&q[i].frame);
+  free(q);
+  q = NULL;
+  qlen = qcap = 0;
+  for (int i = 0; i < MAXN; i++) {
+    dyna_node_free(T[i].n);
+    dyna_store_close(T[i].st);
+  }
+  return 0;
+}
+
+static void test_single_node_versions(void **state) {
+  (void)state;
+  NT = 1;
+  open_node(0, 1, 1, 1);
+  dyna_reply_t *r = call(0, DYNA_OP_PUT, "k", "a", NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_true(r->wrote);
+  dyna_ctx_t stale;
+  dyna_ctx_init(&stale);
+  assert_int_equal(dyna_ctx_decode(NULL, 0, &stale), 0);
+  /* Two writes from the same (empty) context: two siblings. */
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "b", &stale, 0)->status, 0);
+  r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
+  assert_int_equal(dyna_obj_nlive(&r->obj), 2);
+  /* A blind SET supersedes everything the coordinator knows. */
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "c", NULL, DYNA_REQ_BLIND)->status, 0);
+  r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
+  assert_int_equal(dyna_obj_nlive(&r->obj), 1);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "c", 1);
+  r = call(0, DYNA_OP_DEL, "k", NULL, NULL, DYNA_REQ_BLIND);
+  assert_true(r->existed);
+  r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
+  assert_null(dyna_obj_latest(&r->obj));
+  dyna_ctx_clear(&stale);
+}
+
+static void test_quorum_write_waits_for_w(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  uint64_t id = submit(0, DYNA_OP_PUT, "cart", "x", NULL, DYNA_REQ_BLIND);
+  drain(); /* local write done, messages queued but not delivered */
+  assert_null(find_reply(id));
+  pump(50);
+  dyna_reply_t *r = find_reply(id);
+  assert_non_null(r);
+  assert_int_equal(r->status, 0);
+  for (int i = 0; i < 3; i++) assert_true(local_has(i, "cart", "x"));
+  for (int i = 0; i < 3; i++) {
+    r = call(i, DYNA_OP_GET, "cart", NULL, NULL, 0);
+    assert_int_equal(r->status, 0);
+    assert_memory_equal(dyna_obj_latest(&r->obj)->data, "x", 1);
+  }
+}
+
+static void test_noquorum(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  /* Replicas known unreachable: fail at once. */
+  dyna_node_set_reachable(T[0].n, T[1].id, 0, now);
+  dyna_node_set_reachable(T[0].n, T[2].id, 0, now);
+  dyna_reply_t *r = call(0, DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND);
+  assert_int_equal(r->status, DYNA_ENOQUORUM);
+  assert_string_equal(r->msg, "1 of 2 replicas answered");
+  /* Replicas believed reachable but silent: fail at the request timeout. */
+  dyna_node_set_reachable(T[0].n, T[1].id, 1, now);
+  dyna_node_set_reachable(T[0].n, T[2].id, 1, now);
+  cut[0][1] = cut[0][2] = 1;
+  uint64_t start = now;
+  r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
+  assert_int_equal(r->status, DYNA_ENOQUORUM);
+  assert_true(now - start >= 1000);
+  /* One replica back: W=2 succeeds. */
+  cut[0][1] = 0;
+  r = call(0, DYNA_OP_PUT, "k", "w", NULL, DYNA_REQ_BLIND);
+  assert_int_equal(r->status, 0);
+}
+
+static void test_forward_and_placement(void **state) {
+  (void)state;
+  build_cluster(4, 2, 1, 2);
+  char key[32];
+  int forwarded = 0;
+  for (int k = 0; k < 40; k++) {
+    snprintf(key, sizeof(key), "key%d", k);
+    int at = k % 4;
+    forwarded += !is_replica(at, key);
+    assert_int_equal(call(at, DYNA_OP_PUT, key, key, NULL, DYNA_REQ_BLIND)->status, 0);
+  }
+  assert_true(forwarded > 0);
+  for (int k = 0; k < 40; k++) {
+    snprintf(key, sizeof(key), "key%d", k);
+    int holders = 0;
+    for (int i = 0; i < 4; i++) {
+      int has = local_has(i, key, key);
+      assert_int_equal(has, is_replica(i, key)); /* data lives exactly on its replicas */
+      holders += has;
+    }
+    assert_int_equal(holders, 2);
+  }
+}
+
+static void test_read_repair(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  cut[0][2] = cut[2][0] = 1; /* node 2 misses the write */
+  assert_int_equal(call(0, DYNA_OP_PUT, "r", "v1", NULL, DYNA_REQ_BLIND)->status, 0);
+  assert_false(local_has(2, "r", "v1"));
+  cut[0][2] = cut[2][0] = 0;
+  dyna_reply_t *r = call(1, DYNA_OP_GET, "r", NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  run(100);
+  assert_true(local_has(2, "r", "v1"));
+}
+
+static void test_join_moves_data_then_leave(void **state) {
+  (void)state;
+  build_cluster(3, 2, 1, 2);
+  char key[32];
+  for (int k = 0; k < 60; k++) {
+    snprintf(key, sizeof(key), "j%d", k);
+    assert_int_equal(call(k % 3, DYNA_OP_PUT, key, key, NULL, DYNA_REQ_BLIND)->status, 0);
+  }
+  NT = 4;
+  open_node(3, 2, 1, 2);
+  assert_int_equal(dyna_node_join(T[3].n, T[1].id, now), 0);
+  run(5000);
+  for (int i = 0; i < 4; i++) assert_int_equal(dyna_node_cluster(T[i].n)->ring.nmembers, 4u);
+  int on_new = 0;
+  for (int k = 0; k < 60; k++) {
+    snprintf(key, sizeof(key), "j%d", k);
+    for (int i = 0; i < 4; i++) assert_int_equal(local_has(i, key, key), is_replica(i, key));
+    on_new += local_has(3, key, key);
+    dyna_reply_t *r = call(k % 4, DYNA_OP_GET, key, NULL, NULL, 0);
+    assert_int_equal(r->status, 0);
+    assert_non_null(dyna_obj_latest(&r->obj));
+  }
+  assert_true(on_new > 0);
+  /* Node 2 leaves: it ends REMOVED, holding nothing, and the data is still all there. */
+  assert_int_equal(dyna_node_leave(T[2].n, now), 0);
+  run(8000);
+  const dyna_member_t *m = dyna_cluster_find(dyna_node_cluster(T[0].n), T[2].id);
+  assert_non_null(m);
+  assert_int_equal(m->status, DYNA_MEMBER_REMOVED);
+  for (int k = 0; k < 60; k++) {
+    snprintf(key, sizeof(key), "j%d", k);
+    assert_false(local_has(2, key, key));
+    int holders = 0;
+    for (int i = 0; i < 4; i++) holders += local_has(i, key, key);
+    assert_int_equal(holders, 2);
+  }
+}
+
+static void test_bad_frames_change_nothing(void **state) {
+  (void)state;
+  build_cluster(2, 2, 1, 1);
+  static const uint8_t garbage[] = {5, 0, 0, 0, 1, 4, 0xff, 0xff, 0xff};
+  assert_int_equal(dyna_node_on_message(T[0].n, T[1].id, garbage, sizeof(garbage), now), DYNA_EPROTO);
+  assert_int_equal(dyna_node_on_message(T[0].n, T[1].id, garbage, 3, now), DYNA_EPROTO);
+  assert_int_equal(dyna_node_stats(T[0].n)->bad_messages, 2);
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND)->status, 0);
+  assert_true(local_has(1, "k", "v"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_single_node_versions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_quorum_write_waits_for_w, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_noquorum, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_forward_and_placement, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_repair, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_join_moves_data_then_leave, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_frames_change_nothing, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
