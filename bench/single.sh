@@ -10,7 +10,8 @@
 #      redis-benchmark -t set|get -d 100 -r 100000 -c 50, with and without -P 16,
 #      interleaved (per round: each test on dynad then on redis), ROUNDS rounds; the table
 #      shows the median round's ops/s and p50 latency and the ratio dynad/redis.
-#   2. sync policies, for context: SET on fresh dynad nodes with --sync none and always.
+#   2. sync policies, for context: SET on fresh dynad nodes with --sync none and always,
+#      and on a redis-server with appendfsync always (its per-turn fsync, like dynad's batch).
 #   3. space and memory: 1M distinct keys (key:0..key:999999) with 100-byte values loaded
 #      (pipelined, bench/load.py) into a fresh dynad; peak RSS (VmHWM) while up, then after
 #      a clean shutdown the data dir's size, data.mdb's size and LMDB's used pages
@@ -102,13 +103,13 @@ start_dynad() {
   wait_up "$dport" "$dpid"
 }
 
-# start_redis NAME -> sets rpid, rport, rdir
+# start_redis NAME [APPENDFSYNC] -> sets rpid, rport, rdir
 start_redis() {
   rport=$(free_port)
   rdir=$work/$1
   mkdir -p "$rdir"
   "$REDIS_SERVER" --bind 127.0.0.1 --port "$rport" --dir "$rdir" --appendonly yes \
-    --appendfsync everysec --save '' --daemonize no --protected-mode no \
+    --appendfsync "${2:-everysec}" --save '' --daemonize no --protected-mode no \
     --logfile "$rdir/redis.log" &
   rpid=$!
   pids+=("$rpid")
@@ -218,58 +219,80 @@ if [ "$SKIP_SYNC" != 1 ]; then
     done
     stop_pid "$dpid"
   done
+  # redis-server with appendfsync always fsyncs the AOF once per event-loop turn before
+  # replying: the same durability promise as dynad's default (batch).
+  start_redis redis-always always
+  for p in 1 "$PIPE"; do
+    n=$N_PLAIN; [ "$p" -gt 1 ] && n=$N_PIPE
+    runs=""
+    for r in $(seq 1 "$ROUNDS"); do runs+="$(bench "$rport" set "$n" "$p")"$'\n'; done
+    printf 'redis appendfsync always SET -P %-2s -n %-8s %10.0f ops/s  p50 %6s ms   (runs: %s)\n' "$p" "$n" \
+      "$(printf '%s' "$runs" | awk '{ print $1 }' | median)" \
+      "$(printf '%s' "$runs" | awk '{ print $2 }' | median)" \
+      "$(printf '%s' "$runs" | awk '{ printf "%s%s", sep, $1; sep=" " }')"
+  done
+  stop_pid "$rpid"
 fi
 
 # ---------------------------------------------------------------------------- 3. space and memory
-if [ "$SPACE_KEYS" -gt 0 ]; then
-  echo
-  echo "== 3. space and memory: $SPACE_KEYS keys key:0..key:$((SPACE_KEYS - 1)), $VSIZE-byte values"
-  start_dynad n-space batch
-  load=$(python3 "$here/load.py" --port "$dport" --count "$SPACE_KEYS" --format 'key:%d' --value-size "$VSIZE")
-  echo "dynad load: $load"
+# space_dynad NAME ORDER-DESCRIPTION [load.py options]: load SPACE_KEYS keys into a fresh
+# dynad, report its memory, stop it cleanly, report the data dir's size per key.
+space_dynad() {
+  local name=$1 what=$2
+  shift 2
+  start_dynad "$name" batch
+  load=$(python3 "$here/load.py" --port "$dport" --count "$SPACE_KEYS" --format 'key:%d' --value-size "$VSIZE" "$@")
+  echo "-- dynad, keys sent in $what order"
+  echo "load: $load"
   read -r _ nkeys _ kbytes _ _ vbytes _ <<<"$load"
   raw=$((kbytes + vbytes))
-  echo "dynad after load: VmHWM $(hwm_kb "$dpid") kB, VmRSS $(status_kb "$dpid" VmRSS) kB" \
-    "(RssAnon $(status_kb "$dpid" RssAnon) kB, RssFile $(status_kb "$dpid" RssFile) kB)," \
-    "commits $(info_field "$dport" commits)"
+  echo "memory after load: VmHWM $(hwm_kb "$dpid") kB, VmRSS $(status_kb "$dpid" VmRSS) kB" \
+    "(RssAnon $(status_kb "$dpid" RssAnon) kB, RssFile $(status_kb "$dpid" RssFile) kB);" \
+    "$(info_field "$dport" commits) commits"
   stop_pid "$dpid"
-  mdb=$ddir/data.mdb
-  fsize=$(stat -c %s "$mdb")
+  local fsize alloc dirbytes psize lastpg freepg used csize
+  fsize=$(stat -c %s "$ddir/data.mdb")
   dirbytes=$(du -sb "$ddir" | cut -f1)
   alloc=$(($(du -sk "$ddir" | cut -f1) * 1024))
-  psize=$(mdb_stat -e "$ddir" 2>/dev/null | awk '/Page size:/ { print $3 }') || true
-  if command -v mdb_stat >/dev/null && [ -n "$psize" ]; then
+  perkey() { awk -v b="$1" -v n="$nkeys" -v raw="$raw" 'BEGIN { printf "%8.1f B/key  %5.2fx raw", b / n, b / raw }'; }
+  echo "raw key+value bytes:            $(printf '%10d' "$raw") $(awk -v b="$raw" -v n="$nkeys" 'BEGIN { printf "%8.1f B/key", b / n }')"
+  echo "data.mdb file size:             $(printf '%10d' "$fsize") $(perkey "$fsize")"
+  echo "data dir allocated (du -sk):    $(printf '%10d' "$alloc") $(perkey "$alloc")"
+  echo "data dir apparent (du -sb):     $(printf '%10d' "$dirbytes") $(perkey "$dirbytes")"
+  if command -v mdb_stat >/dev/null; then
+    psize=$(mdb_stat -e "$ddir" | awk '/Page size:/ { print $3 }')
     lastpg=$(mdb_stat -e "$ddir" | awk '/Number of pages used:/ { print $5 }')
     freepg=$(mdb_stat -ef "$ddir" | awk '/Free pages:/ { print $3 }')
-    echo "mdb_stat -ef:"; mdb_stat -ef "$ddir" | sed 's/^/    /'
-    echo "mdb_stat -a:"; mdb_stat -a "$ddir" | sed 's/^/    /'
     used=$(((lastpg - freepg) * psize))
+    echo "LMDB pages in use (used - free): $(printf '%9d' "$used") $(perkey "$used")"
+    csize=0
+    if command -v mdb_copy >/dev/null; then
+      mkdir -p "$work/compact" && mdb_copy -c "$ddir" "$work/compact"
+      csize=$(stat -c %s "$work/compact/data.mdb")
+      rm -rf "$work/compact"
+      echo "compacted copy (mdb_copy -c):   $(printf '%10d' "$csize") $(perkey "$csize")"
+    fi
+    echo "mdb_stat -s obj ($psize-byte pages; $lastpg pages used, $freepg free):"
+    mdb_stat -s obj "$ddir" | sed 's/^/    /'
   else
     echo "(mdb_stat not installed: apt-get install lmdb-utils for used pages)"
-    used=0
   fi
-  perkey() { awk -v b="$1" -v n="$nkeys" -v raw="$raw" 'BEGIN { printf "%8.1f B/key  %5.2fx raw", b / n, b / raw }'; }
+}
+
+if [ "$SPACE_KEYS" -gt 0 ]; then
   echo
-  echo "raw key+value bytes:          $raw ($(awk -v b="$raw" -v n="$nkeys" 'BEGIN { printf "%.1f", b / n }') B/key)"
-  echo "data.mdb file size:           $fsize  $(perkey "$fsize")"
-  echo "data dir, allocated (du -sk): $alloc  $(perkey "$alloc")"
-  echo "data dir, apparent (du -sb):  $dirbytes  $(perkey "$dirbytes")"
-  [ "$used" -gt 0 ] && echo "LMDB pages in use (last page - free pages): $used  $(perkey "$used")"
-  if command -v mdb_copy >/dev/null; then
-    mkdir -p "$work/compact" && mdb_copy -c "$ddir" "$work/compact"
-    csize=$(stat -c %s "$work/compact/data.mdb")
-    echo "compacted copy (mdb_copy -c):  $csize  $(perkey "$csize")"
-    rm -rf "$work/compact"
-  fi
+  echo "== 3. space and memory: $SPACE_KEYS keys key:0..key:$((SPACE_KEYS - 1)), $VSIZE-byte values, pipelined (bench/load.py)"
+  space_dynad n-space-asc ascending
+  space_dynad n-space-rnd shuffled --shuffle 1
 
   start_redis redis-space
   load=$(python3 "$here/load.py" --port "$rport" --count "$SPACE_KEYS" --format 'key:%d' --value-size "$VSIZE")
-  echo
-  echo "redis load: $load"
-  echo "redis after load: VmHWM $(hwm_kb "$rpid") kB, used_memory $(info_field "$rport" used_memory) B" \
+  echo "-- redis-server, same load (ascending), for comparison"
+  echo "load: $load"
+  echo "memory after load: VmHWM $(hwm_kb "$rpid") kB, used_memory $(info_field "$rport" used_memory) B" \
     "($(awk -v b="$(info_field "$rport" used_memory)" -v n="$nkeys" 'BEGIN { printf "%.1f", b / n }') B/key)"
   stop_pid "$rpid"
-  echo "redis AOF dir (du -sk): $(($(du -sk "$rdir" | cut -f1) * 1024)) B (no rewrite: the AOF is the log of the load)"
+  echo "AOF dir (du -sk): $(($(du -sk "$rdir" | cut -f1) * 1024)) B"
 fi
 echo
 echo "done"

@@ -84,20 +84,20 @@ static const char *field(const dyna_resp_value_t *row, size_t i) {
   return i < row->n && row->elem[i].str ? (const char *)row->elem[i].str : "";
 }
 
-/* DYNA.STATUS rows: name, id, cluster addr, client addr, status, zone, owned, reachable. */
+/* DYNA.STATUS rows: name, id, cluster addr, client addr, status, zone, owned, reachable, phi. */
 static void show_status(const dyna_resp_value_t *v) {
   int64_t total = 0;
   for (size_t i = 0; i < v->n; i++)
-    if (v->elem[i].type == DYNA_RESP_ARRAY && v->elem[i].n == 8) total += v->elem[i].elem[6].integer;
-  printf("%-10s %-16s %-21s %-21s %-8s %-8s %6s %6s  %s\n", "NAME", "ID", "CLUSTER", "CLIENT", "STATUS",
-         "ZONE", "PARTS", "SHARE", "SEEN FROM HERE");
+    if (v->elem[i].type == DYNA_RESP_ARRAY && v->elem[i].n == 9) total += v->elem[i].elem[6].integer;
+  printf("%-10s %-16s %-21s %-21s %-8s %-8s %6s %6s  %-12s %s\n", "NAME", "ID", "CLUSTER", "CLIENT", "STATUS",
+         "ZONE", "PARTS", "SHARE", "SEEN HERE", "PHI");
   for (size_t i = 0; i < v->n; i++) {
     const dyna_resp_value_t *r = &v->elem[i];
-    if (r->type != DYNA_RESP_ARRAY || r->n != 8) continue;
+    if (r->type != DYNA_RESP_ARRAY || r->n != 9) continue;
     double share = total ? 100.0 * (double)r->elem[6].integer / (double)total : 0;
-    printf("%-10s %-16s %-21s %-21s %-8s %-8s %6lld %5.1f%%  %s\n", field(r, 0), field(r, 1), field(r, 2),
+    printf("%-10s %-16s %-21s %-21s %-8s %-8s %6lld %5.1f%%  %-12s %s\n", field(r, 0), field(r, 1), field(r, 2),
            field(r, 3), field(r, 4), *field(r, 5) ? field(r, 5) : "-", (long long)r->elem[6].integer, share,
-           field(r, 7));
+           field(r, 7), field(r, 8));
   }
 }
 

@@ -116,17 +116,62 @@ static void fail_quorum(dyna_node_t *n, fsm_t *f) {
   fsm_answer(n, f, DYNA_ENOQUORUM, msg);
 }
 
+/* ---------- targets: home replicas, and fallbacks for the unreachable ones ---------- */
+
+typedef struct plan {
+  size_t nhome;                 /* home replicas (the first N of the preference list) */
+  uint64_t home[DYNA_MAX_N];
+  size_t nt;                    /* targets: reachable homes, fallbacks for the others */
+  uint64_t target[DYNA_MAX_N];
+  uint64_t hint[DYNA_MAX_N];    /* for a fallback: the home replica it stands in for */
+} plan_t;
+
+/* Sloppy quorum: each unreachable home replica is replaced by the next reachable node
+ * further down the preference list. */
+static void make_plan(dyna_node_t *n, uint32_t part, plan_t *pl) {
+  uint64_t ext[DYNA_CLUSTER_MAX_MEMBERS < 64 ? DYNA_CLUSTER_MAX_MEMBERS : 64];
+  size_t next = dyna_node_preflist(n, part, ext, sizeof(ext) / sizeof(ext[0]));
+  size_t nval = n->cfg.n < next ? n->cfg.n : next;
+  memset(pl, 0, sizeof(*pl));
+  pl->nhome = nval;
+  memcpy(pl->home, ext, nval * sizeof(uint64_t));
+  size_t fb = nval;
+  for (size_t i = 0; i < nval; i++) {
+    if (dyna_node_is_reachable(n, ext[i])) {
+      pl->target[pl->nt++] = ext[i];
+      continue;
+    }
+    while (fb < next && !dyna_node_is_reachable(n, ext[fb])) fb++;
+    if (fb == next) continue;
+    pl->hint[pl->nt] = ext[i];
+    pl->target[pl->nt++] = ext[fb++];
+  }
+}
+
+static int plan_index(const plan_t *pl, uint64_t id) {
+  for (size_t i = 0; i < pl->nt; i++)
+    if (pl->target[i] == id) return (int)i;
+  return -1;
+}
+
+static int is_home(const plan_t *pl, uint64_t id) {
+  for (size_t i = 0; i < pl->nhome; i++)
+    if (pl->home[i] == id) return 1;
+  return 0;
+}
+
 /* ---------- GET ---------- */
 
 static void read_repair(dyna_node_t *n, fsm_t *f) {
   if ((f->ok < 2 && f->nt < 2) || (n->cfg.bugs & DYNA_BUG_NO_REPAIR)) return;
   dyna_buf_t enc = DYNA_BUF_INIT;
   for (uint32_t i = 0; i < f->nt; i++) {
-    if (f->answered[i] != 1 || dyna_obj_descends(&f->got[i], &f->obj)) continue;
+    if (f->answered[i] != 1 || f->hint[i] || dyna_obj_descends(&f->got[i], &f->obj)) continue;
     n->stats.read_repairs++;
     if (f->target[i] == n->cfg.id) {
-      dyna_replica_t rep = {n->store, n->cfg.id, n->cl.ring.size};
-      dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL);
+      dyna_replica_t rep;
+      dyna_node_replica(n, dyna_node_partition(n, f->key, f->klen), &rep);
+      dyna_replica_merge(&rep, f->key, f->klen, &f->obj, 0, NULL);
       continue;
     }
     if (!enc.len) dyna_obj_encode(&f->obj, &enc);
@@ -163,7 +208,7 @@ static void get_answer(fsm_t *f, int idx, const dyna_obj_t *obj) {
   f->ok++;
 }
 
-static void start_get(dyna_node_t *n, const dyna_req_t *req, uint32_t part, const uint64_t *reps, size_t nrep) {
+static void start_get(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl) {
   fsm_t *f = fsm_new(n, FSM_GET, req->key, req->klen);
   if (!f) {
     dyna_reply_t r = {0};
@@ -173,32 +218,29 @@ static void start_get(dyna_node_t *n, const dyna_req_t *req, uint32_t part, cons
     dyna_node_push_reply(n, &r);
     return;
   }
-  (void)part;
-  f->kind = FSM_GET;
   f->op = req->op;
   f->client_req = req->id;
   f->need = req->r ? req->r : n->cfg.r;
-  if (f->need > nrep) f->need = (uint32_t)nrep;
-  for (size_t i = 0; i < nrep; i++) {
+  if (f->need > pl->nhome) f->need = (uint32_t)pl->nhome;
+  for (size_t i = 0; i < pl->nt; i++) {
     int idx = (int)f->nt++;
-    f->target[idx] = reps[i];
-    if (reps[i] == n->cfg.id) {
+    f->target[idx] = pl->target[i];
+    f->hint[idx] = pl->hint[i];
+    if (pl->target[i] == n->cfg.id) {
       dyna_obj_t local;
       dyna_obj_init(&local);
-      dyna_replica_t rep = {n->store, n->cfg.id, n->cl.ring.size};
+      dyna_replica_t rep;
+      dyna_node_replica(n, dyna_node_partition(n, req->key, req->klen), &rep);
       int rc = dyna_replica_read(&rep, req->key, req->klen, &local);
       get_answer(f, idx, rc ? NULL : &local);
       dyna_obj_clear(&local);
-    } else if (dyna_node_is_reachable(n, reps[i])) {
+    } else {
       dyna_msg_t m = {0};
       m.type = DYNA_MSG_GET;
       m.req = f->id;
       m.key = req->key;
       m.klen = req->klen;
-      dyna_node_send(n, reps[i], &m);
-    } else {
-      f->answered[idx] = 2;
-      f->failed++;
+      dyna_node_send(n, pl->target[i], &m);
     }
   }
   get_progress(n, f);
@@ -213,26 +255,29 @@ static void put_progress(dyna_node_t *n, fsm_t *f) {
   if (!waiting(f)) fsm_free(n, f);
 }
 
-/* Coordinates a write at this node, a replica of the key. origin_node/origin_req are
- * set for a forwarded write. */
-static void start_put(dyna_node_t *n, const dyna_req_t *req, const uint64_t *reps, size_t nrep,
+/* Coordinates a write at this node, which is among pl's targets (a home replica, or a
+ * fallback when no home replica is reachable). origin_node/origin_req are set for a
+ * forwarded write. */
+static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
                       uint64_t origin_node, uint64_t origin_req) {
   fsm_t *f = fsm_new(n, FSM_PUT, req->key, req->klen);
   int rc = f ? 0 : DYNA_ENOMEM;
+  int self = plan_index(pl, n->cfg.id);
   if (f) {
     f->op = req->op;
     f->client_req = req->id;
     f->origin_node = origin_node;
     f->origin_req = origin_req;
     f->need = req->w ? req->w : n->cfg.w;
-    if (f->need > nrep) f->need = (uint32_t)nrep;
+    if (f->need > pl->nhome) f->need = (uint32_t)pl->nhome;
     int del = req->op == DYNA_OP_DEL;
     dyna_val_t v = {del ? DYNA_VAL_TOMBSTONE : 0, n->now_ms, (uint8_t *)req->val, del ? 0 : req->vlen};
     int blind = (req->flags & DYNA_REQ_BLIND) != 0;
-    uint32_t part = dyna_node_partition(n, req->key, req->klen);
-    dyna_replica_t rep = {n->store, dyna_node_actor(n, part), n->cl.ring.size};
-    rc = dyna_replica_coordinate(&rep, req->key, req->klen, blind ? NULL : req->ctx, blind, &v,
-                                 &f->obj, &f->existed);
+    dyna_replica_t rep;
+    dyna_node_replica(n, dyna_node_partition(n, req->key, req->klen), &rep);
+    rc = self < 0 ? DYNA_EBUSY
+                  : dyna_replica_coordinate(&rep, req->key, req->klen, blind ? NULL : req->ctx, blind, &v,
+                                            pl->hint[self], &f->obj, &f->existed);
   }
   if (rc) {
     if (!f) {
@@ -253,13 +298,17 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const uint64_t *rep
   else n->stats.dels++;
   dyna_buf_t enc = DYNA_BUF_INIT;
   dyna_obj_encode(&f->obj, &enc);
-  for (size_t i = 0; i < nrep; i++) {
+  int sloppy = 0;
+  for (size_t i = 0; i < pl->nt; i++) {
     uint32_t idx = f->nt++;
-    f->target[idx] = reps[i];
-    if (reps[i] == n->cfg.id) {
+    f->target[idx] = pl->target[i];
+    f->hint[idx] = pl->hint[i];
+    sloppy |= pl->hint[i] != 0;
+    if (pl->target[i] == n->cfg.id) {
       f->answered[idx] = 1;
       f->ok++;
-    } else if (dyna_node_is_reachable(n, reps[i]) && !enc.oom) {
+      if (pl->hint[i]) n->stats.hints_stored++;
+    } else if (!enc.oom) {
       dyna_msg_t m = {0};
       m.type = DYNA_MSG_PUT;
       m.req = f->id;
@@ -267,20 +316,19 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const uint64_t *rep
       m.klen = req->klen;
       m.obj = enc.data;
       m.objlen = enc.len;
-      dyna_node_send(n, reps[i], &m);
+      m.node = pl->hint[i];
+      dyna_node_send(n, pl->target[i], &m);
     } else {
       f->answered[idx] = 2;
       f->failed++;
     }
   }
+  n->stats.sloppy_writes += sloppy;
   dyna_buf_free(&enc);
   put_progress(n, f);
 }
 
-static void start_forward(dyna_node_t *n, const dyna_req_t *req, const uint64_t *reps, size_t nrep) {
-  uint64_t to = 0;
-  for (size_t i = 0; i < nrep && !to; i++)
-    if (dyna_node_is_reachable(n, reps[i])) to = reps[i];
+static void start_forward(dyna_node_t *n, const dyna_req_t *req, uint64_t to) {
   fsm_t *f = to ? fsm_new(n, FSM_FWD, req->key, req->klen) : NULL;
   if (!f) {
     fsm_t tmp = {0};
@@ -288,7 +336,7 @@ static void start_forward(dyna_node_t *n, const dyna_req_t *req, const uint64_t 
     tmp.op = req->op;
     dyna_obj_init(&tmp.obj);
     if (to) fsm_answer(n, &tmp, DYNA_ENOMEM, NULL);
-    else fsm_answer(n, &tmp, DYNA_ENOQUORUM, "no replica of the key is reachable");
+    else fsm_answer(n, &tmp, DYNA_ENOQUORUM, "no node of the key's preference list is reachable");
     return;
   }
   n->stats.forwarded++;
@@ -314,24 +362,27 @@ static void start_forward(dyna_node_t *n, const dyna_req_t *req, const uint64_t 
   dyna_buf_free(&cb);
 }
 
-static int is_member_of(uint64_t id, const uint64_t *reps, size_t nrep) {
-  for (size_t i = 0; i < nrep; i++)
-    if (reps[i] == id) return 1;
-  return 0;
+/* Who coordinates a write: this node when it is a home replica; else the first
+ * reachable home replica; when none is reachable, the first fallback target (sloppy
+ * quorum), which may be this node. Returns the coordinator's id (0: nobody reachable). */
+static uint64_t write_coordinator(dyna_node_t *n, const plan_t *pl) {
+  if (is_home(pl, n->cfg.id)) return n->cfg.id;
+  for (size_t i = 0; i < pl->nt; i++)
+    if (!pl->hint[i]) return pl->target[i];
+  return pl->nt ? (plan_index(pl, n->cfg.id) >= 0 ? n->cfg.id : pl->target[0]) : 0;
 }
 
 void dyna_coord_request(dyna_node_t *n, const dyna_req_t *req) {
-  uint64_t reps[DYNA_MAX_N];
-  uint32_t part = dyna_node_partition(n, req->key, req->klen);
-  size_t nrep = dyna_node_replicas(n, part, reps);
+  plan_t pl;
+  make_plan(n, dyna_node_partition(n, req->key, req->klen), &pl);
   if (req->op == DYNA_OP_GET) {
     n->stats.gets++;
-    start_get(n, req, part, reps, nrep);
-  } else if (is_member_of(n->cfg.id, reps, nrep)) {
-    start_put(n, req, reps, nrep, 0, 0);
-  } else {
-    start_forward(n, req, reps, nrep);
+    start_get(n, req, &pl);
+    return;
   }
+  uint64_t c = write_coordinator(n, &pl);
+  if (c == n->cfg.id) start_put(n, req, &pl, 0, 0);
+  else start_forward(n, req, c);
 }
 
 /* ---------- messages ---------- */
@@ -341,9 +392,14 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_obj_init(&o);
   int rc = m->klen ? dyna_obj_decode(m->obj, m->objlen, &o) : DYNA_EPROTO;
   if (!rc) {
-    dyna_replica_t rep = {n->store, n->cfg.id, n->cl.ring.size};
+    dyna_replica_t rep;
+    dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
+    uint64_t hint = m->node != n->cfg.id ? m->node : 0;
+    int changed = 0;
     if (n->cfg.bugs & DYNA_BUG_OVERWRITE) rc = dyna_replica_overwrite(&rep, m->key, m->klen, &o);
-    else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, NULL);
+    else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, hint, &changed);
+    if (!rc && hint) n->stats.hints_stored++;
+    if (!rc && changed && (m->flags & DYNA_PUT_AAE)) n->stats.aae_keys_repaired++;
   }
   dyna_obj_clear(&o);
   n->stats.replica_puts++;
@@ -358,8 +414,12 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
 static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_replica_t rep = {n->store, n->cfg.id, n->cl.ring.size};
-  int rc = m->klen ? dyna_replica_read(&rep, m->key, m->klen, &o) : DYNA_EPROTO;
+  int rc = DYNA_EPROTO;
+  if (m->klen) {
+    dyna_replica_t rep;
+    dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
+    rc = dyna_replica_read(&rep, m->key, m->klen, &o);
+  }
   dyna_buf_t enc = DYNA_BUF_INIT;
   if (!rc && o.n) dyna_obj_encode(&o, &enc);
   if (enc.oom) rc = DYNA_ENOMEM;
@@ -391,11 +451,10 @@ static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_ctx_init(&ctx);
   int rc = m->klen ? dyna_ctx_decode(m->ctx, m->ctxlen, &ctx) : DYNA_EPROTO;
   if (!rc && m->vlen > n->cfg.max_value_bytes) rc = DYNA_ETOOBIG;
-  uint64_t reps[DYNA_MAX_N];
-  size_t nrep = 0;
+  plan_t pl;
   if (!rc) {
-    nrep = dyna_node_replicas(n, dyna_node_partition(n, m->key, m->klen), reps);
-    if (!is_member_of(n->cfg.id, reps, nrep)) rc = DYNA_EBUSY;
+    make_plan(n, dyna_node_partition(n, m->key, m->klen), &pl);
+    if (write_coordinator(n, &pl) != n->cfg.id) rc = DYNA_EBUSY; /* views differ: no second hop */
   }
   if (rc) {
     dyna_msg_t a = {0};
@@ -405,7 +464,7 @@ static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     dyna_node_send(n, from, &a);
   } else {
     req.ctx = &ctx;
-    start_put(n, &req, reps, nrep, from, m->req);
+    start_put(n, &req, &pl, from, m->req);
   }
   dyna_ctx_clear(&ctx);
 }

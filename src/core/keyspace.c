@@ -63,3 +63,49 @@ int dyna_record_decode(const uint8_t *p, size_t len, const void *key, size_t kle
   if (klen_out) *klen_out = lklen;
   return 0;
 }
+
+size_t dyna_hkey_prefix(const uint8_t *skey, size_t sklen, uint8_t *out) {
+  out[0] = skey[0]; /* the partition, so one partition's hints can be iterated */
+  out[1] = skey[1];
+  out[2] = (uint8_t)(sklen >> 8);
+  out[3] = (uint8_t)sklen;
+  memcpy(out + 4, skey, sklen);
+  return 4 + sklen;
+}
+
+size_t dyna_hkey_make(const uint8_t *skey, size_t sklen, uint64_t owner, uint8_t *out) {
+  size_t n = dyna_hkey_prefix(skey, sklen, out);
+  for (int i = 0; i < 8; i++) out[n + (size_t)i] = (uint8_t)(owner >> (56 - 8 * i));
+  return n + 8;
+}
+
+int dyna_hkey_parse(const uint8_t *hkey, size_t len, const uint8_t **skey, size_t *sklen,
+                    uint64_t *owner) {
+  if (len < 4 + 3 + 8) return DYNA_ECORRUPT;
+  size_t n = ((size_t)hkey[2] << 8) | hkey[3];
+  if (n + 12 != len || n > DYNA_SKEY_MAX || hkey[0] != hkey[4] || hkey[1] != hkey[5]) return DYNA_ECORRUPT;
+  *skey = hkey + 4;
+  *sklen = n;
+  uint64_t o = 0;
+  for (int i = 0; i < 8; i++) o = (o << 8) | hkey[4 + n + (size_t)i];
+  *owner = o;
+  return 0;
+}
+
+int dyna_skey_user_key(const uint8_t *skey, size_t sklen, const uint8_t *rec, size_t reclen,
+                       const uint8_t **key, size_t *klen) {
+  if (sklen < 3) return DYNA_ECORRUPT;
+  if (skey[2] == 0) {
+    *key = skey + 3;
+    *klen = sklen - 3;
+    return *klen ? 0 : DYNA_ECORRUPT;
+  }
+  /* Long key: the record carries it after its two header bytes. */
+  dyna_rd_t r;
+  dyna_rd_init(&r, rec, reclen);
+  dyna_rd_u8(&r);
+  uint8_t flags = dyna_rd_u8(&r);
+  if (r.err || !(flags & RECORD_LONGKEY)) return DYNA_ECORRUPT;
+  *key = dyna_rd_bytes(&r, DYNA_MAX_KEY_BYTES, klen);
+  return *key ? 0 : DYNA_ECORRUPT;
+}

@@ -36,6 +36,19 @@ size_t dyna_skey_make(uint32_t partition, const void *key, size_t klen, uint8_t 
 /* Partition of a store key (0 when too short). */
 uint32_t dyna_skey_partition(const uint8_t *skey, size_t len);
 
+/* Hint store key: u16be partition | u16be store-key length | store key | u64be intended
+ * owner, so that one partition's hints can be iterated, and all hints for one key share
+ * the prefix returned by dyna_hkey_prefix. */
+#define DYNA_HKEY_MAX (4u + DYNA_SKEY_MAX + 8u)
+size_t dyna_hkey_make(const uint8_t *skey, size_t sklen, uint64_t owner, uint8_t *out);
+size_t dyna_hkey_prefix(const uint8_t *skey, size_t sklen, uint8_t *out);
+/* Splits a hint store key; returns 0 or DYNA_ECORRUPT. *skey points into hkey. */
+int dyna_hkey_parse(const uint8_t *hkey, size_t len, const uint8_t **skey, size_t *sklen,
+                    uint64_t *owner);
+/* The user key inside a store key and its record (long keys live in the record). */
+int dyna_skey_user_key(const uint8_t *skey, size_t sklen, const uint8_t *rec, size_t reclen,
+                       const uint8_t **key, size_t *klen);
+
 /* Appends the stored record of (key, o) to out. */
 void dyna_record_encode(const void *key, size_t klen, const dyna_obj_t *o, dyna_buf_t *out);
 /* Decodes a stored record into o (initialised, replaced on success). When key is not

@@ -23,8 +23,12 @@ void dyna_node_cfg_default(dyna_node_cfg_t *cfg) {
   cfg->request_timeout_ms = 1000;
   cfg->gossip_interval_ms = 500;
   cfg->handoff_interval_ms = 100;
-  cfg->handoff_batch_keys = 64;
+  cfg->handoff_batch_keys = 128;
   cfg->handoff_bytes_per_sec = 16u << 20;
+  cfg->heartbeat_ms = 200;
+  cfg->aae_interval_ms = 100;
+  cfg->tombstone_grace_ms = 24ull * 3600 * 1000;
+  cfg->fd_min_ms = 1000;
 }
 
 int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now_ms,
@@ -42,15 +46,19 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now
   dyna_cluster_init(&n->cl);
   dyna_idmap_init(&n->fsms);
   dyna_idmap_init(&n->down);
+  dyna_idmap_init(&n->fd);
+  if (!n->cfg.heartbeat_ms) n->cfg.heartbeat_ms = 200;
   int rc = dyna_gossip_load(n);
   if (!rc) rc = dyna_handoff_load_epochs(n);
+  if (!rc) rc = dyna_merkle_open(n);
   if (rc) {
     dyna_node_free(n);
     return rc;
   }
   n->next_gossip_ms = now_ms;
   n->ho.next_ms = now_ms;
-  n->ho.tokens_ms = now_ms;
+  n->hd.next_ms = now_ms;
+  n->budget.tokens_ms = now_ms;
   *out = n;
   return 0;
 }
@@ -59,6 +67,8 @@ void dyna_node_free(dyna_node_t *n) {
   if (!n) return;
   dyna_coord_free_all(n);
   dyna_handoff_free(n);
+  dyna_hints_free(n);
+  dyna_merkle_free(n);
   dyna_reply_t r;
   while (dyna_node_pop_reply(n, &r)) dyna_reply_clear(&r);
   dyna_outmsg_t m;
@@ -67,6 +77,7 @@ void dyna_node_free(dyna_node_t *n) {
   dyna_free(n->msgs);
   dyna_idmap_free(&n->fsms);
   dyna_idmap_free(&n->down);
+  dyna_fd_free(n);
   dyna_cluster_clear(&n->cl);
   dyna_free(n->epoch);
   dyna_free(n);
@@ -101,6 +112,43 @@ uint64_t dyna_node_actor(const dyna_node_t *n, uint32_t p) {
   return a ? a : 1;
 }
 
+void dyna_node_replica(dyna_node_t *n, uint32_t p, dyna_replica_t *rep) {
+  rep->store = n->store;
+  rep->actor = dyna_node_actor(n, p);
+  rep->ring_size = n->cl.ring.size;
+  rep->on_change = dyna_merkle_on_change;
+  rep->arg = n;
+}
+
+size_t dyna_node_preflist(const dyna_node_t *n, uint32_t p, uint64_t *out, size_t max) {
+  return dyna_ring_preflist(&n->cl.ring, p, n->cfg.n, out, max);
+}
+
+/* ---------- background budget ---------- */
+
+static void budget_refill(dyna_node_t *n) {
+  budget_t *b = &n->budget;
+  int64_t rate = (int64_t)n->cfg.handoff_bytes_per_sec;
+  if (n->now_ms > b->tokens_ms) {
+    b->tokens += rate * (int64_t)(n->now_ms - b->tokens_ms) / 1000;
+    if (b->tokens > rate) b->tokens = rate; /* at most one second of burst */
+  }
+  b->tokens_ms = n->now_ms;
+}
+
+int dyna_budget_ok(dyna_node_t *n) {
+  budget_refill(n);
+  if (n->budget.tokens > 0) return 1;
+  n->stats.budget_waits++;
+  return 0;
+}
+
+int dyna_budget_take(dyna_node_t *n, uint64_t bytes) {
+  int ok = dyna_budget_ok(n);
+  n->budget.tokens -= (int64_t)bytes;
+  return ok;
+}
+
 size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out) {
   return dyna_ring_preflist(&n->cl.ring, p, n->cfg.n, out, n->cfg.n);
 }
@@ -109,12 +157,19 @@ size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out) {
 
 void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, uint64_t now_ms) {
   n->now_ms = now_ms;
-  if (up) dyna_idmap_take(&n->down, id, NULL);
-  else if (!dyna_idmap_get(&n->down, id)) dyna_idmap_put(&n->down, id, NULL, now_ms);
+  if (up) {
+    if (dyna_idmap_take(&n->down, id, NULL)) dyna_fd_reset(n, id);
+  } else if (!dyna_idmap_get(&n->down, id)) {
+    dyna_idmap_put(&n->down, id, NULL, now_ms);
+  }
 }
 
 int dyna_node_is_reachable(const dyna_node_t *n, uint64_t id) {
-  return id == n->cfg.id || !dyna_idmap_get(&n->down, id);
+  return id == n->cfg.id || (!dyna_idmap_get(&n->down, id) && !dyna_fd_suspect(n, id));
+}
+
+uint64_t dyna_node_phi_x1000(const dyna_node_t *n, uint64_t id) {
+  return id == n->cfg.id ? 0 : dyna_fd_phi_x1000(n, id);
 }
 
 /* ---------- outboxes ---------- */
@@ -230,7 +285,8 @@ static int check_request(const dyna_node_t *n, const dyna_req_t *req, dyna_reply
 /* DYNA.LOCAL: this node's own replica, unmerged, whatever the ring says. */
 static void local_read(dyna_node_t *n, const dyna_req_t *req, dyna_reply_t *r) {
   n->stats.locals++;
-  dyna_replica_t rep = {n->store, n->cfg.id, n->cl.ring.size};
+  dyna_replica_t rep;
+  dyna_node_replica(n, dyna_node_partition(n, req->key, req->klen), &rep);
   int rc = dyna_replica_read(&rep, req->key, req->klen, &r->obj);
   if (!rc) rc = dyna_obj_context(&r->obj, &r->ctx);
   if (rc) dyna_reply_fail(r, rc, NULL);
@@ -264,13 +320,19 @@ int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, si
     n->stats.bad_messages++;
     return DYNA_EPROTO;
   }
+  dyna_fd_heard(n, from);
   switch (m.type) {
   case DYNA_MSG_GOSSIP:
   case DYNA_MSG_JOIN:
     dyna_gossip_on_message(n, from, &m);
     break;
   case DYNA_MSG_PUT_ACK:
-    if (!dyna_handoff_on_ack(n, from, &m)) dyna_coord_on_message(n, from, &m);
+    if (!dyna_handoff_on_ack(n, from, &m) && !dyna_hints_on_ack(n, from, &m))
+      dyna_coord_on_message(n, from, &m);
+    break;
+  case DYNA_MSG_AAE_TREE:
+  case DYNA_MSG_AAE_DIFF:
+    dyna_merkle_on_message(n, from, &m);
     break;
   case DYNA_MSG_PUT:
   case DYNA_MSG_GET:
@@ -292,9 +354,17 @@ int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, si
   return 0;
 }
 
+void dyna_node_repair(dyna_node_t *n, uint32_t p, uint64_t now_ms) {
+  n->now_ms = now_ms;
+  dyna_merkle_force(n, p);
+}
+
 void dyna_node_tick(dyna_node_t *n, uint64_t now_ms) {
   n->now_ms = now_ms;
+  dyna_fd_tick(n);
   dyna_coord_tick(n);
   dyna_gossip_tick(n);
   dyna_handoff_tick(n);
+  dyna_hints_tick(n);
+  dyna_merkle_tick(n);
 }

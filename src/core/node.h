@@ -38,6 +38,10 @@ typedef struct dyna_node_cfg {
   uint64_t handoff_interval_ms;
   uint32_t handoff_batch_keys;
   uint64_t handoff_bytes_per_sec;
+  uint64_t aae_interval_ms; /* one anti-entropy exchange per interval */
+  uint64_t tombstone_grace_ms; /* tombstones are reaped no sooner than this after the delete */
+  uint64_t heartbeat_ms;    /* failure detector ping interval */
+  uint64_t fd_min_ms;       /* never suspect a peer heard from this recently */
   uint32_t bugs;            /* DYNA_BUG_*: deliberate faults for the simulator's self-test
                                (it must catch each one); never set by dynad */
 } dyna_node_cfg_t;
@@ -124,10 +128,16 @@ size_t dyna_node_msgs_pending(const dyna_node_t *n);
  * not decode (the driver should drop the connection); nothing is changed then. */
 int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, size_t len,
                          uint64_t now_ms);
-/* The driver's transport judgement: a connection to id is up or down. Unreachable
- * replicas are not waited for. */
+/* The driver's transport judgement: a connection to id is up or down. */
 void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, uint64_t now_ms);
+/* Reachable = the transport is up and the failure detector (fd.c) does not suspect it.
+ * Unreachable replicas are not waited for; fallbacks take their writes. */
 int dyna_node_is_reachable(const dyna_node_t *n, uint64_t id);
+/* The failure detector's suspicion of id, phi * 1000 (0 for self or unknown). */
+uint64_t dyna_node_phi_x1000(const dyna_node_t *n, uint64_t id);
+
+/* Forces an anti-entropy exchange of partition p (UINT32_MAX: every partition). */
+void dyna_node_repair(dyna_node_t *n, uint32_t p, uint64_t now_ms);
 
 /* ---- Membership (explicit admin actions) ---- */
 /* Asks the member seed_id (whose id the driver learned in the handshake) to add this
@@ -148,6 +158,9 @@ typedef struct dyna_node_stats {
   uint64_t forwarded, replica_puts, replica_gets, read_repairs, noquorum;
   uint64_t handoff_keys_sent, handoff_keys_deleted, handoff_bytes;
   uint64_t gossip_sent, gossip_received, ring_changes, bad_messages;
+  uint64_t hints_stored, hints_delivered, sloppy_writes;
+  uint64_t aae_exchanges, aae_keys_sent, aae_keys_repaired;
+  uint64_t tombstones_reaped, budget_waits;
 } dyna_node_stats_t;
 const dyna_node_stats_t *dyna_node_stats(const dyna_node_t *n);
 

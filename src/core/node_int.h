@@ -6,6 +6,7 @@
 #include "core/cluster.h"
 #include "core/idmap.h"
 #include "core/node.h"
+#include "core/replica.h"
 #include "proto/wire.h"
 
 #define DYNA_MAX_N 16
@@ -27,6 +28,7 @@ typedef struct fsm {
   uint32_t need;            /* R or W */
   uint32_t nt;              /* targets asked (including self when a replica) */
   uint64_t target[DYNA_MAX_N];
+  uint64_t hint[DYNA_MAX_N];    /* a fallback target: the home replica it stands in for */
   uint8_t answered[DYNA_MAX_N]; /* 0 waiting, 1 ok, 2 failed */
   dyna_obj_t got[DYNA_MAX_N];   /* FSM_GET: what each target returned */
   uint32_t ok, failed;
@@ -35,32 +37,53 @@ typedef struct fsm {
   int existed;
 } fsm_t;
 
-/* Transfer of one partition's keys to its current replicas (handoff.c). */
-typedef struct handoff_item {
-  uint8_t *skey;            /* owned */
+/* A batch of objects being sent to other nodes as merge-PUTs, deleted here once every
+ * target acknowledged (transfer.c). Partition handoff and hint delivery each run one. */
+typedef struct xfer_item {
+  dyna_space_t space;       /* where the source record lives (OBJ or HINT) */
+  uint8_t *skey;            /* its store key in that space (owned) */
   size_t sklen;
-  uint8_t *rec;             /* the stored record as sent (owned) */
+  uint8_t *rec;             /* the record as read, compared before deleting (owned) */
   size_t reclen;
-  uint32_t acks;
-} handoff_item_t;
-
-typedef struct handoff {
-  int active;
   uint32_t partition;
+  uint32_t nt;
+  uint64_t target[DYNA_MAX_N];
+  uint32_t acks;
+} xfer_item_t;
+
+typedef struct xfer {
+  int active;
+  size_t nitems, cap;
+  xfer_item_t *items;
+  uint32_t failed;
+  uint64_t first_req;       /* item i, target t: first_req + i * DYNA_MAX_N + t */
+  uint64_t deadline_ms;
+} xfer_t;
+
+/* Partition handoff: the sweep over partitions this node holds but no longer replicates. */
+typedef struct handoff {
   uint32_t cursor;          /* next partition to consider */
   uint32_t scanned;         /* partitions looked at in this sweep */
   int found_foreign;        /* this sweep found data to move */
-  uint32_t nt;
-  uint64_t target[DYNA_MAX_N];
-  size_t nitems;
-  handoff_item_t *items;
-  uint32_t failed;
-  uint64_t deadline_ms;
-  uint64_t first_req;       /* requests first_req .. first_req + nitems*nt - 1 */
+  uint64_t sweep_ring;      /* ring version when this sweep began */
   uint64_t next_ms;
-  double tokens;            /* rate limit: bytes we may still send */
-  uint64_t tokens_ms;
+  xfer_t x;
 } handoff_t;
+
+/* Hinted handoff: delivery of the hints this node holds. */
+typedef struct hints {
+  uint32_t cursor;          /* next partition whose hints to look at */
+  uint64_t next_ms;
+  xfer_t x;
+} hints_t;
+
+/* Background byte budget shared by handoff, hint delivery and anti-entropy. */
+typedef struct budget {
+  int64_t tokens;
+  uint64_t tokens_ms;
+} budget_t;
+
+struct merkle;
 
 struct dyna_node {
   dyna_node_cfg_t cfg;
@@ -78,9 +101,13 @@ struct dyna_node {
   dyna_idmap_t fsms;
   fsm_t *fsm_list;
   uint64_t next_req;
-  dyna_idmap_t down; /* ids the driver reports unreachable */
+  dyna_idmap_t down; /* ids the driver reports unreachable (no transport) */
+  dyna_idmap_t fd;   /* id -> failure-detector state (fd.c) */
   uint64_t next_gossip_ms;
   handoff_t ho;
+  hints_t hd;
+  budget_t budget;
+  struct merkle *mk; /* anti-entropy trees and exchange state (merkle.c) */
   uint32_t *epoch; /* per partition: bumped when this node drops the partition's data */
 };
 
@@ -116,11 +143,54 @@ void dyna_gossip_changed(dyna_node_t *n);
 /* A leaving node with nothing left to hand off becomes REMOVED. */
 void dyna_gossip_left(dyna_node_t *n);
 
+/* fd.c: the failure detector */
+void dyna_fd_heard(dyna_node_t *n, uint64_t id);   /* any frame from id */
+void dyna_fd_reset(dyna_node_t *n, uint64_t id);   /* transport (re)established */
+int dyna_fd_suspect(const dyna_node_t *n, uint64_t id);
+uint64_t dyna_fd_phi_x1000(const dyna_node_t *n, uint64_t id);
+void dyna_fd_tick(dyna_node_t *n);
+void dyna_fd_free(dyna_node_t *n);
+
+/* The replica view of the store for partition p (actor, Merkle hook). */
+void dyna_node_replica(dyna_node_t *n, uint32_t p, struct dyna_replica *rep);
+/* The full preference list of p (home replicas first, then fallbacks); returns count. */
+size_t dyna_node_preflist(const dyna_node_t *n, uint32_t p, uint64_t *out, size_t max);
+/* Background budget: 1 when `bytes` more may be sent now (and takes them). */
+int dyna_budget_take(dyna_node_t *n, uint64_t bytes);
+int dyna_budget_ok(dyna_node_t *n);
+/* Bumps and persists partition p's epoch (before this node drops data of p). */
+void dyna_node_bump_epoch(dyna_node_t *n, uint32_t p);
+
+/* transfer.c */
+int dyna_xfer_add(dyna_node_t *n, xfer_t *x, dyna_space_t space, const uint8_t *skey, size_t sklen,
+                  const uint8_t *rec, size_t reclen, uint32_t partition, const uint64_t *targets,
+                  uint32_t nt);
+/* Sends every item; returns bytes sent. Finishes at once when nothing is awaited. */
+uint64_t dyna_xfer_send(dyna_node_t *n, xfer_t *x);
+/* 1 when m (a PUT_ACK) belonged to x; finishes the batch when complete. */
+int dyna_xfer_on_ack(dyna_node_t *n, xfer_t *x, uint64_t from, const dyna_msg_t *m);
+void dyna_xfer_expire(dyna_node_t *n, xfer_t *x);
+void dyna_xfer_clear(xfer_t *x);
+
 /* handoff.c */
 int dyna_handoff_load_epochs(dyna_node_t *n);
 void dyna_handoff_tick(dyna_node_t *n);
-/* Returns 1 when m (a PUT_ACK) belonged to the handoff. */
 int dyna_handoff_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
 void dyna_handoff_free(dyna_node_t *n);
+
+/* hints.c */
+void dyna_hints_tick(dyna_node_t *n);
+int dyna_hints_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
+void dyna_hints_free(dyna_node_t *n);
+
+/* merkle.c */
+int dyna_merkle_open(dyna_node_t *n);
+void dyna_merkle_free(dyna_node_t *n);
+void dyna_merkle_on_change(void *node, uint32_t partition, const uint8_t *skey, size_t sklen,
+                           uint64_t h_old, uint64_t h_new);
+void dyna_merkle_tick(dyna_node_t *n);
+void dyna_merkle_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
+/* Schedules an exchange of partition p (or of every partition when p is UINT32_MAX). */
+void dyna_merkle_force(dyna_node_t *n, uint32_t p);
 
 #endif

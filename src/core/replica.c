@@ -1,52 +1,104 @@
-/* replica.c: read, coordinate and merge versioned objects in the local store. */
+/* replica.c: read, coordinate and merge versioned objects and hints in the local store
+ * (see replica.h). */
 #include "core/replica.h"
 #include "core/err.h"
 #include "core/keyspace.h"
 #include <string.h>
+#include <xxhash.h>
 
-static size_t skey_of(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
-                      uint8_t *skey) {
-  uint32_t part = dyna_hash_partition(dyna_key_hash(key, klen), rep->ring_size);
-  return dyna_skey_make(part, key, klen, skey);
-}
-
-static int load(const dyna_replica_t *rep, const uint8_t *skey, size_t sklen,
-                const uint8_t *key, size_t klen, dyna_obj_t *out) {
-  dyna_buf_t b = DYNA_BUF_INIT;
-  int rc = dyna_store_get(rep->store, DYNA_SPACE_OBJ, skey, sklen, &b);
-  if (rc == DYNA_ENOTFOUND) rc = 0;
-  else if (rc == 0) rc = dyna_record_decode(b.data, b.len, key, klen, out, NULL, NULL);
-  dyna_buf_free(&b);
-  return rc;
-}
-
-static int save(const dyna_replica_t *rep, const uint8_t *skey, size_t sklen,
-                const uint8_t *key, size_t klen, const dyna_obj_t *o) {
-  dyna_buf_t b = DYNA_BUF_INIT;
-  dyna_record_encode(key, klen, o, &b);
-  int rc = b.oom ? DYNA_ENOMEM
-                 : dyna_store_put(rep->store, DYNA_SPACE_OBJ, skey, sklen, b.data, b.len);
-  dyna_buf_free(&b);
-  return rc;
-}
-
-int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
-                      dyna_obj_t *out) {
+typedef struct loc {
+  uint32_t part;
   uint8_t skey[DYNA_SKEY_MAX];
-  size_t sklen = skey_of(rep, key, klen, skey);
-  return load(rep, skey, sklen, key, klen, out);
+  size_t sklen;
+} loc_t;
+
+static void locate(const dyna_replica_t *rep, const uint8_t *key, size_t klen, loc_t *l) {
+  l->part = dyna_hash_partition(dyna_key_hash(key, klen), rep->ring_size);
+  l->sklen = dyna_skey_make(l->part, key, klen, l->skey);
+}
+
+uint64_t dyna_record_hash(const uint8_t *skey, size_t sklen, const uint8_t *rec, size_t reclen) {
+  uint64_t h = XXH3_64bits_withSeed(rec, reclen, XXH3_64bits(skey, sklen));
+  return h ? h : 1;
+}
+
+/* Loads the record at (space, k) into out; *h gets its hash (0 when absent). */
+static int load(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t klen,
+                const loc_t *l, const uint8_t *key, size_t keylen, dyna_obj_t *out, uint64_t *h) {
+  dyna_buf_t b = DYNA_BUF_INIT;
+  int rc = dyna_store_get(st, sp, k, klen, &b);
+  if (h) *h = 0;
+  if (rc == DYNA_ENOTFOUND) {
+    rc = 0;
+  } else if (rc == 0) {
+    rc = dyna_record_decode(b.data, b.len, key, keylen, out, NULL, NULL);
+    if (!rc && h) *h = dyna_record_hash(l->skey, l->sklen, b.data, b.len);
+  }
+  dyna_buf_free(&b);
+  return rc;
+}
+
+/* Stores o at (space, k); reports OBJ changes to the hook. */
+static int save(const dyna_replica_t *rep, dyna_space_t sp, const uint8_t *k, size_t klen,
+                const loc_t *l, const uint8_t *key, size_t keylen, const dyna_obj_t *o, uint64_t h_old) {
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_record_encode(key, keylen, o, &b);
+  int rc = b.oom ? DYNA_ENOMEM : dyna_store_put(rep->store, sp, k, klen, b.data, b.len);
+  if (!rc && sp == DYNA_SPACE_OBJ && rep->on_change)
+    rep->on_change(rep->arg, l->part, l->skey, l->sklen, h_old, dyna_record_hash(l->skey, l->sklen, b.data, b.len));
+  dyna_buf_free(&b);
+  return rc;
+}
+
+typedef struct hint_merge {
+  const uint8_t *key;
+  size_t klen;
+  dyna_obj_t *out;
+  int rc;
+} hint_merge_t;
+
+static int merge_hint(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  hint_merge_t *hm = arg;
+  (void)k;
+  (void)klen;
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  hm->rc = dyna_record_decode(v, vlen, hm->key, hm->klen, &o, NULL, NULL);
+  if (!hm->rc) hm->rc = dyna_obj_merge(hm->out, &o);
+  dyna_obj_clear(&o);
+  return hm->rc ? 1 : 0;
+}
+
+/* out := OBJ[key] merged with every hint for key; *h_obj = hash of the OBJ record. */
+static int read_all(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
+                    dyna_obj_t *out, uint64_t *h_obj) {
+  int rc = load(rep->store, DYNA_SPACE_OBJ, l->skey, l->sklen, l, key, klen, out, h_obj);
+  if (rc) return rc;
+  uint8_t prefix[DYNA_HKEY_MAX];
+  size_t plen = dyna_hkey_prefix(l->skey, l->sklen, prefix);
+  hint_merge_t hm = {key, klen, out, 0};
+  int irc = dyna_store_iter(rep->store, DYNA_SPACE_HINT, prefix, plen, merge_hint, &hm);
+  if (hm.rc) return hm.rc;
+  return irc < 0 ? irc : 0;
+}
+
+int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_obj_t *out) {
+  loc_t l;
+  locate(rep, key, klen, &l);
+  return read_all(rep, &l, key, klen, out, NULL);
 }
 
 int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                             const dyna_ctx_t *ctx, int blind, const dyna_val_t *v,
-                            dyna_obj_t *out, int *existed) {
-  uint8_t skey[DYNA_SKEY_MAX];
-  size_t sklen = skey_of(rep, key, klen, skey);
+                            uint64_t hint_owner, dyna_obj_t *out, int *existed) {
+  loc_t l;
+  locate(rep, key, klen, &l);
   dyna_obj_t o;
   dyna_obj_init(&o);
   dyna_ctx_t known;
   dyna_ctx_init(&known);
-  int rc = load(rep, skey, sklen, key, klen, &o);
+  uint64_t h_old = 0;
+  int rc = read_all(rep, &l, key, klen, &o, &h_old);
   if (rc) goto done;
   *existed = dyna_obj_nlive(&o) > 0;
   if (blind) {
@@ -54,9 +106,15 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
     if (rc) goto done;
     ctx = &known;
   }
-  rc = dyna_obj_update(&o, ctx, rep->node_id, v);
+  rc = dyna_obj_update(&o, ctx, rep->actor, v);
   if (rc) goto done;
-  rc = save(rep, skey, sklen, key, klen, &o);
+  if (hint_owner) {
+    uint8_t hk[DYNA_HKEY_MAX];
+    size_t hklen = dyna_hkey_make(l.skey, l.sklen, hint_owner, hk);
+    rc = save(rep, DYNA_SPACE_HINT, hk, hklen, &l, key, klen, &o, 0);
+  } else {
+    rc = save(rep, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, &o, h_old);
+  }
   if (rc) goto done;
   dyna_obj_clear(out);
   *out = o;
@@ -68,17 +126,27 @@ done:
 }
 
 int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
-                       const dyna_obj_t *incoming, int *changed) {
-  uint8_t skey[DYNA_SKEY_MAX];
-  size_t sklen = skey_of(rep, key, klen, skey);
+                       const dyna_obj_t *incoming, uint64_t hint_owner, int *changed) {
+  loc_t l;
+  locate(rep, key, klen, &l);
+  uint8_t hk[DYNA_HKEY_MAX];
+  const uint8_t *k = l.skey;
+  size_t kl = l.sklen;
+  dyna_space_t sp = DYNA_SPACE_OBJ;
+  if (hint_owner) {
+    kl = dyna_hkey_make(l.skey, l.sklen, hint_owner, hk);
+    k = hk;
+    sp = DYNA_SPACE_HINT;
+  }
   dyna_obj_t o;
   dyna_obj_init(&o);
-  int rc = load(rep, skey, sklen, key, klen, &o);
+  uint64_t h_old = 0;
+  int rc = load(rep->store, sp, k, kl, &l, key, klen, &o, &h_old);
   if (changed) *changed = 0;
   if (rc) goto done;
   if (dyna_obj_descends(&o, incoming)) goto done;
   rc = dyna_obj_merge(&o, incoming);
-  if (!rc) rc = save(rep, skey, sklen, key, klen, &o);
+  if (!rc) rc = save(rep, sp, k, kl, &l, key, klen, &o, h_old);
   if (!rc && changed) *changed = 1;
 done:
   dyna_obj_clear(&o);
@@ -87,7 +155,29 @@ done:
 
 int dyna_replica_overwrite(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                            const dyna_obj_t *o) {
-  uint8_t skey[DYNA_SKEY_MAX];
-  size_t sklen = skey_of(rep, key, klen, skey);
-  return save(rep, skey, sklen, key, klen, o);
+  loc_t l;
+  locate(rep, key, klen, &l);
+  dyna_obj_t old;
+  dyna_obj_init(&old);
+  uint64_t h_old = 0;
+  load(rep->store, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, &old, &h_old);
+  dyna_obj_clear(&old);
+  return save(rep, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, o, h_old);
+}
+
+int dyna_replica_delete_if(const dyna_replica_t *rep, const uint8_t *skey, size_t sklen,
+                           const uint8_t *rec, size_t reclen) {
+  dyna_buf_t cur = DYNA_BUF_INIT;
+  int rc = dyna_store_get(rep->store, DYNA_SPACE_OBJ, skey, sklen, &cur);
+  int same = rc == 0 && cur.len == reclen && !memcmp(cur.data, rec, reclen);
+  dyna_buf_free(&cur);
+  if (rc == DYNA_ENOTFOUND) return 0;
+  if (rc) return rc;
+  if (!same) return 0;
+  rc = dyna_store_del(rep->store, DYNA_SPACE_OBJ, skey, sklen);
+  if (rc) return rc;
+  if (rep->on_change)
+    rep->on_change(rep->arg, dyna_skey_partition(skey, sklen), skey, sklen,
+                   dyna_record_hash(skey, sklen, rec, reclen), 0);
+  return 1;
 }

@@ -1,40 +1,61 @@
-/* replica.h: one node's own copy of the data: reading, coordinating a new version and
- * merging versions received from elsewhere, over the store interface. Pure: all I/O
- * goes through the store's ops table. */
+/* replica.h: one node's own copy of the data, over the store interface: reading,
+ * coordinating a new version, merging versions received from elsewhere, and hints.
+ *
+ * Objects live in the store's OBJ space under their store key (keyspace.h). A node that
+ * takes a write for an unreachable home replica (sloppy quorum) keeps it as a *hint* in
+ * the HINT space under (store key, intended owner) until it can hand it over. A read
+ * merges the object with every hint this node holds for the key.
+ *
+ * Every change to the OBJ space is reported to rep->on_change (when set) with the hashes
+ * of the old and new records, so the Merkle trees (merkle.c) stay current.
+ * Pure: all I/O goes through the store's ops table. */
 #ifndef DYNA_REPLICA_H
 #define DYNA_REPLICA_H
 #include "core/object.h"
 #include "store/store.h"
 
+/* h_old / h_new: dyna_record_hash of the record before / after (0 = absent). */
+typedef void (*dyna_replica_hook_fn)(void *arg, uint32_t partition, const uint8_t *skey,
+                                     size_t sklen, uint64_t h_old, uint64_t h_new);
+
 typedef struct dyna_replica {
-  dyna_store_t *store; /* borrowed */
-  uint64_t node_id;
+  dyna_store_t *store;  /* borrowed */
+  uint64_t actor;       /* the id new dots are made under (node.c: dyna_node_actor) */
   uint32_t ring_size;
+  dyna_replica_hook_fn on_change; /* may be NULL */
+  void *arg;
 } dyna_replica_t;
 
-/* Reads key's object into out (initialised; empty when absent). Returns 0,
- * DYNA_ECORRUPT (stored bytes do not decode: reported, never overwritten), DYNA_EIO or
- * DYNA_ENOMEM. */
-int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
-                      dyna_obj_t *out);
+/* Reads key's object merged with every hint held for it into out (initialised; empty
+ * when absent). Returns 0, DYNA_ECORRUPT (stored bytes do not decode: reported, never
+ * overwritten), DYNA_EIO or DYNA_ENOMEM. */
+int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_obj_t *out);
 
-/* The coordinator's write: stored := event(sync(ctx, stored), node_id, v), or with
- * blind set, ctx := the stored object's own context (supersede everything known).
- * Writes the result and returns it in out (initialised, owned by the caller);
- * *existed tells whether a live value was there before. A stored object that does not
- * decode is left untouched and DYNA_ECORRUPT returned. */
+/* The coordinator's write: new := event(sync(ctx, known), actor, v), where known is what
+ * dyna_replica_read returns; with blind set, ctx := known's own context (supersede all).
+ * The result is stored as the object (hint_owner 0) or as a hint for hint_owner, and
+ * returned in out (initialised, owned by the caller). *existed tells whether a live value
+ * was known before. */
 int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                             const dyna_ctx_t *ctx, int blind, const dyna_val_t *v,
-                            dyna_obj_t *out, int *existed);
+                            uint64_t hint_owner, dyna_obj_t *out, int *existed);
 
-/* Merges incoming into key's stored object and writes it if that changed anything.
- * *changed (may be NULL) tells whether it did. */
+/* Merges incoming into key's object (hint_owner 0) or into the hint kept for hint_owner,
+ * writing only if that changes anything. *changed (may be NULL) tells whether it did. */
 int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
-                       const dyna_obj_t *incoming, int *changed);
+                       const dyna_obj_t *incoming, uint64_t hint_owner, int *changed);
 
 /* Replaces key's stored object with o, merge or not: only for DYNA_BUG_OVERWRITE, the
  * deliberate fault the simulator must catch. */
 int dyna_replica_overwrite(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                            const dyna_obj_t *o);
+
+/* Deletes the OBJ record at skey if it still equals rec (reporting the change). Returns
+ * 1 when deleted, 0 when it changed meanwhile or is gone, or a negative error. */
+int dyna_replica_delete_if(const dyna_replica_t *rep, const uint8_t *skey, size_t sklen,
+                           const uint8_t *rec, size_t reclen);
+
+/* Hash of a stored record for the Merkle trees: xxh3 of (store key, record); never 0. */
+uint64_t dyna_record_hash(const uint8_t *skey, size_t sklen, const uint8_t *rec, size_t reclen);
 
 #endif

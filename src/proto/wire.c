@@ -19,11 +19,13 @@ static const unsigned ALLOWED[DYNA_MSG_TYPE_MAX] = {
     [DYNA_MSG_FWD_RESP] = F_REQ | F_STATUS | F_CTX | F_FLAGS,
     [DYNA_MSG_PING] = F_REQ,
     [DYNA_MSG_PONG] = F_REQ,
+    [DYNA_MSG_AAE_TREE] = F_W | F_OBJ,
+    [DYNA_MSG_AAE_DIFF] = F_W | F_OBJ | F_FLAGS,
 };
 
 const char *dyna_msg_type_name(int type) {
   static const char *names[DYNA_MSG_TYPE_MAX] = {
-      "?", "HELLO", "GOSSIP", "JOIN", "PUT", "PUT_ACK", "GET", "GET_RESP", "FWD", "FWD_RESP", "PING", "PONG"};
+      "?", "HELLO", "GOSSIP", "JOIN", "PUT", "PUT_ACK", "GET", "GET_RESP", "FWD", "FWD_RESP", "PING", "PONG", "AAE_TREE", "AAE_DIFF"};
   return type > 0 && type < DYNA_MSG_TYPE_MAX ? names[type] : "?";
 }
 

@@ -20,7 +20,7 @@
  *   GOSSIP    obj = encoded cluster state
  *   JOIN      obj = the joiner's encoded member record; answered by GOSSIP
  *   PUT       req, key, obj = encoded object to merge; node = intended owner when the
- *             write is a hint (0 otherwise); flags bit 0 = handoff
+ *             write is a hint (0 otherwise); flags bit 0 = handoff, bit 1 = anti-entropy
  *   PUT_ACK   req, status
  *   GET       req, key
  *   GET_RESP  req, status, obj (empty when absent)
@@ -28,6 +28,10 @@
  *             (bit 0 blind, bit 1 delete), w = write quorum
  *   FWD_RESP  req, status, ctx = new context, flags bit 0 = a live value existed
  *   PING/PONG req (a heartbeat sequence number)
+ *   AAE_TREE  w = partition + 1, obj = the sender's bucket hashes (u64le each)
+ *   AAE_DIFF  w = partition + 1, obj = bitmap of the buckets that differ (empty: none);
+ *             flags bit 0 = reap: obj lists (bytes store key, u64le record hash) of
+ *             tombstones every replica agrees on, to delete
  *
  * Ownership: a decoded dyna_msg_t points into the frame it was decoded from.
  */
@@ -53,10 +57,13 @@ typedef enum {
   DYNA_MSG_FWD_RESP,
   DYNA_MSG_PING,
   DYNA_MSG_PONG,
+  DYNA_MSG_AAE_TREE,
+  DYNA_MSG_AAE_DIFF,
   DYNA_MSG_TYPE_MAX
 } dyna_msg_type_t;
 
 #define DYNA_PUT_HANDOFF 0x1u
+#define DYNA_PUT_AAE 0x2u
 #define DYNA_FWD_BLIND 0x1u
 #define DYNA_FWD_DELETE 0x2u
 

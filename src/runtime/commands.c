@@ -120,7 +120,7 @@ static void submit(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, dyna
   req->id = slot->first_req + sub;
   int rc = dyna_idmap_put(&s->pend, req->id, slot, sub);
   if (!rc) {
-    rc = dyna_node_request(s->node, req, dyna_server_now(s));
+    rc = dyna_node_request(s->node, req, dyna_server_clock(s));
     if (rc) dyna_idmap_take(&s->pend, req->id, NULL);
   }
   if (rc) {
@@ -479,6 +479,14 @@ static void cmd_info(dyna_server_t *s, conn_t *c, const args_t *a) {
   info_u64(&t, "handoff_keys_sent", ns->handoff_keys_sent);
   info_u64(&t, "handoff_keys_deleted", ns->handoff_keys_deleted);
   info_u64(&t, "handoff_bytes", ns->handoff_bytes);
+  info_u64(&t, "hints_stored", ns->hints_stored);
+  info_u64(&t, "hints_delivered", ns->hints_delivered);
+  info_u64(&t, "sloppy_writes", ns->sloppy_writes);
+  info_u64(&t, "aae_exchanges", ns->aae_exchanges);
+  info_u64(&t, "aae_keys_sent", ns->aae_keys_sent);
+  info_u64(&t, "aae_keys_repaired", ns->aae_keys_repaired);
+  info_u64(&t, "tombstones_reaped", ns->tombstones_reaped);
+  info_u64(&t, "background_budget_waits", ns->budget_waits);
   info_section(&t, "Cluster");
   info_str(&t, "cluster_name", s->cfg.cluster_name);
   info_u64(&t, "members", cl->n);
@@ -517,8 +525,8 @@ static void cmd_hello(dyna_server_t *s, conn_t *c, const args_t *a) {
   err_now(c, "NOPROTO Dyna speaks RESP2 only");
 }
 
-/* DYNA.STATUS: every member as this node sees it:
- * [[name, id, cluster addr, client addr, status, zone, partitions owned, reachable]...] */
+/* DYNA.STATUS: every member as this node sees it: [[name, id, cluster addr, client
+ * addr, status, zone, partitions owned, self|reachable|unreachable, phi]...] */
 static void cmd_dyna_status(dyna_server_t *s, conn_t *c, const args_t *a) {
   (void)a;
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
@@ -530,7 +538,9 @@ static void cmd_dyna_status(dyna_server_t *s, conn_t *c, const args_t *a) {
     snprintf(id, sizeof(id), "%016" PRIx64, m->id);
     const char *reach = m->id == s->node_id ? "self"
                         : dyna_node_is_reachable(s->node, m->id) ? "reachable" : "unreachable";
-    dyna_resp_put_array(b, 8);
+    char phi[32];
+    snprintf(phi, sizeof(phi), "%.1f", (double)dyna_node_phi_x1000(s->node, m->id) / 1000.0);
+    dyna_resp_put_array(b, 9);
     dyna_resp_put_bulk_str(b, m->name);
     dyna_resp_put_bulk_str(b, id);
     dyna_resp_put_bulk_str(b, m->addr);
@@ -539,6 +549,7 @@ static void cmd_dyna_status(dyna_server_t *s, conn_t *c, const args_t *a) {
     dyna_resp_put_bulk_str(b, m->zone);
     dyna_resp_put_int(b, dyna_ring_owned(&cl->ring, m->id));
     dyna_resp_put_bulk_str(b, reach);
+    dyna_resp_put_bulk_str(b, phi);
   }
 }
 
@@ -580,8 +591,21 @@ static void cmd_dyna_admin(dyna_server_t *s, conn_t *c, const args_t *a) {
   if (a->argc < 2) { err_arity(c, a); return; }
   char arg1[128];
   int rc;
-  uint64_t now = dyna_server_now(s);
-  if (arg_is(a, 1, "JOIN") && a->argc == 3 && !arg_str(a, 2, arg1, sizeof(arg1))) {
+  uint64_t now = dyna_server_clock(s);
+  if (arg_is(a, 1, "REPAIR") && (a->argc == 2 || a->argc == 3)) {
+    uint32_t p = UINT32_MAX;
+    if (a->argc == 3) {
+      char *end;
+      if (arg_str(a, 2, arg1, sizeof(arg1))) arg1[0] = 0;
+      unsigned long v = strtoul(arg1, &end, 10);
+      if (!arg1[0] || *end || v >= dyna_node_cluster(s->node)->ring.size) {
+        err_now(c, "ERR no such partition");
+        return;
+      }
+      p = (uint32_t)v;
+    }
+    dyna_node_repair(s->node, p, now);
+  } else if (arg_is(a, 1, "JOIN") && a->argc == 3 && !arg_str(a, 2, arg1, sizeof(arg1))) {
     rc = dyna_peers_join(s->peers, arg1);
     if (rc) { err_now(c, "ERR bad address (want the cluster address HOST:PORT of a member)"); return; }
   } else if (arg_is(a, 1, "LEAVE") && a->argc == 2) {
@@ -592,7 +616,7 @@ static void cmd_dyna_admin(dyna_server_t *s, conn_t *c, const args_t *a) {
     if (rc == DYNA_ENOTFOUND) { err_now(c, "ERR no such member"); return; }
     if (rc) { err_now(c, "ERR cannot remove that member (to take this node out, use LEAVE)"); return; }
   } else {
-    err_now(c, "ERR syntax: DYNA.ADMIN JOIN host:port | LEAVE | REMOVE name-or-id");
+    err_now(c, "ERR syntax: DYNA.ADMIN JOIN host:port | LEAVE | REMOVE name-or-id | REPAIR [partition]");
     return;
   }
   dyna_resp_put_simple(reply_now(c), "OK");

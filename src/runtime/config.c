@@ -29,7 +29,10 @@ void dyna_config_default(dyna_config_t *c) {
   snprintf(c->cluster_name, sizeof(c->cluster_name), "dyna");
   c->request_timeout_ms = 1000;
   c->gossip_interval_ms = 500;
-  c->handoff_bytes_per_sec = 16u << 20;
+  c->background_bytes_per_sec = 16u << 20;
+  c->aae_interval_ms = 100;
+  c->tombstone_grace_ms = 24ull * 3600 * 1000;
+  c->heartbeat_ms = 200;
   c->max_peer_output_bytes = 64u << 20;
 }
 
@@ -40,13 +43,17 @@ void dyna_config_usage(FILE *f) {
     "  --name NAME                 node name (default n1)\n"
     "  --data DIR                  data directory (default ./var/NAME)\n"
     "  --listen HOST:PORT          client (RESP) address (default 127.0.0.1:7001)\n"
-    "  --cluster HOST:PORT         inter-node address (default: listen host, port + 10000)\n"
+    "  --cluster HOST:PORT         inter-node address (default: listen host, port + 10000,\n"
+    "                              or any free port when that one is taken)\n"
     "  --join HOST:PORT            join the cluster of the member at this cluster address\n"
     "  --zone ZONE                 failure zone; replicas spread over zones first\n"
     "  --cluster-name NAME         nodes of other clusters are refused (default dyna)\n"
     "  --request-timeout-ms N      quorum wait before -NOQUORUM (default 1000)\n"
     "  --gossip-interval-ms N      (default 500)\n"
-    "  --handoff-bytes-per-sec N   partition transfer rate limit (default 16 MiB)\n"
+    "  --background-bytes-per-sec N  budget shared by handoff, hints, anti-entropy (16 MiB)\n"
+    "  --aae-interval-ms N         one anti-entropy exchange per interval (default 100)\n"
+    "  --tombstone-grace-ms N      reap tombstones no sooner (default 86400000 = 1 day)\n"
+    "  --heartbeat-ms N            failure detector ping interval (default 200)\n"
     "  --max-peer-output-bytes N   queued to one slow peer before dropping (default 64 MiB)\n"
     "  --sync always|batch|none    fsync policy (default batch: group commit per loop turn)\n"
     "  --max-value-bytes N         largest value (default 1048576)\n"
@@ -98,7 +105,10 @@ int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *er
     {"max-output-bytes", &c->max_output_bytes, sizeof(size_t), 1024, 1u << 30},
     {"request-timeout-ms", &c->request_timeout_ms, sizeof(uint64_t), 1, 600000},
     {"gossip-interval-ms", &c->gossip_interval_ms, sizeof(uint64_t), 10, 600000},
-    {"handoff-bytes-per-sec", &c->handoff_bytes_per_sec, sizeof(uint64_t), 1024, 1ull << 40},
+    {"background-bytes-per-sec", &c->background_bytes_per_sec, sizeof(uint64_t), 1024, 1ull << 40},
+    {"aae-interval-ms", &c->aae_interval_ms, sizeof(uint64_t), 1, 86400000},
+    {"tombstone-grace-ms", &c->tombstone_grace_ms, sizeof(uint64_t), 0, 1ull << 40},
+    {"heartbeat-ms", &c->heartbeat_ms, sizeof(uint64_t), 10, 60000},
     {"max-peer-output-bytes", &c->max_peer_output_bytes, sizeof(size_t), 1024, 1u << 30},
     {"n", &c->n, sizeof(uint32_t), 1, 16},
     {"r", &c->r, sizeof(uint32_t), 1, 16},
@@ -126,6 +136,7 @@ int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *er
   } else if (!strcmp(key, "cluster")) {
     if (parse_hostport(val, c->cluster_host, sizeof(c->cluster_host), &c->cluster_port))
       return set_err(err, errlen, "invalid address '%s' for %s (want HOST:PORT)", val, key);
+    c->cluster_port_given = 1;
   } else if (!strcmp(key, "join")) {
     char h[64];
     int port;
@@ -214,11 +225,7 @@ int dyna_config_parse(dyna_config_t *c, int argc, char **argv, char *err, size_t
   }
   if (!c->data[0]) snprintf(c->data, sizeof(c->data), "var/%s", c->name);
   if (!c->cluster_host[0]) snprintf(c->cluster_host, sizeof(c->cluster_host), "%s", c->listen_host);
-  if (!c->cluster_port) {
-    if (c->listen_port > 65535 - 10000)
-      return set_err(err, errlen, "give --cluster explicitly for listen port %s%s", "> 55535", "");
-    c->cluster_port = c->listen_port + 10000;
-  }
+  if (!c->cluster_port_given) c->cluster_port = c->listen_port <= 65535 - 10000 ? c->listen_port + 10000 : 0;
   if (c->r > c->n || c->w > c->n)
     return set_err(err, errlen, "r and w must not exceed n%s%s", "", "");
   return 0;

@@ -16,13 +16,17 @@ typedef struct dyna_config {
   char listen_host[48];     /* client (RESP) listener */
   int listen_port;
   char cluster_host[48];    /* inter-node listener; outgoing links bind to this host */
-  int cluster_port;         /* 0: listen port + 10000 */
+  int cluster_port;         /* 0 until given: then listen port + 10000 if free, else any */
+  int cluster_port_given;   /* --cluster was given: its port must be bound exactly */
   char join[128];           /* a member's cluster address to join at start ("" = none) */
   char zone[32];
   char cluster_name[64];
   uint64_t request_timeout_ms;
   uint64_t gossip_interval_ms;
-  uint64_t handoff_bytes_per_sec;
+  uint64_t background_bytes_per_sec; /* handoff + hints + anti-entropy together */
+  uint64_t aae_interval_ms;
+  uint64_t tombstone_grace_ms;
+  uint64_t heartbeat_ms;
   size_t max_peer_output_bytes; /* messages to a slow peer beyond this are dropped */
   dyna_sync_t sync;         /* always | batch | none */
   size_t max_value_bytes;

@@ -7,6 +7,7 @@
 #include "proto/wire.h"
 #include "runtime/log.h"
 #include "runtime/server_int.h"
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,9 @@ struct dyna_peers {
 
 const dyna_peer_stats_t *dyna_peers_stats(const dyna_peers_t *p) { return &p->stats; }
 
+/* Loop time for our own redial timers; wall-clock time for everything handed to the node. */
 static uint64_t now_ms(const dyna_peers_t *p) { return dyna_server_now(p->srv); }
+static uint64_t node_ms(const dyna_peers_t *p) { return dyna_server_clock(p->srv); }
 
 /* ---------- link lifecycle ---------- */
 
@@ -61,7 +64,6 @@ static void link_close(link_t *l, const char *why) {
   dyna_peers_t *p = l->ps;
   if (l->state == L_CLOSING) return;
   if (why) LOG_INFO("peer link %s (%016" PRIx64 ") closed: %s", l->addr, l->id, why);
-  int was_up = l->state == L_UP;
   l->state = L_CLOSING;
   if (l->prev) l->prev->next = l->next;
   else p->links = l->next;
@@ -72,7 +74,7 @@ static void link_close(link_t *l, const char *why) {
       dyna_idmap_take(&p->out_by_id, l->id, NULL);
       dyna_idmap_take(&p->retry_at, l->id, NULL);
       dyna_idmap_put(&p->retry_at, l->id, NULL, now_ms(p) + RETRY_MS);
-      if (was_up || l->state != L_UP) dyna_node_set_reachable(p->srv->node, l->id, 0, now_ms(p));
+      dyna_node_set_reachable(p->srv->node, l->id, 0, node_ms(p));
     }
   }
   uv_close((uv_handle_t *)&l->tcp, on_link_closed);
@@ -109,7 +111,6 @@ static void on_link_write(uv_write_t *req, int status) {
 
 static void link_flush(link_t *l) {
   if (l->writing || l->state == L_CLOSING || l->state == L_CONNECTING || !l->out.len) return;
-  if (l->state == L_HELLO && l->outgoing && l->wbuf.len == 0 && 0) return;
   dyna_buf_t t = l->wbuf;
   l->wbuf = l->out;
   l->out = t;
@@ -178,9 +179,9 @@ static void link_up(link_t *l, uint64_t id) {
   if (!l->outgoing) return;
   dyna_idmap_entry_t *e = dyna_idmap_get(&p->out_by_id, id);
   if (!e) dyna_idmap_put(&p->out_by_id, id, l, 0);
-  dyna_node_set_reachable(p->srv->node, id, 1, now_ms(p));
+  dyna_node_set_reachable(p->srv->node, id, 1, node_ms(p));
   if (l->join_on_hello) {
-    int rc = dyna_node_join(p->srv->node, id, now_ms(p));
+    int rc = dyna_node_join(p->srv->node, id, node_ms(p));
     LOG_INFO("joining the cluster of %s (%016" PRIx64 "): %s", l->addr, id, dyna_strerror(rc));
     l->join_on_hello = 0;
   }
@@ -210,7 +211,7 @@ static int handle_frame(link_t *l, const uint8_t *frame, size_t len) {
     return 0;
   }
   if (l->outgoing) return 0; /* we only send on our own links; ignore stray frames */
-  if (dyna_node_on_message(p->srv->node, l->id, frame, len, now_ms(p))) {
+  if (dyna_node_on_message(p->srv->node, l->id, frame, len, node_ms(p))) {
     link_close(l, "malformed frame");
     return -1;
   }
@@ -339,6 +340,23 @@ int dyna_peers_open(dyna_server_t *s, dyna_peers_t **out, char *err, size_t errl
   p->listener.data = p;
   int rc = parse_addr(addr, &ss) ? UV_EINVAL : uv_tcp_bind(&p->listener, (struct sockaddr *)&ss, 0);
   if (!rc) rc = uv_listen((uv_stream_t *)&p->listener, 128, on_peer_connection);
+  if (rc && !s->cfg.cluster_port_given && rc != UV_EINVAL) {
+    /* The default port is taken: any free one will do; members learn it by gossip. */
+    uv_close((uv_handle_t *)&p->listener, NULL);
+    uv_run(s->loop, UV_RUN_NOWAIT);
+    uv_tcp_init(s->loop, &p->listener);
+    p->listener.data = p;
+    snprintf(addr, sizeof(addr), "%s:0", s->cfg.cluster_host);
+    rc = parse_addr(addr, &ss) ? UV_EINVAL : uv_tcp_bind(&p->listener, (struct sockaddr *)&ss, 0);
+    if (!rc) rc = uv_listen((uv_stream_t *)&p->listener, 128, on_peer_connection);
+  }
+  if (!rc) {
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    if (uv_tcp_getsockname(&p->listener, (struct sockaddr *)&bound, &len) == 0)
+      s->cfg.cluster_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                               : ((struct sockaddr_in *)&bound)->sin_port);
+  }
   if (rc) {
     snprintf(err, errlen, "cannot listen on cluster address %s: %s", addr, uv_strerror(rc));
     uv_close((uv_handle_t *)&p->listener, NULL);
@@ -418,7 +436,7 @@ void dyna_peers_tick(dyna_peers_t *p) {
     if (r && now < r->aux) continue;
     dyna_idmap_take(&p->retry_at, m->id, NULL);
     dyna_idmap_put(&p->retry_at, m->id, NULL, now + RETRY_MS);
-    dyna_node_set_reachable(p->srv->node, m->id, 0, now); /* until its HELLO comes back */
+    dyna_node_set_reachable(p->srv->node, m->id, 0, node_ms(p)); /* until its HELLO comes back */
     dial(p, m->id, m->addr);
   }
 }

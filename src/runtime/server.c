@@ -10,11 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <sys/resource.h>
 
 #define READ_CHUNK (64u * 1024)
 
 uint64_t dyna_server_now(const dyna_server_t *s) { return uv_now(s->loop); }
+
+uint64_t dyna_server_clock(const dyna_server_t *s) {
+  (void)s;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* ---------- connections ---------- */
 
@@ -353,7 +361,7 @@ static void on_check(uv_check_t *h) {
 
 static void on_tick(uv_timer_t *t) {
   dyna_server_t *s = t->data;
-  dyna_node_tick(s->node, dyna_server_now(s));
+  dyna_node_tick(s->node, dyna_server_clock(s));
   if (s->peers) dyna_peers_tick(s->peers);
 }
 
@@ -412,6 +420,9 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   dyna_idmap_init(&s->pend);
   raise_fd_limit();
   if (dyna_datadir_open(cfg, &s->store, &s->node_id, err, errlen)) goto fail;
+  /* The cluster listener first: its port (maybe chosen by the OS) goes into our record. */
+  if (dyna_peers_open(s, &s->peers, err, errlen)) goto fail;
+  cfg = &s->cfg;
   dyna_node_cfg_t ncfg;
   dyna_node_cfg_default(&ncfg);
   ncfg.id = s->node_id;
@@ -426,14 +437,16 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   ncfg.max_value_bytes = cfg->max_value_bytes;
   ncfg.request_timeout_ms = cfg->request_timeout_ms;
   ncfg.gossip_interval_ms = cfg->gossip_interval_ms;
-  ncfg.handoff_bytes_per_sec = cfg->handoff_bytes_per_sec;
+  ncfg.handoff_bytes_per_sec = cfg->background_bytes_per_sec;
+  ncfg.aae_interval_ms = cfg->aae_interval_ms;
+  ncfg.tombstone_grace_ms = cfg->tombstone_grace_ms;
+  ncfg.heartbeat_ms = cfg->heartbeat_ms;
   if (getrandom(&ncfg.seed, sizeof(ncfg.seed), 0) != sizeof(ncfg.seed)) ncfg.seed = s->node_id;
-  int nrc = dyna_node_open(&ncfg, s->store, uv_now(loop), &s->node);
+  int nrc = dyna_node_open(&ncfg, s->store, dyna_server_clock(s), &s->node);
   if (nrc) {
     snprintf(err, errlen, "cannot load node state from %s: %s", cfg->data, dyna_strerror(nrc));
     goto fail;
   }
-  if (dyna_peers_open(s, &s->peers, err, errlen)) goto fail;
 
   struct sockaddr_storage addr;
   int rc = uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&addr);

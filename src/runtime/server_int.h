@@ -35,8 +35,11 @@ struct dyna_server {
   dyna_server_stats_t stats;
 };
 
-/* Milliseconds on the loop's clock (monotonic, cached per turn). */
+/* Milliseconds on the loop's clock (monotonic, cached per turn): for local timers. */
 uint64_t dyna_server_now(const dyna_server_t *s);
+/* Wall-clock milliseconds: the time handed to the node, which stamps values with it (so
+ * that "last written" compares across nodes) and runs its timers on it. */
+uint64_t dyna_server_clock(const dyna_server_t *s);
 
 /* ---- commands.c ---- */
 /* Executes one parsed command of c (its arguments are at cmd->base + argo[i]). Queues

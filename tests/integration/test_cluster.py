@@ -12,6 +12,7 @@ Environment: DYNA_BIN (directory holding dynad and dyna), DYNA_TMP (scratch dire
 Prints the measured join-handoff and restart-convergence times as 'note' lines."""
 import os
 import random
+import signal
 import socket
 import struct
 import subprocess
@@ -20,8 +21,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (ConnectionClosed, Client, Harness, RespError, bin_dir, cluster_ring,  # noqa: E402
-                     cluster_status, key_partition, local_holder_names, local_values, pipelined,
+from dynalib import (ConnectionClosed, Client, Harness, bin_dir, cluster_ring,  # noqa: E402
+                     cluster_status, key_partition, local_holder_names, pipelined,
                      preference_names, restart_cluster_node, short, start_cluster_node,
                      wait_until, xxh3_64_c, xxh3_64_short)
 
@@ -152,9 +153,10 @@ class Writer(threading.Thread):
     """Writes new keys (SET, small pipelined batches) round-robin through a set of nodes
     until stopped; remembers only the acknowledged ones."""
 
-    def __init__(self, prefix, node_list, batch=10):
+    def __init__(self, prefix, node_list, batch=10, rate=800):
         threading.Thread.__init__(self, daemon=True)
         self.prefix, self.node_list, self.batch = prefix, list(node_list), batch
+        self.period = float(batch) / rate  # seconds per batch: bounds how much data moves later
         self.acked, self.failed, self.errors = {}, 0, []
         self.stop_ev = threading.Event()
         self.i = 0
@@ -162,7 +164,13 @@ class Writer(threading.Thread):
     def run(self):
         conns = {}
         turn = 0
+        next_t = time.monotonic()
         while not self.stop_ev.is_set():
+            now = time.monotonic()
+            if now < next_t:
+                self.stop_ev.wait(next_t - now)  # pacing, not an assertion
+                continue
+            next_t += self.period
             n = self.node_list[turn % len(self.node_list)]
             turn += 1
             keys = ["%s%06d" % (self.prefix, self.i + j) for j in range(self.batch)]
@@ -194,6 +202,19 @@ class Writer(threading.Thread):
     def stop(self):
         self.stop_ev.set()
         self.join(15)
+
+
+def info_fields(node, *names):
+    """Selected INFO fields of a node as {name: int}."""
+    out = {}
+    try:
+        for line in node.client().call("INFO").split(b"\r\n"):
+            k, _, v = line.decode().partition(":")
+            if k in names:
+                out[k] = int(v)
+    except (OSError, ConnectionClosed, ValueError):
+        pass
+    return out
 
 
 def start(name, join=None, extra=()):
@@ -404,7 +425,7 @@ def t_join_under_load(h):
     sample = sorted(rnd.sample(allk, min(SAMPLE, len(allk))))
     S["sample"] = sample
     try:
-        dt = wait_placement(live_nodes(), n1, sample, 60, "handoff: every sampled key held by exactly its preference list")
+        wait_placement(live_nodes(), n1, sample, 60, "handoff: every sampled key held by exactly its preference list")
         total = time.monotonic() - t_join
         S["join_handoff_s"] = total
         h.note("join handoff of %d keys done %.2f s after n4 started (%.2f s after the ring settled)"
@@ -416,14 +437,17 @@ def t_join_under_load(h):
     h.check("DYNA.LOCAL: every sampled key on exactly %d of 4 nodes" % N,
             all(len(v) == N for v in held.values()),
             short([(k, v) for k, v in held.items() if len(v) != N][:5]))
+    ring = cluster_ring(n1)
+    share = {}
+    for nm in S["members"]:
+        share[nm] = sum(1 for pl in ring["prefs"] if nm in [ring["members"][i]["name"] for i in pl])
+    h.note("partitions each node is a replica of (N=%d, ideal %d): %s" % (N, N * Q // 4, share))
     on4 = sum(1 for v in held.values() if "n4" in v)
-    h.check("n4 holds its share of the sample (~3/4: %d of %d)" % (on4, len(sample)),
-            0.6 * len(sample) < on4 < 0.9 * len(sample))
-    info = S["nodes"]["n1"].client().call("INFO")
-    sent = sum(int(line.split(b":")[1]) for n in nodes("n1", "n2", "n3")
-               for line in n.client().call("INFO").split(b"\r\n") if line.startswith(b"handoff_keys_sent:"))
+    want4 = share["n4"] / float(Q) * len(sample)
+    h.check("n4 holds its replica share of the sample (%d of %d, ring says ~%.0f)" % (on4, len(sample), want4),
+            on4 > 0 and abs(on4 - want4) < 0.1 * len(sample))
+    sent = sum(info_fields(n, "handoff_keys_sent").get("handoff_keys_sent", 0) for n in nodes("n1", "n2", "n3"))
     h.note("handoff_keys_sent over n1..n3: %d" % sent)
-    del info
     read_all(h, live_nodes(), S["expect"], "after the join, every acknowledged key")
 
 
@@ -453,6 +477,13 @@ def t_leave(h):
             raise
         h.note("leave: n2 'removed' on the others %.2f s after LEAVE" % (time.monotonic() - t0))
         h.check("n2 'removed' on every remaining node", True)
+        t_removed = time.monotonic() - t0
+        S["leave_s"] = t_removed
+        # "LEAVING: hands its data off, then becomes REMOVED" (src/core/cluster.h)
+        still = [k for k, v in local_holder_names([n2], S["sample"]).items() if v]
+        h.check("when n2 shows 'removed' it has handed off its data (DYNA.LOCAL on n2 empty for the sample)",
+                not still, "%d of %d sampled keys still only handed off later, e.g. %s; n2 INFO %s"
+                % (len(still), len(S["sample"]), still[:3], info_fields(n2, "handoff_keys_sent", "handoff_keys_deleted")))
         st2 = sts[3]
         h.check("n2 sees itself removed", st2 is not None and st2.get("n2", {}).get("status") == "removed",
                 short(st2))
@@ -470,6 +501,7 @@ def t_leave(h):
     try:
         dt = wait_placement(rest, rest[0], sample, 60, "every sampled key on exactly its preference list")
         h.check("after the leave: %d sampled keys each on exactly its %d preference-list nodes" % (len(sample), N), True)
+        S["leave_place_s"] = dt
         h.note("placement after the leave complete %.2f s after the ring settled" % dt)
     except AssertionError as e:
         h.check("after the leave: sampled keys on exactly their preference lists", False, str(e))
@@ -650,6 +682,63 @@ def t_cli(h):
     h.check("dyna get of a missing key prints (nil), exit 0", rc == 0 and "(nil)" in out, "rc %d %r %r" % (rc, out, err))
 
 
+# ---------------------------------------------------------------------------- 8. leave, claimant stopped
+
+def t_leave_claimant_stopped(h):
+    """A leaving node must hand its data off before it becomes REMOVED. Only the claimant
+    (the VALID member with the lowest id) rebalances the ring, so with the claimant
+    stopped (SIGSTOP) the ring cannot change: the leaver must stay 'leaving' and keep
+    its data. A separate 4-node cluster on 127.0.0.21-24 with a few hundred keys."""
+    names = ["m1", "m2", "m3", "m4"]
+    ms = []
+    for i, nm in enumerate(names):
+        join = ms[0].cluster_addr if ms else None
+        ms.append(start_cluster_node(nm, H.path(nm), "127.0.0.%d" % (21 + i), join=join, extra_args=COMMON))
+    d = wait_view(ms, names, 20, "the 4-node mini cluster")
+    keys = ["m%05d" % i for i in range(600)]
+    rep = pipelined(ms[0], [("SET", k, val_of(k)) for k in keys])
+    h.check("600 keys written to the mini cluster", all(r == "OK" for r in rep))
+    wait_placement(ms, ms[0], keys, 20, "mini cluster: keys on their preference lists")
+    st = d["status"]
+    claimant = min(ms, key=lambda n: int(st[n.name]["id"], 16))
+    leaver = [n for n in ms if n is not claimant][-1]
+    others = [n for n in ms if n is not claimant and n is not leaver]
+    held0 = sum(1 for v in local_holder_names([leaver], keys).values() if v)
+    h.note("claimant %s stopped; %s (holding %d of 600 keys) leaves" % (claimant.name, leaver.name, held0))
+    claimant.proc.send_signal(signal.SIGSTOP)
+    early = None
+    try:
+        with leaver.client() as c:
+            h.eq("DYNA.ADMIN LEAVE on %s -> OK" % leaver.name, c.call("DYNA.ADMIN", "LEAVE"), "OK")
+        # Observation window for a property that must NOT happen (the ring cannot change
+        # while the claimant is stopped): 2 s = about 10 handoff sweeps of the leaver.
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 2.0 and early is None:
+            sl = cluster_status(leaver) or {}
+            me = sl.get(leaver.name, {})
+            if me.get("status") == "removed":
+                held = sum(1 for v in local_holder_names([leaver], keys).values() if v)
+                early = (time.monotonic() - t0, me.get("owned"), held)
+            time.sleep(0.05)
+    finally:
+        claimant.proc.send_signal(signal.SIGCONT)
+    h.check("with the claimant stopped, the leaver stays 'leaving' (not 'removed' before handing off)",
+            early is None,
+            "%s turned 'removed' %.2f s after LEAVE while its ring still gave it %s partitions and it "
+            "still held %s of its %d keys" % ((leaver.name,) + early + (held0,)) if early else "")
+    rest = [claimant] + others
+    try:
+        wait_until(lambda: all((cluster_status(n) or {}).get(leaver.name, {}).get("status") == "removed"
+                               for n in rest), 30, 0.05, "the leaver 'removed' everywhere after SIGCONT")
+        wait_placement(rest, claimant, keys, 30, "mini cluster: keys on the 3 remaining nodes' preference lists")
+        h.check("after SIGCONT the leave completes and every key is placed on the remaining nodes", True)
+    except AssertionError as e:
+        h.check("after SIGCONT the leave completes and every key is placed on the remaining nodes", False, str(e))
+    read_all(h, rest, dict((k, val_of(k)) for k in keys), "mini cluster after the leave")
+    for n in ms:
+        n.stop()
+
+
 def t_final(h):
     alive = [n for n in live_nodes() + [S["nodes"]["n2"]] if n.alive()]
     h.check("every cluster node still running at the end", len(alive) == 4,
@@ -659,8 +748,10 @@ def t_final(h):
             if bad in n.log_text():
                 h.check("%s log free of %r" % (n.name, bad), False, n.log_tail(10))
     if "join_handoff_s" in S or "restart_s" in S:
-        h.note("FIGURES: join handoff of %d keys %.2f s; restart convergence %.2f s"
-               % (NLOAD, S.get("join_handoff_s", -1), S.get("restart_s", -1)))
+        h.note("FIGURES: join handoff of %d keys %.2f s; restart convergence %.2f s; "
+               "leave: LEAVE->removed %.2f s, placement settled %.2f s later"
+               % (NLOAD, S.get("join_handoff_s", -1), S.get("restart_s", -1),
+                  S.get("leave_s", -1), S.get("leave_place_s", -1)))
 
 
 if __name__ == "__main__":
@@ -671,4 +762,5 @@ if __name__ == "__main__":
            ("a node leaves", t_leave),
            ("a node of another cluster and garbage on the cluster port", t_foreign_and_garbage),
            ("dyna CLI against the cluster", t_cli),
+           ("leave while the claimant is stopped (separate mini cluster)", t_leave_claimant_stopped),
            ("final", t_final)])

@@ -37,6 +37,8 @@ static int cut[MAXN][MAXN];
 static qmsg_t *q;
 static size_t qlen, qcap;
 static dyna_reply_t replies[4096];
+static uint64_t aae_ms = 1000000000; /* anti-entropy off unless a test turns it on */
+static uint64_t grace_ms = 24ull * 3600 * 1000;
 static size_t nreplies;
 static uint64_t next_req;
 
@@ -58,6 +60,8 @@ static void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
   cfg.w = w;
   cfg.seed = 7 + (uint64_t)i;
   cfg.handoff_interval_ms = 10;
+  cfg.aae_interval_ms = aae_ms;
+  cfg.tombstone_grace_ms = grace_ms;
   if (!T[i].st) assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &T[i].st), 0);
   assert_int_equal(dyna_node_open(&cfg, T[i].st, now, &T[i].n), 0);
   T[i].id = cfg.id;
@@ -150,7 +154,7 @@ static dyna_reply_t *call(int at, dyna_op_t op, const char *key, const char *val
 }
 
 static int local_has(int i, const char *key, const char *val) {
-  dyna_replica_t rep = {T[i].st, T[i].id, Q};
+  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL};
   dyna_obj_t o;
   dyna_obj_init(&o);
   assert_int_equal(dyna_replica_read(&rep, (const uint8_t *)key, strlen(key), &o), 0);
@@ -193,6 +197,8 @@ static int setup(void **state) {
   NT = 0;
   now = 1000;
   nreplies = 0;
+  aae_ms = 1000000000;
+  grace_ms = 24ull * 3600 * 1000;
   return 0;
 }
 
@@ -363,6 +369,151 @@ static void test_bad_frames_change_nothing(void **state) {
   assert_true(local_has(1, "k", "v"));
 }
 
+/* Cuts node i off from everyone (both directions) and tells the others, as a transport
+ * that lost its connections would. */
+static void isolate(int i, int on) {
+  for (int j = 0; j < NT; j++) {
+    if (j == i) continue;
+    cut[i][j] = cut[j][i] = on;
+    if (T[j].n) dyna_node_set_reachable(T[j].n, T[i].id, !on, now);
+    if (T[i].n) dyna_node_set_reachable(T[i].n, T[j].id, !on, now);
+  }
+}
+
+/* The home replicas of key (node indexes, in preference order) and a non-home node. */
+static int homes_of(const char *key, int *homes, int *other) {
+  int nh = 0;
+  *other = -1;
+  for (int i = 0; i < NT; i++) {
+    if (is_replica(i, key)) homes[nh++] = i;
+    else if (*other < 0) *other = i;
+  }
+  return nh;
+}
+
+static int hint_count(int i) { return (int)dyna_store_mem_count(T[i].st, DYNA_SPACE_HINT); }
+
+static void test_sloppy_quorum_and_hinted_handoff(void **state) {
+  (void)state;
+  build_cluster(5, 3, 2, 2);
+  int homes[MAXN], other;
+  assert_int_equal(homes_of("cart", homes, &other), 3);
+  isolate(homes[1], 1);
+  isolate(homes[2], 1);
+  /* Two of three home replicas down: W=2 still met, with a fallback holding a hint. */
+  dyna_reply_t *r = call(homes[0], DYNA_OP_PUT, "cart", "milk", NULL, DYNA_REQ_BLIND);
+  assert_int_equal(r->status, 0);
+  int hinted = 0;
+  for (int i = 0; i < NT; i++) hinted += hint_count(i);
+  assert_true(hinted >= 1);
+  assert_true(dyna_node_stats(T[homes[0]].n)->sloppy_writes >= 1);
+  /* Reads use the reachable part of the extended list too. */
+  r = call(other, DYNA_OP_GET, "cart", NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "milk", 4);
+  /* The owners come back: hints are handed over, then deleted. */
+  isolate(homes[1], 0);
+  isolate(homes[2], 0);
+  run(2000);
+  for (int k = 0; k < 3; k++) assert_true(local_has(homes[k], "cart", "milk"));
+  for (int i = 0; i < NT; i++) assert_int_equal(hint_count(i), 0);
+}
+
+static void test_writable_with_every_home_down(void **state) {
+  (void)state;
+  aae_ms = 20; /* two fallbacks stand in for three homes: the third catches up by anti-entropy */
+  build_cluster(5, 3, 2, 2);
+  int homes[MAXN], other;
+  assert_int_equal(homes_of("order", homes, &other), 3);
+  for (int k = 0; k < 3; k++) isolate(homes[k], 1);
+  dyna_reply_t *r = call(other, DYNA_OP_PUT, "order", "o1", NULL, DYNA_REQ_BLIND);
+  assert_int_equal(r->status, 0);
+  r = call(other, DYNA_OP_GET, "order", NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "o1", 2);
+  for (int k = 0; k < 3; k++) isolate(homes[k], 0);
+  run(2000);
+  for (int i = 0; i < NT; i++) dyna_node_repair(T[i].n, UINT32_MAX, now);
+  run(2000);
+  for (int k = 0; k < 3; k++) assert_true(local_has(homes[k], "order", "o1"));
+  for (int i = 0; i < NT; i++) assert_int_equal(hint_count(i), 0);
+}
+
+static void test_failure_detector(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  assert_true(dyna_node_is_reachable(T[0].n, T[2].id));
+  /* Node 2 stops answering but its connections stay up (a paused process). */
+  cut[0][2] = cut[2][0] = cut[1][2] = cut[2][1] = 1;
+  uint64_t start = now;
+  while (dyna_node_is_reachable(T[0].n, T[2].id) && now - start < 20000) run(100);
+  assert_false(dyna_node_is_reachable(T[0].n, T[2].id));
+  assert_true(now - start >= 1000 && now - start <= 6000); /* judged within a few seconds */
+  /* With it judged unreachable, writes do not wait for it. */
+  assert_int_equal(call(0, DYNA_OP_PUT, "fd", "v", NULL, DYNA_REQ_BLIND)->status, 0);
+  cut[0][2] = cut[2][0] = cut[1][2] = cut[2][1] = 0;
+  run(500);
+  assert_true(dyna_node_is_reachable(T[0].n, T[2].id));
+}
+
+static void test_anti_entropy_rebuilds_a_wiped_replica(void **state) {
+  (void)state;
+  aae_ms = 20;
+  build_cluster(3, 3, 2, 2);
+  char key[32];
+  for (int k = 0; k < 50; k++) {
+    snprintf(key, sizeof(key), "ae%d", k);
+    assert_int_equal(call(k % 3, DYNA_OP_PUT, key, key, NULL, DYNA_REQ_BLIND)->status, 0);
+  }
+  /* Node 2 loses its disk but keeps its identity: a new empty store. */
+  dyna_node_free(T[2].n);
+  T[2].n = NULL;
+  dyna_store_close(T[2].st);
+  T[2].st = NULL;
+  open_node(2, 3, 2, 2);
+  for (int i = 0; i < 2; i++) dyna_node_set_reachable(T[i].n, T[2].id, 1, now);
+  /* Its cluster state is gone too; the others' gossip brings it back. */
+  assert_int_equal(dyna_node_join(T[2].n, T[0].id, now), 0);
+  run(3000);
+  for (int i = 0; i < 3; i++) dyna_node_repair(T[i].n, UINT32_MAX, now);
+  run(3000);
+  for (int k = 0; k < 50; k++) {
+    snprintf(key, sizeof(key), "ae%d", k);
+    assert_true(local_has(2, key, key));
+  }
+  assert_true(dyna_node_stats(T[2].n)->aae_keys_repaired + dyna_node_stats(T[0].n)->aae_keys_repaired +
+                  dyna_node_stats(T[1].n)->aae_keys_repaired >= 50);
+}
+
+static void test_deletes_stay_deleted(void **state) {
+  (void)state;
+  aae_ms = 20;
+  grace_ms = 2000;
+  build_cluster(3, 3, 2, 2);
+  assert_int_equal(call(0, DYNA_OP_PUT, "gone", "v", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  for (int i = 0; i < 3; i++) assert_true(local_has(i, "gone", "v"));
+  /* Node 2 is away during the delete and still holds the value. */
+  isolate(2, 1);
+  assert_int_equal(call(0, DYNA_OP_DEL, "gone", NULL, NULL, DYNA_REQ_BLIND)->status, 0);
+  assert_true(local_has(2, "gone", "v"));
+  run(5000); /* past the grace period: nothing may be reaped while node 2 disagrees */
+  isolate(2, 0);
+  run(3000);
+  for (int i = 0; i < 3; i++) {
+    assert_false(local_has(i, "gone", "v"));
+    dyna_reply_t *r = call(i, DYNA_OP_GET, "gone", NULL, NULL, 0);
+    assert_int_equal(r->status, 0);
+    assert_null(dyna_obj_latest(&r->obj));
+  }
+  /* Once every replica holds the tombstone and the grace period passed, it is reaped. */
+  run(5000);
+  uint64_t reaped = 0;
+  for (int i = 0; i < 3; i++) reaped += dyna_node_stats(T[i].n)->tombstones_reaped;
+  assert_true(reaped >= 3);
+  for (int i = 0; i < 3; i++) assert_int_equal(dyna_store_mem_count(T[i].st, DYNA_SPACE_OBJ), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_single_node_versions, setup, teardown),
@@ -372,6 +523,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_read_repair, setup, teardown),
       cmocka_unit_test_setup_teardown(test_join_moves_data_then_leave, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_frames_change_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sloppy_quorum_and_hinted_handoff, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_writable_with_every_home_down, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_failure_detector, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_anti_entropy_rebuilds_a_wiped_replica, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deletes_stay_deleted, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -717,6 +717,14 @@ static void test_read_rejects(void **state) {
   dyna_buf_put(&nm, b.data + 1, b.len - 1);
   assert_int_equal(read_bytes(nm.data, nm.len, NULL), DYNA_ECORRUPT);
   dyna_buf_free(&nm);
+  /* non-minimal zone length and owner index: 2 partitions, 1 member */
+  static const uint8_t ok[] = {2, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00};
+  static const uint8_t zl[] = {2, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x00, 0x00, 0x00};
+  static const uint8_t ow[] = {2, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x80, 0x00, 0x00};
+  assert_int_equal(read_bytes(ok, sizeof ok, &left), 0);
+  assert_int_equal(left, 0);
+  assert_int_equal(read_bytes(zl, sizeof zl, NULL), DYNA_ECORRUPT);
+  assert_int_equal(read_bytes(ow, sizeof ow, NULL), DYNA_ECORRUPT);
   /* trailing bytes stay with the caller */
   build(&b, 2, 1, ids, "", 0, 0);
   dyna_buf_put(&b, "\x01\x02\x03", 3);

@@ -1,0 +1,80 @@
+/* hints.c: hinted handoff, the delivery half. Hints are written by coord.c (a fallback
+ * node coordinating for, or receiving a PUT meant for, an unreachable home replica) and
+ * kept durably in the HINT space under (partition, key, intended owner) (replica.c).
+ * Every interval this sweep looks at a few partitions' hints and sends each hint whose
+ * destination is reachable: to its intended owner while that owner is still a home
+ * replica of the key, otherwise (the ring changed, the owner was removed) to the key's
+ * current home replicas. A hint is deleted only after every destination acknowledged
+ * it, and only if it did not change meanwhile (transfer.c). */
+#include "core/err.h"
+#include "core/keyspace.h"
+#include "core/node_int.h"
+#include <string.h>
+
+#define PARTITIONS_PER_TICK 16
+
+void dyna_hints_free(dyna_node_t *n) { dyna_xfer_clear(&n->hd.x); }
+
+typedef struct sweep {
+  dyna_node_t *n;
+  int err;
+} sweep_t;
+
+static int in_list(uint64_t id, const uint64_t *l, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (l[i] == id) return 1;
+  return 0;
+}
+
+static int consider(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  sweep_t *sw = arg;
+  dyna_node_t *n = sw->n;
+  const uint8_t *skey;
+  size_t sklen;
+  uint64_t owner;
+  if (dyna_hkey_parse(k, klen, &skey, &sklen, &owner)) return 0; /* not ours to judge */
+  uint32_t p = dyna_skey_partition(skey, sklen);
+  uint64_t homes[DYNA_MAX_N], targets[DYNA_MAX_N];
+  size_t nh = dyna_node_replicas(n, p, homes), nt = 0;
+  const dyna_member_t *m = dyna_cluster_find(&n->cl, owner);
+  if (m && m->status == DYNA_MEMBER_VALID && in_list(owner, homes, nh)) {
+    targets[nt++] = owner;
+  } else {
+    memcpy(targets, homes, nh * sizeof(uint64_t));
+    nt = nh;
+  }
+  for (size_t i = 0; i < nt; i++)
+    if (!dyna_node_is_reachable(n, targets[i])) return 0; /* later */
+  sw->err = dyna_xfer_add(n, &n->hd.x, DYNA_SPACE_HINT, k, klen, v, vlen, p, targets, (uint32_t)nt);
+  return sw->err || n->hd.x.nitems >= n->cfg.handoff_batch_keys;
+}
+
+int dyna_hints_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  int mine = dyna_xfer_on_ack(n, &n->hd.x, from, m);
+  if (mine && !n->hd.x.active) {
+    n->hd.next_ms = n->now_ms;
+    dyna_hints_tick(n);
+  }
+  return mine;
+}
+
+void dyna_hints_tick(dyna_node_t *n) {
+  hints_t *h = &n->hd;
+  uint32_t q = n->cl.ring.size;
+  dyna_xfer_expire(n, &h->x);
+  if (h->x.active || n->now_ms < h->next_ms || !q) return;
+  h->next_ms = n->now_ms + n->cfg.handoff_interval_ms;
+  if (!dyna_budget_ok(n)) return;
+  sweep_t sw = {n, 0};
+  for (int i = 0; i < PARTITIONS_PER_TICK && !sw.err && h->x.nitems < n->cfg.handoff_batch_keys; i++) {
+    uint32_t p = h->cursor % q;
+    h->cursor = (p + 1) % q;
+    uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
+    dyna_store_iter(n->store, DYNA_SPACE_HINT, prefix, 2, consider, &sw);
+  }
+  if (sw.err || !h->x.nitems) {
+    dyna_xfer_clear(&h->x);
+    return;
+  }
+  dyna_budget_take(n, dyna_xfer_send(n, &h->x));
+}

@@ -1,0 +1,330 @@
+/* merkle.c: active anti-entropy. Each node keeps, per partition, a hash tree of its
+ * objects: 256 buckets (a key's bucket is the top byte of the xxh3 of its store key),
+ * each bucket the XOR of its records' hashes, so a write updates its bucket in O(1)
+ * (replica.c reports every change); the tree of a partition is built from the store the
+ * first time it is needed. Two levels suffice here: the root (all buckets) is compared in
+ * one message, then only differing buckets are descended into.
+ *
+ *   A (every aae interval, one partition p it replicates, round robin or forced)
+ *     AAE_TREE(p, A's buckets) ──▶ B (each other reachable home replica of p)
+ *                                  compares; for each differing bucket sends its objects
+ *                                  ◀── PUT(merge, no ack) ...
+ *                                  ◀── AAE_DIFF(p, bitmap of differing buckets)
+ *     sends its objects of those buckets ──▶ PUT(merge, no ack) ...
+ *
+ * Objects are merged with the versioning rules, never overwritten, so an exchange can
+ * only add causal history. Traffic counts against the shared background budget.
+ *
+ * Tombstone reaping rides on the same exchange: when every other home replica of p
+ * reported an identical tree in the current round, the partition's primary (first home
+ * replica) sends AAE_DIFF with the reap flag listing tombstone-only records older than
+ * the grace period, and every replica (itself included) deletes those whose record is
+ * still exactly the one listed. A replica that missed the delete has a different tree,
+ * so nothing is reaped until it caught up. */
+#include "core/err.h"
+#include "core/keyspace.h"
+#include "core/mem.h"
+#include "core/node_int.h"
+#include <string.h>
+#include <xxhash.h>
+
+#define MK_BUCKETS 256
+#define MK_TREE_BYTES (MK_BUCKETS * 8)
+#define MK_BITMAP_BYTES (MK_BUCKETS / 8)
+#define REAP_FLAG 1u
+
+typedef struct merkle {
+  uint32_t q;
+  uint64_t **tree;     /* per partition: NULL until built, else MK_BUCKETS hashes */
+  uint8_t *forced;     /* per partition: exchange as soon as possible */
+  uint64_t *agree;     /* per partition: bitmask of home replicas (by index) that matched */
+  uint32_t cursor;
+  uint64_t next_ms;
+} merkle_t;
+
+static unsigned bucket_of(const uint8_t *skey, size_t sklen) {
+  return (unsigned)(XXH3_64bits(skey, sklen) >> 56);
+}
+
+int dyna_merkle_open(dyna_node_t *n) {
+  merkle_t *m = dyna_calloc(1, sizeof(*m));
+  if (!m) return DYNA_ENOMEM;
+  m->q = n->cl.ring.size;
+  m->tree = dyna_calloc(m->q, sizeof(uint64_t *));
+  m->forced = dyna_calloc(m->q, 1);
+  m->agree = dyna_calloc(m->q, sizeof(uint64_t));
+  n->mk = m;
+  if (!m->tree || !m->forced || !m->agree) return DYNA_ENOMEM;
+  m->next_ms = n->now_ms;
+  return 0;
+}
+
+void dyna_merkle_free(dyna_node_t *n) {
+  merkle_t *m = n->mk;
+  if (!m) return;
+  for (uint32_t p = 0; m->tree && p < m->q; p++) dyna_free(m->tree[p]);
+  dyna_free(m->tree);
+  dyna_free(m->forced);
+  dyna_free(m->agree);
+  dyna_free(m);
+  n->mk = NULL;
+}
+
+void dyna_merkle_on_change(void *node, uint32_t partition, const uint8_t *skey, size_t sklen,
+                           uint64_t h_old, uint64_t h_new) {
+  dyna_node_t *n = node;
+  merkle_t *m = n->mk;
+  if (!m || partition >= m->q || !m->tree[partition]) return;
+  m->tree[partition][bucket_of(skey, sklen)] ^= h_old ^ h_new;
+  m->agree[partition] = 0;
+}
+
+static int add_record(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  uint64_t *t = arg;
+  t[bucket_of(k, klen)] ^= dyna_record_hash(k, klen, v, vlen);
+  return 0;
+}
+
+/* The tree of partition p, built on first use; NULL when memory is short. */
+static uint64_t *tree_of(dyna_node_t *n, uint32_t p) {
+  merkle_t *m = n->mk;
+  if (m->tree[p]) return m->tree[p];
+  uint64_t *t = dyna_calloc(MK_BUCKETS, sizeof(uint64_t));
+  if (!t) return NULL;
+  uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
+  if (dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, add_record, t) < 0) {
+    dyna_free(t);
+    return NULL;
+  }
+  m->tree[p] = t;
+  return t;
+}
+
+void dyna_merkle_force(dyna_node_t *n, uint32_t p) {
+  merkle_t *m = n->mk;
+  if (p == UINT32_MAX) memset(m->forced, 1, m->q);
+  else if (p < m->q) m->forced[p] = 1;
+  m->next_ms = n->now_ms;
+}
+
+/* Index of id among p's home replicas, or -1. */
+static int home_index(dyna_node_t *n, uint32_t p, uint64_t id, uint64_t *homes, size_t *nh) {
+  *nh = dyna_node_replicas(n, p, homes);
+  for (size_t i = 0; i < *nh; i++)
+    if (homes[i] == id) return (int)i;
+  return -1;
+}
+
+typedef struct sender {
+  dyna_node_t *n;
+  uint64_t to;
+  const uint8_t *bitmap;
+  uint64_t bytes, keys;
+} sender_t;
+
+static int send_if_differs(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  sender_t *s = arg;
+  unsigned b = bucket_of(k, klen);
+  if (!(s->bitmap[b / 8] & (1u << (b % 8)))) return 0;
+  const uint8_t *key;
+  size_t keylen;
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  if (dyna_skey_user_key(k, klen, v, vlen, &key, &keylen) ||
+      dyna_record_decode(v, vlen, NULL, 0, &o, NULL, NULL))
+    return 0;
+  dyna_buf_t enc = DYNA_BUF_INIT;
+  dyna_obj_encode(&o, &enc);
+  dyna_obj_clear(&o);
+  if (!enc.oom) {
+    dyna_msg_t m = {0};
+    m.type = DYNA_MSG_PUT;
+    m.flags = DYNA_PUT_AAE;
+    m.key = key;
+    m.klen = keylen;
+    m.obj = enc.data;
+    m.objlen = enc.len;
+    dyna_node_send(s->n, s->to, &m);
+    s->bytes += enc.len;
+    s->keys++;
+  }
+  dyna_buf_free(&enc);
+  return 0;
+}
+
+/* Sends every object of partition p whose bucket is set in bitmap to node `to`. */
+static void send_buckets(dyna_node_t *n, uint32_t p, uint64_t to, const uint8_t *bitmap) {
+  sender_t s = {n, to, bitmap, 0, 0};
+  uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
+  dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, send_if_differs, &s);
+  n->stats.aae_keys_sent += s.keys;
+  dyna_budget_take(n, s.bytes);
+}
+
+static void send_tree(dyna_node_t *n, uint32_t p, uint64_t to, const uint64_t *t) {
+  uint8_t buf[MK_TREE_BYTES];
+  for (unsigned b = 0; b < MK_BUCKETS; b++)
+    for (int i = 0; i < 8; i++) buf[b * 8 + (unsigned)i] = (uint8_t)(t[b] >> (8 * i));
+  dyna_msg_t m = {0};
+  m.type = DYNA_MSG_AAE_TREE;
+  m.w = (uint64_t)p + 1;
+  m.obj = buf;
+  m.objlen = sizeof(buf);
+  dyna_node_send(n, to, &m);
+  dyna_budget_take(n, sizeof(buf));
+}
+
+/* ---------- reaping tombstones ---------- */
+
+typedef struct reaper {
+  dyna_node_t *n;
+  dyna_buf_t list; /* per record: bytes skey, u64le record hash */
+  size_t count;
+} reaper_t;
+
+static int consider_reap(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  reaper_t *r = arg;
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  if (dyna_record_decode(v, vlen, NULL, 0, &o, NULL, NULL)) return 0;
+  uint64_t newest = 0;
+  int all_tomb = dyna_obj_nvals(&o) > 0 && dyna_obj_nlive(&o) == 0;
+  for (size_t i = 0; all_tomb && i < dyna_obj_nvals(&o); i++)
+    if (dyna_obj_val(&o, i)->ts_ms > newest) newest = dyna_obj_val(&o, i)->ts_ms;
+  dyna_obj_clear(&o);
+  if (!all_tomb || newest + r->n->cfg.tombstone_grace_ms > r->n->now_ms) return 0;
+  dyna_buf_put_bytes(&r->list, k, klen);
+  dyna_buf_put_u64le(&r->list, dyna_record_hash(k, klen, v, vlen));
+  return ++r->count >= 256;
+}
+
+/* Deletes every listed record that is still exactly the one listed. */
+static void apply_reap(dyna_node_t *n, uint32_t p, const uint8_t *list, size_t len) {
+  dyna_rd_t rd;
+  dyna_rd_init(&rd, list, len);
+  dyna_buf_t cur = DYNA_BUF_INIT;
+  dyna_replica_t rep;
+  dyna_node_replica(n, p, &rep);
+  while (dyna_rd_left(&rd)) {
+    size_t sklen;
+    const uint8_t *skey = dyna_rd_bytes(&rd, DYNA_SKEY_MAX, &sklen);
+    uint64_t h = dyna_rd_u64le(&rd);
+    if (rd.err || dyna_skey_partition(skey, sklen) != p) break;
+    if (dyna_store_get(n->store, DYNA_SPACE_OBJ, skey, sklen, &cur)) continue;
+    if (dyna_record_hash(skey, sklen, cur.data, cur.len) != h) continue;
+    if (dyna_replica_delete_if(&rep, skey, sklen, cur.data, cur.len) == 1) n->stats.tombstones_reaped++;
+  }
+  dyna_buf_free(&cur);
+}
+
+static void maybe_reap(dyna_node_t *n, uint32_t p, const uint64_t *homes, size_t nh) {
+  merkle_t *m = n->mk;
+  uint64_t want = 0;
+  for (size_t i = 1; i < nh; i++) want |= 1ull << i;
+  if (homes[0] != n->cfg.id || (m->agree[p] & want) != want) return;
+  reaper_t r = {n, DYNA_BUF_INIT, 0};
+  uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
+  dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, consider_reap, &r);
+  if (r.count && !r.list.oom) {
+    for (size_t i = 1; i < nh; i++) {
+      dyna_msg_t msg = {0};
+      msg.type = DYNA_MSG_AAE_DIFF;
+      msg.w = (uint64_t)p + 1;
+      msg.flags = REAP_FLAG;
+      msg.obj = r.list.data;
+      msg.objlen = r.list.len;
+      dyna_node_send(n, homes[i], &msg);
+    }
+    apply_reap(n, p, r.list.data, r.list.len);
+  }
+  dyna_buf_free(&r.list);
+  m->agree[p] = 0;
+}
+
+/* ---------- the exchange ---------- */
+
+static void start_exchange(dyna_node_t *n, uint32_t p) {
+  uint64_t homes[DYNA_MAX_N];
+  size_t nh;
+  if (home_index(n, p, n->cfg.id, homes, &nh) < 0) return;
+  const uint64_t *t = tree_of(n, p);
+  if (!t) return;
+  maybe_reap(n, p, homes, nh);
+  n->mk->agree[p] = 0;
+  for (size_t i = 0; i < nh; i++) {
+    if (homes[i] == n->cfg.id || !dyna_node_is_reachable(n, homes[i])) continue;
+    send_tree(n, p, homes[i], t);
+    n->stats.aae_exchanges++;
+  }
+}
+
+void dyna_merkle_tick(dyna_node_t *n) {
+  merkle_t *m = n->mk;
+  if (!m || !m->q || n->now_ms < m->next_ms) return;
+  m->next_ms = n->now_ms + n->cfg.aae_interval_ms;
+  if (!dyna_budget_ok(n)) return;
+  /* Forced partitions first, then one partition in turn. */
+  for (uint32_t i = 0; i < m->q; i++) {
+    uint32_t p = (m->cursor + i) % m->q;
+    if (!m->forced[p]) continue;
+    m->forced[p] = 0;
+    start_exchange(n, p);
+    m->next_ms = n->now_ms; /* keep going while forced work remains */
+    return;
+  }
+  uint32_t p = m->cursor % m->q;
+  m->cursor = (p + 1) % m->q;
+  start_exchange(n, p);
+}
+
+static void on_tree(dyna_node_t *n, uint64_t from, uint32_t p, const uint8_t *obj, size_t len) {
+  uint64_t homes[DYNA_MAX_N];
+  size_t nh;
+  if (len != MK_TREE_BYTES || home_index(n, p, n->cfg.id, homes, &nh) < 0) return;
+  const uint64_t *mine = tree_of(n, p);
+  if (!mine) return;
+  uint8_t bitmap[MK_BITMAP_BYTES] = {0};
+  int differs = 0;
+  for (unsigned b = 0; b < MK_BUCKETS; b++) {
+    uint64_t theirs = 0;
+    for (int i = 0; i < 8; i++) theirs |= (uint64_t)obj[b * 8 + (unsigned)i] << (8 * i);
+    if (theirs != mine[b]) {
+      bitmap[b / 8] |= (uint8_t)(1u << (b % 8));
+      differs = 1;
+    }
+  }
+  if (differs) send_buckets(n, p, from, bitmap);
+  dyna_msg_t m = {0};
+  m.type = DYNA_MSG_AAE_DIFF;
+  m.w = (uint64_t)p + 1;
+  m.obj = differs ? bitmap : NULL;
+  m.objlen = differs ? sizeof(bitmap) : 0;
+  dyna_node_send(n, from, &m);
+}
+
+static void on_diff(dyna_node_t *n, uint64_t from, uint32_t p, const dyna_msg_t *msg) {
+  uint64_t homes[DYNA_MAX_N];
+  size_t nh;
+  int me = home_index(n, p, n->cfg.id, homes, &nh);
+  int them = home_index(n, p, from, homes, &nh);
+  if (me < 0 || them < 0) return;
+  if (msg->flags & REAP_FLAG) {
+    if (them == 0) apply_reap(n, p, msg->obj, msg->objlen); /* only the primary reaps */
+    return;
+  }
+  if (!msg->objlen) {
+    n->mk->agree[p] |= 1ull << them;
+    return;
+  }
+  if (msg->objlen == MK_BITMAP_BYTES) send_buckets(n, p, from, msg->obj);
+}
+
+void dyna_merkle_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  if (!n->mk || m->w == 0 || m->w > n->mk->q) {
+    n->stats.bad_messages++;
+    return;
+  }
+  uint32_t p = (uint32_t)(m->w - 1);
+  if (m->type == DYNA_MSG_AAE_TREE) on_tree(n, from, p, m->obj, m->objlen);
+  else on_diff(n, from, p, m);
+}

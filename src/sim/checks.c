@@ -1,0 +1,93 @@
+/* checks.c: the end of every run. The workload has stopped; then:
+ *
+ *   drain    2 s: in-flight requests finish or time out (request timeout is 1 s)
+ *   heal     every partition and network fault ends, crashed nodes restart (removed
+ *            nodes stay gone), reachability is re-judged
+ *   settle   until every running member agrees on one settled ring, no leaving node
+ *            still runs and handoff has been quiet for a second (at least 3 s, at most
+ *            120 s)
+ *   read     one quorum read with R = N of every key through a random member: its
+ *            read repair brings stale replicas up to date (anti-entropy does not exist
+ *            yet)
+ *   settle   2 s more, for the repairs to land
+ *   check    ring agreement; the model's checks (workload.c: acknowledged cart adds,
+ *            no resurrection, sibling bound, on the final merged reads); replica
+ *            convergence (all first-N replicas of every key per the final ring hold
+ *            equal objects) where the mix allows it (w->conv_applies).
+ */
+#include "core/cluster.h"
+#include "sim/sim.h"
+#include <stdio.h>
+
+static uint64_t handoff_sent(sim_world_t *w) {
+  uint64_t t = 0;
+  for (uint32_t i = 0; i < w->nnodes; i++)
+    if (w->nodes[i].state == SN_UP) t += dyna_node_stats(w->nodes[i].node)->handoff_keys_sent;
+  return t;
+}
+
+static int leaving_up(sim_world_t *w) {
+  for (uint32_t i = 0; i < w->nnodes; i++)
+    if (w->nodes[i].state == SN_UP && w->nodes[i].leaving) return 1;
+  return 0;
+}
+
+/* Adds each running node's view of the membership to the failure report. */
+static void show_members(sim_world_t *w) {
+  for (uint32_t i = 0; i < w->nnodes; i++) {
+    sim_node_t *s = &w->nodes[i];
+    if (s->state != SN_UP) continue;
+    const dyna_cluster_t *c = dyna_node_cluster(s->node);
+    char st[256];
+    size_t l = 0;
+    st[0] = 0;
+    for (size_t m = 0; m < c->n && l < sizeof(st) - 24; m++)
+      l += (size_t)snprintf(st + l, sizeof(st) - l, " %s:%s", c->m[m].name,
+                            dyna_member_status_name(c->m[m].status));
+    sim_fail(w, "  %s%s: ring v%llu by %016llx, %u owners, settled %d;%s", s->name,
+             s->leaving ? " (leaving)" : "", (unsigned long long)c->ring_version,
+             (unsigned long long)c->ring_author, c->ring.nmembers, dyna_cluster_ring_settled(c),
+             st);
+  }
+}
+
+int sim_checks_final(sim_world_t *w) {
+  w->stopping = 1;
+  sim_run_until(w, w->now + 2000);
+  sim_faults_heal_all(w);
+  uint64_t start = w->now, quiet_since = w->now, last = handoff_sent(w);
+  uint64_t max_ms = 120000 + (uint64_t)w->nnodes * 20;
+  for (;;) {
+    sim_run_until(w, w->now + 250);
+    uint64_t h = handoff_sent(w);
+    if (h != last) { last = h; quiet_since = w->now; }
+    if (!sim_ring_agreed(w) || leaving_up(w)) quiet_since = w->now;
+    if (w->now - start >= 3000 && w->now - quiet_since >= 1000) break;
+    if (w->now - start > max_ms) break;
+  }
+  int members_shown = 0;
+  if (!sim_ring_agreed(w)) {
+    sim_fail(w, "members do not agree on a settled ring %llu ms after healing",
+             (unsigned long long)(w->now - start));
+    show_members(w);
+    members_shown = 1;
+  }
+  if (sim_work_final_reads(w)) {
+    sim_fail(w, "final quorum reads did not all answer");
+    if (!members_shown) show_members(w);
+  }
+  sim_run_until(w, w->now + 2000);
+  unsigned before = w->nfail;
+  sim_work_check(w);
+  if (w->nfail > before && !members_shown) show_members(w);
+  uint32_t bad = 0;
+  w->conv_detail = w->conv_applies;
+  if (!sim_work_converged(w, &bad)) {
+    if (w->conv_applies)
+      sim_fail(w, "%u key(s) still differ between their replicas after read repair (the first above)", bad);
+    else
+      sim_trace(w, "replicas differ on %u key(s); not checked under this mix: %s", bad,
+                w->conv_note ? w->conv_note : "");
+  }
+  return w->failed ? -1 : 0;
+}

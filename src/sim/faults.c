@@ -1,0 +1,188 @@
+/* faults.c: the fault schedule of a run, drawn from the run's PRNG before the workload
+ * starts, and its execution. Faults by mix bit (sim.h):
+ *   SF_LOSS       from the start: 1-5% loss, 5-20% of frames may overtake, 1% delay
+ *                 spikes of 50-250 ms;
+ *   SF_DUP        from the start: 1-3% of frames arrive twice (TCP never does this, so
+ *                 it is not part of "all"; docs/simulation.md lists what it finds);
+ *   SF_PARTITION  one after another: a random two-way split, one node cut off, or (with
+ *                 zones) one zone cut off; each heals after 0.3-3 s;
+ *   SF_CRASH      crashes of random running nodes, 40% of them between handling an event
+ *                 and its commit; each node restarts after 0.2-3 s;
+ *   SF_CHURN      a join of a new node, a leave, and a crash followed by the removal of
+ *                 that node (it never comes back: its disk is lost), when the cluster
+ *                 keeps at least N+1 members.
+ * An event that finds its target gone (e.g. no node is up) does nothing.
+ */
+#include "core/cluster.h"
+#include "sim/rng.h"
+#include "sim/sim.h"
+
+enum { FA_NET = 1, FA_PARTITION, FA_HEAL, FA_CRASH, FA_RESTART, FA_JOIN, FA_LEAVE,
+       FA_CRASH_REMOVE, FA_REMOVE };
+
+static void at(sim_world_t *w, uint64_t t, uint32_t kind, uint64_t x) {
+  sim_event_t e = {0};
+  e.t = t;
+  e.type = EV_FAULT;
+  e.a = kind;
+  e.x = x;
+  sim_schedule(w, &e);
+}
+
+void sim_faults_plan(sim_world_t *w, uint64_t t0, uint64_t t1) {
+  uint32_t f = w->o.faults;
+  uint64_t span = t1 > t0 ? t1 - t0 : 1;
+  if (f & (SF_LOSS | SF_DUP)) at(w, t0, FA_NET, 0);
+  if (f & SF_PARTITION) {
+    uint64_t t = t0 + sim_rng_below(&w->rng, span / 4 + 1);
+    while (t + 300 < t1) {
+      uint64_t len = sim_rng_range(&w->rng, 300, 3000);
+      at(w, t, FA_PARTITION, 0);
+      at(w, t + len, FA_HEAL, 0);
+      t += len + sim_rng_range(&w->rng, 200, 2000);
+    }
+  }
+  if (f & SF_CRASH) {
+    uint64_t k = 1 + span / 2500;
+    for (uint64_t j = 0; j < k; j++) at(w, t0 + sim_rng_below(&w->rng, span), FA_CRASH, 0);
+  }
+  if ((f & SF_CHURN) && w->o.nodes >= w->o.n + 2) {
+    for (uint32_t j = 0; j < (w->o.joins ? w->o.joins : 1); j++)
+      at(w, t0 + sim_rng_below(&w->rng, span / 2 + 1), FA_JOIN, 0);
+    at(w, t0 + sim_rng_below(&w->rng, span), FA_LEAVE, 0);
+    at(w, t0 + sim_rng_below(&w->rng, span / 2 + 1), FA_CRASH_REMOVE, 0);
+  }
+}
+
+/* Picks a running member (not leaving) other than `not`, or -1. */
+static int pick_other(sim_world_t *w, int not) {
+  for (int tries = 0; tries < 8; tries++) {
+    int i = sim_pick_up_node(w);
+    if (i != not) return i;
+  }
+  return -1;
+}
+
+static void partition(sim_world_t *w) {
+  uint32_t kind = (uint32_t)sim_rng_below(&w->rng, w->o.zones ? 3 : 2);
+  if (kind == 0) { /* random two-way split */
+    for (uint32_t i = 0; i < w->nnodes; i++) w->nodes[i].grp = (uint32_t)sim_rng_below(&w->rng, 2);
+  } else if (kind == 1) { /* one node cut off */
+    uint32_t v = (uint32_t)sim_rng_below(&w->rng, w->nnodes);
+    for (uint32_t i = 0; i < w->nnodes; i++) w->nodes[i].grp = i == v;
+  } else { /* one zone cut off */
+    uint32_t z = (uint32_t)sim_rng_below(&w->rng, w->o.zones);
+    for (uint32_t i = 0; i < w->nnodes; i++) w->nodes[i].grp = (i % w->o.zones) == z;
+  }
+  w->st.partitions++;
+  sim_digest(w, EV_FAULT, FA_PARTITION, kind, NULL, 0);
+  sim_trace(w, "partition (kind %u)", kind);
+  sim_net_topology_changed(w);
+}
+
+static void heal_partitions(sim_world_t *w) {
+  for (uint32_t i = 0; i < w->nnodes; i++) w->nodes[i].grp = 0;
+  sim_trace(w, "heal partitions");
+  sim_net_topology_changed(w);
+}
+
+void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
+  sim_digest(w, EV_FAULT, e->a, e->x, NULL, 0);
+  switch (e->a) {
+  case FA_NET:
+    if (w->o.faults & SF_LOSS) {
+      w->loss = 0.01 + 0.04 * sim_rng_unit(&w->rng);
+      w->reorder = 0.05 + 0.15 * sim_rng_unit(&w->rng);
+      w->spike = 0.01;
+    }
+    if (w->o.faults & SF_DUP) w->dup = 0.01 + 0.02 * sim_rng_unit(&w->rng);
+    sim_trace(w, "network: loss %.3f dup %.3f reorder %.3f", w->loss, w->dup, w->reorder);
+    break;
+  case FA_PARTITION: partition(w); break;
+  case FA_HEAL: heal_partitions(w); break;
+  case FA_CRASH: {
+    int i = sim_pick_up_node(w);
+    if (i < 0) break;
+    if (sim_rng_chance(&w->rng, 0.4)) w->nodes[i].crash_mid_turn = 1; /* at its next event */
+    else sim_node_crash(w, (uint32_t)i);
+    at(w, w->now + sim_rng_range(&w->rng, 200, 3000), FA_RESTART, (uint64_t)i);
+    break;
+  }
+  case FA_RESTART: {
+    sim_node_t *s = &w->nodes[e->x];
+    if (s->state == SN_UP && s->crash_mid_turn) { /* no event came: crash it now */
+      sim_node_crash(w, (uint32_t)e->x);
+      at(w, w->now + 200, FA_RESTART, e->x);
+    } else if (s->state == SN_DOWN && !s->removed) {
+      sim_node_start(w, (uint32_t)e->x, -1);
+    }
+    break;
+  }
+  case FA_JOIN: {
+    int seed = sim_pick_up_node(w);
+    if (seed < 0) break;
+    uint32_t i = sim_node_add(w);
+    sim_trace(w, "join %s via %s", w->nodes[i].name, w->nodes[seed].name);
+    sim_node_start(w, i, seed);
+    break;
+  }
+  case FA_LEAVE: {
+    int i = sim_pick_up_node(w);
+    if (i < 0) break;
+    sim_node_t *s = &w->nodes[i];
+    if (dyna_node_leave(s->node, w->now) == 0) {
+      s->leaving = 1;
+      sim_node_turn_end(w, (uint32_t)i);
+      if (s->state == SN_DOWN) { /* crashed before committing: the leave never happened */
+        s->leaving = 0;
+        at(w, w->now + 1000, FA_LEAVE, 0);
+        break;
+      }
+      w->st.leaves++;
+      sim_trace(w, "leave %s", s->name);
+    }
+    break;
+  }
+  case FA_CRASH_REMOVE: {
+    int i = sim_pick_up_node(w);
+    if (i < 0) break;
+    w->nodes[i].removed = 1; /* never restarted */
+    sim_node_crash(w, (uint32_t)i);
+    at(w, w->now + sim_rng_range(&w->rng, 500, 2000), FA_REMOVE, (uint64_t)i);
+    break;
+  }
+  case FA_REMOVE: {
+    int by = pick_other(w, (int)e->x);
+    if (by < 0) { at(w, w->now + 500, FA_REMOVE, e->x); break; }
+    sim_node_t *s = &w->nodes[e->x];
+    if (dyna_node_remove(w->nodes[by].node, s->name, w->now) == 0) {
+      sim_node_turn_end(w, (uint32_t)by);
+      if (w->nodes[by].state != SN_UP) { /* crashed before committing: try again */
+        at(w, w->now + 500, FA_REMOVE, e->x);
+        break;
+      }
+      w->st.removes++;
+      s->state = SN_GONE;
+      sim_trace(w, "remove %s via %s", s->name, w->nodes[by].name);
+      sim_net_topology_changed(w);
+    } else {
+      at(w, w->now + 500, FA_REMOVE, e->x);
+    }
+    break;
+  }
+  default: break;
+  }
+}
+
+void sim_faults_heal_all(sim_world_t *w) {
+  w->loss = w->dup = w->reorder = w->spike = 0;
+  for (uint32_t i = 0; i < w->nnodes; i++) {
+    w->nodes[i].grp = 0;
+    if (w->nodes[i].state == SN_UP && w->nodes[i].crash_mid_turn) sim_node_crash(w, i);
+  }
+  for (uint32_t i = 0; i < w->nnodes; i++)
+    if (w->nodes[i].state == SN_DOWN && !w->nodes[i].removed) sim_node_start(w, i, -1);
+  sim_digest(w, 0x4E, 0, 0, NULL, 0);
+  sim_trace(w, "heal all faults");
+  sim_net_topology_changed(w);
+}

@@ -1,0 +1,448 @@
+/* sim.c: dyna-sim's command line, the run loop, seed campaigns and the scale
+ * experiments (docs/simulation.md).
+ *
+ *   dyna-sim --seed N          one run: prints a report and the trace digest; exits 1
+ *                              when a check fails, printing the command that replays it
+ *   dyna-sim --seeds A..B      a campaign: one line per seed, failures with replay lines
+ *   dyna-sim --experiment ring | converge
+ *
+ * A run: S nodes start (node 0 bootstraps, the others join it) and the simulator waits
+ * until they agree on a ring; then the fault schedule is drawn, clients run for
+ * --duration simulated ms, and checks.c heals, settles, reads and checks. The wall
+ * clock is read only around a run, for the speed figure in its report.
+ */
+#include "core/cluster.h"
+#include "core/mem.h"
+#include "core/ring.h"
+#include "sim/rng.h"
+#include "sim/sim.h"
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+/* ---------- digest, failures, trace ---------- */
+
+void sim_digest(sim_world_t *w, uint64_t a, uint64_t b, uint64_t c, const void *p, size_t len) {
+  uint64_t h = w->digest;
+  uint64_t in[5] = {w->now, a, b, c, p && len ? XXH3_64bits(p, len) : 0};
+  w->digest = XXH3_64bits_withSeed(in, sizeof(in), h);
+}
+
+void sim_fail(sim_world_t *w, const char *fmt, ...) {
+  w->failed = 1;
+  if (w->nfail < 40) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->fail_msg[w->nfail], sizeof(w->fail_msg[0]), fmt, ap);
+    va_end(ap);
+  }
+  w->nfail++;
+}
+
+void sim_trace(sim_world_t *w, const char *fmt, ...) {
+  if (!w->o.verbose) return;
+  va_list ap;
+  va_start(ap, fmt);
+  printf("[%8" PRIu64 " ms] ", w->now);
+  vprintf(fmt, ap);
+  printf("\n");
+  va_end(ap);
+}
+
+/* ---------- options ---------- */
+
+typedef struct named { const char *name; uint32_t bits; } named_t;
+static const named_t FAULT_NAMES[] = {
+  {"none", 0}, {"loss", SF_LOSS}, {"partition", SF_PARTITION}, {"crash", SF_CRASH},
+  {"churn", SF_CHURN}, {"dup", SF_DUP}, {"all", SF_ALL}, {NULL, 0}};
+static const named_t BUG_NAMES[] = {
+  {"none", 0}, {"early-ack", DYNA_BUG_EARLY_ACK}, {"overwrite", DYNA_BUG_OVERWRITE},
+  {"no-repair", DYNA_BUG_NO_REPAIR}, {NULL, 0}};
+
+/* Parses a comma-separated list of names into bits; -1 on an unknown name. */
+static int parse_names(const named_t *tab, const char *s, uint32_t *out) {
+  *out = 0;
+  char buf[256];
+  snprintf(buf, sizeof(buf), "%s", s);
+  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    int found = 0;
+    for (const named_t *n = tab; n->name; n++)
+      if (!strcmp(n->name, tok)) { *out |= n->bits; found = 1; }
+    if (!found) return -1;
+  }
+  return 0;
+}
+
+static void names_of(const named_t *tab, uint32_t bits, char *out, size_t cap) {
+  out[0] = 0;
+  if (!bits) { snprintf(out, cap, "none"); return; }
+  for (const named_t *n = tab; n->name; n++)
+    if (n->bits == bits) { snprintf(out, cap, "%s", n->name); return; }
+  for (const named_t *n = tab; n->name; n++) {
+    if (!n->bits || (n->bits & (n->bits - 1)) || !(bits & n->bits)) continue;
+    size_t l = strlen(out);
+    snprintf(out + l, cap - l, "%s%s", l ? "," : "", n->name);
+  }
+}
+
+static void defaults(sim_opts_t *o) {
+  memset(o, 0, sizeof(*o));
+  o->seed = 1;
+  o->nodes = 5;
+  o->keys = 24;
+  o->clients = 8;
+  o->ring_size = 64;
+  o->zones = 0;
+  o->n = 3;
+  o->r = 2;
+  o->w = 2;
+  o->duration_ms = 10000;
+  o->faults = SF_ALL;
+  o->joins = 1;
+}
+
+/* The command that replays a run of o (only the options that differ from defaults). */
+static void replay_cmd(const sim_opts_t *o, char *out, size_t cap) {
+  sim_opts_t d;
+  defaults(&d);
+  size_t l = (size_t)snprintf(out, cap, "dyna-sim --seed %" PRIu64, o->seed);
+#define ADD(...) do { if (l < cap) l += (size_t)snprintf(out + l, cap - l, __VA_ARGS__); } while (0)
+  if (o->nodes != d.nodes) ADD(" --nodes %u", o->nodes);
+  if (o->keys != d.keys) ADD(" --keys %u", o->keys);
+  if (o->clients != d.clients) ADD(" --clients %u", o->clients);
+  if (o->ring_size != d.ring_size) ADD(" --ring-size %u", o->ring_size);
+  if (o->zones != d.zones) ADD(" --zones %u", o->zones);
+  if (o->n != d.n || o->r != d.r || o->w != d.w) ADD(" --nrw %u,%u,%u", o->n, o->r, o->w);
+  if (o->duration_ms != d.duration_ms) ADD(" --duration %" PRIu64, o->duration_ms);
+  if (o->joins != d.joins) ADD(" --joins %u", o->joins);
+  char nm[128];
+  if (o->faults != d.faults) { names_of(FAULT_NAMES, o->faults, nm, sizeof(nm)); ADD(" --faults %s", nm); }
+  if (o->strict) ADD(" --strict");
+  if (o->bugs) { names_of(BUG_NAMES, o->bugs, nm, sizeof(nm)); ADD(" --bugs %s", nm); }
+#undef ADD
+}
+
+/* ---------- one run ---------- */
+
+typedef struct run_result {
+  uint64_t digest;
+  int failed;
+  double wall_s;
+  uint64_t sim_ms;
+  uint64_t node_ms; /* sum over nodes of the simulated time they ran */
+} run_result_t;
+
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Which mixes the replica convergence check applies to (see docs/simulation.md). */
+static void convergence_scope(sim_world_t *w) {
+  w->conv_applies = 1;
+  w->conv_note = NULL;
+}
+
+static void report(sim_world_t *w, FILE *out, const run_result_t *res) {
+  char nm[64];
+  names_of(FAULT_NAMES, w->o.faults, nm, sizeof(nm));
+  fprintf(out, "seed %" PRIu64 ": %u nodes (%u at the end), %u keys, %u clients, faults %s, %" PRIu64 " ms simulated\n",
+          w->o.seed, w->o.nodes, w->nnodes, w->o.keys, w->o.clients, nm, res->sim_ms);
+  fprintf(out, "  events %" PRIu64 ", frames sent %" PRIu64 " delivered %" PRIu64 " dropped %" PRIu64 " duplicated %" PRIu64 "\n",
+          w->st.events, w->st.msgs_sent, w->st.msgs_delivered, w->st.msgs_dropped, w->st.msgs_duplicated);
+  fprintf(out, "  faults: %" PRIu64 " partitions, %" PRIu64 " crashes (%" PRIu64 " mid-turn), %" PRIu64 " restarts, %" PRIu64 " joins, %" PRIu64 " leaves, %" PRIu64 " removals\n",
+          w->st.partitions, w->st.crashes, w->st.crashes_mid_turn, w->st.restarts, w->st.joins - (w->o.nodes - 1),
+          w->st.leaves, w->st.removes);
+  sim_work_report(w, out);
+  uint64_t rr = 0, ho = 0;
+  for (uint32_t i = 0; i < w->nnodes; i++)
+    if (w->nodes[i].state == SN_UP) {
+      rr += dyna_node_stats(w->nodes[i].node)->read_repairs;
+      ho += dyna_node_stats(w->nodes[i].node)->handoff_keys_sent;
+    }
+  fprintf(out, "  read repairs %" PRIu64 ", handoff keys sent %" PRIu64 " (running nodes' counters)\n", rr, ho);
+  fprintf(out, "  speed: %.2f s wall, %.0f simulated node-seconds per wall second\n", res->wall_s,
+          res->wall_s > 0 ? (double)res->node_ms / 1000.0 / res->wall_s : 0.0);
+}
+
+static uint64_t up_nodes(sim_world_t *w) {
+  uint64_t k = 0;
+  for (uint32_t i = 0; i < w->nnodes; i++) k += w->nodes[i].state == SN_UP;
+  return k;
+}
+
+/* Runs until t, accumulating node-time (node_ms) in steps. */
+static void run_counting(sim_world_t *w, uint64_t t, uint64_t *node_ms) {
+  while (w->now < t) {
+    uint64_t step = t - w->now < 100 ? t - w->now : 100;
+    uint64_t up = up_nodes(w);
+    sim_run_until(w, w->now + step);
+    *node_ms += up * step;
+  }
+}
+
+static int warm_up(sim_world_t *w, uint64_t *node_ms) {
+  if (sim_node_start(w, sim_node_add(w), -1)) return -1;
+  for (uint32_t i = 1; i < w->o.nodes; i++) sim_node_add(w);
+  for (uint32_t i = 1; i < w->o.nodes; i++)
+    if (sim_node_start(w, i, 0)) return -1;
+  uint64_t cap = 30000 + (uint64_t)w->o.nodes * 100;
+  while (!sim_ring_agreed(w) && w->now < cap) run_counting(w, w->now + 100, node_ms);
+  if (!sim_ring_agreed(w)) {
+    sim_fail(w, "the initial %u nodes did not agree on a ring within %" PRIu64 " ms", w->o.nodes, cap);
+    return -1;
+  }
+  return 0;
+}
+
+/* --experiment converge: one partition in the middle of the workload; after it heals,
+ * clients only read, and the time until every key's replicas are equal is measured. */
+static void converge_probe(sim_world_t *w, uint64_t t0, uint64_t *node_ms, FILE *out) {
+  uint64_t d = w->o.duration_ms;
+  run_counting(w, t0 + d / 4, node_ms);
+  for (uint32_t i = 0; i < w->nnodes; i++) w->nodes[i].grp = (uint32_t)sim_rng_below(&w->rng, 2);
+  w->st.partitions++;
+  sim_net_topology_changed(w);
+  run_counting(w, t0 + d / 2, node_ms);
+  uint32_t bad_before = 0;
+  sim_work_converged(w, &bad_before);
+  for (uint32_t i = 0; i < w->nnodes; i++) w->nodes[i].grp = 0;
+  sim_net_topology_changed(w);
+  w->read_only = 1;
+  uint64_t heal = w->now, done = 0;
+  uint32_t bad = 0;
+  while (w->now < heal + 60000) {
+    run_counting(w, w->now + 50, node_ms);
+    if (sim_work_converged(w, &bad)) { done = w->now; break; }
+  }
+  if (done)
+    fprintf(out, "  converge: %u of %u keys diverged at the heal; all replicas equal %" PRIu64 " ms after it (read repair by the clients' reads only)\n",
+            bad_before, w->o.keys, done - heal);
+  else
+    fprintf(out, "  converge: %u of %u keys diverged at the heal; %u still differ 60 s after it\n",
+            bad_before, w->o.keys, bad);
+  w->read_only = 0;
+}
+
+static int run_one(const sim_opts_t *o, int print, int experiment_converge, run_result_t *res) {
+  sim_world_t w;
+  memset(res, 0, sizeof(*res));
+  double t_wall = wall_now();
+  sim_world_init(&w, o);
+  sim_work_init(&w);
+  convergence_scope(&w);
+  uint64_t node_ms = 0;
+  if (warm_up(&w, &node_ms) == 0) {
+    uint64_t t0 = w.now;
+    if (print && !o->quiet) printf("ring agreed by %u nodes at %" PRIu64 " ms\n", o->nodes, t0);
+    if (!experiment_converge) sim_faults_plan(&w, t0, t0 + o->duration_ms);
+    sim_work_start(&w);
+    if (experiment_converge) converge_probe(&w, t0, &node_ms, stdout);
+    else run_counting(&w, t0 + o->duration_ms, &node_ms);
+    uint64_t t1 = w.now;
+    sim_checks_final(&w);
+    node_ms += up_nodes(&w) * (w.now - t1);
+  }
+  res->digest = w.digest;
+  res->failed = w.failed;
+  res->sim_ms = w.now;
+  res->node_ms = node_ms;
+  res->wall_s = wall_now() - t_wall;
+  if (print && !o->quiet) report(&w, stdout, res);
+  if (w.failed) {
+    char cmd[512];
+    replay_cmd(o, cmd, sizeof(cmd));
+    printf("FAIL seed %" PRIu64 ": %u check(s) failed\n", o->seed, w.nfail);
+    for (uint32_t i = 0; i < w.nfail && i < 40; i++) printf("  - %s\n", w.fail_msg[i]);
+    printf("  replay: %s\n", cmd);
+  }
+  sim_work_free(&w);
+  sim_world_free(&w);
+  return res->failed ? -1 : 0;
+}
+
+/* ---------- --experiment ring ---------- */
+
+static size_t preflists_differ(const dyna_ring_t *a, const dyna_ring_t *b, uint32_t nval) {
+  size_t moved = 0;
+  uint64_t pa[16], pb[16];
+  for (uint32_t p = 0; p < a->size; p++) {
+    size_t na = dyna_ring_preflist(a, p, nval, pa, nval);
+    size_t nb = dyna_ring_preflist(b, p, nval, pb, nval);
+    for (size_t i = 0; i < nb; i++) {
+      int in = 0;
+      for (size_t j = 0; j < na && !in; j++) in = pa[j] == pb[i];
+      moved += !in;
+    }
+  }
+  return moved;
+}
+
+static int experiment_ring(const sim_opts_t *o) {
+  uint64_t rng = o->seed;
+  uint32_t s = o->nodes, q = o->ring_size;
+  dyna_ring_member_t *m = dyna_calloc(s + 1, sizeof(*m));
+  if (!m) return 1;
+  for (uint32_t i = 0; i <= s; i++) {
+    m[i].id = sim_rng_next(&rng) | 1;
+    if (o->zones) snprintf(m[i].zone, sizeof(m[i].zone), "z%u", i % o->zones);
+  }
+  dyna_ring_t empty, r1, r2;
+  dyna_ring_init(&empty);
+  dyna_ring_init(&r1);
+  dyna_ring_init(&r2);
+  double t = wall_now();
+  int rc = dyna_ring_rebalance(&empty, q, m, s, o->n, &r1);
+  if (!rc) rc = dyna_ring_rebalance(&r1, q, m, s + 1, o->n, &r2);
+  double el = wall_now() - t;
+  if (rc) {
+    printf("rebalance failed: %d\n", rc);
+    return 1;
+  }
+  uint32_t mx = 0, mn = UINT32_MAX;
+  for (uint32_t i = 0; i < s; i++) {
+    uint32_t k = dyna_ring_owned(&r1, m[i].id);
+    if (k > mx) mx = k;
+    if (k < mn) mn = k;
+  }
+  uint32_t moved = 0;
+  for (uint32_t p = 0; p < q; p++) moved += dyna_ring_owner(&r1, p) != dyna_ring_owner(&r2, p);
+  size_t rmoved = preflists_differ(&r1, &r2, o->n);
+  uint32_t nv = o->n < s ? o->n : s;
+  printf("ring: S=%u Q=%u N=%u: balance largest/mean share %.3f (owned %u..%u, mean %.2f)\n", s, q,
+         o->n, (double)mx / ((double)q / s), mn, mx, (double)q / s);
+  printf("  one join: %.4f of partitions change owner, %.4f of replica placements move (ideal 1/(S+1) = %.4f); %.3f s wall\n",
+         (double)moved / q, (double)rmoved / ((double)q * nv), 1.0 / (s + 1), el);
+  dyna_ring_clear(&r1);
+  dyna_ring_clear(&r2);
+  dyna_free(m);
+  return 0;
+}
+
+/* ---------- CLI ---------- */
+
+static void usage(FILE *out) {
+  fprintf(out,
+"usage: dyna-sim [options]\n"
+"Runs a whole Dyna cluster (the real core) in one process over a simulated network,\n"
+"clock and disks; every choice comes from one seed, so a seed replays a run exactly.\n"
+"\n"
+"  --seed N           run one seed (default 1); prints a report and the trace digest;\n"
+"                     exits 1 when a check fails and prints the replay command\n"
+"  --seeds A..B       run seeds A to B (inclusive); one line each; exit 1 if any fails\n"
+"  --nodes S          initial cluster size (default 5)\n"
+"  --keys K           keys: i%%4 = 0,1 carts, 2 blind sets, 3 read-then-delete/put (default 24)\n"
+"  --clients C        concurrent clients (default 8)\n"
+"  --duration MS      simulated workload time in ms (default 10000)\n"
+"  --faults MIX       none | loss | partition | crash | churn | dup | all, or a comma\n"
+"                     list; all = loss,partition,crash,churn (default all); dup\n"
+"                     duplicates frames, which TCP never does\n"
+"  --bugs LIST        early-ack | overwrite | no-repair (comma list): deliberate faults\n"
+"                     set in every node's cfg.bugs; the checks must catch them\n"
+"  --ring-size Q      partitions, a power of two (default 64; use 4096+ for 1000 nodes)\n"
+"  --zones Z          declare Z zones (node i is in zone i%%Z); partitions may cut a zone\n"
+"  --nrw N,R,W        replication (default 3,2,2)\n"
+"  --joins J          joins under the churn mix (default 1)\n"
+"  --experiment E     ring: ownership balance and movement on one join (pure ring math);\n"
+"                     converge: time until replicas converge after a partition heals\n"
+"  --quiet            campaigns: print only failures and the summary; one run: digest only\n"
+"  --verbose          trace every event\n"
+"  --strict           no workarounds for known core issues (docs/simulation.md)\n"
+"  --watch KEY        (implies --verbose) show KEY's object on a disk whenever it changes\n"
+"  --help             this text\n");
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  if (!s || !*s) return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (*end) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *out) {
+  uint64_t v;
+  if (parse_u64(s, &v) || v > UINT32_MAX) return -1;
+  *out = (uint32_t)v;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  sim_opts_t o;
+  defaults(&o);
+  uint64_t a = 1, b = 1;
+  int campaign = 0;
+  const char *exp = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *f = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int bad = 0, used = 1;
+    if (!strcmp(f, "--help") || !strcmp(f, "-h")) { usage(stdout); return 0; }
+    else if (!strcmp(f, "--quiet")) { o.quiet = 1; used = 0; }
+    else if (!strcmp(f, "--verbose")) { o.verbose = 1; used = 0; }
+    else if (!strcmp(f, "--seed")) { bad = parse_u64(v, &o.seed); a = b = o.seed; }
+    else if (!strcmp(f, "--seeds")) {
+      const char *dots = v ? strstr(v, "..") : NULL;
+      char lo[32];
+      if (!dots || (size_t)(dots - v) >= sizeof(lo)) bad = 1;
+      else {
+        memcpy(lo, v, (size_t)(dots - v));
+        lo[dots - v] = 0;
+        bad = parse_u64(lo, &a) || parse_u64(dots + 2, &b) || b < a;
+        campaign = 1;
+      }
+    }
+    else if (!strcmp(f, "--nodes")) bad = parse_u32(v, &o.nodes) || o.nodes < 1 || o.nodes > 4000;
+    else if (!strcmp(f, "--keys")) bad = parse_u32(v, &o.keys) || o.keys > 1000000;
+    else if (!strcmp(f, "--clients")) bad = parse_u32(v, &o.clients) || o.clients > 100000;
+    else if (!strcmp(f, "--duration")) bad = parse_u64(v, &o.duration_ms);
+    else if (!strcmp(f, "--ring-size")) bad = parse_u32(v, &o.ring_size) || !o.ring_size || (o.ring_size & (o.ring_size - 1)) || o.ring_size > 65536;
+    else if (!strcmp(f, "--zones")) bad = parse_u32(v, &o.zones) || o.zones > 64;
+    else if (!strcmp(f, "--joins")) bad = parse_u32(v, &o.joins) || o.joins > 64;
+    else if (!strcmp(f, "--faults")) bad = !v || parse_names(FAULT_NAMES, v, &o.faults);
+    else if (!strcmp(f, "--bugs")) bad = !v || parse_names(BUG_NAMES, v, &o.bugs);
+    else if (!strcmp(f, "--strict")) { o.strict = 1; used = 0; }
+    else if (!strcmp(f, "--watch")) { o.watch = v; o.verbose = 1; }
+    else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge")); }
+    else if (!strcmp(f, "--nrw")) {
+      bad = !v || sscanf(v, "%u,%u,%u", &o.n, &o.r, &o.w) != 3 || !o.n || o.n > 16 || !o.r ||
+            !o.w || o.r > o.n || o.w > o.n;
+    }
+    else { fprintf(stderr, "dyna-sim: unknown option %s (see --help)\n", f); return 2; }
+    if (used && !v) bad = 1;
+    if (bad) { fprintf(stderr, "dyna-sim: bad value for %s (see --help)\n", f); return 2; }
+    i += used;
+  }
+  if (o.nodes > o.ring_size) {
+    fprintf(stderr, "dyna-sim: --nodes %u needs --ring-size of at least that\n", o.nodes);
+    return 2;
+  }
+  if (exp && !strcmp(exp, "ring")) return experiment_ring(&o);
+  if (!campaign) {
+    run_result_t res;
+    int rc = run_one(&o, 1, exp != NULL, &res);
+    printf("digest %016" PRIx64 "\n", res.digest);
+    return rc ? 1 : 0;
+  }
+  uint64_t fails = 0, runs = 0;
+  double wall = 0, node_s = 0;
+  for (uint64_t s = a;; s++) {
+    o.seed = s;
+    run_result_t res;
+    if (run_one(&o, 0, 0, &res)) fails++;
+    runs++;
+    wall += res.wall_s;
+    node_s += (double)res.node_ms / 1000.0;
+    if (!o.quiet) printf("seed %" PRIu64 " %s digest %016" PRIx64 "\n", s, res.failed ? "FAIL" : "ok", res.digest);
+    fflush(stdout);
+    if (s == b) break;
+  }
+  printf("%" PRIu64 " seeds, %" PRIu64 " failed; %.1f s wall, %.0f simulated node-seconds per wall second\n",
+         runs, fails, wall, wall > 0 ? node_s / wall : 0.0);
+  return fails ? 1 : 0;
+}

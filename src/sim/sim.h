@@ -1,0 +1,208 @@
+/* sim.h: shared types of dyna-sim, the deterministic cluster simulator.
+ *
+ * One process runs S real node state machines (src/core) over simulated parts:
+ *
+ *   sim.c       CLI, run loop, campaigns, experiments
+ *   queue.c     the event queue: a binary heap ordered by (time, sequence number)
+ *   net.c       the network: delay, loss, duplication, reordering, partitions, zones,
+ *               and the transport's reachability judgement (dyna_node_set_reachable)
+ *   world.c     the nodes: memory stores, open/crash/restart, one event per turn then
+ *               commit and drain (as src/runtime/server.c does), ticks, membership
+ *   workload.c  clients: shopping carts, blind sets, deletes; the model of what was
+ *               acknowledged
+ *   faults.c    the fault schedule of a run (partitions, crashes, churn)
+ *   checks.c    healing, settling, final reads and the end-of-run checks
+ *
+ * Time is simulated milliseconds (w->now); nothing in a run reads the wall clock.
+ * Every random choice comes from w->rng (rng.h). Every event handled is folded into
+ * w->digest, so two runs of one seed can be compared by one number.
+ */
+#ifndef DYNA_SIM_H
+#define DYNA_SIM_H
+#include "core/node.h"
+#include "store/store.h"
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Fault mix bits (--faults). */
+#define SF_LOSS 0x1u      /* loss, reordering, delay spikes */
+#define SF_PARTITION 0x2u /* partitions between node sets (and zones), then heal */
+#define SF_CRASH 0x4u     /* crashes (some between a turn and its commit), restarts */
+#define SF_CHURN 0x8u     /* a join, a leave, a crash followed by a removal */
+#define SF_DUP 0x10u      /* duplicated frames (beyond TCP: not in "all", see docs) */
+#define SF_ALL (SF_LOSS | SF_PARTITION | SF_CRASH | SF_CHURN)
+
+typedef struct sim_opts {
+  uint64_t seed;
+  uint32_t nodes;        /* initial cluster size S */
+  uint32_t keys;
+  uint32_t clients;
+  uint32_t ring_size;    /* Q */
+  uint32_t zones;        /* 0: no zones declared */
+  uint32_t n, r, w;
+  uint64_t duration_ms;  /* simulated workload time */
+  uint32_t faults;       /* SF_* */
+  uint32_t bugs;         /* DYNA_BUG_* on every node */
+  int verbose, quiet;
+  int converge_probe;    /* measure time to converge after a mid-run partition heals */
+  uint32_t joins;        /* extra joins under churn (default 1) */
+  int strict;            /* --strict: no workarounds for known core issues */
+  const char *watch;     /* --watch KEY: trace every change of KEY on every disk */
+} sim_opts_t;
+
+typedef enum {
+  EV_MSG = 1, /* a frame arrives: a = from, b = to, ia/ib incarnations at send */
+  EV_TICK,    /* node a's timer (incarnation ia) */
+  EV_CLIENT,  /* client a acts (x = its step number) */
+  EV_REACH,   /* node a re-judges which peers it can reach (incarnation ia) */
+  EV_FAULT,   /* fault a (faults.c) with argument x */
+  EV_PROBE    /* periodic measurement (converge probe) */
+} sim_ev_type_t;
+
+typedef struct sim_event {
+  uint64_t t, seq;
+  uint8_t type;
+  uint32_t a, b;
+  uint32_t ia, ib;
+  uint64_t x;
+  uint8_t *data; /* EV_MSG: the frame (owned by the event) */
+  size_t len;
+} sim_event_t;
+
+typedef struct sim_queue {
+  sim_event_t *ev;
+  size_t n, cap;
+} sim_queue_t;
+
+typedef enum { SN_OFF = 0, SN_UP, SN_DOWN, SN_GONE } sim_node_state_t;
+
+typedef struct sim_node {
+  uint64_t id;
+  char name[16];
+  char zone[16];
+  dyna_store_t *store;   /* the simulated disk: survives crashes (owned) */
+  dyna_node_t *node;     /* NULL unless SN_UP (owned) */
+  sim_node_state_t state;
+  uint32_t inc;          /* incarnation: bumped at every (re)start */
+  uint32_t grp;          /* partition group: nodes talk only within a group */
+  int crash_mid_turn;    /* crash after the next event, before its commit */
+  int removed;           /* an admin removed it: it never comes back */
+  uint64_t watch_hash;   /* --watch: hash of KEY's object on this disk when last shown */
+  int leaving;           /* asked to leave; stopped once REMOVED (and handed off) */
+  int joining;           /* joined, has not adopted the cluster's ring yet */
+  uint64_t join_ms;      /* when it (last) asked to join */
+} sim_node_t;
+
+typedef struct sim_work sim_work_t;
+
+typedef struct sim_stats {
+  uint64_t events, msgs_sent, msgs_delivered, msgs_dropped, msgs_duplicated;
+  uint64_t crashes, crashes_mid_turn, restarts, partitions, joins, leaves, removes;
+  uint64_t commit_failures;
+} sim_stats_t;
+
+typedef struct sim_world {
+  sim_opts_t o;
+  uint64_t rng;
+  uint64_t now;
+  uint64_t seq;
+  uint64_t digest;
+  sim_queue_t q;
+  sim_node_t *nodes;     /* index = node number; ids are random */
+  uint32_t nnodes, cap;
+  uint64_t *byid;        /* (id, index) pairs sorted by id, for message routing */
+  uint32_t nbyid;
+  uint64_t *link_last;   /* cap*cap: last delivery time per link (FIFO unless reordering) */
+  /* network parameters, set by faults.c */
+  double loss, dup, reorder, spike;
+  uint64_t detect_ms;    /* failure detection delay */
+  int stopping;          /* workload stopped: clients issue nothing new */
+  int read_only;         /* clients only read (converge probe after the heal) */
+  sim_work_t *wl;
+  sim_stats_t st;
+  int failed;            /* a check failed */
+  uint32_t nfail;
+  char fail_msg[40][200];
+  int conv_detail;       /* sim_work_converged records the first differing key */
+  int conv_applies;      /* the replica convergence check applies to this mix */
+  const char *conv_note; /* why not, when it does not */
+} sim_world_t;
+
+/* ---- queue.c ---- */
+void sim_queue_free(sim_queue_t *q);
+/* Schedules e at time e->t (>= now) with the next sequence number; takes e->data. */
+void sim_schedule(sim_world_t *w, sim_event_t *e);
+/* Pops the earliest event into *e; 0 when the queue is empty. */
+int sim_queue_pop(sim_queue_t *q, sim_event_t *e);
+uint64_t sim_queue_next_t(const sim_queue_t *q); /* UINT64_MAX when empty */
+
+/* ---- digest (sim.c) ---- */
+void sim_digest(sim_world_t *w, uint64_t a, uint64_t b, uint64_t c, const void *p, size_t len);
+/* Records a failed check: counted, the first few messages kept, printed at the end. */
+void sim_fail(sim_world_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sim_trace(sim_world_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- net.c ---- */
+/* 1 when a and b are both up and in the same partition group. */
+int sim_link_up(const sim_world_t *w, uint32_t a, uint32_t b);
+/* Hands a frame from node index `from` to the network (takes frame->data). */
+void sim_net_send(sim_world_t *w, uint32_t from, uint64_t to_id, dyna_buf_t *frame);
+void sim_net_deliver(sim_world_t *w, sim_event_t *e);
+/* After links changed: every up node re-judges reachability after the detection delay. */
+void sim_net_topology_changed(sim_world_t *w);
+void sim_net_reach(sim_world_t *w, uint32_t i, int immediate);
+int sim_node_index(const sim_world_t *w, uint64_t id); /* -1 when unknown */
+
+/* ---- world.c ---- */
+int sim_world_init(sim_world_t *w, const sim_opts_t *o);
+void sim_world_free(sim_world_t *w);
+/* Adds a node (not started); returns its index. */
+uint32_t sim_node_add(sim_world_t *w);
+/* Starts (or restarts) node i; join_seed >= 0: it then joins that node's cluster. */
+int sim_node_start(sim_world_t *w, uint32_t i, int join_seed);
+void sim_node_crash(sim_world_t *w, uint32_t i);
+/* Ends node i's turn: commit, then release replies and messages (or crash). */
+void sim_node_turn_end(sim_world_t *w, uint32_t i);
+void sim_node_tick(sim_world_t *w, sim_event_t *e);
+/* Reads key's object from node s's disk (dyna_replica_read: what that replica would
+ * answer, with any hints it holds merged in). out: initialised; replaced. */
+int sim_disk_read(sim_world_t *w, sim_node_t *s, const char *key, size_t klen, dyna_obj_t *out);
+/* Node i, up and a member (not leaving/removed), or -1: a random such node. */
+int sim_pick_up_node(sim_world_t *w);
+/* Runs events until the queue's next event is after t_end; w->now = t_end after. */
+void sim_run_until(sim_world_t *w, uint64_t t_end);
+/* 1 when every up member agrees on a settled ring that has exactly the VALID members. */
+int sim_ring_agreed(sim_world_t *w);
+/* A node whose ring is the reference for the checks (-1 if none is up). */
+int sim_reference_node(sim_world_t *w);
+
+/* ---- workload.c ---- */
+int sim_work_init(sim_world_t *w);
+void sim_work_free(sim_world_t *w);
+void sim_work_start(sim_world_t *w);
+void sim_work_client(sim_world_t *w, sim_event_t *e);
+/* A reply left node i (after a successful or failed commit). Takes r's contents. */
+void sim_work_reply(sim_world_t *w, uint32_t i, dyna_reply_t *r);
+/* Node i crashed: its outstanding client requests fail with an unknown outcome. */
+void sim_work_node_lost(sim_world_t *w, uint32_t i);
+void sim_work_report(sim_world_t *w, FILE *out);
+/* Final phase: one quorum read (R = N) of every key; returns when all answered. */
+int sim_work_final_reads(sim_world_t *w);
+/* End-of-run checks on the model (checks.c calls it). */
+void sim_work_check(sim_world_t *w);
+/* 1 when every key's replicas (first N of the reference ring) hold equal objects;
+ * *bad gets the number of keys that do not. */
+int sim_work_converged(sim_world_t *w, uint32_t *bad);
+
+/* ---- faults.c ---- */
+void sim_faults_plan(sim_world_t *w, uint64_t t0, uint64_t t1);
+void sim_faults_fire(sim_world_t *w, sim_event_t *e);
+/* Heals every partition and network fault and restarts crashed nodes. */
+void sim_faults_heal_all(sim_world_t *w);
+
+/* ---- checks.c ---- */
+/* Heal, settle, read everything, check. Returns 0 when every check passed. */
+int sim_checks_final(sim_world_t *w);
+
+#endif

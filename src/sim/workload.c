@@ -1,0 +1,673 @@
+/* workload.c: simulated clients and the model of what they were promised.
+ *
+ * Keys come in three kinds (key i: i % 4 = 0,1 cart; 2 blind set; 3 delete):
+ *   cart  read (GET, all siblings + context), union the items of every live sibling,
+ *         add one new item, write back (PUT with the context read);
+ *   set   blind SET (DYNA_REQ_BLIND) of a fresh value;
+ *   del   read, then either DEL with the context read or PUT with it.
+ * Clients pick a key and an entry node at random for every cycle, so several clients
+ * work on one cart at once. Every write carries a unique write id (u32, first four
+ * bytes of the value); a cart value is the write id followed by its item ids, sorted,
+ * one u32 each (little-endian).
+ *
+ * The model keeps, per write: its status (pending, acknowledged, failed = outcome
+ * unknown), the item it adds, and the write ids its read saw (the values its context
+ * covers). From it the checks (sim_work_check) derive:
+ *   - acknowledged cart items, which must all be in the final merged cart;
+ *   - dead write ids: the values an acknowledged DEL's context covered, which must
+ *     never be live again;
+ *   - a sibling bound: writes that no acknowledged write's context covers, directly or
+ *     through the values it saw (docs/simulation.md explains why this is sound).
+ * At each acknowledgement the simulator also reads the disks: at least W nodes must
+ * durably hold a version whose clock covers the context the client got back.
+ */
+#include "core/cluster.h"
+#include "core/err.h"
+#include "core/keyspace.h"
+#include "core/mem.h"
+#include "core/replica.h"
+#include "sim/rng.h"
+#include "sim/sim.h"
+#include <stdlib.h>
+#include <string.h>
+
+enum { K_CART = 0, K_SET, K_DEL };
+enum { WS_PENDING = 0, WS_ACKED, WS_FAILED };
+enum { CP_START = 0, CP_WRITE };
+enum { CS_IDLE = 0, CS_GET, CS_PUT };
+
+#define FINAL_CLIENT 0xFFFFFFFFu
+
+typedef struct wl_write {
+  uint32_t key;
+  uint8_t kind;   /* 'P' put with context, 'B' blind, 'D' delete */
+  uint8_t status; /* WS_* */
+  uint32_t item;  /* the cart item this write adds (0: none) */
+  uint32_t nseen; /* write ids the read before it saw live (its context covers them) */
+  uint32_t *seen;
+} wl_write_t;
+
+typedef struct wl_key {
+  uint8_t type;
+  char name[24];
+  size_t klen;
+  uint32_t *wids; /* writes to this key, in issue order */
+  uint32_t nw, capw;
+  uint32_t inflight, inflight_max;
+  int final_status; /* final read: 0, or an error; 1 = not done */
+  uint32_t final_tries;
+  dyna_obj_t final;
+} wl_key_t;
+
+typedef struct wl_client {
+  int state;     /* CS_* */
+  int phase;     /* CP_*: what the next EV_CLIENT does */
+  uint64_t step; /* matches EV_CLIENT.x */
+  uint64_t req_id;
+  uint32_t node, inc;
+  uint32_t key;
+  uint32_t write;   /* write id in flight (CS_PUT) */
+  int eligible;     /* W replicas were reachable from a coordinator at submission */
+  dyna_ctx_t ctx;   /* context read (owned) */
+  uint32_t *items;  /* union of the items read (owned) */
+  uint32_t nitems;
+  uint32_t *seen;   /* write ids read (owned; moved into the write) */
+  uint32_t nseen;
+  int del;          /* the pending write is a delete */
+} wl_client_t;
+
+struct sim_work {
+  wl_key_t *keys;
+  uint32_t nkeys;
+  wl_client_t *cl;
+  uint32_t ncl;
+  wl_write_t *wr; /* index = write id; 0 unused */
+  uint32_t nwr, capwr;
+  uint32_t next_item;
+  uint32_t req_seq;
+  uint32_t final_pending;
+  /* statistics */
+  uint64_t gets, gets_ok, writes, writes_ok, dels, dels_ok, blinds;
+  uint64_t versions[6]; /* GETs by sibling count: 0 (absent), 1, 2, 3, 4, 5+ */
+  uint64_t eligible, eligible_ok, ack_checks;
+};
+
+static void wfree(void *p) { dyna_free(p); }
+
+int sim_work_init(sim_world_t *w) {
+  sim_work_t *k = dyna_calloc(1, sizeof(*k));
+  if (!k) return DYNA_ENOMEM;
+  w->wl = k;
+  k->nkeys = w->o.keys;
+  k->ncl = w->o.clients;
+  k->keys = dyna_calloc(k->nkeys ? k->nkeys : 1, sizeof(wl_key_t));
+  k->cl = dyna_calloc(k->ncl ? k->ncl : 1, sizeof(wl_client_t));
+  k->capwr = 1024;
+  k->wr = dyna_calloc(k->capwr, sizeof(wl_write_t));
+  if (!k->keys || !k->cl || !k->wr) abort();
+  k->nwr = 1;
+  for (uint32_t i = 0; i < k->nkeys; i++) {
+    wl_key_t *key = &k->keys[i];
+    uint32_t m = i % 4;
+    key->type = m < 2 ? K_CART : m == 2 ? K_SET : K_DEL;
+    static const char *pfx[] = {"cart", "set", "del"};
+    key->klen = (size_t)snprintf(key->name, sizeof(key->name), "%s:%u", pfx[key->type], i);
+    key->final_status = 1;
+    dyna_obj_init(&key->final);
+  }
+  for (uint32_t c = 0; c < k->ncl; c++) dyna_ctx_init(&k->cl[c].ctx);
+  return 0;
+}
+
+void sim_work_free(sim_world_t *w) {
+  sim_work_t *k = w->wl;
+  if (!k) return;
+  for (uint32_t i = 0; i < k->nkeys; i++) {
+    wfree(k->keys[i].wids);
+    dyna_obj_clear(&k->keys[i].final);
+  }
+  for (uint32_t c = 0; c < k->ncl; c++) {
+    dyna_ctx_clear(&k->cl[c].ctx);
+    wfree(k->cl[c].items);
+    wfree(k->cl[c].seen);
+  }
+  for (uint32_t i = 1; i < k->nwr; i++) wfree(k->wr[i].seen);
+  wfree(k->wr);
+  wfree(k->keys);
+  wfree(k->cl);
+  wfree(k);
+  w->wl = NULL;
+}
+
+static void client_later(sim_world_t *w, uint32_t c, int phase, uint64_t delay) {
+  wl_client_t *cl = &w->wl->cl[c];
+  cl->phase = phase;
+  cl->state = CS_IDLE;
+  sim_event_t e = {0};
+  e.t = w->now + delay;
+  e.type = EV_CLIENT;
+  e.a = c;
+  e.x = ++cl->step;
+  sim_schedule(w, &e);
+}
+
+void sim_work_start(sim_world_t *w) {
+  for (uint32_t c = 0; c < w->wl->ncl; c++)
+    client_later(w, c, CP_START, sim_rng_below(&w->rng, 20));
+}
+
+static uint32_t new_write(sim_world_t *w, uint32_t key, uint8_t kind) {
+  sim_work_t *k = w->wl;
+  if (k->nwr == k->capwr) {
+    uint32_t cap = k->capwr * 2;
+    wl_write_t *nw = dyna_realloc(k->wr, cap * sizeof(*nw));
+    if (!nw) abort();
+    memset(nw + k->capwr, 0, (cap - k->capwr) * sizeof(*nw));
+    k->wr = nw;
+    k->capwr = cap;
+  }
+  uint32_t id = k->nwr++;
+  wl_write_t *wr = &k->wr[id];
+  wr->key = key;
+  wr->kind = kind;
+  wl_key_t *ky = &k->keys[key];
+  if (ky->nw == ky->capw) {
+    ky->capw = ky->capw ? ky->capw * 2 : 16;
+    ky->wids = dyna_realloc(ky->wids, ky->capw * sizeof(uint32_t));
+    if (!ky->wids) abort();
+  }
+  ky->wids[ky->nw++] = id;
+  if (++ky->inflight > ky->inflight_max) ky->inflight_max = ky->inflight;
+  return id;
+}
+
+/* The node indexes of the first `max` entries of key's extended preference list, as
+ * node i's ring has it. Returns the count. */
+static size_t preflist(sim_world_t *w, uint32_t i, const wl_key_t *ky, uint32_t nval,
+                       int *out, size_t max) {
+  const dyna_cluster_t *cl = dyna_node_cluster(w->nodes[i].node);
+  uint32_t p = dyna_hash_partition(dyna_key_hash(ky->name, ky->klen), cl->ring.size);
+  uint64_t ids[64];
+  if (max > 64) max = 64;
+  size_t n = dyna_ring_preflist(&cl->ring, p, nval, ids, max);
+  size_t k = 0;
+  for (size_t j = 0; j < n; j++) {
+    int x = sim_node_index(w, ids[j]);
+    if (x >= 0) out[k++] = x;
+  }
+  return k;
+}
+
+/* Promise 1's precondition at submission: some home replica reachable from the entry
+ * node has at least W home replicas (itself included) reachable. */
+static int write_eligible(sim_world_t *w, uint32_t entry, const wl_key_t *ky) {
+  int reps[16];
+  size_t n = preflist(w, entry, ky, w->o.n, reps, w->o.n);
+  for (size_t a = 0; a < n; a++) {
+    uint32_t c = (uint32_t)reps[a];
+    if (c != entry && !sim_link_up(w, entry, c)) continue;
+    uint32_t ok = 0;
+    for (size_t b = 0; b < n; b++) ok += (uint32_t)reps[b] == c || sim_link_up(w, c, (uint32_t)reps[b]);
+    if (ok >= w->o.w) return 1;
+  }
+  return 0;
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static uint32_t get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Submits req from client c to node i, and ends the node's turn. */
+static void submit(sim_world_t *w, uint32_t c, uint32_t i, dyna_req_t *req, int state) {
+  wl_client_t *cl = &w->wl->cl[c];
+  cl->state = state;
+  cl->node = i;
+  cl->inc = w->nodes[i].inc;
+  cl->req_id = ((uint64_t)c << 32) | ++w->wl->req_seq;
+  req->id = cl->req_id;
+  sim_digest(w, EV_CLIENT, c, req->op, req->key, req->klen);
+  if (req->vlen) sim_digest(w, 0xCC, c, req->vlen, req->val, req->vlen);
+  if (dyna_node_request(w->nodes[i].node, req, w->now)) {
+    cl->state = CS_IDLE; /* not taken: nothing happened */
+    if (state == CS_PUT) {
+      w->wl->wr[cl->write].status = WS_FAILED;
+      w->wl->keys[cl->key].inflight--;
+    }
+    client_later(w, c, CP_START, 10);
+    return;
+  }
+  sim_node_turn_end(w, i);
+}
+
+static void start_cycle(sim_world_t *w, uint32_t c) {
+  sim_work_t *k = w->wl;
+  wl_client_t *cl = &k->cl[c];
+  if (w->stopping || !k->nkeys) { cl->state = CS_IDLE; return; }
+  int i = sim_pick_up_node(w);
+  uint32_t key = (uint32_t)sim_rng_below(&w->rng, k->nkeys);
+  if (i < 0) { client_later(w, c, CP_START, 100); return; }
+  cl->key = key;
+  wl_key_t *ky = &k->keys[key];
+  dyna_req_t req;
+  memset(&req, 0, sizeof(req));
+  req.key = (const uint8_t *)ky->name;
+  req.klen = ky->klen;
+  if (ky->type == K_SET) {
+    uint8_t val[4];
+    cl->write = new_write(w, key, 'B');
+    put_u32(val, cl->write);
+    req.op = DYNA_OP_PUT;
+    req.flags = DYNA_REQ_BLIND;
+    req.val = val;
+    req.vlen = 4;
+    cl->eligible = write_eligible(w, (uint32_t)i, ky);
+    k->writes++;
+    k->blinds++;
+    submit(w, c, (uint32_t)i, &req, CS_PUT);
+    return;
+  }
+  req.op = DYNA_OP_GET;
+  k->gets++;
+  submit(w, c, (uint32_t)i, &req, CS_GET);
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void send_write(sim_world_t *w, uint32_t c) {
+  sim_work_t *k = w->wl;
+  wl_client_t *cl = &k->cl[c];
+  wl_key_t *ky = &k->keys[cl->key];
+  int i = sim_pick_up_node(w);
+  if (w->stopping || i < 0) { cl->state = CS_IDLE; if (!w->stopping) client_later(w, c, CP_START, 100); return; }
+  dyna_req_t req;
+  memset(&req, 0, sizeof(req));
+  req.key = (const uint8_t *)ky->name;
+  req.klen = ky->klen;
+  req.ctx = &cl->ctx;
+  uint32_t id = new_write(w, cl->key, cl->del ? 'D' : 'P');
+  wl_write_t *wr = &k->wr[id];
+  wr->seen = cl->seen;
+  wr->nseen = cl->nseen;
+  cl->seen = NULL;
+  cl->nseen = 0;
+  cl->write = id;
+  size_t nv = 1 + (ky->type == K_CART ? cl->nitems + 1 : 0);
+  uint8_t *val = dyna_malloc(nv * 4);
+  if (!val) abort();
+  put_u32(val, id);
+  if (ky->type == K_CART) {
+    wr->item = ++k->next_item;
+    uint32_t *items = dyna_realloc(cl->items, (cl->nitems + 1) * sizeof(uint32_t));
+    if (!items) abort();
+    cl->items = items;
+    items[cl->nitems++] = wr->item;
+    qsort(items, cl->nitems, sizeof(uint32_t), cmp_u32);
+    for (uint32_t j = 0; j < cl->nitems; j++) put_u32(val + 4 + 4 * j, items[j]);
+  }
+  req.op = cl->del ? DYNA_OP_DEL : DYNA_OP_PUT;
+  req.val = cl->del ? NULL : val;
+  req.vlen = cl->del ? 0 : nv * 4;
+  cl->eligible = write_eligible(w, (uint32_t)i, ky);
+  k->writes++;
+  if (cl->del) k->dels++;
+  submit(w, c, (uint32_t)i, &req, CS_PUT);
+  dyna_free(val);
+}
+
+void sim_work_client(sim_world_t *w, sim_event_t *e) {
+  wl_client_t *cl = &w->wl->cl[e->a];
+  if (e->x != cl->step || cl->state != CS_IDLE) return;
+  if (cl->phase == CP_WRITE) send_write(w, e->a);
+  else start_cycle(w, e->a);
+}
+
+/* Reads the live write ids and the union of cart items of an object. */
+static void parse_live(const dyna_obj_t *o, uint32_t **wids, uint32_t *nw, uint32_t **items,
+                       uint32_t *ni) {
+  size_t nv = dyna_obj_nvals(o);
+  *nw = 0;
+  if (ni) *ni = 0;
+  *wids = dyna_malloc((nv + 1) * sizeof(uint32_t));
+  if (!*wids) abort();
+  size_t icap = 16;
+  if (items) {
+    *items = dyna_malloc(icap * sizeof(uint32_t));
+    if (!*items) abort();
+  }
+  for (size_t i = 0; i < nv; i++) {
+    const dyna_val_t *v = dyna_obj_val(o, i);
+    if ((v->flags & DYNA_VAL_TOMBSTONE) || v->len < 4) continue;
+    (*wids)[(*nw)++] = get_u32(v->data);
+    if (!items) continue;
+    for (size_t j = 4; j + 4 <= v->len; j += 4) {
+      uint32_t it = get_u32(v->data + j);
+      int dup = 0;
+      for (uint32_t q = 0; q < *ni && !dup; q++) dup = (*items)[q] == it;
+      if (dup) continue;
+      if (*ni == icap) {
+        icap *= 2;
+        *items = dyna_realloc(*items, icap * sizeof(uint32_t));
+        if (!*items) abort();
+      }
+      (*items)[(*ni)++] = it;
+    }
+  }
+}
+
+/* Promise 2 at the moment of an acknowledgement: count the disks holding a version
+ * whose clock covers the context the client got back. */
+static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky,
+                              const dyna_ctx_t *ctx, uint32_t wid) {
+  int idx[64];
+  size_t n;
+  if (w->nnodes <= 64) {
+    n = w->nnodes;
+    for (size_t j = 0; j < n; j++) idx[j] = (int)j;
+  } else {
+    n = preflist(w, entry, ky, w->o.n, idx, 3 * w->o.n);
+  }
+  uint32_t holders = 0;
+  dyna_obj_t o;
+  dyna_ctx_t vv;
+  dyna_obj_init(&o);
+  dyna_ctx_init(&vv);
+  for (size_t j = 0; j < n; j++) {
+    sim_node_t *s = &w->nodes[idx[j]];
+    if (s->state == SN_OFF) continue;
+    if (sim_disk_read(w, s, ky->name, ky->klen, &o) ||
+        dyna_obj_context(&o, &vv)) continue;
+    int covers = 1;
+    size_t b = 0;
+    for (size_t a = 0; a < ctx->n && covers; a++) {
+      while (b < vv.n && vv.e[b].node < ctx->e[a].node) b++;
+      covers = b < vv.n && vv.e[b].node == ctx->e[a].node && vv.e[b].counter >= ctx->e[a].counter;
+    }
+    holders += covers;
+    dyna_obj_clear(&o);
+    dyna_ctx_clear(&vv);
+  }
+  w->wl->ack_checks++;
+  if (holders < w->o.w)
+    sim_fail(w, "write %u to %s acknowledged at %llu ms but durable on %u node(s), W=%u", wid,
+             ky->name, (unsigned long long)w->now, holders, w->o.w);
+}
+
+static void on_get_reply(sim_world_t *w, uint32_t c, dyna_reply_t *r) {
+  sim_work_t *k = w->wl;
+  wl_client_t *cl = &k->cl[c];
+  wl_key_t *ky = &k->keys[cl->key];
+  if (r->status) {
+    client_later(w, c, CP_START, 20 + sim_rng_below(&w->rng, 100));
+    return;
+  }
+  k->gets_ok++;
+  size_t nv = dyna_obj_nvals(&r->obj);
+  k->versions[nv > 5 ? 5 : nv]++;
+  wfree(cl->items);
+  wfree(cl->seen);
+  cl->items = NULL;
+  parse_live(&r->obj, &cl->seen, &cl->nseen, ky->type == K_CART ? &cl->items : NULL,
+             &cl->nitems);
+  if (ky->type != K_CART) cl->nitems = 0;
+  dyna_ctx_clear(&cl->ctx);
+  cl->ctx = r->ctx; /* take it */
+  dyna_ctx_init(&r->ctx);
+  if (w->read_only) {
+    client_later(w, c, CP_START, 5 + (uint64_t)sim_rng_exp(&w->rng, 20.0));
+    return;
+  }
+  cl->del = ky->type == K_DEL && cl->nseen > 0 && sim_rng_chance(&w->rng, 0.5);
+  client_later(w, c, CP_WRITE, 1 + sim_rng_below(&w->rng, 5));
+}
+
+static void on_put_reply(sim_world_t *w, uint32_t c, uint32_t i, dyna_reply_t *r) {
+  sim_work_t *k = w->wl;
+  wl_client_t *cl = &k->cl[c];
+  wl_key_t *ky = &k->keys[cl->key];
+  wl_write_t *wr = &k->wr[cl->write];
+  ky->inflight--;
+  wr->status = r->status ? WS_FAILED : WS_ACKED;
+  if (cl->eligible) k->eligible++;
+  if (!r->status) {
+    k->writes_ok++;
+    if (wr->kind == 'D') k->dels_ok++;
+    if (cl->eligible) k->eligible_ok++;
+    check_ack_durable(w, i, ky, &r->ctx, cl->write);
+  }
+  if (w->o.verbose)
+    sim_trace(w, "client %u %s %s write %u: %s", c, wr->kind == 'D' ? "DEL" : "PUT", ky->name,
+              cl->write, r->status ? dyna_strerror(r->status) : "ok");
+  client_later(w, c, CP_START, 5 + (uint64_t)sim_rng_exp(&w->rng, 20.0));
+}
+
+static void on_final_reply(sim_world_t *w, uint32_t key, dyna_reply_t *r) {
+  wl_key_t *ky = &w->wl->keys[key];
+  if (ky->final_status != 1) return;
+  ky->final_tries++;
+  if (r->status && ky->final_tries < 8) return; /* sim_work_final_reads retries */
+  ky->final_status = r->status;
+  dyna_obj_clear(&ky->final);
+  ky->final = r->obj;
+  dyna_obj_init(&r->obj);
+  w->wl->final_pending--;
+}
+
+void sim_work_reply(sim_world_t *w, uint32_t i, dyna_reply_t *r) {
+  sim_work_t *k = w->wl;
+  uint32_t c = (uint32_t)(r->req_id >> 32);
+  sim_digest(w, 0xAA, r->req_id, (uint64_t)(int64_t)r->status, NULL, 0);
+  if (c == FINAL_CLIENT) {
+    on_final_reply(w, (uint32_t)r->req_id & 0xFFFFFFu, r);
+    return;
+  }
+  if (c >= k->ncl || k->cl[c].req_id != r->req_id || k->cl[c].node != i) return;
+  wl_client_t *cl = &k->cl[c];
+  int st = cl->state;
+  cl->state = CS_IDLE;
+  if (st == CS_GET) on_get_reply(w, c, r);
+  else if (st == CS_PUT) on_put_reply(w, c, i, r);
+}
+
+void sim_work_node_lost(sim_world_t *w, uint32_t i) {
+  sim_work_t *k = w->wl;
+  if (!k) return;
+  for (uint32_t c = 0; c < k->ncl; c++) {
+    wl_client_t *cl = &k->cl[c];
+    if (cl->state == CS_IDLE || cl->node != i) continue;
+    if (cl->state == CS_PUT) { /* connection lost: the write may or may not have happened */
+      k->wr[cl->write].status = WS_FAILED;
+      k->keys[cl->key].inflight--;
+      if (cl->eligible) k->eligible++;
+    }
+    cl->state = CS_IDLE;
+    client_later(w, c, CP_START, 50);
+  }
+}
+
+/* ---------- the final phase ---------- */
+
+int sim_work_final_reads(sim_world_t *w) {
+  sim_work_t *k = w->wl;
+  k->final_pending = 0;
+  for (uint32_t key = 0; key < k->nkeys; key++) {
+    k->keys[key].final_status = 1;
+    k->keys[key].final_tries = 0;
+    k->final_pending++;
+  }
+  for (int round = 0; round < 8 && k->final_pending; round++) {
+    for (uint32_t key = 0; key < k->nkeys; key++) {
+      wl_key_t *ky = &k->keys[key];
+      if (ky->final_status != 1) continue;
+      int i = sim_pick_up_node(w);
+      if (i < 0) return -1;
+      dyna_req_t req;
+      memset(&req, 0, sizeof(req));
+      req.id = ((uint64_t)FINAL_CLIENT << 32) | ((uint64_t)round << 24) | key;
+      req.op = DYNA_OP_GET;
+      req.key = (const uint8_t *)ky->name;
+      req.klen = ky->klen;
+      req.r = w->o.n;
+      if (dyna_node_request(w->nodes[i].node, &req, w->now) == 0) sim_node_turn_end(w, (uint32_t)i);
+      if ((key & 63) == 63) sim_run_until(w, w->now + 5);
+    }
+    sim_run_until(w, w->now + 3000);
+  }
+  return k->final_pending ? -1 : 0;
+}
+
+/* Computes per key which writes no acknowledged write covers (see the file comment). */
+static uint32_t sibling_bound(sim_work_t *k, const wl_key_t *ky) {
+  uint32_t n = ky->nw;
+  if (!n) return 0;
+  size_t words = (n + 63) / 64;
+  uint64_t *cov = dyna_calloc((size_t)n * words, sizeof(uint64_t)); /* cov[j]: what write j covers */
+  uint64_t *dead = dyna_calloc(words, sizeof(uint64_t));
+  if (!cov || !dead) abort();
+  for (uint32_t j = 0; j < n; j++) {
+    wl_write_t *wr = &k->wr[ky->wids[j]];
+    uint64_t *cj = cov + (size_t)j * words;
+    for (uint32_t s = 0; s < wr->nseen; s++) {
+      /* local index of the seen write: writes to a key are issued in id order */
+      uint32_t lo = 0, hi = j;
+      while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (ky->wids[mid] < wr->seen[s]) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo >= j || ky->wids[lo] != wr->seen[s]) continue;
+      cj[lo / 64] |= 1ull << (lo % 64);
+      for (size_t x = 0; x < words; x++) cj[x] |= cov[(size_t)lo * words + x];
+    }
+    if (wr->status == WS_ACKED)
+      for (size_t x = 0; x < words; x++) dead[x] |= cj[x];
+  }
+  uint32_t bound = 0;
+  for (uint32_t j = 0; j < n; j++) bound += !(dead[j / 64] >> (j % 64) & 1);
+  dyna_free(cov);
+  dyna_free(dead);
+  return bound;
+}
+
+/* Checks one object (the final merged read, or a replica) against the key's model. */
+static void check_object(sim_world_t *w, const wl_key_t *ky, const dyna_obj_t *o, const char *what,
+                         uint32_t bound) {
+  sim_work_t *k = w->wl;
+  uint32_t *wids, nw, *items = NULL, ni = 0;
+  parse_live(o, &wids, &nw, ky->type == K_CART ? &items : NULL, &ni);
+  for (uint32_t j = 0; j < ky->nw; j++) {
+    const wl_write_t *wr = &k->wr[ky->wids[j]];
+    if (wr->status != WS_ACKED) continue;
+    if (wr->item) {
+      int found = 0;
+      for (uint32_t q = 0; q < ni && !found; q++) found = items[q] == wr->item;
+      if (!found)
+        sim_fail(w, "%s: acknowledged cart add (item %u, write %u) missing from %s", ky->name,
+                 wr->item, ky->wids[j], what);
+    }
+    if (wr->kind == 'D')
+      for (uint32_t s = 0; s < wr->nseen; s++)
+        for (uint32_t q = 0; q < nw; q++)
+          if (wids[q] == wr->seen[s])
+            sim_fail(w, "%s: write %u, deleted by acknowledged delete %u, came back in %s",
+                     ky->name, wids[q], ky->wids[j], what);
+  }
+  size_t nv = dyna_obj_nvals(o);
+  if (nv > bound)
+    sim_fail(w, "%s: %s holds %zu siblings, more than the %u writes no acknowledged write covers",
+             ky->name, what, nv, bound);
+  dyna_free(wids);
+  dyna_free(items);
+}
+
+void sim_work_check(sim_world_t *w) {
+  sim_work_t *k = w->wl;
+  for (uint32_t key = 0; key < k->nkeys; key++) {
+    wl_key_t *ky = &k->keys[key];
+    if (ky->final_status) {
+      sim_fail(w, "%s: final quorum read failed after healing: %s", ky->name,
+               ky->final_status == 1 ? "no answer" : dyna_strerror(ky->final_status));
+      continue;
+    }
+    check_object(w, ky, &ky->final, "the final merged read", sibling_bound(k, ky));
+  }
+}
+
+/* Records, as a failure detail, what each replica of a key holds (w1 w2 T3: live write
+ * ids and tombstones, by dot order). */
+static void describe_replicas(sim_world_t *w, const wl_key_t *ky, const int *reps, size_t n) {
+  char line[180];
+  size_t l = (size_t)snprintf(line, sizeof(line), "  %s:", ky->name);
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  for (size_t j = 0; j < n && l < sizeof(line); j++) {
+    sim_node_t *s = &w->nodes[reps[j]];
+    dyna_obj_clear(&o);
+    sim_disk_read(w, s, ky->name, ky->klen, &o);
+    l += (size_t)snprintf(line + l, sizeof(line) - l, " %s[", s->name);
+    for (size_t k = 0; k < dyna_obj_nvals(&o) && l < sizeof(line); k++) {
+      const dyna_val_t *v = dyna_obj_val(&o, k);
+      int tomb = (v->flags & DYNA_VAL_TOMBSTONE) != 0;
+      l += (size_t)snprintf(line + l, sizeof(line) - l, "%s%s%u", k ? " " : "", tomb ? "T" : "w",
+                            tomb || v->len < 4 ? 0 : get_u32(v->data));
+    }
+    if (l < sizeof(line)) l += (size_t)snprintf(line + l, sizeof(line) - l, "]");
+  }
+  dyna_obj_clear(&o);
+  sim_fail(w, "%s", line);
+}
+
+int sim_work_converged(sim_world_t *w, uint32_t *bad) {
+  sim_work_t *k = w->wl;
+  int ref = sim_reference_node(w);
+  *bad = 0;
+  if (ref < 0) return 0;
+  dyna_obj_t first, o;
+  dyna_obj_init(&first);
+  dyna_obj_init(&o);
+  for (uint32_t key = 0; key < k->nkeys; key++) {
+    wl_key_t *ky = &k->keys[key];
+    int reps[16];
+    size_t n = preflist(w, (uint32_t)ref, ky, w->o.n, reps, w->o.n);
+    int same = 1;
+    for (size_t j = 0; j < n && same; j++) {
+      sim_node_t *s = &w->nodes[reps[j]];
+      dyna_obj_t *dst = j ? &o : &first;
+      dyna_obj_clear(dst);
+      if (s->state != SN_UP || sim_disk_read(w, s, ky->name, ky->klen, dst)) {
+        same = 0;
+        break;
+      }
+      if (j) same = dyna_obj_equal(&first, &o);
+    }
+    if (!same && !*bad && w->conv_detail) describe_replicas(w, ky, reps, n);
+    *bad += !same;
+  }
+  dyna_obj_clear(&first);
+  dyna_obj_clear(&o);
+  return *bad == 0;
+}
+
+void sim_work_report(sim_world_t *w, FILE *out) {
+  sim_work_t *k = w->wl;
+  uint64_t seen = 0;
+  for (int i = 1; i < 6; i++) seen += k->versions[i];
+  fprintf(out, "  workload: %llu gets (%llu ok), %llu writes (%llu ok; %llu blind, %llu deletes, %llu ok), %u cart items\n",
+          (unsigned long long)k->gets, (unsigned long long)k->gets_ok, (unsigned long long)k->writes,
+          (unsigned long long)k->writes_ok, (unsigned long long)k->blinds, (unsigned long long)k->dels,
+          (unsigned long long)k->dels_ok, k->next_item);
+  fprintf(out, "  versions per get (of %llu non-empty): 1: %.2f%%  2: %.2f%%  3: %.2f%%  4+: %.2f%%\n",
+          (unsigned long long)seen, seen ? 100.0 * (double)k->versions[1] / (double)seen : 0.0,
+          seen ? 100.0 * (double)k->versions[2] / (double)seen : 0.0,
+          seen ? 100.0 * (double)k->versions[3] / (double)seen : 0.0,
+          seen ? 100.0 * (double)(k->versions[4] + k->versions[5]) / (double)seen : 0.0);
+  fprintf(out, "  availability: %llu of %llu writes accepted while W replicas were reachable from a coordinator (%.2f%%); %llu acks checked durable on >= W disks\n",
+          (unsigned long long)k->eligible_ok, (unsigned long long)k->eligible,
+          k->eligible ? 100.0 * (double)k->eligible_ok / (double)k->eligible : 100.0,
+          (unsigned long long)k->ack_checks);
+}
