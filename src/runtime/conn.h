@@ -11,7 +11,7 @@
 struct dyna_server;
 
 /* Commands of one connection waiting for replies before we stop reading from it. */
-#define DYNA_CONN_MAX_INFLIGHT 1024
+#define DYNA_CONN_MAX_INFLIGHT 256
 
 /* How a command's replies are put together once all its requests answered. */
 typedef enum {

@@ -120,6 +120,7 @@ static void replay_cmd(const sim_opts_t *o, char *out, size_t cap) {
   if (o->joins != d.joins) ADD(" --joins %u", o->joins);
   char nm[128];
   if (o->faults != d.faults) { names_of(FAULT_NAMES, o->faults, nm, sizeof(nm)); ADD(" --faults %s", nm); }
+  if (o->aae_ms) ADD(" --aae-ms %" PRIu64, o->aae_ms);
   if (o->strict) ADD(" --strict");
   if (o->bugs) { names_of(BUG_NAMES, o->bugs, nm, sizeof(nm)); ADD(" --bugs %s", nm); }
 #undef ADD
@@ -351,6 +352,8 @@ static void usage(FILE *out) {
 "                     converge: time until replicas converge after a partition heals\n"
 "  --quiet            campaigns: print only failures and the summary; one run: digest only\n"
 "  --verbose          trace every event\n"
+"  --aae-ms MS        anti-entropy interval of every node (default: the core's); a\n"
+"                     huge value turns it off, to test read repair on its own\n"
 "  --strict           no workarounds for known core issues (docs/simulation.md)\n"
 "  --watch KEY        (implies --verbose) show KEY's object on a disk whenever it changes\n"
 "  --help             this text\n");
@@ -406,6 +409,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--joins")) bad = parse_u32(v, &o.joins) || o.joins > 64;
     else if (!strcmp(f, "--faults")) bad = !v || parse_names(FAULT_NAMES, v, &o.faults);
     else if (!strcmp(f, "--bugs")) bad = !v || parse_names(BUG_NAMES, v, &o.bugs);
+    else if (!strcmp(f, "--aae-ms")) bad = parse_u64(v, &o.aae_ms);
     else if (!strcmp(f, "--strict")) { o.strict = 1; used = 0; }
     else if (!strcmp(f, "--watch")) { o.watch = v; o.verbose = 1; }
     else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge")); }

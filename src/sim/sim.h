@@ -47,6 +47,7 @@ typedef struct sim_opts {
   int verbose, quiet;
   int converge_probe;    /* measure time to converge after a mid-run partition heals */
   uint32_t joins;        /* extra joins under churn (default 1) */
+  uint64_t aae_ms;       /* --aae-ms: anti-entropy interval (0: the core's default) */
   int strict;            /* --strict: no workarounds for known core issues */
   const char *watch;     /* --watch KEY: trace every change of KEY on every disk */
 } sim_opts_t;
@@ -191,6 +192,9 @@ void sim_work_report(sim_world_t *w, FILE *out);
 int sim_work_final_reads(sim_world_t *w);
 /* End-of-run checks on the model (checks.c calls it). */
 void sim_work_check(sim_world_t *w);
+/* Read repair: 2 s after the final R = N reads, every replica of every key holds a
+ * version that descends what its read returned. */
+void sim_work_check_repaired(sim_world_t *w);
 /* 1 when every key's replicas (first N of the reference ring) hold equal objects;
  * *bad gets the number of keys that do not. */
 int sim_work_converged(sim_world_t *w, uint32_t *bad);

@@ -598,6 +598,33 @@ void sim_work_check(sim_world_t *w) {
   }
 }
 
+void sim_work_check_repaired(sim_world_t *w) {
+  sim_work_t *k = w->wl;
+  int ref = sim_reference_node(w);
+  if (ref < 0) return;
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  uint32_t stale = 0;
+  const char *first = NULL, *who = NULL;
+  for (uint32_t key = 0; key < k->nkeys; key++) {
+    wl_key_t *ky = &k->keys[key];
+    if (ky->final_status) continue;
+    int reps[16];
+    size_t n = preflist(w, (uint32_t)ref, ky, w->o.n, reps, w->o.n);
+    for (size_t j = 0; j < n; j++) {
+      sim_node_t *s = &w->nodes[reps[j]];
+      dyna_obj_clear(&o);
+      if (sim_disk_read(w, s, ky->name, ky->klen, &o) || !dyna_obj_descends(&o, &ky->final)) {
+        if (!stale++) { first = ky->name; who = s->name; }
+      }
+    }
+  }
+  dyna_obj_clear(&o);
+  if (stale)
+    sim_fail(w, "read repair: %u replica(s) do not hold what the final R=N reads returned, 2 s later (first: %s on %s)",
+             stale, first, who);
+}
+
 /* Records, as a failure detail, what each replica of a key holds (w1 w2 T3: live write
  * ids and tombstones, by dot order). */
 static void describe_replicas(sim_world_t *w, const wl_key_t *ky, const int *reps, size_t n) {
