@@ -20,6 +20,7 @@ static void usage(FILE *f) {
     "  admin join HOST:PORT                 make the node join the member at that cluster address\n"
     "  admin leave                          the node hands its data off and leaves\n"
     "  admin remove NODE                    remove a dead member (name or id)\n"
+    "  admin repair [PARTITION]             force anti-entropy exchanges now\n"
     "defaults: -h 127.0.0.1 -p 7001 -t 5000\n");
 }
 
@@ -117,6 +118,25 @@ static void show_ring(const dyna_resp_value_t *v) {
   }
 }
 
+/* The background-work counters of INFO, on one line each group. */
+static void show_counters(const dyna_resp_value_t *v) {
+  static const char *keys[] = {"node_name", "ring_version", "hints_stored", "hints_delivered",
+                               "read_repairs", "aae_keys_repaired", "handoff_keys_sent",
+                               "handoff_bytes", "tombstones_reaped", "noquorum"};
+  if (v->type != DYNA_RESP_BULK) return;
+  const char *text = (const char *)v->str;
+  printf("node:");
+  for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\n%s:", keys[k]);
+    const char *at = strstr(text, pat);
+    if (!at) continue;
+    at += strlen(pat);
+    printf(" %s=%.*s", keys[k], (int)strcspn(at, "\r\n"), at);
+  }
+  printf("\n");
+}
+
 static void show_ok(const dyna_resp_value_t *v) { (void)v; printf("OK\n"); }
 
 int main(int argc, char **argv) {
@@ -137,6 +157,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "ping") || !strcmp(cmd, "status") || !strcmp(cmd, "ring")) nargs = 0;
   else if (!strcmp(cmd, "admin")) {
     int ok = i < argc && ((!strcmp(argv[i], "leave") && argc - i == 1) ||
+                          (!strcmp(argv[i], "repair") && argc - i <= 2) ||
                           ((!strcmp(argv[i], "join") || !strcmp(argv[i], "remove")) && argc - i == 2));
     if (!ok) { usage(stderr); return 2; }
   } else if (!nargs) { fprintf(stderr, "dyna: unknown command '%s'\n", cmd); usage(stderr); return 2; }
@@ -151,13 +172,20 @@ int main(int argc, char **argv) {
     printf("PONG\n");
   } else if (!strcmp(cmd, "status")) {
     const char *args[] = {"DYNA.STATUS"};
+    const uint8_t *iargv[] = {(const uint8_t *)"INFO"};
+    size_t iargl[] = {4};
+    dyna_resp_value_t info;
+    if (dyna_client_command(c, 1, iargv, iargl, &info) == 0) {
+      show_counters(&info);
+      dyna_resp_value_free(&info);
+    }
     return run_command(c, 1, args, show_status);
   } else if (!strcmp(cmd, "ring")) {
     const char *args[] = {"DYNA.RING"};
     return run_command(c, 1, args, show_ring);
   } else if (!strcmp(cmd, "admin")) {
     const char *args[] = {"DYNA.ADMIN", argv[i], i + 1 < argc ? argv[i + 1] : NULL};
-    return run_command(c, strcmp(argv[i], "leave") ? 3 : 2, args, show_ok);
+    return run_command(c, args[2] ? 3 : 2, args, show_ok);
   } else if (!strcmp(cmd, "get") || !strcmp(cmd, "local")) {
     dyna_siblings_t s;
     const char *key = argv[i];

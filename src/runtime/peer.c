@@ -273,17 +273,20 @@ static void on_connect(uv_connect_t *req, int status) {
   }
 }
 
-static int parse_addr(const char *addr, struct sockaddr_storage *ss) {
+/* Parses HOST:PORT; port 0 (any free port) only when binding. */
+static int parse_addr_port(const char *addr, struct sockaddr_storage *ss, int allow_zero) {
   char host[DYNA_ADDR_MAX];
   const char *colon = strrchr(addr, ':');
   if (!colon || (size_t)(colon - addr) >= sizeof(host)) return -1;
   memcpy(host, addr, (size_t)(colon - addr));
   host[colon - addr] = 0;
   int port = atoi(colon + 1);
-  if (port <= 0 || port > 65535) return -1;
+  if (port < (allow_zero ? 0 : 1) || port > 65535) return -1;
   if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
   return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0 ? 0 : -1;
 }
+
+static int parse_addr(const char *addr, struct sockaddr_storage *ss) { return parse_addr_port(addr, ss, 0); }
 
 static link_t *dial(dyna_peers_t *p, uint64_t id, const char *addr) {
   struct sockaddr_storage to, from;
@@ -338,7 +341,7 @@ int dyna_peers_open(dyna_server_t *s, dyna_peers_t **out, char *err, size_t errl
   struct sockaddr_storage ss;
   uv_tcp_init(s->loop, &p->listener);
   p->listener.data = p;
-  int rc = parse_addr(addr, &ss) ? UV_EINVAL : uv_tcp_bind(&p->listener, (struct sockaddr *)&ss, 0);
+  int rc = parse_addr_port(addr, &ss, 1) ? UV_EINVAL : uv_tcp_bind(&p->listener, (struct sockaddr *)&ss, 0);
   if (!rc) rc = uv_listen((uv_stream_t *)&p->listener, 128, on_peer_connection);
   if (rc && !s->cfg.cluster_port_given && rc != UV_EINVAL) {
     /* The default port is taken: any free one will do; members learn it by gossip. */
@@ -347,7 +350,7 @@ int dyna_peers_open(dyna_server_t *s, dyna_peers_t **out, char *err, size_t errl
     uv_tcp_init(s->loop, &p->listener);
     p->listener.data = p;
     snprintf(addr, sizeof(addr), "%s:0", s->cfg.cluster_host);
-    rc = parse_addr(addr, &ss) ? UV_EINVAL : uv_tcp_bind(&p->listener, (struct sockaddr *)&ss, 0);
+    rc = parse_addr_port(addr, &ss, 1) ? UV_EINVAL : uv_tcp_bind(&p->listener, (struct sockaddr *)&ss, 0);
     if (!rc) rc = uv_listen((uv_stream_t *)&p->listener, 128, on_peer_connection);
   }
   if (!rc) {

@@ -221,7 +221,7 @@ static void converge_probe(sim_world_t *w, uint64_t t0, uint64_t *node_ms, FILE 
     if (sim_work_converged(w, &bad)) { done = w->now; break; }
   }
   if (done)
-    fprintf(out, "  converge: %u of %u keys diverged at the heal; all replicas equal %" PRIu64 " ms after it (read repair by the clients' reads only)\n",
+    fprintf(out, "  converge: %u of %u keys diverged at the heal; all replicas equal %" PRIu64 " ms after it (clients only read; read repair, hinted handoff and anti-entropy run)\n",
             bad_before, w->o.keys, done - heal);
   else
     fprintf(out, "  converge: %u of %u keys diverged at the heal; %u still differ 60 s after it\n",

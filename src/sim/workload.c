@@ -370,7 +370,7 @@ static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky
     n = w->nnodes;
     for (size_t j = 0; j < n; j++) idx[j] = (int)j;
   } else {
-    n = preflist(w, entry, ky, w->o.n, idx, 3 * w->o.n);
+    n = preflist(w, entry, ky, w->o.n, idx, 64); /* home replicas, then fallbacks */
   }
   uint32_t holders = 0;
   dyna_obj_t o;

@@ -442,11 +442,14 @@ def t_flood(h):
                 h.note("stage 2: flooding client was disconnected after %d good replies" % good)
             else:
                 h.note("stage 2: read %d replies; sender resumed after reply %s" % (good, resumed_at))
-                h.check("stage 2: every reply read is the value, in order", good == 12000, "%d good" % good)
+                # _read_flood stops early, 200 replies after the sender moved again.
+                h.check("stage 2: every reply read is the value, in order",
+                        good == 12000 or (resumed_at is not None and good >= resumed_at + 200),
+                        "%d good" % good)
                 # The server only needs to read more once it has answered what it had
                 # already taken in (its input buffer and the kernel's): check resumption
                 # only when the replies read cover everything the sender got through.
-                if good * len(cmd) >= blocked_at:
+                if resumed_at is not None or good * len(cmd) >= blocked_at:
                     h.check("stage 2: the server resumed reading", resumed_at is not None, "%d good" % good)
                 else:
                     h.note("stage 2: %d of %d buffered commands answered; resumption not yet due"
