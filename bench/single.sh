@@ -56,8 +56,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/dyna-bench.XXXXXX")
 pids=()
 cleanup() {
   local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  set +e
+  [ -f "$work/bench.pid" ] && kill "$(cat "$work/bench.pid")" 2>/dev/null
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -128,13 +130,18 @@ info_field() { # port field
   "$REDIS_CLI" -p "$1" info 2>/dev/null | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'
 }
 
-# bench PORT TEST N PIPELINE -> "rps p50_ms"
+# bench PORT TEST N PIPELINE: sets BR to "rps p50_ms"
+# (redis-benchmark runs in the background and is waited for in this shell, not in a
+# command substitution, so that a TERM/INT to this script runs the cleanup trap at once.)
 bench() {
-  local out
-  out=$("$REDIS_BENCHMARK" -h 127.0.0.1 -p "$1" -t "$2" -n "$3" -P "$4" -c "$CLIENTS" \
-    -d "$VSIZE" -r "$KEYSPACE" --csv 2>/dev/null) || die "redis-benchmark failed on port $1"
-  echo "$out" | tr -d '"' | awk -F, -v t="${2^^}" '$1 == t { print $2, $5; found=1 }
-    END { if (!found) print "0 0" }'
+  local bpid
+  "$REDIS_BENCHMARK" -h 127.0.0.1 -p "$1" -t "$2" -n "$3" -P "$4" -c "$CLIENTS" \
+    -d "$VSIZE" -r "$KEYSPACE" --csv >"$work/bench.csv" 2>/dev/null &
+  bpid=$!
+  echo "$bpid" >"$work/bench.pid"
+  wait "$bpid" || die "redis-benchmark failed on port $1"
+  BR=$(tr -d '"' <"$work/bench.csv" | awk -F, -v t="${2^^}" '$1 == t { print $2, $5; found=1 }
+    END { if (!found) print "0 0" }')
 }
 
 median() { sort -g | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'; }
@@ -170,9 +177,9 @@ for r in $(seq 1 "$ROUNDS"); do
     t=$1 p=$2
     n=$N_PLAIN; [ "$p" -gt 1 ] && n=$N_PIPE
     c0=$(info_field "$DP" commits) w0=$(info_field "$DP" puts)
-    d=$(bench "$DP" "$t" "$n" "$p")
+    bench "$DP" "$t" "$n" "$p"; d=$BR
     c1=$(info_field "$DP" commits) w1=$(info_field "$DP" puts)
-    rr=$(bench "$RP" "$t" "$n" "$p")
+    bench "$RP" "$t" "$n" "$p"; rr=$BR
     res["$t $p dynad"]+="$d"$'\n'
     res["$t $p redis"]+="$rr"$'\n'
     extra=""
@@ -211,7 +218,7 @@ if [ "$SKIP_SYNC" != 1 ]; then
       n=$N_PLAIN; [ "$p" -gt 1 ] && n=$N_PIPE
       [ "$pol" = always ] && n=$N_ALWAYS
       runs=""
-      for r in $(seq 1 "$ROUNDS"); do runs+="$(bench "$dport" set "$n" "$p")"$'\n'; done
+      for r in $(seq 1 "$ROUNDS"); do bench "$dport" set "$n" "$p"; runs+="$BR"$'\n'; done
       printf 'sync %-6s SET -P %-2s  -n %-8s %10.0f ops/s  p50 %6s ms   (runs: %s)\n' "$pol" "$p" "$n" \
         "$(printf '%s' "$runs" | awk '{ print $1 }' | median)" \
         "$(printf '%s' "$runs" | awk '{ print $2 }' | median)" \
@@ -225,7 +232,7 @@ if [ "$SKIP_SYNC" != 1 ]; then
   for p in 1 "$PIPE"; do
     n=$N_PLAIN; [ "$p" -gt 1 ] && n=$N_PIPE
     runs=""
-    for r in $(seq 1 "$ROUNDS"); do runs+="$(bench "$rport" set "$n" "$p")"$'\n'; done
+    for r in $(seq 1 "$ROUNDS"); do bench "$rport" set "$n" "$p"; runs+="$BR"$'\n'; done
     printf 'redis appendfsync always SET -P %-2s -n %-8s %10.0f ops/s  p50 %6s ms   (runs: %s)\n' "$p" "$n" \
       "$(printf '%s' "$runs" | awk '{ print $1 }' | median)" \
       "$(printf '%s' "$runs" | awk '{ print $2 }' | median)" \

@@ -1,6 +1,21 @@
-/* client.c: libdyna's connection and its blocking request/reply calls (see dyna.h). */
+/* client.c: libdyna's engine: nodes and their connections, routing, the request FIFOs,
+ * the poll loop with timeouts, and ring refreshes (see dyna.h for the contract).
+ *
+ * Request flow:
+ *
+ *   submit ─▶ choose node (ring: first reachable of the key's preference list;
+ *             else first reachable seed; then any node) ─▶ choose its connection with
+ *             the fewest requests in flight (open one while fewer than conns_per_node)
+ *          ─▶ encode into conn->out, append to conn FIFO
+ *   poll   ─▶ send conn->out ─▶ poll() ─▶ recv into conn->in ─▶ parse replies, each
+ *             completes the FIFO head (RESP answers in order) ─▶ callback
+ *          ─▶ a FIFO head past its deadline fails its connection: every request on it
+ *             ends with DYNA_ETIMEDOUT, the stream being out of step
+ *
+ * A connection error or timeout marks the node down for down_backoff_ms and asks for a
+ * ring refresh; refreshes are ordinary requests (DYNA.RING) on the same machinery.
+ * Connecting is blocking (bounded by connect_timeout_ms) and happens inside submit. */
 #include "client/client_int.h"
-#include "core/buf.h"
 #include "core/mem.h"
 #include <errno.h>
 #include <netdb.h>
@@ -8,161 +23,754 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct dyna_client {
-  int fd;
-  int timeout_ms;
-  dyna_buf_t in;   /* received, not yet parsed */
-  dyna_buf_t out;  /* command being sent */
+  dyna_options_t opt;
+  dyna_cnode_t **nodes; /* seeds first */
+  size_t nnodes, cap;
+  dyna_cring_t ring;
+  int have_ring;
+  dyna_cnode_t **ring_node;   /* ring.nmembers: member index -> node */
+  uint64_t next_refresh_ns;
+  uint64_t last_refresh_ns;
+  int refresh_inflight;
+  int refresh_due;
+  size_t pending;             /* submitted, callback not yet run */
+  size_t completed;           /* callbacks run (dyna_poll's count) */
+  dyna_creq_t *free_reqs;
+  int in_cb;
   dyna_resp_limits_t lim;
+  struct pollfd *pfd;
+  dyna_cconn_t **pconn;
+  size_t pcap;
   char errmsg[256];
 };
+
+uint64_t dyna_client_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static int fail(dyna_client_t *c, int code, const char *fmt, const char *detail) {
   snprintf(c->errmsg, sizeof(c->errmsg), fmt, detail);
   return code;
 }
 
-const char *dyna_client_errmsg(const dyna_client_t *c) { return c->errmsg; }
+const char *dyna_client_errmsg(const dyna_client_t *c) { return c ? c->errmsg : ""; }
 
 void dyna_client_set_errmsg(dyna_client_t *c, const char *msg) {
   snprintf(c->errmsg, sizeof(c->errmsg), "%s", msg);
 }
 
-/* Waits until fd is ready for events (POLLIN/POLLOUT) within the call's timeout. */
-static int wait_fd(dyna_client_t *c, short events) {
-  struct pollfd p = {c->fd, events, 0};
+void dyna_options_init(dyna_options_t *o) { memset(o, 0, sizeof(*o)); }
+
+static void normalise(dyna_options_t *o) {
+  if (o->timeout_ms <= 0) o->timeout_ms = 5000;
+  if (o->connect_timeout_ms <= 0) o->connect_timeout_ms = 1000;
+  if (o->conns_per_node <= 0) o->conns_per_node = 1;
+  if (o->ring_refresh_ms == 0) o->ring_refresh_ms = 2000;
+  if (o->down_backoff_ms <= 0) o->down_backoff_ms = 1000;
+  if (o->routing != DYNA_ROUTE_NONE) o->routing = DYNA_ROUTE_RING;
+}
+
+/* ---------------------------------------------------------------- nodes */
+
+static dyna_cnode_t *find_node(dyna_client_t *c, const char *host, int port) {
+  for (size_t i = 0; i < c->nnodes; i++)
+    if (c->nodes[i]->port == port && !strcmp(c->nodes[i]->host, host)) return c->nodes[i];
+  return NULL;
+}
+
+static dyna_cnode_t *add_node(dyna_client_t *c, const char *host, int port, int seed) {
+  dyna_cnode_t *n = find_node(c, host, port);
+  if (n) return n;
+  if (c->nnodes == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 8;
+    dyna_cnode_t **nn = dyna_realloc(c->nodes, cap * sizeof(*nn));
+    if (!nn) return NULL;
+    c->nodes = nn;
+    c->cap = cap;
+  }
+  n = dyna_calloc(1, sizeof(*n));
+  if (!n) return NULL;
+  snprintf(n->host, sizeof(n->host), "%s", host);
+  n->port = port;
+  snprintf(n->addr, sizeof(n->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+  n->seed = seed;
+  c->nodes[c->nnodes++] = n;
+  return n;
+}
+
+/* Waits until fd is ready for events within timeout_ms: 0, DYNA_ETIMEDOUT or DYNA_ECONN. */
+static int wait_fd(int fd, short events, int timeout_ms) {
+  struct pollfd p = {fd, events, 0};
   int rc;
-  do rc = poll(&p, 1, c->timeout_ms);
+  do rc = poll(&p, 1, timeout_ms);
   while (rc < 0 && errno == EINTR);
-  if (rc == 0) return fail(c, DYNA_ETIMEDOUT, "no answer within the timeout%s", "");
-  if (rc < 0) return fail(c, DYNA_ECONN, "poll: %s", strerror(errno));
+  if (rc == 0) return DYNA_ETIMEDOUT;
+  if (rc < 0) return DYNA_ECONN;
   return 0;
 }
 
-static int connect_one(dyna_client_t *c, const struct addrinfo *ai) {
+static int connect_ai(const struct addrinfo *ai, int timeout_ms) {
   int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
   if (fd < 0) return -1;
-  c->fd = fd;
-  if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) return 0;
-  if (errno == EINPROGRESS && wait_fd(c, POLLOUT) == 0) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (!err) return 0;
-    errno = err;
+  if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) return fd;
+  if (errno == EINPROGRESS) {
+    int rc = wait_fd(fd, POLLOUT, timeout_ms);
+    if (rc == 0) {
+      int err = 0;
+      socklen_t len = sizeof(err);
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (!err) return fd;
+      errno = err;
+    } else {
+      errno = rc == DYNA_ETIMEDOUT ? ETIMEDOUT : errno;
+    }
   }
   int saved = errno;
   close(fd);
-  c->fd = -1;
   errno = saved;
   return -1;
+}
+
+/* Opens conn's socket (blocking up to connect_timeout_ms). 0 or DYNA_ECONN (errmsg set). */
+static int conn_open(dyna_client_t *c, dyna_cconn_t *k) {
+  dyna_cnode_t *n = k->node;
+  char portstr[16];
+  snprintf(portstr, sizeof(portstr), "%d", n->port);
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_socktype = SOCK_STREAM;
+  int gai = getaddrinfo(n->host, portstr, &hints, &res);
+  if (gai) {
+    snprintf(c->errmsg, sizeof(c->errmsg), "cannot resolve %.150s: %.60s", n->host, gai_strerror(gai));
+    return DYNA_ECONN;
+  }
+  int fd = -1;
+  for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
+    fd = connect_ai(ai, c->opt.connect_timeout_ms);
+  freeaddrinfo(res);
+  if (fd < 0) {
+    snprintf(c->errmsg, sizeof(c->errmsg), "cannot connect to %.150s: %.60s", n->addr, strerror(errno));
+    return DYNA_ECONN;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  k->fd = fd;
+  return 0;
+}
+
+static void node_down(dyna_client_t *c, dyna_cnode_t *n) {
+  n->down_until_ns = dyna_client_now_ns() + (uint64_t)c->opt.down_backoff_ms * 1000000ull;
+  c->refresh_due = 1;
+}
+
+static int node_is_down(const dyna_cnode_t *n, uint64_t now) { return n->down_until_ns > now; }
+
+/* The connection of n to send on: an idle open one; else a new one while fewer than
+ * conns_per_node are open (and n is not marked down); else the open one with the fewest
+ * requests in flight. NULL when n cannot be reached (n is then marked down). */
+static dyna_cconn_t *node_conn(dyna_client_t *c, dyna_cnode_t *n, uint64_t now) {
+  dyna_cconn_t *best = NULL, *slot = NULL;
+  int open = 0;
+  for (int i = 0; i < n->nconns; i++) {
+    dyna_cconn_t *k = n->conns[i];
+    if (k->fd < 0) { if (!slot) slot = k; continue; }
+    open++;
+    if (!best || k->npending < best->npending) best = k;
+  }
+  if (best && best->npending == 0) return best;
+  if (open >= c->opt.conns_per_node || node_is_down(n, now)) return best;
+  if (!slot) {
+    dyna_cconn_t **nc = dyna_realloc(n->conns, (size_t)(n->nconns + 1) * sizeof(*nc));
+    if (!nc) return best;
+    n->conns = nc;
+    slot = dyna_calloc(1, sizeof(*slot));
+    if (!slot) return best;
+    slot->fd = -1;
+    slot->node = n;
+    n->conns[n->nconns++] = slot;
+  }
+  if (conn_open(c, slot)) {
+    node_down(c, n);
+    return best;
+  }
+  return slot;
+}
+
+/* ---------------------------------------------------------------- completing requests */
+
+dyna_creq_t *dyna_client_req_new(dyna_client_t *c) {
+  dyna_creq_t *q = c->free_reqs;
+  if (q) c->free_reqs = q->next;
+  else q = dyna_malloc(sizeof(*q));
+  if (q) memset(q, 0, sizeof(*q));
+  return q;
+}
+
+static void req_put(dyna_client_t *c, dyna_creq_t *q) {
+  q->next = c->free_reqs;
+  c->free_reqs = q;
+}
+
+static char *dup_str(const uint8_t *p, size_t n) {
+  char *s = dyna_malloc(n + 1);
+  if (!s) return NULL;
+  memcpy(s, p, n);
+  s[n] = 0;
+  return s;
+}
+
+int dyna_error_code(const char *msg) {
+  static const struct { const char *word; int code; } map[] = {
+      {"NOQUORUM", DYNA_ENOQUORUM}, {"TOOBIG", DYNA_ETOOBIG}, {"BUSY", DYNA_EBUSY},
+      {"TIMEOUT", DYNA_ETIMEDOUT},  {"ERR invalid context", DYNA_ECONTEXT}};
+  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    if (!strncmp(msg, map[i].word, strlen(map[i].word))) return map[i].code;
+  return DYNA_EREMOTE;
+}
+
+int dyna_client_remote_error(dyna_client_t *c, const dyna_resp_value_t *v) {
+  snprintf(c->errmsg, sizeof(c->errmsg), "%s", (const char *)v->str);
+  return dyna_error_code((const char *)v->str);
+}
+
+static void adopt_ring(dyna_client_t *c, dyna_cring_t *r, const dyna_cnode_t *from);
+
+/* Ends q with reply v (may be NULL) or status. Runs the callback; frees what it left. */
+static void complete(dyna_client_t *c, dyna_creq_t *q, dyna_resp_value_t *v, int status,
+                     dyna_cnode_t *node, const char *why) {
+  dyna_result_t res;
+  memset(&res, 0, sizeof(res));
+  char msg[256] = "";
+  res.node = node ? node->addr : "";
+  res.latency_ns = dyna_client_now_ns() - q->start_ns;
+  if (!status && v && v->type == DYNA_RESP_ERROR && q->kind != DYNA_CREQ_RAW) {
+    status = dyna_error_code((const char *)v->str);
+    snprintf(msg, sizeof(msg), "%s", (const char *)v->str);
+    if (status == DYNA_EBUSY) c->refresh_due = 1;
+  } else if (status) {
+    snprintf(msg, sizeof(msg), "%s", why ? why : dyna_strerror(status));
+  } else {
+    switch (q->kind) {
+    case DYNA_CREQ_GET:
+      status = dyna_siblings_from_reply(v, &res.siblings);
+      if (status == DYNA_EPROTO) snprintf(msg, sizeof(msg), "unexpected reply shape");
+      break;
+    case DYNA_CREQ_PUT:
+    case DYNA_CREQ_DEL:
+      if (v->type != DYNA_RESP_BULK) {
+        status = DYNA_EPROTO;
+        snprintf(msg, sizeof(msg), "unexpected reply shape");
+      } else if (!(res.context = dup_str(v->str, v->len))) {
+        status = DYNA_ENOMEM;
+      }
+      break;
+    case DYNA_CREQ_CMD:
+      if (v->type == DYNA_RESP_BULK || v->type == DYNA_RESP_STRING) {
+        res.value.data = v->str;
+        res.value.len = v->len;
+      } else if (v->type == DYNA_RESP_INTEGER) {
+        res.integer = v->integer;
+      }
+      break;
+    case DYNA_CREQ_RING: {
+      dyna_cring_t r;
+      status = dyna_cring_parse(v, &r);
+      if (!status) {
+        adopt_ring(c, &r, node);
+        dyna_cring_free(&r);
+      } else {
+        snprintf(msg, sizeof(msg), "malformed DYNA.RING reply");
+      }
+      break;
+    }
+    default:
+      break;
+    }
+  }
+  res.status = status;
+  res.errmsg = msg;
+  if (status && msg[0]) snprintf(c->errmsg, sizeof(c->errmsg), "%s", msg);
+  c->pending--;
+  c->completed++;
+  if (q->kind == DYNA_CREQ_RAW) {
+    if (!status && v) {
+      *q->raw_out = *v;
+      memset(v, 0, sizeof(*v));
+    }
+    *q->raw_status = status;
+    *q->raw_done = 1;
+  } else if (q->kind == DYNA_CREQ_RING) {
+    c->refresh_inflight = 0;
+    c->next_refresh_ns = dyna_client_now_ns() +
+        (uint64_t)(status ? c->opt.down_backoff_ms : (c->opt.ring_refresh_ms > 0 ? c->opt.ring_refresh_ms : 3600000)) * 1000000ull;
+    if (q->raw_status) *q->raw_status = status;
+    if (q->raw_done) *q->raw_done = 1;
+  } else if (q->cb) {
+    c->in_cb++;
+    q->cb(c, &res, q->arg);
+    c->in_cb--;
+  }
+  dyna_siblings_free(&res.siblings);
+  dyna_free(res.context);
+  req_put(c, q);
+}
+
+/* Closes k and ends every request on it with status. */
+static void conn_fail(dyna_client_t *c, dyna_cconn_t *k, int status, const char *why) {
+  if (k->fd >= 0) close(k->fd);
+  k->fd = -1;
+  dyna_buf_reset(&k->in);
+  dyna_buf_reset(&k->out);
+  k->out_off = 0;
+  dyna_creq_t *q = k->head;
+  k->head = k->tail = NULL;
+  k->npending = 0;
+  node_down(c, k->node);
+  char msg[256];
+  snprintf(msg, sizeof(msg), "%.120s: %.120s", k->node->addr, why);
+  while (q) {
+    dyna_creq_t *next = q->next;
+    complete(c, q, NULL, status, k->node, msg);
+    q = next;
+  }
+}
+
+/* ---------------------------------------------------------------- routing */
+
+/* The connection a request should go on: by the key's preference list (route != NULL,
+ * ring routing, ring known), else the first reachable seed, else any reachable node. */
+static dyna_cconn_t *choose(dyna_client_t *c, const void *route, size_t klen) {
+  uint64_t now = dyna_client_now_ns();
+  dyna_cconn_t *k;
+  if (route && c->opt.routing == DYNA_ROUTE_RING && c->have_ring) {
+    const uint16_t *idx;
+    size_t np = dyna_cring_prefs(&c->ring, route, klen, &idx);
+    for (size_t i = 0; i < np; i++) {
+      dyna_cnode_t *n = c->ring_node[idx[i]];
+      if (n && (k = node_conn(c, n, now)) != NULL) return k;
+    }
+  }
+  for (int pass = 0; pass < 2; pass++) /* seeds, then the others */
+    for (size_t i = 0; i < c->nnodes; i++)
+      if (c->nodes[i]->seed == !pass && (k = node_conn(c, c->nodes[i], now)) != NULL) return k;
+  /* Everything is marked down: try each once more regardless of its backoff. */
+  for (size_t i = 0; i < c->nnodes; i++) {
+    c->nodes[i]->down_until_ns = 0;
+    if ((k = node_conn(c, c->nodes[i], now)) != NULL) return k;
+  }
+  return NULL;
+}
+
+static void maybe_refresh(dyna_client_t *c);
+
+int dyna_client_submit(dyna_client_t *c, dyna_creq_t *q, size_t argc,
+                       const uint8_t *const *argv, const size_t *argl, const void *route,
+                       size_t klen) {
+  dyna_cconn_t *k = choose(c, route, klen);
+  if (!k) {
+    req_put(c, q);
+    if (!c->errmsg[0]) fail(c, DYNA_ECONN, "no node reachable%s", "");
+    return DYNA_ECONN;
+  }
+  size_t before = k->out.len;
+  dyna_resp_put_cmd(&k->out, argc, argv, argl);
+  if (k->out.oom) {
+    k->out.oom = 0;
+    k->out.len = before;
+    req_put(c, q);
+    return fail(c, DYNA_ENOMEM, "out of memory%s", "");
+  }
+  q->start_ns = dyna_client_now_ns();
+  q->deadline_ns = q->start_ns + (uint64_t)c->opt.timeout_ms * 1000000ull;
+  q->next = NULL;
+  if (k->tail) k->tail->next = q;
+  else k->head = q;
+  k->tail = q;
+  k->npending++;
+  c->pending++;
+  if (q->kind != DYNA_CREQ_RING) maybe_refresh(c);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- ring refresh */
+
+static void submit_ring(dyna_client_t *c, int *status, int *done) {
+  dyna_creq_t *q = dyna_client_req_new(c);
+  if (!q) return;
+  q->kind = DYNA_CREQ_RING;
+  q->raw_status = status;
+  q->raw_done = done;
+  const uint8_t *argv[] = {(const uint8_t *)"DYNA.RING"};
+  size_t argl[] = {9};
+  c->refresh_inflight = 1;
+  c->refresh_due = 0;
+  c->last_refresh_ns = dyna_client_now_ns();
+  if (dyna_client_submit(c, q, 1, argv, argl, NULL, 0)) {
+    c->refresh_inflight = 0;
+    c->next_refresh_ns = dyna_client_now_ns() + (uint64_t)c->opt.down_backoff_ms * 1000000ull;
+  }
+}
+
+/* Fetches the ring when it is time, or soon after an error asked for it (at most one
+ * fetch in flight, and at most one per 100 ms). */
+static void maybe_refresh(dyna_client_t *c) {
+  if (c->opt.routing != DYNA_ROUTE_RING || c->refresh_inflight) return;
+  uint64_t now = dyna_client_now_ns();
+  if (now < c->next_refresh_ns && !(c->refresh_due && now >= c->last_refresh_ns + 100000000ull))
+    return;
+  submit_ring(c, NULL, NULL);
+}
+
+/* Makes r the routing map when its version differs from the one in use. Members
+ * advertising a wildcard host (0.0.0.0, ::) are reached at the host of the node that sent
+ * the map. */
+static void adopt_ring(dyna_client_t *c, dyna_cring_t *r, const dyna_cnode_t *from) {
+  if (c->have_ring && r->version == c->ring.version && r->nmembers == c->ring.nmembers) return;
+  dyna_cnode_t **map = dyna_calloc(r->nmembers ? r->nmembers : 1, sizeof(*map));
+  if (!map) return;
+  for (size_t i = 0; i < r->nmembers; i++) {
+    char host[256];
+    int port;
+    if (dyna_addr_split(r->members[i].addr, host, sizeof(host), &port)) continue;
+    if ((!strcmp(host, "0.0.0.0") || !strcmp(host, "::")) && from)
+      snprintf(host, sizeof(host), "%s", from->host);
+    map[i] = add_node(c, host, port, 0);
+  }
+  dyna_free(c->ring_node);
+  dyna_cring_free(&c->ring);
+  c->ring = *r;
+  memset(r, 0, sizeof(*r));
+  c->ring_node = map;
+  c->have_ring = 1;
+}
+
+/* ---------------------------------------------------------------- I/O */
+
+/* Sends what k has queued without blocking. 0 or an error (k failed). */
+static int conn_flush(dyna_client_t *c, dyna_cconn_t *k) {
+  while (k->out_off < k->out.len) {
+    ssize_t n = send(k->fd, k->out.data + k->out_off, k->out.len - k->out_off, MSG_NOSIGNAL);
+    if (n > 0) { k->out_off += (size_t)n; continue; }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    char why[128];
+    snprintf(why, sizeof(why), "send: %s", strerror(errno));
+    conn_fail(c, k, DYNA_ECONN, why);
+    return DYNA_ECONN;
+  }
+  dyna_buf_reset(&k->out);
+  k->out_off = 0;
+  return 0;
+}
+
+/* Reads what k has and completes every whole reply. */
+static void conn_read(dyna_client_t *c, dyna_cconn_t *k) {
+  for (;;) {
+    if (dyna_buf_reserve(&k->in, 64 * 1024)) { conn_fail(c, k, DYNA_ENOMEM, "out of memory"); return; }
+    ssize_t n = recv(k->fd, k->in.data + k->in.len, k->in.cap - k->in.len, 0);
+    if (n > 0) {
+      k->in.len += (size_t)n;
+      if (k->in.len < k->in.cap) break;
+      continue;
+    }
+    if (n == 0) { conn_fail(c, k, DYNA_ECONN, "connection closed by server"); return; }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    char why[128];
+    snprintf(why, sizeof(why), "recv: %s", strerror(errno));
+    conn_fail(c, k, DYNA_ECONN, why);
+    return;
+  }
+  size_t off = 0;
+  while (off < k->in.len) {
+    dyna_resp_value_t v;
+    size_t used = 0;
+    int rc = dyna_resp_parse_reply(&c->lim, k->in.data + off, k->in.len - off, &v, &used);
+    if (rc == DYNA_EAGAIN) break;
+    if (rc || !k->head) {
+      if (!rc) dyna_resp_value_free(&v);
+      conn_fail(c, k, DYNA_EPROTO, rc ? "malformed reply from server" : "reply to no request");
+      return;
+    }
+    off += used;
+    dyna_creq_t *q = k->head;
+    k->head = q->next;
+    if (!k->head) k->tail = NULL;
+    k->npending--;
+    complete(c, q, &v, 0, k->node, NULL);
+    dyna_resp_value_free(&v);
+    if (k->fd < 0) return; /* a callback cannot close k, but be safe */
+  }
+  dyna_buf_consume(&k->in, off);
+}
+
+static int grow_pfd(dyna_client_t *c, size_t want) {
+  if (want <= c->pcap) return 0;
+  size_t cap = want * 2;
+  struct pollfd *p = dyna_realloc(c->pfd, cap * sizeof(*p));
+  if (!p) return DYNA_ENOMEM;
+  c->pfd = p;
+  dyna_cconn_t **k = dyna_realloc(c->pconn, cap * sizeof(*k));
+  if (!k) return DYNA_ENOMEM;
+  c->pconn = k;
+  c->pcap = cap;
+  return 0;
+}
+
+int dyna_poll(dyna_client_t *c, int timeout_ms) {
+  if (c->in_cb) return DYNA_EINVAL;
+  size_t done0 = c->completed;
+  maybe_refresh(c);
+  /* 1. Send, and gather the connections to watch. */
+  size_t nk = 0, nf = 0;
+  for (size_t i = 0; i < c->nnodes; i++) nk += (size_t)c->nodes[i]->nconns;
+  if (grow_pfd(c, nk + 1)) return DYNA_ENOMEM;
+  uint64_t now = dyna_client_now_ns(), first_deadline = UINT64_MAX;
+  for (size_t i = 0; i < c->nnodes; i++) {
+    dyna_cnode_t *n = c->nodes[i];
+    for (int j = 0; j < n->nconns; j++) {
+      dyna_cconn_t *k = n->conns[j];
+      if (k->fd < 0 || (!k->npending && k->out_off == k->out.len)) continue;
+      if (k->out_off < k->out.len && conn_flush(c, k)) continue;
+      if (k->head && k->head->deadline_ns < first_deadline) first_deadline = k->head->deadline_ns;
+      c->pfd[nf].fd = k->fd;
+      c->pfd[nf].events = (short)(POLLIN | (k->out_off < k->out.len ? POLLOUT : 0));
+      c->pfd[nf].revents = 0;
+      c->pconn[nf++] = k;
+    }
+  }
+  /* 2. Wait, no longer than the nearest deadline. */
+  int wait_ms = timeout_ms;
+  if (first_deadline != UINT64_MAX) {
+    uint64_t left = first_deadline > now ? (first_deadline - now + 999999) / 1000000 : 0;
+    if (wait_ms < 0 || (uint64_t)wait_ms > left) wait_ms = (int)left;
+  }
+  if (c->completed != done0) wait_ms = 0; /* flush failures already ended requests */
+  if (nf) {
+    int rc = poll(c->pfd, nf, wait_ms);
+    if (rc < 0 && errno != EINTR) return fail(c, DYNA_ECONN, "poll: %s", strerror(errno));
+    for (size_t i = 0; rc > 0 && i < nf; i++) {
+      dyna_cconn_t *k = c->pconn[i];
+      short ev = c->pfd[i].revents;
+      if (!ev || k->fd != c->pfd[i].fd) continue;
+      if ((ev & POLLOUT) && conn_flush(c, k)) continue;
+      if (ev & (POLLIN | POLLERR | POLLHUP)) conn_read(c, k);
+    }
+  }
+  /* 3. Time out connections whose oldest request is past its deadline. */
+  now = dyna_client_now_ns();
+  for (size_t i = 0; i < c->nnodes; i++) {
+    dyna_cnode_t *n = c->nodes[i];
+    for (int j = 0; j < n->nconns; j++) {
+      dyna_cconn_t *k = n->conns[j];
+      if (k->head && k->head->deadline_ns <= now) {
+        char why[64];
+        snprintf(why, sizeof(why), "no answer within %d ms", c->opt.timeout_ms);
+        conn_fail(c, k, DYNA_ETIMEDOUT, why);
+      }
+    }
+  }
+  return (int)(c->completed - done0);
+}
+
+int dyna_wait(dyna_client_t *c, int timeout_ms) {
+  if (c->in_cb) return DYNA_EINVAL;
+  uint64_t end = timeout_ms < 0 ? UINT64_MAX
+                                : dyna_client_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+  while (c->pending) {
+    uint64_t now = dyna_client_now_ns();
+    if (now >= end) return DYNA_ETIMEDOUT;
+    int w = end == UINT64_MAX ? -1 : (int)((end - now + 999999) / 1000000);
+    int rc = dyna_poll(c, w);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+size_t dyna_pending(const dyna_client_t *c) { return c->pending; }
+
+int dyna_client_in_callback(const dyna_client_t *c) { return c->in_cb > 0; }
+
+/* Polls until *done is set (the request's deadline bounds this). */
+static int wait_done(dyna_client_t *c, const int *done) {
+  while (!*done) {
+    int rc = dyna_poll(c, -1);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- opening and closing */
+
+static dyna_client_t *client_new(const dyna_options_t *opt) {
+  dyna_client_t *c = dyna_calloc(1, sizeof(*c));
+  if (!c) return NULL;
+  if (opt) c->opt = *opt;
+  normalise(&c->opt);
+  dyna_resp_limits_default(&c->lim);
+  return c;
+}
+
+int dyna_client_refresh_ring(dyna_client_t *c) {
+  if (c->in_cb) return DYNA_EINVAL;
+  c->errmsg[0] = 0;
+  while (c->refresh_inflight) { /* one is on its way: let it land first */
+    int rc = dyna_poll(c, -1);
+    if (rc < 0) return rc;
+  }
+  int status = DYNA_ECONN, done = 0;
+  submit_ring(c, &status, &done);
+  if (!c->refresh_inflight && !done) return c->errmsg[0] ? DYNA_ECONN : DYNA_ENOMEM;
+  int rc = wait_done(c, &done);
+  return rc ? rc : status;
+}
+
+int dyna_client_open(const char *seeds, const dyna_options_t *opt, dyna_client_t **out) {
+  *out = NULL;
+  if (!seeds) return DYNA_EINVAL;
+  dyna_client_t *c = client_new(opt);
+  if (!c) return DYNA_ENOMEM;
+  *out = c;
+  const char *p = seeds;
+  while (*p) {
+    const char *e = strchr(p, ',');
+    size_t l = e ? (size_t)(e - p) : strlen(p);
+    char addr[300], host[256];
+    int port;
+    if (l == 0 || l >= sizeof(addr)) return fail(c, DYNA_EINVAL, "bad seed list%s", "");
+    memcpy(addr, p, l);
+    addr[l] = 0;
+    if (dyna_addr_split(addr, host, sizeof(host), &port))
+      return fail(c, DYNA_EINVAL, "bad seed address %.200s (want HOST:PORT)", addr);
+    if (!add_node(c, host, port, 1)) return fail(c, DYNA_ENOMEM, "out of memory%s", "");
+    p += l;
+    if (*p == ',') p++;
+  }
+  if (!c->nnodes) return fail(c, DYNA_EINVAL, "empty seed list%s", "");
+  int rc = dyna_ping(c);
+  if (rc) {
+    if (rc != DYNA_ECONN)
+      snprintf(c->errmsg, sizeof(c->errmsg), "no seed answered PING (%s)", dyna_strerror(rc));
+    return DYNA_ECONN;
+  }
+  if (c->opt.routing == DYNA_ROUTE_RING) {
+    dyna_client_refresh_ring(c); /* failure tolerated: seeds serve until a later refresh */
+    c->errmsg[0] = 0;
+  }
+  return 0;
 }
 
 int dyna_client_connect(const char *host, int port, int timeout_ms, dyna_client_t **out) {
   *out = NULL;
   if (!host || port <= 0 || port > 65535) return DYNA_EINVAL;
-  dyna_client_t *c = dyna_calloc(1, sizeof(*c));
+  dyna_options_t o;
+  dyna_options_init(&o);
+  o.timeout_ms = timeout_ms;
+  o.connect_timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+  o.routing = DYNA_ROUTE_NONE;
+  dyna_client_t *c = client_new(&o);
   if (!c) return DYNA_ENOMEM;
-  c->fd = -1;
-  c->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
-  dyna_resp_limits_default(&c->lim);
-  char portstr[16];
-  snprintf(portstr, sizeof(portstr), "%d", port);
-  struct addrinfo hints = {0}, *res = NULL;
-  hints.ai_socktype = SOCK_STREAM;
-  int gai = getaddrinfo(host, portstr, &hints, &res);
   *out = c; /* even on failure, so that dyna_client_errmsg can say why */
-  if (gai) {
-    snprintf(c->errmsg, sizeof(c->errmsg), "cannot resolve %s: %s", host, gai_strerror(gai));
+  dyna_cnode_t *n = add_node(c, host, port, 1);
+  if (!n) return fail(c, DYNA_ENOMEM, "out of memory%s", "");
+  dyna_cconn_t *k = node_conn(c, n, dyna_client_now_ns());
+  if (!k) {
+    if (!c->errmsg[0]) fail(c, DYNA_ECONN, "cannot connect%s", "");
     return DYNA_ECONN;
   }
-  int rc = -1;
-  for (struct addrinfo *ai = res; ai && rc; ai = ai->ai_next) rc = connect_one(c, ai);
-  freeaddrinfo(res);
-  if (rc) {
-    snprintf(c->errmsg, sizeof(c->errmsg), "cannot connect to %s:%d: %s", host, port, strerror(errno));
-    return DYNA_ECONN;
-  }
-  int one = 1;
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   return 0;
 }
 
 void dyna_client_close(dyna_client_t *c) {
   if (!c) return;
-  if (c->fd >= 0) close(c->fd);
-  dyna_buf_free(&c->in);
-  dyna_buf_free(&c->out);
+  for (size_t i = 0; i < c->nnodes; i++) {
+    dyna_cnode_t *n = c->nodes[i];
+    for (int j = 0; j < n->nconns; j++) {
+      dyna_cconn_t *k = n->conns[j];
+      if (k->fd >= 0) close(k->fd);
+      for (dyna_creq_t *q = k->head; q;) {
+        dyna_creq_t *next = q->next;
+        dyna_free(q);
+        q = next;
+      }
+      dyna_buf_free(&k->in);
+      dyna_buf_free(&k->out);
+      dyna_free(k);
+    }
+    dyna_free(n->conns);
+    dyna_free(n);
+  }
+  while (c->free_reqs) {
+    dyna_creq_t *q = c->free_reqs;
+    c->free_reqs = q->next;
+    dyna_free(q);
+  }
+  dyna_free(c->nodes);
+  dyna_free(c->ring_node);
+  dyna_cring_free(&c->ring);
+  dyna_free(c->pfd);
+  dyna_free(c->pconn);
   dyna_free(c);
 }
 
-static int send_all(dyna_client_t *c) {
-  size_t off = 0;
-  while (off < c->out.len) {
-    ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
-    if (n > 0) { off += (size_t)n; continue; }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      int rc = wait_fd(c, POLLOUT);
-      if (rc) return rc;
-      continue;
+void dyna_client_set_conns_per_node(dyna_client_t *c, int n) {
+  c->opt.conns_per_node = n > 0 ? n : 1;
+}
+
+uint64_t dyna_client_ring_version(const dyna_client_t *c) {
+  return c->have_ring ? c->ring.version : 0;
+}
+
+size_t dyna_client_node_count(const dyna_client_t *c) { return c->nnodes; }
+
+int dyna_client_route(dyna_client_t *c, const void *key, size_t klen, char *addr,
+                      size_t addr_size, char *pref, size_t pref_size) {
+  if (pref && pref_size) {
+    pref[0] = 0;
+    if (c->have_ring) {
+      const uint16_t *idx;
+      size_t np = dyna_cring_prefs(&c->ring, key, klen, &idx), used = 0;
+      for (size_t i = 0; i < np && used < pref_size; i++) {
+        const char *a = c->ring_node[idx[i]] ? c->ring_node[idx[i]]->addr : c->ring.members[idx[i]].addr;
+        int w = snprintf(pref + used, pref_size - used, "%s%s", i ? "," : "", a);
+        if (w < 0) break;
+        used += (size_t)w;
+      }
     }
-    return fail(c, DYNA_ECONN, "send: %s", strerror(errno));
   }
+  dyna_cconn_t *k = choose(c, key, klen);
+  if (!k) return DYNA_ECONN;
+  if (addr && addr_size) snprintf(addr, addr_size, "%s", k->node->addr);
   return 0;
 }
 
-static int recv_reply(dyna_client_t *c, dyna_resp_value_t *out) {
-  for (;;) {
-    size_t used = 0;
-    int rc = dyna_resp_parse_reply(&c->lim, c->in.data, c->in.len, out, &used);
-    if (rc == 0) { dyna_buf_consume(&c->in, used); return 0; }
-    if (rc != DYNA_EAGAIN) return fail(c, DYNA_EPROTO, "malformed reply from server%s", "");
-    if (dyna_buf_reserve(&c->in, 64 * 1024)) return fail(c, DYNA_ENOMEM, "out of memory%s", "");
-    ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
-    if (n > 0) { c->in.len += (size_t)n; continue; }
-    if (n == 0) return fail(c, DYNA_ECONN, "connection closed by server%s", "");
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      rc = wait_fd(c, POLLIN);
-      if (rc) return rc;
-      continue;
-    }
-    return fail(c, DYNA_ECONN, "recv: %s", strerror(errno));
-  }
-}
+/* ---------------------------------------------------------------- raw commands */
 
 int dyna_client_command(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
                         const size_t *argl, dyna_resp_value_t *out) {
-  c->errmsg[0] = 0;
   memset(out, 0, sizeof(*out));
-  if (c->fd < 0) return fail(c, DYNA_ECONN, "not connected%s", "");
-  dyna_buf_reset(&c->out);
-  dyna_resp_put_cmd(&c->out, argc, argv, argl);
-  if (c->out.oom) return fail(c, DYNA_ENOMEM, "out of memory%s", "");
-  int rc = send_all(c);
-  if (!rc) rc = recv_reply(c, out);
-  if (rc == DYNA_ECONN || rc == DYNA_EPROTO || rc == DYNA_ETIMEDOUT) {
-    /* The stream is out of step with our requests: it cannot be used again. */
-    close(c->fd);
-    c->fd = -1;
-  }
-  return rc;
-}
-
-int dyna_client_remote_error(dyna_client_t *c, const dyna_resp_value_t *v) {
-  snprintf(c->errmsg, sizeof(c->errmsg), "%s", (const char *)v->str);
-  static const struct { const char *word; int code; } map[] = {
-      {"NOQUORUM", DYNA_ENOQUORUM}, {"TOOBIG", DYNA_ETOOBIG}, {"BUSY", DYNA_EBUSY},
-      {"TIMEOUT", DYNA_ETIMEDOUT},  {"ERR invalid context", DYNA_ECONTEXT}};
-  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-    if (!strncmp((const char *)v->str, map[i].word, strlen(map[i].word))) return map[i].code;
-  return DYNA_EREMOTE;
+  if (c->in_cb) return DYNA_EINVAL;
+  c->errmsg[0] = 0;
+  dyna_creq_t *q = dyna_client_req_new(c);
+  if (!q) return fail(c, DYNA_ENOMEM, "out of memory%s", "");
+  int status = 0, done = 0;
+  q->kind = DYNA_CREQ_RAW;
+  q->raw_out = out;
+  q->raw_status = &status;
+  q->raw_done = &done;
+  int rc = dyna_client_submit(c, q, argc, argv, argl, NULL, 0);
+  if (rc) return rc;
+  rc = wait_done(c, &done);
+  return rc ? rc : status;
 }
 
 void dyna_str_free(char *s) { dyna_free(s); }

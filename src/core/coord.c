@@ -110,6 +110,19 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
   dyna_node_push_reply(n, &r);
 }
 
+/* Answers a request for which no state machine could be made. */
+static void answer_now(dyna_node_t *n, const dyna_req_t *req, uint64_t origin_node, uint64_t origin_req,
+                       int status, const char *msg) {
+  fsm_t tmp;
+  memset(&tmp, 0, sizeof(tmp));
+  tmp.client_req = req->id;
+  tmp.op = req->op;
+  tmp.origin_node = origin_node;
+  tmp.origin_req = origin_req;
+  dyna_obj_init(&tmp.obj);
+  fsm_answer(n, &tmp, status, msg);
+}
+
 static void fail_quorum(dyna_node_t *n, fsm_t *f) {
   char msg[96];
   snprintf(msg, sizeof(msg), "%u of %u replicas answered", f->ok, f->need);
@@ -211,11 +224,7 @@ static void get_answer(fsm_t *f, int idx, const dyna_obj_t *obj) {
 static void start_get(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl) {
   fsm_t *f = fsm_new(n, FSM_GET, req->key, req->klen);
   if (!f) {
-    dyna_reply_t r = {0};
-    r.req_id = req->id;
-    r.op = req->op;
-    dyna_reply_fail(&r, DYNA_ENOMEM, NULL);
-    dyna_node_push_reply(n, &r);
+    answer_now(n, req, 0, 0, DYNA_ENOMEM, NULL);
     return;
   }
   f->op = req->op;
@@ -281,13 +290,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
   }
   if (rc) {
     if (!f) {
-      fsm_t tmp = {0};
-      tmp.client_req = req->id;
-      tmp.op = req->op;
-      tmp.origin_node = origin_node;
-      tmp.origin_req = origin_req;
-      dyna_obj_init(&tmp.obj);
-      fsm_answer(n, &tmp, rc, NULL);
+      answer_now(n, req, origin_node, origin_req, rc, NULL);
     } else {
       fsm_answer(n, f, rc, NULL);
       fsm_free(n, f);
@@ -331,12 +334,8 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
 static void start_forward(dyna_node_t *n, const dyna_req_t *req, uint64_t to) {
   fsm_t *f = to ? fsm_new(n, FSM_FWD, req->key, req->klen) : NULL;
   if (!f) {
-    fsm_t tmp = {0};
-    tmp.client_req = req->id;
-    tmp.op = req->op;
-    dyna_obj_init(&tmp.obj);
-    if (to) fsm_answer(n, &tmp, DYNA_ENOMEM, NULL);
-    else fsm_answer(n, &tmp, DYNA_ENOQUORUM, "no node of the key's preference list is reachable");
+    if (to) answer_now(n, req, 0, 0, DYNA_ENOMEM, NULL);
+    else answer_now(n, req, 0, 0, DYNA_ENOQUORUM, "no node of the key's preference list is reachable");
     return;
   }
   n->stats.forwarded++;
@@ -373,6 +372,10 @@ static uint64_t write_coordinator(dyna_node_t *n, const plan_t *pl) {
 }
 
 void dyna_coord_request(dyna_node_t *n, const dyna_req_t *req) {
+  if (dyna_gossip_joining(n)) {
+    answer_now(n, req, 0, 0, DYNA_EBUSY, "this node is joining a cluster; try again shortly");
+    return;
+  }
   plan_t pl;
   make_plan(n, dyna_node_partition(n, req->key, req->klen), &pl);
   if (req->op == DYNA_OP_GET) {
@@ -452,6 +455,7 @@ static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   int rc = m->klen ? dyna_ctx_decode(m->ctx, m->ctxlen, &ctx) : DYNA_EPROTO;
   if (!rc && m->vlen > n->cfg.max_value_bytes) rc = DYNA_ETOOBIG;
   plan_t pl;
+  if (!rc && dyna_gossip_joining(n)) rc = DYNA_EBUSY;
   if (!rc) {
     make_plan(n, dyna_node_partition(n, m->key, m->klen), &pl);
     if (write_coordinator(n, &pl) != n->cfg.id) rc = DYNA_EBUSY; /* views differ: no second hop */

@@ -9,6 +9,9 @@
 #include <string.h>
 
 static const uint8_t CLUSTER_KEY[] = "cluster";
+static const uint8_t JOIN_SEED_KEY[] = "join-seed";
+
+static int send_join(dyna_node_t *n);
 
 static void self_record(const dyna_node_t *n, dyna_member_t *m) {
   memset(m, 0, sizeof(*m));
@@ -78,6 +81,16 @@ int dyna_gossip_load(dyna_node_t *n) {
   if (!rc) rc = dyna_cluster_decode(b.data, b.len, &n->cl);
   dyna_buf_free(&b);
   if (rc) return rc;
+  if (dyna_gossip_joining(n)) { /* still joining: remember whom we asked */
+    dyna_buf_t js = DYNA_BUF_INIT;
+    if (dyna_store_get(n->store, DYNA_SPACE_META, JOIN_SEED_KEY, sizeof(JOIN_SEED_KEY) - 1, &js) == 0) {
+      dyna_rd_t r;
+      dyna_rd_init(&r, js.data, js.len);
+      n->join_seed = dyna_rd_u64le(&r);
+      if (r.err) n->join_seed = 0;
+    }
+    dyna_buf_free(&js);
+  }
   /* Our own record follows our configuration (addresses may change across restarts). */
   const dyna_member_t *cur = dyna_cluster_find(&n->cl, n->cfg.id);
   if (cur) {
@@ -97,6 +110,7 @@ int dyna_gossip_load(dyna_node_t *n) {
 }
 
 void dyna_gossip_tick(dyna_node_t *n) {
+  if (dyna_gossip_joining(n) && n->join_seed && n->now_ms >= n->next_join_ms) send_join(n);
   if (n->now_ms < n->next_gossip_ms) return;
   n->next_gossip_ms = n->now_ms + n->cfg.gossip_interval_ms;
   uint64_t to = random_peer(n);
@@ -141,12 +155,12 @@ void dyna_gossip_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) 
 
 /* ---------- admin actions ---------- */
 
-int dyna_node_join(dyna_node_t *n, uint64_t seed_id, uint64_t now_ms) {
-  n->now_ms = now_ms;
-  if (seed_id == n->cfg.id) return DYNA_EINVAL;
-  /* Whatever ring the seed's cluster has wins over our one-node ring. */
-  n->cl.ring_version = 0;
-  n->cl.ring_author = 0;
+/* Ring version 0 exists only between dyna_node_join and adopting the cluster's ring
+ * (a new cluster starts at 1), and it is persisted: a joining node that restarts is
+ * still joining. */
+int dyna_gossip_joining(const dyna_node_t *n) { return n->cl.ring_version == 0; }
+
+static int send_join(dyna_node_t *n) {
   const dyna_member_t *self = dyna_cluster_find(&n->cl, n->cfg.id);
   if (!self) return DYNA_EINVAL;
   dyna_buf_t b = DYNA_BUF_INIT;
@@ -156,10 +170,27 @@ int dyna_node_join(dyna_node_t *n, uint64_t seed_id, uint64_t now_ms) {
   m.type = DYNA_MSG_JOIN;
   m.obj = b.data;
   m.objlen = b.len;
-  dyna_node_send(n, seed_id, &m);
+  dyna_node_send(n, n->join_seed, &m);
   dyna_buf_free(&b);
-  persist(n);
+  n->next_join_ms = n->now_ms + 1000;
   return 0;
+}
+
+int dyna_node_join(dyna_node_t *n, uint64_t seed_id, uint64_t now_ms) {
+  n->now_ms = now_ms;
+  if (seed_id == n->cfg.id) return DYNA_EINVAL;
+  /* Whatever ring the seed's cluster has wins over our one-node ring; until it arrives
+   * this node coordinates no writes, and asks again every second. */
+  n->cl.ring_version = 0;
+  n->cl.ring_author = 0;
+  n->join_seed = seed_id;
+  int rc = send_join(n);
+  persist(n);
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_buf_put_u64le(&b, seed_id);
+  if (!b.oom) dyna_store_put(n->store, DYNA_SPACE_META, JOIN_SEED_KEY, sizeof(JOIN_SEED_KEY) - 1, b.data, b.len);
+  dyna_buf_free(&b);
+  return rc;
 }
 
 static int set_status(dyna_node_t *n, const dyna_member_t *cur, int status) {

@@ -39,6 +39,9 @@ static int consider(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, 
   const dyna_member_t *m = dyna_cluster_find(&n->cl, owner);
   if (m && m->status == DYNA_MEMBER_VALID && in_list(owner, homes, nh)) {
     targets[nt++] = owner;
+    /* A node that is itself a home replica of the key now (the ring changed) folds the
+     * hint into its own copy too, so that what it answers to reads is what it stores. */
+    if (owner != n->cfg.id && in_list(n->cfg.id, homes, nh)) targets[nt++] = n->cfg.id;
   } else {
     memcpy(targets, homes, nh * sizeof(uint64_t));
     nt = nh;

@@ -48,7 +48,7 @@ typedef struct xfer_item {
   uint32_t partition;
   uint32_t nt;
   uint64_t target[DYNA_MAX_N];
-  uint32_t acks;
+  uint32_t acked;           /* bitmask of targets that acknowledged (duplicates count once) */
 } xfer_item_t;
 
 typedef struct xfer {
@@ -104,6 +104,9 @@ struct dyna_node {
   dyna_idmap_t down; /* ids the driver reports unreachable (no transport) */
   dyna_idmap_t fd;   /* id -> failure-detector state (fd.c) */
   uint64_t next_gossip_ms;
+  uint64_t join_seed;       /* while joining: the member asked; JOIN is repeated until we
+                               adopted its ring (ring_version > 0) */
+  uint64_t next_join_ms;
   handoff_t ho;
   hints_t hd;
   budget_t budget;
@@ -142,6 +145,9 @@ void dyna_gossip_tick(dyna_node_t *n);
 void dyna_gossip_changed(dyna_node_t *n);
 /* A leaving node with nothing left to hand off becomes REMOVED. */
 void dyna_gossip_left(dyna_node_t *n);
+/* 1 while this node asked to join and has not yet adopted the cluster's ring: it must
+ * not coordinate writes then (its one-node ring would let it acknowledge alone). */
+int dyna_gossip_joining(const dyna_node_t *n);
 
 /* fd.c: the failure detector */
 void dyna_fd_heard(dyna_node_t *n, uint64_t id);   /* any frame from id */

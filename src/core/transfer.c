@@ -75,7 +75,7 @@ static long send_item(dyna_node_t *n, xfer_t *x, size_t i) {
   dyna_obj_init(&o);
   if (obj_skey(it, &skey, &sklen) || dyna_skey_user_key(skey, sklen, it->rec, it->reclen, &key, &klen) ||
       dyna_record_decode(it->rec, it->reclen, NULL, 0, &o, NULL, NULL)) {
-    it->acks = it->nt;
+    it->acked = it->nt >= 32 ? UINT32_MAX : (1u << it->nt) - 1; /* undecodable: leave it */
     return -1;
   }
   dyna_buf_t enc = DYNA_BUF_INIT;
@@ -85,7 +85,7 @@ static long send_item(dyna_node_t *n, xfer_t *x, size_t i) {
     if (it->target[t] == n->cfg.id) { /* ours now: merge here */
       dyna_replica_t rep;
       dyna_node_replica(n, it->partition, &rep);
-      if (dyna_replica_merge(&rep, key, klen, &o, 0, NULL) == 0) it->acks++;
+      if (dyna_replica_merge(&rep, key, klen, &o, 0, NULL) == 0) it->acked |= 1u << t;
       else x->failed++;
       continue;
     }
@@ -106,9 +106,13 @@ static long send_item(dyna_node_t *n, xfer_t *x, size_t i) {
   return bytes;
 }
 
+static int item_done(const xfer_item_t *it) {
+  return it->nt >= 32 ? it->acked == UINT32_MAX : it->acked == (1u << it->nt) - 1;
+}
+
 static int complete(const xfer_t *x) {
   for (size_t i = 0; i < x->nitems; i++)
-    if (x->items[i].acks < x->items[i].nt) return 0;
+    if (!item_done(&x->items[i])) return 0;
   return 1;
 }
 
@@ -164,7 +168,7 @@ int dyna_xfer_on_ack(dyna_node_t *n, xfer_t *x, uint64_t from, const dyna_msg_t 
   uint32_t t = (uint32_t)(off % DYNA_MAX_N);
   if (t >= x->items[i].nt || x->items[i].target[t] != from) return 1;
   if (m->status) x->failed++;
-  else x->items[i].acks++;
+  else x->items[i].acked |= 1u << t;
   if (x->failed) dyna_xfer_clear(x);
   else if (complete(x)) finish(n, x);
   return 1;

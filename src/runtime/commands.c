@@ -62,9 +62,9 @@ static void slot_append(conn_t *c, slot_t *slot) {
 
 /* An immediate answer goes straight to the output when nothing is queued before it. */
 static dyna_buf_t *reply_now(conn_t *c) {
-  if (!c->head) return &c->out;
+  if (!c->head) return &c->wq.out;
   slot_t *slot = dyna_calloc(1, sizeof(*slot));
-  if (!slot) return &c->out; /* out of memory: order may suffer, content does not */
+  if (!slot) return &c->wq.out; /* out of memory: order may suffer, content does not */
   slot->kind = SLOT_READY;
   slot_append(c, slot);
   return &slot->out;

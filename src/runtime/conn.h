@@ -5,6 +5,7 @@
 #include "core/buf.h"
 #include "core/node.h"
 #include "proto/resp.h"
+#include "runtime/wqueue.h"
 #include <stdint.h>
 #include <uv.h>
 
@@ -46,10 +47,8 @@ typedef struct conn {
   dyna_resp_parser_t parser;
   slot_t *head, *tail;       /* commands waiting for replies, oldest first */
   size_t nslots;
-  dyna_buf_t out;            /* replies ready to send */
-  dyna_buf_t wbuf;           /* replies being written (owned until write_cb) */
-  uv_write_t wreq;
-  int writing, reading, closing, quit_after_flush;
+  dyna_wq_t wq;              /* replies ready to send / being written */
+  int reading, closing, quit_after_flush;
   int dirty;                 /* on the server's flush list */
   struct conn *next_dirty;
   uint64_t last_input_ms;    /* when bytes last arrived */

@@ -28,9 +28,8 @@ typedef struct link {
   int join_on_hello;
   link_state_t state;
   uv_connect_t creq;
-  dyna_buf_t in, out, wbuf;
-  uv_write_t wreq;
-  int writing;
+  dyna_buf_t in;
+  dyna_wq_t wq;
   char addr[DYNA_ADDR_MAX];
 } link_t;
 
@@ -55,8 +54,7 @@ static uint64_t node_ms(const dyna_peers_t *p) { return dyna_server_clock(p->srv
 static void on_link_closed(uv_handle_t *h) {
   link_t *l = h->data;
   dyna_buf_free(&l->in);
-  dyna_buf_free(&l->out);
-  dyna_buf_free(&l->wbuf);
+  dyna_wq_free(&l->wq);
   dyna_free(l);
 }
 
@@ -99,8 +97,7 @@ static void link_flush(link_t *l);
 
 static void on_link_write(uv_write_t *req, int status) {
   link_t *l = req->data;
-  l->writing = 0;
-  dyna_buf_reset(&l->wbuf);
+  dyna_wq_done(&l->wq);
   if (l->state == L_CLOSING) return;
   if (status < 0) {
     link_close(l, uv_strerror(status));
@@ -110,19 +107,13 @@ static void on_link_write(uv_write_t *req, int status) {
 }
 
 static void link_flush(link_t *l) {
-  if (l->writing || l->state == L_CLOSING || l->state == L_CONNECTING || !l->out.len) return;
-  dyna_buf_t t = l->wbuf;
-  l->wbuf = l->out;
-  l->out = t;
-  dyna_buf_reset(&l->out);
-  uv_buf_t b = uv_buf_init((char *)l->wbuf.data, (unsigned)l->wbuf.len);
-  l->wreq.data = l;
-  if (uv_write(&l->wreq, (uv_stream_t *)&l->tcp, &b, 1, on_link_write)) {
+  if (l->state == L_CLOSING || l->state == L_CONNECTING || l->wq.writing) return;
+  size_t n = l->wq.out.len;
+  if (dyna_wq_flush(&l->wq, (uv_stream_t *)&l->tcp, on_link_write, l)) {
     link_close(l, "write failed");
     return;
   }
-  l->ps->stats.bytes_out += l->wbuf.len;
-  l->writing = 1;
+  l->ps->stats.bytes_out += n;
 }
 
 static void send_hello(link_t *l) {
@@ -141,9 +132,9 @@ static void send_hello(link_t *l) {
   /* HELLO goes first, ahead of anything queued while connecting. */
   dyna_buf_t hello = DYNA_BUF_INIT;
   dyna_wire_encode(&m, &hello);
-  dyna_buf_put(&hello, l->out.data, l->out.len);
-  dyna_buf_free(&l->out);
-  l->out = hello;
+  dyna_buf_put(&hello, l->wq.out.data, l->wq.out.len);
+  dyna_buf_free(&l->wq.out);
+  l->wq.out = hello;
 }
 
 /* ---------- reading ---------- */
@@ -259,21 +250,11 @@ static void on_connect(uv_connect_t *req, int status) {
   uv_tcp_nodelay(&l->tcp, 1);
   send_hello(l);
   uv_read_start((uv_stream_t *)&l->tcp, on_link_alloc, on_link_read);
-  /* Only the HELLO may go before the peer's HELLO comes back. */
-  dyna_buf_t rest = DYNA_BUF_INIT;
-  size_t hello_len;
-  if (dyna_wire_frame(l->out.data, l->out.len, DYNA_WIRE_MAX_FRAME, &hello_len) == 0) {
-    dyna_buf_put(&rest, l->out.data + hello_len, l->out.len - hello_len);
-    l->out.len = hello_len;
-    link_flush(l);
-    dyna_buf_free(&l->out);
-    l->out = rest;
-  } else {
-    dyna_buf_free(&rest);
-  }
+  /* HELLO goes first; frames queued while connecting may follow at once, since the
+   * acceptor checks the HELLO before it looks at anything else. */
+  link_flush(l);
 }
 
-/* Parses HOST:PORT; port 0 (any free port) only when binding. */
 static int parse_addr_port(const char *addr, struct sockaddr_storage *ss, int allow_zero) {
   char host[DYNA_ADDR_MAX];
   const char *colon = strrchr(addr, ':');
@@ -403,18 +384,18 @@ void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame) {
     const char *addr = member_addr(p, to);
     if (addr) l = dial(p, to, addr);
   }
-  if (!l || l->out.len + l->wbuf.len + frame->len > p->srv->cfg.max_peer_output_bytes) {
+  if (!l || dyna_wq_pending(&l->wq) + frame->len > p->srv->cfg.max_peer_output_bytes) {
     p->stats.dropped++;
     dyna_buf_free(frame);
     return;
   }
   p->stats.frames_out++;
-  if (!l->out.len) { /* take the buffer instead of copying it */
-    dyna_buf_free(&l->out);
-    l->out = *frame;
+  if (!l->wq.out.len) { /* take the buffer instead of copying it */
+    dyna_buf_free(&l->wq.out);
+    l->wq.out = *frame;
     dyna_buf_init(frame);
   } else {
-    dyna_buf_put(&l->out, frame->data, frame->len);
+    dyna_buf_put(&l->wq.out, frame->data, frame->len);
     dyna_buf_free(frame);
   }
   if (l->state == L_UP) link_flush(l);

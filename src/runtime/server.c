@@ -31,8 +31,7 @@ static void conn_close(dyna_server_t *s, conn_t *c);
 static void on_conn_closed(uv_handle_t *h) {
   conn_t *c = h->data;
   dyna_buf_free(&c->in);
-  dyna_buf_free(&c->out);
-  dyna_buf_free(&c->wbuf);
+  dyna_wq_free(&c->wq);
   dyna_resp_parser_free(&c->parser);
   dyna_free(c);
 }
@@ -68,41 +67,32 @@ static void conn_close(dyna_server_t *s, conn_t *c) {
 static void conn_start_write(dyna_server_t *s, conn_t *c);
 static void conn_unblock(dyna_server_t *s, conn_t *c);
 
-static int output_bytes(const conn_t *c) { return (int)(c->out.len + c->wbuf.len) > 0; }
+static int output_bytes(const conn_t *c) { return dyna_wq_pending(&c->wq) > 0; }
 
 static void maybe_resume_reading(dyna_server_t *s, conn_t *c);
 
 static void on_write(uv_write_t *req, int status) {
   conn_t *c = req->data;
   dyna_server_t *s = c->srv;
-  c->writing = 0;
-  dyna_buf_reset(&c->wbuf);
+  dyna_wq_done(&c->wq);
   if (c->closing) return;
   if (status < 0) {
     LOG_DEBUG("client %llu: write failed: %s", (unsigned long long)c->id, uv_strerror(status));
     conn_close(s, c);
     return;
   }
-  if (c->out.len) conn_start_write(s, c);
+  if (c->wq.out.len) conn_start_write(s, c);
   else if (c->quit_after_flush && !c->head) conn_close(s, c);
   else conn_unblock(s, c);
 }
 
 static void conn_start_write(dyna_server_t *s, conn_t *c) {
-  if (c->writing || c->closing || !c->out.len) return;
-  dyna_buf_t t = c->wbuf;
-  c->wbuf = c->out;
-  c->out = t;
-  dyna_buf_reset(&c->out);
-  uv_buf_t b = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
-  c->wreq.data = c;
-  int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+  if (c->closing) return;
+  int rc = dyna_wq_flush(&c->wq, (uv_stream_t *)&c->tcp, on_write, c);
   if (rc) {
     LOG_DEBUG("client %llu: write: %s", (unsigned long long)c->id, uv_strerror(rc));
     conn_close(s, c);
-    return;
   }
-  c->writing = 1;
 }
 
 static void mark_dirty(dyna_server_t *s, conn_t *c) {
@@ -115,13 +105,13 @@ static void mark_dirty(dyna_server_t *s, conn_t *c) {
 void dyna_conn_flush_slots(dyna_server_t *s, conn_t *c) {
   while (c->head && c->head->kind == SLOT_READY) {
     slot_t *slot = c->head;
-    dyna_buf_put(&c->out, slot->out.data, slot->out.len);
+    dyna_buf_put(&c->wq.out, slot->out.data, slot->out.len);
     c->head = slot->next;
     if (!c->head) c->tail = NULL;
     c->nslots--;
     dyna_slot_free(slot);
   }
-  if (c->out.len) mark_dirty(s, c);
+  if (c->wq.out.len) mark_dirty(s, c);
 }
 
 /* ---------- reading and parsing ---------- */
@@ -140,7 +130,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 /* Back-pressure: stop taking commands from a client whose answers pile up, counting
  * both bytes ready to send and commands still waiting for the node. */
 static int too_much_output(const dyna_server_t *s, const conn_t *c) {
-  return c->out.len + c->wbuf.len > s->cfg.max_output_bytes || c->nslots >= DYNA_CONN_MAX_INFLIGHT;
+  return dyna_wq_pending(&c->wq) > s->cfg.max_output_bytes || c->nslots >= DYNA_CONN_MAX_INFLIGHT;
 }
 
 static void pause_reading(conn_t *c) {
@@ -163,7 +153,7 @@ static void protocol_error(dyna_server_t *s, conn_t *c, int rc, const char *why)
   s->stats.protocol_errors++;
   LOG_INFO("client %llu: closing: %s", (unsigned long long)c->id, why);
   slot_t *slot = dyna_calloc(1, sizeof(*slot));
-  dyna_buf_t *dst = &c->out;
+  dyna_buf_t *dst = &c->wq.out;
   if (slot) { /* behind any replies still pending, to keep order */
     slot->kind = SLOT_READY;
     slot->conn = c;
@@ -231,7 +221,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     if (c->head || output_bytes(c)) { /* half-close: answer what was asked, then close */
       c->quit_after_flush = 1;
       pause_reading(c);
-      if (!c->head && !c->writing && !c->out.len) conn_close(s, c);
+      if (!c->head && !output_bytes(c)) conn_close(s, c);
     } else {
       conn_close(s, c);
     }

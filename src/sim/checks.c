@@ -4,8 +4,9 @@
  *   heal     every partition and network fault ends, crashed nodes restart (removed
  *            nodes stay gone), reachability is re-judged
  *   settle   until every running member agrees on one settled ring, no leaving node
- *            still runs and handoff has been quiet for a second (at least 3 s, at most
- *            120 s)
+ *            still runs, no node holds hints and handoff has been quiet for a second
+ *            (at least 3 s, at most 120 s): a hint delivered after the final reads
+ *            would otherwise leave replicas that only anti-entropy could reconcile
  *   read     one quorum read with R = N of every key through a random member: its
  *            read repair brings stale replicas up to date (anti-entropy does not exist
  *            yet)
@@ -25,6 +26,14 @@ static uint64_t handoff_sent(sim_world_t *w) {
   uint64_t t = 0;
   for (uint32_t i = 0; i < w->nnodes; i++)
     if (w->nodes[i].state == SN_UP) t += dyna_node_stats(w->nodes[i].node)->handoff_keys_sent;
+  return t;
+}
+
+/* Hints still held by running nodes (hinted handoff not yet done). */
+static size_t hints_held(sim_world_t *w) {
+  size_t t = 0;
+  for (uint32_t i = 0; i < w->nnodes; i++)
+    if (w->nodes[i].state == SN_UP) t += dyna_store_mem_count(w->nodes[i].store, DYNA_SPACE_HINT);
   return t;
 }
 
@@ -63,7 +72,7 @@ int sim_checks_final(sim_world_t *w) {
     sim_run_until(w, w->now + 250);
     uint64_t h = handoff_sent(w);
     if (h != last) { last = h; quiet_since = w->now; }
-    if (!sim_ring_agreed(w) || leaving_up(w)) quiet_since = w->now;
+    if (!sim_ring_agreed(w) || leaving_up(w) || hints_held(w)) quiet_since = w->now;
     if (w->now - start >= 3000 && w->now - quiet_since >= 1000) break;
     if (w->now - start > max_ms) break;
   }
