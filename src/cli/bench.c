@@ -9,13 +9,15 @@
  *
  *   workload A  50% read, 50% update        B  95% read, 5% update
  *            C  100% read                   F  50% read, 50% read-modify-write
+ *            W  100% update (not YCSB: the SET side of a redis-benchmark comparison)
  *
  * --protocol dyna (default): reads are DYNA.GET, updates DYNA.PUT with the newest
  * context this process saw for the key (from the load phase, a read or a write; empty if
  * none), read-modify-write is DYNA.GET then DYNA.PUT with the context just read; requests
  * are routed to the key's preference list (--routing ring) or all sent to the first seed
  * (--routing seed). --protocol redis: only GET and SET, to the first seed, so the same
- * tool drives redis-server for a side-by-side run.
+ * tool drives redis-server for a side-by-side run; with an explicit --routing ring the
+ * plain GET/SET are routed by key over a Dyna cluster instead.
  *
  * Connections: --protocol redis and --routing seed open C connections to the first seed;
  * --routing ring spreads them, ceil(C / nodes) per node. Stops by itself after --duration
@@ -45,6 +47,7 @@ typedef struct cfg {
   int load, load_only;
   int redis;
   int route_seed;
+  int route_given;
   int r, w;
   int timeout_ms;
   const char *prefix;
@@ -102,8 +105,9 @@ static void usage(FILE *f) {
     "YCSB-style load with tail latencies against a Dyna cluster or any RESP server.\n"
     "  --seeds HOST:PORT,...    nodes to start from (default 127.0.0.1:7001); with --protocol\n"
     "                           redis only the first is used\n"
-    "  --workload A|B|C|F       A 50/50 read/update, B 95/5, C read only, F 50%% read,\n"
-    "                           50%% read-modify-write with the context (default A)\n"
+    "  --workload A|B|C|F|W     A 50/50 read/update, B 95/5, C read only, F 50%% read,\n"
+    "                           50%% read-modify-write with the context, W update only\n"
+    "                           (default A)\n"
     "  --distribution uniform|zipfian   key popularity (default uniform); zipfian is YCSB's\n"
     "                           scrambled zipfian\n"
     "  --theta X                zipfian constant, 0 < X < 1 (default 0.99)\n"
@@ -121,7 +125,8 @@ static void usage(FILE *f) {
     "  --protocol dyna|redis    dyna: DYNA.GET/DYNA.PUT with contexts (default); redis:\n"
     "                           plain GET/SET only (drives redis-server or any RESP store)\n"
     "  --routing ring|seed      ring: send each request to its key's preference list\n"
-    "                           (default); seed: everything through the first seed\n"
+    "                           (default for dyna); seed: everything through the first seed\n"
+    "                           (default for redis; --routing ring routes GET/SET by key)\n"
     "  --r N, --w N             per-request read/write quorum (default: the node's)\n"
     "  --timeout-ms N           per-request timeout (default 5000)\n"
     "  --seed N                 random seed for keys and choices (default 1)\n"
@@ -258,6 +263,7 @@ static int choose_type(bench_t *b) {
   case 'A': return u < 0.5 ? OP_READ : OP_UPDATE;
   case 'B': return u < 0.95 ? OP_READ : OP_UPDATE;
   case 'C': return OP_READ;
+  case 'W': return OP_UPDATE;
   default: return u < 0.5 ? OP_READ : OP_RMW;
   }
 }
@@ -425,7 +431,7 @@ static int parse_args(int argc, char **argv, cfg_t *c) {
     if (!strcmp(a, "--seeds")) c->seeds = v;
     else if (!strcmp(a, "--workload")) {
       c->workload = (char)(v[0] & ~0x20);
-      bad = v[1] || !strchr("ABCF", c->workload);
+      bad = v[1] || !strchr("ABCFW", c->workload);
     } else if (!strcmp(a, "--distribution")) {
       c->zipf = !strcmp(v, "zipfian");
       bad = !c->zipf && strcmp(v, "uniform");
@@ -440,7 +446,11 @@ static int parse_args(int argc, char **argv, cfg_t *c) {
     else if (!strcmp(a, "--duration")) { c->duration = atof(v); bad = !(c->duration > 0); }
     else if (!strcmp(a, "--ops")) bad = parse_u64(v, &c->ops) || !c->ops;
     else if (!strcmp(a, "--protocol")) { c->redis = !strcmp(v, "redis"); bad = !c->redis && strcmp(v, "dyna"); }
-    else if (!strcmp(a, "--routing")) { c->route_seed = !strcmp(v, "seed"); bad = !c->route_seed && strcmp(v, "ring"); }
+    else if (!strcmp(a, "--routing")) {
+      c->route_seed = !strcmp(v, "seed");
+      c->route_given = 1;
+      bad = !c->route_seed && strcmp(v, "ring");
+    }
     else if (!strcmp(a, "--r")) { bad = parse_u64(v, &u) || !u || u > 64; c->r = (int)u; }
     else if (!strcmp(a, "--w")) { bad = parse_u64(v, &u) || !u || u > 64; c->w = (int)u; }
     else if (!strcmp(a, "--timeout-ms")) { bad = parse_u64(v, &u) || !u || u > 3600000; c->timeout_ms = (int)u; }
@@ -466,13 +476,14 @@ int main(int argc, char **argv) {
   dyna_options_t o;
   dyna_options_init(&o);
   o.timeout_ms = cfg->timeout_ms;
-  o.routing = cfg->redis || cfg->route_seed ? DYNA_ROUTE_NONE : DYNA_ROUTE_RING;
+  int redis_routed = cfg->redis && cfg->route_given && !cfg->route_seed;
+  o.routing = (cfg->redis && !redis_routed) || cfg->route_seed ? DYNA_ROUTE_NONE : DYNA_ROUTE_RING;
   char first[300];
   snprintf(first, sizeof(first), "%s", cfg->seeds);
   char *comma = strchr(first, ',');
-  if (comma && cfg->redis) *comma = 0; /* redis: the first seed only */
+  if (comma && cfg->redis && !redis_routed) *comma = 0; /* redis: the first seed only */
   int rc;
-  if (cfg->redis) {
+  if (cfg->redis && !redis_routed) {
     char host[256];
     int port;
     rc = dyna_addr_split(first, host, sizeof(host), &port);

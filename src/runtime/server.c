@@ -273,7 +273,7 @@ static void on_connection(uv_stream_t *ls, int status) {
 
 /* ---------- group commit and reply routing ---------- */
 
-static void route_reply(dyna_server_t *s, dyna_reply_t *r) {
+void dyna_server_route_reply(dyna_server_t *s, dyna_reply_t *r) {
   dyna_idmap_entry_t e;
   if (!dyna_idmap_take(&s->pend, r->req_id, &e)) return; /* its connection is gone */
   slot_t *slot = e.ptr;
@@ -284,7 +284,7 @@ static void route_reply(dyna_server_t *s, dyna_reply_t *r) {
 
 static void on_idle(uv_idle_t *h) { (void)h; }
 
-static void flush_dirty(dyna_server_t *s) {
+void dyna_server_flush(dyna_server_t *s) {
   conn_t *c = s->dirty;
   s->dirty = NULL;
   while (c) {
@@ -302,35 +302,7 @@ static void flush_dirty(dyna_server_t *s) {
 
 static int node_has_work(const dyna_server_t *s) {
   return dyna_node_replies_pending(s->node) || dyna_node_msgs_pending(s->node) ||
-         dyna_store_pending(s->store);
-}
-
-/* Makes the turn's writes durable, then lets out what depended on them: replies to
- * clients and messages to peers. If the commit failed, the writes are gone: every
- * reply becomes an error and every message is dropped (a message may carry a version
- * this node no longer has; sending it could let a later version reuse its dot). */
-static void commit_and_release(dyna_server_t *s) {
-  int rc = dyna_store_commit(s->store);
-  s->stats.commits++;
-  if (rc) {
-    s->stats.commit_errors++;
-    LOG_ERROR("store commit failed: %s; failing this turn's replies", dyna_strerror(rc));
-  }
-  dyna_reply_t r;
-  while (dyna_node_pop_reply(s->node, &r)) {
-    if (rc) {
-      char msg[96];
-      snprintf(msg, sizeof(msg), "storage commit failed: %s", dyna_strerror(rc));
-      dyna_reply_fail(&r, DYNA_EIO, msg);
-    }
-    route_reply(s, &r);
-    dyna_reply_clear(&r);
-  }
-  dyna_outmsg_t m;
-  while (dyna_node_pop_msg(s->node, &m)) {
-    if (rc || !s->peers) dyna_buf_free(&m.frame);
-    else dyna_peers_send(s->peers, m.to, &m.frame);
-  }
+         !dyna_commit_idle(s);
 }
 
 /* Runs once per loop turn, after I/O: group commit, then answers. Answers can unblock
@@ -339,10 +311,10 @@ static void commit_and_release(dyna_server_t *s) {
 static void on_check(uv_check_t *h) {
   dyna_server_t *s = h->data;
   for (int round = 0; round < 4 && node_has_work(s); round++) {
-    commit_and_release(s);
-    flush_dirty(s);
+    dyna_commit_turn(s);
+    dyna_server_flush(s);
   }
-  flush_dirty(s);
+  dyna_server_flush(s);
   if (!s->stopping && node_has_work(s)) uv_idle_start(&s->idle, on_idle);
   else uv_idle_stop(&s->idle);
 }
@@ -384,6 +356,7 @@ void dyna_server_stop(dyna_server_t *s) {
   on_check(&s->check); /* answer what is done */
   while (s->conns) conn_close(s, s->conns);
   dyna_peers_close(s->peers);
+  dyna_commit_close(s);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -412,6 +385,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   if (dyna_datadir_open(cfg, &s->store, &s->node_id, err, errlen)) goto fail;
   /* The cluster listener first: its port (maybe chosen by the OS) goes into our record. */
   if (dyna_peers_open(s, &s->peers, err, errlen)) goto fail;
+  if (dyna_commit_open(s)) { snprintf(err, errlen, "out of memory"); goto fail; }
   cfg = &s->cfg;
   dyna_node_cfg_t ncfg;
   dyna_node_cfg_default(&ncfg);
@@ -482,6 +456,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
 fail:
   if (s->peers) {
     dyna_peers_close(s->peers);
+    dyna_commit_close(s);
     uv_run(loop, UV_RUN_NOWAIT);
   }
   dyna_server_free(s);
@@ -496,6 +471,7 @@ int dyna_server_run(dyna_server_t *s) {
 void dyna_server_free(dyna_server_t *s) {
   if (!s) return;
   dyna_peers_free(s->peers);
+  dyna_commit_free(s);
   dyna_node_free(s->node);
   if (s->store) {
     int rc = dyna_store_commit(s->store);

@@ -12,6 +12,8 @@ typedef struct dyna_server_stats {
   uint64_t commits, commit_errors, stalled_closed;
 } dyna_server_stats_t;
 
+typedef struct dyna_commit dyna_commit_t;
+
 struct dyna_server {
   dyna_config_t cfg;
   uv_loop_t *loop;
@@ -21,6 +23,7 @@ struct dyna_server {
   uv_timer_t timer;     /* stall checks */
   uv_timer_t tick;      /* node and peer timers */
   struct dyna_peers *peers; /* owned */
+  dyna_commit_t *commit;    /* group commit state (commit.c), owned */
   uv_signal_t sigterm, sigint;
   dyna_store_t *store;  /* owned */
   dyna_node_t *node;    /* owned */
@@ -54,7 +57,20 @@ void dyna_slot_free(slot_t *slot);
 /* Appends an error reply for a DYNA_E* status, e.g. "-NOQUORUM 1 of 2 replicas answered". */
 void dyna_cmd_put_status_error(dyna_buf_t *out, int status, const char *msg);
 
+/* ---- commit.c: group commit ---- */
+int dyna_commit_open(dyna_server_t *s);
+/* End of a loop turn: commit (or hand the batch over) and release what is durable. */
+void dyna_commit_turn(dyna_server_t *s);
+/* 1 when no commit work waits on the loop itself. */
+int dyna_commit_idle(const dyna_server_t *s);
+void dyna_commit_close(dyna_server_t *s);
+void dyna_commit_free(dyna_server_t *s);
+
 /* ---- server.c ---- */
+/* Delivers a node reply to its connection's slot. */
+void dyna_server_route_reply(dyna_server_t *s, dyna_reply_t *r);
+/* Writes out every connection with new output. */
+void dyna_server_flush(dyna_server_t *s);
 /* Moves finished slots at the head of c's queue to its output and schedules a write. */
 void dyna_conn_flush_slots(dyna_server_t *s, conn_t *c);
 

@@ -69,6 +69,23 @@ typedef struct dyna_store_ops {
   size_t (*pending)(dyna_store_t *s);
   /* Closes and frees s; pending writes are committed first. */
   void (*close)(dyna_store_t *s);
+
+  /* Pipelined group commit (optional: NULL in engines without it). The LMDB engine under
+   * DYNA_SYNC_BATCH commits on a writer thread, so the event loop goes on taking the
+   * next batch while the previous one is fsync'd:
+   *   commit_async  hands the current batch to the writer and returns at once with its
+   *                 ticket (*ticket = 0: nothing to commit); DYNA_EBUSY while the
+   *                 previous batch is still being written (keep accumulating). The
+   *                 batch's writes stay visible to get/iter meanwhile.
+   *   poll          collects a finished batch: *durable = the highest ticket that is
+   *                 durable. Returns 0, or the error of a failed batch, which is then
+   *                 rolled back together with the batch built on top of it.
+   *   set_notify    fn(arg) is called from the writer thread each time a batch
+   *                 finishes (e.g. uv_async_send); the caller then polls.
+   * commit() still works in this mode: it commits everything and waits. */
+  int (*commit_async)(dyna_store_t *s, uint64_t *ticket);
+  int (*poll)(dyna_store_t *s, uint64_t *durable);
+  void (*set_notify)(dyna_store_t *s, void (*fn)(void *arg), void *arg);
 } dyna_store_ops_t;
 
 struct dyna_store {

@@ -882,6 +882,72 @@ static void test_mem_enomem(void **state) {
 #define T(eng, fn) {#eng "/" #fn, fn, setup, teardown, &eng_##eng}
 #define BOTH(fn) T(mem, fn), T(lmdb, fn)
 
+/* ---- LMDB pipelined group commit (BATCH) ---- */
+
+typedef struct {
+  char keys[64][16];
+  char vals[64][16];
+  int n;
+} pseen_t;
+
+static int psee(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  pseen_t *s = arg;
+  assert_true(s->n < 64 && klen < 16 && vlen < 16);
+  memcpy(s->keys[s->n], k, klen);
+  s->keys[s->n][klen] = 0;
+  memcpy(s->vals[s->n], v, vlen);
+  s->vals[s->n][vlen] = 0;
+  s->n++;
+  return 0;
+}
+
+static void test_lmdb_pipelined(void **state) {
+  fx_t *f = *state;
+  dyna_store_t *s = f->s;
+  assert_non_null(s->ops->commit_async);
+  assert_non_null(s->ops->poll);
+  put(s, DYNA_SPACE_OBJ, "k1", "a");
+  put(s, DYNA_SPACE_OBJ, "k3", "c");
+  put(s, DYNA_SPACE_OBJ, "k5", "e");
+  assert_int_equal(dyna_store_commit(s), 0); /* k1 k3 k5 in LMDB */
+  put(s, DYNA_SPACE_OBJ, "k2", "b");
+  del(s, DYNA_SPACE_OBJ, "k3");
+  uint64_t ticket = 0, durable = 0;
+  assert_int_equal(s->ops->commit_async(s, &ticket), 0);
+  assert_true(ticket > 0);
+  /* While that batch is in flight, the next one builds on top of it. */
+  put(s, DYNA_SPACE_OBJ, "k4", "d");
+  put(s, DYNA_SPACE_OBJ, "k5", "E");
+  put(s, DYNA_SPACE_OBJ, "k3", "C");
+  uint64_t t2 = 0;
+  int rc = s->ops->commit_async(s, &t2);
+  assert_true(rc == 0 || rc == DYNA_EBUSY); /* busy unless the writer was quick */
+  expect(f, DYNA_SPACE_OBJ, "k2", "b");
+  expect(f, DYNA_SPACE_OBJ, "k3", "C");
+  expect(f, DYNA_SPACE_OBJ, "k5", "E");
+  pseen_t seen = {0};
+  assert_int_equal(dyna_store_iter(s, DYNA_SPACE_OBJ, U8("k"), 1, psee, &seen), 0);
+  assert_int_equal(seen.n, 5); /* LMDB, in-flight and current batches merged, in order */
+  const char *want_k[] = {"k1", "k2", "k3", "k4", "k5"}, *want_v[] = {"a", "b", "C", "d", "E"};
+  for (int i = 0; i < 5; i++) {
+    assert_string_equal(seen.keys[i], want_k[i]);
+    assert_string_equal(seen.vals[i], want_v[i]);
+  }
+  /* The first batch becomes durable; poll reports it. */
+  for (int i = 0; i < 10000 && durable < ticket; i++) {
+    assert_int_equal(s->ops->poll(s, &durable), 0);
+    if (durable < ticket) usleep(100);
+  }
+  assert_true(durable >= ticket);
+  assert_int_equal(dyna_store_commit(s), 0); /* everything, and waits */
+  assert_int_equal(dyna_store_pending(s), 0);
+  fx_reopen(f, DYNA_SYNC_BATCH);
+  pseen_t after = {0};
+  assert_int_equal(dyna_store_iter(f->s, DYNA_SPACE_OBJ, U8("k"), 1, psee, &after), 0);
+  assert_int_equal(after.n, 5);
+  for (int i = 0; i < 5; i++) assert_string_equal(after.vals[i], want_v[i]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       BOTH(test_get_put_del),
@@ -899,6 +965,7 @@ int main(void) {
       T(lmdb, test_lmdb_locked),
       T(lmdb, test_lmdb_crash),
       T(lmdb, test_lmdb_map_full),
+      T(lmdb, test_lmdb_pipelined),
       T(mem, test_mem_crash),
       T(mem, test_mem_inject),
       T(mem, test_mem_enomem),

@@ -1,0 +1,47 @@
+/* overlay.h: an in-memory batch of writes (puts and deletes) not yet in the underlying
+ * store, keyed by (space, key): the latest write to a key replaces the earlier one. The
+ * LMDB engine's pipelined mode reads through two of them (the batch being built and the
+ * batch being committed by the writer thread) before it reads LMDB itself.
+ * Not thread-safe by itself: an overlay is either being built by one thread, or frozen
+ * and read by several. Owns copies of every key and value. */
+#ifndef DYNA_OVERLAY_H
+#define DYNA_OVERLAY_H
+#include "store/store.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dyna_ov_entry {
+  struct dyna_ov_entry *next; /* hash chain */
+  uint8_t space;
+  uint8_t tomb;               /* a delete */
+  uint32_t klen;
+  uint32_t vlen;
+  uint8_t *key;               /* key and value share one allocation */
+  uint8_t *val;
+} dyna_ov_entry_t;
+
+typedef struct dyna_overlay {
+  dyna_ov_entry_t **tab;
+  size_t cap;                 /* power of two */
+  size_t n;                   /* entries */
+  size_t bytes;               /* keys + values held */
+} dyna_overlay_t;
+
+void dyna_ov_init(dyna_overlay_t *o);
+void dyna_ov_clear(dyna_overlay_t *o); /* frees every entry, keeps nothing */
+/* Records a put (tomb = 0) or a delete. Returns 0 or DYNA_ENOMEM (overlay unchanged). */
+int dyna_ov_set(dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k, size_t klen,
+                const uint8_t *v, size_t vlen, int tomb);
+/* The entry for (sp, k), or NULL. */
+const dyna_ov_entry_t *dyna_ov_get(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k,
+                                   size_t klen);
+/* Appends to *out (growing it; caller frees with dyna_free) the entries of space sp whose
+ * key starts with prefix, and returns their count via *n. Unsorted. */
+int dyna_ov_collect(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *prefix, size_t plen,
+                    const dyna_ov_entry_t ***out, size_t *n, size_t *cap);
+/* Calls fn for every entry (any order); stops at the first non-zero return. */
+int dyna_ov_each(const dyna_overlay_t *o, int (*fn)(void *arg, const dyna_ov_entry_t *e), void *arg);
+/* Bytewise key order (shorter first on a common prefix), as LMDB orders keys. */
+int dyna_ov_keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
+#endif
