@@ -174,7 +174,7 @@ bench() {
   wait "$(cat "$work/bench.pid")" || true
   rm -f "$work/bench.pid"
   # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-  awk -F'","' 'NR == 2 { gsub(/"/, ""); print $5, $7, $2 }' "$work/bench.csv"
+  awk -F, 'NR == 2 { gsub(/"/, ""); print $5, $7, $2 }' "$work/bench.csv"
 }
 
 echo "repair.sh: dynad $DYNAD; $KEYS keys x $VSIZE B on 3 nodes (N=3); redis-benchmark -c $CLIENTS -n $REQS -d $VSIZE -r $KEYS"
