@@ -272,9 +272,17 @@ void dyna_merkle_tick(dyna_node_t *n) {
     m->next_ms = n->now_ms; /* keep going while forced work remains */
     return;
   }
-  uint32_t p = m->cursor % m->q;
-  m->cursor = (p + 1) % m->q;
-  start_exchange(n, p);
+  /* The next partition this node replicates (a round then takes its share of the ring,
+   * not all Q intervals). */
+  uint64_t homes[DYNA_MAX_N];
+  size_t nh;
+  for (uint32_t i = 0; i < m->q && i < 1024; i++) { /* bounded work per tick */
+    uint32_t p = m->cursor % m->q;
+    m->cursor = (p + 1) % m->q;
+    if (home_index(n, p, n->cfg.id, homes, &nh) < 0) continue;
+    start_exchange(n, p);
+    return;
+  }
 }
 
 static void on_tree(dyna_node_t *n, uint64_t from, uint32_t p, const uint8_t *obj, size_t len) {

@@ -23,7 +23,7 @@
 
 Link cuts need nft (root); without it that part is skipped with a notice. Firewall rules
 live in table `inet dynafaults`, removed at exit. Every wait polls with a deadline; the
-measured times are printed as 'note' lines (figures for docs/faults-results.md).
+measured times are printed as 'note' lines (figures in docs/performance.md).
 
 Environment: DYNA_BIN (directory holding dynad), DYNA_TMP (scratch directory).
 """
@@ -847,6 +847,16 @@ def t_rebuild(h):
 def t_figures(h):
     for name, v in FIGURES:
         print("FIGURE %s: %s" % (name, v), flush=True)
+    # a sanitizer build reports into the node logs (the scratch dir goes away after a pass)
+    bad = []
+    for f in sorted(os.listdir(h.dir)):
+        if f.endswith(".log"):
+            with open(os.path.join(h.dir, f), "rb") as fh:
+                txt = fh.read().decode("utf-8", "replace")
+            for word in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+                if word in txt:
+                    bad.append("%s: %s" % (f, txt[txt.index(word):][:300]))
+    h.check("no sanitizer report in any node log", not bad, short(bad, 800))
 
 
 if __name__ == "__main__":
@@ -855,10 +865,10 @@ if __name__ == "__main__":
              ("3. kill, pause, restart and a cut link under write load", t_load),
              ("4. deletes stay deleted", t_tombstone),
              ("5. a wiped node rebuilt by anti-entropy", t_rebuild),
-             ("figures", t_figures)]
+             ("figures and logs", t_figures)]
     only = os.environ.get("DYNA_FAULTS_ONLY")  # e.g. "2,4" (debugging aid)
     if only:
-        TESTS = [t for t in TESTS if t[0].split(".")[0] in only.split(",") or t[0] == "figures"]
+        TESTS = [t for t in TESTS if t[0].split(".")[0] in only.split(",") or t[0] == "figures and logs"]
     try:
         H.run(TESTS)
     finally:
