@@ -320,7 +320,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       m.obj = enc.data;
       m.objlen = enc.len;
       m.node = pl->hint[i];
-      dyna_node_send(n, pl->target[i], &m);
+      dyna_node_send_early(n, pl->target[i], &m); /* overlaps the replicas' fsyncs with ours */
     } else {
       f->answered[idx] = 2;
       f->failed++;

@@ -31,6 +31,47 @@ void dyna_node_cfg_default(dyna_node_cfg_t *cfg) {
   cfg->fd_min_ms = 1000;
 }
 
+static void msgq_free(msgq_t *q);
+static const uint8_t INCARNATION_KEY[] = "incarnation";
+static const uint8_t CLEAN_KEY[] = "clean-shutdown";
+
+static int put_incarnation(dyna_node_t *n) {
+  dyna_buf_t v = DYNA_BUF_INIT;
+  dyna_buf_put_u32le(&v, n->incarnation);
+  int rc = v.oom ? DYNA_ENOMEM
+                 : dyna_store_put(n->store, DYNA_SPACE_META, INCARNATION_KEY, sizeof(INCARNATION_KEY) - 1, v.data, v.len);
+  dyna_buf_free(&v);
+  return rc;
+}
+
+/* Loads the incarnation; after a crash (no clean mark) starts the next one. The mark is
+ * removed: from now on, until the next clean shutdown, a stop is a crash. */
+static int load_incarnation(dyna_node_t *n) {
+  dyna_buf_t b = DYNA_BUF_INIT;
+  int rc = dyna_store_get(n->store, DYNA_SPACE_META, INCARNATION_KEY, sizeof(INCARNATION_KEY) - 1, &b);
+  if (rc == DYNA_ENOTFOUND) { /* first start */
+    dyna_buf_free(&b);
+    n->incarnation = 0;
+    return put_incarnation(n);
+  }
+  if (rc == 0) {
+    dyna_rd_t r;
+    dyna_rd_init(&r, b.data, b.len);
+    n->incarnation = dyna_rd_u32le(&r);
+    if (r.err || dyna_rd_left(&r)) rc = DYNA_ECORRUPT;
+  }
+  int clean = rc == 0 && dyna_store_get(n->store, DYNA_SPACE_META, CLEAN_KEY, sizeof(CLEAN_KEY) - 1, &b) == 0;
+  dyna_buf_free(&b);
+  if (rc) return rc;
+  if (clean) return dyna_store_del(n->store, DYNA_SPACE_META, CLEAN_KEY, sizeof(CLEAN_KEY) - 1);
+  n->incarnation++;
+  return put_incarnation(n);
+}
+
+void dyna_node_shutdown(dyna_node_t *n) {
+  dyna_store_put(n->store, DYNA_SPACE_META, CLEAN_KEY, sizeof(CLEAN_KEY) - 1, (const uint8_t *)"1", 1);
+}
+
 int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now_ms,
                    dyna_node_t **out) {
   *out = NULL;
@@ -49,6 +90,7 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now
   dyna_idmap_init(&n->fd);
   if (!n->cfg.heartbeat_ms) n->cfg.heartbeat_ms = 200;
   int rc = dyna_gossip_load(n);
+  if (!rc) rc = load_incarnation(n);
   if (!rc) rc = dyna_handoff_load_epochs(n);
   if (!rc) rc = dyna_merkle_open(n);
   if (rc) {
@@ -71,10 +113,9 @@ void dyna_node_free(dyna_node_t *n) {
   dyna_merkle_free(n);
   dyna_reply_t r;
   while (dyna_node_pop_reply(n, &r)) dyna_reply_clear(&r);
-  dyna_outmsg_t m;
-  while (dyna_node_pop_msg(n, &m)) dyna_buf_free(&m.frame);
+  msgq_free(&n->msgs);
+  msgq_free(&n->early);
   dyna_free(n->out);
-  dyna_free(n->msgs);
   dyna_idmap_free(&n->fsms);
   dyna_idmap_free(&n->down);
   dyna_fd_free(n);
@@ -88,7 +129,7 @@ const dyna_node_stats_t *dyna_node_stats(const dyna_node_t *n) { return &n->stat
 const dyna_cluster_t *dyna_node_cluster(const dyna_node_t *n) { return &n->cl; }
 uint64_t dyna_node_id(const dyna_node_t *n) { return n->cfg.id; }
 size_t dyna_node_replies_pending(const dyna_node_t *n) { return n->out_len; }
-size_t dyna_node_msgs_pending(const dyna_node_t *n) { return n->msg_len; }
+size_t dyna_node_msgs_pending(const dyna_node_t *n) { return n->msgs.len + n->early.len; }
 
 /* xorshift64*: the node's only source of choice, seeded by the driver. */
 uint64_t dyna_node_rand(dyna_node_t *n) {
@@ -106,8 +147,8 @@ uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t kl
 
 uint64_t dyna_node_actor(const dyna_node_t *n, uint32_t p) {
   uint32_t e = n->epoch && p < n->cl.ring.size ? n->epoch[p] : 0;
-  if (!e) return n->cfg.id;
-  uint64_t in[3] = {n->cfg.id, p, e};
+  if (!e && !n->incarnation) return n->cfg.id;
+  uint64_t in[4] = {n->cfg.id, p, e, n->incarnation};
   uint64_t a = XXH3_64bits(in, sizeof(in));
   return a ? a : 1;
 }
@@ -225,35 +266,48 @@ int dyna_node_pop_reply(dyna_node_t *n, dyna_reply_t *out) {
   return 1;
 }
 
-void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
-  if (n->msg_len == n->msg_cap) {
-    size_t cap = n->msg_cap ? n->msg_cap * 2 : 64;
+/* Encodes m and appends it to q; drops it (counted) if memory is short. */
+static void msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *m) {
+  if (q->len == q->cap) {
+    size_t cap = q->cap ? q->cap * 2 : 64;
     dyna_outmsg_t *o = dyna_malloc(cap * sizeof(*o));
     if (!o) { n->stats.bad_messages++; return; }
-    for (size_t i = 0; i < n->msg_len; i++) o[i] = n->msgs[(n->msg_head + i) % n->msg_cap];
-    dyna_free(n->msgs);
-    n->msgs = o;
-    n->msg_cap = cap;
-    n->msg_head = 0;
+    for (size_t i = 0; i < q->len; i++) o[i] = q->m[(q->head + i) % q->cap];
+    dyna_free(q->m);
+    q->m = o;
+    q->cap = cap;
+    q->head = 0;
   }
-  dyna_outmsg_t *slot = &n->msgs[(n->msg_head + n->msg_len) % n->msg_cap];
+  dyna_outmsg_t *slot = &q->m[(q->head + q->len) % q->cap];
   slot->to = to;
   dyna_buf_init(&slot->frame);
   dyna_wire_encode(m, &slot->frame);
   if (slot->frame.oom) {
     dyna_buf_free(&slot->frame);
+    n->stats.bad_messages++;
     return;
   }
-  n->msg_len++;
+  q->len++;
 }
 
-int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out) {
-  if (!n->msg_len) return 0;
-  *out = n->msgs[n->msg_head];
-  n->msg_head = (n->msg_head + 1) % n->msg_cap;
-  n->msg_len--;
+static int msgq_pop(msgq_t *q, dyna_outmsg_t *out) {
+  if (!q->len) return 0;
+  *out = q->m[q->head];
+  q->head = (q->head + 1) % q->cap;
+  q->len--;
   return 1;
 }
+
+static void msgq_free(msgq_t *q) {
+  dyna_outmsg_t m;
+  while (msgq_pop(q, &m)) dyna_buf_free(&m.frame);
+  dyna_free(q->m);
+}
+
+void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) { msgq_push(n, &n->msgs, to, m); }
+void dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) { msgq_push(n, &n->early, to, m); }
+int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out) { return msgq_pop(&n->msgs, out); }
+int dyna_node_pop_early(dyna_node_t *n, dyna_outmsg_t *out) { return msgq_pop(&n->early, out); }
 
 /* ---------- events ---------- */
 

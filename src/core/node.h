@@ -88,11 +88,17 @@ typedef struct dyna_reply {
 typedef struct dyna_node dyna_node_t;
 
 /* Opens a node over store (borrowed: it must outlive the node): loads the cluster state
- * kept in the store, or starts a one-node cluster. *out is freed with dyna_node_free.
- * Returns 0, DYNA_ECORRUPT (kept state unreadable) or DYNA_ENOMEM. */
+ * kept in the store, or starts a one-node cluster. After a crash (no clean-shutdown mark)
+ * it starts a new incarnation. The driver must commit the store before it feeds the node
+ * any event, so that the incarnation is durable before early frames can leave.
+ * *out is freed with dyna_node_free. Returns 0, DYNA_ECORRUPT (kept state unreadable) or
+ * DYNA_ENOMEM. */
 int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now_ms,
                    dyna_node_t **out);
 void dyna_node_free(dyna_node_t *n);
+/* A clean shutdown: marks it in the store (the driver commits afterwards), so that the
+ * next start keeps the incarnation and writes no new clock entries. */
+void dyna_node_shutdown(dyna_node_t *n);
 const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n);
 
 /* Submits a client request. Everything the request points to is copied or used before
@@ -123,6 +129,10 @@ typedef struct dyna_outmsg {
 } dyna_outmsg_t;
 
 int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out); /* 1 popped, 0 empty */
+/* Frames that may leave *before* the commit (a coordinator replicating the version it
+ * just made, so that the replicas' fsyncs overlap with its own). Drivers send these as
+ * soon as they like, even when the commit later fails. */
+int dyna_node_pop_early(dyna_node_t *n, dyna_outmsg_t *out);
 size_t dyna_node_msgs_pending(const dyna_node_t *n);
 /* Handles one frame from node `from`. Returns 0, or DYNA_EPROTO for a frame that does
  * not decode (the driver should drop the connection); nothing is changed then. */

@@ -85,6 +85,12 @@ typedef struct budget {
 
 struct merkle;
 
+/* A FIFO ring of outgoing frames. */
+typedef struct msgq {
+  dyna_outmsg_t *m;
+  size_t cap, head, len;
+} msgq_t;
+
 struct dyna_node {
   dyna_node_cfg_t cfg;
   dyna_store_t *store; /* borrowed */
@@ -95,8 +101,9 @@ struct dyna_node {
   /* Outboxes: FIFO rings. */
   dyna_reply_t *out;
   size_t out_cap, out_head, out_len;
-  dyna_outmsg_t *msgs;
-  size_t msg_cap, msg_head, msg_len;
+  msgq_t msgs;  /* frames that leave after the commit */
+  msgq_t early; /* frames that may leave before it (dyna_node_pop_early) */
+  uint32_t incarnation; /* bumped at each start after a crash (dyna_node_actor) */
   /* Coordinator state machines by wire request id. */
   dyna_idmap_t fsms;
   fsm_t *fsm_list;
@@ -119,14 +126,19 @@ uint64_t dyna_node_rand(dyna_node_t *n);
 uint64_t dyna_node_new_req(dyna_node_t *n);
 /* Queues a message to node `to`; drops it (counted) if memory is short. */
 void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
+/* The same for a frame that may leave before the commit: a coordinator's PUT of the
+ * version it just made. Safe because its actor cannot be reused after a crash (the
+ * incarnation in dyna_node_actor), so losing the local copy loses no one's dot. */
+void dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
 /* Queues a reply (the outbox slot must have been reserved). */
 void dyna_node_push_reply(dyna_node_t *n, dyna_reply_t *r);
 int dyna_node_reserve_reply(dyna_node_t *n);
 /* Partition of a key, and whether this node is among its first N replicas. */
 uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t klen);
 /* The id this node writes dots under for partition p: its node id while the partition's
- * epoch is 0, else a hash of (node id, p, epoch). A node that dropped a partition's
- * data (handoff) and later owns it again thus never reuses a dot it made before. */
+ * epoch and the node's incarnation are 0, else a hash of (node id, p, epoch,
+ * incarnation). A node that dropped a partition's data (handoff), or crashed after
+ * sending versions it had not yet made durable, thus never reuses a dot it made before. */
 uint64_t dyna_node_actor(const dyna_node_t *n, uint32_t p);
 /* First N replicas of a partition; returns the count. */
 size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out);

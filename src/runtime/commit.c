@@ -14,6 +14,10 @@
  *   writer: fsync ─▶ notify ─▶ poll: durable ─▶ release answers tagged <= b
  *           batch b+1 has writes? ─▶ commit_async(b+1) ...
  *
+ * Frames the node marks early (a coordinator's PUT of the version it just made) leave at
+ * once: the replicas' fsyncs then overlap with ours, and the incarnation in the node's
+ * actor ids makes that safe across a crash (core/node_int.h, dyna_node_actor).
+ *
  * Answers of a batch without writes still wait for the batch before them: they may
  * have read data that is not durable yet. A failed batch turns every held reply into an
  * error and drops every held frame (a frame may carry a version whose dot the store no
@@ -66,7 +70,15 @@ static void count_commit(dyna_server_t *s, int err) {
 
 /* ---------- synchronous engines ---------- */
 
+/* Frames allowed to leave before the commit (a coordinator's own new version: its
+ * replicas fsync in parallel with us). */
+static void send_early(dyna_server_t *s) {
+  dyna_outmsg_t m;
+  while (dyna_node_pop_early(s->node, &m)) release_msg(s, &m, 0);
+}
+
 static void commit_now(dyna_server_t *s) {
+  send_early(s);
   int rc = dyna_store_commit(s->store);
   count_commit(s, rc);
   dyna_reply_t r;
@@ -96,6 +108,7 @@ static int hold_push(dyna_commit_t *c, held_t *h) {
 /* Moves the node's outbox into the held queue, tagged with the current batch. */
 static void hold_outbox(dyna_server_t *s) {
   dyna_commit_t *c = s->commit;
+  send_early(s);
   held_t h;
   memset(&h, 0, sizeof(h));
   h.tag = c->batch;

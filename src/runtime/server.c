@@ -407,6 +407,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   ncfg.heartbeat_ms = cfg->heartbeat_ms;
   if (getrandom(&ncfg.seed, sizeof(ncfg.seed), 0) != sizeof(ncfg.seed)) ncfg.seed = s->node_id;
   int nrc = dyna_node_open(&ncfg, s->store, dyna_server_clock(s), &s->node);
+  if (!nrc) nrc = dyna_store_commit(s->store); /* the incarnation is durable before any frame leaves */
   if (nrc) {
     snprintf(err, errlen, "cannot load node state from %s: %s", cfg->data, dyna_strerror(nrc));
     goto fail;
@@ -472,6 +473,7 @@ void dyna_server_free(dyna_server_t *s) {
   if (!s) return;
   dyna_peers_free(s->peers);
   dyna_commit_free(s);
+  if (s->node && s->stopping) dyna_node_shutdown(s->node); /* clean: the next start keeps the actors */
   dyna_node_free(s->node);
   if (s->store) {
     int rc = dyna_store_commit(s->store);

@@ -115,6 +115,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   cfg.bugs = w->o.bugs;
   if (w->o.aae_ms) cfg.aae_interval_ms = w->o.aae_ms;
   int rc = dyna_node_open(&cfg, s->store, w->now, &s->node);
+  if (!rc) rc = dyna_store_commit(s->store); /* as dynad: the incarnation is durable first */
   if (rc) {
     sim_fail(w, "node %s failed to open at %llu ms: %s", s->name, (unsigned long long)w->now,
              dyna_strerror(rc));
@@ -222,6 +223,10 @@ void sim_node_turn_end(sim_world_t *w, uint32_t i) {
   sim_node_t *s = &w->nodes[i];
   if (s->state != SN_UP) return;
   if (w->o.watch && !s->crash_mid_turn) watch(w, i);
+  /* Early frames (a coordinator's PUTs of its new version) leave before the commit, so
+   * they are out even when the node crashes before it. */
+  dyna_outmsg_t em;
+  while (dyna_node_pop_early(s->node, &em)) sim_net_send(w, i, em.to, &em.frame);
   if (s->crash_mid_turn) {
     w->st.crashes_mid_turn++;
     sim_node_crash(w, i);

@@ -64,7 +64,22 @@ static void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
   cfg.tombstone_grace_ms = grace_ms;
   if (!T[i].st) assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &T[i].st), 0);
   assert_int_equal(dyna_node_open(&cfg, T[i].st, now, &T[i].n), 0);
+  assert_int_equal(dyna_store_commit(T[i].st), 0);
   T[i].id = cfg.id;
+}
+
+/* Puts a frame from node i on the network (dropped when the link is cut). */
+static void queue_frame(int i, dyna_outmsg_t *m) {
+  int to = index_of(m->to);
+  if (to < 0 || cut[i][to] || !T[to].n) {
+    dyna_buf_free(&m->frame);
+    return;
+  }
+  if (qlen == qcap) {
+    qcap = qcap ? qcap * 2 : 256;
+    q = realloc(q, qcap * sizeof(*q));
+  }
+  q[qlen++] = (qmsg_t){i, to, m->frame};
 }
 
 /* Commits every node's batch, then moves its messages to the network and its replies to
@@ -72,6 +87,8 @@ static void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
 static void drain(void) {
   for (int i = 0; i < NT; i++) {
     if (!T[i].n) continue;
+    dyna_outmsg_t em; /* early frames leave before the commit */
+    while (dyna_node_pop_early(T[i].n, &em)) queue_frame(i, &em);
     assert_int_equal(dyna_store_commit(T[i].st), 0);
     dyna_reply_t r;
     while (dyna_node_pop_reply(T[i].n, &r)) {
@@ -79,15 +96,7 @@ static void drain(void) {
       replies[nreplies++] = r;
     }
     dyna_outmsg_t m;
-    while (dyna_node_pop_msg(T[i].n, &m)) {
-      int to = index_of(m.to);
-      if (to < 0 || cut[i][to] || !T[to].n) { dyna_buf_free(&m.frame); continue; }
-      if (qlen == qcap) {
-        qcap = qcap ? qcap * 2 : 256;
-        q = realloc(q, qcap * sizeof(*q));
-      }
-      q[qlen++] = (qmsg_t){i, to, m.frame};
-    }
+    while (dyna_node_pop_msg(T[i].n, &m)) queue_frame(i, &m);
   }
 }
 
