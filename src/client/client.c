@@ -220,14 +220,6 @@ static void req_put(dyna_client_t *c, dyna_creq_t *q) {
   c->free_reqs = q;
 }
 
-static char *dup_str(const uint8_t *p, size_t n) {
-  char *s = dyna_malloc(n + 1);
-  if (!s) return NULL;
-  memcpy(s, p, n);
-  s[n] = 0;
-  return s;
-}
-
 int dyna_error_code(const char *msg) {
   static const struct { const char *word; int code; } map[] = {
       {"NOQUORUM", DYNA_ENOQUORUM}, {"TOOBIG", DYNA_ETOOBIG}, {"BUSY", DYNA_EBUSY},
@@ -269,7 +261,7 @@ static void complete(dyna_client_t *c, dyna_creq_t *q, dyna_resp_value_t *v, int
       if (v->type != DYNA_RESP_BULK) {
         status = DYNA_EPROTO;
         snprintf(msg, sizeof(msg), "unexpected reply shape");
-      } else if (!(res.context = dup_str(v->str, v->len))) {
+      } else if (!(res.context = dyna_strndup(v->str, v->len))) {
         status = DYNA_ENOMEM;
       }
       break;

@@ -6,14 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static char *dup_str(const uint8_t *p, size_t n) {
-  char *s = dyna_malloc(n + 1);
-  if (!s) return NULL;
-  memcpy(s, p, n);
-  s[n] = 0;
-  return s;
-}
-
 int dyna_siblings_from_reply(const dyna_resp_value_t *v, dyna_siblings_t *out) {
   memset(out, 0, sizeof(*out));
   if (v->type != DYNA_RESP_ARRAY || v->n != 2 || v->elem[0].type != DYNA_RESP_BULK ||
@@ -22,11 +14,11 @@ int dyna_siblings_from_reply(const dyna_resp_value_t *v, dyna_siblings_t *out) {
   const dyna_resp_value_t *vals = &v->elem[1];
   for (size_t i = 0; i < vals->n; i++)
     if (vals->elem[i].type != DYNA_RESP_BULK) return DYNA_EPROTO;
-  out->context = dup_str(v->elem[0].str, v->elem[0].len);
+  out->context = dyna_strndup(v->elem[0].str, v->elem[0].len);
   out->values = dyna_calloc(vals->n ? vals->n : 1, sizeof(dyna_value_t));
   if (!out->context || !out->values) goto oom;
   for (size_t i = 0; i < vals->n; i++) {
-    out->values[i].data = (uint8_t *)dup_str(vals->elem[i].str, vals->elem[i].len);
+    out->values[i].data = (uint8_t *)dyna_strndup(vals->elem[i].str, vals->elem[i].len);
     if (!out->values[i].data) goto oom;
     out->values[i].len = vals->elem[i].len;
     out->n++;

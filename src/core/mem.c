@@ -41,5 +41,13 @@ void *dyna_memdup(const void *src, size_t n) {
   return p;
 }
 
+char *dyna_strndup(const void *src, size_t n) {
+  char *s = dyna_malloc(n + 1);
+  if (!s) return NULL;
+  if (n) memcpy(s, src, n);
+  s[n] = 0;
+  return s;
+}
+
 void dyna_mem_fail_after(long n) { fail_countdown = n; }
 void dyna_mem_set_oom_hook(void (*hook)(size_t)) { oom_hook = hook; }

@@ -13,6 +13,9 @@ void dyna_free(void *p);
 /* Copies n bytes into a new allocation (n may be 0: returns a non-NULL 1-byte block). */
 void *dyna_memdup(const void *src, size_t n);
 
+/* Copies n bytes into a new NUL-terminated string (free with dyna_free); NULL on failure. */
+char *dyna_strndup(const void *src, size_t n);
+
 /* Test hook: the allocation after the next `n` succeeds fails (n < 0 disables). */
 void dyna_mem_fail_after(long n);
 /* Called on each failed allocation, with the requested size (default: none). */
