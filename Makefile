@@ -3,8 +3,8 @@
 #   make run    build and start a node (see README.md)
 #   make test   build with gcc and with clang+ASan+UBSan, run every test, fuzz smoke
 #   make sim SEED=n   replay one simulator seed
-#   make asan | fuzz | clean
-.PHONY: all build setup run test asan clang fuzz sim bench clean
+#   make asan | tsan | fuzz | bench | clean
+.PHONY: all build setup run test asan tsan fuzz sim bench clean
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc)
@@ -23,6 +23,11 @@ asan: setup
 	@cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DDYNA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
+# ThreadSanitizer build (the LMDB engine's writer thread); not part of `make test`.
+tsan: setup
+	@cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DCMAKE_C_FLAGS="-fsanitize=thread -g -O1" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
+	@cmake --build build-tsan -j $(JOBS)
+
 fuzz: setup
 	@cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DDYNA_SANITIZE=ON -DDYNA_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz_all
@@ -40,4 +45,4 @@ bench: build
 	@bash bench/single.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz bin lib var
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz bin lib var
