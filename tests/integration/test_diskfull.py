@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""A full disk is bad input from the disk (DESIGN promise 5): clear errors, no crash, no
+damage to stored data, and service comes back when space does.
+
+dynad runs with its data directory on a small tmpfs (as shared/FAULTS.md shows). Writes
+fill it until the store reports "storage full": from then on writes get a RESP error,
+reads keep working, every write that was acknowledged before reads back, and the node
+stays up. Then the tmpfs is grown (`mount -o remount,size=...`): writes succeed again,
+and after a restart everything acknowledged is still there. Needs root for mount; without
+it the test says so and skips (CI runs as root).
+"""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dynalib import Client, Harness, RespError, start_node  # noqa: E402
+
+H = Harness("diskfull")
+MOUNT = None
+
+
+def sh(*args):
+    return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def mount_tmpfs(path, size):
+    os.makedirs(path, exist_ok=True)
+    r = sh("mount", "-t", "tmpfs", "-o", "size=%s" % size, "dynafull", path)
+    return r.returncode == 0, r.stdout.strip()
+
+
+def umount(path):
+    sh("umount", "-l", path)
+
+
+def t_disk_full(h):
+    global MOUNT
+    if os.geteuid() != 0:
+        h.note("not root: cannot mount a small tmpfs; skipped")
+        return
+    MOUNT = h.path("small")
+    ok, out = mount_tmpfs(MOUNT, "3m")
+    if not ok:
+        h.note("mount failed (%s); skipped" % out)
+        MOUNT = None
+        return
+    data = os.path.join(MOUNT, "n1")
+    node = start_node("full", data)
+    acked = {}
+    errors = []
+    value = b"v" * 4000
+    with Client(node.port, timeout=20) as c:
+        for i in range(4000):  # 16 MB of values into a 3 MB filesystem
+            key = b"k%05d" % i
+            r = c.call("SET", key, value)
+            if isinstance(r, RespError):
+                errors.append(r.msg)
+                if len(errors) >= 20:
+                    break
+            else:
+                acked[key] = value
+    h.note("%d writes acknowledged before the disk was full; first error: %s"
+           % (len(acked), errors[0] if errors else None))
+    h.check("writes to a full disk get an error", len(errors) > 0)
+    h.check("the error says what happened", errors and ("full" in errors[0] or "I/O" in errors[0]),
+            errors[0] if errors else "")
+    h.check("dynad is still running", node.alive())
+    with Client(node.port, timeout=20) as c:
+        h.check("PING answers", c.call("PING") == "PONG")
+        bad = [k for k, v in acked.items() if c.call("GET", k) != v]
+        h.check("every acknowledged write reads back while the disk is full", not bad,
+                "%d of %d missing or wrong, e.g. %s" % (len(bad), len(acked), bad[:3]))
+        info = c.call("INFO")
+        h.check("INFO counts the failed commits", b"commit_errors:0\r\n" not in info)
+    # Space comes back: writes work again, and the store survived intact.
+    r = sh("mount", "-o", "remount,size=64m", MOUNT)
+    h.expect("tmpfs grown", r.returncode == 0, r.stdout)
+    with Client(node.port, timeout=20) as c:
+        r = None
+        for _ in range(50):  # a batch that was in flight may still fail once
+            r = c.call("SET", b"after", b"space")
+            if not isinstance(r, RespError):
+                break
+        h.check("writes succeed once there is space again", r == "OK", str(r))
+        acked[b"after"] = b"space"
+    node.stop()
+    h.check("dynad stopped cleanly", node.proc.returncode == 0, str(node.proc.returncode))
+    node = start_node("full", data)
+    with Client(node.port, timeout=20) as c:
+        bad = [k for k, v in acked.items() if c.call("GET", k) != v]
+        h.check("after a restart every acknowledged write is intact", not bad,
+                "%d of %d missing or wrong" % (len(bad), len(acked)))
+    node.stop()
+
+
+def main():
+    try:
+        H.run([("a full disk", t_disk_full)])
+    finally:
+        if MOUNT:
+            umount(MOUNT)
+
+
+if __name__ == "__main__":
+    main()
