@@ -125,7 +125,11 @@ static void answer_now(dyna_node_t *n, const dyna_req_t *req, uint64_t origin_no
 
 static void fail_quorum(dyna_node_t *n, fsm_t *f) {
   char msg[96];
-  snprintf(msg, sizeof(msg), "%u of %u replicas answered", f->ok, f->need);
+  if (f->err) /* a replica answered with an error: say which */
+    snprintf(msg, sizeof(msg), "%u of %u replicas answered (a replica: %s)", f->ok, f->need,
+             dyna_strerror(f->err));
+  else
+    snprintf(msg, sizeof(msg), "%u of %u replicas answered", f->ok, f->need);
   fsm_answer(n, f, DYNA_ENOQUORUM, msg);
 }
 
@@ -210,8 +214,9 @@ static void get_progress(dyna_node_t *n, fsm_t *f) {
 }
 
 /* Records a replica's answer (obj may be NULL for a failure). */
-static void get_answer(fsm_t *f, int idx, const dyna_obj_t *obj) {
+static void get_answer(fsm_t *f, int idx, const dyna_obj_t *obj, int err) {
   if (f->answered[idx]) return;
+  if (err && !f->err) f->err = err;
   if (!obj || dyna_obj_merge(&f->obj, obj) || dyna_obj_copy(&f->got[idx], obj)) {
     f->answered[idx] = 2;
     f->failed++;
@@ -241,7 +246,7 @@ static void start_get(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl) {
       dyna_replica_t rep;
       dyna_node_replica(n, dyna_node_partition(n, req->key, req->klen), &rep);
       int rc = dyna_replica_read(&rep, req->key, req->klen, &local);
-      get_answer(f, idx, rc ? NULL : &local);
+      get_answer(f, idx, rc ? NULL : &local, rc);
       dyna_obj_clear(&local);
     } else {
       dyna_msg_t m = {0};
@@ -509,6 +514,7 @@ void dyna_coord_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   if (idx < 0 || f->answered[idx]) return;
   if (m->type == DYNA_MSG_PUT_ACK && f->kind == FSM_PUT) {
     f->answered[idx] = m->status ? 2 : 1;
+    if (m->status && !f->err) f->err = m->status;
     if (m->status) f->failed++;
     else f->ok++;
     put_progress(n, f);
@@ -517,7 +523,7 @@ void dyna_coord_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     dyna_obj_init(&o);
     /* An empty obj field means the replica has no such key. */
     int rc = m->status ? m->status : m->objlen ? dyna_obj_decode(m->obj, m->objlen, &o) : 0;
-    get_answer(f, idx, rc ? NULL : &o);
+    get_answer(f, idx, rc ? NULL : &o, rc);
     dyna_obj_clear(&o);
     get_progress(n, f);
   }

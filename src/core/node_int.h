@@ -32,6 +32,7 @@ typedef struct fsm {
   uint8_t answered[DYNA_MAX_N]; /* 0 waiting, 1 ok, 2 failed */
   dyna_obj_t got[DYNA_MAX_N];   /* FSM_GET: what each target returned */
   uint32_t ok, failed;
+  int err;                  /* the first error a replica answered with (for the message) */
   int replied;
   dyna_obj_t obj;           /* GET: merged so far; PUT: the version written */
   int existed;

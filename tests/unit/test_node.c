@@ -251,6 +251,31 @@ static void test_single_node_versions(void **state) {
   dyna_ctx_clear(&stale);
 }
 
+/* A stored record that does not decode (damage on disk) gives errors, and is never
+ * overwritten: the bytes stay for an operator (or anti-entropy from a good replica). */
+static void test_corrupt_record_is_reported_not_overwritten(void **state) {
+  (void)state;
+  NT = 1;
+  open_node(0, 1, 1, 1);
+  uint8_t skey[DYNA_SKEY_MAX];
+  size_t sklen = dyna_skey_make(dyna_hash_partition(dyna_key_hash("bad", 3), Q), "bad", 3, skey);
+  static const uint8_t junk[] = {1, 0, 9, 9, 9};
+  assert_int_equal(dyna_store_put(T[0].st, DYNA_SPACE_OBJ, skey, sklen, junk, sizeof(junk)), 0);
+  assert_int_equal(dyna_store_commit(T[0].st), 0);
+  dyna_reply_t *r = call(0, DYNA_OP_GET, "bad", NULL, NULL, 0);
+  assert_int_equal(r->status, DYNA_ENOQUORUM); /* the only replica could not answer */
+  assert_non_null(strstr(r->msg, "corrupt"));
+  assert_int_equal(call(0, DYNA_OP_PUT, "bad", "v", NULL, DYNA_REQ_BLIND)->status, DYNA_ECORRUPT);
+  assert_int_equal(call(0, DYNA_OP_LOCAL, "bad", NULL, NULL, 0)->status, DYNA_ECORRUPT);
+  dyna_buf_t b = DYNA_BUF_INIT;
+  assert_int_equal(dyna_store_get(T[0].st, DYNA_SPACE_OBJ, skey, sklen, &b), 0);
+  assert_int_equal(b.len, sizeof(junk));
+  assert_memory_equal(b.data, junk, sizeof(junk));
+  dyna_buf_free(&b);
+  /* Other keys are unaffected. */
+  assert_int_equal(call(0, DYNA_OP_PUT, "good", "v", NULL, DYNA_REQ_BLIND)->status, 0);
+}
+
 static void test_quorum_write_waits_for_w(void **state) {
   (void)state;
   build_cluster(3, 3, 2, 2);
@@ -526,6 +551,7 @@ static void test_deletes_stay_deleted(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_single_node_versions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_corrupt_record_is_reported_not_overwritten, setup, teardown),
       cmocka_unit_test_setup_teardown(test_quorum_write_waits_for_w, setup, teardown),
       cmocka_unit_test_setup_teardown(test_noquorum, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forward_and_placement, setup, teardown),
