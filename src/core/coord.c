@@ -445,7 +445,19 @@ static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
 
 /* A write forwarded to us: coordinate it if we are a replica, else refuse (a
  * non-replica must never make versions: its dots could collide). */
+/* 1 when (from, req) was forwarded to us lately; records it otherwise. */
+static int fwd_repeat(dyna_node_t *n, uint64_t from, uint64_t req) {
+  uint64_t k = (from * 0x9E3779B97F4A7C15ull) ^ (req + 0x632BE59BD9B4E019ull);
+  if (!k) k = 1;
+  if (dyna_idmap_get(&n->fwd_seen, k)) return 1;
+  size_t slot = n->fwd_next++ % (sizeof(n->fwd_ring) / sizeof(n->fwd_ring[0]));
+  if (n->fwd_ring[slot]) dyna_idmap_take(&n->fwd_seen, n->fwd_ring[slot], NULL);
+  n->fwd_ring[slot] = dyna_idmap_put(&n->fwd_seen, k, NULL, 0) ? 0 : k;
+  return 0;
+}
+
 static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  if (fwd_repeat(n, from, m->req)) return; /* the first copy answers */
   dyna_req_t req;
   memset(&req, 0, sizeof(req));
   req.op = (m->flags & DYNA_FWD_DELETE) ? DYNA_OP_DEL : DYNA_OP_PUT;

@@ -88,6 +88,7 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now
   dyna_idmap_init(&n->fsms);
   dyna_idmap_init(&n->down);
   dyna_idmap_init(&n->fd);
+  dyna_idmap_init(&n->fwd_seen);
   if (!n->cfg.heartbeat_ms) n->cfg.heartbeat_ms = 200;
   int rc = dyna_gossip_load(n);
   if (!rc) rc = load_incarnation(n);
@@ -97,6 +98,9 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now
     dyna_node_free(n);
     return rc;
   }
+  /* Request ids start from the clock, so a restarted node does not reuse the ids of its
+   * previous life (peers remember recent forwarded requests by id). */
+  n->next_req = now_ms << 20;
   n->next_gossip_ms = now_ms;
   n->ho.next_ms = now_ms;
   n->hd.next_ms = now_ms;
@@ -119,6 +123,7 @@ void dyna_node_free(dyna_node_t *n) {
   dyna_idmap_free(&n->fsms);
   dyna_idmap_free(&n->down);
   dyna_fd_free(n);
+  dyna_idmap_free(&n->fwd_seen);
   dyna_cluster_clear(&n->cl);
   dyna_free(n->epoch);
   dyna_free(n);

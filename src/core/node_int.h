@@ -120,6 +120,11 @@ struct dyna_node {
   budget_t budget;
   struct merkle *mk; /* anti-entropy trees and exchange state (merkle.c) */
   uint32_t *epoch; /* per partition: bumped when this node drops the partition's data */
+  /* Forwarded writes seen lately, so that a repeated FWD (a retry, a duplicated frame)
+   * is not coordinated twice, which would make a second sibling of one write. */
+  dyna_idmap_t fwd_seen;            /* key: mix of (origin node, request) */
+  uint64_t fwd_ring[1024];          /* the same keys, oldest overwritten first */
+  size_t fwd_next;
 };
 
 /* node.c */

@@ -42,8 +42,9 @@ def digest(out):
 
 
 def campaigns():
-    # 6 mixes x 40 seeds = 240 short runs (5 s of simulated workload each).
-    for mix in ["none", "loss", "partition", "crash", "churn", "all"]:
+    # 7 mixes x 40 seeds = 280 short runs (5 s of simulated workload each); dup duplicates
+    # frames (a forward must still make one version).
+    for mix in ["none", "loss", "partition", "crash", "churn", "dup", "all"]:
         rc, out = sim("--seeds", "1..40", "--faults", mix, "--duration", 5000, "--quiet")
         check(rc == 0 and re.search(r"^40 seeds, 0 failed", out, re.M) is not None,
               f"40 seeds of --faults {mix} pass every check", out)
