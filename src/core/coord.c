@@ -2,11 +2,23 @@
  *
  *   client PUT at a replica               client GET at any node
  *   ───────────────────────               ─────────────────────
- *   new version := event(ctx, local)      ask every reachable replica (self: local read)
+ *   new version := event(ctx, local)      ask R targets (self first: a local read)
  *   write locally (ack 1)                 merge answers as they come
  *   PUT ──▶ other replicas                R answers ─▶ reply merged siblings + context
- *   W acks ─▶ reply new context           all answered (or timeout) ─▶ read repair:
- *   timeout before W ─▶ -NOQUORUM           PUT merged ──▶ each stale replica
+ *   W acks ─▶ reply new context           an asked target failed, judged unreachable,
+ *   timeout before W ─▶ -NOQUORUM           or no R answers at the retry time
+ *                                           ─▶ ask every other target (second wave)
+ *                                         every asked one answered (or timeout)
+ *                                           ─▶ read repair: PUT merged ──▶ each stale
+ *                                              home replica that answered
+ *
+ * A GET's targets are ordered: this node first when it is one (its read costs no
+ * message), then the others in preference-list order. Only the first R are asked at
+ * once (all of them with cfg.read_all, as Dynamo and Riak do); the rest are asked as soon
+ * as an asked one answers with an error, or a tick finds an asked one unreachable, or a
+ * tick finds no quorum yet a tenth of the request timeout after the start (a speculative
+ * retry for a slow replica). So a GET still succeeds whenever R targets can answer; a
+ * replica not asked is left to anti-entropy (merkle.c) rather than read repair.
  *
  * A node that is not among the key's first N replicas never makes a version: it
  * forwards a write (FWD) to the first reachable replica, which coordinates it and
@@ -64,7 +76,10 @@ static int target_index(const fsm_t *f, uint64_t id) {
   return -1;
 }
 
-static uint32_t waiting(const fsm_t *f) { return f->nt - f->ok - f->failed; }
+/* Targets asked that have not answered yet. */
+static uint32_t waiting(const fsm_t *f) { return f->nasked - f->ok - f->failed; }
+/* Targets that answered well or still may (asked or not): below need, the quorum is lost. */
+static uint32_t possible(const fsm_t *f) { return f->nt - f->failed; }
 
 /* Encodes a context into a buffer (for FWD / FWD_RESP). */
 static void put_ctx(const dyna_ctx_t *ctx, dyna_buf_t *b) {
@@ -179,10 +194,12 @@ static int is_home(const plan_t *pl, uint64_t id) {
 
 /* ---------- GET ---------- */
 
+/* Sends the merged object to every home replica that answered with something older
+ * (targets not asked, or not answered, are left to anti-entropy). */
 static void read_repair(dyna_node_t *n, fsm_t *f) {
-  if ((f->ok < 2 && f->nt < 2) || (n->cfg.bugs & DYNA_BUG_NO_REPAIR)) return;
+  if (f->ok < 2 || (n->cfg.bugs & DYNA_BUG_NO_REPAIR)) return; /* one answer is the merge */
   dyna_buf_t enc = DYNA_BUF_INIT;
-  for (uint32_t i = 0; i < f->nt; i++) {
+  for (uint32_t i = 0; i < f->nasked; i++) {
     if (f->answered[i] != 1 || f->hint[i] || dyna_obj_descends(&f->got[i], &f->obj)) continue;
     n->stats.read_repairs++;
     if (f->target[i] == n->cfg.id) {
@@ -204,15 +221,6 @@ static void read_repair(dyna_node_t *n, fsm_t *f) {
   dyna_buf_free(&enc);
 }
 
-static void get_progress(dyna_node_t *n, fsm_t *f) {
-  if (!f->replied && f->ok >= f->need) fsm_answer(n, f, 0, NULL);
-  if (!f->replied && f->ok + waiting(f) < f->need) fail_quorum(n, f);
-  if (!waiting(f)) {
-    read_repair(n, f);
-    fsm_free(n, f);
-  }
-}
-
 /* Records a replica's answer (obj may be NULL for a failure). */
 static void get_answer(fsm_t *f, int idx, const dyna_obj_t *obj, int err) {
   if (f->answered[idx]) return;
@@ -226,6 +234,50 @@ static void get_answer(fsm_t *f, int idx, const dyna_obj_t *obj, int err) {
   f->ok++;
 }
 
+/* Asks target idx: a local read when it is this node (answered at once), else a GET. */
+static void get_ask(dyna_node_t *n, fsm_t *f, uint32_t idx) {
+  if (f->target[idx] == n->cfg.id) {
+    dyna_obj_t local;
+    dyna_obj_init(&local);
+    dyna_replica_t rep;
+    dyna_node_replica(n, dyna_node_partition(n, f->key, f->klen), &rep);
+    int rc = dyna_replica_read(&rep, f->key, f->klen, &local);
+    get_answer(f, (int)idx, rc ? NULL : &local, rc);
+    dyna_obj_clear(&local);
+    return;
+  }
+  dyna_msg_t m = {0};
+  m.type = DYNA_MSG_GET;
+  m.req = f->id;
+  m.key = f->key;
+  m.klen = f->klen;
+  dyna_node_send(n, f->target[idx], &m);
+}
+
+/* The second wave: asks every target not asked yet. */
+static void get_ask_rest(dyna_node_t *n, fsm_t *f) {
+  if (f->nasked == f->nt) return;
+  n->stats.read_retries++;
+  while (f->nasked < f->nt) get_ask(n, f, f->nasked++);
+}
+
+/* After any change: second wave on a failure, answer, finish. May free f. */
+static void get_progress(dyna_node_t *n, fsm_t *f) {
+  if (!f->replied && f->failed) get_ask_rest(n, f);
+  if (!f->replied && f->ok >= f->need) fsm_answer(n, f, 0, NULL);
+  if (!f->replied && possible(f) < f->need) fail_quorum(n, f);
+  if (!waiting(f)) {
+    read_repair(n, f);
+    fsm_free(n, f);
+  }
+}
+
+static void add_target(fsm_t *f, const plan_t *pl, size_t i) {
+  f->target[f->nt] = pl->target[i];
+  f->hint[f->nt] = pl->hint[i];
+  f->nt++;
+}
+
 static void start_get(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl) {
   fsm_t *f = fsm_new(n, FSM_GET, req->key, req->klen);
   if (!f) {
@@ -236,28 +288,24 @@ static void start_get(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl) {
   f->client_req = req->id;
   f->need = req->r ? req->r : n->cfg.r;
   if (f->need > pl->nhome) f->need = (uint32_t)pl->nhome;
-  for (size_t i = 0; i < pl->nt; i++) {
-    int idx = (int)f->nt++;
-    f->target[idx] = pl->target[i];
-    f->hint[idx] = pl->hint[i];
-    if (pl->target[i] == n->cfg.id) {
-      dyna_obj_t local;
-      dyna_obj_init(&local);
-      dyna_replica_t rep;
-      dyna_node_replica(n, dyna_node_partition(n, req->key, req->klen), &rep);
-      int rc = dyna_replica_read(&rep, req->key, req->klen, &local);
-      get_answer(f, idx, rc ? NULL : &local, rc);
-      dyna_obj_clear(&local);
-    } else {
-      dyna_msg_t m = {0};
-      m.type = DYNA_MSG_GET;
-      m.req = f->id;
-      m.key = req->key;
-      m.klen = req->klen;
-      dyna_node_send(n, pl->target[i], &m);
-    }
-  }
+  if (!f->need) f->need = 1; /* a read hears at least one replica */
+  f->retry_ms = n->now_ms + n->cfg.request_timeout_ms / 10;
+  /* Ask order: this node first (no message), then plan order. */
+  int self = plan_index(pl, n->cfg.id);
+  if (self >= 0) add_target(f, pl, (size_t)self);
+  for (size_t i = 0; i < pl->nt; i++)
+    if ((int)i != self) add_target(f, pl, i);
+  uint32_t first = n->cfg.read_all || f->need > f->nt ? f->nt : f->need;
+  while (f->nasked < first) get_ask(n, f, f->nasked++);
   get_progress(n, f);
+}
+
+/* 1 when a GET still short of R waits for an asked target this node now judges
+ * unreachable: the others are asked without waiting for the retry time. */
+static int get_waits_on_unreachable(const dyna_node_t *n, const fsm_t *f) {
+  for (uint32_t i = 0; i < f->nasked; i++)
+    if (!f->answered[i] && !dyna_node_is_reachable(n, f->target[i])) return 1;
+  return 0;
 }
 
 /* ---------- PUT / DEL ---------- */
@@ -265,7 +313,7 @@ static void start_get(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl) {
 static void put_progress(dyna_node_t *n, fsm_t *f) {
   uint32_t need = (n->cfg.bugs & DYNA_BUG_EARLY_ACK) ? 1 : f->need;
   if (!f->replied && f->ok >= need) fsm_answer(n, f, 0, NULL);
-  if (!f->replied && f->ok + waiting(f) < f->need) fail_quorum(n, f);
+  if (!f->replied && possible(f) < f->need) fail_quorum(n, f);
   if (!waiting(f)) fsm_free(n, f);
 }
 
@@ -331,6 +379,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       f->failed++;
     }
   }
+  f->nasked = f->nt;
   n->stats.sloppy_writes += sloppy;
   dyna_buf_free(&enc);
   put_progress(n, f);
@@ -347,7 +396,7 @@ static void start_forward(dyna_node_t *n, const dyna_req_t *req, uint64_t to) {
   f->op = req->op;
   f->client_req = req->id;
   f->need = 1;
-  f->nt = 1;
+  f->nt = f->nasked = 1;
   f->target[0] = to;
   dyna_buf_t cb = DYNA_BUF_INIT;
   if (!(req->flags & DYNA_REQ_BLIND)) put_ctx(req->ctx, &cb);
@@ -523,7 +572,7 @@ void dyna_coord_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     return;
   }
   int idx = target_index(f, from);
-  if (idx < 0 || f->answered[idx]) return;
+  if (idx < 0 || (uint32_t)idx >= f->nasked || f->answered[idx]) return;
   if (m->type == DYNA_MSG_PUT_ACK && f->kind == FSM_PUT) {
     f->answered[idx] = m->status ? 2 : 1;
     if (m->status && !f->err) f->err = m->status;
@@ -544,7 +593,14 @@ void dyna_coord_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
 void dyna_coord_tick(dyna_node_t *n) {
   for (fsm_t *f = n->fsm_list, *next; f; f = next) {
     next = f->next;
-    if (n->now_ms < f->deadline_ms) continue;
+    if (n->now_ms < f->deadline_ms) {
+      if (f->kind == FSM_GET && !f->replied && f->nasked < f->nt &&
+          (n->now_ms >= f->retry_ms || get_waits_on_unreachable(n, f))) {
+        get_ask_rest(n, f);
+        get_progress(n, f);
+      }
+      continue;
+    }
     if (!f->replied) {
       if (f->kind == FSM_FWD) fsm_answer(n, f, DYNA_ENOQUORUM, "the coordinating replica did not answer");
       else fail_quorum(n, f);

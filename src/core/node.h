@@ -31,6 +31,8 @@ typedef struct dyna_node_cfg {
   char zone[32];
   uint32_t ring_size;       /* Q: partitions, a power of two (a new cluster's) */
   uint32_t n, r, w;         /* replication defaults */
+  int read_all;             /* GETs ask every target at once (Dynamo, Riak); 0 (default):
+                               R targets first, the others only when needed (coord.c) */
   size_t max_value_bytes;   /* larger values get DYNA_ETOOBIG */
   uint64_t seed;            /* seeds the node's PRNG (gossip peer choice) */
   uint64_t request_timeout_ms;
@@ -166,6 +168,7 @@ typedef struct dyna_node_stats {
   uint64_t errors;
   uint64_t siblings_max; /* most siblings seen in one object read */
   uint64_t forwarded, replica_puts, replica_gets, read_repairs, noquorum;
+  uint64_t read_retries; /* GETs that asked their remaining targets (a second wave) */
   uint64_t handoff_keys_sent, handoff_keys_deleted, handoff_bytes;
   uint64_t gossip_sent, gossip_received, ring_changes, bad_messages;
   uint64_t hints_stored, hints_delivered, sloppy_writes;

@@ -26,7 +26,10 @@ typedef struct fsm {
   size_t klen;
   uint64_t deadline_ms;
   uint32_t need;            /* R or W */
-  uint32_t nt;              /* targets asked (including self when a replica) */
+  uint32_t nt;              /* targets (including self when a replica) */
+  uint32_t nasked;          /* target[0..nasked) were asked; GET: the rest wait for a
+                               second wave (coord.c), PUT and FWD: always nt */
+  uint64_t retry_ms;        /* GET: from then on a tick asks the targets not yet asked */
   uint64_t target[DYNA_MAX_N];
   uint64_t hint[DYNA_MAX_N];    /* a fallback target: the home replica it stands in for */
   uint8_t answered[DYNA_MAX_N]; /* 0 waiting, 1 ok, 2 failed */

@@ -471,6 +471,7 @@ static void cmd_info(dyna_server_t *s, conn_t *c, const args_t *a) {
   info_u64(&t, "local_reads", ns->locals);
   info_u64(&t, "request_errors", ns->errors);
   info_u64(&t, "noquorum", ns->noquorum);
+  info_u64(&t, "read_retries", ns->read_retries);
   info_u64(&t, "siblings_max", ns->siblings_max);
   info_u64(&t, "forwarded", ns->forwarded);
   info_u64(&t, "replica_puts", ns->replica_puts);
@@ -496,6 +497,7 @@ static void cmd_info(dyna_server_t *s, conn_t *c, const args_t *a) {
   info_u64(&t, "n", s->cfg.n);
   info_u64(&t, "r", s->cfg.r);
   info_u64(&t, "w", s->cfg.w);
+  info_u64(&t, "read_all", (uint64_t)s->cfg.read_all);
   info_u64(&t, "gossip_sent", ns->gossip_sent);
   info_u64(&t, "gossip_received", ns->gossip_received);
   info_u64(&t, "ring_changes", ns->ring_changes);

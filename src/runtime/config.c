@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DYNA_VERSION "0.1.0"
 
@@ -59,6 +60,10 @@ void dyna_config_usage(FILE *f) {
     "  --max-value-bytes N         largest value (default 1048576)\n"
     "  --ring-size Q               partitions, a power of two (default 256)\n"
     "  --n N --r R --w W           replication defaults (default 3 2 2)\n"
+    "  --read-all                  GETs ask all N replicas at once (Dynamo, Riak). Default:\n"
+    "                              ask R (this node first), the others only when one fails,\n"
+    "                              is unreachable or is slow (1/10 of the request timeout).\n"
+    "                              INI: read-all = yes|no\n"
     "  --map-size-mb N             LMDB map size (default 65536)\n"
     "  --max-clients N             client connections (default 10000)\n"
     "  --stall-timeout-ms N        close a client stalled mid-request (default 30000)\n"
@@ -82,6 +87,19 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
   *out = v;
   return 0;
 }
+
+/* yes/no, true/false, on/off, 1/0 */
+static int parse_bool(const char *s, int *out) {
+  static const char *yes[] = {"1", "yes", "true", "on"}, *no[] = {"0", "no", "false", "off"};
+  for (size_t i = 0; i < 4; i++) {
+    if (!strcasecmp(s, yes[i])) { *out = 1; return 0; }
+    if (!strcasecmp(s, no[i])) { *out = 0; return 0; }
+  }
+  return -1;
+}
+
+/* Options that are switches: on the command line they take no value (or "=value"). */
+static int is_switch(const char *key) { return !strcmp(key, "read-all"); }
 
 static int parse_hostport(const char *s, char *host, size_t hostlen, int *port) {
   const char *colon = strrchr(s, ':');
@@ -158,6 +176,9 @@ int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *er
     if (parse_u64(val, 1, DYNA_RING_MAX_SIZE, &v) || !dyna_ring_size_valid((uint32_t)v))
       return set_err(err, errlen, "invalid ring-size '%s'%s (want a power of two up to 65536)", val, "");
     c->ring_size = (uint32_t)v;
+  } else if (!strcmp(key, "read-all")) {
+    if (parse_bool(val, &c->read_all))
+      return set_err(err, errlen, "invalid value '%s' for %s (want yes or no)", val, key);
   } else if (!strcmp(key, "log-level")) {
     if (dyna_log_parse(val, &c->log_level))
       return set_err(err, errlen, "invalid log-level '%s'%s", val, "");
@@ -217,8 +238,12 @@ int dyna_config_parse(dyna_config_t *c, int argc, char **argv, char *err, size_t
       val = eq + 1;
     } else {
       snprintf(key, sizeof(key), "%s", a + 2);
-      if (i + 1 >= argc) return set_err(err, errlen, "%s needs a value%s", a, "");
-      val = argv[++i];
+      if (is_switch(key)) {
+        val = "yes";
+      } else {
+        if (i + 1 >= argc) return set_err(err, errlen, "%s needs a value%s", a, "");
+        val = argv[++i];
+      }
     }
     if (!strcmp(key, "config")) continue;
     if (dyna_config_set(c, key, val, err, errlen)) return -1;

@@ -122,6 +122,7 @@ static void replay_cmd(const sim_opts_t *o, char *out, size_t cap) {
   if (o->faults != d.faults) { names_of(FAULT_NAMES, o->faults, nm, sizeof(nm)); ADD(" --faults %s", nm); }
   if (o->aae_ms) ADD(" --aae-ms %" PRIu64, o->aae_ms);
   if (o->strict) ADD(" --strict");
+  if (o->read_all) ADD(" --read-all");
   if (o->bugs) { names_of(BUG_NAMES, o->bugs, nm, sizeof(nm)); ADD(" --bugs %s", nm); }
 #undef ADD
 }
@@ -159,13 +160,15 @@ static void report(sim_world_t *w, FILE *out, const run_result_t *res) {
           w->st.partitions, w->st.crashes, w->st.crashes_mid_turn, w->st.restarts, w->st.joins - (w->o.nodes - 1),
           w->st.leaves, w->st.removes);
   sim_work_report(w, out);
-  uint64_t rr = 0, ho = 0;
+  uint64_t rr = 0, rt = 0, ho = 0;
   for (uint32_t i = 0; i < w->nnodes; i++)
     if (w->nodes[i].state == SN_UP) {
       rr += dyna_node_stats(w->nodes[i].node)->read_repairs;
+      rt += dyna_node_stats(w->nodes[i].node)->read_retries;
       ho += dyna_node_stats(w->nodes[i].node)->handoff_keys_sent;
     }
-  fprintf(out, "  read repairs %" PRIu64 ", handoff keys sent %" PRIu64 " (running nodes' counters)\n", rr, ho);
+  fprintf(out, "  read repairs %" PRIu64 ", read second waves %" PRIu64 ", handoff keys sent %" PRIu64
+               " (running nodes' counters)\n", rr, rt, ho);
   fprintf(out, "  speed: %.2f s wall, %.0f simulated node-seconds per wall second\n", res->wall_s,
           res->wall_s > 0 ? (double)res->node_ms / 1000.0 / res->wall_s : 0.0);
 }
@@ -355,6 +358,7 @@ static void usage(FILE *out) {
 "  --aae-ms MS        anti-entropy interval of every node (default: the core's); a\n"
 "                     huge value turns it off, to test read repair on its own\n"
 "  --strict           no workarounds for known core issues (docs/simulation.md)\n"
+"  --read-all         GETs ask all N replicas at once (cfg.read_all) instead of R first\n"
 "  --watch KEY        (implies --verbose) show KEY's object on a disk whenever it changes\n"
 "  --help             this text\n");
 }
@@ -411,6 +415,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--bugs")) bad = !v || parse_names(BUG_NAMES, v, &o.bugs);
     else if (!strcmp(f, "--aae-ms")) bad = parse_u64(v, &o.aae_ms);
     else if (!strcmp(f, "--strict")) { o.strict = 1; used = 0; }
+    else if (!strcmp(f, "--read-all")) { o.read_all = 1; used = 0; }
     else if (!strcmp(f, "--watch")) { o.watch = v; o.verbose = 1; }
     else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge")); }
     else if (!strcmp(f, "--nrw")) {

@@ -49,6 +49,7 @@ typedef struct sim_opts {
   uint32_t joins;        /* extra joins under churn (default 1) */
   uint64_t aae_ms;       /* --aae-ms: anti-entropy interval (0: the core's default) */
   int strict;            /* --strict: no workarounds for known core issues */
+  int read_all;          /* --read-all: every node's cfg.read_all (GETs ask all N) */
   const char *watch;     /* --watch KEY: trace every change of KEY on every disk */
 } sim_opts_t;
 

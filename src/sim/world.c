@@ -113,6 +113,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   cfg.w = w->o.w;
   cfg.seed = sim_rng_next(&w->rng);
   cfg.bugs = w->o.bugs;
+  cfg.read_all = w->o.read_all;
   if (w->o.aae_ms) cfg.aae_interval_ms = w->o.aae_ms;
   int rc = dyna_node_open(&cfg, s->store, w->now, &s->node);
   if (!rc) rc = dyna_store_commit(s->store); /* as dynad: the incarnation is durable first */

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Basic client protocol of a single dynad: Redis commands, DYNA.* versioning, restart,
-data-dir locking, and compatibility with redis-cli and redis-benchmark."""
+data-dir locking, the --read-all option, and compatibility with redis-cli and
+redis-benchmark."""
 import os
 import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (ConnectionClosed, Harness, RespError, encode_command, short,  # noqa: E402
-                     start_node, wait_until)
+from dynalib import (ConnectionClosed, Harness, RespError, dynad_path, encode_command,  # noqa: E402
+                     short, start_node, wait_until)
 
 H = Harness("basic")
 STATE = {}
@@ -229,6 +230,33 @@ def t_lock(h):
         h.eq("first dynad still serves", (c.call("PING"), c.call("GET", "persist:1")), ("PONG", b"one"))
 
 
+def t_read_all_option(h):
+    """--read-all (GETs ask all N replicas at once) and its INI key reach the node."""
+    def run(*args):
+        p = subprocess.run([dynad_path()] + list(args), capture_output=True, timeout=20)
+        return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+    rc, out = run("--help")
+    h.check("--help documents --read-all", rc == 0 and "--read-all" in out and "read-all = yes|no" in out,
+            short(out, 300))
+    rc, out = run("--read-all=maybe")
+    h.check("--read-all=maybe refused (exit 2)", rc == 2 and "invalid value 'maybe' for read-all" in out, out)
+    ini = h.path("read-all.ini")
+    with open(ini, "w") as f:
+        f.write("read-all = yes\n")
+    cases = [((), 0), (("--read-all",), 1), (("--config", ini), 1), (("--config", ini, "--read-all=no"), 0)]
+    for i, (args, want) in enumerate(cases):
+        n = start_node("ra", h.path("ra%d" % i), extra_args=args)
+        try:
+            with n.client() as c:
+                info = c.call("INFO").decode()
+                h.check("dynad %s: INFO read_all:%d" % (" ".join(args) or "(default)", want),
+                        "read_all:%d\r\n" % want in info, short(info, 200))
+                c.call("SET", "ra", "v")
+                h.eq("dynad %s: GET works" % (" ".join(args) or "(default)"), c.call("GET", "ra"), b"v")
+        finally:
+            n.stop()
+
+
 def t_redis_tools(h):
     cli = "/usr/bin/redis-cli"
     port = str(node().port)
@@ -273,5 +301,6 @@ if __name__ == "__main__":
         ("server commands", t_server_cmds),
         ("restart keeps data", t_restart),
         ("data dir lock", t_lock),
+        ("--read-all option", t_read_all_option),
         ("redis-cli / redis-benchmark", t_redis_tools),
     ])

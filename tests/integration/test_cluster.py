@@ -301,6 +301,27 @@ def t_readwrite(h):
             not errs, "%d wrong, e.g. %s" % (len(errs), errs[:3]))
     held = local_holder_names(ns, allk)
     h.check("DYNA.LOCAL: every key on all 3 nodes (N=3 of 3)", all(len(v) == 3 for v in held.values()))
+    # A GET asks R = 2 replicas first: n1 reads its own copy and asks one other, so the
+    # others serve one replica GET per GET (plus any second waves n1 counted); R 3 asks both.
+    def served():
+        return sum(info_fields(n, "replica_gets").get("replica_gets", 0) for n in ns[1:])
+
+    def retries():
+        return info_fields(ns[0], "read_retries").get("read_retries", 0)
+
+    for r, per in ((None, 1), (3, 2)):
+        s0, t0 = served(), retries()
+        cmds = [("DYNA.GET", k) + (("R", r) if r else ()) for k in keys]
+        got = pipelined(ns[0], cmds)
+        h.check("%d DYNA.GETs%s via n1 answered" % (len(keys), " R %d" % r if r else ""),
+                all(isinstance(g, list) and g[1] == [val_of(k)] for g, k in zip(got, keys)), short(got[:3]))
+        want = lambda: per * len(keys) + (retries() - t0)  # noqa: E731
+        try:
+            wait_until(lambda: served() - s0 >= want(), 5)
+        except AssertionError:
+            pass  # the check below shows the counts
+        h.eq("replica GETs served by n2+n3 for %d GETs%s (second waves: %d)"
+             % (len(keys), " R %d" % r if r else "", retries() - t0), served() - s0, want())
 
 
 def wait_and_get_placement(members, ring, keys, timeout=5.0):

@@ -51,6 +51,9 @@ def campaigns():
     rc, out = sim("--seeds", "1..10", "--faults", "all", "--zones", 3, "--nodes", 7,
                   "--duration", 5000, "--quiet")
     check(rc == 0, "10 seeds with 7 nodes in 3 zones pass", out)
+    # GETs ask R replicas first; --read-all (every node's cfg.read_all) asks all N.
+    rc, out = sim("--seeds", "1..10", "--read-all", "--duration", 5000, "--quiet")
+    check(rc == 0, "10 seeds with --read-all pass", out)
 
 
 def determinism():
@@ -94,7 +97,7 @@ def cli():
     rc, out = sim("--help")
     flags = ["--seed", "--seeds", "--nodes", "--keys", "--clients", "--duration", "--faults",
              "--bugs", "--ring-size", "--zones", "--nrw", "--joins", "--experiment", "--quiet",
-             "--verbose", "--watch", "--strict", "--aae-ms", "--help"]
+             "--verbose", "--watch", "--strict", "--aae-ms", "--read-all", "--help"]
     missing = [f for f in flags if f not in out]
     check(rc == 0 and not missing, f"--help documents every flag (missing: {missing})", out)
     rc, out = sim("--faults", "bogus")

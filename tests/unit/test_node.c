@@ -1,6 +1,7 @@
 /* test_node.c: the node state machine in small clusters driven by hand: quorum writes
- * and reads, forwarding, NOQUORUM on unreachable replicas and on timeouts, read repair,
- * join with data transfer, leave, and bad frames. Every node has a memory store; a tiny
+ * and reads (a GET asks R replicas first, the others on a failure, an unreachable or a
+ * slow replica), forwarding, NOQUORUM on unreachable replicas and on timeouts, read
+ * repair, join with data transfer, leave, and bad frames. Every node has a memory store; a tiny
  * in-test network delivers frames in order and can cut links. */
 #include "core/cluster.h"
 #include "core/err.h"
@@ -39,6 +40,7 @@ static size_t qlen, qcap;
 static dyna_reply_t replies[4096];
 static uint64_t aae_ms = 1000000000; /* anti-entropy off unless a test turns it on */
 static uint64_t grace_ms = 24ull * 3600 * 1000;
+static int read_all; /* cfg.read_all of nodes opened from now on */
 static size_t nreplies;
 static uint64_t next_req;
 
@@ -62,6 +64,7 @@ static void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
   cfg.handoff_interval_ms = 10;
   cfg.aae_interval_ms = aae_ms;
   cfg.tombstone_grace_ms = grace_ms;
+  cfg.read_all = read_all;
   if (!T[i].st) assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &T[i].st), 0);
   assert_int_equal(dyna_node_open(&cfg, T[i].st, now, &T[i].n), 0);
   assert_int_equal(dyna_store_commit(T[i].st), 0);
@@ -136,8 +139,8 @@ static dyna_reply_t *find_reply(uint64_t id) {
   return NULL;
 }
 
-static uint64_t submit(int at, dyna_op_t op, const char *key, const char *val, const dyna_ctx_t *ctx,
-                       uint32_t flags) {
+static uint64_t submit_r(int at, dyna_op_t op, const char *key, const char *val, const dyna_ctx_t *ctx,
+                         uint32_t flags, uint32_t r) {
   dyna_req_t req;
   memset(&req, 0, sizeof(req));
   req.id = ++next_req;
@@ -148,8 +151,14 @@ static uint64_t submit(int at, dyna_op_t op, const char *key, const char *val, c
   req.ctx = ctx;
   req.val = (const uint8_t *)val;
   req.vlen = val ? strlen(val) : 0;
+  req.r = r;
   assert_int_equal(dyna_node_request(T[at].n, &req, now), 0);
   return req.id;
+}
+
+static uint64_t submit(int at, dyna_op_t op, const char *key, const char *val, const dyna_ctx_t *ctx,
+                       uint32_t flags) {
+  return submit_r(at, op, key, val, ctx, flags, 0);
 }
 
 /* Submits and runs until the reply arrives; returns it. */
@@ -208,6 +217,7 @@ static int setup(void **state) {
   nreplies = 0;
   aae_ms = 1000000000;
   grace_ms = 24ull * 3600 * 1000;
+  read_all = 0;
   return 0;
 }
 
@@ -341,8 +351,11 @@ static void test_forward_and_placement(void **state) {
   }
 }
 
+/* With read_all (Dynamo's read path) a GET asks every replica and repairs each stale one
+ * that answered, here possibly one that a GET of R replicas first would not ask. */
 static void test_read_repair(void **state) {
   (void)state;
+  read_all = 1;
   build_cluster(3, 3, 2, 2);
   cut[0][2] = cut[2][0] = 1; /* node 2 misses the write */
   assert_int_equal(call(0, DYNA_OP_PUT, "r", "v1", NULL, DYNA_REQ_BLIND)->status, 0);
@@ -352,6 +365,213 @@ static void test_read_repair(void **state) {
   assert_int_equal(r->status, 0);
   run(100);
   assert_true(local_has(2, "r", "v1"));
+  assert_int_equal(dyna_node_stats(T[1].n)->read_repairs, 1);
+  assert_int_equal(dyna_node_stats(T[1].n)->read_retries, 0);
+}
+
+/* ---------- the read path: R replicas first ---------- */
+
+static void isolate(int i, int on);
+
+/* The key's home replicas as node indexes, in preference-list order. */
+static int prefs_of(const char *key, int *idx) {
+  const dyna_cluster_t *cl = dyna_node_cluster(T[0].n);
+  uint32_t p = dyna_hash_partition(dyna_key_hash(key, strlen(key)), Q);
+  uint64_t ids[MAXN];
+  size_t k = dyna_ring_preflist(&cl->ring, p, dyna_node_cfg(T[0].n)->n, ids, dyna_node_cfg(T[0].n)->n);
+  for (size_t i = 0; i < k; i++) idx[i] = index_of(ids[i]);
+  return (int)k;
+}
+
+/* GET messages served so far by node i, and by all nodes. */
+static uint64_t served(int i) { return dyna_node_stats(T[i].n)->replica_gets; }
+static uint64_t served_all(void) {
+  uint64_t s = 0;
+  for (int i = 0; i < NT; i++) s += served(i);
+  return s;
+}
+
+/* A GET at `at` with per-request r (0: the default); checks it read "v"; returns the GET
+ * messages it caused. */
+static uint64_t get_messages(int at, const char *key, uint32_t r) {
+  uint64_t before = served_all();
+  uint64_t id = submit_r(at, DYNA_OP_GET, key, NULL, NULL, 0, r);
+  for (int k = 0; k < 100 && !find_reply(id); k++) run(10);
+  dyna_reply_t *rep = find_reply(id);
+  assert_non_null(rep);
+  assert_int_equal(rep->status, 0);
+  assert_memory_equal(dyna_obj_latest(&rep->obj)->data, "v", 1);
+  run(100); /* anything late would be counted too */
+  return served_all() - before;
+}
+
+/* All replicas healthy: a GET asks exactly R of them; a replica coordinator reads itself
+ * (no message) and asks the next replicas in preference order. */
+static void test_get_asks_only_r_replicas(void **state) {
+  (void)state;
+  build_cluster(4, 3, 2, 2);
+  int pr[MAXN], other = -1;
+  assert_int_equal(prefs_of("k", pr), 3);
+  for (int i = 0; i < NT; i++)
+    if (i != pr[0] && i != pr[1] && i != pr[2]) other = i;
+  assert_int_equal(call(pr[0], DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  /* At the primary: itself + the second replica. */
+  uint64_t s1 = served(pr[1]), s2 = served(pr[2]);
+  assert_int_equal(get_messages(pr[0], "k", 0), 1);
+  assert_int_equal(served(pr[1]), s1 + 1);
+  assert_int_equal(served(pr[2]), s2);
+  /* At the third replica: itself + the first in preference order. */
+  uint64_t s0 = served(pr[0]);
+  s1 = served(pr[1]);
+  assert_int_equal(get_messages(pr[2], "k", 0), 1);
+  assert_int_equal(served(pr[0]), s0 + 1);
+  assert_int_equal(served(pr[1]), s1);
+  /* At a node that holds no replica: R messages, to the first two. */
+  s0 = served(pr[0]);
+  s1 = served(pr[1]);
+  s2 = served(pr[2]);
+  assert_int_equal(get_messages(other, "k", 0), 2);
+  assert_int_equal(served(pr[0]), s0 + 1);
+  assert_int_equal(served(pr[1]), s1 + 1);
+  assert_int_equal(served(pr[2]), s2);
+  /* Per-request R: 1 reads only the local replica, N asks everyone. */
+  assert_int_equal(get_messages(pr[1], "k", 1), 0);
+  assert_int_equal(get_messages(other, "k", 1), 1);
+  assert_int_equal(get_messages(pr[1], "k", 3), 2);
+  assert_int_equal(get_messages(other, "k", 3), 3);
+  for (int i = 0; i < NT; i++) assert_int_equal(dyna_node_stats(T[i].n)->read_retries, 0);
+}
+
+/* cfg.read_all keeps Dynamo's behaviour: every replica is asked. */
+static void test_read_all_asks_every_replica(void **state) {
+  (void)state;
+  read_all = 1;
+  build_cluster(3, 3, 2, 2);
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  for (int i = 0; i < NT; i++) assert_int_equal(get_messages(i, "k", 0), 2);
+  assert_int_equal(get_messages(0, "k", 1), 2);
+}
+
+/* Writes junk as node i's stored record of key (a damaged disk): reading it fails. */
+static void corrupt(int i, const char *key) {
+  uint8_t skey[DYNA_SKEY_MAX];
+  size_t sklen = dyna_skey_make(dyna_hash_partition(dyna_key_hash(key, strlen(key)), Q), key, strlen(key), skey);
+  static const uint8_t junk[] = {1, 0, 9, 9, 9};
+  assert_int_equal(dyna_store_put(T[i].st, DYNA_SPACE_OBJ, skey, sklen, junk, sizeof(junk)), 0);
+  assert_int_equal(dyna_store_commit(T[i].st), 0);
+}
+
+/* An asked replica answers with an error: the others are asked at once (no tick needed),
+ * and the GET succeeds. */
+static void test_get_asks_others_when_an_asked_replica_fails(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  int pr[MAXN];
+  assert_int_equal(prefs_of("k", pr), 3);
+  assert_int_equal(call(pr[0], DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  corrupt(pr[1], "k");
+  uint64_t s2 = served(pr[2]);
+  uint64_t id = submit(pr[0], DYNA_OP_GET, "k", NULL, NULL, 0);
+  pump(50); /* frames only: no time passes, no tick runs */
+  dyna_reply_t *r = find_reply(id);
+  assert_non_null(r);
+  assert_int_equal(r->status, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "v", 1);
+  assert_int_equal(served(pr[2]), s2 + 1);
+  assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_retries, 1);
+  /* Two of three replicas failing: NOQUORUM naming the error, once everyone was asked. */
+  corrupt(pr[2], "k");
+  r = call(pr[0], DYNA_OP_GET, "k", NULL, NULL, 0);
+  assert_int_equal(r->status, DYNA_ENOQUORUM);
+  assert_non_null(strstr(r->msg, "1 of 2"));
+  assert_non_null(strstr(r->msg, "corrupt"));
+}
+
+/* An asked replica the transport reports down while the GET waits on it: the next tick
+ * asks the others, well before the retry time (a tenth of the 1 s request timeout). */
+static void test_get_asks_others_when_an_asked_replica_goes_down(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  int pr[MAXN];
+  assert_int_equal(prefs_of("k", pr), 3);
+  assert_int_equal(call(pr[0], DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  uint64_t id = submit(pr[0], DYNA_OP_GET, "k", NULL, NULL, 0);
+  drain(); /* the GET to pr[1] is on the wire */
+  uint64_t start = now;
+  isolate(pr[1], 1);
+  for (int k = 0; k < 100 && !find_reply(id); k++) run(10);
+  dyna_reply_t *r = find_reply(id);
+  assert_non_null(r);
+  assert_int_equal(r->status, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "v", 1);
+  assert_true(now - start <= 20);
+  assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_retries, 1);
+}
+
+/* An asked replica that goes silent while still judged reachable (a paused process): a
+ * tick at the retry time asks the others, long before the request timeout. */
+static void test_get_asks_others_when_an_asked_replica_is_slow(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  int pr[MAXN];
+  assert_int_equal(prefs_of("k", pr), 3);
+  assert_int_equal(call(pr[2], DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  cut[pr[2]][pr[0]] = cut[pr[0]][pr[2]] = 1; /* pr[2] asks itself and pr[0] first */
+  uint64_t start = now;
+  dyna_reply_t *r = call(pr[2], DYNA_OP_GET, "k", NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "v", 1);
+  assert_true(now - start >= 100 && now - start < 200);
+  assert_true(dyna_node_is_reachable(T[pr[2]].n, T[pr[0]].id));
+  assert_int_equal(dyna_node_stats(T[pr[2]].n)->read_retries, 1);
+}
+
+/* Read repair fixes a stale replica that was asked; a stale replica that was not asked
+ * (all went well without it) stays stale for anti-entropy. */
+static void test_read_repair_of_asked_replicas(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  int pr[MAXN];
+  assert_int_equal(prefs_of("a", pr), 3);
+  /* pr[1] misses the write; a GET at pr[0] asks it (second in preference order). */
+  cut[pr[0]][pr[1]] = cut[pr[1]][pr[0]] = 1;
+  assert_int_equal(call(pr[0], DYNA_OP_PUT, "a", "v1", NULL, DYNA_REQ_BLIND)->status, 0);
+  cut[pr[0]][pr[1]] = cut[pr[1]][pr[0]] = 0;
+  run(1100); /* the write's wait for pr[1] ends */
+  assert_false(local_has(pr[1], "a", "v1"));
+  dyna_reply_t *r = call(pr[0], DYNA_OP_GET, "a", NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "v1", 2);
+  run(100);
+  assert_true(local_has(pr[1], "a", "v1"));
+  assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_repairs, 1);
+  /* The stale replica is the coordinator itself: repaired in place. */
+  cut[pr[0]][pr[2]] = cut[pr[2]][pr[0]] = 1;
+  assert_int_equal(call(pr[0], DYNA_OP_PUT, "a", "v2", NULL, DYNA_REQ_BLIND)->status, 0);
+  cut[pr[0]][pr[2]] = cut[pr[2]][pr[0]] = 0;
+  run(1100);
+  assert_false(local_has(pr[2], "a", "v2"));
+  r = call(pr[2], DYNA_OP_GET, "a", NULL, NULL, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "v2", 2);
+  assert_true(local_has(pr[2], "a", "v2"));
+  assert_int_equal(dyna_node_stats(T[pr[2]].n)->read_repairs, 1);
+  /* pr[2] misses a write and a GET at pr[0] does not ask it: it stays stale. */
+  cut[pr[0]][pr[2]] = cut[pr[2]][pr[0]] = 1;
+  assert_int_equal(call(pr[0], DYNA_OP_PUT, "a", "v3", NULL, DYNA_REQ_BLIND)->status, 0);
+  cut[pr[0]][pr[2]] = cut[pr[2]][pr[0]] = 0;
+  run(1100);
+  uint64_t s2 = served(pr[2]);
+  r = call(pr[0], DYNA_OP_GET, "a", NULL, NULL, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "v3", 2);
+  run(100);
+  assert_int_equal(served(pr[2]), s2);
+  assert_false(local_has(pr[2], "a", "v3"));
+  assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_repairs, 1);
 }
 
 static void test_join_moves_data_then_leave(void **state) {
@@ -556,6 +776,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_noquorum, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forward_and_placement, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_repair, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_get_asks_only_r_replicas, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_all_asks_every_replica, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_get_asks_others_when_an_asked_replica_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_get_asks_others_when_an_asked_replica_goes_down, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_get_asks_others_when_an_asked_replica_is_slow, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_repair_of_asked_replicas, setup, teardown),
       cmocka_unit_test_setup_teardown(test_join_moves_data_then_leave, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_frames_change_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sloppy_quorum_and_hinted_handoff, setup, teardown),
