@@ -1,25 +1,17 @@
 /* lmdb.c: the LMDB storage engine, Dyna's durable default.
  *
  * One LMDB environment per data directory, with one named database per key space
- * ("obj", "meta", "hint"). LMDB gives ordered keys, crash-safe copy-on-write commits and
- * readers that never block the writer.
+ * ("obj", "meta", "hint") plus "sys" for the engine's own records. LMDB gives ordered
+ * keys, crash-safe copy-on-write commits and readers that never block the writer.
  *
  *   put/del ──► write txn (opened by the first write, kept open) ──► commit(): fsync
  *   get/iter ─► the write txn when one is open (sees uncommitted writes),
  *               else a kept read-only txn, renewed per call and reset after it
  *
  * Sync policies: ALWAYS commits (and so fsyncs) inside every put/del; NONE opens the
- * environment with MDB_NOSYNC, so commit() only writes. BATCH is *pipelined*:
- *
- *   loop thread: put/del ──► overlay `cur` (the batch being built)
- *                commit_async: cur becomes `fly` ──► writer thread: one write txn,
- *                                                    apply fly, mdb_txn_commit (fsync),
- *                                                    notify ──► loop: poll() frees fly
- *   get/iter:    cur, then fly, then LMDB through the kept read-only txn
- *
- * so the loop keeps serving while a batch is fsync'd, and batches grow with the load.
- * A write txn is only ever used by the writer thread, reads only by the loop thread
- * (MDB_NOTLS makes the read txn independent of threads). commit() commits and waits.
+ * environment with MDB_NOSYNC, so commit() only writes. BATCH, the default, puts a
+ * write-ahead log in front of LMDB (lmdb_batch.c): batches are made durable by a
+ * sequential append and reach LMDB in large background checkpoints.
  *
  * Exclusion: before LMDB touches the directory we take an exclusive, non-blocking flock()
  * on <dir>/LOCK and hold it until close. flock() locks belong to an open file
@@ -37,13 +29,10 @@
  */
 #include "core/err.h"
 #include "core/mem.h"
-#include "store/overlay.h"
-#include "store/store.h"
+#include "store/lmdb_int.h"
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,33 +43,6 @@
 
 static const char *const lm_db_names[DYNA_SPACE_COUNT] = {"obj", "meta", "hint"};
 
-typedef struct {
-  dyna_store_t base;
-  MDB_env *env;
-  MDB_dbi dbi[DYNA_SPACE_COUNT];
-  MDB_txn *wtxn;     /* the open write txn (the uncommitted batch), or NULL */
-  uint64_t wtxn_id;  /* serial of the newest write txn: tells whether a cursor is alive */
-  MDB_txn *rtxn;     /* kept read-only txn; reset while rdepth is 0 */
-  int rdepth;        /* number of get/iter calls currently using rtxn */
-  size_t pending;    /* writes in wtxn */
-  int sticky;        /* error of a failed put/del, reported by the next commit */
-  uint64_t gen;      /* bumped by every write and txn end: iter re-seeks when it moves */
-  int lock_fd;       /* holds the flock on <dir>/LOCK */
-  /* Pipelined BATCH mode (see the top of the file). */
-  int pipelined;
-  dyna_overlay_t cur;      /* loop thread: the batch being built */
-  dyna_overlay_t fly;      /* frozen while busy: the batch the writer commits */
-  pthread_t writer;
-  int writer_started;
-  pthread_mutex_t mu;      /* guards busy, done, fly_err, quit */
-  pthread_cond_t cv;
-  int busy, done, fly_err, quit;
-  uint64_t next_ticket, fly_ticket, durable;
-  size_t max_batch;        /* bytes of keys and values one batch may hold */
-  void (*notify)(void *);
-  void *notify_arg;
-} lm_store_t;
-
 /* A transaction to read through: the write txn, or the shared read txn. */
 typedef struct {
   MDB_txn *txn;
@@ -89,8 +51,7 @@ typedef struct {
 
 static lm_store_t *lm(dyna_store_t *s) { return (lm_store_t *)s; }
 
-/* Maps an LMDB or errno code to a Dyna error. */
-static int lm_err(int rc) {
+int lm_err(int rc) {
   switch (rc) {
   case MDB_SUCCESS: return 0;
   case MDB_NOTFOUND: return DYNA_ENOTFOUND;
@@ -104,7 +65,7 @@ static int lm_err(int rc) {
   }
 }
 
-static int lm_key_ok(dyna_space_t sp, size_t klen) {
+int lm_key_ok(dyna_space_t sp, size_t klen) {
   if ((unsigned)sp >= DYNA_SPACE_COUNT) return DYNA_EINVAL;
   if (klen == 0 || klen > DYNA_STORE_MAX_KEY) return DYNA_ETOOBIG;
   return 0;
@@ -187,43 +148,10 @@ static void lm_view_close(lm_store_t *s, lm_view_t *v) {
 
 /* ---- ops ---- */
 
-/* Pipelined mode: records a put or delete in the batch being built. A failure rolls the
- * batch back and is remembered, as in the other modes. */
-static int lm_ov_write(lm_store_t *s, dyna_space_t sp, const uint8_t *k, size_t klen,
-                       const uint8_t *v, size_t vlen, int tomb) {
-  /* A batch larger than the map, or than 64 MiB, could never commit: refuse it as LMDB
-   * refuses a transaction that outgrows it (the caller must commit sooner). */
-  int err = s->cur.bytes + klen + vlen > s->max_batch ? DYNA_EFULL
-                                                       : dyna_ov_set(&s->cur, sp, k, klen, v, vlen, tomb);
-  if (err) {
-    dyna_ov_clear(&s->cur);
-    s->pending = 0;
-    if (!s->sticky) s->sticky = err;
-    return err;
-  }
-  s->pending++;
-  return 0;
-}
-
-/* Copies the value of k into out. DYNA_ENOTFOUND, DYNA_ETOOBIG, DYNA_ENOMEM, DYNA_EIO.
- * O(log n) plus the copy. */
-static int lm_get(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t klen,
-                  dyna_buf_t *out) {
-  lm_store_t *s = lm(st);
-  int err = lm_key_ok(sp, klen);
-  if (err) return err;
-  if (s->pipelined) {
-    const dyna_ov_entry_t *e = dyna_ov_get(&s->cur, sp, k, klen);
-    if (!e && s->busy) e = dyna_ov_get(&s->fly, sp, k, klen);
-    if (e) {
-      if (e->tomb) return DYNA_ENOTFOUND;
-      dyna_buf_reset(out);
-      dyna_buf_put(out, e->val, e->vlen);
-      return out->oom ? DYNA_ENOMEM : 0;
-    }
-  }
+int lm_get_db(lm_store_t *s, dyna_space_t sp, const uint8_t *k, size_t klen, dyna_buf_t *out) {
   lm_view_t v;
-  if ((err = lm_view_open(s, &v))) return err;
+  int err = lm_view_open(s, &v);
+  if (err) return err;
   MDB_val key = {klen, (void *)k}, val;
   err = lm_err(mdb_get(v.txn, s->dbi[sp], &key, &val));
   if (!err) {
@@ -239,6 +167,14 @@ static int lm_get(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t kl
   return err;
 }
 
+/* Copies the value of k into out. DYNA_ENOTFOUND, DYNA_ETOOBIG, DYNA_ENOMEM, DYNA_EIO.
+ * O(log n) plus the copy. */
+static int lm_get(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t klen,
+                  dyna_buf_t *out) {
+  int err = lm_key_ok(sp, klen);
+  return err ? err : lm_get_db(lm(st), sp, k, klen, out);
+}
+
 /* Writes k = v into the batch (ALWAYS: and commits). On failure the batch is rolled
  * back and the error remembered. O(log n) plus the copy. */
 static int lm_put(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t klen,
@@ -247,7 +183,6 @@ static int lm_put(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t kl
   int err = lm_key_ok(sp, klen);
   if (err) return err;
   if (vlen > DYNA_STORE_MAX_VALUE) return DYNA_ETOOBIG;
-  if (s->pipelined) return lm_ov_write(s, sp, k, klen, v, vlen, 0);
   if ((err = lm_wbegin(s))) {
     if (!s->sticky) s->sticky = err;
     return err;
@@ -264,12 +199,6 @@ static int lm_del(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t kl
   lm_store_t *s = lm(st);
   int err = lm_key_ok(sp, klen);
   if (err) return err;
-  if (s->pipelined) {
-    dyna_buf_t cur = DYNA_BUF_INIT;
-    err = lm_get(st, sp, k, klen, &cur); /* a delete of nothing changes nothing */
-    dyna_buf_free(&cur);
-    return err ? err : lm_ov_write(s, sp, k, klen, NULL, 0, 1);
-  }
   if ((err = lm_wbegin(s))) {
     if (!s->sticky) s->sticky = err;
     return err;
@@ -294,7 +223,7 @@ static void lm_cursor_close(lm_store_t *s, MDB_cursor *cur, const lm_view_t *v,
 /* Visits keys starting with prefix in ascending order through a cursor. When the
  * callback writes (gen moves), the cursor is reopened on whatever txn is current and
  * re-seeks just past the last key visited. O(log n) per seek, O(1) amortised per step. */
-static int lm_iter_db(dyna_store_t *st, dyna_space_t sp, const uint8_t *prefix, size_t plen,
+int lm_iter_db(dyna_store_t *st, dyna_space_t sp, const uint8_t *prefix, size_t plen,
                       dyna_store_iter_fn fn, void *arg) {
   lm_store_t *s = lm(st);
   if ((unsigned)sp >= DYNA_SPACE_COUNT) return DYNA_EINVAL;
@@ -344,220 +273,11 @@ static int lm_iter_db(dyna_store_t *st, dyna_space_t sp, const uint8_t *prefix, 
   return result;
 }
 
-/* ---- pipelined iteration: LMDB's keys merged with the overlays' ---- */
-
-/* A copy of one overlay entry (callbacks may overwrite the overlay while we iterate). */
-typedef struct ov_copy {
-  uint8_t *key, *val;
-  size_t klen, vlen;
-  int tomb;
-} ov_copy_t;
-
-typedef struct ov_merge {
-  ov_copy_t *e;  /* sorted by key */
-  size_t n, at;
-  dyna_store_iter_fn fn;
-  void *arg;
-} ov_merge_t;
-
-static int ov_copy_cmp(const void *a, const void *b) {
-  const ov_copy_t *x = a, *y = b;
-  return dyna_ov_keycmp(x->key, x->klen, y->key, y->klen);
-}
-
-/* Emits overlay entries that sort before (k, klen) (all when k is NULL). */
-static int ov_emit_before(ov_merge_t *m, const uint8_t *k, size_t klen) {
-  while (m->at < m->n && (!k || dyna_ov_keycmp(m->e[m->at].key, m->e[m->at].klen, k, klen) < 0)) {
-    const ov_copy_t *e = &m->e[m->at++];
-    if (e->tomb) continue;
-    int rc = m->fn(m->arg, e->key, e->klen, e->val, e->vlen);
-    if (rc) return rc;
-  }
-  return 0;
-}
-
-static int ov_merge_step(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
-  ov_merge_t *m = arg;
-  int rc = ov_emit_before(m, k, klen);
-  if (rc) return rc;
-  if (m->at < m->n && dyna_ov_keycmp(m->e[m->at].key, m->e[m->at].klen, k, klen) == 0) {
-    const ov_copy_t *e = &m->e[m->at++]; /* the overlay's version wins */
-    return e->tomb ? 0 : m->fn(m->arg, e->key, e->klen, e->val, e->vlen);
-  }
-  return m->fn(m->arg, k, klen, v, vlen);
-}
-
-/* Copies the overlay entries of (sp, prefix): cur's win over fly's. */
-static int ov_snapshot(lm_store_t *s, dyna_space_t sp, const uint8_t *prefix, size_t plen, ov_merge_t *m) {
-  const dyna_ov_entry_t **all = NULL;
-  size_t n = 0, cap = 0;
-  int err = dyna_ov_collect(&s->cur, sp, prefix, plen, &all, &n, &cap);
-  size_t ncur = n;
-  if (!err && s->busy) err = dyna_ov_collect(&s->fly, sp, prefix, plen, &all, &n, &cap);
-  if (!err && n) m->e = dyna_calloc(n, sizeof(ov_copy_t));
-  if (!err && n && !m->e) err = DYNA_ENOMEM;
-  for (size_t i = 0; !err && i < n; i++) {
-    if (i >= ncur && dyna_ov_get(&s->cur, sp, all[i]->key, all[i]->klen)) continue; /* shadowed */
-    ov_copy_t *c = &m->e[m->n];
-    c->key = dyna_memdup(all[i]->key, all[i]->klen);
-    c->val = dyna_memdup(all[i]->val, all[i]->vlen);
-    if (!c->key || !c->val) {
-      dyna_free(c->key);
-      dyna_free(c->val);
-      err = DYNA_ENOMEM;
-      break;
-    }
-    c->klen = all[i]->klen;
-    c->vlen = all[i]->vlen;
-    c->tomb = all[i]->tomb;
-    m->n++;
-  }
-  dyna_free((void *)all);
-  if (m->n) qsort(m->e, m->n, sizeof(ov_copy_t), ov_copy_cmp);
-  return err;
-}
-
-static void ov_snapshot_free(ov_merge_t *m) {
-  for (size_t i = 0; i < m->n; i++) {
-    dyna_free(m->e[i].key);
-    dyna_free(m->e[i].val);
-  }
-  dyna_free(m->e);
-}
-
-static int lm_iter(dyna_store_t *st, dyna_space_t sp, const uint8_t *prefix, size_t plen,
-                   dyna_store_iter_fn fn, void *arg) {
-  lm_store_t *s = lm(st);
-  if (!s->pipelined) return lm_iter_db(st, sp, prefix, plen, fn, arg);
-  if ((unsigned)sp >= DYNA_SPACE_COUNT) return DYNA_EINVAL;
-  ov_merge_t m = {NULL, 0, 0, fn, arg};
-  int rc = ov_snapshot(s, sp, prefix, plen, &m);
-  if (!rc) rc = lm_iter_db(st, sp, prefix, plen, ov_merge_step, &m);
-  if (!rc) rc = ov_emit_before(&m, NULL, 0);
-  ov_snapshot_free(&m);
-  return rc;
-}
-
-/* ---- the writer thread (pipelined mode) ---- */
-
-typedef struct apply {
-  MDB_txn *txn;
-  lm_store_t *s;
-} apply_t;
-
-static int apply_entry(void *arg, const dyna_ov_entry_t *e) {
-  apply_t *a = arg;
-  MDB_val key = {e->klen, e->key}, val = {e->vlen, e->val};
-  int rc = e->tomb ? mdb_del(a->txn, a->s->dbi[e->space], &key, NULL)
-                   : mdb_put(a->txn, a->s->dbi[e->space], &key, &val, 0);
-  return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Writes one frozen batch in one transaction; durable when it returns 0. */
-static int write_batch(lm_store_t *s) {
-  apply_t a = {NULL, s};
-  int rc = mdb_txn_begin(s->env, NULL, 0, &a.txn);
-  if (rc) return lm_err(rc);
-  rc = dyna_ov_each(&s->fly, apply_entry, &a);
-  if (rc) {
-    mdb_txn_abort(a.txn);
-    return lm_err(rc);
-  }
-  return lm_err(mdb_txn_commit(a.txn));
-}
-
-static void *writer_main(void *arg) {
-  lm_store_t *s = arg;
-  pthread_mutex_lock(&s->mu);
-  for (;;) {
-    while (!s->quit && !(s->busy && !s->done)) pthread_cond_wait(&s->cv, &s->mu);
-    if (!(s->busy && !s->done)) break; /* quit with nothing to write */
-    pthread_mutex_unlock(&s->mu);
-    int err = write_batch(s);
-    pthread_mutex_lock(&s->mu);
-    s->fly_err = err;
-    s->done = 1;
-    pthread_cond_broadcast(&s->cv);
-    if (s->notify) s->notify(s->notify_arg);
-  }
-  pthread_mutex_unlock(&s->mu);
-  return NULL;
-}
-
-static int lm_commit_async(dyna_store_t *st, uint64_t *ticket) {
-  lm_store_t *s = lm(st);
-  *ticket = 0;
-  if (s->sticky) {
-    int err = s->sticky;
-    s->sticky = 0;
-    dyna_ov_clear(&s->cur);
-    return err;
-  }
-  if (!s->cur.n) return 0;
-  if (s->busy) return DYNA_EBUSY;
-  pthread_mutex_lock(&s->mu);
-  s->fly = s->cur;
-  dyna_ov_init(&s->cur);
-  s->pending = 0;
-  s->fly_ticket = ++s->next_ticket;
-  s->busy = 1;
-  s->done = 0;
-  pthread_cond_broadcast(&s->cv);
-  pthread_mutex_unlock(&s->mu);
-  *ticket = s->fly_ticket;
-  return 0;
-}
-
-static int lm_poll(dyna_store_t *st, uint64_t *durable) {
-  lm_store_t *s = lm(st);
-  int err = 0;
-  pthread_mutex_lock(&s->mu);
-  if (s->busy && s->done) {
-    err = s->fly_err;
-    s->busy = 0;
-    s->done = 0;
-    if (!err) s->durable = s->fly_ticket;
-  }
-  pthread_mutex_unlock(&s->mu);
-  if (!s->busy) dyna_ov_clear(&s->fly);
-  if (err) { /* built on the lost batch: it goes too */
-    dyna_ov_clear(&s->cur);
-    s->pending = 0;
-  }
-  *durable = s->durable;
-  return err;
-}
-
-static void lm_set_notify(dyna_store_t *st, void (*fn)(void *), void *arg) {
-  lm_store_t *s = lm(st);
-  pthread_mutex_lock(&s->mu);
-  s->notify = fn;
-  s->notify_arg = arg;
-  pthread_mutex_unlock(&s->mu);
-}
-
-/* Pipelined commit(): hands over and waits until everything written so far is durable. */
-static int lm_commit_wait(lm_store_t *s) {
-  uint64_t ticket, durable;
-  int err = 0;
-  for (;;) {
-    pthread_mutex_lock(&s->mu);
-    while (s->busy && !s->done) pthread_cond_wait(&s->cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
-    int rc = lm_poll(&s->base, &durable);
-    if (rc && !err) err = rc;
-    if (!s->cur.n && !s->sticky && !s->busy) return err;
-    rc = lm_commit_async(&s->base, &ticket);
-    if (rc && !err) err = rc;
-  }
-}
-
 /* Ends the batch: commits the write txn (fsync unless NONE). Returns the remembered
  * error of a failed put/del instead (dropping the writes made since), or the commit's
  * own failure (batch rolled back). No-op when nothing is pending. */
 static int lm_commit(dyna_store_t *st) {
   lm_store_t *s = lm(st);
-  if (s->pipelined) return lm_commit_wait(s);
   if (s->sticky) {
     int err = s->sticky;
     s->sticky = 0;
@@ -578,20 +298,8 @@ static size_t lm_pending(dyna_store_t *st) {
 }
 
 /* Releases everything lm_open acquired (any subset of it). */
-static void lm_free(lm_store_t *s) {
-  if (s->writer_started) {
-    pthread_mutex_lock(&s->mu);
-    s->quit = 1;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->writer, NULL);
-  }
-  if (s->pipelined) {
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-  }
-  dyna_ov_clear(&s->cur);
-  dyna_ov_clear(&s->fly);
+void lm_free(lm_store_t *s) {
+  lm_batch_close(s);
   if (s->wtxn) mdb_txn_abort(s->wtxn);
   if (s->rtxn) mdb_txn_abort(s->rtxn);
   if (s->env) mdb_env_close(s->env);
@@ -613,39 +321,11 @@ static const dyna_store_ops_t lm_ops = {
     .get = lm_get,
     .put = lm_put,
     .del = lm_del,
-    .iter = lm_iter,
+    .iter = lm_iter_db,
     .commit = lm_commit,
     .pending = lm_pending,
     .close = lm_close,
 };
-
-static const dyna_store_ops_t lm_pipelined_ops = {
-    .name = "lmdb-pipelined",
-    .get = lm_get,
-    .put = lm_put,
-    .del = lm_del,
-    .iter = lm_iter,
-    .commit = lm_commit,
-    .pending = lm_pending,
-    .close = lm_close,
-    .commit_async = lm_commit_async,
-    .poll = lm_poll,
-    .set_notify = lm_set_notify,
-};
-
-/* Starts the writer thread of a BATCH store. */
-static int lm_start_writer(lm_store_t *s) {
-  s->pipelined = 1;
-  s->base.ops = &lm_pipelined_ops;
-  if (pthread_mutex_init(&s->mu, NULL)) return DYNA_ENOMEM;
-  if (pthread_cond_init(&s->cv, NULL)) {
-    pthread_mutex_destroy(&s->mu);
-    return DYNA_ENOMEM;
-  }
-  if (pthread_create(&s->writer, NULL, writer_main, s)) return DYNA_ENOMEM;
-  s->writer_started = 1;
-  return 0;
-}
 
 /* Takes the exclusive lock on <dir>/LOCK into s->lock_fd. DYNA_ELOCKED when held. */
 static int lm_lock(lm_store_t *s, const char *dir) {
@@ -665,7 +345,7 @@ static int lm_env_open(lm_store_t *s, const char *dir, size_t map_bytes) {
     return lm_err(rc);
   }
   unsigned flags = MDB_NOTLS | (s->base.sync == DYNA_SYNC_NONE ? MDB_NOSYNC : 0);
-  if ((rc = mdb_env_set_maxdbs(s->env, DYNA_SPACE_COUNT)) ||
+  if ((rc = mdb_env_set_maxdbs(s->env, DYNA_SPACE_COUNT + 1)) ||
       (rc = mdb_env_set_mapsize(s->env, map_bytes)) ||
       (rc = mdb_env_open(s->env, dir, flags, 0644)))
     return lm_err(rc);
@@ -675,6 +355,7 @@ static int lm_env_open(lm_store_t *s, const char *dir, size_t map_bytes) {
   if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn))) return lm_err(rc);
   for (int i = 0; i < DYNA_SPACE_COUNT && !rc; i++)
     rc = mdb_dbi_open(txn, lm_db_names[i], MDB_CREATE, &s->dbi[i]);
+  if (!rc) rc = mdb_dbi_open(txn, "sys", MDB_CREATE, &s->sys);
   if (rc) {
     mdb_txn_abort(txn);
     return lm_err(rc);
@@ -699,8 +380,8 @@ int dyna_store_lmdb_open(const char *dir, dyna_sync_t sync, size_t map_bytes,
   if (map_bytes == 0) map_bytes = LM_DEFAULT_MAP;
   int err = lm_lock(s, dir);
   if (!err) err = lm_env_open(s, dir, map_bytes);
-  s->max_batch = map_bytes < ((size_t)64 << 20) ? map_bytes : ((size_t)64 << 20);
-  if (!err && sync == DYNA_SYNC_BATCH) err = lm_start_writer(s);
+  s->map_bytes = map_bytes;
+  if (!err && sync == DYNA_SYNC_BATCH) err = lm_batch_open(s, dir);
   if (err) {
     lm_free(s);
     return err;

@@ -17,7 +17,31 @@ void dyna_ov_clear(dyna_overlay_t *o) {
     }
   }
   dyna_free(o->tab);
+  dyna_free(o->ptab);
   dyna_ov_init(o);
+}
+
+/* The prefix bucket of a key: its space and first two bytes. */
+static size_t pslot(dyna_space_t sp, const uint8_t *k, size_t klen) {
+  size_t a = klen > 0 ? k[0] : 0, b = klen > 1 ? k[1] : 0;
+  return ((size_t)sp * 65536u + a * 256u + b) * 2654435761u % DYNA_OV_PBUCKETS;
+}
+
+static void plink(dyna_overlay_t *o, dyna_ov_entry_t *e) {
+  dyna_ov_entry_t **head = &o->ptab[pslot((dyna_space_t)e->space, e->key, e->klen)];
+  e->pnext = *head;
+  if (*head) (*head)->pprev = &e->pnext;
+  e->pprev = head;
+  *head = e;
+}
+
+/* Builds the prefix index over every entry; without memory the overlay just goes on
+ * without it (collect then scans). */
+static void build_pindex(dyna_overlay_t *o) {
+  o->ptab = dyna_calloc(DYNA_OV_PBUCKETS, sizeof(*o->ptab));
+  if (!o->ptab) return;
+  for (size_t i = 0; i < o->cap; i++)
+    for (dyna_ov_entry_t *e = o->tab[i]; e; e = e->next) plink(o, e);
 }
 
 static size_t slot(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k, size_t klen) {
@@ -53,6 +77,36 @@ const dyna_ov_entry_t *dyna_ov_get(const dyna_overlay_t *o, dyna_space_t sp, con
   return NULL;
 }
 
+/* Links entry e (not in any overlay) into o, replacing and freeing an entry with the same
+ * key. o must have room (no growing here). */
+static void link_entry(dyna_overlay_t *o, dyna_ov_entry_t *e) {
+  dyna_ov_entry_t **pp = &o->tab[slot(o, (dyna_space_t)e->space, e->key, e->klen)];
+  for (; *pp; pp = &(*pp)->next) {
+    dyna_ov_entry_t *old = *pp;
+    if (old->space == e->space && old->klen == e->klen && !memcmp(old->key, e->key, e->klen)) {
+      e->next = old->next;
+      *pp = e;
+      if (o->ptab) { /* take old's place in the prefix chain too */
+        e->pnext = old->pnext;
+        e->pprev = old->pprev;
+        *e->pprev = e;
+        if (e->pnext) e->pnext->pprev = &e->pnext;
+      }
+      o->bytes += e->vlen;
+      o->bytes -= old->vlen;
+      dyna_free(old);
+      return;
+    }
+  }
+  e->next = NULL;
+  *pp = e;
+  o->n++;
+  o->nspace[e->space]++;
+  o->bytes += e->klen + e->vlen;
+  if (o->ptab) plink(o, e);
+  else if (o->n >= DYNA_OV_PINDEX_MIN) build_pindex(o);
+}
+
 int dyna_ov_set(dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k, size_t klen,
                 const uint8_t *v, size_t vlen, int tomb) {
   if ((o->n + 1) * 4 > o->cap * 3 && grow(o)) return DYNA_ENOMEM;
@@ -67,42 +121,60 @@ int dyna_ov_set(dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k, size_t kle
   e->val = e->key + klen;
   memcpy(e->key, k, klen);
   if (vlen) memcpy(e->val, v, vlen);
-  /* Replace an earlier write to the same key. */
-  dyna_ov_entry_t **pp = &o->tab[slot(o, sp, k, klen)];
-  for (; *pp; pp = &(*pp)->next) {
-    dyna_ov_entry_t *old = *pp;
-    if (old->space == sp && old->klen == klen && !memcmp(old->key, k, klen)) {
-      e->next = old->next;
-      *pp = e;
-      o->bytes += vlen;
-      o->bytes -= old->vlen;
-      dyna_free(old);
-      return 0;
+  link_entry(o, e); /* replaces an earlier write to the same key */
+  return 0;
+}
+
+void dyna_ov_absorb(dyna_overlay_t *dst, dyna_overlay_t *src) {
+  if (!dst->n) {
+    dyna_ov_clear(dst);
+    *dst = *src;
+    dyna_ov_init(src);
+    return;
+  }
+  while ((dst->n + src->n + 1) * 4 > dst->cap * 3)
+    if (grow(dst)) break; /* without memory: longer chains, still correct */
+  for (size_t i = 0; i < src->cap; i++) {
+    dyna_ov_entry_t *e = src->tab[i];
+    while (e) {
+      dyna_ov_entry_t *next = e->next;
+      link_entry(dst, e);
+      e = next;
     }
   }
-  e->next = NULL;
-  *pp = e;
-  o->n++;
-  o->bytes += klen + vlen;
+  dyna_free(src->tab);
+  dyna_free(src->ptab);
+  dyna_ov_init(src);
+}
+
+/* Appends e to *out when it is in space sp and starts with prefix. */
+static int collect_one(const dyna_ov_entry_t *e, dyna_space_t sp, const uint8_t *prefix,
+                       size_t plen, const dyna_ov_entry_t ***out, size_t *n, size_t *cap) {
+  if (e->space != sp || e->klen < plen || (plen && memcmp(e->key, prefix, plen))) return 0;
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 64;
+    const dyna_ov_entry_t **a = dyna_realloc((void *)*out, c * sizeof(*a));
+    if (!a) return DYNA_ENOMEM;
+    *out = a;
+    *cap = c;
+  }
+  (*out)[(*n)++] = e;
   return 0;
 }
 
 int dyna_ov_collect(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *prefix, size_t plen,
                     const dyna_ov_entry_t ***out, size_t *n, size_t *cap) {
-  for (size_t i = 0; i < o->cap; i++) {
-    for (const dyna_ov_entry_t *e = o->tab[i]; e; e = e->next) {
-      if (e->space != sp || e->klen < plen || (plen && memcmp(e->key, prefix, plen))) continue;
-      if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 64;
-        const dyna_ov_entry_t **a = dyna_realloc((void *)*out, c * sizeof(*a));
-        if (!a) return DYNA_ENOMEM;
-        *out = a;
-        *cap = c;
-      }
-      (*out)[(*n)++] = e;
-    }
+  if ((unsigned)sp >= DYNA_SPACE_COUNT || !o->nspace[sp]) return 0;
+  int err = 0;
+  if (o->ptab && plen >= 2) {
+    for (const dyna_ov_entry_t *e = o->ptab[pslot(sp, prefix, plen)]; e && !err; e = e->pnext)
+      err = collect_one(e, sp, prefix, plen, out, n, cap);
+    return err;
   }
-  return 0;
+  for (size_t i = 0; i < o->cap; i++)
+    for (const dyna_ov_entry_t *e = o->tab[i]; e && !err; e = e->next)
+      err = collect_one(e, sp, prefix, plen, out, n, cap);
+  return err;
 }
 
 int dyna_ov_each(const dyna_overlay_t *o, int (*fn)(void *arg, const dyna_ov_entry_t *e), void *arg) {

@@ -12,6 +12,7 @@
 
 typedef struct dyna_ov_entry {
   struct dyna_ov_entry *next; /* hash chain */
+  struct dyna_ov_entry *pnext, **pprev; /* prefix index chain (when the index exists) */
   uint8_t space;
   uint8_t tomb;               /* a delete */
   uint32_t klen;
@@ -20,11 +21,19 @@ typedef struct dyna_ov_entry {
   uint8_t *val;
 } dyna_ov_entry_t;
 
+#define DYNA_OV_PBUCKETS 4096  /* prefix index buckets */
+#define DYNA_OV_PINDEX_MIN 512 /* entries from which an overlay keeps the prefix index */
+
 typedef struct dyna_overlay {
   dyna_ov_entry_t **tab;
   size_t cap;                 /* power of two */
   size_t n;                   /* entries */
   size_t bytes;               /* keys + values held */
+  size_t nspace[DYNA_SPACE_COUNT]; /* entries per space */
+  /* Prefix index, built once n reaches DYNA_OV_PINDEX_MIN: entries chained by (space,
+   * first two key bytes), so that collecting one partition's keys (every store key
+   * starts with its u16 partition) does not scan a large overlay. NULL below that. */
+  dyna_ov_entry_t **ptab;
 } dyna_overlay_t;
 
 void dyna_ov_init(dyna_overlay_t *o);
@@ -32,11 +41,15 @@ void dyna_ov_clear(dyna_overlay_t *o); /* frees every entry, keeps nothing */
 /* Records a put (tomb = 0) or a delete. Returns 0 or DYNA_ENOMEM (overlay unchanged). */
 int dyna_ov_set(dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k, size_t klen,
                 const uint8_t *v, size_t vlen, int tomb);
+/* Moves every entry of src into dst, where src's entries replace dst's for the same key;
+ * src is left empty. Cannot fail: without memory to grow dst, its chains get longer. */
+void dyna_ov_absorb(dyna_overlay_t *dst, dyna_overlay_t *src);
 /* The entry for (sp, k), or NULL. */
 const dyna_ov_entry_t *dyna_ov_get(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k,
                                    size_t klen);
 /* Appends to *out (growing it; caller frees with dyna_free) the entries of space sp whose
- * key starts with prefix, and returns their count via *n. Unsorted. */
+ * key starts with prefix, and returns their count via *n. Unsorted. O(matches) with the
+ * prefix index and plen >= 2, else O(entries); O(1) when the space has none. */
 int dyna_ov_collect(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *prefix, size_t plen,
                     const dyna_ov_entry_t ***out, size_t *n, size_t *cap);
 /* Calls fn for every entry (any order); stops at the first non-zero return. */

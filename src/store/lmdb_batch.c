@@ -1,0 +1,561 @@
+/* lmdb_batch.c: the LMDB engine's batch policy (the default): group commit through a
+ * write-ahead log, with LMDB brought up to date by background checkpoints.
+ *
+ *   loop:  put/del ──► cur (the batch being built)
+ *          commit_async: cur becomes fly ──► log thread: one record appended to the
+ *                                            log, fdatasync ──► notify
+ *          poll: fly is durable; its entries move into `logged`
+ *          ckpt_bytes logged since the last one? ──► logged becomes ckpt ──► checkpoint thread: one LMDB
+ *                                    txn applies ckpt, notes the last log segment it
+ *                                    covers, commits (fsync); the segments go ──► notify
+ *   get/iter:  cur, fly, logged, ckpt (newest first), then LMDB
+ *
+ * A write is acknowledged once its log record is fdatasync'd: a sequential append of
+ * about the batch's own size, where an LMDB commit writes a 4 KiB page per key. LMDB
+ * commits only in checkpoints, each covering thousands of batches, and always with its
+ * own fsync, so LMDB's file is consistent at every moment (MDB_NOSYNC would not be: on
+ * an OS crash its meta page can reach the disk before the pages it points to).
+ *
+ * Recovery (lm_batch_open): replay every log segment after the one "sys"/"wal" names
+ * into an overlay and checkpoint it before serving. A torn record at the end of the
+ * newest segment was never acknowledged and is dropped; damage anywhere else fails the
+ * open with DYNA_ECORRUPT and a message on stderr (the log is left as it is).
+ *
+ * Failures: a failed append fails its batch (and the one built on it), as before. A
+ * failed checkpoint (disk or map full) loses nothing: its writes are in the log and
+ * stay readable from ckpt; new batches are then refused with that error, each refusal
+ * retrying the checkpoint, until one succeeds. Back-pressure: while a checkpoint runs,
+ * `logged` may grow to 4 x ckpt_bytes, then commit_async waits for the checkpoint.
+ *
+ * Threads: the loop owns cur and logged; fly is frozen from commit_async until poll and
+ * ckpt while a checkpoint runs (both then only read, by the loop and one thread). LMDB
+ * write txns run only on the checkpoint thread (or the opening/closing thread when no
+ * thread runs); the loop reads LMDB through the kept read txn (MDB_NOTLS). busy/done
+ * flags, errors and tickets are guarded by mu.
+ * Ownership: the batch state owns the overlays, the log and the threads; lm_batch_close
+ * frees them all.
+ */
+#include "core/err.h"
+#include "core/mem.h"
+#include "store/lmdb_int.h"
+#include "store/overlay.h"
+#include "store/wal.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LB_CKPT_BYTES ((size_t)8 << 20)   /* checkpoint once this much is logged */
+#define LB_MAX_BATCH ((size_t)64 << 20)   /* largest batch (one log record) */
+#define LB_SYS_WAL "wal"
+
+struct lm_batch {
+  dyna_overlay_t cur;    /* loop: the batch being built */
+  dyna_overlay_t fly;    /* frozen from commit_async until poll: being logged */
+  dyna_overlay_t logged; /* loop: logged since the last checkpoint began */
+  dyna_overlay_t ckpt;   /* frozen while ck_busy; kept after a failed checkpoint */
+  size_t log_since;      /* loop: bytes logged since the last checkpoint began */
+  size_t max_batch, ckpt_bytes;
+  dyna_wal_t *wal;
+  int ck_failed;         /* loop: error of the last checkpoint (0: it worked) */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t log_thread, ck_thread;
+  int threads;           /* how many of the two were started */
+  /* guarded by mu */
+  int quit;
+  int log_busy, log_done, log_err;
+  int ck_busy, ck_done, ck_err;
+  uint64_t ck_seg;       /* the checkpoint covers log segments <= ck_seg */
+  uint64_t next_ticket, fly_ticket, durable;
+  void (*notify)(void *);
+  void *notify_arg;
+};
+
+static lm_store_t *lm(dyna_store_t *s) { return (lm_store_t *)s; }
+
+/* ---- checkpoints ---- */
+
+typedef struct apply {
+  MDB_txn *txn;
+  lm_store_t *s;
+} apply_t;
+
+static int apply_entry(void *arg, const dyna_ov_entry_t *e) {
+  apply_t *a = arg;
+  MDB_val key = {e->klen, e->key}, val = {e->vlen, e->val};
+  int rc = e->tomb ? mdb_del(a->txn, a->s->dbi[e->space], &key, NULL)
+                   : mdb_put(a->txn, a->s->dbi[e->space], &key, &val, 0);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Writes ov into LMDB in one txn with "sys"/"wal" = seg, commits (fsync), then deletes
+ * the log segments <= seg. Durable when it returns 0; on failure LMDB is unchanged. */
+static int checkpoint(lm_store_t *s, const dyna_overlay_t *ov, uint64_t seg) {
+  apply_t a = {NULL, s};
+  int rc = mdb_txn_begin(s->env, NULL, 0, &a.txn);
+  if (rc) return lm_err(rc);
+  rc = dyna_ov_each(ov, apply_entry, &a);
+  uint8_t v[8];
+  for (int i = 0; i < 8; i++) v[i] = (uint8_t)(seg >> (8 * i));
+  MDB_val key = {sizeof(LB_SYS_WAL) - 1, (void *)LB_SYS_WAL}, val = {8, v};
+  if (!rc) rc = mdb_put(a.txn, s->sys, &key, &val, 0);
+  if (rc) {
+    mdb_txn_abort(a.txn);
+    return lm_err(rc);
+  }
+  if ((rc = mdb_txn_commit(a.txn))) return lm_err(rc);
+  dyna_wal_drop(s->batch->wal, seg); /* a failure leaves files the next drop removes */
+  return 0;
+}
+
+/* The last checkpointed segment, from "sys" (0: none yet). */
+static int read_ckpt_seg(lm_store_t *s, uint64_t *seg) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+  if (rc) return lm_err(rc);
+  MDB_val key = {sizeof(LB_SYS_WAL) - 1, (void *)LB_SYS_WAL}, val;
+  rc = mdb_get(txn, s->sys, &key, &val);
+  *seg = 0;
+  if (!rc && val.mv_size == 8)
+    for (int i = 0; i < 8; i++) *seg |= (uint64_t)((const uint8_t *)val.mv_data)[i] << (8 * i);
+  else if (!rc)
+    rc = MDB_CORRUPTED;
+  mdb_txn_abort(txn);
+  return rc == MDB_NOTFOUND ? 0 : rc == MDB_CORRUPTED ? DYNA_ECORRUPT : lm_err(rc);
+}
+
+/* ---- the two threads ---- */
+
+/* Runs job while *busy && !*done, then sets *err and *done and notifies. */
+static void thread_loop(lm_store_t *s, int *busy, int *done, int *err,
+                        int (*job)(lm_store_t *s)) {
+  lm_batch_t *b = s->batch;
+  pthread_mutex_lock(&b->mu);
+  for (;;) {
+    while (!b->quit && !(*busy && !*done)) pthread_cond_wait(&b->cv, &b->mu);
+    if (!(*busy && !*done)) break; /* quit with nothing to do */
+    pthread_mutex_unlock(&b->mu);
+    int rc = job(s);
+    pthread_mutex_lock(&b->mu);
+    *err = rc;
+    *done = 1;
+    pthread_cond_broadcast(&b->cv);
+    if (b->notify) b->notify(b->notify_arg);
+  }
+  pthread_mutex_unlock(&b->mu);
+}
+
+static int log_job(lm_store_t *s) { return dyna_wal_append(s->batch->wal, &s->batch->fly); }
+
+static int ck_job(lm_store_t *s) {
+  lm_batch_t *b = s->batch;
+  pthread_mutex_lock(&b->mu);
+  uint64_t seg = b->ck_seg;
+  pthread_mutex_unlock(&b->mu);
+  return checkpoint(s, &b->ckpt, seg);
+}
+
+static void *log_main(void *arg) {
+  lm_store_t *s = arg;
+  thread_loop(s, &s->batch->log_busy, &s->batch->log_done, &s->batch->log_err, log_job);
+  return NULL;
+}
+
+static void *ck_main(void *arg) {
+  lm_store_t *s = arg;
+  thread_loop(s, &s->batch->ck_busy, &s->batch->ck_done, &s->batch->ck_err, ck_job);
+  return NULL;
+}
+
+/* ---- the loop's side ---- */
+
+/* Starts a checkpoint of everything logged (plus a failed checkpoint's leftovers) when
+ * one is due and both threads are idle (the log can then roll safely). */
+static void maybe_checkpoint(lm_batch_t *b, int retry) {
+  if (b->ck_busy || b->log_busy) return;
+  if (!(b->log_since >= b->ckpt_bytes || (retry && b->ck_failed))) return;
+  dyna_ov_absorb(&b->ckpt, &b->logged); /* logged's entries are newer */
+  b->log_since = 0;
+  uint64_t seg = dyna_wal_roll(b->wal);
+  pthread_mutex_lock(&b->mu);
+  b->ck_seg = seg;
+  b->ck_busy = 1;
+  b->ck_done = 0;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+}
+
+/* Collects what the threads finished: a logged batch (its error returned) and a
+ * checkpoint. Starts no new work. */
+static int collect(lm_store_t *s) {
+  lm_batch_t *b = s->batch;
+  int log_err = 0, logged = 0, ck_err = 0, cked = 0;
+  pthread_mutex_lock(&b->mu);
+  if (b->log_busy && b->log_done) {
+    logged = 1;
+    log_err = b->log_err;
+    b->log_busy = 0;
+    if (!log_err) b->durable = b->fly_ticket;
+  }
+  if (b->ck_busy && b->ck_done) {
+    cked = 1;
+    ck_err = b->ck_err;
+    b->ck_busy = 0;
+  }
+  pthread_mutex_unlock(&b->mu);
+  if (logged && !log_err) {
+    b->log_since += b->fly.bytes;
+    dyna_ov_absorb(&b->logged, &b->fly);
+  } else if (logged) { /* lost, and so is the batch built on it */
+    dyna_ov_clear(&b->fly);
+    dyna_ov_clear(&b->cur);
+    s->pending = 0;
+  }
+  if (cked) {
+    int was = b->ck_failed;
+    b->ck_failed = ck_err;
+    if (!ck_err) dyna_ov_clear(&b->ckpt);
+    else if (!was) fprintf(stderr, "dyna store: checkpoint into LMDB failed (%s); its writes stay in "
+                         "the log; writes are refused until a checkpoint succeeds\n",
+                 dyna_strerror(ck_err));
+  }
+  return log_err;
+}
+
+static int lb_poll(dyna_store_t *st, uint64_t *durable) {
+  lm_store_t *s = lm(st);
+  int err = collect(s);
+  maybe_checkpoint(s->batch, 0);
+  *durable = s->batch->durable;
+  return err;
+}
+
+/* Waits until the checkpoint thread is done, then collects. */
+static void wait_checkpoint(lm_store_t *s) {
+  lm_batch_t *b = s->batch;
+  pthread_mutex_lock(&b->mu);
+  while (b->ck_busy && !b->ck_done) pthread_cond_wait(&b->cv, &b->mu);
+  pthread_mutex_unlock(&b->mu);
+  collect(s);
+}
+
+static int lb_commit_async(dyna_store_t *st, uint64_t *ticket) {
+  lm_store_t *s = lm(st);
+  lm_batch_t *b = s->batch;
+  *ticket = 0;
+  if (s->sticky) {
+    int err = s->sticky;
+    s->sticky = 0;
+    dyna_ov_clear(&b->cur);
+    s->pending = 0;
+    return err;
+  }
+  if (!b->cur.n) return 0;
+  if (b->log_busy) return DYNA_EBUSY;
+  maybe_checkpoint(b, 1); /* the log thread is idle: a due checkpoint can start */
+  if (b->ck_failed) { /* refuse until LMDB takes the logged writes (retried just now) */
+    dyna_ov_clear(&b->cur);
+    s->pending = 0;
+    return b->ck_failed;
+  }
+  while (b->ck_busy && b->logged.bytes >= 4 * b->ckpt_bytes) {
+    wait_checkpoint(s);
+    maybe_checkpoint(b, 0);
+  }
+  pthread_mutex_lock(&b->mu);
+  b->fly = b->cur;
+  dyna_ov_init(&b->cur);
+  s->pending = 0;
+  b->fly_ticket = ++b->next_ticket;
+  b->log_busy = 1;
+  b->log_done = 0;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+  *ticket = b->fly_ticket;
+  return 0;
+}
+
+static void lb_set_notify(dyna_store_t *st, void (*fn)(void *), void *arg) {
+  lm_batch_t *b = lm(st)->batch;
+  pthread_mutex_lock(&b->mu);
+  b->notify = fn;
+  b->notify_arg = arg;
+  pthread_mutex_unlock(&b->mu);
+}
+
+/* commit(): hands over and waits until everything written so far is durable. */
+static int lb_commit(dyna_store_t *st) {
+  lm_store_t *s = lm(st);
+  lm_batch_t *b = s->batch;
+  uint64_t ticket;
+  int err = 0;
+  for (;;) {
+    pthread_mutex_lock(&b->mu);
+    while (b->log_busy && !b->log_done) pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+    int rc = collect(s);
+    if (rc && !err) err = rc;
+    if (!b->cur.n && !s->sticky && !b->log_busy) return err;
+    rc = lb_commit_async(st, &ticket);
+    if (rc && !err) err = rc;
+  }
+}
+
+static size_t lb_pending(dyna_store_t *st) { return lm(st)->pending; }
+
+/* ---- reads and writes ---- */
+
+/* The newest overlay entry for (sp, k): cur, fly, logged, ckpt. */
+static const dyna_ov_entry_t *ov_find(const lm_batch_t *b, dyna_space_t sp, const uint8_t *k,
+                                      size_t klen) {
+  const dyna_overlay_t *layers[4] = {&b->cur, &b->fly, &b->logged, &b->ckpt};
+  for (int i = 0; i < 4; i++) {
+    if (!layers[i]->n) continue;
+    const dyna_ov_entry_t *e = dyna_ov_get(layers[i], sp, k, klen);
+    if (e) return e;
+  }
+  return NULL;
+}
+
+static int lb_get(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t klen,
+                  dyna_buf_t *out) {
+  lm_store_t *s = lm(st);
+  int err = lm_key_ok(sp, klen);
+  if (err) return err;
+  const dyna_ov_entry_t *e = ov_find(s->batch, sp, k, klen);
+  if (!e) return lm_get_db(s, sp, k, klen, out);
+  if (e->tomb) return DYNA_ENOTFOUND;
+  dyna_buf_reset(out);
+  dyna_buf_put(out, e->val, e->vlen);
+  return out->oom ? DYNA_ENOMEM : 0;
+}
+
+/* Records a put or delete in cur. A failure drops cur and is remembered. */
+static int lb_write(lm_store_t *s, dyna_space_t sp, const uint8_t *k, size_t klen,
+                    const uint8_t *v, size_t vlen, int tomb) {
+  lm_batch_t *b = s->batch;
+  /* A batch larger than the map, or than 64 MiB, could never commit: refuse it as LMDB
+   * refuses a transaction that outgrows it (the caller must commit sooner). */
+  int err = b->cur.bytes + klen + vlen > b->max_batch ? DYNA_EFULL
+                                                       : dyna_ov_set(&b->cur, sp, k, klen, v, vlen, tomb);
+  if (err) {
+    dyna_ov_clear(&b->cur);
+    s->pending = 0;
+    if (!s->sticky) s->sticky = err;
+    return err;
+  }
+  s->pending++;
+  return 0;
+}
+
+static int lb_put(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t klen,
+                  const uint8_t *v, size_t vlen) {
+  int err = lm_key_ok(sp, klen);
+  if (err) return err;
+  if (vlen > DYNA_STORE_MAX_VALUE) return DYNA_ETOOBIG;
+  return lb_write(lm(st), sp, k, klen, v, vlen, 0);
+}
+
+static int lb_del(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t klen) {
+  dyna_buf_t cur = DYNA_BUF_INIT;
+  int err = lb_get(st, sp, k, klen, &cur); /* a delete of nothing changes nothing */
+  dyna_buf_free(&cur);
+  return err ? err : lb_write(lm(st), sp, k, klen, NULL, 0, 1);
+}
+
+/* ---- iteration: LMDB's keys merged with the overlays' ---- */
+
+/* A copy of one overlay entry (callbacks may write while we iterate). */
+typedef struct ov_copy {
+  uint8_t *key, *val;
+  size_t klen, vlen;
+  int tomb;
+} ov_copy_t;
+
+typedef struct ov_merge {
+  ov_copy_t *e; /* sorted by key */
+  size_t n, at;
+  dyna_store_iter_fn fn;
+  void *arg;
+} ov_merge_t;
+
+static int ov_copy_cmp(const void *a, const void *b) {
+  const ov_copy_t *x = a, *y = b;
+  return dyna_ov_keycmp(x->key, x->klen, y->key, y->klen);
+}
+
+/* Emits overlay entries that sort before (k, klen) (all when k is NULL). */
+static int ov_emit_before(ov_merge_t *m, const uint8_t *k, size_t klen) {
+  while (m->at < m->n && (!k || dyna_ov_keycmp(m->e[m->at].key, m->e[m->at].klen, k, klen) < 0)) {
+    const ov_copy_t *e = &m->e[m->at++];
+    if (e->tomb) continue;
+    int rc = m->fn(m->arg, e->key, e->klen, e->val, e->vlen);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int ov_merge_step(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  ov_merge_t *m = arg;
+  int rc = ov_emit_before(m, k, klen);
+  if (rc) return rc;
+  if (m->at < m->n && dyna_ov_keycmp(m->e[m->at].key, m->e[m->at].klen, k, klen) == 0) {
+    const ov_copy_t *e = &m->e[m->at++]; /* the overlay's version wins */
+    return e->tomb ? 0 : m->fn(m->arg, e->key, e->klen, e->val, e->vlen);
+  }
+  return m->fn(m->arg, k, klen, v, vlen);
+}
+
+/* Copies the newest overlay entry of each key of (sp, prefix), sorted. */
+static int ov_snapshot(const lm_batch_t *b, dyna_space_t sp, const uint8_t *prefix, size_t plen,
+                       ov_merge_t *m) {
+  const dyna_ov_entry_t **all = NULL;
+  size_t n = 0, cap = 0;
+  int err = 0;
+  const dyna_overlay_t *layers[4] = {&b->cur, &b->fly, &b->logged, &b->ckpt};
+  size_t end[4] = {0};
+  for (int i = 0; i < 4; i++) {
+    if (!err && layers[i]->n) err = dyna_ov_collect(layers[i], sp, prefix, plen, &all, &n, &cap);
+    end[i] = n;
+  }
+  if (!err && n) m->e = dyna_calloc(n, sizeof(ov_copy_t));
+  if (!err && n && !m->e) err = DYNA_ENOMEM;
+  int layer = 0;
+  for (size_t i = 0; !err && i < n; i++) {
+    while (i >= end[layer]) layer++;
+    int shadowed = 0; /* a newer layer has the key */
+    for (int j = 0; j < layer && !shadowed; j++)
+      shadowed = layers[j]->n && dyna_ov_get(layers[j], sp, all[i]->key, all[i]->klen);
+    if (shadowed) continue;
+    ov_copy_t *c = &m->e[m->n];
+    c->key = dyna_memdup(all[i]->key, all[i]->klen);
+    c->val = dyna_memdup(all[i]->val, all[i]->vlen);
+    if (!c->key || !c->val) {
+      dyna_free(c->key);
+      dyna_free(c->val);
+      err = DYNA_ENOMEM;
+      break;
+    }
+    c->klen = all[i]->klen;
+    c->vlen = all[i]->vlen;
+    c->tomb = all[i]->tomb;
+    m->n++;
+  }
+  dyna_free((void *)all);
+  if (m->n) qsort(m->e, m->n, sizeof(ov_copy_t), ov_copy_cmp);
+  return err;
+}
+
+static void ov_snapshot_free(ov_merge_t *m) {
+  for (size_t i = 0; i < m->n; i++) {
+    dyna_free(m->e[i].key);
+    dyna_free(m->e[i].val);
+  }
+  dyna_free(m->e);
+}
+
+static int lb_iter(dyna_store_t *st, dyna_space_t sp, const uint8_t *prefix, size_t plen,
+                   dyna_store_iter_fn fn, void *arg) {
+  lm_store_t *s = lm(st);
+  if ((unsigned)sp >= DYNA_SPACE_COUNT) return DYNA_EINVAL;
+  ov_merge_t m = {NULL, 0, 0, fn, arg};
+  int rc = ov_snapshot(s->batch, sp, prefix, plen, &m);
+  if (!rc) rc = lm_iter_db(st, sp, prefix, plen, ov_merge_step, &m);
+  if (!rc) rc = ov_emit_before(&m, NULL, 0);
+  ov_snapshot_free(&m);
+  return rc;
+}
+
+/* ---- open and close ---- */
+
+/* Makes every write durable (a failure loses the batch, as any failed commit does),
+ * then lm_free checkpoints the rest through lm_batch_close. */
+static void lb_close(dyna_store_t *st) {
+  lb_commit(st);
+  lm_free(lm(st));
+}
+
+static const dyna_store_ops_t lb_ops = {
+    .name = "lmdb-wal",
+    .get = lb_get,
+    .put = lb_put,
+    .del = lb_del,
+    .iter = lb_iter,
+    .commit = lb_commit,
+    .pending = lb_pending,
+    .close = lb_close,
+    .commit_async = lb_commit_async,
+    .poll = lb_poll,
+    .set_notify = lb_set_notify,
+};
+
+int lm_batch_open(lm_store_t *s, const char *dir) {
+  lm_batch_t *b = dyna_calloc(1, sizeof(*b));
+  if (!b) return DYNA_ENOMEM;
+  s->batch = b;
+  b->max_batch = s->map_bytes < LB_MAX_BATCH ? s->map_bytes : LB_MAX_BATCH;
+  b->ckpt_bytes = s->map_bytes / 8 < LB_CKPT_BYTES ? s->map_bytes / 8 : LB_CKPT_BYTES;
+  if (pthread_mutex_init(&b->mu, NULL)) {
+    dyna_free(b);
+    s->batch = NULL;
+    return DYNA_ENOMEM;
+  }
+  if (pthread_cond_init(&b->cv, NULL)) {
+    pthread_mutex_destroy(&b->mu);
+    dyna_free(b);
+    s->batch = NULL;
+    return DYNA_ENOMEM;
+  }
+  uint64_t after = 0;
+  int err = read_ckpt_seg(s, &after);
+  if (!err) err = dyna_wal_open(dir, &b->wal);
+  char msg[512] = "";
+  if (!err) err = dyna_wal_replay(b->wal, after, &b->ckpt, msg, sizeof(msg));
+  if (err == DYNA_ECORRUPT) fprintf(stderr, "dyna store: %s\n", msg);
+  if (!err && dyna_wal_segment(b->wal) > after) {
+    /* Bring LMDB up to date before serving. If it cannot take the writes (map or disk
+     * full), they stay readable in ckpt and writes are refused until it can. */
+    int ck = checkpoint(s, &b->ckpt, dyna_wal_segment(b->wal));
+    if (!ck) dyna_ov_clear(&b->ckpt);
+    else if (ck == DYNA_EFULL) b->ck_failed = ck;
+    else err = ck;
+  }
+  if (!err && pthread_create(&b->log_thread, NULL, log_main, s)) err = DYNA_ENOMEM;
+  if (!err) b->threads = 1;
+  if (!err && pthread_create(&b->ck_thread, NULL, ck_main, s)) err = DYNA_ENOMEM;
+  if (!err) b->threads = 2;
+  if (!err) s->base.ops = &lb_ops;
+  return err; /* on failure the caller's lm_free calls lm_batch_close */
+}
+
+void lm_batch_close(lm_store_t *s) {
+  lm_batch_t *b = s->batch;
+  if (!b) return;
+  if (b->threads) {
+    /* Finish what runs, then checkpoint everything logged so the log can go. */
+    pthread_mutex_lock(&b->mu);
+    while ((b->log_busy && !b->log_done) || (b->ck_busy && !b->ck_done))
+      pthread_cond_wait(&b->cv, &b->mu);
+    b->quit = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->log_thread, NULL);
+    if (b->threads > 1) pthread_join(b->ck_thread, NULL);
+    b->notify = NULL;
+    collect(s);
+    if (!b->ck_busy && (b->logged.n || b->ckpt.n)) {
+      dyna_ov_absorb(&b->ckpt, &b->logged);
+      checkpoint(s, &b->ckpt, dyna_wal_roll(b->wal)); /* on failure: replayed at open */
+    }
+  }
+  dyna_wal_close(b->wal);
+  dyna_ov_clear(&b->cur);
+  dyna_ov_clear(&b->fly);
+  dyna_ov_clear(&b->logged);
+  dyna_ov_clear(&b->ckpt);
+  pthread_mutex_destroy(&b->mu);
+  pthread_cond_destroy(&b->cv);
+  dyna_free(b);
+  s->batch = NULL;
+}

@@ -1,0 +1,418 @@
+/* test_wal.c: the write-ahead log of the LMDB engine's batch policy (store/wal.h,
+ * store/lmdb_batch.c).
+ *
+ *  - the record format: round trip, every truncation and every flipped byte refused;
+ *  - checkpoints: with a small map (checkpoints every map/8 bytes) a long run of
+ *    overwrites and deletes keeps a bounded number of log segments, reads and
+ *    iteration see the newest write through every layer, and a reopen finds it all;
+ *  - recovery: a child that dies without closing (log only, and after checkpoints) loses
+ *    no committed batch; a torn tail is dropped; damage inside an older segment or a
+ *    missing segment fails the open with DYNA_ECORRUPT and leaves the files alone.
+ * Directories are made with mkdtemp under $TMPDIR (or /tmp) and removed afterwards. */
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "store/overlay.h"
+#include "store/store.h"
+#include "store/wal.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define U8(s) ((const uint8_t *)(s))
+#define MAP_SMALL ((size_t)4 << 20) /* checkpoints every 512 KiB */
+
+typedef struct {
+  char dir[PATH_MAX];
+  dyna_buf_t buf;
+} fx_t;
+
+static int setup(void **state) {
+  fx_t *f = calloc(1, sizeof(*f));
+  assert_non_null(f);
+  const char *tmp = getenv("TMPDIR");
+  snprintf(f->dir, sizeof(f->dir), "%s/dyna-wal-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  assert_non_null(mkdtemp(f->dir));
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fx_t *f = *state;
+  DIR *d = opendir(f->dir);
+  struct dirent *e;
+  char path[PATH_MAX + 256];
+  while (d && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
+    unlink(path);
+  }
+  if (d) closedir(d);
+  rmdir(f->dir);
+  dyna_buf_free(&f->buf);
+  free(f);
+  return 0;
+}
+
+static size_t log_bytes; /* set by segments(): their total size */
+
+/* Number of log segments in dir; *last gets the path of the newest. */
+static int segments(const char *dir, char *last, size_t lastlen) {
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  int n = 0;
+  char best[256] = "";
+  struct dirent *e;
+  log_bytes = 0;
+  while ((e = readdir(d))) {
+    if (strncmp(e->d_name, "wal-", 4)) continue;
+    n++;
+    if (strcmp(e->d_name, best) > 0) snprintf(best, sizeof(best), "%s", e->d_name);
+    char path[PATH_MAX + 256];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    if (!stat(path, &st)) log_bytes += (size_t)st.st_size;
+  }
+  closedir(d);
+  if (last) snprintf(last, lastlen, "%s/%s", dir, best);
+  return n;
+}
+
+static void key_of(char *k, size_t n, unsigned i) { snprintf(k, n, "key-%06u", i); }
+
+/* A value of `len` bytes derived from (i, round). */
+static size_t val_of(uint8_t *v, size_t len, unsigned i, unsigned round) {
+  for (size_t j = 0; j < len; j++) v[j] = (uint8_t)(i * 31 + round * 7 + j);
+  return len;
+}
+
+/* ---- the record format ---- */
+
+typedef struct seen {
+  unsigned n, tombs;
+  size_t bytes;
+} seen_t;
+
+static int count_entry(void *arg, dyna_space_t sp, int tomb, const uint8_t *k, size_t klen,
+                       const uint8_t *v, size_t vlen) {
+  seen_t *s = arg;
+  (void)sp, (void)k, (void)v;
+  s->n++;
+  s->tombs += (unsigned)tomb;
+  s->bytes += klen + vlen;
+  return 0;
+}
+
+static void test_record_format(void **state) {
+  (void)state;
+  dyna_overlay_t ov;
+  dyna_ov_init(&ov);
+  assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8("a"), 1, U8("1"), 1, 0), 0);
+  assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_META, U8("meta"), 4, U8(""), 0, 0), 0);
+  assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_HINT, U8("gone"), 4, NULL, 0, 1), 0);
+  dyna_buf_t rec = DYNA_BUF_INIT;
+  dyna_wal_encode(&ov, 42, &rec);
+  assert_false(rec.oom);
+  size_t used, plen;
+  uint64_t seq;
+  const uint8_t *payload;
+  assert_int_equal(dyna_wal_decode(rec.data, rec.len, &used, &seq, &payload, &plen), 0);
+  assert_int_equal(used, rec.len);
+  assert_int_equal(seq, 42);
+  seen_t s = {0};
+  assert_int_equal(dyna_wal_entries(payload, plen, count_entry, &s), 0);
+  assert_int_equal(s.n, 3);
+  assert_int_equal(s.tombs, 1);
+  assert_int_equal(s.bytes, 1 + 1 + 4 + 4);
+  /* every truncation: the empty tail is the clean end, anything else is refused */
+  assert_int_equal(dyna_wal_decode(rec.data, 0, &used, &seq, &payload, &plen), DYNA_EAGAIN);
+  for (size_t cut = 1; cut < rec.len; cut++)
+    assert_int_equal(dyna_wal_decode(rec.data, cut, &used, &seq, &payload, &plen), DYNA_ECORRUPT);
+  /* every single flipped byte is refused */
+  for (size_t i = 0; i < rec.len; i++) {
+    rec.data[i] ^= 0x5a;
+    assert_int_equal(dyna_wal_decode(rec.data, rec.len, &used, &seq, &payload, &plen), DYNA_ECORRUPT);
+    rec.data[i] ^= 0x5a;
+  }
+  /* malformed entries inside an intact record */
+  const uint8_t bad_space[] = {9, 0, 1, 0, 0, 0, 0, 0, 0, 0, 'k'};
+  assert_int_equal(dyna_wal_entries(bad_space, sizeof(bad_space), count_entry, &s), DYNA_ECORRUPT);
+  const uint8_t tomb_with_value[] = {0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 'k', 'v'};
+  assert_int_equal(dyna_wal_entries(tomb_with_value, sizeof(tomb_with_value), count_entry, &s),
+                   DYNA_ECORRUPT);
+  const uint8_t short_key[] = {0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 'k'};
+  assert_int_equal(dyna_wal_entries(short_key, sizeof(short_key), count_entry, &s), DYNA_ECORRUPT);
+  const uint8_t empty_key[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  assert_int_equal(dyna_wal_entries(empty_key, sizeof(empty_key), count_entry, &s), DYNA_ECORRUPT);
+  dyna_buf_free(&rec);
+  dyna_ov_clear(&ov);
+}
+
+/* ---- checkpoints ---- */
+
+#define CK_KEYS 600u
+#define CK_ROUNDS 12u
+#define CK_VLEN 700u
+
+static int count_fn(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  (void)k, (void)klen, (void)v, (void)vlen;
+  (*(unsigned *)arg)++;
+  return 0;
+}
+
+/* Checks every key against round `round`'s writes: keys with i % 5 == round % 5 deleted
+ * in that round, the others holding that round's value. */
+static void check_round(fx_t *f, dyna_store_t *s, unsigned round) {
+  char k[32];
+  uint8_t want[CK_VLEN];
+  unsigned live = 0;
+  for (unsigned i = 0; i < CK_KEYS; i++) {
+    key_of(k, sizeof(k), i);
+    int rc = dyna_store_get(s, DYNA_SPACE_OBJ, U8(k), strlen(k), &f->buf);
+    if (i % 5 == round % 5) {
+      assert_int_equal(rc, DYNA_ENOTFOUND);
+      continue;
+    }
+    live++;
+    assert_int_equal(rc, 0);
+    assert_int_equal(f->buf.len, CK_VLEN);
+    val_of(want, CK_VLEN, i, round);
+    assert_memory_equal(f->buf.data, want, CK_VLEN);
+  }
+  unsigned n = 0;
+  assert_int_equal(dyna_store_iter(s, DYNA_SPACE_OBJ, U8("key-"), 4, count_fn, &n), 0);
+  assert_int_equal(n, live);
+}
+
+/* Writes round `round`: every key rewritten, one in five deleted, in batches of 50 that
+ * go through commit_async/poll as the server drives them. */
+static void write_round(dyna_store_t *s, unsigned round) {
+  char k[32];
+  uint8_t v[CK_VLEN];
+  for (unsigned i = 0; i < CK_KEYS; i++) {
+    key_of(k, sizeof(k), i);
+    val_of(v, CK_VLEN, i, round);
+    assert_int_equal(dyna_store_put(s, DYNA_SPACE_OBJ, U8(k), strlen(k), v, CK_VLEN), 0);
+    if (i % 5 == round % 5)
+      assert_int_equal(dyna_store_del(s, DYNA_SPACE_OBJ, U8(k), strlen(k)), 0);
+    if (i % 50 == 49) {
+      uint64_t ticket, durable;
+      int rc = s->ops->commit_async(s, &ticket);
+      assert_true(rc == 0 || rc == DYNA_EBUSY);
+      assert_int_equal(s->ops->poll(s, &durable), 0);
+    }
+  }
+  assert_int_equal(dyna_store_commit(s), 0);
+}
+
+static void test_checkpoints(void **state) {
+  fx_t *f = *state;
+  dyna_store_t *s;
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, MAP_SMALL, &s), 0);
+  int most = 0;
+  size_t most_bytes = 0;
+  for (unsigned round = 0; round < CK_ROUNDS; round++) {
+    write_round(s, round);
+    check_round(f, s, round); /* through cur, fly, logged, ckpt and LMDB */
+    int n = segments(f->dir, NULL, 0);
+    if (n > most) most = n;
+    if (log_bytes > most_bytes) most_bytes = log_bytes;
+  }
+  /* 12 rounds x 600 x 700 B = 5 MB logged, 512 KiB per checkpoint: the log is cut
+   * back all the time (the segment being checkpointed, the one being written) */
+  print_message("checkpoints: at most %d log segments, %zu bytes at once\n", most, most_bytes);
+  assert_true(most <= 3);
+  assert_true(most_bytes < (size_t)2 << 20);
+  dyna_store_close(s); /* checkpoints the rest: no log left */
+  assert_int_equal(segments(f->dir, NULL, 0), 0);
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, MAP_SMALL, &s), 0);
+  check_round(f, s, CK_ROUNDS - 1);
+  dyna_store_close(s);
+}
+
+/* ---- recovery ---- */
+
+/* Child: opens dir, writes `rounds` rounds (each committed), reports, _exits without
+ * closing (as a crash would: only what was made durable counts). */
+static void die_after(const char *dir, unsigned rounds) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    dyna_store_t *s;
+    if (dyna_store_lmdb_open(dir, DYNA_SYNC_BATCH, MAP_SMALL, &s)) _exit(2);
+    for (unsigned r = 0; r < rounds; r++) write_round(s, r);
+    _exit(0);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_crash_replay(void **state) {
+  fx_t *f = *state;
+  dyna_store_t *s;
+  die_after(f->dir, 1); /* the log only: no checkpoint yet */
+  assert_true(segments(f->dir, NULL, 0) >= 1);
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, MAP_SMALL, &s), 0);
+  check_round(f, s, 0);
+  assert_int_equal(segments(f->dir, NULL, 0), 0); /* replayed and checkpointed at open */
+  dyna_store_close(s);
+  die_after(f->dir, 7); /* checkpoints came and went, then a crash */
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, MAP_SMALL, &s), 0);
+  check_round(f, s, 6);
+  dyna_store_close(s);
+}
+
+/* Appends raw bytes to a file. */
+static void append_bytes(const char *path, const void *p, size_t n) {
+  int fd = open(path, O_WRONLY | O_APPEND);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, p, n), (ssize_t)n);
+  close(fd);
+}
+
+static void test_torn_tail(void **state) {
+  fx_t *f = *state;
+  dyna_store_t *s;
+  die_after(f->dir, 2);
+  char last[PATH_MAX + 64];
+  assert_true(segments(f->dir, last, sizeof(last)) >= 1);
+  /* a record cut short by the crash: a good header, half a payload */
+  dyna_overlay_t ov;
+  dyna_ov_init(&ov);
+  assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8("key-000001"), 10, U8("torn"), 4, 0), 0);
+  dyna_buf_t rec = DYNA_BUF_INIT;
+  dyna_wal_encode(&ov, 1u << 30, &rec);
+  append_bytes(last, rec.data, rec.len - 3);
+  dyna_buf_free(&rec);
+  dyna_ov_clear(&ov);
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, MAP_SMALL, &s), 0);
+  check_round(f, s, 1); /* all there; the torn write is not */
+  dyna_store_close(s);
+}
+
+/* Writes two segments by hand (segment 1: batches a and b, segment 2: batch c). */
+static void two_segments(const char *dir) {
+  dyna_wal_t *w;
+  assert_int_equal(dyna_wal_open(dir, &w), 0);
+  dyna_overlay_t ov;
+  dyna_ov_init(&ov);
+  char err[256];
+  assert_int_equal(dyna_wal_replay(w, 0, &ov, err, sizeof(err)), 0);
+  assert_int_equal(ov.n, 0);
+  assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8("a"), 1, U8("1"), 1, 0), 0);
+  assert_int_equal(dyna_wal_append(w, &ov), 0);
+  dyna_ov_clear(&ov);
+  assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8("b"), 1, U8("2"), 1, 0), 0);
+  assert_int_equal(dyna_wal_append(w, &ov), 0);
+  assert_int_equal(dyna_wal_roll(w), 1);
+  dyna_ov_clear(&ov);
+  assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8("c"), 1, U8("3"), 1, 0), 0);
+  assert_int_equal(dyna_wal_append(w, &ov), 0);
+  assert_int_equal(dyna_wal_segment(w), 2);
+  dyna_ov_clear(&ov);
+  dyna_wal_close(w);
+}
+
+static void seg_file(const char *dir, int n, char *path, size_t len) {
+  snprintf(path, len, "%s/wal-%016x.log", dir, n);
+}
+
+static off_t file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) ? -1 : st.st_size;
+}
+
+static void expect_val(fx_t *f, dyna_store_t *s, const char *k, const char *v) {
+  assert_int_equal(dyna_store_get(s, DYNA_SPACE_OBJ, U8(k), strlen(k), &f->buf), 0);
+  assert_int_equal(f->buf.len, strlen(v));
+  assert_memory_equal(f->buf.data, v, strlen(v));
+}
+
+static void test_segments_replayed(void **state) {
+  fx_t *f = *state;
+  two_segments(f->dir);
+  dyna_store_t *s;
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, 0, &s), 0);
+  expect_val(f, s, "a", "1");
+  expect_val(f, s, "b", "2");
+  expect_val(f, s, "c", "3");
+  dyna_store_close(s);
+  assert_int_equal(segments(f->dir, NULL, 0), 0);
+}
+
+static void test_corrupt_older_segment(void **state) {
+  fx_t *f = *state;
+  two_segments(f->dir);
+  char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
+  seg_file(f->dir, 1, p1, sizeof(p1));
+  seg_file(f->dir, 2, p2, sizeof(p2));
+  off_t s1 = file_size(p1), s2 = file_size(p2);
+  assert_true(s1 > 0 && s2 > 0);
+  /* one flipped byte in the second record of segment 1 (not the newest segment) */
+  int fd = open(p1, O_RDWR);
+  assert_true(fd >= 0);
+  uint8_t b;
+  assert_int_equal(pread(fd, &b, 1, s1 - 1), 1);
+  b ^= 1;
+  assert_int_equal(pwrite(fd, &b, 1, s1 - 1), 1);
+  close(fd);
+  dyna_store_t *s = NULL;
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, 0, &s), DYNA_ECORRUPT);
+  assert_int_equal(file_size(p1), s1); /* the log is left as it was */
+  assert_int_equal(file_size(p2), s2);
+  /* the same damage in the newest segment is a torn tail: the record is dropped */
+  b ^= 1;
+  fd = open(p1, O_RDWR);
+  assert_int_equal(pwrite(fd, &b, 1, s1 - 1), 1);
+  close(fd);
+  fd = open(p2, O_RDWR);
+  assert_int_equal(pread(fd, &b, 1, s2 - 1), 1);
+  b ^= 1;
+  assert_int_equal(pwrite(fd, &b, 1, s2 - 1), 1);
+  close(fd);
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, 0, &s), 0);
+  expect_val(f, s, "a", "1");
+  expect_val(f, s, "b", "2");
+  assert_int_equal(dyna_store_get(s, DYNA_SPACE_OBJ, U8("c"), 1, &f->buf), DYNA_ENOTFOUND);
+  dyna_store_close(s);
+}
+
+static void test_missing_segment(void **state) {
+  fx_t *f = *state;
+  two_segments(f->dir);
+  char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
+  seg_file(f->dir, 1, p1, sizeof(p1));
+  seg_file(f->dir, 2, p2, sizeof(p2));
+  assert_int_equal(unlink(p1), 0);
+  off_t s2 = file_size(p2);
+  dyna_store_t *s = NULL;
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, 0, &s), DYNA_ECORRUPT);
+  assert_int_equal(file_size(p2), s2);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_record_format),
+      cmocka_unit_test_setup_teardown(test_checkpoints, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_crash_replay, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_segments_replayed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_corrupt_older_segment, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_missing_segment, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
