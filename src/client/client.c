@@ -177,7 +177,7 @@ static int node_is_down(const dyna_cnode_t *n, uint64_t now) { return n->down_un
 /* The connection of n to send on: an idle open one; else a new one while fewer than
  * conns_per_node are open (and n is not marked down); else the open one with the fewest
  * requests in flight. NULL when n cannot be reached (n is then marked down). */
-static dyna_cconn_t *node_conn(dyna_client_t *c, dyna_cnode_t *n, uint64_t now) {
+static dyna_cconn_t *node_conn(dyna_client_t *c, dyna_cnode_t *n) {
   dyna_cconn_t *best = NULL, *slot = NULL;
   int open = 0;
   for (int i = 0; i < n->nconns; i++) {
@@ -187,7 +187,7 @@ static dyna_cconn_t *node_conn(dyna_client_t *c, dyna_cnode_t *n, uint64_t now) 
     if (!best || k->npending < best->npending) best = k;
   }
   if (best && best->npending == 0) return best;
-  if (open >= c->opt.conns_per_node || node_is_down(n, now)) return best;
+  if (open >= c->opt.conns_per_node || node_is_down(n, dyna_client_now_ns())) return best;
   if (!slot) {
     dyna_cconn_t **nc = dyna_realloc(n->conns, (size_t)(n->nconns + 1) * sizeof(*nc));
     if (!nc) return best;
@@ -241,7 +241,8 @@ static void complete(dyna_client_t *c, dyna_creq_t *q, dyna_resp_value_t *v, int
                      dyna_cnode_t *node, const char *why) {
   dyna_result_t res;
   memset(&res, 0, sizeof(res));
-  char msg[256] = "";
+  char msg[256];
+  msg[0] = 0;
   res.node = node ? node->addr : "";
   res.latency_ns = dyna_client_now_ns() - q->start_ns;
   if (!status && v && v->type == DYNA_RESP_ERROR && q->kind != DYNA_CREQ_RAW) {
@@ -341,28 +342,27 @@ static void conn_fail(dyna_client_t *c, dyna_cconn_t *k, int status, const char 
 /* The connection a request should go on: by the key's preference list (route != NULL,
  * ring routing, ring known), else the first reachable seed, else any reachable node. */
 static dyna_cconn_t *choose(dyna_client_t *c, const void *route, size_t klen) {
-  uint64_t now = dyna_client_now_ns();
   dyna_cconn_t *k;
   if (route && c->opt.routing == DYNA_ROUTE_RING && c->have_ring) {
     const uint16_t *idx;
     size_t np = dyna_cring_prefs(&c->ring, route, klen, &idx);
     for (size_t i = 0; i < np; i++) {
       dyna_cnode_t *n = c->ring_node[idx[i]];
-      if (n && (k = node_conn(c, n, now)) != NULL) return k;
+      if (n && (k = node_conn(c, n)) != NULL) return k;
     }
   }
   for (int pass = 0; pass < 2; pass++) /* seeds, then the others */
     for (size_t i = 0; i < c->nnodes; i++)
-      if (c->nodes[i]->seed == !pass && (k = node_conn(c, c->nodes[i], now)) != NULL) return k;
+      if (c->nodes[i]->seed == !pass && (k = node_conn(c, c->nodes[i])) != NULL) return k;
   /* Everything is marked down: try each once more regardless of its backoff. */
   for (size_t i = 0; i < c->nnodes; i++) {
     c->nodes[i]->down_until_ns = 0;
-    if ((k = node_conn(c, c->nodes[i], now)) != NULL) return k;
+    if ((k = node_conn(c, c->nodes[i])) != NULL) return k;
   }
   return NULL;
 }
 
-static void maybe_refresh(dyna_client_t *c);
+static void maybe_refresh(dyna_client_t *c, uint64_t now);
 
 int dyna_client_submit(dyna_client_t *c, dyna_creq_t *q, size_t argc,
                        const uint8_t *const *argv, const size_t *argl, const void *route,
@@ -389,7 +389,7 @@ int dyna_client_submit(dyna_client_t *c, dyna_creq_t *q, size_t argc,
   k->tail = q;
   k->npending++;
   c->pending++;
-  if (q->kind != DYNA_CREQ_RING) maybe_refresh(c);
+  if (q->kind != DYNA_CREQ_RING) maybe_refresh(c, q->start_ns);
   return 0;
 }
 
@@ -414,9 +414,8 @@ static void submit_ring(dyna_client_t *c, int *status, int *done) {
 
 /* Fetches the ring when it is time, or soon after an error asked for it (at most one
  * fetch in flight, and at most one per 100 ms). */
-static void maybe_refresh(dyna_client_t *c) {
+static void maybe_refresh(dyna_client_t *c, uint64_t now) {
   if (c->opt.routing != DYNA_ROUTE_RING || c->refresh_inflight) return;
-  uint64_t now = dyna_client_now_ns();
   if (now < c->next_refresh_ns && !(c->refresh_due && now >= c->last_refresh_ns + 100000000ull))
     return;
   submit_ring(c, NULL, NULL);
@@ -521,7 +520,7 @@ static int grow_pfd(dyna_client_t *c, size_t want) {
 int dyna_poll(dyna_client_t *c, int timeout_ms) {
   if (c->in_cb) return DYNA_EINVAL;
   size_t done0 = c->completed;
-  maybe_refresh(c);
+  maybe_refresh(c, dyna_client_now_ns());
   /* 1. Send, and gather the connections to watch. */
   size_t nk = 0, nf = 0;
   for (size_t i = 0; i < c->nnodes; i++) nk += (size_t)c->nodes[i]->nconns;
@@ -674,7 +673,7 @@ int dyna_client_connect(const char *host, int port, int timeout_ms, dyna_client_
   *out = c; /* even on failure, so that dyna_client_errmsg can say why */
   dyna_cnode_t *n = add_node(c, host, port, 1);
   if (!n) return fail(c, DYNA_ENOMEM, "out of memory%s", "");
-  dyna_cconn_t *k = node_conn(c, n, dyna_client_now_ns());
+  dyna_cconn_t *k = node_conn(c, n);
   if (!k) {
     if (!c->errmsg[0]) fail(c, DYNA_ECONN, "cannot connect%s", "");
     return DYNA_ECONN;
