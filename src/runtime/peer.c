@@ -198,7 +198,8 @@ static void link_up(link_t *l, uint64_t id) {
   link_flush(l);
 }
 
-static int handle_frame(link_t *l, const uint8_t *frame, size_t len) {
+/* now: the wall clock for the node, read once per read of the socket (not per frame). */
+static int handle_frame(link_t *l, const uint8_t *frame, size_t len, uint64_t now) {
   dyna_peers_t *p = l->ps;
   p->stats.frames_in++;
   if (l->state == L_HELLO) {
@@ -221,7 +222,7 @@ static int handle_frame(link_t *l, const uint8_t *frame, size_t len) {
     return 0;
   }
   if (l->outgoing) return 0; /* we only send on our own links; ignore stray frames */
-  if (dyna_node_on_message(p->srv->node, l->id, frame, len, node_ms(p))) {
+  if (dyna_node_on_message(p->srv->node, l->id, frame, len, now)) {
     link_close(l, "malformed frame");
     return -1;
   }
@@ -239,6 +240,7 @@ static void on_link_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   l->in.len += (size_t)nread;
   l->ps->stats.bytes_in += (size_t)nread;
   size_t off = 0;
+  uint64_t now = node_ms(l->ps);
   for (;;) {
     size_t flen;
     int rc = dyna_wire_frame(l->in.data + off, l->in.len - off, DYNA_WIRE_MAX_FRAME, &flen);
@@ -247,7 +249,7 @@ static void on_link_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
       link_close(l, "frame too large or not a Dyna peer");
       return;
     }
-    if (handle_frame(l, l->in.data + off, flen)) return;
+    if (handle_frame(l, l->in.data + off, flen, now)) return;
     off += flen;
     if (l->state == L_CLOSING) return;
   }
