@@ -7,7 +7,7 @@
  *             else first reachable seed; then any node) ─▶ choose its connection with
  *             the fewest requests in flight (open one while fewer than conns_per_node)
  *          ─▶ encode into conn->out, append to conn FIFO
- *   poll   ─▶ send conn->out ─▶ poll() ─▶ recv into conn->in ─▶ parse replies, each
+ *   poll   ─▶ send conn->out ─▶ epoll_wait ─▶ recv into conn->in ─▶ parse replies, each
  *             completes the FIFO head (RESP answers in order) ─▶ callback
  *          ─▶ a FIFO head past its deadline fails its connection: every request on it
  *             ends with DYNA_ETIMEDOUT, the stream being out of step
@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,8 @@ struct dyna_client {
   dyna_creq_t *free_reqs;
   int in_cb;
   dyna_resp_limits_t lim;
-  struct pollfd *pfd;
-  dyna_cconn_t **pconn;
-  size_t pcap;
+  int epfd;                   /* epoll instance watching every open connection (owned) */
+  struct epoll_event ev[64];
   char errmsg[256];
 };
 
@@ -163,8 +163,31 @@ static int conn_open(dyna_client_t *c, dyna_cconn_t *k) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  /* Edge-triggered, registered once for the connection's life: no epoll_ctl per
+   * request. An edge only sets k->readable; dyna_poll reads k when it has requests in
+   * flight, so an idle connection is left alone as with poll(). */
+  struct epoll_event e = {0};
+  e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  e.data.ptr = k;
+  if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &e)) {
+    snprintf(c->errmsg, sizeof(c->errmsg), "cannot watch the connection to %.150s: %.60s", n->addr,
+             strerror(errno));
+    close(fd);
+    return DYNA_ECONN;
+  }
   k->fd = fd;
+  k->readable = 0;
   return 0;
+}
+
+/* Closes k's socket (and stops watching it: a forked child may still hold the socket,
+ * which would keep its registration alive). */
+static void conn_close_fd(dyna_client_t *c, dyna_cconn_t *k) {
+  if (k->fd < 0) return;
+  epoll_ctl(c->epfd, EPOLL_CTL_DEL, k->fd, NULL);
+  close(k->fd);
+  k->fd = -1;
+  k->readable = 0;
 }
 
 static void node_down(dyna_client_t *c, dyna_cnode_t *n) {
@@ -177,7 +200,7 @@ static int node_is_down(const dyna_cnode_t *n, uint64_t now) { return n->down_un
 /* The connection of n to send on: an idle open one; else a new one while fewer than
  * conns_per_node are open (and n is not marked down); else the open one with the fewest
  * requests in flight. NULL when n cannot be reached (n is then marked down). */
-static dyna_cconn_t *node_conn(dyna_client_t *c, dyna_cnode_t *n, uint64_t now) {
+static dyna_cconn_t *node_conn(dyna_client_t *c, dyna_cnode_t *n) {
   dyna_cconn_t *best = NULL, *slot = NULL;
   int open = 0;
   for (int i = 0; i < n->nconns; i++) {
@@ -187,7 +210,7 @@ static dyna_cconn_t *node_conn(dyna_client_t *c, dyna_cnode_t *n, uint64_t now) 
     if (!best || k->npending < best->npending) best = k;
   }
   if (best && best->npending == 0) return best;
-  if (open >= c->opt.conns_per_node || node_is_down(n, now)) return best;
+  if (open >= c->opt.conns_per_node || node_is_down(n, dyna_client_now_ns())) return best;
   if (!slot) {
     dyna_cconn_t **nc = dyna_realloc(n->conns, (size_t)(n->nconns + 1) * sizeof(*nc));
     if (!nc) return best;
@@ -241,7 +264,8 @@ static void complete(dyna_client_t *c, dyna_creq_t *q, dyna_resp_value_t *v, int
                      dyna_cnode_t *node, const char *why) {
   dyna_result_t res;
   memset(&res, 0, sizeof(res));
-  char msg[256] = "";
+  char msg[256];
+  msg[0] = 0;
   res.node = node ? node->addr : "";
   res.latency_ns = dyna_client_now_ns() - q->start_ns;
   if (!status && v && v->type == DYNA_RESP_ERROR && q->kind != DYNA_CREQ_RAW) {
@@ -318,8 +342,7 @@ static void complete(dyna_client_t *c, dyna_creq_t *q, dyna_resp_value_t *v, int
 
 /* Closes k and ends every request on it with status. */
 static void conn_fail(dyna_client_t *c, dyna_cconn_t *k, int status, const char *why) {
-  if (k->fd >= 0) close(k->fd);
-  k->fd = -1;
+  conn_close_fd(c, k);
   dyna_buf_reset(&k->in);
   dyna_buf_reset(&k->out);
   k->out_off = 0;
@@ -341,28 +364,27 @@ static void conn_fail(dyna_client_t *c, dyna_cconn_t *k, int status, const char 
 /* The connection a request should go on: by the key's preference list (route != NULL,
  * ring routing, ring known), else the first reachable seed, else any reachable node. */
 static dyna_cconn_t *choose(dyna_client_t *c, const void *route, size_t klen) {
-  uint64_t now = dyna_client_now_ns();
   dyna_cconn_t *k;
   if (route && c->opt.routing == DYNA_ROUTE_RING && c->have_ring) {
     const uint16_t *idx;
     size_t np = dyna_cring_prefs(&c->ring, route, klen, &idx);
     for (size_t i = 0; i < np; i++) {
       dyna_cnode_t *n = c->ring_node[idx[i]];
-      if (n && (k = node_conn(c, n, now)) != NULL) return k;
+      if (n && (k = node_conn(c, n)) != NULL) return k;
     }
   }
   for (int pass = 0; pass < 2; pass++) /* seeds, then the others */
     for (size_t i = 0; i < c->nnodes; i++)
-      if (c->nodes[i]->seed == !pass && (k = node_conn(c, c->nodes[i], now)) != NULL) return k;
+      if (c->nodes[i]->seed == !pass && (k = node_conn(c, c->nodes[i])) != NULL) return k;
   /* Everything is marked down: try each once more regardless of its backoff. */
   for (size_t i = 0; i < c->nnodes; i++) {
     c->nodes[i]->down_until_ns = 0;
-    if ((k = node_conn(c, c->nodes[i], now)) != NULL) return k;
+    if ((k = node_conn(c, c->nodes[i])) != NULL) return k;
   }
   return NULL;
 }
 
-static void maybe_refresh(dyna_client_t *c);
+static void maybe_refresh(dyna_client_t *c, uint64_t now);
 
 int dyna_client_submit(dyna_client_t *c, dyna_creq_t *q, size_t argc,
                        const uint8_t *const *argv, const size_t *argl, const void *route,
@@ -389,7 +411,7 @@ int dyna_client_submit(dyna_client_t *c, dyna_creq_t *q, size_t argc,
   k->tail = q;
   k->npending++;
   c->pending++;
-  if (q->kind != DYNA_CREQ_RING) maybe_refresh(c);
+  if (q->kind != DYNA_CREQ_RING) maybe_refresh(c, q->start_ns);
   return 0;
 }
 
@@ -414,9 +436,8 @@ static void submit_ring(dyna_client_t *c, int *status, int *done) {
 
 /* Fetches the ring when it is time, or soon after an error asked for it (at most one
  * fetch in flight, and at most one per 100 ms). */
-static void maybe_refresh(dyna_client_t *c) {
+static void maybe_refresh(dyna_client_t *c, uint64_t now) {
   if (c->opt.routing != DYNA_ROUTE_RING || c->refresh_inflight) return;
-  uint64_t now = dyna_client_now_ns();
   if (now < c->next_refresh_ns && !(c->refresh_due && now >= c->last_refresh_ns + 100000000ull))
     return;
   submit_ring(c, NULL, NULL);
@@ -471,12 +492,12 @@ static void conn_read(dyna_client_t *c, dyna_cconn_t *k) {
     ssize_t n = recv(k->fd, k->in.data + k->in.len, k->in.cap - k->in.len, 0);
     if (n > 0) {
       k->in.len += (size_t)n;
-      if (k->in.len < k->in.cap) break;
+      if (k->in.len < k->in.cap) { k->readable = 0; break; } /* a short read drained it */
       continue;
     }
     if (n == 0) { conn_fail(c, k, DYNA_ECONN, "connection closed by server"); return; }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) { k->readable = 0; break; }
     char why[128];
     snprintf(why, sizeof(why), "recv: %s", strerror(errno));
     conn_fail(c, k, DYNA_ECONN, why);
@@ -505,27 +526,12 @@ static void conn_read(dyna_client_t *c, dyna_cconn_t *k) {
   dyna_buf_consume(&k->in, off);
 }
 
-static int grow_pfd(dyna_client_t *c, size_t want) {
-  if (want <= c->pcap) return 0;
-  size_t cap = want * 2;
-  struct pollfd *p = dyna_realloc(c->pfd, cap * sizeof(*p));
-  if (!p) return DYNA_ENOMEM;
-  c->pfd = p;
-  dyna_cconn_t **k = dyna_realloc(c->pconn, cap * sizeof(*k));
-  if (!k) return DYNA_ENOMEM;
-  c->pconn = k;
-  c->pcap = cap;
-  return 0;
-}
-
 int dyna_poll(dyna_client_t *c, int timeout_ms) {
   if (c->in_cb) return DYNA_EINVAL;
   size_t done0 = c->completed;
-  maybe_refresh(c);
-  /* 1. Send, and gather the connections to watch. */
-  size_t nk = 0, nf = 0;
-  for (size_t i = 0; i < c->nnodes; i++) nk += (size_t)c->nodes[i]->nconns;
-  if (grow_pfd(c, nk + 1)) return DYNA_ENOMEM;
+  maybe_refresh(c, dyna_client_now_ns());
+  /* 1. Send, and see whether anything is to be waited for. */
+  int watch = 0, ready = 0;
   uint64_t now = dyna_client_now_ns(), first_deadline = UINT64_MAX;
   for (size_t i = 0; i < c->nnodes; i++) {
     dyna_cnode_t *n = c->nodes[i];
@@ -534,10 +540,8 @@ int dyna_poll(dyna_client_t *c, int timeout_ms) {
       if (k->fd < 0 || (!k->npending && k->out_off == k->out.len)) continue;
       if (k->out_off < k->out.len && conn_flush(c, k)) continue;
       if (k->head && k->head->deadline_ns < first_deadline) first_deadline = k->head->deadline_ns;
-      c->pfd[nf].fd = k->fd;
-      c->pfd[nf].events = (short)(POLLIN | (k->out_off < k->out.len ? POLLOUT : 0));
-      c->pfd[nf].revents = 0;
-      c->pconn[nf++] = k;
+      watch = 1;
+      if (k->readable && k->npending) ready = 1; /* bytes came while it was idle */
     }
   }
   /* 2. Wait, no longer than the nearest deadline. */
@@ -546,24 +550,26 @@ int dyna_poll(dyna_client_t *c, int timeout_ms) {
     uint64_t left = first_deadline > now ? (first_deadline - now + 999999) / 1000000 : 0;
     if (wait_ms < 0 || (uint64_t)wait_ms > left) wait_ms = (int)left;
   }
-  if (c->completed != done0) wait_ms = 0; /* flush failures already ended requests */
-  if (nf) {
-    int rc = poll(c->pfd, nf, wait_ms);
-    if (rc < 0 && errno != EINTR) return fail(c, DYNA_ECONN, "poll: %s", strerror(errno));
-    for (size_t i = 0; rc > 0 && i < nf; i++) {
-      dyna_cconn_t *k = c->pconn[i];
-      short ev = c->pfd[i].revents;
-      if (!ev || k->fd != c->pfd[i].fd) continue;
-      if ((ev & POLLOUT) && conn_flush(c, k)) continue;
-      if (ev & (POLLIN | POLLERR | POLLHUP)) conn_read(c, k);
+  if (c->completed != done0 || ready) wait_ms = 0; /* flush failures already ended requests */
+  if (watch) {
+    int ne = epoll_wait(c->epfd, c->ev, (int)(sizeof(c->ev) / sizeof(c->ev[0])), wait_ms);
+    if (ne < 0 && errno != EINTR) return fail(c, DYNA_ECONN, "epoll_wait: %s", strerror(errno));
+    for (int i = 0; i < ne; i++) {
+      dyna_cconn_t *k = c->ev[i].data.ptr;
+      uint32_t ev = c->ev[i].events;
+      if (k->fd < 0) continue;
+      if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) k->readable = 1;
+      if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && k->out_off < k->out.len) conn_flush(c, k);
     }
   }
-  /* 3. Time out connections whose oldest request is past its deadline. */
+  /* 3. Read every connection with bytes and requests (callbacks run here), then time out
+   *    those whose oldest request is past its deadline. Callbacks may open connections,
+   *    so the arrays are indexed afresh each time. */
   now = dyna_client_now_ns();
   for (size_t i = 0; i < c->nnodes; i++) {
-    dyna_cnode_t *n = c->nodes[i];
-    for (int j = 0; j < n->nconns; j++) {
-      dyna_cconn_t *k = n->conns[j];
+    for (int j = 0; j < c->nodes[i]->nconns; j++) {
+      dyna_cconn_t *k = c->nodes[i]->conns[j];
+      if (k->fd >= 0 && k->readable && k->npending) conn_read(c, k);
       if (k->head && k->head->deadline_ns <= now) {
         char why[64];
         snprintf(why, sizeof(why), "no answer within %d ms", c->opt.timeout_ms);
@@ -609,6 +615,11 @@ static dyna_client_t *client_new(const dyna_options_t *opt) {
   if (opt) c->opt = *opt;
   normalise(&c->opt);
   dyna_resp_limits_default(&c->lim);
+  c->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (c->epfd < 0) {
+    dyna_free(c);
+    return NULL;
+  }
   return c;
 }
 
@@ -674,7 +685,7 @@ int dyna_client_connect(const char *host, int port, int timeout_ms, dyna_client_
   *out = c; /* even on failure, so that dyna_client_errmsg can say why */
   dyna_cnode_t *n = add_node(c, host, port, 1);
   if (!n) return fail(c, DYNA_ENOMEM, "out of memory%s", "");
-  dyna_cconn_t *k = node_conn(c, n, dyna_client_now_ns());
+  dyna_cconn_t *k = node_conn(c, n);
   if (!k) {
     if (!c->errmsg[0]) fail(c, DYNA_ECONN, "cannot connect%s", "");
     return DYNA_ECONN;
@@ -688,7 +699,7 @@ void dyna_client_close(dyna_client_t *c) {
     dyna_cnode_t *n = c->nodes[i];
     for (int j = 0; j < n->nconns; j++) {
       dyna_cconn_t *k = n->conns[j];
-      if (k->fd >= 0) close(k->fd);
+      conn_close_fd(c, k);
       for (dyna_creq_t *q = k->head; q;) {
         dyna_creq_t *next = q->next;
         dyna_free(q);
@@ -709,8 +720,7 @@ void dyna_client_close(dyna_client_t *c) {
   dyna_free(c->nodes);
   dyna_free(c->ring_node);
   dyna_cring_free(&c->ring);
-  dyna_free(c->pfd);
-  dyna_free(c->pconn);
+  close(c->epfd);
   dyna_free(c);
 }
 

@@ -75,6 +75,7 @@ typedef struct dyna_cnode dyna_cnode_t;
 
 typedef struct dyna_cconn {
   int fd;                    /* -1 when closed */
+  int readable;              /* epoll saw bytes (or EOF/error) not read yet */
   dyna_cnode_t *node;
   dyna_buf_t in;             /* received, not yet parsed */
   dyna_buf_t out;            /* encoded commands; out_off of them already sent */

@@ -42,14 +42,49 @@ static int arg_str(const args_t *a, size_t i, char *out, size_t cap) {
 
 /* ---------- slots ---------- */
 
-void dyna_slot_free(slot_t *slot) {
+/* Finished slots are kept for reuse, with their reply buffer, so that a command costs
+ * no allocation in the runtime: at most SLOT_CACHE of them, buffers up to SLOT_KEEP. */
+#define SLOT_CACHE 256
+#define SLOT_KEEP 4096
+
+slot_t *dyna_slot_new(dyna_server_t *s) {
+  slot_t *slot = s->free_slots;
+  if (!slot) return dyna_calloc(1, sizeof(*slot));
+  s->free_slots = slot->next;
+  s->nfree_slots--;
+  dyna_buf_t out = slot->out; /* empty, keeps its allocation */
+  memset(slot, 0, sizeof(*slot));
+  slot->out = out;
+  return slot;
+}
+
+void dyna_slot_release(dyna_server_t *s, slot_t *slot) {
   if (!slot) return;
-  dyna_buf_free(&slot->out);
   if (slot->parts) {
     for (uint32_t i = 0; i < slot->nsub; i++) dyna_buf_free(&slot->parts[i]);
     dyna_free(slot->parts);
+    slot->parts = NULL;
   }
-  dyna_free(slot);
+  if (s->nfree_slots >= SLOT_CACHE) {
+    dyna_buf_free(&slot->out);
+    dyna_free(slot);
+    return;
+  }
+  if (slot->out.cap > SLOT_KEEP) dyna_buf_free(&slot->out);
+  else dyna_buf_reset(&slot->out);
+  slot->next = s->free_slots;
+  s->free_slots = slot;
+  s->nfree_slots++;
+}
+
+void dyna_slot_cache_free(dyna_server_t *s) {
+  while (s->free_slots) {
+    slot_t *slot = s->free_slots;
+    s->free_slots = slot->next;
+    dyna_buf_free(&slot->out);
+    dyna_free(slot);
+  }
+  s->nfree_slots = 0;
 }
 
 static void slot_append(conn_t *c, slot_t *slot) {
@@ -63,7 +98,7 @@ static void slot_append(conn_t *c, slot_t *slot) {
 /* An immediate answer goes straight to the output when nothing is queued before it. */
 static dyna_buf_t *reply_now(conn_t *c) {
   if (!c->head) return &c->wq.out;
-  slot_t *slot = dyna_calloc(1, sizeof(*slot));
+  slot_t *slot = dyna_slot_new(c->srv);
   if (!slot) return &c->wq.out; /* out of memory: order may suffer, content does not */
   slot->kind = SLOT_READY;
   slot_append(c, slot);
@@ -97,7 +132,7 @@ static void err_arity(conn_t *c, const args_t *a) {
 /* Creates a slot of nsub requests with consecutive ids; NULL (and an error answered)
  * when memory is short. */
 static slot_t *slot_open(dyna_server_t *s, conn_t *c, slot_kind_t kind, uint32_t nsub) {
-  slot_t *slot = dyna_calloc(1, sizeof(*slot));
+  slot_t *slot = dyna_slot_new(s);
   if (!slot) goto oom;
   slot->kind = kind;
   slot->nsub = nsub;
@@ -110,7 +145,7 @@ static slot_t *slot_open(dyna_server_t *s, conn_t *c, slot_kind_t kind, uint32_t
   slot_append(c, slot);
   return slot;
 oom:
-  dyna_slot_free(slot);
+  dyna_slot_release(s, slot);
   err_now(c, "ERR out of memory");
   return NULL;
 }

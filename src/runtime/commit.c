@@ -71,10 +71,16 @@ static void count_commit(dyna_server_t *s, int err) {
 /* ---------- synchronous engines ---------- */
 
 /* Frames allowed to leave before the commit (a coordinator's own new version: its
- * replicas fsync in parallel with us). */
+ * replicas fsync in parallel with us). They are written now, not at the end of the
+ * turn, so that a synchronous commit does not hold them back. */
 static void send_early(dyna_server_t *s) {
   dyna_outmsg_t m;
-  while (dyna_node_pop_early(s->node, &m)) release_msg(s, &m, 0);
+  int any = 0;
+  while (dyna_node_pop_early(s->node, &m)) {
+    release_msg(s, &m, 0);
+    any = 1;
+  }
+  if (any && s->peers) dyna_peers_flush(s->peers);
 }
 
 static void commit_now(dyna_server_t *s) {

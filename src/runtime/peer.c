@@ -30,6 +30,8 @@ typedef struct link {
   uv_connect_t creq;
   dyna_buf_t in;
   dyna_wq_t wq;
+  int dirty;               /* on the peers' flush list */
+  struct link *next_dirty;
   char addr[DYNA_ADDR_MAX];
 } link_t;
 
@@ -37,6 +39,7 @@ struct dyna_peers {
   dyna_server_t *srv;
   uv_tcp_t listener;
   link_t *links;
+  link_t *dirty;          /* links with frames queued since the last flush */
   dyna_idmap_t out_by_id; /* id -> our outgoing link to it */
   dyna_idmap_t retry_at;  /* id -> earliest next dial (aux, loop ms) */
   dyna_peer_stats_t stats;
@@ -63,6 +66,12 @@ static void link_close(link_t *l, const char *why) {
   if (l->state == L_CLOSING) return;
   if (why) LOG_INFO("peer link %s (%016" PRIx64 ") closed: %s", l->addr, l->id, why);
   l->state = L_CLOSING;
+  if (l->dirty) { /* its memory goes with the handle: off the flush list now */
+    link_t **pp = &p->dirty;
+    while (*pp != l) pp = &(*pp)->next_dirty;
+    *pp = l->next_dirty;
+    l->dirty = 0;
+  }
   if (l->prev) l->prev->next = l->next;
   else p->links = l->next;
   if (l->next) l->next->prev = l->prev;
@@ -109,11 +118,21 @@ static void on_link_write(uv_write_t *req, int status) {
 static void link_flush(link_t *l) {
   if (l->state == L_CLOSING || l->state == L_CONNECTING || l->wq.writing) return;
   size_t n = l->wq.out.len;
-  if (dyna_wq_flush(&l->wq, (uv_stream_t *)&l->tcp, on_link_write, l)) {
+  if (dyna_wq_flush(&l->wq, (uv_stream_t *)&l->tcp, on_link_write, l) < 0) {
     link_close(l, "write failed");
     return;
   }
   l->ps->stats.bytes_out += n;
+}
+
+void dyna_peers_flush(dyna_peers_t *p) {
+  while (p->dirty) {
+    link_t *l = p->dirty;
+    p->dirty = l->next_dirty;
+    l->next_dirty = NULL;
+    l->dirty = 0;
+    if (l->state == L_UP) link_flush(l); /* else link_up flushes */
+  }
 }
 
 static void send_hello(link_t *l) {
@@ -179,7 +198,8 @@ static void link_up(link_t *l, uint64_t id) {
   link_flush(l);
 }
 
-static int handle_frame(link_t *l, const uint8_t *frame, size_t len) {
+/* now: the wall clock for the node, read once per read of the socket (not per frame). */
+static int handle_frame(link_t *l, const uint8_t *frame, size_t len, uint64_t now) {
   dyna_peers_t *p = l->ps;
   p->stats.frames_in++;
   if (l->state == L_HELLO) {
@@ -202,7 +222,7 @@ static int handle_frame(link_t *l, const uint8_t *frame, size_t len) {
     return 0;
   }
   if (l->outgoing) return 0; /* we only send on our own links; ignore stray frames */
-  if (dyna_node_on_message(p->srv->node, l->id, frame, len, node_ms(p))) {
+  if (dyna_node_on_message(p->srv->node, l->id, frame, len, now)) {
     link_close(l, "malformed frame");
     return -1;
   }
@@ -220,6 +240,7 @@ static void on_link_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   l->in.len += (size_t)nread;
   l->ps->stats.bytes_in += (size_t)nread;
   size_t off = 0;
+  uint64_t now = node_ms(l->ps);
   for (;;) {
     size_t flen;
     int rc = dyna_wire_frame(l->in.data + off, l->in.len - off, DYNA_WIRE_MAX_FRAME, &flen);
@@ -228,7 +249,7 @@ static void on_link_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
       link_close(l, "frame too large or not a Dyna peer");
       return;
     }
-    if (handle_frame(l, l->in.data + off, flen)) return;
+    if (handle_frame(l, l->in.data + off, flen, now)) return;
     off += flen;
     if (l->state == L_CLOSING) return;
   }
@@ -389,16 +410,21 @@ void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame) {
     dyna_buf_free(frame);
     return;
   }
-  p->stats.frames_out++;
-  if (!l->wq.out.len) { /* take the buffer instead of copying it */
-    dyna_buf_free(&l->wq.out);
-    l->wq.out = *frame;
-    dyna_buf_init(frame);
-  } else {
-    dyna_buf_put(&l->wq.out, frame->data, frame->len);
-    dyna_buf_free(frame);
+  /* Copied into the link's output, whose allocation is reused turn after turn. A put
+   * that cannot allocate writes nothing, so the stream stays whole. */
+  dyna_buf_put(&l->wq.out, frame->data, frame->len);
+  dyna_buf_free(frame);
+  if (l->wq.out.oom) {
+    l->wq.out.oom = 0;
+    p->stats.dropped++;
+    return;
   }
-  if (l->state == L_UP) link_flush(l);
+  p->stats.frames_out++;
+  if (!l->dirty) {
+    l->dirty = 1;
+    l->next_dirty = p->dirty;
+    p->dirty = l;
+  }
 }
 
 int dyna_peers_join(dyna_peers_t *p, const char *addr) {

@@ -32,8 +32,12 @@ int dyna_peers_open(struct dyna_server *s, dyna_peers_t **out, char *err, size_t
 /* Closes every link (handles finish closing in the loop). */
 void dyna_peers_close(dyna_peers_t *p);
 void dyna_peers_free(dyna_peers_t *p);
-/* Queues a frame for node `to`, dialling it if needed. Takes the frame's memory. */
+/* Queues a frame for node `to`, dialling it if needed. Takes the frame's memory. The
+ * frame leaves at the next dyna_peers_flush. */
 void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame);
+/* Writes the frames queued since the last call: one write per link. The server calls it
+ * at the end of every loop turn, and the group commit before it syncs. */
+void dyna_peers_flush(dyna_peers_t *p);
 /* Dials addr (HOST:PORT) and, once its HELLO names it, asks it to let us join. */
 int dyna_peers_join(dyna_peers_t *p, const char *addr);
 /* Periodic: keeps links to every live member, redials failed ones. */

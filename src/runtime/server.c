@@ -44,7 +44,7 @@ static void conn_drop_slots(dyna_server_t *s, conn_t *c) {
     for (uint32_t i = 0; slot->kind != SLOT_READY && i < slot->nsub; i++) {
       dyna_idmap_take(&s->pend, slot->first_req + i, NULL);
     }
-    dyna_slot_free(slot);
+    dyna_slot_release(s, slot);
     slot = next;
   }
   c->head = c->tail = NULL;
@@ -81,18 +81,23 @@ static void on_write(uv_write_t *req, int status) {
     conn_close(s, c);
     return;
   }
-  if (c->wq.out.len) conn_start_write(s, c);
-  else if (c->quit_after_flush && !c->head) conn_close(s, c);
-  else conn_unblock(s, c);
+  conn_start_write(s, c); /* what gathered meanwhile, or the end-of-output steps */
 }
 
+/* Writes what c has ready. When nothing is left in flight afterwards (the usual case:
+ * the socket took it all at once), takes the steps that follow the end of output:
+ * close after QUIT or an error, or take a paused client's buffered commands. */
 static void conn_start_write(dyna_server_t *s, conn_t *c) {
   if (c->closing) return;
   int rc = dyna_wq_flush(&c->wq, (uv_stream_t *)&c->tcp, on_write, c);
-  if (rc) {
+  if (rc < 0) {
     LOG_DEBUG("client %llu: write: %s", (unsigned long long)c->id, uv_strerror(rc));
     conn_close(s, c);
+    return;
   }
+  if (rc > 0) return; /* on_write comes back here */
+  if (c->quit_after_flush && !c->head) conn_close(s, c);
+  else conn_unblock(s, c);
 }
 
 static void mark_dirty(dyna_server_t *s, conn_t *c) {
@@ -109,7 +114,7 @@ void dyna_conn_flush_slots(dyna_server_t *s, conn_t *c) {
     c->head = slot->next;
     if (!c->head) c->tail = NULL;
     c->nslots--;
-    dyna_slot_free(slot);
+    dyna_slot_release(s, slot);
   }
   if (c->wq.out.len) mark_dirty(s, c);
 }
@@ -152,7 +157,7 @@ static void maybe_resume_reading(dyna_server_t *s, conn_t *c) {
 static void protocol_error(dyna_server_t *s, conn_t *c, int rc, const char *why) {
   s->stats.protocol_errors++;
   LOG_INFO("client %llu: closing: %s", (unsigned long long)c->id, why);
-  slot_t *slot = dyna_calloc(1, sizeof(*slot));
+  slot_t *slot = dyna_slot_new(s);
   dyna_buf_t *dst = &c->wq.out;
   if (slot) { /* behind any replies still pending, to keep order */
     slot->kind = SLOT_READY;
@@ -284,20 +289,26 @@ void dyna_server_route_reply(dyna_server_t *s, dyna_reply_t *r) {
 
 static void on_idle(uv_idle_t *h) { (void)h; }
 
+/* Writes every connection with new output, and every peer link with new frames: one
+ * write per socket per turn. Taking a paused client's buffered commands can answer some
+ * at once (PING, errors), which dirties it again: those go out in the next pass. */
 void dyna_server_flush(dyna_server_t *s) {
-  conn_t *c = s->dirty;
-  s->dirty = NULL;
-  while (c) {
-    conn_t *next = c->next_dirty;
-    c->dirty = 0;
-    c->next_dirty = NULL;
-    if (!c->closing) {
-      conn_start_write(s, c);
-      if (too_much_output(s, c)) pause_reading(c);
-      else if (!c->closing) conn_unblock(s, c);
+  while (s->dirty) {
+    conn_t *c = s->dirty;
+    s->dirty = NULL;
+    while (c) {
+      conn_t *next = c->next_dirty;
+      c->dirty = 0;
+      c->next_dirty = NULL;
+      if (!c->closing) conn_start_write(s, c);
+      if (!c->closing) {
+        if (too_much_output(s, c)) pause_reading(c);
+        else conn_unblock(s, c);
+      }
+      c = next;
     }
-    c = next;
   }
+  if (s->peers) dyna_peers_flush(s->peers);
 }
 
 static int node_has_work(const dyna_server_t *s) {
@@ -482,5 +493,6 @@ void dyna_server_free(dyna_server_t *s) {
     dyna_store_close(s->store);
   }
   dyna_idmap_free(&s->pend);
+  dyna_slot_cache_free(s);
   dyna_free(s);
 }

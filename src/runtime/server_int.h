@@ -32,6 +32,8 @@ struct dyna_server {
   size_t nconns;
   conn_t *dirty;        /* connections with replies to flush */
   dyna_idmap_t pend;  /* request id -> slot (ptr) and position in it (aux) */
+  slot_t *free_slots;   /* finished slots kept for reuse (owned; commands.c) */
+  size_t nfree_slots;
   uint64_t next_conn_id, next_req;
   uint64_t start_ms;
   int stopping;
@@ -52,8 +54,12 @@ int dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *cmd);
 /* Delivers reply r to position sub of slot (of connection c). */
 void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
                        const dyna_reply_t *r);
-/* Frees a slot and everything it owns. */
-void dyna_slot_free(slot_t *slot);
+/* A zeroed slot (NULL when out of memory). */
+slot_t *dyna_slot_new(dyna_server_t *s);
+/* Releases a slot and everything it owns; the slot itself may be kept for reuse. */
+void dyna_slot_release(dyna_server_t *s, slot_t *slot);
+/* Frees the slots kept for reuse. */
+void dyna_slot_cache_free(dyna_server_t *s);
 /* Appends an error reply for a DYNA_E* status, e.g. "-NOQUORUM 1 of 2 replicas answered". */
 void dyna_cmd_put_status_error(dyna_buf_t *out, int status, const char *msg);
 

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# bench/cpu.sh: CPU time per request of a local 3-node cluster and of its client.
+#
+# Throughput on a shared 2-core machine says little; CPU time per operation does not
+# depend on what else runs. This starts 3 dynad (N=3 R=2 W=2, --sync none by default so
+# the disk stays out of it), loads KEYS keys, then runs each test under `perf stat`:
+# the three servers (perf stat -p) and the client (perf stat -- client) separately, and
+# prints task-clock and context switches per operation. A benchmark, not a test.
+#
+#   get-rb   redis-benchmark -t get -c 50 -d 100 -r KEYS -n OPS through node 1
+#   get-db   dyna-bench --protocol redis --routing ring --workload C (GET routed by key)
+#   set-db   dyna-bench --protocol redis --routing ring --workload W (SET routed by key)
+#   dget-db  dyna-bench --workload C (DYNA.GET, dyna protocol, routed)
+#
+# Environment (optional): BIN (dynad, dyna-bench; default ../bin), OPS=200000,
+# KEYS=100000, SYNC=none, ROUNDS=1, TESTS="get-rb get-db set-db dget-db", PIPELINE=1.
+# Needs perf (run as root, or with perf_event_paranoid <= 0) and redis-benchmark.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+BIN=${BIN:-$here/../bin}
+OPS=${OPS:-200000}
+KEYS=${KEYS:-100000}
+SYNC=${SYNC:-none}
+ROUNDS=${ROUNDS:-1}
+TESTS=${TESTS:-get-rb get-db set-db dget-db}
+PIPELINE=${PIPELINE:-1}
+
+die() { echo "cpu.sh: $*" >&2; exit 2; }
+for t in perf redis-benchmark redis-cli python3; do command -v "$t" >/dev/null || die "$t not found"; done
+[ -x "$BIN/dynad" ] && [ -x "$BIN/dyna-bench" ] || die "no dynad/dyna-bench in $BIN"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dyna-cpu.XXXXXX")
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+ports=()
+for i in 1 2 3; do
+  p=$(free_port) cp=$(free_port)
+  join=()
+  [ "$i" -gt 1 ] && join=(--join "127.0.0.1:$cp1")
+  "$BIN/dynad" --name "n$i" --data "$work/n$i" --listen "127.0.0.1:$p" --cluster "127.0.0.1:$cp" \
+    --n 3 --r 2 --w 2 --sync "$SYNC" --log-level warn "${join[@]}" >"$work/n$i.log" 2>&1 &
+  pids+=($!)
+  ports+=("$p")
+  [ "$i" = 1 ] && cp1=$cp
+  for _ in $(seq 1 100); do [ "$(redis-cli -p "$p" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+done
+spids=$(IFS=,; echo "${pids[*]}")
+SEEDS="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
+for _ in $(seq 1 100); do
+  ok=1
+  for p in "${ports[@]}"; do
+    [ "$(redis-cli -p "$p" info | tr -d '\r' | awk -F: '$1=="members"{print $2}')" = 3 ] || ok=0
+  done
+  [ "$ok" = 1 ] && break
+  sleep 0.2
+done
+[ "$ok" = 1 ] || die "the cluster did not settle"
+sleep 1 # let the ring versions agree
+"$BIN/dyna-bench" --seeds "$SEEDS" --keys "$KEYS" --value-size 100 --pipeline 16 --load-only | grep -E '^load:'
+
+# field VALUE of perf stat -x, output (first column), for event NAME
+pval() { awk -F, -v e="$2" '$3 ~ e { print $1; exit }' "$1"; }
+
+run() { # name cmd...
+  local name=$1
+  shift
+  perf stat -x, -e task-clock,context-switches -p "$spids" -o "$work/srv.txt" &
+  local sp=$!
+  sleep 0.2
+  perf stat -x, -e task-clock,context-switches -o "$work/cli.txt" -- "$@" >"$work/out.txt" 2>&1
+  kill -INT "$sp"
+  wait "$sp" || true
+  local st sc ct cc
+  st=$(pval "$work/srv.txt" task-clock) sc=$(pval "$work/srv.txt" context-switches)
+  ct=$(pval "$work/cli.txt" task-clock) cc=$(pval "$work/cli.txt" context-switches)
+  local rate
+  rate=$(grep -oE '[0-9.]+ requests per second|= [0-9]+ ops/s' "$work/out.txt" | grep -oE '[0-9.]+' | tail -1)
+  awk -v n="$name" -v ops="$OPS" -v st="$st" -v sc="$sc" -v ct="$ct" -v cc="$cc" -v r="$rate" 'BEGIN {
+    printf "%-8s %9.0f ops/s  servers %6.2f us/op %5.2f cs/op   client %6.2f us/op %5.2f cs/op   total %6.2f us/op\n",
+      n, r, st * 1000 / ops, sc / ops, ct * 1000 / ops, cc / ops, (st + ct) * 1000 / ops }'
+}
+
+echo "cluster $SEEDS, sync $SYNC, $OPS ops per test, pipeline $PIPELINE"
+for r in $(seq 1 "$ROUNDS"); do
+  for t in $TESTS; do
+    case $t in
+    get-rb) run get-rb redis-benchmark -p "${ports[0]}" -t get -n "$OPS" -c 50 -d 100 -r "$KEYS" -P "$PIPELINE" -q ;;
+    get-db) run get-db "$BIN/dyna-bench" --seeds "$SEEDS" --protocol redis --routing ring --workload C \
+      --keys "$KEYS" --ops "$OPS" --pipeline "$PIPELINE" ;;
+    set-db) run set-db "$BIN/dyna-bench" --seeds "$SEEDS" --protocol redis --routing ring --workload W \
+      --keys "$KEYS" --ops "$OPS" --pipeline "$PIPELINE" ;;
+    dget-db) run dget-db "$BIN/dyna-bench" --seeds "$SEEDS" --workload C --keys "$KEYS" --ops "$OPS" \
+      --pipeline "$PIPELINE" ;;
+    *) die "unknown test $t" ;;
+    esac
+  done
+done
