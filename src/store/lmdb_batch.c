@@ -153,7 +153,9 @@ static int ck_job(lm_store_t *s) {
   pthread_mutex_lock(&b->mu);
   uint64_t seg = b->ck_seg;
   pthread_mutex_unlock(&b->mu);
-  return checkpoint(s, &b->ckpt, seg);
+  int err = checkpoint(s, &b->ckpt, seg);
+  dyna_wal_prepare(b->wal, 2 * b->ckpt_bytes); /* best effort: see wal.h */
+  return err;
 }
 
 static void *log_main(void *arg) {

@@ -12,11 +12,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #define WAL_MAGIC 0x4c415744u /* "DWAL" little-endian */
 #define WAL_ENTRY_HEAD 10     /* u8 space, u8 tomb, u32 klen, u32 vlen */
+#define WAL_PREP "wal-prep.tmp"  /* a segment being zero-filled */
+#define WAL_NEXT "wal-next.tmp"  /* a zero-filled segment ready for the next roll */
 
 struct dyna_wal {
   char dir[PATH_MAX];
@@ -105,6 +108,9 @@ int dyna_wal_open(const char *dir, dyna_wal_t **out) {
 
 void dyna_wal_close(dyna_wal_t *w) {
   if (!w) return;
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof(path), "%s/" WAL_NEXT, w->dir); /* a prepared segment: not needed */
+  unlink(path);
   if (w->fd >= 0) close(w->fd);
   if (w->dirfd >= 0) close(w->dirfd);
   dyna_free(w->found);
@@ -134,7 +140,9 @@ static uint64_t rec_hash(const uint8_t *payload, size_t plen, uint64_t seq) {
 
 int dyna_wal_decode(const uint8_t *p, size_t len, size_t *used, uint64_t *seq,
                     const uint8_t **payload, size_t *plen) {
-  if (len == 0) return DYNA_EAGAIN;
+  size_t z = 0;
+  while (z < len && z < 8 && p[z] == 0) z++;
+  if (z == len || z == 8) return DYNA_EAGAIN; /* the end, or the zero fill after it */
   if (len < DYNA_WAL_HEADER || rd32(p) != WAL_MAGIC) return DYNA_ECORRUPT;
   size_t n = rd32(p + 4);
   if (n > len - DYNA_WAL_HEADER) return DYNA_ECORRUPT;
@@ -237,7 +245,12 @@ static int replay_segment(dyna_wal_t *w, uint64_t n, int last, dyna_overlay_t *o
     uint64_t seq;
     const uint8_t *payload;
     int drc = dyna_wal_decode(map + at, size - at, &used, &seq, &payload, &plen);
-    if (drc == DYNA_EAGAIN) break;
+    if (drc == DYNA_EAGAIN) { /* a preallocated segment: only zeros may follow */
+      size_t z = at;
+      while (z < size && map[z] == 0) z++;
+      if (z == size) break;
+      drc = DYNA_ECORRUPT;
+    }
     if (!drc && !first && seq != prev + 1) drc = DYNA_ECORRUPT;
     if (!drc) drc = dyna_wal_entries(payload, plen, replay_entry, ov);
     if (drc == DYNA_ENOMEM) {
@@ -273,6 +286,9 @@ int dyna_wal_replay(dyna_wal_t *w, uint64_t after, dyna_overlay_t *ov, char *err
     unlink(path);
   }
   if (i) fsync(w->dirfd);
+  char prep[PATH_MAX + 32];
+  snprintf(prep, sizeof(prep), "%s/" WAL_PREP, w->dir);
+  unlink(prep); /* left by a crash while filling */
   for (size_t j = i; j < w->nfound; j++) {
     uint64_t n = w->found[j];
     if (n != after + 1 + (j - i)) { /* segments after the checkpoint are consecutive */
@@ -289,11 +305,16 @@ int dyna_wal_replay(dyna_wal_t *w, uint64_t after, dyna_overlay_t *ov, char *err
 
 /* ---- appending ---- */
 
-/* Starts segment seg+1 (created empty, its name made durable). */
+/* Starts segment seg+1, its name made durable: the zero-filled file dyna_wal_prepare
+ * left (so that appends overwrite allocated blocks and fdatasync writes no metadata),
+ * else a new empty one. */
 static int open_next(dyna_wal_t *w) {
-  char path[PATH_MAX + 32];
+  char path[PATH_MAX + 32], next[PATH_MAX + 32];
   seg_path(w, w->seg + 1, path, sizeof(path));
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  snprintf(next, sizeof(next), "%s/" WAL_NEXT, w->dir);
+  int fd = -1;
+  if (!rename(next, path)) fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io_err(errno);
   if (fsync(w->dirfd)) {
     int e = errno;
@@ -341,6 +362,32 @@ int dyna_wal_append(dyna_wal_t *w, const dyna_overlay_t *batch) {
   w->seq++;
   if (w->buf.cap > ((size_t)1 << 20)) dyna_buf_free(&w->buf); /* don't keep a big batch's buffer */
   return 0;
+}
+
+int dyna_wal_prepare(dyna_wal_t *w, size_t bytes) {
+  char tmp[PATH_MAX + 32], next[PATH_MAX + 32];
+  snprintf(tmp, sizeof(tmp), "%s/" WAL_PREP, w->dir);
+  snprintf(next, sizeof(next), "%s/" WAL_NEXT, w->dir);
+  if (!access(next, F_OK)) return 0; /* one is ready */
+  struct statvfs vfs;
+  if (statvfs(w->dir, &vfs) || (uint64_t)vfs.f_bavail * vfs.f_frsize < 4 * (uint64_t)bytes)
+    return DYNA_EFULL; /* don't take the last free space from the log itself */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return io_err(errno);
+  static const uint8_t zeros[64 << 10];
+  int err = 0;
+  for (size_t at = 0; at < bytes && !err;) {
+    size_t n = bytes - at < sizeof(zeros) ? bytes - at : sizeof(zeros);
+    ssize_t k = pwrite(fd, zeros, n, (off_t)at);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) err = io_err(k < 0 ? errno : ENOSPC);
+    else at += (size_t)k;
+  }
+  if (!err && fdatasync(fd)) err = io_err(errno);
+  close(fd);
+  if (!err && rename(tmp, next)) err = io_err(errno);
+  if (err) unlink(tmp);
+  return err;
 }
 
 uint64_t dyna_wal_roll(dyna_wal_t *w) {

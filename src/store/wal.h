@@ -12,7 +12,9 @@
  *   u32 magic "DWAL" | u32 payload length | u64 seq | u64 xxh3(payload, seed seq^magic)
  *   payload: entries { u8 space | u8 tomb | u32 klen | u32 vlen | key | value }
  *
- * integers little-endian; seq goes up by one per record within a segment. A record is
+ * integers little-endian; seq goes up by one per record within a segment. A segment may
+ * be preallocated with zeros (dyna_wal_prepare): eight zero bytes where a record would
+ * start, or zeros to the end, mark its end, and only zeros may follow. A record is
  * written with one pwrite and acknowledged only after fdatasync; a failed append is
  * truncated away, so a segment only ever ends in a record that was being written when
  * the process or machine died. Replay stops at the first record that does not check out
@@ -53,6 +55,13 @@ uint64_t dyna_wal_segment(const dyna_wal_t *w);
  * DYNA_EIO) leaves the log as it was before the call. */
 int dyna_wal_append(dyna_wal_t *w, const dyna_overlay_t *batch);
 
+/* Prepares the next segment ahead (on the checkpoint thread): a file of `bytes` zeros,
+ * written and fdatasync'd, that the next segment takes over, so appends into it overwrite
+ * allocated blocks and their fdatasync writes no file size. Does nothing when one is
+ * ready; DYNA_EFULL when the disk has less than 4 x bytes free (the log itself must not
+ * run out of space for it). On failure the next segment simply starts empty. */
+int dyna_wal_prepare(dyna_wal_t *w, size_t bytes);
+
 /* Closes the current segment: the next append starts a new one. Returns the number of
  * the segment closed (every record so far is in segments <= it). */
 uint64_t dyna_wal_roll(dyna_wal_t *w);
@@ -65,7 +74,7 @@ int dyna_wal_drop(dyna_wal_t *w, uint64_t upto);
 
 /* Decodes the record at the start of p[0..len): on 0, *used is its size, *seq its
  * sequence number and *payload and *plen its entries (pointing into p). DYNA_EAGAIN when p
- * is empty (the clean end of a segment), DYNA_ECORRUPT for anything that is not a whole,
+ * is empty or starts with eight zero bytes, or is all zeros (the clean end of a segment), DYNA_ECORRUPT for anything that is not a whole,
  * intact record (a torn tail or damage). */
 int dyna_wal_decode(const uint8_t *p, size_t len, size_t *used, uint64_t *seq,
                     const uint8_t **payload, size_t *plen);

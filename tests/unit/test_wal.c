@@ -78,7 +78,8 @@ static int segments(const char *dir, char *last, size_t lastlen) {
   struct dirent *e;
   log_bytes = 0;
   while ((e = readdir(d))) {
-    if (strncmp(e->d_name, "wal-", 4)) continue;
+    size_t len = strlen(e->d_name);
+    if (strncmp(e->d_name, "wal-", 4) || len < 4 || strcmp(e->d_name + len - 4, ".log")) continue;
     n++;
     if (strcmp(e->d_name, best) > 0) snprintf(best, sizeof(best), "%s", e->d_name);
     char path[PATH_MAX + 256];
@@ -404,6 +405,52 @@ static void test_missing_segment(void **state) {
   assert_int_equal(file_size(p2), s2);
 }
 
+/* Segments preallocated with zeros: the zero fill ends a segment; anything but zeros
+ * after it is corruption in an older segment and a torn tail in the newest. */
+static void test_prepared_segments(void **state) {
+  fx_t *f = *state;
+  dyna_wal_t *w;
+  assert_int_equal(dyna_wal_open(f->dir, &w), 0);
+  dyna_overlay_t ov;
+  dyna_ov_init(&ov);
+  char err[256];
+  assert_int_equal(dyna_wal_replay(w, 0, &ov, err, sizeof(err)), 0);
+  const char *keys[] = {"a", "b", "c"};
+  for (int i = 0; i < 3; i++) {
+    if (i != 1) assert_int_equal(dyna_wal_prepare(w, 64 << 10), 0);
+    if (i == 2) dyna_wal_roll(w);
+    assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8(keys[i]), 1, U8(keys[i]), 1, 0), 0);
+    assert_int_equal(dyna_wal_append(w, &ov), 0);
+    dyna_ov_clear(&ov);
+  }
+  assert_int_equal(dyna_wal_segment(w), 2);
+  dyna_wal_close(w);
+  char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
+  seg_file(f->dir, 1, p1, sizeof(p1));
+  seg_file(f->dir, 2, p2, sizeof(p2));
+  assert_int_equal(file_size(p1), 64 << 10); /* appends went into the zeroed files */
+  assert_int_equal(file_size(p2), 64 << 10);
+  /* a stray byte in the zero fill of the older segment: corruption */
+  int fd = open(p1, O_RDWR);
+  assert_true(fd >= 0);
+  uint8_t one = 1, zero = 0;
+  assert_int_equal(pwrite(fd, &one, 1, (64 << 10) - 1), 1);
+  dyna_store_t *s = NULL;
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, 0, &s), DYNA_ECORRUPT);
+  assert_int_equal(pwrite(fd, &zero, 1, (64 << 10) - 1), 1);
+  close(fd);
+  /* the same in the newest segment: a torn tail; everything before it replays */
+  fd = open(p2, O_RDWR);
+  assert_int_equal(pwrite(fd, &one, 1, (64 << 10) - 1), 1);
+  close(fd);
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, 0, &s), 0);
+  expect_val(f, s, "a", "a");
+  expect_val(f, s, "b", "b");
+  expect_val(f, s, "c", "c");
+  dyna_store_close(s);
+  assert_int_equal(segments(f->dir, NULL, 0), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_record_format),
@@ -413,6 +460,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_segments_replayed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_older_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_segment, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prepared_segments, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
