@@ -7,7 +7,8 @@
  * A link is up when both ends run and sit in the same partition group. Frames on a cut
  * link are lost, as are frames whose sender or receiver restarted since they left (a
  * restart breaks the TCP connection they travelled on). Delays are 0.2 ms plus an
- * exponential part (mean 1 ms, or 3 ms under SF_LOSS, with rare 50-250 ms spikes);
+ * exponential part (mean 1 ms, or 3 ms under SF_LOSS, with rare 50-250 ms spikes: 1% of
+ * frames under SF_LOSS, or the share --spikes sets, in any mix);
  * links deliver in FIFO order like TCP unless the reorder probability lets a frame
  * overtake. Loss and duplication go beyond TCP on purpose: they exercise retries and
  * idempotence.
@@ -43,7 +44,8 @@ int sim_node_index(const sim_world_t *w, uint64_t id) {
 static uint64_t draw_delay_us(sim_world_t *w) {
   double mean = (w->o.faults & SF_LOSS) ? 3000.0 : 1000.0;
   double d = 200.0 + sim_rng_exp(&w->rng, mean);
-  if (sim_rng_chance(&w->rng, w->spike)) d += (double)sim_rng_range(&w->rng, 50000, 250000);
+  double spike = w->spike > w->o.spikes ? w->spike : w->o.spikes;
+  if (sim_rng_chance(&w->rng, spike)) d += (double)sim_rng_range(&w->rng, 50000, 250000);
   return (uint64_t)d;
 }
 

@@ -123,6 +123,8 @@ static void replay_cmd(const sim_opts_t *o, char *out, size_t cap) {
   if (o->aae_ms) ADD(" --aae-ms %" PRIu64, o->aae_ms);
   if (o->strict) ADD(" --strict");
   if (o->read_all) ADD(" --read-all");
+  if (o->routing == SIM_ROUTE_RING) ADD(" --routing ring");
+  if (o->spikes > 0) ADD(" --spikes %g", o->spikes * 100.0);
   if (o->bugs) { names_of(BUG_NAMES, o->bugs, nm, sizeof(nm)); ADD(" --bugs %s", nm); }
 #undef ADD
 }
@@ -160,6 +162,7 @@ static void report(sim_world_t *w, FILE *out, const run_result_t *res) {
           w->st.partitions, w->st.crashes, w->st.crashes_mid_turn, w->st.restarts, w->st.joins - (w->o.nodes - 1),
           w->st.leaves, w->st.removes);
   sim_work_report(w, out);
+  if (w->o.latency) sim_work_latency_report(w, out);
   uint64_t rr = 0, rt = 0, ho = 0;
   for (uint32_t i = 0; i < w->nnodes; i++)
     if (w->nodes[i].state == SN_UP) {
@@ -359,6 +362,13 @@ static void usage(FILE *out) {
 "                     huge value turns it off, to test read repair on its own\n"
 "  --strict           no workarounds for known core issues (docs/simulation.md)\n"
 "  --read-all         GETs ask all N replicas at once (cfg.read_all) instead of R first\n"
+"  --routing R        how clients pick the node for a request: random (default: a random\n"
+"                     member, like a load balancer) or ring (the first up node of the\n"
+"                     key's preference list, as libdyna does; a random one if none is up)\n"
+"  --spikes PCT       PCT%% of frames (e.g. 0.2) take 50-250 ms more, in any fault mix\n"
+"                     (a delay tail; loss already spikes 1%%); default 0\n"
+"  --latency          report the simulated latency (submission to answer) of successful\n"
+"                     reads and writes: mean, p50, p99, p99.9, max\n"
 "  --watch KEY        (implies --verbose) show KEY's object on a disk whenever it changes\n"
 "  --help             this text\n");
 }
@@ -416,6 +426,17 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--aae-ms")) bad = parse_u64(v, &o.aae_ms);
     else if (!strcmp(f, "--strict")) { o.strict = 1; used = 0; }
     else if (!strcmp(f, "--read-all")) { o.read_all = 1; used = 0; }
+    else if (!strcmp(f, "--latency")) { o.latency = 1; used = 0; }
+    else if (!strcmp(f, "--spikes")) {
+      char *end = NULL;
+      double p = v ? strtod(v, &end) : -1.0;
+      bad = !v || !*v || *end || !(p >= 0.0 && p <= 100.0);
+      if (!bad) o.spikes = p / 100.0;
+    }
+    else if (!strcmp(f, "--routing")) {
+      bad = !v || (strcmp(v, "random") && strcmp(v, "ring"));
+      if (!bad) o.routing = strcmp(v, "ring") ? SIM_ROUTE_RANDOM : SIM_ROUTE_RING;
+    }
     else if (!strcmp(f, "--watch")) { o.watch = v; o.verbose = 1; }
     else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge")); }
     else if (!strcmp(f, "--nrw")) {

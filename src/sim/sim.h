@@ -51,7 +51,14 @@ typedef struct sim_opts {
   int strict;            /* --strict: no workarounds for known core issues */
   int read_all;          /* --read-all: every node's cfg.read_all (GETs ask all N) */
   const char *watch;     /* --watch KEY: trace every change of KEY on every disk */
+  int routing;           /* --routing: SIM_ROUTE_RANDOM (default) or SIM_ROUTE_RING */
+  int latency;           /* --latency: report client latency percentiles */
+  double spikes;         /* --spikes PCT: share of frames (0..1) delayed 50-250 ms more */
 } sim_opts_t;
+
+/* How a client picks the node it sends a request to (--routing). */
+#define SIM_ROUTE_RANDOM 0 /* a random up member (a load balancer) */
+#define SIM_ROUTE_RING 1   /* the first up node of the key's preference list (libdyna) */
 
 typedef enum {
   EV_MSG = 1, /* a frame arrives: a = from, b = to, ia/ib incarnations at send */
@@ -172,6 +179,8 @@ void sim_node_tick(sim_world_t *w, sim_event_t *e);
 int sim_disk_read(sim_world_t *w, sim_node_t *s, const char *key, size_t klen, dyna_obj_t *out);
 /* Node i, up and a member (not leaving/removed), or -1: a random such node. */
 int sim_pick_up_node(sim_world_t *w);
+/* 1 when node i is up and a member clients may use (not leaving, not joining). */
+int sim_node_usable(const sim_world_t *w, uint32_t i);
 /* Runs events until the queue's next event is after t_end; w->now = t_end after. */
 void sim_run_until(sim_world_t *w, uint64_t t_end);
 /* 1 when every up member agrees on a settled ring that has exactly the VALID members. */
@@ -189,6 +198,8 @@ void sim_work_reply(sim_world_t *w, uint32_t i, dyna_reply_t *r);
 /* Node i crashed: its outstanding client requests fail with an unknown outcome. */
 void sim_work_node_lost(sim_world_t *w, uint32_t i);
 void sim_work_report(sim_world_t *w, FILE *out);
+/* --latency: percentiles of the simulated latency of successful reads and writes. */
+void sim_work_latency_report(sim_world_t *w, FILE *out);
 /* Final phase: one quorum read (R = N) of every key; returns when all answered. */
 int sim_work_final_reads(sim_world_t *w);
 /* End-of-run checks on the model (checks.c calls it). */

@@ -6,7 +6,11 @@
  *   set   blind SET (DYNA_REQ_BLIND) of a fresh value;
  *   del   read, then either DEL with the context read or PUT with it.
  * Clients pick a key and an entry node at random for every cycle, so several clients
- * work on one cart at once. Every write carries a unique write id (u32, first four
+ * work on one cart at once. With --routing ring a client sends each request to the first
+ * usable node of the key's preference list instead (as libdyna does), falling back to
+ * the random node when none of the N is usable. With --latency the simulated time from
+ * submission to answer of every successful request is kept, reads and writes apart, and
+ * reported as percentiles. Every write carries a unique write id (u32, first four
  * bytes of the value); a cart value is the write id followed by its item ids, sorted,
  * one u32 each (little-endian).
  *
@@ -74,7 +78,15 @@ typedef struct wl_client {
   uint32_t *seen;   /* write ids read (owned; moved into the write) */
   uint32_t nseen;
   int del;          /* the pending write is a delete */
+  uint64_t t_sub;   /* simulated ms at which the request in flight was submitted */
 } wl_client_t;
+
+/* Latencies (simulated ms) of successful client requests, one class each. */
+enum { LAT_READ = 0, LAT_WRITE, LAT_CLASSES };
+typedef struct wl_lat {
+  uint32_t *v;
+  size_t n, cap;
+} wl_lat_t;
 
 struct sim_work {
   wl_key_t *keys;
@@ -90,6 +102,7 @@ struct sim_work {
   uint64_t gets, gets_ok, writes, writes_ok, dels, dels_ok, blinds;
   uint64_t versions[6]; /* GETs by sibling count: 0 (absent), 1, 2, 3, 4, 5+ */
   uint64_t eligible, eligible_ok, ack_checks;
+  wl_lat_t lat[LAT_CLASSES];
 };
 
 static void wfree(void *p) { dyna_free(p); }
@@ -133,6 +146,7 @@ void sim_work_free(sim_world_t *w) {
   }
   for (uint32_t i = 1; i < k->nwr; i++) wfree(k->wr[i].seen);
   wfree(k->wr);
+  for (int c = 0; c < LAT_CLASSES; c++) wfree(k->lat[c].v);
   wfree(k->keys);
   wfree(k->cl);
   wfree(k);
@@ -220,6 +234,28 @@ static uint32_t get_u32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* --routing ring: the first usable node of the key's preference list (first N distinct
+ * owners) on the ring of node `fallback` (a random usable node: every member agrees on
+ * the ring outside membership changes, as a client's cached copy would); `fallback`
+ * itself when none of them is usable. Draws nothing from the RNG. */
+static int route(sim_world_t *w, int fallback, const wl_key_t *ky) {
+  if (w->o.routing != SIM_ROUTE_RING || fallback < 0) return fallback;
+  int reps[16];
+  size_t n = preflist(w, (uint32_t)fallback, ky, w->o.n, reps, w->o.n);
+  for (size_t j = 0; j < n; j++)
+    if (sim_node_usable(w, (uint32_t)reps[j])) return reps[j];
+  return fallback;
+}
+
+static void lat_add(wl_lat_t *l, uint64_t ms) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 1024;
+    l->v = dyna_realloc(l->v, l->cap * sizeof(uint32_t));
+    if (!l->v) abort();
+  }
+  l->v[l->n++] = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
 /* Submits req from client c to node i, and ends the node's turn. */
 static void submit(sim_world_t *w, uint32_t c, uint32_t i, dyna_req_t *req, int state) {
   wl_client_t *cl = &w->wl->cl[c];
@@ -227,6 +263,7 @@ static void submit(sim_world_t *w, uint32_t c, uint32_t i, dyna_req_t *req, int 
   cl->node = i;
   cl->inc = w->nodes[i].inc;
   cl->req_id = ((uint64_t)c << 32) | ++w->wl->req_seq;
+  cl->t_sub = w->now;
   req->id = cl->req_id;
   sim_digest(w, EV_CLIENT, c, req->op, req->key, req->klen);
   if (req->vlen) sim_digest(w, 0xCC, c, req->vlen, req->val, req->vlen);
@@ -251,6 +288,7 @@ static void start_cycle(sim_world_t *w, uint32_t c) {
   if (i < 0) { client_later(w, c, CP_START, 100); return; }
   cl->key = key;
   wl_key_t *ky = &k->keys[key];
+  i = route(w, i, ky);
   dyna_req_t req;
   memset(&req, 0, sizeof(req));
   req.key = (const uint8_t *)ky->name;
@@ -285,6 +323,7 @@ static void send_write(sim_world_t *w, uint32_t c) {
   wl_key_t *ky = &k->keys[cl->key];
   int i = sim_pick_up_node(w);
   if (w->stopping || i < 0) { cl->state = CS_IDLE; if (!w->stopping) client_later(w, c, CP_START, 100); return; }
+  i = route(w, i, ky);
   dyna_req_t req;
   memset(&req, 0, sizeof(req));
   req.key = (const uint8_t *)ky->name;
@@ -470,6 +509,7 @@ void sim_work_reply(sim_world_t *w, uint32_t i, dyna_reply_t *r) {
   wl_client_t *cl = &k->cl[c];
   int st = cl->state;
   cl->state = CS_IDLE;
+  if (!r->status) lat_add(&k->lat[st == CS_GET ? LAT_READ : LAT_WRITE], w->now - cl->t_sub);
   if (st == CS_GET) on_get_reply(w, c, r);
   else if (st == CS_PUT) on_put_reply(w, c, i, r);
 }
@@ -678,6 +718,33 @@ int sim_work_converged(sim_world_t *w, uint32_t *bad) {
   dyna_obj_clear(&first);
   dyna_obj_clear(&o);
   return *bad == 0;
+}
+
+/* Nearest-rank percentile of a sorted array: the smallest value with at least p of the
+ * samples at or below it. */
+static uint32_t pct(const uint32_t *v, size_t n, double p) {
+  size_t r = (size_t)(p * (double)n + 0.999999);
+  if (r < 1) r = 1;
+  if (r > n) r = n;
+  return v[r - 1];
+}
+
+void sim_work_latency_report(sim_world_t *w, FILE *out) {
+  static const char *names[LAT_CLASSES] = {"reads", "writes"};
+  for (int c = 0; c < LAT_CLASSES; c++) {
+    wl_lat_t *l = &w->wl->lat[c];
+    if (l->n) qsort(l->v, l->n, sizeof(uint32_t), cmp_u32);
+    double sum = 0;
+    for (size_t j = 0; j < l->n; j++) sum += l->v[j];
+    if (!l->n) {
+      fprintf(out, "  latency %s (%s routing): none\n", names[c],
+              w->o.routing == SIM_ROUTE_RING ? "ring" : "random");
+      continue;
+    }
+    fprintf(out, "  latency %s (%s routing): n %zu mean %.2f p50 %u p99 %u p99.9 %u max %u (simulated ms)\n",
+            names[c], w->o.routing == SIM_ROUTE_RING ? "ring" : "random", l->n, sum / (double)l->n,
+            pct(l->v, l->n, 0.50), pct(l->v, l->n, 0.99), pct(l->v, l->n, 0.999), l->v[l->n - 1]);
+  }
 }
 
 void sim_work_report(sim_world_t *w, FILE *out) {

@@ -287,6 +287,10 @@ static int usable(const sim_world_t *w, const sim_node_t *s) {
   return s->state == SN_UP && !s->leaving && (!s->joining || w->o.strict);
 }
 
+int sim_node_usable(const sim_world_t *w, uint32_t i) {
+  return i < w->nnodes && usable(w, &w->nodes[i]);
+}
+
 int sim_pick_up_node(sim_world_t *w) {
   uint32_t cnt = 0;
   for (uint32_t i = 0; i < w->nnodes; i++) cnt += usable(w, &w->nodes[i]);

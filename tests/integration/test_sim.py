@@ -97,13 +97,69 @@ def cli():
     rc, out = sim("--help")
     flags = ["--seed", "--seeds", "--nodes", "--keys", "--clients", "--duration", "--faults",
              "--bugs", "--ring-size", "--zones", "--nrw", "--joins", "--experiment", "--quiet",
-             "--verbose", "--watch", "--strict", "--aae-ms", "--read-all", "--help"]
+             "--verbose", "--watch", "--strict", "--aae-ms", "--read-all", "--routing",
+             "--latency", "--spikes", "--help"]
     missing = [f for f in flags if f not in out]
     check(rc == 0 and not missing, f"--help documents every flag (missing: {missing})", out)
     rc, out = sim("--faults", "bogus")
     check(rc == 2 and "bad value" in out, "a bad option value is refused with exit 2", out)
     rc, out = sim("--experiment", "ring", "--nodes", 10, "--ring-size", 256)
     check(rc == 0 and "balance" in out, "--experiment ring reports balance", out)
+
+
+LAT_RE = re.compile(r"^  latency (reads|writes) \((random|ring) routing\): n (\d+) mean ([0-9.]+) "
+                    r"p50 (\d+) p99 (\d+) p99\.9 (\d+) max (\d+)", re.M)
+
+
+def latency(out):
+    """{'reads': {...}, 'writes': {...}} from a --latency report (simulated ms)."""
+    res = {}
+    for m in LAT_RE.finditer(out):
+        res[m.group(1)] = {"routing": m.group(2), "n": int(m.group(3)), "mean": float(m.group(4)),
+                           "p50": int(m.group(5)), "p99": int(m.group(6)),
+                           "p999": int(m.group(7)), "max": int(m.group(8))}
+    return res
+
+
+def routing():
+    # Client-driven coordination (--routing ring: the first up node of the key's
+    # preference list, as libdyna does) against a random entry node (a load balancer),
+    # in simulated time, so the comparison is deterministic. 8 nodes, N = 3: a random
+    # entry is a replica 3/8 of the time; otherwise a write costs a FWD hop there and
+    # back, and a read waits for R remote replicas instead of R - 1.
+    base = ["--nodes", 8, "--faults", "none", "--clients", 32, "--keys", 200,
+            "--duration", 10000, "--latency"]
+    for seed, spikes in [(1, 0), (2, 0), (3, 0), (4, 0.1), (5, 0.1)]:
+        args = ["--seed", seed, "--spikes", spikes, *base]
+        rc0, out0 = sim(*args, "--routing", "random")
+        rc1, out1 = sim(*args, "--routing", "ring")
+        a, b = latency(out0), latency(out1)
+        what = f"seed {seed} --spikes {spikes}"
+        if rc0 or rc1 or set(a) != {"reads", "writes"} or set(b) != {"reads", "writes"}:
+            check(False, f"{what}: both routings run clean and report latency", out0 + out1)
+            continue
+        check(a["writes"]["routing"] == "random" and b["writes"]["routing"] == "ring",
+              f"{what}: the report names the routing", out1)
+        w0, w1 = a["writes"]["p999"], b["writes"]["p999"]
+        check(w1 * 4 <= w0 * 3, f"{what}: routed writes p99.9 {w1} ms <= 3/4 of random-entry {w0} ms",
+              out0 + out1)
+        check(b["writes"]["mean"] < a["writes"]["mean"] and b["writes"]["p50"] < a["writes"]["p50"],
+              f"{what}: routed writes mean/p50 {b['writes']['mean']}/{b['writes']['p50']} below "
+              f"random {a['writes']['mean']}/{a['writes']['p50']}", out0 + out1)
+        r0, r1 = a["reads"], b["reads"]
+        check(r1["p999"] <= r0["p999"] and r1["mean"] < r0["mean"],
+              f"{what}: routed reads p99.9 {r1['p999']} <= {r0['p999']} ms, mean {r1['mean']} < {r0['mean']}",
+              out0 + out1)
+        if seed == 1:
+            rc2, out2 = sim(*args, "--routing", "ring")
+            check(digest(out1) == digest(out2) and latency(out2) == b and digest(out1) != digest(out0),
+                  f"{what}: --routing ring repeats its digest and latencies, and differs from random",
+                  out2)
+    rc, out = sim("--seeds", "1..10", "--routing", "ring", "--nodes", 8, "--spikes", 0.2,
+                  "--duration", 5000, "--quiet")
+    check(rc == 0, "10 seeds of --faults all with --routing ring --spikes 0.2 pass", out)
+    rc, out = sim("--routing", "bogus")
+    check(rc == 2 and "bad value" in out, "--routing bogus is refused with exit 2", out)
 
 
 def main():
@@ -115,6 +171,7 @@ def main():
     determinism()
     campaigns()
     bugs()
+    routing()
     print(f"{len(FAILURES)} failure(s) in {time.time() - t:.1f} s")
     return 1 if FAILURES else 0
 
