@@ -25,7 +25,8 @@
  * failed checkpoint (disk or map full) loses nothing: its writes are in the log and
  * stay readable from ckpt; new batches are then refused with that error, each refusal
  * retrying the checkpoint, until one succeeds. Back-pressure: while a checkpoint runs,
- * `logged` may grow to 4 x ckpt_bytes, then commit_async waits for the checkpoint.
+ * `logged` and the log written since it began may each grow to 4 x ckpt_bytes, then
+ * commit_async waits for the checkpoint (so the log on disk stays under about 8 x).
  *
  * Threads: the loop owns cur and logged; fly is frozen from commit_async until poll and
  * ckpt while a checkpoint runs (both then only read, by the loop and one thread). LMDB
@@ -261,7 +262,8 @@ static int lb_commit_async(dyna_store_t *st, uint64_t *ticket) {
     s->pending = 0;
     return b->ck_failed;
   }
-  while (b->ck_busy && b->logged.bytes >= 4 * b->ckpt_bytes) {
+  /* Back-pressure: memory (logged) and log size (log_since) stay within 4 checkpoints. */
+  while (b->ck_busy && (b->logged.bytes >= 4 * b->ckpt_bytes || b->log_since >= 4 * b->ckpt_bytes)) {
     wait_checkpoint(s);
     maybe_checkpoint(b, 0);
   }

@@ -83,9 +83,14 @@ static int segments(const char *dir, char *last, size_t lastlen) {
     n++;
     if (strcmp(e->d_name, best) > 0) snprintf(best, sizeof(best), "%s", e->d_name);
     char path[PATH_MAX + 256];
-    struct stat st;
     snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-    if (!stat(path, &st)) log_bytes += (size_t)st.st_size;
+    FILE *fp = fopen(path, "rb"); /* bytes up to the last non-zero one: the zero fill */
+    size_t at = 0, end = 0;       /* of a preallocated segment is not log */
+    int c;
+    while (fp && (c = fgetc(fp)) != EOF)
+      if (++at, c) end = at;
+    if (fp) fclose(fp);
+    log_bytes += end;
   }
   closedir(d);
   if (last) snprintf(last, lastlen, "%s/%s", dir, best);
@@ -165,7 +170,7 @@ static void test_record_format(void **state) {
 /* ---- checkpoints ---- */
 
 #define CK_KEYS 600u
-#define CK_ROUNDS 12u
+#define CK_ROUNDS 20u
 #define CK_VLEN 700u
 
 static int count_fn(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
@@ -232,11 +237,12 @@ static void test_checkpoints(void **state) {
     if (n > most) most = n;
     if (log_bytes > most_bytes) most_bytes = log_bytes;
   }
-  /* 12 rounds x 600 x 700 B = 5 MB logged, 512 KiB per checkpoint: the log is cut
-   * back all the time (the segment being checkpointed, the one being written) */
+  /* 20 rounds x 600 x 700 B = 8.4 MB logged, 512 KiB per checkpoint: the log is cut
+   * back all the time (the segment being checkpointed, the one being written; with
+   * back-pressure each under 4 x 512 KiB) */
   print_message("checkpoints: at most %d log segments, %zu bytes at once\n", most, most_bytes);
   assert_true(most <= 3);
-  assert_true(most_bytes < (size_t)2 << 20);
+  assert_true(most_bytes < (size_t)4 << 20);
   dyna_store_close(s); /* checkpoints the rest: no log left */
   assert_int_equal(segments(f->dir, NULL, 0), 0);
   assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, MAP_SMALL, &s), 0);
