@@ -487,7 +487,11 @@ static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   a.status = rc;
   a.obj = rc ? NULL : enc.data;
   a.objlen = rc ? 0 : enc.len;
-  dyna_node_send(n, from, &a);
+  /* A read needs no durability of its own: unless durable_reads, the answer leaves
+   * before the commit even when it carries a version not yet durable here (the actor's
+   * incarnation keeps such a dot from ever being reused, as for early PUTs). */
+  if (n->cfg.durable_reads) dyna_node_send(n, from, &a);
+  else dyna_node_send_early(n, from, &a);
   dyna_buf_free(&enc);
   dyna_obj_clear(&o);
 }

@@ -33,6 +33,9 @@ typedef struct dyna_node_cfg {
   uint32_t n, r, w;         /* replication defaults */
   int read_all;             /* GETs ask every target at once (Dynamo, Riak); 0 (default):
                                R targets first, the others only when needed (coord.c) */
+  int durable_reads;        /* answers to reads wait for the group commit like writes;
+                               0 (default): a replica's GET_RESP is an early frame and a
+                               read's reply may leave before the commit (coord.c) */
   size_t max_value_bytes;   /* larger values get DYNA_ETOOBIG */
   uint64_t seed;            /* seeds the node's PRNG (gossip peer choice) */
   uint64_t request_timeout_ms;

@@ -494,6 +494,7 @@ static void cmd_info(dyna_server_t *s, conn_t *c, const args_t *a) {
   info_str(&t, "sync_policy", dyna_sync_name(s->cfg.sync));
   info_u64(&t, "commits", s->stats.commits);
   info_u64(&t, "commit_errors", s->stats.commit_errors);
+  info_u64(&t, "early_replies", s->stats.early_replies);
   info_section(&t, "Stats");
   info_u64(&t, "total_connections_received", s->stats.connections_received);
   info_u64(&t, "rejected_connections", s->stats.connections_rejected);
@@ -533,6 +534,7 @@ static void cmd_info(dyna_server_t *s, conn_t *c, const args_t *a) {
   info_u64(&t, "r", s->cfg.r);
   info_u64(&t, "w", s->cfg.w);
   info_u64(&t, "read_all", (uint64_t)s->cfg.read_all);
+  info_u64(&t, "durable_reads", (uint64_t)s->cfg.durable_reads);
   info_u64(&t, "gossip_sent", ns->gossip_sent);
   info_u64(&t, "gossip_received", ns->gossip_received);
   info_u64(&t, "ring_changes", ns->ring_changes);

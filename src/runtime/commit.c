@@ -18,8 +18,12 @@
  * once: the replicas' fsyncs then overlap with ours, and the incarnation in the node's
  * actor ids makes that safe across a crash (core/node_int.h, dyna_node_actor).
  *
- * Answers of a batch without writes still wait for the batch before them: they may
- * have read data that is not durable yet. A failed batch turns every held reply into an
+ * Reads do not wait (unless --durable-reads): a reply that acknowledges no write leaves
+ * at once, and a replica's GET_RESP is an early frame. Such an answer may carry a write
+ * that is not durable yet and was not acknowledged; if this node then crashes the value
+ * can vanish, but its dot is never reused (the new incarnation's actor ids differ).
+ * With --durable-reads they are held like the rest: answers of a batch without writes
+ * wait for the batch before them, since they may have read data that is not durable. A failed batch turns every held reply into an
  * error and drops every held frame (a frame may carry a version whose dot the store no
  * longer remembers; the store rolls back the batch built on top of it too). */
 #include "core/err.h"
@@ -111,7 +115,8 @@ static int hold_push(dyna_commit_t *c, held_t *h) {
   return 0;
 }
 
-/* Moves the node's outbox into the held queue, tagged with the current batch. */
+/* Moves the node's outbox into the held queue, tagged with the current batch. Replies
+ * that acknowledge no write leave at once unless --durable-reads. */
 static void hold_outbox(dyna_server_t *s) {
   dyna_commit_t *c = s->commit;
   send_early(s);
@@ -119,7 +124,11 @@ static void hold_outbox(dyna_server_t *s) {
   memset(&h, 0, sizeof(h));
   h.tag = c->batch;
   while (dyna_node_pop_reply(s->node, &h.r)) {
-    if (hold_push(c, &h)) release_reply(s, &h.r, DYNA_ENOMEM);
+    if (!h.r.wrote && !s->cfg.durable_reads) {
+      s->stats.early_replies++;
+      release_reply(s, &h.r, 0);
+    }
+    else if (hold_push(c, &h)) release_reply(s, &h.r, DYNA_ENOMEM);
     memset(&h.r, 0, sizeof(h.r));
   }
   h.is_msg = 1;

@@ -65,6 +65,10 @@ void dyna_config_usage(FILE *f) {
     "                              ask R (this node first), the others only when one fails,\n"
     "                              is unreachable or is slow (1/10 of the request timeout).\n"
     "                              INI: read-all = yes|no\n"
+    "  --durable-reads             answers to reads wait for the group commit, as writes do.\n"
+    "                              Default: they leave at once, so a read may see a write\n"
+    "                              that is not durable yet (and not acknowledged).\n"
+    "                              INI: durable-reads = yes|no\n"
     "  --map-size-mb N             LMDB map size (default 65536)\n"
     "  --max-clients N             client connections (default 10000)\n"
     "  --stall-timeout-ms N        close a client stalled mid-request (default 30000)\n"
@@ -100,7 +104,9 @@ static int parse_bool(const char *s, int *out) {
 }
 
 /* Options that are switches: on the command line they take no value (or "=value"). */
-static int is_switch(const char *key) { return !strcmp(key, "read-all"); }
+static int is_switch(const char *key) {
+  return !strcmp(key, "read-all") || !strcmp(key, "durable-reads");
+}
 
 static int parse_hostport(const char *s, char *host, size_t hostlen, int *port) {
   const char *colon = strrchr(s, ':');
@@ -177,8 +183,8 @@ int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *er
     if (parse_u64(val, 1, DYNA_RING_MAX_SIZE, &v) || !dyna_ring_size_valid((uint32_t)v))
       return set_err(err, errlen, "invalid ring-size '%s'%s (want a power of two up to 65536)", val, "");
     c->ring_size = (uint32_t)v;
-  } else if (!strcmp(key, "read-all")) {
-    if (parse_bool(val, &c->read_all))
+  } else if (!strcmp(key, "read-all") || !strcmp(key, "durable-reads")) {
+    if (parse_bool(val, key[0] == 'r' ? &c->read_all : &c->durable_reads))
       return set_err(err, errlen, "invalid value '%s' for %s (want yes or no)", val, key);
   } else if (!strcmp(key, "log-level")) {
     if (dyna_log_parse(val, &c->log_level))

@@ -410,6 +410,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   ncfg.r = cfg->r;
   ncfg.w = cfg->w;
   ncfg.read_all = cfg->read_all;
+  ncfg.durable_reads = cfg->durable_reads;
   ncfg.max_value_bytes = cfg->max_value_bytes;
   ncfg.request_timeout_ms = cfg->request_timeout_ms;
   ncfg.gossip_interval_ms = cfg->gossip_interval_ms;

@@ -123,6 +123,7 @@ static void replay_cmd(const sim_opts_t *o, char *out, size_t cap) {
   if (o->aae_ms) ADD(" --aae-ms %" PRIu64, o->aae_ms);
   if (o->strict) ADD(" --strict");
   if (o->read_all) ADD(" --read-all");
+  if (o->durable_reads) ADD(" --durable-reads");
   if (o->routing == SIM_ROUTE_RING) ADD(" --routing ring");
   if (o->spikes > 0) ADD(" --spikes %g", o->spikes * 100.0);
   if (o->bugs) { names_of(BUG_NAMES, o->bugs, nm, sizeof(nm)); ADD(" --bugs %s", nm); }
@@ -362,6 +363,8 @@ static void usage(FILE *out) {
 "                     huge value turns it off, to test read repair on its own\n"
 "  --strict           no workarounds for known core issues (docs/simulation.md)\n"
 "  --read-all         GETs ask all N replicas at once (cfg.read_all) instead of R first\n"
+"  --durable-reads    read answers wait for the commit (cfg.durable_reads); default:\n"
+"                     GET_RESP frames and read replies leave before it\n"
 "  --routing R        how clients pick the node for a request: random (default: a random\n"
 "                     member, like a load balancer) or ring (the first up node of the\n"
 "                     key's preference list, as libdyna does; a random one if none is up)\n"
@@ -426,6 +429,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--aae-ms")) bad = parse_u64(v, &o.aae_ms);
     else if (!strcmp(f, "--strict")) { o.strict = 1; used = 0; }
     else if (!strcmp(f, "--read-all")) { o.read_all = 1; used = 0; }
+    else if (!strcmp(f, "--durable-reads")) { o.durable_reads = 1; used = 0; }
     else if (!strcmp(f, "--latency")) { o.latency = 1; used = 0; }
     else if (!strcmp(f, "--spikes")) {
       char *end = NULL;

@@ -50,6 +50,7 @@ typedef struct sim_opts {
   uint64_t aae_ms;       /* --aae-ms: anti-entropy interval (0: the core's default) */
   int strict;            /* --strict: no workarounds for known core issues */
   int read_all;          /* --read-all: every node's cfg.read_all (GETs ask all N) */
+  int durable_reads;     /* --durable-reads: every node's cfg.durable_reads */
   const char *watch;     /* --watch KEY: trace every change of KEY on every disk */
   int routing;           /* --routing: SIM_ROUTE_RANDOM (default) or SIM_ROUTE_RING */
   int latency;           /* --latency: report client latency percentiles */

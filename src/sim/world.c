@@ -114,6 +114,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   cfg.seed = sim_rng_next(&w->rng);
   cfg.bugs = w->o.bugs;
   cfg.read_all = w->o.read_all;
+  cfg.durable_reads = w->o.durable_reads;
   if (w->o.aae_ms) cfg.aae_interval_ms = w->o.aae_ms;
   int rc = dyna_node_open(&cfg, s->store, w->now, &s->node);
   if (!rc) rc = dyna_store_commit(s->store); /* as dynad: the incarnation is durable first */
@@ -228,19 +229,38 @@ void sim_node_turn_end(sim_world_t *w, uint32_t i) {
    * they are out even when the node crashes before it. */
   dyna_outmsg_t em;
   while (dyna_node_pop_early(s->node, &em)) sim_net_send(w, i, em.to, &em.frame);
+  /* Replies that acknowledge no write leave before the commit too (as in dynad), unless
+   * --durable-reads; the others wait in `held` (owned here, freed below). */
+  dyna_reply_t r, *held = NULL;
+  size_t nheld = 0, cap = 0;
+  while (dyna_node_pop_reply(s->node, &r)) {
+    if (!r.wrote && !w->o.durable_reads) {
+      sim_work_reply(w, i, &r);
+      dyna_reply_clear(&r);
+      continue;
+    }
+    if (nheld == cap) {
+      cap = cap ? cap * 2 : 16;
+      held = realloc(held, cap * sizeof(*held));
+      if (!held) abort(); /* the simulator does not model its own memory running out */
+    }
+    held[nheld++] = r;
+  }
   if (s->crash_mid_turn) {
+    for (size_t j = 0; j < nheld; j++) dyna_reply_clear(&held[j]);
+    free(held);
     w->st.crashes_mid_turn++;
     sim_node_crash(w, i);
     return;
   }
   int rc = dyna_store_commit(s->store);
   if (rc) w->st.commit_failures++;
-  dyna_reply_t r;
-  while (dyna_node_pop_reply(s->node, &r)) {
-    if (rc) dyna_reply_fail(&r, DYNA_EIO, "storage commit failed");
-    sim_work_reply(w, i, &r);
-    dyna_reply_clear(&r);
+  for (size_t j = 0; j < nheld; j++) {
+    if (rc) dyna_reply_fail(&held[j], DYNA_EIO, "storage commit failed");
+    sim_work_reply(w, i, &held[j]);
+    dyna_reply_clear(&held[j]);
   }
+  free(held);
   dyna_outmsg_t m;
   while (dyna_node_pop_msg(s->node, &m)) {
     if (rc) dyna_buf_free(&m.frame);

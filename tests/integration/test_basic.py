@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Basic client protocol of a single dynad: Redis commands, DYNA.* versioning, restart,
-data-dir locking, the --read-all option, and compatibility with redis-cli and
+data-dir locking, the --read-all and --durable-reads options, and compatibility with redis-cli and
 redis-benchmark."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -231,30 +232,39 @@ def t_lock(h):
 
 
 def t_read_all_option(h):
-    """--read-all (GETs ask all N replicas at once) and its INI key reach the node."""
+    """--read-all (GETs ask all N replicas at once), --durable-reads (read answers wait for
+    the group commit) and their INI keys reach the node."""
     def run(*args):
         p = subprocess.run([dynad_path()] + list(args), capture_output=True, timeout=20)
         return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
-    rc, out = run("--help")
-    h.check("--help documents --read-all", rc == 0 and "--read-all" in out and "read-all = yes|no" in out,
-            short(out, 300))
-    rc, out = run("--read-all=maybe")
-    h.check("--read-all=maybe refused (exit 2)", rc == 2 and "invalid value 'maybe' for read-all" in out, out)
-    ini = h.path("read-all.ini")
-    with open(ini, "w") as f:
-        f.write("read-all = yes\n")
-    cases = [((), 0), (("--read-all",), 1), (("--config", ini), 1), (("--config", ini, "--read-all=no"), 0)]
-    for i, (args, want) in enumerate(cases):
-        n = start_node("ra", h.path("ra%d" % i), extra_args=args)
-        try:
-            with n.client() as c:
-                info = c.call("INFO").decode()
-                h.check("dynad %s: INFO read_all:%d" % (" ".join(args) or "(default)", want),
-                        "read_all:%d\r\n" % want in info, short(info, 200))
-                c.call("SET", "ra", "v")
-                h.eq("dynad %s: GET works" % (" ".join(args) or "(default)"), c.call("GET", "ra"), b"v")
-        finally:
-            n.stop()
+    for opt in ("read-all", "durable-reads"):
+        field = opt.replace("-", "_")
+        rc, out = run("--help")
+        h.check("--help documents --%s" % opt, rc == 0 and "--" + opt in out and "%s = yes|no" % opt in out,
+                short(out, 300))
+        rc, out = run("--%s=maybe" % opt)
+        h.check("--%s=maybe refused (exit 2)" % opt, rc == 2 and "invalid value 'maybe' for %s" % opt in out, out)
+        ini = h.path("%s.ini" % opt)
+        with open(ini, "w") as f:
+            f.write("%s = yes\n" % opt)
+        cases = [((), 0), (("--" + opt,), 1), (("--config", ini), 1), (("--config", ini, "--%s=no" % opt), 0)]
+        for i, (args, want) in enumerate(cases):
+            n = start_node("ra", h.path("%s%d" % (field, i)), extra_args=args)
+            try:
+                with n.client() as c:
+                    info = c.call("INFO").decode()
+                    h.check("dynad %s: INFO %s:%d" % (" ".join(args) or "(default)", field, want),
+                            "%s:%d\r\n" % (field, want) in info, short(info, 200))
+                    c.call("SET", "ra", "v")
+                    h.eq("dynad %s: GET works" % (" ".join(args) or "(default)"), c.call("GET", "ra"), b"v")
+                    if opt == "durable-reads":
+                        # the batch policy releases read replies before the commit unless asked
+                        early = int(re.search(r"early_replies:(\d+)", c.call("INFO").decode()).group(1))
+                        h.check("dynad %s: early_replies %s" % (" ".join(args) or "(default)",
+                                                                 "0" if want else "> 0"),
+                                (early == 0) if want else (early > 0), str(early))
+            finally:
+                n.stop()
 
 
 def t_redis_tools(h):
@@ -301,6 +311,6 @@ if __name__ == "__main__":
         ("server commands", t_server_cmds),
         ("restart keeps data", t_restart),
         ("data dir lock", t_lock),
-        ("--read-all option", t_read_all_option),
+        ("--read-all and --durable-reads options", t_read_all_option),
         ("redis-cli / redis-benchmark", t_redis_tools),
     ])

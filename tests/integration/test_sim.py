@@ -54,6 +54,9 @@ def campaigns():
     # GETs ask R replicas first; --read-all (every node's cfg.read_all) asks all N.
     rc, out = sim("--seeds", "1..10", "--read-all", "--duration", 5000, "--quiet")
     check(rc == 0, "10 seeds with --read-all pass", out)
+    # Read answers leave before the commit unless --durable-reads (cfg.durable_reads).
+    rc, out = sim("--seeds", "1..10", "--durable-reads", "--faults", "all", "--duration", 5000, "--quiet")
+    check(rc == 0, "10 seeds with --durable-reads pass", out)
 
 
 def determinism():
@@ -97,7 +100,7 @@ def cli():
     rc, out = sim("--help")
     flags = ["--seed", "--seeds", "--nodes", "--keys", "--clients", "--duration", "--faults",
              "--bugs", "--ring-size", "--zones", "--nrw", "--joins", "--experiment", "--quiet",
-             "--verbose", "--watch", "--strict", "--aae-ms", "--read-all", "--routing",
+             "--verbose", "--watch", "--strict", "--aae-ms", "--read-all", "--durable-reads", "--routing",
              "--latency", "--spikes", "--help"]
     missing = [f for f in flags if f not in out]
     check(rc == 0 and not missing, f"--help documents every flag (missing: {missing})", out)
