@@ -34,13 +34,31 @@
 
 /* ---------- state machine bookkeeping ---------- */
 
+/* The node's object encoding buffer, emptied (one per node, reused: no allocation per
+ * message). Release with enc_done. */
+static dyna_buf_t *enc_take(dyna_node_t *n) {
+  dyna_buf_reset(&n->enc);
+  return &n->enc;
+}
+
+static void enc_done(dyna_buf_t *b) {
+  if (b->cap > (64u << 10)) dyna_buf_free(b); /* not kept after a large object */
+}
+
 static fsm_t *fsm_new(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_t klen) {
-  fsm_t *f = dyna_calloc(1, sizeof(*f));
-  if (!f) return NULL;
-  f->key = dyna_memdup(key, klen);
+  fsm_t *f = n->fsm_free;
+  if (f) { /* a finished one: no allocation */
+    n->fsm_free = f->next;
+    n->fsm_nfree--;
+    memset(f, 0, sizeof(*f));
+  } else if (!(f = dyna_calloc(1, sizeof(*f)))) {
+    return NULL;
+  }
+  f->key = klen <= FSM_KEY_INLINE ? f->key_inline : dyna_malloc(klen);
+  if (f->key) memcpy(f->key, key, klen);
   f->id = dyna_node_new_req(n);
   if (!f->key || dyna_idmap_put(&n->fsms, f->id, f, 0)) {
-    dyna_free(f->key);
+    if (f->key != f->key_inline) dyna_free(f->key);
     dyna_free(f);
     return NULL;
   }
@@ -61,13 +79,26 @@ static void fsm_free(dyna_node_t *n, fsm_t *f) {
   else n->fsm_list = f->next;
   if (f->next) f->next->prev = f->prev;
   dyna_obj_clear(&f->obj);
-  for (int i = 0; i < DYNA_MAX_N; i++) dyna_obj_clear(&f->got[i]);
-  dyna_free(f->key);
-  dyna_free(f);
+  for (uint32_t i = 0; i < f->nt && i < DYNA_MAX_N; i++) dyna_obj_clear(&f->got[i]);
+  if (f->key != f->key_inline) dyna_free(f->key);
+  if (n->fsm_nfree < FSM_FREE_MAX) {
+    f->next = n->fsm_free;
+    n->fsm_free = f;
+    n->fsm_nfree++;
+  } else {
+    dyna_free(f);
+  }
 }
 
 void dyna_coord_free_all(dyna_node_t *n) {
   while (n->fsm_list) fsm_free(n, n->fsm_list);
+  while (n->fsm_free) {
+    fsm_t *f = n->fsm_free;
+    n->fsm_free = f->next;
+    dyna_free(f);
+  }
+  n->fsm_nfree = 0;
+  dyna_buf_free(&n->enc);
 }
 
 static int target_index(const fsm_t *f, uint64_t id) {
@@ -76,14 +107,24 @@ static int target_index(const fsm_t *f, uint64_t id) {
   return -1;
 }
 
-/* Targets asked that have not answered yet. */
-static uint32_t waiting(const fsm_t *f) { return f->nasked - f->ok - f->failed; }
 /* Targets that answered well or still may (asked or not): below need, the quorum is lost. */
 static uint32_t possible(const fsm_t *f) { return f->nt - f->failed; }
 
 /* Encodes a context into a buffer (for FWD / FWD_RESP). */
 static void put_ctx(const dyna_ctx_t *ctx, dyna_buf_t *b) {
   if (ctx && ctx->n) dyna_ctx_encode(ctx, b);
+}
+
+/* Targets asked that have not answered yet. */
+static uint32_t waiting(const fsm_t *f) { return f->nasked - f->ok - f->failed; }
+
+/* 1 when read_repair would send or write anything: a home replica that answered holds
+ * something older than the merge (the same test as read_repair's). */
+static int repair_wanted(const dyna_node_t *n, const fsm_t *f) {
+  if (f->ok < 2 || (n->cfg.bugs & DYNA_BUG_NO_REPAIR)) return 0;
+  for (uint32_t i = 0; i < f->nasked; i++)
+    if (f->answered[i] == 1 && !f->hint[i] && !dyna_obj_descends(&f->got[i], &f->obj)) return 1;
+  return 0;
 }
 
 /* Answers the client, or the node that forwarded the write. ctx_from: the object whose
@@ -114,8 +155,18 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
   r.req_id = f->client_req;
   r.op = f->op;
   if (dyna_node_reserve_reply(n)) return; /* the driver's request times out */
-  if (!status && f->kind == FSM_GET) status = dyna_obj_copy(&r.obj, &f->obj);
-  if (!status) status = dyna_obj_context(&f->obj, &r.ctx);
+  if (!status && f->kind == FSM_GET) {
+    /* The merged object goes to the client. When nothing will read it afterwards (every
+     * asked target answered and none needs a read repair, so f is freed next) it is
+     * moved rather than copied; read_repair then finds nothing to do, as it would have. */
+    if (!waiting(f) && !repair_wanted(n, f)) {
+      r.obj = f->obj;
+      dyna_obj_init(&f->obj);
+    } else {
+      status = dyna_obj_copy(&r.obj, &f->obj);
+    }
+  }
+  if (!status) status = dyna_obj_context(f->kind == FSM_GET ? &r.obj : &f->obj, &r.ctx);
   if (status) {
     dyna_reply_fail(&r, status, msg);
   } else {
@@ -198,7 +249,7 @@ static int is_home(const plan_t *pl, uint64_t id) {
  * (targets not asked, or not answered, are left to anti-entropy). */
 static void read_repair(dyna_node_t *n, fsm_t *f) {
   if (f->ok < 2 || (n->cfg.bugs & DYNA_BUG_NO_REPAIR)) return; /* one answer is the merge */
-  dyna_buf_t enc = DYNA_BUF_INIT;
+  dyna_buf_t *enc = enc_take(n);
   for (uint32_t i = 0; i < f->nasked; i++) {
     if (f->answered[i] != 1 || f->hint[i] || dyna_obj_descends(&f->got[i], &f->obj)) continue;
     n->stats.read_repairs++;
@@ -208,28 +259,32 @@ static void read_repair(dyna_node_t *n, fsm_t *f) {
       dyna_replica_merge(&rep, f->key, f->klen, &f->obj, 0, NULL);
       continue;
     }
-    if (!enc.len) dyna_obj_encode(&f->obj, &enc);
-    if (enc.oom) break;
+    if (!enc->len) dyna_obj_encode(&f->obj, enc);
+    if (enc->oom) break;
     dyna_msg_t m = {0};
     m.type = DYNA_MSG_PUT;
     m.key = f->key;
     m.klen = f->klen;
-    m.obj = enc.data;
-    m.objlen = enc.len;
+    m.obj = enc->data;
+    m.objlen = enc->len;
     dyna_node_send(n, f->target[i], &m);
   }
-  dyna_buf_free(&enc);
+  enc_done(enc);
 }
 
-/* Records a replica's answer (obj may be NULL for a failure). */
-static void get_answer(fsm_t *f, int idx, const dyna_obj_t *obj, int err) {
+/* Records a replica's answer (obj may be NULL for a failure). A good answer is merged
+ * into f->obj and then moved (not copied) into f->got[idx]: obj is left empty. */
+static void get_answer(fsm_t *f, int idx, dyna_obj_t *obj, int err) {
   if (f->answered[idx]) return;
   if (err && !f->err) f->err = err;
-  if (!obj || dyna_obj_merge(&f->obj, obj) || dyna_obj_copy(&f->got[idx], obj)) {
+  if (!obj || dyna_obj_merge(&f->obj, obj)) {
     f->answered[idx] = 2;
     f->failed++;
     return;
   }
+  dyna_obj_clear(&f->got[idx]);
+  f->got[idx] = *obj;
+  dyna_obj_init(obj);
   f->answered[idx] = 1;
   f->ok++;
 }
@@ -352,8 +407,8 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
   }
   if (req->op == DYNA_OP_PUT) n->stats.puts++;
   else n->stats.dels++;
-  dyna_buf_t enc = DYNA_BUF_INIT;
-  dyna_obj_encode(&f->obj, &enc);
+  dyna_buf_t *enc = enc_take(n);
+  dyna_obj_encode(&f->obj, enc);
   int sloppy = 0;
   for (size_t i = 0; i < pl->nt; i++) {
     uint32_t idx = f->nt++;
@@ -364,14 +419,14 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       f->answered[idx] = 1;
       f->ok++;
       if (pl->hint[i]) n->stats.hints_stored++;
-    } else if (!enc.oom) {
+    } else if (!enc->oom) {
       dyna_msg_t m = {0};
       m.type = DYNA_MSG_PUT;
       m.req = f->id;
       m.key = req->key;
       m.klen = req->klen;
-      m.obj = enc.data;
-      m.objlen = enc.len;
+      m.obj = enc->data;
+      m.objlen = enc->len;
       m.node = pl->hint[i];
       dyna_node_send_early(n, pl->target[i], &m); /* overlaps the replicas' fsyncs with ours */
     } else {
@@ -381,7 +436,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
   }
   f->nasked = f->nt;
   n->stats.sloppy_writes += sloppy;
-  dyna_buf_free(&enc);
+  enc_done(enc);
   put_progress(n, f);
 }
 
@@ -477,22 +532,22 @@ static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
     rc = dyna_replica_read(&rep, m->key, m->klen, &o);
   }
-  dyna_buf_t enc = DYNA_BUF_INIT;
-  if (!rc && o.n) dyna_obj_encode(&o, &enc);
-  if (enc.oom) rc = DYNA_ENOMEM;
+  dyna_buf_t *enc = enc_take(n);
+  if (!rc && o.n) dyna_obj_encode(&o, enc);
+  if (enc->oom) rc = DYNA_ENOMEM;
   n->stats.replica_gets++;
   dyna_msg_t a = {0};
   a.type = DYNA_MSG_GET_RESP;
   a.req = m->req;
   a.status = rc;
-  a.obj = rc ? NULL : enc.data;
-  a.objlen = rc ? 0 : enc.len;
+  a.obj = rc ? NULL : enc->data;
+  a.objlen = rc ? 0 : enc->len;
   /* A read needs no durability of its own: unless durable_reads, the answer leaves
    * before the commit even when it carries a version not yet durable here (the actor's
    * incarnation keeps such a dot from ever being reused, as for early PUTs). */
   if (n->cfg.durable_reads) dyna_node_send(n, from, &a);
   else dyna_node_send_early(n, from, &a);
-  dyna_buf_free(&enc);
+  enc_done(enc);
   dyna_obj_clear(&o);
 }
 

@@ -112,6 +112,7 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now
 void dyna_node_free(dyna_node_t *n) {
   if (!n) return;
   dyna_coord_free_all(n);
+  dyna_buf_free(&n->scratch);
   dyna_handoff_free(n);
   dyna_hints_free(n);
   dyna_merkle_free(n);
@@ -164,6 +165,7 @@ void dyna_node_replica(dyna_node_t *n, uint32_t p, dyna_replica_t *rep) {
   rep->ring_size = n->cl.ring.size;
   rep->on_change = dyna_merkle_on_change;
   rep->arg = n;
+  rep->scratch = &n->scratch;
 }
 
 size_t dyna_node_preflist(const dyna_node_t *n, uint32_t p, uint64_t *out, size_t max) {

@@ -14,6 +14,8 @@
 /* A coordinator state machine: one client GET/PUT/DEL, or a forwarded write. */
 typedef enum { FSM_GET = 1, FSM_PUT, FSM_FWD } fsm_kind_t;
 
+#define FSM_KEY_INLINE 64 /* keys up to this length live in the state machine itself */
+
 typedef struct fsm {
   struct fsm *prev, *next;  /* the node's list, for timeouts */
   uint64_t id;              /* request id on the wire */
@@ -22,7 +24,7 @@ typedef struct fsm {
   uint64_t client_req;      /* driver's request id; 0 when origin_node is set */
   uint64_t origin_node;     /* a forwarded write: answer this node ... */
   uint64_t origin_req;      /* ... with this request id */
-  uint8_t *key;             /* owned */
+  uint8_t *key;             /* owned, or key_inline when klen <= FSM_KEY_INLINE */
   size_t klen;
   uint64_t deadline_ms;
   uint32_t need;            /* R or W */
@@ -39,7 +41,10 @@ typedef struct fsm {
   int replied;
   dyna_obj_t obj;           /* GET: merged so far; PUT: the version written */
   int existed;
+  uint8_t key_inline[FSM_KEY_INLINE];
 } fsm_t;
+
+#define FSM_FREE_MAX 64 /* finished state machines kept for reuse (coord.c) */
 
 /* A batch of objects being sent to other nodes as merge-PUTs, deleted here once every
  * target acknowledged (transfer.c). Partition handoff and hint delivery each run one. */
@@ -111,6 +116,10 @@ struct dyna_node {
   /* Coordinator state machines by wire request id. */
   dyna_idmap_t fsms;
   fsm_t *fsm_list;
+  fsm_t *fsm_free;          /* reusable state machines (linked by next) ... */
+  size_t fsm_nfree;         /* ... and how many */
+  dyna_buf_t scratch;       /* replica.c's record buffer (dyna_node_replica) */
+  dyna_buf_t enc;           /* coord.c's object encoding buffer */
   uint64_t next_req;
   dyna_idmap_t down; /* ids the driver reports unreachable (no transport) */
   dyna_idmap_t fd;   /* id -> failure-detector state (fd.c) */

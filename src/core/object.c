@@ -286,18 +286,21 @@ static void commit(dyna_obj_t *o, const plan_t *plan, size_t n, dyna_dvv_entry_t
   obj_install(o, e, n);
 }
 
+#define SYNC_STACK_PLAN 16
+
 /* o := sync(o, (oe, on)), then an event for ev_node with value v when `event`. */
 static int sync_into(dyna_obj_t *o, const dyna_dvv_entry_t *oe, size_t on, int event,
                      uint64_t ev_node, const dyna_val_t *v) {
   int err = 0;
   size_t cap = o->n + on + 1;
-  plan_t *plan = dyna_calloc(cap, sizeof(*plan));
-  if (!plan) return DYNA_ENOMEM;
+  plan_t small[SYNC_STACK_PLAN]; /* the common case: a few coordinators, no allocation */
+  plan_t *plan = small;
+  if (cap > SYNC_STACK_PLAN && !(plan = dyna_calloc(cap, sizeof(*plan)))) return DYNA_ENOMEM;
   size_t n = plan_sync(plan, o, oe, on, event, ev_node, &err);
   dyna_dvv_entry_t *e = NULL;
   if (!err) err = build(plan, n, v, &e);
   if (!err) commit(o, plan, n, e);
-  dyna_free(plan);
+  if (plan != small) dyna_free(plan);
   return err;
 }
 
@@ -405,7 +408,20 @@ static uint64_t rd_varint(dyna_rd_t *r) {
   return v;
 }
 
+/* An upper bound of the encoded size of o (varints counted at their longest). */
+static size_t encode_bound(const dyna_obj_t *o) {
+  size_t n = 1 + 10;
+  for (size_t i = 0; i < o->n; i++) {
+    const dyna_dvv_entry_t *e = &o->e[i];
+    n += 8 + 10 + 10;
+    for (size_t j = 0; j < e->nvals; j++) n += 1 + 10 + 10 + e->vals[j].len;
+  }
+  return n;
+}
+
 void dyna_obj_encode(const dyna_obj_t *o, dyna_buf_t *out) {
+  /* One allocation up front instead of a growth per field; the bytes do not change. */
+  if (dyna_buf_reserve(out, encode_bound(o))) return;
   dyna_buf_put_u8(out, OBJ_VERSION);
   dyna_buf_put_varint(out, o->n);
   for (size_t i = 0; i < o->n; i++) {

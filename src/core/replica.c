@@ -22,31 +22,46 @@ uint64_t dyna_record_hash(const uint8_t *skey, size_t sklen, const uint8_t *rec,
   return h ? h : 1;
 }
 
+/* The record buffer: the replica's scratch (reset) when it has one, else own. */
+static dyna_buf_t *buf_take(const dyna_replica_t *rep, dyna_buf_t *own) {
+  if (!rep->scratch) return own;
+  dyna_buf_reset(rep->scratch);
+  return rep->scratch;
+}
+
+#define SCRATCH_KEEP (64u << 10) /* a scratch buffer grown past this is not kept */
+
+static void buf_done(dyna_buf_t *b, dyna_buf_t *own) {
+  if (b == own || b->cap > SCRATCH_KEEP) dyna_buf_free(b);
+}
+
 /* Loads the record at (space, k) into out; *h gets its hash (0 when absent). */
-static int load(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t klen,
+static int load(const dyna_replica_t *rep, dyna_space_t sp, const uint8_t *k, size_t klen,
                 const loc_t *l, const uint8_t *key, size_t keylen, dyna_obj_t *out, uint64_t *h) {
-  dyna_buf_t b = DYNA_BUF_INIT;
-  int rc = dyna_store_get(st, sp, k, klen, &b);
+  dyna_buf_t own = DYNA_BUF_INIT;
+  dyna_buf_t *b = buf_take(rep, &own);
+  int rc = dyna_store_get(rep->store, sp, k, klen, b);
   if (h) *h = 0;
   if (rc == DYNA_ENOTFOUND) {
     rc = 0;
   } else if (rc == 0) {
-    rc = dyna_record_decode(b.data, b.len, key, keylen, out, NULL, NULL);
-    if (!rc && h) *h = dyna_record_hash(l->skey, l->sklen, b.data, b.len);
+    rc = dyna_record_decode(b->data, b->len, key, keylen, out, NULL, NULL);
+    if (!rc && h) *h = dyna_record_hash(l->skey, l->sklen, b->data, b->len);
   }
-  dyna_buf_free(&b);
+  buf_done(b, &own);
   return rc;
 }
 
 /* Stores o at (space, k); reports OBJ changes to the hook. */
 static int save(const dyna_replica_t *rep, dyna_space_t sp, const uint8_t *k, size_t klen,
                 const loc_t *l, const uint8_t *key, size_t keylen, const dyna_obj_t *o, uint64_t h_old) {
-  dyna_buf_t b = DYNA_BUF_INIT;
-  dyna_record_encode(key, keylen, o, &b);
-  int rc = b.oom ? DYNA_ENOMEM : dyna_store_put(rep->store, sp, k, klen, b.data, b.len);
+  dyna_buf_t own = DYNA_BUF_INIT;
+  dyna_buf_t *b = buf_take(rep, &own);
+  dyna_record_encode(key, keylen, o, b);
+  int rc = b->oom ? DYNA_ENOMEM : dyna_store_put(rep->store, sp, k, klen, b->data, b->len);
   if (!rc && sp == DYNA_SPACE_OBJ && rep->on_change)
-    rep->on_change(rep->arg, l->part, l->skey, l->sklen, h_old, dyna_record_hash(l->skey, l->sklen, b.data, b.len));
-  dyna_buf_free(&b);
+    rep->on_change(rep->arg, l->part, l->skey, l->sklen, h_old, dyna_record_hash(l->skey, l->sklen, b->data, b->len));
+  buf_done(b, &own);
   return rc;
 }
 
@@ -72,7 +87,7 @@ static int merge_hint(void *arg, const uint8_t *k, size_t klen, const uint8_t *v
 /* out := OBJ[key] merged with every hint for key; *h_obj = hash of the OBJ record. */
 static int read_all(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
                     dyna_obj_t *out, uint64_t *h_obj) {
-  int rc = load(rep->store, DYNA_SPACE_OBJ, l->skey, l->sklen, l, key, klen, out, h_obj);
+  int rc = load(rep, DYNA_SPACE_OBJ, l->skey, l->sklen, l, key, klen, out, h_obj);
   if (rc) return rc;
   uint8_t prefix[DYNA_HKEY_MAX];
   size_t plen = dyna_hkey_prefix(l->skey, l->sklen, prefix);
@@ -141,7 +156,7 @@ int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t kle
   dyna_obj_t o;
   dyna_obj_init(&o);
   uint64_t h_old = 0;
-  int rc = load(rep->store, sp, k, kl, &l, key, klen, &o, &h_old);
+  int rc = load(rep, sp, k, kl, &l, key, klen, &o, &h_old);
   if (changed) *changed = 0;
   if (rc) goto done;
   if (dyna_obj_descends(&o, incoming)) goto done;
@@ -160,7 +175,7 @@ int dyna_replica_overwrite(const dyna_replica_t *rep, const uint8_t *key, size_t
   dyna_obj_t old;
   dyna_obj_init(&old);
   uint64_t h_old = 0;
-  load(rep->store, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, &old, &h_old);
+  load(rep, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, &old, &h_old);
   dyna_obj_clear(&old);
   return save(rep, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, o, h_old);
 }

@@ -24,6 +24,7 @@ typedef struct dyna_replica {
   uint32_t ring_size;
   dyna_replica_hook_fn on_change; /* may be NULL */
   void *arg;
+  dyna_buf_t *scratch;  /* may be NULL: a buffer reused for the records read and written */
 } dyna_replica_t;
 
 /* Reads key's object merged with every hint held for it into out (initialised; empty

@@ -34,6 +34,8 @@ static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 
 
 void dyna_wire_encode(const dyna_msg_t *m, dyna_buf_t *out) {
   size_t start = out->len;
+  /* One allocation for the whole frame (varints counted at their longest). */
+  if (dyna_buf_reserve(out, 4 + 2 + 3 * 10 + 8 + 4 * 10 + m->klen + m->objlen + m->ctxlen + m->vlen + 10)) return;
   dyna_buf_put_u32le(out, 0); /* length, patched below */
   dyna_buf_put_u8(out, DYNA_WIRE_VERSION);
   dyna_buf_put_u8(out, m->type);

@@ -172,7 +172,7 @@ static dyna_reply_t *call(int at, dyna_op_t op, const char *key, const char *val
 }
 
 static int local_has(int i, const char *key, const char *val) {
-  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL};
+  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL};
   dyna_obj_t o;
   dyna_obj_init(&o);
   assert_int_equal(dyna_replica_read(&rep, (const uint8_t *)key, strlen(key), &o), 0);
