@@ -25,8 +25,8 @@
  * failed checkpoint (disk or map full) loses nothing: its writes are in the log and
  * stay readable from ckpt; new batches are then refused with that error, each refusal
  * retrying the checkpoint, until one succeeds. Back-pressure: while a checkpoint runs,
- * `logged` and the log written since it began may each grow to 4 x ckpt_bytes, then
- * commit_async waits for the checkpoint (so the log on disk stays under about 8 x).
+ * `logged` and the log written since it began may each grow to 2 x ckpt_bytes, then
+ * commit_async waits for the checkpoint (so the log on disk stays under about 4 x).
  *
  * Threads: the loop owns cur and logged; fly is frozen from commit_async until poll and
  * ckpt while a checkpoint runs (both then only read, by the loop and one thread). LMDB
@@ -46,7 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LB_CKPT_BYTES ((size_t)8 << 20)   /* checkpoint once this much is logged */
+#define LB_CKPT_BYTES ((size_t)64 << 20)  /* checkpoint once this much is logged */
+#define LB_PREFILL_MAX ((size_t)32 << 20) /* most zeros written ahead per segment */
 #define LB_MAX_BATCH ((size_t)64 << 20)   /* largest batch (one log record) */
 #define LB_SYS_WAL "wal"
 
@@ -155,7 +156,8 @@ static int ck_job(lm_store_t *s) {
   uint64_t seg = b->ck_seg;
   pthread_mutex_unlock(&b->mu);
   int err = checkpoint(s, &b->ckpt, seg);
-  dyna_wal_prepare(b->wal, 2 * b->ckpt_bytes); /* best effort: see wal.h */
+  size_t fill = 2 * b->ckpt_bytes < LB_PREFILL_MAX ? 2 * b->ckpt_bytes : LB_PREFILL_MAX;
+  dyna_wal_prepare(b->wal, fill); /* best effort: see wal.h */
   return err;
 }
 
@@ -262,8 +264,8 @@ static int lb_commit_async(dyna_store_t *st, uint64_t *ticket) {
     s->pending = 0;
     return b->ck_failed;
   }
-  /* Back-pressure: memory (logged) and log size (log_since) stay within 4 checkpoints. */
-  while (b->ck_busy && (b->logged.bytes >= 4 * b->ckpt_bytes || b->log_since >= 4 * b->ckpt_bytes)) {
+  /* Back-pressure: memory (logged) and log size (log_since) stay within 2 checkpoints. */
+  while (b->ck_busy && (b->logged.bytes >= 2 * b->ckpt_bytes || b->log_since >= 2 * b->ckpt_bytes)) {
     wait_checkpoint(s);
     maybe_checkpoint(b, 0);
   }
