@@ -259,15 +259,16 @@ static int lb_commit_async(dyna_store_t *st, uint64_t *ticket) {
   if (!b->cur.n) return 0;
   if (b->log_busy) return DYNA_EBUSY;
   maybe_checkpoint(b, 1); /* the log thread is idle: a due checkpoint can start */
-  if (b->ck_failed) { /* refuse until LMDB takes the logged writes (retried just now) */
+  /* Back-pressure: memory (logged) and log size (log_since) stay within 2 checkpoints. */
+  while (!b->ck_failed && b->ck_busy &&
+         (b->logged.bytes >= 2 * b->ckpt_bytes || b->log_since >= 2 * b->ckpt_bytes)) {
+    wait_checkpoint(s);
+    maybe_checkpoint(b, 0);
+  }
+  if (b->ck_failed) { /* refuse until LMDB takes the logged writes (retried above) */
     dyna_ov_clear(&b->cur);
     s->pending = 0;
     return b->ck_failed;
-  }
-  /* Back-pressure: memory (logged) and log size (log_since) stay within 2 checkpoints. */
-  while (b->ck_busy && (b->logged.bytes >= 2 * b->ckpt_bytes || b->log_since >= 2 * b->ckpt_bytes)) {
-    wait_checkpoint(s);
-    maybe_checkpoint(b, 0);
   }
   pthread_mutex_lock(&b->mu);
   b->fly = b->cur;
