@@ -46,66 +46,17 @@ CLIENTS=50
 KEYS=100000
 VSIZE=100
 
-die() { echo "cluster.sh: $*" >&2; exit 2; }
+. "$here/lib.sh"
+bench_init cluster.sh dyna-cluster-bench
 [ -x "$DYNAD" ] || die "no dynad at $DYNAD (run make, or set BIN=dir)"
 [ -x "$BENCH" ] || die "no dyna-bench at $BENCH (run make, or set BIN=dir)"
 for t in "$REDIS_SERVER" "$REDIS_BENCHMARK" "$REDIS_CLI" python3; do
   command -v "$t" >/dev/null || die "$t not found (apt-get install redis-server redis-tools python3)"
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/dyna-cluster-bench.XXXXXX")
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_up() { # port pid
-  local i
-  for i in $(seq 1 100); do
-    kill -0 "$2" 2>/dev/null || die "server on port $1 exited at start"
-    [ "$("$REDIS_CLI" -p "$1" ping 2>/dev/null)" = PONG ] && return 0
-    sleep 0.1
-  done
-  die "server on port $1 did not answer PING"
-}
-
 # ---------------------------------------------------------------------------- start
-cports=() dpids=()
-for i in 1 2 3; do
-  p=$(free_port) cp=$(free_port)
-  join=()
-  [ "$i" -gt 1 ] && join=(--join "127.0.0.1:$ccp1")
-  "$DYNAD" --name "n$i" --data "$work/n$i" --listen "127.0.0.1:$p" --cluster "127.0.0.1:$cp" \
-    --n 3 --r 2 --w 2 --log-level warn "${join[@]}" >"$work/n$i.log" 2>&1 &
-  pids+=($!) dpids+=($!) cports+=("$p")
-  [ "$i" = 1 ] && ccp1=$cp
-  wait_up "$p" "$!"
-done
-SEEDS="127.0.0.1:${cports[0]},127.0.0.1:${cports[1]},127.0.0.1:${cports[2]}"
-N1="127.0.0.1:${cports[0]}"
-# wait until every node has the same ring with three owners
-for i in $(seq 1 100); do
-  ok=1 v=""
-  for p in "${cports[@]}"; do
-    rv=$("$REDIS_CLI" -p "$p" info 2>/dev/null | tr -d '\r' | awk -F: '$1=="ring_version"{print $2}')
-    m=$("$REDIS_CLI" -p "$p" info 2>/dev/null | tr -d '\r' | awk -F: '$1=="members"{print $2}')
-    [ "$m" = 3 ] || ok=0
-    [ -z "$v" ] && v=$rv
-    [ "$rv" = "$v" ] || ok=0
-  done
-  [ "$ok" = 1 ] && break
-  sleep 0.2
-done
-[ "$ok" = 1 ] || die "the cluster did not settle"
+start_cluster3
+cports=("${CPORTS[@]}")
 
 rport=$(free_port)
 mkdir -p "$work/redis"

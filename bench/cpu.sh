@@ -25,47 +25,15 @@ ROUNDS=${ROUNDS:-1}
 TESTS=${TESTS:-get-rb get-db set-db dget-db}
 PIPELINE=${PIPELINE:-1}
 
-die() { echo "cpu.sh: $*" >&2; exit 2; }
+DYNAD=$BIN/dynad
+. "$here/lib.sh"
+bench_init cpu.sh dyna-cpu
 for t in perf redis-benchmark redis-cli python3; do command -v "$t" >/dev/null || die "$t not found"; done
 [ -x "$BIN/dynad" ] && [ -x "$BIN/dyna-bench" ] || die "no dynad/dyna-bench in $BIN"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/dyna-cpu.XXXXXX")
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-ports=()
-for i in 1 2 3; do
-  p=$(free_port) cp=$(free_port)
-  join=()
-  [ "$i" -gt 1 ] && join=(--join "127.0.0.1:$cp1")
-  "$BIN/dynad" --name "n$i" --data "$work/n$i" --listen "127.0.0.1:$p" --cluster "127.0.0.1:$cp" \
-    --n 3 --r 2 --w 2 --sync "$SYNC" --log-level warn "${join[@]}" >"$work/n$i.log" 2>&1 &
-  pids+=($!)
-  ports+=("$p")
-  [ "$i" = 1 ] && cp1=$cp
-  for _ in $(seq 1 100); do [ "$(redis-cli -p "$p" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
-done
-spids=$(IFS=,; echo "${pids[*]}")
-SEEDS="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
-for _ in $(seq 1 100); do
-  ok=1
-  for p in "${ports[@]}"; do
-    [ "$(redis-cli -p "$p" info | tr -d '\r' | awk -F: '$1=="members"{print $2}')" = 3 ] || ok=0
-  done
-  [ "$ok" = 1 ] && break
-  sleep 0.2
-done
-[ "$ok" = 1 ] || die "the cluster did not settle"
-sleep 1 # let the ring versions agree
+start_cluster3 --sync "$SYNC"
+ports=("${CPORTS[@]}")
+spids=$(IFS=,; echo "${DPIDS[*]}")
 "$BIN/dyna-bench" --seeds "$SEEDS" --keys "$KEYS" --value-size 100 --pipeline 16 --load-only | grep -E '^load:'
 
 # field VALUE of perf stat -x, output (first column), for event NAME

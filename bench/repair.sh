@@ -40,24 +40,14 @@ IPS=(127.0.0.91 127.0.0.92 127.0.0.93)
 PORT=7001
 CPORT=17001
 
-die() { echo "repair.sh: $*" >&2; exit 2; }
+. "$here/lib.sh"
+bench_init repair.sh dyna-repair
+pids=(0 0 0) # by node index; 0 = not running
 [ -x "$DYNAD" ] || die "no dynad at $DYNAD (run make, or set DYNAD=path)"
 for t in "$REDIS_BENCHMARK" "$REDIS_CLI" python3; do
   command -v "$t" >/dev/null || die "$t not found (apt-get install redis-tools python3)"
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/dyna-repair.XXXXXX")
-pids=(0 0 0)
-cleanup() {
-  local p
-  set +e
-  [ -f "$work/bench.pid" ] && kill "$(cat "$work/bench.pid")" 2>/dev/null
-  for p in "${pids[@]}"; do [ "$p" != 0 ] && kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do [ "$p" != 0 ] && wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 cli() { # node-index args...
   local i=$1

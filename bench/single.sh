@@ -46,53 +46,13 @@ KEYSPACE=100000
 VSIZE=100
 PIPE=16
 
-die() { echo "single.sh: $*" >&2; exit 2; }
+. "$here/lib.sh"
+bench_init single.sh dyna-bench
 [ -x "$DYNAD" ] || die "no dynad at $DYNAD (run make, or set DYNAD=path)"
 for t in "$REDIS_SERVER" "$REDIS_BENCHMARK" "$REDIS_CLI" python3; do
   command -v "$t" >/dev/null || die "$t not found (apt-get install redis-server redis-tools python3)"
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/dyna-bench.XXXXXX")
-pids=()
-cleanup() {
-  local p
-  set +e
-  [ -f "$work/bench.pid" ] && kill "$(cat "$work/bench.pid")" 2>/dev/null
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A free TCP port P on 127.0.0.1 whose P+10000 (dynad's cluster port) is free as well.
-free_port() {
-  python3 - <<'EOF'
-import socket
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-while True:
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
-    if p + 10000 < 65536 and free(p + 10000):
-        print(p); break
-EOF
-}
-
-wait_up() { # port pid
-  local i
-  for i in $(seq 1 100); do
-    kill -0 "$2" 2>/dev/null || die "server on port $1 exited at start"
-    [ "$("$REDIS_CLI" -p "$1" ping 2>/dev/null)" = PONG ] && return 0
-    sleep 0.1
-  done
-  die "server on port $1 did not answer PING"
-}
 
 # start_dynad NAME SYNC -> sets dpid, dport, ddir
 start_dynad() {
@@ -124,10 +84,6 @@ stop_pid() { # pid: SIGTERM and wait (a clean shutdown)
   local p keep=()
   for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
   pids=("${keep[@]+"${keep[@]}"}")
-}
-
-info_field() { # port field
-  "$REDIS_CLI" -p "$1" info 2>/dev/null | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'
 }
 
 # bench PORT TEST N PIPELINE: sets BR to "rps p50_ms"

@@ -1,0 +1,94 @@
+# bench/lib.sh: what the benchmark scripts share (sourced, not run).
+#
+#   bench_init NAME PREFIX   die() names NAME; a temp dir $work (PREFIX.XXXXXX) and the
+#                            list $pids, both cleaned up on exit (processes killed and
+#                            waited for, $work/bench.pid too when a script writes it)
+#   free_port                a free TCP port P on 127.0.0.1 whose P+10000 is free too
+#   wait_up PORT PID         until the server answers PING (dies if PID exits first)
+#   info_field PORT FIELD    one field of INFO
+#   start_cluster3 [ARGS]    3 dynad on 127.0.0.1 (N=3 R=2 W=2, ARGS added to each),
+#                            nodes 2 and 3 --join node 1, until all agree on 3 members
+#                            and one ring version; sets CPORTS (client ports), DPIDS,
+#                            SEEDS (host:port,...) and N1 (node 1)
+# Needs REDIS_CLI (default redis-cli), DYNAD, and python3.
+REDIS_CLI=${REDIS_CLI:-redis-cli}
+
+bench_init() { # name prefix
+  BENCH_NAME=$1
+  work=$(mktemp -d "${TMPDIR:-/tmp}/$2.XXXXXX")
+  pids=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+die() { echo "${BENCH_NAME:-bench}: $*" >&2; exit 2; }
+
+bench_cleanup() {
+  local p
+  set +e
+  [ -f "$work/bench.pid" ] && kill "$(cat "$work/bench.pid")" 2>/dev/null
+  for p in "${pids[@]+"${pids[@]}"}"; do [ "$p" != 0 ] && kill "$p" 2>/dev/null; done
+  for p in "${pids[@]+"${pids[@]}"}"; do [ "$p" != 0 ] && wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+
+free_port() {
+  python3 - <<'EOF'
+import socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+while True:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
+    if p + 10000 < 65536 and free(p + 10000):
+        print(p); break
+EOF
+}
+
+wait_up() { # port pid
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$2" 2>/dev/null || die "server on port $1 exited at start"
+    [ "$("$REDIS_CLI" -p "$1" ping 2>/dev/null)" = PONG ] && return 0
+    sleep 0.1
+  done
+  die "server on port $1 did not answer PING"
+}
+
+info_field() { # port field
+  "$REDIS_CLI" -p "$1" info 2>/dev/null | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'
+}
+
+start_cluster3() { # extra dynad args...
+  local i p cp cp1="" join ok v rv
+  CPORTS=() DPIDS=()
+  for i in 1 2 3; do
+    p=$(free_port) cp=$(free_port)
+    join=()
+    [ "$i" -gt 1 ] && join=(--join "127.0.0.1:$cp1")
+    "$DYNAD" --name "n$i" --data "$work/n$i" --listen "127.0.0.1:$p" --cluster "127.0.0.1:$cp" \
+      --n 3 --r 2 --w 2 --log-level warn "${join[@]+"${join[@]}"}" "$@" >"$work/n$i.log" 2>&1 &
+    pids+=($!) DPIDS+=($!) CPORTS+=("$p")
+    [ "$i" = 1 ] && cp1=$cp
+    wait_up "$p" "$!"
+  done
+  SEEDS="127.0.0.1:${CPORTS[0]},127.0.0.1:${CPORTS[1]},127.0.0.1:${CPORTS[2]}"
+  N1="127.0.0.1:${CPORTS[0]}"
+  for i in $(seq 1 100); do
+    ok=1 v=""
+    for p in "${CPORTS[@]}"; do
+      rv=$(info_field "$p" ring_version)
+      [ "$(info_field "$p" members)" = 3 ] || ok=0
+      [ -z "$v" ] && v=$rv
+      [ "$rv" = "$v" ] || ok=0
+    done
+    [ "$ok" = 1 ] && return 0
+    sleep 0.2
+  done
+  die "the cluster did not settle"
+}
