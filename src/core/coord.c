@@ -145,7 +145,7 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
     m.flags = !status && f->existed ? 1 : 0;
     m.ctx = cb.data;
     m.ctxlen = cb.len;
-    dyna_node_send(n, f->origin_node, &m);
+    dyna_node_send_after(n, f->origin_node, &m, status ? 0 : f->wseq);
     dyna_buf_free(&cb);
     dyna_ctx_clear(&ctx);
     return;
@@ -172,6 +172,7 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
   } else {
     r.existed = f->existed;
     r.wrote = f->kind == FSM_PUT;
+    r.wseq = f->wseq;
   }
   dyna_node_push_reply(n, &r);
 }
@@ -405,6 +406,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     }
     return;
   }
+  f->wseq = n->store->writes; /* the answer waits for this write only (core/durable.h) */
   if (req->op == DYNA_OP_PUT) n->stats.puts++;
   else n->stats.dels++;
   dyna_buf_t *enc = enc_take(n);
@@ -613,7 +615,7 @@ static void on_fwd_resp(dyna_node_t *n, fsm_t *f, const dyna_msg_t *m) {
     dyna_reply_fail(&r, rc == DYNA_EBUSY ? DYNA_EBUSY : rc, rc == DYNA_ENOQUORUM ? "replicas did not answer" : msg);
   } else {
     r.existed = (m->flags & 1) != 0;
-    r.wrote = 1;
+    r.wrote = 1; /* r.wseq = 0: the coordinator made the copies durable, none is here */
   }
   dyna_node_push_reply(n, &r);
   fsm_free(n, f);

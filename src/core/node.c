@@ -274,7 +274,7 @@ int dyna_node_pop_reply(dyna_node_t *n, dyna_reply_t *out) {
 }
 
 /* Encodes m and appends it to q; drops it (counted) if memory is short. */
-static void msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *m) {
+static void msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *m, uint64_t wseq) {
   if (q->len == q->cap) {
     size_t cap = q->cap ? q->cap * 2 : 64;
     dyna_outmsg_t *o = dyna_malloc(cap * sizeof(*o));
@@ -287,6 +287,7 @@ static void msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *
   }
   dyna_outmsg_t *slot = &q->m[(q->head + q->len) % q->cap];
   slot->to = to;
+  slot->wseq = wseq;
   dyna_buf_init(&slot->frame);
   dyna_wire_encode(m, &slot->frame);
   if (slot->frame.oom) {
@@ -311,8 +312,15 @@ static void msgq_free(msgq_t *q) {
   dyna_free(q->m);
 }
 
-void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) { msgq_push(n, &n->msgs, to, m); }
-void dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) { msgq_push(n, &n->early, to, m); }
+void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
+  msgq_push(n, &n->msgs, to, m, n->store->writes);
+}
+void dyna_node_send_after(dyna_node_t *n, uint64_t to, const dyna_msg_t *m, uint64_t wseq) {
+  msgq_push(n, &n->msgs, to, m, wseq);
+}
+void dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
+  msgq_push(n, &n->early, to, m, 0);
+}
 int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out) { return msgq_pop(&n->msgs, out); }
 int dyna_node_pop_early(dyna_node_t *n, dyna_outmsg_t *out) { return msgq_pop(&n->early, out); }
 

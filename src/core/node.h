@@ -88,6 +88,8 @@ typedef struct dyna_reply {
   dyna_ctx_t ctx;  /* GET/LOCAL: its context; PUT/DEL: the context after the write */
   int existed;     /* PUT/DEL: a live value existed before the write */
   int wrote;       /* the reply acknowledges a write (needs the commit) */
+  uint64_t wseq;   /* when wrote: it may leave once the store's writes up to this number
+                      are durable (core/durable.h; 0: it depends on no write here) */
 } dyna_reply_t;
 
 typedef struct dyna_node dyna_node_t;
@@ -131,6 +133,9 @@ void dyna_reply_fail(dyna_reply_t *r, int err, const char *msg);
 typedef struct dyna_outmsg {
   uint64_t to;
   dyna_buf_t frame; /* owned by the receiver of the struct: dyna_buf_free */
+  uint64_t wseq;    /* it may leave once the store's writes up to this number are
+                       durable (core/durable.h): the last write made before it was queued,
+                       or the write it acknowledges */
 } dyna_outmsg_t;
 
 int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out); /* 1 popped, 0 empty */

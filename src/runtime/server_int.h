@@ -11,6 +11,7 @@ typedef struct dyna_server_stats {
   uint64_t connections_received, connections_rejected, commands, protocol_errors;
   uint64_t commits, commit_errors, stalled_closed;
   uint64_t early_replies; /* read replies released before their batch was durable */
+  uint64_t unheld_acks;   /* write replies released at once: their write was durable */
 } dyna_server_stats_t;
 
 typedef struct dyna_commit dyna_commit_t;

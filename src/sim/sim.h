@@ -19,6 +19,7 @@
  */
 #ifndef DYNA_SIM_H
 #define DYNA_SIM_H
+#include "core/durable.h"
 #include "core/node.h"
 #include "store/store.h"
 #include <stddef.h>
@@ -102,6 +103,7 @@ typedef struct sim_node {
   int leaving;           /* asked to leave; stopped once REMOVED (and handed off) */
   int joining;           /* joined, has not adopted the cluster's ring yet */
   uint64_t join_ms;      /* when it (last) asked to join */
+  dyna_durable_t dur;    /* which of its disk's numbered writes are durable (as dynad) */
 } sim_node_t;
 
 typedef struct sim_work sim_work_t;

@@ -118,6 +118,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   if (w->o.aae_ms) cfg.aae_interval_ms = w->o.aae_ms;
   int rc = dyna_node_open(&cfg, s->store, w->now, &s->node);
   if (!rc) rc = dyna_store_commit(s->store); /* as dynad: the incarnation is durable first */
+  if (!rc) dyna_durable_ok(&s->dur, s->store->writes);
   if (rc) {
     sim_fail(w, "node %s failed to open at %llu ms: %s", s->name, (unsigned long long)w->now,
              dyna_strerror(rc));
@@ -155,6 +156,7 @@ void sim_node_crash(sim_world_t *w, uint32_t i) {
   dyna_node_free(s->node);
   s->node = NULL;
   dyna_store_mem_crash(s->store);
+  dyna_durable_lost(&s->dur, s->store->writes); /* what the turn wrote is gone */
   s->state = SN_DOWN;
   s->crash_mid_turn = 0;
   w->st.crashes++;
@@ -230,11 +232,21 @@ void sim_node_turn_end(sim_world_t *w, uint32_t i) {
   dyna_outmsg_t em;
   while (dyna_node_pop_early(s->node, &em)) sim_net_send(w, i, em.to, &em.frame);
   /* Replies that acknowledge no write leave before the commit too (as in dynad), unless
-   * --durable-reads; the others wait in `held` (owned here, freed below). */
+   * --durable-reads; so do answers whose writes an earlier turn made durable (a
+   * coordinator's reply when its replicas' acks come in: core/durable.h). The others
+   * wait in `held` and `hmsg` (owned here, freed below). */
   dyna_reply_t r, *held = NULL;
-  size_t nheld = 0, cap = 0;
+  dyna_outmsg_t m, *hmsg = NULL;
+  size_t nheld = 0, cap = 0, nmsg = 0, mcap = 0;
   while (dyna_node_pop_reply(s->node, &r)) {
     if (!r.wrote && !w->o.durable_reads) {
+      sim_work_reply(w, i, &r);
+      dyna_reply_clear(&r);
+      continue;
+    }
+    dyna_dur_state_t st = dyna_durable_state(&s->dur, r.wrote ? r.wseq : s->store->writes);
+    if (st != DYNA_DUR_PENDING) {
+      if (st == DYNA_DUR_LOST) dyna_reply_fail(&r, DYNA_EIO, "storage commit failed");
       sim_work_reply(w, i, &r);
       dyna_reply_clear(&r);
       continue;
@@ -246,26 +258,42 @@ void sim_node_turn_end(sim_world_t *w, uint32_t i) {
     }
     held[nheld++] = r;
   }
+  while (dyna_node_pop_msg(s->node, &m)) {
+    dyna_dur_state_t st = dyna_durable_state(&s->dur, m.wseq);
+    if (st == DYNA_DUR_DURABLE) sim_net_send(w, i, m.to, &m.frame);
+    else if (st == DYNA_DUR_LOST) dyna_buf_free(&m.frame);
+    if (st != DYNA_DUR_PENDING) continue;
+    if (nmsg == mcap) {
+      mcap = mcap ? mcap * 2 : 16;
+      hmsg = realloc(hmsg, mcap * sizeof(*hmsg));
+      if (!hmsg) abort();
+    }
+    hmsg[nmsg++] = m;
+  }
   if (s->crash_mid_turn) {
     for (size_t j = 0; j < nheld; j++) dyna_reply_clear(&held[j]);
+    for (size_t j = 0; j < nmsg; j++) dyna_buf_free(&hmsg[j].frame);
     free(held);
+    free(hmsg);
     w->st.crashes_mid_turn++;
     sim_node_crash(w, i);
     return;
   }
   int rc = dyna_store_commit(s->store);
   if (rc) w->st.commit_failures++;
+  if (rc) dyna_durable_lost(&s->dur, s->store->writes);
+  else dyna_durable_ok(&s->dur, s->store->writes);
   for (size_t j = 0; j < nheld; j++) {
     if (rc) dyna_reply_fail(&held[j], DYNA_EIO, "storage commit failed");
     sim_work_reply(w, i, &held[j]);
     dyna_reply_clear(&held[j]);
   }
   free(held);
-  dyna_outmsg_t m;
-  while (dyna_node_pop_msg(s->node, &m)) {
-    if (rc) dyna_buf_free(&m.frame);
-    else sim_net_send(w, i, m.to, &m.frame);
+  for (size_t j = 0; j < nmsg; j++) {
+    if (rc) dyna_buf_free(&hmsg[j].frame);
+    else sim_net_send(w, i, hmsg[j].to, &hmsg[j].frame);
   }
+  free(hmsg);
   /* Clients use a joining node only once it adopted the cluster's ring: until then it
    * believes it is alone and caps W at 1 (see docs/simulation.md, core issues). */
   if (s->joining && dyna_node_cluster(s->node)->ring.nmembers > 1) s->joining = 0;

@@ -236,6 +236,11 @@ int lm_iter_db(dyna_store_t *st, dyna_space_t sp, const uint8_t *prefix, size_t 
     MDB_cursor *cur = NULL;
     uint64_t wid = s->wtxn_id;
     if ((result = lm_view_open(s, &v))) break;
+    MDB_stat ms;
+    if (lastlen == 0 && !mdb_stat(v.txn, s->dbi[sp], &ms) && ms.ms_entries == 0) {
+      lm_view_close(s, &v); /* an empty space (the hints, mostly): no cursor to make */
+      break;
+    }
     int rc = mdb_cursor_open(v.txn, s->dbi[sp], &cur);
     MDB_val key, val;
     if (!rc && lastlen == 0 && plen == 0) {

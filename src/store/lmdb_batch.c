@@ -2,9 +2,10 @@
  * write-ahead log, with LMDB brought up to date by background checkpoints.
  *
  *   loop:  put/del ──► cur (the batch being built)
- *          commit_async: cur becomes fly ──► log thread: one record appended to the
- *                                            log, fdatasync ──► notify
- *          poll: fly is durable; its entries move into `logged`
+ *          commit_async: cur joins the queue (fly) ──► log thread: every batch queued
+ *                 so far, one record each, in one write and one fdatasync ──► notify;
+ *                 then at once the batches queued meanwhile, and so on
+ *          poll: the batches logged are durable; their entries move into `logged`
  *          ckpt_bytes logged since the last one? ──► logged becomes ckpt ──► checkpoint thread: one LMDB
  *                                    txn applies ckpt, notes the last log segment it
  *                                    covers, commits (fsync); the segments go ──► notify
@@ -28,11 +29,19 @@
  * `logged` and the log written since it began may each grow to 2 x ckpt_bytes, then
  * commit_async waits for the checkpoint (so the log on disk stays under about 4 x).
  *
- * Threads: the loop owns cur and logged; fly is frozen from commit_async until poll and
- * ckpt while a checkpoint runs (both then only read, by the loop and one thread). LMDB
- * write txns run only on the checkpoint thread (or the opening/closing thread when no
- * thread runs); the loop reads LMDB through the kept read txn (MDB_NOTLS). busy/done
- * flags, errors and tickets are guarded by mu.
+ * The log thread never waits for the loop between two appends: the loop queues a batch
+ * at the end of every turn that wrote (up to LB_QMAX batches not yet collected), and
+ * the thread takes whatever is queued when its previous fdatasync returns.
+ *
+ * Threads: the loop owns cur and logged; a queued batch (fly) is frozen from
+ * commit_async until the loop collects it, and ckpt while a checkpoint runs (both then
+ * only read, by the loop and one thread). A checkpoint starts only when every queued
+ * batch is collected (the log thread is then idle and the segment can roll). LMDB write
+ * txns run only on the checkpoint thread (or the opening/closing thread when no thread
+ * runs); the loop reads LMDB through the kept read txn (MDB_NOTLS). Flags, errors and
+ * tickets shared with the threads are guarded by mu; each waiter has its own condition
+ * variable (the log thread, the checkpoint thread, the loop), so a batch logged wakes
+ * no one but the loop.
  * Ownership: the batch state owns the overlays, the log and the threads; lm_batch_close
  * frees them all.
  */
@@ -50,10 +59,15 @@
 #define LB_PREFILL_MAX ((size_t)32 << 20) /* most zeros written ahead per segment */
 #define LB_MAX_BATCH ((size_t)64 << 20)   /* largest batch (one log record) */
 #define LB_SYS_WAL "wal"
+#define LB_QMAX 16 /* batches queued for the log and not yet collected */
 
 struct lm_batch {
   dyna_overlay_t cur;    /* loop: the batch being built */
-  dyna_overlay_t fly;    /* frozen from commit_async until poll: being logged */
+  /* The queue: the batch with ticket t is fly[t % LB_QMAX] for q_col < t <= q_pushed,
+   * frozen from commit_async until collect. */
+  dyna_overlay_t fly[LB_QMAX];
+  uint64_t q_col;        /* loop: newest ticket collected (durable, or dropped) */
+  uint64_t q_pushed;     /* newest ticket queued (written by the loop under mu) */
   dyna_overlay_t logged; /* loop: logged since the last checkpoint began */
   dyna_overlay_t ckpt;   /* frozen while ck_busy; kept after a failed checkpoint */
   size_t log_since;      /* loop: bytes logged since the last checkpoint began */
@@ -61,15 +75,16 @@ struct lm_batch {
   dyna_wal_t *wal;
   int ck_failed;         /* loop: error of the last checkpoint (0: it worked) */
   pthread_mutex_t mu;
-  pthread_cond_t cv;
+  pthread_cond_t cv_log, cv_ck, cv_loop; /* the log thread, the checkpoint thread, the loop wait on these */
   pthread_t log_thread, ck_thread;
   int threads;           /* how many of the two were started */
   /* guarded by mu */
   int quit;
-  int log_busy, log_done, log_err;
+  uint64_t q_written;    /* newest ticket durable in the log */
+  int log_err;           /* the append after q_written failed: the log thread waits for
+                            the loop to drop the queue (collect) */
   int ck_busy, ck_done, ck_err;
   uint64_t ck_seg;       /* the checkpoint covers log segments <= ck_seg */
-  uint64_t next_ticket, fly_ticket, durable;
   void (*notify)(void *);
   void *notify_arg;
 };
@@ -129,57 +144,65 @@ static int read_ckpt_seg(lm_store_t *s, uint64_t *seg) {
 
 /* ---- the two threads ---- */
 
-/* Runs job while *busy && !*done, then sets *err and *done and notifies. */
-static void thread_loop(lm_store_t *s, int *busy, int *done, int *err,
-                        int (*job)(lm_store_t *s)) {
+/* The log thread: appends every queued batch not yet written, together, and again. */
+static void *log_main(void *arg) {
+  lm_store_t *s = arg;
   lm_batch_t *b = s->batch;
+  const dyna_overlay_t *batch[LB_QMAX];
   pthread_mutex_lock(&b->mu);
   for (;;) {
-    while (!b->quit && !(*busy && !*done)) pthread_cond_wait(&b->cv, &b->mu);
-    if (!(*busy && !*done)) break; /* quit with nothing to do */
+    while (!b->quit && (b->log_err || b->q_written == b->q_pushed)) pthread_cond_wait(&b->cv_log, &b->mu);
+    if (b->log_err || b->q_written == b->q_pushed) break; /* quit with nothing to do */
+    uint64_t from = b->q_written + 1, to = b->q_pushed;
     pthread_mutex_unlock(&b->mu);
-    int rc = job(s);
+    size_t n = 0; /* the loop touches neither these slots nor their overlays meanwhile */
+    for (uint64_t t = from; t <= to; t++) batch[n++] = &b->fly[t % LB_QMAX];
+    int rc = dyna_wal_append_n(b->wal, batch, n);
     pthread_mutex_lock(&b->mu);
-    *err = rc;
-    *done = 1;
-    pthread_cond_broadcast(&b->cv);
+    if (rc) b->log_err = rc;
+    else b->q_written = to;
+    pthread_cond_broadcast(&b->cv_loop);
     if (b->notify) b->notify(b->notify_arg);
   }
   pthread_mutex_unlock(&b->mu);
-}
-
-static int log_job(lm_store_t *s) { return dyna_wal_append(s->batch->wal, &s->batch->fly); }
-
-static int ck_job(lm_store_t *s) {
-  lm_batch_t *b = s->batch;
-  pthread_mutex_lock(&b->mu);
-  uint64_t seg = b->ck_seg;
-  pthread_mutex_unlock(&b->mu);
-  int err = checkpoint(s, &b->ckpt, seg);
-  size_t fill = 2 * b->ckpt_bytes < LB_PREFILL_MAX ? 2 * b->ckpt_bytes : LB_PREFILL_MAX;
-  dyna_wal_prepare(b->wal, fill); /* best effort: see wal.h */
-  return err;
-}
-
-static void *log_main(void *arg) {
-  lm_store_t *s = arg;
-  thread_loop(s, &s->batch->log_busy, &s->batch->log_done, &s->batch->log_err, log_job);
   return NULL;
 }
 
+/* The checkpoint thread: runs one checkpoint each time the loop starts one. */
 static void *ck_main(void *arg) {
   lm_store_t *s = arg;
-  thread_loop(s, &s->batch->ck_busy, &s->batch->ck_done, &s->batch->ck_err, ck_job);
+  lm_batch_t *b = s->batch;
+  pthread_mutex_lock(&b->mu);
+  for (;;) {
+    while (!b->quit && !(b->ck_busy && !b->ck_done)) pthread_cond_wait(&b->cv_ck, &b->mu);
+    if (!(b->ck_busy && !b->ck_done)) break; /* quit with nothing to do */
+    uint64_t seg = b->ck_seg;
+    pthread_mutex_unlock(&b->mu);
+    int err = checkpoint(s, &b->ckpt, seg);
+    size_t fill = 2 * b->ckpt_bytes < LB_PREFILL_MAX ? 2 * b->ckpt_bytes : LB_PREFILL_MAX;
+    dyna_wal_prepare(b->wal, fill); /* best effort: see wal.h */
+    pthread_mutex_lock(&b->mu);
+    b->ck_err = err;
+    b->ck_done = 1;
+    pthread_cond_broadcast(&b->cv_loop);
+    if (b->notify) b->notify(b->notify_arg);
+  }
+  pthread_mutex_unlock(&b->mu);
   return NULL;
 }
 
 /* ---- the loop's side ---- */
 
+/* A checkpoint is due (or a failed one is to be retried). */
+static int ck_due(const lm_batch_t *b, int retry) {
+  return !b->ck_busy && (b->log_since >= b->ckpt_bytes || (retry && b->ck_failed));
+}
+
 /* Starts a checkpoint of everything logged (plus a failed checkpoint's leftovers) when
- * one is due and both threads are idle (the log can then roll safely). */
+ * one is due and every queued batch is collected (the log thread is idle: the log can
+ * roll safely, and `logged` holds all that the closed segments hold). */
 static void maybe_checkpoint(lm_batch_t *b, int retry) {
-  if (b->ck_busy || b->log_busy) return;
-  if (!(b->log_since >= b->ckpt_bytes || (retry && b->ck_failed))) return;
+  if (!ck_due(b, retry) || b->q_col != b->q_pushed) return;
   dyna_ov_absorb(&b->ckpt, &b->logged); /* logged's entries are newer */
   b->log_since = 0;
   uint64_t seg = dyna_wal_roll(b->wal);
@@ -187,35 +210,37 @@ static void maybe_checkpoint(lm_batch_t *b, int retry) {
   b->ck_seg = seg;
   b->ck_busy = 1;
   b->ck_done = 0;
-  pthread_cond_broadcast(&b->cv);
+  pthread_cond_signal(&b->cv_ck);
   pthread_mutex_unlock(&b->mu);
 }
 
-/* Collects what the threads finished: a logged batch (its error returned) and a
- * checkpoint. Starts no new work. */
+/* Collects what the threads finished: the batches logged (or the error of a failed
+ * append, which drops the whole queue and cur) and a checkpoint. Starts no new work. */
 static int collect(lm_store_t *s) {
   lm_batch_t *b = s->batch;
-  int log_err = 0, logged = 0, ck_err = 0, cked = 0;
+  int log_err, ck_err = 0, cked = 0;
   pthread_mutex_lock(&b->mu);
-  if (b->log_busy && b->log_done) {
-    logged = 1;
-    log_err = b->log_err;
-    b->log_busy = 0;
-    if (!log_err) b->durable = b->fly_ticket;
-  }
+  uint64_t written = b->q_written;
+  log_err = b->log_err;
   if (b->ck_busy && b->ck_done) {
     cked = 1;
     ck_err = b->ck_err;
     b->ck_busy = 0;
   }
   pthread_mutex_unlock(&b->mu);
-  if (logged && !log_err) {
-    b->log_since += b->fly.bytes;
-    dyna_ov_absorb(&b->logged, &b->fly);
-  } else if (logged) { /* lost, and so is the batch built on it */
-    dyna_ov_clear(&b->fly);
+  while (b->q_col < written) {
+    dyna_overlay_t *f = &b->fly[++b->q_col % LB_QMAX];
+    b->log_since += f->bytes;
+    dyna_ov_absorb(&b->logged, f);
+  }
+  if (log_err) { /* lost, and so is everything queued or built after it */
+    while (b->q_col < b->q_pushed) dyna_ov_clear(&b->fly[++b->q_col % LB_QMAX]);
     dyna_ov_clear(&b->cur);
     s->pending = 0;
+    pthread_mutex_lock(&b->mu);
+    b->log_err = 0;
+    b->q_written = b->q_pushed; /* the log thread goes on with later batches */
+    pthread_mutex_unlock(&b->mu);
   }
   if (cked) {
     int was = b->ck_failed;
@@ -232,7 +257,7 @@ static int lb_poll(dyna_store_t *st, uint64_t *durable) {
   lm_store_t *s = lm(st);
   int err = collect(s);
   maybe_checkpoint(s->batch, 0);
-  *durable = s->batch->durable;
+  *durable = s->batch->q_col;
   return err;
 }
 
@@ -240,7 +265,7 @@ static int lb_poll(dyna_store_t *st, uint64_t *durable) {
 static void wait_checkpoint(lm_store_t *s) {
   lm_batch_t *b = s->batch;
   pthread_mutex_lock(&b->mu);
-  while (b->ck_busy && !b->ck_done) pthread_cond_wait(&b->cv, &b->mu);
+  while (b->ck_busy && !b->ck_done) pthread_cond_wait(&b->cv_loop, &b->mu);
   pthread_mutex_unlock(&b->mu);
   collect(s);
 }
@@ -257,8 +282,10 @@ static int lb_commit_async(dyna_store_t *st, uint64_t *ticket) {
     return err;
   }
   if (!b->cur.n) return 0;
-  if (b->log_busy) return DYNA_EBUSY;
-  maybe_checkpoint(b, 1); /* the log thread is idle: a due checkpoint can start */
+  if (b->q_pushed - b->q_col >= LB_QMAX) return DYNA_EBUSY;
+  /* A due checkpoint waits for the queue to drain: queue nothing more until then. */
+  if (ck_due(b, 1) && b->q_col != b->q_pushed) return DYNA_EBUSY;
+  maybe_checkpoint(b, 1);
   /* Back-pressure: memory (logged) and log size (log_since) stay within 2 checkpoints. */
   while (!b->ck_failed && b->ck_busy &&
          (b->logged.bytes >= 2 * b->ckpt_bytes || b->log_since >= 2 * b->ckpt_bytes)) {
@@ -271,15 +298,13 @@ static int lb_commit_async(dyna_store_t *st, uint64_t *ticket) {
     return b->ck_failed;
   }
   pthread_mutex_lock(&b->mu);
-  b->fly = b->cur;
+  b->fly[(b->q_pushed + 1) % LB_QMAX] = b->cur;
+  b->q_pushed++;
+  pthread_cond_signal(&b->cv_log);
+  pthread_mutex_unlock(&b->mu);
   dyna_ov_init(&b->cur);
   s->pending = 0;
-  b->fly_ticket = ++b->next_ticket;
-  b->log_busy = 1;
-  b->log_done = 0;
-  pthread_cond_broadcast(&b->cv);
-  pthread_mutex_unlock(&b->mu);
-  *ticket = b->fly_ticket;
+  *ticket = b->q_pushed;
   return 0;
 }
 
@@ -299,13 +324,13 @@ static int lb_commit(dyna_store_t *st) {
   int err = 0;
   for (;;) {
     pthread_mutex_lock(&b->mu);
-    while (b->log_busy && !b->log_done) pthread_cond_wait(&b->cv, &b->mu);
+    while (b->q_written != b->q_pushed && !b->log_err) pthread_cond_wait(&b->cv_loop, &b->mu);
     pthread_mutex_unlock(&b->mu);
     int rc = collect(s);
     if (rc && !err) err = rc;
-    if (!b->cur.n && !s->sticky && !b->log_busy) return err;
+    if (!b->cur.n && !s->sticky) return err; /* and the queue is collected */
     rc = lb_commit_async(st, &ticket);
-    if (rc && !err) err = rc;
+    if (rc && rc != DYNA_EBUSY && !err) err = rc;
   }
 }
 
@@ -313,11 +338,23 @@ static size_t lb_pending(dyna_store_t *st) { return lm(st)->pending; }
 
 /* ---- reads and writes ---- */
 
-/* The newest overlay entry for (sp, k): cur, fly, logged, ckpt. */
+/* The overlays, newest first: cur, the queue (newest batch first), logged, ckpt. Returns
+ * how many were put in layers (at most LB_QMAX + 3). */
+static int ov_layers(const lm_batch_t *b, const dyna_overlay_t **layers) {
+  int n = 0;
+  layers[n++] = &b->cur;
+  for (uint64_t t = b->q_pushed; t > b->q_col; t--) layers[n++] = &b->fly[t % LB_QMAX];
+  layers[n++] = &b->logged;
+  layers[n++] = &b->ckpt;
+  return n;
+}
+
+/* The newest overlay entry for (sp, k). */
 static const dyna_ov_entry_t *ov_find(const lm_batch_t *b, dyna_space_t sp, const uint8_t *k,
                                       size_t klen) {
-  const dyna_overlay_t *layers[4] = {&b->cur, &b->fly, &b->logged, &b->ckpt};
-  for (int i = 0; i < 4; i++) {
+  const dyna_overlay_t *layers[LB_QMAX + 3];
+  int nl = ov_layers(b, layers);
+  for (int i = 0; i < nl; i++) {
     if (!layers[i]->n) continue;
     const dyna_ov_entry_t *e = dyna_ov_get(layers[i], sp, k, klen);
     if (e) return e;
@@ -420,9 +457,10 @@ static int ov_snapshot(const lm_batch_t *b, dyna_space_t sp, const uint8_t *pref
   const dyna_ov_entry_t **all = NULL;
   size_t n = 0, cap = 0;
   int err = 0;
-  const dyna_overlay_t *layers[4] = {&b->cur, &b->fly, &b->logged, &b->ckpt};
-  size_t end[4] = {0};
-  for (int i = 0; i < 4; i++) {
+  const dyna_overlay_t *layers[LB_QMAX + 3];
+  int nl = ov_layers(b, layers);
+  size_t end[LB_QMAX + 3] = {0};
+  for (int i = 0; i < nl; i++) {
     if (!err && layers[i]->n) err = dyna_ov_collect(layers[i], sp, prefix, plen, &all, &n, &cap);
     end[i] = n;
   }
@@ -508,8 +546,9 @@ int lm_batch_open(lm_store_t *s, const char *dir) {
     s->batch = NULL;
     return DYNA_ENOMEM;
   }
-  if (pthread_cond_init(&b->cv, NULL)) {
-    pthread_mutex_destroy(&b->mu);
+  if (pthread_cond_init(&b->cv_log, NULL) || pthread_cond_init(&b->cv_ck, NULL) ||
+      pthread_cond_init(&b->cv_loop, NULL)) {
+    pthread_mutex_destroy(&b->mu); /* (a condition variable needs no destroy on Linux) */
     dyna_free(b);
     s->batch = NULL;
     return DYNA_ENOMEM;
@@ -542,10 +581,11 @@ void lm_batch_close(lm_store_t *s) {
   if (b->threads) {
     /* Finish what runs, then checkpoint everything logged so the log can go. */
     pthread_mutex_lock(&b->mu);
-    while ((b->log_busy && !b->log_done) || (b->ck_busy && !b->ck_done))
-      pthread_cond_wait(&b->cv, &b->mu);
+    while ((b->q_written != b->q_pushed && !b->log_err) || (b->ck_busy && !b->ck_done))
+      pthread_cond_wait(&b->cv_loop, &b->mu);
     b->quit = 1;
-    pthread_cond_broadcast(&b->cv);
+    pthread_cond_broadcast(&b->cv_log);
+    pthread_cond_broadcast(&b->cv_ck);
     pthread_mutex_unlock(&b->mu);
     pthread_join(b->log_thread, NULL);
     if (b->threads > 1) pthread_join(b->ck_thread, NULL);
@@ -558,11 +598,13 @@ void lm_batch_close(lm_store_t *s) {
   }
   dyna_wal_close(b->wal);
   dyna_ov_clear(&b->cur);
-  dyna_ov_clear(&b->fly);
+  for (int i = 0; i < LB_QMAX; i++) dyna_ov_clear(&b->fly[i]);
   dyna_ov_clear(&b->logged);
   dyna_ov_clear(&b->ckpt);
   pthread_mutex_destroy(&b->mu);
-  pthread_cond_destroy(&b->cv);
+  pthread_cond_destroy(&b->cv_log);
+  pthread_cond_destroy(&b->cv_ck);
+  pthread_cond_destroy(&b->cv_loop);
   dyna_free(b);
   s->batch = NULL;
 }

@@ -91,6 +91,8 @@ typedef struct dyna_store_ops {
 struct dyna_store {
   const dyna_store_ops_t *ops;
   dyna_sync_t sync;
+  uint64_t writes; /* put/del calls through the wrappers below: the last write's number
+                      (core/durable.h); engines start it at 0 */
 };
 
 /* Opens (creating if needed) an LMDB environment in directory dir (which must exist).
@@ -117,10 +119,12 @@ static inline int dyna_store_get(dyna_store_t *s, dyna_space_t sp, const uint8_t
 }
 static inline int dyna_store_put(dyna_store_t *s, dyna_space_t sp, const uint8_t *k,
                                  size_t klen, const uint8_t *v, size_t vlen) {
+  s->writes++;
   return s->ops->put(s, sp, k, klen, v, vlen);
 }
 static inline int dyna_store_del(dyna_store_t *s, dyna_space_t sp, const uint8_t *k,
                                  size_t klen) {
+  s->writes++;
   return s->ops->del(s, sp, k, klen);
 }
 static inline int dyna_store_iter(dyna_store_t *s, dyna_space_t sp, const uint8_t *prefix,

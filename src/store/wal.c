@@ -329,12 +329,16 @@ static int open_next(dyna_wal_t *w) {
 }
 
 int dyna_wal_append(dyna_wal_t *w, const dyna_overlay_t *batch) {
+  return dyna_wal_append_n(w, &batch, 1);
+}
+
+int dyna_wal_append_n(dyna_wal_t *w, const dyna_overlay_t *const *batches, size_t nb) {
   if (w->fd < 0) {
     int err = open_next(w);
     if (err) return err;
   }
   dyna_buf_reset(&w->buf);
-  dyna_wal_encode(batch, w->seq, &w->buf);
+  for (size_t i = 0; i < nb; i++) dyna_wal_encode(batches[i], w->seq + i, &w->buf);
   if (w->buf.oom) return DYNA_ENOMEM;
   size_t done = 0;
   int err = 0;
@@ -359,7 +363,7 @@ int dyna_wal_append(dyna_wal_t *w, const dyna_overlay_t *batch) {
     return err;
   }
   w->off += w->buf.len;
-  w->seq++;
+  w->seq += nb;
   if (w->buf.cap > ((size_t)1 << 20)) dyna_buf_free(&w->buf); /* don't keep a big batch's buffer */
   return 0;
 }

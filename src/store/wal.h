@@ -54,6 +54,10 @@ uint64_t dyna_wal_segment(const dyna_wal_t *w);
 /* Appends batch as one record and fdatasyncs: durable on 0. A failure (DYNA_EFULL,
  * DYNA_EIO) leaves the log as it was before the call. */
 int dyna_wal_append(dyna_wal_t *w, const dyna_overlay_t *batch);
+/* The same for n batches, one record each, written together with one fdatasync: all
+ * durable on 0; on failure none of them is in the log. (After a crash during the call a
+ * prefix of them may be found at replay; none was acknowledged.) */
+int dyna_wal_append_n(dyna_wal_t *w, const dyna_overlay_t *const *batches, size_t n);
 
 /* Prepares the next segment ahead (on the checkpoint thread): a file of `bytes` zeros,
  * written and fdatasync'd, that the next segment takes over, so appends into it overwrite

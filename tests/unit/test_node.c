@@ -304,6 +304,69 @@ static void test_quorum_write_waits_for_w(void **state) {
   }
 }
 
+/* Answers carry the number of the store write they acknowledge (core/durable.h), so that
+ * dynad releases them once that write is durable, not after the batch being built. */
+static void test_answers_carry_their_write_number(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  /* The coordinator's reply: its own local write, not the writes made after it. */
+  uint64_t w0 = T[0].st->writes;
+  uint64_t ida = submit(0, DYNA_OP_PUT, "a", "1", NULL, DYNA_REQ_BLIND);
+  uint64_t wa = T[0].st->writes;
+  assert_true(wa > w0);
+  uint64_t idb = submit(0, DYNA_OP_PUT, "b", "2", NULL, DYNA_REQ_BLIND);
+  assert_true(T[0].st->writes > wa);
+  /* A replica's ack: the write it made for the PUT. */
+  dyna_outmsg_t em;
+  int put_to_1 = 0;
+  while (dyna_node_pop_early(T[0].n, &em)) {
+    if (em.to == T[1].id && !put_to_1) {
+      put_to_1 = 1;
+      uint64_t w1 = T[1].st->writes;
+      assert_int_equal(dyna_node_on_message(T[1].n, T[0].id, em.frame.data, em.frame.len, now), 0);
+      uint64_t w1after = T[1].st->writes;
+      assert_true(w1after > w1);
+      dyna_outmsg_t ack;
+      assert_true(dyna_node_pop_msg(T[1].n, &ack));
+      assert_true(ack.wseq > w1 && ack.wseq <= w1after);
+      queue_frame(1, &ack);
+    } else {
+      queue_frame(0, &em);
+    }
+  }
+  assert_true(put_to_1);
+  pump(50);
+  dyna_reply_t *ra = find_reply(ida), *rb = find_reply(idb);
+  assert_non_null(ra);
+  assert_non_null(rb);
+  assert_int_equal(ra->status, 0);
+  assert_true(ra->wrote);
+  assert_true(ra->wseq > w0 && ra->wseq <= wa);
+  assert_true(rb->wseq > wa);
+  /* A read acknowledges no write. */
+  dyna_reply_t *g = call(0, DYNA_OP_GET, "a", NULL, NULL, 0);
+  assert_false(g->wrote);
+}
+
+/* A forwarded write is answered by its coordinator, which made the copies durable: the
+ * reply at the forwarding node depends on no write of its own. */
+static void test_forwarded_reply_depends_on_no_local_write(void **state) {
+  (void)state;
+  build_cluster(4, 2, 1, 2);
+  char key[32];
+  int checked = 0;
+  for (int k = 0; k < 40 && !checked; k++) {
+    snprintf(key, sizeof(key), "key%d", k);
+    if (is_replica(0, key)) continue;
+    dyna_reply_t *r = call(0, DYNA_OP_PUT, key, "v", NULL, DYNA_REQ_BLIND);
+    assert_int_equal(r->status, 0);
+    assert_true(r->wrote);
+    assert_int_equal(r->wseq, 0);
+    checked = 1;
+  }
+  assert_true(checked);
+}
+
 static void test_noquorum(void **state) {
   (void)state;
   build_cluster(3, 3, 2, 2);
@@ -773,6 +836,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_single_node_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_record_is_reported_not_overwritten, setup, teardown),
       cmocka_unit_test_setup_teardown(test_quorum_write_waits_for_w, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_answers_carry_their_write_number, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_forwarded_reply_depends_on_no_local_write, setup, teardown),
       cmocka_unit_test_setup_teardown(test_noquorum, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forward_and_placement, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_repair, setup, teardown),
