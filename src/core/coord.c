@@ -172,7 +172,7 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
   } else {
     r.existed = f->existed;
     r.wrote = f->kind == FSM_PUT;
-    r.wseq = f->wseq;
+    r.wseq = (n->cfg.bugs & DYNA_BUG_UNDURABLE_ACK) ? 0 : f->wseq;
   }
   dyna_node_push_reply(n, &r);
 }

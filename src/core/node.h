@@ -54,6 +54,8 @@ typedef struct dyna_node_cfg {
 #define DYNA_BUG_EARLY_ACK 0x1u  /* answer a put after the local write, before W acks */
 #define DYNA_BUG_OVERWRITE 0x2u  /* replicas overwrite instead of merging (loses siblings) */
 #define DYNA_BUG_NO_REPAIR 0x4u  /* reads never repair stale replicas */
+#define DYNA_BUG_UNDURABLE_ACK 0x8u /* a put's answer does not wait for its local write
+                                       to be durable (wseq 0) */
 
 void dyna_node_cfg_default(dyna_node_cfg_t *cfg);
 

@@ -60,7 +60,7 @@ static const named_t FAULT_NAMES[] = {
   {"churn", SF_CHURN}, {"dup", SF_DUP}, {"all", SF_ALL}, {NULL, 0}};
 static const named_t BUG_NAMES[] = {
   {"none", 0}, {"early-ack", DYNA_BUG_EARLY_ACK}, {"overwrite", DYNA_BUG_OVERWRITE},
-  {"no-repair", DYNA_BUG_NO_REPAIR}, {NULL, 0}};
+  {"no-repair", DYNA_BUG_NO_REPAIR}, {"undurable-ack", DYNA_BUG_UNDURABLE_ACK}, {NULL, 0}};
 
 /* Parses a comma-separated list of names into bits; -1 on an unknown name. */
 static int parse_names(const named_t *tab, const char *s, uint32_t *out) {
@@ -124,6 +124,7 @@ static void replay_cmd(const sim_opts_t *o, char *out, size_t cap) {
   if (o->strict) ADD(" --strict");
   if (o->read_all) ADD(" --read-all");
   if (o->durable_reads) ADD(" --durable-reads");
+  if (o->commit_ms) ADD(" --commit-ms %" PRIu64, o->commit_ms);
   if (o->routing == SIM_ROUTE_RING) ADD(" --routing ring");
   if (o->spikes > 0) ADD(" --spikes %g", o->spikes * 100.0);
   if (o->bugs) { names_of(BUG_NAMES, o->bugs, nm, sizeof(nm)); ADD(" --bugs %s", nm); }
@@ -349,7 +350,8 @@ static void usage(FILE *out) {
 "  --faults MIX       none | loss | partition | crash | churn | dup | all, or a comma\n"
 "                     list; all = loss,partition,crash,churn (default all); dup\n"
 "                     duplicates frames, which TCP never does\n"
-"  --bugs LIST        early-ack | overwrite | no-repair (comma list): deliberate faults\n"
+"  --bugs LIST        early-ack | overwrite | no-repair | undurable-ack (comma list):\n"
+"                     deliberate faults\n"
 "                     set in every node's cfg.bugs; the checks must catch them\n"
 "  --ring-size Q      partitions, a power of two (default 64; use 4096+ for 1000 nodes)\n"
 "  --zones Z          declare Z zones (node i is in zone i%%Z); partitions may cut a zone\n"
@@ -365,6 +367,10 @@ static void usage(FILE *out) {
 "  --read-all         GETs ask all N replicas at once (cfg.read_all) instead of R first\n"
 "  --durable-reads    read answers wait for the commit (cfg.durable_reads); default:\n"
 "                     GET_RESP frames and read replies leave before it\n"
+"  --commit-ms MS     pipelined group commit as dynad's batch policy: a batch is durable\n"
+"                     MS ms after it starts, turns meanwhile write the next one, and a\n"
+"                     write's answer leaves once its own batch is durable (default 0:\n"
+"                     every turn commits at its end)\n"
 "  --routing R        how clients pick the node for a request: random (default: a random\n"
 "                     member, like a load balancer) or ring (the first up node of the\n"
 "                     key's preference list, as libdyna does; a random one if none is up)\n"
@@ -427,6 +433,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--faults")) bad = !v || parse_names(FAULT_NAMES, v, &o.faults);
     else if (!strcmp(f, "--bugs")) bad = !v || parse_names(BUG_NAMES, v, &o.bugs);
     else if (!strcmp(f, "--aae-ms")) bad = parse_u64(v, &o.aae_ms);
+    else if (!strcmp(f, "--commit-ms")) bad = parse_u64(v, &o.commit_ms) || o.commit_ms > 1000;
     else if (!strcmp(f, "--strict")) { o.strict = 1; used = 0; }
     else if (!strcmp(f, "--read-all")) { o.read_all = 1; used = 0; }
     else if (!strcmp(f, "--durable-reads")) { o.durable_reads = 1; used = 0; }

@@ -56,6 +56,8 @@ typedef struct sim_opts {
   int routing;           /* --routing: SIM_ROUTE_RANDOM (default) or SIM_ROUTE_RING */
   int latency;           /* --latency: report client latency percentiles */
   double spikes;         /* --spikes PCT: share of frames (0..1) delayed 50-250 ms more */
+  uint64_t commit_ms;    /* --commit-ms: pipelined group commit, each batch durable this
+                            long after it starts (0: every turn commits at once) */
 } sim_opts_t;
 
 /* How a client picks the node it sends a request to (--routing). */
@@ -68,7 +70,8 @@ typedef enum {
   EV_CLIENT,  /* client a acts (x = its step number) */
   EV_REACH,   /* node a re-judges which peers it can reach (incarnation ia) */
   EV_FAULT,   /* fault a (faults.c) with argument x */
-  EV_PROBE    /* periodic measurement (converge probe) */
+  EV_PROBE,   /* periodic measurement (converge probe) */
+  EV_COMMIT   /* node a's batch in flight is durable (incarnation ia; --commit-ms) */
 } sim_ev_type_t;
 
 typedef struct sim_event {
@@ -104,6 +107,10 @@ typedef struct sim_node {
   int joining;           /* joined, has not adopted the cluster's ring yet */
   uint64_t join_ms;      /* when it (last) asked to join */
   dyna_durable_t dur;    /* which of its disk's numbered writes are durable (as dynad) */
+  struct sim_held *held; /* answers waiting for their writes to be durable (commit.c) */
+  size_t nheld, capheld;
+  int fly;               /* --commit-ms: a batch is in flight ... */
+  uint64_t fly_upto;     /* ... holding the writes numbered up to this */
 } sim_node_t;
 
 typedef struct sim_work sim_work_t;
@@ -145,6 +152,19 @@ typedef struct sim_world {
 void sim_queue_free(sim_queue_t *q);
 /* Schedules e at time e->t (>= now) with the next sequence number; takes e->data. */
 void sim_schedule(sim_world_t *w, sim_event_t *e);
+
+/* commit.c: the group commit of a simulated node, as dynad's runtime/commit.c. */
+/* Moves node i's outbox out: answers whose writes are durable (or that acknowledge no
+ * write) leave now, the others are held; lost ones fail. */
+void sim_commit_outbox(sim_world_t *w, uint32_t i);
+/* Ends node i's turn: commits (and releases what it covers), or with --commit-ms starts a
+ * batch when none is in flight. */
+void sim_commit_turn(sim_world_t *w, uint32_t i);
+void sim_commit_event(sim_world_t *w, sim_event_t *e); /* EV_COMMIT */
+/* Commits everything and releases every held answer (a clean stop). */
+void sim_commit_flush(sim_world_t *w, uint32_t i);
+/* Drops every held answer (a crash; freeing the world). */
+void sim_commit_drop(sim_node_t *s);
 /* Pops the earliest event into *e; 0 when the queue is empty. */
 int sim_queue_pop(sim_queue_t *q, sim_event_t *e);
 uint64_t sim_queue_next_t(const sim_queue_t *q); /* UINT64_MAX when empty */
@@ -180,6 +200,8 @@ void sim_node_tick(sim_world_t *w, sim_event_t *e);
 /* Reads key's object from node s's disk (dyna_replica_read: what that replica would
  * answer, with any hints it holds merged in). out: initialised; replaced. */
 int sim_disk_read(sim_world_t *w, sim_node_t *s, const char *key, size_t klen, dyna_obj_t *out);
+/* The same, of what is committed on that disk (what a crash now would leave). */
+int sim_disk_read_durable(sim_world_t *w, sim_node_t *s, const char *key, size_t klen, dyna_obj_t *out);
 /* Node i, up and a member (not leaving/removed), or -1: a random such node. */
 int sim_pick_up_node(sim_world_t *w);
 /* 1 when node i is up and a member clients may use (not leaving, not joining). */

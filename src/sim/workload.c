@@ -399,8 +399,9 @@ static void parse_live(const dyna_obj_t *o, uint32_t **wids, uint32_t *nw, uint3
   }
 }
 
-/* Promise 2 at the moment of an acknowledgement: count the disks holding a version
- * whose clock covers the context the client got back. */
+/* Promise 2 at the moment of an acknowledgement: count the disks holding, committed
+ * (what a crash now would leave), a version whose clock covers the context the client
+ * got back. */
 static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky,
                               const dyna_ctx_t *ctx, uint32_t wid) {
   int idx[64];
@@ -419,7 +420,7 @@ static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky
   for (size_t j = 0; j < n; j++) {
     sim_node_t *s = &w->nodes[idx[j]];
     if (s->state == SN_OFF) continue;
-    if (sim_disk_read(w, s, ky->name, ky->klen, &o) ||
+    if (sim_disk_read_durable(w, s, ky->name, ky->klen, &o) ||
         dyna_obj_context(&o, &vv)) continue;
     int covers = 1;
     size_t b = 0;

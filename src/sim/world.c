@@ -7,6 +7,9 @@
  *   event ──▶ node ──▶ dyna_store_commit ──ok──▶ replies to clients, frames to the net
  *                                       └fail─▶ replies become errors, frames dropped
  *
+ * (answers whose writes an earlier commit made durable leave at once; with --commit-ms
+ * the commit is pipelined as in dynad's batch policy: commit.c).
+ *
  * A crash discards the node object (its outboxes and in-memory state) and calls
  * dyna_store_mem_crash. A node marked crash_mid_turn crashes right after handling its
  * next event, before the commit: that turn's writes are lost and none of its replies
@@ -56,6 +59,7 @@ int sim_world_init(sim_world_t *w, const sim_opts_t *o) {
 
 void sim_world_free(sim_world_t *w) {
   for (uint32_t i = 0; i < w->nnodes; i++) {
+    sim_commit_drop(&w->nodes[i]);
     dyna_node_free(w->nodes[i].node);
     dyna_store_close(w->nodes[i].store);
   }
@@ -156,7 +160,8 @@ void sim_node_crash(sim_world_t *w, uint32_t i) {
   dyna_node_free(s->node);
   s->node = NULL;
   dyna_store_mem_crash(s->store);
-  dyna_durable_lost(&s->dur, s->store->writes); /* what the turn wrote is gone */
+  dyna_durable_lost(&s->dur, s->store->writes); /* what was not committed is gone */
+  sim_commit_drop(s);
   s->state = SN_DOWN;
   s->crash_mid_turn = 0;
   w->st.crashes++;
@@ -171,7 +176,7 @@ void sim_node_crash(sim_world_t *w, uint32_t i) {
 static void node_stop(sim_world_t *w, uint32_t i) {
   sim_node_t *s = &w->nodes[i];
   if (s->state == SN_UP) {
-    dyna_store_commit(s->store);
+    sim_commit_flush(w, i);
     dyna_node_free(s->node);
     s->node = NULL;
     sim_work_node_lost(w, i);
@@ -231,69 +236,15 @@ void sim_node_turn_end(sim_world_t *w, uint32_t i) {
    * they are out even when the node crashes before it. */
   dyna_outmsg_t em;
   while (dyna_node_pop_early(s->node, &em)) sim_net_send(w, i, em.to, &em.frame);
-  /* Replies that acknowledge no write leave before the commit too (as in dynad), unless
-   * --durable-reads; so do answers whose writes an earlier turn made durable (a
-   * coordinator's reply when its replicas' acks come in: core/durable.h). The others
-   * wait in `held` and `hmsg` (owned here, freed below). */
-  dyna_reply_t r, *held = NULL;
-  dyna_outmsg_t m, *hmsg = NULL;
-  size_t nheld = 0, cap = 0, nmsg = 0, mcap = 0;
-  while (dyna_node_pop_reply(s->node, &r)) {
-    if (!r.wrote && !w->o.durable_reads) {
-      sim_work_reply(w, i, &r);
-      dyna_reply_clear(&r);
-      continue;
-    }
-    dyna_dur_state_t st = dyna_durable_state(&s->dur, r.wrote ? r.wseq : s->store->writes);
-    if (st != DYNA_DUR_PENDING) {
-      if (st == DYNA_DUR_LOST) dyna_reply_fail(&r, DYNA_EIO, "storage commit failed");
-      sim_work_reply(w, i, &r);
-      dyna_reply_clear(&r);
-      continue;
-    }
-    if (nheld == cap) {
-      cap = cap ? cap * 2 : 16;
-      held = realloc(held, cap * sizeof(*held));
-      if (!held) abort(); /* the simulator does not model its own memory running out */
-    }
-    held[nheld++] = r;
-  }
-  while (dyna_node_pop_msg(s->node, &m)) {
-    dyna_dur_state_t st = dyna_durable_state(&s->dur, m.wseq);
-    if (st == DYNA_DUR_DURABLE) sim_net_send(w, i, m.to, &m.frame);
-    else if (st == DYNA_DUR_LOST) dyna_buf_free(&m.frame);
-    if (st != DYNA_DUR_PENDING) continue;
-    if (nmsg == mcap) {
-      mcap = mcap ? mcap * 2 : 16;
-      hmsg = realloc(hmsg, mcap * sizeof(*hmsg));
-      if (!hmsg) abort();
-    }
-    hmsg[nmsg++] = m;
-  }
+  /* Answers that acknowledge no write (reads, unless --durable-reads), or whose writes
+   * are durable already, leave now; the others wait for the commit (commit.c). */
+  sim_commit_outbox(w, i);
   if (s->crash_mid_turn) {
-    for (size_t j = 0; j < nheld; j++) dyna_reply_clear(&held[j]);
-    for (size_t j = 0; j < nmsg; j++) dyna_buf_free(&hmsg[j].frame);
-    free(held);
-    free(hmsg);
     w->st.crashes_mid_turn++;
     sim_node_crash(w, i);
     return;
   }
-  int rc = dyna_store_commit(s->store);
-  if (rc) w->st.commit_failures++;
-  if (rc) dyna_durable_lost(&s->dur, s->store->writes);
-  else dyna_durable_ok(&s->dur, s->store->writes);
-  for (size_t j = 0; j < nheld; j++) {
-    if (rc) dyna_reply_fail(&held[j], DYNA_EIO, "storage commit failed");
-    sim_work_reply(w, i, &held[j]);
-    dyna_reply_clear(&held[j]);
-  }
-  free(held);
-  for (size_t j = 0; j < nmsg; j++) {
-    if (rc) dyna_buf_free(&hmsg[j].frame);
-    else sim_net_send(w, i, hmsg[j].to, &hmsg[j].frame);
-  }
-  free(hmsg);
+  sim_commit_turn(w, i);
   /* Clients use a joining node only once it adopted the cluster's ring: until then it
    * believes it is alone and caps W at 1 (see docs/simulation.md, core issues). */
   if (s->joining && dyna_node_cluster(s->node)->ring.nmembers > 1) s->joining = 0;
@@ -331,6 +282,14 @@ int sim_disk_read(sim_world_t *w, sim_node_t *s, const char *key, size_t klen, d
   return dyna_replica_read(&rep, (const uint8_t *)key, klen, out);
 }
 
+int sim_disk_read_durable(sim_world_t *w, sim_node_t *s, const char *key, size_t klen, dyna_obj_t *out) {
+  dyna_replica_t rep;
+  memset(&rep, 0, sizeof(rep));
+  rep.store = dyna_store_mem_durable(s->store);
+  rep.ring_size = w->o.ring_size;
+  return dyna_replica_read(&rep, (const uint8_t *)key, klen, out);
+}
+
 static int usable(const sim_world_t *w, const sim_node_t *s) {
   return s->state == SN_UP && !s->leaving && (!s->joining || w->o.strict);
 }
@@ -359,6 +318,7 @@ static void dispatch(sim_world_t *w, sim_event_t *e) {
     if (w->nodes[e->a].state == SN_UP && w->nodes[e->a].inc == e->ia) sim_net_reach(w, e->a, 0);
     break;
   case EV_FAULT: sim_faults_fire(w, e); break;
+  case EV_COMMIT: sim_commit_event(w, e); break;
   default: break;
   }
 }

@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "store/store.h"
+#include <stdlib.h>
 #include <string.h>
 
 /* One key and its value. The key is stored inline; the value is its own allocation
@@ -52,14 +53,23 @@ typedef struct {
   size_t oldvlen;
 } undo_t;
 
+typedef struct mem_store mem_store_t;
+
+/* The read-only view of what is committed (dyna_store_mem_durable). */
 typedef struct {
   dyna_store_t base;
+  mem_store_t *m;
+} mem_view_t;
+
+struct mem_store {
+  dyna_store_t base;
+  mem_view_t view;
   mspace_t sp[DYNA_SPACE_COUNT];
   undo_t *undo; /* the uncommitted batch, oldest first (empty under ALWAYS) */
   size_t nundo, capundo;
   int sticky; /* error of a failed put/del, reported by the next commit */
   int inject; /* fault for the next put/del/commit (0: none) */
-} mem_store_t;
+};
 
 /* ---- keys ---- */
 
@@ -409,11 +419,141 @@ static const dyna_store_ops_t mem_ops = {
     .close = mem_close,
 };
 
+/* ---- the durable view: the live trees as the undo records say they were at the last
+ * commit (a key's first record in the batch holds its committed state) ---- */
+
+static mem_store_t *vm(dyna_store_t *s) { return ((mem_view_t *)s)->m; }
+
+/* The oldest undo record of (sp, k) in the batch, or NULL. O(batch). */
+static const undo_t *first_undo(const mem_store_t *m, dyna_space_t sp, const uint8_t *k, size_t klen) {
+  for (size_t i = 0; i < m->nundo; i++) {
+    const undo_t *u = &m->undo[i];
+    if (u->sp == sp && !key_cmp(u->node->k, u->node->klen, k, klen)) return u;
+  }
+  return NULL;
+}
+
+/* The committed value of (sp, k): 1 and *v, *vlen when there is one, else 0. */
+static int durable_value(const mem_store_t *m, dyna_space_t sp, const uint8_t *k, size_t klen,
+                         const uint8_t **v, size_t *vlen) {
+  const undo_t *u = first_undo(m, sp, k, klen);
+  if (!u) {
+    const mnode_t *n = tree_find(m->sp[sp].root, k, klen);
+    if (!n) return 0;
+    *v = n->v;
+    *vlen = n->vlen;
+    return 1;
+  }
+  if (u->op == U_INSERT) return 0; /* not there before the batch */
+  *v = u->op == U_OVERWRITE ? u->oldv : u->node->v;
+  *vlen = u->op == U_OVERWRITE ? u->oldvlen : u->node->vlen;
+  return 1;
+}
+
+static int view_get(dyna_store_t *s, dyna_space_t sp, const uint8_t *k, size_t klen, dyna_buf_t *out) {
+  int rc = key_ok(sp, klen);
+  if (rc) return rc;
+  const uint8_t *v;
+  size_t vlen;
+  if (!durable_value(vm(s), sp, k, klen, &v, &vlen)) return DYNA_ENOTFOUND;
+  dyna_buf_reset(out);
+  dyna_buf_put(out, v, vlen);
+  return out->oom ? DYNA_ENOMEM : 0;
+}
+
+typedef struct {
+  const uint8_t *k, *v;
+  size_t klen, vlen;
+} kv_t;
+
+static int kv_cmp(const void *a, const void *b) {
+  const kv_t *x = a, *y = b;
+  return key_cmp(x->k, x->klen, y->k, y->klen);
+}
+
+/* Every committed key of sp with the prefix, in order: the live keys as they were, and
+ * the keys the batch deleted. The callback must not write through the view. */
+static int view_iter(dyna_store_t *s, dyna_space_t sp, const uint8_t *prefix, size_t plen,
+                     dyna_store_iter_fn fn, void *arg) {
+  mem_store_t *m = vm(s);
+  if ((unsigned)sp >= DYNA_SPACE_COUNT) return DYNA_EINVAL;
+  if (plen > DYNA_STORE_MAX_KEY) return 0;
+  kv_t *all = NULL;
+  size_t n = 0, cap = 0;
+  int rc = 0;
+  for (int pass = 0; pass < 2 && !rc; pass++) {
+    /* pass 0: live nodes; pass 1: keys the batch took out of the tree */
+    mnode_t *t = pass ? NULL : tree_seek(m->sp[sp].root, prefix, plen, 0);
+    size_t ui = 0;
+    for (;;) {
+      const uint8_t *k;
+      size_t klen;
+      if (!pass) {
+        if (!t || !has_prefix(t, prefix, plen)) break;
+        k = t->k;
+        klen = t->klen;
+        t = tree_seek(m->sp[sp].root, t->k, t->klen, 1);
+      } else {
+        if (ui >= m->nundo) break;
+        const undo_t *u = &m->undo[ui++];
+        if (u->sp != sp || !has_prefix(u->node, prefix, plen) || first_undo(m, sp, u->node->k, u->node->klen) != u ||
+            tree_find(m->sp[sp].root, u->node->k, u->node->klen))
+          continue;
+        k = u->node->k;
+        klen = u->node->klen;
+      }
+      const uint8_t *v;
+      size_t vlen;
+      if (!durable_value(m, sp, k, klen, &v, &vlen)) continue;
+      if (n == cap) {
+        cap = cap ? cap * 2 : 64;
+        kv_t *a = dyna_realloc(all, cap * sizeof(*a));
+        if (!a) { rc = DYNA_ENOMEM; break; }
+        all = a;
+      }
+      all[n++] = (kv_t){k, v, klen, vlen};
+    }
+  }
+  if (!rc && n) qsort(all, n, sizeof(*all), kv_cmp);
+  for (size_t i = 0; !rc && i < n; i++) rc = fn(arg, all[i].k, all[i].klen, all[i].v, all[i].vlen);
+  dyna_free(all);
+  return rc;
+}
+
+static int view_put(dyna_store_t *s, dyna_space_t sp, const uint8_t *k, size_t klen,
+                    const uint8_t *v, size_t vlen) {
+  (void)s, (void)sp, (void)k, (void)klen, (void)v, (void)vlen;
+  return DYNA_EINVAL; /* read-only */
+}
+static int view_del(dyna_store_t *s, dyna_space_t sp, const uint8_t *k, size_t klen) {
+  (void)s, (void)sp, (void)k, (void)klen;
+  return DYNA_EINVAL;
+}
+static int view_commit(dyna_store_t *s) { (void)s; return 0; }
+static size_t view_pending(dyna_store_t *s) { (void)s; return 0; }
+static void view_close(dyna_store_t *s) { (void)s; } /* owned by its store */
+
+static const dyna_store_ops_t view_ops = {
+    .name = "memory (committed view)",
+    .get = view_get,
+    .put = view_put,
+    .del = view_del,
+    .iter = view_iter,
+    .commit = view_commit,
+    .pending = view_pending,
+    .close = view_close,
+};
+
+dyna_store_t *dyna_store_mem_durable(dyna_store_t *s) { return &ms(s)->view.base; }
+
 int dyna_store_mem_open(dyna_sync_t sync, dyna_store_t **out) {
   mem_store_t *m = dyna_calloc(1, sizeof(*m));
   if (!m) return DYNA_ENOMEM;
   m->base.ops = &mem_ops;
   m->base.sync = sync;
+  m->view.base.ops = &view_ops;
+  m->view.base.sync = sync;
+  m->view.m = m;
   *out = &m->base;
   return 0;
 }

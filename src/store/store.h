@@ -110,6 +110,10 @@ void dyna_store_mem_crash(dyna_store_t *s);
 /* Memory engine only: fault injection. The next put, del or commit fails with err
  * (e.g. DYNA_EIO, DYNA_EFULL) and rolls back the batch, as a real failure would. */
 void dyna_store_mem_inject(dyna_store_t *s, int err);
+/* Memory engine only: a read-only view (get and iter) of what the last commit made
+ * durable, as a crash now would leave it (the simulator checks acknowledged writes on
+ * it). Owned by s, valid until s closes. */
+dyna_store_t *dyna_store_mem_durable(dyna_store_t *s);
 /* Memory engine only: number of keys in a space (for tests and the simulator). */
 size_t dyna_store_mem_count(dyna_store_t *s, dyna_space_t sp);
 

@@ -57,6 +57,12 @@ def campaigns():
     # Read answers leave before the commit unless --durable-reads (cfg.durable_reads).
     rc, out = sim("--seeds", "1..10", "--durable-reads", "--faults", "all", "--duration", 5000, "--quiet")
     check(rc == 0, "10 seeds with --durable-reads pass", out)
+    # The pipelined group commit (dynad's batch policy): answers leave when their own
+    # write is durable; acknowledged writes are checked on committed state only.
+    for mix in ["crash", "all"]:
+        rc, out = sim("--seeds", "1..40", "--commit-ms", 2, "--faults", mix, "--duration", 5000, "--quiet")
+        check(rc == 0 and re.search(r"^40 seeds, 0 failed", out, re.M) is not None,
+              f"40 seeds of --faults {mix} with --commit-ms 2 pass", out)
 
 
 def determinism():
@@ -77,7 +83,9 @@ def determinism():
 def bugs():
     # Each deliberate fault must be caught by at least one seed of a small range.
     # Anti-entropy repairs what read repair misses, so no-repair is tested with it off.
-    cases = [("early-ack", []), ("overwrite", []), ("no-repair", ["--aae-ms", 100000000])]
+    # undurable-ack needs the pipelined commit (--commit-ms) to have a window at all.
+    cases = [("early-ack", []), ("overwrite", []), ("no-repair", ["--aae-ms", 100000000]),
+             ("undurable-ack", ["--commit-ms", 2])]
     for bug, extra in cases:
         rc, out = sim("--seeds", "1..10", "--bugs", bug, *extra, "--duration", 5000)
         caught = re.findall(r"^seed (\d+) FAIL", out, re.M)
