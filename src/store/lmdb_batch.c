@@ -85,6 +85,9 @@ struct lm_batch {
                             the loop to drop the queue (collect) */
   int ck_busy, ck_done, ck_err;
   uint64_t ck_seg;       /* the checkpoint covers log segments <= ck_seg */
+  dyna_overlay_t trash;  /* a checkpointed overlay for the checkpoint thread to free
+                            (hundreds of thousands of entries: not on the loop) */
+  int trash_full;
   void (*notify)(void *);
   void *notify_arg;
 };
@@ -174,7 +177,17 @@ static void *ck_main(void *arg) {
   lm_batch_t *b = s->batch;
   pthread_mutex_lock(&b->mu);
   for (;;) {
-    while (!b->quit && !(b->ck_busy && !b->ck_done)) pthread_cond_wait(&b->cv_ck, &b->mu);
+    while (!b->quit && !(b->ck_busy && !b->ck_done) && !b->trash_full)
+      pthread_cond_wait(&b->cv_ck, &b->mu);
+    if (b->trash_full) {
+      dyna_overlay_t t = b->trash;
+      dyna_ov_init(&b->trash);
+      b->trash_full = 0;
+      pthread_mutex_unlock(&b->mu);
+      dyna_ov_clear(&t);
+      pthread_mutex_lock(&b->mu);
+      continue;
+    }
     if (!(b->ck_busy && !b->ck_done)) break; /* quit with nothing to do */
     uint64_t seg = b->ck_seg;
     pthread_mutex_unlock(&b->mu);
@@ -214,6 +227,20 @@ static void maybe_checkpoint(lm_batch_t *b, int retry) {
   pthread_mutex_unlock(&b->mu);
 }
 
+/* Empties ckpt (now in LMDB): the checkpoint thread frees its entries. */
+static void drop_ckpt(lm_batch_t *b) {
+  pthread_mutex_lock(&b->mu);
+  int handed = !b->trash_full && !b->quit;
+  if (handed) {
+    b->trash = b->ckpt;
+    b->trash_full = 1;
+    pthread_cond_signal(&b->cv_ck);
+  }
+  pthread_mutex_unlock(&b->mu);
+  if (handed) dyna_ov_init(&b->ckpt);
+  else dyna_ov_clear(&b->ckpt);
+}
+
 /* Collects what the threads finished: the batches logged (or the error of a failed
  * append, which drops the whole queue and cur) and a checkpoint. Starts no new work. */
 static int collect(lm_store_t *s) {
@@ -245,7 +272,7 @@ static int collect(lm_store_t *s) {
   if (cked) {
     int was = b->ck_failed;
     b->ck_failed = ck_err;
-    if (!ck_err) dyna_ov_clear(&b->ckpt);
+    if (!ck_err) drop_ckpt(b);
     else if (!was) fprintf(stderr, "dyna store: checkpoint into LMDB failed (%s); its writes stay in "
                          "the log; writes are refused until a checkpoint succeeds\n",
                  dyna_strerror(ck_err));
@@ -601,6 +628,7 @@ void lm_batch_close(lm_store_t *s) {
   for (int i = 0; i < LB_QMAX; i++) dyna_ov_clear(&b->fly[i]);
   dyna_ov_clear(&b->logged);
   dyna_ov_clear(&b->ckpt);
+  dyna_ov_clear(&b->trash); /* the thread is gone: whatever it did not free */
   pthread_mutex_destroy(&b->mu);
   pthread_cond_destroy(&b->cv_log);
   pthread_cond_destroy(&b->cv_ck);
