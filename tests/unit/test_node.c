@@ -324,6 +324,7 @@ static void test_answers_carry_their_write_number(void **state) {
       put_to_1 = 1;
       uint64_t w1 = T[1].st->writes;
       assert_int_equal(dyna_node_on_message(T[1].n, T[0].id, em.frame.data, em.frame.len, now), 0);
+      dyna_buf_free(&em.frame);
       uint64_t w1after = T[1].st->writes;
       assert_true(w1after > w1);
       dyna_outmsg_t ack;
