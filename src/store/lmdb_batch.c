@@ -382,9 +382,10 @@ static const dyna_ov_entry_t *ov_find(const lm_batch_t *b, dyna_space_t sp, cons
                                       size_t klen) {
   const dyna_overlay_t *layers[LB_QMAX + 3];
   int nl = ov_layers(b, layers);
+  uint64_t h = dyna_ov_hash(sp, k, klen);
   for (int i = 0; i < nl; i++) {
     if (!layers[i]->n) continue;
-    const dyna_ov_entry_t *e = dyna_ov_get(layers[i], sp, k, klen);
+    const dyna_ov_entry_t *e = dyna_ov_get_h(layers[i], sp, k, klen, h);
     if (e) return e;
   }
   return NULL;
@@ -499,7 +500,7 @@ static int ov_snapshot(const lm_batch_t *b, dyna_space_t sp, const uint8_t *pref
     while (i >= end[layer]) layer++;
     int shadowed = 0; /* a newer layer has the key */
     for (int j = 0; j < layer && !shadowed; j++)
-      shadowed = layers[j]->n && dyna_ov_get(layers[j], sp, all[i]->key, all[i]->klen);
+      shadowed = layers[j]->n && dyna_ov_get_h(layers[j], sp, all[i]->key, all[i]->klen, all[i]->hash);
     if (shadowed) continue;
     ov_copy_t *c = &m->e[m->n];
     c->key = dyna_memdup(all[i]->key, all[i]->klen);

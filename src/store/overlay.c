@@ -44,8 +44,15 @@ static void build_pindex(dyna_overlay_t *o) {
     for (dyna_ov_entry_t *e = o->tab[i]; e; e = e->next) plink(o, e);
 }
 
-static size_t slot(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k, size_t klen) {
-  return (size_t)XXH3_64bits_withSeed(k, klen, (uint64_t)sp) & (o->cap - 1);
+uint64_t dyna_ov_hash(dyna_space_t sp, const uint8_t *k, size_t klen) {
+  return XXH3_64bits_withSeed(k, klen, (uint64_t)sp);
+}
+
+static size_t slot(const dyna_overlay_t *o, uint64_t hash) { return (size_t)hash & (o->cap - 1); }
+
+static int same_key(const dyna_ov_entry_t *e, uint64_t hash, dyna_space_t sp, const uint8_t *k,
+                    size_t klen) {
+  return e->hash == hash && e->space == sp && e->klen == klen && !memcmp(e->key, k, klen);
 }
 
 static int grow(dyna_overlay_t *o) {
@@ -59,7 +66,7 @@ static int grow(dyna_overlay_t *o) {
     dyna_ov_entry_t *e = old.tab[i];
     while (e) {
       dyna_ov_entry_t *next = e->next;
-      size_t s = slot(o, (dyna_space_t)e->space, e->key, e->klen);
+      size_t s = slot(o, e->hash);
       e->next = o->tab[s];
       o->tab[s] = e;
       e = next;
@@ -69,21 +76,26 @@ static int grow(dyna_overlay_t *o) {
   return 0;
 }
 
+const dyna_ov_entry_t *dyna_ov_get_h(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k,
+                                     size_t klen, uint64_t hash) {
+  if (!o->cap) return NULL;
+  for (const dyna_ov_entry_t *e = o->tab[slot(o, hash)]; e; e = e->next)
+    if (same_key(e, hash, sp, k, klen)) return e;
+  return NULL;
+}
+
 const dyna_ov_entry_t *dyna_ov_get(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k,
                                    size_t klen) {
-  if (!o->cap) return NULL;
-  for (const dyna_ov_entry_t *e = o->tab[slot(o, sp, k, klen)]; e; e = e->next)
-    if (e->space == sp && e->klen == klen && !memcmp(e->key, k, klen)) return e;
-  return NULL;
+  return o->cap ? dyna_ov_get_h(o, sp, k, klen, dyna_ov_hash(sp, k, klen)) : NULL;
 }
 
 /* Links entry e (not in any overlay) into o, replacing and freeing an entry with the same
  * key. o must have room (no growing here). */
 static void link_entry(dyna_overlay_t *o, dyna_ov_entry_t *e) {
-  dyna_ov_entry_t **pp = &o->tab[slot(o, (dyna_space_t)e->space, e->key, e->klen)];
+  dyna_ov_entry_t **pp = &o->tab[slot(o, e->hash)];
   for (; *pp; pp = &(*pp)->next) {
     dyna_ov_entry_t *old = *pp;
-    if (old->space == e->space && old->klen == e->klen && !memcmp(old->key, e->key, e->klen)) {
+    if (same_key(old, e->hash, (dyna_space_t)e->space, e->key, e->klen)) {
       e->next = old->next;
       *pp = e;
       if (o->ptab) { /* take old's place in the prefix chain too */
@@ -117,6 +129,7 @@ int dyna_ov_set(dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k, size_t kle
   e->tomb = (uint8_t)(tomb != 0);
   e->klen = (uint32_t)klen;
   e->vlen = (uint32_t)vlen;
+  e->hash = dyna_ov_hash(sp, k, klen);
   e->key = (uint8_t *)(e + 1);
   e->val = e->key + klen;
   memcpy(e->key, k, klen);

@@ -17,6 +17,7 @@ typedef struct dyna_ov_entry {
   uint8_t tomb;               /* a delete */
   uint32_t klen;
   uint32_t vlen;
+  uint64_t hash;              /* dyna_ov_hash of (space, key) */
   uint8_t *key;               /* key and value share one allocation */
   uint8_t *val;
 } dyna_ov_entry_t;
@@ -47,6 +48,10 @@ void dyna_ov_absorb(dyna_overlay_t *dst, dyna_overlay_t *src);
 /* The entry for (sp, k), or NULL. */
 const dyna_ov_entry_t *dyna_ov_get(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k,
                                    size_t klen);
+/* The hash of (sp, k), and dyna_ov_get given it (to look a key up in several overlays). */
+uint64_t dyna_ov_hash(dyna_space_t sp, const uint8_t *k, size_t klen);
+const dyna_ov_entry_t *dyna_ov_get_h(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k,
+                                     size_t klen, uint64_t hash);
 /* Appends to *out (growing it; caller frees with dyna_free) the entries of space sp whose
  * key starts with prefix, and returns their count via *n. Unsorted. O(matches) with the
  * prefix index and plen >= 2, else O(entries); O(1) when the space has none. */
