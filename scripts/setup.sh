@@ -4,7 +4,7 @@
 # apt-get line and fails, so `make` stops before a confusing compiler error.
 set -euo pipefail
 pkgs=(cmake ninja-build pkgconf gcc clang libclang-rt-14-dev
-      libuv1-dev liblmdb-dev libxxhash-dev libcmocka-dev libinih-dev
+      libuv1-dev liblmdb-dev libxxhash-dev libcmocka-dev libinih-dev libjemalloc-dev
       redis-tools redis-server python3 nftables iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
