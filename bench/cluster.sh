@@ -112,12 +112,18 @@ run_bench() {
   printf '  %-34s %9s ops/s  p50 %7s  p99 %7s  p99.9 %7s ms  errors %s\n' "$label" $s
 }
 
-show() { # label-a label-b : median line of each and the throughput ratio a/b
+# The median of each column (ops/s, p50, p99, p99.9) of LABEL's runs, taken separately.
+medians() {
+  local c
+  for c in 1 2 3 4; do printf '%s' "${R[$1]}" | col "$c" | median; done | tr '\n' ' '
+}
+
+show() { # label-a label-b : medians of each and the throughput ratio a/b
   local a b
-  a=$(printf '%s' "${R[$1]}" | sort -g | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }')
-  b=$(printf '%s' "${R[$2]}" | sort -g | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }')
-  printf '%-34s %9s ops/s  p50 %7s  p99 %7s  p99.9 %7s ms\n' "$1" $(echo "$a" | cut -d' ' -f1-4)
-  printf '%-34s %9s ops/s  p50 %7s  p99 %7s  p99.9 %7s ms\n' "$2" $(echo "$b" | cut -d' ' -f1-4)
+  a=$(medians "$1")
+  b=$(medians "$2")
+  printf '%-34s %9s ops/s  p50 %7s  p99 %7s  p99.9 %7s ms\n' "$1" $a
+  printf '%-34s %9s ops/s  p50 %7s  p99 %7s  p99.9 %7s ms\n' "$2" $b
   printf '%-34s %9sx\n' "ratio" "$(ratio "$(echo "$a" | col 1)" "$(echo "$b" | col 1)")"
 }
 
