@@ -7,15 +7,15 @@
  * and every answer carries the number of the last write it depends on (a coordinator's
  * reply: its own local write; a replica's ack: the write it acknowledges; other frames:
  * every write made before them). An answer whose writes are durable leaves at once;
- * the others are held. At the end of a turn, if no batch is being written, everything
- * written so far goes to the store's writer thread as one batch; the loop goes on
- * serving. When the writer reports the batch durable (through a uv_async handle), the
- * held answers it covers are released (core/durable.h keeps the durable point).
+ * the others are held. At the end of every turn that wrote, its writes go onto the
+ * store's log queue as one batch (commit_async; EBUSY when the queue is full or a
+ * checkpoint waits for it to drain: the writes then join the next batch); the loop goes
+ * on serving. When the log thread reports batches durable (through a uv_async handle),
+ * the held answers they cover are released (core/durable.h keeps the durable point).
  *
- *   turn k: requests ─▶ writes numbered ..w into the batch being built
- *           no batch in flight? ─▶ commit_async (writes ..w), a new batch starts
- *   writer: fsync ─▶ notify ─▶ poll: writes ..w durable ─▶ release held answers <= w
- *           batch built meanwhile has writes? ─▶ commit_async ...
+ *   turn k: requests ─▶ writes numbered ..w ─▶ commit_async: batch (..w] queued
+ *   log thread: every queued batch, one write + fdatasync ─▶ notify
+ *   poll: tickets durable ─▶ writes ..w durable ─▶ release held answers <= w
  *
  * So a write whose replica acks arrive after its own batch is durable is answered on
  * arrival of the acks, not after the batch being built then (one fsync less per SET

@@ -1,7 +1,8 @@
 /* overlay.h: an in-memory batch of writes (puts and deletes) not yet in the underlying
  * store, keyed by (space, key): the latest write to a key replaces the earlier one. The
- * LMDB engine's pipelined mode reads through two of them (the batch being built and the
- * batch being committed by the writer thread) before it reads LMDB itself.
+ * LMDB engine's batch policy reads through several of them (the batch being built, the
+ * batches queued for the log, what was logged, what is being checkpointed) before it
+ * reads LMDB itself (lmdb_batch.c).
  * Not thread-safe by itself: an overlay is either being built by one thread, or frozen
  * and read by several. Owns copies of every key and value. */
 #ifndef DYNA_OVERLAY_H

@@ -72,11 +72,13 @@ typedef struct dyna_store_ops {
 
   /* Pipelined group commit (optional: NULL in engines without it). The LMDB engine under
    * DYNA_SYNC_BATCH commits on a writer thread, so the event loop goes on taking the
-   * next batch while the previous one is fsync'd:
-   *   commit_async  hands the current batch to the writer and returns at once with its
-   *                 ticket (*ticket = 0: nothing to commit); DYNA_EBUSY while the
-   *                 previous batch is still being written (keep accumulating). The
-   *                 batch's writes stay visible to get/iter meanwhile.
+   * next batch while earlier ones are fsync'd:
+   *   commit_async  queues the current batch for the writer and returns at once with its
+   *                 ticket (*ticket = 0: nothing to commit); tickets become durable in
+   *                 order. DYNA_EBUSY when the queue is full, or while a checkpoint
+   *                 waits for it to drain (keep accumulating). It reports the error of
+   *                 a failed put/del even when nothing is pending. The batch's writes
+   *                 stay visible to get/iter meanwhile.
    *   poll          collects a finished batch: *durable = the highest ticket that is
    *                 durable. Returns 0, or the error of a failed batch, which is then
    *                 rolled back together with the batch built on top of it.
