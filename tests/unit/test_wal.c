@@ -436,6 +436,28 @@ static void test_queued_batches(void **state) {
   dyna_store_close(s);
 }
 
+/* A put that fails drops the batch and leaves nothing pending, yet the next
+ * commit_async must report it: the runtime calls it even with nothing pending, so that
+ * answers depending on the dropped writes fail instead of being taken for durable. */
+static void test_failed_put_reported_by_commit_async(void **state) {
+  fx_t *f = *state;
+  dyna_store_t *s;
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, (size_t)1 << 20, &s), 0);
+  assert_int_equal(dyna_store_put(s, DYNA_SPACE_OBJ, U8("a"), 1, U8("1"), 1), 0);
+  size_t big = (size_t)2 << 20; /* larger than the map: the batch can never commit */
+  uint8_t *v = calloc(1, big);
+  assert_non_null(v);
+  assert_int_equal(dyna_store_put(s, DYNA_SPACE_OBJ, U8("b"), 1, v, big), DYNA_EFULL);
+  free(v);
+  assert_int_equal(dyna_store_pending(s), 0);
+  uint64_t t = 1;
+  assert_int_equal(s->ops->commit_async(s, &t), DYNA_EFULL);
+  assert_int_equal(t, 0);
+  assert_int_equal(s->ops->commit_async(s, &t), 0); /* reported once */
+  assert_int_equal(dyna_store_get(s, DYNA_SPACE_OBJ, U8("a"), 1, &f->buf), DYNA_ENOTFOUND);
+  dyna_store_close(s);
+}
+
 static void test_corrupt_older_segment(void **state) {
   fx_t *f = *state;
   two_segments(f->dir);
@@ -541,6 +563,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_segments_replayed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_append_several, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queued_batches, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_failed_put_reported_by_commit_async, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_older_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prepared_segments, setup, teardown),
