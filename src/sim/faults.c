@@ -18,7 +18,7 @@
 #include "sim/sim.h"
 
 enum { FA_NET = 1, FA_PARTITION, FA_HEAL, FA_CRASH, FA_RESTART, FA_JOIN, FA_LEAVE,
-       FA_CRASH_REMOVE, FA_REMOVE };
+       FA_CRASH_REMOVE, FA_REMOVE, FA_CHECK_LEAVE, FA_CHECK_REMOVE };
 
 static void at(sim_world_t *w, uint64_t t, uint32_t kind, uint64_t x) {
   sim_event_t e = {0};
@@ -27,6 +27,33 @@ static void at(sim_world_t *w, uint64_t t, uint32_t kind, uint64_t x) {
   e.a = kind;
   e.x = x;
   sim_schedule(w, &e);
+}
+
+/* An admin command (leave, remove) node `by` took with its write numbered wseq: the
+ * operator checks later whether it became durable (with --commit-ms a crash before the
+ * commit loses it, as in dynad), and repeats it if not. `arg`: the node removed. */
+static void check_later(sim_world_t *w, uint32_t kind, uint32_t by, uint32_t arg, uint64_t wseq) {
+  sim_event_t e = {0};
+  e.t = w->now + 20;
+  e.type = EV_FAULT;
+  e.a = kind;
+  e.b = by;
+  e.ia = arg;
+  e.x = wseq;
+  sim_schedule(w, &e);
+}
+
+static void leave_taken(sim_world_t *w, uint32_t i) {
+  w->st.leaves++;
+  sim_trace(w, "leave %s", w->nodes[i].name);
+}
+
+static void remove_taken(sim_world_t *w, uint32_t i, uint32_t by) {
+  sim_node_t *s = &w->nodes[i];
+  w->st.removes++;
+  s->state = SN_GONE;
+  sim_trace(w, "remove %s via %s", s->name, w->nodes[by].name);
+  sim_net_topology_changed(w);
 }
 
 void sim_faults_plan(sim_world_t *w, uint64_t t0, uint64_t t1) {
@@ -138,8 +165,22 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
         at(w, w->now + 1000, FA_LEAVE, 0);
         break;
       }
-      w->st.leaves++;
-      sim_trace(w, "leave %s", s->name);
+      uint64_t wseq = s->store->writes;
+      if (dyna_durable_state(&s->dur, wseq) == DYNA_DUR_DURABLE) leave_taken(w, (uint32_t)i);
+      else check_later(w, FA_CHECK_LEAVE, (uint32_t)i, 0, wseq);
+    }
+    break;
+  }
+  case FA_CHECK_LEAVE: {
+    sim_node_t *s = &w->nodes[e->b];
+    dyna_dur_state_t st = dyna_durable_state(&s->dur, e->x);
+    if (st == DYNA_DUR_DURABLE) {
+      leave_taken(w, e->b);
+    } else if (st == DYNA_DUR_LOST) { /* crashed before its commit: the leave never happened */
+      s->leaving = 0;
+      at(w, w->now + 1000, FA_LEAVE, 0);
+    } else {
+      check_later(w, FA_CHECK_LEAVE, e->b, 0, e->x);
     }
     break;
   }
@@ -161,13 +202,21 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
         at(w, w->now + 500, FA_REMOVE, e->x);
         break;
       }
-      w->st.removes++;
-      s->state = SN_GONE;
-      sim_trace(w, "remove %s via %s", s->name, w->nodes[by].name);
-      sim_net_topology_changed(w);
+      uint64_t wseq = w->nodes[by].store->writes;
+      if (dyna_durable_state(&w->nodes[by].dur, wseq) == DYNA_DUR_DURABLE)
+        remove_taken(w, (uint32_t)e->x, (uint32_t)by);
+      else
+        check_later(w, FA_CHECK_REMOVE, (uint32_t)by, (uint32_t)e->x, wseq);
     } else {
       at(w, w->now + 500, FA_REMOVE, e->x);
     }
+    break;
+  }
+  case FA_CHECK_REMOVE: {
+    dyna_dur_state_t st = dyna_durable_state(&w->nodes[e->b].dur, e->x);
+    if (st == DYNA_DUR_DURABLE) remove_taken(w, e->ia, e->b);
+    else if (st == DYNA_DUR_LOST) at(w, w->now + 500, FA_REMOVE, e->ia);
+    else check_later(w, FA_CHECK_REMOVE, e->b, e->ia, e->x);
     break;
   }
   default: break;
