@@ -505,11 +505,11 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_obj_t o;
   dyna_obj_init(&o);
   int rc = m->klen ? dyna_obj_decode(m->obj, m->objlen, &o) : DYNA_EPROTO;
+  int changed = 0;
   if (!rc) {
     dyna_replica_t rep;
     dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
     uint64_t hint = m->node != n->cfg.id ? m->node : 0;
-    int changed = 0;
     if (n->cfg.bugs & DYNA_BUG_OVERWRITE) rc = dyna_replica_overwrite(&rep, m->key, m->klen, &o);
     else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, hint, &changed);
     if (!rc && hint) n->stats.hints_stored++;
@@ -522,7 +522,10 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   a.type = DYNA_MSG_PUT_ACK;
   a.req = m->req;
   a.status = rc;
-  dyna_node_send(n, from, &a);
+  /* It vouches for the write just made; without one, for what was there already,
+   * which may be any write so far. */
+  if (!rc && changed) dyna_node_send_after(n, from, &a, n->store->writes);
+  else dyna_node_send(n, from, &a);
 }
 
 static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {

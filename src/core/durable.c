@@ -14,6 +14,11 @@ void dyna_durable_lost(dyna_durable_t *d, uint64_t upto) {
   d->upto = upto;
 }
 
+uint64_t dyna_durable_resolve(const dyna_durable_t *d, uint64_t wseq, uint64_t writes) {
+  if (wseq != DYNA_WSEQ_ALL) return wseq;
+  return writes > d->lost_hi ? writes : d->lost_lo;
+}
+
 dyna_dur_state_t dyna_durable_state(const dyna_durable_t *d, uint64_t wseq) {
   if (wseq > d->lost_lo && wseq <= d->lost_hi) return DYNA_DUR_LOST;
   return wseq <= d->upto ? DYNA_DUR_DURABLE : DYNA_DUR_PENDING;

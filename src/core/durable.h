@@ -25,9 +25,18 @@ typedef struct dyna_durable {
 
 typedef enum { DYNA_DUR_PENDING = 0, DYNA_DUR_DURABLE = 1, DYNA_DUR_LOST = 2 } dyna_dur_state_t;
 
+/* An answer that depends on every write made before it rather than on one of them. */
+#define DYNA_WSEQ_ALL UINT64_MAX
+
 void dyna_durable_init(dyna_durable_t *d);
 void dyna_durable_ok(dyna_durable_t *d, uint64_t upto);
 void dyna_durable_lost(dyna_durable_t *d, uint64_t upto);
 dyna_dur_state_t dyna_durable_state(const dyna_durable_t *d, uint64_t wseq);
+/* The write number an answer waits for, when the store has made `writes` writes so far:
+ * wseq itself, or for DYNA_WSEQ_ALL the last write that can still matter. When nothing
+ * was written since the last failure, that is the durable point before the failures: an
+ * answer made after a loss cannot carry what was lost (the store rolled it back), so it
+ * must not be failed with it. */
+uint64_t dyna_durable_resolve(const dyna_durable_t *d, uint64_t wseq, uint64_t writes);
 
 #endif

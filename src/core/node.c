@@ -313,7 +313,7 @@ static void msgq_free(msgq_t *q) {
 }
 
 void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
-  msgq_push(n, &n->msgs, to, m, n->store->writes);
+  msgq_push(n, &n->msgs, to, m, DYNA_WSEQ_ALL);
 }
 void dyna_node_send_after(dyna_node_t *n, uint64_t to, const dyna_msg_t *m, uint64_t wseq) {
   msgq_push(n, &n->msgs, to, m, wseq);

@@ -18,6 +18,7 @@
  */
 #ifndef DYNA_NODE_H
 #define DYNA_NODE_H
+#include "core/durable.h"
 #include "core/object.h"
 #include "store/store.h"
 #include <stddef.h>
@@ -136,8 +137,8 @@ typedef struct dyna_outmsg {
   uint64_t to;
   dyna_buf_t frame; /* owned by the receiver of the struct: dyna_buf_free */
   uint64_t wseq;    /* it may leave once the store's writes up to this number are
-                       durable (core/durable.h): the last write made before it was queued,
-                       or the write it acknowledges */
+                       durable (core/durable.h): the write it acknowledges, or
+                       DYNA_WSEQ_ALL (every write made before it) */
 } dyna_outmsg_t;
 
 int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out); /* 1 popped, 0 empty */

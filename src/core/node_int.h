@@ -145,7 +145,7 @@ struct dyna_node {
 uint64_t dyna_node_rand(dyna_node_t *n);
 uint64_t dyna_node_new_req(dyna_node_t *n);
 /* Queues a message to node `to`; drops it (counted) if memory is short. It leaves once
- * every store write made so far is durable. */
+ * every store write made so far is durable (wseq DYNA_WSEQ_ALL). */
 void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
 /* The same for a message that depends only on the writes numbered up to wseq (a
  * forwarded write's answer: its own write; 0: none here). */

@@ -659,7 +659,19 @@ static void cmd_dyna_admin(dyna_server_t *s, conn_t *c, const args_t *a) {
     err_now(c, "ERR syntax: DYNA.ADMIN JOIN host:port | LEAVE | REMOVE name-or-id | REPAIR [partition]");
     return;
   }
-  dyna_resp_put_simple(reply_now(c), "OK");
+  /* LEAVE and REMOVE changed the cluster state this node keeps: their OK, like any
+   * acknowledgement, waits until that write is durable. */
+  slot_t *slot = slot_open(s, c, SLOT_SET, 1);
+  if (!slot) return;
+  dyna_reply_t r;
+  memset(&r, 0, sizeof(r));
+  r.req_id = slot->first_req;
+  if (dyna_idmap_put(&s->pend, r.req_id, slot, 0)) {
+    dyna_reply_fail(&r, DYNA_ENOMEM, NULL);
+    dyna_cmd_complete(s, c, slot, 0, &r);
+    return;
+  }
+  dyna_commit_reply_after_writes(s, &r);
 }
 
 typedef struct command {

@@ -161,14 +161,14 @@ static void hold_outbox(dyna_server_t *s) {
       s->stats.early_replies++;
       release_reply(s, &h.r, 0);
     } else {
-      h.wseq = h.r.wrote ? h.r.wseq : s->store->writes;
+      h.wseq = dyna_durable_resolve(&s->commit->dur, h.r.wrote ? h.r.wseq : DYNA_WSEQ_ALL, s->store->writes);
       hold_or_release(s, &h);
     }
     memset(&h.r, 0, sizeof(h.r));
   }
   h.is_msg = 1;
   while (dyna_node_pop_msg(s->node, &h.m)) {
-    h.wseq = h.m.wseq;
+    h.wseq = dyna_durable_resolve(&s->commit->dur, h.m.wseq, s->store->writes);
     hold_or_release(s, &h);
   }
 }
@@ -238,6 +238,22 @@ static void on_durable(uv_async_t *h) {
   hold_outbox(s);
   pump(s);
   dyna_server_flush(s);
+}
+
+void dyna_commit_reply_after_writes(dyna_server_t *s, dyna_reply_t *r) {
+  if (!s->commit->pipelined) { /* synchronous engines: commit now, then answer */
+    int rc = dyna_store_commit(s->store);
+    count_commit(s, rc);
+    release_reply(s, r, rc);
+    return;
+  }
+  held_t h;
+  memset(&h, 0, sizeof(h));
+  h.r = *r;
+  h.r.wrote = 1;
+  h.wseq = dyna_durable_resolve(&s->commit->dur, DYNA_WSEQ_ALL, s->store->writes);
+  memset(r, 0, sizeof(*r));
+  hold_or_release(s, &h);
 }
 
 /* Called on the writer thread: only wakes the loop. */

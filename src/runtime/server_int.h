@@ -72,6 +72,9 @@ void dyna_commit_turn(dyna_server_t *s);
 /* 1 when no commit work waits on the loop itself. */
 int dyna_commit_idle(const dyna_server_t *s);
 void dyna_commit_close(dyna_server_t *s);
+/* Routes r (a reply the runtime made itself, e.g. an admin command's OK) once every store
+ * write made so far is durable; as an error if they were lost. Takes r's contents. */
+void dyna_commit_reply_after_writes(dyna_server_t *s, dyna_reply_t *r);
 void dyna_commit_free(dyna_server_t *s);
 
 /* ---- server.c ---- */

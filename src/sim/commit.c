@@ -79,12 +79,12 @@ void sim_commit_outbox(sim_world_t *w, uint32_t i) {
       dyna_reply_clear(&h.r);
       continue;
     }
-    h.wseq = h.r.wrote ? h.r.wseq : s->store->writes;
+    h.wseq = dyna_durable_resolve(&s->dur, h.r.wrote ? h.r.wseq : DYNA_WSEQ_ALL, s->store->writes);
     hold_or_release(w, i, &h);
   }
   h.is_msg = 1;
   while (dyna_node_pop_msg(s->node, &h.m)) {
-    h.wseq = h.m.wseq;
+    h.wseq = dyna_durable_resolve(&s->dur, h.m.wseq, s->store->writes);
     hold_or_release(w, i, &h);
   }
 }

@@ -51,11 +51,30 @@ static void test_failure_with_nothing_new_loses_nothing(void **state) {
   for (uint64_t w = 0; w <= 7; w++) assert_int_equal(dyna_durable_state(&d, w), DYNA_DUR_DURABLE);
 }
 
+/* "Every write so far" after a failure with nothing written since depends on no lost
+ * write (the store rolled them back); a specific lost write stays lost. */
+static void test_resolve_all(void **state) {
+  (void)state;
+  dyna_durable_t d;
+  dyna_durable_init(&d);
+  assert_int_equal(dyna_durable_resolve(&d, 7, 9), 7);
+  assert_int_equal(dyna_durable_resolve(&d, DYNA_WSEQ_ALL, 9), 9);
+  dyna_durable_ok(&d, 10);
+  dyna_durable_lost(&d, 14);
+  uint64_t w = dyna_durable_resolve(&d, DYNA_WSEQ_ALL, 14); /* nothing written since */
+  assert_int_equal(dyna_durable_state(&d, w), DYNA_DUR_DURABLE);
+  assert_int_equal(dyna_durable_state(&d, dyna_durable_resolve(&d, 14, 14)), DYNA_DUR_LOST);
+  w = dyna_durable_resolve(&d, DYNA_WSEQ_ALL, 15); /* a write since: wait for it */
+  assert_int_equal(w, 15);
+  assert_int_equal(dyna_durable_state(&d, w), DYNA_DUR_PENDING);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_durable_point_moves_up),
       cmocka_unit_test(test_lost_writes_stay_lost),
       cmocka_unit_test(test_failure_with_nothing_new_loses_nothing),
+      cmocka_unit_test(test_resolve_all),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
