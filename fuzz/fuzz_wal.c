@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t used, plen;
     uint64_t seq;
     const uint8_t *payload;
-    int rc = dyna_wal_decode(data + at, size - at, &used, &seq, &payload, &plen);
+    int rc = dyna_wal_decode(data + at, size - at, 0, &used, &seq, &payload, &plen); /* segment 0 */
     if (rc) {
       int zeros = 1; /* EAGAIN: the end, or zero fill (at least 8 zero bytes or all zeros) */
       for (size_t z = at; z < size && z < at + 8; z++) zeros &= data[z] == 0;
@@ -57,12 +57,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rc = dyna_wal_entries(payload, plen, load, &ov);
     if (!rc) {
       dyna_buf_t again = DYNA_BUF_INIT;
-      dyna_wal_encode(&ov, seq, &again);
+      dyna_wal_encode(&ov, 0, seq, &again);
       CHECK(!again.oom);
       size_t used2, plen2;
       uint64_t seq2;
       const uint8_t *p2;
-      CHECK(dyna_wal_decode(again.data, again.len, &used2, &seq2, &p2, &plen2) == 0);
+      CHECK(dyna_wal_decode(again.data, again.len, 0, &used2, &seq2, &p2, &plen2) == 0);
       CHECK(used2 == again.len && seq2 == seq);
       tally_t t = {0, 0};
       CHECK(dyna_wal_entries(p2, plen2, count, &t) == 0);

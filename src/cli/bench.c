@@ -53,6 +53,7 @@ typedef struct cfg {
   const char *prefix;
   uint64_t seed;
   int json;
+  double interval; /* seconds between progress lines (0: none) */
 } cfg_t;
 
 typedef struct vclient {
@@ -69,6 +70,14 @@ typedef struct op {
   uint64_t key;
   uint64_t start_ns;
 } op_t;
+
+/* One --interval slice of the run: every operation type together. */
+typedef struct slice {
+  double t;           /* seconds from the start of the run to the end of the slice */
+  double secs;        /* the slice's length */
+  uint64_t ops, errors;
+  uint64_t p50, p99, p999, max; /* ns */
+} slice_t;
 
 typedef struct phase_stats {
   dyna_hist_t h[NOPS];
@@ -95,6 +104,12 @@ struct bench {
   uint64_t end_ns;      /* stop issuing at (by time) */
   int stopping;
   phase_stats_t *st;
+  /* --interval: the current slice's latencies, and every finished slice (malloc'd,
+   * grown as needed, freed in main) */
+  dyna_hist_t slice_h;
+  uint64_t slice_errors, slice_start_ns;
+  slice_t *slices;
+  size_t nslices, slices_cap;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -131,6 +146,9 @@ static void usage(FILE *f) {
     "  --r N, --w N             per-request read/write quorum (default: the node's)\n"
     "  --timeout-ms N           per-request timeout (default 5000)\n"
     "  --seed N                 random seed for keys and choices (default 1)\n"
+    "  --interval S             also report every S seconds (at least 0.05) of the run:\n"
+    "                           throughput and p50/p99/p99.9/max of all operations in\n"
+    "                           that slice (a line each; with --json, \"intervals\")\n"
     "  --json                   print one JSON object instead of the table\n"
     "  --help                   this text\n"
     "Latencies are from submit to answer, per operation type, in a log-linear histogram\n"
@@ -175,9 +193,12 @@ static void op_done(bench_t *b, op_t *o, int status, int notfound) {
   phase_stats_t *st = b->st;
   if (status) {
     st->errors[o->type]++;
+    b->slice_errors++;
     record_code(b, status);
   } else {
-    dyna_hist_record(&st->h[o->type], dyna_client_now_ns() - o->start_ns);
+    uint64_t ns = dyna_client_now_ns() - o->start_ns;
+    dyna_hist_record(&st->h[o->type], ns);
+    if (b->cfg.interval > 0) dyna_hist_record(&b->slice_h, ns);
     if (notfound) st->notfound[o->type]++;
   }
   b->done++;
@@ -319,6 +340,37 @@ static void issue_batch(bench_t *b, vclient_t *vc) {
   }
 }
 
+/* Ends the current --interval slice at now: keeps it, prints it (human output), and
+ * starts the next. */
+static void end_slice(bench_t *b, uint64_t now) {
+  if (b->nslices == b->slices_cap) {
+    size_t cap = b->slices_cap ? 2 * b->slices_cap : 64;
+    slice_t *a = realloc(b->slices, cap * sizeof(*a));
+    if (!a) return; /* the slice is lost; the run's own figures are unaffected */
+    b->slices = a;
+    b->slices_cap = cap;
+  }
+  const dyna_hist_t *h = &b->slice_h;
+  slice_t *sl = &b->slices[b->nslices++];
+  sl->t = (double)(now - b->st->start_ns) / 1e9;
+  sl->secs = (double)(now - b->slice_start_ns) / 1e9;
+  sl->ops = h->count;
+  sl->errors = b->slice_errors;
+  sl->p50 = dyna_hist_quantile(h, 0.5);
+  sl->p99 = dyna_hist_quantile(h, 0.99);
+  sl->p999 = dyna_hist_quantile(h, 0.999);
+  sl->max = h->count ? h->max : 0;
+  if (!b->cfg.json) {
+    printf("  [%6.1f s] %9.0f ops/s %6llu errors   latency ms: p50 %7.3f  p99 %7.3f  p99.9 %7.3f  max %8.3f\n",
+           sl->t, sl->secs > 0 ? (double)sl->ops / sl->secs : 0.0, (unsigned long long)sl->errors,
+           (double)sl->p50 / 1e6, (double)sl->p99 / 1e6, (double)sl->p999 / 1e6, (double)sl->max / 1e6);
+    fflush(stdout);
+  }
+  dyna_hist_init(&b->slice_h);
+  b->slice_errors = 0;
+  b->slice_start_ns = now;
+}
+
 /* Runs one phase until its limit; returns 0. */
 static void run_phase(bench_t *b, phase_stats_t *st, int loading, uint64_t limit, double secs) {
   memset(st, 0, sizeof(*st));
@@ -331,14 +383,23 @@ static void run_phase(bench_t *b, phase_stats_t *st, int loading, uint64_t limit
   b->issue_limit = limit;
   st->start_ns = dyna_client_now_ns();
   b->end_ns = secs > 0 ? st->start_ns + (uint64_t)(secs * 1e9) : 0;
+  int slicing = !loading && b->cfg.interval > 0;
+  uint64_t slice_ns = slicing ? (uint64_t)(b->cfg.interval * 1e9) : 0;
+  dyna_hist_init(&b->slice_h);
+  b->slice_errors = 0;
+  b->slice_start_ns = st->start_ns;
+  b->nslices = 0;
   for (int i = 0; i < b->cfg.connections; i++) issue_batch(b, &b->vc[i]);
   while (dyna_pending(b->c)) {
     dyna_poll(b->c, 50);
+    uint64_t now = dyna_client_now_ns();
     if (interrupted) b->stopping = 1;
-    if (b->end_ns && dyna_client_now_ns() >= b->end_ns) b->stopping = 1;
+    if (b->end_ns && now >= b->end_ns) b->stopping = 1;
+    if (slicing && now - b->slice_start_ns >= slice_ns) end_slice(b, now);
   }
   /* run figures cover issuing and draining */
   st->end_ns = dyna_client_now_ns();
+  if (slicing && (b->slice_h.count || b->slice_errors)) end_slice(b, st->end_ns);
 }
 
 /* ---------------------------------------------------------------- reports */
@@ -407,6 +468,20 @@ static void print_json_phase(const phase_stats_t *st) {
   printf("}}");
 }
 
+/* --interval with --json: the run's slices, as ", \"intervals\": [...]". */
+static void print_json_slices(const bench_t *b) {
+  printf(", \"intervals\": [");
+  for (size_t i = 0; i < b->nslices; i++) {
+    const slice_t *sl = &b->slices[i];
+    printf("%s{\"t\": %.3f, \"seconds\": %.3f, \"ops\": %llu, \"errors\": %llu, \"ops_per_sec\": %.1f, "
+           "\"latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"max\": %.1f}}",
+           i ? ", " : "", sl->t, sl->secs, (unsigned long long)sl->ops, (unsigned long long)sl->errors,
+           sl->secs > 0 ? (double)sl->ops / sl->secs : 0.0, (double)sl->p50 / 1e3,
+           (double)sl->p99 / 1e3, (double)sl->p999 / 1e3, (double)sl->max / 1e3);
+  }
+  printf("]");
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int parse_u64(const char *s, uint64_t *out) {
@@ -466,6 +541,7 @@ static int parse_args(int argc, char **argv, cfg_t *c) {
     else if (!strcmp(a, "--w")) { bad = parse_u64(v, &u) || !u || u > 64; c->w = (int)u; }
     else if (!strcmp(a, "--timeout-ms")) { bad = parse_u64(v, &u) || !u || u > 3600000; c->timeout_ms = (int)u; }
     else if (!strcmp(a, "--seed")) bad = parse_u64(v, &c->seed);
+    else if (!strcmp(a, "--interval")) { c->interval = atof(v); bad = !(c->interval >= 0.05); }
     else { fprintf(stderr, "dyna-bench: unknown option %s (see --help)\n", a); return -1; }
     if (bad) { fprintf(stderr, "dyna-bench: bad value for %s: %s\n", a, v); return -1; }
   }
@@ -560,6 +636,7 @@ int main(int argc, char **argv) {
     printf(", \"run\": ");
     if (!cfg->load_only) print_json_phase(&run_st);
     else printf("null");
+    if (cfg->interval > 0) print_json_slices(&b);
     printf("}\n");
   }
   uint64_t e1 = 0, e2 = 0;
@@ -572,6 +649,7 @@ int main(int argc, char **argv) {
   free(b.ops_mem);
   free(b.vc);
   free(b.value);
+  free(b.slices);
   dyna_client_close(b.c);
   return status;
 }

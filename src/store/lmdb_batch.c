@@ -6,15 +6,16 @@
  *                 so far, one record each, in one write and one fdatasync ──► notify;
  *                 then at once the batches queued meanwhile, and so on
  *          poll: the batches logged are durable; their entries move into `logged`
- *          ckpt_bytes logged since the last one? ──► logged becomes ckpt ──► checkpoint thread: one LMDB
- *                                    txn applies ckpt, notes the last log segment it
- *                                    covers, commits (fsync); the segments go ──► notify
+ *          ckpt_bytes logged since the last one? ──► logged becomes ckpt ──► checkpoint
+ *                 thread: LMDB txns of about 1 MiB each apply ckpt in key order, the
+ *                 last one notes the last log segment it covers; each commits (fsync);
+ *                 the segments go (the newest recycled: wal.h) ──► notify
  *   get/iter:  cur, fly, logged, ckpt (newest first), then LMDB
  *
  * A write is acknowledged once its log record is fdatasync'd: a sequential append of
  * about the batch's own size, where an LMDB commit writes a 4 KiB page per key. LMDB
  * commits only in checkpoints, each covering thousands of batches, and always with its
- * own fsync, so LMDB's file is consistent at every moment (MDB_NOSYNC would not be: on
+ * own fsync (per txn of the checkpoint), so LMDB's file is consistent at every moment (MDB_NOSYNC would not be: on
  * an OS crash its meta page can reach the disk before the pages it points to).
  *
  * Recovery (lm_batch_open): replay every log segment after the one "sys"/"wal" names
@@ -57,6 +58,7 @@
 #include <xxhash.h>
 
 #define LB_CKPT_BYTES ((size_t)64 << 20)  /* checkpoint once this much is logged */
+#define LB_CKPT_CHUNK ((size_t)1 << 20)   /* key + value bytes per checkpoint txn, at most */
 #define LB_PREFILL_MAX ((size_t)32 << 20) /* most zeros written ahead per segment */
 #define LB_MAX_BATCH ((size_t)64 << 20)   /* largest batch (one log record) */
 #define LB_SYS_WAL "wal"
@@ -73,6 +75,7 @@ struct lm_batch {
   dyna_overlay_t ckpt;   /* frozen while ck_busy; kept after a failed checkpoint */
   size_t log_since;      /* loop: bytes logged since the last checkpoint began */
   size_t max_batch, ckpt_bytes;
+  size_t ck_chunk;       /* key + value bytes per checkpoint txn (see checkpoint) */
   dyna_wal_t *wal;
   int ck_failed;         /* loop: error of the last checkpoint (0: it worked) */
   pthread_mutex_t mu;
@@ -110,22 +113,72 @@ static int apply_entry(void *arg, const dyna_ov_entry_t *e) {
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Writes ov into LMDB in one txn with "sys"/"wal" = seg, commits (fsync), then deletes
- * the log segments <= seg. Durable when it returns 0; on failure LMDB is unchanged. */
-static int checkpoint(lm_store_t *s, const dyna_overlay_t *ov, uint64_t seg) {
-  apply_t a = {NULL, s};
-  int rc = mdb_txn_begin(s->env, NULL, 0, &a.txn);
-  if (rc) return lm_err(rc);
-  rc = dyna_ov_each(ov, apply_entry, &a);
+/* The checkpoint's entries in (space, key) order. */
+typedef struct sorted {
+  const dyna_ov_entry_t **v;
+  size_t n;
+} sorted_t;
+
+static int gather_entry(void *arg, const dyna_ov_entry_t *e) {
+  sorted_t *g = arg;
+  g->v[g->n++] = e;
+  return 0;
+}
+
+static int entry_cmp(const void *x, const void *y) {
+  const dyna_ov_entry_t *a = *(const dyna_ov_entry_t *const *)x;
+  const dyna_ov_entry_t *b = *(const dyna_ov_entry_t *const *)y;
+  if (a->space != b->space) return a->space < b->space ? -1 : 1;
+  return dyna_ov_keycmp(a->key, a->klen, b->key, b->klen);
+}
+
+/* Commits a txn that ends the checkpoint: "sys"/"wal" = seg goes with it. */
+static int commit_last(lm_store_t *s, MDB_txn *txn, uint64_t seg) {
   uint8_t v[8];
   for (int i = 0; i < 8; i++) v[i] = (uint8_t)(seg >> (8 * i));
   MDB_val key = {sizeof(LB_SYS_WAL) - 1, (void *)LB_SYS_WAL}, val = {8, v};
-  if (!rc) rc = mdb_put(a.txn, s->sys, &key, &val, 0);
+  int rc = mdb_put(txn, s->sys, &key, &val, 0);
   if (rc) {
-    mdb_txn_abort(a.txn);
-    return lm_err(rc);
+    mdb_txn_abort(txn);
+    return rc;
   }
-  if ((rc = mdb_txn_commit(a.txn))) return lm_err(rc);
+  return mdb_txn_commit(txn);
+}
+
+/* Writes ov into LMDB, then deletes the log segments <= seg. The entries go in key order,
+ * in txns of about chunk bytes each (each commit fsyncs), so that no commit puts more
+ * than a few MiB on the disk at once: on a disk shared with the logs of other nodes, a
+ * commit of the whole checkpoint (tens of MiB) held every log fdatasync up by 5-15 ms.
+ * Key order makes each txn dirty its own run of leaf pages, so a page is written about
+ * once per checkpoint. The last txn records seg in "sys"/"wal". Durable when it returns
+ * 0. A failure may leave some of the entries in LMDB, none of them covered by "wal": the
+ * entries stay in ov and in the log, which replay and the next checkpoint apply again.
+ * Without memory for the sort, one txn applies ov unsorted. */
+static int checkpoint(lm_store_t *s, const dyna_overlay_t *ov, uint64_t seg) {
+  apply_t a = {NULL, s};
+  sorted_t g = {dyna_malloc((ov->n ? ov->n : 1) * sizeof(*g.v)), 0};
+  int rc;
+  if (!g.v) {
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &a.txn))) return lm_err(rc);
+    rc = dyna_ov_each(ov, apply_entry, &a);
+    if (rc) mdb_txn_abort(a.txn);
+    else rc = commit_last(s, a.txn, seg);
+  } else {
+    dyna_ov_each(ov, gather_entry, &g);
+    qsort(g.v, g.n, sizeof(*g.v), entry_cmp);
+    size_t i = 0;
+    do {
+      if ((rc = mdb_txn_begin(s->env, NULL, 0, &a.txn))) break;
+      for (size_t bytes = 0; i < g.n && bytes < s->batch->ck_chunk && !rc; i++) {
+        rc = apply_entry(&a, g.v[i]);
+        bytes += g.v[i]->klen + g.v[i]->vlen + 16;
+      }
+      if (rc) mdb_txn_abort(a.txn);
+      else rc = i < g.n ? mdb_txn_commit(a.txn) : commit_last(s, a.txn, seg);
+    } while (!rc && i < g.n);
+    dyna_free(g.v);
+  }
+  if (rc) return lm_err(rc);
   dyna_wal_drop(s->batch->wal, seg); /* a failure leaves files the next drop removes */
   return 0;
 }
@@ -570,6 +623,7 @@ int lm_batch_open(lm_store_t *s, const char *dir) {
   s->batch = b;
   b->max_batch = s->map_bytes < LB_MAX_BATCH ? s->map_bytes : LB_MAX_BATCH;
   b->ckpt_bytes = s->map_bytes / 8 < LB_CKPT_BYTES ? s->map_bytes / 8 : LB_CKPT_BYTES;
+  b->ck_chunk = b->ckpt_bytes / 16 < LB_CKPT_CHUNK ? b->ckpt_bytes / 16 : LB_CKPT_CHUNK;
   /* Nodes of one cluster receive the same writes and would checkpoint at the same moment;
    * on a shared disk their writebacks then stall each other's log flushes. Each data
    * directory gets its own threshold, 1 to 1.5 x the base (from a hash of its path). */

@@ -19,7 +19,8 @@
 #define WAL_MAGIC 0x4c415744u /* "DWAL" little-endian */
 #define WAL_ENTRY_HEAD 10     /* u8 space, u8 tomb, u32 klen, u32 vlen */
 #define WAL_PREP "wal-prep.tmp"  /* a segment being zero-filled */
-#define WAL_NEXT "wal-next.tmp"  /* a zero-filled segment ready for the next roll */
+#define WAL_NEXT "wal-next.tmp"  /* a file ready for the next roll: zero-filled, or a
+                                     checkpointed segment recycled (wal.h) */
 
 struct dyna_wal {
   char dir[PATH_MAX];
@@ -29,6 +30,8 @@ struct dyna_wal {
   uint64_t first;     /* the lowest segment number that may still exist */
   uint64_t seg;       /* the newest segment number in use */
   int fd;             /* the segment appended to, or -1 (the next append opens seg+1) */
+  int closing;        /* the segment rolled, its end record written but not yet
+                         fdatasync'd (the next open_next does it), or -1 */
   uint64_t off;       /* end of its last good record */
   uint64_t seq;       /* the next record's sequence number */
   dyna_buf_t buf;     /* encoding buffer, reused */
@@ -90,6 +93,7 @@ int dyna_wal_open(const char *dir, dyna_wal_t **out) {
   dyna_wal_t *w = dyna_calloc(1, sizeof(*w));
   if (!w) return DYNA_ENOMEM;
   w->fd = -1;
+  w->closing = -1;
   w->dirfd = -1;
   dyna_buf_init(&w->buf);
   int err = snprintf(w->dir, sizeof(w->dir), "%s", dir) >= (int)sizeof(w->dir) ? DYNA_EINVAL : 0;
@@ -112,6 +116,7 @@ void dyna_wal_close(dyna_wal_t *w) {
   snprintf(path, sizeof(path), "%s/" WAL_NEXT, w->dir); /* a prepared segment: not needed */
   unlink(path);
   if (w->fd >= 0) close(w->fd);
+  if (w->closing >= 0) close(w->closing);
   if (w->dirfd >= 0) close(w->dirfd);
   dyna_free(w->found);
   dyna_buf_free(&w->buf);
@@ -134,11 +139,13 @@ static void wr64(uint8_t *p, uint64_t v) {
   wr32(p + 4, (uint32_t)(v >> 32));
 }
 
-static uint64_t rec_hash(const uint8_t *payload, size_t plen, uint64_t seq) {
-  return XXH3_64bits_withSeed(payload, plen, seq ^ WAL_MAGIC);
+/* Seeded with the segment number too: a record left in a recycled file from its
+ * previous life never checks out in its new segment. */
+static uint64_t rec_hash(const uint8_t *payload, size_t plen, uint64_t seg, uint64_t seq) {
+  return XXH3_64bits_withSeed(payload, plen, seq ^ WAL_MAGIC ^ (seg * 0x9e3779b97f4a7c15ull));
 }
 
-int dyna_wal_decode(const uint8_t *p, size_t len, size_t *used, uint64_t *seq,
+int dyna_wal_decode(const uint8_t *p, size_t len, uint64_t seg, size_t *used, uint64_t *seq,
                     const uint8_t **payload, size_t *plen) {
   size_t z = 0;
   while (z < len && z < 8 && p[z] == 0) z++;
@@ -147,7 +154,7 @@ int dyna_wal_decode(const uint8_t *p, size_t len, size_t *used, uint64_t *seq,
   size_t n = rd32(p + 4);
   if (n > len - DYNA_WAL_HEADER) return DYNA_ECORRUPT;
   uint64_t s = rd64(p + 8);
-  if (rec_hash(p + DYNA_WAL_HEADER, n, s) != rd64(p + 16)) return DYNA_ECORRUPT;
+  if (rec_hash(p + DYNA_WAL_HEADER, n, seg, s) != rd64(p + 16)) return DYNA_ECORRUPT;
   *used = DYNA_WAL_HEADER + n;
   *seq = s;
   *payload = p + DYNA_WAL_HEADER;
@@ -188,7 +195,7 @@ static int encode_entry(void *arg, const dyna_ov_entry_t *e) {
   return 0;
 }
 
-void dyna_wal_encode(const dyna_overlay_t *batch, uint64_t seq, dyna_buf_t *out) {
+void dyna_wal_encode(const dyna_overlay_t *batch, uint64_t seg, uint64_t seq, dyna_buf_t *out) {
   size_t start = out->len;
   uint8_t head[DYNA_WAL_HEADER] = {0};
   dyna_buf_put(out, head, sizeof(head));
@@ -199,7 +206,7 @@ void dyna_wal_encode(const dyna_overlay_t *batch, uint64_t seq, dyna_buf_t *out)
   wr32(h, WAL_MAGIC);
   wr32(h + 4, (uint32_t)plen);
   wr64(h + 8, seq);
-  wr64(h + 16, rec_hash(h + DYNA_WAL_HEADER, plen, seq));
+  wr64(h + 16, rec_hash(h + DYNA_WAL_HEADER, plen, seg, seq));
 }
 
 /* ---- replay ---- */
@@ -212,7 +219,7 @@ static int replay_entry(void *arg, dyna_space_t sp, int tomb, const uint8_t *k, 
 /* Replays one segment into ov. `last`: the newest segment, where a bad record is the
  * torn end of the log rather than corruption. */
 static int replay_segment(dyna_wal_t *w, uint64_t n, int last, dyna_overlay_t *ov, char *err,
-                          size_t errlen) {
+                          size_t errlen, uint64_t *good_end) {
   char path[PATH_MAX + 32];
   seg_path(w, n, path, sizeof(path));
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -244,14 +251,15 @@ static int replay_segment(dyna_wal_t *w, uint64_t n, int last, dyna_overlay_t *o
     size_t used, plen;
     uint64_t seq;
     const uint8_t *payload;
-    int drc = dyna_wal_decode(map + at, size - at, &used, &seq, &payload, &plen);
+    int drc = dyna_wal_decode(map + at, size - at, n, &used, &seq, &payload, &plen);
+    if (!drc && !first && seq != prev + 1) drc = DYNA_ECORRUPT;
+    if (!drc && !plen) break; /* the end record: what follows is a recycled file's past */
     if (drc == DYNA_EAGAIN) { /* a preallocated segment: only zeros may follow */
       size_t z = at;
       while (z < size && map[z] == 0) z++;
       if (z == size) break;
       drc = DYNA_ECORRUPT;
     }
-    if (!drc && !first && seq != prev + 1) drc = DYNA_ECORRUPT;
     if (!drc) drc = dyna_wal_entries(payload, plen, replay_entry, ov);
     if (drc == DYNA_ENOMEM) {
       rc = drc;
@@ -271,7 +279,22 @@ static int replay_segment(dyna_wal_t *w, uint64_t n, int last, dyna_overlay_t *o
     at += used;
   }
   if (map) munmap((void *)map, size);
+  *good_end = at;
   return rc;
+}
+
+/* Writes the end record of segment n at `at`, the end of its good records, and keeps the
+ * fd for open_next to fdatasync: once a later segment exists, this one, the newest at
+ * replay, is no longer read as having a torn tail, and must end where its records do.
+ * Best effort, like roll's: failing that, it is cut at `at`. */
+static void seal(dyna_wal_t *w, uint64_t n, uint64_t at) {
+  char path[PATH_MAX + 32];
+  seg_path(w, n, path, sizeof(path));
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  w->fd = fd;
+  w->off = at;
+  dyna_wal_roll(w);
 }
 
 int dyna_wal_replay(dyna_wal_t *w, uint64_t after, dyna_overlay_t *ov, char *err, size_t errlen) {
@@ -296,9 +319,11 @@ int dyna_wal_replay(dyna_wal_t *w, uint64_t after, dyna_overlay_t *ov, char *err
                after + 1 + (j - i));
       return DYNA_ECORRUPT;
     }
-    int rc = replay_segment(w, n, j + 1 == w->nfound, ov, err, errlen);
+    uint64_t end = 0;
+    int rc = replay_segment(w, n, j + 1 == w->nfound, ov, err, errlen, &end);
     if (rc) return rc;
     w->seg = n;
+    if (j + 1 == w->nfound) seal(w, n, end);
   }
   return 0;
 }
@@ -309,6 +334,13 @@ int dyna_wal_replay(dyna_wal_t *w, uint64_t after, dyna_overlay_t *ov, char *err
  * left (so that appends overwrite allocated blocks and fdatasync writes no metadata),
  * else a new empty one. */
 static int open_next(dyna_wal_t *w) {
+  /* The rolled segment's end record is durable before the next segment exists: replay
+   * finds the end of every segment but the newest by it. */
+  if (w->closing >= 0) {
+    if (fdatasync(w->closing)) return io_err(errno); /* retried by the next append */
+    close(w->closing);
+    w->closing = -1;
+  }
   char path[PATH_MAX + 32], next[PATH_MAX + 32];
   seg_path(w, w->seg + 1, path, sizeof(path));
   snprintf(next, sizeof(next), "%s/" WAL_NEXT, w->dir);
@@ -338,7 +370,9 @@ int dyna_wal_append_n(dyna_wal_t *w, const dyna_overlay_t *const *batches, size_
     if (err) return err;
   }
   dyna_buf_reset(&w->buf);
-  for (size_t i = 0; i < nb; i++) dyna_wal_encode(batches[i], w->seq + i, &w->buf);
+  size_t nrec = 0; /* an empty batch would read as an end record: it is skipped */
+  for (size_t i = 0; i < nb; i++)
+    if (batches[i]->n) dyna_wal_encode(batches[i], w->seg, w->seq + nrec++, &w->buf);
   if (w->buf.oom) return DYNA_ENOMEM;
   size_t done = 0;
   int err = 0;
@@ -363,7 +397,7 @@ int dyna_wal_append_n(dyna_wal_t *w, const dyna_overlay_t *const *batches, size_
     return err;
   }
   w->off += w->buf.len;
-  w->seq += nb;
+  w->seq += nrec;
   if (w->buf.cap > ((size_t)1 << 20)) dyna_buf_free(&w->buf); /* don't keep a big batch's buffer */
   return 0;
 }
@@ -395,19 +429,36 @@ int dyna_wal_prepare(dyna_wal_t *w, size_t bytes) {
 }
 
 uint64_t dyna_wal_roll(dyna_wal_t *w) {
-  if (w->fd >= 0) {
-    close(w->fd); /* every record in it was fdatasync'd by its append */
-    w->fd = -1;
-  }
+  if (w->fd < 0) return w->seg;
+  /* Every record in it was fdatasync'd by its append. The end record goes into the page
+   * cache now and is made durable by the next open_next (on the log thread), before the
+   * next segment is created. Should it fail, the file is cut after its last record
+   * instead (its end is then the end of the file); should that fail too, replay will
+   * report the segment as corrupt rather than read past its end. */
+  dyna_buf_reset(&w->buf);
+  dyna_overlay_t none;
+  dyna_ov_init(&none);
+  dyna_wal_encode(&none, w->seg, w->seq, &w->buf);
+  ssize_t k = w->buf.oom ? -1 : pwrite(w->fd, w->buf.data, w->buf.len, (off_t)w->off);
+  if (k == (ssize_t)w->buf.len) w->seq++;
+  else if (ftruncate(w->fd, (off_t)w->off)) { /* nothing more to try */ }
+  if (w->closing >= 0) close(w->closing); /* an earlier one never synced: its fsync failed */
+  w->closing = w->fd;
+  w->fd = -1;
   return w->seg;
 }
 
 int dyna_wal_drop(dyna_wal_t *w, uint64_t upto) {
   int err = 0;
   uint64_t n = w->first;
+  char next[PATH_MAX + 32];
+  snprintf(next, sizeof(next), "%s/" WAL_NEXT, w->dir);
   for (; n <= upto; n++) {
     char path[PATH_MAX + 32];
     seg_path(w, n, path, sizeof(path));
+    /* The newest one becomes the next segment's file when none is ready: no blocks are
+     * freed (and discarded) now, and none need allocating or zero-filling later. */
+    if (n == upto && access(next, F_OK) && !rename(path, next)) continue;
     if (unlink(path) && errno != ENOENT) {
       err = DYNA_EIO;
       break;

@@ -4,23 +4,34 @@
  * record and fdatasync'ing the file: a few KiB written sequentially, where committing
  * the same batch to LMDB would write a 4 KiB page per key. LMDB is brought up to date
  * later, in large checkpoints (lmdb.c), after which the log segments they cover are
+ * dropped: the newest of them is recycled as the file of a later segment, the others
  * deleted.
  *
- * On disk: <dir>/wal-<16 hex digits>.log, numbered upwards, never reused. A segment is a
- * sequence of records:
+ * On disk: <dir>/wal-<16 hex digits>.log, numbered upwards, a number never reused. A
+ * segment is a sequence of records:
  *
- *   u32 magic "DWAL" | u32 payload length | u64 seq | u64 xxh3(payload, seed seq^magic)
+ *   u32 magic "DWAL" | u32 payload length | u64 seq | u64 xxh3(payload, seed)
+ *   seed = seq ^ magic ^ (segment number * 0x9e3779b97f4a7c15)
  *   payload: entries { u8 space | u8 tomb | u32 klen | u32 vlen | key | value }
  *
- * integers little-endian; seq goes up by one per record within a segment. A segment may
- * be preallocated with zeros (dyna_wal_prepare): eight zero bytes where a record would
- * start, or zeros to the end, mark its end, and only zeros may follow. A record is
- * written with one pwrite and acknowledged only after fdatasync; a failed append is
- * truncated away, so a segment only ever ends in a record that was being written when
- * the process or machine died. Replay stops at the first record that does not check out
- * in the newest segment (that torn tail was never acknowledged); in an older segment the
- * same is corruption and replay fails with DYNA_ECORRUPT. Replay never scans past a bad
- * record, so bytes inside a value can never be taken for a record.
+ * integers little-endian; seq goes up by one per record within a segment. A record
+ * without entries is the end record: dyna_wal_roll writes one after the last record of
+ * the segment it closes, and makes it durable before the next segment exists. A segment
+ * ends at its end record, at the end of the file, or at eight zero bytes where a record
+ * would start when only zeros follow (a file preallocated with zeros by
+ * dyna_wal_prepare). Whatever follows an end record is the past of a recycled file: its
+ * records were hashed with another segment's number, so none of them checks out here,
+ * even after a torn tail. A record is written with one pwrite and acknowledged only after
+ * fdatasync; a failed append is truncated away, so a segment only ever ends in a record
+ * that was being written when the process or machine died. Replay stops at the first
+ * record that does not check out in the newest segment (that torn tail was never
+ * acknowledged); in an older segment the same is corruption and replay fails with
+ * DYNA_ECORRUPT. Replay never scans past a bad record, so bytes inside a value can never
+ * be taken for a record.
+ *
+ * Why recycle: deleting a checkpointed 64 MiB segment and zero-filling the next one
+ * each put tens of MiB of work on the disk at once (block freeing, discard, writeback),
+ * and every fdatasync of every log on that disk waited 5-15 ms behind it.
  *
  * Threads: append/roll run on one thread at a time (the engine's log thread; roll only
  * while no append runs); drop runs on the checkpoint thread and touches only segments
@@ -44,8 +55,9 @@ void dyna_wal_close(dyna_wal_t *w);
 /* Replays every segment numbered above `after` (segments at or below it are already in
  * LMDB: they are deleted) into ov, oldest first, so that ov holds the latest write of
  * each key. Returns 0, DYNA_ECORRUPT (a bad record before the newest segment's end; the
- * message says where, into err/errlen) or an I/O error. Appends then go to a new
- * segment numbered above all of them. */
+ * message says where, into err/errlen) or an I/O error. The newest segment replayed
+ * gets an end record after its last good record (over a torn tail), as a roll would
+ * give it. Appends then go to a new segment numbered above all of them. */
 int dyna_wal_replay(dyna_wal_t *w, uint64_t after, dyna_overlay_t *ov, char *err, size_t errlen);
 
 /* The newest segment number in use (every record so far is in a segment <= it). */
@@ -62,25 +74,28 @@ int dyna_wal_append_n(dyna_wal_t *w, const dyna_overlay_t *const *batches, size_
 /* Prepares the next segment ahead (on the checkpoint thread): a file of `bytes` zeros,
  * written and fdatasync'd, that the next segment takes over, so appends into it overwrite
  * allocated blocks and their fdatasync writes no file size. Does nothing when one is
- * ready; DYNA_EFULL when the disk has less than 4 x bytes free (the log itself must not
+ * ready (zero-filled, or a segment dyna_wal_drop recycled); DYNA_EFULL when the disk has less than 4 x bytes free (the log itself must not
  * run out of space for it). On failure the next segment simply starts empty. */
 int dyna_wal_prepare(dyna_wal_t *w, size_t bytes);
 
-/* Closes the current segment: the next append starts a new one. Returns the number of
- * the segment closed (every record so far is in segments <= it). */
+/* Closes the current segment: writes its end record (not yet fdatasync'd: the next
+ * append does that first) and the next append starts a new segment. Returns the number
+ * of the segment closed (every record so far is in segments <= it). */
 uint64_t dyna_wal_roll(dyna_wal_t *w);
 
-/* Deletes the segments numbered <= upto (their records are in LMDB) and syncs the
- * directory. Returns 0 or DYNA_EIO (deletion is retried by the next call). */
+/* Drops the segments numbered <= upto (their records are in LMDB) and syncs the
+ * directory: the newest becomes the file the next segment takes over when none is
+ * ready, the others are deleted. Returns 0 or DYNA_EIO (retried by the next call). */
 int dyna_wal_drop(dyna_wal_t *w, uint64_t upto);
 
 /* ---- the record format, exposed for the fuzz target and tests ---- */
 
-/* Decodes the record at the start of p[0..len): on 0, *used is its size, *seq its
- * sequence number and *payload and *plen its entries (pointing into p). DYNA_EAGAIN when p
- * is empty or starts with eight zero bytes, or is all zeros (the clean end of a segment), DYNA_ECORRUPT for anything that is not a whole,
- * intact record (a torn tail or damage). */
-int dyna_wal_decode(const uint8_t *p, size_t len, size_t *used, uint64_t *seq,
+/* Decodes the record of segment seg at the start of p[0..len): on 0, *used is its size,
+ * *seq its sequence number and *payload and *plen its entries (pointing into p; plen 0:
+ * the end record). DYNA_EAGAIN when p is empty or starts with eight zero bytes (the
+ * clean end of a zero-filled segment), DYNA_ECORRUPT for anything that is not a whole,
+ * intact record of that segment (a torn tail, damage, or a recycled file's past). */
+int dyna_wal_decode(const uint8_t *p, size_t len, uint64_t seg, size_t *used, uint64_t *seq,
                     const uint8_t **payload, size_t *plen);
 
 /* Calls fn for each entry of a payload; DYNA_ECORRUPT when an entry is malformed (bad
@@ -91,7 +106,8 @@ int dyna_wal_entries(const uint8_t *payload, size_t plen,
                                size_t klen, const uint8_t *v, size_t vlen),
                      void *arg);
 
-/* Appends the record of batch (sequence number seq) to out. */
-void dyna_wal_encode(const dyna_overlay_t *batch, uint64_t seq, dyna_buf_t *out);
+/* Appends the record of batch (segment seg, sequence number seq) to out. An empty batch
+ * makes an end record. */
+void dyna_wal_encode(const dyna_overlay_t *batch, uint64_t seg, uint64_t seq, dyna_buf_t *out);
 
 #endif

@@ -201,7 +201,7 @@ def t_bench_output(h):
     flags = ["--seeds", "--workload", "--distribution", "--theta", "--keys", "--key-prefix",
              "--value-size", "--connections", "--pipeline", "--duration", "--ops", "--load",
              "--load-only", "--protocol", "--routing", "--r", "--w", "--timeout-ms", "--seed",
-             "--json", "--help"]
+             "--interval", "--json", "--help"]
     h.check("--help documents every flag", rc == 0 and all(f in out for f in flags),
             [f for f in flags if f not in out])
     rc, out, err = bench("--workload", "Z")
@@ -226,6 +226,35 @@ def t_bench_output(h):
         if wl == "C":
             h.eq("workload C: every key found (loaded before)",
                  j["run"]["by_op"]["READ"]["not_found"], 0)
+    t_bench_interval(h)
+
+
+def t_bench_interval(h):
+    """--interval: the run cut in slices that add up to the run's own figures."""
+    rc, out, err = bench("--seeds", seeds(), "--workload", "A", "--duration", 1.2, "--interval", 0.25,
+                         "--keys", 1000, "--connections", 8, "--json")
+    h.expect("bench --interval ran", rc == 0, err)
+    j = json.loads(out)
+    sl, run = j["intervals"], j["run"]
+    h.check("--interval: one slice per 0.25 s of the run (and the drain)", 4 <= len(sl) <= 7,
+            len(sl))
+    h.eq("--interval: the slices' operations add up to the run's", sum(x["ops"] for x in sl), run["ops"])
+    h.eq("--interval: so do their errors", sum(x["errors"] for x in sl), run["errors"])
+    h.check("--interval: slices in time order, each about 0.25 s (the last may be shorter)",
+            all(b["t"] > a["t"] for a, b in zip(sl, sl[1:]))
+            and all(0.2 <= x["seconds"] <= 0.6 for x in sl[:-1]), sl)
+    worst = max(o["latency_us"]["max"] for o in run["by_op"].values())
+    h.check("--interval: the slowest slice holds the run's slowest operation",
+            abs(max(x["latency_us"]["max"] for x in sl) - worst) < 0.2, (worst, sl))
+    h.check("--interval: each slice's percentiles are ordered",
+            all(x["latency_us"]["p50"] <= x["latency_us"]["p99"] <= x["latency_us"]["p999"]
+                <= x["latency_us"]["max"] for x in sl if x["ops"]), sl)
+    rc, out, err = bench("--seeds", seeds(), "--workload", "C", "--duration", 0.6, "--interval", 0.2,
+                         "--keys", 1000, "--connections", 4)
+    lines = [l for l in out.splitlines() if l.strip().startswith("[") and "ops/s" in l]
+    h.check("--interval, human output: a line per slice", rc == 0 and 2 <= len(lines) <= 5, out + err)
+    rc, out, err = bench("--interval", 0.01)
+    h.eq("--interval below 0.05 s is a usage error", rc, 2)
 
 
 def t_node_down(h):

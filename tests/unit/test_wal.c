@@ -130,12 +130,12 @@ static void test_record_format(void **state) {
   assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_META, U8("meta"), 4, U8(""), 0, 0), 0);
   assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_HINT, U8("gone"), 4, NULL, 0, 1), 0);
   dyna_buf_t rec = DYNA_BUF_INIT;
-  dyna_wal_encode(&ov, 42, &rec);
+  dyna_wal_encode(&ov, 7, 42, &rec);
   assert_false(rec.oom);
   size_t used, plen;
   uint64_t seq;
   const uint8_t *payload;
-  assert_int_equal(dyna_wal_decode(rec.data, rec.len, &used, &seq, &payload, &plen), 0);
+  assert_int_equal(dyna_wal_decode(rec.data, rec.len, 7, &used, &seq, &payload, &plen), 0);
   assert_int_equal(used, rec.len);
   assert_int_equal(seq, 42);
   seen_t s = {0};
@@ -144,15 +144,26 @@ static void test_record_format(void **state) {
   assert_int_equal(s.tombs, 1);
   assert_int_equal(s.bytes, 1 + 1 + 4 + 4);
   /* every truncation: the empty tail is the clean end, anything else is refused */
-  assert_int_equal(dyna_wal_decode(rec.data, 0, &used, &seq, &payload, &plen), DYNA_EAGAIN);
+  assert_int_equal(dyna_wal_decode(rec.data, 0, 7, &used, &seq, &payload, &plen), DYNA_EAGAIN);
   for (size_t cut = 1; cut < rec.len; cut++)
-    assert_int_equal(dyna_wal_decode(rec.data, cut, &used, &seq, &payload, &plen), DYNA_ECORRUPT);
+    assert_int_equal(dyna_wal_decode(rec.data, cut, 7, &used, &seq, &payload, &plen), DYNA_ECORRUPT);
   /* every single flipped byte is refused */
   for (size_t i = 0; i < rec.len; i++) {
     rec.data[i] ^= 0x5a;
-    assert_int_equal(dyna_wal_decode(rec.data, rec.len, &used, &seq, &payload, &plen), DYNA_ECORRUPT);
+    assert_int_equal(dyna_wal_decode(rec.data, rec.len, 7, &used, &seq, &payload, &plen), DYNA_ECORRUPT);
     rec.data[i] ^= 0x5a;
   }
+  /* the same record read as part of another segment (a recycled file's past) */
+  assert_int_equal(dyna_wal_decode(rec.data, rec.len, 8, &used, &seq, &payload, &plen), DYNA_ECORRUPT);
+  /* an empty batch makes the end record: intact, no entries */
+  dyna_overlay_t none;
+  dyna_ov_init(&none);
+  dyna_buf_t end = DYNA_BUF_INIT;
+  dyna_wal_encode(&none, 7, 43, &end);
+  assert_int_equal(dyna_wal_decode(end.data, end.len, 7, &used, &seq, &payload, &plen), 0);
+  assert_int_equal(used, DYNA_WAL_HEADER);
+  assert_int_equal(plen, 0);
+  dyna_buf_free(&end);
   /* malformed entries inside an intact record */
   const uint8_t bad_space[] = {9, 0, 1, 0, 0, 0, 0, 0, 0, 0, 'k'};
   assert_int_equal(dyna_wal_entries(bad_space, sizeof(bad_space), count_entry, &s), DYNA_ECORRUPT);
@@ -302,7 +313,7 @@ static void test_torn_tail(void **state) {
   dyna_ov_init(&ov);
   assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8("key-000001"), 10, U8("torn"), 4, 0), 0);
   dyna_buf_t rec = DYNA_BUF_INIT;
-  dyna_wal_encode(&ov, 1u << 30, &rec);
+  dyna_wal_encode(&ov, 1, 1u << 30, &rec);
   append_bytes(last, rec.data, rec.len - 3);
   dyna_buf_free(&rec);
   dyna_ov_clear(&ov);
@@ -466,7 +477,8 @@ static void test_corrupt_older_segment(void **state) {
   seg_file(f->dir, 2, p2, sizeof(p2));
   off_t s1 = file_size(p1), s2 = file_size(p2);
   assert_true(s1 > 0 && s2 > 0);
-  /* one flipped byte in the second record of segment 1 (not the newest segment) */
+  /* one flipped byte in the last record of segment 1, its end record (not the newest
+   * segment) */
   int fd = open(p1, O_RDWR);
   assert_true(fd >= 0);
   uint8_t b;
@@ -508,8 +520,10 @@ static void test_missing_segment(void **state) {
   assert_int_equal(file_size(p2), s2);
 }
 
-/* Segments preallocated with zeros: the zero fill ends a segment; anything but zeros
- * after it is corruption in an older segment and a torn tail in the newest. */
+/* Segments preallocated with zeros. An older segment ends at its end record, and what
+ * follows is not read. Without one (as a log written before end records existed), the
+ * zero fill ends it and anything but zeros after it is corruption. In the newest segment
+ * the same is a torn tail. */
 static void test_prepared_segments(void **state) {
   fx_t *f = *state;
   dyna_wal_t *w;
@@ -533,9 +547,57 @@ static void test_prepared_segments(void **state) {
   seg_file(f->dir, 2, p2, sizeof(p2));
   assert_int_equal(file_size(p1), 64 << 10); /* appends went into the zeroed files */
   assert_int_equal(file_size(p2), 64 << 10);
-  /* a stray byte in the zero fill of the older segment: corruption */
+  /* where segment 1's end record is: right after its two records */
   int fd = open(p1, O_RDWR);
   assert_true(fd >= 0);
+  uint8_t head[DYNA_WAL_HEADER];
+  off_t end_at = 0;
+  for (int r = 0; r < 2; r++) {
+    assert_int_equal(pread(fd, head, sizeof(head), end_at), (ssize_t)sizeof(head));
+    end_at += DYNA_WAL_HEADER + (head[4] | head[5] << 8);
+  }
+  assert_int_equal(pread(fd, head, sizeof(head), end_at), (ssize_t)sizeof(head));
+  assert_int_equal(head[4] | head[5] | head[6] | head[7], 0); /* no entries: the end record */
+  /* a stray byte after the end record: not read */
+  uint8_t one = 1;
+  assert_int_equal(pwrite(fd, &one, 1, (64 << 10) - 1), 1);
+  dyna_store_t *s = NULL;
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, 0, &s), 0);
+  expect_val(f, s, "a", "a");
+  dyna_store_close(s);
+  assert_int_equal(segments(f->dir, NULL, 0), 0);
+  close(fd);
+}
+
+/* A segment without an end record (the zero fill ends it): a stray byte in the fill is
+ * corruption in an older segment and a torn tail in the newest. */
+static void test_zero_filled_end(void **state) {
+  fx_t *f = *state;
+  dyna_wal_t *w;
+  assert_int_equal(dyna_wal_open(f->dir, &w), 0);
+  dyna_overlay_t ov;
+  dyna_ov_init(&ov);
+  char err[256];
+  assert_int_equal(dyna_wal_replay(w, 0, &ov, err, sizeof(err)), 0);
+  const char *keys[] = {"a", "b"};
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(dyna_wal_prepare(w, 64 << 10), 0);
+    if (i == 1) dyna_wal_roll(w);
+    assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8(keys[i]), 1, U8(keys[i]), 1, 0), 0);
+    assert_int_equal(dyna_wal_append(w, &ov), 0);
+    dyna_ov_clear(&ov);
+  }
+  dyna_wal_close(w);
+  char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
+  seg_file(f->dir, 1, p1, sizeof(p1));
+  seg_file(f->dir, 2, p2, sizeof(p2));
+  /* segment 1 as a log from before end records: its end record zeroed */
+  int fd = open(p1, O_RDWR);
+  assert_true(fd >= 0);
+  uint8_t head[DYNA_WAL_HEADER], zeros[DYNA_WAL_HEADER] = {0};
+  assert_int_equal(pread(fd, head, sizeof(head), 0), (ssize_t)sizeof(head));
+  off_t end_at = DYNA_WAL_HEADER + (head[4] | head[5] << 8);
+  assert_int_equal(pwrite(fd, zeros, sizeof(zeros), end_at), (ssize_t)sizeof(zeros));
   uint8_t one = 1, zero = 0;
   assert_int_equal(pwrite(fd, &one, 1, (64 << 10) - 1), 1);
   dyna_store_t *s = NULL;
@@ -549,9 +611,104 @@ static void test_prepared_segments(void **state) {
   assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, 0, &s), 0);
   expect_val(f, s, "a", "a");
   expect_val(f, s, "b", "b");
-  expect_val(f, s, "c", "c");
   dyna_store_close(s);
   assert_int_equal(segments(f->dir, NULL, 0), 0);
+}
+
+static void copy_file(const char *from, const char *to) {
+  int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  assert_true(in >= 0 && out >= 0);
+  char b[4096];
+  ssize_t n;
+  while ((n = read(in, b, sizeof(b))) > 0) assert_int_equal(write(out, b, (size_t)n), n);
+  close(in);
+  close(out);
+}
+
+/* Appends one record per key (the same size each: "kN" = "<tag>N"). */
+static void append_keys(dyna_wal_t *w, int from, int to, const char *tag) {
+  for (int i = from; i < to; i++) {
+    dyna_overlay_t ov;
+    dyna_ov_init(&ov);
+    char k[8], v[16];
+    snprintf(k, sizeof(k), "k%d", i);
+    snprintf(v, sizeof(v), "%s%d", tag, i);
+    assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8(k), strlen(k), U8(v), strlen(v), 0), 0);
+    assert_int_equal(dyna_wal_append(w, &ov), 0);
+    dyna_ov_clear(&ov);
+  }
+}
+
+static void replay_into(const char *dir, uint64_t after, dyna_overlay_t *ov, int expect) {
+  dyna_wal_t *w;
+  assert_int_equal(dyna_wal_open(dir, &w), 0);
+  char err[256];
+  int rc = dyna_wal_replay(w, after, ov, err, sizeof(err));
+  if (rc != expect) fprintf(stderr, "replay: %s\n", err);
+  assert_int_equal(rc, expect);
+  dyna_wal_close(w);
+}
+
+/* A checkpointed segment is recycled as the next segment's file, old records and all.
+ * None of them is replayed: not after a restart, where the sequence numbers start again
+ * and the record after the new ones carries the very number that would come next, and
+ * not after the end record of a segment that is no longer the newest. */
+static void test_recycled_segment(void **state) {
+  fx_t *f = *state;
+  char next[PATH_MAX + 64], keep[PATH_MAX + 64], p1[PATH_MAX + 64];
+  snprintf(next, sizeof(next), "%s/wal-next.tmp", f->dir);
+  snprintf(keep, sizeof(keep), "%s/kept.tmp", f->dir);
+  seg_file(f->dir, 1, p1, sizeof(p1));
+  dyna_wal_t *w;
+  dyna_overlay_t ov;
+  dyna_ov_init(&ov);
+  char err[256];
+  assert_int_equal(dyna_wal_open(f->dir, &w), 0);
+  assert_int_equal(dyna_wal_replay(w, 0, &ov, err, sizeof(err)), 0);
+  append_keys(w, 0, 10, "old"); /* segment 1: records 0..9 */
+  off_t size1 = file_size(p1);
+  assert_int_equal(dyna_wal_roll(w), 1);
+  assert_int_equal(dyna_wal_drop(w, 1), 0); /* checkpointed: recycled, not deleted */
+  assert_int_equal(file_size(p1), -1);
+  assert_true(file_size(next) >= size1);
+  copy_file(next, keep); /* the process dies here: the recycled file stays */
+  dyna_wal_close(w);
+  assert_int_equal(rename(keep, next), 0);
+  /* restart after checkpoint 1: records 0, 1, 2 go into the recycled file, over the old
+   * 0, 1, 2; the old record 3 follows them */
+  assert_int_equal(dyna_wal_open(f->dir, &w), 0);
+  assert_int_equal(dyna_wal_replay(w, 1, &ov, err, sizeof(err)), 0);
+  append_keys(w, 0, 3, "new");
+  char p2[PATH_MAX + 64];
+  seg_file(f->dir, 2, p2, sizeof(p2));
+  assert_true(file_size(p2) >= size1); /* the recycled file */
+  copy_file(p2, keep);
+  dyna_wal_close(w);
+  replay_into(f->dir, 1, &ov, 0);
+  assert_int_equal(ov.n, 3);
+  const dyna_ov_entry_t *e = dyna_ov_get(&ov, DYNA_SPACE_OBJ, U8("k2"), 2);
+  assert_non_null(e);
+  assert_memory_equal(e->val, "new2", 4);
+  assert_null(dyna_ov_get(&ov, DYNA_SPACE_OBJ, U8("k3"), 2));
+  dyna_ov_clear(&ov);
+  /* segment 2 closed by a roll, segment 3 after it: segment 2 ends at its end record,
+   * though the old records 4..9 follow it */
+  assert_int_equal(dyna_wal_open(f->dir, &w), 0);
+  assert_int_equal(dyna_wal_replay(w, 1, &ov, err, sizeof(err)), 0);
+  assert_int_equal(dyna_wal_roll(w), 2);
+  append_keys(w, 20, 21, "three");
+  assert_int_equal(dyna_wal_segment(w), 3);
+  dyna_wal_close(w);
+  dyna_ov_clear(&ov);
+  replay_into(f->dir, 1, &ov, 0);
+  assert_int_equal(ov.n, 4);
+  assert_null(dyna_ov_get(&ov, DYNA_SPACE_OBJ, U8("k5"), 2));
+  assert_non_null(dyna_ov_get(&ov, DYNA_SPACE_OBJ, U8("k20"), 3));
+  dyna_ov_clear(&ov);
+  /* without its end record, segment 2 is corrupt: replay does not read on into the past */
+  copy_file(keep, p2);
+  replay_into(f->dir, 1, &ov, DYNA_ECORRUPT);
+  dyna_ov_clear(&ov);
 }
 
 int main(void) {
@@ -567,6 +724,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_corrupt_older_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prepared_segments, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_zero_filled_end, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_recycled_segment, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
