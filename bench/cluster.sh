@@ -20,6 +20,10 @@
 #         key over the cluster (--routing ring), against redis; this one gives p99.9.
 #   3. Routed (client-driven, --routing ring) against unrouted (everything through
 #      node 1, --routing seed) on the cluster, workload A, dyna protocol.
+#      b) the same on ROUTE_NODES nodes (N=3 still; the 3-node cluster is stopped
+#         first): node 1 then holds only some of the keys and forwards the writes of
+#         the others, the hop that client-driven routing saves. With N=3 on 3 nodes
+#         there is no such hop.
 #
 # Environment (all optional):
 #   BIN=dir           dynad and dyna-bench (default: $(dirname $0)/../bin, built by `make`)
@@ -28,6 +32,7 @@
 #   ROUNDS=2          interleaved rounds (the median is shown)
 #   N_PLAIN=200000    redis-benchmark requests per run without pipelining
 #   N_PIPE=1000000    redis-benchmark requests per run with -P 16
+#   ROUTE_NODES=5     cluster size for 3b (0: skip 3b)
 #   TMPDIR            where the data dirs go (use a real disk: fsync matters)
 set -euo pipefail
 
@@ -42,6 +47,7 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-2}
 N_PLAIN=${N_PLAIN:-200000}
 N_PIPE=${N_PIPE:-1000000}
+ROUTE_NODES=${ROUTE_NODES:-5}
 CLIENTS=50
 KEYS=100000
 VSIZE=100
@@ -204,7 +210,31 @@ done
 echo "-- medians"
 show "cluster A routed (ring)" "cluster A unrouted (seed n1)"
 echo
-for i in 0 1 2; do
-  echo "node $((i + 1)): $("$REDIS_CLI" -p "${cports[$i]}" info | tr -d '\r' | grep -E '^(commits|puts|gets|forwarded|noquorum):' | tr '\n' ' ')"
-done
+node_counts() { # ports...
+  local i=1 p
+  for p in "$@"; do
+    echo "node $i: $("$REDIS_CLI" -p "$p" info | tr -d '\r' | grep -E '^(commits|puts|gets|forwarded|noquorum):' | tr '\n' ' ')"
+    i=$((i + 1))
+  done
+}
+node_counts "${cports[@]}"
+echo
+
+if [ "$ROUTE_NODES" -gt 0 ]; then
+  for p in "${DPIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  "$REDIS_CLI" -p "$rport" shutdown nosave >/dev/null 2>&1 || true
+  echo "== 3b. the same on $ROUTE_NODES nodes (N=3 R=2 W=2): node 1 forwards the writes of the keys it does not hold"
+  start_cluster "$ROUTE_NODES"
+  "$BENCH" --seeds "$SEEDS" --keys "$KEYS" --value-size "$VSIZE" --connections "$CLIENTS" \
+    --pipeline 16 --load-only | grep -E '^load:'
+  for r in $(seq 1 "$ROUNDS"); do
+    run_bench "$ROUTE_NODES nodes A routed (ring)" --seeds "$SEEDS" --workload A
+    run_bench "$ROUTE_NODES nodes A unrouted (seed n1)" --seeds "$SEEDS" --workload A --routing seed
+  done
+  echo "-- medians"
+  show "$ROUTE_NODES nodes A routed (ring)" "$ROUTE_NODES nodes A unrouted (seed n1)"
+  echo
+  node_counts "${CPORTS[@]}"
+  echo
+fi
 echo "done"

@@ -6,10 +6,11 @@
 #   free_port                a free TCP port P on 127.0.0.1 whose P+10000 is free too
 #   wait_up PORT PID         until the server answers PING (dies if PID exits first)
 #   info_field PORT FIELD    one field of INFO
-#   start_cluster3 [ARGS]    3 dynad on 127.0.0.1 (N=3 R=2 W=2, ARGS added to each),
-#                            nodes 2 and 3 --join node 1, until all agree on 3 members
+#   start_cluster N [ARGS]   N dynad on 127.0.0.1 (N=3 R=2 W=2, ARGS added to each),
+#                            nodes 2.. --join node 1, until all agree on N members
 #                            and one ring version; sets CPORTS (client ports), DPIDS,
 #                            SEEDS (host:port,...) and N1 (node 1)
+#   start_cluster3 [ARGS]    start_cluster 3
 # Needs REDIS_CLI (default redis-cli), DYNAD, and python3.
 REDIS_CLI=${REDIS_CLI:-redis-cli}
 
@@ -65,9 +66,14 @@ info_field() { # port field
 }
 
 start_cluster3() { # extra dynad args...
-  local i p cp cp1="" join ok v rv
+  start_cluster 3 "$@"
+}
+
+start_cluster() { # NODES [extra dynad args...]
+  local nodes=$1 i p cp cp1="" join ok v rv
+  shift
   CPORTS=() DPIDS=()
-  for i in 1 2 3; do
+  for i in $(seq 1 "$nodes"); do
     p=$(free_port) cp=$(free_port)
     join=()
     [ "$i" -gt 1 ] && join=(--join "127.0.0.1:$cp1")
@@ -77,13 +83,14 @@ start_cluster3() { # extra dynad args...
     [ "$i" = 1 ] && cp1=$cp
     wait_up "$p" "$!"
   done
-  SEEDS="127.0.0.1:${CPORTS[0]},127.0.0.1:${CPORTS[1]},127.0.0.1:${CPORTS[2]}"
+  SEEDS=$(printf '127.0.0.1:%s,' "${CPORTS[@]}")
+  SEEDS=${SEEDS%,}
   N1="127.0.0.1:${CPORTS[0]}"
   for i in $(seq 1 100); do
     ok=1 v=""
     for p in "${CPORTS[@]}"; do
       rv=$(info_field "$p" ring_version)
-      [ "$(info_field "$p" members)" = 3 ] || ok=0
+      [ "$(info_field "$p" members)" = "$nodes" ] || ok=0
       [ -z "$v" ] && v=$rv
       [ "$rv" = "$v" ] || ok=0
     done
