@@ -15,8 +15,11 @@
  * A write is acknowledged once its log record is fdatasync'd: a sequential append of
  * about the batch's own size, where an LMDB commit writes a 4 KiB page per key. LMDB
  * commits only in checkpoints, each covering thousands of batches, and always with its
- * own fsync (per txn of the checkpoint), so LMDB's file is consistent at every moment (MDB_NOSYNC would not be: on
- * an OS crash its meta page can reach the disk before the pages it points to).
+ * own fsync (one per txn of the checkpoint), so LMDB's file is a consistent LMDB state
+ * at every moment (MDB_NOSYNC would not be: on an OS crash its meta page can reach the
+ * disk before the pages it points to). Between a checkpoint's txns it may hold part of
+ * that checkpoint: only LMDB and the log together are the store's state (a copy of
+ * data.mdb alone is not a backup unless the store was closed cleanly).
  *
  * Recovery (lm_batch_open): replay every log segment after the one "sys"/"wal" names
  * into an overlay and checkpoint it before serving. A torn record at the end of the
@@ -145,7 +148,7 @@ static int commit_last(lm_store_t *s, MDB_txn *txn, uint64_t seg) {
   return mdb_txn_commit(txn);
 }
 
-/* Writes ov into LMDB, then deletes the log segments <= seg. The entries go in key order,
+/* Writes ov into LMDB, then drops the log segments <= seg (wal.h). The entries go in key order,
  * in txns of about chunk bytes each (each commit fsyncs), so that no commit puts more
  * than a few MiB on the disk at once: on a disk shared with the logs of other nodes, a
  * commit of the whole checkpoint (tens of MiB) held every log fdatasync up by 5-15 ms.

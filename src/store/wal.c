@@ -16,7 +16,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define WAL_MAGIC 0x4c415744u /* "DWAL" little-endian */
+#define WAL_MAGIC 0x324c5744u /* "DWL2" little-endian: hash seeded with the segment */
+#define WAL_MAGIC1 0x4c415744u /* "DWAL": the first format, read only (see rec_hash) */
 #define WAL_ENTRY_HEAD 10     /* u8 space, u8 tomb, u32 klen, u32 vlen */
 #define WAL_PREP "wal-prep.tmp"  /* a segment being zero-filled */
 #define WAL_NEXT "wal-next.tmp"  /* a file ready for the next roll: zero-filled, or a
@@ -30,8 +31,12 @@ struct dyna_wal {
   uint64_t first;     /* the lowest segment number that may still exist */
   uint64_t seg;       /* the newest segment number in use */
   int fd;             /* the segment appended to, or -1 (the next append opens seg+1) */
-  int closing;        /* the segment rolled, its end record written but not yet
-                         fdatasync'd (the next open_next does it), or -1 */
+  int closing;        /* the segment rolled, whose end record the next open_next
+                         writes and fdatasyncs, or -1 */
+  uint64_t closing_off; /* where its end record goes (the end of its last record) */
+  uint8_t end_rec[DYNA_WAL_HEADER]; /* that end record */
+  uint64_t found_max; /* the newest segment found at open: files up to it may hold
+                         records of the first format, and are never recycled */
   uint64_t off;       /* end of its last good record */
   uint64_t seq;       /* the next record's sequence number */
   dyna_buf_t buf;     /* encoding buffer, reused */
@@ -86,6 +91,7 @@ static int list_segments(dyna_wal_t *w) {
   }
   closedir(d);
   if (w->nfound) qsort(w->found, w->nfound, sizeof(uint64_t), u64_cmp);
+  w->found_max = w->nfound ? w->found[w->nfound - 1] : 0;
   return err;
 }
 
@@ -140,9 +146,14 @@ static void wr64(uint8_t *p, uint64_t v) {
 }
 
 /* Seeded with the segment number too: a record left in a recycled file from its
- * previous life never checks out in its new segment. */
-static uint64_t rec_hash(const uint8_t *payload, size_t plen, uint64_t seg, uint64_t seq) {
-  return XXH3_64bits_withSeed(payload, plen, seq ^ WAL_MAGIC ^ (seg * 0x9e3779b97f4a7c15ull));
+ * previous life never checks out in its new segment. The first format ("DWAL", written
+ * before files were recycled) did without; its records are still read, so that a log
+ * left by a crash of an older dynad replays after an upgrade, and the files that hold
+ * them are never recycled (dyna_wal_drop). */
+static uint64_t rec_hash(uint32_t magic, const uint8_t *payload, size_t plen, uint64_t seg,
+                         uint64_t seq) {
+  uint64_t seed = magic == WAL_MAGIC1 ? seq ^ WAL_MAGIC1 : seq ^ WAL_MAGIC ^ (seg * 0x9e3779b97f4a7c15ull);
+  return XXH3_64bits_withSeed(payload, plen, seed);
 }
 
 int dyna_wal_decode(const uint8_t *p, size_t len, uint64_t seg, size_t *used, uint64_t *seq,
@@ -150,11 +161,12 @@ int dyna_wal_decode(const uint8_t *p, size_t len, uint64_t seg, size_t *used, ui
   size_t z = 0;
   while (z < len && z < 8 && p[z] == 0) z++;
   if (z == len || z == 8) return DYNA_EAGAIN; /* the end, or the zero fill after it */
-  if (len < DYNA_WAL_HEADER || rd32(p) != WAL_MAGIC) return DYNA_ECORRUPT;
+  uint32_t magic = len < DYNA_WAL_HEADER ? 0 : rd32(p);
+  if (magic != WAL_MAGIC && magic != WAL_MAGIC1) return DYNA_ECORRUPT;
   size_t n = rd32(p + 4);
   if (n > len - DYNA_WAL_HEADER) return DYNA_ECORRUPT;
   uint64_t s = rd64(p + 8);
-  if (rec_hash(p + DYNA_WAL_HEADER, n, seg, s) != rd64(p + 16)) return DYNA_ECORRUPT;
+  if (rec_hash(magic, p + DYNA_WAL_HEADER, n, seg, s) != rd64(p + 16)) return DYNA_ECORRUPT;
   *used = DYNA_WAL_HEADER + n;
   *seq = s;
   *payload = p + DYNA_WAL_HEADER;
@@ -206,7 +218,7 @@ void dyna_wal_encode(const dyna_overlay_t *batch, uint64_t seg, uint64_t seq, dy
   wr32(h, WAL_MAGIC);
   wr32(h + 4, (uint32_t)plen);
   wr64(h + 8, seq);
-  wr64(h + 16, rec_hash(h + DYNA_WAL_HEADER, plen, seg, seq));
+  wr64(h + 16, rec_hash(WAL_MAGIC, h + DYNA_WAL_HEADER, plen, seg, seq));
 }
 
 /* ---- replay ---- */
@@ -283,10 +295,11 @@ static int replay_segment(dyna_wal_t *w, uint64_t n, int last, dyna_overlay_t *o
   return rc;
 }
 
-/* Writes the end record of segment n at `at`, the end of its good records, and keeps the
- * fd for open_next to fdatasync: once a later segment exists, this one, the newest at
- * replay, is no longer read as having a torn tail, and must end where its records do.
- * Best effort, like roll's: failing that, it is cut at `at`. */
+/* Rolls segment n, the newest at replay, as if it had just been appended to: its end
+ * record goes at `at`, the end of its good records (over a torn tail), written by the
+ * next open_next. Once a later segment exists this one is no longer read as having a
+ * torn tail, and must end where its records do. If it cannot be opened for writing, the
+ * next open_next does nothing for it: replay would then report it, not read past it. */
 static void seal(dyna_wal_t *w, uint64_t n, uint64_t at) {
   char path[PATH_MAX + 32];
   seg_path(w, n, path, sizeof(path));
@@ -330,17 +343,29 @@ int dyna_wal_replay(dyna_wal_t *w, uint64_t after, dyna_overlay_t *ov, char *err
 
 /* ---- appending ---- */
 
+/* Makes the rolled segment's end durable before the next segment exists (replay finds
+ * the end of every segment but the newest by it): its end record written and
+ * fdatasync'd, or failing that, the file cut after its last record and fdatasync'd.
+ * Both are written again at every attempt: a failed fdatasync may leave the pages clean
+ * but not on disk. Until one works the next segment is not made (the append fails). */
+static int finish_closing(dyna_wal_t *w) {
+  if (w->closing < 0) return 0;
+  int fd = w->closing;
+  int ok = pwrite(fd, w->end_rec, sizeof(w->end_rec), (off_t)w->closing_off) == (ssize_t)sizeof(w->end_rec) &&
+           !fdatasync(fd);
+  if (!ok) ok = !ftruncate(fd, (off_t)w->closing_off) && !fdatasync(fd);
+  if (!ok) return io_err(errno);
+  close(fd);
+  w->closing = -1;
+  return 0;
+}
+
 /* Starts segment seg+1, its name made durable: the zero-filled file dyna_wal_prepare
  * left (so that appends overwrite allocated blocks and fdatasync writes no metadata),
  * else a new empty one. */
 static int open_next(dyna_wal_t *w) {
-  /* The rolled segment's end record is durable before the next segment exists: replay
-   * finds the end of every segment but the newest by it. */
-  if (w->closing >= 0) {
-    if (fdatasync(w->closing)) return io_err(errno); /* retried by the next append */
-    close(w->closing);
-    w->closing = -1;
-  }
+  int err = finish_closing(w);
+  if (err) return err;
   char path[PATH_MAX + 32], next[PATH_MAX + 32];
   seg_path(w, w->seg + 1, path, sizeof(path));
   snprintf(next, sizeof(next), "%s/" WAL_NEXT, w->dir);
@@ -430,20 +455,17 @@ int dyna_wal_prepare(dyna_wal_t *w, size_t bytes) {
 
 uint64_t dyna_wal_roll(dyna_wal_t *w) {
   if (w->fd < 0) return w->seg;
-  /* Every record in it was fdatasync'd by its append. The end record goes into the page
-   * cache now and is made durable by the next open_next (on the log thread), before the
-   * next segment is created. Should it fail, the file is cut after its last record
-   * instead (its end is then the end of the file); should that fail too, replay will
-   * report the segment as corrupt rather than read past its end. */
-  dyna_buf_reset(&w->buf);
-  dyna_overlay_t none;
-  dyna_ov_init(&none);
-  dyna_wal_encode(&none, w->seg, w->seq, &w->buf);
-  ssize_t k = w->buf.oom ? -1 : pwrite(w->fd, w->buf.data, w->buf.len, (off_t)w->off);
-  if (k == (ssize_t)w->buf.len) w->seq++;
-  else if (ftruncate(w->fd, (off_t)w->off)) { /* nothing more to try */ }
-  if (w->closing >= 0) close(w->closing); /* an earlier one never synced: its fsync failed */
+  /* Every record in it was fdatasync'd by its append. Its end record is written by the
+   * next open_next, on the log thread: this one does no I/O. Until then it is the newest
+   * segment, whose end replay finds by itself. */
+  uint8_t *h = w->end_rec;
+  wr32(h, WAL_MAGIC);
+  wr32(h + 4, 0);
+  wr64(h + 8, w->seq);
+  wr64(h + 16, rec_hash(WAL_MAGIC, h + DYNA_WAL_HEADER, 0, w->seg, w->seq));
+  w->seq++;
   w->closing = w->fd;
+  w->closing_off = w->off;
   w->fd = -1;
   return w->seg;
 }
@@ -458,7 +480,7 @@ int dyna_wal_drop(dyna_wal_t *w, uint64_t upto) {
     seg_path(w, n, path, sizeof(path));
     /* The newest one becomes the next segment's file when none is ready: no blocks are
      * freed (and discarded) now, and none need allocating or zero-filling later. */
-    if (n == upto && access(next, F_OK) && !rename(path, next)) continue;
+    if (n == upto && n > w->found_max && access(next, F_OK) && !rename(path, next)) continue;
     if (unlink(path) && errno != ENOENT) {
       err = DYNA_EIO;
       break;

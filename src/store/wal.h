@@ -3,39 +3,50 @@
  * A batch of writes (an overlay) is made durable by appending it to the log as one
  * record and fdatasync'ing the file: a few KiB written sequentially, where committing
  * the same batch to LMDB would write a 4 KiB page per key. LMDB is brought up to date
- * later, in large checkpoints (lmdb.c), after which the log segments they cover are
- * dropped: the newest of them is recycled as the file of a later segment, the others
+ * later, in large checkpoints (lmdb_batch.c), after which the log segments they cover
+ * are dropped: the newest of them is recycled as the file of a later segment, the others
  * deleted.
  *
  * On disk: <dir>/wal-<16 hex digits>.log, numbered upwards, a number never reused. A
  * segment is a sequence of records:
  *
- *   u32 magic "DWAL" | u32 payload length | u64 seq | u64 xxh3(payload, seed)
+ *   u32 magic "DWL2" | u32 payload length | u64 seq | u64 xxh3(payload, seed)
  *   seed = seq ^ magic ^ (segment number * 0x9e3779b97f4a7c15)
  *   payload: entries { u8 space | u8 tomb | u32 klen | u32 vlen | key | value }
  *
- * integers little-endian; seq goes up by one per record within a segment. A record
- * without entries is the end record: dyna_wal_roll writes one after the last record of
- * the segment it closes, and makes it durable before the next segment exists. A segment
- * ends at its end record, at the end of the file, or at eight zero bytes where a record
- * would start when only zeros follow (a file preallocated with zeros by
- * dyna_wal_prepare). Whatever follows an end record is the past of a recycled file: its
- * records were hashed with another segment's number, so none of them checks out here,
- * even after a torn tail. A record is written with one pwrite and acknowledged only after
- * fdatasync; a failed append is truncated away, so a segment only ever ends in a record
- * that was being written when the process or machine died. Replay stops at the first
- * record that does not check out in the newest segment (that torn tail was never
- * acknowledged); in an older segment the same is corruption and replay fails with
- * DYNA_ECORRUPT. Replay never scans past a bad record, so bytes inside a value can never
- * be taken for a record.
+ * integers little-endian; seq goes up by one per record within a segment. Records of the
+ * first format (magic "DWAL", seed seq ^ magic) are still read, so that a log left by a
+ * crash of an older dynad replays; files that may hold them (those found at open) are
+ * deleted after their checkpoint, never recycled.
+ *
+ * A record without entries is the end record. dyna_wal_roll closes a segment without
+ * I/O; the next append first writes the closed segment's end record after its last
+ * record and fdatasyncs it (or, failing that, cuts the file there), and only then makes
+ * the next segment. So a segment that is not the newest ends at its end record or at
+ * the end of its file, and in a log from before end records, at eight zero bytes where a
+ * record would start when only zeros follow (a file zero-filled by dyna_wal_prepare).
+ * Whatever follows an end record is the past of a recycled file: its records were hashed
+ * with another segment's number, so none of them checks out here, even right after a
+ * torn tail. A record is written with one pwrite and acknowledged only after fdatasync;
+ * a failed append is truncated away, so the newest segment only ever ends in a record
+ * that was being written when the process or machine died (or in an end record). Replay
+ * stops at the first record that does not check out in the newest segment (that torn
+ * tail was never acknowledged); in an older segment the same is corruption and replay
+ * fails with DYNA_ECORRUPT. Replay never scans past a bad record, so bytes inside a value
+ * can never be taken for a record.
  *
  * Why recycle: deleting a checkpointed 64 MiB segment and zero-filling the next one
  * each put tens of MiB of work on the disk at once (block freeing, discard, writeback),
  * and every fdatasync of every log on that disk waited 5-15 ms behind it.
  *
- * Threads: append/roll run on one thread at a time (the engine's log thread; roll only
- * while no append runs); drop runs on the checkpoint thread and touches only segments
- * that append will never write again. Ownership: the log owns its fds and buffers.
+ * Threads: append runs on the engine's log thread; roll on the loop, only while no
+ * append runs. drop and prepare run on the checkpoint thread. drop renames or deletes
+ * only segments that append will not write again, except that the next append may still
+ * write the end record of the segment just rolled through the fd it keeps (harmless
+ * whatever the file is called by then: the record fails the hash of any other segment).
+ * The name wal-next.tmp is made only by the checkpoint thread (drop, prepare) and taken
+ * only by the log thread (the next segment). Ownership: the log owns its fds and
+ * buffers.
  */
 #ifndef DYNA_WAL_H
 #define DYNA_WAL_H
@@ -78,9 +89,9 @@ int dyna_wal_append_n(dyna_wal_t *w, const dyna_overlay_t *const *batches, size_
  * run out of space for it). On failure the next segment simply starts empty. */
 int dyna_wal_prepare(dyna_wal_t *w, size_t bytes);
 
-/* Closes the current segment: writes its end record (not yet fdatasync'd: the next
- * append does that first) and the next append starts a new segment. Returns the number
- * of the segment closed (every record so far is in segments <= it). */
+/* Closes the current segment, without I/O: the next append writes its end record and
+ * fdatasyncs it, then starts a new segment. Returns the number of the segment closed
+ * (every record so far is in segments <= it). */
 uint64_t dyna_wal_roll(dyna_wal_t *w);
 
 /* Drops the segments numbered <= upto (their records are in LMDB) and syncs the
@@ -92,8 +103,8 @@ int dyna_wal_drop(dyna_wal_t *w, uint64_t upto);
 
 /* Decodes the record of segment seg at the start of p[0..len): on 0, *used is its size,
  * *seq its sequence number and *payload and *plen its entries (pointing into p; plen 0:
- * the end record). DYNA_EAGAIN when p is empty or starts with eight zero bytes (the
- * clean end of a zero-filled segment), DYNA_ECORRUPT for anything that is not a whole,
+ * the end record). DYNA_EAGAIN when p is empty, starts with eight zero bytes, or is all
+ * zeros (the clean end of a zero-filled segment), DYNA_ECORRUPT for anything that is not a whole,
  * intact record of that segment (a torn tail, damage, or a recycled file's past). */
 int dyna_wal_decode(const uint8_t *p, size_t len, uint64_t seg, size_t *used, uint64_t *seq,
                     const uint8_t **payload, size_t *plen);

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -294,6 +295,14 @@ static void test_crash_replay(void **state) {
   dyna_store_close(s);
 }
 
+/* Appends raw bytes to a file, creating it if need be. */
+static void append_bytes_new(const char *path, const void *p, size_t n) {
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, p, n), (ssize_t)n);
+  close(fd);
+}
+
 /* Appends raw bytes to a file. */
 static void append_bytes(const char *path, const void *p, size_t n) {
   int fd = open(path, O_WRONLY | O_APPEND);
@@ -520,10 +529,8 @@ static void test_missing_segment(void **state) {
   assert_int_equal(file_size(p2), s2);
 }
 
-/* Segments preallocated with zeros. An older segment ends at its end record, and what
- * follows is not read. Without one (as a log written before end records existed), the
- * zero fill ends it and anything but zeros after it is corruption. In the newest segment
- * the same is a torn tail. */
+/* Segments preallocated with zeros: an older segment ends at its end record, and what
+ * follows is not read. */
 static void test_prepared_segments(void **state) {
   fx_t *f = *state;
   dyna_wal_t *w;
@@ -591,7 +598,8 @@ static void test_zero_filled_end(void **state) {
   char p1[PATH_MAX + 64], p2[PATH_MAX + 64];
   seg_file(f->dir, 1, p1, sizeof(p1));
   seg_file(f->dir, 2, p2, sizeof(p2));
-  /* segment 1 as a log from before end records: its end record zeroed */
+  /* segment 1 without its end record (as a log from before end records, or one whose
+   * end record could not be written and was cut off): the end record zeroed */
   int fd = open(p1, O_RDWR);
   assert_true(fd >= 0);
   uint8_t head[DYNA_WAL_HEADER], zeros[DYNA_WAL_HEADER] = {0};
@@ -630,7 +638,7 @@ static void append_keys(dyna_wal_t *w, int from, int to, const char *tag) {
   for (int i = from; i < to; i++) {
     dyna_overlay_t ov;
     dyna_ov_init(&ov);
-    char k[8], v[16];
+    char k[16], v[32];
     snprintf(k, sizeof(k), "k%d", i);
     snprintf(v, sizeof(v), "%s%d", tag, i);
     assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8(k), strlen(k), U8(v), strlen(v), 0), 0);
@@ -711,6 +719,67 @@ static void test_recycled_segment(void **state) {
   dyna_ov_clear(&ov);
 }
 
+/* A record of the first format ("DWAL", hash seeded with seq ^ magic only). */
+static void first_format_record(dyna_buf_t *out, uint64_t seq, const char *k, const char *v) {
+  dyna_buf_t pl = DYNA_BUF_INIT;
+  dyna_buf_put_u8(&pl, DYNA_SPACE_OBJ);
+  dyna_buf_put_u8(&pl, 0);
+  dyna_buf_put_u32le(&pl, (uint32_t)strlen(k));
+  dyna_buf_put_u32le(&pl, (uint32_t)strlen(v));
+  dyna_buf_put(&pl, k, strlen(k));
+  dyna_buf_put(&pl, v, strlen(v));
+  dyna_buf_put_u32le(out, 0x4c415744u);
+  dyna_buf_put_u32le(out, (uint32_t)pl.len);
+  dyna_buf_put_u32le(out, (uint32_t)seq);
+  dyna_buf_put_u32le(out, (uint32_t)(seq >> 32));
+  uint64_t h = XXH3_64bits_withSeed(pl.data, pl.len, seq ^ 0x4c415744u);
+  dyna_buf_put_u32le(out, (uint32_t)h);
+  dyna_buf_put_u32le(out, (uint32_t)(h >> 32));
+  dyna_buf_put(out, pl.data, pl.len);
+  dyna_buf_free(&pl);
+}
+
+/* A log left by a crash of a dynad that wrote the first format replays after an
+ * upgrade, and its file is deleted after the checkpoint, never recycled (a recycled
+ * file must hold only records whose hash names their segment). */
+static void test_first_format_log(void **state) {
+  fx_t *f = *state;
+  char p1[PATH_MAX + 64], next[PATH_MAX + 64];
+  seg_file(f->dir, 1, p1, sizeof(p1));
+  snprintf(next, sizeof(next), "%s/wal-next.tmp", f->dir);
+  dyna_buf_t b = DYNA_BUF_INIT;
+  first_format_record(&b, 0, "a", "1");
+  first_format_record(&b, 1, "b", "2");
+  append_bytes_new(p1, b.data, b.len);
+  dyna_buf_free(&b);
+  dyna_overlay_t ov;
+  dyna_ov_init(&ov);
+  replay_into(f->dir, 0, &ov, 0);
+  assert_int_equal(ov.n, 2);
+  dyna_ov_clear(&ov);
+  dyna_wal_t *w;
+  char err[256];
+  assert_int_equal(dyna_wal_open(f->dir, &w), 0);
+  assert_int_equal(dyna_wal_replay(w, 0, &ov, err, sizeof(err)), 0);
+  assert_int_equal(dyna_wal_roll(w), 1);
+  assert_int_equal(dyna_wal_drop(w, 1), 0);
+  assert_int_equal(file_size(p1), -1);
+  assert_int_equal(file_size(next), -1); /* deleted, not recycled */
+  dyna_wal_close(w);
+  dyna_ov_clear(&ov);
+  /* the same through the store */
+  b = (dyna_buf_t)DYNA_BUF_INIT;
+  first_format_record(&b, 0, "a", "1");
+  first_format_record(&b, 1, "b", "2");
+  append_bytes_new(p1, b.data, b.len);
+  dyna_buf_free(&b);
+  dyna_store_t *s;
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, 0, &s), 0);
+  expect_val(f, s, "a", "1");
+  expect_val(f, s, "b", "2");
+  dyna_store_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_record_format),
@@ -726,6 +795,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_prepared_segments, setup, teardown),
       cmocka_unit_test_setup_teardown(test_zero_filled_end, setup, teardown),
       cmocka_unit_test_setup_teardown(test_recycled_segment, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_first_format_log, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
