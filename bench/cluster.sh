@@ -224,7 +224,7 @@ if [ "$ROUTE_NODES" -gt 0 ]; then
   for p in "${DPIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   "$REDIS_CLI" -p "$rport" shutdown nosave >/dev/null 2>&1 || true
   echo "== 3b. the same on $ROUTE_NODES nodes (N=3 R=2 W=2): node 1 forwards the writes of the keys it does not hold"
-  start_cluster "$ROUTE_NODES"
+  CLUSTER_DIRS=big start_cluster "$ROUTE_NODES"
   "$BENCH" --seeds "$SEEDS" --keys "$KEYS" --value-size "$VSIZE" --connections "$CLIENTS" \
     --pipeline 16 --load-only | grep -E '^load:'
   for r in $(seq 1 "$ROUNDS"); do

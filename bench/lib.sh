@@ -9,7 +9,9 @@
 #   start_cluster N [ARGS]   N dynad on 127.0.0.1 (N=3 R=2 W=2, ARGS added to each),
 #                            nodes 2.. --join node 1, until all agree on N members
 #                            and one ring version; sets CPORTS (client ports), DPIDS,
-#                            SEEDS (host:port,...) and N1 (node 1)
+#                            SEEDS (host:port,...) and N1 (node 1); data dirs and logs
+#                            are $work/n1.. ($work/${CLUSTER_DIRS}1.. when set: a
+#                            second cluster must not reopen the first one's data)
 #   start_cluster3 [ARGS]    start_cluster 3
 # Needs REDIS_CLI (default redis-cli), DYNAD, and python3.
 REDIS_CLI=${REDIS_CLI:-redis-cli}
@@ -70,15 +72,15 @@ start_cluster3() { # extra dynad args...
 }
 
 start_cluster() { # NODES [extra dynad args...]
-  local nodes=$1 i p cp cp1="" join ok v rv
+  local nodes=$1 i p cp cp1="" join ok v rv DIRS=${CLUSTER_DIRS:-n}
   shift
   CPORTS=() DPIDS=()
   for i in $(seq 1 "$nodes"); do
     p=$(free_port) cp=$(free_port)
     join=()
     [ "$i" -gt 1 ] && join=(--join "127.0.0.1:$cp1")
-    "$DYNAD" --name "n$i" --data "$work/n$i" --listen "127.0.0.1:$p" --cluster "127.0.0.1:$cp" \
-      --n 3 --r 2 --w 2 --log-level warn "${join[@]+"${join[@]}"}" "$@" >"$work/n$i.log" 2>&1 &
+    "$DYNAD" --name "n$i" --data "$work/$DIRS$i" --listen "127.0.0.1:$p" --cluster "127.0.0.1:$cp" \
+      --n 3 --r 2 --w 2 --log-level warn "${join[@]+"${join[@]}"}" "$@" >"$work/$DIRS$i.log" 2>&1 &
     pids+=($!) DPIDS+=($!) CPORTS+=("$p")
     [ "$i" = 1 ] && cp1=$cp
     wait_up "$p" "$!"
