@@ -202,14 +202,18 @@ done
 echo
 
 # ---------------------------------------------------------------------------- 3. routing
+routing_rounds() { # label: workload A routed and through node 1 of $SEEDS, interleaved
+  local r
+  for r in $(seq 1 "$ROUNDS"); do
+    run_bench "$1 A routed (ring)" --seeds "$SEEDS" --workload A
+    run_bench "$1 A unrouted (seed n1)" --seeds "$SEEDS" --workload A --routing seed
+  done
+  echo "-- medians"
+  show "$1 A routed (ring)" "$1 A unrouted (seed n1)"
+  echo
+}
 echo "== 3. routed (client-driven) vs unrouted (all through node 1), workload A, dyna protocol"
-for r in $(seq 1 "$ROUNDS"); do
-  run_bench "cluster A routed (ring)" --seeds "$SEEDS" --workload A
-  run_bench "cluster A unrouted (seed n1)" --seeds "$SEEDS" --workload A --routing seed
-done
-echo "-- medians"
-show "cluster A routed (ring)" "cluster A unrouted (seed n1)"
-echo
+routing_rounds cluster
 node_counts() { # ports...
   local i=1 p
   for p in "$@"; do
@@ -227,13 +231,7 @@ if [ "$ROUTE_NODES" -gt 0 ]; then
   CLUSTER_DIRS=big start_cluster "$ROUTE_NODES"
   "$BENCH" --seeds "$SEEDS" --keys "$KEYS" --value-size "$VSIZE" --connections "$CLIENTS" \
     --pipeline 16 --load-only | grep -E '^load:'
-  for r in $(seq 1 "$ROUNDS"); do
-    run_bench "$ROUTE_NODES nodes A routed (ring)" --seeds "$SEEDS" --workload A
-    run_bench "$ROUTE_NODES nodes A unrouted (seed n1)" --seeds "$SEEDS" --workload A --routing seed
-  done
-  echo "-- medians"
-  show "$ROUTE_NODES nodes A routed (ring)" "$ROUTE_NODES nodes A unrouted (seed n1)"
-  echo
+  routing_rounds "$ROUTE_NODES nodes"
   node_counts "${CPORTS[@]}"
   echo
 fi

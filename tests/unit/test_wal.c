@@ -331,6 +331,18 @@ static void test_torn_tail(void **state) {
   dyna_store_close(s);
 }
 
+/* A log opened on an empty directory, ready for appends. */
+static dyna_wal_t *fresh_log(const char *dir) {
+  dyna_wal_t *w;
+  assert_int_equal(dyna_wal_open(dir, &w), 0);
+  dyna_overlay_t none;
+  dyna_ov_init(&none);
+  char err[256];
+  assert_int_equal(dyna_wal_replay(w, 0, &none, err, sizeof(err)), 0);
+  assert_int_equal(none.n, 0);
+  return w;
+}
+
 /* Writes two segments by hand (segment 1: batches a and b, segment 2: batch c). */
 static void two_segments(const char *dir) {
   dyna_wal_t *w;
@@ -533,12 +545,9 @@ static void test_missing_segment(void **state) {
  * follows is not read. */
 static void test_prepared_segments(void **state) {
   fx_t *f = *state;
-  dyna_wal_t *w;
-  assert_int_equal(dyna_wal_open(f->dir, &w), 0);
+  dyna_wal_t *w = fresh_log(f->dir);
   dyna_overlay_t ov;
   dyna_ov_init(&ov);
-  char err[256];
-  assert_int_equal(dyna_wal_replay(w, 0, &ov, err, sizeof(err)), 0);
   const char *keys[] = {"a", "b", "c"};
   for (int i = 0; i < 3; i++) {
     if (i != 1) assert_int_equal(dyna_wal_prepare(w, 64 << 10), 0);
@@ -580,12 +589,9 @@ static void test_prepared_segments(void **state) {
  * corruption in an older segment and a torn tail in the newest. */
 static void test_zero_filled_end(void **state) {
   fx_t *f = *state;
-  dyna_wal_t *w;
-  assert_int_equal(dyna_wal_open(f->dir, &w), 0);
+  dyna_wal_t *w = fresh_log(f->dir);
   dyna_overlay_t ov;
   dyna_ov_init(&ov);
-  char err[256];
-  assert_int_equal(dyna_wal_replay(w, 0, &ov, err, sizeof(err)), 0);
   const char *keys[] = {"a", "b"};
   for (int i = 0; i < 2; i++) {
     assert_int_equal(dyna_wal_prepare(w, 64 << 10), 0);
