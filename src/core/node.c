@@ -68,6 +68,13 @@ static int load_incarnation(dyna_node_t *n) {
   return put_incarnation(n);
 }
 
+void dyna_node_writes_lost(dyna_node_t *n) {
+  if (n->cfg.bugs & DYNA_BUG_KEEP_INCARNATION) return;
+  n->incarnation++;
+  put_incarnation(n); /* if it fails, the next commit fails and we come back here */
+  n->inc_wseq = n->store->writes;
+}
+
 void dyna_node_shutdown(dyna_node_t *n) {
   dyna_store_put(n->store, DYNA_SPACE_META, CLEAN_KEY, sizeof(CLEAN_KEY) - 1, (const uint8_t *)"1", 1);
 }
@@ -92,6 +99,7 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now
   if (!n->cfg.heartbeat_ms) n->cfg.heartbeat_ms = 200;
   int rc = dyna_gossip_load(n);
   if (!rc) rc = load_incarnation(n);
+  n->inc_wseq = store->writes; /* durable before any event: see dyna_node_open */
   if (!rc) rc = dyna_handoff_load_epochs(n);
   if (!rc) rc = dyna_merkle_open(n);
   if (rc) {
@@ -319,7 +327,7 @@ void dyna_node_send_after(dyna_node_t *n, uint64_t to, const dyna_msg_t *m, uint
   msgq_push(n, &n->msgs, to, m, wseq);
 }
 void dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
-  msgq_push(n, &n->early, to, m, 0);
+  msgq_push(n, &n->early, to, m, n->inc_wseq);
 }
 int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out) { return msgq_pop(&n->msgs, out); }
 int dyna_node_pop_early(dyna_node_t *n, dyna_outmsg_t *out) { return msgq_pop(&n->early, out); }

@@ -57,6 +57,8 @@ typedef struct dyna_node_cfg {
 #define DYNA_BUG_NO_REPAIR 0x4u  /* reads never repair stale replicas */
 #define DYNA_BUG_UNDURABLE_ACK 0x8u /* a put's answer does not wait for its local write
                                        to be durable (wseq 0) */
+#define DYNA_BUG_KEEP_INCARNATION 0x10u /* a failed commit starts no new incarnation
+                                            (dots the store lost can be made again) */
 
 void dyna_node_cfg_default(dyna_node_cfg_t *cfg);
 
@@ -109,6 +111,13 @@ void dyna_node_free(dyna_node_t *n);
 /* A clean shutdown: marks it in the store (the driver commits afterwards), so that the
  * next start keeps the incarnation and writes no new clock entries. */
 void dyna_node_shutdown(dyna_node_t *n);
+/* The driver's commit failed: the writes since the durable point are gone from the
+ * store, among them versions this node made and may already have sent (early frames).
+ * The node takes a new incarnation, so that it never makes those dots again for other
+ * values (the store no longer remembers them), and records it in the store. Early frames
+ * made from now on wait for that record to be durable (their wseq), so that no dot of
+ * the new incarnation leaves before a crash could no longer take it again. */
+void dyna_node_writes_lost(dyna_node_t *n);
 const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n);
 
 /* Submits a client request. Everything the request points to is copied or used before
@@ -144,7 +153,9 @@ typedef struct dyna_outmsg {
 int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out); /* 1 popped, 0 empty */
 /* Frames that may leave *before* the commit (a coordinator replicating the version it
  * just made, so that the replicas' fsyncs overlap with its own). Drivers send these as
- * soon as they like, even when the commit later fails. */
+ * soon as the store write their wseq names is durable, which is at once except just
+ * after a failed commit (dyna_node_writes_lost), even when the commit of their own
+ * writes later fails. */
 int dyna_node_pop_early(dyna_node_t *n, dyna_outmsg_t *out);
 size_t dyna_node_msgs_pending(const dyna_node_t *n);
 /* Handles one frame from node `from`. Returns 0, or DYNA_EPROTO for a frame that does

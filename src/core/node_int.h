@@ -114,7 +114,9 @@ struct dyna_node {
   size_t out_cap, out_head, out_len;
   msgq_t msgs;  /* frames that leave after the commit */
   msgq_t early; /* frames that may leave before it (dyna_node_pop_early) */
-  uint32_t incarnation; /* bumped at each start after a crash (dyna_node_actor) */
+  uint32_t incarnation; /* bumped at each start after a crash, and after a failed
+                           batch (dyna_node_actor, dyna_node_writes_lost) */
+  uint64_t inc_wseq;    /* the store write that recorded it: early frames wait for it */
   /* Coordinator state machines by wire request id. */
   dyna_idmap_t fsms;
   fsm_t *fsm_list;
@@ -151,8 +153,10 @@ void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
  * forwarded write's answer: its own write; 0: none here). */
 void dyna_node_send_after(dyna_node_t *n, uint64_t to, const dyna_msg_t *m, uint64_t wseq);
 /* The same for a frame that may leave before the commit: a coordinator's PUT of the
- * version it just made. Safe because its actor cannot be reused after a crash (the
- * incarnation in dyna_node_actor), so losing the local copy loses no one's dot. */
+ * version it just made. Safe because its actor cannot be reused after a crash or a
+ * failed batch (the incarnation in dyna_node_actor), so losing the local copy loses no
+ * one's dot. It waits only for the write that recorded the current incarnation
+ * (inc_wseq: durable long ago, except just after a failed batch). */
 void dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
 /* Queues a reply (the outbox slot must have been reserved). */
 void dyna_node_push_reply(dyna_node_t *n, dyna_reply_t *r);

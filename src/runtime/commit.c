@@ -23,7 +23,9 @@
  *
  * Frames the node marks early (a coordinator's PUT of the version it just made) leave at
  * once: the replicas' fsyncs then overlap with ours, and the incarnation in the node's
- * actor ids makes that safe across a crash (core/node_int.h, dyna_node_actor).
+ * actor ids makes that safe across a crash (core/node_int.h, dyna_node_actor). A failed
+ * commit makes the node take a new incarnation too (dyna_node_writes_lost); until that
+ * is durable, early frames are held like the rest.
  *
  * Reads do not wait (unless --durable-reads): a reply that acknowledges no write leaves
  * at once, and a replica's GET_RESP is an early frame. Such an answer may carry a write
@@ -89,17 +91,34 @@ static void count_commit(dyna_server_t *s, int err) {
 
 /* ---------- synchronous engines ---------- */
 
+static void hold_or_release(dyna_server_t *s, held_t *h);
+static void release_ready(dyna_server_t *s);
+
 /* Frames allowed to leave before the commit (a coordinator's own new version: its
  * replicas fsync in parallel with us). They are written now, not at the end of the
- * turn, so that a synchronous commit does not hold them back. */
+ * turn, so that a synchronous commit does not hold them back. Just after a failed
+ * commit they wait for the node's new incarnation to be durable (their wseq: core/node.h,
+ * dyna_node_writes_lost), held like any other answer. */
 static void send_early(dyna_server_t *s) {
-  dyna_outmsg_t m;
+  held_t h;
+  memset(&h, 0, sizeof(h));
+  h.is_msg = 1;
   int any = 0;
-  while (dyna_node_pop_early(s->node, &m)) {
-    release_msg(s, &m, 0);
-    any = 1;
+  while (dyna_node_pop_early(s->node, &h.m)) {
+    h.wseq = h.m.wseq;
+    any |= dyna_durable_state(&s->commit->dur, h.wseq) == DYNA_DUR_DURABLE;
+    hold_or_release(s, &h);
   }
   if (any && s->peers) dyna_peers_flush(s->peers);
+}
+
+/* A commit failed: every write not yet durable is gone (store.h), and the node takes a
+ * new incarnation so that it never makes the dots it lost again. */
+static void writes_lost(dyna_server_t *s, int err) {
+  dyna_commit_t *c = s->commit;
+  c->lost_err = err;
+  dyna_durable_lost(&c->dur, s->store->writes);
+  dyna_node_writes_lost(s->node);
 }
 
 static void commit_now(dyna_server_t *s) {
@@ -110,6 +129,9 @@ static void commit_now(dyna_server_t *s) {
   while (dyna_node_pop_reply(s->node, &r)) release_reply(s, &r, rc);
   dyna_outmsg_t m;
   while (dyna_node_pop_msg(s->node, &m)) release_msg(s, &m, rc);
+  if (rc) writes_lost(s, rc);
+  else dyna_durable_ok(&s->commit->dur, s->store->writes);
+  release_ready(s); /* early frames held for the incarnation */
 }
 
 /* ---------- pipelined engine ---------- */
@@ -191,8 +213,7 @@ static void release_ready(dyna_server_t *s) {
 static void commit_failed(dyna_server_t *s, int err) {
   dyna_commit_t *c = s->commit;
   count_commit(s, err);
-  c->lost_err = err;
-  dyna_durable_lost(&c->dur, s->store->writes);
+  writes_lost(s, err);
   c->fly_len = 0;
   release_ready(s);
 }
@@ -245,6 +266,9 @@ void dyna_commit_reply_after_writes(dyna_server_t *s, dyna_reply_t *r) {
     int rc = dyna_store_commit(s->store);
     count_commit(s, rc);
     release_reply(s, r, rc);
+    if (rc) writes_lost(s, rc);
+    else dyna_durable_ok(&s->commit->dur, s->store->writes);
+    release_ready(s);
     return;
   }
   held_t h;
@@ -255,6 +279,8 @@ void dyna_commit_reply_after_writes(dyna_server_t *s, dyna_reply_t *r) {
   memset(r, 0, sizeof(*r));
   hold_or_release(s, &h);
 }
+
+void dyna_commit_durable_now(dyna_server_t *s) { dyna_durable_ok(&s->commit->dur, s->store->writes); }
 
 /* Called on the writer thread: only wakes the loop. */
 static void notify_loop(void *arg) { uv_async_send(arg); }

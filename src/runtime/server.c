@@ -421,6 +421,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   if (getrandom(&ncfg.seed, sizeof(ncfg.seed), 0) != sizeof(ncfg.seed)) ncfg.seed = s->node_id;
   int nrc = dyna_node_open(&ncfg, s->store, dyna_server_clock(s), &s->node);
   if (!nrc) nrc = dyna_store_commit(s->store); /* the incarnation is durable before any frame leaves */
+  if (!nrc) dyna_commit_durable_now(s); /* so early frames leave at once (commit.c) */
   if (nrc) {
     snprintf(err, errlen, "cannot load node state from %s: %s", cfg->data, dyna_strerror(nrc));
     goto fail;

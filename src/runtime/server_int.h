@@ -71,6 +71,8 @@ int dyna_commit_open(dyna_server_t *s);
 void dyna_commit_turn(dyna_server_t *s);
 /* 1 when no commit work waits on the loop itself. */
 int dyna_commit_idle(const dyna_server_t *s);
+/* The driver committed the store itself (at start): every write so far is durable. */
+void dyna_commit_durable_now(dyna_server_t *s);
 void dyna_commit_close(dyna_server_t *s);
 /* Routes r (a reply the runtime made itself, e.g. an admin command's OK) once every store
  * write made so far is durable; as an error if they were lost. Takes r's contents. */

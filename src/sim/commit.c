@@ -69,6 +69,21 @@ static void release_ready(sim_world_t *w, uint32_t i) {
   s->nheld = keep;
 }
 
+/* Early frames (a coordinator's PUTs of its new version) leave before the commit of
+ * their own writes, so they are out even when the node crashes before it; only just
+ * after a failed commit do they wait for the new incarnation to be durable (their wseq:
+ * core/node.h, dyna_node_writes_lost). */
+void sim_commit_early(sim_world_t *w, uint32_t i) {
+  sim_node_t *s = &w->nodes[i];
+  sim_held_t h;
+  memset(&h, 0, sizeof(h));
+  h.is_msg = 1;
+  while (dyna_node_pop_early(s->node, &h.m)) {
+    h.wseq = h.m.wseq;
+    hold_or_release(w, i, &h);
+  }
+}
+
 void sim_commit_outbox(sim_world_t *w, uint32_t i) {
   sim_node_t *s = &w->nodes[i];
   sim_held_t h;
@@ -97,6 +112,7 @@ static void commit(sim_world_t *w, uint32_t i, uint64_t upto) {
   if (rc) {
     w->st.commit_failures++;
     dyna_durable_lost(&s->dur, s->store->writes);
+    dyna_node_writes_lost(s->node);
   } else {
     dyna_durable_ok(&s->dur, upto);
   }

@@ -10,15 +10,18 @@
  *                 and its commit; each node restarts after 0.2-3 s;
  *   SF_CHURN      a join of a new node, a leave, and a crash followed by the removal of
  *                 that node (it never comes back: its disk is lost), when the cluster
- *                 keeps at least N+1 members.
+ *                 keeps at least N+1 members;
+ *   SF_DISKERR    about every 0.1 s, a running node's next commit that has writes fails
+ *                 (EIO): the batch is lost after its early frames left.
  * An event that finds its target gone (e.g. no node is up) does nothing.
  */
 #include "core/cluster.h"
+#include "core/err.h"
 #include "sim/rng.h"
 #include "sim/sim.h"
 
 enum { FA_NET = 1, FA_PARTITION, FA_HEAL, FA_CRASH, FA_RESTART, FA_JOIN, FA_LEAVE,
-       FA_CRASH_REMOVE, FA_REMOVE, FA_CHECK_LEAVE, FA_CHECK_REMOVE };
+       FA_CRASH_REMOVE, FA_REMOVE, FA_CHECK_LEAVE, FA_CHECK_REMOVE, FA_DISKERR };
 
 static void at(sim_world_t *w, uint64_t t, uint32_t kind, uint64_t x) {
   sim_event_t e = {0};
@@ -73,6 +76,10 @@ void sim_faults_plan(sim_world_t *w, uint64_t t0, uint64_t t1) {
     uint64_t k = 1 + span / 2500;
     for (uint64_t j = 0; j < k; j++) at(w, t0 + sim_rng_below(&w->rng, span), FA_CRASH, 0);
   }
+  if (f & SF_DISKERR) {
+    uint64_t k = 1 + span / 100;
+    for (uint64_t j = 0; j < k; j++) at(w, t0 + sim_rng_below(&w->rng, span), FA_DISKERR, 0);
+  }
   if ((f & SF_CHURN) && w->o.nodes >= w->o.n + 2) {
     for (uint32_t j = 0; j < (w->o.joins ? w->o.joins : 1); j++)
       at(w, t0 + sim_rng_below(&w->rng, span / 2 + 1), FA_JOIN, 0);
@@ -125,6 +132,13 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
     if (w->o.faults & SF_DUP) w->dup = 0.01 + 0.02 * sim_rng_unit(&w->rng);
     sim_trace(w, "network: loss %.3f dup %.3f reorder %.3f", w->loss, w->dup, w->reorder);
     break;
+  case FA_DISKERR: { /* the node's next put, del or commit fails: its batch is lost */
+    int i = sim_pick_up_node(w);
+    if (i < 0) break;
+    dyna_store_mem_inject_commit(w->nodes[i].store, DYNA_EIO);
+    sim_trace(w, "disk error armed on %s", w->nodes[i].name);
+    break;
+  }
   case FA_PARTITION: partition(w); break;
   case FA_HEAL: heal_partitions(w); break;
   case FA_CRASH: {

@@ -57,10 +57,11 @@ void sim_trace(sim_world_t *w, const char *fmt, ...) {
 typedef struct named { const char *name; uint32_t bits; } named_t;
 static const named_t FAULT_NAMES[] = {
   {"none", 0}, {"loss", SF_LOSS}, {"partition", SF_PARTITION}, {"crash", SF_CRASH},
-  {"churn", SF_CHURN}, {"dup", SF_DUP}, {"all", SF_ALL}, {NULL, 0}};
+  {"churn", SF_CHURN}, {"dup", SF_DUP}, {"diskerr", SF_DISKERR}, {"all", SF_ALL}, {NULL, 0}};
 static const named_t BUG_NAMES[] = {
   {"none", 0}, {"early-ack", DYNA_BUG_EARLY_ACK}, {"overwrite", DYNA_BUG_OVERWRITE},
-  {"no-repair", DYNA_BUG_NO_REPAIR}, {"undurable-ack", DYNA_BUG_UNDURABLE_ACK}, {NULL, 0}};
+  {"no-repair", DYNA_BUG_NO_REPAIR}, {"undurable-ack", DYNA_BUG_UNDURABLE_ACK},
+  {"keep-incarnation", DYNA_BUG_KEEP_INCARNATION}, {NULL, 0}};
 
 /* Parses a comma-separated list of names into bits; -1 on an unknown name. */
 static int parse_names(const named_t *tab, const char *s, uint32_t *out) {
@@ -347,10 +348,12 @@ static void usage(FILE *out) {
 "  --keys K           keys: i%%4 = 0,1 carts, 2 blind sets, 3 read-then-delete/put (default 24)\n"
 "  --clients C        concurrent clients (default 8)\n"
 "  --duration MS      simulated workload time in ms (default 10000)\n"
-"  --faults MIX       none | loss | partition | crash | churn | dup | all, or a comma\n"
-"                     list; all = loss,partition,crash,churn (default all); dup\n"
-"                     duplicates frames, which TCP never does\n"
-"  --bugs LIST        early-ack | overwrite | no-repair | undurable-ack (comma list):\n"
+"  --faults MIX       none | loss | partition | crash | churn | dup | diskerr | all, or\n"
+"                     a comma list; all = loss,partition,crash,churn (default all);\n"
+"                     dup duplicates frames, which TCP never does; diskerr fails a\n"
+"                     random node's commit about every 0.1 s\n"
+"  --bugs LIST        early-ack | overwrite | no-repair | undurable-ack |\n"
+"                     keep-incarnation (comma list):\n"
 "                     deliberate faults\n"
 "                     set in every node's cfg.bugs; the checks must catch them\n"
 "  --ring-size Q      partitions, a power of two (default 64; use 4096+ for 1000 nodes)\n"

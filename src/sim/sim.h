@@ -32,6 +32,7 @@
 #define SF_CRASH 0x4u     /* crashes (some between a turn and its commit), restarts */
 #define SF_CHURN 0x8u     /* a join, a leave, a crash followed by a removal */
 #define SF_DUP 0x10u      /* duplicated frames (beyond TCP: not in "all", see docs) */
+#define SF_DISKERR 0x20u  /* a node's next store write or commit fails (EIO); not in "all" */
 #define SF_ALL (SF_LOSS | SF_PARTITION | SF_CRASH | SF_CHURN)
 
 typedef struct sim_opts {
@@ -156,6 +157,7 @@ void sim_schedule(sim_world_t *w, sim_event_t *e);
 /* commit.c: the group commit of a simulated node, as dynad's runtime/commit.c. */
 /* Moves node i's outbox out: answers whose writes are durable (or that acknowledge no
  * write) leave now, the others are held; lost ones fail. */
+void sim_commit_early(sim_world_t *w, uint32_t i);
 void sim_commit_outbox(sim_world_t *w, uint32_t i);
 /* Ends node i's turn: commits (and releases what it covers), or with --commit-ms starts a
  * batch when none is in flight. */

@@ -160,6 +160,7 @@ void sim_node_crash(sim_world_t *w, uint32_t i) {
   dyna_node_free(s->node);
   s->node = NULL;
   dyna_store_mem_crash(s->store);
+  dyna_store_mem_inject_commit(s->store, 0); /* an armed disk error went with the process */
   dyna_durable_lost(&s->dur, s->store->writes); /* what was not committed is gone */
   sim_commit_drop(s);
   s->state = SN_DOWN;
@@ -233,9 +234,8 @@ void sim_node_turn_end(sim_world_t *w, uint32_t i) {
   if (s->state != SN_UP) return;
   if (w->o.watch && !s->crash_mid_turn) watch(w, i);
   /* Early frames (a coordinator's PUTs of its new version) leave before the commit, so
-   * they are out even when the node crashes before it. */
-  dyna_outmsg_t em;
-  while (dyna_node_pop_early(s->node, &em)) sim_net_send(w, i, em.to, &em.frame);
+   * they are out even when the node crashes before it (commit.c). */
+  sim_commit_early(w, i);
   /* Answers that acknowledge no write (reads, unless --durable-reads), or whose writes
    * are durable already, leave now; the others wait for the commit (commit.c). */
   sim_commit_outbox(w, i);

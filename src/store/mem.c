@@ -69,6 +69,7 @@ struct mem_store {
   size_t nundo, capundo;
   int sticky; /* error of a failed put/del, reported by the next commit */
   int inject; /* fault for the next put/del/commit (0: none) */
+  int inject_commit; /* fault for the next commit that has writes to lose (0: none) */
 };
 
 /* ---- keys ---- */
@@ -385,6 +386,10 @@ static int mem_iter(dyna_store_t *s, dyna_space_t sp, const uint8_t *prefix, siz
 static int mem_commit(dyna_store_t *s) {
   mem_store_t *m = ms(s);
   int err = take_fault(m);
+  if (!err && m->inject_commit && m->nundo) {
+    err = m->inject_commit;
+    m->inject_commit = 0;
+  }
   if (!err) {
     err = m->sticky;
     m->sticky = 0;
@@ -568,6 +573,7 @@ void dyna_store_mem_crash(dyna_store_t *s) {
 }
 
 void dyna_store_mem_inject(dyna_store_t *s, int err) { ms(s)->inject = err; }
+void dyna_store_mem_inject_commit(dyna_store_t *s, int err) { ms(s)->inject_commit = err; }
 
 size_t dyna_store_mem_count(dyna_store_t *s, dyna_space_t sp) {
   if ((unsigned)sp >= DYNA_SPACE_COUNT) return 0;

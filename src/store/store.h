@@ -112,6 +112,9 @@ void dyna_store_mem_crash(dyna_store_t *s);
 /* Memory engine only: fault injection. The next put, del or commit fails with err
  * (e.g. DYNA_EIO, DYNA_EFULL) and rolls back the batch, as a real failure would. */
 void dyna_store_mem_inject(dyna_store_t *s, int err);
+/* The same for the next commit that has writes to lose only: the writes themselves
+ * succeed, then the batch fails (as an fsync error would). */
+void dyna_store_mem_inject_commit(dyna_store_t *s, int err);
 /* Memory engine only: a read-only view (get and iter) of what the last commit made
  * durable, as a crash now would leave it (the simulator checks acknowledged writes on
  * it). Owned by s, valid until s closes. */

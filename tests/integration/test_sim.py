@@ -69,6 +69,13 @@ def campaigns():
                   "--duration", 5000, "--quiet")
     check(rc == 0 and re.search(r"^40 seeds, 0 failed", out, re.M) is not None,
           "40 seeds of --faults all with --commit-ms 5 --durable-reads pass", out)
+    # Disk errors: a node's commit fails after its PUTs left early. The node takes a new
+    # incarnation, so it never makes the dots it lost again (--bugs keep-incarnation).
+    for extra in ([], ["--commit-ms", 2]):
+        rc, out = sim("--seeds", "1..40", "--faults", "diskerr,crash", "--keys", 4, *extra,
+                      "--duration", 5000, "--quiet")
+        check(rc == 0 and re.search(r"^40 seeds, 0 failed", out, re.M) is not None,
+              f"40 seeds of --faults diskerr,crash --keys 4 {' '.join(map(str, extra))} pass", out)
 
 
 def determinism():
@@ -90,8 +97,11 @@ def bugs():
     # Each deliberate fault must be caught by at least one seed of a small range.
     # Anti-entropy repairs what read repair misses, so no-repair is tested with it off.
     # undurable-ack needs the pipelined commit (--commit-ms) to have a window at all.
+    # keep-incarnation needs disk errors (a failed commit) and few keys (the same key
+    # written again by the same coordinator).
     cases = [("early-ack", []), ("overwrite", []), ("no-repair", ["--aae-ms", 100000000]),
-             ("undurable-ack", ["--commit-ms", 2])]
+             ("undurable-ack", ["--commit-ms", 2]),
+             ("keep-incarnation", ["--faults", "diskerr", "--keys", 4])]
     for bug, extra in cases:
         rc, out = sim("--seeds", "1..10", "--bugs", bug, *extra, "--duration", 5000)
         caught = re.findall(r"^seed (\d+) FAIL", out, re.M)

@@ -349,6 +349,45 @@ static void test_answers_carry_their_write_number(void **state) {
   assert_false(g->wrote);
 }
 
+/* A failed commit (dyna_node_writes_lost): the node takes a new incarnation, recorded
+ * in the store, and its early frames wait for that record. A version it makes from then
+ * on carries a new actor, so a dot whose local copy the failed batch lost (while the
+ * replicas got it early) is never made again for another value. */
+static void test_failed_commit_takes_a_new_incarnation(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  uint64_t w_open = T[0].st->writes;
+  uint64_t id1 = submit(0, DYNA_OP_PUT, "k", "1", NULL, DYNA_REQ_BLIND);
+  dyna_outmsg_t em;
+  int early = 0;
+  while (dyna_node_pop_early(T[0].n, &em)) { /* the incarnation is durable: leave now */
+    assert_true(em.wseq <= w_open);
+    queue_frame(0, &em);
+    early++;
+  }
+  assert_int_equal(early, 2);
+  pump(50);
+  assert_int_equal(find_reply(id1)->status, 0);
+  dyna_node_writes_lost(T[0].n);
+  uint64_t inc_write = T[0].st->writes;
+  assert_true(inc_write > w_open);
+  uint64_t id2 = submit(0, DYNA_OP_PUT, "k", "2", NULL, DYNA_REQ_BLIND);
+  early = 0;
+  while (dyna_node_pop_early(T[0].n, &em)) { /* they wait for the new incarnation */
+    assert_int_equal(em.wseq, inc_write);
+    queue_frame(0, &em);
+    early++;
+  }
+  assert_int_equal(early, 2);
+  pump(50);
+  assert_int_equal(find_reply(id2)->status, 0);
+  /* Two blind writes by one node: siblings under two actors, not one actor's later dot. */
+  dyna_reply_t *g = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
+  assert_int_equal(g->status, 0);
+  assert_int_equal(g->obj.n, 2);
+  assert_true(g->obj.e[0].node != g->obj.e[1].node);
+}
+
 /* A forwarded write is answered by its coordinator, which made the copies durable: the
  * reply at the forwarding node depends on no write of its own. */
 static void test_forwarded_reply_depends_on_no_local_write(void **state) {
@@ -838,6 +877,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_corrupt_record_is_reported_not_overwritten, setup, teardown),
       cmocka_unit_test_setup_teardown(test_quorum_write_waits_for_w, setup, teardown),
       cmocka_unit_test_setup_teardown(test_answers_carry_their_write_number, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_failed_commit_takes_a_new_incarnation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forwarded_reply_depends_on_no_local_write, setup, teardown),
       cmocka_unit_test_setup_teardown(test_noquorum, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forward_and_placement, setup, teardown),
