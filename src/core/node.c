@@ -68,9 +68,12 @@ static int load_incarnation(dyna_node_t *n) {
   return put_incarnation(n);
 }
 
-void dyna_node_writes_lost(dyna_node_t *n) {
+void dyna_node_writes_lost(dyna_node_t *n, const dyna_durable_t *dur) {
   if (n->cfg.bugs & DYNA_BUG_KEEP_INCARNATION) return;
-  n->incarnation++;
+  /* While the current incarnation's record is not durable, nothing made under it has
+   * left (early frames wait for it, answers for their own later writes): it may stay.
+   * So a disk that keeps failing does not run the counter up. */
+  if (dyna_durable_state(dur, n->inc_wseq) == DYNA_DUR_DURABLE) n->incarnation++;
   put_incarnation(n); /* if it fails, the next commit fails and we come back here */
   n->inc_wseq = n->store->writes;
 }

@@ -117,8 +117,9 @@ static void send_early(dyna_server_t *s) {
 static void writes_lost(dyna_server_t *s, int err) {
   dyna_commit_t *c = s->commit;
   c->lost_err = err;
-  dyna_durable_lost(&c->dur, s->store->writes);
-  dyna_node_writes_lost(s->node);
+  uint64_t upto = s->store->writes; /* before the node records its new incarnation */
+  dyna_node_writes_lost(s->node, &c->dur);
+  dyna_durable_lost(&c->dur, upto);
 }
 
 static void commit_now(dyna_server_t *s) {

@@ -111,8 +111,9 @@ static void commit(sim_world_t *w, uint32_t i, uint64_t upto) {
   int rc = dyna_store_commit(s->store);
   if (rc) {
     w->st.commit_failures++;
-    dyna_durable_lost(&s->dur, s->store->writes);
-    dyna_node_writes_lost(s->node);
+    uint64_t lost = s->store->writes; /* before the node records its new incarnation */
+    dyna_node_writes_lost(s->node, &s->dur);
+    dyna_durable_lost(&s->dur, lost);
   } else {
     dyna_durable_ok(&s->dur, upto);
   }
