@@ -4,7 +4,7 @@
  * partition it holds data for but is no longer a home replica of (after a join, a leave
  * or a remove changed the ring) is sent, a batch of keys at a time, to the partition's
  * current home replicas (transfer.c), within the background byte budget. A leaving node
- * whose sweep finds nothing left to move becomes REMOVED.
+ * whose sweep finds nothing left to move, and which holds no hint, becomes REMOVED.
  *
  * Also here: the per-partition epochs that make dyna_node_actor safe (node_int.h). */
 #include "core/err.h"
@@ -77,6 +77,14 @@ static int has_data(dyna_node_t *n, uint32_t p) {
   return found;
 }
 
+/* 1 when this node still holds a hint (hints.c delivers it, to the current home
+ * replicas if its owner is gone). */
+static int has_hints(dyna_node_t *n) {
+  int found = 0;
+  dyna_store_iter(n->store, DYNA_SPACE_HINT, NULL, 0, stop_at_first, &found);
+  return found;
+}
+
 /* Starts moving partition p if it has data here and this node is not a home replica of
  * it. Returns 1 when a batch went out. */
 static int try_partition(dyna_node_t *n, uint32_t p) {
@@ -112,11 +120,14 @@ int dyna_handoff_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
 }
 
 /* A leaving node is done when a whole sweep, run entirely under a settled ring that
- * gives it nothing, found no data of its own left to move. */
+ * gives it nothing, found no data of its own left to move, and it holds no hint: a hint
+ * may be the last copy of an acknowledged write (a sloppy-quorum copy whose home
+ * replicas were cut off, one of which may since have lost its disk). */
 static void sweep_done(dyna_node_t *n) {
   handoff_t *h = &n->ho;
   int done = !h->found_foreign && h->sweep_ring == n->cl.ring_version &&
-             dyna_cluster_ring_settled(&n->cl) && dyna_ring_owned(&n->cl.ring, n->cfg.id) == 0;
+             dyna_cluster_ring_settled(&n->cl) && dyna_ring_owned(&n->cl.ring, n->cfg.id) == 0 &&
+             !has_hints(n);
   if (done) dyna_gossip_left(n);
   h->scanned = 0;
   h->found_foreign = 0;

@@ -69,6 +69,11 @@ def campaigns():
                   "--duration", 5000, "--quiet")
     check(rc == 0 and re.search(r"^40 seeds, 0 failed", out, re.M) is not None,
           "40 seeds of --faults all with --commit-ms 5 --durable-reads pass", out)
+    # Seed 13 at the default duration: a leaving node held the last copy of an
+    # acknowledged write as a hint (the other copy's disk was removed) and declared itself
+    # removed before it delivered it; a leaving node now waits for its hints too.
+    rc, out = sim("--seed", 13, "--commit-ms", 2, "--faults", "all")
+    check(rc == 0 and "FAIL" not in out, "--seed 13 --commit-ms 2: a leaving node delivers its hints first", out)
     # Disk errors: a node's commit fails after its PUTs left early. The node takes a new
     # incarnation, so it never makes the dots it lost again (--bugs keep-incarnation).
     for extra in ([], ["--commit-ms", 2]):
