@@ -24,7 +24,7 @@ static void self_record(const dyna_node_t *n, dyna_member_t *m) {
   snprintf(m->zone, sizeof(m->zone), "%s", n->cfg.zone);
 }
 
-static void persist(dyna_node_t *n) {
+void dyna_gossip_persist(dyna_node_t *n) {
   dyna_buf_t b = DYNA_BUF_INIT;
   dyna_cluster_encode(&n->cl, &b);
   if (!b.oom) dyna_store_put(n->store, DYNA_SPACE_META, CLUSTER_KEY, sizeof(CLUSTER_KEY) - 1, b.data, b.len);
@@ -62,7 +62,7 @@ static uint64_t random_peer(dyna_node_t *n) {
 void dyna_gossip_changed(dyna_node_t *n) {
   int ch = 0;
   if (dyna_cluster_fix_ring(&n->cl, n->cfg.id, n->cfg.n, &ch) == 0 && ch) n->stats.ring_changes++;
-  persist(n);
+  dyna_gossip_persist(n);
   uint64_t to = random_peer(n);
   if (to) send_state(n, to);
 }
@@ -75,7 +75,7 @@ int dyna_gossip_load(dyna_node_t *n) {
   if (rc == DYNA_ENOTFOUND) {
     dyna_buf_free(&b);
     rc = dyna_cluster_bootstrap(&n->cl, &self, n->cfg.ring_size);
-    if (!rc) persist(n);
+    if (!rc) dyna_gossip_persist(n);
     return rc;
   }
   if (!rc) rc = dyna_cluster_decode(b.data, b.len, &n->cl);
@@ -104,7 +104,7 @@ int dyna_gossip_load(dyna_node_t *n) {
   if (!rc) {
     int ch;
     dyna_cluster_fix_ring(&n->cl, n->cfg.id, n->cfg.n, &ch);
-    persist(n);
+    dyna_gossip_persist(n);
   }
   return rc;
 }
@@ -185,7 +185,7 @@ int dyna_node_join(dyna_node_t *n, uint64_t seed_id, uint64_t now_ms) {
   n->cl.ring_author = 0;
   n->join_seed = seed_id;
   int rc = send_join(n);
-  persist(n);
+  dyna_gossip_persist(n);
   dyna_buf_t b = DYNA_BUF_INIT;
   dyna_buf_put_u64le(&b, seed_id);
   if (!b.oom) dyna_store_put(n->store, DYNA_SPACE_META, JOIN_SEED_KEY, sizeof(JOIN_SEED_KEY) - 1, b.data, b.len);

@@ -116,10 +116,9 @@ void dyna_node_shutdown(dyna_node_t *n);
  * The node takes a new incarnation, so that it never makes those dots again for other
  * values (the store no longer remembers them), and records it in the store. Early frames
  * made from now on wait for that record to be durable (their wseq), so that no dot of
- * the new incarnation leaves before a crash could no longer take it again. dur: which
- * writes were durable *before* this failure is recorded in it (when the current
- * incarnation's own record never became durable, it is kept and recorded again). */
-void dyna_node_writes_lost(dyna_node_t *n, const dyna_durable_t *dur);
+ * the new incarnation leaves before a crash could no longer take it again. The cluster
+ * state is written again too: a change whose write was lost may have been gossiped. */
+void dyna_node_writes_lost(dyna_node_t *n);
 const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n);
 
 /* Submits a client request. Everything the request points to is copied or used before

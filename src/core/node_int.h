@@ -114,7 +114,7 @@ struct dyna_node {
   size_t out_cap, out_head, out_len;
   msgq_t msgs;  /* frames that leave after the commit */
   msgq_t early; /* frames that may leave before it (dyna_node_pop_early) */
-  uint32_t incarnation; /* bumped at each start after a crash, and after a failed
+  uint64_t incarnation; /* bumped at each start after a crash, and after a failed
                            batch (dyna_node_actor, dyna_node_writes_lost) */
   uint64_t inc_wseq;    /* the store write that recorded it: early frames wait for it */
   /* Coordinator state machines by wire request id. */
@@ -181,6 +181,8 @@ void dyna_coord_free_all(dyna_node_t *n);
 int dyna_gossip_load(dyna_node_t *n);
 void dyna_gossip_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
 void dyna_gossip_tick(dyna_node_t *n);
+/* Writes the cluster state to the store (again, after a failed commit lost it). */
+void dyna_gossip_persist(dyna_node_t *n);
 /* After a local change of the cluster state: fix the ring, persist, spread. */
 void dyna_gossip_changed(dyna_node_t *n);
 /* A leaving node with nothing left to hand off becomes REMOVED. */

@@ -118,7 +118,7 @@ static void writes_lost(dyna_server_t *s, int err) {
   dyna_commit_t *c = s->commit;
   c->lost_err = err;
   uint64_t upto = s->store->writes; /* before the node records its new incarnation */
-  dyna_node_writes_lost(s->node, &c->dur);
+  dyna_node_writes_lost(s->node);
   dyna_durable_lost(&c->dur, upto);
 }
 

@@ -112,7 +112,7 @@ static void commit(sim_world_t *w, uint32_t i, uint64_t upto) {
   if (rc) {
     w->st.commit_failures++;
     uint64_t lost = s->store->writes; /* before the node records its new incarnation */
-    dyna_node_writes_lost(s->node, &s->dur);
+    dyna_node_writes_lost(s->node);
     dyna_durable_lost(&s->dur, lost);
   } else {
     dyna_durable_ok(&s->dur, upto);

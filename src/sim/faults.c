@@ -46,6 +46,13 @@ static void check_later(sim_world_t *w, uint32_t kind, uint32_t by, uint32_t arg
   sim_schedule(w, &e);
 }
 
+/* 1 when node s, running, holds itself as leaving (or already removed). */
+static int self_leaving(sim_node_t *s) {
+  if (!s->node) return 0;
+  const dyna_member_t *m = dyna_cluster_find(dyna_node_cluster(s->node), dyna_node_cfg(s->node)->id);
+  return m && (m->status == DYNA_MEMBER_LEAVING || m->status == DYNA_MEMBER_REMOVED);
+}
+
 static void leave_taken(sim_world_t *w, uint32_t i) {
   w->st.leaves++;
   sim_trace(w, "leave %s", w->nodes[i].name);
@@ -190,6 +197,9 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
     dyna_dur_state_t st = dyna_durable_state(&s->dur, e->x);
     if (st == DYNA_DUR_DURABLE) {
       leave_taken(w, e->b);
+    } else if (st == DYNA_DUR_LOST && s->state == SN_UP && self_leaving(s)) {
+      leave_taken(w, e->b); /* a failed commit, no crash: the node goes on leaving and
+                               writes its cluster state again (dyna_node_writes_lost) */
     } else if (st == DYNA_DUR_LOST) { /* crashed before its commit: the leave never happened */
       s->leaving = 0;
       at(w, w->now + 1000, FA_LEAVE, 0);

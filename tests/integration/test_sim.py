@@ -81,6 +81,10 @@ def campaigns():
                       "--duration", 5000, "--quiet")
         check(rc == 0 and re.search(r"^40 seeds, 0 failed", out, re.M) is not None,
               f"40 seeds of --faults diskerr,crash --keys 4 {' '.join(map(str, extra))} pass", out)
+    # With churn too: a leave whose write a disk error lost goes on (core issue 8).
+    rc, out = sim("--seeds", "1..40", "--faults", "all,diskerr", "--commit-ms", 2, "--quiet")
+    check(rc == 0 and re.search(r"^40 seeds, 0 failed", out, re.M) is not None,
+          "40 seeds of --faults all,diskerr --commit-ms 2 pass", out)
 
 
 def determinism():
