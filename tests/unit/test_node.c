@@ -405,6 +405,28 @@ static void test_failed_commit_takes_a_new_incarnation(void **state) {
   assert_int_equal(g->obj.n, 3); /* three blind writes, three actors */
 }
 
+/* The incarnation record: 8 bytes now; a 4-byte record from before loads, and a start
+ * after a crash (no clean mark) takes the next one. */
+static void test_incarnation_record_formats(void **state) {
+  (void)state;
+  NT = 1;
+  T[0].st = NULL;
+  assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &T[0].st), 0);
+  const uint8_t four[4] = {41, 0, 0, 0};
+  assert_int_equal(dyna_store_put(T[0].st, DYNA_SPACE_META, (const uint8_t *)"incarnation", 11, four, 4), 0);
+  assert_int_equal(dyna_store_commit(T[0].st), 0);
+  open_node(0, 1, 1, 1);
+  dyna_buf_t b = DYNA_BUF_INIT;
+  assert_int_equal(dyna_store_get(T[0].st, DYNA_SPACE_META, (const uint8_t *)"incarnation", 11, &b), 0);
+  assert_int_equal(b.len, 8);
+  assert_int_equal(b.data[0], 42);
+  for (int i = 1; i < 8; i++) assert_int_equal(b.data[i], 0);
+  dyna_node_writes_lost(T[0].n);
+  assert_int_equal(dyna_store_get(T[0].st, DYNA_SPACE_META, (const uint8_t *)"incarnation", 11, &b), 0);
+  assert_int_equal(b.data[0], 43);
+  dyna_buf_free(&b);
+}
+
 /* A forwarded write is answered by its coordinator, which made the copies durable: the
  * reply at the forwarding node depends on no write of its own. */
 static void test_forwarded_reply_depends_on_no_local_write(void **state) {
@@ -895,6 +917,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_quorum_write_waits_for_w, setup, teardown),
       cmocka_unit_test_setup_teardown(test_answers_carry_their_write_number, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failed_commit_takes_a_new_incarnation, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_incarnation_record_formats, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forwarded_reply_depends_on_no_local_write, setup, teardown),
       cmocka_unit_test_setup_teardown(test_noquorum, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forward_and_placement, setup, teardown),
