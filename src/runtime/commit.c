@@ -122,6 +122,14 @@ static void writes_lost(dyna_server_t *s, int err) {
   dyna_durable_lost(&c->dur, upto);
 }
 
+/* A synchronous commit returned rc: the durable point moves (or the writes are lost),
+ * and early frames held for the node's incarnation go. */
+static void sync_committed(dyna_server_t *s, int rc) {
+  if (rc) writes_lost(s, rc);
+  else dyna_durable_ok(&s->commit->dur, s->store->writes);
+  release_ready(s);
+}
+
 static void commit_now(dyna_server_t *s) {
   send_early(s);
   int rc = dyna_store_commit(s->store);
@@ -130,9 +138,7 @@ static void commit_now(dyna_server_t *s) {
   while (dyna_node_pop_reply(s->node, &r)) release_reply(s, &r, rc);
   dyna_outmsg_t m;
   while (dyna_node_pop_msg(s->node, &m)) release_msg(s, &m, rc);
-  if (rc) writes_lost(s, rc);
-  else dyna_durable_ok(&s->commit->dur, s->store->writes);
-  release_ready(s); /* early frames held for the incarnation */
+  sync_committed(s, rc);
 }
 
 /* ---------- pipelined engine ---------- */
@@ -267,9 +273,7 @@ void dyna_commit_reply_after_writes(dyna_server_t *s, dyna_reply_t *r) {
     int rc = dyna_store_commit(s->store);
     count_commit(s, rc);
     release_reply(s, r, rc);
-    if (rc) writes_lost(s, rc);
-    else dyna_durable_ok(&s->commit->dur, s->store->writes);
-    release_ready(s);
+    sync_committed(s, rc);
     return;
   }
   held_t h;
