@@ -149,6 +149,7 @@ const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n) { return &n->cfg; }
 const dyna_node_stats_t *dyna_node_stats(const dyna_node_t *n) { return &n->stats; }
 const dyna_cluster_t *dyna_node_cluster(const dyna_node_t *n) { return &n->cl; }
 uint64_t dyna_node_id(const dyna_node_t *n) { return n->cfg.id; }
+uint64_t dyna_node_incarnation(const dyna_node_t *n) { return n->incarnation; }
 size_t dyna_node_replies_pending(const dyna_node_t *n) { return n->out_len; }
 size_t dyna_node_msgs_pending(const dyna_node_t *n) { return n->msgs.len + n->early.len; }
 

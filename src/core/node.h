@@ -184,6 +184,9 @@ int dyna_node_leave(dyna_node_t *n, uint64_t now_ms);
 int dyna_node_remove(dyna_node_t *n, const char *who, uint64_t now_ms);
 const struct dyna_cluster *dyna_node_cluster(const dyna_node_t *n);
 uint64_t dyna_node_id(const dyna_node_t *n);
+/* The incarnation: 0 on a new node, one more after each start that follows a crash and
+ * after each failed commit (dyna_node_writes_lost). INFO shows it. */
+uint64_t dyna_node_incarnation(const dyna_node_t *n);
 
 /* Counters for INFO and tests. */
 typedef struct dyna_node_stats {

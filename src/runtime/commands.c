@@ -494,6 +494,7 @@ static void cmd_info(dyna_server_t *s, conn_t *c, const args_t *a) {
   info_str(&t, "sync_policy", dyna_sync_name(s->cfg.sync));
   info_u64(&t, "commits", s->stats.commits);
   info_u64(&t, "commit_errors", s->stats.commit_errors);
+  info_u64(&t, "incarnation", dyna_node_incarnation(s->node));
   info_u64(&t, "early_replies", s->stats.early_replies);
   info_u64(&t, "unheld_acks", s->stats.unheld_acks);
   info_section(&t, "Stats");

@@ -34,6 +34,14 @@ def umount(path):
     sh("umount", "-l", path)
 
 
+def info_int(c, field):
+    """One numeric field of INFO."""
+    for line in c.call("INFO").split(b"\r\n"):
+        if line.startswith(field.encode() + b":"):
+            return int(line.split(b":", 1)[1])
+    raise AssertionError("INFO has no field %s" % field)
+
+
 def t_disk_full(h):
     global MOUNT
     if os.geteuid() != 0:
@@ -47,6 +55,8 @@ def t_disk_full(h):
         return
     data = os.path.join(MOUNT, "n1")
     node = start_node("full", data)
+    with Client(node.port, timeout=20) as c:
+        inc0 = info_int(c, "incarnation")
     acked = {}
     errors = []
     value = b"v" * 4000
@@ -73,6 +83,11 @@ def t_disk_full(h):
                 "%d of %d missing or wrong, e.g. %s" % (len(bad), len(acked), bad[:3]))
         info = c.call("INFO")
         h.check("INFO counts the failed commits", b"commit_errors:0\r\n" not in info)
+        # A failed commit loses versions this node may already have sent to replicas:
+        # it must never make those dots again (core/node.h, dyna_node_writes_lost).
+        inc1 = info_int(c, "incarnation")
+        h.check("a failed commit started a new incarnation", inc1 > inc0,
+                "incarnation %d before the disk was full, %d after" % (inc0, inc1))
     # Space comes back: writes work again, and the store survived intact.
     r = sh("mount", "-o", "remount,size=64m", MOUNT)
     h.expect("tmpfs grown", r.returncode == 0, r.stdout)
@@ -91,6 +106,9 @@ def t_disk_full(h):
         bad = [k for k, v in acked.items() if c.call("GET", k) != v]
         h.check("after a restart every acknowledged write is intact", not bad,
                 "%d of %d missing or wrong" % (len(bad), len(acked)))
+        inc2 = info_int(c, "incarnation")
+        h.check("the new incarnation was recorded: a restart does not go back to an old one",
+                inc2 >= inc1, "incarnation %d while full, %d after the restart" % (inc1, inc2))
     node.stop()
 
 
