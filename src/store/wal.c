@@ -118,9 +118,6 @@ int dyna_wal_open(const char *dir, dyna_wal_t **out) {
 
 void dyna_wal_close(dyna_wal_t *w) {
   if (!w) return;
-  char path[PATH_MAX + 32];
-  snprintf(path, sizeof(path), "%s/" WAL_NEXT, w->dir); /* a prepared segment: not needed */
-  unlink(path);
   if (w->fd >= 0) close(w->fd);
   if (w->closing >= 0) close(w->closing);
   if (w->dirfd >= 0) close(w->dirfd);

@@ -61,6 +61,8 @@ typedef struct dyna_wal dyna_wal_t;
 /* Opens the log in dir (nothing is created until the first append). The segments found
  * there are listed for replay. *out is owned by the caller (dyna_wal_close). */
 int dyna_wal_open(const char *dir, dyna_wal_t **out);
+/* Closes the log. A file ready for the next segment (wal-next.tmp) stays for the next
+ * start to take over: its old records never check out in another segment. */
 void dyna_wal_close(dyna_wal_t *w);
 
 /* Replays every segment numbered above `after` (segments at or below it are already in
@@ -82,7 +84,8 @@ int dyna_wal_append(dyna_wal_t *w, const dyna_overlay_t *batch);
  * prefix of them may be found at replay; none was acknowledged.) */
 int dyna_wal_append_n(dyna_wal_t *w, const dyna_overlay_t *const *batches, size_t n);
 
-/* Prepares the next segment ahead (on the checkpoint thread): a file of `bytes` zeros,
+/* Prepares the next segment ahead (at open, and after each checkpoint on the checkpoint
+ * thread): a file of `bytes` zeros,
  * written and fdatasync'd, that the next segment takes over, so appends into it overwrite
  * allocated blocks and their fdatasync writes no file size. Does nothing when one is
  * ready (zero-filled, or a segment dyna_wal_drop recycled); DYNA_EFULL when the disk has less than 4 x bytes free (the log itself must not

@@ -585,6 +585,39 @@ static void test_prepared_segments(void **state) {
   close(fd);
 }
 
+/* A store's first segment overwrites a zero fill, as the later ones do: the store
+ * prepares it at open (a growing file makes every fdatasync write the inode too). A clean
+ * close keeps the file ready for the next segment, and the next start takes it over. */
+static void test_first_segment_prepared(void **state) {
+  fx_t *f = *state;
+  char p1[PATH_MAX + 64], next[PATH_MAX + 64];
+  seg_file(f->dir, 1, p1, sizeof(p1));
+  snprintf(next, sizeof(next), "%s/wal-next.tmp", f->dir);
+  dyna_store_t *s = NULL;
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, MAP_SMALL, &s), 0);
+  off_t fill = file_size(next);
+  assert_true(fill >= 512 << 10); /* 2 x the checkpoint threshold of MAP_SMALL */
+  assert_int_equal(dyna_store_put(s, DYNA_SPACE_OBJ, U8("k"), 1, U8("v1"), 2), 0);
+  assert_int_equal(dyna_store_commit(s), 0);
+  assert_int_equal(file_size(next), -1); /* taken by segment 1 */
+  assert_int_equal(file_size(p1), fill); /* the record went into the zeros */
+  assert_int_equal(segments(f->dir, NULL, 0), 1);
+  assert_true(log_bytes < 4096);
+  dyna_store_close(s); /* checkpoints segment 1, which becomes the next one's file */
+  assert_true(file_size(next) >= fill);
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, MAP_SMALL, &s), 0);
+  expect_val(f, s, "k", "v1");
+  assert_int_equal(dyna_store_put(s, DYNA_SPACE_OBJ, U8("k"), 1, U8("v2"), 2), 0);
+  assert_int_equal(dyna_store_commit(s), 0);
+  char p2[PATH_MAX + 64];
+  seg_file(f->dir, 2, p2, sizeof(p2));
+  assert_true(file_size(p2) >= fill); /* the kept file */
+  dyna_store_close(s);
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, MAP_SMALL, &s), 0);
+  expect_val(f, s, "k", "v2");
+  dyna_store_close(s);
+}
+
 /* A segment without an end record (the zero fill ends it): a stray byte in the fill is
  * corruption in an older segment and a torn tail in the newest. */
 static void test_zero_filled_end(void **state) {
@@ -800,6 +833,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_missing_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prepared_segments, setup, teardown),
       cmocka_unit_test_setup_teardown(test_zero_filled_end, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_first_segment_prepared, setup, teardown),
       cmocka_unit_test_setup_teardown(test_recycled_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_first_format_log, setup, teardown),
   };
