@@ -56,21 +56,13 @@ VSIZE=100
 bench_init cluster.sh dyna-cluster-bench
 [ -x "$DYNAD" ] || die "no dynad at $DYNAD (run make, or set BIN=dir)"
 [ -x "$BENCH" ] || die "no dyna-bench at $BENCH (run make, or set BIN=dir)"
-for t in "$REDIS_SERVER" "$REDIS_BENCHMARK" "$REDIS_CLI" python3; do
-  command -v "$t" >/dev/null || die "$t not found (apt-get install redis-server redis-tools python3)"
-done
+need_redis_tools
 
 # ---------------------------------------------------------------------------- start
 start_cluster3
 cports=("${CPORTS[@]}")
 
-rport=$(free_port)
-mkdir -p "$work/redis"
-"$REDIS_SERVER" --bind 127.0.0.1 --port "$rport" --dir "$work/redis" --appendonly yes \
-  --appendfsync everysec --save '' --daemonize no --protected-mode no \
-  --logfile "$work/redis/redis.log" &
-pids+=($!)
-wait_up "$rport" "$!"
+start_redis redis
 REDIS="127.0.0.1:$rport"
 
 echo "== machine"

@@ -13,8 +13,15 @@
 #                            are $work/n1.. ($work/${CLUSTER_DIRS}1.. when set: a
 #                            second cluster must not reopen the first one's data)
 #   start_cluster3 [ARGS]    start_cluster 3
+#   need_redis_tools         dies unless REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI and
+#                            python3 are there
+#   start_redis NAME [APPENDFSYNC [ARGS]]  a redis-server on 127.0.0.1 with an AOF
+#                            (appendfsync everysec unless given), no RDB, ARGS added;
+#                            sets rport, rpid, rdir ($work/NAME)
 # Needs REDIS_CLI (default redis-cli), DYNAD, and python3.
 REDIS_CLI=${REDIS_CLI:-redis-cli}
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
 
 bench_init() { # name prefix
   BENCH_NAME=$1
@@ -100,4 +107,26 @@ start_cluster() { # NODES [extra dynad args...]
     sleep 0.2
   done
   die "the cluster did not settle"
+}
+
+need_redis_tools() {
+  local t
+  for t in "$REDIS_SERVER" "$REDIS_BENCHMARK" "$REDIS_CLI" python3; do
+    command -v "$t" >/dev/null || die "$t not found (apt-get install redis-server redis-tools python3)"
+  done
+}
+
+start_redis() { # name [appendfsync [args...]]
+  local name=$1 fsync=${2:-everysec}
+  shift
+  [ $# -gt 0 ] && shift
+  rport=$(free_port)
+  rdir=$work/$name
+  mkdir -p "$rdir"
+  "$REDIS_SERVER" --bind 127.0.0.1 --port "$rport" --dir "$rdir" --appendonly yes \
+    --appendfsync "$fsync" --save '' --daemonize no --protected-mode no \
+    --logfile "$rdir/redis.log" "$@" &
+  rpid=$!
+  pids+=("$rpid")
+  wait_up "$rport" "$rpid"
 }
