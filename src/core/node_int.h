@@ -128,9 +128,16 @@ struct dyna_node {
   dyna_idmap_t down; /* ids the driver reports unreachable (no transport) */
   dyna_idmap_t fd;   /* id -> failure-detector state (fd.c) */
   uint64_t next_gossip_ms;
-  uint64_t join_seed;       /* while joining: the member asked; JOIN is repeated until we
-                               adopted its ring (ring_version > 0) */
+  /* While joining: the members asked (in the order given), each sent JOIN every second
+   * until we adopted a cluster's ring (ring_version > 0), so that one seed that died or
+   * was removed before answering does not keep the node out. */
+  uint64_t join_seeds[DYNA_JOIN_SEEDS_MAX];
+  size_t njoin_seeds;
   uint64_t next_join_ms;
+  /* The highest version of this node's own record, not VALID (leaving or removed), seen
+   * in a peer's gossip: a leaving node becomes REMOVED only once a peer holds its current
+   * (leaving) record, so that its leave cannot go unheard when it then shuts down. */
+  uint64_t leave_heard_version;
   handoff_t ho;
   hints_t hd;
   budget_t budget;

@@ -1,6 +1,7 @@
 /* config.c: dynad configuration from defaults, an INI file and flags (see config.h). */
 #include "runtime/config.h"
 #include "core/keyspace.h"
+#include "core/node.h"
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -46,7 +47,8 @@ void dyna_config_usage(FILE *f) {
     "  --listen HOST:PORT          client (RESP) address (default 127.0.0.1:7001)\n"
     "  --cluster HOST:PORT         inter-node address (default: listen host, port + 10000,\n"
     "                              or any free port when that one is taken)\n"
-    "  --join HOST:PORT            join the cluster of the member at this cluster address\n"
+    "  --join HOST:PORT[,...]      join the cluster of the members at these cluster\n"
+    "                              addresses (up to 8): JOIN goes to each that answers\n"
     "  --zone ZONE                 failure zone; replicas spread over zones first\n"
     "  --cluster-name NAME         nodes of other clusters are refused (default dyna)\n"
     "  --request-timeout-ms N      quorum wait before -NOQUORUM (default 1000)\n"
@@ -119,6 +121,23 @@ static int parse_hostport(const char *s, char *host, size_t hostlen, int *port) 
   return 0;
 }
 
+/* 0 when s is 1 to DYNA_JOIN_SEEDS_MAX HOST:PORT addresses separated by commas. */
+static int check_join_list(const char *s) {
+  int count = 0;
+  for (const char *p = s;; p++) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    char one[128], h[64];
+    int port;
+    if (!len || len >= sizeof(one) || ++count > DYNA_JOIN_SEEDS_MAX) return -1;
+    memcpy(one, p, len);
+    one[len] = 0;
+    if (parse_hostport(one, h, sizeof(h), &port)) return -1;
+    if (!end) return 0;
+    p = end;
+  }
+}
+
 int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *err, size_t errlen) {
   uint64_t v;
   struct { const char *key; void *field; int size; uint64_t min, max; } nums[] = {
@@ -163,10 +182,8 @@ int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *er
       return set_err(err, errlen, "invalid address '%s' for %s (want HOST:PORT)", val, key);
     c->cluster_port_given = 1;
   } else if (!strcmp(key, "join")) {
-    char h[64];
-    int port;
-    if (strlen(val) >= sizeof(c->join) || parse_hostport(val, h, sizeof(h), &port))
-      return set_err(err, errlen, "invalid address '%s' for %s (want HOST:PORT)", val, key);
+    if (strlen(val) >= sizeof(c->join) || check_join_list(val))
+      return set_err(err, errlen, "invalid address list '%s' for %s (want HOST:PORT[,HOST:PORT...], at most 8)", val, key);
     snprintf(c->join, sizeof(c->join), "%s", val);
   } else if (!strcmp(key, "zone")) {
     if (strlen(val) >= sizeof(c->zone) || strpbrk(val, " \t\r\n"))

@@ -27,6 +27,7 @@
 #include <xxhash.h>
 
 #define SIM_TICK_MS 50
+#define SIM_JOIN_EXTRA_SEEDS 2 /* seeds a join names besides the one drawn (sim_node_start) */
 
 static void ensure_cap(sim_world_t *w, uint32_t need) {
   if (need <= w->cap) return;
@@ -141,6 +142,17 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
     s->joining = 1;
     s->join_ms = w->now;
     dyna_node_join(s->node, w->nodes[join_seed].id, w->now);
+    /* Like dynad's --join A,B,C: up to two more members that are up and in the cluster,
+     * the next ones after the seed (no randomness drawn), so that a seed that dies or
+     * is removed before it answers does not keep the node out (docs/simulation.md). */
+    uint32_t extra = 0;
+    for (uint32_t k = 1; k < w->nnodes && extra < SIM_JOIN_EXTRA_SEEDS; k++) {
+      uint32_t j = ((uint32_t)join_seed + k) % w->nnodes;
+      const sim_node_t *o = &w->nodes[j];
+      if (j == i || o->state != SN_UP || o->leaving || o->joining || o->removed) continue;
+      dyna_node_join(s->node, o->id, w->now);
+      extra++;
+    }
     w->st.joins++;
   }
   sim_node_turn_end(w, i);
@@ -259,8 +271,9 @@ void sim_node_tick(sim_world_t *w, sim_event_t *e) {
   sim_node_t *s = &w->nodes[e->a];
   if (s->state != SN_UP || s->inc != e->ia) return;
   sim_digest(w, EV_TICK, e->a, 0, NULL, 0);
-  /* The operator repeats a join that did not take after 0.5 s (a seed that crashed
-   * before committing it, a partition): the core sends JOIN only once. */
+  /* Without --strict the operator also adds a member drawn now as a seed to a join that
+   * did not take after 0.5 s (the core goes on asking the seeds it was given: this only
+   * shortens the wait, as an operator's `dyna admin join` would). */
   if (s->joining && !w->o.strict && w->now - s->join_ms >= 500) {
     int seed = sim_pick_up_node(w);
     if (seed >= 0 && (uint32_t)seed != e->a) {

@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (ConnectionClosed, Client, Harness, bin_dir, cluster_ring,  # noqa: E402
+from dynalib import (ConnectionClosed, Client, Harness, bin_dir, cluster_ring, free_port,  # noqa: E402
                      cluster_status, key_partition, local_holder_names, pipelined,
                      preference_names, restart_cluster_node, short, start_cluster_node,
                      wait_until, xxh3_64_c, xxh3_64_short)
@@ -233,9 +233,12 @@ def t_form(h):
     t0 = time.monotonic()
     n1 = start("n1")
     start("n2", join=n1.cluster_addr)
-    start("n3", join=n1.cluster_addr)
+    # n3 is given two seeds, the first with nothing listening: the second lets it in.
+    dead = "%s:%d" % (IPS["n3"], free_port(IPS["n3"]))
+    start("n3", join=dead + "," + n1.cluster_addr)
     S["members"] = ["n1", "n2", "n3"]
     d = wait_view(live_nodes(), S["members"], 20, "3 valid members, one ring on every node")
+    h.check("n3 joined through the second of its --join seeds (%s,%s)" % (dead, n1.cluster_addr), True)
     h.note("3-node cluster formed in %.2f s" % (time.monotonic() - t0))
     h.check("every node lists 3 valid members and the same ring version %s" % d["ring"]["version"], True)
     h.eq("owned partitions 85/85/86", owned_counts(d["status"], S["members"]), [85, 85, 86])

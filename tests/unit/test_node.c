@@ -716,6 +716,71 @@ static void test_read_repair_of_asked_replicas(void **state) {
   assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_repairs, 1);
 }
 
+/* A seed that never answers (dead, or removed before it did) does not keep a joining
+ * node out when it was given another: JOIN goes to every seed, and the seeds survive a
+ * restart of the joining node. */
+static void test_join_through_any_seed(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  NT = 4;
+  open_node(3, 3, 2, 2);
+  cut[3][0] = cut[0][3] = 1; /* seed 0 never hears of node 3 */
+  cut[3][1] = cut[1][3] = 1; /* seed 1 only after the restart below */
+  assert_int_equal(dyna_node_join(T[3].n, T[1].id, now), 0);
+  assert_int_equal(dyna_node_join(T[3].n, T[0].id, now), 0);
+  assert_int_equal(dyna_node_join(T[3].n, T[0].id, now), 0); /* asked twice: one seed */
+  assert_int_equal(dyna_node_join(T[3].n, T[3].id, now), DYNA_EINVAL);
+  run(2000);
+  assert_int_equal(dyna_node_cluster(T[3].n)->ring_version, 0); /* still joining */
+  /* Node 3 restarts while joining: it goes on asking both seeds. */
+  dyna_node_free(T[3].n);
+  T[3].n = NULL;
+  open_node(3, 3, 2, 2);
+  cut[3][1] = cut[1][3] = 0;
+  run(3000);
+  for (int i = 0; i < 4; i++) {
+    const dyna_cluster_t *cl = dyna_node_cluster(T[i].n);
+    assert_int_equal(cl->n, 4u);
+    assert_int_equal(cl->ring.nmembers, 4u);
+    assert_int_equal(cl->ring_version, dyna_node_cluster(T[0].n)->ring_version);
+  }
+  /* A node that joined can be told to join again (a new join, through seed 2). */
+  assert_int_equal(dyna_node_join(T[3].n, T[2].id, now), 0);
+  run(3000);
+  assert_true(dyna_node_cluster(T[3].n)->ring_version > 0);
+}
+
+/* A leaving node becomes REMOVED only once a peer holds its leaving record (dyna-sim
+ * --seed 59 --strict). Node 3 joins through node 1 while node 0, the member that
+ * rebalances the ring, is cut off: node 3 adopts a ring without itself, so when it then
+ * leaves, cut off in turn, it owns nothing and has nothing to hand off. Had it declared
+ * itself REMOVED then (and been shut down), the others would have gone on counting it
+ * as a VALID member and given it partitions once node 0 was back. */
+static void test_leave_is_heard_before_removed(void **state) {
+  (void)state;
+  build_cluster(3, 2, 1, 2);
+  NT = 4;
+  open_node(3, 2, 1, 2);
+  isolate(0, 1);
+  assert_int_equal(dyna_node_join(T[3].n, T[1].id, now), 0);
+  run(500);
+  const dyna_cluster_t *c3 = dyna_node_cluster(T[3].n);
+  assert_true(c3->ring_version > 0);                            /* it joined... */
+  assert_true(dyna_ring_member_index(&c3->ring, T[3].id) < 0); /* ...owning nothing yet */
+  isolate(3, 1);
+  assert_int_equal(dyna_node_leave(T[3].n, now), 0);
+  run(3000);
+  assert_int_equal(dyna_cluster_find(c3, T[3].id)->status, DYNA_MEMBER_LEAVING);
+  isolate(3, 0);
+  isolate(0, 0);
+  run(8000);
+  for (int i = 0; i < 4; i++) {
+    const dyna_cluster_t *cl = dyna_node_cluster(T[i].n);
+    assert_int_equal(dyna_cluster_find(cl, T[3].id)->status, DYNA_MEMBER_REMOVED);
+    assert_true(dyna_ring_member_index(&cl->ring, T[3].id) < 0);
+  }
+}
+
 static void test_join_moves_data_then_leave(void **state) {
   (void)state;
   build_cluster(3, 2, 1, 2);
@@ -928,6 +993,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_get_asks_others_when_an_asked_replica_goes_down, setup, teardown),
       cmocka_unit_test_setup_teardown(test_get_asks_others_when_an_asked_replica_is_slow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_repair_of_asked_replicas, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_join_through_any_seed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_leave_is_heard_before_removed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_join_moves_data_then_leave, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_frames_change_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sloppy_quorum_and_hinted_handoff, setup, teardown),
