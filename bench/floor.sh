@@ -9,11 +9,14 @@
 #   redis3   a redis-server of the same kind with two replicas (--replicaof) on the same
 #            machine: every write is streamed to two other processes, asynchronously,
 #            acknowledged before any replica has it and with no fsync on the reply path
+#   always   one redis-server --appendfsync always: one process making the promise dynad's
+#            batch policy makes (a write is fsync'd before its reply; one fsync per turn)
 #   dyna     3 dynad, N=3 R=2 W=2, default sync policy (batch: an acknowledged SET is
 #            fdatasync'd on W=2 nodes), redis-benchmark through node 1
 #
-# redis3 is a floor for the cost of replication here, not a competitor: it promises
-# nothing beyond one process's memory. With perf available, each run is also measured
+# redis3 is a floor for the cost of replication here, and always for the cost of
+# durability; neither is a competitor: redis3 promises nothing beyond one process's
+# memory, and always keeps one copy. With perf available, each run is also measured
 # as CPU-us per SET of all the servers (perf stat -p) and of redis-benchmark.
 # A benchmark, not a test: it prints figures and never fails on them; every run is
 # bounded and it removes its processes and temp dir on exit.
@@ -41,6 +44,8 @@ dyna_pids=$(IFS=,; echo "${DPIDS[*]}")
 
 start_redis solo
 solo_port=$rport solo_pids=$rpid
+start_redis always always
+always_port=$rport always_pids=$rpid
 start_redis primary
 prim_port=$rport r3_pids=$rpid
 replica_ports=()
@@ -79,7 +84,7 @@ echo "perf:    $([ $PERF = 1 ] && echo 'CPU per SET measured' || echo 'not avail
 echo
 
 # Pre-fill every target with the keys redis-benchmark -r draws, pipelined.
-for p in "$solo_port" "$prim_port" "$dyna_port"; do
+for p in "$solo_port" "$always_port" "$prim_port" "$dyna_port"; do
   "$REDIS_BENCHMARK" -p "$p" -t set -n "$KEYS" -r "$KEYS" -d 100 -c 10 -P 16 -q >/dev/null 2>&1
 done
 wait_synced
@@ -111,9 +116,10 @@ declare -A F
 echo "== SET -P 1, redis-benchmark -c 50 -d 100 -r $KEYS -n $N_PLAIN, $ROUNDS rounds"
 printf '%-6s %-7s %10s %8s %14s %14s\n' round target "ops/s" "p50 ms" "servers us/op" "client us/op"
 for r in $(seq 1 "$ROUNDS"); do
-  for t in redis redis3 dyna; do
+  for t in redis always redis3 dyna; do
     case $t in
     redis) f=$(one "$solo_port" "$solo_pids") ;;
+    always) f=$(one "$always_port" "$always_pids") ;;
     redis3)
       f=$(one "$prim_port" "$r3_pids")
       wait_synced # the replicas kept up: every SET reached both
@@ -127,7 +133,7 @@ done
 
 echo "-- medians (each column on its own), ratio = ops/s against redis"
 base=$(printf '%s' "${F[redis]}" | awk '{ print $1 }' | median)
-for t in redis redis3 dyna; do
+for t in redis always redis3 dyna; do
   m=()
   for c in 1 2 3 4; do m+=("$(printf '%s' "${F[$t]}" | awk -v c=$c '{ print $c }' | median)"); done
   printf '%-7s %10s ops/s  p50 %6s ms  servers %6s us/op  client %6s us/op  ratio %s\n' \
