@@ -67,8 +67,7 @@ const dyna_member_t *dyna_cluster_find_name(const dyna_cluster_t *c, const char 
   return *name && !*end ? dyna_cluster_find(c, id) : NULL;
 }
 
-/* > 0 when a wins over b under the merge rule, 0 when identical. */
-static int member_cmp(const dyna_member_t *a, const dyna_member_t *b) {
+int dyna_member_cmp(const dyna_member_t *a, const dyna_member_t *b) {
   if (a->version != b->version) return a->version > b->version ? 1 : -1;
   if (a->status != b->status) return a->status > b->status ? 1 : -1;
   int d = strcmp(a->name, b->name);
@@ -82,7 +81,7 @@ int dyna_cluster_upsert(dyna_cluster_t *c, const dyna_member_t *m, int *changed)
   if (changed) *changed = 0;
   ssize_t i = find_index(c, m->id);
   if (i >= 0) {
-    if (member_cmp(m, &c->m[i]) > 0) {
+    if (dyna_member_cmp(m, &c->m[i]) > 0) {
       c->m[i] = *m;
       if (changed) *changed = 1;
     }

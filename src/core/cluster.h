@@ -57,6 +57,9 @@ void dyna_cluster_clear(dyna_cluster_t *c);
 int dyna_cluster_bootstrap(dyna_cluster_t *c, const dyna_member_t *self, uint32_t q);
 
 const dyna_member_t *dyna_cluster_find(const dyna_cluster_t *c, uint64_t id);
+/* > 0 when a wins over b under the merge rule (version, then status, then contents),
+ * < 0 when b wins, 0 when identical. */
+int dyna_member_cmp(const dyna_member_t *a, const dyna_member_t *b);
 /* Finds by name (first match) or by hex id. */
 const dyna_member_t *dyna_cluster_find_name(const dyna_cluster_t *c, const char *name);
 

@@ -143,15 +143,18 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     dyna_cluster_clear(&in);
     return;
   }
-  const dyna_member_t *me = dyna_cluster_find(&in, n->cfg.id);
-  if (me && me->status != DYNA_MEMBER_VALID && me->version > n->leave_heard_version)
-    n->leave_heard_version = me->version;
   int changed = 0;
-  if (dyna_cluster_merge(&n->cl, &in, &changed) == 0 && changed) {
-    dyna_gossip_changed(n);
-  } else if (!changed && in.ring_version < n->cl.ring_version) {
-    send_state(n, from); /* the sender is behind: answer with ours */
-  }
+  int rc = dyna_cluster_merge(&n->cl, &in, &changed);
+  const dyna_member_t *me = dyna_cluster_find(&in, n->cfg.id);
+  if (!rc && me && me->status != DYNA_MEMBER_VALID && me->version > n->leave_heard_version)
+    n->leave_heard_version = me->version;
+  /* The sender is behind, on the ring or on its own record (removed by an operator, say:
+   * nobody gossips to a REMOVED member, so this answer is how it hears): ours goes back. */
+  const dyna_member_t *mine = dyna_cluster_find(&n->cl, from), *theirs = dyna_cluster_find(&in, from);
+  int behind = in.ring_version < n->cl.ring_version ||
+               (mine && (!theirs || dyna_member_cmp(mine, theirs) > 0));
+  if (!rc && changed) dyna_gossip_changed(n);
+  else if (!rc && behind) send_state(n, from);
   dyna_cluster_clear(&in);
 }
 
@@ -199,6 +202,10 @@ static int send_join(dyna_node_t *n) {
 int dyna_node_join(dyna_node_t *n, uint64_t seed_id, uint64_t now_ms) {
   n->now_ms = now_ms;
   if (seed_id == n->cfg.id) return DYNA_EINVAL;
+  /* A member of our own cluster: nothing to join (a second --join seed whose HELLO came
+   * after the first one's answer, or a restart with --join kept). */
+  const dyna_member_t *seed = dyna_cluster_find(&n->cl, seed_id);
+  if (!dyna_gossip_joining(n) && seed && seed->status != DYNA_MEMBER_REMOVED) return 0;
   /* Whatever ring the seed's cluster has wins over our one-node ring; until it arrives
    * this node coordinates no writes, and asks again every second. */
   if (!dyna_gossip_joining(n)) n->njoin_seeds = 0; /* a new join */

@@ -180,8 +180,9 @@ void dyna_node_repair(dyna_node_t *n, uint32_t p, uint64_t now_ms);
  * node is still joining, it adds seed_id to the members asked (up to
  * DYNA_JOIN_SEEDS_MAX; beyond that the oldest gives way): JOIN goes to every one of them
  * every second until one cluster's ring arrives. The seeds are kept in the store, so a
- * restart goes on asking them. Called once the node has joined, it starts a new join
- * with seed_id alone. DYNA_EINVAL for the node's own id. */
+ * restart goes on asking them. Called once the node has joined: nothing when seed_id is
+ * a member of its cluster already (not removed), else a new join with seed_id alone.
+ * DYNA_EINVAL for the node's own id. */
 #define DYNA_JOIN_SEEDS_MAX 8
 int dyna_node_join(dyna_node_t *n, uint64_t seed_id, uint64_t now_ms);
 /* This node leaves: it stops owning partitions, hands its data off, then is REMOVED. */

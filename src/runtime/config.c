@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <uv.h>
 
 #define DYNA_VERSION "0.1.0"
 
@@ -47,7 +48,7 @@ void dyna_config_usage(FILE *f) {
     "  --listen HOST:PORT          client (RESP) address (default 127.0.0.1:7001)\n"
     "  --cluster HOST:PORT         inter-node address (default: listen host, port + 10000,\n"
     "                              or any free port when that one is taken)\n"
-    "  --join HOST:PORT[,...]      join the cluster of the members at these cluster\n"
+    "  --join IP:PORT[,...]        join the cluster of the members at these cluster\n"
     "                              addresses (up to 8): JOIN goes to each that answers\n"
     "  --zone ZONE                 failure zone; replicas spread over zones first\n"
     "  --cluster-name NAME         nodes of other clusters are refused (default dyna)\n"
@@ -121,7 +122,8 @@ static int parse_hostport(const char *s, char *host, size_t hostlen, int *port) 
   return 0;
 }
 
-/* 0 when s is 1 to DYNA_JOIN_SEEDS_MAX HOST:PORT addresses separated by commas. */
+/* 0 when s is 1 to DYNA_JOIN_SEEDS_MAX IP:PORT addresses (IPv4 or IPv6 literals, as the
+ * peer links dial them) separated by commas. */
 static int check_join_list(const char *s) {
   int count = 0;
   for (const char *p = s;; p++) {
@@ -132,7 +134,11 @@ static int check_join_list(const char *s) {
     if (!len || len >= sizeof(one) || ++count > DYNA_JOIN_SEEDS_MAX) return -1;
     memcpy(one, p, len);
     one[len] = 0;
-    if (parse_hostport(one, h, sizeof(h), &port)) return -1;
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    if (parse_hostport(one, h, sizeof(h), &port) ||
+        (uv_ip4_addr(h, port, &a4) && uv_ip6_addr(h, port, &a6)))
+      return -1;
     if (!end) return 0;
     p = end;
   }
@@ -183,7 +189,7 @@ int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *er
     c->cluster_port_given = 1;
   } else if (!strcmp(key, "join")) {
     if (strlen(val) >= sizeof(c->join) || check_join_list(val))
-      return set_err(err, errlen, "invalid address list '%s' for %s (want HOST:PORT[,HOST:PORT...], at most 8)", val, key);
+      return set_err(err, errlen, "invalid address list '%s' for %s (want IP:PORT[,IP:PORT...], at most 8)", val, key);
     snprintf(c->join, sizeof(c->join), "%s", val);
   } else if (!strcmp(key, "zone")) {
     if (strlen(val) >= sizeof(c->zone) || strpbrk(val, " \t\r\n"))

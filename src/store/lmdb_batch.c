@@ -695,6 +695,7 @@ void lm_batch_close(lm_store_t *s) {
       checkpoint(s, &b->ckpt, dyna_wal_roll(b->wal)); /* on failure: replayed at open */
     }
   }
+  if (b->wal) dyna_wal_trim_next(b->wal, prefill_bytes(b));
   dyna_wal_close(b->wal);
   dyna_ov_clear(&b->cur);
   for (int i = 0; i < LB_QMAX; i++) dyna_ov_clear(&b->fly[i]);

@@ -450,6 +450,13 @@ int dyna_wal_prepare(dyna_wal_t *w, size_t bytes) {
   return err;
 }
 
+void dyna_wal_trim_next(dyna_wal_t *w, size_t bytes) {
+  char next[PATH_MAX + 32];
+  snprintf(next, sizeof(next), "%s/" WAL_NEXT, w->dir);
+  struct stat st;
+  if (!stat(next, &st) && (uint64_t)st.st_size > bytes) (void)!truncate(next, (off_t)bytes);
+}
+
 uint64_t dyna_wal_roll(dyna_wal_t *w) {
   if (w->fd < 0) return w->seg;
   /* Every record in it was fdatasync'd by its append. Its end record is written by the

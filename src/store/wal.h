@@ -64,6 +64,10 @@ int dyna_wal_open(const char *dir, dyna_wal_t **out);
 /* Closes the log. A file ready for the next segment (wal-next.tmp) stays for the next
  * start to take over: its old records never check out in another segment. */
 void dyna_wal_close(dyna_wal_t *w);
+/* Cuts the file ready for the next segment down to `bytes` when it is larger (a recycled
+ * segment can be several times the prepared size): what a stopped node keeps on disk
+ * stays small. Best effort; a cut lost in a crash leaves a larger file, no harm. */
+void dyna_wal_trim_next(dyna_wal_t *w, size_t bytes);
 
 /* Replays every segment numbered above `after` (segments at or below it are already in
  * LMDB: they are deleted) into ov, oldest first, so that ov holds the latest write of

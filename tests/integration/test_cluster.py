@@ -238,7 +238,7 @@ def t_form(h):
     start("n3", join=dead + "," + n1.cluster_addr)
     S["members"] = ["n1", "n2", "n3"]
     d = wait_view(live_nodes(), S["members"], 20, "3 valid members, one ring on every node")
-    h.check("n3 joined through the second of its --join seeds (%s,%s)" % (dead, n1.cluster_addr), True)
+    h.note("n3 joined through the second of its --join seeds (%s,%s)" % (dead, n1.cluster_addr))
     h.note("3-node cluster formed in %.2f s" % (time.monotonic() - t0))
     h.check("every node lists 3 valid members and the same ring version %s" % d["ring"]["version"], True)
     h.eq("owned partitions 85/85/86", owned_counts(d["status"], S["members"]), [85, 85, 86])

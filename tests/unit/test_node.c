@@ -728,7 +728,7 @@ static void test_join_through_any_seed(void **state) {
   cut[3][1] = cut[1][3] = 1; /* seed 1 only after the restart below */
   assert_int_equal(dyna_node_join(T[3].n, T[1].id, now), 0);
   assert_int_equal(dyna_node_join(T[3].n, T[0].id, now), 0);
-  assert_int_equal(dyna_node_join(T[3].n, T[0].id, now), 0); /* asked twice: one seed */
+  assert_int_equal(dyna_node_join(T[3].n, T[0].id, now), 0); /* asked twice: no harm */
   assert_int_equal(dyna_node_join(T[3].n, T[3].id, now), DYNA_EINVAL);
   run(2000);
   assert_int_equal(dyna_node_cluster(T[3].n)->ring_version, 0); /* still joining */
@@ -744,20 +744,19 @@ static void test_join_through_any_seed(void **state) {
     assert_int_equal(cl->ring.nmembers, 4u);
     assert_int_equal(cl->ring_version, dyna_node_cluster(T[0].n)->ring_version);
   }
-  /* A node that joined can be told to join again (a new join, through seed 2). */
+  /* Told to join a member of its own cluster (a seed whose HELLO came late, a restart
+   * with --join kept), a node that joined does nothing: it keeps its ring. */
+  uint64_t rv = dyna_node_cluster(T[3].n)->ring_version;
+  isolate(3, 1);
   assert_int_equal(dyna_node_join(T[3].n, T[2].id, now), 0);
-  run(3000);
-  assert_true(dyna_node_cluster(T[3].n)->ring_version > 0);
+  assert_int_equal(dyna_node_cluster(T[3].n)->ring_version, rv);
+  isolate(3, 0);
 }
 
-/* A leaving node becomes REMOVED only once a peer holds its leaving record (dyna-sim
- * --seed 59 --strict). Node 3 joins through node 1 while node 0, the member that
- * rebalances the ring, is cut off: node 3 adopts a ring without itself, so when it then
- * leaves, cut off in turn, it owns nothing and has nothing to hand off. Had it declared
- * itself REMOVED then (and been shut down), the others would have gone on counting it
- * as a VALID member and given it partitions once node 0 was back. */
-static void test_leave_is_heard_before_removed(void **state) {
-  (void)state;
+/* Node 3 joins a 3-node cluster through node 1 while node 0, the member that rebalances
+ * the ring, is cut off: node 3 adopts a ring without itself. Then it is cut off in turn
+ * and leaves: it owns nothing and has nothing to hand off. Node 0 stays cut off. */
+static void leave_owning_nothing(void) {
   build_cluster(3, 2, 1, 2);
   NT = 4;
   open_node(3, 2, 1, 2);
@@ -769,6 +768,16 @@ static void test_leave_is_heard_before_removed(void **state) {
   assert_true(dyna_ring_member_index(&c3->ring, T[3].id) < 0); /* ...owning nothing yet */
   isolate(3, 1);
   assert_int_equal(dyna_node_leave(T[3].n, now), 0);
+}
+
+/* A leaving node becomes REMOVED only once a peer holds its leaving record (dyna-sim
+ * --seed 59 --strict). Had node 3 declared itself REMOVED while cut off (and been shut
+ * down), the others would have gone on counting it as a VALID member and given it
+ * partitions once node 0 was back. */
+static void test_leave_is_heard_before_removed(void **state) {
+  (void)state;
+  leave_owning_nothing();
+  const dyna_cluster_t *c3 = dyna_node_cluster(T[3].n);
   run(3000);
   assert_int_equal(dyna_cluster_find(c3, T[3].id)->status, DYNA_MEMBER_LEAVING);
   isolate(3, 0);
@@ -779,6 +788,23 @@ static void test_leave_is_heard_before_removed(void **state) {
     assert_int_equal(dyna_cluster_find(cl, T[3].id)->status, DYNA_MEMBER_REMOVED);
     assert_true(dyna_ring_member_index(&cl->ring, T[3].id) < 0);
   }
+}
+
+/* A node removed by an operator while it was leaving and cut off hears of it once it is
+ * back, though nobody gossips to a REMOVED member: a peer answers its gossip with ours,
+ * which holds a newer record of it. Node 0, the claimant, stays away, so the ring does
+ * not change meanwhile (a newer ring would have told it too). */
+static void test_removed_while_leaving_hears_it(void **state) {
+  (void)state;
+  leave_owning_nothing();
+  assert_int_equal(dyna_node_remove(T[1].n, "n3", now), 0);
+  run(2000);
+  isolate(3, 0);
+  isolate(0, 1);
+  run(5000);
+  const dyna_member_t *self = dyna_cluster_find(dyna_node_cluster(T[3].n), T[3].id);
+  assert_non_null(self);
+  assert_int_equal(self->status, DYNA_MEMBER_REMOVED);
 }
 
 static void test_join_moves_data_then_leave(void **state) {
@@ -995,6 +1021,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_read_repair_of_asked_replicas, setup, teardown),
       cmocka_unit_test_setup_teardown(test_join_through_any_seed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leave_is_heard_before_removed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_removed_while_leaving_hears_it, setup, teardown),
       cmocka_unit_test_setup_teardown(test_join_moves_data_then_leave, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_frames_change_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sloppy_quorum_and_hinted_handoff, setup, teardown),

@@ -696,6 +696,38 @@ static void replay_into(const char *dir, uint64_t after, dyna_overlay_t *ov, int
   dyna_wal_close(w);
 }
 
+/* A recycled segment larger than the prepared size is cut down to it (a stopped node
+ * keeps only that much); one no larger is left as it is. */
+static void test_trim_next(void **state) {
+  fx_t *f = *state;
+  char next[PATH_MAX + 64];
+  snprintf(next, sizeof(next), "%s/wal-next.tmp", f->dir);
+  dyna_wal_t *w = fresh_log(f->dir);
+  assert_int_equal(dyna_wal_prepare(w, 4096), 0);
+  append_keys(w, 0, 400, "grown"); /* past the 4 KiB prepared: the file grew */
+  assert_int_equal(dyna_wal_roll(w), 1);
+  assert_int_equal(dyna_wal_drop(w, 1), 0); /* recycled as wal-next.tmp */
+  off_t grown = file_size(next);
+  assert_true(grown > 4096);
+  dyna_wal_trim_next(w, (size_t)grown); /* no larger: untouched */
+  assert_int_equal(file_size(next), grown);
+  dyna_wal_trim_next(w, 4096);
+  assert_int_equal(file_size(next), 4096);
+  dyna_wal_close(w);
+  /* the next start takes the cut file over, and replays only its own records */
+  dyna_overlay_t ov;
+  dyna_ov_init(&ov);
+  assert_int_equal(dyna_wal_open(f->dir, &w), 0);
+  char err[256];
+  assert_int_equal(dyna_wal_replay(w, 1, &ov, err, sizeof(err)), 0);
+  assert_int_equal(ov.n, 0);
+  append_keys(w, 0, 2, "new");
+  dyna_wal_close(w);
+  replay_into(f->dir, 1, &ov, 0);
+  assert_int_equal(ov.n, 2);
+  dyna_ov_clear(&ov);
+}
+
 /* A checkpointed segment is recycled as the next segment's file, old records and all.
  * None of them is replayed: not after a restart, where the sequence numbers start again
  * and the record after the new ones carries the very number that would come next, and
@@ -835,6 +867,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_zero_filled_end, setup, teardown),
       cmocka_unit_test_setup_teardown(test_first_segment_prepared, setup, teardown),
       cmocka_unit_test_setup_teardown(test_recycled_segment, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_trim_next, setup, teardown),
       cmocka_unit_test_setup_teardown(test_first_format_log, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
