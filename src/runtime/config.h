@@ -18,7 +18,7 @@ typedef struct dyna_config {
   char cluster_host[48];    /* inter-node listener; outgoing links bind to this host */
   int cluster_port;         /* 0 until given: then listen port + 10000 if free, else any */
   int cluster_port_given;   /* --cluster was given: its port must be bound exactly */
-  char join[512];           /* members' cluster addresses to join at start, HOST:PORT
+  char join[512];           /* members' cluster addresses to join at start, IP:PORT
                                separated by commas, at most DYNA_JOIN_SEEDS_MAX ("" = none) */
   char zone[32];
   char cluster_name[64];
