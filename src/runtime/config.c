@@ -1,7 +1,6 @@
 /* config.c: dynad configuration from defaults, an INI file and flags (see config.h). */
 #include "runtime/config.h"
 #include "core/keyspace.h"
-#include "core/node.h"
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -122,26 +121,31 @@ static int parse_hostport(const char *s, char *host, size_t hostlen, int *port) 
   return 0;
 }
 
-/* 0 when s is 1 to DYNA_JOIN_SEEDS_MAX IP:PORT addresses (IPv4 or IPv6 literals, as the
- * peer links dial them) separated by commas. */
-static int check_join_list(const char *s) {
-  int count = 0;
+/* Splits s, 1 to DYNA_JOIN_SEEDS_MAX IP:PORT addresses (IPv4 or IPv6 literals, as the
+ * peer links dial them) separated by commas, into c->join. 0, or -1 with c unchanged. */
+static int parse_join_list(dyna_config_t *c, const char *s) {
+  char list[DYNA_JOIN_SEEDS_MAX][sizeof(c->join[0])];
+  size_t n = 0;
   for (const char *p = s;; p++) {
     const char *end = strchr(p, ',');
     size_t len = end ? (size_t)(end - p) : strlen(p);
-    char one[128], h[64];
+    char h[64];
     int port;
-    if (!len || len >= sizeof(one) || ++count > DYNA_JOIN_SEEDS_MAX) return -1;
-    memcpy(one, p, len);
-    one[len] = 0;
+    if (!len || len >= sizeof(list[0]) || n == DYNA_JOIN_SEEDS_MAX) return -1;
+    memcpy(list[n], p, len);
+    list[n][len] = 0;
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
-    if (parse_hostport(one, h, sizeof(h), &port) ||
+    if (parse_hostport(list[n], h, sizeof(h), &port) ||
         (uv_ip4_addr(h, port, &a4) && uv_ip6_addr(h, port, &a6)))
       return -1;
-    if (!end) return 0;
+    n++;
+    if (!end) break;
     p = end;
   }
+  memcpy(c->join, list, sizeof(list));
+  c->njoin = n;
+  return 0;
 }
 
 int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *err, size_t errlen) {
@@ -188,9 +192,8 @@ int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *er
       return set_err(err, errlen, "invalid address '%s' for %s (want HOST:PORT)", val, key);
     c->cluster_port_given = 1;
   } else if (!strcmp(key, "join")) {
-    if (strlen(val) >= sizeof(c->join) || check_join_list(val))
+    if (parse_join_list(c, val))
       return set_err(err, errlen, "invalid address list '%s' for %s (want IP:PORT[,IP:PORT...], at most 8)", val, key);
-    snprintf(c->join, sizeof(c->join), "%s", val);
   } else if (!strcmp(key, "zone")) {
     if (strlen(val) >= sizeof(c->zone) || strpbrk(val, " \t\r\n"))
       return set_err(err, errlen, "invalid zone '%s'%s", val, "");

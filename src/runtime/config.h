@@ -18,8 +18,9 @@ typedef struct dyna_config {
   char cluster_host[48];    /* inter-node listener; outgoing links bind to this host */
   int cluster_port;         /* 0 until given: then listen port + 10000 if free, else any */
   int cluster_port_given;   /* --cluster was given: its port must be bound exactly */
-  char join[512];           /* members' cluster addresses to join at start, IP:PORT
-                               separated by commas, at most DYNA_JOIN_SEEDS_MAX ("" = none) */
+  /* --join A,B,...: members' cluster addresses (IP:PORT) to join at start, in order */
+  char join[DYNA_JOIN_SEEDS_MAX][64];
+  size_t njoin;
   char zone[32];
   char cluster_name[64];
   uint64_t request_timeout_ms;

@@ -385,23 +385,6 @@ static void raise_fd_limit(void) {
   }
 }
 
-/* --join A,B,...: dials each address; every one whose HELLO comes back is asked to let
- * this node join (core/node.h, dyna_node_join), so one dead seed does not keep it out. */
-static void join_seeds(dyna_server_t *s, const char *list) {
-  for (const char *p = list; *p;) {
-    const char *end = strchr(p, ',');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    char addr[128];
-    if (len < sizeof(addr)) {
-      memcpy(addr, p, len);
-      addr[len] = 0;
-      if (dyna_peers_join(s->peers, addr)) LOG_WARN("cannot join %s: bad address", addr);
-    }
-    if (!end) break;
-    p = end + 1;
-  }
-}
-
 int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **out,
                      char *err, size_t errlen) {
   dyna_server_t *s = dyna_calloc(1, sizeof(*s));
@@ -481,7 +464,10 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   LOG_INFO("node %016llx listening on %s:%d (cluster %s:%d), data %s, sync %s",
            (unsigned long long)s->node_id, cfg->listen_host, cfg->listen_port, cfg->cluster_host,
            cfg->cluster_port, cfg->data, dyna_sync_name(cfg->sync));
-  join_seeds(s, cfg->join);
+  /* Every --join seed is dialled; each whose HELLO comes back is asked to let this node
+   * join (core/node.h, dyna_node_join), so one dead seed does not keep it out. */
+  for (size_t i = 0; i < cfg->njoin; i++)
+    if (dyna_peers_join(s->peers, cfg->join[i])) LOG_WARN("cannot join %s: bad address", cfg->join[i]);
   *out = s;
   return 0;
 fail:

@@ -20,13 +20,17 @@ static void test_join_list(void **state) {
   dyna_config_t c;
   dyna_config_default(&c);
   assert_int_equal(set_join(&c, "127.0.0.1:17001"), 0);
-  assert_string_equal(c.join, "127.0.0.1:17001");
+  assert_int_equal(c.njoin, 1);
+  assert_string_equal(c.join[0], "127.0.0.1:17001");
   assert_int_equal(set_join(&c, "127.0.0.1:17001,127.0.0.2:17002"), 0);
-  assert_string_equal(c.join, "127.0.0.1:17001,127.0.0.2:17002");
+  assert_int_equal(c.njoin, 2);
+  assert_string_equal(c.join[0], "127.0.0.1:17001");
+  assert_string_equal(c.join[1], "127.0.0.2:17002");
   assert_int_equal(set_join(&c, "::1:17001,10.1.2.3:1"), 0);
   assert_int_equal(set_join(&c, "1.0.0.1:1,1.0.0.2:2,1.0.0.3:3,1.0.0.4:4,1.0.0.5:5,1.0.0.6:6,1.0.0.7:7,1.0.0.8:8"), 0);
-  char before[sizeof(c.join)];
-  memcpy(before, c.join, sizeof(before));
+  assert_int_equal(c.njoin, 8);
+  assert_string_equal(c.join[7], "1.0.0.8:8");
+  dyna_config_t before = c;
   const char *bad[] = {
       "",                         /* nothing */
       ",127.0.0.1:1",             /* an empty entry first */
@@ -41,7 +45,8 @@ static void test_join_list(void **state) {
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     assert_int_not_equal(set_join(&c, bad[i]), 0);
-    assert_memory_equal(c.join, before, sizeof(before)); /* unchanged */
+    assert_int_equal(c.njoin, before.njoin); /* unchanged */
+    assert_memory_equal(c.join, before.join, sizeof(before.join));
   }
   char longest[700];
   memset(longest, '1', sizeof(longest) - 1);
@@ -58,7 +63,8 @@ static void test_join_on_the_command_line(void **state) {
   char *argv[] = {a0, a1, a2, NULL};
   char err[256];
   assert_int_equal(dyna_config_parse(&c, 3, argv, err, sizeof(err)), 0);
-  assert_string_equal(c.join, "127.0.0.1:1,127.0.0.1:2");
+  assert_int_equal(c.njoin, 2);
+  assert_string_equal(c.join[1], "127.0.0.1:2");
 }
 
 int main(void) {
