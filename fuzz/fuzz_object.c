@@ -9,9 +9,9 @@
  *   base64   if it decodes, it must re-encode to the same characters (strictness).
  * Any broken property aborts. Allocation failures are not injected here (the unit
  * tests do that); DYNA_ETOOBIG from the update is allowed at the limits. */
-#include "core/b64.h"
-#include "core/buf.h"
-#include "core/err.h"
+#include "util/b64.h"
+#include "util/buf.h"
+#include "util/err.h"
 #include "core/object.h"
 #include <stdint.h>
 #include <stdlib.h>

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/err.h"
+#include "util/buf.h"
+#include "util/err.h"
 #include "proto/resp.h"
 
 /* Aborts when cond is false (assert() is compiled out in release builds). */

@@ -11,8 +11,8 @@
  *              lower bound of partitions, pass the preflist checks and round-trip.
  * When no ring decodes, the control bytes build one from scratch instead. Any broken
  * property traps. Allocation failures are not injected here (the unit test does). */
-#include "core/buf.h"
-#include "core/err.h"
+#include "util/buf.h"
+#include "util/err.h"
 #include "core/ring.h"
 #include <stdint.h>
 #include <stdlib.h>

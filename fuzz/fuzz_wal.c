@@ -6,8 +6,8 @@
  * an overlay; then the overlay is encoded again as a record, which must decode, with
  * the same sequence number, to the same number of entries and bytes. Any broken
  * property aborts. */
-#include "core/buf.h"
-#include "core/err.h"
+#include "util/buf.h"
+#include "util/err.h"
 #include "store/overlay.h"
 #include "store/wal.h"
 #include <stdint.h>

@@ -5,7 +5,7 @@
  * decodes re-encodes, merges with itself without change, and fixes its ring without
  * breaking balance. */
 #include "core/cluster.h"
-#include "core/err.h"
+#include "util/err.h"
 #include "proto/wire.h"
 #include <stdint.h>
 #include <string.h>

@@ -16,7 +16,7 @@
  * ring refresh; refreshes are ordinary requests (DYNA.RING) on the same machinery.
  * Connecting is blocking (bounded by connect_timeout_ms) and happens inside submit. */
 #include "client/client_int.h"
-#include "core/mem.h"
+#include "util/alloc.h"
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>

@@ -15,12 +15,12 @@
  * a free list for reuse. */
 #ifndef DYNA_CLIENT_INT_H
 #define DYNA_CLIENT_INT_H
-#include "core/buf.h"
+#include "util/buf.h"
 #include "dyna.h"
 #include "proto/resp.h"
 #include <stdint.h>
 
-/* ---- the ring as a client sees it (ring.c, pure) ---- */
+/* ---- the ring as a client sees it (routing.c, pure) ---- */
 
 typedef struct dyna_cring_member {
   char *id;     /* hex node id */

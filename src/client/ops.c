@@ -2,7 +2,7 @@
  * (dyna_submit_*) and blocking (dyna_get, ...: submit, then poll until the callback ran),
  * on top of client.c's engine. */
 #include "client/client_int.h"
-#include "core/mem.h"
+#include "util/alloc.h"
 #include <stdio.h>
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* cluster.c: members, their merge rule, ring maintenance and encoding (see cluster.h). */
 #include "core/cluster.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

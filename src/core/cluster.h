@@ -17,7 +17,7 @@
  */
 #ifndef DYNA_CLUSTER_H
 #define DYNA_CLUSTER_H
-#include "core/buf.h"
+#include "util/buf.h"
 #include "core/ring.h"
 #include <stddef.h>
 #include <stdint.h>

@@ -25,8 +25,8 @@
  * answers with FWD_RESP. Replicas answer PUT with PUT_ACK after merging, and GET with
  * GET_RESP; all of it leaves the node only after the store's commit (node.h).
  */
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "core/node_int.h"
 #include "core/replica.h"
 #include <stdio.h>

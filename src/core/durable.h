@@ -3,7 +3,7 @@
  * Every put/del through store.h's wrappers numbers the write (dyna_store_t.writes). An
  * answer that acknowledges a write carries the number of that write (wseq): it may leave
  * once every write up to wseq is durable, whatever batch is being built meanwhile. The
- * driver (dynad's commit.c, the simulator) reports each finished commit here:
+ * driver (dynad's group_commit.c, the simulator) reports each finished commit here:
  *
  *   ok(upto)      the writes numbered <= upto are durable (a batch reached the disk);
  *   lost(upto)    a commit failed: the writes after the durable point, up to upto (all

@@ -2,8 +2,8 @@
  * space, pushed to a random peer every gossip interval and whenever it changes, and
  * merged on receipt. Join, leave and remove are explicit admin actions; a node that
  * cannot be reached stays a member. */
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "core/node_int.h"
 #include <stdio.h>
 #include <string.h>

@@ -7,9 +7,9 @@
  * whose sweep finds nothing left to move, and which holds no hint, becomes REMOVED.
  *
  * Also here: the per-partition epochs that make dyna_node_actor safe (node_int.h). */
-#include "core/err.h"
+#include "util/err.h"
 #include "core/keyspace.h"
-#include "core/mem.h"
+#include "util/alloc.h"
 #include "core/node_int.h"
 #include <string.h>
 

@@ -6,7 +6,7 @@
  * replica of the key, otherwise (the ring changed, the owner was removed) to the key's
  * current home replicas. A hint is deleted only after every destination acknowledged
  * it, and only if it did not change meanwhile (transfer.c). */
-#include "core/err.h"
+#include "util/err.h"
 #include "core/keyspace.h"
 #include "core/node_int.h"
 #include <string.h>

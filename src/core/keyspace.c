@@ -1,19 +1,11 @@
-/* keyspace.c: key hashing, partitions, store-key layout and stored records. */
+/* keyspace.c: store-key layout and stored records. */
 #include "core/keyspace.h"
-#include "core/err.h"
+#include "util/err.h"
 #include <string.h>
 #include <xxhash.h>
 
 #define RECORD_VERSION 1
 #define RECORD_LONGKEY 0x01
-
-uint64_t dyna_key_hash(const void *key, size_t klen) { return XXH3_64bits(key, klen); }
-
-uint32_t dyna_hash_partition(uint64_t hash, uint32_t ring_size) {
-  if (ring_size <= 1) return 0;
-  unsigned bits = (unsigned)__builtin_ctz(ring_size);
-  return (uint32_t)(hash >> (64 - bits));
-}
 
 size_t dyna_skey_make(uint32_t partition, const void *key, size_t klen, uint8_t *out) {
   out[0] = (uint8_t)(partition >> 8);

@@ -13,22 +13,14 @@
  * Pure functions; no allocation except into caller-owned buffers. */
 #ifndef DYNA_KEYSPACE_H
 #define DYNA_KEYSPACE_H
-#include "core/buf.h"
+#include "util/buf.h"
+#include "util/keyhash.h"
 #include "core/object.h"
 #include <stddef.h>
 #include <stdint.h>
 
-#define DYNA_MAX_KEY_BYTES 65536u
 #define DYNA_SKEY_INLINE_MAX 400u
 #define DYNA_SKEY_MAX (3u + DYNA_SKEY_INLINE_MAX)
-#define DYNA_RING_MAX_SIZE 65536u
-
-uint64_t dyna_key_hash(const void *key, size_t klen);
-/* Partition of a hash in a ring of ring_size (a power of two, 1..65536). */
-uint32_t dyna_hash_partition(uint64_t hash, uint32_t ring_size);
-static inline int dyna_ring_size_valid(uint32_t q) {
-  return q >= 1 && q <= DYNA_RING_MAX_SIZE && (q & (q - 1)) == 0;
-}
 
 /* Writes the store key of (partition, key) into out (DYNA_SKEY_MAX bytes); returns its
  * length. */

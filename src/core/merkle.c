@@ -21,9 +21,9 @@
  * the grace period, and every replica (itself included) deletes those whose record is
  * still exactly the one listed. A replica that missed the delete has a different tree,
  * so nothing is reaped until it caught up. */
-#include "core/err.h"
+#include "util/err.h"
 #include "core/keyspace.h"
-#include "core/mem.h"
+#include "util/alloc.h"
 #include "core/node_int.h"
 #include <string.h>
 #include <xxhash.h>

@@ -1,9 +1,9 @@
 /* node.c: the node state machine's lifecycle, outboxes, request and message dispatch
  * (see node.h). Quorum logic is in coord.c, membership in gossip.c, partition transfer
  * in handoff.c, replica-local storage in replica.c. */
-#include "core/err.h"
+#include "util/err.h"
 #include "core/keyspace.h"
-#include "core/mem.h"
+#include "util/alloc.h"
 #include "core/node_int.h"
 #include "core/replica.h"
 #include <stdio.h>

@@ -165,7 +165,7 @@ int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, si
                          uint64_t now_ms);
 /* The driver's transport judgement: a connection to id is up or down. */
 void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, uint64_t now_ms);
-/* Reachable = the transport is up and the failure detector (fd.c) does not suspect it.
+/* Reachable = the transport is up and the failure detector (failure_detector.c) does not suspect it.
  * Unreachable replicas are not waited for; fallbacks take their writes. */
 int dyna_node_is_reachable(const dyna_node_t *n, uint64_t id);
 /* The failure detector's suspicion of id, phi * 1000 (0 for self or unknown). */

@@ -4,7 +4,7 @@
 #ifndef DYNA_NODE_INT_H
 #define DYNA_NODE_INT_H
 #include "core/cluster.h"
-#include "core/idmap.h"
+#include "util/idmap.h"
 #include "core/node.h"
 #include "core/replica.h"
 #include "proto/wire.h"
@@ -126,7 +126,7 @@ struct dyna_node {
   dyna_buf_t enc;           /* coord.c's object encoding buffer */
   uint64_t next_req;
   dyna_idmap_t down; /* ids the driver reports unreachable (no transport) */
-  dyna_idmap_t fd;   /* id -> failure-detector state (fd.c) */
+  dyna_idmap_t fd;   /* id -> failure-detector state (failure_detector.c) */
   uint64_t next_gossip_ms;
   /* While joining: the members asked (in the order given), each sent JOIN every second
    * until we adopted a cluster's ring (ring_version > 0), so that one seed that died or
@@ -198,7 +198,7 @@ void dyna_gossip_left(dyna_node_t *n);
  * not coordinate writes then (its one-node ring would let it acknowledge alone). */
 int dyna_gossip_joining(const dyna_node_t *n);
 
-/* fd.c: the failure detector */
+/* failure_detector.c: the failure detector */
 void dyna_fd_heard(dyna_node_t *n, uint64_t id);   /* any frame from id */
 void dyna_fd_reset(dyna_node_t *n, uint64_t id);   /* transport (re)established */
 int dyna_fd_suspect(const dyna_node_t *n, uint64_t id);

@@ -20,8 +20,8 @@
  * lo = max(N1 - |L1|, N2 - |L2|) and hi = max(N1, N2); each of them is held by the
  * side with the greater counter, and values with the same dot are the same value. */
 #include "core/object.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include <string.h>
 
 #define OBJ_VERSION 1

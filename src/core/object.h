@@ -41,7 +41,7 @@
  */
 #ifndef DYNA_OBJECT_H
 #define DYNA_OBJECT_H
-#include "core/buf.h"
+#include "util/buf.h"
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* replica.c: read, coordinate and merge versioned objects and hints in the local store
  * (see replica.h). */
 #include "core/replica.h"
-#include "core/err.h"
+#include "util/err.h"
 #include "core/keyspace.h"
 #include <string.h>
 #include <xxhash.h>

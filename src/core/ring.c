@@ -22,11 +22,11 @@
  * sits at its target), so the number of moves is exactly the balance lower bound.
  * A partition clashing only by zone is kept when freeing it could trade that for a
  * node clash. Measured: Q=65536 over 1000 members rebalances in a few ms.
- * Pure: no I/O, clock or randomness; memory through core/mem.h. */
+ * Pure: no I/O, clock or randomness; memory through util/alloc.h. */
 #include "core/ring.h"
-#include "core/err.h"
+#include "util/err.h"
 #include "core/keyspace.h"
-#include "core/mem.h"
+#include "util/alloc.h"
 #include <stdlib.h>
 #include <string.h>
 

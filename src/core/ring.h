@@ -19,7 +19,7 @@
  */
 #ifndef DYNA_RING_H
 #define DYNA_RING_H
-#include "core/buf.h"
+#include "util/buf.h"
 #include <stddef.h>
 #include <stdint.h>
 

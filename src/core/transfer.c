@@ -9,9 +9,9 @@
  * Partition handoff (handoff.c) and hint delivery (hints.c) each drive one batch. A
  * record sent to the node itself (a hint whose key this node now replicates) is merged
  * locally at once and counts as acknowledged. */
-#include "core/err.h"
+#include "util/err.h"
 #include "core/keyspace.h"
-#include "core/mem.h"
+#include "util/alloc.h"
 #include "core/node_int.h"
 #include <string.h>
 

@@ -17,8 +17,8 @@
  * Every length is checked against the limits while its digits are read, before it is
  * used to index, wait for or allocate anything. */
 #include "proto/resp.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include <string.h>
 
 /* Internal result of parse_one(): a line or array that carries no command. */

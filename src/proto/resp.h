@@ -17,7 +17,7 @@
  */
 #ifndef DYNA_RESP_H
 #define DYNA_RESP_H
-#include "core/buf.h"
+#include "util/buf.h"
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* wire.c: inter-node frame encoding and bounds-checked decoding (see wire.h). */
 #include "proto/wire.h"
-#include "core/err.h"
-#include "core/keyspace.h"
+#include "util/err.h"
+#include "util/keyhash.h"
 #include <string.h>
 
 /* Which optional fields each type may carry. */

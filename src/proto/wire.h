@@ -37,7 +37,7 @@
  */
 #ifndef DYNA_WIRE_H
 #define DYNA_WIRE_H
-#include "core/buf.h"
+#include "util/buf.h"
 #include <stddef.h>
 #include <stdint.h>
 

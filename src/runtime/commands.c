@@ -3,11 +3,11 @@
  * per key; dyna_cmd_complete folds the node's replies into the RESP answer.
  * Plain Redis commands map onto versioned operations: SET and DEL supersede every
  * version the coordinator knows; GET returns the last written sibling. */
-#include "core/b64.h"
+#include "util/b64.h"
 #include "core/cluster.h"
-#include "core/err.h"
+#include "util/err.h"
 #include "core/keyspace.h"
-#include "core/mem.h"
+#include "util/alloc.h"
 #include "runtime/server_int.h"
 #include <ctype.h>
 #include <inttypes.h>

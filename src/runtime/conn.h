@@ -2,7 +2,7 @@
  * Internal to the runtime (server.c, commands.c). */
 #ifndef DYNA_CONN_H
 #define DYNA_CONN_H
-#include "core/buf.h"
+#include "util/buf.h"
 #include "core/node.h"
 #include "proto/resp.h"
 #include "runtime/wqueue.h"

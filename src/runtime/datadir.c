@@ -1,6 +1,6 @@
 /* datadir.c: data directory set-up, store opening and the stable node id. */
 #include "runtime/datadir.h"
-#include "core/err.h"
+#include "util/err.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -2,8 +2,8 @@
  * output queues and reachability (see peer.h). */
 #include "runtime/peer.h"
 #include "core/cluster.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "proto/wire.h"
 #include "runtime/log.h"
 #include "runtime/server_int.h"

@@ -17,7 +17,7 @@
  */
 #ifndef DYNA_PEER_H
 #define DYNA_PEER_H
-#include "core/buf.h"
+#include "util/buf.h"
 #include <stdint.h>
 
 struct dyna_server;

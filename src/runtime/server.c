@@ -1,8 +1,8 @@
 /* server.c: dynad's event loop: listener, connections, group commit, reply routing,
  * back-pressure, stall timeouts and clean shutdown (see server.h). */
 #include "runtime/server_int.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "runtime/datadir.h"
 #include "runtime/log.h"
 #include <errno.h>
@@ -421,7 +421,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   if (getrandom(&ncfg.seed, sizeof(ncfg.seed), 0) != sizeof(ncfg.seed)) ncfg.seed = s->node_id;
   int nrc = dyna_node_open(&ncfg, s->store, dyna_server_clock(s), &s->node);
   if (!nrc) nrc = dyna_store_commit(s->store); /* the incarnation is durable before any frame leaves */
-  if (!nrc) dyna_commit_durable_now(s); /* so early frames leave at once (commit.c) */
+  if (!nrc) dyna_commit_durable_now(s); /* so early frames leave at once (group_commit.c) */
   if (nrc) {
     snprintf(err, errlen, "cannot load node state from %s: %s", cfg->data, dyna_strerror(nrc));
     goto fail;

@@ -2,7 +2,7 @@
 #ifndef DYNA_SERVER_INT_H
 #define DYNA_SERVER_INT_H
 #include "runtime/conn.h"
-#include "core/idmap.h"
+#include "util/idmap.h"
 #include "runtime/server.h"
 #include "store/store.h"
 #include "runtime/peer.h"
@@ -25,7 +25,7 @@ struct dyna_server {
   uv_timer_t timer;     /* stall checks */
   uv_timer_t tick;      /* node and peer timers */
   struct dyna_peers *peers; /* owned */
-  dyna_commit_t *commit;    /* group commit state (commit.c), owned */
+  dyna_commit_t *commit;    /* group commit state (group_commit.c), owned */
   uv_signal_t sigterm, sigint;
   dyna_store_t *store;  /* owned */
   dyna_node_t *node;    /* owned */
@@ -65,7 +65,7 @@ void dyna_slot_cache_free(dyna_server_t *s);
 /* Appends an error reply for a DYNA_E* status, e.g. "-NOQUORUM 1 of 2 replicas answered". */
 void dyna_cmd_put_status_error(dyna_buf_t *out, int status, const char *msg);
 
-/* ---- commit.c: group commit ---- */
+/* ---- group_commit.c: group commit ---- */
 int dyna_commit_open(dyna_server_t *s);
 /* End of a loop turn: commit (or hand the batch over) and release what is durable. */
 void dyna_commit_turn(dyna_server_t *s);

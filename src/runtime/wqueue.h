@@ -8,7 +8,7 @@
  * Used by client connections and peer links. Owns both buffers. */
 #ifndef DYNA_WQUEUE_H
 #define DYNA_WQUEUE_H
-#include "core/buf.h"
+#include "util/buf.h"
 #include <uv.h>
 
 typedef struct dyna_wq {

@@ -16,7 +16,7 @@
  * An event that finds its target gone (e.g. no node is up) does nothing.
  */
 #include "core/cluster.h"
-#include "core/err.h"
+#include "util/err.h"
 #include "sim/rng.h"
 #include "sim/sim.h"
 

@@ -18,7 +18,7 @@
  * each running node, an EV_REACH that compares the node's view with the truth and calls
  * dyna_node_set_reachable for each difference. O(S) per node per change.
  */
-#include "core/mem.h"
+#include "util/alloc.h"
 #include "proto/wire.h"
 #include "sim/rng.h"
 #include "sim/sim.h"

@@ -4,7 +4,7 @@
  * heap layout or addresses, and a run replays exactly.
  * Ownership: the queue owns each queued event's data until it is popped; then the
  * popper owns it. */
-#include "core/mem.h"
+#include "util/alloc.h"
 #include "sim/sim.h"
 #include <stdlib.h>
 

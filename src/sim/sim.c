@@ -12,7 +12,7 @@
  * clock is read only around a run, for the speed figure in its report.
  */
 #include "core/cluster.h"
-#include "core/mem.h"
+#include "util/alloc.h"
 #include "core/ring.h"
 #include "sim/rng.h"
 #include "sim/sim.h"

@@ -108,7 +108,7 @@ typedef struct sim_node {
   int joining;           /* joined, has not adopted the cluster's ring yet */
   uint64_t join_ms;      /* when it (last) asked to join */
   dyna_durable_t dur;    /* which of its disk's numbered writes are durable (as dynad) */
-  struct sim_held *held; /* answers waiting for their writes to be durable (commit.c) */
+  struct sim_held *held; /* answers waiting for their writes to be durable (disk.c) */
   size_t nheld, capheld;
   int fly;               /* --commit-ms: a batch is in flight ... */
   uint64_t fly_upto;     /* ... holding the writes numbered up to this */
@@ -154,7 +154,7 @@ void sim_queue_free(sim_queue_t *q);
 /* Schedules e at time e->t (>= now) with the next sequence number; takes e->data. */
 void sim_schedule(sim_world_t *w, sim_event_t *e);
 
-/* commit.c: the group commit of a simulated node, as dynad's runtime/commit.c. */
+/* disk.c: the group commit of a simulated node, as dynad's runtime/group_commit.c. */
 /* Moves node i's outbox out: answers whose writes are durable (or that acknowledge no
  * write) leave now, the others are held; lost ones fail. */
 void sim_commit_early(sim_world_t *w, uint32_t i);

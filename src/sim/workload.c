@@ -26,9 +26,9 @@
  * durably hold a version whose clock covers the context the client got back.
  */
 #include "core/cluster.h"
-#include "core/err.h"
+#include "util/err.h"
 #include "core/keyspace.h"
-#include "core/mem.h"
+#include "util/alloc.h"
 #include "core/replica.h"
 #include "sim/rng.h"
 #include "sim/sim.h"

@@ -8,7 +8,7 @@
  *                                       └fail─▶ replies become errors, frames dropped
  *
  * (answers whose writes an earlier commit made durable leave at once; with --commit-ms
- * the commit is pipelined as in dynad's batch policy: commit.c).
+ * the commit is pipelined as in dynad's batch policy: disk.c).
  *
  * A crash discards the node object (its outboxes and in-memory state) and calls
  * dyna_store_mem_crash. A node marked crash_mid_turn crashes right after handling its
@@ -17,8 +17,8 @@
  * same id (a new incarnation). Ticks run every SIM_TICK_MS.
  */
 #include "core/cluster.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "core/replica.h"
 #include "sim/rng.h"
 #include "sim/sim.h"
@@ -246,10 +246,10 @@ void sim_node_turn_end(sim_world_t *w, uint32_t i) {
   if (s->state != SN_UP) return;
   if (w->o.watch && !s->crash_mid_turn) watch(w, i);
   /* Early frames (a coordinator's PUTs of its new version) leave before the commit, so
-   * they are out even when the node crashes before it (commit.c). */
+   * they are out even when the node crashes before it (disk.c). */
   sim_commit_early(w, i);
   /* Answers that acknowledge no write (reads, unless --durable-reads), or whose writes
-   * are durable already, leave now; the others wait for the commit (commit.c). */
+   * are durable already, leave now; the others wait for the commit (disk.c). */
   sim_commit_outbox(w, i);
   if (s->crash_mid_turn) {
     w->st.crashes_mid_turn++;

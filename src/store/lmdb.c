@@ -27,8 +27,8 @@
  * that LMDB returns point into the map; get copies them and iter passes them to the
  * callback only for the duration of that call.
  */
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "store/lmdb_int.h"
 #include <errno.h>
 #include <fcntl.h>

@@ -49,8 +49,8 @@
  * Ownership: the batch state owns the overlays, the log and the threads; lm_batch_close
  * frees them all.
  */
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "store/lmdb_int.h"
 #include "store/overlay.h"
 #include "store/wal.h"

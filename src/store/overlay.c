@@ -1,7 +1,7 @@
 /* overlay.c: an in-memory batch of writes keyed by (space, key) (see overlay.h). */
 #include "store/overlay.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include <string.h>
 #include <xxhash.h>
 

@@ -29,7 +29,7 @@
  */
 #ifndef DYNA_STORE_H
 #define DYNA_STORE_H
-#include "core/buf.h"
+#include "util/buf.h"
 #include <stddef.h>
 #include <stdint.h>
 

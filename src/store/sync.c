@@ -1,5 +1,5 @@
 /* sync.c: names of the store sync policies, for configuration and INFO. */
-#include "core/err.h"
+#include "util/err.h"
 #include "store/store.h"
 #include <string.h>
 

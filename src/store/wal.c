@@ -1,7 +1,7 @@
 /* wal.c: the write-ahead log of the LMDB engine's batch mode (see wal.h). */
 #include "store/wal.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -30,7 +30,7 @@
 
 #include "client/client_int.h"
 #include "client/stats.h"
-#include "core/keyspace.h"
+#include "util/keyhash.h"
 
 /* ---- histogram ----------------------------------------------------------------- */
 

@@ -4,7 +4,7 @@
  * repair, join with data transfer, leave, and bad frames. Every node has a memory store; a tiny
  * in-test network delivers frames in order and can cut links. */
 #include "core/cluster.h"
-#include "core/err.h"
+#include "util/err.h"
 #include "core/keyspace.h"
 #include "core/node.h"
 #include "core/replica.h"

@@ -19,10 +19,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/b64.h"
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/b64.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "core/object.h"
 
 /* ---- helpers ------------------------------------------------------------------- */

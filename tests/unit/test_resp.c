@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "proto/resp.h"
 
 #define S(lit) (const uint8_t *)(lit), (sizeof(lit) - 1)

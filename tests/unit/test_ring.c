@@ -18,9 +18,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "core/ring.h"
 
 /* ---- helpers ------------------------------------------------------------------- */

@@ -7,9 +7,9 @@
  * the memory engine. LMDB directories are made with mkdtemp under $TMPDIR (or /tmp) and
  * removed by the teardown.
  */
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "store/store.h"
 
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* commit.c: the group commit of a simulated node, modelled on dynad's runtime/commit.c.
+/* disk.c: the group commit of a simulated node, modelled on dynad's runtime/group_commit.c.
  *
  * Every answer a node queues carries the number of the store write it depends on
  * (core/durable.h): it leaves once that write is durable, and fails if the commit that
@@ -15,8 +15,8 @@
  * A crash loses every write not yet committed, and every held answer. Ownership: held
  * answers are owned by their node (s->held) until released or dropped.
  */
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "sim/rng.h"
 #include "sim/sim.h"
 #include <stdlib.h>

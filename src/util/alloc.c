@@ -1,5 +1,5 @@
-/* mem.c: allocation wrapper with a fail-the-Nth hook for tests and an OOM hook. */
-#include "core/mem.h"
+/* alloc.c: allocation wrapper with a fail-the-Nth hook for tests and an OOM hook. */
+#include "util/alloc.h"
 #include <stdlib.h>
 #include <string.h>
 

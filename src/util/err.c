@@ -1,5 +1,5 @@
 /* err.c: names for Dyna's error codes. */
-#include "core/err.h"
+#include "util/err.h"
 
 const char *dyna_strerror(int err) {
   switch (err) {

@@ -6,7 +6,7 @@
  * character before the padding. */
 #ifndef DYNA_B64_H
 #define DYNA_B64_H
-#include "core/buf.h"
+#include "util/buf.h"
 #include <stddef.h>
 
 /* Number of characters dyna_b64_encode produces for n bytes (4 * ceil(n / 3)). */

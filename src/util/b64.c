@@ -1,6 +1,6 @@
 /* b64.c: strict standard base64 (see b64.h). */
-#include "core/b64.h"
-#include "core/err.h"
+#include "util/b64.h"
+#include "util/err.h"
 
 static const char ALPHABET[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

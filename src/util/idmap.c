@@ -1,7 +1,7 @@
 /* idmap.c: id -> (pointer, aux) hash map (see idmap.h). */
-#include "core/idmap.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/idmap.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include <string.h>
 
 static size_t home_of(const dyna_idmap_t *m, uint64_t id) {

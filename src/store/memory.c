@@ -1,4 +1,4 @@
-/* mem.c: the in-memory storage engine, for unit tests and the deterministic simulator.
+/* memory.c: the in-memory storage engine, for unit tests and the deterministic simulator.
  *
  * Each key space is an AVL tree of nodes ordered bytewise by key, so get/put/del cost
  * O(log n) and iteration is in ascending key order. Nothing here uses a clock or a
@@ -17,8 +17,8 @@
  * Ownership: the store owns every node, key and value; callers get copies (get) or
  * pointers valid during one callback (iter).
  */
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "store/store.h"
 #include <stdlib.h>
 #include <string.h>

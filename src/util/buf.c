@@ -1,7 +1,7 @@
 /* buf.c: growable buffer and bounds-checked reader (see buf.h). */
-#include "core/buf.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include <string.h>
 
 void dyna_buf_init(dyna_buf_t *b) { memset(b, 0, sizeof(*b)); }

@@ -1,4 +1,4 @@
-/* mem.h: the one allocation wrapper. Every allocation in Dyna goes through here so
+/* alloc.h: the one allocation wrapper. Every allocation in Dyna goes through here so
  * that tests can fail the Nth allocation and check that errors are reported, and so
  * that an OOM hook can be installed. Functions return NULL on failure; callers report
  * DYNA_ENOMEM. Memory from dyna_malloc/realloc is released with dyna_free. */

@@ -1,12 +1,12 @@
-/* ring.c: the partition map as libdyna sees it: parsing a DYNA.RING reply and finding a
+/* routing.c: the partition map as libdyna sees it: parsing a DYNA.RING reply and finding a
  * key's preference list. Pure (no I/O), so that the unit tests feed it canned replies.
  *
  * A key's partition is the top log2(Q) bits of XXH3_64bits(key), exactly as the nodes
  * compute it (src/core/keyspace.c); its preference list is the list the node sent for
  * that partition (first N distinct nodes, in the node's order). */
 #include "client/client_int.h"
-#include "core/keyspace.h"
-#include "core/mem.h"
+#include "util/keyhash.h"
+#include "util/alloc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

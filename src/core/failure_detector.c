@@ -1,4 +1,4 @@
-/* fd.c: the failure detector, an accrual detector in the manner of phi-accrual
+/* failure_detector.c: the failure detector, an accrual detector in the manner of phi-accrual
  * (Hayashibara et al.). Each node pings every live member every heartbeat interval;
  * any frame from a peer counts as a heartbeat. For each peer we keep the time it was
  * last heard from and a moving mean of the intervals between heartbeats; suspicion is
@@ -14,8 +14,8 @@
  * from a dead node, matters less when a cut link alone must already count as
  * unreachable for the coordinator on that side.
  * Integer arithmetic only, so runs replay exactly. */
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "core/node_int.h"
 
 #define PHI_X1000_THRESHOLD 8000

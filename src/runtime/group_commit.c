@@ -1,4 +1,4 @@
-/* commit.c: group commit. What a loop turn produced (client replies, frames to peers)
+/* group_commit.c: group commit. What a loop turn produced (client replies, frames to peers)
  * leaves only once the store writes it depended on are durable.
  *
  * Synchronous engines (memory, LMDB under always/none): commit, then release.
@@ -38,8 +38,8 @@
  * rolls back the batch built on top of it too), and so are answers that come later for
  * a write it lost. */
 #include "core/durable.h"
-#include "core/err.h"
-#include "core/mem.h"
+#include "util/err.h"
+#include "util/alloc.h"
 #include "runtime/log.h"
 #include "runtime/server_int.h"
 #include <stdio.h>

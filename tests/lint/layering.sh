@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# layering.sh: fails if a layer reaches past the ones below it (docs/architecture.md,
+# Layers), or if the pure layers (src/core, src/proto) include an I/O library or call a
+# clock, a random source, a socket or a file. Run by `make test` (ctest lint/layering).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+bad=0
+fail() { echo "layering: $*"; bad=1; }
+
+# allowed LAYER PATTERN: every quoted include in src/LAYER must match PATTERN.
+allowed() {
+  local layer=$1 pat=$2 hits
+  hits=$(grep -nE '^\s*#\s*include\s+"' src/"$layer"/*.[ch] | grep -vE "#\s*include\s+\"($pat)\"")
+  [ -z "$hits" ] || fail "src/$layer includes what it may not:"$'\n'"$hits"
+}
+allowed util 'util/[a-z0-9_]+\.h|dyna_err\.h'
+allowed proto 'proto/[a-z0-9_]+\.h|util/[a-z0-9_]+\.h'
+allowed store 'store/[a-z0-9_]+\.h|util/[a-z0-9_]+\.h'
+allowed core 'core/[a-z0-9_]+\.h|proto/[a-z0-9_]+\.h|util/[a-z0-9_]+\.h|store/store\.h'
+allowed client 'client/[a-z0-9_]+\.h|proto/resp\.h|util/[a-z0-9_]+\.h|dyna\.h|dyna_err\.h'
+
+# The pure layers: no I/O headers, no clock, no randomness, no sockets, no files.
+for d in src/core src/proto; do
+  hits=$(grep -nE '#\s*include\s*<(uv|lmdb|pthread|unistd|time|fcntl|poll|sys/[a-z]+|netinet/[a-z]+|arpa/[a-z]+|netdb)\.h>' "$d"/*.[ch])
+  [ -z "$hits" ] || fail "$d includes an I/O header:"$'\n'"$hits"
+  # Comments stripped by the preprocessor, so that prose like "read (" is not a call.
+  hits=$(for f in "$d"/*.[ch]; do gcc -fpreprocessed -dD -E -P "$f" 2>/dev/null | sed "s#^#$f: #"; done |
+    grep -E '\b(time|clock_gettime|gettimeofday|clock|rand|random|srand|srandom|arc4random|getrandom|socket|connect|accept|open|fopen|read|write|fsync|fdatasync|sleep|usleep|nanosleep|printf|fprintf|uv_[a-z0-9_]+|mdb_[a-z0-9_]+|pthread_[a-z0-9_]+)\s*\(')
+  [ -z "$hits" ] || fail "$d calls the outside world:"$'\n'"$hits"
+done
+
+[ "$bad" -eq 0 ] && echo "layering: ok"
+exit "$bad"
