@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "client/client_int.h"
-#include "client/stats.h"
+#include "cli/stats.h"
 #include "util/keyhash.h"
 
 /* ---- histogram ----------------------------------------------------------------- */
