@@ -1,13 +1,26 @@
 /* dyna_err.h: Dyna's error codes, shared by the server and the client library.
- * 0 is success; errors are negative codes in a reserved range so they never collide
- * with errno values, and dyna_strerror() names them. */
+ *
+ * 0 (DYNA_OK) is success; every error is a negative code in the range Dyna reserves,
+ * DYNA_ERR_FIRST (-30001) down to DYNA_ERR_RESERVED_END (-30999), so a code never collides
+ * with an errno value (positive, or negated as some libraries return them) or with
+ * another library's codes. A code keeps its value and meaning for good: new codes are
+ * added below the last one (and DYNA_ELAST moves), none is ever renumbered or reused.
+ * DYNA_ELAST is one past the last code in use, for tables indexed by code
+ * (index = DYNA_ERR_FIRST - code, for codes in (DYNA_ELAST, DYNA_ERR_FIRST]).
+ *
+ * Which calls return which codes is written at each call in dyna.h. */
 #ifndef DYNA_ERR_PUBLIC_H
 #define DYNA_ERR_PUBLIC_H
+#include "dyna_api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 enum {
   DYNA_OK = 0,
   DYNA_ENOMEM = -30001,    /* allocation failed */
-  DYNA_EINVAL = -30002,    /* malformed request or argument */
+  DYNA_EINVAL = -30002,    /* malformed request or argument, or a call made where it may not be */
   DYNA_ENOTFOUND = -30003, /* no such key / record */
   DYNA_ETOOBIG = -30004,   /* key, value or request over its limit */
   DYNA_ECORRUPT = -30005,  /* stored or received bytes fail to decode */
@@ -25,7 +38,19 @@ enum {
   DYNA_ELAST = -30017
 };
 
-/* Returns a static, human-readable name for err (never NULL). */
-const char *dyna_strerror(int err);
+/* The reserved range: every DYNA_E* code c satisfies DYNA_ERR_IS_DYNA(c). */
+#define DYNA_ERR_FIRST (-30001)
+#define DYNA_ERR_RESERVED_END (-30999)
+#define DYNA_ERR_IS_DYNA(c) ((c) <= DYNA_ERR_FIRST && (c) >= DYNA_ERR_RESERVED_END)
 
+/** A human-readable name for a code.
+ * @param[in] err  0, a DYNA_E* code, or anything else
+ * @return a static string, never NULL ("success" for 0, "unknown error" for a code
+ *         Dyna does not define); the caller must not free it.
+ * Errors: none. Thread-safe: may be called from any thread at any time. */
+DYNA_API const char *dyna_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

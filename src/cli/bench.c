@@ -4,7 +4,7 @@
  * --connections C virtual clients each issue --pipeline P operations, wait for all P
  * answers, then issue the next P (as redis-benchmark -c C -P P does). Each operation's
  * latency (submit to answer; for a read-modify-write, the read's submit to the write's
- * answer) goes into a log-linear histogram per operation type (src/client/stats.h, under
+ * answer) goes into a log-linear histogram per operation type (src/cli/stats.h, under
  * 1% error), from which p50/p90/p99/p99.9/max are reported.
  *
  *   workload A  50% read, 50% update        B  95% read, 5% update
@@ -22,13 +22,13 @@
  * Connections: --protocol redis and --routing seed open C connections to the first seed;
  * --routing ring spreads them, ceil(C / nodes) per node. Stops by itself after --duration
  * seconds or --ops operations (then drains what is in flight). */
-#include "client/client_int.h"
-#include "client/stats.h"
+#include "cli/stats.h"
 #include "dyna.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { OP_READ, OP_UPDATE, OP_RMW, OP_INSERT, NOPS };
 static const char *OP_NAME[NOPS] = {"READ", "UPDATE", "READ-MODIFY-WRITE", "INSERT"};
@@ -111,6 +111,13 @@ struct bench {
   slice_t *slices;
   size_t nslices, slices_cap;
 };
+
+/* Monotonic clock in nanoseconds: every latency and the run's duration. */
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
@@ -196,7 +203,7 @@ static void op_done(bench_t *b, op_t *o, int status, int notfound) {
     b->slice_errors++;
     record_code(b, status);
   } else {
-    uint64_t ns = dyna_client_now_ns() - o->start_ns;
+    uint64_t ns = now_ns() - o->start_ns;
     dyna_hist_record(&st->h[o->type], ns);
     if (b->cfg.interval > 0) dyna_hist_record(&b->slice_h, ns);
     if (notfound) st->notfound[o->type]++;
@@ -305,7 +312,7 @@ static void issue_batch(bench_t *b, vclient_t *vc) {
   for (int i = 0; i < b->cfg.pipeline; i++) {
     if (b->stopping || interrupted) return;
     if (b->issued >= b->issue_limit) { b->stopping = 1; return; }
-    if (b->end_ns && dyna_client_now_ns() >= b->end_ns) { b->stopping = 1; return; }
+    if (b->end_ns && now_ns() >= b->end_ns) { b->stopping = 1; return; }
     op_t *o = b->free_ops;
     if (!o) return;
     b->free_ops = o->next;
@@ -318,7 +325,7 @@ static void issue_batch(bench_t *b, vclient_t *vc) {
       o->type = choose_type(b);
       o->key = next_key(b);
     }
-    o->start_ns = dyna_client_now_ns();
+    o->start_ns = now_ns();
     b->issued++;
     vc->outstanding++;
     int rc;
@@ -381,7 +388,7 @@ static void run_phase(bench_t *b, phase_stats_t *st, int loading, uint64_t limit
   b->issued = b->done = 0;
   b->stopping = 0;
   b->issue_limit = limit;
-  st->start_ns = dyna_client_now_ns();
+  st->start_ns = now_ns();
   b->end_ns = secs > 0 ? st->start_ns + (uint64_t)(secs * 1e9) : 0;
   int slicing = !loading && b->cfg.interval > 0;
   uint64_t slice_ns = slicing ? (uint64_t)(b->cfg.interval * 1e9) : 0;
@@ -392,13 +399,13 @@ static void run_phase(bench_t *b, phase_stats_t *st, int loading, uint64_t limit
   for (int i = 0; i < b->cfg.connections; i++) issue_batch(b, &b->vc[i]);
   while (dyna_pending(b->c)) {
     dyna_poll(b->c, 50);
-    uint64_t now = dyna_client_now_ns();
+    uint64_t now = now_ns();
     if (interrupted) b->stopping = 1;
     if (b->end_ns && now >= b->end_ns) b->stopping = 1;
     if (slicing && now - b->slice_start_ns >= slice_ns) end_slice(b, now);
   }
   /* run figures cover issuing and draining */
-  st->end_ns = dyna_client_now_ns();
+  st->end_ns = now_ns();
   if (slicing && (b->slice_h.count || b->slice_errors)) end_slice(b, st->end_ns);
 }
 
@@ -571,14 +578,8 @@ int main(int argc, char **argv) {
   char *comma = strchr(first, ',');
   if (comma && cfg->redis && !redis_routed) *comma = 0; /* redis: the first seed only */
   int rc;
-  if (cfg->redis && !redis_routed) {
-    char host[256];
-    int port;
-    rc = dyna_addr_split(first, host, sizeof(host), &port);
-    if (!rc) rc = dyna_client_open(first, &o, &b.c);
-  } else {
-    rc = dyna_client_open(cfg->seeds, &o, &b.c);
-  }
+  if (cfg->redis && !redis_routed) rc = dyna_client_open(first, &o, &b.c);
+  else rc = dyna_client_open(cfg->seeds, &o, &b.c);
   if (rc) {
     fprintf(stderr, "dyna-bench: %s: %s\n", dyna_strerror(rc), b.c ? dyna_client_errmsg(b.c) : "");
     dyna_client_close(b.c);

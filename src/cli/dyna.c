@@ -1,7 +1,7 @@
 /* dyna.c: the dyna command-line client: get, put, del, ping against one node, and the
  * operator views (status, ring). Exit status 0 on success, 1 with a one-line message
  * on stderr on any error, 2 on a usage error. */
-#include "client/client_int.h"
+#include "dyna.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,41 +60,36 @@ static int parse_opts(int argc, char **argv, int i, opts_t *o) {
 
 /* Runs a command whose reply is printed by show; returns the exit status. */
 static int run_command(dyna_client_t *c, size_t argc, const char **args,
-                       void (*show)(const dyna_resp_value_t *)) {
+                       void (*show)(const dyna_reply_t *)) {
   const uint8_t *argv[4];
   size_t argl[4];
   for (size_t i = 0; i < argc; i++) {
     argv[i] = (const uint8_t *)args[i];
     argl[i] = strlen(args[i]);
   }
-  dyna_resp_value_t v;
-  int rc = dyna_client_command(c, argc, argv, argl, &v);
+  dyna_reply_t *v;
+  int rc = dyna_command(c, argc, argv, argl, &v);
   if (rc) return die(c, rc);
-  if (v.type == DYNA_RESP_ERROR) {
-    rc = dyna_client_remote_error(c, &v);
-    dyna_resp_value_free(&v);
-    return die(c, rc);
-  }
-  show(&v);
-  dyna_resp_value_free(&v);
+  show(v);
+  dyna_reply_free(v);
   dyna_client_close(c);
   return 0;
 }
 
-static const char *field(const dyna_resp_value_t *row, size_t i) {
+static const char *field(const dyna_reply_t *row, size_t i) {
   return i < row->n && row->elem[i].str ? (const char *)row->elem[i].str : "";
 }
 
 /* DYNA.STATUS rows: name, id, cluster addr, client addr, status, zone, owned, reachable, phi. */
-static void show_status(const dyna_resp_value_t *v) {
+static void show_status(const dyna_reply_t *v) {
   int64_t total = 0;
   for (size_t i = 0; i < v->n; i++)
-    if (v->elem[i].type == DYNA_RESP_ARRAY && v->elem[i].n == 9) total += v->elem[i].elem[6].integer;
+    if (v->elem[i].type == DYNA_REPLY_ARRAY && v->elem[i].n == 9) total += v->elem[i].elem[6].integer;
   printf("%-10s %-16s %-21s %-21s %-8s %-8s %6s %6s  %-12s %s\n", "NAME", "ID", "CLUSTER", "CLIENT", "STATUS",
          "ZONE", "PARTS", "SHARE", "SEEN HERE", "PHI");
   for (size_t i = 0; i < v->n; i++) {
-    const dyna_resp_value_t *r = &v->elem[i];
-    if (r->type != DYNA_RESP_ARRAY || r->n != 9) continue;
+    const dyna_reply_t *r = &v->elem[i];
+    if (r->type != DYNA_REPLY_ARRAY || r->n != 9) continue;
     double share = total ? 100.0 * (double)r->elem[6].integer / (double)total : 0;
     printf("%-10s %-16s %-21s %-21s %-8s %-8s %6lld %5.1f%%  %-12s %s\n", field(r, 0), field(r, 1), field(r, 2),
            field(r, 3), field(r, 4), *field(r, 5) ? field(r, 5) : "-", (long long)r->elem[6].integer, share,
@@ -103,9 +98,9 @@ static void show_status(const dyna_resp_value_t *v) {
 }
 
 /* DYNA.RING: size, n, version, members, preference lists. */
-static void show_ring(const dyna_resp_value_t *v) {
-  if (v->n != 5 || v->elem[3].type != DYNA_RESP_ARRAY || v->elem[4].type != DYNA_RESP_ARRAY) return;
-  const dyna_resp_value_t *members = &v->elem[3], *lists = &v->elem[4];
+static void show_ring(const dyna_reply_t *v) {
+  if (v->n != 5 || v->elem[3].type != DYNA_REPLY_ARRAY || v->elem[4].type != DYNA_REPLY_ARRAY) return;
+  const dyna_reply_t *members = &v->elem[3], *lists = &v->elem[4];
   printf("ring: %lld partitions, n=%lld, version %lld\n", (long long)v->elem[0].integer,
          (long long)v->elem[1].integer, (long long)v->elem[2].integer);
   for (size_t p = 0; p < lists->n; p++) {
@@ -119,11 +114,11 @@ static void show_ring(const dyna_resp_value_t *v) {
 }
 
 /* The background-work counters of INFO, on one line each group. */
-static void show_counters(const dyna_resp_value_t *v) {
+static void show_counters(const dyna_reply_t *v) {
   static const char *keys[] = {"node_name", "ring_version", "hints_stored", "hints_delivered",
                                "read_repairs", "aae_keys_repaired", "handoff_keys_sent",
                                "handoff_bytes", "tombstones_reaped", "noquorum"};
-  if (v->type != DYNA_RESP_BULK) return;
+  if (v->type != DYNA_REPLY_STRING) return;
   const char *text = (const char *)v->str;
   printf("node:");
   for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
@@ -137,7 +132,7 @@ static void show_counters(const dyna_resp_value_t *v) {
   printf("\n");
 }
 
-static void show_ok(const dyna_resp_value_t *v) { (void)v; printf("OK\n"); }
+static void show_ok(const dyna_reply_t *v) { (void)v; printf("OK\n"); }
 
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1";
@@ -174,10 +169,10 @@ int main(int argc, char **argv) {
     const char *args[] = {"DYNA.STATUS"};
     const uint8_t *iargv[] = {(const uint8_t *)"INFO"};
     size_t iargl[] = {4};
-    dyna_resp_value_t info;
-    if (dyna_client_command(c, 1, iargv, iargl, &info) == 0) {
-      show_counters(&info);
-      dyna_resp_value_free(&info);
+    dyna_reply_t *info;
+    if (dyna_command(c, 1, iargv, iargl, &info) == 0) {
+      show_counters(info);
+      dyna_reply_free(info);
     }
     return run_command(c, 1, args, show_status);
   } else if (!strcmp(cmd, "ring")) {

@@ -1,5 +1,5 @@
-/* client_int.h: libdyna internals shared by its files, its unit tests and the dyna CLI
- * (not public API).
+/* client_int.h: libdyna internals shared by its files and its unit tests (not public API:
+ * the CLI, the bench and the examples use include/dyna.h only).
  *
  * Structure of a client:
  *

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "client/client_int.h"
-#include "client/stats.h"
+#include "cli/stats.h"
 #include "util/keyhash.h"
 
 /* ---- histogram ----------------------------------------------------------------- */
@@ -282,7 +282,8 @@ static void test_siblings_shape(void **state) {
 /* ---- the engine against a fake server ------------------------------------------- */
 
 /* Child: accepts one connection and answers each command: PING -> +PONG, DYNA.GET key ->
- * [ctx, [key]], DYNA.PUT -> $ctx; after anything else (e.g. "HANG") it answers nothing. */
+ * [ctx, [key]], DYNA.PUT -> $ctx, TREE -> [$"a\0b", :-7, nil, +OK, [-ERR inner], []],
+ * FAIL -> -NOQUORUM 1 of 2; after anything else (e.g. "HANG") it answers nothing. */
 static void fake_server(int lfd) {
   int fd = accept(lfd, NULL, NULL);
   if (fd < 0) _exit(1);
@@ -310,6 +311,16 @@ static void fake_server(int lfd) {
         dyna_resp_put_array(&out, 1);
         dyna_resp_put_bulk(&out, dyna_resp_cmd_arg(&cmd, 1), cmd.argl[1]);
       } else if (nl == 8 && !memcmp(name, "DYNA.PUT", 8)) dyna_resp_put_bulk_str(&out, "AQIE");
+      else if (nl == 4 && !memcmp(name, "TREE", 4)) {
+        dyna_resp_put_array(&out, 6);
+        dyna_resp_put_bulk(&out, (const uint8_t *)"a\0b", 3);
+        dyna_resp_put_int(&out, -7);
+        dyna_resp_put_nil(&out);
+        dyna_resp_put_simple(&out, "OK");
+        dyna_resp_put_array(&out, 1);
+        dyna_resp_put_error(&out, "ERR inner");
+        dyna_resp_put_array(&out, 0);
+      } else if (nl == 4 && !memcmp(name, "FAIL", 4)) dyna_resp_put_error(&out, "NOQUORUM 1 of 2");
       else hung = 1;
       if (hung) dyna_buf_reset(&out);
       off += used;
@@ -402,6 +413,53 @@ static void test_engine_pipelined(void **state) {
   stop_fake(pid);
 }
 
+/* dyna_command hands back the whole reply tree in the public shape, and an error answer
+ * as its code with the server's text; the version calls match the header. */
+static void test_command_tree_and_version(void **state) {
+  (void)state;
+  assert_string_equal(dyna_version(), DYNA_VERSION_STRING);
+  assert_int_equal(dyna_version_number(), DYNA_VERSION_HEX);
+  assert_true(DYNA_VERSION_HEX >= DYNA_VERSION_INT(0, 1, 0));
+  assert_true(DYNA_ERR_IS_DYNA(DYNA_ENOMEM) && DYNA_ERR_IS_DYNA(DYNA_ELAST + 1));
+  assert_false(DYNA_ERR_IS_DYNA(DYNA_OK) || DYNA_ERR_IS_DYNA(-1));
+  int port;
+  pid_t pid = start_fake(&port);
+  dyna_client_t *c;
+  assert_int_equal(dyna_client_connect("127.0.0.1", port, 2000, &c), 0);
+  const uint8_t *argv[] = {(const uint8_t *)"TREE"};
+  size_t argl[] = {4};
+  dyna_reply_t *r;
+  assert_int_equal(dyna_command(c, 1, argv, argl, &r), 0);
+  assert_int_equal(r->type, DYNA_REPLY_ARRAY);
+  assert_int_equal(r->n, 6);
+  assert_int_equal(r->elem[0].type, DYNA_REPLY_STRING);
+  assert_int_equal(r->elem[0].len, 3);
+  assert_memory_equal(r->elem[0].str, "a\0b", 4); /* NUL-terminated too */
+  assert_int_equal(r->elem[1].type, DYNA_REPLY_INTEGER);
+  assert_int_equal(r->elem[1].integer, -7);
+  assert_int_equal(r->elem[2].type, DYNA_REPLY_NIL);
+  assert_null(r->elem[2].str);
+  assert_int_equal(r->elem[3].type, DYNA_REPLY_STATUS);
+  assert_string_equal((char *)r->elem[3].str, "OK");
+  assert_int_equal(r->elem[4].type, DYNA_REPLY_ARRAY);
+  assert_int_equal(r->elem[4].n, 1);
+  assert_int_equal(r->elem[4].elem[0].type, DYNA_REPLY_ERROR);
+  assert_string_equal((char *)r->elem[4].elem[0].str, "ERR inner");
+  assert_int_equal(r->elem[5].type, DYNA_REPLY_ARRAY);
+  assert_int_equal(r->elem[5].n, 0);
+  assert_null(r->elem[5].elem);
+  dyna_reply_free(r);
+  argv[0] = (const uint8_t *)"FAIL";
+  r = (dyna_reply_t *)1;
+  assert_int_equal(dyna_command(c, 1, argv, argl, &r), DYNA_ENOQUORUM);
+  assert_null(r);
+  assert_string_equal(dyna_client_errmsg(c), "NOQUORUM 1 of 2");
+  assert_int_equal(dyna_command(c, 0, argv, argl, &r), DYNA_EINVAL);
+  dyna_reply_free(NULL);
+  dyna_client_close(c);
+  stop_fake(pid);
+}
+
 static void test_engine_timeout_and_refused(void **state) {
   (void)state;
   int port;
@@ -446,6 +504,7 @@ int main(void) {
       cmocka_unit_test(test_addr_and_errors),
       cmocka_unit_test(test_siblings_shape),
       cmocka_unit_test(test_engine_pipelined),
+      cmocka_unit_test(test_command_tree_and_version),
       cmocka_unit_test(test_engine_timeout_and_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,14 +1,14 @@
-/* stats.h: measuring helpers for dyna-bench and for applications that time their calls:
- * a log-linear latency histogram (HdrHistogram-like), a fast seeded PRNG, and YCSB's
- * key choosers (uniform, zipfian, scrambled zipfian). Internal to libdyna (not in dyna.h),
- * stable enough for the tools in this tree.
+/* stats.h: dyna-bench's measuring helpers: a log-linear latency histogram
+ * (HdrHistogram-like), a fast seeded PRNG, and YCSB's key choosers (uniform, zipfian,
+ * scrambled zipfian). Part of the CLI, not of libdyna (built as dyna_cli_stats, tested by
+ * tests/unit/test_client.c).
  *
  * Histogram: values (e.g. nanoseconds) are counted in buckets that are exact below 2^8
  * and then have 128 linear sub-buckets per power of two, so any value is recorded with a
  * relative error under 1/128 (0.8 %), whatever its magnitude, in 7.4k counters (58 KiB).
  * Recording is O(1); a percentile walks the counters once. */
-#ifndef DYNA_CLIENT_STATS_H
-#define DYNA_CLIENT_STATS_H
+#ifndef DYNA_CLI_STATS_H
+#define DYNA_CLI_STATS_H
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* stats.c: the latency histogram, PRNG and key choosers of stats.h. Pure: no I/O, no
  * allocation, no clock. It carries its own log/exp/pow (to ~1e-15 relative) so that
- * libdyna needs no libm. */
-#include "client/stats.h"
+ * the helpers need no libm. */
+#include "cli/stats.h"
 #include <string.h>
 
 /* ---- small math: log, exp and pow for positive arguments ---- */
