@@ -60,6 +60,8 @@ typedef struct dyna_node_cfg {
 #define DYNA_BUG_KEEP_INCARNATION 0x10u /* a failed commit starts no new incarnation
                                             (dots the store lost can be made again) */
 
+/* The defaults of the node's options, the only ones: dynad takes them from here for every
+ * option that lands in the node (runtime/options.c), as the simulator and the tests do. */
 void dyna_node_cfg_default(dyna_node_cfg_t *cfg);
 
 typedef enum {

@@ -416,38 +416,21 @@ static void cmd_select(dyna_server_t *s, conn_t *c, const args_t *a) {
 static void cmd_command(dyna_server_t *s, conn_t *c, const args_t *a);
 
 /* CONFIG GET pattern: the parameters a client may ask about, with '*' globbing. */
+static void config_pair(void *ctx, const char *name, const char *value) {
+  dyna_resp_put_bulk_str(ctx, name);
+  dyna_resp_put_bulk_str(ctx, value);
+}
+
+/* CONFIG GET pattern [pattern ...]: answered from the options table (runtime/config.h). */
 static void cmd_config(dyna_server_t *s, conn_t *c, const args_t *a) {
   if (a->argc < 2) { err_arity(c, a); return; }
   if (!arg_is(a, 1, "GET")) { err_now(c, "ERR only CONFIG GET is supported"); return; }
-  if (a->argc != 3) { err_arity(c, a); return; }
-  char pat[128];
-  if (arg_str(a, 2, pat, sizeof(pat))) { dyna_resp_put_array(reply_now(c), 0); return; }
-  char vals[10][32];
-  const char *names[] = {"save", "appendonly", "maxclients", "max-value-bytes", "ring-size",
-                         "n", "r", "w", "sync", "databases"};
-  snprintf(vals[0], 32, "%s", "");
-  snprintf(vals[1], 32, "%s", "no");
-  snprintf(vals[2], 32, "%d", s->cfg.max_clients);
-  snprintf(vals[3], 32, "%zu", s->cfg.max_value_bytes);
-  snprintf(vals[4], 32, "%u", s->cfg.ring_size);
-  snprintf(vals[5], 32, "%u", s->cfg.n);
-  snprintf(vals[6], 32, "%u", s->cfg.r);
-  snprintf(vals[7], 32, "%u", s->cfg.w);
-  snprintf(vals[8], 32, "%s", dyna_sync_name(s->cfg.sync));
-  snprintf(vals[9], 32, "%s", "1");
-  size_t match[10], nm = 0;
-  for (size_t i = 0; i < 10; i++) {
-    size_t plen = strlen(pat);
-    int ok = !strcasecmp(pat, names[i]) || !strcmp(pat, "*") ||
-             (plen && pat[plen - 1] == '*' && !strncasecmp(pat, names[i], plen - 1));
-    if (ok) match[nm++] = i;
-  }
+  if (a->argc < 3) { err_arity(c, a); return; }
+  const dyna_node_cfg_t *node = dyna_node_cfg(s->node);
+  size_t n = dyna_config_get(&s->cfg, node, a->base, a->o + 2, a->l + 2, a->argc - 2, NULL, NULL);
   dyna_buf_t *b = reply_now(c);
-  dyna_resp_put_array(b, 2 * nm);
-  for (size_t i = 0; i < nm; i++) {
-    dyna_resp_put_bulk_str(b, names[match[i]]);
-    dyna_resp_put_bulk_str(b, vals[match[i]]);
-  }
+  dyna_resp_put_array(b, 2 * n);
+  dyna_config_get(&s->cfg, node, a->base, a->o + 2, a->l + 2, a->argc - 2, config_pair, b);
 }
 
 /* Appends "name:value\r\n" to an INFO text. */

@@ -1,6 +1,7 @@
 /* config.h: dynad's configuration: defaults, command-line flags and an INI file
  * (--config FILE) with the same keys as the flags, without the dashes. Flags given on
- * the command line win over the file. */
+ * the command line win over the file. Every option is one row of the table in
+ * options.c (options.h), which all of this is made from. */
 #ifndef DYNA_CONFIG_H
 #define DYNA_CONFIG_H
 #include "core/node.h"
@@ -29,6 +30,9 @@ typedef struct dyna_config {
   uint64_t aae_interval_ms;
   uint64_t tombstone_grace_ms;
   uint64_t heartbeat_ms;
+  uint64_t handoff_interval_ms;
+  uint32_t handoff_batch_keys;
+  uint64_t fd_min_ms;
   size_t max_peer_output_bytes; /* messages to a slow peer beyond this are dropped */
   dyna_sync_t sync;         /* always | batch | none */
   size_t max_value_bytes;
@@ -51,5 +55,22 @@ int dyna_config_parse(dyna_config_t *c, int argc, char **argv, char *err, size_t
 /* Sets one key (flag name without dashes) from a string. Returns 0 or -1 with err. */
 int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *err, size_t errlen);
 void dyna_config_usage(FILE *f);
+
+/* The node's configuration made from c: the core's defaults (dyna_node_cfg_default),
+ * then the value of every option that lands in the node (options.h); id and seed are
+ * the driver's. dynad's server builds its node with this, and nothing else. */
+void dyna_config_node_cfg(const dyna_config_t *c, uint64_t id, uint64_t seed,
+                          dyna_node_cfg_t *out);
+
+/* CONFIG GET: calls fn(ctx, name, value) once for each option whose name matches any of
+ * the npat glob patterns (util/glob.h, case-insensitive), in the table's order, then for
+ * the few Redis names clients ask for (save, appendonly, databases, maxclients).
+ * Pattern i is the len[i] bytes at base + off[i] (the RESP parser's layout). Values come
+ * from node (what the node runs with) for the options that land there, when node is
+ * not NULL, else from c. fn may be NULL (to count). Returns the number of pairs. */
+typedef void (*dyna_config_get_fn)(void *ctx, const char *name, const char *value);
+size_t dyna_config_get(const dyna_config_t *c, const dyna_node_cfg_t *node, const uint8_t *base,
+                       const size_t *off, const size_t *len, size_t npat, dyna_config_get_fn fn,
+                       void *ctx);
 
 #endif

@@ -13,11 +13,16 @@ void dyna_log_set(dyna_log_level_t min, const char *node_name) {
   snprintf(node, sizeof(node), "%s", node_name ? node_name : "-");
 }
 
+static const char *level_names[] = {"debug", "info", "warn", "error"};
+
 int dyna_log_parse(const char *s, dyna_log_level_t *out) {
-  static const char *names[] = {"debug", "info", "warn", "error"};
   for (int i = 0; i < 4; i++)
-    if (!strcmp(s, names[i])) { *out = (dyna_log_level_t)i; return 0; }
+    if (!strcmp(s, level_names[i])) { *out = (dyna_log_level_t)i; return 0; }
   return -1;
+}
+
+const char *dyna_log_level_name(int level) {
+  return level >= 0 && level < 4 ? level_names[level] : NULL;
 }
 
 void dyna_log(dyna_log_level_t lvl, const char *fmt, ...) {

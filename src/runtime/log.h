@@ -6,6 +6,8 @@ typedef enum { DYNA_LOG_DEBUG = 0, DYNA_LOG_INFO, DYNA_LOG_WARN, DYNA_LOG_ERROR 
 
 void dyna_log_set(dyna_log_level_t min, const char *node_name);
 int dyna_log_parse(const char *s, dyna_log_level_t *out);
+/* The name of a level ("debug" ...), NULL when level is none. */
+const char *dyna_log_level_name(int level);
 void dyna_log(dyna_log_level_t lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define LOG_DEBUG(...) dyna_log(DYNA_LOG_DEBUG, __VA_ARGS__)

@@ -398,27 +398,10 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   if (dyna_peers_open(s, &s->peers, err, errlen)) goto fail;
   if (dyna_commit_open(s)) { snprintf(err, errlen, "out of memory"); goto fail; }
   cfg = &s->cfg;
-  dyna_node_cfg_t ncfg;
-  dyna_node_cfg_default(&ncfg);
-  ncfg.id = s->node_id;
-  snprintf(ncfg.name, sizeof(ncfg.name), "%s", cfg->name);
-  snprintf(ncfg.addr, sizeof(ncfg.addr), "%s:%d", cfg->cluster_host, cfg->cluster_port);
-  snprintf(ncfg.client_addr, sizeof(ncfg.client_addr), "%s:%d", cfg->listen_host, cfg->listen_port);
-  snprintf(ncfg.zone, sizeof(ncfg.zone), "%s", cfg->zone);
-  ncfg.ring_size = cfg->ring_size;
-  ncfg.n = cfg->n;
-  ncfg.r = cfg->r;
-  ncfg.w = cfg->w;
-  ncfg.read_all = cfg->read_all;
-  ncfg.durable_reads = cfg->durable_reads;
-  ncfg.max_value_bytes = cfg->max_value_bytes;
-  ncfg.request_timeout_ms = cfg->request_timeout_ms;
-  ncfg.gossip_interval_ms = cfg->gossip_interval_ms;
-  ncfg.handoff_bytes_per_sec = cfg->background_bytes_per_sec;
-  ncfg.aae_interval_ms = cfg->aae_interval_ms;
-  ncfg.tombstone_grace_ms = cfg->tombstone_grace_ms;
-  ncfg.heartbeat_ms = cfg->heartbeat_ms;
-  if (getrandom(&ncfg.seed, sizeof(ncfg.seed), 0) != sizeof(ncfg.seed)) ncfg.seed = s->node_id;
+  dyna_node_cfg_t ncfg; /* every option that lands in the node, from the table (options.h) */
+  uint64_t seed;
+  if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) seed = s->node_id;
+  dyna_config_node_cfg(cfg, s->node_id, seed, &ncfg);
   int nrc = dyna_node_open(&ncfg, s->store, dyna_server_clock(s), &s->node);
   if (!nrc) nrc = dyna_store_commit(s->store); /* the incarnation is durable before any frame leaves */
   if (!nrc) dyna_commit_durable_now(s); /* so early frames leave at once (group_commit.c) */
