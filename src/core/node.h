@@ -59,6 +59,9 @@ typedef struct dyna_node_cfg {
                                        to be durable (wseq 0) */
 #define DYNA_BUG_KEEP_INCARNATION 0x10u /* a failed commit starts no new incarnation
                                             (dots the store lost can be made again) */
+#define DYNA_BUG_GATE_FORGET_LOSS 0x20u /* the gate (core/gate.c) does not record a
+                                            failed commit: its answers stay held and the
+                                            next commit that succeeds releases them as OK */
 
 void dyna_node_cfg_default(dyna_node_cfg_t *cfg);
 
