@@ -29,6 +29,7 @@
 #include "util/alloc.h"
 #include "core/node_int.h"
 #include "core/replica.h"
+#include "util/assert.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -118,6 +119,23 @@ static void put_ctx(const dyna_ctx_t *ctx, dyna_buf_t *b) {
 /* Targets asked that have not answered yet. */
 static uint32_t waiting(const fsm_t *f) { return f->nasked - f->ok - f->failed; }
 
+/* The counters of a state machine, asserted at every step: no more targets than N, no
+ * more asked than targets, no more answers than asked, R or W at most N, and ok/failed
+ * exactly the targets marked answered well/badly (a duplicate answer counts once). */
+static void fsm_check(const dyna_node_t *n, const fsm_t *f) {
+  uint32_t good = 0, bad = 0;
+  for (uint32_t i = 0; i < f->nt && i < DYNA_MAX_N; i++) {
+    good += f->answered[i] == 1;
+    bad += f->answered[i] == 2;
+  }
+  DYNA_ASSERT(f->nt <= n->cfg.n && f->nasked <= f->nt && f->need <= n->cfg.n,
+              "request %llu (kind %d): %u asked of %u targets, need %u, N=%u",
+              (unsigned long long)f->id, (int)f->kind, f->nasked, f->nt, f->need, n->cfg.n);
+  DYNA_ASSERT(f->ok + f->failed <= f->nasked && f->ok == good && f->failed == bad,
+              "request %llu (kind %d): %u ok + %u failed of %u asked; targets marked %u ok, %u failed",
+              (unsigned long long)f->id, (int)f->kind, f->ok, f->failed, f->nasked, good, bad);
+}
+
 /* 1 when read_repair would send or write anything: a home replica that answered holds
  * something older than the merge (the same test as read_repair's). */
 static int repair_wanted(const dyna_node_t *n, const fsm_t *f) {
@@ -130,7 +148,8 @@ static int repair_wanted(const dyna_node_t *n, const fsm_t *f) {
 /* Answers the client, or the node that forwarded the write. ctx_from: the object whose
  * context to return (NULL on error). */
 static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
-  if (f->replied) return;
+  DYNA_ASSERT(!f->replied, "request %llu (client %llu, kind %d) answered twice (status %d now)",
+              (unsigned long long)f->id, (unsigned long long)f->client_req, (int)f->kind, status);
   f->replied = 1;
   if (f->origin_node) {
     dyna_ctx_t ctx;
@@ -319,6 +338,7 @@ static void get_ask_rest(dyna_node_t *n, fsm_t *f) {
 
 /* After any change: second wave on a failure, answer, finish. May free f. */
 static void get_progress(dyna_node_t *n, fsm_t *f) {
+  fsm_check(n, f);
   if (!f->replied && f->failed) get_ask_rest(n, f);
   if (!f->replied && f->ok >= f->need) fsm_answer(n, f, 0, NULL);
   if (!f->replied && possible(f) < f->need) fail_quorum(n, f);
@@ -367,6 +387,7 @@ static int get_waits_on_unreachable(const dyna_node_t *n, const fsm_t *f) {
 /* ---------- PUT / DEL ---------- */
 
 static void put_progress(dyna_node_t *n, fsm_t *f) {
+  fsm_check(n, f);
   uint32_t need = (n->cfg.bugs & DYNA_BUG_EARLY_ACK) ? 1 : f->need;
   if (!f->replied && f->ok >= need) fsm_answer(n, f, 0, NULL);
   if (!f->replied && possible(f) < f->need) fail_quorum(n, f);
@@ -608,6 +629,8 @@ static void on_fwd_resp(dyna_node_t *n, fsm_t *f, const dyna_msg_t *m) {
   memset(&r, 0, sizeof(r));
   r.req_id = f->client_req;
   r.op = f->op;
+  DYNA_ASSERT(!f->replied, "forwarded request %llu (client %llu) answered twice",
+              (unsigned long long)f->id, (unsigned long long)f->client_req);
   f->replied = 1;
   if (dyna_node_reserve_reply(n)) { fsm_free(n, f); return; }
   int rc = m->status;

@@ -6,6 +6,7 @@
 #include "util/alloc.h"
 #include "core/node_int.h"
 #include "core/replica.h"
+#include "util/assert.h"
 #include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
@@ -69,6 +70,7 @@ static int load_incarnation(dyna_node_t *n) {
 }
 
 void dyna_node_writes_lost(dyna_node_t *n) {
+  dyna_assert_set_node(n->cfg.id);
   if (n->cfg.bugs & DYNA_BUG_KEEP_INCARNATION) return;
   /* Every failure takes a new one, even while the last one's record is not durable yet:
    * keeping it then lost a write in the simulator (--faults all,diskerr --commit-ms 5
@@ -88,6 +90,7 @@ void dyna_node_shutdown(dyna_node_t *n) {
 
 int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now_ms,
                    dyna_node_t **out) {
+  dyna_assert_set_node(cfg->id);
   *out = NULL;
   if (!cfg->id || !dyna_ring_size_valid(cfg->ring_size) || cfg->n < 1 || cfg->n > DYNA_MAX_N)
     return DYNA_EINVAL;
@@ -220,6 +223,7 @@ size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out) {
 /* ---------- reachability ---------- */
 
 void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, uint64_t now_ms) {
+  dyna_assert_set_node(n->cfg.id);
   n->now_ms = now_ms;
   if (up) {
     if (dyna_idmap_take(&n->down, id, NULL)) dyna_fd_reset(n, id);
@@ -278,14 +282,23 @@ void dyna_node_push_reply(dyna_node_t *n, dyna_reply_t *r) {
   }
   n->out[(n->out_head + n->out_len) % n->out_cap] = *r;
   n->out_len++;
+  n->out_pushed++;
+  DYNA_ASSERT(n->out_len <= n->out_cap && n->out_pushed - n->out_popped == n->out_len,
+              "reply outbox: %zu queued of %zu, %llu pushed, %llu popped", n->out_len, n->out_cap,
+              (unsigned long long)n->out_pushed, (unsigned long long)n->out_popped);
   memset(r, 0, sizeof(*r));
 }
 
 int dyna_node_pop_reply(dyna_node_t *n, dyna_reply_t *out) {
   if (!n->out_len) return 0;
+  DYNA_ASSERT(n->out_popped < n->out_pushed && n->out_head < n->out_cap,
+              "reply outbox: popping what was not pushed (%llu pushed, %llu popped, head %zu of %zu)",
+              (unsigned long long)n->out_pushed, (unsigned long long)n->out_popped, n->out_head,
+              n->out_cap);
   *out = n->out[n->out_head];
   n->out_head = (n->out_head + 1) % n->out_cap;
   n->out_len--;
+  n->out_popped++;
   return 1;
 }
 
@@ -312,13 +325,21 @@ static void msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *
     return;
   }
   q->len++;
+  q->pushed++;
+  DYNA_ASSERT(q->len <= q->cap && q->pushed - q->popped == q->len,
+              "frame outbox: %zu queued of %zu, %llu pushed, %llu popped", q->len, q->cap,
+              (unsigned long long)q->pushed, (unsigned long long)q->popped);
 }
 
 static int msgq_pop(msgq_t *q, dyna_outmsg_t *out) {
   if (!q->len) return 0;
   *out = q->m[q->head];
+  DYNA_ASSERT(q->popped < q->pushed && out->frame.data && out->frame.len > 0,
+              "frame outbox: popping what was not pushed (%llu pushed, %llu popped, %zu bytes)",
+              (unsigned long long)q->pushed, (unsigned long long)q->popped, out->frame.len);
   q->head = (q->head + 1) % q->cap;
   q->len--;
+  q->popped++;
   return 1;
 }
 
@@ -378,6 +399,7 @@ static void local_read(dyna_node_t *n, const dyna_req_t *req, dyna_reply_t *r) {
 }
 
 int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, uint64_t now_ms) {
+  dyna_assert_set_node(n->cfg.id);
   n->now_ms = now_ms;
   if (dyna_node_reserve_reply(n)) return DYNA_ENOMEM;
   dyna_reply_t r;
@@ -399,6 +421,7 @@ int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, uint64_t now_ms) {
 
 int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, size_t len,
                          uint64_t now_ms) {
+  dyna_assert_set_node(n->cfg.id);
   n->now_ms = now_ms;
   dyna_msg_t m;
   if (dyna_wire_decode(frame, len, &m)) {
@@ -440,11 +463,13 @@ int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, si
 }
 
 void dyna_node_repair(dyna_node_t *n, uint32_t p, uint64_t now_ms) {
+  dyna_assert_set_node(n->cfg.id);
   n->now_ms = now_ms;
   dyna_merkle_force(n, p);
 }
 
 void dyna_node_tick(dyna_node_t *n, uint64_t now_ms) {
+  dyna_assert_set_node(n->cfg.id);
   n->now_ms = now_ms;
   dyna_fd_tick(n);
   dyna_coord_tick(n);

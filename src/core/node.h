@@ -10,9 +10,9 @@
  *   reply to client ◀─dyna_node_pop_reply── outbox
  *
  * Durability: a reply that acknowledges a write must not reach the client before the
- * store's batch is committed. Drivers therefore drain replies only after
- * dyna_store_commit() succeeded; if the commit fails, every reply produced since the
- * previous commit is turned into an error by the driver (dyna_reply_fail).
+ * store write it depends on is durable. Drivers therefore drain the outbox through the
+ * durability gate (core/gate.h), which holds each answer until then, and fails it
+ * (dyna_reply_fail) when the commit that held its write failed.
  *
  * Every request taken produces exactly one reply, carrying the request's id.
  */
@@ -59,6 +59,9 @@ typedef struct dyna_node_cfg {
                                        to be durable (wseq 0) */
 #define DYNA_BUG_KEEP_INCARNATION 0x10u /* a failed commit starts no new incarnation
                                             (dots the store lost can be made again) */
+#define DYNA_BUG_GATE_FORGET_LOSS 0x20u /* the gate (core/gate.c) does not record a
+                                            failed commit: its answers stay held and the
+                                            next commit that succeeds releases them as OK */
 
 /* The defaults of the node's options, the only ones: dynad takes them from here for every
  * option that lands in the node (runtime/options.c), as the simulator and the tests do. */
@@ -142,9 +145,9 @@ void dyna_reply_fail(dyna_reply_t *r, int err, const char *msg);
 /* ---- Messages between nodes ----
  * The node queues encoded frames (proto/wire.h) addressed by node id; the driver
  * delivers them (looking the address up in the cluster state) and hands frames it
- * receives to dyna_node_on_message. Like replies, messages are drained only after the
- * store's commit, so an acknowledgement never leaves before the write it acknowledges
- * is durable. */
+ * receives to dyna_node_on_message. Like replies, messages leave through the durability
+ * gate (core/gate.h), so an acknowledgement never leaves before the write it
+ * acknowledges is durable. */
 typedef struct dyna_outmsg {
   uint64_t to;
   dyna_buf_t frame; /* owned by the receiver of the struct: dyna_buf_free */

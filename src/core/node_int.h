@@ -100,6 +100,7 @@ struct merkle;
 typedef struct msgq {
   dyna_outmsg_t *m;
   size_t cap, head, len;
+  uint64_t pushed, popped;  /* asserted: pushed - popped == len */
 } msgq_t;
 
 struct dyna_node {
@@ -112,6 +113,7 @@ struct dyna_node {
   /* Outboxes: FIFO rings. */
   dyna_reply_t *out;
   size_t out_cap, out_head, out_len;
+  uint64_t out_pushed, out_popped; /* asserted: out_pushed - out_popped == out_len */
   msgq_t msgs;  /* frames that leave after the commit */
   msgq_t early; /* frames that may leave before it (dyna_node_pop_early) */
   uint64_t incarnation; /* bumped at each start after a crash, and after a failed

@@ -396,7 +396,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   if (dyna_datadir_open(cfg, &s->store, &s->node_id, err, errlen)) goto fail;
   /* The cluster listener first: its port (maybe chosen by the OS) goes into our record. */
   if (dyna_peers_open(s, &s->peers, err, errlen)) goto fail;
-  if (dyna_commit_open(s)) { snprintf(err, errlen, "out of memory"); goto fail; }
+  if (dyna_commit_open(s, err, errlen)) goto fail;
   cfg = &s->cfg;
   dyna_node_cfg_t ncfg; /* every option that lands in the node, from the table (options.h) */
   uint64_t seed;

@@ -65,8 +65,9 @@ void dyna_slot_cache_free(dyna_server_t *s);
 /* Appends an error reply for a DYNA_E* status, e.g. "-NOQUORUM 1 of 2 replicas answered". */
 void dyna_cmd_put_status_error(dyna_buf_t *out, int status, const char *msg);
 
-/* ---- group_commit.c: group commit ---- */
-int dyna_commit_open(dyna_server_t *s);
+/* ---- group_commit.c: group commit (the commit I/O under core/gate.h) ---- */
+/* Opens the group commit; -1 with a message in err (out of memory, a bad DYNA_TEST_BUGS). */
+int dyna_commit_open(dyna_server_t *s, char *err, size_t errlen);
 /* End of a loop turn: commit (or hand the batch over) and release what is durable. */
 void dyna_commit_turn(dyna_server_t *s);
 /* 1 when no commit work waits on the loop itself. */

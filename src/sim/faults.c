@@ -187,14 +187,14 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
         break;
       }
       uint64_t wseq = s->store->writes;
-      if (dyna_durable_state(&s->dur, wseq) == DYNA_DUR_DURABLE) leave_taken(w, (uint32_t)i);
+      if (dyna_gate_state(&s->gate, wseq) == DYNA_DUR_DURABLE) leave_taken(w, (uint32_t)i);
       else check_later(w, FA_CHECK_LEAVE, (uint32_t)i, 0, wseq);
     }
     break;
   }
   case FA_CHECK_LEAVE: {
     sim_node_t *s = &w->nodes[e->b];
-    dyna_dur_state_t st = dyna_durable_state(&s->dur, e->x);
+    dyna_dur_state_t st = dyna_gate_state(&s->gate, e->x);
     if (st == DYNA_DUR_DURABLE) {
       leave_taken(w, e->b);
     } else if (st == DYNA_DUR_LOST && s->state == SN_UP && self_leaving(s)) {
@@ -227,7 +227,7 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
         break;
       }
       uint64_t wseq = w->nodes[by].store->writes;
-      if (dyna_durable_state(&w->nodes[by].dur, wseq) == DYNA_DUR_DURABLE)
+      if (dyna_gate_state(&w->nodes[by].gate, wseq) == DYNA_DUR_DURABLE)
         remove_taken(w, (uint32_t)e->x, (uint32_t)by);
       else
         check_later(w, FA_CHECK_REMOVE, (uint32_t)by, (uint32_t)e->x, wseq);
@@ -237,7 +237,7 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
     break;
   }
   case FA_CHECK_REMOVE: {
-    dyna_dur_state_t st = dyna_durable_state(&w->nodes[e->b].dur, e->x);
+    dyna_dur_state_t st = dyna_gate_state(&w->nodes[e->b].gate, e->x);
     if (st == DYNA_DUR_DURABLE) remove_taken(w, e->ia, e->b);
     else if (st == DYNA_DUR_LOST) at(w, w->now + 500, FA_REMOVE, e->ia);
     else check_later(w, FA_CHECK_REMOVE, e->b, e->ia, e->x);

@@ -11,6 +11,7 @@
  * --duration simulated ms, and checks.c heals, settles, reads and checks. The wall
  * clock is read only around a run, for the speed figure in its report.
  */
+#include "core/bugs.h"
 #include "core/cluster.h"
 #include "util/alloc.h"
 #include "core/ring.h"
@@ -58,10 +59,6 @@ typedef struct named { const char *name; uint32_t bits; } named_t;
 static const named_t FAULT_NAMES[] = {
   {"none", 0}, {"loss", SF_LOSS}, {"partition", SF_PARTITION}, {"crash", SF_CRASH},
   {"churn", SF_CHURN}, {"dup", SF_DUP}, {"diskerr", SF_DISKERR}, {"all", SF_ALL}, {NULL, 0}};
-static const named_t BUG_NAMES[] = {
-  {"none", 0}, {"early-ack", DYNA_BUG_EARLY_ACK}, {"overwrite", DYNA_BUG_OVERWRITE},
-  {"no-repair", DYNA_BUG_NO_REPAIR}, {"undurable-ack", DYNA_BUG_UNDURABLE_ACK},
-  {"keep-incarnation", DYNA_BUG_KEEP_INCARNATION}, {NULL, 0}};
 
 /* Parses a comma-separated list of names into bits; -1 on an unknown name. */
 static int parse_names(const named_t *tab, const char *s, uint32_t *out) {
@@ -128,7 +125,7 @@ static void replay_cmd(const sim_opts_t *o, char *out, size_t cap) {
   if (o->commit_ms) ADD(" --commit-ms %" PRIu64, o->commit_ms);
   if (o->routing == SIM_ROUTE_RING) ADD(" --routing ring");
   if (o->spikes > 0) ADD(" --spikes %g", o->spikes * 100.0);
-  if (o->bugs) { names_of(BUG_NAMES, o->bugs, nm, sizeof(nm)); ADD(" --bugs %s", nm); }
+  if (o->bugs) { dyna_bugs_format(o->bugs, nm, sizeof(nm)); ADD(" --bugs %s", nm); }
 #undef ADD
 }
 
@@ -336,6 +333,8 @@ static int experiment_ring(const sim_opts_t *o) {
 /* ---------- CLI ---------- */
 
 static void usage(FILE *out) {
+  char bugs[256];
+  dyna_bugs_list(" | ", bugs, sizeof(bugs));
   fprintf(out,
 "usage: dyna-sim [options]\n"
 "Runs a whole Dyna cluster (the real core) in one process over a simulated network,\n"
@@ -352,10 +351,10 @@ static void usage(FILE *out) {
 "                     a comma list; all = loss,partition,crash,churn (default all);\n"
 "                     dup duplicates frames, which TCP never does; diskerr fails a\n"
 "                     random node's commit about every 0.1 s\n"
-"  --bugs LIST        early-ack | overwrite | no-repair | undurable-ack |\n"
-"                     keep-incarnation (comma list):\n"
-"                     deliberate faults\n"
-"                     set in every node's cfg.bugs; the checks must catch them\n"
+"  --bugs LIST        %s\n"
+"                     (comma list): deliberate faults set in every node's cfg.bugs\n"
+"                     (gate-forget-loss: in its durability gate); the checks must\n"
+"                     catch them\n"
 "  --ring-size Q      partitions, a power of two (default 64; use 4096+ for 1000 nodes)\n"
 "  --zones Z          declare Z zones (node i is in zone i%%Z); partitions may cut a zone\n"
 "  --nrw N,R,W        replication (default 3,2,2)\n"
@@ -382,7 +381,7 @@ static void usage(FILE *out) {
 "  --latency          report the simulated latency (submission to answer) of successful\n"
 "                     reads and writes: mean, p50, p99, p99.9, max\n"
 "  --watch KEY        (implies --verbose) show KEY's object on a disk whenever it changes\n"
-"  --help             this text\n");
+"  --help             this text\n", bugs);
 }
 
 static int parse_u64(const char *s, uint64_t *out) {
@@ -434,7 +433,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--zones")) bad = parse_u32(v, &o.zones) || o.zones > 64;
     else if (!strcmp(f, "--joins")) bad = parse_u32(v, &o.joins) || o.joins > 64;
     else if (!strcmp(f, "--faults")) bad = !v || parse_names(FAULT_NAMES, v, &o.faults);
-    else if (!strcmp(f, "--bugs")) bad = !v || parse_names(BUG_NAMES, v, &o.bugs);
+    else if (!strcmp(f, "--bugs")) bad = !v || dyna_bugs_parse(v, &o.bugs);
     else if (!strcmp(f, "--aae-ms")) bad = parse_u64(v, &o.aae_ms);
     else if (!strcmp(f, "--commit-ms")) bad = parse_u64(v, &o.commit_ms) || o.commit_ms > 1000;
     else if (!strcmp(f, "--strict")) { o.strict = 1; used = 0; }

@@ -19,7 +19,7 @@
  */
 #ifndef DYNA_SIM_H
 #define DYNA_SIM_H
-#include "core/durable.h"
+#include "core/gate.h"
 #include "core/node.h"
 #include "store/store.h"
 #include <stddef.h>
@@ -107,9 +107,8 @@ typedef struct sim_node {
   int leaving;           /* asked to leave; stopped once REMOVED (and handed off) */
   int joining;           /* joined, has not adopted the cluster's ring yet */
   uint64_t join_ms;      /* when it (last) asked to join */
-  dyna_durable_t dur;    /* which of its disk's numbered writes are durable (as dynad) */
-  struct sim_held *held; /* answers waiting for their writes to be durable (disk.c) */
-  size_t nheld, capheld;
+  dyna_gate_t gate;      /* the core's durability gate over its disk (disk.c): which of
+                            its writes are durable, the answers waiting for them */
   int fly;               /* --commit-ms: a batch is in flight ... */
   uint64_t fly_upto;     /* ... holding the writes numbered up to this */
 } sim_node_t;
@@ -154,10 +153,10 @@ void sim_queue_free(sim_queue_t *q);
 /* Schedules e at time e->t (>= now) with the next sequence number; takes e->data. */
 void sim_schedule(sim_world_t *w, sim_event_t *e);
 
-/* disk.c: the group commit of a simulated node, as dynad's runtime/group_commit.c. */
-/* Moves node i's outbox out: answers whose writes are durable (or that acknowledge no
- * write) leave now, the others are held; lost ones fail. */
-void sim_commit_early(sim_world_t *w, uint32_t i);
+/* disk.c: the commit I/O of a simulated node, as dynad's runtime/group_commit.c; both
+ * run the core's durability gate (core/gate.h). */
+/* Moves node i's outbox through its gate: answers whose writes are durable (or that
+ * acknowledge no write) leave now, the others are held; lost ones fail. */
 void sim_commit_outbox(sim_world_t *w, uint32_t i);
 /* Ends node i's turn: commits (and releases what it covers), or with --commit-ms starts a
  * batch when none is in flight. */
@@ -165,8 +164,10 @@ void sim_commit_turn(sim_world_t *w, uint32_t i);
 void sim_commit_event(sim_world_t *w, sim_event_t *e); /* EV_COMMIT */
 /* Commits everything and releases every held answer (a clean stop). */
 void sim_commit_flush(sim_world_t *w, uint32_t i);
-/* Drops every held answer (a crash; freeing the world). */
-void sim_commit_drop(sim_node_t *s);
+/* Node i started, and its driver committed the store: every write so far is durable. */
+void sim_commit_started(sim_world_t *w, uint32_t i);
+/* A crash: drops every held answer, and every write not yet committed is lost. */
+void sim_commit_crash(sim_node_t *s);
 /* Pops the earliest event into *e; 0 when the queue is empty. */
 int sim_queue_pop(sim_queue_t *q, sim_event_t *e);
 uint64_t sim_queue_next_t(const sim_queue_t *q); /* UINT64_MAX when empty */

@@ -60,7 +60,7 @@ int sim_world_init(sim_world_t *w, const sim_opts_t *o) {
 
 void sim_world_free(sim_world_t *w) {
   for (uint32_t i = 0; i < w->nnodes; i++) {
-    sim_commit_drop(&w->nodes[i]);
+    dyna_gate_free(&w->nodes[i].gate);
     dyna_node_free(w->nodes[i].node);
     dyna_store_close(w->nodes[i].store);
   }
@@ -82,6 +82,7 @@ uint32_t sim_node_add(sim_world_t *w) {
   snprintf(s->name, sizeof(s->name), "n%u", i);
   if (w->o.zones) snprintf(s->zone, sizeof(s->zone), "z%u", i % w->o.zones);
   if (dyna_store_mem_open(DYNA_SYNC_BATCH, &s->store)) abort();
+  dyna_gate_init(&s->gate, s->store, w->o.durable_reads, w->o.bugs);
   /* keep byid sorted: insertion */
   uint32_t k = w->nbyid++;
   while (k > 0 && w->byid[2 * (k - 1)] > s->id) {
@@ -123,7 +124,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   if (w->o.aae_ms) cfg.aae_interval_ms = w->o.aae_ms;
   int rc = dyna_node_open(&cfg, s->store, w->now, &s->node);
   if (!rc) rc = dyna_store_commit(s->store); /* as dynad: the incarnation is durable first */
-  if (!rc) dyna_durable_ok(&s->dur, s->store->writes);
+  if (!rc) sim_commit_started(w, i);
   if (rc) {
     sim_fail(w, "node %s failed to open at %llu ms: %s", s->name, (unsigned long long)w->now,
              dyna_strerror(rc));
@@ -173,8 +174,7 @@ void sim_node_crash(sim_world_t *w, uint32_t i) {
   s->node = NULL;
   dyna_store_mem_crash(s->store);
   dyna_store_mem_inject_commit(s->store, 0); /* an armed disk error went with the process */
-  dyna_durable_lost(&s->dur, s->store->writes); /* what was not committed is gone */
-  sim_commit_drop(s);
+  sim_commit_crash(s); /* what was not committed is gone, and every held answer */
   s->state = SN_DOWN;
   s->crash_mid_turn = 0;
   w->st.crashes++;
@@ -246,10 +246,9 @@ void sim_node_turn_end(sim_world_t *w, uint32_t i) {
   if (s->state != SN_UP) return;
   if (w->o.watch && !s->crash_mid_turn) watch(w, i);
   /* Early frames (a coordinator's PUTs of its new version) leave before the commit, so
-   * they are out even when the node crashes before it (disk.c). */
-  sim_commit_early(w, i);
-  /* Answers that acknowledge no write (reads, unless --durable-reads), or whose writes
-   * are durable already, leave now; the others wait for the commit (disk.c). */
+   * they are out even when the node crashes before it; so do answers that acknowledge
+   * no write (reads, unless --durable-reads), or whose writes are durable already. The
+   * others wait for the commit (disk.c, core/gate.h). */
   sim_commit_outbox(w, i);
   if (s->crash_mid_turn) {
     w->st.crashes_mid_turn++;

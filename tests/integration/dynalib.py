@@ -275,6 +275,11 @@ def dynad_path():
     return os.path.join(bin_dir(), "dynad")
 
 
+def lib_dir():
+    """Where the build puts libraries and the test tools (libdyna_failsync.so)."""
+    return os.environ.get("DYNA_LIB") or os.path.join(bin_dir(), "..", "lib")
+
+
 def tmp_root():
     d = os.environ.get("DYNA_TMP") or tempfile.gettempdir()
     os.makedirs(d, exist_ok=True)
@@ -307,12 +312,12 @@ class NodeStartError(Exception):
 class Node(object):
     """A running dynad. stderr goes to log_path."""
 
-    def __init__(self, name, data_dir, port, args, log_path, host="127.0.0.1"):
+    def __init__(self, name, data_dir, port, args, log_path, host="127.0.0.1", env=None):
         self.name, self.data_dir, self.port, self.args, self.log_path = name, data_dir, port, args, log_path
         self.host = host
         self._log = open(log_path, "ab")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, close_fds=True)
+                                     stderr=subprocess.STDOUT, close_fds=True, env=env)
         _ALL_NODES.append(self)
 
     @property
@@ -403,9 +408,11 @@ class Node(object):
         return Client(self.port, host=self.host, timeout=timeout)
 
 
-def start_node(name, data_dir, port=None, extra_args=(), wait=True, log_path=None, timeout=15.0):
+def start_node(name, data_dir, port=None, extra_args=(), wait=True, log_path=None, timeout=15.0,
+               env=None):
     """Starts dynad --name NAME --data DIR --listen 127.0.0.1:PORT EXTRA... and (by default)
-    waits until it answers PING. With port=None a free port is picked (retried if taken)."""
+    waits until it answers PING. With port=None a free port is picked (retried if taken).
+    env: the process environment (None: this one's)."""
     attempts = 3 if port is None else 1
     last = None
     for _ in range(attempts):
@@ -413,7 +420,7 @@ def start_node(name, data_dir, port=None, extra_args=(), wait=True, log_path=Non
         args = [dynad_path(), "--name", name, "--data", data_dir, "--listen", "127.0.0.1:%d" % p]
         args += [str(a) for a in extra_args]
         lp = log_path or os.path.join(os.path.dirname(os.path.abspath(data_dir)), "%s.log" % name)
-        node = Node(name, data_dir, p, args, lp)
+        node = Node(name, data_dir, p, args, lp, env=env)
         if not wait:
             return node
         try:

@@ -118,10 +118,13 @@ def bugs():
     # Anti-entropy repairs what read repair misses, so no-repair is tested with it off.
     # undurable-ack needs the pipelined commit (--commit-ms) to have a window at all.
     # keep-incarnation needs disk errors (a failed commit) and few keys (the same key
-    # written again by the same coordinator).
+    # written again by the same coordinator). gate-forget-loss (the durability gate,
+    # core/gate.c, releases a failed commit's answers as OK on the next good commit)
+    # needs disk errors too; tests/integration/test_commitfail.py catches it in dynad.
     cases = [("early-ack", []), ("overwrite", []), ("no-repair", ["--aae-ms", 100000000]),
              ("undurable-ack", ["--commit-ms", 2]),
-             ("keep-incarnation", ["--faults", "diskerr", "--keys", 4])]
+             ("keep-incarnation", ["--faults", "diskerr", "--keys", 4]),
+             ("gate-forget-loss", ["--faults", "diskerr"])]
     for bug, extra in cases:
         rc, out = sim("--seeds", "1..10", "--bugs", bug, *extra, "--duration", 5000)
         caught = re.findall(r"^seed (\d+) FAIL", out, re.M)
