@@ -83,7 +83,7 @@ void crdt_num_value(const dyna_crdt_elem_t *e, int64_t *i, double *d, int *ovf);
 /* An increment (di, dd) of the element with this key by actor: creates the element if
  * needed, supersedes the observed markers with a new one and raises the actor's
  * contribution. DYNA_ERANGE when the actor's int64 total would overflow, DYNA_EINVAL
- * when its double total would be NaN; or DYNA_ENOMEM / DYNA_ETOOBIG. */
+ * when its double total would not be finite (so bases can always cancel totals); or DYNA_ENOMEM / DYNA_ETOOBIG. */
 int crdt_num_incr(dyna_crdt_t *s, const uint8_t *key, size_t klen, uint64_t actor, int64_t di,
                   double dd);
 /* A write that sets the number (ZADD, HSET): creates the element if needed and

@@ -52,7 +52,7 @@ int crdt_num_incr(dyna_crdt_t *s, const uint8_t *key, size_t klen, uint64_t acto
   }
   if (crdt_add_ovf(oi, di, &ni)) return DYNA_ERANGE;
   double nd = od + dd;
-  if (nd != nd) return DYNA_EINVAL;
+  if (!isfinite(nd)) return DYNA_EINVAL;
   int rc = elem_for(s, key, klen, &idx, &e, &fresh);
   if (rc == 0) rc = crdt_vals_reserve(e, 1);
   if (rc == 0 && !crdt_contrib_find(e, actor)) rc = crdt_contrib_reserve(e);

@@ -97,7 +97,8 @@ int dyna_crdt_hincrbyfloat(dyna_crdt_t *s, uint64_t actor, const uint8_t *f, siz
  * the member's score afterwards (unless skipped). A plain ZADD writes a base of
  * score minus the increments it observed: it overrides what it saw while a concurrent
  * ZINCRBY elsewhere still adds. Returns the result bits or an error: DYNA_EINVAL for
- * a NaN score, a NaN result ("resulting score is not a number") or NX with GT/LT. */
+ * a NaN score, a NaN result ("resulting score is not a number"), an increment that
+ * would make the actor's total infinite, or NX with GT/LT or XX. */
 int dyna_crdt_zadd(dyna_crdt_t *s, uint64_t actor, const uint8_t *m, size_t mlen, double score,
                    int flags, double *newscore);
 /* 1 when m was present (and is removed as observed), 0 when not, or an error. */

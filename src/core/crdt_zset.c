@@ -9,8 +9,11 @@
  * So a ZADD overrides the score it saw while a concurrent ZINCRBY on another replica
  * still adds (a best-seller list where every region adds its sales); concurrent ZADDs
  * resolve to the base on the greatest dot, ordered by (counter, actor). Scores are
- * doubles, NaN refused as Redis does (a NaN that only infinities of opposite signs
- * merged from two sides could make reads as 0); -0.0 is stored as 0. */
+ * doubles, NaN refused as Redis does; -0.0 is stored as 0. ZADD may set +-inf, but
+ * increments must keep each actor's total finite (Redis would let ZINCRBY reach inf;
+ * here it answers "not a number"), so that a later ZADD's base can cancel them. A sum
+ * that still overflows to NaN (finite totals near DBL_MAX from several actors) reads
+ * as 0. */
 #include "core/crdt_int.h"
 #include "core/crdt_ops.h"
 #include "util/alloc.h"
