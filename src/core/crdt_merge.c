@@ -8,11 +8,42 @@
  *   expiry values    the same rule as element values
  *   context          max per actor
  *
+ * Two states holding the same dot hold the same value, by construction (only the
+ * dot's actor makes it, once). Corrupt or hostile inputs may disagree: the merge then
+ * keeps the greater of the two by a fixed order (val_order, contrib_order), so it is
+ * still commutative, associative and idempotent whatever it is given.
+ *
  * The result is built aside and installed at the end, so dst is unchanged on any
  * error; src may be dst. Cost O(|A| + |B|) plus the copy of what B brings. */
 #include "core/crdt_int.h"
 #include "util/alloc.h"
 #include <string.h>
+
+static int cmp_u64(uint64_t a, uint64_t b) { return a < b ? -1 : a > b; }
+
+static int cmp_dbl(double a, double b) {
+  uint64_t x, y;
+  memcpy(&x, &a, sizeof(x));
+  memcpy(&y, &b, sizeof(y));
+  return cmp_u64(x, y);
+}
+
+/* A total order on values with the same dot. */
+static int val_order(const dyna_crdt_val_t *a, const dyna_crdt_val_t *b) {
+  int c = cmp_u64(a->flags, b->flags);
+  if (!c) c = cmp_u64(a->ts, b->ts);
+  if (!c) c = cmp_u64((uint64_t)a->i, (uint64_t)b->i);
+  if (!c) c = cmp_dbl(a->d, b->d);
+  if (!c) c = crdt_keycmp(a->data, a->len, b->data, b->len);
+  return c;
+}
+
+static int contrib_order(const dyna_crdt_contrib_t *a, const dyna_crdt_contrib_t *b) {
+  int c = cmp_u64(a->seq, b->seq);
+  if (!c) c = cmp_u64((uint64_t)a->i, (uint64_t)b->i);
+  if (!c) c = cmp_dbl(a->d, b->d);
+  return c;
+}
 
 static int val_dup(dyna_crdt_val_t *dst, const dyna_crdt_val_t *src) {
   *dst = *src;
@@ -40,7 +71,8 @@ static int merge_vals(const dyna_crdt_t *A, const dyna_crdt_val_t *a, size_t na,
     int c = i >= na ? 1 : j >= nb ? -1
                                    : crdt_dotcmp(a[i].actor, a[i].counter, b[j].actor, b[j].counter);
     if (c == 0) {
-      keep = &a[i++];
+      keep = val_order(&a[i], &b[j]) >= 0 ? &a[i] : &b[j];
+      i++;
       j++;
     } else if (c < 0) {
       if (!crdt_covers(B, a[i].actor, a[i].counter)) keep = &a[i];
@@ -80,7 +112,7 @@ static int merge_contrib(const dyna_crdt_elem_t *a, const dyna_crdt_elem_t *b,
     const dyna_crdt_contrib_t *x = i < na ? &a->contrib[i] : NULL;
     const dyna_crdt_contrib_t *y = j < nb ? &b->contrib[j] : NULL;
     if (x && y && x->actor == y->actor) {
-      out->contrib[k++] = x->seq >= y->seq ? *x : *y;
+      out->contrib[k++] = contrib_order(x, y) >= 0 ? *x : *y;
       i++;
       j++;
     } else if (!y || (x && x->actor < y->actor)) {
