@@ -14,6 +14,9 @@
  *     argument or current value the op refuses, as Redis does: NaN, "not an integer";
  *     state unchanged), DYNA_ERANGE (an integer result would overflow; unchanged).
  * Wall-clock stamps (ts_ms) are the caller's: the core has no clock.
+ * A command that leaves a collection empty (the last SREM, HDEL, ZREM, pop) should then
+ * call dyna_crdt_delete, as Redis deletes the key and its TTL with it: otherwise the
+ * old deadline would apply to the key's next life.
  * Cost: lookups O(log n); adds and removes O(n) worst case (array insert); counts,
  * nth-element and rank queries O(n); sorted-set views O(n log n) for now. */
 #ifndef DYNA_CRDT_OPS_H

@@ -122,6 +122,7 @@ static void test_set_add_wins(void **st) {
   dyna_crdt_init(&a, DYNA_CRDT_SET);
   assert_int_equal(dyna_crdt_sadd(&a, A1, B("milk")), 1);
   assert_int_equal(dyna_crdt_sadd(&a, A1, B("milk")), 0);
+  assert_int_equal(dyna_crdt_get(&a, B("milk"))->nvals, 1); /* the new dot replaced the old */
   assert_int_equal(dyna_crdt_sadd(&a, A1, B("eggs")), 1);
   fork_from(&b, &a);
   /* concurrent: a removes milk, b adds milk again; a removes eggs, b does nothing */
@@ -289,6 +290,15 @@ static void test_zset_merges(void **st) {
   double p = zscore(&a, "pen");
   assert_true(p == 1 || p == 2);
   assert_true(zscore(&b, "pen") == p);
+  /* ZREM (by an actor with a high counter) concurrent with ZADD: the live ZADD's base
+   * is chosen over the removal's residue whatever the dots */
+  assert_int_equal(dyna_crdt_zadd(&a, A1, B("ink"), 1, DYNA_CRDT_ZADD_INCR, NULL), DYNA_CRDT_ZADDED);
+  heal(&a, &b);
+  for (int i = 0; i < 20; i++) assert_true(dyna_crdt_zadd(&b, A2, B("other"), i, 0, NULL) >= 0);
+  assert_int_equal(dyna_crdt_zrem(&b, A2, B("ink")), 1);
+  assert_int_equal(dyna_crdt_zadd(&a, A1, B("ink"), 50, 0, NULL), DYNA_CRDT_ZCHANGED);
+  heal(&a, &b);
+  assert_true(zscore(&a, "ink") == 50);
   /* ZREM concurrent with ZINCRBY: member stays with just the increment */
   assert_int_equal(dyna_crdt_zrem(&a, A1, B("book")), 1);
   assert_int_equal(dyna_crdt_zrem(&a, A1, B("book")), 0);
