@@ -6,10 +6,11 @@
  * states along the way. On the snapshots it checks that merge is commutative,
  * associative and idempotent to the byte (canonical encodings equal), that
  * encode/decode round-trips, and at the end that every replica, merged with all the
- * others in a random order, holds byte-equal state. Besides the laws, an
- * independent model of the counter (sum of the increments each replica has seen)
- * and of the set (per add event: seen / still live, the ORSWOT semantics written
- * out) checks what the merge computes. */
+ * others in a random order, holds byte-equal state. Besides the laws, independent
+ * models check what the merge computes: the counter (sum of the increments each
+ * replica has seen), the set (per add event: seen / still held, the ORSWOT semantics
+ * written out) and the list (per pushed element: seen / held; each held element
+ * appears exactly once, no other). */
 #include "crdt_testlib.h"
 
 #define MAX_REPLICAS 5
@@ -207,12 +208,88 @@ static void test_set_model(void **st) {
   }
 }
 
+/* List: every pushed element is an event; a replica holds the elements it has seen
+ * and not removed (pops, LREM by index) with the set rule on merge. Each replica's
+ * list must hold exactly its held elements, each once: no pushed element is lost
+ * unless a removal observed it, none appears twice. */
+static void test_list_model(void **st) {
+  (void)st;
+  enum { NR = 4, NEV = 250 };
+  static uint8_t seen[NR][NEV], held[NR][NEV];
+  for (uint64_t seed = 1; seed <= 100; seed++) {
+    uint64_t r = seed * 131;
+    dyna_crdt_t rep[NR];
+    size_t nev = 0;
+    memset(seen, 0, sizeof(seen));
+    memset(held, 0, sizeof(held));
+    for (int i = 0; i < NR; i++) dyna_crdt_init(&rep[i], DYNA_CRDT_LIST);
+    for (int step = 0; step < 200; step++) {
+      int i = (int)t_below(&r, NR);
+      size_t n = dyna_crdt_count(&rep[i]);
+      unsigned w = (unsigned)t_below(&r, 4);
+      if ((w == 0 || n == 0) && nev < NEV) {
+        char name[8];
+        snprintf(name, sizeof(name), "%u", (unsigned)nev);
+        if (n && t_below(&r, 2))
+          assert_int_equal(dyna_crdt_linsert(&rep[i], 5 + (uint64_t)i, t_below(&r, n),
+                                             (int)t_below(&r, 2), B(name)), 0);
+        else
+          assert_int_equal(dyna_crdt_lpush(&rep[i], 5 + (uint64_t)i, (int)t_below(&r, 2), B(name)), 0);
+        seen[i][nev] = held[i][nev] = 1;
+        nev++;
+      } else if (w == 1 && n) {
+        dyna_buf_t out = DYNA_BUF_INIT;
+        assert_int_equal(dyna_crdt_lpop(&rep[i], (int)t_below(&r, 2), &out), 0);
+        assert_int_equal(dyna_buf_reserve(&out, 1), 0);
+        out.data[out.len] = 0;
+        held[i][atoi((char *)out.data)] = 0;
+        dyna_buf_free(&out);
+      } else if (w == 2 && n) {
+        dyna_crdt_litem_t *v;
+        size_t vn, k = t_below(&r, n);
+        assert_int_equal(dyna_crdt_lview(&rep[i], &v, &vn), 0);
+        char name[8] = {0};
+        memcpy(name, v[k].v->data, v[k].v->len);
+        dyna_free(v);
+        dyna_crdt_lremove(&rep[i], &k, 1);
+        held[i][atoi(name)] = 0;
+      } else {
+        int j = (int)t_below(&r, NR);
+        assert_int_equal(dyna_crdt_merge(&rep[i], &rep[j]), 0);
+        for (size_t e = 0; e < nev; e++) {
+          int h = (held[i][e] && held[j][e]) || (held[i][e] && !seen[j][e]) ||
+                  (held[j][e] && !seen[i][e]);
+          held[i][e] = (uint8_t)h;
+          seen[i][e] |= seen[j][e];
+        }
+      }
+      static uint8_t count[NEV];
+      memset(count, 0, sizeof(count));
+      dyna_crdt_litem_t *v;
+      size_t vn, want = 0;
+      assert_int_equal(dyna_crdt_lview(&rep[i], &v, &vn), 0);
+      for (size_t k = 0; k < vn; k++) {
+        char name[8] = {0};
+        memcpy(name, v[k].v->data, v[k].v->len);
+        count[atoi(name)]++;
+      }
+      dyna_free(v);
+      for (size_t e = 0; e < nev; e++) {
+        assert_int_equal(count[e], held[i][e]);
+        want += held[i][e];
+      }
+      assert_int_equal(vn, want);
+    }
+    for (int i = 0; i < NR; i++) dyna_crdt_clear(&rep[i]);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_laws_counter), cmocka_unit_test(test_laws_set),
       cmocka_unit_test(test_laws_hash),    cmocka_unit_test(test_laws_zset),
       cmocka_unit_test(test_laws_list),    cmocka_unit_test(test_counter_model),
-      cmocka_unit_test(test_set_model),
+      cmocka_unit_test(test_set_model),    cmocka_unit_test(test_list_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
