@@ -181,7 +181,8 @@ int dyna_crdt_decode(const uint8_t *p, size_t len, dyna_crdt_t *s);
 /* The counter the context holds for actor (0 when unseen). */
 uint64_t dyna_crdt_ctx_get(const dyna_crdt_t *s, uint64_t actor);
 /* 1 when the key exists (has a live element: a counter with a LIVE dot, a non-empty
- * collection). O(n) for hashes and sorted sets (removed members may leave residue). */
+ * collection). O(n) for hashes and sorted sets (removed members may leave residue).
+ * Expiry is the caller's to check (dyna_crdt_expired with its wall clock). */
 int dyna_crdt_exists(const dyna_crdt_t *s);
 /* Live elements (a counter: 0 or 1; a list: its length). O(n). */
 size_t dyna_crdt_count(const dyna_crdt_t *s);
