@@ -75,10 +75,6 @@ static size_t varint_len(uint64_t v) {
 /* The readers below leave an error already set (DYNA_ENOMEM included) alone. */
 static uint8_t rd_u8(dyna_rd_t *r) { return r->err ? 0 : dyna_rd_u8(r); }
 static uint64_t rd_u64(dyna_rd_t *r) { return r->err ? 0 : dyna_rd_u64le(r); }
-static const uint8_t *rd_bytes(dyna_rd_t *r, size_t max, size_t *n) {
-  *n = 0;
-  return r->err ? NULL : dyna_rd_bytes(r, max, n);
-}
 
 /* A varint that must be minimal. */
 static uint64_t rd_var(dyna_rd_t *r) {
@@ -87,6 +83,20 @@ static uint64_t rd_var(dyna_rd_t *r) {
   uint64_t v = dyna_rd_varint(r);
   if (!r->err && r->off - start != varint_len(v)) r->err = DYNA_ECORRUPT;
   return v;
+}
+
+/* A minimal varint length (at most max) and that many bytes. */
+static const uint8_t *rd_bytes(dyna_rd_t *r, size_t max, size_t *n) {
+  *n = 0;
+  uint64_t len = rd_var(r);
+  if (r->err) return NULL;
+  if (len > max) {
+    r->err = DYNA_ECORRUPT;
+    return NULL;
+  }
+  const uint8_t *p = dyna_rd_take(r, (size_t)len);
+  if (p) *n = (size_t)len;
+  return p;
 }
 
 /* A count whose items take at least `min` bytes each. */

@@ -235,6 +235,18 @@ static void test_number_rules(void **st) {
   e_var(&e, 0);
   e_var(&e, 0);
   assert_int_equal(e_decode(&e), DYNA_ECORRUPT);
+  /* a non-minimal length varint (a key "" written as 0x80 0x00; found by fuzz_crdt) */
+  e_init(&e, 1, DYNA_CRDT_SET);
+  e_ctx2(&e);
+  e_var(&e, 1);
+  e_u8(&e, 0x80);
+  e_u8(&e, 0x00);
+  e_var(&e, 1);
+  e_var(&e, 0);
+  e_var(&e, 1);
+  e_u8(&e, DYNA_CRDT_F_LIVE);
+  e_var(&e, 0);
+  assert_int_equal(e_decode(&e), DYNA_ECORRUPT);
   /* contributions in a set */
   e_init(&e, 1, DYNA_CRDT_SET);
   e_ctx2(&e);
