@@ -1,0 +1,218 @@
+/* crdt_merge.c: the join of two typed states (see crdt.h, "Merge").
+ *
+ *   for each key in A or B (a merge-join of the two sorted element arrays):
+ *     values         v of A kept iff B holds v's dot or B's context misses it;
+ *                    v of B kept iff A does not hold it and A's context misses it
+ *     contributions  per actor the greater seq (equal seqs are the same record)
+ *     element        kept iff anything is left in it
+ *   expiry values    the same rule as element values
+ *   context          max per actor
+ *
+ * Two states holding the same dot hold the same value, by construction (only the
+ * dot's actor makes it, once). Corrupt or hostile inputs may disagree: the merge then
+ * keeps the greater of the two by a fixed order (val_order, contrib_order), so it is
+ * still commutative, associative and idempotent whatever it is given.
+ *
+ * The result is built aside and installed at the end, so dst is unchanged on any
+ * error; src may be dst. Cost O(|A| + |B|) plus the copy of what B brings. */
+#include "core/crdt_int.h"
+#include "util/alloc.h"
+#include <string.h>
+
+static int cmp_u64(uint64_t a, uint64_t b) { return a < b ? -1 : a > b; }
+
+static int cmp_dbl(double a, double b) {
+  uint64_t x, y;
+  memcpy(&x, &a, sizeof(x));
+  memcpy(&y, &b, sizeof(y));
+  return cmp_u64(x, y);
+}
+
+/* A total order on values with the same dot. */
+static int val_order(const dyna_crdt_val_t *a, const dyna_crdt_val_t *b) {
+  int c = cmp_u64(a->flags, b->flags);
+  if (!c) c = cmp_u64(a->ts, b->ts);
+  if (!c) c = cmp_u64((uint64_t)a->i, (uint64_t)b->i);
+  if (!c) c = cmp_dbl(a->d, b->d);
+  if (!c) c = crdt_keycmp(a->data, a->len, b->data, b->len);
+  return c;
+}
+
+static int contrib_order(const dyna_crdt_contrib_t *a, const dyna_crdt_contrib_t *b) {
+  int c = cmp_u64(a->seq, b->seq);
+  if (!c) c = cmp_u64((uint64_t)a->i, (uint64_t)b->i);
+  if (!c) c = cmp_dbl(a->d, b->d);
+  return c;
+}
+
+static int val_dup(dyna_crdt_val_t *dst, const dyna_crdt_val_t *src) {
+  *dst = *src;
+  dst->data = NULL;
+  if (src->flags & DYNA_CRDT_F_BYTES) {
+    dst->data = dyna_memdup(src->data, src->len);
+    if (!dst->data) return DYNA_ENOMEM;
+  }
+  return 0;
+}
+
+/* Merges two dot-sorted value lists into out (allocated here, *nout set). */
+static int merge_vals(const dyna_crdt_t *A, const dyna_crdt_val_t *a, size_t na,
+                      const dyna_crdt_t *B, const dyna_crdt_val_t *b, size_t nb,
+                      dyna_crdt_val_t **out, size_t *nout) {
+  *out = NULL;
+  *nout = 0;
+  if (na + nb == 0) return 0;
+  dyna_crdt_val_t *o = dyna_calloc(na + nb, sizeof(*o));
+  if (!o) return DYNA_ENOMEM;
+  size_t i = 0, j = 0, k = 0;
+  int rc = 0;
+  while (i < na || j < nb) {
+    const dyna_crdt_val_t *keep = NULL;
+    int c = i >= na ? 1 : j >= nb ? -1
+                                   : crdt_dotcmp(a[i].actor, a[i].counter, b[j].actor, b[j].counter);
+    if (c == 0) {
+      keep = val_order(&a[i], &b[j]) >= 0 ? &a[i] : &b[j];
+      i++;
+      j++;
+    } else if (c < 0) {
+      if (!crdt_covers(B, a[i].actor, a[i].counter)) keep = &a[i];
+      i++;
+    } else {
+      if (!crdt_covers(A, b[j].actor, b[j].counter)) keep = &b[j];
+      j++;
+    }
+    if (!keep) continue;
+    if ((rc = val_dup(&o[k], keep)) != 0) break;
+    k++;
+  }
+  if (rc == 0 && k > DYNA_CRDT_MAX_VALS) rc = DYNA_ETOOBIG;
+  if (rc) {
+    for (size_t x = 0; x < k; x++) crdt_val_free(&o[x]);
+    dyna_free(o);
+    return rc;
+  }
+  if (k == 0) {
+    dyna_free(o);
+    o = NULL;
+  }
+  *out = o;
+  *nout = k;
+  return 0;
+}
+
+static int merge_contrib(const dyna_crdt_elem_t *a, const dyna_crdt_elem_t *b,
+                         dyna_crdt_elem_t *out) {
+  size_t na = a ? a->ncontrib : 0, nb = b ? b->ncontrib : 0;
+  if (na + nb == 0) return 0;
+  out->contrib = dyna_malloc((na + nb) * sizeof(*out->contrib));
+  if (!out->contrib) return DYNA_ENOMEM;
+  out->ccap = na + nb;
+  size_t i = 0, j = 0, k = 0;
+  while (i < na || j < nb) {
+    const dyna_crdt_contrib_t *x = i < na ? &a->contrib[i] : NULL;
+    const dyna_crdt_contrib_t *y = j < nb ? &b->contrib[j] : NULL;
+    if (x && y && x->actor == y->actor) {
+      out->contrib[k++] = contrib_order(x, y) >= 0 ? *x : *y;
+      i++;
+      j++;
+    } else if (!y || (x && x->actor < y->actor)) {
+      out->contrib[k++] = *x;
+      i++;
+    } else {
+      out->contrib[k++] = *y;
+      j++;
+    }
+  }
+  out->ncontrib = k;
+  return 0;
+}
+
+/* The merged element of a (in A, may be NULL) and b (in B, may be NULL); *out NULL
+ * when nothing is left. */
+static int merge_elem(const dyna_crdt_t *A, const dyna_crdt_elem_t *a, const dyna_crdt_t *B,
+                      const dyna_crdt_elem_t *b, dyna_crdt_elem_t **out) {
+  *out = NULL;
+  const dyna_crdt_elem_t *k = a ? a : b;
+  dyna_crdt_elem_t *e = dyna_calloc(1, sizeof(*e));
+  if (!e) return DYNA_ENOMEM;
+  int rc = merge_vals(A, a ? a->vals : NULL, a ? a->nvals : 0, B, b ? b->vals : NULL,
+                      b ? b->nvals : 0, &e->vals, &e->nvals);
+  e->vcap = e->nvals;
+  if (rc == 0) rc = merge_contrib(a, b, e);
+  if (rc == 0 && e->nvals + e->ncontrib > 0) {
+    e->key = dyna_memdup(k->key, k->klen);
+    e->klen = k->klen;
+    if (!e->key) rc = DYNA_ENOMEM;
+  }
+  if (rc || e->nvals + e->ncontrib == 0) {
+    crdt_elem_free(e);
+    return rc;
+  }
+  *out = e;
+  return 0;
+}
+
+static int merge_ctx(const dyna_crdt_t *a, const dyna_crdt_t *b, dyna_crdt_t *t) {
+  size_t n = a->nctx + b->nctx;
+  if (n == 0) return 0;
+  t->ctx = dyna_malloc(n * sizeof(*t->ctx));
+  if (!t->ctx) return DYNA_ENOMEM;
+  t->ctxcap = n;
+  size_t i = 0, j = 0, k = 0;
+  while (i < a->nctx || j < b->nctx) {
+    if (j >= b->nctx || (i < a->nctx && a->ctx[i].actor < b->ctx[j].actor)) {
+      t->ctx[k++] = a->ctx[i++];
+    } else if (i >= a->nctx || b->ctx[j].actor < a->ctx[i].actor) {
+      t->ctx[k++] = b->ctx[j++];
+    } else {
+      t->ctx[k] = a->ctx[i];
+      if (b->ctx[j].counter > t->ctx[k].counter) t->ctx[k].counter = b->ctx[j].counter;
+      k++;
+      i++;
+      j++;
+    }
+  }
+  t->nctx = k;
+  return k > DYNA_CRDT_MAX_ACTORS ? DYNA_ETOOBIG : 0;
+}
+
+int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src) {
+  if (dst->type != src->type) return DYNA_EINVAL;
+  const dyna_crdt_t *A = dst, *B = src;
+  dyna_crdt_t t;
+  dyna_crdt_init(&t, dst->type);
+  int rc = merge_ctx(A, B, &t);
+  if (rc) goto done;
+  rc = merge_vals(A, A->exp, A->nexp, B, B->exp, B->nexp, &t.exp, &t.nexp);
+  t.expcap = t.nexp;
+  if (rc) goto done;
+  if (A->n + B->n) {
+    t.e = dyna_malloc((A->n + B->n) * sizeof(*t.e));
+    if (!t.e) {
+      rc = DYNA_ENOMEM;
+      goto done;
+    }
+    t.cap = A->n + B->n;
+  }
+  size_t i = 0, j = 0;
+  while (i < A->n || j < B->n) {
+    const dyna_crdt_elem_t *a = NULL, *b = NULL;
+    int c = i >= A->n ? 1 : j >= B->n ? -1
+                                       : crdt_keycmp(A->e[i]->key, A->e[i]->klen, B->e[j]->key,
+                                                     B->e[j]->klen);
+    if (c <= 0) a = A->e[i++];
+    if (c >= 0) b = B->e[j++];
+    dyna_crdt_elem_t *e;
+    if ((rc = merge_elem(A, a, B, b, &e)) != 0) goto done;
+    if (e) t.e[t.n++] = e;
+  }
+  if (t.n > DYNA_CRDT_MAX_ELEMS) rc = DYNA_ETOOBIG;
+done:
+  if (rc) {
+    dyna_crdt_clear(&t);
+    return rc;
+  }
+  dyna_crdt_clear(dst);
+  *dst = t;
+  return 0;
+}
