@@ -305,7 +305,7 @@ const dyna_cmd_t *dyna_cmd_lookup(const uint8_t *name, size_t len) {
   uint32_t h = name_hash(name, len) & (INDEX_SIZE - 1);
   while (index_slot[h]) {
     const dyna_cmd_t *cmd = &COMMANDS[index_slot[h] - 1];
-    if (cmd->name[len] == 0 && !strncasecmp(cmd->name, (const char *)name, len)) return cmd;
+    if (strlen(cmd->name) == len && !strncasecmp(cmd->name, (const char *)name, len)) return cmd;
     h = (h + 1) & (INDEX_SIZE - 1);
   }
   return NULL;

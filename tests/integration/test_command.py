@@ -197,6 +197,10 @@ def t_errors(h):
         r = c.call("foo", "x" * 200, "y")
         h.eq("unknown command: args cut at 128 bytes", r,
              RespError("ERR unknown command 'foo', with args beginning with: '%s' " % ("x" * 128)))
+        h.eq("a known name followed by a NUL byte is unknown", c.call(b"get\x00xx", "k"),
+             RespError("ERR unknown command 'get?xx', with args beginning with: 'k' "))
+        h.eq("a name longer than any command", c.call("getgetgetgetgetgetgetgetgetgetgetget"),
+             RespError("ERR unknown command 'getgetgetgetgetgetgetgetgetgetgetget', with args beginning with: "))
         h.eq("GET with no key", c.call("GET"), RespError("ERR wrong number of arguments for 'get' command"))
         h.eq("CONFIG alone", c.call("CONFIG"), RespError("ERR wrong number of arguments for 'config' command"))
         h.eq("COMMAND COUNT x", c.call("COMMAND", "COUNT", "x"),
