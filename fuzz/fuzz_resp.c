@@ -6,7 +6,10 @@
  * give the same commands and end the same way. Every command is re-encoded with
  * dyna_resp_put_cmd and must parse back to itself.
  * Reply parser: replies are parsed one after another; each must re-encode and parse
- * back to an equal tree, and its strict prefixes must all be DYNA_EAGAIN.
+ * back to an equal tree, and its strict prefixes must all be DYNA_EAGAIN. Each reply is
+ * also offered to the DYNA.RING decoder libdyna routes by (proto/ring_reply.c): what it
+ * accepts must hold its promises (indexes below the member count, lists no longer than
+ * n, a power-of-two size) and survive the server's encoder and the decoder again.
  * Limits are small (1 MiB bulk) so that nothing can run out of memory. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "proto/resp.h"
+#include "proto/ring_reply.h"
 
 /* Aborts when cond is false (assert() is compiled out in release builds). */
 #define CHECK(cond)                      \
@@ -219,6 +223,42 @@ static int value_equal(const dyna_resp_value_t *a, const dyna_resp_value_t *b) {
   }
 }
 
+/* The ring reply decoder on any parsed reply v. */
+static void fuzz_ring_reply(const dyna_resp_limits_t *lim, const dyna_resp_value_t *v) {
+  dyna_ring_reply_t r, r2;
+  int rc = dyna_ring_reply_decode(v, &r);
+  if (rc) {
+    CHECK(rc == DYNA_EPROTO || rc == DYNA_ENOMEM);
+    CHECK(r.nmembers == 0 && r.members == NULL && r.prefs == NULL && r.plen == NULL);
+    return;
+  }
+  CHECK(r.size >= 1 && (r.size & (r.size - 1)) == 0 && r.n >= 1 && r.n <= DYNA_RING_REPLY_N_MAX);
+  for (uint32_t p = 0; p < r.size; p++) {
+    CHECK(r.plen[p] <= r.n);
+    for (uint32_t j = 0; j < r.plen[p]; j++) CHECK(r.prefs[(size_t)p * r.n + j] < r.nmembers);
+  }
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_ring_reply_encode(&b, &r);
+  CHECK(!b.oom);
+  dyna_resp_value_t again;
+  size_t used = 0;
+  CHECK(dyna_resp_parse_reply(lim, b.data, b.len, &again, &used) == 0 && used == b.len);
+  CHECK(dyna_ring_reply_decode(&again, &r2) == 0);
+  CHECK(r2.size == r.size && r2.n == r.n && r2.version == r.version && r2.nmembers == r.nmembers);
+  for (size_t i = 0; i < r.nmembers; i++) {
+    CHECK(!strcmp(r.members[i].id, r2.members[i].id) && !strcmp(r.members[i].addr, r2.members[i].addr));
+    CHECK(!strcmp(r.members[i].name, r2.members[i].name) &&
+          !strcmp(r.members[i].status, r2.members[i].status));
+  }
+  CHECK(!memcmp(r.plen, r2.plen, r.size));
+  for (uint32_t p = 0; p < r.size; p++)
+    CHECK(!memcmp(&r.prefs[(size_t)p * r.n], &r2.prefs[(size_t)p * r.n], r.plen[p] * sizeof(uint16_t)));
+  dyna_ring_reply_free(&r2);
+  dyna_resp_value_free(&again);
+  dyna_buf_free(&b);
+  dyna_ring_reply_free(&r);
+}
+
 static void fuzz_replies(const uint8_t *data, size_t n) {
   dyna_resp_limits_t lim = fuzz_limits();
   uint8_t *copy = dup_exact(data, n);
@@ -248,6 +288,7 @@ static void fuzz_replies(const uint8_t *data, size_t n) {
     CHECK(dyna_resp_parse_reply(&lim, b.data, b.len, &again, &used2) == 0);
     CHECK(used2 == b.len);
     CHECK(value_equal(&v, &again));
+    fuzz_ring_reply(&lim, &v);
     dyna_resp_value_free(&again);
     dyna_buf_free(&b);
     dyna_resp_value_free(&v);

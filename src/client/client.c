@@ -243,18 +243,9 @@ static void req_put(dyna_client_t *c, dyna_creq_t *q) {
   c->free_reqs = q;
 }
 
-int dyna_error_code(const char *msg) {
-  static const struct { const char *word; int code; } map[] = {
-      {"NOQUORUM", DYNA_ENOQUORUM}, {"TOOBIG", DYNA_ETOOBIG}, {"BUSY", DYNA_EBUSY},
-      {"TIMEOUT", DYNA_ETIMEDOUT},  {"ERR invalid context", DYNA_ECONTEXT}};
-  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-    if (!strncmp(msg, map[i].word, strlen(map[i].word))) return map[i].code;
-  return DYNA_EREMOTE;
-}
-
 int dyna_client_remote_error(dyna_client_t *c, const dyna_resp_value_t *v) {
   snprintf(c->errmsg, sizeof(c->errmsg), "%s", (const char *)v->str);
-  return dyna_error_code((const char *)v->str);
+  return dyna_word_status((const char *)v->str);
 }
 
 static void adopt_ring(dyna_client_t *c, dyna_cring_t *r, const dyna_cnode_t *from);
@@ -269,7 +260,7 @@ static void complete(dyna_client_t *c, dyna_creq_t *q, dyna_resp_value_t *v, int
   res.node = node ? node->addr : "";
   res.latency_ns = dyna_client_now_ns() - q->start_ns;
   if (!status && v && v->type == DYNA_RESP_ERROR && q->kind != DYNA_CREQ_RAW) {
-    status = dyna_error_code((const char *)v->str);
+    status = dyna_word_status((const char *)v->str);
     snprintf(msg, sizeof(msg), "%s", (const char *)v->str);
     if (status == DYNA_EBUSY) c->refresh_due = 1;
   } else if (status) {
@@ -299,10 +290,10 @@ static void complete(dyna_client_t *c, dyna_creq_t *q, dyna_resp_value_t *v, int
       break;
     case DYNA_CREQ_RING: {
       dyna_cring_t r;
-      status = dyna_cring_parse(v, &r);
+      status = dyna_ring_reply_decode(v, &r);
       if (!status) {
         adopt_ring(c, &r, node);
-        dyna_cring_free(&r);
+        dyna_ring_reply_free(&r);
       } else {
         snprintf(msg, sizeof(msg), "malformed DYNA.RING reply");
       }
@@ -459,7 +450,7 @@ static void adopt_ring(dyna_client_t *c, dyna_cring_t *r, const dyna_cnode_t *fr
     map[i] = add_node(c, host, port, 0);
   }
   dyna_free(c->ring_node);
-  dyna_cring_free(&c->ring);
+  dyna_ring_reply_free(&c->ring);
   c->ring = *r;
   memset(r, 0, sizeof(*r));
   c->ring_node = map;
@@ -719,7 +710,7 @@ void dyna_client_close(dyna_client_t *c) {
   }
   dyna_free(c->nodes);
   dyna_free(c->ring_node);
-  dyna_cring_free(&c->ring);
+  dyna_ring_reply_free(&c->ring);
   close(c->epfd);
   dyna_free(c);
 }

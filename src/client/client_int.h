@@ -18,33 +18,16 @@
 #include "util/buf.h"
 #include "dyna.h"
 #include "proto/resp.h"
+#include "proto/ring_reply.h"
+#include "proto/words.h"
 #include <stdint.h>
 
 /* ---- the ring as a client sees it (routing.c, pure) ---- */
 
-typedef struct dyna_cring_member {
-  char *id;     /* hex node id */
-  char *addr;   /* client address "host:port" as the member advertises it */
-  char *name;
-  char *status; /* "valid", "leaving", "removed" */
-} dyna_cring_member_t;
-
-typedef struct dyna_cring {
-  uint32_t size;    /* partitions, a power of two */
-  uint32_t n;       /* replicas per key (length of each preference list, at most) */
-  uint64_t version;
-  size_t nmembers;
-  dyna_cring_member_t *members;
-  uint16_t *prefs;  /* size * n member indexes: partition p's list at prefs[p * n] */
-  uint8_t *plen;    /* size: length of each partition's list (<= n) */
-} dyna_cring_t;
-
-/* Parses a DYNA.RING reply [size, n, version, [[id, addr, name, status]...], [[idx...]...]]
- * into r (zeroed first; free with dyna_cring_free). Every index is checked against the
- * member count and the size must be a power of two.
- * @return 0, DYNA_EPROTO (wrong shape) or DYNA_ENOMEM; on error r is empty. */
-int dyna_cring_parse(const dyna_resp_value_t *v, dyna_cring_t *r);
-void dyna_cring_free(dyna_cring_t *r);
+/* The last DYNA.RING reply adopted: its layout, decoder (dyna_ring_reply_decode) and
+ * dyna_ring_reply_free are defined once, in src/proto/ring_reply.h, beside the encoder
+ * the server answers with. */
+typedef dyna_ring_reply_t dyna_cring_t;
 /* Partition of key in r. */
 uint32_t dyna_cring_partition(const dyna_cring_t *r, const void *key, size_t klen);
 /* The key's preference list: *idx points to its member indexes; returns their count. */
@@ -99,10 +82,9 @@ struct dyna_cnode {
  * status 0. Blocking; runs other requests' callbacks while it waits. */
 int dyna_client_command(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
                         const size_t *argl, dyna_resp_value_t *out);
-/* Maps a RESP error text ("NOQUORUM ...") to a DYNA_E* code and records it as errmsg. */
+/* Maps a RESP error text ("NOQUORUM ...") to a DYNA_E* code (proto/words.h) and records
+ * it as errmsg. */
 int dyna_client_remote_error(dyna_client_t *c, const dyna_resp_value_t *v);
-/* The DYNA_E* code of an error reply's text (no side effects). */
-int dyna_error_code(const char *msg);
 
 /* Records msg as the detail of the last failure. */
 void dyna_client_set_errmsg(dyna_client_t *c, const char *msg);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DYNA_VERSION "0.1.0"
+#include "dyna_version.h"
 
 void dyna_config_default(dyna_config_t *c) { dyna_options_default(c); }
 
@@ -124,7 +124,7 @@ int dyna_config_parse(dyna_config_t *c, int argc, char **argv, char *err, size_t
   /* The file first, so that flags override it. */
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { dyna_config_usage(stdout); return 1; }
-    if (!strcmp(argv[i], "--version")) { printf("dynad %s\n", DYNA_VERSION); return 1; }
+    if (!strcmp(argv[i], "--version")) { printf("dynad %s\n", DYNA_VERSION_STRING); return 1; }
     if (!strcmp(argv[i], "--config")) {
       if (i + 1 >= argc) return set_err(err, errlen, "%s needs a value%s", argv[i], "");
       if (load_file(c, argv[i + 1], err, errlen)) return -1;

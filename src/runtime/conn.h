@@ -1,5 +1,25 @@
-/* conn.h: one client connection of dynad and the slots of its pending commands.
- * Internal to the runtime (server.c, commands.c). */
+/* conn.h: one client connection of dynad, the FIFO of slots of its pending commands,
+ * and the pool the slots come from. Internal to the runtime (conn.c, server.c, cmd_*.c).
+ *
+ * A connection is in exactly one state:
+ *
+ *   accept ─▶ PAUSED ◀──────────────▶ READING        (back-pressure: too many replies
+ *               │      output drained     │            unsent or commands in flight)
+ *               │                         │ QUIT, protocol error, EOF with work pending
+ *               └──────▶ DRAINING ◀───────┘
+ *                           │ output written, queue empty (or write error, stall, stop)
+ *                           ▼
+ *                        CLOSING ─ uv_close ─▶ freed in the close callback
+ *
+ * Only a READING connection has libuv reading its socket; a PAUSED one is read again once
+ * its output drains; a DRAINING one takes no more commands and closes once everything
+ * asked so far has been answered and written. Any state may go to CLOSING (write error,
+ * stall timeout, shutdown).
+ *
+ * The slot queue: each command becomes one slot, appended in arrival order; a slot's
+ * reply is ready when all its node requests answered (or at once, for PING and errors);
+ * ready slots at the head are moved to the output in order, so pipelined replies keep
+ * the order of the commands whatever order the node answers in. */
 #ifndef DYNA_CONN_H
 #define DYNA_CONN_H
 #include "util/buf.h"
@@ -27,31 +47,68 @@ typedef enum {
 } slot_kind_t;
 
 typedef struct slot {
-  struct slot *next;
+  struct slot *next;   /* the connection's queue, or the pool's free list */
   struct conn *conn;   /* the connection whose queue holds this slot */
   slot_kind_t kind;
-  uint64_t first_req;  /* requests first_req .. first_req + nsub - 1 */
+  uint64_t first_req;  /* requests first_req .. first_req + nsub - 1 (0: none) */
   uint32_t nsub, ndone;
   int64_t count;       /* SLOT_COUNT_*: running total */
   int err_set;         /* the first failing sub's error is in out */
+  int pooled;          /* on the pool's free list (a put twice is a bug) */
   dyna_buf_t out;      /* the reply (or, for MGET, the elements so far) */
   dyna_buf_t *parts;   /* MGET: each key's encoded element, by position (owned) */
 } slot_t;
+
+typedef enum {
+  CONN_PAUSED = 0, /* open, not reading: output or commands in flight pile up */
+  CONN_READING,    /* libuv reads its socket */
+  CONN_DRAINING,   /* answering what was asked, then closing (QUIT, error, EOF) */
+  CONN_CLOSING     /* uv_close called; memory freed in the close callback */
+} conn_state_t;
 
 typedef struct conn {
   uv_tcp_t tcp;              /* first member: handle->data is the conn */
   struct dyna_server *srv;
   struct conn *prev, *next;  /* the server's list */
   uint64_t id;
+  conn_state_t state;
   dyna_buf_t in;             /* bytes not yet parsed into a whole command */
   dyna_resp_parser_t parser;
   slot_t *head, *tail;       /* commands waiting for replies, oldest first */
   size_t nslots;
+  uint64_t last_req;         /* the last request id queued (ids grow along the queue) */
   dyna_wq_t wq;              /* replies ready to send / being written */
-  int reading, closing, quit_after_flush;
   int dirty;                 /* on the server's flush list */
   struct conn *next_dirty;
   uint64_t last_input_ms;    /* when bytes last arrived */
 } conn_t;
+
+/* ---- the slot pool (conn.c): paired get/put, as twemproxy's msg_get/msg_put ---- */
+
+/* A zeroed slot, from the pool or newly allocated; NULL when out of memory. */
+slot_t *dyna_slot_get(struct dyna_server *s);
+/* Gives slot back (NULL: no-op): frees what it owns, keeps it (and its reply buffer, if
+ * small) for reuse, up to a bound. The slot must not be on any queue. */
+void dyna_slot_put(struct dyna_server *s, slot_t *slot);
+/* Frees every slot the pool keeps (at shutdown). */
+void dyna_slot_pool_free(struct dyna_server *s);
+
+/* ---- the slot queue of a connection (conn.c) ---- */
+
+/* Appends slot to c's queue (it now belongs to c until flushed or dropped). */
+void dyna_conn_slot_push(conn_t *c, slot_t *slot);
+/* Moves finished slots at the head of c's queue to its output and schedules a write. */
+void dyna_conn_flush_slots(struct dyna_server *s, conn_t *c);
+
+/* ---- connections (conn.c) ---- */
+
+/* Accepts a connection on the listener ls (called from its connection callback). */
+void dyna_conn_accept(struct dyna_server *s, uv_stream_t *ls);
+/* Closes c at once: its pending requests are forgotten, its memory freed later. */
+void dyna_conn_close(struct dyna_server *s, conn_t *c);
+/* After the current command: take no more input; close once every reply is written. */
+void dyna_conn_drain(conn_t *c);
+/* Writes what c has ready, then pauses or resumes reading it (server flush, per turn). */
+void dyna_conn_write(struct dyna_server *s, conn_t *c);
 
 #endif

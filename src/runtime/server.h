@@ -1,7 +1,7 @@
 /* server.h: dynad's runtime. It maps libuv sockets, timers and signals onto the node
  * state machine (core/node.h) and back:
  *
- *   socket bytes ─▶ conn input ─▶ RESP parser ─▶ commands.c ─▶ dyna_node_request
+ *   socket bytes ─▶ conn.c input ─▶ RESP parser ─▶ cmd_table.c ─▶ dyna_node_request
  *                                                                   │
  *   loop turn ends (uv_check): dyna_store_commit  ◀── group commit ──┘
  *        └─▶ dyna_node_pop_reply ─▶ the request's slot in its conn ─▶ in-order RESP out

@@ -1,4 +1,4 @@
-/* server_int.h: the runtime's shared state, for server.c and commands.c only. */
+/* server_int.h: the runtime's shared state, for src/runtime only. */
 #ifndef DYNA_SERVER_INT_H
 #define DYNA_SERVER_INT_H
 #include "runtime/conn.h"
@@ -34,7 +34,7 @@ struct dyna_server {
   size_t nconns;
   conn_t *dirty;        /* connections with replies to flush */
   dyna_idmap_t pend;  /* request id -> slot (ptr) and position in it (aux) */
-  slot_t *free_slots;   /* finished slots kept for reuse (owned; commands.c) */
+  slot_t *free_slots;   /* the slot pool: finished slots kept for reuse (owned; conn.c) */
   size_t nfree_slots;
   uint64_t next_conn_id, next_req;
   uint64_t start_ms;
@@ -48,22 +48,14 @@ uint64_t dyna_server_now(const dyna_server_t *s);
  * that "last written" compares across nodes) and runs its timers on it. */
 uint64_t dyna_server_clock(const dyna_server_t *s);
 
-/* ---- commands.c ---- */
-/* Executes one parsed command of c (its arguments are at cmd->base + argo[i]). Queues
- * a slot and submits requests, or answers at once. Returns 0, or -1 when the connection
- * must be closed after flushing (QUIT). */
-int dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *cmd);
-/* Delivers reply r to position sub of slot (of connection c). */
+/* ---- cmd_table.c, cmd_reply.c (the commands themselves: cmd_*.c) ---- */
+/* Executes one parsed command of c (its arguments are at cmd->base + argo[i]): looks it
+ * up in the command table, checks its arity, and runs its handler, which queues a slot
+ * and submits requests or answers at once. QUIT drains c (conn.h). */
+void dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *cmd);
+/* Delivers reply r to position sub of slot (of connection c); each position once. */
 void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
                        const dyna_reply_t *r);
-/* A zeroed slot (NULL when out of memory). */
-slot_t *dyna_slot_new(dyna_server_t *s);
-/* Releases a slot and everything it owns; the slot itself may be kept for reuse. */
-void dyna_slot_release(dyna_server_t *s, slot_t *slot);
-/* Frees the slots kept for reuse. */
-void dyna_slot_cache_free(dyna_server_t *s);
-/* Appends an error reply for a DYNA_E* status, e.g. "-NOQUORUM 1 of 2 replicas answered". */
-void dyna_cmd_put_status_error(dyna_buf_t *out, int status, const char *msg);
 
 /* ---- group_commit.c: group commit (the commit I/O under core/gate.h) ---- */
 /* Opens the group commit; -1 with a message in err (out of memory, a bad DYNA_TEST_BUGS). */
@@ -85,7 +77,5 @@ void dyna_commit_free(dyna_server_t *s);
 void dyna_server_route_reply(dyna_server_t *s, dyna_reply_t *r);
 /* Writes out every connection with new output. */
 void dyna_server_flush(dyna_server_t *s);
-/* Moves finished slots at the head of c's queue to its output and schedules a write. */
-void dyna_conn_flush_slots(dyna_server_t *s, conn_t *c);
 
 #endif

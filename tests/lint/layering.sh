@@ -18,7 +18,7 @@ allowed util 'util/[a-z0-9_]+\.h|dyna_err\.h'
 allowed proto 'proto/[a-z0-9_]+\.h|util/[a-z0-9_]+\.h'
 allowed store 'store/[a-z0-9_]+\.h|util/[a-z0-9_]+\.h'
 allowed core 'core/[a-z0-9_]+\.h|proto/[a-z0-9_]+\.h|util/[a-z0-9_]+\.h|store/store\.h'
-allowed client 'client/[a-z0-9_]+\.h|proto/resp\.h|util/[a-z0-9_]+\.h|dyna\.h|dyna_[a-z0-9_]+\.h'
+allowed client 'client/[a-z0-9_]+\.h|proto/(resp|words|ring_reply)\.h|util/[a-z0-9_]+\.h|dyna\.h|dyna_[a-z0-9_]+\.h'
 # The CLI, the bench and the examples are programs on the public API: include/ and, for
 # the CLI, its own headers (docs/client.md).
 allowed cli 'cli/[a-z0-9_]+\.h|dyna\.h|dyna_[a-z0-9_]+\.h'

@@ -186,7 +186,7 @@ static int parse_canned(uint32_t size, uint32_t n, const char *corrupt, dyna_cri
   size_t used;
   assert_int_equal(dyna_resp_parse_reply(&lim, b.data, b.len, &v, &used), 0);
   assert_int_equal(used, b.len);
-  int rc = dyna_cring_parse(&v, r);
+  int rc = dyna_ring_reply_decode(&v, r);
   dyna_resp_value_free(&v);
   dyna_buf_free(&b);
   return rc;
@@ -213,12 +213,12 @@ static void test_ring_parse_and_route(void **state) {
     assert_int_equal(idx[0], p % 3);
     assert_int_equal(idx[1], (p + 1) % 3);
   }
-  dyna_cring_free(&r);
+  dyna_ring_reply_free(&r);
   /* one partition: everything in it */
   assert_int_equal(parse_canned(1, 3, NULL, &r), 0);
   const uint16_t *idx;
   assert_int_equal(dyna_cring_prefs(&r, "x", 1, &idx), 3);
-  dyna_cring_free(&r);
+  dyna_ring_reply_free(&r);
   /* malformed variants are refused and leave r empty */
   const char *bad[] = {"status-int", "long-list", "bad-index", "neg-index"};
   for (size_t i = 0; i < 4; i++) {
@@ -229,7 +229,7 @@ static void test_ring_parse_and_route(void **state) {
   assert_int_equal(parse_canned(6, 2, NULL, &r), DYNA_EPROTO); /* not a power of two */
   dyna_resp_value_t v = {0};
   v.type = DYNA_RESP_STRING;
-  assert_int_equal(dyna_cring_parse(&v, &r), DYNA_EPROTO);
+  assert_int_equal(dyna_ring_reply_decode(&v, &r), DYNA_EPROTO);
 }
 
 static void test_addr_and_errors(void **state) {
@@ -249,11 +249,11 @@ static void test_addr_and_errors(void **state) {
   assert_int_equal(dyna_addr_split(":1", host, sizeof(host), &port), DYNA_EINVAL);
   assert_int_equal(dyna_addr_split("[::1]80", host, sizeof(host), &port), DYNA_EINVAL);
   assert_int_equal(dyna_addr_split("h:1x", host, sizeof(host), &port), DYNA_EINVAL);
-  assert_int_equal(dyna_error_code("NOQUORUM 1 of 2 replicas answered"), DYNA_ENOQUORUM);
-  assert_int_equal(dyna_error_code("TOOBIG value"), DYNA_ETOOBIG);
-  assert_int_equal(dyna_error_code("BUSY"), DYNA_EBUSY);
-  assert_int_equal(dyna_error_code("ERR invalid context"), DYNA_ECONTEXT);
-  assert_int_equal(dyna_error_code("ERR unknown command"), DYNA_EREMOTE);
+  assert_int_equal(dyna_word_status("NOQUORUM 1 of 2 replicas answered"), DYNA_ENOQUORUM);
+  assert_int_equal(dyna_word_status("TOOBIG value"), DYNA_ETOOBIG);
+  assert_int_equal(dyna_word_status("BUSY"), DYNA_EBUSY);
+  assert_int_equal(dyna_word_status("ERR invalid context"), DYNA_ECONTEXT);
+  assert_int_equal(dyna_word_status("ERR unknown command"), DYNA_EREMOTE);
   assert_string_not_equal(dyna_strerror(DYNA_ECONN), "");
 }
 

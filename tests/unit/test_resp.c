@@ -1,4 +1,6 @@
-/* test_resp.c: unit tests for the RESP2 codec (src/proto/resp.c).
+/* test_resp.c: unit tests for the RESP2 codec (src/proto/resp.c), and for what server and
+ * client share over it: the error words (proto/words.c) and the DYNA.RING reply
+ * (proto/ring_reply.c), encoded as the server does and decoded as libdyna does.
  *
  * Raw bytes go straight into the parsers, no sockets. Inputs are copied into
  * exactly-sized heap blocks so that AddressSanitizer catches any read past the end, and
@@ -17,6 +19,9 @@
 #include "util/err.h"
 #include "util/alloc.h"
 #include "proto/resp.h"
+#include "proto/ring_reply.h"
+#include "proto/words.h"
+#include <stdio.h>
 
 #define S(lit) (const uint8_t *)(lit), (sizeof(lit) - 1)
 
@@ -1026,6 +1031,168 @@ static void test_roundtrip_reply(void **state) {
   dyna_buf_free(&b);
 }
 
+/* ---- Protocol words (proto/words.c): one definition for server and client ---- */
+
+static void test_words_both_ways(void **state) {
+  (void)state;
+  static const int codes[] = {DYNA_ENOQUORUM, DYNA_ETOOBIG, DYNA_EBUSY, DYNA_ETIMEDOUT};
+  for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+    /* what the server writes, the client reads back as the same code */
+    dyna_buf_t b = DYNA_BUF_INIT;
+    dyna_resp_put_status_error(&b, codes[i], "some detail");
+    dyna_resp_value_t v;
+    size_t used;
+    dyna_resp_limits_t lim;
+    dyna_resp_limits_default(&lim);
+    assert_int_equal(dyna_resp_parse_reply(&lim, b.data, b.len, &v, &used), 0);
+    assert_int_equal(v.type, DYNA_RESP_ERROR);
+    assert_int_equal(dyna_word_status((const char *)v.str), codes[i]);
+    assert_string_not_equal(dyna_word_of_status(codes[i]), DYNA_WORD_ERR);
+    dyna_resp_value_free(&v);
+    dyna_buf_free(&b);
+  }
+  assert_string_equal(dyna_word_of_status(DYNA_ENOQUORUM), "NOQUORUM");
+  assert_string_equal(dyna_word_of_status(DYNA_EIO), "ERR");
+  assert_string_equal(dyna_word_of_status(0), "ERR");
+  assert_int_equal(dyna_word_status("NOQUORUM 1 of 2 replicas answered"), DYNA_ENOQUORUM);
+  assert_int_equal(dyna_word_status("BUSY"), DYNA_EBUSY);
+  assert_int_equal(dyna_word_status("BUSYNESS as usual"), DYNA_EREMOTE); /* a whole word only */
+  assert_int_equal(dyna_word_status("ERR " DYNA_MSG_BAD_CONTEXT " (pass ...)"), DYNA_ECONTEXT);
+  assert_int_equal(dyna_word_status("ERR unknown command 'x'"), DYNA_EREMOTE);
+  assert_int_equal(dyna_word_status(DYNA_WORD_WRONGTYPE " Operation against a key"), DYNA_EREMOTE);
+  assert_int_equal(dyna_word_status(NULL), DYNA_EREMOTE);
+}
+
+static void test_words_error_line_exact(void **state) {
+  (void)state;
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_resp_put_status_error(&b, DYNA_ENOQUORUM, "1 of 2 replicas answered");
+  dyna_resp_put_status_error(&b, DYNA_EPROTO, "Protocol error: bad\r\nline");
+  dyna_resp_put_status_error(&b, DYNA_ETIMEDOUT, NULL); /* no detail: the code's name */
+  char want[256];
+  snprintf(want, sizeof(want), "-NOQUORUM 1 of 2 replicas answered\r\n-ERR Protocol error: bad  line\r\n"
+           "-TIMEOUT %s\r\n", dyna_strerror(DYNA_ETIMEDOUT));
+  assert_int_equal(b.len, strlen(want));
+  assert_memory_equal(b.data, want, b.len);
+  /* a long detail is cut, never overflows */
+  char longmsg[600];
+  memset(longmsg, 'x', sizeof(longmsg) - 1);
+  longmsg[sizeof(longmsg) - 1] = 0;
+  dyna_buf_reset(&b);
+  dyna_resp_put_status_error(&b, DYNA_EBUSY, longmsg);
+  assert_int_equal(b.len, 1 + 255 + 2);
+  assert_memory_equal(b.data, "-BUSY xxx", 9);
+  dyna_buf_free(&b);
+}
+
+/* ---- The DYNA.RING reply (proto/ring_reply.c): the server's encoder, the client's decoder ---- */
+
+/* Encodes a ring of size partitions, n replicas and 3 members as the server streams it:
+ * partition p's list is members (p + j) % 3, j < min(n, 3). */
+static void ring_streamed(dyna_buf_t *b, uint32_t size, uint32_t n) {
+  static const char *addr[3] = {"127.0.0.11:7001", "127.0.0.12:7001", "[::1]:7003"};
+  static const char *name[3] = {"n1", "n2", "n3"};
+  dyna_ring_reply_put_head(b, size, n, 42, 3);
+  for (int i = 0; i < 3; i++)
+    dyna_ring_reply_put_member(b, 0xfedcba9876543210ull + (uint64_t)i, addr[i], name[i], i == 2 ? "leaving" : "valid");
+  dyna_ring_reply_put_prefs_head(b, size);
+  for (uint32_t p = 0; p < size; p++) {
+    uint16_t idx[3];
+    size_t k = n < 3 ? n : 3;
+    for (size_t j = 0; j < k; j++) idx[j] = (uint16_t)((p + j) % 3);
+    dyna_ring_reply_put_preflist(b, idx, k);
+  }
+}
+
+static int decode_bytes(const dyna_buf_t *b, dyna_ring_reply_t *r) {
+  dyna_resp_value_t v;
+  size_t used;
+  dyna_resp_limits_t lim;
+  dyna_resp_limits_default(&lim);
+  lim.max_args = 1u << 20;
+  assert_int_equal(dyna_resp_parse_reply(&lim, b->data, b->len, &v, &used), 0);
+  assert_int_equal(used, b->len);
+  int rc = dyna_ring_reply_decode(&v, r);
+  dyna_resp_value_free(&v);
+  return rc;
+}
+
+static void test_ring_reply_round_trip(void **state) {
+  (void)state;
+  dyna_buf_t b = DYNA_BUF_INIT, again = DYNA_BUF_INIT;
+  ring_streamed(&b, 16, 2);
+  assert_false(b.oom);
+  dyna_ring_reply_t r;
+  assert_int_equal(decode_bytes(&b, &r), 0);
+  assert_int_equal(r.size, 16);
+  assert_int_equal(r.n, 2);
+  assert_int_equal(r.version, 42);
+  assert_int_equal(r.nmembers, 3);
+  assert_string_equal(r.members[0].id, "fedcba9876543210");
+  assert_string_equal(r.members[2].id, "fedcba9876543212");
+  assert_string_equal(r.members[2].addr, "[::1]:7003");
+  assert_string_equal(r.members[1].name, "n2");
+  assert_string_equal(r.members[2].status, "leaving");
+  for (uint32_t p = 0; p < 16; p++) {
+    assert_int_equal(r.plen[p], 2);
+    assert_int_equal(r.prefs[p * 2], p % 3);
+    assert_int_equal(r.prefs[p * 2 + 1], (p + 1) % 3);
+  }
+  /* the whole-reply encoder gives back exactly the streamed bytes */
+  dyna_ring_reply_encode(&again, &r);
+  assert_int_equal(again.len, b.len);
+  assert_memory_equal(again.data, b.data, b.len);
+  dyna_ring_reply_free(&r);
+  dyna_ring_reply_free(&r); /* freed reply is empty: a no-op */
+  /* lists shorter than n (fewer members than replicas) */
+  dyna_buf_reset(&b);
+  ring_streamed(&b, 1, 5);
+  assert_int_equal(decode_bytes(&b, &r), 0);
+  assert_int_equal(r.n, 5);
+  assert_int_equal(r.plen[0], 3);
+  dyna_ring_reply_free(&r);
+  dyna_buf_free(&b);
+  dyna_buf_free(&again);
+}
+
+static void test_ring_reply_refuses_bad_shapes(void **state) {
+  (void)state;
+  dyna_ring_reply_t r;
+  dyna_buf_t b = DYNA_BUF_INIT;
+  /* size not a power of two */
+  ring_streamed(&b, 6, 2);
+  assert_int_equal(decode_bytes(&b, &r), DYNA_EPROTO);
+  assert_int_equal(r.nmembers, 0);
+  assert_null(r.prefs);
+  /* n over the limit */
+  dyna_buf_reset(&b);
+  ring_streamed(&b, 4, DYNA_RING_REPLY_N_MAX + 1);
+  assert_int_equal(decode_bytes(&b, &r), DYNA_EPROTO);
+  /* an index past the members */
+  dyna_buf_reset(&b);
+  dyna_ring_reply_put_head(&b, 1, 1, 0, 1);
+  dyna_ring_reply_put_member(&b, 1, "a:1", "a", "valid");
+  dyna_ring_reply_put_prefs_head(&b, 1);
+  uint16_t idx = 1;
+  dyna_ring_reply_put_preflist(&b, &idx, 1);
+  assert_int_equal(decode_bytes(&b, &r), DYNA_EPROTO);
+  /* a list longer than n */
+  dyna_buf_reset(&b);
+  dyna_ring_reply_put_head(&b, 1, 1, 0, 1);
+  dyna_ring_reply_put_member(&b, 1, "a:1", "a", "valid");
+  dyna_ring_reply_put_prefs_head(&b, 1);
+  uint16_t two[2] = {0, 0};
+  dyna_ring_reply_put_preflist(&b, two, 2);
+  assert_int_equal(decode_bytes(&b, &r), DYNA_EPROTO);
+  assert_null(r.members);
+  /* not an array at all */
+  dyna_resp_value_t v;
+  memset(&v, 0, sizeof(v));
+  v.type = DYNA_RESP_INTEGER;
+  assert_int_equal(dyna_ring_reply_decode(&v, &r), DYNA_EPROTO);
+  dyna_buf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_limits_default),
@@ -1060,6 +1227,10 @@ int main(void) {
       cmocka_unit_test(test_encoder_oom_flag),
       cmocka_unit_test(test_roundtrip_cmd),
       cmocka_unit_test(test_roundtrip_reply),
+      cmocka_unit_test(test_words_both_ways),
+      cmocka_unit_test(test_words_error_line_exact),
+      cmocka_unit_test(test_ring_reply_round_trip),
+      cmocka_unit_test(test_ring_reply_refuses_bad_shapes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

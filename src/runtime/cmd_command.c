@@ -1,0 +1,271 @@
+/* cmd_command.c: COMMAND and its subcommands, answered from the command table
+ * (cmd_table.c) in the shapes Redis 7 gives, RESP2 maps as flat arrays:
+ *
+ *   COMMAND [INFO [name ...]]  one entry per command (nil for an unknown name):
+ *       [name, arity, [flag ...], first key, last key, step, [@category ...], [tip ...],
+ *        [key spec ...], [subcommand entry ...]]
+ *     a key spec: [flags, [RO access ...], begin_search, [type, index, spec, [index, i]],
+ *                  find_keys, [type, range, spec, [lastkey, l, keystep, s, limit, 0]]]
+ *   COMMAND DOCS [name ...]    [name, [summary, s, since, v, group, g, complexity, c,
+ *                               subcommands, [name, [...], ...]], ...] (unknown names left out)
+ *   COMMAND COUNT              the number of top-level commands
+ *   COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p]   names, subcommands included
+ *   COMMAND GETKEYS cmd arg... the key arguments of a command line */
+#include "runtime/cmd_table.h"
+#include "proto/words.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Puts each space-separated word of list (NULL: none) as a simple string (simple != 0)
+ * or a bulk string, after an array header with their count. */
+static void put_words(dyna_buf_t *b, const char *list, int simple) {
+  size_t n = 0;
+  for (const char *p = list; p && *p;) {
+    while (*p == ' ') p++;
+    if (!*p) break;
+    n++;
+    while (*p && *p != ' ') p++;
+  }
+  dyna_resp_put_array(b, n);
+  for (const char *p = list; p && *p;) {
+    while (*p == ' ') p++;
+    if (!*p) break;
+    const char *e = p;
+    while (*e && *e != ' ') e++;
+    char w[64];
+    size_t k = (size_t)(e - p) < sizeof(w) - 1 ? (size_t)(e - p) : sizeof(w) - 1;
+    memcpy(w, p, k);
+    w[k] = 0;
+    if (simple) dyna_resp_put_simple(b, w);
+    else dyna_resp_put_bulk_str(b, w);
+    p = e;
+  }
+}
+
+static void put_bits(dyna_buf_t *b, uint32_t bits, int nbits, const char *(*name)(uint32_t)) {
+  size_t n = 0;
+  for (int i = 0; i < nbits; i++) n += (bits >> i) & 1;
+  dyna_resp_put_array(b, n);
+  for (int i = 0; i < nbits; i++)
+    if ((bits >> i) & 1) dyna_resp_put_simple(b, name(1u << i));
+}
+
+static void put_key_specs(dyna_buf_t *b, const dyna_cmd_t *cmd) {
+  if (!cmd->key_flags) { dyna_resp_put_array(b, 0); return; }
+  dyna_resp_put_array(b, 1);
+  dyna_resp_put_array(b, 6);
+  dyna_resp_put_bulk_str(b, "flags");
+  put_words(b, cmd->key_flags, 1);
+  dyna_resp_put_bulk_str(b, "begin_search");
+  dyna_resp_put_array(b, 4);
+  dyna_resp_put_bulk_str(b, "type");
+  dyna_resp_put_bulk_str(b, "index");
+  dyna_resp_put_bulk_str(b, "spec");
+  dyna_resp_put_array(b, 2);
+  dyna_resp_put_bulk_str(b, "index");
+  dyna_resp_put_int(b, cmd->first_key);
+  dyna_resp_put_bulk_str(b, "find_keys");
+  dyna_resp_put_array(b, 4);
+  dyna_resp_put_bulk_str(b, "type");
+  dyna_resp_put_bulk_str(b, "range");
+  dyna_resp_put_bulk_str(b, "spec");
+  dyna_resp_put_array(b, 6);
+  dyna_resp_put_bulk_str(b, "lastkey");
+  dyna_resp_put_int(b, cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key);
+  dyna_resp_put_bulk_str(b, "keystep");
+  dyna_resp_put_int(b, cmd->key_step);
+  dyna_resp_put_bulk_str(b, "limit");
+  dyna_resp_put_int(b, 0);
+}
+
+static void put_info(dyna_buf_t *b, const dyna_cmd_t *cmd) {
+  dyna_resp_put_array(b, 10);
+  dyna_resp_put_bulk_str(b, cmd->name);
+  dyna_resp_put_int(b, cmd->arity);
+  put_bits(b, cmd->flags, CMD_FLAG_BITS, dyna_cmd_flag_name);
+  dyna_resp_put_int(b, cmd->first_key);
+  dyna_resp_put_int(b, cmd->last_key);
+  dyna_resp_put_int(b, cmd->key_step);
+  put_bits(b, cmd->acl, ACL_BITS, dyna_acl_name);
+  put_words(b, cmd->tips, 0);
+  put_key_specs(b, cmd);
+  dyna_resp_put_array(b, cmd->nsubs);
+  for (size_t i = 0; i < cmd->nsubs; i++) put_info(b, &cmd->subs[i]);
+}
+
+static void put_docs(dyna_buf_t *b, const dyna_cmd_t *cmd) {
+  size_t n = 3 + (cmd->complexity != NULL) + (cmd->nsubs > 0);
+  dyna_resp_put_array(b, 2 * n);
+  dyna_resp_put_bulk_str(b, "summary");
+  dyna_resp_put_bulk_str(b, cmd->summary);
+  dyna_resp_put_bulk_str(b, "since");
+  dyna_resp_put_bulk_str(b, cmd->since);
+  dyna_resp_put_bulk_str(b, "group");
+  dyna_resp_put_bulk_str(b, cmd->group);
+  if (cmd->complexity) {
+    dyna_resp_put_bulk_str(b, "complexity");
+    dyna_resp_put_bulk_str(b, cmd->complexity);
+  }
+  if (cmd->nsubs) {
+    dyna_resp_put_bulk_str(b, "subcommands");
+    dyna_resp_put_array(b, 2 * cmd->nsubs);
+    for (size_t i = 0; i < cmd->nsubs; i++) {
+      dyna_resp_put_bulk_str(b, cmd->subs[i].name);
+      put_docs(b, &cmd->subs[i]);
+    }
+  }
+}
+
+static void finish(conn_t *c, dyna_buf_t *b) {
+  if (!b->oom) return;
+  dyna_buf_reset(b);
+  b->oom = 0;
+  dyna_resp_put_error(b, DYNA_WORD_ERR " out of memory");
+  (void)c;
+}
+
+void dyna_cmd_command(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+  (void)s;
+  (void)a;
+  dyna_buf_t *b = dyna_reply_now(c);
+  dyna_resp_put_array(b, dyna_cmd_count());
+  for (size_t i = 0; i < dyna_cmd_count(); i++) put_info(b, dyna_cmd_at(i));
+  finish(c, b);
+}
+
+void dyna_cmd_command_count(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+  (void)s;
+  (void)a;
+  dyna_resp_put_int(dyna_reply_now(c), (int64_t)dyna_cmd_count());
+}
+
+void dyna_cmd_command_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+  if (a->argc == 2) { dyna_cmd_command(s, c, a); return; }
+  dyna_buf_t *b = dyna_reply_now(c);
+  dyna_resp_put_array(b, a->argc - 2);
+  for (size_t i = 2; i < a->argc; i++) {
+    const dyna_cmd_t *cmd = dyna_cmd_lookup(dyna_arg(a, i), dyna_arg_len(a, i));
+    if (cmd) put_info(b, cmd);
+    else dyna_resp_put_nil(b);
+  }
+  finish(c, b);
+}
+
+void dyna_cmd_command_docs(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+  (void)s;
+  dyna_buf_t *b = dyna_reply_now(c);
+  if (a->argc == 2) {
+    dyna_resp_put_array(b, 2 * dyna_cmd_count());
+    for (size_t i = 0; i < dyna_cmd_count(); i++) {
+      dyna_resp_put_bulk_str(b, dyna_cmd_at(i)->name);
+      put_docs(b, dyna_cmd_at(i));
+    }
+  } else {
+    size_t found = 0;
+    for (size_t i = 2; i < a->argc; i++) found += dyna_cmd_lookup(dyna_arg(a, i), dyna_arg_len(a, i)) != NULL;
+    dyna_resp_put_array(b, 2 * found);
+    for (size_t i = 2; i < a->argc; i++) {
+      const dyna_cmd_t *cmd = dyna_cmd_lookup(dyna_arg(a, i), dyna_arg_len(a, i));
+      if (!cmd) continue;
+      dyna_resp_put_bulk_str(b, cmd->name);
+      put_docs(b, cmd);
+    }
+  }
+  finish(c, b);
+}
+
+/* Glob match of name against pat ('*', '?', '\' escapes), ignoring case. */
+static int glob_match(const char *pat, size_t plen, const char *name) {
+  while (plen) {
+    if (*pat == '*') {
+      while (plen > 1 && pat[1] == '*') { pat++; plen--; }
+      if (plen == 1) return 1;
+      for (const char *n = name; ; n++) {
+        if (glob_match(pat + 1, plen - 1, n)) return 1;
+        if (!*n) return 0;
+      }
+    }
+    if (!*name) return 0;
+    if (*pat == '\\' && plen > 1) { pat++; plen--; }
+    if (*pat != '?' && tolower((unsigned char)*pat) != tolower((unsigned char)*name)) return 0;
+    pat++;
+    plen--;
+    name++;
+  }
+  return !*name;
+}
+
+typedef enum { FILTER_NONE, FILTER_MODULE, FILTER_ACLCAT, FILTER_PATTERN } list_filter_t;
+
+static int list_match(const dyna_cmd_t *cmd, list_filter_t f, const uint8_t *arg, size_t len) {
+  switch (f) {
+  case FILTER_NONE: return 1;
+  case FILTER_MODULE: return 0; /* no modules */
+  case FILTER_ACLCAT:
+    for (uint32_t i = 0; i < ACL_BITS; i++) {
+      const char *name = dyna_acl_name(1u << i) + 1; /* without the '@' */
+      if ((cmd->acl >> i & 1) && strlen(name) == len && !strncasecmp(name, (const char *)arg, len)) return 1;
+    }
+    return 0;
+  case FILTER_PATTERN: return glob_match((const char *)arg, len, cmd->name);
+  }
+  return 0;
+}
+
+void dyna_cmd_command_list(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+  (void)s;
+  list_filter_t f = FILTER_NONE;
+  const uint8_t *arg = NULL;
+  size_t len = 0;
+  if (a->argc != 2) {
+    if (a->argc != 5 || !dyna_arg_is(a, 2, "FILTERBY")) { dyna_reply_syntax_error(c, NULL); return; }
+    if (dyna_arg_is(a, 3, "MODULE")) f = FILTER_MODULE;
+    else if (dyna_arg_is(a, 3, "ACLCAT")) f = FILTER_ACLCAT;
+    else if (dyna_arg_is(a, 3, "PATTERN")) f = FILTER_PATTERN;
+    else { dyna_reply_syntax_error(c, NULL); return; }
+    arg = dyna_arg(a, 4);
+    len = dyna_arg_len(a, 4);
+  }
+  size_t n = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    dyna_buf_t *b = pass ? dyna_reply_now(c) : NULL;
+    if (b) dyna_resp_put_array(b, n);
+    for (size_t i = 0; i < dyna_cmd_count(); i++) {
+      const dyna_cmd_t *cmd = dyna_cmd_at(i);
+      for (size_t k = 0; k <= cmd->nsubs; k++) {
+        const dyna_cmd_t *x = k ? &cmd->subs[k - 1] : cmd;
+        if (!list_match(x, f, arg, len)) continue;
+        if (b) dyna_resp_put_bulk_str(b, x->name);
+        else n++;
+      }
+    }
+    if (b) finish(c, b);
+  }
+}
+
+void dyna_cmd_command_getkeys(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+  (void)s;
+  const dyna_cmd_t *cmd = dyna_cmd_lookup(dyna_arg(a, 2), dyna_arg_len(a, 2));
+  size_t n = a->argc - 2; /* the command line asked about, its name included */
+  if (!cmd) { dyna_reply_error(c, DYNA_WORD_ERR " Invalid command specified"); return; }
+  if (cmd->subs && n >= 2) {
+    const dyna_cmd_t *sub = dyna_cmd_sub_lookup(cmd, dyna_arg(a, 3), dyna_arg_len(a, 3));
+    if (sub) cmd = sub;
+  }
+  if (!dyna_cmd_arity_ok(cmd->arity, n)) {
+    dyna_reply_error(c, DYNA_WORD_ERR " Invalid number of arguments specified for command");
+    return;
+  }
+  if (!cmd->first_key) { dyna_reply_error(c, DYNA_WORD_ERR " The command has no key arguments"); return; }
+  size_t first = (size_t)cmd->first_key, step = (size_t)cmd->key_step;
+  long last = cmd->last_key < 0 ? (long)n + cmd->last_key : cmd->last_key;
+  size_t nkeys = 0;
+  for (long i = (long)first; i <= last && (size_t)i < n; i += (long)step) nkeys++;
+  dyna_buf_t *b = dyna_reply_now(c);
+  dyna_resp_put_array(b, nkeys);
+  for (long i = (long)first; i <= last && (size_t)i < n; i += (long)step)
+    dyna_resp_put_bulk(b, dyna_arg(a, 2 + (size_t)i), dyna_arg_len(a, 2 + (size_t)i));
+  finish(c, b);
+}

@@ -1,0 +1,169 @@
+/* cmd_reply.c: how a command's answer is made, for every family: immediate answers and
+ * errors, and for commands that ask the node, a slot of node requests whose replies are
+ * folded into one RESP answer (dyna_cmd_complete), by the slot's kind:
+ *
+ *   handler ─▶ dyna_cmd_slot_open(kind, nsub) ─▶ nsub × dyna_cmd_submit ─▶ node
+ *   node reply ─▶ server.c route ─▶ dyna_cmd_complete(slot, sub) ─▶ ... ─▶ finish_slot:
+ *                 the slot is READY and leaves in its turn (conn.c)
+ *
+ * Plain Redis commands map onto versioned operations: GET returns the last written
+ * sibling; SET and DEL supersede every version the coordinator knows. */
+#include "runtime/cmd_table.h"
+#include "proto/words.h"
+#include "util/assert.h"
+#include "util/alloc.h"
+#include "util/b64.h"
+#include "util/err.h"
+#include "core/object.h"
+#include <stdio.h>
+
+/* ---------- immediate answers ---------- */
+
+dyna_buf_t *dyna_reply_now(conn_t *c) {
+  if (!c->head) return &c->wq.out;
+  slot_t *slot = dyna_slot_get(c->srv);
+  if (!slot) return &c->wq.out; /* out of memory: order may suffer, content does not */
+  slot->kind = SLOT_READY;
+  dyna_conn_slot_push(c, slot);
+  return &slot->out;
+}
+
+void dyna_reply_error(conn_t *c, const char *msg) { dyna_resp_put_error(dyna_reply_now(c), msg); }
+
+void dyna_reply_arity_error(conn_t *c, const char *name) {
+  char line[96];
+  snprintf(line, sizeof(line), DYNA_WORD_ERR " wrong number of arguments for '%s' command", name);
+  dyna_reply_error(c, line);
+}
+
+void dyna_reply_syntax_error(conn_t *c, const char *detail) {
+  char line[160];
+  snprintf(line, sizeof(line), DYNA_WORD_ERR " syntax error%s%s", detail ? " " : "", detail ? detail : "");
+  dyna_reply_error(c, line);
+}
+
+/* ---------- slots of node requests ---------- */
+
+slot_t *dyna_cmd_slot_open(dyna_server_t *s, conn_t *c, slot_kind_t kind, uint32_t nsub) {
+  DYNA_ASSERT(kind != SLOT_READY && nsub > 0, "slot kind %d with %u requests", (int)kind, nsub);
+  slot_t *slot = dyna_slot_get(s);
+  if (!slot) goto oom;
+  slot->kind = kind;
+  slot->nsub = nsub;
+  if (kind == SLOT_MGET) {
+    slot->parts = dyna_calloc(nsub, sizeof(dyna_buf_t));
+    if (!slot->parts) goto oom;
+  }
+  slot->first_req = s->next_req + 1;
+  s->next_req += nsub;
+  dyna_conn_slot_push(c, slot);
+  return slot;
+oom:
+  dyna_slot_put(s, slot);
+  dyna_reply_error(c, DYNA_WORD_ERR " out of memory");
+  return NULL;
+}
+
+void dyna_cmd_submit(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, dyna_req_t *req) {
+  DYNA_ASSERT(sub < slot->nsub, "request %u of a slot of %u", sub, slot->nsub);
+  req->id = slot->first_req + sub;
+  int rc = dyna_idmap_put(&s->pend, req->id, slot, sub);
+  if (!rc) {
+    rc = dyna_node_request(s->node, req, dyna_server_clock(s));
+    if (rc) dyna_idmap_take(&s->pend, req->id, NULL);
+  }
+  if (rc) {
+    dyna_reply_t r;
+    memset(&r, 0, sizeof(r));
+    r.req_id = req->id;
+    r.op = req->op;
+    dyna_reply_fail(&r, rc, NULL);
+    dyna_cmd_complete(s, c, slot, sub, &r);
+  }
+}
+
+void dyna_cmd_key_req(dyna_req_t *req, dyna_op_t op, const dyna_args_t *a, size_t i) {
+  memset(req, 0, sizeof(*req));
+  req->op = op;
+  req->key = dyna_arg(a, i);
+  req->klen = dyna_arg_len(a, i);
+}
+
+/* ---------- folding replies ---------- */
+
+static void put_latest(dyna_buf_t *b, const dyna_reply_t *r) {
+  const dyna_val_t *v = dyna_obj_latest(&r->obj);
+  if (v) dyna_resp_put_bulk(b, v->data, v->len);
+  else dyna_resp_put_nil(b);
+}
+
+static void put_context(dyna_buf_t *b, const dyna_ctx_t *ctx) {
+  if (!ctx->n) { dyna_resp_put_bulk(b, "", 0); return; }
+  dyna_buf_t raw = DYNA_BUF_INIT, text = DYNA_BUF_INIT;
+  dyna_ctx_encode(ctx, &raw);
+  dyna_b64_encode(raw.data, raw.len, &text);
+  dyna_resp_put_bulk(b, text.data, text.len);
+  dyna_buf_free(&raw);
+  dyna_buf_free(&text);
+}
+
+static void put_siblings(dyna_buf_t *b, const dyna_reply_t *r) {
+  dyna_resp_put_array(b, 2);
+  put_context(b, &r->ctx);
+  dyna_resp_put_array(b, dyna_obj_nlive(&r->obj));
+  for (size_t i = 0; i < dyna_obj_nvals(&r->obj); i++) {
+    const dyna_val_t *v = dyna_obj_val(&r->obj, i);
+    if (!(v->flags & DYNA_VAL_TOMBSTONE)) dyna_resp_put_bulk(b, v->data, v->len);
+  }
+}
+
+static void finish_slot(slot_t *slot) {
+  if (slot->err_set) { slot->kind = SLOT_READY; return; }
+  switch (slot->kind) {
+  case SLOT_MGET:
+    dyna_resp_put_array(&slot->out, slot->nsub);
+    for (uint32_t i = 0; i < slot->nsub; i++)
+      dyna_buf_put(&slot->out, slot->parts[i].data, slot->parts[i].len);
+    break;
+  case SLOT_SET: dyna_resp_put_simple(&slot->out, "OK"); break;
+  case SLOT_COUNT_LIVE:
+  case SLOT_COUNT_DEL: dyna_resp_put_int(&slot->out, slot->count); break;
+  default: break; /* single-request kinds wrote their answer already */
+  }
+  if (slot->out.oom) {
+    dyna_buf_reset(&slot->out);
+    slot->out.oom = 0;
+    dyna_resp_put_error(&slot->out, DYNA_WORD_ERR " out of memory");
+  }
+  slot->kind = SLOT_READY;
+}
+
+void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
+                       const dyna_reply_t *r) {
+  (void)s;
+  /* Each request of a slot is completed once: its id left the pending map when its
+   * reply was routed here, and a slot is READY only once all of them came. */
+  DYNA_ASSERT(slot->kind != SLOT_READY && slot->ndone < slot->nsub && sub < slot->nsub &&
+                  slot->conn == c,
+              "completing request %u of slot %p (kind %d, %u of %u done, first req %llu)", sub,
+              (void *)slot, (int)slot->kind, slot->ndone, slot->nsub,
+              (unsigned long long)slot->first_req);
+  if (r->status) {
+    if (!slot->err_set) {
+      dyna_buf_reset(&slot->out);
+      dyna_resp_put_status_error(&slot->out, r->status, r->msg);
+      slot->err_set = 1;
+    }
+  } else if (!slot->err_set) {
+    switch (slot->kind) {
+    case SLOT_GET: put_latest(&slot->out, r); break;
+    case SLOT_MGET: put_latest(&slot->parts[sub], r); break;
+    case SLOT_COUNT_LIVE: slot->count += dyna_obj_nlive(&r->obj) > 0; break;
+    case SLOT_COUNT_DEL: slot->count += r->existed; break;
+    case SLOT_DGET: put_siblings(&slot->out, r); break;
+    case SLOT_DPUT: put_context(&slot->out, &r->ctx); break;
+    default: break;
+    }
+  }
+  if (++slot->ndone == slot->nsub) finish_slot(slot);
+}

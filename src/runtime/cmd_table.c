@@ -1,0 +1,383 @@
+/* cmd_table.c: the command table (one row per command, see cmd_table.h), its O(1) index
+ * and the dispatcher: look up, check arity, call the handler.
+ *
+ *   parsed command ─▶ dyna_cmd_lookup(argv[0])    hash of the lowercased name, one compare
+ *        │ unknown: "ERR unknown command 'x', with args beginning with: 'a' 'b' "
+ *        ▼
+ *   arity from the row                         "ERR wrong number of arguments for 'get' command"
+ *        ▼
+ *   container? ─▶ dyna_cmd_sub_lookup(argv[1]) "ERR unknown subcommand 'x'. Try CONFIG HELP."
+ *        │        arity from the sub-row
+ *        ▼
+ *   row->fn(s, c, args) ─▶ answer now, or a slot + node requests (cmd_reply.c)
+ *
+ * Flags, key positions, ACL categories and tips of the Redis commands are Redis 7.0's,
+ * so that clients which ask COMMAND route and classify them as they would on Redis;
+ * summaries describe what Dyna does. */
+#include "runtime/cmd_table.h"
+#include "util/assert.h"
+#include <ctype.h>
+#include <stdio.h>
+
+#define DYNA_SINCE "0.1.0" /* Dyna's own commands: the version that added them */
+
+/* Shorthands for the rows. */
+#define KEYS(first, last, step) .first_key = (first), .last_key = (last), .key_step = (step)
+#define DOCS(grp, ver, cplx, text) .group = (grp), .since = (ver), .complexity = (cplx), .summary = (text)
+#define SUBS(table) .subs = (table), .nsubs = sizeof(table) / sizeof((table)[0])
+
+/* ---------- sub-tables ---------- */
+
+static const dyna_cmd_t COMMAND_SUBS[] = {
+    {.name = "command|count", .arity = 2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION,
+     DOCS("server", "2.8.13", "O(1)", "Returns the number of commands this node knows."),
+     .fn = dyna_cmd_command_count},
+    {.name = "command|docs", .arity = -2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION,
+     .tips = "nondeterministic_output_order",
+     DOCS("server", "7.0.0", "O(N) where N is the number of commands to look up",
+          "Returns the documentation of the named commands, or of every command."),
+     .fn = dyna_cmd_command_docs},
+    {.name = "command|getkeys", .arity = -4, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION,
+     DOCS("server", "2.8.13", "O(N) where N is the number of arguments to the command",
+          "Extracts the key names from a full command line."),
+     .fn = dyna_cmd_command_getkeys},
+    {.name = "command|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION,
+     DOCS("server", "5.0.0", "O(1)", "Lists the COMMAND subcommands."), .fn = dyna_cmd_help},
+    {.name = "command|info", .arity = -2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION,
+     .tips = "nondeterministic_output_order",
+     DOCS("server", "2.8.13", "O(N) where N is the number of commands to look up",
+          "Returns arity, flags, key positions and ACL categories of the named commands, or of every command."),
+     .fn = dyna_cmd_command_info},
+    {.name = "command|list", .arity = -2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION,
+     .tips = "nondeterministic_output_order",
+     DOCS("server", "7.0.0", "O(N) where N is the total number of commands",
+          "Returns the names of the commands, subcommands included, optionally filtered."),
+     .fn = dyna_cmd_command_list},
+};
+
+static const dyna_cmd_t CONFIG_SUBS[] = {
+    {.name = "config|get", .arity = -3, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     DOCS("server", "2.0.0", "O(N) when N is the number of configuration parameters",
+          "Returns the parameters whose names match any of the glob patterns, with their values."),
+     .fn = dyna_cmd_config_get},
+    {.name = "config|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW,
+     DOCS("server", "5.0.0", "O(1)", "Lists the CONFIG subcommands."), .fn = dyna_cmd_help},
+};
+
+static const dyna_cmd_t CLIENT_SUBS[] = {
+    {.name = "client|getname", .arity = 2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+     .acl = ACL_SLOW | ACL_CONNECTION,
+     DOCS("connection", "2.6.9", "O(1)", "Returns nil: Dyna keeps no connection names."),
+     .fn = dyna_cmd_client_getname},
+    {.name = "client|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION,
+     DOCS("connection", "5.0.0", "O(1)", "Lists the CLIENT subcommands."), .fn = dyna_cmd_help},
+    {.name = "client|id", .arity = 2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+     .acl = ACL_SLOW | ACL_CONNECTION,
+     DOCS("connection", "5.0.0", "O(1)", "Returns this connection's id."), .fn = dyna_cmd_client_id},
+    {.name = "client|setinfo", .arity = 4, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+     .acl = ACL_SLOW | ACL_CONNECTION,
+     DOCS("connection", "7.2.0", "O(1)", "Accepts a client library's name or version, and ignores it."),
+     .fn = dyna_cmd_client_setinfo},
+    {.name = "client|setname", .arity = 3, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+     .acl = ACL_SLOW | ACL_CONNECTION,
+     DOCS("connection", "2.6.9", "O(1)", "Accepts a connection name, and ignores it."),
+     .fn = dyna_cmd_client_setname},
+};
+
+static const dyna_cmd_t DYNA_ADMIN_SUBS[] = {
+    {.name = "dyna.admin|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW,
+     DOCS("dyna", DYNA_SINCE, "O(1)", "Lists the DYNA.ADMIN subcommands."), .fn = dyna_cmd_help},
+    {.name = "dyna.admin|join", .arity = 3, .flags = CMD_ADMIN | CMD_NOSCRIPT,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     DOCS("dyna", DYNA_SINCE, "O(1)", "Joins this node to the cluster of the member at a cluster address host:port."),
+     .fn = dyna_cmd_dyna_admin_join},
+    {.name = "dyna.admin|leave", .arity = 2, .flags = CMD_ADMIN | CMD_NOSCRIPT,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     DOCS("dyna", DYNA_SINCE, "O(1)", "Takes this node out of its cluster; its partitions move to the others."),
+     .fn = dyna_cmd_dyna_admin_leave},
+    {.name = "dyna.admin|remove", .arity = 3, .flags = CMD_ADMIN | CMD_NOSCRIPT,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     DOCS("dyna", DYNA_SINCE, "O(1)", "Removes another member, by name or id, from the cluster."),
+     .fn = dyna_cmd_dyna_admin_remove},
+    {.name = "dyna.admin|repair", .arity = -2, .flags = CMD_ADMIN | CMD_NOSCRIPT,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     DOCS("dyna", DYNA_SINCE, "O(1)", "Starts anti-entropy now, for one partition or for every partition."),
+     .fn = dyna_cmd_dyna_admin_repair},
+};
+
+/* ---------- the table ---------- */
+
+static const dyna_cmd_t COMMANDS[] = {
+    /* strings (cmd_string.c): the register, as plain Redis commands */
+    {.name = "get", .arity = 2, .flags = CMD_READONLY | CMD_FAST, KEYS(1, 1, 1),
+     .acl = ACL_READ | ACL_STRING | ACL_FAST, .key_flags = "RO access",
+     DOCS("string", "1.0.0", "O(1)", "Returns the value of a key: the last written sibling, or nil."),
+     .fn = dyna_cmd_get},
+    {.name = "set", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, 1, 1),
+     .acl = ACL_WRITE | ACL_STRING | ACL_SLOW, .key_flags = "OW update",
+     DOCS("string", "1.0.0", "O(1)", "Sets the value of a key, superseding every version its coordinator knows."),
+     .fn = dyna_cmd_set},
+    {.name = "del", .arity = -2, .flags = CMD_WRITE, KEYS(1, -1, 1),
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, .key_flags = "RM delete",
+     .tips = "request_policy:multi_shard response_policy:agg_sum",
+     DOCS("generic", "1.0.0", "O(N) where N is the number of keys",
+          "Deletes keys (a tombstone each); returns how many had a value."),
+     .fn = dyna_cmd_del},
+    {.name = "exists", .arity = -2, .flags = CMD_READONLY | CMD_FAST, KEYS(1, -1, 1),
+     .acl = ACL_KEYSPACE | ACL_READ | ACL_FAST, .key_flags = "RO",
+     .tips = "request_policy:multi_shard response_policy:agg_sum",
+     DOCS("generic", "1.0.0", "O(N) where N is the number of keys",
+          "Returns how many of the keys have a value, counting repeats."),
+     .fn = dyna_cmd_exists},
+    {.name = "mget", .arity = -2, .flags = CMD_READONLY | CMD_FAST, KEYS(1, -1, 1),
+     .acl = ACL_READ | ACL_STRING | ACL_FAST, .key_flags = "RO access",
+     .tips = "request_policy:multi_shard",
+     DOCS("string", "1.0.0", "O(N) where N is the number of keys", "Returns the values of several keys."),
+     .fn = dyna_cmd_mget},
+    {.name = "mset", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, -1, 2),
+     .acl = ACL_WRITE | ACL_STRING | ACL_SLOW, .key_flags = "OW update",
+     .tips = "request_policy:multi_shard response_policy:all_succeeded",
+     DOCS("string", "1.0.1", "O(N) where N is the number of keys",
+          "Sets several keys; refused whole if any key or value is over its limit."),
+     .fn = dyna_cmd_mset},
+
+    /* connection and server (cmd_server.c, cmd_command.c) */
+    {.name = "ping", .arity = -1, .flags = CMD_FAST, .acl = ACL_FAST | ACL_CONNECTION,
+     .tips = "request_policy:all_shards response_policy:all_succeeded",
+     DOCS("connection", "1.0.0", "O(1)", "Answers PONG, or the message given."), .fn = dyna_cmd_ping},
+    {.name = "echo", .arity = 2, .flags = CMD_LOADING | CMD_STALE | CMD_FAST, .acl = ACL_FAST | ACL_CONNECTION,
+     DOCS("connection", "1.0.0", "O(1)", "Answers the message given."), .fn = dyna_cmd_echo},
+    {.name = "select", .arity = 2, .flags = CMD_LOADING | CMD_STALE | CMD_FAST, .acl = ACL_FAST | ACL_CONNECTION,
+     DOCS("connection", "1.0.0", "O(1)", "Accepts database 0, the only keyspace Dyna has."),
+     .fn = dyna_cmd_select},
+    {.name = "hello", .arity = -1,
+     .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY,
+     .acl = ACL_FAST | ACL_CONNECTION,
+     DOCS("connection", "6.0.0", "O(1)", "Refused with NOPROTO: Dyna speaks RESP2 only."), .fn = dyna_cmd_hello},
+    {.name = "quit", .arity = -1,
+     .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY,
+     .acl = ACL_FAST | ACL_CONNECTION,
+     DOCS("connection", "1.0.0", "O(1)", "Answers OK and closes the connection once every reply is sent."),
+     .fn = dyna_cmd_quit},
+    {.name = "client", .arity = -2, .acl = ACL_SLOW,
+     DOCS("connection", "2.4.0", "Depends on subcommand.", "Subcommands about this connection."),
+     SUBS(CLIENT_SUBS)},
+    {.name = "command", .arity = -1, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION,
+     .tips = "nondeterministic_output_order",
+     DOCS("server", "2.8.13", "O(N) where N is the total number of commands",
+          "Describes every command: name, arity, flags, key positions, ACL categories."),
+     .fn = dyna_cmd_command, SUBS(COMMAND_SUBS)},
+    {.name = "config", .arity = -2, .acl = ACL_SLOW,
+     DOCS("server", "2.0.0", "Depends on subcommand.", "Subcommands about the node's configuration."),
+     SUBS(CONFIG_SUBS)},
+    {.name = "info", .arity = -1, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_DANGEROUS,
+     .tips = "nondeterministic_output request_policy:all_shards response_policy:special",
+     DOCS("server", "1.0.0", "O(1)", "Returns the node's state and counters as text, by section."),
+     .fn = dyna_cmd_info},
+
+    /* Dyna's own (cmd_dyna.c) */
+    {.name = "dyna.get", .arity = -2, .flags = CMD_READONLY, KEYS(1, 1, 1), .acl = ACL_READ | ACL_SLOW,
+     .key_flags = "RO access",
+     DOCS("dyna", DYNA_SINCE, "O(S) where S is the number of siblings",
+          "DYNA.GET key [R n]: every sibling of a key and its causal context, after R replicas answered."),
+     .fn = dyna_cmd_dyna_get},
+    {.name = "dyna.put", .arity = -4, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, 1, 1),
+     .acl = ACL_WRITE | ACL_SLOW, .key_flags = "RW update",
+     DOCS("dyna", DYNA_SINCE, "O(S) where S is the number of siblings",
+          "DYNA.PUT key context value [W n]: writes a value that supersedes what the context saw; "
+          "returns the new context."),
+     .fn = dyna_cmd_dyna_put},
+    {.name = "dyna.del", .arity = -3, .flags = CMD_WRITE, KEYS(1, 1, 1),
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, .key_flags = "RM delete",
+     DOCS("dyna", DYNA_SINCE, "O(S) where S is the number of siblings",
+          "DYNA.DEL key context [W n]: writes a tombstone that supersedes what the context saw."),
+     .fn = dyna_cmd_dyna_del},
+    {.name = "dyna.local", .arity = 2, .flags = CMD_READONLY, KEYS(1, 1, 1), .acl = ACL_READ | ACL_SLOW,
+     .key_flags = "RO access",
+     DOCS("dyna", DYNA_SINCE, "O(S) where S is the number of siblings",
+          "Like DYNA.GET, from this node's own replica only: no quorum, no repair."),
+     .fn = dyna_cmd_dyna_local},
+    {.name = "dyna.status", .arity = 1, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW,
+     DOCS("dyna", DYNA_SINCE, "O(M) where M is the number of members",
+          "Every member as this node sees it: addresses, status, share, reachability."),
+     .fn = dyna_cmd_dyna_status},
+    {.name = "dyna.ring", .arity = 1, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW,
+     DOCS("dyna", DYNA_SINCE, "O(Q) where Q is the number of partitions",
+          "The partition map: members and each partition's preference list (the layout clients route by)."),
+     .fn = dyna_cmd_dyna_ring},
+    {.name = "dyna.admin", .arity = -2, .acl = ACL_SLOW,
+     DOCS("dyna", DYNA_SINCE, "Depends on subcommand.", "Membership changes and repair."),
+     SUBS(DYNA_ADMIN_SUBS)},
+};
+#define NCOMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
+
+size_t dyna_cmd_count(void) { return NCOMMANDS; }
+
+const dyna_cmd_t *dyna_cmd_at(size_t i) { return i < NCOMMANDS ? &COMMANDS[i] : NULL; }
+
+const char *dyna_cmd_sub_name(const dyna_cmd_t *cmd) {
+  const char *bar = strchr(cmd->name, '|');
+  return bar ? bar + 1 : cmd->name;
+}
+
+/* ---------- names of flags and categories ---------- */
+
+const char *dyna_cmd_flag_name(uint32_t bit) {
+  static const char *const names[CMD_FLAG_BITS] = {
+      "write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking", "loading", "stale",
+      "skip_monitor", "skip_slowlog", "fast", "no_auth", "may_replicate", "no_multi", "movablekeys",
+      "allow_busy"};
+  for (uint32_t i = 0; i < CMD_FLAG_BITS; i++)
+    if (bit == 1u << i) return names[i];
+  return NULL;
+}
+
+const char *dyna_acl_name(uint32_t bit) {
+  static const char *const names[ACL_BITS] = {
+      "@keyspace", "@read", "@write", "@set", "@sortedset", "@list", "@hash", "@string", "@bitmap",
+      "@hyperloglog", "@geo", "@stream", "@pubsub", "@admin", "@fast", "@slow", "@blocking",
+      "@dangerous", "@connection", "@transaction", "@scripting"};
+  for (uint32_t i = 0; i < ACL_BITS; i++)
+    if (bit == 1u << i) return names[i];
+  return NULL;
+}
+
+/* ---------- the index: open addressing over lowercased names ---------- */
+
+#define NAME_MAX_LEN 32  /* longer names are unknown without hashing them */
+#define INDEX_SIZE 256   /* a power of two, at least twice the rows */
+static uint8_t index_slot[INDEX_SIZE]; /* row + 1; 0 = empty */
+static int index_built;
+
+static uint32_t name_hash(const uint8_t *p, size_t n) {
+  uint32_t h = 2166136261u; /* FNV-1a over the lowercased bytes */
+  for (size_t i = 0; i < n; i++) {
+    h ^= (uint8_t)tolower(p[i]);
+    h *= 16777619u;
+  }
+  return h;
+}
+
+/* Builds the index once; checks the table's own rules on the way (a broken row is a bug
+ * in this file, found at the first command). */
+static void index_build(void) {
+  _Static_assert(NCOMMANDS < 255 && 2 * NCOMMANDS <= INDEX_SIZE, "grow INDEX_SIZE");
+  for (size_t i = 0; i < NCOMMANDS; i++) {
+    const dyna_cmd_t *cmd = &COMMANDS[i];
+    size_t n = strlen(cmd->name);
+    DYNA_ASSERT(n > 0 && n <= NAME_MAX_LEN, "command name '%s' length %zu", cmd->name, n);
+    for (size_t k = 0; k < n; k++)
+      DYNA_ASSERT(!isupper((unsigned char)cmd->name[k]), "command name '%s' not lowercase", cmd->name);
+    DYNA_ASSERT(cmd->arity != 0 && (cmd->fn || cmd->subs), "command '%s' arity %d", cmd->name, cmd->arity);
+    DYNA_ASSERT((cmd->first_key == 0) == (cmd->key_flags == NULL), "command '%s' keys/key flags", cmd->name);
+    for (size_t k = 0; k < cmd->nsubs; k++)
+      DYNA_ASSERT(cmd->subs[k].fn && cmd->subs[k].arity != 0 &&
+                      !strncmp(cmd->subs[k].name, cmd->name, n) && cmd->subs[k].name[n] == '|',
+                  "subcommand '%s' of '%s'", cmd->subs[k].name, cmd->name);
+    uint32_t h = name_hash((const uint8_t *)cmd->name, n) & (INDEX_SIZE - 1);
+    while (index_slot[h]) {
+      DYNA_ASSERT(strcmp(COMMANDS[index_slot[h] - 1].name, cmd->name), "command '%s' twice", cmd->name);
+      h = (h + 1) & (INDEX_SIZE - 1);
+    }
+    index_slot[h] = (uint8_t)(i + 1);
+  }
+  index_built = 1;
+}
+
+const dyna_cmd_t *dyna_cmd_sub_lookup(const dyna_cmd_t *parent, const uint8_t *sub, size_t len) {
+  for (size_t i = 0; i < parent->nsubs; i++) {
+    const char *name = dyna_cmd_sub_name(&parent->subs[i]);
+    if (strlen(name) == len && !strncasecmp(name, (const char *)sub, len)) return &parent->subs[i];
+  }
+  return NULL;
+}
+
+const dyna_cmd_t *dyna_cmd_lookup(const uint8_t *name, size_t len) {
+  if (!index_built) index_build();
+  const uint8_t *bar = memchr(name, '|', len);
+  if (bar) {
+    const dyna_cmd_t *parent = dyna_cmd_lookup(name, (size_t)(bar - name));
+    if (!parent || !parent->subs) return NULL;
+    return dyna_cmd_sub_lookup(parent, bar + 1, len - (size_t)(bar - name) - 1);
+  }
+  if (len == 0 || len > NAME_MAX_LEN) return NULL;
+  uint32_t h = name_hash(name, len) & (INDEX_SIZE - 1);
+  while (index_slot[h]) {
+    const dyna_cmd_t *cmd = &COMMANDS[index_slot[h] - 1];
+    if (strlen(cmd->name) == len && !strncasecmp(cmd->name, (const char *)name, len)) return cmd;
+    h = (h + 1) & (INDEX_SIZE - 1);
+  }
+  return NULL;
+}
+
+/* ---------- dispatch ---------- */
+
+/* Appends "'arg' " for the arguments from 1 on, while the text is under 128 bytes, each
+ * cut to what is left of those 128 (Redis 7's "with args beginning with:" list). Bytes
+ * that are not printable show as '?'. */
+static void quoted_args(const dyna_args_t *a, size_t from, char *out, size_t cap) {
+  size_t n = 0;
+  out[0] = 0;
+  for (size_t i = from; i < a->argc && n < 128 && n + 4 < cap; i++) {
+    size_t k = dyna_arg_len(a, i);
+    if (k > 128 - n) k = 128 - n;
+    if (k > cap - n - 4) k = cap - n - 4;
+    out[n++] = '\'';
+    for (size_t j = 0; j < k; j++) {
+      uint8_t ch = dyna_arg(a, i)[j];
+      out[n++] = isprint(ch) ? (char)ch : '?';
+    }
+    out[n++] = '\'';
+    out[n++] = ' ';
+    out[n] = 0;
+  }
+}
+
+/* Copies argument i, cut to 128 bytes, with unprintable bytes as '?'. */
+static void printable_arg(const dyna_args_t *a, size_t i, char *out, size_t cap) {
+  size_t k = dyna_arg_len(a, i);
+  if (k > 128) k = 128;
+  if (k > cap - 1) k = cap - 1;
+  for (size_t j = 0; j < k; j++) {
+    uint8_t ch = dyna_arg(a, i)[j];
+    out[j] = isprint(ch) ? (char)ch : '?';
+  }
+  out[k] = 0;
+}
+
+static void unknown_command(conn_t *c, const dyna_args_t *a) {
+  char name[132], args[140], line[320];
+  printable_arg(a, 0, name, sizeof(name));
+  quoted_args(a, 1, args, sizeof(args));
+  snprintf(line, sizeof(line), "ERR unknown command '%s', with args beginning with: %s", name, args);
+  dyna_reply_error(c, line);
+}
+
+static void unknown_subcommand(conn_t *c, const dyna_cmd_t *parent, const dyna_args_t *a) {
+  char sub[132], upper[NAME_MAX_LEN + 1], line[220];
+  printable_arg(a, 1, sub, sizeof(sub));
+  size_t k = 0;
+  for (; parent->name[k] && k < NAME_MAX_LEN; k++) upper[k] = (char)toupper((unsigned char)parent->name[k]);
+  upper[k] = 0;
+  snprintf(line, sizeof(line), "ERR unknown subcommand '%s'. Try %s HELP.", sub, upper);
+  dyna_reply_error(c, line);
+}
+
+void dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *rc) {
+  dyna_args_t a = {rc->argc, rc->base, rc->argo, rc->argl};
+  const dyna_cmd_t *cmd = dyna_cmd_lookup(dyna_arg(&a, 0), dyna_arg_len(&a, 0));
+  if (!cmd) {
+    unknown_command(c, &a);
+  } else if (!dyna_cmd_arity_ok(cmd->arity, a.argc)) {
+    dyna_reply_arity_error(c, cmd->name);
+  } else if (cmd->subs && (a.argc >= 2 || !cmd->fn)) {
+    const dyna_cmd_t *sub = dyna_cmd_sub_lookup(cmd, dyna_arg(&a, 1), dyna_arg_len(&a, 1));
+    if (!sub) unknown_subcommand(c, cmd, &a);
+    else if (!dyna_cmd_arity_ok(sub->arity, a.argc)) dyna_reply_arity_error(c, sub->name);
+    else sub->fn(s, c, &a);
+  } else {
+    cmd->fn(s, c, &a);
+  }
+  dyna_conn_flush_slots(s, c);
+}

@@ -1,0 +1,354 @@
+/* conn.c: dynad's client connections: accepting, reading and parsing commands, the FIFO
+ * of slots each command waits in, writing replies in order, back-pressure and closing;
+ * and the pool the slots come from. States and queue in conn.h.
+ *
+ *   socket ─▶ on_read ─▶ in ─▶ dyna_resp_parse_cmd ─▶ dyna_cmd_dispatch (cmd_table.c)
+ *                                                          │ pushes one slot per command
+ *   head ▶ [slot ready] [slot waiting] [slot ready] ◀ tail ┘
+ *      │ dyna_conn_flush_slots: ready slots at the head, in order
+ *      ▼
+ *   wq.out ─▶ dyna_conn_write (once per loop turn, server.c) ─▶ socket
+ */
+#include "runtime/server_int.h"
+#include "util/alloc.h"
+#include "util/assert.h"
+#include "util/err.h"
+#include "proto/words.h"
+#include "runtime/log.h"
+#include <stdio.h>
+#include <string.h>
+
+#define READ_CHUNK (64u * 1024)
+
+/* ---------- the slot pool ---------- */
+
+/* Finished slots are kept for reuse, with their reply buffer, so that a command costs
+ * no allocation in the runtime: at most SLOT_CACHE of them, buffers up to SLOT_KEEP. */
+#define SLOT_CACHE 256
+#define SLOT_KEEP 4096
+
+slot_t *dyna_slot_get(dyna_server_t *s) {
+  slot_t *slot = s->free_slots;
+  if (!slot) return dyna_calloc(1, sizeof(*slot));
+  DYNA_ASSERT(slot->pooled && s->nfree_slots > 0, "pool slot %p pooled=%d nfree=%zu", (void *)slot,
+              slot->pooled, s->nfree_slots);
+  s->free_slots = slot->next;
+  s->nfree_slots--;
+  dyna_buf_t out = slot->out; /* empty, keeps its allocation */
+  memset(slot, 0, sizeof(*slot));
+  slot->out = out;
+  return slot;
+}
+
+void dyna_slot_put(dyna_server_t *s, slot_t *slot) {
+  if (!slot) return;
+  DYNA_ASSERT(!slot->pooled, "slot %p put back twice (kind %d, first req %llu)", (void *)slot,
+              (int)slot->kind, (unsigned long long)slot->first_req);
+  if (slot->parts) {
+    for (uint32_t i = 0; i < slot->nsub; i++) dyna_buf_free(&slot->parts[i]);
+    dyna_free(slot->parts);
+    slot->parts = NULL;
+  }
+  if (s->nfree_slots >= SLOT_CACHE) {
+    dyna_buf_free(&slot->out);
+    dyna_free(slot);
+    return;
+  }
+  if (slot->out.cap > SLOT_KEEP) dyna_buf_free(&slot->out);
+  else dyna_buf_reset(&slot->out);
+  slot->pooled = 1;
+  slot->next = s->free_slots;
+  s->free_slots = slot;
+  s->nfree_slots++;
+}
+
+void dyna_slot_pool_free(dyna_server_t *s) {
+  while (s->free_slots) {
+    slot_t *slot = s->free_slots;
+    s->free_slots = slot->next;
+    dyna_buf_free(&slot->out);
+    dyna_free(slot);
+    s->nfree_slots--;
+  }
+  DYNA_ASSERT(s->nfree_slots == 0, "pool count %zu after freeing every slot", s->nfree_slots);
+}
+
+/* ---------- the slot queue ---------- */
+
+void dyna_conn_slot_push(conn_t *c, slot_t *slot) {
+  DYNA_ASSERT(!slot->pooled && !slot->next, "pushing slot %p pooled=%d", (void *)slot, slot->pooled);
+  DYNA_ASSERT((c->head == NULL) == (c->tail == NULL) && (c->head == NULL) == (c->nslots == 0),
+              "conn %llu queue head %p tail %p count %zu", (unsigned long long)c->id, (void *)c->head,
+              (void *)c->tail, c->nslots);
+  /* FIFO order: request ids grow along the queue, so replies map back in order. */
+  if (slot->first_req) {
+    DYNA_ASSERT(slot->first_req > c->last_req, "conn %llu: request %llu queued after %llu",
+                (unsigned long long)c->id, (unsigned long long)slot->first_req,
+                (unsigned long long)c->last_req);
+    c->last_req = slot->first_req + slot->nsub - 1;
+  }
+  slot->conn = c;
+  if (c->tail) c->tail->next = slot;
+  else c->head = slot;
+  c->tail = slot;
+  c->nslots++;
+}
+
+static void mark_dirty(dyna_server_t *s, conn_t *c) {
+  if (c->dirty) return;
+  c->dirty = 1;
+  c->next_dirty = s->dirty;
+  s->dirty = c;
+}
+
+void dyna_conn_flush_slots(dyna_server_t *s, conn_t *c) {
+  while (c->head && c->head->kind == SLOT_READY) {
+    slot_t *slot = c->head;
+    DYNA_ASSERT(slot->conn == c && c->nslots > 0, "conn %llu: head slot of conn %llu, count %zu",
+                (unsigned long long)c->id, (unsigned long long)(slot->conn ? slot->conn->id : 0),
+                c->nslots);
+    dyna_buf_put(&c->wq.out, slot->out.data, slot->out.len);
+    c->head = slot->next;
+    if (!c->head) c->tail = NULL;
+    c->nslots--;
+    slot->next = NULL;
+    dyna_slot_put(s, slot);
+  }
+  DYNA_ASSERT((c->head == NULL) == (c->nslots == 0), "conn %llu: queue %p with count %zu",
+              (unsigned long long)c->id, (void *)c->head, c->nslots);
+  if (c->wq.out.len) mark_dirty(s, c);
+}
+
+/* Forgets every request still pending for c: their replies will find no entry. */
+static void drop_slots(dyna_server_t *s, conn_t *c) {
+  slot_t *slot = c->head;
+  while (slot) {
+    slot_t *next = slot->next;
+    for (uint32_t i = 0; slot->kind != SLOT_READY && i < slot->nsub; i++) {
+      dyna_idmap_take(&s->pend, slot->first_req + i, NULL);
+    }
+    slot->next = NULL;
+    dyna_slot_put(s, slot);
+    slot = next;
+  }
+  c->head = c->tail = NULL;
+  c->nslots = 0;
+}
+
+/* ---------- closing ---------- */
+
+static void on_conn_closed(uv_handle_t *h) {
+  conn_t *c = h->data;
+  dyna_buf_free(&c->in);
+  dyna_wq_free(&c->wq);
+  dyna_resp_parser_free(&c->parser);
+  dyna_free(c);
+}
+
+void dyna_conn_close(dyna_server_t *s, conn_t *c) {
+  if (c->state == CONN_CLOSING) return;
+  c->state = CONN_CLOSING;
+  drop_slots(s, c);
+  if (c->prev) c->prev->next = c->next;
+  else s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  s->nconns--;
+  /* A conn on the dirty list stays there; flush skips closing conns. The handle's
+   * memory lives until on_conn_closed; a write in flight completes with ECANCELED. */
+  uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+/* ---------- reading ---------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  conn_t *c = h->data;
+  (void)suggested;
+  if (dyna_buf_reserve(&c->in, READ_CHUNK)) {
+    c->in.oom = 0; /* report as a read of nothing: libuv gives UV_ENOBUFS */
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
+  *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
+}
+
+/* Back-pressure: stop taking commands from a client whose answers pile up, counting
+ * both bytes ready to send and commands still waiting for the node. */
+static int too_much_output(const dyna_server_t *s, const conn_t *c) {
+  return dyna_wq_pending(&c->wq) > s->cfg.max_output_bytes || c->nslots >= DYNA_CONN_MAX_INFLIGHT;
+}
+
+static void pause_reading(conn_t *c) {
+  if (c->state != CONN_READING) return;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->state = CONN_PAUSED;
+}
+
+void dyna_conn_drain(conn_t *c) {
+  if (c->state == CONN_CLOSING) return;
+  pause_reading(c);
+  c->state = CONN_DRAINING;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+static void maybe_resume_reading(dyna_server_t *s, conn_t *c) {
+  if (c->state != CONN_PAUSED || s->stopping) return;
+  if (too_much_output(s, c)) return;
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->state = CONN_READING;
+}
+
+/* Answers a protocol error and closes after the answer is sent. */
+static void protocol_error(dyna_server_t *s, conn_t *c, int rc, const char *why) {
+  s->stats.protocol_errors++;
+  LOG_INFO("client %llu: closing: %s", (unsigned long long)c->id, why);
+  slot_t *slot = dyna_slot_get(s);
+  dyna_buf_t *dst = &c->wq.out;
+  if (slot) { /* behind any replies still pending, to keep order */
+    slot->kind = SLOT_READY;
+    dyna_conn_slot_push(c, slot);
+    dst = &slot->out;
+  }
+  dyna_resp_put_status_error(dst, rc == DYNA_ETOOBIG ? DYNA_ETOOBIG : DYNA_EPROTO, why);
+  dyna_conn_drain(c);
+  dyna_conn_flush_slots(s, c);
+}
+
+static int taking_commands(const conn_t *c) {
+  return c->state == CONN_READING || c->state == CONN_PAUSED;
+}
+
+static void process_input(dyna_server_t *s, conn_t *c) {
+  size_t off = 0;
+  while (taking_commands(c) && off < c->in.len) {
+    if (too_much_output(s, c)) { pause_reading(c); break; }
+    dyna_resp_cmd_t cmd;
+    size_t used = 0;
+    int rc = dyna_resp_parse_cmd(&c->parser, c->in.data + off, c->in.len - off, &cmd, &used);
+    if (rc == DYNA_EAGAIN) {
+      off += used; /* skipped blank lines, if any */
+      break;
+    }
+    if (rc) {
+      protocol_error(s, c, rc, c->parser.err[0] ? c->parser.err : dyna_strerror(rc));
+      break;
+    }
+    s->stats.commands++;
+    dyna_cmd_dispatch(s, c, &cmd); /* QUIT drains c: the loop stops there */
+    off += used;
+  }
+  dyna_buf_consume(&c->in, off);
+  if (taking_commands(c) && c->in.len > s->cfg.max_request_bytes) {
+    char why[96];
+    snprintf(why, sizeof(why), "request exceeds max-request-bytes (%zu)", s->cfg.max_request_bytes);
+    protocol_error(s, c, DYNA_ETOOBIG, why);
+  }
+}
+
+/* A paused client whose answers drained: take its buffered commands, then read again. */
+static void conn_unblock(dyna_server_t *s, conn_t *c) {
+  if (c->state != CONN_PAUSED || s->stopping || too_much_output(s, c)) return;
+  process_input(s, c);
+  maybe_resume_reading(s, c);
+}
+
+static int output_bytes(const conn_t *c) { return dyna_wq_pending(&c->wq) > 0; }
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  conn_t *c = st->data;
+  dyna_server_t *s = c->srv;
+  (void)buf;
+  if (nread == 0 || c->state == CONN_CLOSING) return;
+  if (nread == UV_ENOBUFS) {
+    LOG_WARN("client %llu: out of memory for input; closing", (unsigned long long)c->id);
+    dyna_conn_close(s, c);
+    return;
+  }
+  if (nread < 0) {
+    if (nread != UV_EOF) LOG_DEBUG("client %llu: read: %s", (unsigned long long)c->id, uv_strerror((int)nread));
+    if (c->head || output_bytes(c)) dyna_conn_drain(c); /* half-close: answer what was asked */
+    else dyna_conn_close(s, c);
+    return;
+  }
+  c->in.len += (size_t)nread;
+  c->last_input_ms = dyna_server_now(s);
+  process_input(s, c);
+}
+
+/* ---------- writing ---------- */
+
+static void conn_start_write(dyna_server_t *s, conn_t *c);
+
+static void on_write(uv_write_t *req, int status) {
+  conn_t *c = req->data;
+  dyna_server_t *s = c->srv;
+  dyna_wq_done(&c->wq);
+  if (c->state == CONN_CLOSING) return;
+  if (status < 0) {
+    LOG_DEBUG("client %llu: write failed: %s", (unsigned long long)c->id, uv_strerror(status));
+    dyna_conn_close(s, c);
+    return;
+  }
+  conn_start_write(s, c); /* what gathered meanwhile, or the end-of-output steps */
+}
+
+/* Writes what c has ready. When nothing is left in flight afterwards (the usual case:
+ * the socket took it all at once), takes the steps that follow the end of output:
+ * close a draining connection whose queue is empty, or take a paused client's buffered
+ * commands. */
+static void conn_start_write(dyna_server_t *s, conn_t *c) {
+  if (c->state == CONN_CLOSING) return;
+  int rc = dyna_wq_flush(&c->wq, (uv_stream_t *)&c->tcp, on_write, c);
+  if (rc < 0) {
+    LOG_DEBUG("client %llu: write: %s", (unsigned long long)c->id, uv_strerror(rc));
+    dyna_conn_close(s, c);
+    return;
+  }
+  if (rc > 0) return; /* on_write comes back here */
+  if (c->state == CONN_DRAINING && !c->head) dyna_conn_close(s, c);
+  else conn_unblock(s, c);
+}
+
+void dyna_conn_write(dyna_server_t *s, conn_t *c) {
+  if (c->state == CONN_CLOSING) return;
+  conn_start_write(s, c);
+  if (c->state == CONN_CLOSING) return;
+  if (too_much_output(s, c)) pause_reading(c);
+  else conn_unblock(s, c);
+}
+
+/* ---------- accepting ---------- */
+
+void dyna_conn_accept(dyna_server_t *s, uv_stream_t *ls) {
+  conn_t *c = dyna_calloc(1, sizeof(*c));
+  if (!c) return;
+  uv_tcp_init(s->loop, &c->tcp);
+  c->tcp.data = c;
+  c->srv = s;
+  c->state = CONN_PAUSED;
+  if (uv_accept(ls, (uv_stream_t *)&c->tcp)) {
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+    return;
+  }
+  s->stats.connections_received++;
+  c->id = ++s->next_conn_id;
+  dyna_resp_limits_t lim;
+  dyna_resp_limits_default(&lim);
+  lim.max_bulk = s->cfg.max_value_bytes + 64 * 1024;
+  lim.max_args = 1024 * 1024;
+  dyna_resp_parser_init(&c->parser, &lim);
+  c->last_input_ms = dyna_server_now(s);
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  s->nconns++;
+  uv_tcp_nodelay(&c->tcp, 1);
+  if ((int)s->nconns > s->cfg.max_clients) {
+    s->stats.connections_rejected++;
+    static const char msg[] = "-" DYNA_WORD_ERR " max number of clients reached\r\n";
+    uv_buf_t b = uv_buf_init((char *)msg, sizeof(msg) - 1);
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    dyna_conn_close(s, c);
+    return;
+  }
+  maybe_resume_reading(s, c);
+}

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""The command table seen from outside: COMMAND, COMMAND COUNT / INFO / DOCS / LIST /
+GETKEYS in the shapes Redis 7 gives (exact bytes where Dyna's row matches Redis 7.0's),
+Redis 7's words for unknown commands, unknown subcommands and wrong arity, every row's
+arity enforced, and the clients that ask: python3-redis and redis-cli."""
+import os
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dynalib import (Harness, RespError, encode_command, parse_reply, short,  # noqa: E402
+                     start_node)
+import dynalib  # noqa: E402
+
+H = Harness("command")
+STATE = {}
+
+# The commands dynad knows, and the subcommands of its containers.
+COMMANDS = {"get", "set", "del", "exists", "mget", "mset", "ping", "echo", "select", "hello", "quit",
+            "client", "command", "config", "info", "dyna.get", "dyna.put", "dyna.del", "dyna.local",
+            "dyna.status", "dyna.ring", "dyna.admin"}
+SUBCOMMANDS = {
+    "client": {"client|getname", "client|help", "client|id", "client|setinfo", "client|setname"},
+    "command": {"command|count", "command|docs", "command|getkeys", "command|help", "command|info",
+                "command|list"},
+    "config": {"config|get", "config|help"},
+    "dyna.admin": {"dyna.admin|help", "dyna.admin|join", "dyna.admin|leave", "dyna.admin|remove",
+                   "dyna.admin|repair"},
+}
+FLAGS = {"write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking", "loading", "stale",
+         "skip_monitor", "skip_slowlog", "fast", "no_auth", "may_replicate", "no_multi", "movablekeys",
+         "allow_busy"}
+
+# What Redis 7.0.15 answers, byte for byte, for commands whose row Dyna keeps as Redis has it.
+KEYSPEC = (b"*1\r\n*6\r\n$5\r\nflags\r\n%s$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
+           b"$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n"
+           b"$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n%s$7\r\nkeystep\r\n%s$5\r\nlimit\r\n:0\r\n")
+REDIS7_INFO = {
+    "get": b"*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"
+           b"*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n" + KEYSPEC % (b"*2\r\n+RO\r\n+access\r\n", b":0\r\n", b":1\r\n")
+           + b"*0\r\n",
+    "del": b"*1\r\n*10\r\n$3\r\ndel\r\n:-2\r\n*1\r\n+write\r\n:1\r\n:-1\r\n:1\r\n*3\r\n+@keyspace\r\n+@write\r\n"
+           b"+@slow\r\n*2\r\n$26\r\nrequest_policy:multi_shard\r\n$23\r\nresponse_policy:agg_sum\r\n"
+           + KEYSPEC % (b"*2\r\n+RM\r\n+delete\r\n", b":-1\r\n", b":1\r\n") + b"*0\r\n",
+    "mset": b"*1\r\n*10\r\n$4\r\nmset\r\n:-3\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:-1\r\n:2\r\n*3\r\n+@write\r\n"
+            b"+@string\r\n+@slow\r\n*2\r\n$26\r\nrequest_policy:multi_shard\r\n$29\r\nresponse_policy:all_succeeded\r\n"
+            + KEYSPEC % (b"*2\r\n+OW\r\n+update\r\n", b":-1\r\n", b":2\r\n") + b"*0\r\n",
+    "exists": b"*1\r\n*10\r\n$6\r\nexists\r\n:-2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:-1\r\n:1\r\n*3\r\n"
+              b"+@keyspace\r\n+@read\r\n+@fast\r\n*2\r\n$26\r\nrequest_policy:multi_shard\r\n"
+              b"$23\r\nresponse_policy:agg_sum\r\n" + KEYSPEC % (b"*1\r\n+RO\r\n", b":-1\r\n", b":1\r\n") + b"*0\r\n",
+    "ping": b"*1\r\n*10\r\n$4\r\nping\r\n:-1\r\n*1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n"
+            b"*2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n*0\r\n*0\r\n",
+    "echo": b"*1\r\n*10\r\n$4\r\necho\r\n:2\r\n*3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n"
+            b"+@fast\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n",
+    "config|get": b"*1\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n"
+                  b":0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n",
+    "nosuch": b"*1\r\n$-1\r\n",
+}
+
+
+def node():
+    return STATE["node"]
+
+
+def raw(*args):
+    """Sends one command on a fresh connection; returns the exact bytes of its reply."""
+    s = socket.create_connection(("127.0.0.1", node().port), timeout=10)
+    try:
+        s.sendall(encode_command(*args))
+        buf = b""
+        while True:
+            try:
+                _, end = parse_reply(buf, 0)
+                return buf[:end]
+            except dynalib._NeedMore:
+                data = s.recv(65536)
+                if not data:
+                    return buf
+                buf += data
+    finally:
+        s.close()
+
+
+def s(x):
+    return x.decode() if isinstance(x, bytes) else x
+
+
+def t_start(h):
+    STATE["node"] = start_node("c1", h.path("c1"))
+    h.check("dynad started on port %d" % node().port, True)
+
+
+def t_info_bytes(h):
+    for name, want in REDIS7_INFO.items():
+        h.eq("COMMAND INFO %s: Redis 7's exact bytes" % name, raw("COMMAND", "INFO", name), want)
+    h.eq("COMMAND INFO GET (any case) = COMMAND INFO get", raw("COMMAND", "INFO", "GET"), REDIS7_INFO["get"])
+
+
+def check_entry(h, e, parent=None):
+    """One COMMAND INFO entry: [name, arity, flags, first, last, step, acl, tips, key specs, subs]."""
+    ok = (isinstance(e, list) and len(e) == 10 and isinstance(e[0], bytes) and e[0] == e[0].lower()
+          and isinstance(e[1], int) and e[1] != 0 and isinstance(e[2], list)
+          and all(isinstance(f, str) and f in FLAGS for f in e[2])
+          and all(isinstance(x, int) for x in e[3:6])
+          and isinstance(e[6], list) and all(isinstance(c, str) and c.startswith("@") for c in e[6])
+          and isinstance(e[7], list) and isinstance(e[8], list) and isinstance(e[9], list))
+    if not ok:
+        return h.check("COMMAND entry shape", False, short(e))
+    name = s(e[0])
+    if parent:
+        ok = name.startswith(parent + "|") and not e[9]
+    if e[3]:  # keys: one key spec whose range agrees with first/last/step
+        spec = e[8][0] if len(e[8]) == 1 else None
+        ok = ok and spec is not None and spec[0] == b"flags" and spec[2] == b"begin_search" \
+            and spec[3][3] == [b"index", e[3]] and spec[5][3][1] == (e[4] if e[4] < 0 else e[4] - e[3]) \
+            and spec[5][3][3] == e[5]
+    else:
+        ok = ok and e[4] == 0 and e[5] == 0 and e[8] == []
+    return ok
+
+
+def t_command(h):
+    with node().client() as c:
+        all_ = c.call("COMMAND")
+        h.expect("COMMAND -> an array", isinstance(all_, list), short(all_))
+        names = {s(e[0]) for e in all_}
+        h.eq("COMMAND lists exactly the table's commands", names, COMMANDS)
+        h.eq("COMMAND COUNT = the number of entries of COMMAND", c.call("COMMAND", "COUNT"), len(all_))
+        bad = [short(e) for e in all_ if not check_entry(h, e)]
+        h.check("every entry: [name, arity, flags, first, last, step, @acl, tips, key specs, subs]",
+                not bad, short(bad))
+        subs = {s(e[0]): {s(x[0]) for x in e[9]} for e in all_ if e[9]}
+        h.eq("containers and their subcommands", subs, SUBCOMMANDS)
+        bad = [s(x[0]) for e in all_ for x in e[9] if not check_entry(h, x, s(e[0]))]
+        h.check("every subcommand entry well formed, named parent|sub", not bad, short(bad))
+        h.eq("COMMAND INFO (no names) = COMMAND", c.call("COMMAND", "INFO"), all_)
+        r = c.call("COMMAND", "INFO", "get", "nosuch", "config|get", "dyna.put")
+        h.check("COMMAND INFO get nosuch config|get dyna.put -> [entry, nil, entry, entry]",
+                len(r) == 4 and r[1] is None and r[0][0] == b"get" and r[2][0] == b"config|get"
+                and r[3][:6] == [b"dyna.put", -4, ["write", "denyoom"], 1, 1, 1], short(r))
+        lst = c.call("COMMAND", "LIST")
+        h.eq("COMMAND LIST: every command and subcommand",
+             set(s(x) for x in lst), COMMANDS | set().union(*SUBCOMMANDS.values()))
+        h.eq("COMMAND LIST FILTERBY PATTERN dyna.a*",
+             sorted(s(x) for x in c.call("COMMAND", "LIST", "FILTERBY", "PATTERN", "dyna.a*")),
+             sorted({"dyna.admin"} | SUBCOMMANDS["dyna.admin"]))
+        h.eq("COMMAND LIST FILTERBY ACLCAT string",
+             sorted(s(x) for x in c.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "string")),
+             ["get", "mget", "mset", "set"])
+        h.eq("COMMAND LIST FILTERBY MODULE x -> []", c.call("COMMAND", "LIST", "FILTERBY", "MODULE", "x"), [])
+        h.eq("COMMAND GETKEYS mset a 1 b 2", c.call("COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"), [b"a", b"b"])
+        h.eq("COMMAND GETKEYS del x y z", c.call("COMMAND", "GETKEYS", "del", "x", "y", "z"), [b"x", b"y", b"z"])
+        h.eq("COMMAND GETKEYS dyna.put k ctx v", c.call("COMMAND", "GETKEYS", "dyna.put", "k", "", "v"), [b"k"])
+        h.eq("COMMAND GETKEYS nosuch x", c.call("COMMAND", "GETKEYS", "nosuch", "x"),
+             RespError("ERR Invalid command specified"))
+        h.eq("COMMAND GETKEYS get a b", c.call("COMMAND", "GETKEYS", "get", "a", "b"),
+             RespError("ERR Invalid number of arguments specified for command"))
+        h.eq("COMMAND GETKEYS echo x", c.call("COMMAND", "GETKEYS", "echo", "x"),
+             RespError("ERR The command has no key arguments"))
+        r = c.call("COMMAND", "HELP")
+        h.check("COMMAND HELP -> lines naming each subcommand",
+                isinstance(r, list) and r[0].startswith("COMMAND <subcommand>") and "GETKEYS" in r, short(r))
+
+
+def t_docs(h):
+    with node().client() as c:
+        r = c.call("COMMAND", "DOCS", "get")
+        h.check("COMMAND DOCS get -> [get, [summary, s, since, 1.0.0, group, string, complexity, O(1)]]",
+                len(r) == 2 and r[0] == b"get" and len(r[1]) == 8 and r[1][0::2] ==
+                [b"summary", b"since", b"group", b"complexity"] and r[1][3] == b"1.0.0"
+                and r[1][5] == b"string" and r[1][7] == b"O(1)" and r[1][1], short(r))
+        h.eq("COMMAND DOCS nosuch -> []", c.call("COMMAND", "DOCS", "nosuch"), [])
+        r = c.call("COMMAND", "DOCS", "nosuch", "DYNA.GET")
+        h.check("COMMAND DOCS nosuch DYNA.GET -> only dyna.get, group dyna",
+                len(r) == 2 and r[0] == b"dyna.get" and dict(zip(r[1][0::2], r[1][1::2]))[b"group"] == b"dyna",
+                short(r))
+        r = c.call("COMMAND", "DOCS", "config")
+        d = dict(zip(r[1][0::2], r[1][1::2])) if len(r) == 2 else {}
+        sub = d.get(b"subcommands", [])
+        h.check("COMMAND DOCS config -> a subcommands map with config|get and config|help",
+                sub[0::2] == [b"config|get", b"config|help"]
+                and all(x[0::2][:3] == [b"summary", b"since", b"group"] for x in sub[1::2]), short(r))
+        all_ = c.call("COMMAND", "DOCS")
+        h.eq("COMMAND DOCS (no names): one doc per command", set(s(x) for x in all_[0::2]), COMMANDS)
+        bad = [s(n) for n, d in zip(all_[0::2], all_[1::2])
+               if d[0:6:2] != [b"summary", b"since", b"group"] or not d[1] or not d[3] or not d[5]]
+        h.check("every doc has a summary, since and group", not bad, short(bad))
+
+
+def t_errors(h):
+    with node().client() as c:
+        h.eq("unknown command, no args (Redis 7's words)", c.call("FOO"),
+             RespError("ERR unknown command 'FOO', with args beginning with: "))
+        h.eq("unknown command with args", c.call("foo", "bar", "baz"),
+             RespError("ERR unknown command 'foo', with args beginning with: 'bar' 'baz' "))
+        r = c.call("foo", "x" * 200, "y")
+        h.eq("unknown command: args cut at 128 bytes", r,
+             RespError("ERR unknown command 'foo', with args beginning with: '%s' " % ("x" * 128)))
+        h.eq("a known name followed by a NUL byte is unknown", c.call(b"get\x00xx", "k"),
+             RespError("ERR unknown command 'get?xx', with args beginning with: 'k' "))
+        h.eq("a name longer than any command", c.call("getgetgetgetgetgetgetgetgetgetgetget"),
+             RespError("ERR unknown command 'getgetgetgetgetgetgetgetgetgetgetget', with args beginning with: "))
+        h.eq("GET with no key", c.call("GET"), RespError("ERR wrong number of arguments for 'get' command"))
+        h.eq("CONFIG alone", c.call("CONFIG"), RespError("ERR wrong number of arguments for 'config' command"))
+        h.eq("COMMAND COUNT x", c.call("COMMAND", "COUNT", "x"),
+             RespError("ERR wrong number of arguments for 'command|count' command"))
+        h.eq("MSET a (odd)", c.call("MSET", "a", "1", "b"),
+             RespError("ERR wrong number of arguments for 'mset' command"))
+        h.eq("COMMAND FOO", c.call("COMMAND", "FOO"), RespError("ERR unknown subcommand 'FOO'. Try COMMAND HELP."))
+        h.eq("CONFIG SET (not supported)", c.call("CONFIG", "SET", "a", "b"),
+             RespError("ERR unknown subcommand 'SET'. Try CONFIG HELP."))
+        h.eq("DYNA.ADMIN NOPE", c.call("DYNA.ADMIN", "NOPE"),
+             RespError("ERR unknown subcommand 'NOPE'. Try DYNA.ADMIN HELP."))
+        h.eq("DYNA.GET k R (no number): syntax error", c.call("DYNA.GET", "k", "R"), RespError("ERR syntax error"))
+        h.eq("connection fine after errors", c.call("PING"), "PONG")
+
+
+def t_every_arity(h):
+    """Each row's arity, read back from COMMAND, is what the server enforces."""
+    with node().client() as c:
+        entries = c.call("COMMAND")
+        rows = [(None, e) for e in entries] + [(s(e[0]), x) for e in entries for x in e[9]]
+        checked, bad = 0, []
+        for parent, e in rows:
+            name, arity = s(e[0]), e[1]
+            words = [parent.upper(), name.split("|")[1].upper()] if parent else [name.upper()]
+            if arity > 0:
+                argv = words + ["x"] * (arity - len(words) + 1)  # one too many
+            elif -arity - 1 >= len(words):
+                argv = words + ["x"] * (-arity - 1 - len(words))  # one too few
+            else:
+                continue  # -1 (any), or a container name that must be followed by a subcommand
+            r = c.call(*argv)
+            checked += 1
+            if r != RespError("ERR wrong number of arguments for '%s' command" % name):
+                bad.append("%s -> %s" % (" ".join(argv), short(r)))
+        h.check("%d rows: one argument too many or too few -> the arity error naming the row" % checked,
+                not bad and checked >= 25, short(bad))
+
+
+def t_python_redis(h):
+    try:
+        import redis
+    except ImportError:
+        h.note("SKIP python3-redis checks: apt-get install python3-redis")
+        return
+    r = redis.Redis(port=node().port)
+    cmds = r.command()
+    h.check("redis-py command(): a dict by name with arity, flags and key positions",
+            set(cmds) == COMMANDS and cmds["get"]["arity"] == 2 and cmds["get"]["flags"] == ["readonly", "fast"]
+            and (cmds["mset"]["first_key_pos"], cmds["mset"]["last_key_pos"], cmds["mset"]["step_count"]) == (1, -1, 2),
+            short(cmds.get("get")))
+    h.eq("redis-py command_count()", r.command_count(), len(COMMANDS))
+    h.eq("redis-py command_list(category='admin')", sorted(s(x) for x in r.command_list(category="admin")),
+         ["config|get", "dyna.admin|join", "dyna.admin|leave", "dyna.admin|remove", "dyna.admin|repair"])
+    h.eq("redis-py command_getkeys('mset', ...)", r.command_getkeys("mset", "a", "1", "b", "2"), ["a", "b"])
+    info = r.execute_command("COMMAND INFO", "get", "set")
+    h.check("redis-py COMMAND INFO get set", [x[:6] for x in info] ==
+            [[b"get", 2, [b"readonly", b"fast"], 1, 1, 1], [b"set", -3, [b"write", b"denyoom"], 1, 1, 1]], short(info))
+    docs = r.execute_command("COMMAND DOCS", "set")
+    h.check("redis-py COMMAND DOCS set", docs[0] == b"set" and docs[1][4:6] == [b"group", b"string"], short(docs))
+    h.eq("redis-py config_get('max*')", r.config_get("max*"), {"maxclients": "10000", "max-value-bytes": "1048576"})
+    h.eq("redis-py client_setname / client_getname", (r.client_setname("app"), r.client_getname()), (True, None))
+    r.close()
+
+
+def t_redis_cli(h):
+    cli = "/usr/bin/redis-cli"
+    if not os.path.exists(cli):
+        h.note("SKIP redis-cli checks: %s is absent (apt-get install redis-tools)" % cli)
+        return
+
+    def run(*args):
+        p = subprocess.run([cli, "-p", str(node().port)] + list(args), capture_output=True, timeout=20)
+        return p.returncode, p.stdout.decode("utf-8", "replace").strip().splitlines()
+    rc, out = run("COMMAND", "DOCS", "get")
+    h.check("redis-cli COMMAND DOCS get", rc == 0 and out[0] == "get" and out[1:7:2] == ["summary", "since", "group"]
+            and out[4] == "1.0.0" and out[6] == "string", short(out))
+    rc, out = run("COMMAND", "COUNT")
+    h.eq("redis-cli COMMAND COUNT", (rc, out), (0, [str(len(COMMANDS))]))
+    rc, out = run("COMMAND", "INFO", "get")
+    h.eq("redis-cli COMMAND INFO get (first lines)", (rc, out[:9]),
+         (0, ["get", "2", "readonly", "fast", "1", "1", "1", "@read", "@string"]))
+
+
+if __name__ == "__main__":
+    H.run([
+        ("start", t_start),
+        ("COMMAND INFO: Redis 7's bytes", t_info_bytes),
+        ("COMMAND, COUNT, INFO, LIST, GETKEYS", t_command),
+        ("COMMAND DOCS", t_docs),
+        ("error words", t_errors),
+        ("every row's arity", t_every_arity),
+        ("python3-redis", t_python_redis),
+        ("redis-cli", t_redis_cli),
+    ])
