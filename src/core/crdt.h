@@ -99,7 +99,8 @@ enum dyna_crdt_type {
   DYNA_CRDT_SET = 2,
   DYNA_CRDT_HASH = 3,
   DYNA_CRDT_ZSET = 4,
-  DYNA_CRDT_LIST = 5
+  DYNA_CRDT_LIST = 5,
+  DYNA_CRDT_KEY = 6 /* no elements: only the key's expiry (the object layer's, object.h) */
 };
 
 /* Limits (ops refuse with DYNA_ETOOBIG and change nothing; the decoder rejects). */

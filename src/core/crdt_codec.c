@@ -192,6 +192,7 @@ static void rd_vals(dyna_rd_t *r, const dyna_crdt_t *s, int expiry, dyna_crdt_va
 static int key_ok(uint8_t type, const uint8_t *k, size_t n) {
   switch (type) {
   case DYNA_CRDT_COUNTER: return n == 0;
+  case DYNA_CRDT_KEY: return 0; /* holds no elements */
   case DYNA_CRDT_LIST: return n > 0 && n <= DYNA_CRDT_MAX_POS_BYTES && k[n - 1] != 0;
   default: return n <= DYNA_CRDT_MAX_KEY_BYTES;
   }
@@ -250,7 +251,7 @@ int dyna_crdt_decode(const uint8_t *p, size_t len, dyna_crdt_t *out) {
   dyna_rd_init(&r, p, len);
   uint8_t ver = rd_u8(&r);
   uint8_t type = rd_u8(&r);
-  if (r.err || ver != DYNA_CRDT_VERSION || type < DYNA_CRDT_COUNTER || type > DYNA_CRDT_LIST)
+  if (r.err || ver != DYNA_CRDT_VERSION || type < DYNA_CRDT_COUNTER || type > DYNA_CRDT_KEY)
     return DYNA_ECORRUPT;
   dyna_crdt_t s;
   dyna_crdt_init(&s, type);

@@ -19,12 +19,11 @@
  * neither side dropped it, so the result holds exactly the dots (lo, hi] with
  * lo = max(N1 - |L1|, N2 - |L2|) and hi = max(N1, N2); each of them is held by the
  * side with the greater counter, and values with the same dot are the same value. */
-#include "core/object.h"
+#include "core/object_int.h"
 #include "util/err.h"
 #include "util/alloc.h"
 #include <string.h>
 
-#define OBJ_VERSION 1
 #define CTX_VERSION 1
 #define ENTRY_MIN_BYTES 10 /* u64 node + 1-byte counter + 1-byte n_values */
 #define VALUE_MIN_BYTES 3  /* flags + 1-byte ts + 1-byte length */
@@ -35,6 +34,8 @@
 void dyna_obj_init(dyna_obj_t *o) {
   o->n = 0;
   o->e = NULL;
+  o->ntyped = 0;
+  o->typed = NULL;
 }
 
 /* Frees the value bytes and arrays of n entries, then the entry array itself. */
@@ -48,7 +49,15 @@ static void free_entries(dyna_dvv_entry_t *e, size_t n) {
 
 void dyna_obj_clear(dyna_obj_t *o) {
   free_entries(o->e, o->n);
+  dyna_obj_typed_free(o->typed, o->ntyped);
   dyna_obj_init(o);
+}
+
+/* Replaces o's typed states with (t, n), freeing the old ones. Cannot fail. */
+static void typed_install(dyna_obj_t *o, dyna_crdt_t *t, size_t n) {
+  dyna_obj_typed_free(o->typed, o->ntyped);
+  o->typed = t;
+  o->ntyped = n;
 }
 
 /* Replaces o's contents with (e, n), freeing the old ones. Cannot fail. */
@@ -85,9 +94,14 @@ static int entry_holds(const dyna_dvv_entry_t *e, uint64_t dot) {
 int dyna_obj_copy(dyna_obj_t *dst, const dyna_obj_t *src) {
   if (dst == src) return 0;
   dyna_dvv_entry_t *e = NULL;
+  dyna_crdt_t *t = NULL;
+  if (dyna_obj_typed_copy(src->typed, src->ntyped, &t)) return DYNA_ENOMEM;
   if (src->n > 0) {
     e = dyna_calloc(src->n, sizeof(*e));
-    if (!e) return DYNA_ENOMEM;
+    if (!e) {
+      dyna_obj_typed_free(t, src->ntyped);
+      return DYNA_ENOMEM;
+    }
   }
   for (size_t i = 0; i < src->n; i++) {
     const dyna_dvv_entry_t *s = &src->e[i];
@@ -101,15 +115,17 @@ int dyna_obj_copy(dyna_obj_t *dst, const dyna_obj_t *src) {
       if (val_copy(&e[i].vals[j], &s->vals[j])) goto fail;
   }
   obj_install(dst, e, src->n);
+  typed_install(dst, t, src->ntyped);
   return 0;
 fail:
   free_entries(e, src->n);
+  dyna_obj_typed_free(t, src->ntyped);
   return DYNA_ENOMEM;
 }
 
 /* 1 when a and b have the same entries, counters and values (bytes, flags, ts). */
 int dyna_obj_equal(const dyna_obj_t *a, const dyna_obj_t *b) {
-  if (a->n != b->n) return 0;
+  if (a->n != b->n || !dyna_obj_typed_equal(a, b)) return 0;
   for (size_t i = 0; i < a->n; i++) {
     const dyna_dvv_entry_t *x = &a->e[i], *y = &b->e[i];
     if (x->node != y->node || x->counter != y->counter || x->nvals != y->nvals) return 0;
@@ -308,7 +324,19 @@ static int sync_into(dyna_obj_t *o, const dyna_dvv_entry_t *oe, size_t on, int e
  * DYNA_ETOOBIG; o unchanged on error. other may be o. */
 int dyna_obj_merge(dyna_obj_t *o, const dyna_obj_t *other) {
   if (o == other) return 0; /* sync is idempotent */
-  return sync_into(o, other->e, other->n, 0, 0, NULL);
+  if (other->ntyped == 0) return sync_into(o, other->e, other->n, 0, 0, NULL);
+  /* The typed part is merged aside first, so that o stays unchanged on any error. */
+  dyna_crdt_t *t;
+  size_t nt;
+  int err = dyna_obj_typed_merged(o, other, &t, &nt);
+  if (!err) err = sync_into(o, other->e, other->n, 0, 0, NULL);
+  if (err) {
+    if (!t) return err;
+    dyna_obj_typed_free(t, nt);
+    return err;
+  }
+  typed_install(o, t, nt);
+  return 0;
 }
 
 /* 1 when c is sorted strictly by node with positive counters. */
@@ -348,6 +376,7 @@ int dyna_obj_update(dyna_obj_t *o, const dyna_ctx_t *ctx, uint64_t node,
  * entry (N', L') of the same node with N' >= N and N' - |L'| >= N - |L| (b has seen
  * every dot a has seen, and dropped every dot a dropped). O(entries). */
 int dyna_obj_descends(const dyna_obj_t *b, const dyna_obj_t *a) {
+  if (!dyna_obj_typed_descends(b, a)) return 0;
   size_t j = 0;
   for (size_t i = 0; i < a->n; i++) {
     const dyna_dvv_entry_t *x = &a->e[i];
@@ -401,7 +430,7 @@ static size_t varint_len(uint64_t v) {
 
 /* Reads a varint and rejects non-minimal encodings, so that decoding is the exact
  * inverse of encoding (canonical bytes). */
-static uint64_t rd_varint(dyna_rd_t *r) {
+uint64_t dyna_obj_rd_varint(dyna_rd_t *r) {
   size_t start = r->off;
   uint64_t v = dyna_rd_varint(r);
   if (!r->err && r->off - start != varint_len(v)) r->err = DYNA_ECORRUPT;
@@ -422,7 +451,7 @@ static size_t encode_bound(const dyna_obj_t *o) {
 void dyna_obj_encode(const dyna_obj_t *o, dyna_buf_t *out) {
   /* One allocation up front instead of a growth per field; the bytes do not change. */
   if (dyna_buf_reserve(out, encode_bound(o))) return;
-  dyna_buf_put_u8(out, OBJ_VERSION);
+  dyna_buf_put_u8(out, o->ntyped ? OBJ_VERSION_TYPED : OBJ_VERSION);
   dyna_buf_put_varint(out, o->n);
   for (size_t i = 0; i < o->n; i++) {
     const dyna_dvv_entry_t *e = &o->e[i];
@@ -435,13 +464,14 @@ void dyna_obj_encode(const dyna_obj_t *o, dyna_buf_t *out) {
       dyna_buf_put_bytes(out, e->vals[j].data, e->vals[j].len);
     }
   }
+  if (o->ntyped) dyna_obj_typed_encode(o, out);
 }
 
 /* Decodes one value into v (zeroed). Returns 0, DYNA_ECORRUPT or DYNA_ENOMEM. */
 static int decode_val(dyna_rd_t *r, dyna_val_t *v) {
   size_t len;
   v->flags = dyna_rd_u8(r);
-  v->ts_ms = rd_varint(r);
+  v->ts_ms = dyna_obj_rd_varint(r);
   size_t start = r->off;
   const uint8_t *p = dyna_rd_bytes(r, DYNA_VAL_MAX_BYTES, &len);
   if (!r->err && r->off - start - len != varint_len(len)) r->err = DYNA_ECORRUPT;
@@ -457,8 +487,8 @@ static int decode_val(dyna_rd_t *r, dyna_val_t *v) {
 static int decode_entry(dyna_rd_t *r, dyna_dvv_entry_t *e, const uint64_t *prev,
                         size_t *nvals_total) {
   e->node = dyna_rd_u64le(r);
-  e->counter = rd_varint(r);
-  uint64_t nv = rd_varint(r);
+  e->counter = dyna_obj_rd_varint(r);
+  uint64_t nv = dyna_obj_rd_varint(r);
   if (r->err || e->counter == 0 || nv > e->counter) return DYNA_ECORRUPT;
   if (prev && e->node <= *prev) return DYNA_ECORRUPT;
   if (nv > DYNA_OBJ_MAX_VALUES - *nvals_total) return DYNA_ECORRUPT;
@@ -479,8 +509,9 @@ int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
   dyna_rd_t r;
   dyna_rd_init(&r, p, len);
   uint8_t version = dyna_rd_u8(&r);
-  uint64_t n = rd_varint(&r);
-  if (r.err || version != OBJ_VERSION || n > DYNA_OBJ_MAX_ENTRIES) return DYNA_ECORRUPT;
+  uint64_t n = dyna_obj_rd_varint(&r);
+  if (r.err || (version != OBJ_VERSION && version != OBJ_VERSION_TYPED) || n > DYNA_OBJ_MAX_ENTRIES)
+    return DYNA_ECORRUPT;
   if (n > dyna_rd_left(&r) / ENTRY_MIN_BYTES) return DYNA_ECORRUPT;
   dyna_dvv_entry_t *e = NULL;
   if (n > 0 && !(e = dyna_calloc((size_t)n, sizeof(*e)))) return DYNA_ENOMEM;
@@ -488,12 +519,17 @@ int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
   int err = 0;
   for (size_t i = 0; i < n && !err; i++)
     err = decode_entry(&r, &e[i], i ? &e[i - 1].node : NULL, &total);
+  dyna_crdt_t *t = NULL;
+  size_t nt = 0;
+  if (!err && version == OBJ_VERSION_TYPED) err = dyna_obj_typed_decode(&r, &t, &nt);
   if (!err && dyna_rd_left(&r) != 0) err = DYNA_ECORRUPT;
   if (err) {
     free_entries(e, (size_t)n);
+    dyna_obj_typed_free(t, nt);
     return err;
   }
   obj_install(o, e, (size_t)n);
+  typed_install(o, t, nt);
   return 0;
 }
 
@@ -515,7 +551,7 @@ int dyna_ctx_decode(const uint8_t *p, size_t len, dyna_ctx_t *c) {
   dyna_rd_t r;
   dyna_rd_init(&r, p, len);
   uint8_t version = dyna_rd_u8(&r);
-  uint64_t n = rd_varint(&r);
+  uint64_t n = dyna_obj_rd_varint(&r);
   if (r.err || version != CTX_VERSION || n > DYNA_OBJ_MAX_ENTRIES) return DYNA_ECONTEXT;
   if (n > dyna_rd_left(&r) / CTX_ENTRY_MIN_BYTES) return DYNA_ECONTEXT;
   dyna_vv_entry_t *e = NULL;
@@ -523,7 +559,7 @@ int dyna_ctx_decode(const uint8_t *p, size_t len, dyna_ctx_t *c) {
   int bad = 0;
   for (size_t i = 0; i < n && !bad; i++) {
     e[i].node = dyna_rd_u64le(&r);
-    e[i].counter = rd_varint(&r);
+    e[i].counter = dyna_obj_rd_varint(&r);
     bad = r.err || e[i].counter == 0 || (i > 0 && e[i].node <= e[i - 1].node);
   }
   if (bad || r.err || dyna_rd_left(&r) != 0) {

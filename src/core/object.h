@@ -41,6 +41,7 @@
  */
 #ifndef DYNA_OBJECT_H
 #define DYNA_OBJECT_H
+#include "core/crdt.h"
 #include "util/buf.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,10 @@ typedef struct dyna_dvv_entry {
 typedef struct dyna_obj {
   size_t n;             /* entries, sorted by node id ascending */
   dyna_dvv_entry_t *e;
+  /* Typed components (object_typed.c): at most one state per type, sorted by type,
+   * none without a context (an empty one is dropped). Owned. */
+  size_t ntyped;
+  dyna_crdt_t *typed;
 } dyna_obj_t;
 
 typedef struct dyna_vv_entry {
@@ -116,6 +121,64 @@ const dyna_val_t *dyna_obj_latest(const dyna_obj_t *o);
 /* 1 when every value of a's causal history is in b's (b's clock covers a's), i.e. a
  * merge of a into b changes nothing. */
 int dyna_obj_descends(const dyna_obj_t *b, const dyna_obj_t *a);
+
+/* ---- typed components (object_typed.c) -----------------------------------------
+ *
+ * Beside its register (the DVVSet above: the key as a Redis string), an object may hold
+ * typed states (core/crdt.h), one per type: counter, set, hash, sorted set, list, and
+ * the KEY state that holds the key's expiry. Each merges by its own rule; the register
+ * merges as above. An object without typed states encodes exactly as version 1; with
+ * them, as version 2:
+ *
+ *   u8 version=2, the version-1 body (entries), varint ntyped,
+ *   per state (types strictly ascending): varint len, the state's encoding (crdt.h)
+ *
+ * A typed state of types 1-5 never holds an expiry of its own (the KEY state does), and
+ * no state is empty (no context): the decoder rejects both, so encodings stay canonical.
+ *
+ * What a key is (dyna_obj_kind), the same on every replica: absent when its KEY state's
+ * deadline has passed; else the first typed state (by type: counter, set, hash, zset,
+ * list) that exists; else a string when the register has a live value; else absent.
+ * Concurrent writes of two kinds (SET on one side, SADD on the other) thus show the
+ * typed one; every write supersedes what its coordinator observed of the other kinds
+ * (dyna_obj_supersede), so the next write of the kind shown removes the other. */
+typedef enum {
+  DYNA_KIND_NONE = 0,
+  DYNA_KIND_STRING,
+  DYNA_KIND_COUNTER,
+  DYNA_KIND_SET,
+  DYNA_KIND_HASH,
+  DYNA_KIND_ZSET,
+  DYNA_KIND_LIST
+} dyna_kind_t;
+
+#define DYNA_OBJ_KEEP_TTL 0x1u /* dyna_obj_supersede: leave the key's expiry as it is */
+
+/* What the key is at wall time now_ms (see above). O(typed elements). */
+dyna_kind_t dyna_obj_kind(const dyna_obj_t *o, uint64_t now_ms);
+/* The typed state of the given type, or NULL. Borrowed from o. */
+const dyna_crdt_t *dyna_obj_typed(const dyna_obj_t *o, uint8_t type);
+/* The key's deadline (wall ms): 1 and *deadline_ms when it has one, else 0. */
+int dyna_obj_deadline(const dyna_obj_t *o, uint64_t *deadline_ms);
+/* Prepares o for a write of a typed state by actor at wall time now_ms and returns the
+ * state to change in *out (borrowed from o, created empty if absent; call
+ * dyna_obj_typed_done after changing it). Every other kind the coordinator observed is
+ * superseded: other typed states are deleted (dyna_crdt_delete), live register values
+ * get a tombstone. When the key had expired, the state of this type is deleted too and
+ * the deadline dropped: the write starts a new key. Returns 0, DYNA_ENOMEM or
+ * DYNA_ETOOBIG; on error o may hold the supersedes done so far (each is a valid write of
+ * its own), never a half-changed state. */
+int dyna_obj_typed_for_write(dyna_obj_t *o, uint8_t type, uint64_t actor, uint64_t now_ms,
+                             dyna_crdt_t **out);
+/* Drops typed states left with no context (none can be after a write; kept canonical). */
+void dyna_obj_typed_done(dyna_obj_t *o);
+/* A register write by actor (SET, DEL, DYNA.PUT, DYNA.DEL) supersedes every typed state
+ * the coordinator observed, and the expiry unless flags has DYNA_OBJ_KEEP_TTL. Call it
+ * after dyna_obj_update. Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG (o as above). */
+int dyna_obj_supersede(dyna_obj_t *o, uint64_t actor, uint32_t flags);
+/* Sets (deadline_ms > 0) or drops (0) the key's deadline, as EXPIRE and PERSIST do.
+ * Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG, o unchanged on error. */
+int dyna_obj_set_deadline(dyna_obj_t *o, uint64_t actor, uint64_t deadline_ms);
 
 void dyna_ctx_init(dyna_ctx_t *c);
 void dyna_ctx_clear(dyna_ctx_t *c);
