@@ -155,7 +155,7 @@ static void submit(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, dyna
   req->id = slot->first_req + sub;
   int rc = dyna_idmap_put(&s->pend, req->id, slot, sub);
   if (!rc) {
-    rc = dyna_node_request(s->node, req, dyna_server_clock(s));
+    rc = dyna_node_request(s->node, req, dyna_server_time(s));
     if (rc) dyna_idmap_take(&s->pend, req->id, NULL);
   }
   if (rc) {
@@ -537,6 +537,7 @@ static void cmd_info(dyna_server_t *s, conn_t *c, const args_t *a) {
   info_u64(&t, "w", s->cfg.w);
   info_u64(&t, "read_all", (uint64_t)s->cfg.read_all);
   info_u64(&t, "durable_reads", (uint64_t)s->cfg.durable_reads);
+  info_u64(&t, "gossip_rounds", ns->gossip_rounds);
   info_u64(&t, "gossip_sent", ns->gossip_sent);
   info_u64(&t, "gossip_received", ns->gossip_received);
   info_u64(&t, "ring_changes", ns->ring_changes);
@@ -632,7 +633,7 @@ static void cmd_dyna_admin(dyna_server_t *s, conn_t *c, const args_t *a) {
   if (a->argc < 2) { err_arity(c, a); return; }
   char arg1[128];
   int rc;
-  uint64_t now = dyna_server_clock(s);
+  dyna_time_t now = dyna_server_time(s);
   if (arg_is(a, 1, "REPAIR") && (a->argc == 2 || a->argc == 3)) {
     uint32_t p = UINT32_MAX;
     if (a->argc == 3) {
