@@ -486,6 +486,7 @@ static void cmd_info(dyna_server_t *s, conn_t *c, const args_t *a) {
   info_str(&t, "node_id", id);
   info_u64(&t, "tcp_port", (uint64_t)s->cfg.listen_port);
   info_u64(&t, "cluster_port", (uint64_t)s->cfg.cluster_port);
+  info_u64(&t, "server_time_usec", dyna_server_time(s).wall_ms * 1000); /* the node's wall clock */
   info_u64(&t, "uptime_in_seconds", (dyna_server_now(s) - s->start_ms) / 1000);
   info_section(&t, "Clients");
   info_u64(&t, "connected_clients", s->nconns);
