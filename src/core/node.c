@@ -179,6 +179,7 @@ void dyna_node_set_now(dyna_node_t *n, dyna_time_t now) {
 }
 
 uint64_t dyna_node_stamp(dyna_node_t *n) {
+  if (n->cfg.bugs & DYNA_BUG_WALL_STAMP) return n->now.wall_ms;
   if (n->now.wall_ms > n->stamp_ms) n->stamp_ms = n->now.wall_ms;
   return n->stamp_ms;
 }

@@ -108,6 +108,8 @@ typedef struct dyna_node_cfg {
                                        to be durable (wseq 0) */
 #define DYNA_BUG_KEEP_INCARNATION 0x10u /* a failed commit starts no new incarnation
                                             (dots the store lost can be made again) */
+#define DYNA_BUG_WALL_STAMP 0x20u /* value stamps are the raw wall clock (after a step back
+                                     a node's newer sibling gets an older stamp) */
 
 void dyna_node_cfg_default(dyna_node_cfg_t *cfg);
 

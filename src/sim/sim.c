@@ -62,7 +62,7 @@ static const named_t FAULT_NAMES[] = {
 static const named_t BUG_NAMES[] = {
   {"none", 0}, {"early-ack", DYNA_BUG_EARLY_ACK}, {"overwrite", DYNA_BUG_OVERWRITE},
   {"no-repair", DYNA_BUG_NO_REPAIR}, {"undurable-ack", DYNA_BUG_UNDURABLE_ACK},
-  {"keep-incarnation", DYNA_BUG_KEEP_INCARNATION}, {NULL, 0}};
+  {"keep-incarnation", DYNA_BUG_KEEP_INCARNATION}, {"wall-stamp", DYNA_BUG_WALL_STAMP}, {NULL, 0}};
 
 /* Parses a comma-separated list of names into bits; -1 on an unknown name. */
 static int parse_names(const named_t *tab, const char *s, uint32_t *out) {
@@ -355,7 +355,7 @@ static void usage(FILE *out) {
 "                     by +-1 h; dup duplicates frames, which TCP never does; diskerr\n"
 "                     fails a random node's commit about every 0.1 s\n"
 "  --bugs LIST        early-ack | overwrite | no-repair | undurable-ack |\n"
-"                     keep-incarnation (comma list):\n"
+"                     keep-incarnation | wall-stamp (comma list):\n"
 "                     deliberate faults\n"
 "                     set in every node's cfg.bugs; the checks must catch them\n"
 "  --ring-size Q      partitions, a power of two (default 64; use 4096+ for 1000 nodes)\n"
