@@ -1010,9 +1010,100 @@ static void test_deletes_stay_deleted(void **state) {
   for (int i = 0; i < 3; i++) assert_int_equal(dyna_store_mem_count(T[i].st, DYNA_SPACE_OBJ), 0);
 }
 
+/* Two clocks (core/node.h): timers run on the monotonic clock, so a step of a node's wall
+ * clock by an hour either way changes no interval: requests in flight are not timed out
+ * by a step forward, timeouts still fire after a step back, and gossip, anti-entropy and
+ * the failure detector go on. (With one clock each part fails.) */
+static void test_wall_steps_leave_timers_alone(void **state) {
+  (void)state;
+  aae_ms = 100;
+  build_cluster(3, 3, 2, 2);
+  const dyna_node_stats_t *st = dyna_node_stats(T[0].n);
+  /* Forward: a write in flight when the node's clock jumps still completes. */
+  uint64_t id = submit(0, DYNA_OP_PUT, "fwd", "v", NULL, DYNA_REQ_BLIND);
+  T[0].wall_off_ms += 3600000;
+  now += 10;
+  dyna_node_tick(T[0].n, clk(0)); /* before any replica answered */
+  for (int k = 0; k < 100 && !find_reply(id); k++) run(10);
+  assert_non_null(find_reply(id));
+  assert_int_equal(find_reply(id)->status, 0);
+  assert_true(dyna_node_is_reachable(T[0].n, T[1].id) && dyna_node_is_reachable(T[0].n, T[2].id));
+  /* Back, past true time: timers keep running. */
+  T[0].wall_off_ms -= 2 * 3600000;
+  uint64_t g = st->gossip_rounds, a = st->aae_exchanges;
+  run(2000);
+  assert_true(st->gossip_rounds - g >= 3); /* one round every 500 ms */
+  assert_true(st->aae_exchanges > a);
+  assert_true(dyna_node_is_reachable(T[0].n, T[1].id) && dyna_node_is_reachable(T[0].n, T[2].id));
+  /* ... and a request the replicas never answer times out after request_timeout_ms. */
+  cut[0][1] = cut[0][2] = 1;
+  uint64_t start = now;
+  dyna_reply_t *r = call(0, DYNA_OP_GET, "fwd", NULL, NULL, 0);
+  assert_int_equal(r->status, DYNA_ENOQUORUM);
+  assert_true(now - start >= 1000 && now - start < 1500);
+  cut[0][1] = cut[0][2] = 0;
+}
+
+/* Value stamps never go backwards on one node (dyna_node_stamp): after a step back of
+ * its wall clock, the sibling it writes next still has the greatest stamp, so a plain
+ * GET returns it; a clean restart keeps the last stamp. */
+static void test_stamps_never_go_back(void **state) {
+  (void)state;
+  NT = 1;
+  open_node(0, 1, 1, 1);
+  dyna_ctx_t none;
+  dyna_ctx_init(&none);
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "a", &none, 0)->status, 0);
+  T[0].wall_off_ms = -3600000;
+  run(10);
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "b", &none, 0)->status, 0); /* a sibling */
+  dyna_reply_t *r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
+  assert_int_equal(r->obj.n, 1); /* one actor ... */
+  assert_int_equal(r->obj.e[0].nvals, 2); /* ... two siblings, newest first */
+  assert_true(r->obj.e[0].vals[0].ts_ms >= r->obj.e[0].vals[1].ts_ms);
+  const dyna_val_t *v = dyna_obj_latest(&r->obj);
+  assert_non_null(v);
+  assert_memory_equal(v->data, "b", 1);
+  /* A clean restart while the clock is still behind. */
+  dyna_node_shutdown(T[0].n);
+  assert_int_equal(dyna_store_commit(T[0].st), 0);
+  dyna_node_free(T[0].n);
+  T[0].n = NULL;
+  open_node(0, 1, 1, 1);
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "c", &none, 0)->status, 0);
+  r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
+  assert_int_equal(r->obj.n, 1);
+  assert_int_equal(r->obj.e[0].nvals, 3);
+  v = dyna_obj_latest(&r->obj);
+  assert_non_null(v);
+  assert_memory_equal(v->data, "c", 1);
+}
+
+/* Tombstone grace is wall-clock time: a tombstone whose stamp is older than the grace by
+ * the node's wall clock is reaped, however little monotonic time passed. */
+static void test_tombstone_grace_is_wall_time(void **state) {
+  (void)state;
+  aae_ms = 20;
+  grace_ms = 3600000;
+  build_cluster(3, 3, 2, 2);
+  assert_int_equal(call(0, DYNA_OP_DEL, "gone", NULL, NULL, DYNA_REQ_BLIND)->status, 0);
+  run(1000);
+  uint64_t reaped = 0;
+  for (int i = 0; i < 3; i++) reaped += dyna_node_stats(T[i].n)->tombstones_reaped;
+  assert_int_equal(reaped, 0); /* an hour of grace */
+  for (int i = 0; i < 3; i++) T[i].wall_off_ms = 3600000 + 1000;
+  run(1000);
+  for (int i = 0; i < 3; i++) reaped += dyna_node_stats(T[i].n)->tombstones_reaped;
+  assert_true(reaped >= 3);
+  for (int i = 0; i < 3; i++) assert_int_equal(dyna_store_mem_count(T[i].st, DYNA_SPACE_OBJ), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_single_node_versions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_wall_steps_leave_timers_alone, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stamps_never_go_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tombstone_grace_is_wall_time, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_record_is_reported_not_overwritten, setup, teardown),
       cmocka_unit_test_setup_teardown(test_quorum_write_waits_for_w, setup, teardown),
       cmocka_unit_test_setup_teardown(test_answers_carry_their_write_number, setup, teardown),
