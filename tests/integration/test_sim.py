@@ -48,15 +48,13 @@ def campaigns():
         rc, out = sim("--seeds", "1..40", "--faults", mix, "--duration", 5000, "--quiet")
         check(rc == 0 and re.search(r"^40 seeds, 0 failed", out, re.M) is not None,
               f"40 seeds of --faults {mix} pass every check", out)
-    # Wall clocks skewed by up to 2 s and stepped by an hour either way (in "all" too): a
-    # stepped node keeps gossiping, and no actor's newer sibling has an older stamp.
-    # (Checked: 82 of 100 seeds fail when the node's timers run on the wall clock.)
+    # Wall clocks skewed by up to 2 s and stepped by an hour either way (also in "all",
+    # so in every "all" campaign below, --strict included): a stepped node keeps
+    # gossiping, and no actor's newer sibling has an older stamp. (Checked: 82 of 100
+    # seeds fail when the node's timers run on the wall clock.)
     rc, out = sim("--seeds", "1..100", "--faults", "clock", "--duration", 5000, "--quiet")
     check(rc == 0 and re.search(r"^100 seeds, 0 failed", out, re.M) is not None,
           "100 seeds of --faults clock pass every check", out)
-    rc, out = sim("--seeds", "1..40", "--faults", "clock,crash,partition", "--strict", "--duration", 5000, "--quiet")
-    check(rc == 0 and re.search(r"^40 seeds, 0 failed", out, re.M) is not None,
-          "40 seeds of --faults clock,crash,partition --strict pass", out)
     rc, out = sim("--seeds", "1..10", "--faults", "all", "--zones", 3, "--nodes", 7,
                   "--duration", 5000, "--quiet")
     check(rc == 0, "10 seeds with 7 nodes in 3 zones pass", out)
