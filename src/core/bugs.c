@@ -12,6 +12,7 @@ static const struct { const char *name; uint32_t bit; } BUGS[] = {
   {"undurable-ack", DYNA_BUG_UNDURABLE_ACK},
   {"keep-incarnation", DYNA_BUG_KEEP_INCARNATION},
   {"gate-forget-loss", DYNA_BUG_GATE_FORGET_LOSS},
+  {"wall-stamp", DYNA_BUG_WALL_STAMP},
 };
 #define NBUGS (sizeof(BUGS) / sizeof(BUGS[0]))
 

@@ -65,7 +65,7 @@ static fsm_t *fsm_new(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_
   }
   f->kind = kind;
   f->klen = klen;
-  f->deadline_ms = n->now_ms + n->cfg.request_timeout_ms;
+  f->deadline_ms = n->now.mono_ms + n->cfg.request_timeout_ms;
   dyna_obj_init(&f->obj);
   for (int i = 0; i < DYNA_MAX_N; i++) dyna_obj_init(&f->got[i]);
   f->next = n->fsm_list;
@@ -365,7 +365,7 @@ static void start_get(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl) {
   f->need = req->r ? req->r : n->cfg.r;
   if (f->need > pl->nhome) f->need = (uint32_t)pl->nhome;
   if (!f->need) f->need = 1; /* a read hears at least one replica */
-  f->retry_ms = n->now_ms + n->cfg.request_timeout_ms / 10;
+  f->retry_ms = n->now.mono_ms + n->cfg.request_timeout_ms / 10;
   /* Ask order: this node first (no message), then plan order. */
   int self = plan_index(pl, n->cfg.id);
   if (self >= 0) add_target(f, pl, (size_t)self);
@@ -410,7 +410,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     f->need = req->w ? req->w : n->cfg.w;
     if (f->need > pl->nhome) f->need = (uint32_t)pl->nhome;
     int del = req->op == DYNA_OP_DEL;
-    dyna_val_t v = {del ? DYNA_VAL_TOMBSTONE : 0, n->now_ms, (uint8_t *)req->val, del ? 0 : req->vlen};
+    dyna_val_t v = {del ? DYNA_VAL_TOMBSTONE : 0, dyna_node_stamp(n), (uint8_t *)req->val, del ? 0 : req->vlen};
     int blind = (req->flags & DYNA_REQ_BLIND) != 0;
     dyna_replica_t rep;
     dyna_node_replica(n, dyna_node_partition(n, req->key, req->klen), &rep);
@@ -680,9 +680,9 @@ void dyna_coord_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
 void dyna_coord_tick(dyna_node_t *n) {
   for (fsm_t *f = n->fsm_list, *next; f; f = next) {
     next = f->next;
-    if (n->now_ms < f->deadline_ms) {
+    if (n->now.mono_ms < f->deadline_ms) {
       if (f->kind == FSM_GET && !f->replied && f->nasked < f->nt &&
-          (n->now_ms >= f->retry_ms || get_waits_on_unreachable(n, f))) {
+          (n->now.mono_ms >= f->retry_ms || get_waits_on_unreachable(n, f))) {
         get_ask_rest(n, f);
         get_progress(n, f);
       }

@@ -37,7 +37,7 @@ static fd_peer_t *peer(dyna_node_t *n, uint64_t id, int create) {
     dyna_free(p);
     return NULL;
   }
-  p->last_ms = n->now_ms;
+  p->last_ms = n->now.mono_ms;
   p->mean_ms = n->cfg.heartbeat_ms;
   return p;
 }
@@ -45,19 +45,19 @@ static fd_peer_t *peer(dyna_node_t *n, uint64_t id, int create) {
 void dyna_fd_heard(dyna_node_t *n, uint64_t id) {
   fd_peer_t *p = peer(n, id, 1);
   if (!p) return;
-  uint64_t gap = n->now_ms > p->last_ms ? n->now_ms - p->last_ms : 0;
+  uint64_t gap = n->now.mono_ms > p->last_ms ? n->now.mono_ms - p->last_ms : 0;
   /* Moving mean over ~8 samples, kept at least a few ms so a burst of frames does not
    * make the detector hair-triggered. */
   p->mean_ms = (p->mean_ms * 7 + gap) / 8;
   if (p->mean_ms < n->cfg.heartbeat_ms / 2) p->mean_ms = n->cfg.heartbeat_ms / 2;
   if (p->mean_ms == 0) p->mean_ms = 1;
-  p->last_ms = n->now_ms;
+  p->last_ms = n->now.mono_ms;
 }
 
 void dyna_fd_reset(dyna_node_t *n, uint64_t id) {
   fd_peer_t *p = peer(n, id, 1);
   if (!p) return;
-  p->last_ms = n->now_ms;
+  p->last_ms = n->now.mono_ms;
   p->mean_ms = n->cfg.heartbeat_ms;
 }
 
@@ -65,7 +65,7 @@ int dyna_fd_suspect(const dyna_node_t *n, uint64_t id) {
   dyna_idmap_entry_t *e = dyna_idmap_get(&n->fd, id);
   if (!e) return 0;
   const fd_peer_t *p = e->ptr;
-  uint64_t since = n->now_ms > p->last_ms ? n->now_ms - p->last_ms : 0;
+  uint64_t since = n->now.mono_ms > p->last_ms ? n->now.mono_ms - p->last_ms : 0;
   if (since < n->cfg.fd_min_ms) return 0;
   return since * LOG10E_X1000 > PHI_X1000_THRESHOLD * p->mean_ms;
 }
@@ -74,7 +74,7 @@ uint64_t dyna_fd_phi_x1000(const dyna_node_t *n, uint64_t id) {
   dyna_idmap_entry_t *e = dyna_idmap_get(&n->fd, id);
   if (!e) return 0;
   const fd_peer_t *p = e->ptr;
-  uint64_t since = n->now_ms > p->last_ms ? n->now_ms - p->last_ms : 0;
+  uint64_t since = n->now.mono_ms > p->last_ms ? n->now.mono_ms - p->last_ms : 0;
   return since * LOG10E_X1000 / p->mean_ms;
 }
 
@@ -84,11 +84,11 @@ void dyna_fd_tick(dyna_node_t *n) {
     if (m->id == n->cfg.id || m->status == DYNA_MEMBER_REMOVED) continue;
     if (dyna_idmap_get(&n->down, m->id)) continue; /* no link: nothing to ping over */
     fd_peer_t *p = peer(n, m->id, 1);
-    if (!p || n->now_ms - p->last_ping_ms < n->cfg.heartbeat_ms) continue;
-    p->last_ping_ms = n->now_ms;
+    if (!p || n->now.mono_ms - p->last_ping_ms < n->cfg.heartbeat_ms) continue;
+    p->last_ping_ms = n->now.mono_ms;
     dyna_msg_t ping = {0};
     ping.type = DYNA_MSG_PING;
-    ping.req = n->now_ms ? n->now_ms : 1;
+    ping.req = n->now.mono_ms ? n->now.mono_ms : 1;
     dyna_node_send(n, m->id, &ping);
   }
 }

@@ -127,9 +127,10 @@ int dyna_gossip_load(dyna_node_t *n) {
 }
 
 void dyna_gossip_tick(dyna_node_t *n) {
-  if (dyna_gossip_joining(n) && n->njoin_seeds && n->now_ms >= n->next_join_ms) send_join(n);
-  if (n->now_ms < n->next_gossip_ms) return;
-  n->next_gossip_ms = n->now_ms + n->cfg.gossip_interval_ms;
+  if (dyna_gossip_joining(n) && n->njoin_seeds && n->now.mono_ms >= n->next_join_ms) send_join(n);
+  if (n->now.mono_ms < n->next_gossip_ms) return;
+  n->next_gossip_ms = n->now.mono_ms + n->cfg.gossip_interval_ms;
+  n->stats.gossip_rounds++;
   uint64_t to = random_peer(n);
   if (to) send_state(n, to);
 }
@@ -195,12 +196,12 @@ static int send_join(dyna_node_t *n) {
   m.objlen = b.len;
   for (size_t i = 0; i < n->njoin_seeds; i++) dyna_node_send(n, n->join_seeds[i], &m);
   dyna_buf_free(&b);
-  n->next_join_ms = n->now_ms + 1000;
+  n->next_join_ms = n->now.mono_ms + 1000;
   return 0;
 }
 
-int dyna_node_join(dyna_node_t *n, uint64_t seed_id, uint64_t now_ms) {
-  n->now_ms = now_ms;
+int dyna_node_join(dyna_node_t *n, uint64_t seed_id, dyna_time_t now) {
+  dyna_node_set_now(n, now);
   if (seed_id == n->cfg.id) return DYNA_EINVAL;
   /* A member of our own cluster: nothing to join (a second --join seed whose HELLO came
    * after the first one's answer, or a restart with --join kept). */
@@ -235,8 +236,8 @@ static int set_status(dyna_node_t *n, const dyna_member_t *cur, int status) {
   return rc;
 }
 
-int dyna_node_leave(dyna_node_t *n, uint64_t now_ms) {
-  n->now_ms = now_ms;
+int dyna_node_leave(dyna_node_t *n, dyna_time_t now) {
+  dyna_node_set_now(n, now);
   const dyna_member_t *self = dyna_cluster_find(&n->cl, n->cfg.id);
   if (!self) return DYNA_EINVAL;
   if (self->status != DYNA_MEMBER_VALID) return 0;
@@ -246,8 +247,8 @@ int dyna_node_leave(dyna_node_t *n, uint64_t now_ms) {
   return set_status(n, self, DYNA_MEMBER_LEAVING);
 }
 
-int dyna_node_remove(dyna_node_t *n, const char *who, uint64_t now_ms) {
-  n->now_ms = now_ms;
+int dyna_node_remove(dyna_node_t *n, const char *who, dyna_time_t now) {
+  dyna_node_set_now(n, now);
   const dyna_member_t *m = dyna_cluster_find_name(&n->cl, who);
   if (!m) return DYNA_ENOTFOUND;
   if (m->id == n->cfg.id) return DYNA_EINVAL; /* a live node leaves instead */

@@ -113,7 +113,7 @@ static int try_partition(dyna_node_t *n, uint32_t p) {
 int dyna_handoff_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   int mine = dyna_xfer_on_ack(n, &n->ho.x, from, m);
   if (mine && !n->ho.x.active) { /* go on with the next batch at once */
-    n->ho.next_ms = n->now_ms;
+    n->ho.next_ms = n->now.mono_ms;
     dyna_handoff_tick(n);
   }
   return mine;
@@ -138,8 +138,8 @@ void dyna_handoff_tick(dyna_node_t *n) {
   handoff_t *h = &n->ho;
   uint32_t q = n->cl.ring.size;
   dyna_xfer_expire(n, &h->x);
-  if (h->x.active || n->now_ms < h->next_ms || !q) return;
-  h->next_ms = n->now_ms + n->cfg.handoff_interval_ms;
+  if (h->x.active || n->now.mono_ms < h->next_ms || !q) return;
+  h->next_ms = n->now.mono_ms + n->cfg.handoff_interval_ms;
   if (!dyna_budget_ok(n)) return;
   for (int i = 0; i < SCAN_PER_TICK; i++) {
     uint32_t p = h->cursor % q;

@@ -55,7 +55,7 @@ static int consider(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, 
 int dyna_hints_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   int mine = dyna_xfer_on_ack(n, &n->hd.x, from, m);
   if (mine && !n->hd.x.active) {
-    n->hd.next_ms = n->now_ms;
+    n->hd.next_ms = n->now.mono_ms;
     dyna_hints_tick(n);
   }
   return mine;
@@ -65,8 +65,8 @@ void dyna_hints_tick(dyna_node_t *n) {
   hints_t *h = &n->hd;
   uint32_t q = n->cl.ring.size;
   dyna_xfer_expire(n, &h->x);
-  if (h->x.active || n->now_ms < h->next_ms || !q) return;
-  h->next_ms = n->now_ms + n->cfg.handoff_interval_ms;
+  if (h->x.active || n->now.mono_ms < h->next_ms || !q) return;
+  h->next_ms = n->now.mono_ms + n->cfg.handoff_interval_ms;
   if (!dyna_budget_ok(n)) return;
   sweep_t sw = {n, 0};
   for (int i = 0; i < PARTITIONS_PER_TICK && !sw.err && h->x.nitems < n->cfg.handoff_batch_keys; i++) {

@@ -55,7 +55,7 @@ int dyna_merkle_open(dyna_node_t *n) {
   m->agree = dyna_calloc(m->q, sizeof(uint64_t));
   n->mk = m;
   if (!m->tree || !m->forced || !m->agree) return DYNA_ENOMEM;
-  m->next_ms = n->now_ms;
+  m->next_ms = n->now.mono_ms;
   return 0;
 }
 
@@ -104,7 +104,7 @@ void dyna_merkle_force(dyna_node_t *n, uint32_t p) {
   merkle_t *m = n->mk;
   if (p == UINT32_MAX) memset(m->forced, 1, m->q);
   else if (p < m->q) m->forced[p] = 1;
-  m->next_ms = n->now_ms;
+  m->next_ms = n->now.mono_ms;
 }
 
 /* Index of id among p's home replicas, or -1. */
@@ -194,7 +194,7 @@ static int consider_reap(void *arg, const uint8_t *k, size_t klen, const uint8_t
   for (size_t i = 0; all_tomb && i < dyna_obj_nvals(&o); i++)
     if (dyna_obj_val(&o, i)->ts_ms > newest) newest = dyna_obj_val(&o, i)->ts_ms;
   dyna_obj_clear(&o);
-  if (!all_tomb || newest + r->n->cfg.tombstone_grace_ms > r->n->now_ms) return 0;
+  if (!all_tomb || newest + r->n->cfg.tombstone_grace_ms > r->n->now.wall_ms) return 0;
   dyna_buf_put_bytes(&r->list, k, klen);
   dyna_buf_put_u64le(&r->list, dyna_record_hash(k, klen, v, vlen));
   return ++r->count >= 256;
@@ -262,8 +262,8 @@ static void start_exchange(dyna_node_t *n, uint32_t p) {
 
 void dyna_merkle_tick(dyna_node_t *n) {
   merkle_t *m = n->mk;
-  if (!m || !m->q || n->now_ms < m->next_ms) return;
-  m->next_ms = n->now_ms + n->cfg.aae_interval_ms;
+  if (!m || !m->q || n->now.mono_ms < m->next_ms) return;
+  m->next_ms = n->now.mono_ms + n->cfg.aae_interval_ms;
   if (!dyna_budget_ok(n)) return;
   /* Forced partitions first, then one partition in turn. */
   for (uint32_t i = 0; i < m->q; i++) {
@@ -271,7 +271,7 @@ void dyna_merkle_tick(dyna_node_t *n) {
     if (!m->forced[p]) continue;
     m->forced[p] = 0;
     start_exchange(n, p);
-    m->next_ms = n->now_ms; /* keep going while forced work remains */
+    m->next_ms = n->now.mono_ms; /* keep going while forced work remains */
     return;
   }
   /* The next partition this node replicates (a round then takes its share of the ring,

@@ -4,6 +4,7 @@
 #include "util/err.h"
 #include "core/keyspace.h"
 #include "util/alloc.h"
+#include "util/assert.h"
 #include "core/node_int.h"
 #include "core/replica.h"
 #include "util/assert.h"
@@ -46,7 +47,9 @@ static int put_incarnation(dyna_node_t *n) {
 }
 
 /* Loads the incarnation; after a crash (no clean mark) starts the next one. The mark is
- * removed: from now on, until the next clean shutdown, a stop is a crash. */
+ * removed: from now on, until the next clean shutdown, a stop is a crash. The mark holds
+ * the last value stamp (8 bytes; "1" before): the incarnation, and so the actor, goes on,
+ * and so do its stamps, even if the wall clock stepped back while the node was down. */
 static int load_incarnation(dyna_node_t *n) {
   dyna_buf_t b = DYNA_BUF_INIT;
   int rc = dyna_store_get(n->store, DYNA_SPACE_META, INCARNATION_KEY, sizeof(INCARNATION_KEY) - 1, &b);
@@ -62,6 +65,11 @@ static int load_incarnation(dyna_node_t *n) {
     if (r.err || dyna_rd_left(&r)) rc = DYNA_ECORRUPT;
   }
   int clean = rc == 0 && dyna_store_get(n->store, DYNA_SPACE_META, CLEAN_KEY, sizeof(CLEAN_KEY) - 1, &b) == 0;
+  if (clean && b.len == 8) {
+    dyna_rd_t r;
+    dyna_rd_init(&r, b.data, b.len);
+    n->stamp_ms = dyna_rd_u64le(&r);
+  }
   dyna_buf_free(&b);
   if (rc) return rc;
   if (clean) return dyna_store_del(n->store, DYNA_SPACE_META, CLEAN_KEY, sizeof(CLEAN_KEY) - 1);
@@ -85,10 +93,12 @@ void dyna_node_writes_lost(dyna_node_t *n) {
 }
 
 void dyna_node_shutdown(dyna_node_t *n) {
-  dyna_store_put(n->store, DYNA_SPACE_META, CLEAN_KEY, sizeof(CLEAN_KEY) - 1, (const uint8_t *)"1", 1);
+  uint8_t v[8];
+  for (int i = 0; i < 8; i++) v[i] = (uint8_t)(n->stamp_ms >> (8 * i));
+  dyna_store_put(n->store, DYNA_SPACE_META, CLEAN_KEY, sizeof(CLEAN_KEY) - 1, v, sizeof(v));
 }
 
-int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now_ms,
+int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, dyna_time_t now,
                    dyna_node_t **out) {
   dyna_assert_set_node(cfg->id);
   *out = NULL;
@@ -100,7 +110,7 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now
   n->store = store;
   n->rng = cfg->seed ^ (cfg->id * 0x9E3779B97F4A7C15ull);
   if (!n->rng) n->rng = 1;
-  n->now_ms = now_ms;
+  dyna_node_set_now(n, now);
   dyna_cluster_init(&n->cl);
   dyna_idmap_init(&n->fsms);
   dyna_idmap_init(&n->down);
@@ -118,11 +128,11 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now
   }
   /* Request ids start from the clock, so a restarted node does not reuse the ids of its
    * previous life (peers remember recent forwarded requests by id). */
-  n->next_req = now_ms << 20;
-  n->next_gossip_ms = now_ms;
-  n->ho.next_ms = now_ms;
-  n->hd.next_ms = now_ms;
-  n->budget.tokens_ms = now_ms;
+  n->next_req = now.wall_ms << 20;
+  n->next_gossip_ms = now.mono_ms;
+  n->ho.next_ms = now.mono_ms;
+  n->hd.next_ms = now.mono_ms;
+  n->budget.tokens_ms = now.mono_ms;
   *out = n;
   return 0;
 }
@@ -166,6 +176,18 @@ uint64_t dyna_node_rand(dyna_node_t *n) {
 
 uint64_t dyna_node_new_req(dyna_node_t *n) { return ++n->next_req; }
 
+void dyna_node_set_now(dyna_node_t *n, dyna_time_t now) {
+  dyna_assert_set_node(n->cfg.id); /* a failed assertion names this node */
+  if (NEVER(now.mono_ms < n->now.mono_ms)) now.mono_ms = n->now.mono_ms;
+  n->now = now;
+}
+
+uint64_t dyna_node_stamp(dyna_node_t *n) {
+  if (n->cfg.bugs & DYNA_BUG_WALL_STAMP) return n->now.wall_ms;
+  if (n->now.wall_ms > n->stamp_ms) n->stamp_ms = n->now.wall_ms;
+  return n->stamp_ms;
+}
+
 uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t klen) {
   return dyna_hash_partition(dyna_key_hash(key, klen), n->cl.ring.size);
 }
@@ -196,11 +218,11 @@ size_t dyna_node_preflist(const dyna_node_t *n, uint32_t p, uint64_t *out, size_
 static void budget_refill(dyna_node_t *n) {
   budget_t *b = &n->budget;
   int64_t rate = (int64_t)n->cfg.handoff_bytes_per_sec;
-  if (n->now_ms > b->tokens_ms) {
-    b->tokens += rate * (int64_t)(n->now_ms - b->tokens_ms) / 1000;
+  if (n->now.mono_ms > b->tokens_ms) {
+    b->tokens += rate * (int64_t)(n->now.mono_ms - b->tokens_ms) / 1000;
     if (b->tokens > rate) b->tokens = rate; /* at most one second of burst */
   }
-  b->tokens_ms = n->now_ms;
+  b->tokens_ms = n->now.mono_ms;
 }
 
 int dyna_budget_ok(dyna_node_t *n) {
@@ -222,13 +244,12 @@ size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out) {
 
 /* ---------- reachability ---------- */
 
-void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, uint64_t now_ms) {
-  dyna_assert_set_node(n->cfg.id);
-  n->now_ms = now_ms;
+void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, dyna_time_t now) {
+  dyna_node_set_now(n, now);
   if (up) {
     if (dyna_idmap_take(&n->down, id, NULL)) dyna_fd_reset(n, id);
   } else if (!dyna_idmap_get(&n->down, id)) {
-    dyna_idmap_put(&n->down, id, NULL, now_ms);
+    dyna_idmap_put(&n->down, id, NULL, now.mono_ms);
   }
 }
 
@@ -398,9 +419,8 @@ static void local_read(dyna_node_t *n, const dyna_req_t *req, dyna_reply_t *r) {
   if (rc) dyna_reply_fail(r, rc, NULL);
 }
 
-int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, uint64_t now_ms) {
-  dyna_assert_set_node(n->cfg.id);
-  n->now_ms = now_ms;
+int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, dyna_time_t now) {
+  dyna_node_set_now(n, now);
   if (dyna_node_reserve_reply(n)) return DYNA_ENOMEM;
   dyna_reply_t r;
   memset(&r, 0, sizeof(r));
@@ -420,9 +440,8 @@ int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, uint64_t now_ms) {
 }
 
 int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, size_t len,
-                         uint64_t now_ms) {
-  dyna_assert_set_node(n->cfg.id);
-  n->now_ms = now_ms;
+                         dyna_time_t now) {
+  dyna_node_set_now(n, now);
   dyna_msg_t m;
   if (dyna_wire_decode(frame, len, &m)) {
     n->stats.bad_messages++;
@@ -462,15 +481,13 @@ int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, si
   return 0;
 }
 
-void dyna_node_repair(dyna_node_t *n, uint32_t p, uint64_t now_ms) {
-  dyna_assert_set_node(n->cfg.id);
-  n->now_ms = now_ms;
+void dyna_node_repair(dyna_node_t *n, uint32_t p, dyna_time_t now) {
+  dyna_node_set_now(n, now);
   dyna_merkle_force(n, p);
 }
 
-void dyna_node_tick(dyna_node_t *n, uint64_t now_ms) {
-  dyna_assert_set_node(n->cfg.id);
-  n->now_ms = now_ms;
+void dyna_node_tick(dyna_node_t *n, dyna_time_t now) {
+  dyna_node_set_now(n, now);
   dyna_fd_tick(n);
   dyna_coord_tick(n);
   dyna_gossip_tick(n);

@@ -1,8 +1,9 @@
 /* node.h: one Dyna node as a deterministic state machine.
  *
  * The node never touches the network, the clock or randomness. Drivers (dynad's libuv
- * runtime, the simulator) feed it events as function calls, with the current time as
- * an argument, and drain what it wants done from its outbox:
+ * runtime, the simulator) feed it events as function calls, with the current time (both
+ * clocks: dyna_time_t below) as an argument, and drain what it wants done from its
+ * outbox:
  *
  *      driver                         node (pure)                    store (ops table)
  *   client request ──dyna_node_request──▶ coordinator ──get/put──▶  LMDB | memory
@@ -23,6 +24,54 @@
 #include "store/store.h"
 #include <stddef.h>
 #include <stdint.h>
+
+/* ---- Two clocks ----
+ * Every event carries two times, read by the driver once for the event:
+ *
+ *   mono_ms  a monotonic clock (dynad: libuv's uv_now, CLOCK_MONOTONIC; the simulator:
+ *            simulated time plus a per-node origin). It never goes backwards and means
+ *            nothing across nodes or reboots. It drives everything that measures an
+ *            interval: request deadlines and the GET's second wave, the failure detector
+ *            (heard-from times, pings), gossip rounds and JOIN retries, handoff and hint
+ *            delivery intervals, transfer deadlines, anti-entropy intervals and the
+ *            background byte budget (token bucket).
+ *   wall_ms  the wall clock, milliseconds since the Unix epoch (dynad: CLOCK_REALTIME;
+ *            the simulator: simulated time plus a per-node offset that faults can skew
+ *            and step). It may jump either way (NTP, a resumed VM, an operator). It is
+ *            used only where a timestamp is meant: the stamp of each value written
+ *            (dyna_val_t.ts_ms, which a plain GET uses to pick the last written sibling),
+ *            tombstone grace (a tombstone is reaped once the wall clock passed its stamp
+ *            plus tombstone_grace_ms), and the seed of request ids at open (so that a
+ *            restarted node does not reuse the ids of its previous life).
+ *
+ * Rule: a new use of time in the core takes mono_ms unless it compares with a time
+ * another node made or that must survive a restart (a stamp); then wall_ms. No timer
+ * ever waits on the wall clock, so a wall step changes no interval.
+ *
+ * A wall step, and skew between nodes, bound what stamps mean:
+ *   - Stamps never go backwards on one node: a value gets max(wall_ms, the node's last
+ *     stamp) (dyna_node_stamp in node.c). After a backward step the node's stamps stay at
+ *     the last one until its wall clock catches up, so among the siblings one node made
+ *     the later write still has the greater (or an equal, then the greater dot) stamp, and
+ *     a plain GET still returns it. A clean shutdown keeps the last stamp for the next
+ *     start; after a crash the node writes under a new actor (a new incarnation) and
+ *     its stamps start from its wall clock again, which orders them against its
+ *     previous life's as against another node's (below).
+ *   - Across nodes, stamps are only as ordered as the clocks: of two concurrent writes
+ *     made less than the skew apart, a plain GET may return the earlier one. Causally
+ *     ordered writes are unaffected (the later one supersedes the other by its context,
+ *     whatever the stamps say).
+ *   - Tombstone grace is off by the skew: a node whose clock is ahead by d reaps a
+ *     tombstone d early (so grace must exceed any skew and step expected), and a
+ *     forward step of d shortens the grace of every tombstone it holds by d.
+ *   - Request ids are seeded with wall_ms << 20 at open: a node restarted after a
+ *     backward step may reuse ids from a previous life that started up to that step
+ *     earlier; peers only remember ids of recent forwarded writes (coord.c) and match
+ *     answers only to requests in flight, so a step longer than those windows is safe. */
+typedef struct dyna_time {
+  uint64_t mono_ms; /* monotonic: intervals, deadlines, timers */
+  uint64_t wall_ms; /* wall clock since the Unix epoch: stamps only (may step) */
+} dyna_time_t;
 
 typedef struct dyna_node_cfg {
   uint64_t id;              /* stable node id (never 0) */
@@ -62,6 +111,8 @@ typedef struct dyna_node_cfg {
 #define DYNA_BUG_GATE_FORGET_LOSS 0x20u /* the gate (core/gate.c) does not record a
                                             failed commit: its answers stay held and the
                                             next commit that succeeds releases them as OK */
+#define DYNA_BUG_WALL_STAMP 0x40u /* value stamps are the raw wall clock (after a step back
+                                     a node's newer sibling gets an older stamp) */
 
 /* The defaults of the node's options, the only ones: dynad takes them from here for every
  * option that lands in the node (runtime/options.c), as the simulator and the tests do. */
@@ -110,11 +161,12 @@ typedef struct dyna_node dyna_node_t;
  * any event, so that the incarnation is durable before early frames can leave.
  * *out is freed with dyna_node_free. Returns 0, DYNA_ECORRUPT (kept state unreadable) or
  * DYNA_ENOMEM. */
-int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, uint64_t now_ms,
+int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, dyna_time_t now,
                    dyna_node_t **out);
 void dyna_node_free(dyna_node_t *n);
 /* A clean shutdown: marks it in the store (the driver commits afterwards), so that the
- * next start keeps the incarnation and writes no new clock entries. */
+ * next start keeps the incarnation and writes no new clock entries, and goes on from the
+ * last value stamp. */
 void dyna_node_shutdown(dyna_node_t *n);
 /* The driver's commit failed: the writes since the durable point are gone from the
  * store, among them versions this node made and may already have sent (early frames).
@@ -130,9 +182,9 @@ const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n);
  * the call returns. Returns 0 when the request was taken: exactly one reply will be
  * queued for it (possibly at once). Returns DYNA_ENOMEM when it was not taken: no reply
  * will come and the driver answers the client itself. */
-int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, uint64_t now_ms);
+int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, dyna_time_t now);
 /* Advances timers (request timeouts, gossip, handoff). */
-void dyna_node_tick(dyna_node_t *n, uint64_t now_ms);
+void dyna_node_tick(dyna_node_t *n, dyna_time_t now);
 
 /* Pops the oldest queued reply into *out (which the caller then owns: free with
  * dyna_reply_clear). Returns 1 when a reply was popped, 0 when the outbox is empty. */
@@ -167,9 +219,9 @@ size_t dyna_node_msgs_pending(const dyna_node_t *n);
 /* Handles one frame from node `from`. Returns 0, or DYNA_EPROTO for a frame that does
  * not decode (the driver should drop the connection); nothing is changed then. */
 int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, size_t len,
-                         uint64_t now_ms);
+                         dyna_time_t now);
 /* The driver's transport judgement: a connection to id is up or down. */
-void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, uint64_t now_ms);
+void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, dyna_time_t now);
 /* Reachable = the transport is up and the failure detector (failure_detector.c) does not suspect it.
  * Unreachable replicas are not waited for; fallbacks take their writes. */
 int dyna_node_is_reachable(const dyna_node_t *n, uint64_t id);
@@ -177,7 +229,7 @@ int dyna_node_is_reachable(const dyna_node_t *n, uint64_t id);
 uint64_t dyna_node_phi_x1000(const dyna_node_t *n, uint64_t id);
 
 /* Forces an anti-entropy exchange of partition p (UINT32_MAX: every partition). */
-void dyna_node_repair(dyna_node_t *n, uint32_t p, uint64_t now_ms);
+void dyna_node_repair(dyna_node_t *n, uint32_t p, dyna_time_t now);
 
 /* ---- Membership (explicit admin actions) ---- */
 /* Asks the member seed_id (whose id the driver learned in the handshake) to add this
@@ -189,11 +241,11 @@ void dyna_node_repair(dyna_node_t *n, uint32_t p, uint64_t now_ms);
  * a member of its cluster already (not removed), else a new join with seed_id alone.
  * DYNA_EINVAL for the node's own id. */
 #define DYNA_JOIN_SEEDS_MAX 8
-int dyna_node_join(dyna_node_t *n, uint64_t seed_id, uint64_t now_ms);
+int dyna_node_join(dyna_node_t *n, uint64_t seed_id, dyna_time_t now);
 /* This node leaves: it stops owning partitions, hands its data off, then is REMOVED. */
-int dyna_node_leave(dyna_node_t *n, uint64_t now_ms);
+int dyna_node_leave(dyna_node_t *n, dyna_time_t now);
 /* Marks a (dead) member REMOVED, by name or hex id. DYNA_ENOTFOUND if unknown. */
-int dyna_node_remove(dyna_node_t *n, const char *who, uint64_t now_ms);
+int dyna_node_remove(dyna_node_t *n, const char *who, dyna_time_t now);
 const struct dyna_cluster *dyna_node_cluster(const dyna_node_t *n);
 uint64_t dyna_node_id(const dyna_node_t *n);
 /* The incarnation: 0 on a new node, one more after each start that follows a crash and
@@ -208,6 +260,7 @@ typedef struct dyna_node_stats {
   uint64_t forwarded, replica_puts, replica_gets, read_repairs, noquorum;
   uint64_t read_retries; /* GETs that asked their remaining targets (a second wave) */
   uint64_t handoff_keys_sent, handoff_keys_deleted, handoff_bytes;
+  uint64_t gossip_rounds; /* gossip intervals that ran (one random peer each) */
   uint64_t gossip_sent, gossip_received, ring_changes, bad_messages;
   uint64_t hints_stored, hints_delivered, sloppy_writes;
   uint64_t aae_exchanges, aae_keys_sent, aae_keys_repaired;

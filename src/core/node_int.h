@@ -109,7 +109,8 @@ struct dyna_node {
   dyna_node_stats_t stats;
   dyna_cluster_t cl;
   uint64_t rng;
-  uint64_t now_ms;
+  dyna_time_t now;    /* the clocks of the event being handled (node.h, "Two clocks") */
+  uint64_t stamp_ms;  /* the last value stamp made (dyna_node_stamp) */
   /* Outboxes: FIFO rings. */
   dyna_reply_t *out;
   size_t out_cap, out_head, out_len;
@@ -153,6 +154,12 @@ struct dyna_node {
 };
 
 /* node.c */
+/* Takes the clocks of an event (every entry point calls it first). The monotonic clock
+ * never goes backwards: a driver that feeds an earlier one is a bug (NEVER). */
+void dyna_node_set_now(dyna_node_t *n, dyna_time_t now);
+/* The stamp of a value written now: max(wall clock, last stamp), so that this node's
+ * stamps never go backwards when its wall clock steps back (node.h, "Two clocks"). */
+uint64_t dyna_node_stamp(dyna_node_t *n);
 uint64_t dyna_node_rand(dyna_node_t *n);
 uint64_t dyna_node_new_req(dyna_node_t *n);
 /* Queues a message to node `to`; drops it (counted) if memory is short. It leaves once

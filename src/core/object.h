@@ -16,8 +16,8 @@
  * writes from the same stale context leave exactly two siblings.
  *
  * A delete writes a tombstone value (DYNA_VAL_TOMBSTONE). Values carry the
- * coordinator's clock (ts_ms, supplied by the caller) so that a plain GET can pick the
- * last written sibling deterministically.
+ * coordinator's wall-clock stamp (ts_ms, supplied by the caller: core/node.h, "Two
+ * clocks") so that a plain GET can pick the last written sibling deterministically.
  *
  * Encodings (little-endian, varints LEB128), version byte first, canonical (entries
  * sorted by node id, so equal objects encode to equal bytes):
@@ -53,7 +53,7 @@
 
 typedef struct dyna_val {
   uint8_t flags;  /* DYNA_VAL_TOMBSTONE or 0 */
-  uint64_t ts_ms; /* coordinator's clock when written */
+  uint64_t ts_ms; /* coordinator's wall-clock stamp when written (ms since the epoch) */
   uint8_t *data;  /* owned by the containing object (NULL when len == 0) */
   size_t len;
 } dyna_val_t;

@@ -155,7 +155,7 @@ uint64_t dyna_xfer_send(dyna_node_t *n, xfer_t *x) {
     if (b > 0) total += (uint64_t)b;
   }
   x->active = 1;
-  x->deadline_ms = n->now_ms + 5 * n->cfg.request_timeout_ms;
+  x->deadline_ms = n->now.mono_ms + 5 * n->cfg.request_timeout_ms;
   if (x->failed) dyna_xfer_clear(x);
   else if (complete(x)) finish(n, x);
   return total;
@@ -175,5 +175,5 @@ int dyna_xfer_on_ack(dyna_node_t *n, xfer_t *x, uint64_t from, const dyna_msg_t 
 }
 
 void dyna_xfer_expire(dyna_node_t *n, xfer_t *x) {
-  if (x->active && n->now_ms >= x->deadline_ms) dyna_xfer_clear(x);
+  if (x->active && n->now.mono_ms >= x->deadline_ms) dyna_xfer_clear(x);
 }

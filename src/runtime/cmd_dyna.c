@@ -172,7 +172,7 @@ void dyna_cmd_dyna_admin_repair(dyna_server_t *s, conn_t *c, const dyna_args_t *
     }
     p = (uint32_t)v;
   }
-  dyna_node_repair(s->node, p, dyna_server_clock(s));
+  dyna_node_repair(s->node, p, dyna_server_time(s));
   ok_after_writes(s, c);
 }
 
@@ -187,7 +187,7 @@ void dyna_cmd_dyna_admin_join(dyna_server_t *s, conn_t *c, const dyna_args_t *a)
 
 void dyna_cmd_dyna_admin_leave(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)a;
-  if (dyna_node_leave(s->node, dyna_server_clock(s))) {
+  if (dyna_node_leave(s->node, dyna_server_time(s))) {
     dyna_reply_error(c, DYNA_WORD_ERR " cannot leave: this is the last member, or its state is unknown");
     return;
   }
@@ -197,7 +197,7 @@ void dyna_cmd_dyna_admin_leave(dyna_server_t *s, conn_t *c, const dyna_args_t *a
 void dyna_cmd_dyna_admin_remove(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   char who[128];
   if (dyna_arg_str(a, 2, who, sizeof(who))) { dyna_reply_error(c, DYNA_WORD_ERR " no such member"); return; }
-  int rc = dyna_node_remove(s->node, who, dyna_server_clock(s));
+  int rc = dyna_node_remove(s->node, who, dyna_server_time(s));
   if (rc == DYNA_ENOTFOUND) { dyna_reply_error(c, DYNA_WORD_ERR " no such member"); return; }
   if (rc) {
     dyna_reply_error(c, DYNA_WORD_ERR " cannot remove that member (to take this node out, use LEAVE)");

@@ -69,7 +69,7 @@ void dyna_cmd_submit(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, dy
   req->id = slot->first_req + sub;
   int rc = dyna_idmap_put(&s->pend, req->id, slot, sub);
   if (!rc) {
-    rc = dyna_node_request(s->node, req, dyna_server_clock(s));
+    rc = dyna_node_request(s->node, req, dyna_server_time(s));
     if (rc) dyna_idmap_take(&s->pend, req->id, NULL);
   }
   if (rc) {

@@ -149,6 +149,7 @@ void dyna_cmd_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   info_str(&t, "node_id", id);
   info_u64(&t, "tcp_port", (uint64_t)s->cfg.listen_port);
   info_u64(&t, "cluster_port", (uint64_t)s->cfg.cluster_port);
+  info_u64(&t, "server_time_usec", dyna_server_time(s).wall_ms * 1000); /* the node's wall clock */
   info_u64(&t, "uptime_in_seconds", (dyna_server_now(s) - s->start_ms) / 1000);
   info_section(&t, "Clients");
   info_u64(&t, "connected_clients", s->nconns);
@@ -200,6 +201,7 @@ void dyna_cmd_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   info_u64(&t, "w", s->cfg.w);
   info_u64(&t, "read_all", (uint64_t)s->cfg.read_all);
   info_u64(&t, "durable_reads", (uint64_t)s->cfg.durable_reads);
+  info_u64(&t, "gossip_rounds", ns->gossip_rounds);
   info_u64(&t, "gossip_sent", ns->gossip_sent);
   info_u64(&t, "gossip_received", ns->gossip_received);
   info_u64(&t, "ring_changes", ns->ring_changes);

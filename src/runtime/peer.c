@@ -48,9 +48,9 @@ struct dyna_peers {
 
 const dyna_peer_stats_t *dyna_peers_stats(const dyna_peers_t *p) { return &p->stats; }
 
-/* Loop time for our own redial timers; wall-clock time for everything handed to the node. */
+/* Loop time for our own redial timers; both clocks for everything handed to the node. */
 static uint64_t now_ms(const dyna_peers_t *p) { return dyna_server_now(p->srv); }
-static uint64_t node_ms(const dyna_peers_t *p) { return dyna_server_clock(p->srv); }
+static dyna_time_t node_time(const dyna_peers_t *p) { return dyna_server_time(p->srv); }
 
 /* ---------- link lifecycle ---------- */
 
@@ -81,7 +81,7 @@ static void link_close(link_t *l, const char *why) {
       dyna_idmap_take(&p->out_by_id, l->id, NULL);
       dyna_idmap_take(&p->retry_at, l->id, NULL);
       dyna_idmap_put(&p->retry_at, l->id, NULL, now_ms(p) + RETRY_MS);
-      dyna_node_set_reachable(p->srv->node, l->id, 0, node_ms(p));
+      dyna_node_set_reachable(p->srv->node, l->id, 0, node_time(p));
     }
   }
   uv_close((uv_handle_t *)&l->tcp, on_link_closed);
@@ -189,17 +189,17 @@ static void link_up(link_t *l, uint64_t id) {
   if (!l->outgoing) return;
   dyna_idmap_entry_t *e = dyna_idmap_get(&p->out_by_id, id);
   if (!e) dyna_idmap_put(&p->out_by_id, id, l, 0);
-  dyna_node_set_reachable(p->srv->node, id, 1, node_ms(p));
+  dyna_node_set_reachable(p->srv->node, id, 1, node_time(p));
   if (l->join_on_hello) {
-    int rc = dyna_node_join(p->srv->node, id, node_ms(p));
+    int rc = dyna_node_join(p->srv->node, id, node_time(p));
     LOG_INFO("joining the cluster of %s (%016" PRIx64 "): %s", l->addr, id, dyna_strerror(rc));
     l->join_on_hello = 0;
   }
   link_flush(l);
 }
 
-/* now: the wall clock for the node, read once per read of the socket (not per frame). */
-static int handle_frame(link_t *l, const uint8_t *frame, size_t len, uint64_t now) {
+/* now: the node's clocks, read once per read of the socket (not per frame). */
+static int handle_frame(link_t *l, const uint8_t *frame, size_t len, dyna_time_t now) {
   dyna_peers_t *p = l->ps;
   p->stats.frames_in++;
   if (l->state == L_HELLO) {
@@ -240,7 +240,7 @@ static void on_link_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   l->in.len += (size_t)nread;
   l->ps->stats.bytes_in += (size_t)nread;
   size_t off = 0;
-  uint64_t now = node_ms(l->ps);
+  dyna_time_t now = node_time(l->ps);
   for (;;) {
     size_t flen;
     int rc = dyna_wire_frame(l->in.data + off, l->in.len - off, DYNA_WIRE_MAX_FRAME, &flen);
@@ -446,7 +446,7 @@ void dyna_peers_tick(dyna_peers_t *p) {
     if (r && now < r->aux) continue;
     dyna_idmap_take(&p->retry_at, m->id, NULL);
     dyna_idmap_put(&p->retry_at, m->id, NULL, now + RETRY_MS);
-    dyna_node_set_reachable(p->srv->node, m->id, 0, node_ms(p)); /* until its HELLO comes back */
+    dyna_node_set_reachable(p->srv->node, m->id, 0, node_time(p)); /* until its HELLO comes back */
     dial(p, m->id, m->addr);
   }
 }

@@ -16,11 +16,11 @@
 
 uint64_t dyna_server_now(const dyna_server_t *s) { return uv_now(s->loop); }
 
-uint64_t dyna_server_clock(const dyna_server_t *s) {
-  (void)s;
+dyna_time_t dyna_server_time(const dyna_server_t *s) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+  dyna_time_t t = {uv_now(s->loop), (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000};
+  return t;
 }
 
 /* ---------- connections (conn.c) ---------- */
@@ -88,7 +88,7 @@ static void on_check(uv_check_t *h) {
 
 static void on_tick(uv_timer_t *t) {
   dyna_server_t *s = t->data;
-  dyna_node_tick(s->node, dyna_server_clock(s));
+  dyna_node_tick(s->node, dyna_server_time(s));
   if (s->peers) dyna_peers_tick(s->peers);
 }
 
@@ -156,7 +156,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   uint64_t seed;
   if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) seed = s->node_id;
   dyna_config_node_cfg(cfg, s->node_id, seed, &ncfg);
-  int nrc = dyna_node_open(&ncfg, s->store, dyna_server_clock(s), &s->node);
+  int nrc = dyna_node_open(&ncfg, s->store, dyna_server_time(s), &s->node);
   if (!nrc) nrc = dyna_store_commit(s->store); /* the incarnation is durable before any frame leaves */
   if (!nrc) dyna_commit_durable_now(s); /* so early frames leave at once (group_commit.c) */
   if (nrc) {

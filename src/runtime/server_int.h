@@ -44,9 +44,9 @@ struct dyna_server {
 
 /* Milliseconds on the loop's clock (monotonic, cached per turn): for local timers. */
 uint64_t dyna_server_now(const dyna_server_t *s);
-/* Wall-clock milliseconds: the time handed to the node, which stamps values with it (so
- * that "last written" compares across nodes) and runs its timers on it. */
-uint64_t dyna_server_clock(const dyna_server_t *s);
+/* The two clocks handed to the node (core/node.h, "Two clocks"): the loop's monotonic
+ * time above for its timers, and CLOCK_REALTIME, read at the call, for its stamps. */
+dyna_time_t dyna_server_time(const dyna_server_t *s);
 
 /* ---- cmd_table.c, cmd_reply.c (the commands themselves: cmd_*.c) ---- */
 /* Executes one parsed command of c (its arguments are at cmd->base + argo[i]): looks it

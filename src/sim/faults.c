@@ -12,7 +12,14 @@
  *                 that node (it never comes back: its disk is lost), when the cluster
  *                 keeps at least N+1 members;
  *   SF_DISKERR    about every 0.1 s, a running node's next commit that has writes fails
- *                 (EIO): the batch is lost after its early frames left.
+ *                 (EIO): the batch is lost after its early frames left;
+ *   SF_CLOCK      from the start every node's wall clock is skewed by up to +-2 s; then
+ *                 about every 2.5 s one node's wall clock steps by an hour, forward or
+ *                 back (as NTP or a resumed VM would step it). Monotonic clocks never
+ *                 move but with simulated time. A step must not stop the node's timers:
+ *                 if it stays up, it runs at least CLOCK_CHECK_ROUNDS gossip rounds in
+ *                 the CLOCK_CHECK_MS after the step (a check that fails when timers
+ *                 run on the wall clock).
  * An event that finds its target gone (e.g. no node is up) does nothing.
  */
 #include "core/cluster.h"
@@ -21,7 +28,13 @@
 #include "sim/sim.h"
 
 enum { FA_NET = 1, FA_PARTITION, FA_HEAL, FA_CRASH, FA_RESTART, FA_JOIN, FA_LEAVE,
-       FA_CRASH_REMOVE, FA_REMOVE, FA_CHECK_LEAVE, FA_CHECK_REMOVE, FA_DISKERR };
+       FA_CRASH_REMOVE, FA_REMOVE, FA_CHECK_LEAVE, FA_CHECK_REMOVE, FA_DISKERR, FA_CLOCK_SKEW,
+       FA_CLOCK_STEP, FA_CLOCK_CHECK };
+
+#define CLOCK_SKEW_MAX_MS 2000
+#define CLOCK_STEP_MS 3600000
+#define CLOCK_CHECK_MS 2000   /* a stepped node is watched this long ... */
+#define CLOCK_CHECK_ROUNDS 2  /* ... and must gossip this often (every 500 ms by default) */
 
 static void at(sim_world_t *w, uint64_t t, uint32_t kind, uint64_t x) {
   sim_event_t e = {0};
@@ -87,6 +100,11 @@ void sim_faults_plan(sim_world_t *w, uint64_t t0, uint64_t t1) {
     uint64_t k = 1 + span / 100;
     for (uint64_t j = 0; j < k; j++) at(w, t0 + sim_rng_below(&w->rng, span), FA_DISKERR, 0);
   }
+  if (f & SF_CLOCK) {
+    at(w, t0, FA_CLOCK_SKEW, 0);
+    uint64_t k = 1 + span / 2500;
+    for (uint64_t j = 0; j < k; j++) at(w, t0 + sim_rng_below(&w->rng, span), FA_CLOCK_STEP, 0);
+  }
   if ((f & SF_CHURN) && w->o.nodes >= w->o.n + 2) {
     for (uint32_t j = 0; j < (w->o.joins ? w->o.joins : 1); j++)
       at(w, t0 + sim_rng_below(&w->rng, span / 2 + 1), FA_JOIN, 0);
@@ -119,6 +137,46 @@ static void partition(sim_world_t *w) {
   sim_digest(w, EV_FAULT, FA_PARTITION, kind, NULL, 0);
   sim_trace(w, "partition (kind %u)", kind);
   sim_net_topology_changed(w);
+}
+
+/* Every node's wall clock gets a skew of up to +-CLOCK_SKEW_MAX_MS. */
+static void clock_skew(sim_world_t *w) {
+  for (uint32_t i = 0; i < w->nnodes; i++) {
+    w->nodes[i].wall_off_ms = (int64_t)sim_rng_below(&w->rng, 2 * CLOCK_SKEW_MAX_MS + 1) - CLOCK_SKEW_MAX_MS;
+    sim_digest(w, EV_FAULT, FA_CLOCK_SKEW, i, &w->nodes[i].wall_off_ms, sizeof(int64_t));
+  }
+  sim_trace(w, "wall clocks skewed");
+}
+
+/* One node's wall clock (up or not) steps an hour forward or back. */
+static void clock_step(sim_world_t *w) {
+  uint32_t v = (uint32_t)sim_rng_below(&w->rng, w->nnodes);
+  int64_t d = sim_rng_below(&w->rng, 2) ? CLOCK_STEP_MS : -CLOCK_STEP_MS;
+  sim_node_t *s = &w->nodes[v];
+  s->wall_off_ms += d;
+  w->st.clock_steps++;
+  sim_digest(w, EV_FAULT, FA_CLOCK_STEP, v, &s->wall_off_ms, sizeof(int64_t));
+  sim_trace(w, "wall clock of %s steps %+lld s (offset %+lld ms)", s->name, (long long)(d / 1000),
+            (long long)s->wall_off_ms);
+  if (s->state != SN_UP) return;
+  sim_event_t e = {0};
+  e.t = w->now + CLOCK_CHECK_MS;
+  e.type = EV_FAULT;
+  e.a = FA_CLOCK_CHECK;
+  e.b = v;
+  e.ia = s->inc;
+  e.x = dyna_node_stats(s->node)->gossip_rounds;
+  sim_schedule(w, &e);
+}
+
+/* CLOCK_CHECK_MS after node e->b's wall clock stepped: if it stayed up, its timers ran. */
+static void clock_check(sim_world_t *w, const sim_event_t *e) {
+  sim_node_t *s = &w->nodes[e->b];
+  if (s->state != SN_UP || s->inc != e->ia) return;
+  uint64_t rounds = dyna_node_stats(s->node)->gossip_rounds - e->x;
+  if (rounds < CLOCK_CHECK_ROUNDS)
+    sim_fail(w, "%s ran %llu gossip round(s) in the %u ms after its wall clock stepped (offset %+lld ms)",
+             s->name, (unsigned long long)rounds, CLOCK_CHECK_MS, (long long)s->wall_off_ms);
 }
 
 static void heal_partitions(sim_world_t *w) {
@@ -178,7 +236,7 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
     int i = sim_pick_up_node(w);
     if (i < 0) break;
     sim_node_t *s = &w->nodes[i];
-    if (dyna_node_leave(s->node, w->now) == 0) {
+    if (dyna_node_leave(s->node, sim_node_time(w, (uint32_t)i)) == 0) {
       s->leaving = 1;
       sim_node_turn_end(w, (uint32_t)i);
       if (s->state == SN_DOWN) { /* crashed before committing: the leave never happened */
@@ -220,7 +278,7 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
     int by = pick_other(w, (int)e->x);
     if (by < 0) { at(w, w->now + 500, FA_REMOVE, e->x); break; }
     sim_node_t *s = &w->nodes[e->x];
-    if (dyna_node_remove(w->nodes[by].node, s->name, w->now) == 0) {
+    if (dyna_node_remove(w->nodes[by].node, s->name, sim_node_time(w, (uint32_t)by)) == 0) {
       sim_node_turn_end(w, (uint32_t)by);
       if (w->nodes[by].state != SN_UP) { /* crashed before committing: try again */
         at(w, w->now + 500, FA_REMOVE, e->x);
@@ -243,6 +301,9 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
     else check_later(w, FA_CHECK_REMOVE, e->b, e->ia, e->x);
     break;
   }
+  case FA_CLOCK_SKEW: clock_skew(w); break;
+  case FA_CLOCK_STEP: clock_step(w); break;
+  case FA_CLOCK_CHECK: clock_check(w, e); break;
   default: break;
   }
 }

@@ -109,7 +109,7 @@ void sim_net_deliver(sim_world_t *w, sim_event_t *e) {
   if (w->o.verbose)
     sim_trace(w, "msg %s -> %s type %u len %zu", w->nodes[e->a].name, to->name,
               e->len > 5 ? e->data[5] : 0, e->len);
-  dyna_node_on_message(to->node, w->nodes[e->a].id, e->data, e->len, w->now);
+  dyna_node_on_message(to->node, w->nodes[e->a].id, e->data, e->len, sim_node_time(w, e->b));
   sim_node_turn_end(w, e->b);
 }
 
@@ -122,7 +122,7 @@ void sim_net_reach(sim_world_t *w, uint32_t i, int immediate) {
     if (j == i || w->nodes[j].state == SN_OFF) continue;
     int truth = sim_link_up(w, i, j);
     if (dyna_node_is_reachable(me->node, w->nodes[j].id) != truth) {
-      dyna_node_set_reachable(me->node, w->nodes[j].id, truth, w->now);
+      dyna_node_set_reachable(me->node, w->nodes[j].id, truth, sim_node_time(w, i));
       sim_digest(w, EV_REACH, i, j * 2 + (uint64_t)truth, NULL, 0);
       changed = 1;
     }

@@ -58,7 +58,8 @@ void sim_trace(sim_world_t *w, const char *fmt, ...) {
 typedef struct named { const char *name; uint32_t bits; } named_t;
 static const named_t FAULT_NAMES[] = {
   {"none", 0}, {"loss", SF_LOSS}, {"partition", SF_PARTITION}, {"crash", SF_CRASH},
-  {"churn", SF_CHURN}, {"dup", SF_DUP}, {"diskerr", SF_DISKERR}, {"all", SF_ALL}, {NULL, 0}};
+  {"churn", SF_CHURN}, {"dup", SF_DUP}, {"diskerr", SF_DISKERR}, {"clock", SF_CLOCK},
+  {"all", SF_ALL}, {NULL, 0}};
 
 /* Parses a comma-separated list of names into bits; -1 on an unknown name. */
 static int parse_names(const named_t *tab, const char *s, uint32_t *out) {
@@ -158,9 +159,9 @@ static void report(sim_world_t *w, FILE *out, const run_result_t *res) {
           w->o.seed, w->o.nodes, w->nnodes, w->o.keys, w->o.clients, nm, res->sim_ms);
   fprintf(out, "  events %" PRIu64 ", frames sent %" PRIu64 " delivered %" PRIu64 " dropped %" PRIu64 " duplicated %" PRIu64 "\n",
           w->st.events, w->st.msgs_sent, w->st.msgs_delivered, w->st.msgs_dropped, w->st.msgs_duplicated);
-  fprintf(out, "  faults: %" PRIu64 " partitions, %" PRIu64 " crashes (%" PRIu64 " mid-turn), %" PRIu64 " restarts, %" PRIu64 " joins, %" PRIu64 " leaves, %" PRIu64 " removals\n",
+  fprintf(out, "  faults: %" PRIu64 " partitions, %" PRIu64 " crashes (%" PRIu64 " mid-turn), %" PRIu64 " restarts, %" PRIu64 " joins, %" PRIu64 " leaves, %" PRIu64 " removals, %" PRIu64 " clock steps\n",
           w->st.partitions, w->st.crashes, w->st.crashes_mid_turn, w->st.restarts, w->st.joins - (w->o.nodes - 1),
-          w->st.leaves, w->st.removes);
+          w->st.leaves, w->st.removes, w->st.clock_steps);
   sim_work_report(w, out);
   if (w->o.latency) sim_work_latency_report(w, out);
   uint64_t rr = 0, rt = 0, ho = 0;
@@ -347,10 +348,11 @@ static void usage(FILE *out) {
 "  --keys K           keys: i%%4 = 0,1 carts, 2 blind sets, 3 read-then-delete/put (default 24)\n"
 "  --clients C        concurrent clients (default 8)\n"
 "  --duration MS      simulated workload time in ms (default 10000)\n"
-"  --faults MIX       none | loss | partition | crash | churn | dup | diskerr | all, or\n"
-"                     a comma list; all = loss,partition,crash,churn (default all);\n"
-"                     dup duplicates frames, which TCP never does; diskerr fails a\n"
-"                     random node's commit about every 0.1 s\n"
+"  --faults MIX       none | loss | partition | crash | churn | clock | dup | diskerr |\n"
+"                     all, or a comma list; all = loss,partition,crash,churn,clock\n"
+"                     (default all); clock skews nodes' wall clocks and steps them\n"
+"                     by +-1 h; dup duplicates frames, which TCP never does; diskerr\n"
+"                     fails a random node's commit about every 0.1 s\n"
 "  --bugs LIST        %s\n"
 "                     (comma list): deliberate faults set in every node's cfg.bugs\n"
 "                     (gate-forget-loss: in its durability gate); the checks must\n"

@@ -13,7 +13,10 @@
  *   faults.c    the fault schedule of a run (partitions, crashes, churn)
  *   checks.c    healing, settling, final reads and the end-of-run checks
  *
- * Time is simulated milliseconds (w->now); nothing in a run reads the wall clock.
+ * Time is simulated milliseconds (w->now); nothing in a run reads the wall clock. Each
+ * node sees two clocks derived from it (sim_node_time): a monotonic one, w->now plus a
+ * per-node origin, and a wall clock, SIM_WALL_EPOCH_MS + w->now plus a per-node offset
+ * that the clock fault skews and steps by an hour either way.
  * Every random choice comes from w->rng (rng.h). Every event handled is folded into
  * w->digest, so two runs of one seed can be compared by one number.
  */
@@ -33,7 +36,12 @@
 #define SF_CHURN 0x8u     /* a join, a leave, a crash followed by a removal */
 #define SF_DUP 0x10u      /* duplicated frames (beyond TCP: not in "all", see docs) */
 #define SF_DISKERR 0x20u  /* a node's next store write or commit fails (EIO); not in "all" */
-#define SF_ALL (SF_LOSS | SF_PARTITION | SF_CRASH | SF_CHURN)
+#define SF_CLOCK 0x40u    /* per-node wall-clock skew, and steps of +-1 h (faults.c) */
+#define SF_ALL (SF_LOSS | SF_PARTITION | SF_CRASH | SF_CHURN | SF_CLOCK)
+
+/* A simulated node's wall clock reads this at w->now = 0 (2026-01-01T00:00:00Z), plus its
+ * offset: far enough from 0 that a step back of an hour stays a valid time. */
+#define SIM_WALL_EPOCH_MS 1767225600000ull
 
 typedef struct sim_opts {
   uint64_t seed;
@@ -107,6 +115,8 @@ typedef struct sim_node {
   int leaving;           /* asked to leave; stopped once REMOVED (and handed off) */
   int joining;           /* joined, has not adopted the cluster's ring yet */
   uint64_t join_ms;      /* when it (last) asked to join */
+  uint64_t mono_base_ms; /* its monotonic clock reads w->now + this (from its id) */
+  int64_t wall_off_ms;   /* its wall clock reads SIM_WALL_EPOCH_MS + w->now + this */
   dyna_gate_t gate;      /* the core's durability gate over its disk (disk.c): which of
                             its writes are durable, the answers waiting for them */
   int fly;               /* --commit-ms: a batch is in flight ... */
@@ -119,6 +129,7 @@ typedef struct sim_stats {
   uint64_t events, msgs_sent, msgs_delivered, msgs_dropped, msgs_duplicated;
   uint64_t crashes, crashes_mid_turn, restarts, partitions, joins, leaves, removes;
   uint64_t commit_failures;
+  uint64_t clock_steps;   /* wall-clock steps of +-1 h (--faults clock) */
 } sim_stats_t;
 
 typedef struct sim_world {
@@ -192,6 +203,8 @@ int sim_node_index(const sim_world_t *w, uint64_t id); /* -1 when unknown */
 /* ---- world.c ---- */
 int sim_world_init(sim_world_t *w, const sim_opts_t *o);
 void sim_world_free(sim_world_t *w);
+/* Node i's clocks now (core/node.h, "Two clocks"): what the driver hands its node. */
+dyna_time_t sim_node_time(const sim_world_t *w, uint32_t i);
 /* Adds a node (not started); returns its index. */
 uint32_t sim_node_add(sim_world_t *w);
 /* Starts (or restarts) node i; join_seed >= 0: it then joins that node's cluster. */

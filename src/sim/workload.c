@@ -267,7 +267,7 @@ static void submit(sim_world_t *w, uint32_t c, uint32_t i, dyna_req_t *req, int 
   req->id = cl->req_id;
   sim_digest(w, EV_CLIENT, c, req->op, req->key, req->klen);
   if (req->vlen) sim_digest(w, 0xCC, c, req->vlen, req->val, req->vlen);
-  if (dyna_node_request(w->nodes[i].node, req, w->now)) {
+  if (dyna_node_request(w->nodes[i].node, req, sim_node_time(w, i))) {
     cl->state = CS_IDLE; /* not taken: nothing happened */
     if (state == CS_PUT) {
       w->wl->wr[cl->write].status = WS_FAILED;
@@ -486,6 +486,18 @@ static void on_put_reply(sim_world_t *w, uint32_t c, uint32_t i, dyna_reply_t *r
   client_later(w, c, CP_START, 5 + (uint64_t)sim_rng_exp(&w->rng, 20.0));
 }
 
+/* Stamps never go backwards on one coordinator (core/node.h, "Two clocks"): in one
+ * actor's entry a newer sibling never carries an older stamp, so a plain GET returns the
+ * sibling that actor wrote last, whatever its wall clock did. Checked on every read. */
+static void check_stamps(sim_world_t *w, const wl_key_t *ky, const dyna_obj_t *o, const char *what) {
+  for (size_t e = 0; e < o->n; e++)
+    for (size_t j = 1; j < o->e[e].nvals; j++)
+      if (o->e[e].vals[j - 1].ts_ms < o->e[e].vals[j].ts_ms)
+        sim_fail(w, "%s: in %s, actor %016llx's sibling %zu (newer) has stamp %llu < %llu of the older",
+                 ky->name, what, (unsigned long long)o->e[e].node, j - 1,
+                 (unsigned long long)o->e[e].vals[j - 1].ts_ms, (unsigned long long)o->e[e].vals[j].ts_ms);
+}
+
 static void on_final_reply(sim_world_t *w, uint32_t key, dyna_reply_t *r) {
   wl_key_t *ky = &w->wl->keys[key];
   if (ky->final_status != 1) return;
@@ -511,6 +523,7 @@ void sim_work_reply(sim_world_t *w, uint32_t i, dyna_reply_t *r) {
   int st = cl->state;
   cl->state = CS_IDLE;
   if (!r->status) lat_add(&k->lat[st == CS_GET ? LAT_READ : LAT_WRITE], w->now - cl->t_sub);
+  if (st == CS_GET && !r->status) check_stamps(w, &k->keys[cl->key], &r->obj, "a read");
   if (st == CS_GET) on_get_reply(w, c, r);
   else if (st == CS_PUT) on_put_reply(w, c, i, r);
 }
@@ -554,7 +567,7 @@ int sim_work_final_reads(sim_world_t *w) {
       req.key = (const uint8_t *)ky->name;
       req.klen = ky->klen;
       req.r = w->o.n;
-      if (dyna_node_request(w->nodes[i].node, &req, w->now) == 0) sim_node_turn_end(w, (uint32_t)i);
+      if (dyna_node_request(w->nodes[i].node, &req, sim_node_time(w, (uint32_t)i)) == 0) sim_node_turn_end(w, (uint32_t)i);
       if ((key & 63) == 63) sim_run_until(w, w->now + 5);
     }
     sim_run_until(w, w->now + 3000);
@@ -618,6 +631,7 @@ static void check_object(sim_world_t *w, const wl_key_t *ky, const dyna_obj_t *o
             sim_fail(w, "%s: write %u, deleted by acknowledged delete %u, came back in %s",
                      ky->name, wids[q], ky->wids[j], what);
   }
+  check_stamps(w, ky, o, what);
   size_t nv = dyna_obj_nvals(o);
   if (nv > bound)
     sim_fail(w, "%s: %s holds %zu siblings, more than the %u writes no acknowledged write covers",

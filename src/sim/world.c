@@ -80,6 +80,8 @@ uint32_t sim_node_add(sim_world_t *w) {
     s->id = sim_rng_next(&w->rng);
   } while (!s->id || sim_node_index(w, s->id) >= 0);
   snprintf(s->name, sizeof(s->name), "n%u", i);
+  /* Monotonic clocks have no common origin (uptime since boot): up to ~17 min apart. */
+  s->mono_base_ms = s->id >> 44;
   if (w->o.zones) snprintf(s->zone, sizeof(s->zone), "z%u", i % w->o.zones);
   if (dyna_store_mem_open(DYNA_SYNC_BATCH, &s->store)) abort();
   dyna_gate_init(&s->gate, s->store, w->o.durable_reads, w->o.bugs);
@@ -93,6 +95,13 @@ uint32_t sim_node_add(sim_world_t *w) {
   w->byid[2 * k] = s->id;
   w->byid[2 * k + 1] = i;
   return i;
+}
+
+dyna_time_t sim_node_time(const sim_world_t *w, uint32_t i) {
+  const sim_node_t *s = &w->nodes[i];
+  int64_t wall = (int64_t)(SIM_WALL_EPOCH_MS + w->now) + s->wall_off_ms;
+  dyna_time_t t = {s->mono_base_ms + w->now, wall > 0 ? (uint64_t)wall : 0};
+  return t;
 }
 
 static void schedule_tick(sim_world_t *w, uint32_t i, uint64_t delay) {
@@ -122,7 +131,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   cfg.read_all = w->o.read_all;
   cfg.durable_reads = w->o.durable_reads;
   if (w->o.aae_ms) cfg.aae_interval_ms = w->o.aae_ms;
-  int rc = dyna_node_open(&cfg, s->store, w->now, &s->node);
+  int rc = dyna_node_open(&cfg, s->store, sim_node_time(w, i), &s->node);
   if (!rc) rc = dyna_store_commit(s->store); /* as dynad: the incarnation is durable first */
   if (!rc) sim_commit_started(w, i);
   if (rc) {
@@ -142,7 +151,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   if (join_seed >= 0) {
     s->joining = 1;
     s->join_ms = w->now;
-    dyna_node_join(s->node, w->nodes[join_seed].id, w->now);
+    dyna_node_join(s->node, w->nodes[join_seed].id, sim_node_time(w, i));
     /* Like dynad's --join A,B,C: up to two more members that are up and in the cluster,
      * the next ones after the seed (no randomness drawn), so that a seed that dies or
      * is removed before it answers does not keep the node out (docs/simulation.md). */
@@ -151,7 +160,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
       uint32_t j = ((uint32_t)join_seed + k) % w->nnodes;
       const sim_node_t *o = &w->nodes[j];
       if (j == i || o->state != SN_UP || o->leaving || o->joining || o->removed) continue;
-      dyna_node_join(s->node, o->id, w->now);
+      dyna_node_join(s->node, o->id, sim_node_time(w, i));
       extra++;
     }
     w->st.joins++;
@@ -277,11 +286,11 @@ void sim_node_tick(sim_world_t *w, sim_event_t *e) {
     int seed = sim_pick_up_node(w);
     if (seed >= 0 && (uint32_t)seed != e->a) {
       s->join_ms = w->now;
-      dyna_node_join(s->node, w->nodes[seed].id, w->now);
+      dyna_node_join(s->node, w->nodes[seed].id, sim_node_time(w, e->a));
       sim_trace(w, "join %s again via %s", s->name, w->nodes[seed].name);
     }
   }
-  dyna_node_tick(s->node, w->now);
+  dyna_node_tick(s->node, sim_node_time(w, e->a));
   sim_node_turn_end(w, e->a);
   if (s->state == SN_UP && s->inc == e->ia) schedule_tick(w, e->a, SIM_TICK_MS);
 }

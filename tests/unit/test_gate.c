@@ -37,7 +37,7 @@ static void fx_open(fx_t *f, int durable_reads, uint32_t bugs) {
   dyna_node_cfg_t cfg;
   dyna_node_cfg_default(&cfg);
   cfg.durable_reads = durable_reads;
-  assert_int_equal(dyna_node_open(&cfg, f->store, 1000, &f->node), 0);
+  assert_int_equal(dyna_node_open(&cfg, f->store, (dyna_time_t){1000, 1000}, &f->node), 0);
   assert_int_equal(dyna_store_commit(f->store), 0); /* as drivers do: the incarnation first */
   dyna_gate_init(&f->gate, f->store, durable_reads, bugs);
   dyna_gate_handed(&f->gate, f->store->writes);
@@ -65,7 +65,7 @@ static uint64_t req(fx_t *f, dyna_op_t op, const char *key, const char *val) {
   r.klen = strlen(key);
   r.val = (const uint8_t *)val;
   r.vlen = val ? strlen(val) : 0;
-  assert_int_equal(dyna_node_request(f->node, &r, 1000), 0);
+  assert_int_equal(dyna_node_request(f->node, &r, (dyna_time_t){1000, 1000}), 0);
   return r.id;
 }
 
@@ -82,7 +82,7 @@ static void frame_in(fx_t *f, uint8_t type) {
   }
   dyna_buf_t b = DYNA_BUF_INIT;
   dyna_wire_encode(&m, &b);
-  assert_int_equal(dyna_node_on_message(f->node, PEER, b.data, b.len, 1000), 0);
+  assert_int_equal(dyna_node_on_message(f->node, PEER, b.data, b.len, (dyna_time_t){1000, 1000}), 0);
   dyna_buf_free(&b);
 }
 

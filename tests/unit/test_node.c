@@ -24,6 +24,7 @@ typedef struct {
   dyna_store_t *st;
   dyna_node_t *n;
   uint64_t id;
+  int64_t wall_off_ms; /* its wall clock reads WALL0_MS + now + this (clk) */
 } tnode_t;
 
 typedef struct qmsg {
@@ -43,6 +44,14 @@ static uint64_t grace_ms = 24ull * 3600 * 1000;
 static int read_all; /* cfg.read_all of nodes opened from now on */
 static size_t nreplies;
 static uint64_t next_req;
+
+#define WALL0_MS 1767225600000ll /* the wall clock at now = 0 */
+
+/* Node i's clocks (core/node.h, "Two clocks"): monotonic `now`, and its wall clock. */
+static dyna_time_t clk(int i) {
+  dyna_time_t t = {now, (uint64_t)(WALL0_MS + (int64_t)now + T[i].wall_off_ms)};
+  return t;
+}
 
 static int index_of(uint64_t id) {
   for (int i = 0; i < NT; i++)
@@ -66,7 +75,7 @@ static void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
   cfg.tombstone_grace_ms = grace_ms;
   cfg.read_all = read_all;
   if (!T[i].st) assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &T[i].st), 0);
-  assert_int_equal(dyna_node_open(&cfg, T[i].st, now, &T[i].n), 0);
+  assert_int_equal(dyna_node_open(&cfg, T[i].st, clk(i), &T[i].n), 0);
   assert_int_equal(dyna_store_commit(T[i].st), 0);
   T[i].id = cfg.id;
 }
@@ -115,7 +124,7 @@ static void pump(int rounds) {
     for (size_t i = 0; i < n; i++) {
       if (T[batch[i].to].n && !cut[batch[i].from][batch[i].to])
         assert_int_equal(dyna_node_on_message(T[batch[i].to].n, T[batch[i].from].id, batch[i].frame.data,
-                                              batch[i].frame.len, now), 0);
+                                              batch[i].frame.len, clk(batch[i].to)), 0);
       dyna_buf_free(&batch[i].frame);
     }
     free(batch);
@@ -128,7 +137,7 @@ static void run(uint64_t ms) {
   for (uint64_t t = 0; t < ms; t += 10) {
     now += 10;
     for (int i = 0; i < NT; i++)
-      if (T[i].n) dyna_node_tick(T[i].n, now);
+      if (T[i].n) dyna_node_tick(T[i].n, clk(i));
     pump(50);
   }
 }
@@ -152,7 +161,7 @@ static uint64_t submit_r(int at, dyna_op_t op, const char *key, const char *val,
   req.val = (const uint8_t *)val;
   req.vlen = val ? strlen(val) : 0;
   req.r = r;
-  assert_int_equal(dyna_node_request(T[at].n, &req, now), 0);
+  assert_int_equal(dyna_node_request(T[at].n, &req, clk(at)), 0);
   return req.id;
 }
 
@@ -195,7 +204,7 @@ static void build_cluster(int count, uint32_t nval, uint32_t r, uint32_t w) {
   NT = count;
   for (int i = 0; i < count; i++) open_node(i, nval, r, w);
   for (int i = 1; i < count; i++) {
-    assert_int_equal(dyna_node_join(T[i].n, T[0].id, now), 0);
+    assert_int_equal(dyna_node_join(T[i].n, T[0].id, clk(i)), 0);
     run(200);
   }
   run(3000);
@@ -323,7 +332,7 @@ static void test_answers_carry_their_write_number(void **state) {
     if (em.to == T[1].id && !put_to_1) {
       put_to_1 = 1;
       uint64_t w1 = T[1].st->writes;
-      assert_int_equal(dyna_node_on_message(T[1].n, T[0].id, em.frame.data, em.frame.len, now), 0);
+      assert_int_equal(dyna_node_on_message(T[1].n, T[0].id, em.frame.data, em.frame.len, clk(1)), 0);
       dyna_buf_free(&em.frame);
       uint64_t w1after = T[1].st->writes;
       assert_true(w1after > w1);
@@ -450,14 +459,14 @@ static void test_noquorum(void **state) {
   (void)state;
   build_cluster(3, 3, 2, 2);
   /* Replicas known unreachable: fail at once. */
-  dyna_node_set_reachable(T[0].n, T[1].id, 0, now);
-  dyna_node_set_reachable(T[0].n, T[2].id, 0, now);
+  dyna_node_set_reachable(T[0].n, T[1].id, 0, clk(0));
+  dyna_node_set_reachable(T[0].n, T[2].id, 0, clk(0));
   dyna_reply_t *r = call(0, DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND);
   assert_int_equal(r->status, DYNA_ENOQUORUM);
   assert_string_equal(r->msg, "1 of 2 replicas answered");
   /* Replicas believed reachable but silent: fail at the request timeout. */
-  dyna_node_set_reachable(T[0].n, T[1].id, 1, now);
-  dyna_node_set_reachable(T[0].n, T[2].id, 1, now);
+  dyna_node_set_reachable(T[0].n, T[1].id, 1, clk(0));
+  dyna_node_set_reachable(T[0].n, T[2].id, 1, clk(0));
   cut[0][1] = cut[0][2] = 1;
   uint64_t start = now;
   r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
@@ -726,10 +735,10 @@ static void test_join_through_any_seed(void **state) {
   open_node(3, 3, 2, 2);
   cut[3][0] = cut[0][3] = 1; /* seed 0 never hears of node 3 */
   cut[3][1] = cut[1][3] = 1; /* seed 1 only after the restart below */
-  assert_int_equal(dyna_node_join(T[3].n, T[1].id, now), 0);
-  assert_int_equal(dyna_node_join(T[3].n, T[0].id, now), 0);
-  assert_int_equal(dyna_node_join(T[3].n, T[0].id, now), 0); /* asked twice: no harm */
-  assert_int_equal(dyna_node_join(T[3].n, T[3].id, now), DYNA_EINVAL);
+  assert_int_equal(dyna_node_join(T[3].n, T[1].id, clk(3)), 0);
+  assert_int_equal(dyna_node_join(T[3].n, T[0].id, clk(3)), 0);
+  assert_int_equal(dyna_node_join(T[3].n, T[0].id, clk(3)), 0); /* asked twice: no harm */
+  assert_int_equal(dyna_node_join(T[3].n, T[3].id, clk(3)), DYNA_EINVAL);
   run(2000);
   assert_int_equal(dyna_node_cluster(T[3].n)->ring_version, 0); /* still joining */
   /* Node 3 restarts while joining: it goes on asking both seeds. */
@@ -748,7 +757,7 @@ static void test_join_through_any_seed(void **state) {
    * with --join kept), a node that joined does nothing: it keeps its ring. */
   uint64_t rv = dyna_node_cluster(T[3].n)->ring_version;
   isolate(3, 1);
-  assert_int_equal(dyna_node_join(T[3].n, T[2].id, now), 0);
+  assert_int_equal(dyna_node_join(T[3].n, T[2].id, clk(3)), 0);
   assert_int_equal(dyna_node_cluster(T[3].n)->ring_version, rv);
   isolate(3, 0);
 }
@@ -761,13 +770,13 @@ static void leave_owning_nothing(void) {
   NT = 4;
   open_node(3, 2, 1, 2);
   isolate(0, 1);
-  assert_int_equal(dyna_node_join(T[3].n, T[1].id, now), 0);
+  assert_int_equal(dyna_node_join(T[3].n, T[1].id, clk(3)), 0);
   run(500);
   const dyna_cluster_t *c3 = dyna_node_cluster(T[3].n);
   assert_true(c3->ring_version > 0);                            /* it joined... */
   assert_true(dyna_ring_member_index(&c3->ring, T[3].id) < 0); /* ...owning nothing yet */
   isolate(3, 1);
-  assert_int_equal(dyna_node_leave(T[3].n, now), 0);
+  assert_int_equal(dyna_node_leave(T[3].n, clk(3)), 0);
 }
 
 /* A leaving node becomes REMOVED only once a peer holds its leaving record (dyna-sim
@@ -797,7 +806,7 @@ static void test_leave_is_heard_before_removed(void **state) {
 static void test_removed_while_leaving_hears_it(void **state) {
   (void)state;
   leave_owning_nothing();
-  assert_int_equal(dyna_node_remove(T[1].n, "n3", now), 0);
+  assert_int_equal(dyna_node_remove(T[1].n, "n3", clk(1)), 0);
   run(2000);
   isolate(3, 0);
   isolate(0, 1);
@@ -817,7 +826,7 @@ static void test_join_moves_data_then_leave(void **state) {
   }
   NT = 4;
   open_node(3, 2, 1, 2);
-  assert_int_equal(dyna_node_join(T[3].n, T[1].id, now), 0);
+  assert_int_equal(dyna_node_join(T[3].n, T[1].id, clk(3)), 0);
   run(5000);
   for (int i = 0; i < 4; i++) assert_int_equal(dyna_node_cluster(T[i].n)->ring.nmembers, 4u);
   int on_new = 0;
@@ -831,7 +840,7 @@ static void test_join_moves_data_then_leave(void **state) {
   }
   assert_true(on_new > 0);
   /* Node 2 leaves: it ends REMOVED, holding nothing, and the data is still all there. */
-  assert_int_equal(dyna_node_leave(T[2].n, now), 0);
+  assert_int_equal(dyna_node_leave(T[2].n, clk(2)), 0);
   run(8000);
   const dyna_member_t *m = dyna_cluster_find(dyna_node_cluster(T[0].n), T[2].id);
   assert_non_null(m);
@@ -849,8 +858,8 @@ static void test_bad_frames_change_nothing(void **state) {
   (void)state;
   build_cluster(2, 2, 1, 1);
   static const uint8_t garbage[] = {5, 0, 0, 0, 1, 4, 0xff, 0xff, 0xff};
-  assert_int_equal(dyna_node_on_message(T[0].n, T[1].id, garbage, sizeof(garbage), now), DYNA_EPROTO);
-  assert_int_equal(dyna_node_on_message(T[0].n, T[1].id, garbage, 3, now), DYNA_EPROTO);
+  assert_int_equal(dyna_node_on_message(T[0].n, T[1].id, garbage, sizeof(garbage), clk(0)), DYNA_EPROTO);
+  assert_int_equal(dyna_node_on_message(T[0].n, T[1].id, garbage, 3, clk(0)), DYNA_EPROTO);
   assert_int_equal(dyna_node_stats(T[0].n)->bad_messages, 2);
   assert_int_equal(call(0, DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND)->status, 0);
   assert_true(local_has(1, "k", "v"));
@@ -862,8 +871,8 @@ static void isolate(int i, int on) {
   for (int j = 0; j < NT; j++) {
     if (j == i) continue;
     cut[i][j] = cut[j][i] = on;
-    if (T[j].n) dyna_node_set_reachable(T[j].n, T[i].id, !on, now);
-    if (T[i].n) dyna_node_set_reachable(T[i].n, T[j].id, !on, now);
+    if (T[j].n) dyna_node_set_reachable(T[j].n, T[i].id, !on, clk(j));
+    if (T[i].n) dyna_node_set_reachable(T[i].n, T[j].id, !on, clk(i));
   }
 }
 
@@ -920,7 +929,7 @@ static void test_writable_with_every_home_down(void **state) {
   assert_memory_equal(dyna_obj_latest(&r->obj)->data, "o1", 2);
   for (int k = 0; k < 3; k++) isolate(homes[k], 0);
   run(2000);
-  for (int i = 0; i < NT; i++) dyna_node_repair(T[i].n, UINT32_MAX, now);
+  for (int i = 0; i < NT; i++) dyna_node_repair(T[i].n, UINT32_MAX, clk(i));
   run(2000);
   for (int k = 0; k < 3; k++) assert_true(local_has(homes[k], "order", "o1"));
   for (int i = 0; i < NT; i++) assert_int_equal(hint_count(i), 0);
@@ -958,11 +967,11 @@ static void test_anti_entropy_rebuilds_a_wiped_replica(void **state) {
   dyna_store_close(T[2].st);
   T[2].st = NULL;
   open_node(2, 3, 2, 2);
-  for (int i = 0; i < 2; i++) dyna_node_set_reachable(T[i].n, T[2].id, 1, now);
+  for (int i = 0; i < 2; i++) dyna_node_set_reachable(T[i].n, T[2].id, 1, clk(i));
   /* Its cluster state is gone too; the others' gossip brings it back. */
-  assert_int_equal(dyna_node_join(T[2].n, T[0].id, now), 0);
+  assert_int_equal(dyna_node_join(T[2].n, T[0].id, clk(2)), 0);
   run(3000);
-  for (int i = 0; i < 3; i++) dyna_node_repair(T[i].n, UINT32_MAX, now);
+  for (int i = 0; i < 3; i++) dyna_node_repair(T[i].n, UINT32_MAX, clk(i));
   run(3000);
   for (int k = 0; k < 50; k++) {
     snprintf(key, sizeof(key), "ae%d", k);
@@ -1001,9 +1010,100 @@ static void test_deletes_stay_deleted(void **state) {
   for (int i = 0; i < 3; i++) assert_int_equal(dyna_store_mem_count(T[i].st, DYNA_SPACE_OBJ), 0);
 }
 
+/* Two clocks (core/node.h): timers run on the monotonic clock, so a step of a node's wall
+ * clock by an hour either way changes no interval: requests in flight are not timed out
+ * by a step forward, timeouts still fire after a step back, and gossip, anti-entropy and
+ * the failure detector go on. (With one clock each part fails.) */
+static void test_wall_steps_leave_timers_alone(void **state) {
+  (void)state;
+  aae_ms = 100;
+  build_cluster(3, 3, 2, 2);
+  const dyna_node_stats_t *st = dyna_node_stats(T[0].n);
+  /* Forward: a write in flight when the node's clock jumps still completes. */
+  uint64_t id = submit(0, DYNA_OP_PUT, "fwd", "v", NULL, DYNA_REQ_BLIND);
+  T[0].wall_off_ms += 3600000;
+  now += 10;
+  dyna_node_tick(T[0].n, clk(0)); /* before any replica answered */
+  for (int k = 0; k < 100 && !find_reply(id); k++) run(10);
+  assert_non_null(find_reply(id));
+  assert_int_equal(find_reply(id)->status, 0);
+  assert_true(dyna_node_is_reachable(T[0].n, T[1].id) && dyna_node_is_reachable(T[0].n, T[2].id));
+  /* Back, past true time: timers keep running. */
+  T[0].wall_off_ms -= 2 * 3600000;
+  uint64_t g = st->gossip_rounds, a = st->aae_exchanges;
+  run(2000);
+  assert_true(st->gossip_rounds - g >= 3); /* one round every 500 ms */
+  assert_true(st->aae_exchanges > a);
+  assert_true(dyna_node_is_reachable(T[0].n, T[1].id) && dyna_node_is_reachable(T[0].n, T[2].id));
+  /* ... and a request the replicas never answer times out after request_timeout_ms. */
+  cut[0][1] = cut[0][2] = 1;
+  uint64_t start = now;
+  dyna_reply_t *r = call(0, DYNA_OP_GET, "fwd", NULL, NULL, 0);
+  assert_int_equal(r->status, DYNA_ENOQUORUM);
+  assert_true(now - start >= 1000 && now - start < 1500);
+  cut[0][1] = cut[0][2] = 0;
+}
+
+/* Value stamps never go backwards on one node (dyna_node_stamp): after a step back of
+ * its wall clock, the sibling it writes next still has the greatest stamp, so a plain
+ * GET returns it; a clean restart keeps the last stamp. */
+static void test_stamps_never_go_back(void **state) {
+  (void)state;
+  NT = 1;
+  open_node(0, 1, 1, 1);
+  dyna_ctx_t none;
+  dyna_ctx_init(&none);
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "a", &none, 0)->status, 0);
+  T[0].wall_off_ms = -3600000;
+  run(10);
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "b", &none, 0)->status, 0); /* a sibling */
+  dyna_reply_t *r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
+  assert_int_equal(r->obj.n, 1); /* one actor ... */
+  assert_int_equal(r->obj.e[0].nvals, 2); /* ... two siblings, newest first */
+  assert_true(r->obj.e[0].vals[0].ts_ms >= r->obj.e[0].vals[1].ts_ms);
+  const dyna_val_t *v = dyna_obj_latest(&r->obj);
+  assert_non_null(v);
+  assert_memory_equal(v->data, "b", 1);
+  /* A clean restart while the clock is still behind. */
+  dyna_node_shutdown(T[0].n);
+  assert_int_equal(dyna_store_commit(T[0].st), 0);
+  dyna_node_free(T[0].n);
+  T[0].n = NULL;
+  open_node(0, 1, 1, 1);
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "c", &none, 0)->status, 0);
+  r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
+  assert_int_equal(r->obj.n, 1);
+  assert_int_equal(r->obj.e[0].nvals, 3);
+  v = dyna_obj_latest(&r->obj);
+  assert_non_null(v);
+  assert_memory_equal(v->data, "c", 1);
+}
+
+/* Tombstone grace is wall-clock time: a tombstone whose stamp is older than the grace by
+ * the node's wall clock is reaped, however little monotonic time passed. */
+static void test_tombstone_grace_is_wall_time(void **state) {
+  (void)state;
+  aae_ms = 20;
+  grace_ms = 3600000;
+  build_cluster(3, 3, 2, 2);
+  assert_int_equal(call(0, DYNA_OP_DEL, "gone", NULL, NULL, DYNA_REQ_BLIND)->status, 0);
+  run(1000);
+  uint64_t reaped = 0;
+  for (int i = 0; i < 3; i++) reaped += dyna_node_stats(T[i].n)->tombstones_reaped;
+  assert_int_equal(reaped, 0); /* an hour of grace */
+  for (int i = 0; i < 3; i++) T[i].wall_off_ms = 3600000 + 1000;
+  run(1000);
+  for (int i = 0; i < 3; i++) reaped += dyna_node_stats(T[i].n)->tombstones_reaped;
+  assert_true(reaped >= 3);
+  for (int i = 0; i < 3; i++) assert_int_equal(dyna_store_mem_count(T[i].st, DYNA_SPACE_OBJ), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_single_node_versions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_wall_steps_leave_timers_alone, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stamps_never_go_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tombstone_grace_is_wall_time, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_record_is_reported_not_overwritten, setup, teardown),
       cmocka_unit_test_setup_teardown(test_quorum_write_waits_for_w, setup, teardown),
       cmocka_unit_test_setup_teardown(test_answers_carry_their_write_number, setup, teardown),
