@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Hostile and broken clients against dynad (DESIGN promise 5: bad input gets a clear
 error, never a crash, a hang, or damage to stored data).
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Basic client protocol of a single dynad: Redis commands, DYNA.* versioning, restart,
 data-dir locking, the --read-all and --durable-reads options, and compatibility with redis-cli and
 redis-benchmark."""

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """libdyna and dyna-bench against a real 3-node cluster on loopback (127.0.0.31-33).
 
 The cluster runs with N=2 (R=W=2) so that a key's preference list leaves one node out and

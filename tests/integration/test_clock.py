@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """test_clock.py: dynad keeps working when its wall clock steps by an hour either way.
 
 A 3-node cluster on loopback; node c1 runs under the LD_PRELOAD shim tests/tools/skew.c

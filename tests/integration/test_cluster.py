@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """A real dynad cluster on loopback (one 127.0.0.x per node): forming a 3-node cluster,
 quorum reads and writes through every node, SIGKILL and restart of a member, a 4th node
 joining under load (10,000 keys), a node leaving, refusal of a node of another cluster,

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The command table seen from outside: COMMAND, COMMAND COUNT / INFO / DOCS / LIST /
 GETKEYS in the shapes Redis 7 gives (exact bytes where Dyna's row matches Redis 7.0's),
 Redis 7's words for unknown commands, unknown subcommands and wrong arity, every row's

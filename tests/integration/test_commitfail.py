@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """A write whose commit fails is never answered +OK (the durability gate, core/gate.h).
 
 dynad runs with an LD_PRELOAD shim (tests/tools/failsync.c, built by CMake as

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """dynad's options table (src/runtime/options.c) seen from outside: options set on the
 command line and in the INI file reach the node (CONFIG GET answers the node's options
 with the values the node runs with), CONFIG GET takes glob patterns, --help lists every

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """A full disk is bad input from the disk (DESIGN promise 5): clear errors, no crash, no
 damage to stored data, and service comes back when space does.
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """No acknowledged write is lost (DESIGN promise 2) across kill -9.
 
 Eight writer threads storm one dynad with SET (and every 5th write a DYNA.PUT), each

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Fault injection against real dynad processes on loopback (one 127.0.0.x per node).
 
   1. detect    3 nodes: SIGSTOP one; the others judge it unreachable (DYNA.STATUS), and

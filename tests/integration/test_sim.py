@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """test_sim.py: the deterministic simulator (bin/dyna-sim) as a test.
 
 Runs short seed campaigns across every fault mix (the end-of-run checks must pass),
