@@ -1,0 +1,99 @@
+/* typed.h: the semantics of the typed Redis commands (counters, sets, hashes, sorted
+ * sets, lists, expiry and key queries) over an object (core/object.h), shared by the
+ * coordinator of a write and by the node that answers a read. In the manner of Redis's
+ * t_set.c over its set API, each type's commands live in their own file over that
+ * type's API (core/crdt_ops.h):
+ *
+ *   typed_counter.c  INCR INCRBY DECR DECRBY INCRBYFLOAT (+ GET of a counter: typed_get)
+ *   typed_set.c      SADD SREM SMEMBERS SISMEMBER SMISMEMBER SCARD SPOP SRANDMEMBER ...
+ *   typed_hash.c     HSET HSETNX HGET HMGET HDEL HGETALL HKEYS HVALS HLEN HEXISTS ...
+ *   typed_zset.c     ZADD ZINCRBY ZREM ZSCORE ZMSCORE ZCARD ZCOUNT ZRANK ZRANGE ...
+ *   typed_list.c     LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LRANGE LINDEX LSET ...
+ *   typed_keys.c     EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL EXPIRETIME PERSIST
+ *                    TYPE OBJECT ...
+ *
+ *   write   client ─▶ any node ─FWD─▶ coordinator (a home replica):
+ *           o := its local object (store + hints); fn->write(o, args, env) appends the
+ *           RESP answer and says whether o changed; if it did, o is stored and sent to
+ *           the other replicas as a merge (PUT), and the answer leaves after W acks.
+ *   read    client ─▶ any node: quorum GET (R) ─▶ merged object ─▶ fn->read(o, args,
+ *           env) appends the RESP answer.
+ *
+ * Every function is pure: time (the wall clock, for expiry) and randomness (SPOP,
+ * SRANDMEMBER, HRANDFIELD) come in through env. A command's arity was checked by the
+ * runtime's table; everything else (syntax, numbers, WRONGTYPE) is checked here and
+ * answered with Redis 7's error text in resp, with *changed = 0 (nothing is written).
+ *
+ * args: argv[0] is the command name, argv[1] the key; the bytes are borrowed for the
+ * call. resp: the caller's buffer; functions append exactly one RESP reply.
+ * Return: 0, or DYNA_ENOMEM (resp and o may hold partial work: the caller discards
+ * both and answers the error itself). */
+#ifndef DYNA_TYPED_H
+#define DYNA_TYPED_H
+#include "core/object.h"
+#include "util/buf.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dyna_targs {
+  size_t argc;
+  const uint8_t *const *argv;
+  const size_t *argl;
+} dyna_targs_t;
+
+typedef struct dyna_tenv {
+  uint64_t actor;   /* the coordinator's actor id for this key's partition (writes) */
+  uint64_t now_ms;  /* wall clock, ms since the epoch (expiry, hash value stamps) */
+  uint64_t rand;    /* a fresh 64-bit random value (SPOP, SRANDMEMBER, HRANDFIELD) */
+} dyna_tenv_t;
+
+typedef int (*dyna_typed_write_fn)(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
+                                   dyna_buf_t *resp, int *changed);
+typedef int (*dyna_typed_read_fn)(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
+                                  dyna_buf_t *resp);
+
+/* One typed command: exactly one of write and read is set. */
+typedef struct dyna_typed_cmd {
+  const char *name; /* lower case */
+  dyna_typed_write_fn write;
+  dyna_typed_read_fn read;
+} dyna_typed_cmd_t;
+
+/* Each family's commands, ended by a row with name NULL (defined in its file). */
+extern const dyna_typed_cmd_t dyna_typed_counter_cmds[];
+extern const dyna_typed_cmd_t dyna_typed_set_cmds[];
+extern const dyna_typed_cmd_t dyna_typed_hash_cmds[];
+extern const dyna_typed_cmd_t dyna_typed_zset_cmds[];
+extern const dyna_typed_cmd_t dyna_typed_list_cmds[];
+extern const dyna_typed_cmd_t dyna_typed_keys_cmds[];
+
+/* The command named name (any case), or NULL. O(families x rows). */
+const dyna_typed_cmd_t *dyna_typed_find(const uint8_t *name, size_t len);
+
+/* ---- helpers shared by the families (typed.c) ------------------------------------ */
+
+#define DYNA_TYPED_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
+#define DYNA_TYPED_NOT_INT "ERR value is not an integer or out of range"
+#define DYNA_TYPED_NOT_FLOAT "ERR value is not a valid float"
+#define DYNA_TYPED_SYNTAX "ERR syntax error"
+
+/* 1 when the key is absent or of the wanted kind at env->now_ms; otherwise appends
+ * WRONGTYPE to resp and returns 0. */
+int dyna_typed_kind_ok(const dyna_obj_t *o, dyna_kind_t want, const dyna_tenv_t *env,
+                       dyna_buf_t *resp);
+/* The key's state of type for a read: NULL when the key is absent or expired (the
+ * caller answers as Redis does for a missing key). Call after dyna_typed_kind_ok. */
+const dyna_crdt_t *dyna_typed_read_state(const dyna_obj_t *o, uint8_t type, const dyna_tenv_t *env);
+/* Parses a whole argument as Redis's string2ll / string2ld do: 0 or -1. */
+int dyna_typed_parse_i64(const uint8_t *p, size_t n, int64_t *out);
+int dyna_typed_parse_double(const uint8_t *p, size_t n, double *out); /* rejects NaN */
+/* Formats d as Redis 7 replies a double (e.g. ZSCORE, INCRBYFLOAT: "%.17g", inf as
+ * "inf"/"-inf"); returns the length written (buffer of at least 32 bytes). */
+size_t dyna_typed_fmt_double(double d, char *out);
+/* Maps a crdt error (DYNA_ETOOBIG, DYNA_ERANGE, DYNA_EINVAL) to its RESP error in resp;
+ * returns DYNA_ENOMEM unchanged (the caller's to report) and 0 otherwise. */
+int dyna_typed_error(int rc, dyna_buf_t *resp);
+/* The next random value from *state (splitmix64), for env->rand-seeded draws. */
+uint64_t dyna_typed_next_rand(uint64_t *state);
+
+#endif

@@ -1,0 +1,5 @@
+/* typed_zset.c: the zset commands over an object (typed.h). Not written yet: the family
+ * has no command, so dyna_typed_find answers none of them. */
+#include "core/typed.h"
+
+const dyna_typed_cmd_t dyna_typed_zset_cmds[] = {{0}};
