@@ -145,8 +145,8 @@ static int repair_wanted(const dyna_node_t *n, const fsm_t *f) {
   return 0;
 }
 
-/* Answers the client, or the node that forwarded the write. ctx_from: the object whose
- * context to return (NULL on error). */
+/* Answers the client, or the node that forwarded the write, with status (0: the
+ * request's object and context; else the error, with msg as its detail). Once. */
 static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
   DYNA_ASSERT(!f->replied, "request %llu (client %llu, kind %d) answered twice (status %d now)",
               (unsigned long long)f->id, (unsigned long long)f->client_req, (int)f->kind, status);

@@ -1,8 +1,8 @@
 /* world.c: the simulated nodes. Each node is a real dyna_node_t over its own memory
  * store (DYNA_SYNC_BATCH: the store is the node's disk; what is not committed is lost
  * in a crash). A node handles one event per turn (a message, a tick, a client request,
- * a reachability change, an admin action), then the turn ends as in dynad's
- * commit_and_release (src/runtime/server.c):
+ * a reachability change, an admin action), then the turn ends as in dynad: the core's
+ * durability gate (core/gate.h) takes the outbox over the simulated disk (disk.c):
  *
  *   event ──▶ node ──▶ dyna_store_commit ──ok──▶ replies to clients, frames to the net
  *                                       └fail─▶ replies become errors, frames dropped

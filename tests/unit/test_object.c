@@ -1,5 +1,5 @@
 /* test_object.c: unit tests for the versioned-object core (core/object.c, a DVVSet)
- * and for base64 (core/b64.c).
+ * and for base64 (util/b64.c).
  *
  * Besides hand-written scenarios (descendants, concurrent writes, read-modify-write,
  * stale contexts, tombstones, encodings, every decoder rejection, allocation failure),
