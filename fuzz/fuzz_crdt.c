@@ -81,6 +81,7 @@ static void fuzz_whole(const uint8_t *p, size_t len) {
       rc = (k & 4) ? dyna_crdt_zrem(&s, actor, arg, alen)
                    : dyna_crdt_zadd(&s, actor, arg, alen, (double)k, (k & 8) ? DYNA_CRDT_ZADD_INCR : 0, NULL);
       break;
+    case DYNA_CRDT_KEY: rc = (k & 4) ? dyna_crdt_persist(&s, actor) : dyna_crdt_expire(&s, actor, 500u + k); break;
     default:
       if ((k & 4) && dyna_crdt_count(&s)) rc = dyna_crdt_lpop(&s, k & 8, NULL);
       else rc = dyna_crdt_lpush(&s, actor, k & 8, arg, alen);
