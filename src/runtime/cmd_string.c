@@ -214,7 +214,7 @@ static void step_one(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, co
     put_value_or_nil(out, old);
     write = del = old != NULL;
     break;
-  default: DYNA_ASSERT(0 && slot, "string step slot with command %u", slot->opt & 0xffu);
+  default: DYNA_ASSERT(0, "string step slot with command %u", slot->opt & 0xffu);
   }
   if (nv.oom) {
     dyna_buf_reset(out);
@@ -222,9 +222,10 @@ static void step_one(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, co
     write = 0;
   }
   if (!write) { dyna_cmd_step_skip(slot, 1); dyna_buf_free(&nv); return; }
-  if (slot->opt == STR_APPEND || slot->opt == STR_SETRANGE) dyna_resp_put_int(out, (int64_t)nv.len);
-  int own = slot->opt == STR_APPEND || slot->opt == STR_SETRANGE;
-  dyna_cmd_step_write(s, c, slot, 0, del, &r->ctx, own ? nv.data : val, own ? nv.len : vlen);
+  /* APPEND and SETRANGE write the value they made, and answer its length. */
+  int made = slot->opt == STR_APPEND || slot->opt == STR_SETRANGE;
+  if (made) dyna_resp_put_int(out, (int64_t)nv.len);
+  dyna_cmd_step_write(s, c, slot, 0, del, &r->ctx, made ? nv.data : val, made ? nv.len : vlen);
   dyna_buf_free(&nv); /* the node copied it; the slot itself is not touched after the submit */
 }
 
