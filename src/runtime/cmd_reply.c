@@ -7,7 +7,15 @@
  *                 the slot is READY and leaves in its turn (conn.c)
  *
  * Plain Redis commands map onto versioned operations: GET returns the last written
- * sibling; SET and DEL supersede every version the coordinator knows. */
+ * sibling; SET and DEL supersede every version the coordinator knows.
+ *
+ * A read-then-write command is a SLOT_STEP (conn.h): its reads, then, as each reply
+ * comes, its step function decides and submits the write with the context read:
+ *
+ *   dyna_cmd_step_open ─▶ (its turn) dyna_cmd_step_start: GET of each key
+ *   reply ─▶ dyna_cmd_complete ─▶ step_complete ─▶ slot->step ─▶ dyna_cmd_step_write
+ *                                                              or dyna_cmd_step_skip
+ *   every request done or skipped ─▶ READY */
 #include "runtime/cmd_table.h"
 #include "proto/words.h"
 #include "util/assert.h"
@@ -89,6 +97,92 @@ void dyna_cmd_key_req(dyna_req_t *req, dyna_op_t op, const dyna_args_t *a, size_
   req->klen = dyna_arg_len(a, i);
 }
 
+/* ---------- read-then-write slots ---------- */
+
+slot_t *dyna_cmd_step_open(dyna_server_t *s, conn_t *c, dyna_step_fn_t *step, const dyna_args_t *a,
+                           uint32_t nkeys, uint32_t kstep) {
+  DYNA_ASSERT(!c->stepping && nkeys > 0 && kstep > 0 && a->argc > 1 && (nkeys - 1) * kstep < a->argc - 1,
+              "step slot: conn %llu stepping %p, %u keys step %u, argc %zu", (unsigned long long)c->id,
+              (void *)c->stepping, nkeys, kstep, a->argc);
+  slot_t *slot = dyna_cmd_slot_open(s, c, SLOT_STEP, 2 * nkeys);
+  if (!slot) return NULL;
+  slot->step = step;
+  slot->nkeys = nkeys;
+  slot->kstep = kstep;
+  slot->nkeep = (uint32_t)(a->argc - 1);
+  slot->subst = dyna_calloc(slot->nsub, 1);
+  slot->parts = dyna_calloc(slot->nsub, sizeof(dyna_buf_t)); /* conn.c frees nsub of them */
+  slot->keep_off = dyna_calloc(slot->nkeep + 1, sizeof(size_t));
+  for (uint32_t i = 0; i < slot->nkeep; i++) {
+    dyna_buf_put(&slot->keep, dyna_arg(a, 1 + i), dyna_arg_len(a, 1 + i));
+    if (slot->keep_off) slot->keep_off[i + 1] = slot->keep.len;
+  }
+  if (!slot->subst || !slot->parts || !slot->keep_off || slot->keep.oom) {
+    /* Answer the error in place: the slot is READY and leaves in its turn. */
+    slot->kind = SLOT_READY;
+    dyna_buf_reset(&slot->out);
+    slot->out.oom = 0;
+    dyna_resp_put_error(&slot->out, DYNA_WORD_ERR " out of memory");
+    return NULL;
+  }
+  c->stepping = slot;
+  return slot;
+}
+
+void dyna_cmd_step_go(dyna_server_t *s, conn_t *c, slot_t *slot) {
+  if (c->head == slot) dyna_cmd_step_start(s, c, slot);
+}
+
+const uint8_t *dyna_step_arg(const slot_t *slot, uint32_t i, size_t *len) {
+  DYNA_ASSERT(i < slot->nkeep, "kept argument %u of %u", i, slot->nkeep);
+  *len = slot->keep_off[i + 1] - slot->keep_off[i];
+  return slot->keep.data + slot->keep_off[i];
+}
+
+void dyna_cmd_step_start(dyna_server_t *s, conn_t *c, slot_t *slot) {
+  DYNA_ASSERT(slot->kind == SLOT_STEP && !slot->started && slot->ndone == 0 && c->head == slot &&
+                  c->stepping == slot,
+              "starting step slot %p kind %d started %d done %u (head %p, stepping %p)", (void *)slot,
+              (int)slot->kind, slot->started, slot->ndone, (void *)c->head, (void *)c->stepping);
+  slot->started = 1;
+  uint32_t n = slot->nkeys;
+  for (uint32_t i = 0; i < n && slot->kind == SLOT_STEP; i++) {
+    dyna_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.op = DYNA_OP_GET;
+    req.key = dyna_step_arg(slot, i * slot->kstep, &req.klen);
+    slot->subst[i] = SUB_SENT;
+    dyna_cmd_submit(s, c, slot, i, &req);
+  }
+}
+
+void dyna_cmd_step_skip(slot_t *slot, uint32_t sub) {
+  DYNA_ASSERT(slot->kind == SLOT_STEP && sub < slot->nsub && slot->subst[sub] == SUB_IDLE &&
+                  slot->ndone < slot->nsub,
+              "skipping request %u of step slot %p (state %d, %u of %u done)", sub, (void *)slot,
+              sub < slot->nsub ? slot->subst[sub] : -1, slot->ndone, slot->nsub);
+  slot->subst[sub] = SUB_DONE;
+  slot->ndone++;
+}
+
+void dyna_cmd_step_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, int del,
+                         const dyna_ctx_t *ctx, const uint8_t *val, size_t vlen) {
+  uint32_t sub = slot->nkeys + i;
+  /* The write follows its key's read: one request outstanding per key step. */
+  DYNA_ASSERT(i < slot->nkeys && slot->subst[i] == SUB_DONE && slot->subst[sub] == SUB_IDLE,
+              "write %u of step slot %p: read state %d, write state %d", i, (void *)slot,
+              i < slot->nkeys ? slot->subst[i] : -1, i < slot->nkeys ? slot->subst[sub] : -1);
+  dyna_req_t req;
+  memset(&req, 0, sizeof(req));
+  req.op = del ? DYNA_OP_DEL : DYNA_OP_PUT;
+  req.key = dyna_step_arg(slot, i * slot->kstep, &req.klen);
+  req.ctx = ctx;
+  req.val = val;
+  req.vlen = vlen;
+  slot->subst[sub] = SUB_SENT;
+  dyna_cmd_submit(s, c, slot, sub, &req);
+}
+
 /* ---------- folding replies ---------- */
 
 static void put_latest(dyna_buf_t *b, const dyna_reply_t *r) {
@@ -138,9 +232,27 @@ static void finish_slot(slot_t *slot) {
   slot->kind = SLOT_READY;
 }
 
+static void put_failure(slot_t *slot, const dyna_reply_t *r) {
+  if (slot->err_set) return;
+  dyna_buf_reset(&slot->out);
+  dyna_resp_put_status_error(&slot->out, r->status, r->msg);
+  slot->err_set = 1;
+}
+
+/* A SLOT_STEP's request sub answered: record it, let the step function go on. */
+static void step_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, const dyna_reply_t *r) {
+  DYNA_ASSERT(slot->subst[sub] == SUB_SENT, "step slot %p: request %u answered in state %d", (void *)slot,
+              sub, slot->subst[sub]);
+  slot->subst[sub] = SUB_DONE;
+  slot->ndone++;
+  if (r->status) put_failure(slot, r);
+  slot->step(s, c, slot, sub, r);
+  /* A submit that failed at once completed re-entrantly and may have finished it. */
+  if (slot->kind == SLOT_STEP && slot->ndone == slot->nsub) finish_slot(slot);
+}
+
 void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
                        const dyna_reply_t *r) {
-  (void)s;
   /* Each request of a slot is completed once: its id left the pending map when its
    * reply was routed here, and a slot is READY only once all of them came. */
   DYNA_ASSERT(slot->kind != SLOT_READY && slot->ndone < slot->nsub && sub < slot->nsub &&
@@ -148,12 +260,9 @@ void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
               "completing request %u of slot %p (kind %d, %u of %u done, first req %llu)", sub,
               (void *)slot, (int)slot->kind, slot->ndone, slot->nsub,
               (unsigned long long)slot->first_req);
+  if (slot->kind == SLOT_STEP) { step_complete(s, c, slot, sub, r); return; }
   if (r->status) {
-    if (!slot->err_set) {
-      dyna_buf_reset(&slot->out);
-      dyna_resp_put_status_error(&slot->out, r->status, r->msg);
-      slot->err_set = 1;
-    }
+    put_failure(slot, r);
   } else if (!slot->err_set) {
     switch (slot->kind) {
     case SLOT_GET: put_latest(&slot->out, r); break;

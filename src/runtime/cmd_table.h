@@ -157,11 +157,32 @@ void dyna_cmd_key_req(dyna_req_t *req, dyna_op_t op, const dyna_args_t *a, size_
 /* Submits request sub of slot; on failure completes that sub with the error. */
 void dyna_cmd_submit(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, dyna_req_t *req);
 
+/* ---- read-then-write commands (cmd_reply.c; see conn.h) ---- */
+
+/* Opens a SLOT_STEP of nkeys keys (arguments 1, 1 + kstep, ...) with 2 * nkeys request
+ * ids (the reads, then the writes), keeping a copy of the arguments after the name for
+ * step. Its reads are submitted (a quorum GET of each key, R as configured) once every
+ * earlier slot of c is ready: at once when it is the head. NULL (error answered) when
+ * memory is short. The caller sets opt, n1, n2, then calls dyna_cmd_step_go. */
+slot_t *dyna_cmd_step_open(dyna_server_t *s, conn_t *c, dyna_step_fn_t *step, const dyna_args_t *a,
+                           uint32_t nkeys, uint32_t kstep);
+/* Starts slot now if it is the head of c's queue (else conn.c starts it in its turn). */
+void dyna_cmd_step_go(dyna_server_t *s, conn_t *c, slot_t *slot);
+/* Kept argument i (0: the first after the command name) and its length. */
+const uint8_t *dyna_step_arg(const slot_t *slot, uint32_t i, size_t *len);
+/* Counts request sub as done without sending it (a write the command does not make). */
+void dyna_cmd_step_skip(slot_t *slot, uint32_t sub);
+/* Submits the write of key i (request nkeys + i): a PUT of val (a DEL when del) with ctx,
+ * the context its read returned, so that it supersedes exactly the versions read. */
+void dyna_cmd_step_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, int del,
+                         const dyna_ctx_t *ctx, const uint8_t *val, size_t vlen);
+
 /* ---- the handlers, by family ---- */
 
 /* cmd_string.c: the register as plain Redis strings */
 dyna_cmd_fn_t dyna_cmd_get, dyna_cmd_set, dyna_cmd_del, dyna_cmd_exists, dyna_cmd_mget,
-    dyna_cmd_mset;
+    dyna_cmd_mset, dyna_cmd_setnx, dyna_cmd_getset, dyna_cmd_msetnx, dyna_cmd_append, dyna_cmd_strlen,
+    dyna_cmd_getrange, dyna_cmd_setrange, dyna_cmd_getdel;
 /* cmd_dyna.c: versioned access, cluster state, membership */
 dyna_cmd_fn_t dyna_cmd_dyna_get, dyna_cmd_dyna_put, dyna_cmd_dyna_del, dyna_cmd_dyna_local,
     dyna_cmd_dyna_status, dyna_cmd_dyna_ring, dyna_cmd_dyna_admin_join,

@@ -49,6 +49,11 @@ void dyna_slot_put(dyna_server_t *s, slot_t *slot) {
     dyna_free(slot->parts);
     slot->parts = NULL;
   }
+  dyna_free(slot->subst);
+  slot->subst = NULL;
+  dyna_free(slot->keep_off);
+  slot->keep_off = NULL;
+  dyna_buf_free(&slot->keep);
   if (s->nfree_slots >= SLOT_CACHE) {
     dyna_buf_free(&slot->out);
     dyna_free(slot);
@@ -102,6 +107,7 @@ static void mark_dirty(dyna_server_t *s, conn_t *c) {
 }
 
 void dyna_conn_flush_slots(dyna_server_t *s, conn_t *c) {
+again:
   while (c->head && c->head->kind == SLOT_READY) {
     slot_t *slot = c->head;
     DYNA_ASSERT(slot->conn == c && c->nslots > 0, "conn %llu: head slot of conn %llu, count %zu",
@@ -111,8 +117,16 @@ void dyna_conn_flush_slots(dyna_server_t *s, conn_t *c) {
     c->head = slot->next;
     if (!c->head) c->tail = NULL;
     c->nslots--;
+    if (slot == c->stepping) c->stepping = NULL;
     slot->next = NULL;
     dyna_slot_put(s, slot);
+  }
+  /* A read-then-write command starts once everything before it is answered. */
+  if (c->head && c->head->kind == SLOT_STEP && !c->head->started) {
+    DYNA_ASSERT(c->head == c->stepping && c->head == c->tail, "conn %llu: step slot %p not the last",
+                (unsigned long long)c->id, (void *)c->head);
+    dyna_cmd_step_start(s, c, c->head);
+    goto again;
   }
   DYNA_ASSERT((c->head == NULL) == (c->nslots == 0), "conn %llu: queue %p with count %zu",
               (unsigned long long)c->id, (void *)c->head, c->nslots);
@@ -132,6 +146,7 @@ static void drop_slots(dyna_server_t *s, conn_t *c) {
     slot = next;
   }
   c->head = c->tail = NULL;
+  c->stepping = NULL;
   c->nslots = 0;
 }
 
@@ -172,9 +187,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 }
 
 /* Back-pressure: stop taking commands from a client whose answers pile up, counting
- * both bytes ready to send and commands still waiting for the node. */
+ * both bytes ready to send and commands still waiting for the node; and while a
+ * read-then-write command of it is in the queue (conn.h). */
 static int too_much_output(const dyna_server_t *s, const conn_t *c) {
-  return dyna_wq_pending(&c->wq) > s->cfg.max_output_bytes || c->nslots >= DYNA_CONN_MAX_INFLIGHT;
+  return dyna_wq_pending(&c->wq) > s->cfg.max_output_bytes || c->nslots >= DYNA_CONN_MAX_INFLIGHT ||
+         c->stepping;
 }
 
 static void pause_reading(conn_t *c) {

@@ -19,7 +19,14 @@
  * The slot queue: each command becomes one slot, appended in arrival order; a slot's
  * reply is ready when all its node requests answered (or at once, for PING and errors);
  * ready slots at the head are moved to the output in order, so pipelined replies keep
- * the order of the commands whatever order the node answers in. */
+ * the order of the commands whatever order the node answers in.
+ *
+ * A read-then-write command (SET NX, APPEND, GETDEL, ...: cmd_string.c) is a SLOT_STEP:
+ * its step function runs on each node reply and either finishes the slot or submits the
+ * next request (the write, with the context the read returned). It starts (submits its
+ * reads) only once every slot before it is ready, and the connection takes no further
+ * command until it is ready itself (conn.stepping), so that it sees every earlier
+ * command of its connection and every later one sees it, as on Redis. */
 #ifndef DYNA_CONN_H
 #define DYNA_CONN_H
 #include "util/buf.h"
@@ -43,8 +50,21 @@ typedef enum {
   SLOT_COUNT_LIVE,  /* EXISTS: count of keys with a live value */
   SLOT_COUNT_DEL,   /* DEL: count of keys that had a live value */
   SLOT_DGET,        /* DYNA.GET / DYNA.LOCAL: [context, [values]] */
-  SLOT_DPUT         /* DYNA.PUT / DYNA.DEL: the new context */
+  SLOT_DPUT,        /* DYNA.PUT / DYNA.DEL: the new context */
+  SLOT_STEP         /* read-then-write: slot->step folds each reply (cmd_reply.c) */
 } slot_kind_t;
+
+struct slot;
+struct conn;
+/* A SLOT_STEP's continuation: called once per completed request sub of slot (r its
+ * reply, already recorded as an error in out when it failed); submits the next request
+ * (dyna_cmd_submit) or counts it as not needed (dyna_cmd_step_skip), and writes the
+ * answer into out. Must submit last: a failing submit completes at once, re-entering. */
+typedef void dyna_step_fn_t(struct dyna_server *s, struct conn *c, struct slot *slot, uint32_t sub,
+                            const dyna_reply_t *r);
+
+/* SLOT_STEP request states, per sub (slot->subst). */
+enum { SUB_IDLE = 0, SUB_SENT, SUB_DONE };
 
 typedef struct slot {
   struct slot *next;   /* the connection's queue, or the pool's free list */
@@ -56,7 +76,18 @@ typedef struct slot {
   int err_set;         /* the first failing sub's error is in out */
   int pooled;          /* on the pool's free list (a put twice is a bug) */
   dyna_buf_t out;      /* the reply (or, for MGET, the elements so far) */
-  dyna_buf_t *parts;   /* MGET: each key's encoded element, by position (owned) */
+  dyna_buf_t *parts;   /* MGET: each key's encoded element, by position (owned);
+                          SLOT_STEP: each key's encoded read context, when kept */
+  /* SLOT_STEP only: requests 0 .. nkeys-1 read the keys, nkeys .. 2*nkeys-1 write them */
+  dyna_step_fn_t *step;
+  uint8_t *subst;      /* SUB_* of each request (owned) */
+  uint32_t nkeys, kstep; /* key i is kept argument i * kstep */
+  int started;         /* its reads were submitted */
+  uint32_t opt;        /* the command and its parsed options (the family's own codes) */
+  int64_t n1, n2;      /* parsed numeric arguments (offsets, ranges) */
+  dyna_buf_t keep;     /* copies of the arguments after the name, end to end (owned) */
+  size_t *keep_off;    /* argument i is keep[keep_off[i] .. keep_off[i + 1]) (owned) */
+  uint32_t nkeep;
 } slot_t;
 
 typedef enum {
@@ -81,6 +112,8 @@ typedef struct conn {
   int dirty;                 /* on the server's flush list */
   struct conn *next_dirty;
   uint64_t last_input_ms;    /* when bytes last arrived */
+  slot_t *stepping;          /* a SLOT_STEP in the queue (its tail): no command is taken
+                                until it has left the queue */
 } conn_t;
 
 /* ---- the slot pool (conn.c): paired get/put, as twemproxy's msg_get/msg_put ---- */

@@ -53,6 +53,8 @@ dyna_time_t dyna_server_time(const dyna_server_t *s);
  * up in the command table, checks its arity, and runs its handler, which queues a slot
  * and submits requests or answers at once. QUIT drains c (conn.h). */
 void dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *cmd);
+/* Starts a SLOT_STEP that reached the head of c's queue: submits its reads (conn.c). */
+void dyna_cmd_step_start(dyna_server_t *s, conn_t *c, slot_t *slot);
 /* Delivers reply r to position sub of slot (of connection c); each position once. */
 void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
                        const dyna_reply_t *r);

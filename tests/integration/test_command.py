@@ -17,7 +17,8 @@ H = Harness("command")
 STATE = {}
 
 # The commands dynad knows, and the subcommands of its containers.
-COMMANDS = {"get", "set", "del", "exists", "mget", "mset", "ping", "echo", "select", "hello", "quit",
+COMMANDS = {"get", "set", "del", "exists", "mget", "mset", "setnx", "getset", "msetnx", "append", "strlen",
+            "getrange", "setrange", "getdel", "ping", "echo", "select", "hello", "quit",
             "client", "command", "config", "info", "dyna.get", "dyna.put", "dyna.del", "dyna.local",
             "dyna.status", "dyna.ring", "dyna.admin"}
 SUBCOMMANDS = {
@@ -57,6 +58,36 @@ REDIS7_INFO = {
                   b":0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n",
     "nosuch": b"*1\r\n$-1\r\n",
 }
+
+
+def _string_info(name, arity, flags, keys, acl, tips, keyflags, lastkey, keystep):
+    """Redis 7.0.15's COMMAND INFO bytes of a string command (one key spec, no subcommands)."""
+    def arr(words, plus=True):
+        return b"*%d\r\n" % len(words) + b"".join((b"+%s\r\n" if plus else b"$%d\r\n%s\r\n") %
+                                                     ((w,) if plus else (len(w), w)) for w in words)
+    return (b"*1\r\n*10\r\n$%d\r\n%s\r\n:%d\r\n" % (len(name), name, arity) + arr(flags)
+            + b"".join(b":%d\r\n" % k for k in keys) + arr(acl) + arr(tips, plus=False)
+            + KEYSPEC % (arr(keyflags), b":%d\r\n" % lastkey, b":%d\r\n" % keystep) + b"*0\r\n")
+
+
+REDIS7_INFO.update({
+    "setnx": _string_info(b"setnx", 3, [b"write", b"denyoom", b"fast"], (1, 1, 1), [b"@write", b"@string", b"@fast"],
+                          [], [b"OW", b"insert"], 0, 1),
+    "getset": _string_info(b"getset", 3, [b"write", b"denyoom", b"fast"], (1, 1, 1),
+                           [b"@write", b"@string", b"@fast"], [], [b"RW", b"access", b"update"], 0, 1),
+    "msetnx": _string_info(b"msetnx", -3, [b"write", b"denyoom"], (1, -1, 2), [b"@write", b"@string", b"@slow"],
+                           [b"request_policy:multi_shard", b"response_policy:agg_min"], [b"OW", b"insert"], -1, 2),
+    "append": _string_info(b"append", 3, [b"write", b"denyoom", b"fast"], (1, 1, 1),
+                           [b"@write", b"@string", b"@fast"], [], [b"RW", b"insert"], 0, 1),
+    "strlen": _string_info(b"strlen", 2, [b"readonly", b"fast"], (1, 1, 1), [b"@read", b"@string", b"@fast"], [],
+                           [b"RO"], 0, 1),
+    "getrange": _string_info(b"getrange", 4, [b"readonly"], (1, 1, 1), [b"@read", b"@string", b"@slow"], [],
+                             [b"RO", b"access"], 0, 1),
+    "setrange": _string_info(b"setrange", 4, [b"write", b"denyoom"], (1, 1, 1), [b"@write", b"@string", b"@slow"],
+                             [], [b"RW", b"update"], 0, 1),
+    "getdel": _string_info(b"getdel", 2, [b"write", b"fast"], (1, 1, 1), [b"@write", b"@string", b"@fast"], [],
+                           [b"RW", b"access", b"delete"], 0, 1),
+})
 
 
 def node():
@@ -147,7 +178,8 @@ def t_command(h):
              sorted({"dyna.admin"} | SUBCOMMANDS["dyna.admin"]))
         h.eq("COMMAND LIST FILTERBY ACLCAT string",
              sorted(s(x) for x in c.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "string")),
-             ["get", "mget", "mset", "set"])
+             ["append", "get", "getdel", "getrange", "getset", "mget", "mset", "msetnx", "set", "setnx", "setrange",
+              "strlen"])
         h.eq("COMMAND LIST FILTERBY MODULE x -> []", c.call("COMMAND", "LIST", "FILTERBY", "MODULE", "x"), [])
         h.eq("COMMAND GETKEYS mset a 1 b 2", c.call("COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"), [b"a", b"b"])
         h.eq("COMMAND GETKEYS del x y z", c.call("COMMAND", "GETKEYS", "del", "x", "y", "z"), [b"x", b"y", b"z"])
