@@ -6,6 +6,7 @@
  *           contributions           per actor: (seq, INCRBY total, INCRBYFLOAT total)
  *   value = base + sum of contributions; an integer while the double part is 0.
  *
+ * A set (dyna_crdt_counter_set: INCR converting a string) writes one BASE value.
  * An increment raises only the actor's own total, which merges by max seq: made on
  * both sides of a partition it sums exactly once, and merging the same state again
  * counts nothing twice. */
@@ -67,4 +68,10 @@ int dyna_crdt_incrbyfloat(dyna_crdt_t *s, uint64_t actor, double x, double *out)
   int rc = crdt_num_incr(s, no_key, 0, actor, 0, x);
   if (rc == 0 && out) *out = res;
   return rc;
+}
+
+int dyna_crdt_counter_set(dyna_crdt_t *s, uint64_t actor, int64_t i, double d) {
+  DYNA_ASSERT(s->type == DYNA_CRDT_COUNTER, "type %u", s->type);
+  if (!isfinite(d)) return DYNA_EINVAL;
+  return crdt_num_set(s, no_key, 0, actor, 0, 0, i, d, NULL, 0);
 }

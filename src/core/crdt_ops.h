@@ -44,6 +44,11 @@ int dyna_crdt_counter_get(const dyna_crdt_t *s, int64_t *i, double *d);
 int dyna_crdt_incrby(dyna_crdt_t *s, uint64_t actor, int64_t n, int64_t *out);
 /* Adds x; *out gets the new value. DYNA_EINVAL for a NaN/infinite x or result. */
 int dyna_crdt_incrbyfloat(dyna_crdt_t *s, uint64_t actor, double x, double *out);
+/* Sets the value to i + d with one BASE value that supersedes every value it observed
+ * (as HSET does for a field): increments it did not observe still add. INCR on a
+ * string key converts with it, so two sides converting the same string concurrently
+ * count its value once. DYNA_EINVAL for a NaN/infinite d. */
+int dyna_crdt_counter_set(dyna_crdt_t *s, uint64_t actor, int64_t i, double d);
 
 /* ---- set (SADD SREM SISMEMBER SMEMBERS SCARD SPOP SRANDMEMBER ...) ----------------- */
 

@@ -67,6 +67,13 @@ extern const dyna_typed_cmd_t dyna_typed_zset_cmds[];
 extern const dyna_typed_cmd_t dyna_typed_list_cmds[];
 extern const dyna_typed_cmd_t dyna_typed_keys_cmds[];
 
+/* GET of any key (typed_counter.c), for the runtime's GET and for GETEX: a string's
+ * last written live value (dyna_obj_latest), a counter's value as a bulk string (an
+ * integer while its float part is 0, else INCRBYFLOAT's form), nil when the key is
+ * absent or expired at env->now_ms, WRONGTYPE for the other types. Returns 0 (a
+ * failed append shows as resp->oom). */
+int dyna_typed_get(const dyna_obj_t *o, const dyna_tenv_t *env, dyna_buf_t *resp);
+
 /* The command named name (any case), or NULL. O(families x rows). */
 const dyna_typed_cmd_t *dyna_typed_find(const uint8_t *name, size_t len);
 
