@@ -126,7 +126,8 @@ int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key,
   *changed = 0;
   env->actor = rep->actor;
   int rc = read_all(rep, &l, key, klen, &o, &h_old);
-  if (!rc) rc = cmd->write(&o, args, env, resp, changed);
+  dyna_typed_write_fn apply = cmd->write; /* pure: the command over the object */
+  if (!rc) rc = apply(&o, args, env, resp, changed);
   if (!rc && resp->oom) rc = DYNA_ENOMEM;
   if (!rc && *changed) rc = store_version(rep, &l, key, klen, &o, hint_owner, h_old);
   if (!rc && *changed) {
