@@ -43,7 +43,9 @@ typedef enum {
   SLOT_COUNT_LIVE,  /* EXISTS: count of keys with a live value */
   SLOT_COUNT_DEL,   /* DEL: count of keys that had a live value */
   SLOT_DGET,        /* DYNA.GET / DYNA.LOCAL: [context, [values]] */
-  SLOT_DPUT         /* DYNA.PUT / DYNA.DEL: the new context */
+  SLOT_DPUT,        /* DYNA.PUT / DYNA.DEL: the new context */
+  SLOT_TWRITE,      /* a typed write (cmd_typed.c): the answer the coordinator made */
+  SLOT_TREAD        /* a typed read: the command's read over the merged object */
 } slot_kind_t;
 
 typedef struct slot {
@@ -57,6 +59,8 @@ typedef struct slot {
   int pooled;          /* on the pool's free list (a put twice is a bug) */
   dyna_buf_t out;      /* the reply (or, for MGET, the elements so far) */
   dyna_buf_t *parts;   /* MGET: each key's encoded element, by position (owned) */
+  const struct dyna_typed_cmd *tcmd; /* SLOT_TREAD: the command to run on the reply */
+  dyna_buf_t targs;    /* SLOT_TREAD: its arguments (proto/wire.h's dyna_wire_put_args; owned) */
 } slot_t;
 
 typedef enum {
