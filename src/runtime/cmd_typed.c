@@ -60,8 +60,6 @@ static void unknown(conn_t *c, const dyna_args_t *a) {
 }
 
 void dyna_cmd_typed(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  const dyna_typed_cmd_t *cmd = dyna_typed_find(dyna_arg(a, 0), dyna_arg_len(a, 0));
-  if (!cmd || (!cmd->write && !cmd->read)) { unknown(c, a); return; }
   size_t pos[64];
   size_t nk = extra_keys(a, pos, sizeof(pos) / sizeof(pos[0]));
   if (nk) {
@@ -74,6 +72,8 @@ void dyna_cmd_typed(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
     dyna_reply_error(c, DYNA_WORD_ERR " commands of more than one key are not supported yet");
     return;
   }
+  const dyna_typed_cmd_t *cmd = dyna_typed_find(dyna_arg(a, 0), dyna_arg_len(a, 0));
+  if (!cmd || (!cmd->write && !cmd->read)) { unknown(c, a); return; }
   if (dyna_arg_len(a, 1) > DYNA_MAX_KEY_BYTES || !dyna_arg_len(a, 1)) {
     dyna_reply_error(c, dyna_arg_len(a, 1) ? DYNA_WORD_TOOBIG " key too large" : DYNA_WORD_ERR " empty key");
     return;
