@@ -29,6 +29,8 @@
 #include "util/alloc.h"
 #include "core/node_int.h"
 #include "core/replica.h"
+#include "core/typed.h"
+#include "proto/resp.h"
 #include "util/assert.h"
 #include <stdio.h>
 #include <string.h>
@@ -81,6 +83,7 @@ static void fsm_free(dyna_node_t *n, fsm_t *f) {
   if (f->next) f->next->prev = f->prev;
   dyna_obj_clear(&f->obj);
   for (uint32_t i = 0; i < f->nt && i < DYNA_MAX_N; i++) dyna_obj_clear(&f->got[i]);
+  dyna_buf_free(&f->resp);
   if (f->key != f->key_inline) dyna_free(f->key);
   if (n->fsm_nfree < FSM_FREE_MAX) {
     f->next = n->fsm_free;
@@ -161,9 +164,12 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
     m.type = DYNA_MSG_FWD_RESP;
     m.req = f->origin_req;
     m.status = status;
-    m.flags = !status && f->existed ? 1 : 0;
+    m.flags = (!status && f->existed ? DYNA_FWD_RESP_EXISTED : 0) |
+              (!status && f->nowrite ? DYNA_FWD_RESP_NOWRITE : 0);
     m.ctx = cb.data;
     m.ctxlen = cb.len;
+    m.val = status ? NULL : f->resp.data; /* a typed write's answer */
+    m.vlen = status ? 0 : f->resp.len;
     dyna_node_send_after(n, f->origin_node, &m, status ? 0 : f->wseq);
     dyna_buf_free(&cb);
     dyna_ctx_clear(&ctx);
@@ -190,8 +196,10 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
     dyna_reply_fail(&r, status, msg);
   } else {
     r.existed = f->existed;
-    r.wrote = f->kind == FSM_PUT;
-    r.wseq = (n->cfg.bugs & DYNA_BUG_UNDURABLE_ACK) ? 0 : f->wseq;
+    r.wrote = f->kind == FSM_PUT && !f->nowrite;
+    r.wseq = (n->cfg.bugs & DYNA_BUG_UNDURABLE_ACK) || f->nowrite ? 0 : f->wseq;
+    r.resp = f->resp; /* moved: nothing reads it after the answer */
+    dyna_buf_init(&f->resp);
   }
   dyna_node_push_reply(n, &r);
 }
@@ -414,9 +422,22 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     int blind = (req->flags & DYNA_REQ_BLIND) != 0;
     dyna_replica_t rep;
     dyna_node_replica(n, dyna_node_partition(n, req->key, req->klen), &rep);
-    rc = self < 0 ? DYNA_EBUSY
-                  : dyna_replica_coordinate(&rep, req->key, req->klen, blind ? NULL : req->ctx, blind, &v,
-                                            pl->hint[self], &f->obj, &f->existed);
+    if (self < 0) {
+      rc = DYNA_EBUSY;
+    } else if (req->op == DYNA_OP_TYPED) {
+      /* env: the partition's actor (set by the replica), the value stamp as the wall
+       * clock (it never goes backwards on this node), the node's PRNG. */
+      dyna_tenv_t env = {0, v.ts_ms, dyna_node_rand(n)};
+      dyna_targs_t args = {req->argc, req->argv, req->argl};
+      int changed = 0;
+      rc = dyna_replica_coordinate_typed(&rep, req->key, req->klen, req->cmd, &args, &env,
+                                         pl->hint[self], &f->obj, &f->resp, &changed);
+      f->nowrite = !rc && !changed;
+    } else {
+      rc = dyna_replica_coordinate(&rep, req->key, req->klen, blind ? NULL : req->ctx, blind, &v,
+                                   (req->flags & DYNA_REQ_KEEPTTL) != 0, del ? 0 : req->expire_at_ms,
+                                   pl->hint[self], &f->obj, &f->existed);
+    }
   }
   if (rc) {
     if (!f) {
@@ -427,8 +448,13 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     }
     return;
   }
+  if (f->nowrite) { /* a typed write that changed nothing: its answer, at once */
+    fsm_answer(n, f, 0, NULL);
+    fsm_free(n, f);
+    return;
+  }
   f->wseq = n->store->writes; /* the answer waits for this write only (core/durable.h) */
-  if (req->op == DYNA_OP_PUT) n->stats.puts++;
+  if (req->op != DYNA_OP_DEL) n->stats.puts++;
   else n->stats.dels++;
   dyna_buf_t *enc = enc_take(n);
   dyna_obj_encode(&f->obj, enc);
@@ -487,9 +513,23 @@ static void start_forward(dyna_node_t *n, const dyna_req_t *req, uint64_t to) {
   m.ctxlen = cb.len;
   m.val = req->op == DYNA_OP_PUT ? req->val : NULL;
   m.vlen = req->op == DYNA_OP_PUT ? req->vlen : 0;
-  m.flags = ((req->flags & DYNA_REQ_BLIND) ? DYNA_FWD_BLIND : 0) | (req->op == DYNA_OP_DEL ? DYNA_FWD_DELETE : 0);
+  m.flags = ((req->flags & DYNA_REQ_BLIND) ? DYNA_FWD_BLIND : 0) | (req->op == DYNA_OP_DEL ? DYNA_FWD_DELETE : 0) |
+            ((req->flags & DYNA_REQ_KEEPTTL) ? DYNA_FWD_KEEPTTL : 0);
+  m.node = req->op == DYNA_OP_PUT ? req->expire_at_ms : 0;
+  dyna_buf_t ab = DYNA_BUF_INIT;
+  if (req->op == DYNA_OP_TYPED) { /* the arguments; the coordinator resolves the name */
+    m.flags |= DYNA_FWD_TYPED;
+    dyna_wire_put_args(&ab, req->argc, req->argv, req->argl);
+    m.val = ab.data;
+    m.vlen = ab.len;
+  }
   m.w = req->w;
-  dyna_node_send(n, to, &m);
+  if (ab.oom) { /* the forward would carry no command: time out rather than mis-answer */
+    n->stats.bad_messages++;
+  } else {
+    dyna_node_send(n, to, &m);
+  }
+  dyna_buf_free(&ab);
   dyna_buf_free(&cb);
 }
 
@@ -590,37 +630,88 @@ static int fwd_repeat(dyna_node_t *n, uint64_t from, uint64_t req) {
   return 0;
 }
 
+/* Answers a forwarded write at once: status, or (status 0) a typed answer resp with
+ * nothing written. */
+static void fwd_answer_now(dyna_node_t *n, uint64_t from, uint64_t req, int status, const uint8_t *resp,
+                           size_t rlen) {
+  dyna_msg_t a = {0};
+  a.type = DYNA_MSG_FWD_RESP;
+  a.req = req;
+  a.status = status;
+  if (!status) {
+    a.flags = DYNA_FWD_RESP_NOWRITE;
+    a.val = resp;
+    a.vlen = rlen;
+  }
+  dyna_node_send(n, from, &a);
+}
+
+/* The typed command named name: the node's extra ones (tests), then the families. */
+static const dyna_typed_cmd_t *typed_find(const dyna_node_t *n, const uint8_t *name, size_t len) {
+  for (const dyna_typed_cmd_t *c = n->cfg.typed_extra; c && c->name; c++)
+    if (strlen(c->name) == len && !memcmp(c->name, name, len)) return c;
+  return dyna_typed_find(name, len);
+}
+
 static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   if (fwd_repeat(n, from, m->req)) return; /* the first copy answers */
+  int typed = (m->flags & DYNA_FWD_TYPED) != 0;
   dyna_req_t req;
   memset(&req, 0, sizeof(req));
-  req.op = (m->flags & DYNA_FWD_DELETE) ? DYNA_OP_DEL : DYNA_OP_PUT;
-  req.flags = (m->flags & DYNA_FWD_BLIND) ? DYNA_REQ_BLIND : 0;
+  req.op = typed ? DYNA_OP_TYPED : (m->flags & DYNA_FWD_DELETE) ? DYNA_OP_DEL : DYNA_OP_PUT;
+  req.flags = ((m->flags & DYNA_FWD_BLIND) ? DYNA_REQ_BLIND : 0) | ((m->flags & DYNA_FWD_KEEPTTL) ? DYNA_REQ_KEEPTTL : 0);
   req.key = m->key;
   req.klen = m->klen;
-  req.val = m->val;
-  req.vlen = m->vlen;
+  req.val = typed ? NULL : m->val;
+  req.vlen = typed ? 0 : m->vlen;
+  req.expire_at_ms = req.op == DYNA_OP_PUT ? m->node : 0;
   req.w = m->w <= n->cfg.n ? (uint32_t)m->w : n->cfg.n;
+  const uint8_t **argv = NULL;
+  size_t *argl = NULL;
   dyna_ctx_t ctx;
   dyna_ctx_init(&ctx);
   int rc = m->klen ? dyna_ctx_decode(m->ctx, m->ctxlen, &ctx) : DYNA_EPROTO;
   if (!rc && m->vlen > n->cfg.max_value_bytes) rc = DYNA_ETOOBIG;
+  if (!rc && typed) {
+    size_t argc = dyna_wire_args_count(m->val, m->vlen);
+    argv = argc ? dyna_malloc(argc * sizeof(*argv)) : NULL;
+    argl = argc ? dyna_malloc(argc * sizeof(*argl)) : NULL;
+    if (!argc) rc = DYNA_EPROTO;
+    else if (!argv || !argl) rc = DYNA_ENOMEM;
+    else rc = dyna_wire_get_args(m->val, m->vlen, argc, argv, argl);
+    if (!rc && (argc < 2 || argl[1] != m->klen || memcmp(argv[1], m->key, m->klen))) rc = DYNA_EPROTO;
+    if (!rc) {
+      req.argc = argc;
+      req.argv = argv;
+      req.argl = argl;
+      req.cmd = typed_find(n, argv[0], argl[0]);
+      if (!req.cmd || !req.cmd->write) { /* a peer with another build */
+        char line[160];
+        snprintf(line, sizeof(line), "ERR the coordinating node does not know the write command '%.*s'",
+                 (int)(argl[0] > 64 ? 64 : argl[0]), (const char *)argv[0]);
+        dyna_buf_t eb = DYNA_BUF_INIT;
+        dyna_resp_put_error(&eb, line); /* CR/LF become spaces */
+        if (eb.oom) fwd_answer_now(n, from, m->req, DYNA_ENOMEM, NULL, 0);
+        else fwd_answer_now(n, from, m->req, 0, eb.data, eb.len);
+        dyna_buf_free(&eb);
+        rc = -1; /* answered */
+      }
+    }
+  }
   plan_t pl;
   if (!rc && dyna_gossip_joining(n)) rc = DYNA_EBUSY;
   if (!rc) {
     make_plan(n, dyna_node_partition(n, m->key, m->klen), &pl);
     if (write_coordinator(n, &pl) != n->cfg.id) rc = DYNA_EBUSY; /* views differ: no second hop */
   }
-  if (rc) {
-    dyna_msg_t a = {0};
-    a.type = DYNA_MSG_FWD_RESP;
-    a.req = m->req;
-    a.status = rc;
-    dyna_node_send(n, from, &a);
-  } else {
+  if (rc > 0 || rc < -1) {
+    fwd_answer_now(n, from, m->req, rc, NULL, 0);
+  } else if (!rc) {
     req.ctx = &ctx;
     start_put(n, &req, &pl, from, m->req);
   }
+  dyna_free(argv);
+  dyna_free(argl);
   dyna_ctx_clear(&ctx);
 }
 
@@ -640,8 +731,11 @@ static void on_fwd_resp(dyna_node_t *n, fsm_t *f, const dyna_msg_t *m) {
     snprintf(msg, sizeof(msg), "coordinator: %s", dyna_strerror(rc));
     dyna_reply_fail(&r, rc == DYNA_EBUSY ? DYNA_EBUSY : rc, rc == DYNA_ENOQUORUM ? "replicas did not answer" : msg);
   } else {
-    r.existed = (m->flags & 1) != 0;
-    r.wrote = 1; /* r.wseq = 0: the coordinator made the copies durable, none is here */
+    r.existed = (m->flags & DYNA_FWD_RESP_EXISTED) != 0;
+    r.wrote = !(m->flags & DYNA_FWD_RESP_NOWRITE); /* r.wseq = 0: the coordinator made
+                                                      the copies durable, none is here */
+    if (m->vlen && (dyna_buf_put(&r.resp, m->val, m->vlen), r.resp.oom))
+      dyna_reply_fail(&r, DYNA_ENOMEM, NULL);
   }
   dyna_node_push_reply(n, &r);
   fsm_free(n, f);

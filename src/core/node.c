@@ -266,6 +266,7 @@ uint64_t dyna_node_phi_x1000(const dyna_node_t *n, uint64_t id) {
 void dyna_reply_clear(dyna_reply_t *r) {
   dyna_obj_clear(&r->obj);
   dyna_ctx_clear(&r->ctx);
+  dyna_buf_free(&r->resp);
   memset(r, 0, sizeof(*r));
 }
 
@@ -398,6 +399,12 @@ static int check_request(const dyna_node_t *n, const dyna_req_t *req, dyna_reply
   if (req->op == DYNA_OP_PUT && req->vlen > n->cfg.max_value_bytes) {
     snprintf(m, sizeof(m), "value is %zu bytes, limit is %zu", req->vlen, n->cfg.max_value_bytes);
     dyna_reply_fail(r, DYNA_ETOOBIG, m);
+    return -1;
+  }
+  if (req->op == DYNA_OP_TYPED &&
+      (!req->cmd || !req->cmd->write || req->argc < 2 || req->argl[1] != req->klen ||
+       memcmp(req->argv[1], req->key, req->klen))) {
+    dyna_reply_fail(r, DYNA_EINVAL, "a typed request needs a write command and its key as argv[1]");
     return -1;
   }
   uint32_t nval = n->cfg.n;

@@ -73,6 +73,8 @@ typedef struct dyna_time {
   uint64_t wall_ms; /* wall clock since the Unix epoch: stamps only (may step) */
 } dyna_time_t;
 
+struct dyna_typed_cmd;
+
 typedef struct dyna_node_cfg {
   uint64_t id;              /* stable node id (never 0) */
   char name[64];
@@ -97,6 +99,10 @@ typedef struct dyna_node_cfg {
   uint64_t tombstone_grace_ms; /* tombstones are reaped no sooner than this after the delete */
   uint64_t heartbeat_ms;    /* failure detector ping interval */
   uint64_t fd_min_ms;       /* never suspect a peer heard from this recently */
+  const struct dyna_typed_cmd *typed_extra; /* tests only: typed commands this node knows
+                               besides core/typed.h's families (rows ended by a NULL name),
+                               looked up first when a forwarded typed write names its
+                               command; NULL in dynad and the simulator */
   uint32_t bugs;            /* DYNA_BUG_*: deliberate faults for the simulator's self-test
                                (it must catch each one); never set by dynad */
 } dyna_node_cfg_t;
@@ -122,11 +128,15 @@ typedef enum {
   DYNA_OP_GET = 1, /* quorum read: all siblings + context */
   DYNA_OP_PUT,     /* write with a context */
   DYNA_OP_DEL,     /* tombstone with a context */
-  DYNA_OP_LOCAL    /* this node's own replica, no quorum, no repair */
+  DYNA_OP_LOCAL,   /* this node's own replica, no quorum, no repair */
+  DYNA_OP_TYPED    /* a typed write (core/typed.h): the coordinator runs cmd->write on
+                      its local object and replicates the result like a PUT */
 } dyna_op_t;
 
 /* Request flags. */
 #define DYNA_REQ_BLIND 0x1u /* no client context: supersede all the coordinator knows */
+#define DYNA_REQ_KEEPTTL 0x2u /* PUT: keep the key's expiry (SET ... KEEPTTL) */
+
 
 typedef struct dyna_req {
   uint64_t id;              /* chosen by the driver, echoed in the reply */
@@ -138,6 +148,15 @@ typedef struct dyna_req {
   const uint8_t *val;       /* PUT: the value (borrowed for the call) */
   size_t vlen;
   uint32_t r, w;            /* 0 = the node's default */
+  uint64_t expire_at_ms;    /* PUT: the key's deadline, wall ms (0 = none; without
+                               DYNA_REQ_KEEPTTL a PUT drops any earlier one) */
+  /* TYPED: the resolved command (the runtime's dyna_typed_find; a test may pass its
+   * own) and its arguments, argv[0] the command's name, argv[1] the key (== key).
+   * Borrowed for the call; a forward carries the name, resolved again there. */
+  const struct dyna_typed_cmd *cmd;
+  size_t argc;
+  const uint8_t *const *argv;
+  const size_t *argl;
 } dyna_req_t;
 
 typedef struct dyna_reply {
@@ -151,6 +170,7 @@ typedef struct dyna_reply {
   int wrote;       /* the reply acknowledges a write (needs the commit) */
   uint64_t wseq;   /* when wrote: it may leave once the store's writes up to this number
                       are durable (core/durable.h; 0: it depends on no write here) */
+  dyna_buf_t resp; /* TYPED: the command's RESP answer (owned: freed by dyna_reply_clear) */
 } dyna_reply_t;
 
 typedef struct dyna_node dyna_node_t;

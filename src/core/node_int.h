@@ -42,6 +42,8 @@ typedef struct fsm {
   dyna_obj_t obj;           /* GET: merged so far; PUT: the version written */
   uint64_t wseq;            /* PUT: the number of its local write (core/durable.h) */
   int existed;
+  int nowrite;              /* a typed write that changed nothing: answered at once */
+  dyna_buf_t resp;          /* TYPED: the command's RESP answer (owned) */
   uint8_t key_inline[FSM_KEY_INLINE];
 } fsm_t;
 

@@ -103,9 +103,47 @@ int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen
   return read_all(rep, &l, key, klen, out, NULL);
 }
 
+/* Stores o as key's object, or as the hint for hint_owner. */
+static int store_version(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
+                         const dyna_obj_t *o, uint64_t hint_owner, uint64_t h_old) {
+  if (hint_owner) {
+    uint8_t hk[DYNA_HKEY_MAX];
+    size_t hklen = dyna_hkey_make(l->skey, l->sklen, hint_owner, hk);
+    return save(rep, DYNA_SPACE_HINT, hk, hklen, l, key, klen, o, 0);
+  }
+  return save(rep, DYNA_SPACE_OBJ, l->skey, l->sklen, l, key, klen, o, h_old);
+}
+
+int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
+                                  const dyna_typed_cmd_t *cmd, const dyna_targs_t *args,
+                                  dyna_tenv_t *env, uint64_t hint_owner, dyna_obj_t *out,
+                                  dyna_buf_t *resp, int *changed) {
+  loc_t l;
+  locate(rep, key, klen, &l);
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  uint64_t h_old = 0;
+  *changed = 0;
+  env->actor = rep->actor;
+  int rc = read_all(rep, &l, key, klen, &o, &h_old);
+  dyna_typed_write_fn apply = cmd->write; /* pure: the command over the object */
+  if (!rc) rc = apply(&o, args, env, resp, changed);
+  if (!rc && resp->oom) rc = DYNA_ENOMEM;
+  if (!rc && *changed) rc = store_version(rep, &l, key, klen, &o, hint_owner, h_old);
+  if (!rc && *changed) {
+    dyna_obj_clear(out);
+    *out = o;
+    dyna_obj_init(&o);
+  }
+  if (rc) *changed = 0;
+  dyna_obj_clear(&o);
+  return rc;
+}
+
 int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                             const dyna_ctx_t *ctx, int blind, const dyna_val_t *v,
-                            uint64_t hint_owner, dyna_obj_t *out, int *existed) {
+                            int keep_ttl, uint64_t deadline_ms, uint64_t hint_owner,
+                            dyna_obj_t *out, int *existed) {
   loc_t l;
   locate(rep, key, klen, &l);
   dyna_obj_t o;
@@ -115,21 +153,16 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
   uint64_t h_old = 0;
   int rc = read_all(rep, &l, key, klen, &o, &h_old);
   if (rc) goto done;
-  *existed = dyna_obj_nlive(&o) > 0;
+  *existed = dyna_obj_kind(&o, v->ts_ms) != DYNA_KIND_NONE; /* a live value of any kind, unexpired */
   if (blind) {
     rc = dyna_obj_context(&o, &known);
     if (rc) goto done;
     ctx = &known;
   }
   rc = dyna_obj_update(&o, ctx, rep->actor, v);
-  if (rc) goto done;
-  if (hint_owner) {
-    uint8_t hk[DYNA_HKEY_MAX];
-    size_t hklen = dyna_hkey_make(l.skey, l.sklen, hint_owner, hk);
-    rc = save(rep, DYNA_SPACE_HINT, hk, hklen, &l, key, klen, &o, 0);
-  } else {
-    rc = save(rep, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, &o, h_old);
-  }
+  if (!rc) rc = dyna_obj_supersede(&o, rep->actor, keep_ttl ? DYNA_OBJ_KEEP_TTL : 0);
+  if (!rc && deadline_ms) rc = dyna_obj_set_deadline(&o, rep->actor, deadline_ms);
+  if (!rc) rc = store_version(rep, &l, key, klen, &o, hint_owner, h_old);
   if (rc) goto done;
   dyna_obj_clear(out);
   *out = o;

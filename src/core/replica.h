@@ -12,6 +12,7 @@
 #ifndef DYNA_REPLICA_H
 #define DYNA_REPLICA_H
 #include "core/object.h"
+#include "core/typed.h"
 #include "store/store.h"
 
 /* h_old / h_new: dyna_record_hash of the record before / after (0 = absent). */
@@ -32,14 +33,27 @@ typedef struct dyna_replica {
  * overwritten), DYNA_EIO or DYNA_ENOMEM. */
 int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_obj_t *out);
 
-/* The coordinator's write: new := event(sync(ctx, known), actor, v), where known is what
- * dyna_replica_read returns; with blind set, ctx := known's own context (supersede all).
+/* The coordinator's register write: new := event(sync(ctx, known), actor, v), where
+ * known is what dyna_replica_read returns; with blind set, ctx := known's own context
+ * (supersede all). A register write also supersedes every typed state known
+ * (dyna_obj_supersede: SET over a set key, DEL of any kind) and the key's expiry, unless
+ * keep_ttl; then a deadline > 0 (wall ms) becomes the key's expiry (SET k v PX ms).
  * The result is stored as the object (hint_owner 0) or as a hint for hint_owner, and
  * returned in out (initialised, owned by the caller). *existed tells whether a live value
  * was known before. */
 int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                             const dyna_ctx_t *ctx, int blind, const dyna_val_t *v,
-                            uint64_t hint_owner, dyna_obj_t *out, int *existed);
+                            int keep_ttl, uint64_t deadline_ms, uint64_t hint_owner,
+                            dyna_obj_t *out, int *existed);
+
+/* The coordinator's typed write: cmd->write(known, args, env) appends its RESP answer to
+ * resp; when it says the object changed, the result is stored (as above) and returned in
+ * out, else nothing is written (*changed = 0, out untouched). env->actor is set here
+ * (rep->actor). Returns 0 or an error (resp then holds nothing to send). */
+int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
+                                  const dyna_typed_cmd_t *cmd, const dyna_targs_t *args,
+                                  dyna_tenv_t *env, uint64_t hint_owner, dyna_obj_t *out,
+                                  dyna_buf_t *resp, int *changed);
 
 /* Merges incoming into key's object (hint_owner 0) or into the hint kept for hint_owner,
  * writing only if that changes anything. *changed (may be NULL) tells whether it did. */

@@ -15,8 +15,8 @@ static const unsigned ALLOWED[DYNA_MSG_TYPE_MAX] = {
     [DYNA_MSG_PUT_ACK] = F_REQ | F_STATUS,
     [DYNA_MSG_GET] = F_REQ | F_KEY,
     [DYNA_MSG_GET_RESP] = F_REQ | F_STATUS | F_OBJ,
-    [DYNA_MSG_FWD] = F_REQ | F_KEY | F_CTX | F_VAL | F_FLAGS | F_W,
-    [DYNA_MSG_FWD_RESP] = F_REQ | F_STATUS | F_CTX | F_FLAGS,
+    [DYNA_MSG_FWD] = F_REQ | F_KEY | F_CTX | F_VAL | F_FLAGS | F_W | F_NODE,
+    [DYNA_MSG_FWD_RESP] = F_REQ | F_STATUS | F_CTX | F_FLAGS | F_VAL,
     [DYNA_MSG_PING] = F_REQ,
     [DYNA_MSG_PONG] = F_REQ,
     [DYNA_MSG_AAE_TREE] = F_W | F_OBJ,
@@ -94,4 +94,28 @@ int dyna_wire_decode(const uint8_t *frame, size_t len, dyna_msg_t *m) {
                      (m->ctxlen ? F_CTX : 0) | (m->vlen ? F_VAL : 0) | (m->w ? F_W : 0);
   if (present & ~ALLOWED[m->type]) return DYNA_EPROTO;
   return 0;
+}
+
+void dyna_wire_put_args(dyna_buf_t *out, size_t argc, const uint8_t *const *argv, const size_t *argl) {
+  dyna_buf_put_varint(out, argc);
+  for (size_t i = 0; i < argc; i++) dyna_buf_put_bytes(out, argv[i], argl[i]);
+}
+
+size_t dyna_wire_args_count(const uint8_t *p, size_t len) {
+  dyna_rd_t r;
+  dyna_rd_init(&r, p, len);
+  uint64_t argc = dyna_rd_varint(&r);
+  /* each argument takes at least its length byte */
+  return r.err || argc > dyna_rd_left(&r) ? 0 : (size_t)argc;
+}
+
+int dyna_wire_get_args(const uint8_t *p, size_t len, size_t argc, const uint8_t **argv, size_t *argl) {
+  dyna_rd_t r;
+  dyna_rd_init(&r, p, len);
+  if (dyna_rd_varint(&r) != argc || r.err) return DYNA_EPROTO;
+  for (size_t i = 0; i < argc; i++) {
+    argv[i] = dyna_rd_bytes(&r, len, &argl[i]);
+    if (r.err) return DYNA_EPROTO;
+  }
+  return dyna_rd_left(&r) ? DYNA_EPROTO : 0;
 }

@@ -25,8 +25,11 @@
  *   GET       req, key
  *   GET_RESP  req, status, obj (empty when absent)
  *   FWD       req, key, ctx = encoded context, val = value, flags = request flags
- *             (bit 0 blind, bit 1 delete), w = write quorum
- *   FWD_RESP  req, status, ctx = new context, flags bit 0 = a live value existed
+ *             (bit 0 blind, bit 1 delete, bit 2 typed: val = the command's arguments
+ *             (dyna_wire_put_args), bit 3 keep the key's expiry), w = write quorum,
+ *             node = a PUT's expiry (wall ms, 0 none)
+ *   FWD_RESP  req, status, ctx = new context, flags bit 0 = a live value existed,
+ *             bit 1 = a typed write that wrote nothing; val = a typed write's RESP answer
  *   PING/PONG req (a heartbeat sequence number)
  *   AAE_TREE  w = partition + 1, obj = the sender's bucket hashes (u64le each)
  *   AAE_DIFF  w = partition + 1, obj = bitmap of the buckets that differ (empty: none);
@@ -66,6 +69,10 @@ typedef enum {
 #define DYNA_PUT_AAE 0x2u
 #define DYNA_FWD_BLIND 0x1u
 #define DYNA_FWD_DELETE 0x2u
+#define DYNA_FWD_TYPED 0x4u   /* val = the typed write's arguments (dyna_wire_put_args) */
+#define DYNA_FWD_KEEPTTL 0x8u /* a PUT that keeps the key's expiry */
+#define DYNA_FWD_RESP_EXISTED 0x1u /* FWD_RESP: a live value existed */
+#define DYNA_FWD_RESP_NOWRITE 0x2u /* FWD_RESP: a typed write that changed nothing */
 
 typedef struct dyna_msg {
   uint8_t type;
@@ -94,5 +101,13 @@ int dyna_wire_frame(const uint8_t *buf, size_t len, size_t max, size_t *flen);
 int dyna_wire_decode(const uint8_t *frame, size_t len, dyna_msg_t *m);
 
 const char *dyna_msg_type_name(int type);
+
+/* A typed write's arguments in FWD's val: varint argc | argc x (varint len | bytes). */
+void dyna_wire_put_args(dyna_buf_t *out, size_t argc, const uint8_t *const *argv, const size_t *argl);
+/* argc of an encoded argument list, 0 when it is malformed (or empty). */
+size_t dyna_wire_args_count(const uint8_t *p, size_t len);
+/* Decodes exactly argc arguments (pointing into p); DYNA_EPROTO unless p holds exactly
+ * that many, and nothing else. */
+int dyna_wire_get_args(const uint8_t *p, size_t len, size_t argc, const uint8_t **argv, size_t *argl);
 
 #endif

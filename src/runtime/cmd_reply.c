@@ -23,6 +23,8 @@
 #include "util/b64.h"
 #include "util/err.h"
 #include "core/object.h"
+#include "core/crdt_ops.h"
+#include "core/typed.h"
 #include <stdio.h>
 
 /* ---------- immediate answers ---------- */
@@ -185,10 +187,27 @@ void dyna_cmd_step_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, 
 
 /* ---------- folding replies ---------- */
 
-static void put_latest(dyna_buf_t *b, const dyna_reply_t *r) {
-  const dyna_val_t *v = dyna_obj_latest(&r->obj);
-  if (v) dyna_resp_put_bulk(b, v->data, v->len);
-  else dyna_resp_put_nil(b);
+/* GET's answer for the merged object in r at wall time now_ms: the latest value of a
+ * string, a counter's number, nil for an absent or expired key; another kind answers
+ * WRONGTYPE (GET) or nil (MGET, as Redis does). */
+static void put_latest(dyna_buf_t *b, const dyna_reply_t *r, uint64_t now_ms, int mget) {
+  dyna_kind_t k = dyna_obj_kind(&r->obj, now_ms);
+  const dyna_val_t *v = k == DYNA_KIND_STRING ? dyna_obj_latest(&r->obj) : NULL;
+  int64_t i = 0;
+  double d = 0;
+  const dyna_crdt_t *cs = k == DYNA_KIND_COUNTER ? dyna_obj_typed(&r->obj, DYNA_CRDT_COUNTER) : NULL;
+  if (v) {
+    dyna_resp_put_bulk(b, v->data, v->len);
+  } else if (cs && !dyna_crdt_counter_get(cs, &i, &d)) {
+    char num[40];
+    size_t n = d == 0 ? (size_t)snprintf(num, sizeof(num), "%lld", (long long)i)
+                      : dyna_typed_fmt_double((double)i + d, num);
+    dyna_resp_put_bulk(b, num, n);
+  } else if (k != DYNA_KIND_NONE && k != DYNA_KIND_STRING && k != DYNA_KIND_COUNTER && !mget) {
+    dyna_resp_put_error(b, DYNA_TYPED_WRONGTYPE);
+  } else {
+    dyna_resp_put_nil(b);
+  }
 }
 
 static void put_context(dyna_buf_t *b, const dyna_ctx_t *ctx) {
@@ -265,9 +284,11 @@ void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
     put_failure(slot, r);
   } else if (!slot->err_set) {
     switch (slot->kind) {
-    case SLOT_GET: put_latest(&slot->out, r); break;
-    case SLOT_MGET: put_latest(&slot->parts[sub], r); break;
-    case SLOT_COUNT_LIVE: slot->count += dyna_obj_nlive(&r->obj) > 0; break;
+    case SLOT_GET: put_latest(&slot->out, r, dyna_server_time(s).wall_ms, 0); break;
+    case SLOT_MGET: put_latest(&slot->parts[sub], r, dyna_server_time(s).wall_ms, 1); break;
+    case SLOT_COUNT_LIVE: slot->count += dyna_obj_kind(&r->obj, dyna_server_time(s).wall_ms) != DYNA_KIND_NONE; break;
+    case SLOT_TWRITE: dyna_buf_put(&slot->out, r->resp.data, r->resp.len); break;
+    case SLOT_TREAD: dyna_cmd_typed_read(s, slot, r); break;
     case SLOT_COUNT_DEL: slot->count += r->existed; break;
     case SLOT_DGET: put_siblings(&slot->out, r); break;
     case SLOT_DPUT: put_context(&slot->out, &r->ctx); break;

@@ -54,6 +54,8 @@ void dyna_slot_put(dyna_server_t *s, slot_t *slot) {
   dyna_free(slot->keep_off);
   slot->keep_off = NULL;
   dyna_buf_free(&slot->keep);
+  dyna_buf_free(&slot->targs);
+  slot->tcmd = NULL;
   if (s->nfree_slots >= SLOT_CACHE) {
     dyna_buf_free(&slot->out);
     dyna_free(slot);

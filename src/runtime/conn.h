@@ -51,7 +51,9 @@ typedef enum {
   SLOT_COUNT_DEL,   /* DEL: count of keys that had a live value */
   SLOT_DGET,        /* DYNA.GET / DYNA.LOCAL: [context, [values]] */
   SLOT_DPUT,        /* DYNA.PUT / DYNA.DEL: the new context */
-  SLOT_STEP         /* read-then-write: slot->step folds each reply (cmd_reply.c) */
+  SLOT_STEP,        /* read-then-write: slot->step folds each reply (cmd_reply.c) */
+  SLOT_TWRITE,      /* a typed write (cmd_typed.c): the answer the coordinator made */
+  SLOT_TREAD        /* a typed read: the command's read over the merged object */
 } slot_kind_t;
 
 struct slot;
@@ -88,6 +90,8 @@ typedef struct slot {
   dyna_buf_t keep;     /* copies of the arguments after the name, end to end (owned) */
   size_t *keep_off;    /* argument i is keep[keep_off[i] .. keep_off[i + 1]) (owned) */
   uint32_t nkeep;
+  const struct dyna_typed_cmd *tcmd; /* SLOT_TREAD: the command to run on the reply */
+  dyna_buf_t targs;    /* SLOT_TREAD: its arguments (proto/wire.h's dyna_wire_put_args; owned) */
 } slot_t;
 
 typedef enum {

@@ -29,6 +29,7 @@ struct dyna_server {
   uv_signal_t sigterm, sigint;
   dyna_store_t *store;  /* owned */
   dyna_node_t *node;    /* owned */
+  uint64_t trand;       /* the typed reads' PRNG state (cmd_typed.c; 0: not seeded yet) */
   uint64_t node_id;
   conn_t *conns;        /* every open connection */
   size_t nconns;

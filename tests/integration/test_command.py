@@ -21,6 +21,10 @@ COMMANDS = {"get", "set", "del", "exists", "mget", "mset", "setnx", "getset", "m
             "getrange", "setrange", "getdel", "ping", "echo", "select", "hello", "quit",
             "client", "command", "config", "info", "dyna.get", "dyna.put", "dyna.del", "dyna.local",
             "dyna.status", "dyna.ring", "dyna.admin"}
+# The typed commands (runtime/cmd_typed.c): in the table whether or not their family
+# has its functions yet.
+TYPED = set("""incr incrby decr decrby incrbyfloat sadd srem smembers sismember smismember scard spop srandmember sinter sinterstore sunion sunionstore sdiff sdiffstore smove hset hsetnx hget hmget hmset hdel hgetall hkeys hvals hlen hexists hincrby hincrbyfloat hstrlen hrandfield zadd zincrby zrem zscore zmscore zcard zcount zrank zrevrank zrange zrevrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zlexcount zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrandmember zrangestore lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove rpoplpush type expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist""".split())
+COMMANDS |= TYPED
 SUBCOMMANDS = {
     "client": {"client|getname", "client|help", "client|id", "client|setinfo", "client|setname"},
     "command": {"command|count", "command|docs", "command|getkeys", "command|help", "command|info",
@@ -178,8 +182,8 @@ def t_command(h):
              sorted({"dyna.admin"} | SUBCOMMANDS["dyna.admin"]))
         h.eq("COMMAND LIST FILTERBY ACLCAT string",
              sorted(s(x) for x in c.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "string")),
-             ["append", "get", "getdel", "getrange", "getset", "mget", "mset", "msetnx", "set", "setnx", "setrange",
-              "strlen"])
+             ["append", "decr", "decrby", "get", "getdel", "getrange", "getset", "incr", "incrby", "incrbyfloat",
+              "mget", "mset", "msetnx", "set", "setnx", "setrange", "strlen"])
         h.eq("COMMAND LIST FILTERBY MODULE x -> []", c.call("COMMAND", "LIST", "FILTERBY", "MODULE", "x"), [])
         h.eq("COMMAND GETKEYS mset a 1 b 2", c.call("COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"), [b"a", b"b"])
         h.eq("COMMAND GETKEYS del x y z", c.call("COMMAND", "GETKEYS", "del", "x", "y", "z"), [b"x", b"y", b"z"])

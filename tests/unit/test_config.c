@@ -238,7 +238,7 @@ static void test_every_option_reaches_the_node_from_the_ini_file(void **state) {
 }
 
 /* Every byte of the node's configuration is set by an option's row or by the driver
- * (id, seed; bugs is the simulator's): a field of dyna_node_cfg_t that no row names is a
+ * (id, seed; bugs is the simulator's, typed_extra the unit tests'): a field of dyna_node_cfg_t that no row names is a
  * gap here. Gaps are allowed only where they are padding: shorter than 8 bytes and
  * ending where an 8-byte field (or the struct) begins. */
 static void test_every_node_field_is_an_option(void **state) {
@@ -248,6 +248,7 @@ static void test_every_node_field_is_an_option(void **state) {
       {offsetof(dyna_node_cfg_t, id), sizeof(((dyna_node_cfg_t *)0)->id)},
       {offsetof(dyna_node_cfg_t, seed), sizeof(((dyna_node_cfg_t *)0)->seed)},
       {offsetof(dyna_node_cfg_t, bugs), sizeof(((dyna_node_cfg_t *)0)->bugs)},
+      {offsetof(dyna_node_cfg_t, typed_extra), sizeof(((dyna_node_cfg_t *)0)->typed_extra)},
   };
   for (size_t i = 0; i < sizeof(driver) / sizeof(driver[0]); i++)
     memset(set + driver[i].off, 1, driver[i].size);

@@ -1,0 +1,543 @@
+/* test_typed_path.c: the path of a typed write through the node (core/typed.h), with
+ * commands defined here rather than the families: at a home replica, through a forward,
+ * at a sloppy fallback, a repeated FWD applied once, a failed quorum, a write that
+ * changes nothing, an unknown command at the coordinator; and the register side: SET
+ * and DEL supersede the typed states and the expiry, a PUT's deadline and KEEPTTL.
+ * Small clusters driven by hand as in test_node.c (the same in-test network). */
+#include "core/cluster.h"
+#include "util/err.h"
+#include "core/keyspace.h"
+#include "core/node.h"
+#include "core/replica.h"
+#include "core/typed.h"
+#include "core/crdt_ops.h"
+#include "proto/resp.h"
+#include "proto/wire.h"
+#include "store/store.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#define MAXN 6
+#define Q 16
+
+typedef struct {
+  dyna_store_t *st;
+  dyna_node_t *n;
+  uint64_t id;
+  int64_t wall_off_ms; /* its wall clock reads WALL0_MS + now + this (clk) */
+} tnode_t;
+
+typedef struct qmsg {
+  int from, to;
+  dyna_buf_t frame;
+} qmsg_t;
+
+/* ---- the test's typed commands ---- */
+
+/* t.incr: adds 1 to a counter, answers the new value. */
+static int t_incr(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dyna_buf_t *resp,
+                  int *changed) {
+  (void)a;
+  *changed = 0;
+  if (!dyna_typed_kind_ok(o, DYNA_KIND_COUNTER, env, resp)) return 0;
+  dyna_crdt_t *s;
+  int rc = dyna_obj_typed_for_write(o, DYNA_CRDT_COUNTER, env->actor, env->now_ms, &s);
+  int64_t v = 0;
+  if (!rc) rc = dyna_crdt_incrby(s, env->actor, 1, &v);
+  if (rc) return DYNA_ENOMEM;
+  dyna_obj_typed_done(o);
+  dyna_resp_put_int(resp, v);
+  *changed = 1;
+  return 0;
+}
+
+/* t.same: changes nothing, answers +SAME. */
+static int t_same(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dyna_buf_t *resp,
+                  int *changed) {
+  (void)o, (void)a, (void)env;
+  dyna_resp_put_simple(resp, "SAME");
+  *changed = 0;
+  return 0;
+}
+
+static const dyna_typed_cmd_t TEST_CMDS[] = {{"t.incr", t_incr, NULL}, {"t.same", t_same, NULL}, {0}};
+/* Known at the node the client asked, not at any coordinator. */
+static const dyna_typed_cmd_t UNKNOWN_CMD = {"t.unknown", t_same, NULL};
+
+static tnode_t T[MAXN];
+static int NT;
+static uint64_t now;
+static int cut[MAXN][MAXN];
+static qmsg_t *q;
+static size_t qlen, qcap;
+static dyna_reply_t replies[4096];
+static uint64_t aae_ms = 1000000000; /* anti-entropy off unless a test turns it on */
+static uint64_t grace_ms = 24ull * 3600 * 1000;
+static int read_all; /* cfg.read_all of nodes opened (0 here) */
+static size_t nreplies;
+static uint64_t next_req;
+
+#define WALL0_MS 1767225600000ll /* the wall clock at now = 0 */
+
+/* Node i's clocks (core/node.h, "Two clocks"): monotonic `now`, and its wall clock. */
+static dyna_time_t clk(int i) {
+  dyna_time_t t = {now, (uint64_t)(WALL0_MS + (int64_t)now + T[i].wall_off_ms)};
+  return t;
+}
+
+static int index_of(uint64_t id) {
+  for (int i = 0; i < NT; i++)
+    if (T[i].id == id) return i;
+  return -1;
+}
+
+static void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
+  dyna_node_cfg_t cfg;
+  dyna_node_cfg_default(&cfg);
+  cfg.id = 100 + (uint64_t)i;
+  snprintf(cfg.name, sizeof(cfg.name), "n%d", i);
+  snprintf(cfg.addr, sizeof(cfg.addr), "10.0.0.%d:1", i);
+  cfg.ring_size = Q;
+  cfg.n = nval;
+  cfg.r = r;
+  cfg.w = w;
+  cfg.seed = 7 + (uint64_t)i;
+  cfg.handoff_interval_ms = 10;
+  cfg.aae_interval_ms = aae_ms;
+  cfg.tombstone_grace_ms = grace_ms;
+  cfg.read_all = read_all;
+  cfg.typed_extra = TEST_CMDS;
+  if (!T[i].st) assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &T[i].st), 0);
+  assert_int_equal(dyna_node_open(&cfg, T[i].st, clk(i), &T[i].n), 0);
+  assert_int_equal(dyna_store_commit(T[i].st), 0);
+  T[i].id = cfg.id;
+}
+
+/* Puts a frame from node i on the network (dropped when the link is cut). */
+static void queue_frame(int i, dyna_outmsg_t *m) {
+  int to = index_of(m->to);
+  if (to < 0 || cut[i][to] || !T[to].n) {
+    dyna_buf_free(&m->frame);
+    return;
+  }
+  if (qlen == qcap) {
+    qcap = qcap ? qcap * 2 : 256;
+    q = realloc(q, qcap * sizeof(*q));
+  }
+  q[qlen++] = (qmsg_t){i, to, m->frame};
+}
+
+/* Commits every node's batch, then moves its messages to the network and its replies to
+ * the test, as dynad does after each loop turn. */
+static void drain(void) {
+  for (int i = 0; i < NT; i++) {
+    if (!T[i].n) continue;
+    dyna_outmsg_t em; /* early frames leave before the commit */
+    while (dyna_node_pop_early(T[i].n, &em)) queue_frame(i, &em);
+    assert_int_equal(dyna_store_commit(T[i].st), 0);
+    dyna_reply_t r;
+    while (dyna_node_pop_reply(T[i].n, &r)) {
+      assert_true(nreplies < 4096);
+      replies[nreplies++] = r;
+    }
+    dyna_outmsg_t m;
+    while (dyna_node_pop_msg(T[i].n, &m)) queue_frame(i, &m);
+  }
+}
+
+/* Delivers queued frames until the network is quiet (or max rounds). */
+static void pump(int rounds) {
+  for (int k = 0; k < rounds; k++) {
+    drain();
+    if (!qlen) return;
+    qmsg_t *batch = q;
+    size_t n = qlen;
+    q = NULL;
+    qlen = qcap = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (T[batch[i].to].n && !cut[batch[i].from][batch[i].to])
+        assert_int_equal(dyna_node_on_message(T[batch[i].to].n, T[batch[i].from].id, batch[i].frame.data,
+                                              batch[i].frame.len, clk(batch[i].to)), 0);
+      dyna_buf_free(&batch[i].frame);
+    }
+    free(batch);
+  }
+  drain();
+}
+
+/* Advances time by ms in steps of 10, ticking every node and pumping. */
+static void run(uint64_t ms) {
+  for (uint64_t t = 0; t < ms; t += 10) {
+    now += 10;
+    for (int i = 0; i < NT; i++)
+      if (T[i].n) dyna_node_tick(T[i].n, clk(i));
+    pump(50);
+  }
+}
+
+static dyna_reply_t *find_reply(uint64_t id) {
+  for (size_t i = 0; i < nreplies; i++)
+    if (replies[i].req_id == id) return &replies[i];
+  return NULL;
+}
+
+static int is_replica(int node, const char *key) {
+  const dyna_cluster_t *cl = dyna_node_cluster(T[node].n);
+  uint32_t p = dyna_hash_partition(dyna_key_hash(key, strlen(key)), Q);
+  return dyna_ring_is_replica(&cl->ring, p, dyna_node_cfg(T[node].n)->n, T[node].id);
+}
+
+static void build_cluster(int count, uint32_t nval, uint32_t r, uint32_t w) {
+  NT = count;
+  for (int i = 0; i < count; i++) open_node(i, nval, r, w);
+  for (int i = 1; i < count; i++) {
+    assert_int_equal(dyna_node_join(T[i].n, T[0].id, clk(i)), 0);
+    run(200);
+  }
+  run(3000);
+  for (int i = 0; i < count; i++) {
+    const dyna_cluster_t *cl = dyna_node_cluster(T[i].n);
+    assert_int_equal(cl->n, (size_t)count);
+    assert_int_equal(cl->ring.nmembers, (uint32_t)count);
+    assert_true(dyna_cluster_ring_settled(cl));
+    assert_int_equal(cl->ring_version, dyna_node_cluster(T[0].n)->ring_version);
+  }
+}
+
+static int setup(void **state) {
+  (void)state;
+  memset(T, 0, sizeof(T));
+  memset(cut, 0, sizeof(cut));
+  NT = 0;
+  now = 1000;
+  nreplies = 0;
+  aae_ms = 1000000000;
+  grace_ms = 24ull * 3600 * 1000;
+  read_all = 0;
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  for (size_t i = 0; i < nreplies; i++) dyna_reply_clear(&replies[i]);
+  for (size_t i = 0; i < qlen; i++) dyna_buf_free(&q[i].frame);
+  free(q);
+  q = NULL;
+  qlen = qcap = 0;
+  for (int i = 0; i < MAXN; i++) {
+    dyna_node_free(T[i].n);
+    dyna_store_close(T[i].st);
+  }
+  return 0;
+}
+/* Cuts node i off from everyone (both directions) and tells the others, as a transport
+ * that lost its connections would. */
+static void isolate(int i, int on) {
+  for (int j = 0; j < NT; j++) {
+    if (j == i) continue;
+    cut[i][j] = cut[j][i] = on;
+    if (T[j].n) dyna_node_set_reachable(T[j].n, T[i].id, !on, clk(j));
+    if (T[i].n) dyna_node_set_reachable(T[i].n, T[j].id, !on, clk(i));
+  }
+}
+
+/* The home replicas of key (node indexes, in preference order) and a non-home node. */
+static int homes_of(const char *key, int *homes, int *other) {
+  int nh = 0;
+  *other = -1;
+  for (int i = 0; i < NT; i++) {
+    if (is_replica(i, key)) homes[nh++] = i;
+    else if (*other < 0) *other = i;
+  }
+  return nh;
+}
+
+static int hint_count(int i) { return (int)dyna_store_mem_count(T[i].st, DYNA_SPACE_HINT); }
+
+static uint64_t submit_typed(int at, const dyna_typed_cmd_t *cmd, const char *key) {
+  const uint8_t *argv[2] = {(const uint8_t *)cmd->name, (const uint8_t *)key};
+  size_t argl[2] = {strlen(cmd->name), strlen(key)};
+  dyna_req_t req;
+  memset(&req, 0, sizeof(req));
+  req.id = ++next_req;
+  req.op = DYNA_OP_TYPED;
+  req.key = argv[1];
+  req.klen = argl[1];
+  req.cmd = cmd;
+  req.argc = 2;
+  req.argv = argv;
+  req.argl = argl;
+  assert_int_equal(dyna_node_request(T[at].n, &req, clk(at)), 0);
+  return req.id;
+}
+
+static dyna_reply_t *wait_reply(uint64_t id) {
+  for (int k = 0; k < 400 && !find_reply(id); k++) run(10);
+  dyna_reply_t *r = find_reply(id);
+  assert_non_null(r);
+  return r;
+}
+
+static dyna_reply_t *typed(int at, const dyna_typed_cmd_t *cmd, const char *key) {
+  return wait_reply(submit_typed(at, cmd, key));
+}
+
+static dyna_reply_t *put(int at, const char *key, const char *val, uint32_t flags, uint64_t expire_at_ms) {
+  dyna_req_t req;
+  memset(&req, 0, sizeof(req));
+  req.id = ++next_req;
+  req.op = val ? DYNA_OP_PUT : DYNA_OP_DEL;
+  req.flags = DYNA_REQ_BLIND | flags;
+  req.key = (const uint8_t *)key;
+  req.klen = strlen(key);
+  req.val = (const uint8_t *)val;
+  req.vlen = val ? strlen(val) : 0;
+  req.expire_at_ms = expire_at_ms;
+  assert_int_equal(dyna_node_request(T[at].n, &req, clk(at)), 0);
+  return wait_reply(req.id);
+}
+
+static dyna_reply_t *get(int at, const char *key) {
+  dyna_req_t req;
+  memset(&req, 0, sizeof(req));
+  req.id = ++next_req;
+  req.op = DYNA_OP_GET;
+  req.key = (const uint8_t *)key;
+  req.klen = strlen(key);
+  assert_int_equal(dyna_node_request(T[at].n, &req, clk(at)), 0);
+  return wait_reply(req.id);
+}
+
+static void assert_resp(const dyna_reply_t *r, const char *want) {
+  assert_int_equal(r->status, 0);
+  assert_int_equal(r->resp.len, strlen(want));
+  assert_memory_equal(r->resp.data, want, r->resp.len);
+}
+
+/* The counter's value in o (-1 when o holds none). */
+static int64_t counter_of(const dyna_obj_t *o) {
+  const dyna_crdt_t *s = dyna_obj_typed(o, DYNA_CRDT_COUNTER);
+  int64_t i = 0;
+  double d = 0;
+  if (!s || dyna_crdt_counter_get(s, &i, &d)) return -1;
+  return i;
+}
+
+/* The counter node i holds for key in its own store (hints included). */
+static int64_t local_counter(int i, const char *key) {
+  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL};
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  assert_int_equal(dyna_replica_read(&rep, (const uint8_t *)key, strlen(key), &o), 0);
+  int64_t v = counter_of(&o);
+  dyna_obj_clear(&o);
+  return v;
+}
+
+static void test_typed_write_at_a_home_replica(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  dyna_reply_t *r = typed(0, &TEST_CMDS[0], "hits");
+  assert_resp(r, ":1\r\n");
+  assert_true(r->wrote);
+  assert_true(r->wseq > 0); /* it waits for its own write */
+  assert_resp(typed(1, &TEST_CMDS[0], "hits"), ":2\r\n");
+  run(200);
+  for (int i = 0; i < 3; i++) assert_int_equal(local_counter(i, "hits"), 2); /* merged at every replica */
+  r = get(2, "hits");
+  assert_int_equal(r->status, 0);
+  assert_int_equal(counter_of(&r->obj), 2);
+}
+
+static void test_typed_write_that_changes_nothing(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  uint64_t puts = dyna_node_stats(T[0].n)->puts;
+  uint64_t id = submit_typed(0, &TEST_CMDS[1], "k");
+  drain(); /* answered at once, nothing sent */
+  dyna_reply_t *r = find_reply(id);
+  assert_non_null(r);
+  assert_resp(r, "+SAME\r\n");
+  assert_false(r->wrote);
+  assert_int_equal(r->wseq, 0);
+  assert_int_equal(dyna_node_stats(T[0].n)->puts, puts);
+  assert_int_equal(local_counter(0, "k"), -1);
+}
+
+static void test_typed_write_through_a_forward(void **state) {
+  (void)state;
+  build_cluster(4, 2, 1, 2);
+  char key[32];
+  int at = -1;
+  for (int k = 0; k < 40 && at < 0; k++) {
+    snprintf(key, sizeof(key), "key%d", k);
+    for (int i = 0; i < 4 && at < 0; i++)
+      if (!is_replica(i, key)) at = i;
+  }
+  assert_true(at >= 0);
+  uint64_t fwd = dyna_node_stats(T[at].n)->forwarded;
+  dyna_reply_t *r = typed(at, &TEST_CMDS[0], key);
+  assert_resp(r, ":1\r\n");
+  assert_true(r->wrote);
+  assert_int_equal(r->wseq, 0); /* the coordinator made the copies durable */
+  assert_int_equal(dyna_node_stats(T[at].n)->forwarded, fwd + 1);
+  assert_resp(typed(at, &TEST_CMDS[0], key), ":2\r\n");
+  /* A write that changes nothing comes back unwritten. */
+  r = typed(at, &TEST_CMDS[1], key);
+  assert_resp(r, "+SAME\r\n");
+  assert_false(r->wrote);
+  /* A command the coordinator does not know: a clear error, nothing written. */
+  r = typed(at, &UNKNOWN_CMD, key);
+  assert_int_equal(r->status, 0);
+  assert_false(r->wrote);
+  assert_true(r->resp.len > 0 && r->resp.data[0] == '-');
+  assert_non_null(memmem(r->resp.data, r->resp.len, "t.unknown", 9));
+  run(200);
+  for (int i = 0; i < 4; i++) assert_int_equal(local_counter(i, key), is_replica(i, key) ? 2 : -1);
+}
+
+static void test_repeated_fwd_is_applied_once(void **state) {
+  (void)state;
+  build_cluster(4, 2, 1, 2);
+  char key[32];
+  int at = -1;
+  for (int k = 0; k < 40 && at < 0; k++) {
+    snprintf(key, sizeof(key), "key%d", k);
+    for (int i = 0; i < 4 && at < 0; i++)
+      if (!is_replica(i, key)) at = i;
+  }
+  assert_true(at >= 0);
+  uint64_t id = submit_typed(at, &TEST_CMDS[0], key);
+  drain();
+  /* Duplicate every FWD frame on the network (a retry, a duplicated frame). */
+  size_t n = qlen, dup = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (q[i].frame.data[5] != DYNA_MSG_FWD) continue;
+    dyna_outmsg_t m = {T[q[i].to].id, DYNA_BUF_INIT, 0};
+    dyna_buf_put(&m.frame, q[i].frame.data, q[i].frame.len);
+    queue_frame(q[i].from, &m);
+    dup++;
+  }
+  assert_int_equal(dup, 1);
+  dyna_reply_t *r = wait_reply(id);
+  assert_resp(r, ":1\r\n");
+  run(200);
+  for (int i = 0; i < 4; i++) assert_int_equal(local_counter(i, key), is_replica(i, key) ? 1 : -1);
+  assert_resp(typed(at, &TEST_CMDS[0], key), ":2\r\n");
+}
+
+static void test_typed_write_at_a_sloppy_fallback(void **state) {
+  (void)state;
+  build_cluster(5, 3, 2, 2);
+  int homes[MAXN], other;
+  assert_int_equal(homes_of("cart", homes, &other), 3);
+  for (int k = 0; k < 3; k++) isolate(homes[k], 1);
+  dyna_reply_t *r = typed(other, &TEST_CMDS[0], "cart");
+  assert_resp(r, ":1\r\n");
+  assert_true(r->wrote);
+  int hinted = 0;
+  for (int i = 0; i < NT; i++) hinted += hint_count(i);
+  assert_true(hinted >= 2);
+  assert_resp(typed(other, &TEST_CMDS[0], "cart"), ":2\r\n"); /* reads its hint back */
+  for (int k = 0; k < 3; k++) isolate(homes[k], 0);
+  run(3000);
+  assert_int_equal(local_counter(homes[0], "cart"), 2);
+}
+
+static void test_typed_write_without_quorum(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  dyna_node_set_reachable(T[0].n, T[1].id, 0, clk(0));
+  dyna_node_set_reachable(T[0].n, T[2].id, 0, clk(0));
+  dyna_reply_t *r = typed(0, &TEST_CMDS[0], "k");
+  assert_int_equal(r->status, DYNA_ENOQUORUM);
+  assert_int_equal(r->resp.len, 0); /* the usual error, not the answer */
+  assert_false(r->wrote);
+}
+
+static void test_register_writes_supersede_typed_states(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  assert_resp(typed(0, &TEST_CMDS[0], "k"), ":1\r\n");
+  /* SET over a counter: the counter is gone, the value is there. */
+  assert_int_equal(put(1, "k", "v", 0, 0)->status, 0);
+  dyna_reply_t *r = get(2, "k");
+  assert_int_equal(r->status, 0);
+  assert_int_equal(counter_of(&r->obj), -1);
+  assert_int_equal(dyna_obj_kind(&r->obj, clk(2).wall_ms), DYNA_KIND_STRING);
+  /* DEL of a typed key counts it, and removes it. */
+  assert_resp(typed(0, &TEST_CMDS[0], "c"), ":1\r\n");
+  r = put(1, "c", NULL, 0, 0);
+  assert_int_equal(r->status, 0);
+  assert_true(r->existed);
+  r = get(2, "c");
+  assert_int_equal(dyna_obj_kind(&r->obj, clk(2).wall_ms), DYNA_KIND_NONE);
+  assert_resp(typed(0, &TEST_CMDS[0], "c"), ":1\r\n"); /* starts again from nothing */
+}
+
+static void test_put_deadline_and_keepttl(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  uint64_t d = clk(0).wall_ms + 100, got = 0;
+  assert_int_equal(put(0, "s", "v", 0, d)->status, 0);
+  dyna_reply_t *r = get(1, "s");
+  assert_true(dyna_obj_deadline(&r->obj, &got));
+  assert_int_equal(got, d);
+  /* KEEPTTL keeps it (forwarded or not: every node writes here) ... */
+  assert_int_equal(put(2, "s", "w", DYNA_REQ_KEEPTTL, 0)->status, 0);
+  r = get(1, "s");
+  assert_true(dyna_obj_deadline(&r->obj, &got));
+  assert_int_equal(got, d);
+  assert_int_equal(dyna_obj_kind(&r->obj, clk(1).wall_ms), DYNA_KIND_STRING);
+  /* ... the key is absent once the deadline passed ... */
+  run(200);
+  r = get(1, "s");
+  assert_int_equal(dyna_obj_kind(&r->obj, clk(1).wall_ms), DYNA_KIND_NONE);
+  /* ... and a plain SET drops the expiry. */
+  assert_int_equal(put(0, "s", "x", 0, 0)->status, 0);
+  r = get(1, "s");
+  assert_false(dyna_obj_deadline(&r->obj, &got));
+  assert_int_equal(dyna_obj_kind(&r->obj, clk(1).wall_ms), DYNA_KIND_STRING);
+}
+
+static void test_forwarded_put_carries_its_deadline(void **state) {
+  (void)state;
+  build_cluster(4, 2, 1, 2);
+  char key[32];
+  int at = -1;
+  for (int k = 0; k < 40 && at < 0; k++) {
+    snprintf(key, sizeof(key), "key%d", k);
+    for (int i = 0; i < 4 && at < 0; i++)
+      if (!is_replica(i, key)) at = i;
+  }
+  assert_true(at >= 0);
+  uint64_t d = clk(0).wall_ms + 5000, got = 0;
+  assert_int_equal(put(at, key, "v", 0, d)->status, 0);
+  dyna_reply_t *r = get(at, key);
+  assert_true(dyna_obj_deadline(&r->obj, &got));
+  assert_int_equal(got, d);
+  assert_int_equal(put(at, key, "w", DYNA_REQ_KEEPTTL, 0)->status, 0);
+  r = get(at, key);
+  assert_true(dyna_obj_deadline(&r->obj, &got));
+  assert_int_equal(got, d);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_typed_write_at_a_home_replica, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_typed_write_that_changes_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_typed_write_through_a_forward, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_repeated_fwd_is_applied_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_typed_write_at_a_sloppy_fallback, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_typed_write_without_quorum, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_register_writes_supersede_typed_states, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_put_deadline_and_keepttl, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_forwarded_put_carries_its_deadline, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
