@@ -143,8 +143,9 @@ static int pop(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dyn
   *changed = 0;
   int64_t count = 1;
   int hascount = a->argc >= 3;
-  if (a->argc > 3) {
-    dyna_resp_put_error(resp, DYNA_TYPED_SYNTAX);
+  if (a->argc > 3) { /* Redis's arity is -2, checked here */
+    dyna_resp_put_error(resp, right ? "ERR wrong number of arguments for 'rpop' command"
+                                    : "ERR wrong number of arguments for 'lpop' command");
     return 0;
   }
   if (hascount &&

@@ -53,6 +53,10 @@ typedef struct zrange_score {
 static int parse_score_bound(const uint8_t *p, size_t n, double *v, int *ex) {
   *ex = n > 0 && p[0] == '(';
   if (*ex) p++, n--;
+  if (n == 0) { /* Redis's strtod takes "" (and so "(") as 0 */
+    *v = 0.0;
+    return 0;
+  }
   return dyna_typed_parse_double(p, n, v);
 }
 

@@ -124,6 +124,7 @@ static void test_list_push_pop(void **st) {
   tx(&o, "lpop l 2", "*2\r\n$1\r\n3\r\n$1\r\n2\r\n", 1);
   tx(&o, "lpop l -1", "-ERR value is out of range, must be positive\r\n", 0);
   tx(&o, "lpop l x", "-ERR value is out of range, must be positive\r\n", 0);
+  tx(&o, "lpop l 1 2", "-ERR wrong number of arguments for 'lpop' command\r\n", 0);
   tx(&o, "llen l", ":1\r\n", RD);
   /* The last pop deletes the key, its TTL with it. */
   assert_int_equal(dyna_obj_set_deadline(&o, 1, 999999), 0);

@@ -155,6 +155,8 @@ static void test_zset_reads(void **st) {
   tx(&o, "zcount z (1 2", ":3\r\n", RD);
   tx(&o, "zcount z (1 (2", ":1\r\n", RD);
   tx(&o, "zcount z 2 1", ":0\r\n", RD);
+  tx(&o, "zcount z ( +inf", ":5\r\n", RD); /* "(" is (0, as Redis's strtod reads it */
+  tx(&o, "zcount z (inf +inf", ":0\r\n", RD);
   tx(&o, "zcount z x 1", "-ERR min or max is not a float\r\n", RD);
   tx(&o, "zlexcount z - +", ":5\r\n", RD);
   tx(&o, "zlexcount z [b (d", ":2\r\n", RD);
@@ -216,6 +218,7 @@ static void test_zset_removals(void **st) {
   tx(&o, "zpopmax z 0", "*0\r\n", 0);
   tx(&o, "zpopmax z -1", "-ERR value is out of range, must be positive\r\n", 0);
   tx(&o, "zpopmax z x", "-ERR value is out of range, must be positive\r\n", 0);
+  tx(&o, "zpopmax z 1 2", "-ERR syntax error\r\n", 0);
   tx(&o, "zadd z 5 e 6 f 7 g", ":3\r\n", 1);
   tx(&o, "zremrangebyscore z (3 5", ":2\r\n", 1);
   tx(&o, "zremrangebyscore z 100 200", ":0\r\n", 0);
