@@ -135,6 +135,8 @@ static int zadd_pairs(dyna_obj_t *o, const dyna_targs_t *a, size_t first, const 
                       int flags, int ch, const dyna_tenv_t *env, dyna_buf_t *resp, int *changed) {
   *changed = 0;
   if (!dyna_typed_kind_ok(o, DYNA_KIND_ZSET, env, resp)) return 0;
+  for (size_t i = first + 1; i < a->argc; i += 2) /* refuse before any change */
+    if (a->argl[i] > DYNA_CRDT_MAX_KEY_BYTES) return dyna_typed_error(DYNA_ETOOBIG, resp);
   const dyna_crdt_t *rs = dyna_typed_read_state(o, DYNA_CRDT_ZSET, env);
   dyna_crdt_t *s = NULL;
   int64_t added = 0, updated = 0;
@@ -164,10 +166,6 @@ static int zadd_pairs(dyna_obj_t *o, const dyna_targs_t *a, size_t first, const 
     last = nw;
     skipped = 0;
     if (exists && nw == cur) continue; /* nothing to write: the score it already has */
-    if (ml > DYNA_CRDT_MAX_KEY_BYTES) {
-      if (*changed) dyna_obj_typed_done(o);
-      return dyna_typed_error(DYNA_ETOOBIG, resp);
-    }
     if (!s) {
       int rc = dyna_obj_typed_for_write(o, DYNA_CRDT_ZSET, env->actor, env->now_ms, &s);
       if (rc) return rc;
