@@ -685,7 +685,9 @@ static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
       req.argv = argv;
       req.argl = argl;
       req.cmd = typed_find(n, argv[0], argl[0]);
-      if (!req.cmd || !req.cmd->write) { /* a peer with another build */
+      if (req.cmd && !dyna_typed_arity_ok(req.cmd, argc)) {
+        rc = DYNA_EPROTO; /* the forwarding node checked it: a broken or hostile frame */
+      } else if (!req.cmd || !req.cmd->write) { /* a peer with another build */
         char line[160];
         snprintf(line, sizeof(line), "ERR the coordinating node does not know the write command '%.*s'",
                  (int)(argl[0] > 64 ? 64 : argl[0]), (const char *)argv[0]);

@@ -52,12 +52,21 @@ typedef int (*dyna_typed_write_fn)(dyna_obj_t *o, const dyna_targs_t *a, const d
 typedef int (*dyna_typed_read_fn)(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
                                   dyna_buf_t *resp);
 
-/* One typed command: exactly one of write and read is set. */
+/* One typed command: exactly one of write and read is set. arity is Redis's (n: exactly
+ * n arguments counting the name, -n: at least n); the functions rely on it, so every
+ * caller checks it first (the runtime's table does for clients, dyna_typed_arity_ok
+ * for a peer's forwarded command). */
 typedef struct dyna_typed_cmd {
   const char *name; /* lower case */
   dyna_typed_write_fn write;
   dyna_typed_read_fn read;
+  int arity;
 } dyna_typed_cmd_t;
+
+/* 1 when argc arguments (the name included) fit c's arity. */
+static inline int dyna_typed_arity_ok(const dyna_typed_cmd_t *c, size_t argc) {
+  return c->arity >= 0 ? argc == (size_t)c->arity : argc >= (size_t)-c->arity;
+}
 
 /* Each family's commands, ended by a row with name NULL (defined in its file). */
 extern const dyna_typed_cmd_t dyna_typed_counter_cmds[];

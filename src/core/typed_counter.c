@@ -227,10 +227,10 @@ static int cmd_incrbyfloat(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv
 }
 
 const dyna_typed_cmd_t dyna_typed_counter_cmds[] = {
-    {"incr", cmd_incr, NULL},
-    {"decr", cmd_decr, NULL},
-    {"incrby", cmd_incrby, NULL},
-    {"decrby", cmd_decrby, NULL},
-    {"incrbyfloat", cmd_incrbyfloat, NULL},
+    {"incr", cmd_incr, NULL, 2},
+    {"decr", cmd_decr, NULL, 2},
+    {"incrby", cmd_incrby, NULL, 3},
+    {"decrby", cmd_decrby, NULL, 3},
+    {"incrbyfloat", cmd_incrbyfloat, NULL, 3},
     {0},
 };

@@ -244,14 +244,14 @@ static int cmd_srandmember(const dyna_obj_t *o, const dyna_targs_t *a, const dyn
 }
 
 const dyna_typed_cmd_t dyna_typed_set_cmds[] = {
-    {"sadd", cmd_sadd, NULL},
-    {"srem", cmd_srem, NULL},
-    {"smembers", NULL, cmd_smembers},
-    {"sismember", NULL, cmd_sismember},
-    {"smismember", NULL, cmd_smismember},
-    {"scard", NULL, cmd_scard},
-    {"spop", cmd_spop, NULL},
-    {"srandmember", NULL, cmd_srandmember},
+    {"sadd", cmd_sadd, NULL, -3},
+    {"srem", cmd_srem, NULL, -3},
+    {"smembers", NULL, cmd_smembers, 2},
+    {"sismember", NULL, cmd_sismember, 3},
+    {"smismember", NULL, cmd_smismember, -3},
+    {"scard", NULL, cmd_scard, 2},
+    {"spop", cmd_spop, NULL, -2},
+    {"srandmember", NULL, cmd_srandmember, -2},
     {0},
 };
 

@@ -66,9 +66,9 @@ static int t_same(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, 
   return 0;
 }
 
-static const dyna_typed_cmd_t TEST_CMDS[] = {{"t.incr", t_incr, NULL}, {"t.same", t_same, NULL}, {0}};
+static const dyna_typed_cmd_t TEST_CMDS[] = {{"t.incr", t_incr, NULL, -2}, {"t.same", t_same, NULL, -2}, {0}};
 /* Known at the node the client asked, not at any coordinator. */
-static const dyna_typed_cmd_t UNKNOWN_CMD = {"t.unknown", t_same, NULL};
+static const dyna_typed_cmd_t UNKNOWN_CMD = {"t.unknown", t_same, NULL, -2};
 
 static tnode_t T[MAXN];
 static int NT;
