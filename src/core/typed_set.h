@@ -44,6 +44,16 @@ int dyna_typed_set_store(dyna_obj_t *dst, const dyna_obj_t *const *srcs, size_t 
                          dyna_set_op_t op, const dyna_tenv_t *env, dyna_buf_t *resp,
                          int *changed);
 
+/* The members of op(objs[0..n)) for the runtime's S*STORE: *argv and *argl (allocated
+ * here, dyna_free both) hold reserve free slots for the caller (the command's name and
+ * key), then *k members borrowed from the objects (keep them until the call is made).
+ * When a source is of another kind: WRONGTYPE appended to resp, *argv NULL. Returns 0
+ * or DYNA_ENOMEM. The write itself is the internal command `dyna.sstore dst member...`
+ * (a row of dyna_typed_set_cmds, none of the runtime's table): dst := those members. */
+int dyna_typed_set_members(const dyna_obj_t *const *objs, size_t n, dyna_set_op_t op,
+                           const dyna_tenv_t *env, dyna_buf_t *resp, size_t reserve,
+                           const uint8_t ***argv, size_t **argl, size_t *k);
+
 /* SMOVE src dst member: 1 and m moved (removed from src as observed, added to dst),
  * or 0; WRONGTYPE as Redis checks it (an absent src answers 0 first). src == dst is
  * allowed (answers whether m is there; nothing written). *src_changed, *dst_changed
