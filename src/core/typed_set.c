@@ -243,6 +243,9 @@ static int cmd_srandmember(const dyna_obj_t *o, const dyna_targs_t *a, const dyn
   return 0;
 }
 
+static int cmd_sstore(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
+                      dyna_buf_t *resp, int *changed);
+
 const dyna_typed_cmd_t dyna_typed_set_cmds[] = {
     {"sadd", cmd_sadd, NULL, -3},
     {"srem", cmd_srem, NULL, -3},
@@ -252,6 +255,7 @@ const dyna_typed_cmd_t dyna_typed_set_cmds[] = {
     {"scard", NULL, cmd_scard, 2},
     {"spop", cmd_spop, NULL, -2},
     {"srandmember", NULL, cmd_srandmember, -2},
+    {"dyna.sstore", cmd_sstore, NULL, -2}, /* internal: the runtime's S*STORE (typed_set.h) */
     {0},
 };
 
@@ -369,6 +373,49 @@ int dyna_typed_sintercard_args(const dyna_targs_t *a, size_t *nkeys, uint64_t *l
   return 0;
 }
 
+/* dst := exactly the members r[0..k) (borrowed; they may point into dst's own state):
+ * the write half of every S*STORE. */
+static int store_result(dyna_obj_t *dst, mref_t *r, size_t k, const dyna_tenv_t *env,
+                        dyna_buf_t *resp, int *changed) {
+  *changed = 0;
+  if (k == 0 && dyna_obj_kind(dst, env->now_ms) == DYNA_KIND_NONE) {
+    dyna_resp_put_int(resp, 0);
+    return 0;
+  }
+  if (k > DYNA_CRDT_MAX_ELEMS) return dyna_typed_error(DYNA_ETOOBIG, resp);
+  for (size_t i = 0; i < k; i++)
+    if (r[i].len > DYNA_CRDT_MAX_KEY_BYTES) return dyna_typed_error(DYNA_ETOOBIG, resp);
+  /* Copy the result: dst may be one of the sources, and its state changes below. */
+  size_t total = 0;
+  for (size_t i = 0; i < k; i++) total += r[i].len;
+  uint8_t *bytes = dyna_malloc(total ? total : 1);
+  if (!bytes) return DYNA_ENOMEM;
+  for (size_t i = 0, off = 0; i < k; off += r[i].len, i++) {
+    memcpy(bytes + off, r[i].p, r[i].len);
+    r[i].p = bytes + off;
+  }
+  dyna_crdt_t *s;
+  int rc = dyna_obj_typed_for_write(dst, DYNA_CRDT_SET, env->actor, env->now_ms, &s);
+  int64_t stored = 0;
+  if (rc == 0) {
+    while (s->n) dyna_crdt_srem(s, s->e[s->n - 1]->key, s->e[s->n - 1]->klen);
+    if (k == 0) rc = dyna_crdt_delete(s, env->actor);
+    for (size_t i = 0; i < k && rc >= 0; i++) {
+      rc = dyna_crdt_sadd(s, env->actor, r[i].p, r[i].len);
+      stored += rc > 0;
+    }
+    rc = rc > 0 ? 0 : rc;
+    dyna_obj_typed_done(dst);
+  }
+  uint64_t dl;
+  if (rc == 0 && dyna_obj_deadline(dst, &dl)) rc = dyna_obj_set_deadline(dst, env->actor, 0);
+  dyna_free(bytes);
+  if (rc) return rc == DYNA_ENOMEM ? rc : dyna_typed_error(rc, resp); /* dst not to be stored */
+  *changed = 1;
+  dyna_resp_put_int(resp, stored); /* the distinct members (a repeated argument counts once) */
+  return 0;
+}
+
 int dyna_typed_set_store(dyna_obj_t *dst, const dyna_obj_t *const *srcs, size_t n,
                          dyna_set_op_t op, const dyna_tenv_t *env, dyna_buf_t *resp,
                          int *changed) {
@@ -377,40 +424,57 @@ int dyna_typed_set_store(dyna_obj_t *dst, const dyna_obj_t *const *srcs, size_t 
   size_t k;
   int rc = compute(srcs, n, op, env, resp, &r, &k);
   if (rc) return rc == 1 ? 0 : rc;
-  if (k == 0 && dyna_obj_kind(dst, env->now_ms) == DYNA_KIND_NONE) {
-    dyna_free(r);
-    dyna_resp_put_int(resp, 0);
-    return 0;
-  }
-  /* Copy the result: dst may be one of the sources, and its state changes below. */
-  size_t total = 0;
-  for (size_t i = 0; i < k; i++) total += r[i].len;
-  uint8_t *bytes = dyna_malloc(total ? total : 1);
-  if (!bytes) {
+  rc = store_result(dst, r, k, env, resp, changed);
+  dyna_free(r);
+  return rc;
+}
+
+int dyna_typed_set_members(const dyna_obj_t *const *objs, size_t n, dyna_set_op_t op,
+                           const dyna_tenv_t *env, dyna_buf_t *resp, size_t reserve,
+                           const uint8_t ***argv, size_t **argl, size_t *k) {
+  *argv = NULL;
+  *argl = NULL;
+  *k = 0;
+  mref_t *r;
+  size_t m;
+  int rc = compute(objs, n, op, env, resp, &r, &m);
+  if (rc) return rc == 1 ? 0 : rc;
+  const uint8_t **v = dyna_malloc((reserve + m) * sizeof(*v));
+  size_t *l = dyna_malloc((reserve + m) * sizeof(*l));
+  if (!v || !l) {
+    dyna_free(v);
+    dyna_free(l);
     dyna_free(r);
     return DYNA_ENOMEM;
   }
-  for (size_t i = 0, off = 0; i < k; off += r[i].len, i++) {
-    memcpy(bytes + off, r[i].p, r[i].len);
-    r[i].p = bytes + off;
+  for (size_t i = 0; i < m; i++) {
+    v[reserve + i] = r[i].p;
+    l[reserve + i] = r[i].len;
   }
-  dyna_crdt_t *s;
-  rc = dyna_obj_typed_for_write(dst, DYNA_CRDT_SET, env->actor, env->now_ms, &s);
-  if (rc == 0) {
-    while (s->n) dyna_crdt_srem(s, s->e[s->n - 1]->key, s->e[s->n - 1]->klen);
-    if (k == 0) rc = dyna_crdt_delete(s, env->actor);
-    for (size_t i = 0; i < k && rc >= 0; i++) rc = dyna_crdt_sadd(s, env->actor, r[i].p, r[i].len);
-    rc = rc > 0 ? 0 : rc;
-    dyna_obj_typed_done(dst);
-  }
-  uint64_t dl;
-  if (rc == 0 && dyna_obj_deadline(dst, &dl)) rc = dyna_obj_set_deadline(dst, env->actor, 0);
-  dyna_free(bytes);
   dyna_free(r);
-  if (rc) return rc == DYNA_ENOMEM ? rc : dyna_typed_error(rc, resp); /* dst not to be stored */
-  *changed = 1;
-  dyna_resp_put_int(resp, (int64_t)k);
+  *argv = v;
+  *argl = l;
+  *k = m;
   return 0;
+}
+
+/* dyna.sstore dst member...: dst := exactly these members (any kind and expiry dst had
+ * is superseded, as far as its coordinator observed it; none: dst is deleted). The
+ * runtime computes the members of an S*STORE from quorum reads and writes them with this
+ * command; clients cannot call it (it has no row in the runtime's command table). */
+static int cmd_sstore(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
+                      dyna_buf_t *resp, int *changed) {
+  *changed = 0;
+  size_t k = a->argc - 2;
+  mref_t *r = dyna_malloc((k ? k : 1) * sizeof(*r));
+  if (!r) return DYNA_ENOMEM;
+  for (size_t i = 0; i < k; i++) {
+    r[i].p = a->argv[2 + i];
+    r[i].len = a->argl[2 + i];
+  }
+  int rc = store_result(o, r, k, env, resp, changed);
+  dyna_free(r);
+  return rc;
 }
 
 int dyna_typed_smove(dyna_obj_t *src, dyna_obj_t *dst, const uint8_t *m, size_t mlen,

@@ -3,17 +3,17 @@
  * read (typed.h gives one object per call; these take several). The single-key set
  * commands are rows of dyna_typed_set_cmds (typed.h).
  *
- * What the runtime does (every key of the command in one partition, else it refuses):
+ * What the runtime does (runtime/cmd_typed.c; the keys may be in any partitions):
  *   SINTER SUNION SDIFF SINTERCARD  quorum-read every key (duplicates included, in
  *       argument order), call dyna_typed_set_combine on the merged objects; a read.
- *   S*STORE dst k1 k2 ..  quorum-read the sources; at dst's coordinator, hand dst's
- *       local object and the sources to dyna_typed_set_store; when *changed, store dst
- *       and replicate it as any typed write. Only dst is written.
- *   SMOVE src dst m  at the coordinator of the partition: both local objects (the same
- *       pointer twice when src and dst are one key) to dyna_typed_smove; write back
- *       each object whose flag is set: two keys of one partition, each its own
- *       replicated write, not atomic together. Write dst before src: a failure between
- *       the two then leaves m in both sets, never in neither (the cart loses no item).
+ *   S*STORE dst k1 k2 ..  quorum-read the sources, dyna_typed_set_members gives the
+ *       result, written to dst as the internal typed write `dyna.sstore dst m..`
+ *       (dst's coordinator replaces what it observed with it). Only dst is written.
+ *   SMOVE src dst m  quorum-read both, then SADD dst m, then SREM src m: two writes,
+ *       not atomic together; dst first, so a failure between the two leaves m in both
+ *       sets, never in neither (the cart loses no item).
+ * dyna_typed_set_store and dyna_typed_smove do the same over local objects at one
+ * coordinator (for a driver that holds both keys; the unit tests use them).
  * Arguments are checked here (Redis 7's errors); the arity was the runtime's. */
 #ifndef DYNA_TYPED_SET_H
 #define DYNA_TYPED_SET_H
@@ -43,6 +43,16 @@ int dyna_typed_sintercard_args(const dyna_targs_t *a, size_t *nkeys, uint64_t *l
 int dyna_typed_set_store(dyna_obj_t *dst, const dyna_obj_t *const *srcs, size_t n,
                          dyna_set_op_t op, const dyna_tenv_t *env, dyna_buf_t *resp,
                          int *changed);
+
+/* The members of op(objs[0..n)) for the runtime's S*STORE: *argv and *argl (allocated
+ * here, dyna_free both) hold reserve free slots for the caller (the command's name and
+ * key), then *k members borrowed from the objects (keep them until the call is made).
+ * When a source is of another kind: WRONGTYPE appended to resp, *argv NULL. Returns 0
+ * or DYNA_ENOMEM. The write itself is the internal command `dyna.sstore dst member...`
+ * (a row of dyna_typed_set_cmds, none of the runtime's table): dst := those members. */
+int dyna_typed_set_members(const dyna_obj_t *const *objs, size_t n, dyna_set_op_t op,
+                           const dyna_tenv_t *env, dyna_buf_t *resp, size_t reserve,
+                           const uint8_t ***argv, size_t **argl, size_t *k);
 
 /* SMOVE src dst member: 1 and m moved (removed from src as observed, added to dst),
  * or 0; WRONGTYPE as Redis checks it (an absent src answers 0 first). src == dst is

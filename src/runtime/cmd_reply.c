@@ -152,7 +152,7 @@ void dyna_cmd_step_start(dyna_server_t *s, conn_t *c, slot_t *slot) {
     dyna_req_t req;
     memset(&req, 0, sizeof(req));
     req.op = DYNA_OP_GET;
-    req.key = dyna_step_arg(slot, i * slot->kstep, &req.klen);
+    req.key = dyna_step_arg(slot, slot->kfirst + i * slot->kstep, &req.klen);
     slot->subst[i] = SUB_SENT;
     dyna_cmd_submit(s, c, slot, i, &req);
   }
@@ -177,7 +177,11 @@ void dyna_cmd_step_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, 
   dyna_req_t req;
   memset(&req, 0, sizeof(req));
   req.op = del ? DYNA_OP_DEL : DYNA_OP_PUT;
-  req.key = dyna_step_arg(slot, i * slot->kstep, &req.klen);
+  req.key = dyna_step_arg(slot, slot->kfirst + i * slot->kstep, &req.klen);
+  if (!del) {
+    req.expire_at_ms = slot->expire_at_ms;
+    req.flags = slot->put_flags;
+  }
   req.ctx = ctx;
   req.val = val;
   req.vlen = vlen;

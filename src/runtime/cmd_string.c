@@ -40,15 +40,16 @@ void dyna_cmd_get(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   dyna_cmd_submit(s, c, slot, 0, &req);
 }
 
-/* SET key value: one blind PUT. */
-static void set_blind(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+/* SET key value [EX ..|KEEPTTL]: one blind PUT (deadline when: wall ms, 0 none). */
+static void set_blind(dyna_server_t *s, conn_t *c, const dyna_args_t *a, uint64_t when, uint32_t flags) {
   slot_t *slot = dyna_cmd_slot_open(s, c, SLOT_SET, 1);
   if (!slot) return;
   dyna_req_t req;
   dyna_cmd_key_req(&req, DYNA_OP_PUT, a, 1);
-  req.flags = DYNA_REQ_BLIND;
+  req.flags = DYNA_REQ_BLIND | flags;
   req.val = dyna_arg(a, 2);
   req.vlen = dyna_arg_len(a, 2);
+  req.expire_at_ms = when;
   dyna_cmd_submit(s, c, slot, 0, &req);
 }
 
@@ -223,7 +224,7 @@ static void step_one(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, co
   }
   if (!write) { dyna_cmd_step_skip(slot, 1); dyna_buf_free(&nv); return; }
   /* APPEND and SETRANGE write the value they made, and answer its length. */
-  int made = slot->opt == STR_APPEND || slot->opt == STR_SETRANGE;
+  int made = (slot->opt & 0xffu) == STR_APPEND || (slot->opt & 0xffu) == STR_SETRANGE;
   if (made) dyna_resp_put_int(out, (int64_t)nv.len);
   dyna_cmd_step_write(s, c, slot, 0, del, &r->ctx, made ? nv.data : val, made ? nv.len : vlen);
   dyna_buf_free(&nv); /* the node copied it; the slot itself is not touched after the submit */
@@ -240,20 +241,50 @@ static slot_t *open_one(dyna_server_t *s, conn_t *c, const dyna_args_t *a, uint3
   return slot;
 }
 
-/* SET key value [NX|XX] [GET]: Redis 7's option rules (NX and XX exclude each other,
- * repeats are fine). The expiry options are refused for now; a new option is one more
- * branch here and a bit of slot->opt. Returns 0, or -1 with the error answered. */
-static int parse_set_options(conn_t *c, const dyna_args_t *a, uint32_t *opt) {
-  static const char *const expiry[] = {"EX", "PX", "EXAT", "PXAT", "KEEPTTL"};
+/* SET's expiry options (slot->opt bits beside NX XX GET). */
+#define SET_EX 0x1000u
+#define SET_PX 0x2000u
+#define SET_EXAT 0x4000u
+#define SET_PXAT 0x8000u
+#define SET_KEEPTTL 0x10000u
+#define SET_EXPIRY (SET_EX | SET_PX | SET_EXAT | SET_PXAT)
+
+/* The deadline (wall ms) of an expiry argument i in unit (seconds when secs), relative to
+ * dynad's wall clock when rel, as Redis 7's getExpireMillisecondsOrReply takes it: 0, or
+ * -1 with the error answered ("invalid expire time in 'name' command"). */
+static int parse_deadline(dyna_server_t *s, conn_t *c, const dyna_args_t *a, size_t i, int secs, int rel,
+                          const char *name, uint64_t *out) {
+  int64_t v;
+  if (parse_ll(c, a, i, &v)) return -1;
+  int64_t base = rel ? (int64_t)dyna_server_time(s).wall_ms : 0;
+  if (v <= 0 || (secs && v > INT64_MAX / 1000) || (secs ? v * 1000 : v) > INT64_MAX - base) {
+    char line[96];
+    snprintf(line, sizeof(line), DYNA_WORD_ERR " invalid expire time in '%s' command", name);
+    dyna_reply_error(c, line);
+    return -1;
+  }
+  *out = (uint64_t)((secs ? v * 1000 : v) + base);
+  return 0;
+}
+
+/* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]: Redis 7's option rules
+ * (NX and XX exclude each other, the expiry options each other and KEEPTTL; repeats are
+ * fine, the last time wins). Returns 0 and *exp_arg (the time's argument, 0: none), or
+ * -1 with the error answered. */
+static int parse_set_options(conn_t *c, const dyna_args_t *a, uint32_t *opt, size_t *exp_arg) {
+  static const char *const expiry[] = {"EX", "PX", "EXAT", "PXAT"};
+  static const uint32_t bits[] = {SET_EX, SET_PX, SET_EXAT, SET_PXAT};
   for (size_t i = 3; i < a->argc; i++) {
     if (dyna_arg_is(a, i, "NX") && !(*opt & SET_XX)) { *opt |= SET_NX; continue; }
     if (dyna_arg_is(a, i, "XX") && !(*opt & SET_NX)) { *opt |= SET_XX; continue; }
     if (dyna_arg_is(a, i, "GET")) { *opt |= SET_GET; continue; }
-    for (size_t k = 0; k < sizeof(expiry) / sizeof(expiry[0]); k++) {
-      if (dyna_arg_is(a, i, expiry[k])) {
-        dyna_reply_syntax_error(c, "(SET's expiry options EX, PX, EXAT, PXAT, KEEPTTL are not supported yet)");
-        return -1;
-      }
+    if (dyna_arg_is(a, i, "KEEPTTL") && !(*opt & SET_EXPIRY)) { *opt |= SET_KEEPTTL; continue; }
+    size_t k = 0;
+    while (k < 4 && !dyna_arg_is(a, i, expiry[k])) k++;
+    if (k < 4 && !(*opt & (SET_KEEPTTL | (SET_EXPIRY & ~bits[k]))) && i + 1 < a->argc) {
+      *opt |= bits[k];
+      *exp_arg = ++i;
+      continue;
     }
     dyna_reply_syntax_error(c, NULL);
     return -1;
@@ -262,11 +293,43 @@ static int parse_set_options(conn_t *c, const dyna_args_t *a, uint32_t *opt) {
 }
 
 void dyna_cmd_set(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  if (a->argc == 3) { set_blind(s, c, a); return; } /* the hot path: one blind PUT */
+  if (a->argc == 3) { set_blind(s, c, a, 0, 0); return; } /* the hot path: one blind PUT */
   uint32_t opt = STR_SET;
-  if (parse_set_options(c, a, &opt) || value_too_big(s, c, dyna_arg_len(a, 2))) return;
-  open_one(s, c, a, opt, 0, 0);
+  size_t ea = 0;
+  uint64_t when = 0;
+  if (parse_set_options(c, a, &opt, &ea)) return;
+  if (ea && parse_deadline(s, c, a, ea, (opt & (SET_EX | SET_EXAT)) != 0, (opt & (SET_EX | SET_PX)) != 0, "set",
+                           &when))
+    return;
+  if (value_too_big(s, c, dyna_arg_len(a, 2))) return;
+  uint32_t flags = (opt & SET_KEEPTTL) ? DYNA_REQ_KEEPTTL : 0;
+  if (!(opt & (SET_NX | SET_XX | SET_GET))) { set_blind(s, c, a, when, flags); return; }
+  slot_t *slot = dyna_cmd_step_open(s, c, step_one, a, 1, 1);
+  if (!slot) return;
+  slot->opt = opt;
+  slot->expire_at_ms = when;
+  slot->put_flags = flags;
+  dyna_cmd_step_go(s, c, slot);
 }
+
+/* SETEX key seconds value, PSETEX key milliseconds value: a blind PUT with a deadline. */
+static void setex(dyna_server_t *s, conn_t *c, const dyna_args_t *a, int secs) {
+  uint64_t when;
+  if (parse_deadline(s, c, a, 2, secs, 1, secs ? "setex" : "psetex", &when)) return;
+  if (value_too_big(s, c, dyna_arg_len(a, 3))) return;
+  slot_t *slot = dyna_cmd_slot_open(s, c, SLOT_SET, 1);
+  if (!slot) return;
+  dyna_req_t req;
+  dyna_cmd_key_req(&req, DYNA_OP_PUT, a, 1);
+  req.flags = DYNA_REQ_BLIND;
+  req.val = dyna_arg(a, 3);
+  req.vlen = dyna_arg_len(a, 3);
+  req.expire_at_ms = when;
+  dyna_cmd_submit(s, c, slot, 0, &req);
+}
+
+void dyna_cmd_setex(dyna_server_t *s, conn_t *c, const dyna_args_t *a) { setex(s, c, a, 1); }
+void dyna_cmd_psetex(dyna_server_t *s, conn_t *c, const dyna_args_t *a) { setex(s, c, a, 0); }
 
 void dyna_cmd_setnx(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   if (!value_too_big(s, c, dyna_arg_len(a, 2))) open_one(s, c, a, STR_SETNX, 0, 0);

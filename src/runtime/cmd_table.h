@@ -182,7 +182,7 @@ void dyna_cmd_step_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, 
 /* cmd_string.c: the register as plain Redis strings */
 dyna_cmd_fn_t dyna_cmd_get, dyna_cmd_set, dyna_cmd_del, dyna_cmd_exists, dyna_cmd_mget,
     dyna_cmd_mset, dyna_cmd_setnx, dyna_cmd_getset, dyna_cmd_msetnx, dyna_cmd_append, dyna_cmd_strlen,
-    dyna_cmd_getrange, dyna_cmd_setrange, dyna_cmd_getdel;
+    dyna_cmd_getrange, dyna_cmd_setrange, dyna_cmd_getdel, dyna_cmd_setex, dyna_cmd_psetex;
 /* cmd_dyna.c: versioned access, cluster state, membership */
 dyna_cmd_fn_t dyna_cmd_dyna_get, dyna_cmd_dyna_put, dyna_cmd_dyna_del, dyna_cmd_dyna_local,
     dyna_cmd_dyna_status, dyna_cmd_dyna_ring, dyna_cmd_dyna_admin_join,

@@ -83,7 +83,10 @@ typedef struct slot {
   /* SLOT_STEP only: requests 0 .. nkeys-1 read the keys, nkeys .. 2*nkeys-1 write them */
   dyna_step_fn_t *step;
   uint8_t *subst;      /* SUB_* of each request (owned) */
-  uint32_t nkeys, kstep; /* key i is kept argument i * kstep */
+  uint32_t nkeys, kstep; /* key i is kept argument kfirst + i * kstep */
+  uint32_t kfirst;     /* 0 unless the keys start later (SINTERCARD: after numkeys) */
+  uint64_t expire_at_ms; /* its PUTs: the key's deadline (SET .. EX with NX/XX/GET) */
+  uint32_t put_flags;  /* its PUTs: DYNA_REQ_KEEPTTL (SET .. KEEPTTL) */
   int started;         /* its reads were submitted */
   uint32_t opt;        /* the command and its parsed options (the family's own codes) */
   int64_t n1, n2;      /* parsed numeric arguments (offsets, ranges) */

@@ -23,13 +23,15 @@ COMMANDS = {"get", "set", "del", "exists", "mget", "mset", "setnx", "getset", "m
             "dyna.status", "dyna.ring", "dyna.admin"}
 # The typed commands (runtime/cmd_typed.c): in the table whether or not their family
 # has its functions yet.
-TYPED = set("""incr incrby decr decrby incrbyfloat sadd srem smembers sismember smismember scard spop srandmember sinter sinterstore sunion sunionstore sdiff sdiffstore smove hset hsetnx hget hmget hmset hdel hgetall hkeys hvals hlen hexists hincrby hincrbyfloat hstrlen hrandfield zadd zincrby zrem zscore zmscore zcard zcount zrank zrevrank zrange zrevrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zlexcount zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrandmember zrangestore lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove rpoplpush type expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist""".split())
+TYPED = set("""incr incrby decr decrby incrbyfloat sadd srem smembers sismember smismember scard spop srandmember sinter sinterstore sunion sunionstore sdiff sdiffstore smove hset hsetnx hget hmget hmset hdel hgetall hkeys hvals hlen hexists hincrby hincrbyfloat hstrlen hrandfield zadd zincrby zrem zscore zmscore zcard zcount zrank zrevrank zrange zrevrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zlexcount zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrandmember zrangestore lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove rpoplpush type expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist sintercard getex object dyna.hsiblings""".split())
+COMMANDS |= {"setex", "psetex"}
 COMMANDS |= TYPED
 SUBCOMMANDS = {
     "client": {"client|getname", "client|help", "client|id", "client|setinfo", "client|setname"},
     "command": {"command|count", "command|docs", "command|getkeys", "command|help", "command|info",
                 "command|list"},
     "config": {"config|get", "config|help"},
+    "object": {"object|encoding", "object|help"},
     "dyna.admin": {"dyna.admin|help", "dyna.admin|join", "dyna.admin|leave", "dyna.admin|remove",
                    "dyna.admin|repair"},
 }
@@ -117,6 +119,106 @@ def raw(*args):
         s.close()
 
 
+# Every row of issue 16 (and SET, GETDEL, OBJECT's subcommands): Redis 7.0.15's COMMAND
+# INFO (arity, flags, first key, last key, step, ACL categories, tips), recorded once from
+# redis-server 7.0.15 of Debian 12. Key specs are not compared: Dyna gives one per row
+# (docs/compatibility.md).
+REDIS7_ROWS = {
+    'decr': (2, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@string', '@fast'), ()),
+    'decrby': (3, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@string', '@fast'), ()),
+    'expire': (-3, ('write', 'fast'), 1, 1, 1, ('@keyspace', '@write', '@fast'), ()),
+    'expireat': (-3, ('write', 'fast'), 1, 1, 1, ('@keyspace', '@write', '@fast'), ()),
+    'expiretime': (2, ('readonly', 'fast'), 1, 1, 1, ('@keyspace', '@read', '@fast'), ()),
+    'getdel': (2, ('write', 'fast'), 1, 1, 1, ('@write', '@string', '@fast'), ()),
+    'getex': (-2, ('write', 'fast'), 1, 1, 1, ('@write', '@string', '@fast'), ()),
+    'hdel': (-3, ('write', 'fast'), 1, 1, 1, ('@write', '@hash', '@fast'), ()),
+    'hexists': (3, ('readonly', 'fast'), 1, 1, 1, ('@read', '@hash', '@fast'), ()),
+    'hget': (3, ('readonly', 'fast'), 1, 1, 1, ('@read', '@hash', '@fast'), ()),
+    'hgetall': (2, ('readonly',), 1, 1, 1, ('@read', '@hash', '@slow'), ('nondeterministic_output_order',)),
+    'hincrby': (4, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@hash', '@fast'), ()),
+    'hincrbyfloat': (4, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@hash', '@fast'), ()),
+    'hkeys': (2, ('readonly',), 1, 1, 1, ('@read', '@hash', '@slow'), ('nondeterministic_output_order',)),
+    'hlen': (2, ('readonly', 'fast'), 1, 1, 1, ('@read', '@hash', '@fast'), ()),
+    'hmget': (-3, ('readonly', 'fast'), 1, 1, 1, ('@read', '@hash', '@fast'), ()),
+    'hmset': (-4, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@hash', '@fast'), ()),
+    'hrandfield': (-2, ('readonly',), 1, 1, 1, ('@read', '@hash', '@slow'), ('nondeterministic_output',)),
+    'hset': (-4, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@hash', '@fast'), ()),
+    'hsetnx': (4, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@hash', '@fast'), ()),
+    'hstrlen': (3, ('readonly', 'fast'), 1, 1, 1, ('@read', '@hash', '@fast'), ()),
+    'hvals': (2, ('readonly',), 1, 1, 1, ('@read', '@hash', '@slow'), ('nondeterministic_output_order',)),
+    'incr': (2, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@string', '@fast'), ()),
+    'incrby': (3, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@string', '@fast'), ()),
+    'incrbyfloat': (3, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@string', '@fast'), ()),
+    'lindex': (3, ('readonly',), 1, 1, 1, ('@read', '@list', '@slow'), ()),
+    'linsert': (5, ('write', 'denyoom'), 1, 1, 1, ('@write', '@list', '@slow'), ()),
+    'llen': (2, ('readonly', 'fast'), 1, 1, 1, ('@read', '@list', '@fast'), ()),
+    'lmove': (5, ('write', 'denyoom'), 1, 2, 1, ('@write', '@list', '@slow'), ()),
+    'lpop': (-2, ('write', 'fast'), 1, 1, 1, ('@write', '@list', '@fast'), ()),
+    'lpos': (-3, ('readonly',), 1, 1, 1, ('@read', '@list', '@slow'), ()),
+    'lpush': (-3, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@list', '@fast'), ()),
+    'lpushx': (-3, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@list', '@fast'), ()),
+    'lrange': (4, ('readonly',), 1, 1, 1, ('@read', '@list', '@slow'), ()),
+    'lrem': (4, ('write',), 1, 1, 1, ('@write', '@list', '@slow'), ()),
+    'lset': (4, ('write', 'denyoom'), 1, 1, 1, ('@write', '@list', '@slow'), ()),
+    'ltrim': (4, ('write',), 1, 1, 1, ('@write', '@list', '@slow'), ()),
+    'object|encoding': (3, ('readonly',), 2, 2, 1, ('@keyspace', '@read', '@slow'), ('nondeterministic_output',)),
+    'object|help': (2, ('loading', 'stale'), 0, 0, 0, ('@keyspace', '@slow'), ()),
+    'persist': (2, ('write', 'fast'), 1, 1, 1, ('@keyspace', '@write', '@fast'), ()),
+    'pexpire': (-3, ('write', 'fast'), 1, 1, 1, ('@keyspace', '@write', '@fast'), ()),
+    'pexpireat': (-3, ('write', 'fast'), 1, 1, 1, ('@keyspace', '@write', '@fast'), ()),
+    'pexpiretime': (2, ('readonly', 'fast'), 1, 1, 1, ('@keyspace', '@read', '@fast'), ()),
+    'psetex': (4, ('write', 'denyoom'), 1, 1, 1, ('@write', '@string', '@slow'), ()),
+    'pttl': (2, ('readonly', 'fast'), 1, 1, 1, ('@keyspace', '@read', '@fast'), ('nondeterministic_output',)),
+    'rpop': (-2, ('write', 'fast'), 1, 1, 1, ('@write', '@list', '@fast'), ()),
+    'rpoplpush': (3, ('write', 'denyoom'), 1, 2, 1, ('@write', '@list', '@slow'), ()),
+    'rpush': (-3, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@list', '@fast'), ()),
+    'rpushx': (-3, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@list', '@fast'), ()),
+    'sadd': (-3, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@set', '@fast'), ()),
+    'scard': (2, ('readonly', 'fast'), 1, 1, 1, ('@read', '@set', '@fast'), ()),
+    'sdiff': (-2, ('readonly',), 1, -1, 1, ('@read', '@set', '@slow'), ('nondeterministic_output_order',)),
+    'sdiffstore': (-3, ('write', 'denyoom'), 1, -1, 1, ('@write', '@set', '@slow'), ()),
+    'set': (-3, ('write', 'denyoom'), 1, 1, 1, ('@write', '@string', '@slow'), ()),
+    'setex': (4, ('write', 'denyoom'), 1, 1, 1, ('@write', '@string', '@slow'), ()),
+    'sinter': (-2, ('readonly',), 1, -1, 1, ('@read', '@set', '@slow'), ('nondeterministic_output_order',)),
+    'sintercard': (-3, ('readonly', 'movablekeys'), 0, 0, 0, ('@read', '@set', '@slow'), ()),
+    'sinterstore': (-3, ('write', 'denyoom'), 1, -1, 1, ('@write', '@set', '@slow'), ()),
+    'sismember': (3, ('readonly', 'fast'), 1, 1, 1, ('@read', '@set', '@fast'), ()),
+    'smembers': (2, ('readonly',), 1, 1, 1, ('@read', '@set', '@slow'), ('nondeterministic_output_order',)),
+    'smismember': (-3, ('readonly', 'fast'), 1, 1, 1, ('@read', '@set', '@fast'), ()),
+    'smove': (4, ('write', 'fast'), 1, 2, 1, ('@write', '@set', '@fast'), ()),
+    'spop': (-2, ('write', 'fast'), 1, 1, 1, ('@write', '@set', '@fast'), ('nondeterministic_output',)),
+    'srandmember': (-2, ('readonly',), 1, 1, 1, ('@read', '@set', '@slow'), ('nondeterministic_output',)),
+    'srem': (-3, ('write', 'fast'), 1, 1, 1, ('@write', '@set', '@fast'), ()),
+    'sunion': (-2, ('readonly',), 1, -1, 1, ('@read', '@set', '@slow'), ('nondeterministic_output_order',)),
+    'sunionstore': (-3, ('write', 'denyoom'), 1, -1, 1, ('@write', '@set', '@slow'), ()),
+    'ttl': (2, ('readonly', 'fast'), 1, 1, 1, ('@keyspace', '@read', '@fast'), ('nondeterministic_output',)),
+    'type': (2, ('readonly', 'fast'), 1, 1, 1, ('@keyspace', '@read', '@fast'), ()),
+    'zadd': (-4, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@sortedset', '@fast'), ()),
+    'zcard': (2, ('readonly', 'fast'), 1, 1, 1, ('@read', '@sortedset', '@fast'), ()),
+    'zcount': (4, ('readonly', 'fast'), 1, 1, 1, ('@read', '@sortedset', '@fast'), ()),
+    'zincrby': (4, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@sortedset', '@fast'), ()),
+    'zlexcount': (4, ('readonly', 'fast'), 1, 1, 1, ('@read', '@sortedset', '@fast'), ()),
+    'zmscore': (-3, ('readonly', 'fast'), 1, 1, 1, ('@read', '@sortedset', '@fast'), ()),
+    'zpopmax': (-2, ('write', 'fast'), 1, 1, 1, ('@write', '@sortedset', '@fast'), ()),
+    'zpopmin': (-2, ('write', 'fast'), 1, 1, 1, ('@write', '@sortedset', '@fast'), ()),
+    'zrandmember': (-2, ('readonly',), 1, 1, 1, ('@read', '@sortedset', '@slow'), ('nondeterministic_output',)),
+    'zrange': (-4, ('readonly',), 1, 1, 1, ('@read', '@sortedset', '@slow'), ()),
+    'zrangebylex': (-4, ('readonly',), 1, 1, 1, ('@read', '@sortedset', '@slow'), ()),
+    'zrangebyscore': (-4, ('readonly',), 1, 1, 1, ('@read', '@sortedset', '@slow'), ()),
+    'zrangestore': (-5, ('write', 'denyoom'), 1, 2, 1, ('@write', '@sortedset', '@slow'), ()),
+    'zrank': (3, ('readonly', 'fast'), 1, 1, 1, ('@read', '@sortedset', '@fast'), ()),
+    'zrem': (-3, ('write', 'fast'), 1, 1, 1, ('@write', '@sortedset', '@fast'), ()),
+    'zremrangebylex': (4, ('write',), 1, 1, 1, ('@write', '@sortedset', '@slow'), ()),
+    'zremrangebyrank': (4, ('write',), 1, 1, 1, ('@write', '@sortedset', '@slow'), ()),
+    'zremrangebyscore': (4, ('write',), 1, 1, 1, ('@write', '@sortedset', '@slow'), ()),
+    'zrevrange': (-4, ('readonly',), 1, 1, 1, ('@read', '@sortedset', '@slow'), ()),
+    'zrevrangebylex': (-4, ('readonly',), 1, 1, 1, ('@read', '@sortedset', '@slow'), ()),
+    'zrevrangebyscore': (-4, ('readonly',), 1, 1, 1, ('@read', '@sortedset', '@slow'), ()),
+    'zrevrank': (3, ('readonly', 'fast'), 1, 1, 1, ('@read', '@sortedset', '@fast'), ()),
+    'zscore': (3, ('readonly', 'fast'), 1, 1, 1, ('@read', '@sortedset', '@fast'), ()),
+}
+
+
 def s(x):
     return x.decode() if isinstance(x, bytes) else x
 
@@ -155,6 +257,14 @@ def check_entry(h, e, parent=None):
     return ok
 
 
+def t_issue16_rows(h):
+    with node().client() as c:
+        for name, want in sorted(REDIS7_ROWS.items()):
+            e = c.call("COMMAND", "INFO", name)[0]
+            got = e and (e[1], tuple(e[2]), e[3], e[4], e[5], tuple(e[6]), tuple(s(x) for x in e[7]))
+            h.eq("COMMAND INFO %s: arity, flags, keys, ACL categories, tips as Redis 7.0" % name, got, want)
+
+
 def t_command(h):
     with node().client() as c:
         all_ = c.call("COMMAND")
@@ -182,8 +292,8 @@ def t_command(h):
              sorted({"dyna.admin"} | SUBCOMMANDS["dyna.admin"]))
         h.eq("COMMAND LIST FILTERBY ACLCAT string",
              sorted(s(x) for x in c.call("COMMAND", "LIST", "FILTERBY", "ACLCAT", "string")),
-             ["append", "decr", "decrby", "get", "getdel", "getrange", "getset", "incr", "incrby", "incrbyfloat",
-              "mget", "mset", "msetnx", "set", "setnx", "setrange", "strlen"])
+             ["append", "decr", "decrby", "get", "getdel", "getex", "getrange", "getset", "incr", "incrby",
+              "incrbyfloat", "mget", "mset", "msetnx", "psetex", "set", "setex", "setnx", "setrange", "strlen"])
         h.eq("COMMAND LIST FILTERBY MODULE x -> []", c.call("COMMAND", "LIST", "FILTERBY", "MODULE", "x"), [])
         h.eq("COMMAND GETKEYS mset a 1 b 2", c.call("COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"), [b"a", b"b"])
         h.eq("COMMAND GETKEYS del x y z", c.call("COMMAND", "GETKEYS", "del", "x", "y", "z"), [b"x", b"y", b"z"])
@@ -330,6 +440,7 @@ if __name__ == "__main__":
         ("start", t_start),
         ("COMMAND INFO: Redis 7's bytes", t_info_bytes),
         ("COMMAND, COUNT, INFO, LIST, GETKEYS", t_command),
+        ("COMMAND INFO of issue 16's rows: Redis 7.0's", t_issue16_rows),
         ("COMMAND DOCS", t_docs),
         ("error words", t_errors),
         ("every row's arity", t_every_arity),

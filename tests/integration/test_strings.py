@@ -135,12 +135,8 @@ REDIS7 = [
 ]
 
 # Where Dyna answers otherwise on purpose (docs/compatibility.md).
-EXPIRY_REFUSED = RespError("ERR syntax error (SET's expiry options EX, PX, EXAT, PXAT, KEEPTTL are not supported yet)")
 DYNA_ONLY = [
     (("GETRANGE", "", "0", "1"), RespError("ERR empty key")),  # Redis: "" (no empty keys here)
-    (("SET", "s1", "v", "EX", "10"), EXPIRY_REFUSED),
-    (("SET", "s1", "v", "KEEPTTL"), EXPIRY_REFUSED),
-    (("SET", "s1", "v", "NX", "pxat", "10"), EXPIRY_REFUSED),
     # The size limit is --max-value-bytes (1 MiB by default), not Redis's 512 MB.
     (("SETRANGE", "big", "1048576", "x"), RespError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")),
     (("SETRANGE", "big", "1048575", "x"), 1048576),
