@@ -41,7 +41,7 @@ static int add(dyna_client_t *c, const char *key, const char *item) {
 static long list(dyna_client_t *c, const char *key, char *out, size_t size) {
   dyna_values_t v;
   if (check(dyna_smembers(c, key, strlen(key), &v), c, "smembers")) return -1;
-  qsort(v.values, v.n, sizeof(dyna_value_t), cmp_value);
+  if (v.n) qsort(v.values, v.n, sizeof(dyna_value_t), cmp_value);
   size_t off = (size_t)snprintf(out, size, "[");
   for (size_t i = 0; i < v.n && off < size; i++)
     off += (size_t)snprintf(out + off, size - off, "%s%s", i ? ", " : "", (char *)v.values[i].data);

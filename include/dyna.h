@@ -410,7 +410,9 @@ DYNA_API int dyna_key_command(dyna_client_t *c, size_t argc, const uint8_t *cons
  * applied by some replicas (it is never sent twice; reads are sent again once after
  * DYNA_ECONN, as dyna_get). Threads: the client's thread. */
 
-/* A list of strings a typed read hands back: members, fields and values, elements. */
+/* A list of strings a typed read hands back: members, fields and values, elements.
+ * With n == 0 nothing is allocated (values and scores NULL); dyna_values_free is still
+ * fine to call. */
 typedef struct dyna_values {
   size_t n;             /* number of strings (0: an empty or absent key) */
   dyna_value_t *values; /* n values, each NUL-terminated (the NUL not counted) */

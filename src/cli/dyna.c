@@ -242,7 +242,7 @@ static int run_typed(dyna_client_t *c, const typed_cmd_t *t, char **argv, int n)
     if (!rc) printf("%lld\n", (long long)x);
   } else if (!strcmp(name, "smembers")) {
     if (!(rc = dyna_smembers(c, key, klen, &vals))) {
-      qsort(vals.values, vals.n, sizeof(dyna_value_t), cmp_value);
+      if (vals.n) qsort(vals.values, vals.n, sizeof(dyna_value_t), cmp_value);
       print_values(&vals, 0, "(empty)");
     }
   } else if (!strcmp(name, "hset")) {

@@ -131,12 +131,13 @@ void dyna_values_free(dyna_values_t *v) {
   memset(v, 0, sizeof(*v));
 }
 
-/* Copies the bulk strings v[0..n) (every step-th from first; a nil bulk or array gives
- * nothing) into out. 0, DYNA_EPROTO or DYNA_ENOMEM (out freed). */
+/* Copies the bulk strings v[0..n) (every step-th from first; none leaves out empty,
+ * with nothing allocated) into out. 0, DYNA_EPROTO or DYNA_ENOMEM (out freed). */
 static int values_from(const dyna_resp_value_t *elems, size_t n, size_t first, size_t step,
                        dyna_values_t *out) {
   size_t k = n > first ? (n - first + step - 1) / step : 0;
-  out->values = dyna_calloc(k ? k : 1, sizeof(*out->values));
+  if (k == 0) return 0; /* nothing allocated: an empty answer needs no free */
+  out->values = dyna_calloc(k, sizeof(*out->values));
   if (!out->values) return DYNA_ENOMEM;
   for (size_t i = first; i < n; i += step) {
     const dyna_resp_value_t *e = &elems[i];
@@ -308,7 +309,7 @@ int dyna_zrange_withscores(dyna_client_t *c, const void *key, size_t klen, int64
   if (!rc && (v.type != DYNA_RESP_ARRAY || v.n % 2)) rc = bad_shape(c);
   if (!rc) {
     rc = values_from(v.elem, v.n, 0, 2, out);
-    if (!rc && !(out->scores = dyna_calloc(out->n ? out->n : 1, sizeof(double)))) rc = DYNA_ENOMEM;
+    if (!rc && out->n && !(out->scores = dyna_calloc(out->n, sizeof(double)))) rc = DYNA_ENOMEM;
     for (size_t i = 0; !rc && i < out->n; i++)
       if (parse_score(&v.elem[2 * i + 1], &out->scores[i])) rc = DYNA_EPROTO;
     if (rc) {

@@ -606,6 +606,7 @@ static void test_typed_calls(void **state) {
   dyna_values_free(&v);
   assert_int_equal(dyna_hget(c, "h", 1, "nf", 2, &v), 0);
   assert_int_equal(v.n, 0);
+  assert_null(v.values);
   assert_int_equal(dyna_hgetall(c, "h", 1, &v), 0);
   assert_int_equal(v.n, 2);
   assert_string_equal((char *)v.values[1].data, "v");
@@ -651,6 +652,7 @@ static void test_typed_calls(void **state) {
   dyna_values_free(&v);
   assert_int_equal(dyna_lpop(c, "none", 4, 0, &v), 0);
   assert_int_equal(v.n, 0);
+  assert_null(v.values); /* an empty answer allocates nothing */
   /* expiry and type */
   assert_int_equal(dyna_expire(c, "k", 1, 600, &flag), 0);
   assert_int_equal(flag, 1);
