@@ -1,10 +1,16 @@
 /* fuzz_object.c: libFuzzer target for the object, context and base64 decoders.
  *
- * The same input is tried three ways:
+ * The same input is tried four ways:
  *   object   if it decodes, it must re-encode to the very same bytes (canonical), be
  *            unchanged by a merge with a copy of itself or with itself, descend
  *            itself, and its context must round-trip; an update with its own context
- *            must leave exactly one sibling;
+ *            must leave exactly one sibling; its kind and deadline must be readable;
+ *   pair     the input as [u16 big-endian split][a][b], a being the first split bytes
+ *            (modulo what is there) after the two: when both decode (version 1 or 2,
+ *            typed states included), a merged with b and b merged with a must encode to
+ *            the same bytes (merge commutes), and that result must decode back to the
+ *            same bytes, be unchanged by merging a or b into it again (idempotence) and
+ *            descend both;
  *   context  if it decodes, it must re-encode to the same bytes (or be empty);
  *   base64   if it decodes, it must re-encode to the same characters (strictness).
  * Any broken property aborts. Allocation failures are not injected here (the unit
@@ -69,10 +75,59 @@ static void fuzz_as_object(const uint8_t *p, size_t len) {
   CHECK(dyna_obj_merge(&m, &m) == 0);
   CHECK(dyna_obj_equal(&m, &o));
   CHECK(dyna_obj_descends(&o, &o));
+  uint64_t deadline;
+  (void)dyna_obj_kind(&o, 0);
+  (void)dyna_obj_kind(&o, UINT64_MAX);
+  (void)dyna_obj_deadline(&o, &deadline);
   check_context_of(&o);
   dyna_buf_free(&b);
   dyna_obj_clear(&o);
   dyna_obj_clear(&m);
+}
+
+/* Merges b into a copy of a, into out (encoded); 0 or the merge's error. */
+static int merged(const dyna_obj_t *a, const dyna_obj_t *b, dyna_obj_t *m, dyna_buf_t *out) {
+  CHECK(dyna_obj_copy(m, a) == 0);
+  int rc = dyna_obj_merge(m, b);
+  if (rc == 0) dyna_obj_encode(m, out);
+  return rc;
+}
+
+static void fuzz_as_pair(const uint8_t *p, size_t len) {
+  if (len < 2) return;
+  size_t rest = len - 2, split = ((size_t)p[0] << 8 | p[1]) % (rest + 1);
+  const uint8_t *pa = p + 2, *pb = p + 2 + split;
+  dyna_obj_t a, b, ab, ba, again;
+  dyna_obj_init(&a);
+  dyna_obj_init(&b);
+  dyna_obj_init(&ab);
+  dyna_obj_init(&ba);
+  dyna_obj_init(&again);
+  dyna_buf_t eab = DYNA_BUF_INIT, eba = DYNA_BUF_INIT, e2 = DYNA_BUF_INIT;
+  if (dyna_obj_decode(pa, split, &a) != 0 || dyna_obj_decode(pb, rest - split, &b) != 0)
+    goto out;
+  int r1 = merged(&a, &b, &ab, &eab), r2 = merged(&b, &a, &ba, &eba);
+  CHECK(r1 == 0 || r1 == DYNA_ETOOBIG);
+  CHECK(r2 == 0 || r2 == DYNA_ETOOBIG);
+  if (r1 || r2) goto out;
+  CHECK(!eab.oom && !eba.oom);
+  CHECK(same_bytes(&eab, eba.data, eba.len)); /* commutes, byte for byte */
+  CHECK(dyna_obj_decode(eab.data, eab.len, &again) == 0);
+  dyna_obj_encode(&again, &e2);
+  CHECK(same_bytes(&e2, eab.data, eab.len)); /* the merge is canonical */
+  CHECK(dyna_obj_merge(&ab, &a) == 0 && dyna_obj_merge(&ab, &b) == 0);
+  CHECK(dyna_obj_equal(&ab, &again)); /* idempotent */
+  CHECK(dyna_obj_descends(&again, &a) && dyna_obj_descends(&again, &b));
+  CHECK(dyna_obj_kind(&again, 0) == dyna_obj_kind(&ba, 0));
+out:
+  dyna_buf_free(&eab);
+  dyna_buf_free(&eba);
+  dyna_buf_free(&e2);
+  dyna_obj_clear(&a);
+  dyna_obj_clear(&b);
+  dyna_obj_clear(&ab);
+  dyna_obj_clear(&ba);
+  dyna_obj_clear(&again);
 }
 
 static void fuzz_as_context(const uint8_t *p, size_t len) {
@@ -100,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_as_object(data, size);
+  fuzz_as_pair(data, size);
   fuzz_as_context(data, size);
   fuzz_as_base64(data, size);
   return 0;

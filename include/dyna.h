@@ -376,6 +376,177 @@ DYNA_API int dyna_command(dyna_client_t *c, size_t argc, const uint8_t *const *a
  * Errors: none. Threads: any thread, for a reply it owns. */
 DYNA_API void dyna_reply_free(dyna_reply_t *r);
 
+/** Sends any command routed by its key, and waits for its reply: as dyna_command, but
+ * the request goes to the key's preference list as dyna_submit_command's does. The
+ * typed calls below are this with a fixed command.
+ * @param[in] key_arg  >= 1: argv[key_arg] is the key the command is routed by
+ * Other parameters, ownership and errors as dyna_command (DYNA_EINVAL also when key_arg
+ * is 0 or >= argc). */
+DYNA_API int dyna_key_command(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
+                              const size_t *argl, size_t key_arg, dyna_reply_t **out);
+
+/* ---------------------------------------------------------------- typed calls
+ *
+ * Counters, sets, hashes, sorted sets, lists and expiry (docs/client.md, Types): each
+ * call sends one Redis command (named in its comment) routed by its key, and waits for
+ * the answer, as the blocking calls above. These types merge by themselves on every
+ * replica (no siblings, no contexts): a concurrent SADD and SREM of one member keeps it,
+ * counters add up. Every call takes:
+ *   @param[in] c          the client
+ *   @param[in] key, klen  the key (binary-safe)
+ * and a list of strings as (n, v, vl): n strings v[0..n) of lengths vl[0..n), n >= 1
+ * where a command needs one (binary-safe; borrowed). An integer @param[out] may be NULL
+ * when the caller does not want it. Every call returns 0 or:
+ *   DYNA_EINVAL   called from a callback, key NULL with klen > 0, or an empty list
+ *                 where one is needed
+ *   a request error (DYNA_ECONN, DYNA_ETIMEDOUT, DYNA_ENOMEM; DYNA_EPROTO when the
+ *                 answer is not of the command's shape)
+ *   a server error (DYNA_ENOQUORUM, DYNA_ETOOBIG, DYNA_EBUSY, DYNA_ETIMEDOUT), or
+ *   DYNA_EREMOTE  any other error answer, with Redis's text in dyna_client_errmsg:
+ *                 "WRONGTYPE Operation against a key holding the wrong kind of value"
+ *                 (the key holds another type), "ERR increment or decrement would
+ *                 overflow", "ERR value is not an integer or out of range", ...
+ * A write that failed with DYNA_ENOQUORUM, DYNA_ETIMEDOUT or DYNA_ECONN may have been
+ * applied by some replicas (it is never sent twice; reads are sent again once after
+ * DYNA_ECONN, as dyna_get). Threads: the client's thread. */
+
+/* A list of strings a typed read hands back: members, fields and values, elements.
+ * With n == 0 nothing is allocated (values and scores NULL); dyna_values_free is still
+ * fine to call. */
+typedef struct dyna_values {
+  size_t n;             /* number of strings (0: an empty or absent key) */
+  dyna_value_t *values; /* n values, each NUL-terminated (the NUL not counted) */
+  double *scores;       /* dyna_zrange_withscores: n scores; NULL for the other calls */
+} dyna_values_t;
+
+/** Frees what a typed read filled in v (every value, the scores) and zeroes v; v itself
+ * is the caller's. NULL, and an already freed or zeroed v, are fine.
+ * Errors: none. Threads: any thread, for values it owns. */
+DYNA_API void dyna_values_free(dyna_values_t *v);
+
+/** INCRBY: adds by to the counter at key (an absent key counts from 0).
+ * @param[in] by    the increment (negative: a decrement)
+ * @param[out] out  NULL, or the new value
+ * Errors: as above; DYNA_EREMOTE "ERR increment or decrement would overflow",
+ * "WRONGTYPE ..." (the key is a set, ...) or "ERR value is not an integer..." (a string
+ * that is not a number). */
+DYNA_API int dyna_incrby(dyna_client_t *c, const void *key, size_t klen, int64_t by,
+                         int64_t *out);
+
+/** SADD: adds the n members m[i] (lengths ml[i]) to the set at key.
+ * @param[out] added  NULL, or how many were not members before
+ * Errors: as above (DYNA_EINVAL when n is 0; "WRONGTYPE ..."). */
+DYNA_API int dyna_sadd(dyna_client_t *c, const void *key, size_t klen, size_t n,
+                       const uint8_t *const *m, const size_t *ml, int64_t *added);
+
+/** SREM: removes the members (as observed by the coordinator; a concurrent add wins).
+ * @param[out] removed  NULL, or how many were members
+ * Errors: as dyna_sadd. */
+DYNA_API int dyna_srem(dyna_client_t *c, const void *key, size_t klen, size_t n,
+                       const uint8_t *const *m, const size_t *ml, int64_t *removed);
+
+/** SMEMBERS: every member of the set at key (a quorum read, merged).
+ * @param[out] out  zeroed first; on success the members (any order), owned by the
+ *                  caller: free with dyna_values_free. An absent key gives out->n == 0.
+ * Errors: as above ("WRONGTYPE ..."). */
+DYNA_API int dyna_smembers(dyna_client_t *c, const void *key, size_t klen,
+                           dyna_values_t *out);
+
+/** HSET: sets n fields f[i] to values v[i] in the hash at key.
+ * @param[out] added  NULL, or how many fields were new
+ * Errors: as dyna_sadd. */
+DYNA_API int dyna_hset(dyna_client_t *c, const void *key, size_t klen, size_t n,
+                       const uint8_t *const *f, const size_t *fl, const uint8_t *const *v,
+                       const size_t *vl, int64_t *added);
+
+/** HGET: the value of one field.
+ * @param[out] out  zeroed first; on success out->n is 1 and values[0] the value, or 0
+ *                  when the field or the key is absent; free with dyna_values_free
+ * Errors: as above. */
+DYNA_API int dyna_hget(dyna_client_t *c, const void *key, size_t klen, const void *field,
+                       size_t flen, dyna_values_t *out);
+
+/** HGETALL: every field and its value.
+ * @param[out] out  zeroed first; on success 2 x fields strings: field, value, field,
+ *                  value, ...; free with dyna_values_free
+ * Errors: as above. */
+DYNA_API int dyna_hgetall(dyna_client_t *c, const void *key, size_t klen, dyna_values_t *out);
+
+/** ZADD: adds the n members m[i] with scores score[i] to the sorted set at key, or
+ * updates their scores.
+ * @param[out] added  NULL, or how many members were new
+ * Errors: as dyna_sadd; DYNA_EINVAL also for a NaN score. */
+DYNA_API int dyna_zadd(dyna_client_t *c, const void *key, size_t klen, size_t n,
+                       const double *score, const uint8_t *const *m, const size_t *ml,
+                       int64_t *added);
+
+/** ZINCRBY: adds by to member's score (increments merge like a counter).
+ * @param[out] out  NULL, or the new score
+ * Errors: as above; DYNA_EINVAL for a NaN by. */
+DYNA_API int dyna_zincrby(dyna_client_t *c, const void *key, size_t klen, double by,
+                          const void *member, size_t mlen, double *out);
+
+/** ZRANGE key start stop WITHSCORES: members by rank, lowest score first; start and
+ * stop as Redis takes them (0-based, inclusive, negative from the end).
+ * @param[out] out  zeroed first; on success the members and out->scores (n each);
+ *                  free with dyna_values_free
+ * Errors: as above. */
+DYNA_API int dyna_zrange_withscores(dyna_client_t *c, const void *key, size_t klen,
+                                    int64_t start, int64_t stop, dyna_values_t *out);
+
+/** LPUSH: inserts the n values v[i] at the head of the list at key, one after the
+ * other (the last ends first, as Redis).
+ * @param[out] len  NULL, or the list's length after the push
+ * Errors: as dyna_sadd. */
+DYNA_API int dyna_lpush(dyna_client_t *c, const void *key, size_t klen, size_t n,
+                        const uint8_t *const *v, const size_t *vl, int64_t *len);
+
+/** RPUSH: as dyna_lpush, at the tail. */
+DYNA_API int dyna_rpush(dyna_client_t *c, const void *key, size_t klen, size_t n,
+                        const uint8_t *const *v, const size_t *vl, int64_t *len);
+
+/** LRANGE: the elements from start to stop (as Redis: inclusive, negative from the end).
+ * @param[out] out  zeroed first; on success the elements in order; free with
+ *                  dyna_values_free
+ * Errors: as above. */
+DYNA_API int dyna_lrange(dyna_client_t *c, const void *key, size_t klen, int64_t start,
+                         int64_t stop, dyna_values_t *out);
+
+/** LPOP: removes and returns up to count elements from the head (count 0: one, as LPOP
+ * without a count). Concurrent pops on two sides of a partition may pop the same element
+ * (docs/client.md, Types).
+ * @param[out] out  zeroed first; on success the popped elements (n 0 when the key is
+ *                  absent); free with dyna_values_free
+ * Errors: as above. */
+DYNA_API int dyna_lpop(dyna_client_t *c, const void *key, size_t klen, size_t count,
+                       dyna_values_t *out);
+
+/** EXPIRE: the key (of any type) expires in seconds seconds (<= 0: at once).
+ * @param[out] set  NULL, or 1 when the key exists and the deadline was set, 0 when the
+ *                  key is absent
+ * Errors: as above. */
+DYNA_API int dyna_expire(dyna_client_t *c, const void *key, size_t klen, int64_t seconds,
+                         int *set);
+
+/** TTL: the seconds left before the key expires.
+ * @param[out] ttl  the seconds left; -1 when the key has no expiry, -2 when it is
+ *                  absent (as Redis)
+ * Errors: as above. */
+DYNA_API int dyna_ttl(dyna_client_t *c, const void *key, size_t klen, int64_t *ttl);
+
+/** PERSIST: drops the key's expiry.
+ * @param[out] removed  NULL, or 1 when the key had one, else 0
+ * Errors: as above. */
+DYNA_API int dyna_persist(dyna_client_t *c, const void *key, size_t klen, int *removed);
+
+/** TYPE: what the key holds, as Redis names it: "string" (a counter too), "set",
+ * "hash", "zset", "list", or "none" when absent or expired.
+ * @param[out] type  receives the name, NUL-terminated and truncated to size (16 bytes
+ *                   hold every name)
+ * Errors: as above. */
+DYNA_API int dyna_type(dyna_client_t *c, const void *key, size_t klen, char *type,
+                       size_t size);
+
 /* ---------------------------------------------------------------- asynchronous calls */
 
 /* What a callback receives. Owned by the library until the callback returns. */

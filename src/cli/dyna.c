@@ -1,8 +1,10 @@
-/* dyna.c: the dyna command-line client: get, put, del, ping against one node, and the
- * operator views (status, ring). Exit status 0 on success, 1 with a one-line message
- * on stderr on any error, 2 on a usage error. */
+/* dyna.c: the dyna command-line client: get, put, del, ping against one node, the typed
+ * commands (incr, sadd, smembers, hset, ..., expire, ttl, type: dyna.h's typed calls),
+ * and the operator views (status, ring). Exit status 0
+ * on success, 1 with a one-line message on stderr on any error, 2 on a usage error. */
 #include "dyna.h"
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,25 @@ static void usage(FILE *f) {
     "  put KEY VALUE [--context C] [--w N]  write; prints the new context\n"
     "  del KEY [--context C] [--w N]        delete (tombstone); prints the new context\n"
     "  ping                                 PONG when the node answers\n"
+    "types (merged by every replica; no contexts):\n"
+    "  incr KEY [N]                         add N (default 1) to a counter; prints the value\n"
+    "  sadd KEY MEMBER...                   add to a set; prints how many were new\n"
+    "  srem KEY MEMBER...                   remove from a set; prints how many were there\n"
+    "  smembers KEY                         the members, one a line, sorted\n"
+    "  hset KEY FIELD VALUE [FIELD VALUE]...  set hash fields; prints how many were new\n"
+    "  hget KEY FIELD                       one field's value, or (nil)\n"
+    "  hgetall KEY                          FIELD VALUE, one field a line\n"
+    "  zadd KEY SCORE MEMBER [SCORE MEMBER]...  add to a sorted set; prints how many were new\n"
+    "  zincrby KEY N MEMBER                 add N to a member's score; prints the score\n"
+    "  zrange KEY [START STOP]              MEMBER SCORE by rank (default 0 -1)\n"
+    "  lpush KEY VALUE...                   push at the head; prints the length\n"
+    "  rpush KEY VALUE...                   push at the tail; prints the length\n"
+    "  lrange KEY [START STOP]              the elements, one a line (default 0 -1)\n"
+    "  lpop KEY [COUNT]                     pop from the head, one a line, or (nil)\n"
+    "  expire KEY SECONDS                   1 when set, 0 when the key is absent\n"
+    "  ttl KEY                              seconds left (-1: no expiry, -2: absent)\n"
+    "  persist KEY                          1 when an expiry was dropped, else 0\n"
+    "  type KEY                             string, set, hash, zset, list or none\n"
     "  status                               members as the node sees them\n"
     "  ring                                 partition -> preference list\n"
     "  admin join HOST:PORT                 make the node join the member at that cluster address\n"
@@ -134,6 +155,163 @@ static void show_counters(const dyna_reply_t *v) {
 
 static void show_ok(const dyna_reply_t *v) { (void)v; printf("OK\n"); }
 
+/* ---- the typed subcommands ------------------------------------------------------ */
+
+typedef struct typed_cmd {
+  const char *name;
+  int min, max; /* arguments after KEY (max -1: any number) */
+  int step;     /* the arguments after KEY come in groups of step */
+} typed_cmd_t;
+
+static const typed_cmd_t typed_cmds[] = {
+    {"incr", 0, 1, 1},     {"sadd", 1, -1, 1},   {"srem", 1, -1, 1},    {"smembers", 0, 0, 1},
+    {"hset", 2, -1, 2},    {"hget", 1, 1, 1},    {"hgetall", 0, 0, 1},  {"zadd", 2, -1, 2},
+    {"zincrby", 2, 2, 2},  {"zrange", 0, 2, 2},  {"lpush", 1, -1, 1},   {"rpush", 1, -1, 1},
+    {"lrange", 0, 2, 2},   {"lpop", 0, 1, 1},    {"expire", 1, 1, 1},   {"ttl", 0, 0, 1},
+    {"persist", 0, 0, 1},  {"type", 0, 0, 1},    {NULL, 0, 0, 0}};
+
+static const typed_cmd_t *typed_find(const char *name) {
+  for (const typed_cmd_t *t = typed_cmds; t->name; t++)
+    if (!strcmp(t->name, name)) return t;
+  return NULL;
+}
+
+/* Parses a whole decimal integer; 0 on success. */
+static int parse_i64(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long x = strtoll(s, &end, 10);
+  if (!*s || *end || errno) return -1;
+  *out = x;
+  return 0;
+}
+
+static int parse_double(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  double d = strtod(s, &end);
+  if (!*s || *end || errno || d != d) return -1;
+  *out = d;
+  return 0;
+}
+
+static int cmp_value(const void *a, const void *b) {
+  const dyna_value_t *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->data, y->data, n);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Prints values one a line (pairs: two a line, separated by a space); "(empty)" or
+ * "(nil)" when there are none. */
+static void print_values(dyna_values_t *v, int pairs, const char *none) {
+  if (!v->n) printf("%s\n", none);
+  for (size_t k = 0; k < v->n; k++) {
+    print_bytes(v->values[k].data, v->values[k].len);
+    if (v->scores) printf(" %.17g", v->scores[k]);
+    putchar(pairs && k % 2 == 0 ? ' ' : '\n');
+  }
+}
+
+/* Runs typed command t on KEY = argv[0] with args argv[1..n); returns the exit status. */
+static int run_typed(dyna_client_t *c, const typed_cmd_t *t, char **argv, int n) {
+  const char *key = argv[0];
+  size_t klen = strlen(key);
+  const char *name = t->name;
+  int nv = n - 1;
+  const uint8_t **v = calloc(nv > 0 ? (size_t)nv : 1, sizeof(*v));
+  size_t *vl = calloc(nv > 0 ? (size_t)nv : 1, sizeof(*vl));
+  double *sc = calloc(nv > 0 ? (size_t)nv : 1, sizeof(*sc));
+  if (!v || !vl || !sc) { free(v); free(vl); free(sc); return die(c, DYNA_ENOMEM); }
+  for (int k = 0; k < nv; k++) {
+    v[k] = (const uint8_t *)argv[k + 1];
+    vl[k] = strlen(argv[k + 1]);
+  }
+  int rc = 0, usage_err = 0, flag = 0;
+  int64_t x = 0, y = -1;
+  double d = 0;
+  dyna_values_t vals = {0};
+  char type[16];
+  if (!strcmp(name, "incr")) {
+    x = 1;
+    if (nv && parse_i64(argv[1], &x)) usage_err = 1;
+    else if (!(rc = dyna_incrby(c, key, klen, x, &x))) printf("%lld\n", (long long)x);
+  } else if (!strcmp(name, "sadd") || !strcmp(name, "srem")) {
+    rc = name[1] == 'a' ? dyna_sadd(c, key, klen, (size_t)nv, v, vl, &x)
+                        : dyna_srem(c, key, klen, (size_t)nv, v, vl, &x);
+    if (!rc) printf("%lld\n", (long long)x);
+  } else if (!strcmp(name, "smembers")) {
+    if (!(rc = dyna_smembers(c, key, klen, &vals))) {
+      if (vals.n) qsort(vals.values, vals.n, sizeof(dyna_value_t), cmp_value);
+      print_values(&vals, 0, "(empty)");
+    }
+  } else if (!strcmp(name, "hset")) {
+    const uint8_t **f = calloc((size_t)nv / 2 + 1, sizeof(*f)), **hv = calloc((size_t)nv / 2 + 1, sizeof(*hv));
+    size_t *fl = calloc((size_t)nv / 2 + 1, sizeof(*fl)), *hl = calloc((size_t)nv / 2 + 1, sizeof(*hl));
+    if (!f || !hv || !fl || !hl) rc = DYNA_ENOMEM;
+    for (int k = 0; !rc && k < nv / 2; k++) {
+      f[k] = v[2 * k]; fl[k] = vl[2 * k];
+      hv[k] = v[2 * k + 1]; hl[k] = vl[2 * k + 1];
+    }
+    if (!rc && !(rc = dyna_hset(c, key, klen, (size_t)nv / 2, f, fl, hv, hl, &x)))
+      printf("%lld\n", (long long)x);
+    free(f); free(hv); free(fl); free(hl);
+  } else if (!strcmp(name, "hget")) {
+    if (!(rc = dyna_hget(c, key, klen, v[0], vl[0], &vals))) print_values(&vals, 0, "(nil)");
+  } else if (!strcmp(name, "hgetall")) {
+    if (!(rc = dyna_hgetall(c, key, klen, &vals))) print_values(&vals, 1, "(empty)");
+  } else if (!strcmp(name, "zadd")) {
+    const uint8_t **m = calloc((size_t)nv / 2 + 1, sizeof(*m));
+    size_t *ml = calloc((size_t)nv / 2 + 1, sizeof(*ml));
+    if (!m || !ml) rc = DYNA_ENOMEM;
+    for (int k = 0; !rc && !usage_err && k < nv / 2; k++) {
+      if (parse_double(argv[1 + 2 * k], &sc[k])) usage_err = 1;
+      m[k] = v[2 * k + 1]; ml[k] = vl[2 * k + 1];
+    }
+    if (!rc && !usage_err && !(rc = dyna_zadd(c, key, klen, (size_t)nv / 2, sc, m, ml, &x)))
+      printf("%lld\n", (long long)x);
+    free(m); free(ml);
+  } else if (!strcmp(name, "zincrby")) {
+    if (parse_double(argv[1], &d)) usage_err = 1;
+    else if (!(rc = dyna_zincrby(c, key, klen, d, v[1], vl[1], &d))) printf("%.17g\n", d);
+  } else if (!strcmp(name, "zrange") || !strcmp(name, "lrange")) {
+    x = 0;
+    if (nv == 2 && (parse_i64(argv[1], &x) || parse_i64(argv[2], &y))) usage_err = 1;
+    else if (name[0] == 'z') {
+      if (!(rc = dyna_zrange_withscores(c, key, klen, x, y, &vals))) print_values(&vals, 0, "(empty)");
+    } else if (!(rc = dyna_lrange(c, key, klen, x, y, &vals))) {
+      print_values(&vals, 0, "(empty)");
+    }
+  } else if (!strcmp(name, "lpush") || !strcmp(name, "rpush")) {
+    rc = name[0] == 'l' ? dyna_lpush(c, key, klen, (size_t)nv, v, vl, &x)
+                        : dyna_rpush(c, key, klen, (size_t)nv, v, vl, &x);
+    if (!rc) printf("%lld\n", (long long)x);
+  } else if (!strcmp(name, "lpop")) {
+    x = 0;
+    if (nv && (parse_i64(argv[1], &x) || x <= 0)) usage_err = 1;
+    else if (!(rc = dyna_lpop(c, key, klen, (size_t)x, &vals))) print_values(&vals, 0, "(nil)");
+  } else if (!strcmp(name, "expire")) {
+    if (parse_i64(argv[1], &x)) usage_err = 1;
+    else if (!(rc = dyna_expire(c, key, klen, x, &flag))) printf("%d\n", flag);
+  } else if (!strcmp(name, "ttl")) {
+    if (!(rc = dyna_ttl(c, key, klen, &x))) printf("%lld\n", (long long)x);
+  } else if (!strcmp(name, "persist")) {
+    if (!(rc = dyna_persist(c, key, klen, &flag))) printf("%d\n", flag);
+  } else if (!strcmp(name, "type")) {
+    if (!(rc = dyna_type(c, key, klen, type, sizeof(type)))) printf("%s\n", type);
+  }
+  dyna_values_free(&vals);
+  free(v); free(vl); free(sc);
+  if (usage_err) {
+    fprintf(stderr, "dyna: %s: not a number\n", name);
+    dyna_client_close(c);
+    return 2;
+  }
+  if (rc) return die(c, rc);
+  dyna_client_close(c);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1";
   int port = 7001, timeout = 5000, i = 1;
@@ -147,6 +325,25 @@ int main(int argc, char **argv) {
   }
   if (i >= argc) { usage(stderr); return 2; }
   const char *cmd = argv[i++];
+  const typed_cmd_t *t = typed_find(cmd);
+  if (t) {
+    int n = argc - i; /* KEY and its arguments */
+    if (n < 1 + t->min || (t->max >= 0 && n > 1 + t->max) || (n - 1) % t->step) {
+      usage(stderr);
+      return 2;
+    }
+    /* Opened on the node as a seed, with ring routing: each typed call goes to its
+     * key's preference list, as libdyna's typed calls do in applications. */
+    char seed[300];
+    snprintf(seed, sizeof(seed), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    dyna_options_t to;
+    dyna_options_init(&to);
+    to.timeout_ms = timeout;
+    dyna_client_t *tc;
+    int trc = dyna_client_open(seed, &to, &tc);
+    if (trc) return die(tc, trc);
+    return run_typed(tc, t, argv + i, n);
+  }
   opts_t o = {NULL, 0, 0};
   int nargs = !strcmp(cmd, "put") ? 2 : (!strcmp(cmd, "get") || !strcmp(cmd, "del") || !strcmp(cmd, "local")) ? 1 : 0;
   if (!strcmp(cmd, "ping") || !strcmp(cmd, "status") || !strcmp(cmd, "ring")) nargs = 0;

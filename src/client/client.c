@@ -750,6 +750,12 @@ int dyna_client_route(dyna_client_t *c, const void *key, size_t klen, char *addr
 
 int dyna_client_command(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
                         const size_t *argl, dyna_resp_value_t *out) {
+  return dyna_client_command_key(c, argc, argv, argl, NULL, 0, out);
+}
+
+int dyna_client_command_key(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
+                            const size_t *argl, const void *route, size_t klen,
+                            dyna_resp_value_t *out) {
   memset(out, 0, sizeof(*out));
   if (c->in_cb) return DYNA_EINVAL;
   c->errmsg[0] = 0;
@@ -760,7 +766,7 @@ int dyna_client_command(dyna_client_t *c, size_t argc, const uint8_t *const *arg
   q->raw_out = out;
   q->raw_status = &status;
   q->raw_done = &done;
-  int rc = dyna_client_submit(c, q, argc, argv, argl, NULL, 0);
+  int rc = dyna_client_submit(c, q, argc, argv, argl, route, klen);
   if (rc) return rc;
   rc = wait_done(c, &done);
   return rc ? rc : status;

@@ -82,6 +82,11 @@ struct dyna_cnode {
  * status 0. Blocking; runs other requests' callbacks while it waits. */
 int dyna_client_command(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
                         const size_t *argl, dyna_resp_value_t *out);
+/* The same, routed by key (route, klen) to the key's preference list as the submit
+ * calls are (route NULL: the first reachable seed, as dyna_client_command). */
+int dyna_client_command_key(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
+                            const size_t *argl, const void *route, size_t klen,
+                            dyna_resp_value_t *out);
 /* Maps a RESP error text ("NOQUORUM ...") to a DYNA_E* code (proto/words.h) and records
  * it as errmsg. */
 int dyna_client_remote_error(dyna_client_t *c, const dyna_resp_value_t *v);

@@ -1,4 +1,5 @@
-/* reply.c: dyna_command, the public blocking form of any command, and its reply tree
+/* reply.c: dyna_command and dyna_key_command, the public blocking forms of any command
+ * (to the first seed, or routed by a key), and their reply tree
  * (dyna_reply_t): the engine's RESP value (proto/resp.h, private) copied into the public
  * shape, so that the CLI and applications never see the codec's types. */
 #include "client/client_int.h"
@@ -42,12 +43,14 @@ void dyna_reply_free(dyna_reply_t *r) {
   dyna_free(r);
 }
 
-int dyna_command(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
-                 const size_t *argl, dyna_reply_t **out) {
+/* dyna_command (key_arg 0: the first seed) and dyna_key_command (routed by argv[key_arg]). */
+static int command(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
+                   const size_t *argl, size_t key_arg, dyna_reply_t **out) {
   *out = NULL;
-  if (argc == 0 || !argv || !argl) return DYNA_EINVAL;
+  if (argc == 0 || !argv || !argl || key_arg >= argc) return DYNA_EINVAL;
   dyna_resp_value_t v;
-  int rc = dyna_client_command(c, argc, argv, argl, &v);
+  int rc = dyna_client_command_key(c, argc, argv, argl, key_arg ? argv[key_arg] : NULL,
+                                   key_arg ? argl[key_arg] : 0, &v);
   if (rc) return rc;
   if (v.type == DYNA_RESP_ERROR) {
     rc = dyna_client_remote_error(c, &v);
@@ -65,4 +68,18 @@ int dyna_command(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
   dyna_resp_value_free(&v);
   *out = r;
   return 0;
+}
+
+int dyna_command(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
+                 const size_t *argl, dyna_reply_t **out) {
+  return command(c, argc, argv, argl, 0, out);
+}
+
+int dyna_key_command(dyna_client_t *c, size_t argc, const uint8_t *const *argv,
+                     const size_t *argl, size_t key_arg, dyna_reply_t **out) {
+  if (key_arg == 0) {
+    *out = NULL;
+    return DYNA_EINVAL;
+  }
+  return command(c, argc, argv, argl, key_arg, out);
 }

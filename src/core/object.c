@@ -254,6 +254,26 @@ too_big:
   return 0;
 }
 
+/* A total order of values (flags, stamp, length, bytes), for the one case where both
+ * sides hold one dot with different values. A dot names one write, so this happens only
+ * with damaged or forged input; choosing by the order keeps the merge commutative there
+ * too, so replicas that met such input still converge (found by fuzz_object). */
+static int val_order(const dyna_val_t *a, const dyna_val_t *b) {
+  if (a->flags != b->flags) return a->flags < b->flags ? -1 : 1;
+  if (a->ts_ms != b->ts_ms) return a->ts_ms < b->ts_ms ? -1 : 1;
+  if (a->len != b->len) return a->len < b->len ? -1 : 1;
+  return a->len ? memcmp(a->data, b->data, a->len) : 0;
+}
+
+/* 1 when the result's value of dot comes from the other side although the destination
+ * holds that dot too (see val_order). */
+static int other_wins(const plan_t *p, uint64_t dot) {
+  if (!p->self || !p->other || !entry_holds(p->self, dot) || !entry_holds(p->other, dot))
+    return 0;
+  return val_order(&p->other->vals[p->other->counter - dot],
+                   &p->self->vals[p->self->counter - dot]) > 0;
+}
+
 /* Allocates the result arrays of plan and copies the values that do not come from
  * the destination (those are moved in by commit). Returns 0 or DYNA_ENOMEM (then
  * nothing stays allocated). */
@@ -272,7 +292,8 @@ static int build(const plan_t *plan, size_t n, const dyna_val_t *fresh_val,
       uint64_t dot = p->counter - i;
       const dyna_val_t *src;
       if (p->fresh && i == 0) src = fresh_val;
-      else if (p->self && entry_holds(p->self, dot)) continue; /* moved by commit */
+      else if (p->self && entry_holds(p->self, dot) && !other_wins(p, dot))
+        continue; /* moved by commit */
       else src = &p->other->vals[p->other->counter - dot];
       if (val_copy(&e[k].vals[i], src)) goto fail;
     }
@@ -293,7 +314,7 @@ static void commit(dyna_obj_t *o, const plan_t *plan, size_t n, dyna_dvv_entry_t
     uint64_t lo = plan[k].counter - plan[k].nvals;
     for (size_t j = 0; j < s->nvals; j++) {
       uint64_t dot = s->counter - j;
-      if (dot > lo) {
+      if (dot > lo && !other_wins(&plan[k], dot)) {
         e[k].vals[plan[k].counter - dot] = s->vals[j];
         s->vals[j].data = NULL; /* ownership moved */
       }

@@ -19,6 +19,12 @@ routing is observable: a write sent to a node outside the list is forwarded (INF
   5. A node killed: routed requests fall back to the next preference-list node and the
      run still succeeds (R=W=1 so quorum waits do not depend on failure detection).
   6. --protocol redis against a redis-server (when /usr/bin/redis-server exists).
+  7. The typed calls: examples/cart_set (example_cart_set) adds from two clients, removes,
+     counts and expires through dyna_sadd/srem/smembers/incrby/expire/ttl/type; the dyna
+     CLI's type subcommands (incr, sadd, smembers, srem, hset, hget, hgetall, zadd,
+     zincrby, zrange, lpush, rpush, lrange, lpop, expire, ttl, persist, type) print what
+     Redis would answer, WRONGTYPE is an error (exit 1), a bad number a usage error
+     (exit 2), and --help names every subcommand.
 
 Environment: DYNA_BIN (dynad, dyna-bench, example_cart; libdyna.so in ../lib), DYNA_TMP."""
 import ctypes
@@ -302,11 +308,87 @@ def t_redis(h):
         p.wait()
 
 
+def t_cart_set(h):
+    p = subprocess.run([exe("example_cart_set"), "--seeds", seeds(), "--user", "bob"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    out = p.stdout.decode("utf-8", "replace")
+    print("\n".join("    | " + l for l in out.splitlines()))
+    h.eq("example_cart_set exit status", p.returncode, 0)
+    h.check("adds from two clients at once all kept",
+            "laptop added coffee, book: [book, coffee, pencil]" in out, out)
+    h.check("a remove takes what was seen", "(1 removed): [book, coffee]" in out, out)
+    h.check("the cart is a set with an expiry", "cart is a set, expires in" in out, out)
+
+
+def cli(*args):
+    n = S["nodes"]["n1"]
+    p = subprocess.run([exe("dyna"), "-h", n.ip, "-p", str(n.port)] + [str(a) for a in args],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def t_cli_types(h):
+    helptext = subprocess.run([exe("dyna"), "--help"], stdout=subprocess.PIPE,
+                              timeout=10).stdout.decode()
+    subs = ("incr", "sadd", "srem", "smembers", "hset", "hget", "hgetall", "zadd", "zincrby",
+            "zrange", "lpush", "rpush", "lrange", "lpop", "expire", "ttl", "persist", "type")
+    missing = [s for s in subs if "\n  %s KEY" % s not in helptext]
+    h.check("--help names every type subcommand", not missing, missing)
+    steps = [
+        (("incr", "cli:n"), 0, "1\n"),
+        (("incr", "cli:n", -5), 0, "-4\n"),
+        (("type", "cli:n"), 0, "string\n"),
+        (("sadd", "cli:s", "b", "a", "b"), 0, "2\n"),
+        (("sadd", "cli:s", "c"), 0, "1\n"),
+        (("srem", "cli:s", "c", "zz"), 0, "1\n"),
+        (("smembers", "cli:s"), 0, "a\nb\n"),
+        (("smembers", "cli:none"), 0, "(empty)\n"),
+        (("type", "cli:s"), 0, "set\n"),
+        (("hset", "cli:h", "f", "1", "g", "2"), 0, "2\n"),
+        (("hset", "cli:h", "f", "3"), 0, "0\n"),
+        (("hget", "cli:h", "f"), 0, "3\n"),
+        (("hget", "cli:h", "nope"), 0, "(nil)\n"),
+        (("zadd", "cli:z", 2, "b", 1.5, "a"), 0, "2\n"),
+        (("zincrby", "cli:z", 10, "a"), 0, "11.5\n"),
+        (("zrange", "cli:z"), 0, "b 2\na 11.5\n"),
+        (("zrange", "cli:z", 0, 0), 0, "b 2\n"),
+        (("rpush", "cli:l", "x", "y"), 0, "2\n"),
+        (("lpush", "cli:l", "w"), 0, "3\n"),
+        (("lrange", "cli:l"), 0, "w\nx\ny\n"),
+        (("lrange", "cli:l", 1, 1), 0, "x\n"),
+        (("lpop", "cli:l"), 0, "w\n"),
+        (("lpop", "cli:l", 5), 0, "x\ny\n"),
+        (("lpop", "cli:l"), 0, "(nil)\n"),
+        (("ttl", "cli:s"), 0, "-1\n"),
+        (("expire", "cli:s", 100), 0, "1\n"),
+        (("expire", "cli:none", 100), 0, "0\n"),
+        (("persist", "cli:s"), 0, "1\n"),
+        (("ttl", "cli:s"), 0, "-1\n"),
+        (("ttl", "cli:none"), 0, "-2\n"),
+        (("type", "cli:none"), 0, "none\n"),
+    ]
+    for args, want_rc, want_out in steps:
+        rc, out, err = cli(*args)
+        h.eq("dyna %s" % " ".join(str(a) for a in args), (rc, out), (want_rc, want_out))
+    rc, out, _ = cli("expire", "cli:h", 100)
+    rc, out, _ = cli("ttl", "cli:h")
+    h.check("ttl after expire 100 is in (0, 100]", rc == 0 and 0 < int(out) <= 100, out)
+    rc, out, err = cli("sadd", "cli:n", "m")
+    h.eq("sadd on a counter fails", rc, 1)
+    h.check("... with WRONGTYPE", "WRONGTYPE" in err, err)
+    rc, out, err = cli("incr", "cli:n", "x")
+    h.eq("incr with a non-number is a usage error", rc, 2)
+    rc, out, err = cli("hset", "cli:h", "f")
+    h.eq("hset without a value is a usage error", rc, 2)
+
+
 if __name__ == "__main__":
     H.run([("start a 3-node cluster (N=2)", t_start),
            ("example_cart", t_cart),
            ("routing inside libdyna", t_route_library),
            ("routing seen by the servers", t_route_servers),
            ("dyna-bench output", t_bench_output),
+           ("example_cart_set", t_cart_set),
+           ("dyna CLI type subcommands", t_cli_types),
            ("a node down", t_node_down),
            ("dyna-bench --protocol redis", t_redis)])

@@ -11,12 +11,15 @@
  *   - the engine against a fake RESP server in a child process: 200 pipelined requests on
  *     one connection all answered in order, a silent server times requests out with
  *     DYNA_ETIMEDOUT, a refused connection is DYNA_ECONN, blocking calls inside a
- *     callback are refused. */
+ *     callback are refused;
+ *   - the typed calls (dyna_incrby ... dyna_type) against the same fake server: what
+ *     they send, the answers they accept and refuse, what they hand back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -281,9 +284,97 @@ static void test_siblings_shape(void **state) {
 
 /* ---- the engine against a fake server ------------------------------------------- */
 
+static int arg_is(const dyna_resp_cmd_t *cmd, size_t i, const char *w) {
+  return i < cmd->argc && cmd->argl[i] == strlen(w) && !memcmp(dyna_resp_cmd_arg(cmd, i), w, strlen(w));
+}
+
+/* The typed commands, answered so that a test can check what was sent: key "wt" gets
+ * WRONGTYPE, key "shape" +OK (a wrong shape for all of them); else
+ *   INCRBY k n -> :n+1            SADD/SREM/LPUSH/RPUSH/HSET/ZADD k a... -> :(args after k)
+ *   SMEMBERS k -> [k, "m\0"]      HGETALL k -> [f, v] ([f] for key "odd")
+ *   HGET k f -> $f ("nf": nil)    ZINCRBY k by m -> $by as sent
+ *   ZRANGE k a b WITHSCORES -> [a, "1.5", b, "-inf"]   LRANGE k a b -> [a, b]
+ *   LPOP k -> $one ("none": nil)  LPOP k n -> [n x "e"]
+ *   EXPIRE k s -> :1 (":0" for "absent")  TTL k -> :-2 for "absent", else :s of the
+ *   last EXPIRE   PERSIST k -> :1   TYPE k -> +zset
+ * Returns 0 when the command is none of them. */
+static int fake_typed(const dyna_resp_cmd_t *cmd, dyna_buf_t *out, int64_t *last_expire) {
+  static const char *const names[] = {"INCRBY", "SADD", "SREM", "LPUSH", "RPUSH", "HSET", "ZADD",
+                                      "SMEMBERS", "HGETALL", "HGET", "ZINCRBY", "ZRANGE", "LRANGE",
+                                      "LPOP", "EXPIRE", "TTL", "PERSIST", "TYPE", NULL};
+  size_t k = 0;
+  while (names[k] && !arg_is(cmd, 0, names[k])) k++;
+  if (!names[k] || cmd->argc < 2) return 0;
+  const char *name = names[k];
+  char buf[64];
+  const uint8_t *a2 = cmd->argc > 2 ? dyna_resp_cmd_arg(cmd, 2) : NULL;
+  size_t l2 = cmd->argc > 2 ? cmd->argl[2] : 0;
+  if (arg_is(cmd, 1, "wt")) {
+    dyna_resp_put_error(out, "WRONGTYPE Operation against a key holding the wrong kind of value");
+  } else if (arg_is(cmd, 1, "shape")) {
+    dyna_resp_put_simple(out, "OK");
+  } else if (!strcmp(name, "INCRBY")) {
+    snprintf(buf, sizeof(buf), "%.*s", (int)l2, (const char *)a2);
+    dyna_resp_put_int(out, strtoll(buf, NULL, 10) + 1);
+  } else if (k <= 6) {
+    dyna_resp_put_int(out, (int64_t)cmd->argc - 2);
+  } else if (!strcmp(name, "SMEMBERS")) {
+    dyna_resp_put_array(out, 2);
+    dyna_resp_put_bulk(out, dyna_resp_cmd_arg(cmd, 1), cmd->argl[1]);
+    dyna_resp_put_bulk(out, (const uint8_t *)"m\0", 2);
+  } else if (!strcmp(name, "HGETALL")) {
+    int odd = arg_is(cmd, 1, "odd");
+    dyna_resp_put_array(out, odd ? 1 : 2);
+    dyna_resp_put_bulk_str(out, "f");
+    if (!odd) dyna_resp_put_bulk_str(out, "v");
+  } else if (!strcmp(name, "HGET")) {
+    if (arg_is(cmd, 2, "nf")) dyna_resp_put_nil(out);
+    else dyna_resp_put_bulk(out, a2, l2);
+  } else if (!strcmp(name, "ZINCRBY")) {
+    dyna_resp_put_bulk(out, a2, l2);
+  } else if (!strcmp(name, "ZRANGE")) {
+    if (!arg_is(cmd, 4, "WITHSCORES")) {
+      dyna_resp_put_error(out, "ERR no WITHSCORES");
+    } else {
+      dyna_resp_put_array(out, 4);
+      dyna_resp_put_bulk(out, a2, l2);
+      dyna_resp_put_bulk_str(out, "1.5");
+      dyna_resp_put_bulk(out, dyna_resp_cmd_arg(cmd, 3), cmd->argl[3]);
+      dyna_resp_put_bulk_str(out, "-inf");
+    }
+  } else if (!strcmp(name, "LRANGE")) {
+    dyna_resp_put_array(out, 2);
+    dyna_resp_put_bulk(out, a2, l2);
+    dyna_resp_put_bulk(out, dyna_resp_cmd_arg(cmd, 3), cmd->argl[3]);
+  } else if (!strcmp(name, "LPOP")) {
+    if (arg_is(cmd, 1, "none")) {
+      dyna_resp_put_nil(out);
+    } else if (cmd->argc == 2) {
+      dyna_resp_put_bulk_str(out, "one");
+    } else {
+      snprintf(buf, sizeof(buf), "%.*s", (int)l2, (const char *)a2);
+      long n = strtol(buf, NULL, 10);
+      dyna_resp_put_array(out, (size_t)n);
+      for (long i = 0; i < n; i++) dyna_resp_put_bulk_str(out, "e");
+    }
+  } else if (!strcmp(name, "EXPIRE")) {
+    snprintf(buf, sizeof(buf), "%.*s", (int)l2, (const char *)a2);
+    *last_expire = strtoll(buf, NULL, 10);
+    dyna_resp_put_int(out, arg_is(cmd, 1, "absent") ? 0 : 1);
+  } else if (!strcmp(name, "TTL")) {
+    dyna_resp_put_int(out, arg_is(cmd, 1, "absent") ? -2 : *last_expire);
+  } else if (!strcmp(name, "PERSIST")) {
+    dyna_resp_put_int(out, 1);
+  } else {
+    dyna_resp_put_simple(out, "zset");
+  }
+  return 1;
+}
+
 /* Child: accepts one connection and answers each command: PING -> +PONG, DYNA.GET key ->
  * [ctx, [key]], DYNA.PUT -> $ctx, TREE -> [$"a\0b", :-7, nil, +OK, [-ERR inner], []],
- * FAIL -> -NOQUORUM 1 of 2; after anything else (e.g. "HANG") it answers nothing. */
+ * FAIL -> -NOQUORUM 1 of 2, the typed commands as fake_typed; after anything else
+ * (e.g. "HANG") it answers nothing. */
 static void fake_server(int lfd) {
   int fd = accept(lfd, NULL, NULL);
   if (fd < 0) _exit(1);
@@ -291,6 +382,7 @@ static void fake_server(int lfd) {
   dyna_resp_parser_init(&p, NULL);
   dyna_buf_t in = DYNA_BUF_INIT, out = DYNA_BUF_INIT;
   int hung = 0;
+  int64_t last_expire = -1;
   for (;;) {
     dyna_buf_reserve(&in, 65536);
     ssize_t n = recv(fd, in.data + in.len, in.cap - in.len, 0);
@@ -321,7 +413,7 @@ static void fake_server(int lfd) {
         dyna_resp_put_error(&out, "ERR inner");
         dyna_resp_put_array(&out, 0);
       } else if (nl == 4 && !memcmp(name, "FAIL", 4)) dyna_resp_put_error(&out, "NOQUORUM 1 of 2");
-      else hung = 1;
+      else if (!fake_typed(&cmd, &out, &last_expire)) hung = 1;
       if (hung) dyna_buf_reset(&out);
       off += used;
     }
@@ -460,6 +552,141 @@ static void test_command_tree_and_version(void **state) {
   stop_fake(pid);
 }
 
+/* The typed calls: what each sends (the fake echoes it back), the shapes each accepts,
+ * WRONGTYPE as DYNA_EREMOTE with Redis's text, a wrong shape as DYNA_EPROTO, bad
+ * arguments refused before sending, and dyna_values_free of what they hand back. */
+static void test_typed_calls(void **state) {
+  (void)state;
+  int port;
+  pid_t pid = start_fake(&port);
+  dyna_client_t *c;
+  assert_int_equal(dyna_client_connect("127.0.0.1", port, 2000, &c), 0);
+  int64_t x = 0;
+  int flag = -1;
+  double d = 0;
+  dyna_values_t v;
+  const uint8_t *m[] = {(const uint8_t *)"a", (const uint8_t *)"b\0c", (const uint8_t *)"d"};
+  size_t ml[] = {1, 3, 1};
+  /* counters */
+  assert_int_equal(dyna_incrby(c, "n", 1, -41, &x), 0);
+  assert_int_equal(x, -40);
+  assert_int_equal(dyna_incrby(c, "n", 1, INT64_MIN + 1, &x), 0);
+  assert_true(x == INT64_MIN + 2);
+  assert_int_equal(dyna_incrby(c, "n", 1, 5, NULL), 0);
+  assert_int_equal(dyna_incrby(c, "wt", 2, 1, &x), DYNA_EREMOTE);
+  assert_string_equal(dyna_client_errmsg(c),
+                      "WRONGTYPE Operation against a key holding the wrong kind of value");
+  assert_int_equal(dyna_incrby(c, "shape", 5, 1, &x), DYNA_EPROTO);
+  assert_int_equal(dyna_incrby(c, NULL, 1, 1, &x), DYNA_EINVAL);
+  /* sets */
+  assert_int_equal(dyna_sadd(c, "s", 1, 3, m, ml, &x), 0);
+  assert_int_equal(x, 3);
+  assert_int_equal(dyna_srem(c, "s", 1, 2, m, ml, &x), 0);
+  assert_int_equal(x, 2);
+  assert_int_equal(dyna_sadd(c, "s", 1, 0, m, ml, &x), DYNA_EINVAL);
+  assert_int_equal(dyna_smembers(c, "cart", 4, &v), 0);
+  assert_int_equal(v.n, 2);
+  assert_null(v.scores);
+  assert_string_equal((char *)v.values[0].data, "cart");
+  assert_int_equal(v.values[1].len, 2);
+  assert_memory_equal(v.values[1].data, "m\0", 3);
+  dyna_values_free(&v);
+  assert_int_equal(v.n, 0);
+  dyna_values_free(&v); /* twice is fine */
+  assert_int_equal(dyna_smembers(c, "wt", 2, &v), DYNA_EREMOTE);
+  assert_int_equal(v.n, 0);
+  assert_int_equal(dyna_smembers(c, "shape", 5, &v), DYNA_EPROTO);
+  assert_int_equal(v.n, 0);
+  /* hashes */
+  assert_int_equal(dyna_hset(c, "h", 1, 2, m, ml, m + 1, ml + 1, &x), 0);
+  assert_int_equal(x, 4); /* f v f v */
+  assert_int_equal(dyna_hget(c, "h", 1, "fld", 3, &v), 0);
+  assert_int_equal(v.n, 1);
+  assert_string_equal((char *)v.values[0].data, "fld");
+  dyna_values_free(&v);
+  assert_int_equal(dyna_hget(c, "h", 1, "nf", 2, &v), 0);
+  assert_int_equal(v.n, 0);
+  assert_null(v.values);
+  assert_int_equal(dyna_hgetall(c, "h", 1, &v), 0);
+  assert_int_equal(v.n, 2);
+  assert_string_equal((char *)v.values[1].data, "v");
+  dyna_values_free(&v);
+  assert_int_equal(dyna_hgetall(c, "odd", 3, &v), DYNA_EPROTO);
+  assert_int_equal(v.n, 0);
+  /* sorted sets: scores travel as %.17g and come back exact */
+  const double sc[] = {1.5, -0.1};
+  assert_int_equal(dyna_zadd(c, "z", 1, 2, sc, m, ml, &x), 0);
+  assert_int_equal(x, 4);
+  const double nan_sc[] = {NAN};
+  assert_int_equal(dyna_zadd(c, "z", 1, 1, nan_sc, m, ml, &x), DYNA_EINVAL);
+  assert_int_equal(dyna_zincrby(c, "z", 1, 0.1, "m", 1, &d), 0);
+  assert_true(d == 0.1);
+  assert_int_equal(dyna_zincrby(c, "z", 1, -INFINITY, "m", 1, &d), 0);
+  assert_true(isinf(d) && d < 0);
+  assert_int_equal(dyna_zrange_withscores(c, "z", 1, 7, -1, &v), 0);
+  assert_int_equal(v.n, 2);
+  assert_non_null(v.scores);
+  assert_string_equal((char *)v.values[0].data, "7");
+  assert_string_equal((char *)v.values[1].data, "-1");
+  assert_true(v.scores[0] == 1.5);
+  assert_true(isinf(v.scores[1]) && v.scores[1] < 0);
+  dyna_values_free(&v);
+  assert_null(v.scores);
+  assert_int_equal(dyna_zrange_withscores(c, "shape", 5, 0, -1, &v), DYNA_EPROTO);
+  /* lists */
+  assert_int_equal(dyna_lpush(c, "l", 1, 3, m, ml, &x), 0);
+  assert_int_equal(x, 3);
+  assert_int_equal(dyna_rpush(c, "l", 1, 1, m, ml, &x), 0);
+  assert_int_equal(x, 1);
+  assert_int_equal(dyna_lrange(c, "l", 1, -3, 2, &v), 0);
+  assert_int_equal(v.n, 2);
+  assert_string_equal((char *)v.values[0].data, "-3");
+  assert_string_equal((char *)v.values[1].data, "2");
+  dyna_values_free(&v);
+  assert_int_equal(dyna_lpop(c, "l", 1, 0, &v), 0);
+  assert_int_equal(v.n, 1);
+  assert_string_equal((char *)v.values[0].data, "one");
+  dyna_values_free(&v);
+  assert_int_equal(dyna_lpop(c, "l", 1, 3, &v), 0);
+  assert_int_equal(v.n, 3);
+  dyna_values_free(&v);
+  assert_int_equal(dyna_lpop(c, "none", 4, 0, &v), 0);
+  assert_int_equal(v.n, 0);
+  assert_null(v.values); /* an empty answer allocates nothing */
+  /* expiry and type */
+  assert_int_equal(dyna_expire(c, "k", 1, 600, &flag), 0);
+  assert_int_equal(flag, 1);
+  assert_int_equal(dyna_ttl(c, "k", 1, &x), 0);
+  assert_int_equal(x, 600);
+  assert_int_equal(dyna_expire(c, "absent", 6, 5, &flag), 0);
+  assert_int_equal(flag, 0);
+  assert_int_equal(dyna_ttl(c, "absent", 6, &x), 0);
+  assert_int_equal(x, -2);
+  assert_int_equal(dyna_persist(c, "k", 1, &flag), 0);
+  assert_int_equal(flag, 1);
+  char type[16], tiny[3];
+  assert_int_equal(dyna_type(c, "k", 1, type, sizeof(type)), 0);
+  assert_string_equal(type, "zset");
+  assert_int_equal(dyna_type(c, "k", 1, tiny, sizeof(tiny)), 0);
+  assert_string_equal(tiny, "zs"); /* truncated, NUL-terminated */
+  assert_int_equal(dyna_type(c, "wt", 2, type, sizeof(type)), DYNA_EREMOTE);
+  assert_string_equal(type, "");
+  /* any command routed by key */
+  const uint8_t *argv[] = {(const uint8_t *)"TYPE", (const uint8_t *)"k"};
+  size_t argl[] = {4, 1};
+  dyna_reply_t *r;
+  assert_int_equal(dyna_key_command(c, 2, argv, argl, 1, &r), 0);
+  assert_int_equal(r->type, DYNA_REPLY_STATUS);
+  assert_string_equal((char *)r->str, "zset");
+  dyna_reply_free(r);
+  assert_int_equal(dyna_key_command(c, 2, argv, argl, 0, &r), DYNA_EINVAL);
+  assert_null(r);
+  assert_int_equal(dyna_key_command(c, 2, argv, argl, 2, &r), DYNA_EINVAL);
+  dyna_values_free(NULL);
+  dyna_client_close(c);
+  stop_fake(pid);
+}
+
 static void test_engine_timeout_and_refused(void **state) {
   (void)state;
   int port;
@@ -505,6 +732,7 @@ int main(void) {
       cmocka_unit_test(test_siblings_shape),
       cmocka_unit_test(test_engine_pipelined),
       cmocka_unit_test(test_command_tree_and_version),
+      cmocka_unit_test(test_typed_calls),
       cmocka_unit_test(test_engine_timeout_and_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
