@@ -15,6 +15,7 @@
  * so that clients which ask COMMAND route and classify them as they would on Redis;
  * summaries describe what Dyna does. */
 #include "runtime/cmd_table.h"
+#include "core/typed.h"
 #include "util/assert.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -704,6 +705,11 @@ static void index_build(void) {
       DYNA_ASSERT(cmd->subs[k].fn && cmd->subs[k].arity != 0 &&
                       !strncmp(cmd->subs[k].name, cmd->name, n) && cmd->subs[k].name[n] == '|',
                   "subcommand '%s' of '%s'", cmd->subs[k].name, cmd->name);
+    /* A typed command's family relies on the arity it declares (core/typed.h): the two
+     * must be the same number. */
+    const dyna_typed_cmd_t *t = cmd->fn == dyna_cmd_typed ? dyna_typed_find((const uint8_t *)cmd->name, n) : NULL;
+    DYNA_ASSERT(!t || t->arity == cmd->arity, "command '%s' arity %d in the table, %d in its family",
+                cmd->name, cmd->arity, t ? t->arity : 0);
     uint32_t h = name_hash((const uint8_t *)cmd->name, n) & (INDEX_SIZE - 1);
     while (index_slot[h]) {
       DYNA_ASSERT(strcmp(COMMANDS[index_slot[h] - 1].name, cmd->name), "command '%s' twice", cmd->name);
