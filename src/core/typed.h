@@ -31,6 +31,7 @@
 #ifndef DYNA_TYPED_H
 #define DYNA_TYPED_H
 #include "core/object.h"
+#include "proto/words.h"
 #include "util/buf.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -88,7 +89,7 @@ const dyna_typed_cmd_t *dyna_typed_find(const uint8_t *name, size_t len);
 
 /* ---- helpers shared by the families (typed.c) ------------------------------------ */
 
-#define DYNA_TYPED_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
+#define DYNA_TYPED_WRONGTYPE DYNA_WORD_WRONGTYPE " Operation against a key holding the wrong kind of value"
 #define DYNA_TYPED_NOT_INT "ERR value is not an integer or out of range"
 #define DYNA_TYPED_NOT_FLOAT "ERR value is not a valid float"
 #define DYNA_TYPED_SYNTAX "ERR syntax error"

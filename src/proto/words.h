@@ -24,8 +24,11 @@
 #define DYNA_WORD_BUSY "BUSY"
 #define DYNA_WORD_TIMEOUT "TIMEOUT"
 #define DYNA_WORD_NOPROTO "NOPROTO"
-#define DYNA_WORD_WRONGTYPE "WRONGTYPE" /* a command on a key of another type (to come) */
+#define DYNA_WORD_WRONGTYPE "WRONGTYPE" /* a command on a key of another type */
 #define DYNA_WORD_CROSSSLOT "CROSSSLOT" /* keys of one transaction in two slots (to come) */
+
+/* The whole error a node answers when it could not allocate for a command. */
+#define DYNA_ERR_OOM DYNA_WORD_ERR " out of memory"
 
 /* The text after "ERR " that marks a context that does not decode (DYNA_ECONTEXT). */
 #define DYNA_MSG_BAD_CONTEXT "invalid context"

@@ -122,7 +122,7 @@ static void finish(conn_t *c, dyna_buf_t *b) {
   if (!b->oom) return;
   dyna_buf_reset(b);
   b->oom = 0;
-  dyna_resp_put_error(b, DYNA_WORD_ERR " out of memory");
+  dyna_resp_put_error(b, DYNA_ERR_OOM);
   (void)c;
 }
 

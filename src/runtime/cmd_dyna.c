@@ -39,7 +39,7 @@ static int parse_context(conn_t *c, const dyna_args_t *a, size_t i, dyna_ctx_t *
   int rc = dyna_b64_decode((const char *)dyna_arg(a, i), dyna_arg_len(a, i), &raw);
   if (!rc) rc = raw.oom ? DYNA_ENOMEM : dyna_ctx_decode(raw.data, raw.len, ctx);
   dyna_buf_free(&raw);
-  if (rc == DYNA_ENOMEM) { dyna_reply_error(c, DYNA_WORD_ERR " out of memory"); return -1; }
+  if (rc == DYNA_ENOMEM) { dyna_reply_error(c, DYNA_ERR_OOM); return -1; }
   if (rc) {
     dyna_reply_error(c, DYNA_WORD_ERR " " DYNA_MSG_BAD_CONTEXT " (pass the context a DYNA.GET returned, or \"\")");
     return -1;

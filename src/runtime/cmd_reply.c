@@ -70,7 +70,7 @@ slot_t *dyna_cmd_slot_open(dyna_server_t *s, conn_t *c, slot_kind_t kind, uint32
   return slot;
 oom:
   dyna_slot_put(s, slot);
-  dyna_reply_error(c, DYNA_WORD_ERR " out of memory");
+  dyna_reply_error(c, DYNA_ERR_OOM);
   return NULL;
 }
 
@@ -124,7 +124,7 @@ slot_t *dyna_cmd_step_open(dyna_server_t *s, conn_t *c, dyna_step_fn_t *step, co
     slot->kind = SLOT_READY;
     dyna_buf_reset(&slot->out);
     slot->out.oom = 0;
-    dyna_resp_put_error(&slot->out, DYNA_WORD_ERR " out of memory");
+    dyna_resp_put_error(&slot->out, DYNA_ERR_OOM);
     return NULL;
   }
   c->stepping = slot;
@@ -250,7 +250,7 @@ static void finish_slot(slot_t *slot) {
   if (slot->out.oom) {
     dyna_buf_reset(&slot->out);
     slot->out.oom = 0;
-    dyna_resp_put_error(&slot->out, DYNA_WORD_ERR " out of memory");
+    dyna_resp_put_error(&slot->out, DYNA_ERR_OOM);
   }
   slot->kind = SLOT_READY;
 }

@@ -1,7 +1,8 @@
 /* cmd_server.c: connection and server commands: PING ECHO QUIT SELECT HELLO, INFO,
  * CONFIG GET (over the configuration config.c holds), CLIENT, and the HELP of every
  * container (generated from its sub-table). All answer at once, from the node's and the
- * runtime's state; none asks the node. Arity is checked by the table. */
+ * runtime's state; none asks the node. The table checks arity; a handler checks only the
+ * shape an arity cannot say (pairs, options). */
 #include "runtime/cmd_table.h"
 #include "proto/words.h"
 #include "util/assert.h"
@@ -214,7 +215,7 @@ void dyna_cmd_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   info_u64(&t, "peer_bytes_out", ps->bytes_out);
   info_u64(&t, "peer_dropped", ps->dropped);
   info_u64(&t, "peer_refused", ps->refused);
-  if (t.oom) dyna_reply_error(c, DYNA_WORD_ERR " out of memory");
+  if (t.oom) dyna_reply_error(c, DYNA_ERR_OOM);
   else dyna_resp_put_bulk(dyna_reply_now(c), t.data, t.len);
   dyna_buf_free(&t);
 }

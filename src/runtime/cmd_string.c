@@ -2,7 +2,8 @@
  * Each key becomes one node request; the slot kinds (conn.h) fold their replies:
  * GET the last written sibling, SET/MSET +OK once every put succeeded, DEL/EXISTS a
  * count. SET and DEL are blind writes: they supersede every version the coordinator
- * knows, with no context from the client. Arity is checked by the table.
+ * knows, with no context from the client. The table checks arity; a handler checks only the
+ * shape an arity cannot say (pairs, options).
  *
  * The conditional and read-modify-write commands (SET with NX/XX/GET, SETNX, GETSET,
  * MSETNX, APPEND, SETRANGE, GETDEL) and the reads STRLEN and GETRANGE are SLOT_STEPs
@@ -219,7 +220,7 @@ static void step_one(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, co
   }
   if (nv.oom) {
     dyna_buf_reset(out);
-    dyna_resp_put_error(out, DYNA_WORD_ERR " out of memory");
+    dyna_resp_put_error(out, DYNA_ERR_OOM);
     write = 0;
   }
   if (!write) { dyna_cmd_step_skip(slot, 1); dyna_buf_free(&nv); return; }
@@ -379,7 +380,7 @@ static void step_msetnx(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
   }
   if (slot->ndone < n) return; /* writes start after every read: ndone counts reads here */
   if (!slot->err_set && (slot->opt & MSETNX_LOST)) {
-    dyna_resp_put_error(&slot->out, DYNA_WORD_ERR " out of memory");
+    dyna_resp_put_error(&slot->out, DYNA_ERR_OOM);
     slot->err_set = 1;
   }
   int go = !slot->err_set && !slot->count;
@@ -398,7 +399,7 @@ static void step_msetnx(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
     if (!go || later) { dyna_cmd_step_skip(slot, n + i); continue; }
     if (dyna_ctx_decode(slot->parts[i].data, slot->parts[i].len, &ctx)) { /* only out of memory */
       dyna_buf_reset(&slot->out);
-      dyna_resp_put_error(&slot->out, DYNA_WORD_ERR " out of memory");
+      dyna_resp_put_error(&slot->out, DYNA_ERR_OOM);
       slot->err_set = 1;
       dyna_cmd_step_skip(slot, n + i);
       continue;

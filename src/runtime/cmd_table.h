@@ -5,8 +5,9 @@
  * A row says everything about a command that does not need its code: name, arity,
  * flags, key positions, ACL categories, docs, and its handler. The dispatcher
  * (dyna_cmd_dispatch) finds the row in O(1) (a hash index built once over the names),
- * checks the arity from it, so no handler counts its arguments again for that, and
- * calls the handler. COMMAND, COMMAND INFO, COMMAND DOCS, COMMAND LIST and COMMAND
+ * checks the arity from it (exact, or a minimum), and calls the handler; a handler
+ * checks only what an arity cannot say (MSET's pairs, SET's options, PING's optional
+ * message), as Redis's own handlers do. COMMAND, COMMAND INFO, COMMAND DOCS, COMMAND LIST and COMMAND
  * GETKEYS are answered from the rows (cmd_command.c).
  *
  * A container (CONFIG, CLIENT, COMMAND, DYNA.ADMIN) has a sub-table of rows named

@@ -78,7 +78,7 @@ static void keyless_read(dyna_server_t *s, conn_t *c, const dyna_typed_cmd_t *cm
   size_t mark = out->len;
   if (cmd->read(&o, &args, &env, out)) {
     out->len = mark;
-    dyna_resp_put_error(out, DYNA_WORD_ERR " out of memory");
+    dyna_resp_put_error(out, DYNA_ERR_OOM);
   }
   dyna_obj_clear(&o);
 }
@@ -107,7 +107,7 @@ void dyna_cmd_typed(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   if (!argv || !argl) {
     dyna_free(argv);
     dyna_free(argl);
-    dyna_reply_error(c, DYNA_WORD_ERR " out of memory");
+    dyna_reply_error(c, DYNA_ERR_OOM);
     return;
   }
   for (size_t i = 0; i < a->argc; i++) {
@@ -222,7 +222,7 @@ static void skip_writes(slot_t *slot, uint32_t except) {
 static void fail_oom(slot_t *slot) {
   dyna_buf_reset(&slot->out);
   slot->out.oom = 0;
-  dyna_resp_put_error(&slot->out, DYNA_WORD_ERR " out of memory");
+  dyna_resp_put_error(&slot->out, DYNA_ERR_OOM);
   slot->err_set = 1;
 }
 
@@ -403,7 +403,7 @@ static void multi(dyna_server_t *s, conn_t *c, const dyna_args_t *a, uint32_t co
     if (!argv || !argl) {
       dyna_free(argv);
       dyna_free(argl);
-      dyna_reply_error(c, DYNA_WORD_ERR " out of memory");
+      dyna_reply_error(c, DYNA_ERR_OOM);
       return;
     }
     for (size_t i = 0; i < a->argc; i++) {
