@@ -230,7 +230,7 @@ static dyna_cconn_t *node_conn(dyna_client_t *c, dyna_cnode_t *n) {
 
 /* ---------------------------------------------------------------- completing requests */
 
-dyna_creq_t *dyna_client_req_new(dyna_client_t *c) {
+dyna_creq_t *dyna_creq_get(dyna_client_t *c) {
   dyna_creq_t *q = c->free_reqs;
   if (q) c->free_reqs = q->next;
   else q = dyna_malloc(sizeof(*q));
@@ -238,7 +238,7 @@ dyna_creq_t *dyna_client_req_new(dyna_client_t *c) {
   return q;
 }
 
-static void req_put(dyna_client_t *c, dyna_creq_t *q) {
+static void dyna_creq_put(dyna_client_t *c, dyna_creq_t *q) {
   q->next = c->free_reqs;
   c->free_reqs = q;
 }
@@ -328,7 +328,7 @@ static void complete(dyna_client_t *c, dyna_creq_t *q, dyna_resp_value_t *v, int
   }
   dyna_siblings_free(&res.siblings);
   dyna_free(res.context);
-  req_put(c, q);
+  dyna_creq_put(c, q);
 }
 
 /* Closes k and ends every request on it with status. */
@@ -382,7 +382,7 @@ int dyna_client_submit(dyna_client_t *c, dyna_creq_t *q, size_t argc,
                        size_t klen) {
   dyna_cconn_t *k = choose(c, route, klen);
   if (!k) {
-    req_put(c, q);
+    dyna_creq_put(c, q);
     if (!c->errmsg[0]) fail(c, DYNA_ECONN, "no node reachable%s", "");
     return DYNA_ECONN;
   }
@@ -391,7 +391,7 @@ int dyna_client_submit(dyna_client_t *c, dyna_creq_t *q, size_t argc,
   if (k->out.oom) {
     k->out.oom = 0;
     k->out.len = before;
-    req_put(c, q);
+    dyna_creq_put(c, q);
     return fail(c, DYNA_ENOMEM, "out of memory%s", "");
   }
   q->start_ns = dyna_client_now_ns();
@@ -409,7 +409,7 @@ int dyna_client_submit(dyna_client_t *c, dyna_creq_t *q, size_t argc,
 /* ---------------------------------------------------------------- ring refresh */
 
 static void submit_ring(dyna_client_t *c, int *status, int *done) {
-  dyna_creq_t *q = dyna_client_req_new(c);
+  dyna_creq_t *q = dyna_creq_get(c);
   if (!q) return;
   q->kind = DYNA_CREQ_RING;
   q->raw_status = status;
@@ -759,7 +759,7 @@ int dyna_client_command_key(dyna_client_t *c, size_t argc, const uint8_t *const 
   memset(out, 0, sizeof(*out));
   if (c->in_cb) return DYNA_EINVAL;
   c->errmsg[0] = 0;
-  dyna_creq_t *q = dyna_client_req_new(c);
+  dyna_creq_t *q = dyna_creq_get(c);
   if (!q) return fail(c, DYNA_ENOMEM, "out of memory%s", "");
   int status = 0, done = 0;
   q->kind = DYNA_CREQ_RAW;

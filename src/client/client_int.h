@@ -101,7 +101,7 @@ int dyna_client_submit(dyna_client_t *c, dyna_creq_t *q, size_t argc,
                        const uint8_t *const *argv, const size_t *argl, const void *route,
                        size_t klen);
 /* A fresh request (zeroed) or NULL. */
-dyna_creq_t *dyna_client_req_new(dyna_client_t *c);
+dyna_creq_t *dyna_creq_get(dyna_client_t *c);
 
 /* Converts a [context, [values...]] reply into *out; 0, DYNA_EPROTO or DYNA_ENOMEM. */
 int dyna_siblings_from_reply(const dyna_resp_value_t *v, dyna_siblings_t *out);

@@ -43,7 +43,7 @@ void dyna_siblings_free(dyna_siblings_t *s) {
 static int submit(dyna_client_t *c, int kind, size_t argc, const uint8_t *const *argv,
                   const size_t *argl, const void *route, size_t klen, dyna_callback_t cb,
                   void *arg) {
-  dyna_creq_t *q = dyna_client_req_new(c);
+  dyna_creq_t *q = dyna_creq_get(c);
   if (!q) {
     dyna_client_set_errmsg(c, "out of memory");
     return DYNA_ENOMEM;
