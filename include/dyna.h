@@ -250,9 +250,11 @@ DYNA_API size_t dyna_client_node_count(const dyna_client_t *c);
  * @param[in] key, klen  the key (binary-safe)
  * @param[out] addr      receives "host:port" of the chosen node, NUL-terminated and
  *                       truncated to addr_size; may be NULL (then addr_size is ignored)
+ * @param[in] addr_size  bytes at addr, the NUL included
  * @param[out] pref      receives the key's preference list (first N) as "host:port"
  *                       addresses separated by commas ("" without a ring), NUL-terminated
  *                       and truncated to pref_size; may be NULL
+ * @param[in] pref_size  bytes at pref, the NUL included
  * @return 0, or DYNA_ECONN when no node is reachable (addr is then untouched).
  * Threads: the client's thread. */
 DYNA_API int dyna_client_route(dyna_client_t *c, const void *key, size_t klen, char *addr,
