@@ -599,7 +599,7 @@ static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     rc = dyna_replica_read(&rep, m->key, m->klen, &o);
   }
   dyna_buf_t *enc = enc_take(n);
-  if (!rc && o.n) dyna_obj_encode(&o, enc);
+  if (!rc && (o.n || o.ntyped)) dyna_obj_encode(&o, enc); /* typed-only objects too */
   if (enc->oom) rc = DYNA_ENOMEM;
   n->stats.replica_gets++;
   dyna_msg_t a = {0};

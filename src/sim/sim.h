@@ -25,6 +25,7 @@
 #include "core/gate.h"
 #include "core/node.h"
 #include "store/store.h"
+#include "sim/types.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +68,9 @@ typedef struct sim_opts {
   double spikes;         /* --spikes PCT: share of frames (0..1) delayed 50-250 ms more */
   uint64_t commit_ms;    /* --commit-ms: pipelined group commit, each batch durable this
                             long after it starts (0: every turn commits at once) */
+  uint32_t types;        /* --types: ST_* bits (sim/types.h); typed keys follow the
+                            register keys */
+  const char *types_arg; /* --types as given (for the replay command) */
 } sim_opts_t;
 
 /* How a client picks the node it sends a request to (--routing). */
@@ -150,6 +154,7 @@ typedef struct sim_world {
   int stopping;          /* workload stopped: clients issue nothing new */
   int read_only;         /* clients only read (converge probe after the heal) */
   sim_work_t *wl;
+  sim_types_t *types;    /* --types: the typed keys' model (workload_types.c) */
   sim_stats_t st;
   int failed;            /* a check failed */
   uint32_t nfail;
