@@ -38,17 +38,17 @@
 /* ---------- state machine bookkeeping ---------- */
 
 /* The node's object encoding buffer, emptied (one per node, reused: no allocation per
- * message). Release with enc_done. */
-static dyna_buf_t *enc_take(dyna_node_t *n) {
+ * message). Release with enc_put. */
+static dyna_buf_t *enc_get(dyna_node_t *n) {
   dyna_buf_reset(&n->enc);
   return &n->enc;
 }
 
-static void enc_done(dyna_buf_t *b) {
+static void enc_put(dyna_buf_t *b) {
   if (b->cap > (64u << 10)) dyna_buf_free(b); /* not kept after a large object */
 }
 
-static fsm_t *fsm_new(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_t klen) {
+static fsm_t *fsm_get(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_t klen) {
   fsm_t *f = n->fsm_free;
   if (f) { /* a finished one: no allocation */
     n->fsm_free = f->next;
@@ -76,7 +76,7 @@ static fsm_t *fsm_new(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_
   return f;
 }
 
-static void fsm_free(dyna_node_t *n, fsm_t *f) {
+static void fsm_put(dyna_node_t *n, fsm_t *f) {
   dyna_idmap_take(&n->fsms, f->id, NULL);
   if (f->prev) f->prev->next = f->next;
   else n->fsm_list = f->next;
@@ -95,7 +95,7 @@ static void fsm_free(dyna_node_t *n, fsm_t *f) {
 }
 
 void dyna_coord_free_all(dyna_node_t *n) {
-  while (n->fsm_list) fsm_free(n, n->fsm_list);
+  while (n->fsm_list) fsm_put(n, n->fsm_list);
   while (n->fsm_free) {
     fsm_t *f = n->fsm_free;
     n->fsm_free = f->next;
@@ -277,7 +277,7 @@ static int is_home(const plan_t *pl, uint64_t id) {
  * (targets not asked, or not answered, are left to anti-entropy). */
 static void read_repair(dyna_node_t *n, fsm_t *f) {
   if (f->ok < 2 || (n->cfg.bugs & DYNA_BUG_NO_REPAIR)) return; /* one answer is the merge */
-  dyna_buf_t *enc = enc_take(n);
+  dyna_buf_t *enc = enc_get(n);
   for (uint32_t i = 0; i < f->nasked; i++) {
     if (f->answered[i] != 1 || f->hint[i] || dyna_obj_descends(&f->got[i], &f->obj)) continue;
     n->stats.read_repairs++;
@@ -297,7 +297,7 @@ static void read_repair(dyna_node_t *n, fsm_t *f) {
     m.objlen = enc->len;
     dyna_node_send(n, f->target[i], &m);
   }
-  enc_done(enc);
+  enc_put(enc);
 }
 
 /* Records a replica's answer (obj may be NULL for a failure). A good answer is merged
@@ -352,7 +352,7 @@ static void get_progress(dyna_node_t *n, fsm_t *f) {
   if (!f->replied && possible(f) < f->need) fail_quorum(n, f);
   if (!waiting(f)) {
     read_repair(n, f);
-    fsm_free(n, f);
+    fsm_put(n, f);
   }
 }
 
@@ -363,7 +363,7 @@ static void add_target(fsm_t *f, const plan_t *pl, size_t i) {
 }
 
 static void start_get(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl) {
-  fsm_t *f = fsm_new(n, FSM_GET, req->key, req->klen);
+  fsm_t *f = fsm_get(n, FSM_GET, req->key, req->klen);
   if (!f) {
     answer_now(n, req, 0, 0, DYNA_ENOMEM, NULL);
     return;
@@ -399,7 +399,7 @@ static void put_progress(dyna_node_t *n, fsm_t *f) {
   uint32_t need = (n->cfg.bugs & DYNA_BUG_EARLY_ACK) ? 1 : f->need;
   if (!f->replied && f->ok >= need) fsm_answer(n, f, 0, NULL);
   if (!f->replied && possible(f) < f->need) fail_quorum(n, f);
-  if (!waiting(f)) fsm_free(n, f);
+  if (!waiting(f)) fsm_put(n, f);
 }
 
 /* Coordinates a write at this node, which is among pl's targets (a home replica, or a
@@ -407,7 +407,7 @@ static void put_progress(dyna_node_t *n, fsm_t *f) {
  * forwarded write. */
 static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
                       uint64_t origin_node, uint64_t origin_req) {
-  fsm_t *f = fsm_new(n, FSM_PUT, req->key, req->klen);
+  fsm_t *f = fsm_get(n, FSM_PUT, req->key, req->klen);
   int rc = f ? 0 : DYNA_ENOMEM;
   int self = plan_index(pl, n->cfg.id);
   if (f) {
@@ -444,19 +444,19 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       answer_now(n, req, origin_node, origin_req, rc, NULL);
     } else {
       fsm_answer(n, f, rc, NULL);
-      fsm_free(n, f);
+      fsm_put(n, f);
     }
     return;
   }
   if (f->nowrite) { /* a typed write that changed nothing: its answer, at once */
     fsm_answer(n, f, 0, NULL);
-    fsm_free(n, f);
+    fsm_put(n, f);
     return;
   }
   f->wseq = n->store->writes; /* the answer waits for this write only (core/durable.h) */
   if (req->op != DYNA_OP_DEL) n->stats.puts++;
   else n->stats.dels++;
-  dyna_buf_t *enc = enc_take(n);
+  dyna_buf_t *enc = enc_get(n);
   dyna_obj_encode(&f->obj, enc);
   int sloppy = 0;
   for (size_t i = 0; i < pl->nt; i++) {
@@ -485,12 +485,12 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
   }
   f->nasked = f->nt;
   n->stats.sloppy_writes += sloppy;
-  enc_done(enc);
+  enc_put(enc);
   put_progress(n, f);
 }
 
 static void start_forward(dyna_node_t *n, const dyna_req_t *req, uint64_t to) {
-  fsm_t *f = to ? fsm_new(n, FSM_FWD, req->key, req->klen) : NULL;
+  fsm_t *f = to ? fsm_get(n, FSM_FWD, req->key, req->klen) : NULL;
   if (!f) {
     if (to) answer_now(n, req, 0, 0, DYNA_ENOMEM, NULL);
     else answer_now(n, req, 0, 0, DYNA_ENOQUORUM, "no node of the key's preference list is reachable");
@@ -598,7 +598,7 @@ static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
     rc = dyna_replica_read(&rep, m->key, m->klen, &o);
   }
-  dyna_buf_t *enc = enc_take(n);
+  dyna_buf_t *enc = enc_get(n);
   if (!rc && (o.n || o.ntyped)) dyna_obj_encode(&o, enc); /* typed-only objects too */
   if (enc->oom) rc = DYNA_ENOMEM;
   n->stats.replica_gets++;
@@ -613,7 +613,7 @@ static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
    * incarnation keeps such a dot from ever being reused, as for early PUTs). */
   if (n->cfg.durable_reads) dyna_node_send(n, from, &a);
   else dyna_node_send_early(n, from, &a);
-  enc_done(enc);
+  enc_put(enc);
   dyna_obj_clear(&o);
 }
 
@@ -723,7 +723,7 @@ static void on_fwd_resp(dyna_node_t *n, fsm_t *f, const dyna_msg_t *m) {
   DYNA_ASSERT(!f->replied, "forwarded request %llu (client %llu) answered twice",
               (unsigned long long)f->id, (unsigned long long)f->client_req);
   f->replied = 1;
-  if (dyna_node_reserve_reply(n)) { fsm_free(n, f); return; }
+  if (dyna_node_reserve_reply(n)) { fsm_put(n, f); return; }
   int rc = m->status;
   if (!rc) rc = dyna_ctx_decode(m->ctx, m->ctxlen, &r.ctx);
   if (rc) {
@@ -738,7 +738,7 @@ static void on_fwd_resp(dyna_node_t *n, fsm_t *f, const dyna_msg_t *m) {
       dyna_reply_fail(&r, DYNA_ENOMEM, NULL);
   }
   dyna_node_push_reply(n, &r);
-  fsm_free(n, f);
+  fsm_put(n, f);
 }
 
 void dyna_coord_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
@@ -787,6 +787,6 @@ void dyna_coord_tick(dyna_node_t *n) {
       else fail_quorum(n, f);
     }
     if (f->kind == FSM_GET) read_repair(n, f);
-    fsm_free(n, f);
+    fsm_put(n, f);
   }
 }

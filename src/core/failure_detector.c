@@ -28,12 +28,12 @@ typedef struct fd_peer {
 } fd_peer_t;
 
 static fd_peer_t *peer(dyna_node_t *n, uint64_t id, int create) {
-  dyna_idmap_entry_t *e = dyna_idmap_get(&n->fd, id);
+  dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, id);
   if (e) return e->ptr;
   if (!create) return NULL;
   fd_peer_t *p = dyna_calloc(1, sizeof(*p));
   if (!p) return NULL;
-  if (dyna_idmap_put(&n->fd, id, p, 0)) {
+  if (dyna_idmap_put(&n->fdet, id, p, 0)) {
     dyna_free(p);
     return NULL;
   }
@@ -42,7 +42,7 @@ static fd_peer_t *peer(dyna_node_t *n, uint64_t id, int create) {
   return p;
 }
 
-void dyna_fd_heard(dyna_node_t *n, uint64_t id) {
+void dyna_fdet_heard(dyna_node_t *n, uint64_t id) {
   fd_peer_t *p = peer(n, id, 1);
   if (!p) return;
   uint64_t gap = n->now.mono_ms > p->last_ms ? n->now.mono_ms - p->last_ms : 0;
@@ -54,15 +54,15 @@ void dyna_fd_heard(dyna_node_t *n, uint64_t id) {
   p->last_ms = n->now.mono_ms;
 }
 
-void dyna_fd_reset(dyna_node_t *n, uint64_t id) {
+void dyna_fdet_reset(dyna_node_t *n, uint64_t id) {
   fd_peer_t *p = peer(n, id, 1);
   if (!p) return;
   p->last_ms = n->now.mono_ms;
   p->mean_ms = n->cfg.heartbeat_ms;
 }
 
-int dyna_fd_suspect(const dyna_node_t *n, uint64_t id) {
-  dyna_idmap_entry_t *e = dyna_idmap_get(&n->fd, id);
+int dyna_fdet_suspect(const dyna_node_t *n, uint64_t id) {
+  dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, id);
   if (!e) return 0;
   const fd_peer_t *p = e->ptr;
   uint64_t since = n->now.mono_ms > p->last_ms ? n->now.mono_ms - p->last_ms : 0;
@@ -70,15 +70,15 @@ int dyna_fd_suspect(const dyna_node_t *n, uint64_t id) {
   return since * LOG10E_X1000 > PHI_X1000_THRESHOLD * p->mean_ms;
 }
 
-uint64_t dyna_fd_phi_x1000(const dyna_node_t *n, uint64_t id) {
-  dyna_idmap_entry_t *e = dyna_idmap_get(&n->fd, id);
+uint64_t dyna_fdet_phi_x1000(const dyna_node_t *n, uint64_t id) {
+  dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, id);
   if (!e) return 0;
   const fd_peer_t *p = e->ptr;
   uint64_t since = n->now.mono_ms > p->last_ms ? n->now.mono_ms - p->last_ms : 0;
   return since * LOG10E_X1000 / p->mean_ms;
 }
 
-void dyna_fd_tick(dyna_node_t *n) {
+void dyna_fdet_tick(dyna_node_t *n) {
   for (size_t i = 0; i < n->cl.n; i++) {
     const dyna_member_t *m = &n->cl.m[i];
     if (m->id == n->cfg.id || m->status == DYNA_MEMBER_REMOVED) continue;
@@ -93,8 +93,8 @@ void dyna_fd_tick(dyna_node_t *n) {
   }
 }
 
-void dyna_fd_free(dyna_node_t *n) {
-  for (size_t i = 0; i < n->fd.cap; i++)
-    if (n->fd.t[i].id) dyna_free(n->fd.t[i].ptr);
-  dyna_idmap_free(&n->fd);
+void dyna_fdet_free(dyna_node_t *n) {
+  for (size_t i = 0; i < n->fdet.cap; i++)
+    if (n->fdet.t[i].id) dyna_free(n->fdet.t[i].ptr);
+  dyna_idmap_free(&n->fdet);
 }

@@ -115,7 +115,7 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, dyna_time_t 
   dyna_cluster_init(&n->cl);
   dyna_idmap_init(&n->fsms);
   dyna_idmap_init(&n->down);
-  dyna_idmap_init(&n->fd);
+  dyna_idmap_init(&n->fdet);
   dyna_idmap_init(&n->fwd_seen);
   if (!n->cfg.heartbeat_ms) n->cfg.heartbeat_ms = 200;
   int rc = dyna_gossip_load(n);
@@ -152,7 +152,7 @@ void dyna_node_free(dyna_node_t *n) {
   dyna_free(n->out);
   dyna_idmap_free(&n->fsms);
   dyna_idmap_free(&n->down);
-  dyna_fd_free(n);
+  dyna_fdet_free(n);
   dyna_idmap_free(&n->fwd_seen);
   dyna_cluster_clear(&n->cl);
   dyna_free(n->epoch);
@@ -249,18 +249,18 @@ size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out) {
 void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, dyna_time_t now) {
   dyna_node_set_now(n, now);
   if (up) {
-    if (dyna_idmap_take(&n->down, id, NULL)) dyna_fd_reset(n, id);
+    if (dyna_idmap_take(&n->down, id, NULL)) dyna_fdet_reset(n, id);
   } else if (!dyna_idmap_get(&n->down, id)) {
     dyna_idmap_put(&n->down, id, NULL, now.mono_ms);
   }
 }
 
 int dyna_node_is_reachable(const dyna_node_t *n, uint64_t id) {
-  return id == n->cfg.id || (!dyna_idmap_get(&n->down, id) && !dyna_fd_suspect(n, id));
+  return id == n->cfg.id || (!dyna_idmap_get(&n->down, id) && !dyna_fdet_suspect(n, id));
 }
 
 uint64_t dyna_node_phi_x1000(const dyna_node_t *n, uint64_t id) {
-  return id == n->cfg.id ? 0 : dyna_fd_phi_x1000(n, id);
+  return id == n->cfg.id ? 0 : dyna_fdet_phi_x1000(n, id);
 }
 
 /* ---------- outboxes ---------- */
@@ -456,7 +456,7 @@ int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, si
     n->stats.bad_messages++;
     return DYNA_EPROTO;
   }
-  dyna_fd_heard(n, from);
+  dyna_fdet_heard(n, from);
   switch (m.type) {
   case DYNA_MSG_GOSSIP:
   case DYNA_MSG_JOIN:
@@ -497,7 +497,7 @@ void dyna_node_repair(dyna_node_t *n, uint32_t p, dyna_time_t now) {
 
 void dyna_node_tick(dyna_node_t *n, dyna_time_t now) {
   dyna_node_set_now(n, now);
-  dyna_fd_tick(n);
+  dyna_fdet_tick(n);
   dyna_coord_tick(n);
   dyna_gossip_tick(n);
   dyna_handoff_tick(n);

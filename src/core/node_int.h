@@ -131,7 +131,7 @@ struct dyna_node {
   dyna_buf_t enc;           /* coord.c's object encoding buffer */
   uint64_t next_req;
   dyna_idmap_t down; /* ids the driver reports unreachable (no transport) */
-  dyna_idmap_t fd;   /* id -> failure-detector state (failure_detector.c) */
+  dyna_idmap_t fdet; /* id -> failure-detector state (failure_detector.c) */
   uint64_t next_gossip_ms;
   /* While joining: the members asked (in the order given), each sent JOIN every second
    * until we adopted a cluster's ring (ring_version > 0), so that one seed that died or
@@ -210,12 +210,12 @@ void dyna_gossip_left(dyna_node_t *n);
 int dyna_gossip_joining(const dyna_node_t *n);
 
 /* failure_detector.c: the failure detector */
-void dyna_fd_heard(dyna_node_t *n, uint64_t id);   /* any frame from id */
-void dyna_fd_reset(dyna_node_t *n, uint64_t id);   /* transport (re)established */
-int dyna_fd_suspect(const dyna_node_t *n, uint64_t id);
-uint64_t dyna_fd_phi_x1000(const dyna_node_t *n, uint64_t id);
-void dyna_fd_tick(dyna_node_t *n);
-void dyna_fd_free(dyna_node_t *n);
+void dyna_fdet_heard(dyna_node_t *n, uint64_t id);   /* any frame from id */
+void dyna_fdet_reset(dyna_node_t *n, uint64_t id);   /* transport (re)established */
+int dyna_fdet_suspect(const dyna_node_t *n, uint64_t id);
+uint64_t dyna_fdet_phi_x1000(const dyna_node_t *n, uint64_t id);
+void dyna_fdet_tick(dyna_node_t *n);
+void dyna_fdet_free(dyna_node_t *n);
 
 /* The replica view of the store for partition p (actor, Merkle hook). */
 void dyna_node_replica(dyna_node_t *n, uint32_t p, struct dyna_replica *rep);

@@ -4,6 +4,7 @@
  * runtime's state; none asks the node. Arity is checked by the table. */
 #include "runtime/cmd_table.h"
 #include "proto/words.h"
+#include "util/assert.h"
 #include "core/cluster.h"
 #include <ctype.h>
 #include <inttypes.h>
@@ -158,6 +159,7 @@ void dyna_cmd_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   info_str(&t, "sync_policy", dyna_sync_name(s->cfg.sync));
   info_u64(&t, "commits", s->stats.commits);
   info_u64(&t, "commit_errors", s->stats.commit_errors);
+  info_u64(&t, "defensive_hits", dyna_assert_defensive_hits); /* NEVER()/ALWAYS() taken (util/assert.h) */
   info_u64(&t, "incarnation", dyna_node_incarnation(s->node));
   info_u64(&t, "early_replies", s->stats.early_replies);
   info_u64(&t, "unheld_acks", s->stats.unheld_acks);

@@ -12,9 +12,9 @@
 
 #include "dyna_version.h"
 
-void dyna_config_default(dyna_config_t *c) { dyna_options_default(c); }
+void dyna_config_default(dyna_config_t *c) { dynad_options_default(c); }
 
-void dyna_config_usage(FILE *f) { dyna_options_usage(f); }
+void dyna_config_usage(FILE *f) { dynad_options_usage(f); }
 
 static int set_err(char *err, size_t n, const char *fmt, const char *a, const char *b) {
   snprintf(err, n, fmt, a, b);
@@ -22,9 +22,9 @@ static int set_err(char *err, size_t n, const char *fmt, const char *a, const ch
 }
 
 int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *err, size_t errlen) {
-  const dyna_option_t *o = dyna_option_find(key);
+  const dynad_option_t *o = dynad_option_find(key);
   if (!o) return set_err(err, errlen, "unknown option '%s'%s", key, "");
-  return dyna_option_set(o, c, val, err, errlen);
+  return dynad_option_set(o, c, val, err, errlen);
 }
 
 void dyna_config_node_cfg(const dyna_config_t *c, uint64_t id, uint64_t seed,
@@ -33,11 +33,11 @@ void dyna_config_node_cfg(const dyna_config_t *c, uint64_t id, uint64_t seed,
   out->id = id;
   out->seed = seed;
   for (size_t i = 0; i < dyna_noptions; i++) {
-    const dyna_option_t *o = &dyna_options[i];
+    const dynad_option_t *o = &dynad_options[i];
     if (!o->node.size) continue;
     char *to = (char *)out + o->node.off;
     if (o->type == DYNA_OPT_ADDR) { /* the node keeps "host:port" */
-      dyna_option_format(o, c, NULL, to, o->node.size);
+      dynad_option_format(o, c, NULL, to, o->node.size);
       continue;
     }
     DYNA_ASSERT(o->node.size == o->cfg.size, "option %s: %zu bytes here, %zu in the node",
@@ -70,11 +70,11 @@ size_t dyna_config_get(const dyna_config_t *c, const dyna_node_cfg_t *node, cons
   size_t n = 0;
   char val[DYNA_JOIN_SEEDS_MAX * sizeof(c->join[0]) + 16];
   for (size_t i = 0; i < dyna_noptions; i++) {
-    const dyna_option_t *o = &dyna_options[i];
+    const dynad_option_t *o = &dynad_options[i];
     if (!any_match(o->name, base, off, len, npat)) continue;
     n++;
     if (!fn) continue;
-    dyna_option_format(o, c, node, val, sizeof(val));
+    dynad_option_format(o, c, node, val, sizeof(val));
     fn(ctx, o->name, val);
   }
   for (size_t i = 0; i < sizeof(redis_names) / sizeof(redis_names[0]); i++) {
@@ -83,9 +83,9 @@ size_t dyna_config_get(const dyna_config_t *c, const dyna_node_cfg_t *node, cons
     if (!fn) continue;
     const char *v = redis_names[i].value;
     if (!v) {
-      const dyna_option_t *o = dyna_option_find(redis_names[i].option);
+      const dynad_option_t *o = dynad_option_find(redis_names[i].option);
       DYNA_ASSERT(o != NULL, "CONFIG GET %s: no option %s", redis_names[i].name, redis_names[i].option);
-      dyna_option_format(o, c, node, val, sizeof(val));
+      dynad_option_format(o, c, node, val, sizeof(val));
       v = val;
     }
     fn(ctx, redis_names[i].name, v);
@@ -143,7 +143,7 @@ int dyna_config_parse(dyna_config_t *c, int argc, char **argv, char *err, size_t
       val = eq + 1;
     } else {
       snprintf(key, sizeof(key), "%s", a + 2);
-      const dyna_option_t *o = dyna_option_find(key);
+      const dynad_option_t *o = dynad_option_find(key);
       if (o && o->type == DYNA_OPT_BOOL) { /* a switch: --read-all means yes */
         val = "yes";
       } else {

@@ -1,4 +1,5 @@
 /* datadir.c: data directory set-up, store opening and the stable node id. */
+#include "store/lmdb.h"
 #include "runtime/datadir.h"
 #include "util/err.h"
 #include <errno.h>

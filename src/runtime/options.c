@@ -1,7 +1,7 @@
-/* options.c: the table of dynad's options (dyna_options[], one row per option, see
+/* options.c: the table of dynad's options (dynad_options[], one row per option, see
  * options.h) and what is made from it: the defaults, parsing one value, its text for
  * CONFIG GET, and dynad --help. config.c drives the command line and the INI file
- * through dyna_option_find/dyna_option_set, and builds the node's configuration from the
+ * through dynad_option_find/dynad_option_set, and builds the node's configuration from the
  * rows' node fields (dyna_config_node_cfg).
  *
  *   row ──▶ default ─────────────▶ dyna_config_t ──(rows with a node field)──▶ dyna_node_cfg_t
@@ -32,7 +32,7 @@ static const char *log_name(int v) { return dyna_log_level_name(v); }
 static void cluster_given(dyna_config_t *c) { c->cluster_port_given = 1; }
 
 /* clang-format off */
-const dyna_option_t dyna_options[] = {
+const dynad_option_t dynad_options[] = {
   {.name = "name", .type = DYNA_OPT_STRING, .min = 1, .reject = " \t\r\n/",
    .arg = "NAME", .help = "node name, in logs, DYNA.STATUS and the ring",
    .bad = "invalid node name '%v'", .cfg = CFG(name), .node = NODE(name)},
@@ -134,11 +134,11 @@ const dyna_option_t dyna_options[] = {
    .help = "least level logged", .bad = "invalid log-level '%v'", .cfg = CFG(log_level)},
 };
 /* clang-format on */
-const size_t dyna_noptions = sizeof(dyna_options) / sizeof(dyna_options[0]);
+const size_t dyna_noptions = sizeof(dynad_options) / sizeof(dynad_options[0]);
 
-const dyna_option_t *dyna_option_find(const char *name) {
+const dynad_option_t *dynad_option_find(const char *name) {
   for (size_t i = 0; i < dyna_noptions; i++)
-    if (!strcmp(dyna_options[i].name, name)) return &dyna_options[i];
+    if (!strcmp(dynad_options[i].name, name)) return &dynad_options[i];
   return NULL;
 }
 
@@ -203,7 +203,7 @@ static int parse_join_list(dyna_config_t *c, const char *s) {
 }
 
 /* Writes o's error for the value val into err: "%v" becomes the value, "%k" the name. */
-static int bad_value(const dyna_option_t *o, const char *val, char *err, size_t errlen) {
+static int bad_value(const dynad_option_t *o, const char *val, char *err, size_t errlen) {
   const char *f = o->bad ? o->bad : "invalid value '%v' for %k";
   size_t n = 0;
   if (!errlen) return -1;
@@ -240,7 +240,7 @@ static uint64_t load_uint(const void *field, size_t size) {
   return u;
 }
 
-int dyna_option_set(const dyna_option_t *o, dyna_config_t *c, const char *val, char *err,
+int dynad_option_set(const dynad_option_t *o, dyna_config_t *c, const char *val, char *err,
                     size_t errlen) {
   char *field = (char *)c + o->cfg.off;
   switch (o->type) {
@@ -293,7 +293,7 @@ int dyna_option_set(const dyna_option_t *o, dyna_config_t *c, const char *val, c
 
 /* ---------- a value as text ---------- */
 
-void dyna_option_format(const dyna_option_t *o, const dyna_config_t *c,
+void dynad_option_format(const dynad_option_t *o, const dyna_config_t *c,
                         const dyna_node_cfg_t *node, char *out, size_t cap) {
   const char *field = (const char *)c + o->cfg.off;
   size_t size = o->cfg.size;
@@ -336,12 +336,12 @@ void dyna_option_format(const dyna_option_t *o, const dyna_config_t *c,
   }
 }
 
-void dyna_options_default(dyna_config_t *c) {
+void dynad_options_default(dyna_config_t *c) {
   memset(c, 0, sizeof(*c));
   dyna_node_cfg_t core;
   dyna_node_cfg_default(&core);
   for (size_t i = 0; i < dyna_noptions; i++) {
-    const dyna_option_t *o = &dyna_options[i];
+    const dynad_option_t *o = &dynad_options[i];
     if (!o->def) { /* the core's default */
       DYNA_ASSERT(o->node.size == o->cfg.size, "option %s: %zu bytes here, %zu in the node",
                   o->name, o->cfg.size, o->node.size);
@@ -350,7 +350,7 @@ void dyna_options_default(dyna_config_t *c) {
     }
     if (!*o->def) continue; /* empty: nothing, or worked out at start (config.c) */
     char err[256];
-    int rc = dyna_option_set(o, c, o->def, err, sizeof(err));
+    int rc = dynad_option_set(o, c, o->def, err, sizeof(err));
     DYNA_ASSERT(rc == 0, "option %s: bad default: %s", o->name, err);
   }
 }
@@ -367,16 +367,16 @@ static void put_indented(FILE *f, const char *text) {
   }
 }
 
-void dyna_options_usage(FILE *f) {
+void dynad_options_usage(FILE *f) {
   dyna_config_t d;
-  dyna_options_default(&d);
+  dynad_options_default(&d);
   fprintf(f, "usage: dynad [--config FILE] [--name NAME] [--data DIR] [--listen HOST:PORT] [options]\n"
              "Each option is --NAME VALUE or --NAME=VALUE; a yes|no option alone means yes.\n"
              "The INI file takes the same names without the dashes (NAME = VALUE);\n"
              "the command line wins over the file. CONFIG GET shows the values in use.\n");
   fprintf(f, "  %-*s%s\n", HELP_COL - 2, "--config FILE", "INI file with the options below");
   for (size_t i = 0; i < dyna_noptions; i++) {
-    const dyna_option_t *o = &dyna_options[i];
+    const dynad_option_t *o = &dynad_options[i];
     char head[96], arg[64] = "", def[96];
     if (o->type == DYNA_OPT_ENUM) {
       size_t n = 0;
@@ -390,7 +390,7 @@ void dyna_options_usage(FILE *f) {
     if (hl < HELP_COL - 3) fprintf(f, "%*s", HELP_COL - 2 - hl, "");
     else fprintf(f, "  ");
     put_indented(f, o->help);
-    dyna_option_format(o, &d, NULL, def, sizeof(def));
+    dynad_option_format(o, &d, NULL, def, sizeof(def));
     uint64_t v = o->type == DYNA_OPT_BYTES ? load_uint((const char *)&d + o->cfg.off, o->cfg.size) : 0;
     if (o->def_help) {
       fputs(" (default ", f);

@@ -1,4 +1,4 @@
-/* options.h: dynad's options, one row each (options.c, dyna_options[]). A row is the
+/* options.h: dynad's options, one row each (options.c, dynad_options[]). A row is the
  * option's whole definition: its name (--NAME on the command line, NAME in the INI file
  * and in CONFIG GET), its type and bounds, its default, its --help text, and where its
  * value lands: a field of dyna_config_t (the runtime's) and, for the options the node
@@ -34,7 +34,7 @@ typedef struct dyna_opt_dest {
   size_t off, size;
 } dyna_opt_dest_t;
 
-typedef struct dyna_option {
+typedef struct dynad_option {
   const char *name;       /* --NAME, the INI key and the CONFIG GET name */
   dyna_opt_type_t type;
   const char *def;        /* default, as text; NULL: the core's (dyna_node_cfg_default) */
@@ -52,25 +52,25 @@ typedef struct dyna_option {
   dyna_opt_dest_t cfg;    /* its field in dyna_config_t (ADDR: the host) */
   size_t port_off;        /* ADDR: the port's field in dyna_config_t */
   dyna_opt_dest_t node;   /* its field in dyna_node_cfg_t (ADDR: "host:port" text) */
-} dyna_option_t;
+} dynad_option_t;
 
-extern const dyna_option_t dyna_options[];
+extern const dynad_option_t dynad_options[];
 extern const size_t dyna_noptions;
 
 /* The row named name (exact, case-sensitive), or NULL. */
-const dyna_option_t *dyna_option_find(const char *name);
+const dynad_option_t *dynad_option_find(const char *name);
 /* Parses val and stores it into c. Returns 0, or -1 with a one-line message in err and c
  * unchanged. */
-int dyna_option_set(const dyna_option_t *o, dyna_config_t *c, const char *val, char *err,
+int dynad_option_set(const dynad_option_t *o, dyna_config_t *c, const char *val, char *err,
                     size_t errlen);
-/* Writes o's value as text (the form dyna_option_set takes back): from node when o lands
+/* Writes o's value as text (the form dynad_option_set takes back): from node when o lands
  * there and node is not NULL (what the node runs with), else from c. */
-void dyna_option_format(const dyna_option_t *o, const dyna_config_t *c,
+void dynad_option_format(const dynad_option_t *o, const dyna_config_t *c,
                         const dyna_node_cfg_t *node, char *out, size_t cap);
 
 /* Every row's default into c (zeroes the rest). */
-void dyna_options_default(dyna_config_t *c);
+void dynad_options_default(dyna_config_t *c);
 /* dynad --help, made from the rows. */
-void dyna_options_usage(FILE *f);
+void dynad_options_usage(FILE *f);
 
 #endif

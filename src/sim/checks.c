@@ -18,6 +18,7 @@
  *            convergence (all first-N replicas of every key per the final ring hold
  *            equal objects) where the mix allows it (w->conv_applies).
  */
+#include "store/memory.h"
 #include "core/cluster.h"
 #include "sim/sim.h"
 #include <stdio.h>

@@ -22,6 +22,7 @@
  *                 run on the wall clock).
  * An event that finds its target gone (e.g. no node is up) does nothing.
  */
+#include "store/memory.h"
 #include "core/cluster.h"
 #include "util/err.h"
 #include "sim/rng.h"

@@ -16,6 +16,7 @@
  * or frames ever leave. A restart opens a new dyna_node_t on the same store with the
  * same id (a new incarnation). Ticks run every SIM_TICK_MS.
  */
+#include "store/memory.h"
 #include "core/cluster.h"
 #include "util/err.h"
 #include "util/alloc.h"

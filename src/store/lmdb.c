@@ -27,6 +27,7 @@
  * that LMDB returns point into the map; get copies them and iter passes them to the
  * callback only for the duration of that call.
  */
+#include "store/lmdb.h"
 #include "util/err.h"
 #include "util/alloc.h"
 #include "store/lmdb_int.h"

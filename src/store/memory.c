@@ -17,6 +17,7 @@
  * Ownership: the store owns every node, key and value; callers get copies (get) or
  * pointers valid during one callback (iter).
  */
+#include "store/memory.h"
 #include "util/err.h"
 #include "util/alloc.h"
 #include "store/store.h"

@@ -97,31 +97,6 @@ struct dyna_store {
                       (core/durable.h); engines start it at 0 */
 };
 
-/* Opens (creating if needed) an LMDB environment in directory dir (which must exist).
- * map_bytes is the maximum database size (0: 64 GiB). Fails with DYNA_ELOCKED when
- * another process has dir open. On success *out is owned by the caller (close it). */
-int dyna_store_lmdb_open(const char *dir, dyna_sync_t sync, size_t map_bytes,
-                         dyna_store_t **out);
-
-/* Creates an empty in-memory store. *out is owned by the caller (close it). */
-int dyna_store_mem_open(dyna_sync_t sync, dyna_store_t **out);
-/* Memory engine only: simulates a crash. Writes not yet made durable are dropped
- * (with DYNA_SYNC_NONE, writes count as durable once committed: a process crash
- * keeps what the OS has). The store stays open, as after a restart. */
-void dyna_store_mem_crash(dyna_store_t *s);
-/* Memory engine only: fault injection. The next put, del or commit fails with err
- * (e.g. DYNA_EIO, DYNA_EFULL) and rolls back the batch, as a real failure would. */
-void dyna_store_mem_inject(dyna_store_t *s, int err);
-/* The same for the next commit that has writes to lose only: the writes themselves
- * succeed, then the batch fails (as an fsync error would). */
-void dyna_store_mem_inject_commit(dyna_store_t *s, int err);
-/* Memory engine only: a read-only view (get and iter) of what the last commit made
- * durable, as a crash now would leave it (the simulator checks acknowledged writes on
- * it). Owned by s, valid until s closes. */
-dyna_store_t *dyna_store_mem_durable(dyna_store_t *s);
-/* Memory engine only: number of keys in a space (for tests and the simulator). */
-size_t dyna_store_mem_count(dyna_store_t *s, dyna_space_t sp);
-
 static inline int dyna_store_get(dyna_store_t *s, dyna_space_t sp, const uint8_t *k,
                                  size_t klen, dyna_buf_t *out) {
   return s->ops->get(s, sp, k, klen, out);

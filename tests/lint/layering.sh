@@ -17,6 +17,10 @@ allowed() { allowed_in src/"$1" "$2"; }
 allowed util 'util/[a-z0-9_]+\.h|dyna_err\.h'
 allowed proto 'proto/[a-z0-9_]+\.h|util/[a-z0-9_]+\.h'
 allowed store 'store/[a-z0-9_]+\.h|util/[a-z0-9_]+\.h'
+# The drivers: dynad's runtime and the simulator never include each other, the client
+# library or the CLI.
+allowed runtime 'runtime/[a-z0-9_]+\.h|core/[a-z0-9_]+\.h|proto/[a-z0-9_]+\.h|store/[a-z0-9_]+\.h|util/[a-z0-9_]+\.h|dyna_[a-z0-9_]+\.h'
+allowed sim 'sim/[a-z0-9_]+\.h|core/[a-z0-9_]+\.h|proto/[a-z0-9_]+\.h|store/[a-z0-9_]+\.h|util/[a-z0-9_]+\.h|dyna_[a-z0-9_]+\.h'
 allowed core 'core/[a-z0-9_]+\.h|proto/[a-z0-9_]+\.h|util/[a-z0-9_]+\.h|store/store\.h'
 allowed client 'client/[a-z0-9_]+\.h|proto/(resp|words|ring_reply)\.h|util/[a-z0-9_]+\.h|dyna\.h|dyna_[a-z0-9_]+\.h'
 # The CLI, the bench and the examples are programs on the public API: include/ and, for

@@ -12,32 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
-
-/* Runs fn in a child with stderr on a pipe; returns the child's wait status and fills
- * out (NUL-terminated) with what it printed. */
-static int run_child(void (*fn)(void), char *out, size_t cap) {
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], 2);
-    signal(SIGABRT, SIG_DFL);
-    fn();
-    _exit(0);
-  }
-  close(fds[1]);
-  size_t n = 0;
-  ssize_t r;
-  while (n + 1 < cap && (r = read(fds[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
-  out[n] = 0;
-  close(fds[0]);
-  int st = 0;
-  assert_int_equal(waitpid(pid, &st, 0), pid);
-  return st;
-}
+#include "helper_child.h"
 
 static void fail_durable_point(void) {
   uint64_t upto = 7, newer = 5;
@@ -49,7 +24,7 @@ static void fail_durable_point(void) {
 static void test_assert_fires_with_context(void **state) {
   (void)state;
   char out[1024];
-  int st = run_child(fail_durable_point, out, sizeof out);
+  int st = dyna_test_run_child(fail_durable_point, out, sizeof out);
   assert_true(WIFSIGNALED(st));
   assert_int_equal(WTERMSIG(st), SIGABRT);
   assert_non_null(strstr(out, "assertion failed: newer >= upto"));
@@ -66,7 +41,7 @@ static void holds(void) {
 static void test_assert_silent_when_true(void **state) {
   (void)state;
   char out[256];
-  int st = run_child(holds, out, sizeof out);
+  int st = dyna_test_run_child(holds, out, sizeof out);
   assert_true(WIFEXITED(st));
   assert_int_equal(WEXITSTATUS(st), 0);
   assert_string_equal(out, "");
@@ -83,7 +58,7 @@ static void test_defensive_checks(void **state) {
   assert_true(ALWAYS(1 == 1));
   assert_false(NEVER(1 == 2));
   char out[512];
-  int st = run_child(defensive_fails, out, sizeof out);
+  int st = dyna_test_run_child(defensive_fails, out, sizeof out);
 #ifdef NDEBUG
   assert_true(WIFEXITED(st));
   assert_int_equal(WEXITSTATUS(st), 3);

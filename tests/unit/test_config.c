@@ -93,7 +93,7 @@ static uint64_t load_num(const void *field, size_t size) {
 
 /* A value for row o that differs from its default (d), from the row's bounds, as text;
  * *num gets it as a number (numbers and yes|no). */
-static void pick_value(const dyna_option_t *o, const dyna_config_t *d, size_t i, char *text,
+static void pick_value(const dynad_option_t *o, const dyna_config_t *d, size_t i, char *text,
                        size_t cap, uint64_t *num) {
   const char *field = (const char *)d + o->cfg.off;
   *num = 0;
@@ -114,7 +114,7 @@ static void pick_value(const dyna_option_t *o, const dyna_config_t *d, size_t i,
     break;
   case DYNA_OPT_ENUM: {
     char def[64];
-    dyna_option_format(o, d, NULL, def, sizeof(def));
+    dynad_option_format(o, d, NULL, def, sizeof(def));
     int v = 0;
     while (!strcmp(o->enum_name(v), def)) v++;
     assert_non_null(o->enum_name(v));
@@ -140,7 +140,7 @@ static void pick_all(picks_t *p) {
   dyna_config_default(&d);
   assert_true(dyna_noptions <= DYNA_OPT_MAX_ROWS_TEST);
   for (size_t i = 0; i < dyna_noptions; i++)
-    pick_value(&dyna_options[i], &d, i, p->text[i], sizeof(p->text[i]), &p->num[i]);
+    pick_value(&dynad_options[i], &d, i, p->text[i], sizeof(p->text[i]), &p->num[i]);
 }
 
 /* c was parsed from the picks: every row holds its pick, and the node built from c (as
@@ -152,9 +152,9 @@ static void check_picks(const dyna_config_t *c, const picks_t *p, const char *ho
   assert_int_equal(node.seed, 7);
   size_t reached = 0;
   for (size_t i = 0; i < dyna_noptions; i++) {
-    const dyna_option_t *o = &dyna_options[i];
+    const dynad_option_t *o = &dynad_options[i];
     char got[1024];
-    dyna_option_format(o, c, NULL, got, sizeof(got));
+    dynad_option_format(o, c, NULL, got, sizeof(got));
     if (strcmp(got, p->text[i]))
       fail_msg("%s: option %s is '%s', want '%s'", how, o->name, got, p->text[i]);
     if (!o->node.size) continue;
@@ -163,7 +163,7 @@ static void check_picks(const dyna_config_t *c, const picks_t *p, const char *ho
     if (o->type == DYNA_OPT_STRING || o->type == DYNA_OPT_ADDR) ok = !strcmp(f, p->text[i]);
     else ok = load_num(f, o->node.size) == p->num[i];
     if (!ok) fail_msg("%s: option %s = %s does not reach the node", how, o->name, p->text[i]);
-    dyna_option_format(o, c, &node, got, sizeof(got)); /* CONFIG GET shows the node's */
+    dynad_option_format(o, c, &node, got, sizeof(got)); /* CONFIG GET shows the node's */
     assert_string_equal(got, p->text[i]);
     reached++;
   }
@@ -180,7 +180,7 @@ static void test_every_option_reaches_the_node_from_the_command_line(void **stat
   int argc = 0;
   argv[argc++] = "dynad";
   for (size_t i = 0; i < dyna_noptions; i++) {
-    snprintf(args[argc], sizeof(args[0]), "--%s=%s", dyna_options[i].name, p.text[i]);
+    snprintf(args[argc], sizeof(args[0]), "--%s=%s", dynad_options[i].name, p.text[i]);
     argv[argc] = args[argc];
     argc++;
   }
@@ -192,7 +192,7 @@ static void test_every_option_reaches_the_node_from_the_command_line(void **stat
   /* --NAME VALUE, and a yes|no option alone for yes */
   argc = 1;
   for (size_t i = 0; i < dyna_noptions; i++) {
-    const dyna_option_t *o = &dyna_options[i];
+    const dynad_option_t *o = &dynad_options[i];
     int alone = o->type == DYNA_OPT_BOOL && !strcmp(p.text[i], "yes");
     snprintf(args[argc], sizeof(args[0]), "--%s", o->name);
     argv[argc] = args[argc];
@@ -224,7 +224,7 @@ static void test_every_option_reaches_the_node_from_the_ini_file(void **state) {
   FILE *f = fdopen(fd, "w");
   assert_non_null(f);
   fprintf(f, "; every option, none at its default\n[dynad]\n");
-  for (size_t i = 0; i < dyna_noptions; i++) fprintf(f, "%s = %s\n", dyna_options[i].name, p.text[i]);
+  for (size_t i = 0; i < dyna_noptions; i++) fprintf(f, "%s = %s\n", dynad_options[i].name, p.text[i]);
   fclose(f);
   char a0[] = "dynad", a1[] = "--config";
   char *argv[] = {a0, a1, full, NULL};
@@ -253,7 +253,7 @@ static void test_every_node_field_is_an_option(void **state) {
   for (size_t i = 0; i < sizeof(driver) / sizeof(driver[0]); i++)
     memset(set + driver[i].off, 1, driver[i].size);
   for (size_t i = 0; i < dyna_noptions; i++) {
-    const dyna_option_t *o = &dyna_options[i];
+    const dynad_option_t *o = &dynad_options[i];
     if (!o->node.size) continue;
     assert_true(o->node.off + o->node.size <= sizeof(dyna_node_cfg_t));
     for (size_t b = o->node.off; b < o->node.off + o->node.size; b++) {
@@ -277,7 +277,7 @@ static void test_every_node_field_is_an_option(void **state) {
 static void test_node_defaults_are_the_cores(void **state) {
   (void)state;
   for (size_t i = 0; i < dyna_noptions; i++) {
-    const dyna_option_t *o = &dyna_options[i];
+    const dynad_option_t *o = &dynad_options[i];
     if (o->node.size && o->type != DYNA_OPT_ADDR && o->def)
       fail_msg("option %s lands in the node but has a default of its own ('%s')", o->name, o->def);
     if (o->node.size && o->type != DYNA_OPT_ADDR) assert_int_equal(o->node.size, o->cfg.size);
@@ -311,7 +311,7 @@ static void test_help_lists_every_option(void **state) {
   dyna_config_usage(f);
   fclose(f);
   for (size_t i = 0; i < dyna_noptions; i++) {
-    const dyna_option_t *o = &dyna_options[i];
+    const dynad_option_t *o = &dynad_options[i];
     char want[96];
     snprintf(want, sizeof(want), "\n  --%s", o->name);
     const char *at = text;
@@ -378,9 +378,9 @@ static void test_config_get_patterns(void **state) {
   got_t *g = config_get(&c, NULL, (const char *[]){"*", NULL});
   assert_int_equal(g->n, dyna_noptions + 4); /* + save, appendonly, databases, maxclients */
   for (size_t i = 0; i < dyna_noptions; i++) {
-    assert_string_equal(g->names[i], dyna_options[i].name); /* the table's order, once each */
+    assert_string_equal(g->names[i], dynad_options[i].name); /* the table's order, once each */
     char want[1024];
-    dyna_option_format(&dyna_options[i], &c, NULL, want, sizeof(want));
+    dynad_option_format(&dynad_options[i], &c, NULL, want, sizeof(want));
     assert_string_equal(g->values[i], want);
   }
   assert_string_equal(value_of(g, "ring-size"), "1024");
@@ -396,7 +396,7 @@ static void test_config_get_patterns(void **state) {
   assert_int_equal(g->n, 1);
   g = config_get(&c, NULL, (const char *[]){"[nrw]", "n", "max*", NULL}); /* each once */
   size_t nmax = 0;
-  for (size_t i = 0; i < dyna_noptions; i++) nmax += !strncmp(dyna_options[i].name, "max", 3);
+  for (size_t i = 0; i < dyna_noptions; i++) nmax += !strncmp(dynad_options[i].name, "max", 3);
   assert_int_equal(g->n, 3 + nmax + 1 /* maxclients */);
   assert_string_equal(value_of(g, "n"), "3");
   assert_string_equal(value_of(g, "w"), "2");
@@ -450,7 +450,7 @@ static void test_bad_values(void **state) {
   expect_refused("maxclients", "1", "unknown option 'maxclients'"); /* CONFIG GET's alias only */
   /* Every number just outside its bounds, and text that is no number. */
   for (size_t i = 0; i < dyna_noptions; i++) {
-    const dyna_option_t *o = &dyna_options[i];
+    const dynad_option_t *o = &dynad_options[i];
     char v[64];
     if (o->type == DYNA_OPT_STRING) {
       char longest[700];

@@ -4,6 +4,7 @@
  * failed batch failing exactly its own answers, DYNA_WSEQ_ALL resolved after a loss,
  * durable reads, early frames waiting for the new incarnation after a failure, the
  * deliberate bug gate-forget-loss, and the release rule asserted from the inside. */
+#include "store/memory.h"
 #include "core/gate.h"
 #include "core/node.h"
 #include "proto/wire.h"
@@ -19,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "helper_child.h"
 
 #define PEER 0x2222u /* a node that sends this one frames */
 
@@ -261,30 +263,6 @@ static void test_bug_forget_loss_is_caught(void **state) {
   fx_close(&f);
 }
 
-static int run_child(void (*fn)(void), char *out, size_t cap) {
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], 2);
-    signal(SIGABRT, SIG_DFL);
-    fn();
-    _exit(0);
-  }
-  close(fds[1]);
-  size_t n = 0;
-  ssize_t r;
-  while (n + 1 < cap && (r = read(fds[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
-  out[n] = 0;
-  close(fds[0]);
-  int st = 0;
-  assert_int_equal(waitpid(pid, &st, 0), pid);
-  return st;
-}
-
 /* DYNA_WSEQ_ALL (a frame that depends on every write before it) resolves when taken:
  * one made before a failure fails with it (the frame is dropped); one made after waits
  * for the writes made since (the new incarnation), not for the lost ones; after a crash
@@ -397,7 +375,7 @@ static void durable_beyond_handed(void) {
 static void test_assert_durable_beyond_handed(void **state) {
   (void)state;
   char out[4096];
-  int st = run_child(durable_beyond_handed, out, sizeof(out));
+  int st = dyna_test_run_child(durable_beyond_handed, out, sizeof(out));
   assert_true(WIFSIGNALED(st));
   assert_int_equal(WTERMSIG(st), SIGABRT);
   assert_non_null(strstr(out, "assertion failed: upto <= g->handed"));

@@ -3,6 +3,7 @@
  * slow replica), forwarding, NOQUORUM on unreachable replicas and on timeouts, read
  * repair, join with data transfer, leave, and bad frames. Every node has a memory store; a tiny
  * in-test network delivers frames in order and can cut links. */
+#include "store/memory.h"
 #include "core/cluster.h"
 #include "util/err.h"
 #include "core/keyspace.h"

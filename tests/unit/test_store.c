@@ -7,6 +7,8 @@
  * the memory engine. LMDB directories are made with mkdtemp under $TMPDIR (or /tmp) and
  * removed by the teardown.
  */
+#include "store/lmdb.h"
+#include "store/memory.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/alloc.h"

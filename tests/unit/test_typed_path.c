@@ -4,6 +4,7 @@
  * changes nothing, an unknown command at the coordinator; and the register side: SET
  * and DEL supersede the typed states and the expiry, a PUT's deadline and KEEPTTL.
  * Small clusters driven by hand as in test_node.c (the same in-test network). */
+#include "store/memory.h"
 #include "core/cluster.h"
 #include "util/err.h"
 #include "core/keyspace.h"

@@ -9,6 +9,7 @@
  *    no committed batch; a torn tail is dropped; damage inside an older segment or a
  *    missing segment fails the open with DYNA_ECORRUPT and leaves the files alone.
  * Directories are made with mkdtemp under $TMPDIR (or /tmp) and removed afterwards. */
+#include "store/lmdb.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/alloc.h"
