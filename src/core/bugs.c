@@ -17,6 +17,7 @@ static const struct { const char *name; uint32_t bit; } BUGS[] = {
   {"set-remove-wins", DYNA_BUG_SET_REMOVE_WINS},
   {"expiry-no-merge", DYNA_BUG_EXPIRY_NO_MERGE},
   {"typed-no-merge", DYNA_BUG_TYPED_NO_MERGE},
+  {"list-dup", DYNA_BUG_LIST_DUP},
 };
 #define NBUGS (sizeof(BUGS) / sizeof(BUGS[0]))
 

@@ -366,7 +366,9 @@ static void usage(FILE *out) {
 "  --nrw N,R,W        replication (default 3,2,2)\n"
 "  --joins J          joins under the churn mix (default 1)\n"
 "  --experiment E     ring: ownership balance and movement on one join (pure ring math);\n"
-"                     converge: time until replicas converge after a partition heals\n"
+"                     converge: time until replicas converge after a partition heals;\n"
+"                     churn-types: encoded size of a set, zset and hash over an hour\n"
+"                     of adds and removes by 3 replicas with crashes and partitions\n"
 "  --quiet            campaigns: print only failures and the summary; one run: digest only\n"
 "  --verbose          trace every event\n"
 "  --aae-ms MS        anti-entropy interval of every node (default: the core's); a\n"
@@ -458,7 +460,7 @@ int main(int argc, char **argv) {
       if (!bad) o.routing = strcmp(v, "ring") ? SIM_ROUTE_RANDOM : SIM_ROUTE_RING;
     }
     else if (!strcmp(f, "--watch")) { o.watch = v; o.verbose = 1; }
-    else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge")); }
+    else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge") && strcmp(v, "churn-types")); }
     else if (!strcmp(f, "--nrw")) {
       bad = !v || sscanf(v, "%u,%u,%u", &o.n, &o.r, &o.w) != 3 || !o.n || o.n > 16 || !o.r ||
             !o.w || o.r > o.n || o.w > o.n;
@@ -473,6 +475,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (exp && !strcmp(exp, "ring")) return experiment_ring(&o);
+  if (exp && !strcmp(exp, "churn-types")) return sim_experiment_churn_types(o.seed);
   if (!campaign) {
     run_result_t res;
     int rc = run_one(&o, 1, exp != NULL, &res);

@@ -263,6 +263,11 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e);
 /* Heals every partition and network fault and restarts crashed nodes. */
 void sim_faults_heal_all(sim_world_t *w);
 
+/* ---- churn.c ---- */
+/* --experiment churn-types: an hour of churn on a set, a sorted set and a hash; prints
+ * their encoded sizes over time. Returns 0 when each stayed under its bound. */
+int sim_experiment_churn_types(uint64_t seed);
+
 /* ---- checks.c ---- */
 /* Heal, settle, read everything, check. Returns 0 when every check passed. */
 int sim_checks_final(sim_world_t *w);
