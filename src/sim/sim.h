@@ -10,6 +10,8 @@
  *               commit and drain (as src/runtime/server.c does), ticks, membership
  *   workload.c  clients: shopping carts, blind sets, deletes; the model of what was
  *               acknowledged
+ *   workload_types.c  --types: typed keys, their model and checks (types.h)
+ *   churn.c     --experiment churn-types: typed state size under an hour of churn
  *   faults.c    the fault schedule of a run (partitions, crashes, churn)
  *   checks.c    healing, settling, final reads and the end-of-run checks
  *
