@@ -389,6 +389,7 @@ static void usage(FILE *out) {
 "  --latency          report the simulated latency (submission to answer) of successful\n"
 "                     reads and writes: mean, p50, p99, p99.9, max\n"
 "  --watch KEY        (implies --verbose) show KEY's object on a disk whenever it changes\n"
+"                     (register values, the key's deadline, each typed state's size)\n"
 "  --help             this text\n", bugs);
 }
 
