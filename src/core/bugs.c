@@ -13,6 +13,11 @@ static const struct { const char *name; uint32_t bit; } BUGS[] = {
   {"keep-incarnation", DYNA_BUG_KEEP_INCARNATION},
   {"gate-forget-loss", DYNA_BUG_GATE_FORGET_LOSS},
   {"wall-stamp", DYNA_BUG_WALL_STAMP},
+  {"counter-sum", DYNA_BUG_COUNTER_SUM},
+  {"set-remove-wins", DYNA_BUG_SET_REMOVE_WINS},
+  {"expiry-no-merge", DYNA_BUG_EXPIRY_NO_MERGE},
+  {"typed-no-merge", DYNA_BUG_TYPED_NO_MERGE},
+  {"list-dup", DYNA_BUG_LIST_DUP},
 };
 #define NBUGS (sizeof(BUGS) / sizeof(BUGS[0]))
 

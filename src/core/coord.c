@@ -654,7 +654,8 @@ static const dyna_typed_cmd_t *typed_find(const dyna_node_t *n, const uint8_t *n
 }
 
 static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
-  if (fwd_repeat(n, from, m->req)) return; /* the first copy answers */
+  if (fwd_repeat(n, from, m->req) && !((n->cfg.bugs & DYNA_BUG_LIST_DUP) && (m->flags & DYNA_FWD_TYPED)))
+    return; /* the first copy answers */
   int typed = (m->flags & DYNA_FWD_TYPED) != 0;
   dyna_req_t req;
   memset(&req, 0, sizeof(req));

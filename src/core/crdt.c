@@ -7,6 +7,8 @@
 #include "core/crdt_ops.h"
 #include <string.h>
 
+uint32_t dyna_crdt_bugs; /* crdt.h: test only */
+
 /* ---- life cycle ----------------------------------------------------------------- */
 
 void dyna_crdt_init(dyna_crdt_t *s, uint8_t type) {

@@ -16,6 +16,7 @@
  * The result is built aside and installed at the end, so dst is unchanged on any
  * error; src may be dst. Cost O(|A| + |B|) plus the copy of what B brings. */
 #include "core/crdt_int.h"
+#include "core/node.h"
 #include "util/alloc.h"
 #include <string.h>
 
@@ -75,7 +76,7 @@ static int merge_vals(const dyna_crdt_t *A, const dyna_crdt_val_t *a, size_t na,
       i++;
       j++;
     } else if (c < 0) {
-      if (!crdt_covers(B, a[i].actor, a[i].counter)) keep = &a[i];
+      if (!crdt_covers(B, a[i].actor, a[i].counter) && !(A->type == DYNA_CRDT_SET && (dyna_crdt_bugs & DYNA_BUG_SET_REMOVE_WINS))) keep = &a[i];
       i++;
     } else {
       if (!crdt_covers(A, b[j].actor, b[j].counter)) keep = &b[j];
@@ -113,6 +114,7 @@ static int merge_contrib(const dyna_crdt_elem_t *a, const dyna_crdt_elem_t *b,
     const dyna_crdt_contrib_t *y = j < nb ? &b->contrib[j] : NULL;
     if (x && y && x->actor == y->actor) {
       out->contrib[k++] = contrib_order(x, y) >= 0 ? *x : *y;
+      if ((dyna_crdt_bugs & DYNA_BUG_COUNTER_SUM) && x->seq != y->seq) out->contrib[k - 1].i = x->i + y->i;
       i++;
       j++;
     } else if (!y || (x && x->actor < y->actor)) {
@@ -179,11 +181,13 @@ static int merge_ctx(const dyna_crdt_t *a, const dyna_crdt_t *b, dyna_crdt_t *t)
 int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src) {
   if (dst->type != src->type) return DYNA_EINVAL;
   const dyna_crdt_t *A = dst, *B = src;
+  if (dyna_crdt_bugs & DYNA_BUG_TYPED_NO_MERGE) A = src;
   dyna_crdt_t t;
   dyna_crdt_init(&t, dst->type);
   int rc = merge_ctx(A, B, &t);
   if (rc) goto done;
-  rc = merge_vals(A, A->exp, A->nexp, B, B->exp, B->nexp, &t.exp, &t.nexp);
+  if (dyna_crdt_bugs & DYNA_BUG_EXPIRY_NO_MERGE) rc = merge_vals(A, A->exp, A->nexp, A, A->exp, A->nexp, &t.exp, &t.nexp);
+  else rc = merge_vals(A, A->exp, A->nexp, B, B->exp, B->nexp, &t.exp, &t.nexp);
   t.expcap = t.nexp;
   if (rc) goto done;
   if (A->n + B->n) {

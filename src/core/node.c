@@ -6,6 +6,7 @@
 #include "util/alloc.h"
 #include "util/assert.h"
 #include "core/node_int.h"
+#include "core/crdt.h"
 #include "core/replica.h"
 #include "util/assert.h"
 #include <stdio.h>
@@ -178,6 +179,7 @@ uint64_t dyna_node_new_req(dyna_node_t *n) { return ++n->next_req; }
 
 void dyna_node_set_now(dyna_node_t *n, dyna_time_t now) {
   dyna_assert_set_node(n->cfg.id); /* a failed assertion names this node */
+  dyna_crdt_bugs = n->cfg.bugs;    /* test only: the deliberate bugs of the typed merges */
   if (NEVER(now.mono_ms < n->now.mono_ms)) now.mono_ms = n->now.mono_ms;
   n->now = now;
 }

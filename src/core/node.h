@@ -119,6 +119,19 @@ typedef struct dyna_node_cfg {
                                             next commit that succeeds releases them as OK */
 #define DYNA_BUG_WALL_STAMP 0x40u /* value stamps are the raw wall clock (after a step back
                                      a node's newer sibling gets an older stamp) */
+/* Bugs of the typed merges (core/crdt.h; they reach the crdt code through
+ * dyna_crdt_bugs, which the node sets at every event). */
+#define DYNA_BUG_COUNTER_SUM 0x80u   /* contributions of one actor add up instead of the
+                                        later one winning (increments count twice) */
+#define DYNA_BUG_SET_REMOVE_WINS 0x100u /* a set merge drops a dot the other side has not
+                                        seen (as if it had been removed there) */
+#define DYNA_BUG_EXPIRY_NO_MERGE 0x200u /* a merge keeps only its own side's expiry values
+                                        (a deadline set elsewhere is lost; also in
+                                        object_typed.c, when its side has none) */
+#define DYNA_BUG_LIST_DUP 0x800u    /* a typed write forwarded twice (a duplicated frame)
+                                        is coordinated twice: a push lands twice */
+#define DYNA_BUG_TYPED_NO_MERGE 0x400u /* a typed merge takes the other side's state
+                                        whole instead of merging */
 
 /* The defaults of the node's options, the only ones: dynad takes them from here for every
  * option that lands in the node (runtime/options.c), as the simulator and the tests do. */

@@ -2,6 +2,7 @@
  * key is, the supersede rule between kinds, the key's expiry, and the merge, equality
  * and encoding of the typed part that object.c calls. Pure; memory through util/alloc. */
 #include "core/object_int.h"
+#include "core/node.h"
 #include "util/alloc.h"
 #include "util/assert.h"
 #include "util/err.h"
@@ -57,6 +58,7 @@ int dyna_obj_typed_merged(const dyna_obj_t *o, const dyna_obj_t *other, dyna_crd
     const dyna_crdt_t *a = i < o->ntyped ? &o->typed[i] : NULL;
     const dyna_crdt_t *b = j < other->ntyped ? &other->typed[j] : NULL;
     const dyna_crdt_t *first = !b || (a && a->type <= b->type) ? a : b;
+    if ((dyna_crdt_bugs & DYNA_BUG_EXPIRY_NO_MERGE) && first == b && b->type == DYNA_CRDT_KEY && (!a || a->type != b->type)) { j++; continue; } /* test-only bug */
     DYNA_ASSERT(n < TYPED_MAX, "typed states %zu (types %u)", n, first->type);
     dyna_crdt_init(&t[n], first->type);
     rc = dyna_crdt_copy(&t[n], first);

@@ -10,6 +10,8 @@
  *               commit and drain (as src/runtime/server.c does), ticks, membership
  *   workload.c  clients: shopping carts, blind sets, deletes; the model of what was
  *               acknowledged
+ *   workload_types.c  --types: typed keys, their model and checks (types.h)
+ *   churn.c     --experiment churn-types: typed state size under an hour of churn
  *   faults.c    the fault schedule of a run (partitions, crashes, churn)
  *   checks.c    healing, settling, final reads and the end-of-run checks
  *
@@ -25,6 +27,7 @@
 #include "core/gate.h"
 #include "core/node.h"
 #include "store/store.h"
+#include "sim/types.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +70,9 @@ typedef struct sim_opts {
   double spikes;         /* --spikes PCT: share of frames (0..1) delayed 50-250 ms more */
   uint64_t commit_ms;    /* --commit-ms: pipelined group commit, each batch durable this
                             long after it starts (0: every turn commits at once) */
+  uint32_t types;        /* --types: ST_* bits (sim/types.h); typed keys follow the
+                            register keys */
+  const char *types_arg; /* --types as given (for the replay command) */
 } sim_opts_t;
 
 /* How a client picks the node it sends a request to (--routing). */
@@ -150,6 +156,7 @@ typedef struct sim_world {
   int stopping;          /* workload stopped: clients issue nothing new */
   int read_only;         /* clients only read (converge probe after the heal) */
   sim_work_t *wl;
+  sim_types_t *types;    /* --types: the typed keys' model (workload_types.c) */
   sim_stats_t st;
   int failed;            /* a check failed */
   uint32_t nfail;
@@ -257,6 +264,11 @@ void sim_faults_plan(sim_world_t *w, uint64_t t0, uint64_t t1);
 void sim_faults_fire(sim_world_t *w, sim_event_t *e);
 /* Heals every partition and network fault and restarts crashed nodes. */
 void sim_faults_heal_all(sim_world_t *w);
+
+/* ---- churn.c ---- */
+/* --experiment churn-types: an hour of churn on a set, a sorted set and a hash; prints
+ * their encoded sizes over time. Returns 0 when each stayed under its bound. */
+int sim_experiment_churn_types(uint64_t seed);
 
 /* ---- checks.c ---- */
 /* Heal, settle, read everything, check. Returns 0 when every check passed. */

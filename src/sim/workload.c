@@ -35,10 +35,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_CART = 0, K_SET, K_DEL };
+enum { K_CART = 0, K_SET, K_DEL, K_TYPED };
 enum { WS_PENDING = 0, WS_ACKED, WS_FAILED };
 enum { CP_START = 0, CP_WRITE };
-enum { CS_IDLE = 0, CS_GET, CS_PUT };
+enum { CS_IDLE = 0, CS_GET, CS_PUT, CS_TYPED };
 
 #define FINAL_CLIENT 0xFFFFFFFFu
 
@@ -53,6 +53,7 @@ typedef struct wl_write {
 
 typedef struct wl_key {
   uint8_t type;
+  uint32_t tk;    /* K_TYPED: its index in workload_types.c's model */
   char name[24];
   size_t klen;
   uint32_t *wids; /* writes to this key, in issue order */
@@ -111,7 +112,8 @@ int sim_work_init(sim_world_t *w) {
   sim_work_t *k = dyna_calloc(1, sizeof(*k));
   if (!k) return DYNA_ENOMEM;
   w->wl = k;
-  k->nkeys = w->o.keys;
+  uint32_t ntyped = sim_types_count(&w->o);
+  k->nkeys = w->o.keys + ntyped;
   k->ncl = w->o.clients;
   k->keys = dyna_calloc(k->nkeys ? k->nkeys : 1, sizeof(wl_key_t));
   k->cl = dyna_calloc(k->ncl ? k->ncl : 1, sizeof(wl_client_t));
@@ -122,12 +124,30 @@ int sim_work_init(sim_world_t *w) {
   for (uint32_t i = 0; i < k->nkeys; i++) {
     wl_key_t *key = &k->keys[i];
     uint32_t m = i % 4;
+    if (i >= w->o.keys) break;
     key->type = m < 2 ? K_CART : m == 2 ? K_SET : K_DEL;
     static const char *pfx[] = {"cart", "set", "del"};
     key->klen = (size_t)snprintf(key->name, sizeof(key->name), "%s:%u", pfx[key->type], i);
     key->final_status = 1;
     dyna_obj_init(&key->final);
   }
+  /* --types: the typed keys follow the register keys */
+  char (*names)[24] = dyna_calloc(ntyped + 1, 24);
+  size_t *klens = dyna_calloc(ntyped + 1, sizeof(size_t));
+  if (!names || !klens) abort();
+  int used = sim_types_init(w, w->o.keys, ntyped, names, klens);
+  for (uint32_t j = 0; j < (uint32_t)used; j++) {
+    wl_key_t *key = &k->keys[w->o.keys + j];
+    key->type = K_TYPED;
+    key->tk = j;
+    key->final_status = 1;
+    dyna_obj_init(&key->final);
+    memcpy(key->name, names[j], sizeof(key->name));
+    key->klen = klens[j];
+  }
+  k->nkeys = w->o.keys + (uint32_t)used;
+  dyna_free(names);
+  dyna_free(klens);
   for (uint32_t c = 0; c < k->ncl; c++) dyna_ctx_init(&k->cl[c].ctx);
   return 0;
 }
@@ -151,6 +171,7 @@ void sim_work_free(sim_world_t *w) {
   wfree(k->cl);
   wfree(k);
   w->wl = NULL;
+  sim_types_free(w);
 }
 
 static void client_later(sim_world_t *w, uint32_t c, int phase, uint64_t delay) {
@@ -273,6 +294,7 @@ static void submit(sim_world_t *w, uint32_t c, uint32_t i, dyna_req_t *req, int 
       w->wl->wr[cl->write].status = WS_FAILED;
       w->wl->keys[cl->key].inflight--;
     }
+    if (state == CS_TYPED) sim_types_lost(w, c);
     client_later(w, c, CP_START, 10);
     return;
   }
@@ -293,6 +315,15 @@ static void start_cycle(sim_world_t *w, uint32_t c) {
   memset(&req, 0, sizeof(req));
   req.key = (const uint8_t *)ky->name;
   req.klen = ky->klen;
+  if (ky->type == K_TYPED) {
+    if (sim_types_start(w, c, ky->tk, ky->name, ky->klen, &req)) {
+      client_later(w, c, CP_START, 5);
+      return;
+    }
+    k->writes++;
+    submit(w, c, (uint32_t)i, &req, CS_TYPED);
+    return;
+  }
   if (ky->type == K_SET) {
     uint8_t val[4];
     cl->write = new_write(w, key, 'B');
@@ -526,6 +557,11 @@ void sim_work_reply(sim_world_t *w, uint32_t i, dyna_reply_t *r) {
   if (st == CS_GET && !r->status) check_stamps(w, &k->keys[cl->key], &r->obj, "a read");
   if (st == CS_GET) on_get_reply(w, c, r);
   else if (st == CS_PUT) on_put_reply(w, c, i, r);
+  else if (st == CS_TYPED) {
+    if (!r->status) k->writes_ok++;
+    sim_types_reply(w, c, r);
+    client_later(w, c, CP_START, 5 + (uint64_t)sim_rng_exp(&w->rng, 20.0));
+  }
 }
 
 void sim_work_node_lost(sim_world_t *w, uint32_t i) {
@@ -539,6 +575,7 @@ void sim_work_node_lost(sim_world_t *w, uint32_t i) {
       k->keys[cl->key].inflight--;
       if (cl->eligible) k->eligible++;
     }
+    if (cl->state == CS_TYPED) sim_types_lost(w, c);
     cl->state = CS_IDLE;
     client_later(w, c, CP_START, 50);
   }
@@ -649,7 +686,8 @@ void sim_work_check(sim_world_t *w) {
                ky->final_status == 1 ? "no answer" : dyna_strerror(ky->final_status));
       continue;
     }
-    check_object(w, ky, &ky->final, "the final merged read", sibling_bound(k, ky));
+    if (ky->type == K_TYPED) sim_types_check(w, ky->tk, ky->name, &ky->final);
+    else check_object(w, ky, &ky->final, "the final merged read", sibling_bound(k, ky));
   }
 }
 
@@ -779,4 +817,5 @@ void sim_work_report(sim_world_t *w, FILE *out) {
           (unsigned long long)k->eligible_ok, (unsigned long long)k->eligible,
           k->eligible ? 100.0 * (double)k->eligible_ok / (double)k->eligible : 100.0,
           (unsigned long long)k->ack_checks);
+  sim_types_report(w, out);
 }

@@ -244,6 +244,10 @@ static void watch(sim_world_t *w, uint32_t i) {
       l += (size_t)snprintf(line + l, sizeof(line) - l, " %s%u",
                             (v->flags & DYNA_VAL_TOMBSTONE) ? "T" : "w", wid);
     }
+    uint64_t dl = 0;
+    if (dyna_obj_deadline(&o, &dl) && l < sizeof(line) - 40) l += (size_t)snprintf(line + l, sizeof(line) - l, " deadline %llu", (unsigned long long)dl);
+    for (size_t t = 0; t < o.ntyped && l < sizeof(line) - 40; t++)
+      l += (size_t)snprintf(line + l, sizeof(line) - l, " type%u(%zu ctx, %zu elems)", o.typed[t].type, o.typed[t].nctx, o.typed[t].n);
     line[l] = 0;
     sim_trace(w, "watch %s on %s: %zu value(s):%s", w->o.watch, s->name, dyna_obj_nvals(&o), line);
   }

@@ -158,7 +158,7 @@ def cli():
     flags = ["--seed", "--seeds", "--nodes", "--keys", "--clients", "--duration", "--faults",
              "--bugs", "--ring-size", "--zones", "--nrw", "--joins", "--experiment", "--quiet",
              "--verbose", "--watch", "--strict", "--aae-ms", "--read-all", "--durable-reads", "--routing",
-             "--latency", "--spikes", "--help"]
+             "--latency", "--spikes", "--types", "--help"]
     missing = [f for f in flags if f not in out]
     check(rc == 0 and not missing, f"--help documents every flag (missing: {missing})", out)
     rc, out = sim("--faults", "bogus")
