@@ -175,7 +175,7 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
     dyna_ctx_clear(&ctx);
     return;
   }
-  dyna_reply_t r;
+  dyna_node_reply_t r;
   memset(&r, 0, sizeof(r));
   r.req_id = f->client_req;
   r.op = f->op;
@@ -193,7 +193,7 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
   }
   if (!status) status = dyna_obj_context(f->kind == FSM_GET ? &r.obj : &f->obj, &r.ctx);
   if (status) {
-    dyna_reply_fail(&r, status, msg);
+    dyna_node_reply_fail(&r, status, msg);
   } else {
     r.existed = f->existed;
     r.wrote = f->kind == FSM_PUT && !f->nowrite;
@@ -719,7 +719,7 @@ static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
 }
 
 static void on_fwd_resp(dyna_node_t *n, fsm_t *f, const dyna_msg_t *m) {
-  dyna_reply_t r;
+  dyna_node_reply_t r;
   memset(&r, 0, sizeof(r));
   r.req_id = f->client_req;
   r.op = f->op;
@@ -732,13 +732,13 @@ static void on_fwd_resp(dyna_node_t *n, fsm_t *f, const dyna_msg_t *m) {
   if (rc) {
     char msg[96];
     snprintf(msg, sizeof(msg), "coordinator: %s", dyna_strerror(rc));
-    dyna_reply_fail(&r, rc == DYNA_EBUSY ? DYNA_EBUSY : rc, rc == DYNA_ENOQUORUM ? "replicas did not answer" : msg);
+    dyna_node_reply_fail(&r, rc == DYNA_EBUSY ? DYNA_EBUSY : rc, rc == DYNA_ENOQUORUM ? "replicas did not answer" : msg);
   } else {
     r.existed = (m->flags & DYNA_FWD_RESP_EXISTED) != 0;
     r.wrote = !(m->flags & DYNA_FWD_RESP_NOWRITE); /* r.wseq = 0: the coordinator made
                                                       the copies durable, none is here */
     if (m->vlen && (dyna_buf_put(&r.resp, m->val, m->vlen), r.resp.oom))
-      dyna_reply_fail(&r, DYNA_ENOMEM, NULL);
+      dyna_node_reply_fail(&r, DYNA_ENOMEM, NULL);
   }
   dyna_node_push_reply(n, &r);
   fsm_put(n, f);

@@ -47,7 +47,7 @@ static int ring_pop(dyna_gate_ring_t *q, dyna_gate_item_t *out) {
 
 static void item_free(dyna_gate_item_t *it) {
   if (it->is_msg) dyna_buf_free(&it->m.frame);
-  else dyna_reply_clear(&it->r);
+  else dyna_node_reply_clear(&it->r);
 }
 
 static void ring_free(dyna_gate_ring_t *q) {
@@ -89,7 +89,7 @@ static void settle(dyna_gate_t *g, dyna_gate_item_t *it, dyna_dur_state_t st) {
     }
     char msg[96];
     snprintf(msg, sizeof(msg), "storage commit failed: %s", dyna_strerror(g->lost_err));
-    dyna_reply_fail(&it->r, DYNA_EIO, msg);
+    dyna_node_reply_fail(&it->r, DYNA_EIO, msg);
     it->err = g->lost_err ? g->lost_err : DYNA_EIO;
     g->stats.failed_replies++;
   } else {
@@ -203,7 +203,7 @@ int dyna_gate_take(dyna_gate_t *g, dyna_node_t *n) {
   return 0;
 }
 
-int dyna_gate_hold_reply(dyna_gate_t *g, dyna_reply_t *r) {
+int dyna_gate_hold_reply(dyna_gate_t *g, dyna_node_reply_t *r) {
   if (reserve(g, 1)) return DYNA_ENOMEM;
   dyna_gate_item_t it;
   memset(&it, 0, sizeof(it));

@@ -27,7 +27,7 @@
  * what the gate released with dyna_gate_pop after every call, in order, and delivers it.
  *
  * Ownership: the gate owns what it took (replies and frames) until popped; the popped
- * item is the caller's (reply: dyna_reply_clear; frame: dyna_buf_free or hand it to
+ * item is the caller's (reply: dyna_node_reply_clear; frame: dyna_buf_free or hand it to
  * the network). The store is borrowed and must outlive the gate. Memory for releasing
  * held answers is reserved when they are taken, so durable() and failed() never
  * allocate. Deterministic: no clock, no I/O. */
@@ -46,7 +46,7 @@ typedef struct dyna_gate_item {
                      Frames are never released failed: the gate drops them. */
   uint64_t wseq;  /* the write it waited for (0: none) */
   uint64_t seq;   /* the order the gate took it in */
-  dyna_reply_t r;
+  dyna_node_reply_t r;
   dyna_outmsg_t m;
 } dyna_gate_item_t;
 
@@ -92,7 +92,7 @@ int dyna_gate_take(dyna_gate_t *g, dyna_node_t *n);
 /* Takes a reply the driver made itself (an admin command's OK): it waits for every
  * write made so far, and acknowledges them (r->wrote is set). Takes r's contents (r is
  * zeroed) and returns 0, or DYNA_ENOMEM with r untouched. */
-int dyna_gate_hold_reply(dyna_gate_t *g, dyna_reply_t *r);
+int dyna_gate_hold_reply(dyna_gate_t *g, dyna_node_reply_t *r);
 
 /* The commit I/O. handed: the writes up to upto went to the disk (upto never goes
  * down). durable: the writes up to upto are durable (upto <= what was handed); the held

@@ -145,8 +145,8 @@ void dyna_node_free(dyna_node_t *n) {
   dyna_handoff_free(n);
   dyna_hints_free(n);
   dyna_merkle_free(n);
-  dyna_reply_t r;
-  while (dyna_node_pop_reply(n, &r)) dyna_reply_clear(&r);
+  dyna_node_reply_t r;
+  while (dyna_node_pop_reply(n, &r)) dyna_node_reply_clear(&r);
   msgq_free(&n->msgs);
   msgq_free(&n->early);
   dyna_free(n->out);
@@ -265,17 +265,17 @@ uint64_t dyna_node_phi_x1000(const dyna_node_t *n, uint64_t id) {
 
 /* ---------- outboxes ---------- */
 
-void dyna_reply_clear(dyna_reply_t *r) {
+void dyna_node_reply_clear(dyna_node_reply_t *r) {
   dyna_obj_clear(&r->obj);
   dyna_ctx_clear(&r->ctx);
   dyna_buf_free(&r->resp);
   memset(r, 0, sizeof(*r));
 }
 
-void dyna_reply_fail(dyna_reply_t *r, int err, const char *msg) {
+void dyna_node_reply_fail(dyna_node_reply_t *r, int err, const char *msg) {
   uint64_t id = r->req_id;
   dyna_op_t op = r->op;
-  dyna_reply_clear(r);
+  dyna_node_reply_clear(r);
   r->req_id = id;
   r->op = op;
   r->status = err;
@@ -285,7 +285,7 @@ void dyna_reply_fail(dyna_reply_t *r, int err, const char *msg) {
 int dyna_node_reserve_reply(dyna_node_t *n) {
   if (n->out_len < n->out_cap) return 0;
   size_t cap = n->out_cap ? n->out_cap * 2 : 64;
-  dyna_reply_t *o = dyna_malloc(cap * sizeof(*o));
+  dyna_node_reply_t *o = dyna_malloc(cap * sizeof(*o));
   if (!o) return DYNA_ENOMEM;
   for (size_t i = 0; i < n->out_len; i++) o[i] = n->out[(n->out_head + i) % n->out_cap];
   dyna_free(n->out);
@@ -295,13 +295,13 @@ int dyna_node_reserve_reply(dyna_node_t *n) {
   return 0;
 }
 
-void dyna_node_push_reply(dyna_node_t *n, dyna_reply_t *r) {
+void dyna_node_push_reply(dyna_node_t *n, dyna_node_reply_t *r) {
   if (r->status) n->stats.errors++;
   if (r->status == DYNA_ENOQUORUM) n->stats.noquorum++;
   size_t nv = dyna_obj_nvals(&r->obj);
   if (nv > n->stats.siblings_max) n->stats.siblings_max = nv;
   if (n->out_len == n->out_cap && dyna_node_reserve_reply(n)) {
-    dyna_reply_clear(r); /* cannot happen when the caller reserved, as it must */
+    dyna_node_reply_clear(r); /* cannot happen when the caller reserved, as it must */
     return;
   }
   n->out[(n->out_head + n->out_len) % n->out_cap] = *r;
@@ -313,7 +313,7 @@ void dyna_node_push_reply(dyna_node_t *n, dyna_reply_t *r) {
   memset(r, 0, sizeof(*r));
 }
 
-int dyna_node_pop_reply(dyna_node_t *n, dyna_reply_t *out) {
+int dyna_node_pop_reply(dyna_node_t *n, dyna_node_reply_t *out) {
   if (!n->out_len) return 0;
   DYNA_ASSERT(n->out_popped < n->out_pushed && n->out_head < n->out_cap,
               "reply outbox: popping what was not pushed (%llu pushed, %llu popped, head %zu of %zu)",
@@ -387,51 +387,51 @@ int dyna_node_pop_early(dyna_node_t *n, dyna_outmsg_t *out) { return msgq_pop(&n
 
 /* ---------- events ---------- */
 
-static int check_request(const dyna_node_t *n, const dyna_req_t *req, dyna_reply_t *r) {
+static int check_request(const dyna_node_t *n, const dyna_req_t *req, dyna_node_reply_t *r) {
   char m[96];
   if (req->klen == 0) {
-    dyna_reply_fail(r, DYNA_EINVAL, "empty key");
+    dyna_node_reply_fail(r, DYNA_EINVAL, "empty key");
     return -1;
   }
   if (req->klen > DYNA_MAX_KEY_BYTES) {
     snprintf(m, sizeof(m), "key is %zu bytes, limit is %u", req->klen, DYNA_MAX_KEY_BYTES);
-    dyna_reply_fail(r, DYNA_ETOOBIG, m);
+    dyna_node_reply_fail(r, DYNA_ETOOBIG, m);
     return -1;
   }
   if (req->op == DYNA_OP_PUT && req->vlen > n->cfg.max_value_bytes) {
     snprintf(m, sizeof(m), "value is %zu bytes, limit is %zu", req->vlen, n->cfg.max_value_bytes);
-    dyna_reply_fail(r, DYNA_ETOOBIG, m);
+    dyna_node_reply_fail(r, DYNA_ETOOBIG, m);
     return -1;
   }
   if (req->op == DYNA_OP_TYPED &&
       (!req->cmd || !req->cmd->write || req->argc < 2 || req->argl[1] != req->klen ||
        memcmp(req->argv[1], req->key, req->klen))) {
-    dyna_reply_fail(r, DYNA_EINVAL, "a typed request needs a write command and its key as argv[1]");
+    dyna_node_reply_fail(r, DYNA_EINVAL, "a typed request needs a write command and its key as argv[1]");
     return -1;
   }
   uint32_t nval = n->cfg.n;
   if ((req->r && req->r > nval) || (req->w && req->w > nval)) {
     snprintf(m, sizeof(m), "quorum larger than n=%u", nval);
-    dyna_reply_fail(r, DYNA_EINVAL, m);
+    dyna_node_reply_fail(r, DYNA_EINVAL, m);
     return -1;
   }
   return 0;
 }
 
 /* DYNA.LOCAL: this node's own replica, unmerged, whatever the ring says. */
-static void local_read(dyna_node_t *n, const dyna_req_t *req, dyna_reply_t *r) {
+static void local_read(dyna_node_t *n, const dyna_req_t *req, dyna_node_reply_t *r) {
   n->stats.locals++;
   dyna_replica_t rep;
   dyna_node_replica(n, dyna_node_partition(n, req->key, req->klen), &rep);
   int rc = dyna_replica_read(&rep, req->key, req->klen, &r->obj);
   if (!rc) rc = dyna_obj_context(&r->obj, &r->ctx);
-  if (rc) dyna_reply_fail(r, rc, NULL);
+  if (rc) dyna_node_reply_fail(r, rc, NULL);
 }
 
 int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, dyna_time_t now) {
   dyna_node_set_now(n, now);
   if (dyna_node_reserve_reply(n)) return DYNA_ENOMEM;
-  dyna_reply_t r;
+  dyna_node_reply_t r;
   memset(&r, 0, sizeof(r));
   r.req_id = req->id;
   r.op = req->op;

@@ -13,7 +13,7 @@
  * Durability: a reply that acknowledges a write must not reach the client before the
  * store write it depends on is durable. Drivers therefore drain the outbox through the
  * durability gate (core/gate.h), which holds each answer until then, and fails it
- * (dyna_reply_fail) when the commit that held its write failed.
+ * (dyna_node_reply_fail) when the commit that held its write failed.
  *
  * Every request taken produces exactly one reply, carrying the request's id.
  */
@@ -74,6 +74,10 @@ typedef struct dyna_time {
 } dyna_time_t;
 
 struct dyna_typed_cmd;
+
+/* The largest replication factor (and so R and W): a request's targets are kept in
+ * fixed arrays of this size. */
+#define DYNA_MAX_N 16
 
 typedef struct dyna_node_cfg {
   uint64_t id;              /* stable node id (never 0) */
@@ -172,7 +176,7 @@ typedef struct dyna_req {
   const size_t *argl;
 } dyna_req_t;
 
-typedef struct dyna_reply {
+typedef struct dyna_node_reply {
   uint64_t req_id;
   dyna_op_t op;
   int status;      /* 0 or a DYNA_E* code */
@@ -183,8 +187,8 @@ typedef struct dyna_reply {
   int wrote;       /* the reply acknowledges a write (needs the commit) */
   uint64_t wseq;   /* when wrote: it may leave once the store's writes up to this number
                       are durable (core/durable.h; 0: it depends on no write here) */
-  dyna_buf_t resp; /* TYPED: the command's RESP answer (owned: freed by dyna_reply_clear) */
-} dyna_reply_t;
+  dyna_buf_t resp; /* TYPED: the command's RESP answer (owned: freed by dyna_node_reply_clear) */
+} dyna_node_reply_t;
 
 typedef struct dyna_node dyna_node_t;
 
@@ -220,12 +224,12 @@ int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, dyna_time_t now);
 void dyna_node_tick(dyna_node_t *n, dyna_time_t now);
 
 /* Pops the oldest queued reply into *out (which the caller then owns: free with
- * dyna_reply_clear). Returns 1 when a reply was popped, 0 when the outbox is empty. */
-int dyna_node_pop_reply(dyna_node_t *n, dyna_reply_t *out);
+ * dyna_node_reply_clear). Returns 1 when a reply was popped, 0 when the outbox is empty. */
+int dyna_node_pop_reply(dyna_node_t *n, dyna_node_reply_t *out);
 size_t dyna_node_replies_pending(const dyna_node_t *n);
-void dyna_reply_clear(dyna_reply_t *r);
+void dyna_node_reply_clear(dyna_node_reply_t *r);
 /* Turns r into an error reply with status err (keeps req_id and op). */
-void dyna_reply_fail(dyna_reply_t *r, int err, const char *msg);
+void dyna_node_reply_fail(dyna_node_reply_t *r, int err, const char *msg);
 
 /* ---- Messages between nodes ----
  * The node queues encoded frames (proto/wire.h) addressed by node id; the driver

@@ -9,7 +9,6 @@
 #include "core/replica.h"
 #include "proto/wire.h"
 
-#define DYNA_MAX_N 16
 
 /* A coordinator state machine: one client GET/PUT/DEL, or a forwarded write. */
 typedef enum { FSM_GET = 1, FSM_PUT, FSM_FWD } fsm_kind_t;
@@ -114,7 +113,7 @@ struct dyna_node {
   dyna_time_t now;    /* the clocks of the event being handled (node.h, "Two clocks") */
   uint64_t stamp_ms;  /* the last value stamp made (dyna_node_stamp) */
   /* Outboxes: FIFO rings. */
-  dyna_reply_t *out;
+  dyna_node_reply_t *out;
   size_t out_cap, out_head, out_len;
   uint64_t out_pushed, out_popped; /* asserted: out_pushed - out_popped == out_len */
   msgq_t msgs;  /* frames that leave after the commit */
@@ -177,7 +176,7 @@ void dyna_node_send_after(dyna_node_t *n, uint64_t to, const dyna_msg_t *m, uint
  * (inc_wseq: durable long ago, except just after a failed batch). */
 void dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
 /* Queues a reply (the outbox slot must have been reserved). */
-void dyna_node_push_reply(dyna_node_t *n, dyna_reply_t *r);
+void dyna_node_push_reply(dyna_node_t *n, dyna_node_reply_t *r);
 int dyna_node_reserve_reply(dyna_node_t *n);
 /* Partition of a key, and whether this node is among its first N replicas. */
 uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t klen);

@@ -129,7 +129,7 @@ static void finish(conn_t *c, dyna_buf_t *b) {
 void dyna_cmd_command(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
   (void)a;
-  dyna_buf_t *b = dyna_reply_now(c);
+  dyna_buf_t *b = dyna_conn_answer_now(c);
   dyna_resp_put_array(b, dyna_cmd_count());
   for (size_t i = 0; i < dyna_cmd_count(); i++) put_info(b, dyna_cmd_at(i));
   finish(c, b);
@@ -138,12 +138,12 @@ void dyna_cmd_command(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 void dyna_cmd_command_count(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
   (void)a;
-  dyna_resp_put_int(dyna_reply_now(c), (int64_t)dyna_cmd_count());
+  dyna_resp_put_int(dyna_conn_answer_now(c), (int64_t)dyna_cmd_count());
 }
 
 void dyna_cmd_command_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   if (a->argc == 2) { dyna_cmd_command(s, c, a); return; }
-  dyna_buf_t *b = dyna_reply_now(c);
+  dyna_buf_t *b = dyna_conn_answer_now(c);
   dyna_resp_put_array(b, a->argc - 2);
   for (size_t i = 2; i < a->argc; i++) {
     const dyna_cmd_t *cmd = dyna_cmd_lookup(dyna_arg(a, i), dyna_arg_len(a, i));
@@ -155,7 +155,7 @@ void dyna_cmd_command_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 
 void dyna_cmd_command_docs(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
-  dyna_buf_t *b = dyna_reply_now(c);
+  dyna_buf_t *b = dyna_conn_answer_now(c);
   if (a->argc == 2) {
     dyna_resp_put_array(b, 2 * dyna_cmd_count());
     for (size_t i = 0; i < dyna_cmd_count(); i++) {
@@ -220,17 +220,17 @@ void dyna_cmd_command_list(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   const uint8_t *arg = NULL;
   size_t len = 0;
   if (a->argc != 2) {
-    if (a->argc != 5 || !dyna_arg_is(a, 2, "FILTERBY")) { dyna_reply_syntax_error(c, NULL); return; }
+    if (a->argc != 5 || !dyna_arg_is(a, 2, "FILTERBY")) { dyna_conn_answer_syntax_error(c, NULL); return; }
     if (dyna_arg_is(a, 3, "MODULE")) f = FILTER_MODULE;
     else if (dyna_arg_is(a, 3, "ACLCAT")) f = FILTER_ACLCAT;
     else if (dyna_arg_is(a, 3, "PATTERN")) f = FILTER_PATTERN;
-    else { dyna_reply_syntax_error(c, NULL); return; }
+    else { dyna_conn_answer_syntax_error(c, NULL); return; }
     arg = dyna_arg(a, 4);
     len = dyna_arg_len(a, 4);
   }
   size_t n = 0;
   for (int pass = 0; pass < 2; pass++) {
-    dyna_buf_t *b = pass ? dyna_reply_now(c) : NULL;
+    dyna_buf_t *b = pass ? dyna_conn_answer_now(c) : NULL;
     if (b) dyna_resp_put_array(b, n);
     for (size_t i = 0; i < dyna_cmd_count(); i++) {
       const dyna_cmd_t *cmd = dyna_cmd_at(i);
@@ -249,21 +249,21 @@ void dyna_cmd_command_getkeys(dyna_server_t *s, conn_t *c, const dyna_args_t *a)
   (void)s;
   const dyna_cmd_t *cmd = dyna_cmd_lookup(dyna_arg(a, 2), dyna_arg_len(a, 2));
   size_t n = a->argc - 2; /* the command line asked about, its name included */
-  if (!cmd) { dyna_reply_error(c, DYNA_WORD_ERR " Invalid command specified"); return; }
+  if (!cmd) { dyna_conn_answer_error(c, DYNA_WORD_ERR " Invalid command specified"); return; }
   if (cmd->subs && n >= 2) {
     const dyna_cmd_t *sub = dyna_cmd_sub_lookup(cmd, dyna_arg(a, 3), dyna_arg_len(a, 3));
     if (sub) cmd = sub;
   }
   if (!dyna_cmd_arity_ok(cmd->arity, n)) {
-    dyna_reply_error(c, DYNA_WORD_ERR " Invalid number of arguments specified for command");
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " Invalid number of arguments specified for command");
     return;
   }
-  if (!cmd->first_key) { dyna_reply_error(c, DYNA_WORD_ERR " The command has no key arguments"); return; }
+  if (!cmd->first_key) { dyna_conn_answer_error(c, DYNA_WORD_ERR " The command has no key arguments"); return; }
   size_t first = (size_t)cmd->first_key, step = (size_t)cmd->key_step;
   long last = cmd->last_key < 0 ? (long)n + cmd->last_key : cmd->last_key;
   size_t nkeys = 0;
   for (long i = (long)first; i <= last && (size_t)i < n; i += (long)step) nkeys++;
-  dyna_buf_t *b = dyna_reply_now(c);
+  dyna_buf_t *b = dyna_conn_answer_now(c);
   dyna_resp_put_array(b, nkeys);
   for (long i = (long)first; i <= last && (size_t)i < n; i += (long)step)
     dyna_resp_put_bulk(b, dyna_arg(a, 2 + (size_t)i), dyna_arg_len(a, 2 + (size_t)i));

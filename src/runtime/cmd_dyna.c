@@ -20,12 +20,13 @@ static int parse_quorum_opt(conn_t *c, const dyna_args_t *a, size_t i, const cha
   char num[16];
   char *end;
   if (a->argc - i != 2 || !dyna_arg_is(a, i, word) || dyna_arg_str(a, i + 1, num, sizeof(num))) {
-    dyna_reply_syntax_error(c, NULL);
+    dyna_conn_answer_syntax_error(c, NULL);
     return -1;
   }
   long v = strtol(num, &end, 10);
-  if (*end || v < 1 || v > 16) {
-    dyna_reply_error(c, DYNA_WORD_ERR " quorum must be an integer from 1 to 16");
+  if (*end || v < 1 || v > DYNA_MAX_N) {
+    _Static_assert(DYNA_MAX_N == 16, "the message below names the limit");
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " quorum must be an integer from 1 to 16");
     return -1;
   }
   *out = (uint32_t)v;
@@ -39,9 +40,9 @@ static int parse_context(conn_t *c, const dyna_args_t *a, size_t i, dyna_ctx_t *
   int rc = dyna_b64_decode((const char *)dyna_arg(a, i), dyna_arg_len(a, i), &raw);
   if (!rc) rc = raw.oom ? DYNA_ENOMEM : dyna_ctx_decode(raw.data, raw.len, ctx);
   dyna_buf_free(&raw);
-  if (rc == DYNA_ENOMEM) { dyna_reply_error(c, DYNA_ERR_OOM); return -1; }
+  if (rc == DYNA_ENOMEM) { dyna_conn_answer_error(c, DYNA_ERR_OOM); return -1; }
   if (rc) {
-    dyna_reply_error(c, DYNA_WORD_ERR " " DYNA_MSG_BAD_CONTEXT " (pass the context a DYNA.GET returned, or \"\")");
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " " DYNA_MSG_BAD_CONTEXT " (pass the context a DYNA.GET returned, or \"\")");
     return -1;
   }
   return 0;
@@ -93,7 +94,7 @@ void dyna_cmd_dyna_del(dyna_server_t *s, conn_t *c, const dyna_args_t *a) { dwri
 void dyna_cmd_dyna_status(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)a;
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
-  dyna_buf_t *b = dyna_reply_now(c);
+  dyna_buf_t *b = dyna_conn_answer_now(c);
   dyna_resp_put_array(b, cl->n);
   for (size_t i = 0; i < cl->n; i++) {
     const dyna_member_t *m = &cl->m[i];
@@ -121,7 +122,7 @@ void dyna_cmd_dyna_status(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 void dyna_cmd_dyna_ring(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)a;
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
-  dyna_buf_t *b = dyna_reply_now(c);
+  dyna_buf_t *b = dyna_conn_answer_now(c);
   dyna_ring_reply_put_head(b, cl->ring.size, s->cfg.n, cl->ring_version, cl->n);
   for (size_t i = 0; i < cl->n; i++)
     dyna_ring_reply_put_member(b, cl->m[i].id, cl->m[i].client_addr, cl->m[i].name,
@@ -148,11 +149,11 @@ void dyna_cmd_dyna_ring(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 static void ok_after_writes(dyna_server_t *s, conn_t *c) {
   slot_t *slot = dyna_cmd_slot_open(s, c, SLOT_SET, 1);
   if (!slot) return;
-  dyna_reply_t r;
+  dyna_node_reply_t r;
   memset(&r, 0, sizeof(r));
   r.req_id = slot->first_req;
   if (dyna_idmap_put(&s->pend, r.req_id, slot, 0)) {
-    dyna_reply_fail(&r, DYNA_ENOMEM, NULL);
+    dyna_node_reply_fail(&r, DYNA_ENOMEM, NULL);
     dyna_cmd_complete(s, c, slot, 0, &r);
     return;
   }
@@ -161,13 +162,13 @@ static void ok_after_writes(dyna_server_t *s, conn_t *c) {
 
 void dyna_cmd_dyna_admin_repair(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   uint32_t p = UINT32_MAX;
-  if (a->argc > 3) { dyna_reply_syntax_error(c, "(DYNA.ADMIN REPAIR [partition])"); return; }
+  if (a->argc > 3) { dyna_conn_answer_syntax_error(c, "(DYNA.ADMIN REPAIR [partition])"); return; }
   if (a->argc == 3) {
     char num[32], *end;
     if (dyna_arg_str(a, 2, num, sizeof(num))) num[0] = 0;
     unsigned long v = strtoul(num, &end, 10);
     if (!num[0] || *end || v >= dyna_node_cluster(s->node)->ring.size) {
-      dyna_reply_error(c, DYNA_WORD_ERR " no such partition");
+      dyna_conn_answer_error(c, DYNA_WORD_ERR " no such partition");
       return;
     }
     p = (uint32_t)v;
@@ -179,7 +180,7 @@ void dyna_cmd_dyna_admin_repair(dyna_server_t *s, conn_t *c, const dyna_args_t *
 void dyna_cmd_dyna_admin_join(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   char addr[128];
   if (dyna_arg_str(a, 2, addr, sizeof(addr)) || dyna_peers_join(s->peers, addr)) {
-    dyna_reply_error(c, DYNA_WORD_ERR " bad address (want the cluster address HOST:PORT of a member)");
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " bad address (want the cluster address HOST:PORT of a member)");
     return;
   }
   ok_after_writes(s, c);
@@ -188,7 +189,7 @@ void dyna_cmd_dyna_admin_join(dyna_server_t *s, conn_t *c, const dyna_args_t *a)
 void dyna_cmd_dyna_admin_leave(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)a;
   if (dyna_node_leave(s->node, dyna_server_time(s))) {
-    dyna_reply_error(c, DYNA_WORD_ERR " cannot leave: this is the last member, or its state is unknown");
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " cannot leave: this is the last member, or its state is unknown");
     return;
   }
   ok_after_writes(s, c);
@@ -196,11 +197,11 @@ void dyna_cmd_dyna_admin_leave(dyna_server_t *s, conn_t *c, const dyna_args_t *a
 
 void dyna_cmd_dyna_admin_remove(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   char who[128];
-  if (dyna_arg_str(a, 2, who, sizeof(who))) { dyna_reply_error(c, DYNA_WORD_ERR " no such member"); return; }
+  if (dyna_arg_str(a, 2, who, sizeof(who))) { dyna_conn_answer_error(c, DYNA_WORD_ERR " no such member"); return; }
   int rc = dyna_node_remove(s->node, who, dyna_server_time(s));
-  if (rc == DYNA_ENOTFOUND) { dyna_reply_error(c, DYNA_WORD_ERR " no such member"); return; }
+  if (rc == DYNA_ENOTFOUND) { dyna_conn_answer_error(c, DYNA_WORD_ERR " no such member"); return; }
   if (rc) {
-    dyna_reply_error(c, DYNA_WORD_ERR " cannot remove that member (to take this node out, use LEAVE)");
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " cannot remove that member (to take this node out, use LEAVE)");
     return;
   }
   ok_after_writes(s, c);

@@ -29,7 +29,7 @@
 
 /* ---------- immediate answers ---------- */
 
-dyna_buf_t *dyna_reply_now(conn_t *c) {
+dyna_buf_t *dyna_conn_answer_now(conn_t *c) {
   if (!c->head) return &c->wq.out;
   slot_t *slot = dyna_slot_get(c->srv);
   if (!slot) return &c->wq.out; /* out of memory: order may suffer, content does not */
@@ -38,18 +38,18 @@ dyna_buf_t *dyna_reply_now(conn_t *c) {
   return &slot->out;
 }
 
-void dyna_reply_error(conn_t *c, const char *msg) { dyna_resp_put_error(dyna_reply_now(c), msg); }
+void dyna_conn_answer_error(conn_t *c, const char *msg) { dyna_resp_put_error(dyna_conn_answer_now(c), msg); }
 
-void dyna_reply_arity_error(conn_t *c, const char *name) {
+void dyna_conn_answer_arity_error(conn_t *c, const char *name) {
   char line[96];
   snprintf(line, sizeof(line), DYNA_WORD_ERR " wrong number of arguments for '%s' command", name);
-  dyna_reply_error(c, line);
+  dyna_conn_answer_error(c, line);
 }
 
-void dyna_reply_syntax_error(conn_t *c, const char *detail) {
+void dyna_conn_answer_syntax_error(conn_t *c, const char *detail) {
   char line[160];
   snprintf(line, sizeof(line), DYNA_WORD_ERR " syntax error%s%s", detail ? " " : "", detail ? detail : "");
-  dyna_reply_error(c, line);
+  dyna_conn_answer_error(c, line);
 }
 
 /* ---------- slots of node requests ---------- */
@@ -70,7 +70,7 @@ slot_t *dyna_cmd_slot_open(dyna_server_t *s, conn_t *c, slot_kind_t kind, uint32
   return slot;
 oom:
   dyna_slot_put(s, slot);
-  dyna_reply_error(c, DYNA_ERR_OOM);
+  dyna_conn_answer_error(c, DYNA_ERR_OOM);
   return NULL;
 }
 
@@ -83,11 +83,11 @@ void dyna_cmd_submit(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, dy
     if (rc) dyna_idmap_take(&s->pend, req->id, NULL);
   }
   if (rc) {
-    dyna_reply_t r;
+    dyna_node_reply_t r;
     memset(&r, 0, sizeof(r));
     r.req_id = req->id;
     r.op = req->op;
-    dyna_reply_fail(&r, rc, NULL);
+    dyna_node_reply_fail(&r, rc, NULL);
     dyna_cmd_complete(s, c, slot, sub, &r);
   }
 }
@@ -194,7 +194,7 @@ void dyna_cmd_step_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, 
 /* GET's answer for the merged object in r at wall time now_ms: the latest value of a
  * string, a counter's number, nil for an absent or expired key; another kind answers
  * WRONGTYPE (GET) or nil (MGET, as Redis does). */
-static void put_latest(dyna_buf_t *b, const dyna_reply_t *r, uint64_t now_ms, int mget) {
+static void put_latest(dyna_buf_t *b, const dyna_node_reply_t *r, uint64_t now_ms, int mget) {
   dyna_kind_t k = dyna_obj_kind(&r->obj, now_ms);
   const dyna_val_t *v = k == DYNA_KIND_STRING ? dyna_obj_latest(&r->obj) : NULL;
   int64_t i = 0;
@@ -224,7 +224,7 @@ static void put_context(dyna_buf_t *b, const dyna_ctx_t *ctx) {
   dyna_buf_free(&text);
 }
 
-static void put_siblings(dyna_buf_t *b, const dyna_reply_t *r) {
+static void put_siblings(dyna_buf_t *b, const dyna_node_reply_t *r) {
   dyna_resp_put_array(b, 2);
   put_context(b, &r->ctx);
   dyna_resp_put_array(b, dyna_obj_nlive(&r->obj));
@@ -255,7 +255,7 @@ static void finish_slot(slot_t *slot) {
   slot->kind = SLOT_READY;
 }
 
-static void put_failure(slot_t *slot, const dyna_reply_t *r) {
+static void put_failure(slot_t *slot, const dyna_node_reply_t *r) {
   if (slot->err_set) return;
   dyna_buf_reset(&slot->out);
   dyna_resp_put_status_error(&slot->out, r->status, r->msg);
@@ -263,7 +263,7 @@ static void put_failure(slot_t *slot, const dyna_reply_t *r) {
 }
 
 /* A SLOT_STEP's request sub answered: record it, let the step function go on. */
-static void step_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, const dyna_reply_t *r) {
+static void step_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, const dyna_node_reply_t *r) {
   DYNA_ASSERT(slot->subst[sub] == SUB_SENT, "step slot %p: request %u answered in state %d", (void *)slot,
               sub, slot->subst[sub]);
   slot->subst[sub] = SUB_DONE;
@@ -275,7 +275,7 @@ static void step_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t su
 }
 
 void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
-                       const dyna_reply_t *r) {
+                       const dyna_node_reply_t *r) {
   /* Each request of a slot is completed once: its id left the pending map when its
    * reply was routed here, and a slot is READY only once all of them came. */
   DYNA_ASSERT(slot->kind != SLOT_READY && slot->ndone < slot->nsub && sub < slot->nsub &&

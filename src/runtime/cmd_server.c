@@ -16,33 +16,33 @@
 
 void dyna_cmd_ping(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
-  if (a->argc > 2) { dyna_reply_arity_error(c, "ping"); return; }
-  if (a->argc == 2) dyna_resp_put_bulk(dyna_reply_now(c), dyna_arg(a, 1), dyna_arg_len(a, 1));
-  else dyna_resp_put_simple(dyna_reply_now(c), "PONG");
+  if (a->argc > 2) { dyna_conn_answer_arity_error(c, "ping"); return; }
+  if (a->argc == 2) dyna_resp_put_bulk(dyna_conn_answer_now(c), dyna_arg(a, 1), dyna_arg_len(a, 1));
+  else dyna_resp_put_simple(dyna_conn_answer_now(c), "PONG");
 }
 
 void dyna_cmd_echo(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
-  dyna_resp_put_bulk(dyna_reply_now(c), dyna_arg(a, 1), dyna_arg_len(a, 1));
+  dyna_resp_put_bulk(dyna_conn_answer_now(c), dyna_arg(a, 1), dyna_arg_len(a, 1));
 }
 
 void dyna_cmd_quit(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
   (void)a;
-  dyna_resp_put_simple(dyna_reply_now(c), "OK");
+  dyna_resp_put_simple(dyna_conn_answer_now(c), "OK");
   dyna_conn_drain(c);
 }
 
 void dyna_cmd_select(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
-  if (dyna_arg_len(a, 1) == 1 && dyna_arg(a, 1)[0] == '0') dyna_resp_put_simple(dyna_reply_now(c), "OK");
-  else dyna_reply_error(c, DYNA_WORD_ERR " DB index is out of range (Dyna has one keyspace: 0)");
+  if (dyna_arg_len(a, 1) == 1 && dyna_arg(a, 1)[0] == '0') dyna_resp_put_simple(dyna_conn_answer_now(c), "OK");
+  else dyna_conn_answer_error(c, DYNA_WORD_ERR " DB index is out of range (Dyna has one keyspace: 0)");
 }
 
 void dyna_cmd_hello(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
   (void)a;
-  dyna_reply_error(c, DYNA_WORD_NOPROTO " Dyna speaks RESP2 only");
+  dyna_conn_answer_error(c, DYNA_WORD_NOPROTO " Dyna speaks RESP2 only");
 }
 
 /* HELP of a container: "<NAME> <subcommand> [<arg> ...]. Subcommands are:", then each
@@ -50,12 +50,12 @@ void dyna_cmd_hello(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 void dyna_cmd_help(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
   const dyna_cmd_t *parent = dyna_cmd_lookup(dyna_arg(a, 0), dyna_arg_len(a, 0));
-  if (!parent || !parent->subs) { dyna_reply_error(c, DYNA_WORD_ERR " no subcommands"); return; }
+  if (!parent || !parent->subs) { dyna_conn_answer_error(c, DYNA_WORD_ERR " no subcommands"); return; }
   char upper[64], line[256];
   size_t k = 0;
   for (; parent->name[k] && k + 1 < sizeof(upper); k++) upper[k] = (char)toupper((unsigned char)parent->name[k]);
   upper[k] = 0;
-  dyna_buf_t *b = dyna_reply_now(c);
+  dyna_buf_t *b = dyna_conn_answer_now(c);
   dyna_resp_put_array(b, 1 + 2 * parent->nsubs);
   snprintf(line, sizeof(line), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
   dyna_resp_put_simple(b, line);
@@ -82,7 +82,7 @@ static void config_pair(void *ctx, const char *name, const char *value) {
 void dyna_cmd_config_get(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   const dyna_node_cfg_t *node = dyna_node_cfg(s->node);
   size_t n = dyna_config_get(&s->cfg, node, a->base, a->o + 2, a->l + 2, a->argc - 2, NULL, NULL);
-  dyna_buf_t *b = dyna_reply_now(c);
+  dyna_buf_t *b = dyna_conn_answer_now(c);
   dyna_resp_put_array(b, 2 * n);
   dyna_config_get(&s->cfg, node, a->base, a->o + 2, a->l + 2, a->argc - 2, config_pair, b);
 }
@@ -92,13 +92,13 @@ void dyna_cmd_config_get(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 void dyna_cmd_client_id(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
   (void)a;
-  dyna_resp_put_int(dyna_reply_now(c), (int64_t)c->id);
+  dyna_resp_put_int(dyna_conn_answer_now(c), (int64_t)c->id);
 }
 
 void dyna_cmd_client_getname(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
   (void)a;
-  dyna_resp_put_nil(dyna_reply_now(c));
+  dyna_resp_put_nil(dyna_conn_answer_now(c));
 }
 
 /* SETNAME and SETINFO are accepted so that client libraries that send them on connect
@@ -106,7 +106,7 @@ void dyna_cmd_client_getname(dyna_server_t *s, conn_t *c, const dyna_args_t *a) 
 void dyna_cmd_client_setname(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
   (void)a;
-  dyna_resp_put_simple(dyna_reply_now(c), "OK");
+  dyna_resp_put_simple(dyna_conn_answer_now(c), "OK");
 }
 
 void dyna_cmd_client_setinfo(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
@@ -215,7 +215,7 @@ void dyna_cmd_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   info_u64(&t, "peer_bytes_out", ps->bytes_out);
   info_u64(&t, "peer_dropped", ps->dropped);
   info_u64(&t, "peer_refused", ps->refused);
-  if (t.oom) dyna_reply_error(c, DYNA_ERR_OOM);
-  else dyna_resp_put_bulk(dyna_reply_now(c), t.data, t.len);
+  if (t.oom) dyna_conn_answer_error(c, DYNA_ERR_OOM);
+  else dyna_resp_put_bulk(dyna_conn_answer_now(c), t.data, t.len);
   dyna_buf_free(&t);
 }

@@ -65,16 +65,16 @@ static int pairs_refused(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
       int key = kl > DYNA_MAX_KEY_BYTES;
       snprintf(line, sizeof(line), DYNA_WORD_TOOBIG " %s is %zu bytes, limit is %zu", key ? "key" : "value",
                key ? kl : vl, key ? (size_t)DYNA_MAX_KEY_BYTES : s->cfg.max_value_bytes);
-      dyna_reply_error(c, line);
+      dyna_conn_answer_error(c, line);
       return 1;
     }
-    if (!kl) { dyna_reply_error(c, DYNA_WORD_ERR " empty key"); return 1; }
+    if (!kl) { dyna_conn_answer_error(c, DYNA_WORD_ERR " empty key"); return 1; }
   }
   return 0;
 }
 
 void dyna_cmd_mset(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  if (a->argc % 2 == 0) { dyna_reply_arity_error(c, "mset"); return; }
+  if (a->argc % 2 == 0) { dyna_conn_answer_arity_error(c, "mset"); return; }
   if (pairs_refused(s, c, a)) return;
   uint32_t n = (uint32_t)(a->argc - 1) / 2;
   slot_t *slot = dyna_cmd_slot_open(s, c, SLOT_SET, n);
@@ -115,7 +115,7 @@ static int value_too_big(dyna_server_t *s, conn_t *c, size_t len) {
   if (len <= s->cfg.max_value_bytes) return 0;
   char line[96];
   snprintf(line, sizeof(line), DYNA_WORD_TOOBIG " value is %zu bytes, limit is %zu", len, s->cfg.max_value_bytes);
-  dyna_reply_error(c, line);
+  dyna_conn_answer_error(c, line);
   return 1;
 }
 
@@ -137,7 +137,7 @@ static int parse_ll(conn_t *c, const dyna_args_t *a, size_t i, int64_t *out) {
   *out = neg ? (int64_t)(0 - v) : (int64_t)v;
   return 0;
 bad:
-  dyna_reply_error(c, MSG_NOT_INT);
+  dyna_conn_answer_error(c, MSG_NOT_INT);
   return -1;
 }
 
@@ -161,7 +161,7 @@ static void put_range(dyna_buf_t *b, const dyna_val_t *v, int64_t start, int64_t
 
 /* One key: its read answered (sub 0) or its write (sub 1). Decides on the value read,
  * answers, and writes with the read's context or skips the write. */
-static void step_one(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, const dyna_reply_t *r) {
+static void step_one(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, const dyna_node_reply_t *r) {
   if (sub == 1) return; /* the write answered: out holds the answer, or the write's error */
   if (slot->err_set) { dyna_cmd_step_skip(slot, 1); return; }
   const dyna_val_t *old = dyna_obj_latest(&r->obj);
@@ -261,7 +261,7 @@ static int parse_deadline(dyna_server_t *s, conn_t *c, const dyna_args_t *a, siz
   if (v <= 0 || (secs && v > INT64_MAX / 1000) || (secs ? v * 1000 : v) > INT64_MAX - base) {
     char line[96];
     snprintf(line, sizeof(line), DYNA_WORD_ERR " invalid expire time in '%s' command", name);
-    dyna_reply_error(c, line);
+    dyna_conn_answer_error(c, line);
     return -1;
   }
   *out = (uint64_t)((secs ? v * 1000 : v) + base);
@@ -287,7 +287,7 @@ static int parse_set_options(conn_t *c, const dyna_args_t *a, uint32_t *opt, siz
       *exp_arg = ++i;
       continue;
     }
-    dyna_reply_syntax_error(c, NULL);
+    dyna_conn_answer_syntax_error(c, NULL);
     return -1;
   }
   return 0;
@@ -341,7 +341,7 @@ void dyna_cmd_getset(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 }
 
 void dyna_cmd_append(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  if (dyna_arg_len(a, 2) > s->cfg.max_value_bytes) { dyna_reply_error(c, MSG_TOO_LONG); return; }
+  if (dyna_arg_len(a, 2) > s->cfg.max_value_bytes) { dyna_conn_answer_error(c, MSG_TOO_LONG); return; }
   open_one(s, c, a, STR_APPEND, 0, 0);
 }
 
@@ -358,11 +358,11 @@ void dyna_cmd_getrange(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 void dyna_cmd_setrange(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   int64_t off;
   if (parse_ll(c, a, 2, &off)) return;
-  if (off < 0) { dyna_reply_error(c, MSG_OFFSET); return; }
+  if (off < 0) { dyna_conn_answer_error(c, MSG_OFFSET); return; }
   size_t vlen = dyna_arg_len(a, 3);
   /* As Redis: the size is checked only when there is something to write. */
   if (vlen && ((uint64_t)off > s->cfg.max_value_bytes || (size_t)off + vlen > s->cfg.max_value_bytes)) {
-    dyna_reply_error(c, MSG_TOO_LONG);
+    dyna_conn_answer_error(c, MSG_TOO_LONG);
     return;
   }
   open_one(s, c, a, STR_SETRANGE, off, 0);
@@ -370,7 +370,7 @@ void dyna_cmd_setrange(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 
 /* MSETNX: every key's read answered (sub < nkeys) or its write. Once all are read:
  * writes them all when none had a live value, else none. */
-static void step_msetnx(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, const dyna_reply_t *r) {
+static void step_msetnx(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, const dyna_node_reply_t *r) {
   uint32_t n = slot->nkeys;
   if (sub >= n) return;
   if (!r->status) {
@@ -412,7 +412,7 @@ static void step_msetnx(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
 }
 
 void dyna_cmd_msetnx(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  if (a->argc % 2 == 0) { dyna_reply_arity_error(c, "msetnx"); return; }
+  if (a->argc % 2 == 0) { dyna_conn_answer_arity_error(c, "msetnx"); return; }
   if (pairs_refused(s, c, a)) return;
   slot_t *slot = dyna_cmd_step_open(s, c, step_msetnx, a, (uint32_t)(a->argc - 1) / 2, 2);
   if (slot) dyna_cmd_step_go(s, c, slot);

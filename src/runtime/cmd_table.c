@@ -786,7 +786,7 @@ static void unknown_command(conn_t *c, const dyna_args_t *a) {
   printable_arg(a, 0, name, sizeof(name));
   quoted_args(a, 1, args, sizeof(args));
   snprintf(line, sizeof(line), "ERR unknown command '%s', with args beginning with: %s", name, args);
-  dyna_reply_error(c, line);
+  dyna_conn_answer_error(c, line);
 }
 
 static void unknown_subcommand(conn_t *c, const dyna_cmd_t *parent, const dyna_args_t *a) {
@@ -796,7 +796,7 @@ static void unknown_subcommand(conn_t *c, const dyna_cmd_t *parent, const dyna_a
   for (; parent->name[k] && k < NAME_MAX_LEN; k++) upper[k] = (char)toupper((unsigned char)parent->name[k]);
   upper[k] = 0;
   snprintf(line, sizeof(line), "ERR unknown subcommand '%s'. Try %s HELP.", sub, upper);
-  dyna_reply_error(c, line);
+  dyna_conn_answer_error(c, line);
 }
 
 void dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *rc) {
@@ -805,11 +805,11 @@ void dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *rc) {
   if (!cmd) {
     unknown_command(c, &a);
   } else if (!dyna_cmd_arity_ok(cmd->arity, a.argc)) {
-    dyna_reply_arity_error(c, cmd->name);
+    dyna_conn_answer_arity_error(c, cmd->name);
   } else if (cmd->subs && (a.argc >= 2 || !cmd->fn)) {
     const dyna_cmd_t *sub = dyna_cmd_sub_lookup(cmd, dyna_arg(&a, 1), dyna_arg_len(&a, 1));
     if (!sub) unknown_subcommand(c, cmd, &a);
-    else if (!dyna_cmd_arity_ok(sub->arity, a.argc)) dyna_reply_arity_error(c, sub->name);
+    else if (!dyna_cmd_arity_ok(sub->arity, a.argc)) dyna_conn_answer_arity_error(c, sub->name);
     else sub->fn(s, c, &a);
   } else {
     cmd->fn(s, c, &a);

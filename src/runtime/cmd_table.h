@@ -98,7 +98,7 @@ enum {
 };
 
 typedef struct dyna_cmd dyna_cmd_t;
-/* A handler: answers (dyna_reply_now, dyna_reply_error) or opens a slot and submits
+/* A handler: answers (dyna_conn_answer_now, dyna_conn_answer_error) or opens a slot and submits
  * requests (cmd_reply.c). argc already satisfies the row's arity. */
 typedef void dyna_cmd_fn_t(dyna_server_t *s, conn_t *c, const dyna_args_t *a);
 
@@ -141,14 +141,14 @@ const char *dyna_acl_name(uint32_t bit);
 
 /* Where an immediate answer goes: the output, or a ready slot when replies are still
  * pending before it (to keep order). */
-dyna_buf_t *dyna_reply_now(conn_t *c);
+dyna_buf_t *dyna_conn_answer_now(conn_t *c);
 /* Answers the error line msg ("ERR ..."). */
-void dyna_reply_error(conn_t *c, const char *msg);
+void dyna_conn_answer_error(conn_t *c, const char *msg);
 /* "ERR wrong number of arguments for 'name' command" (Redis 7's words); name as in the
  * table ("get", "config|get"). */
-void dyna_reply_arity_error(conn_t *c, const char *name);
+void dyna_conn_answer_arity_error(conn_t *c, const char *name);
 /* "ERR syntax error" and its detail, if any. */
-void dyna_reply_syntax_error(conn_t *c, const char *detail);
+void dyna_conn_answer_syntax_error(conn_t *c, const char *detail);
 
 /* Opens a slot of nsub node requests with consecutive ids on c's queue; NULL (and an
  * error answered) when memory is short. */
@@ -195,7 +195,7 @@ dyna_cmd_fn_t dyna_cmd_ping, dyna_cmd_echo, dyna_cmd_quit, dyna_cmd_select, dyna
 /* cmd_typed.c: every typed command (core/typed.h), resolved by name */
 dyna_cmd_fn_t dyna_cmd_typed;
 /* A typed read's answer into slot->out, from the merged object in r. */
-void dyna_cmd_typed_read(dyna_server_t *s, slot_t *slot, const dyna_reply_t *r);
+void dyna_cmd_typed_read(dyna_server_t *s, slot_t *slot, const dyna_node_reply_t *r);
 /* cmd_command.c: the table, described */
 dyna_cmd_fn_t dyna_cmd_command, dyna_cmd_command_count, dyna_cmd_command_info,
     dyna_cmd_command_docs, dyna_cmd_command_list, dyna_cmd_command_getkeys;

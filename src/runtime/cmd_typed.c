@@ -51,7 +51,7 @@ static void unknown(conn_t *c, const dyna_args_t *a) {
     int w = (int)(dyna_arg_len(a, i) < 40 ? dyna_arg_len(a, i) : 40);
     snprintf(line + l, sizeof(line) - l, "'%.*s' ", w, (const char *)dyna_arg(a, i));
   }
-  dyna_reply_error(c, line);
+  dyna_conn_answer_error(c, line);
 }
 
 static dyna_tenv_t env_now(dyna_server_t *s) {
@@ -63,7 +63,7 @@ static dyna_tenv_t env_now(dyna_server_t *s) {
 /* Refuses (answered) an empty or oversized key argument i. */
 static int key_refused(conn_t *c, const dyna_args_t *a, size_t i) {
   if (dyna_arg_len(a, i) <= DYNA_MAX_KEY_BYTES && dyna_arg_len(a, i)) return 0;
-  dyna_reply_error(c, dyna_arg_len(a, i) ? DYNA_WORD_TOOBIG " key too large" : DYNA_WORD_ERR " empty key");
+  dyna_conn_answer_error(c, dyna_arg_len(a, i) ? DYNA_WORD_TOOBIG " key too large" : DYNA_WORD_ERR " empty key");
   return 1;
 }
 
@@ -74,7 +74,7 @@ static void keyless_read(dyna_server_t *s, conn_t *c, const dyna_typed_cmd_t *cm
   dyna_obj_init(&o);
   dyna_tenv_t env = env_now(s);
   dyna_targs_t args = {a->argc, argv, argl};
-  dyna_buf_t *out = dyna_reply_now(c);
+  dyna_buf_t *out = dyna_conn_answer_now(c);
   size_t mark = out->len;
   if (cmd->read(&o, &args, &env, out)) {
     out->len = mark;
@@ -98,7 +98,7 @@ void dyna_cmd_typed(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   if (row) kp = (size_t)row->first_key;
   DYNA_ASSERT(kp == 1 || !cmd->write, "typed write '%s' with its key at %zu", cmd->name, kp);
   if (kp && (kp >= a->argc || key_refused(c, a, kp))) {
-    if (kp >= a->argc) dyna_reply_error(c, DYNA_WORD_ERR " syntax error");
+    if (kp >= a->argc) dyna_conn_answer_error(c, DYNA_WORD_ERR " syntax error");
     return;
   }
   /* The arguments as the core wants them: pointers and lengths. */
@@ -107,7 +107,7 @@ void dyna_cmd_typed(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   if (!argv || !argl) {
     dyna_free(argv);
     dyna_free(argl);
-    dyna_reply_error(c, DYNA_ERR_OOM);
+    dyna_conn_answer_error(c, DYNA_ERR_OOM);
     return;
   }
   for (size_t i = 0; i < a->argc; i++) {
@@ -135,9 +135,9 @@ void dyna_cmd_typed(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
       dyna_wire_put_args(&slot->targs, a->argc, argv, argl);
     }
     if (slot->targs.oom) {
-      dyna_reply_t r;
+      dyna_node_reply_t r;
       memset(&r, 0, sizeof(r));
-      dyna_reply_fail(&r, DYNA_ENOMEM, NULL);
+      dyna_node_reply_fail(&r, DYNA_ENOMEM, NULL);
       dyna_cmd_complete(s, c, slot, 0, &r);
     } else {
       dyna_cmd_submit(s, c, slot, 0, &req);
@@ -148,7 +148,7 @@ void dyna_cmd_typed(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 }
 
 /* A typed read's answer: the command's read over the merged object in r. */
-void dyna_cmd_typed_read(dyna_server_t *s, slot_t *slot, const dyna_reply_t *r) {
+void dyna_cmd_typed_read(dyna_server_t *s, slot_t *slot, const dyna_node_reply_t *r) {
   size_t argc = dyna_wire_args_count(slot->targs.data, slot->targs.len);
   const uint8_t **argv = argc ? dyna_malloc(argc * sizeof(*argv)) : NULL;
   size_t *argl = argc ? dyna_malloc(argc * sizeof(*argl)) : NULL;
@@ -227,7 +227,7 @@ static void fail_oom(slot_t *slot) {
 }
 
 /* A typed write's answer that is an error (WRONGTYPE, ...) replaces the slot's answer. */
-static int answered_error(slot_t *slot, const dyna_reply_t *r) {
+static int answered_error(slot_t *slot, const dyna_node_reply_t *r) {
   if (!r->resp.len || r->resp.data[0] != '-') return 0;
   dyna_buf_reset(&slot->out);
   dyna_buf_put(&slot->out, r->resp.data, r->resp.len);
@@ -332,7 +332,7 @@ static int popped(const dyna_buf_t *b, const uint8_t **p, size_t *len) {
 }
 
 /* Write i answered (SMOVE's SADD then SREM; LMOVE's pop then push). */
-static void after_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, const dyna_reply_t *r) {
+static void after_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, const dyna_node_reply_t *r) {
   uint32_t code = slot->opt & 0xffu;
   int failed = slot->err_set || answered_error(slot, r);
   if (code == MK_SMOVE && i == 1) {
@@ -364,7 +364,7 @@ static void after_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, c
   }
 }
 
-static void step_multi(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, const dyna_reply_t *r) {
+static void step_multi(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, const dyna_node_reply_t *r) {
   uint32_t n = slot->nkeys;
   if (sub >= n) { after_write(s, c, slot, sub - n, r); return; }
   if (!r->status) {
@@ -377,7 +377,7 @@ static void step_multi(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, 
 /* Parses LMOVE's LEFT|RIGHT at argument i into bit; -1 when it is neither (answered). */
 static int end_arg(conn_t *c, const dyna_args_t *a, size_t i, uint32_t bit, uint32_t *opt) {
   if (dyna_arg_is(a, i, "right")) *opt |= bit;
-  else if (!dyna_arg_is(a, i, "left")) { dyna_reply_syntax_error(c, NULL); return -1; }
+  else if (!dyna_arg_is(a, i, "left")) { dyna_conn_answer_syntax_error(c, NULL); return -1; }
   return 0;
 }
 
@@ -385,7 +385,7 @@ static void multi(dyna_server_t *s, conn_t *c, const dyna_args_t *a, uint32_t co
   uint32_t op = code & 0xffu, nkeys = (uint32_t)(a->argc - 1), kfirst = 0;
   int64_t limit = 0;
   if (op == MK_ZRANGESTORE) {
-    dyna_reply_error(c, DYNA_WORD_ERR " ZRANGESTORE is not supported yet");
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " ZRANGESTORE is not supported yet");
     return;
   }
   if (op == MK_LMOVE) {
@@ -403,7 +403,7 @@ static void multi(dyna_server_t *s, conn_t *c, const dyna_args_t *a, uint32_t co
     if (!argv || !argl) {
       dyna_free(argv);
       dyna_free(argl);
-      dyna_reply_error(c, DYNA_ERR_OOM);
+      dyna_conn_answer_error(c, DYNA_ERR_OOM);
       return;
     }
     for (size_t i = 0; i < a->argc; i++) {
@@ -415,7 +415,7 @@ static void multi(dyna_server_t *s, conn_t *c, const dyna_args_t *a, uint32_t co
     int bad = dyna_typed_sintercard_args(&t, &nk, &lim, &err);
     dyna_free(argv);
     dyna_free(argl);
-    if (bad) dyna_buf_put(dyna_reply_now(c), err.data, err.len);
+    if (bad) dyna_buf_put(dyna_conn_answer_now(c), err.data, err.len);
     dyna_buf_free(&err);
     if (bad) return;
     nkeys = (uint32_t)nk;

@@ -63,7 +63,7 @@ struct conn;
  * (dyna_cmd_submit) or counts it as not needed (dyna_cmd_step_skip), and writes the
  * answer into out. Must submit last: a failing submit completes at once, re-entering. */
 typedef void dyna_step_fn_t(struct dyna_server *s, struct conn *c, struct slot *slot, uint32_t sub,
-                            const dyna_reply_t *r);
+                            const dyna_node_reply_t *r);
 
 /* SLOT_STEP request states, per sub (slot->subst). */
 enum { SUB_IDLE = 0, SUB_SENT, SUB_DONE };

@@ -68,7 +68,7 @@ static int deliver(dyna_server_t *s) {
   while (dyna_gate_pop(g, &it)) {
     if (!it.is_msg) {
       dyna_server_route_reply(s, &it.r);
-      dyna_reply_clear(&it.r);
+      dyna_node_reply_clear(&it.r);
     } else if (s->peers) {
       dyna_peers_send(s->peers, it.m.to, &it.m.frame);
       frames = 1;
@@ -163,11 +163,11 @@ static void on_durable(uv_async_t *h) {
   dyna_server_flush(s);
 }
 
-void dyna_commit_reply_after_writes(dyna_server_t *s, dyna_reply_t *r) {
+void dyna_commit_reply_after_writes(dyna_server_t *s, dyna_node_reply_t *r) {
   if (dyna_gate_hold_reply(&s->commit->gate, r)) { /* no memory to hold it: fail it */
-    dyna_reply_fail(r, DYNA_ENOMEM, NULL);
+    dyna_node_reply_fail(r, DYNA_ENOMEM, NULL);
     dyna_server_route_reply(s, r);
-    dyna_reply_clear(r);
+    dyna_node_reply_clear(r);
     return;
   }
   if (!s->commit->pipelined) commit_sync(s); /* synchronous engines: commit now, then answer */

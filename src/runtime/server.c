@@ -36,7 +36,7 @@ static void on_connection(uv_stream_t *ls, int status) {
 
 /* ---------- group commit and reply routing ---------- */
 
-void dyna_server_route_reply(dyna_server_t *s, dyna_reply_t *r) {
+void dyna_server_route_reply(dyna_server_t *s, dyna_node_reply_t *r) {
   dyna_idmap_entry_t e;
   if (!dyna_idmap_take(&s->pend, r->req_id, &e)) return; /* its connection is gone */
   slot_t *slot = e.ptr;

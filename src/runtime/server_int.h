@@ -58,7 +58,7 @@ void dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *cmd);
 void dyna_cmd_step_start(dyna_server_t *s, conn_t *c, slot_t *slot);
 /* Delivers reply r to position sub of slot (of connection c); each position once. */
 void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
-                       const dyna_reply_t *r);
+                       const dyna_node_reply_t *r);
 
 /* ---- group_commit.c: group commit (the commit I/O under core/gate.h) ---- */
 /* Opens the group commit; -1 with a message in err (out of memory, a bad DYNA_TEST_BUGS). */
@@ -72,12 +72,12 @@ void dyna_commit_durable_now(dyna_server_t *s);
 void dyna_commit_close(dyna_server_t *s);
 /* Routes r (a reply the runtime made itself, e.g. an admin command's OK) once every store
  * write made so far is durable; as an error if they were lost. Takes r's contents. */
-void dyna_commit_reply_after_writes(dyna_server_t *s, dyna_reply_t *r);
+void dyna_commit_reply_after_writes(dyna_server_t *s, dyna_node_reply_t *r);
 void dyna_commit_free(dyna_server_t *s);
 
 /* ---- server.c ---- */
 /* Delivers a node reply to its connection's slot. */
-void dyna_server_route_reply(dyna_server_t *s, dyna_reply_t *r);
+void dyna_server_route_reply(dyna_server_t *s, dyna_node_reply_t *r);
 /* Writes out every connection with new output. */
 void dyna_server_flush(dyna_server_t *s);
 

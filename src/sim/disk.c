@@ -30,12 +30,12 @@ static void deliver(sim_world_t *w, uint32_t i) {
       sim_net_send(w, i, it.m.to, &it.m.frame);
     } else {
       sim_work_reply(w, i, &it.r);
-      dyna_reply_clear(&it.r);
+      dyna_node_reply_clear(&it.r);
     }
   }
 }
 
-void sim_commit_outbox(sim_world_t *w, uint32_t i) {
+void sim_disk_outbox(sim_world_t *w, uint32_t i) {
   sim_node_t *s = &w->nodes[i];
   if (dyna_gate_take(&s->gate, s->node)) abort(); /* the simulator does not model its own memory running out */
   deliver(w, i);
@@ -79,12 +79,12 @@ static void commit_all(sim_world_t *w, uint32_t i) {
   commit(w, i, s->store->writes);
 }
 
-void sim_commit_turn(sim_world_t *w, uint32_t i) {
+void sim_disk_turn(sim_world_t *w, uint32_t i) {
   if (!w->o.commit_ms) commit_all(w, i);
   else start_batch(w, i);
 }
 
-void sim_commit_event(sim_world_t *w, sim_event_t *e) {
+void sim_disk_event(sim_world_t *w, sim_event_t *e) {
   sim_node_t *s = &w->nodes[e->a];
   if (s->state != SN_UP || s->inc != e->ia || !s->fly) return;
   sim_digest(w, EV_COMMIT, e->a, 0, NULL, 0);
@@ -95,18 +95,18 @@ void sim_commit_event(sim_world_t *w, sim_event_t *e) {
   start_batch(w, e->a);
 }
 
-void sim_commit_flush(sim_world_t *w, uint32_t i) {
+void sim_disk_flush(sim_world_t *w, uint32_t i) {
   w->nodes[i].fly = 0;
   commit_all(w, i);
 }
 
-void sim_commit_started(sim_world_t *w, uint32_t i) {
+void sim_disk_started(sim_world_t *w, uint32_t i) {
   sim_node_t *s = &w->nodes[i];
   dyna_gate_handed(&s->gate, s->store->writes);
   dyna_gate_durable(&s->gate, s->store->writes);
 }
 
-void sim_commit_crash(sim_node_t *s) {
+void sim_disk_crash(sim_node_t *s) {
   dyna_gate_crash(&s->gate);
   s->fly = 0;
 }

@@ -175,17 +175,17 @@ void sim_schedule(sim_world_t *w, sim_event_t *e);
  * run the core's durability gate (core/gate.h). */
 /* Moves node i's outbox through its gate: answers whose writes are durable (or that
  * acknowledge no write) leave now, the others are held; lost ones fail. */
-void sim_commit_outbox(sim_world_t *w, uint32_t i);
+void sim_disk_outbox(sim_world_t *w, uint32_t i);
 /* Ends node i's turn: commits (and releases what it covers), or with --commit-ms starts a
  * batch when none is in flight. */
-void sim_commit_turn(sim_world_t *w, uint32_t i);
-void sim_commit_event(sim_world_t *w, sim_event_t *e); /* EV_COMMIT */
+void sim_disk_turn(sim_world_t *w, uint32_t i);
+void sim_disk_event(sim_world_t *w, sim_event_t *e); /* EV_COMMIT */
 /* Commits everything and releases every held answer (a clean stop). */
-void sim_commit_flush(sim_world_t *w, uint32_t i);
+void sim_disk_flush(sim_world_t *w, uint32_t i);
 /* Node i started, and its driver committed the store: every write so far is durable. */
-void sim_commit_started(sim_world_t *w, uint32_t i);
+void sim_disk_started(sim_world_t *w, uint32_t i);
 /* A crash: drops every held answer, and every write not yet committed is lost. */
-void sim_commit_crash(sim_node_t *s);
+void sim_disk_crash(sim_node_t *s);
 /* Pops the earliest event into *e; 0 when the queue is empty. */
 int sim_queue_pop(sim_queue_t *q, sim_event_t *e);
 uint64_t sim_queue_next_t(const sim_queue_t *q); /* UINT64_MAX when empty */
@@ -242,7 +242,7 @@ void sim_work_free(sim_world_t *w);
 void sim_work_start(sim_world_t *w);
 void sim_work_client(sim_world_t *w, sim_event_t *e);
 /* A reply left node i (after a successful or failed commit). Takes r's contents. */
-void sim_work_reply(sim_world_t *w, uint32_t i, dyna_reply_t *r);
+void sim_work_reply(sim_world_t *w, uint32_t i, dyna_node_reply_t *r);
 /* Node i crashed: its outstanding client requests fail with an unknown outcome. */
 void sim_work_node_lost(sim_world_t *w, uint32_t i);
 void sim_work_report(sim_world_t *w, FILE *out);

@@ -30,7 +30,7 @@ void sim_types_free(struct sim_world *w);
 int sim_types_start(struct sim_world *w, uint32_t c, uint32_t tk, const char *name, size_t klen,
                     dyna_req_t *req);
 /* The answer to client c's typed write; or its loss (outcome unknown). */
-void sim_types_reply(struct sim_world *w, uint32_t c, const dyna_reply_t *r);
+void sim_types_reply(struct sim_world *w, uint32_t c, const dyna_node_reply_t *r);
 void sim_types_lost(struct sim_world *w, uint32_t c);
 /* The end-of-run checks of typed key tk on its final merged read o. */
 void sim_types_check(struct sim_world *w, uint32_t tk, const char *name, const dyna_obj_t *o);

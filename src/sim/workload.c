@@ -469,7 +469,7 @@ static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky
              ky->name, (unsigned long long)w->now, holders, w->o.w);
 }
 
-static void on_get_reply(sim_world_t *w, uint32_t c, dyna_reply_t *r) {
+static void on_get_reply(sim_world_t *w, uint32_t c, dyna_node_reply_t *r) {
   sim_work_t *k = w->wl;
   wl_client_t *cl = &k->cl[c];
   wl_key_t *ky = &k->keys[cl->key];
@@ -497,7 +497,7 @@ static void on_get_reply(sim_world_t *w, uint32_t c, dyna_reply_t *r) {
   client_later(w, c, CP_WRITE, 1 + sim_rng_below(&w->rng, 5));
 }
 
-static void on_put_reply(sim_world_t *w, uint32_t c, uint32_t i, dyna_reply_t *r) {
+static void on_put_reply(sim_world_t *w, uint32_t c, uint32_t i, dyna_node_reply_t *r) {
   sim_work_t *k = w->wl;
   wl_client_t *cl = &k->cl[c];
   wl_key_t *ky = &k->keys[cl->key];
@@ -529,7 +529,7 @@ static void check_stamps(sim_world_t *w, const wl_key_t *ky, const dyna_obj_t *o
                  (unsigned long long)o->e[e].vals[j - 1].ts_ms, (unsigned long long)o->e[e].vals[j].ts_ms);
 }
 
-static void on_final_reply(sim_world_t *w, uint32_t key, dyna_reply_t *r) {
+static void on_final_reply(sim_world_t *w, uint32_t key, dyna_node_reply_t *r) {
   wl_key_t *ky = &w->wl->keys[key];
   if (ky->final_status != 1) return;
   ky->final_tries++;
@@ -541,7 +541,7 @@ static void on_final_reply(sim_world_t *w, uint32_t key, dyna_reply_t *r) {
   w->wl->final_pending--;
 }
 
-void sim_work_reply(sim_world_t *w, uint32_t i, dyna_reply_t *r) {
+void sim_work_reply(sim_world_t *w, uint32_t i, dyna_node_reply_t *r) {
   sim_work_t *k = w->wl;
   uint32_t c = (uint32_t)(r->req_id >> 32);
   sim_digest(w, 0xAA, r->req_id, (uint64_t)(int64_t)r->status, NULL, 0);

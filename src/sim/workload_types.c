@@ -296,7 +296,7 @@ static int64_t parse_elem(const dyna_buf_t *b) {
   return strtoll(e + 1, NULL, 10);
 }
 
-void sim_types_reply(sim_world_t *w, uint32_t c, const dyna_reply_t *r) {
+void sim_types_reply(sim_world_t *w, uint32_t c, const dyna_node_reply_t *r) {
   sim_types_t *s = w->types;
   tw_op_t *op = &s->k[s->cl_key[c]].ops[s->cl_op[c]];
   track_offsets(w);

@@ -134,7 +134,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   if (w->o.aae_ms) cfg.aae_interval_ms = w->o.aae_ms;
   int rc = dyna_node_open(&cfg, s->store, sim_node_time(w, i), &s->node);
   if (!rc) rc = dyna_store_commit(s->store); /* as dynad: the incarnation is durable first */
-  if (!rc) sim_commit_started(w, i);
+  if (!rc) sim_disk_started(w, i);
   if (rc) {
     sim_fail(w, "node %s failed to open at %llu ms: %s", s->name, (unsigned long long)w->now,
              dyna_strerror(rc));
@@ -184,7 +184,7 @@ void sim_node_crash(sim_world_t *w, uint32_t i) {
   s->node = NULL;
   dyna_store_mem_crash(s->store);
   dyna_store_mem_inject_commit(s->store, 0); /* an armed disk error went with the process */
-  sim_commit_crash(s); /* what was not committed is gone, and every held answer */
+  sim_disk_crash(s); /* what was not committed is gone, and every held answer */
   s->state = SN_DOWN;
   s->crash_mid_turn = 0;
   w->st.crashes++;
@@ -199,7 +199,7 @@ void sim_node_crash(sim_world_t *w, uint32_t i) {
 static void node_stop(sim_world_t *w, uint32_t i) {
   sim_node_t *s = &w->nodes[i];
   if (s->state == SN_UP) {
-    sim_commit_flush(w, i);
+    sim_disk_flush(w, i);
     dyna_node_free(s->node);
     s->node = NULL;
     sim_work_node_lost(w, i);
@@ -263,13 +263,13 @@ void sim_node_turn_end(sim_world_t *w, uint32_t i) {
    * they are out even when the node crashes before it; so do answers that acknowledge
    * no write (reads, unless --durable-reads), or whose writes are durable already. The
    * others wait for the commit (disk.c, core/gate.h). */
-  sim_commit_outbox(w, i);
+  sim_disk_outbox(w, i);
   if (s->crash_mid_turn) {
     w->st.crashes_mid_turn++;
     sim_node_crash(w, i);
     return;
   }
-  sim_commit_turn(w, i);
+  sim_disk_turn(w, i);
   /* Clients use a joining node only once it adopted the cluster's ring: until then it
    * believes it is alone and caps W at 1 (see docs/simulation.md, core issues). */
   if (s->joining && dyna_node_cluster(s->node)->ring.nmembers > 1) s->joining = 0;
@@ -344,7 +344,7 @@ static void dispatch(sim_world_t *w, sim_event_t *e) {
     if (w->nodes[e->a].state == SN_UP && w->nodes[e->a].inc == e->ia) sim_net_reach(w, e->a, 0);
     break;
   case EV_FAULT: sim_faults_fire(w, e); break;
-  case EV_COMMIT: sim_commit_event(w, e); break;
+  case EV_COMMIT: sim_disk_event(w, e); break;
   default: break;
   }
 }

@@ -49,7 +49,7 @@ static void fx_open(fx_t *f, int durable_reads, uint32_t bugs) {
 static void fx_close(fx_t *f) {
   for (size_t i = 0; i < f->ngot; i++) {
     if (f->got[i].is_msg) dyna_buf_free(&f->got[i].m.frame);
-    else dyna_reply_clear(&f->got[i].r);
+    else dyna_node_reply_clear(&f->got[i].r);
   }
   dyna_gate_free(&f->gate);
   dyna_node_free(f->node);
@@ -292,7 +292,7 @@ static void test_wseq_all_after_loss(void **state) {
   dyna_gate_crash(&f.gate);
   assert_int_equal(dyna_gate_held(&f.gate), 0);
   assert_int_equal(dyna_gate_state(&f.gate, f.store->writes), DYNA_DUR_LOST);
-  dyna_reply_t r;
+  dyna_node_reply_t r;
   memset(&r, 0, sizeof(r));
   r.req_id = 999;
   assert_int_equal(dyna_gate_hold_reply(&f.gate, &r), 0);

@@ -39,7 +39,7 @@ static uint64_t now;
 static int cut[MAXN][MAXN];
 static qmsg_t *q;
 static size_t qlen, qcap;
-static dyna_reply_t replies[4096];
+static dyna_node_reply_t replies[4096];
 static uint64_t aae_ms = 1000000000; /* anti-entropy off unless a test turns it on */
 static uint64_t grace_ms = 24ull * 3600 * 1000;
 static int read_all; /* cfg.read_all of nodes opened from now on */
@@ -103,7 +103,7 @@ static void drain(void) {
     dyna_outmsg_t em; /* early frames leave before the commit */
     while (dyna_node_pop_early(T[i].n, &em)) queue_frame(i, &em);
     assert_int_equal(dyna_store_commit(T[i].st), 0);
-    dyna_reply_t r;
+    dyna_node_reply_t r;
     while (dyna_node_pop_reply(T[i].n, &r)) {
       assert_true(nreplies < 4096);
       replies[nreplies++] = r;
@@ -143,7 +143,7 @@ static void run(uint64_t ms) {
   }
 }
 
-static dyna_reply_t *find_reply(uint64_t id) {
+static dyna_node_reply_t *find_reply(uint64_t id) {
   for (size_t i = 0; i < nreplies; i++)
     if (replies[i].req_id == id) return &replies[i];
   return NULL;
@@ -172,11 +172,11 @@ static uint64_t submit(int at, dyna_op_t op, const char *key, const char *val, c
 }
 
 /* Submits and runs until the reply arrives; returns it. */
-static dyna_reply_t *call(int at, dyna_op_t op, const char *key, const char *val, const dyna_ctx_t *ctx,
+static dyna_node_reply_t *call(int at, dyna_op_t op, const char *key, const char *val, const dyna_ctx_t *ctx,
                           uint32_t flags) {
   uint64_t id = submit(at, op, key, val, ctx, flags);
   for (int k = 0; k < 400 && !find_reply(id); k++) run(10);
-  dyna_reply_t *r = find_reply(id);
+  dyna_node_reply_t *r = find_reply(id);
   assert_non_null(r);
   return r;
 }
@@ -233,7 +233,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  for (size_t i = 0; i < nreplies; i++) dyna_reply_clear(&replies[i]);
+  for (size_t i = 0; i < nreplies; i++) dyna_node_reply_clear(&replies[i]);
   for (size_t i = 0; i < qlen; i++) dyna_buf_free(&q[i].frame);
   free(q);
   q = NULL;
@@ -249,7 +249,7 @@ static void test_single_node_versions(void **state) {
   (void)state;
   NT = 1;
   open_node(0, 1, 1, 1);
-  dyna_reply_t *r = call(0, DYNA_OP_PUT, "k", "a", NULL, 0);
+  dyna_node_reply_t *r = call(0, DYNA_OP_PUT, "k", "a", NULL, 0);
   assert_int_equal(r->status, 0);
   assert_true(r->wrote);
   dyna_ctx_t stale;
@@ -282,7 +282,7 @@ static void test_corrupt_record_is_reported_not_overwritten(void **state) {
   static const uint8_t junk[] = {1, 0, 9, 9, 9};
   assert_int_equal(dyna_store_put(T[0].st, DYNA_SPACE_OBJ, skey, sklen, junk, sizeof(junk)), 0);
   assert_int_equal(dyna_store_commit(T[0].st), 0);
-  dyna_reply_t *r = call(0, DYNA_OP_GET, "bad", NULL, NULL, 0);
+  dyna_node_reply_t *r = call(0, DYNA_OP_GET, "bad", NULL, NULL, 0);
   assert_int_equal(r->status, DYNA_ENOQUORUM); /* the only replica could not answer */
   assert_non_null(strstr(r->msg, "corrupt"));
   assert_int_equal(call(0, DYNA_OP_PUT, "bad", "v", NULL, DYNA_REQ_BLIND)->status, DYNA_ECORRUPT);
@@ -303,7 +303,7 @@ static void test_quorum_write_waits_for_w(void **state) {
   drain(); /* local write done, messages queued but not delivered */
   assert_null(find_reply(id));
   pump(50);
-  dyna_reply_t *r = find_reply(id);
+  dyna_node_reply_t *r = find_reply(id);
   assert_non_null(r);
   assert_int_equal(r->status, 0);
   for (int i = 0; i < 3; i++) assert_true(local_has(i, "cart", "x"));
@@ -347,7 +347,7 @@ static void test_answers_carry_their_write_number(void **state) {
   }
   assert_true(put_to_1);
   pump(50);
-  dyna_reply_t *ra = find_reply(ida), *rb = find_reply(idb);
+  dyna_node_reply_t *ra = find_reply(ida), *rb = find_reply(idb);
   assert_non_null(ra);
   assert_non_null(rb);
   assert_int_equal(ra->status, 0);
@@ -355,7 +355,7 @@ static void test_answers_carry_their_write_number(void **state) {
   assert_true(ra->wseq > w0 && ra->wseq <= wa);
   assert_true(rb->wseq > wa);
   /* A read acknowledges no write. */
-  dyna_reply_t *g = call(0, DYNA_OP_GET, "a", NULL, NULL, 0);
+  dyna_node_reply_t *g = call(0, DYNA_OP_GET, "a", NULL, NULL, 0);
   assert_false(g->wrote);
 }
 
@@ -393,7 +393,7 @@ static void test_failed_commit_takes_a_new_incarnation(void **state) {
   pump(50);
   assert_int_equal(find_reply(id2)->status, 0);
   /* Two blind writes by one node: siblings under two actors, not one actor's later dot. */
-  dyna_reply_t *g = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
+  dyna_node_reply_t *g = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
   assert_int_equal(g->status, 0);
   assert_int_equal(g->obj.n, 2);
   assert_true(g->obj.e[0].node != g->obj.e[1].node);
@@ -447,7 +447,7 @@ static void test_forwarded_reply_depends_on_no_local_write(void **state) {
   for (int k = 0; k < 40 && !checked; k++) {
     snprintf(key, sizeof(key), "key%d", k);
     if (is_replica(0, key)) continue;
-    dyna_reply_t *r = call(0, DYNA_OP_PUT, key, "v", NULL, DYNA_REQ_BLIND);
+    dyna_node_reply_t *r = call(0, DYNA_OP_PUT, key, "v", NULL, DYNA_REQ_BLIND);
     assert_int_equal(r->status, 0);
     assert_true(r->wrote);
     assert_int_equal(r->wseq, 0);
@@ -462,7 +462,7 @@ static void test_noquorum(void **state) {
   /* Replicas known unreachable: fail at once. */
   dyna_node_set_reachable(T[0].n, T[1].id, 0, clk(0));
   dyna_node_set_reachable(T[0].n, T[2].id, 0, clk(0));
-  dyna_reply_t *r = call(0, DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND);
+  dyna_node_reply_t *r = call(0, DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND);
   assert_int_equal(r->status, DYNA_ENOQUORUM);
   assert_string_equal(r->msg, "1 of 2 replicas answered");
   /* Replicas believed reachable but silent: fail at the request timeout. */
@@ -513,7 +513,7 @@ static void test_read_repair(void **state) {
   assert_int_equal(call(0, DYNA_OP_PUT, "r", "v1", NULL, DYNA_REQ_BLIND)->status, 0);
   assert_false(local_has(2, "r", "v1"));
   cut[0][2] = cut[2][0] = 0;
-  dyna_reply_t *r = call(1, DYNA_OP_GET, "r", NULL, NULL, 0);
+  dyna_node_reply_t *r = call(1, DYNA_OP_GET, "r", NULL, NULL, 0);
   assert_int_equal(r->status, 0);
   run(100);
   assert_true(local_has(2, "r", "v1"));
@@ -549,7 +549,7 @@ static uint64_t get_messages(int at, const char *key, uint32_t r) {
   uint64_t before = served_all();
   uint64_t id = submit_r(at, DYNA_OP_GET, key, NULL, NULL, 0, r);
   for (int k = 0; k < 100 && !find_reply(id); k++) run(10);
-  dyna_reply_t *rep = find_reply(id);
+  dyna_node_reply_t *rep = find_reply(id);
   assert_non_null(rep);
   assert_int_equal(rep->status, 0);
   assert_memory_equal(dyna_obj_latest(&rep->obj)->data, "v", 1);
@@ -628,7 +628,7 @@ static void test_get_asks_others_when_an_asked_replica_fails(void **state) {
   uint64_t s2 = served(pr[2]);
   uint64_t id = submit(pr[0], DYNA_OP_GET, "k", NULL, NULL, 0);
   pump(50); /* frames only: no time passes, no tick runs */
-  dyna_reply_t *r = find_reply(id);
+  dyna_node_reply_t *r = find_reply(id);
   assert_non_null(r);
   assert_int_equal(r->status, 0);
   assert_memory_equal(dyna_obj_latest(&r->obj)->data, "v", 1);
@@ -656,7 +656,7 @@ static void test_get_asks_others_when_an_asked_replica_goes_down(void **state) {
   uint64_t start = now;
   isolate(pr[1], 1);
   for (int k = 0; k < 100 && !find_reply(id); k++) run(10);
-  dyna_reply_t *r = find_reply(id);
+  dyna_node_reply_t *r = find_reply(id);
   assert_non_null(r);
   assert_int_equal(r->status, 0);
   assert_memory_equal(dyna_obj_latest(&r->obj)->data, "v", 1);
@@ -675,7 +675,7 @@ static void test_get_asks_others_when_an_asked_replica_is_slow(void **state) {
   run(100);
   cut[pr[2]][pr[0]] = cut[pr[0]][pr[2]] = 1; /* pr[2] asks itself and pr[0] first */
   uint64_t start = now;
-  dyna_reply_t *r = call(pr[2], DYNA_OP_GET, "k", NULL, NULL, 0);
+  dyna_node_reply_t *r = call(pr[2], DYNA_OP_GET, "k", NULL, NULL, 0);
   assert_int_equal(r->status, 0);
   assert_memory_equal(dyna_obj_latest(&r->obj)->data, "v", 1);
   assert_true(now - start >= 100 && now - start < 200);
@@ -696,7 +696,7 @@ static void test_read_repair_of_asked_replicas(void **state) {
   cut[pr[0]][pr[1]] = cut[pr[1]][pr[0]] = 0;
   run(1100); /* the write's wait for pr[1] ends */
   assert_false(local_has(pr[1], "a", "v1"));
-  dyna_reply_t *r = call(pr[0], DYNA_OP_GET, "a", NULL, NULL, 0);
+  dyna_node_reply_t *r = call(pr[0], DYNA_OP_GET, "a", NULL, NULL, 0);
   assert_int_equal(r->status, 0);
   assert_memory_equal(dyna_obj_latest(&r->obj)->data, "v1", 2);
   run(100);
@@ -835,7 +835,7 @@ static void test_join_moves_data_then_leave(void **state) {
     snprintf(key, sizeof(key), "j%d", k);
     for (int i = 0; i < 4; i++) assert_int_equal(local_has(i, key, key), is_replica(i, key));
     on_new += local_has(3, key, key);
-    dyna_reply_t *r = call(k % 4, DYNA_OP_GET, key, NULL, NULL, 0);
+    dyna_node_reply_t *r = call(k % 4, DYNA_OP_GET, key, NULL, NULL, 0);
     assert_int_equal(r->status, 0);
     assert_non_null(dyna_obj_latest(&r->obj));
   }
@@ -898,7 +898,7 @@ static void test_sloppy_quorum_and_hinted_handoff(void **state) {
   isolate(homes[1], 1);
   isolate(homes[2], 1);
   /* Two of three home replicas down: W=2 still met, with a fallback holding a hint. */
-  dyna_reply_t *r = call(homes[0], DYNA_OP_PUT, "cart", "milk", NULL, DYNA_REQ_BLIND);
+  dyna_node_reply_t *r = call(homes[0], DYNA_OP_PUT, "cart", "milk", NULL, DYNA_REQ_BLIND);
   assert_int_equal(r->status, 0);
   int hinted = 0;
   for (int i = 0; i < NT; i++) hinted += hint_count(i);
@@ -923,7 +923,7 @@ static void test_writable_with_every_home_down(void **state) {
   int homes[MAXN], other;
   assert_int_equal(homes_of("order", homes, &other), 3);
   for (int k = 0; k < 3; k++) isolate(homes[k], 1);
-  dyna_reply_t *r = call(other, DYNA_OP_PUT, "order", "o1", NULL, DYNA_REQ_BLIND);
+  dyna_node_reply_t *r = call(other, DYNA_OP_PUT, "order", "o1", NULL, DYNA_REQ_BLIND);
   assert_int_equal(r->status, 0);
   r = call(other, DYNA_OP_GET, "order", NULL, NULL, 0);
   assert_int_equal(r->status, 0);
@@ -999,7 +999,7 @@ static void test_deletes_stay_deleted(void **state) {
   run(3000);
   for (int i = 0; i < 3; i++) {
     assert_false(local_has(i, "gone", "v"));
-    dyna_reply_t *r = call(i, DYNA_OP_GET, "gone", NULL, NULL, 0);
+    dyna_node_reply_t *r = call(i, DYNA_OP_GET, "gone", NULL, NULL, 0);
     assert_int_equal(r->status, 0);
     assert_null(dyna_obj_latest(&r->obj));
   }
@@ -1039,7 +1039,7 @@ static void test_wall_steps_leave_timers_alone(void **state) {
   /* ... and a request the replicas never answer times out after request_timeout_ms. */
   cut[0][1] = cut[0][2] = 1;
   uint64_t start = now;
-  dyna_reply_t *r = call(0, DYNA_OP_GET, "fwd", NULL, NULL, 0);
+  dyna_node_reply_t *r = call(0, DYNA_OP_GET, "fwd", NULL, NULL, 0);
   assert_int_equal(r->status, DYNA_ENOQUORUM);
   assert_true(now - start >= 1000 && now - start < 1500);
   cut[0][1] = cut[0][2] = 0;
@@ -1058,7 +1058,7 @@ static void test_stamps_never_go_back(void **state) {
   T[0].wall_off_ms = -3600000;
   run(10);
   assert_int_equal(call(0, DYNA_OP_PUT, "k", "b", &none, 0)->status, 0); /* a sibling */
-  dyna_reply_t *r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
+  dyna_node_reply_t *r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
   assert_int_equal(r->obj.n, 1); /* one actor ... */
   assert_int_equal(r->obj.e[0].nvals, 2); /* ... two siblings, newest first */
   assert_true(r->obj.e[0].vals[0].ts_ms >= r->obj.e[0].vals[1].ts_ms);

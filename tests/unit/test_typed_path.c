@@ -76,7 +76,7 @@ static uint64_t now;
 static int cut[MAXN][MAXN];
 static qmsg_t *q;
 static size_t qlen, qcap;
-static dyna_reply_t replies[4096];
+static dyna_node_reply_t replies[4096];
 static uint64_t aae_ms = 1000000000; /* anti-entropy off unless a test turns it on */
 static uint64_t grace_ms = 24ull * 3600 * 1000;
 static int read_all; /* cfg.read_all of nodes opened (0 here) */
@@ -141,7 +141,7 @@ static void drain(void) {
     dyna_outmsg_t em; /* early frames leave before the commit */
     while (dyna_node_pop_early(T[i].n, &em)) queue_frame(i, &em);
     assert_int_equal(dyna_store_commit(T[i].st), 0);
-    dyna_reply_t r;
+    dyna_node_reply_t r;
     while (dyna_node_pop_reply(T[i].n, &r)) {
       assert_true(nreplies < 4096);
       replies[nreplies++] = r;
@@ -181,7 +181,7 @@ static void run(uint64_t ms) {
   }
 }
 
-static dyna_reply_t *find_reply(uint64_t id) {
+static dyna_node_reply_t *find_reply(uint64_t id) {
   for (size_t i = 0; i < nreplies; i++)
     if (replies[i].req_id == id) return &replies[i];
   return NULL;
@@ -225,7 +225,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  for (size_t i = 0; i < nreplies; i++) dyna_reply_clear(&replies[i]);
+  for (size_t i = 0; i < nreplies; i++) dyna_node_reply_clear(&replies[i]);
   for (size_t i = 0; i < qlen; i++) dyna_buf_free(&q[i].frame);
   free(q);
   q = NULL;
@@ -277,18 +277,18 @@ static uint64_t submit_typed(int at, const dyna_typed_cmd_t *cmd, const char *ke
   return req.id;
 }
 
-static dyna_reply_t *wait_reply(uint64_t id) {
+static dyna_node_reply_t *wait_reply(uint64_t id) {
   for (int k = 0; k < 400 && !find_reply(id); k++) run(10);
-  dyna_reply_t *r = find_reply(id);
+  dyna_node_reply_t *r = find_reply(id);
   assert_non_null(r);
   return r;
 }
 
-static dyna_reply_t *typed(int at, const dyna_typed_cmd_t *cmd, const char *key) {
+static dyna_node_reply_t *typed(int at, const dyna_typed_cmd_t *cmd, const char *key) {
   return wait_reply(submit_typed(at, cmd, key));
 }
 
-static dyna_reply_t *put(int at, const char *key, const char *val, uint32_t flags, uint64_t expire_at_ms) {
+static dyna_node_reply_t *put(int at, const char *key, const char *val, uint32_t flags, uint64_t expire_at_ms) {
   dyna_req_t req;
   memset(&req, 0, sizeof(req));
   req.id = ++next_req;
@@ -303,7 +303,7 @@ static dyna_reply_t *put(int at, const char *key, const char *val, uint32_t flag
   return wait_reply(req.id);
 }
 
-static dyna_reply_t *get(int at, const char *key) {
+static dyna_node_reply_t *get(int at, const char *key) {
   dyna_req_t req;
   memset(&req, 0, sizeof(req));
   req.id = ++next_req;
@@ -314,7 +314,7 @@ static dyna_reply_t *get(int at, const char *key) {
   return wait_reply(req.id);
 }
 
-static void assert_resp(const dyna_reply_t *r, const char *want) {
+static void assert_resp(const dyna_node_reply_t *r, const char *want) {
   assert_int_equal(r->status, 0);
   assert_int_equal(r->resp.len, strlen(want));
   assert_memory_equal(r->resp.data, want, r->resp.len);
@@ -343,7 +343,7 @@ static int64_t local_counter(int i, const char *key) {
 static void test_typed_write_at_a_home_replica(void **state) {
   (void)state;
   build_cluster(3, 3, 2, 2);
-  dyna_reply_t *r = typed(0, &TEST_CMDS[0], "hits");
+  dyna_node_reply_t *r = typed(0, &TEST_CMDS[0], "hits");
   assert_resp(r, ":1\r\n");
   assert_true(r->wrote);
   assert_true(r->wseq > 0); /* it waits for its own write */
@@ -361,7 +361,7 @@ static void test_typed_write_that_changes_nothing(void **state) {
   uint64_t puts = dyna_node_stats(T[0].n)->puts;
   uint64_t id = submit_typed(0, &TEST_CMDS[1], "k");
   drain(); /* answered at once, nothing sent */
-  dyna_reply_t *r = find_reply(id);
+  dyna_node_reply_t *r = find_reply(id);
   assert_non_null(r);
   assert_resp(r, "+SAME\r\n");
   assert_false(r->wrote);
@@ -382,7 +382,7 @@ static void test_typed_write_through_a_forward(void **state) {
   }
   assert_true(at >= 0);
   uint64_t fwd = dyna_node_stats(T[at].n)->forwarded;
-  dyna_reply_t *r = typed(at, &TEST_CMDS[0], key);
+  dyna_node_reply_t *r = typed(at, &TEST_CMDS[0], key);
   assert_resp(r, ":1\r\n");
   assert_true(r->wrote);
   assert_int_equal(r->wseq, 0); /* the coordinator made the copies durable */
@@ -425,7 +425,7 @@ static void test_repeated_fwd_is_applied_once(void **state) {
     dup++;
   }
   assert_int_equal(dup, 1);
-  dyna_reply_t *r = wait_reply(id);
+  dyna_node_reply_t *r = wait_reply(id);
   assert_resp(r, ":1\r\n");
   run(200);
   for (int i = 0; i < 4; i++) assert_int_equal(local_counter(i, key), is_replica(i, key) ? 1 : -1);
@@ -438,7 +438,7 @@ static void test_typed_write_at_a_sloppy_fallback(void **state) {
   int homes[MAXN], other;
   assert_int_equal(homes_of("cart", homes, &other), 3);
   for (int k = 0; k < 3; k++) isolate(homes[k], 1);
-  dyna_reply_t *r = typed(other, &TEST_CMDS[0], "cart");
+  dyna_node_reply_t *r = typed(other, &TEST_CMDS[0], "cart");
   assert_resp(r, ":1\r\n");
   assert_true(r->wrote);
   int hinted = 0;
@@ -455,7 +455,7 @@ static void test_typed_write_without_quorum(void **state) {
   build_cluster(3, 3, 2, 2);
   dyna_node_set_reachable(T[0].n, T[1].id, 0, clk(0));
   dyna_node_set_reachable(T[0].n, T[2].id, 0, clk(0));
-  dyna_reply_t *r = typed(0, &TEST_CMDS[0], "k");
+  dyna_node_reply_t *r = typed(0, &TEST_CMDS[0], "k");
   assert_int_equal(r->status, DYNA_ENOQUORUM);
   assert_int_equal(r->resp.len, 0); /* the usual error, not the answer */
   assert_false(r->wrote);
@@ -467,7 +467,7 @@ static void test_register_writes_supersede_typed_states(void **state) {
   assert_resp(typed(0, &TEST_CMDS[0], "k"), ":1\r\n");
   /* SET over a counter: the counter is gone, the value is there. */
   assert_int_equal(put(1, "k", "v", 0, 0)->status, 0);
-  dyna_reply_t *r = get(2, "k");
+  dyna_node_reply_t *r = get(2, "k");
   assert_int_equal(r->status, 0);
   assert_int_equal(counter_of(&r->obj), -1);
   assert_int_equal(dyna_obj_kind(&r->obj, clk(2).wall_ms), DYNA_KIND_STRING);
@@ -486,7 +486,7 @@ static void test_put_deadline_and_keepttl(void **state) {
   build_cluster(3, 3, 2, 2);
   uint64_t d = clk(0).wall_ms + 100, got = 0;
   assert_int_equal(put(0, "s", "v", 0, d)->status, 0);
-  dyna_reply_t *r = get(1, "s");
+  dyna_node_reply_t *r = get(1, "s");
   assert_true(dyna_obj_deadline(&r->obj, &got));
   assert_int_equal(got, d);
   /* KEEPTTL keeps it (forwarded or not: every node writes here) ... */
@@ -519,7 +519,7 @@ static void test_forwarded_put_carries_its_deadline(void **state) {
   assert_true(at >= 0);
   uint64_t d = clk(0).wall_ms + 5000, got = 0;
   assert_int_equal(put(at, key, "v", 0, d)->status, 0);
-  dyna_reply_t *r = get(at, key);
+  dyna_node_reply_t *r = get(at, key);
   assert_true(dyna_obj_deadline(&r->obj, &got));
   assert_int_equal(got, d);
   assert_int_equal(put(at, key, "w", DYNA_REQ_KEEPTTL, 0)->status, 0);
