@@ -188,9 +188,19 @@ static int consider_reap(void *arg, const uint8_t *k, size_t klen, const uint8_t
   dyna_obj_init(&o);
   if (dyna_record_decode(v, vlen, NULL, 0, &o, NULL, NULL)) return 0;
   uint64_t newest = 0;
-  /* Typed states are never reaped yet: a deleted one is its context, which a concurrent
-   * add elsewhere needs (object.h); docs/architecture.md says what is left to do. */
-  int all_tomb = o.ntyped == 0 && dyna_obj_nvals(&o) > 0 && dyna_obj_nlive(&o) == 0;
+  /* A key with typed states is reaped only once it expired: its deadline is its last
+   * moment, as a tombstone's stamp is (the grace then runs from the deadline). A deleted
+   * typed state is its context, which a concurrent add elsewhere needs, and carries no
+   * time: it is kept (docs/architecture.md, what is left to do). */
+  uint64_t deadline = 0;
+  int all_tomb;
+  if (o.ntyped) {
+    all_tomb = dyna_obj_deadline(&o, &deadline) && deadline <= r->n->now.wall_ms &&
+               dyna_obj_kind(&o, r->n->now.wall_ms) == DYNA_KIND_NONE;
+    newest = deadline;
+  } else {
+    all_tomb = dyna_obj_nvals(&o) > 0 && dyna_obj_nlive(&o) == 0;
+  }
   for (size_t i = 0; all_tomb && i < dyna_obj_nvals(&o); i++)
     if (dyna_obj_val(&o, i)->ts_ms > newest) newest = dyna_obj_val(&o, i)->ts_ms;
   dyna_obj_clear(&o);

@@ -1099,8 +1099,43 @@ static void test_tombstone_grace_is_wall_time(void **state) {
   for (int i = 0; i < 3; i++) assert_int_equal(dyna_store_mem_count(T[i].st, DYNA_SPACE_OBJ), 0);
 }
 
+
+/* An expired key is reaped like a tombstone: once its deadline plus the grace period has
+ * passed on the wall clock and every replica holds the same record, and not before. */
+static void test_expired_key_is_reaped(void **state) {
+  (void)state;
+  aae_ms = 20;
+  grace_ms = 3600000;
+  build_cluster(3, 3, 2, 2);
+  dyna_req_t req;
+  memset(&req, 0, sizeof(req));
+  req.id = ++next_req;
+  req.op = DYNA_OP_PUT;
+  req.flags = DYNA_REQ_BLIND;
+  req.key = (const uint8_t *)"session";
+  req.klen = 7;
+  req.val = (const uint8_t *)"s";
+  req.vlen = 1;
+  req.expire_at_ms = clk(0).wall_ms + 1000;
+  assert_int_equal(dyna_node_request(T[0].n, &req, clk(0)), 0);
+  for (int k = 0; k < 400 && !find_reply(req.id); k++) run(10);
+  assert_non_null(find_reply(req.id));
+  assert_int_equal(find_reply(req.id)->status, 0);
+  run(2000); /* expired, but the grace has not passed */
+  uint64_t reaped = 0;
+  for (int i = 0; i < 3; i++) reaped += dyna_node_stats(T[i].n)->tombstones_reaped;
+  assert_int_equal(reaped, 0);
+  for (int i = 0; i < 3; i++) assert_int_equal(dyna_store_mem_count(T[i].st, DYNA_SPACE_OBJ), 1);
+  for (int i = 0; i < 3; i++) T[i].wall_off_ms = 3600000 + 2000;
+  run(1000);
+  for (int i = 0; i < 3; i++) reaped += dyna_node_stats(T[i].n)->tombstones_reaped;
+  assert_true(reaped >= 3);
+  for (int i = 0; i < 3; i++) assert_int_equal(dyna_store_mem_count(T[i].st, DYNA_SPACE_OBJ), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_expired_key_is_reaped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_single_node_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wall_steps_leave_timers_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stamps_never_go_back, setup, teardown),
