@@ -537,6 +537,61 @@ def cluster_status(node, timeout=5.0):
         return None
 
 
+def all_see(nodes, names, want):
+    """Every node sees each of names with reach in want and status valid."""
+    for n in nodes:
+        st = cluster_status(n)
+        if not st or any(st.get(m, {}).get("status") != "valid" or st[m]["reach"] not in want for m in names):
+            return False
+    return True
+
+
+def reach(node, other):
+    """How node judges other ("reachable", "unreachable", ...); None when it cannot tell."""
+    st = cluster_status(node)
+    return st and st.get(other, {}).get("reach")
+
+
+# A partition of two nodes, driven by SIGSTOP (test_strings.py, test_types.py): side 1 is
+# p1 alone (p2 stopped), side 2 is p2 alone (p1 stopped), then both run again.
+
+def start_pair(h, ips, extra_args):
+    """Starts cluster nodes p1 and p2 (p2 joins p1) at ips["p1"], ips["p2"]; returns
+    (p1, p2) once each sees the other reachable. The caller stops them."""
+    p1 = start_cluster_node("p1", h.path("p1"), ips["p1"], extra_args=extra_args)
+    p2 = start_cluster_node("p2", h.path("p2"), ips["p2"], join=p1.cluster_addr, extra_args=extra_args)
+    wait_until(lambda: all_see((p1, p2), ("p1", "p2"), ("self", "reachable")), 30, 0.05,
+               "p1 and p2 to see each other")
+    return p1, p2
+
+
+def partition_side_1(p1, p2):
+    """Side 1: p2 is stopped; returns once p1 judges it unreachable."""
+    p2.proc.send_signal(signal.SIGSTOP)
+    wait_until(lambda: reach(p1, "p2") == "unreachable", 30, 0.05, "p1 to judge the stopped p2 unreachable")
+
+
+def partition_side_2(p1, p2):
+    """Side 2: p1 is stopped, p2 resumes; returns once p2 judges p1 unreachable."""
+    p1.proc.send_signal(signal.SIGSTOP)
+    p2.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: reach(p2, "p1") == "unreachable", 30, 0.05, "p2 to judge the stopped p1 unreachable")
+
+
+def partition_heal(p1, p2):
+    """Healed: p1 resumes; returns once each sees the other reachable again."""
+    p1.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: all_see((p1, p2), ("p1", "p2"), ("self", "reachable")), 30, 0.05,
+               "p1 and p2 to see each other again")
+
+
+def partition_resume(p1, p2):
+    """Resumes whichever of p1, p2 is still alive (stopped or not): for a finally."""
+    for p in (p1, p2):
+        if p.alive():
+            p.proc.send_signal(signal.SIGCONT)
+
+
 def parse_ring(reply):
     """DYNA.RING reply -> {size, n, version, members: [{id, client_addr, name, status}],
     prefs: [[member index...] per partition]}; None when malformed."""

@@ -13,38 +13,11 @@ Budget: well under 3 minutes on 2 cores, also under ASan.
 import os
 import re
 import shlex
-import subprocess
 import sys
 import time
 
-BIN = os.path.join(os.environ.get("DYNA_BIN", "bin"), "dyna-sim")
-# The campaigns are the core's logic, checked in full by the gcc build; under the
-# sanitizers (a build-asan binary, 5-10 times slower) each campaign runs a quarter of its
-# seeds, which still exercises every path for memory errors within make test's budget.
-SANITIZED = "asan" in os.path.abspath(BIN)
-C40 = 10 if SANITIZED else 40
-C100 = 25 if SANITIZED else 100
-FAILURES = []
-
-
-def sim(*args, timeout=240):
-    p = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=timeout)
-    return p.returncode, p.stdout + p.stderr
-
-
-def check(cond, what, out=""):
-    if cond:
-        print(f"ok   {what}")
-    else:
-        print(f"FAIL {what}")
-        if out:
-            print("\n".join(out.splitlines()[-30:]))
-        FAILURES.append(what)
-
-
-def digest(out):
-    m = re.search(r"^digest ([0-9a-f]{16})$", out, re.M)
-    return m.group(1) if m else None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from simlib import BIN, C40, C100, FAILURES, check, digest, sim  # noqa: E402
 
 
 def campaigns():

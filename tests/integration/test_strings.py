@@ -14,12 +14,12 @@ exactly the cases where Dyna differs from a single Redis:
 
 Environment: DYNA_BIN (directory holding dynad), DYNA_TMP (scratch directory)."""
 import os
-import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (Harness, RespError, cluster_status, short, start_cluster_node,  # noqa: E402
-                     start_node, wait_until)
+from dynalib import (Harness, RespError, all_see, partition_heal, partition_resume,  # noqa: E402
+                     partition_side_1, partition_side_2, short, start_cluster_node, start_node,
+                     start_pair, wait_until)
 
 H = Harness("strings")
 S = {}
@@ -222,15 +222,6 @@ def t_single_siblings(h):
 
 # ---------------------------------------------------------------------------- 3 nodes
 
-def all_see(nodes, names, want):
-    """Every node sees each of names with reach in want and status valid."""
-    for n in nodes:
-        st = cluster_status(n)
-        if not st or any(st.get(m, {}).get("status") != "valid" or st[m]["reach"] not in want for m in names):
-            return False
-    return True
-
-
 def t_cluster(h):
     ns = [start_cluster_node("c1", h.path("c1"), IPS["c1"], extra_args=COMMON)]
     for nm in ("c2", "c3"):
@@ -251,36 +242,23 @@ def t_cluster(h):
 
 # ---------------------------------------------------------------------------- a partition
 
-def reach(node, other):
-    st = cluster_status(node)
-    return st and st.get(other, {}).get("reach")
-
-
 def t_partition(h):
     opts = COMMON + ("--n", 2, "--r", 1, "--w", 1)
-    p1 = start_cluster_node("p1", h.path("p1"), IPS["p1"], extra_args=opts)
-    p2 = start_cluster_node("p2", h.path("p2"), IPS["p2"], join=p1.cluster_addr, extra_args=opts)
-    wait_until(lambda: all_see((p1, p2), ("p1", "p2"), ("self", "reachable")), 30, 0.05,
-               "p1 and p2 to see each other")
+    p1, p2 = start_pair(h, IPS, opts)
     c1, c2 = p1.client(), p2.client()
     try:
         # Side 1: p2 is stopped; p1 judges it unreachable and reads and writes alone.
-        p2.proc.send_signal(signal.SIGSTOP)
-        wait_until(lambda: reach(p1, "p2") == "unreachable", 30, 0.05, "p1 to judge the stopped p2 unreachable")
+        partition_side_1(p1, p2)
         h.eq("side 1: SET nx A NX -> OK", c1.call("SET", "nx", "A", "NX"), "OK")
         h.eq("side 1: SETNX one A -> 1", c1.call("SETNX", "one", "A"), 1)
         h.eq("side 1: MSETNX m1 A m2 A -> 1", c1.call("MSETNX", "m1", "A", "m2", "A"), 1)
         # Side 2: p1 is stopped, p2 resumes and judges p1 unreachable.
-        p1.proc.send_signal(signal.SIGSTOP)
-        p2.proc.send_signal(signal.SIGCONT)
-        wait_until(lambda: reach(p2, "p1") == "unreachable", 30, 0.05, "p2 to judge the stopped p1 unreachable")
+        partition_side_2(p1, p2)
         h.eq("side 2: SET nx B NX -> OK as well (its quorum read found nothing)", c2.call("SET", "nx", "B", "NX"), "OK")
         h.eq("side 2: SETNX one B -> 1 as well", c2.call("SETNX", "one", "B"), 1)
         h.eq("side 2: MSETNX m1 B m2 B -> 1 as well", c2.call("MSETNX", "m1", "B", "m2", "B"), 1)
         # Healed: both values are kept, as siblings.
-        p1.proc.send_signal(signal.SIGCONT)
-        wait_until(lambda: all_see((p1, p2), ("p1", "p2"), ("self", "reachable")), 30, 0.05,
-                   "p1 and p2 to see each other again")
+        partition_heal(p1, p2)
         for key in ("nx", "one", "m1", "m2"):
             got = wait_until(lambda: siblings_r2(c1, key) == [b"A", b"B"] and siblings_r2(c1, key), 30, 0.05,
                              "both values of %s on a full read" % key)
@@ -293,9 +271,7 @@ def t_partition(h):
                 c1.call("SET", "nx", "C", "XX", "GET") in (b"A", b"B"))
         h.eq("healed: ... and its write superseded both siblings it read", siblings_r2(c1, "nx"), [b"C"])
     finally:
-        for p in (p1, p2):
-            if p.alive():
-                p.proc.send_signal(signal.SIGCONT)
+        partition_resume(p1, p2)
         c1.close()
         c2.close()
     p1.stop()

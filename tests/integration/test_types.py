@@ -16,7 +16,6 @@ key deleted on one side and SADDed on the other keeps the add.
 Environment: DYNA_BIN (directory holding dynad), DYNA_TMP (scratch directory)."""
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,8 @@ import time
 import redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import Harness, cluster_status, start_cluster_node, start_node, wait_until  # noqa: E402
+from dynalib import (Harness, all_see, partition_heal, partition_resume, partition_side_1,  # noqa: E402
+                     partition_side_2, start_cluster_node, start_node, start_pair, wait_until)
 
 H = Harness("types")
 S = {}
@@ -234,14 +234,6 @@ def t_benchmark(h):
 
 # ---------------------------------------------------------------------------- 3 nodes
 
-def all_see(nodes, names, want):
-    for n in nodes:
-        st = cluster_status(n)
-        if not st or any(st.get(m, {}).get("status") != "valid" or st[m]["reach"] not in want for m in names):
-            return False
-    return True
-
-
 def t_cluster(h):
     # N=2 of 3 nodes: some keys have no copy on the node a read goes through, which then
     # coordinates a read of replicas only (a typed key read there once came back absent).
@@ -264,17 +256,9 @@ def t_cluster(h):
 
 # ---------------------------------------------------------------------------- a partition
 
-def reach(node, other):
-    st = cluster_status(node)
-    return st and st.get(other, {}).get("reach")
-
-
 def t_partition(h):
     opts = COMMON + ("--n", 2, "--r", 1, "--w", 1)
-    p1 = start_cluster_node("p1", h.path("p1"), IPS["p1"], extra_args=opts)
-    p2 = start_cluster_node("p2", h.path("p2"), IPS["p2"], join=p1.cluster_addr, extra_args=opts)
-    wait_until(lambda: all_see((p1, p2), ("p1", "p2"), ("self", "reachable")), 30, 0.05,
-               "p1 and p2 to see each other")
+    p1, p2 = start_pair(h, IPS, opts)
     r1, r2 = redis.Redis(host=p1.host, port=p1.port), redis.Redis(host=p2.host, port=p2.port)
     both = (r1, r2)
     try:
@@ -285,8 +269,7 @@ def t_partition(h):
         wait_until(lambda: all(r.sismember("keep", "m") and r.sismember("gone", "old") and r.ttl("ttl") > 0
                                for r in both), 30, 0.05, "the starting state on both nodes")
         # Side 1: p2 is stopped; p1 reads and writes alone.
-        p2.proc.send_signal(signal.SIGSTOP)
-        wait_until(lambda: reach(p1, "p2") == "unreachable", 30, 0.05, "p1 to judge the stopped p2 unreachable")
+        partition_side_1(p1, p2)
         h.eq("side 1: INCR x3", [r1.incr("hits") for _ in range(3)], [1, 2, 3])
         h.eq("side 1: SREM keep m", r1.srem("keep", "m"), 1)
         h.eq("side 1: HSET h f A", r1.hset("h", "f", "A"), 1)
@@ -294,9 +277,7 @@ def t_partition(h):
         h.eq("side 1: EXPIRE ttl 500", r1.expire("ttl", 500), True)
         h.eq("side 1: DEL gone", r1.delete("gone"), 1)
         # Side 2: p1 is stopped, p2 resumes and judges p1 unreachable.
-        p1.proc.send_signal(signal.SIGSTOP)
-        p2.proc.send_signal(signal.SIGCONT)
-        wait_until(lambda: reach(p2, "p1") == "unreachable", 30, 0.05, "p2 to judge the stopped p1 unreachable")
+        partition_side_2(p1, p2)
         h.eq("side 2: INCR x2 (its own count)", [r2.incr("hits") for _ in range(2)], [1, 2])
         h.eq("side 2: SADD keep m (already there for this side)", r2.sadd("keep", "m"), 0)
         h.eq("side 2: HSET h f B", r2.hset("h", "f", "B"), 1)
@@ -304,9 +285,7 @@ def t_partition(h):
         h.eq("side 2: PERSIST ttl", r2.persist("ttl"), True)
         h.eq("side 2: SADD gone new", r2.sadd("gone", "new"), 1)
         # Healed.
-        p1.proc.send_signal(signal.SIGCONT)
-        wait_until(lambda: all_see((p1, p2), ("p1", "p2"), ("self", "reachable")), 30, 0.05,
-                   "p1 and p2 to see each other again")
+        partition_heal(p1, p2)
 
         def settled(fn, want, what):
             got = wait_until(lambda: all(fn(r) == want for r in both) and [fn(r) for r in both], 60, 0.1, what)
@@ -332,9 +311,7 @@ def t_partition(h):
         h.eq("healed: DEL against a concurrent SADD: the add survives",
              settled(lambda r: r.smembers("gone"), {b"new"}, "gone to hold new on both nodes"), [{b"new"}] * 2)
     finally:
-        for p in (p1, p2):
-            if p.alive():
-                p.proc.send_signal(signal.SIGCONT)
+        partition_resume(p1, p2)
         r1.close()
         r2.close()
     p1.stop()

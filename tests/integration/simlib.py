@@ -1,0 +1,40 @@
+"""simlib.py: what the simulator's tests (test_sim.py, test_sim_types.py) share: where
+dyna-sim is, how many seeds a campaign runs, running it, and recording checks.
+
+BIN = DYNA_BIN/dyna-sim (CTest sets DYNA_BIN; it may be an ASan build). The campaigns
+are the core's logic, checked in full by the gcc build; under the sanitizers (a
+build-asan binary, 5-10 times slower) each campaign runs a quarter of its seeds, which
+still exercises every path for memory errors within make test's budget.
+"""
+import os
+import re
+import subprocess
+
+BIN = os.path.join(os.environ.get("DYNA_BIN", "bin"), "dyna-sim")
+SANITIZED = "asan" in os.path.abspath(BIN)
+C40 = 10 if SANITIZED else 40
+C100 = 25 if SANITIZED else 100
+FAILURES = []  # what failed, in order (check() appends; never rebound)
+
+
+def sim(*args, timeout=240):
+    """Runs dyna-sim with args; returns (exit status, stdout + stderr)."""
+    p = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+def check(cond, what, out=""):
+    """Prints ok/FAIL for what; on failure, the last 30 lines of out, and records it."""
+    if cond:
+        print(f"ok   {what}")
+    else:
+        print(f"FAIL {what}")
+        if out:
+            print("\n".join(out.splitlines()[-30:]))
+        FAILURES.append(what)
+
+
+def digest(out):
+    """The trace digest a run printed, or None."""
+    m = re.search(r"^digest ([0-9a-f]{16})$", out, re.M)
+    return m.group(1) if m else None
