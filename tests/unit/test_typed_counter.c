@@ -18,88 +18,22 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+#include "helper_typed.h"
+
 #define NOW 1700000000000ull
-
-static dyna_tenv_t env_of(uint64_t actor, uint64_t now) {
-  dyna_tenv_t e = {actor, now, 42};
-  return e;
-}
-
-/* Runs "cmd key args..." (a space-separated line) against o; asserts the reply equals
- * want (RESP bytes) and returns *changed (reads: 0). */
-static int run(dyna_obj_t *o, const dyna_tenv_t *env, const char *line, const char *want) {
-  char buf[512];
-  const uint8_t *argv[16];
-  size_t argl[16], argc = 0;
-  snprintf(buf, sizeof buf, "%s", line);
-  for (char *t = strtok(buf, " "); t; t = strtok(NULL, " ")) {
-    argv[argc] = (const uint8_t *)t;
-    argl[argc++] = strlen(t);
-  }
-  dyna_targs_t a = {argc, argv, argl};
-  dyna_buf_t r = DYNA_BUF_INIT;
-  int changed = 0;
-  if (argl[0] == 3 && !memcmp(argv[0], "get", 3)) {
-    assert_int_equal(dyna_typed_get(o, env, &r), 0);
-  } else {
-    const dyna_typed_cmd_t *c = dyna_typed_find(argv[0], argl[0]);
-    assert_non_null(c);
-    if (c->write) assert_int_equal(c->write(o, &a, env, &r, &changed), 0);
-    else assert_int_equal(c->read(o, &a, env, &r), 0);
-  }
-  assert_false(r.oom);
-  if (r.len != strlen(want) || memcmp(r.data, want, r.len)) {
-    fprintf(stderr, "%s: got '%.*s' want '%s'\n", line, (int)r.len, (const char *)r.data, want);
-    fail();
-  }
-  dyna_buf_free(&r);
-  return changed;
-}
-
-/* SET key value as the register path does (a write that supersedes the typed kinds). */
-static void set_str(dyna_obj_t *o, uint64_t actor, const char *v, uint64_t ts) {
-  dyna_ctx_t c;
-  dyna_ctx_init(&c);
-  assert_int_equal(dyna_obj_context(o, &c), 0);
-  dyna_val_t val = {0, ts, (uint8_t *)v, strlen(v)};
-  assert_int_equal(dyna_obj_update(o, &c, actor, &val), 0);
-  assert_int_equal(dyna_obj_supersede(o, actor, 0), 0);
-  dyna_ctx_clear(&c);
-}
-
-static void assert_same(const dyna_obj_t *a, const dyna_obj_t *b) {
-  dyna_buf_t x = DYNA_BUF_INIT, y = DYNA_BUF_INIT;
-  dyna_obj_encode(a, &x);
-  dyna_obj_encode(b, &y);
-  assert_int_equal(x.len, y.len);
-  assert_memory_equal(x.data, y.data, x.len);
-  assert_true(dyna_obj_equal(a, b));
-  dyna_buf_free(&x);
-  dyna_buf_free(&y);
-}
-
-/* Runs a command that must fail: the reply is want and o is exactly as before. */
-static void run_err(dyna_obj_t *o, const dyna_tenv_t *env, const char *line, const char *want) {
-  dyna_obj_t before;
-  dyna_obj_init(&before);
-  assert_int_equal(dyna_obj_copy(&before, o), 0);
-  assert_int_equal(run(o, env, line, want), 0);
-  assert_same(o, &before);
-  dyna_obj_clear(&before);
-}
 
 static void test_incr_decr(void **st) {
   (void)st;
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_tenv_t e = env_of(1, NOW);
-  run(&o, &e, "get k", "$-1\r\n");
-  assert_int_equal(run(&o, &e, "incr k", ":1\r\n"), 1);
-  run(&o, &e, "incrby k 5", ":6\r\n");
-  run(&o, &e, "decr k", ":5\r\n");
-  run(&o, &e, "decrby k 10", ":-5\r\n");
-  run(&o, &e, "incrby k -3", ":-8\r\n");
-  run(&o, &e, "get k", "$2\r\n-8\r\n");
+  dyna_tenv_t e = typed_env(1, NOW);
+  typed_expect(&o, &e, "get k", "$-1\r\n");
+  assert_int_equal(typed_expect(&o, &e, "incr k", ":1\r\n"), 1);
+  typed_expect(&o, &e, "incrby k 5", ":6\r\n");
+  typed_expect(&o, &e, "decr k", ":5\r\n");
+  typed_expect(&o, &e, "decrby k 10", ":-5\r\n");
+  typed_expect(&o, &e, "incrby k -3", ":-8\r\n");
+  typed_expect(&o, &e, "get k", "$2\r\n-8\r\n");
   assert_int_equal(dyna_obj_kind(&o, NOW), DYNA_KIND_COUNTER);
   dyna_obj_clear(&o);
 }
@@ -108,21 +42,21 @@ static void test_errors(void **st) {
   (void)st;
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_tenv_t e = env_of(1, NOW);
-  run(&o, &e, "incr k", ":1\r\n");
-  run_err(&o, &e, "incrby k abc", "-ERR value is not an integer or out of range\r\n");
-  run_err(&o, &e, "incrby k 1.5", "-ERR value is not an integer or out of range\r\n");
-  run_err(&o, &e, "incrby k 01", "-ERR value is not an integer or out of range\r\n");
-  run_err(&o, &e, "decrby k -9223372036854775808", "-ERR decrement would overflow\r\n");
-  run(&o, &e, "incrby k 9223372036854775806", ":9223372036854775807\r\n");
-  run_err(&o, &e, "incr k", "-ERR increment or decrement would overflow\r\n");
-  run_err(&o, &e, "incrbyfloat k abc", "-ERR value is not a valid float\r\n");
-  run_err(&o, &e, "incrbyfloat k nan", "-ERR value is not a valid float\r\n");
-  run_err(&o, &e, "incrbyfloat k inf", "-ERR increment would produce NaN or Infinity\r\n");
-  run(&o, &e, "decrby k 9223372036854775807", ":0\r\n");
-  run(&o, &e, "decrby k 9223372036854775807", ":-9223372036854775807\r\n");
-  run(&o, &e, "decr k", ":-9223372036854775808\r\n");
-  run_err(&o, &e, "decr k", "-ERR increment or decrement would overflow\r\n");
+  dyna_tenv_t e = typed_env(1, NOW);
+  typed_expect(&o, &e, "incr k", ":1\r\n");
+  typed_expect_unchanged(&o, &e, "incrby k abc", "-ERR value is not an integer or out of range\r\n");
+  typed_expect_unchanged(&o, &e, "incrby k 1.5", "-ERR value is not an integer or out of range\r\n");
+  typed_expect_unchanged(&o, &e, "incrby k 01", "-ERR value is not an integer or out of range\r\n");
+  typed_expect_unchanged(&o, &e, "decrby k -9223372036854775808", "-ERR decrement would overflow\r\n");
+  typed_expect(&o, &e, "incrby k 9223372036854775806", ":9223372036854775807\r\n");
+  typed_expect_unchanged(&o, &e, "incr k", "-ERR increment or decrement would overflow\r\n");
+  typed_expect_unchanged(&o, &e, "incrbyfloat k abc", "-ERR value is not a valid float\r\n");
+  typed_expect_unchanged(&o, &e, "incrbyfloat k nan", "-ERR value is not a valid float\r\n");
+  typed_expect_unchanged(&o, &e, "incrbyfloat k inf", "-ERR increment would produce NaN or Infinity\r\n");
+  typed_expect(&o, &e, "decrby k 9223372036854775807", ":0\r\n");
+  typed_expect(&o, &e, "decrby k 9223372036854775807", ":-9223372036854775807\r\n");
+  typed_expect(&o, &e, "decr k", ":-9223372036854775808\r\n");
+  typed_expect_unchanged(&o, &e, "decr k", "-ERR increment or decrement would overflow\r\n");
   /* Another type. */
   dyna_obj_t s;
   dyna_obj_init(&s);
@@ -131,11 +65,11 @@ static void test_errors(void **st) {
   assert_int_equal(dyna_crdt_sadd(set, 1, (const uint8_t *)"m", 1), 1);
   dyna_obj_typed_done(&s);
   const char *wt = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-  run_err(&s, &e, "incr k", wt);
-  run_err(&s, &e, "incrbyfloat k 1", wt);
-  run_err(&s, &e, "incrbyfloat k abc", wt); /* Redis checks the type first */
-  run_err(&s, &e, "incrby k abc", "-ERR value is not an integer or out of range\r\n");
-  run(&s, &e, "get k", wt);
+  typed_expect_unchanged(&s, &e, "incr k", wt);
+  typed_expect_unchanged(&s, &e, "incrbyfloat k 1", wt);
+  typed_expect_unchanged(&s, &e, "incrbyfloat k abc", wt); /* Redis checks the type first */
+  typed_expect_unchanged(&s, &e, "incrby k abc", "-ERR value is not an integer or out of range\r\n");
+  typed_expect(&s, &e, "get k", wt);
   dyna_obj_clear(&s);
   dyna_obj_clear(&o);
 }
@@ -144,45 +78,45 @@ static void test_float(void **st) {
   (void)st;
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_tenv_t e = env_of(1, NOW);
-  set_str(&o, 1, "10.5", NOW);
-  run(&o, &e, "incrbyfloat k 0.1", "$4\r\n10.6\r\n");
-  run(&o, &e, "incrbyfloat k -5", "$3\r\n5.6\r\n");
-  run(&o, &e, "get k", "$3\r\n5.6\r\n");
-  run_err(&o, &e, "incr k", "-ERR value is not an integer or out of range\r\n");
+  dyna_tenv_t e = typed_env(1, NOW);
+  typed_set_str(&o, 1, "10.5", NOW);
+  typed_expect(&o, &e, "incrbyfloat k 0.1", "$4\r\n10.6\r\n");
+  typed_expect(&o, &e, "incrbyfloat k -5", "$3\r\n5.6\r\n");
+  typed_expect(&o, &e, "get k", "$3\r\n5.6\r\n");
+  typed_expect_unchanged(&o, &e, "incr k", "-ERR value is not an integer or out of range\r\n");
   dyna_obj_clear(&o);
 
   dyna_obj_init(&o);
-  run(&o, &e, "incrbyfloat k 0.1", "$3\r\n0.1\r\n");
-  run(&o, &e, "incrbyfloat k 0.2", "$3\r\n0.3\r\n");
+  typed_expect(&o, &e, "incrbyfloat k 0.1", "$3\r\n0.1\r\n");
+  typed_expect(&o, &e, "incrbyfloat k 0.2", "$3\r\n0.3\r\n");
   /* The state sums doubles: where their rounding shows at 17 decimals the reply shows
    * it (Redis, in long double, answers "0"; docs/compatibility.md). */
-  run(&o, &e, "incrbyfloat k -0.3", "$19\r\n0.00000000000000006\r\n");
+  typed_expect(&o, &e, "incrbyfloat k -0.3", "$19\r\n0.00000000000000006\r\n");
   dyna_obj_clear(&o);
 
   dyna_obj_init(&o);
-  set_str(&o, 1, "5.0e3", NOW);
-  run(&o, &e, "incrbyfloat k 2.0e2", "$4\r\n5200\r\n");
-  run(&o, &e, "incr k", ":5201\r\n"); /* an integral float value counts as an integer */
-  run(&o, &e, "get k", "$4\r\n5201\r\n");
+  typed_set_str(&o, 1, "5.0e3", NOW);
+  typed_expect(&o, &e, "incrbyfloat k 2.0e2", "$4\r\n5200\r\n");
+  typed_expect(&o, &e, "incr k", ":5201\r\n"); /* an integral float value counts as an integer */
+  typed_expect(&o, &e, "get k", "$4\r\n5201\r\n");
   dyna_obj_clear(&o);
 
   dyna_obj_init(&o);
-  run(&o, &e, "incrbyfloat k 1.5", "$3\r\n1.5\r\n");
-  run(&o, &e, "incrbyfloat k -1.5", "$1\r\n0\r\n");
-  run(&o, &e, "get k", "$1\r\n0\r\n");
-  run(&o, &e, "incr k", ":1\r\n");
-  run(&o, &e, "incrbyfloat k 1e20", "$21\r\n100000000000000000000\r\n");
-  run(&o, &e, "incrbyfloat k -1e20", "$1\r\n1\r\n");
-  run(&o, &e, "incrbyfloat k 1e-30", "$1\r\n1\r\n");
+  typed_expect(&o, &e, "incrbyfloat k 1.5", "$3\r\n1.5\r\n");
+  typed_expect(&o, &e, "incrbyfloat k -1.5", "$1\r\n0\r\n");
+  typed_expect(&o, &e, "get k", "$1\r\n0\r\n");
+  typed_expect(&o, &e, "incr k", ":1\r\n");
+  typed_expect(&o, &e, "incrbyfloat k 1e20", "$21\r\n100000000000000000000\r\n");
+  typed_expect(&o, &e, "incrbyfloat k -1e20", "$1\r\n1\r\n");
+  typed_expect(&o, &e, "incrbyfloat k 1e-30", "$1\r\n1\r\n");
   dyna_obj_clear(&o);
 
   /* Both parts: an int64 part and a double part read as their exact sum. */
   dyna_obj_init(&o);
-  run(&o, &e, "incrby k 9223372036854775807", ":9223372036854775807\r\n");
-  run(&o, &e, "incrbyfloat k 0.5", "$21\r\n9223372036854775807.5\r\n");
-  run(&o, &e, "get k", "$21\r\n9223372036854775807.5\r\n");
-  run_err(&o, &e, "incr k", "-ERR value is not an integer or out of range\r\n");
+  typed_expect(&o, &e, "incrby k 9223372036854775807", ":9223372036854775807\r\n");
+  typed_expect(&o, &e, "incrbyfloat k 0.5", "$21\r\n9223372036854775807.5\r\n");
+  typed_expect(&o, &e, "get k", "$21\r\n9223372036854775807.5\r\n");
+  typed_expect_unchanged(&o, &e, "incr k", "-ERR value is not an integer or out of range\r\n");
   dyna_obj_clear(&o);
 }
 
@@ -190,28 +124,28 @@ static void test_convert(void **st) {
   (void)st;
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_tenv_t e = env_of(1, NOW);
-  set_str(&o, 1, "5", NOW);
-  run(&o, &e, "get k", "$1\r\n5\r\n");
+  dyna_tenv_t e = typed_env(1, NOW);
+  typed_set_str(&o, 1, "5", NOW);
+  typed_expect(&o, &e, "get k", "$1\r\n5\r\n");
   assert_int_equal(dyna_obj_kind(&o, NOW), DYNA_KIND_STRING);
-  run(&o, &e, "incr k", ":6\r\n");
+  typed_expect(&o, &e, "incr k", ":6\r\n");
   assert_int_equal(dyna_obj_kind(&o, NOW), DYNA_KIND_COUNTER);
   assert_int_equal(dyna_obj_nlive(&o), 0); /* the string is superseded */
-  run(&o, &e, "get k", "$1\r\n6\r\n");
-  run(&o, &e, "incrby k 10", ":16\r\n");
+  typed_expect(&o, &e, "get k", "$1\r\n6\r\n");
+  typed_expect(&o, &e, "incrby k 10", ":16\r\n");
 
   /* A string that is not an integer: Redis's errors, nothing written. */
-  set_str(&o, 1, "abc", NOW + 1);
-  run(&o, &e, "get k", "$3\r\nabc\r\n");
-  run_err(&o, &e, "incr k", "-ERR value is not an integer or out of range\r\n");
-  run_err(&o, &e, "incrbyfloat k 1", "-ERR value is not a valid float\r\n");
-  set_str(&o, 1, " 5", NOW + 2);
-  run_err(&o, &e, "incr k", "-ERR value is not an integer or out of range\r\n");
-  set_str(&o, 1, "5.0", NOW + 3);
-  run_err(&o, &e, "incr k", "-ERR value is not an integer or out of range\r\n");
-  run(&o, &e, "incrbyfloat k 1", "$1\r\n6\r\n");
-  set_str(&o, 1, "-7", NOW + 4);
-  run(&o, &e, "decrby k 3", ":-10\r\n");
+  typed_set_str(&o, 1, "abc", NOW + 1);
+  typed_expect(&o, &e, "get k", "$3\r\nabc\r\n");
+  typed_expect_unchanged(&o, &e, "incr k", "-ERR value is not an integer or out of range\r\n");
+  typed_expect_unchanged(&o, &e, "incrbyfloat k 1", "-ERR value is not a valid float\r\n");
+  typed_set_str(&o, 1, " 5", NOW + 2);
+  typed_expect_unchanged(&o, &e, "incr k", "-ERR value is not an integer or out of range\r\n");
+  typed_set_str(&o, 1, "5.0", NOW + 3);
+  typed_expect_unchanged(&o, &e, "incr k", "-ERR value is not an integer or out of range\r\n");
+  typed_expect(&o, &e, "incrbyfloat k 1", "$1\r\n6\r\n");
+  typed_set_str(&o, 1, "-7", NOW + 4);
+  typed_expect(&o, &e, "decrby k 3", ":-10\r\n");
   dyna_obj_clear(&o);
 }
 
@@ -225,13 +159,13 @@ static void merge_both(dyna_obj_t *a, dyna_obj_t *b) {
   assert_int_equal(dyna_obj_copy(&ba, b), 0);
   assert_int_equal(dyna_obj_merge(&ab, b), 0);
   assert_int_equal(dyna_obj_merge(&ba, a), 0);
-  assert_same(&ab, &ba);
+  typed_same(&ab, &ba);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(dyna_obj_merge(&ab, b), 0);
     assert_int_equal(dyna_obj_merge(&ab, a), 0);
     assert_int_equal(dyna_obj_merge(&ab, &ba), 0);
   }
-  assert_same(&ab, &ba);
+  typed_same(&ab, &ba);
   dyna_obj_clear(a);
   dyna_obj_clear(b);
   *a = ab;
@@ -244,24 +178,24 @@ static void test_concurrent(void **st) {
   dyna_obj_init(&base);
   dyna_obj_init(&a);
   dyna_obj_init(&b);
-  dyna_tenv_t e1 = env_of(1, NOW), e2 = env_of(2, NOW);
-  run(&base, &e1, "incrby k 10", ":10\r\n");
+  dyna_tenv_t e1 = typed_env(1, NOW), e2 = typed_env(2, NOW);
+  typed_expect(&base, &e1, "incrby k 10", ":10\r\n");
   assert_int_equal(dyna_obj_copy(&a, &base), 0);
   assert_int_equal(dyna_obj_copy(&b, &base), 0);
-  run(&a, &e1, "incrby k 3", ":13\r\n");
-  run(&b, &e2, "incrby k 4", ":14\r\n");
-  run(&b, &e2, "decr k", ":13\r\n");
+  typed_expect(&a, &e1, "incrby k 3", ":13\r\n");
+  typed_expect(&b, &e2, "incrby k 4", ":14\r\n");
+  typed_expect(&b, &e2, "decr k", ":13\r\n");
   merge_both(&a, &b);
-  run(&a, &e1, "get k", "$2\r\n16\r\n");
+  typed_expect(&a, &e1, "get k", "$2\r\n16\r\n");
   /* Another round from the merged state, with floats: still each once. */
-  run(&a, &e1, "incrbyfloat k 0.5", "$4\r\n16.5\r\n");
-  run(&b, &e2, "incrbyfloat k 0.25", "$5\r\n16.25\r\n");
-  run_err(&b, &e2, "incr k", "-ERR value is not an integer or out of range\r\n");
+  typed_expect(&a, &e1, "incrbyfloat k 0.5", "$4\r\n16.5\r\n");
+  typed_expect(&b, &e2, "incrbyfloat k 0.25", "$5\r\n16.25\r\n");
+  typed_expect_unchanged(&b, &e2, "incr k", "-ERR value is not an integer or out of range\r\n");
   merge_both(&a, &b);
-  run(&b, &e2, "get k", "$5\r\n16.75\r\n");
+  typed_expect(&b, &e2, "get k", "$5\r\n16.75\r\n");
   /* A third side that saw only the base merges in and changes nothing twice. */
   merge_both(&a, &base);
-  run(&a, &e2, "get k", "$5\r\n16.75\r\n");
+  typed_expect(&a, &e2, "get k", "$5\r\n16.75\r\n");
   dyna_obj_clear(&base);
   dyna_obj_clear(&a);
   dyna_obj_clear(&b);
@@ -272,13 +206,13 @@ static void test_concurrent_convert(void **st) {
   dyna_obj_t a, b;
   dyna_obj_init(&a);
   dyna_obj_init(&b);
-  dyna_tenv_t e1 = env_of(1, NOW), e2 = env_of(2, NOW + 5);
-  set_str(&a, 1, "5", NOW - 10);
+  dyna_tenv_t e1 = typed_env(1, NOW), e2 = typed_env(2, NOW + 5);
+  typed_set_str(&a, 1, "5", NOW - 10);
   assert_int_equal(dyna_obj_copy(&b, &a), 0);
-  run(&a, &e1, "incr k", ":6\r\n");
-  run(&b, &e2, "incrby k 2", ":7\r\n");
+  typed_expect(&a, &e1, "incr k", ":6\r\n");
+  typed_expect(&b, &e2, "incrby k 2", ":7\r\n");
   merge_both(&a, &b);
-  run(&a, &e1, "get k", "$1\r\n8\r\n"); /* 5 once, +1, +2 */
+  typed_expect(&a, &e1, "get k", "$1\r\n8\r\n"); /* 5 once, +1, +2 */
   assert_int_equal(dyna_obj_nlive(&a), 0);
   dyna_obj_clear(&a);
   dyna_obj_clear(&b);
@@ -288,21 +222,21 @@ static void test_after_expiry(void **st) {
   (void)st;
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_tenv_t e = env_of(1, NOW);
-  run(&o, &e, "incrby k 41", ":41\r\n");
+  dyna_tenv_t e = typed_env(1, NOW);
+  typed_expect(&o, &e, "incrby k 41", ":41\r\n");
   assert_int_equal(dyna_obj_set_deadline(&o, 1, NOW + 100), 0);
-  run(&o, &e, "get k", "$2\r\n41\r\n");
-  dyna_tenv_t later = env_of(1, NOW + 100);
-  run(&o, &later, "get k", "$-1\r\n");
-  run(&o, &later, "incr k", ":1\r\n"); /* a fresh key: no old value, no old deadline */
+  typed_expect(&o, &e, "get k", "$2\r\n41\r\n");
+  dyna_tenv_t later = typed_env(1, NOW + 100);
+  typed_expect(&o, &later, "get k", "$-1\r\n");
+  typed_expect(&o, &later, "incr k", ":1\r\n"); /* a fresh key: no old value, no old deadline */
   uint64_t d;
   assert_int_equal(dyna_obj_deadline(&o, &d), 0);
   /* An expired string does not convert either. */
-  set_str(&o, 1, "9", NOW + 200);
+  typed_set_str(&o, 1, "9", NOW + 200);
   assert_int_equal(dyna_obj_set_deadline(&o, 1, NOW + 300), 0);
-  dyna_tenv_t last = env_of(1, NOW + 300);
-  run(&o, &last, "get k", "$-1\r\n");
-  run(&o, &last, "incr k", ":1\r\n");
+  dyna_tenv_t last = typed_env(1, NOW + 300);
+  typed_expect(&o, &last, "get k", "$-1\r\n");
+  typed_expect(&o, &last, "incr k", ":1\r\n");
   dyna_obj_clear(&o);
 }
 

@@ -19,100 +19,16 @@
 #include "proto/resp.h"
 #include "util/buf.h"
 
-/* ---- helpers: run a command line on an object, render its one RESP reply ---------- */
+#include "helper_typed.h"
 
-static char OUT[8192];
+/* ---- harness (helper_typed.h): run a command line on an object, render its reply - */
 
-/* Renders v: ":n", "-msg", "$bytes", "nil", "+ok", "[a,b]". */
-static void render(const dyna_resp_value_t *v, char *p, size_t cap) {
-  size_t n = strlen(p);
-  switch (v->type) {
-  case DYNA_RESP_INTEGER: snprintf(p + n, cap - n, ":%lld", (long long)v->integer); break;
-  case DYNA_RESP_ERROR: snprintf(p + n, cap - n, "-%s", (const char *)v->str); break;
-  case DYNA_RESP_STRING: snprintf(p + n, cap - n, "+%s", (const char *)v->str); break;
-  case DYNA_RESP_BULK: snprintf(p + n, cap - n, "$%.*s", (int)v->len, (const char *)v->str); break;
-  case DYNA_RESP_NIL: snprintf(p + n, cap - n, "nil"); break;
-  case DYNA_RESP_ARRAY:
-    snprintf(p + n, cap - n, "[");
-    for (size_t i = 0; i < v->n; i++) {
-      if (i) snprintf(p + strlen(p), cap - strlen(p), ",");
-      render(&v->elem[i], p, cap);
-    }
-    snprintf(p + strlen(p), cap - strlen(p), "]");
-    break;
-  }
-}
-
-static const char *parse_one(dyna_buf_t *resp) {
-  dyna_resp_limits_t lim;
-  dyna_resp_limits_default(&lim);
-  dyna_resp_value_t v;
-  size_t used = 0;
-  assert_int_equal(dyna_resp_parse_reply(&lim, resp->data, resp->len, &v, &used), 0);
-  assert_int_equal(used, resp->len);
-  OUT[0] = 0;
-  render(&v, OUT, sizeof(OUT));
-  dyna_resp_value_free(&v);
-  dyna_buf_free(resp);
-  return OUT;
-}
-
-/* The canonical encoding of o (free with dyna_buf_free). */
-static dyna_buf_t enc(const dyna_obj_t *o) {
-  dyna_buf_t b = DYNA_BUF_INIT;
-  dyna_obj_encode(o, &b);
-  assert_false(b.oom);
-  return b;
-}
-
-static void assert_same_bytes(const dyna_obj_t *a, const dyna_obj_t *b) {
-  dyna_buf_t x = enc(a), y = enc(b);
-  assert_int_equal(x.len, y.len);
-  assert_memory_equal(x.data, y.data, x.len);
-  dyna_buf_free(&x);
-  dyna_buf_free(&y);
-}
-
-/* A plain string key (a register value), as SET leaves it. */
-static void make_string(dyna_obj_t *o) {
-  dyna_val_t v = {0, 1, (uint8_t *)"x", 1};
-  assert_int_equal(dyna_obj_update(o, NULL, 9, &v), 0);
-}
-
+static int LAST_CHANGED; /* the last run()'s changed flag */
+#define run(o, env, line) typed_render_run((o), (env), (line), &LAST_CHANGED)
 #define R(o, env, line, want) assert_string_equal(run((o), (env), (line)), (want))
-
-static int LAST_CHANGED;
-
-/* Runs the space-separated command line on o; returns its reply rendered (static). The
- * reply must be exactly one RESP value. */
-static const char *run(dyna_obj_t *o, const dyna_tenv_t *env, const char *line) {
-  char copy[1024];
-  snprintf(copy, sizeof(copy), "%s", line);
-  const uint8_t *argv[64];
-  size_t argl[64], argc = 0;
-  for (char *t = strtok(copy, " "); t; t = strtok(NULL, " ")) {
-    argv[argc] = (const uint8_t *)t;
-    argl[argc++] = strlen(t);
-  }
-  dyna_targs_t a = {argc, argv, argl};
-  const dyna_typed_cmd_t *c = dyna_typed_find(argv[0], argl[0]);
-  assert_non_null(c);
-  dyna_buf_t resp = DYNA_BUF_INIT;
-  LAST_CHANGED = 0;
-  int rc = c->write ? c->write(o, &a, env, &resp, &LAST_CHANGED) : c->read(o, &a, env, &resp);
-  assert_int_equal(rc, 0);
-  assert_false(resp.oom);
-  return parse_one(&resp);
-}
 
 static const dyna_tenv_t ENV1 = {1, 1000, 42};
 static const dyna_tenv_t ENV2 = {2, 1000, 43};
-
-static int count_char(const char *s, char c) {
-  int n = 0;
-  for (; *s; s++) n += *s == c;
-  return n;
-}
 
 static void test_basics(void **st) {
   (void)st;
@@ -141,13 +57,13 @@ static void test_basics(void **st) {
   assert_int_equal(dyna_obj_copy(&before, &o), 0);
   R(&o, &ENV1, "hsetnx h a x", ":0");
   assert_false(LAST_CHANGED);
-  assert_same_bytes(&o, &before);
+  typed_same_bytes(&o, &before);
   R(&o, &ENV1, "hsetnx h n x", ":1");
   R(&o, &ENV1, "hdel h a z", ":1");
   assert_int_equal(dyna_obj_copy(&before, &o), 0);
   R(&o, &ENV1, "hdel h z y", ":0");
   assert_false(LAST_CHANGED);
-  assert_same_bytes(&o, &before);
+  typed_same_bytes(&o, &before);
   /* The last HDEL deletes the key and its TTL. */
   assert_int_equal(dyna_obj_set_deadline(&o, 1, 900000), 0);
   R(&o, &ENV1, "hdel h b c d e n", ":5");
@@ -227,7 +143,7 @@ static void test_wrongtype(void **st) {
   dyna_obj_t s, set;
   dyna_obj_init(&s);
   dyna_obj_init(&set);
-  make_string(&s);
+  typed_make_string(&s);
   wrongtype_on(&s);
   R(&set, &ENV1, "sadd h a", ":1");
   wrongtype_on(&set);
@@ -269,13 +185,13 @@ static void test_hrandfield(void **st) {
   char first[256];
   snprintf(first, sizeof(first), "%s", run(&o, &ENV1, "hrandfield h 2 WITHVALUES"));
   R(&o, &ENV1, "hrandfield h 2 withvalues", first); /* the same env draws the same */
-  assert_int_equal(count_char(first, '$'), 4);
+  assert_int_equal(typed_count_char(first, '$'), 4);
   /* Distinct fields, each with its own value. */
   assert_true(first[2] != first[8]); /* [$a,$1,$b,$2] */
   assert_int_equal(first[5] - '0', first[2] - 'a' + 1);
   assert_int_equal(first[11] - '0', first[8] - 'a' + 1);
-  assert_int_equal(count_char(run(&o, &ENV1, "hrandfield h 10"), '$'), 3);
-  assert_int_equal(count_char(run(&o, &ENV1, "hrandfield h -7"), '$'), 7);
+  assert_int_equal(typed_count_char(run(&o, &ENV1, "hrandfield h 10"), '$'), 3);
+  assert_int_equal(typed_count_char(run(&o, &ENV1, "hrandfield h -7"), '$'), 7);
   const char *r = run(&o, &ENV1, "hrandfield h");
   assert_true(r[0] == '$' && strlen(r) == 2);
   dyna_obj_t none;
@@ -288,16 +204,6 @@ static void test_hrandfield(void **st) {
 
 /* ---- concurrency ------------------------------------------------------------------ */
 
-static void merge_both_ways(dyna_obj_t *a, dyna_obj_t *b) {
-  dyna_obj_t a0;
-  dyna_obj_init(&a0);
-  assert_int_equal(dyna_obj_copy(&a0, a), 0);
-  assert_int_equal(dyna_obj_merge(a, b), 0);
-  assert_int_equal(dyna_obj_merge(b, &a0), 0);
-  assert_same_bytes(a, b);
-  dyna_obj_clear(&a0);
-}
-
 static void test_concurrent_hset(void **st) {
   (void)st;
   dyna_obj_t a, b;
@@ -309,7 +215,7 @@ static void test_concurrent_hset(void **st) {
   dyna_tenv_t later = {1, 2000, 0}, earlier = {2, 1500, 0};
   R(&a, &later, "hset h f A", ":0");
   R(&b, &earlier, "hset h f B", ":0");
-  merge_both_ways(&a, &b);
+  typed_merge_both_ways(&a, &b);
   R(&a, &ENV1, "hget h f", "$A");
   R(&b, &ENV2, "hget h f", "$A");
   R(&b, &ENV2, "dyna.hsiblings h f", "[$A,$B]");
@@ -318,7 +224,7 @@ static void test_concurrent_hset(void **st) {
   dyna_tenv_t t1 = {1, 3000, 0}, t2 = {2, 3000, 0};
   R(&a, &t1, "hset h g x", ":1");
   R(&b, &t2, "hset h g y", ":1");
-  merge_both_ways(&a, &b);
+  typed_merge_both_ways(&a, &b);
   R(&a, &ENV1, "hget h g", "$x");
   R(&b, &ENV1, "hget h g", "$x");
   R(&a, &ENV1, "dyna.hsiblings h g", "[$x,$y]");
@@ -329,7 +235,7 @@ static void test_concurrent_hset(void **st) {
   dyna_obj_init(&d);
   R(&c, &t2, "hset h k from2", ":1");
   R(&d, &t1, "hset h k from1", ":1");
-  merge_both_ways(&c, &d);
+  typed_merge_both_ways(&c, &d);
   R(&c, &ENV1, "hget h k", "$from2");
   R(&d, &ENV1, "hget h k", "$from2");
   dyna_obj_clear(&c);
@@ -354,7 +260,7 @@ static void test_concurrent_incr_and_del(void **st) {
   R(&b, &ENV2, "hincrby h n 7", ":17");
   R(&a, &ENV1, "hincrbyfloat h x 1.5", "$1.5");
   R(&b, &ENV2, "hincrbyfloat h x 2.25", "$2.25");
-  merge_both_ways(&a, &b);
+  typed_merge_both_ways(&a, &b);
   R(&a, &ENV1, "hget h n", "$22");
   R(&b, &ENV2, "hget h n", "$22");
   R(&a, &ENV1, "hget h x", "$3.75");
@@ -364,12 +270,12 @@ static void test_concurrent_incr_and_del(void **st) {
   /* An HDEL removes only what it observed: b's concurrent HSET of keep stays. */
   R(&a, &ENV1, "hdel h keep", ":1");
   R(&b, &ENV2, "hset h keep 2", ":0");
-  merge_both_ways(&a, &b);
+  typed_merge_both_ways(&a, &b);
   R(&a, &ENV1, "hget h keep", "$2");
   /* An HDEL concurrent with an HINCRBY: the increment survives, on its own. */
   R(&a, &ENV1, "hdel h n", ":1");
   R(&b, &ENV2, "hincrby h n 1", ":23");
-  merge_both_ways(&a, &b);
+  typed_merge_both_ways(&a, &b);
   R(&a, &ENV1, "hget h n", "$1");
   R(&b, &ENV2, "hget h n", "$1");
   dyna_obj_clear(&a);

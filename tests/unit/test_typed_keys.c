@@ -19,75 +19,10 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+#include "helper_typed.h"
+
 #define NOW 1700000000000ull
 #define B(s) (const uint8_t *)(s), strlen(s)
-
-static dyna_tenv_t env_of(uint64_t actor, uint64_t now) {
-  dyna_tenv_t e = {actor, now, 42};
-  return e;
-}
-
-/* Runs "cmd args..." (space-separated) against o; asserts the reply is want (RESP
- * bytes); returns *changed (reads: 0). "get" runs dyna_typed_get. */
-static int run(dyna_obj_t *o, const dyna_tenv_t *env, const char *line, const char *want) {
-  char buf[512];
-  const uint8_t *argv[16];
-  size_t argl[16], argc = 0;
-  snprintf(buf, sizeof buf, "%s", line);
-  for (char *t = strtok(buf, " "); t; t = strtok(NULL, " ")) {
-    argv[argc] = (const uint8_t *)t;
-    argl[argc++] = strlen(t);
-  }
-  dyna_targs_t a = {argc, argv, argl};
-  dyna_buf_t r = DYNA_BUF_INIT;
-  int changed = 0;
-  if (argl[0] == 3 && !memcmp(argv[0], "get", 3)) {
-    assert_int_equal(dyna_typed_get(o, env, &r), 0);
-  } else {
-    const dyna_typed_cmd_t *c = dyna_typed_find(argv[0], argl[0]);
-    assert_non_null(c);
-    if (c->write) assert_int_equal(c->write(o, &a, env, &r, &changed), 0);
-    else assert_int_equal(c->read(o, &a, env, &r), 0);
-  }
-  assert_false(r.oom);
-  if (r.len != strlen(want) || memcmp(r.data, want, r.len)) {
-    fprintf(stderr, "%s: got '%.*s' want '%s'\n", line, (int)r.len, (const char *)r.data, want);
-    fail();
-  }
-  dyna_buf_free(&r);
-  return changed;
-}
-
-static void assert_same(const dyna_obj_t *a, const dyna_obj_t *b) {
-  dyna_buf_t x = DYNA_BUF_INIT, y = DYNA_BUF_INIT;
-  dyna_obj_encode(a, &x);
-  dyna_obj_encode(b, &y);
-  assert_int_equal(x.len, y.len);
-  assert_memory_equal(x.data, y.data, x.len);
-  assert_true(dyna_obj_equal(a, b));
-  dyna_buf_free(&x);
-  dyna_buf_free(&y);
-}
-
-/* A command that answers without writing: o stays exactly as it was. */
-static void run_same(dyna_obj_t *o, const dyna_tenv_t *env, const char *line, const char *want) {
-  dyna_obj_t before;
-  dyna_obj_init(&before);
-  assert_int_equal(dyna_obj_copy(&before, o), 0);
-  assert_int_equal(run(o, env, line, want), 0);
-  assert_same(o, &before);
-  dyna_obj_clear(&before);
-}
-
-static void set_str(dyna_obj_t *o, uint64_t actor, const char *v, uint64_t ts) {
-  dyna_ctx_t c;
-  dyna_ctx_init(&c);
-  assert_int_equal(dyna_obj_context(o, &c), 0);
-  dyna_val_t val = {0, ts, (uint8_t *)v, strlen(v)};
-  assert_int_equal(dyna_obj_update(o, &c, actor, &val), 0);
-  assert_int_equal(dyna_obj_supersede(o, actor, 0), 0);
-  dyna_ctx_clear(&c);
-}
 
 /* A key of the given kind holding a few elements (the other families' writes, made
  * with the crdt API as they make them). n: elements (collections). */
@@ -95,7 +30,7 @@ static void make_kind(dyna_obj_t *o, dyna_kind_t k, size_t n, const char *elem) 
   dyna_crdt_t *s;
   char m[128];
   switch (k) {
-  case DYNA_KIND_STRING: set_str(o, 1, elem, NOW - 1000); return;
+  case DYNA_KIND_STRING: typed_set_str(o, 1, elem, NOW - 1000); return;
   case DYNA_KIND_COUNTER:
     assert_int_equal(dyna_obj_typed_for_write(o, DYNA_CRDT_COUNTER, 1, NOW - 1000, &s), 0);
     assert_int_equal(dyna_crdt_incrby(s, 1, 7, NULL), 0);
@@ -141,44 +76,44 @@ static void test_ttl_arithmetic(void **st) {
   (void)st;
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_tenv_t e = env_of(1, NOW);
-  run_same(&o, &e, "ttl k", ":-2\r\n");
-  run_same(&o, &e, "pttl k", ":-2\r\n");
-  run_same(&o, &e, "expiretime k", ":-2\r\n");
-  run_same(&o, &e, "pexpiretime k", ":-2\r\n");
-  run_same(&o, &e, "expire k 10", ":0\r\n");
-  run_same(&o, &e, "persist k", ":0\r\n");
+  dyna_tenv_t e = typed_env(1, NOW);
+  typed_expect_unchanged(&o, &e, "ttl k", ":-2\r\n");
+  typed_expect_unchanged(&o, &e, "pttl k", ":-2\r\n");
+  typed_expect_unchanged(&o, &e, "expiretime k", ":-2\r\n");
+  typed_expect_unchanged(&o, &e, "pexpiretime k", ":-2\r\n");
+  typed_expect_unchanged(&o, &e, "expire k 10", ":0\r\n");
+  typed_expect_unchanged(&o, &e, "persist k", ":0\r\n");
   make_kind(&o, DYNA_KIND_STRING, 0, "v");
-  run_same(&o, &e, "ttl k", ":-1\r\n");
-  run_same(&o, &e, "pttl k", ":-1\r\n");
-  run_same(&o, &e, "expiretime k", ":-1\r\n");
-  run_same(&o, &e, "persist k", ":0\r\n");
-  assert_int_equal(run(&o, &e, "expire k 10", ":1\r\n"), 1);
-  run(&o, &e, "ttl k", ":10\r\n");
-  run(&o, &e, "pttl k", ":10000\r\n");
-  run(&o, &e, "pexpiretime k", ":1700000010000\r\n");
-  run(&o, &e, "expiretime k", ":1700000010\r\n");
-  dyna_tenv_t l = env_of(1, NOW + 1499);
-  run(&o, &l, "ttl k", ":9\r\n"); /* (8501 + 500) / 1000, as Redis rounds */
-  run(&o, &l, "pttl k", ":8501\r\n");
+  typed_expect_unchanged(&o, &e, "ttl k", ":-1\r\n");
+  typed_expect_unchanged(&o, &e, "pttl k", ":-1\r\n");
+  typed_expect_unchanged(&o, &e, "expiretime k", ":-1\r\n");
+  typed_expect_unchanged(&o, &e, "persist k", ":0\r\n");
+  assert_int_equal(typed_expect(&o, &e, "expire k 10", ":1\r\n"), 1);
+  typed_expect(&o, &e, "ttl k", ":10\r\n");
+  typed_expect(&o, &e, "pttl k", ":10000\r\n");
+  typed_expect(&o, &e, "pexpiretime k", ":1700000010000\r\n");
+  typed_expect(&o, &e, "expiretime k", ":1700000010\r\n");
+  dyna_tenv_t l = typed_env(1, NOW + 1499);
+  typed_expect(&o, &l, "ttl k", ":9\r\n"); /* (8501 + 500) / 1000, as Redis rounds */
+  typed_expect(&o, &l, "pttl k", ":8501\r\n");
   l.now_ms = NOW + 9999;
-  run(&o, &l, "pttl k", ":1\r\n");
-  run(&o, &l, "ttl k", ":0\r\n");
-  run(&o, &l, "get k", "$1\r\nv\r\n");
+  typed_expect(&o, &l, "pttl k", ":1\r\n");
+  typed_expect(&o, &l, "ttl k", ":0\r\n");
+  typed_expect(&o, &l, "get k", "$1\r\nv\r\n");
   l.now_ms = NOW + 10000; /* the deadline itself: expired */
-  run(&o, &l, "ttl k", ":-2\r\n");
-  run(&o, &l, "get k", "$-1\r\n");
-  run(&o, &e, "pexpire k 1500", ":1\r\n");
-  run(&o, &e, "ttl k", ":2\r\n");
-  run(&o, &e, "expireat k 1700000100", ":1\r\n");
-  run(&o, &e, "pttl k", ":100000\r\n");
-  run(&o, &e, "pexpireat k 1700000000500", ":1\r\n");
-  run(&o, &e, "pttl k", ":500\r\n");
-  run(&o, &e, "expiretime k", ":1700000001\r\n");
-  assert_int_equal(run(&o, &e, "persist k", ":1\r\n"), 1);
-  run(&o, &e, "ttl k", ":-1\r\n");
-  run_same(&o, &e, "persist k", ":0\r\n");
-  run(&o, &e, "get k", "$1\r\nv\r\n");
+  typed_expect(&o, &l, "ttl k", ":-2\r\n");
+  typed_expect(&o, &l, "get k", "$-1\r\n");
+  typed_expect(&o, &e, "pexpire k 1500", ":1\r\n");
+  typed_expect(&o, &e, "ttl k", ":2\r\n");
+  typed_expect(&o, &e, "expireat k 1700000100", ":1\r\n");
+  typed_expect(&o, &e, "pttl k", ":100000\r\n");
+  typed_expect(&o, &e, "pexpireat k 1700000000500", ":1\r\n");
+  typed_expect(&o, &e, "pttl k", ":500\r\n");
+  typed_expect(&o, &e, "expiretime k", ":1700000001\r\n");
+  assert_int_equal(typed_expect(&o, &e, "persist k", ":1\r\n"), 1);
+  typed_expect(&o, &e, "ttl k", ":-1\r\n");
+  typed_expect_unchanged(&o, &e, "persist k", ":0\r\n");
+  typed_expect(&o, &e, "get k", "$1\r\nv\r\n");
   dyna_obj_clear(&o);
 }
 
@@ -186,37 +121,37 @@ static void test_expire_options(void **st) {
   (void)st;
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_tenv_t e = env_of(1, NOW);
+  dyna_tenv_t e = typed_env(1, NOW);
   make_kind(&o, DYNA_KIND_SET, 2, "m");
-  run_same(&o, &e, "expire k 100 xx", ":0\r\n");
-  run_same(&o, &e, "expire k 100 gt", ":0\r\n"); /* no deadline counts as infinite */
-  run(&o, &e, "expire k 100 NX", ":1\r\n");
-  run_same(&o, &e, "expire k 200 nx", ":0\r\n");
-  run_same(&o, &e, "expire k 100 gt", ":0\r\n");
-  run(&o, &e, "expire k 200 gt", ":1\r\n");
-  run_same(&o, &e, "expire k 300 lt", ":0\r\n");
-  run(&o, &e, "expire k 50 lt xx", ":1\r\n");
-  run(&o, &e, "ttl k", ":50\r\n");
+  typed_expect_unchanged(&o, &e, "expire k 100 xx", ":0\r\n");
+  typed_expect_unchanged(&o, &e, "expire k 100 gt", ":0\r\n"); /* no deadline counts as infinite */
+  typed_expect(&o, &e, "expire k 100 NX", ":1\r\n");
+  typed_expect_unchanged(&o, &e, "expire k 200 nx", ":0\r\n");
+  typed_expect_unchanged(&o, &e, "expire k 100 gt", ":0\r\n");
+  typed_expect(&o, &e, "expire k 200 gt", ":1\r\n");
+  typed_expect_unchanged(&o, &e, "expire k 300 lt", ":0\r\n");
+  typed_expect(&o, &e, "expire k 50 lt xx", ":1\r\n");
+  typed_expect(&o, &e, "ttl k", ":50\r\n");
   dyna_obj_t p;
   dyna_obj_init(&p);
   make_kind(&p, DYNA_KIND_LIST, 1, "x");
-  run(&p, &e, "expire k 50 lt", ":1\r\n"); /* LT on no deadline sets one */
+  typed_expect(&p, &e, "expire k 50 lt", ":1\r\n"); /* LT on no deadline sets one */
   dyna_obj_clear(&p);
-  run_same(&o, &e, "expire k 10 nx xx",
+  typed_expect_unchanged(&o, &e, "expire k 10 nx xx",
            "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
-  run_same(&o, &e, "expire k 10 nx gt",
+  typed_expect_unchanged(&o, &e, "expire k 10 nx gt",
            "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
-  run_same(&o, &e, "expire k 10 gt lt",
+  typed_expect_unchanged(&o, &e, "expire k 10 gt lt",
            "-ERR GT and LT options at the same time are not compatible\r\n");
-  run_same(&o, &e, "expire k 10 foo", "-ERR Unsupported option foo\r\n");
-  run_same(&o, &e, "expire k abc", "-ERR value is not an integer or out of range\r\n");
-  run_same(&o, &e, "expire k 9223372036854775807",
+  typed_expect_unchanged(&o, &e, "expire k 10 foo", "-ERR Unsupported option foo\r\n");
+  typed_expect_unchanged(&o, &e, "expire k abc", "-ERR value is not an integer or out of range\r\n");
+  typed_expect_unchanged(&o, &e, "expire k 9223372036854775807",
            "-ERR invalid expire time in 'expire' command\r\n");
-  run_same(&o, &e, "pexpire k 9223372036854775807",
+  typed_expect_unchanged(&o, &e, "pexpire k 9223372036854775807",
            "-ERR invalid expire time in 'pexpire' command\r\n");
-  run_same(&o, &e, "expireat k 99999999999999999",
+  typed_expect_unchanged(&o, &e, "expireat k 99999999999999999",
            "-ERR invalid expire time in 'expireat' command\r\n");
-  run(&o, &e, "ttl k", ":50\r\n");
+  typed_expect(&o, &e, "ttl k", ":50\r\n");
   dyna_obj_clear(&o);
 }
 
@@ -225,19 +160,19 @@ static void test_expired_reads_absent(void **st) {
   for (size_t k = 0; k < sizeof KINDS / sizeof KINDS[0]; k++) {
     dyna_obj_t o;
     dyna_obj_init(&o);
-    dyna_tenv_t e = env_of(1, NOW);
+    dyna_tenv_t e = typed_env(1, NOW);
     make_kind(&o, KINDS[k], 3, "7");
-    run_same(&o, &e, "type k", TYPE_REPLY[k]);
-    run(&o, &e, "pexpire k 100", ":1\r\n");
-    dyna_tenv_t l = env_of(2, NOW + 100);
-    run_same(&o, &l, "type k", "+none\r\n");
-    run_same(&o, &l, "ttl k", ":-2\r\n");
-    run_same(&o, &l, "pexpiretime k", ":-2\r\n");
-    run_same(&o, &l, "object encoding k", "$-1\r\n");
-    run_same(&o, &l, "get k", "$-1\r\n");
-    run_same(&o, &l, "expire k 10", ":0\r\n");
-    run_same(&o, &l, "persist k", ":0\r\n");
-    run_same(&o, &l, "getex k persist", "$-1\r\n");
+    typed_expect_unchanged(&o, &e, "type k", TYPE_REPLY[k]);
+    typed_expect(&o, &e, "pexpire k 100", ":1\r\n");
+    dyna_tenv_t l = typed_env(2, NOW + 100);
+    typed_expect_unchanged(&o, &l, "type k", "+none\r\n");
+    typed_expect_unchanged(&o, &l, "ttl k", ":-2\r\n");
+    typed_expect_unchanged(&o, &l, "pexpiretime k", ":-2\r\n");
+    typed_expect_unchanged(&o, &l, "object encoding k", "$-1\r\n");
+    typed_expect_unchanged(&o, &l, "get k", "$-1\r\n");
+    typed_expect_unchanged(&o, &l, "expire k 10", ":0\r\n");
+    typed_expect_unchanged(&o, &l, "persist k", ":0\r\n");
+    typed_expect_unchanged(&o, &l, "getex k persist", "$-1\r\n");
     assert_int_equal(dyna_obj_kind(&o, NOW + 100), DYNA_KIND_NONE);
     dyna_obj_clear(&o);
   }
@@ -250,13 +185,13 @@ static void test_past_deadline_deletes(void **st) {
     for (size_t c = 0; c < 4; c++) {
       dyna_obj_t o;
       dyna_obj_init(&o);
-      dyna_tenv_t e = env_of(1, NOW);
+      dyna_tenv_t e = typed_env(1, NOW);
       make_kind(&o, KINDS[k], 2, "v");
-      run(&o, &e, "expire k 100", ":1\r\n");
-      assert_int_equal(run(&o, &e, cmds[c], ":1\r\n"), 1);
+      typed_expect(&o, &e, "expire k 100", ":1\r\n");
+      assert_int_equal(typed_expect(&o, &e, cmds[c], ":1\r\n"), 1);
       /* Deleted for good, at any later time, and without a deadline left behind. */
-      run(&o, &e, "type k", "+none\r\n");
-      run(&o, &e, "ttl k", ":-2\r\n");
+      typed_expect(&o, &e, "type k", "+none\r\n");
+      typed_expect(&o, &e, "ttl k", ":-2\r\n");
       uint64_t d;
       assert_int_equal(dyna_obj_deadline(&o, &d), 0);
       assert_int_equal(dyna_obj_kind(&o, 0), DYNA_KIND_NONE);
@@ -275,10 +210,10 @@ static void merge_both(dyna_obj_t *a, dyna_obj_t *b) {
   assert_int_equal(dyna_obj_copy(&ba, b), 0);
   assert_int_equal(dyna_obj_merge(&ab, b), 0);
   assert_int_equal(dyna_obj_merge(&ba, a), 0);
-  assert_same(&ab, &ba);
+  typed_same(&ab, &ba);
   assert_int_equal(dyna_obj_merge(&ab, &ba), 0);
   assert_int_equal(dyna_obj_merge(&ab, a), 0);
-  assert_same(&ab, &ba);
+  typed_same(&ab, &ba);
   dyna_obj_clear(a);
   dyna_obj_clear(b);
   *a = ab;
@@ -291,15 +226,15 @@ static void test_concurrent_expire(void **st) {
     dyna_obj_t a, b;
     dyna_obj_init(&a);
     dyna_obj_init(&b);
-    dyna_tenv_t e1 = env_of(1, NOW), e2 = env_of(2, NOW);
+    dyna_tenv_t e1 = typed_env(1, NOW), e2 = typed_env(2, NOW);
     make_kind(&a, DYNA_KIND_HASH, 2, "v");
-    run(&a, &e1, "expire k 30", ":1\r\n");
+    typed_expect(&a, &e1, "expire k 30", ":1\r\n");
     assert_int_equal(dyna_obj_copy(&b, &a), 0);
-    run(&a, &e1, order ? "expire k 100" : "expire k 50", ":1\r\n");
-    run(&b, &e2, order ? "pexpire k 50000" : "pexpire k 100000", ":1\r\n");
+    typed_expect(&a, &e1, order ? "expire k 100" : "expire k 50", ":1\r\n");
+    typed_expect(&b, &e2, order ? "pexpire k 50000" : "pexpire k 100000", ":1\r\n");
     merge_both(order ? &a : &b, order ? &b : &a);
-    run(&a, &e1, "ttl k", ":100\r\n");
-    run(&b, &e2, "ttl k", ":100\r\n");
+    typed_expect(&a, &e1, "ttl k", ":100\r\n");
+    typed_expect(&b, &e2, "ttl k", ":100\r\n");
     dyna_obj_clear(&a);
     dyna_obj_clear(&b);
   }
@@ -310,18 +245,18 @@ static void test_persist_wins(void **st) {
   dyna_obj_t a, b;
   dyna_obj_init(&a);
   dyna_obj_init(&b);
-  dyna_tenv_t e1 = env_of(1, NOW), e2 = env_of(2, NOW);
+  dyna_tenv_t e1 = typed_env(1, NOW), e2 = typed_env(2, NOW);
   make_kind(&a, DYNA_KIND_ZSET, 2, "m");
-  run(&a, &e1, "expire k 30", ":1\r\n");
+  typed_expect(&a, &e1, "expire k 30", ":1\r\n");
   assert_int_equal(dyna_obj_copy(&b, &a), 0);
-  run(&a, &e1, "persist k", ":1\r\n");
-  run(&b, &e2, "expire k 1000", ":1\r\n");
+  typed_expect(&a, &e1, "persist k", ":1\r\n");
+  typed_expect(&b, &e2, "expire k 1000", ":1\r\n");
   merge_both(&a, &b);
-  run(&a, &e1, "ttl k", ":-1\r\n");
-  run(&b, &e2, "ttl k", ":-1\r\n");
+  typed_expect(&a, &e1, "ttl k", ":-1\r\n");
+  typed_expect(&b, &e2, "ttl k", ":-1\r\n");
   /* Observed afterwards, an EXPIRE applies again. */
-  run(&a, &e1, "expire k 5", ":1\r\n");
-  run(&a, &e1, "ttl k", ":5\r\n");
+  typed_expect(&a, &e1, "expire k 5", ":1\r\n");
+  typed_expect(&a, &e1, "ttl k", ":5\r\n");
   dyna_obj_clear(&a);
   dyna_obj_clear(&b);
 }
@@ -330,32 +265,32 @@ static void test_fresh_after_expiry(void **st) {
   (void)st;
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_tenv_t e = env_of(1, NOW);
+  dyna_tenv_t e = typed_env(1, NOW);
   make_kind(&o, DYNA_KIND_SET, 3, "old");
-  run(&o, &e, "expire k 10", ":1\r\n");
+  typed_expect(&o, &e, "expire k 10", ":1\r\n");
   /* After expiry, a write of the set starts a new key: no old member, no deadline. */
   dyna_crdt_t *s;
   assert_int_equal(dyna_obj_typed_for_write(&o, DYNA_CRDT_SET, 2, NOW + 10000, &s), 0);
   assert_int_equal(dyna_crdt_sadd(s, 2, B("new")), 1);
   dyna_obj_typed_done(&o);
-  dyna_tenv_t l = env_of(2, NOW + 10000);
-  run(&o, &l, "ttl k", ":-1\r\n");
-  run(&o, &l, "object encoding k", "$9\r\nhashtable\r\n");
+  dyna_tenv_t l = typed_env(2, NOW + 10000);
+  typed_expect(&o, &l, "ttl k", ":-1\r\n");
+  typed_expect(&o, &l, "object encoding k", "$9\r\nhashtable\r\n");
   assert_int_equal(dyna_crdt_count(dyna_obj_typed(&o, DYNA_CRDT_SET)), 1);
   /* Same for a counter written after a string expired. */
   dyna_obj_t c;
   dyna_obj_init(&c);
   make_kind(&c, DYNA_KIND_STRING, 0, "41");
-  run(&c, &e, "expire k 10", ":1\r\n");
-  run(&c, &l, "incr k", ":1\r\n");
-  run(&c, &l, "ttl k", ":-1\r\n");
+  typed_expect(&c, &e, "expire k 10", ":1\r\n");
+  typed_expect(&c, &l, "incr k", ":1\r\n");
+  typed_expect(&c, &l, "ttl k", ":-1\r\n");
   dyna_obj_clear(&c);
   dyna_obj_clear(&o);
 }
 
 static void test_type_and_encoding(void **st) {
   (void)st;
-  dyna_tenv_t e = env_of(1, NOW);
+  dyna_tenv_t e = typed_env(1, NOW);
   struct {
     dyna_kind_t k;
     size_t n;
@@ -380,22 +315,22 @@ static void test_type_and_encoding(void **st) {
     dyna_obj_t o;
     dyna_obj_init(&o);
     make_kind(&o, cases[i].k, cases[i].n, cases[i].elem);
-    run_same(&o, &e, "object encoding k", cases[i].enc);
-    run_same(&o, &e, "OBJECT ENCODING k", cases[i].enc);
+    typed_expect_unchanged(&o, &e, "object encoding k", cases[i].enc);
+    typed_expect_unchanged(&o, &e, "OBJECT ENCODING k", cases[i].enc);
     for (size_t k = 0; k < sizeof KINDS / sizeof KINDS[0]; k++)
-      if (KINDS[k] == cases[i].k) run_same(&o, &e, "type k", TYPE_REPLY[k]);
+      if (KINDS[k] == cases[i].k) typed_expect_unchanged(&o, &e, "type k", TYPE_REPLY[k]);
     dyna_obj_clear(&o);
   }
   dyna_obj_t o;
   dyna_obj_init(&o);
-  run_same(&o, &e, "type k", "+none\r\n");
-  run_same(&o, &e, "object encoding k", "$-1\r\n");
-  run(&o, &e, "incrbyfloat k 0.5", "$3\r\n0.5\r\n");
-  run_same(&o, &e, "object encoding k", "$6\r\nembstr\r\n");
-  run_same(&o, &e, "type k", "+string\r\n");
-  run_same(&o, &e, "object encoding", "-ERR wrong number of arguments for 'object|encoding' command\r\n");
-  run_same(&o, &e, "object encoding k x", "-ERR wrong number of arguments for 'object|encoding' command\r\n");
-  run_same(&o, &e, "object freq k", "-ERR unknown subcommand 'freq'. Try OBJECT HELP.\r\n");
+  typed_expect_unchanged(&o, &e, "type k", "+none\r\n");
+  typed_expect_unchanged(&o, &e, "object encoding k", "$-1\r\n");
+  typed_expect(&o, &e, "incrbyfloat k 0.5", "$3\r\n0.5\r\n");
+  typed_expect_unchanged(&o, &e, "object encoding k", "$6\r\nembstr\r\n");
+  typed_expect_unchanged(&o, &e, "type k", "+string\r\n");
+  typed_expect_unchanged(&o, &e, "object encoding", "-ERR wrong number of arguments for 'object|encoding' command\r\n");
+  typed_expect_unchanged(&o, &e, "object encoding k x", "-ERR wrong number of arguments for 'object|encoding' command\r\n");
+  typed_expect_unchanged(&o, &e, "object freq k", "-ERR unknown subcommand 'freq'. Try OBJECT HELP.\r\n");
   dyna_obj_clear(&o);
 }
 
@@ -403,7 +338,7 @@ static void test_object_help(void **st) {
   (void)st;
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_tenv_t e = env_of(1, NOW);
+  dyna_tenv_t e = typed_env(1, NOW);
   const uint8_t *argv[] = {(const uint8_t *)"object", (const uint8_t *)"help"};
   size_t argl[] = {6, 4};
   dyna_targs_t a = {2, argv, argl};
@@ -421,39 +356,39 @@ static void test_getex(void **st) {
   (void)st;
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_tenv_t e = env_of(1, NOW);
-  run_same(&o, &e, "getex k ex 10", "$-1\r\n");
-  run_same(&o, &e, "getex k ex abc", "$-1\r\n"); /* Redis looks the key up first */
+  dyna_tenv_t e = typed_env(1, NOW);
+  typed_expect_unchanged(&o, &e, "getex k ex 10", "$-1\r\n");
+  typed_expect_unchanged(&o, &e, "getex k ex abc", "$-1\r\n"); /* Redis looks the key up first */
   make_kind(&o, DYNA_KIND_STRING, 0, "v");
-  run_same(&o, &e, "getex k", "$1\r\nv\r\n");
-  run_same(&o, &e, "getex k persist", "$1\r\nv\r\n"); /* no deadline: nothing to write */
-  run_same(&o, &e, "getex k ex 10 px 10", "-ERR syntax error\r\n");
-  run_same(&o, &e, "getex k foo", "-ERR syntax error\r\n");
-  run_same(&o, &e, "getex k ex", "-ERR syntax error\r\n");
-  run_same(&o, &e, "getex k ex 0", "-ERR invalid expire time in 'getex' command\r\n");
-  run_same(&o, &e, "getex k px -1", "-ERR invalid expire time in 'getex' command\r\n");
-  run_same(&o, &e, "getex k ex 9223372036854775807", "-ERR invalid expire time in 'getex' command\r\n");
-  run_same(&o, &e, "getex k ex 1.5", "-ERR value is not an integer or out of range\r\n");
-  assert_int_equal(run(&o, &e, "getex k ex 10", "$1\r\nv\r\n"), 1);
-  run(&o, &e, "pttl k", ":10000\r\n");
-  run(&o, &e, "getex k px 500", "$1\r\nv\r\n");
-  run(&o, &e, "pttl k", ":500\r\n");
-  run(&o, &e, "getex k exat 1700000020", "$1\r\nv\r\n");
-  run(&o, &e, "ttl k", ":20\r\n");
-  run(&o, &e, "getex k pxat 1700000030000", "$1\r\nv\r\n");
-  run(&o, &e, "ttl k", ":30\r\n");
-  assert_int_equal(run(&o, &e, "getex k persist", "$1\r\nv\r\n"), 1);
-  run(&o, &e, "ttl k", ":-1\r\n");
-  assert_int_equal(run(&o, &e, "getex k exat 1", "$1\r\nv\r\n"), 1); /* past: deletes */
-  run(&o, &e, "type k", "+none\r\n");
+  typed_expect_unchanged(&o, &e, "getex k", "$1\r\nv\r\n");
+  typed_expect_unchanged(&o, &e, "getex k persist", "$1\r\nv\r\n"); /* no deadline: nothing to write */
+  typed_expect_unchanged(&o, &e, "getex k ex 10 px 10", "-ERR syntax error\r\n");
+  typed_expect_unchanged(&o, &e, "getex k foo", "-ERR syntax error\r\n");
+  typed_expect_unchanged(&o, &e, "getex k ex", "-ERR syntax error\r\n");
+  typed_expect_unchanged(&o, &e, "getex k ex 0", "-ERR invalid expire time in 'getex' command\r\n");
+  typed_expect_unchanged(&o, &e, "getex k px -1", "-ERR invalid expire time in 'getex' command\r\n");
+  typed_expect_unchanged(&o, &e, "getex k ex 9223372036854775807", "-ERR invalid expire time in 'getex' command\r\n");
+  typed_expect_unchanged(&o, &e, "getex k ex 1.5", "-ERR value is not an integer or out of range\r\n");
+  assert_int_equal(typed_expect(&o, &e, "getex k ex 10", "$1\r\nv\r\n"), 1);
+  typed_expect(&o, &e, "pttl k", ":10000\r\n");
+  typed_expect(&o, &e, "getex k px 500", "$1\r\nv\r\n");
+  typed_expect(&o, &e, "pttl k", ":500\r\n");
+  typed_expect(&o, &e, "getex k exat 1700000020", "$1\r\nv\r\n");
+  typed_expect(&o, &e, "ttl k", ":20\r\n");
+  typed_expect(&o, &e, "getex k pxat 1700000030000", "$1\r\nv\r\n");
+  typed_expect(&o, &e, "ttl k", ":30\r\n");
+  assert_int_equal(typed_expect(&o, &e, "getex k persist", "$1\r\nv\r\n"), 1);
+  typed_expect(&o, &e, "ttl k", ":-1\r\n");
+  assert_int_equal(typed_expect(&o, &e, "getex k exat 1", "$1\r\nv\r\n"), 1); /* past: deletes */
+  typed_expect(&o, &e, "type k", "+none\r\n");
   /* A counter answers as GET does; other types WRONGTYPE. */
-  run(&o, &e, "incrby k 5", ":5\r\n");
-  run(&o, &e, "getex k ex 5", "$1\r\n5\r\n");
-  run(&o, &e, "ttl k", ":5\r\n");
+  typed_expect(&o, &e, "incrby k 5", ":5\r\n");
+  typed_expect(&o, &e, "getex k ex 5", "$1\r\n5\r\n");
+  typed_expect(&o, &e, "ttl k", ":5\r\n");
   dyna_obj_t s;
   dyna_obj_init(&s);
   make_kind(&s, DYNA_KIND_SET, 1, "m");
-  run_same(&s, &e, "getex k ex 5", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  typed_expect_unchanged(&s, &e, "getex k ex 5", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
   dyna_obj_clear(&s);
   dyna_obj_clear(&o);
 }

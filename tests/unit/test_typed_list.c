@@ -22,84 +22,16 @@
 #include "util/buf.h"
 #include "util/err.h"
 
-/* ---- harness: run one command line on an object ----------------------------------- */
+#include "helper_typed.h"
+
+/* ---- harness (helper_typed.h): run one command line on an object ------------------ */
 
 static dyna_tenv_t ENV = {1, 1000, 42};
 
-/* Runs line (split at spaces; "\\e" stands for an empty argument) on o as actor at
- * ENV.now_ms; checks the RESP reply is want and, for a write, that *changed is
- * want_changed (-1: either) and that an unchanged object is byte-equal to before. */
-static void tx_as(dyna_obj_t *o, uint64_t actor, const char *line, const char *want,
-                  int want_changed) {
-  char buf[512];
-  const uint8_t *argv[64];
-  size_t argl[64], argc = 0;
-  snprintf(buf, sizeof(buf), "%s", line);
-  for (char *t = strtok(buf, " "); t; t = strtok(NULL, " ")) {
-    if (!strcmp(t, "\\e")) t[0] = 0;
-    argv[argc] = (const uint8_t *)t;
-    argl[argc] = strlen(t);
-    argc++;
-  }
-  dyna_targs_t a = {argc, argv, argl};
-  const dyna_typed_cmd_t *c = dyna_typed_find(argv[0], argl[0]);
-  if (!c) fail_msg("no command %s", line);
-  dyna_buf_t before = DYNA_BUF_INIT, after = DYNA_BUF_INIT, resp = DYNA_BUF_INIT;
-  dyna_obj_encode(o, &before);
-  dyna_tenv_t env = ENV;
-  env.actor = actor;
-  if (c->write) {
-    int changed = -7;
-    assert_int_equal(c->write(o, &a, &env, &resp, &changed), 0);
-    assert_true(changed == 0 || changed == 1);
-    if (want_changed >= 0 && changed != want_changed)
-      fail_msg("%s: changed %d, want %d (reply %.*s)", line, changed, want_changed, (int)resp.len, (const char *)resp.data);
-    if (!changed) {
-      dyna_obj_encode(o, &after);
-      if (after.len != before.len || memcmp(after.data, before.data, after.len))
-        fail_msg("%s: unchanged but the object differs", line);
-    }
-  } else {
-    assert_int_equal(c->read(o, &a, &env, &resp), 0);
-  }
-  dyna_buf_put_u8(&resp, 0);
-  if (strcmp((const char *)resp.data, want))
-    fail_msg("%s:\n got  %s\n want %s", line, (const char *)resp.data, want);
-  dyna_buf_free(&before);
-  dyna_buf_free(&after);
-  dyna_buf_free(&resp);
-}
+/* Runs line on o as actor at ENV.now_ms (typed_tx). */
+#define tx_as(o, actor, line, want, ch) typed_tx((o), &ENV, (actor), (line), (want), (ch))
 #define tx(o, line, want, ch) tx_as(o, ENV.actor, line, want, ch)
-#define RD -1 /* a read: changed is not checked */
-
-/* Asserts a and b encode to the same bytes. */
-static void same_obj(const dyna_obj_t *a, const dyna_obj_t *b) {
-  dyna_buf_t x = DYNA_BUF_INIT, y = DYNA_BUF_INIT;
-  dyna_obj_encode(a, &x);
-  dyna_obj_encode(b, &y);
-  assert_int_equal(x.len, y.len);
-  assert_memory_equal(x.data, y.data, x.len);
-  dyna_buf_free(&x);
-  dyna_buf_free(&y);
-}
-
-/* *ab := a merged with b, *ba := b merged with a; asserts they encode the same. */
-static void merge_both(const dyna_obj_t *a, const dyna_obj_t *b, dyna_obj_t *ab, dyna_obj_t *ba) {
-  dyna_obj_init(ab);
-  dyna_obj_init(ba);
-  assert_int_equal(dyna_obj_copy(ab, a), 0);
-  assert_int_equal(dyna_obj_merge(ab, b), 0);
-  assert_int_equal(dyna_obj_copy(ba, b), 0);
-  assert_int_equal(dyna_obj_merge(ba, a), 0);
-  same_obj(ab, ba);
-}
-
-static void copy_obj(dyna_obj_t *dst, const dyna_obj_t *src) {
-  dyna_obj_init(dst);
-  assert_int_equal(dyna_obj_copy(dst, src), 0);
-}
-
-#define WRONGTYPE "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+#define RD TYPED_EITHER /* a read: changed is not checked */
 #define ALL "lrange l 0 -1"
 
 static void test_list_push_pop(void **st) {
@@ -308,13 +240,13 @@ static void test_list_concurrency(void **st) {
   tx_as(&base, 1, "rpush l m", ":1\r\n", 1);
 
   /* Concurrent pushes at both ends on two replicas: all survive, one order, none twice. */
-  copy_obj(&a, &base);
-  copy_obj(&b, &base);
+  typed_copy(&a, &base);
+  typed_copy(&b, &base);
   tx_as(&a, 1, "lpush l a1 a2", ":3\r\n", 1);
   tx_as(&a, 1, "rpush l a3", ":4\r\n", 1);
   tx_as(&b, 2, "lpush l b1", ":2\r\n", 1);
   tx_as(&b, 2, "rpush l b2 b3", ":4\r\n", 1);
-  merge_both(&a, &b, &ab, &ba);
+  typed_merge_both(&a, &b, &ab, &ba);
   elems(&ab, x, sizeof(x));
   elems(&ba, y, sizeof(y));
   assert_string_equal(x, y);
@@ -325,23 +257,23 @@ static void test_list_concurrency(void **st) {
 
   /* Concurrent pops of the same element: each pops it once; merged, it is gone once
    * (at-least-once: both clients got a2) and nothing else is lost or duplicated. */
-  copy_obj(&a, &ab);
-  copy_obj(&b, &ab);
+  typed_copy(&a, &ab);
+  typed_copy(&b, &ab);
   tx_as(&a, 1, "lpop l", "$2\r\na2\r\n", 1);
   tx_as(&b, 2, "lpop l", "$2\r\na2\r\n", 1);
   dyna_obj_t c, d;
-  merge_both(&a, &b, &c, &d);
+  typed_merge_both(&a, &b, &c, &d);
   elems(&c, x, sizeof(x));
   assert_string_equal(x, "a1,b1,m,a3,b2,b3");
   dyna_obj_clear(&a), dyna_obj_clear(&b), dyna_obj_clear(&c), dyna_obj_clear(&d);
 
   /* LSET, LREM and a push on two sides: the LREM removes what it saw only. */
-  copy_obj(&a, &ab);
-  copy_obj(&b, &ab);
+  typed_copy(&a, &ab);
+  typed_copy(&b, &ab);
   tx_as(&a, 1, "lrem l 0 m", ":1\r\n", 1);
   tx_as(&b, 2, "linsert l after m n", ":8\r\n", 1);
   tx_as(&b, 2, "rpop l", "$2\r\nb3\r\n", 1);
-  merge_both(&a, &b, &c, &d);
+  typed_merge_both(&a, &b, &c, &d);
   elems(&c, x, sizeof(x));
   assert_string_equal(x, "a2,a1,b1,n,a3,b2");
   dyna_obj_clear(&a), dyna_obj_clear(&b), dyna_obj_clear(&c), dyna_obj_clear(&d);

@@ -20,97 +20,13 @@
 #include "proto/resp.h"
 #include "util/buf.h"
 
-/* ---- helpers: run a command line on an object, render its one RESP reply ---------- */
+#include "helper_typed.h"
 
-static char OUT[8192];
+/* ---- harness (helper_typed.h): run a command line on an object, render its reply - */
 
-/* Renders v: ":n", "-msg", "$bytes", "nil", "+ok", "[a,b]". */
-static void render(const dyna_resp_value_t *v, char *p, size_t cap) {
-  size_t n = strlen(p);
-  switch (v->type) {
-  case DYNA_RESP_INTEGER: snprintf(p + n, cap - n, ":%lld", (long long)v->integer); break;
-  case DYNA_RESP_ERROR: snprintf(p + n, cap - n, "-%s", (const char *)v->str); break;
-  case DYNA_RESP_STRING: snprintf(p + n, cap - n, "+%s", (const char *)v->str); break;
-  case DYNA_RESP_BULK: snprintf(p + n, cap - n, "$%.*s", (int)v->len, (const char *)v->str); break;
-  case DYNA_RESP_NIL: snprintf(p + n, cap - n, "nil"); break;
-  case DYNA_RESP_ARRAY:
-    snprintf(p + n, cap - n, "[");
-    for (size_t i = 0; i < v->n; i++) {
-      if (i) snprintf(p + strlen(p), cap - strlen(p), ",");
-      render(&v->elem[i], p, cap);
-    }
-    snprintf(p + strlen(p), cap - strlen(p), "]");
-    break;
-  }
-}
-
-static const char *parse_one(dyna_buf_t *resp) {
-  dyna_resp_limits_t lim;
-  dyna_resp_limits_default(&lim);
-  dyna_resp_value_t v;
-  size_t used = 0;
-  assert_int_equal(dyna_resp_parse_reply(&lim, resp->data, resp->len, &v, &used), 0);
-  assert_int_equal(used, resp->len);
-  OUT[0] = 0;
-  render(&v, OUT, sizeof(OUT));
-  dyna_resp_value_free(&v);
-  dyna_buf_free(resp);
-  return OUT;
-}
-
-/* The canonical encoding of o (free with dyna_buf_free). */
-static dyna_buf_t enc(const dyna_obj_t *o) {
-  dyna_buf_t b = DYNA_BUF_INIT;
-  dyna_obj_encode(o, &b);
-  assert_false(b.oom);
-  return b;
-}
-
-static void assert_same_bytes(const dyna_obj_t *a, const dyna_obj_t *b) {
-  dyna_buf_t x = enc(a), y = enc(b);
-  assert_int_equal(x.len, y.len);
-  assert_memory_equal(x.data, y.data, x.len);
-  dyna_buf_free(&x);
-  dyna_buf_free(&y);
-}
-
-/* A plain string key (a register value), as SET leaves it. */
-static void make_string(dyna_obj_t *o) {
-  dyna_val_t v = {0, 1, (uint8_t *)"x", 1};
-  assert_int_equal(dyna_obj_update(o, NULL, 9, &v), 0);
-}
-
+static int LAST_CHANGED; /* the last run()'s changed flag */
+#define run(o, env, line) typed_render_run((o), (env), (line), &LAST_CHANGED)
 #define R(o, env, line, want) assert_string_equal(run((o), (env), (line)), (want))
-
-static int LAST_CHANGED;
-
-/* Runs the space-separated command line on o; returns its reply rendered (static). The
- * reply must be exactly one RESP value. */
-static const char *run(dyna_obj_t *o, const dyna_tenv_t *env, const char *line) {
-  char copy[1024];
-  snprintf(copy, sizeof(copy), "%s", line);
-  const uint8_t *argv[64];
-  size_t argl[64], argc = 0;
-  for (char *t = strtok(copy, " "); t; t = strtok(NULL, " ")) {
-    argv[argc] = (const uint8_t *)t;
-    argl[argc++] = strlen(t);
-  }
-  dyna_targs_t a = {argc, argv, argl};
-  const dyna_typed_cmd_t *c = dyna_typed_find(argv[0], argl[0]);
-  assert_non_null(c);
-  dyna_buf_t resp = DYNA_BUF_INIT;
-  LAST_CHANGED = 0;
-  int rc = c->write ? c->write(o, &a, env, &resp, &LAST_CHANGED) : c->read(o, &a, env, &resp);
-  assert_int_equal(rc, 0);
-  assert_false(resp.oom);
-  return parse_one(&resp);
-}
-
-static int count_char(const char *s, char c) {
-  int n = 0;
-  for (; *s; s++) n += *s == c;
-  return n;
-}
 
 static const dyna_tenv_t ENV1 = {1, 1000, 42};
 static const dyna_tenv_t ENV2 = {2, 1000, 43};
@@ -137,7 +53,7 @@ static void test_basics(void **st) {
   assert_int_equal(dyna_obj_copy(&before, &o), 0);
   R(&o, &ENV1, "srem k z y", ":0");
   assert_false(LAST_CHANGED);
-  assert_same_bytes(&o, &before);
+  typed_same_bytes(&o, &before);
   R(&o, &ENV1, "smembers k", "[$b,$c,$d]");
   /* Absent keys. */
   dyna_obj_t none;
@@ -179,7 +95,7 @@ static void test_wrongtype(void **st) {
   dyna_obj_t s, h;
   dyna_obj_init(&s);
   dyna_obj_init(&h);
-  make_string(&s);
+  typed_make_string(&s);
   wrongtype_on(&s);
   R(&h, &ENV1, "hset k f v", ":1");
   wrongtype_on(&h);
@@ -235,9 +151,9 @@ static void test_spop_srandmember(void **st) {
     if (*p == '$') seen[p[1] - 'a']++;
   assert_int_equal(seen[0] + seen[1] + seen[2] + seen[3] + seen[4], 3);
   for (int i = 0; i < 5; i++) assert_true(seen[i] <= 1);
-  assert_int_equal(count_char(run(&o, &ENV1, "srandmember k 50"), '$'), 5);
+  assert_int_equal(typed_count_char(run(&o, &ENV1, "srandmember k 50"), '$'), 5);
   /* Negative: |count| members, repeats allowed. */
-  assert_int_equal(count_char(run(&o, &ENV1, "srandmember k -12"), '$'), 12);
+  assert_int_equal(typed_count_char(run(&o, &ENV1, "srandmember k -12"), '$'), 12);
   r = run(&o, &ENV1, "srandmember k");
   assert_true(r[0] == '$' && strlen(r) == 2);
   /* SPOP removes what it answers; the same env on a copy pops the same member. */
@@ -245,13 +161,13 @@ static void test_spop_srandmember(void **st) {
   snprintf(first, sizeof(first), "%s", run(&o, &ENV1, "spop k"));
   assert_true(LAST_CHANGED);
   R(&o2, &ENV1, "spop k", first);
-  assert_same_bytes(&o, &o2);
+  typed_same_bytes(&o, &o2);
   char q[300];
   snprintf(q, sizeof(q), "sismember k %s", first + 1);
   R(&o, &ENV1, q, ":0");
   R(&o, &ENV1, "scard k", ":4");
   r = run(&o, &ENV1, "spop k 3");
-  assert_int_equal(count_char(r, '$'), 3);
+  assert_int_equal(typed_count_char(r, '$'), 3);
   R(&o, &ENV1, "scard k", ":1");
   /* Popping everything deletes the key. */
   char last[64];
@@ -268,16 +184,6 @@ static void test_spop_srandmember(void **st) {
 
 /* ---- the cart: concurrency ------------------------------------------------------------ */
 
-static void merge_both_ways(dyna_obj_t *a, dyna_obj_t *b) {
-  dyna_obj_t a0;
-  dyna_obj_init(&a0);
-  assert_int_equal(dyna_obj_copy(&a0, a), 0);
-  assert_int_equal(dyna_obj_merge(a, b), 0);
-  assert_int_equal(dyna_obj_merge(b, &a0), 0);
-  assert_same_bytes(a, b);
-  dyna_obj_clear(&a0);
-}
-
 static void test_cart(void **st) {
   (void)st;
   dyna_obj_t a, b;
@@ -288,26 +194,26 @@ static void test_cart(void **st) {
   /* Partition: a removes milk, b adds milk again (and bread). */
   R(&a, &ENV1, "srem cart milk", ":1");
   R(&b, &ENV2, "sadd cart milk bread", ":1");
-  merge_both_ways(&a, &b);
+  typed_merge_both_ways(&a, &b);
   R(&a, &ENV1, "smembers cart", "[$bread,$eggs,$milk]"); /* the concurrent add wins */
   R(&b, &ENV2, "smembers cart", "[$bread,$eggs,$milk]");
   /* A remove removes only what it observed: a removes eggs it saw; b's concurrent add
    * of jam (unseen by a) stays, and eggs stays removed on both once merged. */
   R(&a, &ENV1, "srem cart eggs", ":1");
   R(&b, &ENV2, "sadd cart jam", ":1");
-  merge_both_ways(&a, &b);
+  typed_merge_both_ways(&a, &b);
   R(&a, &ENV1, "smembers cart", "[$bread,$jam,$milk]");
   /* Removes on both sides of what both saw: gone. */
   R(&a, &ENV1, "srem cart bread", ":1");
   R(&b, &ENV2, "srem cart bread", ":1");
-  merge_both_ways(&a, &b);
+  typed_merge_both_ways(&a, &b);
   R(&b, &ENV2, "smembers cart", "[$jam,$milk]");
   /* Idempotent: merging again changes nothing. */
   dyna_obj_t c;
   dyna_obj_init(&c);
   assert_int_equal(dyna_obj_copy(&c, &a), 0);
   assert_int_equal(dyna_obj_merge(&c, &b), 0);
-  assert_same_bytes(&c, &a);
+  typed_same_bytes(&c, &a);
   dyna_obj_clear(&a);
   dyna_obj_clear(&b);
   dyna_obj_clear(&c);
@@ -319,7 +225,7 @@ static void combine(const dyna_obj_t *const *objs, size_t n, dyna_set_op_t op, i
                     uint64_t limit, const char *want) {
   dyna_buf_t resp = DYNA_BUF_INIT;
   assert_int_equal(dyna_typed_set_combine(objs, n, op, card, limit, &ENV1, &resp), 0);
-  assert_string_equal(parse_one(&resp), want);
+  assert_string_equal(typed_parse_one(&resp), want);
 }
 
 static void store(dyna_obj_t *dst, const dyna_obj_t *const *srcs, size_t n, dyna_set_op_t op,
@@ -327,7 +233,7 @@ static void store(dyna_obj_t *dst, const dyna_obj_t *const *srcs, size_t n, dyna
   dyna_buf_t resp = DYNA_BUF_INIT;
   int ch = -1;
   assert_int_equal(dyna_typed_set_store(dst, srcs, n, op, &ENV1, &resp, &ch), 0);
-  assert_string_equal(parse_one(&resp), want);
+  assert_string_equal(typed_parse_one(&resp), want);
   assert_int_equal(ch, changed);
 }
 
@@ -339,7 +245,7 @@ static void test_multi(void **st) {
   R(&x, &ENV1, "sadd x a b c d", ":4");
   R(&y, &ENV1, "sadd y c d e", ":3");
   R(&z, &ENV1, "sadd z d f", ":2");
-  make_string(&str);
+  typed_make_string(&str);
   const dyna_obj_t *xy[] = {&x, &y}, *xyz[] = {&x, &y, &z}, *xn[] = {&x, &none};
   const dyna_obj_t *xs[] = {&x, &str}, *ns[] = {&none, &str}, *xnull[] = {&x, NULL};
   combine(xy, 2, DYNA_SET_INTER, 0, 0, "[$c,$d]");
@@ -354,7 +260,7 @@ static void test_multi(void **st) {
   combine(xs, 2, DYNA_SET_UNION, 0, 0, "-" DYNA_TYPED_WRONGTYPE);
   combine(ns, 2, DYNA_SET_INTER, 0, 0, "-" DYNA_TYPED_WRONGTYPE); /* Redis 7 checks every key */
   /* STORE: dst of another kind with a TTL is overwritten, the TTL dropped. */
-  make_string(&dst);
+  typed_make_string(&dst);
   assert_int_equal(dyna_obj_set_deadline(&dst, 1, 900000), 0);
   store(&dst, xy, 2, DYNA_SET_UNION, ":5", 1);
   R(&dst, &ENV1, "smembers d", "[$a,$b,$c,$d,$e]");
@@ -398,7 +304,7 @@ static void test_multi(void **st) {
     int rc = dyna_typed_sintercard_args(&a, &nk, &lim, &resp);
     if (ca[i].want) {
       assert_int_equal(rc, -1);
-      assert_string_equal(parse_one(&resp), ca[i].want);
+      assert_string_equal(typed_parse_one(&resp), ca[i].want);
     } else {
       assert_int_equal(rc, 0);
       assert_int_equal(nk, 2);
@@ -415,7 +321,7 @@ static void smove(dyna_obj_t *src, dyna_obj_t *dst, const char *m, const char *w
   dyna_buf_t resp = DYNA_BUF_INIT;
   int a = -1, b = -1;
   assert_int_equal(dyna_typed_smove(src, dst, (const uint8_t *)m, strlen(m), &ENV1, &resp, &a, &b), 0);
-  assert_string_equal(parse_one(&resp), want);
+  assert_string_equal(typed_parse_one(&resp), want);
   assert_int_equal(a, sch);
   assert_int_equal(b, dch);
 }
@@ -427,7 +333,7 @@ static void test_smove(void **st) {
   dyna_obj_init(&d);
   dyna_obj_init(&str);
   dyna_obj_init(&none);
-  make_string(&str);
+  typed_make_string(&str);
   R(&s, &ENV1, "sadd s a b", ":2");
   smove(&s, &d, "a", ":1", 1, 1);
   R(&s, &ENV1, "smembers s", "[$b]");
@@ -465,7 +371,7 @@ static void test_state_size(void **st) {
     assert_int_equal(dyna_obj_merge(&all, &rep[r]), 0);
   }
   R(&all, &ENV1, "scard cart", ":1000");
-  dyna_buf_t b = enc(&all);
+  dyna_buf_t b = typed_enc(&all);
   print_message("1000-member set: %zu bytes encoded for %zu raw bytes\n", b.len, raw);
   assert_true(b.len < 2 * raw);
   dyna_buf_free(&b);

@@ -21,84 +21,16 @@
 #include "util/buf.h"
 #include "util/err.h"
 
-/* ---- harness: run one command line on an object ----------------------------------- */
+#include "helper_typed.h"
+
+/* ---- harness (helper_typed.h): run one command line on an object ------------------ */
 
 static dyna_tenv_t ENV = {1, 1000, 42};
 
-/* Runs line (split at spaces; "\\e" stands for an empty argument) on o as actor at
- * ENV.now_ms; checks the RESP reply is want and, for a write, that *changed is
- * want_changed (-1: either) and that an unchanged object is byte-equal to before. */
-static void tx_as(dyna_obj_t *o, uint64_t actor, const char *line, const char *want,
-                  int want_changed) {
-  char buf[512];
-  const uint8_t *argv[64];
-  size_t argl[64], argc = 0;
-  snprintf(buf, sizeof(buf), "%s", line);
-  for (char *t = strtok(buf, " "); t; t = strtok(NULL, " ")) {
-    if (!strcmp(t, "\\e")) t[0] = 0;
-    argv[argc] = (const uint8_t *)t;
-    argl[argc] = strlen(t);
-    argc++;
-  }
-  dyna_targs_t a = {argc, argv, argl};
-  const dyna_typed_cmd_t *c = dyna_typed_find(argv[0], argl[0]);
-  if (!c) fail_msg("no command %s", line);
-  dyna_buf_t before = DYNA_BUF_INIT, after = DYNA_BUF_INIT, resp = DYNA_BUF_INIT;
-  dyna_obj_encode(o, &before);
-  dyna_tenv_t env = ENV;
-  env.actor = actor;
-  if (c->write) {
-    int changed = -7;
-    assert_int_equal(c->write(o, &a, &env, &resp, &changed), 0);
-    assert_true(changed == 0 || changed == 1);
-    if (want_changed >= 0 && changed != want_changed)
-      fail_msg("%s: changed %d, want %d (reply %.*s)", line, changed, want_changed, (int)resp.len, (const char *)resp.data);
-    if (!changed) {
-      dyna_obj_encode(o, &after);
-      if (after.len != before.len || memcmp(after.data, before.data, after.len))
-        fail_msg("%s: unchanged but the object differs", line);
-    }
-  } else {
-    assert_int_equal(c->read(o, &a, &env, &resp), 0);
-  }
-  dyna_buf_put_u8(&resp, 0);
-  if (strcmp((const char *)resp.data, want))
-    fail_msg("%s:\n got  %s\n want %s", line, (const char *)resp.data, want);
-  dyna_buf_free(&before);
-  dyna_buf_free(&after);
-  dyna_buf_free(&resp);
-}
+/* Runs line on o as actor at ENV.now_ms (typed_tx). */
+#define tx_as(o, actor, line, want, ch) typed_tx((o), &ENV, (actor), (line), (want), (ch))
 #define tx(o, line, want, ch) tx_as(o, ENV.actor, line, want, ch)
-#define RD -1 /* a read: changed is not checked */
-
-/* Asserts a and b encode to the same bytes. */
-static void same_obj(const dyna_obj_t *a, const dyna_obj_t *b) {
-  dyna_buf_t x = DYNA_BUF_INIT, y = DYNA_BUF_INIT;
-  dyna_obj_encode(a, &x);
-  dyna_obj_encode(b, &y);
-  assert_int_equal(x.len, y.len);
-  assert_memory_equal(x.data, y.data, x.len);
-  dyna_buf_free(&x);
-  dyna_buf_free(&y);
-}
-
-/* *ab := a merged with b, *ba := b merged with a; asserts they encode the same. */
-static void merge_both(const dyna_obj_t *a, const dyna_obj_t *b, dyna_obj_t *ab, dyna_obj_t *ba) {
-  dyna_obj_init(ab);
-  dyna_obj_init(ba);
-  assert_int_equal(dyna_obj_copy(ab, a), 0);
-  assert_int_equal(dyna_obj_merge(ab, b), 0);
-  assert_int_equal(dyna_obj_copy(ba, b), 0);
-  assert_int_equal(dyna_obj_merge(ba, a), 0);
-  same_obj(ab, ba);
-}
-
-static void copy_obj(dyna_obj_t *dst, const dyna_obj_t *src) {
-  dyna_obj_init(dst);
-  assert_int_equal(dyna_obj_copy(dst, src), 0);
-}
-
-#define WRONGTYPE "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+#define RD TYPED_EITHER /* a read: changed is not checked */
 
 static void test_zadd(void **st) {
   (void)st;
@@ -284,8 +216,8 @@ static void test_zset_wrongtype_and_expiry(void **st) {
 
 /* Two replicas a (actor 1) and b (actor 2) start from base. */
 static void fork2(const dyna_obj_t *base, dyna_obj_t *a, dyna_obj_t *b) {
-  copy_obj(a, base);
-  copy_obj(b, base);
+  typed_copy(a, base);
+  typed_copy(b, base);
 }
 
 static void test_zset_concurrency(void **st) {
@@ -298,7 +230,7 @@ static void test_zset_concurrency(void **st) {
   fork2(&base, &a, &b);
   tx_as(&a, 1, "zadd z 20 m", ":0\r\n", 1);
   tx_as(&b, 2, "zadd z 30 m", ":0\r\n", 1);
-  merge_both(&a, &b, &ab, &ba);
+  typed_merge_both(&a, &b, &ab, &ba);
   tx(&ab, "zscore z m", "$2\r\n20\r\n", RD); /* the greatest dot by (counter, actor): (2, 1) > (1, 2) */
   tx(&ba, "zscore z m", "$2\r\n20\r\n", RD);
   dyna_obj_clear(&a), dyna_obj_clear(&b), dyna_obj_clear(&ab), dyna_obj_clear(&ba);
@@ -309,7 +241,7 @@ static void test_zset_concurrency(void **st) {
   tx_as(&b, 2, "zincrby z 7 m", "$2\r\n17\r\n", 1);
   tx_as(&b, 2, "zincrby z 1 new", "$1\r\n1\r\n", 1);
   tx_as(&a, 1, "zincrby z 2 new", "$1\r\n2\r\n", 1);
-  merge_both(&a, &b, &ab, &ba);
+  typed_merge_both(&a, &b, &ab, &ba);
   tx(&ab, "zmscore z m new", "*2\r\n$2\r\n22\r\n$1\r\n3\r\n", RD);
   tx(&ab, "zrange z 0 -1", "*4\r\n$1\r\nx\r\n$1\r\ny\r\n$3\r\nnew\r\n$1\r\nm\r\n", RD);
 
@@ -318,7 +250,7 @@ static void test_zset_concurrency(void **st) {
   fork2(&ab, &c, &d);
   tx_as(&c, 1, "zadd z 100 m", ":0\r\n", 1);
   tx_as(&d, 2, "zincrby z 1 m", "$2\r\n23\r\n", 1);
-  merge_both(&c, &d, &cd, &dc);
+  typed_merge_both(&c, &d, &cd, &dc);
   tx(&cd, "zscore z m", "$3\r\n101\r\n", RD);
   tx(&dc, "zscore z m", "$3\r\n101\r\n", RD);
   dyna_obj_clear(&c), dyna_obj_clear(&d), dyna_obj_clear(&cd), dyna_obj_clear(&dc);
@@ -327,14 +259,14 @@ static void test_zset_concurrency(void **st) {
   fork2(&ab, &c, &d);
   tx_as(&c, 1, "zpopmin z", "*2\r\n$1\r\nx\r\n$1\r\n1\r\n", 1);
   tx_as(&d, 2, "zpopmin z", "*2\r\n$1\r\nx\r\n$1\r\n1\r\n", 1);
-  merge_both(&c, &d, &cd, &dc);
+  typed_merge_both(&c, &d, &cd, &dc);
   tx(&cd, "zrange z 0 -1", "*3\r\n$1\r\ny\r\n$3\r\nnew\r\n$1\r\nm\r\n", RD);
   /* A ZREM concurrent with a ZADD of the member: the add wins. */
   dyna_obj_t e, f, ef, fe;
   fork2(&cd, &e, &f);
   tx_as(&e, 1, "zrem z y", ":1\r\n", 1);
   tx_as(&f, 2, "zadd z 9 y", ":0\r\n", 1);
-  merge_both(&e, &f, &ef, &fe);
+  typed_merge_both(&e, &f, &ef, &fe);
   tx(&ef, "zscore z y", "$1\r\n9\r\n", RD);
   dyna_obj_clear(&e), dyna_obj_clear(&f), dyna_obj_clear(&ef), dyna_obj_clear(&fe);
   dyna_obj_clear(&c), dyna_obj_clear(&d), dyna_obj_clear(&cd), dyna_obj_clear(&dc);
