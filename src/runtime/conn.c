@@ -213,7 +213,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void maybe_resume_reading(dyna_server_t *s, conn_t *c) {
   if (c->state != CONN_PAUSED || s->stopping) return;
   if (too_much_output(s, c)) return;
-  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->state = CONN_READING;
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) return;
+  c->state = CONN_READING;
+  /* The stall clock starts again: the time we were not reading is ours, not the
+   * client's (a long pause under load must not close it as a stalled request). */
+  c->last_input_ms = dyna_server_now(s);
 }
 
 /* Answers a protocol error and closes after the answer is sent. */
