@@ -296,7 +296,13 @@ static void test_put_deadline_and_keepttl(void **state) {
   run(200);
   r = get(1, "s");
   assert_int_equal(dyna_obj_kind(&r->obj, clk(1).wall_ms), DYNA_KIND_NONE);
+  /* ... SET KEEPTTL on the expired key starts a new key: no TTL to keep (as Redis) ... */
+  assert_int_equal(put(0, "s", "k", DYNA_REQ_KEEPTTL, 0)->status, 0);
+  r = get(1, "s");
+  assert_false(dyna_obj_deadline(&r->obj, &got));
+  assert_int_equal(dyna_obj_kind(&r->obj, clk(1).wall_ms), DYNA_KIND_STRING);
   /* ... and a plain SET drops the expiry. */
+  assert_int_equal(put(0, "s", "w", 0, clk(0).wall_ms + 100000)->status, 0);
   assert_int_equal(put(0, "s", "x", 0, 0)->status, 0);
   r = get(1, "s");
   assert_false(dyna_obj_deadline(&r->obj, &got));
