@@ -179,6 +179,10 @@ int dyna_obj_supersede(dyna_obj_t *o, uint64_t actor, uint32_t flags);
 /* Sets (deadline_ms > 0) or drops (0) the key's deadline, as EXPIRE and PERSIST do.
  * Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG, o unchanged on error. */
 int dyna_obj_set_deadline(dyna_obj_t *o, uint64_t actor, uint64_t deadline_ms);
+/* Drops the key's deadline if it has one (a collection emptied by a write is deleted
+ * with its TTL, as Redis does: the old TTL must not carry over to the key's next life).
+ * Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG. */
+int dyna_obj_drop_deadline(dyna_obj_t *o, uint64_t actor);
 
 void dyna_ctx_init(dyna_ctx_t *c);
 void dyna_ctx_clear(dyna_ctx_t *c);

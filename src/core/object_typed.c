@@ -197,6 +197,11 @@ int dyna_obj_set_deadline(dyna_obj_t *o, uint64_t actor, uint64_t deadline_ms) {
   return rc;
 }
 
+int dyna_obj_drop_deadline(dyna_obj_t *o, uint64_t actor) {
+  uint64_t d;
+  return dyna_obj_deadline(o, &d) ? dyna_obj_set_deadline(o, actor, 0) : 0;
+}
+
 /* Deletes every typed state of o except `keep` (0: none) and the KEY state. */
 static int delete_typed(dyna_obj_t *o, uint8_t keep, uint64_t actor) {
   for (size_t i = 0; i < o->ntyped; i++) {
@@ -211,8 +216,7 @@ static int delete_typed(dyna_obj_t *o, uint8_t keep, uint64_t actor) {
 int dyna_obj_supersede(dyna_obj_t *o, uint64_t actor, uint32_t flags) {
   int rc = delete_typed(o, 0, actor);
   if (!rc && !(flags & DYNA_OBJ_KEEP_TTL)) {
-    uint64_t d;
-    if (dyna_obj_deadline(o, &d)) rc = dyna_obj_set_deadline(o, actor, 0);
+    rc = dyna_obj_drop_deadline(o, actor);
   }
   return rc;
 }

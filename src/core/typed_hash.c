@@ -206,10 +206,9 @@ static int cmd_hdel(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env
   }
   /* Emptied: delete the key and its deadline (crdt_ops.h: the old TTL must not carry
    * over to the key's next life; the deadline lives in the object's KEY state). */
-  uint64_t dl;
   if (rc >= 0 && !dyna_crdt_exists(s)) {
     rc = dyna_crdt_delete(s, env->actor);
-    if (rc == 0 && dyna_obj_deadline(o, &dl)) rc = dyna_obj_set_deadline(o, env->actor, 0);
+    if (rc == 0) rc = dyna_obj_drop_deadline(o, env->actor);
   }
   dyna_obj_typed_done(o);
   if (rc < 0) return dyna_typed_error(rc, resp); /* partial: not to be stored */

@@ -67,14 +67,6 @@ static int clamp_range(int64_t start, int64_t end, size_t n, size_t *s, size_t *
   return 1;
 }
 
-/* Redis deletes an emptied key and its TTL with it. The deadline lives in the key's
- * KEY state (object.h), which dyna_crdt_delete of the collection does not touch: drop
- * it too, or the next write of the key would inherit it. */
-static int drop_deadline(dyna_obj_t *o, uint64_t actor) {
-  uint64_t dl;
-  return dyna_obj_deadline(o, &dl) ? dyna_obj_set_deadline(o, actor, 0) : 0;
-}
-
 /* Removes the elements at idx[0..k) (ascending) of o's list, deleting the key when it
  * is left empty. The indexes are those of the state as read (for_write does not
  * change a live key's list). */
@@ -87,7 +79,7 @@ static int remove_indexes(dyna_obj_t *o, const size_t *idx, size_t k, const dyna
   int emptied = dyna_crdt_count(s) == 0;
   if (emptied) rc = dyna_crdt_delete(s, env->actor);
   dyna_obj_typed_done(o);
-  if (emptied && rc == 0) rc = drop_deadline(o, env->actor);
+  if (emptied && rc == 0) rc = dyna_obj_drop_deadline(o, env->actor);
   return dyna_typed_error(rc, resp);
 }
 
@@ -493,7 +485,7 @@ int dyna_typed_lmove(dyna_obj_t *src, dyna_obj_t *dst, const dyna_targs_t *a,
   int emptied = rc == 0 && dst != src && dyna_crdt_count(s) == 0;
   if (emptied) rc = dyna_crdt_delete(s, env->actor);
   dyna_obj_typed_done(src);
-  if (emptied && rc == 0) rc = drop_deadline(src, env->actor);
+  if (emptied && rc == 0) rc = dyna_obj_drop_deadline(src, env->actor);
   if (rc) {
     dyna_buf_free(&elem);
     return rc == DYNA_ENOMEM ? rc : dyna_typed_error(rc, resp);

@@ -73,9 +73,7 @@ static int cmd_sadd(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env
 static int delete_if_empty(dyna_obj_t *o, dyna_crdt_t *s, uint64_t actor) {
   if (s->n) return 0;
   int rc = dyna_crdt_delete(s, actor);
-  uint64_t dl;
-  if (rc == 0 && dyna_obj_deadline(o, &dl)) rc = dyna_obj_set_deadline(o, actor, 0);
-  return rc;
+  return rc == 0 ? dyna_obj_drop_deadline(o, actor) : rc;
 }
 
 static int cmd_srem(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dyna_buf_t *resp,

@@ -250,14 +250,6 @@ static int cmd_zincrby(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *
   return zadd_pairs(o, a, 2, &inc, DYNA_CRDT_ZADD_INCR, 0, env, resp, changed);
 }
 
-/* Redis deletes an emptied key and its TTL with it. The deadline lives in the key's
- * KEY state (object.h), which dyna_crdt_delete of the collection does not touch: drop
- * it too, or the next write of the key would inherit it. */
-static int drop_deadline(dyna_obj_t *o, uint64_t actor) {
-  uint64_t dl;
-  return dyna_obj_deadline(o, &dl) ? dyna_obj_set_deadline(o, actor, 0) : 0;
-}
-
 /* ---- removals ---------------------------------------------------------------------- */
 
 /* Removes the members named by items[0..n) (pointers into rs, which the write does
@@ -276,7 +268,7 @@ static int remove_members(dyna_obj_t *o, const zname_t *names, size_t n, const d
   int emptied = rc >= 0 && dyna_crdt_count(s) == 0;
   if (emptied) rc = dyna_crdt_delete(s, env->actor);
   dyna_obj_typed_done(o);
-  if (emptied && rc == 0) rc = drop_deadline(o, env->actor);
+  if (emptied && rc == 0) rc = dyna_obj_drop_deadline(o, env->actor);
   return rc < 0 ? dyna_typed_error(rc, resp) : 0;
 }
 
