@@ -31,6 +31,7 @@ void dyna_resp_limits_default(dyna_resp_limits_t *l) {
   l->max_args = (size_t)1024 * 1024;
   l->max_inline = (size_t)64 * 1024;
   l->max_depth = 8;
+  l->max_skip = 0;
 }
 
 /* ---- Shared helpers ---- */
@@ -133,6 +134,59 @@ static void parser_reset(dyna_resp_parser_t *p) {
   p->pos = 0;
   p->want = 0;
   p->argc = 0;
+  p->skipping = 0;
+  p->skip = 0;
+}
+
+/* Internal result of parse_multibulk_args(): a bulk over max_bulk (within max_skip)
+ * begins at *used; the command is to be skipped from there (p->skipping set). */
+#define RESP_SKIP 2
+
+/* Drops the rest of a command being skipped, at s[0..n): the current bulk's remaining
+ * bytes (its CRLF checked), then the bulk arguments still announced, each header read
+ * whole and its body dropped. Returns 0 when the command ended (*used its bytes here),
+ * DYNA_EAGAIN with *used the bytes dropped so far (the caller advances by them), or
+ * DYNA_EPROTO / DYNA_ETOOBIG for a malformed or over-max_skip header. Never buffers a
+ * body: at most one header is looked at again. */
+static int skip_args(dyna_resp_parser_t *p, const uint8_t *s, size_t n, size_t *used) {
+  size_t at = 0;
+  for (;;) {
+    while (p->skip > 2 && at < n) { /* the body */
+      size_t take = n - at < p->skip - 2 ? n - at : p->skip - 2;
+      at += take;
+      p->skip -= take;
+    }
+    while (p->skip > 0 && p->skip <= 2 && at < n) { /* its CRLF */
+      if (s[at] != (p->skip == 2 ? '\r' : '\n')) {
+        set_err(p, "Protocol error: expected CRLF after bulk string");
+        return DYNA_EPROTO;
+      }
+      at++;
+      p->skip--;
+    }
+    if (p->skip) break;
+    if (p->argc == p->want) {
+      *used = at;
+      return 0;
+    }
+    if (at == n) break;
+    if (s[at] != '$') {
+      set_err_expected(p, s[at]);
+      return DYNA_EPROTO;
+    }
+    size_t blen, hdr;
+    int rc = parse_len(s + at + 1, n - at - 1, p->lim.max_skip, 0, &blen, &hdr);
+    if (rc == DYNA_EAGAIN) break;
+    if (rc == DYNA_EPROTO) set_err(p, "Protocol error: invalid bulk length");
+    if (rc == DYNA_ETOOBIG) set_err(p, "Protocol error: bulk length over the limit");
+    if (rc) return rc;
+    if (blen > p->skip_len) p->skip_len = blen;
+    p->argc++;
+    p->skip = blen + 2;
+    at += 1 + hdr;
+  }
+  *used = at;
+  return DYNA_EAGAIN;
 }
 
 /* Makes room for `need` arguments, growing geometrically but never past the announced
@@ -183,11 +237,20 @@ static int parse_multibulk_args(dyna_resp_parser_t *p, const uint8_t *s, size_t 
       set_err_expected(p, s[at]);
       return DYNA_EPROTO;
     }
-    int rc = parse_len(s + at + 1, n - at - 1, p->lim.max_bulk, 0, &blen, &hdr);
+    size_t max = p->lim.max_skip > p->lim.max_bulk ? p->lim.max_skip : p->lim.max_bulk;
+    int rc = parse_len(s + at + 1, n - at - 1, max, 0, &blen, &hdr);
     if (rc == DYNA_EPROTO) set_err(p, "Protocol error: invalid bulk length");
     if (rc == DYNA_ETOOBIG) set_err(p, "Protocol error: bulk length over the limit");
     if (rc) return rc;
     size_t body = at + 1 + hdr;
+    if (blen > p->lim.max_bulk) { /* within max_skip: drop the command from here */
+      p->skipping = 1;
+      p->skip_len = blen;
+      p->skip = blen + 2;
+      p->argc++;
+      *used = body;
+      return RESP_SKIP;
+    }
     if (n - body < blen) return DYNA_EAGAIN;
     rc = expect_crlf(s, n, body + blen);
     if (rc == DYNA_EPROTO) set_err(p, "Protocol error: expected CRLF after bulk string");
@@ -383,16 +446,44 @@ static int parse_one(dyna_resp_parser_t *p, const uint8_t *s, size_t n, size_t *
   return parse_multibulk_args(p, s, n, used);
 }
 
+/* Goes on dropping a skipped command at buf[0..len) (see skip_args), as parse_cmd. */
+static int parse_skipping(dyna_resp_parser_t *p, const uint8_t *buf, size_t len, size_t *consumed) {
+  size_t used = 0;
+  int rc = skip_args(p, buf, len, &used);
+  if (rc == DYNA_EAGAIN) {
+    *consumed = used;
+    return DYNA_EAGAIN;
+  }
+  *consumed = rc ? 0 : used;
+  if (!rc) {
+    set_err(p, "value over the limit");
+    p->skipped = 1;
+    rc = DYNA_ETOOBIG;
+  }
+  parser_reset(p);
+  return rc;
+}
+
 int dyna_resp_parse_cmd(dyna_resp_parser_t *p, const uint8_t *buf, size_t len,
                         dyna_resp_cmd_t *cmd, size_t *consumed) {
   size_t skip = 0, used = 0;
   int in_scratch = 0, rc = DYNA_EAGAIN;
+  p->skipped = 0;
+  if (p->skipping) return parse_skipping(p, buf, len, consumed);
   while (skip < len) {
     rc = parse_one(p, buf + skip, len - skip, &used, &in_scratch);
     if (rc != RESP_NOTHING) break;
     skip += used;
     parser_reset(p);
     rc = DYNA_EAGAIN;
+  }
+  if (rc == RESP_SKIP) { /* what came before the oversized body is dropped with it */
+    size_t more = 0;
+    skip += used;
+    p->pos = 0;
+    rc = parse_skipping(p, buf + skip, len - skip, &more);
+    *consumed = rc == DYNA_EAGAIN || p->skipped ? skip + more : 0;
+    return rc;
   }
   if (rc == DYNA_EAGAIN) {
     /* Partial progress is relative to buf + skip; the caller may or may not advance by

@@ -26,9 +26,14 @@ typedef struct dyna_resp_limits {
   size_t max_args;   /* largest array (*n) of a command */
   size_t max_inline; /* longest inline command line, in bytes */
   size_t max_depth;  /* replies only: nesting depth of arrays */
+  size_t max_skip;   /* commands only: a bulk longer than max_bulk but at most max_skip is
+                        read and dropped, not buffered, and its command answered
+                        DYNA_ETOOBIG with the stream kept in step (see parse_cmd);
+                        0 (the default): any bulk over max_bulk is a DYNA_ETOOBIG that
+                        ends the stream */
 } dyna_resp_limits_t;
 
-/* Defaults: 512 MiB bulk as Redis, 1M args, 64 KiB inline, depth 8. */
+/* Defaults: 512 MiB bulk as Redis, 1M args, 64 KiB inline, depth 8, no skipping. */
 void dyna_resp_limits_default(dyna_resp_limits_t *l);
 
 typedef struct dyna_resp_parser {
@@ -43,6 +48,12 @@ typedef struct dyna_resp_parser {
   char err[128];   /* message for the last DYNA_EPROTO / DYNA_ETOOBIG */
   uint8_t *scratch;   /* decoded inline arguments, when they had to be rewritten (owned) */
   size_t scratch_cap; /* capacity of scratch */
+  /* Skipping a command with a bulk over max_bulk (lim.max_skip): */
+  int skipping;       /* the current command is being read and dropped */
+  size_t skip;        /* bytes of the current bulk (and its CRLF) still to drop */
+  size_t skip_len;    /* the longest bulk of the command, for the message */
+  int skipped;        /* the last DYNA_ETOOBIG was a whole skipped command (the stream
+                         is in step; *consumed counted its last bytes) */
 } dyna_resp_parser_t;
 
 typedef struct dyna_resp_cmd {
@@ -94,7 +105,14 @@ void dyna_resp_parser_free(dyna_resp_parser_t *p);
  *   - Other negative counts ("*-2") are DYNA_EPROTO, as are "$-1" and any sign or
  *     leading zero in a length.
  *   - After an error *consumed is 0 and the parser is reset (reusable on a new stream);
- *     the failed stream itself cannot be resynchronised. */
+ *     the failed stream itself cannot be resynchronised.
+ *   - Except an oversized bulk within lim.max_skip: the command it belongs to is read to
+ *     its end and dropped as it arrives, never buffered: while that goes on, DYNA_EAGAIN
+ *     comes with *consumed counting the bytes dropped, and then advancing by it is
+ *     required (those bytes are not looked at again). When the command's last byte is
+ *     read, DYNA_ETOOBIG is returned with p->skipped = 1, *consumed its remaining bytes,
+ *     p->skip_len its longest bulk and p->err a message; the next command follows. A
+ *     malformed byte while skipping is DYNA_EPROTO, as anywhere. */
 int dyna_resp_parse_cmd(dyna_resp_parser_t *p, const uint8_t *buf, size_t len,
                         dyna_resp_cmd_t *cmd, size_t *consumed);
 

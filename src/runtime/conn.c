@@ -10,6 +10,7 @@
  *   wq.out ─▶ dyna_conn_write (once per loop turn, server.c) ─▶ socket
  */
 #include "runtime/server_int.h"
+#include "runtime/cmd_table.h"
 #include "util/alloc.h"
 #include "util/assert.h"
 #include "util/err.h"
@@ -236,6 +237,17 @@ static void protocol_error(dyna_server_t *s, conn_t *c, int rc, const char *why)
   dyna_conn_flush_slots(s, c);
 }
 
+/* A command with an argument over the parser's max_bulk was read and dropped (never
+ * buffered, resp.h's max_skip): it gets -TOOBIG as the value limit words it, in its turn,
+ * and the connection goes on with the next command. */
+static void value_too_big(dyna_server_t *s, conn_t *c, size_t len) {
+  char line[96];
+  s->stats.commands++;
+  snprintf(line, sizeof(line), DYNA_WORD_TOOBIG " value is %zu bytes, limit is %zu", len, s->cfg.max_value_bytes);
+  dyna_conn_answer_error(c, line);
+  dyna_conn_flush_slots(s, c);
+}
+
 static int taking_commands(const conn_t *c) {
   return c->state == CONN_READING || c->state == CONN_PAUSED;
 }
@@ -250,6 +262,11 @@ static void process_input(dyna_server_t *s, conn_t *c) {
     if (rc == DYNA_EAGAIN) {
       off += used; /* skipped blank lines, if any */
       break;
+    }
+    if (rc == DYNA_ETOOBIG && c->parser.skipped) { /* dropped whole: answer, go on */
+      value_too_big(s, c, c->parser.skip_len);
+      off += used;
+      continue;
     }
     if (rc) {
       protocol_error(s, c, rc, c->parser.err[0] ? c->parser.err : dyna_strerror(rc));
@@ -358,6 +375,9 @@ void dyna_conn_accept(dyna_server_t *s, uv_stream_t *ls) {
   dyna_resp_limits_default(&lim);
   lim.max_bulk = s->cfg.max_value_bytes + 64 * 1024;
   lim.max_args = 1024 * 1024;
+  /* A larger argument, up to Redis's proto-max-bulk-len, is dropped as it arrives and
+   * answered -TOOBIG (value_too_big); past that the stream is closed, as Redis does. */
+  lim.max_skip = (size_t)512 * 1024 * 1024;
   dyna_resp_parser_init(&c->parser, &lim);
   c->last_input_ms = dyna_server_now(s);
   c->next = s->conns;

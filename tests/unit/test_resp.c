@@ -999,6 +999,92 @@ static void test_roundtrip_cmd(void **state) {
   }
 }
 
+/* A command with a bulk over max_bulk but within max_skip is dropped as it arrives and
+ * answered DYNA_ETOOBIG with the stream in step: the commands around it parse, whether
+ * the bytes come whole, one at a time or in chunks; the dropped body is never asked for
+ * again (the caller advances by *consumed). A bad CRLF after it or a bulk over max_skip
+ * still ends the stream. */
+static int skip_stream(const uint8_t *in, size_t n, size_t chunk, int *ncmd, int *ntoobig, size_t *toolen) {
+  dyna_resp_limits_t lim;
+  dyna_resp_limits_default(&lim);
+  lim.max_bulk = 8;
+  lim.max_skip = 1000;
+  dyna_resp_parser_t p;
+  dyna_resp_parser_init(&p, &lim);
+  uint8_t *buf = malloc(n + 1);
+  size_t have = 0, fed = 0;
+  int rc = 0;
+  *ncmd = *ntoobig = 0;
+  while (fed < n || have) {
+    size_t k = n - fed < chunk ? n - fed : chunk;
+    memcpy(buf + have, in + fed, k);
+    have += k;
+    fed += k;
+    for (;;) {
+      dyna_resp_cmd_t cmd;
+      size_t used = 0;
+      rc = dyna_resp_parse_cmd(&p, buf, have, &cmd, &used);
+      assert_true(used <= have);
+      if (rc == 0) {
+        assert_int_equal(cmd.argc, 2);
+        assert_memory_equal(dyna_resp_cmd_arg(&cmd, 1), "ok", 2);
+        (*ncmd)++;
+      }
+      memmove(buf, buf + used, have - used);
+      have -= used;
+      if (rc == DYNA_EAGAIN) break;
+      if (rc == DYNA_ETOOBIG && p.skipped) {
+        (*ntoobig)++;
+        *toolen = p.skip_len;
+        continue;
+      }
+      if (rc) goto out;
+    }
+    if (fed == n) break;
+  }
+  rc = have ? DYNA_EAGAIN : 0;
+out:
+  free(buf);
+  dyna_resp_parser_free(&p);
+  return rc;
+}
+
+static void test_cmd_skip_oversized(void **state) {
+  (void)state;
+  char big[600];
+  memset(big, 'x', sizeof(big));
+  char in[800];
+  int n = snprintf(in, sizeof(in), "*2\r\n$4\r\nECHO\r\n$2\r\nok\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$500\r\n%.500s\r\n"
+                   "*2\r\n$4\r\nECHO\r\n$2\r\nok\r\n", big);
+  size_t chunks[] = {1, 2, 3, 7, 64, 800};
+  for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+    int ncmd, ntoobig;
+    size_t len = 0;
+    assert_int_equal(skip_stream((const uint8_t *)in, (size_t)n, chunks[i], &ncmd, &ntoobig, &len), 0);
+    assert_int_equal(ncmd, 2);
+    assert_int_equal(ntoobig, 1);
+    assert_int_equal(len, 500);
+  }
+  /* The oversized bulk first, then more arguments after it, big and small. */
+  n = snprintf(in, sizeof(in), "*4\r\n$9\r\nTOOBIGCMD\r\n$20\r\n%.20s\r\n$30\r\n%.30s\r\n$1\r\na\r\n"
+               "*2\r\n$4\r\nECHO\r\n$2\r\nok\r\n", big, big);
+  for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+    int ncmd, ntoobig;
+    size_t len = 0;
+    assert_int_equal(skip_stream((const uint8_t *)in, (size_t)n, chunks[i], &ncmd, &ntoobig, &len), 0);
+    assert_int_equal(ncmd, 1);
+    assert_int_equal(ntoobig, 1);
+    assert_int_equal(len, 30);
+  }
+  int ncmd, ntoobig;
+  size_t len = 0;
+  n = snprintf(in, sizeof(in), "*2\r\n$3\r\nSET\r\n$20\r\n%.20sXY*1\r\n$4\r\nPING\r\n", big);
+  assert_int_equal(skip_stream((const uint8_t *)in, (size_t)n, 5, &ncmd, &ntoobig, &len), DYNA_EPROTO);
+  n = snprintf(in, sizeof(in), "*2\r\n$3\r\nSET\r\n$1001\r\nxx");
+  assert_int_equal(skip_stream((const uint8_t *)in, (size_t)n, 3, &ncmd, &ntoobig, &len), DYNA_ETOOBIG);
+  assert_int_equal(ntoobig, 0);
+}
+
 static void test_roundtrip_reply(void **state) {
   (void)state;
   dyna_buf_t b = DYNA_BUF_INIT;
@@ -1197,6 +1283,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_limits_default),
       cmocka_unit_test(test_cmd_simple),
+      cmocka_unit_test(test_cmd_skip_oversized),
       cmocka_unit_test(test_cmd_empty_bulk),
       cmocka_unit_test(test_cmd_pipelined),
       cmocka_unit_test(test_cmd_binary_bulk),
