@@ -160,6 +160,26 @@ void dyna_node_free(dyna_node_t *n) {
 }
 
 const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n) { return &n->cfg; }
+
+int dyna_node_set_runtime_cfg(dyna_node_t *n, const dyna_node_cfg_t *cfg) {
+  if (cfg->r < 1 || cfg->w < 1 || cfg->r > n->cfg.n || cfg->w > n->cfg.n || !cfg->request_timeout_ms ||
+      !cfg->max_value_bytes || !cfg->gossip_interval_ms || !cfg->heartbeat_ms || !cfg->aae_interval_ms ||
+      !cfg->handoff_interval_ms || !cfg->handoff_batch_keys)
+    return DYNA_EINVAL;
+  n->cfg.r = cfg->r;
+  n->cfg.w = cfg->w;
+  n->cfg.read_all = cfg->read_all;
+  n->cfg.request_timeout_ms = cfg->request_timeout_ms;
+  n->cfg.max_value_bytes = cfg->max_value_bytes;
+  n->cfg.gossip_interval_ms = cfg->gossip_interval_ms;
+  n->cfg.heartbeat_ms = cfg->heartbeat_ms;
+  n->cfg.fd_min_ms = cfg->fd_min_ms;
+  n->cfg.aae_interval_ms = cfg->aae_interval_ms;
+  n->cfg.tombstone_grace_ms = cfg->tombstone_grace_ms;
+  n->cfg.handoff_interval_ms = cfg->handoff_interval_ms;
+  n->cfg.handoff_batch_keys = cfg->handoff_batch_keys;
+  return 0;
+}
 const dyna_node_stats_t *dyna_node_stats(const dyna_node_t *n) { return &n->stats; }
 const dyna_cluster_t *dyna_node_cluster(const dyna_node_t *n) { return &n->cl; }
 uint64_t dyna_node_id(const dyna_node_t *n) { return n->cfg.id; }

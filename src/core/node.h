@@ -214,6 +214,14 @@ void dyna_node_shutdown(dyna_node_t *n);
  * state is written again too: a change whose write was lost may have been gossiped. */
 void dyna_node_writes_lost(dyna_node_t *n);
 const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n);
+/* Takes from cfg the options that may change while the node runs (dynad's CONFIG SET),
+ * each read where it is used: r, w, read_all, request_timeout_ms, max_value_bytes, the
+ * gossip, heartbeat, failure detector, anti-entropy, tombstone and handoff intervals and
+ * handoff_batch_keys. The others (n, ring size, names, addresses, durable_reads, the
+ * background budget) are fixed at open and left as they are. Returns 0, or DYNA_EINVAL
+ * with nothing changed when r or w is not within 1..n or an interval is 0. Requests
+ * already under way keep what they started with (their R, W and deadline). */
+int dyna_node_set_runtime_cfg(dyna_node_t *n, const dyna_node_cfg_t *cfg);
 
 /* Submits a client request. Everything the request points to is copied or used before
  * the call returns. Returns 0 when the request was taken: exactly one reply will be

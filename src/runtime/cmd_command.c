@@ -4,17 +4,20 @@
  *   COMMAND [INFO [name ...]]  one entry per command (nil for an unknown name):
  *       [name, arity, [flag ...], first key, last key, step, [@category ...], [tip ...],
  *        [key spec ...], [subcommand entry ...]]
- *     a key spec: [flags, [RO access ...], begin_search, [type, index, spec, [index, i]],
- *                  find_keys, [type, range, spec, [lastkey, l, keystep, s, limit, 0]]]
+ *     a key spec: [[notes, n,] flags, [RO access ...], begin_search, [type, index, spec, [index, i]],
+ *                  find_keys, [type, range, spec, [lastkey, l, keystep, s, limit, 0]]
+ *                          or [type, keynum, spec, [keynumidx, k, firstkey, f, keystep, s]]]
  *   COMMAND DOCS [name ...]    [name, [summary, s, since, v, group, g, complexity, c,
  *                               subcommands, [name, [...], ...]], ...] (unknown names left out)
  *   COMMAND COUNT              the number of top-level commands
  *   COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p]   names, subcommands included
- *   COMMAND GETKEYS cmd arg... the key arguments of a command line */
+ *   COMMAND GETKEYS cmd arg... the key arguments of a command line, as its key specs find them
+ *   COMMAND GETKEYSANDFLAGS cmd arg...  [[key, [flag ...]], ...] */
 #include "runtime/cmd_table.h"
 #include "proto/words.h"
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -52,12 +55,15 @@ static void put_bits(dyna_buf_t *b, uint32_t bits, int nbits, const char *(*name
     if ((bits >> i) & 1) dyna_resp_put_simple(b, name(1u << i));
 }
 
-static void put_key_specs(dyna_buf_t *b, const dyna_cmd_t *cmd) {
-  if (!cmd->key_flags) { dyna_resp_put_array(b, 0); return; }
-  dyna_resp_put_array(b, 1);
-  dyna_resp_put_array(b, 6);
+/* One key spec: [notes, n,] flags, [...], begin_search, [...], find_keys, [...]. */
+static void put_key_spec(dyna_buf_t *b, const dyna_key_spec_t *ks) {
+  dyna_resp_put_array(b, ks->notes ? 8 : 6);
+  if (ks->notes) {
+    dyna_resp_put_bulk_str(b, "notes");
+    dyna_resp_put_bulk_str(b, ks->notes);
+  }
   dyna_resp_put_bulk_str(b, "flags");
-  put_words(b, cmd->key_flags, 1);
+  put_words(b, ks->flags, 1);
   dyna_resp_put_bulk_str(b, "begin_search");
   dyna_resp_put_array(b, 4);
   dyna_resp_put_bulk_str(b, "type");
@@ -65,19 +71,38 @@ static void put_key_specs(dyna_buf_t *b, const dyna_cmd_t *cmd) {
   dyna_resp_put_bulk_str(b, "spec");
   dyna_resp_put_array(b, 2);
   dyna_resp_put_bulk_str(b, "index");
-  dyna_resp_put_int(b, cmd->first_key);
+  dyna_resp_put_int(b, ks->begin);
   dyna_resp_put_bulk_str(b, "find_keys");
   dyna_resp_put_array(b, 4);
   dyna_resp_put_bulk_str(b, "type");
-  dyna_resp_put_bulk_str(b, "range");
+  dyna_resp_put_bulk_str(b, ks->keynum ? "keynum" : "range");
   dyna_resp_put_bulk_str(b, "spec");
   dyna_resp_put_array(b, 6);
-  dyna_resp_put_bulk_str(b, "lastkey");
-  dyna_resp_put_int(b, cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key);
-  dyna_resp_put_bulk_str(b, "keystep");
-  dyna_resp_put_int(b, cmd->key_step);
-  dyna_resp_put_bulk_str(b, "limit");
-  dyna_resp_put_int(b, 0);
+  dyna_resp_put_bulk_str(b, ks->keynum ? "keynumidx" : "lastkey");
+  dyna_resp_put_int(b, ks->a);
+  dyna_resp_put_bulk_str(b, ks->keynum ? "firstkey" : "keystep");
+  dyna_resp_put_int(b, ks->b);
+  dyna_resp_put_bulk_str(b, ks->keynum ? "keystep" : "limit");
+  dyna_resp_put_int(b, ks->c);
+}
+
+/* The row's one range as a key spec (rows without a specs list). */
+static dyna_key_spec_t range_spec(const dyna_cmd_t *cmd) {
+  dyna_key_spec_t ks = {.flags = cmd->key_flags, .begin = cmd->first_key, .b = cmd->key_step};
+  ks.a = cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key;
+  return ks;
+}
+
+static void put_key_specs(dyna_buf_t *b, const dyna_cmd_t *cmd) {
+  if (cmd->specs) {
+    dyna_resp_put_array(b, cmd->nspecs);
+    for (size_t i = 0; i < cmd->nspecs; i++) put_key_spec(b, &cmd->specs[i]);
+    return;
+  }
+  if (!cmd->key_flags) { dyna_resp_put_array(b, 0); return; }
+  dyna_key_spec_t ks = range_spec(cmd);
+  dyna_resp_put_array(b, 1);
+  put_key_spec(b, &ks);
 }
 
 static void put_info(dyna_buf_t *b, const dyna_cmd_t *cmd) {
@@ -245,8 +270,65 @@ void dyna_cmd_command_list(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   }
 }
 
-void dyna_cmd_command_getkeys(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  (void)s;
+/* Calls fn (when not NULL) for each key argument of the command line at arguments
+ * base .. base + n - 1 of a, as cmd's key specs find them, in spec order. Returns the
+ * number of keys, or -1 when a key count argument is not a count the line can hold. */
+typedef void key_fn_t(void *ctx, const dyna_args_t *a, size_t i, const char *flags);
+static long each_key(const dyna_cmd_t *cmd, const dyna_args_t *a, size_t base, size_t n, key_fn_t *fn, void *ctx) {
+  dyna_key_spec_t one;
+  const dyna_key_spec_t *specs = cmd->specs;
+  size_t nspecs = cmd->nspecs;
+  if (!specs) {
+    if (!cmd->key_flags) return 0;
+    one = range_spec(cmd);
+    specs = &one;
+    nspecs = 1;
+  }
+  long count = 0;
+  for (size_t k = 0; k < nspecs; k++) {
+    const dyna_key_spec_t *ks = &specs[k];
+    size_t begin = (size_t)ks->begin, first, step, last; /* positions in the line */
+    if (begin >= n) continue;
+    if (ks->keynum) {
+      size_t at = begin + (size_t)ks->a;
+      char num[24], *end;
+      if (at >= n || dyna_arg_str(a, base + at, num, sizeof(num))) return -1;
+      long long nk = strtoll(num, &end, 10);
+      step = (size_t)ks->c;
+      first = begin + (size_t)ks->b;
+      if (*end || !num[0] || nk <= 0 || step == 0 || first >= n ||
+          (unsigned long long)nk > (n - first + step - 1) / step)
+        return -1;
+      last = first + ((size_t)nk - 1) * step;
+    } else {
+      step = (size_t)ks->b;
+      first = begin;
+      long l = ks->a < 0 ? (long)n + ks->a : (long)begin + ks->a;
+      if (l < (long)first || step == 0) continue;
+      last = (size_t)l < n ? (size_t)l : n - 1;
+    }
+    for (size_t i = first; i <= last; i += step) {
+      if (fn) fn(ctx, a, base + i, ks->flags);
+      count++;
+    }
+  }
+  return count;
+}
+
+static void put_key(void *ctx, const dyna_args_t *a, size_t i, const char *flags) {
+  (void)flags;
+  dyna_resp_put_bulk(ctx, dyna_arg(a, i), dyna_arg_len(a, i));
+}
+
+static void put_key_flags(void *ctx, const dyna_args_t *a, size_t i, const char *flags) {
+  dyna_resp_put_array(ctx, 2);
+  dyna_resp_put_bulk(ctx, dyna_arg(a, i), dyna_arg_len(a, i));
+  put_words(ctx, flags, 1);
+}
+
+/* COMMAND GETKEYS / GETKEYSANDFLAGS: the row of the command line after the subcommand,
+ * its arity checked, then its keys as its key specs find them (Redis 7.0's words). */
+static void getkeys(conn_t *c, const dyna_args_t *a, key_fn_t *fn) {
   const dyna_cmd_t *cmd = dyna_cmd_lookup(dyna_arg(a, 2), dyna_arg_len(a, 2));
   size_t n = a->argc - 2; /* the command line asked about, its name included */
   if (!cmd) { dyna_conn_answer_error(c, DYNA_WORD_ERR " Invalid command specified"); return; }
@@ -258,14 +340,24 @@ void dyna_cmd_command_getkeys(dyna_server_t *s, conn_t *c, const dyna_args_t *a)
     dyna_conn_answer_error(c, DYNA_WORD_ERR " Invalid number of arguments specified for command");
     return;
   }
-  if (!cmd->first_key) { dyna_conn_answer_error(c, DYNA_WORD_ERR " The command has no key arguments"); return; }
-  size_t first = (size_t)cmd->first_key, step = (size_t)cmd->key_step;
-  long last = cmd->last_key < 0 ? (long)n + cmd->last_key : cmd->last_key;
-  size_t nkeys = 0;
-  for (long i = (long)first; i <= last && (size_t)i < n; i += (long)step) nkeys++;
+  if (!cmd->key_flags && !cmd->specs) {
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " The command has no key arguments");
+    return;
+  }
+  long nkeys = each_key(cmd, a, 2, n, NULL, NULL);
+  if (nkeys <= 0) { dyna_conn_answer_error(c, DYNA_WORD_ERR " Invalid arguments specified for command"); return; }
   dyna_buf_t *b = dyna_conn_answer_now(c);
-  dyna_resp_put_array(b, nkeys);
-  for (long i = (long)first; i <= last && (size_t)i < n; i += (long)step)
-    dyna_resp_put_bulk(b, dyna_arg(a, 2 + (size_t)i), dyna_arg_len(a, 2 + (size_t)i));
+  dyna_resp_put_array(b, (size_t)nkeys);
+  each_key(cmd, a, 2, n, fn, b);
   finish(c, b);
+}
+
+void dyna_cmd_command_getkeys(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+  (void)s;
+  getkeys(c, a, put_key);
+}
+
+void dyna_cmd_command_getkeysandflags(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+  (void)s;
+  getkeys(c, a, put_key_flags);
 }

@@ -288,8 +288,14 @@ void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
     put_failure(slot, r);
   } else if (!slot->err_set) {
     switch (slot->kind) {
-    case SLOT_GET: put_latest(&slot->out, r, dyna_server_time(s).wall_ms, 0); break;
-    case SLOT_MGET: put_latest(&slot->parts[sub], r, dyna_server_time(s).wall_ms, 1); break;
+    case SLOT_GET:
+    case SLOT_MGET: {
+      uint64_t now = dyna_server_time(s).wall_ms;
+      if (dyna_obj_kind(&r->obj, now) != DYNA_KIND_NONE) s->stats.keyspace_hits++;
+      else s->stats.keyspace_misses++;
+      put_latest(slot->kind == SLOT_GET ? &slot->out : &slot->parts[sub], r, now, slot->kind == SLOT_MGET);
+      break;
+    }
     case SLOT_COUNT_LIVE: slot->count += dyna_obj_kind(&r->obj, dyna_server_time(s).wall_ms) != DYNA_KIND_NONE; break;
     case SLOT_TWRITE: dyna_buf_put(&slot->out, r->resp.data, r->resp.len); break;
     case SLOT_TREAD: dyna_cmd_typed_read(s, slot, r); break;

@@ -1,8 +1,8 @@
-/* cmd_server.c: connection and server commands: PING ECHO QUIT SELECT HELLO, INFO,
- * CONFIG GET (over the configuration config.c holds), CLIENT, and the HELP of every
- * container (generated from its sub-table). All answer at once, from the node's and the
- * runtime's state; none asks the node. The table checks arity; a handler checks only the
- * shape an arity cannot say (pairs, options). */
+/* cmd_server.c: connection and server commands: PING ECHO QUIT SELECT HELLO TIME
+ * MONITOR, and the HELP of every container (generated from its sub-table). INFO is
+ * cmd_info.c's, CONFIG cmd_config.c's, CLIENT cmd_client.c's. All answer at once, from
+ * the node's and the runtime's state; none asks the node. The table checks arity; a
+ * handler checks only the shape an arity cannot say (pairs, options). */
 #include "runtime/cmd_table.h"
 #include "proto/words.h"
 #include "util/assert.h"
@@ -10,7 +10,9 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
+#include <time.h>
 
 #include "dyna_version.h"
 
@@ -35,8 +37,43 @@ void dyna_cmd_quit(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 
 void dyna_cmd_select(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
-  if (dyna_arg_len(a, 1) == 1 && dyna_arg(a, 1)[0] == '0') dyna_resp_put_simple(dyna_conn_answer_now(c), "OK");
-  else dyna_conn_answer_error(c, DYNA_WORD_ERR " DB index is out of range (Dyna has one keyspace: 0)");
+  char num[24], *end = NULL;
+  long long db = -1;
+  int ok = !dyna_arg_str(a, 1, num, sizeof(num)) && num[0] && !isspace((unsigned char)num[0]);
+  if (ok) {
+    db = strtoll(num, &end, 10);
+    ok = !*end;
+  }
+  if (!ok)
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " value is not an integer or out of range");
+  else if (db != 0)
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " DB index is out of range (Dyna has one keyspace: 0)");
+  else
+    dyna_resp_put_simple(dyna_conn_answer_now(c), "OK");
+}
+
+/* TIME: the node's wall clock (CLOCK_REALTIME), as [seconds, microseconds]. */
+void dyna_cmd_time(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+  (void)s;
+  (void)a;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  char sec[24], usec[16];
+  int n1 = snprintf(sec, sizeof(sec), "%lld", (long long)ts.tv_sec);
+  int n2 = snprintf(usec, sizeof(usec), "%ld", ts.tv_nsec / 1000);
+  dyna_buf_t *b = dyna_conn_answer_now(c);
+  dyna_resp_put_array(b, 2);
+  dyna_resp_put_bulk(b, sec, (size_t)n1);
+  dyna_resp_put_bulk(b, usec, (size_t)n2);
+}
+
+/* MONITOR: not served (every command of every client copied to one connection is a
+ * cost the coordinators should not carry); refused with a clear error. */
+void dyna_cmd_monitor(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+  (void)s;
+  (void)a;
+  dyna_conn_answer_error(c, DYNA_WORD_ERR " MONITOR is not supported by Dyna (see docs/compatibility.md); "
+                            "use CLIENT LIST and INFO commandstats");
 }
 
 void dyna_cmd_hello(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
@@ -69,153 +106,3 @@ void dyna_cmd_help(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   }
 }
 
-/* ---------- CONFIG ---------- */
-
-/* Appends one "name value" pair of CONFIG GET's answer to the reply buffer ctx. */
-static void config_pair(void *ctx, const char *name, const char *value) {
-  dyna_resp_put_bulk_str(ctx, name);
-  dyna_resp_put_bulk_str(ctx, value);
-}
-
-/* CONFIG GET pattern [pattern ...]: answered from the options table (runtime/options.c),
- * each option once; the node's options as the node runs with them. */
-void dyna_cmd_config_get(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  const dyna_node_cfg_t *node = dyna_node_cfg(s->node);
-  size_t n = dyna_config_get(&s->cfg, node, a->base, a->o + 2, a->l + 2, a->argc - 2, NULL, NULL);
-  dyna_buf_t *b = dyna_conn_answer_now(c);
-  dyna_resp_put_array(b, 2 * n);
-  dyna_config_get(&s->cfg, node, a->base, a->o + 2, a->l + 2, a->argc - 2, config_pair, b);
-}
-
-/* ---------- CLIENT ---------- */
-
-void dyna_cmd_client_id(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  (void)s;
-  (void)a;
-  dyna_resp_put_int(dyna_conn_answer_now(c), (int64_t)c->id);
-}
-
-void dyna_cmd_client_getname(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  (void)s;
-  (void)a;
-  dyna_resp_put_nil(dyna_conn_answer_now(c));
-}
-
-/* SETNAME and SETINFO are accepted so that client libraries that send them on connect
- * work; Dyna keeps neither (CLIENT GETNAME answers nil). */
-void dyna_cmd_client_setname(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  (void)s;
-  (void)a;
-  dyna_resp_put_simple(dyna_conn_answer_now(c), "OK");
-}
-
-void dyna_cmd_client_setinfo(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  dyna_cmd_client_setname(s, c, a);
-}
-
-/* ---------- INFO ---------- */
-
-/* Appends "name:value\r\n" to an INFO text. */
-static void info_u64(dyna_buf_t *t, const char *name, uint64_t v) {
-  char line[96];
-  int n = snprintf(line, sizeof(line), "%s:%" PRIu64 "\r\n", name, v);
-  dyna_buf_put(t, line, (size_t)n);
-}
-
-static void info_str(dyna_buf_t *t, const char *name, const char *v) {
-  dyna_buf_put(t, name, strlen(name));
-  dyna_buf_put(t, ":", 1);
-  dyna_buf_put(t, v, strlen(v));
-  dyna_buf_put(t, "\r\n", 2);
-}
-
-static void info_section(dyna_buf_t *t, const char *name) {
-  if (t->len) dyna_buf_put(t, "\r\n", 2);
-  dyna_buf_put(t, "# ", 2);
-  dyna_buf_put(t, name, strlen(name));
-  dyna_buf_put(t, "\r\n", 2);
-}
-
-void dyna_cmd_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  (void)a;
-  const dyna_node_stats_t *ns = dyna_node_stats(s->node);
-  const dyna_peer_stats_t *ps = dyna_peers_stats(s->peers);
-  const dyna_cluster_t *cl = dyna_node_cluster(s->node);
-  char id[32];
-  snprintf(id, sizeof(id), "%016" PRIx64, s->node_id);
-  dyna_buf_t t = DYNA_BUF_INIT;
-  info_section(&t, "Server");
-  info_str(&t, "redis_version", "7.0.0");
-  info_str(&t, "dyna_version", DYNA_VERSION_STRING);
-  info_str(&t, "node_name", s->cfg.name);
-  info_str(&t, "node_id", id);
-  info_u64(&t, "tcp_port", (uint64_t)s->cfg.listen_port);
-  info_u64(&t, "cluster_port", (uint64_t)s->cfg.cluster_port);
-  info_u64(&t, "server_time_usec", dyna_server_time(s).wall_ms * 1000); /* the node's wall clock */
-  info_u64(&t, "uptime_in_seconds", (dyna_server_now(s) - s->start_ms) / 1000);
-  info_section(&t, "Clients");
-  info_u64(&t, "connected_clients", s->nconns);
-  info_u64(&t, "maxclients", (uint64_t)s->cfg.max_clients);
-  info_section(&t, "Persistence");
-  info_str(&t, "sync_policy", dyna_sync_name(s->cfg.sync));
-  info_u64(&t, "commits", s->stats.commits);
-  info_u64(&t, "commit_errors", s->stats.commit_errors);
-  info_u64(&t, "defensive_hits", dyna_assert_defensive_hits); /* NEVER()/ALWAYS() taken (util/assert.h) */
-  info_u64(&t, "incarnation", dyna_node_incarnation(s->node));
-  info_u64(&t, "early_replies", s->stats.early_replies);
-  info_u64(&t, "unheld_acks", s->stats.unheld_acks);
-  info_section(&t, "Stats");
-  info_u64(&t, "total_connections_received", s->stats.connections_received);
-  info_u64(&t, "rejected_connections", s->stats.connections_rejected);
-  info_u64(&t, "total_commands_processed", s->stats.commands);
-  info_u64(&t, "protocol_errors", s->stats.protocol_errors);
-  info_u64(&t, "stalled_clients_closed", s->stats.stalled_closed);
-  info_u64(&t, "gets", ns->gets);
-  info_u64(&t, "puts", ns->puts);
-  info_u64(&t, "dels", ns->dels);
-  info_u64(&t, "local_reads", ns->locals);
-  info_u64(&t, "request_errors", ns->errors);
-  info_u64(&t, "noquorum", ns->noquorum);
-  info_u64(&t, "read_retries", ns->read_retries);
-  info_u64(&t, "siblings_max", ns->siblings_max);
-  info_u64(&t, "forwarded", ns->forwarded);
-  info_u64(&t, "replica_puts", ns->replica_puts);
-  info_u64(&t, "replica_gets", ns->replica_gets);
-  info_u64(&t, "read_repairs", ns->read_repairs);
-  info_u64(&t, "handoff_keys_sent", ns->handoff_keys_sent);
-  info_u64(&t, "handoff_keys_deleted", ns->handoff_keys_deleted);
-  info_u64(&t, "handoff_bytes", ns->handoff_bytes);
-  info_u64(&t, "hints_stored", ns->hints_stored);
-  info_u64(&t, "hints_delivered", ns->hints_delivered);
-  info_u64(&t, "sloppy_writes", ns->sloppy_writes);
-  info_u64(&t, "aae_exchanges", ns->aae_exchanges);
-  info_u64(&t, "aae_keys_sent", ns->aae_keys_sent);
-  info_u64(&t, "aae_keys_repaired", ns->aae_keys_repaired);
-  info_u64(&t, "tombstones_reaped", ns->tombstones_reaped);
-  info_u64(&t, "background_budget_waits", ns->budget_waits);
-  info_section(&t, "Cluster");
-  info_str(&t, "cluster_name", s->cfg.cluster_name);
-  info_u64(&t, "members", cl->n);
-  info_u64(&t, "ring_size", cl->ring.size);
-  info_u64(&t, "ring_version", cl->ring_version);
-  info_u64(&t, "partitions_owned", dyna_ring_owned(&cl->ring, s->node_id));
-  info_u64(&t, "n", s->cfg.n);
-  info_u64(&t, "r", s->cfg.r);
-  info_u64(&t, "w", s->cfg.w);
-  info_u64(&t, "read_all", (uint64_t)s->cfg.read_all);
-  info_u64(&t, "durable_reads", (uint64_t)s->cfg.durable_reads);
-  info_u64(&t, "gossip_rounds", ns->gossip_rounds);
-  info_u64(&t, "gossip_sent", ns->gossip_sent);
-  info_u64(&t, "gossip_received", ns->gossip_received);
-  info_u64(&t, "ring_changes", ns->ring_changes);
-  info_u64(&t, "bad_messages", ns->bad_messages);
-  info_u64(&t, "peer_frames_in", ps->frames_in);
-  info_u64(&t, "peer_frames_out", ps->frames_out);
-  info_u64(&t, "peer_bytes_in", ps->bytes_in);
-  info_u64(&t, "peer_bytes_out", ps->bytes_out);
-  info_u64(&t, "peer_dropped", ps->dropped);
-  info_u64(&t, "peer_refused", ps->refused);
-  if (t.oom) dyna_conn_answer_error(c, DYNA_ERR_OOM);
-  else dyna_resp_put_bulk(dyna_conn_answer_now(c), t.data, t.len);
-  dyna_buf_free(&t);
-}

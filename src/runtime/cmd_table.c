@@ -26,6 +26,24 @@
 #define KEYS(first, last, step) .first_key = (first), .last_key = (last), .key_step = (step)
 #define DOCS(grp, ver, cplx, text) .group = (grp), .since = (ver), .complexity = (cplx), .summary = (text)
 #define SUBS(table) .subs = (table), .nsubs = sizeof(table) / sizeof((table)[0])
+#define SPECS(table) .specs = (table), .nspecs = sizeof(table) / sizeof((table)[0])
+
+/* ---------- key specs of the rows whose keys are not one range (Redis 7.0's) ---------- */
+
+/* A single key at index i with flags f; a range from i to the last argument. */
+#define SPEC_KEY(i, f) {.flags = (f), .begin = (i), .a = 0, .b = 1, .c = 0}
+#define SPEC_REST(i, f) {.flags = (f), .begin = (i), .a = -1, .b = 1, .c = 0}
+static const dyna_key_spec_t SPECS_SET[] = {
+    {.notes = "RW and ACCESS due to the optional `GET` argument", .flags = "RW access update variable_flags",
+     .begin = 1, .a = 0, .b = 1}};
+static const dyna_key_spec_t SPECS_GETEX[] = {
+    {.notes = "RW and UPDATE because it changes the TTL", .flags = "RW access update", .begin = 1, .a = 0, .b = 1}};
+static const dyna_key_spec_t SPECS_MOVE[] = {SPEC_KEY(1, "RW access delete"), SPEC_KEY(2, "RW insert")};
+static const dyna_key_spec_t SPECS_OW_STORE[] = {SPEC_KEY(1, "OW update"), SPEC_REST(2, "RO access")};
+static const dyna_key_spec_t SPECS_RW_STORE[] = {SPEC_KEY(1, "RW update"), SPEC_REST(2, "RO access")};
+static const dyna_key_spec_t SPECS_RANGESTORE[] = {SPEC_KEY(1, "OW update"), SPEC_KEY(2, "RO access")};
+static const dyna_key_spec_t SPECS_SINTERCARD[] = {
+    {.flags = "RO access", .begin = 1, .keynum = 1, .a = 0, .b = 1, .c = 1}};
 
 /* ---------- sub-tables ---------- */
 
@@ -42,6 +60,11 @@ static const dyna_cmd_t COMMAND_SUBS[] = {
      DOCS("server", "2.8.13", "O(N) where N is the number of arguments to the command",
           "Extracts the key names from a full command line."),
      .fn = dyna_cmd_command_getkeys},
+    {.name = "command|getkeysandflags", .arity = -4, .flags = CMD_LOADING | CMD_STALE,
+     .acl = ACL_SLOW | ACL_CONNECTION,
+     DOCS("server", "7.0.0", "O(N) where N is the number of arguments to the command",
+          "Extracts the key names and their access flags from a full command line."),
+     .fn = dyna_cmd_command_getkeysandflags},
     {.name = "command|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION,
      DOCS("server", "5.0.0", "O(1)", "Lists the COMMAND subcommands."), .fn = dyna_cmd_help},
     {.name = "command|info", .arity = -2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION,
@@ -64,25 +87,55 @@ static const dyna_cmd_t CONFIG_SUBS[] = {
      .fn = dyna_cmd_config_get},
     {.name = "config|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW,
      DOCS("server", "5.0.0", "O(1)", "Lists the CONFIG subcommands."), .fn = dyna_cmd_help},
+    {.name = "config|resetstat", .arity = 2, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     DOCS("server", "2.0.0", "O(1)", "Resets the counters of INFO stats, commandstats and errorstats."),
+     .fn = dyna_cmd_config_resetstat},
+    {.name = "config|rewrite", .arity = 2, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     DOCS("server", "2.8.0", "O(1)", "Refused: Dyna does not rewrite its configuration file."),
+     .fn = dyna_cmd_config_rewrite},
+    {.name = "config|set", .arity = -4, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, .tips = "request_policy:all_nodes response_policy:all_succeeded",
+     DOCS("server", "2.0.0", "O(N) when N is the number of configuration parameters provided",
+          "Sets options that can change while the node runs, all of them or none; until the node restarts."),
+     .fn = dyna_cmd_config_set},
 };
 
+#define CLIENT_ADMIN .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, \
+    .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS | ACL_CONNECTION
+#define CLIENT_PLAIN .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION
 static const dyna_cmd_t CLIENT_SUBS[] = {
-    {.name = "client|getname", .arity = 2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-     .acl = ACL_SLOW | ACL_CONNECTION,
-     DOCS("connection", "2.6.9", "O(1)", "Returns nil: Dyna keeps no connection names."),
+    {.name = "client|getname", .arity = 2, CLIENT_PLAIN,
+     DOCS("connection", "2.6.9", "O(1)", "Returns the name of this connection, or nil."),
      .fn = dyna_cmd_client_getname},
     {.name = "client|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_CONNECTION,
      DOCS("connection", "5.0.0", "O(1)", "Lists the CLIENT subcommands."), .fn = dyna_cmd_help},
-    {.name = "client|id", .arity = 2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-     .acl = ACL_SLOW | ACL_CONNECTION,
+    {.name = "client|id", .arity = 2, CLIENT_PLAIN,
      DOCS("connection", "5.0.0", "O(1)", "Returns this connection's id."), .fn = dyna_cmd_client_id},
-    {.name = "client|setinfo", .arity = 4, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-     .acl = ACL_SLOW | ACL_CONNECTION,
-     DOCS("connection", "7.2.0", "O(1)", "Accepts a client library's name or version, and ignores it."),
+    {.name = "client|info", .arity = 2, CLIENT_PLAIN, .tips = "nondeterministic_output",
+     DOCS("connection", "6.2.0", "O(1)", "Returns this connection's line of CLIENT LIST."),
+     .fn = dyna_cmd_client_info},
+    {.name = "client|kill", .arity = -3, CLIENT_ADMIN,
+     DOCS("connection", "2.4.0", "O(N) where N is the number of client connections",
+          "Closes the connections of an address (ip:port), or those that match ID, ADDR, LADDR, TYPE, USER and "
+          "SKIPME filters."),
+     .fn = dyna_cmd_client_kill},
+    {.name = "client|list", .arity = -2, CLIENT_ADMIN, .tips = "nondeterministic_output",
+     DOCS("connection", "2.4.0", "O(N) where N is the number of client connections",
+          "Returns a line about each open connection of this node: id, addresses, name, age, last command."),
+     .fn = dyna_cmd_client_list},
+    {.name = "client|no-evict", .arity = 3, CLIENT_ADMIN,
+     DOCS("connection", "7.0.0", "O(1)", "Accepts ON or OFF: Dyna never evicts a connection."),
+     .fn = dyna_cmd_client_no_evict},
+    {.name = "client|no-touch", .arity = 3, CLIENT_PLAIN,
+     DOCS("connection", "7.2.0", "O(1)", "Accepts ON or OFF: Dyna keeps no access times."),
+     .fn = dyna_cmd_client_no_touch},
+    {.name = "client|setinfo", .arity = 4, CLIENT_PLAIN,
+     DOCS("connection", "7.2.0", "O(1)", "Sets this connection's LIB-NAME or LIB-VER, shown by CLIENT LIST."),
      .fn = dyna_cmd_client_setinfo},
-    {.name = "client|setname", .arity = 3, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
-     .acl = ACL_SLOW | ACL_CONNECTION,
-     DOCS("connection", "2.6.9", "O(1)", "Accepts a connection name, and ignores it."),
+    {.name = "client|setname", .arity = 3, CLIENT_PLAIN,
+     DOCS("connection", "2.6.9", "O(1)", "Names this connection (shown by CLIENT LIST and GETNAME)."),
      .fn = dyna_cmd_client_setname},
 };
 
@@ -126,7 +179,7 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("string", "1.0.0", "O(1)", "Returns the value of a key: the last written sibling, or nil."),
      .fn = dyna_cmd_get},
     {.name = "set", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, 1, 1),
-     .acl = ACL_WRITE | ACL_STRING | ACL_SLOW, .key_flags = "RW access update variable_flags",
+     .acl = ACL_WRITE | ACL_STRING | ACL_SLOW, .key_flags = "RW access update variable_flags", SPECS(SPECS_SET),
      DOCS("string", "1.0.0", "O(1)",
           "Sets the value of a key, superseding every version its coordinator knows; with NX, XX or GET, "
           "judged on a quorum read and written with its context."),
@@ -238,6 +291,14 @@ static const dyna_cmd_t COMMANDS[] = {
     {.name = "config", .arity = -2, .acl = ACL_SLOW,
      DOCS("server", "2.0.0", "Depends on subcommand.", "Subcommands about the node's configuration."),
      SUBS(CONFIG_SUBS)},
+    {.name = "time", .arity = 1, .flags = CMD_LOADING | CMD_STALE | CMD_FAST, .acl = ACL_FAST,
+     .tips = "nondeterministic_output",
+     DOCS("server", "2.6.0", "O(1)", "Returns this node's wall clock: seconds and microseconds."),
+     .fn = dyna_cmd_time},
+    {.name = "monitor", .arity = 1, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     DOCS("server", "1.0.0", NULL, "Refused: Dyna does not copy every command to a monitoring connection."),
+     .fn = dyna_cmd_monitor},
     {.name = "info", .arity = -1, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW | ACL_DANGEROUS,
      .tips = "nondeterministic_output request_policy:all_shards response_policy:special",
      DOCS("server", "1.0.0", "O(1)", "Returns the node's state and counters as text, by section."),
@@ -311,7 +372,7 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("set", "1.0.0", NULL, "Returns the members of a set."),
      .fn = dyna_cmd_typed},
     {.name = "sismember", .arity = 3, .flags = CMD_READONLY | CMD_FAST, KEYS(1, 1, 1),
-     .acl = ACL_READ | ACL_SET | ACL_FAST, .key_flags = "RO access",
+     .acl = ACL_READ | ACL_SET | ACL_FAST, .key_flags = "RO",
      DOCS("set", "1.0.0", NULL, "Tells whether a member is in a set."),
      .fn = dyna_cmd_typed},
     {.name = "smismember", .arity = -3, .flags = CMD_READONLY | CMD_FAST, KEYS(1, 1, 1),
@@ -338,11 +399,11 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("set", "1.0.0", NULL, "Returns the intersection of sets (keys of one partition)."),
      .fn = dyna_cmd_typed},
     {.name = "sintercard", .arity = -3, .flags = CMD_READONLY | CMD_MOVABLEKEYS,
-     .acl = ACL_READ | ACL_SET | ACL_SLOW,
+     .acl = ACL_READ | ACL_SET | ACL_SLOW, SPECS(SPECS_SINTERCARD),
      DOCS("set", "7.0.0", NULL, "Returns the size of the intersection of sets, counting up to a limit."),
      .fn = dyna_cmd_typed},
     {.name = "sinterstore", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, -1, 1),
-     .acl = ACL_WRITE | ACL_SET | ACL_SLOW, .key_flags = "OW update",
+     .acl = ACL_WRITE | ACL_SET | ACL_SLOW, .key_flags = "RW update", SPECS(SPECS_RW_STORE),
      DOCS("set", "1.0.0", NULL, "Stores the intersection of sets in a key (keys of one partition)."),
      .fn = dyna_cmd_typed},
     {.name = "sunion", .arity = -2, .flags = CMD_READONLY, KEYS(1, -1, 1),
@@ -351,7 +412,7 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("set", "1.0.0", NULL, "Returns the union of sets (keys of one partition)."),
      .fn = dyna_cmd_typed},
     {.name = "sunionstore", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, -1, 1),
-     .acl = ACL_WRITE | ACL_SET | ACL_SLOW, .key_flags = "OW update",
+     .acl = ACL_WRITE | ACL_SET | ACL_SLOW, .key_flags = "OW update", SPECS(SPECS_OW_STORE),
      DOCS("set", "1.0.0", NULL, "Stores the union of sets in a key (keys of one partition)."),
      .fn = dyna_cmd_typed},
     {.name = "sdiff", .arity = -2, .flags = CMD_READONLY, KEYS(1, -1, 1),
@@ -360,11 +421,11 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("set", "1.0.0", NULL, "Returns the difference of sets (keys of one partition)."),
      .fn = dyna_cmd_typed},
     {.name = "sdiffstore", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, -1, 1),
-     .acl = ACL_WRITE | ACL_SET | ACL_SLOW, .key_flags = "OW update",
+     .acl = ACL_WRITE | ACL_SET | ACL_SLOW, .key_flags = "OW update", SPECS(SPECS_OW_STORE),
      DOCS("set", "1.0.0", NULL, "Stores the difference of sets in a key (keys of one partition)."),
      .fn = dyna_cmd_typed},
     {.name = "smove", .arity = 4, .flags = CMD_WRITE | CMD_FAST, KEYS(1, 2, 1),
-     .acl = ACL_WRITE | ACL_SET | ACL_FAST, .key_flags = "RW delete",
+     .acl = ACL_WRITE | ACL_SET | ACL_FAST, .key_flags = "RW access delete", SPECS(SPECS_MOVE),
      DOCS("set", "1.0.0", NULL, "Moves a member from one set to another (keys of one partition)."),
      .fn = dyna_cmd_typed},
     {.name = "hset", .arity = -4, .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST, KEYS(1, 1, 1),
@@ -436,7 +497,7 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("sorted-set", "1.2.0", NULL, "Adds members to a sorted set, or updates their scores."),
      .fn = dyna_cmd_typed},
     {.name = "zincrby", .arity = 4, .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST, KEYS(1, 1, 1),
-     .acl = ACL_WRITE | ACL_SORTEDSET | ACL_FAST, .key_flags = "RW update",
+     .acl = ACL_WRITE | ACL_SORTEDSET | ACL_FAST, .key_flags = "RW access update",
      DOCS("sorted-set", "1.2.0", NULL, "Increments the score of a member of a sorted set."),
      .fn = dyna_cmd_typed},
     {.name = "zrem", .arity = -3, .flags = CMD_WRITE | CMD_FAST, KEYS(1, 1, 1),
@@ -521,7 +582,7 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("sorted-set", "6.2.0", NULL, "Returns random members of a sorted set."),
      .fn = dyna_cmd_typed},
     {.name = "zrangestore", .arity = -5, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, 2, 1),
-     .acl = ACL_WRITE | ACL_SORTEDSET | ACL_SLOW, .key_flags = "OW update",
+     .acl = ACL_WRITE | ACL_SORTEDSET | ACL_SLOW, .key_flags = "OW update", SPECS(SPECS_RANGESTORE),
      DOCS("sorted-set", "6.2.0", NULL, "Stores a range of a sorted set in a key (keys of one partition)."),
      .fn = dyna_cmd_typed},
     {.name = "lpush", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST, KEYS(1, 1, 1),
@@ -577,15 +638,15 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("list", "1.0.0", NULL, "Keeps only a range of elements of a list."),
      .fn = dyna_cmd_typed},
     {.name = "lpos", .arity = -3, .flags = CMD_READONLY, KEYS(1, 1, 1),
-     .acl = ACL_READ | ACL_LIST | ACL_SLOW, .key_flags = "RO",
+     .acl = ACL_READ | ACL_LIST | ACL_SLOW, .key_flags = "RO access",
      DOCS("list", "6.0.6", NULL, "Returns the index of matching elements of a list."),
      .fn = dyna_cmd_typed},
     {.name = "lmove", .arity = 5, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, 2, 1),
-     .acl = ACL_WRITE | ACL_LIST | ACL_SLOW, .key_flags = "RW access delete",
+     .acl = ACL_WRITE | ACL_LIST | ACL_SLOW, .key_flags = "RW access delete", SPECS(SPECS_MOVE),
      DOCS("list", "6.2.0", NULL, "Moves an element from one list to another (keys of one partition)."),
      .fn = dyna_cmd_typed},
     {.name = "rpoplpush", .arity = 3, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, 2, 1),
-     .acl = ACL_WRITE | ACL_LIST | ACL_SLOW, .key_flags = "RW access delete",
+     .acl = ACL_WRITE | ACL_LIST | ACL_SLOW, .key_flags = "RW access delete", SPECS(SPECS_MOVE),
      DOCS("list", "1.2.0", NULL, "Moves the last element of a list to the head of another (keys of one partition)."),
      .fn = dyna_cmd_typed},
     {.name = "type", .arity = 2, .flags = CMD_READONLY | CMD_FAST, KEYS(1, 1, 1),
@@ -625,7 +686,7 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("generic", "7.0.0", NULL, "Returns a key's expiry as a Unix time in milliseconds."),
      .fn = dyna_cmd_typed},
     {.name = "getex", .arity = -2, .flags = CMD_WRITE | CMD_FAST, KEYS(1, 1, 1),
-     .acl = ACL_WRITE | ACL_STRING | ACL_FAST, .key_flags = "RW access update",
+     .acl = ACL_WRITE | ACL_STRING | ACL_FAST, .key_flags = "RW access update", SPECS(SPECS_GETEX),
      DOCS("string", "6.2.0", NULL, "Returns the value of a key and sets or removes its expiry."),
      .fn = dyna_cmd_typed},
     {.name = "object", .arity = -2, .acl = ACL_SLOW,
@@ -670,6 +731,43 @@ const char *dyna_acl_name(uint32_t bit) {
       "@dangerous", "@connection", "@transaction", "@scripting"};
   for (uint32_t i = 0; i < ACL_BITS; i++)
     if (bit == 1u << i) return names[i];
+  return NULL;
+}
+
+/* ---------- row indexes (commandstats): the top-level rows, then each container's ---------- */
+
+static size_t row_base[sizeof(COMMANDS) / sizeof(COMMANDS[0])]; /* first index of a container's subs */
+static size_t nrows;
+
+static void rows_build(void) {
+  nrows = NCOMMANDS;
+  for (size_t i = 0; i < NCOMMANDS; i++) {
+    row_base[i] = nrows;
+    nrows += COMMANDS[i].nsubs;
+  }
+  DYNA_ASSERT(nrows <= DYNA_CMDSTAT_MAX, "%zu command rows: grow DYNA_CMDSTAT_MAX", nrows);
+}
+
+size_t dyna_cmd_rows(void) {
+  if (!nrows) rows_build();
+  return nrows;
+}
+
+size_t dyna_cmd_index(const dyna_cmd_t *cmd) {
+  if (!nrows) rows_build();
+  if (cmd >= COMMANDS && cmd < COMMANDS + NCOMMANDS) return (size_t)(cmd - COMMANDS);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (COMMANDS[i].subs && cmd >= COMMANDS[i].subs && cmd < COMMANDS[i].subs + COMMANDS[i].nsubs)
+      return row_base[i] + (size_t)(cmd - COMMANDS[i].subs);
+  DYNA_ASSERT(0, "command row %p is in no table", (const void *)cmd);
+  return 0;
+}
+
+const dyna_cmd_t *dyna_cmd_row(size_t idx) {
+  if (!nrows) rows_build();
+  if (idx < NCOMMANDS) return &COMMANDS[idx];
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (idx >= row_base[i] && idx < row_base[i] + COMMANDS[i].nsubs) return &COMMANDS[i].subs[idx - row_base[i]];
   return NULL;
 }
 
@@ -799,20 +897,55 @@ static void unknown_subcommand(conn_t *c, const dyna_cmd_t *parent, const dyna_a
   dyna_conn_answer_error(c, line);
 }
 
+/* Runs row cmd's handler for c, counting it (INFO commandstats): its time, and the
+ * replies it answered at once or in slots that start with '-' as failures. */
+static void run(dyna_server_t *s, conn_t *c, const dyna_cmd_t *cmd, const dyna_args_t *a) {
+  size_t idx = dyna_cmd_index(cmd);
+  size_t out = c->wq.out.len;
+  uint64_t t0 = uv_hrtime();
+  c->last_cmd = cmd->name;
+  c->last_cmd_ms = dyna_server_now(s);
+  c->cur_stat = (uint32_t)idx + 1; /* the slots it opens carry it (dyna_conn_slot_push) */
+  cmd->fn(s, c, a);
+  c->cur_stat = 0;
+  dyna_cmdstat_t *st = &s->stats.cmd[idx];
+  st->calls++;
+  st->usec += (uv_hrtime() - t0) / 1000;
+  if (c->wq.out.len > out) { /* answered at once, with nothing ahead of it */
+    dyna_buf_t part = {.data = c->wq.out.data + out, .len = c->wq.out.len - out};
+    dyna_stats_reply(s, (uint32_t)idx, &part);
+  }
+}
+
+/* A command refused before its handler (arity, unknown subcommand): a rejected call. */
+static void rejected(dyna_server_t *s, const dyna_cmd_t *cmd) {
+  if (cmd) s->stats.cmd[dyna_cmd_index(cmd)].rejected++;
+  static const uint8_t err[] = "-ERR\r\n";
+  dyna_stats_error_reply(s, err, sizeof(err) - 1);
+}
+
 void dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *rc) {
   dyna_args_t a = {rc->argc, rc->base, rc->argo, rc->argl};
   const dyna_cmd_t *cmd = dyna_cmd_lookup(dyna_arg(&a, 0), dyna_arg_len(&a, 0));
   if (!cmd) {
+    rejected(s, NULL);
     unknown_command(c, &a);
   } else if (!dyna_cmd_arity_ok(cmd->arity, a.argc)) {
+    rejected(s, cmd);
     dyna_conn_answer_arity_error(c, cmd->name);
   } else if (cmd->subs && (a.argc >= 2 || !cmd->fn)) {
     const dyna_cmd_t *sub = dyna_cmd_sub_lookup(cmd, dyna_arg(&a, 1), dyna_arg_len(&a, 1));
-    if (!sub) unknown_subcommand(c, cmd, &a);
-    else if (!dyna_cmd_arity_ok(sub->arity, a.argc)) dyna_conn_answer_arity_error(c, sub->name);
-    else sub->fn(s, c, &a);
+    if (!sub) {
+      rejected(s, cmd);
+      unknown_subcommand(c, cmd, &a);
+    } else if (!dyna_cmd_arity_ok(sub->arity, a.argc)) {
+      rejected(s, sub);
+      dyna_conn_answer_arity_error(c, sub->name);
+    } else {
+      run(s, c, sub, &a);
+    }
   } else {
-    cmd->fn(s, c, &a);
+    run(s, c, cmd, &a);
   }
   dyna_conn_flush_slots(s, c);
 }

@@ -97,6 +97,21 @@ enum {
   ACL_BITS = 21
 };
 
+/* One key spec of Redis 7 (COMMAND INFO's key specs, COMMAND GETKEYS): where a group of
+ * key arguments begins (an index) and how far it goes: a range (lastkey relative to the
+ * beginning, or negative from the end; keystep; limit) or a count argument (keynum: the
+ * count at begin + keynumidx, the keys from begin + firstkey on, every keystep). A row
+ * whose keys are one range with one set of flags says it with first_key, last_key,
+ * key_step and key_flags alone; a row whose keys Redis describes otherwise (two keys of
+ * different flags, a numkeys argument, notes) lists its specs. */
+typedef struct dyna_key_spec {
+  const char *notes;  /* Redis's notes, or NULL */
+  const char *flags;  /* space-separated ("RW access delete") */
+  int begin;          /* begin_search index */
+  int keynum;         /* 0: find_keys range, 1: find_keys keynum */
+  int a, b, c;        /* range: lastkey, keystep, limit; keynum: keynumidx, firstkey, keystep */
+} dyna_key_spec_t;
+
 typedef struct dyna_cmd dyna_cmd_t;
 /* A handler: answers (dyna_conn_answer_now, dyna_conn_answer_error) or opens a slot and submits
  * requests (cmd_reply.c). argc already satisfies the row's arity. */
@@ -117,6 +132,8 @@ struct dyna_cmd {
   dyna_cmd_fn_t *fn;      /* NULL only for a container always called with a subcommand */
   const dyna_cmd_t *subs; /* a container's sub-table (nsubs rows), else NULL */
   size_t nsubs;
+  const dyna_key_spec_t *specs; /* its key specs when not the one range above, else NULL */
+  size_t nspecs;
 };
 
 /* The top-level rows, in table order. */
@@ -129,6 +146,11 @@ const dyna_cmd_t *dyna_cmd_lookup(const uint8_t *name, size_t len);
 const dyna_cmd_t *dyna_cmd_sub_lookup(const dyna_cmd_t *parent, const uint8_t *sub, size_t len);
 /* A subcommand's own part of its name ("get" for "config|get"). */
 const char *dyna_cmd_sub_name(const dyna_cmd_t *cmd);
+/* Every row, subcommands included, has a stable index below dyna_cmd_rows() (INFO
+ * commandstats counts by it); dyna_cmd_row is the row of an index. */
+size_t dyna_cmd_rows(void);
+size_t dyna_cmd_index(const dyna_cmd_t *cmd);
+const dyna_cmd_t *dyna_cmd_row(size_t idx);
 /* 1 when argc satisfies arity. */
 static inline int dyna_cmd_arity_ok(int arity, size_t argc) {
   return arity >= 0 ? argc == (size_t)arity : argc >= (size_t)-arity;
@@ -190,14 +212,20 @@ dyna_cmd_fn_t dyna_cmd_dyna_get, dyna_cmd_dyna_put, dyna_cmd_dyna_del, dyna_cmd_
     dyna_cmd_dyna_admin_leave, dyna_cmd_dyna_admin_remove, dyna_cmd_dyna_admin_repair;
 /* cmd_server.c: connection and server */
 dyna_cmd_fn_t dyna_cmd_ping, dyna_cmd_echo, dyna_cmd_quit, dyna_cmd_select, dyna_cmd_hello,
-    dyna_cmd_info, dyna_cmd_config_get, dyna_cmd_client_id, dyna_cmd_client_getname,
-    dyna_cmd_client_setname, dyna_cmd_client_setinfo, dyna_cmd_help;
+    dyna_cmd_time, dyna_cmd_monitor, dyna_cmd_help;
+/* cmd_info.c, cmd_config.c, cmd_client.c */
+dyna_cmd_fn_t dyna_cmd_info;
+dyna_cmd_fn_t dyna_cmd_config_get, dyna_cmd_config_set, dyna_cmd_config_resetstat, dyna_cmd_config_rewrite;
+dyna_cmd_fn_t dyna_cmd_client_id, dyna_cmd_client_getname, dyna_cmd_client_setname, dyna_cmd_client_setinfo,
+    dyna_cmd_client_info, dyna_cmd_client_list, dyna_cmd_client_kill, dyna_cmd_client_no_evict,
+    dyna_cmd_client_no_touch;
 /* cmd_typed.c: every typed command (core/typed.h), resolved by name */
 dyna_cmd_fn_t dyna_cmd_typed;
 /* A typed read's answer into slot->out, from the merged object in r. */
 void dyna_cmd_typed_read(dyna_server_t *s, slot_t *slot, const dyna_node_reply_t *r);
 /* cmd_command.c: the table, described */
 dyna_cmd_fn_t dyna_cmd_command, dyna_cmd_command_count, dyna_cmd_command_info,
-    dyna_cmd_command_docs, dyna_cmd_command_list, dyna_cmd_command_getkeys;
+    dyna_cmd_command_docs, dyna_cmd_command_list, dyna_cmd_command_getkeys,
+    dyna_cmd_command_getkeysandflags;
 
 #endif

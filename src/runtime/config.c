@@ -128,6 +128,7 @@ int dyna_config_parse(dyna_config_t *c, int argc, char **argv, char *err, size_t
     if (!strcmp(argv[i], "--config")) {
       if (i + 1 >= argc) return set_err(err, errlen, "%s needs a value%s", argv[i], "");
       if (load_file(c, argv[i + 1], err, errlen)) return -1;
+      snprintf(c->config_file, sizeof(c->config_file), "%s", argv[i + 1]);
     }
   }
   for (int i = 1; i < argc; i++) {

@@ -46,6 +46,7 @@ typedef struct dyna_config {
   size_t max_request_bytes;     /* largest single request buffered */
   size_t max_output_bytes;      /* stop reading a client whose unsent replies exceed this */
   dyna_log_level_t log_level;
+  char config_file[512];    /* --config FILE, "" when none (CONFIG REWRITE says so) */
 } dyna_config_t;
 
 void dyna_config_default(dyna_config_t *c);

@@ -96,6 +96,7 @@ void dyna_conn_slot_push(conn_t *c, slot_t *slot) {
     c->last_req = slot->first_req + slot->nsub - 1;
   }
   slot->conn = c;
+  slot->stat = c->cur_stat;
   if (c->tail) c->tail->next = slot;
   else c->head = slot;
   c->tail = slot;
@@ -116,6 +117,7 @@ again:
     DYNA_ASSERT(slot->conn == c && c->nslots > 0, "conn %llu: head slot of conn %llu, count %zu",
                 (unsigned long long)c->id, (unsigned long long)(slot->conn ? slot->conn->id : 0),
                 c->nslots);
+    if (slot->stat) dyna_stats_reply(s, slot->stat - 1, &slot->out);
     dyna_buf_put(&c->wq.out, slot->out.data, slot->out.len);
     c->head = slot->next;
     if (!c->head) c->tail = NULL;
@@ -245,6 +247,7 @@ static void value_too_big(dyna_server_t *s, conn_t *c, size_t len) {
   s->stats.commands++;
   snprintf(line, sizeof(line), DYNA_WORD_TOOBIG " value is %zu bytes, limit is %zu", len, s->cfg.max_value_bytes);
   dyna_conn_answer_error(c, line);
+  dyna_stats_error_reply(s, (const uint8_t *)"-" DYNA_WORD_TOOBIG "\r\n", sizeof(DYNA_WORD_TOOBIG) + 2);
   dyna_conn_flush_slots(s, c);
 }
 
@@ -310,6 +313,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   c->in.len += (size_t)nread;
+  s->stats.net_input_bytes += (uint64_t)nread;
   c->last_input_ms = dyna_server_now(s);
   process_input(s, c);
 }
@@ -356,7 +360,55 @@ void dyna_conn_write(dyna_server_t *s, conn_t *c) {
   else conn_unblock(s, c);
 }
 
+/* ---------- what CLIENT LIST shows ---------- */
+
+int dyna_conn_set_name(conn_t *c, const uint8_t *name, size_t len, const char **err) {
+  for (size_t i = 0; i < len; i++) {
+    if (name[i] < '!' || name[i] > '~') {
+      if (err) *err = DYNA_CONN_NAME_BAD;
+      return -1;
+    }
+  }
+  if (len > DYNA_CONN_NAME_MAX) {
+    if (err) *err = DYNA_CONN_NAME_LONG;
+    return -1;
+  }
+  memcpy(c->name, name, len);
+  c->name[len] = 0;
+  return 0;
+}
+
+/* "ip:port" of a socket address ("?" when it cannot be told). */
+static void format_addr(const struct sockaddr_storage *ss, char *out, size_t cap) {
+  char ip[64] = "?";
+  int port = 0;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    uv_ip4_name(a, ip, sizeof(ip));
+    port = ntohs(a->sin_port);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    uv_ip6_name(a, ip, sizeof(ip));
+    port = ntohs(a->sin6_port);
+  }
+  snprintf(out, cap, "%s:%d", ip, port);
+}
+
+static void conn_addresses(conn_t *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  memset(&ss, 0, sizeof(ss));
+  uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+  format_addr(&ss, c->addr, sizeof(c->addr));
+  len = sizeof(ss);
+  memset(&ss, 0, sizeof(ss));
+  uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len);
+  format_addr(&ss, c->laddr, sizeof(c->laddr));
+}
+
 /* ---------- accepting ---------- */
+
+size_t dyna_conn_max_bulk(const dyna_server_t *s) { return s->cfg.max_value_bytes + 64 * 1024; }
 
 void dyna_conn_accept(dyna_server_t *s, uv_stream_t *ls) {
   conn_t *c = dyna_calloc(1, sizeof(*c));
@@ -373,13 +425,15 @@ void dyna_conn_accept(dyna_server_t *s, uv_stream_t *ls) {
   c->id = ++s->next_conn_id;
   dyna_resp_limits_t lim;
   dyna_resp_limits_default(&lim);
-  lim.max_bulk = s->cfg.max_value_bytes + 64 * 1024;
+  lim.max_bulk = dyna_conn_max_bulk(s);
   lim.max_args = 1024 * 1024;
   /* A larger argument, up to Redis's proto-max-bulk-len, is dropped as it arrives and
    * answered -TOOBIG (value_too_big); past that the stream is closed, as Redis does. */
   lim.max_skip = (size_t)512 * 1024 * 1024;
   dyna_resp_parser_init(&c->parser, &lim);
   c->last_input_ms = dyna_server_now(s);
+  c->created_ms = c->last_cmd_ms = c->last_input_ms;
+  conn_addresses(c);
   c->next = s->conns;
   if (s->conns) s->conns->prev = c;
   s->conns = c;

@@ -38,6 +38,9 @@
 
 struct dyna_server;
 
+/* The longest connection name CLIENT SETNAME takes. */
+#define DYNA_CONN_NAME_MAX 255
+
 /* Commands of one connection waiting for replies before we stop reading from it. */
 #define DYNA_CONN_MAX_INFLIGHT 256
 
@@ -95,6 +98,8 @@ typedef struct slot {
   uint32_t nkeep;
   const struct dyna_typed_cmd *tcmd; /* SLOT_TREAD: the command to run on the reply */
   dyna_buf_t targs;    /* SLOT_TREAD: its arguments (proto/wire.h's dyna_wire_put_args; owned) */
+  uint32_t stat;       /* 1 + the command-table row index of its command (INFO commandstats),
+                          0: none; its reply is counted when it leaves (conn.c) */
 } slot_t;
 
 typedef enum {
@@ -121,6 +126,17 @@ typedef struct conn {
   uint64_t last_input_ms;    /* when bytes last arrived */
   slot_t *stepping;          /* a SLOT_STEP in the queue (its tail): no command is taken
                                 until it has left the queue */
+  /* What CLIENT LIST / CLIENT INFO show (cmd_client.c): */
+  char name[DYNA_CONN_NAME_MAX + 1]; /* CLIENT SETNAME (or HELLO SETNAME): "" for none;
+                                set through dyna_conn_set_name, which validates it */
+  char lib_name[64], lib_ver[64]; /* CLIENT SETINFO LIB-NAME / LIB-VER ("" for none) */
+  char addr[64], laddr[64];  /* the client's address and ours, "ip:port", from accept */
+  uint64_t created_ms;       /* accepted (the loop's clock) */
+  uint64_t last_cmd_ms;      /* its last command was taken */
+  const char *last_cmd;      /* that command's table name ("client|list"; static), or NULL */
+  int no_evict, no_touch;    /* CLIENT NO-EVICT / NO-TOUCH: kept and shown, nothing else */
+  uint32_t cur_stat;         /* while a handler runs: 1 + its row index, given to the slots
+                                it pushes (slot_t.stat); 0 otherwise */
 } conn_t;
 
 /* ---- the slot pool (conn.c): paired get/put, as twemproxy's msg_get/msg_put ---- */
@@ -142,12 +158,22 @@ void dyna_conn_flush_slots(struct dyna_server *s, conn_t *c);
 
 /* ---- connections (conn.c) ---- */
 
+/* The parser's largest buffered argument: the largest value, and room for a key (a
+ * larger one is dropped unbuffered and answered -TOOBIG: resp.h's max_skip). */
+size_t dyna_conn_max_bulk(const struct dyna_server *s);
 /* Accepts a connection on the listener ls (called from its connection callback). */
 void dyna_conn_accept(struct dyna_server *s, uv_stream_t *ls);
 /* Closes c at once: its pending requests are forgotten, its memory freed later. */
 void dyna_conn_close(struct dyna_server *s, conn_t *c);
 /* After the current command: take no more input; close once every reply is written. */
 void dyna_conn_drain(conn_t *c);
+/* Names c (CLIENT SETNAME, HELLO SETNAME): len bytes at name, "" to clear. Returns 0, or
+ * -1 with c unchanged when the name has a byte Redis refuses (space, newline, any byte
+ * outside '!'..'~': DYNA_CONN_NAME_BAD is the error to answer) or is longer than
+ * DYNA_CONN_NAME_MAX (DYNA_CONN_NAME_LONG). */
+#define DYNA_CONN_NAME_BAD "ERR Client names cannot contain spaces, newlines or special characters."
+#define DYNA_CONN_NAME_LONG "ERR Client names cannot be longer than 255 bytes."
+int dyna_conn_set_name(conn_t *c, const uint8_t *name, size_t len, const char **err);
 /* Writes what c has ready, then pauses or resumes reading it (server flush, per turn). */
 void dyna_conn_write(struct dyna_server *s, conn_t *c);
 

@@ -48,7 +48,9 @@ typedef struct dynad_option {
   int (*valid)(uint64_t v);          /* numbers: one more check (ring-size: a power of 2) */
   const char *(*enum_name)(int v);   /* ENUM: the name of value v, NULL past the last one */
   void (*after)(dyna_config_t *c);   /* runs after a good value was stored (--cluster) */
-  int runtime;            /* 1: may change while dynad runs (CONFIG SET); none can yet */
+  int runtime;            /* 1: may change while dynad runs (CONFIG SET, cmd_config.c): read
+                             where it is used, by the runtime or through
+                             dyna_node_set_runtime_cfg; 0: fixed at start */
   dyna_opt_dest_t cfg;    /* its field in dyna_config_t (ADDR: the host) */
   size_t port_off;        /* ADDR: the port's field in dyna_config_t */
   dyna_opt_dest_t node;   /* its field in dyna_node_cfg_t (ADDR: "host:port" text) */

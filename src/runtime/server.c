@@ -88,6 +88,7 @@ static void on_check(uv_check_t *h) {
 
 static void on_tick(uv_timer_t *t) {
   dyna_server_t *s = t->data;
+  dyna_stats_tick(s);
   dyna_node_tick(s->node, dyna_server_time(s));
   if (s->peers) dyna_peers_tick(s->peers);
 }
@@ -105,6 +106,11 @@ static void on_timer(uv_timer_t *t) {
       dyna_conn_close(s, c);
     }
   }
+}
+
+void dyna_server_stall_timer(dyna_server_t *s) {
+  uint64_t period = s->cfg.stall_timeout_ms < 4000 ? s->cfg.stall_timeout_ms / 4 + 1 : 1000;
+  uv_timer_start(&s->timer, on_timer, period, period);
 }
 
 void dyna_server_stop(dyna_server_t *s) {
@@ -188,8 +194,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   uv_timer_start(&s->tick, on_tick, 50, 50);
   uv_timer_init(loop, &s->timer);
   s->timer.data = s;
-  uint64_t period = cfg->stall_timeout_ms < 4000 ? cfg->stall_timeout_ms / 4 + 1 : 1000;
-  uv_timer_start(&s->timer, on_timer, period, period);
+  dyna_server_stall_timer(s);
   uv_signal_init(loop, &s->sigterm);
   s->sigterm.data = s;
   uv_signal_start(&s->sigterm, on_signal, SIGTERM);
@@ -198,6 +203,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   uv_signal_start(&s->sigint, on_signal, SIGINT);
   signal(SIGPIPE, SIG_IGN);
   s->start_ms = uv_now(loop);
+  dyna_stats_start(s);
   LOG_INFO("node %016llx listening on %s:%d (cluster %s:%d), data %s, sync %s",
            (unsigned long long)s->node_id, cfg->listen_host, cfg->listen_port, cfg->cluster_host,
            cfg->cluster_port, cfg->data, dyna_sync_name(cfg->sync));

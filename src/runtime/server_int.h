@@ -7,11 +7,29 @@
 #include "store/store.h"
 #include "runtime/peer.h"
 
+/* INFO commandstats: per command-table row (dyna_cmd_index), and errorstats: per error
+ * word ("ERR", "WRONGTYPE"), counted by the dispatcher and the slot queue (cmd_info.c). */
+#define DYNA_CMDSTAT_MAX 384
+#define DYNA_ERRSTAT_MAX 32
+typedef struct dyna_cmdstat {
+  uint64_t calls, usec, rejected, failed;
+} dyna_cmdstat_t;
+typedef struct dyna_errstat {
+  char word[32];
+  uint64_t count;
+} dyna_errstat_t;
+
 typedef struct dyna_server_stats {
   uint64_t connections_received, connections_rejected, commands, protocol_errors;
   uint64_t commits, commit_errors, stalled_closed;
   uint64_t early_replies; /* read replies released before their batch was durable */
   uint64_t unheld_acks;   /* write replies released at once: their write was durable */
+  uint64_t keyspace_hits, keyspace_misses; /* GET / MGET keys found / not found */
+  uint64_t total_error_replies;            /* errors answered (errorstats' sum) */
+  uint64_t net_input_bytes;                /* bytes read from clients */
+  dyna_cmdstat_t cmd[DYNA_CMDSTAT_MAX];
+  dyna_errstat_t err[DYNA_ERRSTAT_MAX];
+  size_t nerr;
 } dyna_server_stats_t;
 
 typedef struct dyna_commit dyna_commit_t;
@@ -39,6 +57,11 @@ struct dyna_server {
   size_t nfree_slots;
   uint64_t next_conn_id, next_req;
   uint64_t start_ms;
+  uint64_t start_wall_s;    /* Unix time at start (INFO rdb_last_save_time) */
+  char run_id[41];          /* 40 hex digits, new at each start (INFO run_id) */
+  uint64_t ops_at_ms, ops_at_count; /* the last ops/sec sample: when, commands then */
+  uint64_t ops_samples[16]; /* commands per second over the last samples (INFO) */
+  unsigned ops_next;
   int stopping;
   dyna_server_stats_t stats;
 };
@@ -75,7 +98,21 @@ void dyna_commit_close(dyna_server_t *s);
 void dyna_commit_reply_after_writes(dyna_server_t *s, dyna_node_reply_t *r);
 void dyna_commit_free(dyna_server_t *s);
 
+/* ---- cmd_info.c: counters INFO shows ---- */
+/* Counts the error reply line at p (n bytes, "-WORD message\r\n") under its word. */
+void dyna_stats_error_reply(dyna_server_t *s, const uint8_t *p, size_t n);
+/* A reply of the command-table row index idx left (slot_t.stat): counts a failure. */
+void dyna_stats_reply(dyna_server_t *s, uint32_t idx, const dyna_buf_t *out);
+
+/* CONFIG RESETSTAT: the counters above start again from zero. */
+void dyna_stats_reset(dyna_server_t *s);
+/* At open: the run id, the start time. Each tick: the ops/sec sample. */
+void dyna_stats_start(dyna_server_t *s);
+void dyna_stats_tick(dyna_server_t *s);
+
 /* ---- server.c ---- */
+/* (Re)starts the stall check timer at a period from cfg.stall_timeout_ms. */
+void dyna_server_stall_timer(dyna_server_t *s);
 /* Delivers a node reply to its connection's slot. */
 void dyna_server_route_reply(dyna_server_t *s, dyna_node_reply_t *r);
 /* Writes out every connection with new output. */
