@@ -204,7 +204,6 @@ static void sec_memory(dyna_server_t *s, dyna_buf_t *t) {
   info_str(t, "maxmemory_human", "0B");
   info_str(t, "maxmemory_policy", "noeviction");
   info_str(t, "mem_fragmentation_ratio", "1.00");
-  info_str(t, "mem_allocator", "libc");
 }
 
 static void sec_persistence(dyna_server_t *s, dyna_buf_t *t) {

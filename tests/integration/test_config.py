@@ -107,8 +107,11 @@ def t_patterns(h):
         r = c.call("CONFIG", "GET")
         h.check("CONFIG GET without a pattern -> arity error", hasattr(r, "msg") and "wrong number" in r.msg,
                 short(r))
-        r = c.call("CONFIG", "SET", "fd-min-ms", "1")
-        h.check("CONFIG SET -> error", hasattr(r, "msg") and r.msg.startswith("ERR"), short(r))
+        h.eq("CONFIG SET fd-min-ms 1 (a runtime option)", c.call("CONFIG", "SET", "fd-min-ms", "1"), "OK")
+        h.eq("... CONFIG GET shows it", c.call("CONFIG", "GET", "fd-min-ms"), [b"fd-min-ms", b"1"])
+        r = c.call("CONFIG", "SET", "ring-size", "64")
+        h.check("CONFIG SET ring-size -> immutable", hasattr(r, "msg") and r.msg.endswith("can't set immutable config"),
+                short(r))
 
 
 def t_help(h):
