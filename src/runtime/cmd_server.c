@@ -193,7 +193,10 @@ void dyna_cmd_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   info_u64(&t, "aae_keys_repaired", ns->aae_keys_repaired);
   info_u64(&t, "tombstones_reaped", ns->tombstones_reaped);
   info_u64(&t, "background_budget_waits", ns->budget_waits);
+  info_u64(&t, "coordinated_local", ns->coordinated_local);   /* for keys whose home replicas hold this node */
+  info_u64(&t, "coordinated_remote", ns->coordinated_remote); /* for keys of other nodes */
   info_section(&t, "Cluster");
+  info_u64(&t, "cluster_enabled", 1); /* Redis's word: cluster clients check it (CLUSTER SLOTS is served) */
   info_str(&t, "cluster_name", s->cfg.cluster_name);
   info_u64(&t, "members", cl->n);
   info_u64(&t, "ring_size", cl->ring.size);
