@@ -2,8 +2,9 @@
  * the last DYNA.RING reply (decoded by src/proto/ring_reply.c, the layout the server
  * encodes with). Pure (no I/O), so that the unit tests feed it canned replies.
  *
- * A key's partition is the top log2(Q) bits of XXH3_64bits(key), exactly as the nodes
- * compute it (src/core/keyspace.c); its preference list is the list the node sent for
+ * A key's partition is its Redis Cluster slot's (CRC16 of the key or its hash tag, mod
+ * 16384; Q contiguous ranges of slots), through dyna_key_partition (util/keyhash.h),
+ * the function the nodes place keys with; its preference list is the list the node sent for
  * that partition (first N distinct nodes, in the node's order). */
 #include "client/client_int.h"
 #include "util/keyhash.h"
@@ -13,7 +14,7 @@
 #include <string.h>
 
 uint32_t dyna_cring_partition(const dyna_cring_t *r, const void *key, size_t klen) {
-  return dyna_hash_partition(dyna_key_hash(key, klen), r->size);
+  return dyna_key_partition(key, klen, r->size);
 }
 
 size_t dyna_cring_prefs(const dyna_cring_t *r, const void *key, size_t klen,

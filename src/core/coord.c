@@ -550,6 +550,8 @@ void dyna_coord_request(dyna_node_t *n, const dyna_req_t *req) {
   }
   plan_t pl;
   make_plan(n, dyna_node_partition(n, req->key, req->klen), &pl);
+  if (is_home(&pl, n->cfg.id)) n->stats.coordinated_local++;
+  else n->stats.coordinated_remote++;
   if (req->op == DYNA_OP_GET) {
     n->stats.gets++;
     start_get(n, req, &pl);

@@ -1,5 +1,6 @@
-/* keyspace.h: where a key lives. A key hashes (xxHash3-64) into a 64-bit space cut into
- * Q = 2^b equal partitions (partition = top b bits of the hash). In the store, objects
+/* keyspace.h: where a key lives. A key's partition is that of its Redis Cluster slot
+ * (dyna_key_partition, util/keyhash.h: CRC16 of the key or its hash tag, mod 16384, in
+ * Q = 2^b contiguous ranges of slots). In the store, objects
  * are keyed partition-first so one partition can be iterated on its own (handoff,
  * anti-entropy):
  *

@@ -211,7 +211,7 @@ uint64_t dyna_node_stamp(dyna_node_t *n) {
 }
 
 uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t klen) {
-  return dyna_hash_partition(dyna_key_hash(key, klen), n->cl.ring.size);
+  return dyna_key_partition(key, klen, n->cl.ring.size);
 }
 
 uint64_t dyna_node_actor(const dyna_node_t *n, uint32_t p) {

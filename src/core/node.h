@@ -310,6 +310,9 @@ typedef struct dyna_node_stats {
   uint64_t hints_stored, hints_delivered, sloppy_writes;
   uint64_t aae_exchanges, aae_keys_sent, aae_keys_repaired;
   uint64_t tombstones_reaped, budget_waits;
+  /* client requests this node took for keys it is a home replica of (local) or not
+   * (remote: a client whose map was stale or which does not route by key) */
+  uint64_t coordinated_local, coordinated_remote;
 } dyna_node_stats_t;
 const dyna_node_stats_t *dyna_node_stats(const dyna_node_t *n);
 

@@ -13,7 +13,7 @@ typedef struct loc {
 } loc_t;
 
 static void locate(const dyna_replica_t *rep, const uint8_t *key, size_t klen, loc_t *l) {
-  l->part = dyna_hash_partition(dyna_key_hash(key, klen), rep->ring_size);
+  l->part = dyna_key_partition(key, klen, rep->ring_size);
   l->sklen = dyna_skey_make(l->part, key, klen, l->skey);
 }
 

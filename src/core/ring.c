@@ -21,7 +21,7 @@
  * Only free partitions change owner and a member never gets back what it gave up (it
  * sits at its target), so the number of moves is exactly the balance lower bound.
  * A partition clashing only by zone is kept when freeing it could trade that for a
- * node clash. Measured: Q=65536 over 1000 members rebalances in a few ms.
+ * node clash. Measured: Q=65536 over 1000 members rebalanced in a few ms (Q is now at most 16384).
  * Pure: no I/O, clock or randomness; memory through util/alloc.h. */
 #include "core/ring.h"
 #include "util/err.h"

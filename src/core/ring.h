@@ -55,8 +55,8 @@ int dyna_ring_single(dyna_ring_t *r, uint32_t q, const dyna_ring_member_t *m);
  * and the assignment starts from nothing. out must be initialised and distinct from old;
  * its previous contents are freed on success. Returns 0, DYNA_EINVAL or DYNA_ENOMEM.
  * EINVAL: n is 0 or over DYNA_RING_MEMBERS_MAX, ids repeat, a zone is not NUL-terminated,
- * the size is not a power of two in 1..65536, q is neither 0 nor old's size (resizing
- * is not supported), or old is malformed. The spread window is min(nval, n,
+ * the size is not a power of two in 1..DYNA_RING_MAX_SIZE (16384), q is neither 0 nor
+ * old's size (resizing is not supported), or old is malformed. The spread window is min(nval, n,
  * DYNA_RING_SPREAD_MAX) - 1 partitions on each side (at most Q/2).
  * Cost: about O(Q * N * log S + Q log Q + S log S), N = that window + 1. */
 int dyna_ring_rebalance(const dyna_ring_t *old, uint32_t q, const dyna_ring_member_t *members,
@@ -81,8 +81,9 @@ int dyna_ring_is_replica(const dyna_ring_t *r, uint32_t p, uint32_t nval, uint64
  *   varint size, varint nmembers, per member: u64 id, bytes zone (varint len + bytes),
  *   then size owner indexes as varints.
  * dyna_ring_read reads one ring from rd (which may hold more after it), validating
- * every field (power-of-two size up to 65536, ids strictly ascending, zone length,
- * owner indexes in range, every member owning at least one partition is NOT required).
+ * every field (power-of-two size up to DYNA_RING_MAX_SIZE = 16384, ids strictly
+ * ascending, zone length, owner indexes in range, every member owning at least one
+ * partition is NOT required).
  * Varints must be minimal and zones must hold no NUL byte, so a ring has exactly one
  * encoding. The empty ring (size 0, no members) encodes as two zero bytes and reads back.
  * Returns 0, DYNA_ECORRUPT or DYNA_ENOMEM; r (initialised) replaced on success only. */

@@ -13,7 +13,8 @@
  *     *size                  partition p's preference list, p = 0 .. size-1
  *       *k :idx ...          k <= n member indexes (into members), first one first
  *
- * A key's partition is the top log2(size) bits of its 64-bit hash (util/keyhash.h). */
+ * A key's partition is its slot's (CRC16 of the key or its hash tag, mod 16384) in size
+ * contiguous ranges of slots: dyna_key_partition (util/keyhash.h). */
 #ifndef DYNA_PROTO_RING_REPLY_H
 #define DYNA_PROTO_RING_REPLY_H
 #include "proto/resp.h"

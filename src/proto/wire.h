@@ -2,7 +2,7 @@
  *
  * A connection between two nodes carries frames:
  *
- *   u32le length of what follows | u8 version (1) | u8 type | body
+ *   u32le length of what follows | u8 version (2) | u8 type | body
  *
  * The first frame each way is HELLO; the receiver checks magic, protocol version and
  * cluster name before anything else and closes the connection on a mismatch. Every
@@ -44,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DYNA_WIRE_VERSION 1
+#define DYNA_WIRE_VERSION 2 /* 2: keys placed by Redis Cluster slots (1: by xxHash3) */
 #define DYNA_WIRE_MAGIC 0x414e5944u /* "DYNA" little-endian */
 #define DYNA_WIRE_MAX_FRAME (80u << 20)
 

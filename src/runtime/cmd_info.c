@@ -336,6 +336,8 @@ static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
   info_u64(t, "aae_keys_repaired", ns->aae_keys_repaired);
   info_u64(t, "tombstones_reaped", ns->tombstones_reaped);
   info_u64(t, "background_budget_waits", ns->budget_waits);
+  info_u64(t, "coordinated_local", ns->coordinated_local);   /* for keys whose home replicas hold this node */
+  info_u64(t, "coordinated_remote", ns->coordinated_remote); /* for keys of other nodes */
   info_str(t, "cluster_name", s->cfg.cluster_name);
   info_u64(t, "members", cl->n);
   info_u64(t, "ring_size", cl->ring.size);

@@ -10,7 +10,7 @@
  * message), as Redis's own handlers do. COMMAND, COMMAND INFO, COMMAND DOCS, COMMAND LIST and COMMAND
  * GETKEYS are answered from the rows (cmd_command.c).
  *
- * A container (CONFIG, CLIENT, COMMAND, DYNA.ADMIN) has a sub-table of rows named
+ * A container (CONFIG, CLIENT, CLUSTER, COMMAND, DYNA.ADMIN) has a sub-table of rows named
  * "parent|sub", as Redis 7 names them; the dispatcher looks up argv[1] there, checks
  * the subcommand's arity and calls its handler (the container's own handler, if any,
  * runs when no subcommand is given: COMMAND).
@@ -223,6 +223,9 @@ dyna_cmd_fn_t dyna_cmd_client_id, dyna_cmd_client_getname, dyna_cmd_client_setna
 dyna_cmd_fn_t dyna_cmd_typed;
 /* A typed read's answer into slot->out, from the merged object in r. */
 void dyna_cmd_typed_read(dyna_server_t *s, slot_t *slot, const dyna_node_reply_t *r);
+/* cmd_cluster.c: the Redis Cluster commands cluster-aware clients route by */
+dyna_cmd_fn_t dyna_cmd_cluster_slots, dyna_cmd_cluster_shards, dyna_cmd_cluster_nodes, dyna_cmd_cluster_info,
+    dyna_cmd_cluster_keyslot, dyna_cmd_cluster_myid, dyna_cmd_cluster_keysinslot, dyna_cmd_readonly;
 /* cmd_command.c: the table, described */
 dyna_cmd_fn_t dyna_cmd_command, dyna_cmd_command_count, dyna_cmd_command_info,
     dyna_cmd_command_docs, dyna_cmd_command_list, dyna_cmd_command_getkeys,

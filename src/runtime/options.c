@@ -99,7 +99,7 @@ const dynad_option_t dynad_options[] = {
    .help = "largest value", .cfg = CFG(max_value_bytes), .node = NODE(max_value_bytes)},
   {.name = "ring-size", .type = DYNA_OPT_U32, .min = 1, .max = DYNA_RING_MAX_SIZE, .arg = "Q",
    .valid = ring_size_ok, .help = "partitions of a new cluster, a power of two",
-   .bad = "invalid ring-size '%v' (want a power of two up to 65536)",
+   .bad = "invalid ring-size '%v' (want a power of two up to 16384, the number of hash slots)",
    .cfg = CFG(ring_size), .node = NODE(ring_size)},
   {.name = "n", .type = DYNA_OPT_U32, .min = 1, .max = DYNA_MAX_N, .arg = "N",
    .help = "replicas of each key", .cfg = CFG(n), .node = NODE(n)},

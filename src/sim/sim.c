@@ -15,6 +15,7 @@
 #include "core/cluster.h"
 #include "util/alloc.h"
 #include "core/ring.h"
+#include "util/keyhash.h"
 #include "sim/rng.h"
 #include "sim/sim.h"
 #include <inttypes.h>
@@ -364,7 +365,7 @@ static void usage(FILE *out) {
 "                     (comma list): deliberate faults set in every node's cfg.bugs\n"
 "                     (gate-forget-loss: in its durability gate); the checks must\n"
 "                     catch them\n"
-"  --ring-size Q      partitions, a power of two (default 64; use 4096+ for 1000 nodes)\n"
+"  --ring-size Q      partitions, a power of two up to 16384 (default 64; 4096+ for 1000 nodes)\n"
 "  --zones Z          declare Z zones (node i is in zone i%%Z); partitions may cut a zone\n"
 "  --nrw N,R,W        replication (default 3,2,2)\n"
 "  --joins J          joins under the churn mix (default 1)\n"
@@ -441,7 +442,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--keys")) bad = parse_u32(v, &o.keys) || o.keys > 1000000;
     else if (!strcmp(f, "--clients")) bad = parse_u32(v, &o.clients) || o.clients > 100000;
     else if (!strcmp(f, "--duration")) bad = parse_u64(v, &o.duration_ms);
-    else if (!strcmp(f, "--ring-size")) bad = parse_u32(v, &o.ring_size) || !o.ring_size || (o.ring_size & (o.ring_size - 1)) || o.ring_size > 65536;
+    else if (!strcmp(f, "--ring-size")) bad = parse_u32(v, &o.ring_size) || !dyna_ring_size_valid(o.ring_size);
     else if (!strcmp(f, "--zones")) bad = parse_u32(v, &o.zones) || o.zones > 64;
     else if (!strcmp(f, "--joins")) bad = parse_u32(v, &o.joins) || o.joins > 64;
     else if (!strcmp(f, "--faults")) bad = !v || parse_names(FAULT_NAMES, v, &o.faults);

@@ -221,7 +221,7 @@ static uint32_t new_write(sim_world_t *w, uint32_t key, uint8_t kind) {
 static size_t preflist(sim_world_t *w, uint32_t i, const wl_key_t *ky, uint32_t nval,
                        int *out, size_t max) {
   const dyna_cluster_t *cl = dyna_node_cluster(w->nodes[i].node);
-  uint32_t p = dyna_hash_partition(dyna_key_hash(ky->name, ky->klen), cl->ring.size);
+  uint32_t p = dyna_key_partition(ky->name, ky->klen, cl->ring.size);
   uint64_t ids[64];
   if (max > 64) max = 64;
   size_t n = dyna_ring_preflist(&cl->ring, p, nval, ids, max);

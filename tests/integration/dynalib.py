@@ -673,96 +673,34 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
 
 # ---------------------------------------------------------------------------- placement
 #
-# Where the ring puts a key: partition = top log2(Q) bits of XXH3_64bits(key) (seed 0),
-# as src/core/keyspace.c does. XXH3 for keys of 1..16 bytes is a few lines; the tests keep
-# their keys that short. The C library (libxxhash, a build dependency) is used through
-# ctypes to cross-check when it is there.
+# Where the ring puts a key: its Redis Cluster slot (CRC16/XMODEM of the key, or of its
+# hash tag: the part between the first '{' and the next '}' when not empty, mod 16384),
+# and the partition holding that slot (Q contiguous ranges of 16384 / Q slots), as
+# src/util/keyhash.c computes it. binascii.crc_hqx is CRC16/XMODEM with initial value 0.
 
-_M64 = (1 << 64) - 1
-_XXH3_SECRET = bytes([
-    0xb8, 0xfe, 0x6c, 0x39, 0x23, 0xa4, 0x4b, 0xbe, 0x7c, 0x01, 0x81, 0x2c, 0xf7, 0x21, 0xad, 0x1c,
-    0xde, 0xd4, 0x6d, 0xe9, 0x83, 0x90, 0x97, 0xdb, 0x72, 0x40, 0xa4, 0xa4, 0xb7, 0xb3, 0x67, 0x1f,
-    0xcb, 0x79, 0xe6, 0x4e, 0xcc, 0xc0, 0xe5, 0x78, 0x82, 0x5a, 0xd0, 0x7d, 0xcc, 0xff, 0x72, 0x21,
-    0xb8, 0x08, 0x46, 0x74, 0xf7, 0x43, 0x24, 0x8e, 0xe0, 0x35, 0x90, 0xe6, 0x81, 0x3a, 0x26, 0x4c])
+SLOTS = 16384
 
 
-def _le(b, off, n):
-    return int.from_bytes(b[off:off + n], "little")
-
-
-def _rotl64(x, r):
-    return ((x << r) | (x >> (64 - r))) & _M64
-
-
-def xxh3_64_short(key):
-    """XXH3_64bits(key) with seed 0, for 1 <= len(key) <= 16 (pure Python)."""
+def key_hashed_part(key):
+    """The part of key that is hashed: its hash tag when it has a non-empty one."""
     key = _b(key)
-    n = len(key)
-    sec = _XXH3_SECRET
-    if 1 <= n <= 3:
-        combined = (key[0] << 16) | (key[n >> 1] << 24) | key[n - 1] | (n << 8)
-        h = combined ^ ((_le(sec, 0, 4) ^ _le(sec, 4, 4)) & _M64)
-        h ^= h >> 33
-        h = (h * 0xC2B2AE3D27D4EB4F) & _M64
-        h ^= h >> 29
-        h = (h * 0x165667B19E3779F9) & _M64
-        return h ^ (h >> 32)
-    if 4 <= n <= 8:
-        in1, in2 = _le(key, 0, 4), _le(key, n - 4, 4)
-        bitflip = _le(sec, 8, 8) ^ _le(sec, 16, 8)
-        h = ((in2 + (in1 << 32)) & _M64) ^ bitflip
-        h ^= _rotl64(h, 49) ^ _rotl64(h, 24)
-        h = (h * 0x9FB21C651E98DF25) & _M64
-        h ^= (h >> 35) + n
-        h = (h * 0x9FB21C651E98DF25) & _M64
-        return h ^ (h >> 28)
-    if 9 <= n <= 16:
-        lo = _le(key, 0, 8) ^ (_le(sec, 24, 8) ^ _le(sec, 32, 8))
-        hi = _le(key, n - 8, 8) ^ (_le(sec, 40, 8) ^ _le(sec, 48, 8))
-        prod = lo * hi
-        fold = (prod & _M64) ^ (prod >> 64)
-        swapped = int.from_bytes(lo.to_bytes(8, "little"), "big")
-        acc = (n + swapped + hi + fold) & _M64
-        acc ^= acc >> 37
-        acc = (acc * 0x165667919E3779F9) & _M64
-        return acc ^ (acc >> 32)
-    raise ValueError("xxh3_64_short handles keys of 1..16 bytes, not %d" % n)
+    open_ = key.find(b"{")
+    if open_ >= 0:
+        close = key.find(b"}", open_ + 1)
+        if close > open_ + 1:
+            return key[open_ + 1:close]
+    return key
 
 
-_LIBXXH = []
-
-
-def xxh3_64_c(key):
-    """XXH3_64bits through libxxhash (ctypes); None when the library is not there."""
-    if not _LIBXXH:
-        lib = None
-        try:
-            import ctypes
-            import ctypes.util
-            for name in ("libxxhash.so.0", "libxxhash.so", ctypes.util.find_library("xxhash")):
-                if not name:
-                    continue
-                try:
-                    lib = ctypes.CDLL(name)
-                    lib.XXH3_64bits.restype = ctypes.c_uint64
-                    lib.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-                    break
-                except (OSError, AttributeError):
-                    lib = None
-        except ImportError:
-            lib = None
-        _LIBXXH.append(lib)
-    lib = _LIBXXH[0]
-    if lib is None:
-        return None
-    key = _b(key)
-    return lib.XXH3_64bits(key, len(key))
+def key_slot(key):
+    """The key's slot, as CLUSTER KEYSLOT answers."""
+    import binascii
+    return binascii.crc_hqx(key_hashed_part(key), 0) % SLOTS
 
 
 def key_partition(key, ring_size=256):
-    """The partition of key in a ring of ring_size (a power of two) partitions."""
-    bits = ring_size.bit_length() - 1
-    return 0 if bits == 0 else xxh3_64_short(key) >> (64 - bits)
+    """The partition of key in a ring of ring_size (a power of two, <= 16384) partitions."""
+    return key_slot(key) // (SLOTS // ring_size)
 
 
 def preference_names(ring, key):

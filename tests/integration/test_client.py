@@ -9,7 +9,7 @@ routing is observable: a write sent to a node outside the list is forwarded (INF
      (union of items) written back with the context leaves one sibling, checkout deletes.
   2. Routing, from inside the library: through ctypes on libdyna.so, dyna_client_route()
      names for 300 keys the first node of the key's preference list, which is computed
-     here independently (xxh3 partition + DYNA.RING, dynalib.preference_names).
+     here independently (slot partition + DYNA.RING, dynalib.preference_names).
   3. Routing, on the servers: dyna-bench workload A routed by the ring adds 0 to the
      summed `forwarded` counters while `puts` grows; the same run with --routing seed
      (everything through one node) is forwarded about 1/3 of the time.

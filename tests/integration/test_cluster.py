@@ -4,7 +4,7 @@ quorum reads and writes through every node, SIGKILL and restart of a member, a 4
 joining under load (10,000 keys), a node leaving, refusal of a node of another cluster,
 garbage on the cluster port, and the dyna CLI against a cluster node.
 
-Data placement is checked against the ring: a key's partition is computed here (XXH3,
+Data placement is checked against the ring: a key's partition is computed here (its slot,
 dynalib.key_partition) and the nodes holding it (DYNA.LOCAL) must be exactly the first N
 of that partition's preference list (DYNA.RING).
 
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dynalib import (ConnectionClosed, Client, Harness, bin_dir, cluster_ring, free_port,  # noqa: E402
                      cluster_status, key_partition, local_holder_names, pipelined,
                      preference_names, restart_cluster_node, short, start_cluster_node,
-                     wait_until, xxh3_64_c, xxh3_64_short)
+                     wait_until, key_slot)
 
 H = Harness("cluster")
 S = {}          # shared state between the steps
@@ -226,8 +226,9 @@ def start(name, join=None, extra=()):
 # ---------------------------------------------------------------------------- 1. form
 
 def t_form(h):
-    h.check("placement hash: pure-Python XXH3 agrees with libxxhash (or libxxhash absent)",
-            all(xxh3_64_c(k) in (None, xxh3_64_short(k)) for k in (b"a", b"k000001", b"0123456789abcdef")))
+    h.eq("placement: slots as Redis's CLUSTER KEYSLOT gives them",
+         [key_slot(k) for k in (b"foo", b"{user1000}.following", b"foo{}{bar}", b"foo{{bar}}zap")],
+         [12182, 3443, 8363, 4015])
     S["nodes"] = {}
     S["expect"] = {}
     t0 = time.monotonic()
@@ -562,7 +563,7 @@ def _bytes(b):
     return _varint(len(b)) + b
 
 
-def wire_frame(mtype, req=0, status=0, flags=0, node=0, key=b"", obj=b"", ctx=b"", val=b"", w=0, version=1):
+def wire_frame(mtype, req=0, status=0, flags=0, node=0, key=b"", obj=b"", ctx=b"", val=b"", w=0, version=2):
     """An inter-node frame as src/proto/wire.c encodes it."""
     zz = (status << 1) ^ (status >> 63)
     body = (bytes([version, mtype]) + _varint(req) + _varint(zz & ((1 << 64) - 1)) + _varint(flags) +
@@ -624,7 +625,7 @@ def t_foreign_and_garbage(h):
     payloads.append(wire_frame(1, flags=0x414E5944, w=9, node=42, key=b"dyna"))  # bad version
     payloads.append(wire_frame(4, req=1, key=b"k", obj=b"junk"))     # PUT before HELLO
     # a correct HELLO, then malformed and nonsensical frames
-    hello = wire_frame(1, flags=0x414E5944, w=1, node=0x1234567890ABCDEF, key=b"dyna", val=b"127.0.0.99:1")
+    hello = wire_frame(1, flags=0x414E5944, w=2, node=0x1234567890ABCDEF, key=b"dyna", val=b"127.0.0.99:1")
     after = [wire_frame(2, obj=os.urandom(200)), wire_frame(3, obj=os.urandom(50)),
              wire_frame(4, req=7, key=b"k000001", obj=os.urandom(64)),
              wire_frame(5, req=99999, status=0), wire_frame(7, req=12345, obj=os.urandom(30)),

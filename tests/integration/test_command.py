@@ -25,6 +25,7 @@ COMMANDS = {"get", "set", "del", "exists", "mget", "mset", "setnx", "getset", "m
 # has its functions yet.
 TYPED = set("""incr incrby decr decrby incrbyfloat sadd srem smembers sismember smismember scard spop srandmember sinter sinterstore sunion sunionstore sdiff sdiffstore smove hset hsetnx hget hmget hmset hdel hgetall hkeys hvals hlen hexists hincrby hincrbyfloat hstrlen hrandfield zadd zincrby zrem zscore zmscore zcard zcount zrank zrevrank zrange zrevrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zlexcount zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrandmember zrangestore lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove rpoplpush type expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist sintercard getex object dyna.hsiblings""".split())
 COMMANDS |= {"setex", "psetex"}
+COMMANDS |= {"cluster", "readonly", "readwrite"}
 COMMANDS |= TYPED
 SUBCOMMANDS = {
     "client": {"client|getname", "client|help", "client|id", "client|info", "client|kill", "client|list",
@@ -32,6 +33,8 @@ SUBCOMMANDS = {
     "command": {"command|count", "command|docs", "command|getkeys", "command|getkeysandflags", "command|help",
                 "command|info", "command|list"},
     "config": {"config|get", "config|help", "config|resetstat", "config|rewrite", "config|set"},
+    "cluster": {"cluster|countkeysinslot", "cluster|getkeysinslot", "cluster|help", "cluster|info",
+                "cluster|keyslot", "cluster|myid", "cluster|nodes", "cluster|shards", "cluster|slots"},
     "object": {"object|encoding", "object|help"},
     "dyna.admin": {"dyna.admin|help", "dyna.admin|join", "dyna.admin|leave", "dyna.admin|remove",
                    "dyna.admin|repair"},
@@ -94,6 +97,21 @@ REDIS7_INFO.update({
                              [], [b"RW", b"update"], 0, 1),
     "getdel": _string_info(b"getdel", 2, [b"write", b"fast"], (1, 1, 1), [b"@write", b"@string", b"@fast"], [],
                            [b"RW", b"access", b"delete"], 0, 1),
+})
+
+# Redis 7.0's COMMAND INFO of the cluster commands Dyna serves (recorded from redis-server 7.0.15).
+REDIS7_INFO.update({
+    'readonly': b'*1\r\n*10\r\n$8\r\nreadonly\r\n:1\r\n*3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n',
+    'readwrite': b'*1\r\n*10\r\n$9\r\nreadwrite\r\n:1\r\n*3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*0\r\n*0\r\n*0\r\n',
+    'cluster|slots': b'*1\r\n*10\r\n$13\r\ncluster|slots\r\n:2\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n*0\r\n',
+    'cluster|shards': b'*1\r\n*10\r\n$14\r\ncluster|shards\r\n:2\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n*0\r\n',
+    'cluster|nodes': b'*1\r\n*10\r\n$13\r\ncluster|nodes\r\n:2\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n*0\r\n',
+    'cluster|info': b'*1\r\n*10\r\n$12\r\ncluster|info\r\n:2\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n*0\r\n',
+    'cluster|keyslot': b'*1\r\n*10\r\n$15\r\ncluster|keyslot\r\n:3\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n',
+    'cluster|myid': b'*1\r\n*10\r\n$12\r\ncluster|myid\r\n:2\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n',
+    'cluster|help': b'*1\r\n*10\r\n$12\r\ncluster|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n',
+    'cluster|countkeysinslot': b'*1\r\n*10\r\n$23\r\ncluster|countkeysinslot\r\n:3\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n',
+    'cluster|getkeysinslot': b'*1\r\n*10\r\n$21\r\ncluster|getkeysinslot\r\n:4\r\n*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n*0\r\n',
 })
 
 

@@ -155,7 +155,8 @@ def t_bad_values(h):
         (("--fd-min-ms", "soon"), "invalid value 'soon' for fd-min-ms"),
         (("--handoff-interval-ms", "0"), "invalid value '0' for handoff-interval-ms"),
         (("--handoff-batch-keys", "65537"), "invalid value '65537' for handoff-batch-keys"),
-        (("--ring-size", "100"), "invalid ring-size '100' (want a power of two up to 65536)"),
+        (("--ring-size", "100"), "invalid ring-size '100' (want a power of two up to 16384, the number of hash slots)"),
+        (("--ring-size", "32768"), "invalid ring-size '32768' (want a power of two up to 16384, the number of hash slots)"),
         (("--no-such-option", "1"), "unknown option 'no-such-option'"),
     ]
     for args, msg in cases:

@@ -129,7 +129,7 @@ dyna_node_reply_t *find_reply(uint64_t id) {
 
 int is_replica(int node, const char *key) {
   const dyna_cluster_t *cl = dyna_node_cluster(T[node].n);
-  uint32_t p = dyna_hash_partition(dyna_key_hash(key, strlen(key)), Q);
+  uint32_t p = dyna_key_partition(key, strlen(key), Q);
   return dyna_ring_is_replica(&cl->ring, p, dyna_node_cfg(T[node].n)->n, T[node].id);
 }
 

@@ -431,8 +431,9 @@ static void test_bad_values(void **state) {
   /* The messages dynad always gave (tests/integration check some of them). */
   expect_refused("read-all", "maybe", "invalid value 'maybe' for read-all (want yes or no)");
   expect_refused("durable-reads", "2", "invalid value '2' for durable-reads (want yes or no)");
-  expect_refused("ring-size", "3", "invalid ring-size '3' (want a power of two up to 65536)");
-  expect_refused("ring-size", "131072", "invalid ring-size '131072' (want a power of two up to 65536)");
+  expect_refused("ring-size", "3", "invalid ring-size '3' (want a power of two up to 16384, the number of hash slots)");
+  expect_refused("ring-size", "131072", "invalid ring-size '131072' (want a power of two up to 16384, the number of hash slots)");
+  expect_refused("ring-size", "65536", "invalid ring-size '65536' (want a power of two up to 16384, the number of hash slots)");
   expect_refused("sync", "sometimes", "invalid sync policy 'sometimes' (want always, batch or none)");
   expect_refused("log-level", "loud", "invalid log-level 'loud'");
   expect_refused("name", "a b", "invalid node name 'a b'");

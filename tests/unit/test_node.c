@@ -99,7 +99,7 @@ static void test_corrupt_record_is_reported_not_overwritten(void **state) {
   NT = 1;
   open_node(0, 1, 1, 1);
   uint8_t skey[DYNA_SKEY_MAX];
-  size_t sklen = dyna_skey_make(dyna_hash_partition(dyna_key_hash("bad", 3), Q), "bad", 3, skey);
+  size_t sklen = dyna_skey_make(dyna_key_partition("bad", 3, Q), "bad", 3, skey);
   static const uint8_t junk[] = {1, 0, 9, 9, 9};
   assert_int_equal(dyna_store_put(T[0].st, DYNA_SPACE_OBJ, skey, sklen, junk, sizeof(junk)), 0);
   assert_int_equal(dyna_store_commit(T[0].st), 0);
@@ -348,7 +348,7 @@ static void test_read_repair(void **state) {
 /* The key's home replicas as node indexes, in preference-list order. */
 static int prefs_of(const char *key, int *idx) {
   const dyna_cluster_t *cl = dyna_node_cluster(T[0].n);
-  uint32_t p = dyna_hash_partition(dyna_key_hash(key, strlen(key)), Q);
+  uint32_t p = dyna_key_partition(key, strlen(key), Q);
   uint64_t ids[MAXN];
   size_t k = dyna_ring_preflist(&cl->ring, p, dyna_node_cfg(T[0].n)->n, ids, dyna_node_cfg(T[0].n)->n);
   for (size_t i = 0; i < k; i++) idx[i] = index_of(ids[i]);
@@ -429,7 +429,7 @@ static void test_read_all_asks_every_replica(void **state) {
 /* Writes junk as node i's stored record of key (a damaged disk): reading it fails. */
 static void corrupt(int i, const char *key) {
   uint8_t skey[DYNA_SKEY_MAX];
-  size_t sklen = dyna_skey_make(dyna_hash_partition(dyna_key_hash(key, strlen(key)), Q), key, strlen(key), skey);
+  size_t sklen = dyna_skey_make(dyna_key_partition(key, strlen(key), Q), key, strlen(key), skey);
   static const uint8_t junk[] = {1, 0, 9, 9, 9};
   assert_int_equal(dyna_store_put(T[i].st, DYNA_SPACE_OBJ, skey, sklen, junk, sizeof(junk)), 0);
   assert_int_equal(dyna_store_commit(T[i].st), 0);

@@ -22,6 +22,7 @@
 #include "util/err.h"
 #include "util/alloc.h"
 #include "core/ring.h"
+#include "util/keyhash.h"
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -250,7 +251,7 @@ static void test_balance_from_empty(void **state) {
   }
   /* the largest ring, a few member counts */
   static const uint32_t big[] = {1, 7, 20};
-  for (size_t i = 0; i < 3; i++) rebalance_ok(&empty, 65536, m, big[i], 3, &r);
+  for (size_t i = 0; i < 3; i++) rebalance_ok(&empty, DYNA_RING_MAX_SIZE, m, big[i], 3, &r);
   dyna_ring_clear(&r);
 }
 
@@ -545,7 +546,7 @@ static void test_spread_from_empty(void **state) {
   dyna_ring_clear(&r);
 }
 
-/* Q=65536: one join and one leave at 100 members stay balanced and minimal. */
+/* Q=16384 (the largest): one join and one leave at 100 members stay balanced and minimal. */
 static void test_large_ring(void **state) {
   (void)state;
   dyna_ring_member_t m[101];
@@ -554,11 +555,11 @@ static void test_large_ring(void **state) {
   dyna_ring_init(&a);
   dyna_ring_init(&b);
   mkmembers(m, 101, 3);
-  rebalance_ok(&empty, 65536, m, 100, 3, &a);
+  rebalance_ok(&empty, DYNA_RING_MAX_SIZE, m, 100, 3, &a);
   assert_int_equal(collisions(&a, 3), 0);
   rebalance_ok(&a, 0, m, 101, 3, &b);
   assert_int_equal(moved(&a, &b), movement_bound(&a, m, 101));
-  printf("Q=65536 100->101 members: moved %u, collisions %u\n", moved(&a, &b),
+  printf("Q=16384 100->101 members: moved %u, collisions %u\n", moved(&a, &b),
          collisions(&b, 3));
   rebalance_ok(&b, 0, m + 1, 100, 3, &a);
   assert_int_equal(moved(&b, &a), movement_bound(&b, m + 1, 100));
