@@ -1,6 +1,8 @@
-/* resp.c: the RESP2 codec (see resp.h for the contract).
+/* resp.c: the RESP2 codec, and the RESP3 shapes of its encoders (see resp.h for the
+ * contract).
  *
- * Three parts, all pure (no I/O, no clock, no formatted printing):
+ * Three parts, all pure (no I/O, no clock; the only formatted printing is snprintf of a
+ * double into a caller's buffer):
  *   - the server's command parser, resumable across reads. Its state is a handful of
  *     offsets relative to the start of the current command, never pointers, so the
  *     caller may move or grow its input buffer between calls:
@@ -19,6 +21,9 @@
 #include "proto/resp.h"
 #include "util/err.h"
 #include "util/alloc.h"
+#include "util/assert.h"
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Internal result of parse_one(): a line or array that carries no command. */
@@ -647,4 +652,53 @@ void dyna_resp_put_cmd(dyna_buf_t *b, size_t argc, const uint8_t *const *argv,
                        const size_t *argl) {
   dyna_resp_put_array(b, argc);
   for (size_t i = 0; i < argc; i++) dyna_resp_put_bulk(b, argv[i], argl[i]);
+}
+
+/* ---- RESP3 shapes ---- */
+
+void dyna_resp_put_map(dyna_buf_t *b, int proto, size_t npairs) {
+  if (proto == DYNA_RESP3) put_num_line(b, '%', 0, npairs);
+  else put_num_line(b, '*', 0, 2 * npairs);
+}
+
+void dyna_resp_put_set(dyna_buf_t *b, int proto, size_t n) { put_num_line(b, proto == DYNA_RESP3 ? '~' : '*', 0, n); }
+
+size_t dyna_resp_fmt_double(double d, char *out) {
+  if (isinf(d)) return (size_t)snprintf(out, 32, "%s", d > 0 ? "inf" : "-inf");
+  if (isnan(d)) return (size_t)snprintf(out, 32, "nan");
+  return (size_t)snprintf(out, 32, "%.17g", d);
+}
+
+void dyna_resp_put_double(dyna_buf_t *b, int proto, double d) {
+  char num[32];
+  size_t n = dyna_resp_fmt_double(d, num);
+  if (proto != DYNA_RESP3) { dyna_resp_put_bulk(b, num, n); return; }
+  dyna_buf_put(b, ",", 1);
+  dyna_buf_put(b, num, n);
+  dyna_buf_put(b, "\r\n", 2);
+}
+
+void dyna_resp_put_null(dyna_buf_t *b, int proto) {
+  if (proto == DYNA_RESP3) dyna_buf_put(b, "_\r\n", 3);
+  else dyna_resp_put_nil(b);
+}
+
+void dyna_resp_put_null_array(dyna_buf_t *b, int proto) {
+  if (proto == DYNA_RESP3) dyna_buf_put(b, "_\r\n", 3);
+  else dyna_buf_put(b, "*-1\r\n", 5);
+}
+
+void dyna_resp_put_bool(dyna_buf_t *b, int proto, int v) {
+  if (proto == DYNA_RESP3) dyna_buf_put(b, v ? "#t\r\n" : "#f\r\n", 4);
+  else dyna_resp_put_int(b, v ? 1 : 0);
+}
+
+void dyna_resp_put_verbatim(dyna_buf_t *b, int proto, const char *fmt, const void *p, size_t n) {
+  DYNA_ASSERT(strlen(fmt) == 3, "verbatim format '%s' is not 3 bytes", fmt);
+  if (proto != DYNA_RESP3) { dyna_resp_put_bulk(b, p, n); return; }
+  put_num_line(b, '=', 0, n + 4);
+  dyna_buf_put(b, fmt, 3);
+  dyna_buf_put(b, ":", 1);
+  dyna_buf_put(b, p, n);
+  dyna_buf_put(b, "\r\n", 2);
 }

@@ -1,4 +1,4 @@
-/* resp.h: RESP2 (the Redis serialization protocol), pure and allocation-light.
+/* resp.h: RESP2 and RESP3 (the Redis serialization protocol), pure and allocation-light.
  *
  * Server side: dyna_resp_parse_cmd() reads one command from a connection's input
  * buffer: a multibulk array of bulk strings ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n") or an
@@ -10,7 +10,10 @@
  *
  * Client side: dyna_resp_parse_reply() reads one reply of any type into a tree.
  *
- * Encoders append to a dyna_buf_t (check buf->oom once at the end).
+ * Encoders append to a dyna_buf_t (check buf->oom once at the end). The RESP3 shapes
+ * (map, set, double, null, boolean, verbatim) take the connection's protocol version
+ * (DYNA_RESP2 or DYNA_RESP3; 0 counts as 2) and write the RESP2 form Redis 7.0 writes
+ * when it is 2, so one encoding path serves both kinds of client.
  *
  * Limits (dyna_resp_limits_t) bound every length before anything is buffered or
  * allocated, so a hostile peer cannot make us reserve more than the limits allow.
@@ -137,6 +140,28 @@ void dyna_resp_put_bulk(dyna_buf_t *b, const void *p, size_t n); /* $n\r\n...\r\
 void dyna_resp_put_bulk_str(dyna_buf_t *b, const char *s);
 void dyna_resp_put_nil(dyna_buf_t *b);                           /* $-1\r\n */
 void dyna_resp_put_array(dyna_buf_t *b, size_t n);               /* *n\r\n */
+
+/* ---- RESP3 shapes, written as RESP2 when proto is not DYNA_RESP3 ---- */
+#define DYNA_RESP2 2
+#define DYNA_RESP3 3
+/* %npairs, then 2 * npairs elements (key, value, ...); RESP2: *<2 * npairs>. */
+void dyna_resp_put_map(dyna_buf_t *b, int proto, size_t npairs);
+/* ~n, then n elements; RESP2: *n. */
+void dyna_resp_put_set(dyna_buf_t *b, int proto, size_t n);
+/* ,d (Redis 7.0's "%.17g", "inf", "-inf"); RESP2: the same text as a bulk string. */
+void dyna_resp_put_double(dyna_buf_t *b, int proto, double d);
+/* _ ; RESP2: the null bulk string $-1. */
+void dyna_resp_put_null(dyna_buf_t *b, int proto);
+/* _ ; RESP2: the null array *-1. */
+void dyna_resp_put_null_array(dyna_buf_t *b, int proto);
+/* #t / #f; RESP2: :1 / :0. */
+void dyna_resp_put_bool(dyna_buf_t *b, int proto, int v);
+/* =<n + 4>, then "txt:" (fmt, 3 bytes) and the text; RESP2: a bulk string of the text. */
+void dyna_resp_put_verbatim(dyna_buf_t *b, int proto, const char *fmt, const void *p, size_t n);
+/* Formats d as Redis 7.0 replies a double ("%.17g", inf as "inf"/"-inf"; NaN as "nan"):
+ * returns the length written to out (at least 32 bytes). */
+size_t dyna_resp_fmt_double(double d, char *out);
+
 /* A command as an array of bulk strings (client side). */
 void dyna_resp_put_cmd(dyna_buf_t *b, size_t argc, const uint8_t *const *argv,
                        const size_t *argl);
