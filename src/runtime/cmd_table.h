@@ -189,7 +189,7 @@ dyna_cmd_fn_t dyna_cmd_dyna_get, dyna_cmd_dyna_put, dyna_cmd_dyna_del, dyna_cmd_
     dyna_cmd_dyna_status, dyna_cmd_dyna_ring, dyna_cmd_dyna_admin_join,
     dyna_cmd_dyna_admin_leave, dyna_cmd_dyna_admin_remove, dyna_cmd_dyna_admin_repair;
 /* cmd_server.c: connection and server */
-dyna_cmd_fn_t dyna_cmd_ping, dyna_cmd_echo, dyna_cmd_quit, dyna_cmd_select, dyna_cmd_hello,
+dyna_cmd_fn_t dyna_cmd_ping, dyna_cmd_echo, dyna_cmd_quit, dyna_cmd_select, dyna_cmd_hello, dyna_cmd_reset,
     dyna_cmd_info, dyna_cmd_config_get, dyna_cmd_client_id, dyna_cmd_client_getname,
     dyna_cmd_client_setname, dyna_cmd_client_setinfo, dyna_cmd_help;
 /* cmd_typed.c: every typed command (core/typed.h), resolved by name */

@@ -95,6 +95,8 @@ typedef struct slot {
   uint32_t nkeep;
   const struct dyna_typed_cmd *tcmd; /* SLOT_TREAD: the command to run on the reply */
   dyna_buf_t targs;    /* SLOT_TREAD: its arguments (proto/wire.h's dyna_wire_put_args; owned) */
+  int proto;           /* the connection's protocol when the command arrived: the shape of
+                          its reply (a HELLO or RESET pipelined after it does not change it) */
 } slot_t;
 
 typedef enum {
@@ -121,6 +123,10 @@ typedef struct conn {
   uint64_t last_input_ms;    /* when bytes last arrived */
   slot_t *stepping;          /* a SLOT_STEP in the queue (its tail): no command is taken
                                 until it has left the queue */
+  int proto;                 /* DYNA_RESP2 (from accept) or DYNA_RESP3 (after HELLO 3;
+                                RESET goes back to 2): the shape of every reply */
+  char *name;                /* the client's name (HELLO .. SETNAME), NUL-terminated, or
+                                NULL for none; owned (dyna_malloc'd), freed with the conn */
 } conn_t;
 
 /* ---- the slot pool (conn.c): paired get/put, as twemproxy's msg_get/msg_put ---- */
