@@ -8,7 +8,8 @@
  * caller must present the same bytes again (the buffer may have been moved or grown)
  * until a command completes. Arguments are returned as offsets into the buffer.
  *
- * Client side: dyna_resp_parse_reply() reads one reply of any type into a tree.
+ * Client side: dyna_resp_parse_reply() reads one reply of any type into a tree, RESP3's
+ * types folded into the RESP2 ones (v->shape says which RESP3 type it came as).
  *
  * Encoders append to a dyna_buf_t (check buf->oom once at the end). The RESP3 shapes
  * (map, set, double, null, boolean, verbatim) take the connection's protocol version
@@ -113,7 +114,13 @@ typedef enum {
 
 typedef struct dyna_resp_value {
   dyna_resp_type_t type;
-  int64_t integer;                  /* INTEGER */
+  uint8_t shape;                    /* 0 for RESP2's types; else the RESP3 type byte it came
+                                       as: '%' map and '~' set (ARRAY; a map's n counts keys
+                                       and values), '_' null (NIL), '#' boolean (INTEGER 1/0),
+                                       ',' double and '(' big number (BULK of their text),
+                                       '=' verbatim (BULK of the text after "fmt:") */
+  int64_t integer;                  /* INTEGER; '=' verbatim: its 3 format bytes,
+                                       fmt[0] | fmt[1] << 8 | fmt[2] << 16 */
   uint8_t *str;                     /* STRING, ERROR, BULK: owned, NUL-terminated */
   size_t len;
   struct dyna_resp_value *elem;     /* ARRAY: owned array of n elements */
@@ -127,7 +134,11 @@ typedef struct dyna_resp_value {
  * Limits: a bulk over max_bulk, an array over max_args elements, arrays nested more than
  * max_depth deep (a top-level array has depth 1; 0 forbids arrays) and a +, - or : line
  * over max_inline bytes are DYNA_ETOOBIG. Both "$-1" and "*-1" give DYNA_RESP_NIL;
- * "*0" gives an ARRAY with n == 0 and elem == NULL. */
+ * "*0" gives an ARRAY with n == 0 and elem == NULL.
+ * RESP3 (after HELLO 3): "%n" (n pairs, n <= max_args / 2), "~n", "_", "#t"/"#f",
+ * ",double" (strtod's whole text), "(bignum" ([-]digits) and "=n\r\nfmt:text" are read
+ * as above (v->shape); they have no nil length ("~-1", "%-1", "=-1" are DYNA_EPROTO).
+ * Push (">") and attribute ("|") types are DYNA_EPROTO: Dyna sends neither. */
 int dyna_resp_parse_reply(const dyna_resp_limits_t *lim, const uint8_t *buf, size_t len,
                           dyna_resp_value_t *v, size_t *consumed);
 void dyna_resp_value_free(dyna_resp_value_t *v);
