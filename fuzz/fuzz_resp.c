@@ -1,17 +1,19 @@
-/* fuzz_resp.c: libFuzzer target for the RESP2 codec (src/proto/resp.c).
+/* fuzz_resp.c: libFuzzer target for the RESP codec (src/proto/resp.c): RESP2, and the
+ * RESP3 types the reply parser folds into RESP2's (v->shape).
  *
  * Command parser: the input is parsed whole, then again as if it arrived in chunks
  * whose sizes come from its first bytes, each call on a fresh heap copy of the
  * unconsumed bytes (so a pointer kept across calls is a use-after-free). Both ways must
  * give the same commands and end the same way. Every command is re-encoded with
  * dyna_resp_put_cmd and must parse back to itself.
- * Reply parser: replies are parsed one after another; each must re-encode and parse
- * back to an equal tree, and its strict prefixes must all be DYNA_EAGAIN. Each reply is
+ * Reply parser: replies are parsed one after another; each must re-encode (RESP3 types
+ * with the RESP3 encoders) and parse back to an equal tree, shapes included, and its strict prefixes must all be DYNA_EAGAIN. Each reply is
  * also offered to the DYNA.RING decoder libdyna routes by (proto/ring_reply.c): what it
  * accepts must hold its promises (indexes below the member count, lists no longer than
  * n, a power-of-two size) and survive the server's encoder and the decoder again.
  * Limits are small (1 MiB bulk) so that nothing can run out of memory. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,8 +188,47 @@ static void fuzz_commands(const uint8_t *data, size_t n) {
   dyna_buf_free(&split.cmds);
 }
 
-/* Appends v in RESP (simple strings and errors byte for byte: they may hold NULs). */
+/* Appends v in RESP (simple strings and errors byte for byte: they may hold NULs), a
+ * RESP3 type (v->shape) in that type. */
 static void encode_value(dyna_buf_t *b, const dyna_resp_value_t *v) {
+  switch (v->shape) {
+  case 0: break;
+  case '%':
+    CHECK(v->type == DYNA_RESP_ARRAY && v->n % 2 == 0);
+    dyna_resp_put_map(b, DYNA_RESP3, v->n / 2);
+    for (size_t i = 0; i < v->n; i++) encode_value(b, &v->elem[i]);
+    return;
+  case '~':
+    CHECK(v->type == DYNA_RESP_ARRAY);
+    dyna_resp_put_set(b, DYNA_RESP3, v->n);
+    for (size_t i = 0; i < v->n; i++) encode_value(b, &v->elem[i]);
+    return;
+  case '_': CHECK(v->type == DYNA_RESP_NIL); dyna_resp_put_null(b, DYNA_RESP3); return;
+  case '#':
+    CHECK(v->type == DYNA_RESP_INTEGER && (v->integer == 0 || v->integer == 1));
+    dyna_resp_put_bool(b, DYNA_RESP3, (int)v->integer);
+    return;
+  case ',':
+  case '(':
+    CHECK(v->type == DYNA_RESP_BULK);
+    dyna_buf_put_u8(b, v->shape); /* the text as read: not always what put_double writes */
+    dyna_buf_put(b, v->str, v->len);
+    dyna_buf_put(b, "\r\n", 2);
+    return;
+  case '=': { /* byte for byte: the format may hold any byte, NUL included */
+    CHECK(v->type == DYNA_RESP_BULK && v->integer >= 0 && v->integer < (1 << 24));
+    uint8_t fmt[4] = {(uint8_t)(v->integer & 0xff), (uint8_t)(v->integer >> 8 & 0xff),
+                      (uint8_t)(v->integer >> 16), ':'};
+    char hdr[32];
+    int k = snprintf(hdr, sizeof(hdr), "=%zu\r\n", v->len + 4);
+    dyna_buf_put(b, hdr, (size_t)k);
+    dyna_buf_put(b, fmt, 4);
+    dyna_buf_put(b, v->str, v->len);
+    dyna_buf_put(b, "\r\n", 2);
+    return;
+  }
+  default: CHECK(0);
+  }
   switch (v->type) {
   case DYNA_RESP_STRING:
   case DYNA_RESP_ERROR:
@@ -208,7 +249,8 @@ static void encode_value(dyna_buf_t *b, const dyna_resp_value_t *v) {
 
 /* True when a and b are the same tree. */
 static int value_equal(const dyna_resp_value_t *a, const dyna_resp_value_t *b) {
-  if (a->type != b->type) return 0;
+  if (a->type != b->type || a->shape != b->shape) return 0;
+  if (a->shape == '=' && a->integer != b->integer) return 0;
   switch (a->type) {
   case DYNA_RESP_INTEGER: return a->integer == b->integer;
   case DYNA_RESP_NIL: return 1;

@@ -427,7 +427,8 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     } else if (req->op == DYNA_OP_TYPED) {
       /* env: the partition's actor (set by the replica), the value stamp as the wall
        * clock (it never goes backwards on this node), the node's PRNG. */
-      dyna_tenv_t env = {0, v.ts_ms, dyna_node_rand(n)};
+      dyna_tenv_t env = {0, v.ts_ms, dyna_node_rand(n),
+                         (req->flags & DYNA_REQ_RESP3) ? DYNA_RESP3 : DYNA_RESP2};
       dyna_targs_t args = {req->argc, req->argv, req->argl};
       int changed = 0;
       rc = dyna_replica_coordinate_typed(&rep, req->key, req->klen, req->cmd, &args, &env,
@@ -514,7 +515,8 @@ static void start_forward(dyna_node_t *n, const dyna_req_t *req, uint64_t to) {
   m.val = req->op == DYNA_OP_PUT ? req->val : NULL;
   m.vlen = req->op == DYNA_OP_PUT ? req->vlen : 0;
   m.flags = ((req->flags & DYNA_REQ_BLIND) ? DYNA_FWD_BLIND : 0) | (req->op == DYNA_OP_DEL ? DYNA_FWD_DELETE : 0) |
-            ((req->flags & DYNA_REQ_KEEPTTL) ? DYNA_FWD_KEEPTTL : 0);
+            ((req->flags & DYNA_REQ_KEEPTTL) ? DYNA_FWD_KEEPTTL : 0) |
+            ((req->flags & DYNA_REQ_RESP3) ? DYNA_FWD_RESP3 : 0);
   m.node = req->op == DYNA_OP_PUT ? req->expire_at_ms : 0;
   dyna_buf_t ab = DYNA_BUF_INIT;
   if (req->op == DYNA_OP_TYPED) { /* the arguments; the coordinator resolves the name */
@@ -662,7 +664,8 @@ static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_req_t req;
   memset(&req, 0, sizeof(req));
   req.op = typed ? DYNA_OP_TYPED : (m->flags & DYNA_FWD_DELETE) ? DYNA_OP_DEL : DYNA_OP_PUT;
-  req.flags = ((m->flags & DYNA_FWD_BLIND) ? DYNA_REQ_BLIND : 0) | ((m->flags & DYNA_FWD_KEEPTTL) ? DYNA_REQ_KEEPTTL : 0);
+  req.flags = ((m->flags & DYNA_FWD_BLIND) ? DYNA_REQ_BLIND : 0) | ((m->flags & DYNA_FWD_KEEPTTL) ? DYNA_REQ_KEEPTTL : 0) |
+              ((m->flags & DYNA_FWD_RESP3) ? DYNA_REQ_RESP3 : 0);
   req.key = m->key;
   req.klen = m->klen;
   req.val = typed ? NULL : m->val;

@@ -153,6 +153,8 @@ typedef enum {
 /* Request flags. */
 #define DYNA_REQ_BLIND 0x1u /* no client context: supersede all the coordinator knows */
 #define DYNA_REQ_KEEPTTL 0x2u /* PUT: keep the key's expiry (SET ... KEEPTTL) */
+#define DYNA_REQ_RESP3 0x4u /* TYPED: the client speaks RESP3: the coordinator makes the
+                               answer in that shape (core/typed.h, env->proto) */
 
 
 typedef struct dyna_req {

@@ -68,10 +68,7 @@ int dyna_typed_parse_double(const uint8_t *p, size_t n, double *out) {
   return 0;
 }
 
-size_t dyna_typed_fmt_double(double d, char *out) {
-  if (isinf(d)) return (size_t)snprintf(out, 32, "%s", d > 0 ? "inf" : "-inf");
-  return (size_t)snprintf(out, 32, "%.17g", d);
-}
+size_t dyna_typed_fmt_double(double d, char *out) { return dyna_resp_fmt_double(d, out); }
 
 int dyna_typed_error(int rc, dyna_buf_t *resp) {
   switch (rc) {

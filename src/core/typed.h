@@ -25,12 +25,15 @@
  * answered with Redis 7's error text in resp, with *changed = 0 (nothing is written).
  *
  * args: argv[0] is the command name, argv[1] the key; the bytes are borrowed for the
- * call. resp: the caller's buffer; functions append exactly one RESP reply.
+ * call. resp: the caller's buffer; functions append exactly one RESP reply, in the
+ * client's protocol (env->proto: RESP3's maps, sets, doubles and nulls, or their RESP2
+ * forms, through proto/resp.h's shape encoders).
  * Return: 0, or DYNA_ENOMEM (resp and o may hold partial work: the caller discards
  * both and answers the error itself). */
 #ifndef DYNA_TYPED_H
 #define DYNA_TYPED_H
 #include "core/object.h"
+#include "proto/resp.h"
 #include "proto/words.h"
 #include "util/buf.h"
 #include <stddef.h>
@@ -46,6 +49,8 @@ typedef struct dyna_tenv {
   uint64_t actor;   /* the coordinator's actor id for this key's partition (writes) */
   uint64_t now_ms;  /* wall clock, ms since the epoch (expiry, hash value stamps) */
   uint64_t rand;    /* a fresh 64-bit random value (SPOP, SRANDMEMBER, HRANDFIELD) */
+  int proto;        /* the client's protocol, DYNA_RESP2 or DYNA_RESP3 (proto/resp.h; 0
+                       counts as 2): the shape of the answer (maps, sets, doubles, nulls) */
 } dyna_tenv_t;
 
 typedef int (*dyna_typed_write_fn)(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,

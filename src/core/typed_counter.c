@@ -60,7 +60,7 @@ static void put_counter(dyna_buf_t *resp, int64_t i, double d) {
 
 int dyna_typed_get(const dyna_obj_t *o, const dyna_tenv_t *env, dyna_buf_t *resp) {
   switch (dyna_obj_kind(o, env->now_ms)) {
-  case DYNA_KIND_NONE: dyna_resp_put_nil(resp); return 0;
+  case DYNA_KIND_NONE: dyna_resp_put_null(resp, env->proto); return 0;
   case DYNA_KIND_STRING: {
     const dyna_val_t *v = dyna_obj_latest(o);
     dyna_resp_put_bulk(resp, v->data, v->len);
@@ -69,7 +69,7 @@ int dyna_typed_get(const dyna_obj_t *o, const dyna_tenv_t *env, dyna_buf_t *resp
   case DYNA_KIND_COUNTER: {
     int64_t i = 0;
     double d = 0.0;
-    if (dyna_crdt_counter_get(dyna_obj_typed(o, DYNA_CRDT_COUNTER), &i, &d)) dyna_resp_put_nil(resp);
+    if (dyna_crdt_counter_get(dyna_obj_typed(o, DYNA_CRDT_COUNTER), &i, &d)) dyna_resp_put_null(resp, env->proto);
     else put_counter(resp, i, d);
     return 0;
   }

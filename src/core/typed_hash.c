@@ -81,10 +81,10 @@ static void show(const dyna_crdt_hval_t *v, char *tmp, const uint8_t **p, size_t
   *p = (const uint8_t *)tmp;
 }
 
-static void put_field(dyna_buf_t *resp, const dyna_crdt_t *s, const uint8_t *f, size_t flen) {
+static void put_field(dyna_buf_t *resp, int proto, const dyna_crdt_t *s, const uint8_t *f, size_t flen) {
   dyna_crdt_hval_t v;
   if (!s || dyna_crdt_hget(s, f, flen, &v)) {
-    dyna_resp_put_nil(resp);
+    dyna_resp_put_null(resp, proto);
     return;
   }
   char tmp[NUMBUF];
@@ -305,7 +305,7 @@ static int cmd_hincrbyfloat(dyna_obj_t *o, const dyna_targs_t *a, const dyna_ten
 static int cmd_hget(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
                     dyna_buf_t *resp) {
   if (!dyna_typed_kind_ok(o, DYNA_KIND_HASH, env, resp)) return 0;
-  put_field(resp, hash_of(o, env), a->argv[2], a->argl[2]);
+  put_field(resp, env->proto, hash_of(o, env), a->argv[2], a->argl[2]);
   return 0;
 }
 
@@ -314,7 +314,7 @@ static int cmd_hmget(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv
   if (!dyna_typed_kind_ok(o, DYNA_KIND_HASH, env, resp)) return 0;
   const dyna_crdt_t *s = hash_of(o, env);
   dyna_resp_put_array(resp, a->argc - 2);
-  for (size_t i = 2; i < a->argc; i++) put_field(resp, s, a->argv[i], a->argl[i]);
+  for (size_t i = 2; i < a->argc; i++) put_field(resp, env->proto, s, a->argv[i], a->argl[i]);
   return 0;
 }
 
@@ -358,10 +358,11 @@ static int all(const dyna_obj_t *o, const dyna_tenv_t *env, dyna_buf_t *resp, in
   int rc = live_fields(hash_of(o, env), &f, &n);
   if (rc) return rc;
   const dyna_crdt_t *s = hash_of(o, env);
-  dyna_resp_put_array(resp, what == (ALL_KEYS | ALL_VALS) ? 2 * n : n);
+  if (what == (ALL_KEYS | ALL_VALS)) dyna_resp_put_map(resp, env->proto, n); /* HGETALL */
+  else dyna_resp_put_array(resp, n);
   for (size_t i = 0; i < n; i++) {
     if (what & ALL_KEYS) dyna_resp_put_bulk(resp, f[i]->key, f[i]->klen);
-    if (what & ALL_VALS) put_field(resp, s, f[i]->key, f[i]->klen);
+    if (what & ALL_VALS) put_field(resp, env->proto, s, f[i]->key, f[i]->klen);
   }
   dyna_free(f);
   return 0;
@@ -419,7 +420,7 @@ static int cmd_hrandfield(const dyna_obj_t *o, const dyna_targs_t *a, const dyna
   if (rc) return rc;
   uint64_t rng = env->rand;
   if (a->argc == 2) {
-    if (!n) dyna_resp_put_nil(resp);
+    if (!n) dyna_resp_put_null(resp, env->proto);
     else {
       const dyna_crdt_elem_t *e = f[dyna_typed_next_rand(&rng) % n];
       dyna_resp_put_bulk(resp, e->key, e->klen);
@@ -431,7 +432,9 @@ static int cmd_hrandfield(const dyna_obj_t *o, const dyna_targs_t *a, const dyna
   if (!n || count == 0) k = 0;
   else if (count < 0) k = (size_t)(uint64_t)(-count);
   else k = (uint64_t)count < n ? (size_t)count : n;
-  dyna_resp_put_array(resp, withvalues ? 2 * k : k);
+  /* WITHVALUES: RESP3 answers [field, value] pairs, RESP2 one flat array. */
+  int pairs = withvalues && env->proto == DYNA_RESP3;
+  dyna_resp_put_array(resp, withvalues && !pairs ? 2 * k : k);
   for (size_t i = 0; i < k && !resp->oom; i++) {
     size_t j = i;
     if (count < 0) {
@@ -443,8 +446,9 @@ static int cmd_hrandfield(const dyna_obj_t *o, const dyna_targs_t *a, const dyna
       f[j] = t;
       j = i;
     }
+    if (pairs) dyna_resp_put_array(resp, 2);
     dyna_resp_put_bulk(resp, f[j]->key, f[j]->klen);
-    if (withvalues) put_field(resp, s, f[j]->key, f[j]->klen);
+    if (withvalues) put_field(resp, env->proto, s, f[j]->key, f[j]->klen);
   }
   dyna_free(f);
   return resp->oom ? DYNA_ENOMEM : 0;
@@ -467,7 +471,7 @@ static int cmd_hsiblings(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_
   for (size_t j = 0; j < e->nvals; j++) k += (e->vals[j].flags & reg) == reg;
   if (!k) {
     dyna_resp_put_array(resp, 1);
-    put_field(resp, s, a->argv[2], a->argl[2]);
+    put_field(resp, env->proto, s, a->argv[2], a->argl[2]);
     return 0;
   }
   dyna_resp_put_array(resp, k);

@@ -300,7 +300,7 @@ static int cmd_object(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_ten
     }
     const char *enc = encoding(o, env);
     if (enc) dyna_resp_put_bulk_str(resp, enc);
-    else dyna_resp_put_nil(resp);
+    else dyna_resp_put_null(resp, env->proto);
     return 0;
   }
   if (n == 4 && !strncasecmp(sub, "help", 4)) {
@@ -338,7 +338,7 @@ static int cmd_getex(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *en
   }
   dyna_kind_t k = dyna_obj_kind(o, env->now_ms);
   if (k == DYNA_KIND_NONE) {
-    dyna_resp_put_nil(resp);
+    dyna_resp_put_null(resp, env->proto);
     return 0;
   }
   if (k != DYNA_KIND_STRING && k != DYNA_KIND_COUNTER) {

@@ -147,8 +147,8 @@ static int pop(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dyn
   const dyna_crdt_t *rs = lread(o, env, resp, &bad);
   if (bad) return 0;
   if (!rs) {
-    if (hascount) dyna_buf_put(resp, "*-1\r\n", 5); /* RESP2's null array */
-    else dyna_resp_put_nil(resp);
+    if (hascount) dyna_resp_put_null_array(resp, env->proto); /* RESP2: *-1 */
+    else dyna_resp_put_null(resp, env->proto);
     return 0;
   }
   if (hascount && count == 0) {
@@ -349,7 +349,7 @@ static int cmd_lindex(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_ten
   const dyna_crdt_t *s = lread(o, env, resp, &bad);
   if (bad) return 0;
   if (!s) {
-    dyna_resp_put_nil(resp);
+    dyna_resp_put_null(resp, env->proto);
     return 0;
   }
   if (parse_int(a, 2, &index, resp)) return 0;
@@ -358,7 +358,7 @@ static int cmd_lindex(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_ten
   int rc = dyna_crdt_lview(s, &view, &n);
   if (rc) return rc;
   if (resolve_index(index, n, &at)) dyna_resp_put_bulk(resp, view[at].v->data, view[at].v->len);
-  else dyna_resp_put_nil(resp);
+  else dyna_resp_put_null(resp, env->proto);
   dyna_free(view);
   return 0;
 }
@@ -443,7 +443,7 @@ static int cmd_lpos(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_
   } else if (k) {
     dyna_resp_put_int(resp, (int64_t)hits[0]);
   } else {
-    dyna_resp_put_nil(resp);
+    dyna_resp_put_null(resp, env->proto);
   }
   dyna_free(hits);
   dyna_free(view);
@@ -472,7 +472,7 @@ int dyna_typed_lmove(dyna_obj_t *src, dyna_obj_t *dst, const dyna_targs_t *a,
   const dyna_crdt_t *rs = lread(src, env, resp, &bad);
   if (bad) return 0;
   if (!rs) {
-    dyna_resp_put_nil(resp);
+    dyna_resp_put_null(resp, env->proto);
     return 0;
   }
   if (dst != src && !dyna_typed_kind_ok(dst, DYNA_KIND_LIST, env, resp)) return 0;

@@ -109,7 +109,7 @@ static int cmd_smembers(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_t
   (void)a;
   if (!dyna_typed_kind_ok(o, DYNA_KIND_SET, env, resp)) return 0;
   const dyna_crdt_t *s = set_of(o, env);
-  dyna_resp_put_array(resp, set_card(s));
+  dyna_resp_put_set(resp, env->proto, set_card(s));
   for (size_t i = 0; i < set_card(s); i++) dyna_resp_put_bulk(resp, s->e[i]->key, s->e[i]->klen);
   return 0;
 }
@@ -159,8 +159,8 @@ static int cmd_spop(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env
   if (!dyna_typed_kind_ok(o, DYNA_KIND_SET, env, resp)) return 0;
   const dyna_crdt_t *r = set_of(o, env);
   if (!r || count == 0) {
-    if (a->argc == 3) dyna_resp_put_array(resp, 0);
-    else dyna_resp_put_nil(resp);
+    if (a->argc == 3) dyna_resp_put_set(resp, env->proto, 0);
+    else dyna_resp_put_null(resp, env->proto);
     return 0;
   }
   dyna_crdt_t *s;
@@ -170,7 +170,7 @@ static int cmd_spop(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env
   uint64_t rng = env->rand;
   size_t *idx;
   if ((rc = draw_distinct(n, k, &rng, &idx)) != 0) return rc;
-  if (a->argc == 3) dyna_resp_put_array(resp, k);
+  if (a->argc == 3) dyna_resp_put_set(resp, env->proto, k);
   for (size_t i = 0; i < k; i++) dyna_resp_put_bulk(resp, s->e[idx[i]]->key, s->e[idx[i]]->klen);
   /* Remove from the highest index down, so the lower indexes stay valid. */
   for (size_t i = 1; i < k; i++)
@@ -212,7 +212,7 @@ static int cmd_srandmember(const dyna_obj_t *o, const dyna_targs_t *a, const dyn
   uint64_t rng = env->rand;
   if (a->argc == 2) {
     if (!n) {
-      dyna_resp_put_nil(resp);
+      dyna_resp_put_null(resp, env->proto);
     } else {
       const dyna_crdt_elem_t *e = dyna_crdt_nth(s, (size_t)(dyna_typed_next_rand(&rng) % n));
       dyna_resp_put_bulk(resp, e->key, e->klen);
@@ -337,7 +337,7 @@ int dyna_typed_set_combine(const dyna_obj_t *const *objs, size_t n, dyna_set_op_
   if (card) {
     dyna_resp_put_int(resp, (int64_t)(limit && limit < k ? limit : k));
   } else {
-    dyna_resp_put_array(resp, k);
+    dyna_resp_put_set(resp, env->proto, k); /* SINTER SUNION SDIFF: a set in RESP3 */
     for (size_t i = 0; i < k; i++) dyna_resp_put_bulk(resp, r[i].p, r[i].len);
   }
   dyna_free(r);

@@ -8,7 +8,8 @@
  * nothing (ZADD XX of an absent member, ZADD of the score a member already has, ZREM of
  * absent members) leaves the object exactly as it was and sets *changed = 0: the
  * decisions are taken on the state as read before dyna_obj_typed_for_write.
- * Scores print as Redis 7.0 prints them (dyna_typed_fmt_double: "%.17g", "inf").
+ * Scores print as Redis 7.0 prints them (dyna_resp_put_double: "%.17g", "inf"; a double in
+ * RESP3, a bulk string in RESP2).
  * Every read builds the sorted view (dyna_crdt_zview): O(n log n) per command. */
 #include "core/crdt_ops.h"
 #include "core/typed.h"
@@ -27,11 +28,8 @@ static int arg_is(const dyna_targs_t *a, size_t i, const char *w) {
   return strlen(w) == a->argl[i] && !strncasecmp((const char *)a->argv[i], w, a->argl[i]);
 }
 
-static void put_score(dyna_buf_t *resp, double d) {
-  char b[32];
-  size_t n = dyna_typed_fmt_double(d, b);
-  dyna_resp_put_bulk(resp, b, n);
-}
+/* A score: RESP3's double, RESP2's bulk string of the same text. */
+static void put_score(dyna_buf_t *resp, int proto, double d) { dyna_resp_put_double(resp, proto, d); }
 
 /* Redis's getPositiveLongFromObjectOrReply for pop counts: 0, or -1 with the error
  * appended (a non-integer gets the same text as a negative). */
@@ -185,8 +183,8 @@ static int zadd_pairs(dyna_obj_t *o, const dyna_targs_t *a, size_t first, const 
   }
   if (s) dyna_obj_typed_done(o);
   if (incr) {
-    if (skipped) dyna_resp_put_nil(resp);
-    else put_score(resp, last);
+    if (skipped) dyna_resp_put_null(resp, env->proto);
+    else put_score(resp, env->proto, last);
   } else {
     dyna_resp_put_int(resp, ch ? added + updated : added);
   }
@@ -358,11 +356,14 @@ static int zpop(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dy
   /* The reply is built first (the removal frees the view's bytes) and sent only when
    * the removal succeeded. */
   dyna_buf_t out = DYNA_BUF_INIT;
-  dyna_resp_put_array(&out, 2 * k);
+  /* RESP3 (as Redis 7.0): with a count, [member, score] pairs; without, one flat pair. */
+  int pairs = env->proto == DYNA_RESP3 && a->argc == 3;
+  dyna_resp_put_array(&out, pairs ? k : 2 * k);
   for (size_t i = 0; i < k; i++) {
     idx[i] = max ? n - 1 - i : i;
+    if (pairs) dyna_resp_put_array(&out, 2);
     dyna_resp_put_bulk(&out, view[idx[i]].m, view[idx[i]].len);
-    put_score(&out, view[idx[i]].score);
+    put_score(&out, env->proto, view[idx[i]].score);
   }
   size_t before = resp->len;
   int rc = out.oom ? DYNA_ENOMEM : remove_view_items(o, view, idx, k, env, resp, changed);
@@ -449,8 +450,8 @@ static int cmd_zscore(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_ten
   const dyna_crdt_t *s = zread(o, env, resp, &bad);
   double d;
   if (bad) return 0;
-  if (s && dyna_crdt_zscore(s, a->argv[2], a->argl[2], &d) == 0) put_score(resp, d);
-  else dyna_resp_put_nil(resp);
+  if (s && dyna_crdt_zscore(s, a->argv[2], a->argl[2], &d) == 0) put_score(resp, env->proto, d);
+  else dyna_resp_put_null(resp, env->proto);
   return 0;
 }
 
@@ -462,8 +463,8 @@ static int cmd_zmscore(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_te
   dyna_resp_put_array(resp, a->argc - 2);
   for (size_t i = 2; i < a->argc; i++) {
     double d;
-    if (s && dyna_crdt_zscore(s, a->argv[i], a->argl[i], &d) == 0) put_score(resp, d);
-    else dyna_resp_put_nil(resp);
+    if (s && dyna_crdt_zscore(s, a->argv[i], a->argl[i], &d) == 0) put_score(resp, env->proto, d);
+    else dyna_resp_put_null(resp, env->proto);
   }
   return 0;
 }
@@ -523,7 +524,7 @@ static int zrank(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *
   if (bad) return 0;
   if (s && dyna_crdt_zrank(s, a->argv[2], a->argl[2], &r) == 0)
     dyna_resp_put_int(resp, (int64_t)(rev ? dyna_crdt_count(s) - 1 - r : r));
-  else dyna_resp_put_nil(resp);
+  else dyna_resp_put_null(resp, env->proto);
   return 0;
 }
 
@@ -628,10 +629,13 @@ static int zrange_generic(const dyna_obj_t *o, const dyna_targs_t *a, const dyna
       if (take > 0) take--;
     }
   }
-  dyna_resp_put_array(resp, withscores ? 2 * k : k);
+  /* WITHSCORES: RESP3 answers [member, score] pairs, RESP2 one flat array. */
+  int pairs = withscores && env->proto == DYNA_RESP3;
+  dyna_resp_put_array(resp, withscores && !pairs ? 2 * k : k);
   for (size_t i = 0; i < k; i++) {
+    if (pairs) dyna_resp_put_array(resp, 2);
     dyna_resp_put_bulk(resp, view[pick[i]].m, view[pick[i]].len);
-    if (withscores) put_score(resp, view[pick[i]].score);
+    if (withscores) put_score(resp, env->proto, view[pick[i]].score);
   }
   dyna_free(pick);
   dyna_free(view);

@@ -1,6 +1,8 @@
-/* resp.c: the RESP2 codec (see resp.h for the contract).
+/* resp.c: the RESP2 codec, and the RESP3 shapes of its encoders (see resp.h for the
+ * contract).
  *
- * Three parts, all pure (no I/O, no clock, no formatted printing):
+ * Three parts, all pure (no I/O, no clock; the only formatted printing is snprintf of a
+ * double into a caller's buffer):
  *   - the server's command parser, resumable across reads. Its state is a handful of
  *     offsets relative to the start of the current command, never pointers, so the
  *     caller may move or grow its input buffer between calls:
@@ -19,6 +21,10 @@
 #include "proto/resp.h"
 #include "util/err.h"
 #include "util/alloc.h"
+#include "util/assert.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Internal result of parse_one(): a line or array that carries no command. */
@@ -566,13 +572,15 @@ static int parse_int64(const uint8_t *s, size_t n, int64_t *out) {
   return 0;
 }
 
-/* Parses "*n\r\n" and its n elements at s[0..n) into v (or "*-1" as NIL). depth counts
- * the arrays around this one. On failure v keeps the elements parsed so far (the
- * caller frees them, as for parse_value). Allocates at most n / 3 elements. */
+/* Parses "*n\r\n" and its n elements at s[0..n) into v (or "*-1" as NIL); also RESP3's
+ * "~n" (a set: n elements) and "%n" (a map: n pairs, 2n elements), which have no nil.
+ * depth counts the arrays around this one. On failure v keeps the elements parsed so
+ * far (the caller frees them, as for parse_value). Allocates at most n / 3 elements. */
 static int parse_array(const dyna_resp_limits_t *lim, const uint8_t *s, size_t n,
                        size_t depth, dyna_resp_value_t *v, size_t *used) {
   size_t count, hdr;
-  int rc = parse_len(s + 1, n - 1, lim->max_args, 1, &count, &hdr);
+  int map = s[0] == '%';
+  int rc = parse_len(s + 1, n - 1, map ? lim->max_args / 2 : lim->max_args, s[0] == '*', &count, &hdr);
   if (rc) return rc;
   size_t off = 1 + hdr;
   if (count == RESP_NIL_LEN) {
@@ -582,6 +590,8 @@ static int parse_array(const dyna_resp_limits_t *lim, const uint8_t *s, size_t n
   }
   if (depth >= lim->max_depth) return DYNA_ETOOBIG;
   v->type = DYNA_RESP_ARRAY;
+  if (s[0] != '*') v->shape = s[0];
+  if (map) count *= 2;
   if (count == 0) {
     *used = off;
     return 0;
@@ -605,11 +615,13 @@ static int parse_array(const dyna_resp_limits_t *lim, const uint8_t *s, size_t n
   return 0;
 }
 
-/* Parses "$n\r\n<body>\r\n" or "$-1\r\n" at s[0..n) into v. */
+/* Parses "$n\r\n<body>\r\n" or "$-1\r\n" at s[0..n) into v; also RESP3's verbatim
+ * "=n\r\nfmt:<text>\r\n" (no nil; n >= 4, fmt 3 bytes): a BULK of the text, its
+ * format in v->integer. */
 static int parse_bulk(const dyna_resp_limits_t *lim, const uint8_t *s, size_t n,
                       dyna_resp_value_t *v, size_t *used) {
   size_t blen, hdr;
-  int rc = parse_len(s + 1, n - 1, lim->max_bulk, 1, &blen, &hdr);
+  int rc = parse_len(s + 1, n - 1, lim->max_bulk, s[0] == '$', &blen, &hdr);
   if (rc) return rc;
   size_t body = 1 + hdr;
   if (blen == RESP_NIL_LEN) {
@@ -621,10 +633,37 @@ static int parse_bulk(const dyna_resp_limits_t *lim, const uint8_t *s, size_t n,
   rc = expect_crlf(s, n, body + blen);
   if (rc) return rc;
   v->type = DYNA_RESP_BULK;
-  rc = value_set_str(v, s + body, blen);
+  if (s[0] == '=') {
+    if (blen < 4 || s[body + 3] != ':') return DYNA_EPROTO;
+    v->shape = '=';
+    v->integer = (int64_t)s[body] | (int64_t)s[body + 1] << 8 | (int64_t)s[body + 2] << 16;
+    rc = value_set_str(v, s + body + 4, blen - 4);
+  } else {
+    rc = value_set_str(v, s + body, blen);
+  }
   if (rc) return rc;
   *used = body + blen + 2;
   return 0;
+}
+
+/* 1 when p[0..n) is a RESP3 double's text: what strtod reads whole ("1.5", "-0.1e3",
+ * "inf", "-inf", "nan"), no leading space or sign '+' before a letter. p[n] is NUL. */
+static int double_text_ok(const uint8_t *p, size_t n) {
+  if (n == 0 || n > 400 || p[0] == ' ' || p[0] == '\t' || memchr(p, 0, n)) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!strchr("0123456789+-.eEinfaINFA", p[i])) return 0;
+  char *end;
+  (void)strtod((const char *)p, &end);
+  return end == (const char *)p + n;
+}
+
+/* 1 when p[0..n) is a RESP3 big number: [-]digits, canonical as an integer is. */
+static int big_text_ok(const uint8_t *p, size_t n) {
+  size_t i = n && p[0] == '-';
+  if (i == n || (p[i] == '0' && (n - i > 1 || i))) return 0;
+  for (; i < n; i++)
+    if (p[i] < '0' || p[i] > '9') return 0;
+  return 1;
 }
 
 /* Parses one value of any type at s[0..n) into the zeroed *v; depth counts the arrays
@@ -650,9 +689,37 @@ static int parse_value(const dyna_resp_limits_t *lim, const uint8_t *s, size_t n
     v->type = DYNA_RESP_INTEGER;
     return 0;
   case '$':
+  case '=':
     return parse_bulk(lim, s, n, v, used);
   case '*':
+  case '~':
+  case '%':
     return parse_array(lim, s, n, depth, v, used);
+  case '_': /* RESP3 null */
+    rc = reply_line(lim, s, n, &len, used);
+    if (rc) return rc;
+    if (len) return DYNA_EPROTO;
+    v->type = DYNA_RESP_NIL;
+    v->shape = '_';
+    return 0;
+  case '#': /* RESP3 boolean: an INTEGER 1 or 0 */
+    rc = reply_line(lim, s, n, &len, used);
+    if (rc) return rc;
+    if (len != 1 || (s[1] != 't' && s[1] != 'f')) return DYNA_EPROTO;
+    v->type = DYNA_RESP_INTEGER;
+    v->shape = '#';
+    v->integer = s[1] == 't';
+    return 0;
+  case ',': /* RESP3 double, and big number: a BULK of their text */
+  case '(':
+    rc = reply_line(lim, s, n, &len, used);
+    if (rc) return rc;
+    v->type = DYNA_RESP_BULK;
+    v->shape = s[0];
+    rc = value_set_str(v, s + 1, len);
+    if (rc) return rc;
+    if (s[0] == ',' ? !double_text_ok(v->str, len) : !big_text_ok(v->str, len)) return DYNA_EPROTO;
+    return 0;
   default:
     return DYNA_EPROTO;
   }
@@ -738,4 +805,53 @@ void dyna_resp_put_cmd(dyna_buf_t *b, size_t argc, const uint8_t *const *argv,
                        const size_t *argl) {
   dyna_resp_put_array(b, argc);
   for (size_t i = 0; i < argc; i++) dyna_resp_put_bulk(b, argv[i], argl[i]);
+}
+
+/* ---- RESP3 shapes ---- */
+
+void dyna_resp_put_map(dyna_buf_t *b, int proto, size_t npairs) {
+  if (proto == DYNA_RESP3) put_num_line(b, '%', 0, npairs);
+  else put_num_line(b, '*', 0, 2 * npairs);
+}
+
+void dyna_resp_put_set(dyna_buf_t *b, int proto, size_t n) { put_num_line(b, proto == DYNA_RESP3 ? '~' : '*', 0, n); }
+
+size_t dyna_resp_fmt_double(double d, char *out) {
+  if (isinf(d)) return (size_t)snprintf(out, 32, "%s", d > 0 ? "inf" : "-inf");
+  if (isnan(d)) return (size_t)snprintf(out, 32, "nan");
+  return (size_t)snprintf(out, 32, "%.17g", d);
+}
+
+void dyna_resp_put_double(dyna_buf_t *b, int proto, double d) {
+  char num[32];
+  size_t n = dyna_resp_fmt_double(d, num);
+  if (proto != DYNA_RESP3) { dyna_resp_put_bulk(b, num, n); return; }
+  dyna_buf_put(b, ",", 1);
+  dyna_buf_put(b, num, n);
+  dyna_buf_put(b, "\r\n", 2);
+}
+
+void dyna_resp_put_null(dyna_buf_t *b, int proto) {
+  if (proto == DYNA_RESP3) dyna_buf_put(b, "_\r\n", 3);
+  else dyna_resp_put_nil(b);
+}
+
+void dyna_resp_put_null_array(dyna_buf_t *b, int proto) {
+  if (proto == DYNA_RESP3) dyna_buf_put(b, "_\r\n", 3);
+  else dyna_buf_put(b, "*-1\r\n", 5);
+}
+
+void dyna_resp_put_bool(dyna_buf_t *b, int proto, int v) {
+  if (proto == DYNA_RESP3) dyna_buf_put(b, v ? "#t\r\n" : "#f\r\n", 4);
+  else dyna_resp_put_int(b, v ? 1 : 0);
+}
+
+void dyna_resp_put_verbatim(dyna_buf_t *b, int proto, const char *fmt, const void *p, size_t n) {
+  DYNA_ASSERT(strlen(fmt) == 3, "verbatim format '%s' is not 3 bytes", fmt);
+  if (proto != DYNA_RESP3) { dyna_resp_put_bulk(b, p, n); return; }
+  put_num_line(b, '=', 0, n + 4);
+  dyna_buf_put(b, fmt, 3);
+  dyna_buf_put(b, ":", 1);
+  dyna_buf_put(b, p, n);
+  dyna_buf_put(b, "\r\n", 2);
 }

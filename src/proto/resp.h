@@ -1,4 +1,4 @@
-/* resp.h: RESP2 (the Redis serialization protocol), pure and allocation-light.
+/* resp.h: RESP2 and RESP3 (the Redis serialization protocol), pure and allocation-light.
  *
  * Server side: dyna_resp_parse_cmd() reads one command from a connection's input
  * buffer: a multibulk array of bulk strings ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n") or an
@@ -8,9 +8,13 @@
  * caller must present the same bytes again (the buffer may have been moved or grown)
  * until a command completes. Arguments are returned as offsets into the buffer.
  *
- * Client side: dyna_resp_parse_reply() reads one reply of any type into a tree.
+ * Client side: dyna_resp_parse_reply() reads one reply of any type into a tree, RESP3's
+ * types folded into the RESP2 ones (v->shape says which RESP3 type it came as).
  *
- * Encoders append to a dyna_buf_t (check buf->oom once at the end).
+ * Encoders append to a dyna_buf_t (check buf->oom once at the end). The RESP3 shapes
+ * (map, set, double, null, boolean, verbatim) take the connection's protocol version
+ * (DYNA_RESP2 or DYNA_RESP3; 0 counts as 2) and write the RESP2 form Redis 7.0 writes
+ * when it is 2, so one encoding path serves both kinds of client.
  *
  * Limits (dyna_resp_limits_t) bound every length before anything is buffered or
  * allocated, so a hostile peer cannot make us reserve more than the limits allow.
@@ -128,7 +132,13 @@ typedef enum {
 
 typedef struct dyna_resp_value {
   dyna_resp_type_t type;
-  int64_t integer;                  /* INTEGER */
+  uint8_t shape;                    /* 0 for RESP2's types; else the RESP3 type byte it came
+                                       as: '%' map and '~' set (ARRAY; a map's n counts keys
+                                       and values), '_' null (NIL), '#' boolean (INTEGER 1/0),
+                                       ',' double and '(' big number (BULK of their text),
+                                       '=' verbatim (BULK of the text after "fmt:") */
+  int64_t integer;                  /* INTEGER; '=' verbatim: its 3 format bytes,
+                                       fmt[0] | fmt[1] << 8 | fmt[2] << 16 */
   uint8_t *str;                     /* STRING, ERROR, BULK: owned, NUL-terminated */
   size_t len;
   struct dyna_resp_value *elem;     /* ARRAY: owned array of n elements */
@@ -142,7 +152,11 @@ typedef struct dyna_resp_value {
  * Limits: a bulk over max_bulk, an array over max_args elements, arrays nested more than
  * max_depth deep (a top-level array has depth 1; 0 forbids arrays) and a +, - or : line
  * over max_inline bytes are DYNA_ETOOBIG. Both "$-1" and "*-1" give DYNA_RESP_NIL;
- * "*0" gives an ARRAY with n == 0 and elem == NULL. */
+ * "*0" gives an ARRAY with n == 0 and elem == NULL.
+ * RESP3 (after HELLO 3): "%n" (n pairs, n <= max_args / 2), "~n", "_", "#t"/"#f",
+ * ",double" (strtod's whole text), "(bignum" ([-]digits) and "=n\r\nfmt:text" are read
+ * as above (v->shape); they have no nil length ("~-1", "%-1", "=-1" are DYNA_EPROTO).
+ * Push (">") and attribute ("|") types are DYNA_EPROTO: Dyna sends neither. */
 int dyna_resp_parse_reply(const dyna_resp_limits_t *lim, const uint8_t *buf, size_t len,
                           dyna_resp_value_t *v, size_t *consumed);
 void dyna_resp_value_free(dyna_resp_value_t *v);
@@ -155,6 +169,28 @@ void dyna_resp_put_bulk(dyna_buf_t *b, const void *p, size_t n); /* $n\r\n...\r\
 void dyna_resp_put_bulk_str(dyna_buf_t *b, const char *s);
 void dyna_resp_put_nil(dyna_buf_t *b);                           /* $-1\r\n */
 void dyna_resp_put_array(dyna_buf_t *b, size_t n);               /* *n\r\n */
+
+/* ---- RESP3 shapes, written as RESP2 when proto is not DYNA_RESP3 ---- */
+#define DYNA_RESP2 2
+#define DYNA_RESP3 3
+/* %npairs, then 2 * npairs elements (key, value, ...); RESP2: *<2 * npairs>. */
+void dyna_resp_put_map(dyna_buf_t *b, int proto, size_t npairs);
+/* ~n, then n elements; RESP2: *n. */
+void dyna_resp_put_set(dyna_buf_t *b, int proto, size_t n);
+/* ,d (Redis 7.0's "%.17g", "inf", "-inf"); RESP2: the same text as a bulk string. */
+void dyna_resp_put_double(dyna_buf_t *b, int proto, double d);
+/* _ ; RESP2: the null bulk string $-1. */
+void dyna_resp_put_null(dyna_buf_t *b, int proto);
+/* _ ; RESP2: the null array *-1. */
+void dyna_resp_put_null_array(dyna_buf_t *b, int proto);
+/* #t / #f; RESP2: :1 / :0. */
+void dyna_resp_put_bool(dyna_buf_t *b, int proto, int v);
+/* =<n + 4>, then "txt:" (fmt, 3 bytes) and the text; RESP2: a bulk string of the text. */
+void dyna_resp_put_verbatim(dyna_buf_t *b, int proto, const char *fmt, const void *p, size_t n);
+/* Formats d as Redis 7.0 replies a double ("%.17g", inf as "inf"/"-inf"; NaN as "nan"):
+ * returns the length written to out (at least 32 bytes). */
+size_t dyna_resp_fmt_double(double d, char *out);
+
 /* A command as an array of bulk strings (client side). */
 void dyna_resp_put_cmd(dyna_buf_t *b, size_t argc, const uint8_t *const *argv,
                        const size_t *argl);

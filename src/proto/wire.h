@@ -71,6 +71,7 @@ typedef enum {
 #define DYNA_FWD_DELETE 0x2u
 #define DYNA_FWD_TYPED 0x4u   /* val = the typed write's arguments (dyna_wire_put_args) */
 #define DYNA_FWD_KEEPTTL 0x8u /* a PUT that keeps the key's expiry */
+#define DYNA_FWD_RESP3 0x10u  /* a typed write whose answer is RESP3 (the client's protocol) */
 #define DYNA_FWD_RESP_EXISTED 0x1u /* FWD_RESP: a live value existed */
 #define DYNA_FWD_RESP_NOWRITE 0x2u /* FWD_RESP: a typed write that changed nothing */
 

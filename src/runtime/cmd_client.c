@@ -27,7 +27,7 @@ void dyna_cmd_client_getname(dyna_server_t *s, conn_t *c, const dyna_args_t *a) 
   (void)s;
   (void)a;
   if (c->name[0]) dyna_resp_put_bulk_str(dyna_conn_answer_now(c), c->name);
-  else dyna_resp_put_nil(dyna_conn_answer_now(c));
+  else dyna_resp_put_null(dyna_conn_answer_now(c), c->proto);
 }
 
 void dyna_cmd_client_setname(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
@@ -116,10 +116,10 @@ static void client_line(dyna_server_t *s, const conn_t *k, dyna_buf_t *b) {
                    "id=%" PRIu64 " addr=%s laddr=%s fd=%d name=%s age=%" PRIu64 " idle=%" PRIu64
                    " flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0"
                    " rbs=%zu rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1"
-                   " resp=2 lib-name=%s lib-ver=%s\n",
+                   " resp=%d lib-name=%s lib-ver=%s\n",
                    k->id, k->addr, k->laddr, (int)fd, k->name, (now - k->created_ms) / 1000,
                    (now - k->last_cmd_ms) / 1000, flags, k->in.len, qfree, k->in.cap, omem,
-                   sizeof(*k) + k->in.cap + omem, events, k->last_cmd ? k->last_cmd : "NULL", k->lib_name,
+                   sizeof(*k) + k->in.cap + omem, events, k->last_cmd ? k->last_cmd : "NULL", k->proto, k->lib_name,
                    k->lib_ver);
   if (n > 0) dyna_buf_put(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
@@ -129,7 +129,7 @@ void dyna_cmd_client_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   dyna_buf_t t = DYNA_BUF_INIT;
   client_line(s, c, &t);
   if (t.oom) dyna_conn_answer_error(c, DYNA_ERR_OOM);
-  else dyna_resp_put_bulk(dyna_conn_answer_now(c), t.data, t.len);
+  else dyna_resp_put_verbatim(dyna_conn_answer_now(c), c->proto, "txt", t.data, t.len);
   dyna_buf_free(&t);
 }
 
@@ -179,7 +179,7 @@ void dyna_cmd_client_list(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
     if (match) client_line(s, k, &t);
   }
   if (t.oom) dyna_conn_answer_error(c, DYNA_ERR_OOM);
-  else dyna_resp_put_bulk(dyna_conn_answer_now(c), t.data ? t.data : (const uint8_t *)"", t.len);
+  else dyna_resp_put_verbatim(dyna_conn_answer_now(c), c->proto, "txt", t.data ? t.data : (const uint8_t *)"", t.len);
   dyna_buf_free(&t);
 }
 

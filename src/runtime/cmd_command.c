@@ -1,5 +1,7 @@
 /* cmd_command.c: COMMAND and its subcommands, answered from the command table
- * (cmd_table.c) in the shapes Redis 7 gives, RESP2 maps as flat arrays:
+ * (cmd_table.c) in the shapes Redis 7 gives: in RESP3 the flags, categories, tips and
+ * key specs are sets (and so is an empty list of subcommands), each key spec and the
+ * docs are maps; RESP2 writes them all as flat arrays:
  *
  *   COMMAND [INFO [name ...]]  one entry per command (nil for an unknown name):
  *       [name, arity, [flag ...], first key, last key, step, [@category ...], [tip ...],
@@ -22,8 +24,8 @@
 #include <strings.h>
 
 /* Puts each space-separated word of list (NULL: none) as a simple string (simple != 0)
- * or a bulk string, after an array header with their count. */
-static void put_words(dyna_buf_t *b, const char *list, int simple) {
+ * or a bulk string, after a set header (an array in RESP2) with their count. */
+static void put_words(dyna_buf_t *b, int proto, const char *list, int simple) {
   size_t n = 0;
   for (const char *p = list; p && *p;) {
     while (*p == ' ') p++;
@@ -31,7 +33,7 @@ static void put_words(dyna_buf_t *b, const char *list, int simple) {
     n++;
     while (*p && *p != ' ') p++;
   }
-  dyna_resp_put_array(b, n);
+  dyna_resp_put_set(b, proto, n);
   for (const char *p = list; p && *p;) {
     while (*p == ' ') p++;
     if (!*p) break;
@@ -47,37 +49,37 @@ static void put_words(dyna_buf_t *b, const char *list, int simple) {
   }
 }
 
-static void put_bits(dyna_buf_t *b, uint32_t bits, int nbits, const char *(*name)(uint32_t)) {
+static void put_bits(dyna_buf_t *b, int proto, uint32_t bits, int nbits, const char *(*name)(uint32_t)) {
   size_t n = 0;
   for (int i = 0; i < nbits; i++) n += (bits >> i) & 1;
-  dyna_resp_put_array(b, n);
+  dyna_resp_put_set(b, proto, n);
   for (int i = 0; i < nbits; i++)
     if ((bits >> i) & 1) dyna_resp_put_simple(b, name(1u << i));
 }
 
-/* One key spec: [notes, n,] flags, [...], begin_search, [...], find_keys, [...]. */
-static void put_key_spec(dyna_buf_t *b, const dyna_key_spec_t *ks) {
-  dyna_resp_put_array(b, ks->notes ? 8 : 6);
+/* One key spec: a map (a flat array in RESP2) of [notes,] flags, begin_search, find_keys. */
+static void put_key_spec(dyna_buf_t *b, int proto, const dyna_key_spec_t *ks) {
+  dyna_resp_put_map(b, proto, ks->notes ? 4 : 3);
   if (ks->notes) {
     dyna_resp_put_bulk_str(b, "notes");
     dyna_resp_put_bulk_str(b, ks->notes);
   }
   dyna_resp_put_bulk_str(b, "flags");
-  put_words(b, ks->flags, 1);
+  put_words(b, proto, ks->flags, 1);
   dyna_resp_put_bulk_str(b, "begin_search");
-  dyna_resp_put_array(b, 4);
+  dyna_resp_put_map(b, proto, 2);
   dyna_resp_put_bulk_str(b, "type");
   dyna_resp_put_bulk_str(b, "index");
   dyna_resp_put_bulk_str(b, "spec");
-  dyna_resp_put_array(b, 2);
+  dyna_resp_put_map(b, proto, 1);
   dyna_resp_put_bulk_str(b, "index");
   dyna_resp_put_int(b, ks->begin);
   dyna_resp_put_bulk_str(b, "find_keys");
-  dyna_resp_put_array(b, 4);
+  dyna_resp_put_map(b, proto, 2);
   dyna_resp_put_bulk_str(b, "type");
   dyna_resp_put_bulk_str(b, ks->keynum ? "keynum" : "range");
   dyna_resp_put_bulk_str(b, "spec");
-  dyna_resp_put_array(b, 6);
+  dyna_resp_put_map(b, proto, 3);
   dyna_resp_put_bulk_str(b, ks->keynum ? "keynumidx" : "lastkey");
   dyna_resp_put_int(b, ks->a);
   dyna_resp_put_bulk_str(b, ks->keynum ? "firstkey" : "keystep");
@@ -93,36 +95,39 @@ static dyna_key_spec_t range_spec(const dyna_cmd_t *cmd) {
   return ks;
 }
 
-static void put_key_specs(dyna_buf_t *b, const dyna_cmd_t *cmd) {
+/* The row's key specs: a set of maps in RESP3, as Redis 7.0. */
+static void put_key_specs(dyna_buf_t *b, int proto, const dyna_cmd_t *cmd) {
   if (cmd->specs) {
-    dyna_resp_put_array(b, cmd->nspecs);
-    for (size_t i = 0; i < cmd->nspecs; i++) put_key_spec(b, &cmd->specs[i]);
+    dyna_resp_put_set(b, proto, cmd->nspecs);
+    for (size_t i = 0; i < cmd->nspecs; i++) put_key_spec(b, proto, &cmd->specs[i]);
     return;
   }
-  if (!cmd->key_flags) { dyna_resp_put_array(b, 0); return; }
+  if (!cmd->key_flags) { dyna_resp_put_set(b, proto, 0); return; }
   dyna_key_spec_t ks = range_spec(cmd);
-  dyna_resp_put_array(b, 1);
-  put_key_spec(b, &ks);
+  dyna_resp_put_set(b, proto, 1);
+  put_key_spec(b, proto, &ks);
 }
 
-static void put_info(dyna_buf_t *b, const dyna_cmd_t *cmd) {
+static void put_info(dyna_buf_t *b, int proto, const dyna_cmd_t *cmd) {
   dyna_resp_put_array(b, 10);
   dyna_resp_put_bulk_str(b, cmd->name);
   dyna_resp_put_int(b, cmd->arity);
-  put_bits(b, cmd->flags, CMD_FLAG_BITS, dyna_cmd_flag_name);
+  put_bits(b, proto, cmd->flags, CMD_FLAG_BITS, dyna_cmd_flag_name);
   dyna_resp_put_int(b, cmd->first_key);
   dyna_resp_put_int(b, cmd->last_key);
   dyna_resp_put_int(b, cmd->key_step);
-  put_bits(b, cmd->acl, ACL_BITS, dyna_acl_name);
-  put_words(b, cmd->tips, 0);
-  put_key_specs(b, cmd);
-  dyna_resp_put_array(b, cmd->nsubs);
-  for (size_t i = 0; i < cmd->nsubs; i++) put_info(b, &cmd->subs[i]);
+  put_bits(b, proto, cmd->acl, ACL_BITS, dyna_acl_name);
+  put_words(b, proto, cmd->tips, 0);
+  put_key_specs(b, proto, cmd);
+  /* Redis 7.0 answers no subcommands as an empty set, some as an array. */
+  if (cmd->nsubs) dyna_resp_put_array(b, cmd->nsubs);
+  else dyna_resp_put_set(b, proto, 0);
+  for (size_t i = 0; i < cmd->nsubs; i++) put_info(b, proto, &cmd->subs[i]);
 }
 
-static void put_docs(dyna_buf_t *b, const dyna_cmd_t *cmd) {
+static void put_docs(dyna_buf_t *b, int proto, const dyna_cmd_t *cmd) {
   size_t n = 3 + (cmd->complexity != NULL) + (cmd->nsubs > 0);
-  dyna_resp_put_array(b, 2 * n);
+  dyna_resp_put_map(b, proto, n);
   dyna_resp_put_bulk_str(b, "summary");
   dyna_resp_put_bulk_str(b, cmd->summary);
   dyna_resp_put_bulk_str(b, "since");
@@ -135,10 +140,10 @@ static void put_docs(dyna_buf_t *b, const dyna_cmd_t *cmd) {
   }
   if (cmd->nsubs) {
     dyna_resp_put_bulk_str(b, "subcommands");
-    dyna_resp_put_array(b, 2 * cmd->nsubs);
+    dyna_resp_put_map(b, proto, cmd->nsubs);
     for (size_t i = 0; i < cmd->nsubs; i++) {
       dyna_resp_put_bulk_str(b, cmd->subs[i].name);
-      put_docs(b, &cmd->subs[i]);
+      put_docs(b, proto, &cmd->subs[i]);
     }
   }
 }
@@ -156,7 +161,7 @@ void dyna_cmd_command(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)a;
   dyna_buf_t *b = dyna_conn_answer_now(c);
   dyna_resp_put_array(b, dyna_cmd_count());
-  for (size_t i = 0; i < dyna_cmd_count(); i++) put_info(b, dyna_cmd_at(i));
+  for (size_t i = 0; i < dyna_cmd_count(); i++) put_info(b, c->proto, dyna_cmd_at(i));
   finish(c, b);
 }
 
@@ -172,8 +177,8 @@ void dyna_cmd_command_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   dyna_resp_put_array(b, a->argc - 2);
   for (size_t i = 2; i < a->argc; i++) {
     const dyna_cmd_t *cmd = dyna_cmd_lookup(dyna_arg(a, i), dyna_arg_len(a, i));
-    if (cmd) put_info(b, cmd);
-    else dyna_resp_put_nil(b);
+    if (cmd) put_info(b, c->proto, cmd);
+    else dyna_resp_put_null(b, c->proto);
   }
   finish(c, b);
 }
@@ -182,20 +187,20 @@ void dyna_cmd_command_docs(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
   dyna_buf_t *b = dyna_conn_answer_now(c);
   if (a->argc == 2) {
-    dyna_resp_put_array(b, 2 * dyna_cmd_count());
+    dyna_resp_put_map(b, c->proto, dyna_cmd_count());
     for (size_t i = 0; i < dyna_cmd_count(); i++) {
       dyna_resp_put_bulk_str(b, dyna_cmd_at(i)->name);
-      put_docs(b, dyna_cmd_at(i));
+      put_docs(b, c->proto, dyna_cmd_at(i));
     }
   } else {
     size_t found = 0;
     for (size_t i = 2; i < a->argc; i++) found += dyna_cmd_lookup(dyna_arg(a, i), dyna_arg_len(a, i)) != NULL;
-    dyna_resp_put_array(b, 2 * found);
+    dyna_resp_put_map(b, c->proto, found);
     for (size_t i = 2; i < a->argc; i++) {
       const dyna_cmd_t *cmd = dyna_cmd_lookup(dyna_arg(a, i), dyna_arg_len(a, i));
       if (!cmd) continue;
       dyna_resp_put_bulk_str(b, cmd->name);
-      put_docs(b, cmd);
+      put_docs(b, c->proto, cmd);
     }
   }
   finish(c, b);
@@ -315,15 +320,23 @@ static long each_key(const dyna_cmd_t *cmd, const dyna_args_t *a, size_t base, s
   return count;
 }
 
+/* Where GETKEYS writes its keys: the answer and the client's protocol. */
+typedef struct {
+  dyna_buf_t *b;
+  int proto;
+} keys_out_t;
+
 static void put_key(void *ctx, const dyna_args_t *a, size_t i, const char *flags) {
+  keys_out_t *o = ctx;
   (void)flags;
-  dyna_resp_put_bulk(ctx, dyna_arg(a, i), dyna_arg_len(a, i));
+  dyna_resp_put_bulk(o->b, dyna_arg(a, i), dyna_arg_len(a, i));
 }
 
 static void put_key_flags(void *ctx, const dyna_args_t *a, size_t i, const char *flags) {
-  dyna_resp_put_array(ctx, 2);
-  dyna_resp_put_bulk(ctx, dyna_arg(a, i), dyna_arg_len(a, i));
-  put_words(ctx, flags, 1);
+  keys_out_t *o = ctx;
+  dyna_resp_put_array(o->b, 2);
+  dyna_resp_put_bulk(o->b, dyna_arg(a, i), dyna_arg_len(a, i));
+  put_words(o->b, o->proto, flags, 1);
 }
 
 /* COMMAND GETKEYS / GETKEYSANDFLAGS: the row of the command line after the subcommand,
@@ -348,7 +361,8 @@ static void getkeys(conn_t *c, const dyna_args_t *a, key_fn_t *fn) {
   if (nkeys <= 0) { dyna_conn_answer_error(c, DYNA_WORD_ERR " Invalid arguments specified for command"); return; }
   dyna_buf_t *b = dyna_conn_answer_now(c);
   dyna_resp_put_array(b, (size_t)nkeys);
-  each_key(cmd, a, 2, n, fn, b);
+  keys_out_t out = {b, c->proto};
+  each_key(cmd, a, 2, n, fn, &out);
   finish(c, b);
 }
 

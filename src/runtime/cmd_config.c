@@ -25,7 +25,7 @@ void dyna_cmd_config_get(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   const dyna_node_cfg_t *node = dyna_node_cfg(s->node);
   size_t n = dyna_config_get(&s->cfg, node, a->base, a->o + 2, a->l + 2, a->argc - 2, NULL, NULL);
   dyna_buf_t *b = dyna_conn_answer_now(c);
-  dyna_resp_put_array(b, 2 * n);
+  dyna_resp_put_map(b, c->proto, n); /* a map in RESP3 */
   dyna_config_get(&s->cfg, node, a->base, a->o + 2, a->l + 2, a->argc - 2, config_pair, b);
 }
 

@@ -33,7 +33,6 @@
 
 /* The Redis version clients are told (they enable features by it): the 7.0 release whose
  * commands, words and COMMAND INFO Dyna follows. */
-#define DYNA_REDIS_VERSION "7.0.15"
 
 /* ---------- counters ---------- */
 
@@ -390,6 +389,6 @@ void dyna_cmd_info(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   for (size_t k = 0; k < NSECTIONS; k++)
     if (want[k]) SECTIONS[k].fn(s, &t);
   if (t.oom) dyna_conn_answer_error(c, DYNA_ERR_OOM);
-  else dyna_resp_put_bulk(dyna_conn_answer_now(c), t.data ? t.data : (const uint8_t *)"", t.len);
+  else dyna_resp_put_verbatim(dyna_conn_answer_now(c), c->proto, "txt", t.data ? t.data : (const uint8_t *)"", t.len);
   dyna_buf_free(&t);
 }

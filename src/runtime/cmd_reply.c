@@ -60,6 +60,7 @@ slot_t *dyna_cmd_slot_open(dyna_server_t *s, conn_t *c, slot_kind_t kind, uint32
   if (!slot) goto oom;
   slot->kind = kind;
   slot->nsub = nsub;
+  slot->proto = c->proto;
   if (kind == SLOT_MGET) {
     slot->parts = dyna_calloc(nsub, sizeof(dyna_buf_t));
     if (!slot->parts) goto oom;
@@ -194,7 +195,7 @@ void dyna_cmd_step_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, 
 /* GET's answer for the merged object in r at wall time now_ms: the latest value of a
  * string, a counter's number, nil for an absent or expired key; another kind answers
  * WRONGTYPE (GET) or nil (MGET, as Redis does). */
-static void put_latest(dyna_buf_t *b, const dyna_node_reply_t *r, uint64_t now_ms, int mget) {
+static void put_latest(dyna_buf_t *b, const dyna_node_reply_t *r, uint64_t now_ms, int mget, int proto) {
   dyna_kind_t k = dyna_obj_kind(&r->obj, now_ms);
   const dyna_val_t *v = k == DYNA_KIND_STRING ? dyna_obj_latest(&r->obj) : NULL;
   int64_t i = 0;
@@ -210,7 +211,7 @@ static void put_latest(dyna_buf_t *b, const dyna_node_reply_t *r, uint64_t now_m
   } else if (k != DYNA_KIND_NONE && k != DYNA_KIND_STRING && k != DYNA_KIND_COUNTER && !mget) {
     dyna_resp_put_error(b, DYNA_TYPED_WRONGTYPE);
   } else {
-    dyna_resp_put_nil(b);
+    dyna_resp_put_null(b, proto);
   }
 }
 
@@ -293,7 +294,7 @@ void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
       uint64_t now = dyna_server_time(s).wall_ms;
       if (dyna_obj_kind(&r->obj, now) != DYNA_KIND_NONE) s->stats.keyspace_hits++;
       else s->stats.keyspace_misses++;
-      put_latest(slot->kind == SLOT_GET ? &slot->out : &slot->parts[sub], r, now, slot->kind == SLOT_MGET);
+      put_latest(slot->kind == SLOT_GET ? &slot->out : &slot->parts[sub], r, now, slot->kind == SLOT_MGET, slot->proto);
       break;
     }
     case SLOT_COUNT_LIVE: slot->count += dyna_obj_kind(&r->obj, dyna_server_time(s).wall_ms) != DYNA_KIND_NONE; break;

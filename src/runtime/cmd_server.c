@@ -1,4 +1,4 @@
-/* cmd_server.c: connection and server commands: PING ECHO QUIT SELECT HELLO TIME
+/* cmd_server.c: connection and server commands: PING ECHO QUIT SELECT HELLO RESET TIME
  * MONITOR, and the HELP of every container (generated from its sub-table). INFO is
  * cmd_info.c's, CONFIG cmd_config.c's, CLIENT cmd_client.c's. All answer at once, from
  * the node's and the runtime's state; none asks the node. The table checks arity; a
@@ -6,6 +6,7 @@
 #include "runtime/cmd_table.h"
 #include "proto/words.h"
 #include "util/assert.h"
+#include "util/alloc.h"
 #include "core/cluster.h"
 #include <ctype.h>
 #include <inttypes.h>
@@ -76,10 +77,100 @@ void dyna_cmd_monitor(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
                             "use CLIENT LIST and INFO commandstats");
 }
 
+/* ---------- HELLO, RESET: the connection's protocol and name ---------- */
+
+/* The Redis version HELLO and INFO (redis_version) announce: the one whose commands and
+ * replies Dyna follows (docs/compatibility.md). */
+
+/* Redis's string2ll for HELLO's protover: canonical decimal only (no sign '+', no
+ * leading zero, no space); 0 or -1. */
+static int hello_protover(const uint8_t *p, size_t n, long long *out) {
+  int neg = n > 0 && p[0] == '-';
+  size_t i = (size_t)neg;
+  if (i >= n || n - i > 18 || (p[i] == '0' && n - i > 1) || (neg && p[i] == '0')) return -1;
+  long long v = 0;
+  for (; i < n; i++) {
+    if (p[i] < '0' || p[i] > '9') return -1;
+    v = v * 10 + (p[i] - '0');
+  }
+  *out = neg ? -v : v;
+  return 0;
+}
+
+/* Sets c's name to argument i of a (empty: no name), checked as CLIENT SETNAME checks
+ * it (conn.c). 0, or -1 with the error answered. */
+static int conn_set_name(conn_t *c, const dyna_args_t *a, size_t i) {
+  const char *err = NULL;
+  if (dyna_conn_set_name(c, dyna_arg(a, i), dyna_arg_len(a, i), &err) == 0) return 0;
+  dyna_conn_answer_error(c, err);
+  return -1;
+}
+
+/* HELLO [protover [AUTH username password] [SETNAME clientname]], as Redis 7.0: checks
+ * the version (2 or 3, else NOPROTO) and every option before doing anything; then AUTH
+ * (Dyna has no users yet: it behaves as Redis with only the default user and no
+ * password, which takes any password and refuses any other user name), then SETNAME,
+ * then the protocol switch; answers the server map in the new protocol. */
 void dyna_cmd_hello(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
+  long long ver = 0;
+  if (a->argc >= 2) {
+    if (hello_protover(dyna_arg(a, 1), dyna_arg_len(a, 1), &ver)) {
+      dyna_conn_answer_error(c, DYNA_WORD_ERR " Protocol version is not an integer or out of range");
+      return;
+    }
+    if (ver < 2 || ver > 3) { dyna_conn_answer_error(c, DYNA_WORD_NOPROTO " unsupported protocol version"); return; }
+  }
+  size_t user = 0, name = 0; /* argument positions (0: option not given) */
+  for (size_t j = 2; j < a->argc; j++) {
+    size_t more = a->argc - 1 - j;
+    if (dyna_arg_is(a, j, "AUTH") && more >= 2) {
+      user = j + 1;
+      j += 2;
+    } else if (dyna_arg_is(a, j, "SETNAME") && more >= 1) {
+      name = ++j;
+    } else {
+      char opt[64], line[128];
+      size_t n = dyna_arg_len(a, j) < sizeof(opt) - 1 ? dyna_arg_len(a, j) : sizeof(opt) - 1;
+      memcpy(opt, dyna_arg(a, j), n);
+      opt[n] = 0;
+      snprintf(line, sizeof(line), DYNA_WORD_ERR " Syntax error in HELLO option '%s'", opt);
+      dyna_conn_answer_error(c, line);
+      return;
+    }
+  }
+  if (user && !(dyna_arg_len(a, user) == 7 && !memcmp(dyna_arg(a, user), "default", 7))) {
+    dyna_conn_answer_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+    return;
+  }
+  if (name && conn_set_name(c, a, name)) return;
+  if (ver) c->proto = (int)ver;
+  dyna_buf_t *b = dyna_conn_answer_now(c);
+  dyna_resp_put_map(b, c->proto, 7);
+  dyna_resp_put_bulk_str(b, "server");
+  dyna_resp_put_bulk_str(b, "redis");
+  dyna_resp_put_bulk_str(b, "version");
+  dyna_resp_put_bulk_str(b, DYNA_REDIS_VERSION);
+  dyna_resp_put_bulk_str(b, "proto");
+  dyna_resp_put_int(b, c->proto);
+  dyna_resp_put_bulk_str(b, "id");
+  dyna_resp_put_int(b, (int64_t)c->id);
+  dyna_resp_put_bulk_str(b, "mode");
+  dyna_resp_put_bulk_str(b, "cluster");
+  dyna_resp_put_bulk_str(b, "role");
+  dyna_resp_put_bulk_str(b, "master");
+  dyna_resp_put_bulk_str(b, "modules");
+  dyna_resp_put_array(b, 0);
+}
+
+/* RESET, as Redis 7.0's: the connection as it was accepted: RESP2, no name; answers
+ * +RESET. (Transactions and WATCH, where served, are dropped by their own code.) */
+void dyna_cmd_reset(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
+  (void)s;
   (void)a;
-  dyna_conn_answer_error(c, DYNA_WORD_NOPROTO " Dyna speaks RESP2 only");
+  c->proto = DYNA_RESP2;
+  c->name[0] = 0;
+  dyna_resp_put_simple(dyna_conn_answer_now(c), "RESET");
 }
 
 /* HELP of a container: "<NAME> <subcommand> [<arg> ...]. Subcommands are:", then each

@@ -141,9 +141,9 @@ bad:
   return -1;
 }
 
-static void put_value_or_nil(dyna_buf_t *b, const dyna_val_t *v) {
+static void put_value_or_nil(dyna_buf_t *b, const dyna_val_t *v, int proto) {
   if (v) dyna_resp_put_bulk(b, v->data, v->len);
-  else dyna_resp_put_nil(b);
+  else dyna_resp_put_null(b, proto);
 }
 
 /* GETRANGE's answer: Redis's index rules (negative counts from the end, clamped). */
@@ -175,9 +175,9 @@ static void step_one(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, co
   switch (slot->opt & 0xffu) {
   case STR_SET: {
     write = (slot->opt & SET_NX) ? !old : (slot->opt & SET_XX) ? old != NULL : 1;
-    if (slot->opt & SET_GET) put_value_or_nil(out, old);
+    if (slot->opt & SET_GET) put_value_or_nil(out, old, slot->proto);
     else if (write) dyna_resp_put_simple(out, "OK");
-    else dyna_resp_put_nil(out);
+    else dyna_resp_put_null(out, slot->proto);
     break;
   }
   case STR_SETNX:
@@ -186,7 +186,7 @@ static void step_one(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, co
     break;
   case STR_GETSET:
     write = 1;
-    put_value_or_nil(out, old);
+    put_value_or_nil(out, old, slot->proto);
     break;
   case STR_APPEND:
     if (oldlen + vlen > s->cfg.max_value_bytes) { dyna_resp_put_error(out, MSG_TOO_LONG); break; }
@@ -213,7 +213,7 @@ static void step_one(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, co
     break;
   }
   case STR_GETDEL:
-    put_value_or_nil(out, old);
+    put_value_or_nil(out, old, slot->proto);
     write = del = old != NULL;
     break;
   default: DYNA_ASSERT(0, "string step slot with command %u", slot->opt & 0xffu);

@@ -25,6 +25,10 @@
 #include <string.h>
 #include <strings.h>
 
+/* The Redis version clients are told by INFO and HELLO (they enable features by it): the
+ * 7.0 release whose commands, words and COMMAND INFO Dyna follows. */
+#define DYNA_REDIS_VERSION "7.0.15"
+
 /* A command's arguments: argv[0] is its name. Point into the connection's input buffer
  * (or the parser's scratch), valid during the handler only. */
 typedef struct dyna_args {
@@ -211,7 +215,7 @@ dyna_cmd_fn_t dyna_cmd_dyna_get, dyna_cmd_dyna_put, dyna_cmd_dyna_del, dyna_cmd_
     dyna_cmd_dyna_status, dyna_cmd_dyna_ring, dyna_cmd_dyna_admin_join,
     dyna_cmd_dyna_admin_leave, dyna_cmd_dyna_admin_remove, dyna_cmd_dyna_admin_repair;
 /* cmd_server.c: connection and server */
-dyna_cmd_fn_t dyna_cmd_ping, dyna_cmd_echo, dyna_cmd_quit, dyna_cmd_select, dyna_cmd_hello,
+dyna_cmd_fn_t dyna_cmd_ping, dyna_cmd_echo, dyna_cmd_quit, dyna_cmd_select, dyna_cmd_hello, dyna_cmd_reset,
     dyna_cmd_time, dyna_cmd_monitor, dyna_cmd_help;
 /* cmd_info.c, cmd_config.c, cmd_client.c */
 dyna_cmd_fn_t dyna_cmd_info;

@@ -54,9 +54,11 @@ static void unknown(conn_t *c, const dyna_args_t *a) {
   dyna_conn_answer_error(c, line);
 }
 
-static dyna_tenv_t env_now(dyna_server_t *s) {
+/* The env of a command run here: dynad's wall clock, its PRNG, the client's protocol
+ * (proto: the connection's, or the one its slot kept). */
+static dyna_tenv_t env_now(dyna_server_t *s, int proto) {
   if (!s->trand) s->trand = dyna_server_time(s).wall_ms ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
-  dyna_tenv_t env = {0, dyna_server_time(s).wall_ms, dyna_typed_next_rand(&s->trand)};
+  dyna_tenv_t env = {0, dyna_server_time(s).wall_ms, dyna_typed_next_rand(&s->trand), proto};
   return env;
 }
 
@@ -72,7 +74,7 @@ static void keyless_read(dyna_server_t *s, conn_t *c, const dyna_typed_cmd_t *cm
                          const uint8_t **argv, size_t *argl) {
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_tenv_t env = env_now(s);
+  dyna_tenv_t env = env_now(s, c->proto);
   dyna_targs_t args = {a->argc, argv, argl};
   dyna_buf_t *out = dyna_conn_answer_now(c);
   size_t mark = out->len;
@@ -125,6 +127,7 @@ void dyna_cmd_typed(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
     dyna_req_t req;
     if (cmd->write) {
       dyna_cmd_key_req(&req, DYNA_OP_TYPED, a, 1);
+      if (c->proto == DYNA_RESP3) req.flags |= DYNA_REQ_RESP3; /* the answer's shape */
       req.cmd = cmd;
       req.argc = a->argc;
       req.argv = argv;
@@ -154,7 +157,7 @@ void dyna_cmd_typed_read(dyna_server_t *s, slot_t *slot, const dyna_node_reply_t
   size_t *argl = argc ? dyna_malloc(argc * sizeof(*argl)) : NULL;
   int rc = !argv || !argl ? DYNA_ENOMEM : dyna_wire_get_args(slot->targs.data, slot->targs.len, argc, argv, argl);
   if (!rc) {
-    dyna_tenv_t env = env_now(s);
+    dyna_tenv_t env = env_now(s, slot->proto);
     dyna_targs_t args = {argc, argv, argl};
     size_t mark = slot->out.len;
     dyna_typed_read_fn fn = slot->tcmd->read;
@@ -247,7 +250,7 @@ static void after_reads(dyna_server_t *s, conn_t *c, slot_t *slot) {
     rc = dyna_obj_decode(slot->parts[i].data, slot->parts[i].len, &objs[i]);
     po[i] = &objs[i];
   }
-  dyna_tenv_t env = env_now(s);
+  dyna_tenv_t env = env_now(s, slot->proto);
   dyna_buf_t *out = &slot->out;
   uint32_t go = UINT32_MAX; /* the write submitted now, if any */
   const uint8_t *wv[3];
@@ -290,7 +293,7 @@ static void after_reads(dyna_server_t *s, conn_t *c, slot_t *slot) {
     break;
   }
   case MK_LMOVE: {
-    if (dyna_obj_kind(po[0], env.now_ms) == DYNA_KIND_NONE) { dyna_resp_put_nil(out); break; }
+    if (dyna_obj_kind(po[0], env.now_ms) == DYNA_KIND_NONE) { dyna_resp_put_null(out, env.proto); break; }
     if (!dyna_typed_kind_ok(po[0], DYNA_KIND_LIST, &env, out) || !dyna_typed_kind_ok(po[1], DYNA_KIND_LIST, &env, out))
       break;
     int right = (slot->opt & MK_FROM_RIGHT) != 0;
@@ -350,7 +353,7 @@ static void after_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, c
     const uint8_t *wv[3];
     size_t wl[3];
     if (failed || !popped(&r->resp, &wv[2], &wl[2])) { /* an error, or src emptied meanwhile */
-      if (!failed) dyna_resp_put_nil(&slot->out);
+      if (!failed) dyna_resp_put_null(&slot->out, slot->proto);
       dyna_cmd_step_skip(slot, slot->nkeys + 1);
       return;
     }

@@ -417,6 +417,7 @@ void dyna_conn_accept(dyna_server_t *s, uv_stream_t *ls) {
   c->tcp.data = c;
   c->srv = s;
   c->state = CONN_PAUSED;
+  c->proto = DYNA_RESP2; /* until HELLO 3 */
   if (uv_accept(ls, (uv_stream_t *)&c->tcp)) {
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
     return;

@@ -100,6 +100,8 @@ typedef struct slot {
   dyna_buf_t targs;    /* SLOT_TREAD: its arguments (proto/wire.h's dyna_wire_put_args; owned) */
   uint32_t stat;       /* 1 + the command-table row index of its command (INFO commandstats),
                           0: none; its reply is counted when it leaves (conn.c) */
+  int proto;           /* the connection's protocol when the command arrived: the shape of
+                          its reply (a HELLO or RESET pipelined after it does not change it) */
 } slot_t;
 
 typedef enum {
@@ -126,6 +128,8 @@ typedef struct conn {
   uint64_t last_input_ms;    /* when bytes last arrived */
   slot_t *stepping;          /* a SLOT_STEP in the queue (its tail): no command is taken
                                 until it has left the queue */
+  int proto;                 /* DYNA_RESP2 (from accept) or DYNA_RESP3 (after HELLO 3;
+                                RESET goes back to 2): the shape of every reply */
   /* What CLIENT LIST / CLIENT INFO show (cmd_client.c): */
   char name[DYNA_CONN_NAME_MAX + 1]; /* CLIENT SETNAME (or HELLO SETNAME): "" for none;
                                 set through dyna_conn_set_name, which validates it */

@@ -398,7 +398,7 @@ void sim_types_check(sim_world_t *w, uint32_t tk, const char *name, const dyna_o
     return;
   }
   if (k->life != LIFE_PLAIN) return;
-  dyna_tenv_t env = {0, now, 0};
+  dyna_tenv_t env = {0, now, 0, DYNA_RESP2};
   const dyna_crdt_t *st = dyna_typed_read_state(o, TY_CRDT[k->ty], &env);
   if (k->ty == ST_COUNTER) {
     /* (a) */

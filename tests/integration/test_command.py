@@ -18,7 +18,7 @@ STATE = {}
 
 # The commands dynad knows, and the subcommands of its containers.
 COMMANDS = {"get", "set", "del", "exists", "mget", "mset", "setnx", "getset", "msetnx", "append", "strlen",
-            "getrange", "setrange", "getdel", "ping", "echo", "select", "hello", "quit",
+            "getrange", "setrange", "getdel", "ping", "echo", "select", "hello", "reset", "quit",
             "client", "command", "config", "info", "time", "monitor", "dyna.get", "dyna.put", "dyna.del", "dyna.local",
             "dyna.status", "dyna.ring", "dyna.admin"}
 # The typed commands (runtime/cmd_typed.c): in the table whether or not their family

@@ -53,17 +53,28 @@ static int t_same(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, 
   return 0;
 }
 
-static const dyna_typed_cmd_t TEST_CMDS[] = {{"t.incr", t_incr, NULL, -2}, {"t.same", t_same, NULL, -2}, {0}};
+/* t.proto: changes nothing, answers a null in the client's protocol (env->proto). */
+static int t_proto(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dyna_buf_t *resp,
+                   int *changed) {
+  (void)o, (void)a;
+  dyna_resp_put_null(resp, env->proto);
+  *changed = 0;
+  return 0;
+}
+
+static const dyna_typed_cmd_t TEST_CMDS[] = {
+    {"t.incr", t_incr, NULL, -2}, {"t.same", t_same, NULL, -2}, {"t.proto", t_proto, NULL, -2}, {0}};
 /* Known at the node the client asked, not at any coordinator. */
 static const dyna_typed_cmd_t UNKNOWN_CMD = {"t.unknown", t_same, NULL, -2};
 
-static uint64_t submit_typed(int at, const dyna_typed_cmd_t *cmd, const char *key) {
+static uint64_t submit_typed_flags(int at, const dyna_typed_cmd_t *cmd, const char *key, uint32_t flags) {
   const uint8_t *argv[2] = {(const uint8_t *)cmd->name, (const uint8_t *)key};
   size_t argl[2] = {strlen(cmd->name), strlen(key)};
   dyna_req_t req;
   memset(&req, 0, sizeof(req));
   req.id = ++next_req;
   req.op = DYNA_OP_TYPED;
+  req.flags = flags;
   req.key = argv[1];
   req.klen = argl[1];
   req.cmd = cmd;
@@ -72,6 +83,10 @@ static uint64_t submit_typed(int at, const dyna_typed_cmd_t *cmd, const char *ke
   req.argl = argl;
   assert_int_equal(dyna_node_request(T[at].n, &req, clk(at)), 0);
   return req.id;
+}
+
+static uint64_t submit_typed(int at, const dyna_typed_cmd_t *cmd, const char *key) {
+  return submit_typed_flags(at, cmd, key, 0);
 }
 
 static dyna_node_reply_t *wait_reply(uint64_t id) {
@@ -197,6 +212,29 @@ static void test_typed_write_through_a_forward(void **state) {
   assert_non_null(memmem(r->resp.data, r->resp.len, "t.unknown", 9));
   run(200);
   for (int i = 0; i < 4; i++) assert_int_equal(local_counter(i, key), is_replica(i, key) ? 2 : -1);
+}
+
+/* A RESP3 client's typed write is answered in RESP3 by its coordinator, also when the
+ * node it asked forwards it (DYNA_REQ_RESP3 rides the FWD as DYNA_FWD_RESP3). */
+static void test_typed_write_answers_in_the_clients_protocol(void **state) {
+  (void)state;
+  build_cluster(4, 2, 1, 2);
+  char key[32];
+  int far = -1, home = -1;
+  for (int k = 0; k < 40 && far < 0; k++) {
+    snprintf(key, sizeof(key), "key%d", k);
+    for (int i = 0; i < 4; i++) {
+      if (!is_replica(i, key) && far < 0) far = i;
+      if (is_replica(i, key) && home < 0) home = i;
+    }
+  }
+  assert_true(far >= 0 && home >= 0);
+  uint64_t fwd = dyna_node_stats(T[far].n)->forwarded;
+  assert_resp(wait_reply(submit_typed_flags(far, &TEST_CMDS[2], key, DYNA_REQ_RESP3)), "_\r\n");
+  assert_int_equal(dyna_node_stats(T[far].n)->forwarded, fwd + 1);
+  assert_resp(wait_reply(submit_typed_flags(far, &TEST_CMDS[2], key, 0)), "$-1\r\n");
+  assert_resp(wait_reply(submit_typed_flags(home, &TEST_CMDS[2], key, DYNA_REQ_RESP3)), "_\r\n");
+  assert_resp(wait_reply(submit_typed_flags(home, &TEST_CMDS[2], key, 0)), "$-1\r\n");
 }
 
 static void test_repeated_fwd_is_applied_once(void **state) {
@@ -343,6 +381,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_register_writes_supersede_typed_states, setup, teardown),
       cmocka_unit_test_setup_teardown(test_put_deadline_and_keepttl, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forwarded_put_carries_its_deadline, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_typed_write_answers_in_the_clients_protocol, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
