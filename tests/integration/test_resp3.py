@@ -220,7 +220,7 @@ def t_hello(h):
         h.eq("HELLO 3: its keys in order", list(m.keys()), HELLO_KEYS)
         h.eq("HELLO 3: server, version, proto, mode, role, modules",
              (m[b"server"], m[b"version"], m[b"proto"], m[b"mode"], m[b"role"], m[b"modules"]),
-             (b"redis", b"7.0.0", 3, b"cluster", b"master", []))
+             (b"redis", b"7.0.15", 3, b"cluster", b"master", []))
         h.eq("HELLO 3: id is CLIENT ID", m[b"id"], c.call("CLIENT", "ID"))
         h.eq("SETNAME named the connection", c.call("CLIENT", "GETNAME"), b"conn-1")
         h.eq("RESP3: GET of a missing key is _", c.call_raw("GET", "resp3:none"), b"_\r\n")
