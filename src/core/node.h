@@ -220,6 +220,10 @@ void dyna_node_shutdown(dyna_node_t *n);
 void dyna_node_writes_lost(dyna_node_t *n);
 const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n);
 
+/* The partition of a key (the core's one placement function; node_int.h has it too):
+ * the runtime refuses multi-key commands whose keys are in two partitions (CROSSSLOT). */
+uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t klen);
+
 /* Submits a client request. Everything the request points to is copied or used before
  * the call returns. Returns 0 when the request was taken: exactly one reply will be
  * queued for it (possibly at once). Returns DYNA_ENOMEM when it was not taken: no reply

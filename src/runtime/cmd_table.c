@@ -210,6 +210,20 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("generic", "4.0.0", "O(N) where N is the number of keys",
           "Deletes keys as DEL does; returns how many had a value."),
      .fn = dyna_cmd_del},
+    {.name = "rename", .arity = 3, .flags = CMD_WRITE, KEYS(1, 2, 1),
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, .key_flags = "RW access delete",
+     DOCS("generic", "1.0.0", "O(1)",
+          "Renames a key within its partition (its state and deadline go with it)."),
+     .fn = dyna_cmd_rename},
+    {.name = "renamenx", .arity = 3, .flags = CMD_WRITE | CMD_FAST, KEYS(1, 2, 1),
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_FAST, .key_flags = "RW access delete",
+     DOCS("generic", "1.0.0", "O(1)", "Renames a key within its partition unless the new name exists."),
+     .fn = dyna_cmd_renamenx},
+    {.name = "copy", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, 2, 1),
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, .key_flags = "RO access",
+     DOCS("generic", "6.2.0", "O(N) worst case for collections, where N is the number of nested items",
+          "Copies a key within its partition (its state and deadline go with it)."),
+     .fn = dyna_cmd_copy},
     {.name = "scan", .arity = -2, .flags = CMD_READONLY,
      .acl = ACL_KEYSPACE | ACL_READ | ACL_SLOW,
      .tips = "nondeterministic_output request_policy:special response_policy:special",
@@ -724,8 +738,8 @@ const char *dyna_acl_name(uint32_t bit) {
 /* ---------- the index: open addressing over lowercased names ---------- */
 
 #define NAME_MAX_LEN 32  /* longer names are unknown without hashing them */
-#define INDEX_SIZE 256   /* a power of two, at least twice the rows */
-static uint8_t index_slot[INDEX_SIZE]; /* row + 1; 0 = empty */
+#define INDEX_SIZE 512   /* a power of two, at least twice the rows */
+static uint16_t index_slot[INDEX_SIZE]; /* row + 1; 0 = empty */
 static int index_built;
 
 static uint32_t name_hash(const uint8_t *p, size_t n) {
@@ -740,7 +754,7 @@ static uint32_t name_hash(const uint8_t *p, size_t n) {
 /* Builds the index once; checks the table's own rules on the way (a broken row is a bug
  * in this file, found at the first command). */
 static void index_build(void) {
-  _Static_assert(NCOMMANDS < 255 && 2 * NCOMMANDS <= INDEX_SIZE, "grow INDEX_SIZE");
+  _Static_assert(NCOMMANDS < 65535 && 2 * NCOMMANDS <= INDEX_SIZE, "grow INDEX_SIZE");
   for (size_t i = 0; i < NCOMMANDS; i++) {
     const dyna_cmd_t *cmd = &COMMANDS[i];
     size_t n = strlen(cmd->name);
@@ -763,7 +777,7 @@ static void index_build(void) {
       DYNA_ASSERT(strcmp(COMMANDS[index_slot[h] - 1].name, cmd->name), "command '%s' twice", cmd->name);
       h = (h + 1) & (INDEX_SIZE - 1);
     }
-    index_slot[h] = (uint8_t)(i + 1);
+    index_slot[h] = (uint16_t)(i + 1);
   }
   index_built = 1;
 }

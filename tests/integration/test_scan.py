@@ -26,6 +26,7 @@ H = Harness("scan")
 IPS = {"c1": "127.0.0.81", "c2": "127.0.0.82", "c3": "127.0.0.83", "c4": "127.0.0.84"}
 COMMON = ("--gossip-interval-ms", 200, "--request-timeout-ms", 2000, "--ring-size", 64)
 CLI = "/usr/bin/redis-cli"
+CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
 FLUSH_OFF = ("FLUSHALL and FLUSHDB are not allowed: they delete every key of the cluster. "
              "Start dynad with --enable-flush-command (or enable-flush-command = yes in its "
              "config file) to allow them")
@@ -39,10 +40,11 @@ def raises(fn):
     return None
 
 
-def start3(h, extra_c1=()):
-    ns = [start_cluster_node("c1", h.path("c1"), IPS["c1"], extra_args=COMMON + tuple(extra_c1))]
+def start3(h, tag, extra_c1=()):
+    os.makedirs(h.path(tag), exist_ok=True)
+    ns = [start_cluster_node("c1", h.path(tag, "c1"), IPS["c1"], extra_args=COMMON + tuple(extra_c1))]
     for nm in ("c2", "c3"):
-        ns.append(start_cluster_node(nm, h.path(nm), IPS[nm], join=ns[0].cluster_addr, extra_args=COMMON))
+        ns.append(start_cluster_node(nm, h.path(tag, nm), IPS[nm], join=ns[0].cluster_addr, extra_args=COMMON))
     wait_until(lambda: all_see(ns, ("c1", "c2", "c3"), ("self", "reachable")), 30, 0.05,
                "3 valid members seen by every node")
     return ns
@@ -80,7 +82,7 @@ def cli(port, host, *args):
 
 
 def t_scan(h):
-    ns = start3(h, ("--enable-flush-command",))
+    ns = start3(h, "scan", ("--enable-flush-command",))
     rs = [redis.Redis(host=n.host, port=n.port) for n in ns]
     try:
         want = fill(rs[0])
@@ -172,6 +174,84 @@ def t_scan(h):
         n.stop()
 
 
+def partner(r, key, prefix):
+    """A name starting with prefix in key's partition: COPY of a missing key onto key
+    answers 0 there and CROSSSLOT anywhere else (and changes nothing either way)."""
+    for i in range(10000):
+        cand = "%s%d" % (prefix, i)
+        if r.exists(cand) == 0 and raises(lambda: r.copy(cand, key)) is None:
+            return cand
+    raise AssertionError("no key of %s's partition found" % key)
+
+
+def t_rename_copy(h):
+    ns = start3(h, "rename")
+    rs = [redis.Redis(host=n.host, port=n.port) for n in ns]
+    r, rd = rs[0], rs[1]
+    try:
+        r.set("s", "hello", ex=1000)
+        d = partner(r, "s", "d")
+        h.eq("RENAME s d", r.rename("s", d), True)
+        h.eq("the value moved", (rd.get(d), rd.exists("s")), (b"hello", 0))
+        h.check("the deadline moved with it", 900 < rd.ttl(d) <= 1000, str(rd.ttl(d)))
+        h.eq("SCAN lists the new name, not the old", {k.decode() for k in rd.scan_iter()} & {"s", d}, {d})
+        h.eq("RENAME of a missing key", raises(lambda: r.rename("s", d)), "no such key")
+        h.eq("RENAMENX of a missing key", raises(lambda: r.renamenx("s", d)), "no such key")
+        h.eq("RENAME k k", r.rename(d, d), True)
+        h.eq("RENAMENX k k", r.renamenx(d, d), False)
+        h.eq("COPY k k", raises(lambda: r.copy(d, d)), "source and destination objects are the same")
+        far = next("far%d" % i for i in range(1000)
+                   if raises(lambda: r.copy("far%d" % i, d)) == CROSSSLOT)
+        h.eq("RENAME across partitions", raises(lambda: r.rename(d, far)), CROSSSLOT)
+        h.eq("COPY ... DB 1", raises(lambda: r.execute_command("COPY", d, far, "DB", "1")), "DB index is out of range")
+        h.eq("COPY ... FOO", raises(lambda: r.execute_command("COPY", d, far, "FOO")), "syntax error")
+
+        # Typed keys keep their state; NX and REPLACE as Redis.
+        r.sadd("set", "a", "b", "c")
+        r.hset("hash", mapping={"f": "v", "g": "w"})
+        r.hincrby("hash", "n", 5)
+        r.zadd("zset", {"x": 1.5, "y": -2})
+        r.rpush("list", "1", "2", "3", "2")
+        r.incrby("ctr", 7)
+        r.pexpire("set", 500000)
+        shows = {"set": lambda c, k: c.smembers(k), "hash": lambda c, k: c.hgetall(k),
+                 "zset": lambda c, k: c.zrange(k, 0, -1, withscores=True),
+                 "list": lambda c, k: c.lrange(k, 0, -1), "ctr": lambda c, k: c.get(k)}
+        for src, show in shows.items():
+            want = show(rd, src)
+            dst = partner(r, src, src + "-copy")
+            h.eq("COPY %s" % src, r.copy(src, dst), True)
+            h.eq("COPY %s: the same content, read through another node" % src, show(rd, dst), want)
+            h.eq("COPY %s: the same type" % src, rd.type(dst), rd.type(src))
+            h.eq("COPY %s: the source stays" % src, show(rd, src), want)
+            h.eq("COPY %s onto an existing key, no REPLACE" % src, r.copy(src, dst), False)
+            mv = partner(r, src, src + "-moved")
+            h.eq("RENAMENX %s" % src, r.renamenx(src, mv), True)
+            h.eq("RENAMENX %s: moved" % src, (show(rd, mv), rd.exists(src)), (want, 0))
+            h.eq("RENAMENX onto an existing key", r.renamenx(mv, dst), False)
+            h.eq("RENAMENX onto an existing key: both stay", (show(rd, mv), show(rd, dst)), (want, want))
+        setcopy = next(k.decode() for k in rd.scan_iter(match="set-copy*"))
+        h.check("COPY set: its deadline too", 400 < rd.ttl(setcopy) <= 500, str(rd.ttl(setcopy)))
+        # REPLACE over a key of another type, then it behaves as its new type.
+        r.set("str", "x")
+        dst = partner(r, "str", "str-over")
+        r.sadd(dst, "old")
+        h.eq("COPY REPLACE a string over a set", r.copy("str", dst, replace=True), True)
+        h.eq("it is a string now", (rd.type(dst), rd.get(dst)), (b"string", b"x"))
+        r.sadd("src2", "m")
+        dst2 = partner(r, "src2", "over")
+        r.set(dst2, "was a string", ex=100)
+        h.eq("RENAME a set over a string with a deadline", r.rename("src2", dst2), True)
+        h.eq("the set replaced it, without the old deadline",
+             (rd.type(dst2), rd.smembers(dst2), rd.ttl(dst2)), (b"set", {b"m"}, -1))
+        h.eq("SADD to the renamed set", (r.sadd(dst2, "n"), rd.scard(dst2)), (1, 2))
+    finally:
+        for c in rs:
+            c.close()
+    for n in ns:
+        n.stop()
+
+
 def scan_pages(r, cursor, pages):
     """Runs pages SCAN calls from cursor (COUNT 10); returns (cursor, keys)."""
     got = []
@@ -184,7 +264,7 @@ def scan_pages(r, cursor, pages):
 
 
 def t_churn(h):
-    ns = start3(h)
+    ns = start3(h, "churn")
     rs = [redis.Redis(host=n.host, port=n.port) for n in ns]
     c4 = None
     try:
@@ -197,7 +277,7 @@ def t_churn(h):
         # A join in the middle: a third of the scan before, the rest while c4 joins.
         cur, got = scan_pages(rs[1], 0, 10)
         h.check("the first pages did not finish the scan", cur != 0, str(cur))
-        c4 = start_cluster_node("c4", h.path("c4"), IPS["c4"], join=ns[0].cluster_addr, extra_args=COMMON)
+        c4 = start_cluster_node("c4", h.path("churn", "c4"), IPS["c4"], join=ns[0].cluster_addr, extra_args=COMMON)
         cur, more = scan_pages(rs[1], cur, 3)  # pages while it joins
         got += more
         wait_until(lambda: all_see(ns + [c4], ("c1", "c2", "c3", "c4"), ("self", "reachable")), 30, 0.05,
@@ -233,4 +313,4 @@ def t_churn(h):
 
 
 if __name__ == "__main__":
-    H.run([("scan", t_scan), ("churn", t_churn)])
+    H.run([("scan", t_scan), ("rename and copy", t_rename_copy), ("churn", t_churn)])
