@@ -5,7 +5,9 @@
  * cursor's layout. Then the coordinator in a hand-driven 3-node cluster
  * (helper_cluster.c): SCAN pages put together return every key, also with a node cut
  * off; KEYS with a pattern, TYPE, DBSIZE, RANDOMKEY; FLUSH refused while a member is
- * unreachable, then every key tombstoned on every node and not back after anti-entropy. */
+ * unreachable, then every key tombstoned on every node and not back after anti-entropy;
+ * a scan that goes on while a fourth node joins (and through that node before it holds
+ * any data), and while it leaves, still returns every key. */
 #include "core/keyspace.h"
 #include "core/node.h"
 #include "core/object.h"
@@ -321,6 +323,58 @@ static void test_flush_tombstones_every_key(void **state) {
   dyna_resp_value_free(&v);
 }
 
+/* SCAN pages from node at, count 5, from *cursor: at most calls of them. */
+static void scan_some(int at, uint64_t *cursor, int calls, int *seen) {
+  for (int k = 0; k < calls; k++) {
+    dyna_scan_spec_t sp = {DYNA_SCAN_PAGE, *cursor, 5, NULL, 0, 0};
+    dyna_resp_value_t v;
+    parse(ask(at, DYNA_OP_SCAN, &sp), &v);
+    *cursor = strtoull((const char *)v.elem[0].str, NULL, 10);
+    for (size_t i = 0; i < v.elem[1].n; i++) {
+      int key = -1;
+      assert_int_equal(sscanf((const char *)v.elem[1].elem[i].str, "key:%d", &key), 1);
+      seen[key]++;
+    }
+    dyna_resp_value_free(&v);
+    if (!*cursor) return;
+  }
+}
+
+static void test_scan_across_a_join_and_a_leave(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  char key[32];
+  for (int i = 0; i < CK; i++) {
+    snprintf(key, sizeof(key), "key:%d", i);
+    put(i % 3, key);
+  }
+  /* A scan begun on three nodes goes on while a fourth joins and takes partitions. */
+  int seen[CK] = {0};
+  uint64_t cursor = 0;
+  scan_some(1, &cursor, 4, seen);
+  assert_true(cursor != 0);
+  NT = 4;
+  open_node(3, 3, 2, 2);
+  assert_int_equal(dyna_node_join(T[3].n, T[0].id, clk(3)), 0);
+  run(50);
+  /* Through the new node at once: it holds none of its partitions' keys yet. */
+  int fresh[CK] = {0};
+  uint64_t c2 = 0;
+  scan_some(3, &c2, 1000, fresh);
+  for (int i = 0; i < CK; i++) assert_true(fresh[i] >= 1);
+  scan_some(1, &cursor, 1000, seen);
+  assert_int_equal(cursor, 0);
+  for (int i = 0; i < CK; i++) assert_true(seen[i] >= 1);
+  /* And while it leaves again. */
+  run(5000);
+  memset(seen, 0, sizeof(seen));
+  scan_some(3, &cursor, 4, seen);
+  assert_int_equal(dyna_node_leave(T[3].n, clk(3)), 0);
+  scan_some(0, &cursor, 1000, seen);
+  assert_int_equal(cursor, 0);
+  for (int i = 0; i < CK; i++) assert_true(seen[i] >= 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cursor_layout),
@@ -328,6 +382,7 @@ int main(void) {
       cmocka_unit_test(test_entry_decoding_refuses_garbage),
       cmocka_unit_test_setup_teardown(test_cluster_scan_keys_dbsize_randomkey, setup, teardown),
       cmocka_unit_test_setup_teardown(test_flush_tombstones_every_key, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_scan_across_a_join_and_a_leave, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
