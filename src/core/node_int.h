@@ -154,6 +154,7 @@ struct dyna_node {
   size_t fwd_next;
   struct scan_job *scan_jobs; /* key-space commands coordinated here (scan_fsm.c) */
   size_t nscan_jobs;
+  struct flush_run *flush_runs; /* flushes of this node's store in progress (scan_fsm.c) */
 };
 
 /* node.c */
@@ -230,6 +231,7 @@ void dyna_node_bump_epoch(dyna_node_t *n, uint32_t p);
 
 /* scan_fsm.c: SCAN, KEYS, RANDOMKEY, DBSIZE, FLUSHALL (core/scan.h) */
 typedef struct scan_job scan_job_t;
+typedef struct flush_run flush_run_t;
 void dyna_scan_request(dyna_node_t *n, const dyna_req_t *req);
 /* SCAN, COUNT and FLUSH frames (a replica's work) and SCAN_RESP (a coordinator's). */
 void dyna_scan_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);

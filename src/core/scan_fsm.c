@@ -15,8 +15,9 @@
  *   DBSIZE: one replica per partition (this node when it is one), one COUNT frame per
  *     replica chosen naming its partitions; the reply is the sum.
  *   FLUSHALL: every member that is not REMOVED must be reachable; each one (this node
- *     too) writes a tombstone over every live key it holds, objects and hints, and
- *     answers once that is durable; +OK when all did.
+ *     too) writes a tombstone over every live key it holds, objects and hints, a few
+ *     partitions per event (flush_run), and answers once that is durable; +OK when all
+ *     did (waiting up to FLUSH_TIMEOUT_MS, failing on a member that becomes unreachable).
  *
  * Why every reachable home replica: a key present for the whole scan is on a home
  * replica at every moment (a write is acknowledged by W of them; a join or a leave moves
@@ -41,6 +42,7 @@
 #define SCAN_ROUNDS_MAX 16    /* rounds one SCAN call runs at most */
 #define SCAN_JOBS_MAX 256     /* jobs at once on one node (more: -BUSY) */
 #define SCAN_PAGE_ALL 1000u   /* KEYS: keys per page asked */
+#define FLUSH_TIMEOUT_MS 600000u /* a FLUSHALL waits this long for the members' flushes */
 
 enum { T_WAIT = 0, T_OK, T_FAILED };
 
@@ -73,6 +75,18 @@ struct scan_job {
   int finished;
 };
 
+/* A flush of this node's store in progress, a few partitions per event (at most about
+ * FLUSH_KEYS_PER_STEP tombstones, whole partitions), so that neither one event nor one
+ * batch holds a tombstone for every key: for a FLUSH frame (to: its sender), or for
+ * the FLUSH job this node coordinates (to 0, req: the job's round). */
+#define FLUSH_KEYS_PER_STEP 4096u
+struct flush_run {
+  struct flush_run *next;
+  uint64_t to, req;
+  uint32_t p;   /* the next partition */
+  int err;
+};
+
 /* ---------- jobs ---------- */
 
 static void tgts_clear(scan_job_t *j) {
@@ -95,6 +109,11 @@ static void job_free(dyna_node_t *n, scan_job_t *j) {
 
 void dyna_scan_free_all(dyna_node_t *n) {
   while (n->scan_jobs) job_free(n, n->scan_jobs);
+  while (n->flush_runs) {
+    flush_run_t *fr = n->flush_runs;
+    n->flush_runs = fr->next;
+    dyna_free(fr);
+  }
 }
 
 /* Answers the job (resp: the whole RESP answer, status 0) and frees it. */
@@ -202,6 +221,7 @@ typedef struct flusher {
   dyna_node_t *n;
   dyna_space_t sp;
   int err;
+  uint32_t written; /* tombstones written */
 } flusher_t;
 
 static int flush_visit(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
@@ -232,17 +252,54 @@ static int flush_visit(void *arg, const uint8_t *k, size_t klen, const uint8_t *
   dyna_free(copy);
   if (rc) { fl->err = rc; return 1; }
   n->stats.dels++;
+  fl->written++;
   return 0;
 }
 
-static int local_flush(dyna_node_t *n) {
-  flusher_t fl = {n, DYNA_SPACE_OBJ, 0};
-  int rc = dyna_store_iter(n->store, DYNA_SPACE_OBJ, NULL, 0, flush_visit, &fl);
+/* Tombstones partition p's live objects and hints here; *written counts them. */
+static int flush_partition(dyna_node_t *n, uint32_t p, uint32_t *written) {
+  uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p}; /* objects and hints: partition first */
+  flusher_t fl = {n, DYNA_SPACE_OBJ, 0, 0};
+  int rc = dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, flush_visit, &fl);
   if (!rc && !fl.err) {
     fl.sp = DYNA_SPACE_HINT;
-    rc = dyna_store_iter(n->store, DYNA_SPACE_HINT, NULL, 0, flush_visit, &fl);
+    rc = dyna_store_iter(n->store, DYNA_SPACE_HINT, prefix, 2, flush_visit, &fl);
   }
-  return fl.err ? fl.err : rc;
+  *written += fl.written;
+  return fl.err ? fl.err : rc < 0 ? rc : 0;
+}
+
+/* Runs fr on within budget (tombstones, whole partitions); returns what is left of it. */
+static uint32_t flush_step(dyna_node_t *n, flush_run_t *fr, uint32_t budget) {
+  uint32_t written = 0;
+  while (!fr->err && fr->p < n->cl.ring.size && written < budget) fr->err = flush_partition(n, fr->p++, &written);
+  return written >= budget ? 0 : budget - written;
+}
+
+static int flush_over(const dyna_node_t *n, const flush_run_t *fr) { return fr->err || fr->p >= n->cl.ring.size; }
+
+static void flush_unlink(dyna_node_t *n, flush_run_t *fr) {
+  flush_run_t **pp = &n->flush_runs;
+  while (*pp && *pp != fr) pp = &(*pp)->next;
+  if (*pp) *pp = fr->next;
+}
+
+/* Starts a flush run; runs its first step at once. Returns it while it goes on, NULL
+ * when it is over already (*err: its result) or could not start (DYNA_ENOMEM). */
+static flush_run_t *flush_begin(dyna_node_t *n, uint64_t to, uint64_t req, int *err) {
+  flush_run_t *fr = dyna_calloc(1, sizeof(*fr));
+  if (!fr) { *err = DYNA_ENOMEM; return NULL; }
+  fr->to = to;
+  fr->req = req;
+  flush_step(n, fr, FLUSH_KEYS_PER_STEP);
+  if (flush_over(n, fr)) {
+    *err = fr->err;
+    dyna_free(fr);
+    return NULL;
+  }
+  fr->next = n->flush_runs;
+  n->flush_runs = fr;
+  return fr;
 }
 
 static void answer(dyna_node_t *n, uint64_t to, uint64_t req, int status, const dyna_buf_t *obj,
@@ -275,8 +332,8 @@ static void on_request(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     rc = local_count(n, m->obj, m->objlen, &v);
     answer(n, from, m->req, rc, NULL, v, 0);
   } else {
-    rc = local_flush(n);
-    answer(n, from, m->req, rc, NULL, 0, 1);
+    rc = 0;
+    if (!flush_begin(n, from, m->req, &rc)) answer(n, from, m->req, rc, NULL, 0, 1);
   }
   dyna_buf_free(&b);
 }
@@ -485,9 +542,12 @@ static int flush_start(dyna_node_t *n, scan_job_t *j) {
     m.req = j->req;
     dyna_node_send(n, j->t[i].id, &m);
   }
+  j->deadline_ms = n->now.mono_ms + (n->cfg.request_timeout_ms > FLUSH_TIMEOUT_MS ? n->cfg.request_timeout_ms
+                                                                                  : FLUSH_TIMEOUT_MS);
   for (size_t i = 0; i < j->nt; i++) {
     if (j->t[i].id != n->cfg.id) continue;
-    int rc = local_flush(n);
+    int rc = 0;
+    if (flush_begin(n, 0, j->req, &rc)) continue; /* goes on in ticks (dyna_scan_tick) */
     j->wseq = n->store->writes;
     j->t[i].state = rc ? T_FAILED : T_OK;
     j->nwait--;
@@ -602,12 +662,47 @@ void dyna_scan_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   if (!round_done(n, j)) job_run(n, j);
 }
 
+/* A flush run is over: answers its sender, or folds it into the local job. */
+static void flush_done(dyna_node_t *n, flush_run_t *fr) {
+  if (fr->to) {
+    answer(n, fr->to, fr->req, fr->err, NULL, 0, 1);
+    return;
+  }
+  scan_job_t *j = n->scan_jobs;
+  while (j && !(j->op == DYNA_OP_FLUSH && j->req == fr->req)) j = j->next;
+  if (!j) return; /* the job gave up (its deadline) */
+  for (size_t i = 0; i < j->nt; i++) {
+    if (j->t[i].id != n->cfg.id || j->t[i].state != T_WAIT) continue;
+    j->wseq = n->store->writes;
+    j->t[i].state = fr->err ? T_FAILED : T_OK;
+    if (!--j->nwait && !round_done(n, j)) job_run(n, j);
+  }
+}
+
 void dyna_scan_tick(dyna_node_t *n) {
+  uint32_t budget = FLUSH_KEYS_PER_STEP;
+  while (n->flush_runs && budget) {
+    flush_run_t *fr = n->flush_runs;
+    budget = flush_step(n, fr, budget);
+    if (!flush_over(n, fr)) break;
+    flush_unlink(n, fr);
+    flush_done(n, fr);
+    dyna_free(fr);
+  }
   for (scan_job_t *j = n->scan_jobs, *next; j; j = next) {
     next = j->next;
-    if (!j->nwait || n->now.mono_ms < j->deadline_ms) continue;
+    /* A FLUSH waits long (a member flushes its whole store), but not on a member that
+     * is gone. */
+    int gone = 0;
+    for (size_t i = 0; j->op == DYNA_OP_FLUSH && i < j->nt; i++)
+      gone |= j->t[i].state == T_WAIT && !dyna_node_is_reachable(n, j->t[i].id);
+    if (!j->nwait || (n->now.mono_ms < j->deadline_ms && !gone)) continue;
     for (size_t i = 0; i < j->nt; i++)
-      if (j->t[i].state == T_WAIT) j->t[i].state = T_FAILED;
+      if (j->t[i].state == T_WAIT && (n->now.mono_ms >= j->deadline_ms || !dyna_node_is_reachable(n, j->t[i].id)))
+        j->t[i].state = T_FAILED;
+    j->nwait = 0;
+    for (size_t i = 0; i < j->nt; i++) j->nwait += j->t[i].state == T_WAIT;
+    if (j->nwait) continue;
     j->nwait = 0;
     if (!round_done(n, j)) job_run(n, j);
     next = n->scan_jobs; /* the list may have changed: start over (done jobs wait for none) */

@@ -15,6 +15,7 @@
 #include "proto/resp.h"
 #include "store/memory.h"
 #include "util/err.h"
+#include "util/keyhash.h"
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -323,6 +324,42 @@ static void test_flush_tombstones_every_key(void **state) {
   dyna_resp_value_free(&v);
 }
 
+/* A store too large for one step: each node flushes it over several ticks, and the
+ * coordinator answers once every node is done. */
+static void test_flush_of_a_large_store_goes_in_steps(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  char key[32];
+  const int nk = 9000; /* over two steps of 4096 tombstones */
+  for (int i = 0; i < nk; i++) {
+    snprintf(key, sizeof(key), "big:%d", i);
+    uint32_t p = dyna_hash_partition(dyna_key_hash(key, strlen(key)), Q);
+    for (int at = 0; at < 3; at++) store_key(T[at].st, p, key, LIVE);
+  }
+  for (int at = 0; at < 3; at++) assert_int_equal(dyna_store_commit(T[at].st), 0);
+  dyna_req_t req;
+  memset(&req, 0, sizeof(req));
+  req.id = ++next_req;
+  req.op = DYNA_OP_FLUSH;
+  assert_int_equal(dyna_node_request(T[1].n, &req, clk(1)), 0);
+  drain();
+  assert_null(find_reply(req.id)); /* not in one event */
+  for (int k = 0; k < 400 && !find_reply(req.id); k++) run(10);
+  assert_non_null(find_reply(req.id));
+  dyna_resp_value_t v;
+  parse(find_reply(req.id), &v);
+  assert_int_equal(v.type, DYNA_RESP_STRING);
+  dyna_resp_value_free(&v);
+  for (int at = 0; at < 3; at++) {
+    uint64_t live = 0, c;
+    for (uint32_t p = 0; p < Q; p++) {
+      assert_int_equal(dyna_scan_count(T[at].st, p, (uint64_t)clk(at).wall_ms, &c), 0);
+      live += c;
+    }
+    assert_int_equal(live, 0);
+  }
+}
+
 /* SCAN pages from node at, count 5, from *cursor: at most calls of them. */
 static void scan_some(int at, uint64_t *cursor, int calls, int *seen) {
   for (int k = 0; k < calls; k++) {
@@ -383,6 +420,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cluster_scan_keys_dbsize_randomkey, setup, teardown),
       cmocka_unit_test_setup_teardown(test_flush_tombstones_every_key, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scan_across_a_join_and_a_leave, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_flush_of_a_large_store_goes_in_steps, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
