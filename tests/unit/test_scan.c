@@ -360,6 +360,33 @@ static void test_flush_of_a_large_store_goes_in_steps(void **state) {
   }
 }
 
+/* KEYS refuses an answer past DYNA_KEYS_MAX keys; a pattern that matches fewer is fine. */
+static void test_keys_is_bounded(void **state) {
+  (void)state;
+  NT = 1;
+  open_node(0, 1, 1, 1);
+  char key[32];
+  for (uint32_t i = 0; i <= DYNA_KEYS_MAX; i++) {
+    snprintf(key, sizeof(key), "k%u", i);
+    store_key(T[0].st, dyna_hash_partition(dyna_key_hash(key, strlen(key)), Q), key, LIVE);
+  }
+  dyna_scan_spec_t sp = {DYNA_SCAN_ALL, 0, 0, NULL, 0, 0};
+  dyna_resp_value_t v;
+  parse(ask(0, DYNA_OP_SCAN, &sp), &v);
+  assert_int_equal(v.type, DYNA_RESP_ERROR);
+  assert_string_equal((const char *)v.str, "ERR KEYS would return more than 100000 keys or 64 MiB; use SCAN");
+  dyna_resp_value_free(&v);
+  sp.pattern = "k1234?";
+  sp.plen = 6;
+  parse(ask(0, DYNA_OP_SCAN, &sp), &v);
+  assert_int_equal(v.type, DYNA_RESP_ARRAY);
+  assert_int_equal(v.n, 10);
+  dyna_resp_value_free(&v);
+  parse(ask(0, DYNA_OP_DBSIZE, NULL), &v);
+  assert_int_equal(v.integer, DYNA_KEYS_MAX + 1);
+  dyna_resp_value_free(&v);
+}
+
 /* SCAN pages from node at, count 5, from *cursor: at most calls of them. */
 static void scan_some(int at, uint64_t *cursor, int calls, int *seen) {
   for (int k = 0; k < calls; k++) {
@@ -421,6 +448,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_flush_tombstones_every_key, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scan_across_a_join_and_a_leave, setup, teardown),
       cmocka_unit_test_setup_teardown(test_flush_of_a_large_store_goes_in_steps, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_keys_is_bounded, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
