@@ -360,6 +360,32 @@ static void test_flush_of_a_large_store_goes_in_steps(void **state) {
   }
 }
 
+/* A write held as a hint on a fallback node when FLUSHALL runs: the hint becomes a
+ * tombstone, so its delivery to the home replica brings nothing back. */
+static void test_flush_tombstones_hints(void **state) {
+  (void)state;
+  build_cluster(3, 2, 1, 2);
+  int homes[4], other;
+  assert_int_equal(homes_of("held", homes, &other), 2);
+  isolate(homes[1], 1);
+  run(3000);
+  put(homes[0], "held"); /* W = 2: homes[0] and the fallback, with a hint */
+  assert_int_equal(hint_count(other), 1);
+  isolate(homes[1], 0); /* back, before the hint is delivered */
+  dyna_resp_value_t v;
+  parse(ask(homes[0], DYNA_OP_FLUSH, NULL), &v);
+  assert_int_equal(v.type, DYNA_RESP_STRING);
+  dyna_resp_value_free(&v);
+  for (int k = 0; k < 100 && hint_count(other); k++) run(100); /* delivered */
+  assert_int_equal(hint_count(other), 0);
+  uint32_t p = dyna_hash_partition(dyna_key_hash("held", 4), Q);
+  for (int at = 0; at < 3; at++) {
+    uint64_t c;
+    assert_int_equal(dyna_scan_count(T[at].st, p, (uint64_t)clk(at).wall_ms, &c), 0);
+    assert_int_equal(c, 0);
+  }
+}
+
 /* KEYS refuses an answer past DYNA_KEYS_MAX keys; a pattern that matches fewer is fine. */
 static void test_keys_is_bounded(void **state) {
   (void)state;
@@ -449,6 +475,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_scan_across_a_join_and_a_leave, setup, teardown),
       cmocka_unit_test_setup_teardown(test_flush_of_a_large_store_goes_in_steps, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keys_is_bounded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_flush_tombstones_hints, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
