@@ -19,13 +19,15 @@
  *     partitions per event (flush_run), and answers once that is durable; +OK when all
  *     did (waiting up to FLUSH_TIMEOUT_MS, failing on a member that becomes unreachable).
  *
- * Why every reachable home replica: a key present for the whole scan is on a home
- * replica at every moment (a write is acknowledged by W of them; a join or a leave moves
- * one replica of a partition at a time, and the old holder keeps its copy until the new
- * one acknowledged it), so the union of the home replicas' pages has it, whichever node
- * holds the partition when that page is asked. A replica that does not answer in time
- * is left out of that round (the others' pages are used): a key held only there is
- * missed. */
+ * Why every reachable home replica: a key present for the whole scan is held by a home
+ * replica at every moment (a write is acknowledged by W of them; a join or a leave
+ * usually replaces one home of a partition, the others keeping their copies, and a
+ * node that stops being a home keeps its copy until the new homes acknowledged it), so
+ * the union of the home replicas' pages has it, whichever nodes hold the partition when
+ * that page is asked; asking one would not do (a node that just joined holds little).
+ * Not covered: a key held only by a replica that does not answer in time (left out of
+ * that round), only as a hint, or only by homes that a ring change replaced all at once
+ * (until handoff brings it to the new ones). */
 #include "core/node_int.h"
 #include "core/keyspace.h"
 #include "core/replica.h"
@@ -72,7 +74,6 @@ struct scan_job {
   size_t nout;
   uint64_t total;    /* DBSIZE */
   uint64_t wseq;     /* FLUSH: the local writes the reply waits for */
-  int finished;
 };
 
 /* A flush of this node's store in progress, a few partitions per event (at most about
@@ -118,7 +119,6 @@ void dyna_scan_free_all(dyna_node_t *n) {
 
 /* Answers the job (resp: the whole RESP answer, status 0) and frees it. */
 static void job_reply(dyna_node_t *n, scan_job_t *j, const dyna_buf_t *resp, int status) {
-  j->finished = 1;
   if (!dyna_node_reserve_reply(n)) {
     dyna_node_reply_t r;
     memset(&r, 0, sizeof(r));
