@@ -190,13 +190,14 @@ static scan_tgt_t *tgt_add(scan_job_t *j, uint64_t id) {
 
 /* ---------- a replica's answers ---------- */
 
-/* This node's page of partition p from start (the SCAN frame's work). */
-static int local_page(dyna_node_t *n, uint32_t p, uint64_t start, uint32_t count, dyna_buf_t *out,
+/* This node's page of partition p from start, at most count keys (the SCAN frame's
+ * work; DYNA_EPROTO for a partition or position that cannot be). */
+static int local_page(dyna_node_t *n, uint64_t p, uint64_t start, uint64_t count, dyna_buf_t *out,
                       uint64_t *next) {
   uint32_t got;
   if (p >= n->cl.ring.size || start > DYNA_SCAN_POS_END) return DYNA_EPROTO;
   if (count > DYNA_SCAN_COUNT_MAX) count = DYNA_SCAN_COUNT_MAX;
-  return dyna_scan_partition(n->store, p, start, count, n->now.wall_ms, out, &got, next);
+  return dyna_scan_partition(n->store, (uint32_t)p, start, (uint32_t)count, n->now.wall_ms, out, &got, next);
 }
 
 /* The live keys of the partitions set in bitmap (the COUNT frame's work). */
@@ -325,8 +326,7 @@ static void on_request(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   uint64_t v = 0;
   int rc;
   if (m->type == DYNA_MSG_SCAN) {
-    rc = m->w ? local_page(n, (uint32_t)(m->w - 1), m->node, (uint32_t)(m->flags > DYNA_SCAN_COUNT_MAX ? DYNA_SCAN_COUNT_MAX : m->flags), &b, &v)
-              : DYNA_EPROTO;
+    rc = m->w ? local_page(n, m->w - 1, m->node, m->flags, &b, &v) : DYNA_EPROTO;
     answer(n, from, m->req, rc, &b, v, 0);
   } else if (m->type == DYNA_MSG_COUNT) {
     rc = local_count(n, m->obj, m->objlen, &v);
