@@ -16,7 +16,7 @@
  *     replica chosen naming its partitions; the reply is the sum.
  *   FLUSHALL: every member that is not REMOVED must be reachable; each one (this node
  *     too) writes a tombstone over every live key it holds, objects and hints, a few
- *     partitions per event (flush_run), and answers once that is durable; +OK when all
+ *     partitions per event (flush.c), and answers once that is durable; +OK when all
  *     did (waiting up to FLUSH_TIMEOUT_MS, failing on a member that becomes unreachable).
  *
  * Why every reachable home replica: a key present for the whole scan is held by a home
@@ -29,8 +29,6 @@
  * that round), only as a hint, or only by homes that a ring change replaced all at once
  * (until handoff brings it to the new ones). */
 #include "core/node_int.h"
-#include "core/keyspace.h"
-#include "core/replica.h"
 #include "core/scan.h"
 #include "proto/resp.h"
 #include "util/alloc.h"
@@ -76,18 +74,6 @@ struct scan_job {
   uint64_t wseq;     /* FLUSH: the local writes the reply waits for */
 };
 
-/* A flush of this node's store in progress, a few partitions per event (at most about
- * FLUSH_KEYS_PER_STEP tombstones, whole partitions), so that neither one event nor one
- * batch holds a tombstone for every key: for a FLUSH frame (to: its sender), or for
- * the FLUSH job this node coordinates (to 0, req: the job's round). */
-#define FLUSH_KEYS_PER_STEP 4096u
-struct flush_run {
-  struct flush_run *next;
-  uint64_t to, req;
-  uint32_t p;   /* the next partition */
-  int err;
-};
-
 /* ---------- jobs ---------- */
 
 static void tgts_clear(scan_job_t *j) {
@@ -110,11 +96,7 @@ static void job_free(dyna_node_t *n, scan_job_t *j) {
 
 void dyna_scan_free_all(dyna_node_t *n) {
   while (n->scan_jobs) job_free(n, n->scan_jobs);
-  while (n->flush_runs) {
-    flush_run_t *fr = n->flush_runs;
-    n->flush_runs = fr->next;
-    dyna_free(fr);
-  }
+  dyna_flush_free_all(n);
 }
 
 /* Answers the job (resp: the whole RESP answer, status 0) and frees it. */
@@ -215,94 +197,6 @@ static int local_count(dyna_node_t *n, const uint8_t *bitmap, size_t len, uint64
   return 0;
 }
 
-/* Writes a tombstone over every live key this node holds in space sp (objects, or
- * hints for their owners), as a DEL coordinated here would: a new version of this
- * node's actor that supersedes everything the node holds of the key. */
-typedef struct flusher {
-  dyna_node_t *n;
-  dyna_space_t sp;
-  int err;
-  uint32_t written; /* tombstones written */
-} flusher_t;
-
-static int flush_visit(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
-  flusher_t *fl = arg;
-  dyna_node_t *n = fl->n;
-  const uint8_t *skey = k;
-  size_t sklen = klen;
-  uint64_t owner = 0;
-  if (fl->sp == DYNA_SPACE_HINT && dyna_hkey_parse(k, klen, &skey, &sklen, &owner)) return 0;
-  const uint8_t *key;
-  size_t kl;
-  if (dyna_skey_user_key(skey, sklen, v, vlen, &key, &kl)) return 0;
-  dyna_obj_t o;
-  dyna_obj_init(&o);
-  int rc = dyna_record_decode(v, vlen, NULL, 0, &o, NULL, NULL);
-  int live = !rc && dyna_obj_kind(&o, n->now.wall_ms) != DYNA_KIND_NONE;
-  dyna_obj_clear(&o);
-  if (!live) return 0;
-  /* The key is copied: the write below may move what k and v point to. */
-  uint8_t *copy = dyna_memdup(key, kl);
-  if (!copy) { fl->err = DYNA_ENOMEM; return 1; }
-  dyna_replica_t rep;
-  dyna_node_replica(n, dyna_skey_partition(skey, sklen), &rep);
-  dyna_val_t tomb = {DYNA_VAL_TOMBSTONE, dyna_node_stamp(n), NULL, 0};
-  int existed = 0;
-  rc = dyna_replica_coordinate(&rep, copy, kl, NULL, 1, &tomb, 0, 0, owner, &o, &existed);
-  dyna_obj_clear(&o);
-  dyna_free(copy);
-  if (rc) { fl->err = rc; return 1; }
-  n->stats.dels++;
-  fl->written++;
-  return 0;
-}
-
-/* Tombstones partition p's live objects and hints here; *written counts them. */
-static int flush_partition(dyna_node_t *n, uint32_t p, uint32_t *written) {
-  uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p}; /* objects and hints: partition first */
-  flusher_t fl = {n, DYNA_SPACE_OBJ, 0, 0};
-  int rc = dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, flush_visit, &fl);
-  if (!rc && !fl.err) {
-    fl.sp = DYNA_SPACE_HINT;
-    rc = dyna_store_iter(n->store, DYNA_SPACE_HINT, prefix, 2, flush_visit, &fl);
-  }
-  *written += fl.written;
-  return fl.err ? fl.err : rc < 0 ? rc : 0;
-}
-
-/* Runs fr on within budget (tombstones, whole partitions); returns what is left of it. */
-static uint32_t flush_step(dyna_node_t *n, flush_run_t *fr, uint32_t budget) {
-  uint32_t written = 0;
-  while (!fr->err && fr->p < n->cl.ring.size && written < budget) fr->err = flush_partition(n, fr->p++, &written);
-  return written >= budget ? 0 : budget - written;
-}
-
-static int flush_over(const dyna_node_t *n, const flush_run_t *fr) { return fr->err || fr->p >= n->cl.ring.size; }
-
-static void flush_unlink(dyna_node_t *n, flush_run_t *fr) {
-  flush_run_t **pp = &n->flush_runs;
-  while (*pp && *pp != fr) pp = &(*pp)->next;
-  if (*pp) *pp = fr->next;
-}
-
-/* Starts a flush run; runs its first step at once. Returns it while it goes on, NULL
- * when it is over already (*err: its result) or could not start (DYNA_ENOMEM). */
-static flush_run_t *flush_begin(dyna_node_t *n, uint64_t to, uint64_t req, int *err) {
-  flush_run_t *fr = dyna_calloc(1, sizeof(*fr));
-  if (!fr) { *err = DYNA_ENOMEM; return NULL; }
-  fr->to = to;
-  fr->req = req;
-  flush_step(n, fr, FLUSH_KEYS_PER_STEP);
-  if (flush_over(n, fr)) {
-    *err = fr->err;
-    dyna_free(fr);
-    return NULL;
-  }
-  fr->next = n->flush_runs;
-  n->flush_runs = fr;
-  return fr;
-}
-
 static void answer(dyna_node_t *n, uint64_t to, uint64_t req, int status, const dyna_buf_t *obj,
                    uint64_t node, int after_writes) {
   dyna_msg_t a = {0};
@@ -333,7 +227,7 @@ static void on_request(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     answer(n, from, m->req, rc, NULL, v, 0);
   } else {
     rc = 0;
-    if (!flush_begin(n, from, m->req, &rc)) answer(n, from, m->req, rc, NULL, 0, 1);
+    if (!dyna_flush_begin(n, from, m->req, &rc)) answer(n, from, m->req, rc, NULL, 0, 1);
   }
   dyna_buf_free(&b);
 }
@@ -547,7 +441,7 @@ static int flush_start(dyna_node_t *n, scan_job_t *j) {
   for (size_t i = 0; i < j->nt; i++) {
     if (j->t[i].id != n->cfg.id) continue;
     int rc = 0;
-    if (flush_begin(n, 0, j->req, &rc)) continue; /* goes on in ticks (dyna_scan_tick) */
+    if (dyna_flush_begin(n, 0, j->req, &rc)) continue; /* goes on in ticks (flush.c) */
     j->wseq = n->store->writes;
     j->t[i].state = rc ? T_FAILED : T_OK;
     j->nwait--;
@@ -662,33 +556,20 @@ void dyna_scan_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   if (!round_done(n, j)) job_run(n, j);
 }
 
-/* A flush run is over: answers its sender, or folds it into the local job. */
-static void flush_done(dyna_node_t *n, flush_run_t *fr) {
-  if (fr->to) {
-    answer(n, fr->to, fr->req, fr->err, NULL, 0, 1);
-    return;
-  }
+void dyna_scan_flush_done(dyna_node_t *n, uint64_t req, int err) {
   scan_job_t *j = n->scan_jobs;
-  while (j && !(j->op == DYNA_OP_FLUSH && j->req == fr->req)) j = j->next;
+  while (j && !(j->op == DYNA_OP_FLUSH && j->req == req)) j = j->next;
   if (!j) return; /* the job gave up (its deadline) */
   for (size_t i = 0; i < j->nt; i++) {
     if (j->t[i].id != n->cfg.id || j->t[i].state != T_WAIT) continue;
     j->wseq = n->store->writes;
-    j->t[i].state = fr->err ? T_FAILED : T_OK;
+    j->t[i].state = err ? T_FAILED : T_OK;
     if (!--j->nwait && !round_done(n, j)) job_run(n, j);
   }
 }
 
 void dyna_scan_tick(dyna_node_t *n) {
-  uint32_t budget = FLUSH_KEYS_PER_STEP;
-  while (n->flush_runs && budget) {
-    flush_run_t *fr = n->flush_runs;
-    budget = flush_step(n, fr, budget);
-    if (!flush_over(n, fr)) break;
-    flush_unlink(n, fr);
-    flush_done(n, fr);
-    dyna_free(fr);
-  }
+  dyna_flush_tick(n);
   for (scan_job_t *j = n->scan_jobs, *next; j; j = next) {
     next = j->next;
     /* A FLUSH waits long (a member flushes its whole store), but not on a member that
