@@ -141,6 +141,7 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, dyna_time_t 
 void dyna_node_free(dyna_node_t *n) {
   if (!n) return;
   dyna_coord_free_all(n);
+  dyna_scan_free_all(n);
   dyna_buf_free(&n->scratch);
   dyna_handoff_free(n);
   dyna_hints_free(n);
@@ -455,6 +456,10 @@ int dyna_node_request(dyna_node_t *n, const dyna_req_t *req, dyna_time_t now) {
   memset(&r, 0, sizeof(r));
   r.req_id = req->id;
   r.op = req->op;
+  if (req->op == DYNA_OP_SCAN || req->op == DYNA_OP_DBSIZE || req->op == DYNA_OP_FLUSH) {
+    dyna_scan_request(n, req); /* no key: checked there */
+    return 0;
+  }
   if (check_request(n, req, &r)) {
     dyna_node_push_reply(n, &r);
     return 0;
@@ -490,6 +495,12 @@ int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, si
   case DYNA_MSG_AAE_DIFF:
     dyna_merkle_on_message(n, from, &m);
     break;
+  case DYNA_MSG_SCAN:
+  case DYNA_MSG_SCAN_RESP:
+  case DYNA_MSG_COUNT:
+  case DYNA_MSG_FLUSH:
+    dyna_scan_on_message(n, from, &m);
+    break;
   case DYNA_MSG_PUT:
   case DYNA_MSG_GET:
   case DYNA_MSG_GET_RESP:
@@ -519,6 +530,7 @@ void dyna_node_tick(dyna_node_t *n, dyna_time_t now) {
   dyna_node_set_now(n, now);
   dyna_fdet_tick(n);
   dyna_coord_tick(n);
+  dyna_scan_tick(n);
   dyna_gossip_tick(n);
   dyna_handoff_tick(n);
   dyna_hints_tick(n);

@@ -146,8 +146,12 @@ typedef enum {
   DYNA_OP_PUT,     /* write with a context */
   DYNA_OP_DEL,     /* tombstone with a context */
   DYNA_OP_LOCAL,   /* this node's own replica, no quorum, no repair */
-  DYNA_OP_TYPED    /* a typed write (core/typed.h): the coordinator runs cmd->write on
+  DYNA_OP_TYPED,   /* a typed write (core/typed.h): the coordinator runs cmd->write on
                       its local object and replicates the result like a PUT */
+  /* Key-space commands (core/scan.h; no key): the reply's resp holds the RESP answer. */
+  DYNA_OP_SCAN,    /* SCAN, KEYS, RANDOMKEY as req->scan says */
+  DYNA_OP_DBSIZE,  /* live keys: the sum over partitions of one replica's count */
+  DYNA_OP_FLUSH    /* FLUSHALL: every member tombstones every live key it holds */
 } dyna_op_t;
 
 /* Request flags. */
@@ -176,6 +180,7 @@ typedef struct dyna_req {
   size_t argc;
   const uint8_t *const *argv;
   const size_t *argl;
+  const struct dyna_scan_spec *scan; /* SCAN: how to list (core/scan.h); borrowed */
 } dyna_req_t;
 
 typedef struct dyna_node_reply {
@@ -189,7 +194,7 @@ typedef struct dyna_node_reply {
   int wrote;       /* the reply acknowledges a write (needs the commit) */
   uint64_t wseq;   /* when wrote: it may leave once the store's writes up to this number
                       are durable (core/durable.h; 0: it depends on no write here) */
-  dyna_buf_t resp; /* TYPED: the command's RESP answer (owned: freed by dyna_node_reply_clear) */
+  dyna_buf_t resp; /* TYPED, SCAN, DBSIZE, FLUSH: the command's RESP answer (owned: freed by dyna_node_reply_clear) */
 } dyna_node_reply_t;
 
 typedef struct dyna_node dyna_node_t;
@@ -224,6 +229,10 @@ const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n);
  * with nothing changed when r or w is not within 1..n or an interval is 0. Requests
  * already under way keep what they started with (their R, W and deadline). */
 int dyna_node_set_runtime_cfg(dyna_node_t *n, const dyna_node_cfg_t *cfg);
+
+/* The partition of a key (the core's one placement function; node_int.h has it too):
+ * the runtime refuses multi-key commands whose keys are in two partitions (CROSSSLOT). */
+uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t klen);
 
 /* Submits a client request. Everything the request points to is copied or used before
  * the call returns. Returns 0 when the request was taken: exactly one reply will be

@@ -152,6 +152,9 @@ struct dyna_node {
   dyna_idmap_t fwd_seen;            /* key: mix of (origin node, request) */
   uint64_t fwd_ring[1024];          /* the same keys, oldest overwritten first */
   size_t fwd_next;
+  struct scan_job *scan_jobs; /* key-space commands coordinated here (scan_fsm.c) */
+  size_t nscan_jobs;
+  struct flush_run *flush_runs; /* flushes of this node's store in progress (flush.c) */
 };
 
 /* node.c */
@@ -225,6 +228,27 @@ int dyna_budget_take(dyna_node_t *n, uint64_t bytes);
 int dyna_budget_ok(dyna_node_t *n);
 /* Bumps and persists partition p's epoch (before this node drops data of p). */
 void dyna_node_bump_epoch(dyna_node_t *n, uint32_t p);
+
+/* scan_fsm.c: SCAN, KEYS, RANDOMKEY, DBSIZE, FLUSHALL (core/scan.h) */
+typedef struct scan_job scan_job_t;
+typedef struct flush_run flush_run_t;
+void dyna_scan_request(dyna_node_t *n, const dyna_req_t *req);
+/* SCAN, COUNT and FLUSH frames (a replica's work) and SCAN_RESP (a coordinator's). */
+void dyna_scan_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
+void dyna_scan_tick(dyna_node_t *n);
+void dyna_scan_free_all(dyna_node_t *n);
+/* The coordinator's own part of a FLUSH job is over (flush.c), err its result. */
+void dyna_scan_flush_done(dyna_node_t *n, uint64_t req, int err);
+
+/* flush.c: a FLUSHALL's tombstones on this node, a few partitions per event */
+/* Starts flushing this node's store for the sender `to` of a FLUSH frame (its id req),
+ * or for this node's own FLUSH job (to 0, req: the job's round), and runs the first step
+ * at once. Returns 1 when it goes on (at ticks; the answer comes then), 0 when it is
+ * over already or could not start: *err is then its result (0, or an error such as
+ * DYNA_ENOMEM) and nobody was answered. */
+int dyna_flush_begin(dyna_node_t *n, uint64_t to, uint64_t req, int *err);
+void dyna_flush_tick(dyna_node_t *n);
+void dyna_flush_free_all(dyna_node_t *n);
 
 /* transfer.c */
 int dyna_xfer_add(dyna_node_t *n, xfer_t *x, dyna_space_t space, const uint8_t *skey, size_t sklen,

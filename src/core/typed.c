@@ -13,6 +13,7 @@
 static const dyna_typed_cmd_t *const FAMILIES[] = {
     dyna_typed_counter_cmds, dyna_typed_set_cmds,  dyna_typed_hash_cmds,
     dyna_typed_zset_cmds,    dyna_typed_list_cmds, dyna_typed_keys_cmds,
+    dyna_typed_copy_cmds,
 };
 
 const dyna_typed_cmd_t *dyna_typed_find(const uint8_t *name, size_t len) {

@@ -11,6 +11,7 @@
  *   typed_list.c     LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LRANGE LINDEX LSET ...
  *   typed_keys.c     EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL EXPIRETIME PERSIST
  *                    TYPE OBJECT ...
+ *   typed_copy.c     DYNA.COPYTO (the write of RENAME, RENAMENX, COPY)
  *
  *   write   client ─▶ any node ─FWD─▶ coordinator (a home replica):
  *           o := its local object (store + hints); fn->write(o, args, env) appends the
@@ -81,6 +82,8 @@ extern const dyna_typed_cmd_t dyna_typed_hash_cmds[];
 extern const dyna_typed_cmd_t dyna_typed_zset_cmds[];
 extern const dyna_typed_cmd_t dyna_typed_list_cmds[];
 extern const dyna_typed_cmd_t dyna_typed_keys_cmds[];
+/* typed_copy.c: DYNA.COPYTO, the write of RENAME, RENAMENX and COPY (no client row) */
+extern const dyna_typed_cmd_t dyna_typed_copy_cmds[];
 
 /* GET of any key (typed_counter.c), for the runtime's GET and for GETEX: a string's
  * last written live value (dyna_obj_latest), a counter's value as a bulk string (an

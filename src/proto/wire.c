@@ -21,11 +21,16 @@ static const unsigned ALLOWED[DYNA_MSG_TYPE_MAX] = {
     [DYNA_MSG_PONG] = F_REQ,
     [DYNA_MSG_AAE_TREE] = F_W | F_OBJ,
     [DYNA_MSG_AAE_DIFF] = F_W | F_OBJ | F_FLAGS,
+    [DYNA_MSG_SCAN] = F_REQ | F_W | F_NODE | F_FLAGS,
+    [DYNA_MSG_SCAN_RESP] = F_REQ | F_STATUS | F_NODE | F_OBJ,
+    [DYNA_MSG_COUNT] = F_REQ | F_OBJ,
+    [DYNA_MSG_FLUSH] = F_REQ,
 };
 
 const char *dyna_msg_type_name(int type) {
   static const char *names[DYNA_MSG_TYPE_MAX] = {
-      "?", "HELLO", "GOSSIP", "JOIN", "PUT", "PUT_ACK", "GET", "GET_RESP", "FWD", "FWD_RESP", "PING", "PONG", "AAE_TREE", "AAE_DIFF"};
+      "?", "HELLO", "GOSSIP", "JOIN", "PUT", "PUT_ACK", "GET", "GET_RESP", "FWD", "FWD_RESP", "PING", "PONG", "AAE_TREE", "AAE_DIFF",
+      "SCAN", "SCAN_RESP", "COUNT", "FLUSH"};
   return type > 0 && type < DYNA_MSG_TYPE_MAX ? names[type] : "?";
 }
 

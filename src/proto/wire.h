@@ -35,6 +35,12 @@
  *   AAE_DIFF  w = partition + 1, obj = bitmap of the buckets that differ (empty: none);
  *             flags bit 0 = reap: obj lists (bytes store key, u64le record hash) of
  *             tombstones every replica agrees on, to delete
+ *   SCAN      req, w = partition + 1, node = position to start at, flags = keys wanted
+ *             (core/scan.h: a page of the partition's live keys)
+ *   SCAN_RESP req, status, node = where the next page starts (SCAN) or the live-key
+ *             count (COUNT), obj = SCAN's page: per key varint kind | bytes key
+ *   COUNT     req, obj = bitmap of the partitions to count (bit p of byte p / 8)
+ *   FLUSH     req: tombstone every live key held here (FLUSHALL); answered once durable
  *
  * Ownership: a decoded dyna_msg_t points into the frame it was decoded from.
  */
@@ -62,6 +68,10 @@ typedef enum {
   DYNA_MSG_PONG,
   DYNA_MSG_AAE_TREE,
   DYNA_MSG_AAE_DIFF,
+  DYNA_MSG_SCAN,
+  DYNA_MSG_SCAN_RESP,
+  DYNA_MSG_COUNT,
+  DYNA_MSG_FLUSH,
   DYNA_MSG_TYPE_MAX
 } dyna_msg_type_t;
 

@@ -289,6 +289,68 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("generic", "1.0.0", "O(N) where N is the number of keys",
           "Returns how many of the keys have a value, counting repeats."),
      .fn = dyna_cmd_exists},
+    /* ---- the key space (cmd_keys.c over core/scan.h) ---- */
+    {.name = "touch", .arity = -2, .flags = CMD_READONLY | CMD_FAST, KEYS(1, -1, 1),
+     .acl = ACL_KEYSPACE | ACL_READ | ACL_FAST, .key_flags = "RO",
+     .tips = "request_policy:multi_shard response_policy:agg_sum",
+     DOCS("generic", "3.2.1", "O(N) where N is the number of keys",
+          "Returns how many of the keys exist, as EXISTS (Dyna keeps no access time)."),
+     .fn = dyna_cmd_exists},
+    {.name = "unlink", .arity = -2, .flags = CMD_WRITE | CMD_FAST, KEYS(1, -1, 1),
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_FAST, .key_flags = "RM delete",
+     .tips = "request_policy:multi_shard response_policy:agg_sum",
+     DOCS("generic", "4.0.0", "O(N) where N is the number of keys",
+          "Deletes keys as DEL does; returns how many had a value."),
+     .fn = dyna_cmd_del},
+    {.name = "rename", .arity = 3, .flags = CMD_WRITE, KEYS(1, 2, 1),
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, .key_flags = "RW access delete",
+     DOCS("generic", "1.0.0", "O(1)",
+          "Renames a key within its partition (its state and deadline go with it)."),
+     .fn = dyna_cmd_rename},
+    {.name = "renamenx", .arity = 3, .flags = CMD_WRITE | CMD_FAST, KEYS(1, 2, 1),
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_FAST, .key_flags = "RW access delete",
+     DOCS("generic", "1.0.0", "O(1)", "Renames a key within its partition unless the new name exists."),
+     .fn = dyna_cmd_renamenx},
+    {.name = "copy", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, 2, 1),
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, .key_flags = "RO access",
+     DOCS("generic", "6.2.0", "O(N) worst case for collections, where N is the number of nested items",
+          "Copies a key within its partition (its state and deadline go with it)."),
+     .fn = dyna_cmd_copy},
+    {.name = "scan", .arity = -2, .flags = CMD_READONLY,
+     .acl = ACL_KEYSPACE | ACL_READ | ACL_SLOW,
+     .tips = "nondeterministic_output request_policy:special",
+     DOCS("generic", "2.8.0", "O(1) for every call. O(N) for a complete iteration",
+          "Iterates over the keys of the whole cluster (a cursor names a partition and a place in it)."),
+     .fn = dyna_cmd_scan},
+    {.name = "keys", .arity = 2, .flags = CMD_READONLY,
+     .acl = ACL_KEYSPACE | ACL_READ | ACL_SLOW | ACL_DANGEROUS,
+     .tips = "request_policy:all_shards nondeterministic_output_order",
+     DOCS("generic", "1.0.0", "O(N) with N being the number of keys in the cluster",
+          "Returns every key matching a pattern (refused beyond 100000 keys: use SCAN)."),
+     .fn = dyna_cmd_keys},
+    {.name = "randomkey", .arity = 1, .flags = CMD_READONLY,
+     .acl = ACL_KEYSPACE | ACL_READ | ACL_SLOW,
+     .tips = "request_policy:all_shards nondeterministic_output",
+     DOCS("generic", "1.0.0", "O(1)", "Returns a key of the cluster, picked at random."),
+     .fn = dyna_cmd_randomkey},
+    {.name = "dbsize", .arity = 1, .flags = CMD_READONLY | CMD_FAST,
+     .acl = ACL_KEYSPACE | ACL_READ | ACL_FAST,
+     .tips = "request_policy:all_shards response_policy:agg_sum",
+     DOCS("generic", "1.0.0", "O(1)",
+          "Returns the number of keys: the sum over partitions of one replica's count."),
+     .fn = dyna_cmd_dbsize},
+    {.name = "flushall", .arity = -1, .flags = CMD_WRITE,
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW | ACL_DANGEROUS,
+     .tips = "request_policy:all_shards response_policy:all_succeeded",
+     DOCS("server", "1.0.0", "O(N) where N is the total number of keys",
+          "Deletes every key of the cluster (needs --enable-flush-command)."),
+     .fn = dyna_cmd_flushall},
+    {.name = "flushdb", .arity = -1, .flags = CMD_WRITE,
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW | ACL_DANGEROUS,
+     .tips = "request_policy:all_shards response_policy:all_succeeded",
+     DOCS("server", "1.0.0", "O(N) where N is the number of keys",
+          "Deletes every key of the cluster, as FLUSHALL (one database)."),
+     .fn = dyna_cmd_flushall},
     {.name = "mget", .arity = -2, .flags = CMD_READONLY | CMD_FAST, KEYS(1, -1, 1),
      .acl = ACL_READ | ACL_STRING | ACL_FAST, .key_flags = "RO access",
      .tips = "request_policy:multi_shard",
@@ -828,8 +890,8 @@ const dyna_cmd_t *dyna_cmd_row(size_t idx) {
 /* ---------- the index: open addressing over lowercased names ---------- */
 
 #define NAME_MAX_LEN 32  /* longer names are unknown without hashing them */
-#define INDEX_SIZE 256   /* a power of two, at least twice the rows */
-static uint8_t index_slot[INDEX_SIZE]; /* row + 1; 0 = empty */
+#define INDEX_SIZE 512   /* a power of two, at least twice the rows */
+static uint16_t index_slot[INDEX_SIZE]; /* row + 1; 0 = empty */
 static int index_built;
 
 static uint32_t name_hash(const uint8_t *p, size_t n) {
@@ -844,7 +906,7 @@ static uint32_t name_hash(const uint8_t *p, size_t n) {
 /* Builds the index once; checks the table's own rules on the way (a broken row is a bug
  * in this file, found at the first command). */
 static void index_build(void) {
-  _Static_assert(NCOMMANDS < 255 && 2 * NCOMMANDS <= INDEX_SIZE, "grow INDEX_SIZE");
+  _Static_assert(NCOMMANDS < 65535 && 2 * NCOMMANDS <= INDEX_SIZE, "grow INDEX_SIZE");
   for (size_t i = 0; i < NCOMMANDS; i++) {
     const dyna_cmd_t *cmd = &COMMANDS[i];
     size_t n = strlen(cmd->name);
@@ -867,7 +929,7 @@ static void index_build(void) {
       DYNA_ASSERT(strcmp(COMMANDS[index_slot[h] - 1].name, cmd->name), "command '%s' twice", cmd->name);
       h = (h + 1) & (INDEX_SIZE - 1);
     }
-    index_slot[h] = (uint8_t)(i + 1);
+    index_slot[h] = (uint16_t)(i + 1);
   }
   index_built = 1;
 }

@@ -223,6 +223,9 @@ dyna_cmd_fn_t dyna_cmd_config_get, dyna_cmd_config_set, dyna_cmd_config_resetsta
 dyna_cmd_fn_t dyna_cmd_client_id, dyna_cmd_client_getname, dyna_cmd_client_setname, dyna_cmd_client_setinfo,
     dyna_cmd_client_info, dyna_cmd_client_list, dyna_cmd_client_kill, dyna_cmd_client_no_evict,
     dyna_cmd_client_no_touch;
+/* cmd_keys.c: the key space (SCAN, KEYS, RANDOMKEY, DBSIZE, FLUSHALL, FLUSHDB) */
+dyna_cmd_fn_t dyna_cmd_scan, dyna_cmd_keys, dyna_cmd_randomkey, dyna_cmd_dbsize, dyna_cmd_flushall,
+    dyna_cmd_rename, dyna_cmd_renamenx, dyna_cmd_copy;
 /* cmd_typed.c: every typed command (core/typed.h), resolved by name */
 dyna_cmd_fn_t dyna_cmd_typed;
 /* A typed read's answer into slot->out, from the merged object in r. */

@@ -40,6 +40,7 @@ typedef struct dyna_config {
   uint32_t n, r, w;
   int read_all;             /* --read-all: GETs ask all N replicas at once (Dynamo) */
   int durable_reads;        /* --durable-reads: read answers wait for the group commit */
+  int enable_flush;         /* --enable-flush-command: FLUSHALL/FLUSHDB allowed */
   size_t map_size_mb;       /* LMDB map size */
   int max_clients;
   uint64_t stall_timeout_ms;    /* close a client whose partial request stalls this long */

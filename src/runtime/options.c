@@ -119,6 +119,11 @@ const dynad_option_t dynad_options[] = {
            "that is not durable yet (and not acknowledged).",
    .bad = "invalid value '%v' for %k (want yes or no)",
    .cfg = CFG(durable_reads), .node = NODE(durable_reads)},
+  {.name = "enable-flush-command", .type = DYNA_OPT_BOOL, .def = "no",
+   .help = "allow FLUSHALL and FLUSHDB (they delete every key of the\n"
+           "cluster). Default: refused, so that a test harness or a\n"
+           "typo cannot empty a production cluster.",
+   .bad = "invalid value '%v' for %k (want yes or no)", .cfg = CFG(enable_flush)},
   {.name = "map-size-mb", .type = DYNA_OPT_U64, .def = "65536", .min = 1, .max = 1u << 24,
    .arg = "N", .help = "LMDB map size in MiB", .cfg = CFG(map_size_mb)},
   {.name = "max-clients", .runtime = 1, .type = DYNA_OPT_U32, .def = "10000", .min = 1, .max = 1000000,

@@ -26,6 +26,9 @@ COMMANDS = {"get", "set", "del", "exists", "mget", "mset", "setnx", "getset", "m
 TYPED = set("""incr incrby decr decrby incrbyfloat sadd srem smembers sismember smismember scard spop srandmember sinter sinterstore sunion sunionstore sdiff sdiffstore smove hset hsetnx hget hmget hmset hdel hgetall hkeys hvals hlen hexists hincrby hincrbyfloat hstrlen hrandfield zadd zincrby zrem zscore zmscore zcard zcount zrank zrevrank zrange zrevrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zlexcount zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrandmember zrangestore lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove rpoplpush type expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist sintercard getex object dyna.hsiblings""".split())
 COMMANDS |= {"setex", "psetex"}
 COMMANDS |= {"cluster", "readonly", "readwrite"}
+# The key space (runtime/cmd_keys.c).
+COMMANDS |= {"scan", "keys", "randomkey", "dbsize", "flushall", "flushdb", "touch", "unlink", "rename",
+             "renamenx", "copy"}
 COMMANDS |= TYPED
 SUBCOMMANDS = {
     "client": {"client|getname", "client|help", "client|id", "client|info", "client|kill", "client|list",
@@ -143,6 +146,17 @@ def raw(*args):
 # redis-server 7.0.15 of Debian 12. Key specs are not compared: Dyna gives one per row
 # (docs/compatibility.md).
 REDIS7_ROWS = {
+    'scan': (-2, ('readonly',), 0, 0, 0, ('@keyspace', '@read', '@slow'), ('nondeterministic_output', 'request_policy:special')),
+    'keys': (2, ('readonly',), 0, 0, 0, ('@keyspace', '@read', '@slow', '@dangerous'), ('request_policy:all_shards', 'nondeterministic_output_order')),
+    'randomkey': (1, ('readonly',), 0, 0, 0, ('@keyspace', '@read', '@slow'), ('request_policy:all_shards', 'nondeterministic_output')),
+    'dbsize': (1, ('readonly', 'fast'), 0, 0, 0, ('@keyspace', '@read', '@fast'), ('request_policy:all_shards', 'response_policy:agg_sum')),
+    'flushall': (-1, ('write',), 0, 0, 0, ('@keyspace', '@write', '@slow', '@dangerous'), ('request_policy:all_shards', 'response_policy:all_succeeded')),
+    'flushdb': (-1, ('write',), 0, 0, 0, ('@keyspace', '@write', '@slow', '@dangerous'), ('request_policy:all_shards', 'response_policy:all_succeeded')),
+    'touch': (-2, ('readonly', 'fast'), 1, -1, 1, ('@keyspace', '@read', '@fast'), ('request_policy:multi_shard', 'response_policy:agg_sum')),
+    'unlink': (-2, ('write', 'fast'), 1, -1, 1, ('@keyspace', '@write', '@fast'), ('request_policy:multi_shard', 'response_policy:agg_sum')),
+    'rename': (3, ('write',), 1, 2, 1, ('@keyspace', '@write', '@slow'), ()),
+    'renamenx': (3, ('write', 'fast'), 1, 2, 1, ('@keyspace', '@write', '@fast'), ()),
+    'copy': (-3, ('write', 'denyoom'), 1, 2, 1, ('@keyspace', '@write', '@slow'), ()),
     'decr': (2, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@string', '@fast'), ()),
     'decrby': (3, ('write', 'denyoom', 'fast'), 1, 1, 1, ('@write', '@string', '@fast'), ()),
     'expire': (-3, ('write', 'fast'), 1, 1, 1, ('@keyspace', '@write', '@fast'), ()),
