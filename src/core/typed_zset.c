@@ -385,15 +385,22 @@ static int cmd_zpopmax(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *
   return zpop(o, a, env, resp, changed, 1);
 }
 
-/* ZREMRANGEBYRANK key start stop / ZREMRANGEBYSCORE key min max */
+/* ZREMRANGEBYRANK key start stop (by 0) / ZREMRANGEBYSCORE key min max (by 1) /
+ * ZREMRANGEBYLEX key min max (by 2) */
 static int zremrange(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dyna_buf_t *resp,
-                     int *changed, int byscore) {
+                     int *changed, int by) {
   *changed = 0;
   int64_t start = 0, end = 0;
   zrange_score_t r;
-  if (byscore) {
+  zlex_bound_t lo, hi;
+  if (by == 1) {
     if (parse_score_range(a->argv[2], a->argl[2], a->argv[3], a->argl[3], &r)) {
       dyna_resp_put_error(resp, ZERR_NOTFLOAT);
+      return 0;
+    }
+  } else if (by == 2) {
+    if (parse_lex_bound(a->argv[2], a->argl[2], &lo) || parse_lex_bound(a->argv[3], a->argl[3], &hi)) {
+      dyna_resp_put_error(resp, ZERR_NOTLEX);
       return 0;
     }
   } else if (dyna_typed_parse_i64(a->argv[2], a->argl[2], &start) ||
@@ -409,9 +416,12 @@ static int zremrange(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *en
   if (rc == 0 && n && !(idx = dyna_malloc(n * sizeof(size_t)))) rc = DYNA_ENOMEM;
   if (rc == 0 && n) {
     size_t s0, e0;
-    if (byscore) {
+    if (by == 1) {
       for (size_t i = 0; i < n; i++)
         if (score_gte_min(view[i].score, &r) && score_lte_max(view[i].score, &r)) idx[k++] = i;
+    } else if (by == 2) {
+      for (size_t i = 0; i < n; i++)
+        if (lex_gte_min(&view[i], &lo) && lex_lte_max(&view[i], &hi)) idx[k++] = i;
     } else if (clamp_ranks(start, end, n, &s0, &e0)) {
       for (size_t i = s0; i <= e0; i++) idx[k++] = i;
     }
@@ -431,6 +441,10 @@ static int cmd_zremrangebyrank(dyna_obj_t *o, const dyna_targs_t *a, const dyna_
 static int cmd_zremrangebyscore(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
                                 dyna_buf_t *resp, int *changed) {
   return zremrange(o, a, env, resp, changed, 1);
+}
+static int cmd_zremrangebylex(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
+                              dyna_buf_t *resp, int *changed) {
+  return zremrange(o, a, env, resp, changed, 2);
 }
 
 /* ---- reads ----------------------------------------------------------------------- */
@@ -540,7 +554,7 @@ enum { ZR_AUTO = 0, ZR_RANK, ZR_SCORE, ZR_LEX };
 enum { ZD_AUTO = 0, ZD_FWD, ZD_REV };
 
 /* Redis 7.0's zrangeGenericCommand: ZRANGE (type and direction from the options) and
- * the fixed ZRANGEBYSCORE / ZREVRANGEBYSCORE / ZRANGEBYLEX / ZREVRANGEBYLEX. */
+ * the fixed ZREVRANGE / ZRANGEBYSCORE / ZREVRANGEBYSCORE / ZRANGEBYLEX / ZREVRANGEBYLEX. */
 static int zrange_generic(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
                           dyna_buf_t *resp, int type, int dir) {
   int withscores = 0;
@@ -642,6 +656,10 @@ static int cmd_zrange(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_ten
                       dyna_buf_t *resp) {
   return zrange_generic(o, a, env, resp, ZR_AUTO, ZD_AUTO);
 }
+static int cmd_zrevrange(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
+                         dyna_buf_t *resp) {
+  return zrange_generic(o, a, env, resp, ZR_RANK, ZD_REV);
+}
 static int cmd_zrangebyscore(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
                              dyna_buf_t *resp) {
   return zrange_generic(o, a, env, resp, ZR_SCORE, ZD_FWD);
@@ -667,6 +685,7 @@ const dyna_typed_cmd_t dyna_typed_zset_cmds[] = {
     {"zpopmax", cmd_zpopmax, NULL, -2},
     {"zremrangebyrank", cmd_zremrangebyrank, NULL, 4},
     {"zremrangebyscore", cmd_zremrangebyscore, NULL, 4},
+    {"zremrangebylex", cmd_zremrangebylex, NULL, 4},
     {"zscore", NULL, cmd_zscore, 3},
     {"zmscore", NULL, cmd_zmscore, -3},
     {"zcard", NULL, cmd_zcard, 2},
@@ -675,6 +694,7 @@ const dyna_typed_cmd_t dyna_typed_zset_cmds[] = {
     {"zrank", NULL, cmd_zrank, 3},
     {"zrevrank", NULL, cmd_zrevrank, 3},
     {"zrange", NULL, cmd_zrange, -4},
+    {"zrevrange", NULL, cmd_zrevrange, -4},
     {"zrangebyscore", NULL, cmd_zrangebyscore, -4},
     {"zrevrangebyscore", NULL, cmd_zrevrangebyscore, -4},
     {"zrangebylex", NULL, cmd_zrangebylex, -4},

@@ -121,6 +121,13 @@ static void test_zset_reads(void **st) {
   tx(&o, "zrevrangebyscore z 2 1", "*4\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\ne\r\n$1\r\na\r\n", RD);
   tx(&o, "zrangebylex z (a [c", "*2\r\n$1\r\nb\r\n$1\r\nc\r\n", RD);
   tx(&o, "zrevrangebylex z [c - limit 0 1", "*1\r\n$1\r\nc\r\n", RD);
+  tx(&o, "zrevrange z 0 1", "*2\r\n$1\r\nd\r\n$1\r\nc\r\n", RD);
+  tx(&o, "zrevrange z 1 2 withscores", "*4\r\n$1\r\nc\r\n$1\r\n2\r\n$1\r\nb\r\n$1\r\n2\r\n", RD);
+  tx(&o, "zrevrange z -2 100", "*2\r\n$1\r\ne\r\n$1\r\na\r\n", RD);
+  tx(&o, "zrevrange z 0 -1 limit 0 1",
+     "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n", RD);
+  tx(&o, "zrevrange z 0 -1 rev", "-ERR syntax error\r\n", RD);
+  tx(&o, "zrevrange z 0 -1 bylex", "-ERR syntax error\r\n", RD);
   dyna_obj_clear(&o); /* an absent key (the key's name is the caller's) */
   tx(&o, "zrange nokey 0 -1", "*0\r\n", RD);
   tx(&o, "zcard nokey", ":0\r\n", RD);
@@ -170,6 +177,13 @@ static void test_zset_removals(void **st) {
   assert_int_equal(dyna_obj_kind(&o, ENV.now_ms), DYNA_KIND_NONE);
   tx(&o, "zadd z 1 a 2 b", ":2\r\n", 1);
   tx(&o, "zrem z b a", ":2\r\n", 1);
+  assert_int_equal(dyna_obj_kind(&o, ENV.now_ms), DYNA_KIND_NONE);
+  tx(&o, "zadd z 0 a 0 b 0 c 0 d 0 e", ":5\r\n", 1);
+  tx(&o, "zremrangebylex z [b (d", ":2\r\n", 1);
+  tx(&o, "zremrangebylex z x y", "-ERR min or max not valid string range item\r\n", 0);
+  tx(&o, "zremrangebylex z (e +", ":0\r\n", 0);
+  tx(&o, "zrange z 0 -1", "*3\r\n$1\r\na\r\n$1\r\nd\r\n$1\r\ne\r\n", RD);
+  tx(&o, "zremrangebylex z - +", ":3\r\n", 1);
   assert_int_equal(dyna_obj_kind(&o, ENV.now_ms), DYNA_KIND_NONE);
   dyna_obj_clear(&o);
 }
