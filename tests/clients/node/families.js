@@ -362,7 +362,7 @@ async function errors(t, { w, rd, k }) {
   t.eq('set xx on a set replaces it', [await w.set(set, 'x', 'XX'), await rd.type(set), await rd.get(set)], ['OK', 'string', 'x']);
   t.eq('unknown command', await t.error(w.call('NOSUCHCMD', 'a', 'b')),
        "ERR unknown command 'NOSUCHCMD', with args beginning with: 'a' 'b' ");
-  t.eq('wrong number of arguments', await t.error(w.call('GET')), "ERR wrong number of arguments for 'get' command");
+  t.eq('wrong number of arguments', await t.error(w.call('GET', 'a', 'b')), "ERR wrong number of arguments for 'get' command");
   t.eq('syntax error', await t.error(w.call('SET', s, 'v', 'BOGUS')), 'ERR syntax error');
   t.eq('not an integer', await t.error(w.call('EXPIRE', s, 'x')), 'ERR value is not an integer or out of range');
   t.eq('the connection still answers', [await w.ping(), await rd.get(s)], ['PONG', 'x']);
