@@ -656,6 +656,75 @@ static int cmd_zrange(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_ten
                       dyna_buf_t *resp) {
   return zrange_generic(o, a, env, resp, ZR_AUTO, ZD_AUTO);
 }
+/* ZRANDMEMBER key [count [WITHSCORES]], as Redis 7.0: without a count one member or nil;
+ * a positive count gives distinct members (at most all), a negative one -count members
+ * with repeats. The count and options are checked before the key's type. O(n log n) for
+ * the view. */
+static int cmd_zrandmember(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
+                           dyna_buf_t *resp) {
+  int64_t count = 1;
+  int withscores = 0;
+  if (a->argc >= 3) {
+    if (dyna_typed_parse_i64(a->argv[2], a->argl[2], &count)) {
+      dyna_resp_put_error(resp, DYNA_TYPED_NOT_INT);
+      return 0;
+    }
+    if (count == INT64_MIN) {
+      dyna_resp_put_error(resp, DYNA_TYPED_RANGE_LL);
+      return 0;
+    }
+    if (a->argc > 4 || (a->argc == 4 && !arg_is(a, 3, "withscores"))) {
+      dyna_resp_put_error(resp, DYNA_TYPED_SYNTAX);
+      return 0;
+    }
+    withscores = a->argc == 4;
+    if (withscores && (count < -INT64_MAX / 2 || count > INT64_MAX / 2)) {
+      dyna_resp_put_error(resp, "ERR value is out of range");
+      return 0;
+    }
+  }
+  int bad;
+  const dyna_crdt_t *s = zread(o, env, resp, &bad);
+  if (bad) return 0;
+  dyna_crdt_zitem_t *view = NULL;
+  size_t n = 0;
+  if (s) {
+    int rc = dyna_crdt_zview(s, &view, &n);
+    if (rc) return rc;
+  }
+  uint64_t rng = env->rand;
+  if (a->argc == 2) {
+    if (!n) dyna_resp_put_nil(resp);
+    else {
+      const dyna_crdt_zitem_t *it = &view[dyna_typed_next_rand(&rng) % n];
+      dyna_resp_put_bulk(resp, it->m, it->len);
+    }
+    dyna_free(view);
+    return 0;
+  }
+  size_t k;
+  if (!n || count == 0) k = 0;
+  else if (count < 0) k = (size_t)(uint64_t)(-count);
+  else k = (uint64_t)count < n ? (size_t)count : n;
+  dyna_resp_put_array(resp, withscores ? 2 * k : k);
+  for (size_t i = 0; i < k && !resp->oom; i++) {
+    size_t j;
+    if (count < 0) {
+      j = (size_t)(dyna_typed_next_rand(&rng) % n);
+    } else { /* a partial Fisher-Yates over the view: distinct members */
+      j = i + (size_t)(dyna_typed_next_rand(&rng) % (n - i));
+      dyna_crdt_zitem_t t = view[i];
+      view[i] = view[j];
+      view[j] = t;
+      j = i;
+    }
+    dyna_resp_put_bulk(resp, view[j].m, view[j].len);
+    if (withscores) put_score(resp, view[j].score);
+  }
+  dyna_free(view);
+  return resp->oom ? DYNA_ENOMEM : 0;
+}
+
 static int cmd_zrevrange(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
                          dyna_buf_t *resp) {
   return zrange_generic(o, a, env, resp, ZR_RANK, ZD_REV);
@@ -699,5 +768,6 @@ const dyna_typed_cmd_t dyna_typed_zset_cmds[] = {
     {"zrevrangebyscore", NULL, cmd_zrevrangebyscore, -4},
     {"zrangebylex", NULL, cmd_zrangebylex, -4},
     {"zrevrangebylex", NULL, cmd_zrevrangebylex, -4},
+    {"zrandmember", NULL, cmd_zrandmember, -2},
     {0},
 };

@@ -159,7 +159,7 @@ async function hashes(t, { w, rd, k }) {
   t.eq('type', await rd.type(u), 'hash');
 }
 
-// ---- sorted sets (not ZRANDMEMBER and ZRANGESTORE: not served, docs/compatibility.md).
+// ---- sorted sets (not ZRANGESTORE: not served yet, docs/compatibility.md).
 async function zsets(t, { w, rd, k }) {
   const z = k('{z}rank'), lex = k('{z}lex');
   t.eq('zadd', await w.zadd(z, 1, 'a', 2, 'b', 3, 'c'), 3);
@@ -190,6 +190,8 @@ async function zsets(t, { w, rd, k }) {
   t.eq('zremrangebyscore', await w.zremrangebyscore(z, 1, 2), 2);
   t.eq('zremrangebyrank', await w.zremrangebyrank(z, 0, 0), 1);
   t.eq('zrange after', await rd.zrange(z, 0, -1), ['c', 's']);
+  t.check('zrandmember', ['c', 's'].includes(await rd.zrandmember(z)));
+  t.eq('zrandmember with a count and scores', sorted(await rd.zrandmember(z, 5, 'WITHSCORES')), ['4', '4', 'c', 's']);
   t.eq('zadd of a non-number', await t.error(w.zadd(z, 'x', 'm')), 'ERR value is not a valid float');
   t.eq('type', await rd.type(z), 'zset');
 }
