@@ -258,17 +258,22 @@ static void pipelined(redisContext *w, redisContext *rd) {
     redisAppendCommand(w, "HSET %s f%d %d", k("p:hash"), i, i);
   }
   int ok = 1, bad_at = -1;
+  char first_bad[520] = "";
   for (int i = 0; i < 4 * N; i++) {
     redisReply *r = NULL;
     if (redisGetReply(w, (void **)&r) != REDIS_OK) { ok = 0; bad_at = i; break; }
     int want_int = i % 4 != 0;
     int good = want_int ? r->type == REDIS_REPLY_INTEGER && (i % 4 != 1 || r->integer == i / 4 + 1) && (i % 4 == 1 || r->integer == 1)
                         : r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
-    if (!good && ok) { ok = 0; bad_at = i; }
+    if (!good && ok) {
+      ok = 0;
+      bad_at = i;
+      snprintf(first_bad, sizeof(first_bad), "%s", show(r));
+    }
     freeReplyObject(r);
   }
-  char d[64];
-  snprintf(d, sizeof(d), "reply %d wrong or missing", bad_at);
+  char d[640];
+  snprintf(d, sizeof(d), "reply %d wrong or missing: %s", bad_at, first_bad);
   check("1000 pipelined writes: every reply, in order", ok, d);
   for (int i = 0; i < N; i++) redisAppendCommand(rd, "GET %s%d", k("p:k"), i);
   redisAppendCommand(rd, "SCARD %s", k("p:set"));

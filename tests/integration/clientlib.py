@@ -12,7 +12,7 @@ import sys
 
 from dynalib import all_see, repo_root, start_cluster_node, wait_until
 
-COMMON = ("--gossip-interval-ms", 200, "--request-timeout-ms", 1000)
+COMMON = ("--gossip-interval-ms", 200, "--request-timeout-ms", 10000)
 
 
 def test_bin_dir():
