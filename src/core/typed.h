@@ -101,6 +101,10 @@ const dyna_typed_cmd_t *dyna_typed_find(const uint8_t *name, size_t len);
 #define DYNA_TYPED_NOT_INT "ERR value is not an integer or out of range"
 #define DYNA_TYPED_NOT_FLOAT "ERR value is not a valid float"
 #define DYNA_TYPED_SYNTAX "ERR syntax error"
+/* A count of SRANDMEMBER, HRANDFIELD, ZRANDMEMBER outside [-LONG_MAX, LONG_MAX]. */
+#define DYNA_TYPED_RANGE_LL                                                                \
+  "ERR value is out of range, value must between -9223372036854775807 and "                \
+  "9223372036854775807"
 
 /* 1 when the key is absent or of the wanted kind at env->now_ms; otherwise appends
  * WRONGTYPE to resp and returns 0. */

@@ -30,9 +30,6 @@
 #define ERR_OVERFLOW "ERR increment or decrement would overflow"
 #define ERR_NAN_INF "ERR value is NaN or Infinity"
 #define ERR_PRODUCE_NAN "ERR increment would produce NaN or Infinity"
-#define ERR_RANGE_LL                                                                       \
-  "ERR value is out of range, value must between -9223372036854775807 and "                \
-  "9223372036854775807"
 #define NUMBUF 400 /* "%.0f" of the greatest double is 309 digits */
 
 /* d as Redis shows a float it computed (HINCRBYFLOAT): plain decimal, no exponent, no
@@ -398,7 +395,7 @@ static int cmd_hrandfield(const dyna_obj_t *o, const dyna_targs_t *a, const dyna
       return 0;
     }
     if (count == INT64_MIN) {
-      dyna_resp_put_error(resp, ERR_RANGE_LL);
+      dyna_resp_put_error(resp, DYNA_TYPED_RANGE_LL);
       return 0;
     }
     if (a->argc > 4 ||

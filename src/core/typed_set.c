@@ -13,9 +13,6 @@
 #include <strings.h>
 
 #define ERR_POSITIVE "ERR value is out of range, must be positive"
-#define ERR_RANGE_LL                                                                       \
-  "ERR value is out of range, value must between -9223372036854775807 and "                \
-  "9223372036854775807"
 
 static const dyna_crdt_t *set_of(const dyna_obj_t *o, const dyna_tenv_t *env) {
   return o ? dyna_typed_read_state(o, DYNA_CRDT_SET, env) : NULL;
@@ -202,7 +199,7 @@ static int cmd_srandmember(const dyna_obj_t *o, const dyna_targs_t *a, const dyn
       return 0;
     }
     if (count == INT64_MIN) {
-      dyna_resp_put_error(resp, ERR_RANGE_LL);
+      dyna_resp_put_error(resp, DYNA_TYPED_RANGE_LL);
       return 0;
     }
   }

@@ -386,15 +386,22 @@ static int cmd_zpopmax(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *
   return zpop(o, a, env, resp, changed, 1);
 }
 
-/* ZREMRANGEBYRANK key start stop / ZREMRANGEBYSCORE key min max */
+/* ZREMRANGEBYRANK key start stop (by 0) / ZREMRANGEBYSCORE key min max (by 1) /
+ * ZREMRANGEBYLEX key min max (by 2) */
 static int zremrange(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dyna_buf_t *resp,
-                     int *changed, int byscore) {
+                     int *changed, int by) {
   *changed = 0;
   int64_t start = 0, end = 0;
   zrange_score_t r;
-  if (byscore) {
+  zlex_bound_t lo, hi;
+  if (by == 1) {
     if (parse_score_range(a->argv[2], a->argl[2], a->argv[3], a->argl[3], &r)) {
       dyna_resp_put_error(resp, ZERR_NOTFLOAT);
+      return 0;
+    }
+  } else if (by == 2) {
+    if (parse_lex_bound(a->argv[2], a->argl[2], &lo) || parse_lex_bound(a->argv[3], a->argl[3], &hi)) {
+      dyna_resp_put_error(resp, ZERR_NOTLEX);
       return 0;
     }
   } else if (dyna_typed_parse_i64(a->argv[2], a->argl[2], &start) ||
@@ -410,9 +417,12 @@ static int zremrange(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *en
   if (rc == 0 && n && !(idx = dyna_malloc(n * sizeof(size_t)))) rc = DYNA_ENOMEM;
   if (rc == 0 && n) {
     size_t s0, e0;
-    if (byscore) {
+    if (by == 1) {
       for (size_t i = 0; i < n; i++)
         if (score_gte_min(view[i].score, &r) && score_lte_max(view[i].score, &r)) idx[k++] = i;
+    } else if (by == 2) {
+      for (size_t i = 0; i < n; i++)
+        if (lex_gte_min(&view[i], &lo) && lex_lte_max(&view[i], &hi)) idx[k++] = i;
     } else if (clamp_ranks(start, end, n, &s0, &e0)) {
       for (size_t i = s0; i <= e0; i++) idx[k++] = i;
     }
@@ -432,6 +442,10 @@ static int cmd_zremrangebyrank(dyna_obj_t *o, const dyna_targs_t *a, const dyna_
 static int cmd_zremrangebyscore(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
                                 dyna_buf_t *resp, int *changed) {
   return zremrange(o, a, env, resp, changed, 1);
+}
+static int cmd_zremrangebylex(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
+                              dyna_buf_t *resp, int *changed) {
+  return zremrange(o, a, env, resp, changed, 2);
 }
 
 /* ---- reads ----------------------------------------------------------------------- */
@@ -541,7 +555,7 @@ enum { ZR_AUTO = 0, ZR_RANK, ZR_SCORE, ZR_LEX };
 enum { ZD_AUTO = 0, ZD_FWD, ZD_REV };
 
 /* Redis 7.0's zrangeGenericCommand: ZRANGE (type and direction from the options) and
- * the fixed ZRANGEBYSCORE / ZREVRANGEBYSCORE / ZRANGEBYLEX / ZREVRANGEBYLEX. */
+ * the fixed ZREVRANGE / ZRANGEBYSCORE / ZREVRANGEBYSCORE / ZRANGEBYLEX / ZREVRANGEBYLEX. */
 static int zrange_generic(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
                           dyna_buf_t *resp, int type, int dir) {
   int withscores = 0;
@@ -646,6 +660,79 @@ static int cmd_zrange(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_ten
                       dyna_buf_t *resp) {
   return zrange_generic(o, a, env, resp, ZR_AUTO, ZD_AUTO);
 }
+/* ZRANDMEMBER key [count [WITHSCORES]], as Redis 7.0: without a count one member or nil;
+ * a positive count gives distinct members (at most all), a negative one -count members
+ * with repeats. The count and options are checked before the key's type. O(n log n) for
+ * the view. */
+static int cmd_zrandmember(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
+                           dyna_buf_t *resp) {
+  int64_t count = 1;
+  int withscores = 0;
+  if (a->argc >= 3) {
+    if (dyna_typed_parse_i64(a->argv[2], a->argl[2], &count)) {
+      dyna_resp_put_error(resp, DYNA_TYPED_NOT_INT);
+      return 0;
+    }
+    if (count == INT64_MIN) {
+      dyna_resp_put_error(resp, DYNA_TYPED_RANGE_LL);
+      return 0;
+    }
+    if (a->argc > 4 || (a->argc == 4 && !arg_is(a, 3, "withscores"))) {
+      dyna_resp_put_error(resp, DYNA_TYPED_SYNTAX);
+      return 0;
+    }
+    withscores = a->argc == 4;
+    if (withscores && (count < -INT64_MAX / 2 || count > INT64_MAX / 2)) {
+      dyna_resp_put_error(resp, "ERR value is out of range");
+      return 0;
+    }
+  }
+  int bad;
+  const dyna_crdt_t *s = zread(o, env, resp, &bad);
+  if (bad) return 0;
+  dyna_crdt_zitem_t *view = NULL;
+  size_t n = 0;
+  if (s) {
+    int rc = dyna_crdt_zview(s, &view, &n);
+    if (rc) return rc;
+  }
+  uint64_t rng = env->rand;
+  if (a->argc == 2) {
+    if (!n) dyna_resp_put_nil(resp);
+    else {
+      const dyna_crdt_zitem_t *it = &view[dyna_typed_next_rand(&rng) % n];
+      dyna_resp_put_bulk(resp, it->m, it->len);
+    }
+    dyna_free(view);
+    return 0;
+  }
+  size_t k;
+  if (!n || count == 0) k = 0;
+  else if (count < 0) k = (size_t)(uint64_t)(-count);
+  else k = (uint64_t)count < n ? (size_t)count : n;
+  dyna_resp_put_array(resp, withscores ? 2 * k : k);
+  for (size_t i = 0; i < k && !resp->oom; i++) {
+    size_t j;
+    if (count < 0) {
+      j = (size_t)(dyna_typed_next_rand(&rng) % n);
+    } else { /* a partial Fisher-Yates over the view: distinct members */
+      j = i + (size_t)(dyna_typed_next_rand(&rng) % (n - i));
+      dyna_crdt_zitem_t t = view[i];
+      view[i] = view[j];
+      view[j] = t;
+      j = i;
+    }
+    dyna_resp_put_bulk(resp, view[j].m, view[j].len);
+    if (withscores) put_score(resp, view[j].score);
+  }
+  dyna_free(view);
+  return resp->oom ? DYNA_ENOMEM : 0;
+}
+
+static int cmd_zrevrange(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
+                         dyna_buf_t *resp) {
+  return zrange_generic(o, a, env, resp, ZR_RANK, ZD_REV);
+}
 static int cmd_zrangebyscore(const dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
                              dyna_buf_t *resp) {
   return zrange_generic(o, a, env, resp, ZR_SCORE, ZD_FWD);
@@ -671,6 +758,7 @@ const dyna_typed_cmd_t dyna_typed_zset_cmds[] = {
     {"zpopmax", cmd_zpopmax, NULL, -2},
     {"zremrangebyrank", cmd_zremrangebyrank, NULL, 4},
     {"zremrangebyscore", cmd_zremrangebyscore, NULL, 4},
+    {"zremrangebylex", cmd_zremrangebylex, NULL, 4},
     {"zscore", NULL, cmd_zscore, 3},
     {"zmscore", NULL, cmd_zmscore, -3},
     {"zcard", NULL, cmd_zcard, 2},
@@ -679,9 +767,11 @@ const dyna_typed_cmd_t dyna_typed_zset_cmds[] = {
     {"zrank", NULL, cmd_zrank, 3},
     {"zrevrank", NULL, cmd_zrevrank, 3},
     {"zrange", NULL, cmd_zrange, -4},
+    {"zrevrange", NULL, cmd_zrevrange, -4},
     {"zrangebyscore", NULL, cmd_zrangebyscore, -4},
     {"zrevrangebyscore", NULL, cmd_zrevrangebyscore, -4},
     {"zrangebylex", NULL, cmd_zrangebylex, -4},
     {"zrevrangebylex", NULL, cmd_zrevrangebylex, -4},
+    {"zrandmember", NULL, cmd_zrandmember, -2},
     {0},
 };

@@ -17,6 +17,8 @@
 #include "proto/words.h"
 #include "core/keyspace.h"
 #include "core/object.h"
+#include "core/crdt_ops.h"
+#include "core/typed.h"
 #include "util/alloc.h"
 #include "util/assert.h"
 #include <stdio.h>
@@ -159,12 +161,45 @@ static void put_range(dyna_buf_t *b, const dyna_val_t *v, int64_t start, int64_t
   dyna_resp_put_bulk(b, v->data + start, (size_t)(end - start + 1));
 }
 
-/* One key: its read answered (sub 0) or its write (sub 1). Decides on the value read,
- * answers, and writes with the read's context or skips the write. */
+/* The string value the key holds at wall time now_ms, as GET shows it: NULL when absent
+ * or expired; a counter's number written into tmp/num (num: 40 bytes). Another kind sets
+ * *other and gives NULL. */
+static const dyna_val_t *string_read(const dyna_obj_t *o, uint64_t now_ms, dyna_val_t *tmp, char *num,
+                                     int *other) {
+  dyna_kind_t k = dyna_obj_kind(o, now_ms);
+  *other = k != DYNA_KIND_NONE && k != DYNA_KIND_STRING && k != DYNA_KIND_COUNTER;
+  if (k == DYNA_KIND_STRING) return dyna_obj_latest(o);
+  int64_t i = 0;
+  double d = 0;
+  const dyna_crdt_t *cs = k == DYNA_KIND_COUNTER ? dyna_obj_typed(o, DYNA_CRDT_COUNTER) : NULL;
+  if (!cs || dyna_crdt_counter_get(cs, &i, &d)) return NULL;
+  memset(tmp, 0, sizeof(*tmp));
+  tmp->data = (uint8_t *)num;
+  tmp->len = d == 0 ? (size_t)snprintf(num, 40, "%lld", (long long)i) : dyna_typed_fmt_double((double)i + d, num);
+  return tmp;
+}
+
+/* One key: its read answered (sub 0) or its write (sub 1). Decides on the value read
+ * (string_read: an expired key is absent, a counter is its number, another kind is
+ * WRONGTYPE except to SETNX and a SET without GET, as in Redis), answers, and writes with the
+ * read's context or skips the write. */
 static void step_one(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, const dyna_node_reply_t *r) {
   if (sub == 1) return; /* the write answered: out holds the answer, or the write's error */
   if (slot->err_set) { dyna_cmd_step_skip(slot, 1); return; }
-  const dyna_val_t *old = dyna_obj_latest(&r->obj);
+  dyna_val_t tmp, present;
+  char num[40];
+  int other;
+  const dyna_val_t *old = string_read(&r->obj, dyna_server_time(s).wall_ms, &tmp, num, &other);
+  uint32_t cmd = slot->opt & 0xffu;
+  if (other && !(cmd == STR_SETNX || (cmd == STR_SET && !(slot->opt & SET_GET)))) {
+    dyna_resp_put_error(&slot->out, DYNA_TYPED_WRONGTYPE);
+    dyna_cmd_step_skip(slot, 1);
+    return;
+  }
+  if (other) { /* SETNX, SET NX|XX: the key is there; its value is not read */
+    memset(&present, 0, sizeof(present));
+    old = &present;
+  }
   size_t oldlen = old ? old->len : 0, vlen = 0;
   /* The value argument: after the key, or after SETRANGE's offset. */
   uint32_t vi = (slot->opt & 0xffu) == STR_SETRANGE ? 2 : 1;
@@ -227,6 +262,7 @@ static void step_one(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, co
   /* APPEND and SETRANGE write the value they made, and answer its length. */
   int made = (slot->opt & 0xffu) == STR_APPEND || (slot->opt & 0xffu) == STR_SETRANGE;
   if (made) dyna_resp_put_int(out, (int64_t)nv.len);
+  if (made) slot->put_flags |= DYNA_REQ_KEEPTTL; /* as Redis: they change the value, not its expiry */
   dyna_cmd_step_write(s, c, slot, 0, del, &r->ctx, made ? nv.data : val, made ? nv.len : vlen);
   dyna_buf_free(&nv); /* the node copied it; the slot itself is not touched after the submit */
 }

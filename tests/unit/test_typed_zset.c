@@ -121,6 +121,13 @@ static void test_zset_reads(void **st) {
   tx(&o, "zrevrangebyscore z 2 1", "*4\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\ne\r\n$1\r\na\r\n", RD);
   tx(&o, "zrangebylex z (a [c", "*2\r\n$1\r\nb\r\n$1\r\nc\r\n", RD);
   tx(&o, "zrevrangebylex z [c - limit 0 1", "*1\r\n$1\r\nc\r\n", RD);
+  tx(&o, "zrevrange z 0 1", "*2\r\n$1\r\nd\r\n$1\r\nc\r\n", RD);
+  tx(&o, "zrevrange z 1 2 withscores", "*4\r\n$1\r\nc\r\n$1\r\n2\r\n$1\r\nb\r\n$1\r\n2\r\n", RD);
+  tx(&o, "zrevrange z -2 100", "*2\r\n$1\r\ne\r\n$1\r\na\r\n", RD);
+  tx(&o, "zrevrange z 0 -1 limit 0 1",
+     "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n", RD);
+  tx(&o, "zrevrange z 0 -1 rev", "-ERR syntax error\r\n", RD);
+  tx(&o, "zrevrange z 0 -1 bylex", "-ERR syntax error\r\n", RD);
   dyna_obj_clear(&o); /* an absent key (the key's name is the caller's) */
   tx(&o, "zrange nokey 0 -1", "*0\r\n", RD);
   tx(&o, "zcard nokey", ":0\r\n", RD);
@@ -133,6 +140,57 @@ static void test_zset_reads(void **st) {
   tx(&o, "zrangebylex l (a [c", "*2\r\n$1\r\nb\r\n$1\r\nc\r\n", RD);
   tx(&o, "zrangebylex l \\e +", "-ERR min or max not valid string range item\r\n", RD);
   tx(&o, "zrangebylex l [ (b", "*1\r\n$1\r\na\r\n", RD);
+  dyna_obj_clear(&o);
+}
+
+/* ZRANDMEMBER: the replies a one-member set makes deterministic, the shape and
+ * distinctness of a positive count, repeats of a negative one, and the errors. */
+static void test_zrandmember(void **st) {
+  (void)st;
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  tx(&o, "zrandmember z", "$-1\r\n", RD);
+  tx(&o, "zrandmember z 2 withscores", "*0\r\n", RD);
+  tx(&o, "zadd z 5 only", ":1\r\n", 1);
+  tx(&o, "zrandmember z", "$4\r\nonly\r\n", RD);
+  tx(&o, "zrandmember z 3 withscores", "*2\r\n$4\r\nonly\r\n$1\r\n5\r\n", RD);
+  tx(&o, "zrandmember z -3", "*3\r\n$4\r\nonly\r\n$4\r\nonly\r\n$4\r\nonly\r\n", RD);
+  tx(&o, "zrandmember z 0", "*0\r\n", RD);
+  /* 20 members and a count of 20: a permutation of them (with repeats, as a negative
+   * count gives, all 20 distinct would have a chance of 20!/20^20). */
+  tx(&o, "zadd z 0 m0 1 m1 2 m2 3 m3 4 m4 5 m5 6 m6 7 m7 8 m8 9 m9 10 m10 11 m11 12 m12 13 m13 14 m14 "
+         "15 m15 16 m16 17 m17 18 m18 19 m19", ":20\r\n", 1);
+  int ch;
+  char all[512];
+  snprintf(all, sizeof(all), "%s", typed_render_run(&o, &ENV, "zrandmember z 25", &ch));
+  size_t len = strlen(all);
+  assert_true(len > 2 && all[0] == '[' && all[len - 1] == ']');
+  all[len - 1] = ',';
+  int seen[21] = {0}, count = 0;
+  for (char *p = all + 1; *p; count++) {
+    char *comma = strchr(p, ',');
+    assert_non_null(comma);
+    *comma = 0;
+    if (!strcmp(p, "$only")) seen[20]++;
+    else {
+      assert_true(p[0] == '$' && p[1] == 'm');
+      seen[atoi(p + 2)]++;
+    }
+    p = comma + 1;
+  }
+  assert_int_equal(count, 21);
+  for (int i = 0; i < 21; i++) assert_int_equal(seen[i], 1);
+  tx(&o, "zrandmember z -9223372036854775808",
+     "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n", RD);
+  tx(&o, "zrandmember z -9223372036854775807 withscores", "-ERR value is out of range\r\n", RD);
+  tx(&o, "zrandmember z x", "-ERR value is not an integer or out of range\r\n", RD);
+  tx(&o, "zrandmember z 1 foo", "-ERR syntax error\r\n", RD);
+  tx(&o, "zrandmember z 1 withscores x", "-ERR syntax error\r\n", RD);
+  dyna_obj_clear(&o);
+  tx(&o, "sadd s m", ":1\r\n", 1);
+  tx(&o, "zrandmember s", WRONGTYPE, RD);
+  tx(&o, "zrandmember s 2", WRONGTYPE, RD);
+  tx(&o, "zrandmember s x", "-ERR value is not an integer or out of range\r\n", RD);
   dyna_obj_clear(&o);
 }
 
@@ -170,6 +228,13 @@ static void test_zset_removals(void **st) {
   assert_int_equal(dyna_obj_kind(&o, ENV.now_ms), DYNA_KIND_NONE);
   tx(&o, "zadd z 1 a 2 b", ":2\r\n", 1);
   tx(&o, "zrem z b a", ":2\r\n", 1);
+  assert_int_equal(dyna_obj_kind(&o, ENV.now_ms), DYNA_KIND_NONE);
+  tx(&o, "zadd z 0 a 0 b 0 c 0 d 0 e", ":5\r\n", 1);
+  tx(&o, "zremrangebylex z [b (d", ":2\r\n", 1);
+  tx(&o, "zremrangebylex z x y", "-ERR min or max not valid string range item\r\n", 0);
+  tx(&o, "zremrangebylex z (e +", ":0\r\n", 0);
+  tx(&o, "zrange z 0 -1", "*3\r\n$1\r\na\r\n$1\r\nd\r\n$1\r\ne\r\n", RD);
+  tx(&o, "zremrangebylex z - +", ":3\r\n", 1);
   assert_int_equal(dyna_obj_kind(&o, ENV.now_ms), DYNA_KIND_NONE);
   dyna_obj_clear(&o);
 }
@@ -311,6 +376,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_zadd),
       cmocka_unit_test(test_zset_reads),
+      cmocka_unit_test(test_zrandmember),
       cmocka_unit_test(test_zset_removals),
       cmocka_unit_test(test_zset_wrongtype_and_expiry),
       cmocka_unit_test(test_zset_concurrency),

@@ -1,0 +1,43 @@
+#!/usr/bin/python3
+"""ioredis (Node.js, from npm, pinned by tests/clients/node/package-lock.json and installed
+by scripts/setup.sh) against a 3-node cluster (N=2, on 127.0.0.71-73): this file starts
+the cluster and runs tests/clients/node/test_ioredis.js, ioredis's plain client through
+every command family Dyna serves (tests/clients/node/families.js: strings, counters, sets,
+hashes, sorted sets, lists, expiry, pipelining, DYNA.*, errors, connection), writes
+through one node and reads through another. The script's own checks are printed as they
+run; this test passes when it exits 0 having run checks and failed none.
+
+tests/clients/node/test_ioredis_cluster.js (ioredis's Cluster client) needs CLUSTER SLOTS
+and is not run here yet.
+
+Environment: DYNA_BIN (directory holding dynad), DYNA_TMP (scratch directory)."""
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dynalib import Harness, repo_root  # noqa: E402
+from clientlib import addrs, run_checks_program, start_cluster3, stop_all  # noqa: E402
+
+H = Harness("node_client")
+IPS = {"c1": "127.0.0.71", "c2": "127.0.0.72", "c3": "127.0.0.73"}
+NODE_DIR = os.path.join(repo_root(), "tests", "clients", "node")
+
+
+def node_ready(h):
+    h.expect("node is installed", shutil.which("node") is not None, "run scripts/setup.sh (make setup)")
+    h.expect("ioredis is installed in tests/clients/node",
+             os.path.isdir(os.path.join(NODE_DIR, "node_modules", "ioredis")),
+             "run scripts/setup.sh (make setup): it runs npm ci there")
+
+
+def t_ioredis(h):
+    node_ready(h)
+    ns = start_cluster3(h, IPS, ("--n", 2))
+    run_checks_program(h, "test_ioredis.js", ["node", os.path.join(NODE_DIR, "test_ioredis.js"), addrs(ns)],
+                       cwd=NODE_DIR)
+    stop_all(h, ns)
+
+
+if __name__ == "__main__":
+    H.run([("ioredis plain client: every command family through a 3-node cluster", t_ioredis)])
