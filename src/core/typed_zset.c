@@ -698,7 +698,7 @@ static int cmd_zrandmember(const dyna_obj_t *o, const dyna_targs_t *a, const dyn
   }
   uint64_t rng = env->rand;
   if (a->argc == 2) {
-    if (!n) dyna_resp_put_nil(resp);
+    if (!n) dyna_resp_put_null(resp, env->proto);
     else {
       const dyna_crdt_zitem_t *it = &view[dyna_typed_next_rand(&rng) % n];
       dyna_resp_put_bulk(resp, it->m, it->len);
@@ -710,7 +710,8 @@ static int cmd_zrandmember(const dyna_obj_t *o, const dyna_targs_t *a, const dyn
   if (!n || count == 0) k = 0;
   else if (count < 0) k = (size_t)(uint64_t)(-count);
   else k = (uint64_t)count < n ? (size_t)count : n;
-  dyna_resp_put_array(resp, withscores ? 2 * k : k);
+  int pairs = withscores && env->proto == DYNA_RESP3; /* RESP3: [member, score] pairs */
+  dyna_resp_put_array(resp, withscores && !pairs ? 2 * k : k);
   for (size_t i = 0; i < k && !resp->oom; i++) {
     size_t j;
     if (count < 0) {
@@ -722,8 +723,9 @@ static int cmd_zrandmember(const dyna_obj_t *o, const dyna_targs_t *a, const dyn
       view[j] = t;
       j = i;
     }
+    if (pairs) dyna_resp_put_array(resp, 2);
     dyna_resp_put_bulk(resp, view[j].m, view[j].len);
-    if (withscores) put_score(resp, view[j].score);
+    if (withscores) put_score(resp, env->proto, view[j].score);
   }
   dyna_free(view);
   return resp->oom ? DYNA_ENOMEM : 0;

@@ -1,7 +1,10 @@
 /* keyhash.c: a key's slot (CRC16 of the key or its hash tag, mod 16384) and partition
- * (see keyhash.h). */
+ * (see keyhash.h), and a well-spread hash that is not placement. */
 #include "util/keyhash.h"
 #include <string.h>
+#include <xxhash.h>
+
+uint64_t dyna_key_hash(const void *key, size_t klen) { return XXH3_64bits(key, klen); }
 
 /* CRC16/XMODEM (polynomial 0x1021, MSB first, initial value 0), a byte at a time:
  * crc_table[i] is the CRC of the byte i shifted through eight rounds of the polynomial

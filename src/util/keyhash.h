@@ -37,6 +37,9 @@ static inline uint32_t dyna_partition_slots(uint32_t ring_size) {
 /* The key's partition: dyna_slot_partition(dyna_key_slot(key)). The one placement
  * function: every user (core, libdyna, simulator, tests) calls this. */
 uint32_t dyna_key_partition(const void *key, size_t klen, uint32_t ring_size);
+/* A well-spread 64-bit hash of the whole key (xxHash3-64), for orders that must not
+ * follow placement (a scan's position within a partition, core/scan.c); not placement. */
+uint64_t dyna_key_hash(const void *key, size_t klen);
 static inline int dyna_ring_size_valid(uint32_t q) {
   return q >= 1 && q <= DYNA_RING_MAX_SIZE && (q & (q - 1)) == 0;
 }

@@ -228,7 +228,7 @@ static void test_cluster_scan_keys_dbsize_randomkey(void **state) {
   int homes[4], other;
   homes_of("key:0", homes, &other);
   uint8_t sk[DYNA_SKEY_MAX];
-  size_t sl = dyna_skey_make(dyna_hash_partition(dyna_key_hash("key:0", 5), Q), "key:0", 5, sk);
+  size_t sl = dyna_skey_make(dyna_key_partition("key:0", 5, Q), "key:0", 5, sk);
   assert_int_equal(dyna_store_del(T[homes[0]].st, DYNA_SPACE_OBJ, sk, sl), 0);
   for (int at = 0; at < 3; at++) {
     int seen[CK] = {0};
@@ -333,7 +333,7 @@ static void test_flush_of_a_large_store_goes_in_steps(void **state) {
   const int nk = 9000; /* over two steps of 4096 tombstones */
   for (int i = 0; i < nk; i++) {
     snprintf(key, sizeof(key), "big:%d", i);
-    uint32_t p = dyna_hash_partition(dyna_key_hash(key, strlen(key)), Q);
+    uint32_t p = dyna_key_partition(key, strlen(key), Q);
     for (int at = 0; at < 3; at++) store_key(T[at].st, p, key, LIVE);
   }
   for (int at = 0; at < 3; at++) assert_int_equal(dyna_store_commit(T[at].st), 0);
@@ -378,7 +378,7 @@ static void test_flush_tombstones_hints(void **state) {
   dyna_resp_value_free(&v);
   for (int k = 0; k < 100 && hint_count(other); k++) run(100); /* delivered */
   assert_int_equal(hint_count(other), 0);
-  uint32_t p = dyna_hash_partition(dyna_key_hash("held", 4), Q);
+  uint32_t p = dyna_key_partition("held", 4, Q);
   for (int at = 0; at < 3; at++) {
     uint64_t c;
     assert_int_equal(dyna_scan_count(T[at].st, p, (uint64_t)clk(at).wall_ms, &c), 0);
@@ -394,7 +394,7 @@ static void test_keys_is_bounded(void **state) {
   char key[32];
   for (uint32_t i = 0; i <= DYNA_KEYS_MAX; i++) {
     snprintf(key, sizeof(key), "k%u", i);
-    store_key(T[0].st, dyna_hash_partition(dyna_key_hash(key, strlen(key)), Q), key, LIVE);
+    store_key(T[0].st, dyna_key_partition(key, strlen(key), Q), key, LIVE);
   }
   dyna_scan_spec_t sp = {DYNA_SCAN_ALL, 0, 0, NULL, 0, 0};
   dyna_resp_value_t v;
