@@ -39,6 +39,9 @@ static const dyna_key_spec_t SPECS_SET[] = {
 static const dyna_key_spec_t SPECS_GETEX[] = {
     {.notes = "RW and UPDATE because it changes the TTL", .flags = "RW access update", .begin = 1, .a = 0, .b = 1}};
 static const dyna_key_spec_t SPECS_MOVE[] = {SPEC_KEY(1, "RW access delete"), SPEC_KEY(2, "RW insert")};
+static const dyna_key_spec_t SPECS_RENAME[] = {SPEC_KEY(1, "RW access delete"), SPEC_KEY(2, "OW update")};
+static const dyna_key_spec_t SPECS_RENAMENX[] = {SPEC_KEY(1, "RW access delete"), SPEC_KEY(2, "OW insert")};
+static const dyna_key_spec_t SPECS_COPY[] = {SPEC_KEY(1, "RO access"), SPEC_KEY(2, "OW update")};
 static const dyna_key_spec_t SPECS_OW_STORE[] = {SPEC_KEY(1, "OW update"), SPEC_REST(2, "RO access")};
 static const dyna_key_spec_t SPECS_RW_STORE[] = {SPEC_KEY(1, "RW update"), SPEC_REST(2, "RO access")};
 static const dyna_key_spec_t SPECS_RANGESTORE[] = {SPEC_KEY(1, "OW update"), SPEC_KEY(2, "RO access")};
@@ -303,16 +306,16 @@ static const dyna_cmd_t COMMANDS[] = {
           "Deletes keys as DEL does; returns how many had a value."),
      .fn = dyna_cmd_del},
     {.name = "rename", .arity = 3, .flags = CMD_WRITE, KEYS(1, 2, 1),
-     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, .key_flags = "RW access delete",
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, .key_flags = "RW access delete", SPECS(SPECS_RENAME),
      DOCS("generic", "1.0.0", "O(1)",
           "Renames a key within its partition (its state and deadline go with it)."),
      .fn = dyna_cmd_rename},
     {.name = "renamenx", .arity = 3, .flags = CMD_WRITE | CMD_FAST, KEYS(1, 2, 1),
-     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_FAST, .key_flags = "RW access delete",
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_FAST, .key_flags = "RW access delete", SPECS(SPECS_RENAMENX),
      DOCS("generic", "1.0.0", "O(1)", "Renames a key within its partition unless the new name exists."),
      .fn = dyna_cmd_renamenx},
     {.name = "copy", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, 2, 1),
-     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, .key_flags = "RO access",
+     .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, .key_flags = "RO access", SPECS(SPECS_COPY),
      DOCS("generic", "6.2.0", "O(N) worst case for collections, where N is the number of nested items",
           "Copies a key within its partition (its state and deadline go with it)."),
      .fn = dyna_cmd_copy},
