@@ -3,12 +3,13 @@
 by scripts/setup.sh) against a 3-node cluster (N=2, on 127.0.0.71-73): this file starts
 the cluster and runs tests/clients/node/test_ioredis.js, ioredis's plain client through
 every command family Dyna serves (tests/clients/node/families.js: strings, counters, sets,
-hashes, sorted sets, lists, expiry, pipelining, DYNA.*, errors, connection), writes
-through one node and reads through another. The script's own checks are printed as they
-run; this test passes when it exits 0 having run checks and failed none.
-
-tests/clients/node/test_ioredis_cluster.js (ioredis's Cluster client) needs CLUSTER SLOTS
-and is not run here yet.
+hashes, sorted sets, lists, expiry, pipelining, DYNA.*, errors, connection, server
+commands, the key space ending with FLUSHALL), writes through one node and reads through
+another; then, on a second cluster (127.0.0.141-143), tests/clients/node/test_ioredis_cluster.js:
+ioredis's Cluster client (CLUSTER SLOTS, every family, each key sent to a preference-list
+node, hash tags, SCAN through every master). The nodes run with --enable-flush-command.
+Each script's own checks are printed as they run; a test passes when its script exits 0
+having run checks and failed none.
 
 Environment: DYNA_BIN (directory holding dynad), DYNA_TMP (scratch directory)."""
 import os
@@ -21,6 +22,8 @@ from clientlib import addrs, run_checks_program, start_cluster3, stop_all  # noq
 
 H = Harness("node_client")
 IPS = {"c1": "127.0.0.71", "c2": "127.0.0.72", "c3": "127.0.0.73"}
+IPS_CLUSTER = {"c1": "127.0.0.141", "c2": "127.0.0.142", "c3": "127.0.0.143"}
+ARGS = ("--n", 2, "--enable-flush-command")
 NODE_DIR = os.path.join(repo_root(), "tests", "clients", "node")
 
 
@@ -33,11 +36,21 @@ def node_ready(h):
 
 def t_ioredis(h):
     node_ready(h)
-    ns = start_cluster3(h, IPS, ("--n", 2))
-    run_checks_program(h, "test_ioredis.js", ["node", os.path.join(NODE_DIR, "test_ioredis.js"), addrs(ns)],
+    ns = start_cluster3(h, IPS, ARGS)
+    run_checks_program(h, "test_ioredis.js", ["node", os.path.join(NODE_DIR, "test_ioredis.js"), addrs(ns), "flush"],
                        cwd=NODE_DIR)
     stop_all(h, ns)
 
 
+def t_ioredis_cluster(h):
+    node_ready(h)
+    ns = start_cluster3(h, IPS_CLUSTER, ARGS)
+    run_checks_program(h, "test_ioredis_cluster.js",
+                       ["node", os.path.join(NODE_DIR, "test_ioredis_cluster.js"), addrs(ns), "flush"], cwd=NODE_DIR)
+    stop_all(h, ns)
+
+
 if __name__ == "__main__":
-    H.run([("ioredis plain client: every command family through a 3-node cluster", t_ioredis)])
+    H.run([("ioredis plain client: every command family through a 3-node cluster", t_ioredis),
+           ("ioredis Cluster client: CLUSTER SLOTS routing, every family, hash tags, SCAN per master",
+            t_ioredis_cluster)])

@@ -10,6 +10,12 @@
 //   cluster  true for the Cluster client: keys a multi-key command or a pipeline names
 //          share a {hash tag}, as Redis Cluster asks
 //   newClient(opts)  another plain client (on the reading node) with extra options
+//   one    a client of a single node (the plain writer; a node connection of the Cluster
+//          client): CONFIG SET and CLIENT SETNAME are that node's own
+//   scan   the client that lists keys (SCAN, KEYS, DBSIZE, FLUSHALL): any node answers for
+//          the whole cluster
+//   flush  the cluster runs with --enable-flush-command: the key-space family (run last)
+//          ends with FLUSHALL
 // The expected replies are what a single Redis 7.0 answers, in ioredis's shapes (numbers
 // for integers, strings for bulk strings and doubles, null for nil, objects for HGETALL).
 // test_ioredis.js (plain client) and test_ioredis_cluster.js (Cluster client) run FAMILIES;
@@ -379,10 +385,148 @@ async function connection(t, { w }) {
   t.check('client id', Number.isInteger(await w.client('ID')));
 }
 
+// All the keys SCAN returns for these options through one client (ioredis scanStream: the
+// cursor loop until 0), each key once however often the server returned it (Redis too may
+// return a key twice), sorted; dup counts the repeats.
+async function scanAll(c, opts) {
+  const seen = new Map();
+  const stream = c.scanStream(opts);
+  for await (const page of stream) for (const key of page) seen.set(key, (seen.get(key) || 0) + 1);
+  return { keys: sorted(seen.keys()), dup: [...seen.values()].reduce((a, n) => a + n - 1, 0) };
+}
+
+// ---- the key space: SCAN (through ioredis scanStream, MATCH, COUNT, TYPE), KEYS, DBSIZE,
+// RANDOMKEY, TYPE of each kind, EXISTS/TOUCH/UNLINK, RENAME/RENAMENX/COPY on keys sharing a
+// {hash tag} (one partition), FLUSHALL when the cluster allows it (ctx.flush), last: it
+// empties the key space. scan is ctx.scan (the plain client; for the Cluster client a plain
+// connection to one of its nodes: any node scans the whole cluster).
+async function keyspace(t, ctx) {
+  const { w, rd, k } = ctx;
+  const ks = (s) => k('ks:' + s);
+  const strs = Array.from({ length: 30 }, (_, i) => ks('s' + i));
+  const hs = Array.from({ length: 5 }, (_, i) => ks('h' + i));
+  await Promise.all(strs.map((key, i) => w.set(key, 'v' + i)));
+  await Promise.all(hs.map((key) => w.hset(key, 'f', 'v')));
+  await w.sadd(ks('set'), 'm');
+  await w.rpush(ks('list'), 'a');
+  await w.zadd(ks('zset'), 1, 'm');
+  await w.incr(ks('ctr'));
+  const all = sorted([...strs, ...hs, ks('set'), ks('list'), ks('zset'), ks('ctr')]);
+  const sc = await scanAll(ctx.scan, { match: ks('*'), count: 7 });
+  t.eq('scanStream MATCH COUNT 7: every key written, nothing else', sc.keys, all);
+  t.eq('scanStream COUNT 1000: the same keys', (await scanAll(ctx.scan, { match: ks('*'), count: 1000 })).keys, all);
+  t.eq('scanStream TYPE hash', (await scanAll(ctx.scan, { match: ks('*'), type: 'hash' })).keys, sorted(hs));
+  t.eq('scanStream TYPE string (counters included)', (await scanAll(ctx.scan, { match: ks('*'), type: 'string' })).keys,
+       sorted([...strs, ks('ctr')]));
+  t.eq('scanStream TYPE set, list, zset', [(await scanAll(ctx.scan, { match: ks('*'), type: 'set' })).keys,
+       (await scanAll(ctx.scan, { match: ks('*'), type: 'list' })).keys, (await scanAll(ctx.scan, { match: ks('*'), type: 'zset' })).keys],
+       [[ks('set')], [ks('list')], [ks('zset')]]);
+  t.eq('scanStream of a pattern nothing matches', (await scanAll(ctx.scan, { match: k('nothing:*') })).keys, []);
+  const [cur, page] = await ctx.scan.scan('0', 'MATCH', ks('*'), 'COUNT', 5);
+  t.check('SCAN 0: a cursor string of digits and a page', /^[0-9]+$/.test(cur) && Array.isArray(page), JSON.stringify([cur, page]));
+  t.eq('KEYS pattern', sorted(await ctx.scan.keys(ks('*'))), all);
+  t.eq('KEYS of a pattern nothing matches', await ctx.scan.keys(k('nothing:*')), []);
+  const size = await ctx.scan.dbsize();
+  t.check('DBSIZE counts at least the keys written', Number.isInteger(size) && size >= all.length, String(size));
+  const rk = await ctx.scan.randomkey();
+  t.check('RANDOMKEY: some key', typeof rk === 'string' && rk.length > 0, String(rk));
+  t.eq('TYPE of each kind', [await rd.type(strs[0]), await rd.type(hs[0]), await rd.type(ks('set')), await rd.type(ks('list')),
+       await rd.type(ks('zset')), await rd.type(ks('ctr')), await rd.type(ks('none'))],
+       ['string', 'hash', 'set', 'list', 'zset', 'string', 'none']);
+  const tg = (s) => k('{ksr}' + s);
+  await w.mset(tg('a'), '1', tg('b'), '2', tg('c'), '3');
+  t.eq('TOUCH counts the keys that exist', await w.touch(tg('a'), tg('b'), tg('nope')), 2);
+  t.eq('UNLINK', [await w.unlink(tg('a'), tg('b'), tg('nope')), await rd.exists(tg('a'), tg('b'), tg('c'))], [2, 1]);
+  await w.set(tg('src'), 'hello', 'EX', 1000);
+  t.eq('RENAME on hash-tagged keys', [await w.rename(tg('src'), tg('dst')), await rd.get(tg('dst')), await rd.exists(tg('src'))],
+       ['OK', 'hello', 0]);
+  t.check('... the expiry moves with it', (await rd.ttl(tg('dst'))) > 900);
+  t.eq('RENAME of an absent key', await t.error(w.rename(tg('src'), tg('x'))), 'ERR no such key');
+  t.eq('RENAMENX onto a present key', [await w.renamenx(tg('dst'), tg('c')), await rd.get(tg('c'))], [0, '3']);
+  t.eq('RENAMENX onto an absent key', [await w.renamenx(tg('dst'), tg('dst2')), await rd.get(tg('dst2'))], [1, 'hello']);
+  await w.hset(tg('h'), { f1: 'a', f2: 'b' });
+  t.eq('COPY a hash', [await w.copy(tg('h'), tg('h2')), await rd.hgetall(tg('h2')), await rd.hgetall(tg('h'))],
+       [1, { f1: 'a', f2: 'b' }, { f1: 'a', f2: 'b' }]);
+  t.eq('COPY onto a present key', await w.copy(tg('dst2'), tg('c')), 0);
+  t.eq('COPY REPLACE', [await w.copy(tg('dst2'), tg('c'), 'REPLACE'), await rd.get(tg('c'))], [1, 'hello']);
+  await w.sadd(tg('set'), 'x', 'y');
+  t.eq('RENAME a set', [await w.rename(tg('set'), tg('set2')), sorted(await rd.smembers(tg('set2'))), await rd.type(tg('set'))],
+       ['OK', ['x', 'y'], 'none']);
+  if (!ctx.flush) return;
+  t.eq('FLUSHALL', await ctx.scan.flushall(), 'OK');
+  t.eq('... then DBSIZE 0, KEYS and SCAN find nothing, GET nil',
+       [await ctx.scan.dbsize(), await ctx.scan.keys('*'), (await scanAll(ctx.scan, { match: '*' })).keys, await rd.get(strs[0]),
+        await rd.type(ks('set'))], [0, [], [], null, 'none']);
+  t.eq('a write after FLUSHALL stays', [await w.set(ks('after'), 'x'), await rd.get(ks('after')),
+       await ctx.scan.keys(k('*'))], ['OK', 'x', [ks('after')]]);
+  t.eq('FLUSHDB ASYNC', [await ctx.scan.flushdb('ASYNC'), await ctx.scan.dbsize()], ['OK', 0]);
+}
+
+// The fields of an INFO reply: { name: value }.
+function infoFields(text) {
+  const f = {};
+  for (const line of String(text).split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0 && line[0] !== '#') f[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return f;
+}
+
+// ---- the server commands clients send: CLIENT SETNAME/GETNAME/ID/INFO/LIST, INFO fields
+// clients read (redis_version, redis_mode, ...), CONFIG GET/SET of a runtime option, TIME,
+// ECHO. ctx.one is a client of one node (CONFIG SET and the connection's name are that
+// node's own).
+async function server(t, ctx) {
+  const c = ctx.one;
+  const name = 'dyna-test-' + process.pid;
+  t.eq('CLIENT GETNAME before a name', await c.client('GETNAME'), null);
+  t.eq('CLIENT SETNAME', await c.client('SETNAME', name), 'OK');
+  t.eq('CLIENT GETNAME', await c.client('GETNAME'), name);
+  t.eq('CLIENT SETNAME with a space', await t.error(c.client('SETNAME', 'a b')),
+       'ERR Client names cannot contain spaces, newlines or special characters.');
+  const id = await c.client('ID');
+  const info = await c.client('INFO');
+  t.check('CLIENT INFO: this connection (id, name, cmd)', info.includes('id=' + id + ' ') && info.includes(' name=' + name + ' ') &&
+          info.includes('cmd=client|info'), info);
+  const list = String(await c.client('LIST')).split('\n').filter((l) => l);
+  const mine = list.filter((l) => l.startsWith('id=' + id + ' '));
+  t.check('CLIENT LIST: a line per client, this one with its name',
+          mine.length === 1 && mine[0].includes(' name=' + name + ' ') && list.every((l) => /^id=\d+ addr=\S+ /.test(l)),
+          list.join(' | ').slice(0, 300));
+  const byId = String(await c.client('LIST', 'ID', id)).split('\n').filter((l) => l);
+  t.check('CLIENT LIST ID: that line only', byId.length === 1 && byId[0].startsWith('id=' + id + ' ' + mine[0].split(' ')[1] + ' ') &&
+          byId[0].includes(' name=' + name + ' '), byId.join(' | '));
+  const f = infoFields(await c.info());
+  t.check('INFO: redis_version as a client compares it (7.0 or later)', /^([7-9]|\d\d)\.\d+\.\d+$/.test(f.redis_version || ''),
+          String(f.redis_version));
+  t.eq('INFO: redis_mode, cluster_enabled, role', [f.redis_mode, f.cluster_enabled, f.role], ['cluster', '1', 'master']);
+  t.check('INFO: connected_clients, uptime_in_seconds, tcp_port as numbers',
+          Number(f.connected_clients) >= 1 && Number(f.uptime_in_seconds) >= 0 && Number(f.tcp_port) === c.options.port,
+          JSON.stringify([f.connected_clients, f.uptime_in_seconds, f.tcp_port]));
+  const fs = infoFields(await c.info('server'));
+  t.check('INFO server: only that section', fs.redis_version === f.redis_version && fs.connected_clients === undefined,
+          JSON.stringify(Object.keys(fs)).slice(0, 200));
+  const opt = 'request-timeout-ms';
+  const before = await c.config('GET', opt);
+  t.check('CONFIG GET of a runtime option: [name, value]', Array.isArray(before) && before[0] === opt && /^\d+$/.test(before[1]),
+          JSON.stringify(before));
+  t.eq('CONFIG SET of it', await c.config('SET', opt, '12345'), 'OK');
+  t.eq('... CONFIG GET gives the new value', await c.config('GET', opt), [opt, '12345']);
+  t.eq('... and back', await c.config('SET', opt, before[1]), 'OK');
+  t.eq('CONFIG GET a glob over Redis\'s names', await c.config('GET', 'maxclient*'), ['maxclients', (await c.config('GET', 'maxclients'))[1]]);
+  t.eq('CONFIG SET of an option fixed at start', await t.error(c.config('SET', 'n', '3')),
+       "ERR CONFIG SET failed (possibly related to argument 'n') - can't set immutable config");
+  const [secs, usecs] = await c.time();
+  t.check('TIME: seconds near this clock, microseconds below 1e6',
+          Math.abs(Number(secs) - Date.now() / 1000) < 30 && Number(usecs) >= 0 && Number(usecs) < 1e6, JSON.stringify([secs, usecs]));
+  const bin = Buffer.from([0, 0x0d, 0x0a, 0xff]);
+  t.eq('ECHO of binary bytes', [await c.echo('hello'), await c.echoBuffer(bin)], ['hello', bin]);
+}
+
 const FAMILIES = [
   ['strings', strings], ['counters', counters], ['sets', sets], ['hashes', hashes], ['sorted sets', zsets],
   ['lists', lists], ['expiry', expiry], ['pipelining', pipeline], ['dyna commands', dyna], ['errors', errors],
-  ['connection', connection],
+  ['connection', connection], ['server', server], ['key space', keyspace],
 ];
 
-module.exports = { FAMILIES, WRONGTYPE };
+module.exports = { FAMILIES, WRONGTYPE, scanAll, infoFields };

@@ -1,7 +1,9 @@
 // test_ioredis.js: ioredis's plain client (new Redis()) against a running Dyna cluster:
 // every command family of families.js, writes through the first node, reads through the
 // second, some reads through every node.
-//   node test_ioredis.js HOST:PORT,HOST:PORT,HOST:PORT
+//   node test_ioredis.js HOST:PORT,HOST:PORT,HOST:PORT [flush]
+// ("flush": the nodes run with --enable-flush-command and the key-space family ends with
+// FLUSHALL).
 // Run by tests/integration/test_node_client.py, which starts the 3-node cluster. Prints one
 // line per check and "ioredis: N checks, M failed"; exits 0 only when every check passed.
 'use strict';
@@ -21,6 +23,7 @@ async function main() {
   const rdNode = nodes[1 % nodes.length];
   const ctx = {
     w: all[0], rd: all[1 % all.length], all, members: nodes.length, k: (s) => run + s, cluster: false,
+    one: all[0], scan: all[2 % all.length], flush: process.argv[3] === 'flush',
     newClient: (more) => new Redis({ host: rdNode.host, port: rdNode.port, ...opts, ...more }),
   };
   let ok = false;

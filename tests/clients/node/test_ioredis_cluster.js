@@ -1,6 +1,6 @@
 // test_ioredis_cluster.js: ioredis's Cluster client against a running 3-node Dyna cluster
 // (N=2 of 3, so that a node outside a key's preference list exists):
-//   node test_ioredis_cluster.js HOST:PORT,HOST:PORT,HOST:PORT
+//   node test_ioredis_cluster.js HOST:PORT,HOST:PORT,HOST:PORT [flush]
 // 1. the client connects (it asks CLUSTER SLOTS) and every family of families.js runs
 //    through it, keys of multi-key commands and pipelines sharing a {hash tag};
 // 2. CLUSTER SLOTS covers the 16384 slots once, each range naming nodes of the cluster;
@@ -12,14 +12,17 @@
 // 4. hash tags: {user:1}.cart and {user:1}.session go to one node; MGET over them works.
 // Prints one line per check and "ioredis-cluster: N checks, M failed"; exits 0 only when
 // every check passed.
-// NOT REGISTERED YET: it needs CLUSTER SLOTS / CLUSTER KEYSLOT (issue 17 item 3). To run it,
-// add to tests/integration/test_node_client.py a test that starts the cluster as t_ioredis
-// does and calls run_checks_program(h, "test_ioredis_cluster.js", ["node", path, addrs(ns)]).
+// 5. SCAN through every master (ioredis has no Cluster scanStream; a client scans each
+//    master's connection, as for Redis Cluster): each Dyna node answers a SCAN for the
+//    whole cluster, so each master's scan returns every key, and the union over the masters
+//    holds every key once per master (docs/client.md says so).
+// Run by tests/integration/test_node_client.py, which starts the cluster (with
+// --enable-flush-command: "flush" as the second argument).
 'use strict';
 const Redis = require('ioredis');
 const calculateSlot = require('cluster-key-slot');
 const { Harness, parseNodes } = require('./harness');
-const { FAMILIES } = require('./families');
+const { FAMILIES, scanAll } = require('./families');
 
 const NSLOTS = 16384;
 const NKEYS = 300;
@@ -82,9 +85,10 @@ async function main() {
       cluster.once('ready', res);
       cluster.once('end', () => rej(new Error('the cluster client ended before ready: ' + errs.join('; '))));
     });
+    const masters = cluster.nodes('master');
     const ctx = {
       w: cluster, rd: cluster, all: [cluster], members: nodes.length, k: (s) => run + s, cluster: true,
-      newClient: null,
+      newClient: null, one: masters[0], scan: masters[masters.length - 1], flush: process.argv[3] === 'flush',
     };
     const owner = [];
     const families = [
@@ -131,6 +135,21 @@ async function main() {
         h.eq('DEL over both', await cluster.del(cart, sess), 2);
       }],
     ];
+    families.push(['SCAN through every master', async (h) => {
+      const keys = Array.from({ length: 60 }, (_, i) => run + 'scan:' + i);
+      await Promise.all(keys.map((key) => cluster.set(key, 'v')));
+      const ms = cluster.nodes('master');
+      h.eq('every node is a master of some slots (CLUSTER SLOTS heads)', ms.length, nodes.length);
+      const per = [];
+      for (const m of ms) per.push(await scanAll(m, { match: run + 'scan:*', count: 20 }));
+      const want = [...keys].sort();
+      h.eq('each master\'s scanStream returns every key (a Dyna node scans the whole cluster)', per.map((p) => p.keys),
+           ms.map(() => want));
+      const union = new Map();
+      for (const p of per) for (const key of p.keys) union.set(key, (union.get(key) || 0) + 1);
+      h.eq('so the scan over every master holds each key once per master',
+           [union.size, [...union.values()].every((n) => n === ms.length)], [keys.length, true]);
+    }]);
     ok = await t.run(families, ctx);
   } finally {
     cluster.disconnect();
