@@ -2,7 +2,7 @@
 # setup.sh: make sure what Dyna builds and tests with is present.
 # 1. Debian packages: as root it installs what is missing with apt-get; otherwise it prints
 #    the exact apt-get line and fails, so `make` stops before a confusing compiler error.
-# 2. The Node.js clients the tests drive (tests/clients/node: ioredis, pinned by its
+# 2. The Node.js clients the tests drive (tests/clients/node: ioredis and node-redis, pinned by its
 #    package-lock.json): `npm ci` when node_modules is missing or was installed from
 #    another lockfile; nothing (no network) when it is up to date.
 set -euo pipefail

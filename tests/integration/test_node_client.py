@@ -7,7 +7,10 @@ hashes, sorted sets, lists, expiry, pipelining, DYNA.*, errors, connection, serv
 commands, the key space ending with FLUSHALL), writes through one node and reads through
 another; then, on a second cluster (127.0.0.141-143), tests/clients/node/test_ioredis_cluster.js:
 ioredis's Cluster client (CLUSTER SLOTS, every family, each key sent to a preference-list
-node, hash tags, SCAN through every master). The nodes run with --enable-flush-command.
+node, hash tags, SCAN through every master); then, on a third (127.0.0.144-146),
+tests/clients/node/test_node_redis.js: node-redis speaking RESP3 (maps, sets, doubles and
+verbatim text arrive as the client's RESP3 types; its typed commands give what they give
+over RESP2), data, key-space and server families. The nodes run with --enable-flush-command.
 Each script's own checks are printed as they run; a test passes when its script exits 0
 having run checks and failed none.
 
@@ -23,6 +26,7 @@ from clientlib import addrs, run_checks_program, start_cluster3, stop_all  # noq
 H = Harness("node_client")
 IPS = {"c1": "127.0.0.71", "c2": "127.0.0.72", "c3": "127.0.0.73"}
 IPS_CLUSTER = {"c1": "127.0.0.141", "c2": "127.0.0.142", "c3": "127.0.0.143"}
+IPS_NODE_REDIS = {"c1": "127.0.0.144", "c2": "127.0.0.145", "c3": "127.0.0.146"}
 ARGS = ("--n", 2, "--enable-flush-command")
 NODE_DIR = os.path.join(repo_root(), "tests", "clients", "node")
 
@@ -50,7 +54,18 @@ def t_ioredis_cluster(h):
     stop_all(h, ns)
 
 
+def t_node_redis(h):
+    node_ready(h)
+    h.expect("node-redis is installed in tests/clients/node",
+             os.path.isdir(os.path.join(NODE_DIR, "node_modules", "redis")), "run scripts/setup.sh (make setup)")
+    ns = start_cluster3(h, IPS_NODE_REDIS, ARGS)
+    run_checks_program(h, "test_node_redis.js", ["node", os.path.join(NODE_DIR, "test_node_redis.js"), addrs(ns)],
+                       cwd=NODE_DIR)
+    stop_all(h, ns)
+
+
 if __name__ == "__main__":
     H.run([("ioredis plain client: every command family through a 3-node cluster", t_ioredis),
            ("ioredis Cluster client: CLUSTER SLOTS routing, every family, hash tags, SCAN per master",
-            t_ioredis_cluster)])
+            t_ioredis_cluster),
+           ("node-redis over RESP3 and RESP2: reply types, data, key space, server commands", t_node_redis)])
