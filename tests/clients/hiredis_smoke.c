@@ -7,11 +7,14 @@
  * acknowledged write). One function per family: synchronous commands of each family
  * served (strings, counters, sets, hashes, sorted sets, lists, expiry), pipelined
  * commands (redisAppendCommand / redisGetReply), error replies as Redis words them, and
- * binary-safe keys and values (NUL bytes, CR LF) through %b and redisCommandArgv.
+ * binary-safe keys and values (NUL bytes, CR LF) through %b and redisCommandArgv, SCAN's
+ * cursor loop (cursors as unsigned 64-bit numbers), CLUSTER SLOTS parsed as a cluster
+ * client does, HELLO 2 (Debian's hiredis 0.14 reads RESP2 only: no RESP3 family).
  * Prints one line per check and "hiredis: N checks, M failed"; exits 0 only when every
  * check passed. Built by CMake for the tests only; run by
  * tests/integration/test_hiredis.py, which starts the cluster. */
 #include <hiredis/hiredis.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +374,143 @@ static void binary(redisContext *w, redisContext *rd) {
   free(bv);
 }
 
+/* SCAN's cursor loop as a hiredis client writes it: the cursor is a bulk string of up to
+ * 20 digits (Dyna's are partition << 48 | position, far past 2^32), parsed as an unsigned
+ * 64-bit number and sent back as one; every key written comes back, nothing else does. */
+static void scan_loop(redisContext *w, redisContext *rd) {
+  enum { NKEYS = 40 };
+  char pat[64];
+  snprintf(pat, sizeof(pat), "%sscan:*", prefix);
+  int wrote = 0;
+  for (int i = 0; i < NKEYS; i++) {
+    char key[64];
+    snprintf(key, sizeof(key), "scan:%d", i);
+    redisReply *r = cmd(w, "SET %s v", k(key));
+    wrote += r && r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+  }
+  check("40 keys written", wrote == NKEYS, NULL);
+  int seen[NKEYS] = {0};
+  int foreign = 0, bad_reply = 0, bad_cursor = 0, calls = 0;
+  unsigned long long cur = 0, max_cur = 0;
+  char detail[256] = "";
+  do {
+    redisReply *r = cmd(rd, "SCAN %llu MATCH %s COUNT 10", cur, pat);
+    calls++;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_ARRAY) {
+      bad_reply++;
+      snprintf(detail, sizeof(detail), "%s", show(r));
+      freeReplyObject(r);
+      break;
+    }
+    const redisReply *c = r->element[0];
+    char *end = NULL;
+    errno = 0;
+    cur = strtoull(c->str, &end, 10);
+    char back[32];
+    snprintf(back, sizeof(back), "%llu", cur);
+    if (errno || c->len == 0 || c->len > 20 || end != c->str + c->len || strcmp(back, c->str) != 0) {
+      bad_cursor++;
+      snprintf(detail, sizeof(detail), "cursor \"%.*s\"", (int)c->len, c->str);
+      freeReplyObject(r);
+      break;
+    }
+    if (cur > max_cur) max_cur = cur;
+    for (size_t i = 0; i < r->element[1]->elements; i++) {
+      const redisReply *e = r->element[1]->element[i];
+      const char *rest = e->type == REDIS_REPLY_STRING && strncmp(e->str, k("scan:"), strlen(k("scan:"))) == 0
+                             ? e->str + strlen(k("scan:")) : NULL;
+      int n = rest ? atoi(rest) : -1;
+      if (n >= 0 && n < NKEYS) seen[n]++;
+      else foreign++;
+    }
+    freeReplyObject(r);
+  } while (cur != 0 && calls < 100000);
+  check("every reply: [cursor, [keys]]", !bad_reply, detail);
+  check("every cursor a decimal unsigned 64-bit number", !bad_cursor, detail);
+  check("the loop ends at cursor 0", cur == 0 && !bad_reply && !bad_cursor, NULL);
+  snprintf(detail, sizeof(detail), "largest cursor %llu", max_cur);
+  check("cursors past 2^32 (partition << 48 | position)", max_cur > 0xffffffffULL, detail);
+  int missing = 0;
+  for (int i = 0; i < NKEYS; i++) missing += seen[i] == 0;
+  snprintf(detail, sizeof(detail), "%d missing of %d, %d foreign, %d calls", missing, NKEYS, foreign, calls);
+  check("every key written is returned, no other", missing == 0 && foreign == 0, detail);
+  redisReply *r = cmd(rd, "SCAN 18446744073709551615 MATCH %s", pat);
+  check("SCAN with the largest 64-bit cursor: [\"0\", []]",
+        r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+            strcmp(r->element[0]->str, "0") == 0 && r->element[1]->elements == 0, show(r));
+  freeReplyObject(r);
+  expect_err("SCAN with a cursor past 64 bits", cmd(rd, "SCAN 18446744073709551616"), "ERR invalid cursor");
+  r = cmd(rd, "KEYS %s", pat);
+  check("KEYS: the same 40 keys", r && r->type == REDIS_REPLY_ARRAY && r->elements == NKEYS, show(r));
+  freeReplyObject(r);
+}
+
+/* CLUSTER SLOTS parsed as a cluster client does: ranges [start, end, [ip, port, id], ...]
+ * covering slots 0..16383 once, each node a member (its port one of argv's), its id 40 hex
+ * digits; CLUSTER KEYSLOT as Redis computes it. */
+static int member_ports[16], nmember_ports;
+
+static void cluster_slots(redisContext *w, redisContext *rd) {
+  (void)w;
+  redisReply *r = cmd(rd, "CLUSTER SLOTS");
+  static unsigned char owned[16384];
+  memset(owned, 0, sizeof(owned));
+  int shape_ok = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0, overlaps = 0, strangers = 0, bad_ids = 0;
+  char detail[160] = "";
+  for (size_t i = 0; shape_ok && i < r->elements; i++) {
+    const redisReply *g = r->element[i];
+    shape_ok = g->type == REDIS_REPLY_ARRAY && g->elements >= 3 && g->element[0]->type == REDIS_REPLY_INTEGER &&
+               g->element[1]->type == REDIS_REPLY_INTEGER && g->element[0]->integer >= 0 &&
+               g->element[0]->integer <= g->element[1]->integer && g->element[1]->integer < 16384;
+    for (size_t j = 2; shape_ok && j < g->elements; j++) {
+      const redisReply *n = g->element[j];
+      shape_ok = n->type == REDIS_REPLY_ARRAY && n->elements >= 3 && n->element[0]->type == REDIS_REPLY_STRING &&
+                 n->element[1]->type == REDIS_REPLY_INTEGER && n->element[2]->type == REDIS_REPLY_STRING;
+      if (!shape_ok) break;
+      int known = 0;
+      for (int p = 0; p < nmember_ports; p++) known |= member_ports[p] == n->element[1]->integer;
+      strangers += !known;
+      int hex = n->element[2]->len == 40;
+      for (size_t c = 0; hex && c < 40; c++) hex = strchr("0123456789abcdef", n->element[2]->str[c]) != NULL;
+      bad_ids += !hex;
+    }
+    if (!shape_ok) {
+      snprintf(detail, sizeof(detail), "range %zu: %s", i, show((redisReply *)g));
+      break;
+    }
+    for (long long s = g->element[0]->integer; s <= g->element[1]->integer; s++) overlaps += owned[s]++ > 0;
+  }
+  check("CLUSTER SLOTS: ranges of [start, end, [ip, port, id]...]", shape_ok, detail[0] ? detail : show(r));
+  int uncovered = 0;
+  for (int s = 0; s < 16384; s++) uncovered += owned[s] == 0;
+  snprintf(detail, sizeof(detail), "%d uncovered, %d in two ranges", uncovered, overlaps);
+  check("... covering slots 0..16383 once", shape_ok && uncovered == 0 && overlaps == 0, detail);
+  snprintf(detail, sizeof(detail), "%d unknown ports, %d bad ids", strangers, bad_ids);
+  check("... each node a member, with a 40-hex-digit id", shape_ok && strangers == 0 && bad_ids == 0, detail);
+  freeReplyObject(r);
+  expect_int("CLUSTER KEYSLOT foo (Redis: 12182)", cmd(rd, "CLUSTER KEYSLOT foo"), 12182);
+  expect_int("CLUSTER KEYSLOT {foo}.bar: the tag's", cmd(rd, "CLUSTER KEYSLOT {foo}.bar"), 12182);
+}
+
+/* The protocol: Debian's hiredis (0.14) reads RESP2 only (no map, set, double...: a reply
+ * after HELLO 3 would fail its parser), so it checks HELLO 2's RESP2 shape, a flat array of
+ * field, value pairs, and that the connection stays RESP2. */
+static void hello2(redisContext *w, redisContext *rd) {
+  (void)w;
+  redisReply *r = cmd(rd, "HELLO 2");
+  int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 14;
+  long long proto = -1;
+  for (size_t i = 0; ok && i + 1 < r->elements; i += 2)
+    if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, "proto") == 0 &&
+        r->element[i + 1]->type == REDIS_REPLY_INTEGER)
+      proto = r->element[i + 1]->integer;
+  check("HELLO 2: seven field, value pairs in a flat array, proto 2", ok && proto == 2, show(r));
+  freeReplyObject(r);
+  expect_status("the next reply still RESP2", cmd(rd, "PING"), "PONG");
+}
+
 typedef void (*family_fn)(redisContext *w, redisContext *rd);
 static const struct {
   const char *name;
@@ -378,7 +518,8 @@ static const struct {
 } FAMILIES[] = {
     {"strings", strings}, {"counters", counters}, {"sets", sets},           {"hashes", hashes},
     {"sorted sets", zsets}, {"lists", lists},     {"expiry", expiry},       {"pipelining", pipelined},
-    {"errors", errors},   {"binary-safe", binary},
+    {"errors", errors},   {"binary-safe", binary},  {"SCAN cursor loop", scan_loop}, {"CLUSTER SLOTS", cluster_slots},
+    {"HELLO 2", hello2},
 };
 
 static redisContext *connect_to(const char *addr) {
@@ -405,6 +546,10 @@ int main(int argc, char **argv) {
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
   snprintf(prefix, sizeof(prefix), "hr%ld:", (long)getpid());
+  for (int i = 1; i < argc && nmember_ports < 16; i++) {
+    const char *colon = strrchr(argv[i], ':');
+    if (colon) member_ports[nmember_ports++] = atoi(colon + 1);
+  }
   redisContext *w = connect_to(argv[1]);
   redisContext *rd = connect_to(argv[argc > 2 ? 2 : 1]);
   if (!w || !rd) return 1;

@@ -5,7 +5,8 @@ the tests), which writes through one node and reads through another: synchronous
 commands of each family (strings, counters, sets, hashes, sorted sets, lists, expiry),
 1000 commands pipelined with redisAppendCommand/redisGetReply, error replies in Redis's
 words (WRONGTYPE, unknown command, arity, syntax), binary-safe keys and values with NUL
-bytes. The program's checks are printed as they run; this test passes when it exits 0
+bytes, a SCAN cursor loop (every key back, cursors parsed as unsigned 64-bit numbers),
+CLUSTER SLOTS parsed as a cluster client does, HELLO 2. The program's checks are printed as they run; this test passes when it exits 0
 having run checks and failed none.
 
 Environment: DYNA_BIN, DYNA_TMP, DYNA_TESTBIN (where hiredis_smoke is)."""
