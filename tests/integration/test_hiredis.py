@@ -1,13 +1,13 @@
 #!/usr/bin/python3
-"""hiredis (Debian's libhiredis-dev, installed by scripts/setup.sh) against a 3-node
-cluster (N=2, on 127.0.0.81-83): runs tests/clients/hiredis_smoke.c (built by CMake for
-the tests), which writes through one node and reads through another: synchronous
-commands of each family (strings, counters, sets, hashes, sorted sets, lists, expiry),
-1000 commands pipelined with redisAppendCommand/redisGetReply, error replies in Redis's
-words (WRONGTYPE, unknown command, arity, syntax), binary-safe keys and values with NUL
-bytes, a SCAN cursor loop (every key back, cursors parsed as unsigned 64-bit numbers),
-CLUSTER SLOTS parsed as a cluster client does, HELLO 2. The program's checks are printed as they run; this test passes when it exits 0
-having run checks and failed none.
+"""hiredis (Debian's libhiredis-dev, installed by scripts/setup.sh) against a 3-node cluster
+(N=2, on 127.0.0.81-83): runs tests/clients/hiredis_smoke.c (built by CMake for the
+tests), which writes through one node and reads through another: synchronous commands of
+each family (strings, counters, sets, hashes, sorted sets, lists, expiry), 1000 commands
+pipelined with redisAppendCommand/redisGetReply, error replies in Redis's words
+(WRONGTYPE, unknown command, arity, syntax), binary-safe keys and values with NUL bytes,
+a SCAN cursor loop (every key back, cursors parsed as unsigned 64-bit numbers), CLUSTER
+SLOTS parsed as a cluster client does, HELLO 2. The program's checks are printed as they
+run; this test passes when it exits 0 having run checks and failed none.
 
 Environment: DYNA_BIN, DYNA_TMP, DYNA_TESTBIN (where hiredis_smoke is)."""
 import os
