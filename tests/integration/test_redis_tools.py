@@ -14,7 +14,14 @@
   one list (mylist), and a list write costs time in the list's length (the list tests took
   80 s of -n 600 under ASan on a busy machine).
 
-redis-cli --scan and --bigkeys need SCAN and are not run here yet.
+- Before those, on a key space of a few known keys: redis-cli --scan --pattern (every key
+  once, nothing else, also a pattern starting with a {hash tag}), --bigkeys (the biggest
+  key of each type with its size), --memkeys (it completes; every size is 0 bytes, since
+  Dyna does not serve MEMORY USAGE: docs/compatibility.md), -3 HGETALL (a RESP3 map,
+  printed as "field value" lines; -2 prints them one per line), -c with hash-tagged keys
+  (MSET, MGET, RENAME, COPY through different nodes), INFO keyspace (the section header
+  only) and redis-cli --cluster check (every node a master, slots agreed and all covered;
+  each master counts the whole cluster's keys).
 
 Environment: DYNA_BIN (directory holding dynad), DYNA_TMP (scratch directory)."""
 import os
@@ -59,6 +66,129 @@ def pipe_commands():
 
 def t_start(h):
     S["nodes"] = start_cluster3(h, IPS, ("--n", 2))
+
+# The key space the redis-cli key tests see: strings rt:s0..rt:s9 of 1..10 bytes, a list
+# of 6, a set of 4, a sorted set of 5, and three keys under the {user:7} tag (a hash of 3
+# fields among them).
+KS_STRINGS = ["rt:s%d" % i for i in range(10)]
+KS_TAGGED = ["{user:7}.name", "{user:7}.profile", "{user:7}.tags"]
+KS_ALL = sorted(KS_STRINGS + ["rt:list", "rt:set", "rt:zset"] + KS_TAGGED)
+
+
+def out_of(r):
+    return r.stdout.decode("utf-8", "replace")
+
+
+def t_keyspace_setup(h):
+    c1 = S["nodes"][0]
+    cmds = [("SET", k, "x" * (i + 1)) for i, k in enumerate(KS_STRINGS)]
+    cmds += [("RPUSH", "rt:list", "a", "b", "c", "d", "e", "f"), ("SADD", "rt:set", "1", "2", "3", "4"),
+             ("ZADD", "rt:zset", 1, "a", 2, "b", 3, "c", 4, "d", 5, "e"), ("SET", "{user:7}.name", "ann"),
+             ("HSET", "{user:7}.profile", "city", "oslo", "age", "30", "lang", "nb"), ("SADD", "{user:7}.tags", "x")]
+    h.check("the key space written", all(not isinstance(r, Exception) for r in pipelined(c1, cmds)))
+
+
+def t_cli_scan(h):
+    ns = S["nodes"]
+    for node in ns:
+        r = cli(node, "--scan", "--pattern", "rt:*")
+        keys = out_of(r).split()
+        h.check("redis-cli --scan --pattern rt:* through %s: every rt: key once, no other" % node.name,
+                r.returncode == 0 and sorted(keys) == sorted(k for k in KS_ALL if k.startswith("rt:")),
+                "exit %s, %s" % (r.returncode, short(keys)))
+    r = cli(ns[1], "--scan", "--pattern", "{user:7}.*")
+    h.eq("redis-cli --scan --pattern {user:7}.*", (r.returncode, sorted(out_of(r).split())), (0, KS_TAGGED))
+    r = cli(ns[2], "--scan")
+    h.eq("redis-cli --scan: the whole key space", (r.returncode, sorted(out_of(r).split())), (0, KS_ALL))
+    r = cli(ns[0], "DBSIZE")
+    h.eq("DBSIZE", out_of(r).strip(), str(len(KS_ALL)))
+
+
+def t_cli_bigkeys(h):
+    r = cli(S["nodes"][1], "--bigkeys")
+    text = out_of(r)
+    summary = text[text.find("-------- summary -------"):]
+    print(summary.strip())
+    h.check("redis-cli --bigkeys exited 0", r.returncode == 0, text[-300:])
+    for want in ("Sampled %d keys in the keyspace!" % len(KS_ALL),
+                 "Biggest string found '\"rt:s9\"' has 10 bytes",
+                 "Biggest   list found '\"rt:list\"' has 6 items",
+                 "Biggest   hash found '\"{user:7}.profile\"' has 3 fields",
+                 "Biggest    set found '\"rt:set\"' has 4 members",
+                 "Biggest   zset found '\"rt:zset\"' has 5 members",
+                 "11 strings with 58 bytes"):
+        h.check("redis-cli --bigkeys: %s" % want, want in summary, summary[-400:])
+
+
+def t_cli_memkeys(h):
+    r = cli(S["nodes"][2], "--memkeys")
+    text = out_of(r)
+    summary = text[text.find("-------- summary -------"):]
+    h.check("redis-cli --memkeys exited 0", r.returncode == 0, text[-300:])
+    h.check("redis-cli --memkeys sampled every key", "Sampled %d keys in the keyspace!" % len(KS_ALL) in summary, summary)
+    h.check("... every size 0 bytes (MEMORY USAGE is not served)",
+            "11 strings with 0 bytes" in summary and "1 hashs with 0 bytes" in summary and "Biggest" not in summary,
+            summary[-400:])
+    r = cli(S["nodes"][2], "MEMORY", "USAGE", "rt:s1")
+    h.eq("MEMORY USAGE: unknown command", out_of(r).strip(),
+         "ERR unknown command 'MEMORY', with args beginning with: 'USAGE' 'rt:s1'")
+
+
+def t_cli_resp3(h):
+    n = S["nodes"][1]
+    r = cli(n, "-3", "HGETALL", "{user:7}.profile")
+    h.eq("redis-cli -3 HGETALL: a map, one field value pair per line",
+         (r.returncode, sorted(out_of(r).splitlines())), (0, ["age 30", "city oslo", "lang nb"]))
+    r = cli(n, "-2", "HGETALL", "{user:7}.profile")
+    lines = out_of(r).splitlines()
+    h.eq("redis-cli -2 HGETALL: a flat array", (r.returncode, sorted(zip(lines[::2], lines[1::2]))),
+         (0, [("age", "30"), ("city", "oslo"), ("lang", "nb")]))
+    r = cli(n, "-3", "SMEMBERS", "rt:set")
+    h.eq("redis-cli -3 SMEMBERS", (r.returncode, sorted(out_of(r).split())), (0, ["1", "2", "3", "4"]))
+    r = cli(n, "-3", "ZSCORE", "rt:zset", "c")
+    h.eq("redis-cli -3 ZSCORE: a double", (r.returncode, out_of(r).strip()), (0, "3"))
+
+
+def t_cli_hash_tags(h):
+    ns = S["nodes"]
+    steps = [
+        (ns[0], ("MSET", "{user:7}.a", "x", "{user:7}.b", "y"), "OK"),
+        (ns[1], ("MGET", "{user:7}.a", "{user:7}.b", "{user:7}.nope"), "x\ny\n"),
+        (ns[2], ("RENAME", "{user:7}.a", "{user:7}.c"), "OK"),
+        (ns[0], ("MGET", "{user:7}.a", "{user:7}.c"), "\nx"),
+        (ns[1], ("COPY", "{user:7}.c", "{user:7}.d"), "1"),
+        (ns[2], ("GET", "{user:7}.d"), "x"),
+        (ns[0], ("DEL", "{user:7}.b", "{user:7}.c", "{user:7}.d"), "3"),
+        (ns[1], ("CLUSTER", "KEYSLOT", "{user:7}.a"), "2780"),
+        (ns[2], ("CLUSTER", "KEYSLOT", "user:7"), "2780"),  # CRC16-XMODEM("user:7") mod 16384
+    ]
+    for node, args, want in steps:
+        r = cli(node, "-c", *args)
+        got = out_of(r).strip("\n")
+        h.check("redis-cli -c through %s: %s -> %r" % (node.name, " ".join(args), want),
+                r.returncode == 0 and got == want.strip("\n"), "exit %s, %r %r" % (r.returncode, got, r.stderr[-200:]))
+
+
+def t_cli_info_keyspace(h):
+    r = cli(S["nodes"][0], "INFO", "keyspace")
+    h.eq("INFO keyspace: the section header, no db line (one node does not count the cluster's keys)",
+         (r.returncode, out_of(r).strip()), (0, "# Keyspace"))
+
+
+def t_cli_cluster_check(h):
+    ns = S["nodes"]
+    r = subprocess.run(["redis-cli", "--cluster", "check", "%s:%d" % (ns[0].host, ns[0].port)],
+                       capture_output=True, timeout=60)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out_of(r))
+    print("\n".join(ln[:160] for ln in text.splitlines()))
+    h.check("redis-cli --cluster check exited 0", r.returncode == 0, text[-300:])
+    for want in ("[OK] All nodes agree about slots configuration.", "[OK] All 16384 slots covered.",
+                 "[OK] %d keys in 3 masters." % (3 * len(KS_ALL))):
+        h.check("redis-cli --cluster check: %s" % want, want in text, text[-300:])
+    masters = re.findall(r"^M: ([0-9a-f]{40}) (\S+)$", text, re.M)
+    h.eq("... every node a master, by its address", sorted(a for _, a in masters),
+         sorted("%s:%d" % (n.host, n.port) for n in ns))
+    h.check("... no error or warning", "[ERR]" not in text and "[WARNING]" not in text, text[-300:])
 
 
 def t_pipe(h):
@@ -132,6 +262,14 @@ def t_stop(h):
 if __name__ == "__main__":
     H.run([
         ("a 3-node cluster", t_start),
+        ("a small key space for the redis-cli key tests", t_keyspace_setup),
+        ("redis-cli --scan --pattern", t_cli_scan),
+        ("redis-cli --bigkeys", t_cli_bigkeys),
+        ("redis-cli --memkeys", t_cli_memkeys),
+        ("redis-cli -3 (RESP3)", t_cli_resp3),
+        ("redis-cli -c with hash-tagged keys", t_cli_hash_tags),
+        ("INFO keyspace", t_cli_info_keyspace),
+        ("redis-cli --cluster check", t_cli_cluster_check),
         ("redis-cli --pipe of 10,000 commands, then every value read back", t_pipe),
         ("redis-cli -c (cluster mode) through every node", t_cli_cluster_mode),
         ("redis-benchmark, default test list", t_benchmark),
