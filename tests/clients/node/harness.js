@@ -1,7 +1,7 @@
 // harness.js: the checks the Node.js client tests print, in the form of the Python tests'
 // dynalib.Harness: one line per check ("  ok   what" or "  FAIL what: got ..., want ..."),
 // a "== family" line per family, a closing "NAME: N checks, M failed" line, and the exit
-// status (0 only when every check passed). No test framework: nothing beyond ioredis is
+// status (0 only when every check passed). No test framework: nothing beyond the clients is
 // installed.
 'use strict';
 const util = require('util');
