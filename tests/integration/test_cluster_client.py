@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Cluster-aware Redis clients against a real 3-node cluster on loopback (127.0.0.71-74):
+"""Cluster-aware Redis clients against a real 3-node cluster on loopback (127.0.0.121-124):
 redis-py's RedisCluster and redis-cli -c route each key to a node of its preference list
 through CLUSTER SLOTS, as libdyna does through DYNA.RING.
 
@@ -39,7 +39,7 @@ from redis.cluster import RedisCluster  # noqa: E402
 
 H = Harness("cluster_client")
 S = {}
-IPS = {"n1": "127.0.0.71", "n2": "127.0.0.72", "n3": "127.0.0.73", "n4": "127.0.0.74"}
+IPS = {"n1": "127.0.0.121", "n2": "127.0.0.122", "n3": "127.0.0.123", "n4": "127.0.0.124"}
 COMMON = ("--gossip-interval-ms", 200, "--request-timeout-ms", 2000, "--n", 2, "--r", 2,
           "--w", 2, "--log-level", "warn")
 SLOTS = 16384

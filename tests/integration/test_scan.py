@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dynalib import Harness, all_see, cluster_status, short, start_cluster_node, wait_until  # noqa: E402
 
 H = Harness("scan")
-IPS = {"c1": "127.0.0.81", "c2": "127.0.0.82", "c3": "127.0.0.83", "c4": "127.0.0.84"}
+IPS = {"c1": "127.0.0.101", "c2": "127.0.0.102", "c3": "127.0.0.103", "c4": "127.0.0.104"}
 COMMON = ("--gossip-interval-ms", 200, "--request-timeout-ms", 2000, "--ring-size", 64)
 CLI = "/usr/bin/redis-cli"
 CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
