@@ -146,8 +146,11 @@ typedef enum {
   DYNA_OP_PUT,     /* write with a context */
   DYNA_OP_DEL,     /* tombstone with a context */
   DYNA_OP_LOCAL,   /* this node's own replica, no quorum, no repair */
-  DYNA_OP_TYPED    /* a typed write (core/typed.h): the coordinator runs cmd->write on
+  DYNA_OP_TYPED,   /* a typed write (core/typed.h): the coordinator runs cmd->write on
                       its local object and replicates the result like a PUT */
+  DYNA_OP_BATCH    /* a transaction (core/batch.h): val = its commands, key = one of
+                      its keys (all of one partition); the reply's resp holds their
+                      answers, one after the other */
 } dyna_op_t;
 
 /* Request flags. */
@@ -214,6 +217,8 @@ void dyna_node_shutdown(dyna_node_t *n);
  * state is written again too: a change whose write was lost may have been gossiped. */
 void dyna_node_writes_lost(dyna_node_t *n);
 const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n);
+/* The partition of key (what a transaction's keys must share: core/batch.h). */
+uint32_t dyna_node_key_partition(const dyna_node_t *n, const uint8_t *key, size_t klen);
 
 /* Submits a client request. Everything the request points to is copied or used before
  * the call returns. Returns 0 when the request was taken: exactly one reply will be

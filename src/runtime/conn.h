@@ -121,7 +121,11 @@ typedef struct conn {
   uint64_t last_input_ms;    /* when bytes last arrived */
   slot_t *stepping;          /* a SLOT_STEP in the queue (its tail): no command is taken
                                 until it has left the queue */
+  struct dyna_txn *txn;      /* MULTI's queue and WATCH's keys (cmd_multi.c; owned, NULL
+                                until the first MULTI or WATCH) */
 } conn_t;
+/* Frees a connection's transaction state (cmd_multi.c); NULL: no-op. */
+void dyna_txn_free(struct dyna_txn *t);
 
 /* ---- the slot pool (conn.c): paired get/put, as twemproxy's msg_get/msg_put ---- */
 
