@@ -391,13 +391,15 @@ static void run_one(run_t *r, const sargs_t *a, dyna_buf_t *resp) {
   dyna_targs_t ta = {a->argc, a->argv, a->argl};
   size_t mark = resp->len;
   int rc;
-  if (c->write) {
+  dyna_typed_write_fn apply = c->write; /* pure: the command over the object */
+  dyna_typed_read_fn look = c->read;
+  if (apply) {
     int changed = 0;
     r->env.actor = r->rep.actor;
-    rc = c->write(t ? &t->obj : &none, &ta, &r->env, resp, &changed);
+    rc = apply(t ? &t->obj : &none, &ta, &r->env, resp, &changed);
     if (!rc && changed && t) t->changed = 1;
   } else {
-    rc = c->read(t ? &t->obj : &none, &ta, &r->env, resp);
+    rc = look(t ? &t->obj : &none, &ta, &r->env, resp);
   }
   dyna_obj_clear(&none);
   if (rc || resp->oom) {

@@ -25,6 +25,7 @@ COMMANDS = {"get", "set", "del", "exists", "mget", "mset", "setnx", "getset", "m
 # has its functions yet.
 TYPED = set("""incr incrby decr decrby incrbyfloat sadd srem smembers sismember smismember scard spop srandmember sinter sinterstore sunion sunionstore sdiff sdiffstore smove hset hsetnx hget hmget hmset hdel hgetall hkeys hvals hlen hexists hincrby hincrbyfloat hstrlen hrandfield zadd zincrby zrem zscore zmscore zcard zcount zrank zrevrank zrange zrevrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zlexcount zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrandmember zrangestore lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove rpoplpush type expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist sintercard getex object dyna.hsiblings""".split())
 COMMANDS |= {"setex", "psetex"}
+COMMANDS |= {"multi", "exec", "discard", "watch", "unwatch"}  # transactions (runtime/cmd_multi.c)
 COMMANDS |= TYPED
 SUBCOMMANDS = {
     "client": {"client|getname", "client|help", "client|id", "client|setinfo", "client|setname"},
