@@ -687,7 +687,7 @@ static const dyna_typed_cmd_t *typed_find(const dyna_node_t *n, const uint8_t *n
 }
 
 static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
-  if (fwd_repeat(n, from, m->req) && !((n->cfg.bugs & DYNA_BUG_LIST_DUP) && (m->flags & DYNA_FWD_TYPED)))
+  if (fwd_repeat(n, from, m->req) && !((n->cfg.bugs & DYNA_BUG_LIST_DUP) && (m->flags & (DYNA_FWD_TYPED | DYNA_FWD_BATCH))))
     return; /* the first copy answers */
   int typed = (m->flags & DYNA_FWD_TYPED) != 0, batch = (m->flags & DYNA_FWD_BATCH) != 0;
   dyna_req_t req;
