@@ -322,14 +322,14 @@ static void cmd_multi(run_t *r, const sargs_t *a, int code, dyna_buf_t *resp) {
 typedef struct scmd {
   const char *name;
   int arity;
-  int code;     /* S_* (one key), M_* + 100 (several), 0: SET, -1 PING, -2 ECHO */
+  int code;     /* S_* (one key), M_* + 100 (several), 0: SET, -1 PING, -2 ECHO, -3 UNWATCH */
 } scmd_t;
 
 static const scmd_t SCMDS[] = {
     {"get", 2, S_GET}, {"set", -3, 0}, {"setnx", 3, S_SETNX}, {"getset", 3, S_GETSET},
     {"getdel", 2, S_GETDEL}, {"strlen", 2, S_STRLEN}, {"append", 3, S_APPEND},
     {"del", -2, 100 + M_DEL}, {"exists", -2, 100 + M_EXISTS}, {"mget", -2, 100 + M_MGET},
-    {"mset", -3, 100 + M_MSET}, {"ping", -1, -1}, {"echo", 2, -2},
+    {"mset", -3, 100 + M_MSET}, {"ping", -1, -1}, {"echo", 2, -2}, {"unwatch", 1, -3},
 };
 
 static const scmd_t *scmd_find(const uint8_t *name, size_t len) {
@@ -364,6 +364,8 @@ static void run_one(run_t *r, const sargs_t *a, dyna_buf_t *resp) {
       else dyna_resp_put_simple(resp, "PONG");
     } else if (s->code == -2) {
       dyna_resp_put_bulk(resp, a->argv[1], a->argl[1]);
+    } else if (s->code == -3) { /* UNWATCH inside MULTI: EXEC forgets the watches anyway */
+      dyna_resp_put_simple(resp, "OK");
     } else if (s->code == 0) {
       cmd_set(r, a, resp);
     } else if (s->code < 100) {

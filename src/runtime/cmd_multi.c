@@ -17,7 +17,8 @@
  * Every key a transaction names must be of one partition (dyna_node_key_partition), as
  * Redis Cluster wants them in one slot; keyless commands (PING, ECHO) may join. The
  * commands a transaction can hold are those the batch runs (core/batch.h: the string
- * commands GET SET SETNX GETSET GETDEL STRLEN APPEND DEL EXISTS MGET MSET, PING, ECHO)
+ * commands GET SET SETNX GETSET GETDEL STRLEN APPEND DEL EXISTS MGET MSET, PING, ECHO,
+ * and UNWATCH, a no-op there as in Redis)
  * and the one-key typed commands (core/typed.h); others are refused at queue time
  * (docs/compatibility.md). Bounds: DYNA_BATCH_MAX_CMDS commands, DYNA_BATCH_MAX_BYTES of
  * encoded commands, DYNA_TXN_MAX_WATCH watched keys. */
@@ -321,13 +322,14 @@ void dyna_cmd_exec(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   dyna_batch_finish(&req, t->n, &t->cmds);
   slot_t *slot = NULL;
   if (!req.oom && !t->nwatch) {
-    slot = dyna_cmd_slot_open(s, c, SLOT_TWRITE, 1);
+    size_t n = t->n;
+    slot = dyna_cmd_slot_open(s, c, SLOT_TWRITE, 1); /* NULL: the error is answered */
+    txn_end(t);
     if (slot) {
       slot->targs = req;
       slot->n1 = (int64_t)klen;
-      dyna_resp_put_array(&slot->out, t->n);
+      dyna_resp_put_array(&slot->out, n);
       dyna_buf_init(&req);
-      txn_end(t);
       submit_batch(s, c, slot, 0);
     }
   } else if (!req.oom) {
