@@ -18,7 +18,8 @@ are coordinated by the node asked and others forwarded):
   client between WATCH and EXEC makes EXEC answer nil (redis-py: WatchError) and applies
   nothing; transaction() retries and applies once;
 - the batch reaches each replica: DYNA.LOCAL on both home replicas holds every key;
-- when no quorum can be had, EXEC answers one error for the whole transaction.
+- when no quorum can be had, EXEC answers one error for the whole transaction;
+- the queue's bound (1024 commands) refuses the next command and aborts the EXEC.
 
 Environment: DYNA_BIN (directory holding dynad), DYNA_TMP (scratch directory)."""
 import os
@@ -135,6 +136,7 @@ def t_cluster(h):
     rc = connect(ns[0].port, host=ns[0].host)
     try:
         redis7_words(h, ns)
+        bounds(h, ns)
         for i, r in enumerate(rs):
             through(h, rc, rs, r, "c%d" % (i + 1))
         hash_tags(h, rc, rs)
@@ -158,6 +160,15 @@ def redis7_words(h, ns):
         got = [show(x) for x in c.pipeline([cmd for cmd, _ in REDIS7])]
         for (cmd, want), g in zip(REDIS7, got):
             h.eq("Redis 7.0's reply to %s" % " ".join(cmd), g, want)
+
+
+def bounds(h, ns):
+    """A transaction holds at most 1024 commands: the 1025th is refused, EXEC aborts."""
+    with connect(ns[0].port, host=ns[0].host) as c:
+        got = [show(x) for x in c.pipeline([("MULTI",)] + [("PING",)] * 1025 + [("EXEC",)])]
+    h.eq("bounds: 1024 commands queued", got[1:1025], ["+QUEUED"] * 1024)
+    h.eq("bounds: the 1025th refused with a clear error, EXEC aborts", got[1025:],
+         ["-ERR transaction too large: at most 1024 commands and 4096 keys", "-" + EXECABORT])
 
 
 def through(h, rc, rs, r, name):
