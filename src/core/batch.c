@@ -185,8 +185,9 @@ static int parse_pos(const sargs_t *a, size_t i, int64_t *out) {
 enum { O_NX = 1, O_XX = 2, O_GET = 4, O_KEEPTTL = 8, O_EX = 16, O_PX = 32, O_EXAT = 64, O_PXAT = 128 };
 #define O_EXPIRY (O_EX | O_PX | O_EXAT | O_PXAT)
 
-/* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL], Redis 7's rules. */
-static void cmd_set(run_t *r, const sargs_t *a, dyna_buf_t *resp) {
+/* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL], Redis 7's rules;
+ * name is the command the client sent (SETEX and PSETEX come here as SET ... EX|PX). */
+static void cmd_set(run_t *r, const sargs_t *a, const char *name, dyna_buf_t *resp) {
   static const char *const ex[] = {"EX", "PX", "EXAT", "PXAT"};
   static const unsigned bits[] = {O_EX, O_PX, O_EXAT, O_PXAT};
   unsigned opt = 0;
@@ -213,7 +214,9 @@ static void cmd_set(run_t *r, const sargs_t *a, dyna_buf_t *resp) {
     int64_t base = rel ? (int64_t)r->env.now_ms : 0;
     if (parse_pos(a, ea, &v)) { dyna_resp_put_error(resp, DYNA_TYPED_NOT_INT); return; }
     if (v <= 0 || (secs && v > INT64_MAX / 1000) || (secs ? v * 1000 : v) > INT64_MAX - base) {
-      dyna_resp_put_error(resp, DYNA_WORD_ERR " invalid expire time in 'set' command");
+      char line[80];
+      snprintf(line, sizeof(line), DYNA_WORD_ERR " invalid expire time in '%s' command", name);
+      dyna_resp_put_error(resp, line);
       return;
     }
     when = (uint64_t)((secs ? v * 1000 : v) + base);
@@ -322,7 +325,8 @@ static void cmd_multi(run_t *r, const sargs_t *a, int code, dyna_buf_t *resp) {
 typedef struct scmd {
   const char *name;
   int arity;
-  int code;     /* S_* (one key), M_* + 100 (several), 0: SET, -1 PING, -2 ECHO, -3 UNWATCH */
+  int code;     /* S_* (one key), M_* + 100 (several), 0: SET, -1 PING, -2 ECHO, -3 UNWATCH,
+                   -4 SETEX, -5 PSETEX */
 } scmd_t;
 
 static const scmd_t SCMDS[] = {
@@ -330,6 +334,7 @@ static const scmd_t SCMDS[] = {
     {"getdel", 2, S_GETDEL}, {"strlen", 2, S_STRLEN}, {"append", 3, S_APPEND},
     {"del", -2, 100 + M_DEL}, {"exists", -2, 100 + M_EXISTS}, {"mget", -2, 100 + M_MGET},
     {"mset", -3, 100 + M_MSET}, {"ping", -1, -1}, {"echo", 2, -2}, {"unwatch", 1, -3},
+    {"setex", 4, -4}, {"psetex", 4, -5},
 };
 
 static const scmd_t *scmd_find(const uint8_t *name, size_t len) {
@@ -367,7 +372,13 @@ static void run_one(run_t *r, const sargs_t *a, dyna_buf_t *resp) {
     } else if (s->code == -3) { /* UNWATCH inside MULTI: EXEC forgets the watches anyway */
       dyna_resp_put_simple(resp, "OK");
     } else if (s->code == 0) {
-      cmd_set(r, a, resp);
+      cmd_set(r, a, "set", resp);
+    } else if (s->code <= -4) { /* SETEX key t value: SET key value EX|PX t */
+      const uint8_t *v[5] = {a->argv[0], a->argv[1], a->argv[3], (const uint8_t *)(s->code == -4 ? "EX" : "PX"),
+                             a->argv[2]};
+      size_t l[5] = {a->argl[0], a->argl[1], a->argl[3], 2, a->argl[2]};
+      sargs_t set = {5, v, l};
+      cmd_set(r, &set, s->name, resp);
     } else if (s->code < 100) {
       cmd_one(r, a, s->code, resp);
     } else {

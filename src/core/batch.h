@@ -32,7 +32,8 @@
 #define DYNA_BATCH_MAX_KEYS 4096          /* distinct keys one transaction touches */
 
 /* 1 when name (any case) is a string or connection command the batch runs itself:
- * get set setnx getset getdel strlen append del exists mget mset ping echo unwatch. The
+ * get set setex psetex setnx getset getdel strlen append del exists mget mset ping echo
+ * unwatch. The
  * runtime queues these and the typed commands (dyna_typed_find) with one key. */
 int dyna_batch_knows(const uint8_t *name, size_t len);
 

@@ -17,10 +17,9 @@
  * Every key a transaction names must be of one partition (dyna_node_key_partition), as
  * Redis Cluster wants them in one slot; keyless commands (PING, ECHO) may join. The
  * commands a transaction can hold are those the batch runs (core/batch.h: the string
- * commands GET SET SETNX GETSET GETDEL STRLEN APPEND DEL EXISTS MGET MSET, PING, ECHO,
- * and UNWATCH, a no-op there as in Redis)
- * and the one-key typed commands (core/typed.h); others are refused at queue time
- * (docs/compatibility.md). Bounds: DYNA_BATCH_MAX_CMDS commands, DYNA_BATCH_MAX_BYTES of
+ * commands GET SET SETEX PSETEX SETNX GETSET GETDEL STRLEN APPEND DEL EXISTS MGET MSET,
+ * PING, ECHO, and UNWATCH, a no-op there as in Redis) and the one-key typed commands
+ * (core/typed.h); others are refused at queue time (docs/compatibility.md). Bounds: DYNA_BATCH_MAX_CMDS commands, DYNA_BATCH_MAX_BYTES of
  * encoded commands, DYNA_TXN_MAX_WATCH watched keys. */
 #include "runtime/cmd_table.h"
 #include "core/batch.h"
