@@ -30,6 +30,7 @@
 #include "core/node_int.h"
 #include "core/replica.h"
 #include "core/typed.h"
+#include "core/batch.h"
 #include "proto/resp.h"
 #include "util/assert.h"
 #include <stdio.h>
@@ -402,6 +403,17 @@ static void put_progress(dyna_node_t *n, fsm_t *f) {
   if (!waiting(f)) fsm_put(n, f);
 }
 
+/* The first key of a transaction's payload (core/batch.h): its length, *key into p. */
+static size_t first_key(const dyna_buf_t *p, const uint8_t **key) {
+  dyna_rd_t r;
+  dyna_rd_init(&r, p->data, p->len);
+  (void)dyna_rd_varint(&r); /* the count */
+  size_t len = (size_t)dyna_rd_varint(&r);
+  if (r.err || dyna_rd_left(&r) < len) return 0;
+  *key = p->data + (p->len - dyna_rd_left(&r));
+  return len;
+}
+
 /* Coordinates a write at this node, which is among pl's targets (a home replica, or a
  * fallback when no home replica is reachable). origin_node/origin_req are set for a
  * forwarded write. */
@@ -410,6 +422,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
   fsm_t *f = fsm_get(n, FSM_PUT, req->key, req->klen);
   int rc = f ? 0 : DYNA_ENOMEM;
   int self = plan_index(pl, n->cfg.id);
+  dyna_buf_t batch = DYNA_BUF_INIT; /* a transaction's payload: its keys and objects */
   if (f) {
     f->op = req->op;
     f->client_req = req->id;
@@ -424,6 +437,10 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     dyna_node_replica(n, dyna_node_partition(n, req->key, req->klen), &rep);
     if (self < 0) {
       rc = DYNA_EBUSY;
+    } else if (req->op == DYNA_OP_BATCH) { /* a transaction: core/batch.h */
+      rc = dyna_batch_coordinate(n, req->key, req->klen, req->val, req->vlen, pl->hint[self],
+                                 (req->flags & DYNA_REQ_RESP3) ? DYNA_RESP3 : DYNA_RESP2, &f->resp, &batch);
+      f->nowrite = !rc && !batch.len;
     } else if (req->op == DYNA_OP_TYPED) {
       /* env: the partition's actor (set by the replica), the value stamp as the wall
        * clock (it never goes backwards on this node), the node's PRNG. */
@@ -444,21 +461,25 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     if (!f) {
       answer_now(n, req, origin_node, origin_req, rc, NULL);
     } else {
-      fsm_answer(n, f, rc, NULL);
+      fsm_answer(n, f, rc, rc == DYNA_EINVAL && req->op == DYNA_OP_BATCH ? "keys of another partition" : NULL);
       fsm_put(n, f);
     }
+    dyna_buf_free(&batch);
     return;
   }
-  if (f->nowrite) { /* a typed write that changed nothing: its answer, at once */
+  if (f->nowrite) { /* a typed write or transaction that changed nothing: its answer, at once */
     fsm_answer(n, f, 0, NULL);
     fsm_put(n, f);
+    dyna_buf_free(&batch);
     return;
   }
   f->wseq = n->store->writes; /* the answer waits for this write only (core/durable.h) */
   if (req->op != DYNA_OP_DEL) n->stats.puts++;
   else n->stats.dels++;
   dyna_buf_t *enc = enc_get(n);
-  dyna_obj_encode(&f->obj, enc);
+  if (req->op == DYNA_OP_BATCH) dyna_buf_put(enc, batch.data, batch.len);
+  else dyna_obj_encode(&f->obj, enc);
+  dyna_buf_free(&batch);
   int sloppy = 0;
   for (size_t i = 0; i < pl->nt; i++) {
     uint32_t idx = f->nt++;
@@ -478,6 +499,10 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       m.obj = enc->data;
       m.objlen = enc->len;
       m.node = pl->hint[i];
+      if (req->op == DYNA_OP_BATCH) { /* the payload names its keys; key = the first */
+        m.flags = DYNA_PUT_BATCH;
+        m.klen = dyna_wire_args_count(enc->data, enc->len) ? first_key(enc, &m.key) : 0;
+      }
       dyna_node_send_early(n, pl->target[i], &m); /* overlaps the replicas' fsyncs with ours */
     } else {
       f->answered[idx] = 2;
@@ -525,6 +550,11 @@ static void start_forward(dyna_node_t *n, const dyna_req_t *req, uint64_t to) {
     m.val = ab.data;
     m.vlen = ab.len;
   }
+  if (req->op == DYNA_OP_BATCH) { /* the commands, run by the coordinator */
+    m.flags |= DYNA_FWD_BATCH;
+    m.val = req->val;
+    m.vlen = req->vlen;
+  }
   m.w = req->w;
   if (ab.oom) { /* the forward would carry no command: time out rather than mis-answer */
     n->stats.bad_messages++;
@@ -569,9 +599,13 @@ void dyna_coord_request(dyna_node_t *n, const dyna_req_t *req) {
 static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_obj_t o;
   dyna_obj_init(&o);
-  int rc = m->klen ? dyna_obj_decode(m->obj, m->objlen, &o) : DYNA_EPROTO;
+  int batch = (m->flags & DYNA_PUT_BATCH) != 0;
+  int rc = !m->klen ? DYNA_EPROTO : batch ? 0 : dyna_obj_decode(m->obj, m->objlen, &o);
   int changed = 0;
-  if (!rc) {
+  if (!rc && batch) { /* a transaction's objects, all or nothing (core/batch.h) */
+    rc = dyna_batch_apply(n, m->key, m->klen, m->obj, m->objlen, m->node != n->cfg.id ? m->node : 0, &changed);
+    if (!rc && m->node && m->node != n->cfg.id) n->stats.hints_stored++;
+  } else if (!rc) {
     dyna_replica_t rep;
     dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
     uint64_t hint = m->node != n->cfg.id ? m->node : 0;
@@ -658,12 +692,12 @@ static const dyna_typed_cmd_t *typed_find(const dyna_node_t *n, const uint8_t *n
 }
 
 static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
-  if (fwd_repeat(n, from, m->req) && !((n->cfg.bugs & DYNA_BUG_LIST_DUP) && (m->flags & DYNA_FWD_TYPED)))
+  if (fwd_repeat(n, from, m->req) && !((n->cfg.bugs & DYNA_BUG_LIST_DUP) && (m->flags & (DYNA_FWD_TYPED | DYNA_FWD_BATCH))))
     return; /* the first copy answers */
-  int typed = (m->flags & DYNA_FWD_TYPED) != 0;
+  int typed = (m->flags & DYNA_FWD_TYPED) != 0, batch = (m->flags & DYNA_FWD_BATCH) != 0;
   dyna_req_t req;
   memset(&req, 0, sizeof(req));
-  req.op = typed ? DYNA_OP_TYPED : (m->flags & DYNA_FWD_DELETE) ? DYNA_OP_DEL : DYNA_OP_PUT;
+  req.op = batch ? DYNA_OP_BATCH : typed ? DYNA_OP_TYPED : (m->flags & DYNA_FWD_DELETE) ? DYNA_OP_DEL : DYNA_OP_PUT;
   req.flags = ((m->flags & DYNA_FWD_BLIND) ? DYNA_REQ_BLIND : 0) | ((m->flags & DYNA_FWD_KEEPTTL) ? DYNA_REQ_KEEPTTL : 0) |
               ((m->flags & DYNA_FWD_RESP3) ? DYNA_REQ_RESP3 : 0);
   req.key = m->key;
@@ -677,7 +711,8 @@ static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_ctx_t ctx;
   dyna_ctx_init(&ctx);
   int rc = m->klen ? dyna_ctx_decode(m->ctx, m->ctxlen, &ctx) : DYNA_EPROTO;
-  if (!rc && m->vlen > n->cfg.max_value_bytes) rc = DYNA_ETOOBIG;
+  if (!rc && m->vlen > (batch ? DYNA_BATCH_MAX_BYTES : n->cfg.max_value_bytes)) rc = DYNA_ETOOBIG;
+  if (!rc && batch && (typed || !m->vlen)) rc = DYNA_EPROTO;
   if (!rc && typed) {
     size_t argc = dyna_wire_args_count(m->val, m->vlen);
     argv = argc ? dyna_malloc(argc * sizeof(*argv)) : NULL;

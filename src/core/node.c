@@ -8,6 +8,7 @@
 #include "core/node_int.h"
 #include "core/crdt.h"
 #include "core/replica.h"
+#include "core/batch.h"
 #include "util/assert.h"
 #include <stdio.h>
 #include <string.h>
@@ -428,6 +429,11 @@ static int check_request(const dyna_node_t *n, const dyna_req_t *req, dyna_node_
       (!req->cmd || !req->cmd->write || req->argc < 2 || req->argl[1] != req->klen ||
        memcmp(req->argv[1], req->key, req->klen))) {
     dyna_node_reply_fail(r, DYNA_EINVAL, "a typed request needs a write command and its key as argv[1]");
+    return -1;
+  }
+  if (req->op == DYNA_OP_BATCH && (!req->vlen || req->vlen > DYNA_BATCH_MAX_BYTES)) {
+    snprintf(m, sizeof(m), "a transaction of %zu bytes (limit %u)", req->vlen, DYNA_BATCH_MAX_BYTES);
+    dyna_node_reply_fail(r, req->vlen ? DYNA_ETOOBIG : DYNA_EINVAL, m);
     return -1;
   }
   uint32_t nval = n->cfg.n;

@@ -132,8 +132,9 @@ typedef struct dyna_node_cfg {
 #define DYNA_BUG_EXPIRY_NO_MERGE 0x200u /* a merge keeps only its own side's expiry values
                                         (a deadline set elsewhere is lost; also in
                                         object_typed.c, when its side has none) */
-#define DYNA_BUG_LIST_DUP 0x800u    /* a typed write forwarded twice (a duplicated frame)
-                                        is coordinated twice: a push lands twice */
+#define DYNA_BUG_LIST_DUP 0x800u    /* a typed write or transaction forwarded twice (a
+                                        duplicated frame) is coordinated twice: a push
+                                        lands twice */
 #define DYNA_BUG_TYPED_NO_MERGE 0x400u /* a typed merge takes the other side's state
                                         whole instead of merging */
 
@@ -151,7 +152,10 @@ typedef enum {
   /* Key-space commands (core/scan.h; no key): the reply's resp holds the RESP answer. */
   DYNA_OP_SCAN,    /* SCAN, KEYS, RANDOMKEY as req->scan says */
   DYNA_OP_DBSIZE,  /* live keys: the sum over partitions of one replica's count */
-  DYNA_OP_FLUSH    /* FLUSHALL: every member tombstones every live key it holds */
+  DYNA_OP_FLUSH,   /* FLUSHALL: every member tombstones every live key it holds */
+  DYNA_OP_BATCH    /* a transaction (core/batch.h): val = its commands, key = one of
+                      its keys (all of one partition); the reply's resp holds their
+                      answers, one after the other */
 } dyna_op_t;
 
 /* Request flags. */

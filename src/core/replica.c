@@ -2,6 +2,7 @@
  * (see replica.h). */
 #include "core/replica.h"
 #include "util/err.h"
+#include "util/alloc.h"
 #include "core/keyspace.h"
 #include <string.h>
 #include <xxhash.h>
@@ -230,4 +231,75 @@ int dyna_replica_delete_if(const dyna_replica_t *rep, const uint8_t *skey, size_
     rep->on_change(rep->arg, dyna_skey_partition(skey, sklen), skey, sklen,
                    dyna_record_hash(skey, sklen, rec, reclen), 0);
   return 1;
+}
+
+/* ---------- batches (a transaction's writes: core/batch.h) ---------- */
+
+/* One record of a batch, made before anything is written. */
+typedef struct bwrite {
+  loc_t l;
+  uint8_t hk[DYNA_HKEY_MAX];
+  const uint8_t *k; /* its store key: l.skey, or hk for a hint */
+  size_t kl;
+  dyna_space_t sp;
+  uint64_t h_old;   /* hash of the OBJ record it replaces (0: none) */
+  dyna_buf_t rec;   /* the record to put (owned) */
+  int write;        /* 0: nothing changes (a merge the record already covers) */
+} bwrite_t;
+
+/* Makes the record of item i in w (nothing written). */
+static int batch_prepare(const dyna_replica_t *rep, const uint8_t *key, size_t klen, const dyna_obj_t *o,
+                         int merge, uint64_t hint_owner, bwrite_t *w) {
+  locate(rep, key, klen, &w->l);
+  w->k = w->l.skey;
+  w->kl = w->l.sklen;
+  w->sp = DYNA_SPACE_OBJ;
+  if (hint_owner) {
+    w->kl = dyna_hkey_make(w->l.skey, w->l.sklen, hint_owner, w->hk);
+    w->k = w->hk;
+    w->sp = DYNA_SPACE_HINT;
+  }
+  dyna_obj_t cur;
+  dyna_obj_init(&cur);
+  int rc = load(rep, w->sp, w->k, w->kl, &w->l, key, klen, &cur, &w->h_old);
+  if (w->sp != DYNA_SPACE_OBJ) w->h_old = 0;
+  const dyna_obj_t *out = o;
+  w->write = 1;
+  if (!rc && merge) {
+    if (dyna_obj_descends(&cur, o)) w->write = 0;
+    else rc = dyna_obj_merge(&cur, o);
+    out = &cur;
+  }
+  if (!rc && w->write) {
+    dyna_record_encode(key, klen, out, &w->rec);
+    if (w->rec.oom) rc = DYNA_ENOMEM;
+  }
+  dyna_obj_clear(&cur);
+  return rc;
+}
+
+int dyna_replica_write_batch(const dyna_replica_t *rep, size_t n, const uint8_t *const *keys,
+                             const size_t *klens, const dyna_obj_t *objs, int merge,
+                             uint64_t hint_owner, size_t *nwritten) {
+  *nwritten = 0;
+  bwrite_t *w = n ? dyna_calloc(n, sizeof(*w)) : NULL;
+  if (n && !w) return DYNA_ENOMEM;
+  int rc = 0;
+  /* Phase 1: every record read, merged and encoded; nothing written yet. */
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = batch_prepare(rep, keys[i], klens[i], &objs[i], merge, hint_owner, &w[i]);
+  /* Phase 2: only store puts, which fail only by rolling back the store's whole
+   * uncommitted batch (store.h): the driver's commit then fails, and none of them stays. */
+  for (size_t i = 0; i < n && !rc; i++) {
+    if (!w[i].write) continue;
+    rc = dyna_store_put(rep->store, w[i].sp, w[i].k, w[i].kl, w[i].rec.data, w[i].rec.len);
+    if (rc) break;
+    (*nwritten)++;
+    if (w[i].sp == DYNA_SPACE_OBJ && rep->on_change)
+      rep->on_change(rep->arg, w[i].l.part, w[i].l.skey, w[i].l.sklen, w[i].h_old,
+                     dyna_record_hash(w[i].l.skey, w[i].l.sklen, w[i].rec.data, w[i].rec.len));
+  }
+  for (size_t i = 0; i < n; i++) dyna_buf_free(&w[i].rec);
+  dyna_free(w);
+  return rc;
 }

@@ -60,6 +60,18 @@ int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key,
 int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                        const dyna_obj_t *incoming, uint64_t hint_owner, int *changed);
 
+/* A transaction's writes (core/batch.h): n objects of keys of one partition, written
+ * all or nothing. Every record is read, merged (merge: objs[i] is merged into what is
+ * stored, and left out when that already covers it; else objs[i] replaces it) and
+ * encoded before the first store write, so any error before then writes nothing; a
+ * failed store put rolls back the store's whole uncommitted batch (store.h), so the
+ * driver's commit fails and none of them stays. Keys must be distinct. Records go to
+ * the OBJ space, or as hints for hint_owner. *nwritten: records written. Returns 0,
+ * DYNA_ECORRUPT, DYNA_ENOMEM or a store error. O(n) store reads and writes. */
+int dyna_replica_write_batch(const dyna_replica_t *rep, size_t n, const uint8_t *const *keys,
+                             const size_t *klens, const dyna_obj_t *objs, int merge,
+                             uint64_t hint_owner, size_t *nwritten);
+
 /* Replaces key's stored object with o, merge or not: only for DYNA_BUG_OVERWRITE, the
  * deliberate fault the simulator must catch. */
 int dyna_replica_overwrite(const dyna_replica_t *rep, const uint8_t *key, size_t klen,

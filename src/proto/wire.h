@@ -20,13 +20,16 @@
  *   GOSSIP    obj = encoded cluster state
  *   JOIN      obj = the joiner's encoded member record; answered by GOSSIP
  *   PUT       req, key, obj = encoded object to merge; node = intended owner when the
- *             write is a hint (0 otherwise); flags bit 0 = handoff, bit 1 = anti-entropy
+ *             write is a hint (0 otherwise); flags bit 0 = handoff, bit 1 = anti-entropy,
+ *             bit 2 = a transaction's batch: obj = every key and its object
+ *             (core/batch.h), key = the first of them, applied all or nothing
  *   PUT_ACK   req, status
  *   GET       req, key
  *   GET_RESP  req, status, obj (empty when absent)
  *   FWD       req, key, ctx = encoded context, val = value, flags = request flags
  *             (bit 0 blind, bit 1 delete, bit 2 typed: val = the command's arguments
- *             (dyna_wire_put_args), bit 3 keep the key's expiry), w = write quorum,
+ *             (dyna_wire_put_args), bit 3 keep the key's expiry, bit 4 a transaction:
+ *             val = its commands, core/batch.h), w = write quorum,
  *             node = a PUT's expiry (wall ms, 0 none)
  *   FWD_RESP  req, status, ctx = new context, flags bit 0 = a live value existed,
  *             bit 1 = a typed write that wrote nothing; val = a typed write's RESP answer
@@ -77,11 +80,13 @@ typedef enum {
 
 #define DYNA_PUT_HANDOFF 0x1u
 #define DYNA_PUT_AAE 0x2u
+#define DYNA_PUT_BATCH 0x4u  /* obj = a transaction's keys and objects (core/batch.h) */
 #define DYNA_FWD_BLIND 0x1u
 #define DYNA_FWD_DELETE 0x2u
 #define DYNA_FWD_TYPED 0x4u   /* val = the typed write's arguments (dyna_wire_put_args) */
 #define DYNA_FWD_KEEPTTL 0x8u /* a PUT that keeps the key's expiry */
 #define DYNA_FWD_RESP3 0x10u  /* a typed write whose answer is RESP3 (the client's protocol) */
+#define DYNA_FWD_BATCH 0x20u  /* val = a transaction's commands (core/batch.h) */
 #define DYNA_FWD_RESP_EXISTED 0x1u /* FWD_RESP: a live value existed */
 #define DYNA_FWD_RESP_NOWRITE 0x2u /* FWD_RESP: a typed write that changed nothing */
 

@@ -25,7 +25,7 @@
 #define DYNA_WORD_TIMEOUT "TIMEOUT"
 #define DYNA_WORD_NOPROTO "NOPROTO"
 #define DYNA_WORD_WRONGTYPE "WRONGTYPE" /* a command on a key of another type */
-#define DYNA_WORD_CROSSSLOT "CROSSSLOT" /* keys of one transaction in two slots (to come) */
+#define DYNA_WORD_CROSSSLOT "CROSSSLOT" /* keys of one transaction in two partitions (cmd_multi.c) */
 
 /* The whole error a node answers when it could not allocate for a command. */
 #define DYNA_ERR_OOM DYNA_WORD_ERR " out of memory"

@@ -163,13 +163,14 @@ void dyna_cmd_hello(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   dyna_resp_put_array(b, 0);
 }
 
-/* RESET, as Redis 7.0's: the connection as it was accepted: RESP2, no name; answers
- * +RESET. (Transactions and WATCH, where served, are dropped by their own code.) */
+/* RESET, as Redis 7.0's: the connection as it was accepted: RESP2, no name, out of MULTI
+ * with no WATCH; answers +RESET. */
 void dyna_cmd_reset(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
   (void)a;
   c->proto = DYNA_RESP2;
   c->name[0] = 0;
+  dyna_txn_reset(c);
   dyna_resp_put_simple(dyna_conn_answer_now(c), "RESET");
 }
 

@@ -423,6 +423,31 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("server", "1.0.0", "O(1)", "Returns the node's state and counters as text, by section."),
      .fn = dyna_cmd_info},
 
+    /* transactions (cmd_multi.c): the commands of one partition, run as one batch */
+    {.name = "multi", .arity = 1, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+     .acl = ACL_FAST | ACL_TRANSACTION,
+     DOCS("transactions", "1.2.0", "O(1)", "Starts a transaction: the commands that follow are queued until EXEC."),
+     .fn = dyna_cmd_multi},
+    {.name = "exec", .arity = 1, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG,
+     .acl = ACL_SLOW | ACL_TRANSACTION,
+     DOCS("transactions", "1.2.0", "Depends on commands in the transaction",
+          "Runs the queued commands (keys of one partition) at one coordinator and replicates their writes "
+          "as one batch; nil when a watched key changed."),
+     .fn = dyna_cmd_exec},
+    {.name = "discard", .arity = 1, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+     .acl = ACL_FAST | ACL_TRANSACTION,
+     DOCS("transactions", "2.0.0", "O(N), when N is the number of queued commands",
+          "Forgets the queued commands and the watched keys."),
+     .fn = dyna_cmd_discard},
+    {.name = "watch", .arity = -2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+     KEYS(1, -1, 1), .acl = ACL_FAST | ACL_TRANSACTION, .key_flags = "RO",
+     DOCS("transactions", "2.2.0", "O(1) for every key.",
+          "Watches keys (a quorum read of each): EXEC answers nil if one changed before it."),
+     .fn = dyna_cmd_watch},
+    {.name = "unwatch", .arity = 1, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+     .acl = ACL_FAST | ACL_TRANSACTION,
+     DOCS("transactions", "2.2.0", "O(1)", "Forgets every watched key."), .fn = dyna_cmd_unwatch},
+
     /* Dyna's own (cmd_dyna.c) */
     {.name = "dyna.get", .arity = -2, .flags = CMD_READONLY, KEYS(1, 1, 1), .acl = ACL_READ | ACL_SLOW,
      .key_flags = "RO access",
@@ -1046,6 +1071,8 @@ static void rejected(dyna_server_t *s, const dyna_cmd_t *cmd) {
 void dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *rc) {
   dyna_args_t a = {rc->argc, rc->base, rc->argo, rc->argl};
   const dyna_cmd_t *cmd = dyna_cmd_lookup(dyna_arg(&a, 0), dyna_arg_len(&a, 0));
+  const dyna_cmd_t *row = NULL; /* the row whose handler runs */
+  int queue = dyna_txn_queueing(c, cmd); /* inside MULTI (cmd_multi.c) */
   if (!cmd) {
     rejected(s, NULL);
     unknown_command(c, &a);
@@ -1061,10 +1088,13 @@ void dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *rc) {
       rejected(s, sub);
       dyna_conn_answer_arity_error(c, sub->name);
     } else {
-      run(s, c, sub, &a);
+      row = sub;
     }
   } else {
-    run(s, c, cmd, &a);
+    row = cmd;
   }
+  if (row && queue) dyna_txn_queue(s, c, &a, row);
+  else if (row) run(s, c, row, &a);
+  else if (queue) dyna_txn_error(c); /* refused at queue time: EXEC aborts */
   dyna_conn_flush_slots(s, c);
 }

@@ -233,6 +233,18 @@ void dyna_cmd_typed_read(dyna_server_t *s, slot_t *slot, const dyna_node_reply_t
 /* cmd_cluster.c: the Redis Cluster commands cluster-aware clients route by */
 dyna_cmd_fn_t dyna_cmd_cluster_slots, dyna_cmd_cluster_shards, dyna_cmd_cluster_nodes, dyna_cmd_cluster_info,
     dyna_cmd_cluster_keyslot, dyna_cmd_cluster_myid, dyna_cmd_cluster_keysinslot, dyna_cmd_readonly;
+/* cmd_multi.c: transactions (MULTI ... EXEC over core/batch.h) */
+dyna_cmd_fn_t dyna_cmd_multi, dyna_cmd_exec, dyna_cmd_discard, dyna_cmd_watch, dyna_cmd_unwatch;
+/* 1 when c is inside MULTI and cmd (NULL: unknown) is to be queued rather than run:
+ * every command but EXEC DISCARD MULTI WATCH QUIT RESET. */
+int dyna_txn_queueing(const conn_t *c, const dyna_cmd_t *cmd);
+/* Queues the command a (row: its row, arity checked) in c's transaction, answering
+ * +QUEUED, or refuses it (answered) and dooms the EXEC. */
+void dyna_txn_queue(dyna_server_t *s, conn_t *c, const dyna_args_t *a, const dyna_cmd_t *row);
+/* RESET: leaves MULTI (its queue dropped) and forgets every WATCH. */
+void dyna_txn_reset(conn_t *c);
+/* A command refused by the dispatcher (unknown, arity) inside MULTI: dooms the EXEC. */
+void dyna_txn_error(conn_t *c);
 /* cmd_command.c: the table, described */
 dyna_cmd_fn_t dyna_cmd_command, dyna_cmd_command_count, dyna_cmd_command_info,
     dyna_cmd_command_docs, dyna_cmd_command_list, dyna_cmd_command_getkeys,

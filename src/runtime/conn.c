@@ -162,6 +162,7 @@ static void on_conn_closed(uv_handle_t *h) {
   dyna_buf_free(&c->in);
   dyna_wq_free(&c->wq);
   dyna_resp_parser_free(&c->parser);
+  dyna_txn_free(c->txn);
   dyna_free(c);
 }
 

@@ -141,7 +141,11 @@ typedef struct conn {
   int no_evict, no_touch;    /* CLIENT NO-EVICT / NO-TOUCH: kept and shown, nothing else */
   uint32_t cur_stat;         /* while a handler runs: 1 + its row index, given to the slots
                                 it pushes (slot_t.stat); 0 otherwise */
+  struct dyna_txn *txn;      /* MULTI's queue and WATCH's keys (cmd_multi.c; owned, NULL
+                                until the first MULTI or WATCH) */
 } conn_t;
+/* Frees a connection's transaction state (cmd_multi.c); NULL: no-op. */
+void dyna_txn_free(struct dyna_txn *t);
 
 /* ---- the slot pool (conn.c): paired get/put, as twemproxy's msg_get/msg_put ---- */
 

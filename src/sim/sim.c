@@ -115,6 +115,7 @@ static void replay_cmd(const sim_opts_t *o, char *out, size_t cap) {
   if (o->nodes != d.nodes) ADD(" --nodes %u", o->nodes);
   if (o->keys != d.keys) ADD(" --keys %u", o->keys);
   if (o->types) ADD(" --types %s", o->types_arg ? o->types_arg : "all");
+  if (o->txn) ADD(" --txn");
   if (o->clients != d.clients) ADD(" --clients %u", o->clients);
   if (o->ring_size != d.ring_size) ADD(" --ring-size %u", o->ring_size);
   if (o->zones != d.zones) ADD(" --zones %u", o->zones);
@@ -355,6 +356,8 @@ static void usage(FILE *out) {
 "  --types LIST       typed keys beside the register keys: counter, set, hash, zset,\n"
 "                     list, expire, or all (comma list; types this build lacks are\n"
 "                     skipped); checked as docs/simulation.md, \"Typed keys\", says\n"
+"  --txn              with --types: about half of the typed writes are sent as\n"
+"                     one-command transactions (MULTI/EXEC's batch), checked alike\n"
 "  --duration MS      simulated workload time in ms (default 10000)\n"
 "  --faults MIX       none | loss | partition | crash | churn | clock | dup | diskerr |\n"
 "                     all, or a comma list; all = loss,partition,crash,churn,clock\n"
@@ -451,6 +454,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--types")) { bad = sim_types_parse(v, &o.types); o.types_arg = v; }
     else if (!strcmp(f, "--commit-ms")) bad = parse_u64(v, &o.commit_ms) || o.commit_ms > 1000;
     else if (!strcmp(f, "--strict")) { o.strict = 1; used = 0; }
+    else if (!strcmp(f, "--txn")) { o.txn = 1; used = 0; }
     else if (!strcmp(f, "--read-all")) { o.read_all = 1; used = 0; }
     else if (!strcmp(f, "--durable-reads")) { o.durable_reads = 1; used = 0; }
     else if (!strcmp(f, "--latency")) { o.latency = 1; used = 0; }

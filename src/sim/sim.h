@@ -73,6 +73,8 @@ typedef struct sim_opts {
   uint32_t types;        /* --types: ST_* bits (sim/types.h); typed keys follow the
                             register keys */
   const char *types_arg; /* --types as given (for the replay command) */
+  int txn;               /* --txn: about half of the typed writes go as one-command
+                            transactions (DYNA_OP_BATCH, core/batch.h) */
 } sim_opts_t;
 
 /* How a client picks the node it sends a request to (--routing). */

@@ -2,8 +2,10 @@
  *
  * With --types, typed keys follow workload.c's register keys; a client's cycle that
  * picks one sends one typed write (DYNA_OP_TYPED, the command resolved with
- * dyna_typed_find, as the runtime's cmd_typed.c does) and records the answer:
- * acknowledged (status 0, a non-error RESP answer), rejected (an error answer: nothing
+ * dyna_typed_find, as the runtime's cmd_typed.c does); with --txn about half of them
+ * go as a transaction of that one command instead (DYNA_OP_BATCH, core/batch.h:
+ * coordinated, forwarded and replicated as a batch), whose answer is the command's own.
+ * The client records the answer: acknowledged (status 0, a non-error RESP answer), rejected (an error answer: nothing
  * was written, core/typed.h) or unknown (a failed request, a lost connection, or still
  * pending at the end: it may or may not have happened).
  *
@@ -35,6 +37,7 @@
  *   (c), replicas byte-equal, is checks.c's convergence check: dyna_obj_equal compares
  *   the typed states too.
  */
+#include "core/batch.h"
 #include "core/crdt_ops.h"
 #include "core/typed.h"
 #include "util/alloc.h"
@@ -86,6 +89,7 @@ struct sim_types {
   int64_t max_off;          /* the largest wall-clock offset seen on any node */
   uint64_t sent, acked, rejected, unknown, checked_members, checked_expired;
   targv_t args;             /* the arguments of the last request built */
+  dyna_buf_t batch;         /* --txn: the commands of the last transaction built (owned) */
 };
 
 uint32_t sim_types_count(const sim_opts_t *o) {
@@ -157,6 +161,7 @@ void sim_types_free(sim_world_t *w) {
   dyna_free(s->k);
   dyna_free(s->cl_key);
   dyna_free(s->cl_op);
+  dyna_buf_free(&s->batch);
   dyna_free(s);
   w->types = NULL;
 }
@@ -273,6 +278,17 @@ int sim_types_start(sim_world_t *w, uint32_t c, uint32_t tk, const char *name, s
   if (del) {
     req->op = DYNA_OP_DEL;
     req->flags = DYNA_REQ_BLIND;
+  } else if (w->o.txn && sim_rng_chance(r, 0.5)) {
+    /* A transaction of this one command: its answer is the command's own. */
+    dyna_buf_t one = DYNA_BUF_INIT;
+    dyna_batch_put_cmd(&one, ap->n, ap->v, ap->l);
+    dyna_buf_reset(&s->batch);
+    dyna_batch_finish(&s->batch, 1, &one);
+    dyna_buf_free(&one);
+    if (s->batch.oom) abort();
+    req->op = DYNA_OP_BATCH;
+    req->val = s->batch.data;
+    req->vlen = s->batch.len;
   } else {
     req->op = DYNA_OP_TYPED;
     req->cmd = dyna_typed_find(ap->v[0], ap->l[0]);
@@ -308,7 +324,7 @@ void sim_types_reply(sim_world_t *w, uint32_t c, const dyna_node_reply_t *r) {
   if (r->status) { op->status = TW_UNKNOWN; s->unknown++; return; }
   /* An error answer writes nothing; nor does an EXPIRE answered 0 (its coordinator did
    * not see the key). */
-  if (r->op == DYNA_OP_TYPED && r->resp.len &&
+  if ((r->op == DYNA_OP_TYPED || r->op == DYNA_OP_BATCH) && r->resp.len &&
       (r->resp.data[0] == '-' || (op->op == OP_EXPIRE && r->resp.len >= 2 && !memcmp(r->resp.data, ":0", 2)))) {
     op->status = TW_REJECTED;
     s->rejected++;

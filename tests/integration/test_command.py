@@ -29,6 +29,7 @@ COMMANDS |= {"cluster", "readonly", "readwrite"}
 # The key space (runtime/cmd_keys.c).
 COMMANDS |= {"scan", "keys", "randomkey", "dbsize", "flushall", "flushdb", "touch", "unlink", "rename",
              "renamenx", "copy"}
+COMMANDS |= {"multi", "exec", "discard", "watch", "unwatch"}  # transactions (runtime/cmd_multi.c)
 COMMANDS |= TYPED
 SUBCOMMANDS = {
     "client": {"client|getname", "client|help", "client|id", "client|info", "client|kill", "client|list",

@@ -288,6 +288,22 @@ def t_shapes(h):
         h.eq("GETDEL missing: null", w.call("GETDEL", "nokey"), NULL)
         h.eq("INCR", w.call("INCR", "views"), 1)
         h.eq("INCRBYFLOAT: a bulk string (as Redis 7.0)", w.call("INCRBYFLOAT", "views", "0.5"), b"1.5")
+        # ---- a transaction: EXEC's answers in the client's protocol
+        h.eq("MULTI", w.call("MULTI"), "OK")
+        for cmd in (("GET", "{tx}none"), ("ZADD", "{tx}z", "1.5", "m"), ("ZSCORE", "{tx}z", "m"),
+                    ("HSET", "{tx}h", "f", "v"), ("HGETALL", "{tx}h")):
+            h.eq("queued %s" % cmd[0], w.call(*cmd), "QUEUED")
+        got = w.call("EXEC")
+        h.eq("EXEC in RESP3: null, 1, a double, 1, a map", (got[0], got[1], got[2], got[3], type(got[4])),
+             (NULL, 1, 1.5, 1, Map))
+        w.call("WATCH", "{tx}w")
+        Conn(ns[1]).call("SET", "{tx}w", "changed")
+        w.call("MULTI")
+        w.call("SET", "{tx}w", "mine")
+        h.eq("EXEC after a watched key changed: RESP3's null", w.call_raw("EXEC"), b"_\r\n")
+        h.eq("MULTI, then RESET", (w.call("MULTI"), w.call("RESET")), ("OK", "RESET"))
+        h.eq("RESET left MULTI: EXEC without MULTI", w.call("EXEC"), RespError("ERR EXEC without MULTI"))
+        h.expect("HELLO 3 again", w.call("HELLO", "3")[b"proto"] == 3)
         # ---- sets
         h.eq("SADD", w.call("SADD", "fruit", "apple", "pear", "fig"), 3)
         got = r.call("SMEMBERS", "fruit")

@@ -62,10 +62,12 @@ def coverage():
 
 
 def campaigns():
-    # 4 mixes x 40 seeds of 5 s of workload; "all" includes clock skew and steps.
+    # 5 mixes x 40 seeds of 5 s of workload; "all" includes clock skew and steps; --txn
+    # sends about half of the typed writes as one-command transactions (core/batch.h).
     for name, extra in [("all", ["--faults", "all"]), ("all,diskerr", ["--faults", "all,diskerr"]),
                         ("all --commit-ms 2", ["--faults", "all", "--commit-ms", 2]),
-                        ("clock", ["--faults", "clock"])]:
+                        ("clock", ["--faults", "clock"]),
+                        ("all --txn", ["--faults", "all", "--txn"])]:
         rc, out = sim("--seeds", f"1..{C40}", "--types", "all", *extra, "--duration", 5000, "--quiet")
         check(rc == 0 and re.search(rf"^{C40} seeds, 0 failed", out, re.M) is not None,
               f"{C40} seeds of --types all --faults {name} pass every check", out)

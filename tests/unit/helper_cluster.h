@@ -1,7 +1,7 @@
-/* helper_cluster.h: small clusters of core nodes driven by hand, shared by test_node.c
- * and test_typed_path.c: node i is T[i] (a memory store and a dyna_node_t), a tiny
+/* helper_cluster.h: small clusters of core nodes driven by hand, shared by test_node.c,
+ * test_typed_path.c and test_batch.c: node i is T[i] (a memory store and a dyna_node_t), a tiny
  * in-test network delivers frames in order and drops those on cut links, and `now` is
- * the monotonic clock the test advances (run). Linked only into those two tests
+ * the monotonic clock the test advances (run). Linked only into those tests
  * (CMakeLists.txt). setup/teardown are the cmocka fixtures that reset all of this. */
 #ifndef DYNA_TEST_HELPER_CLUSTER_H
 #define DYNA_TEST_HELPER_CLUSTER_H
