@@ -15,13 +15,14 @@
 #
 # Environment (all optional):
 #   DYNA_SIM=path  the simulator (default: $(dirname $0)/../bin/dyna-sim, built by `make`)
-#   SEEDS="1 2 ... 20"  NODES=100 RING=1024 KEYS=1000 CLIENTS=200 DURATION=8000
+#   SEEDS=1..20 (or a list: "3 7 9")  NODES=100 RING=1024 KEYS=1000 CLIENTS=200 DURATION=8000
 #   EXTRA="..."    more dyna-sim options (e.g. --aae-ms 100000000: read repair only)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 DYNA_SIM=${DYNA_SIM:-$here/../bin/dyna-sim}
-SEEDS=${SEEDS:-$(seq 1 20)}
+SEEDS=${SEEDS:-1..20}
+if [[ $SEEDS =~ ^([0-9]+)\.\.([0-9]+)$ ]]; then SEEDS=$(seq "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"); fi
 NODES=${NODES:-100}
 RING=${RING:-1024}
 KEYS=${KEYS:-1000}

@@ -12,7 +12,8 @@ of the others at the instant of each check, which is how the probe once reported
 and that every replica agrees within LIMIT_MS of the heal.
 
 Environment: DYNA_BIN = directory holding dyna-sim (CTest sets it; it may be an ASan
-build, which runs fewer seeds). Budget: about 25 s with gcc -O2 on 2 shared cores (ASan: 2 seeds at 40 nodes).
+build, which runs one seed at 40 nodes and not the 100-node run). Budget: about 25 s
+of CPU with gcc -O2, about 30 s under ASan+UBSan.
 """
 import os
 import re
@@ -24,7 +25,9 @@ from simlib import BIN, FAILURES, SANITIZED, check, sim  # noqa: E402
 
 SMALL = ("--nodes", 40, "--ring-size", 512, "--keys", 400, "--clients", 80, "--duration", 8000)
 FULL = ("--nodes", 100, "--ring-size", 1024, "--keys", 1000, "--clients", 200, "--duration", 8000)
-SEEDS = (1, 2) if SANITIZED else (1, 2, 3, 4, 5)
+# Under the sanitizers (5-10 times slower) one seed at 40 nodes and its read-repair-only
+# twin: the same code paths; the 100-node run is the gcc build's.
+SEEDS = (1,) if SANITIZED else (1, 2, 3, 4, 5)
 # Seeds 1..5 at 40 nodes converge in 2.4-3.7 s; with anti-entropy off (read repair by the
 # clients' reads only) seeds 1, 2, 3, 5 take 6-11 s, so the limit catches anti-entropy
 # that stops working. 100 nodes, seed 1: 4.95 s (bench/converge.sh: seeds 1..20, 3.4-6.5 s).
@@ -70,9 +73,9 @@ def main():
     rr = converge(SEEDS[0], SMALL, None, "--aae-ms", 100000000)
     check(with_aae[0] is not None and (rr is None or rr > with_aae[0]),
           f"40 nodes, seed {SEEDS[0]}: read repair alone is slower ({rr} ms) than with anti-entropy ({with_aae[0]} ms)")
-    # The issue-21 regression at its own size: 100 nodes converge (the gcc build only
-    # would be quicker, but the sanitizers must see the 100-node paths too).
-    converge(1, FULL, LIMIT_FULL_MS)
+    # The issue-21 regression at its own size (it reported "N still differ 60 s after").
+    if not SANITIZED:
+        converge(1, FULL, LIMIT_FULL_MS)
     print(f"{len(FAILURES)} failure(s) in {time.time() - t:.1f} s")
     return 1 if FAILURES else 0
 
