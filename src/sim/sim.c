@@ -214,7 +214,8 @@ static int warm_up(sim_world_t *w, uint64_t *node_ms) {
 }
 
 /* --experiment converge: one partition in the middle of the workload; after it heals,
- * clients only read, and the time until every key's replicas are equal is measured. */
+ * clients only read (no write is submitted after the heal: the line says so), and the
+ * time until every key's replicas are equal is measured. */
 static void converge_probe(sim_world_t *w, uint64_t t0, uint64_t *node_ms, FILE *out) {
   uint64_t d = w->o.duration_ms;
   run_counting(w, t0 + d / 4, node_ms);
@@ -227,18 +228,19 @@ static void converge_probe(sim_world_t *w, uint64_t t0, uint64_t *node_ms, FILE 
   for (uint32_t i = 0; i < w->nnodes; i++) w->nodes[i].grp = 0;
   sim_net_topology_changed(w);
   w->read_only = 1;
-  uint64_t heal = w->now, done = 0;
+  uint64_t heal = w->now, done = 0, writes = sim_work_writes(w);
   uint32_t bad = 0;
   while (w->now < heal + 60000) {
     run_counting(w, w->now + 50, node_ms);
     if (sim_work_converged(w, &bad)) { done = w->now; break; }
   }
+  writes = sim_work_writes(w) - writes;
   if (done)
-    fprintf(out, "  converge: %u of %u keys diverged at the heal; all replicas equal %" PRIu64 " ms after it (clients only read; read repair, hinted handoff and anti-entropy run)\n",
-            bad_before, w->o.keys, done - heal);
+    fprintf(out, "  converge: %u of %u keys diverged at the heal; all replicas equal %" PRIu64 " ms after it (clients only read: %" PRIu64 " writes after the heal; read repair, hinted handoff and anti-entropy run)\n",
+            bad_before, w->o.keys, done - heal, writes);
   else
-    fprintf(out, "  converge: %u of %u keys diverged at the heal; %u still differ 60 s after it\n",
-            bad_before, w->o.keys, bad);
+    fprintf(out, "  converge: %u of %u keys diverged at the heal; %u still differ 60 s after it (%" PRIu64 " writes after the heal)\n",
+            bad_before, w->o.keys, bad, writes);
   w->read_only = 0;
 }
 

@@ -260,6 +260,8 @@ void sim_work_check_repaired(sim_world_t *w);
 /* 1 when every key's replicas (first N of the reference ring) hold equal objects;
  * *bad gets the number of keys that do not. */
 int sim_work_converged(sim_world_t *w, uint32_t *bad);
+/* Writes submitted so far (register, blind, delete and typed). */
+uint64_t sim_work_writes(const sim_world_t *w);
 
 /* ---- faults.c ---- */
 void sim_faults_plan(sim_world_t *w, uint64_t t0, uint64_t t1);
