@@ -7,6 +7,7 @@
  *     element        kept iff anything is left in it
  *   expiry values    the same rule as element values
  *   context          max per actor
+ *   deletion stamp   the newest del_ms; the deletes' contexts max per actor
  *
  * Two states holding the same dot hold the same value, by construction (only the
  * dot's actor makes it, once). Corrupt or hostile inputs may disagree: the merge then
@@ -178,6 +179,31 @@ static int merge_ctx(const dyna_crdt_t *a, const dyna_crdt_t *b, dyna_crdt_t *t)
   return k > DYNA_CRDT_MAX_ACTORS ? DYNA_ETOOBIG : 0;
 }
 
+/* The deletion stamps: the newest del_ms, the deletes' contexts max per actor. */
+static int merge_del(const dyna_crdt_t *a, const dyna_crdt_t *b, dyna_crdt_t *t) {
+  t->del_ms = a->del_ms > b->del_ms ? a->del_ms : b->del_ms;
+  size_t n = a->ndel + b->ndel;
+  if (n == 0) return 0;
+  t->del = dyna_malloc(n * sizeof(*t->del));
+  if (!t->del) return DYNA_ENOMEM;
+  size_t i = 0, j = 0, k = 0;
+  while (i < a->ndel || j < b->ndel) {
+    if (j >= b->ndel || (i < a->ndel && a->del[i].actor < b->del[j].actor)) {
+      t->del[k++] = a->del[i++];
+    } else if (i >= a->ndel || b->del[j].actor < a->del[i].actor) {
+      t->del[k++] = b->del[j++];
+    } else {
+      t->del[k] = a->del[i];
+      if (b->del[j].counter > t->del[k].counter) t->del[k].counter = b->del[j].counter;
+      k++;
+      i++;
+      j++;
+    }
+  }
+  t->ndel = k;
+  return 0;
+}
+
 int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src) {
   if (dst->type != src->type) return DYNA_EINVAL;
   const dyna_crdt_t *A = dst, *B = src;
@@ -185,6 +211,8 @@ int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src) {
   dyna_crdt_t t;
   dyna_crdt_init(&t, dst->type);
   int rc = merge_ctx(A, B, &t);
+  if (rc) goto done;
+  rc = merge_del(A, B, &t);
   if (rc) goto done;
   if (dyna_crdt_bugs & DYNA_BUG_EXPIRY_NO_MERGE) rc = merge_vals(A, A->exp, A->nexp, A, A->exp, A->nexp, &t.exp, &t.nexp);
   else rc = merge_vals(A, A->exp, A->nexp, B, B->exp, B->nexp, &t.exp, &t.nexp);

@@ -136,6 +136,9 @@ typedef struct dyna_node_cfg {
                                         is coordinated twice: a push lands twice */
 #define DYNA_BUG_TYPED_NO_MERGE 0x400u /* a typed merge takes the other side's state
                                         whole instead of merging */
+#define DYNA_BUG_DEL_FORGETS 0x1000u /* a DEL of a typed key (dyna_crdt_delete) forgets the
+                                        dots it removed (drops its context), so a replica
+                                        that missed the delete brings the members back */
 
 /* The defaults of the node's options, the only ones: dynad takes them from here for every
  * option that lands in the node (runtime/options.c), as the simulator and the tests do. */

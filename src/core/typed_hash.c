@@ -207,7 +207,7 @@ static int cmd_hdel(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env
   /* Emptied: delete the key and its deadline (crdt_ops.h: the old TTL must not carry
    * over to the key's next life; the deadline lives in the object's KEY state). */
   if (rc >= 0 && !dyna_crdt_exists(s)) {
-    rc = dyna_crdt_delete(s, env->actor);
+    rc = dyna_crdt_delete(s, env->actor, env->now_ms);
     if (rc == 0) rc = dyna_obj_drop_deadline(o, env->actor);
   }
   dyna_obj_typed_done(o);

@@ -270,7 +270,7 @@ static int remove_members(dyna_obj_t *o, const zname_t *names, size_t n, const d
   if (rc) return rc;
   for (size_t i = 0; i < n && rc >= 0; i++) rc = dyna_crdt_zrem(s, env->actor, names[i].m, names[i].len);
   int emptied = rc >= 0 && dyna_crdt_count(s) == 0;
-  if (emptied) rc = dyna_crdt_delete(s, env->actor);
+  if (emptied) rc = dyna_crdt_delete(s, env->actor, env->now_ms);
   dyna_obj_typed_done(o);
   if (emptied && rc == 0) rc = dyna_obj_drop_deadline(o, env->actor);
   return rc < 0 ? dyna_typed_error(rc, resp) : 0;
@@ -832,7 +832,7 @@ static int zstore_result(dyna_obj_t *dst, const zname_t *names, const double *sc
     /* Remove every member observed, last first (a removal moves no element before it). */
     for (size_t i = s->n; rc >= 0 && i-- > 0;)
       rc = dyna_crdt_zrem(s, env->actor, s->e[i]->key, s->e[i]->klen);
-    if (rc >= 0 && k == 0) rc = dyna_crdt_delete(s, env->actor);
+    if (rc >= 0 && k == 0) rc = dyna_crdt_delete(s, env->actor, env->now_ms);
     for (size_t i = 0; i < k && rc >= 0; i++) {
       double out;
       rc = dyna_crdt_zadd(s, env->actor, r[i].m, r[i].len, sc[i], 0, &out);
