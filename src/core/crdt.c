@@ -178,8 +178,9 @@ int dyna_crdt_delete(dyna_crdt_t *s, uint64_t actor, uint64_t now_ms) {
   s->ndel = s->nctx;
   if (now_ms > s->del_ms) s->del_ms = now_ms;
   if (s->del_ms == 0) s->del_ms = 1; /* a stamp of 0 would read as "never deleted" */
-  if ((dyna_crdt_bugs & DYNA_BUG_DEL_FORGETS) && s->n == 0) { /* test-only bug */
-    s->nctx = s->ndel = 0;
+  if ((dyna_crdt_bugs & DYNA_BUG_DEL_FORGETS) && s->n == 0 && s->nctx > 1) {
+    s->nctx = 1; /* test-only bug: the dots of every actor but the first are forgotten */
+    s->ndel = 0;
     s->del_ms = 0;
   }
   return 0;
