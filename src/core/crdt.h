@@ -96,12 +96,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* An increment whose result would not fit (Redis: "increment or decrement would
- * overflow"). Not yet in dyna_err.h (owned by another part): the lead moves it there. */
-#ifndef DYNA_ERANGE
-#define DYNA_ERANGE (-30100)
-#endif
-
 #define DYNA_CRDT_VERSION 2 /* the newest; written only for a state with a deletion stamp */
 
 enum dyna_crdt_type {

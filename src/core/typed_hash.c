@@ -27,7 +27,7 @@
 
 #define ERR_HASH_NOT_INT "ERR hash value is not an integer"
 #define ERR_HASH_NOT_FLOAT "ERR hash value is not a float"
-#define ERR_OVERFLOW "ERR increment or decrement would overflow"
+#define ERR_OVERFLOW DYNA_WORD_ERR " " DYNA_MSG_OVERFLOW
 #define ERR_NAN_INF "ERR value is NaN or Infinity"
 #define ERR_PRODUCE_NAN "ERR increment would produce NaN or Infinity"
 #define ERR_RANGE_LL                                                                       \
