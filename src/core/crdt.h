@@ -189,6 +189,14 @@ extern uint32_t dyna_crdt_bugs;
  * Cost O(|dst| + |src|). */
 int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src);
 
+/* out (initialised; replaced on success, unchanged on error) := merge(a, b), built from
+ * a and b without copying either first. Errors as dyna_crdt_merge. O(|a| + |b|). */
+int dyna_crdt_merged(dyna_crdt_t *out, const dyna_crdt_t *a, const dyna_crdt_t *b);
+/* 1 when merging a into b would leave b exactly as it is (b has every value, removal,
+ * contribution, expiry and deletion stamp of a); 0 otherwise (also for types that
+ * differ). Allocates nothing. O(|a| + |b| + |a| log |context|). */
+int dyna_crdt_descends(const dyna_crdt_t *b, const dyna_crdt_t *a);
+
 /* Appends the canonical encoding of s to out (check out->oom). */
 void dyna_crdt_encode(const dyna_crdt_t *s, dyna_buf_t *out);
 /* Decodes into s (initialised; replaced on success, untouched on error). Returns 0,

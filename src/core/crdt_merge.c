@@ -204,12 +204,10 @@ static int merge_del(const dyna_crdt_t *a, const dyna_crdt_t *b, dyna_crdt_t *t)
   return 0;
 }
 
-int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src) {
-  if (dst->type != src->type) return DYNA_EINVAL;
-  const dyna_crdt_t *A = dst, *B = src;
-  if (dyna_crdt_bugs & DYNA_BUG_TYPED_NO_MERGE) A = src;
-  dyna_crdt_t t;
-  dyna_crdt_init(&t, dst->type);
+/* *t (initialised empty, of A's type) := the join of A and B, built from both without
+ * copying either first; on error t is cleared. */
+static int merge_build(const dyna_crdt_t *A, const dyna_crdt_t *B, dyna_crdt_t *tp) {
+  dyna_crdt_t t = *tp;
   int rc = merge_ctx(A, B, &t);
   if (rc) goto done;
   rc = merge_del(A, B, &t);
@@ -240,11 +238,117 @@ int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src) {
   }
   if (t.n > DYNA_CRDT_MAX_ELEMS) rc = DYNA_ETOOBIG;
 done:
-  if (rc) {
-    dyna_crdt_clear(&t);
-    return rc;
-  }
+  if (rc) dyna_crdt_clear(&t);
+  *tp = t;
+  return rc;
+}
+
+int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src) {
+  if (dst->type != src->type) return DYNA_EINVAL;
+  const dyna_crdt_t *A = dst, *B = src;
+  if (dyna_crdt_bugs & DYNA_BUG_TYPED_NO_MERGE) A = src;
+  dyna_crdt_t t;
+  dyna_crdt_init(&t, dst->type);
+  int rc = merge_build(A, B, &t);
+  if (rc) return rc;
   dyna_crdt_clear(dst);
   *dst = t;
   return 0;
+}
+
+int dyna_crdt_merged(dyna_crdt_t *out, const dyna_crdt_t *a, const dyna_crdt_t *b) {
+  if (a->type != b->type) return DYNA_EINVAL;
+  const dyna_crdt_t *A = a, *B = b;
+  if (dyna_crdt_bugs & DYNA_BUG_TYPED_NO_MERGE) A = b;
+  dyna_crdt_t t;
+  dyna_crdt_init(&t, a->type);
+  int rc = merge_build(A, B, &t);
+  if (rc) return rc;
+  dyna_crdt_clear(out);
+  *out = t;
+  return 0;
+}
+
+/* ---- descends: would merging a into b change b? (no allocation) ------------------ */
+
+/* The actor's counter in a sorted (actor, counter) table, 0 when absent. */
+static uint64_t vv_get(const dyna_crdt_ctx_entry_t *v, size_t n, uint64_t actor) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v[mid].actor < actor) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < n && v[lo].actor == actor ? v[lo].counter : 0;
+}
+
+/* 1 when every entry of x is covered by y (per actor x's counter <= y's). */
+static int vv_le(const dyna_crdt_ctx_entry_t *x, size_t nx, const dyna_crdt_ctx_entry_t *y, size_t ny) {
+  for (size_t i = 0; i < nx; i++)
+    if (vv_get(y, ny, x[i].actor) < x[i].counter) return 0;
+  return 1;
+}
+
+/* 1 when merge_vals(B, b-side values bv, A, a-side values av) gives exactly bv: every
+ * value of b survives as it is, and every value of a is b's or dropped. */
+static int vals_kept(const dyna_crdt_t *B, const dyna_crdt_val_t *bv, size_t nb, const dyna_crdt_t *A,
+                     const dyna_crdt_val_t *av, size_t na) {
+  size_t i = 0, j = 0;
+  while (i < nb || j < na) {
+    int c = i >= nb ? 1 : j >= na ? -1 : crdt_dotcmp(bv[i].actor, bv[i].counter, av[j].actor, av[j].counter);
+    if (c == 0) {
+      if (val_order(&bv[i], &av[j]) < 0) return 0; /* a's value of that dot would win */
+      i++;
+      j++;
+    } else if (c < 0) {
+      if (crdt_covers(A, bv[i].actor, bv[i].counter)) return 0; /* a removed it */
+      i++;
+    } else {
+      if (!crdt_covers(B, av[j].actor, av[j].counter)) return 0; /* b has not seen it */
+      j++;
+    }
+  }
+  return 1;
+}
+
+/* 1 when b's contributions win every actor a has. */
+static int contrib_kept(const dyna_crdt_elem_t *x, const dyna_crdt_elem_t *y) {
+  size_t i = 0;
+  for (size_t j = 0; j < y->ncontrib; j++) {
+    while (i < x->ncontrib && x->contrib[i].actor < y->contrib[j].actor) i++;
+    if (i == x->ncontrib || x->contrib[i].actor != y->contrib[j].actor) return 0;
+    if (contrib_order(&x->contrib[i], &y->contrib[j]) < 0) return 0;
+  }
+  return 1;
+}
+
+int dyna_crdt_descends(const dyna_crdt_t *b, const dyna_crdt_t *a) {
+  if (a->type != b->type) return 0;
+  if (dyna_crdt_bugs) { /* the deliberate bugs change the merge: ask it */
+    dyna_crdt_t m;
+    dyna_crdt_init(&m, b->type);
+    int same = dyna_crdt_merged(&m, b, a) == 0 && dyna_crdt_equal(&m, b);
+    dyna_crdt_clear(&m);
+    return same;
+  }
+  if (!vv_le(a->ctx, a->nctx, b->ctx, b->nctx)) return 0;
+  if (a->del_ms > b->del_ms || !vv_le(a->del, a->ndel, b->del, b->ndel)) return 0;
+  if (!vals_kept(b, b->exp, b->nexp, a, a->exp, a->nexp)) return 0;
+  size_t i = 0, j = 0;
+  while (i < b->n || j < a->n) {
+    const dyna_crdt_elem_t *x = i < b->n ? b->e[i] : NULL, *y = j < a->n ? a->e[j] : NULL;
+    int c = !y ? -1 : !x ? 1 : crdt_keycmp(x->key, x->klen, y->key, y->klen);
+    if (c == 0) {
+      if (!vals_kept(b, x->vals, x->nvals, a, y->vals, y->nvals) || !contrib_kept(x, y)) return 0;
+      i++;
+      j++;
+    } else if (c < 0) {
+      if (!vals_kept(b, x->vals, x->nvals, a, NULL, 0)) return 0;
+      i++;
+    } else {
+      if (y->ncontrib || !vals_kept(b, NULL, 0, a, y->vals, y->nvals)) return 0;
+      j++;
+    }
+  }
+  return 1;
 }

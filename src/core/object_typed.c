@@ -61,8 +61,8 @@ int dyna_obj_typed_merged(const dyna_obj_t *o, const dyna_obj_t *other, dyna_crd
     if ((dyna_crdt_bugs & DYNA_BUG_EXPIRY_NO_MERGE) && first == b && b->type == DYNA_CRDT_KEY && (!a || a->type != b->type)) { j++; continue; } /* test-only bug */
     DYNA_ASSERT(n < TYPED_MAX, "typed states %zu (types %u)", n, first->type);
     dyna_crdt_init(&t[n], first->type);
-    rc = dyna_crdt_copy(&t[n], first);
-    if (!rc && a && b && a->type == b->type) rc = dyna_crdt_merge(&t[n], b);
+    if (a && b && a->type == b->type) rc = dyna_crdt_merged(&t[n], a, b);
+    else rc = dyna_crdt_copy(&t[n], first);
     n++;
     if (a && first->type == a->type) i++;
     if (b && first->type == b->type) j++;
@@ -78,6 +78,13 @@ int dyna_obj_typed_merged(const dyna_obj_t *o, const dyna_obj_t *other, dyna_crd
 
 int dyna_obj_typed_descends(const dyna_obj_t *b, const dyna_obj_t *a) {
   if (a->ntyped == 0) return 1;
+  if (!dyna_crdt_bugs) { /* per state, without building the merge */
+    for (size_t i = 0; i < a->ntyped; i++) {
+      const dyna_crdt_t *s = dyna_obj_typed(b, a->typed[i].type);
+      if (!s || !dyna_crdt_descends(s, &a->typed[i])) return 0;
+    }
+    return 1;
+  }
   dyna_crdt_t *m;
   size_t n;
   if (dyna_obj_typed_merged(b, a, &m, &n)) return 0; /* "not known to descend" is safe */
