@@ -39,15 +39,18 @@ static int val_copy(dyna_crdt_val_t *dst, const dyna_crdt_val_t *src) {
 
 /* Deep copy of one element; NULL on ENOMEM. */
 static dyna_crdt_elem_t *elem_copy(const dyna_crdt_elem_t *src) {
-  dyna_crdt_elem_t *e = dyna_calloc(1, sizeof(*e));
+  dyna_crdt_elem_t *e = crdt_elem_new(src->key, src->klen);
   if (!e) return NULL;
-  e->key = dyna_memdup(src->key, src->klen);
-  e->klen = src->klen;
-  e->vals = dyna_calloc(src->nvals ? src->nvals : 1, sizeof(*e->vals));
-  e->vcap = src->nvals ? src->nvals : 1;
+  if (src->nvals > 1) {
+    e->vals = dyna_calloc(src->nvals, sizeof(*e->vals));
+    e->vcap = src->nvals;
+  }
   e->contrib = src->ncontrib ? dyna_malloc(src->ncontrib * sizeof(*e->contrib)) : NULL;
   e->ccap = src->ncontrib;
-  if (!e->key || !e->vals || (src->ncontrib && !e->contrib)) goto fail;
+  if (!e->vals || (src->ncontrib && !e->contrib)) {
+    if (!e->vals) e->vals = &e->one; /* nothing of its own to free */
+    goto fail;
+  }
   for (size_t j = 0; j < src->nvals; j++) {
     if (val_copy(&e->vals[j], &src->vals[j])) goto fail;
     e->nvals = j + 1;

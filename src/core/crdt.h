@@ -140,13 +140,19 @@ typedef struct dyna_crdt_contrib {
   double d;            /* the actor's float total */
 } dyna_crdt_contrib_t;
 
+/* An element is one allocation (crdt_elem_alloc, crdt_int.h): the struct, then its key
+ * bytes; vals points at the inline slot `one` while it holds at most one value (a set
+ * member, most fields and list positions), at an array of its own beyond. So decoding,
+ * copying and merging an element cost one allocation, not three. Never copy the struct
+ * by value (key and vals may point into it). */
 typedef struct dyna_crdt_elem {
-  uint8_t *key; /* owned; member, field or list position */
+  uint8_t *key; /* member, field or list position: the bytes after the struct */
   size_t klen;
   size_t nvals, vcap;
-  dyna_crdt_val_t *vals; /* sorted by (actor, counter) */
+  dyna_crdt_val_t *vals; /* sorted by (actor, counter): &one or owned */
   size_t ncontrib, ccap;
-  dyna_crdt_contrib_t *contrib; /* sorted by actor */
+  dyna_crdt_contrib_t *contrib; /* sorted by actor; owned */
+  dyna_crdt_val_t one;          /* the inline slot for a single value */
 } dyna_crdt_elem_t;
 
 typedef struct dyna_crdt_ctx_entry {

@@ -184,12 +184,14 @@ static void rd_vals(dyna_rd_t *r, const dyna_crdt_t *s, int expiry, dyna_crdt_va
                     size_t *nout, size_t *cap) {
   size_t n = rd_count(r, DYNA_CRDT_MAX_VALS, MIN_VAL_BYTES);
   if (r->err || n == 0) return;
-  *out = dyna_calloc(n, sizeof(**out));
-  if (!*out) {
-    r->err = DYNA_ENOMEM;
-    return;
+  if (n > *cap) { /* an element's inline slot (cap 1) takes one value */
+    *out = dyna_calloc(n, sizeof(**out));
+    if (!*out) {
+      r->err = DYNA_ENOMEM;
+      return;
+    }
+    *cap = n;
   }
-  *cap = n;
   for (size_t j = 0; j < n && !r->err; j++) {
     dyna_crdt_val_t *v = &(*out)[j];
     rd_val(r, s, expiry, v);
@@ -209,7 +211,8 @@ static int key_ok(uint8_t type, const uint8_t *k, size_t n) {
   }
 }
 
-static void rd_elem(dyna_rd_t *r, dyna_crdt_t *s, dyna_crdt_elem_t *e) {
+/* Reads element i of s into s->e[i] (s->n covers it as soon as it exists). */
+static void rd_elem(dyna_rd_t *r, dyna_crdt_t *s, size_t i) {
   size_t n;
   const uint8_t *k = rd_bytes(r, DYNA_CRDT_MAX_KEY_BYTES, &n);
   if (r->err) return;
@@ -217,12 +220,13 @@ static void rd_elem(dyna_rd_t *r, dyna_crdt_t *s, dyna_crdt_elem_t *e) {
     r->err = DYNA_ECORRUPT;
     return;
   }
-  e->key = dyna_memdup(k, n);
-  e->klen = n;
-  if (!e->key) {
+  dyna_crdt_elem_t *e = crdt_elem_new(k, n);
+  if (!e) {
     r->err = DYNA_ENOMEM;
     return;
   }
+  s->e[i] = e;
+  s->n = i + 1;
   rd_vals(r, s, 0, &e->vals, &e->nvals, &e->vcap);
   size_t nc = rd_count(r, DYNA_CRDT_MAX_ACTORS, MIN_CONTRIB_BYTES);
   if (r->err) return;
@@ -318,15 +322,8 @@ int dyna_crdt_decode(const uint8_t *p, size_t len, dyna_crdt_t *out) {
     s.cap = n;
   }
   for (size_t i = 0; i < n && !r.err; i++) {
-    dyna_crdt_elem_t *e = dyna_calloc(1, sizeof(*e));
-    if (!e) {
-      r.err = DYNA_ENOMEM;
-      break;
-    }
-    s.e[i] = e;
-    s.n = i + 1;
-    rd_elem(&r, &s, e);
-    if (!r.err && i > 0 && crdt_keycmp(s.e[i - 1]->key, s.e[i - 1]->klen, e->key, e->klen) >= 0)
+    rd_elem(&r, &s, i);
+    if (!r.err && i > 0 && crdt_keycmp(s.e[i - 1]->key, s.e[i - 1]->klen, s.e[i]->key, s.e[i]->klen) >= 0)
       r.err = DYNA_ECORRUPT;
   }
   if (!r.err && s.type == DYNA_CRDT_COUNTER && s.n > 1) r.err = DYNA_ECORRUPT;

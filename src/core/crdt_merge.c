@@ -57,14 +57,15 @@ static int val_dup(dyna_crdt_val_t *dst, const dyna_crdt_val_t *src) {
   return 0;
 }
 
-/* Merges two dot-sorted value lists into out (allocated here, *nout set). */
+/* Merges two dot-sorted value lists into out, *nout set: into buf when na + nb <= bufcap
+ * (buf may be NULL with bufcap 0), else into an array allocated here. */
 static int merge_vals(const dyna_crdt_t *A, const dyna_crdt_val_t *a, size_t na,
                       const dyna_crdt_t *B, const dyna_crdt_val_t *b, size_t nb,
-                      dyna_crdt_val_t **out, size_t *nout) {
+                      dyna_crdt_val_t *buf, size_t bufcap, dyna_crdt_val_t **out, size_t *nout) {
   *out = NULL;
   *nout = 0;
   if (na + nb == 0) return 0;
-  dyna_crdt_val_t *o = dyna_calloc(na + nb, sizeof(*o));
+  dyna_crdt_val_t *o = na + nb <= bufcap ? buf : dyna_calloc(na + nb, sizeof(*o));
   if (!o) return DYNA_ENOMEM;
   size_t i = 0, j = 0, k = 0;
   int rc = 0;
@@ -90,11 +91,11 @@ static int merge_vals(const dyna_crdt_t *A, const dyna_crdt_val_t *a, size_t na,
   if (rc == 0 && k > DYNA_CRDT_MAX_VALS) rc = DYNA_ETOOBIG;
   if (rc) {
     for (size_t x = 0; x < k; x++) crdt_val_free(&o[x]);
-    dyna_free(o);
+    if (o != buf) dyna_free(o);
     return rc;
   }
   if (k == 0) {
-    dyna_free(o);
+    if (o != buf) dyna_free(o);
     o = NULL;
   }
   *out = o;
@@ -136,17 +137,26 @@ static int merge_elem(const dyna_crdt_t *A, const dyna_crdt_elem_t *a, const dyn
                       const dyna_crdt_elem_t *b, dyna_crdt_elem_t **out) {
   *out = NULL;
   const dyna_crdt_elem_t *k = a ? a : b;
-  dyna_crdt_elem_t *e = dyna_calloc(1, sizeof(*e));
+  dyna_crdt_elem_t *e = crdt_elem_new(k->key, k->klen);
   if (!e) return DYNA_ENOMEM;
+  dyna_crdt_val_t *v, two[2]; /* most elements merge one value with one */
+  size_t nv;
   int rc = merge_vals(A, a ? a->vals : NULL, a ? a->nvals : 0, B, b ? b->vals : NULL,
-                      b ? b->nvals : 0, &e->vals, &e->nvals);
-  e->vcap = e->nvals;
-  if (rc == 0) rc = merge_contrib(a, b, e);
-  if (rc == 0 && e->nvals + e->ncontrib > 0) {
-    e->key = dyna_memdup(k->key, k->klen);
-    e->klen = k->klen;
-    if (!e->key) rc = DYNA_ENOMEM;
+                      b ? b->nvals : 0, two, 2, &v, &nv);
+  if (rc == 0 && nv > 1 && v == two) { /* two values: an array of their own */
+    v = dyna_malloc(2 * sizeof(*v));
+    if (v) memcpy(v, two, 2 * sizeof(*v));
+    else {
+      crdt_val_free(&two[0]);
+      crdt_val_free(&two[1]);
+      rc = DYNA_ENOMEM;
+    }
   }
+  if (rc == 0 && nv) {
+    crdt_elem_take_vals(e, v, nv, nv);
+    if (nv == 1 && v != two) dyna_free(v);
+  }
+  if (rc == 0) rc = merge_contrib(a, b, e);
   if (rc || e->nvals + e->ncontrib == 0) {
     crdt_elem_free(e);
     return rc;
@@ -212,8 +222,8 @@ static int merge_build(const dyna_crdt_t *A, const dyna_crdt_t *B, dyna_crdt_t *
   if (rc) goto done;
   rc = merge_del(A, B, &t);
   if (rc) goto done;
-  if (dyna_crdt_bugs & DYNA_BUG_EXPIRY_NO_MERGE) rc = merge_vals(A, A->exp, A->nexp, A, A->exp, A->nexp, &t.exp, &t.nexp);
-  else rc = merge_vals(A, A->exp, A->nexp, B, B->exp, B->nexp, &t.exp, &t.nexp);
+  if (dyna_crdt_bugs & DYNA_BUG_EXPIRY_NO_MERGE) rc = merge_vals(A, A->exp, A->nexp, A, A->exp, A->nexp, NULL, 0, &t.exp, &t.nexp);
+  else rc = merge_vals(A, A->exp, A->nexp, B, B->exp, B->nexp, NULL, 0, &t.exp, &t.nexp);
   t.expcap = t.nexp;
   if (rc) goto done;
   if (A->n + B->n) {
