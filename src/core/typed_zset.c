@@ -9,7 +9,9 @@
  * absent members) leaves the object exactly as it was and sets *changed = 0: the
  * decisions are taken on the state as read before dyna_obj_typed_for_write.
  * Scores print as Redis 7.0 prints them (dyna_typed_fmt_double: "%.17g", "inf").
- * Every read builds the sorted view (dyna_crdt_zview): O(n log n) per command. */
+ * Range reads and removals by range build the sorted view (dyna_crdt_zview): O(n log n)
+ * per command; pops of a few members select them in one pass (dyna_crdt_zextremes);
+ * ZRANK counts in O(n); ZSCORE, ZMSCORE, ZCARD and ZRANDMEMBER build nothing. */
 #include "core/crdt_ops.h"
 #include "core/typed.h"
 #include "core/typed_zset.h"
@@ -347,13 +349,13 @@ static int zpop(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dy
   }
   if (!dyna_typed_kind_ok(o, DYNA_KIND_ZSET, env, resp)) return 0;
   const dyna_crdt_t *rs = dyna_typed_read_state(o, DYNA_CRDT_ZSET, env);
-  dyna_crdt_zitem_t *view = NULL;
-  size_t n = 0;
+  dyna_crdt_zitem_t *view = NULL; /* the members to pop, in pop order */
+  size_t k = 0;
   if (rs) {
-    int rc = dyna_crdt_zview(rs, &view, &n);
+    size_t want = (uint64_t)count < DYNA_CRDT_MAX_ELEMS ? (size_t)count : DYNA_CRDT_MAX_ELEMS;
+    int rc = dyna_crdt_zextremes(rs, want, max, &view, &k);
     if (rc) return rc;
   }
-  size_t k = (uint64_t)count < n ? (size_t)count : n;
   size_t *idx = dyna_malloc((k ? k : 1) * sizeof(size_t));
   if (!idx) {
     dyna_free(view);
@@ -364,7 +366,7 @@ static int zpop(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dy
   dyna_buf_t out = DYNA_BUF_INIT;
   dyna_resp_put_array(&out, 2 * k);
   for (size_t i = 0; i < k; i++) {
-    idx[i] = max ? n - 1 - i : i;
+    idx[i] = i;
     dyna_resp_put_bulk(&out, view[idx[i]].m, view[idx[i]].len);
     put_score(&out, view[idx[i]].score);
   }
