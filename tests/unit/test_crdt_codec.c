@@ -116,7 +116,8 @@ static void test_deletion_stamp_rules(void **st) {
   assert_int_equal(del_stamp(1000, 2, i02, c32), DYNA_ECORRUPT); /* index out of the context */
   assert_int_equal(del_stamp(1000, 2, i01, c42), DYNA_ECORRUPT); /* beyond the context */
   assert_int_equal(del_stamp(1000, 2, i01, c30), DYNA_ECORRUPT); /* zero counter */
-  assert_int_equal(del_stamp(1000, 3, i01, c32), DYNA_ECORRUPT); /* more entries than actors */
+  uint64_t i012[] = {0, 1, 2}, c321[] = {3, 2, 1};
+  assert_int_equal(del_stamp(1000, 3, i012, c321), DYNA_ECORRUPT); /* more entries than actors */
   /* A real state: never deleted, it is written as version 1 (as before stamps existed);
    * deleted, as version 2, and both decode back to themselves. */
   dyna_crdt_t s;
