@@ -87,7 +87,7 @@ static void fuzz_whole(const uint8_t *p, size_t len) {
       else rc = dyna_crdt_lpush(&s, actor, k & 8, arg, alen);
       break;
     }
-    if (k == 0xff) rc = dyna_crdt_delete(&s, actor);
+    if (k == 0xff) rc = dyna_crdt_delete(&s, actor, (uint64_t)k + 1);
     if (k == 0xfe) rc = dyna_crdt_expire(&s, actor, 1000);
     CHECK(rc >= 0 || rc == DYNA_ETOOBIG || rc == DYNA_EINVAL || rc == DYNA_ERANGE);
   }

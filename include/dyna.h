@@ -59,6 +59,8 @@
  *                     client fetches the ring again at once
  *     DYNA_ETIMEDOUT  the coordinator gave up waiting for replicas ("TIMEOUT ...")
  *     DYNA_ECONTEXT   the context given to a write does not decode
+ *     DYNA_ERANGE     a number's result would not fit ("ERR increment or decrement
+ *                     would overflow": INCRBY, HINCRBY ...)
  *     DYNA_EREMOTE    any other error answer
  * A write that failed with DYNA_ENOQUORUM, DYNA_ETIMEDOUT or DYNA_ECONN may still have
  * been stored by some replicas; the library never sends a write twice (reads are sent
@@ -403,11 +405,12 @@ DYNA_API int dyna_key_command(dyna_client_t *c, size_t argc, const uint8_t *cons
  *                 where one is needed
  *   a request error (DYNA_ECONN, DYNA_ETIMEDOUT, DYNA_ENOMEM; DYNA_EPROTO when the
  *                 answer is not of the command's shape)
- *   a server error (DYNA_ENOQUORUM, DYNA_ETOOBIG, DYNA_EBUSY, DYNA_ETIMEDOUT), or
+ *   a server error (DYNA_ENOQUORUM, DYNA_ETOOBIG, DYNA_EBUSY, DYNA_ETIMEDOUT,
+ *                 DYNA_ERANGE "ERR increment or decrement would overflow"), or
  *   DYNA_EREMOTE  any other error answer, with Redis's text in dyna_client_errmsg:
  *                 "WRONGTYPE Operation against a key holding the wrong kind of value"
- *                 (the key holds another type), "ERR increment or decrement would
- *                 overflow", "ERR value is not an integer or out of range", ...
+ *                 (the key holds another type), "ERR value is not an integer or out of
+ *                 range", ...
  * A write that failed with DYNA_ENOQUORUM, DYNA_ETIMEDOUT or DYNA_ECONN may have been
  * applied by some replicas (it is never sent twice; reads are sent again once after
  * DYNA_ECONN, as dyna_get). Threads: the client's thread. */
@@ -429,7 +432,7 @@ DYNA_API void dyna_values_free(dyna_values_t *v);
 /** INCRBY: adds by to the counter at key (an absent key counts from 0).
  * @param[in] by    the increment (negative: a decrement)
  * @param[out] out  NULL, or the new value
- * Errors: as above; DYNA_EREMOTE "ERR increment or decrement would overflow",
+ * Errors: as above; DYNA_ERANGE (the result would overflow), DYNA_EREMOTE
  * "WRONGTYPE ..." (the key is a set, ...) or "ERR value is not an integer..." (a string
  * that is not a number). */
 DYNA_API int dyna_incrby(dyna_client_t *c, const void *key, size_t klen, int64_t by,

@@ -35,7 +35,9 @@ enum {
   DYNA_ECONN = -30014,     /* connection failed or closed */
   DYNA_EAGAIN = -30015,    /* not yet: more input needed */
   DYNA_EREMOTE = -30016,   /* the server answered with an error (see its message) */
-  DYNA_ELAST = -30017
+  DYNA_ERANGE = -30017,    /* a number's result would not fit (an increment or decrement
+                              would overflow) */
+  DYNA_ELAST = -30018
 };
 
 /* The reserved range: every DYNA_E* code c satisfies DYNA_ERR_IS_DYNA(c). */

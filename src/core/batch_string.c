@@ -50,7 +50,7 @@ static int reg_write(run_t *r, item_t *t, const uint8_t *v, size_t vlen, int del
   int rc = dyna_obj_copy(&o, &t->obj);
   if (!rc) rc = dyna_obj_context(&o, &known);
   if (!rc) rc = dyna_obj_update(&o, &known, r->env.actor, &val);
-  if (!rc) rc = dyna_obj_supersede(&o, r->env.actor, keep_ttl && existed ? DYNA_OBJ_KEEP_TTL : 0);
+  if (!rc) rc = dyna_obj_supersede(&o, r->env.actor, r->env.now_ms, keep_ttl && existed ? DYNA_OBJ_KEEP_TTL : 0);
   if (!rc && deadline) rc = dyna_obj_set_deadline(&o, r->env.actor, deadline);
   if (!rc) {
     dyna_obj_clear(&t->obj);

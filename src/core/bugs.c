@@ -18,6 +18,7 @@ static const struct { const char *name; uint32_t bit; } BUGS[] = {
   {"expiry-no-merge", DYNA_BUG_EXPIRY_NO_MERGE},
   {"typed-no-merge", DYNA_BUG_TYPED_NO_MERGE},
   {"list-dup", DYNA_BUG_LIST_DUP},
+  {"del-forgets", DYNA_BUG_DEL_FORGETS},
 };
 #define NBUGS (sizeof(BUGS) / sizeof(BUGS[0]))
 

@@ -5,6 +5,7 @@
 #include "util/alloc.h"
 #include "util/assert.h"
 #include "core/crdt_ops.h"
+#include "core/node.h"
 #include <string.h>
 
 uint32_t dyna_crdt_bugs; /* crdt.h: test only */
@@ -22,6 +23,7 @@ void dyna_crdt_clear(dyna_crdt_t *s) {
   dyna_free(s->e);
   dyna_free(s->exp);
   dyna_free(s->ctx);
+  dyna_free(s->del);
   dyna_crdt_init(s, s->type);
 }
 
@@ -37,15 +39,18 @@ static int val_copy(dyna_crdt_val_t *dst, const dyna_crdt_val_t *src) {
 
 /* Deep copy of one element; NULL on ENOMEM. */
 static dyna_crdt_elem_t *elem_copy(const dyna_crdt_elem_t *src) {
-  dyna_crdt_elem_t *e = dyna_calloc(1, sizeof(*e));
+  dyna_crdt_elem_t *e = crdt_elem_new(src->key, src->klen);
   if (!e) return NULL;
-  e->key = dyna_memdup(src->key, src->klen);
-  e->klen = src->klen;
-  e->vals = dyna_calloc(src->nvals ? src->nvals : 1, sizeof(*e->vals));
-  e->vcap = src->nvals ? src->nvals : 1;
+  if (src->nvals > 1) {
+    e->vals = dyna_calloc(src->nvals, sizeof(*e->vals));
+    e->vcap = src->nvals;
+  }
   e->contrib = src->ncontrib ? dyna_malloc(src->ncontrib * sizeof(*e->contrib)) : NULL;
   e->ccap = src->ncontrib;
-  if (!e->key || !e->vals || (src->ncontrib && !e->contrib)) goto fail;
+  if (!e->vals || (src->ncontrib && !e->contrib)) {
+    if (!e->vals) e->vals = &e->one; /* nothing of its own to free */
+    goto fail;
+  }
   for (size_t j = 0; j < src->nvals; j++) {
     if (val_copy(&e->vals[j], &src->vals[j])) goto fail;
     e->nvals = j + 1;
@@ -75,6 +80,13 @@ int dyna_crdt_copy(dyna_crdt_t *dst, const dyna_crdt_t *src) {
       if (val_copy(&t.exp[j], &src->exp[j])) goto fail;
       t.nexp = j + 1;
     }
+  }
+  t.del_ms = src->del_ms;
+  if (src->ndel) {
+    t.del = dyna_malloc(src->ndel * sizeof(*t.del));
+    if (!t.del) goto fail;
+    memcpy(t.del, src->del, src->ndel * sizeof(*t.del));
+    t.ndel = src->ndel;
   }
   if (src->n) {
     t.e = dyna_malloc(src->n * sizeof(*t.e));
@@ -107,6 +119,8 @@ static int val_equal(const dyna_crdt_val_t *a, const dyna_crdt_val_t *b) {
 int dyna_crdt_equal(const dyna_crdt_t *a, const dyna_crdt_t *b) {
   if (a->type != b->type || a->nctx != b->nctx || a->nexp != b->nexp || a->n != b->n) return 0;
   if (a->nctx && memcmp(a->ctx, b->ctx, a->nctx * sizeof(*a->ctx)) != 0) return 0;
+  if (a->del_ms != b->del_ms || a->ndel != b->ndel) return 0;
+  if (a->ndel && memcmp(a->del, b->del, a->ndel * sizeof(*a->del)) != 0) return 0;
   for (size_t j = 0; j < a->nexp; j++)
     if (!val_equal(&a->exp[j], &b->exp[j])) return 0;
   for (size_t i = 0; i < a->n; i++) {
@@ -142,23 +156,45 @@ size_t dyna_crdt_count(const dyna_crdt_t *s) {
   return c;
 }
 
-int dyna_crdt_delete(dyna_crdt_t *s, uint64_t actor) {
+int dyna_crdt_delete(dyna_crdt_t *s, uint64_t actor, uint64_t now_ms) {
   int need_dot = 0;
   for (size_t i = 0; i < s->n; i++) {
     if (s->e[i]->ncontrib == 0) continue;
     need_dot = 1;
     if (crdt_vals_reserve(s->e[i], 1)) return DYNA_ENOMEM;
   }
-  uint64_t counter = 0;
   if (need_dot) {
     int rc = crdt_ctx_reserve(s, actor);
     if (rc) return rc;
-    counter = crdt_tick(s, actor);
   }
+  /* The delete's context: the whole context once the dot is taken (one more entry at
+   * most). Built before the commit, so that nothing changes on failure. */
+  dyna_crdt_ctx_entry_t *del = dyna_malloc((s->nctx + 1) * sizeof(*del));
+  if (!del) return DYNA_ENOMEM;
+  uint64_t counter = need_dot ? crdt_tick(s, actor) : 0;
   for (size_t j = 0; j < s->nexp; j++) crdt_val_free(&s->exp[j]);
   s->nexp = 0;
   for (size_t i = s->n; i-- > 0;) crdt_remove_observed(s, i, actor, counter);
+  if (s->nctx) memcpy(del, s->ctx, s->nctx * sizeof(*del));
+  dyna_free(s->del);
+  s->del = del;
+  s->ndel = s->nctx;
+  if (now_ms > s->del_ms) s->del_ms = now_ms;
+  if (s->del_ms == 0) s->del_ms = 1; /* a stamp of 0 would read as "never deleted" */
+  if ((dyna_crdt_bugs & DYNA_BUG_DEL_FORGETS) && s->n == 0 && s->nctx > 1) {
+    s->nctx = 1; /* test-only bug: the dots of every actor but the first are forgotten */
+    s->ndel = 0;
+    s->del_ms = 0;
+  }
   return 0;
+}
+
+int dyna_crdt_deleted(const dyna_crdt_t *s, uint64_t *del_ms) {
+  if (s->del_ms == 0 || s->ndel != s->nctx) return 0;
+  if (s->nctx && memcmp(s->del, s->ctx, s->nctx * sizeof(*s->del)) != 0) return 0;
+  if (dyna_crdt_exists(s) || s->nexp) return 0; /* never, by construction: checked anyway */
+  *del_ms = s->del_ms;
+  return 1;
 }
 
 /* ---- iteration (crdt_ops.h) ----------------------------------------------------- */

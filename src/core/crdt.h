@@ -57,8 +57,16 @@
  *   it), since a concurrent increment elsewhere needs them to count only its own
  *   amount.
  *
- * Encoding (version 1, little-endian, LEB128 varints, minimal; canonical):
- *   u8 version=1, u8 type,
+ * Deletion stamp: a DEL of the whole key (dyna_crdt_delete) also records its wall clock
+ * and the context it saw; merges keep the newest stamp and the max per actor of those
+ * contexts. A state whose every seen dot was seen by some delete (del == context) holds
+ * nothing a delete did not remove: it is a deletion whose last moment is del_ms, and is
+ * reaped like a register tombstone (dyna_crdt_deleted; core/merkle.c). Any later change
+ * (an add, an increment) takes a dot no delete saw, so the state is no longer one.
+ *
+ * Encoding (little-endian, LEB128 varints, minimal; canonical). Version 1 is a state
+ * without a deletion stamp; version 2 is the same body followed by the stamp:
+ *   u8 version (1 or 2), u8 type,
  *   varint nctx, per entry: u64 actor, varint counter (> 0), actors strictly ascending
  *   varint nexp, per expiry value: VALUE
  *   varint nelems, per element (keys strictly ascending, memcmp then shorter first):
@@ -67,6 +75,8 @@
  *             [varint ts if TS], [zigzag varint int64 if INT], [8-byte IEEE double if
  *             DBL], [varint len + bytes if BYTES]; values strictly ascending by dot
  *   CONTRIB = varint actor index, varint seq, u8 flags (INT, DBL), [int64], [double]
+ *   version 2 only: varint del_ms (> 0), varint ndel, per entry: varint actor index,
+ *             varint counter (1 .. the context's), indexes strictly ascending
  *   INT is set iff the int64 is non-zero and DBL iff the double is non-zero (-0.0 is
  *   written as absent); no double is NaN. The decoder rejects anything else with
  *   DYNA_ECORRUPT: truncation, trailing bytes, non-minimal varints, unsorted or
@@ -86,13 +96,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* An increment whose result would not fit (Redis: "increment or decrement would
- * overflow"). Not yet in dyna_err.h (owned by another part): the lead moves it there. */
-#ifndef DYNA_ERANGE
-#define DYNA_ERANGE (-30100)
-#endif
-
-#define DYNA_CRDT_VERSION 1
+#define DYNA_CRDT_VERSION 2 /* the newest; written only for a state with a deletion stamp */
 
 enum dyna_crdt_type {
   DYNA_CRDT_COUNTER = 1,
@@ -136,13 +140,19 @@ typedef struct dyna_crdt_contrib {
   double d;            /* the actor's float total */
 } dyna_crdt_contrib_t;
 
+/* An element is one allocation (crdt_elem_alloc, crdt_int.h): the struct, then its key
+ * bytes; vals points at the inline slot `one` while it holds at most one value (a set
+ * member, most fields and list positions), at an array of its own beyond. So decoding,
+ * copying and merging an element cost one allocation, not three. Never copy the struct
+ * by value (key and vals may point into it). */
 typedef struct dyna_crdt_elem {
-  uint8_t *key; /* owned; member, field or list position */
+  uint8_t *key; /* member, field or list position: the bytes after the struct */
   size_t klen;
   size_t nvals, vcap;
-  dyna_crdt_val_t *vals; /* sorted by (actor, counter) */
+  dyna_crdt_val_t *vals; /* sorted by (actor, counter): &one or owned */
   size_t ncontrib, ccap;
-  dyna_crdt_contrib_t *contrib; /* sorted by actor */
+  dyna_crdt_contrib_t *contrib; /* sorted by actor; owned */
+  dyna_crdt_val_t one;          /* the inline slot for a single value */
 } dyna_crdt_elem_t;
 
 typedef struct dyna_crdt_ctx_entry {
@@ -157,6 +167,12 @@ typedef struct dyna_crdt {
   dyna_crdt_val_t *exp; /* expiry values, sorted by dot */
   size_t n, cap;
   dyna_crdt_elem_t **e; /* sorted by key */
+  /* The deletion stamp (DEL of the whole key, dyna_crdt_delete): del_ms is the newest
+   * delete's wall clock (0: never deleted), del its context: per actor the greatest
+   * counter a delete had seen (sorted by actor, counters > 0, each <= the context's). */
+  uint64_t del_ms;
+  size_t ndel;
+  dyna_crdt_ctx_entry_t *del;
 } dyna_crdt_t;
 
 /* Makes an empty state of the given type (no allocation). */
@@ -179,6 +195,14 @@ extern uint32_t dyna_crdt_bugs;
  * Cost O(|dst| + |src|). */
 int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src);
 
+/* out (initialised; replaced on success, unchanged on error) := merge(a, b), built from
+ * a and b without copying either first. Errors as dyna_crdt_merge. O(|a| + |b|). */
+int dyna_crdt_merged(dyna_crdt_t *out, const dyna_crdt_t *a, const dyna_crdt_t *b);
+/* 1 when merging a into b would leave b exactly as it is (b has every value, removal,
+ * contribution, expiry and deletion stamp of a); 0 otherwise (also for types that
+ * differ). Allocates nothing. O(|a| + |b| + |a| log |context|). */
+int dyna_crdt_descends(const dyna_crdt_t *b, const dyna_crdt_t *a);
+
 /* Appends the canonical encoding of s to out (check out->oom). */
 void dyna_crdt_encode(const dyna_crdt_t *s, dyna_buf_t *out);
 /* Decodes into s (initialised; replaced on success, untouched on error). Returns 0,
@@ -194,12 +218,17 @@ int dyna_crdt_exists(const dyna_crdt_t *s);
 /* Live elements (a counter: 0 or 1; a list: its length). O(n). */
 size_t dyna_crdt_count(const dyna_crdt_t *s);
 
-/* DEL of the whole key by actor: every observed value (and the expiry) is dropped; a
- * counter contribution is kept under a base that cancels it. The result is the empty
- * state with its context (the "tombstone"); a concurrent add on another replica
- * survives the merge (add wins). Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG (actor's
- * counter exhausted or too many actors), s unchanged on error. O(n). */
-int dyna_crdt_delete(dyna_crdt_t *s, uint64_t actor);
+/* DEL of the whole key by actor at wall time now_ms (the coordinator's stamp): every
+ * observed value (and the expiry) is dropped; a counter contribution is kept under a
+ * base that cancels it. The result is the empty state with its context and the
+ * deletion stamp (the "tombstone"); a concurrent add on another replica survives the
+ * merge (add wins). Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG (actor's counter exhausted
+ * or too many actors), s unchanged on error. O(n). */
+int dyna_crdt_delete(dyna_crdt_t *s, uint64_t actor, uint64_t now_ms);
+/* 1 when s is wholly a deletion: it has a deletion stamp, every dot its context has
+ * seen was seen by a delete (so nothing is live), and *del_ms its last moment; else 0.
+ * O(|context| + n). */
+int dyna_crdt_deleted(const dyna_crdt_t *s, uint64_t *del_ms);
 
 /* Expiry (crdt_expiry.c). Deadlines are wall-clock ms (> 0). EXPIRE supersedes the
  * deadline values it observed with one new one; PERSIST supersedes them with a

@@ -1,5 +1,7 @@
 /* crdt_codec.c: the canonical encoding of a typed state and its strict decoder (the
- * format is in crdt.h). Dots are written as (index into the context's actor table,
+ * format is in crdt.h: version 1, or version 2 = version 1 + the deletion stamp; a state
+ * is written as version 2 exactly when it has a stamp, so old encodings stay valid and
+ * unchanged). Dots are written as (index into the context's actor table,
  * counter), so a dot costs 2-4 bytes rather than 9+. The decoder checks every rule the
  * encoder follows, so decode is the exact inverse of encode. */
 #include "core/crdt_int.h"
@@ -32,7 +34,7 @@ static void put_val(const dyna_crdt_t *s, const dyna_crdt_val_t *v, dyna_buf_t *
 }
 
 void dyna_crdt_encode(const dyna_crdt_t *s, dyna_buf_t *out) {
-  dyna_buf_put_u8(out, DYNA_CRDT_VERSION);
+  dyna_buf_put_u8(out, s->del_ms ? 2 : 1);
   dyna_buf_put_u8(out, s->type);
   dyna_buf_put_varint(out, s->nctx);
   for (size_t i = 0; i < s->nctx; i++) {
@@ -57,6 +59,15 @@ void dyna_crdt_encode(const dyna_crdt_t *s, dyna_buf_t *out) {
       dyna_buf_put_u8(out, fl);
       if (fl & DYNA_CRDT_F_INT) dyna_buf_put_varint(out, zigzag(c->i));
       if (fl & DYNA_CRDT_F_DBL) put_double(out, c->d);
+    }
+  }
+  if (s->del_ms) {
+    dyna_buf_put_varint(out, s->del_ms);
+    dyna_buf_put_varint(out, s->ndel);
+    for (size_t i = 0; i < s->ndel; i++) {
+      long k = crdt_ctx_find(s, s->del[i].actor);
+      dyna_buf_put_varint(out, (uint64_t)(k < 0 ? 0 : k));
+      dyna_buf_put_varint(out, s->del[i].counter);
     }
   }
 }
@@ -173,12 +184,14 @@ static void rd_vals(dyna_rd_t *r, const dyna_crdt_t *s, int expiry, dyna_crdt_va
                     size_t *nout, size_t *cap) {
   size_t n = rd_count(r, DYNA_CRDT_MAX_VALS, MIN_VAL_BYTES);
   if (r->err || n == 0) return;
-  *out = dyna_calloc(n, sizeof(**out));
-  if (!*out) {
-    r->err = DYNA_ENOMEM;
-    return;
+  if (n > *cap) { /* an element's inline slot (cap 1) takes one value */
+    *out = dyna_calloc(n, sizeof(**out));
+    if (!*out) {
+      r->err = DYNA_ENOMEM;
+      return;
+    }
+    *cap = n;
   }
-  *cap = n;
   for (size_t j = 0; j < n && !r->err; j++) {
     dyna_crdt_val_t *v = &(*out)[j];
     rd_val(r, s, expiry, v);
@@ -198,7 +211,8 @@ static int key_ok(uint8_t type, const uint8_t *k, size_t n) {
   }
 }
 
-static void rd_elem(dyna_rd_t *r, dyna_crdt_t *s, dyna_crdt_elem_t *e) {
+/* Reads element i of s into s->e[i] (s->n covers it as soon as it exists). */
+static void rd_elem(dyna_rd_t *r, dyna_crdt_t *s, size_t i) {
   size_t n;
   const uint8_t *k = rd_bytes(r, DYNA_CRDT_MAX_KEY_BYTES, &n);
   if (r->err) return;
@@ -206,12 +220,13 @@ static void rd_elem(dyna_rd_t *r, dyna_crdt_t *s, dyna_crdt_elem_t *e) {
     r->err = DYNA_ECORRUPT;
     return;
   }
-  e->key = dyna_memdup(k, n);
-  e->klen = n;
-  if (!e->key) {
+  dyna_crdt_elem_t *e = crdt_elem_new(k, n);
+  if (!e) {
     r->err = DYNA_ENOMEM;
     return;
   }
+  s->e[i] = e;
+  s->n = i + 1;
   rd_vals(r, s, 0, &e->vals, &e->nvals, &e->vcap);
   size_t nc = rd_count(r, DYNA_CRDT_MAX_ACTORS, MIN_CONTRIB_BYTES);
   if (r->err) return;
@@ -246,12 +261,44 @@ static void rd_elem(dyna_rd_t *r, dyna_crdt_t *s, dyna_crdt_elem_t *e) {
   }
 }
 
+/* Version 2's deletion stamp: del_ms > 0, then the deletes' context (indexes into the
+ * context strictly ascending, counters 1 .. the context's). */
+static void rd_del(dyna_rd_t *r, dyna_crdt_t *s) {
+  s->del_ms = rd_var(r);
+  size_t n = rd_count(r, s->nctx, 2);
+  if (r->err) return;
+  if (s->del_ms == 0) {
+    r->err = DYNA_ECORRUPT;
+    return;
+  }
+  if (n == 0) return;
+  s->del = dyna_malloc(n * sizeof(*s->del));
+  if (!s->del) {
+    r->err = DYNA_ENOMEM;
+    return;
+  }
+  uint64_t prev = 0;
+  for (size_t i = 0; i < n && !r->err; i++) {
+    uint64_t k = rd_var(r);
+    uint64_t c = rd_var(r);
+    if (r->err) return;
+    if (k >= s->nctx || (i > 0 && k <= prev) || c == 0 || c > s->ctx[k].counter) {
+      r->err = DYNA_ECORRUPT;
+      return;
+    }
+    prev = k;
+    s->del[i].actor = s->ctx[k].actor;
+    s->del[i].counter = c;
+    s->ndel = i + 1;
+  }
+}
+
 int dyna_crdt_decode(const uint8_t *p, size_t len, dyna_crdt_t *out) {
   dyna_rd_t r;
   dyna_rd_init(&r, p, len);
   uint8_t ver = rd_u8(&r);
   uint8_t type = rd_u8(&r);
-  if (r.err || ver != DYNA_CRDT_VERSION || type < DYNA_CRDT_COUNTER || type > DYNA_CRDT_KEY)
+  if (r.err || ver < 1 || ver > DYNA_CRDT_VERSION || type < DYNA_CRDT_COUNTER || type > DYNA_CRDT_KEY)
     return DYNA_ECORRUPT;
   dyna_crdt_t s;
   dyna_crdt_init(&s, type);
@@ -275,18 +322,12 @@ int dyna_crdt_decode(const uint8_t *p, size_t len, dyna_crdt_t *out) {
     s.cap = n;
   }
   for (size_t i = 0; i < n && !r.err; i++) {
-    dyna_crdt_elem_t *e = dyna_calloc(1, sizeof(*e));
-    if (!e) {
-      r.err = DYNA_ENOMEM;
-      break;
-    }
-    s.e[i] = e;
-    s.n = i + 1;
-    rd_elem(&r, &s, e);
-    if (!r.err && i > 0 && crdt_keycmp(s.e[i - 1]->key, s.e[i - 1]->klen, e->key, e->klen) >= 0)
+    rd_elem(&r, &s, i);
+    if (!r.err && i > 0 && crdt_keycmp(s.e[i - 1]->key, s.e[i - 1]->klen, s.e[i]->key, s.e[i]->klen) >= 0)
       r.err = DYNA_ECORRUPT;
   }
   if (!r.err && s.type == DYNA_CRDT_COUNTER && s.n > 1) r.err = DYNA_ECORRUPT;
+  if (!r.err && ver == 2) rd_del(&r, &s);
   if (!r.err && dyna_rd_left(&r) != 0) r.err = DYNA_ECORRUPT;
   if (r.err) {
     int rc = r.err == DYNA_ENOMEM ? DYNA_ENOMEM : DYNA_ECORRUPT;

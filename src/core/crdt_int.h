@@ -28,8 +28,13 @@ uint64_t crdt_tick(dyna_crdt_t *s, uint64_t actor);
 int crdt_find(const dyna_crdt_t *s, const uint8_t *key, size_t klen, size_t *idx);
 /* Room for one more element: 0, DYNA_ENOMEM or DYNA_ETOOBIG (DYNA_CRDT_MAX_ELEMS). */
 int crdt_elems_reserve(dyna_crdt_t *s);
-/* A new element holding a copy of key, with room for one value: NULL on ENOMEM. */
+/* A new element holding a copy of key, with room for one value (the inline slot): one
+ * allocation (crdt.h); NULL on ENOMEM. */
 dyna_crdt_elem_t *crdt_elem_new(const uint8_t *key, size_t klen);
+/* Gives e (no values yet) the values v[0..n) (their bytes now e's): into the inline slot
+ * when n == 1 (v is then the caller's to free), else v itself (owned from now on, with
+ * capacity cap). */
+void crdt_elem_take_vals(dyna_crdt_elem_t *e, dyna_crdt_val_t *v, size_t n, size_t cap);
 void crdt_elem_free(dyna_crdt_elem_t *e);
 /* Inserts e at idx (after crdt_elems_reserve). Cannot fail. */
 void crdt_elem_insert(dyna_crdt_t *s, size_t idx, dyna_crdt_elem_t *e);

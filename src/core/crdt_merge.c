@@ -7,6 +7,7 @@
  *     element        kept iff anything is left in it
  *   expiry values    the same rule as element values
  *   context          max per actor
+ *   deletion stamp   the newest del_ms; the deletes' contexts max per actor
  *
  * Two states holding the same dot hold the same value, by construction (only the
  * dot's actor makes it, once). Corrupt or hostile inputs may disagree: the merge then
@@ -56,14 +57,15 @@ static int val_dup(dyna_crdt_val_t *dst, const dyna_crdt_val_t *src) {
   return 0;
 }
 
-/* Merges two dot-sorted value lists into out (allocated here, *nout set). */
+/* Merges two dot-sorted value lists into out, *nout set: into buf when na + nb <= bufcap
+ * (buf may be NULL with bufcap 0), else into an array allocated here. */
 static int merge_vals(const dyna_crdt_t *A, const dyna_crdt_val_t *a, size_t na,
                       const dyna_crdt_t *B, const dyna_crdt_val_t *b, size_t nb,
-                      dyna_crdt_val_t **out, size_t *nout) {
+                      dyna_crdt_val_t *buf, size_t bufcap, dyna_crdt_val_t **out, size_t *nout) {
   *out = NULL;
   *nout = 0;
   if (na + nb == 0) return 0;
-  dyna_crdt_val_t *o = dyna_calloc(na + nb, sizeof(*o));
+  dyna_crdt_val_t *o = na + nb <= bufcap ? buf : dyna_calloc(na + nb, sizeof(*o));
   if (!o) return DYNA_ENOMEM;
   size_t i = 0, j = 0, k = 0;
   int rc = 0;
@@ -89,11 +91,11 @@ static int merge_vals(const dyna_crdt_t *A, const dyna_crdt_val_t *a, size_t na,
   if (rc == 0 && k > DYNA_CRDT_MAX_VALS) rc = DYNA_ETOOBIG;
   if (rc) {
     for (size_t x = 0; x < k; x++) crdt_val_free(&o[x]);
-    dyna_free(o);
+    if (o != buf) dyna_free(o);
     return rc;
   }
   if (k == 0) {
-    dyna_free(o);
+    if (o != buf) dyna_free(o);
     o = NULL;
   }
   *out = o;
@@ -135,17 +137,26 @@ static int merge_elem(const dyna_crdt_t *A, const dyna_crdt_elem_t *a, const dyn
                       const dyna_crdt_elem_t *b, dyna_crdt_elem_t **out) {
   *out = NULL;
   const dyna_crdt_elem_t *k = a ? a : b;
-  dyna_crdt_elem_t *e = dyna_calloc(1, sizeof(*e));
+  dyna_crdt_elem_t *e = crdt_elem_new(k->key, k->klen);
   if (!e) return DYNA_ENOMEM;
+  dyna_crdt_val_t *v, two[2]; /* most elements merge one value with one */
+  size_t nv;
   int rc = merge_vals(A, a ? a->vals : NULL, a ? a->nvals : 0, B, b ? b->vals : NULL,
-                      b ? b->nvals : 0, &e->vals, &e->nvals);
-  e->vcap = e->nvals;
-  if (rc == 0) rc = merge_contrib(a, b, e);
-  if (rc == 0 && e->nvals + e->ncontrib > 0) {
-    e->key = dyna_memdup(k->key, k->klen);
-    e->klen = k->klen;
-    if (!e->key) rc = DYNA_ENOMEM;
+                      b ? b->nvals : 0, two, 2, &v, &nv);
+  if (rc == 0 && nv > 1 && v == two) { /* two values: an array of their own */
+    v = dyna_malloc(2 * sizeof(*v));
+    if (v) memcpy(v, two, 2 * sizeof(*v));
+    else {
+      crdt_val_free(&two[0]);
+      crdt_val_free(&two[1]);
+      rc = DYNA_ENOMEM;
+    }
   }
+  if (rc == 0 && nv) {
+    crdt_elem_take_vals(e, v, nv, nv);
+    if (nv == 1 && v != two) dyna_free(v);
+  }
+  if (rc == 0) rc = merge_contrib(a, b, e);
   if (rc || e->nvals + e->ncontrib == 0) {
     crdt_elem_free(e);
     return rc;
@@ -178,16 +189,41 @@ static int merge_ctx(const dyna_crdt_t *a, const dyna_crdt_t *b, dyna_crdt_t *t)
   return k > DYNA_CRDT_MAX_ACTORS ? DYNA_ETOOBIG : 0;
 }
 
-int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src) {
-  if (dst->type != src->type) return DYNA_EINVAL;
-  const dyna_crdt_t *A = dst, *B = src;
-  if (dyna_crdt_bugs & DYNA_BUG_TYPED_NO_MERGE) A = src;
-  dyna_crdt_t t;
-  dyna_crdt_init(&t, dst->type);
+/* The deletion stamps: the newest del_ms, the deletes' contexts max per actor. */
+static int merge_del(const dyna_crdt_t *a, const dyna_crdt_t *b, dyna_crdt_t *t) {
+  t->del_ms = a->del_ms > b->del_ms ? a->del_ms : b->del_ms;
+  size_t n = a->ndel + b->ndel;
+  if (n == 0) return 0;
+  t->del = dyna_malloc(n * sizeof(*t->del));
+  if (!t->del) return DYNA_ENOMEM;
+  size_t i = 0, j = 0, k = 0;
+  while (i < a->ndel || j < b->ndel) {
+    if (j >= b->ndel || (i < a->ndel && a->del[i].actor < b->del[j].actor)) {
+      t->del[k++] = a->del[i++];
+    } else if (i >= a->ndel || b->del[j].actor < a->del[i].actor) {
+      t->del[k++] = b->del[j++];
+    } else {
+      t->del[k] = a->del[i];
+      if (b->del[j].counter > t->del[k].counter) t->del[k].counter = b->del[j].counter;
+      k++;
+      i++;
+      j++;
+    }
+  }
+  t->ndel = k;
+  return 0;
+}
+
+/* *t (initialised empty, of A's type) := the join of A and B, built from both without
+ * copying either first; on error t is cleared. */
+static int merge_build(const dyna_crdt_t *A, const dyna_crdt_t *B, dyna_crdt_t *tp) {
+  dyna_crdt_t t = *tp;
   int rc = merge_ctx(A, B, &t);
   if (rc) goto done;
-  if (dyna_crdt_bugs & DYNA_BUG_EXPIRY_NO_MERGE) rc = merge_vals(A, A->exp, A->nexp, A, A->exp, A->nexp, &t.exp, &t.nexp);
-  else rc = merge_vals(A, A->exp, A->nexp, B, B->exp, B->nexp, &t.exp, &t.nexp);
+  rc = merge_del(A, B, &t);
+  if (rc) goto done;
+  if (dyna_crdt_bugs & DYNA_BUG_EXPIRY_NO_MERGE) rc = merge_vals(A, A->exp, A->nexp, A, A->exp, A->nexp, NULL, 0, &t.exp, &t.nexp);
+  else rc = merge_vals(A, A->exp, A->nexp, B, B->exp, B->nexp, NULL, 0, &t.exp, &t.nexp);
   t.expcap = t.nexp;
   if (rc) goto done;
   if (A->n + B->n) {
@@ -212,11 +248,117 @@ int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src) {
   }
   if (t.n > DYNA_CRDT_MAX_ELEMS) rc = DYNA_ETOOBIG;
 done:
-  if (rc) {
-    dyna_crdt_clear(&t);
-    return rc;
-  }
+  if (rc) dyna_crdt_clear(&t);
+  *tp = t;
+  return rc;
+}
+
+int dyna_crdt_merge(dyna_crdt_t *dst, const dyna_crdt_t *src) {
+  if (dst->type != src->type) return DYNA_EINVAL;
+  const dyna_crdt_t *A = dst, *B = src;
+  if (dyna_crdt_bugs & DYNA_BUG_TYPED_NO_MERGE) A = src;
+  dyna_crdt_t t;
+  dyna_crdt_init(&t, dst->type);
+  int rc = merge_build(A, B, &t);
+  if (rc) return rc;
   dyna_crdt_clear(dst);
   *dst = t;
   return 0;
+}
+
+int dyna_crdt_merged(dyna_crdt_t *out, const dyna_crdt_t *a, const dyna_crdt_t *b) {
+  if (a->type != b->type) return DYNA_EINVAL;
+  const dyna_crdt_t *A = a, *B = b;
+  if (dyna_crdt_bugs & DYNA_BUG_TYPED_NO_MERGE) A = b;
+  dyna_crdt_t t;
+  dyna_crdt_init(&t, a->type);
+  int rc = merge_build(A, B, &t);
+  if (rc) return rc;
+  dyna_crdt_clear(out);
+  *out = t;
+  return 0;
+}
+
+/* ---- descends: would merging a into b change b? (no allocation) ------------------ */
+
+/* The actor's counter in a sorted (actor, counter) table, 0 when absent. */
+static uint64_t vv_get(const dyna_crdt_ctx_entry_t *v, size_t n, uint64_t actor) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v[mid].actor < actor) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < n && v[lo].actor == actor ? v[lo].counter : 0;
+}
+
+/* 1 when every entry of x is covered by y (per actor x's counter <= y's). */
+static int vv_le(const dyna_crdt_ctx_entry_t *x, size_t nx, const dyna_crdt_ctx_entry_t *y, size_t ny) {
+  for (size_t i = 0; i < nx; i++)
+    if (vv_get(y, ny, x[i].actor) < x[i].counter) return 0;
+  return 1;
+}
+
+/* 1 when merge_vals(B, b-side values bv, A, a-side values av) gives exactly bv: every
+ * value of b survives as it is, and every value of a is b's or dropped. */
+static int vals_kept(const dyna_crdt_t *B, const dyna_crdt_val_t *bv, size_t nb, const dyna_crdt_t *A,
+                     const dyna_crdt_val_t *av, size_t na) {
+  size_t i = 0, j = 0;
+  while (i < nb || j < na) {
+    int c = i >= nb ? 1 : j >= na ? -1 : crdt_dotcmp(bv[i].actor, bv[i].counter, av[j].actor, av[j].counter);
+    if (c == 0) {
+      if (val_order(&bv[i], &av[j]) < 0) return 0; /* a's value of that dot would win */
+      i++;
+      j++;
+    } else if (c < 0) {
+      if (crdt_covers(A, bv[i].actor, bv[i].counter)) return 0; /* a removed it */
+      i++;
+    } else {
+      if (!crdt_covers(B, av[j].actor, av[j].counter)) return 0; /* b has not seen it */
+      j++;
+    }
+  }
+  return 1;
+}
+
+/* 1 when b's contributions win every actor a has. */
+static int contrib_kept(const dyna_crdt_elem_t *x, const dyna_crdt_elem_t *y) {
+  size_t i = 0;
+  for (size_t j = 0; j < y->ncontrib; j++) {
+    while (i < x->ncontrib && x->contrib[i].actor < y->contrib[j].actor) i++;
+    if (i == x->ncontrib || x->contrib[i].actor != y->contrib[j].actor) return 0;
+    if (contrib_order(&x->contrib[i], &y->contrib[j]) < 0) return 0;
+  }
+  return 1;
+}
+
+int dyna_crdt_descends(const dyna_crdt_t *b, const dyna_crdt_t *a) {
+  if (a->type != b->type) return 0;
+  if (dyna_crdt_bugs) { /* the deliberate bugs change the merge: ask it */
+    dyna_crdt_t m;
+    dyna_crdt_init(&m, b->type);
+    int same = dyna_crdt_merged(&m, b, a) == 0 && dyna_crdt_equal(&m, b);
+    dyna_crdt_clear(&m);
+    return same;
+  }
+  if (!vv_le(a->ctx, a->nctx, b->ctx, b->nctx)) return 0;
+  if (a->del_ms > b->del_ms || !vv_le(a->del, a->ndel, b->del, b->ndel)) return 0;
+  if (!vals_kept(b, b->exp, b->nexp, a, a->exp, a->nexp)) return 0;
+  size_t i = 0, j = 0;
+  while (i < b->n || j < a->n) {
+    const dyna_crdt_elem_t *x = i < b->n ? b->e[i] : NULL, *y = j < a->n ? a->e[j] : NULL;
+    int c = !y ? -1 : !x ? 1 : crdt_keycmp(x->key, x->klen, y->key, y->klen);
+    if (c == 0) {
+      if (!vals_kept(b, x->vals, x->nvals, a, y->vals, y->nvals) || !contrib_kept(x, y)) return 0;
+      i++;
+      j++;
+    } else if (c < 0) {
+      if (!vals_kept(b, x->vals, x->nvals, a, NULL, 0)) return 0;
+      i++;
+    } else {
+      if (y->ncontrib || !vals_kept(b, NULL, 0, a, y->vals, y->nvals)) return 0;
+      j++;
+    }
+  }
+  return 1;
 }

@@ -122,6 +122,12 @@ typedef struct dyna_crdt_zitem {
 /* The live members sorted by (score, member bytes) as Redis orders them: *out is
  * allocated here (the caller dyna_free()s it; NULL when empty). O(n log n). */
 int dyna_crdt_zview(const dyna_crdt_t *s, dyna_crdt_zitem_t **out, size_t *n);
+/* The min(k, count) lowest members in that order (max != 0: the highest, highest
+ * first), as ZPOPMIN / ZPOPMAX pop them: *out allocated here (dyna_free; NULL when
+ * none). One pass, O(n k), for k <= DYNA_CRDT_ZEXTREMES_SCAN; beyond, the whole view
+ * (O(n log n)). */
+#define DYNA_CRDT_ZEXTREMES_SCAN 16u
+int dyna_crdt_zextremes(const dyna_crdt_t *s, size_t k, int max, dyna_crdt_zitem_t **out, size_t *n);
 /* The 0-based rank of m in that order: 0 and *rank, or DYNA_ENOTFOUND. O(n). */
 int dyna_crdt_zrank(const dyna_crdt_t *s, const uint8_t *m, size_t mlen, size_t *rank);
 

@@ -38,10 +38,21 @@ void crdt_val_free(dyna_crdt_val_t *v) {
 void crdt_elem_free(dyna_crdt_elem_t *e) {
   if (!e) return;
   for (size_t j = 0; j < e->nvals; j++) crdt_val_free(&e->vals[j]);
-  dyna_free(e->vals);
+  if (e->vals != &e->one) dyna_free(e->vals);
   dyna_free(e->contrib);
-  dyna_free(e->key);
-  dyna_free(e);
+  dyna_free(e); /* the key with it */
+}
+
+void crdt_elem_take_vals(dyna_crdt_elem_t *e, dyna_crdt_val_t *v, size_t n, size_t cap) {
+  DYNA_ASSERT(e->nvals == 0 && e->vals == &e->one, "element with %zu values", e->nvals);
+  if (n == 1) {
+    e->one = v[0];
+    e->nvals = 1;
+    return;
+  }
+  e->vals = v;
+  e->nvals = n;
+  e->vcap = cap;
 }
 
 /* ---- causal context ------------------------------------------------------------- */
@@ -124,16 +135,14 @@ int crdt_elems_reserve(dyna_crdt_t *s) {
 }
 
 dyna_crdt_elem_t *crdt_elem_new(const uint8_t *key, size_t klen) {
-  dyna_crdt_elem_t *e = dyna_calloc(1, sizeof(*e));
+  dyna_crdt_elem_t *e = dyna_malloc(sizeof(*e) + (klen ? klen : 1));
   if (!e) return NULL;
-  e->key = dyna_memdup(key, klen);
+  memset(e, 0, sizeof(*e));
+  e->key = (uint8_t *)(e + 1);
+  if (klen) memcpy(e->key, key, klen);
   e->klen = klen;
-  e->vals = dyna_calloc(1, sizeof(*e->vals));
+  e->vals = &e->one;
   e->vcap = 1;
-  if (!e->key || !e->vals) {
-    crdt_elem_free(e);
-    return NULL;
-  }
   return e;
 }
 
@@ -154,7 +163,13 @@ void crdt_elem_remove(dyna_crdt_t *s, size_t idx) {
 int crdt_vals_reserve(dyna_crdt_elem_t *e, size_t extra) {
   if (e->nvals + extra <= e->vcap) return 0;
   size_t cap = e->vcap * 2 > e->nvals + extra ? e->vcap * 2 : e->nvals + extra;
-  dyna_crdt_val_t *v = dyna_realloc(e->vals, cap * sizeof(*v));
+  dyna_crdt_val_t *v;
+  if (e->vals == &e->one) { /* leaving the inline slot */
+    v = dyna_malloc(cap * sizeof(*v));
+    if (v && e->nvals) v[0] = e->one;
+  } else {
+    v = dyna_realloc(e->vals, cap * sizeof(*v));
+  }
   if (!v) return DYNA_ENOMEM;
   e->vals = v;
   e->vcap = cap;

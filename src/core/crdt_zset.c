@@ -111,6 +111,49 @@ int dyna_crdt_zview(const dyna_crdt_t *s, dyna_crdt_zitem_t **out, size_t *n) {
   return 0;
 }
 
+int dyna_crdt_zextremes(const dyna_crdt_t *s, size_t k, int max, dyna_crdt_zitem_t **out, size_t *n) {
+  DYNA_ASSERT(s->type == DYNA_CRDT_ZSET, "type %u", s->type);
+  *out = NULL;
+  *n = 0;
+  if (k == 0) return 0;
+  if (k > DYNA_CRDT_ZEXTREMES_SCAN) { /* many: the whole view, then the end wanted */
+    dyna_crdt_zitem_t *v;
+    size_t m;
+    int rc = dyna_crdt_zview(s, &v, &m);
+    if (rc || !m) return rc;
+    for (size_t i = 0; max && i < m / 2; i++) { /* highest first */
+      dyna_crdt_zitem_t t = v[i];
+      v[i] = v[m - 1 - i];
+      v[m - 1 - i] = t;
+    }
+    *out = v;
+    *n = k < m ? k : m;
+    return 0;
+  }
+  dyna_crdt_zitem_t *v = dyna_malloc(k * sizeof(*v));
+  if (!v) return DYNA_ENOMEM;
+  size_t c = 0, cur = 0;
+  const dyna_crdt_elem_t *e;
+  /* v[0..c) in pop order: a candidate goes in by insertion, the last falls off */
+  while ((e = dyna_crdt_next(s, &cur)) != NULL) {
+    dyna_crdt_zitem_t it = {e->key, e->klen, elem_score(e)};
+    size_t pos = c;
+    while (pos > 0 && (max ? zitem_cmp(&v[pos - 1], &it) < 0 : zitem_cmp(&v[pos - 1], &it) > 0)) pos--;
+    if (pos >= k) continue;
+    size_t last = c < k ? c : k - 1;
+    memmove(&v[pos + 1], &v[pos], (last - pos) * sizeof(*v));
+    v[pos] = it;
+    if (c < k) c++;
+  }
+  if (c == 0) {
+    dyna_free(v);
+    v = NULL;
+  }
+  *out = v;
+  *n = c;
+  return 0;
+}
+
 int dyna_crdt_zrank(const dyna_crdt_t *s, const uint8_t *m, size_t mlen, size_t *rank) {
   const dyna_crdt_elem_t *me = live_member(s, m, mlen);
   if (!me) return DYNA_ENOTFOUND;

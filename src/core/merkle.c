@@ -188,21 +188,18 @@ static int consider_reap(void *arg, const uint8_t *k, size_t klen, const uint8_t
   dyna_obj_init(&o);
   if (dyna_record_decode(v, vlen, NULL, 0, &o, NULL, NULL)) return 0;
   uint64_t newest = 0;
-  /* A key with typed states is reaped only once it expired: its deadline is its last
-   * moment, as a tombstone's stamp is (the grace then runs from the deadline). A deleted
-   * typed state is its context, which a concurrent add elsewhere needs, and carries no
-   * time: it is kept (docs/architecture.md, what is left to do). */
-  uint64_t deadline = 0;
+  /* A key with typed states is reaped once it is nothing but deletions: expired (its
+   * deadline is its last moment, as a tombstone's stamp is), or deleted (every typed
+   * state a deletion: its newest deletion stamp). The grace then runs from that moment
+   * (dyna_obj_typed_reapable). */
   int all_tomb;
   if (o.ntyped) {
-    all_tomb = dyna_obj_deadline(&o, &deadline) && deadline <= r->n->now.wall_ms &&
-               dyna_obj_kind(&o, r->n->now.wall_ms) == DYNA_KIND_NONE;
-    newest = deadline;
+    all_tomb = dyna_obj_typed_reapable(&o, r->n->now.wall_ms, &newest);
   } else {
     all_tomb = dyna_obj_nvals(&o) > 0 && dyna_obj_nlive(&o) == 0;
+    for (size_t i = 0; all_tomb && i < dyna_obj_nvals(&o); i++)
+      if (dyna_obj_val(&o, i)->ts_ms > newest) newest = dyna_obj_val(&o, i)->ts_ms;
   }
-  for (size_t i = 0; all_tomb && i < dyna_obj_nvals(&o); i++)
-    if (dyna_obj_val(&o, i)->ts_ms > newest) newest = dyna_obj_val(&o, i)->ts_ms;
   dyna_obj_clear(&o);
   if (!all_tomb || newest + r->n->cfg.tombstone_grace_ms > r->n->now.wall_ms) return 0;
   dyna_buf_put_bytes(&r->list, k, klen);

@@ -103,7 +103,7 @@ typedef struct dyna_node_cfg {
   uint64_t tombstone_grace_ms; /* tombstones are reaped no sooner than this after the delete */
   uint64_t heartbeat_ms;    /* failure detector ping interval */
   uint64_t fd_min_ms;       /* never suspect a peer heard from this recently */
-  const struct dyna_typed_cmd *typed_extra; /* tests only: typed commands this node knows
+  const struct dyna_typed_cmd *typed_extra; /* tests and dyna-sim only: typed commands this node knows
                                besides core/typed.h's families (rows ended by a NULL name),
                                looked up first when a forwarded typed write names its
                                command; NULL in dynad and the simulator */
@@ -137,6 +137,10 @@ typedef struct dyna_node_cfg {
                                         lands twice */
 #define DYNA_BUG_TYPED_NO_MERGE 0x400u /* a typed merge takes the other side's state
                                         whole instead of merging */
+#define DYNA_BUG_DEL_FORGETS 0x1000u /* a DEL of a typed key (dyna_crdt_delete) forgets the
+                                        dots it removed (its context keeps only its first
+                                        actor), so a replica that did not see the delete
+                                        brings members of the other actors back */
 
 /* The defaults of the node's options, the only ones: dynad takes them from here for every
  * option that lands in the node (runtime/options.c), as the simulator and the tests do. */

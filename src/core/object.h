@@ -172,10 +172,11 @@ int dyna_obj_typed_for_write(dyna_obj_t *o, uint8_t type, uint64_t actor, uint64
                              dyna_crdt_t **out);
 /* Drops typed states left with no context (none can be after a write; kept canonical). */
 void dyna_obj_typed_done(dyna_obj_t *o);
-/* A register write by actor (SET, DEL, DYNA.PUT, DYNA.DEL) supersedes every typed state
- * the coordinator observed, and the expiry unless flags has DYNA_OBJ_KEEP_TTL. Call it
- * after dyna_obj_update. Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG (o as above). */
-int dyna_obj_supersede(dyna_obj_t *o, uint64_t actor, uint32_t flags);
+/* A register write by actor at wall time now_ms (SET, DEL, DYNA.PUT, DYNA.DEL: the
+ * value's stamp) supersedes every typed state the coordinator observed (deleted with
+ * that stamp), and the expiry unless flags has DYNA_OBJ_KEEP_TTL. Call it after
+ * dyna_obj_update. Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG (o as above). */
+int dyna_obj_supersede(dyna_obj_t *o, uint64_t actor, uint64_t now_ms, uint32_t flags);
 /* Sets (deadline_ms > 0) or drops (0) the key's deadline, as EXPIRE and PERSIST do.
  * Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG, o unchanged on error. */
 int dyna_obj_set_deadline(dyna_obj_t *o, uint64_t actor, uint64_t deadline_ms);
@@ -183,6 +184,15 @@ int dyna_obj_set_deadline(dyna_obj_t *o, uint64_t actor, uint64_t deadline_ms);
  * with its TTL, as Redis does: the old TTL must not carry over to the key's next life).
  * Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG. */
 int dyna_obj_drop_deadline(dyna_obj_t *o, uint64_t actor);
+
+/* Reaping (core/merkle.c) of an object with typed states: 1 when at now_ms it is
+ * nothing but deletions, and *last_ms its last moment, from which the tombstone grace
+ * runs; else 0. It is one when its kind is NONE and either its deadline has passed
+ * (last moment: the deadline) or it has no deadline and every typed state is wholly a
+ * deletion (dyna_crdt_deleted; last moment: the newest deletion stamp). Register
+ * tombstone stamps count too. A collection emptied by concurrent removals that no
+ * delete saw whole is not one (it is kept). O(typed elements + values). */
+int dyna_obj_typed_reapable(const dyna_obj_t *o, uint64_t now_ms, uint64_t *last_ms);
 
 void dyna_ctx_init(dyna_ctx_t *c);
 void dyna_ctx_clear(dyna_ctx_t *c);

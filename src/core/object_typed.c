@@ -61,8 +61,8 @@ int dyna_obj_typed_merged(const dyna_obj_t *o, const dyna_obj_t *other, dyna_crd
     if ((dyna_crdt_bugs & DYNA_BUG_EXPIRY_NO_MERGE) && first == b && b->type == DYNA_CRDT_KEY && (!a || a->type != b->type)) { j++; continue; } /* test-only bug */
     DYNA_ASSERT(n < TYPED_MAX, "typed states %zu (types %u)", n, first->type);
     dyna_crdt_init(&t[n], first->type);
-    rc = dyna_crdt_copy(&t[n], first);
-    if (!rc && a && b && a->type == b->type) rc = dyna_crdt_merge(&t[n], b);
+    if (a && b && a->type == b->type) rc = dyna_crdt_merged(&t[n], a, b);
+    else rc = dyna_crdt_copy(&t[n], first);
     n++;
     if (a && first->type == a->type) i++;
     if (b && first->type == b->type) j++;
@@ -78,6 +78,13 @@ int dyna_obj_typed_merged(const dyna_obj_t *o, const dyna_obj_t *other, dyna_crd
 
 int dyna_obj_typed_descends(const dyna_obj_t *b, const dyna_obj_t *a) {
   if (a->ntyped == 0) return 1;
+  if (!dyna_crdt_bugs) { /* per state, without building the merge */
+    for (size_t i = 0; i < a->ntyped; i++) {
+      const dyna_crdt_t *s = dyna_obj_typed(b, a->typed[i].type);
+      if (!s || !dyna_crdt_descends(s, &a->typed[i])) return 0;
+    }
+    return 1;
+  }
   dyna_crdt_t *m;
   size_t n;
   if (dyna_obj_typed_merged(b, a, &m, &n)) return 0; /* "not known to descend" is safe */
@@ -202,19 +209,20 @@ int dyna_obj_drop_deadline(dyna_obj_t *o, uint64_t actor) {
   return dyna_obj_deadline(o, &d) ? dyna_obj_set_deadline(o, actor, 0) : 0;
 }
 
-/* Deletes every typed state of o except `keep` (0: none) and the KEY state. */
-static int delete_typed(dyna_obj_t *o, uint8_t keep, uint64_t actor) {
+/* Deletes every typed state of o except `keep` (0: none) and the KEY state, stamped
+ * now_ms. */
+static int delete_typed(dyna_obj_t *o, uint8_t keep, uint64_t actor, uint64_t now_ms) {
   for (size_t i = 0; i < o->ntyped; i++) {
     dyna_crdt_t *s = &o->typed[i];
     if (s->type == DYNA_CRDT_KEY || s->type == keep || !dyna_crdt_exists(s)) continue;
-    int rc = dyna_crdt_delete(s, actor);
+    int rc = dyna_crdt_delete(s, actor, now_ms);
     if (rc) return rc;
   }
   return 0;
 }
 
-int dyna_obj_supersede(dyna_obj_t *o, uint64_t actor, uint32_t flags) {
-  int rc = delete_typed(o, 0, actor);
+int dyna_obj_supersede(dyna_obj_t *o, uint64_t actor, uint64_t now_ms, uint32_t flags) {
+  int rc = delete_typed(o, 0, actor, now_ms);
   if (!rc && !(flags & DYNA_OBJ_KEEP_TTL)) {
     rc = dyna_obj_drop_deadline(o, actor);
   }
@@ -226,7 +234,7 @@ int dyna_obj_typed_for_write(dyna_obj_t *o, uint8_t type, uint64_t actor, uint64
   DYNA_ASSERT(type >= DYNA_CRDT_COUNTER && type < DYNA_CRDT_KEY, "type %u", type);
   const dyna_crdt_t *k = dyna_obj_typed(o, DYNA_CRDT_KEY);
   int expired = k && dyna_crdt_expired(k, now_ms);
-  int rc = delete_typed(o, expired ? 0 : type, actor);
+  int rc = delete_typed(o, expired ? 0 : type, actor, now_ms);
   if (!rc && expired) rc = dyna_obj_set_deadline(o, actor, 0);
   if (!rc && dyna_obj_nlive(o)) {
     /* The register's live values get a tombstone that supersedes them all. */
@@ -242,4 +250,25 @@ int dyna_obj_typed_for_write(dyna_obj_t *o, uint8_t type, uint64_t actor, uint64
   if (!s) return DYNA_ENOMEM;
   *out = s;
   return 0;
+}
+
+int dyna_obj_typed_reapable(const dyna_obj_t *o, uint64_t now_ms, uint64_t *last_ms) {
+  if (dyna_obj_kind(o, now_ms) != DYNA_KIND_NONE) return 0;
+  uint64_t last = 0, d;
+  if (dyna_obj_deadline(o, &d)) {
+    if (d > now_ms) return 0; /* absent now, but a deadline still to come: wait for it */
+    last = d;                 /* expired: its deadline is its last moment */
+  } else {
+    for (size_t i = 0; i < o->ntyped; i++) {
+      const dyna_crdt_t *s = &o->typed[i];
+      if (s->type == DYNA_CRDT_KEY) continue;
+      if (!dyna_crdt_deleted(s, &d)) return 0; /* emptied without a delete seeing it all */
+      if (d > last) last = d;
+    }
+  }
+  for (size_t i = 0; i < dyna_obj_nvals(o); i++)
+    if (dyna_obj_val(o, i)->ts_ms > last) last = dyna_obj_val(o, i)->ts_ms;
+  if (last == 0) return 0;
+  *last_ms = last;
+  return 1;
 }

@@ -163,7 +163,7 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
   rc = dyna_obj_update(&o, ctx, rep->actor, v);
   /* KEEPTTL keeps the deadline of a key that exists; an expired key has none to keep
    * (the write starts a new key, as Redis's SET ... KEEPTTL on an expired key does). */
-  if (!rc) rc = dyna_obj_supersede(&o, rep->actor, keep_ttl && *existed ? DYNA_OBJ_KEEP_TTL : 0);
+  if (!rc) rc = dyna_obj_supersede(&o, rep->actor, v->ts_ms, keep_ttl && *existed ? DYNA_OBJ_KEEP_TTL : 0);
   if (!rc && deadline_ms) rc = dyna_obj_set_deadline(&o, rep->actor, deadline_ms);
   if (!rc) rc = store_version(rep, &l, key, klen, &o, hint_owner, h_old);
   if (rc) goto done;

@@ -75,7 +75,7 @@ int dyna_typed_error(int rc, dyna_buf_t *resp) {
   switch (rc) {
   case 0: return 0;
   case DYNA_ENOMEM: return DYNA_ENOMEM;
-  case DYNA_ERANGE: dyna_resp_put_error(resp, "ERR increment or decrement would overflow"); return 0;
+  case DYNA_ERANGE: dyna_resp_put_error(resp, DYNA_WORD_ERR " " DYNA_MSG_OVERFLOW); return 0;
   case DYNA_ETOOBIG: dyna_resp_put_error(resp, "TOOBIG the key would pass a collection limit (docs/architecture.md)"); return 0;
   default: dyna_resp_put_error(resp, "ERR invalid operation"); return 0;
   }

@@ -111,7 +111,7 @@ static int copyto_write(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t 
   dyna_val_t v = {lv ? 0 : DYNA_VAL_TOMBSTONE, env->now_ms, lv ? lv->data : NULL, lv ? lv->len : 0};
   rc = dyna_obj_context(o, &ctx);
   if (!rc) rc = dyna_obj_update(o, &ctx, env->actor, &v);
-  if (!rc) rc = dyna_obj_supersede(o, env->actor, 0);
+  if (!rc) rc = dyna_obj_supersede(o, env->actor, env->now_ms, 0);
   int type = crdt_type_of(sk);
   if (!rc && type) {
     dyna_crdt_t *ds;

@@ -144,7 +144,7 @@ static int incr_by(dyna_obj_t *o, int64_t n, const dyna_tenv_t *env, dyna_buf_t 
     i = (int64_t)x;
   }
   if (__builtin_add_overflow(i, n, &res)) {
-    dyna_resp_put_error(resp, "ERR increment or decrement would overflow");
+    dyna_resp_put_error(resp, DYNA_WORD_ERR " " DYNA_MSG_OVERFLOW);
     return 0;
   }
   double od;

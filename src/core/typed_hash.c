@@ -27,7 +27,7 @@
 
 #define ERR_HASH_NOT_INT "ERR hash value is not an integer"
 #define ERR_HASH_NOT_FLOAT "ERR hash value is not a float"
-#define ERR_OVERFLOW "ERR increment or decrement would overflow"
+#define ERR_OVERFLOW DYNA_WORD_ERR " " DYNA_MSG_OVERFLOW
 #define ERR_NAN_INF "ERR value is NaN or Infinity"
 #define ERR_PRODUCE_NAN "ERR increment would produce NaN or Infinity"
 #define NUMBUF 400 /* "%.0f" of the greatest double is 309 digits */
@@ -204,7 +204,7 @@ static int cmd_hdel(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env
   /* Emptied: delete the key and its deadline (crdt_ops.h: the old TTL must not carry
    * over to the key's next life; the deadline lives in the object's KEY state). */
   if (rc >= 0 && !dyna_crdt_exists(s)) {
-    rc = dyna_crdt_delete(s, env->actor);
+    rc = dyna_crdt_delete(s, env->actor, env->now_ms);
     if (rc == 0) rc = dyna_obj_drop_deadline(o, env->actor);
   }
   dyna_obj_typed_done(o);

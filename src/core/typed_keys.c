@@ -42,7 +42,7 @@ static int delete_key(dyna_obj_t *o, const dyna_tenv_t *env) {
     if (!rc) rc = dyna_obj_update(&w, &seen, env->actor, &tomb);
     dyna_ctx_clear(&seen);
   }
-  if (!rc) rc = dyna_obj_supersede(&w, env->actor, 0);
+  if (!rc) rc = dyna_obj_supersede(&w, env->actor, env->now_ms, 0);
   return install(o, &w, rc);
 }
 

@@ -77,7 +77,7 @@ static int remove_indexes(dyna_obj_t *o, const size_t *idx, size_t k, const dyna
   if (rc) return rc;
   dyna_crdt_lremove(s, idx, k);
   int emptied = dyna_crdt_count(s) == 0;
-  if (emptied) rc = dyna_crdt_delete(s, env->actor);
+  if (emptied) rc = dyna_crdt_delete(s, env->actor, env->now_ms);
   dyna_obj_typed_done(o);
   if (emptied && rc == 0) rc = dyna_obj_drop_deadline(o, env->actor);
   return dyna_typed_error(rc, resp);
@@ -483,7 +483,7 @@ int dyna_typed_lmove(dyna_obj_t *src, dyna_obj_t *dst, const dyna_targs_t *a,
   if (rc) return rc;
   rc = dyna_crdt_lpop(s, from_right, &elem);
   int emptied = rc == 0 && dst != src && dyna_crdt_count(s) == 0;
-  if (emptied) rc = dyna_crdt_delete(s, env->actor);
+  if (emptied) rc = dyna_crdt_delete(s, env->actor, env->now_ms);
   dyna_obj_typed_done(src);
   if (emptied && rc == 0) rc = dyna_obj_drop_deadline(src, env->actor);
   if (rc) {

@@ -67,9 +67,9 @@ static int cmd_sadd(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env
 /* Deletes an emptied set, and the key's deadline with it (crdt_ops.h: the old TTL must
  * not carry over to the key's next life; the deadline lives in the object's KEY state).
  * Call before dyna_obj_typed_done(o). */
-static int delete_if_empty(dyna_obj_t *o, dyna_crdt_t *s, uint64_t actor) {
+static int delete_if_empty(dyna_obj_t *o, dyna_crdt_t *s, uint64_t actor, uint64_t now_ms) {
   if (s->n) return 0;
-  int rc = dyna_crdt_delete(s, actor);
+  int rc = dyna_crdt_delete(s, actor, now_ms);
   return rc == 0 ? dyna_obj_drop_deadline(o, actor) : rc;
 }
 
@@ -89,7 +89,7 @@ static int cmd_srem(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env
   if (rc) return rc == DYNA_ENOMEM ? rc : dyna_typed_error(rc, resp);
   int64_t removed = 0;
   for (size_t i = 2; i < a->argc; i++) removed += dyna_crdt_srem(s, a->argv[i], a->argl[i]);
-  rc = delete_if_empty(o, s, env->actor);
+  rc = delete_if_empty(o, s, env->actor, env->now_ms);
   dyna_obj_typed_done(o);
   *changed = 1;
   if (rc == DYNA_ENOMEM) return rc;
@@ -178,7 +178,7 @@ static int cmd_spop(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env
     }
   for (size_t i = 0; i < k; i++) dyna_crdt_srem(s, s->e[idx[i]]->key, s->e[idx[i]]->klen);
   dyna_free(idx);
-  rc = delete_if_empty(o, s, env->actor);
+  rc = delete_if_empty(o, s, env->actor, env->now_ms);
   dyna_obj_typed_done(o);
   *changed = 1;
   return rc == DYNA_ENOMEM ? rc : 0; /* ETOOBIG on delete: the members are gone all the same */
@@ -394,7 +394,7 @@ static int store_result(dyna_obj_t *dst, mref_t *r, size_t k, const dyna_tenv_t 
   int64_t stored = 0;
   if (rc == 0) {
     while (s->n) dyna_crdt_srem(s, s->e[s->n - 1]->key, s->e[s->n - 1]->klen);
-    if (k == 0) rc = dyna_crdt_delete(s, env->actor);
+    if (k == 0) rc = dyna_crdt_delete(s, env->actor, env->now_ms);
     for (size_t i = 0; i < k && rc >= 0; i++) {
       rc = dyna_crdt_sadd(s, env->actor, r[i].p, r[i].len);
       stored += rc > 0;
@@ -499,7 +499,7 @@ int dyna_typed_smove(dyna_obj_t *src, dyna_obj_t *dst, const uint8_t *m, size_t 
   if (rc == 0) rc = dyna_obj_typed_for_write(src, DYNA_CRDT_SET, env->actor, env->now_ms, &s);
   if (rc == 0) {
     dyna_crdt_srem(s, m, mlen);
-    rc = delete_if_empty(src, s, env->actor);
+    rc = delete_if_empty(src, s, env->actor, env->now_ms);
     dyna_obj_typed_done(src);
   }
   if (rc) return rc == DYNA_ENOMEM ? rc : dyna_typed_error(rc, resp); /* store neither */

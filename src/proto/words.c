@@ -35,6 +35,9 @@ int dyna_word_status(const char *msg) {
   if (starts_with_word(msg, DYNA_WORD_ERR) &&
       !strncmp(msg + sizeof(DYNA_WORD_ERR), DYNA_MSG_BAD_CONTEXT, sizeof(DYNA_MSG_BAD_CONTEXT) - 1))
     return DYNA_ECONTEXT;
+  if (starts_with_word(msg, DYNA_WORD_ERR) &&
+      !strncmp(msg + sizeof(DYNA_WORD_ERR), DYNA_MSG_OVERFLOW, sizeof(DYNA_MSG_OVERFLOW) - 1))
+    return DYNA_ERANGE;
   return DYNA_EREMOTE;
 }
 

@@ -7,6 +7,7 @@
  *   DYNA_EBUSY         <->   BUSY        -BUSY ...
  *   DYNA_ETIMEDOUT     <->   TIMEOUT     -TIMEOUT ...
  *   DYNA_ECONTEXT      <->   ERR invalid context ...   (ERR, told apart by its first words)
+ *   DYNA_ERANGE        <->   ERR increment or decrement would overflow   (Redis's text)
  *   anything else       ->   ERR         -ERR ...
  *   (read back) any other word  ->  DYNA_EREMOTE
  *
@@ -32,6 +33,9 @@
 
 /* The text after "ERR " that marks a context that does not decode (DYNA_ECONTEXT). */
 #define DYNA_MSG_BAD_CONTEXT "invalid context"
+/* The text after "ERR " of a number whose result would not fit (DYNA_ERANGE), as Redis
+ * words it (INCR, HINCRBY ...). */
+#define DYNA_MSG_OVERFLOW "increment or decrement would overflow"
 
 /* The word an error reply for status starts with ("ERR" for any status without its own
  * word, 0 included). Never NULL; static. */
@@ -39,7 +43,8 @@ const char *dyna_word_of_status(int status);
 
 /* The DYNA_E* code of an error reply's text msg (without the leading '-'), as the
  * client reports it: the code whose word msg starts with (a whole word: "BUSYX" is not
- * BUSY), DYNA_ECONTEXT for "ERR invalid context...", else DYNA_EREMOTE. NULL gives
+ * BUSY), DYNA_ECONTEXT for "ERR invalid context...", DYNA_ERANGE for "ERR increment or
+ * decrement would overflow", else DYNA_EREMOTE. NULL gives
  * DYNA_EREMOTE. */
 int dyna_word_status(const char *msg);
 

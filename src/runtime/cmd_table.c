@@ -727,7 +727,7 @@ static const dyna_cmd_t COMMANDS[] = {
      .fn = dyna_cmd_typed},
     {.name = "zrangestore", .arity = -5, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, 2, 1),
      .acl = ACL_WRITE | ACL_SORTEDSET | ACL_SLOW, .key_flags = "OW update", SPECS(SPECS_RANGESTORE),
-     DOCS("sorted-set", "6.2.0", NULL, "Stores a range of a sorted set in a key (keys of one partition)."),
+     DOCS("sorted-set", "6.2.0", NULL, "Stores a range of a sorted set in a key."),
      .fn = dyna_cmd_typed},
     {.name = "lpush", .arity = -3, .flags = CMD_WRITE | CMD_DENYOOM | CMD_FAST, KEYS(1, 1, 1),
      .acl = ACL_WRITE | ACL_LIST | ACL_FAST, .key_flags = "RW insert",

@@ -20,6 +20,9 @@
  *          (typed_set.h): dst's coordinator replaces what it observed with it.
  *   SMOVE src dst m   when m is in src: SADD dst m, then SREM src m (dst first: a
  *          failure between the two leaves m in both sets, never in neither).
+ *   ZRANGESTORE dst src min max [opts]  the range of src is computed here and written to
+ *          dst as the internal typed write `dyna.zstore dst score member...` (typed_zset.h),
+ *          as S*STORE does.
  *   LMOVE src dst wf wt, RPOPLPUSH src dst   the pop on src, then the push of the
  *          popped element on dst (a failure between the two loses that element).
  *
@@ -30,6 +33,7 @@
 #include "core/keyspace.h"
 #include "core/typed.h"
 #include "core/typed_set.h"
+#include "core/typed_zset.h"
 #include "core/crdt_ops.h"
 #include "util/assert.h"
 #include "proto/resp.h"
@@ -257,6 +261,7 @@ static void after_reads(dyna_server_t *s, conn_t *c, slot_t *slot) {
   size_t wl[3], kl0;
   const uint8_t **argv = NULL;
   size_t *argl = NULL, k = 0;
+  char *text = NULL; /* ZRANGESTORE's score texts */
   if (rc) goto done;
   switch (code) {
   case MK_SINTER:
@@ -277,6 +282,32 @@ static void after_reads(dyna_server_t *s, conn_t *c, slot_t *slot) {
     argv[1] = dyna_step_arg(slot, 0, &argl[1]);
     go = 0;
     break;
+  case MK_ZRANGESTORE: {
+    /* The command as the client gave it (every argument is kept), for the parser. */
+    size_t na = slot->nkeep + 1;
+    const uint8_t **av = dyna_malloc(na * sizeof(*av));
+    size_t *al = dyna_malloc(na * sizeof(*al));
+    if (!av || !al) {
+      dyna_free(av);
+      dyna_free(al);
+      rc = DYNA_ENOMEM;
+      break;
+    }
+    av[0] = (const uint8_t *)"zrangestore";
+    al[0] = 11;
+    for (uint32_t i = 0; i < slot->nkeep; i++) av[1 + i] = dyna_step_arg(slot, i, &al[1 + i]);
+    dyna_targs_t za = {na, av, al};
+    rc = dyna_typed_zrange_members(po[1], &za, &env, out, 2, &argv, &argl, &k, &text);
+    dyna_free(av);
+    dyna_free(al);
+    if (rc || !argv) break;
+    argv[0] = (const uint8_t *)"dyna.zstore";
+    argl[0] = 11;
+    argv[1] = dyna_step_arg(slot, 0, &argl[1]);
+    k *= 2; /* (score, member) pairs */
+    go = 0;
+    break;
+  }
   case MK_SMOVE: {
     wv[1] = dyna_step_arg(slot, 1, &wl[1]);
     wv[2] = dyna_step_arg(slot, 2, &wl[2]);
@@ -318,6 +349,7 @@ done:
   }
   dyna_free(argv);
   dyna_free(argl);
+  dyna_free(text);
   for (uint32_t i = 0; objs && i < n; i++) dyna_obj_clear(&objs[i]);
   dyna_free(objs);
   dyna_free(po);
@@ -388,10 +420,8 @@ static void multi(dyna_server_t *s, conn_t *c, const dyna_args_t *a, uint32_t co
   uint32_t op = code & 0xffu, nkeys = (uint32_t)(a->argc - 1), kfirst = 0;
   int64_t limit = 0;
   if (op == MK_ZRANGESTORE) {
-    dyna_conn_answer_error(c, DYNA_WORD_ERR " ZRANGESTORE is not supported yet");
-    return;
-  }
-  if (op == MK_LMOVE) {
+    nkeys = 2; /* dst, src: the options that follow are kept arguments */
+  } else if (op == MK_LMOVE) {
     if (!dyna_typed_find((const uint8_t *)"lpop", 4)) { unknown(c, a); return; }
     nkeys = 2;
     if (dyna_arg_is(a, 0, "lmove") &&

@@ -35,5 +35,12 @@ void sim_types_lost(struct sim_world *w, uint32_t c);
 /* The end-of-run checks of typed key tk on its final merged read o. */
 void sim_types_check(struct sim_world *w, uint32_t tk, const char *name, const dyna_obj_t *o);
 void sim_types_report(struct sim_world *w, FILE *out);
+/* The simulator's own typed command, known to every simulated node (cfg.typed_extra):
+ * `sim.del key`, DEL of the key exactly as the node's DEL makes it (a register tombstone,
+ * then dyna_obj_supersede), answering the array of what it removed as its coordinator
+ * observed it (the members, fields or list elements of the key's typed state), so that
+ * the model knows which adds each delete removed. Returns the rows, ended by a row with
+ * name NULL (static). */
+const struct dyna_typed_cmd *sim_types_cmds(void);
 
 #endif

@@ -17,6 +17,10 @@
  *               PEXPIREAT (the simulated wall clock + 2.1..3.6 s), then nothing more
  *   churn  (1)  with "expire": the type's writes mixed with EXPIRE, PEXPIREAT, PERSIST
  *               and DEL (checked for convergence only)
+ *   del    (2)  sets, hashes, sorted sets and lists: adds of members (fields, elements)
+ *               never added before (d<id>, or e<id> for lists), and one delete in five:
+ *               `sim.del key` (sim_types_cmds below), the node's DEL answering what it
+ *               removed, as its coordinator observed it
  *
  * Checks at the end, on the final merged R = N read (sim_types_check):
  *   (a) a plain counter lies between the sum of acknowledged increments plus the
@@ -34,12 +38,19 @@
  *   (e) no list element appears twice; an acknowledged push is present unless an
  *       acknowledged pop returned it (checked only on keys without pops of unknown
  *       outcome: such a pop may have taken any element).
+ *   (f) a deleted key stays deleted (observed remove): on a del key every member is
+ *       added once, so it has one dot, and a delete that observed it removed that dot
+ *       for good. So no member an acknowledged delete answered may be in the final read,
+ *       whatever was written after; and, when no delete of the key has an unknown
+ *       outcome, every acknowledged add that no acknowledged delete answered must be
+ *       there (a concurrent add survives a delete that did not observe it: add wins).
  *   (c), replicas byte-equal, is checks.c's convergence check: dyna_obj_equal compares
  *   the typed states too.
  */
 #include "core/batch.h"
 #include "core/crdt_ops.h"
 #include "core/typed.h"
+#include "proto/resp.h"
 #include "util/alloc.h"
 #include "sim/rng.h"
 #include "sim/sim.h"
@@ -50,7 +61,7 @@
 
 enum { TW_PENDING = 0, TW_ACKED, TW_REJECTED, TW_UNKNOWN };
 enum { OP_ADD = 1, OP_REM, OP_INCR, OP_EXPIRE, OP_PERSIST, OP_DEL, OP_POP };
-enum { LIFE_PLAIN = 0, LIFE_EXPIRE, LIFE_CHURN };
+enum { LIFE_PLAIN = 0, LIFE_EXPIRE, LIFE_CHURN, LIFE_DEL };
 #define NMEMBERS 6
 
 static const char *TY_NAME[ST_NTYPES] = {"counter", "set", "hash", "zset", "list"};
@@ -62,6 +73,8 @@ typedef struct tw_op {
   int64_t n;             /* INCRBY amount; a push's element id; a pop's element (0: none) */
   uint64_t t_send, t_ack;
   uint64_t deadline;     /* OP_EXPIRE: an upper bound of its deadline (true wall ms) */
+  int64_t *seen;         /* OP_DEL on a del key, acknowledged: the ids it removed (owned) */
+  uint32_t nseen;
 } tw_op_t;
 
 typedef struct tw_key {
@@ -87,15 +100,20 @@ struct sim_types {
   uint32_t *cl_key, *cl_op; /* per client: the typed key and op in flight */
   uint32_t next_elem;
   int64_t max_off;          /* the largest wall-clock offset seen on any node */
-  uint64_t sent, acked, rejected, unknown, checked_members, checked_expired;
+  uint64_t sent, acked, rejected, unknown, checked_members, checked_expired, checked_deleted;
   targv_t args;             /* the arguments of the last request built */
   dyna_buf_t batch;         /* --txn: the commands of the last transaction built (owned) */
 };
 
+/* Keys of type t: 3 plain, with "expire" 3 life and 1 churn, and (not counters) 2 del. */
+static int keys_of(uint32_t types, int t) {
+  return 3 + ((types & ST_EXPIRE) ? 4 : 0) + (t != ST_COUNTER ? 2 : 0);
+}
+
 uint32_t sim_types_count(const sim_opts_t *o) {
   uint32_t n = 0;
   for (int t = 0; t < ST_NTYPES; t++)
-    if (o->types & (1u << t)) n += 3 + ((o->types & ST_EXPIRE) ? 4 : 0);
+    if (o->types & (1u << t)) n += (uint32_t)keys_of(o->types, t);
   return n;
 }
 
@@ -139,14 +157,14 @@ int sim_types_init(sim_world_t *w, uint32_t first_key, uint32_t nkeys, char (*na
   uint32_t j = 0;
   for (int t = 0; t < ST_NTYPES; t++) {
     if (!(w->o.types & (1u << t))) continue;
-    int per = 3 + ((w->o.types & ST_EXPIRE) ? 4 : 0);
+    int per = keys_of(w->o.types, t), nexp = (w->o.types & ST_EXPIRE) ? 4 : 0;
     for (int q = 0; q < per && j < nkeys; q++, j++) {
       tw_key_t *k = &s->k[j];
       k->ty = (uint8_t)t;
-      k->life = q < 3 ? LIFE_PLAIN : q < 6 ? LIFE_EXPIRE : LIFE_CHURN;
+      k->life = q < 3 ? LIFE_PLAIN : q < 3 + nexp ? (q < 6 ? LIFE_EXPIRE : LIFE_CHURN) : LIFE_DEL;
       k->key = first_key + j;
       k->left = 2 + (uint32_t)sim_rng_below(&w->rng, 5);
-      static const char *lname[] = {"", "x", "ttl"};
+      static const char *lname[] = {"", "x", "ttl", "del"};
       klens[j] = (size_t)snprintf(names[j], 24, "%s%s:%u", lname[k->life], TY_NAME[t], first_key + j);
     }
   }
@@ -157,7 +175,10 @@ int sim_types_init(sim_world_t *w, uint32_t first_key, uint32_t nkeys, char (*na
 void sim_types_free(sim_world_t *w) {
   sim_types_t *s = w->types;
   if (!s) return;
-  for (uint32_t j = 0; j < s->nk; j++) dyna_free(s->k[j].ops);
+  for (uint32_t j = 0; j < s->nk; j++) {
+    for (uint32_t q = 0; q < s->k[j].n; q++) dyna_free(s->k[j].ops[q].seen);
+    dyna_free(s->k[j].ops);
+  }
   dyna_free(s->k);
   dyna_free(s->cl_key);
   dyna_free(s->cl_op);
@@ -236,6 +257,25 @@ static void type_write(sim_world_t *w, tw_key_t *k, tw_op_t *op, targv_t *a, con
   }
 }
 
+/* A del key's write: one in five a delete (sim.del), else an add of a new member
+ * (field, element) d<id> (e<id>), id unique in the run. */
+static void del_write(sim_world_t *w, tw_key_t *k, tw_op_t *op, targv_t *a, const char *name) {
+  uint64_t *r = &w->rng;
+  if (sim_rng_chance(r, 0.2)) {
+    op->op = OP_DEL;
+    sarg(a, "sim.del"); sarg(a, name);
+    return;
+  }
+  op->op = OP_ADD;
+  op->n = ++w->types->next_elem;
+  switch (k->ty) {
+  case ST_SET: sarg(a, "sadd"); sarg(a, name); arg(a, "d%" PRId64, op->n); break;
+  case ST_HASH: sarg(a, "hset"); sarg(a, name); arg(a, "d%" PRId64, op->n); arg(a, "%" PRId64, op->n); break;
+  case ST_ZSET: sarg(a, "zadd"); sarg(a, name); arg(a, "%" PRId64, (int64_t)sim_rng_below(r, 50)); arg(a, "d%" PRId64, op->n); break;
+  default: sarg(a, sim_rng_below(r, 2) ? "rpush" : "lpush"); sarg(a, name); arg(a, "e%" PRId64, op->n); break;
+  }
+}
+
 int sim_types_start(sim_world_t *w, uint32_t c, uint32_t tk, const char *name, size_t klen,
                     dyna_req_t *req) {
   sim_types_t *s = w->types;
@@ -268,6 +308,8 @@ int sim_types_start(sim_world_t *w, uint32_t c, uint32_t tk, const char *name, s
     else if (x < 55) { op->op = OP_EXPIRE; sarg(ap, "pexpireat"); sarg(ap, name); arg(ap, "%" PRId64, (int64_t)(wall + sim_rng_below(r, 3000))); }
     else if (x < 75) { op->op = OP_PERSIST; sarg(ap, "persist"); sarg(ap, name); }
     else { op->op = OP_DEL; del = 1; }
+  } else if (k->life == LIFE_DEL) {
+    del_write(w, k, op, ap, name);
   } else {
     type_write(w, k, op, ap, name, k->life == LIFE_EXPIRE);
     if (k->life == LIFE_EXPIRE) k->left--;
@@ -291,7 +333,7 @@ int sim_types_start(sim_world_t *w, uint32_t c, uint32_t tk, const char *name, s
     req->vlen = s->batch.len;
   } else {
     req->op = DYNA_OP_TYPED;
-    req->cmd = dyna_typed_find(ap->v[0], ap->l[0]);
+    req->cmd = op->op == OP_DEL ? sim_types_cmds() : dyna_typed_find(ap->v[0], ap->l[0]);
     if (!req->cmd || !req->cmd->write) abort();
     req->argc = ap->n;
     req->argv = ap->v;
@@ -310,6 +352,24 @@ static int64_t parse_elem(const dyna_buf_t *b) {
   const char *e = memchr(p, 'e', n);
   if (!e || p[0] == '-' || (n >= 3 && p[1] == '-')) return 0;
   return strtoll(e + 1, NULL, 10);
+}
+
+/* sim.del's answer: an array of bulk names d<id> / e<id>, into op->seen. */
+static void parse_seen(tw_op_t *op, const dyna_buf_t *b) {
+  const char *p = (const char *)b->data, *end = p + b->len;
+  if (b->len < 4 || p[0] != '*') return;
+  uint32_t n = (uint32_t)strtoul(p + 1, NULL, 10);
+  if (!n) return;
+  op->seen = dyna_calloc(n, sizeof(int64_t));
+  if (!op->seen) abort();
+  for (uint32_t i = 0; i < n; i++) {
+    const char *q = memchr(p, '$', (size_t)(end - p));
+    if (!q) break;
+    q = memchr(q, '\n', (size_t)(end - q));
+    if (!q || q + 2 >= end) break;
+    op->seen[op->nseen++] = strtoll(q + 2, NULL, 10); /* after "\r\n" and the d / e */
+    p = q + 1;
+  }
 }
 
 void sim_types_reply(sim_world_t *w, uint32_t c, const dyna_node_reply_t *r) {
@@ -333,6 +393,7 @@ void sim_types_reply(sim_world_t *w, uint32_t c, const dyna_node_reply_t *r) {
   op->status = TW_ACKED;
   s->acked++;
   if (op->op == OP_POP) op->n = parse_elem(&r->resp);
+  if (op->op == OP_DEL && r->op == DYNA_OP_TYPED) parse_seen(op, &r->resp);
 }
 
 void sim_types_lost(sim_world_t *w, uint32_t c) {
@@ -391,6 +452,83 @@ static void check_list(sim_world_t *w, const tw_key_t *k, const char *name, cons
   dyna_free(it);
 }
 
+/* The ids (d<id>, e<id>) a del key holds in o: *out (dyna_free), *n. */
+static void del_ids(const tw_key_t *k, const dyna_obj_t *o, uint64_t now, int64_t **out, size_t *n) {
+  dyna_tenv_t env = {0, now, 0, DYNA_RESP2};
+  const dyna_crdt_t *st = dyna_typed_read_state(o, TY_CRDT[k->ty], &env);
+  size_t cnt = st ? dyna_crdt_count(st) : 0;
+  int64_t *ids = dyna_calloc(cnt + 1, sizeof(int64_t));
+  if (!ids) abort();
+  size_t m = 0;
+  if (st && k->ty == ST_LIST) {
+    dyna_crdt_litem_t *it = NULL;
+    size_t ln = 0;
+    if (dyna_crdt_lview(st, &it, &ln)) abort();
+    for (size_t j = 0; j < ln && m < cnt; j++) {
+      char b[32];
+      size_t l = it[j].v->len < sizeof(b) - 1 ? it[j].v->len : sizeof(b) - 1;
+      memcpy(b, it[j].v->data, l);
+      b[l] = 0;
+      ids[m++] = strtoll(b + 1, NULL, 10);
+    }
+    dyna_free(it);
+  } else if (st) {
+    size_t cur = 0;
+    const dyna_crdt_elem_t *e;
+    while (m < cnt && (e = dyna_crdt_next(st, &cur)) != NULL) {
+      char b[32];
+      size_t l = e->klen < sizeof(b) - 1 ? e->klen : sizeof(b) - 1;
+      memcpy(b, e->key, l);
+      b[l] = 0;
+      ids[m++] = strtoll(b + 1, NULL, 10);
+    }
+  }
+  *out = ids;
+  *n = m;
+}
+
+/* (f) on a del key's final read. */
+static void check_del(sim_world_t *w, const tw_key_t *k, const char *name, const dyna_obj_t *o, uint64_t now) {
+  int64_t *ids;
+  size_t n;
+  del_ids(k, o, now, &ids, &n);
+  for (size_t i = 0; k->ty == ST_LIST && i < n; i++) /* (e) here too */
+    for (size_t q = 0; q < i; q++)
+      if (ids[q] == ids[i]) sim_fail(w, "%s: list element e%" PRId64 " appears twice in the final read", name, ids[i]);
+  int del_unknown = 0;
+  for (uint32_t j = 0; j < k->n; j++) {
+    const tw_op_t *d = &k->ops[j];
+    if (d->op != OP_DEL) continue;
+    if (!known(d)) del_unknown = 1;
+    if (d->status != TW_ACKED) continue;
+    for (uint32_t q = 0; q < d->nseen; q++) {
+      w->types->checked_deleted++;
+      for (size_t i = 0; i < n; i++)
+        if (ids[i] == d->seen[q])
+          sim_fail(w, "%s: %c%" PRId64 ", removed by the acknowledged delete sent at %" PRIu64
+                   " ms, is back in the final read", name, k->ty == ST_LIST ? 'e' : 'd', d->seen[q], d->t_send);
+    }
+  }
+  for (uint32_t j = 0; j < k->n && !del_unknown; j++) {
+    const tw_op_t *op = &k->ops[j];
+    if (op->op != OP_ADD || op->status != TW_ACKED) continue;
+    int removed = 0;
+    for (uint32_t q = 0; q < k->n && !removed; q++) {
+      const tw_op_t *d = &k->ops[q];
+      for (uint32_t x = 0; d->op == OP_DEL && d->status == TW_ACKED && x < d->nseen && !removed; x++)
+        removed = d->seen[x] == op->n;
+    }
+    if (removed) continue;
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++) found = ids[i] == op->n;
+    w->types->checked_members++;
+    if (!found)
+      sim_fail(w, "%s: acknowledged add of %c%" PRId64 " (sent at %" PRIu64 " ms), removed by no acknowledged "
+               "delete, missing from the final read", name, k->ty == ST_LIST ? 'e' : 'd', op->n, op->t_send);
+  }
+  dyna_free(ids);
+}
+
 void sim_types_check(sim_world_t *w, uint32_t tk, const char *name, const dyna_obj_t *o) {
   sim_types_t *s = w->types;
   tw_key_t *k = &s->k[tk];
@@ -411,6 +549,10 @@ void sim_types_check(sim_world_t *w, uint32_t tk, const char *name, const dyna_o
     if (kind != DYNA_KIND_NONE)
       sim_fail(w, "%s: expired at most at %" PRIu64 " ms (wall) and never written since, but reads as kind %d at %" PRIu64,
                name, e->deadline, (int)kind, now);
+    return;
+  }
+  if (k->life == LIFE_DEL) {
+    check_del(w, k, name, o, now);
     return;
   }
   if (k->life != LIFE_PLAIN) return;
@@ -467,6 +609,60 @@ void sim_types_report(sim_world_t *w, FILE *out) {
     if (w->o.types & (1u << j)) l += (size_t)snprintf(t + l, sizeof(t) - l, "%s%s", l ? "," : "", TY_NAME[j]);
   if (w->o.types & ST_EXPIRE) snprintf(t + l, sizeof(t) - l, "%sexpire", l ? "," : "");
   fprintf(out, "  types %s: %u keys, %" PRIu64 " typed writes (%" PRIu64 " acked, %" PRIu64 " rejected, %" PRIu64
-          " unknown); checked %" PRIu64 " members/elements, %" PRIu64 " expired keys\n",
-          t, s->nk, s->sent, s->acked, s->rejected, s->unknown, s->checked_members, s->checked_expired);
+          " unknown); checked %" PRIu64 " members/elements, %" PRIu64 " expired keys, %" PRIu64
+          " deleted members\n",
+          t, s->nk, s->sent, s->acked, s->rejected, s->unknown, s->checked_members, s->checked_expired,
+          s->checked_deleted);
 }
+
+/* ---- sim.del (types.h) ----------------------------------------------------------- */
+
+/* Appends the live names (members, fields; a list's element bytes) of the key's typed
+ * state as observed in o, as an array. */
+static void put_observed(const dyna_obj_t *o, uint64_t now, dyna_buf_t *resp) {
+  dyna_kind_t kind = dyna_obj_kind(o, now);
+  uint8_t ty = kind == DYNA_KIND_SET ? DYNA_CRDT_SET : kind == DYNA_KIND_HASH ? DYNA_CRDT_HASH
+             : kind == DYNA_KIND_ZSET ? DYNA_CRDT_ZSET : kind == DYNA_KIND_LIST ? DYNA_CRDT_LIST : 0;
+  const dyna_crdt_t *st = ty ? dyna_obj_typed(o, ty) : NULL;
+  if (!st) {
+    dyna_resp_put_array(resp, 0);
+    return;
+  }
+  if (ty == DYNA_CRDT_LIST) {
+    dyna_crdt_litem_t *it = NULL;
+    size_t n = 0;
+    if (dyna_crdt_lview(st, &it, &n)) abort();
+    dyna_resp_put_array(resp, n);
+    for (size_t j = 0; j < n; j++) dyna_resp_put_bulk(resp, it[j].v->data, it[j].v->len);
+    dyna_free(it);
+    return;
+  }
+  dyna_resp_put_array(resp, dyna_crdt_count(st));
+  size_t cur = 0;
+  const dyna_crdt_elem_t *e;
+  while ((e = dyna_crdt_next(st, &cur)) != NULL) dyna_resp_put_bulk(resp, e->key, e->klen);
+}
+
+/* sim.del key: answers what it removes, then deletes the key as the node's DEL does
+ * (coord.c / replica.c: a tombstone over the register's values with the coordinator's
+ * stamp, then dyna_obj_supersede with that stamp). Always a write, as DEL is. */
+static int sim_del(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dyna_buf_t *resp,
+                   int *changed) {
+  (void)a;
+  *changed = 0;
+  put_observed(o, env->now_ms, resp);
+  dyna_ctx_t seen;
+  dyna_ctx_init(&seen);
+  int rc = dyna_obj_context(o, &seen);
+  dyna_val_t tomb = {DYNA_VAL_TOMBSTONE, env->now_ms, NULL, 0};
+  if (!rc) rc = dyna_obj_update(o, &seen, env->actor, &tomb);
+  dyna_ctx_clear(&seen);
+  if (!rc) rc = dyna_obj_supersede(o, env->actor, env->now_ms, 0);
+  if (rc) return rc; /* the caller discards o and the answer */
+  *changed = 1;
+  return resp->oom ? DYNA_ENOMEM : 0;
+}
+
+static const dyna_typed_cmd_t SIM_CMDS[] = {{"sim.del", sim_del, NULL, 2}, {0}};
+
+const dyna_typed_cmd_t *sim_types_cmds(void) { return SIM_CMDS; }

@@ -132,6 +132,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   cfg.read_all = w->o.read_all;
   cfg.durable_reads = w->o.durable_reads;
   if (w->o.aae_ms) cfg.aae_interval_ms = w->o.aae_ms;
+  cfg.typed_extra = sim_types_cmds(); /* sim.del (workload_types.c) */
   int rc = dyna_node_open(&cfg, s->store, sim_node_time(w, i), &s->node);
   if (!rc) rc = dyna_store_commit(s->store); /* as dynad: the incarnation is durable first */
   if (!rc) sim_disk_started(w, i);

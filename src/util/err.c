@@ -20,6 +20,7 @@ const char *dyna_strerror(int err) {
   case DYNA_ECONN: return "connection error";
   case DYNA_EAGAIN: return "incomplete input";
   case DYNA_EREMOTE: return "server error";
+  case DYNA_ERANGE: return "increment or decrement would overflow";
   default: return "unknown error";
   }
 }

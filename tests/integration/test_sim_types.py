@@ -4,7 +4,8 @@
 Issue 16's "convergence is checked, not hoped for": campaigns of --types all over the
 fault mixes must pass the typed checks (docs/simulation.md, "Typed keys": (a) counter
 sums, (b) acknowledged adds present, (c) replicas byte-equal, (d) expired keys stay
-gone, (e) lists without duplicates or lost pushes); the checks must not be vacuous
+gone, (e) lists without duplicates or lost pushes, (f) a deleted key stays deleted:
+nothing a delete removed comes back, an add no delete observed stays); the checks must not be vacuous
 (they count what they checked); each deliberate typed bug (--bugs) is caught by the
 check named for it; and --experiment churn-types shows that a set's, a sorted set's and
 a hash's encoded state stays bounded under an hour of churn.
@@ -28,7 +29,8 @@ def sim(*args, timeout=300):
 
 
 TYPES_RE = re.compile(r"^  types (\S+): (\d+) keys, (\d+) typed writes \((\d+) acked, (\d+) rejected, "
-                      r"(\d+) unknown\); checked (\d+) members/elements, (\d+) expired keys", re.M)
+                      r"(\d+) unknown\); checked (\d+) members/elements, (\d+) expired keys, (\d+) deleted members",
+                      re.M)
 
 
 def cli():
@@ -48,7 +50,7 @@ def cli():
 def coverage():
     # The checks must have something to check: over a few seeds, members and list
     # elements were checked present and expired keys checked gone.
-    members = expired = 0
+    members = expired = deleted = 0
     for seed in range(1, 7):
         rc, out = sim("--seed", seed, "--types", "all", "--faults", "none" if seed % 2 else "all")
         m = TYPES_RE.search(out)
@@ -57,8 +59,10 @@ def coverage():
             return
         members += int(m.group(7))
         expired += int(m.group(8))
-    check(members >= 100 and expired >= 10,
-          f"typed checks are not vacuous: {members} members/elements and {expired} expired keys checked in 6 runs")
+        deleted += int(m.group(9))
+    check(members >= 100 and expired >= 10 and deleted >= 20,
+          f"typed checks are not vacuous: {members} members/elements, {expired} expired keys and {deleted} "
+          "deleted members checked in 6 runs")
 
 
 def campaigns():
@@ -80,7 +84,8 @@ def bugs():
              ("expiry-no-merge", [], r"still differ between their replicas"),                   # (c)
              ("expiry-no-merge", [], r"expired at most at .* reads as kind"),                  # (d)
              ("typed-no-merge", [], r"acknowledged push of e\d+ .* missing"),                   # (e)
-             ("list-dup", ["--faults", "dup"], r"list element e\d+ appears twice")]              # (e)
+             ("list-dup", ["--faults", "dup"], r"list element e\d+ appears twice"),             # (e)
+             ("del-forgets", [], r"^  - del\w+:\d+: [de]\d+, removed by the acknowledged delete .* is back")]  # (f)
     for bug, extra, msg in cases:
         rc, out = sim("--seeds", "1..10", "--types", "all", "--bugs", bug, *extra, "--duration", 5000)
         caught = re.findall(r"^seed (\d+) FAIL", out, re.M)

@@ -139,6 +139,18 @@ def commands(h, w, rd, label):
     eq("zremrangebyscore", w.zremrangebyscore("rank", 1, 2), 2)
     eq("zremrangebyrank", w.zremrangebyrank("rank", 0, 0), 1)
     eq("zrange after", rd.zrange("rank", 0, -1), [b"c", b"s"])
+    eq("zrevrange", rd.zrevrange("rank", 0, -1, withscores=True), [(b"s", 4.0), (b"c", 4.0)])
+    eq("zrandmember", (rd.zrandmember("nosuch"), sorted(rd.zrandmember("rank", 5)),
+                       len(rd.zrandmember("rank", -3, withscores=True))), (None, [b"c", b"s"], 6))
+    eq("zremrangebylex", (w.zremrangebylex("lex", "[y", "+"), rd.zrange("lex", 0, -1)), (2, [b"x"]))
+    # ZRANGESTORE: dst and src in any partitions (a read of src, then a write of dst)
+    w.set("top", "a string, overwritten")
+    eq("zrangestore", (w.zrangestore("top", "rank", 0, 0, desc=True), rd.zrange("top", 0, -1, withscores=True)),
+       (1, [(b"s", 4.0)]))
+    eq("zrangestore of an empty range deletes the destination",
+       (w.zrangestore("top", "rank", 5, 9), rd.exists("top")), (0, 0))
+    eq("zrangestore withscores", raises(lambda: w.execute_command("ZRANGESTORE", "top", "rank", 0, 1, "WITHSCORES")),
+       "syntax error")
 
     # ---- lists
     eq("lpush", w.lpush("jobs", "b", "a"), 2)
@@ -171,6 +183,7 @@ def commands(h, w, rd, label):
                      ("sinter with a string", lambda: rd.sinter("cart", "strkey")),
                      ("sunionstore from a hash", lambda: w.sunionstore("d2", ["user"])),
                      ("smove to a string", lambda: w.smove("cart", "strkey", "pear")),
+                     ("zrangestore from a string", lambda: w.zrangestore("top", "strkey", 0, 1)),
                      ("lmove to a set", lambda: w.lmove("jobs2", "cart") if w.rpush("jobs2", "x") else None)):
         eq("WRONGTYPE: " + what, raises(fn), WRONGTYPE)
 

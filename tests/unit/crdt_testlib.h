@@ -78,7 +78,7 @@ static inline void t_random_op(dyna_crdt_t *s, uint64_t actor, uint64_t *r, uint
   unsigned k = (unsigned)t_below(r, 10);
   int rc = 0;
   if (k == 9 && t_below(r, 4) == 0) {
-    rc = dyna_crdt_delete(s, actor);
+    rc = dyna_crdt_delete(s, actor, ts);
   } else if (k == 8) {
     unsigned e = (unsigned)t_below(r, 3);
     if (e == 0) rc = dyna_crdt_persist(s, actor);
@@ -89,7 +89,7 @@ static inline void t_random_op(dyna_crdt_t *s, uint64_t actor, uint64_t *r, uint
     case DYNA_CRDT_COUNTER:
       if (k < 5) rc = dyna_crdt_incrby(s, actor, (int64_t)t_below(r, 21) - 10, NULL);
       else if (k < 7) rc = dyna_crdt_incrbyfloat(s, actor, 0.5 * (double)t_below(r, 5), NULL);
-      else rc = dyna_crdt_delete(s, actor);
+      else rc = dyna_crdt_delete(s, actor, ts);
       if (rc == DYNA_EINVAL) rc = 0; /* a fractional value refuses INCRBY */
       break;
     case DYNA_CRDT_SET:

@@ -208,7 +208,7 @@ void typed_set_str(dyna_obj_t *o, uint64_t actor, const char *v, uint64_t ts) {
   assert_int_equal(dyna_obj_context(o, &c), 0);
   dyna_val_t val = {0, ts, (uint8_t *)v, strlen(v)};
   assert_int_equal(dyna_obj_update(o, &c, actor, &val), 0);
-  assert_int_equal(dyna_obj_supersede(o, actor, 0), 0);
+  assert_int_equal(dyna_obj_supersede(o, actor, ts, 0), 0);
   dyna_ctx_clear(&c);
 }
 

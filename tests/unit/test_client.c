@@ -266,6 +266,8 @@ static void test_addr_and_errors(void **state) {
   assert_int_equal(dyna_word_status("TOOBIG value"), DYNA_ETOOBIG);
   assert_int_equal(dyna_word_status("BUSY"), DYNA_EBUSY);
   assert_int_equal(dyna_word_status("ERR invalid context"), DYNA_ECONTEXT);
+  assert_int_equal(dyna_word_status("ERR increment or decrement would overflow"), DYNA_ERANGE);
+  assert_int_equal(dyna_word_status("ERR increment"), DYNA_EREMOTE);
   assert_int_equal(dyna_word_status("ERR unknown command"), DYNA_EREMOTE);
   assert_string_not_equal(dyna_strerror(DYNA_ECONN), "");
 }

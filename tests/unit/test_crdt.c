@@ -26,6 +26,74 @@ static void heal(dyna_crdt_t *a, dyna_crdt_t *b) {
   dyna_crdt_clear(&a0);
 }
 
+/* ---- the deletion stamp (reaping of deleted keys) ----------------------------------- */
+
+static int64_t counter_value(const dyna_crdt_t *s);
+
+static int deleted_at(const dyna_crdt_t *s, uint64_t want_ms) {
+  uint64_t d = 0;
+  return dyna_crdt_deleted(s, &d) && d == want_ms;
+}
+
+/* A DEL stamps the state; it stays a deletion (reapable) while nothing newer than what
+ * the deletes saw arrives; a concurrent add merged in makes it a live set again (add
+ * wins) and a deletion no more; stamps merge by max; concurrent deletes on both sides
+ * together saw everything; a set emptied by removals no delete saw whole is kept. */
+static void test_delete_stamp(void **st) {
+  (void)st;
+  dyna_crdt_t a, b;
+  dyna_crdt_init(&a, DYNA_CRDT_SET);
+  assert_int_equal(dyna_crdt_sadd(&a, A1, (const uint8_t *)"old", 3), 1);
+  assert_false(deleted_at(&a, 0));
+  fork_from(&b, &a);
+  assert_int_equal(dyna_crdt_delete(&a, A1, 100), 0);
+  assert_true(deleted_at(&a, 100));
+  assert_int_equal(dyna_crdt_sadd(&b, A2, (const uint8_t *)"new", 3), 1); /* concurrent */
+  heal(&a, &b);
+  assert_false(deleted_at(&a, 100));
+  assert_true(dyna_crdt_sismember(&a, (const uint8_t *)"new", 3));
+  assert_false(dyna_crdt_sismember(&a, (const uint8_t *)"old", 3));
+  /* a delete whose clock is behind keeps the newest stamp */
+  assert_int_equal(dyna_crdt_delete(&b, A2, 50), 0);
+  assert_true(deleted_at(&b, 100));
+  heal(&a, &b);
+  assert_true(deleted_at(&a, 100));
+  /* concurrent deletes, each of what its side had: together they saw every dot */
+  assert_int_equal(dyna_crdt_sadd(&a, A1, (const uint8_t *)"x", 1), 1);
+  dyna_crdt_clear(&b);
+  fork_from(&b, &a);
+  assert_int_equal(dyna_crdt_sadd(&b, A2, (const uint8_t *)"y", 1), 1);
+  assert_int_equal(dyna_crdt_delete(&a, A1, 200), 0);
+  assert_int_equal(dyna_crdt_delete(&b, A2, 300), 0);
+  heal(&a, &b);
+  assert_false(dyna_crdt_exists(&a));
+  assert_true(deleted_at(&a, 300));
+  /* removals that empty it on merge without a delete: not a deletion (kept) */
+  assert_int_equal(dyna_crdt_sadd(&a, A1, (const uint8_t *)"p", 1), 1);
+  assert_int_equal(dyna_crdt_sadd(&a, A1, (const uint8_t *)"q", 1), 1);
+  dyna_crdt_clear(&b);
+  fork_from(&b, &a);
+  assert_int_equal(dyna_crdt_srem(&a, (const uint8_t *)"p", 1), 1);
+  assert_int_equal(dyna_crdt_srem(&b, (const uint8_t *)"q", 1), 1);
+  heal(&a, &b);
+  assert_false(dyna_crdt_exists(&a));
+  assert_false(deleted_at(&a, 300));
+  dyna_crdt_clear(&a);
+  dyna_crdt_clear(&b);
+  /* a counter's DEL keeps its contributions as residue: still a deletion */
+  dyna_crdt_init(&a, DYNA_CRDT_COUNTER);
+  assert_int_equal(dyna_crdt_incrby(&a, A1, 5, NULL), 0);
+  assert_int_equal(dyna_crdt_delete(&a, A1, 400), 0);
+  assert_true(deleted_at(&a, 400));
+  fork_from(&b, &a);
+  assert_int_equal(dyna_crdt_incrby(&b, A2, 1, NULL), 0); /* after the delete: live again */
+  heal(&a, &b);
+  assert_false(deleted_at(&a, 400));
+  assert_int_equal(counter_value(&a), 1);
+  dyna_crdt_clear(&a);
+  dyna_crdt_clear(&b);
+}
+
 /* ---- counter ----------------------------------------------------------------------- */
 
 static int64_t counter_value(const dyna_crdt_t *s) {
@@ -99,13 +167,13 @@ static void test_counter_delete_vs_incr(void **st) {
   dyna_crdt_init(&a, DYNA_CRDT_COUNTER);
   assert_int_equal(dyna_crdt_incrby(&a, A1, 10, NULL), 0);
   fork_from(&b, &a);
-  assert_int_equal(dyna_crdt_delete(&a, A1), 0);
+  assert_int_equal(dyna_crdt_delete(&a, A1, 100), 0);
   assert_false(dyna_crdt_exists(&a));
   assert_int_equal(dyna_crdt_incrby(&b, A2, 1, NULL), 0);
   heal(&a, &b);
   assert_int_equal(counter_value(&a), 1);
   /* and a DEL that observed everything leaves it absent; INCR then starts from 0 */
-  assert_int_equal(dyna_crdt_delete(&a, A1), 0);
+  assert_int_equal(dyna_crdt_delete(&a, A1, 100), 0);
   heal(&a, &b);
   assert_false(dyna_crdt_exists(&b));
   assert_int_equal(dyna_crdt_incrby(&b, A1, 3, NULL), 0);
@@ -157,7 +225,7 @@ static void test_set_delete_tombstone(void **st) {
   assert_int_equal(dyna_crdt_sadd(&a, A1, B("x")), 1);
   assert_int_equal(dyna_crdt_sadd(&a, A1, B("y")), 1);
   fork_from(&b, &a);
-  assert_int_equal(dyna_crdt_delete(&a, A1), 0);
+  assert_int_equal(dyna_crdt_delete(&a, A1, 100), 0);
   assert_int_equal(a.n, 0);
   assert_int_equal(dyna_crdt_sadd(&b, A2, B("y")), 0);
   heal(&a, &b);
@@ -499,7 +567,7 @@ static void test_expiry(void **st) {
   assert_int_equal(dyna_crdt_deadline(&a, &d), 1);
   assert_int_equal(d, 100);
   /* DEL drops the deadline it observed */
-  assert_int_equal(dyna_crdt_delete(&a, A1), 0);
+  assert_int_equal(dyna_crdt_delete(&a, A1, 100), 0);
   assert_int_equal(dyna_crdt_deadline(&a, &d), 0);
   heal(&a, &b);
   assert_int_equal(dyna_crdt_deadline(&b, &d), 0);
@@ -595,7 +663,7 @@ static void test_alloc_failure(void **st) {
             }
             if (rc > 0 || rc == DYNA_EINVAL || rc == DYNA_ENOTFOUND) rc = 0;
           } else if (op == 4) {
-            rc = dyna_crdt_delete(&w, A3);
+            rc = dyna_crdt_delete(&w, A3, 300);
           } else {
             rc = dyna_crdt_expire(&w, A3, 12345);
           }
@@ -693,6 +761,7 @@ static void test_size_churn(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_delete_stamp),
       cmocka_unit_test(test_counter_partition),
       cmocka_unit_test(test_counter_overflow_and_float),
       cmocka_unit_test(test_counter_delete_vs_incr),

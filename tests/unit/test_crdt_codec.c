@@ -78,12 +78,61 @@ static void test_valid_and_header(void **st) {
     e_var(&e, 0);
     assert_int_equal(e_decode(&e), type >= 1 && type <= DYNA_CRDT_KEY ? 0 : DYNA_ECORRUPT);
   }
-  e_init(&e, 2, DYNA_CRDT_SET); /* unknown version */
+  e_init(&e, 3, DYNA_CRDT_SET); /* unknown version */
   e_var(&e, 0);
   e_var(&e, 0);
   e_var(&e, 0);
   assert_int_equal(e_decode(&e), DYNA_ECORRUPT);
   assert_int_equal(dyna_crdt_decode(NULL, 0, &(dyna_crdt_t){0}), DYNA_ECORRUPT);
+}
+
+/* Version 2: a version-1 body (context 5:3, 9:2, no expiry, no elements) followed by the
+ * deletion stamp del_ms, n entries (index, counter). */
+static int del_stamp(uint64_t del_ms, size_t n, const uint64_t *idx, const uint64_t *ctr) {
+  enc_t e;
+  e_init(&e, 2, DYNA_CRDT_SET);
+  e_ctx2(&e);
+  e_var(&e, 0);
+  e_var(&e, del_ms);
+  e_var(&e, n);
+  for (size_t i = 0; i < n; i++) {
+    e_var(&e, idx[i]);
+    e_var(&e, ctr[i]);
+  }
+  return e_decode(&e);
+}
+
+static void test_deletion_stamp_rules(void **st) {
+  (void)st;
+  uint64_t i01[] = {0, 1}, i10[] = {1, 0}, i00[] = {0, 0}, i02[] = {0, 2};
+  uint64_t c32[] = {3, 2}, c12[] = {1, 2}, c42[] = {4, 2}, c30[] = {3, 0};
+  assert_int_equal(del_stamp(1000, 2, i01, c32), 0); /* re-encodes to the same bytes */
+  assert_int_equal(del_stamp(1000, 2, i01, c12), 0); /* a delete that saw less */
+  assert_int_equal(del_stamp(1000, 1, i10, c32 + 1), 0);
+  assert_int_equal(del_stamp(1000, 0, NULL, NULL), 0);
+  assert_int_equal(del_stamp(0, 2, i01, c32), DYNA_ECORRUPT);  /* version 2 without a stamp */
+  assert_int_equal(del_stamp(1000, 2, i10, c32), DYNA_ECORRUPT); /* unsorted */
+  assert_int_equal(del_stamp(1000, 2, i00, c32), DYNA_ECORRUPT); /* duplicate */
+  assert_int_equal(del_stamp(1000, 2, i02, c32), DYNA_ECORRUPT); /* index out of the context */
+  assert_int_equal(del_stamp(1000, 2, i01, c42), DYNA_ECORRUPT); /* beyond the context */
+  assert_int_equal(del_stamp(1000, 2, i01, c30), DYNA_ECORRUPT); /* zero counter */
+  uint64_t i012[] = {0, 1, 2}, c321[] = {3, 2, 1};
+  assert_int_equal(del_stamp(1000, 3, i012, c321), DYNA_ECORRUPT); /* more entries than actors */
+  /* A real state: never deleted, it is written as version 1 (as before stamps existed);
+   * deleted, as version 2, and both decode back to themselves. */
+  dyna_crdt_t s;
+  dyna_crdt_init(&s, DYNA_CRDT_SET);
+  assert_int_equal(dyna_crdt_sadd(&s, 7, (const uint8_t *)"m", 1), 1);
+  dyna_buf_t b = t_enc(&s);
+  assert_int_equal(b.data[0], 1);
+  dyna_buf_free(&b);
+  t_roundtrip(&s);
+  assert_int_equal(dyna_crdt_delete(&s, 7, 5000), 0);
+  b = t_enc(&s);
+  assert_int_equal(b.data[0], 2);
+  dyna_buf_free(&b);
+  t_roundtrip(&s);
+  dyna_crdt_clear(&s);
 }
 
 static void test_context_rules(void **st) {
@@ -335,6 +384,7 @@ static void test_type_mismatch(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valid_and_header), cmocka_unit_test(test_context_rules),
+      cmocka_unit_test(test_deletion_stamp_rules),
       cmocka_unit_test(test_dot_rules),        cmocka_unit_test(test_key_rules),
       cmocka_unit_test(test_number_rules),     cmocka_unit_test(test_expiry_rules),
       cmocka_unit_test(test_mutations),        cmocka_unit_test(test_type_mismatch),

@@ -5,7 +5,8 @@
  * random merges between replicas (which a later op then builds on), and snapshots of
  * states along the way. On the snapshots it checks that merge is commutative,
  * associative and idempotent to the byte (canonical encodings equal), that
- * encode/decode round-trips, and at the end that every replica, merged with all the
+ * encode/decode round-trips, that dyna_crdt_descends says exactly whether a merge
+ * would change its destination (and dyna_crdt_merged builds the same join), and at the end that every replica, merged with all the
  * others in a random order, holds byte-equal state. Besides the laws, independent
  * models check what the merge computes: the counter (sum of the increments each
  * replica has seen), the set (per add event: seen / still held, the ORSWOT semantics
@@ -16,7 +17,7 @@
 #define MAX_REPLICAS 5
 #define MAX_SNAPS 24
 
-static void check_laws(dyna_crdt_t *snaps, size_t n, uint64_t *r) {
+static void check_laws(dyna_crdt_t *snaps, size_t n, uint64_t *r, int *descends_seen) {
   for (int round = 0; round < 40; round++) {
     const dyna_crdt_t *a = &snaps[t_below(r, n)], *b = &snaps[t_below(r, n)],
                       *c = &snaps[t_below(r, n)];
@@ -33,6 +34,17 @@ static void check_laws(dyna_crdt_t *snaps, size_t n, uint64_t *r) {
     t_merged(&abb, &ab, b);
     t_same(&abb, &ab);
     t_roundtrip(&ab_c);
+    /* descends is exactly "the merge changes nothing", computed without building it;
+     * dyna_crdt_merged builds the same join as a copy merged */
+    assert_int_equal(dyna_crdt_descends(a, b), dyna_crdt_equal(&ab, a));
+    assert_int_equal(dyna_crdt_descends(b, a), dyna_crdt_equal(&ab, b));
+    *descends_seen += dyna_crdt_descends(a, b) && !dyna_crdt_equal(a, b);
+    assert_true(dyna_crdt_descends(&ab, a) && dyna_crdt_descends(&ab, b));
+    dyna_crdt_t m;
+    dyna_crdt_init(&m, a->type);
+    assert_int_equal(dyna_crdt_merged(&m, a, b), 0);
+    t_same(&m, &ab);
+    dyna_crdt_clear(&m);
     dyna_crdt_clear(&ab);
     dyna_crdt_clear(&ba);
     dyna_crdt_clear(&ab_c);
@@ -43,7 +55,7 @@ static void check_laws(dyna_crdt_t *snaps, size_t n, uint64_t *r) {
   }
 }
 
-static void run_history(uint8_t type, uint64_t seed) {
+static void run_history(uint8_t type, uint64_t seed, int *descends_seen) {
   uint64_t r = seed;
   size_t nrep = 3 + (size_t)t_below(&r, MAX_REPLICAS - 2);
   dyna_crdt_t rep[MAX_REPLICAS], snaps[MAX_SNAPS];
@@ -69,7 +81,7 @@ static void run_history(uint8_t type, uint64_t seed) {
     dyna_crdt_init(&snaps[nsnap], type);
     assert_int_equal(dyna_crdt_copy(&snaps[nsnap++], &rep[i]), 0);
   }
-  check_laws(snaps, nsnap, &r);
+  check_laws(snaps, nsnap, &r, descends_seen);
   /* full anti-entropy in a random order: all replicas end byte-equal */
   for (int k = 0; k < 3 * (int)nrep; k++) {
     size_t i = t_below(&r, nrep), j = t_below(&r, nrep);
@@ -92,7 +104,9 @@ static void run_history(uint8_t type, uint64_t seed) {
 }
 
 static void test_laws(uint8_t type) {
-  for (uint64_t seed = 1; seed <= 150; seed++) run_history(type, seed * 7919 + type);
+  int descends_seen = 0; /* pairs of different states where one descends the other */
+  for (uint64_t seed = 1; seed <= 150; seed++) run_history(type, seed * 7919 + type, &descends_seen);
+  assert_true(descends_seen >= 100);
 }
 
 static void test_laws_counter(void **st) {

@@ -62,8 +62,25 @@ static int t_proto(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
   return 0;
 }
 
+/* t.add: adds member "m" to a set, answers how many were added. */
+static int t_add(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env, dyna_buf_t *resp,
+                 int *changed) {
+  (void)a;
+  *changed = 0;
+  if (!dyna_typed_kind_ok(o, DYNA_KIND_SET, env, resp)) return 0;
+  dyna_crdt_t *s;
+  int rc = dyna_obj_typed_for_write(o, DYNA_CRDT_SET, env->actor, env->now_ms, &s);
+  if (!rc) rc = dyna_crdt_sadd(s, env->actor, (const uint8_t *)"m", 1);
+  if (rc < 0) return DYNA_ENOMEM;
+  dyna_obj_typed_done(o);
+  dyna_resp_put_int(resp, rc);
+  *changed = 1;
+  return 0;
+}
+
 static const dyna_typed_cmd_t TEST_CMDS[] = {
-    {"t.incr", t_incr, NULL, -2}, {"t.same", t_same, NULL, -2}, {"t.proto", t_proto, NULL, -2}, {0}};
+    {"t.incr", t_incr, NULL, -2}, {"t.same", t_same, NULL, -2}, {"t.proto", t_proto, NULL, -2},
+    {"t.add", t_add, NULL, -2}, {0}};
 /* Known at the node the client asked, not at any coordinator. */
 static const dyna_typed_cmd_t UNKNOWN_CMD = {"t.unknown", t_same, NULL, -2};
 
@@ -369,6 +386,58 @@ static void test_forwarded_put_carries_its_deadline(void **state) {
   assert_int_equal(got, d);
 }
 
+static uint64_t reaped_total(void) {
+  uint64_t n = 0;
+  for (int i = 0; i < 3; i++) n += dyna_node_stats(T[i].n)->tombstones_reaped;
+  return n;
+}
+
+/* A DEL of a typed key (a set) is stamped with the coordinator's wall clock and reaped
+ * like a register tombstone: not before the grace has passed, not while a replica that
+ * missed the delete still holds the set (which then does not come back), and once
+ * every replica holds the same deletion and the grace has passed, from every store.
+ * A set deleted and added to again is live, and stays. */
+static void test_deleted_typed_key_is_reaped(void **state) {
+  (void)state;
+  aae_ms = 20;
+  grace_ms = 3600000;
+  build_cluster(3, 3, 2, 2);
+  const dyna_typed_cmd_t *add = &TEST_CMDS[2];
+  assert_resp(typed(0, add, "cart"), ":1\r\n");
+  assert_resp(typed(0, add, "again"), ":1\r\n");
+  assert_resp(typed(0, add, "early"), ":1\r\n");
+  assert_int_equal(put(1, "early", NULL, 0, 0)->status, 0);
+  run(2000); /* every replica holds the deletion of early: the grace alone keeps it */
+  assert_int_equal(reaped_total(), 0);
+  for (int i = 0; i < 3; i++) assert_int_equal(dyna_store_mem_count(T[i].st, DYNA_SPACE_OBJ), 3);
+  /* Node 2 is away during the delete of cart and still holds the set. */
+  isolate(2, 1);
+  assert_int_equal(put(0, "cart", NULL, 0, 0)->status, 0);
+  assert_int_equal(put(0, "again", NULL, 0, 0)->status, 0);
+  assert_resp(typed(0, add, "again"), ":1\r\n"); /* a new life after its delete */
+  run(2000);
+  assert_int_equal(reaped_total(), 0); /* an hour of grace, and a replica disagrees */
+  /* Past the grace, node 2 still away: nothing is reaped while it disagrees. */
+  for (int i = 0; i < 3; i++) T[i].wall_off_ms = 3600000 + 5000;
+  run(2000);
+  assert_int_equal(reaped_total(), 0);
+  for (int i = 0; i < 2; i++) assert_int_equal(dyna_store_mem_count(T[i].st, DYNA_SPACE_OBJ), 3);
+  /* Back: anti-entropy hands node 2 the deletion, then the primary reaps cart on every
+   * replica; the set node 2 held never comes back. again (live) stays. */
+  isolate(2, 0);
+  run(4000);
+  assert_true(reaped_total() >= 6); /* cart and early, on each replica */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(dyna_store_mem_count(T[i].st, DYNA_SPACE_OBJ), 1);
+    dyna_node_reply_t *r = get(i, "cart");
+    assert_int_equal(r->status, 0);
+    assert_int_equal(dyna_obj_kind(&r->obj, clk(i).wall_ms), DYNA_KIND_NONE);
+    assert_int_equal(r->obj.ntyped, 0);
+    r = get(i, "again");
+    assert_int_equal(dyna_obj_kind(&r->obj, clk(i).wall_ms), DYNA_KIND_SET);
+  }
+}
+
 int main(void) {
   typed_extra = TEST_CMDS; /* every node opened knows the commands defined here */
   const struct CMUnitTest tests[] = {
@@ -382,6 +451,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_put_deadline_and_keepttl, setup, teardown),
       cmocka_unit_test_setup_teardown(test_forwarded_put_carries_its_deadline, setup, teardown),
       cmocka_unit_test_setup_teardown(test_typed_write_answers_in_the_clients_protocol, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deleted_typed_key_is_reaped, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
