@@ -393,7 +393,8 @@ void sim_types_reply(sim_world_t *w, uint32_t c, const dyna_node_reply_t *r) {
   op->status = TW_ACKED;
   s->acked++;
   if (op->op == OP_POP) op->n = parse_elem(&r->resp);
-  if (op->op == OP_DEL && r->op == DYNA_OP_TYPED) parse_seen(op, &r->resp);
+  if (op->op == OP_DEL && (r->op == DYNA_OP_TYPED || r->op == DYNA_OP_BATCH)) /* a one-command batch: its answer */
+    parse_seen(op, &r->resp);
 }
 
 void sim_types_lost(sim_world_t *w, uint32_t c) {

@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 
-from dynalib import all_see, repo_root, start_cluster_node, wait_until
+from dynalib import all_see, settled, repo_root, start_cluster_node, wait_until
 
 COMMON = ("--gossip-interval-ms", 200, "--request-timeout-ms", 10000)
 
@@ -34,7 +34,7 @@ def start_cluster3(h, ips, extra_args=()):
     ns = [start_cluster_node("c1", h.path("c1"), ips["c1"], extra_args=opts)]
     for nm in ("c2", "c3"):
         ns.append(start_cluster_node(nm, h.path(nm), ips[nm], join=ns[0].cluster_addr, extra_args=opts))
-    wait_until(lambda: all_see(ns, ("c1", "c2", "c3"), ("self", "reachable")), 30, 0.05,
+    wait_until(lambda: settled(ns, ("c1", "c2", "c3")), 30, 0.05,
                "3 valid members seen by every node")
     return ns
 

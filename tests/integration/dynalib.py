@@ -546,6 +546,22 @@ def all_see(nodes, names, want):
     return True
 
 
+def one_ring(nodes):
+    """Every node answers DYNA.RING with the same ring version and preference lists (so
+    a key's replicas are the same whichever node coordinates it)."""
+    rings = [cluster_ring(n) for n in nodes]
+    if any(r is None for r in rings):
+        return False
+    return all(r["version"] == rings[0]["version"] and r["prefs"] == rings[0]["prefs"] for r in rings)
+
+
+def settled(nodes, names):
+    """Every node sees each of names valid and reachable, and all agree on the ring: a
+    freshly formed cluster is ready for a test that writes at one node and reads at
+    another (before that, two nodes may place a key on different replicas)."""
+    return all_see(nodes, names, ("self", "reachable")) and one_ring(nodes)
+
+
 def reach(node, other):
     """How node judges other ("reachable", "unreachable", ...); None when it cannot tell."""
     st = cluster_status(node)

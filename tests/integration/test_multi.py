@@ -29,7 +29,7 @@ import sys
 import redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import Harness, RespError, all_see, connect, start_cluster_node, wait_until  # noqa: E402
+from dynalib import Harness, RespError, all_see, settled, connect, start_cluster_node, wait_until  # noqa: E402
 
 H = Harness("multi")
 IPS = {"c1": "127.0.0.171", "c2": "127.0.0.172", "c3": "127.0.0.173"}
@@ -137,7 +137,7 @@ def t_cluster(h):
     ns = [start_cluster_node("c1", h.path("c1"), IPS["c1"], extra_args=OPTS)]
     for nm in ("c2", "c3"):
         ns.append(start_cluster_node(nm, h.path(nm), IPS[nm], join=ns[0].cluster_addr, extra_args=OPTS))
-    wait_until(lambda: all_see(ns, ("c1", "c2", "c3"), ("self", "reachable")), 30, 0.05,
+    wait_until(lambda: settled(ns, ("c1", "c2", "c3")), 30, 0.05,
                "3 valid members seen by every node")
     rs = [redis.Redis(host=n.host, port=n.port) for n in ns]
     rc = connect(ns[0].port, host=ns[0].host)

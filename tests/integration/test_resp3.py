@@ -20,7 +20,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (Harness, RespError, all_see, encode_command, start_cluster_node,  # noqa: E402
+from dynalib import (Harness, RespError, all_see, settled, encode_command, start_cluster_node,  # noqa: E402
                      wait_until)
 
 H = Harness("resp3")
@@ -177,7 +177,7 @@ def cluster(h):
         ns = [start_cluster_node("r1", h.path("r1"), IPS["r1"], extra_args=COMMON)]
         for nm in ("r2", "r3"):
             ns.append(start_cluster_node(nm, h.path(nm), IPS[nm], join=ns[0].cluster_addr, extra_args=COMMON))
-        wait_until(lambda: all_see(ns, ("r1", "r2", "r3"), ("self", "reachable")), 30, 0.05,
+        wait_until(lambda: settled(ns, ("r1", "r2", "r3")), 30, 0.05,
                    "3 valid members seen by every node")
         S["nodes"] = ns
     return S["nodes"]

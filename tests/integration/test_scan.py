@@ -20,7 +20,7 @@ import sys
 import redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import Harness, all_see, cluster_status, short, start_cluster_node, wait_until  # noqa: E402
+from dynalib import Harness, all_see, settled, cluster_status, short, start_cluster_node, wait_until  # noqa: E402
 
 H = Harness("scan")
 IPS = {"c1": "127.0.0.101", "c2": "127.0.0.102", "c3": "127.0.0.103", "c4": "127.0.0.104"}
@@ -45,7 +45,7 @@ def start3(h, tag, extra_c1=()):
     ns = [start_cluster_node("c1", h.path(tag, "c1"), IPS["c1"], extra_args=COMMON + tuple(extra_c1))]
     for nm in ("c2", "c3"):
         ns.append(start_cluster_node(nm, h.path(tag, nm), IPS[nm], join=ns[0].cluster_addr, extra_args=COMMON))
-    wait_until(lambda: all_see(ns, ("c1", "c2", "c3"), ("self", "reachable")), 30, 0.05,
+    wait_until(lambda: settled(ns, ("c1", "c2", "c3")), 30, 0.05,
                "3 valid members seen by every node")
     return ns
 

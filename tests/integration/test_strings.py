@@ -17,7 +17,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (Harness, RespError, all_see, partition_heal, partition_resume,  # noqa: E402
+from dynalib import (Harness, RespError, all_see, settled, partition_heal, partition_resume,  # noqa: E402
                      partition_side_1, partition_side_2, short, start_cluster_node, start_node,
                      start_pair, wait_until)
 
@@ -226,7 +226,7 @@ def t_cluster(h):
     ns = [start_cluster_node("c1", h.path("c1"), IPS["c1"], extra_args=COMMON)]
     for nm in ("c2", "c3"):
         ns.append(start_cluster_node(nm, h.path(nm), IPS[nm], join=ns[0].cluster_addr, extra_args=COMMON))
-    wait_until(lambda: all_see(ns, ("c1", "c2", "c3"), ("self", "reachable")), 30, 0.05,
+    wait_until(lambda: settled(ns, ("c1", "c2", "c3")), 30, 0.05,
                "3 valid members seen by every node")
     clients = [n.client() for n in ns]
     try:

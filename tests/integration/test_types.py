@@ -23,7 +23,7 @@ import time
 import redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (Harness, all_see, partition_heal, partition_resume, partition_side_1,  # noqa: E402
+from dynalib import (Harness, all_see, settled, partition_heal, partition_resume, partition_side_1,  # noqa: E402
                      partition_side_2, start_cluster_node, start_node, start_pair, wait_until)
 
 H = Harness("types")
@@ -254,7 +254,7 @@ def t_cluster(h):
     ns = [start_cluster_node("c1", h.path("c1"), IPS["c1"], extra_args=opts)]
     for nm in ("c2", "c3"):
         ns.append(start_cluster_node(nm, h.path(nm), IPS[nm], join=ns[0].cluster_addr, extra_args=opts))
-    wait_until(lambda: all_see(ns, ("c1", "c2", "c3"), ("self", "reachable")), 30, 0.05,
+    wait_until(lambda: settled(ns, ("c1", "c2", "c3")), 30, 0.05,
                "3 valid members seen by every node")
     rs = [redis.Redis(host=n.host, port=n.port) for n in ns]
     try:

@@ -402,7 +402,7 @@ static void test_deleted_typed_key_is_reaped(void **state) {
   aae_ms = 20;
   grace_ms = 3600000;
   build_cluster(3, 3, 2, 2);
-  const dyna_typed_cmd_t *add = &TEST_CMDS[2];
+  const dyna_typed_cmd_t *add = &TEST_CMDS[3]; /* t.add */
   assert_resp(typed(0, add, "cart"), ":1\r\n");
   assert_resp(typed(0, add, "again"), ":1\r\n");
   assert_resp(typed(0, add, "early"), ":1\r\n");
