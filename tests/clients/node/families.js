@@ -351,7 +351,8 @@ async function transactions(t, ctx) {
   t.eq('... EXEC answers EXECABORT', await t.error(w.exec()), EXECABORT);
   t.eq('... nothing was applied', await rd.exists(tk('c1')), 0);
   await w.multi({ pipeline: false });
-  t.eq('DISCARD: QUEUED, then OK', [await w.set(tk('d'), 'v'), await w.incr(tk('a')), await w.discard()], ['QUEUED', 'QUEUED', 'OK']);
+  t.eq('DISCARD: QUEUED, then OK', [await w.set(tk('d'), 'v'), await w.incr(tk('a')), await w.discard()],
+       ['QUEUED', 'QUEUED', 'OK']);
   t.eq('... nothing was applied, the connection is out of MULTI', [await rd.exists(tk('d')), await rd.get(tk('a')),
        await w.get(tk('a'))], [0, '2', '2']);
   const other2 = ctx.newClient();
@@ -590,8 +591,8 @@ async function server(t, ctx) {
 
 const FAMILIES = [
   ['strings', strings], ['counters', counters], ['sets', sets], ['hashes', hashes], ['sorted sets', zsets],
-  ['lists', lists], ['expiry', expiry], ['pipelining', pipeline], ['transactions', transactions], ['dyna commands', dyna], ['errors', errors],
-  ['connection', connection], ['server', server], ['key space', keyspace],
+  ['lists', lists], ['expiry', expiry], ['pipelining', pipeline], ['transactions', transactions], ['dyna commands', dyna],
+  ['errors', errors], ['connection', connection], ['server', server], ['key space', keyspace],
 ];
 
 module.exports = { FAMILIES, WRONGTYPE, scanAll, infoFields };
