@@ -9,7 +9,9 @@
  * commands (redisAppendCommand / redisGetReply), error replies as Redis words them, and
  * binary-safe keys and values (NUL bytes, CR LF) through %b and redisCommandArgv, SCAN's
  * cursor loop (cursors as unsigned 64-bit numbers), CLUSTER SLOTS parsed as a cluster
- * client does, HELLO 2 (Debian's hiredis 0.14 reads RESP2 only: no RESP3 family).
+ * client does, HELLO 2 (Debian's hiredis 0.14 reads RESP2 only: no RESP3 family),
+ * transactions (MULTI/QUEUED/EXEC, pipelined too, EXECABORT, a nil EXEC after a WATCH
+ * conflict, DISCARD).
  * Prints one line per check and "hiredis: N checks, M failed"; exits 0 only when every
  * check passed. Built by CMake for the tests only; run by
  * tests/integration/test_hiredis.py, which starts the cluster. */
@@ -322,6 +324,74 @@ static void pipelined(redisContext *w, redisContext *rd) {
   expect_str("mixed pipeline: get", r, "xy");
 }
 
+/* Transactions: MULTI, QUEUED per command, EXEC's array of the replies (sent one command at a
+ * time with redisCommand, then all at once with redisAppendCommand); a queue-time error
+ * (wrong arity) aborts: EXEC answers EXECABORT and nothing is applied; a watched key written
+ * by the other connection makes EXEC answer nil (REDIS_REPLY_NIL) and applies nothing. Every
+ * key shares the {tx} tag: a transaction's keys are of one partition. */
+static int expect_exec(const char *what, redisReply *r, const char *want) {
+  /* want: one letter per element: O status OK, 1/2 integer, v bulk "v", n nil, E error */
+  size_t n = strlen(want);
+  int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == n;
+  for (size_t i = 0; ok && i < n; i++) {
+    const redisReply *e = r->element[i];
+    switch (want[i]) {
+    case 'O': ok = e->type == REDIS_REPLY_STATUS && strcmp(e->str, "OK") == 0; break;
+    case '1': case '2': ok = e->type == REDIS_REPLY_INTEGER && e->integer == want[i] - '0'; break;
+    case 'v': ok = e->type == REDIS_REPLY_STRING && e->len == 1 && e->str[0] == 'v'; break;
+    case 'n': ok = e->type == REDIS_REPLY_NIL; break;
+    default: ok = e->type == REDIS_REPLY_ERROR && strcmp(e->str, WRONGTYPE) == 0; break;
+    }
+  }
+  check(what, ok, show(r));
+  freeReplyObject(r);
+  return ok;
+}
+
+static void transactions(redisContext *w, redisContext *rd) {
+  const char *execabort = "EXECABORT Transaction discarded because of previous errors.";
+  expect_status("MULTI", cmd(w, "MULTI"), "OK");
+  expect_status("SET: QUEUED", cmd(w, "SET %s v", k("{tx}a")), "QUEUED");
+  expect_status("INCR: QUEUED", cmd(w, "INCR %s", k("{tx}n")), "QUEUED");
+  expect_status("SADD on the string: QUEUED", cmd(w, "SADD %s m", k("{tx}a")), "QUEUED");
+  expect_status("GET of a missing key: QUEUED", cmd(w, "GET %s", k("{tx}none")), "QUEUED");
+  expect_status("GET: QUEUED", cmd(w, "GET %s", k("{tx}a")), "QUEUED");
+  expect_exec("EXEC: the array of the replies (OK, 1, WRONGTYPE, nil, v)", cmd(w, "EXEC"), "O1Env");
+  expect_str("... applied (read through another node)", cmd(rd, "GET %s", k("{tx}a")), "v");
+  expect_str("... the counter too", cmd(rd, "GET %s", k("{tx}n")), "1");
+  redisAppendCommand(w, "MULTI");
+  redisAppendCommand(w, "INCR %s", k("{tx}n"));
+  redisAppendCommand(w, "SADD %s x y", k("{tx}s"));
+  redisAppendCommand(w, "EXEC");
+  const char *want[] = {"OK", "QUEUED", "QUEUED"};
+  for (int i = 0; i < 3; i++) {
+    redisReply *r = NULL;
+    redisGetReply(w, (void **)&r);
+    expect_status(i ? "pipelined: QUEUED" : "pipelined MULTI ... EXEC: OK", r, want[i]);
+  }
+  redisReply *r = NULL;
+  redisGetReply(w, (void **)&r);
+  expect_exec("pipelined: EXEC's array (2, 2)", r, "22");
+  expect_int("... applied", cmd(rd, "SCARD %s", k("{tx}s")), 2);
+  expect_status("MULTI", cmd(w, "MULTI"), "OK");
+  expect_status("SET: QUEUED", cmd(w, "SET %s v", k("{tx}ab")), "QUEUED");
+  expect_err("GET with no key: the arity error at once", cmd(w, "GET"), "ERR wrong number of arguments for 'get' command");
+  expect_err("EXEC: EXECABORT", cmd(w, "EXEC"), execabort);
+  expect_int("... nothing was applied", cmd(rd, "EXISTS %s", k("{tx}ab")), 0);
+  expect_status("WATCH", cmd(w, "WATCH %s", k("{tx}a")), "OK");
+  expect_status("... the other connection writes the key", cmd(rd, "SET %s theirs", k("{tx}a")), "OK");
+  expect_status("... MULTI", cmd(w, "MULTI"), "OK");
+  expect_status("... SET: QUEUED", cmd(w, "SET %s mine", k("{tx}a")), "QUEUED");
+  expect_status("... SET: QUEUED", cmd(w, "SET %s v", k("{tx}wx")), "QUEUED");
+  expect_nil("... EXEC: nil (REDIS_REPLY_NIL)", cmd(w, "EXEC"));
+  expect_str("... nothing was applied", cmd(rd, "GET %s", k("{tx}a")), "theirs");
+  expect_int("... nothing was applied (the other key)", cmd(rd, "EXISTS %s", k("{tx}wx")), 0);
+  expect_status("MULTI then DISCARD", cmd(w, "MULTI"), "OK");
+  expect_status("... SET: QUEUED", cmd(w, "SET %s v", k("{tx}d")), "QUEUED");
+  expect_status("... DISCARD: OK", cmd(w, "DISCARD"), "OK");
+  expect_int("... nothing was applied", cmd(rd, "EXISTS %s", k("{tx}d")), 0);
+}
+
 static void errors(redisContext *w, redisContext *rd) {
   freeReplyObject(cmd(w, "SET %s x", k("{e}str")));
   freeReplyObject(cmd(w, "SADD %s m", k("{e}set")));
@@ -519,7 +589,7 @@ static const struct {
     {"strings", strings}, {"counters", counters}, {"sets", sets},           {"hashes", hashes},
     {"sorted sets", zsets}, {"lists", lists},     {"expiry", expiry},       {"pipelining", pipelined},
     {"errors", errors},   {"binary-safe", binary},  {"SCAN cursor loop", scan_loop}, {"CLUSTER SLOTS", cluster_slots},
-    {"HELLO 2", hello2},
+    {"HELLO 2", hello2},  {"transactions", transactions},
 };
 
 static redisContext *connect_to(const char *addr) {

@@ -18,6 +18,11 @@ replicas include it (INFO coordinated_local) and for others (coordinated_remote)
      the counters show every request landed on a home replica (remote delta 0 on every
      node, local delta > 0 on every node). Control: the same commands through one node
      with a plain Redis client count remote requests (the counter can see a miss).
+     RedisCluster's pipeline() is not a transaction in redis-py 4.3 (each command to its
+     key's node): commands over several partitions all apply, an error fails only its
+     own; pipeline(transaction=True) is refused by the client ("transaction is deprecated
+     in cluster mode"); a transaction through the node of its slot (the node's own
+     client, get_redis_connection) is MULTI/EXEC and applies.
   3. redis-cli -c SET/GET through a node.
   4. A 4th node joins: CLUSTER SLOTS from every node gives the new map (the new node
      heads ranges); the RedisCluster with its stale map still gets right answers (no
@@ -287,6 +292,45 @@ def t_redis_py(h):
             rem > 0 and loc > 0, "local +%d remote +%d" % (loc, rem))
 
 
+def t_redis_py_pipeline(h):
+    """RedisCluster's pipeline: in redis-py 4.3 cluster mode it is not a transaction (no
+    MULTI: each command goes to its key's node), so every command applies, a failing one
+    alone fails; pipeline(transaction=True) is refused by the client itself. A transaction
+    through a cluster client is sent to the node of its keys' slot: the node's own client
+    (get_redis_connection), whose pipeline() is MULTI/EXEC."""
+    rc = S["rc"]
+    keys = ["pipe:%d" % i for i in range(40)]
+    h.check("the pipeline's keys span several partitions",
+            len(set(key_partition(k, S["ring"]["size"]) for k in keys)) > 1)
+    p = rc.pipeline()
+    for i, k in enumerate(keys):
+        p.set(k, "v%d" % i)
+    p.set("pipe:str", "x")
+    p.sadd("pipe:str", "m")
+    p.incr("pipe:ctr")
+    res = p.execute(raise_on_error=False)
+    h.eq("RedisCluster pipeline(): every SET answered", res[:40], [True] * 40)
+    h.eq("... a WRONGTYPE fails only its own command", [res[40], str(res[41]), res[42]],
+         [True, "WRONGTYPE Operation against a key holding the wrong kind of value", 1])
+    h.eq("... every command applied (read back through the client)", [rc.get(k) for k in keys] + [rc.get("pipe:ctr")],
+         [b"v%d" % i for i in range(40)] + [b"1"])
+    try:
+        rc.pipeline(transaction=True)
+        got = "no error"
+    except Exception as e:  # noqa: BLE001 - the exception's class and text are what is checked
+        got = "%s: %s" % (type(e).__name__, e)
+    h.eq("RedisCluster.pipeline(transaction=True): refused by redis-py 4.3 itself", got,
+         "RedisClusterException: transaction is deprecated in cluster mode")
+    cart, sess = "{rc:user:1}.cart", "{rc:user:1}.session"
+    nc = rc.get_redis_connection(rc.get_node_from_key(cart))
+    t = nc.pipeline(transaction=True)
+    t.sadd(cart, "book", "pen").set(sess, "token", ex=3600).scard(cart)
+    h.eq("a transaction through the slot's node (get_redis_connection(...).pipeline()): MULTI/EXEC's replies",
+         t.execute(), [2, True, 2])
+    h.eq("... applied (read through the cluster client)", [sorted(rc.smembers(cart)), rc.get(sess), rc.ttl(sess) > 3500],
+         [[b"book", b"pen"], b"token", True])
+
+
 # ---------------------------------------------------------------------------- 3. redis-cli -c
 
 def t_redis_cli(h):
@@ -356,5 +400,7 @@ if __name__ == "__main__":
     H.run([("start a 3-node cluster (N=2)", t_start),
            ("CLUSTER replies against the ring", t_shapes),
            ("redis-py RedisCluster routes to preference-list nodes", t_redis_py),
+           ("redis-py RedisCluster pipeline (not a transaction) and a transaction through a slot's node",
+            t_redis_py_pipeline),
            ("redis-cli -c", t_redis_cli),
            ("join and leave: the map follows the ring", t_join_leave)])

@@ -6,7 +6,9 @@ each family (strings, counters, sets, hashes, sorted sets, lists, expiry), 1000 
 pipelined with redisAppendCommand/redisGetReply, error replies in Redis's words
 (WRONGTYPE, unknown command, arity, syntax), binary-safe keys and values with NUL bytes,
 a SCAN cursor loop (every key back, cursors parsed as unsigned 64-bit numbers), CLUSTER
-SLOTS parsed as a cluster client does, HELLO 2. The program's checks are printed as they
+SLOTS parsed as a cluster client does, HELLO 2, transactions (MULTI/QUEUED/EXEC sent
+one at a time and pipelined, EXECABORT after a wrong-arity command, a nil EXEC after a
+WATCH conflict, DISCARD). The program's checks are printed as they
 run; this test passes when it exits 0 having run checks and failed none.
 
 Environment: DYNA_BIN, DYNA_TMP, DYNA_TESTBIN (where hiredis_smoke is)."""
@@ -30,4 +32,5 @@ def t_hiredis(h):
 
 
 if __name__ == "__main__":
-    H.run([("hiredis: every family, pipelined, errors, binary-safe, through a 3-node cluster", t_hiredis)])
+    H.run([("hiredis: every family, pipelined, errors, binary-safe, transactions, through a 3-node cluster",
+            t_hiredis)])

@@ -3,14 +3,16 @@
 by scripts/setup.sh) against a 3-node cluster (N=2, on 127.0.0.71-73): this file starts
 the cluster and runs tests/clients/node/test_ioredis.js, ioredis's plain client through
 every command family Dyna serves (tests/clients/node/families.js: strings, counters, sets,
-hashes, sorted sets, lists, expiry, pipelining, DYNA.*, errors, connection, server
-commands, the key space ending with FLUSHALL), writes through one node and reads through
+hashes, sorted sets, lists, expiry, pipelining, transactions (multi()/exec(), EXECABORT,
+CROSSSLOT, WATCH, DISCARD), DYNA.*, errors, connection, server commands, the key space
+ending with FLUSHALL), writes through one node and reads through
 another; then, on a second cluster (127.0.0.141-143), tests/clients/node/test_ioredis_cluster.js:
 ioredis's Cluster client (CLUSTER SLOTS, every family, each key sent to a preference-list
-node, hash tags, SCAN through every master); then, on a third (127.0.0.144-146),
+node, hash tags and a multi() over them, SCAN through every master); then, on a third (127.0.0.144-146),
 tests/clients/node/test_node_redis.js: node-redis speaking RESP3 (maps, sets, doubles and
 verbatim text arrive as the client's RESP3 types; its typed commands give what they give
-over RESP2), data, key-space and server families. The nodes run with --enable-flush-command.
+over RESP2), data, key-space and server families, transactions (the RESP3 types inside
+EXEC, WatchError). The nodes run with --enable-flush-command.
 Each script's own checks are printed as they run; a test passes when its script exits 0
 having run checks and failed none.
 

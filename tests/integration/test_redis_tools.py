@@ -7,6 +7,9 @@
   is then read back through another node.
 - redis-cli -c (cluster mode, which follows -MOVED/-ASK): SET, SADD, GET, SMEMBERS through
   different nodes; any node coordinates any key, so none is redirected.
+- redis-cli reading a MULTI ... EXEC from a here-doc prints QUEUED and EXEC's elements as
+  it does for Redis 7.0 (a transcript recorded from redis-server 7.0), EXECABORT after a
+  wrong-arity command, and only the first transaction's writes are there.
 - redis-benchmark with its default test list (no -t: PING, SET, GET, INCR, LPUSH, RPUSH,
   LPOP, RPOP, SADD, HSET, SPOP, ZADD, ZPOPMIN, LRANGE_100..600, MSET) against one node:
   it exits 0, prints no error ("Error from server: ..." ends it with exit 1) and reports
@@ -241,6 +244,57 @@ def t_cli_cluster_mode(h):
     h.eq("redis-cli -c: SMEMBERS through c3", sorted(out.stdout.decode().split()), ["book", "pen"])
 
 
+# A transaction typed on redis-cli's standard input (a here-doc), and what redis-cli 7.0
+# prints for it against redis-server 7.0 (recorded from Debian's, so that this test needs
+# none): QUEUED per command, then EXEC's elements one per line (an error element, then a
+# blank line; a nil element, a blank line); a wrong-arity GET aborts the second EXEC, and
+# its SET was not applied (the last GET prints a blank line: nil).
+CLI_TX_STDIN = """MULTI
+SET {cli:tx}a hello
+INCR {cli:tx}n
+SADD {cli:tx}a m
+GET {cli:tx}a
+GET {cli:tx}none
+EXEC
+MULTI
+SET {cli:tx}b v
+GET
+EXEC
+GET {cli:tx}b
+"""
+CLI_TX_REDIS7 = """OK
+QUEUED
+QUEUED
+QUEUED
+QUEUED
+QUEUED
+OK
+1
+WRONGTYPE Operation against a key holding the wrong kind of value
+
+hello
+
+OK
+QUEUED
+ERR wrong number of arguments for 'get' command
+
+EXECABORT Transaction discarded because of previous errors.
+
+
+"""
+
+
+def t_cli_transaction(h):
+    n = S["nodes"][0]
+    r = subprocess.run(["sh", "-c", 'redis-cli -h "$1" -p "$2" <<EOF\n%sEOF\n' % CLI_TX_STDIN, "sh", n.host, str(n.port)],
+                       capture_output=True, timeout=60)
+    h.eq("redis-cli reading MULTI ... EXEC from a here-doc prints what it prints for Redis 7.0",
+         (r.returncode, out_of(r)), (0, CLI_TX_REDIS7))
+    r = cli(S["nodes"][1], "MGET", "{cli:tx}a", "{cli:tx}n", "{cli:tx}b")
+    h.eq("... the first transaction applied, the aborted one not (read through another node)",
+         (r.returncode, out_of(r)), (0, "hello\n1\n\n"))
+
+
 def t_benchmark(h):
     c1 = S["nodes"][0]
     out = subprocess.run(["redis-benchmark", "-h", c1.host, "-p", str(c1.port), "-n", "200", "-c", "10", "-q"],
@@ -272,6 +326,7 @@ if __name__ == "__main__":
         ("redis-cli --cluster check", t_cli_cluster_check),
         ("redis-cli --pipe of 10,000 commands, then every value read back", t_pipe),
         ("redis-cli -c (cluster mode) through every node", t_cli_cluster_mode),
+        ("redis-cli: a MULTI/EXEC typed on standard input", t_cli_transaction),
         ("redis-benchmark, default test list", t_benchmark),
         ("the nodes survived", t_stop),
     ])

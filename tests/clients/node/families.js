@@ -306,6 +306,72 @@ async function pipeline(t, ctx) {
   }
 }
 
+// ---- transactions: multi()...exec() (ioredis's default: MULTI, the commands and EXEC in one
+// write, the replies unwrapped to [err, value] pairs), every key of a transaction in one
+// partition (a {hash tag}). The plain client also checks CROSSSLOT across two partitions,
+// WATCH with a write from a second connection, and MULTI/DISCARD sent one command at a time.
+const EXECABORT = 'EXECABORT Transaction discarded because of previous errors.';
+const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
+const txValues = (res) => (res === null ? null : res.map(([err, v]) => (err ? 'ERR:' + err.message : v)));
+
+async function transactions(t, ctx) {
+  const { w, rd, k, cluster } = ctx;
+  const tk = (s) => k('{tx}' + s);
+  const res = await w.multi().set(tk('a'), '1').incr(tk('a')).sadd(tk('s'), 'x', 'y').hset(tk('h'), 'f', 'v')
+    .zadd(tk('z'), 2.5, 'm').rpush(tk('l'), 'p', 'q').get(tk('a')).get(tk('none')).expire(tk('a'), 100).exec();
+  t.eq('multi()...exec(): every reply, in order', txValues(res), ['OK', 2, 2, 1, 1, 2, '2', null, 1]);
+  t.eq('... applied (read through another node)', [await rd.get(tk('a')), sorted(await rd.smembers(tk('s'))),
+       await rd.hgetall(tk('h')), await rd.zscore(tk('z'), 'm'), await rd.lrange(tk('l'), 0, -1), (await rd.ttl(tk('a'))) > 90],
+       ['2', ['x', 'y'], { f: 'v' }, '2.5', ['p', 'q'], true]);
+  const own = await w.multi().set(tk('w'), 'x').sadd(tk('w'), 'm').get(tk('w')).exec();
+  t.eq('a command\'s own error (WRONGTYPE) is its element; the others apply', txValues(own), ['OK', 'ERR:' + WRONGTYPE, 'x']);
+  const abort = w.multi().set(tk('ab1'), 'v').call('SET', tk('ab2')).set(tk('ab2'), 'v').exec();
+  t.eq('a queue-time error (SET with no value) aborts: exec() rejects with EXECABORT', await t.error(abort), EXECABORT);
+  t.eq('... and nothing was applied', [await rd.exists(tk('ab1')), await rd.exists(tk('ab2'))], [0, 0]);
+  const user = k('{user:1}');
+  const cart = user + '.cart', session = user + '.session';
+  const us = await w.multi().sadd(cart, 'book', 'pen').set(session, 'token', 'EX', 3600).scard(cart).exec();
+  t.eq('{user:1}.cart (SADD) and {user:1}.session (SET EX) in one transaction', txValues(us), [2, 'OK', 2]);
+  t.eq('... both there', [sorted(await rd.smembers(cart)), await rd.get(session), (await rd.ttl(session)) > 3500],
+       [['book', 'pen'], 'token', true]);
+  if (cluster) return;
+  // Another partition than {tx}'s: the first {txN} tag whose transaction with {tx}a aborts.
+  let other = null;
+  for (let i = 0; i < 200 && !other; i++) {
+    const e = await t.error(w.multi().get(tk('a')).get(k('{tx' + i + '}b')).exec());
+    if (e !== null) other = k('{tx' + i + '}b');
+  }
+  t.check('a key of another partition exists', other !== null);
+  const cross = w.multi().set(tk('c1'), 'v').set(other, 'v').exec();
+  t.eq('keys of two partitions: EXECABORT (CROSSSLOT at queue time)', await t.error(cross), EXECABORT);
+  t.eq('... nothing was applied', [await rd.exists(tk('c1')), await rd.exists(other)], [0, 0]);
+  const q = await w.multi({ pipeline: false });
+  const queued = [await w.set(tk('c1'), 'v'), await t.error(w.set(other, 'v'))];
+  t.eq('MULTI sent alone, then one command at a time: QUEUED, then CROSSSLOT', [q, ...queued], ['OK', 'QUEUED', CROSSSLOT]);
+  t.eq('... EXEC answers EXECABORT', await t.error(w.exec()), EXECABORT);
+  t.eq('... nothing was applied', await rd.exists(tk('c1')), 0);
+  await w.multi({ pipeline: false });
+  t.eq('DISCARD: QUEUED, then OK', [await w.set(tk('d'), 'v'), await w.incr(tk('a')), await w.discard()],
+       ['QUEUED', 'QUEUED', 'OK']);
+  t.eq('... nothing was applied, the connection is out of MULTI', [await rd.exists(tk('d')), await rd.get(tk('a')),
+       await w.get(tk('a'))], [0, '2', '2']);
+  const other2 = ctx.newClient();
+  try {
+    t.eq('WATCH', await w.watch(tk('a')), 'OK');
+    t.eq('... a write from a second connection', await other2.set(tk('a'), 'theirs'), 'OK');
+    t.eq('... exec() answers null', await w.multi().set(tk('a'), 'mine').set(tk('wx'), 'v').exec(), null);
+    t.eq('... nothing was applied', [await rd.get(tk('a')), await rd.exists(tk('wx'))], ['theirs', 0]);
+    await w.watch(tk('a'));
+    t.eq('WATCH then UNWATCH', await w.unwatch(), 'OK');
+    await other2.set(tk('a'), 'theirs2');
+    t.eq('... a write from a second connection no longer aborts', txValues(await w.multi().set(tk('a'), 'mine').exec()), ['OK']);
+    await w.watch(tk('a'));
+    t.eq('WATCH with no other write: exec() applies', txValues(await w.multi().incr(tk('n')).get(tk('a')).exec()), [1, 'mine']);
+  } finally {
+    other2.disconnect();
+  }
+}
+
 // ---- Dyna's own commands where a Redis client can use them.
 async function dyna(t, { w, rd, all, k, members }) {
   for (const [i, c] of all.entries()) {
@@ -525,8 +591,8 @@ async function server(t, ctx) {
 
 const FAMILIES = [
   ['strings', strings], ['counters', counters], ['sets', sets], ['hashes', hashes], ['sorted sets', zsets],
-  ['lists', lists], ['expiry', expiry], ['pipelining', pipeline], ['dyna commands', dyna], ['errors', errors],
-  ['connection', connection], ['server', server], ['key space', keyspace],
+  ['lists', lists], ['expiry', expiry], ['pipelining', pipeline], ['transactions', transactions], ['dyna commands', dyna],
+  ['errors', errors], ['connection', connection], ['server', server], ['key space', keyspace],
 ];
 
 module.exports = { FAMILIES, WRONGTYPE, scanAll, infoFields };

@@ -9,7 +9,9 @@
 //    client sent it (a hook on every node connection it opens): every node gets some,
 //    each key's node is one CLUSTER SLOTS names for its slot, and holds a replica of the
 //    key (DYNA.LOCAL through a plain client on that node): a preference-list node;
-// 4. hash tags: {user:1}.cart and {user:1}.session go to one node; MGET over them works.
+// 4. hash tags: {user:1}.cart and {user:1}.session go to one node; MGET over them works; a
+//    multi() over them (a transaction: every key of it in one slot) goes to that slot's node
+//    and applies (the transactions family of families.js runs through this client too).
 // Prints one line per check and "ioredis-cluster: N checks, M failed"; exits 0 only when
 // every check passed.
 // 5. SCAN through every master (ioredis has no Cluster scanStream; a client scans each
@@ -133,6 +135,15 @@ async function main() {
         h.eq('their slots are the tag\'s', [calculateSlot(cart), calculateSlot(sess)], [calculateSlot('user:1'), calculateSlot('user:1')]);
         h.eq('MGET over both', await cluster.mget(cart, sess), ['book', 'token']);
         h.eq('DEL over both', await cluster.del(cart, sess), 2);
+        for (const a of Object.keys(sent)) delete sent[a];
+        const tx = await cluster.multi().sadd(cart, 'book').set(sess, 'token', 'EX', 3600).smembers(cart).get(sess).exec();
+        h.eq('multi() over both: every reply', tx, [[null, 1], [null, 'OK'], [null, ['book']], [null, 'token']]);
+        const txAddrs = Object.entries(sent).filter(([, ks]) => ks.includes(cart) || ks.includes(sess)).map(([a]) => a);
+        h.eq('... sent to one node', txAddrs.length, 1);
+        if (owner.length === NSLOTS && txAddrs.length === 1) {
+          h.check('... one CLUSTER SLOTS names for the tag\'s slot', owner[calculateSlot(cart)].includes(txAddrs[0]),
+                  txAddrs[0] + ' not in ' + owner[calculateSlot(cart)]);
+        }
       }],
     ];
     families.push(['SCAN through every master', async (h) => {

@@ -13,11 +13,13 @@
 //    another;
 // 4. the key space (scanIterator with MATCH/COUNT/TYPE, KEYS, DBSIZE, TYPE, RENAME and COPY on
 //    hash-tagged keys) and the server commands (CLIENT SETNAME/GETNAME/INFO, INFO's
-//    redis_version, CONFIG SET/GET, TIME) over RESP3.
+//    redis_version, CONFIG SET/GET, TIME) over RESP3;
+// 5. transactions: multi()...exec() of typed commands, the RESP3 types inside EXEC,
+//    EXECABORT, WATCH conflict -> WatchError.
 // Run by tests/integration/test_node_client.py, which starts the cluster. Prints one line
 // per check and "node-redis: N checks, M failed"; exits 0 only when every check passed.
 'use strict';
-const { createClient, RESP_TYPES, VerbatimString } = require('redis');
+const { createClient, RESP_TYPES, VerbatimString, WatchError } = require('redis');
 const { Harness, parseNodes } = require('./harness');
 const { infoFields } = require('./families');
 
@@ -150,6 +152,47 @@ async function server(t, { w }) {
   t.eq('echo', await w.echo('héllo'), 'héllo');
 }
 
+// ---- 5. transactions: client.multi()...exec() with typed commands; inside EXEC the answers
+// keep their RESP3 types (a map for HGETALL, a double for ZSCORE, null for a missing GET); a
+// queue-time error (EXEC then answers EXECABORT) rejects exec() and applies nothing; a watched key written by another
+// connection rejects exec() with node-redis's WatchError and applies nothing.
+async function transactions(t, { w, r3, r2, k }) {
+  const tk = (s) => k('{tx}' + s);
+  const got = await w.multi().hSet(tk('h'), { name: 'ann', age: '30' }).zAdd(tk('z'), { score: 1.5, value: 'a' })
+    .set(tk('s'), 'v').incr(tk('n')).sAdd(tk('set'), ['x', 'y']).hGetAll(tk('h')).zScore(tk('z'), 'a').get(tk('none'))
+    .get(tk('s')).exec();
+  t.eq('multi()...exec() of typed commands: each reply as its command gives it', got.map(plain),
+       [2, 1, 'OK', 1, 2, { name: 'ann', age: '30' }, 1.5, null, 'v']);
+  // Untyped commands (addCommand: no transform of the client's) show the protocol's own shapes
+  // under the client's default mapping: a RESP3 map arrives as an object, a RESP3 double as a
+  // number; over RESP2 the same EXEC holds an array and a string.
+  const raw = await r3.multi().addCommand(['HGETALL', tk('h')]).addCommand(['ZSCORE', tk('z'), 'a'])
+    .addCommand(['GET', tk('none')]).exec();
+  t.check('inside EXEC over RESP3: HGETALL a map (an object, not an array)',
+          raw[0] !== null && typeof raw[0] === 'object' && !Array.isArray(raw[0]), kind(raw[0]));
+  t.eq('... of the fields', plain(raw[0]), { name: 'ann', age: '30' });
+  t.check('... ZSCORE a double (a number, not a string)', raw[1] === 1.5, kind(raw[1]));
+  t.check('... a missing GET null', raw[2] === null, kind(raw[2]));
+  const raw2 = await r2.multi().addCommand(['HGETALL', tk('h')]).addCommand(['ZSCORE', tk('z'), 'a']).exec();
+  t.eq('the same EXEC over RESP2: an array and a string', raw2, [['age', '30', 'name', 'ann'], '1.5']);
+  const abort = await t.error(w.multi().set(tk('ab'), 'v').addCommand(['GET']).exec());
+  t.eq('a queue-time error (GET with no key): exec() rejects with it (node-redis reports the first error)', abort,
+       "ERR wrong number of arguments for 'get' command");
+  t.eq('... nothing was applied', await r3.exists(tk('ab')), 0);
+  await w.watch(tk('s'));
+  await r3.set(tk('s'), 'theirs');
+  let err = null;
+  try {
+    await w.multi().set(tk('s'), 'mine').set(tk('wx'), 'v').exec();
+  } catch (e) {
+    err = e;
+  }
+  t.check('WATCH, a write from another connection: exec() rejects with WatchError', err instanceof WatchError, kind(err));
+  t.eq('... nothing was applied', [await r3.get(tk('s')), await r3.exists(tk('wx'))], ['theirs', 0]);
+  await w.watch(tk('s'));
+  t.eq('WATCH and no other write: exec() applies', await w.multi().set(tk('s'), 'mine').get(tk('s')).exec(), ['OK', 'mine']);
+}
+
 async function main() {
   const nodes = parseNodes(process.argv[2]);
   const t = new Harness('node-redis');
@@ -169,7 +212,7 @@ async function main() {
     const run = 'nr' + process.pid + ':';
     const ctx = { w, r3, r2, raw, k: (s) => run + s };
     ok = await t.run([['RESP3 types', shapes], ['typed commands: RESP3 = RESP2', sameValues], ['data families', data],
-                      ['key space', keyspace], ['server', server]], ctx);
+                      ['key space', keyspace], ['server', server], ['transactions', transactions]], ctx);
   } finally {
     await Promise.all(clients.map((c) => (c.isOpen ? c.quit().catch(() => c.destroy()) : null)));
   }
