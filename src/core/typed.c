@@ -81,6 +81,13 @@ int dyna_typed_error(int rc, dyna_buf_t *resp) {
   }
 }
 
+int dyna_typed_reply_over(dyna_buf_t *resp, size_t start) {
+  if (resp->len - start <= DYNA_TYPED_REPLY_MAX) return 0;
+  resp->len = start;
+  dyna_resp_put_error(resp, DYNA_TYPED_REPLY_BIG);
+  return 1;
+}
+
 uint64_t dyna_typed_next_rand(uint64_t *state) {
   uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

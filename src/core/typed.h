@@ -125,4 +125,13 @@ int dyna_typed_error(int rc, dyna_buf_t *resp);
 /* The next random value from *state (splitmix64), for env->rand-seeded draws. */
 uint64_t dyna_typed_next_rand(uint64_t *state);
 
+/* The most one typed reply may grow to while it is built (the default --max-output-bytes):
+ * SRANDMEMBER, HRANDFIELD and ZRANDMEMBER with a negative count draw with repetition,
+ * so a count of -10^12 would otherwise build a reply until memory runs out. */
+#define DYNA_TYPED_REPLY_MAX (64u << 20)
+#define DYNA_TYPED_REPLY_BIG "ERR reply too large: a count this big would build more than 64 MiB"
+/* 1 when the reply built in resp since length start is over DYNA_TYPED_REPLY_MAX: it is
+ * dropped and DYNA_TYPED_REPLY_BIG answered instead (the caller stops); else 0. */
+int dyna_typed_reply_over(dyna_buf_t *resp, size_t start);
+
 #endif

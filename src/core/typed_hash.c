@@ -431,8 +431,9 @@ static int cmd_hrandfield(const dyna_obj_t *o, const dyna_targs_t *a, const dyna
   else k = (uint64_t)count < n ? (size_t)count : n;
   /* WITHVALUES: RESP3 answers [field, value] pairs, RESP2 one flat array. */
   int pairs = withvalues && env->proto == DYNA_RESP3;
+  size_t start = resp->len;
   dyna_resp_put_array(resp, withvalues && !pairs ? 2 * k : k);
-  for (size_t i = 0; i < k && !resp->oom; i++) {
+  for (size_t i = 0; i < k && !resp->oom && !dyna_typed_reply_over(resp, start); i++) {
     size_t j = i;
     if (count < 0) {
       j = (size_t)(dyna_typed_next_rand(&rng) % n);

@@ -222,8 +222,9 @@ static int cmd_srandmember(const dyna_obj_t *o, const dyna_targs_t *a, const dyn
   }
   if (count < 0) {
     uint64_t k = (uint64_t)(-count);
+    size_t start = resp->len;
     dyna_resp_put_array(resp, (size_t)k);
-    for (uint64_t i = 0; i < k && !resp->oom; i++) {
+    for (uint64_t i = 0; i < k && !resp->oom && !dyna_typed_reply_over(resp, start); i++) {
       const dyna_crdt_elem_t *e = dyna_crdt_nth(s, (size_t)(dyna_typed_next_rand(&rng) % n));
       dyna_resp_put_bulk(resp, e->key, e->klen);
     }

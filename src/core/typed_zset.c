@@ -779,8 +779,9 @@ static int cmd_zrandmember(const dyna_obj_t *o, const dyna_targs_t *a, const dyn
   else if (count < 0) k = (size_t)(uint64_t)(-count);
   else k = (uint64_t)count < n ? (size_t)count : n;
   int pairs = withscores && env->proto == DYNA_RESP3; /* RESP3: [member, score] pairs */
+  size_t start = resp->len;
   dyna_resp_put_array(resp, withscores && !pairs ? 2 * k : k);
-  for (size_t i = 0; i < k && !resp->oom; i++) {
+  for (size_t i = 0; i < k && !resp->oom && !dyna_typed_reply_over(resp, start); i++) {
     size_t j;
     if (count < 0) {
       j = (size_t)(dyna_typed_next_rand(&rng) % n);

@@ -198,6 +198,14 @@ static void test_hrandfield(void **st) {
   dyna_obj_init(&none);
   R(&none, &ENV1, "hrandfield h", "nil");
   R(&none, &ENV1, "hrandfield h 3", "[]");
+  /* Draws with repetition stop at 64 MiB of reply (a 900-byte field). */
+  char line[1000];
+  memset(line, 0, sizeof(line));
+  memcpy(line, "hset big ", 9);
+  memset(line + 9, 'x', 900);
+  memcpy(line + 909, " v", 2);
+  R(&none, &ENV1, line, ":1");
+  R(&none, &ENV1, "hrandfield big -1000000000000", "-" DYNA_TYPED_REPLY_BIG);
   dyna_obj_clear(&o);
   dyna_obj_clear(&none);
 }

@@ -140,6 +140,17 @@ static void test_spop_srandmember(void **st) {
   R(&o, &ENV1, "srandmember k -9223372036854775808",
     "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
   R(&o, &ENV1, "srandmember k 0", "[]");
+  /* Draws with repetition stop at 64 MiB of reply with an error (one member of 900
+   * bytes: about 74,000 draws), however big the count. */
+  char line[1000];
+  memset(line, 0, sizeof(line));
+  memcpy(line, "sadd big ", 9);
+  memset(line + 9, 'x', 900);
+  dyna_obj_t big;
+  dyna_obj_init(&big);
+  R(&big, &ENV1, line, ":1");
+  R(&big, &ENV1, "srandmember big -1000000000000", "-" DYNA_TYPED_REPLY_BIG);
+  dyna_obj_clear(&big);
   /* Deterministic for a given env: the same draw twice. */
   char first[256];
   snprintf(first, sizeof(first), "%s", run(&o, &ENV1, "srandmember k 3"));

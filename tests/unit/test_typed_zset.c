@@ -184,6 +184,17 @@ static void test_zrandmember(void **st) {
      "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n", RD);
   tx(&o, "zrandmember z -9223372036854775807 withscores", "-ERR value is out of range\r\n", RD);
   tx(&o, "zrandmember z x", "-ERR value is not an integer or out of range\r\n", RD);
+  {  /* draws with repetition stop at 64 MiB of reply (a 900-byte member) */
+    char line[1000];
+    memset(line, 0, sizeof(line));
+    memcpy(line, "zadd big 1 ", 11);
+    memset(line + 11, 'x', 900);
+    dyna_obj_t big;
+    dyna_obj_init(&big);
+    tx(&big, line, ":1\r\n", 1);
+    tx(&big, "zrandmember big -1000000000000 withscores", "-" DYNA_TYPED_REPLY_BIG "\r\n", RD);
+    dyna_obj_clear(&big);
+  }
   tx(&o, "zrandmember z 1 foo", "-ERR syntax error\r\n", RD);
   tx(&o, "zrandmember z 1 withscores x", "-ERR syntax error\r\n", RD);
   dyna_obj_clear(&o);
