@@ -26,8 +26,8 @@
  *
  * DYNA_TEST_BUGS (environment, test-only): a comma list of deliberate bugs (core/bugs.h)
  * for the tests that must catch them: the gate's gate-forget-loss (test_commitfail.py)
- * and the node's early-ack, counter-sum, set-remove-wins, typed-no-merge and list-dup
- * (tests/campaign, which hands them on to the node's cfg.bugs through s->test_bugs).
+ * and the node's early-ack, counter-sum, set-remove-wins, typed-no-merge, expiry-no-merge
+ * and list-dup (tests/campaign, which hands them on to the node's cfg.bugs through s->test_bugs).
  * Unset, nothing changes; any other name refuses to start. Never set it in production. */
 #include "core/bugs.h"
 #include "core/gate.h"
@@ -43,7 +43,7 @@
 /* what DYNA_TEST_BUGS may turn on */
 #define DYNAD_TEST_BUGS                                                                            \
   (DYNA_BUG_GATE_FORGET_LOSS | DYNA_BUG_EARLY_ACK | DYNA_BUG_COUNTER_SUM | DYNA_BUG_SET_REMOVE_WINS | \
-   DYNA_BUG_TYPED_NO_MERGE | DYNA_BUG_LIST_DUP)
+   DYNA_BUG_TYPED_NO_MERGE | DYNA_BUG_LIST_DUP | DYNA_BUG_EXPIRY_NO_MERGE)
 
 struct dyna_commit {
   int pipelined;
@@ -194,7 +194,7 @@ static int test_bugs(uint32_t *bugs, char *err, size_t errlen) {
   if (dyna_bugs_parse(v, bugs) || (*bugs & ~(uint32_t)DYNAD_TEST_BUGS)) {
     snprintf(err, errlen,
              "DYNA_TEST_BUGS=%s: dynad takes only gate-forget-loss, early-ack, counter-sum, "
-             "set-remove-wins, typed-no-merge, list-dup (a test-only setting)", v);
+             "set-remove-wins, typed-no-merge, expiry-no-merge, list-dup (a test-only setting)", v);
     return -1;
   }
   if (*bugs) LOG_WARN("DYNA_TEST_BUGS=%s: deliberate bugs on, for tests only: answers may be wrong", v);
