@@ -187,7 +187,7 @@ int dyna_crdt_equal(const dyna_crdt_t *a, const dyna_crdt_t *b);
 /* Test only: the deliberate bugs (DYNA_BUG_* of core/node.h: counter-sum,
  * set-remove-wins, expiry-no-merge, typed-no-merge) the merges below commit, for the
  * simulator's self-test. The crdt functions have no node: the node sets this at every
- * event from its cfg.bugs (0 in dynad), as it names itself to util/assert.h. */
+ * event from its cfg.bugs (0 in dynad unless the test-only DYNA_TEST_BUGS), as it names itself to util/assert.h. */
 extern uint32_t dyna_crdt_bugs;
 
 /* dst := merge(dst, src). Returns 0, DYNA_ENOMEM, DYNA_EINVAL (types differ) or

@@ -108,7 +108,8 @@ typedef struct dyna_node_cfg {
                                looked up first when a forwarded typed write names its
                                command; NULL in dynad and the simulator */
   uint32_t bugs;            /* DYNA_BUG_*: deliberate faults for the simulator's self-test
-                               (it must catch each one); never set by dynad */
+                               (it must catch each one); dynad sets it only from the
+                               test-only DYNA_TEST_BUGS (runtime/group_commit.c) */
 } dyna_node_cfg_t;
 
 #define DYNA_BUG_EARLY_ACK 0x1u  /* answer a put after the local write, before W acks */

@@ -24,10 +24,11 @@
  * under load). INFO's unheld_acks counts them, early_replies the read replies that left
  * before the commit (the gate's counters).
  *
- * DYNA_TEST_BUGS (environment, test-only): a comma list of deliberate gate bugs
- * (core/bugs.h; only gate-forget-loss applies to dynad) for the integration test that
- * must catch them. Unset, nothing changes; any other value than a gate bug's name
- * refuses to start. Never set it in production. */
+ * DYNA_TEST_BUGS (environment, test-only): a comma list of deliberate bugs (core/bugs.h)
+ * for the tests that must catch them: the gate's gate-forget-loss (test_commitfail.py)
+ * and the node's early-ack, counter-sum, set-remove-wins, typed-no-merge, expiry-no-merge
+ * and list-dup (tests/campaign, which hands them on to the node's cfg.bugs through s->test_bugs).
+ * Unset, nothing changes; any other name refuses to start. Never set it in production. */
 #include "core/bugs.h"
 #include "core/gate.h"
 #include "util/err.h"
@@ -39,7 +40,10 @@
 #include <string.h>
 
 #define COMMIT_FLY_MAX 64 /* batches in flight at most (the store says EBUSY sooner) */
-#define GATE_TEST_BUGS DYNA_BUG_GATE_FORGET_LOSS /* what DYNA_TEST_BUGS may turn on */
+/* what DYNA_TEST_BUGS may turn on */
+#define DYNAD_TEST_BUGS                                                                            \
+  (DYNA_BUG_GATE_FORGET_LOSS | DYNA_BUG_EARLY_ACK | DYNA_BUG_COUNTER_SUM | DYNA_BUG_SET_REMOVE_WINS | \
+   DYNA_BUG_TYPED_NO_MERGE | DYNA_BUG_LIST_DUP | DYNA_BUG_EXPIRY_NO_MERGE)
 
 struct dyna_commit {
   int pipelined;
@@ -182,13 +186,15 @@ void dyna_commit_durable_now(dyna_server_t *s) {
 /* Called on the writer thread: only wakes the loop. */
 static void notify_loop(void *arg) { uv_async_send(arg); }
 
-/* DYNA_TEST_BUGS: the deliberate gate bugs an integration test asks for (0 when unset). */
+/* DYNA_TEST_BUGS: the deliberate bugs a test asks for (0 when unset). */
 static int test_bugs(uint32_t *bugs, char *err, size_t errlen) {
   *bugs = 0;
   const char *v = getenv("DYNA_TEST_BUGS");
   if (!v || !*v) return 0;
-  if (dyna_bugs_parse(v, bugs) || (*bugs & ~(uint32_t)GATE_TEST_BUGS)) {
-    snprintf(err, errlen, "DYNA_TEST_BUGS=%s: dynad takes only gate-forget-loss (a test-only setting)", v);
+  if (dyna_bugs_parse(v, bugs) || (*bugs & ~(uint32_t)DYNAD_TEST_BUGS)) {
+    snprintf(err, errlen,
+             "DYNA_TEST_BUGS=%s: dynad takes only gate-forget-loss, early-ack, counter-sum, "
+             "set-remove-wins, typed-no-merge, expiry-no-merge, list-dup (a test-only setting)", v);
     return -1;
   }
   if (*bugs) LOG_WARN("DYNA_TEST_BUGS=%s: deliberate bugs on, for tests only: answers may be wrong", v);
@@ -206,7 +212,8 @@ int dyna_commit_open(dyna_server_t *s, char *err, size_t errlen) {
     return -1;
   }
   s->commit = c;
-  dyna_gate_init(&c->gate, s->store, s->cfg.durable_reads, bugs);
+  s->test_bugs = bugs; /* the node's share goes into its cfg.bugs (server.c) */
+  dyna_gate_init(&c->gate, s->store, s->cfg.durable_reads, bugs & DYNA_BUG_GATE_FORGET_LOSS);
   c->pipelined = s->store->ops->commit_async != NULL;
   if (!c->pipelined) return 0;
   uv_async_init(s->loop, &c->async, on_durable);

@@ -162,6 +162,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   uint64_t seed;
   if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) seed = s->node_id;
   dyna_config_node_cfg(cfg, s->node_id, seed, &ncfg);
+  ncfg.bugs = s->test_bugs & ~(uint32_t)DYNA_BUG_GATE_FORGET_LOSS; /* DYNA_TEST_BUGS, tests only */
   int nrc = dyna_node_open(&ncfg, s->store, dyna_server_time(s), &s->node);
   if (!nrc) nrc = dyna_store_commit(s->store); /* the incarnation is durable before any frame leaves */
   if (!nrc) dyna_commit_durable_now(s); /* so early frames leave at once (group_commit.c) */

@@ -64,6 +64,7 @@ struct dyna_server {
   unsigned ops_next;
   int stopping;
   dyna_server_stats_t stats;
+  uint32_t test_bugs;   /* DYNA_TEST_BUGS (group_commit.c): deliberate bugs, tests only; 0 otherwise */
 };
 
 /* Milliseconds on the loop's clock (monotonic, cached per turn): for local timers. */
