@@ -158,21 +158,13 @@ void dyna_txn_queue(dyna_server_t *s, conn_t *c, const dyna_args_t *a, const dyn
     refuse(c, line);
     return;
   }
-  const uint8_t **argv = dyna_malloc(a->argc * sizeof(*argv));
-  size_t *argl = dyna_malloc(a->argc * sizeof(*argl));
-  if (!argv || !argl) {
-    dyna_free(argv);
-    dyna_free(argl);
+  const uint8_t **argv;
+  if (dyna_args_pointers(a, &argv)) {
     refuse(c, DYNA_ERR_OOM);
     return;
   }
-  for (size_t i = 0; i < a->argc; i++) {
-    argv[i] = dyna_arg(a, i);
-    argl[i] = dyna_arg_len(a, i);
-  }
-  dyna_batch_put_cmd(&t->cmds, a->argc, argv, argl);
+  dyna_batch_put_cmd(&t->cmds, a->argc, argv, a->l);
   dyna_free(argv);
-  dyna_free(argl);
   if (first && !t->has_part) {
     t->has_part = 1;
     t->part = dyna_node_partition(s->node, dyna_arg(a, first), dyna_arg_len(a, first));

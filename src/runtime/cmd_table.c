@@ -16,6 +16,7 @@
  * summaries describe what Dyna does. */
 #include "runtime/cmd_table.h"
 #include "core/typed.h"
+#include "util/alloc.h"
 #include "util/assert.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -1039,6 +1040,13 @@ static void unknown_subcommand(conn_t *c, const dyna_cmd_t *parent, const dyna_a
   upper[k] = 0;
   snprintf(line, sizeof(line), "ERR unknown subcommand '%s'. Try %s HELP.", sub, upper);
   dyna_conn_answer_error(c, line);
+}
+
+int dyna_args_pointers(const dyna_args_t *a, const uint8_t ***argv) {
+  *argv = dyna_malloc((a->argc ? a->argc : 1) * sizeof(**argv));
+  if (!*argv) return DYNA_ENOMEM;
+  for (size_t i = 0; i < a->argc; i++) (*argv)[i] = dyna_arg(a, i);
+  return 0;
 }
 
 /* Runs row cmd's handler for c, counting it (INFO commandstats): its time, and the

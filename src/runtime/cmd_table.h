@@ -39,6 +39,10 @@ typedef struct dyna_args {
 
 static inline const uint8_t *dyna_arg(const dyna_args_t *a, size_t i) { return a->base + a->o[i]; }
 static inline size_t dyna_arg_len(const dyna_args_t *a, size_t i) { return a->l[i]; }
+/* The arguments as the core takes them (dyna_targs_t, core/typed.h): *argv gets a
+ * pointer to each (allocated here; the caller frees it with dyna_free), their lengths are
+ * a->l. 0, or DYNA_ENOMEM with *argv NULL. */
+int dyna_args_pointers(const dyna_args_t *a, const uint8_t ***argv);
 /* 1 when argument i is word, ignoring case. */
 static inline int dyna_arg_is(const dyna_args_t *a, size_t i, const char *word) {
   size_t n = strlen(word);

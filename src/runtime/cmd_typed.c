@@ -75,7 +75,7 @@ static int key_refused(conn_t *c, const dyna_args_t *a, size_t i) {
 
 /* A read with no key (OBJECT HELP): run over an empty object, answered now. */
 static void keyless_read(dyna_server_t *s, conn_t *c, const dyna_typed_cmd_t *cmd, const dyna_args_t *a,
-                         const uint8_t **argv, size_t *argl) {
+                         const uint8_t **argv, const size_t *argl) {
   dyna_obj_t o;
   dyna_obj_init(&o);
   dyna_tenv_t env = env_now(s, c->proto);
@@ -108,22 +108,15 @@ void dyna_cmd_typed(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
     return;
   }
   /* The arguments as the core wants them: pointers and lengths. */
-  const uint8_t **argv = dyna_malloc(a->argc * sizeof(*argv));
-  size_t *argl = dyna_malloc(a->argc * sizeof(*argl));
-  if (!argv || !argl) {
-    dyna_free(argv);
-    dyna_free(argl);
+  const uint8_t **argv;
+  const size_t *argl = a->l;
+  if (dyna_args_pointers(a, &argv)) {
     dyna_conn_answer_error(c, DYNA_ERR_OOM);
     return;
-  }
-  for (size_t i = 0; i < a->argc; i++) {
-    argv[i] = dyna_arg(a, i);
-    argl[i] = dyna_arg_len(a, i);
   }
   if (!kp) {
     keyless_read(s, c, cmd, a, argv, argl);
     dyna_free(argv);
-    dyna_free(argl);
     return;
   }
   slot_t *slot = dyna_cmd_slot_open(s, c, cmd->write ? SLOT_TWRITE : SLOT_TREAD, 1);
@@ -151,7 +144,6 @@ void dyna_cmd_typed(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
     }
   }
   dyna_free(argv);
-  dyna_free(argl);
 }
 
 /* A typed read's answer: the command's read over the merged object in r. */
@@ -430,24 +422,17 @@ static void multi(dyna_server_t *s, conn_t *c, const dyna_args_t *a, uint32_t co
   } else if (op == MK_SMOVE) {
     nkeys = 2;
   } else if (op == MK_SINTERCARD) {
-    const uint8_t **argv = dyna_malloc(a->argc * sizeof(*argv));
-    size_t *argl = dyna_malloc(a->argc * sizeof(*argl)), nk = 0;
+    const uint8_t **argv;
+    size_t nk = 0;
     uint64_t lim = 0;
-    if (!argv || !argl) {
-      dyna_free(argv);
-      dyna_free(argl);
+    if (dyna_args_pointers(a, &argv)) {
       dyna_conn_answer_error(c, DYNA_ERR_OOM);
       return;
     }
-    for (size_t i = 0; i < a->argc; i++) {
-      argv[i] = dyna_arg(a, i);
-      argl[i] = dyna_arg_len(a, i);
-    }
-    dyna_targs_t t = {a->argc, argv, argl};
+    dyna_targs_t t = {a->argc, argv, a->l};
     dyna_buf_t err = DYNA_BUF_INIT;
     int bad = dyna_typed_sintercard_args(&t, &nk, &lim, &err);
     dyna_free(argv);
-    dyna_free(argl);
     if (bad) dyna_buf_put(dyna_conn_answer_now(c), err.data, err.len);
     dyna_buf_free(&err);
     if (bad) return;
