@@ -12,8 +12,9 @@
  *   (read back) any other word  ->  DYNA_EREMOTE
  *
  * Words with no code of their own are here too, so that every reply that carries one
- * spells it the same way: NOPROTO (HELLO asks for RESP3), and the ones the data types
- * and transactions will answer with (WRONGTYPE, CROSSSLOT). Pure: no I/O, no printing. */
+ * spells it the same way: NOPROTO (HELLO asks for another protocol), WRONGTYPE (a
+ * command on a key of another type) and CROSSSLOT (keys of two partitions in a
+ * transaction, RENAME or COPY). Pure: no I/O, no printing. */
 #ifndef DYNA_PROTO_WORDS_H
 #define DYNA_PROTO_WORDS_H
 #include "util/buf.h"
@@ -26,7 +27,7 @@
 #define DYNA_WORD_TIMEOUT "TIMEOUT"
 #define DYNA_WORD_NOPROTO "NOPROTO"
 #define DYNA_WORD_WRONGTYPE "WRONGTYPE" /* a command on a key of another type */
-#define DYNA_WORD_CROSSSLOT "CROSSSLOT" /* keys of one transaction in two partitions (cmd_multi.c) */
+#define DYNA_WORD_CROSSSLOT "CROSSSLOT" /* keys of two partitions (cmd_multi.c, cmd_keys.c) */
 
 /* The whole error a node answers when it could not allocate for a command. */
 #define DYNA_ERR_OOM DYNA_WORD_ERR " out of memory"
