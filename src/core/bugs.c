@@ -19,6 +19,7 @@ static const struct { const char *name; uint32_t bit; } BUGS[] = {
   {"typed-no-merge", DYNA_BUG_TYPED_NO_MERGE},
   {"list-dup", DYNA_BUG_LIST_DUP},
   {"del-forgets", DYNA_BUG_DEL_FORGETS},
+  {"no-peer-back", DYNA_BUG_NO_PEER_BACK},
 };
 #define NBUGS (sizeof(BUGS) / sizeof(BUGS[0]))
 

@@ -613,6 +613,11 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, hint, &changed);
     if (!rc && hint) n->stats.hints_stored++;
     if (!rc && changed && (m->flags & DYNA_PUT_AAE)) n->stats.aae_keys_repaired++;
+    /* News from the background (an exchange or a hint) that this replica lacked may be
+     * lacking at the partition's other replicas too: pass it on with an early exchange. */
+    if (!rc && changed && !hint && (m->flags & (DYNA_PUT_AAE | DYNA_PUT_HANDOFF)) &&
+        !(n->cfg.bugs & DYNA_BUG_NO_PEER_BACK))
+      dyna_merkle_force(n, dyna_node_partition(n, m->key, m->klen));
   }
   dyna_obj_clear(&o);
   n->stats.replica_puts++;

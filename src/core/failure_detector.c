@@ -46,6 +46,9 @@ void dyna_fdet_heard(dyna_node_t *n, uint64_t id) {
   fd_peer_t *p = peer(n, id, 1);
   if (!p) return;
   uint64_t gap = n->now.mono_ms > p->last_ms ? n->now.mono_ms - p->last_ms : 0;
+  /* Silent for at least fd_min_ms (heartbeats go every heartbeat_ms): a partition, a
+   * pause or a restart ended, and writes may have missed either side. */
+  if (gap >= n->cfg.fd_min_ms) dyna_node_peer_back(n, id);
   /* Moving mean over ~8 samples, kept at least a few ms so a burst of frames does not
    * make the detector hair-triggered. */
   p->mean_ms = (p->mean_ms * 7 + gap) / 8;

@@ -271,10 +271,19 @@ size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out) {
 void dyna_node_set_reachable(dyna_node_t *n, uint64_t id, int up, dyna_time_t now) {
   dyna_node_set_now(n, now);
   if (up) {
-    if (dyna_idmap_take(&n->down, id, NULL)) dyna_fdet_reset(n, id);
+    if (dyna_idmap_take(&n->down, id, NULL)) { /* the link is back: exchange what it may have missed */
+      dyna_fdet_reset(n, id);
+      dyna_node_peer_back(n, id);
+    }
   } else if (!dyna_idmap_get(&n->down, id)) {
     dyna_idmap_put(&n->down, id, NULL, now.mono_ms);
   }
+}
+
+void dyna_node_peer_back(dyna_node_t *n, uint64_t peer) {
+  if (n->cfg.bugs & DYNA_BUG_NO_PEER_BACK) return;
+  dyna_merkle_force_shared(n, peer);
+  dyna_hints_rush(n);
 }
 
 int dyna_node_is_reachable(const dyna_node_t *n, uint64_t id) {

@@ -142,6 +142,9 @@ typedef struct dyna_node_cfg {
                                         dots it removed (its context keeps only its first
                                         actor), so a replica that did not see the delete
                                         brings members of the other actors back */
+#define DYNA_BUG_NO_PEER_BACK 0x8000u /* a peer heard again after a silence gets no
+                                        early exchange or hint rush (node.c): replicas
+                                        converge only as fast as the round robin */
 
 /* The defaults of the node's options, the only ones: dynad takes them from here for every
  * option that lands in the node (runtime/options.c), as the simulator and the tests do. */

@@ -85,6 +85,7 @@ typedef struct handoff {
 /* Hinted handoff: delivery of the hints this node holds. */
 typedef struct hints {
   uint32_t cursor;          /* next partition whose hints to look at */
+  uint32_t rush;            /* partitions still to sweep without pausing (a peer came back) */
   uint64_t next_ms;
   xfer_t x;
 } hints_t;
@@ -269,6 +270,8 @@ void dyna_handoff_free(dyna_node_t *n);
 
 /* hints.c */
 void dyna_hints_tick(dyna_node_t *n);
+/* A peer came back: sweeps every partition's hints at once instead of a few per interval. */
+void dyna_hints_rush(dyna_node_t *n);
 int dyna_hints_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
 void dyna_hints_free(dyna_node_t *n);
 
@@ -281,5 +284,10 @@ void dyna_merkle_tick(dyna_node_t *n);
 void dyna_merkle_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
 /* Schedules an exchange of partition p (or of every partition when p is UINT32_MAX). */
 void dyna_merkle_force(dyna_node_t *n, uint32_t p);
+/* Schedules an exchange of every partition this node and peer both replicate. */
+void dyna_merkle_force_shared(dyna_node_t *n, uint64_t peer);
+/* A peer heard again after a silence or a link down (failure_detector.c, node.c): what
+ * it may have missed, and what this node may have missed, goes first (node.c). */
+void dyna_node_peer_back(dyna_node_t *n, uint64_t peer);
 
 #endif

@@ -101,7 +101,8 @@ def determinism():
 
 def bugs():
     # Each deliberate fault must be caught by at least one seed of a small range.
-    # Anti-entropy repairs what read repair misses, so no-repair is tested with it off.
+    # Anti-entropy repairs what read repair misses, so no-repair is tested with it off:
+    # no round robin (--aae-ms) and no early exchange when a peer comes back (no-peer-back).
     # undurable-ack needs the pipelined commit (--commit-ms) to have a window at all.
     # keep-incarnation needs disk errors (a failed commit) and few keys (the same key
     # written again by the same coordinator). gate-forget-loss (the durability gate,
@@ -109,7 +110,7 @@ def bugs():
     # needs disk errors too; tests/integration/test_commitfail.py catches it in dynad.
     # wall-stamp needs a clock step back between two concurrent writes through one node:
     # many clients on few keys.
-    cases = [("early-ack", []), ("overwrite", []), ("no-repair", ["--aae-ms", 100000000]),
+    cases = [("early-ack", []), ("overwrite", []), ("no-repair,no-peer-back", ["--aae-ms", 100000000]),
              ("undurable-ack", ["--commit-ms", 2]),
              ("keep-incarnation", ["--faults", "diskerr", "--keys", 4]),
              ("gate-forget-loss", ["--faults", "diskerr"]),
