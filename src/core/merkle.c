@@ -176,6 +176,7 @@ static void send_buckets(dyna_node_t *n, uint32_t p, uint64_t to, const uint8_t 
   uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
   dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, send_if_differs, &s);
   n->stats.aae_keys_sent += s.keys;
+  n->stats.aae_bytes += s.bytes;
   dyna_budget_take(n, s.bytes);
 }
 
@@ -190,6 +191,7 @@ static void send_tree(dyna_node_t *n, uint32_t p, uint64_t to, const uint64_t *t
   m.objlen = sizeof(buf);
   dyna_node_send(n, to, &m);
   dyna_budget_take(n, sizeof(buf));
+  n->stats.aae_bytes += sizeof(buf);
 }
 
 /* ---------- reaping tombstones ---------- */
@@ -335,6 +337,7 @@ static void on_tree(dyna_node_t *n, uint64_t from, uint32_t p, const uint8_t *ob
   m.obj = differs ? bitmap : NULL;
   m.objlen = differs ? sizeof(bitmap) : 0;
   dyna_node_send(n, from, &m);
+  n->stats.aae_bytes += m.objlen;
 }
 
 static void on_diff(dyna_node_t *n, uint64_t from, uint32_t p, const dyna_msg_t *msg) {

@@ -332,6 +332,7 @@ typedef struct dyna_node_stats {
   uint64_t gossip_sent, gossip_received, ring_changes, bad_messages;
   uint64_t hints_stored, hints_delivered, sloppy_writes;
   uint64_t aae_exchanges, aae_keys_sent, aae_keys_repaired;
+  uint64_t aae_bytes; /* anti-entropy payload sent: trees, bitmaps and objects */
   uint64_t tombstones_reaped, budget_waits;
   /* client requests this node took for keys it is a home replica of (local) or not
    * (remote: a client whose map was stale or which does not route by key) */

@@ -213,6 +213,18 @@ static int warm_up(sim_world_t *w, uint64_t *node_ms) {
   return 0;
 }
 
+/* Anti-entropy exchanges, keys repaired and bytes sent, summed over the running nodes. */
+static void aae_totals(sim_world_t *w, uint64_t t[3]) {
+  t[0] = t[1] = t[2] = 0;
+  for (uint32_t i = 0; i < w->nnodes; i++) {
+    if (w->nodes[i].state != SN_UP) continue;
+    const dyna_node_stats_t *st = dyna_node_stats(w->nodes[i].node);
+    t[0] += st->aae_exchanges;
+    t[1] += st->aae_keys_repaired;
+    t[2] += st->aae_bytes;
+  }
+}
+
 /* --experiment converge: one partition in the middle of the workload; after it heals,
  * clients only read (no write is submitted after the heal: the line says so), and the
  * time until every key's replicas are equal is measured. */
@@ -228,6 +240,8 @@ static void converge_probe(sim_world_t *w, uint64_t t0, uint64_t *node_ms, FILE 
   for (uint32_t i = 0; i < w->nnodes; i++) w->nodes[i].grp = 0;
   sim_net_topology_changed(w);
   w->read_only = 1;
+  uint64_t aae0[3];
+  aae_totals(w, aae0);
   uint64_t heal = w->now, done = 0, writes = sim_work_writes(w);
   uint32_t bad = 0;
   while (w->now < heal + 60000) {
@@ -235,12 +249,17 @@ static void converge_probe(sim_world_t *w, uint64_t t0, uint64_t *node_ms, FILE 
     if (sim_work_converged(w, &bad)) { done = w->now; break; }
   }
   writes = sim_work_writes(w) - writes;
+  uint64_t aae1[3];
+  aae_totals(w, aae1);
   if (done)
     fprintf(out, "  converge: %u of %u keys diverged at the heal; all replicas equal %" PRIu64 " ms after it (clients only read: %" PRIu64 " writes after the heal; read repair, hinted handoff and anti-entropy run)\n",
             bad_before, w->o.keys, done - heal, writes);
   else
     fprintf(out, "  converge: %u of %u keys diverged at the heal; %u still differ 60 s after it (%" PRIu64 " writes after the heal)\n",
             bad_before, w->o.keys, bad, writes);
+  uint64_t ex = aae1[0] - aae0[0], rep = aae1[1] - aae0[1], by = aae1[2] - aae0[2];
+  fprintf(out, "  anti-entropy after the heal: %" PRIu64 " exchanges, %" PRIu64 " keys repaired, %" PRIu64 " bytes (%" PRIu64 " per repaired key)\n",
+          ex, rep, by, rep ? by / rep : 0);
   w->read_only = 0;
 }
 
