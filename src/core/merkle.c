@@ -2,15 +2,17 @@
  * objects: 256 buckets (a key's bucket is the top byte of the xxh3 of its store key),
  * each bucket the XOR of its records' hashes, so a write updates its bucket in O(1)
  * (replica.c reports every change); the tree of a partition is built from the store the
- * first time it is needed. Two levels suffice here: the root (all buckets) is compared in
- * one message, then only differing buckets are descended into.
+ * first time it is needed. Two levels suffice here: the root (one hash of all buckets) is
+ * compared in one message, then the buckets, then only differing buckets are descended into.
  *
  *   A (every aae interval, one partition p it replicates, round robin or forced)
- *     AAE_TREE(p, A's buckets) ──▶ B (each other reachable home replica of p)
- *                                  compares; for each differing bucket sends its objects
- *                                  ◀── PUT(merge, no ack) ...
- *                                  ◀── AAE_DIFF(p, bitmap of differing buckets)
- *     sends its objects of those buckets ──▶ PUT(merge, no ack) ...
+ *     AAE_TREE(p, A's root) ──▶ B (each other reachable home replica of p)
+ *                               the same root: ◀── AAE_DIFF(p, empty)   (done)
+ *                               else:          ◀── AAE_TREE(p, B's buckets)
+ *     compares; for each differing bucket sends its objects
+ *     PUT(merge, no ack) ... ──▶
+ *     AAE_DIFF(p, bitmap of differing buckets) ──▶
+ *                               sends its objects of those buckets ◀── PUT(merge, no ack) ...
  *
  * Objects are merged with the versioning rules, never overwritten, so an exchange can
  * only add causal history. Traffic counts against the shared background budget.
@@ -30,6 +32,7 @@
 
 #define MK_BUCKETS 256
 #define MK_TREE_BYTES (MK_BUCKETS * 8)
+#define MK_ROOT_BYTES 8
 #define MK_BITMAP_BYTES (MK_BUCKETS / 8)
 #define REAP_FLAG 1u
 
@@ -180,10 +183,38 @@ static void send_buckets(dyna_node_t *n, uint32_t p, uint64_t to, const uint8_t 
   dyna_budget_take(n, s.bytes);
 }
 
-static void send_tree(dyna_node_t *n, uint32_t p, uint64_t to, const uint64_t *t) {
-  uint8_t buf[MK_TREE_BYTES];
+static void tree_bytes(const uint64_t *t, uint8_t buf[MK_TREE_BYTES]) {
   for (unsigned b = 0; b < MK_BUCKETS; b++)
     for (int i = 0; i < 8; i++) buf[b * 8 + (unsigned)i] = (uint8_t)(t[b] >> (8 * i));
+}
+
+/* The root: one hash of the whole tree (of its little-endian bytes, so every platform
+ * agrees). */
+static uint64_t root_of(const uint64_t *t) {
+  uint8_t buf[MK_TREE_BYTES];
+  tree_bytes(t, buf);
+  return XXH3_64bits(buf, sizeof(buf));
+}
+
+/* Opens an exchange with the root alone: a partition whose replicas agree (the usual
+ * case) costs 8 bytes instead of the tree's 2 KiB. */
+static void send_root(dyna_node_t *n, uint32_t p, uint64_t to, const uint64_t *t) {
+  uint8_t buf[MK_ROOT_BYTES];
+  uint64_t r = root_of(t);
+  for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(r >> (8 * i));
+  dyna_msg_t m = {0};
+  m.type = DYNA_MSG_AAE_TREE;
+  m.w = (uint64_t)p + 1;
+  m.obj = buf;
+  m.objlen = sizeof(buf);
+  dyna_node_send(n, to, &m);
+  dyna_budget_take(n, sizeof(buf));
+  n->stats.aae_bytes += sizeof(buf);
+}
+
+static void send_tree(dyna_node_t *n, uint32_t p, uint64_t to, const uint64_t *t) {
+  uint8_t buf[MK_TREE_BYTES];
+  tree_bytes(t, buf);
   dyna_msg_t m = {0};
   m.type = DYNA_MSG_AAE_TREE;
   m.w = (uint64_t)p + 1;
@@ -282,7 +313,7 @@ static void start_exchange(dyna_node_t *n, uint32_t p) {
   n->mk->agree[p] = 0;
   for (size_t i = 0; i < nh; i++) {
     if (homes[i] == n->cfg.id || !dyna_node_is_reachable(n, homes[i])) continue;
-    send_tree(n, p, homes[i], t);
+    send_root(n, p, homes[i], t);
     n->stats.aae_exchanges++;
   }
 }
@@ -317,9 +348,22 @@ void dyna_merkle_tick(dyna_node_t *n) {
 static void on_tree(dyna_node_t *n, uint64_t from, uint32_t p, const uint8_t *obj, size_t len) {
   uint64_t homes[DYNA_MAX_N];
   size_t nh;
-  if (len != MK_TREE_BYTES || home_index(n, p, n->cfg.id, homes, &nh) < 0) return;
+  if ((len != MK_TREE_BYTES && len != MK_ROOT_BYTES) || home_index(n, p, n->cfg.id, homes, &nh) < 0) return;
   const uint64_t *mine = tree_of(n, p);
   if (!mine) return;
+  if (len == MK_ROOT_BYTES) {
+    uint64_t theirs = 0;
+    for (int i = 0; i < 8; i++) theirs |= (uint64_t)obj[i] << (8 * i);
+    if (theirs != root_of(mine)) { /* they differ somewhere: the whole tree, and the */
+      send_tree(n, p, from, mine); /* initiator compares it as this node would have */
+      return;
+    }
+    dyna_msg_t m = {0}; /* the same: an empty AAE_DIFF says so */
+    m.type = DYNA_MSG_AAE_DIFF;
+    m.w = (uint64_t)p + 1;
+    dyna_node_send(n, from, &m);
+    return;
+  }
   uint8_t bitmap[MK_BITMAP_BYTES] = {0};
   int differs = 0;
   for (unsigned b = 0; b < MK_BUCKETS; b++) {
