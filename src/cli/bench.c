@@ -53,6 +53,8 @@ typedef struct cfg {
   const char *prefix;
   uint64_t seed;
   int json;
+  int tls;                 /* --tls: every connection runs TLS with tls_opt */
+  dyna_tls_options_t tls_opt; /* --cacert, --cert, --key, --sni */
   double interval; /* seconds between progress lines (0: none) */
 } cfg_t;
 
@@ -156,6 +158,10 @@ static void usage(FILE *f) {
     "  --interval S             also report every S seconds (at least 0.05) of the run:\n"
     "                           throughput and p50/p99/p99.9/max of all operations in\n"
     "                           that slice (a line each; with --json, \"intervals\")\n"
+    "  --tls                    connect with TLS (the nodes' TLS ports: --seeds names them)\n"
+    "  --cacert FILE            CA certificates the servers' must chain to (default: the\n"
+    "                           system's); --cert FILE, --key FILE: a client certificate;\n"
+    "                           --sni NAME: the name to check the servers' against\n"
     "  --json                   print one JSON object instead of the table\n"
     "  --help                   this text\n"
     "Latencies are from submit to answer, per operation type, in a log-linear histogram\n"
@@ -515,6 +521,7 @@ static int parse_args(int argc, char **argv, cfg_t *c) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
     if (!strcmp(a, "--json")) { c->json = 1; continue; }
+    if (!strcmp(a, "--tls")) { c->tls = 1; continue; }
     if (!strcmp(a, "--load")) { c->load = 1; continue; }
     if (!strcmp(a, "--load-only")) { c->load = c->load_only = 1; continue; }
     if (i + 1 >= argc) { fprintf(stderr, "dyna-bench: %s needs a value\n", a); return -1; }
@@ -548,6 +555,10 @@ static int parse_args(int argc, char **argv, cfg_t *c) {
     else if (!strcmp(a, "--w")) { bad = parse_u64(v, &u) || !u || u > 64; c->w = (int)u; }
     else if (!strcmp(a, "--timeout-ms")) { bad = parse_u64(v, &u) || !u || u > 3600000; c->timeout_ms = (int)u; }
     else if (!strcmp(a, "--seed")) bad = parse_u64(v, &c->seed);
+    else if (!strcmp(a, "--cacert")) c->tls_opt.cacert = v;
+    else if (!strcmp(a, "--cert")) c->tls_opt.cert = v;
+    else if (!strcmp(a, "--key")) c->tls_opt.key = v;
+    else if (!strcmp(a, "--sni")) c->tls_opt.sni = v;
     else if (!strcmp(a, "--interval")) { c->interval = atof(v); bad = !(c->interval >= 0.05); }
     else { fprintf(stderr, "dyna-bench: unknown option %s (see --help)\n", a); return -1; }
     if (bad) { fprintf(stderr, "dyna-bench: bad value for %s: %s\n", a, v); return -1; }
@@ -578,8 +589,9 @@ int main(int argc, char **argv) {
   char *comma = strchr(first, ',');
   if (comma && cfg->redis && !redis_routed) *comma = 0; /* redis: the first seed only */
   int rc;
-  if (cfg->redis && !redis_routed) rc = dyna_client_open(first, &o, &b.c);
-  else rc = dyna_client_open(cfg->seeds, &o, &b.c);
+  const dyna_tls_options_t *tls = cfg->tls ? &cfg->tls_opt : NULL;
+  if (cfg->redis && !redis_routed) rc = dyna_client_open_tls(first, &o, tls, &b.c);
+  else rc = dyna_client_open_tls(cfg->seeds, &o, tls, &b.c);
   if (rc) {
     fprintf(stderr, "dyna-bench: %s: %s\n", dyna_strerror(rc), b.c ? dyna_client_errmsg(b.c) : "");
     dyna_client_close(b.c);
