@@ -483,8 +483,9 @@ static int conn_flush(dyna_client_t *c, dyna_cconn_t *k) {
     if (n > 0) { k->out_off += (size_t)n; continue; }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-    char why[128];
-    snprintf(why, sizeof(why), "send: %s", strerror(errno));
+    char why[192];
+    if (k->tls) snprintf(why, sizeof(why), "send: %s", dyna_ctls_error());
+    else snprintf(why, sizeof(why), "send: %s", strerror(errno));
     conn_fail(c, k, DYNA_ECONN, why);
     return DYNA_ECONN;
   }
@@ -509,8 +510,9 @@ static void conn_read(dyna_client_t *c, dyna_cconn_t *k) {
     if (n == 0) { conn_fail(c, k, DYNA_ECONN, "connection closed by server"); return; }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) { k->readable = 0; break; }
-    char why[128];
-    snprintf(why, sizeof(why), "recv: %s", strerror(errno));
+    char why[192];
+    if (k->tls) snprintf(why, sizeof(why), "recv: %s", dyna_ctls_error());
+    else snprintf(why, sizeof(why), "recv: %s", strerror(errno));
     conn_fail(c, k, DYNA_ECONN, why);
     return;
   }

@@ -129,7 +129,7 @@ void dyna_ctls_free(void *ssl);
  * or -1 with errno (EAGAIN: try again when the socket is ready). */
 ssize_t dyna_ctls_send(void *ssl, const void *p, size_t n);
 ssize_t dyna_ctls_recv(void *ssl, void *p, size_t n);
-/* 1 when decrypted bytes wait inside the session (no socket event will announce them). */
-int dyna_ctls_pending(void *ssl);
+/* Why the last dyna_ctls_send/recv on this thread failed ("TLS: <OpenSSL's reason>"). */
+const char *dyna_ctls_error(void);
 
 #endif

@@ -103,9 +103,17 @@ void *dyna_ctls_connect(void *ctx, int fd, const char *host, const char *sni, in
 
 void dyna_ctls_free(void *ssl) { SSL_free(ssl); }
 
-/* SSL_ERROR_* to send(2)/recv(2)'s way of saying it: -1 with errno. */
+/* Why the last send or recv on this thread failed (dyna_ctls_error). */
+static _Thread_local char io_why[160];
+
+const char *dyna_ctls_error(void) { return io_why; }
+
+/* SSL_ERROR_* to send(2)/recv(2)'s way of saying it: -1 with errno (and io_why). */
 static ssize_t io_error(SSL *s, int r) {
   int e = SSL_get_error(s, r);
+  unsigned long code = ERR_peek_last_error();
+  const char *reason = code ? ERR_reason_error_string(code) : NULL;
+  snprintf(io_why, sizeof(io_why), "TLS: %s", reason ? reason : e == SSL_ERROR_ZERO_RETURN ? "closed by server" : "connection lost");
   ERR_clear_error();
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) errno = EAGAIN;
   else if (e == SSL_ERROR_ZERO_RETURN) return 0;
@@ -126,5 +134,3 @@ ssize_t dyna_ctls_recv(void *ssl, void *p, size_t n) {
   int r = SSL_read(ssl, p, (int)n);
   return r > 0 ? r : io_error(ssl, r);
 }
-
-int dyna_ctls_pending(void *ssl) { return SSL_pending(ssl) > 0; }
