@@ -262,7 +262,7 @@ static void on_link_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   }
   l->ps->stats.bytes_in += (size_t)nread;
   if (l->wq.tls) {
-    if (link_tls_input(l, buf, (size_t)nread)) return;
+    if (link_tls_input(l, buf, (size_t)nread) || !l->in.len) return; /* nothing decrypted yet */
   } else {
     l->in.len += (size_t)nread;
   }
