@@ -2,14 +2,15 @@
 # bench/tls.sh: what TLS costs. Two local 3-node Dyna clusters in the same run, one
 # plain and one with TLS on both ports (clients on the TLS port, client certificates
 # required; the cluster port with mutual TLS), same options otherwise (N=3, R=2, W=2,
-# sync batch), certificates from scripts/tls-certs.sh (RSA 2048).
+# sync batch), certificates from scripts/tls-certs.sh (ECDSA P-256).
 #
 # A benchmark, not a test: it prints figures and never fails on them. It stops by itself
 # and removes its processes and temp dirs on exit.
 #
 # dyna-bench --protocol redis routed by key (--routing ring), 50 connections, no
 # pipelining and -P 16: plain SET (workload W) and GET (workload C) over 100k keys of
-# 100 bytes, loaded first. Rounds interleave the two clusters; the median of each figure
+# 100 bytes, loaded first. Each run has a second of warm-up that is not measured, so that
+# its 50 connections are open (and their TLS handshakes done) before the clock starts. Rounds interleave the two clusters; the median of each figure
 # is shown with the TLS/plain throughput ratio.
 #
 # Environment (all optional): BIN=dir (dynad, dyna-bench; default ../bin), DURATION=10
@@ -89,7 +90,7 @@ run() { # label seeds [dyna-bench args...]
   local label=$1 seeds=$2 out s
   shift 2
   out=$("$BENCH" --seeds "$seeds" --protocol redis --routing ring --keys "$KEYS" --value-size "$VSIZE" \
-    --connections "$CLIENTS" --duration "$DURATION" --json "$@") || die "dyna-bench failed: $label"
+    --connections "$CLIENTS" --duration "$DURATION" --warmup 1 --json "$@") || die "dyna-bench failed: $label"
   s=$(summ "$out")
   R["$label"]+="$s"$'\n'
   printf '  %-22s %9s ops/s  p50 %7s  p99 %7s  p99.9 %7s ms  errors %s\n' "$label" $s

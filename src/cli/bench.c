@@ -54,6 +54,7 @@ typedef struct cfg {
   uint64_t seed;
   int json;
   int tls;                 /* --tls: every connection runs TLS with tls_opt */
+  double warmup;           /* --warmup S: run S seconds unmeasured first (0: none) */
   dyna_tls_options_t tls_opt; /* --cacert, --cert, --key, --sni */
   double interval; /* seconds between progress lines (0: none) */
 } cfg_t;
@@ -158,6 +159,8 @@ static void usage(FILE *f) {
     "  --interval S             also report every S seconds (at least 0.05) of the run:\n"
     "                           throughput and p50/p99/p99.9/max of all operations in\n"
     "                           that slice (a line each; with --json, \"intervals\")\n"
+    "  --warmup S               first run S seconds that are not measured (connections\n"
+    "                           opened, TLS handshakes done, caches warm)\n"
     "  --tls                    connect with TLS (the nodes' TLS ports: --seeds names them)\n"
     "  --cacert FILE            CA certificates the servers' must chain to (default: the\n"
     "                           system's); --cert FILE, --key FILE: a client certificate;\n"
@@ -555,6 +558,7 @@ static int parse_args(int argc, char **argv, cfg_t *c) {
     else if (!strcmp(a, "--w")) { bad = parse_u64(v, &u) || !u || u > 64; c->w = (int)u; }
     else if (!strcmp(a, "--timeout-ms")) { bad = parse_u64(v, &u) || !u || u > 3600000; c->timeout_ms = (int)u; }
     else if (!strcmp(a, "--seed")) bad = parse_u64(v, &c->seed);
+    else if (!strcmp(a, "--warmup")) { c->warmup = atof(v); bad = !(c->warmup > 0); }
     else if (!strcmp(a, "--cacert")) c->tls_opt.cacert = v;
     else if (!strcmp(a, "--cert")) c->tls_opt.cert = v;
     else if (!strcmp(a, "--key")) c->tls_opt.key = v;
@@ -618,7 +622,7 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < cfg->value_size; i++) b.value[i] = (uint8_t)('a' + dyna_rand_below(&b.rng, 26));
 
-  static phase_stats_t load_st, run_st; /* large: keep them off the stack */
+  static phase_stats_t load_st, run_st, warm_st; /* large: keep them off the stack */
   const char *proto = cfg->redis ? "redis" : "dyna";
   const char *routing = o.routing == DYNA_ROUTE_RING ? "ring" : "seed";
   if (!cfg->json) {
@@ -633,6 +637,8 @@ int main(int argc, char **argv) {
     run_phase(&b, &load_st, 1, cfg->keys, 0);
     if (!cfg->json) print_human_phase("load", &load_st);
   }
+  /* Warm-up: every connection opened (TLS handshakes done) before anything is measured. */
+  if (!cfg->load_only && !interrupted && cfg->warmup > 0) run_phase(&b, &warm_st, 0, UINT64_MAX, cfg->warmup);
   if (!cfg->load_only && !interrupted)
     run_phase(&b, &run_st, 0, cfg->ops ? cfg->ops : UINT64_MAX, cfg->duration);
   if (!cfg->load_only && !cfg->json) print_human_phase("run", &run_st);
