@@ -186,6 +186,15 @@ static const char *check_hello(link_t *l, const dyna_msg_t *m) {
     return "node of another cluster (cluster-name differs)";
   if (!m->node || m->node == s->node_id) return "bad node id";
   if (l->expect && m->node != l->expect) return "unexpected node id at that address";
+  if (l->wq.tls && !l->outgoing) { /* its certificate must name the address it claims */
+    char ip[DYNA_ADDR_MAX];
+    size_t n = m->vlen < sizeof(ip) ? m->vlen : sizeof(ip) - 1;
+    if (n) memcpy(ip, m->val, n);
+    ip[n] = 0;
+    char *colon = strrchr(ip, ':');
+    if (colon) *colon = 0;
+    if (!dyna_tls_peer_has_ip(l->wq.tls, ip)) return "TLS: its certificate does not name the address it claims";
+  }
   return NULL;
 }
 

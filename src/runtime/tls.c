@@ -137,6 +137,13 @@ void dyna_tls_free(dyna_tls_t *t) {
 
 int dyna_tls_ready(const dyna_tls_t *t) { return SSL_is_init_finished(t->ssl); }
 
+int dyna_tls_peer_has_ip(const dyna_tls_t *t, const char *ip) {
+  X509 *cert = SSL_get0_peer_certificate(t->ssl);
+  int ok = cert && SSL_get_verify_result(t->ssl) == X509_V_OK && X509_check_ip_asc(cert, ip, 0) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
 /* Moves what OpenSSL wrote into the write BIO to sealed. */
 static int drain(dyna_tls_t *t, dyna_buf_t *sealed) {
   size_t pending;

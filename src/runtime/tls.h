@@ -66,6 +66,10 @@ int dyna_tls_seal(dyna_tls_t *t, dyna_buf_t *plain, dyna_buf_t *sealed);
 /* 1 once the handshake is complete. */
 int dyna_tls_ready(const dyna_tls_t *t);
 
+/* 1 when the peer presented a certificate (verified in the handshake) that names the IP
+ * literal ip in its subjectAltName; 0 otherwise (none, another address, not an IP). */
+int dyna_tls_peer_has_ip(const dyna_tls_t *t, const char *ip);
+
 /* Where libuv reads a TLS stream's ciphertext: one buffer shared by every TLS stream
  * (the loop hands it to one read callback at a time, which feeds it to recv at once). */
 uv_buf_t dyna_tls_read_buf(void);

@@ -8,7 +8,8 @@ scripts/tls-certs.sh (and the openssl command for the bad ones):
   off, the options given in a config file) a client with no certificate, an expired one
   or one from another CA is refused and stores nothing;
 - the cluster port (--tls-cluster yes): a 3-node cluster forms, serves and converges; a
-  rogue dynad with no TLS and one with a self-signed certificate cannot join; a member
+  rogue dynad with no TLS, one with a self-signed certificate and one with another
+  node's certificate (of the CA, naming another address) cannot join; a member
   restarted with a self-signed certificate, and with no TLS at all, cannot get a replica
   write stored on the others.
 
@@ -254,6 +255,15 @@ def t_rogue_join(h):
     h.eq("the self-signed rogue sees only itself", members_of(r2), ["r2"])
     r1.stop()
     r2.stop()
+    # a certificate of the CA, but another node's (a's, for 127.0.19.1), used from r1's address
+    r3 = start_cluster_node("r3", h.path("r3"), IPS["r1"], join=a.cluster_addr,
+                            extra_args=cluster_tls_args("r1", cert_name="a"))
+    h.check("a refuses a peer whose valid certificate names another address",
+            log_has(a, "its certificate does not name the address it claims"), short(a.log_tail(5), 600))
+    h.check("and r3 refuses a's certificate when it dials a back, or never gets that far",
+            members_of(r3) == ["r3"], short(members_of(r3)))
+    h.check("no member lists r3", all(members_of(n) == ["a", "b", "c"] for n in (a, b, c)))
+    r3.stop()
 
 
 def refusals(n):
