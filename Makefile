@@ -33,7 +33,7 @@ fuzz: setup
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz_all
 
 run: build
-	@bash scripts/run.sh
+	@SECURE=$(or $(SECURE),0) bash scripts/run.sh
 
 test: build asan fuzz
 	@bash scripts/test.sh

@@ -204,6 +204,36 @@ DYNA_API int dyna_client_open(const char *seeds, const dyna_options_t *opt,
 DYNA_API int dyna_client_connect(const char *host, int port, int timeout_ms,
                                  dyna_client_t **out);
 
+/** TLS for a client's connections (as redis-cli --tls --cacert --cert --key). The
+ * server's certificate is always verified: it must chain to cacert (NULL or "": the
+ * system's CA store) and name the host connected to (an IP literal must be in its IP
+ * subjectAltNames, a name in its DNS names), or sni when given. cert and key (PEM) are
+ * the client certificate for a server that asks for one (dynad --tls-auth-clients);
+ * both or neither. TLS 1.2 is the least version accepted. The strings are read during
+ * the call only. */
+typedef struct dyna_tls_options {
+  const char *cacert; /* CA certificates (PEM file) the server's must chain to */
+  const char *cert;   /* client certificate chain (PEM file), or NULL */
+  const char *key;    /* its private key (PEM file), or NULL */
+  const char *sni;    /* name to check the server's certificate against (NULL: the host) */
+} dyna_tls_options_t;
+
+/** dyna_client_open over TLS: every connection the client opens (to seeds and ring
+ * members alike) runs TLS with tls (NULL: plain, as dyna_client_open). Cluster members
+ * are reached at the client address they advertise, which is their TLS port when
+ * dynad's plain port is off or the cluster runs TLS (docs/security.md).
+ * @return as dyna_client_open; also DYNA_EINVAL when a certificate, key or CA file
+ *         cannot be loaded (*out set; errmsg says which and why), and DYNA_ECONN when
+ *         no seed completes the handshake (errmsg says why: a refused certificate, ...).
+ * Threads: any (it creates a new client). */
+DYNA_API int dyna_client_open_tls(const char *seeds, const dyna_options_t *opt,
+                                  const dyna_tls_options_t *tls, dyna_client_t **out);
+
+/** dyna_client_connect over TLS (tls NULL: plain); errors as dyna_client_open_tls.
+ * Threads: any (it creates a new client). */
+DYNA_API int dyna_client_connect_tls(const char *host, int port, int timeout_ms,
+                                     const dyna_tls_options_t *tls, dyna_client_t **out);
+
 /** Closes every connection and frees the client and everything it owns (NULL is fine).
  * Requests still in flight are dropped without their callbacks running; what the
  * caller took over from earlier calls (siblings, contexts, replies) stays valid.

@@ -53,6 +53,9 @@ typedef struct cfg {
   const char *prefix;
   uint64_t seed;
   int json;
+  int tls;                 /* --tls: every connection runs TLS with tls_opt */
+  double warmup;           /* --warmup S: run S seconds unmeasured first (0: none) */
+  dyna_tls_options_t tls_opt; /* --cacert, --cert, --key, --sni */
   double interval; /* seconds between progress lines (0: none) */
 } cfg_t;
 
@@ -156,6 +159,12 @@ static void usage(FILE *f) {
     "  --interval S             also report every S seconds (at least 0.05) of the run:\n"
     "                           throughput and p50/p99/p99.9/max of all operations in\n"
     "                           that slice (a line each; with --json, \"intervals\")\n"
+    "  --warmup S               first run S seconds that are not measured (connections\n"
+    "                           opened, TLS handshakes done, caches warm)\n"
+    "  --tls                    connect with TLS (the nodes' TLS ports: --seeds names them)\n"
+    "  --cacert FILE            CA certificates the servers' must chain to (default: the\n"
+    "                           system's); --cert FILE, --key FILE: a client certificate;\n"
+    "                           --sni NAME: the name to check the servers' against\n"
     "  --json                   print one JSON object instead of the table\n"
     "  --help                   this text\n"
     "Latencies are from submit to answer, per operation type, in a log-linear histogram\n"
@@ -515,6 +524,7 @@ static int parse_args(int argc, char **argv, cfg_t *c) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
     if (!strcmp(a, "--json")) { c->json = 1; continue; }
+    if (!strcmp(a, "--tls")) { c->tls = 1; continue; }
     if (!strcmp(a, "--load")) { c->load = 1; continue; }
     if (!strcmp(a, "--load-only")) { c->load = c->load_only = 1; continue; }
     if (i + 1 >= argc) { fprintf(stderr, "dyna-bench: %s needs a value\n", a); return -1; }
@@ -548,6 +558,11 @@ static int parse_args(int argc, char **argv, cfg_t *c) {
     else if (!strcmp(a, "--w")) { bad = parse_u64(v, &u) || !u || u > 64; c->w = (int)u; }
     else if (!strcmp(a, "--timeout-ms")) { bad = parse_u64(v, &u) || !u || u > 3600000; c->timeout_ms = (int)u; }
     else if (!strcmp(a, "--seed")) bad = parse_u64(v, &c->seed);
+    else if (!strcmp(a, "--warmup")) { c->warmup = atof(v); bad = !(c->warmup > 0); }
+    else if (!strcmp(a, "--cacert")) c->tls_opt.cacert = v;
+    else if (!strcmp(a, "--cert")) c->tls_opt.cert = v;
+    else if (!strcmp(a, "--key")) c->tls_opt.key = v;
+    else if (!strcmp(a, "--sni")) c->tls_opt.sni = v;
     else if (!strcmp(a, "--interval")) { c->interval = atof(v); bad = !(c->interval >= 0.05); }
     else { fprintf(stderr, "dyna-bench: unknown option %s (see --help)\n", a); return -1; }
     if (bad) { fprintf(stderr, "dyna-bench: bad value for %s: %s\n", a, v); return -1; }
@@ -578,8 +593,9 @@ int main(int argc, char **argv) {
   char *comma = strchr(first, ',');
   if (comma && cfg->redis && !redis_routed) *comma = 0; /* redis: the first seed only */
   int rc;
-  if (cfg->redis && !redis_routed) rc = dyna_client_open(first, &o, &b.c);
-  else rc = dyna_client_open(cfg->seeds, &o, &b.c);
+  const dyna_tls_options_t *tls = cfg->tls ? &cfg->tls_opt : NULL;
+  if (cfg->redis && !redis_routed) rc = dyna_client_open_tls(first, &o, tls, &b.c);
+  else rc = dyna_client_open_tls(cfg->seeds, &o, tls, &b.c);
   if (rc) {
     fprintf(stderr, "dyna-bench: %s: %s\n", dyna_strerror(rc), b.c ? dyna_client_errmsg(b.c) : "");
     dyna_client_close(b.c);
@@ -606,7 +622,7 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < cfg->value_size; i++) b.value[i] = (uint8_t)('a' + dyna_rand_below(&b.rng, 26));
 
-  static phase_stats_t load_st, run_st; /* large: keep them off the stack */
+  static phase_stats_t load_st, run_st, warm_st; /* large: keep them off the stack */
   const char *proto = cfg->redis ? "redis" : "dyna";
   const char *routing = o.routing == DYNA_ROUTE_RING ? "ring" : "seed";
   if (!cfg->json) {
@@ -621,6 +637,8 @@ int main(int argc, char **argv) {
     run_phase(&b, &load_st, 1, cfg->keys, 0);
     if (!cfg->json) print_human_phase("load", &load_st);
   }
+  /* Warm-up: every connection opened (TLS handshakes done) before anything is measured. */
+  if (!cfg->load_only && !interrupted && cfg->warmup > 0) run_phase(&b, &warm_st, 0, UINT64_MAX, cfg->warmup);
   if (!cfg->load_only && !interrupted)
     run_phase(&b, &run_st, 0, cfg->ops ? cfg->ops : UINT64_MAX, cfg->duration);
   if (!cfg->load_only && !cfg->json) print_human_phase("run", &run_st);

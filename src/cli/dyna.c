@@ -11,7 +11,10 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-    "usage: dyna [-h HOST] [-p PORT] [-t TIMEOUT_MS] COMMAND [ARGS]\n"
+    "usage: dyna [-h HOST] [-p PORT] [-t TIMEOUT_MS] [--tls [--cacert FILE] [--cert FILE --key FILE]\n"
+    "            [--sni NAME]] COMMAND [ARGS]\n"
+    "  (--tls: connect with TLS, to the node's TLS port given with -p; the server's\n"
+    "   certificate must chain to --cacert and name HOST, or --sni)\n"
     "  get KEY [--r N]                      every sibling and the context\n"
     "  local KEY                            this node's own replica only\n"
     "  put KEY VALUE [--context C] [--w N]  write; prints the new context\n"
@@ -314,11 +317,17 @@ static int run_typed(dyna_client_t *c, const typed_cmd_t *t, char **argv, int n)
 
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1";
-  int port = 7001, timeout = 5000, i = 1;
+  int port = 7001, timeout = 5000, i = 1, use_tls = 0;
+  dyna_tls_options_t tls_opt = {NULL, NULL, NULL, NULL};
   for (; i < argc && argv[i][0] == '-'; i += 2) {
     if (!strcmp(argv[i], "--help")) { usage(stdout); return 0; }
+    if (!strcmp(argv[i], "--tls")) { use_tls = 1; i--; continue; }
     if (i + 1 >= argc) { usage(stderr); return 2; }
     if (!strcmp(argv[i], "-h")) host = argv[i + 1];
+    else if (!strcmp(argv[i], "--cacert")) tls_opt.cacert = argv[i + 1];
+    else if (!strcmp(argv[i], "--cert")) tls_opt.cert = argv[i + 1];
+    else if (!strcmp(argv[i], "--key")) tls_opt.key = argv[i + 1];
+    else if (!strcmp(argv[i], "--sni")) tls_opt.sni = argv[i + 1];
     else if (!strcmp(argv[i], "-p")) port = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "-t")) timeout = atoi(argv[i + 1]);
     else { usage(stderr); return 2; }
@@ -340,7 +349,7 @@ int main(int argc, char **argv) {
     dyna_options_init(&to);
     to.timeout_ms = timeout;
     dyna_client_t *tc;
-    int trc = dyna_client_open(seed, &to, &tc);
+    int trc = dyna_client_open_tls(seed, &to, use_tls ? &tls_opt : NULL, &tc);
     if (trc) return die(tc, trc);
     return run_typed(tc, t, argv + i, n);
   }
@@ -356,7 +365,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "admin") && (argc - i < nargs || parse_opts(argc, argv, i + nargs, &o))) { usage(stderr); return 2; }
 
   dyna_client_t *c;
-  int rc = dyna_client_connect(host, port, timeout, &c);
+  int rc = dyna_client_connect_tls(host, port, timeout, use_tls ? &tls_opt : NULL, &c);
   if (rc) return die(c, rc);
   if (!strcmp(cmd, "ping")) {
     rc = dyna_ping(c);

@@ -49,6 +49,8 @@ struct dyna_client {
   dyna_resp_limits_t lim;
   int epfd;                   /* epoll instance watching every open connection (owned) */
   struct epoll_event ev[64];
+  void *tls_ctx;              /* TLS client context (tls.c; owned), NULL: plain */
+  char tls_sni[256];          /* the name to verify servers against ("" : each host) */
   char errmsg[256];
 };
 
@@ -163,6 +165,16 @@ static int conn_open(dyna_client_t *c, dyna_cconn_t *k) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  k->tls = NULL;
+  if (c->tls_ctx) {
+    char why[200];
+    k->tls = dyna_ctls_connect(c->tls_ctx, fd, n->host, c->tls_sni, c->opt.connect_timeout_ms, why, sizeof(why));
+    if (!k->tls) {
+      snprintf(c->errmsg, sizeof(c->errmsg), "%.80s: %.170s", n->addr, why);
+      close(fd);
+      return DYNA_ECONN;
+    }
+  }
   /* Edge-triggered, registered once for the connection's life: no epoll_ctl per
    * request. An edge only sets k->readable; dyna_poll reads k when it has requests in
    * flight, so an idle connection is left alone as with poll(). */
@@ -172,6 +184,8 @@ static int conn_open(dyna_client_t *c, dyna_cconn_t *k) {
   if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &e)) {
     snprintf(c->errmsg, sizeof(c->errmsg), "cannot watch the connection to %.150s: %.60s", n->addr,
              strerror(errno));
+    dyna_ctls_free(k->tls);
+    k->tls = NULL;
     close(fd);
     return DYNA_ECONN;
   }
@@ -185,6 +199,8 @@ static int conn_open(dyna_client_t *c, dyna_cconn_t *k) {
 static void conn_close_fd(dyna_client_t *c, dyna_cconn_t *k) {
   if (k->fd < 0) return;
   epoll_ctl(c->epfd, EPOLL_CTL_DEL, k->fd, NULL);
+  dyna_ctls_free(k->tls);
+  k->tls = NULL;
   close(k->fd);
   k->fd = -1;
   k->readable = 0;
@@ -462,12 +478,14 @@ static void adopt_ring(dyna_client_t *c, dyna_cring_t *r, const dyna_cnode_t *fr
 /* Sends what k has queued without blocking. 0 or an error (k failed). */
 static int conn_flush(dyna_client_t *c, dyna_cconn_t *k) {
   while (k->out_off < k->out.len) {
-    ssize_t n = send(k->fd, k->out.data + k->out_off, k->out.len - k->out_off, MSG_NOSIGNAL);
+    ssize_t n = k->tls ? dyna_ctls_send(k->tls, k->out.data + k->out_off, k->out.len - k->out_off)
+                       : send(k->fd, k->out.data + k->out_off, k->out.len - k->out_off, MSG_NOSIGNAL);
     if (n > 0) { k->out_off += (size_t)n; continue; }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-    char why[128];
-    snprintf(why, sizeof(why), "send: %s", strerror(errno));
+    char why[192];
+    if (k->tls) snprintf(why, sizeof(why), "send: %s", dyna_ctls_error());
+    else snprintf(why, sizeof(why), "send: %s", strerror(errno));
     conn_fail(c, k, DYNA_ECONN, why);
     return DYNA_ECONN;
   }
@@ -480,17 +498,21 @@ static int conn_flush(dyna_client_t *c, dyna_cconn_t *k) {
 static void conn_read(dyna_client_t *c, dyna_cconn_t *k) {
   for (;;) {
     if (dyna_buf_reserve(&k->in, 64 * 1024)) { conn_fail(c, k, DYNA_ENOMEM, "out of memory"); return; }
-    ssize_t n = recv(k->fd, k->in.data + k->in.len, k->in.cap - k->in.len, 0);
+    ssize_t n = k->tls ? dyna_ctls_recv(k->tls, k->in.data + k->in.len, k->in.cap - k->in.len)
+                       : recv(k->fd, k->in.data + k->in.len, k->in.cap - k->in.len, 0);
     if (n > 0) {
       k->in.len += (size_t)n;
-      if (k->in.len < k->in.cap) { k->readable = 0; break; } /* a short read drained it */
+      /* A short read drained the socket; TLS reads a record at a time, so it reads on
+       * until the session says it would block. */
+      if (!k->tls && k->in.len < k->in.cap) { k->readable = 0; break; }
       continue;
     }
     if (n == 0) { conn_fail(c, k, DYNA_ECONN, "connection closed by server"); return; }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) { k->readable = 0; break; }
-    char why[128];
-    snprintf(why, sizeof(why), "recv: %s", strerror(errno));
+    char why[192];
+    if (k->tls) snprintf(why, sizeof(why), "recv: %s", dyna_ctls_error());
+    else snprintf(why, sizeof(why), "recv: %s", strerror(errno));
     conn_fail(c, k, DYNA_ECONN, why);
     return;
   }
@@ -600,6 +622,15 @@ static int wait_done(dyna_client_t *c, const int *done) {
 
 /* ---------------------------------------------------------------- opening and closing */
 
+/* Sets c up for TLS with o (NULL: plain). 0, or DYNA_EINVAL with errmsg set. */
+static int client_tls(dyna_client_t *c, const dyna_tls_options_t *o) {
+  if (!o) return 0;
+  c->tls_ctx = dyna_ctls_ctx_new(o, c->errmsg, sizeof(c->errmsg));
+  if (!c->tls_ctx) return DYNA_EINVAL;
+  snprintf(c->tls_sni, sizeof(c->tls_sni), "%s", o->sni ? o->sni : "");
+  return 0;
+}
+
 static dyna_client_t *client_new(const dyna_options_t *opt) {
   dyna_client_t *c = dyna_calloc(1, sizeof(*c));
   if (!c) return NULL;
@@ -629,11 +660,17 @@ int dyna_client_refresh_ring(dyna_client_t *c) {
 }
 
 int dyna_client_open(const char *seeds, const dyna_options_t *opt, dyna_client_t **out) {
+  return dyna_client_open_tls(seeds, opt, NULL, out);
+}
+
+int dyna_client_open_tls(const char *seeds, const dyna_options_t *opt, const dyna_tls_options_t *tls,
+                         dyna_client_t **out) {
   *out = NULL;
   if (!seeds) return DYNA_EINVAL;
   dyna_client_t *c = client_new(opt);
   if (!c) return DYNA_ENOMEM;
   *out = c;
+  if (client_tls(c, tls)) return DYNA_EINVAL;
   const char *p = seeds;
   while (*p) {
     const char *e = strchr(p, ',');
@@ -664,6 +701,11 @@ int dyna_client_open(const char *seeds, const dyna_options_t *opt, dyna_client_t
 }
 
 int dyna_client_connect(const char *host, int port, int timeout_ms, dyna_client_t **out) {
+  return dyna_client_connect_tls(host, port, timeout_ms, NULL, out);
+}
+
+int dyna_client_connect_tls(const char *host, int port, int timeout_ms, const dyna_tls_options_t *tls,
+                            dyna_client_t **out) {
   *out = NULL;
   if (!host || port <= 0 || port > 65535) return DYNA_EINVAL;
   dyna_options_t o;
@@ -674,6 +716,7 @@ int dyna_client_connect(const char *host, int port, int timeout_ms, dyna_client_
   dyna_client_t *c = client_new(&o);
   if (!c) return DYNA_ENOMEM;
   *out = c; /* even on failure, so that dyna_client_errmsg can say why */
+  if (client_tls(c, tls)) return DYNA_EINVAL;
   dyna_cnode_t *n = add_node(c, host, port, 1);
   if (!n) return fail(c, DYNA_ENOMEM, "out of memory%s", "");
   dyna_cconn_t *k = node_conn(c, n);
@@ -712,6 +755,7 @@ void dyna_client_close(dyna_client_t *c) {
   dyna_free(c->ring_node);
   dyna_ring_reply_free(&c->ring);
   close(c->epfd);
+  dyna_ctls_ctx_free(c->tls_ctx);
   dyna_free(c);
 }
 

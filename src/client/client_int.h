@@ -21,6 +21,7 @@
 #include "proto/ring_reply.h"
 #include "proto/words.h"
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ---- the ring as a client sees it (routing.c, pure) ---- */
 
@@ -58,6 +59,7 @@ typedef struct dyna_cnode dyna_cnode_t;
 
 typedef struct dyna_cconn {
   int fd;                    /* -1 when closed */
+  void *tls;                 /* its TLS session (tls.c; owned), NULL on a plain connection */
   int readable;              /* epoll saw bytes (or EOF/error) not read yet */
   dyna_cnode_t *node;
   dyna_buf_t in;             /* received, not yet parsed */
@@ -111,5 +113,23 @@ int dyna_client_in_callback(const dyna_client_t *c);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t dyna_client_now_ns(void);
+
+/* ---- TLS (tls.c): OpenSSL on the connection's socket; void * keeps it out of here ---- */
+
+/* A client context from o (owned: dyna_ctls_ctx_free), or NULL with a reason in err. */
+void *dyna_ctls_ctx_new(const dyna_tls_options_t *o, char *err, size_t n);
+void dyna_ctls_ctx_free(void *ctx);
+/* Runs the handshake on the connected non-blocking fd, verifying the server's
+ * certificate against host (or sni), within timeout_ms. The session (owned:
+ * dyna_ctls_free; the fd stays the caller's), or NULL with a reason in err. */
+void *dyna_ctls_connect(void *ctx, int fd, const char *host, const char *sni, int timeout_ms,
+                        char *err, size_t n);
+void dyna_ctls_free(void *ssl);
+/* As send(2)/recv(2) on a non-blocking socket: bytes moved, 0 (recv: the server closed),
+ * or -1 with errno (EAGAIN: try again when the socket is ready). */
+ssize_t dyna_ctls_send(void *ssl, const void *p, size_t n);
+ssize_t dyna_ctls_recv(void *ssl, void *p, size_t n);
+/* Why the last dyna_ctls_send/recv on this thread failed ("TLS: <OpenSSL's reason>"). */
+const char *dyna_ctls_error(void);
 
 #endif

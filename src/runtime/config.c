@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dyna_version.h"
 
@@ -120,6 +121,14 @@ static int load_file(dyna_config_t *c, const char *path, char *err, size_t errle
   return 0;
 }
 
+/* A yes|no option's value given as the next argument (Redis's form: --tls-cluster yes). */
+static int is_bool_word(const char *a) {
+  static const char *words[] = {"yes", "no", "true", "false", "on", "off"};
+  for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+    if (!strcasecmp(a, words[i])) return 1;
+  return 0;
+}
+
 int dyna_config_parse(dyna_config_t *c, int argc, char **argv, char *err, size_t errlen) {
   /* The file first, so that flags override it. */
   for (int i = 1; i < argc; i++) {
@@ -147,6 +156,7 @@ int dyna_config_parse(dyna_config_t *c, int argc, char **argv, char *err, size_t
       const dynad_option_t *o = dynad_option_find(key);
       if (o && o->type == DYNA_OPT_BOOL) { /* a switch: --read-all means yes */
         val = "yes";
+        if (i + 1 < argc && is_bool_word(argv[i + 1])) val = argv[++i]; /* --tls-cluster yes */
       } else {
         if (i + 1 >= argc) return set_err(err, errlen, "%s needs a value%s", a, "");
         val = argv[++i];
@@ -157,7 +167,10 @@ int dyna_config_parse(dyna_config_t *c, int argc, char **argv, char *err, size_t
   }
   if (!c->data[0]) snprintf(c->data, sizeof(c->data), "var/%s", c->name);
   if (!c->cluster_host[0]) snprintf(c->cluster_host, sizeof(c->cluster_host), "%s", c->listen_host);
-  if (!c->cluster_port_given) c->cluster_port = c->listen_port <= 65535 - 10000 ? c->listen_port + 10000 : 0;
+  if (!c->cluster_port_given) { /* --listen's port + 10000 (the TLS port's when that one is off) */
+    int base = c->listen_port ? c->listen_port : c->tls_port;
+    c->cluster_port = base && base <= 65535 - 10000 ? base + 10000 : 0;
+  }
   if (c->r > c->n || c->w > c->n)
     return set_err(err, errlen, "r and w must not exceed n%s%s", "", "");
   return 0;

@@ -47,6 +47,13 @@ typedef struct dyna_config {
   size_t max_request_bytes;     /* largest single request buffered */
   size_t max_output_bytes;      /* stop reading a client whose unsent replies exceed this */
   dyna_log_level_t log_level;
+  /* TLS (Redis's tls-* options; docs/security.md): */
+  int tls_port;             /* TLS client port on the listen host; 0: none */
+  char tls_cert_file[512];  /* this node's certificate chain (PEM), on both ports */
+  char tls_key_file[512];   /* its private key (PEM) */
+  char tls_ca_cert_file[512]; /* CA certificates that clients' and peers' certificates chain to */
+  int tls_auth_clients;     /* dyna_tls_peer_t: no, yes (default), optional */
+  int tls_cluster;          /* the cluster port runs mutual TLS */
   char config_file[512];    /* --config FILE, "" when none (CONFIG REWRITE says so) */
 } dyna_config_t;
 

@@ -8,6 +8,10 @@
  *      │ dyna_conn_flush_slots: ready slots at the head, in order
  *      ▼
  *   wq.out ─▶ dyna_conn_write (once per loop turn, server.c) ─▶ socket
+ *
+ * A connection accepted on the TLS port has a TLS session in wq.tls (runtime/tls.h):
+ * what libuv reads is decrypted into `in` before parsing, and wq seals `out` as it
+ * writes. Nothing else here differs.
  */
 #include "runtime/server_int.h"
 #include "runtime/cmd_table.h"
@@ -16,6 +20,7 @@
 #include "util/err.h"
 #include "proto/words.h"
 #include "runtime/log.h"
+#include "runtime/tls.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -184,6 +189,10 @@ void dyna_conn_close(dyna_server_t *s, conn_t *c) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   conn_t *c = h->data;
   (void)suggested;
+  if (c->wq.tls) { /* ciphertext: decrypted into in by on_read */
+    *buf = dyna_tls_read_buf();
+    return;
+  }
   if (dyna_buf_reserve(&c->in, READ_CHUNK)) {
     c->in.oom = 0; /* report as a read of nothing: libuv gives UV_ENOBUFS */
     *buf = uv_buf_init(NULL, 0);
@@ -297,11 +306,40 @@ static void conn_unblock(dyna_server_t *s, conn_t *c) {
 
 static int output_bytes(const conn_t *c) { return dyna_wq_pending(&c->wq) > 0; }
 
+/* A TLS connection's n bytes read: decrypted into c->in (tls.h). 0 (*eof set when
+ * the client ended the session with close_notify), or -1: closed (a handshake refused
+ * or a bad record, logged with the client's address and the reason). */
+static int tls_input(dyna_server_t *s, conn_t *c, const uv_buf_t *buf, size_t n, int *eof) {
+  char why[192];
+  int rc = dyna_tls_recv(c->wq.tls, (const uint8_t *)buf->base, n, &c->in, &c->wq.sealed, why, sizeof(why));
+  if (rc < 0) {
+    s->stats.protocol_errors++;
+    LOG_INFO("client %llu (%s): TLS: %s; closing", (unsigned long long)c->id, c->addr, why);
+    uv_buf_t alert = uv_buf_init((char *)c->wq.sealed.data, (unsigned)c->wq.sealed.len);
+    if (alert.len && !c->wq.writing) uv_try_write((uv_stream_t *)&c->tcp, &alert, 1); /* best effort */
+    dyna_conn_close(s, c);
+    return -1;
+  }
+  if (c->wq.sealed.len || (c->wq.out.len && dyna_tls_ready(c->wq.tls))) mark_dirty(s, c);
+  *eof = rc == 1;
+  return 0;
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   conn_t *c = st->data;
   dyna_server_t *s = c->srv;
-  (void)buf;
+  int eof = 0;
   if (nread == 0 || c->state == CONN_CLOSING) return;
+  if (nread > 0 && c->wq.tls) {
+    s->stats.net_input_bytes += (uint64_t)nread;
+    c->last_input_ms = dyna_server_now(s);
+    if (tls_input(s, c, buf, (size_t)nread, &eof) < 0) return;
+    if (!eof) {
+      if (c->in.len) process_input(s, c);
+      return;
+    }
+    nread = UV_EOF; /* as a plain client's end of stream */
+  }
   if (nread == UV_ENOBUFS) {
     LOG_WARN("client %llu: out of memory for input; closing", (unsigned long long)c->id);
     dyna_conn_close(s, c);
@@ -423,6 +461,11 @@ void dyna_conn_accept(dyna_server_t *s, uv_stream_t *ls) {
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
     return;
   }
+  if (ls == (uv_stream_t *)&s->tls_listener && !(c->wq.tls = dyna_tls_new(s->tls_clients, NULL))) {
+    LOG_WARN("TLS: out of memory for a new connection; closing it");
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+    return;
+  }
   s->stats.connections_received++;
   c->id = ++s->next_conn_id;
   dyna_resp_limits_t lim;
@@ -445,7 +488,7 @@ void dyna_conn_accept(dyna_server_t *s, uv_stream_t *ls) {
     s->stats.connections_rejected++;
     static const char msg[] = "-" DYNA_WORD_ERR " max number of clients reached\r\n";
     uv_buf_t b = uv_buf_init((char *)msg, sizeof(msg) - 1);
-    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (!c->wq.tls) uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* TLS: no session yet */
     dyna_conn_close(s, c);
     return;
   }

@@ -30,6 +30,10 @@ static const char *sync_name(int v) {
 }
 static const char *log_name(int v) { return dyna_log_level_name(v); }
 static void cluster_given(dyna_config_t *c) { c->cluster_port_given = 1; }
+static const char *tls_auth_name(int v) { /* dyna_tls_peer_t's order */
+  static const char *names[] = {"no", "yes", "optional"};
+  return v >= 0 && v < 3 ? names[v] : NULL;
+}
 
 /* clang-format off */
 const dynad_option_t dynad_options[] = {
@@ -40,7 +44,8 @@ const dynad_option_t dynad_options[] = {
    .help = "data directory, created if missing", .def_help = "var/NAME",
    .bad = "invalid data directory '%v'", .cfg = CFG(data)},
   {.name = "listen", .type = DYNA_OPT_ADDR, .def = "127.0.0.1:7001", .arg = "HOST:PORT",
-   .help = "client (RESP) address", .bad = "invalid address '%v' for %k (want HOST:PORT)",
+   .min = 0, .max = 65535, .help = "client (RESP) address; port 0: no plain port\n"
+   "(clients then use --tls-port only)", .bad = "invalid address '%v' for %k (want HOST:PORT)",
    .cfg = CFG(listen_host), .port_off = offsetof(dyna_config_t, listen_port),
    .node = NODE(client_addr)},
   {.name = "cluster", .type = DYNA_OPT_ADDR, .def = "", .arg = "HOST:PORT",
@@ -137,6 +142,23 @@ const dynad_option_t dynad_options[] = {
    .cfg = CFG(max_output_bytes)},
   {.name = "log-level", .runtime = 1, .type = DYNA_OPT_ENUM, .def = "info", .enum_name = log_name,
    .help = "least level logged", .bad = "invalid log-level '%v'", .cfg = CFG(log_level)},
+  {.name = "tls-port", .type = DYNA_OPT_U32, .def = "0", .min = 0, .max = 65535, .arg = "PORT",
+   .help = "TLS client port on the listen host; 0: none", .cfg = CFG(tls_port)},
+  {.name = "tls-cert-file", .type = DYNA_OPT_STRING, .def = "", .min = 0, .arg = "FILE",
+   .help = "this node's certificate (PEM), on the TLS\nclient port and the TLS cluster port",
+   .bad = "invalid file name '%v' for %k", .cfg = CFG(tls_cert_file)},
+  {.name = "tls-key-file", .type = DYNA_OPT_STRING, .def = "", .min = 0, .arg = "FILE",
+   .help = "its private key (PEM)", .bad = "invalid file name '%v' for %k", .cfg = CFG(tls_key_file)},
+  {.name = "tls-ca-cert-file", .type = DYNA_OPT_STRING, .def = "", .min = 0, .arg = "FILE",
+   .help = "CA certificates (PEM) that client and peer\ncertificates must chain to",
+   .bad = "invalid file name '%v' for %k", .cfg = CFG(tls_ca_cert_file)},
+  {.name = "tls-auth-clients", .type = DYNA_OPT_ENUM, .def = "yes", .enum_name = tls_auth_name,
+   .help = "TLS clients must present a certificate of the CA\n(optional: checked only when sent)",
+   .bad = "invalid value '%v' for %k (want yes, no or optional)", .cfg = CFG(tls_auth_clients)},
+  {.name = "tls-cluster", .type = DYNA_OPT_BOOL, .def = "no",
+   .help = "the cluster port runs mutual TLS: peers without a\n"
+           "certificate of the CA are refused before any frame",
+   .bad = "invalid value '%v' for %k (want yes or no)", .cfg = CFG(tls_cluster)},
 };
 /* clang-format on */
 const size_t dyna_noptions = sizeof(dynad_options) / sizeof(dynad_options[0]);
@@ -173,7 +195,7 @@ static int parse_hostport(const char *s, char *host, size_t hostlen, int *port) 
   const char *colon = strrchr(s, ':');
   if (!colon || colon == s || (size_t)(colon - s) >= hostlen) return -1;
   uint64_t p;
-  if (parse_u64(colon + 1, 1, 65535, &p)) return -1;
+  if (parse_u64(colon + 1, 0, 65535, &p)) return -1;
   memcpy(host, s, (size_t)(colon - s));
   host[colon - s] = 0;
   *port = (int)p;
@@ -195,7 +217,7 @@ static int parse_join_list(dyna_config_t *c, const char *s) {
     list[n][len] = 0;
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
-    if (parse_hostport(list[n], h, sizeof(h), &port) ||
+    if (parse_hostport(list[n], h, sizeof(h), &port) || !port ||
         (uv_ip4_addr(h, port, &a4) && uv_ip6_addr(h, port, &a6)))
       return -1;
     n++;
@@ -283,7 +305,8 @@ int dynad_option_set(const dynad_option_t *o, dyna_config_t *c, const char *val,
     char host[64];
     int port;
     DYNA_ASSERT(o->cfg.size <= sizeof(host), "option %s: a %zu-byte host", o->name, o->cfg.size);
-    if (parse_hostport(val, host, o->cfg.size, &port)) return bad_value(o, val, err, errlen);
+    if (parse_hostport(val, host, o->cfg.size, &port) || (port == 0 && !o->max))
+      return bad_value(o, val, err, errlen);
     memcpy(field, host, strlen(host) + 1);
     memcpy((char *)c + o->port_off, &port, sizeof(port));
     break;

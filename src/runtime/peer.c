@@ -1,5 +1,7 @@
 /* peer.c: dynad's inter-node links: dialling, the HELLO handshake, framing, bounded
- * output queues and reachability (see peer.h). */
+ * output queues and reachability (see peer.h). With --tls-cluster each link runs TLS
+ * (runtime/tls.h) in its wq: bytes read are decrypted into `in` before framing, and the
+ * HELLO is read only after the TLS handshake has verified the peer's certificate. */
 #include "runtime/peer.h"
 #include "core/cluster.h"
 #include "util/err.h"
@@ -7,6 +9,7 @@
 #include "proto/wire.h"
 #include "runtime/log.h"
 #include "runtime/server_int.h"
+#include "runtime/tls.h"
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -161,6 +164,10 @@ static void send_hello(link_t *l) {
 static void on_link_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   link_t *l = h->data;
   (void)suggested;
+  if (l->wq.tls) { /* ciphertext: decrypted into in by on_link_read */
+    *buf = dyna_tls_read_buf();
+    return;
+  }
   if (dyna_buf_reserve(&l->in, READ_CHUNK)) {
     l->in.oom = 0;
     *buf = uv_buf_init(NULL, 0);
@@ -179,6 +186,15 @@ static const char *check_hello(link_t *l, const dyna_msg_t *m) {
     return "node of another cluster (cluster-name differs)";
   if (!m->node || m->node == s->node_id) return "bad node id";
   if (l->expect && m->node != l->expect) return "unexpected node id at that address";
+  if (l->wq.tls && !l->outgoing) { /* its certificate must name the address it claims */
+    char ip[DYNA_ADDR_MAX];
+    size_t n = m->vlen < sizeof(ip) ? m->vlen : sizeof(ip) - 1;
+    if (n) memcpy(ip, m->val, n);
+    ip[n] = 0;
+    char *colon = strrchr(ip, ':');
+    if (colon) *colon = 0;
+    if (!dyna_tls_peer_has_ip(l->wq.tls, ip)) return "TLS: its certificate does not name the address it claims";
+  }
   return NULL;
 }
 
@@ -229,16 +245,36 @@ static int handle_frame(link_t *l, const uint8_t *frame, size_t len, dyna_time_t
   return 0;
 }
 
+/* A TLS link's n bytes read: decrypted into l->in. 0, or -1: closed, with the reason
+ * logged (a refused certificate is refused before any frame is looked at). */
+static int link_tls_input(link_t *l, const uv_buf_t *buf, size_t n) {
+  char why[192], line[224];
+  int rc = dyna_tls_recv(l->wq.tls, (const uint8_t *)buf->base, n, &l->in, &l->wq.sealed, why, sizeof(why));
+  if (rc) {
+    if (rc < 0) l->ps->stats.refused++;
+    snprintf(line, sizeof(line), "TLS: %s", rc < 0 ? why : "session closed by peer");
+    uv_buf_t alert = uv_buf_init((char *)l->wq.sealed.data, (unsigned)l->wq.sealed.len);
+    if (alert.len && !l->wq.writing) uv_try_write((uv_stream_t *)&l->tcp, &alert, 1); /* best effort */
+    link_close(l, line);
+    return -1;
+  }
+  if (l->wq.sealed.len || (l->wq.out.len && dyna_tls_ready(l->wq.tls))) link_flush(l);
+  return l->state == L_CLOSING ? -1 : 0;
+}
+
 static void on_link_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   link_t *l = st->data;
-  (void)buf;
   if (nread == 0 || l->state == L_CLOSING) return;
   if (nread < 0) {
     link_close(l, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
     return;
   }
-  l->in.len += (size_t)nread;
   l->ps->stats.bytes_in += (size_t)nread;
+  if (l->wq.tls) {
+    if (link_tls_input(l, buf, (size_t)nread) || !l->in.len) return; /* nothing decrypted yet */
+  } else {
+    l->in.len += (size_t)nread;
+  }
   size_t off = 0;
   dyna_time_t now = node_time(l->ps);
   for (;;) {
@@ -269,6 +305,21 @@ static void on_connect(uv_connect_t *req, int status) {
   l->ps->stats.connects++;
   l->state = L_HELLO;
   uv_tcp_nodelay(&l->tcp, 1);
+  dyna_tls_ctx_t *tls = l->ps->srv->tls_peers_out;
+  if (tls) { /* the acceptor's certificate must name the IP we dialled */
+    char ip[DYNA_ADDR_MAX], why[192];
+    snprintf(ip, sizeof(ip), "%s", l->addr);
+    char *colon = strrchr(ip, ':');
+    if (colon) *colon = 0;
+    if (!(l->wq.tls = dyna_tls_new(tls, ip))) {
+      link_close(l, "TLS: cannot start a session (out of memory, or not an IP address)");
+      return;
+    }
+    if (dyna_tls_start(l->wq.tls, &l->wq.sealed, why, sizeof(why))) {
+      link_close(l, why);
+      return;
+    }
+  }
   send_hello(l);
   uv_read_start((uv_stream_t *)&l->tcp, on_link_alloc, on_link_read);
   /* HELLO goes first; frames queued while connecting may follow at once, since the
@@ -315,6 +366,24 @@ static link_t *dial(dyna_peers_t *p, uint64_t id, const char *addr) {
   return l;
 }
 
+/* An incoming link's address until its HELLO names it: "incoming from IP:PORT". */
+static void peer_name(link_t *l) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  char ip[64] = "?";
+  int port = 0;
+  memset(&ss, 0, sizeof(ss));
+  uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&ss, &len);
+  if (ss.ss_family == AF_INET) {
+    uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+    port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+    port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  }
+  snprintf(l->addr, sizeof(l->addr), "incoming from %s:%d", ip, port);
+}
+
 static void on_peer_connection(uv_stream_t *ls, int status) {
   dyna_peers_t *p = ls->data;
   if (status < 0) return;
@@ -325,7 +394,12 @@ static void on_peer_connection(uv_stream_t *ls, int status) {
     return;
   }
   l->state = L_HELLO;
-  snprintf(l->addr, sizeof(l->addr), "incoming");
+  peer_name(l);
+  dyna_tls_ctx_t *tls = p->srv->tls_peers_in;
+  if (tls && !(l->wq.tls = dyna_tls_new(tls, NULL))) {
+    link_close(l, "TLS: out of memory");
+    return;
+  }
   uv_tcp_nodelay(&l->tcp, 1);
   uv_read_start((uv_stream_t *)&l->tcp, on_link_alloc, on_link_read);
 }

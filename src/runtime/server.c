@@ -6,6 +6,7 @@
 #include "util/alloc.h"
 #include "runtime/datadir.h"
 #include "runtime/log.h"
+#include "runtime/tls.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +118,8 @@ void dyna_server_stop(dyna_server_t *s) {
   if (s->stopping) return;
   s->stopping = 1;
   LOG_INFO("shutting down");
-  uv_close((uv_handle_t *)&s->listener, NULL);
+  if (s->listening) uv_close((uv_handle_t *)&s->listener, NULL);
+  if (s->tls_listening) uv_close((uv_handle_t *)&s->tls_listener, NULL);
   uv_close((uv_handle_t *)&s->timer, NULL);
   uv_close((uv_handle_t *)&s->tick, NULL);
   uv_close((uv_handle_t *)&s->idle, NULL);
@@ -145,6 +147,49 @@ static void raise_fd_limit(void) {
   }
 }
 
+/* The TLS contexts the options ask for (none without --tls-port or --tls-cluster). */
+static int open_tls(dyna_server_t *s, char *err, size_t errlen) {
+  const dyna_config_t *c = &s->cfg;
+  if ((c->tls_port || c->tls_cluster) && (!c->tls_cert_file[0] || !c->tls_key_file[0])) {
+    snprintf(err, errlen, "TLS needs tls-cert-file and tls-key-file");
+    return -1;
+  }
+  if (c->tls_port) {
+    s->tls_clients = dyna_tls_ctx_new(1, c->tls_cert_file, c->tls_key_file, c->tls_ca_cert_file,
+                                      (dyna_tls_peer_t)c->tls_auth_clients, err, errlen);
+    if (!s->tls_clients) return -1;
+  }
+  if (c->tls_cluster) {
+    s->tls_peers_in = dyna_tls_ctx_new(1, c->tls_cert_file, c->tls_key_file, c->tls_ca_cert_file,
+                                       DYNA_TLS_PEER_REQUIRE, err, errlen);
+    if (!s->tls_peers_in) return -1;
+    s->tls_peers_out = dyna_tls_ctx_new(0, c->tls_cert_file, c->tls_key_file, c->tls_ca_cert_file,
+                                        DYNA_TLS_PEER_REQUIRE, err, errlen);
+    if (!s->tls_peers_out) return -1;
+  }
+  return 0;
+}
+
+/* Listens for clients on the listen host at port, into h. 0, or -1 with err. */
+static int listen_clients(dyna_server_t *s, uv_tcp_t *h, int port, char *err, size_t errlen) {
+  const dyna_config_t *cfg = &s->cfg;
+  struct sockaddr_storage addr;
+  int rc = uv_ip4_addr(cfg->listen_host, port, (struct sockaddr_in *)&addr);
+  if (rc) rc = uv_ip6_addr(cfg->listen_host, port, (struct sockaddr_in6 *)&addr);
+  if (rc) { snprintf(err, errlen, "invalid listen address %s", cfg->listen_host); return -1; }
+  uv_tcp_init(s->loop, h);
+  h->data = s;
+  rc = uv_tcp_bind(h, (struct sockaddr *)&addr, 0);
+  if (!rc) rc = uv_listen((uv_stream_t *)h, 1024, on_connection);
+  if (rc) {
+    snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->listen_host, port, uv_strerror(rc));
+    uv_close((uv_handle_t *)h, NULL);
+    uv_run(s->loop, UV_RUN_NOWAIT);
+    return -1;
+  }
+  return 0;
+}
+
 int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **out,
                      char *err, size_t errlen) {
   dyna_server_t *s = dyna_calloc(1, sizeof(*s));
@@ -153,6 +198,11 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   s->loop = loop;
   dyna_idmap_init(&s->pend);
   raise_fd_limit();
+  if (!cfg->listen_port && !cfg->tls_port) {
+    snprintf(err, errlen, "no client port: --listen's port is 0 and --tls-port is not set");
+    goto fail;
+  }
+  if (open_tls(s, err, errlen)) goto fail;
   if (dyna_datadir_open(cfg, &s->store, &s->node_id, err, errlen)) goto fail;
   /* The cluster listener first: its port (maybe chosen by the OS) goes into our record. */
   if (dyna_peers_open(s, &s->peers, err, errlen)) goto fail;
@@ -162,6 +212,10 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   uint64_t seed;
   if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) seed = s->node_id;
   dyna_config_node_cfg(cfg, s->node_id, seed, &ncfg);
+  /* Clients are sent to the TLS port when it is the only one, or when the cluster runs
+   * TLS too (as Redis announces its TLS port with tls-cluster yes). */
+  if (cfg->tls_port && (!cfg->listen_port || cfg->tls_cluster))
+    snprintf(ncfg.client_addr, sizeof(ncfg.client_addr), "%s:%d", cfg->listen_host, cfg->tls_port);
   ncfg.bugs = s->test_bugs & ~(uint32_t)DYNA_BUG_GATE_FORGET_LOSS; /* DYNA_TEST_BUGS, tests only */
   int nrc = dyna_node_open(&ncfg, s->store, dyna_server_time(s), &s->node);
   if (!nrc) nrc = dyna_store_commit(s->store); /* the incarnation is durable before any frame leaves */
@@ -171,19 +225,17 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
     goto fail;
   }
 
-  struct sockaddr_storage addr;
-  int rc = uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&addr);
-  if (rc) rc = uv_ip6_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in6 *)&addr);
-  if (rc) { snprintf(err, errlen, "invalid listen address %s", cfg->listen_host); goto fail; }
-  uv_tcp_init(loop, &s->listener);
-  s->listener.data = s;
-  rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
-  if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
-  if (rc) {
-    snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port, uv_strerror(rc));
-    uv_close((uv_handle_t *)&s->listener, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
-    goto fail;
+  if (cfg->listen_port) {
+    if (listen_clients(s, &s->listener, cfg->listen_port, err, errlen)) goto fail;
+    s->listening = 1;
+  }
+  if (cfg->tls_port) {
+    if (listen_clients(s, &s->tls_listener, cfg->tls_port, err, errlen)) {
+      if (s->listening) uv_close((uv_handle_t *)&s->listener, NULL);
+      s->listening = 0;
+      goto fail;
+    }
+    s->tls_listening = 1;
   }
   uv_check_init(loop, &s->check);
   s->check.data = s;
@@ -208,6 +260,12 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   LOG_INFO("node %016llx listening on %s:%d (cluster %s:%d), data %s, sync %s",
            (unsigned long long)s->node_id, cfg->listen_host, cfg->listen_port, cfg->cluster_host,
            cfg->cluster_port, cfg->data, dyna_sync_name(cfg->sync));
+  if (cfg->tls_port || cfg->tls_cluster)
+    LOG_INFO("TLS client port %d (client certificates: %s), TLS cluster port: %s", cfg->tls_port,
+             cfg->tls_auth_clients == DYNA_TLS_PEER_REQUIRE    ? "required"
+             : cfg->tls_auth_clients == DYNA_TLS_PEER_OPTIONAL ? "optional"
+                                                                : "not asked for",
+             cfg->tls_cluster ? "yes" : "no");
   /* Every --join seed is dialled; each whose HELLO comes back is asked to let this node
    * join (core/node.h, dyna_node_join), so one dead seed does not keep it out. */
   for (size_t i = 0; i < cfg->njoin; i++)
@@ -242,5 +300,8 @@ void dyna_server_free(dyna_server_t *s) {
   }
   dyna_idmap_free(&s->pend);
   dyna_slot_pool_free(s);
+  dyna_tls_ctx_free(s->tls_clients);
+  dyna_tls_ctx_free(s->tls_peers_in);
+  dyna_tls_ctx_free(s->tls_peers_out);
   dyna_free(s);
 }

@@ -37,7 +37,12 @@ typedef struct dyna_commit dyna_commit_t;
 struct dyna_server {
   dyna_config_t cfg;
   uv_loop_t *loop;
-  uv_tcp_t listener;
+  uv_tcp_t listener;    /* the plain client port (unless --listen's port is 0) */
+  uv_tcp_t tls_listener; /* --tls-port (when not 0) */
+  int listening, tls_listening; /* which of the two were opened */
+  /* TLS contexts (runtime/tls.h; owned, NULL when unused): accepting clients on the TLS
+   * port; accepting and dialling peers with --tls-cluster. */
+  struct dyna_tls_ctx *tls_clients, *tls_peers_in, *tls_peers_out;
   uv_check_t check;
   uv_idle_t idle;       /* keeps the loop from blocking while the node has work queued */
   uv_timer_t timer;     /* stall checks */

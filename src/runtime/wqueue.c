@@ -12,19 +12,25 @@ static void buf_empty(dyna_buf_t *b) {
 
 int dyna_wq_flush(dyna_wq_t *q, uv_stream_t *st, uv_write_cb cb, void *data) {
   if (q->writing) return 1;
-  if (!q->out.len) return 0;
-  uv_buf_t b = uv_buf_init((char *)q->out.data, (unsigned)q->out.len);
+  dyna_buf_t *src = &q->out;
+  if (q->tls) {
+    if (dyna_tls_seal(q->tls, &q->out, &q->sealed)) return UV_ENOMEM;
+    if (!q->out.len) buf_empty(&q->out);
+    src = &q->sealed;
+  }
+  if (!src->len) return 0;
+  uv_buf_t b = uv_buf_init((char *)src->data, (unsigned)src->len);
   int n = uv_try_write(st, &b, 1);
-  if (n >= 0 && (size_t)n == q->out.len) {
-    buf_empty(&q->out);
+  if (n >= 0 && (size_t)n == src->len) {
+    buf_empty(src);
     return 0;
   }
   if (n < 0 && n != UV_EAGAIN) return n;
   /* The socket is full: the rest goes in the background from wbuf. */
   dyna_buf_t t = q->wbuf;
-  q->wbuf = q->out;
-  q->out = t;
-  dyna_buf_reset(&q->out);
+  q->wbuf = *src;
+  *src = t;
+  dyna_buf_reset(src);
   q->woff = n > 0 ? (size_t)n : 0;
   b = uv_buf_init((char *)q->wbuf.data + q->woff, (unsigned)(q->wbuf.len - q->woff));
   q->req.data = data;
@@ -43,4 +49,7 @@ void dyna_wq_done(dyna_wq_t *q) {
 void dyna_wq_free(dyna_wq_t *q) {
   dyna_buf_free(&q->out);
   dyna_buf_free(&q->wbuf);
+  dyna_buf_free(&q->sealed);
+  dyna_tls_free(q->tls);
+  q->tls = NULL;
 }
