@@ -30,8 +30,8 @@ from dynalib import (Harness, Node, all_see, bin_dir, cluster_status, free_port,
 
 H = Harness("tls")
 S = {}
-IPS = {"a": "127.0.19.1", "b": "127.0.19.2", "c": "127.0.19.3", "r1": "127.0.19.4",
-       "r2": "127.0.19.5", "s": "127.0.19.6"}
+IPS = {"a": "127.0.29.1", "b": "127.0.29.2", "c": "127.0.29.3", "r1": "127.0.29.4",
+       "r2": "127.0.29.5", "s": "127.0.29.6"}
 COMMON = ("--gossip-interval-ms", 200, "--request-timeout-ms", 1000)
 
 
@@ -255,7 +255,7 @@ def t_rogue_join(h):
     h.eq("the self-signed rogue sees only itself", members_of(r2), ["r2"])
     r1.stop()
     r2.stop()
-    # a certificate of the CA, but another node's (a's, for 127.0.19.1), used from r1's address
+    # a certificate of the CA, but another node's (a's, for 127.0.29.1), used from r1's address
     r3 = start_cluster_node("r3", h.path("r3"), IPS["r1"], join=a.cluster_addr,
                             extra_args=cluster_tls_args("r1", cert_name="a"))
     h.check("a refuses a peer whose valid certificate names another address",
