@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(cmake ninja-build pkgconf gcc clang libclang-rt-14-dev
-      libuv1-dev liblmdb-dev libxxhash-dev libcmocka-dev libinih-dev libjemalloc-dev
+      libuv1-dev liblmdb-dev libxxhash-dev libcmocka-dev libinih-dev libjemalloc-dev libssl-dev
       libhiredis-dev redis-tools redis-server python3 python3-redis nftables iproute2)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -5,6 +5,7 @@
 #include "util/err.h"
 #include "util/alloc.h"
 #include "runtime/datadir.h"
+#include "runtime/auth.h"
 #include "runtime/log.h"
 #include <errno.h>
 #include <stdio.h>
@@ -124,6 +125,7 @@ void dyna_server_stop(dyna_server_t *s) {
   uv_close((uv_handle_t *)&s->sigterm, NULL);
   uv_close((uv_handle_t *)&s->sigint, NULL);
   uv_close((uv_handle_t *)&s->check, NULL);
+  dyna_auth_close(s);
   on_check(&s->check); /* answer what is done */
   while (s->conns) dyna_conn_close(s, s->conns);
   dyna_peers_close(s->peers);
@@ -185,6 +187,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
     uv_run(loop, UV_RUN_NOWAIT);
     goto fail;
   }
+  if (dyna_auth_open(s, err, errlen)) goto fail; /* users (cmd_auth.c) */
   uv_check_init(loop, &s->check);
   s->check.data = s;
   uv_check_start(&s->check, on_check);
@@ -241,6 +244,7 @@ void dyna_server_free(dyna_server_t *s) {
     dyna_store_close(s->store);
   }
   dyna_idmap_free(&s->pend);
+  dyna_auth_free(s);
   dyna_slot_pool_free(s);
   dyna_free(s);
 }
