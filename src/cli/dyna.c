@@ -11,7 +11,7 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-    "usage: dyna [-h HOST] [-p PORT] [-t TIMEOUT_MS] COMMAND [ARGS]\n"
+    "usage: dyna [-h HOST] [-p PORT] [-t TIMEOUT_MS] [--user USER] [--pass PASSWORD] COMMAND [ARGS]\n"
     "  get KEY [--r N]                      every sibling and the context\n"
     "  local KEY                            this node's own replica only\n"
     "  put KEY VALUE [--context C] [--w N]  write; prints the new context\n"
@@ -42,7 +42,9 @@ static void usage(FILE *f) {
     "  admin leave                          the node hands its data off and leaves\n"
     "  admin remove NODE                    remove a dead member (name or id)\n"
     "  admin repair [PARTITION]             force anti-entropy exchanges now\n"
-    "defaults: -h 127.0.0.1 -p 7001 -t 5000\n");
+    "defaults: -h 127.0.0.1 -p 7001 -t 5000\n"
+    "--user, --pass: log in (AUTH) first; the environment's DYNA_USER and DYNA_PASSWORD\n"
+    "  when not given (a password on the command line shows in ps: prefer DYNA_PASSWORD)\n");
 }
 
 /* Prints bytes, escaping what is not printable (like redis-cli). */
@@ -315,15 +317,20 @@ static int run_typed(dyna_client_t *c, const typed_cmd_t *t, char **argv, int n)
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1";
   int port = 7001, timeout = 5000, i = 1;
+  const char *user = getenv("DYNA_USER"), *pass = getenv("DYNA_PASSWORD");
   for (; i < argc && argv[i][0] == '-'; i += 2) {
     if (!strcmp(argv[i], "--help")) { usage(stdout); return 0; }
     if (i + 1 >= argc) { usage(stderr); return 2; }
     if (!strcmp(argv[i], "-h")) host = argv[i + 1];
     else if (!strcmp(argv[i], "-p")) port = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "-t")) timeout = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--user")) user = argv[i + 1];
+    else if (!strcmp(argv[i], "--pass")) pass = argv[i + 1];
     else { usage(stderr); return 2; }
   }
   if (i >= argc) { usage(stderr); return 2; }
+  if (pass && !*pass) pass = NULL;
+  if (user && !*user) user = NULL;
   const char *cmd = argv[i++];
   const typed_cmd_t *t = typed_find(cmd);
   if (t) {
@@ -339,6 +346,8 @@ int main(int argc, char **argv) {
     dyna_options_t to;
     dyna_options_init(&to);
     to.timeout_ms = timeout;
+    to.user = user;
+    to.password = pass;
     dyna_client_t *tc;
     int trc = dyna_client_open(seed, &to, &tc);
     if (trc) return die(tc, trc);
@@ -356,7 +365,21 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "admin") && (argc - i < nargs || parse_opts(argc, argv, i + nargs, &o))) { usage(stderr); return 2; }
 
   dyna_client_t *c;
-  int rc = dyna_client_connect(host, port, timeout, &c);
+  int rc;
+  if (pass) { /* dyna_client_connect takes no options: the node alone, as a seed */
+    char seed[300];
+    snprintf(seed, sizeof(seed), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    dyna_options_t co;
+    dyna_options_init(&co);
+    co.timeout_ms = timeout;
+    co.connect_timeout_ms = timeout > 0 ? timeout : 5000;
+    co.routing = DYNA_ROUTE_NONE;
+    co.user = user;
+    co.password = pass;
+    rc = dyna_client_open(seed, &co, &c);
+  } else {
+    rc = dyna_client_connect(host, port, timeout, &c);
+  }
   if (rc) return die(c, rc);
   if (!strcmp(cmd, "ping")) {
     rc = dyna_ping(c);
