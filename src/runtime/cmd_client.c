@@ -4,12 +4,13 @@
  *
  * A CLIENT LIST / CLIENT INFO line has the fields of Redis 7.2's, in its order; those
  * Dyna has no use for take Redis's value for a plain connection (db=0, sub=0, multi=-1,
- * user=default, resp=2...):
+ * ...); user is the user logged in (cmd_auth.c), resp the protocol:
  *   id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:7001 fd=9 name=web age=12 idle=0 flags=N
  *   db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=65536 argv-mem=0 multi-mem=0
  *   rbs=65536 rbp=0 obl=0 oll=0 omem=0 tot-mem=... events=r cmd=client|list
  *   user=default redir=-1 resp=2 lib-name= lib-ver= */
 #include "runtime/cmd_table.h"
+#include "runtime/acl.h"
 #include "proto/words.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -115,11 +116,12 @@ static void client_line(dyna_server_t *s, const conn_t *k, dyna_buf_t *b) {
   int n = snprintf(line, sizeof(line),
                    "id=%" PRIu64 " addr=%s laddr=%s fd=%d name=%s age=%" PRIu64 " idle=%" PRIu64
                    " flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0"
-                   " rbs=%zu rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1"
+                   " rbs=%zu rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=-1"
                    " resp=%d lib-name=%s lib-ver=%s\n",
                    k->id, k->addr, k->laddr, (int)fd, k->name, (now - k->created_ms) / 1000,
                    (now - k->last_cmd_ms) / 1000, flags, k->in.len, qfree, k->in.cap, omem,
-                   sizeof(*k) + k->in.cap + omem, events, k->last_cmd ? k->last_cmd : "NULL", k->proto, k->lib_name,
+                   sizeof(*k) + k->in.cap + omem, events, k->last_cmd ? k->last_cmd : "NULL",
+                   k->auth_user ? k->auth_user->name : "default", k->proto, k->lib_name,
                    k->lib_ver);
   if (n > 0) dyna_buf_put(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }

@@ -137,6 +137,8 @@ def t_permissions(h):
     st0 = info_stats()
     a = login("alice", "apw")
     h.eq("ACL WHOAMI", a.call("ACL", "WHOAMI"), b"alice")
+    line = S["admin"].call("CLIENT", "LIST").decode()
+    h.check("CLIENT LIST shows user=alice", " user=alice " in line, line)
     h.eq("alice SET app:1", a.call("SET", "app:1", "v1"), "OK")
     h.eq("alice GET app:1", a.call("GET", "app:1"), b"v1")
     h.eq("alice SADD app:s", a.call("SADD", "app:s", "m"), 1)
