@@ -7,6 +7,7 @@
 #include "runtime/config.h"
 #include "util/buf.h"
 #include <stddef.h>
+#include <stdint.h>
 
 struct dyna_server;
 struct conn;
@@ -42,6 +43,11 @@ int dyna_auth_refuses(struct dyna_server *s, struct conn *c, const struct dyna_c
  * (in its turn). */
 dyna_buf_t *dyna_auth_login(struct dyna_server *s, struct conn *c, const struct dyna_args *a, size_t iuser,
                             size_t ipass);
+
+/* The user named (len bytes), or NULL (CLIENT KILL USER). */
+const struct dyna_acl_user *dyna_auth_user(struct dyna_server *s, const uint8_t *name, size_t len);
+/* The user c runs as: its login's, or default (a connection not decided yet). */
+const struct dyna_acl_user *dyna_auth_conn_user(struct dyna_server *s, const struct conn *c);
 
 /* c is closing: forget its held answer. */
 void dyna_auth_conn_closed(struct dyna_server *s, struct conn *c);

@@ -354,6 +354,14 @@ dyna_buf_t *dyna_auth_login(dyna_server_t *s, conn_t *c, const dyna_args_t *a, s
   return b;
 }
 
+const dyna_acl_user_t *dyna_auth_user(dyna_server_t *s, const uint8_t *name, size_t len) {
+  return dyna_acl_find(&s->auth->acl, name, len);
+}
+
+const dyna_acl_user_t *dyna_auth_conn_user(dyna_server_t *s, const conn_t *c) {
+  return c->auth_user ? c->auth_user : &s->auth->acl.users[0];
+}
+
 /* ---------- the commands ---------- */
 
 /* AUTH [username] password, as Redis 7.0. */
@@ -379,8 +387,7 @@ int dyna_auth_hello_refused(dyna_server_t *s, conn_t *c) {
 /* ACL WHOAMI: the user this connection runs as. */
 void dyna_cmd_acl_whoami(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)a;
-  const dyna_acl_user_t *u = c->auth_user ? c->auth_user : &s->auth->acl.users[0];
-  dyna_resp_put_bulk_str(dyna_conn_answer_now(c), u->name);
+  dyna_resp_put_bulk_str(dyna_conn_answer_now(c), dyna_auth_conn_user(s, c)->name);
 }
 
 static int by_name(const void *p, const void *q) {

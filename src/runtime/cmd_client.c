@@ -11,6 +11,7 @@
  *   user=default redir=-1 resp=2 lib-name= lib-ver= */
 #include "runtime/cmd_table.h"
 #include "runtime/acl.h"
+#include "runtime/auth.h"
 #include "proto/words.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -199,8 +200,8 @@ static int arg_eq(const dyna_args_t *a, size_t i, const char *str) {
 }
 
 /* CLIENT KILL ip:port (the old form: OK, or an error when no client has that address), or
- * CLIENT KILL <filter> <value> [...] with ID, ADDR, LADDR, TYPE, USER and SKIPME (yes by
- * default): the number of clients closed. */
+ * CLIENT KILL <filter> <value> [...] with ID, ADDR, LADDR, TYPE, USER (the user logged in,
+ * cmd_auth.c) and SKIPME (yes by default): the number of clients closed. */
 void dyna_cmd_client_kill(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   if (a->argc == 3) {
     for (conn_t *k = s->conns; k; k = k->next) {
@@ -215,6 +216,7 @@ void dyna_cmd_client_kill(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   if (a->argc % 2) { dyna_conn_answer_syntax_error(c, NULL); return; }
   uint64_t id = 0;
   size_t addr = 0, laddr = 0; /* the value's argument index, 0: no such filter */
+  const dyna_acl_user_t *user = NULL;
   int skipme = 1, none = 0;
   for (size_t i = 2; i + 1 < a->argc; i += 2) {
     if (dyna_arg_is(a, i, "id")) {
@@ -231,7 +233,8 @@ void dyna_cmd_client_kill(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
       if (t < 0) return;
       none |= !t;
     } else if (dyna_arg_is(a, i, "user")) {
-      if (!dyna_arg_is(a, i + 1, "default")) {
+      user = dyna_auth_user(s, dyna_arg(a, i + 1), dyna_arg_len(a, i + 1));
+      if (!user) {
         char u[64], line[128];
         if (dyna_arg_str(a, i + 1, u, sizeof(u))) snprintf(u, sizeof(u), "%s", "?");
         snprintf(line, sizeof(line), DYNA_WORD_ERR " No such user '%s'", u);
@@ -252,7 +255,8 @@ void dyna_cmd_client_kill(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   for (conn_t *k = s->conns, *next; !none && k; k = next) {
     next = k->next;
     if (k->state == CONN_CLOSING || (id && k->id != id) || (addr && !arg_eq(a, addr, k->addr)) ||
-        (laddr && !arg_eq(a, laddr, k->laddr)) || (skipme && k == c))
+        (laddr && !arg_eq(a, laddr, k->laddr)) || (skipme && k == c) ||
+        (user && dyna_auth_conn_user(s, k) != user))
       continue;
     killed++;
     if (k == c) self = 1; /* after the answer is queued */

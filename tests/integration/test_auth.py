@@ -24,6 +24,7 @@ and a small failed-login delay (auth-fail-delay-ms 20, max 200).
   node's failure level is high. Asserted on counters, not on the clock.
 - ACL WHOAMI, ACL USERS (sorted), ACL LIST (passwords as SHA-256 only), ACL CAT.
 - CONFIG SET requirepass: the old password stops working, the new one works.
+- CLIENT LIST shows the user; CLIENT KILL USER closes that user's connections only.
 - redis-cli -a / --user --pass (and -3: HELLO 3 AUTH), redis-py password= / username=,
   the dyna CLI (--user/--pass, DYNA_PASSWORD) and dyna-bench --pass.
 - A bad user line in the config stops dynad at start with a clear error.
@@ -235,6 +236,19 @@ def t_config_set(h):
         h.eq("this connection stays logged in", c.call("GET", "app:1"), b"v1")
 
 
+def t_client_kill_user(h):
+    a = login("alice", "apw")
+    r = login("reader", "rpw")
+    h.eq("CLIENT KILL USER nosuch", S["admin"].call("CLIENT", "KILL", "USER", "nosuch"),
+         RespError("ERR No such user 'nosuch'"))
+    h.eq("CLIENT KILL USER alice closes alice's connection only", S["admin"].call("CLIENT", "KILL", "USER", "alice"), 1)
+    closed, _ = a.wait_closed(10.0)
+    h.check("alice's connection is closed", closed)
+    h.eq("reader's connection still answers", r.call("GET", "app:1"), b"v1")
+    a.close()
+    r.close()
+
+
 def run(args, env=None):
     p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120, env=env)
     return p.returncode, p.stdout.decode(errors="replace")
@@ -330,6 +344,7 @@ if __name__ == "__main__":
         ("brute force is slowed by the delay", t_brute_force),
         ("ACL WHOAMI USERS LIST CAT", t_acl_commands),
         ("CONFIG SET requirepass", t_config_set),
+        ("CLIENT KILL USER", t_client_kill_user),
         ("redis-cli -a / --user", t_redis_cli),
         ("redis-py password= / username=", t_redis_py),
         ("dyna and dyna-bench log in", t_dyna_tools),
