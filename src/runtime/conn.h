@@ -26,7 +26,9 @@
  * next request (the write, with the context the read returned). It starts (submits its
  * reads) only once every slot before it is ready, and the connection takes no further
  * command until it is ready itself (conn.stepping), so that it sees every earlier
- * command of its connection and every later one sees it, as on Redis. */
+ * command of its connection and every later one sees it, as on Redis. A login answer held
+ * back by the failed-login delay (SLOT_HELD, cmd_auth.c) is the stepping slot the same
+ * way, so no command is read until it leaves. */
 #ifndef DYNA_CONN_H
 #define DYNA_CONN_H
 #include "util/buf.h"
