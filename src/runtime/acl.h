@@ -86,7 +86,8 @@ void dyna_acl_free(dyna_acl_t *acl);
 int dyna_acl_setuser(dyna_acl_t *acl, const char *line, size_t len, char *err, size_t errlen);
 
 /* Sets the default user's password as Redis's requirepass does: "" makes it nopass,
- * anything else its one password. 0, or -1 when memory is short (acl unchanged). */
+ * anything else (any bytes, spaces included) its one password, replacing the others.
+ * Returns 0. */
 int dyna_acl_requirepass(dyna_acl_t *acl, const char *pass);
 
 /* The user named (len bytes), or NULL. */

@@ -344,6 +344,9 @@ dyna_buf_t *dyna_auth_login(dyna_server_t *s, conn_t *c, const dyna_args_t *a, s
     if (x->level < DYNA_AUTH_LEVEL_MAX) x->level++;
     s->stats.acl_denied_auth++;
     LOG_DEBUG("client %llu (%s): failed login, %u in a row", (unsigned long long)c->id, c->addr, c->auth_fails);
+    if (x->level >= 8 && !(x->level & (x->level - 1))) /* 8, 16, 32...: a log line per doubling */
+      LOG_WARN("%llu failed logins lately on this node (the last from %s): logins are delayed",
+               (unsigned long long)x->level, c->addr);
   }
   dyna_buf_t *b = delay ? hold(s, c, delay, now) : NULL;
   if (!b) b = dyna_conn_answer_now(c);
