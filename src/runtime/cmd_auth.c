@@ -48,8 +48,8 @@ typedef struct held {
 
 struct dyna_auth {
   dyna_acl_t acl;
-  uv_timer_t timer; /* fires at the earliest due held answer */
-  int timer_open;
+  uv_timer_t timer; /* fires at the earliest due held answer (made at the first) */
+  int timer_open, stopped;
   held_t *held;     /* owned array */
   size_t nheld, cap;
   uint64_t level, level_ms; /* the node's failure level, and when it last decayed */
@@ -147,10 +147,7 @@ int dyna_auth_open(dyna_server_t *s, char *err, size_t errlen) {
     dyna_free(x);
     return -1;
   }
-  uv_timer_init(s->loop, &x->timer);
-  x->timer.data = s;
-  x->timer_open = 1;
-  s->auth = x;
+  s->auth = x; /* the timer is made at the first held answer: no handle to close before */
   const dyna_acl_user_t *d = &x->acl.users[0];
   LOG_INFO("clients: %s; %zu user(s) besides default", d->nopass && d->on ? "no password needed (default user)"
                                                                           : "authentication required",
@@ -160,7 +157,9 @@ int dyna_auth_open(dyna_server_t *s, char *err, size_t errlen) {
 
 void dyna_auth_close(dyna_server_t *s) {
   struct dyna_auth *x = s->auth;
-  if (!x || !x->timer_open) return;
+  if (!x) return;
+  x->stopped = 1;
+  if (!x->timer_open) return;
   x->timer_open = 0;
   uv_close((uv_handle_t *)&x->timer, NULL);
 }
@@ -295,6 +294,12 @@ static dyna_buf_t *hold(dyna_server_t *s, conn_t *c, uint64_t delay, uint64_t no
   struct dyna_auth *x = s->auth;
   DYNA_ASSERT(!c->stepping && !c->auth_held, "conn %llu: a login while a command waits (%p, %p)",
               (unsigned long long)c->id, (void *)c->stepping, (void *)c->auth_held);
+  if (x->stopped) return NULL;
+  if (!x->timer_open) {
+    uv_timer_init(s->loop, &x->timer);
+    x->timer.data = s;
+    x->timer_open = 1;
+  }
   if (x->nheld == x->cap) {
     size_t cap = x->cap ? 2 * x->cap : 16;
     held_t *h = dyna_realloc(x->held, cap * sizeof(*h));

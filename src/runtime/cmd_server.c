@@ -104,7 +104,6 @@ static int hello_protover(const uint8_t *p, size_t n, long long *out) {
  * back by the failed-login delay, and this one goes in the same place), then SETNAME,
  * then the protocol switch; answers the server map in the new protocol. */
 void dyna_cmd_hello(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  (void)s;
   long long ver = 0;
   if (a->argc >= 2) {
     if (hello_protover(dyna_arg(a, 1), dyna_arg_len(a, 1), &ver)) {

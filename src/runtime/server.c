@@ -155,6 +155,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   s->loop = loop;
   dyna_idmap_init(&s->pend);
   raise_fd_limit();
+  if (dyna_auth_open(s, err, errlen)) goto fail; /* users (cmd_auth.c) */
   if (dyna_datadir_open(cfg, &s->store, &s->node_id, err, errlen)) goto fail;
   /* The cluster listener first: its port (maybe chosen by the OS) goes into our record. */
   if (dyna_peers_open(s, &s->peers, err, errlen)) goto fail;
@@ -187,7 +188,6 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
     uv_run(loop, UV_RUN_NOWAIT);
     goto fail;
   }
-  if (dyna_auth_open(s, err, errlen)) goto fail; /* users (cmd_auth.c) */
   uv_check_init(loop, &s->check);
   s->check.data = s;
   uv_check_start(&s->check, on_check);
