@@ -159,6 +159,11 @@ typedef struct dyna_options {
   int ring_refresh_ms;    /* fetch DYNA.RING again this often (0: 2000; < 0: only after
                              errors) */
   int down_backoff_ms;    /* avoid a node this long after it failed (0: 1000) */
+  const char *user;       /* with password: every connection sends AUTH user password
+                             first (NULL: AUTH password, the default user); copied */
+  const char *password;   /* NULL: no AUTH (a node with requirepass or users answers
+                             NOAUTH); copied. A refused AUTH fails the connection
+                             (DYNA_ECONN, errmsg says "AUTH refused by ...") */
 } dyna_options_t;
 
 /** Fills o with the defaults (every field 0 = default, routing DYNA_ROUTE_RING).

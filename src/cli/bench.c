@@ -50,6 +50,7 @@ typedef struct cfg {
   int route_given;
   int r, w;
   int timeout_ms;
+  const char *user, *password; /* --user, --pass (or DYNA_USER, DYNA_PASSWORD): AUTH first */
   const char *prefix;
   uint64_t seed;
   int json;
@@ -155,6 +156,8 @@ static void usage(FILE *f) {
     "                           (default for redis; --routing ring routes GET/SET by key)\n"
     "  --r N, --w N             per-request read/write quorum (default: the node's)\n"
     "  --timeout-ms N           per-request timeout (default 5000)\n"
+    "  --user USER, --pass PW   log every connection in (AUTH) first; default: the\n"
+    "                           environment's DYNA_USER and DYNA_PASSWORD\n"
     "  --seed N                 random seed for keys and choices (default 1)\n"
     "  --interval S             also report every S seconds (at least 0.05) of the run:\n"
     "                           throughput and p50/p99/p99.9/max of all operations in\n"
@@ -520,6 +523,10 @@ static int parse_args(int argc, char **argv, cfg_t *c) {
   c->timeout_ms = 5000;
   c->prefix = "key:";
   c->seed = 1;
+  c->user = getenv("DYNA_USER");
+  c->password = getenv("DYNA_PASSWORD");
+  if (c->user && !*c->user) c->user = NULL;
+  if (c->password && !*c->password) c->password = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
@@ -556,6 +563,8 @@ static int parse_args(int argc, char **argv, cfg_t *c) {
     }
     else if (!strcmp(a, "--r")) { bad = parse_u64(v, &u) || !u || u > 64; c->r = (int)u; }
     else if (!strcmp(a, "--w")) { bad = parse_u64(v, &u) || !u || u > 64; c->w = (int)u; }
+    else if (!strcmp(a, "--user")) c->user = *v ? v : NULL;
+    else if (!strcmp(a, "--pass")) c->password = *v ? v : NULL;
     else if (!strcmp(a, "--timeout-ms")) { bad = parse_u64(v, &u) || !u || u > 3600000; c->timeout_ms = (int)u; }
     else if (!strcmp(a, "--seed")) bad = parse_u64(v, &c->seed);
     else if (!strcmp(a, "--warmup")) { c->warmup = atof(v); bad = !(c->warmup > 0); }
@@ -586,6 +595,8 @@ int main(int argc, char **argv) {
   dyna_options_t o;
   dyna_options_init(&o);
   o.timeout_ms = cfg->timeout_ms;
+  o.user = cfg->user;
+  o.password = cfg->password;
   int redis_routed = cfg->redis && cfg->route_given && !cfg->route_seed;
   o.routing = (cfg->redis && !redis_routed) || cfg->route_seed ? DYNA_ROUTE_NONE : DYNA_ROUTE_RING;
   char first[300];

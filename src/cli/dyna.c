@@ -11,10 +11,11 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-    "usage: dyna [-h HOST] [-p PORT] [-t TIMEOUT_MS] [--tls [--cacert FILE] [--cert FILE --key FILE]\n"
-    "            [--sni NAME]] COMMAND [ARGS]\n"
+    "usage: dyna [-h HOST] [-p PORT] [-t TIMEOUT_MS] [--user USER] [--pass PASSWORD]\n"
+    "            [--tls [--cacert FILE] [--cert FILE --key FILE] [--sni NAME]] COMMAND [ARGS]\n"
     "  (--tls: connect with TLS, to the node's TLS port given with -p; the server's\n"
-    "   certificate must chain to --cacert and name HOST, or --sni)\n"
+    "   certificate must chain to --cacert and name HOST, or --sni;\n"
+    "   --user/--pass, or DYNA_USER/DYNA_PASSWORD: log in first)\n"
     "  get KEY [--r N]                      every sibling and the context\n"
     "  local KEY                            this node's own replica only\n"
     "  put KEY VALUE [--context C] [--w N]  write; prints the new context\n"
@@ -45,7 +46,9 @@ static void usage(FILE *f) {
     "  admin leave                          the node hands its data off and leaves\n"
     "  admin remove NODE                    remove a dead member (name or id)\n"
     "  admin repair [PARTITION]             force anti-entropy exchanges now\n"
-    "defaults: -h 127.0.0.1 -p 7001 -t 5000\n");
+    "defaults: -h 127.0.0.1 -p 7001 -t 5000\n"
+    "--user, --pass: log in (AUTH) first; the environment's DYNA_USER and DYNA_PASSWORD\n"
+    "  when not given (a password on the command line shows in ps: prefer DYNA_PASSWORD)\n");
 }
 
 /* Prints bytes, escaping what is not printable (like redis-cli). */
@@ -319,6 +322,7 @@ int main(int argc, char **argv) {
   const char *host = "127.0.0.1";
   int port = 7001, timeout = 5000, i = 1, use_tls = 0;
   dyna_tls_options_t tls_opt = {NULL, NULL, NULL, NULL};
+  const char *user = getenv("DYNA_USER"), *pass = getenv("DYNA_PASSWORD");
   for (; i < argc && argv[i][0] == '-'; i += 2) {
     if (!strcmp(argv[i], "--help")) { usage(stdout); return 0; }
     if (!strcmp(argv[i], "--tls")) { use_tls = 1; i--; continue; }
@@ -330,9 +334,13 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--sni")) tls_opt.sni = argv[i + 1];
     else if (!strcmp(argv[i], "-p")) port = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "-t")) timeout = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--user")) user = argv[i + 1];
+    else if (!strcmp(argv[i], "--pass")) pass = argv[i + 1];
     else { usage(stderr); return 2; }
   }
   if (i >= argc) { usage(stderr); return 2; }
+  if (pass && !*pass) pass = NULL;
+  if (user && !*user) user = NULL;
   const char *cmd = argv[i++];
   const typed_cmd_t *t = typed_find(cmd);
   if (t) {
@@ -348,6 +356,8 @@ int main(int argc, char **argv) {
     dyna_options_t to;
     dyna_options_init(&to);
     to.timeout_ms = timeout;
+    to.user = user;
+    to.password = pass;
     dyna_client_t *tc;
     int trc = dyna_client_open_tls(seed, &to, use_tls ? &tls_opt : NULL, &tc);
     if (trc) return die(tc, trc);
@@ -365,7 +375,21 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "admin") && (argc - i < nargs || parse_opts(argc, argv, i + nargs, &o))) { usage(stderr); return 2; }
 
   dyna_client_t *c;
-  int rc = dyna_client_connect_tls(host, port, timeout, use_tls ? &tls_opt : NULL, &c);
+  int rc;
+  if (pass) { /* dyna_client_connect takes no options: the node alone, as a seed */
+    char seed[300];
+    snprintf(seed, sizeof(seed), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    dyna_options_t co;
+    dyna_options_init(&co);
+    co.timeout_ms = timeout;
+    co.connect_timeout_ms = timeout > 0 ? timeout : 5000;
+    co.routing = DYNA_ROUTE_NONE;
+    co.user = user;
+    co.password = pass;
+    rc = dyna_client_open_tls(seed, &co, use_tls ? &tls_opt : NULL, &c);
+  } else {
+    rc = dyna_client_connect_tls(host, port, timeout, use_tls ? &tls_opt : NULL, &c);
+  }
   if (rc) return die(c, rc);
   if (!strcmp(cmd, "ping")) {
     rc = dyna_ping(c);

@@ -51,6 +51,7 @@ struct dyna_client {
   struct epoll_event ev[64];
   void *tls_ctx;              /* TLS client context (tls.c; owned), NULL: plain */
   char tls_sni[256];          /* the name to verify servers against ("" : each host) */
+  char *user, *password;      /* opt.user / opt.password, copied (owned; NULL: none) */
   char errmsg[256];
 };
 
@@ -143,7 +144,56 @@ static int connect_ai(const struct addrinfo *ai, int timeout_ms) {
   return -1;
 }
 
-/* Opens conn's socket (blocking up to connect_timeout_ms). 0 or DYNA_ECONN (errmsg set). */
+/* Logs the new connection fd (over tls when not NULL) to node n in (AUTH [user] password, opt.user/password)
+ * before it carries anything else: sends the command and waits up to timeout_ms for its
+ * one-line answer. 0 (nothing to do, or +OK), or DYNA_ECONN with errmsg (the server's
+ * refusal, a timeout, or a closed connection). */
+static int conn_auth(dyna_client_t *c, const dyna_cnode_t *n, int fd, void *tls) {
+  if (!c->password) return 0;
+  const char *args[3] = {"AUTH", c->user, c->password};
+  size_t argc = c->user ? 3 : 2, off = 0;
+  if (!c->user) args[1] = c->password;
+  dyna_buf_t cmd = {0};
+  char head[32];
+  snprintf(head, sizeof(head), "*%zu\r\n", argc);
+  dyna_buf_put(&cmd, head, strlen(head));
+  for (size_t i = 0; i < argc; i++) {
+    snprintf(head, sizeof(head), "$%zu\r\n", strlen(args[i]));
+    dyna_buf_put(&cmd, head, strlen(head));
+    dyna_buf_put(&cmd, args[i], strlen(args[i]));
+    dyna_buf_put(&cmd, "\r\n", 2);
+  }
+  int rc = cmd.oom ? DYNA_ENOMEM : 0;
+  uint64_t deadline = dyna_client_now_ns() + (uint64_t)c->opt.timeout_ms * 1000000ull;
+  while (!rc && off < cmd.len) {
+    ssize_t w = tls ? dyna_ctls_send(tls, cmd.data + off, cmd.len - off)
+                    : send(fd, cmd.data + off, cmd.len - off, MSG_NOSIGNAL);
+    if (w > 0) off += (size_t)w;
+    else if (w < 0 && (errno == EAGAIN || errno == EINTR)) rc = wait_fd(fd, POLLOUT, c->opt.timeout_ms);
+    else rc = DYNA_ECONN;
+  }
+  dyna_buf_free(&cmd);
+  char line[256];
+  size_t got = 0;
+  while (!rc && (got < 2 || memcmp(line + got - 2, "\r\n", 2))) {
+    if (got == sizeof(line) - 1) break; /* a long error line: what we have says enough */
+    /* byte by byte: nothing past the answer (TLS keeps the rest of a record itself) */
+    ssize_t r = tls ? dyna_ctls_recv(tls, line + got, 1) : recv(fd, line + got, 1, 0);
+    if (r == 1) { got++; continue; }
+    if (r == 0 || (errno != EAGAIN && errno != EINTR)) { rc = DYNA_ECONN; break; }
+    uint64_t now = dyna_client_now_ns();
+    rc = now >= deadline ? DYNA_ETIMEDOUT : wait_fd(fd, POLLIN, (int)((deadline - now) / 1000000ull) + 1);
+  }
+  line[got] = 0;
+  if (!rc && got >= 3 && !memcmp(line, "+OK", 3)) return 0;
+  while (got && (line[got - 1] == '\r' || line[got - 1] == '\n')) line[--got] = 0;
+  if (rc) snprintf(c->errmsg, sizeof(c->errmsg), "AUTH on %.150s: %.60s", n->addr, dyna_strerror(rc));
+  else snprintf(c->errmsg, sizeof(c->errmsg), "AUTH refused by %.80s: %.120s", n->addr, line[0] == '-' ? line + 1 : line);
+  return DYNA_ECONN;
+}
+
+/* Opens conn's socket (blocking up to connect_timeout_ms) and logs it in when the client
+ * has a password. 0 or DYNA_ECONN (errmsg set). */
 static int conn_open(dyna_client_t *c, dyna_cconn_t *k) {
   dyna_cnode_t *n = k->node;
   char portstr[16];
@@ -174,6 +224,12 @@ static int conn_open(dyna_client_t *c, dyna_cconn_t *k) {
       close(fd);
       return DYNA_ECONN;
     }
+  }
+  if (conn_auth(c, n, fd, k->tls)) {
+    dyna_ctls_free(k->tls);
+    k->tls = NULL;
+    close(fd);
+    return DYNA_ECONN;
   }
   /* Edge-triggered, registered once for the connection's life: no epoll_ctl per
    * request. An edge only sets k->readable; dyna_poll reads k when it has requests in
@@ -631,14 +687,31 @@ static int client_tls(dyna_client_t *c, const dyna_tls_options_t *o) {
   return 0;
 }
 
+/* A copy of s (dyna_malloc; the caller frees it with dyna_free), or NULL for NULL or when
+ * memory is short. */
+static char *copy_str(const char *s) {
+  if (!s) return NULL;
+  size_t n = strlen(s) + 1;
+  char *p = dyna_malloc(n);
+  if (p) memcpy(p, s, n);
+  return p;
+}
+
 static dyna_client_t *client_new(const dyna_options_t *opt) {
   dyna_client_t *c = dyna_calloc(1, sizeof(*c));
   if (!c) return NULL;
   if (opt) c->opt = *opt;
   normalise(&c->opt);
+  /* the caller's strings are copied: the client keeps no pointer of theirs */
+  c->user = copy_str(c->opt.user);
+  c->password = copy_str(c->opt.password);
+  c->opt.user = c->opt.password = NULL;
   dyna_resp_limits_default(&c->lim);
   c->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (c->epfd < 0) {
+  if (c->epfd < 0 || (opt && opt->user && !c->user) || (opt && opt->password && !c->password)) {
+    if (c->epfd >= 0) close(c->epfd);
+    dyna_free(c->user);
+    dyna_free(c->password);
     dyna_free(c);
     return NULL;
   }
@@ -689,8 +762,12 @@ int dyna_client_open_tls(const char *seeds, const dyna_options_t *opt, const dyn
   if (!c->nnodes) return fail(c, DYNA_EINVAL, "empty seed list%s", "");
   int rc = dyna_ping(c);
   if (rc) {
-    if (rc != DYNA_ECONN)
-      snprintf(c->errmsg, sizeof(c->errmsg), "no seed answered PING (%s)", dyna_strerror(rc));
+    if (rc != DYNA_ECONN) { /* the server's own words, when it answered (NOAUTH, NOPERM) */
+      char why[sizeof(c->errmsg)];
+      memcpy(why, c->errmsg, sizeof(why));
+      snprintf(c->errmsg, sizeof(c->errmsg), "no seed answered PING (%s%s%.180s)", dyna_strerror(rc),
+               why[0] ? ": " : "", why);
+    }
     return DYNA_ECONN;
   }
   if (c->opt.routing == DYNA_ROUTE_RING) {
@@ -756,6 +833,9 @@ void dyna_client_close(dyna_client_t *c) {
   dyna_ring_reply_free(&c->ring);
   close(c->epfd);
   dyna_ctls_ctx_free(c->tls_ctx);
+  if (c->password) explicit_bzero(c->password, strlen(c->password));
+  dyna_free(c->user);
+  dyna_free(c->password);
   dyna_free(c);
 }
 

@@ -4,12 +4,14 @@
  *
  * A CLIENT LIST / CLIENT INFO line has the fields of Redis 7.2's, in its order; those
  * Dyna has no use for take Redis's value for a plain connection (db=0, sub=0, multi=-1,
- * user=default, resp=2...):
+ * ...); user is the user logged in (cmd_auth.c), resp the protocol:
  *   id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:7001 fd=9 name=web age=12 idle=0 flags=N
  *   db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=65536 argv-mem=0 multi-mem=0
  *   rbs=65536 rbp=0 obl=0 oll=0 omem=0 tot-mem=... events=r cmd=client|list
  *   user=default redir=-1 resp=2 lib-name= lib-ver= */
 #include "runtime/cmd_table.h"
+#include "runtime/acl.h"
+#include "runtime/auth.h"
 #include "proto/words.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -115,11 +117,12 @@ static void client_line(dyna_server_t *s, const conn_t *k, dyna_buf_t *b) {
   int n = snprintf(line, sizeof(line),
                    "id=%" PRIu64 " addr=%s laddr=%s fd=%d name=%s age=%" PRIu64 " idle=%" PRIu64
                    " flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0"
-                   " rbs=%zu rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1"
+                   " rbs=%zu rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=-1"
                    " resp=%d lib-name=%s lib-ver=%s\n",
                    k->id, k->addr, k->laddr, (int)fd, k->name, (now - k->created_ms) / 1000,
                    (now - k->last_cmd_ms) / 1000, flags, k->in.len, qfree, k->in.cap, omem,
-                   sizeof(*k) + k->in.cap + omem, events, k->last_cmd ? k->last_cmd : "NULL", k->proto, k->lib_name,
+                   sizeof(*k) + k->in.cap + omem, events, k->last_cmd ? k->last_cmd : "NULL",
+                   k->auth_user ? k->auth_user->name : "default", k->proto, k->lib_name,
                    k->lib_ver);
   if (n > 0) dyna_buf_put(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
@@ -197,8 +200,8 @@ static int arg_eq(const dyna_args_t *a, size_t i, const char *str) {
 }
 
 /* CLIENT KILL ip:port (the old form: OK, or an error when no client has that address), or
- * CLIENT KILL <filter> <value> [...] with ID, ADDR, LADDR, TYPE, USER and SKIPME (yes by
- * default): the number of clients closed. */
+ * CLIENT KILL <filter> <value> [...] with ID, ADDR, LADDR, TYPE, USER (the user logged in,
+ * cmd_auth.c) and SKIPME (yes by default): the number of clients closed. */
 void dyna_cmd_client_kill(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   if (a->argc == 3) {
     for (conn_t *k = s->conns; k; k = k->next) {
@@ -213,6 +216,7 @@ void dyna_cmd_client_kill(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   if (a->argc % 2) { dyna_conn_answer_syntax_error(c, NULL); return; }
   uint64_t id = 0;
   size_t addr = 0, laddr = 0; /* the value's argument index, 0: no such filter */
+  const dyna_acl_user_t *user = NULL;
   int skipme = 1, none = 0;
   for (size_t i = 2; i + 1 < a->argc; i += 2) {
     if (dyna_arg_is(a, i, "id")) {
@@ -229,7 +233,8 @@ void dyna_cmd_client_kill(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
       if (t < 0) return;
       none |= !t;
     } else if (dyna_arg_is(a, i, "user")) {
-      if (!dyna_arg_is(a, i + 1, "default")) {
+      user = dyna_auth_user(s, dyna_arg(a, i + 1), dyna_arg_len(a, i + 1));
+      if (!user) {
         char u[64], line[128];
         if (dyna_arg_str(a, i + 1, u, sizeof(u))) snprintf(u, sizeof(u), "%s", "?");
         snprintf(line, sizeof(line), DYNA_WORD_ERR " No such user '%s'", u);
@@ -250,7 +255,8 @@ void dyna_cmd_client_kill(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   for (conn_t *k = s->conns, *next; !none && k; k = next) {
     next = k->next;
     if (k->state == CONN_CLOSING || (id && k->id != id) || (addr && !arg_eq(a, addr, k->addr)) ||
-        (laddr && !arg_eq(a, laddr, k->laddr)) || (skipme && k == c))
+        (laddr && !arg_eq(a, laddr, k->laddr)) || (skipme && k == c) ||
+        (user && dyna_auth_conn_user(s, k) != user))
       continue;
     killed++;
     if (k == c) self = 1; /* after the answer is queued */

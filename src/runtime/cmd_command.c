@@ -366,6 +366,10 @@ static void getkeys(conn_t *c, const dyna_args_t *a, key_fn_t *fn) {
   finish(c, b);
 }
 
+long dyna_cmd_each_key(const dyna_cmd_t *cmd, const dyna_args_t *a, dyna_cmd_key_fn_t *fn, void *ctx) {
+  return each_key(cmd, a, 0, a->argc, fn, ctx);
+}
+
 void dyna_cmd_command_getkeys(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)s;
   getkeys(c, a, put_key);

@@ -6,6 +6,7 @@
  * Words as Redis 7.0 gives them. */
 #include "runtime/cmd_table.h"
 #include "runtime/options.h"
+#include "runtime/auth.h"
 #include "runtime/log.h"
 #include "proto/words.h"
 #include "util/assert.h"
@@ -45,6 +46,7 @@ static void set_failed(conn_t *c, const char *name, const char *why) {
 
 /* What a changed option needs besides its new value: the runtime's own readers. */
 static void apply_runtime(dyna_server_t *s, const dyna_config_t *old) {
+  if (strcmp(s->cfg.requirepass, old->requirepass)) dyna_auth_requirepass_changed(s);
   if (s->cfg.log_level != old->log_level) dyna_log_set(s->cfg.log_level, s->cfg.name);
   if (s->cfg.stall_timeout_ms != old->stall_timeout_ms) {
     dyna_server_stall_timer(s);

@@ -244,6 +244,11 @@ static void sec_stats(dyna_server_t *s, dyna_buf_t *t) {
   info_u64(t, "total_error_replies", s->stats.total_error_replies);
   info_u64(t, "protocol_errors", s->stats.protocol_errors);
   info_u64(t, "stalled_clients_closed", s->stats.stalled_closed);
+  info_u64(t, "acl_access_denied_auth", s->stats.acl_denied_auth);
+  info_u64(t, "acl_access_denied_cmd", s->stats.acl_denied_cmd);
+  info_u64(t, "acl_access_denied_key", s->stats.acl_denied_key);
+  info_u64(t, "auth_delayed_replies", s->stats.auth_delayed);
+  info_u64(t, "auth_delay_ms_total", s->stats.auth_delay_ms);
 }
 
 static void sec_replication(dyna_server_t *s, dyna_buf_t *t) {

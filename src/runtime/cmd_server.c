@@ -4,6 +4,7 @@
  * the node's and the runtime's state; none asks the node. The table checks arity; a
  * handler checks only the shape an arity cannot say (pairs, options). */
 #include "runtime/cmd_table.h"
+#include "runtime/auth.h"
 #include "proto/words.h"
 #include "util/assert.h"
 #include "util/alloc.h"
@@ -97,22 +98,12 @@ static int hello_protover(const uint8_t *p, size_t n, long long *out) {
   return 0;
 }
 
-/* Sets c's name to argument i of a (empty: no name), checked as CLIENT SETNAME checks
- * it (conn.c). 0, or -1 with the error answered. */
-static int conn_set_name(conn_t *c, const dyna_args_t *a, size_t i) {
-  const char *err = NULL;
-  if (dyna_conn_set_name(c, dyna_arg(a, i), dyna_arg_len(a, i), &err) == 0) return 0;
-  dyna_conn_answer_error(c, err);
-  return -1;
-}
-
 /* HELLO [protover [AUTH username password] [SETNAME clientname]], as Redis 7.0: checks
  * the version (2 or 3, else NOPROTO) and every option before doing anything; then AUTH
- * (Dyna has no users yet: it behaves as Redis with only the default user and no
- * password, which takes any password and refuses any other user name), then SETNAME,
+ * (cmd_auth.c: NOAUTH without it on a connection not logged in; its answer may be held
+ * back by the failed-login delay, and this one goes in the same place), then SETNAME,
  * then the protocol switch; answers the server map in the new protocol. */
 void dyna_cmd_hello(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
-  (void)s;
   long long ver = 0;
   if (a->argc >= 2) {
     if (hello_protover(dyna_arg(a, 1), dyna_arg_len(a, 1), &ver)) {
@@ -139,13 +130,15 @@ void dyna_cmd_hello(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
       return;
     }
   }
-  if (user && !(dyna_arg_len(a, user) == 7 && !memcmp(dyna_arg(a, user), "default", 7))) {
-    dyna_conn_answer_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+  if (!user && dyna_auth_hello_refused(s, c)) return;
+  dyna_buf_t *b = user ? dyna_auth_login(s, c, a, user, user + 1) : dyna_conn_answer_now(c); /* cmd_auth.c */
+  if (!b) return; /* WRONGPASS answered */
+  const char *err = NULL;
+  if (name && dyna_conn_set_name(c, dyna_arg(a, name), dyna_arg_len(a, name), &err)) {
+    dyna_resp_put_error(b, err);
     return;
   }
-  if (name && conn_set_name(c, a, name)) return;
   if (ver) c->proto = (int)ver;
-  dyna_buf_t *b = dyna_conn_answer_now(c);
   dyna_resp_put_map(b, c->proto, 7);
   dyna_resp_put_bulk_str(b, "server");
   dyna_resp_put_bulk_str(b, "redis");
@@ -171,6 +164,8 @@ void dyna_cmd_reset(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   c->proto = DYNA_RESP2;
   c->name[0] = 0;
   dyna_txn_reset(c);
+  c->auth_state = DYNA_AUTH_FRESH; /* the default user again (cmd_auth.c); failed logins still count */
+  c->auth_user = NULL;
   dyna_resp_put_simple(dyna_conn_answer_now(c), "RESET");
 }
 

@@ -15,6 +15,7 @@
  * so that clients which ask COMMAND route and classify them as they would on Redis;
  * summaries describe what Dyna does. */
 #include "runtime/cmd_table.h"
+#include "runtime/auth.h"
 #include "core/typed.h"
 #include "util/alloc.h"
 #include "util/assert.h"
@@ -180,6 +181,28 @@ static const dyna_cmd_t CLUSTER_SUBS[] = {
      DOCS("cluster", "3.0.0", "O(Q) where Q is the number of partitions",
           "Returns each slot range with its preference list: the first node as master, the rest as replicas."),
      .fn = dyna_cmd_cluster_slots},
+};
+
+/* ACL (cmd_auth.c): the users of the configuration, read-only (docs/security.md) */
+static const dyna_cmd_t ACL_SUBS[] = {
+    {.name = "acl|cat", .arity = -2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, .acl = ACL_SLOW,
+     DOCS("server", "6.0.0", "O(1) since the categories and commands are a fixed set.",
+          "Lists the ACL categories, or the commands inside a category."),
+     .fn = dyna_cmd_acl_cat},
+    {.name = "acl|help", .arity = 2, .flags = CMD_LOADING | CMD_STALE, .acl = ACL_SLOW,
+     DOCS("server", "6.0.0", "O(1)", "Lists the ACL subcommands."), .fn = dyna_cmd_help},
+    {.name = "acl|list", .arity = 2, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     DOCS("server", "6.0.0", "O(N). Where N is the number of configured users.",
+          "Lists every user as its rules (passwords as their SHA-256)."),
+     .fn = dyna_cmd_acl_list},
+    {.name = "acl|users", .arity = 2, .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+     .acl = ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS,
+     DOCS("server", "6.0.0", "O(N). Where N is the number of configured users.", "Lists every user name."),
+     .fn = dyna_cmd_acl_users},
+    {.name = "acl|whoami", .arity = 2, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, .acl = ACL_SLOW,
+     DOCS("server", "6.0.0", "O(1)", "Returns the user this connection is logged in as."),
+     .fn = dyna_cmd_acl_whoami},
 };
 
 static const dyna_cmd_t DYNA_ADMIN_SUBS[] = {
@@ -390,6 +413,15 @@ static const dyna_cmd_t COMMANDS[] = {
      .acl = ACL_FAST | ACL_CONNECTION,
      DOCS("connection", "1.0.0", "O(1)", "Answers OK and closes the connection once every reply is sent."),
      .fn = dyna_cmd_quit},
+    {.name = "auth", .arity = -2,
+     .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY,
+     .acl = ACL_FAST | ACL_CONNECTION,
+     DOCS("connection", "1.0.0", "O(N) where N is the number of passwords defined for the user",
+          "Logs the connection in as a user (default when none is named); failed logins are slowed down."),
+     .fn = dyna_cmd_auth},
+    {.name = "acl", .arity = -2, .acl = ACL_SLOW,
+     DOCS("server", "6.0.0", "Depends on subcommand.", "Subcommands about users and their rules."),
+     SUBS(ACL_SUBS)},
     {.name = "client", .arity = -2, .acl = ACL_SLOW,
      DOCS("connection", "2.4.0", "Depends on subcommand.", "Subcommands about this connection."),
      SUBS(CLIENT_SUBS)},
@@ -466,7 +498,8 @@ static const dyna_cmd_t COMMANDS[] = {
      DOCS("dyna", DYNA_SINCE, "O(S) where S is the number of siblings",
           "DYNA.DEL key context [W n]: writes a tombstone that supersedes what the context saw."),
      .fn = dyna_cmd_dyna_del},
-    {.name = "dyna.local", .arity = 2, .flags = CMD_READONLY, KEYS(1, 1, 1), .acl = ACL_READ | ACL_SLOW,
+    {.name = "dyna.local", .arity = 2, .flags = CMD_READONLY, KEYS(1, 1, 1),
+     .acl = ACL_READ | ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, /* -@admin denies it (docs/security.md) */
      .key_flags = "RO access",
      DOCS("dyna", DYNA_SINCE, "O(S) where S is the number of siblings",
           "Like DYNA.GET, from this node's own replica only: no quorum, no repair."),
@@ -1101,6 +1134,7 @@ void dyna_cmd_dispatch(dyna_server_t *s, conn_t *c, const dyna_resp_cmd_t *rc) {
   } else {
     row = cmd;
   }
+  if (row && dyna_auth_refuses(s, c, row, &a)) row = NULL; /* NOAUTH, NOPERM (cmd_auth.c) */
   if (row && queue) dyna_txn_queue(s, c, &a, row);
   else if (row) run(s, c, row, &a);
   else if (queue) dyna_txn_error(c); /* refused at queue time: EXEC aborts */

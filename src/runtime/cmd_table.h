@@ -249,6 +249,16 @@ void dyna_txn_queue(dyna_server_t *s, conn_t *c, const dyna_args_t *a, const dyn
 void dyna_txn_reset(conn_t *c);
 /* A command refused by the dispatcher (unknown, arity) inside MULTI: dooms the EXEC. */
 void dyna_txn_error(conn_t *c);
+/* cmd_auth.c: logins and users (runtime/auth.h has the dispatcher's check) */
+dyna_cmd_fn_t dyna_cmd_auth, dyna_cmd_acl_whoami, dyna_cmd_acl_users, dyna_cmd_acl_list, dyna_cmd_acl_cat;
+/* HELLO without AUTH on a connection not logged in: 1 with Redis's NOAUTH answered. */
+int dyna_auth_hello_refused(dyna_server_t *s, conn_t *c);
+/* Calls fn(ctx, a, i, flags) for each key argument i of the command line a (row cmd, arity
+ * checked), as its key specs find them (cmd_command.c; COMMAND GETKEYS finds them so).
+ * Returns the number of keys, or -1 when a key count argument is not a count the line
+ * can hold (fn not called for the rest). */
+typedef void dyna_cmd_key_fn_t(void *ctx, const dyna_args_t *a, size_t i, const char *flags);
+long dyna_cmd_each_key(const dyna_cmd_t *cmd, const dyna_args_t *a, dyna_cmd_key_fn_t *fn, void *ctx);
 /* cmd_command.c: the table, described */
 dyna_cmd_fn_t dyna_cmd_command, dyna_cmd_command_count, dyna_cmd_command_info,
     dyna_cmd_command_docs, dyna_cmd_command_list, dyna_cmd_command_getkeys,

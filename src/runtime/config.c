@@ -3,6 +3,7 @@
  * name up there; the node's configuration and CONFIG GET are made from its rows. */
 #include "runtime/config.h"
 #include "runtime/options.h"
+#include "runtime/auth.h"
 #include "util/assert.h"
 #include "util/glob.h"
 #include <ini.h>
@@ -23,6 +24,7 @@ static int set_err(char *err, size_t n, const char *fmt, const char *a, const ch
 }
 
 int dyna_config_set(dyna_config_t *c, const char *key, const char *val, char *err, size_t errlen) {
+  if (!strcmp(key, "user")) return dyna_auth_config_user(c, val, err, errlen); /* cmd_auth.c */
   const dynad_option_t *o = dynad_option_find(key);
   if (!o) return set_err(err, errlen, "unknown option '%s'%s", key, "");
   return dynad_option_set(o, c, val, err, errlen);

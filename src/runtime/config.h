@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define DYNA_CONFIG_USERS_MAX 32
+#define DYNA_CONFIG_USER_LINE_MAX 1024
+
 typedef struct dyna_config {
   char name[64];            /* node name, for logs and status */
   char data[512];           /* data directory (created if missing) */
@@ -54,6 +57,11 @@ typedef struct dyna_config {
   char tls_ca_cert_file[512]; /* CA certificates that clients' and peers' certificates chain to */
   int tls_auth_clients;     /* dyna_tls_peer_t: no, yes (default), optional */
   int tls_cluster;          /* the cluster port runs mutual TLS */
+  char requirepass[512];    /* the default user's password ("": none; cmd_auth.c) */
+  uint64_t auth_fail_delay_ms, auth_fail_delay_max_ms; /* failed-login delay (cmd_auth.c) */
+  /* user lines ("name rule ...", runtime/acl.h), in the order given (config file, --user) */
+  char users[DYNA_CONFIG_USERS_MAX][DYNA_CONFIG_USER_LINE_MAX];
+  size_t nusers;
   char config_file[512];    /* --config FILE, "" when none (CONFIG REWRITE says so) */
 } dyna_config_t;
 

@@ -15,6 +15,7 @@
  */
 #include "runtime/server_int.h"
 #include "runtime/cmd_table.h"
+#include "runtime/auth.h"
 #include "util/alloc.h"
 #include "util/assert.h"
 #include "util/err.h"
@@ -174,6 +175,7 @@ static void on_conn_closed(uv_handle_t *h) {
 void dyna_conn_close(dyna_server_t *s, conn_t *c) {
   if (c->state == CONN_CLOSING) return;
   c->state = CONN_CLOSING;
+  dyna_auth_conn_closed(s, c); /* its held login answer, if any (cmd_auth.c) */
   drop_slots(s, c);
   if (c->prev) c->prev->next = c->next;
   else s->conns = c->next;

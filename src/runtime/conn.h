@@ -26,7 +26,9 @@
  * next request (the write, with the context the read returned). It starts (submits its
  * reads) only once every slot before it is ready, and the connection takes no further
  * command until it is ready itself (conn.stepping), so that it sees every earlier
- * command of its connection and every later one sees it, as on Redis. */
+ * command of its connection and every later one sees it, as on Redis. A login answer held
+ * back by the failed-login delay (SLOT_HELD, cmd_auth.c) is the stepping slot the same
+ * way, so no command is read until it leaves. */
 #ifndef DYNA_CONN_H
 #define DYNA_CONN_H
 #include "util/buf.h"
@@ -56,7 +58,9 @@ typedef enum {
   SLOT_DPUT,        /* DYNA.PUT / DYNA.DEL: the new context */
   SLOT_STEP,        /* read-then-write: slot->step folds each reply (cmd_reply.c) */
   SLOT_TWRITE,      /* a typed write (cmd_typed.c): the answer the coordinator made */
-  SLOT_TREAD        /* a typed read: the command's read over the merged object */
+  SLOT_TREAD,       /* a typed read: the command's read over the merged object */
+  SLOT_HELD         /* an answer held back (a failed AUTH's delay, cmd_auth.c): out is
+                       whole; made SLOT_READY by the auth timer */
 } slot_kind_t;
 
 struct slot;
@@ -143,7 +147,15 @@ typedef struct conn {
                                 it pushes (slot_t.stat); 0 otherwise */
   struct dyna_txn *txn;      /* MULTI's queue and WATCH's keys (cmd_multi.c; owned, NULL
                                 until the first MULTI or WATCH) */
+  /* Authentication (cmd_auth.c): */
+  int auth_state;            /* DYNA_AUTH_FRESH (accept, RESET: decided at the next command:
+                                the default user, logged in when it needs no password),
+                                DYNA_AUTH_IN (as auth_user) or DYNA_AUTH_OUT (NOAUTH) */
+  const struct dyna_acl_user *auth_user; /* the user logged in (the acl's), or NULL */
+  uint32_t auth_fails;       /* failed logins in a row on this connection */
+  slot_t *auth_held;         /* its login's answer, held back by the delay, or NULL */
 } conn_t;
+enum { DYNA_AUTH_FRESH = 0, DYNA_AUTH_IN, DYNA_AUTH_OUT };
 /* Frees a connection's transaction state (cmd_multi.c); NULL: no-op. */
 void dyna_txn_free(struct dyna_txn *t);
 

@@ -159,6 +159,16 @@ const dynad_option_t dynad_options[] = {
    .help = "the cluster port runs mutual TLS: peers without a\n"
            "certificate of the CA are refused before any frame",
    .bad = "invalid value '%v' for %k (want yes or no)", .cfg = CFG(tls_cluster)},
+  /* client authentication (cmd_auth.c, docs/security.md); users: "user" lines (config.c) */
+  {.name = "requirepass", .runtime = 1, .type = DYNA_OPT_STRING, .def = "", .min = 0, .arg = "PASSWORD",
+   .help = "the default user's password (Redis's requirepass);\n"
+           "\"\": none. Users: --user \"NAME RULES\" (docs/security.md)",
+   .cfg = CFG(requirepass)},
+  {.name = "auth-fail-delay-ms", .runtime = 1, .type = DYNA_OPT_U64, .def = "100", .min = 0, .max = 60000,
+   .arg = "N", .help = "a login answer waits N << (failures - 1) ms after\n"
+           "failed logins (0: no delay; docs/security.md)", .cfg = CFG(auth_fail_delay_ms)},
+  {.name = "auth-fail-delay-max-ms", .runtime = 1, .type = DYNA_OPT_U64, .def = "5000", .min = 0,
+   .max = 600000, .arg = "N", .help = "the failed-login delay's cap", .cfg = CFG(auth_fail_delay_max_ms)},
 };
 /* clang-format on */
 const size_t dyna_noptions = sizeof(dynad_options) / sizeof(dynad_options[0]);

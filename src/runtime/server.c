@@ -5,6 +5,7 @@
 #include "util/err.h"
 #include "util/alloc.h"
 #include "runtime/datadir.h"
+#include "runtime/auth.h"
 #include "runtime/log.h"
 #include "runtime/tls.h"
 #include <errno.h>
@@ -126,6 +127,7 @@ void dyna_server_stop(dyna_server_t *s) {
   uv_close((uv_handle_t *)&s->sigterm, NULL);
   uv_close((uv_handle_t *)&s->sigint, NULL);
   uv_close((uv_handle_t *)&s->check, NULL);
+  dyna_auth_close(s);
   on_check(&s->check); /* answer what is done */
   while (s->conns) dyna_conn_close(s, s->conns);
   dyna_peers_close(s->peers);
@@ -203,6 +205,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
     goto fail;
   }
   if (open_tls(s, err, errlen)) goto fail;
+  if (dyna_auth_open(s, err, errlen)) goto fail; /* users (cmd_auth.c) */
   if (dyna_datadir_open(cfg, &s->store, &s->node_id, err, errlen)) goto fail;
   /* The cluster listener first: its port (maybe chosen by the OS) goes into our record. */
   if (dyna_peers_open(s, &s->peers, err, errlen)) goto fail;
@@ -299,6 +302,7 @@ void dyna_server_free(dyna_server_t *s) {
     dyna_store_close(s->store);
   }
   dyna_idmap_free(&s->pend);
+  dyna_auth_free(s);
   dyna_slot_pool_free(s);
   dyna_tls_ctx_free(s->tls_clients);
   dyna_tls_ctx_free(s->tls_peers_in);

@@ -27,6 +27,9 @@ typedef struct dyna_server_stats {
   uint64_t keyspace_hits, keyspace_misses; /* GET / MGET keys found / not found */
   uint64_t total_error_replies;            /* errors answered (errorstats' sum) */
   uint64_t net_input_bytes;                /* bytes read from clients */
+  /* cmd_auth.c: logins refused, commands and keys refused by ACL, login answers held
+     back by the failed-login delay and their total delay */
+  uint64_t acl_denied_auth, acl_denied_cmd, acl_denied_key, auth_delayed, auth_delay_ms;
   dyna_cmdstat_t cmd[DYNA_CMDSTAT_MAX];
   dyna_errstat_t err[DYNA_ERRSTAT_MAX];
   size_t nerr;
@@ -69,6 +72,7 @@ struct dyna_server {
   unsigned ops_next;
   int stopping;
   dyna_server_stats_t stats;
+  struct dyna_auth *auth;   /* users and the failed-login delay (cmd_auth.c), owned */
   uint32_t test_bugs;   /* DYNA_TEST_BUGS (group_commit.c): deliberate bugs, tests only; 0 otherwise */
 };
 

@@ -30,6 +30,7 @@ COMMANDS |= {"cluster", "readonly", "readwrite"}
 COMMANDS |= {"scan", "keys", "randomkey", "dbsize", "flushall", "flushdb", "touch", "unlink", "rename",
              "renamenx", "copy"}
 COMMANDS |= {"multi", "exec", "discard", "watch", "unwatch"}  # transactions (runtime/cmd_multi.c)
+COMMANDS |= {"auth", "acl"}  # logins and users (runtime/cmd_auth.c)
 COMMANDS |= TYPED
 SUBCOMMANDS = {
     "client": {"client|getname", "client|help", "client|id", "client|info", "client|kill", "client|list",
@@ -40,6 +41,7 @@ SUBCOMMANDS = {
     "cluster": {"cluster|countkeysinslot", "cluster|getkeysinslot", "cluster|help", "cluster|info",
                 "cluster|keyslot", "cluster|myid", "cluster|nodes", "cluster|shards", "cluster|slots"},
     "object": {"object|encoding", "object|help"},
+    "acl": {"acl|cat", "acl|help", "acl|list", "acl|users", "acl|whoami"},
     "dyna.admin": {"dyna.admin|help", "dyna.admin|join", "dyna.admin|leave", "dyna.admin|remove",
                    "dyna.admin|repair"},
 }
@@ -435,9 +437,9 @@ def t_python_redis(h):
             short(cmds.get("get")))
     h.eq("redis-py command_count()", r.command_count(), len(COMMANDS))
     h.eq("redis-py command_list(category='admin')", sorted(s(x) for x in r.command_list(category="admin")),
-         ["client|kill", "client|list", "client|no-evict", "config|get", "config|resetstat", "config|rewrite",
-          "config|set", "dyna.admin|join", "dyna.admin|leave", "dyna.admin|remove", "dyna.admin|repair",
-          "monitor"])
+         ["acl|list", "acl|users", "client|kill", "client|list", "client|no-evict", "config|get",
+          "config|resetstat", "config|rewrite", "config|set", "dyna.admin|join", "dyna.admin|leave",
+          "dyna.admin|remove", "dyna.admin|repair", "dyna.local", "monitor"])
     h.eq("redis-py command_getkeys('mset', ...)", r.command_getkeys("mset", "a", "1", "b", "2"), ["a", "b"])
     info = r.execute_command("COMMAND INFO", "get", "set")
     h.check("redis-py COMMAND INFO get set", [x[:6] for x in info] ==
