@@ -16,6 +16,7 @@
 
 #define RETRY_MS 500
 #define READ_CHUNK (64u * 1024)
+#define AUTH_DEADLINE_MS 10000 /* with a secret: a link's handshake must end within this */
 
 /* L_AUTH: with a cluster secret, between the HELLOs and the peer's proof (peer_auth.h). */
 typedef enum { L_CONNECTING = 1, L_HELLO, L_AUTH, L_UP, L_CLOSING } link_state_t;
@@ -38,6 +39,7 @@ typedef struct link {
   char remote[DYNA_ADDR_MAX]; /* the socket's peer address, for refusals in the log */
   dyna_peer_auth_t *auth;     /* with a cluster secret only (owned), else NULL */
   dyna_buf_t pend;            /* with a secret: frames queued before the handshake ends */
+  uint64_t opened_ms;         /* with a secret: loop time the link was made */
 } link_t;
 
 struct dyna_peers {
@@ -113,6 +115,7 @@ static link_t *link_new(dyna_peers_t *p, int outgoing) {
     }
     dyna_peer_auth_init(l->auth, &p->keys, outgoing ? DYNA_AUTH_DIALER : DYNA_AUTH_ACCEPTOR,
                         p->srv->cfg.cluster_name, p->srv->node_id, nonce);
+    l->opened_ms = now_ms(p);
   }
   l->ps = p;
   l->outgoing = outgoing;
@@ -582,6 +585,14 @@ void dyna_peers_tick(dyna_peers_t *p) {
   if (p->closed) return;
   const dyna_cluster_t *cl = dyna_node_cluster(p->srv->node);
   uint64_t now = now_ms(p);
+  if (p->secret) { /* a connection that does not prove the secret in time goes */
+    link_t *next;
+    for (link_t *l = p->links; l; l = next) {
+      next = l->next;
+      if (l->state != L_UP && l->state != L_CLOSING && now - l->opened_ms > AUTH_DEADLINE_MS)
+        auth_refuse(l, "no handshake within 10 s");
+    }
+  }
   for (size_t i = 0; i < cl->n; i++) {
     const dyna_member_t *m = &cl->m[i];
     if (m->id == p->srv->node_id || m->status == DYNA_MEMBER_REMOVED || !m->addr[0]) continue;

@@ -14,7 +14,8 @@ authentication; docs/protocol.md, Links): real dynad processes on 127.0.39.x.
    connection are refused at the proof. A peer written here that holds the secret (the
    scheme of docs/protocol.md in Python) first plants a key (so the check below can see a
    write), then a replayed sequence number, an altered frame and a frame of an older
-   connection are each refused and store nothing.
+   connection are each refused and store nothing. A connection that never completes the
+   handshake is closed after the deadline.
 4. rotation: every node's secret file goes from (A) to (A, next B) to (B, next A) to (B)
    by rolling restarts, one node at a time; after every restart the cluster settles and
    serves reads and writes through every node; at the end a node holding only A is
@@ -350,6 +351,9 @@ def refusals(node):
 def t_intruders(h):
     s1 = S["nodes"]["s1"]
     before = {n.name: len(refusals(n)) for n in members()}
+    # a connection that never says anything: closed once the handshake deadline passes
+    # (checked at the end of the replay step, > 10 s from now)
+    S["idle"] = socket.create_connection((s1.ip, s1.cluster_port), timeout=5, source_address=(RAW_IP, 0))
     x5 = start("x5", join=s1.cluster_addr)                                          # no secret
     x6 = start("x6", join=s1.cluster_addr, secret_path=write_secret("x6", SECRET_B))  # wrong secret
     for x in (x5, x6):
@@ -469,6 +473,9 @@ def t_replay(h):
     wait_settled(members(), "the cluster to settle again after the refusals")
     h.check("the cluster still serves", serve_check(h, members(), "after-replay"))
     relay.close()
+    h.check("a connection that never proves the secret is closed after the deadline (10 s)",
+            closed_by_peer(S["idle"], 30) and any("no handshake within" in l for l in refusals(s1)))
+    S["idle"].close()
 
 
 # ---------------------------------------------------------------------------- 4. rotation
