@@ -85,16 +85,12 @@ static int transcript_mac(const dyna_peer_auth_t *a, int key, uint8_t label, uin
   return ok ? 0 : -1;
 }
 
-static EVP_MAC *hmac_alg(void) {
-  static EVP_MAC *alg; /* fetched once, kept for the process's life */
-  if (!alg) alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  return alg;
-}
-
-/* A MAC context keyed with the session key (caller frees with EVP_MAC_CTX_free). */
+/* A MAC context keyed with the session key (caller frees with EVP_MAC_CTX_free). Once
+ * per connection: the fetched algorithm is released at once (the context holds it). */
 static EVP_MAC_CTX *session_new(const uint8_t key[32]) {
-  EVP_MAC *alg = hmac_alg();
+  EVP_MAC *alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
   EVP_MAC_CTX *c = alg ? EVP_MAC_CTX_new(alg) : NULL;
+  EVP_MAC_free(alg);
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
   if (c && EVP_MAC_init(c, key, 32, params)) return c;

@@ -224,6 +224,7 @@ static void test_reflection(void **state) {
   /* The acceptor's own proof sent back to it as the dialer's proof. */
   assert_int_equal(handshake(&d, &k, &a, &k, 1, 2), 0);
   dyna_peer_auth_free(&d);
+  dyna_peer_auth_free(&a);
   uint8_t nd[DYNA_AUTH_NONCE];
   nonce_of(nd, 1);
   nonce_of(na, 2);
