@@ -28,12 +28,12 @@ import os
 import select
 import socket
 import struct
+import subprocess
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (Client, Harness, cluster_ring, cluster_status, free_port, local_values,  # noqa: E402
+from dynalib import (Harness, cluster_ring, cluster_status, dynad_path, free_port, local_values,  # noqa: E402
                      pipelined, preference_names, restart_cluster_node, settled, short,
                      start_cluster_node, wait_until)
 
@@ -320,6 +320,17 @@ def gossip_rounds(nodes, rounds=3):
 # ---------------------------------------------------------------------------- 1. form
 
 def t_form(h):
+    for what, content, want in (("a missing", None, "No such file"), ("a too short", b"short\n", "secret 1 is 5 bytes"),
+                                ("an empty", b"# nothing\n", "no secret in it")):
+        path = H.path("bad-%s.secret" % what.replace(" ", "-"))
+        if content is not None:
+            with open(path, "wb") as f:
+                f.write(content)
+        p = subprocess.run([dynad_path(), "--name", "bad", "--data", H.path("bad"), "--listen",
+                            "%s:%d" % (IPS["x8"], free_port(IPS["x8"])), "--cluster-secret-file", path],
+                           capture_output=True, timeout=30)
+        h.check("%s secret file: dynad refuses to start, saying why" % what,
+                p.returncode != 0 and want in p.stderr.decode(errors="replace"), short(p.stderr))
     secret = {}
     for nm in ("s1", "s2", "s3"):
         secret[nm] = write_secret(nm, SECRET_A)
