@@ -293,14 +293,17 @@ static int handle_frame(link_t *l, const uint8_t *frame, size_t len, dyna_time_t
       memcpy(l->addr, m.val, m.vlen);
       l->addr[m.vlen] = 0;
     }
-    if (!l->outgoing) send_hello(l);
     if (l->auth) { /* the dialer proves first; the acceptor answers its proof */
       if (l->outgoing) send_proof(l);
+      else send_hello(l);
       l->state = L_AUTH;
       link_flush(l);
       return 0;
     }
-    link_flush(l);
+    if (!l->outgoing) {
+      send_hello(l);
+      link_flush(l);
+    }
     link_up(l, m.node);
     return 0;
   }
