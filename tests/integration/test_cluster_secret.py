@@ -423,7 +423,9 @@ def t_replay(h):
     key = next(k for k in ("replay-%d" % i for i in range(1000))
                if preference_names(ring, k.encode())[:3].count("s4") and "s3" in preference_names(ring, k.encode()))
     h.expect("SET through s4", pipelined(s4, [("SET", key, "value-one")]) == ["OK"])
-    wait_until(lambda: local(s3, [key]) == [[b"value-one"]], 10, 0.05, "s3 to hold the key")
+    homes = [S["nodes"][nm] for nm in preference_names(ring, key.encode())[:3]]
+    wait_until(lambda: all(local(n, [key]) == [[b"value-one"]] for n in homes), 10, 0.05,
+               "the key's three replicas (s3 among them) to hold it")
     hello, auth, frames = split_stream(relay.captured)
     puts = [(f, t) for f, t in frames if (decode_frame(f) or {}).get("type") == T_PUT and
             decode_frame(f)["key"] == key.encode()]
@@ -451,33 +453,42 @@ def t_replay(h):
         s.close()
     wait_until(lambda: any("wrong proof" in l for l in refusals(s1)), 10, 0.05, "s1's refusal")
 
-    # a peer that holds the secret, to show that a write would be seen ...
-    planted = "planted-one"
+    # a peer that holds the secret, to show that a write would be seen ... (keys s3 is a
+    # home replica of, so that handoff does not move them away while we look)
+    ring = cluster_ring(s3)
+
+    def s3_key(prefix):
+        return next(k for k in ("%s-%d" % (prefix, i) for i in range(1000))
+                    if "s3" in preference_names(ring, k.encode()))
+    planted, two, first = s3_key("planted-one"), s3_key("planted-two"), s3_key("planted-first")
+    refused = {"seq": s3_key("planted-seq"), "alt": s3_key("planted-alt"), "old": s3_key("planted-old")}
     p = PyPeer(s3, SECRET_A)
     h.expect("a Python peer with the secret completes the handshake", p.acceptor_ok)
     p.send(wire_frame(T_PUT, key=planted.encode(), obj=obj))
     wait_until(lambda: local(s3, [planted]) == [[b"value-one"]], 10, 0.05, "the planted key on s3")
     h.check("with the secret, a PUT is stored (the test can see a write)", True)
+
     # ... and what is refused: a replayed sequence number, an altered frame, an old tag
-    attempts = [("its sequence number replayed", "planted-seq", lambda p, f: p.send(f, seq=0)),
-                ("one byte altered after tagging", "planted-alt",
-                 lambda p, f: p.send(f, tag=p.tag(f.replace(b"planted-alt", b"planted-alx"), p.seq))),
-                ("a tag of an older connection", "planted-old",
-                 lambda p, f: p.send(f, tag=PyPeer.tag(old, f, p.seq)))]
+    def altered(f):
+        k = refused["alt"].encode()
+        return f.replace(k, k[:-1] + b"#")
+    attempts = [("its sequence number replayed", "seq", lambda p, f: p.send(f, seq=0)),
+                ("one byte altered after tagging", "alt", lambda p, f: p.send(f, tag=p.tag(altered(f), p.seq))),
+                ("a tag of an older connection", "old", lambda p, f: p.send(f, tag=PyPeer.tag(old, f, p.seq)))]
     old = p
-    p.send(wire_frame(T_PUT, key=b"planted-two", obj=obj))  # seq 1 on the first connection
+    p.send(wire_frame(T_PUT, key=two.encode(), obj=obj))  # seq 1 on the first connection
     for what, k, send in attempts:
         q = PyPeer(s3, SECRET_A)
-        if what.startswith("its sequence"):
-            q.send(wire_frame(T_PUT, key=b"planted-first", obj=obj))  # seq 0 taken
-        send(q, wire_frame(T_PUT, key=k.encode(), obj=obj))
+        if k == "seq":
+            q.send(wire_frame(T_PUT, key=first.encode(), obj=obj))  # seq 0 taken
+        send(q, wire_frame(T_PUT, key=refused[k].encode(), obj=obj))
         h.check("a PUT with %s: closed by s3" % what, closed_by_peer(q.s))
         q.close()
     old.close()
-    wait_until(lambda: local(s3, ["planted-two"]) == [[b"value-one"]], 10, 0.05, "planted-two")
+    wait_until(lambda: local(s3, [two]) == [[b"value-one"]], 10, 0.05, "the second planted key")
+    rk = sorted(refused.values())
     h.check("none of the refused PUTs stored anything, on any node",
-            all(v == [] for n in members() for v in local(n, ["planted-seq", "planted-alt", "planted-old"])),
-            short([(n.name, local(n, ["planted-seq", "planted-alt", "planted-old"])) for n in members()]))
+            all(v == [] for n in members() for v in local(n, rk)), short([(n.name, local(n, rk)) for n in members()]))
     h.check("the replayed key is as it was on every node",
             {n.name: local(n, [key]) for n in members()} == before)
     h.check("membership unchanged", all(sorted(cluster_status(n) or {}) == sorted(S["members"]) for n in members()))
