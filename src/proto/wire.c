@@ -8,7 +8,7 @@
 enum { F_REQ = 1, F_STATUS = 2, F_FLAGS = 4, F_NODE = 8, F_KEY = 16, F_OBJ = 32, F_CTX = 64, F_VAL = 128, F_W = 256 };
 
 static const unsigned ALLOWED[DYNA_MSG_TYPE_MAX] = {
-    [DYNA_MSG_HELLO] = F_FLAGS | F_W | F_KEY | F_NODE | F_VAL,
+    [DYNA_MSG_HELLO] = F_FLAGS | F_W | F_KEY | F_NODE | F_VAL | F_OBJ,
     [DYNA_MSG_GOSSIP] = F_OBJ,
     [DYNA_MSG_JOIN] = F_OBJ,
     [DYNA_MSG_PUT] = F_REQ | F_KEY | F_OBJ | F_NODE | F_FLAGS,
@@ -25,12 +25,13 @@ static const unsigned ALLOWED[DYNA_MSG_TYPE_MAX] = {
     [DYNA_MSG_SCAN_RESP] = F_REQ | F_STATUS | F_NODE | F_OBJ,
     [DYNA_MSG_COUNT] = F_REQ | F_OBJ,
     [DYNA_MSG_FLUSH] = F_REQ,
+    [DYNA_MSG_AUTH] = F_OBJ,
 };
 
 const char *dyna_msg_type_name(int type) {
   static const char *names[DYNA_MSG_TYPE_MAX] = {
       "?", "HELLO", "GOSSIP", "JOIN", "PUT", "PUT_ACK", "GET", "GET_RESP", "FWD", "FWD_RESP", "PING", "PONG", "AAE_TREE", "AAE_DIFF",
-      "SCAN", "SCAN_RESP", "COUNT", "FLUSH"};
+      "SCAN", "SCAN_RESP", "COUNT", "FLUSH", "AUTH"};
   return type > 0 && type < DYNA_MSG_TYPE_MAX ? names[type] : "?";
 }
 

@@ -15,8 +15,9 @@
  *   (bytes = varint length + that many bytes)
  *
  * Field use per type (see docs/protocol.md):
- *   HELLO     flags = magic "DYNA", w = protocol version, key = cluster name,
- *             node = sender id, val = sender's cluster address
+ *   HELLO     flags = magic "DYNA" (bit 32: the sender has a cluster secret),
+ *             w = protocol version, key = cluster name, node = sender id,
+ *             val = sender's cluster address, obj = the sender's nonce (with bit 32 only)
  *   GOSSIP    obj = encoded cluster state
  *   JOIN      obj = the joiner's encoded member record; answered by GOSSIP
  *   PUT       req, key, obj = encoded object to merge; node = intended owner when the
@@ -44,6 +45,8 @@
  *             count (COUNT), obj = SCAN's page: per key varint kind | bytes key
  *   COUNT     req, obj = bitmap of the partitions to count (bit p of byte p / 8)
  *   FLUSH     req: tombstone every live key held here (FLUSHALL); answered once durable
+ *   AUTH      obj = a handshake proof (proto/peer_auth.h: only with a cluster secret,
+ *             after the HELLOs; the node never sees it)
  *
  * Ownership: a decoded dyna_msg_t points into the frame it was decoded from.
  */
@@ -75,6 +78,7 @@ typedef enum {
   DYNA_MSG_SCAN_RESP,
   DYNA_MSG_COUNT,
   DYNA_MSG_FLUSH,
+  DYNA_MSG_AUTH, /* cluster-secret handshake only (proto/peer_auth.h) */
   DYNA_MSG_TYPE_MAX
 } dyna_msg_type_t;
 

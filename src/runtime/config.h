@@ -27,6 +27,7 @@ typedef struct dyna_config {
   size_t njoin;
   char zone[32];
   char cluster_name[64];
+  char cluster_secret_file[512]; /* --cluster-secret-file: "" = peer links without a secret */
   uint64_t request_timeout_ms;
   uint64_t gossip_interval_ms;
   uint64_t background_bytes_per_sec; /* handoff + hints + anti-entropy together */

@@ -64,6 +64,11 @@ const dynad_option_t dynad_options[] = {
   {.name = "cluster-name", .type = DYNA_OPT_STRING, .def = "dyna", .min = 1, .arg = "NAME",
    .help = "nodes of other clusters are refused", .bad = "invalid cluster name '%v'",
    .cfg = CFG(cluster_name)},
+  {.name = "cluster-secret-file", .type = DYNA_OPT_STRING, .def = "", .min = 0, .arg = "FILE",
+   .help = "shared secret of the cluster port (a line each:\n"
+           "current, optional next): peers prove it and\n"
+           "MAC every frame (docs/security.md)",
+   .bad = "invalid file name '%v' for %k", .cfg = CFG(cluster_secret_file)},
   {.name = "request-timeout-ms", .runtime = 1, .type = DYNA_OPT_U64, .min = 1, .max = 600000, .arg = "N",
    .help = "quorum wait before -NOQUORUM",
    .cfg = CFG(request_timeout_ms), .node = NODE(request_timeout_ms)},

@@ -8,6 +8,7 @@
 #include "util/alloc.h"
 #include "proto/wire.h"
 #include "runtime/log.h"
+#include "runtime/peer_auth.h"
 #include "runtime/server_int.h"
 #include "runtime/tls.h"
 #include <arpa/inet.h>
@@ -18,8 +19,10 @@
 
 #define RETRY_MS 500
 #define READ_CHUNK (64u * 1024)
+#define AUTH_DEADLINE_MS 10000 /* with a secret: a link's handshake must end within this */
 
-typedef enum { L_CONNECTING = 1, L_HELLO, L_UP, L_CLOSING } link_state_t;
+/* L_AUTH: with a cluster secret, between the HELLOs and the peer's proof (peer_auth.h). */
+typedef enum { L_CONNECTING = 1, L_HELLO, L_AUTH, L_UP, L_CLOSING } link_state_t;
 
 typedef struct link {
   uv_tcp_t tcp; /* first member: handle->data is the link */
@@ -36,6 +39,10 @@ typedef struct link {
   int dirty;               /* on the peers' flush list */
   struct link *next_dirty;
   char addr[DYNA_ADDR_MAX];
+  char remote[DYNA_ADDR_MAX]; /* the socket's peer address, for refusals in the log */
+  dyna_peer_auth_t *auth;     /* with a cluster secret only (owned), else NULL */
+  dyna_buf_t pend;            /* with a secret: frames queued before the handshake ends */
+  uint64_t opened_ms;         /* with a secret: loop time the link was made */
 } link_t;
 
 struct dyna_peers {
@@ -47,6 +54,8 @@ struct dyna_peers {
   dyna_idmap_t retry_at;  /* id -> earliest next dial (aux, loop ms) */
   dyna_peer_stats_t stats;
   int closed;
+  int secret;             /* --cluster-secret-file given: keys holds its secrets */
+  dyna_auth_keys_t keys;
 };
 
 const dyna_peer_stats_t *dyna_peers_stats(const dyna_peers_t *p) { return &p->stats; }
@@ -61,6 +70,11 @@ static void on_link_closed(uv_handle_t *h) {
   link_t *l = h->data;
   dyna_buf_free(&l->in);
   dyna_wq_free(&l->wq);
+  dyna_buf_free(&l->pend);
+  if (l->auth) {
+    dyna_peer_auth_free(l->auth);
+    dyna_free(l->auth);
+  }
   dyna_free(l);
 }
 
@@ -93,6 +107,19 @@ static void link_close(link_t *l, const char *why) {
 static link_t *link_new(dyna_peers_t *p, int outgoing) {
   link_t *l = dyna_calloc(1, sizeof(*l));
   if (!l) return NULL;
+  if (p->secret) { /* our side of the handshake, with a fresh nonce */
+    uint8_t nonce[DYNA_AUTH_NONCE];
+    l->auth = dyna_calloc(1, sizeof(*l->auth));
+    if (!l->auth || dyna_auth_random(nonce, sizeof(nonce))) {
+      LOG_ERROR("peer link: %s", l->auth ? "no random bytes for a nonce" : "out of memory");
+      dyna_free(l->auth);
+      dyna_free(l);
+      return NULL;
+    }
+    dyna_peer_auth_init(l->auth, &p->keys, outgoing ? DYNA_AUTH_DIALER : DYNA_AUTH_ACCEPTOR,
+                        p->srv->cfg.cluster_name, p->srv->node_id, nonce);
+    l->opened_ms = now_ms(p);
+  }
   l->ps = p;
   l->outgoing = outgoing;
   uv_tcp_init(p->srv->loop, &l->tcp);
@@ -151,6 +178,11 @@ static void send_hello(link_t *l) {
   m.node = s->node_id;
   m.val = (const uint8_t *)addr;
   m.vlen = strlen(addr);
+  if (l->auth) { /* our challenge (queued frames wait in pend until the handshake ends) */
+    m.flags |= DYNA_HELLO_AUTH;
+    m.obj = l->outgoing ? l->auth->parties.dialer_nonce : l->auth->parties.acceptor_nonce;
+    m.objlen = DYNA_AUTH_NONCE;
+  }
   /* HELLO goes first, ahead of anything queued while connecting. */
   dyna_buf_t hello = DYNA_BUF_INIT;
   dyna_wire_encode(&m, &hello);
@@ -176,12 +208,15 @@ static void on_link_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init((char *)l->in.data + l->in.len, (unsigned)(l->in.cap - l->in.len));
 }
 
-/* Checks a HELLO; returns NULL when acceptable, else the reason. */
-static const char *check_hello(link_t *l, const dyna_msg_t *m) {
+/* Checks a HELLO; returns NULL when acceptable, else the reason. With a secret, *nonce
+ * points at the peer's challenge. */
+static const char *check_hello(link_t *l, const dyna_msg_t *m, const uint8_t **nonce) {
   dyna_server_t *s = l->ps->srv;
   if (m->type != DYNA_MSG_HELLO) return "first frame is not HELLO";
-  if (m->flags != DYNA_WIRE_MAGIC) return "bad magic";
+  if ((m->flags & ~DYNA_HELLO_AUTH) != DYNA_WIRE_MAGIC) return "bad magic";
   if (m->w != DYNA_WIRE_VERSION) return "unsupported protocol version";
+  const char *why = dyna_auth_check_hello(m, l->auth != NULL, nonce);
+  if (why) return why;
   if (m->klen != strlen(s->cfg.cluster_name) || memcmp(m->key, s->cfg.cluster_name, m->klen))
     return "node of another cluster (cluster-name differs)";
   if (!m->node || m->node == s->node_id) return "bad node id";
@@ -198,10 +233,48 @@ static const char *check_hello(link_t *l, const dyna_msg_t *m) {
   return NULL;
 }
 
+/* Refuses a link for a reason of the cluster secret's: a warning with the socket's address. */
+static void auth_refuse(link_t *l, const char *why) {
+  l->ps->stats.refused++;
+  LOG_WARN("peer link from %s (%s) refused: %s", l->remote[0] ? l->remote : "?", l->addr, why);
+  link_close(l, NULL);
+}
+
+/* Queues our AUTH proof to go next. */
+static void send_proof(link_t *l) {
+  uint8_t proof[DYNA_AUTH_PROOF];
+  dyna_peer_auth_prove(l->auth, proof);
+  dyna_auth_encode_proof(proof, &l->wq.out);
+}
+
+/* Appends frame and its tag to the link's output. Returns 0, or -1 (nothing appended). */
+static int put_sealed(link_t *l, const uint8_t *frame, size_t len) {
+  uint8_t tag[DYNA_AUTH_TAG];
+  if (dyna_buf_reserve(&l->wq.out, len + DYNA_AUTH_TAG) || dyna_peer_auth_seal(l->auth, frame, len, tag)) return -1;
+  dyna_buf_put(&l->wq.out, frame, len);
+  dyna_buf_put(&l->wq.out, tag, sizeof(tag));
+  return 0;
+}
+
+/* With a secret, once the handshake is done: the frames queued meanwhile, each sealed. */
+static int seal_pending(link_t *l) {
+  size_t off = 0, flen;
+  while (off < l->pend.len && dyna_wire_frame(l->pend.data + off, l->pend.len - off, SIZE_MAX, &flen) == 0) {
+    if (put_sealed(l, l->pend.data + off, flen)) return -1;
+    off += flen;
+  }
+  dyna_buf_free(&l->pend);
+  return 0;
+}
+
 static void link_up(link_t *l, uint64_t id) {
   dyna_peers_t *p = l->ps;
   l->id = id;
   l->state = L_UP;
+  if (l->auth && seal_pending(l)) {
+    link_close(l, "out of memory sealing queued frames");
+    return;
+  }
   if (!l->outgoing) return;
   dyna_idmap_entry_t *e = dyna_idmap_get(&p->out_by_id, id);
   if (!e) dyna_idmap_put(&p->out_by_id, id, l, 0);
@@ -220,8 +293,14 @@ static int handle_frame(link_t *l, const uint8_t *frame, size_t len, dyna_time_t
   p->stats.frames_in++;
   if (l->state == L_HELLO) {
     dyna_msg_t m;
-    const char *why = dyna_wire_decode(frame, len, &m) ? "malformed HELLO" : check_hello(l, &m);
+    const uint8_t *nonce = NULL;
+    const char *why = dyna_wire_decode(frame, len, &m) ? "malformed HELLO" : check_hello(l, &m, &nonce);
+    if (!why && l->auth) why = dyna_peer_auth_peer(l->auth, m.node, nonce);
     if (why) {
+      if (l->auth) {
+        auth_refuse(l, why);
+        return -1;
+      }
       p->stats.refused++;
       link_close(l, why);
       return -1;
@@ -230,11 +309,31 @@ static int handle_frame(link_t *l, const uint8_t *frame, size_t len, dyna_time_t
       memcpy(l->addr, m.val, m.vlen);
       l->addr[m.vlen] = 0;
     }
+    if (l->auth) { /* the dialer proves first; the acceptor answers its proof */
+      if (l->outgoing) send_proof(l);
+      else send_hello(l);
+      l->state = L_AUTH;
+      link_flush(l);
+      return 0;
+    }
     if (!l->outgoing) {
       send_hello(l);
       link_flush(l);
     }
     link_up(l, m.node);
+    return 0;
+  }
+  if (l->state == L_AUTH) {
+    const uint8_t *proof;
+    const char *why = dyna_auth_decode_proof(frame, len, &proof) ? "malformed AUTH (want the peer's proof)"
+                                                                : dyna_peer_auth_verify(l->auth, proof, DYNA_AUTH_PROOF);
+    if (why) {
+      auth_refuse(l, why);
+      return -1;
+    }
+    if (!l->outgoing) send_proof(l);
+    link_up(l, l->outgoing ? l->auth->parties.acceptor_id : l->auth->parties.dialer_id);
+    if (!l->outgoing && l->state == L_UP) link_flush(l);
     return 0;
   }
   if (l->outgoing) return 0; /* we only send on our own links; ignore stray frames */
@@ -279,14 +378,21 @@ static void on_link_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   dyna_time_t now = node_time(l->ps);
   for (;;) {
     size_t flen;
-    int rc = dyna_wire_frame(l->in.data + off, l->in.len - off, DYNA_WIRE_MAX_FRAME, &flen);
+    /* With a secret, once up, every frame is followed by its tag (proto/peer_auth.h). */
+    int tagged = l->auth && l->state == L_UP;
+    int rc = tagged ? dyna_auth_frame(l->in.data + off, l->in.len - off, DYNA_WIRE_MAX_FRAME, &flen)
+                    : dyna_wire_frame(l->in.data + off, l->in.len - off, DYNA_WIRE_MAX_FRAME, &flen);
     if (rc == DYNA_EAGAIN) break;
     if (rc) {
       link_close(l, "frame too large or not a Dyna peer");
       return;
     }
+    if (tagged && dyna_peer_auth_open(l->auth, l->in.data + off, flen, l->in.data + off + flen)) {
+      auth_refuse(l, "bad frame MAC (forged, altered, replayed or out of order)");
+      return;
+    }
     if (handle_frame(l, l->in.data + off, flen, now)) return;
-    off += flen;
+    off += flen + (tagged ? DYNA_AUTH_TAG : 0);
     if (l->state == L_CLOSING) return;
   }
   dyna_buf_consume(&l->in, off);
@@ -304,6 +410,7 @@ static void on_connect(uv_connect_t *req, int status) {
   }
   l->ps->stats.connects++;
   l->state = L_HELLO;
+  snprintf(l->remote, sizeof(l->remote), "%s", l->addr);
   uv_tcp_nodelay(&l->tcp, 1);
   dyna_tls_ctx_t *tls = l->ps->srv->tls_peers_out;
   if (tls) { /* the acceptor's certificate must name the IP we dialled */
@@ -366,22 +473,25 @@ static link_t *dial(dyna_peers_t *p, uint64_t id, const char *addr) {
   return l;
 }
 
-/* An incoming link's address until its HELLO names it: "incoming from IP:PORT". */
-static void peer_name(link_t *l) {
+/* An incoming link's peer address: l->remote "IP:PORT" (for refusals in the log) and
+ * l->addr "incoming from IP:PORT" until its HELLO names it. */
+static void remote_name(link_t *l) {
   struct sockaddr_storage ss;
   int len = sizeof(ss);
-  char ip[64] = "?";
+  char host[64] = "?";
   int port = 0;
   memset(&ss, 0, sizeof(ss));
-  uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&ss, &len);
-  if (ss.ss_family == AF_INET) {
-    uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-    port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-    port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  if (uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else if (ss.ss_family == AF_INET) {
+      uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
   }
-  snprintf(l->addr, sizeof(l->addr), "incoming from %s:%d", ip, port);
+  snprintf(l->remote, sizeof(l->remote), "%s:%d", host, port);
+  snprintf(l->addr, sizeof(l->addr), "incoming from %s", l->remote);
 }
 
 static void on_peer_connection(uv_stream_t *ls, int status) {
@@ -394,7 +504,7 @@ static void on_peer_connection(uv_stream_t *ls, int status) {
     return;
   }
   l->state = L_HELLO;
-  peer_name(l);
+  remote_name(l);
   dyna_tls_ctx_t *tls = p->srv->tls_peers_in;
   if (tls && !(l->wq.tls = dyna_tls_new(tls, NULL))) {
     link_close(l, "TLS: out of memory");
@@ -412,6 +522,14 @@ int dyna_peers_open(dyna_server_t *s, dyna_peers_t **out, char *err, size_t errl
   p->srv = s;
   dyna_idmap_init(&p->out_by_id);
   dyna_idmap_init(&p->retry_at);
+  if (s->cfg.cluster_secret_file[0]) {
+    if (dyna_auth_keys_load(s->cfg.cluster_secret_file, &p->keys, err, errlen)) {
+      dyna_peers_free(p);
+      return -1;
+    }
+    p->secret = 1;
+    LOG_INFO("cluster port authenticated by a shared secret (%zu in %s)", p->keys.n, s->cfg.cluster_secret_file);
+  }
   char addr[DYNA_ADDR_MAX + 8];
   snprintf(addr, sizeof(addr), "%s:%d", s->cfg.cluster_host, s->cfg.cluster_port);
   struct sockaddr_storage ss;
@@ -458,6 +576,7 @@ void dyna_peers_free(dyna_peers_t *p) {
   if (!p) return;
   dyna_idmap_free(&p->out_by_id);
   dyna_idmap_free(&p->retry_at);
+  dyna_auth_keys_wipe(&p->keys);
   dyna_free(p);
 }
 
@@ -472,6 +591,16 @@ static const char *member_addr(const dyna_peers_t *p, uint64_t id) {
   return m && m->status != DYNA_MEMBER_REMOVED && m->addr[0] ? m->addr : NULL;
 }
 
+/* With a secret: the frame sealed into the output once the handshake is done, until then
+ * as it is into pend. Returns 0, or -1 when nothing could be queued. */
+static int queue_with_secret(link_t *l, const dyna_buf_t *frame) {
+  if (l->state == L_UP) return put_sealed(l, frame->data, frame->len);
+  dyna_buf_put(&l->pend, frame->data, frame->len);
+  int bad = l->pend.oom ? -1 : 0;
+  l->pend.oom = 0;
+  return bad;
+}
+
 void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame) {
   dyna_idmap_entry_t *e = p->closed ? NULL : dyna_idmap_get(&p->out_by_id, to);
   link_t *l = e ? e->ptr : NULL;
@@ -479,17 +608,22 @@ void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame) {
     const char *addr = member_addr(p, to);
     if (addr) l = dial(p, to, addr);
   }
-  if (!l || dyna_wq_pending(&l->wq) + frame->len > p->srv->cfg.max_peer_output_bytes) {
+  if (!l || dyna_wq_pending(&l->wq) + l->pend.len + frame->len > p->srv->cfg.max_peer_output_bytes) {
     p->stats.dropped++;
     dyna_buf_free(frame);
     return;
   }
   /* Copied into the link's output, whose allocation is reused turn after turn. A put
    * that cannot allocate writes nothing, so the stream stays whole. */
-  dyna_buf_put(&l->wq.out, frame->data, frame->len);
-  dyna_buf_free(frame);
-  if (l->wq.out.oom) {
+  int bad = 0;
+  if (l->auth) bad = queue_with_secret(l, frame);
+  else {
+    dyna_buf_put(&l->wq.out, frame->data, frame->len);
+    bad = l->wq.out.oom;
     l->wq.out.oom = 0;
+  }
+  dyna_buf_free(frame);
+  if (bad) {
     p->stats.dropped++;
     return;
   }
@@ -512,6 +646,14 @@ void dyna_peers_tick(dyna_peers_t *p) {
   if (p->closed) return;
   const dyna_cluster_t *cl = dyna_node_cluster(p->srv->node);
   uint64_t now = now_ms(p);
+  if (p->secret) { /* a connection that does not prove the secret in time goes */
+    link_t *next;
+    for (link_t *l = p->links; l; l = next) {
+      next = l->next;
+      if (l->state != L_UP && l->state != L_CLOSING && now - l->opened_ms > AUTH_DEADLINE_MS)
+        auth_refuse(l, "no handshake within 10 s");
+    }
+  }
   for (size_t i = 0; i < cl->n; i++) {
     const dyna_member_t *m = &cl->m[i];
     if (m->id == p->srv->node_id || m->status == DYNA_MEMBER_REMOVED || !m->addr[0]) continue;

@@ -10,6 +10,12 @@
  *                                          ◀─ HELLO (so the dialer learns the id)
  *   frames ─────────────────────────────────▶ dyna_node_on_message(from = id)
  *
+ * With --cluster-secret-file each HELLO also carries a nonce, an AUTH proof goes each way
+ * after them (the dialer's first), and every later frame is followed by its tag; frames
+ * queued meanwhile wait in the link's pend buffer (runtime/peer_auth.h,
+ * proto/peer_auth.h). A failed proof or tag, or no handshake within 10 s, closes the link
+ * with a warning naming the socket's peer address.
+ *
  * A link whose HELLO checks out marks the peer reachable for the node; a failed or
  * closed link marks it unreachable and is redialled with backoff. Messages queued to a
  * peer beyond max-peer-output-bytes are dropped (counted): a slow peer cannot make this
