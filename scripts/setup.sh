@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(cmake ninja-build pkgconf gcc clang libclang-rt-14-dev
       libuv1-dev liblmdb-dev libxxhash-dev libcmocka-dev libinih-dev libjemalloc-dev
-      libhiredis-dev redis-tools redis-server python3 python3-redis nftables iproute2)
+      libhiredis-dev redis-tools redis-server python3 python3-redis nftables iproute2
+      libmicrohttpd-dev prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

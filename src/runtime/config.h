@@ -23,6 +23,8 @@ typedef struct dyna_config {
   char join[DYNA_JOIN_SEEDS_MAX][64];
   size_t njoin;
   char zone[32];
+  char http_host[48];       /* --http: metrics and admin API (runtime/http.h); "" = off */
+  int http_port;
   char cluster_name[64];
   uint64_t request_timeout_ms;
   uint64_t gossip_interval_ms;

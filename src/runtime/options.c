@@ -59,6 +59,11 @@ const dynad_option_t dynad_options[] = {
   {.name = "cluster-name", .type = DYNA_OPT_STRING, .def = "dyna", .min = 1, .arg = "NAME",
    .help = "nodes of other clusters are refused", .bad = "invalid cluster name '%v'",
    .cfg = CFG(cluster_name)},
+  {.name = "http", .type = DYNA_OPT_ADDR, .def = "", .arg = "HOST:PORT",
+   .help = "HTTP port: /metrics and the JSON admin API\n"
+           "(docs/http.md; no authentication: a trusted network only)",
+   .def_help = "off", .bad = "invalid address '%v' for %k (want HOST:PORT)",
+   .cfg = CFG(http_host), .port_off = offsetof(dyna_config_t, http_port)},
   {.name = "request-timeout-ms", .runtime = 1, .type = DYNA_OPT_U64, .min = 1, .max = 600000, .arg = "N",
    .help = "quorum wait before -NOQUORUM",
    .cfg = CFG(request_timeout_ms), .node = NODE(request_timeout_ms)},

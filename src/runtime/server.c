@@ -5,6 +5,7 @@
 #include "util/err.h"
 #include "util/alloc.h"
 #include "runtime/datadir.h"
+#include "runtime/http.h"
 #include "runtime/log.h"
 #include <errno.h>
 #include <stdio.h>
@@ -38,9 +39,13 @@ static void on_connection(uv_stream_t *ls, int status) {
 
 void dyna_server_route_reply(dyna_server_t *s, dyna_node_reply_t *r) {
   dyna_idmap_entry_t e;
-  if (!dyna_idmap_take(&s->pend, r->req_id, &e)) return; /* its connection is gone */
+  if (!dyna_idmap_take(&s->pend, r->req_id, &e)) { /* an HTTP request's, or its connection is gone */
+    dyna_http_route_reply(s->http, r);
+    return;
+  }
   slot_t *slot = e.ptr;
   conn_t *c = slot->conn;
+  if (r->op < DYNA_STAT_OPS) dyna_hist_observe(&s->stats.req_hist[r->op], (uv_hrtime() - slot->submit_ns) / 1000);
   dyna_cmd_complete(s, c, slot, (uint32_t)e.aux, r);
   dyna_conn_flush_slots(s, c);
 }
@@ -118,6 +123,7 @@ void dyna_server_stop(dyna_server_t *s) {
   s->stopping = 1;
   LOG_INFO("shutting down");
   uv_close((uv_handle_t *)&s->listener, NULL);
+  dyna_http_close(s->http);
   uv_close((uv_handle_t *)&s->timer, NULL);
   uv_close((uv_handle_t *)&s->tick, NULL);
   uv_close((uv_handle_t *)&s->idle, NULL);
@@ -171,6 +177,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
     goto fail;
   }
 
+  if (dyna_http_open(s, &s->http, err, errlen)) goto fail;
   struct sockaddr_storage addr;
   int rc = uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&addr);
   if (rc) rc = uv_ip6_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in6 *)&addr);
@@ -218,6 +225,7 @@ fail:
   if (s->peers) {
     dyna_peers_close(s->peers);
     dyna_commit_close(s);
+    dyna_http_close(s->http);
     uv_run(loop, UV_RUN_NOWAIT);
   }
   dyna_server_free(s);
@@ -231,6 +239,7 @@ int dyna_server_run(dyna_server_t *s) {
 
 void dyna_server_free(dyna_server_t *s) {
   if (!s) return;
+  dyna_http_free(s->http);
   dyna_peers_free(s->peers);
   dyna_commit_free(s);
   if (s->node && s->stopping) dyna_node_shutdown(s->node); /* clean: the next start keeps the actors */
