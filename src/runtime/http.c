@@ -359,6 +359,7 @@ int dyna_http_open(dyna_server_t *s, dyna_http_t **out, char *err, size_t errlen
                           MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, h,
                           MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
                           MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                          MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
                           MHD_OPTION_END);
   if (!h->d) {
     snprintf(err, errlen, "cannot listen on %s:%d for HTTP: %s", cfg->http_host, cfg->http_port,
