@@ -115,6 +115,7 @@ int dyna_http_param(http_req_t *q, const char *name, char *out, size_t cap) {
   const char *raw = MHD_lookup_connection_value(q->mc, MHD_GET_ARGUMENT_KIND, name);
   if (raw) return param_value(raw, strlen(raw), out, cap);
   /* the form body: name=value&name=value, percent-encoded */
+  if (!q->body.len) return 0;
   const char *p = (const char *)q->body.data, *end = p + q->body.len;
   size_t nlen = strlen(name);
   while (p && p < end) {
@@ -395,6 +396,9 @@ void dyna_http_close(dyna_http_t *h) {
     dyna_http_error(q, 503, "shutting down");
     finish(q);
   }
+  /* Best effort: let the resumed connections send their 503 before MHD closes them all
+   * (a few non-blocking rounds; a client that does not read gets the close). */
+  for (int i = 0; i < 3; i++) MHD_run(h->d);
   if (h->handles) {
     uv_poll_stop(&h->poll);
     uv_close((uv_handle_t *)&h->poll, NULL);

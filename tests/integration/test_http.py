@@ -15,9 +15,11 @@
 import base64
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -266,6 +268,35 @@ def t_json(h):
     h.eq("an absent key: no sibling, empty context (as DYNA.GET)", (status, doc["siblings"], doc["context"]), (200, [], ""))
 
 
+def t_pending(h):
+    """A /keys read that waits for its quorum waits suspended: the node answers other
+    HTTP requests meanwhile, and the read ends in a 503 when no quorum comes."""
+    n1, n2, n3 = (S["nodes"][nm] for nm in ("n1", "n2", "n3"))
+    h.eq("CONFIG SET request-timeout-ms 8000 on n1", n1.client().call("CONFIG", "SET", "request-timeout-ms", "8000"), "OK")
+    os.kill(n2.proc.pid, signal.SIGSTOP)
+    os.kill(n3.proc.pid, signal.SIGSTOP)
+    try:
+        got = {}
+        gets0 = sample(metrics("n1"), 'dyna_coordinated_requests_total{op="get"}')
+        t = threading.Thread(target=lambda: got.update(r=http("n1", "GET", "/keys/pending%3A1", timeout=30)))
+        t.start()
+        wait_until(lambda: sample(metrics("n1"), 'dyna_coordinated_requests_total{op="get"}') > gets0, 5, 0.02,
+                   "n1 to take the read")
+        status, st = get_json("n1", "/status")
+        h.eq("/status answers while the read waits", status, 200)
+        h.check("... the read is still waiting then", t.is_alive())
+        t.join(30)
+        status, headers, body = got["r"]
+        h.eq("the read without a quorum: 503", status, 503)
+        h.check("... saying so", "error" in json.loads(body), short(body))
+    finally:
+        os.kill(n2.proc.pid, signal.SIGCONT)
+        os.kill(n3.proc.pid, signal.SIGCONT)
+        n1.client().call("CONFIG", "SET", "request-timeout-ms", "1000")
+    wait_until(lambda: all(m["reachability"] != "unreachable" for m in members_seen("n1").values()), 30, 0.1,
+               "n2 and n3 to be reachable again")
+
+
 def t_admin(h):
     status, headers, body = http("n1", "POST", "/admin/repair", b"")
     h.eq("POST /admin/repair", (status, json.loads(body)), (200, {"ok": True}))
@@ -368,6 +399,7 @@ if __name__ == "__main__":
         ("counters move with requests", t_counters_move),
         ("a real prometheus scrapes the cluster", t_prometheus),
         ("JSON: /status, /ring, /keys", t_json),
+        ("a read that waits does not block the port", t_pending),
         ("admin: repair, join, leave", t_admin),
         ("bad requests get 4xx", t_bad_requests),
         ("off by default; a bad --http refused", t_off_by_default),
