@@ -49,6 +49,7 @@ typedef struct dyna_config {
   size_t max_request_bytes;     /* largest single request buffered */
   size_t max_output_bytes;      /* stop reading a client whose unsent replies exceed this */
   dyna_log_level_t log_level;
+  dyna_log_format_t log_format; /* --log-format text|json */
   char config_file[512];    /* --config FILE, "" when none (CONFIG REWRITE says so) */
 } dyna_config_t;
 

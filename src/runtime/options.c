@@ -29,6 +29,7 @@ static const char *sync_name(int v) {
   return v >= DYNA_SYNC_ALWAYS && v <= DYNA_SYNC_NONE ? dyna_sync_name((dyna_sync_t)v) : NULL;
 }
 static const char *log_name(int v) { return dyna_log_level_name(v); }
+static const char *log_format_name(int v) { return dyna_log_format_name(v); }
 static void cluster_given(dyna_config_t *c) { c->cluster_port_given = 1; }
 
 /* clang-format off */
@@ -142,6 +143,10 @@ const dynad_option_t dynad_options[] = {
    .cfg = CFG(max_output_bytes)},
   {.name = "log-level", .runtime = 1, .type = DYNA_OPT_ENUM, .def = "info", .enum_name = log_name,
    .help = "least level logged", .bad = "invalid log-level '%v'", .cfg = CFG(log_level)},
+  {.name = "log-format", .type = DYNA_OPT_ENUM, .def = "text", .enum_name = log_format_name,
+   .help = "log lines as text (time LEVEL node message)\n"
+           "or json (one object per line: time, level, node, msg)",
+   .bad = "invalid log-format '%v' (want text or json)", .cfg = CFG(log_format)},
 };
 /* clang-format on */
 const size_t dyna_noptions = sizeof(dynad_options) / sizeof(dynad_options[0]);
