@@ -6,6 +6,7 @@
 #include "util/alloc.h"
 #include "runtime/datadir.h"
 #include "runtime/http.h"
+#include "runtime/events.h"
 #include "runtime/log.h"
 #include <errno.h>
 #include <stdio.h>
@@ -96,6 +97,7 @@ static void on_tick(uv_timer_t *t) {
   dyna_stats_tick(s);
   dyna_node_tick(s->node, dyna_server_time(s));
   if (s->peers) dyna_peers_tick(s->peers);
+  dyna_events_tick(s);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -240,6 +242,7 @@ int dyna_server_run(dyna_server_t *s) {
 void dyna_server_free(dyna_server_t *s) {
   if (!s) return;
   dyna_http_free(s->http);
+  dyna_events_free(s);
   dyna_peers_free(s->peers);
   dyna_commit_free(s);
   if (s->node && s->stopping) dyna_node_shutdown(s->node); /* clean: the next start keeps the actors */

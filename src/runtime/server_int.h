@@ -51,6 +51,7 @@ struct dyna_server {
   uv_timer_t tick;      /* node and peer timers */
   struct dyna_peers *peers; /* owned */
   struct dyna_http *http;   /* the HTTP port (runtime/http.h), owned; NULL without --http */
+  struct dyna_events *events; /* what the event log lines compare with (events.c), owned */
   dyna_commit_t *commit;    /* group commit state (group_commit.c), owned */
   uv_signal_t sigterm, sigint;
   dyna_store_t *store;  /* owned */

@@ -2,7 +2,10 @@
 """dynad's log lines (--log-format text|json; docs/architecture.md, Options): one line per
 event with its time, level and node. In json each line is one JSON object {time, level,
 node, msg} that parses, whatever the node's name or the message hold (quotes,
-backslashes); a start that fails says why in the same format; a bad format is refused."""
+backslashes); a start that fails says why in the same format; a bad format is refused.
+Events come with their figures: a member joining, leaving and removed, the ring's new
+version and this node's share, a member unreachable, the keys and bytes a handoff moved.
+Cluster nodes on 127.0.21.5-6."""
 import json
 import os
 import re
@@ -10,7 +13,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import Harness, short, start_node  # noqa: E402
+from dynalib import Harness, short, start_cluster_node, start_node, wait_until  # noqa: E402
 
 H = Harness("log")
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -64,6 +67,41 @@ def t_json_start_failure(h):
         taken.close()
 
 
+def msgs_of(node):
+    return [json.loads(ln)["msg"] for ln in lines_of(node)]
+
+
+def logged(node, pred):
+    return [m for m in msgs_of(node) if pred(m)]
+
+
+def t_events(h):
+    args = ("--log-format", "json", "--gossip-interval-ms", 200)
+    e1 = start_cluster_node("e1", H.path("e1"), "127.0.21.5", extra_args=args)
+    e2 = start_cluster_node("e2", H.path("e2"), "127.0.21.6", join=e1.cluster_addr, extra_args=args)
+    wait_until(lambda: logged(e1, lambda m: m.startswith("member e2 ") and "joined: valid" in m), 30, 0.1,
+               "e1 to log e2 joining")
+    h.check("e1 logs e2 joining", True)
+    ring = wait_until(lambda: logged(e1, lambda m: m.startswith("ring version ")), 30, 0.1, "e1 to log the new ring")
+    h.check("... and the ring's new version with its share", "this node owns 128 of 256 partitions (was 256)" in ring[-1],
+            short(ring))
+    c = e2.client()
+    for i in range(300):
+        c.call("SET", "ev:%d" % i, "x" * 100)
+    h.eq("DYNA.ADMIN LEAVE on e2", c.call("DYNA.ADMIN", "LEAVE"), "OK")
+    wait_until(lambda: logged(e1, lambda m: m.startswith("member e2 ") and "valid -> leaving" in m), 30, 0.1,
+               "e1 to log e2 leaving")
+    h.check("e1 logs e2 leaving", True)
+    ho = wait_until(lambda: logged(e2, lambda m: m.startswith("background in the last") and "handoff" in m), 40, 0.2,
+                    "e2 to log its handoff")
+    h.check("e2 logs its handoff with keys and bytes", "keys (" in ho[0] and "sent" in ho[0], short(ho))
+    wait_until(lambda: logged(e1, lambda m: m.startswith("member e2 ") and "-> removed" in m), 60, 0.2,
+               "e1 to log e2 removed")
+    h.check("e1 logs e2 removed", True)
+    e2.stop()
+    e1.stop()
+
+
 def t_text(h):
     n = start_node("t1", H.path("t1"))
     n.stop()
@@ -83,6 +121,7 @@ if __name__ == "__main__":
     H.run([
         ("json lines", t_json),
         ("json: a failed start", t_json_start_failure),
+        ("events with their figures", t_events),
         ("text lines", t_text),
         ("a bad format", t_bad_format),
     ])
