@@ -312,9 +312,14 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 
 /* ---------- the loop ---------- */
 
-/* Runs MHD over whatever is ready, then arms the timer for its next deadline. */
+/* Runs MHD over whatever is ready, then arms the timer for its next deadline. Twice: the
+ * connections closed in the first run are cleaned up only at the start of the next, and
+ * only then, when the connection limit was reached, does MHD watch its listening socket
+ * again; with no event to come, a connection waiting in the backlog would wait for the
+ * next idle timeout. */
 static void drive(dyna_http_t *h) {
   if (!h->d) return;
+  MHD_run(h->d);
   MHD_run(h->d);
   MHD_UNSIGNED_LONG_LONG ms = 0;
   int has_timeout = MHD_get_timeout(h->d, &ms) == MHD_YES;

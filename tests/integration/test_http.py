@@ -376,6 +376,30 @@ def t_bad_requests(h):
             short(log[-500:], 600))
 
 
+def t_conn_limit(h):
+    """64 connections at most: the next waits (in the listen backlog) until one closes, and
+    is then served, without waiting for an idle timeout."""
+    host, port = S["http"]["n3"].rsplit(":", 1)
+    idle = [socket.create_connection((host, int(port)), timeout=10) for _ in range(64)]
+    try:
+        waiting = socket.create_connection((host, int(port)), timeout=10)
+        waiting.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+        h.eq("RESP is served while the HTTP port is full", S["nodes"]["n3"].client().call("PING"), "PONG")
+        for s in idle[:5]:
+            s.close()
+        try:
+            got = waiting.recv(64)
+        except socket.timeout:
+            got = b"(nothing in 10 s)"
+        h.check("once some close, the waiting connection is served", got.startswith(b"HTTP/1.1 200"), short(got))
+        waiting.close()
+    finally:
+        for s in idle[5:]:
+            s.close()
+    status, st = get_json("n3", "/status")
+    h.eq("and new ones are", status, 200)
+
+
 def t_off_by_default(h):
     n = start_node("plain", H.path("plain"))
     h.check("without --http the log says nothing of HTTP", "HTTP" not in n.log_text())
@@ -402,6 +426,7 @@ if __name__ == "__main__":
         ("a read that waits does not block the port", t_pending),
         ("admin: repair, join, leave", t_admin),
         ("bad requests get 4xx", t_bad_requests),
+        ("the connection limit", t_conn_limit),
         ("off by default; a bad --http refused", t_off_by_default),
         ("clean stop", t_stop),
     ])
