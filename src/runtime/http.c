@@ -323,8 +323,13 @@ static void drive(dyna_http_t *h) {
   MHD_run(h->d);
   MHD_UNSIGNED_LONG_LONG ms = 0;
   int has_timeout = MHD_get_timeout(h->d, &ms) == MHD_YES;
-  uint64_t wait = ms > 60000 ? 60000 : (uint64_t)ms;
-  if (has_timeout) uv_timer_start(&h->timer, on_timer, wait, 0);
+  /* While connections are open, MHD runs at least every DYNA_HTTP_POLL_MS too: a safety
+   * net, so that anything MHD leaves for a later run without an event to wake us (as
+   * above) waits that long at most. */
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+  uint64_t wait = has_timeout ? (uint64_t)ms : UINT64_MAX;
+  if (di && di->num_connections && wait > DYNA_HTTP_POLL_MS) wait = DYNA_HTTP_POLL_MS;
+  if (wait != UINT64_MAX) uv_timer_start(&h->timer, on_timer, wait, 0);
   else uv_timer_stop(&h->timer);
   dyna_server_flush(h->s); /* node requests made by handlers: frames to peers */
 }

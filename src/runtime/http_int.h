@@ -13,6 +13,7 @@
                                            64 KiB key percent-encoded fits); beyond: 414/431 */
 #define DYNA_HTTP_MAX_BODY 4096         /* a POST's form body; beyond: 413 */
 #define DYNA_HTTP_TIMEOUT_S 30          /* an idle or stalled connection is closed */
+#define DYNA_HTTP_POLL_MS 250           /* MHD runs at least this often while connections are open */
 
 typedef enum {
   HTTP_NEW = 0, /* headers in; the body (POST) may be coming */
