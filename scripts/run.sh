@@ -2,7 +2,8 @@
 # run.sh: `make run`: a local 3-node cluster (N=3, R=2, W=2) on 127.0.0.1, client ports
 # 7001-7003, cluster ports 17001-17003, data under ./var/n1..n3. Node 2 joins node 1, node 3
 # nodes 1 and 2 (either seed lets it in; on later runs they are members already). FLUSHALL
-# is allowed (--enable-flush-command). Ctrl-C stops every node.
+# is allowed (--enable-flush-command). Each node's HTTP port (metrics, JSON admin API,
+# docs/http.md) is 8001-8003. Ctrl-C stops every node.
 #
 # SECURE=1 (make run SECURE=1): the same cluster with TLS on both ports. scripts/tls-certs.sh
 # makes a throw-away CA and certificates under var/tls (kept for later runs); the nodes
@@ -34,7 +35,7 @@ for i in 1 2 3; do
   # --enable-flush-command: a local cluster to try clients on (their test suites start
   # with FLUSHALL); production nodes leave it off (docs/architecture.md, Listing keys).
   bin/dynad --name "n$i" --data "var/n$i" "${tls[@]}" --cluster "127.0.0.1:1700$i" \
-    --enable-flush-command "${join[@]}" 2>>"var/n$i.log" &
+    --http "127.0.0.1:800$i" --enable-flush-command "${join[@]}" 2>>"var/n$i.log" &
   pids+=($!)
   sleep 0.2
 done
@@ -43,6 +44,7 @@ if [ "$secure" = 0 ]; then
   echo "Dyna: 3-node cluster running (N=3, R=2, W=2); logs in var/n1.log .. var/n3.log"
   echo "  redis-cli -p 7001 set greeting hello      redis-cli -p 7002 get greeting"
   echo "  bin/dyna -p 7003 get greeting             bin/dyna -p 7001 status"
+  echo "  curl -s 127.0.0.1:8001/metrics            curl -s 127.0.0.1:8001/status   (docs/http.md)"
   echo "Press Ctrl-C to stop every node."
   bin/dyna -p 7001 status || true
 else

@@ -93,5 +93,7 @@ void dyna_hints_tick(dyna_node_t *n) {
     dyna_xfer_clear(&h->x);
     return;
   }
-  dyna_budget_take(n, dyna_xfer_send(n, &h->x));
+  uint64_t bytes = dyna_xfer_send(n, &h->x);
+  n->stats.hints_bytes += bytes;
+  dyna_budget_take(n, bytes);
 }

@@ -259,6 +259,7 @@ int dyna_budget_ok(dyna_node_t *n) {
 int dyna_budget_take(dyna_node_t *n, uint64_t bytes) {
   int ok = dyna_budget_ok(n);
   n->budget.tokens -= (int64_t)bytes;
+  n->stats.budget_bytes += bytes;
   return ok;
 }
 

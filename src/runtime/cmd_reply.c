@@ -78,6 +78,7 @@ oom:
 void dyna_cmd_submit(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub, dyna_req_t *req) {
   DYNA_ASSERT(sub < slot->nsub, "request %u of a slot of %u", sub, slot->nsub);
   req->id = slot->first_req + sub;
+  slot->submit_ns = uv_hrtime();
   int rc = dyna_idmap_put(&s->pend, req->id, slot, sub);
   if (!rc) {
     rc = dyna_node_request(s->node, req, dyna_server_time(s));

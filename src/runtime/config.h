@@ -26,6 +26,8 @@ typedef struct dyna_config {
   char join[DYNA_JOIN_SEEDS_MAX][64];
   size_t njoin;
   char zone[32];
+  char http_host[48];       /* --http: metrics and admin API (runtime/http.h); "" = off */
+  int http_port;
   char cluster_name[64];
   char cluster_secret_file[512]; /* --cluster-secret-file: "" = peer links without a secret */
   uint64_t request_timeout_ms;
@@ -63,6 +65,7 @@ typedef struct dyna_config {
   /* user lines ("name rule ...", runtime/acl.h), in the order given (config file, --user) */
   char users[DYNA_CONFIG_USERS_MAX][DYNA_CONFIG_USER_LINE_MAX];
   size_t nusers;
+  dyna_log_format_t log_format; /* --log-format text|json */
   char config_file[512];    /* --config FILE, "" when none (CONFIG REWRITE says so) */
 } dyna_config_t;
 

@@ -106,6 +106,7 @@ typedef struct slot {
                           0: none; its reply is counted when it leaves (conn.c) */
   int proto;           /* the connection's protocol when the command arrived: the shape of
                           its reply (a HELLO or RESET pipelined after it does not change it) */
+  uint64_t submit_ns;  /* uv_hrtime() of its last request's submission (/metrics latency) */
 } slot_t;
 
 typedef enum {

@@ -51,7 +51,7 @@ struct dyna_commit {
   dyna_gate_t gate;         /* which answers may leave (core/gate.h) */
   /* Batches handed to the store and not yet durable, oldest first (a ring): the store's
    * ticket of each and the number of its last write. */
-  struct { uint64_t ticket, wseq; } fly[COMMIT_FLY_MAX];
+  struct { uint64_t ticket, wseq, handed_ns; } fly[COMMIT_FLY_MAX];
   size_t fly_head, fly_len;
 };
 
@@ -110,11 +110,13 @@ static void commit_sync(dyna_server_t *s) {
   dyna_gate_t *g = &s->commit->gate;
   uint64_t upto = s->store->writes;
   dyna_gate_handed(g, upto);
+  uint64_t t0 = uv_hrtime();
   int rc = dyna_store_commit(s->store);
   if (rc) {
     commit_failed(s, rc);
     return;
   }
+  dyna_hist_observe(&s->stats.commit_hist, (uv_hrtime() - t0) / 1000);
   count_commit(s, 0);
   dyna_gate_durable(g, upto);
   deliver(s);
@@ -133,6 +135,7 @@ static void pump(dyna_server_t *s) {
     int any = 0;
     while (c->fly_len && durable >= c->fly[c->fly_head].ticket) {
       count_commit(s, 0);
+      dyna_hist_observe(&s->stats.commit_hist, (uv_hrtime() - c->fly[c->fly_head].handed_ns) / 1000);
       dyna_gate_durable(&c->gate, c->fly[c->fly_head].wseq);
       c->fly_head = (c->fly_head + 1) % COMMIT_FLY_MAX;
       c->fly_len--;
@@ -153,6 +156,7 @@ static void pump(dyna_server_t *s) {
     size_t at = (c->fly_head + c->fly_len++) % COMMIT_FLY_MAX;
     c->fly[at].ticket = ticket;
     c->fly[at].wseq = upto;
+    c->fly[at].handed_ns = uv_hrtime();
   } else if (!err && !c->fly_len) { /* nothing written since the last batch: all durable */
     dyna_gate_handed(&c->gate, upto);
     dyna_gate_durable(&c->gate, upto);

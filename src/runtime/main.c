@@ -16,11 +16,13 @@ int main(int argc, char **argv) {
     return 2;
   }
   dyna_log_set(cfg.log_level, cfg.name);
+  dyna_log_set_format(cfg.log_format);
   uv_loop_t loop;
   uv_loop_init(&loop);
   dyna_server_t *s;
   if (dyna_server_open(&cfg, &loop, &s, err, sizeof(err))) {
-    fprintf(stderr, "dynad: %s\n", err);
+    if (cfg.log_format == DYNA_LOG_JSON) LOG_ERROR("%s", err);
+    else fprintf(stderr, "dynad: %s\n", err);
     uv_loop_close(&loop);
     return 1;
   }

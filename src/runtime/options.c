@@ -29,6 +29,7 @@ static const char *sync_name(int v) {
   return v >= DYNA_SYNC_ALWAYS && v <= DYNA_SYNC_NONE ? dyna_sync_name((dyna_sync_t)v) : NULL;
 }
 static const char *log_name(int v) { return dyna_log_level_name(v); }
+static const char *log_format_name(int v) { return dyna_log_format_name(v); }
 static void cluster_given(dyna_config_t *c) { c->cluster_port_given = 1; }
 static const char *tls_auth_name(int v) { /* dyna_tls_peer_t's order */
   static const char *names[] = {"no", "yes", "optional"};
@@ -69,6 +70,11 @@ const dynad_option_t dynad_options[] = {
            "current, optional next): peers prove it and\n"
            "MAC every frame (docs/security.md)",
    .bad = "invalid file name '%v' for %k", .cfg = CFG(cluster_secret_file)},
+  {.name = "http", .type = DYNA_OPT_ADDR, .def = "", .arg = "HOST:PORT",
+   .help = "HTTP port: /metrics and the JSON admin API\n"
+           "(docs/http.md; no authentication: a trusted network only)",
+   .def_help = "off", .bad = "invalid address '%v' for %k (want HOST:PORT)",
+   .cfg = CFG(http_host), .port_off = offsetof(dyna_config_t, http_port)},
   {.name = "request-timeout-ms", .runtime = 1, .type = DYNA_OPT_U64, .min = 1, .max = 600000, .arg = "N",
    .help = "quorum wait before -NOQUORUM",
    .cfg = CFG(request_timeout_ms), .node = NODE(request_timeout_ms)},
@@ -174,6 +180,10 @@ const dynad_option_t dynad_options[] = {
            "failed logins (0: no delay; docs/security.md)", .cfg = CFG(auth_fail_delay_ms)},
   {.name = "auth-fail-delay-max-ms", .runtime = 1, .type = DYNA_OPT_U64, .def = "5000", .min = 0,
    .max = 600000, .arg = "N", .help = "the failed-login delay's cap", .cfg = CFG(auth_fail_delay_max_ms)},
+  {.name = "log-format", .type = DYNA_OPT_ENUM, .def = "text", .enum_name = log_format_name,
+   .help = "log lines as text (time LEVEL node message)\n"
+           "or json (one object per line: time, level, node, msg)",
+   .bad = "invalid log-format '%v' (want text or json)", .cfg = CFG(log_format)},
 };
 /* clang-format on */
 const size_t dyna_noptions = sizeof(dynad_options) / sizeof(dynad_options[0]);

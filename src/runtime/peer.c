@@ -491,7 +491,7 @@ static void remote_name(link_t *l) {
     }
   }
   snprintf(l->remote, sizeof(l->remote), "%s:%d", host, port);
-  snprintf(l->addr, sizeof(l->addr), "incoming from %s", l->remote);
+  snprintf(l->addr, sizeof(l->addr), "incoming from %.40s:%d", host, port);
 }
 
 static void on_peer_connection(uv_stream_t *ls, int status) {

@@ -6,6 +6,8 @@
 #include "util/alloc.h"
 #include "runtime/datadir.h"
 #include "runtime/auth.h"
+#include "runtime/http.h"
+#include "runtime/events.h"
 #include "runtime/log.h"
 #include "runtime/tls.h"
 #include <errno.h>
@@ -40,9 +42,13 @@ static void on_connection(uv_stream_t *ls, int status) {
 
 void dyna_server_route_reply(dyna_server_t *s, dyna_node_reply_t *r) {
   dyna_idmap_entry_t e;
-  if (!dyna_idmap_take(&s->pend, r->req_id, &e)) return; /* its connection is gone */
+  if (!dyna_idmap_take(&s->pend, r->req_id, &e)) { /* an HTTP request's, or its connection is gone */
+    dyna_http_route_reply(s->http, r);
+    return;
+  }
   slot_t *slot = e.ptr;
   conn_t *c = slot->conn;
+  if (r->op < DYNA_STAT_OPS) dyna_hist_observe(&s->stats.req_hist[r->op], (uv_hrtime() - slot->submit_ns) / 1000);
   dyna_cmd_complete(s, c, slot, (uint32_t)e.aux, r);
   dyna_conn_flush_slots(s, c);
 }
@@ -93,6 +99,7 @@ static void on_tick(uv_timer_t *t) {
   dyna_stats_tick(s);
   dyna_node_tick(s->node, dyna_server_time(s));
   if (s->peers) dyna_peers_tick(s->peers);
+  dyna_events_tick(s);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -121,6 +128,7 @@ void dyna_server_stop(dyna_server_t *s) {
   LOG_INFO("shutting down");
   if (s->listening) uv_close((uv_handle_t *)&s->listener, NULL);
   if (s->tls_listening) uv_close((uv_handle_t *)&s->tls_listener, NULL);
+  dyna_http_close(s->http);
   uv_close((uv_handle_t *)&s->timer, NULL);
   uv_close((uv_handle_t *)&s->tick, NULL);
   uv_close((uv_handle_t *)&s->idle, NULL);
@@ -228,6 +236,7 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
     goto fail;
   }
 
+  if (dyna_http_open(s, &s->http, err, errlen)) goto fail;
   if (cfg->listen_port) {
     if (listen_clients(s, &s->listener, cfg->listen_port, err, errlen)) goto fail;
     s->listening = 1;
@@ -279,6 +288,7 @@ fail:
   if (s->peers) {
     dyna_peers_close(s->peers);
     dyna_commit_close(s);
+    dyna_http_close(s->http);
     uv_run(loop, UV_RUN_NOWAIT);
   }
   dyna_server_free(s);
@@ -292,6 +302,8 @@ int dyna_server_run(dyna_server_t *s) {
 
 void dyna_server_free(dyna_server_t *s) {
   if (!s) return;
+  dyna_http_free(s->http);
+  dyna_events_free(s);
   dyna_peers_free(s->peers);
   dyna_commit_free(s);
   if (s->node && s->stopping) dyna_node_shutdown(s->node); /* clean: the next start keeps the actors */

@@ -6,11 +6,13 @@
 #include "runtime/server.h"
 #include "store/store.h"
 #include "runtime/peer.h"
+#include "util/hist.h"
 
 /* INFO commandstats: per command-table row (dyna_cmd_index), and errorstats: per error
  * word ("ERR", "WRONGTYPE"), counted by the dispatcher and the slot queue (cmd_info.c). */
 #define DYNA_CMDSTAT_MAX 384
 #define DYNA_ERRSTAT_MAX 32
+#define DYNA_STAT_OPS (DYNA_OP_BATCH + 1) /* histograms by dyna_op_t */
 typedef struct dyna_cmdstat {
   uint64_t calls, usec, rejected, failed;
 } dyna_cmdstat_t;
@@ -33,6 +35,11 @@ typedef struct dyna_server_stats {
   dyna_cmdstat_t cmd[DYNA_CMDSTAT_MAX];
   dyna_errstat_t err[DYNA_ERRSTAT_MAX];
   size_t nerr;
+  /* /metrics (http_metrics.c): client requests' latency here, from their submission to
+   * the node to their reply (the coordinator's work, or the forward to it), by DYNA_OP_*;
+   * and each commit's, from the batch handed to the store to its being durable. */
+  dyna_hist_t req_hist[DYNA_STAT_OPS];
+  dyna_hist_t commit_hist;
 } dyna_server_stats_t;
 
 typedef struct dyna_commit dyna_commit_t;
@@ -51,6 +58,8 @@ struct dyna_server {
   uv_timer_t timer;     /* stall checks */
   uv_timer_t tick;      /* node and peer timers */
   struct dyna_peers *peers; /* owned */
+  struct dyna_http *http;   /* the HTTP port (runtime/http.h), owned; NULL without --http */
+  struct dyna_events *events; /* what the event log lines compare with (events.c), owned */
   dyna_commit_t *commit;    /* group commit state (group_commit.c), owned */
   uv_signal_t sigterm, sigint;
   dyna_store_t *store;  /* owned */

@@ -1,0 +1,277 @@
+/* http_api.c: the JSON admin API of the HTTP port (docs/http.md): the cluster as this
+ * node sees it (GET /status, GET /ring, made at once from the loop's state), one key's
+ * siblings and context (GET /keys/{key}, a quorum read as DYNA.GET), and the membership
+ * and repair actions of DYNA.ADMIN (POST /admin/repair, /admin/leave, /admin/join), whose
+ * OK, like DYNA.ADMIN's, waits until the cluster state they changed is durable.
+ *
+ * Byte strings (keys, values, names) are written as JSON strings escaped by util/json.h
+ * (bytes that are not UTF-8 become U+FFFD there), and keys and values also as base64
+ * (`key_b64`, `value_b64`): the exact bytes, whatever they are. */
+#include "runtime/http_int.h"
+#include "core/cluster.h"
+#include "core/object.h"
+#include "util/err.h"
+#include "util/json.h"
+#include "util/keyhash.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void hex_id(char *out, size_t cap, uint64_t id) { snprintf(out, cap, "%016" PRIx64, id); }
+
+static void done_json(http_req_t *q) {
+  dyna_buf_put(&q->out, "\n", 1);
+  q->status = 200;
+  q->ctype = DYNA_HTTP_JSON;
+  q->state = HTTP_DONE;
+}
+
+static const char *reach_of(dyna_server_t *s, uint64_t id) {
+  return id == s->node_id ? "self" : dyna_node_is_reachable(s->node, id) ? "reachable" : "unreachable";
+}
+
+/* GET /status: this node, then every member as this node sees it (DYNA.STATUS's fields). */
+void dyna_http_api_status(dyna_server_t *s, http_req_t *q) {
+  const dyna_cluster_t *cl = dyna_node_cluster(s->node);
+  const dyna_node_cfg_t *nc = dyna_node_cfg(s->node);
+  dyna_json_t j;
+  char id[32];
+  dyna_json_init(&j, &q->out);
+  dyna_json_obj_open(&j);
+  dyna_json_key(&j, "node");
+  dyna_json_obj_open(&j);
+  dyna_json_key(&j, "name");
+  dyna_json_str(&j, s->cfg.name);
+  hex_id(id, sizeof(id), s->node_id);
+  dyna_json_key(&j, "id");
+  dyna_json_str(&j, id);
+  dyna_json_key(&j, "cluster_name");
+  dyna_json_str(&j, s->cfg.cluster_name);
+  dyna_json_key(&j, "incarnation");
+  dyna_json_u64(&j, dyna_node_incarnation(s->node));
+  dyna_json_key(&j, "ring_size");
+  dyna_json_u64(&j, cl->ring.size);
+  dyna_json_key(&j, "ring_version");
+  dyna_json_u64(&j, cl->ring_version);
+  dyna_json_key(&j, "n");
+  dyna_json_u64(&j, nc->n);
+  dyna_json_key(&j, "r");
+  dyna_json_u64(&j, nc->r);
+  dyna_json_key(&j, "w");
+  dyna_json_u64(&j, nc->w);
+  dyna_json_obj_close(&j);
+  dyna_json_key(&j, "members");
+  dyna_json_arr_open(&j);
+  for (size_t i = 0; i < cl->n; i++) {
+    const dyna_member_t *m = &cl->m[i];
+    dyna_json_obj_open(&j);
+    dyna_json_key(&j, "name");
+    dyna_json_str(&j, m->name);
+    hex_id(id, sizeof(id), m->id);
+    dyna_json_key(&j, "id");
+    dyna_json_str(&j, id);
+    dyna_json_key(&j, "address");
+    dyna_json_str(&j, m->addr);
+    dyna_json_key(&j, "client_address");
+    dyna_json_str(&j, m->client_addr);
+    dyna_json_key(&j, "status");
+    dyna_json_str(&j, dyna_member_status_name(m->status));
+    dyna_json_key(&j, "zone");
+    dyna_json_str(&j, m->zone);
+    dyna_json_key(&j, "partitions_owned");
+    dyna_json_u64(&j, dyna_ring_owned(&cl->ring, m->id));
+    dyna_json_key(&j, "reachability");
+    dyna_json_str(&j, reach_of(s, m->id));
+    dyna_json_key(&j, "phi");
+    dyna_json_double(&j, (double)dyna_node_phi_x1000(s->node, m->id) / 1000.0);
+    dyna_json_obj_close(&j);
+  }
+  dyna_json_arr_close(&j);
+  dyna_json_obj_close(&j);
+  done_json(q);
+}
+
+/* The member of id (NULL when the ring names one this node does not know). */
+static const dyna_member_t *member_of(const dyna_cluster_t *cl, uint64_t id) {
+  for (size_t i = 0; i < cl->n; i++)
+    if (cl->m[i].id == id) return &cl->m[i];
+  return NULL;
+}
+
+/* GET /ring: the members, then each partition's hash slots and its first n replicas (the
+ * preference list, the owner first), by member name (the members give their ids). */
+void dyna_http_api_ring(dyna_server_t *s, http_req_t *q) {
+  const dyna_cluster_t *cl = dyna_node_cluster(s->node);
+  uint32_t n = dyna_node_cfg(s->node)->n;
+  uint64_t pl[DYNA_MAX_N];
+  char id[32];
+  dyna_json_t j;
+  dyna_json_init(&j, &q->out);
+  dyna_json_obj_open(&j);
+  dyna_json_key(&j, "ring_size");
+  dyna_json_u64(&j, cl->ring.size);
+  dyna_json_key(&j, "ring_version");
+  dyna_json_u64(&j, cl->ring_version);
+  dyna_json_key(&j, "n");
+  dyna_json_u64(&j, n);
+  dyna_json_key(&j, "members");
+  dyna_json_arr_open(&j);
+  for (size_t i = 0; i < cl->n; i++) {
+    dyna_json_obj_open(&j);
+    dyna_json_key(&j, "name");
+    dyna_json_str(&j, cl->m[i].name);
+    hex_id(id, sizeof(id), cl->m[i].id);
+    dyna_json_key(&j, "id");
+    dyna_json_str(&j, id);
+    dyna_json_key(&j, "client_address");
+    dyna_json_str(&j, cl->m[i].client_addr);
+    dyna_json_key(&j, "status");
+    dyna_json_str(&j, dyna_member_status_name(cl->m[i].status));
+    dyna_json_key(&j, "partitions_owned");
+    dyna_json_u64(&j, dyna_ring_owned(&cl->ring, cl->m[i].id));
+    dyna_json_obj_close(&j);
+  }
+  dyna_json_arr_close(&j);
+  dyna_json_key(&j, "partitions");
+  dyna_json_arr_open(&j);
+  uint32_t per = cl->ring.size ? DYNA_SLOTS / cl->ring.size : 0;
+  for (uint32_t p = 0; p < cl->ring.size; p++) {
+    size_t k = dyna_ring_preflist(&cl->ring, p, n, pl, n);
+    dyna_json_obj_open(&j);
+    dyna_json_key(&j, "partition");
+    dyna_json_u64(&j, p);
+    dyna_json_key(&j, "slots");
+    dyna_json_arr_open(&j);
+    dyna_json_u64(&j, (uint64_t)p * per);
+    dyna_json_u64(&j, (uint64_t)(p + 1) * per - 1);
+    dyna_json_arr_close(&j);
+    dyna_json_key(&j, "replicas");
+    dyna_json_arr_open(&j);
+    for (size_t r = 0; r < k; r++) {
+      const dyna_member_t *m = member_of(cl, pl[r]);
+      if (m) {
+        dyna_json_str(&j, m->name);
+      } else {
+        hex_id(id, sizeof(id), pl[r]);
+        dyna_json_str(&j, id);
+      }
+    }
+    dyna_json_arr_close(&j);
+    dyna_json_obj_close(&j);
+  }
+  dyna_json_arr_close(&j);
+  dyna_json_obj_close(&j);
+  done_json(q);
+}
+
+/* GET /keys/{key}[?r=R]: raw is the key as it came in the path, percent-encoded. */
+void dyna_http_api_key(dyna_server_t *s, http_req_t *q, const char *raw, size_t rawlen) {
+  char rtext[8];
+  uint32_t r = 0;
+  (void)s;
+  if (dyna_http_pct_decode(raw, rawlen, 0, &q->key) || q->key.oom) {
+    dyna_http_error(q, 400, "bad percent-encoding in the key");
+    return;
+  }
+  if (!q->key.len) { dyna_http_error(q, 400, "empty key (GET /keys/{key})"); return; }
+  if (q->key.len > DYNA_MAX_KEY_BYTES) { dyna_http_error(q, 414, "key too long (at most 65536 bytes)"); return; }
+  int pr = dyna_http_param(q, "r", rtext, sizeof(rtext));
+  if (pr) {
+    char *end;
+    long v = pr > 0 ? strtol(rtext, &end, 10) : 0;
+    if (pr < 0 || !rtext[0] || *end || v < 1 || v > DYNA_MAX_N) {
+      dyna_http_error(q, 400, "r must be an integer from 1 to 16");
+      return;
+    }
+    r = (uint32_t)v;
+  }
+  dyna_req_t req;
+  memset(&req, 0, sizeof(req));
+  req.op = DYNA_OP_GET;
+  req.key = q->key.data;
+  req.klen = q->key.len;
+  req.r = r;
+  dyna_http_submit(q, &req, HTTP_WAIT_KEY);
+}
+
+/* The reply to GET /keys/{key}: {"key", "key_b64", "context", "siblings": [{"value",
+ * "value_b64"}...]} as DYNA.GET gives them (tombstones left out; the context in base64,
+ * empty when the key was never written), or the error as DYNA.GET words it. */
+void dyna_http_api_key_reply(dyna_server_t *s, http_req_t *q, const dyna_node_reply_t *r) {
+  (void)s;
+  if (r->status) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "%s%s%s", dyna_strerror(r->status), r->msg[0] ? ": " : "", r->msg);
+    unsigned code = r->status == DYNA_ENOQUORUM || r->status == DYNA_ETIMEDOUT || r->status == DYNA_EBUSY ? 503
+                    : r->status == DYNA_ETOOBIG ? 414 : r->status == DYNA_EINVAL ? 400 : 500;
+    dyna_http_error(q, code, msg);
+    return;
+  }
+  dyna_json_t j;
+  dyna_buf_t raw = DYNA_BUF_INIT;
+  dyna_buf_reset(&q->out);
+  dyna_json_init(&j, &q->out);
+  dyna_json_obj_open(&j);
+  dyna_json_key(&j, "key");
+  dyna_json_bytes(&j, q->key.data, q->key.len);
+  dyna_json_key(&j, "key_b64");
+  dyna_json_b64(&j, q->key.data, q->key.len);
+  if (r->ctx.n) dyna_ctx_encode(&r->ctx, &raw);
+  dyna_json_key(&j, "context");
+  dyna_json_b64(&j, raw.data, raw.len);
+  dyna_buf_free(&raw);
+  dyna_json_key(&j, "siblings");
+  dyna_json_arr_open(&j);
+  for (size_t i = 0; i < dyna_obj_nvals(&r->obj); i++) {
+    const dyna_val_t *v = dyna_obj_val(&r->obj, i);
+    if (v->flags & DYNA_VAL_TOMBSTONE) continue;
+    dyna_json_obj_open(&j);
+    dyna_json_key(&j, "value");
+    dyna_json_bytes(&j, v->data, v->len);
+    dyna_json_key(&j, "value_b64");
+    dyna_json_b64(&j, v->data, v->len);
+    dyna_json_obj_close(&j);
+  }
+  dyna_json_arr_close(&j);
+  dyna_json_obj_close(&j);
+  done_json(q);
+}
+
+/* POST /admin/repair [partition=P]: an anti-entropy exchange of P, or of every partition. */
+void dyna_http_api_repair(dyna_server_t *s, http_req_t *q) {
+  char text[16];
+  uint32_t p = UINT32_MAX;
+  int pr = dyna_http_param(q, "partition", text, sizeof(text));
+  if (pr) {
+    char *end;
+    unsigned long v = pr > 0 ? strtoul(text, &end, 10) : 0;
+    if (pr < 0 || !text[0] || *end || v >= dyna_node_cluster(s->node)->ring.size) {
+      dyna_http_error(q, 400, "no such partition");
+      return;
+    }
+    p = (uint32_t)v;
+  }
+  dyna_node_repair(s->node, p, dyna_server_time(s));
+  dyna_http_after_writes(q);
+}
+
+/* POST /admin/join address=HOST:PORT: join the cluster of the member at that cluster address. */
+void dyna_http_api_join(dyna_server_t *s, http_req_t *q) {
+  char addr[128];
+  int pr = dyna_http_param(q, "address", addr, sizeof(addr));
+  if (pr <= 0 || dyna_peers_join(s->peers, addr)) {
+    dyna_http_error(q, 400, "bad address (want address=HOST:PORT, the cluster address of a member)");
+    return;
+  }
+  dyna_http_after_writes(q);
+}
+
+/* POST /admin/leave: this node leaves (hands its data off, then is removed). */
+void dyna_http_api_leave(dyna_server_t *s, http_req_t *q) {
+  if (dyna_node_leave(s->node, dyna_server_time(s))) {
+    dyna_http_error(q, 409, "cannot leave: this is the last member, or its state is unknown");
+    return;
+  }
+  dyna_http_after_writes(q);
+}
