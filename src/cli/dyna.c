@@ -151,6 +151,17 @@ static void show_counters(const dyna_reply_t *v) {
     printf(" %s=%.*s", keys[k], (int)strcspn(at, "\r\n"), at);
   }
   printf("\n");
+  /* Anti-entropy's progress through this node's partitions: on a node that took a dead
+   * member's place (an empty data directory), how far its rebuild got. */
+  const char *m = strstr(text, "\naae_partitions_matched:"), *r = strstr(text, "\naae_partitions_replicated:");
+  const char *k = strstr(text, "\naae_keys_repaired:");
+  if (m && r && k) {
+    long long matched = atoll(strchr(m, ':') + 1), replicated = atoll(strchr(r, ':') + 1);
+    int width = 30, filled = replicated ? (int)(width * matched / replicated) : width;
+    printf("rebuild: [%.*s%.*s] %lld of %lld partitions matched a replica since start, %lld keys repaired\n",
+           filled, "##############################", width - filled, "..............................",
+           matched, replicated, atoll(strchr(k, ':') + 1));
+  }
 }
 
 static void show_ok(const dyna_reply_t *v) { (void)v; printf("OK\n"); }

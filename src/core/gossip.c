@@ -144,6 +144,15 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     dyna_cluster_clear(&in);
     return;
   }
+  /* While joining, only a state that holds us is the cluster's answer; one without us
+   * comes from a seed that refused us (a live member has our name) and is not adopted. */
+  if (dyna_gossip_joining(n) && !dyna_cluster_find(&in, n->cfg.id)) {
+    const dyna_member_t *taken = dyna_cluster_find_live_name(&in, n->cfg.name, n->cfg.id);
+    if (taken) n->join_refused_by = taken->id;
+    dyna_cluster_clear(&in);
+    return;
+  }
+  int was_joining = dyna_gossip_joining(n);
   int changed = 0;
   int rc = dyna_cluster_merge(&n->cl, &in, &changed);
   const dyna_member_t *me = dyna_cluster_find(&in, n->cfg.id);
@@ -156,7 +165,48 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
                (mine && (!theirs || dyna_member_cmp(mine, theirs) > 0));
   if (!rc && changed) dyna_gossip_changed(n);
   else if (!rc && behind) send_state(n, from);
+  /* Just joined: exchange every partition we replicate with the other home replicas
+   * now rather than one per interval, so that a node that took a dead member's place
+   * (or any new node) is rebuilt at the pace of the background budget. */
+  if (!rc && was_joining && !dyna_gossip_joining(n)) {
+    n->join_refused_by = 0;
+    dyna_merkle_force(n, UINT32_MAX);
+  }
   dyna_cluster_clear(&in);
+}
+
+/* The joiner takes the place of its namesake `old` (copied: the upserts may move the
+ * member array): old becomes REMOVED and the joiner owns exactly old's partitions, so
+ * that only old's replicas are rebuilt (anti-entropy with the other home replicas, and
+ * the hints kept for old, which now go to the current home replicas). The joiner's node
+ * id is new (a fresh data directory makes one), so it never writes a dot under old's
+ * actors. Returns 0 or DYNA_ENOMEM. */
+static int take_place(dyna_node_t *n, dyna_member_t old, const dyna_member_t *joiner) {
+  dyna_member_t gone = old;
+  gone.status = DYNA_MEMBER_REMOVED;
+  gone.version = old.version + 1;
+  dyna_ring_t r;
+  dyna_ring_init(&r);
+  int owner = dyna_ring_member_index(&n->cl.ring, old.id) >= 0 &&
+              dyna_ring_member_index(&n->cl.ring, joiner->id) < 0;
+  int rc = 0;
+  if (owner) {
+    dyna_ring_member_t rm = {joiner->id, {0}};
+    memcpy(rm.zone, joiner->zone, sizeof(rm.zone));
+    rc = dyna_ring_substitute(&n->cl.ring, old.id, &rm, &r);
+  }
+  if (!rc) rc = dyna_cluster_upsert(&n->cl, &gone, NULL);
+  if (!rc) rc = dyna_cluster_upsert(&n->cl, joiner, NULL);
+  if (rc) { dyna_ring_clear(&r); return rc; }
+  if (owner) {
+    dyna_ring_clear(&n->cl.ring);
+    n->cl.ring = r;
+    n->cl.ring_version++;
+    n->cl.ring_author = n->cfg.id;
+  }
+  n->stats.members_replaced++;
+  dyna_gossip_changed(n);
+  return 0;
 }
 
 static void on_join(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
@@ -167,8 +217,23 @@ static void on_join(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     n->stats.bad_messages++;
     return;
   }
-  int changed = 0;
-  if (dyna_cluster_upsert(&n->cl, &joiner, &changed) == 0 && changed) dyna_gossip_changed(n);
+  /* A new node under a live member's name: the name is the identity, so it replaces that
+   * member when this node cannot reach it (its disk died and it was started afresh on a
+   * new data directory), and is refused while it can (two live nodes under one name: a
+   * mistake). A refused joiner gets our state without itself, which tells it why. */
+  const dyna_member_t *old = dyna_cluster_find(&n->cl, joiner.id) ? NULL
+                             : dyna_cluster_find_live_name(&n->cl, joiner.name, joiner.id);
+  if (old && (old->id == n->cfg.id || dyna_node_is_reachable(n, old->id))) {
+    n->stats.joins_refused++;
+    /* Not a member, so the driver would know no address to send our answer to. */
+    n->refused_id = joiner.id;
+    memcpy(n->refused_addr, joiner.addr, sizeof(n->refused_addr));
+  } else if (old) {
+    take_place(n, *old, &joiner);
+  } else {
+    int changed = 0;
+    if (dyna_cluster_upsert(&n->cl, &joiner, &changed) == 0 && changed) dyna_gossip_changed(n);
+  }
   send_state(n, from);
 }
 
@@ -251,6 +316,7 @@ int dyna_node_remove(dyna_node_t *n, const char *who, dyna_time_t now) {
   dyna_node_set_now(n, now);
   const dyna_member_t *m = dyna_cluster_find_name(&n->cl, who);
   if (!m) return DYNA_ENOTFOUND;
+  if (dyna_cluster_name_count(&n->cl, who) > 1) return DYNA_EINVAL; /* ambiguous: the driver lists them */
   if (m->id == n->cfg.id) return DYNA_EINVAL; /* a live node leaves instead */
   if (m->status == DYNA_MEMBER_REMOVED) return 0;
   return set_status(n, m, DYNA_MEMBER_REMOVED);

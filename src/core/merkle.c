@@ -38,6 +38,8 @@ typedef struct merkle {
   uint64_t **tree;     /* per partition: NULL until built, else MK_BUCKETS hashes */
   uint8_t *forced;     /* per partition: exchange as soon as possible */
   uint64_t *agree;     /* per partition: bitmask of home replicas (by index) that matched */
+  uint8_t *matched;    /* per partition: an exchange found it equal to another home
+                          replica's since this node started (dyna_node_aae_progress) */
   uint32_t cursor;
   uint64_t next_ms;
 } merkle_t;
@@ -53,8 +55,9 @@ int dyna_merkle_open(dyna_node_t *n) {
   m->tree = dyna_calloc(m->q, sizeof(uint64_t *));
   m->forced = dyna_calloc(m->q, 1);
   m->agree = dyna_calloc(m->q, sizeof(uint64_t));
+  m->matched = dyna_calloc(m->q, 1);
   n->mk = m;
-  if (!m->tree || !m->forced || !m->agree) return DYNA_ENOMEM;
+  if (!m->tree || !m->forced || !m->agree || !m->matched) return DYNA_ENOMEM;
   m->next_ms = n->now.mono_ms;
   return 0;
 }
@@ -66,6 +69,7 @@ void dyna_merkle_free(dyna_node_t *n) {
   dyna_free(m->tree);
   dyna_free(m->forced);
   dyna_free(m->agree);
+  dyna_free(m->matched);
   dyna_free(m);
   n->mk = NULL;
 }
@@ -311,6 +315,7 @@ static void on_tree(dyna_node_t *n, uint64_t from, uint32_t p, const uint8_t *ob
     }
   }
   if (differs) send_buckets(n, p, from, bitmap);
+  else n->mk->matched[p] = 1;
   dyna_msg_t m = {0};
   m.type = DYNA_MSG_AAE_DIFF;
   m.w = (uint64_t)p + 1;
@@ -331,6 +336,7 @@ static void on_diff(dyna_node_t *n, uint64_t from, uint32_t p, const dyna_msg_t 
   }
   if (!msg->objlen) {
     n->mk->agree[p] |= 1ull << them;
+    n->mk->matched[p] = 1;
     return;
   }
   if (msg->objlen == MK_BITMAP_BYTES) send_buckets(n, p, from, msg->obj);
@@ -344,4 +350,15 @@ void dyna_merkle_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) 
   uint32_t p = (uint32_t)(m->w - 1);
   if (m->type == DYNA_MSG_AAE_TREE) on_tree(n, from, p, m->obj, m->objlen);
   else on_diff(n, from, p, m);
+}
+
+void dyna_node_aae_progress(const dyna_node_t *n, uint32_t *matched, uint32_t *replicated) {
+  const merkle_t *m = n->mk;
+  *matched = *replicated = 0;
+  if (!m) return;
+  for (uint32_t p = 0; p < m->q; p++) {
+    if (!dyna_ring_is_replica(&n->cl.ring, p, n->cfg.n, n->cfg.id)) continue;
+    (*replicated)++;
+    *matched += m->matched[p];
+  }
 }
