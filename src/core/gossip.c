@@ -97,6 +97,7 @@ int dyna_gossip_load(dyna_node_t *n) {
     dyna_buf_free(&b);
     rc = dyna_cluster_bootstrap(&n->cl, &self, n->cfg.ring_size);
     if (!rc) dyna_gossip_persist(n);
+    n->fresh = 1; /* a new data directory (replace_twin) */
     return rc;
   }
   if (!rc) rc = dyna_cluster_decode(b.data, b.len, &n->cl);
@@ -126,11 +127,27 @@ int dyna_gossip_load(dyna_node_t *n) {
   return rc;
 }
 
+static int set_status(dyna_node_t *n, const dyna_member_t *cur, int status);
+
+/* The seed that admitted a node that took a dead member's name may not have known that
+ * member yet (it had joined through another seed just before it died: dyna-sim --faults
+ * wipe,all seed 31), so both are live members under one name. The node itself settles
+ * it: started on a new data directory, it is the newcomer, and a namesake it cannot
+ * reach is the dead member it replaces, removed as an operator would. A namesake it can
+ * reach is left alone (two live nodes under one name: `dyna admin remove` lists both). */
+static void replace_twin(dyna_node_t *n) {
+  if (!n->fresh || dyna_gossip_joining(n) || (n->cfg.bugs & DYNA_BUG_REPLACE_KEEPS_OLD)) return;
+  const dyna_member_t *twin = dyna_cluster_find_live_name(&n->cl, n->cfg.name, n->cfg.id);
+  if (!twin || dyna_node_is_reachable(n, twin->id)) return;
+  if (set_status(n, twin, DYNA_MEMBER_REMOVED) == 0) n->stats.members_replaced++;
+}
+
 void dyna_gossip_tick(dyna_node_t *n) {
   if (dyna_gossip_joining(n) && n->njoin_seeds && n->now.mono_ms >= n->next_join_ms) send_join(n);
   if (n->now.mono_ms < n->next_gossip_ms) return;
   n->next_gossip_ms = n->now.mono_ms + n->cfg.gossip_interval_ms;
   n->stats.gossip_rounds++;
+  replace_twin(n);
   uint64_t to = random_peer(n);
   if (to) send_state(n, to);
 }
@@ -195,7 +212,7 @@ static int take_place(dyna_node_t *n, dyna_member_t old, const dyna_member_t *jo
     memcpy(rm.zone, joiner->zone, sizeof(rm.zone));
     rc = dyna_ring_substitute(&n->cl.ring, old.id, &rm, &r);
   }
-  if (!rc) rc = dyna_cluster_upsert(&n->cl, &gone, NULL);
+  if (!rc && !(n->cfg.bugs & DYNA_BUG_REPLACE_KEEPS_OLD)) rc = dyna_cluster_upsert(&n->cl, &gone, NULL);
   if (!rc) rc = dyna_cluster_upsert(&n->cl, joiner, NULL);
   if (rc) { dyna_ring_clear(&r); return rc; }
   if (owner) {

@@ -142,6 +142,14 @@ typedef struct dyna_node_cfg {
                                         dots it removed (its context keeps only its first
                                         actor), so a replica that did not see the delete
                                         brings members of the other actors back */
+#define DYNA_BUG_REPLACE_KEEPS_OLD 0x2000u /* a fresh node under a dead member's name is
+                                        admitted, but neither the seed nor the node itself
+                                        removes that member (gossip.c): two live members
+                                        share the name */
+#define DYNA_BUG_REPLACE_SAME_ID 0x4000u /* the simulator's world, not the core: the node
+                                        that replaces a wiped one (--faults wipe) reuses
+                                        its id on the empty disk, so its dots start again
+                                        and collide with those the wiped node made */
 
 /* The defaults of the node's options, the only ones: dynad takes them from here for every
  * option that lands in the node (runtime/options.c), as the simulator and the tests do. */

@@ -866,6 +866,41 @@ static void test_fresh_node_takes_dead_members_place(void **state) {
   assert_int_equal(dyna_cluster_find(dyna_node_cluster(T[0].n), 204)->status, DYNA_MEMBER_VALID);
 }
 
+/* The seed that admits the fresh node has not heard of the member it replaces (that one
+ * joined through another seed while the first was cut off, then died): both are live
+ * members under one name until the fresh node removes the namesake it cannot reach. */
+static void test_fresh_node_removes_a_namesake_its_seed_missed(void **state) {
+  (void)state;
+  build_cluster(4, 3, 2, 2);
+  for (int j = 1; j < MAXN; j++) cut[0][j] = cut[j][0] = 1; /* node 0 hears nobody */
+  open_namesake(4, 104, 4); /* an ordinary new node n4, through node 1 */
+  assert_int_equal(dyna_node_join(T[4].n, T[1].id, clk(4)), 0);
+  run(2000);
+  assert_null(dyna_cluster_find(dyna_node_cluster(T[0].n), 104));
+  assert_non_null(dyna_cluster_find(dyna_node_cluster(T[1].n), 104));
+  dyna_node_free(T[4].n); /* its disk dies */
+  T[4].n = NULL;
+  dyna_store_close(T[4].st);
+  T[4].st = NULL;
+  for (int i = 0; i < 4; i++) dyna_node_set_reachable(T[i].n, 104, 0, clk(i));
+  open_namesake(5, 205, 4); /* the fresh n4, through node 0, which never heard of 104 */
+  cut[0][5] = cut[5][0] = 0;
+  dyna_node_set_reachable(T[5].n, 104, 0, clk(5));
+  assert_int_equal(dyna_node_join(T[5].n, T[0].id, clk(5)), 0);
+  run(1000);
+  assert_int_equal(dyna_cluster_find(dyna_node_cluster(T[0].n), 205)->status, DYNA_MEMBER_VALID);
+  for (int j = 1; j < MAXN; j++) cut[0][j] = cut[j][0] = 0; /* healed: the views merge */
+  run(5000);
+  for (int i = 0; i < 6; i++) {
+    if (!T[i].n) continue;
+    const dyna_cluster_t *cl = dyna_node_cluster(T[i].n);
+    assert_int_equal(dyna_cluster_name_count(cl, "n4"), 1);
+    assert_int_equal(dyna_cluster_find(cl, 104)->status, DYNA_MEMBER_REMOVED);
+    assert_int_equal(dyna_cluster_find(cl, 205)->status, DYNA_MEMBER_VALID);
+    assert_true(dyna_cluster_ring_settled(cl));
+  }
+}
+
 /* Names: the live member wins a lookup; two live members under one name are counted so
  * that an admin action naming them can be refused. */
 static void test_member_names(void **state) {
@@ -1102,6 +1137,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_fresh_node_takes_dead_members_place, setup, teardown),
       cmocka_unit_test_setup_teardown(test_live_namesake_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_member_names, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fresh_node_removes_a_namesake_its_seed_missed, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
