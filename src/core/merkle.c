@@ -32,6 +32,7 @@
 #define MK_TREE_BYTES (MK_BUCKETS * 8)
 #define MK_BITMAP_BYTES (MK_BUCKETS / 8)
 #define REAP_FLAG 1u
+#define FORCED_PER_TICK 8 /* forced exchanges started per tick (repair, a join) */
 
 typedef struct merkle {
   uint32_t q;
@@ -276,19 +277,25 @@ void dyna_merkle_tick(dyna_node_t *n) {
   if (!m || !m->q || n->now.mono_ms < m->next_ms) return;
   m->next_ms = n->now.mono_ms + n->cfg.aae_interval_ms;
   if (!dyna_budget_ok(n)) return;
-  /* Forced partitions first, then one partition in turn. */
-  for (uint32_t i = 0; i < m->q; i++) {
+  /* Forced partitions first (up to FORCED_PER_TICK of those this node replicates, while
+   * the background budget lasts; the others are dropped from the queue at no cost),
+   * then one partition in turn. */
+  uint64_t homes[DYNA_MAX_N];
+  size_t nh;
+  int started = 0;
+  for (uint32_t i = 0; i < m->q && started < FORCED_PER_TICK; i++) {
     uint32_t p = (m->cursor + i) % m->q;
     if (!m->forced[p]) continue;
     m->forced[p] = 0;
+    if (home_index(n, p, n->cfg.id, homes, &nh) < 0) continue;
     start_exchange(n, p);
+    started++;
     m->next_ms = n->now.mono_ms; /* keep going while forced work remains */
-    return;
+    if (!dyna_budget_ok(n)) return;
   }
+  if (started) return;
   /* The next partition this node replicates (a round then takes its share of the ring,
    * not all Q intervals). */
-  uint64_t homes[DYNA_MAX_N];
-  size_t nh;
   for (uint32_t i = 0; i < m->q && i < 1024; i++) { /* bounded work per tick */
     uint32_t p = m->cursor % m->q;
     m->cursor = (p + 1) % m->q;
@@ -352,11 +359,12 @@ void dyna_merkle_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) 
   else on_diff(n, from, p, m);
 }
 
-void dyna_node_aae_progress(const dyna_node_t *n, uint32_t *matched, uint32_t *replicated) {
+void dyna_node_aae_progress(const dyna_node_t *n, uint32_t *matched, uint32_t *replicated, uint32_t *forced) {
   const merkle_t *m = n->mk;
-  *matched = *replicated = 0;
+  *matched = *replicated = *forced = 0;
   if (!m) return;
   for (uint32_t p = 0; p < m->q; p++) {
+    *forced += m->forced[p];
     if (!dyna_ring_is_replica(&n->cl.ring, p, n->cfg.n, n->cfg.id)) continue;
     (*replicated)++;
     *matched += m->matched[p];

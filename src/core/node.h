@@ -335,8 +335,10 @@ const char *dyna_node_refused_addr(const dyna_node_t *n, uint64_t id);
 /* Anti-entropy progress: of the partitions this node is a home replica of
  * (*replicated), how many an exchange found equal to another home replica's since this
  * node started (*matched). On a node rebuilt from empty (it took a dead member's place)
- * the first rises to the second as its replicas are filled. Cost O(Q * N). */
-void dyna_node_aae_progress(const dyna_node_t *n, uint32_t *matched, uint32_t *replicated);
+ * the first rises to the second as its replicas are filled. *forced: partitions whose
+ * exchange was asked for (DYNA.ADMIN REPAIR, a join) and has not started yet, what
+ * `dyna admin repair --wait` waits for. Cost O(Q * N). */
+void dyna_node_aae_progress(const dyna_node_t *n, uint32_t *matched, uint32_t *replicated, uint32_t *forced);
 
 /* Counters for INFO and tests. */
 typedef struct dyna_node_stats {

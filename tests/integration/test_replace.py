@@ -283,14 +283,39 @@ def t_status(h):
     except AssertionError:
         pass
     rc, out = dyna_cli(n3, "status")
-    m = re.search(r"rebuild: \[[#.]+\] (\d+) of (\d+) partitions matched a replica since start, (\d+) keys repaired",
-                  out)
+    m = re.search(r"rebuild: \[[#.]+\] (\d+) of (\d+) partitions matched a replica since start, (\d+) keys repaired,"
+                  r" (\d+) exchanges queued", out)
     h.check("dyna status on n3 shows the rebuild: every partition it replicates (typed keys included) "
             "matched a replica's tree, keys repaired",
             rc == 0 and m and int(m.group(1)) == int(m.group(2)) > 0 and int(m.group(3)) > 0, out[:600])
     h.note("dyna status on n3: %s" % (m.group(0) if m else "-"))
     seeds = [info(S["nodes"][nm]).get("members_replaced", 0) for nm in ("n1", "n2", "n4")]
     h.check("a survivor counts the replacement (INFO members_replaced %s)" % seeds, sum(seeds) >= 1)
+
+
+def t_repair_wait(h):
+    """dyna admin repair --wait prints its progress until every exchange it asked for ran."""
+    n3 = S["nodes"]["n3"]
+    rc, out = dyna_cli(n3, "admin", "repair", "--wait")
+    lines = [ln for ln in out.splitlines() if ln.startswith("repair: [")]
+    last = re.search(r"repair: \[#+\] (\d+) of (\d+) partitions exchanged, \d+ keys repaired \(\d+/s\)$",
+                     lines[-1]) if lines else None
+    h.check("dyna admin repair --wait: progress lines, the last one complete, then done",
+            rc == 0 and last and last.group(1) == last.group(2) and int(last.group(2)) > 0 and
+            out.rstrip().endswith("repair: done"), out[-600:])
+    h.note("repair --wait printed %d progress line(s)" % len(lines))
+
+
+def t_leave_wait(h):
+    """dyna admin leave --wait prints its progress until the node is removed."""
+    n1 = S["nodes"]["n1"]
+    rc, out = dyna_cli(n1, "admin", "leave", "--wait")
+    h.check("dyna admin leave --wait: progress lines with the partitions given up, then done",
+            rc == 0 and re.search(r"^leave: \w+, \[[#.]+\] \d+ of \d+ partitions given up, \d+ keys handed off "
+                                  r"\(\d+/s\)$", out, re.M) and "leave: done" in out, out[-800:])
+    st = rows(S["nodes"]["n3"]) or []
+    h.check("n1 is removed in n3's view when leave --wait returns",
+            any(r["name"] == "n1" and r["status"] == "removed" for r in st), short(st, 600))
 
 
 def t_remove_old(h):
@@ -360,7 +385,9 @@ if __name__ == "__main__":
            ("every acknowledged value reads back through every node", t_reads),
            ("the survivors' logs do not fill", t_logs),
            ("dyna status shows the rebuild", t_status),
+           ("dyna admin repair --wait", t_repair_wait),
            ("removing the old id changes nothing", t_remove_old),
            ("a live namesake is refused", t_refuse_live_namesake),
            ("a name two live members share is refused by remove", t_ambiguous_remove),
+           ("dyna admin leave --wait", t_leave_wait),
            ("final", t_final)])

@@ -857,10 +857,11 @@ static void test_fresh_node_takes_dead_members_place(void **state) {
     held++;
   }
   assert_true(held > 0);
-  uint32_t matched, replicated;
-  dyna_node_aae_progress(T[4].n, &matched, &replicated);
+  uint32_t matched, replicated, queued;
+  dyna_node_aae_progress(T[4].n, &matched, &replicated, &queued);
   assert_true(replicated > 0);
   assert_int_equal(matched, replicated);
+  assert_int_equal(queued, 0);
   /* Removing the dead one by id changes nothing; by name, the name is the live one's. */
   assert_int_equal(dyna_node_remove(T[0].n, "66", clk(0)), 0);
   assert_int_equal(dyna_cluster_find(dyna_node_cluster(T[0].n), 204)->status, DYNA_MEMBER_VALID);
