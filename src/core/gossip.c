@@ -139,7 +139,10 @@ static void replace_twin(dyna_node_t *n) {
   if (!n->fresh || dyna_gossip_joining(n) || (n->cfg.bugs & DYNA_BUG_REPLACE_KEEPS_OLD)) return;
   const dyna_member_t *twin = dyna_cluster_find_live_name(&n->cl, n->cfg.name, n->cfg.id);
   if (!twin || dyna_node_is_reachable(n, twin->id)) return;
-  if (set_status(n, twin, DYNA_MEMBER_REMOVED) == 0) n->stats.members_replaced++;
+  if (set_status(n, twin, DYNA_MEMBER_REMOVED) == 0) {
+    n->stats.members_replaced++;
+    dyna_merkle_force(n, UINT32_MAX); /* rebuilt as after a join in its place */
+  }
 }
 
 void dyna_gossip_tick(dyna_node_t *n) {
@@ -150,6 +153,14 @@ void dyna_gossip_tick(dyna_node_t *n) {
   replace_twin(n);
   uint64_t to = random_peer(n);
   if (to) send_state(n, to);
+}
+
+/* 1 when a REMOVED member other than this node has its name: it took that one's place. */
+static int took_place(const dyna_node_t *n) {
+  for (size_t i = 0; i < n->cl.n; i++)
+    if (n->cl.m[i].status == DYNA_MEMBER_REMOVED && n->cl.m[i].id != n->cfg.id && !strcmp(n->cl.m[i].name, n->cfg.name))
+      return 1;
+  return 0;
 }
 
 static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
@@ -182,12 +193,12 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
                (mine && (!theirs || dyna_member_cmp(mine, theirs) > 0));
   if (!rc && changed) dyna_gossip_changed(n);
   else if (!rc && behind) send_state(n, from);
-  /* Just joined: exchange every partition we replicate with the other home replicas
-   * now rather than one per interval, so that a node that took a dead member's place
-   * (or any new node) is rebuilt at the pace of the background budget. */
+  /* Just joined in a dead member's place: exchange every partition we replicate with
+   * the other home replicas now rather than one per interval, so that it is rebuilt at
+   * the pace of the background budget (an ordinary new node gets its data by handoff). */
   if (!rc && was_joining && !dyna_gossip_joining(n)) {
     n->join_refused_by = 0;
-    dyna_merkle_force(n, UINT32_MAX);
+    if (took_place(n)) dyna_merkle_force(n, UINT32_MAX);
   }
   dyna_cluster_clear(&in);
 }
