@@ -3,7 +3,7 @@
  * and the operator views (status, ring). Exit status 0
  * on success, 1 with a one-line message on stderr on any error, 2 on a usage error. */
 #include "dyna.h"
-#include "progress.h"
+#include "cli/progress.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>

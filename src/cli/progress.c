@@ -5,7 +5,7 @@
  *   repair  until no forced anti-entropy exchange is queued (INFO aae_partitions_queued);
  *   leave   until the node reads itself REMOVED, or stops answering (it shut down).
  * Uses only libdyna's public API (dyna_command). */
-#include "progress.h"
+#include "cli/progress.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
