@@ -137,6 +137,8 @@ static int set_status(dyna_node_t *n, const dyna_member_t *cur, int status);
  * reach is left alone (two live nodes under one name: `dyna admin remove` lists both). */
 static void replace_twin(dyna_node_t *n) {
   if (!n->fresh || dyna_gossip_joining(n) || (n->cfg.bugs & DYNA_BUG_REPLACE_KEEPS_OLD)) return;
+  const dyna_member_t *self = dyna_cluster_find(&n->cl, n->cfg.id);
+  if (!self || self->status != DYNA_MEMBER_VALID) return; /* itself replaced, or leaving */
   const dyna_member_t *twin = dyna_cluster_find_live_name(&n->cl, n->cfg.name, n->cfg.id);
   if (!twin || dyna_node_is_reachable(n, twin->id)) return;
   if (set_status(n, twin, DYNA_MEMBER_REMOVED) == 0) {
