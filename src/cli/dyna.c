@@ -3,6 +3,7 @@
  * and the operator views (status, ring). Exit status 0
  * on success, 1 with a one-line message on stderr on any error, 2 on a usage error. */
 #include "dyna.h"
+#include "cli/progress.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -43,9 +44,11 @@ static void usage(FILE *f) {
     "  status                               members as the node sees them\n"
     "  ring                                 partition -> preference list\n"
     "  admin join HOST:PORT                 make the node join the member at that cluster address\n"
-    "  admin leave                          the node hands its data off and leaves\n"
+    "  admin leave [--wait]                 the node hands its data off and leaves\n"
+    "                                       (--wait: print its progress until removed)\n"
     "  admin remove NODE                    remove a dead member (name or id)\n"
-    "  admin repair [PARTITION]             force anti-entropy exchanges now\n"
+    "  admin repair [PARTITION] [--wait]    force anti-entropy exchanges now\n"
+    "                                       (--wait: print their progress until done)\n"
     "defaults: -h 127.0.0.1 -p 7001 -t 5000\n"
     "--user, --pass: log in (AUTH) first; the environment's DYNA_USER and DYNA_PASSWORD\n"
     "  when not given (a password on the command line shows in ps: prefer DYNA_PASSWORD)\n");
@@ -157,6 +160,18 @@ static void show_counters(const dyna_reply_t *v) {
     printf(" %s=%.*s", keys[k], (int)strcspn(at, "\r\n"), at);
   }
   printf("\n");
+  /* Anti-entropy's progress through this node's partitions: on a node that took a dead
+   * member's place (an empty data directory), how far its rebuild got. */
+  const char *m = strstr(text, "\naae_partitions_matched:"), *r = strstr(text, "\naae_partitions_replicated:");
+  const char *k = strstr(text, "\naae_keys_repaired:"), *qd = strstr(text, "\naae_partitions_queued:");
+  if (m && r && k) {
+    long long matched = atoll(strchr(m, ':') + 1), replicated = atoll(strchr(r, ':') + 1);
+    int width = 30, filled = replicated ? (int)(width * matched / replicated) : width;
+    printf("rebuild: [%.*s%.*s] %lld of %lld partitions matched a replica since start, %lld keys repaired,"
+           " %lld exchanges queued\n",
+           filled, "##############################", width - filled, "..............................",
+           matched, replicated, atoll(strchr(k, ':') + 1), qd ? atoll(strchr(qd, ':') + 1) : 0);
+  }
 }
 
 static void show_ok(const dyna_reply_t *v) { (void)v; printf("OK\n"); }
@@ -364,9 +379,15 @@ int main(int argc, char **argv) {
     return run_typed(tc, t, argv + i, n);
   }
   opts_t o = {NULL, 0, 0};
+  int wait = 0; /* admin leave|repair --wait */
   int nargs = !strcmp(cmd, "put") ? 2 : (!strcmp(cmd, "get") || !strcmp(cmd, "del") || !strcmp(cmd, "local")) ? 1 : 0;
   if (!strcmp(cmd, "ping") || !strcmp(cmd, "status") || !strcmp(cmd, "ring")) nargs = 0;
   else if (!strcmp(cmd, "admin")) {
+    if (argc - i >= 2 && !strcmp(argv[argc - 1], "--wait") &&
+        (!strcmp(argv[i], "leave") || !strcmp(argv[i], "repair"))) {
+      wait = 1;
+      argc--;
+    }
     int ok = i < argc && ((!strcmp(argv[i], "leave") && argc - i == 1) ||
                           (!strcmp(argv[i], "repair") && argc - i <= 2) ||
                           ((!strcmp(argv[i], "join") || !strcmp(argv[i], "remove")) && argc - i == 2));
@@ -408,6 +429,17 @@ int main(int argc, char **argv) {
   } else if (!strcmp(cmd, "ring")) {
     const char *args[] = {"DYNA.RING"};
     return run_command(c, 1, args, show_ring);
+  } else if (!strcmp(cmd, "admin") && wait) {
+    const uint8_t *aargv[] = {(const uint8_t *)"DYNA.ADMIN", (const uint8_t *)argv[i],
+                              (const uint8_t *)(i + 1 < argc ? argv[i + 1] : "")};
+    size_t aargl[] = {10, strlen(argv[i]), i + 1 < argc ? strlen(argv[i + 1]) : 0};
+    dyna_reply_t *v;
+    rc = dyna_command(c, i + 1 < argc ? 3 : 2, aargv, aargl, &v);
+    if (rc) return die(c, rc);
+    dyna_reply_free(v);
+    printf("OK\n");
+    rc = !strcmp(argv[i], "leave") ? dyna_cli_wait_leave(c) : dyna_cli_wait_repair(c);
+    if (rc) return die(c, rc);
   } else if (!strcmp(cmd, "admin")) {
     const char *args[] = {"DYNA.ADMIN", argv[i], i + 1 < argc ? argv[i + 1] : NULL};
     return run_command(c, args[2] ? 3 : 2, args, show_ok);

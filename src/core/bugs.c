@@ -20,6 +20,8 @@ static const struct { const char *name; uint32_t bit; } BUGS[] = {
   {"list-dup", DYNA_BUG_LIST_DUP},
   {"del-forgets", DYNA_BUG_DEL_FORGETS},
   {"no-peer-back", DYNA_BUG_NO_PEER_BACK},
+  {"replace-keeps-old", DYNA_BUG_REPLACE_KEEPS_OLD},
+  {"replace-same-id", DYNA_BUG_REPLACE_SAME_ID},
 };
 #define NBUGS (sizeof(BUGS) / sizeof(BUGS[0]))
 

@@ -59,7 +59,23 @@ const dyna_member_t *dyna_cluster_find(const dyna_cluster_t *c, uint64_t id) {
   return i >= 0 ? &c->m[i] : NULL;
 }
 
+const dyna_member_t *dyna_cluster_find_live_name(const dyna_cluster_t *c, const char *name, uint64_t except) {
+  for (size_t i = 0; i < c->n; i++)
+    if (c->m[i].status != DYNA_MEMBER_REMOVED && c->m[i].id != except && !strcmp(c->m[i].name, name))
+      return &c->m[i];
+  return NULL;
+}
+
+size_t dyna_cluster_name_count(const dyna_cluster_t *c, const char *name) {
+  size_t k = 0;
+  for (size_t i = 0; i < c->n; i++)
+    k += c->m[i].status != DYNA_MEMBER_REMOVED && !strcmp(c->m[i].name, name);
+  return k;
+}
+
 const dyna_member_t *dyna_cluster_find_name(const dyna_cluster_t *c, const char *name) {
+  const dyna_member_t *live = dyna_cluster_find_live_name(c, name, 0);
+  if (live) return live;
   for (size_t i = 0; i < c->n; i++)
     if (!strcmp(c->m[i].name, name)) return &c->m[i];
   char *end;

@@ -60,8 +60,15 @@ const dyna_member_t *dyna_cluster_find(const dyna_cluster_t *c, uint64_t id);
 /* > 0 when a wins over b under the merge rule (version, then status, then contents),
  * < 0 when b wins, 0 when identical. */
 int dyna_member_cmp(const dyna_member_t *a, const dyna_member_t *b);
-/* Finds by name (first match) or by hex id. */
+/* Finds by name or by hex id: the live (not REMOVED) member of that name (the first by
+ * id when several share it: see dyna_cluster_name_count), else a REMOVED one (a node
+ * that took a dead member's place leaves that member's record under the same name). */
 const dyna_member_t *dyna_cluster_find_name(const dyna_cluster_t *c, const char *name);
+/* The first live member named name whose id is not except; NULL when none. */
+const dyna_member_t *dyna_cluster_find_live_name(const dyna_cluster_t *c, const char *name, uint64_t except);
+/* How many live members are named name (more than one: the name is ambiguous, and an
+ * admin action naming it must be refused). */
+size_t dyna_cluster_name_count(const dyna_cluster_t *c, const char *name);
 
 /* Inserts m or replaces the record with the same id if m wins the merge rule.
  * *changed (may be NULL) tells whether anything changed. Returns 0 or DYNA_ENOMEM. */

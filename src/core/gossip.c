@@ -97,6 +97,7 @@ int dyna_gossip_load(dyna_node_t *n) {
     dyna_buf_free(&b);
     rc = dyna_cluster_bootstrap(&n->cl, &self, n->cfg.ring_size);
     if (!rc) dyna_gossip_persist(n);
+    n->fresh = 1; /* a new data directory (replace_twin) */
     return rc;
   }
   if (!rc) rc = dyna_cluster_decode(b.data, b.len, &n->cl);
@@ -126,13 +127,42 @@ int dyna_gossip_load(dyna_node_t *n) {
   return rc;
 }
 
+static int set_status(dyna_node_t *n, const dyna_member_t *cur, int status);
+
+/* The seed that admitted a node that took a dead member's name may not have known that
+ * member yet (it had joined through another seed just before it died: dyna-sim --faults
+ * wipe,all seed 31), so both are live members under one name. The node itself settles
+ * it: started on a new data directory, it is the newcomer, and a namesake it cannot
+ * reach is the dead member it replaces, removed as an operator would. A namesake it can
+ * reach is left alone (two live nodes under one name: `dyna admin remove` lists both). */
+static void replace_twin(dyna_node_t *n) {
+  if (!n->fresh || dyna_gossip_joining(n) || (n->cfg.bugs & DYNA_BUG_REPLACE_KEEPS_OLD)) return;
+  const dyna_member_t *self = dyna_cluster_find(&n->cl, n->cfg.id);
+  if (!self || self->status != DYNA_MEMBER_VALID) return; /* itself replaced, or leaving */
+  const dyna_member_t *twin = dyna_cluster_find_live_name(&n->cl, n->cfg.name, n->cfg.id);
+  if (!twin || dyna_node_is_reachable(n, twin->id)) return;
+  if (set_status(n, twin, DYNA_MEMBER_REMOVED) == 0) {
+    n->stats.members_replaced++;
+    dyna_merkle_force(n, UINT32_MAX); /* rebuilt as after a join in its place */
+  }
+}
+
 void dyna_gossip_tick(dyna_node_t *n) {
   if (dyna_gossip_joining(n) && n->njoin_seeds && n->now.mono_ms >= n->next_join_ms) send_join(n);
   if (n->now.mono_ms < n->next_gossip_ms) return;
   n->next_gossip_ms = n->now.mono_ms + n->cfg.gossip_interval_ms;
   n->stats.gossip_rounds++;
+  replace_twin(n);
   uint64_t to = random_peer(n);
   if (to) send_state(n, to);
+}
+
+/* 1 when a REMOVED member other than this node has its name: it took that one's place. */
+static int took_place(const dyna_node_t *n) {
+  for (size_t i = 0; i < n->cl.n; i++)
+    if (n->cl.m[i].status == DYNA_MEMBER_REMOVED && n->cl.m[i].id != n->cfg.id && !strcmp(n->cl.m[i].name, n->cfg.name))
+      return 1;
+  return 0;
 }
 
 static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
@@ -144,6 +174,15 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     dyna_cluster_clear(&in);
     return;
   }
+  /* While joining, only a state that holds us is the cluster's answer; one without us
+   * comes from a seed that refused us (a live member has our name) and is not adopted. */
+  if (dyna_gossip_joining(n) && !dyna_cluster_find(&in, n->cfg.id)) {
+    const dyna_member_t *taken = dyna_cluster_find_live_name(&in, n->cfg.name, n->cfg.id);
+    if (taken) n->join_refused_by = taken->id;
+    dyna_cluster_clear(&in);
+    return;
+  }
+  int was_joining = dyna_gossip_joining(n);
   int changed = 0;
   int rc = dyna_cluster_merge(&n->cl, &in, &changed);
   const dyna_member_t *me = dyna_cluster_find(&in, n->cfg.id);
@@ -156,7 +195,48 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
                (mine && (!theirs || dyna_member_cmp(mine, theirs) > 0));
   if (!rc && changed) dyna_gossip_changed(n);
   else if (!rc && behind) send_state(n, from);
+  /* Just joined in a dead member's place: exchange every partition we replicate with
+   * the other home replicas now rather than one per interval, so that it is rebuilt at
+   * the pace of the background budget (an ordinary new node gets its data by handoff). */
+  if (!rc && was_joining && !dyna_gossip_joining(n)) {
+    n->join_refused_by = 0;
+    if (took_place(n)) dyna_merkle_force(n, UINT32_MAX);
+  }
   dyna_cluster_clear(&in);
+}
+
+/* The joiner takes the place of its namesake `old` (copied: the upserts may move the
+ * member array): old becomes REMOVED and the joiner owns exactly old's partitions, so
+ * that only old's replicas are rebuilt (anti-entropy with the other home replicas, and
+ * the hints kept for old, which now go to the current home replicas). The joiner's node
+ * id is new (a fresh data directory makes one), so it never writes a dot under old's
+ * actors. Returns 0 or DYNA_ENOMEM. */
+static int take_place(dyna_node_t *n, dyna_member_t old, const dyna_member_t *joiner) {
+  dyna_member_t gone = old;
+  gone.status = DYNA_MEMBER_REMOVED;
+  gone.version = old.version + 1;
+  dyna_ring_t r;
+  dyna_ring_init(&r);
+  int owner = dyna_ring_member_index(&n->cl.ring, old.id) >= 0 &&
+              dyna_ring_member_index(&n->cl.ring, joiner->id) < 0;
+  int rc = 0;
+  if (owner) {
+    dyna_ring_member_t rm = {joiner->id, {0}};
+    memcpy(rm.zone, joiner->zone, sizeof(rm.zone));
+    rc = dyna_ring_substitute(&n->cl.ring, old.id, &rm, &r);
+  }
+  if (!rc && !(n->cfg.bugs & DYNA_BUG_REPLACE_KEEPS_OLD)) rc = dyna_cluster_upsert(&n->cl, &gone, NULL);
+  if (!rc) rc = dyna_cluster_upsert(&n->cl, joiner, NULL);
+  if (rc) { dyna_ring_clear(&r); return rc; }
+  if (owner) {
+    dyna_ring_clear(&n->cl.ring);
+    n->cl.ring = r;
+    n->cl.ring_version++;
+    n->cl.ring_author = n->cfg.id;
+  }
+  n->stats.members_replaced++;
+  dyna_gossip_changed(n);
+  return 0;
 }
 
 static void on_join(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
@@ -167,8 +247,23 @@ static void on_join(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     n->stats.bad_messages++;
     return;
   }
-  int changed = 0;
-  if (dyna_cluster_upsert(&n->cl, &joiner, &changed) == 0 && changed) dyna_gossip_changed(n);
+  /* A new node under a live member's name: the name is the identity, so it replaces that
+   * member when this node cannot reach it (its disk died and it was started afresh on a
+   * new data directory), and is refused while it can (two live nodes under one name: a
+   * mistake). A refused joiner gets our state without itself, which tells it why. */
+  const dyna_member_t *old = dyna_cluster_find(&n->cl, joiner.id) ? NULL
+                             : dyna_cluster_find_live_name(&n->cl, joiner.name, joiner.id);
+  if (old && (old->id == n->cfg.id || dyna_node_is_reachable(n, old->id))) {
+    n->stats.joins_refused++;
+    /* Not a member, so the driver would know no address to send our answer to. */
+    n->refused_id = joiner.id;
+    memcpy(n->refused_addr, joiner.addr, sizeof(n->refused_addr));
+  } else if (old) {
+    take_place(n, *old, &joiner);
+  } else {
+    int changed = 0;
+    if (dyna_cluster_upsert(&n->cl, &joiner, &changed) == 0 && changed) dyna_gossip_changed(n);
+  }
   send_state(n, from);
 }
 
@@ -251,6 +346,7 @@ int dyna_node_remove(dyna_node_t *n, const char *who, dyna_time_t now) {
   dyna_node_set_now(n, now);
   const dyna_member_t *m = dyna_cluster_find_name(&n->cl, who);
   if (!m) return DYNA_ENOTFOUND;
+  if (dyna_cluster_name_count(&n->cl, who) > 1) return DYNA_EINVAL; /* ambiguous: the driver lists them */
   if (m->id == n->cfg.id) return DYNA_EINVAL; /* a live node leaves instead */
   if (m->status == DYNA_MEMBER_REMOVED) return 0;
   return set_status(n, m, DYNA_MEMBER_REMOVED);

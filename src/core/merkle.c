@@ -35,12 +35,15 @@
 #define MK_ROOT_BYTES 8
 #define MK_BITMAP_BYTES (MK_BUCKETS / 8)
 #define REAP_FLAG 1u
+#define FORCED_PER_TICK 8 /* forced exchanges started per tick (repair, a join) */
 
 typedef struct merkle {
   uint32_t q;
   uint64_t **tree;     /* per partition: NULL until built, else MK_BUCKETS hashes */
   uint8_t *forced;     /* per partition: exchange as soon as possible */
   uint64_t *agree;     /* per partition: bitmask of home replicas (by index) that matched */
+  uint8_t *matched;    /* per partition: an exchange found it equal to another home
+                          replica's since this node started (dyna_node_aae_progress) */
   uint32_t cursor;
   uint64_t next_ms;
 } merkle_t;
@@ -56,8 +59,9 @@ int dyna_merkle_open(dyna_node_t *n) {
   m->tree = dyna_calloc(m->q, sizeof(uint64_t *));
   m->forced = dyna_calloc(m->q, 1);
   m->agree = dyna_calloc(m->q, sizeof(uint64_t));
+  m->matched = dyna_calloc(m->q, 1);
   n->mk = m;
-  if (!m->tree || !m->forced || !m->agree) return DYNA_ENOMEM;
+  if (!m->tree || !m->forced || !m->agree || !m->matched) return DYNA_ENOMEM;
   m->next_ms = n->now.mono_ms;
   return 0;
 }
@@ -69,6 +73,7 @@ void dyna_merkle_free(dyna_node_t *n) {
   dyna_free(m->tree);
   dyna_free(m->forced);
   dyna_free(m->agree);
+  dyna_free(m->matched);
   dyna_free(m);
   n->mk = NULL;
 }
@@ -323,19 +328,25 @@ void dyna_merkle_tick(dyna_node_t *n) {
   if (!m || !m->q || n->now.mono_ms < m->next_ms) return;
   m->next_ms = n->now.mono_ms + n->cfg.aae_interval_ms;
   if (!dyna_budget_ok(n)) return;
-  /* Forced partitions first, then one partition in turn. */
-  for (uint32_t i = 0; i < m->q; i++) {
+  /* Forced partitions first (up to FORCED_PER_TICK of those this node replicates, while
+   * the background budget lasts; the others are dropped from the queue at no cost),
+   * then one partition in turn. */
+  uint64_t homes[DYNA_MAX_N];
+  size_t nh;
+  int started = 0;
+  for (uint32_t i = 0; i < m->q && started < FORCED_PER_TICK; i++) {
     uint32_t p = (m->cursor + i) % m->q;
     if (!m->forced[p]) continue;
     m->forced[p] = 0;
+    if (home_index(n, p, n->cfg.id, homes, &nh) < 0) continue;
     start_exchange(n, p);
+    started++;
     m->next_ms = n->now.mono_ms; /* keep going while forced work remains */
-    return;
+    if (!dyna_budget_ok(n)) return;
   }
+  if (started) return;
   /* The next partition this node replicates (a round then takes its share of the ring,
    * not all Q intervals). */
-  uint64_t homes[DYNA_MAX_N];
-  size_t nh;
   for (uint32_t i = 0; i < m->q && i < 1024; i++) { /* bounded work per tick */
     uint32_t p = m->cursor % m->q;
     m->cursor = (p + 1) % m->q;
@@ -375,6 +386,7 @@ static void on_tree(dyna_node_t *n, uint64_t from, uint32_t p, const uint8_t *ob
     }
   }
   if (differs) send_buckets(n, p, from, bitmap);
+  else n->mk->matched[p] = 1;
   dyna_msg_t m = {0};
   m.type = DYNA_MSG_AAE_DIFF;
   m.w = (uint64_t)p + 1;
@@ -396,6 +408,7 @@ static void on_diff(dyna_node_t *n, uint64_t from, uint32_t p, const dyna_msg_t 
   }
   if (!msg->objlen) {
     n->mk->agree[p] |= 1ull << them;
+    n->mk->matched[p] = 1;
     return;
   }
   if (msg->objlen == MK_BITMAP_BYTES) send_buckets(n, p, from, msg->obj);
@@ -409,4 +422,16 @@ void dyna_merkle_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) 
   uint32_t p = (uint32_t)(m->w - 1);
   if (m->type == DYNA_MSG_AAE_TREE) on_tree(n, from, p, m->obj, m->objlen);
   else on_diff(n, from, p, m);
+}
+
+void dyna_node_aae_progress(const dyna_node_t *n, uint32_t *matched, uint32_t *replicated, uint32_t *forced) {
+  const merkle_t *m = n->mk;
+  *matched = *replicated = *forced = 0;
+  if (!m) return;
+  for (uint32_t p = 0; p < m->q; p++) {
+    *forced += m->forced[p];
+    if (!dyna_ring_is_replica(&n->cl.ring, p, n->cfg.n, n->cfg.id)) continue;
+    (*replicated)++;
+    *matched += m->matched[p];
+  }
 }

@@ -186,6 +186,10 @@ const dyna_node_stats_t *dyna_node_stats(const dyna_node_t *n) { return &n->stat
 const dyna_cluster_t *dyna_node_cluster(const dyna_node_t *n) { return &n->cl; }
 uint64_t dyna_node_id(const dyna_node_t *n) { return n->cfg.id; }
 uint64_t dyna_node_incarnation(const dyna_node_t *n) { return n->incarnation; }
+uint64_t dyna_node_join_refused_by(const dyna_node_t *n) { return n->join_refused_by; }
+const char *dyna_node_refused_addr(const dyna_node_t *n, uint64_t id) {
+  return id && id == n->refused_id && n->refused_addr[0] ? n->refused_addr : NULL;
+}
 size_t dyna_node_replies_pending(const dyna_node_t *n) { return n->out_len; }
 size_t dyna_node_msgs_pending(const dyna_node_t *n) { return n->msgs.len + n->early.len; }
 

@@ -145,6 +145,14 @@ typedef struct dyna_node_cfg {
 #define DYNA_BUG_NO_PEER_BACK 0x8000u /* a peer heard again after a silence gets no
                                         early exchange or hint rush (node.c): replicas
                                         converge only as fast as the round robin */
+#define DYNA_BUG_REPLACE_KEEPS_OLD 0x2000u /* a fresh node under a dead member's name is
+                                        admitted, but neither the seed nor the node itself
+                                        removes that member (gossip.c): two live members
+                                        share the name */
+#define DYNA_BUG_REPLACE_SAME_ID 0x4000u /* the simulator's world, not the core: the node
+                                        that replaces a wiped one (--faults wipe) reuses
+                                        its id on the empty disk, so its dots start again
+                                        and collide with those the wiped node made */
 
 /* The defaults of the node's options, the only ones: dynad takes them from here for every
  * option that lands in the node (runtime/options.c), as the simulator and the tests do. */
@@ -312,13 +320,28 @@ void dyna_node_repair(dyna_node_t *n, uint32_t p, dyna_time_t now);
 int dyna_node_join(dyna_node_t *n, uint64_t seed_id, dyna_time_t now);
 /* This node leaves: it stops owning partitions, hands its data off, then is REMOVED. */
 int dyna_node_leave(dyna_node_t *n, dyna_time_t now);
-/* Marks a (dead) member REMOVED, by name or hex id. DYNA_ENOTFOUND if unknown. */
+/* Marks a (dead) member REMOVED, by name or hex id. DYNA_ENOTFOUND if unknown;
+ * DYNA_EINVAL for this node itself, or a name two live members share (the driver lists
+ * their ids: dyna_cluster_name_count). */
 int dyna_node_remove(dyna_node_t *n, const char *who, dyna_time_t now);
 const struct dyna_cluster *dyna_node_cluster(const dyna_node_t *n);
 uint64_t dyna_node_id(const dyna_node_t *n);
 /* The incarnation: 0 on a new node, one more after each start that follows a crash and
  * after each failed commit (dyna_node_writes_lost). INFO shows it. */
 uint64_t dyna_node_incarnation(const dyna_node_t *n);
+/* While joining: the id of the live member whose name this node has, by which a seed
+ * refused it (two live nodes may not share a name); 0 otherwise. */
+uint64_t dyna_node_join_refused_by(const dyna_node_t *n);
+/* The cluster address of id when it is the last joiner this node refused (it is no
+ * member, yet the answer that tells it why must reach it); NULL otherwise. */
+const char *dyna_node_refused_addr(const dyna_node_t *n, uint64_t id);
+/* Anti-entropy progress: of the partitions this node is a home replica of
+ * (*replicated), how many an exchange found equal to another home replica's since this
+ * node started (*matched). On a node rebuilt from empty (it took a dead member's place)
+ * the first rises to the second as its replicas are filled. *forced: partitions whose
+ * exchange was asked for (DYNA.ADMIN REPAIR, a join) and has not started yet, what
+ * `dyna admin repair --wait` waits for. Cost O(Q * N). */
+void dyna_node_aae_progress(const dyna_node_t *n, uint32_t *matched, uint32_t *replicated, uint32_t *forced);
 
 /* Counters for INFO and tests. */
 typedef struct dyna_node_stats {
@@ -339,6 +362,9 @@ typedef struct dyna_node_stats {
   /* client requests this node took for keys it is a home replica of (local) or not
    * (remote: a client whose map was stale or which does not route by key) */
   uint64_t coordinated_local, coordinated_remote;
+  /* joiners that took a dead namesake's place, and joiners refused because a member of
+   * their name was alive (gossip.c) */
+  uint64_t members_replaced, joins_refused;
 } dyna_node_stats_t;
 const dyna_node_stats_t *dyna_node_stats(const dyna_node_t *n);
 

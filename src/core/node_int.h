@@ -143,6 +143,10 @@ struct dyna_node {
    * in a peer's gossip: a leaving node becomes REMOVED only once a peer holds its current
    * (leaving) record, so that its leave cannot go unheard when it then shuts down. */
   uint64_t leave_heard_version;
+  uint64_t join_refused_by; /* dyna_node_join_refused_by */
+  int fresh;                /* this run started on a new data directory (gossip.c) */
+  uint64_t refused_id;      /* the last joiner this node refused, and its cluster address */
+  char refused_addr[DYNA_ADDR_MAX]; /* (dyna_node_refused_addr) */
   handoff_t ho;
   hints_t hd;
   budget_t budget;

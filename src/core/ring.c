@@ -139,6 +139,38 @@ uint32_t dyna_ring_owned(const dyna_ring_t *r, uint64_t id) {
   return n;
 }
 
+int dyna_ring_substitute(const dyna_ring_t *r, uint64_t old_id, const dyna_ring_member_t *m,
+                         dyna_ring_t *out) {
+  int old = dyna_ring_member_index(r, old_id);
+  if (old < 0 || !m->id || dyna_ring_member_index(r, m->id) >= 0 || !zone_valid(m->zone)) return DYNA_EINVAL;
+  dyna_ring_t t;
+  dyna_ring_init(&t);
+  int rc = ring_alloc(&t, r->size, r->nmembers);
+  if (rc) return rc;
+  /* The members stay sorted by id: the new one goes where its id falls, and each owner
+   * index follows its member to its new place. */
+  uint32_t *to = dyna_calloc(r->nmembers, sizeof(*to));
+  if (!to) { dyna_ring_clear(&t); return DYNA_ENOMEM; }
+  uint32_t k = 0;
+  int placed = 0;
+  for (uint32_t i = 0; i <= r->nmembers; i++) {
+    if (!placed && (i == r->nmembers || (i != (uint32_t)old && r->members[i].id > m->id))) {
+      member_copy(&t.members[k], m);
+      to[old] = k++;
+      placed = 1;
+    }
+    if (i == r->nmembers) break;
+    if (i == (uint32_t)old) continue;
+    member_copy(&t.members[k], &r->members[i]);
+    to[i] = k++;
+  }
+  for (uint32_t p = 0; p < r->size; p++) t.owner[p] = to[r->owner[p]];
+  dyna_free(to);
+  dyna_ring_clear(out);
+  *out = t;
+  return 0;
+}
+
 /* ---- preference lists ---------------------------------------------------------- */
 
 /* Produces distinct members in walk order: owners of p, p+1, ... (wrapping), then the

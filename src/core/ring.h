@@ -69,6 +69,15 @@ int dyna_ring_member_index(const dyna_ring_t *r, uint64_t id);
 /* Number of partitions id owns. */
 uint32_t dyna_ring_owned(const dyna_ring_t *r, uint64_t id);
 
+/* out := r with member old_id replaced by m (m->id not yet a member): m owns exactly the
+ * partitions old_id owned, every other partition keeps its owner. A node that takes a
+ * dead member's place (gossip.c) thus moves nothing but that member's replicas. out must
+ * be initialised and distinct from r; its previous contents are freed on success.
+ * Returns 0, DYNA_EINVAL (old_id not a member, m->id 0 or already a member, zone not
+ * NUL-terminated) or DYNA_ENOMEM. Cost O(Q + S). */
+int dyna_ring_substitute(const dyna_ring_t *r, uint64_t old_id, const dyna_ring_member_t *m,
+                         dyna_ring_t *out);
+
 /* The preference list of partition p: writes up to max distinct node ids to out, the
  * first min(nval, nmembers) chosen zone-first as described above, then every other
  * member in walk order. Returns the count written. */

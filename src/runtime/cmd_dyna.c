@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Parses the trailing "R n" / "W n" option from index i (nothing there is fine). Returns
  * 0, or -1 with the error answered. */
@@ -198,6 +199,18 @@ void dyna_cmd_dyna_admin_leave(dyna_server_t *s, conn_t *c, const dyna_args_t *a
 void dyna_cmd_dyna_admin_remove(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   char who[128];
   if (dyna_arg_str(a, 2, who, sizeof(who))) { dyna_conn_answer_error(c, DYNA_WORD_ERR " no such member"); return; }
+  const dyna_cluster_t *cl = dyna_node_cluster(s->node);
+  if (dyna_cluster_name_count(cl, who) > 1) { /* two live members share the name: say which */
+    char msg[512];
+    int len = snprintf(msg, sizeof(msg), DYNA_WORD_ERR " %s names %zu members, name one by its id:", who,
+                       dyna_cluster_name_count(cl, who));
+    for (size_t i = 0; i < cl->n && len > 0 && (size_t)len < sizeof(msg) - 24; i++)
+      if (cl->m[i].status != DYNA_MEMBER_REMOVED && !strcmp(cl->m[i].name, who))
+        len += snprintf(msg + len, sizeof(msg) - (size_t)len, " %016" PRIx64 " (%s)", cl->m[i].id,
+                        dyna_member_status_name(cl->m[i].status));
+    dyna_conn_answer_error(c, msg);
+    return;
+  }
   int rc = dyna_node_remove(s->node, who, dyna_server_time(s));
   if (rc == DYNA_ENOTFOUND) { dyna_conn_answer_error(c, DYNA_WORD_ERR " no such member"); return; }
   if (rc) {

@@ -339,6 +339,13 @@ static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
   info_u64(t, "aae_keys_sent", ns->aae_keys_sent);
   info_u64(t, "aae_keys_repaired", ns->aae_keys_repaired);
   info_u64(t, "aae_bytes", ns->aae_bytes);
+  uint32_t matched, replicated, forced; /* rebuild and repair progress: dyna_node_aae_progress */
+  dyna_node_aae_progress(s->node, &matched, &replicated, &forced);
+  info_u64(t, "aae_partitions_matched", matched);
+  info_u64(t, "aae_partitions_replicated", replicated);
+  info_u64(t, "aae_partitions_queued", forced);
+  info_u64(t, "members_replaced", ns->members_replaced);
+  info_u64(t, "joins_refused", ns->joins_refused);
   info_u64(t, "tombstones_reaped", ns->tombstones_reaped);
   info_u64(t, "background_budget_waits", ns->budget_waits);
   info_u64(t, "coordinated_local", ns->coordinated_local);   /* for keys whose home replicas hold this node */

@@ -585,10 +585,11 @@ int dyna_peers_is_up(const dyna_peers_t *p, uint64_t id) {
   return e && ((link_t *)e->ptr)->state == L_UP;
 }
 
-/* The member's address, if it is a live member. */
+/* The member's address, if it is a live member (or a joiner this node just refused). */
 static const char *member_addr(const dyna_peers_t *p, uint64_t id) {
   const dyna_member_t *m = dyna_cluster_find(dyna_node_cluster(p->srv->node), id);
-  return m && m->status != DYNA_MEMBER_REMOVED && m->addr[0] ? m->addr : NULL;
+  if (!m) return dyna_node_refused_addr(p->srv->node, id); /* a refused joiner: our answer */
+  return m->status != DYNA_MEMBER_REMOVED && m->addr[0] ? m->addr : NULL;
 }
 
 /* With a secret: the frame sealed into the output once the handshake is done, until then

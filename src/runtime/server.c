@@ -11,6 +11,7 @@
 #include "runtime/log.h"
 #include "runtime/tls.h"
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,14 @@ static void on_tick(uv_timer_t *t) {
   dyna_node_tick(s->node, dyna_server_time(s));
   if (s->peers) dyna_peers_tick(s->peers);
   dyna_events_tick(s);
+  uint64_t by = dyna_node_join_refused_by(s->node);
+  if (by && by != s->join_refused_logged) { /* once per namesake, not every JOIN retry */
+    LOG_ERROR("the cluster refuses this node: its member %016" PRIx64 " is named %s too and is alive. "
+              "To replace that node, stop it first (this node then takes its place); "
+              "to add a node, start this one with another --name and an empty data directory",
+              by, s->cfg.name);
+  }
+  s->join_refused_logged = by;
 }
 
 static void on_timer(uv_timer_t *t) {

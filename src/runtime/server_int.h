@@ -66,6 +66,7 @@ struct dyna_server {
   dyna_node_t *node;    /* owned */
   uint64_t trand;       /* the typed reads' PRNG state (cmd_typed.c; 0: not seeded yet) */
   uint64_t node_id;
+  uint64_t join_refused_logged; /* the namesake last logged as refusing our join (on_tick) */
   conn_t *conns;        /* every open connection */
   size_t nconns;
   conn_t *dirty;        /* connections with replies to flush */

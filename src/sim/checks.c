@@ -12,7 +12,7 @@
  *            yet)
  *   settle   2 s more, for the repairs to land; then up to 30 s more until the
  *            replicas are equal (hinted handoff, later anti-entropy, may still work)
- *   check    ring agreement; read repair (each replica holds what the final read
+ *   check    one live member per name in every view (--faults wipe); ring agreement; read repair (each replica holds what the final read
  *            returned); the model's checks (workload.c: acknowledged cart adds,
  *            no resurrection, sibling bound, on the final merged reads); replica
  *            convergence (all first-N replicas of every key per the final ring hold
@@ -63,6 +63,25 @@ static void show_members(sim_world_t *w) {
   }
 }
 
+/* No running member sees two live members under one name: a fresh node that took a
+ * dead one's name (--faults wipe) replaced it. Returns the number of failures. */
+static unsigned names_unique(sim_world_t *w) {
+  unsigned bad = 0;
+  for (uint32_t i = 0; i < w->nnodes; i++) {
+    sim_node_t *s = &w->nodes[i];
+    if (s->state != SN_UP) continue;
+    const dyna_cluster_t *c = dyna_node_cluster(s->node);
+    for (size_t m = 0; m < c->n; m++) {
+      if (c->m[m].status == DYNA_MEMBER_REMOVED || dyna_cluster_name_count(c, c->m[m].name) < 2) continue;
+      if (dyna_cluster_find_live_name(c, c->m[m].name, 0) != &c->m[m]) continue; /* once per name */
+      sim_fail(w, "%s sees %zu live members named %s (a node that took a dead one's name did not "
+               "replace it)", s->name, dyna_cluster_name_count(c, c->m[m].name), c->m[m].name);
+      bad++;
+    }
+  }
+  return bad;
+}
+
 int sim_checks_final(sim_world_t *w) {
   w->stopping = 1;
   sim_run_until(w, w->now + 2000);
@@ -78,10 +97,14 @@ int sim_checks_final(sim_world_t *w) {
     if (w->now - start > max_ms) break;
   }
   int members_shown = 0;
+  if (names_unique(w)) {
+    show_members(w);
+    members_shown = 1;
+  }
   if (!sim_ring_agreed(w)) {
     sim_fail(w, "members do not agree on a settled ring %llu ms after healing",
              (unsigned long long)(w->now - start));
-    show_members(w);
+    if (!members_shown) show_members(w);
     members_shown = 1;
   }
   if (sim_work_final_reads(w)) {

@@ -9,10 +9,17 @@
  *   SF_CRASH      crashes of random running nodes, 40% of them between handling an event
  *                 and its commit; each node restarts after 0.2-3 s;
  *   SF_CHURN      a join of a new node, a leave, and a crash followed by the removal of
- *                 that node (it never comes back: its disk is lost), when the cluster
- *                 keeps at least N+1 members;
+ *                 that node (it never comes back: its disk is lost; not with SF_WIPE,
+ *                 whose lost disk is the run's one), when the cluster keeps at least N+1
+ *                 members;
  *   SF_DISKERR    about every 0.1 s, a running node's next commit that has writes fails
  *                 (EIO): the batch is lost after its early frames left;
+ *   SF_WIPE       a running node's disk dies (it never comes back) and 0.5-2 s later a
+ *                 fresh node, a new id under the dead one's name, starts with a join: the
+ *                 name is the identity, so it takes the dead member's place (gossip.c).
+ *                 With --bugs replace-same-id the fresh node reuses the dead one's id
+ *                 instead (as a dynad that derived its id from its name would): its
+ *                 dots start again and collide with those the dead one made;
  *   SF_CLOCK      from the start every node's wall clock is skewed by up to +-2 s; then
  *                 about every 2.5 s one node's wall clock steps by an hour, forward or
  *                 back (as NTP or a resumed VM would step it). Monotonic clocks never
@@ -27,10 +34,13 @@
 #include "util/err.h"
 #include "sim/rng.h"
 #include "sim/sim.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 enum { FA_NET = 1, FA_PARTITION, FA_HEAL, FA_CRASH, FA_RESTART, FA_JOIN, FA_LEAVE,
        FA_CRASH_REMOVE, FA_REMOVE, FA_CHECK_LEAVE, FA_CHECK_REMOVE, FA_DISKERR, FA_CLOCK_SKEW,
-       FA_CLOCK_STEP, FA_CLOCK_CHECK };
+       FA_CLOCK_STEP, FA_CLOCK_CHECK, FA_WIPE, FA_REPLACE };
 
 #define CLOCK_SKEW_MAX_MS 2000
 #define CLOCK_STEP_MS 3600000
@@ -110,8 +120,11 @@ void sim_faults_plan(sim_world_t *w, uint64_t t0, uint64_t t1) {
     for (uint32_t j = 0; j < (w->o.joins ? w->o.joins : 1); j++)
       at(w, t0 + sim_rng_below(&w->rng, span / 2 + 1), FA_JOIN, 0);
     at(w, t0 + sim_rng_below(&w->rng, span), FA_LEAVE, 0);
-    at(w, t0 + sim_rng_below(&w->rng, span / 2 + 1), FA_CRASH_REMOVE, 0);
+    /* One disk lost per run, as the promises allow: with wipe, the wiped node is it. */
+    if (!(f & SF_WIPE)) at(w, t0 + sim_rng_below(&w->rng, span / 2 + 1), FA_CRASH_REMOVE, 0);
   }
+  if ((f & SF_WIPE) && w->o.nodes >= w->o.n + 1)
+    at(w, t0 + sim_rng_below(&w->rng, span / 2 + 1), FA_WIPE, 0);
 }
 
 /* Picks a running member (not leaving) other than `not`, or -1. */
@@ -178,6 +191,34 @@ static void clock_check(sim_world_t *w, const sim_event_t *e) {
   if (rounds < CLOCK_CHECK_ROUNDS)
     sim_fail(w, "%s ran %llu gossip round(s) in the %u ms after its wall clock stepped (offset %+lld ms)",
              s->name, (unsigned long long)rounds, CLOCK_CHECK_MS, (long long)s->wall_off_ms);
+}
+
+/* A fresh node under the name of node `dead` (crashed for good) joins through a running
+ * member: the operator's path of a disk that died (docs/architecture.md, Membership). */
+static void replace(sim_world_t *w, uint32_t dead) {
+  int seed = pick_other(w, (int)dead);
+  if (seed < 0) { at(w, w->now + 500, FA_REPLACE, dead); return; }
+  if (w->o.bugs & DYNA_BUG_REPLACE_SAME_ID) { /* the old id, on an empty disk */
+    sim_node_t *s = &w->nodes[dead];
+    dyna_gate_free(&s->gate);
+    dyna_store_close(s->store);
+    if (dyna_store_mem_open(DYNA_SYNC_BATCH, &s->store)) abort();
+    dyna_gate_init(&s->gate, s->store, w->o.durable_reads, w->o.bugs);
+    s->fly = 0;
+    s->removed = 0;
+    sim_trace(w, "replace %s by itself on an empty disk via %s", s->name, w->nodes[seed].name);
+    sim_node_start(w, dead, seed);
+    return;
+  }
+  uint32_t j = sim_node_add(w); /* may move w->nodes */
+  sim_node_t *s = &w->nodes[j], *old = &w->nodes[dead];
+  memcpy(s->name, old->name, sizeof(s->name)); /* two slots: never the same */
+  memcpy(s->zone, old->zone, sizeof(s->zone));
+  old->state = SN_GONE;
+  w->st.replaces++;
+  sim_trace(w, "replace %s (%016llx) by a fresh node %016llx via %s", s->name, (unsigned long long)old->id,
+            (unsigned long long)s->id, w->nodes[seed].name);
+  sim_node_start(w, j, seed);
 }
 
 static void heal_partitions(sim_world_t *w) {
@@ -302,6 +343,15 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
     else check_later(w, FA_CHECK_REMOVE, e->b, e->ia, e->x);
     break;
   }
+  case FA_WIPE: {
+    int i = sim_pick_up_node(w);
+    if (i < 0) break;
+    w->nodes[i].removed = 1; /* never restarted: its disk is gone */
+    sim_node_crash(w, (uint32_t)i);
+    at(w, w->now + sim_rng_range(&w->rng, 500, 2000), FA_REPLACE, (uint64_t)i);
+    break;
+  }
+  case FA_REPLACE: replace(w, (uint32_t)e->x); break;
   case FA_CLOCK_SKEW: clock_skew(w); break;
   case FA_CLOCK_STEP: clock_step(w); break;
   case FA_CLOCK_CHECK: clock_check(w, e); break;

@@ -60,7 +60,7 @@ typedef struct named { const char *name; uint32_t bits; } named_t;
 static const named_t FAULT_NAMES[] = {
   {"none", 0}, {"loss", SF_LOSS}, {"partition", SF_PARTITION}, {"crash", SF_CRASH},
   {"churn", SF_CHURN}, {"dup", SF_DUP}, {"diskerr", SF_DISKERR}, {"clock", SF_CLOCK},
-  {"all", SF_ALL}, {NULL, 0}};
+  {"wipe", SF_WIPE}, {"all", SF_ALL}, {NULL, 0}};
 
 /* Parses a comma-separated list of names into bits; -1 on an unknown name. */
 static int parse_names(const named_t *tab, const char *s, uint32_t *out) {
@@ -165,9 +165,9 @@ static void report(sim_world_t *w, FILE *out, const run_result_t *res) {
           w->o.seed, w->o.nodes, w->nnodes, w->o.keys, w->o.clients, nm, res->sim_ms);
   fprintf(out, "  events %" PRIu64 ", frames sent %" PRIu64 " delivered %" PRIu64 " dropped %" PRIu64 " duplicated %" PRIu64 "\n",
           w->st.events, w->st.msgs_sent, w->st.msgs_delivered, w->st.msgs_dropped, w->st.msgs_duplicated);
-  fprintf(out, "  faults: %" PRIu64 " partitions, %" PRIu64 " crashes (%" PRIu64 " mid-turn), %" PRIu64 " restarts, %" PRIu64 " joins, %" PRIu64 " leaves, %" PRIu64 " removals, %" PRIu64 " clock steps\n",
+  fprintf(out, "  faults: %" PRIu64 " partitions, %" PRIu64 " crashes (%" PRIu64 " mid-turn), %" PRIu64 " restarts, %" PRIu64 " joins, %" PRIu64 " leaves, %" PRIu64 " removals, %" PRIu64 " clock steps, %" PRIu64 " replacements\n",
           w->st.partitions, w->st.crashes, w->st.crashes_mid_turn, w->st.restarts, w->st.joins - (w->o.nodes - 1),
-          w->st.leaves, w->st.removes, w->st.clock_steps);
+          w->st.leaves, w->st.removes, w->st.clock_steps, w->st.replaces);
   sim_work_report(w, out);
   if (w->o.latency) sim_work_latency_report(w, out);
   uint64_t rr = 0, rt = 0, ho = 0;
@@ -381,10 +381,12 @@ static void usage(FILE *out) {
 "                     one-command transactions (MULTI/EXEC's batch), checked alike\n"
 "  --duration MS      simulated workload time in ms (default 10000)\n"
 "  --faults MIX       none | loss | partition | crash | churn | clock | dup | diskerr |\n"
-"                     all, or a comma list; all = loss,partition,crash,churn,clock\n"
-"                     (default all); clock skews nodes' wall clocks and steps them\n"
-"                     by +-1 h; dup duplicates frames, which TCP never does; diskerr\n"
-"                     fails a random node's commit about every 0.1 s\n"
+"                     wipe | all, or a comma list; all = loss,partition,crash,churn,\n"
+"                     clock (default all); clock skews nodes' wall clocks and steps\n"
+"                     them by +-1 h; dup duplicates frames, which TCP never does;\n"
+"                     diskerr fails a random node's commit about every 0.1 s; wipe\n"
+"                     kills a node for good (its disk dies) and starts a fresh one\n"
+"                     under its name with a join: it must take the dead one's place\n"
 "  --bugs LIST        %s\n"
 "                     (comma list): deliberate faults set in every node's cfg.bugs\n"
 "                     (gate-forget-loss: in its durability gate); the checks must\n"

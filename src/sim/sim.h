@@ -40,6 +40,8 @@
 #define SF_DUP 0x10u      /* duplicated frames (beyond TCP: not in "all", see docs) */
 #define SF_DISKERR 0x20u  /* a node's next store write or commit fails (EIO); not in "all" */
 #define SF_CLOCK 0x40u    /* per-node wall-clock skew, and steps of +-1 h (faults.c) */
+#define SF_WIPE 0x80u     /* a node's disk dies and a fresh node takes its name (not in
+                             "all": its draws would change every "all" seed's run) */
 #define SF_ALL (SF_LOSS | SF_PARTITION | SF_CRASH | SF_CHURN | SF_CLOCK)
 
 /* A simulated node's wall clock reads this at w->now = 0 (2026-01-01T00:00:00Z), plus its
@@ -138,6 +140,7 @@ typedef struct sim_stats {
   uint64_t crashes, crashes_mid_turn, restarts, partitions, joins, leaves, removes;
   uint64_t commit_failures;
   uint64_t clock_steps;   /* wall-clock steps of +-1 h (--faults clock) */
+  uint64_t replaces;      /* fresh nodes started under a dead node's name (--faults wipe) */
 } sim_stats_t;
 
 typedef struct sim_world {

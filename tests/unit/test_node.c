@@ -778,6 +778,180 @@ static void test_anti_entropy_rebuilds_a_wiped_replica(void **state) {
                   dyna_node_stats(T[1].n)->aae_keys_repaired >= 50);
 }
 
+/* Node i is a fresh dynad under an existing name: a new id (a new data directory makes
+ * one), the same name and address as the member it replaces. */
+static void open_namesake(int i, uint64_t id, int like) {
+  dyna_node_cfg_t cfg;
+  dyna_node_cfg_default(&cfg);
+  cfg.id = id;
+  snprintf(cfg.name, sizeof(cfg.name), "n%d", like);
+  snprintf(cfg.addr, sizeof(cfg.addr), "10.0.0.%d:1", like);
+  cfg.ring_size = Q;
+  cfg.n = 3;
+  cfg.r = 2;
+  cfg.w = 2;
+  cfg.seed = 70 + (uint64_t)i;
+  cfg.handoff_interval_ms = 10;
+  cfg.aae_interval_ms = aae_ms;
+  assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &T[i].st), 0);
+  assert_int_equal(dyna_node_open(&cfg, T[i].st, clk(i), &T[i].n), 0);
+  assert_int_equal(dyna_store_commit(T[i].st), 0);
+  T[i].id = id;
+  if (NT <= i) NT = i + 1;
+}
+
+static void test_fresh_node_takes_dead_members_place(void **state) {
+  (void)state;
+  aae_ms = 20;
+  build_cluster(4, 3, 2, 2);
+  char key[32];
+  for (int k = 0; k < 60; k++) {
+    snprintf(key, sizeof(key), "rp%d", k);
+    assert_int_equal(call(k % 4, DYNA_OP_PUT, key, key, NULL, DYNA_REQ_BLIND)->status, 0);
+  }
+  dyna_ring_t before;
+  dyna_ring_init(&before);
+  assert_int_equal(dyna_ring_copy(&before, &dyna_node_cluster(T[0].n)->ring), 0);
+  uint64_t ring_version = dyna_node_cluster(T[0].n)->ring_version;
+  /* Node 2's disk dies: the process is gone, the others see it unreachable. */
+  dyna_node_free(T[2].n);
+  T[2].n = NULL;
+  dyna_store_close(T[2].st);
+  T[2].st = NULL;
+  for (int i = 0; i < 4; i++)
+    if (i != 2) dyna_node_set_reachable(T[i].n, T[2].id, 0, clk(i));
+  /* A fresh node under its name and address joins through node 1, while the claimant
+   * (node 0, the lowest id: the only one that rebalances) is cut off: the seed itself
+   * hands the dead member's partitions over, so no rebalance is needed. */
+  open_namesake(4, 204, 2);
+  isolate(0, 1);
+  assert_int_equal(dyna_node_join(T[4].n, T[1].id, clk(4)), 0);
+  run(3000);
+  int live[] = {1, 3, 4, 0};
+  for (int k = 0; k < 4; k++) {
+    if (k == 3) {
+      isolate(0, 0);
+      run(3000);
+    }
+    const dyna_cluster_t *cl = dyna_node_cluster(T[live[k]].n);
+    assert_int_equal(dyna_cluster_find(cl, 102)->status, DYNA_MEMBER_REMOVED);
+    assert_int_equal(dyna_cluster_find(cl, 204)->status, DYNA_MEMBER_VALID);
+    assert_int_equal(dyna_cluster_name_count(cl, "n2"), 1);
+    assert_int_equal(dyna_cluster_find_name(cl, "n2")->id, 204);
+    assert_true(dyna_cluster_ring_settled(cl));
+    /* It took exactly the dead member's partitions; nothing else moved. */
+    assert_int_equal(cl->ring_version, ring_version + 1);
+    for (uint32_t p = 0; p < Q; p++) {
+      uint64_t was = dyna_ring_owner(&before, p);
+      assert_int_equal(dyna_ring_owner(&cl->ring, p), was == 102 ? 204 : was);
+    }
+  }
+  dyna_ring_clear(&before);
+  assert_int_equal(dyna_node_stats(T[1].n)->members_replaced, 1);
+  /* Anti-entropy, forced when it joined, rebuilt its replicas: no read went through it. */
+  int held = 0;
+  for (int k = 0; k < 60; k++) {
+    snprintf(key, sizeof(key), "rp%d", k);
+    if (!is_replica(4, key)) continue;
+    assert_true(local_has(4, key, key));
+    held++;
+  }
+  assert_true(held > 0);
+  uint32_t matched, replicated, queued;
+  dyna_node_aae_progress(T[4].n, &matched, &replicated, &queued);
+  assert_true(replicated > 0);
+  assert_int_equal(matched, replicated);
+  assert_int_equal(queued, 0);
+  /* Removing the dead one by id changes nothing; by name, the name is the live one's. */
+  assert_int_equal(dyna_node_remove(T[0].n, "66", clk(0)), 0);
+  assert_int_equal(dyna_cluster_find(dyna_node_cluster(T[0].n), 204)->status, DYNA_MEMBER_VALID);
+}
+
+/* The seed that admits the fresh node has not heard of the member it replaces (that one
+ * joined through another seed while the first was cut off, then died): both are live
+ * members under one name until the fresh node removes the namesake it cannot reach. */
+static void test_fresh_node_removes_a_namesake_its_seed_missed(void **state) {
+  (void)state;
+  build_cluster(4, 3, 2, 2);
+  for (int j = 1; j < MAXN; j++) cut[0][j] = cut[j][0] = 1; /* node 0 hears nobody */
+  open_namesake(4, 104, 4); /* an ordinary new node n4, through node 1 */
+  assert_int_equal(dyna_node_join(T[4].n, T[1].id, clk(4)), 0);
+  run(2000);
+  assert_null(dyna_cluster_find(dyna_node_cluster(T[0].n), 104));
+  assert_non_null(dyna_cluster_find(dyna_node_cluster(T[1].n), 104));
+  dyna_node_free(T[4].n); /* its disk dies */
+  T[4].n = NULL;
+  dyna_store_close(T[4].st);
+  T[4].st = NULL;
+  for (int i = 0; i < 4; i++) dyna_node_set_reachable(T[i].n, 104, 0, clk(i));
+  open_namesake(5, 205, 4); /* the fresh n4, through node 0, which never heard of 104 */
+  cut[0][5] = cut[5][0] = 0;
+  dyna_node_set_reachable(T[5].n, 104, 0, clk(5));
+  assert_int_equal(dyna_node_join(T[5].n, T[0].id, clk(5)), 0);
+  run(1000);
+  assert_int_equal(dyna_cluster_find(dyna_node_cluster(T[0].n), 205)->status, DYNA_MEMBER_VALID);
+  for (int j = 1; j < MAXN; j++) cut[0][j] = cut[j][0] = 0; /* healed: the views merge */
+  run(5000);
+  for (int i = 0; i < 6; i++) {
+    if (!T[i].n) continue;
+    const dyna_cluster_t *cl = dyna_node_cluster(T[i].n);
+    assert_int_equal(dyna_cluster_name_count(cl, "n4"), 1);
+    assert_int_equal(dyna_cluster_find(cl, 104)->status, DYNA_MEMBER_REMOVED);
+    assert_int_equal(dyna_cluster_find(cl, 205)->status, DYNA_MEMBER_VALID);
+    assert_true(dyna_cluster_ring_settled(cl));
+  }
+}
+
+/* Names: the live member wins a lookup; two live members under one name are counted so
+ * that an admin action naming them can be refused. */
+static void test_member_names(void **state) {
+  (void)state;
+  dyna_cluster_t c;
+  dyna_cluster_init(&c);
+  dyna_member_t m = {0};
+  m.version = 1;
+  const struct { uint64_t id; const char *name; int status; } rows[] = {
+      {0x10, "a", DYNA_MEMBER_REMOVED}, {0x20, "a", DYNA_MEMBER_VALID}, {0x30, "b", DYNA_MEMBER_VALID},
+      {0x40, "b", DYNA_MEMBER_LEAVING}, {0x50, "c", DYNA_MEMBER_REMOVED}};
+  for (size_t i = 0; i < 5; i++) {
+    m.id = rows[i].id;
+    m.status = (uint8_t)rows[i].status;
+    snprintf(m.name, sizeof(m.name), "%s", rows[i].name);
+    assert_int_equal(dyna_cluster_upsert(&c, &m, NULL), 0);
+  }
+  assert_int_equal(dyna_cluster_find_name(&c, "a")->id, 0x20); /* not the removed 0x10 */
+  assert_int_equal(dyna_cluster_name_count(&c, "a"), 1);
+  assert_int_equal(dyna_cluster_name_count(&c, "b"), 2);
+  assert_int_equal(dyna_cluster_name_count(&c, "c"), 0);
+  assert_int_equal(dyna_cluster_find_name(&c, "c")->id, 0x50); /* only a removed one: found */
+  assert_int_equal(dyna_cluster_find_name(&c, "10")->id, 0x10); /* hex id */
+  assert_null(dyna_cluster_find_name(&c, "zz"));
+  assert_int_equal(dyna_cluster_find_live_name(&c, "b", 0x30)->id, 0x40);
+  assert_null(dyna_cluster_find_live_name(&c, "a", 0x20));
+  dyna_cluster_clear(&c);
+}
+
+static void test_live_namesake_is_refused(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  uint64_t ring_version = dyna_node_cluster(T[0].n)->ring_version;
+  /* A second node named n1 while n1 is alive and reachable. */
+  open_namesake(3, 203, 1);
+  assert_int_equal(dyna_node_join(T[3].n, T[0].id, clk(3)), 0);
+  run(3000);
+  for (int i = 0; i < 3; i++) {
+    const dyna_cluster_t *cl = dyna_node_cluster(T[i].n);
+    assert_null(dyna_cluster_find(cl, 203));
+    assert_int_equal(dyna_cluster_find(cl, 101)->status, DYNA_MEMBER_VALID);
+    assert_int_equal(cl->ring_version, ring_version);
+  }
+  assert_true(dyna_node_stats(T[0].n)->joins_refused >= 1);
+  /* The refused node heard why, and adopted nothing: it is still joining. */
+  assert_int_equal(dyna_node_join_refused_by(T[3].n), 101);
+  assert_int_equal(dyna_node_cluster(T[3].n)->ring_version, 0);
+  assert_null(dyna_cluster_find(dyna_node_cluster(T[3].n), 101));
+}
+
 static void test_deletes_stay_deleted(void **state) {
   (void)state;
   aae_ms = 20;
@@ -961,6 +1135,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_failure_detector, setup, teardown),
       cmocka_unit_test_setup_teardown(test_anti_entropy_rebuilds_a_wiped_replica, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deletes_stay_deleted, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fresh_node_takes_dead_members_place, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_live_namesake_is_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_member_names, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fresh_node_removes_a_namesake_its_seed_missed, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

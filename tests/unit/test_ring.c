@@ -743,6 +743,41 @@ static void test_read_rejects(void **state) {
 }
 
 /* Failing the Nth allocation: an error comes back and nothing leaks or changes. */
+/* dyna_ring_substitute: the new member owns exactly the old one's partitions, members
+ * stay sorted by id (the new id below, between and above the others), and bad calls
+ * change nothing. */
+static void test_substitute(void **state) {
+  (void)state;
+  dyna_ring_member_t ms[4] = {{10, ""}, {20, ""}, {30, "z"}, {40, ""}};
+  dyna_ring_t r, out;
+  dyna_ring_init(&r);
+  dyna_ring_init(&out);
+  assert_int_equal(dyna_ring_rebalance(&r, 64, ms, 4, 3, &out), 0);
+  dyna_ring_clear(&r);
+  r = out;
+  dyna_ring_init(&out);
+  uint64_t news[] = {5, 25, 99};
+  for (size_t k = 0; k < 3; k++) {
+    dyna_ring_member_t m = {news[k], "y"};
+    assert_int_equal(dyna_ring_substitute(&r, 30, &m, &out), 0);
+    assert_int_equal(out.nmembers, 4);
+    for (uint32_t i = 1; i < out.nmembers; i++) assert_true(out.members[i - 1].id < out.members[i].id);
+    assert_int_equal(dyna_ring_member_index(&out, 30), -1);
+    assert_string_equal(out.members[dyna_ring_member_index(&out, news[k])].zone, "y");
+    for (uint32_t p = 0; p < 64; p++) {
+      uint64_t was = dyna_ring_owner(&r, p);
+      assert_int_equal(dyna_ring_owner(&out, p), was == 30 ? news[k] : was);
+    }
+    assert_int_equal(dyna_ring_owned(&out, news[k]), dyna_ring_owned(&r, 30));
+  }
+  dyna_ring_member_t dup = {20, ""}, zero = {0, ""}, fine = {7, ""};
+  assert_int_equal(dyna_ring_substitute(&r, 30, &dup, &out), DYNA_EINVAL);  /* already a member */
+  assert_int_equal(dyna_ring_substitute(&r, 30, &zero, &out), DYNA_EINVAL); /* id 0 */
+  assert_int_equal(dyna_ring_substitute(&r, 31, &fine, &out), DYNA_EINVAL); /* not a member */
+  dyna_ring_clear(&r);
+  dyna_ring_clear(&out);
+}
+
 static void test_alloc_failure(void **state) {
   (void)state;
   dyna_ring_member_t m[12];
@@ -807,6 +842,7 @@ int main(void) {
       cmocka_unit_test(test_encode_roundtrip),
       cmocka_unit_test(test_read_rejects),
       cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_substitute),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
