@@ -77,13 +77,19 @@ uint32_t dyna_rd_u32le(dyna_rd_t *r) {
 }
 
 uint64_t dyna_rd_varint_slow(dyna_rd_t *r) {
+  if (r->err) return 0;
+  const uint8_t *p = r->p + r->off;
+  size_t left = r->len - r->off;
   uint64_t v = 0;
-  for (int shift = 0; shift < 70; shift += 7) {
-    const uint8_t *p = dyna_rd_take(r, 1);
-    if (!p) return 0;
-    if (shift == 63 && (p[0] & 0x7e)) break; /* would overflow 64 bits */
-    v |= (uint64_t)(p[0] & 0x7f) << shift;
-    if (!(p[0] & 0x80)) return v;
+  for (size_t i = 0; i < 10; i++) {
+    if (i == left) break; /* truncated */
+    uint8_t c = p[i];
+    if (i == 9 && (c & 0x7e)) break; /* would overflow 64 bits */
+    v |= (uint64_t)(c & 0x7f) << (7 * i);
+    if (!(c & 0x80)) {
+      r->off += i + 1;
+      return v;
+    }
   }
   r->err = DYNA_ECORRUPT;
   return 0;
