@@ -12,8 +12,9 @@
    resurrected  what came back after an acknowledged delete: a register value an
                 acknowledged PUT/DEL had read (its context covered it), a set member an
                 SREM answered 1 for, a list element an LPOP returned, an expired key
-                that a GET still shows (deadline passed; keys living while some node's
-                clock or stamps were off are left out: nemesis.py, clock);
+                that a GET still shows (deadline passed; keys written while some node's
+                clock was stepped are left out, not those written after it was back:
+                nemesis.py, clock);
    doubled      a list element twice; a counter above acknowledged + unknown increments.
 3. Figures: siblings per register/cart key, write and read availability inside and
    outside fault windows.
@@ -185,12 +186,14 @@ def check(cl, wls, nemesis):
             bad("lost", "list %s element %s acknowledged, never popped, gone" % (k, e))
     figures["pops_unknown"] = sum(1 for p in pops if not p[2])
 
-    # expiry: keys whose deadline passed, written while no clock was skewed
+    # expiry: keys whose deadline passed, written while no clock was stepped (each key is
+    # written once, by one SET or a SET and an EXPIRE through one node: a step that began
+    # after its writes cannot move its deadline)
     now = time.monotonic()
     skews = nemesis.skews if nemesis else []
     due = [x for w in by["expiry"] for x in w.written
            if x["acked"] and x["deadline"] < now - 1.0
-           and not any(a - 1.0 <= x["deadline"] and x["t_start"] <= b + 1.0 for a, b in skews)]
+           and not any(a - 1.0 <= x["t_end"] and x["t_start"] <= b + 1.0 for a, b in skews)]
     for m in cl.members:
         got = read_all(cl.nodes[m], [("GET", x["key"]) for x in due])
         for x, r in zip(due, got):

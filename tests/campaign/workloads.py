@@ -205,7 +205,7 @@ class Expiry(Workload):
 
     def __init__(self, tid, rng):
         Workload.__init__(self, tid, rng)
-        self.written = []   # {key, t_start, deadline (monotonic, client's view), acked}
+        self.written = []   # {key, t_start, t_end, deadline (monotonic, client's view), acked}
 
     def keys(self):
         return [w["key"] for w in self.written]
@@ -225,8 +225,8 @@ class Expiry(Workload):
         self.op(t0, "w", ok)
         # The deadline the key may not outlive, as the client sees it: the answer came
         # after the write's coordinator took its clock reading.
-        self.written.append({"key": k, "t_start": t0, "deadline": time.monotonic() + secs,
-                             "acked": ok})
+        t1 = time.monotonic()
+        self.written.append({"key": k, "t_start": t0, "t_end": t1, "deadline": t1 + secs, "acked": ok})
 
 
 KINDS = [Register, Register, Cart, Cart, Counter, RedisSet, List, Expiry]
