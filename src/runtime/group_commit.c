@@ -36,6 +36,7 @@
 #include "runtime/log.h"
 #include "runtime/server_int.h"
 #include "runtime/test_bugs.h"
+#include "store/lmdb.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,8 @@ static void count_commit(dyna_server_t *s, int err) {
   s->stats.commits++;
   if (!err) return;
   s->stats.commit_errors++;
-  LOG_ERROR("store commit failed: %s; failing the replies that depended on it", dyna_strerror(err));
+  LOG_ERROR("store commit failed: %s; failing the replies that depended on it",
+            dyna_store_lmdb_strerror(err, s->cfg.data));
 }
 
 /* Delivers what the gate released, in order: replies to their connections (an error
