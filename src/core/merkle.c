@@ -100,6 +100,16 @@ static uint64_t *tree_of(dyna_node_t *n, uint32_t p) {
   return t;
 }
 
+void dyna_merkle_forget(dyna_node_t *n) {
+  merkle_t *m = n->mk;
+  if (!m) return;
+  for (uint32_t p = 0; p < m->q; p++) {
+    dyna_free(m->tree[p]);
+    m->tree[p] = NULL;
+    m->agree[p] = 0;
+  }
+}
+
 void dyna_merkle_force(dyna_node_t *n, uint32_t p) {
   merkle_t *m = n->mk;
   if (p == UINT32_MAX) memset(m->forced, 1, m->q);

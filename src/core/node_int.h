@@ -281,5 +281,8 @@ void dyna_merkle_tick(dyna_node_t *n);
 void dyna_merkle_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
 /* Schedules an exchange of partition p (or of every partition when p is UINT32_MAX). */
 void dyna_merkle_force(dyna_node_t *n, uint32_t p);
+/* Forgets every tree (each is built again from the store when next needed): after a
+ * failed commit the store lost writes the trees had counted (dyna_node_writes_lost). */
+void dyna_merkle_forget(dyna_node_t *n);
 
 #endif
