@@ -443,10 +443,11 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
                                  (req->flags & DYNA_REQ_RESP3) ? DYNA_RESP3 : DYNA_RESP2, &f->resp, &batch);
       f->nowrite = !rc && !batch.len;
     } else if (req->op == DYNA_OP_TYPED) {
-      /* env: the partition's actor (set by the replica), the value stamp as the wall
-       * clock (it never goes backwards on this node), the node's PRNG. */
-      dyna_tenv_t env = {0, v.ts_ms, dyna_node_rand(n),
-                         (req->flags & DYNA_REQ_RESP3) ? DYNA_RESP3 : DYNA_RESP2};
+      /* env: the partition's actor (set by the replica), the wall clock as it is
+       * (deadlines and expiry), the node's PRNG, the value stamp (it never goes
+       * backwards on this node). */
+      dyna_tenv_t env = {0, n->now.wall_ms, dyna_node_rand(n),
+                         (req->flags & DYNA_REQ_RESP3) ? DYNA_RESP3 : DYNA_RESP2, v.ts_ms};
       dyna_targs_t args = {req->argc, req->argv, req->argl};
       int changed = 0;
       rc = dyna_replica_coordinate_typed(&rep, req->key, req->klen, req->cmd, &args, &env,

@@ -116,6 +116,16 @@ static int home_index(dyna_node_t *n, uint32_t p, uint64_t id, uint64_t *homes, 
   return -1;
 }
 
+void dyna_merkle_forget(dyna_node_t *n) {
+  merkle_t *m = n->mk;
+  if (!m) return;
+  for (uint32_t p = 0; p < m->q; p++) {
+    dyna_free(m->tree[p]);
+    m->tree[p] = NULL;
+    m->agree[p] = 0;
+  }
+}
+
 void dyna_merkle_force(dyna_node_t *n, uint32_t p) {
   merkle_t *m = n->mk;
   if (p == UINT32_MAX) memset(m->forced, 1, m->q);

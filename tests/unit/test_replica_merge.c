@@ -49,7 +49,7 @@ static void sadd(fx_t *f, const char *key, const char *member, dyna_obj_t *out, 
   const uint8_t *argv[3] = {(const uint8_t *)"SADD", (const uint8_t *)key, (const uint8_t *)member};
   size_t argl[3] = {4, strlen(key), strlen(member)};
   dyna_targs_t args = {3, argv, argl};
-  dyna_tenv_t env = {0, 1000, 7, 0};
+  dyna_tenv_t env = {0, 1000, 7, 0, 0};
   dyna_buf_t resp = DYNA_BUF_INIT;
   int changed = 0;
   dyna_buf_reset(enc);
