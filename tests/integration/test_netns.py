@@ -7,7 +7,9 @@ docs/deploy.md; its addresses moved to a private 10.213.X.0/24 and /etc/dyna,
 serves (a write through one node is read through another, with dynalib, redis-cli, the
 dyna CLI and the HTTP port, all from inside the namespaces), and survives one host's link
 going down (writes at W=2 through a survivor succeed, the cut node is seen unreachable;
-once it is back, the writes made meanwhile reach it).
+once it is back, the writes made meanwhile reach it); then the guide's "Replacing a node":
+dyna3 dies, a fresh one with the same file and an empty data dir takes its place and
+holds every key again.
 
 Root only: as any other user it prints a notice and exits 0. Every namespace, veth and
 bridge it makes is named after this process (dynt<pid>...), lives in its own namespaces
@@ -25,7 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (Harness, Node, bin_dir, cleanup_all, dynad_path, parse_status,  # noqa: E402
+from dynalib import (STATUS_FIELDS, Harness, Node, bin_dir, cleanup_all, dynad_path,  # noqa: E402
                      repo_root, short, wait_until)
 
 PID = os.getpid()
@@ -236,6 +238,7 @@ def write_host_files(h, name, conf):
 SECRET = os.urandom(32).hex()
 NODES = {}
 FORMED = []     # not empty once t_form saw the cluster form
+FILES = {}      # name: (its dynad.conf, its data dir)
 
 
 def start_host(h, name, path, data):
@@ -244,9 +247,13 @@ def start_host(h, name, path, data):
 
 
 def status(via):
-    """DYNA.STATUS at via, parsed (None when it does not answer)."""
+    """DYNA.STATUS at via as {name: row} of its members but the removed ones (a replaced
+    member keeps a removed row under its name); None when it does not answer."""
     r = AGENT.call(via, "DYNA.STATUS")
-    return parse_status(r) if isinstance(r, list) else None
+    if not isinstance(r, list) or not all(isinstance(x, list) and len(x) == len(STATUS_FIELDS) for x in r):
+        return None
+    rows = [dict(zip(STATUS_FIELDS, x)) for x in r]
+    return dict((x["name"], x) for x in rows if x["status"] != "removed")
 
 
 def sees(via, want):
@@ -274,7 +281,8 @@ def t_form(h):
     h.expect("docs/deploy.md has a config file for each host", sorted(confs) == list(NAMES), short(sorted(confs)))
     setup_network()
     AGENT.start()
-    files = dict((n, write_host_files(h, n, confs[n])) for n in NAMES)
+    files = FILES
+    files.update((n, write_host_files(h, n, confs[n])) for n in NAMES)
     for n in NAMES:  # dyna1 first, as the guide says; the others once it answers
         start_host(h, n, *files[n])
         wait_until(lambda: AGENT.call(n, "PING") == "PONG" or not NODES[n].alive(), 15, 0.05,
@@ -352,6 +360,46 @@ def t_cut(h):
                 "%s; missing %s" % (e, short(missing(), 300)))
 
 
+def t_replace(h):
+    """The guide's "Replacing a node": dyna3's disk dies; a fresh dyna3 with the same
+    dynad.conf and an empty data dir takes its place, and its replicas are rebuilt."""
+    h.expect("the cluster formed", FORMED and all(n.alive() for n in NODES.values()))
+    old_id = status("dyna1")["dyna3"]["id"]
+    NODES["dyna3"].kill()
+    more = ["replaced:%d" % i for i in range(10)]
+    replies = [AGENT.call("dyna1", "SET", k, "r%d" % i) for i, k in enumerate(more)]
+    h.check("10 writes through dyna1 while dyna3 is dead", all(r == "OK" for r in replies), short(replies))
+    data = NODES["dyna3"].data_dir
+    shutil.rmtree(data)
+    os.makedirs(data)
+    start_host(h, "dyna3", FILES["dyna3"][0], data)
+    up = dict((n, ("self", "reachable")) for n in NAMES)
+    try:
+        wait_until(lambda: all(sees(v, up) and status(v)["dyna3"]["id"] != old_id for v in NAMES)
+                   and rings_agree(), 30, 0.2, "every node to see the fresh dyna3 (a new id) valid and reachable")
+        h.check("the fresh dyna3 takes the dead one's place: 3 live members everywhere, one ring", True)
+    except AssertionError as e:
+        h.check("the fresh dyna3 takes the dead one's place: 3 live members everywhere, one ring", False,
+                "%s; %s\n%s" % (e, short([status(v) for v in NAMES], 600), logs()))
+        return
+    rc, out = in_client_ns(os.path.join(bin_dir(), "dyna"), "-t", "30000", "-h", IPS["dyna3"], "-p",
+                           str(CLIENT_PORT), "admin", "repair", "--wait")
+    h.check("dyna -h dyna3 admin repair --wait", rc == 0, short(out, 300))
+    want = {"greeting": "hello"}
+    want.update(("cut:%d" % i, "v%d" % i) for i in range(20))
+    want.update((k, "r%d" % i) for i, k in enumerate(more))
+
+    def missing():
+        got = dict((k, AGENT.call("dyna3", "DYNA.LOCAL", k)) for k in want)
+        return [k for k, r in got.items() if not (isinstance(r, list) and len(r) == 2 and r[1] == [want[k]])]
+    try:
+        wait_until(lambda: not missing(), 30, 0.25, "the fresh dyna3 to hold every key")
+        h.check("the fresh dyna3 holds all %d keys again (DYNA.LOCAL)" % len(want), True)
+    except AssertionError as e:
+        h.check("the fresh dyna3 holds all %d keys again (DYNA.LOCAL)" % len(want), False,
+                "%s; missing %s" % (e, short(missing(), 300)))
+
+
 def on_signal(signum, frame):
     teardown()
     sys.exit(128 + signum)
@@ -371,7 +419,7 @@ def main():
     h = Harness("netns")
     h.note("namespaces %s-*, subnet %s.0/24, dynad %s" % (TAG, SUBNET, dynad_path()))
     try:
-        h.run([("form", t_form), ("serve", t_serve), ("cut", t_cut)])
+        h.run([("form", t_form), ("serve", t_serve), ("cut", t_cut), ("replace", t_replace)])
     finally:
         teardown()
         left = [l for l in ip("netns", "list", check=False).stdout.splitlines() if l.startswith(TAG + "-")]
