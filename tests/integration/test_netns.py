@@ -24,7 +24,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dynalib import (STATUS_FIELDS, Harness, Node, bin_dir, cleanup_all, dynad_path,  # noqa: E402
