@@ -399,7 +399,11 @@ def t_replace(h):
                 "%s; missing %s" % (e, short(missing(), 300)))
 
 
+INTERRUPTED = []  # the signal that stopped the run: it fails whatever passed before
+
+
 def on_signal(signum, frame):
+    INTERRUPTED.append(signum)
     teardown()
     sys.exit(128 + signum)
 
@@ -425,6 +429,9 @@ def main():
         if left:
             print("test_netns: FAIL: namespaces left behind: %s" % left, flush=True)
             sys.exit(1)
+        if INTERRUPTED:
+            print("test_netns: FAIL: stopped by signal %d (namespaces deleted)" % INTERRUPTED[0], flush=True)
+            sys.exit(128 + INTERRUPTED[0])
 
 
 if __name__ == "__main__":
