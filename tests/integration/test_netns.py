@@ -399,6 +399,15 @@ def t_replace(h):
                 "%s; missing %s" % (e, short(missing(), 300)))
 
 
+def t_final(h):
+    for name, n in sorted(NODES.items()):
+        h.check("%s still running" % name, n.alive(), n.log_tail(10))
+        text = n.log_text()
+        for bad in ("AddressSanitizer", "runtime error", "assert"):
+            if bad in text:
+                h.check("%s log free of %r" % (name, bad), False, n.log_tail(10))
+
+
 INTERRUPTED = []  # the signal that stopped the run: it fails whatever passed before
 
 
@@ -422,7 +431,7 @@ def main():
     h = Harness("netns")
     h.note("namespaces %s-*, subnet %s.0/24, dynad %s" % (TAG, SUBNET, dynad_path()))
     try:
-        h.run([("form", t_form), ("serve", t_serve), ("cut", t_cut), ("replace", t_replace)])
+        h.run([("form", t_form), ("serve", t_serve), ("cut", t_cut), ("replace", t_replace), ("final", t_final)])
     finally:
         teardown()
         left = [l for l in ip("netns", "list", check=False).stdout.splitlines() if l.startswith(TAG + "-")]
