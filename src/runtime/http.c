@@ -19,10 +19,20 @@
  * a body over DYNA_HTTP_MAX_BODY our 413), with a bounded memory per connection and a
  * bounded number of connections (http_int.h). URLs reach us still percent-encoded (the
  * identity unescape callback below), so a key may hold any byte, NUL and '/' included,
- * and a bad escape is our 400 rather than a silent guess. */
+ * and a bad escape is our 400 rather than a silent guess.
+ *
+ * Authentication (docs/http.md, docs/security.md). When the node asks clients for a
+ * password (requirepass, or users besides default: auth.h), every request must carry
+ * HTTP Basic credentials, checked against the same users as AUTH: none, or wrong ones,
+ * get 401 (wrong ones counted and fed to the failed-login delay as a failed AUTH is).
+ * The delay holds the request suspended on a timer (login_timer), as AUTH's answer is
+ * held: the loop never sleeps. route() then authorises each path as the RESP command it
+ * stands for (403 when the user may not run it or name the key). */
 #include "runtime/http_int.h"
+#include "runtime/auth.h"
 #include "runtime/log.h"
 #include "util/alloc.h"
+#include "util/b64.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <errno.h>
@@ -69,6 +79,7 @@ static enum MHD_Result respond(http_req_t *q) {
   MHD_add_response_header(resp, "Content-Type", q->ctype);
   MHD_add_response_header(resp, "Cache-Control", "no-store");
   if (q->allow) MHD_add_response_header(resp, "Allow", q->allow);
+  if (q->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"dyna\"");
   enum MHD_Result rc = MHD_queue_response(q->mc, q->status, resp);
   MHD_destroy_response(resp);
   if (q->status / 100 < 6) q->h->responses[q->status / 100]++;
@@ -197,6 +208,91 @@ int dyna_http_route_reply(dyna_http_t *h, dyna_node_reply_t *r) {
   return 1;
 }
 
+/* ---------- credentials ---------- */
+
+static void on_login_timer(uv_timer_t *t);
+
+/* Arms the login timer for the earliest held request (O(live requests)). */
+static void login_timer_arm(dyna_http_t *h, uint64_t now) {
+  uint64_t due = UINT64_MAX;
+  for (http_req_t *q = h->reqs; q; q = q->next)
+    if (q->state == HTTP_PENDING && q->wait == HTTP_WAIT_LOGIN && q->due_ms < due) due = q->due_ms;
+  if (due == UINT64_MAX) uv_timer_stop(&h->login_timer);
+  else uv_timer_start(&h->login_timer, on_login_timer, due > now ? due - now : 0, 0);
+}
+
+/* The held requests that are due go on: resumed, MHD calls on_request again, which
+ * routes them (their verdict is made already). */
+static void on_login_timer(uv_timer_t *t) {
+  dyna_http_t *h = t->data;
+  uint64_t now = uv_now(h->s->loop);
+  int any = 0;
+  for (http_req_t *q = h->reqs; q; q = q->next) {
+    if (q->state != HTTP_PENDING || q->wait != HTTP_WAIT_LOGIN || q->due_ms > now) continue;
+    q->state = HTTP_NEW;
+    q->wait = HTTP_WAIT_NONE;
+    if (q->suspended) {
+      q->suspended = 0;
+      MHD_resume_connection(q->mc);
+    }
+    any = 1;
+  }
+  if (any) uv_timer_start(&h->timer, on_timer, 0, 0);
+  login_timer_arm(h, now);
+}
+
+/* q's verdict, from its Authorization header ("Basic " base64(user ":" pass), RFC 7617),
+ * made once. A header that is there but is not that counts as a failed login. When the
+ * failed-login delay asks for it, q is held (pending, suspended by the caller). */
+static void check_credentials(dyna_http_t *h, http_req_t *q) {
+  if (!dyna_auth_http_required(h->s)) {
+    q->auth = HTTP_AUTH_OK;
+    q->user = NULL; /* everything allowed, as for a RESP client with no login to make */
+    return;
+  }
+  const char *v = MHD_lookup_connection_value(q->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  if (!v) {
+    q->auth = HTTP_AUTH_NONE;
+    return;
+  }
+  dyna_buf_t dec = DYNA_BUF_INIT; /* user:pass, freed below */
+  const uint8_t *user = (const uint8_t *)"", *pass = (const uint8_t *)"";
+  size_t ulen = 0, plen = 0;
+  while (*v == ' ' || *v == '\t') v++;
+  if (!strncasecmp(v, "Basic", 5) && (v[5] == ' ' || v[5] == '\t')) {
+    const char *b = v + 6;
+    while (*b == ' ' || *b == '\t') b++;
+    size_t n = strlen(b);
+    while (n && (b[n - 1] == ' ' || b[n - 1] == '\t')) n--;
+    const uint8_t *colon = !dyna_b64_decode(b, n, &dec) && dec.len ? memchr(dec.data, ':', dec.len) : NULL;
+    if (colon) {
+      user = dec.data;
+      ulen = (size_t)(colon - dec.data);
+      pass = colon + 1;
+      plen = dec.len - ulen - 1;
+    }
+  }
+  uint64_t delay = 0;
+  q->user = dyna_auth_http_login(h->s, user, ulen, pass, plen, &delay);
+  q->auth = q->user ? HTTP_AUTH_OK : HTTP_AUTH_BAD;
+  dyna_buf_free(&dec);
+  if (delay) {
+    uint64_t now = uv_now(h->s->loop);
+    q->state = HTTP_PENDING;
+    q->wait = HTTP_WAIT_LOGIN;
+    q->due_ms = now + delay;
+    login_timer_arm(h, now);
+  }
+}
+
+int dyna_http_allowed(http_req_t *q, const char *cmd, const uint8_t *key, size_t klen) {
+  char msg[160];
+  if (!q->user) return 1;
+  if (!dyna_auth_http_refuses(q->h->s, q->user, cmd, key, klen, msg, sizeof(msg))) return 1;
+  dyna_http_error(q, 403, msg);
+  return 0;
+}
+
 /* ---------- routing ---------- */
 
 static int is(const char *url, const char *path) { return !strcmp(url, path); }
@@ -205,19 +301,24 @@ static void route(dyna_http_t *h, http_req_t *q, const char *url, const char *me
   dyna_server_t *s = h->s;
   int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
   int post = !strcmp(method, "POST");
+  if (q->auth != HTTP_AUTH_OK) {
+    dyna_http_error(q, 401, q->auth == HTTP_AUTH_NONE ? "NOAUTH Authentication required."
+                                                      : "WRONGPASS invalid username-password pair or user is disabled.");
+    return;
+  }
   if (q->body_too_large) { dyna_http_error(q, 413, "request body too large (at most 4096 bytes)"); return; }
   if (is(url, "/metrics") || is(url, "/status") || is(url, "/ring") || !strncmp(url, "/keys/", 6)) {
     if (!get) {
       q->allow = "GET, HEAD";
       dyna_http_error(q, 405, "method not allowed (GET)");
     } else if (is(url, "/metrics")) {
-      dyna_http_metrics(s, q);
+      if (dyna_http_allowed(q, "info", NULL, 0)) dyna_http_metrics(s, q);
     } else if (is(url, "/status")) {
-      dyna_http_api_status(s, q);
+      if (dyna_http_allowed(q, "dyna.status", NULL, 0)) dyna_http_api_status(s, q);
     } else if (is(url, "/ring")) {
-      dyna_http_api_ring(s, q);
+      if (dyna_http_allowed(q, "dyna.ring", NULL, 0)) dyna_http_api_ring(s, q);
     } else {
-      dyna_http_api_key(s, q, url + 6, strlen(url + 6));
+      dyna_http_api_key(s, q, url + 6, strlen(url + 6)); /* authorised there, as DYNA.GET on the key */
     }
     return;
   }
@@ -229,11 +330,11 @@ static void route(dyna_http_t *h, http_req_t *q, const char *url, const char *me
     } else if (q->body.len && (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33))) {
       dyna_http_error(q, 415, "the body must be application/x-www-form-urlencoded (or give query parameters)");
     } else if (is(url, "/admin/repair")) {
-      dyna_http_api_repair(s, q);
+      if (dyna_http_allowed(q, "dyna.admin|repair", NULL, 0)) dyna_http_api_repair(s, q);
     } else if (is(url, "/admin/leave")) {
-      dyna_http_api_leave(s, q);
+      if (dyna_http_allowed(q, "dyna.admin|leave", NULL, 0)) dyna_http_api_leave(s, q);
     } else {
-      dyna_http_api_join(s, q);
+      if (dyna_http_allowed(q, "dyna.admin|join", NULL, 0)) dyna_http_api_join(s, q);
     }
     return;
   }
@@ -265,6 +366,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     *upload_data_size = 0;
     return MHD_YES;
   }
+  if (q->state == HTTP_NEW && q->auth == HTTP_AUTH_UNCHECKED) check_credentials(h, q);
   if (q->state == HTTP_NEW) route(h, q, url, method);
   if (q->state == HTTP_PENDING) {
     if (!q->suspended) {
@@ -390,9 +492,12 @@ int dyna_http_open(dyna_server_t *s, dyna_http_t **out, char *err, size_t errlen
   uv_poll_start(&h->poll, UV_READABLE, on_poll);
   uv_timer_init(s->loop, &h->timer);
   h->timer.data = h;
+  uv_timer_init(s->loop, &h->login_timer);
+  h->login_timer.data = h;
   h->handles = 1;
-  LOG_INFO("HTTP (metrics, admin API) on %s:%d: no authentication, for a trusted network only", cfg->http_host,
-           cfg->http_port);
+  LOG_INFO("HTTP (metrics, admin API) on %s:%d: %s", cfg->http_host, cfg->http_port,
+           dyna_auth_http_required(s) ? "HTTP Basic credentials checked against the users"
+                                      : "no authentication (no password set), for a trusted network only");
   *out = h;
   return 0;
 }
@@ -413,6 +518,7 @@ void dyna_http_close(dyna_http_t *h) {
     uv_poll_stop(&h->poll);
     uv_close((uv_handle_t *)&h->poll, NULL);
     uv_close((uv_handle_t *)&h->timer, NULL);
+    uv_close((uv_handle_t *)&h->login_timer, NULL);
   }
   MHD_stop_daemon(h->d); /* every connection closes; on_completed frees the requests */
   h->d = NULL;
