@@ -412,6 +412,31 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   LOG_DEBUG("http: %s", msg);
 }
 
+/* ---------- HTTPS ---------- */
+
+#define DYNA_HTTP_PEM_MAX (1 << 20) /* a certificate chain or key file: at most 1 MiB */
+
+/* The text of the file at path, NUL-terminated (the caller frees), or NULL with err. */
+static char *read_pem(const char *what, const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "--http-tls: cannot read %s %s: %s", what, path, strerror(errno));
+    return NULL;
+  }
+  char *text = dyna_malloc(DYNA_HTTP_PEM_MAX + 1);
+  size_t n = text ? fread(text, 1, DYNA_HTTP_PEM_MAX + 1, f) : 0;
+  int bad = !text || ferror(f) || n > DYNA_HTTP_PEM_MAX || !n;
+  fclose(f);
+  if (bad) {
+    snprintf(err, errlen, "--http-tls: cannot read %s %s: %s", what, path,
+             !text ? "out of memory" : n > DYNA_HTTP_PEM_MAX ? "over 1 MiB" : !n ? "empty" : "read error");
+    dyna_free(text);
+    return NULL;
+  }
+  text[n] = 0;
+  return text;
+}
+
 /* ---------- the loop ---------- */
 
 /* Runs MHD over whatever is ready, then arms the timer for its next deadline. Twice: the
@@ -462,6 +487,30 @@ int dyna_http_open(dyna_server_t *s, dyna_http_t **out, char *err, size_t errlen
   if (!h) { snprintf(err, errlen, "out of memory"); return -1; }
   h->s = s;
   dyna_idmap_init(&h->pend);
+  /* --http-tls: MHD's TLS (GnuTLS in Debian's build) with the node's certificate and key,
+   * read once here (a certificate rotated later is not seen by the HTTP port). */
+  struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+  if (cfg->http_tls) {
+    if (!cfg->tls_cert_file[0] || !cfg->tls_key_file[0]) {
+      snprintf(err, errlen, "--http-tls needs tls-cert-file and tls-key-file");
+      dyna_http_free(h);
+      return -1;
+    }
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+      snprintf(err, errlen, "--http-tls: this libmicrohttpd is built without TLS");
+      dyna_http_free(h);
+      return -1;
+    }
+    h->tls_cert = read_pem("certificate", cfg->tls_cert_file, err, errlen);
+    h->tls_key = h->tls_cert ? read_pem("key", cfg->tls_key_file, err, errlen) : NULL;
+    if (!h->tls_key) {
+      dyna_http_free(h);
+      return -1;
+    }
+    flags |= MHD_USE_TLS;
+    tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+    tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+  }
   errno = 0;
   h->d = MHD_start_daemon(flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, h,
                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -473,10 +522,13 @@ int dyna_http_open(dyna_server_t *s, dyna_http_t **out, char *err, size_t errlen
                           MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
                           MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                           MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+                          MHD_OPTION_ARRAY, tls,
                           MHD_OPTION_END);
   if (!h->d) {
-    snprintf(err, errlen, "cannot listen on %s:%d for HTTP: %s", cfg->http_host, cfg->http_port,
-             errno ? strerror(errno) : "libmicrohttpd refused to start");
+    snprintf(err, errlen, "cannot listen on %s:%d for HTTP%s: %s", cfg->http_host, cfg->http_port,
+             cfg->http_tls ? "S" : "",
+             errno ? strerror(errno) : cfg->http_tls ? "libmicrohttpd refused to start (is the key or certificate bad?)"
+                                                     : "libmicrohttpd refused to start");
     dyna_http_free(h);
     return -1;
   }
@@ -495,7 +547,7 @@ int dyna_http_open(dyna_server_t *s, dyna_http_t **out, char *err, size_t errlen
   uv_timer_init(s->loop, &h->login_timer);
   h->login_timer.data = h;
   h->handles = 1;
-  LOG_INFO("HTTP (metrics, admin API) on %s:%d: %s", cfg->http_host, cfg->http_port,
+  LOG_INFO("HTTP%s (metrics, admin API) on %s:%d: %s", cfg->http_tls ? "S" : "", cfg->http_host, cfg->http_port,
            dyna_auth_http_required(s) ? "HTTP Basic credentials checked against the users"
                                       : "no authentication (no password set), for a trusted network only");
   *out = h;
@@ -536,5 +588,7 @@ void dyna_http_free(dyna_http_t *h) {
     dyna_free(q);
   }
   dyna_idmap_free(&h->pend);
+  dyna_free(h->tls_cert);
+  dyna_free(h->tls_key);
   dyna_free(h);
 }

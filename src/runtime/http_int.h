@@ -60,6 +60,7 @@ struct dyna_http {
   dyna_idmap_t pend;      /* node request id -> http_req_t (ptr) */
   http_req_t *reqs;       /* every live request */
   uv_timer_t login_timer; /* the next HTTP_WAIT_LOGIN request due */
+  char *tls_cert, *tls_key; /* --http-tls: the PEM files' text, NUL-terminated (owned) */
   uint64_t responses[6];  /* by status class: [2] 2xx .. [5] 5xx (/metrics) */
 };
 

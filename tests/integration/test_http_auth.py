@@ -12,7 +12,9 @@ docs/security.md): one real dynad on 127.0.41.1 with requirepass and ACL users, 
   @admin gets 403 on POST /admin/repair and /admin/leave, and the node does not leave;
 - curl --user fetches /metrics and promtool check metrics passes; promtool check config
   accepts the basic_auth scrape config of docs/http.md;
-- without a password or users, nothing changes (no credentials asked).
+- without a password or users, nothing changes (no credentials asked);
+- --http-tls yes serves HTTPS with the node's certificate (curl --cacert), and refuses to
+  start without one.
 """
 import base64
 import json
@@ -206,6 +208,38 @@ def t_no_password(h):
     h.eq("ha2 stops cleanly", n.proc.returncode, 0)
 
 
+def t_https(h):
+    ip = "127.0.41.3"
+    crt, key = h.path("http.crt"), h.path("http.key")
+    r = subprocess.run(["openssl", "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-sha256", "-days", "2", "-subj", "/CN=ha3",
+                        "-addext", "subjectAltName=IP:%s" % ip, "-keyout", key, "-out", crt],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    h.expect("openssl makes a certificate", r.returncode == 0, short(r.stdout))
+    hp = "%s:%d" % (ip, free_port(ip))
+    n = start_cluster_node("ha3", h.path("ha3"), ip, extra_args=(
+        "--requirepass", PW, "--http", hp, "--http-tls", "yes", "--tls-cert-file", crt, "--tls-key-file", key),
+        wait=False)
+    h.expect("ha3 starts", wait_until(lambda: "HTTPS (metrics, admin API) on" in n.log_text() or not n.alive(),
+                                      20, 0.05, "ha3 to start") and n.alive(), short(n.log_text()))
+
+    def curl(*args):
+        return subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", crt] + list(args),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    r = curl("--user", "default:" + PW, "https://%s/status" % hp)
+    h.eq("curl --cacert --user over HTTPS: 200", (r.returncode, r.stdout), (0, b"200"))
+    r = curl("https://%s/status" % hp)
+    h.eq("... without credentials: 401", (r.returncode, r.stdout), (0, b"401"))
+    r = curl("--user", "default:" + PW, "http://%s/status" % hp)
+    h.check("plain HTTP on the HTTPS port gets no 200", r.stdout != b"200", repr(r.stdout))
+    n.stop()
+    h.eq("ha3 stops cleanly", n.proc.returncode, 0)
+    bad = start_cluster_node("ha4", h.path("ha4"), "127.0.41.4", extra_args=(
+        "--http", "127.0.41.4:%d" % free_port("127.0.41.4"), "--http-tls", "yes"), wait=False)
+    h.eq("--http-tls without a certificate: dynad does not start (exit 1)", bad.wait_exit(15), 1)
+    h.check("... saying why", "--http-tls needs tls-cert-file and tls-key-file" in bad.log_text(), short(bad.log_text()))
+
+
 def t_stop(h):
     S["admin"].close()
     S["node"].stop()
@@ -223,5 +257,6 @@ if __name__ == "__main__":
         ("curl and promtool with basic auth", t_prometheus),
         ("the failed-login delay", t_delay),
         ("without a password nothing changes", t_no_password),
+        ("--http-tls yes: HTTPS with the node's certificate", t_https),
         ("clean stop", t_stop),
     ])
