@@ -14,6 +14,7 @@ When chromium is missing and cannot be installed (apt-get as root), the test say
 exits 77, which ctest reports as skipped.
 """
 import os
+import json
 import re
 import shutil
 import subprocess
@@ -28,7 +29,10 @@ H = Harness("dashboard")
 S = {"nodes": {}, "http": {}}
 IPS = {"n1": "127.0.42.1", "n2": "127.0.42.2", "n3": "127.0.42.3"}
 Q = 64
-COMMON = ("--gossip-interval-ms", 200, "--request-timeout-ms", 1000, "--ring-size", Q)
+# N = 2 of 3 nodes: with one node down its writes go to the third with a hint, which the
+# page lists under the node they wait for.
+COMMON = ("--gossip-interval-ms", 200, "--request-timeout-ms", 1000, "--ring-size", Q,
+          "--n", 2, "--r", 1, "--w", 1)
 
 
 def chromium():
@@ -69,6 +73,21 @@ def rows(html):
     return out
 
 
+def hints_shown(html):
+    """{member name: the hints-waiting cell of its row} in a dumped DOM."""
+    out = {}
+    for m in re.finditer(r'<tr [^>]*data-name="([^"]*)"[^>]*>(.*?)</tr>', html):
+        c = re.search(r'<td class="hints">([^<]*)</td>', m.group(2))
+        if c:
+            out[m.group(1)] = c.group(1)
+    return out
+
+
+def status_of(name):
+    with urllib.request.urlopen("http://%s/status" % S["http"][name], timeout=5) as r:
+        return json.loads(r.read())
+
+
 def start(name, join=None):
     hp = "%s:%d" % (IPS[name], free_port(IPS[name]))
     S["nodes"][name] = start_cluster_node(name, H.path(name), IPS[name], join=join,
@@ -80,7 +99,6 @@ def t_start(h):
     start("n1")
     start("n2", join=S["nodes"]["n1"].cluster_addr)
     start("n3", join=S["nodes"]["n1"].cluster_addr)
-    import json
 
     def formed():
         for nm in ("n1", "n2", "n3"):
@@ -146,6 +164,27 @@ def t_kill(h):
          {"n1": "self", "n2": "reachable"})
 
 
+def t_hints(h):
+    """Writes while n3 is down leave hints for it on n1 (N = 2: n1 is the fallback of
+    n3's partitions shared with n2); the page shows /status's count in n3's row."""
+    c = S["nodes"]["n1"].client()
+    for i in range(200):
+        c.call("SET", "hint:%d" % i, "v")
+    want = {}
+
+    def held():  # and no longer moving: the same count twice
+        last = want.get("n")
+        want["n"] = {m["name"]: m["hints_waiting"] for m in status_of("n1")["members"]}["n3"]
+        return want["n"] > 0 and want["n"] == last
+    h.expect("n1's /status counts hints waiting for n3", wait_until(held, 20, 0.2, "hints for n3"))
+    st = status_of("n1")
+    h.eq("... in its progress object too", st["progress"]["hints_waiting"],
+         sum(m["hints_waiting"] for m in st["members"]) + st["progress"]["hints_waiting_unknown_owner"])
+    shown = hints_shown(dom("n1"))
+    h.eq("the page shows n1's hints waiting for n3", shown.get("n3"), str(want["n"]))
+    h.eq("... and none for n2", shown.get("n2"), "0")
+
+
 def t_screenshot(h):
     """With n3 down and writes going on (hints for n3), as docs/http.md shows it."""
     out = os.path.join(repo_root(), "docs", "dashboard.png")
@@ -186,5 +225,6 @@ if __name__ == "__main__":
         ("the dashboard's files", t_files),
         ("the page renders the ring and the members", t_render),
         ("a killed node turns unreachable on the page", t_kill),
+        ("hints waiting per target", t_hints),
         ("a screenshot", t_screenshot),
     ])
