@@ -43,8 +43,11 @@ def chromium():
         return path
     print("  note chromium missing: apt-get install -y chromium", flush=True)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    try:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    except (OSError, subprocess.SubprocessError) as e:
+        print("  note apt-get failed: %s" % e, flush=True)
     return shutil.which("chromium")
 
 
