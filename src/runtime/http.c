@@ -338,7 +338,8 @@ static void route(dyna_http_t *h, http_req_t *q, const char *url, const char *me
     }
     return;
   }
-  dyna_http_error(q, 404, "not found (see docs/http.md: /metrics, /status, /ring, /keys/{key}, /admin/...)");
+  if (get && dyna_http_dash(q, url)) return; /* the web dashboard: /, /dash.js, ... */
+  dyna_http_error(q, 404, "not found (see docs/http.md: /, /metrics, /status, /ring, /keys/{key}, /admin/...)");
 }
 
 /* ---------- MHD callbacks ---------- */

@@ -9,7 +9,9 @@
  * (`key_b64`, `value_b64`): the exact bytes, whatever they are. */
 #include "runtime/http_int.h"
 #include "core/cluster.h"
+#include "core/keyspace.h"
 #include "core/object.h"
+#include "util/alloc.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/keyhash.h"
@@ -31,12 +33,72 @@ static const char *reach_of(dyna_server_t *s, uint64_t id) {
   return id == s->node_id ? "self" : dyna_node_is_reachable(s->node, id) ? "reachable" : "unreachable";
 }
 
+/* Hints this node holds, by intended owner (the web dashboard's "hints waiting per
+ * target"): counted by walking the hint space, at most HINTS_WALK_MAX records. */
+#define HINTS_WALK_MAX 100000
+typedef struct hint_count {
+  const dyna_cluster_t *cl;
+  uint64_t *per;  /* [cl->n]: hints for cl->m[i] */
+  uint64_t other; /* for an owner this node does not know */
+  uint64_t seen;
+} hint_count_t;
+
+static int count_hint(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  hint_count_t *hc = arg;
+  const uint8_t *skey;
+  size_t sklen;
+  uint64_t owner;
+  size_t i = 0;
+  (void)v, (void)vlen;
+  if (!dyna_hkey_parse(k, klen, &skey, &sklen, &owner)) {
+    while (i < hc->cl->n && hc->cl->m[i].id != owner) i++;
+    if (i < hc->cl->n) hc->per[i]++;
+    else hc->other++;
+  }
+  return ++hc->seen >= HINTS_WALK_MAX;
+}
+
+/* The "progress" object of /status: background work as INFO counts it (since start). */
+static void status_progress(dyna_server_t *s, dyna_json_t *j, const hint_count_t *hc) {
+  const dyna_node_stats_t *ns = dyna_node_stats(s->node);
+  uint32_t matched, replicated, forced;
+  dyna_node_aae_progress(s->node, &matched, &replicated, &forced);
+  dyna_json_key(j, "progress");
+  dyna_json_obj_open(j);
+  dyna_json_key(j, "aae_partitions_replicated");
+  dyna_json_u64(j, replicated);
+  dyna_json_key(j, "aae_partitions_matched");
+  dyna_json_u64(j, matched);
+  dyna_json_key(j, "aae_partitions_queued");
+  dyna_json_u64(j, forced);
+  dyna_json_key(j, "aae_exchanges");
+  dyna_json_u64(j, ns->aae_exchanges);
+  dyna_json_key(j, "aae_keys_repaired");
+  dyna_json_u64(j, ns->aae_keys_repaired);
+  dyna_json_key(j, "handoff_keys_sent");
+  dyna_json_u64(j, ns->handoff_keys_sent);
+  dyna_json_key(j, "handoff_bytes");
+  dyna_json_u64(j, ns->handoff_bytes);
+  dyna_json_key(j, "hints_stored");
+  dyna_json_u64(j, ns->hints_stored);
+  dyna_json_key(j, "hints_delivered");
+  dyna_json_u64(j, ns->hints_delivered);
+  dyna_json_key(j, "hints_waiting");
+  dyna_json_u64(j, hc->seen);
+  dyna_json_key(j, "hints_waiting_unknown_owner");
+  dyna_json_u64(j, hc->other);
+  dyna_json_obj_close(j);
+}
+
 /* GET /status: this node, then every member as this node sees it (DYNA.STATUS's fields). */
 void dyna_http_api_status(dyna_server_t *s, http_req_t *q) {
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
   const dyna_node_cfg_t *nc = dyna_node_cfg(s->node);
   dyna_json_t j;
   char id[32];
+  hint_count_t hc = {cl, dyna_calloc(cl->n ? cl->n : 1, sizeof(uint64_t)), 0, 0};
+  if (!hc.per) { dyna_http_error(q, 500, "out of memory"); return; }
+  dyna_store_iter(s->store, DYNA_SPACE_HINT, NULL, 0, count_hint, &hc);
   dyna_json_init(&j, &q->out);
   dyna_json_obj_open(&j);
   dyna_json_key(&j, "node");
@@ -85,10 +147,14 @@ void dyna_http_api_status(dyna_server_t *s, http_req_t *q) {
     dyna_json_str(&j, reach_of(s, m->id));
     dyna_json_key(&j, "phi");
     dyna_json_double(&j, (double)dyna_node_phi_x1000(s->node, m->id) / 1000.0);
+    dyna_json_key(&j, "hints_waiting");
+    dyna_json_u64(&j, hc.per[i]);
     dyna_json_obj_close(&j);
   }
   dyna_json_arr_close(&j);
+  status_progress(s, &j, &hc);
   dyna_json_obj_close(&j);
+  dyna_free(hc.per);
   done_json(q);
 }
 

@@ -98,5 +98,7 @@ void dyna_http_api_key_reply(dyna_server_t *s, http_req_t *q, const dyna_node_re
 void dyna_http_api_repair(dyna_server_t *s, http_req_t *q);
 void dyna_http_api_join(dyna_server_t *s, http_req_t *q);
 void dyna_http_api_leave(dyna_server_t *s, http_req_t *q);
+/* http_dash.c: when url (a GET) names a dashboard file, makes q's response and returns 1. */
+int dyna_http_dash(http_req_t *q, const char *url);
 
 #endif
