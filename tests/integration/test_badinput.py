@@ -354,11 +354,12 @@ def _read_flood(h, n, fl, big, count, state, label):
 # flooding client in turns of up to max-output-bytes (64 MiB, ~650 GETs of 100 KB) before it
 # polls other sockets again; under ASan one such GET costs 2-4 ms of CPU (copies, and the
 # page faults of ASan's mmap-backed large blocks), seconds a turn, and on the 2-core machine
-# at load ~17 dynad got 11-25% of a core: the watcher waited 9 s (the 10 s Client timeout
-# failed a `make test`), up to 21 s at these checks and 38 s while the flooder read
+# at load ~17 dynad got 11-25% of a core: the watcher waited 9 s after stage 2 (over the
+# Client's 10 s in a `make test`), up to 21 s at these checks and 38 s while the flooder read
 # (measured 2026-12-06, a script modelled on this test). A check comes right after the
 # flooder stops sending, when dynad can still be in such a turn. 120 s is ~3x the worst
-# seen and still fails a server that stops answering; a gcc build answers in milliseconds.
+# seen and still fails a server that stops answering (the gcc build: 1 ms of CPU a GET, the
+# watcher waited up to 4 s). docs/architecture.md (connections) says why a turn is that long.
 FLOOD_WAIT = 120
 
 
