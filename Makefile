@@ -3,8 +3,9 @@
 #   make run    build and start a node (see README.md)
 #   make test   build with gcc and with clang+ASan+UBSan, run every test, fuzz smoke
 #   make sim SEED=n   replay one simulator seed
+#   make release  a Release build in build-release/ without deliberate test bugs
 #   make asan | tsan | fuzz | bench | clean
-.PHONY: all build setup run test asan tsan fuzz sim bench clean
+.PHONY: all build setup run test asan tsan fuzz sim bench clean release
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc)
@@ -16,11 +17,18 @@ setup:
 	@bash scripts/setup.sh
 
 build: setup
-	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_C_COMPILER=gcc -DDYNA_TOP_OUTPUT=ON >/dev/null
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_C_COMPILER=gcc -DDYNA_TOP_OUTPUT=ON -DDYNA_TEST_BUGS=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# The release build: -O2, no deliberate test bugs (CMake refuses DYNA_TEST_BUGS=ON in a
+# Release build; its dynad refuses to start when the variable DYNA_TEST_BUGS is set).
+# Binaries in build-release/bin.
+release: setup
+	@cmake -S . -B build-release $(CMAKE_GEN) -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release -DDYNA_TEST_BUGS=OFF >/dev/null
+	@cmake --build build-release -j $(JOBS)
+
 asan: setup
-	@cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DDYNA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DDYNA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DDYNA_TEST_BUGS=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
 # ThreadSanitizer build (the LMDB engine's writer thread); not part of `make test`.
@@ -45,4 +53,4 @@ bench: build
 	@bash bench/single.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan build-fuzz bin lib var
+	rm -rf $(BUILD) build-asan build-release build-tsan build-fuzz bin lib var

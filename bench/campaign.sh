@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/campaign.sh: the Jepsen-style campaign (tests/campaign/campaign.py) for a chosen
 # duration and seed: 5 dynad on their own loopback addresses (N=3, R=2, W=2), register,
-# cart, counter, set, list and expiry workloads from several client threads, a nemesis
-# mixing SIGKILL, SIGSTOP, nft partitions, a wiped disk, a full disk, clock steps and a
-# join and a leave, then a checker after the heal. Network and disk faults need root.
+# cart, counter, set, list, expiry, hash and sorted-set workloads from several client
+# threads, a nemesis mixing SIGKILL, SIGSTOP, nft partitions, duplicated packets, a wiped
+# disk, a full disk, fsyncs failing with EIO, clock steps, two faults at once and a join
+# and a leave, then a checker after the heal. Network and disk faults need root.
 # The output ends with the checker's line, e.g.
 #   campaign seed=1 duration=600: 0 lost, 0 resurrected, 0 doubled, ... converged in 0.4 s
 # and the exit status is the campaign's (0: nothing lost, resurrected or doubled).
@@ -13,7 +14,8 @@
 #   DURATION=600   seconds of faults under load (DURATION=60 for a short run)
 #   SEED=1         the random stream of the workloads and the nemesis
 #   FAULTS=        a comma list to draw from only (kill,pause,majority,isolate,bridge,
-#                  asym,wipe,clock,disk,join,leave); default all this machine can do
+#                  asym,dup,wipe,clock,eio,disk,double,join,leave); default all this
+#                  machine can do
 #   BUGS=          dynad's test-only DYNA_TEST_BUGS (the run then must find a violation)
 #   DYNA_BIN, DYNA_LIB   where dynad and libdyna_skew.so are (default: bin/ and lib/,
 #                  built by `make`)

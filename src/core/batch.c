@@ -196,8 +196,10 @@ int dyna_batch_coordinate(dyna_node_t *n, const uint8_t *key, size_t klen, const
   r.n = n;
   r.part = dyna_node_partition(n, key, klen);
   dyna_node_replica(n, r.part, &r.rep);
-  /* env: the value stamp as the wall clock (never backwards on this node), the PRNG. */
-  r.env.now_ms = dyna_node_stamp(n);
+  /* env: the wall clock as it is (deadlines, expiry), the value stamp (never backwards
+   * on this node), the PRNG. */
+  r.env.now_ms = n->now.wall_ms;
+  r.env.stamp_ms = dyna_node_stamp(n);
   r.env.rand = dyna_node_rand(n);
   r.env.actor = r.rep.actor;
   r.env.proto = proto;

@@ -46,7 +46,7 @@ static int reg_write(run_t *r, item_t *t, const uint8_t *v, size_t vlen, int del
   dyna_ctx_t known;
   dyna_ctx_init(&known);
   int existed = dyna_obj_kind(&t->obj, r->env.now_ms) != DYNA_KIND_NONE;
-  dyna_val_t val = {del ? DYNA_VAL_TOMBSTONE : 0, r->env.now_ms, (uint8_t *)v, del ? 0 : vlen};
+  dyna_val_t val = {del ? DYNA_VAL_TOMBSTONE : 0, dyna_tenv_stamp(&r->env), (uint8_t *)v, del ? 0 : vlen};
   int rc = dyna_obj_copy(&o, &t->obj);
   if (!rc) rc = dyna_obj_context(&o, &known);
   if (!rc) rc = dyna_obj_update(&o, &known, r->env.actor, &val);

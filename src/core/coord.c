@@ -285,7 +285,7 @@ static void read_repair(dyna_node_t *n, fsm_t *f) {
     if (f->target[i] == n->cfg.id) {
       dyna_replica_t rep;
       dyna_node_replica(n, dyna_node_partition(n, f->key, f->klen), &rep);
-      dyna_replica_merge(&rep, f->key, f->klen, &f->obj, 0, NULL);
+      dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, 0, NULL);
       continue;
     }
     if (!enc->len) dyna_obj_encode(&f->obj, enc);
@@ -423,6 +423,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
   int rc = f ? 0 : DYNA_ENOMEM;
   int self = plan_index(pl, n->cfg.id);
   dyna_buf_t batch = DYNA_BUF_INIT; /* a transaction's payload: its keys and objects */
+  dyna_buf_t *enc = enc_get(n); /* what the replicas get: the new object, as stored */
   if (f) {
     f->op = req->op;
     f->client_req = req->id;
@@ -442,19 +443,20 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
                                  (req->flags & DYNA_REQ_RESP3) ? DYNA_RESP3 : DYNA_RESP2, &f->resp, &batch);
       f->nowrite = !rc && !batch.len;
     } else if (req->op == DYNA_OP_TYPED) {
-      /* env: the partition's actor (set by the replica), the value stamp as the wall
-       * clock (it never goes backwards on this node), the node's PRNG. */
-      dyna_tenv_t env = {0, v.ts_ms, dyna_node_rand(n),
-                         (req->flags & DYNA_REQ_RESP3) ? DYNA_RESP3 : DYNA_RESP2};
+      /* env: the partition's actor (set by the replica), the wall clock as it is
+       * (deadlines and expiry), the node's PRNG, the value stamp (it never goes
+       * backwards on this node). */
+      dyna_tenv_t env = {0, n->now.wall_ms, dyna_node_rand(n),
+                         (req->flags & DYNA_REQ_RESP3) ? DYNA_RESP3 : DYNA_RESP2, v.ts_ms};
       dyna_targs_t args = {req->argc, req->argv, req->argl};
       int changed = 0;
       rc = dyna_replica_coordinate_typed(&rep, req->key, req->klen, req->cmd, &args, &env,
-                                         pl->hint[self], &f->obj, &f->resp, &changed);
+                                         pl->hint[self], &f->obj, enc, &f->resp, &changed);
       f->nowrite = !rc && !changed;
     } else {
       rc = dyna_replica_coordinate(&rep, req->key, req->klen, blind ? NULL : req->ctx, blind, &v,
                                    (req->flags & DYNA_REQ_KEEPTTL) != 0, del ? 0 : req->expire_at_ms,
-                                   pl->hint[self], &f->obj, &f->existed);
+                                   pl->hint[self], &f->obj, enc, &f->existed);
     }
   }
   if (rc) {
@@ -465,20 +467,20 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       fsm_put(n, f);
     }
     dyna_buf_free(&batch);
+    enc_put(enc);
     return;
   }
   if (f->nowrite) { /* a typed write or transaction that changed nothing: its answer, at once */
     fsm_answer(n, f, 0, NULL);
     fsm_put(n, f);
     dyna_buf_free(&batch);
+    enc_put(enc);
     return;
   }
   f->wseq = n->store->writes; /* the answer waits for this write only (core/durable.h) */
   if (req->op != DYNA_OP_DEL) n->stats.puts++;
   else n->stats.dels++;
-  dyna_buf_t *enc = enc_get(n);
   if (req->op == DYNA_OP_BATCH) dyna_buf_put(enc, batch.data, batch.len);
-  else dyna_obj_encode(&f->obj, enc);
   dyna_buf_free(&batch);
   int sloppy = 0;
   for (size_t i = 0; i < pl->nt; i++) {
@@ -610,7 +612,7 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
     uint64_t hint = m->node != n->cfg.id ? m->node : 0;
     if (n->cfg.bugs & DYNA_BUG_OVERWRITE) rc = dyna_replica_overwrite(&rep, m->key, m->klen, &o);
-    else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, hint, &changed);
+    else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, m->obj, m->objlen, hint, &changed);
     if (!rc && hint) n->stats.hints_stored++;
     if (!rc && changed && (m->flags & DYNA_PUT_AAE)) n->stats.aae_keys_repaired++;
     /* News from the background (an exchange or a hint) that this replica lacked may be

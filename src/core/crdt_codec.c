@@ -87,13 +87,18 @@ static size_t varint_len(uint64_t v) {
 static uint8_t rd_u8(dyna_rd_t *r) { return r->err ? 0 : dyna_rd_u8(r); }
 static uint64_t rd_u64(dyna_rd_t *r) { return r->err ? 0 : dyna_rd_u64le(r); }
 
-/* A varint that must be minimal. */
-static uint64_t rd_var(dyna_rd_t *r) {
+/* A varint that must be minimal (one byte below 0x80 always is: inline). */
+static uint64_t rd_var_long(dyna_rd_t *r) {
   if (r->err) return 0;
   size_t start = r->off;
   uint64_t v = dyna_rd_varint(r);
   if (!r->err && r->off - start != varint_len(v)) r->err = DYNA_ECORRUPT;
   return v;
+}
+
+static inline uint64_t rd_var(dyna_rd_t *r) {
+  if (!r->err && r->off < r->len && r->p[r->off] < 0x80) return r->p[r->off++];
+  return rd_var_long(r);
 }
 
 /* A minimal varint length (at most max) and that many bytes. */

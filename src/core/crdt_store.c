@@ -31,7 +31,7 @@ int crdt_add_ovf(int64_t a, int64_t b, int64_t *out) {
 }
 
 void crdt_val_free(dyna_crdt_val_t *v) {
-  dyna_free(v->data);
+  if (v->data) dyna_free(v->data);
   v->data = NULL;
 }
 
@@ -39,7 +39,7 @@ void crdt_elem_free(dyna_crdt_elem_t *e) {
   if (!e) return;
   for (size_t j = 0; j < e->nvals; j++) crdt_val_free(&e->vals[j]);
   if (e->vals != &e->one) dyna_free(e->vals);
-  dyna_free(e->contrib);
+  if (e->contrib) dyna_free(e->contrib);
   dyna_free(e); /* the key with it */
 }
 

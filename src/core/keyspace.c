@@ -27,12 +27,22 @@ uint32_t dyna_skey_partition(const uint8_t *skey, size_t len) {
   return len < 2 ? 0 : ((uint32_t)skey[0] << 8) | skey[1];
 }
 
-void dyna_record_encode(const void *key, size_t klen, const dyna_obj_t *o, dyna_buf_t *out) {
+static void record_header(const void *key, size_t klen, dyna_buf_t *out) {
   int longkey = klen > DYNA_SKEY_INLINE_MAX;
   dyna_buf_put_u8(out, RECORD_VERSION);
   dyna_buf_put_u8(out, longkey ? RECORD_LONGKEY : 0);
   if (longkey) dyna_buf_put_bytes(out, key, klen);
+}
+
+void dyna_record_encode(const void *key, size_t klen, const dyna_obj_t *o, dyna_buf_t *out) {
+  record_header(key, klen, out);
   dyna_obj_encode(o, out);
+}
+
+void dyna_record_encode_bytes(const void *key, size_t klen, const uint8_t *obj, size_t objlen,
+                              dyna_buf_t *out) {
+  record_header(key, klen, out);
+  dyna_buf_put(out, obj, objlen);
 }
 
 int dyna_record_decode(const uint8_t *p, size_t len, const void *key, size_t klen,

@@ -44,6 +44,10 @@ int dyna_skey_user_key(const uint8_t *skey, size_t sklen, const uint8_t *rec, si
 
 /* Appends the stored record of (key, o) to out. */
 void dyna_record_encode(const void *key, size_t klen, const dyna_obj_t *o, dyna_buf_t *out);
+/* The same from the object's encoding obj[0..objlen) (what dyna_obj_encode appends: a
+ * caller that has it, valid and canonical, saves encoding the object again). */
+void dyna_record_encode_bytes(const void *key, size_t klen, const uint8_t *obj, size_t objlen,
+                              dyna_buf_t *out);
 /* Decodes a stored record into o (initialised, replaced on success). When key is not
  * NULL and the record carries a long key, that key must equal it (else DYNA_ECORRUPT:
  * a hash collision or damage, never a silent mix-up). Returns 0, DYNA_ECORRUPT or

@@ -116,6 +116,16 @@ static int home_index(dyna_node_t *n, uint32_t p, uint64_t id, uint64_t *homes, 
   return -1;
 }
 
+void dyna_merkle_forget(dyna_node_t *n) {
+  merkle_t *m = n->mk;
+  if (!m) return;
+  for (uint32_t p = 0; p < m->q; p++) {
+    dyna_free(m->tree[p]);
+    m->tree[p] = NULL;
+    m->agree[p] = 0;
+  }
+}
+
 void dyna_merkle_force(dyna_node_t *n, uint32_t p) {
   merkle_t *m = n->mk;
   if (p == UINT32_MAX) memset(m->forced, 1, m->q);
@@ -201,33 +211,32 @@ static uint64_t root_of(const uint64_t *t) {
   return XXH3_64bits(buf, sizeof(buf));
 }
 
+/* Sends AAE_TREE(p) with len bytes of payload (a root or a whole tree), counted against
+ * the background budget. */
+static void send_aae_tree(dyna_node_t *n, uint32_t p, uint64_t to, const uint8_t *buf, size_t len) {
+  dyna_msg_t m = {0};
+  m.type = DYNA_MSG_AAE_TREE;
+  m.w = (uint64_t)p + 1;
+  m.obj = buf;
+  m.objlen = len;
+  dyna_node_send(n, to, &m);
+  dyna_budget_take(n, len);
+  n->stats.aae_bytes += len;
+}
+
 /* Opens an exchange with the root alone: a partition whose replicas agree (the usual
  * case) costs 8 bytes instead of the tree's 2 KiB. */
 static void send_root(dyna_node_t *n, uint32_t p, uint64_t to, const uint64_t *t) {
   uint8_t buf[MK_ROOT_BYTES];
   uint64_t r = root_of(t);
   for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(r >> (8 * i));
-  dyna_msg_t m = {0};
-  m.type = DYNA_MSG_AAE_TREE;
-  m.w = (uint64_t)p + 1;
-  m.obj = buf;
-  m.objlen = sizeof(buf);
-  dyna_node_send(n, to, &m);
-  dyna_budget_take(n, sizeof(buf));
-  n->stats.aae_bytes += sizeof(buf);
+  send_aae_tree(n, p, to, buf, sizeof(buf));
 }
 
 static void send_tree(dyna_node_t *n, uint32_t p, uint64_t to, const uint64_t *t) {
   uint8_t buf[MK_TREE_BYTES];
   tree_bytes(t, buf);
-  dyna_msg_t m = {0};
-  m.type = DYNA_MSG_AAE_TREE;
-  m.w = (uint64_t)p + 1;
-  m.obj = buf;
-  m.objlen = sizeof(buf);
-  dyna_node_send(n, to, &m);
-  dyna_budget_take(n, sizeof(buf));
-  n->stats.aae_bytes += sizeof(buf);
+  send_aae_tree(n, p, to, buf, sizeof(buf));
 }
 
 /* ---------- reaping tombstones ---------- */

@@ -92,6 +92,10 @@ void dyna_node_writes_lost(dyna_node_t *n) {
    * removal, a new ring), already gossiped: write it again, so that the store does not
    * fall behind what the cluster was told. */
   dyna_gossip_persist(n);
+  /* The trees counted the lost writes (replica.c reports a change when it is applied):
+   * kept, they would match a replica holding those writes, and anti-entropy would never
+   * bring them back here. Built again from the store when next needed. */
+  dyna_merkle_forget(n);
 }
 
 void dyna_node_shutdown(dyna_node_t *n) {

@@ -41,8 +41,9 @@
  *            used only where a timestamp is meant: the stamp of each value written
  *            (dyna_val_t.ts_ms, which a plain GET uses to pick the last written sibling),
  *            tombstone grace (a tombstone is reaped once the wall clock passed its stamp
- *            plus tombstone_grace_ms), and the seed of request ids at open (so that a
- *            restarted node does not reuse the ids of its previous life).
+ *            plus tombstone_grace_ms), key expiry (deadlines set and judged), and the
+ *            seed of request ids at open (so that a restarted node does not reuse the ids
+ *            of its previous life).
  *
  * Rule: a new use of time in the core takes mono_ms unless it compares with a time
  * another node made or that must survive a restart (a stamp); then wall_ms. No timer
@@ -57,6 +58,9 @@
  *     start; after a crash the node writes under a new actor (a new incarnation) and
  *     its stamps start from its wall clock again, which orders them against its
  *     previous life's as against another node's (below).
+ *   - Deadlines are times, not stamps: set and judged by wall_ms as it is (typed.h,
+ *     dyna_tenv_t.now_ms), never by the last stamp, so after a forward step and back a
+ *     node's deadlines are right again at once although its stamps stay ahead.
  *   - Across nodes, stamps are only as ordered as the clocks: of two concurrent writes
  *     made less than the skew apart, a plain GET may return the earlier one. Causally
  *     ordered writes are unaffected (the later one supersedes the other by its context,

@@ -293,5 +293,8 @@ void dyna_merkle_force_shared(dyna_node_t *n, uint64_t peer);
 /* A peer heard again after a silence or a link down (failure_detector.c, node.c): what
  * it may have missed, and what this node may have missed, goes first (node.c). */
 void dyna_node_peer_back(dyna_node_t *n, uint64_t peer);
+/* Forgets every tree (each is built again from the store when next needed): after a
+ * failed commit the store lost writes the trees had counted (dyna_node_writes_lost). */
+void dyna_merkle_forget(dyna_node_t *n);
 
 #endif

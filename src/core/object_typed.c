@@ -94,25 +94,31 @@ int dyna_obj_typed_descends(const dyna_obj_t *b, const dyna_obj_t *a) {
   return same;
 }
 
-void dyna_obj_typed_encode(const dyna_obj_t *o, dyna_buf_t *out) {
-  dyna_buf_put_varint(out, o->ntyped);
-  dyna_buf_t one = DYNA_BUF_INIT;
-  for (size_t i = 0; i < o->ntyped; i++) {
-    dyna_buf_reset(&one);
-    dyna_crdt_encode(&o->typed[i], &one);
-    if (one.oom) {
-      out->oom = 1;
-      break;
-    }
-    dyna_buf_put_bytes(out, one.data, one.len);
-  }
-  dyna_buf_free(&one);
-}
-
 static size_t varint_len(uint64_t v) {
   size_t n = 1;
   while (v >= 0x80) { v >>= 7; n++; }
   return n;
+}
+
+/* Each state is encoded in place after a one-byte length, moved up when its length
+ * takes more bytes (states under 128 bytes, the common case, are never moved). */
+void dyna_obj_typed_encode(const dyna_obj_t *o, dyna_buf_t *out) {
+  dyna_buf_put_varint(out, o->ntyped);
+  for (size_t i = 0; i < o->ntyped && !out->oom; i++) {
+    size_t at = out->len;
+    dyna_buf_put_u8(out, 0);
+    dyna_crdt_encode(&o->typed[i], out);
+    if (out->oom) break;
+    size_t len = out->len - at - 1, vl = varint_len(len);
+    if (vl > 1) {
+      if (dyna_buf_reserve(out, vl - 1)) break;
+      memmove(out->data + at + vl, out->data + at + 1, len);
+      out->len += vl - 1;
+    }
+    uint8_t *d = out->data + at;
+    for (size_t k = 0; k + 1 < vl; k++, len >>= 7) *d++ = (uint8_t)(len | 0x80);
+    *d = (uint8_t)len;
+  }
 }
 
 int dyna_obj_typed_decode(dyna_rd_t *r, dyna_crdt_t **out, size_t *nout) {

@@ -53,12 +53,16 @@ static int load(const dyna_replica_t *rep, dyna_space_t sp, const uint8_t *k, si
   return rc;
 }
 
-/* Stores o at (space, k); reports OBJ changes to the hook. */
+/* Stores o at (space, k), or, when o is NULL, the object whose encoding is
+ * obj[0..objlen) (valid and canonical: decoded or encoded by the caller); reports OBJ
+ * changes to the hook. */
 static int save(const dyna_replica_t *rep, dyna_space_t sp, const uint8_t *k, size_t klen,
-                const loc_t *l, const uint8_t *key, size_t keylen, const dyna_obj_t *o, uint64_t h_old) {
+                const loc_t *l, const uint8_t *key, size_t keylen, const dyna_obj_t *o,
+                const uint8_t *obj, size_t objlen, uint64_t h_old) {
   dyna_buf_t own = DYNA_BUF_INIT;
   dyna_buf_t *b = buf_take(rep, &own);
-  dyna_record_encode(key, keylen, o, b);
+  if (o) dyna_record_encode(key, keylen, o, b);
+  else dyna_record_encode_bytes(key, keylen, obj, objlen, b);
   int rc = b->oom ? DYNA_ENOMEM : dyna_store_put(rep->store, sp, k, klen, b->data, b->len);
   if (!rc && sp == DYNA_SPACE_OBJ && rep->on_change)
     rep->on_change(rep->arg, l->part, l->skey, l->sklen, h_old, dyna_record_hash(l->skey, l->sklen, b->data, b->len));
@@ -104,21 +108,33 @@ int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen
   return read_all(rep, &l, key, klen, out, NULL);
 }
 
-/* Stores o as key's object, or as the hint for hint_owner. */
+/* Stores o as key's object, or as the hint for hint_owner. With enc (not NULL), o's
+ * encoding is appended to enc first and the record made from it, so the caller can
+ * send the same bytes without encoding o again. */
 static int store_version(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
-                         const dyna_obj_t *o, uint64_t hint_owner, uint64_t h_old) {
+                         const dyna_obj_t *o, uint64_t hint_owner, uint64_t h_old, dyna_buf_t *enc) {
+  const uint8_t *obj = NULL;
+  size_t objlen = 0;
+  if (enc) {
+    size_t at = enc->len;
+    dyna_obj_encode(o, enc);
+    if (enc->oom) return DYNA_ENOMEM;
+    obj = enc->data + at;
+    objlen = enc->len - at;
+    o = NULL;
+  }
   if (hint_owner) {
     uint8_t hk[DYNA_HKEY_MAX];
     size_t hklen = dyna_hkey_make(l->skey, l->sklen, hint_owner, hk);
-    return save(rep, DYNA_SPACE_HINT, hk, hklen, l, key, klen, o, 0);
+    return save(rep, DYNA_SPACE_HINT, hk, hklen, l, key, klen, o, obj, objlen, 0);
   }
-  return save(rep, DYNA_SPACE_OBJ, l->skey, l->sklen, l, key, klen, o, h_old);
+  return save(rep, DYNA_SPACE_OBJ, l->skey, l->sklen, l, key, klen, o, obj, objlen, h_old);
 }
 
 int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                                   const dyna_typed_cmd_t *cmd, const dyna_targs_t *args,
                                   dyna_tenv_t *env, uint64_t hint_owner, dyna_obj_t *out,
-                                  dyna_buf_t *resp, int *changed) {
+                                  dyna_buf_t *enc, dyna_buf_t *resp, int *changed) {
   loc_t l;
   locate(rep, key, klen, &l);
   dyna_obj_t o;
@@ -130,7 +146,7 @@ int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key,
   dyna_typed_write_fn apply = cmd->write; /* pure: the command over the object */
   if (!rc) rc = apply(&o, args, env, resp, changed);
   if (!rc && resp->oom) rc = DYNA_ENOMEM;
-  if (!rc && *changed) rc = store_version(rep, &l, key, klen, &o, hint_owner, h_old);
+  if (!rc && *changed) rc = store_version(rep, &l, key, klen, &o, hint_owner, h_old, enc);
   if (!rc && *changed) {
     dyna_obj_clear(out);
     *out = o;
@@ -144,7 +160,7 @@ int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key,
 int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                             const dyna_ctx_t *ctx, int blind, const dyna_val_t *v,
                             int keep_ttl, uint64_t deadline_ms, uint64_t hint_owner,
-                            dyna_obj_t *out, int *existed) {
+                            dyna_obj_t *out, dyna_buf_t *enc, int *existed) {
   loc_t l;
   locate(rep, key, klen, &l);
   dyna_obj_t o;
@@ -165,7 +181,7 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
    * (the write starts a new key, as Redis's SET ... KEEPTTL on an expired key does). */
   if (!rc) rc = dyna_obj_supersede(&o, rep->actor, v->ts_ms, keep_ttl && *existed ? DYNA_OBJ_KEEP_TTL : 0);
   if (!rc && deadline_ms) rc = dyna_obj_set_deadline(&o, rep->actor, deadline_ms);
-  if (!rc) rc = store_version(rep, &l, key, klen, &o, hint_owner, h_old);
+  if (!rc) rc = store_version(rep, &l, key, klen, &o, hint_owner, h_old, enc);
   if (rc) goto done;
   dyna_obj_clear(out);
   *out = o;
@@ -177,7 +193,8 @@ done:
 }
 
 int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
-                       const dyna_obj_t *incoming, uint64_t hint_owner, int *changed) {
+                       const dyna_obj_t *incoming, const uint8_t *enc, size_t enclen,
+                       uint64_t hint_owner, int *changed) {
   loc_t l;
   locate(rep, key, klen, &l);
   uint8_t hk[DYNA_HKEY_MAX];
@@ -196,8 +213,16 @@ int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t kle
   if (changed) *changed = 0;
   if (rc) goto done;
   if (dyna_obj_descends(&o, incoming)) goto done;
-  rc = dyna_obj_merge(&o, incoming);
-  if (!rc) rc = save(rep, sp, k, kl, &l, key, klen, &o, h_old);
+  if (enc && !dyna_crdt_bugs && dyna_obj_descends(incoming, &o)) {
+    /* incoming already holds everything stored (the usual case: the coordinator's new
+     * version of what every replica had), so the merge is incoming itself: its bytes
+     * are stored as they came, neither merged nor encoded again. Not with the test-only
+     * bugs, whose merges differ: the simulator must see them. */
+    rc = save(rep, sp, k, kl, &l, key, klen, NULL, enc, enclen, h_old);
+  } else {
+    rc = dyna_obj_merge(&o, incoming);
+    if (!rc) rc = save(rep, sp, k, kl, &l, key, klen, &o, NULL, 0, h_old);
+  }
   if (!rc && changed) *changed = 1;
 done:
   dyna_obj_clear(&o);
@@ -213,7 +238,7 @@ int dyna_replica_overwrite(const dyna_replica_t *rep, const uint8_t *key, size_t
   uint64_t h_old = 0;
   load(rep, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, &old, &h_old);
   dyna_obj_clear(&old);
-  return save(rep, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, o, h_old);
+  return save(rep, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, o, NULL, 0, h_old);
 }
 
 int dyna_replica_delete_if(const dyna_replica_t *rep, const uint8_t *skey, size_t sklen,

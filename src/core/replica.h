@@ -39,26 +39,34 @@ int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen
  * (dyna_obj_supersede: SET over a set key, DEL of any kind) and the key's expiry, unless
  * keep_ttl; then a deadline > 0 (wall ms) becomes the key's expiry (SET k v PX ms).
  * The result is stored as the object (hint_owner 0) or as a hint for hint_owner, and
- * returned in out (initialised, owned by the caller). *existed tells whether a live value
- * was known before. */
+ * returned in out (initialised, owned by the caller); when enc is not NULL, its encoding
+ * (dyna_obj_encode) is appended to enc too, as stored (so that the caller sends it
+ * without encoding it again; on error enc may hold part of it). *existed tells whether a
+ * live value was known before. */
 int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                             const dyna_ctx_t *ctx, int blind, const dyna_val_t *v,
                             int keep_ttl, uint64_t deadline_ms, uint64_t hint_owner,
-                            dyna_obj_t *out, int *existed);
+                            dyna_obj_t *out, dyna_buf_t *enc, int *existed);
 
 /* The coordinator's typed write: cmd->write(known, args, env) appends its RESP answer to
  * resp; when it says the object changed, the result is stored (as above) and returned in
- * out, else nothing is written (*changed = 0, out untouched). env->actor is set here
- * (rep->actor). Returns 0 or an error (resp then holds nothing to send). */
+ * out (and its encoding appended to enc, when not NULL, as above), else nothing is
+ * written (*changed = 0, out and enc untouched). env->actor is set here (rep->actor).
+ * Returns 0 or an error (resp then holds nothing to send). */
 int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                                   const dyna_typed_cmd_t *cmd, const dyna_targs_t *args,
                                   dyna_tenv_t *env, uint64_t hint_owner, dyna_obj_t *out,
-                                  dyna_buf_t *resp, int *changed);
+                                  dyna_buf_t *enc, dyna_buf_t *resp, int *changed);
 
 /* Merges incoming into key's object (hint_owner 0) or into the hint kept for hint_owner,
- * writing only if that changes anything. *changed (may be NULL) tells whether it did. */
+ * writing only if that changes anything. *changed (may be NULL) tells whether it did.
+ * enc (may be NULL) is incoming's encoding, enclen bytes, when the caller has it (the
+ * bytes incoming was decoded from, hence canonical): when incoming already holds all
+ * that is stored, the merge is incoming itself and these bytes are stored as they are
+ * (no merge, no encoding). O(|stored| + |incoming|). */
 int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
-                       const dyna_obj_t *incoming, uint64_t hint_owner, int *changed);
+                       const dyna_obj_t *incoming, const uint8_t *enc, size_t enclen,
+                       uint64_t hint_owner, int *changed);
 
 /* A transaction's writes (core/batch.h): n objects of keys of one partition, written
  * all or nothing. Every record is read, merged (merge: objs[i] is merged into what is

@@ -48,11 +48,21 @@ typedef struct dyna_targs {
 
 typedef struct dyna_tenv {
   uint64_t actor;   /* the coordinator's actor id for this key's partition (writes) */
-  uint64_t now_ms;  /* wall clock, ms since the epoch (expiry, hash value stamps) */
+  uint64_t now_ms;  /* the wall clock as it is, ms since the epoch: expiry deadlines and
+                       whether a key has expired (a deadline is a time, not a stamp) */
   uint64_t rand;    /* a fresh 64-bit random value (SPOP, SRANDMEMBER, HRANDFIELD) */
   int proto;        /* the client's protocol, DYNA_RESP2 or DYNA_RESP3 (proto/resp.h; 0
                        counts as 2): the shape of the answer (maps, sets, doubles, nulls) */
+  uint64_t stamp_ms; /* the coordinator's last value stamp (0: none): value stamps are
+                        dyna_tenv_stamp(), never below it (core/node.h, "Two clocks") */
 } dyna_tenv_t;
+
+/* The stamp of a value this write makes (a string's value, a hash field, a tombstone):
+ * max(now_ms, stamp_ms), so that it never goes below the node's last stamp when its wall
+ * clock stepped back, while deadlines follow the wall clock as it is. */
+static inline uint64_t dyna_tenv_stamp(const dyna_tenv_t *env) {
+  return env->stamp_ms > env->now_ms ? env->stamp_ms : env->now_ms;
+}
 
 typedef int (*dyna_typed_write_fn)(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *env,
                                    dyna_buf_t *resp, int *changed);

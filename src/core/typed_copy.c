@@ -108,7 +108,7 @@ static int copyto_write(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t 
   dyna_ctx_t ctx;
   dyna_ctx_init(&ctx);
   const dyna_val_t *lv = sk == DYNA_KIND_STRING ? dyna_obj_latest(&src) : NULL;
-  dyna_val_t v = {lv ? 0 : DYNA_VAL_TOMBSTONE, env->now_ms, lv ? lv->data : NULL, lv ? lv->len : 0};
+  dyna_val_t v = {lv ? 0 : DYNA_VAL_TOMBSTONE, dyna_tenv_stamp(env), lv ? lv->data : NULL, lv ? lv->len : 0};
   rc = dyna_obj_context(o, &ctx);
   if (!rc) rc = dyna_obj_update(o, &ctx, env->actor, &v);
   if (!rc) rc = dyna_obj_supersede(o, env->actor, env->now_ms, 0);
@@ -116,7 +116,7 @@ static int copyto_write(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t 
   if (!rc && type) {
     dyna_crdt_t *ds;
     rc = dyna_obj_typed_for_write(o, (uint8_t)type, env->actor, env->now_ms, &ds);
-    if (!rc) rc = copy_elements(ds, dyna_obj_typed(&src, (uint8_t)type), env->actor, env->now_ms);
+    if (!rc) rc = copy_elements(ds, dyna_obj_typed(&src, (uint8_t)type), env->actor, dyna_tenv_stamp(env));
     dyna_obj_typed_done(o);
   }
   uint64_t deadline;

@@ -5,7 +5,7 @@
  *
  * A field written by HSET concurrently on two sides holds both values (siblings).
  * HGET shows one of them, the same on every replica whatever the merge order: the one
- * written with the greatest wall-clock stamp (env->now_ms of its coordinator), ties
+ * written with the greatest wall-clock stamp (dyna_tenv_stamp of its coordinator), ties
  * broken by the greater dot counter, then the greater actor id (crdt_ops.h,
  * dyna_crdt_hget); increments it did not observe are added to it when it is a number.
  * DYNA.HSIBLINGS key field shows every sibling.
@@ -147,7 +147,7 @@ static int hset_pairs(dyna_obj_t *o, const dyna_targs_t *a, const dyna_tenv_t *e
   int64_t added = 0;
   for (size_t i = 2; i < a->argc; i += 2) {
     rc = dyna_crdt_hset(s, env->actor, a->argv[i], a->argl[i], a->argv[i + 1], a->argl[i + 1],
-                        env->now_ms);
+                        dyna_tenv_stamp(env));
     if (rc < 0) { /* o holds part of the write: the caller must not store it */
       dyna_obj_typed_done(o);
       return dyna_typed_error(rc, resp);

@@ -38,7 +38,7 @@ static int delete_key(dyna_obj_t *o, const dyna_tenv_t *env) {
     dyna_ctx_t seen;
     dyna_ctx_init(&seen);
     rc = dyna_obj_context(&w, &seen);
-    dyna_val_t tomb = {DYNA_VAL_TOMBSTONE, env->now_ms, NULL, 0};
+    dyna_val_t tomb = {DYNA_VAL_TOMBSTONE, dyna_tenv_stamp(env), NULL, 0};
     if (!rc) rc = dyna_obj_update(&w, &seen, env->actor, &tomb);
     dyna_ctx_clear(&seen);
   }

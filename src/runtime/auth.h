@@ -49,6 +49,23 @@ const struct dyna_acl_user *dyna_auth_user(struct dyna_server *s, const uint8_t 
 /* The user c runs as: its login's, or default (a connection not decided yet). */
 const struct dyna_acl_user *dyna_auth_conn_user(struct dyna_server *s, const struct conn *c);
 
+/* The HTTP port (http.c), which has no connection state: each request carries its
+ * credentials (HTTP Basic) and is checked as a fresh connection's login would be. */
+/* 1 when HTTP requests must carry credentials: the default user needs a password, or
+ * there are users besides it. */
+int dyna_auth_http_required(struct dyna_server *s);
+/* Checks user:pass as AUTH user pass does (counted, logged and fed to the node's failure
+ * level alike). *delay_ms is how long the answer must be held, taken before the check
+ * (the node's level only: an HTTP request has no "failed logins in a row"); when it is
+ * not 0 the hold is counted in the INFO counters too. Returns the user, or NULL. */
+const struct dyna_acl_user *dyna_auth_http_login(struct dyna_server *s, const uint8_t *user, size_t ulen,
+                                                 const uint8_t *pass, size_t plen, uint64_t *delay_ms);
+/* Whether u may run the command row named cmd ("dyna.get", "dyna.admin|repair") on key
+ * (klen bytes; key NULL: none): 0, or 1 with the NOPERM message in msg (cap bytes), the
+ * refusal counted as the dispatcher counts one. */
+int dyna_auth_http_refuses(struct dyna_server *s, const struct dyna_acl_user *u, const char *cmd,
+                           const uint8_t *key, size_t klen, char *msg, size_t cap);
+
 /* c is closing: forget its held answer. */
 void dyna_auth_conn_closed(struct dyna_server *s, struct conn *c);
 

@@ -370,6 +370,59 @@ const dyna_acl_user_t *dyna_auth_conn_user(dyna_server_t *s, const conn_t *c) {
   return c->auth_user ? c->auth_user : &s->auth->acl.users[0];
 }
 
+/* ---------- the HTTP port ---------- */
+
+int dyna_auth_http_required(dyna_server_t *s) {
+  const dyna_acl_t *acl = &s->auth->acl;
+  return !(acl->users[0].on && acl->users[0].nopass) || acl->nusers > 1;
+}
+
+const dyna_acl_user_t *dyna_auth_http_login(dyna_server_t *s, const uint8_t *user, size_t ulen,
+                                            const uint8_t *pass, size_t plen, uint64_t *delay_ms) {
+  struct dyna_auth *x = s->auth;
+  uint64_t now = uv_now(s->loop);
+  uint64_t k = node_level(x, now) / DYNA_AUTH_NODE_SHARE, base = s->cfg.auth_fail_delay_ms;
+  uint64_t delay = 0;
+  if (k && base) {
+    uint64_t d = base << (k - 1 > 20 ? 20 : k - 1);
+    delay = d < s->cfg.auth_fail_delay_max_ms ? d : s->cfg.auth_fail_delay_max_ms;
+  }
+  const dyna_acl_user_t *u = dyna_acl_find(&x->acl, user, ulen);
+  int ok = dyna_acl_check_pass(u, pass, plen);
+  if (!ok) {
+    node_level(x, now);
+    if (x->level < DYNA_AUTH_LEVEL_MAX) x->level++;
+    s->stats.acl_denied_auth++;
+    LOG_DEBUG("HTTP: failed login");
+    if (x->level >= 8 && !(x->level & (x->level - 1)))
+      LOG_WARN("%llu failed logins lately on this node (the last on the HTTP port): logins are delayed",
+               (unsigned long long)x->level);
+  }
+  if (delay) {
+    s->stats.auth_delayed++;
+    s->stats.auth_delay_ms += delay;
+  }
+  *delay_ms = delay;
+  return ok ? u : NULL;
+}
+
+int dyna_auth_http_refuses(dyna_server_t *s, const dyna_acl_user_t *u, const char *cmd, const uint8_t *key,
+                           size_t klen, char *msg, size_t cap) {
+  const dyna_cmd_t *row = dyna_cmd_lookup((const uint8_t *)cmd, strlen(cmd));
+  DYNA_ASSERT(row != NULL, "HTTP: no command row %s", cmd);
+  if (!dyna_acl_cmd_allowed(u, dyna_cmd_index(row))) {
+    snprintf(msg, cap, "NOPERM this user has no permissions to run the '%s' command", row->name);
+    s->stats.acl_denied_cmd++;
+    return 1;
+  }
+  if (key && !dyna_acl_key_allowed(u, key, klen)) {
+    snprintf(msg, cap, "%s", MSG_NOPERM_KEY);
+    s->stats.acl_denied_key++;
+    return 1;
+  }
+  return 0;
+}
+
 /* ---------- the commands ---------- */
 
 /* AUTH [username] password, as Redis 7.0. */

@@ -62,7 +62,7 @@ static void unknown(conn_t *c, const dyna_args_t *a) {
  * (proto: the connection's, or the one its slot kept). */
 static dyna_tenv_t env_now(dyna_server_t *s, int proto) {
   if (!s->trand) s->trand = dyna_server_time(s).wall_ms ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
-  dyna_tenv_t env = {0, dyna_server_time(s).wall_ms, dyna_typed_next_rand(&s->trand), proto};
+  dyna_tenv_t env = {0, dyna_server_time(s).wall_ms, dyna_typed_next_rand(&s->trand), proto, 0};
   return env;
 }
 

@@ -28,6 +28,7 @@ typedef struct dyna_config {
   char zone[32];
   char http_host[48];       /* --http: metrics and admin API (runtime/http.h); "" = off */
   int http_port;
+  int http_tls;             /* --http-tls yes: HTTPS with tls-cert-file and tls-key-file */
   char cluster_name[64];
   char cluster_secret_file[512]; /* --cluster-secret-file: "" = peer links without a secret */
   uint64_t request_timeout_ms;

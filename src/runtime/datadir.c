@@ -35,7 +35,7 @@ static int mkdir_p(const char *path) {
 
 /* Loads the node id, or makes one in a new directory (*fresh = 1: the directory held no
  * node id, so nothing else either). Returns 0 or -1 with a reason in err. */
-static int load_node_id(dyna_store_t *st, uint64_t *id, int *fresh, char *err, size_t errlen) {
+static int load_node_id(dyna_store_t *st, const char *dir, uint64_t *id, int *fresh, char *err, size_t errlen) {
   *fresh = 0;
   dyna_buf_t b = DYNA_BUF_INIT;
   int rc = dyna_store_get(st, DYNA_SPACE_META, NODE_ID_KEY, sizeof(NODE_ID_KEY) - 1, &b);
@@ -70,7 +70,7 @@ static int load_node_id(dyna_store_t *st, uint64_t *id, int *fresh, char *err, s
   if (!rc) rc = dyna_store_put(st, DYNA_SPACE_META, PLACEMENT_KEY, sizeof(PLACEMENT_KEY) - 1, &placement, 1);
   if (!rc) rc = dyna_store_commit(st);
   if (rc) {
-    snprintf(err, errlen, "cannot store node id: %s", dyna_strerror(rc));
+    snprintf(err, errlen, "cannot store node id: %s", dyna_store_lmdb_strerror(rc, dir));
     return -1;
   }
   return 0;
@@ -116,11 +116,11 @@ int dyna_datadir_open(const dyna_config_t *cfg, dyna_store_t **store, uint64_t *
     return -1;
   }
   if (rc) {
-    snprintf(err, errlen, "cannot open store in %s: %s", cfg->data, dyna_strerror(rc));
+    snprintf(err, errlen, "cannot open store in %s: %s", cfg->data, dyna_store_lmdb_strerror(rc, cfg->data));
     return -1;
   }
   int fresh;
-  if (load_node_id(*store, node_id, &fresh, err, errlen) || (!fresh && check_placement(*store, cfg->data, err, errlen))) {
+  if (load_node_id(*store, cfg->data, node_id, &fresh, err, errlen) || (!fresh && check_placement(*store, cfg->data, err, errlen))) {
     dyna_store_close(*store);
     *store = NULL;
     return -1;

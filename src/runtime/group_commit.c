@@ -28,22 +28,20 @@
  * for the tests that must catch them: the gate's gate-forget-loss (test_commitfail.py)
  * and the node's early-ack, counter-sum, set-remove-wins, typed-no-merge, expiry-no-merge
  * and list-dup (tests/campaign, which hands them on to the node's cfg.bugs through s->test_bugs).
- * Unset, nothing changes; any other name refuses to start. Never set it in production. */
-#include "core/bugs.h"
+ * Unset, nothing changes; any other name refuses to start, and so does any value in a
+ * build without the CMake option DYNA_TEST_BUGS (a release build: runtime/test_bugs.h). */
 #include "core/gate.h"
 #include "util/err.h"
 #include "util/alloc.h"
 #include "runtime/log.h"
 #include "runtime/server_int.h"
+#include "runtime/test_bugs.h"
+#include "store/lmdb.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define COMMIT_FLY_MAX 64 /* batches in flight at most (the store says EBUSY sooner) */
-/* what DYNA_TEST_BUGS may turn on */
-#define DYNAD_TEST_BUGS                                                                            \
-  (DYNA_BUG_GATE_FORGET_LOSS | DYNA_BUG_EARLY_ACK | DYNA_BUG_COUNTER_SUM | DYNA_BUG_SET_REMOVE_WINS | \
-   DYNA_BUG_TYPED_NO_MERGE | DYNA_BUG_LIST_DUP | DYNA_BUG_EXPIRY_NO_MERGE)
 
 struct dyna_commit {
   int pipelined;
@@ -59,7 +57,8 @@ static void count_commit(dyna_server_t *s, int err) {
   s->stats.commits++;
   if (!err) return;
   s->stats.commit_errors++;
-  LOG_ERROR("store commit failed: %s; failing the replies that depended on it", dyna_strerror(err));
+  LOG_ERROR("store commit failed: %s; failing the replies that depended on it",
+            dyna_store_lmdb_strerror(err, s->cfg.data));
 }
 
 /* Delivers what the gate released, in order: replies to their connections (an error
@@ -192,15 +191,8 @@ static void notify_loop(void *arg) { uv_async_send(arg); }
 
 /* DYNA_TEST_BUGS: the deliberate bugs a test asks for (0 when unset). */
 static int test_bugs(uint32_t *bugs, char *err, size_t errlen) {
-  *bugs = 0;
   const char *v = getenv("DYNA_TEST_BUGS");
-  if (!v || !*v) return 0;
-  if (dyna_bugs_parse(v, bugs) || (*bugs & ~(uint32_t)DYNAD_TEST_BUGS)) {
-    snprintf(err, errlen,
-             "DYNA_TEST_BUGS=%s: dynad takes only gate-forget-loss, early-ack, counter-sum, "
-             "set-remove-wins, typed-no-merge, expiry-no-merge, list-dup (a test-only setting)", v);
-    return -1;
-  }
+  if (dyna_test_bugs_read(v, dyna_test_bugs_built(), bugs, err, errlen)) return -1;
   if (*bugs) LOG_WARN("DYNA_TEST_BUGS=%s: deliberate bugs on, for tests only: answers may be wrong", v);
   return 0;
 }

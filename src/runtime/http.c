@@ -19,10 +19,20 @@
  * a body over DYNA_HTTP_MAX_BODY our 413), with a bounded memory per connection and a
  * bounded number of connections (http_int.h). URLs reach us still percent-encoded (the
  * identity unescape callback below), so a key may hold any byte, NUL and '/' included,
- * and a bad escape is our 400 rather than a silent guess. */
+ * and a bad escape is our 400 rather than a silent guess.
+ *
+ * Authentication (docs/http.md, docs/security.md). When the node asks clients for a
+ * password (requirepass, or users besides default: auth.h), every request must carry
+ * HTTP Basic credentials, checked against the same users as AUTH: none, or wrong ones,
+ * get 401 (wrong ones counted and fed to the failed-login delay as a failed AUTH is).
+ * The delay holds the request suspended on a timer (login_timer), as AUTH's answer is
+ * held: the loop never sleeps. route() then authorises each path as the RESP command it
+ * stands for (403 when the user may not run it or name the key). */
 #include "runtime/http_int.h"
+#include "runtime/auth.h"
 #include "runtime/log.h"
 #include "util/alloc.h"
+#include "util/b64.h"
 #include "util/err.h"
 #include "util/json.h"
 #include <errno.h>
@@ -69,6 +79,7 @@ static enum MHD_Result respond(http_req_t *q) {
   MHD_add_response_header(resp, "Content-Type", q->ctype);
   MHD_add_response_header(resp, "Cache-Control", "no-store");
   if (q->allow) MHD_add_response_header(resp, "Allow", q->allow);
+  if (q->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"dyna\"");
   enum MHD_Result rc = MHD_queue_response(q->mc, q->status, resp);
   MHD_destroy_response(resp);
   if (q->status / 100 < 6) q->h->responses[q->status / 100]++;
@@ -197,6 +208,91 @@ int dyna_http_route_reply(dyna_http_t *h, dyna_node_reply_t *r) {
   return 1;
 }
 
+/* ---------- credentials ---------- */
+
+static void on_login_timer(uv_timer_t *t);
+
+/* Arms the login timer for the earliest held request (O(live requests)). */
+static void login_timer_arm(dyna_http_t *h, uint64_t now) {
+  uint64_t due = UINT64_MAX;
+  for (http_req_t *q = h->reqs; q; q = q->next)
+    if (q->state == HTTP_PENDING && q->wait == HTTP_WAIT_LOGIN && q->due_ms < due) due = q->due_ms;
+  if (due == UINT64_MAX) uv_timer_stop(&h->login_timer);
+  else uv_timer_start(&h->login_timer, on_login_timer, due > now ? due - now : 0, 0);
+}
+
+/* The held requests that are due go on: resumed, MHD calls on_request again, which
+ * routes them (their verdict is made already). */
+static void on_login_timer(uv_timer_t *t) {
+  dyna_http_t *h = t->data;
+  uint64_t now = uv_now(h->s->loop);
+  int any = 0;
+  for (http_req_t *q = h->reqs; q; q = q->next) {
+    if (q->state != HTTP_PENDING || q->wait != HTTP_WAIT_LOGIN || q->due_ms > now) continue;
+    q->state = HTTP_NEW;
+    q->wait = HTTP_WAIT_NONE;
+    if (q->suspended) {
+      q->suspended = 0;
+      MHD_resume_connection(q->mc);
+    }
+    any = 1;
+  }
+  if (any) uv_timer_start(&h->timer, on_timer, 0, 0);
+  login_timer_arm(h, now);
+}
+
+/* q's verdict, from its Authorization header ("Basic " base64(user ":" pass), RFC 7617),
+ * made once. A header that is there but is not that counts as a failed login. When the
+ * failed-login delay asks for it, q is held (pending, suspended by the caller). */
+static void check_credentials(dyna_http_t *h, http_req_t *q) {
+  if (!dyna_auth_http_required(h->s)) {
+    q->auth = HTTP_AUTH_OK;
+    q->user = NULL; /* everything allowed, as for a RESP client with no login to make */
+    return;
+  }
+  const char *v = MHD_lookup_connection_value(q->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  if (!v) {
+    q->auth = HTTP_AUTH_NONE;
+    return;
+  }
+  dyna_buf_t dec = DYNA_BUF_INIT; /* user:pass, freed below */
+  const uint8_t *user = (const uint8_t *)"", *pass = (const uint8_t *)"";
+  size_t ulen = 0, plen = 0;
+  while (*v == ' ' || *v == '\t') v++;
+  if (!strncasecmp(v, "Basic", 5) && (v[5] == ' ' || v[5] == '\t')) {
+    const char *b = v + 6;
+    while (*b == ' ' || *b == '\t') b++;
+    size_t n = strlen(b);
+    while (n && (b[n - 1] == ' ' || b[n - 1] == '\t')) n--;
+    const uint8_t *colon = !dyna_b64_decode(b, n, &dec) && dec.len ? memchr(dec.data, ':', dec.len) : NULL;
+    if (colon) {
+      user = dec.data;
+      ulen = (size_t)(colon - dec.data);
+      pass = colon + 1;
+      plen = dec.len - ulen - 1;
+    }
+  }
+  uint64_t delay = 0;
+  q->user = dyna_auth_http_login(h->s, user, ulen, pass, plen, &delay);
+  q->auth = q->user ? HTTP_AUTH_OK : HTTP_AUTH_BAD;
+  dyna_buf_free(&dec);
+  if (delay) {
+    uint64_t now = uv_now(h->s->loop);
+    q->state = HTTP_PENDING;
+    q->wait = HTTP_WAIT_LOGIN;
+    q->due_ms = now + delay;
+    login_timer_arm(h, now);
+  }
+}
+
+int dyna_http_allowed(http_req_t *q, const char *cmd, const uint8_t *key, size_t klen) {
+  char msg[160];
+  if (!q->user) return 1;
+  if (!dyna_auth_http_refuses(q->h->s, q->user, cmd, key, klen, msg, sizeof(msg))) return 1;
+  dyna_http_error(q, 403, msg);
+  return 0;
+}
+
 /* ---------- routing ---------- */
 
 static int is(const char *url, const char *path) { return !strcmp(url, path); }
@@ -205,19 +301,24 @@ static void route(dyna_http_t *h, http_req_t *q, const char *url, const char *me
   dyna_server_t *s = h->s;
   int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
   int post = !strcmp(method, "POST");
+  if (q->auth != HTTP_AUTH_OK) {
+    dyna_http_error(q, 401, q->auth == HTTP_AUTH_NONE ? "NOAUTH Authentication required."
+                                                      : "WRONGPASS invalid username-password pair or user is disabled.");
+    return;
+  }
   if (q->body_too_large) { dyna_http_error(q, 413, "request body too large (at most 4096 bytes)"); return; }
   if (is(url, "/metrics") || is(url, "/status") || is(url, "/ring") || !strncmp(url, "/keys/", 6)) {
     if (!get) {
       q->allow = "GET, HEAD";
       dyna_http_error(q, 405, "method not allowed (GET)");
     } else if (is(url, "/metrics")) {
-      dyna_http_metrics(s, q);
+      if (dyna_http_allowed(q, "info", NULL, 0)) dyna_http_metrics(s, q);
     } else if (is(url, "/status")) {
-      dyna_http_api_status(s, q);
+      if (dyna_http_allowed(q, "dyna.status", NULL, 0)) dyna_http_api_status(s, q);
     } else if (is(url, "/ring")) {
-      dyna_http_api_ring(s, q);
+      if (dyna_http_allowed(q, "dyna.ring", NULL, 0)) dyna_http_api_ring(s, q);
     } else {
-      dyna_http_api_key(s, q, url + 6, strlen(url + 6));
+      dyna_http_api_key(s, q, url + 6, strlen(url + 6)); /* authorised there, as DYNA.GET on the key */
     }
     return;
   }
@@ -229,11 +330,11 @@ static void route(dyna_http_t *h, http_req_t *q, const char *url, const char *me
     } else if (q->body.len && (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33))) {
       dyna_http_error(q, 415, "the body must be application/x-www-form-urlencoded (or give query parameters)");
     } else if (is(url, "/admin/repair")) {
-      dyna_http_api_repair(s, q);
+      if (dyna_http_allowed(q, "dyna.admin|repair", NULL, 0)) dyna_http_api_repair(s, q);
     } else if (is(url, "/admin/leave")) {
-      dyna_http_api_leave(s, q);
+      if (dyna_http_allowed(q, "dyna.admin|leave", NULL, 0)) dyna_http_api_leave(s, q);
     } else {
-      dyna_http_api_join(s, q);
+      if (dyna_http_allowed(q, "dyna.admin|join", NULL, 0)) dyna_http_api_join(s, q);
     }
     return;
   }
@@ -265,6 +366,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     *upload_data_size = 0;
     return MHD_YES;
   }
+  if (q->state == HTTP_NEW && q->auth == HTTP_AUTH_UNCHECKED) check_credentials(h, q);
   if (q->state == HTTP_NEW) route(h, q, url, method);
   if (q->state == HTTP_PENDING) {
     if (!q->suspended) {
@@ -308,6 +410,31 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   size_t n = strlen(msg);
   while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
   LOG_DEBUG("http: %s", msg);
+}
+
+/* ---------- HTTPS ---------- */
+
+#define DYNA_HTTP_PEM_MAX (1 << 20) /* a certificate chain or key file: at most 1 MiB */
+
+/* The text of the file at path, NUL-terminated (the caller frees), or NULL with err. */
+static char *read_pem(const char *what, const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "--http-tls: cannot read %s %s: %s", what, path, strerror(errno));
+    return NULL;
+  }
+  char *text = dyna_malloc(DYNA_HTTP_PEM_MAX + 1);
+  size_t n = text ? fread(text, 1, DYNA_HTTP_PEM_MAX + 1, f) : 0;
+  int bad = !text || ferror(f) || n > DYNA_HTTP_PEM_MAX || !n;
+  fclose(f);
+  if (bad) {
+    snprintf(err, errlen, "--http-tls: cannot read %s %s: %s", what, path,
+             !text ? "out of memory" : n > DYNA_HTTP_PEM_MAX ? "over 1 MiB" : !n ? "empty" : "read error");
+    dyna_free(text);
+    return NULL;
+  }
+  text[n] = 0;
+  return text;
 }
 
 /* ---------- the loop ---------- */
@@ -360,6 +487,30 @@ int dyna_http_open(dyna_server_t *s, dyna_http_t **out, char *err, size_t errlen
   if (!h) { snprintf(err, errlen, "out of memory"); return -1; }
   h->s = s;
   dyna_idmap_init(&h->pend);
+  /* --http-tls: MHD's TLS (GnuTLS in Debian's build) with the node's certificate and key,
+   * read once here (a certificate rotated later is not seen by the HTTP port). */
+  struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+  if (cfg->http_tls) {
+    if (!cfg->tls_cert_file[0] || !cfg->tls_key_file[0]) {
+      snprintf(err, errlen, "--http-tls needs tls-cert-file and tls-key-file");
+      dyna_http_free(h);
+      return -1;
+    }
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+      snprintf(err, errlen, "--http-tls: this libmicrohttpd is built without TLS");
+      dyna_http_free(h);
+      return -1;
+    }
+    h->tls_cert = read_pem("certificate", cfg->tls_cert_file, err, errlen);
+    h->tls_key = h->tls_cert ? read_pem("key", cfg->tls_key_file, err, errlen) : NULL;
+    if (!h->tls_key) {
+      dyna_http_free(h);
+      return -1;
+    }
+    flags |= MHD_USE_TLS;
+    tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+    tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+  }
   errno = 0;
   h->d = MHD_start_daemon(flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, h,
                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -371,10 +522,13 @@ int dyna_http_open(dyna_server_t *s, dyna_http_t **out, char *err, size_t errlen
                           MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
                           MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                           MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+                          MHD_OPTION_ARRAY, tls,
                           MHD_OPTION_END);
   if (!h->d) {
-    snprintf(err, errlen, "cannot listen on %s:%d for HTTP: %s", cfg->http_host, cfg->http_port,
-             errno ? strerror(errno) : "libmicrohttpd refused to start");
+    snprintf(err, errlen, "cannot listen on %s:%d for HTTP%s: %s", cfg->http_host, cfg->http_port,
+             cfg->http_tls ? "S" : "",
+             errno ? strerror(errno) : cfg->http_tls ? "libmicrohttpd refused to start (is the key or certificate bad?)"
+                                                     : "libmicrohttpd refused to start");
     dyna_http_free(h);
     return -1;
   }
@@ -390,9 +544,12 @@ int dyna_http_open(dyna_server_t *s, dyna_http_t **out, char *err, size_t errlen
   uv_poll_start(&h->poll, UV_READABLE, on_poll);
   uv_timer_init(s->loop, &h->timer);
   h->timer.data = h;
+  uv_timer_init(s->loop, &h->login_timer);
+  h->login_timer.data = h;
   h->handles = 1;
-  LOG_INFO("HTTP (metrics, admin API) on %s:%d: no authentication, for a trusted network only", cfg->http_host,
-           cfg->http_port);
+  LOG_INFO("HTTP%s (metrics, admin API) on %s:%d: %s", cfg->http_tls ? "S" : "", cfg->http_host, cfg->http_port,
+           dyna_auth_http_required(s) ? "HTTP Basic credentials checked against the users"
+                                      : "no authentication (no password set), for a trusted network only");
   *out = h;
   return 0;
 }
@@ -413,6 +570,7 @@ void dyna_http_close(dyna_http_t *h) {
     uv_poll_stop(&h->poll);
     uv_close((uv_handle_t *)&h->poll, NULL);
     uv_close((uv_handle_t *)&h->timer, NULL);
+    uv_close((uv_handle_t *)&h->login_timer, NULL);
   }
   MHD_stop_daemon(h->d); /* every connection closes; on_completed frees the requests */
   h->d = NULL;
@@ -430,5 +588,7 @@ void dyna_http_free(dyna_http_t *h) {
     dyna_free(q);
   }
   dyna_idmap_free(&h->pend);
+  dyna_free(h->tls_cert);
+  dyna_free(h->tls_key);
   dyna_free(h);
 }

@@ -176,6 +176,7 @@ void dyna_http_api_key(dyna_server_t *s, http_req_t *q, const char *raw, size_t 
   }
   if (!q->key.len) { dyna_http_error(q, 400, "empty key (GET /keys/{key})"); return; }
   if (q->key.len > DYNA_MAX_KEY_BYTES) { dyna_http_error(q, 414, "key too long (at most 65536 bytes)"); return; }
+  if (!dyna_http_allowed(q, "dyna.get", q->key.data, q->key.len)) return; /* as DYNA.GET key */
   int pr = dyna_http_param(q, "r", rtext, sizeof(rtext));
   if (pr) {
     char *end;

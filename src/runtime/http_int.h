@@ -21,7 +21,12 @@ typedef enum {
   HTTP_DONE     /* status and out are the response */
 } http_state_t;
 
-typedef enum { HTTP_WAIT_NONE = 0, HTTP_WAIT_KEY, HTTP_WAIT_ADMIN } http_wait_t;
+/* HTTP_WAIT_LOGIN: the failed-login delay holds the request before it is routed. */
+typedef enum { HTTP_WAIT_NONE = 0, HTTP_WAIT_KEY, HTTP_WAIT_ADMIN, HTTP_WAIT_LOGIN } http_wait_t;
+
+/* Its credentials (when the node asks for them, auth.h): not looked at yet, none given,
+ * wrong, or right (http_req_t.user is the user). */
+typedef enum { HTTP_AUTH_UNCHECKED = 0, HTTP_AUTH_NONE, HTTP_AUTH_BAD, HTTP_AUTH_OK } http_auth_t;
 
 /* One request, from its headers to the response's end (freed by MHD's completion
  * callback, http.c). Owned by the daemon's list. */
@@ -41,6 +46,9 @@ typedef struct http_req {
   const char *allow;      /* 405: the methods the path takes */
   dyna_buf_t out;
   dyna_buf_t key;         /* GET /keys/{key}: the decoded key (owned) */
+  http_auth_t auth;       /* its credentials' verdict, made once */
+  const struct dyna_acl_user *user; /* HTTP_AUTH_OK: who it runs as (the acl's) */
+  uint64_t due_ms;        /* HTTP_WAIT_LOGIN: when it goes on (uv_now) */
 } http_req_t;
 
 struct dyna_http {
@@ -51,6 +59,8 @@ struct dyna_http {
   int handles;            /* poll and timer initialised */
   dyna_idmap_t pend;      /* node request id -> http_req_t (ptr) */
   http_req_t *reqs;       /* every live request */
+  uv_timer_t login_timer; /* the next HTTP_WAIT_LOGIN request due */
+  char *tls_cert, *tls_key; /* --http-tls: the PEM files' text, NUL-terminated (owned) */
   uint64_t responses[6];  /* by status class: [2] 2xx .. [5] 5xx (/metrics) */
 };
 
@@ -67,6 +77,10 @@ int dyna_http_param(http_req_t *q, const char *name, char *out, size_t cap);
 /* Percent-decodes p[0..n) into out (plus_space: '+' is a space, as in forms). Returns 0,
  * or -1 for a '%' not followed by two hex digits. */
 int dyna_http_pct_decode(const char *p, size_t n, int plus_space, dyna_buf_t *out);
+/* Authorises q as the command row cmd ("dyna.get") on key (klen bytes; NULL: none)
+ * would be for q's user: 1 when allowed (or no credentials are asked for), else 0 with
+ * q's 403 made (the NOPERM words as RESP gives them). */
+int dyna_http_allowed(http_req_t *q, const char *cmd, const uint8_t *key, size_t klen);
 /* Submits a node request for q (req->id is set here) and marks q pending. Returns 0, or
  * -1 with q's error response made. */
 int dyna_http_submit(http_req_t *q, dyna_req_t *req, http_wait_t wait);

@@ -248,6 +248,8 @@ static void node(dyna_server_t *s, dyna_buf_t *b) {
   one(b, "dyna_anti_entropy_keys_sent_total", "counter", "Keys sent by anti-entropy.", ns->aae_keys_sent);
   one(b, "dyna_anti_entropy_keys_repaired_total", "counter", "Keys repaired here by anti-entropy.",
       ns->aae_keys_repaired);
+  one(b, "dyna_anti_entropy_bytes_total", "counter", "Anti-entropy payload sent: roots, trees, bitmaps and objects.",
+      ns->aae_bytes);
   one(b, "dyna_tombstones_reaped_total", "counter", "Tombstones removed once safe.", ns->tombstones_reaped);
   one(b, "dyna_background_bytes_total", "counter",
       "Bytes taken from the background budget by handoff, hints and anti-entropy.", ns->budget_bytes);

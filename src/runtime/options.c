@@ -72,9 +72,12 @@ const dynad_option_t dynad_options[] = {
    .bad = "invalid file name '%v' for %k", .cfg = CFG(cluster_secret_file)},
   {.name = "http", .type = DYNA_OPT_ADDR, .def = "", .arg = "HOST:PORT",
    .help = "HTTP port: /metrics and the JSON admin API\n"
-           "(docs/http.md; no authentication: a trusted network only)",
+           "(docs/http.md; Basic credentials when a password is set)",
    .def_help = "off", .bad = "invalid address '%v' for %k (want HOST:PORT)",
    .cfg = CFG(http_host), .port_off = offsetof(dyna_config_t, http_port)},
+  {.name = "http-tls", .type = DYNA_OPT_BOOL, .def = "no",
+   .help = "the HTTP port speaks HTTPS, with tls-cert-file and\ntls-key-file (docs/http.md)",
+   .bad = "invalid value '%v' for %k (want yes or no)", .cfg = CFG(http_tls)},
   {.name = "request-timeout-ms", .runtime = 1, .type = DYNA_OPT_U64, .min = 1, .max = 600000, .arg = "N",
    .help = "quorum wait before -NOQUORUM",
    .cfg = CFG(request_timeout_ms), .node = NODE(request_timeout_ms)},

@@ -8,6 +8,7 @@
 #include "runtime/auth.h"
 #include "runtime/http.h"
 #include "runtime/events.h"
+#include "store/lmdb.h"
 #include "runtime/log.h"
 #include "runtime/tls.h"
 #include <errno.h>
@@ -241,7 +242,8 @@ int dyna_server_open(const dyna_config_t *cfg, uv_loop_t *loop, dyna_server_t **
   if (!nrc) nrc = dyna_store_commit(s->store); /* the incarnation is durable before any frame leaves */
   if (!nrc) dyna_commit_durable_now(s); /* so early frames leave at once (group_commit.c) */
   if (nrc) {
-    snprintf(err, errlen, "cannot load node state from %s: %s", cfg->data, dyna_strerror(nrc));
+    snprintf(err, errlen, "cannot load node state from %s: %s", cfg->data,
+             dyna_store_lmdb_strerror(nrc, cfg->data));
     goto fail;
   }
 

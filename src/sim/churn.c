@@ -55,7 +55,7 @@ static void run_cmd(ch_rep_t *r, uint64_t now_ms, uint64_t *rng, const char *nam
   const dyna_typed_cmd_t *c = dyna_typed_find(argv[0], argl[0]);
   if (!c || !c->write) abort();
   dyna_targs_t a = {n, argv, argl};
-  dyna_tenv_t env = {r->actor, now_ms, sim_rng_next(rng), DYNA_RESP2};
+  dyna_tenv_t env = {r->actor, now_ms, sim_rng_next(rng), DYNA_RESP2, 0};
   dyna_buf_t resp = DYNA_BUF_INIT;
   int changed = 0;
   if (c->write(&r->o, &a, &env, &resp, &changed)) abort();

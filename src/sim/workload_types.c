@@ -455,7 +455,7 @@ static void check_list(sim_world_t *w, const tw_key_t *k, const char *name, cons
 
 /* The ids (d<id>, e<id>) a del key holds in o: *out (dyna_free), *n. */
 static void del_ids(const tw_key_t *k, const dyna_obj_t *o, uint64_t now, int64_t **out, size_t *n) {
-  dyna_tenv_t env = {0, now, 0, DYNA_RESP2};
+  dyna_tenv_t env = {0, now, 0, DYNA_RESP2, 0};
   const dyna_crdt_t *st = dyna_typed_read_state(o, TY_CRDT[k->ty], &env);
   size_t cnt = st ? dyna_crdt_count(st) : 0;
   int64_t *ids = dyna_calloc(cnt + 1, sizeof(int64_t));
@@ -557,7 +557,7 @@ void sim_types_check(sim_world_t *w, uint32_t tk, const char *name, const dyna_o
     return;
   }
   if (k->life != LIFE_PLAIN) return;
-  dyna_tenv_t env = {0, now, 0, DYNA_RESP2};
+  dyna_tenv_t env = {0, now, 0, DYNA_RESP2, 0};
   const dyna_crdt_t *st = dyna_typed_read_state(o, TY_CRDT[k->ty], &env);
   if (k->ty == ST_COUNTER) {
     /* (a) */

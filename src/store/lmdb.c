@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define LM_DEFAULT_MAP ((size_t)64 << 30) /* 64 GiB of address space */
@@ -376,6 +377,19 @@ static int lm_env_open(lm_store_t *s, const char *dir, size_t map_bytes) {
   return 0;
 }
 
+/* 1 when the filesystem holding dir has less room than a few pages: a write there that
+ * failed may have failed for want of space (LMDB reports a short write as EIO). */
+static int lm_no_space(const char *dir) {
+  struct statvfs st;
+  if (statvfs(dir, &st)) return 0;
+  return (uint64_t)st.f_bavail * st.f_frsize < 64 * 1024;
+}
+
+const char *dyna_store_lmdb_strerror(int rc, const char *dir) {
+  if (rc == DYNA_EFULL && lm_no_space(dir)) return "No space left on device";
+  return dyna_strerror(rc);
+}
+
 int dyna_store_lmdb_open(const char *dir, dyna_sync_t sync, size_t map_bytes,
                          dyna_store_t **out) {
   lm_store_t *s = dyna_calloc(1, sizeof(*s));
@@ -388,6 +402,7 @@ int dyna_store_lmdb_open(const char *dir, dyna_sync_t sync, size_t map_bytes,
   if (!err) err = lm_env_open(s, dir, map_bytes);
   s->map_bytes = map_bytes;
   if (!err && sync == DYNA_SYNC_BATCH) err = lm_batch_open(s, dir);
+  if (err == DYNA_EIO && lm_no_space(dir)) err = DYNA_EFULL; /* a short write on a full disk */
   if (err) {
     lm_free(s);
     return err;

@@ -10,4 +10,11 @@
 int dyna_store_lmdb_open(const char *dir, dyna_sync_t sync, size_t map_bytes,
                          dyna_store_t **out);
 
+/* What an error of the store in dir means, for a message: "No space left on device" for
+ * DYNA_EFULL when the filesystem holding dir has no room left (otherwise "storage full":
+ * the map size or a quota), else dyna_strerror(rc). A static string. An open that failed
+ * on a short write (LMDB says EIO) where the filesystem is full already returns
+ * DYNA_EFULL. */
+const char *dyna_store_lmdb_strerror(int rc, const char *dir);
+
 #endif

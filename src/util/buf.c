@@ -27,13 +27,11 @@ int dyna_buf_reserve(dyna_buf_t *b, size_t n) {
   return 0;
 }
 
-void dyna_buf_put(dyna_buf_t *b, const void *p, size_t n) {
+void dyna_buf_put_slow(dyna_buf_t *b, const void *p, size_t n) {
   if (n == 0 || dyna_buf_reserve(b, n)) return;
   memcpy(b->data + b->len, p, n);
   b->len += n;
 }
-
-void dyna_buf_put_u8(dyna_buf_t *b, uint8_t v) { dyna_buf_put(b, &v, 1); }
 
 void dyna_buf_put_u16be(dyna_buf_t *b, uint16_t v) {
   uint8_t t[2] = {(uint8_t)(v >> 8), (uint8_t)v};
@@ -46,19 +44,6 @@ void dyna_buf_put_u32le(dyna_buf_t *b, uint32_t v) {
   dyna_buf_put(b, t, 4);
 }
 
-void dyna_buf_put_u64le(dyna_buf_t *b, uint64_t v) {
-  uint8_t t[8];
-  for (int i = 0; i < 8; i++) t[i] = (uint8_t)(v >> (8 * i));
-  dyna_buf_put(b, t, 8);
-}
-
-void dyna_buf_put_varint(dyna_buf_t *b, uint64_t v) {
-  uint8_t t[10];
-  size_t n = 0;
-  while (v >= 0x80) { t[n++] = (uint8_t)(v | 0x80); v >>= 7; }
-  t[n++] = (uint8_t)v;
-  dyna_buf_put(b, t, n);
-}
 
 void dyna_buf_put_bytes(dyna_buf_t *b, const void *p, size_t n) {
   dyna_buf_put_varint(b, n);
@@ -78,19 +63,6 @@ void dyna_rd_init(dyna_rd_t *r, const void *p, size_t len) {
   r->err = 0;
 }
 
-size_t dyna_rd_left(const dyna_rd_t *r) { return r->err ? 0 : r->len - r->off; }
-
-const uint8_t *dyna_rd_take(dyna_rd_t *r, size_t n) {
-  if (r->err || n > r->len - r->off) { r->err = DYNA_ECORRUPT; return NULL; }
-  const uint8_t *p = r->p + r->off;
-  r->off += n;
-  return p;
-}
-
-uint8_t dyna_rd_u8(dyna_rd_t *r) {
-  const uint8_t *p = dyna_rd_take(r, 1);
-  return p ? p[0] : 0;
-}
 
 uint16_t dyna_rd_u16be(dyna_rd_t *r) {
   const uint8_t *p = dyna_rd_take(r, 2);
@@ -104,21 +76,20 @@ uint32_t dyna_rd_u32le(dyna_rd_t *r) {
   return v;
 }
 
-uint64_t dyna_rd_u64le(dyna_rd_t *r) {
-  const uint8_t *p = dyna_rd_take(r, 8);
+uint64_t dyna_rd_varint_slow(dyna_rd_t *r) {
+  if (r->err) return 0;
+  const uint8_t *p = r->p + r->off;
+  size_t left = r->len - r->off;
   uint64_t v = 0;
-  for (int i = 0; p && i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
-
-uint64_t dyna_rd_varint(dyna_rd_t *r) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 70; shift += 7) {
-    const uint8_t *p = dyna_rd_take(r, 1);
-    if (!p) return 0;
-    if (shift == 63 && (p[0] & 0x7e)) break; /* would overflow 64 bits */
-    v |= (uint64_t)(p[0] & 0x7f) << shift;
-    if (!(p[0] & 0x80)) return v;
+  for (size_t i = 0; i < 10; i++) {
+    if (i == left) break; /* truncated */
+    uint8_t c = p[i];
+    if (i == 9 && (c & 0x7e)) break; /* would overflow 64 bits */
+    v |= (uint64_t)(c & 0x7f) << (7 * i);
+    if (!(c & 0x80)) {
+      r->off += i + 1;
+      return v;
+    }
   }
   r->err = DYNA_ECORRUPT;
   return 0;

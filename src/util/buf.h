@@ -10,8 +10,10 @@
  * bytes; pointers it returns point into them. */
 #ifndef DYNA_BUF_H
 #define DYNA_BUF_H
+#include "util/err.h"
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct dyna_buf {
   uint8_t *data;
@@ -28,12 +30,49 @@ void dyna_buf_free(dyna_buf_t *b);
 void dyna_buf_reset(dyna_buf_t *b);
 /* Makes room for n more bytes; returns 0 or DYNA_ENOMEM. */
 int dyna_buf_reserve(dyna_buf_t *b, size_t n);
-void dyna_buf_put(dyna_buf_t *b, const void *p, size_t n);
-void dyna_buf_put_u8(dyna_buf_t *b, uint8_t v);
+/* dyna_buf_put when b has no room: grows it (out of line). */
+void dyna_buf_put_slow(dyna_buf_t *b, const void *p, size_t n);
+
+/* The appends encoders make per field are inline: a store when there is room, else
+ * the out-of-line growth (decoders and encoders of typed objects make dozens each). */
+static inline void dyna_buf_put(dyna_buf_t *b, const void *p, size_t n) {
+  if (n <= b->cap - b->len && !b->oom) {
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return;
+  }
+  dyna_buf_put_slow(b, p, n);
+}
+
+static inline void dyna_buf_put_u8(dyna_buf_t *b, uint8_t v) {
+  if (b->len < b->cap && !b->oom) b->data[b->len++] = v;
+  else dyna_buf_put_slow(b, &v, 1);
+}
+
 void dyna_buf_put_u16be(dyna_buf_t *b, uint16_t v);
 void dyna_buf_put_u32le(dyna_buf_t *b, uint32_t v);
-void dyna_buf_put_u64le(dyna_buf_t *b, uint64_t v);
-void dyna_buf_put_varint(dyna_buf_t *b, uint64_t v);
+
+static inline void dyna_buf_put_u64le(dyna_buf_t *b, uint64_t v) {
+  uint8_t t[8];
+  for (int i = 0; i < 8; i++) t[i] = (uint8_t)(v >> (8 * i));
+  dyna_buf_put(b, t, 8);
+}
+
+static inline void dyna_buf_put_varint(dyna_buf_t *b, uint64_t v) {
+  if (b->cap - b->len >= 10 && !b->oom) {
+    uint8_t *d = b->data + b->len;
+    size_t n = 0;
+    while (v >= 0x80) { d[n++] = (uint8_t)(v | 0x80); v >>= 7; }
+    d[n++] = (uint8_t)v;
+    b->len += n;
+    return;
+  }
+  uint8_t t[10];
+  size_t n = 0;
+  while (v >= 0x80) { t[n++] = (uint8_t)(v | 0x80); v >>= 7; }
+  t[n++] = (uint8_t)v;
+  dyna_buf_put_slow(b, t, n);
+}
 /* A varint length followed by the bytes. */
 void dyna_buf_put_bytes(dyna_buf_t *b, const void *p, size_t n);
 /* Removes the first n bytes (n <= len). */
@@ -47,14 +86,42 @@ typedef struct dyna_rd {
 } dyna_rd_t;
 
 void dyna_rd_init(dyna_rd_t *r, const void *p, size_t len);
-size_t dyna_rd_left(const dyna_rd_t *r);
-uint8_t dyna_rd_u8(dyna_rd_t *r);
+
+static inline size_t dyna_rd_left(const dyna_rd_t *r) { return r->err ? 0 : r->len - r->off; }
+
+/* Returns a pointer to the next n bytes and advances, or NULL (and sets err). */
+static inline const uint8_t *dyna_rd_take(dyna_rd_t *r, size_t n) {
+  if (r->err || n > r->len - r->off) {
+    r->err = DYNA_ECORRUPT;
+    return NULL;
+  }
+  const uint8_t *p = r->p + r->off;
+  r->off += n;
+  return p;
+}
+
+static inline uint8_t dyna_rd_u8(dyna_rd_t *r) {
+  const uint8_t *p = dyna_rd_take(r, 1);
+  return p ? p[0] : 0;
+}
+
 uint16_t dyna_rd_u16be(dyna_rd_t *r);
 uint32_t dyna_rd_u32le(dyna_rd_t *r);
-uint64_t dyna_rd_u64le(dyna_rd_t *r);
-uint64_t dyna_rd_varint(dyna_rd_t *r);
-/* Returns a pointer to the next n bytes and advances, or NULL (and sets err). */
-const uint8_t *dyna_rd_take(dyna_rd_t *r, size_t n);
+
+static inline uint64_t dyna_rd_u64le(dyna_rd_t *r) {
+  const uint8_t *p = dyna_rd_take(r, 8);
+  uint64_t v = 0;
+  for (int i = 0; p && i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+/* dyna_rd_varint past its one-byte case (out of line). */
+uint64_t dyna_rd_varint_slow(dyna_rd_t *r);
+
+static inline uint64_t dyna_rd_varint(dyna_rd_t *r) {
+  if (!r->err && r->off < r->len && r->p[r->off] < 0x80) return r->p[r->off++];
+  return dyna_rd_varint_slow(r);
+}
 /* Reads a varint length (at most max) then that many bytes; *n gets the length. */
 const uint8_t *dyna_rd_bytes(dyna_rd_t *r, size_t max, size_t *n);
 

@@ -99,6 +99,9 @@ def main():
         counts, details, fig = checker.check(cl, wls, nem)
         for d in details:
             log(d)
+        if fig["by_workload"]:
+            log("violations by workload: %s" % ", ".join(
+                "%s %s %d" % (k, w, n) for (k, w), n in sorted(fig["by_workload"].items())))
         av = fig["availability"]
 
         def ratio(kind, inside):

@@ -8,13 +8,17 @@
    lost         acknowledged writes that are gone: a register value nobody read before
                 writing over it, a cart item, a set member never removed, a list element
                 never popped (less one per pop whose outcome is unknown), a counter below
-                the sum of its acknowledged increments;
+                the sum of its acknowledged increments, a hash field HSET wrote missing or
+                with another value, a sorted-set member ZADD wrote missing or with another
+                score, a HINCRBY field or ZINCRBY score below its acknowledged increments;
    resurrected  what came back after an acknowledged delete: a register value an
                 acknowledged PUT/DEL had read (its context covered it), a set member an
                 SREM answered 1 for, a list element an LPOP returned, an expired key
-                that a GET still shows (deadline passed; keys living while some node's
-                clock or stamps were off are left out: nemesis.py, clock);
-   doubled      a list element twice; a counter above acknowledged + unknown increments.
+                that a GET still shows (deadline passed; keys written while some node's
+                clock was stepped are left out, not those written after it was back:
+                nemesis.py, clock);
+   doubled      a list element twice; a counter (INCRBY, a HINCRBY field, a ZINCRBY
+                score) above acknowledged + unknown increments.
 3. Figures: siblings per register/cart key, write and read availability inside and
    outside fault windows.
 """
@@ -23,7 +27,7 @@ import time
 from cluster import Client, ConnectionClosed, cluster_ring
 from dynalib import local_values, pipelined, preference_names
 
-TYPED = ("counter", "set", "list")
+TYPED = ("counter", "set", "list", "hash", "zset")
 
 
 def _local_state(reply):
@@ -35,11 +39,23 @@ def _local_state(reply):
 
 
 def _typed_read(kind, key):
-    return {"counter": ("GET", key), "set": ("SMEMBERS", key), "list": ("LRANGE", key, 0, -1)}[kind]
+    return {"counter": ("GET", key), "set": ("SMEMBERS", key), "list": ("LRANGE", key, 0, -1),
+            "hash": ("HGETALL", key), "zset": ("ZRANGE", key, 0, -1, "WITHSCORES")}[kind]
+
+
+def _pairs(r):
+    """A flat [k1, v1, k2, v2, ...] reply as a dict of str -> str ({} for anything else)."""
+    if not isinstance(r, list):
+        return {}
+    return dict((r[i].decode(), r[i + 1].decode()) for i in range(0, len(r) - 1, 2))
 
 
 def _norm(kind, r):
-    return tuple(sorted(r)) if kind == "set" and isinstance(r, list) else r
+    if kind == "set" and isinstance(r, list):
+        return tuple(sorted(r))
+    if kind == "hash" and isinstance(r, list):
+        return tuple(sorted(_pairs(r).items()))
+    return r
 
 
 def divergence(cl, versioned, typed):
@@ -59,7 +75,8 @@ def divergence(cl, versioned, typed):
             homes = preference_names(ring, k)
             states = set(maps[h][k] for h in homes if h in maps)
             if len(states) != 1 or None in states:
-                probs.append("%s: homes %s differ" % (k, homes))
+                probs.append("%s: homes %s differ (%s)" % (k, homes, "; ".join(
+                    "%s %r" % (h, maps[h][k]) for h in homes if h in maps)[:400]))
         answers = {}
         cmds = [_typed_read(kind, k) for kind, k in typed]
         for nm, n in nodes.items():
@@ -99,8 +116,12 @@ def check(cl, wls, nemesis):
     details = []
     figures = {}
 
+    by_workload = {}   # (kind, workload) -> count, for the summary line
+
     def bad(kind, what):
         counts[kind] += 1
+        wk = (kind, what.split()[0] if not what.startswith("expired") else "expiry")
+        by_workload[wk] = by_workload.get(wk, 0) + 1
         if len(details) < 40:
             details.append("%s: %s" % (kind, what))
 
@@ -185,12 +206,44 @@ def check(cl, wls, nemesis):
             bad("lost", "list %s element %s acknowledged, never popped, gone" % (k, e))
     figures["pops_unknown"] = sum(1 for p in pops if not p[2])
 
-    # expiry: keys whose deadline passed, written while no clock was skewed
+    # hash: every acknowledged HSET field with its value; the HINCRBY field within bounds
+    def bounds(kind, k, total, incs):
+        acked = sum(a for kk, a, ok in incs if kk == k and ok)
+        maybe = sum(a for kk, a, ok in incs if kk == k and not ok)
+        if total < acked:
+            bad("lost", "%s %s = %d < %d acknowledged" % (kind, k, total, acked))
+        elif total > acked + maybe:
+            bad("doubled", "%s %s = %d > %d acknowledged + %d unknown" % (kind, k, total, acked, maybe))
+
+    keys = by["hash"][0].keys()
+    hashes = dict((k, _pairs(r)) for k, r in zip(keys, read_all(node, [("HGETALL", k) for k in keys])))
+    for k, f, v, ok in (x for w in by["hash"] for x in w.sets):
+        if ok and hashes[k].get(f) != v:
+            bad("lost", "hash %s field %s=%s acknowledged, now %r" % (k, f, v, hashes[k].get(f)))
+    incs = [x for w in by["hash"] for x in w.incs]
+    for k in keys:
+        bounds("hash field n of", k, int(hashes[k].get("n", "0")), incs)
+
+    # zset: every acknowledged ZADD member with its score; the ZINCRBY member within bounds
+    keys = by["zset"][0].keys()
+    zsets = dict((k, _pairs(r)) for k, r in zip(keys, read_all(node, [("ZRANGE", k, 0, -1, "WITHSCORES")
+                                                                       for k in keys])))
+    for k, m, score, ok in (x for w in by["zset"] for x in w.adds):
+        got = zsets[k].get(m)
+        if ok and (got is None or float(got) != score):
+            bad("lost", "zset %s member %s score %d acknowledged, now %r" % (k, m, score, got))
+    incs = [x for w in by["zset"] for x in w.incs]
+    for k in keys:
+        bounds("zset score of z in", k, int(float(zsets[k].get("z", "0"))), incs)
+
+    # expiry: keys whose deadline passed, written while no clock was stepped (each key is
+    # written once, by one SET or a SET and an EXPIRE through one node: a step that began
+    # after its writes cannot move its deadline)
     now = time.monotonic()
     skews = nemesis.skews if nemesis else []
     due = [x for w in by["expiry"] for x in w.written
            if x["acked"] and x["deadline"] < now - 1.0
-           and not any(a - 1.0 <= x["deadline"] and x["t_start"] <= b + 1.0 for a, b in skews)]
+           and not any(a - 1.0 <= x["t_end"] and x["t_start"] <= b + 1.0 for a, b in skews)]
     for m in cl.members:
         got = read_all(cl.nodes[m], [("GET", x["key"]) for x in due])
         for x, r in zip(due, got):
@@ -208,5 +261,6 @@ def check(cl, wls, nemesis):
             d[0] += 1 if ok else 0
             d[1] += 1
     figures["availability"] = av
+    figures["by_workload"] = by_workload
     figures["acked_writes"] = sum(1 for w in wls for t, kind, ok in w.ops if kind == "w" and ok)
     return counts, details, figures

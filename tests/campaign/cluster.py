@@ -6,9 +6,12 @@ pulls on it (Python standard library; dynalib from tests/integration).
   two campaigns at once, or the integration tests' 127.0.0.x nodes, never share one).
 - c5's data dir is a small tmpfs of its own when we are root, so the nemesis can fill it.
 - Every node runs under tests/tools/skew.c (libdyna_skew.so) with its own offset file,
-  so the nemesis can step one node's wall clock.
-- Firewall rules live in the nft table `inet dynacampaign<pid>`, match only our own
-  addresses, and are removed by cleanup() (also at exit and on SIGTERM).
+  so the nemesis can step one node's wall clock, and under tests/tools/failsync.c
+  (libdyna_failsync.so) with its own flag file, so the nemesis can make its fsyncs fail
+  with EIO.
+- Firewall rules live in the nft tables `inet dynacampaign<pid>` (drops) and
+  `ip dynacampaign<pid>` (duplicates: `dup to`, which the inet family lacks), match only
+  our own addresses, and are removed by cleanup() (also at exit and on SIGTERM).
 """
 import atexit
 import os
@@ -59,6 +62,10 @@ class Cluster(object):
         self.skew_lib = os.path.abspath(os.path.join(lib_dir(), "libdyna_skew.so"))
         if not os.path.exists(self.skew_lib):
             self.skew_lib = None
+        self.eio_lib = os.path.abspath(os.path.join(lib_dir(), "libdyna_failsync.so"))
+        if not os.path.exists(self.eio_lib):
+            self.eio_lib = None
+        self.dup_ready = False
 
     # -- processes
     def env(self, name):
@@ -66,10 +73,26 @@ class Cluster(object):
         env.pop("DYNA_TEST_BUGS", None)
         if self.bugs:
             env["DYNA_TEST_BUGS"] = self.bugs
+        pre = []
         if self.skew_lib:
-            env["LD_PRELOAD"] = self.skew_lib
+            pre.append(self.skew_lib)
             env["DYNA_SKEW_FILE"] = self.skew_file(name)
+        if self.eio_lib:
+            pre.append(self.eio_lib)
+            env["DYNA_FAILSYNC_FLAG"] = self.eio_flag(name)
+        if pre:
+            env["LD_PRELOAD"] = " ".join(pre)
         return env
+
+    def eio_flag(self, name):
+        return os.path.join(self.root, name + ".eio")
+
+    def eio(self, name, on):
+        """While on, name's fsync and fdatasync fail with EIO (tests/tools/failsync.c)."""
+        if on:
+            open(self.eio_flag(name), "w").close()
+        elif os.path.exists(self.eio_flag(name)):
+            os.unlink(self.eio_flag(name))
 
     def skew_file(self, name):
         return os.path.join(self.root, name + ".skew")
@@ -151,9 +174,21 @@ class Cluster(object):
         self.nft("add", "rule", "inet", TABLE, "out", "ip", "saddr", IPS[a], "ip", "daddr",
                  IPS[b], "drop")
 
+    def dup(self, a, b):
+        """Every packet from node a to node b is sent twice (nft `dup to`, family ip)."""
+        if not self.dup_ready:
+            self.nft("add", "table", "ip", TABLE)
+            self.nft("add", "chain", "ip", TABLE, "out",
+                     "{ type filter hook output priority 0; policy accept; }")
+            self.dup_ready = True
+        self.nft("add", "rule", "ip", TABLE, "out", "ip", "saddr", IPS[a], "ip", "daddr", IPS[b],
+                 "dup", "to", IPS[b])
+
     def heal_net(self):
         if self.nft_ready:
             self.nft("flush", "chain", "inet", TABLE, "out")
+        if self.dup_ready:
+            self.nft("flush", "chain", "ip", TABLE, "out")
 
     # -- clocks
     def skew(self, name, seconds):
@@ -193,14 +228,16 @@ class Cluster(object):
             self.heal_net()
         for nm in self.nodes:
             self.skew(nm, 0)
+            self.eio(nm, False)
         if self.disk_mounted:
             self.disk_free()
 
     def cleanup(self):
         if self.nft_ok:
-            subprocess.run(["nft", "delete", "table", "inet", TABLE], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-            self.nft_ready = False
+            for fam in ("inet", "ip"):
+                subprocess.run(["nft", "delete", "table", fam, TABLE], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+            self.nft_ready = self.dup_ready = False
         for n in self.nodes.values():
             if n.alive():
                 try:

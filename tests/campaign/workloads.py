@@ -11,6 +11,10 @@ reply, a timeout or a closed connection: a write may or may not have happened).
   set       SADD unique members, SREM of some acknowledged ones
   list      RPUSH unique elements, LPOP now and then
   expiry    SET k v EX s, or SET k v then EXPIRE k s, on keys written once
+  hash      HSET of unique fields (each written once, with a unique value), HINCRBY of
+            one counter field per key with unique amounts
+  zset      ZADD of unique members with their own score, ZINCRBY of one member per key
+            with unique amounts
 """
 import socket
 import threading
@@ -20,7 +24,7 @@ from cluster import Client, ConnectionClosed
 from dynalib import ProtocolViolation
 
 TIMEOUT = 3.0   # a client's patience (a paused node answers nothing)
-KEYS = {"register": 12, "cart": 8, "counter": 8, "set": 8, "list": 8}
+KEYS = {"register": 12, "cart": 8, "counter": 8, "set": 8, "list": 8, "hash": 8, "zset": 8}
 
 
 class Conns(object):
@@ -205,7 +209,7 @@ class Expiry(Workload):
 
     def __init__(self, tid, rng):
         Workload.__init__(self, tid, rng)
-        self.written = []   # {key, t_start, deadline (monotonic, client's view), acked}
+        self.written = []   # {key, t_start, t_end, deadline (monotonic, client's view), acked}
 
     def keys(self):
         return [w["key"] for w in self.written]
@@ -225,11 +229,62 @@ class Expiry(Workload):
         self.op(t0, "w", ok)
         # The deadline the key may not outlive, as the client sees it: the answer came
         # after the write's coordinator took its clock reading.
-        self.written.append({"key": k, "t_start": t0, "deadline": time.monotonic() + secs,
-                             "acked": ok})
+        t1 = time.monotonic()
+        self.written.append({"key": k, "t_start": t0, "t_end": t1, "deadline": t1 + secs, "acked": ok})
 
 
-KINDS = [Register, Register, Cart, Cart, Counter, RedisSet, List, Expiry]
+class Hash(Workload):
+    name = "hash"
+
+    def __init__(self, tid, rng):
+        Workload.__init__(self, tid, rng)
+        self.sets = []     # (key, field, value, acked)
+        self.incs = []     # (key, amount, acked): HINCRBY key n amount
+
+    def step(self, conns, node, t0):
+        k = self.key()
+        if self.rng.random() < 0.3:
+            self.seq += 1
+            amount = 1000 * self.seq + self.tid   # unique per step
+            r, _ = conns.call(node, "HINCRBY", k, "n", amount)
+            ok = isinstance(r, int)
+            self.op(t0, "w", ok)
+            self.incs.append((k, amount, ok))
+            return
+        f = self.uid()
+        r, _ = conns.call(node, "HSET", k, f, "v" + f)
+        ok = r == 1
+        self.op(t0, "w", ok)
+        self.sets.append((k, f, "v" + f, ok))
+
+
+class ZSet(Workload):
+    name = "zset"
+
+    def __init__(self, tid, rng):
+        Workload.__init__(self, tid, rng)
+        self.adds = []     # (key, member, score, acked)
+        self.incs = []     # (key, amount, acked): ZINCRBY key amount z
+
+    def step(self, conns, node, t0):
+        k = self.key()
+        if self.rng.random() < 0.3:
+            self.seq += 1
+            amount = 1000 * self.seq + self.tid
+            r, _ = conns.call(node, "ZINCRBY", k, amount, "z")
+            ok = isinstance(r, bytes)
+            self.op(t0, "w", ok)
+            self.incs.append((k, amount, ok))
+            return
+        m = self.uid()
+        score = self.seq
+        r, _ = conns.call(node, "ZADD", k, score, m)
+        ok = r == 1
+        self.op(t0, "w", ok)
+        self.adds.append((k, m, score, ok))
+
+
+KINDS = [Register, Register, Cart, Cart, Counter, RedisSet, List, Expiry, Hash, ZSet]
 
 
 class Worker(threading.Thread):

@@ -13,6 +13,10 @@ After each step, for a few seconds:
   - c1 goes on gossiping and running anti-entropy (INFO gossip_rounds, aae_exchanges).
 With one clock (the wall clock driving timers) the step back stops c1's timers: it sends
 no gossip and runs no exchange for an hour; a step forward times out requests in flight.
+And once c1's clock is back at true time, the deadlines it sets follow it: EXPIRE k 100
+and SET k v EX 100 through c1 read back through c2 and c3 with a PTTL of at most 100 s
+(not an hour more: c1's value stamps stay at the last one the step made until its clock
+catches up, but a deadline is a time, not a stamp; docs/architecture.md, "Two clocks").
 
 The shim also runs ahead of the ASan build's dynad (clang links the ASan runtime into
 the executable, whose clock_gettime interceptor calls on into the shim); CMake builds the
@@ -187,14 +191,34 @@ def step(h, offset_s, what):
            % (what, t_wall0, g, a, load.ok - ok0))
 
 
+def deadlines(h, what):
+    """Deadlines set through c1 (EXPIRE on a string and a hash, SET EX), read through the
+    other nodes: PTTL in (90, 100] s."""
+    c1, others = S["nodes"][0], S["nodes"][1:]
+    tag = "%d" % len(S.setdefault("dl", []))
+    S["dl"].append(what)
+    keys = ["dl%s-str" % tag, "dl%s-hash" % tag, "dl%s-ex" % tag]
+    with Client(c1.port, host=c1.host, timeout=10) as c:
+        got = c.pipeline([("SET", keys[0], "v"), ("EXPIRE", keys[0], 100), ("HSET", keys[1], "f", "v"),
+                          ("EXPIRE", keys[1], 100), ("SET", keys[2], "v", "EX", 100)])
+    h.check("%s: the writes through c1 succeeded" % what, got == ["OK", 1, 1, 1, "OK"], short(got))
+    for n in others:
+        with Client(n.port, host=n.host, timeout=10) as c:
+            ttl = c.pipeline([("PTTL", k) for k in keys])
+        h.check("%s: PTTL through %s of the deadlines c1 set is in (90, 100] s" % (what, n.name),
+                all(isinstance(t, int) and 90000 < t <= 100000 for t in ttl), short(ttl))
+
+
 def t_steps(h):
     S["load"] = Load(S["nodes"][0])
     S["load"].start()
     try:
         wait_until(lambda: S["load"].ok > 200, 10, what="the load running")
         step(h, 0, "no step (baseline)")
+        deadlines(h, "baseline")
         step(h, HOUR, "step +1 h")
         step(h, 0, "step -1 h (back to true time)")
+        deadlines(h, "back at true time after +1 h")
         step(h, -HOUR, "step -1 h (an hour behind)")
     finally:
         S["load"].stop()

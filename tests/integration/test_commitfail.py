@@ -13,6 +13,9 @@ failed was answered +OK, and every write answered +OK reads back.
     the next successful one releases the first SET as +OK), the same check must fire.
 dynad refuses DYNA_TEST_BUGS names it does not take (it takes a few node bugs too, for
 tests/campaign).
+In a build without the CMake option DYNA_TEST_BUGS (a release build, `make release`;
+CMake passes DYNA_TEST_BUGS_BUILT=0), (b) becomes: dynad refuses to start with any
+DYNA_TEST_BUGS, even a name the test builds take, and says it was built without them.
 """
 import os
 import subprocess
@@ -24,6 +27,7 @@ from dynalib import (Client, Harness, RespError, dynad_path, free_port, lib_dir,
                      wait_until)
 
 H = Harness("commitfail")
+BUILT = os.environ.get("DYNA_TEST_BUGS_BUILT", "1") != "0"
 
 
 def shim():
@@ -104,17 +108,30 @@ def t_gate_bug(h):
             "no violation found: %r" % answers)
 
 
-def t_refused(h):
-    for v in ("bogus", "keep-incarnation", "gate-forget-loss,overwrite"):
+def refused(h, values, words):
+    for v in values:
         env = dict(os.environ, DYNA_TEST_BUGS=v)
         p = subprocess.run([dynad_path(), "--name", "r", "--data", h.path("refused"), "--listen",
                             "127.0.0.1:%d" % free_port()], env=env, capture_output=True, timeout=20)
         out = (p.stdout + p.stderr).decode("utf-8", "replace")
-        h.check("DYNA_TEST_BUGS=%s refused at start" % v, p.returncode != 0 and "DYNA_TEST_BUGS" in out,
+        h.check("DYNA_TEST_BUGS=%s refused at start, saying %r" % (v, words),
+                p.returncode != 0 and "DYNA_TEST_BUGS" in out and words in out,
                 "exit %d: %s" % (p.returncode, out[-300:]))
 
 
+def t_refused(h):
+    refused(h, ("bogus", "keep-incarnation", "gate-forget-loss,overwrite"), "dynad takes only")
+
+
+def t_release(h):
+    refused(h, ("gate-forget-loss", "early-ack", "bogus"), "built without deliberate test bugs")
+
+
 if __name__ == "__main__":
-    H.run([("a failed commit is never answered +OK", t_gate),
-           ("the check catches gate-forget-loss", t_gate_bug),
-           ("DYNA_TEST_BUGS refuses the names dynad does not take", t_refused)])
+    if BUILT:
+        H.run([("a failed commit is never answered +OK", t_gate),
+               ("the check catches gate-forget-loss", t_gate_bug),
+               ("DYNA_TEST_BUGS refuses the names dynad does not take", t_refused)])
+    else:
+        H.run([("a failed commit is never answered +OK", t_gate),
+               ("a release dynad refuses every DYNA_TEST_BUGS", t_release)])

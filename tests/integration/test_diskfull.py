@@ -8,16 +8,23 @@ reads keep working, every write that was acknowledged before reads back, and the
 stays up. Then the tmpfs is grown (`mount -o remount,size=...`): writes succeed again,
 and after a restart everything acknowledged is still there. Needs root for mount; without
 it the test says so and skips (CI runs as root).
+
+A full disk at start: a node is killed (kill -9) with writes in its log, its tmpfs is
+filled to the last page, or to the last byte, and it is started again: it must refuse to
+start and name the cause, "No space left on device" (a short write on a full disk, which
+LMDB reports as an I/O error, used to read "cannot open store ...: I/O error"). Once space
+is back it starts, and every acknowledged write reads back.
 """
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import Client, Harness, RespError, start_node  # noqa: E402
+from dynalib import Client, Harness, RespError, dynad_path, free_port, start_node  # noqa: E402
 
 H = Harness("diskfull")
 MOUNT = None
+MOUNTS = []
 
 
 def sh(*args):
@@ -112,12 +119,65 @@ def t_disk_full(h):
     node.stop()
 
 
+def fill(path, leave):
+    """Fills the filesystem of path with a file, then gives back `leave` bytes of it."""
+    f = os.path.join(path, "fill")
+    fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    block = b"\0" * 4096
+    try:
+        while os.write(fd, block) > 0:
+            pass
+    except OSError:
+        pass
+    os.close(fd)
+    if leave:
+        os.truncate(f, max(0, os.path.getsize(f) - leave))
+    return f
+
+
+def t_full_at_start(h):
+    if os.geteuid() != 0:
+        h.note("not root: cannot mount a small tmpfs; skipped")
+        return
+    for leave, what in ((4096, "one page left"), (0, "not a byte left")):
+        mnt = h.path("start%d" % leave)
+        ok, out = mount_tmpfs(mnt, "16m")
+        h.expect("tmpfs mounted", ok, out)
+        MOUNTS.append(mnt)
+        data = os.path.join(mnt, "n1")
+        node = start_node("start%d" % leave, data, extra_args=("--map-size-mb", 32),
+                          log_path=h.path("start%d.log" % leave))
+        with Client(node.port, timeout=20) as c:
+            got = c.pipeline([("SET", "k%04d" % i, "v" * 100) for i in range(2000)])
+        acked = ["k%04d" % i for i, r in enumerate(got) if r == "OK"]
+        h.check("%s: 2000 writes acknowledged before the kill" % what, len(acked) == 2000, str(len(acked)))
+        node.kill()
+        f = fill(mnt, leave)
+        p = subprocess.run([dynad_path(), "--name", "start%d" % leave, "--data", data, "--map-size-mb", "32",
+                            "--listen", "127.0.0.1:%d" % free_port()], capture_output=True, timeout=30)
+        out = (p.stdout + p.stderr).decode("utf-8", "replace")
+        h.check("%s: dynad refuses to start on the full disk" % what, p.returncode != 0, out[-300:])
+        h.check("%s: ...and says \"No space left on device\"" % what,
+                "No space left on device" in out and "I/O error" not in out, out[-300:])
+        os.unlink(f)
+        node = start_node("start%d" % leave, data, extra_args=("--map-size-mb", 32),
+                          log_path=h.path("start%d.log" % leave))
+        with Client(node.port, timeout=20) as c:
+            got = c.pipeline([("GET", k) for k in acked])
+        h.check("%s: with space back it starts and every acknowledged write reads back" % what,
+                all(g == b"v" * 100 for g in got), "%d of %d" % (sum(g == b"v" * 100 for g in got), len(got)))
+        node.stop()
+
+
 def main():
     try:
-        H.run([("a full disk", t_disk_full)])
+        H.run([("a full disk", t_disk_full),
+               ("a full disk at start", t_full_at_start)])
     finally:
         if MOUNT:
             umount(MOUNT)
+        for m in MOUNTS:
+            umount(m)
 
 
 if __name__ == "__main__":

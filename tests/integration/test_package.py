@@ -237,6 +237,12 @@ def test_package(h):
     dynad = os.path.join(root, "usr/sbin/dynad")
     r = subprocess.run([dynad, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     h.eq("packaged dynad --version", r.stdout.decode().strip(), "dynad %s" % version())
+    h.check("dynad.service sets no DYNA_TEST_BUGS", "DYNA_TEST_BUGS" not in unit)
+    r = subprocess.run([dynad, "--data", h.path("bugs"), "--listen", "127.0.0.1:%d" % dynalib.free_port()],
+                       env=dict(os.environ, DYNA_TEST_BUGS="early-ack"), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    h.check("packaged (Release) dynad refuses to start with DYNA_TEST_BUGS set",
+            r.returncode != 0 and b"DYNA_TEST_BUGS" in r.stdout, r.stdout.decode(errors="replace")[-500:])
     conf = os.path.join(root, "etc/dyna/dynad.conf")
     data = h.path("data")
     port, cport = dynalib.free_port(), dynalib.free_port()

@@ -163,6 +163,19 @@ def t_client_port(h):
     h.note("logged: %s" % (line[0] if line else "(nothing)"))
     h.check("the node still serves TLS clients after it", r.get("tk") == b"over tls")
 
+    # A login over TLS (docs/security.md): libdyna sends AUTH on its TLS connection first.
+    sh(*(cli + ["CONFIG", "SET", "requirepass", "tls-s3cret"]))
+    r6 = sh(*(dyna + ["--pass", "tls-s3cret", "get", "dk"]))
+    h.check("dyna --tls --pass: logs in over TLS, then reads", r6.returncode == 0 and b"from dyna" in r6.stdout,
+            short(r6.stdout))
+    r7 = sh(*(dyna + ["--pass", "not-it", "get", "dk"]))
+    h.check("dyna --tls with a wrong password is refused (WRONGPASS)",
+            r7.returncode != 0 and b"WRONGPASS" in r7.stdout, short(r7.stdout))
+    r8 = sh(*(cli + ["GET", "dk"]))
+    h.check("redis-cli --tls without the password: NOAUTH", b"NOAUTH" in r8.stdout, short(r8.stdout))
+    sh(*(cli + ["-a", "tls-s3cret", "--no-auth-warning", "CONFIG", "SET", "requirepass", ""]))
+    h.eq("requirepass cleared again", sh(*(cli + ["GET", "dk"])).stdout.strip(), b"from dyna")
+
 
 def t_client_certs(h):
     """Client certificates required; the plain port off; the options from a config file."""

@@ -213,7 +213,7 @@ void typed_set_str(dyna_obj_t *o, uint64_t actor, const char *v, uint64_t ts) {
 }
 
 dyna_tenv_t typed_env(uint64_t actor, uint64_t now) {
-  dyna_tenv_t e = {actor, now, 42, DYNA_RESP2};
+  dyna_tenv_t e = {actor, now, 42, DYNA_RESP2, 0};
   return e;
 }
 

@@ -27,8 +27,8 @@ static int LAST_CHANGED; /* the last run()'s changed flag */
 #define run(o, env, line) typed_render_run((o), (env), (line), &LAST_CHANGED)
 #define R(o, env, line, want) assert_string_equal(run((o), (env), (line)), (want))
 
-static const dyna_tenv_t ENV1 = {1, 1000, 42, DYNA_RESP2};
-static const dyna_tenv_t ENV2 = {2, 1000, 43, DYNA_RESP2};
+static const dyna_tenv_t ENV1 = {1, 1000, 42, DYNA_RESP2, 0};
+static const dyna_tenv_t ENV2 = {2, 1000, 43, DYNA_RESP2, 0};
 
 static void test_basics(void **st) {
   (void)st;
@@ -220,7 +220,7 @@ static void test_concurrent_hset(void **st) {
   R(&a, &ENV1, "hset h f old", ":1");
   assert_int_equal(dyna_obj_copy(&b, &a), 0);
   /* The later wall-clock stamp shows, whichever side merges first. */
-  dyna_tenv_t later = {1, 2000, 0, DYNA_RESP2}, earlier = {2, 1500, 0, DYNA_RESP2};
+  dyna_tenv_t later = {1, 2000, 0, DYNA_RESP2, 0}, earlier = {2, 1500, 0, DYNA_RESP2, 0};
   R(&a, &later, "hset h f A", ":0");
   R(&b, &earlier, "hset h f B", ":0");
   typed_merge_both_ways(&a, &b);
@@ -229,7 +229,7 @@ static void test_concurrent_hset(void **st) {
   R(&b, &ENV2, "dyna.hsiblings h f", "[$A,$B]");
   /* Equal stamps: the greater dot shows, on both: a's x has counter 3 (a wrote f twice
    * before it), b's y counter 2. */
-  dyna_tenv_t t1 = {1, 3000, 0, DYNA_RESP2}, t2 = {2, 3000, 0, DYNA_RESP2};
+  dyna_tenv_t t1 = {1, 3000, 0, DYNA_RESP2, 0}, t2 = {2, 3000, 0, DYNA_RESP2, 0};
   R(&a, &t1, "hset h g x", ":1");
   R(&b, &t2, "hset h g y", ":1");
   typed_merge_both_ways(&a, &b);

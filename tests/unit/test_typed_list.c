@@ -26,7 +26,7 @@
 
 /* ---- harness (helper_typed.h): run one command line on an object ------------------ */
 
-static dyna_tenv_t ENV = {1, 1000, 42, DYNA_RESP2};
+static dyna_tenv_t ENV = {1, 1000, 42, DYNA_RESP2, 0};
 
 /* Runs line on o as actor at ENV.now_ms (typed_tx). */
 #define tx_as(o, actor, line, want, ch) typed_tx((o), &ENV, (actor), (line), (want), (ch))

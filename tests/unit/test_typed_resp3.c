@@ -16,8 +16,8 @@
 
 #include "helper_typed.h"
 
-static const dyna_tenv_t R2 = {1, 1000, 42, DYNA_RESP2};
-static const dyna_tenv_t R3 = {1, 1000, 42, DYNA_RESP3};
+static const dyna_tenv_t R2 = {1, 1000, 42, DYNA_RESP2, 0};
+static const dyna_tenv_t R3 = {1, 1000, 42, DYNA_RESP3, 0};
 
 /* Runs line under both protocols (a read, or a write whose answer does not depend on
  * having run before) and checks each one's bytes. */

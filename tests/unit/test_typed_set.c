@@ -28,8 +28,8 @@ static int LAST_CHANGED; /* the last run()'s changed flag */
 #define run(o, env, line) typed_render_run((o), (env), (line), &LAST_CHANGED)
 #define R(o, env, line, want) assert_string_equal(run((o), (env), (line)), (want))
 
-static const dyna_tenv_t ENV1 = {1, 1000, 42, DYNA_RESP2};
-static const dyna_tenv_t ENV2 = {2, 1000, 43, DYNA_RESP2};
+static const dyna_tenv_t ENV1 = {1, 1000, 42, DYNA_RESP2, 0};
+static const dyna_tenv_t ENV2 = {2, 1000, 43, DYNA_RESP2, 0};
 
 /* ---- single-key commands ---------------------------------------------------------- */
 
@@ -372,7 +372,7 @@ static void test_state_size(void **st) {
   size_t raw = 0;
   for (int r = 0; r < 5; r++) {
     dyna_obj_init(&rep[r]);
-    dyna_tenv_t env = {0x1000 + (uint64_t)r, 1000, 7, DYNA_RESP2};
+    dyna_tenv_t env = {0x1000 + (uint64_t)r, 1000, 7, DYNA_RESP2, 0};
     for (int m = r; m < 1000; m += 5) {
       char line[64];
       snprintf(line, sizeof(line), "sadd cart sku-%06d", m);

@@ -23,7 +23,7 @@
 
 #include "helper_typed.h"
 
-static dyna_tenv_t ENV = {1, 1000, 42, DYNA_RESP2};
+static dyna_tenv_t ENV = {1, 1000, 42, DYNA_RESP2, 0};
 
 #define tx_as(o, actor, line, want, ch) typed_tx((o), &ENV, (actor), (line), (want), (ch))
 #define tx(o, line, want, ch) tx_as(o, ENV.actor, line, want, ch)

@@ -1,0 +1,219 @@
+/* test_replica_merge.c: unit tests for the cheap paths of core/replica.c that carry an
+ * object's encoding instead of encoding it again: a coordinator's write hands back the
+ * bytes it stored (dyna_replica_coordinate_typed, dyna_replica_coordinate with enc), and
+ * a replica given the incoming bytes stores them as they are when they already hold
+ * everything stored, but still merges when the two are concurrent. Over the memory
+ * engine, no node. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/keyspace.h"
+#include "core/replica.h"
+#include "core/typed.h"
+#include "store/memory.h"
+#include "util/buf.h"
+
+#define RING 256
+
+typedef struct fx {
+  dyna_store_t *store;
+  dyna_replica_t rep;
+} fx_t;
+
+static void fx_open(fx_t *f, uint64_t actor) {
+  memset(f, 0, sizeof(*f));
+  assert_int_equal(dyna_store_mem_open(DYNA_SYNC_NONE, &f->store), 0);
+  f->rep.store = f->store;
+  f->rep.actor = actor;
+  f->rep.ring_size = RING;
+}
+
+static void fx_close(fx_t *f) { f->store->ops->close(f->store); }
+
+/* The stored record of key, into out (reset first). */
+static void stored(fx_t *f, const char *key, dyna_buf_t *out) {
+  uint8_t skey[DYNA_SKEY_MAX];
+  size_t klen = strlen(key);
+  size_t sklen = dyna_skey_make(dyna_key_partition(key, klen, RING), key, klen, skey);
+  dyna_buf_reset(out);
+  assert_int_equal(f->store->ops->get(f->store, DYNA_SPACE_OBJ, skey, sklen, out), 0);
+}
+
+/* SADD key member at f, coordinated there; out gets the new object, enc its bytes. */
+static void sadd(fx_t *f, const char *key, const char *member, dyna_obj_t *out, dyna_buf_t *enc) {
+  const uint8_t *argv[3] = {(const uint8_t *)"SADD", (const uint8_t *)key, (const uint8_t *)member};
+  size_t argl[3] = {4, strlen(key), strlen(member)};
+  dyna_targs_t args = {3, argv, argl};
+  dyna_tenv_t env = {0, 1000, 7, 0, 0};
+  dyna_buf_t resp = DYNA_BUF_INIT;
+  int changed = 0;
+  dyna_buf_reset(enc);
+  assert_int_equal(dyna_replica_coordinate_typed(&f->rep, (const uint8_t *)key, strlen(key),
+                                                 dyna_typed_find((const uint8_t *)"sadd", 4), &args,
+                                                 &env, 0, out, enc, &resp, &changed), 0);
+  assert_int_equal(changed, 1);
+  dyna_buf_free(&resp);
+}
+
+/* The record that o would be stored as. */
+static void record_of(const char *key, const dyna_obj_t *o, dyna_buf_t *out) {
+  dyna_buf_reset(out);
+  dyna_record_encode(key, strlen(key), o, out);
+}
+
+/* The coordinator's bytes are the object's encoding, and what it stored. */
+static void test_coordinate_hands_back_its_bytes(void **state) {
+  (void)state;
+  fx_t a;
+  fx_open(&a, 0xa1);
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  dyna_buf_t enc = DYNA_BUF_INIT, want = DYNA_BUF_INIT, rec = DYNA_BUF_INIT;
+  sadd(&a, "cart", "apple", &o, &enc);
+  sadd(&a, "cart", "pear", &o, &enc);
+  dyna_obj_encode(&o, &want);
+  assert_int_equal(enc.len, want.len);
+  assert_memory_equal(enc.data, want.data, want.len);
+  stored(&a, "cart", &rec);
+  record_of("cart", &o, &want);
+  assert_int_equal(rec.len, want.len);
+  assert_memory_equal(rec.data, want.data, want.len);
+
+  /* A register write does the same. */
+  dyna_val_t v = {0, 1000, (uint8_t *)"v1", 2};
+  int existed = 0;
+  dyna_buf_reset(&enc);
+  assert_int_equal(dyna_replica_coordinate(&a.rep, (const uint8_t *)"str", 3, NULL, 1, &v, 0, 0, 0, &o, &enc, &existed), 0);
+  dyna_buf_reset(&want);
+  dyna_obj_encode(&o, &want);
+  assert_int_equal(enc.len, want.len);
+  assert_memory_equal(enc.data, want.data, want.len);
+  dyna_buf_free(&enc);
+  dyna_buf_free(&want);
+  dyna_buf_free(&rec);
+  dyna_obj_clear(&o);
+  fx_close(&a);
+}
+
+/* States of 128 bytes and more take a longer length prefix: written in place, they
+ * still decode to the same object, and a replica stores them as they came. */
+static void test_long_state_round_trip(void **state) {
+  (void)state;
+  fx_t a, b;
+  fx_open(&a, 0xa1);
+  fx_open(&b, 0xb2);
+  dyna_obj_t o, back;
+  dyna_obj_init(&o);
+  dyna_obj_init(&back);
+  dyna_buf_t enc = DYNA_BUF_INIT, again = DYNA_BUF_INIT;
+  char member[64];
+  for (int i = 0; i < 40; i++) {
+    snprintf(member, sizeof(member), "member-number-%d", i);
+    sadd(&a, "big", member, &o, &enc);
+    assert_int_equal(dyna_obj_decode(enc.data, enc.len, &back), 0);
+    assert_true(dyna_obj_equal(&o, &back));
+    dyna_buf_reset(&again);
+    dyna_obj_encode(&back, &again);
+    assert_int_equal(again.len, enc.len);
+    assert_memory_equal(again.data, enc.data, enc.len);
+    int changed = 0;
+    assert_int_equal(dyna_replica_merge(&b.rep, (const uint8_t *)"big", 3, &back, enc.data, enc.len, 0, &changed), 0);
+    assert_int_equal(changed, 1);
+  }
+  assert_true(enc.len > 600);
+  assert_int_equal(dyna_replica_read(&b.rep, (const uint8_t *)"big", 3, &back), 0);
+  assert_true(dyna_obj_equal(&o, &back));
+  dyna_buf_free(&enc);
+  dyna_buf_free(&again);
+  dyna_obj_clear(&o);
+  dyna_obj_clear(&back);
+  fx_close(&a);
+  fx_close(&b);
+}
+
+/* A replica holding what the coordinator had stores the new version as it came. */
+static void test_dominating_incoming_stored_as_is(void **state) {
+  (void)state;
+  fx_t a, b;
+  fx_open(&a, 0xa1);
+  fx_open(&b, 0xb2);
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  dyna_buf_t enc = DYNA_BUF_INIT, rec = DYNA_BUF_INIT, want = DYNA_BUF_INIT;
+  int changed = 0;
+  sadd(&a, "cart", "apple", &o, &enc);
+  assert_int_equal(dyna_replica_merge(&b.rep, (const uint8_t *)"cart", 4, &o, enc.data, enc.len, 0, &changed), 0);
+  assert_int_equal(changed, 1);
+  sadd(&a, "cart", "pear", &o, &enc);
+  assert_int_equal(dyna_replica_merge(&b.rep, (const uint8_t *)"cart", 4, &o, enc.data, enc.len, 0, &changed), 0);
+  assert_int_equal(changed, 1);
+  stored(&b, "cart", &rec);
+  record_of("cart", &o, &want);
+  assert_int_equal(rec.len, want.len);
+  assert_memory_equal(rec.data, want.data, want.len);
+  /* The same again changes nothing. */
+  assert_int_equal(dyna_replica_merge(&b.rep, (const uint8_t *)"cart", 4, &o, enc.data, enc.len, 0, &changed), 0);
+  assert_int_equal(changed, 0);
+  dyna_buf_free(&enc);
+  dyna_buf_free(&rec);
+  dyna_buf_free(&want);
+  dyna_obj_clear(&o);
+  fx_close(&a);
+  fx_close(&b);
+}
+
+/* Concurrent versions are merged, bytes or not: neither side's member is lost, and the
+ * record is the one the merge without bytes makes. */
+static void test_concurrent_incoming_is_merged(void **state) {
+  (void)state;
+  fx_t a, b, c;
+  fx_open(&a, 0xa1);
+  fx_open(&b, 0xb2);
+  fx_open(&c, 0xc3);
+  dyna_obj_t oa, ob, m;
+  dyna_obj_init(&oa);
+  dyna_obj_init(&ob);
+  dyna_obj_init(&m);
+  dyna_buf_t enc = DYNA_BUF_INIT, encb = DYNA_BUF_INIT, rec = DYNA_BUF_INIT, want = DYNA_BUF_INIT;
+  int changed = 0;
+  sadd(&b, "cart", "pear", &ob, &encb);     /* b's own write, stored at b */
+  sadd(&a, "cart", "apple", &oa, &enc);     /* a's, concurrent */
+  assert_int_equal(dyna_replica_merge(&b.rep, (const uint8_t *)"cart", 4, &oa, enc.data, enc.len, 0, &changed), 0);
+  assert_int_equal(changed, 1);
+  /* c merges the same two without bytes: the reference. */
+  assert_int_equal(dyna_replica_merge(&c.rep, (const uint8_t *)"cart", 4, &ob, NULL, 0, 0, &changed), 0);
+  assert_int_equal(dyna_replica_merge(&c.rep, (const uint8_t *)"cart", 4, &oa, NULL, 0, 0, &changed), 0);
+  stored(&b, "cart", &rec);
+  stored(&c, "cart", &want);
+  assert_int_equal(rec.len, want.len);
+  assert_memory_equal(rec.data, want.data, want.len);
+  assert_int_equal(dyna_replica_read(&b.rep, (const uint8_t *)"cart", 4, &m), 0);
+  const dyna_crdt_t *s = dyna_obj_typed(&m, DYNA_CRDT_SET);
+  assert_non_null(s);
+  assert_int_equal(dyna_crdt_count(s), 2);
+  dyna_buf_free(&enc);
+  dyna_buf_free(&encb);
+  dyna_buf_free(&rec);
+  dyna_buf_free(&want);
+  dyna_obj_clear(&oa);
+  dyna_obj_clear(&ob);
+  dyna_obj_clear(&m);
+  fx_close(&a);
+  fx_close(&b);
+  fx_close(&c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_coordinate_hands_back_its_bytes),
+      cmocka_unit_test(test_dominating_incoming_stored_as_is),
+      cmocka_unit_test(test_long_state_round_trip),
+      cmocka_unit_test(test_concurrent_incoming_is_merged),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
