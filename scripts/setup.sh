@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 pkgs=(cmake ninja-build pkgconf gcc clang libclang-rt-14-dev
       libuv1-dev liblmdb-dev libxxhash-dev libcmocka-dev libinih-dev libjemalloc-dev
       libhiredis-dev redis-tools redis-server python3 python3-redis nftables iproute2
-      libssl-dev openssl libmicrohttpd-dev prometheus chromium)
+      libssl-dev openssl libmicrohttpd-dev prometheus chromium
+      debhelper dpkg-dev fakeroot lintian man-db)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
