@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!cmd) break;
     if (!dyna_typed_arity_ok(cmd, argc)) continue; /* refused before the families */
     dyna_targs_t a = {argc, argv, argl};
-    dyna_tenv_t env = {1 + (step % 3), 1000000 + step * 1000, step * 0x9e3779b97f4a7c15ull, DYNA_RESP2};
+    dyna_tenv_t env = {1 + (step % 3), 1000000 + step * 1000, step * 0x9e3779b97f4a7c15ull, DYNA_RESP2, 0};
     dyna_buf_reset(&resp);
     encoded(&o, &before);
     if (cmd->write) {
