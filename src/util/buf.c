@@ -78,8 +78,12 @@ uint32_t dyna_rd_u32le(dyna_rd_t *r) {
 
 uint64_t dyna_rd_varint_slow(dyna_rd_t *r) {
   if (r->err) return 0;
-  const uint8_t *p = r->p + r->off;
   size_t left = r->len - r->off;
+  if (!left) { /* nothing left (r->p may be NULL for an empty input: no arithmetic on it) */
+    r->err = DYNA_ECORRUPT;
+    return 0;
+  }
+  const uint8_t *p = r->p + r->off;
   uint64_t v = 0;
   for (size_t i = 0; i < 10; i++) {
     if (i == left) break; /* truncated */
