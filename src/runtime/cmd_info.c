@@ -244,6 +244,11 @@ static void sec_stats(dyna_server_t *s, dyna_buf_t *t) {
   info_u64(t, "total_error_replies", s->stats.total_error_replies);
   info_u64(t, "protocol_errors", s->stats.protocol_errors);
   info_u64(t, "stalled_clients_closed", s->stats.stalled_closed);
+  /* The per-connection turn budget (conn.h): its bound, how often a client yielded at it,
+   * and the most commands one connection took in one loop turn. */
+  info_u64(t, "client_turn_budget_cmds", DYNA_CONN_TURN_CMDS);
+  info_u64(t, "loop_turns_budget_yields", s->stats.budget_yields);
+  info_u64(t, "max_cmds_per_turn", s->stats.max_cmds_per_turn);
   info_u64(t, "acl_access_denied_auth", s->stats.acl_denied_auth);
   info_u64(t, "acl_access_denied_cmd", s->stats.acl_denied_cmd);
   info_u64(t, "acl_access_denied_key", s->stats.acl_denied_key);

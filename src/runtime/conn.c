@@ -12,6 +12,10 @@
  * A connection accepted on the TLS port has a TLS session in wq.tls (runtime/tls.h):
  * what libuv reads is decrypted into `in` before parsing, and wq seals `out` as it
  * writes. Nothing else here differs.
+ *
+ * Fairness: process_input takes at most a turn budget of commands per connection per loop
+ * turn (conn.h); a connection with input left yields to the ready list, stops reading,
+ * and dyna_conn_run_yielded (the check phase) gives it its next share in a later turn.
  */
 #include "runtime/server_int.h"
 #include "runtime/cmd_table.h"
@@ -161,6 +165,26 @@ static void drop_slots(dyna_server_t *s, conn_t *c) {
   c->nslots = 0;
 }
 
+/* ---------- the ready list: connections that yielded at the turn budget ---------- */
+
+static void ready_link(conn_t **list, conn_t *c) {
+  DYNA_ASSERT(!c->ready_list, "conn %llu linked on two ready lists", (unsigned long long)c->id);
+  c->ready_list = list;
+  c->ready_prev = NULL;
+  c->ready_next = *list;
+  if (*list) (*list)->ready_prev = c;
+  *list = c;
+}
+
+static void ready_unlink(conn_t *c) {
+  if (!c->ready_list) return;
+  if (c->ready_prev) c->ready_prev->ready_next = c->ready_next;
+  else *c->ready_list = c->ready_next;
+  if (c->ready_next) c->ready_next->ready_prev = c->ready_prev;
+  c->ready_list = NULL;
+  c->ready_prev = c->ready_next = NULL;
+}
+
 /* ---------- closing ---------- */
 
 static void on_conn_closed(uv_handle_t *h) {
@@ -176,6 +200,7 @@ void dyna_conn_close(dyna_server_t *s, conn_t *c) {
   if (c->state == CONN_CLOSING) return;
   c->state = CONN_CLOSING;
   dyna_auth_conn_closed(s, c); /* its held login answer, if any (cmd_auth.c) */
+  ready_unlink(c);             /* its buffered commands are dropped with it */
   drop_slots(s, c);
   if (c->prev) c->prev->next = c->next;
   else s->conns = c->next;
@@ -228,6 +253,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void maybe_resume_reading(dyna_server_t *s, conn_t *c) {
   if (c->state != CONN_PAUSED || s->stopping) return;
   if (too_much_output(s, c)) return;
+  if (c->ready_list) return; /* yielded: reads again once its buffered commands are taken */
   if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) return;
   c->state = CONN_READING;
   /* The stall clock starts again: the time we were not reading is ours, not the
@@ -267,10 +293,31 @@ static int taking_commands(const conn_t *c) {
   return c->state == CONN_READING || c->state == CONN_PAUSED;
 }
 
+/* Its turn budget spent with input left: c waits on the ready list for a later turn, and
+ * reads nothing meanwhile (what it buffers stays what it had read). */
+static void yield_turn(dyna_server_t *s, conn_t *c) {
+  pause_reading(c);
+  if (c->ready_list) return; /* already waiting (a flush in the same turn tried again) */
+  s->stats.budget_yields++;
+  ready_link(&s->ready, c);
+}
+
+/* Counts one command of n input bytes against c's turn budget. */
+static void take_budget(dyna_server_t *s, conn_t *c, size_t n) {
+  uint32_t k = dyna_turn_budget_take(&c->budget, n);
+  if (k > s->stats.max_cmds_per_turn) s->stats.max_cmds_per_turn = k;
+}
+
 static void process_input(dyna_server_t *s, conn_t *c) {
   size_t off = 0;
+  int spent = 0;
+  dyna_turn_budget_begin(&c->budget, s->turn);
   while (taking_commands(c) && off < c->in.len) {
     if (too_much_output(s, c)) { pause_reading(c); break; }
+    if (!dyna_turn_budget_left(&c->budget, DYNA_CONN_TURN_CMDS, DYNA_CONN_TURN_BYTES)) {
+      spent = 1;
+      break;
+    }
     dyna_resp_cmd_t cmd;
     size_t used = 0;
     int rc = dyna_resp_parse_cmd(&c->parser, c->in.data + off, c->in.len - off, &cmd, &used);
@@ -279,6 +326,7 @@ static void process_input(dyna_server_t *s, conn_t *c) {
       break;
     }
     if (rc == DYNA_ETOOBIG && c->parser.skipped) { /* dropped whole: answer, go on */
+      take_budget(s, c, used);
       value_too_big(s, c, c->parser.skip_len);
       off += used;
       continue;
@@ -288,10 +336,13 @@ static void process_input(dyna_server_t *s, conn_t *c) {
       break;
     }
     s->stats.commands++;
+    take_budget(s, c, used);
     dyna_cmd_dispatch(s, c, &cmd); /* QUIT drains c: the loop stops there */
     off += used;
   }
   dyna_buf_consume(&c->in, off);
+  if (spent && taking_commands(c)) yield_turn(s, c);
+  else ready_unlink(c); /* all taken (or no more wanted): it reads again, or closes */
   if (taking_commands(c) && c->in.len > s->cfg.max_request_bytes) {
     char why[96];
     snprintf(why, sizeof(why), "request exceeds max-request-bytes (%zu)", s->cfg.max_request_bytes);
@@ -304,6 +355,30 @@ static void conn_unblock(dyna_server_t *s, conn_t *c) {
   if (c->state != CONN_PAUSED || s->stopping || too_much_output(s, c)) return;
   process_input(s, c);
   maybe_resume_reading(s, c);
+}
+
+void dyna_conn_run_yielded(dyna_server_t *s) {
+  if (s->stopping || !s->ready) return;
+  /* This turn's share for each, oldest turn's list first; one that yields again goes back
+   * on s->ready for the next turn. The copy is a list of its own so that a connection
+   * closed meanwhile (CLIENT KILL from another one) unlinks itself from it. */
+  conn_t *run = NULL;
+  while (s->ready) {
+    conn_t *c = s->ready;
+    ready_unlink(c);
+    ready_link(&run, c);
+  }
+  while (run) {
+    conn_t *c = run;
+    ready_unlink(c);
+    if (c->budget.turn == s->turn) { /* yielded in this turn's reads: next turn */
+      ready_link(&s->ready, c);
+      continue;
+    }
+    if (c->state != CONN_PAUSED) continue; /* draining or closing: nothing more to take */
+    process_input(s, c);
+    maybe_resume_reading(s, c);
+  }
 }
 
 static int output_bytes(const conn_t *c) { return dyna_wq_pending(&c->wq) > 0; }

@@ -4,7 +4,8 @@
  * A connection is in exactly one state:
  *
  *   accept ─▶ PAUSED ◀──────────────▶ READING        (back-pressure: too many replies
- *               │      output drained     │            unsent or commands in flight)
+ *               │      output drained     │            unsent or commands in flight; or
+ *               │                         │            its turn budget spent, below)
  *               │                         │ QUIT, protocol error, EOF with work pending
  *               └──────▶ DRAINING ◀───────┘
  *                           │ output written, queue empty (or write error, stall, stop)
@@ -12,7 +13,7 @@
  *                        CLOSING ─ uv_close ─▶ freed in the close callback
  *
  * Only a READING connection has libuv reading its socket; a PAUSED one is read again once
- * its output drains; a DRAINING one takes no more commands and closes once everything
+ * its output drains (and, after a yield, its buffered commands are taken); a DRAINING one takes no more commands and closes once everything
  * asked so far has been answered and written. Any state may go to CLOSING (write error,
  * stall timeout, shutdown).
  *
@@ -28,13 +29,23 @@
  * command until it is ready itself (conn.stepping), so that it sees every earlier
  * command of its connection and every later one sees it, as on Redis. A login answer held
  * back by the failed-login delay (SLOT_HELD, cmd_auth.c) is the stepping slot the same
- * way, so no command is read until it leaves. */
+ * way, so no command is read until it leaves.
+ *
+ * The turn budget (fairness): in one loop turn a connection takes at most
+ * DYNA_CONN_TURN_CMDS commands and, past its first, DYNA_CONN_TURN_BYTES bytes of input
+ * (util/turn_budget.h). A connection with input left over then *yields*: it goes on the
+ * server's ready list and stops reading (PAUSED), so what it buffers stays what it had
+ * read; the check phase of each later turn takes its next share of commands, whether or
+ * not its socket has new bytes (a TLS connection's decrypted input waits in `in` the
+ * same way), and it reads again once its input is all taken. A yielded connection keeps
+ * its slot queue: replies still leave in command order. */
 #ifndef DYNA_CONN_H
 #define DYNA_CONN_H
 #include "util/buf.h"
 #include "core/node.h"
 #include "proto/resp.h"
 #include "runtime/wqueue.h"
+#include "util/turn_budget.h"
 #include <stdint.h>
 #include <uv.h>
 
@@ -45,6 +56,13 @@ struct dyna_server;
 
 /* Commands of one connection waiting for replies before we stop reading from it. */
 #define DYNA_CONN_MAX_INFLIGHT 256
+
+/* The turn budget (above): commands, and input bytes, one connection may take in one
+ * loop turn before the others get theirs. 128 commands are a few hundred microseconds
+ * of small ones, or ~13 MB of replies of 100 KB GETs; a deep pipeline of small writes
+ * is held by DYNA_CONN_MAX_INFLIGHT and the group commit before this. */
+#define DYNA_CONN_TURN_CMDS 128
+#define DYNA_CONN_TURN_BYTES (256u * 1024)
 
 /* How a command's replies are put together once all its requests answered. */
 typedef enum {
@@ -155,6 +173,11 @@ typedef struct conn {
   const struct dyna_acl_user *auth_user; /* the user logged in (the acl's), or NULL */
   uint32_t auth_fails;       /* failed logins in a row on this connection */
   slot_t *auth_held;         /* its login's answer, held back by the delay, or NULL */
+  /* The turn budget (above; conn.c): */
+  dyna_turn_budget_t budget; /* what it took in the current turn */
+  struct conn **ready_list;  /* the list it waits on after yielding (the server's ready
+                                list, or the check phase's copy being run), or NULL */
+  struct conn *ready_prev, *ready_next;
 } conn_t;
 enum { DYNA_AUTH_FRESH = 0, DYNA_AUTH_IN, DYNA_AUTH_OUT };
 /* Frees a connection's transaction state (cmd_multi.c); NULL: no-op. */
@@ -197,5 +220,8 @@ void dyna_conn_drain(conn_t *c);
 int dyna_conn_set_name(conn_t *c, const uint8_t *name, size_t len, const char **err);
 /* Writes what c has ready, then pauses or resumes reading it (server flush, per turn). */
 void dyna_conn_write(struct dyna_server *s, conn_t *c);
+/* Check phase, once per turn: each connection that yielded in an earlier turn takes its
+ * next share of buffered commands (and reads again once they are all taken). */
+void dyna_conn_run_yielded(struct dyna_server *s);
 
 #endif

@@ -80,18 +80,22 @@ static int node_has_work(const dyna_server_t *s) {
          !dyna_commit_idle(s);
 }
 
-/* Runs once per loop turn, after I/O: group commit, then answers. Answers can unblock
- * paused clients whose commands make more work, so repeat a few times; if work is still
- * queued, the idle handle keeps the next poll from blocking. */
+/* Runs once per loop turn, after I/O: the next share of the clients that yielded at
+ * their turn budget (conn.h), group commit, then answers. Answers can unblock paused
+ * clients whose commands make more work, so repeat a few times (their turn budgets bound
+ * it); if work is still queued or a client still waits for its next share, the idle
+ * handle keeps the next poll from blocking. Then the turn ends for the budgets. */
 static void on_check(uv_check_t *h) {
   dyna_server_t *s = h->data;
+  dyna_conn_run_yielded(s);
   for (int round = 0; round < 4 && node_has_work(s); round++) {
     dyna_commit_turn(s);
     dyna_server_flush(s);
   }
   dyna_server_flush(s);
-  if (!s->stopping && node_has_work(s)) uv_idle_start(&s->idle, on_idle);
+  if (!s->stopping && (node_has_work(s) || s->ready)) uv_idle_start(&s->idle, on_idle);
   else uv_idle_stop(&s->idle);
+  s->turn++;
 }
 
 /* ---------- timers and signals ---------- */

@@ -29,6 +29,8 @@ typedef struct dyna_server_stats {
   uint64_t keyspace_hits, keyspace_misses; /* GET / MGET keys found / not found */
   uint64_t total_error_replies;            /* errors answered (errorstats' sum) */
   uint64_t net_input_bytes;                /* bytes read from clients */
+  uint64_t budget_yields;     /* connections that yielded at the turn budget (conn.h) */
+  uint64_t max_cmds_per_turn; /* the most commands one connection took in one turn */
   /* cmd_auth.c: logins refused, commands and keys refused by ACL, login answers held
      back by the failed-login delay and their total delay */
   uint64_t acl_denied_auth, acl_denied_cmd, acl_denied_key, auth_delayed, auth_delay_ms;
@@ -70,6 +72,10 @@ struct dyna_server {
   conn_t *conns;        /* every open connection */
   size_t nconns;
   conn_t *dirty;        /* connections with replies to flush */
+  conn_t *ready;        /* connections that yielded at the turn budget (conn.h), to run
+                           in a later turn's check phase (conn.c) */
+  uint64_t turn;        /* loop turns so far (+1 at the end of each check phase): the
+                           turn budgets' clock */
   dyna_idmap_t pend;  /* request id -> slot (ptr) and position in it (aux) */
   slot_t *free_slots;   /* the slot pool: finished slots kept for reuse (owned; conn.c) */
   size_t nfree_slots;
