@@ -350,17 +350,14 @@ def _read_flood(h, n, fl, big, count, state, label):
     return good, resumed_at, disconnected
 
 
-# How long the watcher may wait for its answer around the flood. dynad's loop serves the
-# flooding client in turns of up to max-output-bytes (64 MiB, ~650 GETs of 100 KB) before it
-# polls other sockets again; under ASan one such GET costs 2-4 ms of CPU (copies, and the
-# page faults of ASan's mmap-backed large blocks), seconds a turn, and on the 2-core machine
-# at load ~17 dynad got 11-25% of a core: the watcher waited 9 s after stage 2 (over the
-# Client's 10 s in a `make test`), up to 21 s at these checks and 38 s while the flooder read
-# (measured 2026-12-06, a script modelled on this test). A check comes right after the
-# flooder stops sending, when dynad can still be in such a turn. 120 s is ~3x the worst
-# seen and still fails a server that stops answering (the gcc build: 1 ms of CPU a GET, the
-# watcher waited up to 4 s). docs/architecture.md (connections) says why a turn is that long.
-FLOOD_WAIT = 120
+# How long the watcher may wait for its answer around the flood: the Client's usual 10 s
+# (a hang detector). dynad takes at most a turn budget of commands (INFO
+# client_turn_budget_cmds, 128) from one connection per loop turn before it polls the
+# other sockets again (docs/architecture.md, the turn budget), so the watcher waits for at
+# most about one turn of the flooder's: ~128 GETs of 100 KB, ~0.1 s of CPU in the gcc
+# build and 2-4x that under ASan. Before the budget a turn ran until max-output-bytes
+# (~650 such GETs) and this wait had to be 120 s on a loaded machine.
+FLOOD_WAIT = 10
 
 
 def t_flood(h):
