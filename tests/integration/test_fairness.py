@@ -22,12 +22,16 @@ clocks:
 
 Run twice: over plain TCP, and over TLS (the client port's --tls-port, where the input
 is decrypted into the same buffer: a yielded TLS client is resumed without a new read).
+Then connections closed while they wait for their next share (CLIENT KILL, a reset, a
+half-close whose replies must all still come): the node serves on, and its log has no
+sanitizer report (a closed connection left on the ready list is a use after free).
 
 Environment: DYNA_BIN (directory holding dynad), DYNA_TMP (scratch directory)."""
 import os
 import select
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 
@@ -242,6 +246,67 @@ def t_tls(h):
     flood(h, True)
 
 
+def t_close_while_yielded(h):
+    """Connections closed while they wait for their next share: one killed by CLIENT KILL
+    from another client, one reset by its client, one that half-closes after its flood
+    (its commands are still answered). The node stays up and serves; under the sanitizers
+    t_stop's log check catches a use of a freed connection."""
+    n1 = S["n1"]
+    flood = b"".join(encode_command("ECHO", "k%d" % i) for i in range(60000))
+    with n1.client() as w:
+        base = int(info_fields(w.call("INFO", "stats"))["loop_turns_budget_yields"])
+        for how in ("kill", "reset"):
+            fl = socket.create_connection((IPS["n1"], n1.port), timeout=10)
+            fid = call(fl, "CLIENT", "ID")
+            fl.setblocking(False)
+            off = 0
+            while off < len(flood):  # what the kernel takes now; the rest is not sent
+                try:
+                    off += fl.send(flood[off:])
+                except BlockingIOError:
+                    break
+            if how == "kill":
+                r = w.call("CLIENT", "KILL", "ID", str(fid))
+                h.eq("[kill] CLIENT KILL ID of the flooder", r, 1)
+            else:
+                fl.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            fl.close()
+            h.eq("[%s] the node still answers" % how, w.call("PING"), "PONG")
+        # Half-close: the whole flood sent, then EOF; every reply still comes, in order.
+        fl = socket.create_connection((IPS["n1"], n1.port), timeout=30)
+        half = b"".join(encode_command("ECHO", "k%d" % i) for i in range(15000))
+        fl.sendall(half)
+        fl.shutdown(socket.SHUT_WR)
+        r = Reader(fl)
+        got, bad = 0, 0
+        while True:
+            data = fl.recv(1 << 20)
+            if not data:
+                break
+            r.buf += data
+            more = []
+            while True:
+                try:
+                    v, r.pos = parse_reply(r.buf, r.pos)
+                    more.append(v)
+                except _NeedMore:
+                    break
+            for v in more:
+                bad += v != b"k%d" % got
+                got += 1
+        fl.close()
+        want = 15000
+        h.check("[half-close] every reply came, in order, then the close", got == want and bad == 0,
+                "%d of %d, %d wrong" % (got, want, bad))
+        yields = int(info_fields(w.call("INFO", "stats"))["loop_turns_budget_yields"]) - base
+        h.check("the floods yielded (so they were closed with input waiting, at least the last)", yields > 0,
+                "%d" % yields)
+        def alone():
+            return len([ln for ln in w.call("CLIENT", "LIST").decode().splitlines() if ln]) == 1
+        wait_until(alone, 30, 0.05, "the closed floods' connections to be gone")
+        h.check("only the watcher is left connected", alone())
+
+
 def t_stop(h):
     for nm in ("n1", "n2", "n3"):
         n = S[nm]
@@ -257,5 +322,6 @@ if __name__ == "__main__":
         ("start", t_start),
         ("flood over plain TCP", t_plain),
         ("flood over TLS", t_tls),
+        ("connections closed while they wait for their share", t_close_while_yielded),
         ("stop", t_stop),
     ])
