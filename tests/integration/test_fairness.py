@@ -36,7 +36,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (Harness, RespError, _NeedMore, encode_command, free_port, parse_reply,  # noqa: E402
+from dynalib import (Harness, _NeedMore, encode_command, free_port, parse_reply,  # noqa: E402
                      repo_root, settled, short, start_cluster_node, wait_until)
 
 H = Harness("fairness")
@@ -223,7 +223,8 @@ def flood(h, tls):
         maxcap = max([p[3] for p in probes] or [0])
         h.note("[%s] flooder's query buffer at the probes: at most %d bytes, capacity %d" % (label, maxq, maxcap))
         h.check("[%s] (d) the flooder's query buffer stays bounded (%d KiB)" % (label, QBUF_BOUND // 1024),
-                maxq <= QBUF_BOUND and maxcap <= QBUF_BOUND and len(probes) > 0, "qbuf %d, capacity %d" % (maxq, maxcap))
+                maxq <= QBUF_BOUND and maxcap <= QBUF_BOUND and len(probes) > 0,
+                "qbuf %d, capacity %d" % (maxq, maxcap))
         yields = int(after["loop_turns_budget_yields"]) - base_yields
         mx = int(after["max_cmds_per_turn"])
         h.note("[%s] INFO: loop_turns_budget_yields +%d, max_cmds_per_turn %d (budget %d)" %
