@@ -250,10 +250,23 @@ void dyna_conn_drain(conn_t *c) {
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
+static int output_bytes(const conn_t *c);
+
+/* The client ended its stream: answer what was asked (a half-close), then close. */
+static void end_of_input(dyna_server_t *s, conn_t *c) {
+  c->eof_pending = 0;
+  if (c->head || output_bytes(c)) dyna_conn_drain(c);
+  else dyna_conn_close(s, c);
+}
+
 static void maybe_resume_reading(dyna_server_t *s, conn_t *c) {
   if (c->state != CONN_PAUSED || s->stopping) return;
   if (too_much_output(s, c)) return;
   if (c->ready_list) return; /* yielded: reads again once its buffered commands are taken */
+  if (c->eof_pending) { /* its last commands are taken: now the end it sent after them */
+    end_of_input(s, c);
+    return;
+  }
   if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) return;
   c->state = CONN_READING;
   /* The stall clock starts again: the time we were not reading is ours, not the
@@ -411,10 +424,15 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     s->stats.net_input_bytes += (uint64_t)nread;
     c->last_input_ms = dyna_server_now(s);
     if (tls_input(s, c, buf, (size_t)nread, &eof) < 0) return;
-    if (!eof) {
-      if (c->in.len) process_input(s, c);
+    /* Commands decrypted from the same read as a close_notify are taken before the end. */
+    c->eof_pending = eof;
+    if (c->in.len) process_input(s, c);
+    if (!eof || c->state == CONN_CLOSING) return;
+    if (c->state == CONN_PAUSED || c->ready_list) {
+      pause_reading(c); /* some wait for their turn: the end is handled after them */
       return;
     }
+    c->eof_pending = 0;
     nread = UV_EOF; /* as a plain client's end of stream */
   }
   if (nread == UV_ENOBUFS) {
@@ -424,8 +442,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   }
   if (nread < 0) {
     if (nread != UV_EOF) LOG_DEBUG("client %llu: read: %s", (unsigned long long)c->id, uv_strerror((int)nread));
-    if (c->head || output_bytes(c)) dyna_conn_drain(c); /* half-close: answer what was asked */
-    else dyna_conn_close(s, c);
+    end_of_input(s, c); /* half-close: answer what was asked */
     return;
   }
   c->in.len += (size_t)nread;

@@ -178,6 +178,9 @@ typedef struct conn {
   struct conn **ready_list;  /* the list it waits on after yielding (the server's ready
                                 list, or the check phase's copy being run), or NULL */
   struct conn *ready_prev, *ready_next;
+  int eof_pending;           /* the client ended its stream (TLS close_notify) while commands
+                                it sent before were still buffered: they are taken first,
+                                then the end is handled (end_of_input, conn.c) */
 } conn_t;
 enum { DYNA_AUTH_FRESH = 0, DYNA_AUTH_IN, DYNA_AUTH_OUT };
 /* Frees a connection's transaction state (cmd_multi.c); NULL: no-op. */

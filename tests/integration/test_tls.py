@@ -177,6 +177,55 @@ def t_client_port(h):
     h.eq("requirepass cleared again", sh(*(cli + ["GET", "dk"])).stdout.strip(), b"from dyna")
 
 
+def t_close_notify(h):
+    """Commands that arrive in the same read as the client's close_notify are all answered
+    (and done) before the node closes: the end of a stream waits for what came before it."""
+    ip, tport = IPS["s"], S["s_tport"]
+    ctx = ssl.create_default_context(cafile=os.path.join(S["d"], "ca.crt"))
+    ctx.check_hostname = False
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_side=False)
+    sock = socket.create_connection((ip, tport), timeout=10)
+    while True:  # the handshake, pumped by hand so the bytes sent next are ours to group
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(out.read())
+            data = sock.recv(65536)
+            if not data:
+                break
+            inc.write(data)
+    sock.sendall(out.read())
+    keys = [b"cn%d" % i for i in range(300)]
+    tls.write(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$2\r\nok\r\n" % (len(k), k) for k in keys)
+              + b"*1\r\n$4\r\nPING\r\n")
+    try:
+        tls.unwrap()  # writes close_notify; the node's own comes later
+    except ssl.SSLWantReadError:
+        pass
+    sock.sendall(out.read())  # every command and the close_notify in one write
+    got = b""
+    while True:
+        try:
+            data = sock.recv(65536)
+        except (socket.timeout, OSError):
+            break
+        if not data:
+            break
+        inc.write(data)
+        try:
+            while True:
+                got += tls.read(65536)
+        except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+            pass
+    sock.close()
+    h.check("300 SETs and a PING sent with close_notify in one write: all answered (%d +OK)" % got.count(b"+OK"),
+            got == b"+OK\r\n" * 300 + b"+PONG\r\n", short(got[-60:]))
+    c = S["s"].client()
+    h.eq("and all 300 written", [c.call("GET", k.decode()) for k in (keys[0], keys[-1])], [b"ok", b"ok"])
+
+
 def t_client_certs(h):
     """Client certificates required; the plain port off; the options from a config file."""
     ip = IPS["s"]
@@ -323,6 +372,7 @@ def t_rogue_replica_write(h):
 
 
 if __name__ == "__main__":
-    H.run([("client port", t_client_port), ("client certificates", t_client_certs),
+    H.run([("client port", t_client_port), ("close_notify after commands", t_close_notify),
+           ("client certificates", t_client_certs),
            ("cluster", t_cluster), ("rogue joiners", t_rogue_join),
            ("rogue replica writes", t_rogue_replica_write)])
