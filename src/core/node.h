@@ -347,6 +347,34 @@ const char *dyna_node_refused_addr(const dyna_node_t *n, uint64_t id);
  * `dyna admin repair --wait` waits for. Cost O(Q * N). */
 void dyna_node_aae_progress(const dyna_node_t *n, uint32_t *matched, uint32_t *replicated, uint32_t *forced);
 
+/* Partition moves this node takes part in, for operators (GET /status's "transfers", the
+ * dashboard): the partitions it hands off (handoff.c: which, to whom, how many keys of how
+ * many, bytes) and the handoff traffic it receives (by source and partition). The last
+ * DYNA_MOVES_MAX are kept (moves.c), the finished and the incoming ones replaced first. */
+#define DYNA_MOVES_MAX 32
+typedef enum {
+  DYNA_MOVE_WAITING = 1,   /* outgoing: data to move, a target not reachable yet */
+  DYNA_MOVE_SENDING = 2,   /* outgoing: batches going out */
+  DYNA_MOVE_DONE = 3,      /* outgoing: nothing of the partition left here */
+  DYNA_MOVE_RECEIVING = 4  /* incoming: keys arrived from `from` (updated_ms: the last) */
+} dyna_move_state_t;
+typedef struct dyna_move {
+  uint32_t partition;
+  int state;               /* dyna_move_state_t; 0: an unused slot */
+  uint64_t from;           /* the sender (this node when outgoing) */
+  uint64_t to[DYNA_MAX_N]; /* outgoing: the partition's home replicas it goes to */
+  uint32_t nto;
+  uint64_t keys_total;     /* outgoing: keys held here for it when the move began */
+  uint64_t keys, bytes;    /* sent (outgoing) or received (incoming) */
+  uint64_t keys_done;      /* outgoing: acknowledged by every target and deleted here */
+  uint64_t started_ms, updated_ms; /* monotonic */
+} dyna_move_t;
+/* The move slots (*out: DYNA_MOVES_MAX of them; state 0 = unused). */
+size_t dyna_node_moves(const dyna_node_t *n, const dyna_move_t **out);
+/* Partitions this node holds data for but is no longer a home replica of: what its
+ * handoff still has to move. Cost O(Q) store seeks. */
+uint32_t dyna_node_handoff_pending(dyna_node_t *n);
+
 /* Counters for INFO and tests. */
 typedef struct dyna_node_stats {
   uint64_t gets, puts, dels, locals;

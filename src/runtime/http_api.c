@@ -58,6 +58,81 @@ static int count_hint(void *arg, const uint8_t *k, size_t klen, const uint8_t *v
   return ++hc->seen >= HINTS_WALK_MAX;
 }
 
+/* The member of id (NULL when the ring names one this node does not know). */
+static const dyna_member_t *member_of(const dyna_cluster_t *cl, uint64_t id) {
+  for (size_t i = 0; i < cl->n; i++)
+    if (cl->m[i].id == id) return &cl->m[i];
+  return NULL;
+}
+
+static uint64_t since(uint64_t now, uint64_t t) { return now > t ? now - t : 0; }
+
+/* A member's name, or its id in hex when this node does not know it. */
+static void json_member(dyna_json_t *j, const dyna_cluster_t *cl, uint64_t id) {
+  const dyna_member_t *m = member_of(cl, id);
+  char hex[32];
+  hex_id(hex, sizeof(hex), id);
+  dyna_json_str(j, m ? m->name : hex);
+}
+
+/* The "transfers" array of /status: the partition moves this node sends or receives
+ * (core's dyna_node_moves), the most recently updated first. Outgoing: state waiting,
+ * sending or done, keys_total (held here when the move began), keys_sent, keys_done
+ * (acknowledged by every target and deleted here), bytes. Incoming: state receiving while
+ * keys came in the last 2 s, idle after; keys and bytes received. */
+static void status_transfers(dyna_server_t *s, dyna_json_t *j) {
+  const dyna_cluster_t *cl = dyna_node_cluster(s->node);
+  const dyna_move_t *mv;
+  size_t k = dyna_node_moves(s->node, &mv);
+  uint64_t now = dyna_server_now(s);
+  int used[DYNA_MOVES_MAX] = {0};
+  dyna_json_key(j, "transfers");
+  dyna_json_arr_open(j);
+  for (;;) { /* newest first: O(DYNA_MOVES_MAX^2), 1k steps */
+    size_t best = k;
+    for (size_t i = 0; i < k && i < DYNA_MOVES_MAX; i++)
+      if (mv[i].state && !used[i] && (best == k || mv[i].updated_ms > mv[best].updated_ms)) best = i;
+    if (best == k) break;
+    used[best] = 1;
+    const dyna_move_t *m = &mv[best];
+    int in = m->state == DYNA_MOVE_RECEIVING;
+    const char *state = m->state == DYNA_MOVE_WAITING ? "waiting" : m->state == DYNA_MOVE_SENDING ? "sending"
+                        : m->state == DYNA_MOVE_DONE ? "done" : since(now, m->updated_ms) < 2000 ? "receiving" : "idle";
+    dyna_json_obj_open(j);
+    dyna_json_key(j, "partition");
+    dyna_json_u64(j, m->partition);
+    dyna_json_key(j, "direction");
+    dyna_json_str(j, in ? "in" : "out");
+    dyna_json_key(j, "state");
+    dyna_json_str(j, state);
+    dyna_json_key(j, "from");
+    json_member(j, cl, m->from);
+    dyna_json_key(j, "to");
+    dyna_json_arr_open(j);
+    for (uint32_t t = 0; t < m->nto; t++) json_member(j, cl, m->to[t]);
+    dyna_json_arr_close(j);
+    if (!in) {
+      dyna_json_key(j, "keys_total");
+      dyna_json_u64(j, m->keys_total);
+      dyna_json_key(j, "keys_sent");
+      dyna_json_u64(j, m->keys);
+      dyna_json_key(j, "keys_done");
+      dyna_json_u64(j, m->keys_done);
+    } else {
+      dyna_json_key(j, "keys_received");
+      dyna_json_u64(j, m->keys);
+    }
+    dyna_json_key(j, "bytes");
+    dyna_json_u64(j, m->bytes);
+    dyna_json_key(j, "age_ms");
+    dyna_json_u64(j, since(now, m->started_ms));
+    dyna_json_key(j, "idle_ms");
+    dyna_json_u64(j, since(now, m->updated_ms));
+    dyna_json_obj_close(j);
+  }
+  dyna_json_arr_close(j);
+}
+
 /* The "progress" object of /status: background work as INFO counts it (since start). */
 static void status_progress(dyna_server_t *s, dyna_json_t *j, const hint_count_t *hc) {
   const dyna_node_stats_t *ns = dyna_node_stats(s->node);
@@ -79,6 +154,8 @@ static void status_progress(dyna_server_t *s, dyna_json_t *j, const hint_count_t
   dyna_json_u64(j, ns->handoff_keys_sent);
   dyna_json_key(j, "handoff_bytes");
   dyna_json_u64(j, ns->handoff_bytes);
+  dyna_json_key(j, "handoff_partitions_pending");
+  dyna_json_u64(j, dyna_node_handoff_pending(s->node));
   dyna_json_key(j, "hints_stored");
   dyna_json_u64(j, ns->hints_stored);
   dyna_json_key(j, "hints_delivered");
@@ -153,16 +230,10 @@ void dyna_http_api_status(dyna_server_t *s, http_req_t *q) {
   }
   dyna_json_arr_close(&j);
   status_progress(s, &j, &hc);
+  status_transfers(s, &j);
   dyna_json_obj_close(&j);
   dyna_free(hc.per);
   done_json(q);
-}
-
-/* The member of id (NULL when the ring names one this node does not know). */
-static const dyna_member_t *member_of(const dyna_cluster_t *cl, uint64_t id) {
-  for (size_t i = 0; i < cl->n; i++)
-    if (cl->m[i].id == id) return &cl->m[i];
-  return NULL;
 }
 
 /* GET /ring: the members, then each partition's hash slots and its first n replicas (the
