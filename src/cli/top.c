@@ -23,10 +23,13 @@ static void rate_cell(char *out, size_t cap, const dyna_cli_node_t *n, int k, co
   snprintf(out, cap, "%s%s", h, unit);
 }
 
-/* Why a node has no figures, or NULL when it has them. */
-static const char *why_none(const dyna_cli_node_t *n) {
+/* Why a node has no figures (in buf), or NULL when it has them. */
+static const char *why_none(const dyna_cli_node_t *n, char *buf, size_t cap) {
   if (!strcmp(n->status, "removed")) return "(removed: not asked)";
-  if (n->err[0]) return n->err;
+  if (n->err[0]) {
+    snprintf(buf, cap, "(no answer from %s: %s)", n->client, n->err);
+    return buf;
+  }
   if (!n->have_rate) return "(answered only once)";
   return NULL;
 }
@@ -47,7 +50,8 @@ int dyna_cli_status_rates(dyna_client_t *seed, const dyna_options_t *opt, const 
            "HANDOFF B/S", "REPAIR B/S", "HINTS B/S");
     for (size_t i = 0; i < s.len; i++) {
       const dyna_cli_node_t *n = &s.n[i];
-      const char *why = why_none(n);
+      char wbuf[300];
+      const char *why = why_none(n, wbuf, sizeof(wbuf));
       if (why) {
         printf("%-10s %s\n", n->name, why);
         continue;
@@ -86,7 +90,8 @@ static void top_screen(const dyna_cli_nodes_t *s, double interval_s, long frame,
          "REPAIR B/S");
   for (size_t i = 0; i < s->len; i++) {
     const dyna_cli_node_t *n = &s->n[i];
-    const char *why = why_none(n);
+    char wbuf[300];
+    const char *why = why_none(n, wbuf, sizeof(wbuf));
     if (why) {
       printf("%-10s %-8s %s\n", n->name, n->status, why);
       continue;

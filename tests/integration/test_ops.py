@@ -15,7 +15,8 @@
   done, with keys done = keys held when the move began; the joiner lists what it
   received from each, and the keys it counts received are at least those the senders
   counted acknowledged; if a poll caught a move under way its counts were consistent;
-- the dashboard (headless chromium) draws those transfers as rows of its table.
+- the dashboard (headless chromium) draws those transfers as rows of its table;
+- with n3 killed, `dyna status` still prints everyone's rates and says n3 did not answer.
 """
 import json
 import os
@@ -255,6 +256,19 @@ def t_dashboard(h):
             re.search(r'id="xfer-pending">0<', html) is not None, short(re.findall(r'id="xfer-pending">[^<]*<', html)))
 
 
+def t_dead(h):
+    """A member that does not answer keeps its row, with the reason, and the rest go on."""
+    S["nodes"]["n3"].kill()
+    rc, out, err = cli("status", "--interval", 0.2)
+    lines = out.splitlines()
+    head = [i for i, l in enumerate(lines) if l.startswith("rates per node")]
+    rows = dict((l.split()[0], l) for l in lines[head[0] + 2:] if l.strip()) if head else {}
+    h.check("dyna status with n3 killed exits 0 and says n3 did not answer",
+            rc == 0 and "(no answer from %s:" % IPS["n3"] in rows.get("n3", ""), short(out[-600:]) + short(err))
+    h.check("... with n1's and n2's rates still there",
+            all(len(rows.get(nm, "").split()) == 8 for nm in ("n1", "n2")), short(rows))
+
+
 if __name__ == "__main__":
     H.run([
         ("start 2 nodes holding %d keys" % NKEYS, t_start),
@@ -262,4 +276,5 @@ if __name__ == "__main__":
         ("dyna status: rates per node", t_status),
         ("dyna top", t_top),
         ("the dashboard shows the transfers", t_dashboard),
+        ("a member that does not answer", t_dead),
     ])
