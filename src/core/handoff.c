@@ -48,7 +48,10 @@ void dyna_node_bump_epoch(dyna_node_t *n, uint32_t p) {
   dyna_buf_free(&b);
 }
 
-void dyna_handoff_free(dyna_node_t *n) { dyna_xfer_clear(&n->ho.x); }
+void dyna_handoff_free(dyna_node_t *n) {
+  dyna_xfer_clear(&n->ho.x);
+  dyna_moves_free(n);
+}
 
 typedef struct collect {
   dyna_node_t *n;
@@ -102,7 +105,11 @@ static int try_partition(dyna_node_t *n, uint32_t p) {
     return 0;
   }
   n->ho.found_foreign = 1;
-  dyna_move_t *mv = dyna_move_out(n, p, reps, nrep);
+  dyna_move_t none, *mv = dyna_move_out(n, p); /* none: out of memory, recorded nowhere */
+  if (!mv) {
+    memset(&none, 0, sizeof(none));
+    mv = &none;
+  }
   for (size_t i = 0; i < nrep; i++)
     if (!dyna_node_is_reachable(n, reps[i])) { /* wait until every replica can take it */
       mv->state = DYNA_MOVE_WAITING;
@@ -143,12 +150,10 @@ int dyna_handoff_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   uint64_t deleted = n->stats.handoff_keys_deleted;
   int mine = dyna_xfer_on_ack(n, &n->ho.x, from, m);
   if (mine && n->stats.handoff_keys_deleted > deleted) { /* the batch finished: its keys are gone here */
-    for (size_t i = 0; i < DYNA_MOVES_MAX; i++) {
-      dyna_move_t *mv = &n->moves[i];
-      if (mv->state == DYNA_MOVE_SENDING && mv->partition == n->ho.sending && mv->from == n->cfg.id) {
-        mv->keys_done += n->stats.handoff_keys_deleted - deleted;
-        mv->updated_ms = n->now.mono_ms;
-      }
+    dyna_move_t *mv = n->ho.sending < n->moves_out_n ? &n->moves_out[n->ho.sending] : NULL;
+    if (mv && mv->state == DYNA_MOVE_SENDING) {
+      mv->keys_done += n->stats.handoff_keys_deleted - deleted;
+      mv->updated_ms = n->now.mono_ms;
     }
   }
   if (mine && !n->ho.x.active) { /* go on with the next batch at once */

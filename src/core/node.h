@@ -348,10 +348,11 @@ const char *dyna_node_refused_addr(const dyna_node_t *n, uint64_t id);
 void dyna_node_aae_progress(const dyna_node_t *n, uint32_t *matched, uint32_t *replicated, uint32_t *forced);
 
 /* Partition moves this node takes part in, for operators (GET /status's "transfers", the
- * dashboard): the partitions it hands off (handoff.c: which, to whom, how many keys of how
- * many, bytes) and the handoff traffic it receives (by source and partition). The last
- * DYNA_MOVES_MAX are kept (moves.c), the finished and the incoming ones replaced first. */
-#define DYNA_MOVES_MAX 32
+ * dashboard), kept by moves.c: each partition it hands off (handoff.c: keys held when the
+ * move began, sent, acknowledged; bytes; state), one record per partition, made when the
+ * node first hands one off; and the handoff traffic it receives, by sender and partition,
+ * in DYNA_MOVES_IN_MAX slots (the least recently updated replaced first). */
+#define DYNA_MOVES_IN_MAX 64
 typedef enum {
   DYNA_MOVE_WAITING = 1,   /* outgoing: data to move, a target not reachable yet */
   DYNA_MOVE_SENDING = 2,   /* outgoing: batches going out */
@@ -360,17 +361,17 @@ typedef enum {
 } dyna_move_state_t;
 typedef struct dyna_move {
   uint32_t partition;
-  int state;               /* dyna_move_state_t; 0: an unused slot */
-  uint64_t from;           /* the sender (this node when outgoing) */
-  uint64_t to[DYNA_MAX_N]; /* outgoing: the partition's home replicas it goes to */
-  uint32_t nto;
+  int state;               /* dyna_move_state_t; 0: no move */
+  uint64_t from;           /* incoming: the sender */
   uint64_t keys_total;     /* outgoing: keys held here for it when the move began */
-  uint64_t keys, bytes;    /* sent (outgoing) or received (incoming) */
+  uint64_t keys, bytes;    /* sent (outgoing, to all targets) or received (incoming) */
   uint64_t keys_done;      /* outgoing: acknowledged by every target and deleted here */
   uint64_t started_ms, updated_ms; /* monotonic */
 } dyna_move_t;
-/* The move slots (*out: DYNA_MOVES_MAX of them; state 0 = unused). */
-size_t dyna_node_moves(const dyna_node_t *n, const dyna_move_t **out);
+/* The outgoing moves, one per partition (*out: ring size entries, or NULL and 0 before
+ * the first), and the incoming slots (DYNA_MOVES_IN_MAX). State 0: none. */
+size_t dyna_node_moves_out(const dyna_node_t *n, const dyna_move_t **out);
+size_t dyna_node_moves_in(const dyna_node_t *n, const dyna_move_t **out);
 /* Partitions this node holds data for but is no longer a home replica of: what its
  * handoff still has to move. Cost O(Q) store seeks. */
 uint32_t dyna_node_handoff_pending(dyna_node_t *n);

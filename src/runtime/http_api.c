@@ -76,42 +76,66 @@ static void json_member(dyna_json_t *j, const dyna_cluster_t *cl, uint64_t id) {
 }
 
 /* The "transfers" array of /status: the partition moves this node sends or receives
- * (core's dyna_node_moves), the most recently updated first. Outgoing: state waiting,
- * sending or done, keys_total (held here when the move began), keys_sent, keys_done
- * (acknowledged by every target and deleted here), bytes. Incoming: state receiving while
- * keys came in the last 2 s, idle after; keys and bytes received. */
+ * (core's dyna_node_moves_out/_in), those under way first, then the most recently
+ * updated, at most TRANSFERS_MAX. Outgoing: state waiting, sending or done, to the
+ * partition's home replicas now, keys_total (held here when the move began), keys_sent,
+ * keys_done (acknowledged by every target and deleted here), bytes. Incoming: state
+ * receiving while keys came in the last 2 s, idle after; keys and bytes received. */
+#define TRANSFERS_MAX 128
+typedef struct xfer_row {
+  const dyna_move_t *m;
+  int in, live;
+} xfer_row_t;
+
+static int xfer_cmp(const void *a, const void *b) {
+  const xfer_row_t *x = a, *y = b;
+  if (x->live != y->live) return y->live - x->live;
+  if (x->m->updated_ms != y->m->updated_ms) return x->m->updated_ms < y->m->updated_ms ? 1 : -1;
+  return x->m->partition < y->m->partition ? -1 : x->m->partition > y->m->partition;
+}
+
 static void status_transfers(dyna_server_t *s, dyna_json_t *j) {
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
-  const dyna_move_t *mv;
-  size_t k = dyna_node_moves(s->node, &mv);
-  uint64_t now = dyna_server_now(s);
-  int used[DYNA_MOVES_MAX] = {0};
+  uint32_t nrep = dyna_node_cfg(s->node)->n;
+  const dyna_move_t *out, *in;
+  size_t nout = dyna_node_moves_out(s->node, &out), nin = dyna_node_moves_in(s->node, &in), k = 0;
+  uint64_t now = dyna_server_now(s), pl[DYNA_MAX_N];
+  xfer_row_t *rows = dyna_calloc(nout + nin + 1, sizeof(*rows)); /* none when out of memory */
+  for (size_t i = 0; rows && i < nout + nin; i++) {
+    const dyna_move_t *m = i < nout ? &out[i] : &in[i - nout];
+    if (!m->state) continue;
+    rows[k].m = m;
+    rows[k].in = i >= nout;
+    rows[k].live = m->state == DYNA_MOVE_WAITING || m->state == DYNA_MOVE_SENDING ||
+                   (m->state == DYNA_MOVE_RECEIVING && since(now, m->updated_ms) < 2000);
+    k++;
+  }
+  if (k > 1) qsort(rows, k, sizeof(*rows), xfer_cmp);
   dyna_json_key(j, "transfers");
   dyna_json_arr_open(j);
-  for (;;) { /* newest first: O(DYNA_MOVES_MAX^2), 1k steps */
-    size_t best = k;
-    for (size_t i = 0; i < k && i < DYNA_MOVES_MAX; i++)
-      if (mv[i].state && !used[i] && (best == k || mv[i].updated_ms > mv[best].updated_ms)) best = i;
-    if (best == k) break;
-    used[best] = 1;
-    const dyna_move_t *m = &mv[best];
-    int in = m->state == DYNA_MOVE_RECEIVING;
+  for (size_t r = 0; r < k && r < TRANSFERS_MAX; r++) {
+    const dyna_move_t *m = rows[r].m;
     const char *state = m->state == DYNA_MOVE_WAITING ? "waiting" : m->state == DYNA_MOVE_SENDING ? "sending"
-                        : m->state == DYNA_MOVE_DONE ? "done" : since(now, m->updated_ms) < 2000 ? "receiving" : "idle";
+                        : m->state == DYNA_MOVE_DONE ? "done" : rows[r].live ? "receiving" : "idle";
     dyna_json_obj_open(j);
     dyna_json_key(j, "partition");
     dyna_json_u64(j, m->partition);
     dyna_json_key(j, "direction");
-    dyna_json_str(j, in ? "in" : "out");
+    dyna_json_str(j, rows[r].in ? "in" : "out");
     dyna_json_key(j, "state");
     dyna_json_str(j, state);
     dyna_json_key(j, "from");
-    json_member(j, cl, m->from);
+    json_member(j, cl, rows[r].in ? m->from : s->node_id);
     dyna_json_key(j, "to");
     dyna_json_arr_open(j);
-    for (uint32_t t = 0; t < m->nto; t++) json_member(j, cl, m->to[t]);
+    if (rows[r].in) {
+      json_member(j, cl, s->node_id);
+    } else if (m->partition < cl->ring.size) {
+      size_t np = dyna_ring_preflist(&cl->ring, m->partition, nrep, pl, nrep);
+      for (size_t t = 0; t < np; t++) json_member(j, cl, pl[t]);
+    }
     dyna_json_arr_close(j);
-    if (!in) {
+    if (!rows[r].in) {
       dyna_json_key(j, "keys_total");
       dyna_json_u64(j, m->keys_total);
       dyna_json_key(j, "keys_sent");
@@ -131,6 +155,7 @@ static void status_transfers(dyna_server_t *s, dyna_json_t *j) {
     dyna_json_obj_close(j);
   }
   dyna_json_arr_close(j);
+  dyna_free(rows);
 }
 
 /* The "progress" object of /status: background work as INFO counts it (since start). */
