@@ -8,7 +8,8 @@
   row, and the lines tests read before (the members table) are still there;
 - `dyna top --count 2 --interval 0.5` with stdout a pipe prints two plain-text readings,
   one row per node (status, ops/s, p99, keys, hints, handoff, repair B/s), n1's with a
-  rate and a p99 and its KEYS equal to INFO keys_stored;
+  rate and a p99 and its KEYS equal to INFO keys_stored; on a pseudo-terminal each
+  reading redraws the screen;
 - a third node joins a cluster of two holding data: /status's "transfers" on the two old
   nodes list the partitions they hand off (from themselves, to the partition's home
   replicas as /ring gives them, one of which is the joiner), polled until every one is
@@ -20,6 +21,7 @@
 """
 import json
 import os
+import pty
 import re
 import shutil
 import subprocess
@@ -229,6 +231,31 @@ def t_top(h):
                 short(r))
     rc, _, _ = cli("top", "--interval", 0)
     h.eq("top --interval 0: a usage error (2)", rc, 2)
+    out = on_terminal("top", "--count", 2, "--interval", 0.2)
+    h.check("on a terminal: each reading redraws the screen (home, clear) with its header and rows",
+            out.count("\033[H\033[2J") == 2 and out.count("dyna top ") == 2
+            and all(re.search(r"^%s +valid " % nm, out, re.M) for nm in IPS), short(out, 300))
+
+
+def on_terminal(*args):
+    """Runs dyna against n1 with stdout and stderr a pseudo-terminal; returns what it wrote."""
+    n1 = S["nodes"]["n1"]
+    master, slave = pty.openpty()
+    p = subprocess.Popen([os.path.join(bin_dir(), "dyna"), "-h", n1.ip, "-p", str(n1.port)] + [str(a) for a in args],
+                         stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            b = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not b:
+            break
+        chunks.append(b)
+    p.wait(60)
+    os.close(master)
+    return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
 
 
 def t_dashboard(h):
