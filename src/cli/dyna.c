@@ -176,6 +176,11 @@ static void show_counters(const dyna_reply_t *v) {
            filled, "##############################", width - filled, "..............................",
            matched, replicated, atoll(strchr(k, ':') + 1), qd ? atoll(strchr(qd, ':') + 1) : 0);
   }
+  /* Partition handoff: what this node still has to move (after a join, leave or remove). */
+  const char *hp = strstr(text, "\nhandoff_partitions_pending:"), *hs = strstr(text, "\nhandoff_keys_deleted:");
+  if (hp)
+    printf("handoff: %lld partitions still to hand off here, %lld keys handed off and deleted since start\n",
+           atoll(strchr(hp, ':') + 1), hs ? atoll(strchr(hs, ':') + 1) : 0);
 }
 
 static void show_ok(const dyna_reply_t *v) { (void)v; printf("OK\n"); }

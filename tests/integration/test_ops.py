@@ -5,7 +5,8 @@
 - `dyna status` prints, after the members, a rates table from two INFO readings of each
   node one interval apart (the header says so): with a load of reads, writes and errors
   going to n1, n1's OPS/S, READS/S, WRITES/S and ERRORS/S are above 0, every member has a
-  row, and the lines tests read before (the members table) are still there;
+  row, and the lines tests read before (the members table) are still there; its handoff
+  line counts the keys n1's transfers list as acknowledged;
 - `dyna top --count 2 --interval 0.5` with stdout a pipe prints two plain-text readings,
   one row per node (status, ops/s, p99, keys, hints, handoff, repair B/s), n1's with a
   rate and a p99 and its KEYS equal to INFO keys_stored; on a pseudo-terminal each
@@ -183,6 +184,10 @@ def t_status(h):
     h.check("the members table is as before (header, a row per member)",
             any(l.startswith("NAME ") and "STATUS" in l and "PHI" in l for l in lines)
             and all(any(l.startswith(nm + " ") and " valid " in l for l in lines) for nm in IPS), short(out, 400))
+    ho = re.search(r"^handoff: (\d+) partitions still to hand off here, (\d+) keys handed off and deleted", out, re.M)
+    moved = sum(t["keys_done"] for t in S.get("transfers_n1", []))
+    h.check("a handoff line: n1 has nothing left to hand off, and handed off the keys its transfers list (%d)" % moved,
+            ho is not None and int(ho.group(1)) == 0 and int(ho.group(2)) == moved > 0, ho and ho.group(0))
     head = [i for i, l in enumerate(lines) if l.startswith("rates per node")]
     h.expect("a rates header saying they come from two INFO readings 1.0 s apart",
              len(head) == 1 and "two INFO readings" in lines[head[0]] and "1.0 s apart" in lines[head[0]], short(out))
