@@ -1,7 +1,8 @@
 // dash.js: the web dashboard's logic (web/index.html). Every second it fetches this node's
 // /status and /metrics (and /ring when the ring's version changed), redraws the ring as a
-// circle of partitions coloured by owner, the members with their reachability and the hints
-// held for each, the background work's progress, and sparklines of request rate, p99
+// circle of partitions coloured by owner (outlined while they move), the members with their
+// reachability and the hints held for each, the background work's progress, the partition
+// transfers this node sends or receives (from whom to whom, keys and bytes), and sparklines of request rate, p99
 // latency and transfer bytes computed from successive /metrics samples. No framework.
 "use strict";
 
@@ -127,6 +128,47 @@ function drawProgress(status, rates) {
   box.appendChild(line);
 }
 
+// ---------- partition transfers ----------
+
+function ago(ms) { return ms < 1000 ? ms + " ms" : (ms / 1000).toFixed(ms < 10000 ? 1 : 0) + " s"; }
+
+// One row per transfer of /status's "transfers" (newest first): outgoing ones with a bar
+// of keys acknowledged of those held when the move began, incoming ones with the keys
+// received. Partitions moving now are outlined on the ring.
+function drawTransfers(status) {
+  const list = status.transfers || [];
+  const tb = $("transfers").querySelector("tbody");
+  tb.textContent = "";
+  const moving = new Set();
+  for (const t of list) {
+    const live = t.state === "sending" || t.state === "waiting" || t.state === "receiving";
+    if (live) moving.add(String(t.partition));
+    const tr = el("tr", { class: "xfer", "data-partition": String(t.partition), "data-state": t.state,
+                          "data-direction": t.direction, "data-from": t.from, "data-to": t.to.join(" ") });
+    tr.appendChild(el("td", {}, String(t.partition)));
+    tr.appendChild(el("td", { class: "state" }, t.direction === "in" ? t.state + " (in)" : t.state));
+    tr.appendChild(el("td", {}, t.from));
+    tr.appendChild(el("td", {}, t.to.join(", ")));
+    const keys = el("td", { class: "keys" });
+    if (t.direction === "out") {
+      keys.setAttribute("data-done", String(t.keys_done));
+      keys.setAttribute("data-total", String(t.keys_total));
+      keys.appendChild(bar("", t.keys_done, Math.max(t.keys_total, t.keys_done), "(" + t.keys_sent + " sent)"));
+    } else {
+      keys.setAttribute("data-done", String(t.keys_received));
+      keys.textContent = t.keys_received + " received";
+    }
+    tr.appendChild(keys);
+    tr.appendChild(el("td", {}, human(t.bytes) + "B"));
+    tr.appendChild(el("td", {}, ago(t.age_ms)));
+    tb.appendChild(tr);
+  }
+  $("no-transfers").hidden = list.length > 0;
+  $("xfer-pending").textContent = String((status.progress || {}).handoff_partitions_pending ?? "?");
+  for (const p of $("ring").querySelectorAll(".part"))
+    p.classList.toggle("moving", moving.has(p.getAttribute("data-partition")));
+}
+
 // ---------- metrics ----------
 
 // The samples of a Prometheus text page: [{name, labels: {k: v}, value}].
@@ -234,6 +276,7 @@ async function tick() {
     }
     st.prev = { t: now, s: cur };
     drawProgress(status, rates);
+    drawTransfers(status);
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
     $("error").hidden = true;
   } catch (e) {

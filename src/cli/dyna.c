@@ -1,9 +1,10 @@
 /* dyna.c: the dyna command-line client: get, put, del, ping against one node, the typed
  * commands (incr, sadd, smembers, hset, ..., expire, ttl, type: dyna.h's typed calls),
- * and the operator views (status, ring). Exit status 0
+ * and the operator views (status, ring, top). Exit status 0
  * on success, 1 with a one-line message on stderr on any error, 2 on a usage error. */
 #include "dyna.h"
 #include "cli/progress.h"
+#include "cli/top.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -41,7 +42,10 @@ static void usage(FILE *f) {
     "  ttl KEY                              seconds left (-1: no expiry, -2: absent)\n"
     "  persist KEY                          1 when an expiry was dropped, else 0\n"
     "  type KEY                             string, set, hash, zset, list or none\n"
-    "  status                               members as the node sees them\n"
+    "  status [--interval S]                members as the node sees them, then each node's rates\n"
+    "                                       from two INFO readings S seconds apart (default 1; 0: none)\n"
+    "  top [--interval S] [--count N]       per-node rates, p99, keys, hints, handoff, repair,\n"
+    "                                       again every S seconds (default 1), N times (default: until ^C)\n"
     "  ring                                 partition -> preference list\n"
     "  admin join HOST:PORT                 make the node join the member at that cluster address\n"
     "  admin leave [--wait]                 the node hands its data off and leaves\n"
@@ -172,6 +176,11 @@ static void show_counters(const dyna_reply_t *v) {
            filled, "##############################", width - filled, "..............................",
            matched, replicated, atoll(strchr(k, ':') + 1), qd ? atoll(strchr(qd, ':') + 1) : 0);
   }
+  /* Partition handoff: what this node still has to move (after a join, leave or remove). */
+  const char *hp = strstr(text, "\nhandoff_partitions_pending:"), *hs = strstr(text, "\nhandoff_keys_deleted:");
+  if (hp)
+    printf("handoff: %lld partitions still to hand off here, %lld keys handed off and deleted since start\n",
+           atoll(strchr(hp, ':') + 1), hs ? atoll(strchr(hs, ':') + 1) : 0);
 }
 
 static void show_ok(const dyna_reply_t *v) { (void)v; printf("OK\n"); }
@@ -380,8 +389,30 @@ int main(int argc, char **argv) {
   }
   opts_t o = {NULL, 0, 0};
   int wait = 0; /* admin leave|repair --wait */
+  double interval = 1; /* status, top: --interval */
+  long count = 0;      /* top: --count (0: until killed) */
+  if (!strcmp(cmd, "status") || !strcmp(cmd, "top")) {
+    for (; i < argc; i += 2) {
+      char *end = NULL;
+      if (i + 1 >= argc) { usage(stderr); return 2; }
+      if (!strcmp(argv[i], "--interval")) interval = strtod(argv[i + 1], &end);
+      else if (!strcmp(argv[i], "--count") && !strcmp(cmd, "top")) count = strtol(argv[i + 1], &end, 10);
+      if (!end || *end || !*argv[i + 1] || !(interval >= 0 && interval <= 3600) || count < 0 ||
+          (!strcmp(cmd, "top") && interval <= 0)) {
+        usage(stderr);
+        return 2;
+      }
+    }
+  }
+  dyna_options_t member_opt; /* status, top: the connections to each member */
+  dyna_options_init(&member_opt);
+  member_opt.timeout_ms = timeout;
+  member_opt.connect_timeout_ms = timeout < 1000 ? timeout : 1000;
+  member_opt.user = user;
+  member_opt.password = pass;
   int nargs = !strcmp(cmd, "put") ? 2 : (!strcmp(cmd, "get") || !strcmp(cmd, "del") || !strcmp(cmd, "local")) ? 1 : 0;
-  if (!strcmp(cmd, "ping") || !strcmp(cmd, "status") || !strcmp(cmd, "ring")) nargs = 0;
+  if (!strcmp(cmd, "ping") || !strcmp(cmd, "ring")) nargs = 0;
+  else if (!strcmp(cmd, "status") || !strcmp(cmd, "top")) nargs = 0, argc = i; /* options read above */
   else if (!strcmp(cmd, "admin")) {
     if (argc - i >= 2 && !strcmp(argv[argc - 1], "--wait") &&
         (!strcmp(argv[i], "leave") || !strcmp(argv[i], "repair"))) {
@@ -425,7 +456,19 @@ int main(int argc, char **argv) {
       show_counters(info);
       dyna_reply_free(info);
     }
-    return run_command(c, 1, args, show_status);
+    const uint8_t *sargv[] = {(const uint8_t *)args[0]};
+    size_t sargl[] = {strlen(args[0])};
+    dyna_reply_t *v;
+    if ((rc = dyna_command(c, 1, sargv, sargl, &v))) return die(c, rc);
+    show_status(v);
+    dyna_reply_free(v);
+    if (interval > 0) {
+      printf("\n");
+      fflush(stdout);
+      if ((rc = dyna_cli_status_rates(c, &member_opt, use_tls ? &tls_opt : NULL, interval))) return die(c, rc);
+    }
+  } else if (!strcmp(cmd, "top")) {
+    if ((rc = dyna_cli_top(c, &member_opt, use_tls ? &tls_opt : NULL, interval, count))) return die(c, rc);
   } else if (!strcmp(cmd, "ring")) {
     const char *args[] = {"DYNA.RING"};
     return run_command(c, 1, args, show_ring);

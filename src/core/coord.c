@@ -615,6 +615,8 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, m->obj, m->objlen, hint, &changed);
     if (!rc && hint) n->stats.hints_stored++;
     if (!rc && changed && (m->flags & DYNA_PUT_AAE)) n->stats.aae_keys_repaired++;
+    if (!rc && (m->flags & DYNA_PUT_HANDOFF)) /* for operators: moves.c */
+      dyna_move_in(n, from, dyna_node_partition(n, m->key, m->klen), m->objlen);
     /* News from the background (an exchange or a hint) that this replica lacked may be
      * lacking at the partition's other replicas too: pass it on with an early exchange. */
     if (!rc && changed && !hint && (m->flags & (DYNA_PUT_AAE | DYNA_PUT_HANDOFF)) &&

@@ -5,6 +5,8 @@
  * or a remove changed the ring) is sent, a batch of keys at a time, to the partition's
  * current home replicas (transfer.c), within the background byte budget. A leaving node
  * whose sweep finds nothing left to move, and which holds no hint, becomes REMOVED.
+ * Each partition it sends is recorded as a move (moves.c: to whom, keys sent and
+ * acknowledged of those it held, bytes) for operators.
  *
  * Also here: the per-partition epochs that make dyna_node_actor safe (node_int.h). */
 #include "util/err.h"
@@ -46,7 +48,10 @@ void dyna_node_bump_epoch(dyna_node_t *n, uint32_t p) {
   dyna_buf_free(&b);
 }
 
-void dyna_handoff_free(dyna_node_t *n) { dyna_xfer_clear(&n->ho.x); }
+void dyna_handoff_free(dyna_node_t *n) {
+  dyna_xfer_clear(&n->ho.x);
+  dyna_moves_free(n);
+}
 
 typedef struct collect {
   dyna_node_t *n;
@@ -91,11 +96,25 @@ static int try_partition(dyna_node_t *n, uint32_t p) {
   uint64_t reps[DYNA_MAX_N];
   size_t nrep = dyna_node_replicas(n, p, reps);
   for (size_t i = 0; i < nrep; i++)
-    if (reps[i] == n->cfg.id) return 0;
-  if (!has_data(n, p)) return 0;
+    if (reps[i] == n->cfg.id) {
+      dyna_move_end(n, p); /* ours again */
+      return 0;
+    }
+  if (!has_data(n, p)) {
+    dyna_move_end(n, p);
+    return 0;
+  }
   n->ho.found_foreign = 1;
+  dyna_move_t none, *mv = dyna_move_out(n, p); /* none: out of memory, recorded nowhere */
+  if (!mv) {
+    memset(&none, 0, sizeof(none));
+    mv = &none;
+  }
   for (size_t i = 0; i < nrep; i++)
-    if (!dyna_node_is_reachable(n, reps[i])) return 0; /* wait until every replica can take it */
+    if (!dyna_node_is_reachable(n, reps[i])) { /* wait until every replica can take it */
+      mv->state = DYNA_MOVE_WAITING;
+      return 0;
+    }
   uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
   collect_t c = {n, p, reps, (uint32_t)nrep, n->cfg.handoff_batch_keys, 0};
   dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, collect_one, &c);
@@ -104,14 +123,39 @@ static int try_partition(dyna_node_t *n, uint32_t p) {
     return 0;
   }
   n->stats.handoff_keys_sent += n->ho.x.nitems;
+  mv->state = DYNA_MOVE_SENDING;
+  mv->keys += n->ho.x.nitems;
+  n->ho.sending = p;
+  uint64_t deleted = n->stats.handoff_keys_deleted;
   uint64_t bytes = dyna_xfer_send(n, &n->ho.x);
+  mv->keys_done += n->stats.handoff_keys_deleted - deleted; /* every target was this node */
+  mv->bytes += bytes;
   n->stats.handoff_bytes += bytes;
   dyna_budget_take(n, bytes);
   return 1;
 }
 
+uint32_t dyna_node_handoff_pending(dyna_node_t *n) {
+  uint64_t reps[DYNA_MAX_N];
+  uint32_t pending = 0;
+  for (uint32_t p = 0; p < n->cl.ring.size; p++) {
+    size_t nrep = dyna_node_replicas(n, p, reps), i = 0;
+    while (i < nrep && reps[i] != n->cfg.id) i++;
+    if (i == nrep && has_data(n, p)) pending++;
+  }
+  return pending;
+}
+
 int dyna_handoff_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  uint64_t deleted = n->stats.handoff_keys_deleted;
   int mine = dyna_xfer_on_ack(n, &n->ho.x, from, m);
+  if (mine && n->stats.handoff_keys_deleted > deleted) { /* the batch finished: its keys are gone here */
+    dyna_move_t *mv = n->ho.sending < n->moves_out_n ? &n->moves_out[n->ho.sending] : NULL;
+    if (mv && mv->state == DYNA_MOVE_SENDING) {
+      mv->keys_done += n->stats.handoff_keys_deleted - deleted;
+      mv->updated_ms = n->now.mono_ms;
+    }
+  }
   if (mine && !n->ho.x.active) { /* go on with the next batch at once */
     n->ho.next_ms = n->now.mono_ms;
     dyna_handoff_tick(n);

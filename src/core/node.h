@@ -347,6 +347,35 @@ const char *dyna_node_refused_addr(const dyna_node_t *n, uint64_t id);
  * `dyna admin repair --wait` waits for. Cost O(Q * N). */
 void dyna_node_aae_progress(const dyna_node_t *n, uint32_t *matched, uint32_t *replicated, uint32_t *forced);
 
+/* Partition moves this node takes part in, for operators (GET /status's "transfers", the
+ * dashboard), kept by moves.c: each partition it hands off (handoff.c: keys held when the
+ * move began, sent, acknowledged; bytes; state), one record per partition, made when the
+ * node first hands one off; and the handoff traffic it receives, by sender and partition,
+ * in DYNA_MOVES_IN_MAX slots (the least recently updated replaced first). */
+#define DYNA_MOVES_IN_MAX 64
+typedef enum {
+  DYNA_MOVE_WAITING = 1,   /* outgoing: data to move, a target not reachable yet */
+  DYNA_MOVE_SENDING = 2,   /* outgoing: batches going out */
+  DYNA_MOVE_DONE = 3,      /* outgoing: nothing of the partition left here */
+  DYNA_MOVE_RECEIVING = 4  /* incoming: keys arrived from `from` (updated_ms: the last) */
+} dyna_move_state_t;
+typedef struct dyna_move {
+  uint32_t partition;
+  int state;               /* dyna_move_state_t; 0: no move */
+  uint64_t from;           /* incoming: the sender */
+  uint64_t keys_total;     /* outgoing: keys held here for it when the move began */
+  uint64_t keys, bytes;    /* sent (outgoing, to all targets) or received (incoming) */
+  uint64_t keys_done;      /* outgoing: acknowledged by every target and deleted here */
+  uint64_t started_ms, updated_ms; /* monotonic */
+} dyna_move_t;
+/* The outgoing moves, one per partition (*out: ring size entries, or NULL and 0 before
+ * the first), and the incoming slots (DYNA_MOVES_IN_MAX). State 0: none. */
+size_t dyna_node_moves_out(const dyna_node_t *n, const dyna_move_t **out);
+size_t dyna_node_moves_in(const dyna_node_t *n, const dyna_move_t **out);
+/* Partitions this node holds data for but is no longer a home replica of: what its
+ * handoff still has to move. Cost O(Q) store seeks. */
+uint32_t dyna_node_handoff_pending(dyna_node_t *n);
+
 /* Counters for INFO and tests. */
 typedef struct dyna_node_stats {
   uint64_t gets, puts, dels, locals;

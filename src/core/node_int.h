@@ -75,6 +75,7 @@ typedef struct xfer {
 /* Partition handoff: the sweep over partitions this node holds but no longer replicates. */
 typedef struct handoff {
   uint32_t cursor;          /* next partition to consider */
+  uint32_t sending;         /* the partition of the batch in flight (x.active) */
   uint32_t scanned;         /* partitions looked at in this sweep */
   int found_foreign;        /* this sweep found data to move */
   uint64_t sweep_ring;      /* ring version when this sweep began */
@@ -149,6 +150,9 @@ struct dyna_node {
   char refused_addr[DYNA_ADDR_MAX]; /* (dyna_node_refused_addr) */
   handoff_t ho;
   hints_t hd;
+  dyna_move_t *moves_out;              /* moves.c: [moves_out_n], the ring's size at the first move */
+  uint32_t moves_out_n;
+  dyna_move_t moves_in[DYNA_MOVES_IN_MAX];
   budget_t budget;
   struct merkle *mk; /* anti-entropy trees and exchange state (merkle.c) */
   uint32_t *epoch; /* per partition: bumped when this node drops the partition's data */
@@ -265,6 +269,16 @@ uint64_t dyna_xfer_send(dyna_node_t *n, xfer_t *x);
 int dyna_xfer_on_ack(dyna_node_t *n, xfer_t *x, uint64_t from, const dyna_msg_t *m);
 void dyna_xfer_expire(dyna_node_t *n, xfer_t *x);
 void dyna_xfer_clear(xfer_t *x);
+
+/* moves.c: the move records (node.h, dyna_move_t) */
+/* p's outgoing move, begun (keys_total counted: one walk of the partition) when it was
+ * none or done; NULL when out of memory (nothing is then recorded). */
+dyna_move_t *dyna_move_out(dyna_node_t *n, uint32_t p);
+/* p's outgoing move, if any, is done (nothing of it is left here, or it is ours again). */
+void dyna_move_end(dyna_node_t *n, uint32_t p);
+/* Counts a handoff PUT of bytes received from `from` for partition p. */
+void dyna_move_in(dyna_node_t *n, uint64_t from, uint32_t p, uint64_t bytes);
+void dyna_moves_free(dyna_node_t *n);
 
 /* handoff.c */
 int dyna_handoff_load_epochs(dyna_node_t *n);

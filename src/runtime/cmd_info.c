@@ -86,6 +86,18 @@ void dyna_stats_tick(dyna_server_t *s) {
   s->ops_at_count = s->stats.commands;
 }
 
+static int count_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  uint64_t *n = arg;
+  (void)k, (void)klen, (void)v, (void)vlen;
+  return ++*n >= DYNA_HINTS_COUNT_MAX;
+}
+
+uint64_t dyna_hints_waiting(dyna_server_t *s) {
+  uint64_t n = 0;
+  dyna_store_iter(s->store, DYNA_SPACE_HINT, NULL, 0, count_one, &n);
+  return n;
+}
+
 /* ---------- the text ---------- */
 
 static void info_u64(dyna_buf_t *t, const char *name, uint64_t v) {
@@ -317,6 +329,25 @@ static void sec_keyspace(dyna_server_t *s, dyna_buf_t *t) {
   info_section(t, "Keyspace");
 }
 
+/* request_latency_us: the client requests' latency histogram of /metrics
+ * (dyna_request_duration_seconds, every operation together), cumulative counts by upper
+ * bound in microseconds, "le50=N,...,le5000000=N,inf=N": two readings a while apart give
+ * that while's quantiles (`dyna top`'s p99). */
+static void info_latency(dyna_server_t *s, dyna_buf_t *t) {
+  char v[512];
+  size_t at = 0;
+  for (size_t i = 0; i <= DYNA_HIST_BOUNDS; i++) {
+    uint64_t n = 0;
+    for (int op = 0; op < DYNA_STAT_OPS; op++) n += dyna_hist_cumulative(&s->stats.req_hist[op], i);
+    int k = i < DYNA_HIST_BOUNDS ? snprintf(v + at, sizeof(v) - at, "%sle%" PRIu64 "=%" PRIu64, i ? "," : "",
+                                            dyna_hist_bounds_us[i], n)
+                                 : snprintf(v + at, sizeof(v) - at, ",inf=%" PRIu64, n);
+    if (k < 0 || (size_t)k >= sizeof(v) - at) break;
+    at += (size_t)k;
+  }
+  info_str(t, "request_latency_us", v);
+}
+
 static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
   const dyna_node_stats_t *ns = dyna_node_stats(s->node);
   const dyna_peer_stats_t *ps = dyna_peers_stats(s->peers);
@@ -349,6 +380,12 @@ static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
   info_u64(t, "aae_partitions_matched", matched);
   info_u64(t, "aae_partitions_replicated", replicated);
   info_u64(t, "aae_partitions_queued", forced);
+  info_u64(t, "hints_bytes", ns->hints_bytes);
+  uint64_t nkeys; /* records in this node's store, tombstones too; absent when the engine cannot tell */
+  if (!dyna_store_count(s->store, DYNA_SPACE_OBJ, &nkeys)) info_u64(t, "keys_stored", nkeys);
+  info_u64(t, "hints_waiting", dyna_hints_waiting(s));
+  info_u64(t, "handoff_partitions_pending", dyna_node_handoff_pending(s->node));
+  info_latency(s, t);
   info_u64(t, "members_replaced", ns->members_replaced);
   info_u64(t, "joins_refused", ns->joins_refused);
   info_u64(t, "tombstones_reaped", ns->tombstones_reaped);

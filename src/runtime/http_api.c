@@ -58,6 +58,106 @@ static int count_hint(void *arg, const uint8_t *k, size_t klen, const uint8_t *v
   return ++hc->seen >= HINTS_WALK_MAX;
 }
 
+/* The member of id (NULL when the ring names one this node does not know). */
+static const dyna_member_t *member_of(const dyna_cluster_t *cl, uint64_t id) {
+  for (size_t i = 0; i < cl->n; i++)
+    if (cl->m[i].id == id) return &cl->m[i];
+  return NULL;
+}
+
+static uint64_t since(uint64_t now, uint64_t t) { return now > t ? now - t : 0; }
+
+/* A member's name, or its id in hex when this node does not know it. */
+static void json_member(dyna_json_t *j, const dyna_cluster_t *cl, uint64_t id) {
+  const dyna_member_t *m = member_of(cl, id);
+  char hex[32];
+  hex_id(hex, sizeof(hex), id);
+  dyna_json_str(j, m ? m->name : hex);
+}
+
+/* The "transfers" array of /status: the partition moves this node sends or receives
+ * (core's dyna_node_moves_out/_in), those under way first, then the most recently
+ * updated, at most TRANSFERS_MAX. Outgoing: state waiting, sending or done, to the
+ * partition's home replicas now, keys_total (held here when the move began), keys_sent,
+ * keys_done (acknowledged by every target and deleted here), bytes. Incoming: state
+ * receiving while keys came in the last 2 s, idle after; keys and bytes received. */
+#define TRANSFERS_MAX 128
+typedef struct xfer_row {
+  const dyna_move_t *m;
+  int in, live;
+} xfer_row_t;
+
+static int xfer_cmp(const void *a, const void *b) {
+  const xfer_row_t *x = a, *y = b;
+  if (x->live != y->live) return y->live - x->live;
+  if (x->m->updated_ms != y->m->updated_ms) return x->m->updated_ms < y->m->updated_ms ? 1 : -1;
+  return x->m->partition < y->m->partition ? -1 : x->m->partition > y->m->partition;
+}
+
+static void status_transfers(dyna_server_t *s, dyna_json_t *j) {
+  const dyna_cluster_t *cl = dyna_node_cluster(s->node);
+  uint32_t nrep = dyna_node_cfg(s->node)->n;
+  const dyna_move_t *out, *in;
+  size_t nout = dyna_node_moves_out(s->node, &out), nin = dyna_node_moves_in(s->node, &in), k = 0;
+  uint64_t now = dyna_server_now(s), pl[DYNA_MAX_N];
+  xfer_row_t *rows = dyna_calloc(nout + nin + 1, sizeof(*rows)); /* none when out of memory */
+  for (size_t i = 0; rows && i < nout + nin; i++) {
+    const dyna_move_t *m = i < nout ? &out[i] : &in[i - nout];
+    if (!m->state) continue;
+    rows[k].m = m;
+    rows[k].in = i >= nout;
+    rows[k].live = m->state == DYNA_MOVE_WAITING || m->state == DYNA_MOVE_SENDING ||
+                   (m->state == DYNA_MOVE_RECEIVING && since(now, m->updated_ms) < 2000);
+    k++;
+  }
+  if (k > 1) qsort(rows, k, sizeof(*rows), xfer_cmp);
+  dyna_json_key(j, "transfers");
+  dyna_json_arr_open(j);
+  for (size_t r = 0; r < k && r < TRANSFERS_MAX; r++) {
+    const dyna_move_t *m = rows[r].m;
+    const char *state = m->state == DYNA_MOVE_WAITING ? "waiting" : m->state == DYNA_MOVE_SENDING ? "sending"
+                        : m->state == DYNA_MOVE_DONE ? "done" : rows[r].live ? "receiving" : "idle";
+    dyna_json_obj_open(j);
+    dyna_json_key(j, "partition");
+    dyna_json_u64(j, m->partition);
+    dyna_json_key(j, "direction");
+    dyna_json_str(j, rows[r].in ? "in" : "out");
+    dyna_json_key(j, "state");
+    dyna_json_str(j, state);
+    dyna_json_key(j, "from");
+    json_member(j, cl, rows[r].in ? m->from : s->node_id);
+    dyna_json_key(j, "to");
+    dyna_json_arr_open(j);
+    if (rows[r].in) {
+      json_member(j, cl, s->node_id);
+    } else if (m->partition < cl->ring.size) {
+      size_t np = dyna_ring_preflist(&cl->ring, m->partition, nrep, pl, nrep);
+      for (size_t t = 0; t < np; t++) json_member(j, cl, pl[t]);
+    }
+    dyna_json_arr_close(j);
+    if (!rows[r].in) {
+      dyna_json_key(j, "keys_total");
+      dyna_json_u64(j, m->keys_total);
+      dyna_json_key(j, "keys_sent");
+      dyna_json_u64(j, m->keys);
+      dyna_json_key(j, "keys_done");
+      dyna_json_u64(j, m->keys_done);
+    } else {
+      dyna_json_key(j, "keys_received");
+      dyna_json_u64(j, m->keys);
+    }
+    dyna_json_key(j, "bytes");
+    dyna_json_u64(j, m->bytes);
+    dyna_json_key(j, "age_ms");
+    dyna_json_u64(j, since(now, m->started_ms));
+    dyna_json_key(j, "idle_ms");
+    dyna_json_u64(j, since(now, m->updated_ms));
+    dyna_json_obj_close(j);
+  }
+  dyna_json_arr_close(j);
+  dyna_free(rows);
+}
+
 /* The "progress" object of /status: background work as INFO counts it (since start). */
 static void status_progress(dyna_server_t *s, dyna_json_t *j, const hint_count_t *hc) {
   const dyna_node_stats_t *ns = dyna_node_stats(s->node);
@@ -79,6 +179,8 @@ static void status_progress(dyna_server_t *s, dyna_json_t *j, const hint_count_t
   dyna_json_u64(j, ns->handoff_keys_sent);
   dyna_json_key(j, "handoff_bytes");
   dyna_json_u64(j, ns->handoff_bytes);
+  dyna_json_key(j, "handoff_partitions_pending");
+  dyna_json_u64(j, dyna_node_handoff_pending(s->node));
   dyna_json_key(j, "hints_stored");
   dyna_json_u64(j, ns->hints_stored);
   dyna_json_key(j, "hints_delivered");
@@ -153,16 +255,10 @@ void dyna_http_api_status(dyna_server_t *s, http_req_t *q) {
   }
   dyna_json_arr_close(&j);
   status_progress(s, &j, &hc);
+  status_transfers(s, &j);
   dyna_json_obj_close(&j);
   dyna_free(hc.per);
   done_json(q);
-}
-
-/* The member of id (NULL when the ring names one this node does not know). */
-static const dyna_member_t *member_of(const dyna_cluster_t *cl, uint64_t id) {
-  for (size_t i = 0; i < cl->n; i++)
-    if (cl->m[i].id == id) return &cl->m[i];
-  return NULL;
 }
 
 /* GET /ring: the members, then each partition's hash slots and its first n replicas (the

@@ -19,9 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Hints waiting are counted by walking the store's hint space, up to this many. */
-#define DYNA_HINTS_COUNT_MAX 100000
-
 /* ---------- the text format ---------- */
 
 static void put(dyna_buf_t *b, const char *s) { dyna_buf_put(b, s, strlen(s)); }
@@ -112,19 +109,6 @@ static void histogram(dyna_buf_t *b, const char *name, const char *k, const char
 }
 
 /* ---------- gauges worked out here ---------- */
-
-static int count_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
-  uint64_t *n = arg;
-  (void)k, (void)klen, (void)v, (void)vlen;
-  return ++*n >= DYNA_HINTS_COUNT_MAX;
-}
-
-/* Hints this node holds for other nodes (at most DYNA_HINTS_COUNT_MAX). */
-static uint64_t hints_waiting(dyna_server_t *s) {
-  uint64_t n = 0;
-  dyna_store_iter(s->store, DYNA_SPACE_HINT, NULL, 0, count_one, &n);
-  return n;
-}
 
 /* Bytes the data directory's files take on disk (its files and those one level down). */
 static uint64_t dir_bytes(const char *dir, int depth) {
@@ -236,7 +220,7 @@ static void node(dyna_server_t *s, dyna_buf_t *b) {
   one(b, "dyna_hints_delivered_total", "counter", "Hints delivered to their owner and deleted here.",
       ns->hints_delivered);
   one(b, "dyna_hints_pending", "gauge", "Hints held here, waiting for their owner (counted up to 100000).",
-      hints_waiting(s));
+      dyna_hints_waiting(s));
   one(b, "dyna_handoff_keys_sent_total", "counter", "Keys sent by partition handoff.", ns->handoff_keys_sent);
   one(b, "dyna_handoff_keys_deleted_total", "counter", "Keys deleted here once their new owners acknowledged them.",
       ns->handoff_keys_deleted);

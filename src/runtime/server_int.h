@@ -135,6 +135,10 @@ void dyna_stats_reset(dyna_server_t *s);
 /* At open: the run id, the start time. Each tick: the ops/sec sample. */
 void dyna_stats_start(dyna_server_t *s);
 void dyna_stats_tick(dyna_server_t *s);
+/* Hints this node holds for other nodes, counted by walking the store's hint space up to
+ * DYNA_HINTS_COUNT_MAX (INFO hints_waiting, /metrics dyna_hints_pending). */
+#define DYNA_HINTS_COUNT_MAX 100000
+uint64_t dyna_hints_waiting(dyna_server_t *s);
 
 /* ---- server.c ---- */
 /* (Re)starts the stall check timer at a period from cfg.stall_timeout_ms. */

@@ -323,6 +323,21 @@ static void lm_close(dyna_store_t *st) {
   lm_free(s);
 }
 
+/* Records in space sp as LMDB last committed them (store.h, count). */
+int lm_count_db(dyna_store_t *st, dyna_space_t sp, uint64_t *n) {
+  lm_store_t *s = lm(st);
+  if ((unsigned)sp >= DYNA_SPACE_COUNT) return DYNA_EINVAL;
+  lm_view_t v;
+  int rc = lm_view_open(s, &v);
+  if (rc) return rc;
+  MDB_stat ms;
+  rc = mdb_stat(v.txn, s->dbi[sp], &ms);
+  lm_view_close(s, &v);
+  if (rc) return lm_err(rc);
+  *n = ms.ms_entries;
+  return 0;
+}
+
 static const dyna_store_ops_t lm_ops = {
     .name = "lmdb",
     .get = lm_get,
@@ -332,6 +347,7 @@ static const dyna_store_ops_t lm_ops = {
     .commit = lm_commit,
     .pending = lm_pending,
     .close = lm_close,
+    .count = lm_count_db,
 };
 
 /* Takes the exclusive lock on <dir>/LOCK into s->lock_fd. DYNA_ELOCKED when held. */

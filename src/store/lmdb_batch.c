@@ -622,6 +622,7 @@ static const dyna_store_ops_t lb_ops = {
     .commit_async = lb_commit_async,
     .poll = lb_poll,
     .set_notify = lb_set_notify,
+    .count = lm_count_db, /* the checkpointed tree: the WAL batches since are not in it */
 };
 
 int lm_batch_open(lm_store_t *s, const char *dir) {

@@ -33,6 +33,8 @@ int lm_err(int rc);
 int lm_key_ok(dyna_space_t sp, size_t klen);
 /* Reads k from LMDB itself (the write txn if open, else the read txn) into out. */
 int lm_get_db(lm_store_t *s, dyna_space_t sp, const uint8_t *k, size_t klen, dyna_buf_t *out);
+/* Records in sp in LMDB itself (store.h, count). */
+int lm_count_db(dyna_store_t *st, dyna_space_t sp, uint64_t *n);
 /* Iterates LMDB itself (see dyna_store_iter). */
 int lm_iter_db(dyna_store_t *st, dyna_space_t sp, const uint8_t *prefix, size_t plen,
                dyna_store_iter_fn fn, void *arg);

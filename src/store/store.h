@@ -88,6 +88,10 @@ typedef struct dyna_store_ops {
   int (*commit_async)(dyna_store_t *s, uint64_t *ticket);
   int (*poll)(dyna_store_t *s, uint64_t *durable);
   void (*set_notify)(dyna_store_t *s, void (*fn)(void *arg), void *arg);
+  /* Records in space sp, cheaply (optional: NULL in engines that would have to walk).
+   * LMDB's count of the space's tree, as last committed to it: writes still in a WAL
+   * batch not checkpointed yet are not in it. For operators (INFO keys_stored). */
+  int (*count)(dyna_store_t *s, dyna_space_t sp, uint64_t *n);
 } dyna_store_ops_t;
 
 struct dyna_store {
@@ -114,6 +118,10 @@ static inline int dyna_store_del(dyna_store_t *s, dyna_space_t sp, const uint8_t
 static inline int dyna_store_iter(dyna_store_t *s, dyna_space_t sp, const uint8_t *prefix,
                                   size_t plen, dyna_store_iter_fn fn, void *arg) {
   return s->ops->iter(s, sp, prefix, plen, fn, arg);
+}
+/* Records in sp (store ops' count); DYNA_EINVAL when the engine cannot tell cheaply. */
+static inline int dyna_store_count(dyna_store_t *s, dyna_space_t sp, uint64_t *n) {
+  return s->ops->count ? s->ops->count(s, sp, n) : DYNA_EINVAL;
 }
 static inline int dyna_store_commit(dyna_store_t *s) { return s->ops->commit(s); }
 static inline size_t dyna_store_pending(dyna_store_t *s) { return s->ops->pending(s); }

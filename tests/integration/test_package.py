@@ -147,6 +147,31 @@ def build_package(h):
     return cached
 
 
+def check_copyright(h, path):
+    """The packaged copyright file: machine-readable (DEP-5), every Files paragraph under a
+    licence whose text it holds, and that text the tree's LICENSE (MIT, Debian's Expat)."""
+    text = open(path).read() if os.path.exists(path) else ""
+    paras = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    field = lambda p, k: (re.search(r"^%s: *(.*)$" % k, p, re.M) or [None, None])[1]
+    h.check("copyright: DEP-5 header (Format: .../copyright-format/1.0/)",
+            paras and re.match(r"Format: https?://www\.debian\.org/doc/packaging-manuals/copyright-format/1\.0/?$",
+                               paras[0].splitlines()[0]) is not None, text[:200])
+    files = [p for p in paras if field(p, "Files")]
+    texts = dict((field(p, "License"), p) for p in paras if field(p, "License") and not field(p, "Files"))
+    h.check("copyright: a Files: * paragraph with Copyright and License",
+            any(field(p, "Files") == "*" and field(p, "Copyright") and field(p, "License") for p in files),
+            "%d Files paragraphs" % len(files))
+    h.check("copyright: every licence named has its text", files and all(field(p, "License") in texts for p in files),
+            "named %r, texts %r" % ([field(p, "License") for p in files], sorted(texts)))
+    lic = open(os.path.join(ROOT, "LICENSE")).read() if os.path.exists(os.path.join(ROOT, "LICENSE")) else ""
+    words = lambda t: re.sub(r"[\s.]+", " ", t).strip()
+    body = texts.get("Expat", "").split("\n", 1)[-1]
+    h.check("copyright: Expat, the text of the tree's LICENSE (MIT)",
+            lic.startswith("MIT License") and body and words(body) in words(lic), body[:120])
+    h.check("copyright holder as LICENSE names it",
+            any(c and c in lic for c in (field(p, "Copyright") for p in files)), text[:300])
+
+
 def test_package(h):
     for tool in ("dpkg-buildpackage", "dh", "lintian", "dpkg-deb", "man"):
         h.expect("%s is installed (scripts/setup.sh installs it)" % tool, shutil.which(tool) is not None)
@@ -157,6 +182,9 @@ def test_package(h):
     fields = dict(re.findall(r"^([A-Za-z-]+): (.*)$", info, re.M))
     h.eq("Package", fields.get("Package"), "dyna")
     h.eq("Version (include/dyna_version.h)", fields.get("Version"), version())
+    h.check("Maintainer: a name and an address (debian/control)",
+            re.fullmatch(r"[^<>]*\S <[^@<>\s]+@[^@<>\s]+>", fields.get("Maintainer", "")) is not None,
+            fields.get("Maintainer"))
     depends = fields.get("Depends", "")
     for dep in ("adduser", "libuv1", "liblmdb0", "libmicrohttpd12", "libssl3", "libjemalloc2"):
         h.check("Depends on %s" % dep, re.search(r"(^|, )%s\b" % re.escape(dep), depends), depends)
@@ -193,6 +221,7 @@ def test_package(h):
     # -- installed into a scratch root
     root = h.path("root")
     subprocess.run(["dpkg", "-x", deb, root], check=True)
+    check_copyright(h, os.path.join(root, "usr/share/doc/dyna/copyright"))
     unit = open(os.path.join(root, units[0].lstrip("/"))).read() if units else ""
     settings = {}
     for line in unit.splitlines():
