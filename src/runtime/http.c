@@ -451,12 +451,15 @@ static void drive(dyna_http_t *h) {
   MHD_run(h->d);
   MHD_UNSIGNED_LONG_LONG ms = 0;
   int has_timeout = MHD_get_timeout(h->d, &ms) == MHD_YES;
-  /* While connections are open, MHD runs at least every DYNA_HTTP_POLL_MS too: a safety
-   * net, so that anything MHD leaves for a later run without an event to wake us (as
-   * above) waits that long at most. */
+  /* While connections are open, and once more after the last has gone, MHD runs at least
+   * every DYNA_HTTP_POLL_MS too: a safety net, so that anything MHD leaves for a later run
+   * without an event to wake us (as above; the listening socket, when the last connections
+   * of a full port closed together) waits that long at most. */
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+  int conns = di && di->num_connections;
   uint64_t wait = has_timeout ? (uint64_t)ms : UINT64_MAX;
-  if (di && di->num_connections && wait > DYNA_HTTP_POLL_MS) wait = DYNA_HTTP_POLL_MS;
+  if ((conns || h->had_conns) && wait > DYNA_HTTP_POLL_MS) wait = DYNA_HTTP_POLL_MS;
+  h->had_conns = conns;
   if (wait != UINT64_MAX) uv_timer_start(&h->timer, on_timer, wait, 0);
   else uv_timer_stop(&h->timer);
   dyna_server_flush(h->s); /* node requests made by handlers: frames to peers */

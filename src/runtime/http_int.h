@@ -57,6 +57,7 @@ struct dyna_http {
   uv_poll_t poll;         /* MHD's epoll fd readable: MHD_run */
   uv_timer_t timer;       /* MHD_get_timeout: MHD_run (timeouts, buffered data) */
   int handles;            /* poll and timer initialised */
+  int had_conns;          /* connections were open at the last run (drive, http.c) */
   dyna_idmap_t pend;      /* node request id -> http_req_t (ptr) */
   http_req_t *reqs;       /* every live request */
   uv_timer_t login_timer; /* the next HTTP_WAIT_LOGIN request due */
