@@ -2,9 +2,10 @@
 """The network delay fault (tests/integration/wan.py over tests/tools/nfq_delay): packets
 between chosen loopback addresses held 50 ms by an NFQUEUE helper.
 
-- ping: a client bound to 127.0.49.3 PINGs a dynad at 127.0.49.1; with the delay on that
-  pair (one way) every round trip takes at least 50 ms, without it far less.
-- cluster: two dynad (N=2) at 127.0.49.1 and .2 with the delay between them (both ways):
+- ping: a client bound to one 127.0.49.x address PINGs a dynad at another; with the delay
+  on that pair (one way) every round trip takes at least 50 ms, without it far less.
+- cluster: two dynad (N=2), the first on the address PINGed above, with the delay between
+  them (both ways):
   every DYNA.PUT at W=2 through one waits for the other's answer, so takes at least 2 x 50
   ms; the two still see each other reachable, and both hold every key written.
 - every rule a Delay added is gone afterwards (iptables -S shows none of ours).
@@ -30,8 +31,11 @@ import wan  # noqa: E402
 H = Harness("delay")
 MS = 50
 QUEUES = range(40, 50)
-IPS = {"a": "127.0.49.1", "b": "127.0.49.2"}
-CLIENT_IP = "127.0.49.3"
+# Three addresses of 127.0.49.x picked by our pid, so that two runs at once (two builds'
+# suites) do not delay each other's packets.
+BASE = 10 + (os.getpid() % 80) * 3
+IPS = {"a": "127.0.49.%d" % BASE, "b": "127.0.49.%d" % (BASE + 1)}
+CLIENT_IP = "127.0.49.%d" % (BASE + 2)
 
 
 def ping_rtts(host, port, n=10):
