@@ -5,9 +5,9 @@ between chosen loopback addresses held 50 ms by an NFQUEUE helper.
 - ping: a client bound to one 127.0.49.x address PINGs a dynad at another; with the delay
   on that pair (one way) every round trip takes at least 50 ms, without it far less.
 - cluster: two dynad (N=2), the first on the address PINGed above, with the delay between
-  them (both ways):
-  every DYNA.PUT at W=2 through one waits for the other's answer, so takes at least 2 x 50
-  ms; the two still see each other reachable, and both hold every key written.
+  them (both ways): every DYNA.PUT at W=2 through one waits for the other's answer, so
+  takes at least 2 x 50 ms; the two still see each other reachable, and both hold every
+  key written.
 - every rule a Delay added is gone afterwards (iptables -S shows none of ours).
 
 The lower bounds check the fault tool, not Dyna's speed: the delay itself guarantees them
