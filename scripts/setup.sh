@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(cmake ninja-build pkgconf gcc clang libclang-rt-14-dev
       libuv1-dev liblmdb-dev libxxhash-dev libcmocka-dev libinih-dev libjemalloc-dev
-      libhiredis-dev redis-tools redis-server python3 python3-redis nftables iproute2
+      libhiredis-dev redis-tools redis-server python3 python3-redis nftables iproute2 iptables libnetfilter-queue-dev
       libssl-dev openssl libmicrohttpd-dev prometheus chromium
       debhelper dpkg-dev fakeroot lintian man-db)
 missing=()

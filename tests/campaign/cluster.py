@@ -12,6 +12,9 @@ pulls on it (Python standard library; dynalib from tests/integration).
 - Firewall rules live in the nft tables `inet dynacampaign<pid>` (drops) and
   `ip dynacampaign<pid>` (duplicates: `dup to`, which the inet family lacks), match only
   our own addresses, and are removed by cleanup() (also at exit and on SIGTERM).
+- Delayed packets: iptables NFQUEUE rules and tests/tools/nfq_delay
+  (tests/integration/wan.py), on our addresses only, on the first free queue of 40-49;
+  removed by heal_all() and cleanup() too.
 """
 import atexit
 import os
@@ -23,6 +26,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import dynalib  # noqa: E402
+import wan  # noqa: E402
 
 NAMES = ["c1", "c2", "c3", "c4", "c5"]
 JOINER = "c6"
@@ -38,6 +42,7 @@ COMMON = ("--n", 3, "--r", 2, "--w", 2, "--gossip-interval-ms", 200, "--heartbea
 # 8 MiB ahead (store/lmdb_batch.c): a full disk then bites within seconds.
 MAP_MB = {DISK_NODE: 32}
 TABLE = "dynacampaign%d" % os.getpid()
+DELAY_QUEUES = range(40, 50)   # NFQUEUE numbers tried in turn (one taken is skipped)
 DISK_BIG, DISK_SMALL = "256m", "64m"
 
 
@@ -66,6 +71,8 @@ class Cluster(object):
         if not os.path.exists(self.eio_lib):
             self.eio_lib = None
         self.dup_ready = False
+        self.delay_why = wan.available()   # None, or why packets cannot be delayed here
+        self.delays = []                   # wan.Delay in force
 
     # -- processes
     def env(self, name):
@@ -184,6 +191,18 @@ class Cluster(object):
         self.nft("add", "rule", "ip", TABLE, "out", "ip", "saddr", IPS[a], "ip", "daddr", IPS[b],
                  "dup", "to", IPS[b])
 
+    def delay(self, side_a, side_b, ms):
+        """Every packet between a node of side_a and one of side_b (both ways) waits ms."""
+        self.delays.append(wan.Delay([IPS[a] for a in side_a], [IPS[b] for b in side_b], ms,
+                                     DELAY_QUEUES))
+
+    def heal_delay(self):
+        while self.delays:
+            d = self.delays.pop()
+            d.close()
+            if d.log.strip():
+                self.log("  " + d.log.decode(errors="replace").strip().splitlines()[-1])
+
     def heal_net(self):
         if self.nft_ready:
             self.nft("flush", "chain", "inet", TABLE, "out")
@@ -226,6 +245,7 @@ class Cluster(object):
                     pass
         if self.nft_ready:
             self.heal_net()
+        self.heal_delay()
         for nm in self.nodes:
             self.skew(nm, 0)
             self.eio(nm, False)
@@ -238,6 +258,7 @@ class Cluster(object):
                 subprocess.run(["nft", "delete", "table", fam, TABLE], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
             self.nft_ready = self.dup_ready = False
+        self.heal_delay()
         for n in self.nodes.values():
             if n.alive():
                 try:

@@ -19,6 +19,8 @@ short run meets most of them:
              get ENOSPC), then c5 killed and started on the full disk, then space back
   dup        nft `dup to`: every packet from one node to two others sent twice (TCP
              drops the copies: duplicated frames never reach dynad)
+  delay      every packet between one node and the rest (both ways) held 20-100 ms
+             (iptables NFQUEUE and tests/tools/nfq_delay: this kernel has no netem)
   eio        one node's fsync and fdatasync fail with EIO (libdyna_failsync.so) for a
              while: its commits fail, the writes they carried are answered with an error
   double     two faults at once: a network one (majority, isolate, bridge, asym, dup) and
@@ -26,10 +28,9 @@ short run meets most of them:
   join/leave membership churn under load: c6 joins (at a quarter of the run), and
              leaves with DYNA.ADMIN LEAVE (at 60%)
 
-Faults need root and nft (network, disk), libdyna_skew.so (clock) and
-libdyna_failsync.so (eio); what this machine cannot do is left out of the menu and named
-in the output. Not here: delayed packets (no netem qdisc in this kernel, no nft queue,
-no iptables for NFQUEUE; docs/reliability.md).
+Faults need root and nft (network, disk), root, iptables and nfq_delay (delay),
+libdyna_skew.so (clock) and libdyna_failsync.so (eio); what this machine cannot do is
+left out of the menu and named in the output.
 """
 import random
 import shutil
@@ -75,6 +76,8 @@ class Nemesis(threading.Thread):
         self.menu = ["kill", "pause"]
         if cl.nft_ok:
             self.menu += ["majority", "isolate", "bridge", "asym", "wipe", "dup", "double"]
+        if not cl.delay_why:
+            self.menu.append("delay")
         if cl.skew_lib:
             self.menu.append("clock")
         if cl.eio_lib:
@@ -97,7 +100,8 @@ class Nemesis(threading.Thread):
             out.append("clock (libdyna_skew.so not built)")
         if not self.cl.eio_lib:
             out.append("eio (libdyna_failsync.so not built)")
-        out.append("delayed packets (no netem qdisc, no nft queue, no iptables for NFQUEUE)")
+        if self.cl.delay_why:
+            out.append("delayed packets (%s)" % self.cl.delay_why)
         if not self.cl.disk_mounted:
             out.append("disk (mounting a tmpfs needs root)")
         return out
@@ -260,6 +264,16 @@ class Nemesis(threading.Thread):
             self.cl.dup(v, o)
         self.hold(end)
         self.cl.heal_net()
+
+    def f_delay(self, v, end):
+        """Set up and healed in this one thread (nfq_delay stops when the thread that
+        started it ends): not one of a double's faults."""
+        ms = self.rng.randint(20, 100)
+        others = [n for n in self.cl.nodes if n != v]
+        self.log("nemesis: packets between %s and %s delayed %d ms each way" % (v, others, ms))
+        self.cl.delay([v], others, ms)
+        self.hold(end)
+        self.cl.heal_delay()
 
     def f_eio(self, v, end):
         self.log("nemesis: %s's fsyncs fail with EIO" % v)
