@@ -170,6 +170,9 @@ static void commands(dyna_server_t *s, dyna_buf_t *b) {
   for (size_t i = 0; i < s->stats.nerr; i++) sample1(b, "dyna_error_replies_total", "error", s->stats.err[i].word, s->stats.err[i].count);
   one(b, "dyna_protocol_errors_total", "counter", "Client connections closed for malformed RESP.", s->stats.protocol_errors);
   one(b, "dyna_client_input_bytes_total", "counter", "Bytes read from clients.", s->stats.net_input_bytes);
+  one(b, "dyna_client_turn_yields_total", "counter",
+      "Times a client used up its per-turn command budget and waited for a later loop turn.",
+      s->stats.budget_yields);
   family(b, "dyna_keyspace_reads_total", "counter", "GET and MGET keys found (hit) or not (miss).");
   sample1(b, "dyna_keyspace_reads_total", "result", "hit", s->stats.keyspace_hits);
   sample1(b, "dyna_keyspace_reads_total", "result", "miss", s->stats.keyspace_misses);

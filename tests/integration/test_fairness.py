@@ -34,6 +34,7 @@ import ssl
 import struct
 import subprocess
 import sys
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dynalib import (Harness, _NeedMore, encode_command, free_port, parse_reply,  # noqa: E402
@@ -136,7 +137,8 @@ def t_start(h):
     S["tport"] = free_port(IPS["n1"])
     tls = ("--tls-port", S["tport"], "--tls-cert-file", os.path.join(certs, "n1.crt"),
            "--tls-key-file", os.path.join(certs, "n1.key"), "--tls-auth-clients", "no")
-    n1 = start_cluster_node("n1", h.path("n1"), IPS["n1"], extra_args=COMMON + tls)
+    S["http"] = "%s:%d" % (IPS["n1"], free_port(IPS["n1"]))
+    n1 = start_cluster_node("n1", h.path("n1"), IPS["n1"], extra_args=COMMON + tls + ("--http", S["http"]))
     n2 = start_cluster_node("n2", h.path("n2"), IPS["n2"], join=n1.cluster_addr, extra_args=COMMON)
     n3 = start_cluster_node("n3", h.path("n3"), IPS["n3"], join=n1.cluster_addr, extra_args=COMMON)
     S.update(n1=n1, n2=n2, n3=n3)
@@ -232,6 +234,12 @@ def flood(h, tls):
         h.check("[%s] (a) the flooder yielded at its turn budget" % label, yields > 0, "%d" % yields)
         h.check("[%s] (a) max_cmds_per_turn <= the budget" % label, 0 < mx <= S["budget"],
                 "%d > %d" % (mx, S["budget"]))
+        with urllib.request.urlopen("http://%s/metrics" % S["http"], timeout=10) as m:
+            series = [ln for ln in m.read().decode().splitlines() if ln.startswith("dyna_client_turn_yields_total ")]
+        with n1.client() as c:
+            now = int(info_fields(c.call("INFO", "stats"))["loop_turns_budget_yields"])
+        h.check("[%s] /metrics dyna_client_turn_yields_total is INFO's count (%d)" % (label, now),
+                len(series) == 1 and int(float(series[0].split()[1])) == now, short(series))
         # After the flood, the flooder is an ordinary client again: it reads and answers.
         h.eq("[%s] the flooder still answers" % label, call(fl, "ECHO", "after"), b"after")
     finally:
