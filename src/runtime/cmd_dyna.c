@@ -119,21 +119,23 @@ void dyna_cmd_dyna_status(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
 }
 
 /* DYNA.RING: the partition map, in the layout of proto/ring_reply.h (libdyna decodes it
- * with the same file): each partition's first n replicas, as member indexes. */
+ * with the same file): each partition's home replicas (every site's), as member indexes. */
 void dyna_cmd_dyna_ring(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)a;
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
   dyna_buf_t *b = dyna_conn_answer_now(c);
-  dyna_ring_reply_put_head(b, cl->ring.size, s->cfg.n, cl->ring_version, cl->n);
+  uint32_t n = dyna_node_nval(s->node);
+  if (n > DYNA_RING_REPLY_N_MAX) n = DYNA_RING_REPLY_N_MAX;
+  dyna_ring_reply_put_head(b, cl->ring.size, n, cl->ring_version, cl->n);
   for (size_t i = 0; i < cl->n; i++)
     dyna_ring_reply_put_member(b, cl->m[i].id, cl->m[i].client_addr, cl->m[i].name,
                                dyna_member_status_name(cl->m[i].status));
   dyna_ring_reply_put_prefs_head(b, cl->ring.size);
   uint64_t pl[DYNA_RING_REPLY_N_MAX];
   uint16_t idx[DYNA_RING_REPLY_N_MAX];
-  uint32_t n = s->cfg.n < DYNA_RING_REPLY_N_MAX ? s->cfg.n : DYNA_RING_REPLY_N_MAX;
   for (uint32_t p = 0; p < cl->ring.size; p++) {
-    size_t k = dyna_ring_preflist(&cl->ring, p, n, pl, n);
+    size_t k = dyna_node_replicas(s->node, p, pl); /* every site's homes */
+    if (k > n) k = n;
     for (size_t j = 0; j < k; j++) {
       size_t m = 0;
       while (m < cl->n && cl->m[m].id != pl[j]) m++;

@@ -98,7 +98,7 @@ static void defaults(sim_opts_t *o) {
   o->zones = 0;
   dyna_node_cfg_t node; /* N, R, W as dynad's defaults: the core's */
   dyna_node_cfg_default(&node);
-  o->n = node.n;
+  o->n = node.repl.n;
   o->r = node.r;
   o->w = node.w;
   o->duration_ms = 10000;

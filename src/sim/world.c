@@ -124,7 +124,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   snprintf(cfg.client_addr, sizeof(cfg.client_addr), "simc:%u", i);
   snprintf(cfg.zone, sizeof(cfg.zone), "%s", s->zone);
   cfg.ring_size = w->o.ring_size;
-  cfg.n = w->o.n;
+  cfg.repl = dyna_repl_uniform(w->o.n);
   cfg.r = w->o.r;
   cfg.w = w->o.w;
   cfg.seed = sim_rng_next(&w->rng);

@@ -44,7 +44,7 @@ void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
   snprintf(cfg.name, sizeof(cfg.name), "n%d", i);
   snprintf(cfg.addr, sizeof(cfg.addr), "10.0.0.%d:1", i);
   cfg.ring_size = Q;
-  cfg.n = nval;
+  cfg.repl = dyna_repl_uniform(nval);
   cfg.r = r;
   cfg.w = w;
   cfg.seed = 7 + (uint64_t)i;
@@ -130,7 +130,7 @@ dyna_node_reply_t *find_reply(uint64_t id) {
 int is_replica(int node, const char *key) {
   const dyna_cluster_t *cl = dyna_node_cluster(T[node].n);
   uint32_t p = dyna_key_partition(key, strlen(key), Q);
-  return dyna_ring_is_replica(&cl->ring, p, dyna_node_cfg(T[node].n)->n, T[node].id);
+  return dyna_ring_is_replica(&cl->ring, p, dyna_node_cfg(T[node].n)->repl.n, T[node].id);
 }
 
 void build_cluster(int count, uint32_t nval, uint32_t r, uint32_t w) {
