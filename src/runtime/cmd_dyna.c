@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Parses the trailing "R n" / "W n" option from index i (nothing there is fine). Returns
  * 0, or -1 with the error answered. */
@@ -24,10 +25,14 @@ static int parse_quorum_opt(conn_t *c, const dyna_args_t *a, size_t i, const cha
     dyna_conn_answer_syntax_error(c, NULL);
     return -1;
   }
+  if (!strcasecmp(num, "local") || !strcasecmp(num, "each")) { /* quorum kinds (core/node.h) */
+    *out = (num[0] | 0x20) == 'l' ? DYNA_QUORUM_LOCAL : DYNA_QUORUM_EACH;
+    return 0;
+  }
   long v = strtol(num, &end, 10);
   if (*end || v < 1 || v > DYNA_MAX_N) {
     _Static_assert(DYNA_MAX_N == 16, "the message below names the limit");
-    dyna_conn_answer_error(c, DYNA_WORD_ERR " quorum must be an integer from 1 to 16");
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " quorum must be an integer from 1 to 16, LOCAL or EACH");
     return -1;
   }
   *out = (uint32_t)v;
