@@ -110,7 +110,7 @@ void dyna_cmd_dyna_status(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
                         : dyna_node_is_reachable(s->node, m->id) ? "reachable" : "unreachable";
     char phi[32];
     snprintf(phi, sizeof(phi), "%.1f", (double)dyna_node_phi_x1000(s->node, m->id) / 1000.0);
-    dyna_resp_put_array(b, 9);
+    dyna_resp_put_array(b, 10);
     dyna_resp_put_bulk_str(b, m->name);
     dyna_resp_put_bulk_str(b, id);
     dyna_resp_put_bulk_str(b, m->addr);
@@ -120,6 +120,7 @@ void dyna_cmd_dyna_status(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
     dyna_resp_put_int(b, dyna_ring_owned(&cl->ring, m->id));
     dyna_resp_put_bulk_str(b, reach);
     dyna_resp_put_bulk_str(b, phi);
+    dyna_resp_put_bulk_str(b, m->dc); /* its site (10th: older readers take the first 9) */
   }
 }
 
