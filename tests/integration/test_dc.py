@@ -27,7 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (Client, Harness, RespError, cluster_ring, cluster_status,  # noqa: E402
+from dynalib import (Client, Harness, RespError, bin_dir, cluster_ring, cluster_status,  # noqa: E402
                      local_values, pipelined, settled, start_cluster_node, wait_until)
 
 H = Harness("dc")
@@ -113,6 +113,26 @@ def test_two_sites(h):
     h.check("INFO shows r:local, w:local, dc:west and n:6",
             all(x in info for x in ("r:local", "w:local", "dc:west", "n:6")), info[:300])
 
+    rep = call(east[0], "DYNA.PUT", "q", "", "v", "W", "most")
+    h.check("DYNA.PUT .. W most is refused with the kinds named",
+            isinstance(rep, RespError) and "LOCAL or EACH" in str(rep), repr(rep))
+    rep = call(east[0], "CONFIG", "SET", "w", "each")
+    rep2 = call(east[0], "CONFIG", "GET", "w")
+    call(east[0], "CONFIG", "SET", "w", "local")
+    h.check("CONFIG SET w each takes, and CONFIG GET w shows it", rep == "OK" and rep2 == [b"w", b"each"],
+            "%r %r" % (rep, rep2))
+    out = subprocess.run([os.path.join(bin_dir(), "dyna"), "-h", west[0].ip, "-p", str(west[0].port), "status"],
+                         stdout=subprocess.PIPE, timeout=20).stdout.decode()
+    lines = out.splitlines()
+    at = dict((l.strip() if l.startswith("site ") else l.split()[0], i) for i, l in enumerate(lines) if l.split())
+    h.check("dyna status groups the members under a heading per site",
+            "site east:" in at and "site west:" in at and
+            all(at["site east:"] < at[n] < at["site west:"] for n, _ in EAST) and
+            all(at["site west:"] < at[n] for n, _ in WEST), out)
+    out = subprocess.run([os.path.join(bin_dir(), "dyna"), "-h", east[0].ip, "-p", str(east[0].port), "ring"],
+                         stdout=subprocess.PIPE, timeout=20).stdout.decode()
+    h.check("dyna ring lists the members by site and zone first",
+            out.startswith("site east zone -: e1 e2 e3\nsite west zone -: w1 w2 w3\n"), out[:200])
     acked = {}  # key -> set of values acknowledged
     before = [("SET", "k%d" % i, "v%d" % i) for i in range(40)]
     reps = pipelined(east[0], before)

@@ -50,6 +50,8 @@ def main():
     passes(C10, "--nodes", 9, "--sites", 3, "--zones", 3, "--nrw", "2,2,2", "--quorum", "local",
            "--faults", "all,site")
     passes(C10, "--nodes", 8, "--sites", 2, "--quorum", "local", "--types", "all", "--faults", "all,site")
+    # joins and leaves in one site hand off within it (handoff.c), during cuts too
+    passes(C10, "--nodes", 8, "--sites", 2, "--quorum", "local", "--faults", "churn,site")
 
     # LOCAL keeps writing through the cut and the loss of a site; EACH cannot.
     rc, out = sim("--seed", 3, *two, "--quorum", "local", "--faults", "site")
