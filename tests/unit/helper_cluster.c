@@ -24,6 +24,7 @@ uint64_t aae_ms = 1000000000;
 uint64_t grace_ms = 24ull * 3600 * 1000;
 int read_all;
 const dyna_typed_cmd_t *typed_extra;
+char node_dc[MAXN][32];
 
 /* Node i's clocks (core/node.h, "Two clocks"): monotonic `now`, and its wall clock. */
 dyna_time_t clk(int i) {
@@ -53,6 +54,7 @@ void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
   cfg.tombstone_grace_ms = grace_ms;
   cfg.read_all = read_all;
   cfg.typed_extra = typed_extra;
+  snprintf(cfg.dc, sizeof(cfg.dc), "%s", node_dc[i]);
   if (!T[i].st) assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &T[i].st), 0);
   assert_int_equal(dyna_node_open(&cfg, T[i].st, clk(i), &T[i].n), 0);
   assert_int_equal(dyna_store_commit(T[i].st), 0);
@@ -160,6 +162,7 @@ int setup(void **state) {
   aae_ms = 1000000000;
   grace_ms = 24ull * 3600 * 1000;
   read_all = 0;
+  memset(node_dc, 0, sizeof(node_dc));
   return 0;
 }
 
