@@ -124,7 +124,10 @@ def test_two_sites(h):
     out = subprocess.run([os.path.join(bin_dir(), "dyna"), "-h", west[0].ip, "-p", str(west[0].port), "status"],
                          stdout=subprocess.PIPE, timeout=20).stdout.decode()
     lines = out.splitlines()
-    at = dict((l.strip() if l.startswith("site ") else l.split()[0], i) for i, l in enumerate(lines) if l.split())
+    at = {}  # the first line of each member (a later table may name them again) and heading
+    for i, l in enumerate(lines):
+        if l.split():
+            at.setdefault(l.strip() if l.startswith("site ") else l.split()[0], i)
     h.check("dyna status groups the members under a heading per site",
             "site east:" in at and "site west:" in at and
             all(at["site east:"] < at[n] < at["site west:"] for n, _ in EAST) and
