@@ -9,8 +9,10 @@
  *   rebalance  the control bytes pick which members stay, which join (and their zones)
  *              and N; the result must be balanced (floor/ceil of Q/S), move exactly the
  *              lower bound of partitions, pass the preflist checks and round-trip.
- * When no ring decodes, the control bytes build one from scratch instead. Any broken
- * property traps. Allocation failures are not injected here (the unit test does). */
+ * When no ring decodes, the control bytes build one from scratch instead. A ring with
+ * sites (ring.h) is checked site by site: its preference list holds each site's homes
+ * first, and each site's ring is balanced and moved no more than the bound from the old
+ * ring of that site. Any broken property traps. Allocation failures are not injected here (the unit test does). */
 #include "util/buf.h"
 #include "util/err.h"
 #include "core/ring.h"
@@ -37,10 +39,15 @@ static uint8_t ctl_byte(ctl_t *c) { return c->off < c->len ? c->p[c->off++] : 0;
 static void check_preflist(const dyna_ring_t *r, uint32_t p, uint32_t nval) {
   static uint64_t ext[DYNA_RING_MEMBERS_MAX + 1];
   static uint8_t seen[DYNA_RING_MEMBERS_MAX];
-  uint64_t shrt[8];
+  uint64_t shrt[8 * DYNA_SITES_MAX];
   uint32_t s = r->nmembers, k = nval < s ? nval : s;
   CHECK(nval <= 8);
-  CHECK(dyna_ring_preflist(r, p, nval, shrt, nval) == k);
+  if (r->nsites) { /* every site's homes: min(nval, its members) each */
+    dyna_repl_t u = dyna_repl_uniform(nval);
+    k = 0;
+    for (uint32_t i = 0; i < r->nsites; i++) k += dyna_ring_site_homes(r, i, &u);
+  }
+  CHECK(dyna_ring_preflist(r, p, nval, shrt, k) == k);
   CHECK(dyna_ring_preflist(r, p, nval, ext, s + 1) == s);
   CHECK(k == 0 || memcmp(shrt, ext, k * sizeof *ext) == 0);
   memset(seen, 0, s);
@@ -82,8 +89,31 @@ static int cmp_u32_desc(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-/* Balance, and moves == the lower bound computed from old and the new members. */
+static void check_rebalanced_one(const dyna_ring_t *old, const dyna_ring_t *r);
+
+/* With sites: each site's ring against old's ring of that site (or none). */
 static void check_rebalanced(const dyna_ring_t *old, const dyna_ring_t *r) {
+  dyna_ring_t empty;
+  dyna_ring_init(&empty);
+  if (!r->nsites) {
+    if (!old->nsites) { check_rebalanced_one(old, r); return; }
+    for (uint32_t j = 0; j < old->nsites; j++)
+      if (!dyna_ring_site_name(old, j)[0]) { check_rebalanced_one(&old->site[j], r); return; }
+    check_rebalanced_one(&empty, r);
+    return;
+  }
+  for (uint32_t i = 0; i < r->nsites; i++) {
+    const char *dc = dyna_ring_site_name(r, i);
+    const dyna_ring_t *o = &empty;
+    for (uint32_t j = 0; j < old->nsites; j++)
+      if (!strcmp(dyna_ring_site_name(old, j), dc)) o = &old->site[j];
+    if (!old->nsites && !dc[0]) o = old;
+    check_rebalanced_one(o, &r->site[i]);
+  }
+}
+
+/* Balance, and moves == the lower bound computed from old and the new members. */
+static void check_rebalanced_one(const dyna_ring_t *old, const dyna_ring_t *r) {
   static uint32_t cnt[DYNA_RING_MEMBERS_MAX], kept[DYNA_RING_MEMBERS_MAX];
   uint32_t q = r->size, s = r->nmembers, lo = q / s, extra = q % s;
   for (uint32_t i = 1; i < s; i++) CHECK(r->members[i - 1].id < r->members[i].id);
@@ -132,6 +162,7 @@ static size_t pick_members(const dyna_ring_t *old, ctl_t *c, dyna_ring_member_t 
     out[n].id = next_id + (b >> 2); /* ids gapped by the input, still distinct */
     next_id = out[n].id + 1;
     strcpy(out[n].zone, zones[b & 3]);
+    if (old->nsites && n > 0) memcpy(out[n].dc, out[0].dc, sizeof out[n].dc); /* a site of old's */
     n++;
   }
   if (n == 0) { /* someone must own the ring */

@@ -114,21 +114,62 @@ static const char *field(const dyna_reply_t *row, size_t i) {
   return i < row->n && row->elem[i].str ? (const char *)row->elem[i].str : "";
 }
 
-/* DYNA.STATUS rows: name, id, cluster addr, client addr, status, zone, owned, reachable, phi. */
+/* A DYNA.STATUS row: at least 9 fields (a 10th, the site, since sites). */
+static int status_row(const dyna_reply_t *r) { return r->type == DYNA_REPLY_ARRAY && r->n >= 9; }
+
+/* Orders DYNA.STATUS rows by site, zone, then name (site = field 9, zone = field 5). */
+static int cmp_site_zone_name(const void *a, const void *b) {
+  const dyna_reply_t *x = *(const dyna_reply_t *const *)a, *y = *(const dyna_reply_t *const *)b;
+  int c = strcmp(field(x, 9), field(y, 9));
+  if (!c) c = strcmp(field(x, 5), field(y, 5));
+  return c ? c : strcmp(field(x, 0), field(y, 0));
+}
+
+/* The rows of a DYNA.STATUS reply, grouped by site and zone, into *out (malloc'd; the
+ * caller frees it). Returns the count. */
+static size_t status_grouped(const dyna_reply_t *v, const dyna_reply_t ***out) {
+  size_t k = 0;
+  *out = malloc((v->n ? v->n : 1) * sizeof(**out));
+  if (!*out) return 0;
+  for (size_t i = 0; i < v->n; i++)
+    if (status_row(&v->elem[i])) (*out)[k++] = &v->elem[i];
+  qsort(*out, k, sizeof(**out), cmp_site_zone_name);
+  return k;
+}
+
+/* DYNA.STATUS rows: name, id, cluster addr, client addr, status, zone, owned, reachable,
+ * phi, site; shown grouped by site (a heading per site when any is declared), then zone. */
 static void show_status(const dyna_reply_t *v) {
   int64_t total = 0;
-  for (size_t i = 0; i < v->n; i++)
-    if (v->elem[i].type == DYNA_REPLY_ARRAY && v->elem[i].n == 9) total += v->elem[i].elem[6].integer;
+  const dyna_reply_t **rows;
+  size_t n = status_grouped(v, &rows);
+  for (size_t i = 0; i < n; i++) total += rows[i]->elem[6].integer;
   printf("%-10s %-16s %-21s %-21s %-8s %-8s %6s %6s  %-12s %s\n", "NAME", "ID", "CLUSTER", "CLIENT", "STATUS",
          "ZONE", "PARTS", "SHARE", "SEEN HERE", "PHI");
-  for (size_t i = 0; i < v->n; i++) {
-    const dyna_reply_t *r = &v->elem[i];
-    if (r->type != DYNA_REPLY_ARRAY || r->n != 9) continue;
+  for (size_t i = 0; i < n; i++) {
+    const dyna_reply_t *r = rows[i];
+    if (*field(r, 9) && (i == 0 || strcmp(field(rows[i - 1], 9), field(r, 9)))) printf("site %s:\n", field(r, 9));
     double share = total ? 100.0 * (double)r->elem[6].integer / (double)total : 0;
     printf("%-10s %-16s %-21s %-21s %-8s %-8s %6lld %5.1f%%  %-12s %s\n", field(r, 0), field(r, 1), field(r, 2),
            field(r, 3), field(r, 4), *field(r, 5) ? field(r, 5) : "-", (long long)r->elem[6].integer, share,
            field(r, 7), field(r, 8));
   }
+  free(rows);
+}
+
+/* For dyna ring: the members by site and zone, one line per (site, zone). */
+static void show_members_by_site(const dyna_reply_t *v) {
+  const dyna_reply_t **rows;
+  size_t n = status_grouped(v, &rows);
+  for (size_t i = 0; i < n; i++) {
+    const dyna_reply_t *r = rows[i];
+    int same = i && !strcmp(field(rows[i - 1], 9), field(r, 9)) && !strcmp(field(rows[i - 1], 5), field(r, 5));
+    if (!same)
+      printf("%ssite %s zone %s:", i ? "\n" : "", *field(r, 9) ? field(r, 9) : "-", *field(r, 5) ? field(r, 5) : "-");
+    printf(" %s", field(r, 0));
+  }
+  if (n) printf("\n");
+  free(rows);
 }
 
 /* DYNA.RING: size, n, version, members, preference lists. */
@@ -471,6 +512,13 @@ int main(int argc, char **argv) {
     if ((rc = dyna_cli_top(c, &member_opt, use_tls ? &tls_opt : NULL, interval, count))) return die(c, rc);
   } else if (!strcmp(cmd, "ring")) {
     const char *args[] = {"DYNA.RING"};
+    const uint8_t *sargv[] = {(const uint8_t *)"DYNA.STATUS"};
+    size_t sargl[] = {11};
+    dyna_reply_t *st;
+    if (dyna_command(c, 1, sargv, sargl, &st) == 0) { /* the members, grouped */
+      show_members_by_site(st);
+      dyna_reply_free(st);
+    }
     return run_command(c, 1, args, show_ring);
   } else if (!strcmp(cmd, "admin") && wait) {
     const uint8_t *aargv[] = {(const uint8_t *)"DYNA.ADMIN", (const uint8_t *)argv[i],

@@ -115,7 +115,7 @@ static int read_members(dyna_cli_nodes_t *s) {
   if (rc) return rc;
   for (size_t i = 0; i < v->n; i++) {
     const dyna_reply_t *r = &v->elem[i];
-    if (r->type != DYNA_REPLY_ARRAY || r->n != 9) continue;
+    if (r->type != DYNA_REPLY_ARRAY || r->n < 9) continue;
     dyna_cli_node_t *n = member(s, field(r, 1));
     if (!n) { rc = DYNA_ENOMEM; break; }
     snprintf(n->name, sizeof(n->name), "%s", field(r, 0));

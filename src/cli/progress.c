@@ -90,7 +90,7 @@ static int own_row(dyna_client_t *c, const char *id, char *status, size_t cap, l
   *owned = -1;
   for (size_t i = 0; i < r->n; i++) {
     const dyna_reply_t *row = &r->elem[i];
-    if (row->type != DYNA_REPLY_ARRAY || row->n != 9 || !row->elem[1].str) continue;
+    if (row->type != DYNA_REPLY_ARRAY || row->n < 9 || !row->elem[1].str) continue;
     if (strcmp((const char *)row->elem[1].str, id)) continue;
     snprintf(status, cap, "%s", row->elem[4].str ? (const char *)row->elem[4].str : "?");
     *owned = row->elem[6].integer;

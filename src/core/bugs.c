@@ -22,6 +22,7 @@ static const struct { const char *name; uint32_t bit; } BUGS[] = {
   {"no-peer-back", DYNA_BUG_NO_PEER_BACK},
   {"replace-keeps-old", DYNA_BUG_REPLACE_KEEPS_OLD},
   {"replace-same-id", DYNA_BUG_REPLACE_SAME_ID},
+  {"local-remote-ack", DYNA_BUG_LOCAL_REMOTE_ACK},
 };
 #define NBUGS (sizeof(BUGS) / sizeof(BUGS[0]))
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define CLUSTER_VERSION 1
+#define CLUSTER_VERSION_SITES 2 /* member records carry their dc */
 
 void dyna_cluster_init(dyna_cluster_t *c) {
   memset(c, 0, sizeof(*c));
@@ -32,8 +33,9 @@ const char *dyna_member_status_name(int status) {
 int dyna_cluster_bootstrap(dyna_cluster_t *c, const dyna_member_t *self, uint32_t q) {
   dyna_cluster_t t;
   dyna_cluster_init(&t);
-  dyna_ring_member_t rm = {self->id, {0}};
+  dyna_ring_member_t rm = {self->id, {0}, {0}};
   memcpy(rm.zone, self->zone, sizeof(rm.zone));
+  memcpy(rm.dc, self->dc, sizeof(rm.dc));
   int rc = dyna_ring_single(&t.ring, q, &rm);
   if (!rc) rc = dyna_cluster_upsert(&t, self, NULL);
   if (rc) { dyna_cluster_clear(&t); return rc; }
@@ -90,6 +92,7 @@ int dyna_member_cmp(const dyna_member_t *a, const dyna_member_t *b) {
   if (!d) d = strcmp(a->addr, b->addr);
   if (!d) d = strcmp(a->client_addr, b->client_addr);
   if (!d) d = strcmp(a->zone, b->zone);
+  if (!d) d = strcmp(a->dc, b->dc);
   return d;
 }
 
@@ -149,6 +152,7 @@ static int valid_members(const dyna_cluster_t *c, dyna_ring_member_t **out, size
     if (c->m[i].status != DYNA_MEMBER_VALID) continue;
     (*out)[*n].id = c->m[i].id;
     memcpy((*out)[*n].zone, c->m[i].zone, DYNA_ZONE_MAX);
+    memcpy((*out)[*n].dc, c->m[i].dc, DYNA_ZONE_MAX);
     (*n)++;
   }
   return 0;
@@ -160,12 +164,13 @@ int dyna_cluster_ring_settled(const dyna_cluster_t *c) {
     if (c->m[i].status != DYNA_MEMBER_VALID) continue;
     nvalid++;
     int idx = dyna_ring_member_index(&c->ring, c->m[i].id);
-    if (idx < 0 || strcmp(c->ring.members[idx].zone, c->m[i].zone)) return 0;
+    if (idx < 0 || strcmp(c->ring.members[idx].zone, c->m[i].zone) || strcmp(c->ring.members[idx].dc, c->m[i].dc))
+      return 0;
   }
   return nvalid == c->ring.nmembers;
 }
 
-int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, uint32_t nval, int *changed) {
+int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, const dyna_repl_t *repl, int *changed) {
   *changed = 0;
   if (!c->ring.size || dyna_cluster_ring_settled(c)) return 0;
   uint64_t claimant = 0;
@@ -178,7 +183,7 @@ int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, uint32_t nval, int *
   if (rc) return rc;
   dyna_ring_t r;
   dyna_ring_init(&r);
-  rc = dyna_ring_rebalance(&c->ring, c->ring.size, ms, n, nval, &r);
+  rc = dyna_ring_rebalance_repl(&c->ring, c->ring.size, ms, n, repl, &r);
   dyna_free(ms);
   if (rc) return rc;
   dyna_ring_clear(&c->ring);
@@ -208,7 +213,17 @@ void dyna_member_encode(const dyna_member_t *m, dyna_buf_t *out) {
   put_str(out, m->addr);
   put_str(out, m->client_addr);
   put_str(out, m->zone);
+  if (m->dc[0]) put_str(out, m->dc);
 }
+
+static void member_encode_v(const dyna_member_t *m, int sites, dyna_buf_t *out) {
+  dyna_member_t t = *m;
+  t.dc[0] = 0;
+  dyna_member_encode(&t, out);
+  if (sites) put_str(out, m->dc);
+}
+
+int dyna_member_read_dc(dyna_rd_t *rd, dyna_member_t *m) { return read_str(rd, m->dc, sizeof(m->dc)); }
 
 int dyna_member_read(dyna_rd_t *rd, dyna_member_t *m) {
   memset(m, 0, sizeof(*m));
@@ -224,9 +239,11 @@ int dyna_member_read(dyna_rd_t *rd, dyna_member_t *m) {
 }
 
 void dyna_cluster_encode(const dyna_cluster_t *c, dyna_buf_t *out) {
-  dyna_buf_put_u8(out, CLUSTER_VERSION);
+  int sites = 0;
+  for (size_t i = 0; i < c->n; i++) sites |= c->m[i].dc[0] != 0;
+  dyna_buf_put_u8(out, sites ? CLUSTER_VERSION_SITES : CLUSTER_VERSION);
   dyna_buf_put_varint(out, c->n);
-  for (size_t i = 0; i < c->n; i++) dyna_member_encode(&c->m[i], out);
+  for (size_t i = 0; i < c->n; i++) member_encode_v(&c->m[i], sites, out);
   dyna_buf_put_varint(out, c->ring_version);
   dyna_buf_put_u64le(out, c->ring_author);
   dyna_ring_encode(&c->ring, out);
@@ -235,7 +252,8 @@ void dyna_cluster_encode(const dyna_cluster_t *c, dyna_buf_t *out) {
 int dyna_cluster_decode(const uint8_t *p, size_t len, dyna_cluster_t *c) {
   dyna_rd_t rd;
   dyna_rd_init(&rd, p, len);
-  if (dyna_rd_u8(&rd) != CLUSTER_VERSION) return DYNA_ECORRUPT;
+  uint8_t ver = dyna_rd_u8(&rd);
+  if (ver != CLUSTER_VERSION && ver != CLUSTER_VERSION_SITES) return DYNA_ECORRUPT;
   uint64_t n = dyna_rd_varint(&rd);
   /* Each member takes at least 14 bytes: never allocate more than the input justifies. */
   if (rd.err || n > DYNA_CLUSTER_MAX_MEMBERS || n > dyna_rd_left(&rd) / 14) return DYNA_ECORRUPT;
@@ -248,6 +266,7 @@ int dyna_cluster_decode(const uint8_t *p, size_t len, dyna_cluster_t *c) {
   }
   for (size_t i = 0; i < n && !rc; i++) {
     rc = dyna_member_read(&rd, &t.m[i]);
+    if (!rc && ver == CLUSTER_VERSION_SITES) rc = dyna_member_read_dc(&rd, &t.m[i]);
     if (!rc && i && t.m[i].id <= t.m[i - 1].id) rc = DYNA_ECORRUPT;
     t.n = i + 1;
   }

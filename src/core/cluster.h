@@ -40,6 +40,7 @@ typedef struct dyna_member {
   char addr[DYNA_ADDR_MAX];        /* cluster (inter-node) address host:port */
   char client_addr[DYNA_ADDR_MAX]; /* RESP address host:port */
   char zone[DYNA_ZONE_MAX];
+  char dc[DYNA_ZONE_MAX];          /* site (data centre); "" when undeclared */
 } dyna_member_t;
 
 typedef struct dyna_cluster {
@@ -76,14 +77,19 @@ int dyna_cluster_upsert(dyna_cluster_t *c, const dyna_member_t *m, int *changed)
 /* c := merge(c, other). */
 int dyna_cluster_merge(dyna_cluster_t *c, const dyna_cluster_t *other, int *changed);
 /* When the ring's owners differ from the VALID members and self is the claimant,
- * rebalances (nval guides spread) and bumps the ring version. *changed tells whether it
+ * rebalances (repl: each site's replicas, which guide spread) and bumps the ring version. *changed tells whether it
  * did. Returns 0, DYNA_ENOMEM. */
-int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, uint32_t nval, int *changed);
+int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, const dyna_repl_t *repl, int *changed);
 /* 1 when the ring's owners are exactly the VALID members. */
 int dyna_cluster_ring_settled(const dyna_cluster_t *c);
 
+/* A member record alone (JOIN): the fields of protocol version 1, then bytes dc only
+ * when the member declares a site. */
 void dyna_member_encode(const dyna_member_t *m, dyna_buf_t *out);
-int dyna_member_read(dyna_rd_t *rd, dyna_member_t *m); /* 0 or DYNA_ECORRUPT */
+int dyna_member_read(dyna_rd_t *rd, dyna_member_t *m); /* 0 or DYNA_ECORRUPT; no dc */
+int dyna_member_read_dc(dyna_rd_t *rd, dyna_member_t *m); /* the trailing dc: 0 or DYNA_ECORRUPT */
+/* The cluster state: version 1 when no member declares a site (the bytes of a build
+ * without sites), else version 2, whose member records each end with bytes dc. */
 void dyna_cluster_encode(const dyna_cluster_t *c, dyna_buf_t *out);
 /* Decodes a whole encoding (no trailing bytes). c (initialised) replaced on success.
  * Returns 0, DYNA_ECORRUPT or DYNA_ENOMEM. */

@@ -20,6 +20,17 @@
  * retry for a slow replica). So a GET still succeeds whenever R targets can answer; a
  * replica not asked is left to anti-entropy (merkle.c) rather than read repair.
  *
+ * Sites (ring.h): the quorum may be LOCAL or EACH (node.h) instead of a count. A LOCAL
+ * write is sent to every target as usual but answered once a majority of the home
+ * replicas of the coordinator's site acknowledged (only acks of that site count); a
+ * LOCAL read asks that site's targets only. EACH needs a majority in every site.
+ *
+ *   site a (coordinator c)            site b
+ *   c ─ write, ack 1 ─┐               PUT ──▶ b1, b2, b3   (acks counted for EACH only)
+ *   PUT ──▶ a2 ─ ack 2┴─▶ LOCAL met: reply
+ *   a home replica unreachable with no fallback of its site, or one that has not
+ *   acknowledged by the deadline: c keeps a hint for it (hints.c delivers it).
+ *
  * A node that is not among the key's first N replicas never makes a version: it
  * forwards a write (FWD) to the first reachable replica, which coordinates it and
  * answers with FWD_RESP. Replicas answer PUT with PUT_ACK after merging, and GET with
@@ -115,6 +126,40 @@ static int target_index(const fsm_t *f, uint64_t id) {
 /* Targets that answered well or still may (asked or not): below need, the quorum is lost. */
 static uint32_t possible(const fsm_t *f) { return f->nt - f->failed; }
 
+/* For a LOCAL or EACH quorum: per site, the good answers and the targets that answered
+ * well or still may. LOCAL with DYNA_BUG_LOCAL_REMOTE_ACK counts every site's as its own. */
+static void site_counts(const dyna_node_t *n, const fsm_t *f, uint32_t *ok, uint32_t *may) {
+  memset(ok, 0, DYNA_SITES_MAX * sizeof *ok);
+  memset(may, 0, DYNA_SITES_MAX * sizeof *may);
+  int all_local = f->quorum == DYNA_QUORUM_LOCAL && (n->cfg.bugs & DYNA_BUG_LOCAL_REMOTE_ACK);
+  for (uint32_t i = 0; i < f->nt; i++) {
+    int s = all_local ? f->my_site : f->tsite[i];
+    if (s < 0 || s >= (int)DYNA_SITES_MAX) continue;
+    ok[s] += f->answered[i] == 1;
+    may[s] += f->answered[i] != 2;
+  }
+}
+
+/* 1 when the quorum is met: need answers (a count), or each site's need (LOCAL, EACH). */
+static int quorum_met(const dyna_node_t *n, const fsm_t *f) {
+  if (!f->quorum) return f->ok >= f->need;
+  uint32_t ok[DYNA_SITES_MAX], may[DYNA_SITES_MAX];
+  site_counts(n, f, ok, may);
+  for (uint32_t s = 0; s < DYNA_SITES_MAX; s++)
+    if (ok[s] < f->site_need[s]) return 0;
+  return 1;
+}
+
+/* 1 when the quorum can no longer be met. */
+static int quorum_lost(const dyna_node_t *n, const fsm_t *f) {
+  if (!f->quorum) return possible(f) < f->need;
+  uint32_t ok[DYNA_SITES_MAX], may[DYNA_SITES_MAX];
+  site_counts(n, f, ok, may);
+  for (uint32_t s = 0; s < DYNA_SITES_MAX; s++)
+    if (may[s] < f->site_need[s]) return 1;
+  return 0;
+}
+
 /* Encodes a context into a buffer (for FWD / FWD_RESP). */
 static void put_ctx(const dyna_ctx_t *ctx, dyna_buf_t *b) {
   if (ctx && ctx->n) dyna_ctx_encode(ctx, b);
@@ -132,9 +177,9 @@ static void fsm_check(const dyna_node_t *n, const fsm_t *f) {
     good += f->answered[i] == 1;
     bad += f->answered[i] == 2;
   }
-  DYNA_ASSERT(f->nt <= n->cfg.n && f->nasked <= f->nt && f->need <= n->cfg.n,
+  DYNA_ASSERT(f->nt <= DYNA_MAX_N && f->nasked <= f->nt && f->need <= DYNA_MAX_N,
               "request %llu (kind %d): %u asked of %u targets, need %u, N=%u",
-              (unsigned long long)f->id, (int)f->kind, f->nasked, f->nt, f->need, n->cfg.n);
+              (unsigned long long)f->id, (int)f->kind, f->nasked, f->nt, f->need, dyna_node_nval(n));
   DYNA_ASSERT(f->ok + f->failed <= f->nasked && f->ok == good && f->failed == bad,
               "request %llu (kind %d): %u ok + %u failed of %u asked; targets marked %u ok, %u failed",
               (unsigned long long)f->id, (int)f->kind, f->ok, f->failed, f->nasked, good, bad);
@@ -220,7 +265,17 @@ static void answer_now(dyna_node_t *n, const dyna_req_t *req, uint64_t origin_no
 
 static void fail_quorum(dyna_node_t *n, fsm_t *f) {
   char msg[96];
-  if (f->err) /* a replica answered with an error: say which */
+  if (f->quorum) {
+    uint32_t ok[DYNA_SITES_MAX], may[DYNA_SITES_MAX], k = 0, need = 0;
+    site_counts(n, f, ok, may);
+    for (uint32_t s = 0; s < DYNA_SITES_MAX; s++)
+      if (f->site_need[s]) {
+        k += ok[s] < f->site_need[s] ? ok[s] : f->site_need[s];
+        need += f->site_need[s];
+      }
+    snprintf(msg, sizeof(msg), "%u of %u replicas answered (%s quorum)", k, need,
+             f->quorum == DYNA_QUORUM_LOCAL ? "LOCAL" : "EACH");
+  } else if (f->err) /* a replica answered with an error: say which */
     snprintf(msg, sizeof(msg), "%u of %u replicas answered (a replica: %s)", f->ok, f->need,
              dyna_strerror(f->err));
   else
@@ -233,30 +288,69 @@ static void fail_quorum(dyna_node_t *n, fsm_t *f) {
 typedef struct plan {
   size_t nhome;                 /* home replicas (the first N of the preference list) */
   uint64_t home[DYNA_MAX_N];
+  int8_t home_site[DYNA_MAX_N]; /* each home's site (0 without sites) */
   size_t nt;                    /* targets: reachable homes, fallbacks for the others */
   uint64_t target[DYNA_MAX_N];
   uint64_t hint[DYNA_MAX_N];    /* for a fallback: the home replica it stands in for */
+  int8_t site[DYNA_MAX_N];      /* each target's own site */
+  size_t norphan;               /* with sites: unreachable homes no fallback of their */
+  uint64_t orphan[DYNA_MAX_N];  /* site stands in for (the coordinator keeps a hint) */
 } plan_t;
 
 /* Sloppy quorum: each unreachable home replica is replaced by the next reachable node
- * further down the preference list. */
+ * further down the preference list (with sites: the next of the home's own site). */
 static void make_plan(dyna_node_t *n, uint32_t part, plan_t *pl) {
   uint64_t ext[DYNA_CLUSTER_MAX_MEMBERS < 64 ? DYNA_CLUSTER_MAX_MEMBERS : 64];
-  size_t next = dyna_node_preflist(n, part, ext, sizeof(ext) / sizeof(ext[0]));
-  size_t nval = n->cfg.n < next ? n->cfg.n : next;
+  int8_t used[sizeof(ext) / sizeof(ext[0])] = {0};
+  size_t nh = 0;
+  size_t next = dyna_ring_preflist_repl(&n->cl.ring, part, &n->cfg.repl, ext, sizeof(ext) / sizeof(ext[0]), &nh);
+  size_t nval = nh < DYNA_MAX_N ? nh : DYNA_MAX_N;
+  int sites = n->cl.ring.nsites != 0;
   memset(pl, 0, sizeof(*pl));
   pl->nhome = nval;
   memcpy(pl->home, ext, nval * sizeof(uint64_t));
-  size_t fb = nval;
+  for (size_t i = 0; i < nval; i++) pl->home_site[i] = (int8_t)dyna_node_site_of(n, ext[i]);
   for (size_t i = 0; i < nval; i++) {
     if (dyna_node_is_reachable(n, ext[i])) {
+      pl->site[pl->nt] = pl->home_site[i];
       pl->target[pl->nt++] = ext[i];
       continue;
     }
-    while (fb < next && !dyna_node_is_reachable(n, ext[fb])) fb++;
-    if (fb == next) continue;
+    size_t fb = nh;
+    while (fb < next && (used[fb] || !dyna_node_is_reachable(n, ext[fb]) ||
+                         (sites && dyna_node_site_of(n, ext[fb]) != pl->home_site[i])))
+      fb++;
+    if (fb == next) {
+      if (sites) pl->orphan[pl->norphan++] = ext[i];
+      continue;
+    }
+    used[fb] = 1;
     pl->hint[pl->nt] = ext[i];
-    pl->target[pl->nt++] = ext[fb++];
+    pl->site[pl->nt] = pl->home_site[i];
+    pl->target[pl->nt++] = ext[fb];
+  }
+}
+
+/* Sets f's quorum from q (a request's R or W, or the node's default): a count (capped at
+ * the home replicas), or LOCAL/EACH with each site's majority of its home replicas. */
+static void set_quorum(dyna_node_t *n, fsm_t *f, const plan_t *pl, uint32_t q) {
+  f->quorum = 0;
+  if (!dyna_quorum_kind(q)) {
+    f->need = q > pl->nhome ? (uint32_t)pl->nhome : q;
+    return;
+  }
+  uint32_t homes[DYNA_SITES_MAX] = {0};
+  for (size_t i = 0; i < pl->nhome; i++)
+    if (pl->home_site[i] >= 0 && pl->home_site[i] < (int)DYNA_SITES_MAX) homes[pl->home_site[i]]++;
+  f->quorum = q;
+  f->my_site = dyna_node_site_of(n, n->cfg.id);
+  if (f->my_site < 0) f->my_site = pl->nhome ? pl->home_site[0] : 0; /* not a member: the first site's */
+  f->need = 0;
+  memset(f->site_need, 0, sizeof(f->site_need));
+  for (uint32_t s = 0; s < DYNA_SITES_MAX; s++) {
+    if (q == DYNA_QUORUM_LOCAL && (int)s != f->my_site) continue;
+    f->site_need[s] = (uint8_t)(homes[s] ? homes[s] / 2 + 1 : 0);
+    f->need += f->site_need[s];
   }
 }
 
@@ -349,8 +443,8 @@ static void get_ask_rest(dyna_node_t *n, fsm_t *f) {
 static void get_progress(dyna_node_t *n, fsm_t *f) {
   fsm_check(n, f);
   if (!f->replied && f->failed) get_ask_rest(n, f);
-  if (!f->replied && f->ok >= f->need) fsm_answer(n, f, 0, NULL);
-  if (!f->replied && possible(f) < f->need) fail_quorum(n, f);
+  if (!f->replied && quorum_met(n, f)) fsm_answer(n, f, 0, NULL);
+  if (!f->replied && quorum_lost(n, f)) fail_quorum(n, f);
   if (!waiting(f)) {
     read_repair(n, f);
     fsm_put(n, f);
@@ -360,6 +454,7 @@ static void get_progress(dyna_node_t *n, fsm_t *f) {
 static void add_target(fsm_t *f, const plan_t *pl, size_t i) {
   f->target[f->nt] = pl->target[i];
   f->hint[f->nt] = pl->hint[i];
+  f->tsite[f->nt] = pl->site[i];
   f->nt++;
 }
 
@@ -371,16 +466,15 @@ static void start_get(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl) {
   }
   f->op = req->op;
   f->client_req = req->id;
-  f->need = req->r ? req->r : n->cfg.r;
-  if (f->need > pl->nhome) f->need = (uint32_t)pl->nhome;
+  set_quorum(n, f, pl, req->r ? req->r : n->cfg.r);
   if (!f->need) f->need = 1; /* a read hears at least one replica */
   f->retry_ms = n->now.mono_ms + n->cfg.request_timeout_ms / 10;
-  /* Ask order: this node first (no message), then plan order. */
+  /* Ask order: this node first (no message), then plan order (LOCAL: its site only). */
   int self = plan_index(pl, n->cfg.id);
   if (self >= 0) add_target(f, pl, (size_t)self);
   for (size_t i = 0; i < pl->nt; i++)
-    if ((int)i != self) add_target(f, pl, i);
-  uint32_t first = n->cfg.read_all || f->need > f->nt ? f->nt : f->need;
+    if ((int)i != self && (f->quorum != DYNA_QUORUM_LOCAL || pl->site[i] == f->my_site)) add_target(f, pl, i);
+  uint32_t first = n->cfg.read_all || f->quorum == DYNA_QUORUM_EACH || f->need > f->nt ? f->nt : f->need;
   while (f->nasked < first) get_ask(n, f, f->nasked++);
   get_progress(n, f);
 }
@@ -397,9 +491,12 @@ static int get_waits_on_unreachable(const dyna_node_t *n, const fsm_t *f) {
 
 static void put_progress(dyna_node_t *n, fsm_t *f) {
   fsm_check(n, f);
-  uint32_t need = (n->cfg.bugs & DYNA_BUG_EARLY_ACK) ? 1 : f->need;
-  if (!f->replied && f->ok >= need) fsm_answer(n, f, 0, NULL);
-  if (!f->replied && possible(f) < f->need) fail_quorum(n, f);
+  int met = (n->cfg.bugs & DYNA_BUG_EARLY_ACK) ? f->ok >= 1 : quorum_met(n, f);
+  if (!f->replied && met) {
+    f->acked = 1;
+    fsm_answer(n, f, 0, NULL);
+  }
+  if (!f->replied && quorum_lost(n, f)) fail_quorum(n, f);
   if (!waiting(f)) fsm_put(n, f);
 }
 
@@ -412,6 +509,15 @@ static size_t first_key(const dyna_buf_t *p, const uint8_t **key) {
   if (r.err || dyna_rd_left(&r) < len) return 0;
   *key = p->data + (p->len - dyna_rd_left(&r));
   return len;
+}
+
+/* With sites: this node keeps the version f wrote as a hint for home replica owner (one
+ * unreachable, or silent until the deadline), which hints.c delivers once it can. */
+static void keep_hint(dyna_node_t *n, fsm_t *f, uint64_t owner) {
+  if (!owner || owner == n->cfg.id || (!f->obj.n && !f->obj.ntyped)) return;
+  dyna_replica_t rep;
+  dyna_node_replica(n, dyna_node_partition(n, f->key, f->klen), &rep);
+  if (!dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, owner, NULL)) n->stats.hints_stored++;
 }
 
 /* Coordinates a write at this node, which is among pl's targets (a home replica, or a
@@ -429,8 +535,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     f->client_req = req->id;
     f->origin_node = origin_node;
     f->origin_req = origin_req;
-    f->need = req->w ? req->w : n->cfg.w;
-    if (f->need > pl->nhome) f->need = (uint32_t)pl->nhome;
+    set_quorum(n, f, pl, req->w ? req->w : n->cfg.w);
     int del = req->op == DYNA_OP_DEL;
     dyna_val_t v = {del ? DYNA_VAL_TOMBSTONE : 0, dyna_node_stamp(n), (uint8_t *)req->val, del ? 0 : req->vlen};
     int blind = (req->flags & DYNA_REQ_BLIND) != 0;
@@ -487,6 +592,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     uint32_t idx = f->nt++;
     f->target[idx] = pl->target[i];
     f->hint[idx] = pl->hint[i];
+    f->tsite[idx] = pl->site[i];
     sloppy |= pl->hint[i] != 0;
     if (pl->target[i] == n->cfg.id) {
       f->answered[idx] = 1;
@@ -514,6 +620,8 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
   f->nasked = f->nt;
   n->stats.sloppy_writes += sloppy;
   enc_put(enc);
+  if (req->op != DYNA_OP_BATCH) /* with sites: hints for the homes no target stands in for */
+    for (size_t i = 0; i < pl->norphan; i++) keep_hint(n, f, pl->orphan[i]);
   put_progress(n, f);
 }
 
@@ -568,10 +676,14 @@ static void start_forward(dyna_node_t *n, const dyna_req_t *req, uint64_t to) {
 }
 
 /* Who coordinates a write: this node when it is a home replica; else the first
- * reachable home replica; when none is reachable, the first fallback target (sloppy
- * quorum), which may be this node. Returns the coordinator's id (0: nobody reachable). */
+ * reachable home replica (of this node's site first); when none is reachable, the first
+ * fallback target (sloppy quorum), which may be this node. Returns the coordinator's id
+ * (0: nobody reachable). */
 static uint64_t write_coordinator(dyna_node_t *n, const plan_t *pl) {
   if (is_home(pl, n->cfg.id)) return n->cfg.id;
+  int mine = dyna_node_site_of(n, n->cfg.id);
+  for (size_t i = 0; i < pl->nt && n->cl.ring.nsites; i++)
+    if (!pl->hint[i] && pl->site[i] == mine) return pl->target[i];
   for (size_t i = 0; i < pl->nt; i++)
     if (!pl->hint[i]) return pl->target[i];
   return pl->nt ? (plan_index(pl, n->cfg.id) >= 0 ? n->cfg.id : pl->target[0]) : 0;
@@ -714,7 +826,8 @@ static void on_fwd(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   req.val = typed ? NULL : m->val;
   req.vlen = typed ? 0 : m->vlen;
   req.expire_at_ms = req.op == DYNA_OP_PUT ? m->node : 0;
-  req.w = m->w <= n->cfg.n ? (uint32_t)m->w : n->cfg.n;
+  uint32_t nval = dyna_node_nval(n);
+  req.w = dyna_quorum_kind((uint32_t)m->w) ? (uint32_t)m->w : m->w <= nval ? (uint32_t)m->w : nval;
   const uint8_t **argv = NULL;
   size_t *argl = NULL;
   dyna_ctx_t ctx;
@@ -838,6 +951,11 @@ void dyna_coord_tick(dyna_node_t *n) {
       if (f->kind == FSM_FWD) fsm_answer(n, f, DYNA_ENOQUORUM, "the coordinating replica did not answer");
       else fail_quorum(n, f);
     }
+    /* With sites, an acknowledged write's silent targets (another site behind a cut the
+     * failure detector has not judged yet) get it by a hint this node keeps. */
+    if (f->kind == FSM_PUT && f->acked && n->cl.ring.nsites && f->op != DYNA_OP_BATCH)
+      for (uint32_t i = 0; i < f->nt; i++)
+        if (!f->answered[i]) keep_hint(n, f, f->hint[i] ? f->hint[i] : f->target[i]);
     if (f->kind == FSM_GET) read_repair(n, f);
     fsm_put(n, f);
   }

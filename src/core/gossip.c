@@ -43,6 +43,7 @@ static void self_record(const dyna_node_t *n, dyna_member_t *m) {
   snprintf(m->addr, sizeof(m->addr), "%s", n->cfg.addr);
   snprintf(m->client_addr, sizeof(m->client_addr), "%s", n->cfg.client_addr);
   snprintf(m->zone, sizeof(m->zone), "%s", n->cfg.zone);
+  snprintf(m->dc, sizeof(m->dc), "%s", n->cfg.dc);
 }
 
 void dyna_gossip_persist(dyna_node_t *n) {
@@ -82,7 +83,7 @@ static uint64_t random_peer(dyna_node_t *n) {
 
 void dyna_gossip_changed(dyna_node_t *n) {
   int ch = 0;
-  if (dyna_cluster_fix_ring(&n->cl, n->cfg.id, n->cfg.n, &ch) == 0 && ch) n->stats.ring_changes++;
+  if (dyna_cluster_fix_ring(&n->cl, n->cfg.id, &n->cfg.repl, &ch) == 0 && ch) n->stats.ring_changes++;
   dyna_gossip_persist(n);
   uint64_t to = random_peer(n);
   if (to) send_state(n, to);
@@ -115,13 +116,14 @@ int dyna_gossip_load(dyna_node_t *n) {
     self.status = cur->status;
     self.version = cur->version + 1;
     int same = !strcmp(cur->name, self.name) && !strcmp(cur->addr, self.addr) &&
-               !strcmp(cur->client_addr, self.client_addr) && !strcmp(cur->zone, self.zone);
+               !strcmp(cur->client_addr, self.client_addr) && !strcmp(cur->zone, self.zone) &&
+               !strcmp(cur->dc, self.dc);
     if (same) return 0;
   }
   rc = dyna_cluster_upsert(&n->cl, &self, NULL);
   if (!rc) {
     int ch;
-    dyna_cluster_fix_ring(&n->cl, n->cfg.id, n->cfg.n, &ch);
+    dyna_cluster_fix_ring(&n->cl, n->cfg.id, &n->cfg.repl, &ch);
     dyna_gossip_persist(n);
   }
   return rc;
@@ -221,8 +223,9 @@ static int take_place(dyna_node_t *n, dyna_member_t old, const dyna_member_t *jo
               dyna_ring_member_index(&n->cl.ring, joiner->id) < 0;
   int rc = 0;
   if (owner) {
-    dyna_ring_member_t rm = {joiner->id, {0}};
+    dyna_ring_member_t rm = {joiner->id, {0}, {0}};
     memcpy(rm.zone, joiner->zone, sizeof(rm.zone));
+    memcpy(rm.dc, joiner->dc, sizeof(rm.dc));
     rc = dyna_ring_substitute(&n->cl.ring, old.id, &rm, &r);
   }
   if (!rc && !(n->cfg.bugs & DYNA_BUG_REPLACE_KEEPS_OLD)) rc = dyna_cluster_upsert(&n->cl, &gone, NULL);
@@ -243,7 +246,9 @@ static void on_join(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_rd_t rd;
   dyna_member_t joiner;
   dyna_rd_init(&rd, m->obj, m->objlen);
-  if (dyna_member_read(&rd, &joiner) || dyna_rd_left(&rd) || joiner.id != from) {
+  int bad = dyna_member_read(&rd, &joiner);
+  if (!bad && dyna_rd_left(&rd)) bad = dyna_member_read_dc(&rd, &joiner); /* a site: trailing dc */
+  if (bad || dyna_rd_left(&rd) || joiner.id != from) {
     n->stats.bad_messages++;
     return;
   }

@@ -90,6 +90,20 @@ static int has_hints(dyna_node_t *n) {
   return found;
 }
 
+/* With sites (ring.h): keeps, of reps[0..nrep), the home replicas of this node's own
+ * site, where a join or leave here moved the partition (the other sites' homes did not
+ * change, and a cut between sites must not hold the handoff up); all of them when none
+ * is of this site. Returns the count kept. */
+static size_t own_site(const dyna_node_t *n, uint64_t *reps, size_t nrep) {
+  if (!n->cl.ring.nsites) return nrep;
+  size_t k = 0;
+  for (size_t i = 0; i < nrep; i++) {
+    const dyna_member_t *m = dyna_cluster_find(&n->cl, reps[i]);
+    if (m && !strcmp(m->dc, n->cfg.dc)) reps[k++] = reps[i];
+  }
+  return k ? k : nrep;
+}
+
 /* Starts moving partition p if it has data here and this node is not a home replica of
  * it. Returns 1 when a batch went out. */
 static int try_partition(dyna_node_t *n, uint32_t p) {
@@ -104,6 +118,7 @@ static int try_partition(dyna_node_t *n, uint32_t p) {
     dyna_move_end(n, p);
     return 0;
   }
+  nrep = own_site(n, reps, nrep);
   n->ho.found_foreign = 1;
   dyna_move_t none, *mv = dyna_move_out(n, p); /* none: out of memory, recorded nowhere */
   if (!mv) {

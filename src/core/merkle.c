@@ -439,7 +439,7 @@ void dyna_node_aae_progress(const dyna_node_t *n, uint32_t *matched, uint32_t *r
   if (!m) return;
   for (uint32_t p = 0; p < m->q; p++) {
     *forced += m->forced[p];
-    if (!dyna_ring_is_replica(&n->cl.ring, p, n->cfg.n, n->cfg.id)) continue;
+    if (!dyna_node_is_home(n, p, n->cfg.id)) continue;
     (*replicated)++;
     *matched += m->matched[p];
   }

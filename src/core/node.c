@@ -19,7 +19,7 @@ void dyna_node_cfg_default(dyna_node_cfg_t *cfg) {
   cfg->id = 1;
   snprintf(cfg->name, sizeof(cfg->name), "n1");
   cfg->ring_size = 256;
-  cfg->n = 3;
+  cfg->repl = dyna_repl_uniform(3);
   cfg->r = 2;
   cfg->w = 2;
   cfg->max_value_bytes = 1u << 20;
@@ -104,11 +104,15 @@ void dyna_node_shutdown(dyna_node_t *n) {
   dyna_store_put(n->store, DYNA_SPACE_META, CLEAN_KEY, sizeof(CLEAN_KEY) - 1, v, sizeof(v));
 }
 
+/* R or W: a count 1..DYNA_MAX_N or a quorum kind. */
+static int quorum_ok(uint32_t q) { return (q >= 1 && q <= DYNA_MAX_N) || dyna_quorum_kind(q); }
+
 int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, dyna_time_t now,
                    dyna_node_t **out) {
   dyna_assert_set_node(cfg->id);
   *out = NULL;
-  if (!cfg->id || !dyna_ring_size_valid(cfg->ring_size) || cfg->n < 1 || cfg->n > DYNA_MAX_N)
+  if (!cfg->id || !dyna_ring_size_valid(cfg->ring_size) || cfg->repl.n < 1 || cfg->repl.n > DYNA_MAX_N ||
+      cfg->repl.nsites > DYNA_SITES_MAX || !quorum_ok(cfg->r) || !quorum_ok(cfg->w))
     return DYNA_EINVAL;
   dyna_node_t *n = dyna_calloc(1, sizeof(*n));
   if (!n) return DYNA_ENOMEM;
@@ -168,7 +172,7 @@ void dyna_node_free(dyna_node_t *n) {
 const dyna_node_cfg_t *dyna_node_cfg(const dyna_node_t *n) { return &n->cfg; }
 
 int dyna_node_set_runtime_cfg(dyna_node_t *n, const dyna_node_cfg_t *cfg) {
-  if (cfg->r < 1 || cfg->w < 1 || cfg->r > n->cfg.n || cfg->w > n->cfg.n || !cfg->request_timeout_ms ||
+  if (!quorum_ok(cfg->r) || !quorum_ok(cfg->w) || !cfg->request_timeout_ms ||
       !cfg->max_value_bytes || !cfg->gossip_interval_ms || !cfg->heartbeat_ms || !cfg->aae_interval_ms ||
       !cfg->handoff_interval_ms || !cfg->handoff_batch_keys)
     return DYNA_EINVAL;
@@ -242,7 +246,7 @@ void dyna_node_replica(dyna_node_t *n, uint32_t p, dyna_replica_t *rep) {
 }
 
 size_t dyna_node_preflist(const dyna_node_t *n, uint32_t p, uint64_t *out, size_t max) {
-  return dyna_ring_preflist(&n->cl.ring, p, n->cfg.n, out, max);
+  return dyna_ring_preflist_repl(&n->cl.ring, p, &n->cfg.repl, out, max, NULL);
 }
 
 /* ---------- background budget ---------- */
@@ -272,8 +276,30 @@ int dyna_budget_take(dyna_node_t *n, uint64_t bytes) {
 }
 
 size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out) {
-  return dyna_ring_preflist(&n->cl.ring, p, n->cfg.n, out, n->cfg.n);
+  if (!n->cl.ring.nsites) return dyna_ring_preflist(&n->cl.ring, p, n->cfg.repl.n, out, n->cfg.repl.n);
+  size_t nh = 0;
+  dyna_ring_preflist_repl(&n->cl.ring, p, &n->cfg.repl, out, DYNA_MAX_N, &nh);
+  return nh;
 }
+
+int dyna_node_is_home(const dyna_node_t *n, uint32_t p, uint64_t id) {
+  if (!n->cl.ring.nsites) return dyna_ring_is_replica(&n->cl.ring, p, n->cfg.repl.n, id);
+  uint64_t homes[DYNA_MAX_N];
+  size_t nh = dyna_node_replicas(n, p, homes);
+  for (size_t i = 0; i < nh; i++)
+    if (homes[i] == id) return 1;
+  return 0;
+}
+
+uint32_t dyna_node_nval(const dyna_node_t *n) {
+  const dyna_ring_t *r = &n->cl.ring;
+  if (!r->nsites) return n->cfg.repl.n;
+  uint32_t k = 0;
+  for (uint32_t s = 0; s < r->nsites; s++) k += dyna_repl_site_n(&n->cfg.repl, dyna_ring_site_name(r, s));
+  return k < DYNA_MAX_N ? k : DYNA_MAX_N;
+}
+
+int dyna_node_site_of(const dyna_node_t *n, uint64_t id) { return dyna_ring_site_of(&n->cl.ring, id); }
 
 /* ---------- reachability ---------- */
 
@@ -454,8 +480,8 @@ static int check_request(const dyna_node_t *n, const dyna_req_t *req, dyna_node_
     dyna_node_reply_fail(r, req->vlen ? DYNA_ETOOBIG : DYNA_EINVAL, m);
     return -1;
   }
-  uint32_t nval = n->cfg.n;
-  if ((req->r && req->r > nval) || (req->w && req->w > nval)) {
+  uint32_t nval = dyna_node_nval(n);
+  if ((req->r && !dyna_quorum_kind(req->r) && req->r > nval) || (req->w && !dyna_quorum_kind(req->w) && req->w > nval)) {
     snprintf(m, sizeof(m), "quorum larger than n=%u", nval);
     dyna_node_reply_fail(r, DYNA_EINVAL, m);
     return -1;

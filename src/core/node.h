@@ -21,6 +21,7 @@
 #define DYNA_NODE_H
 #include "core/durable.h"
 #include "core/object.h"
+#include "core/ring.h"
 #include "store/store.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -79,9 +80,21 @@ typedef struct dyna_time {
 
 struct dyna_typed_cmd;
 
-/* The largest replication factor (and so R and W): a request's targets are kept in
- * fixed arrays of this size. */
+/* The largest replication factor (and so R and W), over all sites: a request's targets
+ * are kept in fixed arrays of this size. */
 #define DYNA_MAX_N 16
+
+/* Quorum kinds, as values of R and W (dyna_node_cfg_t.r/.w, dyna_req_t.r/.w, the FWD
+ * frame's w) beside the counts 1..DYNA_MAX_N (the global quorum of today):
+ *   LOCAL  a majority of the home replicas in the coordinator's own site, counting only
+ *          answers from nodes of that site; the other sites get every write all the
+ *          same (asynchronously, with hints when unreachable) and a LOCAL read asks the
+ *          coordinator's site only;
+ *   EACH   a majority of the home replicas in every site.
+ * Without sites both are a majority of the N replicas. */
+#define DYNA_QUORUM_LOCAL 0x10001u
+#define DYNA_QUORUM_EACH 0x10002u
+static inline int dyna_quorum_kind(uint32_t q) { return q == DYNA_QUORUM_LOCAL || q == DYNA_QUORUM_EACH; }
 
 typedef struct dyna_node_cfg {
   uint64_t id;              /* stable node id (never 0) */
@@ -89,8 +102,10 @@ typedef struct dyna_node_cfg {
   char addr[64];            /* cluster (inter-node) address, host:port */
   char client_addr[64];     /* RESP address, host:port */
   char zone[32];
+  char dc[32];              /* site (data centre): "" when undeclared (ring.h, Sites) */
   uint32_t ring_size;       /* Q: partitions, a power of two (a new cluster's) */
-  uint32_t n, r, w;         /* replication defaults */
+  dyna_repl_t repl;         /* replicas of each key per site (repl.n: without sites) */
+  uint32_t r, w;            /* quorum defaults: a count, or DYNA_QUORUM_LOCAL/EACH */
   int read_all;             /* GETs ask every target at once (Dynamo, Riak); 0 (default):
                                R targets first, the others only when needed (coord.c) */
   int durable_reads;        /* answers to reads wait for the group commit like writes;
@@ -153,6 +168,8 @@ typedef struct dyna_node_cfg {
                                         admitted, but neither the seed nor the node itself
                                         removes that member (gossip.c): two live members
                                         share the name */
+#define DYNA_BUG_LOCAL_REMOTE_ACK 0x10000u /* a LOCAL quorum (coord.c) counts the acks of
+                                        other sites' replicas as its own site's */
 #define DYNA_BUG_REPLACE_SAME_ID 0x4000u /* the simulator's world, not the core: the node
                                         that replaces a wiped one (--faults wipe) reuses
                                         its id on the empty disk, so its dots start again
@@ -329,6 +346,12 @@ int dyna_node_leave(dyna_node_t *n, dyna_time_t now);
  * their ids: dyna_cluster_name_count). */
 int dyna_node_remove(dyna_node_t *n, const char *who, dyna_time_t now);
 const struct dyna_cluster *dyna_node_cluster(const dyna_node_t *n);
+/* The home replicas of partition p (every site's, ring.h), at most DYNA_MAX_N into out;
+ * returns the count. */
+size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out);
+/* N: the home replicas of a key under the current ring (with sites, every site's count;
+ * at most DYNA_MAX_N); a count R or W above it is refused. */
+uint32_t dyna_node_nval(const dyna_node_t *n);
 uint64_t dyna_node_id(const dyna_node_t *n);
 /* The incarnation: 0 on a new node, one more after each start that follows a crash and
  * after each failed commit (dyna_node_writes_lost). INFO shows it. */

@@ -34,6 +34,10 @@ typedef struct fsm {
   uint64_t target[DYNA_MAX_N];
   uint64_t hint[DYNA_MAX_N];    /* a fallback target: the home replica it stands in for */
   uint8_t answered[DYNA_MAX_N]; /* 0 waiting, 1 ok, 2 failed */
+  int8_t tsite[DYNA_MAX_N];     /* the site (ring index) of each target, -1 unknown */
+  uint32_t quorum;              /* 0: need counts any target; DYNA_QUORUM_LOCAL/EACH */
+  int my_site;                  /* LOCAL: the coordinator's site */
+  uint8_t site_need[DYNA_SITES_MAX]; /* LOCAL/EACH: answers needed from each site */
   dyna_obj_t got[DYNA_MAX_N];   /* FSM_GET: what each target returned */
   uint32_t ok, failed;
   int err;                  /* the first error a replica answered with (for the message) */
@@ -42,6 +46,7 @@ typedef struct fsm {
   uint64_t wseq;            /* PUT: the number of its local write (core/durable.h) */
   int existed;
   int nowrite;              /* a typed write that changed nothing: answered at once */
+  int acked;                /* PUT: answered with success */
   dyna_buf_t resp;          /* TYPED: the command's RESP answer (owned) */
   uint8_t key_inline[FSM_KEY_INLINE];
 } fsm_t;
@@ -197,8 +202,10 @@ uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t kl
  * incarnation). A node that dropped a partition's data (handoff), or crashed after
  * sending versions it had not yet made durable, thus never reuses a dot it made before. */
 uint64_t dyna_node_actor(const dyna_node_t *n, uint32_t p);
-/* First N replicas of a partition; returns the count. */
-size_t dyna_node_replicas(const dyna_node_t *n, uint32_t p, uint64_t *out);
+/* 1 when id is a home replica of p. */
+int dyna_node_is_home(const dyna_node_t *n, uint32_t p, uint64_t id);
+/* The index of id's site in the ring (0 without sites; -1 for a non-member). */
+int dyna_node_site_of(const dyna_node_t *n, uint64_t id);
 
 /* coord.c */
 void dyna_coord_request(dyna_node_t *n, const dyna_req_t *req);

@@ -24,6 +24,7 @@
  * node clash. Measured: Q=65536 over 1000 members rebalanced in a few ms (Q is now at most 16384).
  * Pure: no I/O, clock or randomness; memory through util/alloc.h. */
 #include "core/ring.h"
+#include "core/ring_int.h"
 #include "util/err.h"
 #include "core/keyspace.h"
 #include "util/alloc.h"
@@ -45,13 +46,17 @@ static int zone_valid(const char *z) { return memchr(z, 0, DYNA_ZONE_MAX) != NUL
 
 static int zone_same(const char *a, const char *b) { return strncmp(a, b, DYNA_ZONE_MAX) == 0; }
 
-/* Copies id and zone string, zeroing the zone's tail (so equal members are equal bytes). */
+/* Copies id, zone and dc strings, zeroing their tails (so equal members are equal bytes). */
 static void member_copy(dyna_ring_member_t *dst, const dyna_ring_member_t *src) {
-  size_t len = strnlen(src->zone, DYNA_ZONE_MAX - 1);
+  size_t len = strnlen(src->zone, DYNA_ZONE_MAX - 1), dlen = strnlen(src->dc, DYNA_ZONE_MAX - 1);
   dst->id = src->id;
   memset(dst->zone, 0, sizeof dst->zone);
   memcpy(dst->zone, src->zone, len);
+  memset(dst->dc, 0, sizeof dst->dc);
+  memcpy(dst->dc, src->dc, dlen);
 }
+
+void dyna_ring_member_copy(dyna_ring_member_t *dst, const dyna_ring_member_t *src) { member_copy(dst, src); }
 
 /* Allocates r's arrays for q partitions and n members (r initialised and empty).
  * Returns 0 or DYNA_ENOMEM (r left empty). */
@@ -74,9 +79,13 @@ void dyna_ring_init(dyna_ring_t *r) {
   r->nmembers = 0;
   r->members = NULL;
   r->owner = NULL;
+  r->nsites = 0;
+  r->site = NULL;
 }
 
 void dyna_ring_clear(dyna_ring_t *r) {
+  for (uint32_t s = 0; s < r->nsites && r->site; s++) dyna_ring_clear(&r->site[s]);
+  dyna_free(r->site);
   dyna_free(r->members);
   dyna_free(r->owner);
   dyna_ring_init(r);
@@ -84,6 +93,7 @@ void dyna_ring_clear(dyna_ring_t *r) {
 
 int dyna_ring_copy(dyna_ring_t *dst, const dyna_ring_t *src) {
   if (dst == src) return 0;
+  if (src->nsites) return dyna_ring_sites_copy(dst, src);
   dyna_ring_t t;
   dyna_ring_init(&t);
   int rc = ring_alloc(&t, src->size, src->nmembers);
@@ -96,16 +106,21 @@ int dyna_ring_copy(dyna_ring_t *dst, const dyna_ring_t *src) {
 }
 
 int dyna_ring_equal(const dyna_ring_t *a, const dyna_ring_t *b) {
-  if (a->size != b->size || a->nmembers != b->nmembers) return 0;
+  if (a->size != b->size || a->nmembers != b->nmembers || a->nsites != b->nsites) return 0;
   for (uint32_t i = 0; i < a->nmembers; i++) {
     if (a->members[i].id != b->members[i].id) return 0;
     if (!zone_same(a->members[i].zone, b->members[i].zone)) return 0;
+    if (!zone_same(a->members[i].dc, b->members[i].dc)) return 0;
   }
+  for (uint32_t s = 0; s < a->nsites; s++)
+    if (!dyna_ring_equal(&a->site[s], &b->site[s])) return 0;
+  if (a->nsites) return 1;
   return a->size == 0 || memcmp(a->owner, b->owner, (size_t)a->size * sizeof *a->owner) == 0;
 }
 
 int dyna_ring_single(dyna_ring_t *r, uint32_t q, const dyna_ring_member_t *m) {
-  if (!dyna_ring_size_valid(q) || !zone_valid(m->zone)) return DYNA_EINVAL;
+  if (!dyna_ring_size_valid(q) || !zone_valid(m->zone) || !zone_valid(m->dc)) return DYNA_EINVAL;
+  if (m->dc[0]) return dyna_ring_rebalance_repl(&(dyna_ring_t){0}, q, m, 1, &(dyna_repl_t){.n = 1}, r);
   dyna_ring_t t;
   dyna_ring_init(&t);
   int rc = ring_alloc(&t, q, 1);
@@ -118,6 +133,7 @@ int dyna_ring_single(dyna_ring_t *r, uint32_t q, const dyna_ring_member_t *m) {
 
 uint64_t dyna_ring_owner(const dyna_ring_t *r, uint32_t p) {
   if (r->size == 0) return 0;
+  if (r->nsites) return dyna_ring_owner(&r->site[0], p);
   return r->members[r->owner[p & (r->size - 1)]].id;
 }
 
@@ -135,6 +151,8 @@ uint32_t dyna_ring_owned(const dyna_ring_t *r, uint64_t id) {
   int m = dyna_ring_member_index(r, id);
   uint32_t n = 0;
   if (m < 0) return 0;
+  for (uint32_t s = 0; s < r->nsites; s++) n += dyna_ring_owned(&r->site[s], id);
+  if (r->nsites) return n;
   for (uint32_t p = 0; p < r->size; p++) n += r->owner[p] == (uint32_t)m;
   return n;
 }
@@ -143,6 +161,8 @@ int dyna_ring_substitute(const dyna_ring_t *r, uint64_t old_id, const dyna_ring_
                          dyna_ring_t *out) {
   int old = dyna_ring_member_index(r, old_id);
   if (old < 0 || !m->id || dyna_ring_member_index(r, m->id) >= 0 || !zone_valid(m->zone)) return DYNA_EINVAL;
+  if (!zone_valid(m->dc) || !zone_same(m->dc, r->members[old].dc)) return DYNA_EINVAL;
+  if (r->nsites) return dyna_ring_sites_substitute(r, old_id, m, out);
   dyna_ring_t t;
   dyna_ring_init(&t);
   int rc = ring_alloc(&t, r->size, r->nmembers);
@@ -264,6 +284,10 @@ size_t dyna_ring_preflist(const dyna_ring_t *r, uint32_t p, uint32_t nval, uint6
   uint16_t sel[DYNA_RING_MEMBERS_MAX];
   uint64_t chosen[BITMAP_WORDS] = {0};
   walk_t w;
+  if (r->nsites) {
+    dyna_repl_t u = dyna_repl_uniform(nval);
+    return dyna_ring_preflist_repl(r, p, &u, out, max, NULL);
+  }
   if (!ring_usable(r) || max == 0) return 0;
   p &= r->size - 1;
   size_t k = nval < r->nmembers ? nval : r->nmembers;
@@ -284,6 +308,15 @@ size_t dyna_ring_preflist(const dyna_ring_t *r, uint32_t p, uint32_t nval, uint6
 
 int dyna_ring_is_replica(const dyna_ring_t *r, uint32_t p, uint32_t nval, uint64_t id) {
   uint16_t sel[DYNA_RING_MEMBERS_MAX];
+  if (r->nsites) {
+    dyna_repl_t u = dyna_repl_uniform(nval);
+    uint64_t out[DYNA_RING_SITE_HOMES_MAX];
+    size_t nh = 0;
+    dyna_ring_preflist_repl(r, p, &u, out, DYNA_RING_SITE_HOMES_MAX, &nh);
+    for (size_t i = 0; i < nh; i++)
+      if (out[i] == id) return 1;
+    return 0;
+  }
   if (!ring_usable(r)) return 0;
   size_t k = nval < r->nmembers ? nval : r->nmembers;
   size_t n = pref_first(r, p & (r->size - 1), k, sel);
@@ -795,10 +828,16 @@ static uint32_t rebalance_size(const dyna_ring_t *old, uint32_t q) {
 
 int dyna_ring_rebalance(const dyna_ring_t *old, uint32_t q, const dyna_ring_member_t *members,
                         size_t n, uint32_t nval, dyna_ring_t *out) {
+  dyna_repl_t u = dyna_repl_uniform(nval);
+  return dyna_ring_rebalance_repl(old, q, members, n, &u, out);
+}
+
+int dyna_ring_rebalance_one(const dyna_ring_t *old, uint32_t q, const dyna_ring_member_t *members,
+                            size_t n, uint32_t nval, dyna_ring_t *out) {
   plan_t pl;
   uint32_t *fresh = NULL; /* partitions placed by this rebalance, ascending */
   int rc;
-  if (!old || !out || old == out || !members || n == 0 || n > DYNA_RING_MEMBERS_MAX)
+  if (!old || !out || old == out || !members || n == 0 || n > DYNA_RING_MEMBERS_MAX || old->nsites)
     return DYNA_EINVAL;
   q = rebalance_size(old, q);
   if (q == 0) return DYNA_EINVAL;
@@ -839,6 +878,14 @@ done:
 
 void dyna_ring_encode(const dyna_ring_t *r, dyna_buf_t *out) {
   dyna_buf_put_varint(out, r->size);
+  if (r->nsites) {
+    dyna_ring_sites_encode(r, out);
+    return;
+  }
+  dyna_ring_encode_body(r, out);
+}
+
+void dyna_ring_encode_body(const dyna_ring_t *r, dyna_buf_t *out) {
   dyna_buf_put_varint(out, r->nmembers);
   for (uint32_t i = 0; i < r->nmembers; i++) {
     dyna_buf_put_u64le(out, r->members[i].id);
@@ -854,7 +901,7 @@ static size_t varint_len(uint64_t v) {
 }
 
 /* A varint that must be in its shortest form and at most max; else sets rd->err. */
-static uint64_t rd_varint_min(dyna_rd_t *rd, uint64_t max) {
+uint64_t dyna_ring_rd_varint_min(dyna_rd_t *rd, uint64_t max) {
   size_t start = rd->off;
   uint64_t v = dyna_rd_varint(rd);
   if (rd->err) return 0;
@@ -870,7 +917,7 @@ static uint64_t rd_varint_min(dyna_rd_t *rd, uint64_t max) {
 static int read_members(dyna_rd_t *rd, dyna_ring_t *t) {
   for (uint32_t i = 0; i < t->nmembers; i++) {
     t->members[i].id = dyna_rd_u64le(rd);
-    size_t zlen = (size_t)rd_varint_min(rd, DYNA_ZONE_MAX - 1);
+    size_t zlen = (size_t)dyna_ring_rd_varint_min(rd, DYNA_ZONE_MAX - 1);
     const uint8_t *z = dyna_rd_take(rd, zlen);
     if (rd->err) return DYNA_ECORRUPT;
     if (i > 0 && t->members[i].id <= t->members[i - 1].id) return DYNA_ECORRUPT;
@@ -882,11 +929,18 @@ static int read_members(dyna_rd_t *rd, dyna_ring_t *t) {
 }
 
 int dyna_ring_read(dyna_rd_t *rd, dyna_ring_t *r) {
+  uint32_t q = (uint32_t)dyna_ring_rd_varint_min(rd, DYNA_RING_MAX_SIZE);
+  if (rd->err) return DYNA_ECORRUPT;
+  if (q && dyna_ring_size_valid(q) && dyna_rd_left(rd) && rd->p[rd->off] == 0)
+    return dyna_ring_sites_read(rd, q, r); /* size, then 0 members: a ring with sites */
+  return dyna_ring_read_body(rd, q, r);
+}
+
+int dyna_ring_read_body(dyna_rd_t *rd, uint32_t q, dyna_ring_t *r) {
   dyna_ring_t t;
   int rc;
   dyna_ring_init(&t);
-  uint32_t q = (uint32_t)rd_varint_min(rd, DYNA_RING_MAX_SIZE);
-  uint32_t n = (uint32_t)rd_varint_min(rd, DYNA_RING_MEMBERS_MAX);
+  uint32_t n = (uint32_t)dyna_ring_rd_varint_min(rd, DYNA_RING_MEMBERS_MAX);
   if (rd->err) return DYNA_ECORRUPT;
   if (q == 0 ? n != 0 : (!dyna_ring_size_valid(q) || n == 0)) return DYNA_ECORRUPT;
   /* each member takes at least 9 bytes and each owner 1: refuse before allocating */
@@ -896,7 +950,7 @@ int dyna_ring_read(dyna_rd_t *rd, dyna_ring_t *r) {
   }
   if ((rc = ring_alloc(&t, q, n)) != 0) return rc;
   if ((rc = read_members(rd, &t)) != 0) goto fail;
-  for (uint32_t p = 0; p < q; p++) t.owner[p] = (uint32_t)rd_varint_min(rd, n - 1);
+  for (uint32_t p = 0; p < q; p++) t.owner[p] = (uint32_t)dyna_ring_rd_varint_min(rd, n - 1);
   if (rd->err) { rc = DYNA_ECORRUPT; goto fail; }
   dyna_ring_clear(r);
   *r = t;

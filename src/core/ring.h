@@ -15,6 +15,15 @@
  *     neighbouring partitions are distinct nodes) and, with zones, whose zone is not
  *     among those neighbours; ties go to the member owning fewest, then lowest id.
  * Zones: a member with an undeclared zone ("") never conflicts by zone with anyone.
+ *
+ * Sites (data centres, ring_sites.c): when some member declares a site (dc), the ring is
+ * one ring per site over the same Q partitions, each balanced and spread over its own
+ * members and zones as above, and a site's rebalance looks only at its members: a join
+ * or leave in one site moves no partition of another. A key's preference list is then,
+ * for each site in name order, the first n(site) members of that site's ring (the
+ * replication setting, dyna_repl_t), followed by the fallbacks: each site's other
+ * members in its walk order, site by site. Members that declare no site form the site
+ * "" (first by name). Without any site declared the ring is exactly the one above.
  * Pure: no I/O, no clock, no randomness. Memory: a dyna_ring_t owns its arrays.
  */
 #ifndef DYNA_RING_H
@@ -30,17 +39,47 @@
  * (preference lists still honour any nval). */
 #define DYNA_RING_SPREAD_MAX 8u
 
+/* Most sites a ring may have (rebalance refuses more; the decoder rejects more). */
+#define DYNA_SITES_MAX 8u
+
 typedef struct dyna_ring_member {
   uint64_t id;
   char zone[DYNA_ZONE_MAX]; /* "" when undeclared */
+  char dc[DYNA_ZONE_MAX];   /* the member's site; "" when undeclared */
 } dyna_ring_member_t;
 
 typedef struct dyna_ring {
   uint32_t size;               /* Q, a power of two */
   uint32_t nmembers;
   dyna_ring_member_t *members; /* owners, sorted by id ascending (owned) */
-  uint32_t *owner;             /* size entries: index into members (owned) */
+  uint32_t *owner;             /* size entries: index into members (owned); NULL when
+                                  the ring has sites (each site ring has its own) */
+  uint32_t nsites;             /* 0: no member declares a site */
+  struct dyna_ring *site;      /* nsites rings without sites, by dc ascending, each
+                                  over that site's members (owned) */
 } dyna_ring_t;
+
+/* The replication setting: how many replicas of each key a site holds (dynad's
+ * --n 3, or --n dc1:3,dc2:2). A site not listed holds n; a ring without sites holds n. */
+typedef struct dyna_repl {
+  uint32_t n;
+  uint32_t nsites;                    /* entries listed below */
+  char dc[DYNA_SITES_MAX][DYNA_ZONE_MAX];
+  uint32_t dn[DYNA_SITES_MAX];
+} dyna_repl_t;
+
+/* Replicas site dc holds under repl. */
+uint32_t dyna_repl_site_n(const dyna_repl_t *repl, const char *dc);
+/* A uniform setting: n in every site. */
+dyna_repl_t dyna_repl_uniform(uint32_t n);
+/* Parses "3" or "dc1:3,dc2:2" (a bare number among the entries sets the count of sites
+ * not listed; without one it is dflt). Counts 1..max; at most DYNA_SITES_MAX sites, no
+ * site twice, names of 1..31 bytes without ':', ',' or spaces; the sum of the listed
+ * counts (and the bare one) at most max. Returns 0 or DYNA_EINVAL (out unchanged). */
+int dyna_repl_parse(const char *s, uint32_t dflt, uint32_t max, dyna_repl_t *out);
+/* Writes the text dyna_repl_parse takes back (bare n first when it is not dflt or no
+ * site is listed). */
+void dyna_repl_format(const dyna_repl_t *repl, uint32_t dflt, char *out, size_t cap);
 
 void dyna_ring_init(dyna_ring_t *r);
 void dyna_ring_clear(dyna_ring_t *r); /* frees and re-inits */
@@ -86,9 +125,37 @@ size_t dyna_ring_preflist(const dyna_ring_t *r, uint32_t p, uint32_t nval, uint6
 /* 1 when id is among the first nval nodes of p's preference list. */
 int dyna_ring_is_replica(const dyna_ring_t *r, uint32_t p, uint32_t nval, uint64_t id);
 
+/* ---- sites (ring_sites.c) ---- */
+/* The preference list of p under repl (see the top of this file): the home replicas,
+ * site by site, then the fallbacks; at most max ids. *nhome (may be NULL) gets how many
+ * of those written are home replicas. A ring without sites: dyna_ring_preflist with
+ * repl->n. */
+size_t dyna_ring_preflist_repl(const dyna_ring_t *r, uint32_t p, const dyna_repl_t *repl,
+                               uint64_t *out, size_t max, size_t *nhome);
+/* The index of id's site in r->site (0 for any member of a ring without sites), or -1
+ * when id is no member. */
+int dyna_ring_site_of(const dyna_ring_t *r, uint64_t id);
+/* The name of site s ("" for a ring without sites). */
+const char *dyna_ring_site_name(const dyna_ring_t *r, uint32_t s);
+/* Sites of r: nsites, or 1 for a ring without sites. */
+uint32_t dyna_ring_sites(const dyna_ring_t *r);
+/* Home replicas site s holds under repl: min(n of that site, its members). */
+uint32_t dyna_ring_site_homes(const dyna_ring_t *r, uint32_t s, const dyna_repl_t *repl);
+/* rebalance with sites: members are grouped by dc; each site's ring is rebalanced from
+ * old's ring of that site (or old itself when old has no sites and the site is ""),
+ * with nval = that site's count under repl, so a change in one site moves nothing in
+ * another. Members all without a site: dyna_ring_rebalance with repl->n. Same errors,
+ * plus DYNA_EINVAL for more than DYNA_SITES_MAX sites or a dc not NUL-terminated. */
+int dyna_ring_rebalance_repl(const dyna_ring_t *old, uint32_t q, const dyna_ring_member_t *members,
+                             size_t n, const dyna_repl_t *repl, dyna_ring_t *out);
+
 /* Encoding for gossip and the data directory, appended to out:
  *   varint size, varint nmembers, per member: u64 id, bytes zone (varint len + bytes),
  *   then size owner indexes as varints.
+ * A ring with sites: varint size, varint 0, varint nsites, per site (dc ascending):
+ *   bytes dc, then that site's ring as above without its size (its members' dc is the
+ *   site's). The members of all sites are distinct; one site named "" alone is refused
+ *   (that ring has no sites).
  * dyna_ring_read reads one ring from rd (which may hold more after it), validating
  * every field (power-of-two size up to DYNA_RING_MAX_SIZE = 16384, ids strictly
  * ascending, zone length, owner indexes in range, every member owning at least one

@@ -46,7 +46,8 @@ static int map_build(dyna_server_t *s, conn_t *c, map_t *m) {
   memset(m, 0, sizeof(*m));
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
   size_t nm = cl->n ? cl->n : 1;
-  uint32_t n = s->cfg.n < DYNA_RING_REPLY_N_MAX ? s->cfg.n : DYNA_RING_REPLY_N_MAX;
+  uint32_t n = dyna_node_nval(s->node);
+  if (n > DYNA_RING_REPLY_N_MAX) n = DYNA_RING_REPLY_N_MAX;
   m->r.size = cl->ring.size;
   m->r.n = n;
   m->r.version = cl->ring_version;
@@ -75,7 +76,8 @@ static int map_build(dyna_server_t *s, conn_t *c, map_t *m) {
   }
   uint64_t pl[DYNA_RING_REPLY_N_MAX];
   for (uint32_t p = 0; p < m->r.size; p++) {
-    size_t k = dyna_ring_preflist(&cl->ring, p, n, pl, n);
+    size_t k = dyna_node_replicas(s->node, p, pl); /* every site's homes */
+    if (k > n) k = n;
     uint8_t len = 0;
     for (size_t j = 0; j < k; j++) {
       size_t x = 0;

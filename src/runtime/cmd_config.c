@@ -93,9 +93,11 @@ void dyna_cmd_config_set(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
                 o->node.size);
     memcpy((char *)&node + o->node.off, (const char *)&next + o->cfg.off, o->cfg.size);
   }
-  if (node.r > cur->n || node.w > cur->n) {
-    snprintf(err, sizeof(err), "r and w must not exceed n (%u)", cur->n);
-    set_failed(c, node.r > cur->n ? "r" : "w", err);
+  uint32_t nval = dyna_node_nval(s->node);
+  int rbad = !dyna_quorum_kind(node.r) && node.r > nval, wbad = !dyna_quorum_kind(node.w) && node.w > nval;
+  if (rbad || wbad) {
+    snprintf(err, sizeof(err), "r and w must not exceed n (%u)", nval);
+    set_failed(c, rbad ? "r" : "w", err);
     return;
   }
   if (dyna_node_set_runtime_cfg(s->node, &node)) { set_failed(c, name, "the node refused the value"); return; }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Parses the trailing "R n" / "W n" option from index i (nothing there is fine). Returns
  * 0, or -1 with the error answered. */
@@ -24,10 +25,14 @@ static int parse_quorum_opt(conn_t *c, const dyna_args_t *a, size_t i, const cha
     dyna_conn_answer_syntax_error(c, NULL);
     return -1;
   }
+  if (!strcasecmp(num, "local") || !strcasecmp(num, "each")) { /* quorum kinds (core/node.h) */
+    *out = (num[0] | 0x20) == 'l' ? DYNA_QUORUM_LOCAL : DYNA_QUORUM_EACH;
+    return 0;
+  }
   long v = strtol(num, &end, 10);
   if (*end || v < 1 || v > DYNA_MAX_N) {
     _Static_assert(DYNA_MAX_N == 16, "the message below names the limit");
-    dyna_conn_answer_error(c, DYNA_WORD_ERR " quorum must be an integer from 1 to 16");
+    dyna_conn_answer_error(c, DYNA_WORD_ERR " quorum must be an integer from 1 to 16, LOCAL or EACH");
     return -1;
   }
   *out = (uint32_t)v;
@@ -105,7 +110,7 @@ void dyna_cmd_dyna_status(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
                         : dyna_node_is_reachable(s->node, m->id) ? "reachable" : "unreachable";
     char phi[32];
     snprintf(phi, sizeof(phi), "%.1f", (double)dyna_node_phi_x1000(s->node, m->id) / 1000.0);
-    dyna_resp_put_array(b, 9);
+    dyna_resp_put_array(b, 10);
     dyna_resp_put_bulk_str(b, m->name);
     dyna_resp_put_bulk_str(b, id);
     dyna_resp_put_bulk_str(b, m->addr);
@@ -115,25 +120,28 @@ void dyna_cmd_dyna_status(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
     dyna_resp_put_int(b, dyna_ring_owned(&cl->ring, m->id));
     dyna_resp_put_bulk_str(b, reach);
     dyna_resp_put_bulk_str(b, phi);
+    dyna_resp_put_bulk_str(b, m->dc); /* its site (10th: older readers take the first 9) */
   }
 }
 
 /* DYNA.RING: the partition map, in the layout of proto/ring_reply.h (libdyna decodes it
- * with the same file): each partition's first n replicas, as member indexes. */
+ * with the same file): each partition's home replicas (every site's), as member indexes. */
 void dyna_cmd_dyna_ring(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   (void)a;
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
   dyna_buf_t *b = dyna_conn_answer_now(c);
-  dyna_ring_reply_put_head(b, cl->ring.size, s->cfg.n, cl->ring_version, cl->n);
+  uint32_t n = dyna_node_nval(s->node);
+  if (n > DYNA_RING_REPLY_N_MAX) n = DYNA_RING_REPLY_N_MAX;
+  dyna_ring_reply_put_head(b, cl->ring.size, n, cl->ring_version, cl->n);
   for (size_t i = 0; i < cl->n; i++)
     dyna_ring_reply_put_member(b, cl->m[i].id, cl->m[i].client_addr, cl->m[i].name,
                                dyna_member_status_name(cl->m[i].status));
   dyna_ring_reply_put_prefs_head(b, cl->ring.size);
   uint64_t pl[DYNA_RING_REPLY_N_MAX];
   uint16_t idx[DYNA_RING_REPLY_N_MAX];
-  uint32_t n = s->cfg.n < DYNA_RING_REPLY_N_MAX ? s->cfg.n : DYNA_RING_REPLY_N_MAX;
   for (uint32_t p = 0; p < cl->ring.size; p++) {
-    size_t k = dyna_ring_preflist(&cl->ring, p, n, pl, n);
+    size_t k = dyna_node_replicas(s->node, p, pl); /* every site's homes */
+    if (k > n) k = n;
     for (size_t j = 0; j < k; j++) {
       size_t m = 0;
       while (m < cl->n && cl->m[m].id != pl[j]) m++;

@@ -113,6 +113,13 @@ static void info_str(dyna_buf_t *t, const char *name, const char *v) {
   dyna_buf_put(t, "\r\n", 2);
 }
 
+/* A quorum: its count, or local / each. */
+static void info_quorum(dyna_buf_t *t, const char *name, uint32_t q) {
+  if (q == DYNA_QUORUM_LOCAL) info_str(t, name, "local");
+  else if (q == DYNA_QUORUM_EACH) info_str(t, name, "each");
+  else info_u64(t, name, q);
+}
+
 static void info_fmt(dyna_buf_t *t, const char *name, const char *fmt, double v) {
   char val[64];
   snprintf(val, sizeof(val), fmt, v);
@@ -397,9 +404,10 @@ static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
   info_u64(t, "ring_size", cl->ring.size);
   info_u64(t, "ring_version", cl->ring_version);
   info_u64(t, "partitions_owned", dyna_ring_owned(&cl->ring, s->node_id));
-  info_u64(t, "n", s->cfg.n);
-  info_u64(t, "r", dyna_node_cfg(s->node)->r);
-  info_u64(t, "w", dyna_node_cfg(s->node)->w);
+  info_u64(t, "n", dyna_node_nval(s->node)); /* with sites: every site's replicas */
+  info_quorum(t, "r", dyna_node_cfg(s->node)->r);
+  info_quorum(t, "w", dyna_node_cfg(s->node)->w);
+  if (s->cfg.dc[0]) info_str(t, "dc", s->cfg.dc);
   info_u64(t, "read_all", (uint64_t)dyna_node_cfg(s->node)->read_all);
   info_u64(t, "durable_reads", (uint64_t)s->cfg.durable_reads);
   info_u64(t, "gossip_rounds", ns->gossip_rounds);

@@ -485,18 +485,18 @@ static const dyna_cmd_t COMMANDS[] = {
     {.name = "dyna.get", .arity = -2, .flags = CMD_READONLY, KEYS(1, 1, 1), .acl = ACL_READ | ACL_SLOW,
      .key_flags = "RO access",
      DOCS("dyna", DYNA_SINCE, "O(S) where S is the number of siblings",
-          "DYNA.GET key [R n]: every sibling of a key and its causal context, after R replicas answered."),
+          "DYNA.GET key [R n|LOCAL|EACH]: every sibling of a key and its causal context, after R replicas answered."),
      .fn = dyna_cmd_dyna_get},
     {.name = "dyna.put", .arity = -4, .flags = CMD_WRITE | CMD_DENYOOM, KEYS(1, 1, 1),
      .acl = ACL_WRITE | ACL_SLOW, .key_flags = "RW update",
      DOCS("dyna", DYNA_SINCE, "O(S) where S is the number of siblings",
-          "DYNA.PUT key context value [W n]: writes a value that supersedes what the context saw; "
+          "DYNA.PUT key context value [W n|LOCAL|EACH]: writes a value that supersedes what the context saw; "
           "returns the new context."),
      .fn = dyna_cmd_dyna_put},
     {.name = "dyna.del", .arity = -3, .flags = CMD_WRITE, KEYS(1, 1, 1),
      .acl = ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, .key_flags = "RM delete",
      DOCS("dyna", DYNA_SINCE, "O(S) where S is the number of siblings",
-          "DYNA.DEL key context [W n]: writes a tombstone that supersedes what the context saw."),
+          "DYNA.DEL key context [W n|LOCAL|EACH]: writes a tombstone that supersedes what the context saw."),
      .fn = dyna_cmd_dyna_del},
     {.name = "dyna.local", .arity = 2, .flags = CMD_READONLY, KEYS(1, 1, 1),
      .acl = ACL_READ | ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, /* -@admin denies it (docs/security.md) */

@@ -173,7 +173,9 @@ int dyna_config_parse(dyna_config_t *c, int argc, char **argv, char *err, size_t
     int base = c->listen_port ? c->listen_port : c->tls_port;
     c->cluster_port = base && base <= 65535 - 10000 ? base + 10000 : 0;
   }
-  if (c->r > c->n || c->w > c->n)
+  /* With sites N is every site's count, known once the ring is (DYNA.PUT checks again). */
+  uint32_t nmax = c->dc[0] ? DYNA_MAX_N : c->repl.n;
+  if ((!dyna_quorum_kind(c->r) && c->r > nmax) || (!dyna_quorum_kind(c->w) && c->w > nmax))
     return set_err(err, errlen, "r and w must not exceed n%s%s", "", "");
   return 0;
 }

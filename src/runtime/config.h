@@ -26,6 +26,7 @@ typedef struct dyna_config {
   char join[DYNA_JOIN_SEEDS_MAX][64];
   size_t njoin;
   char zone[32];
+  char dc[32];              /* --dc: the node's site (data centre) */
   char http_host[48];       /* --http: metrics and admin API (runtime/http.h); "" = off */
   int http_port;
   int http_tls;             /* --http-tls yes: HTTPS with tls-cert-file and tls-key-file */
@@ -44,7 +45,8 @@ typedef struct dyna_config {
   dyna_sync_t sync;         /* always | batch | none */
   size_t max_value_bytes;
   uint32_t ring_size;
-  uint32_t n, r, w;
+  dyna_repl_t repl;         /* --n: replicas per site */
+  uint32_t r, w;            /* --r, --w: counts or DYNA_QUORUM_LOCAL/EACH */
   int read_all;             /* --read-all: GETs ask all N replicas at once (Dynamo) */
   int durable_reads;        /* --durable-reads: read answers wait for the group commit */
   int enable_flush;         /* --enable-flush-command: FLUSHALL/FLUSHDB allowed */

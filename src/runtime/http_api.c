@@ -96,7 +96,6 @@ static int xfer_cmp(const void *a, const void *b) {
 
 static void status_transfers(dyna_server_t *s, dyna_json_t *j) {
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
-  uint32_t nrep = dyna_node_cfg(s->node)->n;
   const dyna_move_t *out, *in;
   size_t nout = dyna_node_moves_out(s->node, &out), nin = dyna_node_moves_in(s->node, &in), k = 0;
   uint64_t now = dyna_server_now(s), pl[DYNA_MAX_N];
@@ -131,7 +130,7 @@ static void status_transfers(dyna_server_t *s, dyna_json_t *j) {
     if (rows[r].in) {
       json_member(j, cl, s->node_id);
     } else if (m->partition < cl->ring.size) {
-      size_t np = dyna_ring_preflist(&cl->ring, m->partition, nrep, pl, nrep);
+      size_t np = dyna_node_replicas(s->node, m->partition, pl);
       for (size_t t = 0; t < np; t++) json_member(j, cl, pl[t]);
     }
     dyna_json_arr_close(j);
@@ -193,6 +192,12 @@ static void status_progress(dyna_server_t *s, dyna_json_t *j, const hint_count_t
 }
 
 /* GET /status: this node, then every member as this node sees it (DYNA.STATUS's fields). */
+/* A quorum: its count, or "local" / "each". */
+static void json_quorum(dyna_json_t *j, uint32_t q) {
+  if (dyna_quorum_kind(q)) dyna_json_str(j, q == DYNA_QUORUM_LOCAL ? "local" : "each");
+  else dyna_json_u64(j, q);
+}
+
 void dyna_http_api_status(dyna_server_t *s, http_req_t *q) {
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
   const dyna_node_cfg_t *nc = dyna_node_cfg(s->node);
@@ -219,11 +224,11 @@ void dyna_http_api_status(dyna_server_t *s, http_req_t *q) {
   dyna_json_key(&j, "ring_version");
   dyna_json_u64(&j, cl->ring_version);
   dyna_json_key(&j, "n");
-  dyna_json_u64(&j, nc->n);
+  dyna_json_u64(&j, dyna_node_nval(s->node));
   dyna_json_key(&j, "r");
-  dyna_json_u64(&j, nc->r);
+  json_quorum(&j, nc->r);
   dyna_json_key(&j, "w");
-  dyna_json_u64(&j, nc->w);
+  json_quorum(&j, nc->w);
   dyna_json_obj_close(&j);
   dyna_json_key(&j, "members");
   dyna_json_arr_open(&j);
@@ -243,6 +248,8 @@ void dyna_http_api_status(dyna_server_t *s, http_req_t *q) {
     dyna_json_str(&j, dyna_member_status_name(m->status));
     dyna_json_key(&j, "zone");
     dyna_json_str(&j, m->zone);
+    dyna_json_key(&j, "dc");
+    dyna_json_str(&j, m->dc);
     dyna_json_key(&j, "partitions_owned");
     dyna_json_u64(&j, dyna_ring_owned(&cl->ring, m->id));
     dyna_json_key(&j, "reachability");
@@ -265,7 +272,7 @@ void dyna_http_api_status(dyna_server_t *s, http_req_t *q) {
  * preference list, the owner first), by member name (the members give their ids). */
 void dyna_http_api_ring(dyna_server_t *s, http_req_t *q) {
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
-  uint32_t n = dyna_node_cfg(s->node)->n;
+  uint32_t n = dyna_node_nval(s->node);
   uint64_t pl[DYNA_MAX_N];
   char id[32];
   dyna_json_t j;
@@ -299,7 +306,7 @@ void dyna_http_api_ring(dyna_server_t *s, http_req_t *q) {
   dyna_json_arr_open(&j);
   uint32_t per = cl->ring.size ? DYNA_SLOTS / cl->ring.size : 0;
   for (uint32_t p = 0; p < cl->ring.size; p++) {
-    size_t k = dyna_ring_preflist(&cl->ring, p, n, pl, n);
+    size_t k = dyna_node_replicas(s->node, p, pl); /* every site's homes */
     dyna_json_obj_open(&j);
     dyna_json_key(&j, "partition");
     dyna_json_u64(&j, p);

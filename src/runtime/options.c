@@ -62,6 +62,10 @@ const dynad_option_t dynad_options[] = {
   {.name = "zone", .type = DYNA_OPT_STRING, .min = 0, .reject = " \t\r\n", .arg = "ZONE",
    .help = "failure zone; replicas spread over zones first", .bad = "invalid zone '%v'",
    .cfg = CFG(zone), .node = NODE(zone)},
+  {.name = "dc", .type = DYNA_OPT_STRING, .min = 0, .reject = " \t\r\n:,", .arg = "NAME",
+   .help = "site (data centre): each site keeps its own replicas\n"
+           "of every key (--n), placed within it (docs/architecture.md)",
+   .bad = "invalid dc '%v'", .cfg = CFG(dc), .node = NODE(dc)},
   {.name = "cluster-name", .type = DYNA_OPT_STRING, .def = "dyna", .min = 1, .arg = "NAME",
    .help = "nodes of other clusters are refused", .bad = "invalid cluster name '%v'",
    .cfg = CFG(cluster_name)},
@@ -120,12 +124,19 @@ const dynad_option_t dynad_options[] = {
    .valid = ring_size_ok, .help = "partitions of a new cluster, a power of two",
    .bad = "invalid ring-size '%v' (want a power of two up to 16384, the number of hash slots)",
    .cfg = CFG(ring_size), .node = NODE(ring_size)},
-  {.name = "n", .type = DYNA_OPT_U32, .min = 1, .max = DYNA_MAX_N, .arg = "N",
-   .help = "replicas of each key", .cfg = CFG(n), .node = NODE(n)},
-  {.name = "r", .runtime = 1, .type = DYNA_OPT_U32, .min = 1, .max = DYNA_MAX_N, .arg = "R",
-   .help = "replies a read waits for (at most n)", .cfg = CFG(r), .node = NODE(r)},
-  {.name = "w", .runtime = 1, .type = DYNA_OPT_U32, .min = 1, .max = DYNA_MAX_N, .arg = "W",
-   .help = "acknowledgements a write waits for (at most n)", .cfg = CFG(w), .node = NODE(w)},
+  {.name = "n", .type = DYNA_OPT_REPL, .min = 1, .max = DYNA_MAX_N, .arg = "N|DC:N,...",
+   .help = "replicas of each key; with sites (--dc), in each site,\n"
+           "or per site: dc1:3,dc2:2 (a bare N: the sites not listed)",
+   .bad = "invalid value '%v' for %k (want N or DC:N[,DC:N...], at most 16 in all)",
+   .cfg = CFG(repl), .node = NODE(repl)},
+  {.name = "r", .runtime = 1, .type = DYNA_OPT_QUORUM, .min = 1, .max = DYNA_MAX_N, .arg = "R",
+   .help = "replies a read waits for (at most n); local: a majority\n"
+           "of this node's site, each: a majority in every site",
+   .bad = "invalid value '%v' for %k (want 1-16, local or each)", .cfg = CFG(r), .node = NODE(r)},
+  {.name = "w", .runtime = 1, .type = DYNA_OPT_QUORUM, .min = 1, .max = DYNA_MAX_N, .arg = "W",
+   .help = "acknowledgements a write waits for (at most n); local\n"
+           "or each as for r (other sites still get every write)",
+   .bad = "invalid value '%v' for %k (want 1-16, local or each)", .cfg = CFG(w), .node = NODE(w)},
   {.name = "read-all", .runtime = 1, .type = DYNA_OPT_BOOL,
    .help = "GETs ask all N replicas at once (Dynamo, Riak). Default:\n"
            "ask R (this node first), the others only when one fails,\n"
@@ -342,6 +353,23 @@ int dynad_option_set(const dynad_option_t *o, dyna_config_t *c, const char *val,
   case DYNA_OPT_LIST:
     if (parse_join_list(c, val)) return bad_value(o, val, err, errlen);
     break;
+  case DYNA_OPT_REPL: {
+    dyna_node_cfg_t core;
+    dyna_node_cfg_default(&core);
+    dyna_repl_t r;
+    DYNA_ASSERT(o->cfg.size == sizeof(r), "option %s: a %zu-byte field", o->name, o->cfg.size);
+    if (dyna_repl_parse(val, core.repl.n, (uint32_t)o->max, &r)) return bad_value(o, val, err, errlen);
+    memcpy(field, &r, sizeof(r));
+    break;
+  }
+  case DYNA_OPT_QUORUM: {
+    uint64_t v;
+    if (!strcasecmp(val, "local")) v = DYNA_QUORUM_LOCAL;
+    else if (!strcasecmp(val, "each")) v = DYNA_QUORUM_EACH;
+    else if (parse_u64(val, o->min, o->max, &v)) return bad_value(o, val, err, errlen);
+    store_uint(field, o->cfg.size, v);
+    break;
+  }
   }
   if (o->after) o->after(c);
   return 0;
@@ -387,6 +415,21 @@ void dynad_option_format(const dynad_option_t *o, const dyna_config_t *c,
     out[0] = 0;
     for (size_t i = 0; i < c->njoin && n < cap; i++)
       n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", c->join[i]);
+    break;
+  }
+  case DYNA_OPT_REPL: {
+    dyna_node_cfg_t core;
+    dyna_node_cfg_default(&core);
+    dyna_repl_t r;
+    memcpy(&r, field, sizeof(r));
+    dyna_repl_format(&r, core.repl.n, out, cap);
+    break;
+  }
+  case DYNA_OPT_QUORUM: {
+    uint64_t v = load_uint(field, size);
+    if (v == DYNA_QUORUM_LOCAL) snprintf(out, cap, "local");
+    else if (v == DYNA_QUORUM_EACH) snprintf(out, cap, "each");
+    else snprintf(out, cap, "%llu", (unsigned long long)v);
     break;
   }
   }

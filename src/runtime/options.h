@@ -26,7 +26,9 @@ typedef enum {
   DYNA_OPT_STRING, /* char[]: at most its size - 1 bytes */
   DYNA_OPT_ENUM,   /* an enum field, named by the row's enum_name */
   DYNA_OPT_ADDR,   /* HOST:PORT into a char[] host and an int port */
-  DYNA_OPT_LIST    /* --join's IP:PORT[,...] into cfg->join[] and cfg->njoin */
+  DYNA_OPT_LIST,   /* --join's IP:PORT[,...] into cfg->join[] and cfg->njoin */
+  DYNA_OPT_REPL,   /* replicas per site into a dyna_repl_t: 3, or dc1:3,dc2:2 (ring.h) */
+  DYNA_OPT_QUORUM  /* a uint32_t quorum: a count min..max, local or each (node.h) */
 } dyna_opt_type_t;
 
 /* Where a value lands: offset and size of a field (size 0: nowhere). */

@@ -27,6 +27,10 @@
  *                 if it stays up, it runs at least CLOCK_CHECK_ROUNDS gossip rounds in
  *                 the CLOCK_CHECK_MS after the step (a check that fails when timers
  *                 run on the wall clock).
+ *   SF_SITE       with --sites, one after another: the link between sites is cut (each
+ *                 site a partition group of its own) for 0.5-3 s, then one whole site
+ *                 is lost (every node of it crashes, 40% of them mid-turn) for 0.5-3 s
+ *                 and restarted; the writes go on in the others. Not in "all".
  * An event that finds its target gone (e.g. no node is up) does nothing.
  */
 #include "store/memory.h"
@@ -40,7 +44,8 @@
 
 enum { FA_NET = 1, FA_PARTITION, FA_HEAL, FA_CRASH, FA_RESTART, FA_JOIN, FA_LEAVE,
        FA_CRASH_REMOVE, FA_REMOVE, FA_CHECK_LEAVE, FA_CHECK_REMOVE, FA_DISKERR, FA_CLOCK_SKEW,
-       FA_CLOCK_STEP, FA_CLOCK_CHECK, FA_WIPE, FA_REPLACE };
+       FA_CLOCK_STEP, FA_CLOCK_CHECK, FA_WIPE, FA_REPLACE, FA_SITE_CUT, FA_SITE_DOWN,
+       FA_SITE_UP };
 
 #define CLOCK_SKEW_MAX_MS 2000
 #define CLOCK_STEP_MS 3600000
@@ -122,6 +127,21 @@ void sim_faults_plan(sim_world_t *w, uint64_t t0, uint64_t t1) {
     at(w, t0 + sim_rng_below(&w->rng, span), FA_LEAVE, 0);
     /* One disk lost per run, as the promises allow: with wipe, the wiped node is it. */
     if (!(f & SF_WIPE)) at(w, t0 + sim_rng_below(&w->rng, span / 2 + 1), FA_CRASH_REMOVE, 0);
+  }
+  if ((f & SF_SITE) && w->o.sites > 1) {
+    uint64_t t = t0 + sim_rng_below(&w->rng, span / 4 + 1);
+    for (int cut = 1; t + 500 < t1; cut = !cut) {
+      uint64_t len = sim_rng_range(&w->rng, 500, 3000);
+      if (cut) {
+        at(w, t, FA_SITE_CUT, 0);
+        at(w, t + len, FA_HEAL, 0);
+      } else {
+        uint64_t site = sim_rng_below(&w->rng, w->o.sites);
+        at(w, t, FA_SITE_DOWN, site);
+        at(w, t + len, FA_SITE_UP, site);
+      }
+      t += len + sim_rng_range(&w->rng, 500, 2000);
+    }
   }
   if ((f & SF_WIPE) && w->o.nodes >= w->o.n + 1)
     at(w, t0 + sim_rng_below(&w->rng, span / 2 + 1), FA_WIPE, 0);
@@ -247,6 +267,30 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
     break;
   }
   case FA_PARTITION: partition(w); break;
+  case FA_SITE_CUT: /* each site alone: the WAN is down */
+    for (uint32_t i = 0; i < w->nnodes; i++) w->nodes[i].grp = (uint32_t)(i % w->o.sites);
+    w->st.partitions++;
+    sim_digest(w, EV_FAULT, FA_SITE_CUT, 0, NULL, 0);
+    sim_trace(w, "the link between sites is cut");
+    sim_net_topology_changed(w);
+    break;
+  case FA_SITE_DOWN: /* a whole site lost: every node of it crashes */
+    for (uint32_t i = 0; i < w->nnodes; i++) {
+      if (i % w->o.sites != e->x || w->nodes[i].state != SN_UP) continue;
+      if (sim_rng_chance(&w->rng, 0.4)) w->nodes[i].crash_mid_turn = 1;
+      else sim_node_crash(w, i);
+    }
+    sim_trace(w, "site s%u lost", (unsigned)e->x);
+    break;
+  case FA_SITE_UP:
+    for (uint32_t i = 0; i < w->nnodes; i++) {
+      sim_node_t *s = &w->nodes[i];
+      if (i % w->o.sites != e->x) continue;
+      if (s->state == SN_UP && s->crash_mid_turn) sim_node_crash(w, i);
+      if (s->state == SN_DOWN && !s->removed) sim_node_start(w, i, -1);
+    }
+    sim_trace(w, "site s%u restarted", (unsigned)e->x);
+    break;
   case FA_HEAL: heal_partitions(w); break;
   case FA_CRASH: {
     int i = sim_pick_up_node(w);

@@ -11,7 +11,7 @@
  * frames under SF_LOSS, or the share --spikes sets, in any mix);
  * links deliver in FIFO order like TCP unless the reorder probability lets a frame
  * overtake. Loss and duplication go beyond TCP on purpose: they exercise retries and
- * idempotence.
+ * idempotence. With --sites, a frame between two sites takes --wan-ms more (the WAN).
  *
  * Reachability: like dynad's peer layer, a node learns that a peer is unreachable (or
  * reachable again) only after a detection delay: every topology change schedules, for
@@ -53,6 +53,7 @@ static uint64_t draw_delay_us(sim_world_t *w) {
  * for FIFO order, events in milliseconds (rounded up). */
 static void send_copy(sim_world_t *w, uint32_t from, uint32_t to, uint8_t *data, size_t len) {
   uint64_t t_us = w->now * 1000 + draw_delay_us(w);
+  if (w->o.sites && strcmp(w->nodes[from].dc, w->nodes[to].dc)) t_us += w->o.wan_ms * 1000; /* the WAN */
   uint64_t *last = &w->link_last[(size_t)from * w->cap + to];
   if (!sim_rng_chance(&w->rng, w->reorder) && t_us < *last) t_us = *last;
   if (t_us > *last) *last = t_us;

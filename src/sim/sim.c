@@ -60,7 +60,7 @@ typedef struct named { const char *name; uint32_t bits; } named_t;
 static const named_t FAULT_NAMES[] = {
   {"none", 0}, {"loss", SF_LOSS}, {"partition", SF_PARTITION}, {"crash", SF_CRASH},
   {"churn", SF_CHURN}, {"dup", SF_DUP}, {"diskerr", SF_DISKERR}, {"clock", SF_CLOCK},
-  {"wipe", SF_WIPE}, {"all", SF_ALL}, {NULL, 0}};
+  {"wipe", SF_WIPE}, {"site", SF_SITE}, {"all", SF_ALL}, {NULL, 0}};
 
 /* Parses a comma-separated list of names into bits; -1 on an unknown name. */
 static int parse_names(const named_t *tab, const char *s, uint32_t *out) {
@@ -98,12 +98,13 @@ static void defaults(sim_opts_t *o) {
   o->zones = 0;
   dyna_node_cfg_t node; /* N, R, W as dynad's defaults: the core's */
   dyna_node_cfg_default(&node);
-  o->n = node.n;
+  o->n = node.repl.n;
   o->r = node.r;
   o->w = node.w;
   o->duration_ms = 10000;
   o->faults = SF_ALL;
   o->joins = 1;
+  o->wan_ms = 50;
 }
 
 /* The command that replays a run of o (only the options that differ from defaults). */
@@ -119,6 +120,9 @@ static void replay_cmd(const sim_opts_t *o, char *out, size_t cap) {
   if (o->clients != d.clients) ADD(" --clients %u", o->clients);
   if (o->ring_size != d.ring_size) ADD(" --ring-size %u", o->ring_size);
   if (o->zones != d.zones) ADD(" --zones %u", o->zones);
+  if (o->sites) ADD(" --sites %u", o->sites);
+  if (o->wan_ms != d.wan_ms) ADD(" --wan-ms %" PRIu64, o->wan_ms);
+  if (o->quorum) ADD(" --quorum %s", o->quorum == DYNA_QUORUM_LOCAL ? "local" : "each");
   if (o->n != d.n || o->r != d.r || o->w != d.w) ADD(" --nrw %u,%u,%u", o->n, o->r, o->w);
   if (o->duration_ms != d.duration_ms) ADD(" --duration %" PRIu64, o->duration_ms);
   if (o->joins != d.joins) ADD(" --joins %u", o->joins);
@@ -325,6 +329,7 @@ static int experiment_ring(const sim_opts_t *o) {
   for (uint32_t i = 0; i <= s; i++) {
     m[i].id = sim_rng_next(&rng) | 1;
     if (o->zones) snprintf(m[i].zone, sizeof(m[i].zone), "z%u", i % o->zones);
+    if (o->sites) snprintf(m[i].dc, sizeof(m[i].dc), "s%u", i % o->sites);
   }
   dyna_ring_t empty, r1, r2;
   dyna_ring_init(&empty);
@@ -387,12 +392,18 @@ static void usage(FILE *out) {
 "                     diskerr fails a random node's commit about every 0.1 s; wipe\n"
 "                     kills a node for good (its disk dies) and starts a fresh one\n"
 "                     under its name with a join: it must take the dead one's place\n"
+"                     site (with --sites): the link between sites is cut, then every\n"
+"                     node of one site crashes, and comes back (not in all)\n"
 "  --bugs LIST        %s\n"
 "                     (comma list): deliberate faults set in every node's cfg.bugs\n"
 "                     (gate-forget-loss: in its durability gate); the checks must\n"
 "                     catch them\n"
 "  --ring-size Q      partitions, a power of two up to 16384 (default 64; 4096+ for 1000 nodes)\n"
 "  --zones Z          declare Z zones (node i is in zone i%%Z); partitions may cut a zone\n"
+"  --sites K          declare K sites (node i is in site s(i%%K)); N of --nrw replicas\n"
+"                     in each site; frames between sites take --wan-ms more (default 50)\n"
+"  --quorum KIND      local | each: every node's R and W (needs --sites); the checks\n"
+"                     then want a majority of a site's (local) or every site's homes\n"
 "  --nrw N,R,W        replication (default 3,2,2)\n"
 "  --joins J          joins under the churn mix (default 1)\n"
 "  --experiment E     ring: ownership balance and movement on one join (pure ring math);\n"
@@ -470,6 +481,12 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--duration")) bad = parse_u64(v, &o.duration_ms);
     else if (!strcmp(f, "--ring-size")) bad = parse_u32(v, &o.ring_size) || !dyna_ring_size_valid(o.ring_size);
     else if (!strcmp(f, "--zones")) bad = parse_u32(v, &o.zones) || o.zones > 64;
+    else if (!strcmp(f, "--sites")) bad = parse_u32(v, &o.sites) || o.sites > DYNA_SITES_MAX;
+    else if (!strcmp(f, "--wan-ms")) bad = parse_u64(v, &o.wan_ms) || o.wan_ms > 10000;
+    else if (!strcmp(f, "--quorum")) {
+      bad = !v || (strcmp(v, "local") && strcmp(v, "each"));
+      if (!bad) o.quorum = strcmp(v, "local") ? DYNA_QUORUM_EACH : DYNA_QUORUM_LOCAL;
+    }
     else if (!strcmp(f, "--joins")) bad = parse_u32(v, &o.joins) || o.joins > 64;
     else if (!strcmp(f, "--faults")) bad = !v || parse_names(FAULT_NAMES, v, &o.faults);
     else if (!strcmp(f, "--bugs")) bad = !v || dyna_bugs_parse(v, &o.bugs);
@@ -501,6 +518,14 @@ int main(int argc, char **argv) {
     if (used && !v) bad = 1;
     if (bad) { fprintf(stderr, "dyna-sim: bad value for %s (see --help)\n", f); return 2; }
     i += used;
+  }
+  if (o.sites && o.n * o.sites > DYNA_MAX_N) {
+    fprintf(stderr, "dyna-sim: --sites %u with n = %u is over %u replicas\n", o.sites, o.n, DYNA_MAX_N);
+    return 2;
+  }
+  if (o.quorum && !o.sites) {
+    fprintf(stderr, "dyna-sim: --quorum needs --sites\n");
+    return 2;
   }
   if (o.nodes > o.ring_size) {
     fprintf(stderr, "dyna-sim: --nodes %u needs --ring-size of at least that\n", o.nodes);

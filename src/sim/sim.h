@@ -42,6 +42,9 @@
 #define SF_CLOCK 0x40u    /* per-node wall-clock skew, and steps of +-1 h (faults.c) */
 #define SF_WIPE 0x80u     /* a node's disk dies and a fresh node takes its name (not in
                              "all": its draws would change every "all" seed's run) */
+#define SF_SITE 0x100u   /* with --sites: the link between sites cut, then a whole site
+                             lost (every node of one site crashes) and restarted (not in
+                             "all") */
 #define SF_ALL (SF_LOSS | SF_PARTITION | SF_CRASH | SF_CHURN | SF_CLOCK)
 
 /* A simulated node's wall clock reads this at w->now = 0 (2026-01-01T00:00:00Z), plus its
@@ -55,6 +58,10 @@ typedef struct sim_opts {
   uint32_t clients;
   uint32_t ring_size;    /* Q */
   uint32_t zones;        /* 0: no zones declared */
+  uint32_t sites;        /* --sites: 0 no sites declared; else node i is in site s(i % sites),
+                            and n is the replicas of each site */
+  uint64_t wan_ms;       /* --wan-ms: one-way delay added between sites (default 50) */
+  uint32_t quorum;       /* --quorum local|each: every node's R and W (0: the counts r, w) */
   uint32_t n, r, w;
   uint64_t duration_ms;  /* simulated workload time */
   uint32_t faults;       /* SF_* */
@@ -114,6 +121,7 @@ typedef struct sim_node {
   uint64_t id;
   char name[16];
   char zone[16];
+  char dc[16];           /* its site ("" without --sites) */
   dyna_store_t *store;   /* the simulated disk: survives crashes (owned) */
   dyna_node_t *node;     /* NULL unless SN_UP (owned) */
   sim_node_state_t state;
@@ -213,6 +221,8 @@ void sim_net_reach(sim_world_t *w, uint32_t i, int immediate);
 int sim_node_index(const sim_world_t *w, uint64_t id); /* -1 when unknown */
 
 /* ---- world.c ---- */
+/* Home replicas of a key over all sites: n, times the sites (at most 16). */
+uint32_t sim_nval(const sim_world_t *w);
 int sim_world_init(sim_world_t *w, const sim_opts_t *o);
 void sim_world_free(sim_world_t *w);
 /* Node i's clocks now (core/node.h, "Two clocks"): what the driver hands its node. */

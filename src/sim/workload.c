@@ -233,17 +233,53 @@ static size_t preflist(sim_world_t *w, uint32_t i, const wl_key_t *ky, uint32_t 
   return k;
 }
 
+/* The home replicas of key (every site's), as node i's ring has them. Returns the count. */
+static size_t homes(sim_world_t *w, uint32_t i, const wl_key_t *ky, int *out) {
+  const dyna_cluster_t *cl = dyna_node_cluster(w->nodes[i].node);
+  uint32_t p = dyna_key_partition(ky->name, ky->klen, cl->ring.size);
+  uint64_t ids[DYNA_MAX_N];
+  size_t n = dyna_node_replicas(w->nodes[i].node, p, ids), k = 0;
+  for (size_t j = 0; j < n; j++) {
+    int x = sim_node_index(w, ids[j]);
+    if (x >= 0) out[k++] = x;
+  }
+  return k;
+}
+
+/* With --quorum: 1 when, for the sites the quorum needs (LOCAL: node c's; EACH: every
+ * one), a majority of that site's homes (reps[0..n)) is counted in got[] (a 0/1 per
+ * home). */
+static int site_quorum(const sim_world_t *w, uint32_t c, const int *reps, size_t n, const int *got) {
+  for (size_t a = 0; a < n; a++) {
+    const char *dc = w->nodes[reps[a]].dc;
+    if (w->o.quorum == DYNA_QUORUM_LOCAL && strcmp(dc, w->nodes[c].dc)) continue;
+    uint32_t homes_here = 0, ok = 0;
+    for (size_t b = 0; b < n; b++)
+      if (!strcmp(w->nodes[reps[b]].dc, dc)) {
+        homes_here++;
+        ok += (uint32_t)got[b];
+      }
+    if (ok < homes_here / 2 + 1) return 0;
+  }
+  return 1;
+}
+
 /* Promise 1's precondition at submission: some home replica reachable from the entry
- * node has at least W home replicas (itself included) reachable. */
+ * node has at least W home replicas (itself included) reachable (with --quorum: a
+ * majority of its site's, or of every site's). */
 static int write_eligible(sim_world_t *w, uint32_t entry, const wl_key_t *ky) {
-  int reps[16];
-  size_t n = preflist(w, entry, ky, w->o.n, reps, w->o.n);
+  int reps[16], got[16];
+  size_t n = homes(w, entry, ky, reps);
   for (size_t a = 0; a < n; a++) {
     uint32_t c = (uint32_t)reps[a];
     if (c != entry && !sim_link_up(w, entry, c)) continue;
+    if (w->o.quorum == DYNA_QUORUM_LOCAL && strcmp(w->nodes[c].dc, w->nodes[entry].dc)) continue;
     uint32_t ok = 0;
-    for (size_t b = 0; b < n; b++) ok += (uint32_t)reps[b] == c || sim_link_up(w, c, (uint32_t)reps[b]);
-    if (ok >= w->o.w) return 1;
+    for (size_t b = 0; b < n; b++) {
+      got[b] = (uint32_t)reps[b] == c || sim_link_up(w, c, (uint32_t)reps[b]);
+      ok += (uint32_t)got[b];
+    }
+    if (w->o.quorum ? site_quorum(w, c, reps, n, got) : ok >= w->o.w) return 1;
   }
   return 0;
 }
@@ -262,7 +298,7 @@ static uint32_t get_u32(const uint8_t *p) {
 static int route(sim_world_t *w, int fallback, const wl_key_t *ky) {
   if (w->o.routing != SIM_ROUTE_RING || fallback < 0) return fallback;
   int reps[16];
-  size_t n = preflist(w, (uint32_t)fallback, ky, w->o.n, reps, w->o.n);
+  size_t n = homes(w, (uint32_t)fallback, ky, reps);
   for (size_t j = 0; j < n; j++)
     if (sim_node_usable(w, (uint32_t)reps[j])) return reps[j];
   return fallback;
@@ -438,7 +474,9 @@ static void parse_live(const dyna_obj_t *o, uint32_t **wids, uint32_t *nw, uint3
 
 /* Promise 2 at the moment of an acknowledgement: count the disks holding, committed
  * (what a crash now would leave), a version whose clock covers the context the client
- * got back. */
+ * got back. With --quorum, the holders among the key's homes must make a majority of
+ * some site's homes (local: the coordinator is the one site whose acks counted) or of
+ * every site's (each). */
 static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky,
                               const dyna_ctx_t *ctx, uint32_t wid) {
   int idx[64];
@@ -450,6 +488,7 @@ static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky
     n = preflist(w, entry, ky, w->o.n, idx, 64); /* home replicas, then fallbacks */
   }
   uint32_t holders = 0;
+  int holds[64] = {0};
   dyna_obj_t o;
   dyna_ctx_t vv;
   dyna_obj_init(&o);
@@ -466,10 +505,31 @@ static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky
       covers = b < vv.n && vv.e[b].node == ctx->e[a].node && vv.e[b].counter >= ctx->e[a].counter;
     }
     holders += covers;
+    holds[idx[j]] = covers;
     dyna_obj_clear(&o);
     dyna_ctx_clear(&vv);
   }
   w->wl->ack_checks++;
+  if (w->o.quorum && w->nnodes <= 64) {
+    /* per site of the key's homes: durable holders there (homes, or fallbacks of that
+     * site standing in for one) against a majority of its homes */
+    int reps[16] = {0};
+    size_t nh = homes(w, entry, ky, reps);
+    int met = w->o.quorum == DYNA_QUORUM_EACH;
+    for (size_t a = 0; a < nh; a++) {
+      const char *dc = w->nodes[reps[a]].dc;
+      uint32_t homes_here = 0, have = 0;
+      for (size_t b = 0; b < nh; b++) homes_here += !strcmp(w->nodes[reps[b]].dc, dc);
+      for (uint32_t j = 0; j < w->nnodes; j++) have += holds[j] && !strcmp(w->nodes[j].dc, dc);
+      int ok = have >= homes_here / 2 + 1;
+      if (w->o.quorum == DYNA_QUORUM_EACH) met &= ok;
+      else met |= ok; /* LOCAL: the coordinator's site, whichever that was */
+    }
+    if (!met)
+      sim_fail(w, "write %u to %s acknowledged at %llu ms (%s quorum) but durable on %u node(s), no site's majority",
+               wid, ky->name, (unsigned long long)w->now, w->o.quorum == DYNA_QUORUM_LOCAL ? "LOCAL" : "EACH", holders);
+    return;
+  }
   if (holders < w->o.w)
     sim_fail(w, "write %u to %s acknowledged at %llu ms but durable on %u node(s), W=%u", wid,
              ky->name, (unsigned long long)w->now, holders, w->o.w);
@@ -609,7 +669,7 @@ int sim_work_final_reads(sim_world_t *w) {
       req.op = DYNA_OP_GET;
       req.key = (const uint8_t *)ky->name;
       req.klen = ky->klen;
-      req.r = w->o.n;
+      req.r = sim_nval(w); /* R = N: every site's homes */
       if (dyna_node_request(w->nodes[i].node, &req, sim_node_time(w, (uint32_t)i)) == 0) sim_node_turn_end(w, (uint32_t)i);
       if ((key & 63) == 63) sim_run_until(w, w->now + 5);
     }
@@ -709,7 +769,7 @@ void sim_work_check_repaired(sim_world_t *w) {
     wl_key_t *ky = &k->keys[key];
     if (ky->final_status) continue;
     int reps[16];
-    size_t n = preflist(w, (uint32_t)ref, ky, w->o.n, reps, w->o.n);
+    size_t n = homes(w, (uint32_t)ref, ky, reps);
     for (size_t j = 0; j < n; j++) {
       sim_node_t *s = &w->nodes[reps[j]];
       dyna_obj_clear(&o);
@@ -763,7 +823,7 @@ int sim_work_converged(sim_world_t *w, uint32_t *bad) {
   for (uint32_t key = 0; key < k->nkeys; key++) {
     wl_key_t *ky = &k->keys[key];
     int reps[16];
-    size_t n = preflist(w, (uint32_t)ref, ky, w->o.n, reps, w->o.n);
+    size_t n = homes(w, (uint32_t)ref, ky, reps);
     int same = 1;
     for (size_t j = 0; j < n && same; j++) {
       sim_node_t *s = &w->nodes[reps[j]];

@@ -72,6 +72,11 @@ void sim_world_free(sim_world_t *w) {
   memset(w, 0, sizeof(*w));
 }
 
+uint32_t sim_nval(const sim_world_t *w) {
+  uint32_t k = w->o.n * (w->o.sites ? w->o.sites : 1);
+  return k < DYNA_MAX_N ? k : DYNA_MAX_N;
+}
+
 uint32_t sim_node_add(sim_world_t *w) {
   ensure_cap(w, w->nnodes + 1);
   uint32_t i = w->nnodes++;
@@ -84,6 +89,7 @@ uint32_t sim_node_add(sim_world_t *w) {
   /* Monotonic clocks have no common origin (uptime since boot): up to ~17 min apart. */
   s->mono_base_ms = s->id >> 44;
   if (w->o.zones) snprintf(s->zone, sizeof(s->zone), "z%u", i % w->o.zones);
+  if (w->o.sites) snprintf(s->dc, sizeof(s->dc), "s%u", i % w->o.sites);
   if (dyna_store_mem_open(DYNA_SYNC_BATCH, &s->store)) abort();
   dyna_gate_init(&s->gate, s->store, w->o.durable_reads, w->o.bugs);
   /* keep byid sorted: insertion */
@@ -123,10 +129,11 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   snprintf(cfg.addr, sizeof(cfg.addr), "sim:%u", i);
   snprintf(cfg.client_addr, sizeof(cfg.client_addr), "simc:%u", i);
   snprintf(cfg.zone, sizeof(cfg.zone), "%s", s->zone);
+  snprintf(cfg.dc, sizeof(cfg.dc), "%s", s->dc);
   cfg.ring_size = w->o.ring_size;
-  cfg.n = w->o.n;
-  cfg.r = w->o.r;
-  cfg.w = w->o.w;
+  cfg.repl = dyna_repl_uniform(w->o.n);
+  cfg.r = w->o.quorum ? w->o.quorum : w->o.r;
+  cfg.w = w->o.quorum ? w->o.quorum : w->o.w;
   cfg.seed = sim_rng_next(&w->rng);
   cfg.bugs = w->o.bugs;
   cfg.read_all = w->o.read_all;

@@ -507,7 +507,7 @@ def restart_cluster_node(node, wait=True, keep_join=False, timeout=15.0):
     return new
 
 
-STATUS_FIELDS = ("name", "id", "addr", "client_addr", "status", "zone", "owned", "reach", "phi")
+STATUS_FIELDS = ("name", "id", "addr", "client_addr", "status", "zone", "owned", "reach", "phi", "dc")
 
 
 def _s(v):

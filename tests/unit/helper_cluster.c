@@ -24,6 +24,7 @@ uint64_t aae_ms = 1000000000;
 uint64_t grace_ms = 24ull * 3600 * 1000;
 int read_all;
 const dyna_typed_cmd_t *typed_extra;
+char node_dc[MAXN][32];
 
 /* Node i's clocks (core/node.h, "Two clocks"): monotonic `now`, and its wall clock. */
 dyna_time_t clk(int i) {
@@ -44,7 +45,7 @@ void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
   snprintf(cfg.name, sizeof(cfg.name), "n%d", i);
   snprintf(cfg.addr, sizeof(cfg.addr), "10.0.0.%d:1", i);
   cfg.ring_size = Q;
-  cfg.n = nval;
+  cfg.repl = dyna_repl_uniform(nval);
   cfg.r = r;
   cfg.w = w;
   cfg.seed = 7 + (uint64_t)i;
@@ -53,6 +54,7 @@ void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
   cfg.tombstone_grace_ms = grace_ms;
   cfg.read_all = read_all;
   cfg.typed_extra = typed_extra;
+  snprintf(cfg.dc, sizeof(cfg.dc), "%s", node_dc[i]);
   if (!T[i].st) assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &T[i].st), 0);
   assert_int_equal(dyna_node_open(&cfg, T[i].st, clk(i), &T[i].n), 0);
   assert_int_equal(dyna_store_commit(T[i].st), 0);
@@ -130,7 +132,7 @@ dyna_node_reply_t *find_reply(uint64_t id) {
 int is_replica(int node, const char *key) {
   const dyna_cluster_t *cl = dyna_node_cluster(T[node].n);
   uint32_t p = dyna_key_partition(key, strlen(key), Q);
-  return dyna_ring_is_replica(&cl->ring, p, dyna_node_cfg(T[node].n)->n, T[node].id);
+  return dyna_ring_is_replica(&cl->ring, p, dyna_node_cfg(T[node].n)->repl.n, T[node].id);
 }
 
 void build_cluster(int count, uint32_t nval, uint32_t r, uint32_t w) {
@@ -160,6 +162,7 @@ int setup(void **state) {
   aae_ms = 1000000000;
   grace_ms = 24ull * 3600 * 1000;
   read_all = 0;
+  memset(node_dc, 0, sizeof(node_dc));
   return 0;
 }
 

@@ -44,6 +44,7 @@ extern uint64_t aae_ms;        /* cfg.aae_interval_ms of nodes opened (anti-entr
 extern uint64_t grace_ms;      /* cfg.tombstone_grace_ms of nodes opened */
 extern int read_all;           /* cfg.read_all of nodes opened from now on */
 extern const dyna_typed_cmd_t *typed_extra; /* cfg.typed_extra of nodes opened (setup leaves it) */
+extern char node_dc[MAXN][32]; /* cfg.dc of node i when opened ("" unless a test sets it; setup clears) */
 
 /* Node i's clocks (core/node.h, "Two clocks"): monotonic `now`, and its wall clock. */
 dyna_time_t clk(int i);

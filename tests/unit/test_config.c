@@ -127,6 +127,13 @@ static void pick_value(const dynad_option_t *o, const dyna_config_t *d, size_t i
   case DYNA_OPT_LIST:
     snprintf(text, cap, "127.0.0.1:%zu,127.0.0.2:%zu", 100 + i, 200 + i);
     break;
+  case DYNA_OPT_REPL: /* checked through CONFIG GET's text */
+    snprintf(text, cap, "dc%zu:4,dcb:2", i);
+    break;
+  case DYNA_OPT_QUORUM:
+    *num = load_num(field, o->cfg.size) == DYNA_QUORUM_LOCAL ? DYNA_QUORUM_EACH : DYNA_QUORUM_LOCAL;
+    snprintf(text, cap, "%s", *num == DYNA_QUORUM_LOCAL ? "local" : "each");
+    break;
   }
 }
 
@@ -161,6 +168,7 @@ static void check_picks(const dyna_config_t *c, const picks_t *p, const char *ho
     const char *f = (const char *)&node + o->node.off;
     int ok;
     if (o->type == DYNA_OPT_STRING || o->type == DYNA_OPT_ADDR) ok = !strcmp(f, p->text[i]);
+    else if (o->type == DYNA_OPT_REPL) ok = 1; /* its text, below */
     else ok = load_num(f, o->node.size) == p->num[i];
     if (!ok) fail_msg("%s: option %s = %s does not reach the node", how, o->name, p->text[i]);
     dynad_option_format(o, c, &node, got, sizeof(got)); /* CONFIG GET shows the node's */
@@ -445,7 +453,7 @@ static void test_bad_values(void **state) {
   expect_refused("listen", "7001", "invalid address '7001' for listen (want HOST:PORT)");
   expect_refused("cluster", "h:0", "invalid address 'h:0' for cluster (want HOST:PORT)");
   expect_refused("max-clients", "0", "invalid value '0' for max-clients");
-  expect_refused("n", "17", "invalid value '17' for n");
+  expect_refused("n", "17", "invalid value '17' for n (want N or DC:N[,DC:N...], at most 16 in all)");
   expect_refused("fd-min-ms", "x", "invalid value 'x' for fd-min-ms");
   expect_refused("bogus", "1", "unknown option 'bogus'");
   expect_refused("maxclients", "1", "unknown option 'maxclients'"); /* CONFIG GET's alias only */

@@ -350,7 +350,7 @@ static int prefs_of(const char *key, int *idx) {
   const dyna_cluster_t *cl = dyna_node_cluster(T[0].n);
   uint32_t p = dyna_key_partition(key, strlen(key), Q);
   uint64_t ids[MAXN];
-  size_t k = dyna_ring_preflist(&cl->ring, p, dyna_node_cfg(T[0].n)->n, ids, dyna_node_cfg(T[0].n)->n);
+  size_t k = dyna_ring_preflist(&cl->ring, p, dyna_node_cfg(T[0].n)->repl.n, ids, dyna_node_cfg(T[0].n)->repl.n);
   for (size_t i = 0; i < k; i++) idx[i] = index_of(ids[i]);
   return (int)k;
 }
@@ -787,7 +787,7 @@ static void open_namesake(int i, uint64_t id, int like) {
   snprintf(cfg.name, sizeof(cfg.name), "n%d", like);
   snprintf(cfg.addr, sizeof(cfg.addr), "10.0.0.%d:1", like);
   cfg.ring_size = Q;
-  cfg.n = 3;
+  cfg.repl = dyna_repl_uniform(3);
   cfg.r = 2;
   cfg.w = 2;
   cfg.seed = 70 + (uint64_t)i;

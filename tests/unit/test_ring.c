@@ -748,7 +748,7 @@ static void test_read_rejects(void **state) {
  * change nothing. */
 static void test_substitute(void **state) {
   (void)state;
-  dyna_ring_member_t ms[4] = {{10, ""}, {20, ""}, {30, "z"}, {40, ""}};
+  dyna_ring_member_t ms[4] = {{10, "", ""}, {20, "", ""}, {30, "z", ""}, {40, "", ""}};
   dyna_ring_t r, out;
   dyna_ring_init(&r);
   dyna_ring_init(&out);
@@ -758,7 +758,7 @@ static void test_substitute(void **state) {
   dyna_ring_init(&out);
   uint64_t news[] = {5, 25, 99};
   for (size_t k = 0; k < 3; k++) {
-    dyna_ring_member_t m = {news[k], "y"};
+    dyna_ring_member_t m = {news[k], "y", ""};
     assert_int_equal(dyna_ring_substitute(&r, 30, &m, &out), 0);
     assert_int_equal(out.nmembers, 4);
     for (uint32_t i = 1; i < out.nmembers; i++) assert_true(out.members[i - 1].id < out.members[i].id);
@@ -770,7 +770,7 @@ static void test_substitute(void **state) {
     }
     assert_int_equal(dyna_ring_owned(&out, news[k]), dyna_ring_owned(&r, 30));
   }
-  dyna_ring_member_t dup = {20, ""}, zero = {0, ""}, fine = {7, ""};
+  dyna_ring_member_t dup = {20, "", ""}, zero = {0, "", ""}, fine = {7, "", ""};
   assert_int_equal(dyna_ring_substitute(&r, 30, &dup, &out), DYNA_EINVAL);  /* already a member */
   assert_int_equal(dyna_ring_substitute(&r, 30, &zero, &out), DYNA_EINVAL); /* id 0 */
   assert_int_equal(dyna_ring_substitute(&r, 31, &fine, &out), DYNA_EINVAL); /* not a member */
