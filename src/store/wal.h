@@ -80,6 +80,11 @@ int dyna_wal_replay(dyna_wal_t *w, uint64_t after, dyna_overlay_t *ov, char *err
 /* The newest segment number in use (every record so far is in a segment <= it). */
 uint64_t dyna_wal_segment(const dyna_wal_t *w);
 
+/* Under the none policy: appends write their record without fdatasync (it is then in the
+ * OS's hands, which a process crash does not lose and an OS crash may). Everything else
+ * (end records, prepared files, dropped segments) is synced as before. */
+void dyna_wal_set_nosync(dyna_wal_t *w, int nosync);
+
 /* Appends batch as one record and fdatasyncs: durable on 0. A failure (DYNA_EFULL,
  * DYNA_EIO) leaves the log as it was before the call. */
 int dyna_wal_append(dyna_wal_t *w, const dyna_overlay_t *batch);
