@@ -66,7 +66,8 @@ fi
 # The kinds counted; everything else is summed as "other".
 KINDS="write writev sendmsg sendto read readv recvfrom recvmsg epoll_wait epoll_ctl fdatasync fsync pwrite64 futex"
 wrap=()
-[ "$CALLGRIND" = 1 ] && wrap=(valgrind --tool=callgrind --dump-instr=no "--callgrind-out-file=$work/cg.%p.out")
+[ "$CALLGRIND" = 1 ] && wrap=(valgrind --tool=callgrind --dump-instr=no "--callgrind-out-file=$work/cg.%p.out"
+                               "--log-file=$work/vg.%p.log")
 slow=()
 [ "$CALLGRIND" = 1 ] && slow=(--request-timeout-ms 10000 --fd-min-ms 20000 --aae-interval-ms 600000
                                --handoff-interval-ms 600000 --map-size-mb 1024)
