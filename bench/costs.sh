@@ -154,7 +154,7 @@ redis3_synced() { # tries: until both replicas are up and at the primary's offse
 # Dynomite: one node per rack in one data centre, all holding token 0, so each is a
 # replica of every key; DC_QUORUM both ways (2 of 3). Each over its own redis-server.
 start_dynomite() {
-  local i p dp sp rp ok seeds=() dports=() lports=()
+  local i p sp rp ok seeds=() dports=() lports=()
   SPIDS=()
   for i in 1 2 3; do dports+=("$(free_port)"); lports+=("$(free_port)"); done
   for i in 1 2 3; do
