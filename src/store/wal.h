@@ -39,8 +39,8 @@
  * each put tens of MiB of work on the disk at once (block freeing, discard, writeback),
  * and every fdatasync of every log on that disk waited 5-15 ms behind it.
  *
- * Threads: append runs on the engine's log thread; roll on the loop, only while no
- * append runs. drop and prepare run on the checkpoint thread. drop renames or deletes
+ * Threads: append runs on the engine's log thread (under none on the loop); roll on the
+ * loop, only while no append runs. drop and prepare run on the checkpoint thread. drop renames or deletes
  * only segments that append will not write again, except that the next append may still
  * write the end record of the segment just rolled through the fd it keeps (harmless
  * whatever the file is called by then: the record fails the hash of any other segment).
