@@ -40,13 +40,13 @@
  * and every fdatasync of every log on that disk waited 5-15 ms behind it.
  *
  * Threads: append runs on the engine's log thread (under none on the loop); roll on the
- * loop, only while no append runs. drop and prepare run on the checkpoint thread. drop renames or deletes
- * only segments that append will not write again, except that the next append may still
- * write the end record of the segment just rolled through the fd it keeps (harmless
- * whatever the file is called by then: the record fails the hash of any other segment).
- * The name wal-next.tmp is made only by the checkpoint thread (drop, prepare) and taken
- * only by the log thread (the next segment). Ownership: the log owns its fds and
- * buffers.
+ * loop, only while no append runs. drop and prepare run on the checkpoint thread. drop
+ * renames or deletes only segments that append will not write again, except that the
+ * next append may still write the end record of the segment just rolled through the fd
+ * it keeps (harmless whatever the file is called by then: the record fails the hash of
+ * any other segment). The name wal-next.tmp is made only by the checkpoint thread (drop,
+ * prepare) and taken only by the appending thread (the next segment). Ownership: the
+ * log owns its fds and buffers.
  */
 #ifndef DYNA_WAL_H
 #define DYNA_WAL_H
