@@ -415,8 +415,9 @@ static int msgq_push_again(dyna_node_t *n, msgq_t *q, uint64_t prev_to, uint64_t
   dyna_outmsg_t *slot = msgq_slot(n, q); /* may move the ring: the last frame is read after */
   if (!slot) return 0;
   const dyna_outmsg_t *last = &q->m[(q->head + q->len - 1) % q->cap];
-  DYNA_ASSERT(last->to == prev_to && last->frame.len > 0, "frame outbox: the last frame is for %llu, not %llu",
-              (unsigned long long)last->to, (unsigned long long)prev_to);
+  DYNA_ASSERT(last->to == prev_to && last->frame.len > 0,
+              "frame outbox: the last frame is for %llu, not %llu", (unsigned long long)last->to,
+              (unsigned long long)prev_to);
   dyna_buf_init(&slot->frame);
   dyna_buf_put(&slot->frame, last->frame.data, last->frame.len);
   return msgq_commit(n, q, slot, to, last->wseq);

@@ -282,7 +282,9 @@ static void die_after_sync(const char *dir, unsigned rounds, dyna_sync_t sync) {
   assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-static void die_after(const char *dir, unsigned rounds) { die_after_sync(dir, rounds, DYNA_SYNC_BATCH); }
+static void die_after(const char *dir, unsigned rounds) {
+  die_after_sync(dir, rounds, DYNA_SYNC_BATCH);
+}
 
 static void test_crash_replay(void **state) {
   fx_t *f = *state;
