@@ -3,10 +3,12 @@
 #   bench_init NAME PREFIX   die() names NAME; a temp dir $work (PREFIX.XXXXXX) and the
 #                            list $pids, both cleaned up on exit (processes killed and
 #                            waited for, $work/bench.pid too when a script writes it)
-#   free_port                a free TCP port P on 127.0.0.1 whose P+10000 is free too
+#   BENCH_HOST               the loopback address every server binds and every client
+#                            dials (default 127.0.0.1)
+#   free_port                a free TCP port P on BENCH_HOST whose P+10000 is free too
 #   wait_up PORT PID         until the server answers PING (dies if PID exits first)
 #   info_field PORT FIELD    one field of INFO
-#   start_cluster N [ARGS]   N dynad on 127.0.0.1 (N=3 R=2 W=2, ARGS added to each),
+#   start_cluster N [ARGS]   N dynad on BENCH_HOST (N=3 R=2 W=2, ARGS added to each),
 #                            nodes 2.. --join node 1, until all agree on N members
 #                            and one ring version; sets CPORTS (client ports), DPIDS,
 #                            SEEDS (host:port,...) and N1 (node 1); data dirs and logs
@@ -15,13 +17,15 @@
 #   start_cluster3 [ARGS]    start_cluster 3
 #   need_redis_tools         dies unless REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI and
 #                            python3 are there
-#   start_redis NAME [APPENDFSYNC [ARGS]]  a redis-server on 127.0.0.1 with an AOF
+#   start_redis NAME [APPENDFSYNC [ARGS]]  a redis-server on BENCH_HOST with an AOF
 #                            (appendfsync everysec unless given), no RDB, ARGS added;
 #                            sets rport, rpid, rdir ($work/NAME)
 # Needs REDIS_CLI (default redis-cli), DYNAD, and python3.
 REDIS_CLI=${REDIS_CLI:-redis-cli}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
+BENCH_HOST=${BENCH_HOST:-127.0.0.1}
+export BENCH_HOST
 
 bench_init() { # name prefix
   BENCH_NAME=$1
@@ -44,17 +48,18 @@ bench_cleanup() {
 
 free_port() {
   python3 - <<'EOF'
-import socket
+import os, socket
+h = os.environ.get("BENCH_HOST", "127.0.0.1")
 def free(p):
     s = socket.socket()
     try:
-        s.bind(("127.0.0.1", p)); return True
+        s.bind((h, p)); return True
     except OSError:
         return False
     finally:
         s.close()
 while True:
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
+    s = socket.socket(); s.bind((h, 0)); p = s.getsockname()[1]; s.close()
     if p + 10000 < 65536 and free(p + 10000):
         print(p); break
 EOF
@@ -64,14 +69,14 @@ wait_up() { # port pid
   local i
   for i in $(seq 1 100); do
     kill -0 "$2" 2>/dev/null || die "server on port $1 exited at start"
-    [ "$("$REDIS_CLI" -p "$1" ping 2>/dev/null)" = PONG ] && return 0
+    [ "$("$REDIS_CLI" -h "$BENCH_HOST" -p "$1" ping 2>/dev/null)" = PONG ] && return 0
     sleep 0.1
   done
   die "server on port $1 did not answer PING"
 }
 
 info_field() { # port field
-  "$REDIS_CLI" -p "$1" info 2>/dev/null | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'
+  "$REDIS_CLI" -h "$BENCH_HOST" -p "$1" info 2>/dev/null | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'
 }
 
 start_cluster3() { # extra dynad args...
@@ -85,16 +90,16 @@ start_cluster() { # NODES [extra dynad args...]
   for i in $(seq 1 "$nodes"); do
     p=$(free_port) cp=$(free_port)
     join=()
-    [ "$i" -gt 1 ] && join=(--join "127.0.0.1:$cp1")
-    "$DYNAD" --name "n$i" --data "$work/$DIRS$i" --listen "127.0.0.1:$p" --cluster "127.0.0.1:$cp" \
+    [ "$i" -gt 1 ] && join=(--join "$BENCH_HOST:$cp1")
+    "$DYNAD" --name "n$i" --data "$work/$DIRS$i" --listen "$BENCH_HOST:$p" --cluster "$BENCH_HOST:$cp" \
       --n 3 --r 2 --w 2 --log-level warn "${join[@]+"${join[@]}"}" "$@" >"$work/$DIRS$i.log" 2>&1 &
     pids+=($!) DPIDS+=($!) CPORTS+=("$p")
     [ "$i" = 1 ] && cp1=$cp
     wait_up "$p" "$!"
   done
-  SEEDS=$(printf '127.0.0.1:%s,' "${CPORTS[@]}")
+  SEEDS=$(printf "$BENCH_HOST:%s," "${CPORTS[@]}")
   SEEDS=${SEEDS%,}
-  N1="127.0.0.1:${CPORTS[0]}"
+  N1="$BENCH_HOST:${CPORTS[0]}"
   for i in $(seq 1 100); do
     ok=1 v=""
     for p in "${CPORTS[@]}"; do
@@ -123,7 +128,7 @@ start_redis() { # name [appendfsync [args...]]
   rport=$(free_port)
   rdir=$work/$name
   mkdir -p "$rdir"
-  "$REDIS_SERVER" --bind 127.0.0.1 --port "$rport" --dir "$rdir" --appendonly yes \
+  "$REDIS_SERVER" --bind "$BENCH_HOST" --port "$rport" --dir "$rdir" --appendonly yes \
     --appendfsync "$fsync" --save '' --daemonize no --protected-mode no \
     --logfile "$rdir/redis.log" "$@" &
   rpid=$!

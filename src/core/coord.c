@@ -588,6 +588,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
   if (req->op == DYNA_OP_BATCH) dyna_buf_put(enc, batch.data, batch.len);
   dyna_buf_free(&batch);
   int sloppy = 0;
+  uint64_t sent_to = 0, sent_hint = 0; /* the last PUT queued: the next may share its bytes */
   for (size_t i = 0; i < pl->nt; i++) {
     uint32_t idx = f->nt++;
     f->target[idx] = pl->target[i];
@@ -598,6 +599,10 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       f->answered[idx] = 1;
       f->ok++;
       if (pl->hint[i]) n->stats.hints_stored++;
+    } else if (!enc->oom && sent_to && pl->hint[i] == sent_hint) {
+      /* The same frame as the last target's (only the hint differs between targets):
+       * encoded once, its bytes copied. */
+      sent_to = dyna_node_send_early_again(n, sent_to, pl->target[i]) ? pl->target[i] : 0;
     } else if (!enc->oom) {
       dyna_msg_t m = {0};
       m.type = DYNA_MSG_PUT;
@@ -611,7 +616,9 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
         m.flags = DYNA_PUT_BATCH;
         m.klen = dyna_wire_args_count(enc->data, enc->len) ? first_key(enc, &m.key) : 0;
       }
-      dyna_node_send_early(n, pl->target[i], &m); /* overlaps the replicas' fsyncs with ours */
+      /* early: overlaps the replicas' fsyncs with ours */
+      sent_to = dyna_node_send_early(n, pl->target[i], &m) ? pl->target[i] : 0;
+      sent_hint = pl->hint[i];
     } else {
       f->answered[idx] = 2;
       f->failed++;

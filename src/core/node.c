@@ -392,33 +392,61 @@ int dyna_node_pop_reply(dyna_node_t *n, dyna_node_reply_t *out) {
   return 1;
 }
 
-/* Encodes m and appends it to q; drops it (counted) if memory is short. */
-static void msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *m, uint64_t wseq) {
+/* The next free slot of q (grown when full), or NULL (counted) if memory is short. */
+static dyna_outmsg_t *msgq_slot(dyna_node_t *n, msgq_t *q) {
   if (q->len == q->cap) {
     size_t cap = q->cap ? q->cap * 2 : 64;
     dyna_outmsg_t *o = dyna_malloc(cap * sizeof(*o));
-    if (!o) { n->stats.bad_messages++; return; }
+    if (!o) { n->stats.bad_messages++; return NULL; }
     for (size_t i = 0; i < q->len; i++) o[i] = q->m[(q->head + i) % q->cap];
     dyna_free(q->m);
     q->m = o;
     q->cap = cap;
     q->head = 0;
   }
-  dyna_outmsg_t *slot = &q->m[(q->head + q->len) % q->cap];
+  return &q->m[(q->head + q->len) % q->cap];
+}
+
+/* Appends the frame in slot (from msgq_slot) to q; drops it (counted) if it is short of
+ * memory (frame.oom). Returns 1 when it was queued. */
+static int msgq_commit(dyna_node_t *n, msgq_t *q, dyna_outmsg_t *slot, uint64_t to, uint64_t wseq) {
   slot->to = to;
   slot->wseq = wseq;
-  dyna_buf_init(&slot->frame);
-  dyna_wire_encode(m, &slot->frame);
   if (slot->frame.oom) {
     dyna_buf_free(&slot->frame);
     n->stats.bad_messages++;
-    return;
+    return 0;
   }
   q->len++;
   q->pushed++;
   DYNA_ASSERT(q->len <= q->cap && q->pushed - q->popped == q->len,
               "frame outbox: %zu queued of %zu, %llu pushed, %llu popped", q->len, q->cap,
               (unsigned long long)q->pushed, (unsigned long long)q->popped);
+  return 1;
+}
+
+/* Encodes m and appends it to q; drops it (counted) if memory is short. Returns 1 when
+ * it was queued. */
+static int msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *m, uint64_t wseq) {
+  dyna_outmsg_t *slot = msgq_slot(n, q);
+  if (!slot) return 0;
+  dyna_buf_init(&slot->frame);
+  dyna_wire_encode(m, &slot->frame);
+  return msgq_commit(n, q, slot, to, wseq);
+}
+
+/* Appends to q, for `to`, a copy of the bytes of the frame q took last (for `prev_to`). */
+static int msgq_push_again(dyna_node_t *n, msgq_t *q, uint64_t prev_to, uint64_t to) {
+  if (NEVER(!q->len)) return 0;
+  dyna_outmsg_t *slot = msgq_slot(n, q); /* may move the ring: the last frame is read after */
+  if (!slot) return 0;
+  const dyna_outmsg_t *last = &q->m[(q->head + q->len - 1) % q->cap];
+  DYNA_ASSERT(last->to == prev_to && last->frame.len > 0,
+              "frame outbox: the last frame is for %llu, not %llu", (unsigned long long)last->to,
+              (unsigned long long)prev_to);
+  dyna_buf_init(&slot->frame);
+  dyna_buf_put(&slot->frame, last->frame.data, last->frame.len);
+  return msgq_commit(n, q, slot, to, last->wseq);
 }
 
 static int msgq_pop(msgq_t *q, dyna_outmsg_t *out) {
@@ -445,8 +473,11 @@ void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
 void dyna_node_send_after(dyna_node_t *n, uint64_t to, const dyna_msg_t *m, uint64_t wseq) {
   msgq_push(n, &n->msgs, to, m, wseq);
 }
-void dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
-  msgq_push(n, &n->early, to, m, n->inc_wseq);
+int dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
+  return msgq_push(n, &n->early, to, m, n->inc_wseq);
+}
+int dyna_node_send_early_again(dyna_node_t *n, uint64_t prev_to, uint64_t to) {
+  return msgq_push_again(n, &n->early, prev_to, to);
 }
 int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out) { return msgq_pop(&n->msgs, out); }
 int dyna_node_pop_early(dyna_node_t *n, dyna_outmsg_t *out) { return msgq_pop(&n->early, out); }

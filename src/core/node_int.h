@@ -191,7 +191,11 @@ void dyna_node_send_after(dyna_node_t *n, uint64_t to, const dyna_msg_t *m, uint
  * failed batch (the incarnation in dyna_node_actor), so losing the local copy loses no
  * one's dot. It waits only for the write that recorded the current incarnation
  * (inc_wseq: durable long ago, except just after a failed batch). */
-void dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
+int dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
+/* The frame just queued by dyna_node_send_early for prev_to (which returned 1: queued),
+ * to `to` as well: the same bytes, copied rather than encoded again (a PUT to the next
+ * replica). Both return 1 when the frame was queued, 0 when it was dropped (counted). */
+int dyna_node_send_early_again(dyna_node_t *n, uint64_t prev_to, uint64_t to);
 /* Queues a reply (the outbox slot must have been reserved). */
 void dyna_node_push_reply(dyna_node_t *n, dyna_node_reply_t *r);
 int dyna_node_reserve_reply(dyna_node_t *n);

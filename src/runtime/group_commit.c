@@ -123,8 +123,8 @@ static void commit_sync(dyna_server_t *s) {
 
 /* ---------- pipelined engine ---------- */
 
-/* Collects the batches the store made durable, then hands it what this turn wrote. */
-static void pump(dyna_server_t *s) {
+/* Tells the gate which batches the store made durable, and delivers what that releases. */
+static void collect_durable(dyna_server_t *s) {
   dyna_commit_t *c = s->commit;
   uint64_t durable = 0;
   int err = s->store->ops->poll(s->store, &durable);
@@ -142,12 +142,20 @@ static void pump(dyna_server_t *s) {
     }
     if (any) deliver(s);
   }
+}
+
+/* Collects the batches the store made durable, then hands it what this turn wrote. A
+ * store that logs a batch as it takes it (LMDB under none: no fsync to wait for) has it
+ * durable at once: collected again, its answers leave in this turn. */
+static void pump(dyna_server_t *s) {
+  dyna_commit_t *c = s->commit;
+  collect_durable(s);
   if (c->fly_len == COMMIT_FLY_MAX || (c->fly_len && !dyna_store_pending(s->store))) return;
   /* Called even with nothing pending: a write that failed since (pending is then 0) is
    * reported by this commit, and must not be taken for durable. */
   uint64_t ticket = 0;
   uint64_t upto = s->store->writes; /* the batch handed over holds every write so far */
-  err = s->store->ops->commit_async(s->store, &ticket);
+  int err = s->store->ops->commit_async(s->store, &ticket);
   if (err && err != DYNA_EBUSY) {
     commit_failed(s, err);
   } else if (!err && ticket) {
@@ -156,6 +164,7 @@ static void pump(dyna_server_t *s) {
     c->fly[at].ticket = ticket;
     c->fly[at].wseq = upto;
     c->fly[at].handed_ns = uv_hrtime();
+    collect_durable(s); /* under none it is durable already */
   } else if (!err && !c->fly_len) { /* nothing written since the last batch: all durable */
     dyna_gate_handed(&c->gate, upto);
     dyna_gate_durable(&c->gate, upto);

@@ -116,7 +116,7 @@ const dynad_option_t dynad_options[] = {
    .cfg = CFG(max_peer_output_bytes)},
   {.name = "sync", .type = DYNA_OPT_ENUM, .def = "batch", .enum_name = sync_name,
    .help = "fsync policy; batch: group commit per loop turn\n"
-           "through a write-ahead log",
+           "through a write-ahead log; none: the same log, never fsync'd",
    .bad = "invalid sync policy '%v' (want always, batch or none)", .cfg = CFG(sync)},
   {.name = "max-value-bytes", .runtime = 1, .type = DYNA_OPT_BYTES, .min = 1, .max = 64 * MiB, .arg = "N",
    .help = "largest value", .cfg = CFG(max_value_bytes), .node = NODE(max_value_bytes)},

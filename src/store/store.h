@@ -72,7 +72,8 @@ typedef struct dyna_store_ops {
 
   /* Pipelined group commit (optional: NULL in engines without it). The LMDB engine under
    * DYNA_SYNC_BATCH commits on a writer thread, so the event loop goes on taking the
-   * next batch while earlier ones are fsync'd:
+   * next batch while earlier ones are fsync'd (under DYNA_SYNC_NONE commit_async writes
+   * the batch itself, without fsync: its ticket is durable at the next poll):
    *   commit_async  queues the current batch for the writer and returns at once with its
    *                 ticket (*ticket = 0: nothing to commit); tickets become durable in
    *                 order. DYNA_EBUSY when the queue is full, or while a checkpoint

@@ -40,6 +40,7 @@ struct dyna_wal {
   uint64_t off;       /* end of its last good record */
   uint64_t seq;       /* the next record's sequence number */
   dyna_buf_t buf;     /* encoding buffer, reused */
+  int nosync;         /* appends skip their fdatasync (dyna_wal_set_nosync) */
 };
 
 static int io_err(int e) { return (e == ENOSPC || e == EDQUOT) ? DYNA_EFULL : DYNA_EIO; }
@@ -407,7 +408,7 @@ int dyna_wal_append_n(dyna_wal_t *w, const dyna_overlay_t *const *batches, size_
     }
     done += (size_t)n;
   }
-  if (!err && fdatasync(w->fd)) err = io_err(errno);
+  if (!err && !w->nosync && fdatasync(w->fd)) err = io_err(errno);
   if (err) {
     /* Cut the failed record off so that the segment ends in good records; if even that
      * fails, never append to this segment again (a later segment starts clean, and
@@ -423,6 +424,8 @@ int dyna_wal_append_n(dyna_wal_t *w, const dyna_overlay_t *const *batches, size_
   if (w->buf.cap > ((size_t)1 << 20)) dyna_buf_free(&w->buf); /* don't keep a big batch's buffer */
   return 0;
 }
+
+void dyna_wal_set_nosync(dyna_wal_t *w, int nosync) { w->nosync = nosync; }
 
 int dyna_wal_prepare(dyna_wal_t *w, size_t bytes) {
   char tmp[PATH_MAX + 32], next[PATH_MAX + 32];

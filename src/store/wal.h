@@ -39,14 +39,14 @@
  * each put tens of MiB of work on the disk at once (block freeing, discard, writeback),
  * and every fdatasync of every log on that disk waited 5-15 ms behind it.
  *
- * Threads: append runs on the engine's log thread; roll on the loop, only while no
- * append runs. drop and prepare run on the checkpoint thread. drop renames or deletes
- * only segments that append will not write again, except that the next append may still
- * write the end record of the segment just rolled through the fd it keeps (harmless
- * whatever the file is called by then: the record fails the hash of any other segment).
- * The name wal-next.tmp is made only by the checkpoint thread (drop, prepare) and taken
- * only by the log thread (the next segment). Ownership: the log owns its fds and
- * buffers.
+ * Threads: append runs on the engine's log thread (under none on the loop); roll on the
+ * loop, only while no append runs. drop and prepare run on the checkpoint thread. drop
+ * renames or deletes only segments that append will not write again, except that the
+ * next append may still write the end record of the segment just rolled through the fd
+ * it keeps (harmless whatever the file is called by then: the record fails the hash of
+ * any other segment). The name wal-next.tmp is made only by the checkpoint thread (drop,
+ * prepare) and taken only by the appending thread (the next segment). Ownership: the
+ * log owns its fds and buffers.
  */
 #ifndef DYNA_WAL_H
 #define DYNA_WAL_H
@@ -79,6 +79,11 @@ int dyna_wal_replay(dyna_wal_t *w, uint64_t after, dyna_overlay_t *ov, char *err
 
 /* The newest segment number in use (every record so far is in a segment <= it). */
 uint64_t dyna_wal_segment(const dyna_wal_t *w);
+
+/* Under the none policy: appends write their record without fdatasync (it is then in the
+ * OS's hands, which a process crash does not lose and an OS crash may). Everything else
+ * (end records, prepared files, dropped segments) is synced as before. */
+void dyna_wal_set_nosync(dyna_wal_t *w, int nosync);
 
 /* Appends batch as one record and fdatasyncs: durable on 0. A failure (DYNA_EFULL,
  * DYNA_EIO) leaves the log as it was before the call. */

@@ -6,7 +6,9 @@ pipelining a small window of commands; a key counts as acknowledged only once it
 (or, for DYNA.PUT, its new context) has been read. After ~1.5 s or enough acknowledged
 writes, dynad gets SIGKILL mid-storm; it is restarted on the same data directory and
 every acknowledged key of this and every earlier round must read back with its value.
-Three rounds with the default sync policy (batch), then one round with --sync always.
+Three rounds with the default sync policy (batch), then one round with --sync always and
+one with --sync none (which fsyncs nothing, but hands every acknowledged write to the OS
+in its write-ahead log before the reply: a process crash must lose none of them).
 """
 import os
 import sys
@@ -164,8 +166,13 @@ def t_round_always(h):
     run_round(h, 4, extra_args=("--sync", "always"))
 
 
+def t_round_none(h):
+    run_round(h, 5, extra_args=("--sync", "none"))
+
+
 if __name__ == "__main__":
     H.run([
         ("3 rounds of kill -9 mid-storm, sync batch", t_rounds_batch),
         ("1 round of kill -9 mid-storm, sync always", t_round_always),
+        ("1 round of kill -9 mid-storm, sync none", t_round_none),
     ])
