@@ -61,6 +61,7 @@ static int save(const dyna_replica_t *rep, dyna_space_t sp, const uint8_t *k, si
                 const uint8_t *obj, size_t objlen, uint64_t h_old) {
   dyna_buf_t own = DYNA_BUF_INIT;
   dyna_buf_t *b = buf_take(rep, &own);
+  if (sp == DYNA_SPACE_HINT && rep->hints) *rep->hints = 1; /* before: a failed put may still leave it */
   if (o) dyna_record_encode(key, keylen, o, b);
   else dyna_record_encode_bytes(key, keylen, obj, objlen, b);
   int rc = b->oom ? DYNA_ENOMEM : dyna_store_put(rep->store, sp, k, klen, b->data, b->len);
@@ -93,7 +94,7 @@ static int merge_hint(void *arg, const uint8_t *k, size_t klen, const uint8_t *v
 static int read_all(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
                     dyna_obj_t *out, uint64_t *h_obj) {
   int rc = load(rep, DYNA_SPACE_OBJ, l->skey, l->sklen, l, key, klen, out, h_obj);
-  if (rc) return rc;
+  if (rc || (rep->hints && !*rep->hints)) return rc; /* no hint anywhere: none to merge */
   uint8_t prefix[DYNA_HKEY_MAX];
   size_t plen = dyna_hkey_prefix(l->skey, l->sklen, prefix);
   hint_merge_t hm = {key, klen, out, 0};
@@ -317,6 +318,7 @@ int dyna_replica_write_batch(const dyna_replica_t *rep, size_t n, const uint8_t 
    * uncommitted batch (store.h): the driver's commit then fails, and none of them stays. */
   for (size_t i = 0; i < n && !rc; i++) {
     if (!w[i].write) continue;
+    if (w[i].sp == DYNA_SPACE_HINT && rep->hints) *rep->hints = 1;
     rc = dyna_store_put(rep->store, w[i].sp, w[i].k, w[i].kl, w[i].rec.data, w[i].rec.len);
     if (rc) break;
     (*nwritten)++;

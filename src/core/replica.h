@@ -26,6 +26,9 @@ typedef struct dyna_replica {
   dyna_replica_hook_fn on_change; /* may be NULL */
   void *arg;
   dyna_buf_t *scratch;  /* may be NULL: a buffer reused for the records read and written */
+  int *hints;           /* may be NULL; else *hints == 0 vouches that the HINT space is
+                           empty, so reads skip looking there, and every hint written
+                           through here sets it to 1 (node.c: the node's hd.any) */
 } dyna_replica_t;
 
 /* Reads key's object merged with every hint held for it into out (initialised; empty
