@@ -285,7 +285,7 @@ static void read_repair(dyna_node_t *n, fsm_t *f) {
     if (f->target[i] == n->cfg.id) {
       dyna_replica_t rep;
       dyna_node_replica(n, dyna_node_partition(n, f->key, f->klen), &rep);
-      dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, 0, NULL);
+      dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, 0, 0, NULL);
       continue;
     }
     if (!enc->len) dyna_obj_encode(&f->obj, enc);
@@ -424,6 +424,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
   int self = plan_index(pl, n->cfg.id);
   dyna_buf_t batch = DYNA_BUF_INIT; /* a transaction's payload: its keys and objects */
   dyna_buf_t *enc = enc_get(n); /* what the replicas get: the new object, as stored */
+  uint64_t base = 0;             /* the record hash of the version it was made from (replica.h) */
   if (f) {
     f->op = req->op;
     f->client_req = req->id;
@@ -451,12 +452,12 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       dyna_targs_t args = {req->argc, req->argv, req->argl};
       int changed = 0;
       rc = dyna_replica_coordinate_typed(&rep, req->key, req->klen, req->cmd, &args, &env,
-                                         pl->hint[self], &f->obj, enc, &f->resp, &changed);
+                                         pl->hint[self], &f->obj, enc, &base, &f->resp, &changed);
       f->nowrite = !rc && !changed;
     } else {
       rc = dyna_replica_coordinate(&rep, req->key, req->klen, blind ? NULL : req->ctx, blind, &v,
                                    (req->flags & DYNA_REQ_KEEPTTL) != 0, del ? 0 : req->expire_at_ms,
-                                   pl->hint[self], &f->obj, enc, &f->existed);
+                                   pl->hint[self], &f->obj, enc, &base, &f->existed);
     }
   }
   if (rc) {
@@ -501,6 +502,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       m.obj = enc->data;
       m.objlen = enc->len;
       m.node = pl->hint[i];
+      m.w = base;
       if (req->op == DYNA_OP_BATCH) { /* the payload names its keys; key = the first */
         m.flags = DYNA_PUT_BATCH;
         m.klen = dyna_wire_args_count(enc->data, enc->len) ? first_key(enc, &m.key) : 0;
@@ -612,7 +614,7 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
     uint64_t hint = m->node != n->cfg.id ? m->node : 0;
     if (n->cfg.bugs & DYNA_BUG_OVERWRITE) rc = dyna_replica_overwrite(&rep, m->key, m->klen, &o);
-    else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, m->obj, m->objlen, hint, &changed);
+    else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, m->obj, m->objlen, m->w, hint, &changed);
     if (!rc && hint) n->stats.hints_stored++;
     if (!rc && changed && (m->flags & DYNA_PUT_AAE)) n->stats.aae_keys_repaired++;
     /* News from the background (an exchange or a hint) that this replica lacked may be

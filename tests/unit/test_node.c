@@ -1064,7 +1064,7 @@ static void test_reads_merge_hints_on_disk_at_open(void **state) {
   dyna_val_t v = {0, 1, (uint8_t *)"h", 1};
   assert_int_equal(dyna_obj_update(&o, NULL, 555, &v), 0);
   int changed = 0;
-  assert_int_equal(dyna_replica_merge(&rep, (const uint8_t *)"hk", 2, &o, NULL, 0, 999, &changed), 0);
+  assert_int_equal(dyna_replica_merge(&rep, (const uint8_t *)"hk", 2, &o, NULL, 0, 0, 999, &changed), 0);
   assert_true(changed);
   dyna_obj_clear(&o);
   assert_int_equal(hint_count(0), 1);
