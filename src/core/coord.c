@@ -604,7 +604,9 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_obj_t o;
   dyna_obj_init(&o);
   int batch = (m->flags & DYNA_PUT_BATCH) != 0;
-  int rc = !m->klen ? DYNA_EPROTO : batch ? 0 : dyna_obj_decode(m->obj, m->objlen, &o);
+  /* With a base (replica.h: dyna_replica_merge) the object is decoded there, if at all. */
+  int lazy = !batch && m->w && !(n->cfg.bugs & DYNA_BUG_OVERWRITE);
+  int rc = !m->klen ? DYNA_EPROTO : batch || lazy ? 0 : dyna_obj_decode(m->obj, m->objlen, &o);
   int changed = 0;
   if (!rc && batch) { /* a transaction's objects, all or nothing (core/batch.h) */
     rc = dyna_batch_apply(n, m->key, m->klen, m->obj, m->objlen, m->node != n->cfg.id ? m->node : 0, &changed);
@@ -614,7 +616,7 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
     uint64_t hint = m->node != n->cfg.id ? m->node : 0;
     if (n->cfg.bugs & DYNA_BUG_OVERWRITE) rc = dyna_replica_overwrite(&rep, m->key, m->klen, &o);
-    else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, m->obj, m->objlen, m->w, hint, &changed);
+    else rc = dyna_replica_merge(&rep, m->key, m->klen, lazy ? NULL : &o, m->obj, m->objlen, m->w, hint, &changed);
     if (!rc && hint) n->stats.hints_stored++;
     if (!rc && changed && (m->flags & DYNA_PUT_AAE)) n->stats.aae_keys_repaired++;
     /* News from the background (an exchange or a hint) that this replica lacked may be

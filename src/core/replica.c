@@ -225,8 +225,9 @@ int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t kle
     k = hk;
     sp = DYNA_SPACE_HINT;
   }
-  dyna_obj_t o;
+  dyna_obj_t o, dec;
   dyna_obj_init(&o);
+  dyna_obj_init(&dec);
   uint64_t h_old = 0;
   int based = 0;
   /* Not with the test-only bugs, whose merges differ: the simulator must see them. */
@@ -237,9 +238,22 @@ int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t kle
   if (based) {
     /* What is stored is the very version incoming was made from (the coordinator's, by
      * its record hash), and a write's result holds all of its input: the merge is
-     * incoming, stored as it came, and the stored copy is not even decoded. */
-    rc = save(rep, sp, k, kl, &l, key, klen, NULL, enc, enclen, h_old);
-  } else if (dyna_obj_descends(&o, incoming)) {
+     * incoming, stored as it came, and the stored copy is not even decoded (nor
+     * incoming, when the caller left that to us: its bytes are only checked). */
+    rc = incoming ? 0 : dyna_obj_check(enc, enclen);
+    if (!rc) rc = save(rep, sp, k, kl, &l, key, klen, NULL, enc, enclen, h_old);
+    goto out;
+  }
+  if (!incoming && !enc) {
+    rc = DYNA_EINVAL;
+    goto done;
+  }
+  if (!incoming) {
+    rc = dyna_obj_decode(enc, enclen, &dec);
+    if (rc) goto done;
+    incoming = &dec;
+  }
+  if (dyna_obj_descends(&o, incoming)) {
     goto done;
   } else if (fast && dyna_obj_descends(incoming, &o)) {
     /* incoming already holds everything stored, so the merge is incoming itself: its
@@ -249,9 +263,11 @@ int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t kle
     rc = dyna_obj_merge(&o, incoming);
     if (!rc) rc = save(rep, sp, k, kl, &l, key, klen, &o, NULL, 0, h_old);
   }
+out:
   if (!rc && changed) *changed = 1;
 done:
   dyna_obj_clear(&o);
+  dyna_obj_clear(&dec);
   return rc;
 }
 

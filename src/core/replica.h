@@ -75,7 +75,9 @@ int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key,
  * of that hash is that version, which incoming holds whole (a write's result holds
  * all of its input), so enc is stored without the stored record even being decoded.
  * Neither shortcut is taken under the test-only bugs (crdt.h: dyna_crdt_bugs).
- * O(|stored| + |incoming|). */
+ * incoming may be NULL when enc is given: it is then decoded here only if needed (with
+ * the base shortcut the bytes are only checked, dyna_obj_check), and bytes that do not
+ * decode give DYNA_ECORRUPT with nothing written. O(|stored| + |incoming|). */
 int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                        const dyna_obj_t *incoming, const uint8_t *enc, size_t enclen,
                        uint64_t base, uint64_t hint_owner, int *changed);

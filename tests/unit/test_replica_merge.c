@@ -17,6 +17,7 @@
 #include "core/typed.h"
 #include "store/memory.h"
 #include "util/buf.h"
+#include "util/err.h"
 
 #define RING 256
 
@@ -284,6 +285,26 @@ static void test_based_incoming(void **state) {
   any = 0; /* told that there is no hint, it reads none, and names its record as base */
   sadd(&a, "cart", "date", &o, &enc);
   assert_true(last_base == h_a);
+  /* Left to decode the bytes itself (incoming NULL): with the base, bytes that do not
+   * decode change nothing; without one, they are decoded and merged. */
+  dyna_buf_t rec_b = DYNA_BUF_INIT;
+  uint64_t h_b = record_hash(&b, "cart");
+  stored(&b, "cart", &rec_b);
+  dyna_buf_t bad = DYNA_BUF_INIT;
+  dyna_buf_put(&bad, enc.data, enc.len);
+  bad.data[bad.len - 1] ^= 0x55;
+  assert_int_equal(dyna_replica_merge(&b.rep, (const uint8_t *)"cart", 4, NULL, bad.data, bad.len - 1, h_b, 0, &changed), DYNA_ECORRUPT);
+  assert_int_equal(dyna_replica_merge(&b.rep, (const uint8_t *)"cart", 4, NULL, bad.data, bad.len, h_b, 0, &changed), DYNA_ECORRUPT);
+  assert_int_equal(changed, 0);
+  stored(&b, "cart", &rec);
+  assert_int_equal(rec.len, rec_b.len);
+  assert_memory_equal(rec.data, rec_b.data, rec.len);
+  assert_int_equal(dyna_replica_merge(&b.rep, (const uint8_t *)"cart", 4, NULL, encc.data, encc.len, 0, 0, &changed), 0);
+  assert_int_equal(changed, 1);
+  assert_int_equal(dyna_replica_read(&b.rep, (const uint8_t *)"cart", 4, &m), 0);
+  assert_int_equal(dyna_crdt_count(dyna_obj_typed(&m, DYNA_CRDT_SET)), 3); /* apple pear kiwi */
+  dyna_buf_free(&bad);
+  dyna_buf_free(&rec_b);
   dyna_buf_free(&enc);
   dyna_buf_free(&encc);
   dyna_buf_free(&rec);
