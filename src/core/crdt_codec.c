@@ -327,7 +327,8 @@ static void rd_del(dyna_rd_t *r, dyna_crdt_t *s) {
   }
 }
 
-/* With copy 0, checks only: out gets no elements (dyna_crdt_check). */
+/* With copy 0, checks only (dyna_crdt_check): nothing is kept, and out gets only the
+ * type and the counts of the context and the expiry values (no pointers). */
 static int decode(const uint8_t *p, size_t len, dyna_crdt_t *out, int copy) {
   dyna_rd_t r;
   dyna_rd_init(&r, p, len);
@@ -338,8 +339,9 @@ static int decode(const uint8_t *p, size_t len, dyna_crdt_t *out, int copy) {
   dyna_crdt_t s;
   dyna_crdt_init(&s, type);
   size_t nctx = rd_count(&r, DYNA_CRDT_MAX_ACTORS, MIN_CTX_BYTES);
+  dyna_crdt_ctx_entry_t small[8]; /* checking only: a small context needs no allocation */
   if (!r.err && nctx) {
-    s.ctx = dyna_malloc(nctx * sizeof(*s.ctx));
+    s.ctx = !copy && nctx <= 8 ? small : dyna_malloc(nctx * sizeof(*s.ctx));
     if (!s.ctx) r.err = DYNA_ENOMEM;
     s.ctxcap = nctx;
   }
@@ -349,7 +351,8 @@ static int decode(const uint8_t *p, size_t len, dyna_crdt_t *out, int copy) {
     if (s.ctx[i].counter == 0 || (i > 0 && s.ctx[i].actor <= s.ctx[i - 1].actor)) r.err = DYNA_ECORRUPT;
     s.nctx = i + 1;
   }
-  if (!r.err) rd_vals(&r, &s, 1, &s.exp, &s.nexp, &s.expcap, 1);
+  size_t nexp = 0;
+  if (!r.err) rd_vals(&r, &s, 1, &s.exp, copy ? &s.nexp : &nexp, &s.expcap, copy);
   size_t n = r.err ? 0 : rd_count(&r, DYNA_CRDT_MAX_ELEMS, MIN_ELEM_BYTES);
   if (!r.err && n && copy) {
     s.e = dyna_calloc(n, sizeof(*s.e));
@@ -367,6 +370,16 @@ static int decode(const uint8_t *p, size_t len, dyna_crdt_t *out, int copy) {
   if (!r.err && s.type == DYNA_CRDT_COUNTER && n > 1) r.err = DYNA_ECORRUPT;
   if (!r.err && ver == 2) rd_del(&r, &s);
   if (!r.err && dyna_rd_left(&r) != 0) r.err = DYNA_ECORRUPT;
+  if (!copy) {
+    if (s.ctx == small) s.ctx = NULL;
+    dyna_crdt_clear(&s);
+    if (r.err) return r.err == DYNA_ENOMEM ? DYNA_ENOMEM : DYNA_ECORRUPT;
+    dyna_crdt_clear(out);
+    out->type = type;
+    out->nctx = nctx;
+    out->nexp = nexp;
+    return 0;
+  }
   if (r.err) {
     int rc = r.err == DYNA_ENOMEM ? DYNA_ENOMEM : DYNA_ECORRUPT;
     dyna_crdt_clear(&s);

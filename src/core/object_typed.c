@@ -167,7 +167,6 @@ int dyna_obj_typed_check(dyna_rd_t *r) {
     if (!rc && ((i && s.type <= prev) || s.nctx == 0 || (s.type != DYNA_CRDT_KEY && s.nexp != 0)))
       rc = DYNA_ECORRUPT;
     prev = s.type;
-    dyna_crdt_clear(&s);
     if (rc) return rc;
   }
   return 0;
