@@ -355,9 +355,11 @@ static int decode(const uint8_t *p, size_t len, dyna_crdt_t *out, int copy) {
   if (!r.err) rd_vals(&r, &s, 1, &s.exp, copy ? &s.nexp : &nexp, &s.expcap, copy);
   size_t n = r.err ? 0 : rd_count(&r, DYNA_CRDT_MAX_ELEMS, MIN_ELEM_BYTES);
   if (!r.err && n && copy) {
-    s.e = dyna_calloc(n, sizeof(*s.e));
+    /* one slot spare: a write that adds an element to what it decoded (SADD, HSET,
+     * ZADD, a push) then grows nothing */
+    s.e = dyna_calloc(n + 1, sizeof(*s.e));
     if (!s.e) r.err = DYNA_ENOMEM;
-    s.cap = n;
+    s.cap = n + 1;
   }
   const uint8_t *pk = NULL, *k = NULL;
   size_t pklen = 0, klen = 0;
