@@ -74,25 +74,18 @@ void dyna_crdt_encode(const dyna_crdt_t *s, dyna_buf_t *out) {
 
 /* ---- decoding --------------------------------------------------------------------- */
 
-static size_t varint_len(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
 /* The readers below leave an error already set (DYNA_ENOMEM included) alone. */
 static uint8_t rd_u8(dyna_rd_t *r) { return r->err ? 0 : dyna_rd_u8(r); }
 static uint64_t rd_u64(dyna_rd_t *r) { return r->err ? 0 : dyna_rd_u64le(r); }
 
-/* A varint that must be minimal (one byte below 0x80 always is: inline). */
+/* A varint that must be minimal (one byte below 0x80 always is: inline). A longer
+ * one is minimal exactly when its last byte is not zero (dyna_rd_varint refuses what
+ * overflows 64 bits). */
 static uint64_t rd_var_long(dyna_rd_t *r) {
   if (r->err) return 0;
   size_t start = r->off;
   uint64_t v = dyna_rd_varint(r);
-  if (!r->err && r->off - start != varint_len(v)) r->err = DYNA_ECORRUPT;
+  if (!r->err && r->off - start > 1 && r->p[r->off - 1] == 0) r->err = DYNA_ECORRUPT;
   return v;
 }
 
