@@ -365,12 +365,11 @@ static int decode(const uint8_t *p, size_t len, dyna_crdt_t *out, int copy) {
   if (!r.err && s.type == DYNA_CRDT_COUNTER && n > 1) r.err = DYNA_ECORRUPT;
   if (!r.err && ver == 2) rd_del(&r, &s);
   if (!r.err && dyna_rd_left(&r) != 0) r.err = DYNA_ECORRUPT;
-  if (!copy) {
-    if (s.ctx == small) s.ctx = NULL;
-    dyna_crdt_clear(&s);
+  if (!copy) { /* kept: a context too large for small, a deletion stamp's context */
+    if (s.ctx != small) dyna_free(s.ctx);
+    if (s.del) dyna_free(s.del);
     if (r.err) return r.err == DYNA_ENOMEM ? DYNA_ENOMEM : DYNA_ECORRUPT;
-    dyna_crdt_clear(out);
-    out->type = type;
+    dyna_crdt_init(out, type);
     out->nctx = nctx;
     out->nexp = nexp;
     return 0;
