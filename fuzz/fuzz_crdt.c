@@ -1,7 +1,8 @@
 /* fuzz_crdt.c: libFuzzer target for the typed-object states (core/crdt*.c).
  *
  * The input is tried three ways:
- *   whole   if it decodes, it must re-encode to the very same bytes (canonical), be
+ *   whole   dyna_crdt_check must give decode's verdict (and the same type and counts
+ *           of context and expiry values); if it decodes, it must re-encode to the very same bytes (canonical), be
  *           unchanged by a merge with itself and with a copy of itself;
  *   split   the first byte says where to cut the rest into two inputs; when both
  *           decode (to the same type), merge(a, b) and merge(b, a) must encode to the
@@ -53,7 +54,14 @@ static void check_roundtrip(const dyna_crdt_t *s) {
 static void fuzz_whole(const uint8_t *p, size_t len) {
   dyna_crdt_t s, m;
   dyna_crdt_init(&s, 0);
-  if (dyna_crdt_decode(p, len, &s) != 0) return;
+  dyna_crdt_t c;
+  dyna_crdt_init(&c, 0);
+  int drc = dyna_crdt_decode(p, len, &s);
+  CHECK(dyna_crdt_check(p, len, &c) == drc);
+  if (drc == 0) {
+    CHECK(c.type == s.type && c.nctx == s.nctx && c.nexp == s.nexp && c.n == 0 && !c.ctx && !c.exp);
+  }
+  if (drc != 0) return;
   dyna_buf_t b = enc(&s);
   CHECK(b.len == len && memcmp(b.data, p, len) == 0);
   dyna_crdt_init(&m, s.type);

@@ -1,7 +1,8 @@
 /* fuzz_object.c: libFuzzer target for the object, context and base64 decoders.
  *
  * The same input is tried four ways:
- *   object   if it decodes, it must re-encode to the very same bytes (canonical), be
+ *   object   dyna_obj_check must give decode's verdict; if it decodes, it must
+ *            re-encode to the very same bytes (canonical), be
  *            unchanged by a merge with a copy of itself or with itself, descend
  *            itself, and its context must round-trip; an update with its own context
  *            must leave exactly one sibling; its kind and deadline must be readable;
@@ -63,7 +64,9 @@ static void fuzz_as_object(const uint8_t *p, size_t len) {
   dyna_obj_t o, m;
   dyna_obj_init(&o);
   dyna_obj_init(&m);
-  if (dyna_obj_decode(p, len, &o) != 0) return;
+  int rc = dyna_obj_decode(p, len, &o);
+  CHECK(dyna_obj_check(p, len) == rc);
+  if (rc != 0) return;
   dyna_buf_t b = DYNA_BUF_INIT;
   dyna_obj_encode(&o, &b);
   CHECK(same_bytes(&b, p, len));

@@ -8,7 +8,9 @@
  * refuses them: dyna_typed_arity_ok), applied to a key that earlier commands of the same input built up. Every
  * write and read must append exactly one well-formed RESP reply, never crash, and leave
  * an object that re-encodes canonically (decode(encode(o)) == o); a write that says it
- * changed nothing must leave the object's bytes as they were. */
+ * changed nothing must leave the object's bytes as they were, and a write's result must
+ * hold all of its input (merging the input into it changes nothing: a replica holding
+ * the input stores the result as it comes, core/replica.h). */
 #include "core/typed.h"
 #include "proto/resp.h"
 #include "util/buf.h"
@@ -101,6 +103,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       check_reply(&resp);
       encoded(&w, &after);
       if (!changed) CHECK(after.len == before.len && !memcmp(after.data, before.data, after.len));
+      dyna_obj_t m;
+      dyna_obj_init(&m);
+      CHECK(dyna_obj_copy(&m, &w) == 0);
+      CHECK(dyna_obj_merge(&m, &o) == 0);
+      CHECK(dyna_obj_equal(&m, &w));
+      dyna_obj_clear(&m);
       /* canonical: what it encodes to decodes back to the same bytes */
       dyna_obj_t d;
       dyna_obj_init(&d);

@@ -379,7 +379,7 @@ static void read_repair(dyna_node_t *n, fsm_t *f) {
     if (f->target[i] == n->cfg.id) {
       dyna_replica_t rep;
       dyna_node_replica(n, dyna_node_partition(n, f->key, f->klen), &rep);
-      dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, 0, NULL);
+      dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, 0, 0, NULL);
       continue;
     }
     if (!enc->len) dyna_obj_encode(&f->obj, enc);
@@ -517,7 +517,7 @@ static void keep_hint(dyna_node_t *n, fsm_t *f, uint64_t owner) {
   if (!owner || owner == n->cfg.id || (!f->obj.n && !f->obj.ntyped)) return;
   dyna_replica_t rep;
   dyna_node_replica(n, dyna_node_partition(n, f->key, f->klen), &rep);
-  if (!dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, owner, NULL)) n->stats.hints_stored++;
+  if (!dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, 0, owner, NULL)) n->stats.hints_stored++;
 }
 
 /* Coordinates a write at this node, which is among pl's targets (a home replica, or a
@@ -530,6 +530,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
   int self = plan_index(pl, n->cfg.id);
   dyna_buf_t batch = DYNA_BUF_INIT; /* a transaction's payload: its keys and objects */
   dyna_buf_t *enc = enc_get(n); /* what the replicas get: the new object, as stored */
+  uint64_t base = 0;             /* the record hash of the version it was made from (replica.h) */
   if (f) {
     f->op = req->op;
     f->client_req = req->id;
@@ -556,12 +557,12 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       dyna_targs_t args = {req->argc, req->argv, req->argl};
       int changed = 0;
       rc = dyna_replica_coordinate_typed(&rep, req->key, req->klen, req->cmd, &args, &env,
-                                         pl->hint[self], &f->obj, enc, &f->resp, &changed);
+                                         pl->hint[self], &f->obj, enc, &base, &f->resp, &changed);
       f->nowrite = !rc && !changed;
     } else {
       rc = dyna_replica_coordinate(&rep, req->key, req->klen, blind ? NULL : req->ctx, blind, &v,
                                    (req->flags & DYNA_REQ_KEEPTTL) != 0, del ? 0 : req->expire_at_ms,
-                                   pl->hint[self], &f->obj, enc, &f->existed);
+                                   pl->hint[self], &f->obj, enc, &base, &f->existed);
     }
   }
   if (rc) {
@@ -612,6 +613,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       m.obj = enc->data;
       m.objlen = enc->len;
       m.node = pl->hint[i];
+      m.w = base;
       if (req->op == DYNA_OP_BATCH) { /* the payload names its keys; key = the first */
         m.flags = DYNA_PUT_BATCH;
         m.klen = dyna_wire_args_count(enc->data, enc->len) ? first_key(enc, &m.key) : 0;
@@ -721,7 +723,9 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_obj_t o;
   dyna_obj_init(&o);
   int batch = (m->flags & DYNA_PUT_BATCH) != 0;
-  int rc = !m->klen ? DYNA_EPROTO : batch ? 0 : dyna_obj_decode(m->obj, m->objlen, &o);
+  /* With a base (replica.h: dyna_replica_merge) the object is decoded there, if at all. */
+  int lazy = !batch && m->w && !(n->cfg.bugs & DYNA_BUG_OVERWRITE);
+  int rc = !m->klen ? DYNA_EPROTO : batch || lazy ? 0 : dyna_obj_decode(m->obj, m->objlen, &o);
   int changed = 0;
   if (!rc && batch) { /* a transaction's objects, all or nothing (core/batch.h) */
     rc = dyna_batch_apply(n, m->key, m->klen, m->obj, m->objlen, m->node != n->cfg.id ? m->node : 0, &changed);
@@ -731,7 +735,7 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
     uint64_t hint = m->node != n->cfg.id ? m->node : 0;
     if (n->cfg.bugs & DYNA_BUG_OVERWRITE) rc = dyna_replica_overwrite(&rep, m->key, m->klen, &o);
-    else rc = dyna_replica_merge(&rep, m->key, m->klen, &o, m->obj, m->objlen, hint, &changed);
+    else rc = dyna_replica_merge(&rep, m->key, m->klen, lazy ? NULL : &o, m->obj, m->objlen, m->w, hint, &changed);
     if (!rc && hint) n->stats.hints_stored++;
     if (!rc && changed && (m->flags & DYNA_PUT_AAE)) n->stats.aae_keys_repaired++;
     if (!rc && (m->flags & DYNA_PUT_HANDOFF)) /* for operators: moves.c */

@@ -208,6 +208,11 @@ void dyna_crdt_encode(const dyna_crdt_t *s, dyna_buf_t *out);
 /* Decodes into s (initialised; replaced on success, untouched on error). Returns 0,
  * DYNA_ECORRUPT or DYNA_ENOMEM. */
 int dyna_crdt_decode(const uint8_t *p, size_t len, dyna_crdt_t *s);
+/* Checks the bytes as dyna_crdt_decode does (the same verdict, ENOMEM aside) without
+ * building anything: on success s (initialised and empty: it is overwritten, not
+ * cleared) gets only the state's type, nctx and nexp (the counts; no pointers, nothing
+ * to free). Cheaper: for bytes that are to be stored as they are (core/replica.c). */
+int dyna_crdt_check(const uint8_t *p, size_t len, dyna_crdt_t *s);
 
 /* The counter the context holds for actor (0 when unseen). */
 uint64_t dyna_crdt_ctx_get(const dyna_crdt_t *s, uint64_t actor);

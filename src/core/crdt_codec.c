@@ -74,25 +74,18 @@ void dyna_crdt_encode(const dyna_crdt_t *s, dyna_buf_t *out) {
 
 /* ---- decoding --------------------------------------------------------------------- */
 
-static size_t varint_len(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
 /* The readers below leave an error already set (DYNA_ENOMEM included) alone. */
 static uint8_t rd_u8(dyna_rd_t *r) { return r->err ? 0 : dyna_rd_u8(r); }
 static uint64_t rd_u64(dyna_rd_t *r) { return r->err ? 0 : dyna_rd_u64le(r); }
 
-/* A varint that must be minimal (one byte below 0x80 always is: inline). */
+/* A varint that must be minimal (one byte below 0x80 always is: inline). A longer
+ * one is minimal exactly when its last byte is not zero (dyna_rd_varint refuses what
+ * overflows 64 bits). */
 static uint64_t rd_var_long(dyna_rd_t *r) {
   if (r->err) return 0;
   size_t start = r->off;
   uint64_t v = dyna_rd_varint(r);
-  if (!r->err && r->off - start != varint_len(v)) r->err = DYNA_ECORRUPT;
+  if (!r->err && r->off - start > 1 && r->p[r->off - 1] == 0) r->err = DYNA_ECORRUPT;
   return v;
 }
 
@@ -156,7 +149,8 @@ static int flags_ok(uint8_t type, int expiry, uint8_t f) {
   }
 }
 
-static void rd_val(dyna_rd_t *r, const dyna_crdt_t *s, int expiry, dyna_crdt_val_t *v) {
+/* With copy 0 (checking only) a value's bytes are not copied: data stays NULL. */
+static void rd_val(dyna_rd_t *r, const dyna_crdt_t *s, int expiry, dyna_crdt_val_t *v, int copy) {
   uint64_t k = rd_var(r);
   v->counter = rd_var(r);
   v->flags = rd_u8(r);
@@ -178,17 +172,30 @@ static void rd_val(dyna_rd_t *r, const dyna_crdt_t *s, int expiry, dyna_crdt_val
     size_t n;
     const uint8_t *p = rd_bytes(r, max, &n);
     if (r->err) return;
-    v->data = dyna_memdup(p, n);
     v->len = n;
+    if (!copy) return;
+    v->data = dyna_memdup(p, n);
     if (!v->data) r->err = DYNA_ENOMEM; 
   }
 }
 
-/* Values of one list (element or expiry), strictly ascending by dot. */
+/* Values of one list (element or expiry), strictly ascending by dot. With copy 0
+ * (checking only) nothing is kept: *nout gets the count, *out and *cap are untouched. */
 static void rd_vals(dyna_rd_t *r, const dyna_crdt_t *s, int expiry, dyna_crdt_val_t **out,
-                    size_t *nout, size_t *cap) {
+                    size_t *nout, size_t *cap, int copy) {
   size_t n = rd_count(r, DYNA_CRDT_MAX_VALS, MIN_VAL_BYTES);
   if (r->err || n == 0) return;
+  if (!copy) { /* two slots: each value and the one before it */
+    dyna_crdt_val_t two[2];
+    for (size_t j = 0; j < n && !r->err; j++) {
+      dyna_crdt_val_t *v = &two[j & 1], *prev = &two[(j + 1) & 1];
+      rd_val(r, s, expiry, v, 0);
+      if (!r->err && j > 0 && crdt_dotcmp(prev->actor, prev->counter, v->actor, v->counter) >= 0)
+        r->err = DYNA_ECORRUPT;
+    }
+    *nout = n;
+    return;
+  }
   if (n > *cap) { /* an element's inline slot (cap 1) takes one value */
     *out = dyna_calloc(n, sizeof(**out));
     if (!*out) {
@@ -199,7 +206,7 @@ static void rd_vals(dyna_rd_t *r, const dyna_crdt_t *s, int expiry, dyna_crdt_va
   }
   for (size_t j = 0; j < n && !r->err; j++) {
     dyna_crdt_val_t *v = &(*out)[j];
-    rd_val(r, s, expiry, v);
+    rd_val(r, s, expiry, v, 1);
     *nout = j + 1;
     if (!r->err && j > 0 &&
         crdt_dotcmp(v[-1].actor, v[-1].counter, v->actor, v->counter) >= 0)
@@ -216,8 +223,9 @@ static int key_ok(uint8_t type, const uint8_t *k, size_t n) {
   }
 }
 
-/* Reads element i of s into s->e[i] (s->n covers it as soon as it exists). */
-static void rd_elem(dyna_rd_t *r, dyna_crdt_t *s, size_t i) {
+/* Reads element i of s into s->e[i] (s->n covers it as soon as it exists); with copy 0
+ * (checking only) keeps nothing. *key, *klen: its key, pointing into r. */
+static void rd_elem(dyna_rd_t *r, dyna_crdt_t *s, size_t i, int copy, const uint8_t **key, size_t *klen) {
   size_t n;
   const uint8_t *k = rd_bytes(r, DYNA_CRDT_MAX_KEY_BYTES, &n);
   if (r->err) return;
@@ -225,44 +233,58 @@ static void rd_elem(dyna_rd_t *r, dyna_crdt_t *s, size_t i) {
     r->err = DYNA_ECORRUPT;
     return;
   }
-  dyna_crdt_elem_t *e = crdt_elem_new(k, n);
-  if (!e) {
-    r->err = DYNA_ENOMEM;
-    return;
+  *key = k;
+  *klen = n;
+  dyna_crdt_elem_t *e = NULL;
+  size_t nvals = 0, vcap = 0;
+  dyna_crdt_val_t *none = NULL;
+  if (copy) {
+    e = crdt_elem_new(k, n);
+    if (!e) {
+      r->err = DYNA_ENOMEM;
+      return;
+    }
+    s->e[i] = e;
+    s->n = i + 1;
+    rd_vals(r, s, 0, &e->vals, &e->nvals, &e->vcap, 1);
+    nvals = e->nvals;
+  } else {
+    rd_vals(r, s, 0, &none, &nvals, &vcap, 0);
   }
-  s->e[i] = e;
-  s->n = i + 1;
-  rd_vals(r, s, 0, &e->vals, &e->nvals, &e->vcap);
   size_t nc = rd_count(r, DYNA_CRDT_MAX_ACTORS, MIN_CONTRIB_BYTES);
   if (r->err) return;
   if (nc && (s->type == DYNA_CRDT_SET || s->type == DYNA_CRDT_LIST)) r->err = DYNA_ECORRUPT;
-  if (e->nvals + nc == 0) r->err = DYNA_ECORRUPT;
+  if (nvals + nc == 0) r->err = DYNA_ECORRUPT;
   if (r->err || nc == 0) return;
-  e->contrib = dyna_calloc(nc, sizeof(*e->contrib));
-  if (!e->contrib) {
-    r->err = DYNA_ENOMEM;
-    return;
+  if (copy) {
+    e->contrib = dyna_calloc(nc, sizeof(*e->contrib));
+    if (!e->contrib) {
+      r->err = DYNA_ENOMEM;
+      return;
+    }
+    e->ccap = nc;
   }
-  e->ccap = nc;
+  dyna_crdt_contrib_t one;
+  uint64_t prev = 0;
   for (size_t j = 0; j < nc && !r->err; j++) {
-    dyna_crdt_contrib_t *c = &e->contrib[j];
+    dyna_crdt_contrib_t *c = copy ? &e->contrib[j] : &one;
     uint64_t ai = rd_var(r);
     c->seq = rd_var(r);
     uint8_t fl = rd_u8(r);
     if (r->err) return;
     uint8_t allowed = s->type == DYNA_CRDT_ZSET ? DYNA_CRDT_F_DBL : DYNA_CRDT_F_INT | DYNA_CRDT_F_DBL;
     if (ai >= s->nctx || c->seq == 0 || c->seq > s->ctx[ai].counter || (fl & ~allowed) ||
-        (j > 0 && s->ctx[ai].actor <= c[-1].actor)) {
+        (j > 0 && s->ctx[ai].actor <= prev)) {
       r->err = DYNA_ECORRUPT;
       return;
     }
-    c->actor = s->ctx[ai].actor;
+    c->actor = prev = s->ctx[ai].actor;
     if (fl & DYNA_CRDT_F_INT) {
       c->i = unzigzag(rd_var(r));
       if (c->i == 0) r->err = DYNA_ECORRUPT;
     }
     if (fl & DYNA_CRDT_F_DBL) c->d = rd_double(r);
-    e->ncontrib = j + 1;
+    if (copy) e->ncontrib = j + 1;
   }
 }
 
@@ -298,7 +320,9 @@ static void rd_del(dyna_rd_t *r, dyna_crdt_t *s) {
   }
 }
 
-int dyna_crdt_decode(const uint8_t *p, size_t len, dyna_crdt_t *out) {
+/* With copy 0, checks only (dyna_crdt_check): nothing is kept, and out gets only the
+ * type and the counts of the context and the expiry values (no pointers). */
+static int decode(const uint8_t *p, size_t len, dyna_crdt_t *out, int copy) {
   dyna_rd_t r;
   dyna_rd_init(&r, p, len);
   uint8_t ver = rd_u8(&r);
@@ -308,8 +332,9 @@ int dyna_crdt_decode(const uint8_t *p, size_t len, dyna_crdt_t *out) {
   dyna_crdt_t s;
   dyna_crdt_init(&s, type);
   size_t nctx = rd_count(&r, DYNA_CRDT_MAX_ACTORS, MIN_CTX_BYTES);
+  dyna_crdt_ctx_entry_t small[8]; /* checking only: a small context needs no allocation */
   if (!r.err && nctx) {
-    s.ctx = dyna_malloc(nctx * sizeof(*s.ctx));
+    s.ctx = !copy && nctx <= 8 ? small : dyna_malloc(nctx * sizeof(*s.ctx));
     if (!s.ctx) r.err = DYNA_ENOMEM;
     s.ctxcap = nctx;
   }
@@ -319,21 +344,36 @@ int dyna_crdt_decode(const uint8_t *p, size_t len, dyna_crdt_t *out) {
     if (s.ctx[i].counter == 0 || (i > 0 && s.ctx[i].actor <= s.ctx[i - 1].actor)) r.err = DYNA_ECORRUPT;
     s.nctx = i + 1;
   }
-  if (!r.err) rd_vals(&r, &s, 1, &s.exp, &s.nexp, &s.expcap);
+  size_t nexp = 0;
+  if (!r.err) rd_vals(&r, &s, 1, &s.exp, copy ? &s.nexp : &nexp, &s.expcap, copy);
   size_t n = r.err ? 0 : rd_count(&r, DYNA_CRDT_MAX_ELEMS, MIN_ELEM_BYTES);
-  if (!r.err && n) {
-    s.e = dyna_calloc(n, sizeof(*s.e));
+  if (!r.err && n && copy) {
+    /* one slot spare: a write that adds an element to what it decoded (SADD, HSET,
+     * ZADD, a push) then grows nothing */
+    s.e = dyna_calloc(n + 1, sizeof(*s.e));
     if (!s.e) r.err = DYNA_ENOMEM;
-    s.cap = n;
+    s.cap = n + 1;
   }
+  const uint8_t *pk = NULL, *k = NULL;
+  size_t pklen = 0, klen = 0;
   for (size_t i = 0; i < n && !r.err; i++) {
-    rd_elem(&r, &s, i);
-    if (!r.err && i > 0 && crdt_keycmp(s.e[i - 1]->key, s.e[i - 1]->klen, s.e[i]->key, s.e[i]->klen) >= 0)
-      r.err = DYNA_ECORRUPT;
+    rd_elem(&r, &s, i, copy, &k, &klen);
+    if (!r.err && i > 0 && crdt_keycmp(pk, pklen, k, klen) >= 0) r.err = DYNA_ECORRUPT;
+    pk = k;
+    pklen = klen;
   }
-  if (!r.err && s.type == DYNA_CRDT_COUNTER && s.n > 1) r.err = DYNA_ECORRUPT;
+  if (!r.err && s.type == DYNA_CRDT_COUNTER && n > 1) r.err = DYNA_ECORRUPT;
   if (!r.err && ver == 2) rd_del(&r, &s);
   if (!r.err && dyna_rd_left(&r) != 0) r.err = DYNA_ECORRUPT;
+  if (!copy) { /* kept: a context too large for small, a deletion stamp's context */
+    if (s.ctx != small) dyna_free(s.ctx);
+    if (s.del) dyna_free(s.del);
+    if (r.err) return r.err == DYNA_ENOMEM ? DYNA_ENOMEM : DYNA_ECORRUPT;
+    dyna_crdt_init(out, type);
+    out->nctx = nctx;
+    out->nexp = nexp;
+    return 0;
+  }
   if (r.err) {
     int rc = r.err == DYNA_ENOMEM ? DYNA_ENOMEM : DYNA_ECORRUPT;
     dyna_crdt_clear(&s);
@@ -343,3 +383,7 @@ int dyna_crdt_decode(const uint8_t *p, size_t len, dyna_crdt_t *out) {
   *out = s;
   return 0;
 }
+
+int dyna_crdt_decode(const uint8_t *p, size_t len, dyna_crdt_t *out) { return decode(p, len, out, 1); }
+
+int dyna_crdt_check(const uint8_t *p, size_t len, dyna_crdt_t *out) { return decode(p, len, out, 0); }

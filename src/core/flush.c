@@ -62,7 +62,7 @@ static int flush_visit(void *arg, const uint8_t *k, size_t klen, const uint8_t *
   dyna_node_replica(n, dyna_skey_partition(skey, sklen), &rep);
   dyna_val_t tomb = {DYNA_VAL_TOMBSTONE, dyna_node_stamp(n), NULL, 0};
   int existed = 0;
-  rc = dyna_replica_coordinate(&rep, copy, kl, NULL, 1, &tomb, 0, 0, owner, &o, NULL, &existed);
+  rc = dyna_replica_coordinate(&rep, copy, kl, NULL, 1, &tomb, 0, 0, owner, &o, NULL, NULL, &existed);
   dyna_obj_clear(&o);
   dyna_free(copy);
   if (rc) { fl->err = rc; return 1; }

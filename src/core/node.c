@@ -88,6 +88,7 @@ void dyna_node_writes_lost(dyna_node_t *n) {
   n->incarnation++;
   put_incarnation(n); /* if it fails, the next commit fails and we come back here */
   n->inc_wseq = n->store->writes;
+  n->hd.any = 1; /* a delivered hint's delete may be among the lost writes */
   /* The cluster state in memory may hold a change whose write was lost (a leave, a
    * removal, a new ring), already gossiped: write it again, so that the store does not
    * fall behind what the cluster was told. */
@@ -118,6 +119,7 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, dyna_time_t 
   if (!n) return DYNA_ENOMEM;
   n->cfg = *cfg;
   n->store = store;
+  n->hd.any = 1; /* until a tick finds the HINT space empty (hints.c) */
   n->rng = cfg->seed ^ (cfg->id * 0x9E3779B97F4A7C15ull);
   if (!n->rng) n->rng = 1;
   dyna_node_set_now(n, now);
@@ -243,6 +245,7 @@ void dyna_node_replica(dyna_node_t *n, uint32_t p, dyna_replica_t *rep) {
   rep->on_change = dyna_merkle_on_change;
   rep->arg = n;
   rep->scratch = &n->scratch;
+  rep->hints = &n->hd.any;
 }
 
 size_t dyna_node_preflist(const dyna_node_t *n, uint32_t p, uint64_t *out, size_t max) {

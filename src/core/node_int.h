@@ -94,6 +94,9 @@ typedef struct hints {
   uint32_t rush;            /* partitions still to sweep without pausing (a peer came back) */
   uint64_t next_ms;
   xfer_t x;
+  int any;                  /* 0: the HINT space is known to be empty (replica.h: hints);
+                               1 from the start, after lost writes and at every hint
+                               written, until a tick finds the space empty */
 } hints_t;
 
 /* Background byte budget shared by handoff, hint delivery and anti-entropy. */

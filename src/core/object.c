@@ -488,8 +488,9 @@ void dyna_obj_encode(const dyna_obj_t *o, dyna_buf_t *out) {
   if (o->ntyped) dyna_obj_typed_encode(o, out);
 }
 
-/* Decodes one value into v (zeroed). Returns 0, DYNA_ECORRUPT or DYNA_ENOMEM. */
-static int decode_val(dyna_rd_t *r, dyna_val_t *v) {
+/* Decodes one value into v (zeroed); with copy 0 (checking only) its bytes are not
+ * copied. Returns 0, DYNA_ECORRUPT or DYNA_ENOMEM. */
+static int decode_val(dyna_rd_t *r, dyna_val_t *v, int copy) {
   size_t len;
   v->flags = dyna_rd_u8(r);
   v->ts_ms = dyna_obj_rd_varint(r);
@@ -498,7 +499,7 @@ static int decode_val(dyna_rd_t *r, dyna_val_t *v) {
   if (!r->err && r->off - start - len != varint_len(len)) r->err = DYNA_ECORRUPT;
   if (r->err || (v->flags & ~DYNA_VAL_TOMBSTONE)) return DYNA_ECORRUPT;
   v->len = len;
-  if (len > 0 && !(v->data = dyna_memdup(p, len))) return DYNA_ENOMEM;
+  if (copy && len > 0 && !(v->data = dyna_memdup(p, len))) return DYNA_ENOMEM;
   return 0;
 }
 
@@ -506,7 +507,7 @@ static int decode_val(dyna_rd_t *r, dyna_val_t *v) {
  * the first). *nvals_total counts values so far. Checks counts against the bytes
  * left before allocating. Returns 0, DYNA_ECORRUPT or DYNA_ENOMEM. */
 static int decode_entry(dyna_rd_t *r, dyna_dvv_entry_t *e, const uint64_t *prev,
-                        size_t *nvals_total) {
+                        size_t *nvals_total, int copy) {
   e->node = dyna_rd_u64le(r);
   e->counter = dyna_obj_rd_varint(r);
   uint64_t nv = dyna_obj_rd_varint(r);
@@ -516,17 +517,25 @@ static int decode_entry(dyna_rd_t *r, dyna_dvv_entry_t *e, const uint64_t *prev,
   if (nv > dyna_rd_left(r) / VALUE_MIN_BYTES) return DYNA_ECORRUPT;
   *nvals_total += (size_t)nv;
   if (nv == 0) return 0;
+  if (!copy) { /* checking only: nothing kept */
+    for (uint64_t j = 0; j < nv; j++) {
+      dyna_val_t v = {0, 0, NULL, 0};
+      int err = decode_val(r, &v, 0);
+      if (err) return err;
+    }
+    return 0;
+  }
   if (!(e->vals = dyna_calloc((size_t)nv, sizeof(dyna_val_t)))) return DYNA_ENOMEM;
   e->nvals = (size_t)nv;
   for (size_t j = 0; j < e->nvals; j++) {
-    int err = decode_val(r, &e->vals[j]);
+    int err = decode_val(r, &e->vals[j], 1);
     if (err) return err;
   }
   return 0;
 }
 
-/* Cost O(len). */
-int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
+/* With o NULL, checks only (dyna_obj_check). Cost O(len). */
+static int obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
   dyna_rd_t r;
   dyna_rd_init(&r, p, len);
   uint8_t version = dyna_rd_u8(&r);
@@ -534,15 +543,20 @@ int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
   if (r.err || (version != OBJ_VERSION && version != OBJ_VERSION_TYPED) || n > DYNA_OBJ_MAX_ENTRIES)
     return DYNA_ECORRUPT;
   if (n > dyna_rd_left(&r) / ENTRY_MIN_BYTES) return DYNA_ECORRUPT;
-  dyna_dvv_entry_t *e = NULL;
-  if (n > 0 && !(e = dyna_calloc((size_t)n, sizeof(*e)))) return DYNA_ENOMEM;
+  dyna_dvv_entry_t *e = NULL, one;
+  if (o && n > 0 && !(e = dyna_calloc((size_t)n, sizeof(*e)))) return DYNA_ENOMEM;
   size_t total = 0;
   int err = 0;
-  for (size_t i = 0; i < n && !err; i++)
-    err = decode_entry(&r, &e[i], i ? &e[i - 1].node : NULL, &total);
+  uint64_t prev = 0;
+  for (size_t i = 0; i < n && !err; i++) {
+    dyna_dvv_entry_t *cur = o ? &e[i] : &one;
+    err = decode_entry(&r, cur, i ? &prev : NULL, &total, o != NULL);
+    prev = cur->node;
+  }
   dyna_crdt_t *t = NULL;
   size_t nt = 0;
-  if (!err && version == OBJ_VERSION_TYPED) err = dyna_obj_typed_decode(&r, &t, &nt);
+  if (!err && version == OBJ_VERSION_TYPED) err = o ? dyna_obj_typed_decode(&r, &t, &nt) : dyna_obj_typed_check(&r);
+  if (!o) return err ? err : dyna_rd_left(&r) != 0 ? DYNA_ECORRUPT : 0;
   if (!err && dyna_rd_left(&r) != 0) err = DYNA_ECORRUPT;
   if (err) {
     free_entries(e, (size_t)n);
@@ -553,6 +567,10 @@ int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
   typed_install(o, t, nt);
   return 0;
 }
+
+int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) { return obj_decode(p, len, o); }
+
+int dyna_obj_check(const uint8_t *p, size_t len) { return obj_decode(p, len, NULL); }
 
 void dyna_ctx_encode(const dyna_ctx_t *c, dyna_buf_t *out) {
   dyna_buf_put_u8(out, CTX_VERSION);

@@ -95,6 +95,9 @@ void dyna_obj_encode(const dyna_obj_t *o, dyna_buf_t *out);
 /* Decodes into o (initialised; replaced on success, untouched on error).
  * Returns 0, DYNA_ECORRUPT or DYNA_ENOMEM. */
 int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o);
+/* 0 when the bytes decode (dyna_obj_decode's verdict, ENOMEM aside), else DYNA_ECORRUPT
+ * (or DYNA_ENOMEM), without building the object: for bytes stored as they are. */
+int dyna_obj_check(const uint8_t *p, size_t len);
 
 /* The coordinator's write: o := event(sync(ctx, o), node, v). ctx may be NULL or empty
  * (no prior read: o's siblings all stay). v is copied. Besides 0 and DYNA_ENOMEM it

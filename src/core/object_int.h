@@ -24,5 +24,7 @@ int dyna_obj_typed_descends(const dyna_obj_t *b, const dyna_obj_t *a);
 void dyna_obj_typed_encode(const dyna_obj_t *o, dyna_buf_t *out);
 /* Decodes version 2's tail from r into (*out, *nout). 0, DYNA_ECORRUPT or DYNA_ENOMEM. */
 int dyna_obj_typed_decode(dyna_rd_t *r, dyna_crdt_t **out, size_t *nout);
+/* Checks version 2's tail as dyna_obj_typed_decode does, keeping nothing. */
+int dyna_obj_typed_check(dyna_rd_t *r);
 
 #endif

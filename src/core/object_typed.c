@@ -152,6 +152,26 @@ int dyna_obj_typed_decode(dyna_rd_t *r, dyna_crdt_t **out, size_t *nout) {
   return 0;
 }
 
+int dyna_obj_typed_check(dyna_rd_t *r) {
+  uint64_t n = dyna_obj_rd_varint(r);
+  if (r->err || n == 0 || n > TYPED_MAX) return DYNA_ECORRUPT;
+  uint8_t prev = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    size_t len, start = r->off;
+    const uint8_t *p = dyna_rd_bytes(r, SIZE_MAX, &len);
+    if (r->err || varint_len(len) != r->off - start - len) return DYNA_ECORRUPT;
+    dyna_crdt_t s;
+    dyna_crdt_init(&s, DYNA_CRDT_COUNTER);
+    int rc = dyna_crdt_check(p, len, &s);
+    /* as dyna_obj_typed_decode: types ascending, no empty state, expiry only in KEY */
+    if (!rc && ((i && s.type <= prev) || s.nctx == 0 || (s.type != DYNA_CRDT_KEY && s.nexp != 0)))
+      rc = DYNA_ECORRUPT;
+    prev = s.type;
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 /* ---- kinds, supersede, expiry ---------------------------------------------------- */
 
 int dyna_obj_deadline(const dyna_obj_t *o, uint64_t *deadline_ms) {

@@ -36,15 +36,22 @@ static void buf_done(dyna_buf_t *b, dyna_buf_t *own) {
   if (b == own || b->cap > SCRATCH_KEEP) dyna_buf_free(b);
 }
 
-/* Loads the record at (space, k) into out; *h gets its hash (0 when absent). */
+/* Loads the record at (space, k) into out; *h gets its hash (0 when absent). With base
+ * (not 0) and *based: when the record's hash is base, *based = 1 and out is left as it
+ * is (not decoded: the caller knows what it holds); else *based = 0. */
 static int load(const dyna_replica_t *rep, dyna_space_t sp, const uint8_t *k, size_t klen,
-                const loc_t *l, const uint8_t *key, size_t keylen, dyna_obj_t *out, uint64_t *h) {
+                const loc_t *l, const uint8_t *key, size_t keylen, dyna_obj_t *out, uint64_t *h,
+                uint64_t base, int *based) {
   dyna_buf_t own = DYNA_BUF_INIT;
   dyna_buf_t *b = buf_take(rep, &own);
   int rc = dyna_store_get(rep->store, sp, k, klen, b);
   if (h) *h = 0;
+  if (based) *based = 0;
   if (rc == DYNA_ENOTFOUND) {
     rc = 0;
+  } else if (rc == 0 && base && based && dyna_record_hash(l->skey, l->sklen, b->data, b->len) == base) {
+    *based = 1;
+    if (h) *h = base;
   } else if (rc == 0) {
     rc = dyna_record_decode(b->data, b->len, key, keylen, out, NULL, NULL);
     if (!rc && h) *h = dyna_record_hash(l->skey, l->sklen, b->data, b->len);
@@ -61,6 +68,7 @@ static int save(const dyna_replica_t *rep, dyna_space_t sp, const uint8_t *k, si
                 const uint8_t *obj, size_t objlen, uint64_t h_old) {
   dyna_buf_t own = DYNA_BUF_INIT;
   dyna_buf_t *b = buf_take(rep, &own);
+  if (sp == DYNA_SPACE_HINT && rep->hints) *rep->hints = 1; /* before: a failed put may still leave it */
   if (o) dyna_record_encode(key, keylen, o, b);
   else dyna_record_encode_bytes(key, keylen, obj, objlen, b);
   int rc = b->oom ? DYNA_ENOMEM : dyna_store_put(rep->store, sp, k, klen, b->data, b->len);
@@ -75,6 +83,7 @@ typedef struct hint_merge {
   size_t klen;
   dyna_obj_t *out;
   int rc;
+  int merged; /* hints merged into out */
 } hint_merge_t;
 
 static int merge_hint(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
@@ -85,19 +94,24 @@ static int merge_hint(void *arg, const uint8_t *k, size_t klen, const uint8_t *v
   dyna_obj_init(&o);
   hm->rc = dyna_record_decode(v, vlen, hm->key, hm->klen, &o, NULL, NULL);
   if (!hm->rc) hm->rc = dyna_obj_merge(hm->out, &o);
+  hm->merged++;
   dyna_obj_clear(&o);
   return hm->rc ? 1 : 0;
 }
 
-/* out := OBJ[key] merged with every hint for key; *h_obj = hash of the OBJ record. */
+/* out := OBJ[key] merged with every hint for key; *h_obj = hash of the OBJ record;
+ * *base (may be NULL) = that hash when out is the OBJ record alone (no hint merged),
+ * else 0. */
 static int read_all(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
-                    dyna_obj_t *out, uint64_t *h_obj) {
-  int rc = load(rep, DYNA_SPACE_OBJ, l->skey, l->sklen, l, key, klen, out, h_obj);
-  if (rc) return rc;
+                    dyna_obj_t *out, uint64_t *h_obj, uint64_t *base) {
+  int rc = load(rep, DYNA_SPACE_OBJ, l->skey, l->sklen, l, key, klen, out, h_obj, 0, NULL);
+  if (base) *base = rc ? 0 : *h_obj;
+  if (rc || (rep->hints && !*rep->hints)) return rc; /* no hint anywhere: none to merge */
   uint8_t prefix[DYNA_HKEY_MAX];
   size_t plen = dyna_hkey_prefix(l->skey, l->sklen, prefix);
-  hint_merge_t hm = {key, klen, out, 0};
+  hint_merge_t hm = {key, klen, out, 0, 0};
   int irc = dyna_store_iter(rep->store, DYNA_SPACE_HINT, prefix, plen, merge_hint, &hm);
+  if (base && hm.merged) *base = 0;
   if (hm.rc) return hm.rc;
   return irc < 0 ? irc : 0;
 }
@@ -105,7 +119,8 @@ static int read_all(const dyna_replica_t *rep, const loc_t *l, const uint8_t *ke
 int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_obj_t *out) {
   loc_t l;
   locate(rep, key, klen, &l);
-  return read_all(rep, &l, key, klen, out, NULL);
+  uint64_t h;
+  return read_all(rep, &l, key, klen, out, &h, NULL);
 }
 
 /* Stores o as key's object, or as the hint for hint_owner. With enc (not NULL), o's
@@ -134,7 +149,7 @@ static int store_version(const dyna_replica_t *rep, const loc_t *l, const uint8_
 int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                                   const dyna_typed_cmd_t *cmd, const dyna_targs_t *args,
                                   dyna_tenv_t *env, uint64_t hint_owner, dyna_obj_t *out,
-                                  dyna_buf_t *enc, dyna_buf_t *resp, int *changed) {
+                                  dyna_buf_t *enc, uint64_t *base, dyna_buf_t *resp, int *changed) {
   loc_t l;
   locate(rep, key, klen, &l);
   dyna_obj_t o;
@@ -142,7 +157,7 @@ int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key,
   uint64_t h_old = 0;
   *changed = 0;
   env->actor = rep->actor;
-  int rc = read_all(rep, &l, key, klen, &o, &h_old);
+  int rc = read_all(rep, &l, key, klen, &o, &h_old, base);
   dyna_typed_write_fn apply = cmd->write; /* pure: the command over the object */
   if (!rc) rc = apply(&o, args, env, resp, changed);
   if (!rc && resp->oom) rc = DYNA_ENOMEM;
@@ -153,6 +168,7 @@ int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key,
     dyna_obj_init(&o);
   }
   if (rc) *changed = 0;
+  if (base && !*changed) *base = 0;
   dyna_obj_clear(&o);
   return rc;
 }
@@ -160,7 +176,7 @@ int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key,
 int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                             const dyna_ctx_t *ctx, int blind, const dyna_val_t *v,
                             int keep_ttl, uint64_t deadline_ms, uint64_t hint_owner,
-                            dyna_obj_t *out, dyna_buf_t *enc, int *existed) {
+                            dyna_obj_t *out, dyna_buf_t *enc, uint64_t *base, int *existed) {
   loc_t l;
   locate(rep, key, klen, &l);
   dyna_obj_t o;
@@ -168,7 +184,9 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
   dyna_ctx_t known;
   dyna_ctx_init(&known);
   uint64_t h_old = 0;
-  int rc = read_all(rep, &l, key, klen, &o, &h_old);
+  if (base) *base = 0;
+  uint64_t b = 0;
+  int rc = read_all(rep, &l, key, klen, &o, &h_old, &b);
   if (rc) goto done;
   *existed = dyna_obj_kind(&o, v->ts_ms) != DYNA_KIND_NONE; /* a live value of any kind, unexpired */
   if (blind) {
@@ -186,6 +204,7 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
   dyna_obj_clear(out);
   *out = o;
   dyna_obj_init(&o);
+  if (base) *base = b;
 done:
   dyna_ctx_clear(&known);
   dyna_obj_clear(&o);
@@ -194,7 +213,7 @@ done:
 
 int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                        const dyna_obj_t *incoming, const uint8_t *enc, size_t enclen,
-                       uint64_t hint_owner, int *changed) {
+                       uint64_t base, uint64_t hint_owner, int *changed) {
   loc_t l;
   locate(rep, key, klen, &l);
   uint8_t hk[DYNA_HKEY_MAX];
@@ -206,26 +225,49 @@ int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t kle
     k = hk;
     sp = DYNA_SPACE_HINT;
   }
-  dyna_obj_t o;
+  dyna_obj_t o, dec;
   dyna_obj_init(&o);
+  dyna_obj_init(&dec);
   uint64_t h_old = 0;
-  int rc = load(rep, sp, k, kl, &l, key, klen, &o, &h_old);
+  int based = 0;
+  /* Not with the test-only bugs, whose merges differ: the simulator must see them. */
+  int fast = enc && !dyna_crdt_bugs;
+  int rc = load(rep, sp, k, kl, &l, key, klen, &o, &h_old, fast ? base : 0, &based);
   if (changed) *changed = 0;
   if (rc) goto done;
-  if (dyna_obj_descends(&o, incoming)) goto done;
-  if (enc && !dyna_crdt_bugs && dyna_obj_descends(incoming, &o)) {
-    /* incoming already holds everything stored (the usual case: the coordinator's new
-     * version of what every replica had), so the merge is incoming itself: its bytes
-     * are stored as they came, neither merged nor encoded again. Not with the test-only
-     * bugs, whose merges differ: the simulator must see them. */
+  if (based) {
+    /* What is stored is the very version incoming was made from (the coordinator's, by
+     * its record hash), and a write's result holds all of its input: the merge is
+     * incoming, stored as it came, and the stored copy is not even decoded (nor
+     * incoming, when the caller left that to us: its bytes are only checked). */
+    rc = incoming ? 0 : dyna_obj_check(enc, enclen);
+    if (!rc) rc = save(rep, sp, k, kl, &l, key, klen, NULL, enc, enclen, h_old);
+    goto out;
+  }
+  if (!incoming && !enc) {
+    rc = DYNA_EINVAL;
+    goto done;
+  }
+  if (!incoming) {
+    rc = dyna_obj_decode(enc, enclen, &dec);
+    if (rc) goto done;
+    incoming = &dec;
+  }
+  if (dyna_obj_descends(&o, incoming)) {
+    goto done;
+  } else if (fast && dyna_obj_descends(incoming, &o)) {
+    /* incoming already holds everything stored, so the merge is incoming itself: its
+     * bytes are stored as they came, neither merged nor encoded again. */
     rc = save(rep, sp, k, kl, &l, key, klen, NULL, enc, enclen, h_old);
   } else {
     rc = dyna_obj_merge(&o, incoming);
     if (!rc) rc = save(rep, sp, k, kl, &l, key, klen, &o, NULL, 0, h_old);
   }
+out:
   if (!rc && changed) *changed = 1;
 done:
   dyna_obj_clear(&o);
+  dyna_obj_clear(&dec);
   return rc;
 }
 
@@ -236,7 +278,7 @@ int dyna_replica_overwrite(const dyna_replica_t *rep, const uint8_t *key, size_t
   dyna_obj_t old;
   dyna_obj_init(&old);
   uint64_t h_old = 0;
-  load(rep, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, &old, &h_old);
+  load(rep, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, &old, &h_old, 0, NULL);
   dyna_obj_clear(&old);
   return save(rep, DYNA_SPACE_OBJ, l.skey, l.sklen, &l, key, klen, o, NULL, 0, h_old);
 }
@@ -286,7 +328,7 @@ static int batch_prepare(const dyna_replica_t *rep, const uint8_t *key, size_t k
   }
   dyna_obj_t cur;
   dyna_obj_init(&cur);
-  int rc = load(rep, w->sp, w->k, w->kl, &w->l, key, klen, &cur, &w->h_old);
+  int rc = load(rep, w->sp, w->k, w->kl, &w->l, key, klen, &cur, &w->h_old, 0, NULL);
   if (w->sp != DYNA_SPACE_OBJ) w->h_old = 0;
   const dyna_obj_t *out = o;
   w->write = 1;
@@ -317,6 +359,7 @@ int dyna_replica_write_batch(const dyna_replica_t *rep, size_t n, const uint8_t 
    * uncommitted batch (store.h): the driver's commit then fails, and none of them stays. */
   for (size_t i = 0; i < n && !rc; i++) {
     if (!w[i].write) continue;
+    if (w[i].sp == DYNA_SPACE_HINT && rep->hints) *rep->hints = 1;
     rc = dyna_store_put(rep->store, w[i].sp, w[i].k, w[i].kl, w[i].rec.data, w[i].rec.len);
     if (rc) break;
     (*nwritten)++;

@@ -26,6 +26,9 @@ typedef struct dyna_replica {
   dyna_replica_hook_fn on_change; /* may be NULL */
   void *arg;
   dyna_buf_t *scratch;  /* may be NULL: a buffer reused for the records read and written */
+  int *hints;           /* may be NULL; else *hints == 0 vouches that the HINT space is
+                           empty, so reads skip looking there, and every hint written
+                           through here sets it to 1 (node.c: the node's hd.any) */
 } dyna_replica_t;
 
 /* Reads key's object merged with every hint held for it into out (initialised; empty
@@ -42,31 +45,42 @@ int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen
  * returned in out (initialised, owned by the caller); when enc is not NULL, its encoding
  * (dyna_obj_encode) is appended to enc too, as stored (so that the caller sends it
  * without encoding it again; on error enc may hold part of it). *existed tells whether a
- * live value was known before. */
+ * live value was known before. *base (may be NULL) gets the record hash of the version
+ * the write was made from, when that is the stored object alone (no hint merged into
+ * it), else 0: a replica whose record has that hash stores the result as it comes
+ * (dyna_replica_merge). */
 int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                             const dyna_ctx_t *ctx, int blind, const dyna_val_t *v,
                             int keep_ttl, uint64_t deadline_ms, uint64_t hint_owner,
-                            dyna_obj_t *out, dyna_buf_t *enc, int *existed);
+                            dyna_obj_t *out, dyna_buf_t *enc, uint64_t *base, int *existed);
 
 /* The coordinator's typed write: cmd->write(known, args, env) appends its RESP answer to
  * resp; when it says the object changed, the result is stored (as above) and returned in
  * out (and its encoding appended to enc, when not NULL, as above), else nothing is
  * written (*changed = 0, out and enc untouched). env->actor is set here (rep->actor).
+ * *base (may be NULL) as for dyna_replica_coordinate (0 when nothing was written).
  * Returns 0 or an error (resp then holds nothing to send). */
 int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                                   const dyna_typed_cmd_t *cmd, const dyna_targs_t *args,
                                   dyna_tenv_t *env, uint64_t hint_owner, dyna_obj_t *out,
-                                  dyna_buf_t *enc, dyna_buf_t *resp, int *changed);
+                                  dyna_buf_t *enc, uint64_t *base, dyna_buf_t *resp, int *changed);
 
 /* Merges incoming into key's object (hint_owner 0) or into the hint kept for hint_owner,
  * writing only if that changes anything. *changed (may be NULL) tells whether it did.
  * enc (may be NULL) is incoming's encoding, enclen bytes, when the caller has it (the
  * bytes incoming was decoded from, hence canonical): when incoming already holds all
  * that is stored, the merge is incoming itself and these bytes are stored as they are
- * (no merge, no encoding). O(|stored| + |incoming|). */
+ * (no merge, no encoding). base (0: none) is the record hash of the version incoming was
+ * made from by one write (dyna_replica_coordinate's *base): with enc, a stored record
+ * of that hash is that version, which incoming holds whole (a write's result holds
+ * all of its input), so enc is stored without the stored record even being decoded.
+ * Neither shortcut is taken under the test-only bugs (crdt.h: dyna_crdt_bugs).
+ * incoming may be NULL when enc is given: it is then decoded here only if needed (with
+ * the base shortcut the bytes are only checked, dyna_obj_check), and bytes that do not
+ * decode give DYNA_ECORRUPT with nothing written. O(|stored| + |incoming|). */
 int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                        const dyna_obj_t *incoming, const uint8_t *enc, size_t enclen,
-                       uint64_t hint_owner, int *changed);
+                       uint64_t base, uint64_t hint_owner, int *changed);
 
 /* A transaction's writes (core/batch.h): n objects of keys of one partition, written
  * all or nothing. Every record is read, merged (merge: objs[i] is merged into what is

@@ -85,7 +85,7 @@ static long send_item(dyna_node_t *n, xfer_t *x, size_t i) {
     if (it->target[t] == n->cfg.id) { /* ours now: merge here */
       dyna_replica_t rep;
       dyna_node_replica(n, it->partition, &rep);
-      if (dyna_replica_merge(&rep, key, klen, &o, enc.data, enc.len, 0, NULL) == 0) it->acked |= 1u << t;
+      if (dyna_replica_merge(&rep, key, klen, &o, enc.data, enc.len, 0, 0, NULL) == 0) it->acked |= 1u << t;
       else x->failed++;
       continue;
     }

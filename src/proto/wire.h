@@ -23,7 +23,9 @@
  *   PUT       req, key, obj = encoded object to merge; node = intended owner when the
  *             write is a hint (0 otherwise); flags bit 0 = handoff, bit 1 = anti-entropy,
  *             bit 2 = a transaction's batch: obj = every key and its object
- *             (core/batch.h), key = the first of them, applied all or nothing
+ *             (core/batch.h), key = the first of them, applied all or nothing;
+ *             w = the record hash of the version obj was made from by one write
+ *             (0: none; core/replica.h: dyna_replica_merge)
  *   PUT_ACK   req, status
  *   GET       req, key
  *   GET_RESP  req, status, obj (empty when absent)

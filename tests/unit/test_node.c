@@ -53,7 +53,7 @@ static dyna_node_reply_t *call(int at, dyna_op_t op, const char *key, const char
 }
 
 static int local_has(int i, const char *key, const char *val) {
-  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL};
+  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL, NULL};
   dyna_obj_t o;
   dyna_obj_init(&o);
   assert_int_equal(dyna_replica_read(&rep, (const uint8_t *)key, strlen(key), &o), 0);
@@ -1050,6 +1050,38 @@ static void test_stamps_never_go_back(void **state) {
   assert_memory_equal(v->data, "c", 1);
 }
 
+/* A node reads its hints only while it may hold some (replica.h: hints): a hint already
+ * on disk when the node opens is merged into its reads from the first one on, and a hint
+ * written after its ticks found the HINT space empty is too. */
+static void test_reads_merge_hints_on_disk_at_open(void **state) {
+  (void)state;
+  NT = 1;
+  open_node(0, 1, 1, 1);
+  run(50); /* ticks: the HINT space is empty */
+  dyna_replica_t rep = {T[0].st, 555, Q, NULL, NULL, NULL, NULL}; /* not the node's: no flag */
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  dyna_val_t v = {0, 1, (uint8_t *)"h", 1};
+  assert_int_equal(dyna_obj_update(&o, NULL, 555, &v), 0);
+  int changed = 0;
+  assert_int_equal(dyna_replica_merge(&rep, (const uint8_t *)"hk", 2, &o, NULL, 0, 0, 999, &changed), 0);
+  assert_true(changed);
+  dyna_obj_clear(&o);
+  assert_int_equal(hint_count(0), 1);
+  dyna_node_shutdown(T[0].n);
+  assert_int_equal(dyna_store_commit(T[0].st), 0);
+  dyna_node_free(T[0].n);
+  T[0].n = NULL;
+  open_node(0, 1, 1, 1);
+  dyna_node_reply_t *r = call(0, DYNA_OP_LOCAL, "hk", NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_non_null(dyna_obj_latest(&r->obj));
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "h", 1);
+  run(50);
+  r = call(0, DYNA_OP_LOCAL, "hk", NULL, NULL, 0); /* still there: ticks found it */
+  assert_non_null(dyna_obj_latest(&r->obj));
+}
+
 /* Tombstone grace is wall-clock time: a tombstone whose stamp is older than the grace by
  * the node's wall clock is reaped, however little monotonic time passed. */
 static void test_tombstone_grace_is_wall_time(void **state) {
@@ -1109,6 +1141,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_single_node_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wall_steps_leave_timers_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stamps_never_go_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reads_merge_hints_on_disk_at_open, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tombstone_grace_is_wall_time, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_record_is_reported_not_overwritten, setup, teardown),
       cmocka_unit_test_setup_teardown(test_quorum_write_waits_for_w, setup, teardown),
