@@ -46,7 +46,8 @@ static void fuzz_cluster(const uint8_t *data, size_t size) {
     CHECK(dyna_cluster_merge(&c, &copy, &changed) == 0);
     CHECK(!changed);
     if (c.n) {
-      int rc = dyna_cluster_fix_ring(&c, c.m[0].id, 3, &changed);
+      const dyna_repl_t repl = dyna_repl_uniform(3);
+      int rc = dyna_cluster_fix_ring(&c, c.m[0].id, &repl, &changed);
       CHECK(rc == 0 || rc == DYNA_ENOMEM || rc == DYNA_EINVAL);
       if (rc == 0 && changed) CHECK(dyna_cluster_ring_settled(&c));
     }
