@@ -397,6 +397,7 @@ static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
   info_u64(t, "joins_refused", ns->joins_refused);
   info_u64(t, "tombstones_reaped", ns->tombstones_reaped);
   info_u64(t, "background_budget_waits", ns->budget_waits);
+  info_u64(t, "background_bytes", ns->budget_bytes); /* taken from the budget: handoff, hints, anti-entropy */
   info_u64(t, "coordinated_local", ns->coordinated_local);   /* for keys whose home replicas hold this node */
   info_u64(t, "coordinated_remote", ns->coordinated_remote); /* for keys of other nodes */
   info_str(t, "cluster_name", s->cfg.cluster_name);
