@@ -6,6 +6,7 @@
 #include "runtime/server.h"
 #include "store/store.h"
 #include "runtime/peer.h"
+#include "runtime/site_lag.h"
 #include "util/hist.h"
 
 /* INFO commandstats: per command-table row (dyna_cmd_index), and errorstats: per error
@@ -85,6 +86,9 @@ struct dyna_server {
   char run_id[41];          /* 40 hex digits, new at each start (INFO run_id) */
   uint64_t ops_at_ms, ops_at_count; /* the last ops/sec sample: when, commands then */
   uint64_t ops_samples[16]; /* commands per second over the last samples (INFO) */
+  dyna_site_lag_t lag[DYNA_SITES_MAX]; /* hints held here per site (site_lag.c) */
+  size_t nlag;
+  uint64_t lag_at_ms;       /* the last lag sample (dyna_server_now) */
   unsigned ops_next;
   int stopping;
   dyna_server_stats_t stats;

@@ -20,6 +20,8 @@ removes what its coordinator saw).
              background work (handoff, hints, anti-entropy: INFO background_bytes) stayed
              within its byte budget (--background-bytes-per-sec, one second of burst)
              from the heal until convergence.
+  lag        `dyna status` shows, per site, the hints the members hold for it and the
+             oldest one's age: west's grows while west is dead; none once converged.
 
 Firewall rules: nft table `inet dynadcw<pid>` and iptables rules commented
 dynadelay-<pid>, naming only this test's addresses, removed in a finally and at exit.
@@ -29,6 +31,7 @@ Environment: DYNA_BIN, DYNA_TMP; DC_CUT_S, DC_KILL_S, DC_WRITERS (writers per si
 """
 import atexit
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +39,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dynalib import (Client, ConnectionClosed, Harness, RespError, all_see, pipelined, restart_cluster_node,  # noqa: E402
+from dynalib import (Client, ConnectionClosed, Harness, RespError, all_see, bin_dir, pipelined, restart_cluster_node,  # noqa: E402
                      settled, short, start_cluster_node, wait_until)
 import wan  # noqa: E402
 
@@ -181,6 +184,16 @@ def reach_all(nodes, names, want):
     return lambda: all_see(nodes, names, (want, "self"))
 
 
+def site_lag(node):
+    """dyna status's replication lag lines: {site: (hints waiting, oldest s)}."""
+    out = subprocess.run([os.path.join(bin_dir(), "dyna"), "-h", node.ip, "-p", str(node.port), "status"],
+                         stdout=subprocess.PIPE, timeout=30).stdout.decode()
+    lag = {}
+    for m in re.finditer(r"^site (\S+): (\d+) hints waiting, oldest ([0-9.]+) s$", out, re.M):
+        lag[m.group(1)] = (int(m.group(2)), float(m.group(3)))
+    return lag
+
+
 def test_site_lost(h):
     for why in (None if os.geteuid() == 0 else "needs root",
                 None if shutil.which("nft") else "no nft", wan.available()):
@@ -215,6 +228,11 @@ def test_site_lost(h):
         for n in west:
             n.kill()
         time.sleep(KILL_S)
+        lag = site_lag(east[0])
+        h.note("dyna status with west dead: %r" % lag)
+        h.check("dyna status shows the lag to west: hints waiting, the oldest held at least %.0f s" % KILL_S,
+                lag.get("west", (0, 0))[0] > 0 and lag["west"][1] >= KILL_S and lag.get("east", (1, 0))[0] == 0,
+                repr(lag))
         # 3. restart west (still cut), then heal
         state["phase"] = "west restarting"
         west[:] = [restart_cluster_node(n) for n in west]
@@ -258,6 +276,10 @@ def test_site_lost(h):
         nft_cleanup()
         delay.close()
     h.check("no delay rule of ours left", not wan.our_rules(os.getpid()))
+    lag = wait_until(lambda: (lambda v: v if v.get("west") == (0, 0.0) else None)(site_lag(east[0])), 30, 0.5,
+                     "dyna status to show no hint waiting for west")
+    h.check("after the catch-up dyna status shows no hint waiting for either site", lag.get("east") == (0, 0.0),
+            repr(lag))
     h.note("every replica equal %.1f s after the heal" % t_conv)
 
     def fails(site, phases):
