@@ -98,6 +98,8 @@ struct dyna_server {
 
 /* Milliseconds on the loop's clock (monotonic, cached per turn): for local timers. */
 uint64_t dyna_server_now(const dyna_server_t *s);
+/* Partition p's home replicas (out: DYNA_MAX_N), this node's site's first (site_order.c). */
+size_t dyna_server_homes_site_first(dyna_server_t *s, uint32_t p, uint64_t *out);
 /* The two clocks handed to the node (core/node.h, "Two clocks"): the loop's monotonic
  * time above for its timers, and CLOCK_REALTIME, read at the call, for its stamps. */
 dyna_time_t dyna_server_time(const dyna_server_t *s);
