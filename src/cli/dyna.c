@@ -139,9 +139,10 @@ static size_t status_grouped(const dyna_reply_t *v, const dyna_reply_t ***out) {
 }
 
 /* DYNA.STATUS rows: name, id, cluster addr, client addr, status, zone, owned, reachable,
- * phi, site; shown grouped by site (a heading per site when any is declared), then zone. */
-static void show_status(const dyna_reply_t *v) {
-  int64_t total = 0;
+ * phi, site; shown grouped by site (a heading per site when any is declared), then zone.
+ * Returns 1 when some member declares a site. */
+static int show_status(const dyna_reply_t *v) {
+  int64_t total = 0, sites = 0;
   const dyna_reply_t **rows;
   size_t n = status_grouped(v, &rows);
   for (size_t i = 0; i < n; i++) total += rows[i]->elem[6].integer;
@@ -150,12 +151,14 @@ static void show_status(const dyna_reply_t *v) {
   for (size_t i = 0; i < n; i++) {
     const dyna_reply_t *r = rows[i];
     if (*field(r, 9) && (i == 0 || strcmp(field(rows[i - 1], 9), field(r, 9)))) printf("site %s:\n", field(r, 9));
+    sites += *field(r, 9) != 0;
     double share = total ? 100.0 * (double)r->elem[6].integer / (double)total : 0;
     printf("%-10s %-16s %-21s %-21s %-8s %-8s %6lld %5.1f%%  %-12s %s\n", field(r, 0), field(r, 1), field(r, 2),
            field(r, 3), field(r, 4), *field(r, 5) ? field(r, 5) : "-", (long long)r->elem[6].integer, share,
            field(r, 7), field(r, 8));
   }
   free(rows);
+  return sites > 0;
 }
 
 /* With sites: the cross-site replication lag per site, from every member's INFO
@@ -535,9 +538,9 @@ int main(int argc, char **argv) {
     size_t sargl[] = {strlen(args[0])};
     dyna_reply_t *v;
     if ((rc = dyna_command(c, 1, sargv, sargl, &v))) return die(c, rc);
-    show_status(v);
+    int sites = show_status(v);
     dyna_reply_free(v);
-    show_site_lag(c, &member_opt, use_tls ? &tls_opt : NULL);
+    if (sites) show_site_lag(c, &member_opt, use_tls ? &tls_opt : NULL);
     if (interval > 0) {
       printf("\n");
       fflush(stdout);
