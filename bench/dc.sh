@@ -3,8 +3,8 @@
 # two sites of three dynad nodes on loopback, 50 ms each way between them, a cart workload
 # in both (SADD/SREM at LOCAL quorum); the link between the sites cut for DURATION
 # seconds (a minute by default), then the whole west site SIGKILLed for KILL seconds, then
-# restarted and healed; every east write must succeed throughout, every replica of every
-# cart must converge with 0 acknowledged adds lost and 0 removes undone, and each node's
+# restarted and healed; every east write must succeed throughout, every cart must read
+# alike through all six nodes with 0 acknowledged adds lost and 0 removes undone, and each node's
 # catch-up must stay within its background byte budget. Prints the test's notes (writes
 # acknowledged, failures by phase, seconds to converge, background bytes per node) and
 # exits with the test's status.

@@ -14,9 +14,11 @@ removes what its coordinator saw).
   2. kill    still cut, the whole west site is SIGKILLed for DC_KILL_S seconds (5): every
              east write succeeds.
   3. heal    west is restarted from its data dirs, the cut healed, the writers stop.
-             Every replica of every cart in both sites converges (the DYNA.LOCAL causal
-             context equal on all six nodes, SMEMBERS equal through all six): 0
-             acknowledged adds lost, 0 acknowledged removes undone; and every node's
+             Both sites converge: SMEMBERS of every cart equal through all six nodes
+             (each a LOCAL read: a majority of its site; DYNA.LOCAL shows no typed
+             state, so typed replicas are not compared one by one, docs/reliability.md)
+             and no hint left waiting anywhere (lag, below): 0 acknowledged adds lost,
+             0 acknowledged removes undone; and every node's
              background work (handoff, hints, anti-entropy: INFO background_bytes) stayed
              within its byte budget (--background-bytes-per-sec, one second of burst)
              from the heal until convergence.
@@ -51,7 +53,7 @@ EAST = [("e%d" % i, "127.0.46.%d" % (_BASE + i)) for i in range(1, 4)]
 WEST = [("w%d" % i, "127.0.47.%d" % (_BASE + i)) for i in range(1, 4)]
 MS = 50
 QUEUES = range(40, 50)
-BUDGET = 64 * 1024  # bytes per second of background work per node: the catch-up takes seconds
+BUDGET = 32 * 1024  # bytes per second of background work per node: the catch-up takes seconds
 COMMON = ("--gossip-interval-ms", 200, "--request-timeout-ms", 1000, "--heartbeat-ms", 200,
           "--n", 3, "--r", "local", "--w", "local", "--background-bytes-per-sec", BUDGET)
 CUT_S = float(os.environ.get("DC_CUT_S", "6"))
@@ -257,19 +259,13 @@ def test_site_lost(h):
         keys = sorted(set(k for w in writers for k in list(w.adds) + list(w.removed)))
 
         def views():
-            out = []
-            for n in allnodes:
-                ctx = [r[0] if isinstance(r, list) and r else short(r)
-                       for r in pipelined(n, [("DYNA.LOCAL", k) for k in keys])]
-                mem = [sorted(r) if isinstance(r, list) else short(r)
-                       for r in pipelined(n, [("SMEMBERS", k) for k in keys])]
-                out.append((ctx, mem))
-            return out
+            return [[sorted(r) if isinstance(r, list) else short(r)
+                     for r in pipelined(n, [("SMEMBERS", k) for k in keys])] for n in allnodes]
 
         got = wait_until(lambda: (lambda v: v if all(x == v[0] for x in v) else None)(views()), 90, 0.5,
-                         "every cart's six replicas equal")
+                         "every cart read alike through all six nodes")
         t_conv = time.monotonic() - t_heal
-        final = dict(zip(keys, got[0][1]))
+        final = dict(zip(keys, got[0]))
     finally:
         for w in writers:
             w.stop.set()
@@ -280,7 +276,7 @@ def test_site_lost(h):
                      "dyna status to show no hint waiting for west")
     h.check("after the catch-up dyna status shows no hint waiting for either site", lag.get("east") == (0, 0.0),
             repr(lag))
-    h.note("every replica equal %.1f s after the heal" % t_conv)
+    h.note("every cart read alike through all six nodes %.1f s after the heal" % t_conv)
 
     def fails(site, phases):
         return [(p, e) for w in writers if w.site == site for p in phases for e in w.fails.get(p, [])]
