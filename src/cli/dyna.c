@@ -4,6 +4,7 @@
  * on success, 1 with a one-line message on stderr on any error, 2 on a usage error. */
 #include "dyna.h"
 #include "cli/progress.h"
+#include "cli/nodes.h"
 #include "cli/top.h"
 #include <ctype.h>
 #include <errno.h>
@@ -138,9 +139,10 @@ static size_t status_grouped(const dyna_reply_t *v, const dyna_reply_t ***out) {
 }
 
 /* DYNA.STATUS rows: name, id, cluster addr, client addr, status, zone, owned, reachable,
- * phi, site; shown grouped by site (a heading per site when any is declared), then zone. */
-static void show_status(const dyna_reply_t *v) {
-  int64_t total = 0;
+ * phi, site; shown grouped by site (a heading per site when any is declared), then zone.
+ * Returns 1 when some member declares a site. */
+static int show_status(const dyna_reply_t *v) {
+  int64_t total = 0, sites = 0;
   const dyna_reply_t **rows;
   size_t n = status_grouped(v, &rows);
   for (size_t i = 0; i < n; i++) total += rows[i]->elem[6].integer;
@@ -149,12 +151,47 @@ static void show_status(const dyna_reply_t *v) {
   for (size_t i = 0; i < n; i++) {
     const dyna_reply_t *r = rows[i];
     if (*field(r, 9) && (i == 0 || strcmp(field(rows[i - 1], 9), field(r, 9)))) printf("site %s:\n", field(r, 9));
+    sites += *field(r, 9) != 0;
     double share = total ? 100.0 * (double)r->elem[6].integer / (double)total : 0;
     printf("%-10s %-16s %-21s %-21s %-8s %-8s %6lld %5.1f%%  %-12s %s\n", field(r, 0), field(r, 1), field(r, 2),
            field(r, 3), field(r, 4), *field(r, 5) ? field(r, 5) : "-", (long long)r->elem[6].integer, share,
            field(r, 7), field(r, 8));
   }
   free(rows);
+  return sites > 0;
+}
+
+/* With sites: the cross-site replication lag per site, from every member's INFO
+ * (hints_site_<dc>): the hints the members hold for that site's nodes, summed, and the
+ * longest any member has held some. Nothing when the cluster has no sites. */
+static void show_site_lag(dyna_client_t *c, const dyna_options_t *opt, const dyna_tls_options_t *tls) {
+  dyna_cli_nodes_t ns;
+  char dc[8][32];
+  long long waiting[8] = {0}, oldest[8] = {0};
+  size_t nd = 0, answered = 0;
+  dyna_cli_nodes_init(&ns, c, opt, tls);
+  if (dyna_cli_nodes_read(&ns) == 0) {
+    for (size_t i = 0; i < ns.len; i++) {
+      const dyna_cli_node_t *n = &ns.n[i];
+      if (!n->have || n->err[0]) continue;
+      answered++;
+      for (size_t j = 0; j < n->nlag; j++) {
+        size_t k = 0;
+        while (k < nd && strcmp(dc[k], n->lag_dc[j])) k++;
+        if (k == nd && nd == 8) continue;
+        if (k == nd) memcpy(dc[nd++], n->lag_dc[j], sizeof(dc[0]));
+        waiting[k] += n->lag_waiting[j];
+        if (n->lag_oldest_ms[j] > oldest[k]) oldest[k] = n->lag_oldest_ms[j];
+      }
+    }
+  }
+  if (nd) {
+    printf("replication to each site (hints its nodes have yet to get; %zu of %zu members answered):\n", answered,
+           ns.len);
+    for (size_t k = 0; k < nd; k++)
+      printf("site %s: %lld hints waiting, oldest %.1f s\n", dc[k], waiting[k], (double)oldest[k] / 1000.0);
+  }
+  dyna_cli_nodes_free(&ns);
 }
 
 /* For dyna ring: the members by site and zone, one line per (site, zone). */
@@ -501,8 +538,9 @@ int main(int argc, char **argv) {
     size_t sargl[] = {strlen(args[0])};
     dyna_reply_t *v;
     if ((rc = dyna_command(c, 1, sargv, sargl, &v))) return die(c, rc);
-    show_status(v);
+    int sites = show_status(v);
     dyna_reply_free(v);
+    if (sites) show_site_lag(c, &member_opt, use_tls ? &tls_opt : NULL);
     if (interval > 0) {
       printf("\n");
       fflush(stdout);

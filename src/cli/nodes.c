@@ -206,6 +206,18 @@ static void read_node(dyna_cli_nodes_t *s, dyna_cli_node_t *n, char *text) {
   n->keys = dyna_cli_info_field(text, "keys_stored");
   n->hints_waiting = dyna_cli_info_field(text, "hints_waiting");
   n->handoff_pending = dyna_cli_info_field(text, "handoff_partitions_pending");
+  n->nlag = 0;
+  for (const char *at = strstr(text, "\nhints_site_"); at && n->nlag < 8; at = strstr(at + 1, "\nhints_site_")) {
+    const char *dc = at + strlen("\nhints_site_"), *colon = strchr(dc, ':');
+    long long w, o;
+    if (!colon || (size_t)(colon - dc) >= sizeof(n->lag_dc[0]) ||
+        sscanf(colon, ":waiting=%lld,oldest_ms=%lld", &w, &o) != 2)
+      continue;
+    memcpy(n->lag_dc[n->nlag], dc, (size_t)(colon - dc));
+    n->lag_dc[n->nlag][colon - dc] = 0;
+    n->lag_waiting[n->nlag] = w;
+    n->lag_oldest_ms[n->nlag++] = o;
+  }
 }
 
 int dyna_cli_nodes_read(dyna_cli_nodes_t *s) {

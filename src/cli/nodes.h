@@ -35,6 +35,11 @@ typedef struct dyna_cli_node {
   uint64_t ctr[CLI_NCOUNTERS];
   uint64_t lat[CLI_LAT_BUCKETS];
   long long keys, hints_waiting, handoff_pending; /* gauges; -1 when INFO has none */
+  /* INFO hints_site_<dc>: hints this node holds for each site's members, and how long
+   * it has held some (ms); nlag 0 when the cluster has no sites */
+  char lag_dc[8][32];
+  long long lag_waiting[8], lag_oldest_ms[8];
+  size_t nlag;
   /* rates between the last two readings (have_rate: both were taken) */
   int have_rate;
   double dt_s;

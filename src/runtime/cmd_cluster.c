@@ -76,7 +76,7 @@ static int map_build(dyna_server_t *s, conn_t *c, map_t *m) {
   }
   uint64_t pl[DYNA_RING_REPLY_N_MAX];
   for (uint32_t p = 0; p < m->r.size; p++) {
-    size_t k = dyna_node_replicas(s->node, p, pl); /* every site's homes */
+    size_t k = dyna_server_homes_site_first(s, p, pl); /* every site's homes, this site's first */
     if (k > n) k = n;
     uint8_t len = 0;
     for (size_t j = 0; j < k; j++) {

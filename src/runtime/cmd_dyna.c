@@ -140,7 +140,7 @@ void dyna_cmd_dyna_ring(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   uint64_t pl[DYNA_RING_REPLY_N_MAX];
   uint16_t idx[DYNA_RING_REPLY_N_MAX];
   for (uint32_t p = 0; p < cl->ring.size; p++) {
-    size_t k = dyna_node_replicas(s->node, p, pl); /* every site's homes */
+    size_t k = dyna_server_homes_site_first(s, p, pl); /* every site's homes, this site's first */
     if (k > n) k = n;
     for (size_t j = 0; j < k; j++) {
       size_t m = 0;

@@ -84,6 +84,7 @@ void dyna_stats_tick(dyna_server_t *s) {
   s->ops_samples[s->ops_next++ % 16] = (s->stats.commands - s->ops_at_count) * 1000 / (now - s->ops_at_ms);
   s->ops_at_ms = now;
   s->ops_at_count = s->stats.commands;
+  dyna_site_lag_sample(s, 1000);
 }
 
 static int count_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
@@ -391,12 +392,21 @@ static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
   uint64_t nkeys; /* records in this node's store, tombstones too; absent when the engine cannot tell */
   if (!dyna_store_count(s->store, DYNA_SPACE_OBJ, &nkeys)) info_u64(t, "keys_stored", nkeys);
   info_u64(t, "hints_waiting", dyna_hints_waiting(s));
+  dyna_site_lag_sample(s, 0); /* with sites: hints held here for each site, and since when */
+  for (size_t i = 0; i < s->nlag; i++) {
+    char line[128];
+    uint64_t age = s->lag[i].waiting ? dyna_server_now(s) - s->lag[i].since_ms : 0;
+    int len = snprintf(line, sizeof(line), "hints_site_%s:waiting=%" PRIu64 ",oldest_ms=%" PRIu64 "\r\n",
+                       s->lag[i].dc, s->lag[i].waiting, age);
+    dyna_buf_put(t, line, (size_t)len);
+  }
   info_u64(t, "handoff_partitions_pending", dyna_node_handoff_pending(s->node));
   info_latency(s, t);
   info_u64(t, "members_replaced", ns->members_replaced);
   info_u64(t, "joins_refused", ns->joins_refused);
   info_u64(t, "tombstones_reaped", ns->tombstones_reaped);
   info_u64(t, "background_budget_waits", ns->budget_waits);
+  info_u64(t, "background_bytes", ns->budget_bytes); /* taken from the budget: handoff, hints, anti-entropy */
   info_u64(t, "coordinated_local", ns->coordinated_local);   /* for keys whose home replicas hold this node */
   info_u64(t, "coordinated_remote", ns->coordinated_remote); /* for keys of other nodes */
   info_str(t, "cluster_name", s->cfg.cluster_name);

@@ -6,6 +6,7 @@
 #include "runtime/server.h"
 #include "store/store.h"
 #include "runtime/peer.h"
+#include "runtime/site_lag.h"
 #include "util/hist.h"
 
 /* INFO commandstats: per command-table row (dyna_cmd_index), and errorstats: per error
@@ -85,6 +86,9 @@ struct dyna_server {
   char run_id[41];          /* 40 hex digits, new at each start (INFO run_id) */
   uint64_t ops_at_ms, ops_at_count; /* the last ops/sec sample: when, commands then */
   uint64_t ops_samples[16]; /* commands per second over the last samples (INFO) */
+  dyna_site_lag_t lag[DYNA_SITES_MAX]; /* hints held here per site (site_lag.c) */
+  size_t nlag;
+  uint64_t lag_at_ms;       /* the last lag sample (dyna_server_now) */
   unsigned ops_next;
   int stopping;
   dyna_server_stats_t stats;
@@ -94,6 +98,8 @@ struct dyna_server {
 
 /* Milliseconds on the loop's clock (monotonic, cached per turn): for local timers. */
 uint64_t dyna_server_now(const dyna_server_t *s);
+/* Partition p's home replicas (out: DYNA_MAX_N), this node's site's first (site_order.c). */
+size_t dyna_server_homes_site_first(dyna_server_t *s, uint32_t p, uint64_t *out);
 /* The two clocks handed to the node (core/node.h, "Two clocks"): the loop's monotonic
  * time above for its timers, and CLOCK_REALTIME, read at the call, for its stamps. */
 dyna_time_t dyna_server_time(const dyna_server_t *s);

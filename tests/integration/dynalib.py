@@ -548,11 +548,13 @@ def all_see(nodes, names, want):
 
 def one_ring(nodes):
     """Every node answers DYNA.RING with the same ring version and preference lists (so
-    a key's replicas are the same whichever node coordinates it)."""
+    a key's replicas are the same whichever node coordinates it). Compared as sets: with
+    sites each node lists its own site's homes first."""
     rings = [cluster_ring(n) for n in nodes]
     if any(r is None for r in rings):
         return False
-    return all(r["version"] == rings[0]["version"] and r["prefs"] == rings[0]["prefs"] for r in rings)
+    prefs = [[sorted(p) for p in r["prefs"]] for r in rings]
+    return all(r["version"] == rings[0]["version"] and p == prefs[0] for r, p in zip(rings, prefs))
 
 
 def settled(nodes, names):

@@ -4,7 +4,9 @@ west on 127.0.47.x (one address per node), --n 3 in each site, LOCAL quorums as 
 nodes' defaults (--r local --w local), no WAN delay.
 
   1. placement  every partition's home replicas are three east and three west nodes
-                (DYNA.RING), and DYNA.STATUS names each member's site.
+                (DYNA.RING), and DYNA.STATUS names each member's site. The maps clients
+                route by (DYNA.RING, CLUSTER SLOTS) list the asked node's site's homes
+                first; libdyna given west seeds routes every key to a west node.
   2. cut        the link between the sites is cut (nft, only between these six
                 addresses): plain SETs and DYNA.PUT .. W LOCAL keep succeeding in both
                 sites, on keys of their own and on keys both sites write; DYNA.PUT ..
@@ -20,6 +22,7 @@ name only this test's addresses. Every wait polls with a deadline.
 Environment: DYNA_BIN (directory holding dynad), DYNA_TMP (scratch directory).
 """
 import atexit
+import ctypes
 import os
 import shutil
 import subprocess
@@ -76,6 +79,22 @@ def start_sites(h):
     return nodes
 
 
+def libdyna():
+    """libdyna.so through ctypes (as test_client.py loads it); None when it cannot load."""
+    for cand in (os.path.join(bin_dir(), "..", "lib", "libdyna.so"), os.path.join(bin_dir(), "libdyna.so")):
+        if os.path.exists(cand):
+            try:
+                lib = ctypes.CDLL(os.path.abspath(cand))
+            except OSError:
+                return None
+            lib.dyna_client_open.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+            lib.dyna_client_route.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                                              ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+            lib.dyna_client_close.argtypes = [ctypes.c_void_p]
+            return lib
+    return None
+
+
 def call(node, *args):
     try:
         with Client(node.port, host=node.host, timeout=5.0) as c:
@@ -105,6 +124,33 @@ def test_two_sites(h):
            if sorted(site_of[ring["members"][i]["name"]] for i in pref) != ["east"] * 3 + ["west"] * 3]
     h.check("n = %d: every partition has 3 east and 3 west home replicas (%d partitions)"
             % (ring["n"], len(ring["prefs"])), ring["n"] == 6 and not bad, "bad partitions %s" % bad[:5])
+    # the maps clients route by list the asked node's site's homes first
+    for node, site in ((west[0], "west"), (east[1], "east")):
+        r = cluster_ring(node)
+        bad = [p for p, pref in enumerate(r["prefs"])
+               if [site_of[r["members"][i]["name"]] for i in pref[:3]] != [site] * 3]
+        h.check("DYNA.RING from a %s node lists %s's three homes first (libdyna routes there)" % (site, site),
+                r["n"] == 6 and not bad, "bad partitions %s" % bad[:5])
+    lib = libdyna()
+    if lib is None:
+        h.note("libdyna.so cannot be loaded here (an ASan build): its routing by site not checked")
+    else:
+        c = ctypes.c_void_p()
+        seeds = ",".join("%s:%d" % (n.ip, n.port) for n in west[1:])
+        h.expect("dyna_client_open on two west seeds", lib.dyna_client_open(seeds.encode(), None, ctypes.byref(c)) == 0)
+        addr = ctypes.create_string_buffer(128)
+        went = set()
+        for i in range(200):
+            key = ("rk%d" % i).encode()
+            rc = lib.dyna_client_route(c, key, len(key), addr, 128, None, 0)
+            went.add(addr.value.decode() if rc == 0 else "error %d" % rc)
+        lib.dyna_client_close(c)
+        h.check("libdyna with west seeds routes 200 keys to west nodes only (%d of them)" % len(went),
+                went and all(a.startswith("127.0.47.") for a in went), repr(sorted(went)))
+    slots = call(west[1], "CLUSTER", "SLOTS")
+    masters = set(e[2][0].decode() for e in slots) if isinstance(slots, list) else set()
+    h.check("CLUSTER SLOTS from a west node names west nodes as every range's master",
+            masters and all(m.startswith("127.0.47.") for m in masters), repr(slots)[:300])
     st = call(east[0], "DYNA.STATUS")
     dcs = dict((row[0].decode(), row[-1].decode()) for row in st) if isinstance(st, list) else {}
     h.check("DYNA.STATUS names each member's site", dcs == site_of, repr(st)[:200])
