@@ -249,7 +249,16 @@ void dyna_fdet_tick(dyna_node_t *n) {
   size_t members = 0;
   for (size_t i = 0; i < n->cl.n; i++) members += n->cl.m[i].status != DYNA_MEMBER_REMOVED;
   if (n->fds) {
+    int was = n->fds->bounded;
     n->fds->bounded = members > FD_PROBE_ALL_MAX;
+    /* Back to pinging everyone: the peers nobody asked were silent for want of PINGs,
+     * not judged; their silence starts now. */
+    if (was && !n->fds->bounded)
+      for (size_t i = 0; i < n->fdet.cap; i++)
+        if (n->fdet.t[i].id) {
+          fd_peer_t *p = n->fdet.t[i].ptr;
+          if (!p->asked_ms) p->last_ms = n->now.mono_ms;
+        }
     if (n->fds->bounded) {
       tick_bounded(n, n->fds);
       return;
