@@ -1,31 +1,67 @@
 /* failure_detector.c: the failure detector, an accrual detector in the manner of phi-accrual
- * (Hayashibara et al.). Each node pings every live member every heartbeat interval;
- * any frame from a peer counts as a heartbeat. For each peer we keep the time it was
- * last heard from and a moving mean of the intervals between heartbeats; suspicion is
+ * (Hayashibara et al.). Any frame from a peer counts as a heartbeat; PING asks for one.
+ *
+ * Who is pinged. In a cluster of at most FD_PROBE_ALL_MAX members (self included, REMOVED
+ * ones not counted) every node pings every live member every heartbeat interval, as it
+ * always did. Beyond that the cost would grow with the cluster (1000 members: ~10,000
+ * frames per node per second), so each heartbeat round a node pings a bounded set:
+ *   - its neighbours: the members it shares a partition with (the other home replicas of
+ *     the partitions it replicates: those whose reachability decides its hints, handoff
+ *     and anti-entropy), recomputed when the ring changes;
+ *   - FD_PROBE_EXTRA others, round robin over a shuffle of the members (drawn from the
+ *     node's seeded PRNG, reshuffled at the end of each pass), as SWIM probes;
+ *   - every member with a PING still unanswered (watched until it answers), so a peer
+ *     that fails to answer once is asked every round until it is judged.
+ * A peer heard from within the interval (any frame) and not waiting for an answer is not
+ * pinged that round: the frame was its heartbeat.
+ * The frames a node sends per second then depend on its partitions' replicas, not on S.
+ *
+ * Suspicion. In the small mode it is as before: for each peer the time it was last heard
+ * from and a moving mean of the intervals between heartbeats;
  *
  *     phi = log10(e) * (now - last_heard) / mean_interval
  *
  * (the exponential-distribution form), and a peer is judged unreachable when phi
  * exceeds the threshold (8: about 18 mean intervals, so ~3.7 s at 200 ms heartbeats)
- * and at least fd_min_ms passed. A single frame from it clears the suspicion. Why an
- * accrual detector rather than SWIM's indirect probes: with the 2-connection transport
- * every node already hears from every peer directly, the mean adapts to a loaded node,
- * and there is no extra message type to get wrong; what SWIM adds, telling a link cut
- * from a dead node, matters less when a cut link alone must already count as
- * unreachable for the coordinator on that side.
+ * and at least fd_min_ms passed. In the bounded mode silence is evidence only while we
+ * ask: the clock starts at the first PING sent since the peer was last heard (asked_ms)
+ * and the mean is of the answer delays, so a member nobody here pings keeps the judgement
+ * of its last direct contact (reachable, unless the transport reports it down) instead of
+ * turning suspect for want of pings. A failed member is learnt by the nodes that ping it
+ * (its neighbours within ~2 s; everyone within one round-robin pass) and by the transport.
+ * A single frame from a peer clears the suspicion in both modes. Why an accrual detector
+ * rather than SWIM's indirect probes: the mean adapts to a loaded node, and there is no
+ * extra message type to get wrong; what SWIM adds, telling a link cut from a dead node,
+ * matters less when a cut link alone must already count as unreachable for the
+ * coordinator on that side.
  * Integer arithmetic only, so runs replay exactly. */
 #include "util/err.h"
 #include "util/alloc.h"
 #include "core/node_int.h"
+#include <stdlib.h>
 
 #define PHI_X1000_THRESHOLD 8000
 #define LOG10E_X1000 434
+#define FD_PROBE_ALL_MAX 32 /* members up to which every peer is pinged every round */
+#define FD_PROBE_EXTRA 3    /* round-robin probes per round beyond the neighbours */
 
 typedef struct fd_peer {
   uint64_t last_ms;
   uint64_t mean_ms;
   uint64_t last_ping_ms;
+  uint64_t asked_ms; /* first PING sent since last heard; 0: none unanswered */
 } fd_peer_t;
+
+/* The bounded mode's schedule (owned by the node, freed by dyna_fdet_free). */
+struct fd_sched {
+  int bounded;            /* members > FD_PROBE_ALL_MAX at the last round */
+  uint64_t next_round_ms;
+  uint64_t nb_ring_version, nb_ring_author; /* the ring the neighbours are of */
+  uint64_t *nb;           /* neighbours' ids, sorted */
+  size_t nnb;
+  uint64_t *order;        /* round robin: a shuffle of the members' ids ... */
+  size_t norder, pos;     /* ... and the next one to probe */
+};
 
 static fd_peer_t *peer(dyna_node_t *n, uint64_t id, int create) {
   dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, id);
@@ -42,19 +78,31 @@ static fd_peer_t *peer(dyna_node_t *n, uint64_t id, int create) {
   return p;
 }
 
+static int bounded(const dyna_node_t *n) { return n->fds && n->fds->bounded; }
+
 void dyna_fdet_heard(dyna_node_t *n, uint64_t id) {
   fd_peer_t *p = peer(n, id, 1);
   if (!p) return;
-  uint64_t gap = n->now.mono_ms > p->last_ms ? n->now.mono_ms - p->last_ms : 0;
-  /* Silent for at least fd_min_ms (heartbeats go every heartbeat_ms): a partition, a
-   * pause or a restart ended, and writes may have missed either side. */
-  if (gap >= n->cfg.fd_min_ms) dyna_node_peer_back(n, id);
-  /* Moving mean over ~8 samples, kept at least a few ms so a burst of frames does not
-   * make the detector hair-triggered. */
-  p->mean_ms = (p->mean_ms * 7 + gap) / 8;
+  uint64_t now = n->now.mono_ms;
+  uint64_t gap = now > p->last_ms ? now - p->last_ms : 0;
+  if (bounded(n)) {
+    /* Silent for at least fd_min_ms while asked: as below. The mean is of answer delays;
+     * a frame nobody asked for only clears the suspicion. */
+    uint64_t waited = p->asked_ms && now > p->asked_ms ? now - p->asked_ms : 0;
+    if (p->asked_ms && waited >= n->cfg.fd_min_ms) dyna_node_peer_back(n, id);
+    if (p->asked_ms) p->mean_ms = (p->mean_ms * 7 + waited) / 8;
+  } else {
+    /* Silent for at least fd_min_ms (heartbeats go every heartbeat_ms): a partition, a
+     * pause or a restart ended, and writes may have missed either side. */
+    if (gap >= n->cfg.fd_min_ms) dyna_node_peer_back(n, id);
+    /* Moving mean over ~8 samples, kept at least a few ms so a burst of frames does not
+     * make the detector hair-triggered. */
+    p->mean_ms = (p->mean_ms * 7 + gap) / 8;
+  }
   if (p->mean_ms < n->cfg.heartbeat_ms / 2) p->mean_ms = n->cfg.heartbeat_ms / 2;
   if (p->mean_ms == 0) p->mean_ms = 1;
-  p->last_ms = n->now.mono_ms;
+  p->last_ms = now;
+  p->asked_ms = 0;
 }
 
 void dyna_fdet_reset(dyna_node_t *n, uint64_t id) {
@@ -62,13 +110,24 @@ void dyna_fdet_reset(dyna_node_t *n, uint64_t id) {
   if (!p) return;
   p->last_ms = n->now.mono_ms;
   p->mean_ms = n->cfg.heartbeat_ms;
+  p->asked_ms = 0;
+}
+
+/* How long the peer has been silent as evidence goes (see the top). */
+static uint64_t silence(const dyna_node_t *n, const fd_peer_t *p) {
+  uint64_t from = p->last_ms;
+  if (bounded(n) && !(n->cfg.bugs & DYNA_BUG_FD_UNASKED_SILENCE)) {
+    if (!p->asked_ms) return 0;
+    from = p->asked_ms;
+  }
+  return n->now.mono_ms > from ? n->now.mono_ms - from : 0;
 }
 
 int dyna_fdet_suspect(const dyna_node_t *n, uint64_t id) {
   dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, id);
   if (!e) return 0;
   const fd_peer_t *p = e->ptr;
-  uint64_t since = n->now.mono_ms > p->last_ms ? n->now.mono_ms - p->last_ms : 0;
+  uint64_t since = silence(n, p);
   if (since < n->cfg.fd_min_ms) return 0;
   return since * LOG10E_X1000 > PHI_X1000_THRESHOLD * p->mean_ms;
 }
@@ -77,22 +136,141 @@ uint64_t dyna_fdet_phi_x1000(const dyna_node_t *n, uint64_t id) {
   dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, id);
   if (!e) return 0;
   const fd_peer_t *p = e->ptr;
-  uint64_t since = n->now.mono_ms > p->last_ms ? n->now.mono_ms - p->last_ms : 0;
-  return since * LOG10E_X1000 / p->mean_ms;
+  return silence(n, p) * LOG10E_X1000 / p->mean_ms;
+}
+
+static void ping(dyna_node_t *n, uint64_t id, fd_peer_t *p) {
+  p->last_ping_ms = n->now.mono_ms;
+  if (!p->asked_ms) p->asked_ms = n->now.mono_ms ? n->now.mono_ms : 1;
+  dyna_msg_t m = {0};
+  m.type = DYNA_MSG_PING;
+  m.req = n->now.mono_ms ? n->now.mono_ms : 1;
+  dyna_node_send(n, id, &m);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The members this node shares a partition with, sorted; kept until the ring changes. */
+static void neighbours(dyna_node_t *n, struct fd_sched *s) {
+  if (s->nb && s->nb_ring_version == n->cl.ring_version && s->nb_ring_author == n->cl.ring_author) return;
+  s->nnb = 0;
+  dyna_free(s->nb);
+  s->nb = NULL;
+  s->nb_ring_version = n->cl.ring_version;
+  s->nb_ring_author = n->cl.ring_author;
+  size_t cap = 0;
+  uint64_t homes[DYNA_MAX_N];
+  for (uint32_t p = 0; p < n->cl.ring.size; p++) {
+    size_t nh = dyna_node_replicas(n, p, homes), self = nh;
+    for (size_t i = 0; i < nh; i++)
+      if (homes[i] == n->cfg.id) self = i;
+    if (self == nh) continue;
+    for (size_t i = 0; i < nh; i++) {
+      if (i == self) continue;
+      if (s->nnb == cap) {
+        size_t nc = cap ? cap * 2 : 64;
+        uint64_t *g = dyna_realloc(s->nb, nc * sizeof(*g));
+        if (!g) return; /* out of memory: fewer neighbours this time */
+        s->nb = g;
+        cap = nc;
+      }
+      s->nb[s->nnb++] = homes[i];
+    }
+  }
+  if (!s->nb) return;
+  qsort(s->nb, s->nnb, sizeof(*s->nb), cmp_u64);
+  size_t k = 0;
+  for (size_t i = 0; i < s->nnb; i++)
+    if (!k || s->nb[k - 1] != s->nb[i]) s->nb[k++] = s->nb[i];
+  s->nnb = k;
+}
+
+static int is_neighbour(const struct fd_sched *s, uint64_t id) {
+  return s->nb && bsearch(&id, s->nb, s->nnb, sizeof(*s->nb), cmp_u64) != NULL;
+}
+
+/* The next round-robin member (0 when there is none): a pass over a shuffle of the
+ * members, reshuffled from the node's PRNG when it ends. */
+static uint64_t next_probe(dyna_node_t *n, struct fd_sched *s) {
+  if (s->pos >= s->norder) {
+    dyna_free(s->order);
+    s->order = dyna_calloc(n->cl.n ? n->cl.n : 1, sizeof(*s->order));
+    s->norder = s->pos = 0;
+    if (!s->order) return 0;
+    for (size_t i = 0; i < n->cl.n; i++)
+      if (n->cl.m[i].id != n->cfg.id && n->cl.m[i].status != DYNA_MEMBER_REMOVED) s->order[s->norder++] = n->cl.m[i].id;
+    for (size_t i = s->norder; i > 1; i--) { /* Fisher-Yates */
+      size_t j = (size_t)(dyna_node_rand(n) % i);
+      uint64_t t = s->order[i - 1];
+      s->order[i - 1] = s->order[j];
+      s->order[j] = t;
+    }
+    if (!s->norder) return 0;
+  }
+  return s->order[s->pos++];
+}
+
+static void tick_bounded(dyna_node_t *n, struct fd_sched *s) {
+  if (n->now.mono_ms < s->next_round_ms) return;
+  s->next_round_ms = n->now.mono_ms + n->cfg.heartbeat_ms;
+  neighbours(n, s);
+  /* The round-robin picks: at most FD_PROBE_EXTRA, skipping members gone since the
+   * shuffle, down ones and neighbours (pinged anyway); a bounded number of tries. */
+  uint64_t pick[FD_PROBE_EXTRA];
+  size_t npick = 0;
+  for (size_t tries = 0; npick < FD_PROBE_EXTRA && tries < 4 * FD_PROBE_EXTRA; tries++) {
+    uint64_t id = next_probe(n, s);
+    if (!id) break;
+    const dyna_member_t *m = dyna_cluster_find(&n->cl, id);
+    if (!m || m->status == DYNA_MEMBER_REMOVED || dyna_idmap_get(&n->down, id) || is_neighbour(s, id)) continue;
+    pick[npick++] = id;
+  }
+  for (size_t i = 0; i < n->cl.n; i++) {
+    const dyna_member_t *m = &n->cl.m[i];
+    if (m->id == n->cfg.id || m->status == DYNA_MEMBER_REMOVED) continue;
+    if (dyna_idmap_get(&n->down, m->id)) continue; /* no link: nothing to ping over */
+    int due = is_neighbour(s, m->id);
+    for (size_t k = 0; k < npick && !due; k++) due = pick[k] == m->id;
+    fd_peer_t *p = due ? peer(n, m->id, 1) : peer(n, m->id, 0);
+    if (!p) continue;
+    if (!due && !p->asked_ms) continue; /* not due, and not watched (no PING unanswered) */
+    /* Heard within the interval and not waiting for an answer: that frame was the
+     * heartbeat (replica traffic and anti-entropy with neighbours are frequent). */
+    if (!p->asked_ms && n->now.mono_ms - p->last_ms < n->cfg.heartbeat_ms) continue;
+    ping(n, m->id, p);
+  }
 }
 
 void dyna_fdet_tick(dyna_node_t *n) {
+  if (!n->fds) n->fds = dyna_calloc(1, sizeof(*n->fds));
+  size_t members = 0;
+  for (size_t i = 0; i < n->cl.n; i++) members += n->cl.m[i].status != DYNA_MEMBER_REMOVED;
+  if (n->fds) {
+    int was = n->fds->bounded;
+    n->fds->bounded = members > FD_PROBE_ALL_MAX;
+    /* Back to pinging everyone: the peers nobody asked were silent for want of PINGs,
+     * not judged; their silence starts now. */
+    if (was && !n->fds->bounded)
+      for (size_t i = 0; i < n->fdet.cap; i++)
+        if (n->fdet.t[i].id) {
+          fd_peer_t *p = n->fdet.t[i].ptr;
+          if (!p->asked_ms) p->last_ms = n->now.mono_ms;
+        }
+    if (n->fds->bounded) {
+      tick_bounded(n, n->fds);
+      return;
+    }
+  }
   for (size_t i = 0; i < n->cl.n; i++) {
     const dyna_member_t *m = &n->cl.m[i];
     if (m->id == n->cfg.id || m->status == DYNA_MEMBER_REMOVED) continue;
     if (dyna_idmap_get(&n->down, m->id)) continue; /* no link: nothing to ping over */
     fd_peer_t *p = peer(n, m->id, 1);
     if (!p || n->now.mono_ms - p->last_ping_ms < n->cfg.heartbeat_ms) continue;
-    p->last_ping_ms = n->now.mono_ms;
-    dyna_msg_t ping = {0};
-    ping.type = DYNA_MSG_PING;
-    ping.req = n->now.mono_ms ? n->now.mono_ms : 1;
-    dyna_node_send(n, m->id, &ping);
+    ping(n, m->id, p);
   }
 }
 
@@ -100,4 +278,10 @@ void dyna_fdet_free(dyna_node_t *n) {
   for (size_t i = 0; i < n->fdet.cap; i++)
     if (n->fdet.t[i].id) dyna_free(n->fdet.t[i].ptr);
   dyna_idmap_free(&n->fdet);
+  if (n->fds) {
+    dyna_free(n->fds->nb);
+    dyna_free(n->fds->order);
+    dyna_free(n->fds);
+    n->fds = NULL;
+  }
 }

@@ -170,6 +170,10 @@ typedef struct dyna_node_cfg {
                                         share the name */
 #define DYNA_BUG_LOCAL_REMOTE_ACK 0x10000u /* a LOCAL quorum (coord.c) counts the acks of
                                         other sites' replicas as its own site's */
+#define DYNA_BUG_FD_UNASKED_SILENCE 0x20000u /* past 32 members the failure detector
+                                        (failure_detector.c) counts a peer's silence since
+                                        it was last heard even while nobody pings it, so
+                                        members outside the probe set turn unreachable */
 #define DYNA_BUG_REPLACE_SAME_ID 0x4000u /* the simulator's world, not the core: the node
                                         that replaces a wiped one (--faults wipe) reuses
                                         its id on the empty disk, so its dots start again

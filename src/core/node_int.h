@@ -141,6 +141,7 @@ struct dyna_node {
   uint64_t next_req;
   dyna_idmap_t down; /* ids the driver reports unreachable (no transport) */
   dyna_idmap_t fdet; /* id -> failure-detector state (failure_detector.c) */
+  struct fd_sched *fds; /* whom the failure detector pings past 32 members (failure_detector.c) */
   uint64_t next_gossip_ms;
   /* While joining: the members asked (in the order given), each sent JOIN every second
    * until we adopted a cluster's ring (ring_version > 0), so that one seed that died or

@@ -12,7 +12,9 @@
  *            yet)
  *   settle   2 s more, for the repairs to land; then up to 30 s more until the
  *            replicas are equal (hinted handoff, later anti-entropy, may still work)
- *   check    one live member per name in every view (--faults wipe); ring agreement; read repair (each replica holds what the final read
+ *   check    every running node judges every running member reachable (the failure
+ *            detector suspects no live peer);
+ *            one live member per name in every view (--faults wipe); ring agreement; read repair (each replica holds what the final read
  *            returned); the model's checks (workload.c: acknowledged cart adds,
  *            no resurrection, sibling bound, on the final merged reads); replica
  *            convergence (all first-N replicas of every key per the final ring hold
@@ -82,6 +84,29 @@ static unsigned names_unique(sim_world_t *w) {
   return bad;
 }
 
+/* After the heal every running node judges every running member it knows reachable:
+ * the failure detector suspects no live peer (past 32 members it pings only some of
+ * them, and one it does not ping must not turn suspect). Reports up to 5 pairs; returns
+ * how many pairs are wrong. */
+static unsigned reach_true(sim_world_t *w) {
+  unsigned bad = 0;
+  for (uint32_t i = 0; i < w->nnodes; i++) {
+    sim_node_t *s = &w->nodes[i];
+    if (s->state != SN_UP) continue;
+    const dyna_cluster_t *c = dyna_node_cluster(s->node);
+    for (size_t m = 0; m < c->n; m++) {
+      int j = sim_node_index(w, c->m[m].id);
+      if (c->m[m].status == DYNA_MEMBER_REMOVED || j < 0 || w->nodes[j].state != SN_UP) continue;
+      if (dyna_node_is_reachable(s->node, c->m[m].id)) continue;
+      if (++bad <= 5)
+        sim_fail(w, "%s judges the running member %s unreachable after the heal (phi x1000 = %llu)", s->name,
+                 w->nodes[j].name, (unsigned long long)dyna_node_phi_x1000(s->node, c->m[m].id));
+    }
+  }
+  if (bad > 5) sim_fail(w, "... %u such pairs in all", bad);
+  return bad;
+}
+
 int sim_checks_final(sim_world_t *w) {
   w->stopping = 1;
   sim_run_until(w, w->now + 2000);
@@ -96,6 +121,7 @@ int sim_checks_final(sim_world_t *w) {
     if (w->now - start >= 3000 && w->now - quiet_since >= 1000) break;
     if (w->now - start > max_ms) break;
   }
+  reach_true(w);
   int members_shown = 0;
   if (names_unique(w)) {
     show_members(w);

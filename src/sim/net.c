@@ -72,6 +72,10 @@ static void send_copy(sim_world_t *w, uint32_t from, uint32_t to, uint8_t *data,
 void sim_net_send(sim_world_t *w, uint32_t from, uint64_t to_id, dyna_buf_t *frame) {
   int to = sim_node_index(w, to_id);
   w->st.msgs_sent++;
+  if (frame->len > 5) { /* counted by type whatever becomes of it (--experiment traffic) */
+    w->st.type_frames[frame->data[5] & 31]++;
+    w->st.type_bytes[frame->data[5] & 31] += frame->len;
+  }
   int lost = sim_rng_chance(&w->rng, w->loss);
   if (to < 0 || !sim_link_up(w, from, (uint32_t)to) || lost) {
     w->st.msgs_dropped++;

@@ -16,6 +16,7 @@
 #include "util/alloc.h"
 #include "core/ring.h"
 #include "util/keyhash.h"
+#include "proto/wire.h"
 #include "sim/rng.h"
 #include "sim/sim.h"
 #include <inttypes.h>
@@ -156,6 +157,13 @@ static double run_clock_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The CPU time this process has used (the machine is shared: wall time varies with load). */
+static double run_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Which mixes the replica convergence check applies to (see docs/simulation.md). */
 static void convergence_scope(sim_world_t *w) {
   w->conv_applies = 1;
@@ -267,7 +275,49 @@ static void converge_probe(sim_world_t *w, uint64_t t0, uint64_t *node_ms, FILE 
   w->read_only = 0;
 }
 
-static int run_one(const sim_opts_t *o, int print, int experiment_converge, run_result_t *res) {
+/* --experiment traffic: after the boot, the workload (no faults) for --duration; prints the
+ * frames and bytes each node sent per simulated second in that window, by kind, and the
+ * window's speed. No end-of-run checks (the run stops at the window's end). */
+static void traffic_probe(sim_world_t *w, uint64_t t0, uint64_t *node_ms, FILE *out) {
+  static const struct { const char *name; uint8_t types[6]; } KIND[] = {
+    {"ping/pong", {DYNA_MSG_PING, DYNA_MSG_PONG}},
+    {"gossip/join", {DYNA_MSG_GOSSIP, DYNA_MSG_JOIN}},
+    {"anti-entropy", {DYNA_MSG_AAE_TREE, DYNA_MSG_AAE_DIFF}},
+    {"requests", {DYNA_MSG_PUT, DYNA_MSG_PUT_ACK, DYNA_MSG_GET, DYNA_MSG_GET_RESP, DYNA_MSG_FWD, DYNA_MSG_FWD_RESP}},
+  };
+  sim_stats_t a = w->st;
+  uint64_t ms0 = *node_ms;
+  double wall0 = run_clock_s(), cpu0 = run_cpu_s();
+  run_counting(w, t0 + w->o.duration_ms, node_ms);
+  double wall = run_clock_s() - wall0, cpu = run_cpu_s() - cpu0;
+  double ns = (double)(*node_ms - ms0) / 1000.0; /* node-seconds in the window */
+  if (ns <= 0) ns = 1;
+  uint64_t fr[5] = {0}, by[5] = {0};
+  for (int t = 0; t < 32; t++) {
+    int k = 4;
+    for (int j = 0; j < 4 && k == 4; j++)
+      for (int x = 0; x < 6; x++)
+        if (KIND[j].types[x] && KIND[j].types[x] == t) k = j;
+    fr[k] += w->st.type_frames[t] - a.type_frames[t];
+    by[k] += w->st.type_bytes[t] - a.type_bytes[t];
+  }
+  fprintf(out, "  traffic: %u nodes, %" PRIu64 " ms window after the boot, per node per simulated second:\n",
+          w->o.nodes, w->o.duration_ms);
+  for (int k = 0; k < 5; k++)
+    fprintf(out, "    %-13s %10.1f frames %12.0f bytes\n", k < 4 ? KIND[k].name : "other",
+            (double)fr[k] / ns, (double)by[k] / ns);
+  uint64_t bf = fr[0] + fr[1] + fr[2], bb = by[0] + by[1] + by[2];
+  fprintf(out, "    background    %10.1f frames %12.0f bytes (ping/pong + gossip/join + anti-entropy)\n",
+          (double)bf / ns, (double)bb / ns);
+  fprintf(out, "    all           %10.1f frames %12.0f bytes\n", (double)(bf + fr[3] + fr[4]) / ns,
+          (double)(bb + by[3] + by[4]) / ns);
+  fprintf(out, "  traffic speed: the window took %.2f s wall, %.2f s CPU: %.0f simulated node-seconds per wall second, %.0f per CPU second\n",
+          wall, cpu, wall > 0 ? ns / wall : 0.0, cpu > 0 ? ns / cpu : 0.0);
+}
+
+enum { RUN_PLAIN, RUN_CONVERGE, RUN_TRAFFIC };
+
+static int run_one(const sim_opts_t *o, int print, int mode, run_result_t *res) {
   sim_world_t w;
   memset(res, 0, sizeof(*res));
   double t_wall = run_clock_s();
@@ -278,12 +328,13 @@ static int run_one(const sim_opts_t *o, int print, int experiment_converge, run_
   if (warm_up(&w, &node_ms) == 0) {
     uint64_t t0 = w.now;
     if (print && !o->quiet) printf("ring agreed by %u nodes at %" PRIu64 " ms\n", o->nodes, t0);
-    if (!experiment_converge) sim_faults_plan(&w, t0, t0 + o->duration_ms);
+    if (mode == RUN_PLAIN) sim_faults_plan(&w, t0, t0 + o->duration_ms);
     sim_work_start(&w);
-    if (experiment_converge) converge_probe(&w, t0, &node_ms, stdout);
+    if (mode == RUN_CONVERGE) converge_probe(&w, t0, &node_ms, stdout);
+    else if (mode == RUN_TRAFFIC) traffic_probe(&w, t0, &node_ms, stdout);
     else run_counting(&w, t0 + o->duration_ms, &node_ms);
     uint64_t t1 = w.now;
-    sim_checks_final(&w);
+    if (mode != RUN_TRAFFIC) sim_checks_final(&w);
     node_ms += up_nodes(&w) * (w.now - t1);
   }
   res->digest = w.digest;
@@ -409,7 +460,9 @@ static void usage(FILE *out) {
 "  --experiment E     ring: ownership balance and movement on one join (pure ring math);\n"
 "                     converge: time until replicas converge after a partition heals;\n"
 "                     churn-types: encoded size of a set, zset and hash over an hour\n"
-"                     of adds and removes by 3 replicas with crashes and partitions\n"
+"                     of adds and removes by 3 replicas with crashes and partitions;\n"
+"                     traffic: frames and bytes per node per simulated second by kind\n"
+"                     over --duration after the boot (no faults, no final checks)\n"
 "  --quiet            campaigns: print only failures and the summary; one run: digest only\n"
 "  --verbose          trace every event\n"
 "  --aae-ms MS        anti-entropy interval of every node (default: the core's); a\n"
@@ -509,7 +562,7 @@ int main(int argc, char **argv) {
       if (!bad) o.routing = strcmp(v, "ring") ? SIM_ROUTE_RANDOM : SIM_ROUTE_RING;
     }
     else if (!strcmp(f, "--watch")) { o.watch = v; o.verbose = 1; }
-    else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge") && strcmp(v, "churn-types")); }
+    else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge") && strcmp(v, "churn-types") && strcmp(v, "traffic")); }
     else if (!strcmp(f, "--nrw")) {
       bad = !v || sscanf(v, "%u,%u,%u", &o.n, &o.r, &o.w) != 3 || !o.n || o.n > 16 || !o.r ||
             !o.w || o.r > o.n || o.w > o.n;
@@ -535,7 +588,8 @@ int main(int argc, char **argv) {
   if (exp && !strcmp(exp, "churn-types")) return sim_experiment_churn_types(o.seed);
   if (!campaign) {
     run_result_t res;
-    int rc = run_one(&o, 1, exp != NULL, &res);
+    int mode = !exp ? RUN_PLAIN : !strcmp(exp, "traffic") ? RUN_TRAFFIC : RUN_CONVERGE;
+    int rc = run_one(&o, 1, mode, &res);
     printf("digest %016" PRIx64 "\n", res.digest);
     return rc ? 1 : 0;
   }
@@ -544,7 +598,7 @@ int main(int argc, char **argv) {
   for (uint64_t s = a;; s++) {
     o.seed = s;
     run_result_t res;
-    if (run_one(&o, 0, 0, &res)) fails++;
+    if (run_one(&o, 0, RUN_PLAIN, &res)) fails++;
     runs++;
     wall += res.run_s;
     node_s += (double)res.node_ms / 1000.0;

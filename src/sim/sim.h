@@ -149,6 +149,7 @@ typedef struct sim_stats {
   uint64_t commit_failures;
   uint64_t clock_steps;   /* wall-clock steps of +-1 h (--faults clock) */
   uint64_t replaces;      /* fresh nodes started under a dead node's name (--faults wipe) */
+  uint64_t type_frames[32], type_bytes[32]; /* frames sent by message type (--experiment traffic) */
 } sim_stats_t;
 
 typedef struct sim_world {

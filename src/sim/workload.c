@@ -505,7 +505,7 @@ static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky
       covers = b < vv.n && vv.e[b].node == ctx->e[a].node && vv.e[b].counter >= ctx->e[a].counter;
     }
     holders += covers;
-    holds[idx[j]] = covers;
+    if (idx[j] < 64) holds[idx[j]] = covers; /* read only up to 64 nodes (--quorum, below) */
     dyna_obj_clear(&o);
     dyna_ctx_clear(&vv);
   }
