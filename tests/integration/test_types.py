@@ -234,7 +234,7 @@ def t_benchmark(h):
     """redis-benchmark (Debian's redis-tools) over the typed commands: no error reply."""
     out = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(S["node"].port), "-t",
                           "set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange,mset",
-                          "-n", "2000", "-q"], capture_output=True, text=True, timeout=240)
+                          "-n", "1000", "-q"], capture_output=True, text=True, timeout=240)
     text = out.stdout + out.stderr
     bad = [ln for ln in re.split(r"[\r\n]", text) if re.search(r"ERR|WRONGTYPE|[Ee]rror", ln)]
     h.check("redis-benchmark exited 0", out.returncode == 0, text[-400:])
