@@ -11,7 +11,7 @@ shows both), and the deliberate bug local-remote-ack (a LOCAL quorum that counts
 other site's acks) is caught.
 
 Environment: DYNA_BIN = directory holding dyna-sim (CTest sets it; it may be an ASan
-build). Budget: about a minute on 2 cores (a quarter of the seeds under ASan).
+build). Budget: about a minute on 2 cores (fewer seeds under ASan: simlib.py).
 """
 import os
 import re
