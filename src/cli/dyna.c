@@ -256,9 +256,15 @@ static void show_counters(const dyna_reply_t *v) {
   }
   /* Partition handoff: what this node still has to move (after a join, leave or remove). */
   const char *hp = strstr(text, "\nhandoff_partitions_pending:"), *hs = strstr(text, "\nhandoff_keys_deleted:");
-  if (hp)
-    printf("handoff: %lld partitions still to hand off here, %lld keys handed off and deleted since start\n",
-           atoll(strchr(hp, ':') + 1), hs ? atoll(strchr(hs, ':') + 1) : 0);
+  const char *hd = strstr(text, "\nhandoff_partitions_done:");
+  if (hp) {
+    long long pending = atoll(strchr(hp, ':') + 1), done = hd ? atoll(strchr(hd, ':') + 1) : 0;
+    int width = 30, filled = pending + done ? (int)(width * done / (pending + done)) : width;
+    printf("handoff: [%.*s%.*s] %lld of %lld partitions handed off since start; %lld partitions still to hand off"
+           " here, %lld keys handed off and deleted since start\n",
+           filled, "##############################", width - filled, "..............................", done,
+           pending + done, pending, hs ? atoll(strchr(hs, ':') + 1) : 0);
+  }
 }
 
 static void show_ok(const dyna_reply_t *v) { (void)v; printf("OK\n"); }

@@ -401,6 +401,11 @@ static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
     dyna_buf_put(t, line, (size_t)len);
   }
   info_u64(t, "handoff_partitions_pending", dyna_node_handoff_pending(s->node));
+  const dyna_move_t *mv;
+  size_t nmv = dyna_node_moves_out(s->node, &mv);
+  uint64_t moved = 0; /* partitions this node handed off whole since start (its move records) */
+  for (size_t i = 0; i < nmv; i++) moved += mv[i].state == DYNA_MOVE_DONE;
+  info_u64(t, "handoff_partitions_done", moved);
   info_latency(s, t);
   info_u64(t, "members_replaced", ns->members_replaced);
   info_u64(t, "joins_refused", ns->joins_refused);

@@ -185,10 +185,15 @@ def t_status(h):
     h.check("the members table is as before (header, a row per member)",
             any(l.startswith("NAME ") and "STATUS" in l and "PHI" in l for l in lines)
             and all(any(l.startswith(nm + " ") and " valid " in l for l in lines) for nm in IPS), short(out, 400))
-    ho = re.search(r"^handoff: (\d+) partitions still to hand off here, (\d+) keys handed off and deleted", out, re.M)
+    ho = re.search(r"^handoff: \[([#.]{30})\] (\d+) of (\d+) partitions handed off since start; (\d+) partitions "
+                   r"still to hand off here, (\d+) keys handed off and deleted", out, re.M)
     moved = sum(t["keys_done"] for t in S.get("transfers_n1", []))
+    parts = len([t for t in S.get("transfers_n1", []) if t["state"] == "done"])
     h.check("a handoff line: n1 has nothing left to hand off, and handed off the keys its transfers list (%d)" % moved,
-            ho is not None and int(ho.group(1)) == 0 and int(ho.group(2)) == moved > 0, ho and ho.group(0))
+            ho is not None and int(ho.group(4)) == 0 and int(ho.group(5)) == moved > 0, ho and ho.group(0))
+    h.check("... with a full bar: every partition it gave up (%d in its transfers) handed off" % parts,
+            ho is not None and ho.group(1) == "#" * 30 and int(ho.group(2)) == int(ho.group(3)) == parts > 0,
+            ho and ho.group(0))
     head = [i for i, l in enumerate(lines) if l.startswith("rates per node")]
     h.expect("a rates header saying they come from two INFO readings 1.0 s apart",
              len(head) == 1 and "two INFO readings" in lines[head[0]] and "1.0 s apart" in lines[head[0]], short(out))
