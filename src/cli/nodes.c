@@ -61,16 +61,15 @@ void dyna_cli_nodes_free(dyna_cli_nodes_t *s) {
   memset(s, 0, sizeof(*s));
 }
 
-static int ask(dyna_client_t *c, const char *cmd, dyna_reply_t **out) {
+int dyna_cli_ask(dyna_client_t *c, const char *cmd, dyna_reply_t **out) {
   const uint8_t *argv[] = {(const uint8_t *)cmd};
   size_t argl[] = {strlen(cmd)};
   return dyna_command(c, 1, argv, argl, out);
 }
 
-/* INFO's text into buf (a leading newline, so that "\nkey:" finds the first field). */
-static int info_text(dyna_client_t *c, char *buf, size_t cap) {
+int dyna_cli_info_text(dyna_client_t *c, char *buf, size_t cap) {
   dyna_reply_t *r;
-  int rc = ask(c, "INFO", &r);
+  int rc = dyna_cli_ask(c, "INFO", &r);
   if (rc) return rc;
   size_t n = r->type == DYNA_REPLY_STRING && r->str ? r->len : 0;
   if (n > cap - 2) n = cap - 2;
@@ -104,14 +103,14 @@ static int read_members(dyna_cli_nodes_t *s) {
   if (!s->seed_id[0]) {
     char *text = malloc(INFO_CAP);
     if (!text) return DYNA_ENOMEM;
-    int rc = info_text(s->seed, text, INFO_CAP);
+    int rc = dyna_cli_info_text(s->seed, text, INFO_CAP);
     const char *at = rc ? NULL : strstr(text, "\nnode_id:");
     if (at) snprintf(s->seed_id, sizeof(s->seed_id), "%.*s", (int)strcspn(at + 9, "\r\n"), at + 9);
     free(text);
     if (rc) return rc;
   }
   dyna_reply_t *v;
-  int rc = ask(s->seed, "DYNA.STATUS", &v);
+  int rc = dyna_cli_ask(s->seed, "DYNA.STATUS", &v);
   if (rc) return rc;
   for (size_t i = 0; i < v->n; i++) {
     const dyna_reply_t *r = &v->elem[i];
@@ -172,7 +171,7 @@ static void read_node(dyna_cli_nodes_t *s, dyna_cli_node_t *n, char *text) {
       return;
     }
   }
-  int rc = info_text(n->c, text, INFO_CAP);
+  int rc = dyna_cli_info_text(n->c, text, INFO_CAP);
   if (rc) {
     snprintf(n->err, sizeof(n->err), "%s", dyna_strerror(rc));
     if (!n->borrowed) { /* opened again at the next reading */

@@ -10,6 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Runs a one-word command (INFO, DYNA.STATUS): 0 and *out (the caller frees it with
+ * dyna_reply_free), or the error. */
+int dyna_cli_ask(dyna_client_t *c, const char *cmd, dyna_reply_t **out);
+/* INFO's text into buf (NUL-terminated, cut at cap; a leading newline, so that "\nkey:"
+ * finds the first field too): 0 or the error. */
+int dyna_cli_info_text(dyna_client_t *c, char *buf, size_t cap);
+
 /* The INFO counters whose rates are shown (dyna_cli_node_t.rate[] by this index). */
 enum {
   CLI_OPS,     /* total_commands_processed */

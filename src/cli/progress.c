@@ -6,6 +6,7 @@
  *   leave   until the node reads itself REMOVED, or stops answering (it shut down).
  * Uses only libdyna's public API (dyna_command). */
 #include "cli/progress.h"
+#include "cli/nodes.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,27 +18,6 @@ static long long info_field(const char *text, const char *key) {
   snprintf(pat, sizeof(pat), "\n%s:", key);
   const char *at = strstr(text, pat);
   return at ? atoll(at + strlen(pat)) : -1;
-}
-
-/* Runs a one-word command (INFO, DYNA.STATUS); 0 and *out (caller frees) or the error. */
-static int ask(dyna_client_t *c, const char *cmd, dyna_reply_t **out) {
-  const uint8_t *argv[] = {(const uint8_t *)cmd};
-  size_t argl[] = {strlen(cmd)};
-  return dyna_command(c, 1, argv, argl, out);
-}
-
-/* INFO's text into buf (NUL-terminated, cut at cap); 0 or the error. */
-static int info_text(dyna_client_t *c, char *buf, size_t cap) {
-  dyna_reply_t *r;
-  int rc = ask(c, "INFO", &r);
-  if (rc) return rc;
-  size_t n = r->type == DYNA_REPLY_STRING && r->str ? r->len : 0;
-  if (n > cap - 2) n = cap - 2;
-  buf[0] = '\n'; /* so that the first field matches "\nkey:" too */
-  if (n) memcpy(buf + 1, r->str, n);
-  buf[n + 1] = 0;
-  dyna_reply_free(r);
-  return 0;
 }
 
 static void bar(long long done, long long total) {
@@ -58,7 +38,7 @@ int dyna_cli_wait_repair(dyna_client_t *c) {
   long long total = -1, last_keys = -1;
   int rc;
   for (;;) {
-    if ((rc = info_text(c, text, 65536))) break;
+    if ((rc = dyna_cli_info_text(c, text, 65536))) break;
     long long queued = info_field(text, "aae_partitions_queued"), keys = info_field(text, "aae_keys_repaired");
     if (queued < 0) { /* a node without the field: nothing to follow */
       printf("repair: this node does not report its progress\n");
@@ -84,7 +64,7 @@ int dyna_cli_wait_repair(dyna_client_t *c) {
 /* The node's own DYNA.STATUS row (by id): its status and partitions owned. */
 static int own_row(dyna_client_t *c, const char *id, char *status, size_t cap, long long *owned) {
   dyna_reply_t *r;
-  int rc = ask(c, "DYNA.STATUS", &r);
+  int rc = dyna_cli_ask(c, "DYNA.STATUS", &r);
   if (rc) return rc;
   snprintf(status, cap, "?");
   *owned = -1;
@@ -106,7 +86,7 @@ int dyna_cli_wait_leave(dyna_client_t *c) {
   long long owned0 = -1, last_keys = -1, owned;
   int rc;
   for (;;) {
-    if ((rc = info_text(c, text, 65536))) break;
+    if ((rc = dyna_cli_info_text(c, text, 65536))) break;
     const char *at = strstr(text, "\nnode_id:");
     if (at) snprintf(id, sizeof(id), "%.*s", (int)strcspn(at + 9, "\r\n"), at + 9);
     long long keys = info_field(text, "handoff_keys_sent");
