@@ -191,13 +191,13 @@ static void status_progress(dyna_server_t *s, dyna_json_t *j, const hint_count_t
   dyna_json_obj_close(j);
 }
 
-/* GET /status: this node, then every member as this node sees it (DYNA.STATUS's fields). */
 /* A quorum: its count, or "local" / "each". */
 static void json_quorum(dyna_json_t *j, uint32_t q) {
   if (dyna_quorum_kind(q)) dyna_json_str(j, q == DYNA_QUORUM_LOCAL ? "local" : "each");
   else dyna_json_u64(j, q);
 }
 
+/* GET /status: this node, then every member as this node sees it (DYNA.STATUS's fields). */
 void dyna_http_api_status(dyna_server_t *s, http_req_t *q) {
   const dyna_cluster_t *cl = dyna_node_cluster(s->node);
   const dyna_node_cfg_t *nc = dyna_node_cfg(s->node);
