@@ -354,6 +354,10 @@ static void set_quorum(dyna_node_t *n, fsm_t *f, const plan_t *pl, uint32_t q) {
   }
 }
 
+/* A write's copy to a site its quorum does not count (a LOCAL write's other sites):
+ * nobody waits on it, so it may queue behind what requests wait on (dyna_outmsg_t.bulk). */
+static int copy_only(const fsm_t *f, int site) { return f->quorum == DYNA_QUORUM_LOCAL && site != f->my_site; }
+
 static int plan_index(const plan_t *pl, uint64_t id) {
   for (size_t i = 0; i < pl->nt; i++)
     if (pl->target[i] == id) return (int)i;
@@ -390,7 +394,7 @@ static void read_repair(dyna_node_t *n, fsm_t *f) {
     m.klen = f->klen;
     m.obj = enc->data;
     m.objlen = enc->len;
-    dyna_node_send(n, f->target[i], &m);
+    dyna_node_send_bulk(n, f->target[i], &m); /* nobody waits on a repair */
   }
   enc_put(enc);
 }
@@ -603,7 +607,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     } else if (!enc->oom && sent_to && pl->hint[i] == sent_hint) {
       /* The same frame as the last target's (only the hint differs between targets):
        * encoded once, its bytes copied. */
-      sent_to = dyna_node_send_early_again(n, sent_to, pl->target[i]) ? pl->target[i] : 0;
+      sent_to = dyna_node_send_early_again(n, sent_to, pl->target[i], copy_only(f, pl->site[i])) ? pl->target[i] : 0;
     } else if (!enc->oom) {
       dyna_msg_t m = {0};
       m.type = DYNA_MSG_PUT;
@@ -619,7 +623,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
         m.klen = dyna_wire_args_count(enc->data, enc->len) ? first_key(enc, &m.key) : 0;
       }
       /* early: overlaps the replicas' fsyncs with ours */
-      sent_to = dyna_node_send_early(n, pl->target[i], &m) ? pl->target[i] : 0;
+      sent_to = dyna_node_send_early(n, pl->target[i], &m, copy_only(f, pl->site[i])) ? pl->target[i] : 0;
       sent_hint = pl->hint[i];
     } else {
       f->answered[idx] = 2;
@@ -782,7 +786,7 @@ static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
    * before the commit even when it carries a version not yet durable here (the actor's
    * incarnation keeps such a dot from ever being reused, as for early PUTs). */
   if (n->cfg.durable_reads) dyna_node_send(n, from, &a);
-  else dyna_node_send_early(n, from, &a);
+  else dyna_node_send_early(n, from, &a, 0);
   enc_put(enc);
   dyna_obj_clear(&o);
 }

@@ -180,7 +180,7 @@ static int send_if_differs(void *arg, const uint8_t *k, size_t klen, const uint8
     m.klen = keylen;
     m.obj = enc.data;
     m.objlen = enc.len;
-    dyna_node_send(s->n, s->to, &m);
+    dyna_node_send_bulk(s->n, s->to, &m);
     s->bytes += enc.len;
     s->keys++;
   }
@@ -219,7 +219,7 @@ static void send_aae_tree(dyna_node_t *n, uint32_t p, uint64_t to, const uint8_t
   m.w = (uint64_t)p + 1;
   m.obj = buf;
   m.objlen = len;
-  dyna_node_send(n, to, &m);
+  dyna_node_send_bulk(n, to, &m);
   dyna_budget_take(n, len);
   n->stats.aae_bytes += len;
 }
@@ -307,7 +307,7 @@ static void maybe_reap(dyna_node_t *n, uint32_t p, const uint64_t *homes, size_t
       msg.flags = REAP_FLAG;
       msg.obj = r.list.data;
       msg.objlen = r.list.len;
-      dyna_node_send(n, homes[i], &msg);
+      dyna_node_send_bulk(n, homes[i], &msg);
     }
     apply_reap(n, p, r.list.data, r.list.len);
   }
@@ -381,7 +381,7 @@ static void on_tree(dyna_node_t *n, uint64_t from, uint32_t p, const uint8_t *ob
     dyna_msg_t m = {0}; /* the same: an empty AAE_DIFF says so */
     m.type = DYNA_MSG_AAE_DIFF;
     m.w = (uint64_t)p + 1;
-    dyna_node_send(n, from, &m);
+    dyna_node_send_bulk(n, from, &m);
     return;
   }
   uint8_t bitmap[MK_BITMAP_BYTES] = {0};
@@ -401,7 +401,7 @@ static void on_tree(dyna_node_t *n, uint64_t from, uint32_t p, const uint8_t *ob
   m.w = (uint64_t)p + 1;
   m.obj = differs ? bitmap : NULL;
   m.objlen = differs ? sizeof(bitmap) : 0;
-  dyna_node_send(n, from, &m);
+  dyna_node_send_bulk(n, from, &m);
   n->stats.aae_bytes += m.objlen;
 }
 

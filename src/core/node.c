@@ -412,9 +412,10 @@ static dyna_outmsg_t *msgq_slot(dyna_node_t *n, msgq_t *q) {
 
 /* Appends the frame in slot (from msgq_slot) to q; drops it (counted) if it is short of
  * memory (frame.oom). Returns 1 when it was queued. */
-static int msgq_commit(dyna_node_t *n, msgq_t *q, dyna_outmsg_t *slot, uint64_t to, uint64_t wseq) {
+static int msgq_commit(dyna_node_t *n, msgq_t *q, dyna_outmsg_t *slot, uint64_t to, uint64_t wseq, int bulk) {
   slot->to = to;
   slot->wseq = wseq;
+  slot->bulk = bulk ? 1 : 0;
   if (slot->frame.oom) {
     dyna_buf_free(&slot->frame);
     n->stats.bad_messages++;
@@ -430,16 +431,16 @@ static int msgq_commit(dyna_node_t *n, msgq_t *q, dyna_outmsg_t *slot, uint64_t 
 
 /* Encodes m and appends it to q; drops it (counted) if memory is short. Returns 1 when
  * it was queued. */
-static int msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *m, uint64_t wseq) {
+static int msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *m, uint64_t wseq, int bulk) {
   dyna_outmsg_t *slot = msgq_slot(n, q);
   if (!slot) return 0;
   dyna_buf_init(&slot->frame);
   dyna_wire_encode(m, &slot->frame);
-  return msgq_commit(n, q, slot, to, wseq);
+  return msgq_commit(n, q, slot, to, wseq, bulk);
 }
 
 /* Appends to q, for `to`, a copy of the bytes of the frame q took last (for `prev_to`). */
-static int msgq_push_again(dyna_node_t *n, msgq_t *q, uint64_t prev_to, uint64_t to) {
+static int msgq_push_again(dyna_node_t *n, msgq_t *q, uint64_t prev_to, uint64_t to, int bulk) {
   if (NEVER(!q->len)) return 0;
   dyna_outmsg_t *slot = msgq_slot(n, q); /* may move the ring: the last frame is read after */
   if (!slot) return 0;
@@ -449,7 +450,7 @@ static int msgq_push_again(dyna_node_t *n, msgq_t *q, uint64_t prev_to, uint64_t
               (unsigned long long)prev_to);
   dyna_buf_init(&slot->frame);
   dyna_buf_put(&slot->frame, last->frame.data, last->frame.len);
-  return msgq_commit(n, q, slot, to, last->wseq);
+  return msgq_commit(n, q, slot, to, last->wseq, bulk);
 }
 
 static int msgq_pop(msgq_t *q, dyna_outmsg_t *out) {
@@ -471,16 +472,19 @@ static void msgq_free(msgq_t *q) {
 }
 
 void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
-  msgq_push(n, &n->msgs, to, m, DYNA_WSEQ_ALL);
+  msgq_push(n, &n->msgs, to, m, DYNA_WSEQ_ALL, 0);
 }
 void dyna_node_send_after(dyna_node_t *n, uint64_t to, const dyna_msg_t *m, uint64_t wseq) {
-  msgq_push(n, &n->msgs, to, m, wseq);
+  msgq_push(n, &n->msgs, to, m, wseq, 0);
 }
-int dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
-  return msgq_push(n, &n->early, to, m, n->inc_wseq);
+void dyna_node_send_bulk(dyna_node_t *n, uint64_t to, const dyna_msg_t *m) {
+  msgq_push(n, &n->msgs, to, m, DYNA_WSEQ_ALL, 1);
 }
-int dyna_node_send_early_again(dyna_node_t *n, uint64_t prev_to, uint64_t to) {
-  return msgq_push_again(n, &n->early, prev_to, to);
+int dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m, int bulk) {
+  return msgq_push(n, &n->early, to, m, n->inc_wseq, bulk);
+}
+int dyna_node_send_early_again(dyna_node_t *n, uint64_t prev_to, uint64_t to, int bulk) {
+  return msgq_push_again(n, &n->early, prev_to, to, bulk);
 }
 int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out) { return msgq_pop(&n->msgs, out); }
 int dyna_node_pop_early(dyna_node_t *n, dyna_outmsg_t *out) { return msgq_pop(&n->early, out); }

@@ -307,6 +307,9 @@ typedef struct dyna_outmsg {
   uint64_t wseq;    /* it may leave once the store's writes up to this number are
                        durable (core/durable.h): the write it acknowledges, or
                        DYNA_WSEQ_ALL (every write made before it) */
+  uint8_t bulk;     /* 1: no request waits on it (anti-entropy, transfers and hints, read
+                       repair, a LOCAL write's copy to another site): a driver may let it
+                       wait behind the frames a request does wait on (runtime/peer.h) */
 } dyna_outmsg_t;
 
 int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out); /* 1 popped, 0 empty */

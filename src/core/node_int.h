@@ -190,16 +190,19 @@ void dyna_node_send(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
 /* The same for a message that depends only on the writes numbered up to wseq (a
  * forwarded write's answer: its own write; 0: none here). */
 void dyna_node_send_after(dyna_node_t *n, uint64_t to, const dyna_msg_t *m, uint64_t wseq);
+/* dyna_node_send for a message no request waits on (dyna_outmsg_t.bulk). */
+void dyna_node_send_bulk(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
 /* The same for a frame that may leave before the commit: a coordinator's PUT of the
  * version it just made. Safe because its actor cannot be reused after a crash or a
  * failed batch (the incarnation in dyna_node_actor), so losing the local copy loses no
  * one's dot. It waits only for the write that recorded the current incarnation
  * (inc_wseq: durable long ago, except just after a failed batch). */
-int dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m);
+int dyna_node_send_early(dyna_node_t *n, uint64_t to, const dyna_msg_t *m, int bulk);
 /* The frame just queued by dyna_node_send_early for prev_to (which returned 1: queued),
  * to `to` as well: the same bytes, copied rather than encoded again (a PUT to the next
- * replica). Both return 1 when the frame was queued, 0 when it was dropped (counted). */
-int dyna_node_send_early_again(dyna_node_t *n, uint64_t prev_to, uint64_t to);
+ * replica). Both return 1 when the frame was queued, 0 when it was dropped (counted).
+ * bulk: no request waits on this copy (dyna_outmsg_t.bulk). */
+int dyna_node_send_early_again(dyna_node_t *n, uint64_t prev_to, uint64_t to, int bulk);
 /* Queues a reply (the outbox slot must have been reserved). */
 void dyna_node_push_reply(dyna_node_t *n, dyna_node_reply_t *r);
 int dyna_node_reserve_reply(dyna_node_t *n);

@@ -211,7 +211,7 @@ static void answer(dyna_node_t *n, uint64_t to, uint64_t req, int status, const 
   /* Reads leave before the commit (as a GET_RESP does) unless durable_reads; a flush's
    * answer only once its tombstones are durable. */
   if (after_writes || n->cfg.durable_reads) dyna_node_send(n, to, &a);
-  else dyna_node_send_early(n, to, &a);
+  else dyna_node_send_early(n, to, &a, 0);
 }
 
 static void on_request(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {

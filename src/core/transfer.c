@@ -97,7 +97,7 @@ static long send_item(dyna_node_t *n, xfer_t *x, size_t i) {
     m.klen = klen;
     m.obj = enc.data;
     m.objlen = enc.len;
-    dyna_node_send(n, it->target[t], &m);
+    dyna_node_send_bulk(n, it->target[t], &m);
     bytes += (long)enc.len;
   }
   if (enc.oom) x->failed++;

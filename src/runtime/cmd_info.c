@@ -435,6 +435,8 @@ static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
   info_u64(t, "peer_bytes_in", ps->bytes_in);
   info_u64(t, "peer_bytes_out", ps->bytes_out);
   info_u64(t, "peer_dropped", ps->dropped);
+  info_u64(t, "peer_bulk_frames", ps->bulk_frames);
+  info_u64(t, "peer_bulk_waiting_bytes", dyna_peers_bulk_waiting(s->peers));
   info_u64(t, "peer_refused", ps->refused);
 }
 

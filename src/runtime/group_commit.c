@@ -73,7 +73,7 @@ static int deliver(dyna_server_t *s) {
       dyna_server_route_reply(s, &it.r);
       dyna_node_reply_clear(&it.r);
     } else if (s->peers) {
-      dyna_peers_send(s->peers, it.m.to, &it.m.frame);
+      dyna_peers_send(s->peers, it.m.to, &it.m.frame, it.m.bulk);
       frames = 1;
     } else {
       dyna_buf_free(&it.m.frame);

@@ -294,6 +294,10 @@ static void runtime(dyna_server_t *s, dyna_buf_t *b) {
   one(b, "dyna_peer_frames_dropped_total", "counter", "Frames dropped for a slow peer (--max-peer-output-bytes).",
       ps->dropped);
   one(b, "dyna_peer_connections_refused_total", "counter", "Inter-node connections refused.", ps->refused);
+  one(b, "dyna_peer_bulk_frames_total", "counter", "Inter-node frames no request waited on (the bulk lanes).",
+      ps->bulk_frames);
+  one(b, "dyna_peer_bulk_waiting_bytes", "gauge", "Bytes waiting in the inter-node bulk lanes.",
+      dyna_peers_bulk_waiting(s->peers));
   one(b, "dyna_store_size_bytes", "gauge", "Disk space the data directory's files take.", dir_bytes(s->cfg.data, 1));
   family(b, "dyna_http_responses_total", "counter", "HTTP responses this port made, by status class.");
   static const char *classes[] = {NULL, NULL, "2xx", "3xx", "4xx", "5xx"};

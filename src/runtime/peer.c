@@ -6,6 +6,7 @@
 #include "core/cluster.h"
 #include "util/err.h"
 #include "util/alloc.h"
+#include "util/assert.h"
 #include "proto/wire.h"
 #include "runtime/log.h"
 #include "runtime/peer_auth.h"
@@ -13,6 +14,8 @@
 #include "runtime/tls.h"
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,12 @@
 #define RETRY_MS 500
 #define READ_CHUNK (64u * 1024)
 #define AUTH_DEADLINE_MS 10000 /* with a secret: a link's handshake must end within this */
+/* The bulk lane (peer.h): bulk frames join a link's output only while less than
+ * BULK_WINDOW bytes wait in it, and the kernel is asked to keep at most about
+ * NOTSENT_LOWAT bytes unsent on an outgoing link, so that a frame a request waits on
+ * queues behind at most about their sum of bulk, not behind a whole backlog. */
+#define BULK_WINDOW (64u * 1024)
+#define NOTSENT_LOWAT (64 * 1024)
 
 /* L_AUTH: with a cluster secret, between the HELLOs and the peer's proof (peer_auth.h). */
 typedef enum { L_CONNECTING = 1, L_HELLO, L_AUTH, L_UP, L_CLOSING } link_state_t;
@@ -42,6 +51,8 @@ typedef struct link {
   char remote[DYNA_ADDR_MAX]; /* the socket's peer address, for refusals in the log */
   dyna_peer_auth_t *auth;     /* with a cluster secret only (owned), else NULL */
   dyna_buf_t pend;            /* with a secret: frames queued before the handshake ends */
+  dyna_buf_t bulk;            /* bulk frames (unsealed) waiting for room in wq, from bulk_off */
+  size_t bulk_off;
   uint64_t opened_ms;         /* with a secret: loop time the link was made */
 } link_t;
 
@@ -71,6 +82,7 @@ static void on_link_closed(uv_handle_t *h) {
   dyna_buf_free(&l->in);
   dyna_wq_free(&l->wq);
   dyna_buf_free(&l->pend);
+  dyna_buf_free(&l->bulk);
   if (l->auth) {
     dyna_peer_auth_free(l->auth);
     dyna_free(l->auth);
@@ -145,14 +157,61 @@ static void on_link_write(uv_write_t *req, int status) {
   link_flush(l);
 }
 
-static void link_flush(link_t *l) {
-  if (l->state == L_CLOSING || l->state == L_CONNECTING || l->wq.writing) return;
-  size_t n = l->wq.out.len;
-  if (dyna_wq_flush(&l->wq, (uv_stream_t *)&l->tcp, on_link_write, l) < 0) {
-    link_close(l, "write failed");
-    return;
+static int put_sealed(link_t *l, const uint8_t *frame, size_t len);
+
+static size_t bulk_waiting(const link_t *l) { return l->bulk.len - l->bulk_off; }
+
+/* Moves whole bulk frames into the output (sealed, with a secret) while less than
+ * BULK_WINDOW bytes wait there. Returns 0, or -1 when memory is short (nothing half
+ * moved: the stream stays whole). */
+static int pump_bulk(link_t *l) {
+  if (l->state != L_UP) return 0; /* until the handshake ends */
+  while (bulk_waiting(l) && dyna_wq_pending(&l->wq) < BULK_WINDOW) {
+    const uint8_t *f = l->bulk.data + l->bulk_off;
+    size_t flen = 0;
+    int rc = dyna_wire_frame(f, bulk_waiting(l), SIZE_MAX, &flen);
+    DYNA_ASSERT(rc == 0 && flen > 0 && flen <= bulk_waiting(l),
+                "peer link %s: the bulk lane holds a broken frame (rc %d, %zu of %zu bytes)", l->addr, rc, flen,
+                bulk_waiting(l));
+    if (l->auth) {
+      if (put_sealed(l, f, flen)) return -1;
+    } else {
+      dyna_buf_put(&l->wq.out, f, flen);
+      if (l->wq.out.oom) return -1;
+    }
+    l->bulk_off += flen;
   }
-  l->ps->stats.bytes_out += n;
+  if (!bulk_waiting(l)) { /* drained: a burst's memory goes back */
+    dyna_buf_free(&l->bulk);
+    l->bulk_off = 0;
+  } else if (l->bulk_off > l->bulk.len / 2) { /* the rest moves to the front, in amortised O(1) */
+    memmove(l->bulk.data, l->bulk.data + l->bulk_off, bulk_waiting(l));
+    l->bulk.len -= l->bulk_off;
+    l->bulk_off = 0;
+  }
+  return 0;
+}
+
+/* Writes the output; bulk frames follow a window at a time, from here and from each
+ * write's callback. */
+static void link_flush(link_t *l) {
+  for (;;) {
+    if (l->state == L_CLOSING || l->state == L_CONNECTING || l->wq.writing) return;
+    if (pump_bulk(l)) {
+      link_close(l, "out of memory moving bulk frames");
+      return;
+    }
+    size_t n = l->wq.out.len;
+    int rc = dyna_wq_flush(&l->wq, (uv_stream_t *)&l->tcp, on_link_write, l);
+    if (rc < 0) {
+      link_close(l, "write failed");
+      return;
+    }
+    l->ps->stats.bytes_out += n;
+    /* Written at once: more bulk may follow now (the kernel stops taking it at its
+     * NOTSENT_LOWAT, and then a background write's callback goes on). */
+    if (rc > 0 || !n || l->state != L_UP || !bulk_waiting(l)) return;
+  }
 }
 
 void dyna_peers_flush(dyna_peers_t *p) {
@@ -412,6 +471,11 @@ static void on_connect(uv_connect_t *req, int status) {
   l->state = L_HELLO;
   snprintf(l->remote, sizeof(l->remote), "%s", l->addr);
   uv_tcp_nodelay(&l->tcp, 1);
+  uv_os_fd_t fd;
+  int lowat = NOTSENT_LOWAT; /* a kernel without it: the bulk lane still orders our own queue */
+  if (uv_fileno((uv_handle_t *)&l->tcp, &fd) == 0 &&
+      setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) != 0)
+    LOG_DEBUG("peer link %s: TCP_NOTSENT_LOWAT not set", l->addr);
   dyna_tls_ctx_t *tls = l->ps->srv->tls_peers_out;
   if (tls) { /* the acceptor's certificate must name the IP we dialled */
     char ip[DYNA_ADDR_MAX], why[192];
@@ -602,23 +666,29 @@ static int queue_with_secret(link_t *l, const dyna_buf_t *frame) {
   return bad;
 }
 
-void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame) {
+void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame, int bulk) {
   dyna_idmap_entry_t *e = p->closed ? NULL : dyna_idmap_get(&p->out_by_id, to);
   link_t *l = e ? e->ptr : NULL;
   if (!l && !p->closed) {
     const char *addr = member_addr(p, to);
     if (addr) l = dial(p, to, addr);
   }
-  if (!l || dyna_wq_pending(&l->wq) + l->pend.len + frame->len > p->srv->cfg.max_peer_output_bytes) {
+  if (!l || dyna_wq_pending(&l->wq) + l->pend.len + bulk_waiting(l) + frame->len > p->srv->cfg.max_peer_output_bytes) {
     p->stats.dropped++;
     dyna_buf_free(frame);
     return;
   }
-  /* Copied into the link's output, whose allocation is reused turn after turn. A put
-   * that cannot allocate writes nothing, so the stream stays whole. */
+  /* Copied into the link's output (or its bulk lane), whose allocation is reused turn
+   * after turn. A put that cannot allocate writes nothing, so the stream stays whole. */
   int bad = 0;
-  if (l->auth) bad = queue_with_secret(l, frame);
-  else {
+  if (bulk) {
+    dyna_buf_put(&l->bulk, frame->data, frame->len);
+    bad = l->bulk.oom;
+    l->bulk.oom = 0;
+    p->stats.bulk_frames += !bad;
+  } else if (l->auth) {
+    bad = queue_with_secret(l, frame);
+  } else {
     dyna_buf_put(&l->wq.out, frame->data, frame->len);
     bad = l->wq.out.oom;
     l->wq.out.oom = 0;
@@ -634,6 +704,12 @@ void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame) {
     l->next_dirty = p->dirty;
     p->dirty = l;
   }
+}
+
+uint64_t dyna_peers_bulk_waiting(const dyna_peers_t *p) {
+  uint64_t sum = 0;
+  for (const link_t *l = p->links; l; l = l->next) sum += bulk_waiting(l);
+  return sum;
 }
 
 int dyna_peers_join(dyna_peers_t *p, const char *addr) {

@@ -20,6 +20,15 @@
  * closed link marks it unreachable and is redialled with backoff. Messages queued to a
  * peer beyond max-peer-output-bytes are dropped (counted): a slow peer cannot make this
  * node buffer without bound; requests then time out and handoff retries.
+ *
+ * Two lanes per link. A frame no request waits on (the node's dyna_outmsg_t.bulk:
+ * anti-entropy, transfers and hints, read repair, a LOCAL write's copies to other sites)
+ * waits in the link's bulk lane and joins the output a window (64 KiB) at a time, and
+ * the kernel keeps at most about 64 KiB unsent (TCP_NOTSENT_LOWAT); every other frame
+ * joins the output at once. So when a link carries less than it is given (a WAN between
+ * sites), a request's frames wait behind at most about 128 KiB of background traffic,
+ * not behind all of it; the backlog waits in the lane (within max-peer-output-bytes).
+ * Each lane keeps its own order.
  */
 #ifndef DYNA_PEER_H
 #define DYNA_PEER_H
@@ -31,6 +40,7 @@ typedef struct dyna_peers dyna_peers_t;
 
 typedef struct dyna_peer_stats {
   uint64_t frames_in, frames_out, bytes_in, bytes_out, dropped, refused, connects;
+  uint64_t bulk_frames; /* frames that went through a bulk lane */
 } dyna_peer_stats_t;
 
 /* Starts listening on the cluster address. Returns 0 or -1 with a reason in err. */
@@ -39,8 +49,11 @@ int dyna_peers_open(struct dyna_server *s, dyna_peers_t **out, char *err, size_t
 void dyna_peers_close(dyna_peers_t *p);
 void dyna_peers_free(dyna_peers_t *p);
 /* Queues a frame for node `to`, dialling it if needed. Takes the frame's memory. The
- * frame leaves at the next dyna_peers_flush. */
-void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame);
+ * frame leaves at the next dyna_peers_flush; a bulk one (no request waits on it) when
+ * its lane's turn comes. */
+void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame, int bulk);
+/* Bytes waiting in the links' bulk lanes. */
+uint64_t dyna_peers_bulk_waiting(const dyna_peers_t *p);
 /* Writes the frames queued since the last call: one write per link. The server calls it
  * at the end of every loop turn, and the group commit before it syncs. */
 void dyna_peers_flush(dyna_peers_t *p);

@@ -271,7 +271,7 @@ static void test_repeated_fwd_is_applied_once(void **state) {
   size_t n = qlen, dup = 0;
   for (size_t i = 0; i < n; i++) {
     if (q[i].frame.data[5] != DYNA_MSG_FWD) continue;
-    dyna_outmsg_t m = {T[q[i].to].id, DYNA_BUF_INIT, 0};
+    dyna_outmsg_t m = {T[q[i].to].id, DYNA_BUF_INIT, 0, 0};
     dyna_buf_put(&m.frame, q[i].frame.data, q[i].frame.len);
     queue_frame(q[i].from, &m);
     dup++;
