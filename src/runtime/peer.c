@@ -673,7 +673,10 @@ void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame, int bulk) 
     const char *addr = member_addr(p, to);
     if (addr) l = dial(p, to, addr);
   }
-  if (!l || dyna_wq_pending(&l->wq) + l->pend.len + bulk_waiting(l) + frame->len > p->srv->cfg.max_peer_output_bytes) {
+  /* Each lane within max-peer-output-bytes: a bulk backlog never crowds out a frame a
+   * request waits on. */
+  if (!l || dyna_wq_pending(&l->wq) + l->pend.len + (bulk ? bulk_waiting(l) : 0) + frame->len >
+                p->srv->cfg.max_peer_output_bytes) {
     p->stats.dropped++;
     dyna_buf_free(frame);
     return;

@@ -27,8 +27,9 @@
  * the kernel keeps at most about 64 KiB unsent (TCP_NOTSENT_LOWAT); every other frame
  * joins the output at once. So when a link carries less than it is given (a WAN between
  * sites), a request's frames wait behind at most about 128 KiB of background traffic,
- * not behind all of it; the backlog waits in the lane (within max-peer-output-bytes).
- * Each lane keeps its own order.
+ * not behind all of it; the backlog waits in the lane. max-peer-output-bytes bounds
+ * each lane (a full bulk lane drops bulk frames, never a request's). Each lane keeps its
+ * own order.
  */
 #ifndef DYNA_PEER_H
 #define DYNA_PEER_H
