@@ -8,9 +8,10 @@ detector's verdict, an answer), never for a length of time; a step that does not
 within its deadline fails the schedule (an error: a PROBLEM line, a failed run).
 
   split  c1..c5 shuffled by the seed, three cut from the other two (both ways, nft).
-         Once every node judges every node of the other side unreachable (DYNA.STATUS),
-         through a node of each side (a home replica of the key when the side has one,
-         else the side's first node: a sloppy quorum):
+         Once every node judges every node of the other side unreachable (DYNA.STATUS)
+         and every node of its own side reachable, through a node of each side (a home
+         replica of the key when the side has one, else the side's first node: a sloppy
+         quorum):
          - on each of 4 set keys (set:x0..3), SADD of a new member, again with another
            until that side acknowledged one: each key gets two acknowledged adds made
            concurrently (neither side's state holds the other's);
@@ -149,10 +150,14 @@ class Expose(Nemesis):
         self.cut(sides[0], sides[1])
         s = max(self.wait_reach(sides[0], sides[1], "unreachable", "the two sides judging each other unreachable"),
                 self.wait_reach(sides[1], sides[0], "unreachable", "the two sides judging each other unreachable"))
+        for side in sides:   # and its own side reachable: a write reaches the homes on its side
+            for nm in side:
+                self.wait_reach([nm], [o for o in side if o != nm], "reachable",
+                                "each node judging its own side reachable")
         ring = cluster_ring(self.cl.nodes[names[0]])
         if not ring:
             raise ScheduleError("no ring from %s" % names[0])
-        self.log("expose: each side judges the other unreachable (%.1f s)" % s)
+        self.log("expose: each side judges the other unreachable (%.1f s) and itself reachable" % s)
         tries = 0
         for k in self.sets.own_keys:
             for side in sides:
