@@ -16,6 +16,8 @@
 #   FAULTS=        a comma list to draw from only (kill,pause,majority,isolate,bridge,
 #                  asym,dup,wipe,clock,eio,disk,double,join,leave); default all this
 #                  machine can do
+#   SCHEDULE=      expose: instead of the random faults, the bug checks' schedule
+#                  (tests/campaign/expose.py; not with FAULTS)
 #   BUGS=          dynad's test-only DYNA_TEST_BUGS (the run then must find a violation)
 #   DYNA_BIN, DYNA_LIB   where dynad and libdyna_skew.so are (default: bin/ and lib/,
 #                  built by `make`)
@@ -29,5 +31,6 @@ export DYNA_TMP=${DYNA_TMP:-${TMPDIR:-/tmp}}
 [ -x "$DYNA_BIN/dynad" ] || { echo "campaign: no $DYNA_BIN/dynad (run make)" >&2; exit 2; }
 args=(--duration "${DURATION:-600}" --seed "${SEED:-1}")
 [ -n "${FAULTS:-}" ] && args+=(--faults "$FAULTS")
+[ -n "${SCHEDULE:-}" ] && args+=(--schedule "$SCHEDULE")
 [ -n "${BUGS:-}" ] && args+=(--bugs "$BUGS" --expect-violation)
 exec /usr/bin/python3 "$root/tests/campaign/campaign.py" "${args[@]}"

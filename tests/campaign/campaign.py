@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """campaign.py: a Jepsen-style campaign against real dynad processes.
 
-  campaign.py [--duration S] [--seed N] [--faults LIST] [--bugs NAMES --expect-violation]
+  campaign.py [--duration S] [--seed N] [--faults LIST | --schedule expose]
+              [--bugs NAMES --expect-violation]
 
 Starts 5 dynad (N=3, R=2, W=2, default --sync batch) on their own loopback addresses
 (cluster.py), runs the workloads (workloads.py) from several client threads while the
@@ -13,7 +14,10 @@ the records (checker.py). The output ends with one line:
 Exit status 0 when nothing was lost, resurrected or doubled and the cluster converged.
 With --bugs (dynad's test-only DYNA_TEST_BUGS, e.g. set-remove-wins or counter-sum) and
 --expect-violation the verdict is reversed: the run passes only if the checker reports a
-violation (the campaign catches that deliberate bug).
+violation (the campaign catches that deliberate bug). --schedule expose replaces the
+random nemesis by expose.py's schedule, whose faults and writes make each of the bugs
+early-ack, set-remove-wins and counter-sum show whatever the timing (the bug checks of
+`make test`); without --bugs the same schedule must give 0 violations like any run.
 
 Environment: DYNA_BIN (directory holding dynad), DYNA_LIB (libdyna_skew.so), DYNA_TMP.
 """
@@ -30,6 +34,7 @@ import checker  # noqa: E402
 import cluster  # noqa: E402
 import workloads  # noqa: E402
 from dynalib import make_tmpdir  # noqa: E402
+from expose import Expose  # noqa: E402
 from nemesis import Nemesis  # noqa: E402
 
 
@@ -47,9 +52,13 @@ def main():
     ap.add_argument("--bugs", default=None)
     ap.add_argument("--expect-violation", action="store_true")
     ap.add_argument("--faults", default=None, help="comma list: only these faults (nemesis.py)")
+    ap.add_argument("--schedule", choices=("random", "expose"), default="random",
+                    help="random: the nemesis's faults (nemesis.py); expose: the bug checks' schedule (expose.py)")
     ap.add_argument("--pace", type=float, default=0.02, help="pause between a thread's ops (s)")
     ap.add_argument("--converge-timeout", type=float, default=180)
     a = ap.parse_args()
+    if a.faults and a.schedule != "random":
+        ap.error("--faults chooses among the random nemesis's faults: not with --schedule %s" % a.schedule)
     rng = random.Random(a.seed)
     root = make_tmpdir("dyna-campaign")
     cl = cluster.Cluster(root, bugs=a.bugs, log=log)
@@ -57,14 +66,18 @@ def main():
     problems = []
     ok = False
     try:
-        log("seed %d, %.0f s, nodes on %s.1-6%s" % (a.seed, a.duration, cluster.NET,
-                                                  ", DYNA_TEST_BUGS=" + a.bugs if a.bugs else ""))
+        log("seed %d, %.0f s, schedule %s, nodes on %s.1-6%s" % (
+            a.seed, a.duration, a.schedule, cluster.NET, ", DYNA_TEST_BUGS=" + a.bugs if a.bugs else ""))
         cl.form()
         log("5 nodes settled")
         wls = [kind(tid, random.Random(rng.random())) for tid, kind in enumerate(workloads.KINDS)]
         stop = threading.Event()
         workers = [workloads.Worker(w, cl, stop, a.pace) for w in wls]
-        nem = Nemesis(cl, random.Random(rng.random()), a.duration, log, a.faults)
+        if a.schedule == "expose":
+            nem = Expose(cl, random.Random(rng.random()), a.duration, log, len(wls))
+            wls += nem.records()   # its writes, judged with the workloads'
+        else:
+            nem = Nemesis(cl, random.Random(rng.random()), a.duration, log, a.faults)
         for s in nem.skipped():
             log("NOTICE: not on this machine: %s" % s)
         for t in workers:
@@ -127,7 +140,7 @@ def main():
         if a.expect_violation:
             ok = violations > 0
             if not ok:
-                problems.append("the deliberate bug %s went unnoticed" % a.bugs)
+                problems.append("the deliberate bug %s went unnoticed" % (a.bugs or "(none: no --bugs)"))
         else:
             ok = violations == 0 and not problems
         print(line, flush=True)

@@ -129,10 +129,15 @@ def check(cl, wls, nemesis):
     for w in wls:
         by.setdefault(w.name, []).append(w)
 
+    def keys_of(name):
+        """Every key the workloads of that name wrote (some have keys of their own:
+        expose.py's records)."""
+        return sorted(set(k for w in by[name] for k in w.keys()))
+
     # register and cart: the siblings of each key
     sib_hist = {}
     for name in ("register", "cart"):
-        keys = by[name][0].keys()
+        keys = keys_of(name)
         finals = {}
         for k, r in zip(keys, read_all(node, [("DYNA.GET", k, "R", 3) for k in keys])):
             vals = local_values(r)
@@ -163,8 +168,7 @@ def check(cl, wls, nemesis):
     figures["siblings"] = sib_hist
 
     # counter
-    w0 = by["counter"][0]
-    keys = w0.keys()
+    keys = keys_of("counter")
     for k, r in zip(keys, read_all(node, [("GET", k) for k in keys])):
         acked = sum(a for w in by["counter"] for kk, a, ok in w.incs if kk == k and ok)
         maybe = sum(a for w in by["counter"] for kk, a, ok in w.incs if kk == k and not ok)
@@ -175,7 +179,7 @@ def check(cl, wls, nemesis):
             bad("doubled", "counter %s = %d > %d acknowledged + %d unknown" % (k, total, acked, maybe))
 
     # set
-    keys = by["set"][0].keys()
+    keys = keys_of("set")
     members = dict((k, set(m.decode() for m in (r if isinstance(r, list) else [])))
                    for k, r in zip(keys, read_all(node, [("SMEMBERS", k) for k in keys])))
     removed = set((k, m) for w in by["set"] for k, m, r in w.removes)
@@ -187,7 +191,7 @@ def check(cl, wls, nemesis):
             bad("resurrected", "set %s member %s back after SREM answered 1" % (k, m))
 
     # list
-    keys = by["list"][0].keys()
+    keys = keys_of("list")
     lists = dict((k, [e.decode() for e in (r if isinstance(r, list) else [])])
                  for k, r in zip(keys, read_all(node, [("LRANGE", k, 0, -1) for k in keys])))
     pops = [p for w in by["list"] for p in w.pops]
@@ -215,7 +219,7 @@ def check(cl, wls, nemesis):
         elif total > acked + maybe:
             bad("doubled", "%s %s = %d > %d acknowledged + %d unknown" % (kind, k, total, acked, maybe))
 
-    keys = by["hash"][0].keys()
+    keys = keys_of("hash")
     hashes = dict((k, _pairs(r)) for k, r in zip(keys, read_all(node, [("HGETALL", k) for k in keys])))
     for k, f, v, ok in (x for w in by["hash"] for x in w.sets):
         if ok and hashes[k].get(f) != v:
@@ -225,7 +229,7 @@ def check(cl, wls, nemesis):
         bounds("hash field n of", k, int(hashes[k].get("n", "0")), incs)
 
     # zset: every acknowledged ZADD member with its score; the ZINCRBY member within bounds
-    keys = by["zset"][0].keys()
+    keys = keys_of("zset")
     zsets = dict((k, _pairs(r)) for k, r in zip(keys, read_all(node, [("ZRANGE", k, 0, -1, "WITHSCORES")
                                                                        for k in keys])))
     for k, m, score, ok in (x for w in by["zset"] for x in w.adds):

@@ -196,12 +196,17 @@ class Nemesis(threading.Thread):
         self.cl.heal_net()
 
     def f_wipe(self, v, end):
-        v = self.rng.choice([n for n in NAMES if n != DISK_NODE])
+        self.wipe(self.rng.choice([n for n in NAMES if n != DISK_NODE]), lambda: self.hold(end))
+
+    def wipe(self, v, while_cut):
+        """Isolates v, calls while_cut(), then kills v, wipes its data dir, heals and
+        starts it again as a new node with its old name and addresses (--join), and
+        removes its old id."""
         old = self.cl.nodes[v]
         old_id = node_id(old)
         self.log("nemesis: isolate %s, then wipe its disk and replace it" % v)
         self.cut([v], [n for n in self.cl.nodes if n != v])
-        self.hold(end)
+        while_cut()
         old.kill()
         shutil.rmtree(old.data_dir)
         self.cl.heal_net()

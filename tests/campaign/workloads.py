@@ -59,6 +59,7 @@ class Workload(object):
         self.tid, self.rng, self.seq = tid, rng, 0
         self.ops = []          # (t_start, kind "r"/"w", ok) for availability
         self.lock = threading.Lock()
+        self.own_keys = None   # keys of their own (expose.py's records), else name:0..KEYS-1
 
     def uid(self):
         self.seq += 1
@@ -68,6 +69,8 @@ class Workload(object):
         return "%s:%d" % (self.name, self.rng.randrange(KEYS[self.name]))
 
     def keys(self):
+        if self.own_keys is not None:
+            return list(self.own_keys)
         return ["%s:%d" % (self.name, i) for i in range(KEYS[self.name])]
 
     def op(self, t0, kind, ok):
