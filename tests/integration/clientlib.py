@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 from dynalib import all_see, settled, repo_root, start_cluster_node, wait_until
 
@@ -29,11 +30,17 @@ def test_bin_dir():
 
 def start_cluster3(h, ips, extra_args=()):
     """Three nodes c1, c2, c3 (c2 and c3 join c1) at ips {"c1": ip, ...} with COMMON and
-    extra_args; returns them once every node sees all three valid and reachable."""
+    extra_args; returns them once every node sees all three valid and reachable, at their
+    addresses, on one ring. Each call is a new cluster: its data dirs (and logs) are new,
+    in a directory of their own under h's. (A second call on the first one's data dirs
+    would restart that cluster on other addresses, with each node's old record of the
+    others until gossip brings their new ones: test_node_client.py once got a CLUSTER
+    SLOTS naming the first cluster's addresses that way.)"""
     opts = COMMON + tuple(extra_args)
-    ns = [start_cluster_node("c1", h.path("c1"), ips["c1"], extra_args=opts)]
+    d = tempfile.mkdtemp(prefix="cluster-", dir=h.dir)
+    ns = [start_cluster_node("c1", os.path.join(d, "c1"), ips["c1"], extra_args=opts)]
     for nm in ("c2", "c3"):
-        ns.append(start_cluster_node(nm, h.path(nm), ips[nm], join=ns[0].cluster_addr, extra_args=opts))
+        ns.append(start_cluster_node(nm, os.path.join(d, nm), ips[nm], join=ns[0].cluster_addr, extra_args=opts))
     wait_until(lambda: settled(ns, ("c1", "c2", "c3")), 30, 0.05,
                "3 valid members seen by every node")
     return ns

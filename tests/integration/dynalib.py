@@ -557,11 +557,29 @@ def one_ring(nodes):
     return all(r["version"] == rings[0]["version"] and p == prefs[0] for r, p in zip(rings, prefs))
 
 
+def same_addresses(nodes, names):
+    """Every node holds each of names (those among nodes) at the addresses that member
+    gives itself (its own DYNA.STATUS row): a member restarted on other addresses is
+    known by the others at the new ones only once gossip brings its record, and until
+    then CLUSTER SLOTS names the old ones."""
+    sts = [cluster_status(n) for n in nodes]
+    if any(st is None for st in sts):
+        return False
+    own = {}
+    for st in sts:
+        for nm, row in st.items():
+            if row["reach"] == "self":
+                own[nm] = (row["addr"], row["client_addr"])
+    return all(nm not in own or (st.get(nm, {}).get("addr"), st.get(nm, {}).get("client_addr")) == own[nm]
+               for st in sts for nm in names)
+
+
 def settled(nodes, names):
-    """Every node sees each of names valid and reachable, and all agree on the ring: a
-    freshly formed cluster is ready for a test that writes at one node and reads at
-    another (before that, two nodes may place a key on different replicas)."""
-    return all_see(nodes, names, ("self", "reachable")) and one_ring(nodes)
+    """Every node sees each of names valid and reachable, at the addresses it gives
+    itself, and all agree on the ring: a freshly formed cluster is ready for a test that
+    writes at one node and reads at another (before that, two nodes may place a key on
+    different replicas) or for a client that asks CLUSTER SLOTS."""
+    return all_see(nodes, names, ("self", "reachable")) and same_addresses(nodes, names) and one_ring(nodes)
 
 
 def reach(node, other):

@@ -35,7 +35,7 @@ from dynalib import (ConnectionClosed, Client, Harness, cluster_status, lib_dir,
 
 H = Harness("clock")
 S = {}
-IPS = {"c1": "127.0.0.51", "c2": "127.0.0.52", "c3": "127.0.0.53"}
+IPS = {"c1": "127.0.0.41", "c2": "127.0.0.42", "c3": "127.0.0.43"}
 GOSSIP_MS = 200
 COMMON = ("--gossip-interval-ms", GOSSIP_MS, "--request-timeout-ms", 1000, "--aae-interval-ms", 100)
 WATCH_S = 3.0   # how long each step is watched

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dynalib import Harness, RespError, all_see, settled, connect, start_cluster_node, wait_until  # noqa: E402
 
 H = Harness("multi")
-IPS = {"c1": "127.0.0.171", "c2": "127.0.0.172", "c3": "127.0.0.173"}
+IPS = {"c1": "127.0.0.44", "c2": "127.0.0.45", "c3": "127.0.0.46"}
 OPTS = ("--gossip-interval-ms", 200, "--request-timeout-ms", 1000, "--n", 2, "--w", 2)
 CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."

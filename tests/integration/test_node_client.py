@@ -6,13 +6,14 @@ every command family Dyna serves (tests/clients/node/families.js: strings, count
 hashes, sorted sets, lists, expiry, pipelining, transactions (multi()/exec(), EXECABORT,
 CROSSSLOT, WATCH, DISCARD), DYNA.*, errors, connection, server commands, the key space
 ending with FLUSHALL), writes through one node and reads through
-another; then, on a second cluster (127.0.0.141-143), tests/clients/node/test_ioredis_cluster.js:
+another; then, on a second cluster (127.0.0.74-76), tests/clients/node/test_ioredis_cluster.js:
 ioredis's Cluster client (CLUSTER SLOTS, every family, each key sent to a preference-list
-node, hash tags and a multi() over them, SCAN through every master); then, on a third (127.0.0.144-146),
+node, hash tags and a multi() over them, SCAN through every master); then, on a third (127.0.0.77-79),
 tests/clients/node/test_node_redis.js: node-redis speaking RESP3 (maps, sets, doubles and
 verbatim text arrive as the client's RESP3 types; its typed commands give what they give
 over RESP2), data, key-space and server families, transactions (the RESP3 types inside
-EXEC, WatchError). The nodes run with --enable-flush-command.
+EXEC, WatchError). The nodes run with --enable-flush-command; each cluster is new (its own
+data dirs: clientlib.start_cluster3).
 Each script's own checks are printed as they run; a test passes when its script exits 0
 having run checks and failed none.
 
@@ -27,8 +28,8 @@ from clientlib import addrs, run_checks_program, start_cluster3, stop_all  # noq
 
 H = Harness("node_client")
 IPS = {"c1": "127.0.0.71", "c2": "127.0.0.72", "c3": "127.0.0.73"}
-IPS_CLUSTER = {"c1": "127.0.0.141", "c2": "127.0.0.142", "c3": "127.0.0.143"}
-IPS_NODE_REDIS = {"c1": "127.0.0.144", "c2": "127.0.0.145", "c3": "127.0.0.146"}
+IPS_CLUSTER = {"c1": "127.0.0.74", "c2": "127.0.0.75", "c3": "127.0.0.76"}
+IPS_NODE_REDIS = {"c1": "127.0.0.77", "c2": "127.0.0.78", "c3": "127.0.0.79"}
 ARGS = ("--n", 2, "--enable-flush-command")
 NODE_DIR = os.path.join(repo_root(), "tests", "clients", "node")
 
