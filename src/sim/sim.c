@@ -422,8 +422,9 @@ static int experiment_ring(const sim_opts_t *o) {
          o->n, (double)mx / ((double)q / s), mn, mx, (double)q / s);
   printf("  replica load (home placements per member) largest/mean %.3f (largest %u, mean %.2f)\n",
          placed ? (double)lmax / ((double)placed / s) : 0.0, lmax, (double)placed / s);
-  printf("  one join: %.4f of partitions change owner, %.4f of replica placements move (ideal 1/(S+1) = %.4f); %.3f s wall\n",
-         (double)moved / q, (double)rmoved / ((double)q * nv), 1.0 / (s + 1), el);
+  printf("  one join: %.4f of partitions change owner, %.4f of replica placements move (ideal 1/(S+1) = %.4f; %.2fx); %.3f s wall\n",
+         (double)moved / q, (double)rmoved / ((double)q * nv), 1.0 / (s + 1),
+         (double)rmoved / ((double)q * nv) * (s + 1), el);
   dyna_ring_clear(&r1);
   dyna_ring_clear(&r2);
   dyna_free(m);
