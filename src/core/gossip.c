@@ -167,19 +167,6 @@ static int took_place(const dyna_node_t *n) {
   return 0;
 }
 
-/* 1 when the sender's state `in` lacks something ours (merged with it) holds: another
- * ring, or a member record it has not or holds an older version of. Both arrays are
- * sorted by id: one pass. */
-static int sender_behind(const dyna_cluster_t *ours, const dyna_cluster_t *in) {
-  if (in->ring_version != ours->ring_version || in->ring_author != ours->ring_author) return 1;
-  size_t j = 0;
-  for (size_t i = 0; i < ours->n; i++) {
-    while (j < in->n && in->m[j].id < ours->m[i].id) j++;
-    if (j == in->n || in->m[j].id != ours->m[i].id || dyna_member_cmp(&ours->m[i], &in->m[j]) > 0) return 1;
-  }
-  return 0;
-}
-
 static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_cluster_t in;
   dyna_cluster_init(&in);
@@ -203,14 +190,13 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   const dyna_member_t *me = dyna_cluster_find(&in, n->cfg.id);
   if (!rc && me && me->status != DYNA_MEMBER_VALID && me->version > n->leave_heard_version)
     n->leave_heard_version = me->version;
-  /* The sender lacks something we hold (a member it has not heard of, a newer record, a
-   * newer ring): ours goes back (push-pull), so a change reaches S nodes in about
-   * log3(S) rounds rather than push's log2(S) + ln(S) (docs/simulation.md, Membership
-   * convergence). This is also how a node removed by an operator while it was away, or
-   * leaving, hears of it: nobody gossips to a REMOVED member. Equal states: no answer. */
-  int behind = !rc && sender_behind(&n->cl, &in);
+  /* The sender is behind, on the ring or on its own record (removed by an operator, say:
+   * nobody gossips to a REMOVED member, so this answer is how it hears): ours goes back. */
+  const dyna_member_t *mine = dyna_cluster_find(&n->cl, from), *theirs = dyna_cluster_find(&in, from);
+  int behind = in.ring_version < n->cl.ring_version ||
+               (mine && (!theirs || dyna_member_cmp(mine, theirs) > 0));
   if (!rc && changed) dyna_gossip_changed(n);
-  if (behind) send_state(n, from);
+  else if (!rc && behind) send_state(n, from);
   /* Just joined in a dead member's place: exchange every partition we replicate with
    * the other home replicas now rather than one per interval, so that it is rebuilt at
    * the pace of the background budget (an ordinary new node gets its data by handoff). */
