@@ -234,19 +234,12 @@ static void tick_bounded(dyna_node_t *n, struct fd_sched *s) {
     if (dyna_idmap_get(&n->down, m->id)) continue; /* no link: nothing to ping over */
     int due = is_neighbour(s, m->id);
     for (size_t k = 0; k < npick && !due; k++) due = pick[k] == m->id;
-    fd_peer_t *p = peer(n, m->id, 0);
-    int fresh = 0; /* never heard from: its record starts now, but nothing was heard */
-    if (!p && due) {
-      p = peer(n, m->id, 1);
-      fresh = p != NULL;
-    }
+    fd_peer_t *p = due ? peer(n, m->id, 1) : peer(n, m->id, 0);
     if (!p) continue;
     if (!due && !p->asked_ms) continue; /* not due, and not watched (no PING unanswered) */
     /* Heard within the interval and not waiting for an answer: that frame was the
-     * heartbeat (replica traffic and anti-entropy with neighbours are frequent). A
-     * member never heard from is pinged: skipping it skipped it for the whole pass, and
-     * at 1000 members most of a node's round-robin picks are such members. */
-    if (!fresh && !p->asked_ms && n->now.mono_ms - p->last_ms < n->cfg.heartbeat_ms) continue;
+     * heartbeat (replica traffic and anti-entropy with neighbours are frequent). */
+    if (!p->asked_ms && n->now.mono_ms - p->last_ms < n->cfg.heartbeat_ms) continue;
     ping(n, m->id, p);
   }
 }
