@@ -95,7 +95,7 @@ void sim_net_send(sim_world_t *w, uint32_t from, uint64_t to_id, dyna_buf_t *fra
 
 void sim_net_deliver(sim_world_t *w, sim_event_t *e) {
   sim_node_t *to = &w->nodes[e->b];
-  if (!sim_link_up(w, e->a, e->b) || w->nodes[e->a].inc != e->ia || to->inc != e->ib) {
+  if (!sim_link_up(w, e->a, e->b) || w->nodes[e->a].inc != e->ia || to->inc != e->ib || to->hung) {
     w->st.msgs_dropped++;
     sim_digest(w, 0xD0, e->a, e->b, NULL, 0);
     return;

@@ -4,7 +4,7 @@
  *   dyna-sim --seed N          one run: prints a report and the trace digest; exits 1
  *                              when a check fails, printing the command that replays it
  *   dyna-sim --seeds A..B      a campaign: one line per seed, failures with replay lines
- *   dyna-sim --experiment ring | converge
+ *   dyna-sim --experiment ring | converge | churn-types | traffic | membership
  *
  * A run: S nodes start (node 0 bootstraps, the others join it) and the simulator waits
  * until they agree on a ring; then the fault schedule is drawn, clients run for
@@ -315,7 +315,7 @@ static void traffic_probe(sim_world_t *w, uint64_t t0, uint64_t *node_ms, FILE *
           wall, cpu, wall > 0 ? ns / wall : 0.0, cpu > 0 ? ns / cpu : 0.0);
 }
 
-enum { RUN_PLAIN, RUN_CONVERGE, RUN_TRAFFIC };
+enum { RUN_PLAIN, RUN_CONVERGE, RUN_TRAFFIC, RUN_MEMBERS };
 
 static int run_one(const sim_opts_t *o, int print, int mode, run_result_t *res) {
   sim_world_t w;
@@ -332,9 +332,11 @@ static int run_one(const sim_opts_t *o, int print, int mode, run_result_t *res) 
     sim_work_start(&w);
     if (mode == RUN_CONVERGE) converge_probe(&w, t0, &node_ms, stdout);
     else if (mode == RUN_TRAFFIC) traffic_probe(&w, t0, &node_ms, stdout);
-    else run_counting(&w, t0 + o->duration_ms, &node_ms);
+    else if (mode == RUN_MEMBERS) {
+      if (sim_members_probe(&w, &node_ms, stdout)) sim_fail(&w, "membership: the cluster did not settle between events");
+    } else run_counting(&w, t0 + o->duration_ms, &node_ms);
     uint64_t t1 = w.now;
-    if (mode != RUN_TRAFFIC) sim_checks_final(&w);
+    if (mode != RUN_TRAFFIC && mode != RUN_MEMBERS) sim_checks_final(&w);
     node_ms += up_nodes(&w) * (w.now - t1);
   }
   res->digest = w.digest;
@@ -403,11 +405,26 @@ static int experiment_ring(const sim_opts_t *o) {
   uint32_t moved = 0;
   for (uint32_t p = 0; p < q; p++) moved += dyna_ring_owner(&r1, p) != dyna_ring_owner(&r2, p);
   size_t rmoved = preflists_differ(&r1, &r2, o->n);
+  /* Replica load: the home-replica placements (first N of each preference list) each
+   * member holds, largest over mean: what a node stores and serves. */
+  uint32_t *load = dyna_calloc(s, sizeof(*load));
+  uint64_t pl[16];
+  uint32_t lmax = 0, placed = 0;
+  for (uint32_t p = 0; load && p < q; p++) {
+    size_t k = dyna_ring_preflist(&r1, p, o->n, pl, o->n);
+    for (size_t x = 0; x < k; x++)
+      for (uint32_t i = 0; i < s; i++)
+        if (m[i].id == pl[x]) { placed++; if (++load[i] > lmax) lmax = load[i]; break; }
+  }
+  dyna_free(load);
   uint32_t nv = o->n < s ? o->n : s;
   printf("ring: S=%u Q=%u N=%u: balance largest/mean share %.3f (owned %u..%u, mean %.2f)\n", s, q,
          o->n, (double)mx / ((double)q / s), mn, mx, (double)q / s);
-  printf("  one join: %.4f of partitions change owner, %.4f of replica placements move (ideal 1/(S+1) = %.4f); %.3f s wall\n",
-         (double)moved / q, (double)rmoved / ((double)q * nv), 1.0 / (s + 1), el);
+  printf("  replica load (home placements per member) largest/mean %.3f (largest %u, mean %.2f)\n",
+         placed ? (double)lmax / ((double)placed / s) : 0.0, lmax, (double)placed / s);
+  printf("  one join: %.4f of partitions change owner, %.4f of replica placements move (ideal 1/(S+1) = %.4f; %.2fx); %.3f s wall\n",
+         (double)moved / q, (double)rmoved / ((double)q * nv), 1.0 / (s + 1),
+         (double)rmoved / ((double)q * nv) * (s + 1), el);
   dyna_ring_clear(&r1);
   dyna_ring_clear(&r2);
   dyna_free(m);
@@ -462,7 +479,11 @@ static void usage(FILE *out) {
 "                     churn-types: encoded size of a set, zset and hash over an hour\n"
 "                     of adds and removes by 3 replicas with crashes and partitions;\n"
 "                     traffic: frames and bytes per node per simulated second by kind\n"
-"                     over --duration after the boot (no faults, no final checks)\n"
+"                     over --duration after the boot (no faults, no final checks);\n"
+"                     membership: on a settled cluster a join, a leave, a crash and a\n"
+"                     hang, one at a time; for each the time until every running node\n"
+"                     knows it (p50/p99/max; --duration is each one's window) and the\n"
+"                     frames and bytes per node per second meanwhile (no final checks)\n"
 "  --quiet            campaigns: print only failures and the summary; one run: digest only\n"
 "  --verbose          trace every event\n"
 "  --aae-ms MS        anti-entropy interval of every node (default: the core's); a\n"
@@ -562,7 +583,7 @@ int main(int argc, char **argv) {
       if (!bad) o.routing = strcmp(v, "ring") ? SIM_ROUTE_RANDOM : SIM_ROUTE_RING;
     }
     else if (!strcmp(f, "--watch")) { o.watch = v; o.verbose = 1; }
-    else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge") && strcmp(v, "churn-types") && strcmp(v, "traffic")); }
+    else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge") && strcmp(v, "churn-types") && strcmp(v, "traffic") && strcmp(v, "membership")); }
     else if (!strcmp(f, "--nrw")) {
       bad = !v || sscanf(v, "%u,%u,%u", &o.n, &o.r, &o.w) != 3 || !o.n || o.n > 16 || !o.r ||
             !o.w || o.r > o.n || o.w > o.n;
@@ -588,7 +609,8 @@ int main(int argc, char **argv) {
   if (exp && !strcmp(exp, "churn-types")) return sim_experiment_churn_types(o.seed);
   if (!campaign) {
     run_result_t res;
-    int mode = !exp ? RUN_PLAIN : !strcmp(exp, "traffic") ? RUN_TRAFFIC : RUN_CONVERGE;
+    int mode = !exp ? RUN_PLAIN : !strcmp(exp, "traffic") ? RUN_TRAFFIC
+             : !strcmp(exp, "membership") ? RUN_MEMBERS : RUN_CONVERGE;
     int rc = run_one(&o, 1, mode, &res);
     printf("digest %016" PRIx64 "\n", res.digest);
     return rc ? 1 : 0;

@@ -137,6 +137,8 @@ typedef struct sim_node {
   int64_t wall_off_ms;   /* its wall clock reads SIM_WALL_EPOCH_MS + w->now + this */
   dyna_gate_t gate;      /* the core's durability gate over its disk (disk.c): which of
                             its writes are durable, the answers waiting for them */
+  int hung;              /* --experiment membership: stopped answering with its links up:
+                            no ticks, frames to it vanish, the transport still sees it */
   int fly;               /* --commit-ms: a batch is in flight ... */
   uint64_t fly_upto;     /* ... holding the writes numbered up to this */
 } sim_node_t;
@@ -287,6 +289,12 @@ void sim_faults_heal_all(sim_world_t *w);
 /* --experiment churn-types: an hour of churn on a set, a sorted set and a hash; prints
  * their encoded sizes over time. Returns 0 when each stayed under its bound. */
 int sim_experiment_churn_types(uint64_t seed);
+
+/* ---- members.c ---- */
+/* --experiment membership: on the settled cluster of w, a join, a leave, a crash and a
+ * hang one after another; prints how long each took to be known by every running node.
+ * Returns 0, or -1 when the cluster did not settle between events. */
+int sim_members_probe(sim_world_t *w, uint64_t *node_ms, FILE *out);
 
 /* ---- checks.c ---- */
 /* Heal, settle, read everything, check. Returns 0 when every check passed. */

@@ -290,7 +290,7 @@ void sim_node_turn_end(sim_world_t *w, uint32_t i) {
 
 void sim_node_tick(sim_world_t *w, sim_event_t *e) {
   sim_node_t *s = &w->nodes[e->a];
-  if (s->state != SN_UP || s->inc != e->ia) return;
+  if (s->state != SN_UP || s->inc != e->ia || s->hung) return;
   sim_digest(w, EV_TICK, e->a, 0, NULL, 0);
   /* Without --strict the operator also adds a member drawn now as a seed to a join that
    * did not take after 0.5 s (the core goes on asking the seeds it was given: this only
@@ -325,7 +325,7 @@ int sim_disk_read_durable(sim_world_t *w, sim_node_t *s, const char *key, size_t
 }
 
 static int usable(const sim_world_t *w, const sim_node_t *s) {
-  return s->state == SN_UP && !s->leaving && (!s->joining || w->o.strict);
+  return s->state == SN_UP && !s->leaving && !s->hung && (!s->joining || w->o.strict);
 }
 
 int sim_node_usable(const sim_world_t *w, uint32_t i) {
@@ -349,7 +349,7 @@ static void dispatch(sim_world_t *w, sim_event_t *e) {
   case EV_TICK: sim_node_tick(w, e); break;
   case EV_CLIENT: sim_work_client(w, e); break;
   case EV_REACH:
-    if (w->nodes[e->a].state == SN_UP && w->nodes[e->a].inc == e->ia) sim_net_reach(w, e->a, 0);
+    if (w->nodes[e->a].state == SN_UP && w->nodes[e->a].inc == e->ia && !w->nodes[e->a].hung) sim_net_reach(w, e->a, 0);
     break;
   case EV_FAULT: sim_faults_fire(w, e); break;
   case EV_COMMIT: sim_disk_event(w, e); break;
