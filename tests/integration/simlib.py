@@ -34,6 +34,15 @@ def check(cond, what, out=""):
         FAILURES.append(what)
 
 
+def verdict():
+    """Prints the run's verdict line; returns the exit status (1 when a check failed)."""
+    if FAILURES:
+        print(f"{len(FAILURES)} check(s) failed")
+        return 1
+    print("all checks passed")
+    return 0
+
+
 def digest(out):
     """The trace digest a run printed, or None."""
     m = re.search(r"^digest ([0-9a-f]{16})$", out, re.M)

@@ -22,7 +22,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import BIN, FAILURES, check, digest, sim  # noqa: E402
+from simlib import BIN, check, digest, sim, verdict  # noqa: E402
 
 TRAFFIC = ("--experiment", "traffic", "--faults", "none", "--duration", 3000, "--seed", 1)
 SIZES = {40: ("--nodes", 40, "--ring-size", 512, "--keys", 400, "--clients", 40),
@@ -64,11 +64,7 @@ def main():
     _, again = sim(*run, "--bugs", "fd-unasked-silence", timeout=500)
     check(digest(out) is not None and digest(out) == digest(again), "--bugs fd-unasked-silence: the run repeats its digest")
 
-    if FAILURES:
-        print(f"{len(FAILURES)} check(s) failed")
-        return 1
-    print("all checks passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":
