@@ -160,7 +160,15 @@ def t_form(h):
     for nm in NAMES:
         want[nm] = info(S["nodes"][nm])["node_id"]
     S["ids"] = want
-    wait_until(lambda: view_ok(live(), want), 30, 0.1, "4 nodes, one ring")
+    try:
+        wait_until(lambda: view_ok(live(), want), 30, 0.1, "4 nodes, one ring")
+    except AssertionError:  # what each node saw, for the record, then the failure
+        for n in live():
+            rg = cluster_ring(n)
+            h.note("%s sees %s; ring version %s" % (n.name, [(r["name"], r["status"], r["reach"]) for r in
+                                                          (rows(n) or [])], rg and rg.get("version")))
+            h.note("%s log tail:\n%s" % (n.name, n.log_tail(12)))
+        raise
     h.check("4 members valid and reachable everywhere, one ring", True)
     n1 = S["nodes"]["n1"]
     rep = pipelined(n1, [("SET", k, "v-" + k) for k in string_keys()[:150]])
