@@ -119,8 +119,8 @@ def info(node, timeout=5.0):
     for line in txt.decode("utf-8", "replace").split("\r\n"):
         k, sep, v = line.partition(":")
         if sep:
-            try:
-                out[k] = int(v)
+            try:  # a node id is hex that may be all digits: ids stay text
+                out[k] = v if k.endswith("_id") else int(v)
             except ValueError:
                 out[k] = v
     return out

@@ -67,7 +67,8 @@ def info(node):
     for line in txt.splitlines():
         if ":" in line and not line.startswith("#"):
             k, v = line.split(":", 1)
-            out[k] = int(v) if re.fullmatch(r"-?\d+", v) else v
+            # A node id is hex that may be all digits (8358239563460986 was): keep ids text.
+            out[k] = int(v) if re.fullmatch(r"-?\d+", v) and not k.endswith("_id") else v
     return out
 
 
