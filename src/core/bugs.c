@@ -24,6 +24,7 @@ static const struct { const char *name; uint32_t bit; } BUGS[] = {
   {"replace-same-id", DYNA_BUG_REPLACE_SAME_ID},
   {"local-remote-ack", DYNA_BUG_LOCAL_REMOTE_ACK},
   {"fd-unasked-silence", DYNA_BUG_FD_UNASKED_SILENCE},
+  {"fd-no-hearsay", DYNA_BUG_FD_NO_HEARSAY},
 };
 #define NBUGS (sizeof(BUGS) / sizeof(BUGS[0]))
 

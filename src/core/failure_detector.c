@@ -34,6 +34,19 @@
  * extra message type to get wrong; what SWIM adds, telling a link cut from a dead node,
  * matters less when a cut link alone must already count as unreachable for the
  * coordinator on that side.
+ *
+ * Hearsay (bounded mode only). A round robin reaches a given member once a pass, S/3
+ * rounds (about 67 s at 1000 members), so a member that hangs behind live connections
+ * would be judged by most nodes only that late. So, as SWIM spreads suspicion, a node
+ * whose own detector comes to judge a member tells others: for FD_TELL_ROUNDS rounds it
+ * sends FD_TELL_FANOUT PINGs a round, to random members, that name the suspect (the PING's
+ * node field). A node that receives one does not judge anything: it starts asking the
+ * suspect itself (a PING now, then every round while unanswered, as for any PING), and
+ * its own detector judges within ~2 s if the suspect is silent, when it tells others in
+ * turn; a suspect that answers anyone is cleared there by that answer. So a node hung
+ * behind live links is known to all within a few generations of ~2 s (log of S to the
+ * base of what each teller reaches), and a false tale costs one PING and its PONG per
+ * node told. At most FD_TELL_MAX suspects are told at a time (a partition makes many).
  * Integer arithmetic only, so runs replay exactly. */
 #include "util/err.h"
 #include "util/alloc.h"
@@ -44,12 +57,17 @@
 #define LOG10E_X1000 434
 #define FD_PROBE_ALL_MAX 32 /* members up to which every peer is pinged every round */
 #define FD_PROBE_EXTRA 3    /* round-robin probes per round beyond the neighbours */
+#define FD_TELL_MAX 4       /* suspects told about at once */
+#define FD_TELL_FANOUT 8    /* members told of one suspect per round */
+#define FD_TELL_ROUNDS 3   /* rounds a suspect is told for */
 
 typedef struct fd_peer {
   uint64_t last_ms;
   uint64_t mean_ms;
   uint64_t last_ping_ms;
   uint64_t asked_ms; /* first PING sent since last heard; 0: none unanswered */
+  uint8_t heard;     /* a frame came from it since the record was made */
+  uint8_t told;      /* judged since last heard, and put on the tell list */
 } fd_peer_t;
 
 /* The bounded mode's schedule (owned by the node, freed by dyna_fdet_free). */
@@ -61,7 +79,18 @@ struct fd_sched {
   size_t nnb;
   uint64_t *order;        /* round robin: a shuffle of the members' ids ... */
   size_t norder, pos;     /* ... and the next one to probe */
+  struct { uint64_t id; uint32_t rounds; } tell[FD_TELL_MAX]; /* suspects to tell of */
 };
+
+static int bounded(const dyna_node_t *n) { return n->fds && n->fds->bounded; }
+
+/* A new record's mean: the heartbeat interval where the mean is of the intervals between
+ * heartbeats; where it is of answer delays (bounded), the floor that mean is kept at, as
+ * an answer comes within a few ms: so a peer first asked is judged, if silent, within
+ * the ~1.8 s of a peer asked before, not twice that. */
+static uint64_t first_mean(const dyna_node_t *n) {
+  return bounded(n) ? n->cfg.heartbeat_ms / 2 : n->cfg.heartbeat_ms;
+}
 
 static fd_peer_t *peer(dyna_node_t *n, uint64_t id, int create) {
   dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, id);
@@ -74,11 +103,9 @@ static fd_peer_t *peer(dyna_node_t *n, uint64_t id, int create) {
     return NULL;
   }
   p->last_ms = n->now.mono_ms;
-  p->mean_ms = n->cfg.heartbeat_ms;
+  p->mean_ms = first_mean(n);
   return p;
 }
-
-static int bounded(const dyna_node_t *n) { return n->fds && n->fds->bounded; }
 
 void dyna_fdet_heard(dyna_node_t *n, uint64_t id) {
   fd_peer_t *p = peer(n, id, 1);
@@ -103,13 +130,15 @@ void dyna_fdet_heard(dyna_node_t *n, uint64_t id) {
   if (p->mean_ms == 0) p->mean_ms = 1;
   p->last_ms = now;
   p->asked_ms = 0;
+  p->heard = 1;
+  p->told = 0;
 }
 
 void dyna_fdet_reset(dyna_node_t *n, uint64_t id) {
   fd_peer_t *p = peer(n, id, 1);
   if (!p) return;
   p->last_ms = n->now.mono_ms;
-  p->mean_ms = n->cfg.heartbeat_ms;
+  p->mean_ms = first_mean(n);
   p->asked_ms = 0;
 }
 
@@ -139,13 +168,65 @@ uint64_t dyna_fdet_phi_x1000(const dyna_node_t *n, uint64_t id) {
   return silence(n, p) * LOG10E_X1000 / p->mean_ms;
 }
 
-static void ping(dyna_node_t *n, uint64_t id, fd_peer_t *p) {
+/* A PING to id; suspect: a member to name in it (hearsay, see the top), or 0. */
+static void ping(dyna_node_t *n, uint64_t id, fd_peer_t *p, uint64_t suspect) {
   p->last_ping_ms = n->now.mono_ms;
   if (!p->asked_ms) p->asked_ms = n->now.mono_ms ? n->now.mono_ms : 1;
   dyna_msg_t m = {0};
   m.type = DYNA_MSG_PING;
   m.req = n->now.mono_ms ? n->now.mono_ms : 1;
+  m.node = suspect;
   dyna_node_send(n, id, &m);
+}
+
+/* A member that can be pinged now: not us, not REMOVED, a link to it up. */
+static int pingable(dyna_node_t *n, uint64_t id) {
+  if (id == n->cfg.id) return 0;
+  const dyna_member_t *m = dyna_cluster_find(&n->cl, id);
+  return m && m->status != DYNA_MEMBER_REMOVED && !dyna_idmap_get(&n->down, id);
+}
+
+void dyna_fdet_hearsay(dyna_node_t *n, uint64_t id) {
+  if (!bounded(n) || !pingable(n, id)) return;
+  fd_peer_t *p = peer(n, id, 1);
+  if (!p || p->asked_ms) return;                                               /* asking already */
+  if (p->heard && n->now.mono_ms - p->last_ms < n->cfg.heartbeat_ms) return; /* it spoke just now */
+  ping(n, id, p, 0);
+}
+
+/* Puts a peer this node's own detector judges on the tell list (a free slot: else it is
+ * tried again next round). */
+static void note_verdict(dyna_node_t *n, struct fd_sched *s, uint64_t id, fd_peer_t *p) {
+  if (p->told || !p->asked_ms || !dyna_fdet_suspect(n, id)) return;
+  for (size_t i = 0; i < FD_TELL_MAX; i++)
+    if (!s->tell[i].rounds) {
+      s->tell[i].id = id;
+      s->tell[i].rounds = FD_TELL_ROUNDS;
+      p->told = 1;
+      return;
+    }
+}
+
+/* This round's hearsay: FD_TELL_FANOUT random members told of each suspect still judged. */
+static void tell_suspects(dyna_node_t *n, struct fd_sched *s) {
+  if (n->cfg.bugs & DYNA_BUG_FD_NO_HEARSAY) return;
+  for (size_t i = 0; i < FD_TELL_MAX; i++) {
+    if (!s->tell[i].rounds) continue;
+    uint64_t sus = s->tell[i].id;
+    dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, sus);
+    if (!e || !((fd_peer_t *)e->ptr)->told || !dyna_fdet_suspect(n, sus)) { /* heard since */
+      s->tell[i].rounds = 0;
+      continue;
+    }
+    s->tell[i].rounds--;
+    for (size_t k = 0, tries = 0; k < FD_TELL_FANOUT && tries < 4 * FD_TELL_FANOUT && n->cl.n; tries++) {
+      uint64_t to = n->cl.m[dyna_node_rand(n) % n->cl.n].id;
+      fd_peer_t *p = to != sus && pingable(n, to) ? peer(n, to, 1) : NULL;
+      if (!p) continue;
+      ping(n, to, p, sus);
+      k++;
+    }
+  }
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -237,11 +318,14 @@ static void tick_bounded(dyna_node_t *n, struct fd_sched *s) {
     fd_peer_t *p = due ? peer(n, m->id, 1) : peer(n, m->id, 0);
     if (!p) continue;
     if (!due && !p->asked_ms) continue; /* not due, and not watched (no PING unanswered) */
+    note_verdict(n, s, m->id, p);
     /* Heard within the interval and not waiting for an answer: that frame was the
-     * heartbeat (replica traffic and anti-entropy with neighbours are frequent). */
-    if (!p->asked_ms && n->now.mono_ms - p->last_ms < n->cfg.heartbeat_ms) continue;
-    ping(n, m->id, p);
+     * heartbeat (replica traffic and anti-entropy with neighbours are frequent). A
+     * record just made for a member never heard from is no heartbeat: ask it. */
+    if (!p->asked_ms && p->heard && n->now.mono_ms - p->last_ms < n->cfg.heartbeat_ms) continue;
+    ping(n, m->id, p, 0);
   }
+  tell_suspects(n, s);
 }
 
 void dyna_fdet_tick(dyna_node_t *n) {
@@ -259,6 +343,11 @@ void dyna_fdet_tick(dyna_node_t *n) {
           fd_peer_t *p = n->fdet.t[i].ptr;
           if (!p->asked_ms) p->last_ms = n->now.mono_ms;
         }
+    /* Into the bounded mode: the means were of intervals between heartbeats, and are now
+     * of answer delays; they start again from the floor (first_mean). */
+    if (!was && n->fds->bounded)
+      for (size_t i = 0; i < n->fdet.cap; i++)
+        if (n->fdet.t[i].id) ((fd_peer_t *)n->fdet.t[i].ptr)->mean_ms = first_mean(n);
     if (n->fds->bounded) {
       tick_bounded(n, n->fds);
       return;
@@ -270,7 +359,7 @@ void dyna_fdet_tick(dyna_node_t *n) {
     if (dyna_idmap_get(&n->down, m->id)) continue; /* no link: nothing to ping over */
     fd_peer_t *p = peer(n, m->id, 1);
     if (!p || n->now.mono_ms - p->last_ping_ms < n->cfg.heartbeat_ms) continue;
-    ping(n, m->id, p);
+    ping(n, m->id, p, 0);
   }
 }
 

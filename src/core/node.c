@@ -601,6 +601,7 @@ int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, si
     pong.type = DYNA_MSG_PONG;
     pong.req = m.req;
     dyna_node_send(n, from, &pong);
+    if (m.node) dyna_fdet_hearsay(n, m.node); /* the sender judged m.node: ask it ourselves */
     break;
   }
   default: /* HELLO belongs to the driver; PONG needs no answer */

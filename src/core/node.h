@@ -174,6 +174,10 @@ typedef struct dyna_node_cfg {
                                         (failure_detector.c) counts a peer's silence since
                                         it was last heard even while nobody pings it, so
                                         members outside the probe set turn unreachable */
+#define DYNA_BUG_FD_NO_HEARSAY 0x40000u /* past 32 members a node that judges a peer
+                                        unreachable tells nobody (failure_detector.c), so
+                                        the others learn of a hung member only when their
+                                        own round robin reaches it */
 #define DYNA_BUG_REPLACE_SAME_ID 0x4000u /* the simulator's world, not the core: the node
                                         that replaces a wiped one (--faults wipe) reuses
                                         its id on the empty disk, so its dots start again

@@ -244,6 +244,7 @@ void dyna_fdet_reset(dyna_node_t *n, uint64_t id);   /* transport (re)establishe
 int dyna_fdet_suspect(const dyna_node_t *n, uint64_t id);
 uint64_t dyna_fdet_phi_x1000(const dyna_node_t *n, uint64_t id);
 void dyna_fdet_tick(dyna_node_t *n);
+void dyna_fdet_hearsay(dyna_node_t *n, uint64_t id); /* a peer's PING names id as unreachable */
 void dyna_fdet_free(dyna_node_t *n);
 
 /* The replica view of the store for partition p (actor, Merkle hook). */

@@ -36,7 +36,8 @@
  *             node = a PUT's expiry (wall ms, 0 none)
  *   FWD_RESP  req, status, ctx = new context, flags bit 0 = a live value existed,
  *             bit 1 = a typed write that wrote nothing; val = a typed write's RESP answer
- *   PING/PONG req (a heartbeat sequence number)
+ *   PING/PONG req (a heartbeat sequence number); a PING's node = a member the sender's
+ *             failure detector judges unreachable, for the receiver to ask itself (0: none)
  *   AAE_TREE  w = partition + 1, obj = the sender's bucket hashes (u64le each)
  *   AAE_DIFF  w = partition + 1, obj = bitmap of the buckets that differ (empty: none);
  *             flags bit 0 = reap: obj lists (bytes store key, u64le record hash) of

@@ -472,6 +472,16 @@ static void parse_live(const dyna_obj_t *o, uint32_t **wids, uint32_t *nw, uint3
   }
 }
 
+/* Whether clock vv covers every entry of ctx (both sorted by node). */
+static int ctx_covered(const dyna_ctx_t *ctx, const dyna_ctx_t *vv) {
+  size_t b = 0;
+  for (size_t a = 0; a < ctx->n; a++) {
+    while (b < vv->n && vv->e[b].node < ctx->e[a].node) b++;
+    if (!(b < vv->n && vv->e[b].node == ctx->e[a].node && vv->e[b].counter >= ctx->e[a].counter)) return 0;
+  }
+  return 1;
+}
+
 /* Promise 2 at the moment of an acknowledgement: count the disks holding, committed
  * (what a crash now would leave), a version whose clock covers the context the client
  * got back. With --quorum, the holders among the key's homes must make a majority of
@@ -498,14 +508,22 @@ static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky
     if (s->state == SN_OFF) continue;
     if (sim_disk_read_durable(w, s, ky->name, ky->klen, &o) ||
         dyna_obj_context(&o, &vv)) continue;
-    int covers = 1;
-    size_t b = 0;
-    for (size_t a = 0; a < ctx->n && covers; a++) {
-      while (b < vv.n && vv.e[b].node < ctx->e[a].node) b++;
-      covers = b < vv.n && vv.e[b].node == ctx->e[a].node && vv.e[b].counter >= ctx->e[a].counter;
-    }
+    int covers = ctx_covered(ctx, &vv);
     holders += covers;
     if (idx[j] < 64) holds[idx[j]] = covers; /* read only up to 64 nodes (--quorum, below) */
+    dyna_obj_clear(&o);
+    dyna_ctx_clear(&vv);
+  }
+  /* Past 64 nodes only the key's first 64 (its preference list as the entry node's ring
+   * has it) were read: when they are too few, read every node, as the coordinator's ring
+   * may have differed (a ring still settling) and a write may have gone further. */
+  for (uint32_t j = 0; w->nnodes > 64 && holders < w->o.w && j < w->nnodes; j++) {
+    int seen = 0;
+    for (size_t a = 0; a < n && !seen; a++) seen = idx[a] == (int)j;
+    sim_node_t *s = &w->nodes[j];
+    if (seen || s->state == SN_OFF) continue;
+    if (sim_disk_read_durable(w, s, ky->name, ky->klen, &o) || dyna_obj_context(&o, &vv)) continue;
+    holders += ctx_covered(ctx, &vv);
     dyna_obj_clear(&o);
     dyna_ctx_clear(&vv);
   }
