@@ -56,7 +56,7 @@
 #define PHI_X1000_THRESHOLD 8000
 #define LOG10E_X1000 434
 #define FD_PROBE_ALL_MAX 32 /* members up to which every peer is pinged every round */
-#define FD_PROBE_EXTRA 3    /* round-robin probes per round beyond the neighbours */
+#define FD_PROBE_EXTRA 1    /* round-robin probes per round beyond the neighbours */
 #define FD_TELL_MAX 4       /* suspects told about at once */
 #define FD_TELL_FANOUT 8    /* members told of one suspect per round */
 #define FD_TELL_ROUNDS 3   /* rounds a suspect is told for */

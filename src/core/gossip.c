@@ -1,12 +1,18 @@
 /* gossip.c: membership. The cluster state (cluster.h) is kept in the store's meta
- * space, pushed to a random peer every gossip interval and whenever it changes, and
- * merged on receipt. Join, leave and remove are explicit admin actions; a node that
- * cannot be reached stays a member. */
+ * space and merged on receipt. A change is pushed whole to a random peer at once; every
+ * gossip interval a node sends a random peer the digest of its state (a GOSSIP whose node
+ * field is a hash of every member record and the ring's version and author), and a peer
+ * whose digest differs answers with its whole state, as Cassandra's digest exchange does:
+ * so a settled cluster gossips a few bytes a round whatever its size, and whole states
+ * travel only while something changes. A node that receives a whole state answers with
+ * its own when the sender lacks something it has. Join, leave and remove are explicit
+ * admin actions; a node that cannot be reached stays a member. */
 #include "util/err.h"
 #include "util/alloc.h"
 #include "core/node_int.h"
 #include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 
 static const uint8_t CLUSTER_KEY[] = "cluster";
 static const uint8_t JOIN_SEED_KEY[] = "join-seed";
@@ -65,6 +71,40 @@ static void send_state(dyna_node_t *n, uint64_t to) {
     n->stats.gossip_sent++;
   }
   dyna_buf_free(&b);
+}
+
+/* The digest of a cluster state: equal states give equal digests (member records with
+ * all their fields, in id order; a ring is named by its version and author, as merging
+ * takes it); never 0, which means "a whole state" on the wire. */
+static uint64_t state_digest(const dyna_cluster_t *c) {
+  uint64_t h = 0;
+  for (size_t i = 0; i < c->n; i++) { /* each record's hash seeded with those before it */
+    const dyna_member_t *m = &c->m[i];
+    uint8_t rec[2 * 8 + 1 + sizeof(*m)];
+    size_t l = 0;
+    memcpy(rec, &m->id, 8);
+    memcpy(rec + 8, &m->version, 8);
+    rec[16] = m->status;
+    l = 17;
+    const char *f[] = {m->name, m->addr, m->client_addr, m->zone, m->dc};
+    for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) { /* with terminators: boundaries count */
+      size_t fl = strlen(f[k]) + 1;
+      memcpy(rec + l, f[k], fl);
+      l += fl;
+    }
+    h = XXH3_64bits_withSeed(rec, l, h);
+  }
+  uint64_t tail[3] = {c->n, c->ring_version, c->ring_author};
+  h = XXH3_64bits_withSeed(tail, sizeof(tail), h);
+  return h ? h : 1;
+}
+
+static void send_digest(dyna_node_t *n, uint64_t to) {
+  dyna_msg_t m = {0};
+  m.type = DYNA_MSG_GOSSIP;
+  m.node = state_digest(&n->cl);
+  dyna_node_send(n, to, &m);
+  n->stats.gossip_sent++;
 }
 
 /* A random live member other than self (reachable ones first); 0 when there is none. */
@@ -156,7 +196,7 @@ void dyna_gossip_tick(dyna_node_t *n) {
   n->stats.gossip_rounds++;
   replace_twin(n);
   uint64_t to = random_peer(n);
-  if (to) send_state(n, to);
+  if (to) send_digest(n, to);
 }
 
 /* 1 when a REMOVED member other than this node has its name: it took that one's place. */
@@ -171,6 +211,11 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_cluster_t in;
   dyna_cluster_init(&in);
   n->stats.gossip_received++;
+  if (m->node) { /* a digest: ours goes back whole when it differs */
+    if (m->objlen) n->stats.bad_messages++;
+    else if (m->node != state_digest(&n->cl)) send_state(n, from);
+    return;
+  }
   if (dyna_cluster_decode(m->obj, m->objlen, &in) || in.ring.size != n->cl.ring.size) {
     n->stats.bad_messages++; /* corrupt, or another ring size: never adopted */
     dyna_cluster_clear(&in);
@@ -190,13 +235,12 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   const dyna_member_t *me = dyna_cluster_find(&in, n->cfg.id);
   if (!rc && me && me->status != DYNA_MEMBER_VALID && me->version > n->leave_heard_version)
     n->leave_heard_version = me->version;
-  /* The sender is behind, on the ring or on its own record (removed by an operator, say:
-   * nobody gossips to a REMOVED member, so this answer is how it hears): ours goes back. */
-  const dyna_member_t *mine = dyna_cluster_find(&n->cl, from), *theirs = dyna_cluster_find(&in, from);
-  int behind = in.ring_version < n->cl.ring_version ||
-               (mine && (!theirs || dyna_member_cmp(mine, theirs) > 0));
+  /* The sender lacks something we have (merging is a join, so ours now holds all of
+   * theirs: it differs only by what they lack; a node removed by an operator, say, hears
+   * it so, as nobody gossips to a REMOVED member): ours goes back. */
+  int behind = !rc && state_digest(&in) != state_digest(&n->cl);
   if (!rc && changed) dyna_gossip_changed(n);
-  else if (!rc && behind) send_state(n, from);
+  if (behind) send_state(n, from);
   /* Just joined in a dead member's place: exchange every partition we replicate with
    * the other home replicas now rather than one per interval, so that it is rebuilt at
    * the pace of the background budget (an ordinary new node gets its data by handoff). */

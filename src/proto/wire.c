@@ -9,7 +9,7 @@ enum { F_REQ = 1, F_STATUS = 2, F_FLAGS = 4, F_NODE = 8, F_KEY = 16, F_OBJ = 32,
 
 static const unsigned ALLOWED[DYNA_MSG_TYPE_MAX] = {
     [DYNA_MSG_HELLO] = F_FLAGS | F_W | F_KEY | F_NODE | F_VAL | F_OBJ,
-    [DYNA_MSG_GOSSIP] = F_OBJ,
+    [DYNA_MSG_GOSSIP] = F_OBJ | F_NODE,
     [DYNA_MSG_JOIN] = F_OBJ,
     [DYNA_MSG_PUT] = F_REQ | F_KEY | F_OBJ | F_NODE | F_FLAGS | F_W,
     [DYNA_MSG_PUT_ACK] = F_REQ | F_STATUS,

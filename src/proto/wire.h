@@ -18,7 +18,8 @@
  *   HELLO     flags = magic "DYNA" (bit 32: the sender has a cluster secret),
  *             w = protocol version, key = cluster name, node = sender id,
  *             val = sender's cluster address, obj = the sender's nonce (with bit 32 only)
- *   GOSSIP    obj = encoded cluster state
+ *   GOSSIP    obj = encoded cluster state, or (node != 0, obj empty) node = a digest of
+ *             the sender's state, answered by the receiver's whole state when its differs
  *   JOIN      obj = the joiner's encoded member record; answered by GOSSIP
  *   PUT       req, key, obj = encoded object to merge; node = intended owner when the
  *             write is a hint (0 otherwise); flags bit 0 = handoff, bit 1 = anti-entropy,
