@@ -80,6 +80,8 @@ struct fd_sched {
   uint64_t *order;        /* round robin: a shuffle of the members' ids ... */
   size_t norder, pos;     /* ... and the next one to probe */
   struct { uint64_t id; uint32_t rounds; } tell[FD_TELL_MAX]; /* suspects to tell of */
+  uint64_t *watch;        /* ids with a PING unanswered (and some answered since: pruned */
+  size_t nwatch, capwatch; /* each round), so a round is not a walk over every member */
 };
 
 static int bounded(const dyna_node_t *n) { return n->fds && n->fds->bounded; }
@@ -168,9 +170,23 @@ uint64_t dyna_fdet_phi_x1000(const dyna_node_t *n, uint64_t id) {
   return silence(n, p) * LOG10E_X1000 / p->mean_ms;
 }
 
+/* Adds id to the bounded mode's watch list (out of memory: it is found again when the
+ * list is rebuilt on entering the bounded mode; until then it is pinged when due). */
+static void watch(struct fd_sched *s, uint64_t id) {
+  if (s->nwatch == s->capwatch) {
+    size_t nc = s->capwatch ? s->capwatch * 2 : 64;
+    uint64_t *g = dyna_realloc(s->watch, nc * sizeof(*g));
+    if (!g) return;
+    s->watch = g;
+    s->capwatch = nc;
+  }
+  s->watch[s->nwatch++] = id;
+}
+
 /* A PING to id; suspect: a member to name in it (hearsay, see the top), or 0. */
 static void ping(dyna_node_t *n, uint64_t id, fd_peer_t *p, uint64_t suspect) {
   p->last_ping_ms = n->now.mono_ms;
+  if (!p->asked_ms && bounded(n)) watch(n->fds, id);
   if (!p->asked_ms) p->asked_ms = n->now.mono_ms ? n->now.mono_ms : 1;
   dyna_msg_t m = {0};
   m.type = DYNA_MSG_PING;
@@ -309,12 +325,30 @@ static void tick_bounded(dyna_node_t *n, struct fd_sched *s) {
     if (!m || m->status == DYNA_MEMBER_REMOVED || dyna_idmap_get(&n->down, id) || is_neighbour(s, id)) continue;
     pick[npick++] = id;
   }
-  for (size_t i = 0; i < n->cl.n; i++) {
-    const dyna_member_t *m = &n->cl.m[i];
-    if (m->id == n->cfg.id || m->status == DYNA_MEMBER_REMOVED) continue;
+  /* This round's members: the neighbours, the picks and the watched (those answered
+   * since leave the watch list), in id order as the membership is kept, so a round costs
+   * what it pings, not the cluster's size. */
+  size_t k = 0;
+  for (size_t i = 0; i < s->nwatch; i++) {
+    dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, s->watch[i]);
+    if (e && ((fd_peer_t *)e->ptr)->asked_ms) s->watch[k++] = s->watch[i];
+  }
+  s->nwatch = k;
+  size_t nround = s->nnb + npick + s->nwatch;
+  uint64_t *round = dyna_malloc((nround ? nround : 1) * sizeof(*round));
+  if (!round) return; /* out of memory: no PINGs this round */
+  if (s->nnb) memcpy(round, s->nb, s->nnb * sizeof(*round));
+  memcpy(round + s->nnb, pick, npick * sizeof(*round));
+  if (s->nwatch) memcpy(round + s->nnb + npick, s->watch, s->nwatch * sizeof(*round));
+  qsort(round, nround, sizeof(*round), cmp_u64);
+  for (size_t i = 0; i < nround; i++) {
+    uint64_t id = round[i];
+    if (i && round[i - 1] == id) continue;
+    const dyna_member_t *m = dyna_cluster_find(&n->cl, id);
+    if (!m || m->id == n->cfg.id || m->status == DYNA_MEMBER_REMOVED) continue;
     if (dyna_idmap_get(&n->down, m->id)) continue; /* no link: nothing to ping over */
     int due = is_neighbour(s, m->id);
-    for (size_t k = 0; k < npick && !due; k++) due = pick[k] == m->id;
+    for (size_t j = 0; j < npick && !due; j++) due = pick[j] == m->id;
     fd_peer_t *p = due ? peer(n, m->id, 1) : peer(n, m->id, 0);
     if (!p) continue;
     if (!due && !p->asked_ms) continue; /* not due, and not watched (no PING unanswered) */
@@ -325,11 +359,14 @@ static void tick_bounded(dyna_node_t *n, struct fd_sched *s) {
     if (!p->asked_ms && p->heard && n->now.mono_ms - p->last_ms < n->cfg.heartbeat_ms) continue;
     ping(n, m->id, p, 0);
   }
+  dyna_free(round);
   tell_suspects(n, s);
 }
 
 void dyna_fdet_tick(dyna_node_t *n) {
   if (!n->fds) n->fds = dyna_calloc(1, sizeof(*n->fds));
+  /* Bounded: nothing to do between rounds (the mode is looked at again at the next). */
+  if (n->fds && n->fds->bounded && n->now.mono_ms < n->fds->next_round_ms) return;
   size_t members = 0;
   for (size_t i = 0; i < n->cl.n; i++) members += n->cl.m[i].status != DYNA_MEMBER_REMOVED;
   if (n->fds) {
@@ -345,9 +382,15 @@ void dyna_fdet_tick(dyna_node_t *n) {
         }
     /* Into the bounded mode: the means were of intervals between heartbeats, and are now
      * of answer delays; they start again from the floor (first_mean). */
-    if (!was && n->fds->bounded)
+    if (!was && n->fds->bounded) {
+      n->fds->nwatch = 0;
       for (size_t i = 0; i < n->fdet.cap; i++)
-        if (n->fdet.t[i].id) ((fd_peer_t *)n->fdet.t[i].ptr)->mean_ms = first_mean(n);
+        if (n->fdet.t[i].id) {
+          fd_peer_t *p = n->fdet.t[i].ptr;
+          p->mean_ms = first_mean(n);
+          if (p->asked_ms) watch(n->fds, n->fdet.t[i].id);
+        }
+    }
     if (n->fds->bounded) {
       tick_bounded(n, n->fds);
       return;
@@ -370,6 +413,7 @@ void dyna_fdet_free(dyna_node_t *n) {
   if (n->fds) {
     dyna_free(n->fds->nb);
     dyna_free(n->fds->order);
+    dyna_free(n->fds->watch);
     dyna_free(n->fds);
     n->fds = NULL;
   }

@@ -44,8 +44,15 @@ typedef struct merkle {
   uint64_t *agree;     /* per partition: bitmask of home replicas (by index) that matched */
   uint8_t *matched;    /* per partition: an exchange found it equal to another home
                           replica's since this node started (dyna_node_aae_progress) */
+  uint32_t nforced;    /* how many forced[] are set */
   uint32_t cursor;
   uint64_t next_ms;
+  /* The partitions this node replicates, ascending, as of the ring (version, author):
+   * recomputed when the ring changes, so a tick is not a walk over Q preference lists. */
+  uint32_t *mine;
+  uint32_t nmine;
+  int mine_ok;
+  uint64_t mine_version, mine_author;
 } merkle_t;
 
 static unsigned bucket_of(const uint8_t *skey, size_t sklen) {
@@ -74,8 +81,34 @@ void dyna_merkle_free(dyna_node_t *n) {
   dyna_free(m->forced);
   dyna_free(m->agree);
   dyna_free(m->matched);
+  dyna_free(m->mine);
   dyna_free(m);
   n->mk = NULL;
+}
+
+static int home_index(dyna_node_t *n, uint32_t p, uint64_t id, uint64_t *homes, size_t *nh);
+
+/* Brings m->mine up to date with the ring; 0, or DYNA_ENOMEM (then mine_ok stays 0 and
+ * the callers walk every partition, as before the list). */
+static int refresh_mine(dyna_node_t *n, merkle_t *m) {
+  if (m->mine_ok && m->mine_version == n->cl.ring_version && m->mine_author == n->cl.ring_author) return 0;
+  m->mine_ok = 0;
+  m->nmine = 0;
+  if (!m->mine) m->mine = dyna_calloc(m->q ? m->q : 1, sizeof(*m->mine));
+  if (!m->mine) return DYNA_ENOMEM;
+  uint64_t homes[DYNA_MAX_N];
+  size_t nh;
+  for (uint32_t p = 0; p < m->q; p++)
+    if (home_index(n, p, n->cfg.id, homes, &nh) >= 0) m->mine[m->nmine++] = p;
+  m->mine_version = n->cl.ring_version;
+  m->mine_author = n->cl.ring_author;
+  m->mine_ok = 1;
+  return 0;
+}
+
+static void set_forced(merkle_t *m, uint32_t p) {
+  m->nforced += !m->forced[p];
+  m->forced[p] = 1;
 }
 
 void dyna_merkle_on_change(void *node, uint32_t partition, const uint8_t *skey, size_t sklen,
@@ -128,8 +161,12 @@ void dyna_merkle_forget(dyna_node_t *n) {
 
 void dyna_merkle_force(dyna_node_t *n, uint32_t p) {
   merkle_t *m = n->mk;
-  if (p == UINT32_MAX) memset(m->forced, 1, m->q);
-  else if (p < m->q) m->forced[p] = 1;
+  if (p == UINT32_MAX) {
+    memset(m->forced, 1, m->q);
+    m->nforced = m->q;
+  } else if (p < m->q) {
+    set_forced(m, p);
+  }
   m->next_ms = n->now.mono_ms;
 }
 
@@ -142,11 +179,12 @@ void dyna_merkle_force_shared(dyna_node_t *n, uint64_t peer) {
   if (!m || peer == n->cfg.id) return;
   uint64_t homes[DYNA_MAX_N];
   size_t nh;
-  int any = 0;
-  for (uint32_t p = 0; p < m->q; p++) {
+  int any = 0, listed = refresh_mine(n, m) == 0;
+  for (uint32_t k = 0; k < (listed ? m->nmine : m->q); k++) {
+    uint32_t p = listed ? m->mine[k] : k;
     if (home_index(n, p, n->cfg.id, homes, &nh) < 0) continue;
     for (size_t i = 0; i < nh; i++)
-      if (homes[i] == peer) m->forced[p] = 1, any = 1;
+      if (homes[i] == peer) set_forced(m, p), any = 1;
   }
   if (any) m->next_ms = n->now.mono_ms;
 }
@@ -343,10 +381,11 @@ void dyna_merkle_tick(dyna_node_t *n) {
   uint64_t homes[DYNA_MAX_N];
   size_t nh;
   int started = 0;
-  for (uint32_t i = 0; i < m->q && started < FORCED_PER_TICK; i++) {
+  for (uint32_t i = 0; m->nforced && i < m->q && started < FORCED_PER_TICK; i++) {
     uint32_t p = (m->cursor + i) % m->q;
     if (!m->forced[p]) continue;
     m->forced[p] = 0;
+    m->nforced--;
     if (home_index(n, p, n->cfg.id, homes, &nh) < 0) continue;
     start_exchange(n, p);
     started++;
@@ -355,7 +394,20 @@ void dyna_merkle_tick(dyna_node_t *n) {
   }
   if (started) return;
   /* The next partition this node replicates (a round then takes its share of the ring,
-   * not all Q intervals). */
+   * not all Q intervals): from the list, or by walking at most 1024 partitions. */
+  if (refresh_mine(n, m) == 0) {
+    if (!m->nmine) return;
+    uint32_t lo = 0, hi = m->nmine; /* the first listed partition at or after the cursor */
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (m->mine[mid] < m->cursor) lo = mid + 1;
+      else hi = mid;
+    }
+    uint32_t p = m->mine[lo < m->nmine ? lo : 0];
+    m->cursor = (p + 1) % m->q;
+    start_exchange(n, p);
+    return;
+  }
   for (uint32_t i = 0; i < m->q && i < 1024; i++) { /* bounded work per tick */
     uint32_t p = m->cursor % m->q;
     m->cursor = (p + 1) % m->q;

@@ -3,7 +3,7 @@
 suspects no live member it does not ping (issue 21; docs/simulation.md, Scale experiments).
 
 Past 32 members each node pings only its neighbours (the members it shares a partition
-with), three others per round in a shuffled round robin, and any member with a PING still
+with), one other per round in a shuffled round robin, and any member with a PING still
 unanswered (core/failure_detector.c); a member it does not ping keeps the judgement of
 its last direct contact. Checked:
   - dyna-sim --experiment traffic: the background frames per node per simulated second
