@@ -10,7 +10,7 @@
 # median, the 99th-percentile and the last running node knew it (simulated ms; "NOT ALL"
 # when some node did not within WINDOW), and the frames and bytes each node sent per
 # simulated second meanwhile; then the wall time of the run. At 1000 nodes a run takes
-# 8-9 min of wall time on a loaded machine (under 3 min of CPU): one at a time.
+# 1-2 min of wall time on a loaded machine (8-9 min before gossip of digests): one at a time.
 #
 # A benchmark: it prints figures; it exits 1 only when a run failed or printed no figures.
 #
