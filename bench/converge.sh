@@ -21,17 +21,15 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-DYNA_SIM=${DYNA_SIM:-$here/../bin/dyna-sim}
-SEEDS=${SEEDS:-1..20}
-if [[ $SEEDS =~ ^([0-9]+)\.\.([0-9]+)$ ]]; then SEEDS=$(seq "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"); fi
+# shellcheck source=bench/simlib.sh
+. "$here/simlib.sh"
+sim_bench converge.sh 1..20
 NODES=${NODES:-100}
 RING=${RING:-1024}
 KEYS=${KEYS:-1000}
 CLIENTS=${CLIENTS:-200}
 DURATION=${DURATION:-8000}
-EXTRA=${EXTRA:-}
 
-[ -x "$DYNA_SIM" ] || { echo "converge.sh: no simulator at $DYNA_SIM (run make)" >&2; exit 2; }
 echo "converge: $NODES nodes, Q=$RING, $KEYS keys, $CLIENTS clients, $DURATION ms, split at 1/4..1/2 ${EXTRA:+($EXTRA)}"
 echo "seed  diverged  converged_ms  aae_B_per_key  wall_s"
 ok=0 n=0 worst=0 fail=0

@@ -21,15 +21,13 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-DYNA_SIM=${DYNA_SIM:-$here/../bin/dyna-sim}
-SEEDS=${SEEDS:-1..3}
-if [[ $SEEDS =~ ^([0-9]+)\.\.([0-9]+)$ ]]; then SEEDS=$(seq "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"); fi
+# shellcheck source=bench/simlib.sh
+. "$here/simlib.sh"
+sim_bench membership.sh 1..3
 NODES=${NODES:-1000}
 RING=${RING:-4096}
 WINDOW=${WINDOW:-30000}
-EXTRA=${EXTRA:-}
 
-[ -x "$DYNA_SIM" ] || { echo "membership.sh: no simulator at $DYNA_SIM (run make)" >&2; exit 2; }
 echo "membership: $NODES nodes, Q=$RING, window $WINDOW ms per event ${EXTRA:+($EXTRA)}"
 printf '%-4s  %-6s %-25s %8s %8s %8s  %7s %9s\n' seed event "known:" p50_ms p99_ms max_ms frames/s bytes/s
 fail=0

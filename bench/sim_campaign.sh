@@ -23,17 +23,15 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-DYNA_SIM=${DYNA_SIM:-$here/../bin/dyna-sim}
-SEEDS=${SEEDS:-1..3}
-if [[ $SEEDS =~ ^([0-9]+)\.\.([0-9]+)$ ]]; then SEEDS=$(seq "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"); fi
+# shellcheck source=bench/simlib.sh
+. "$here/simlib.sh"
+sim_bench sim_campaign.sh 1..3
 NODES=${NODES:-1000}
 RING=${RING:-8192}
 KEYS=${KEYS:-2000}
 CLIENTS=${CLIENTS:-200}
 DURATION=${DURATION:-10000}
-EXTRA=${EXTRA:-}
 
-[ -x "$DYNA_SIM" ] || { echo "sim_campaign.sh: no simulator at $DYNA_SIM (run make)" >&2; exit 2; }
 echo "sim campaign: $NODES nodes, Q=$RING, $KEYS keys, $CLIENTS clients, $DURATION ms of faults ${EXTRA:+($EXTRA)}"
 printf '%-4s  %-8s  %-80s  %11s  %6s  %7s  %6s\n' seed result faults acked/durable sim_s wall_s cpu_s
 ok=0 n=0 fail=0
