@@ -125,11 +125,15 @@ int dyna_cluster_upsert(dyna_cluster_t *c, const dyna_member_t *m, int *changed)
  * (then nothing changed: the caller upserts one by one). */
 static int merge_members(dyna_cluster_t *c, const dyna_cluster_t *other, int *any) {
   size_t add = 0;
-  for (size_t i = 0; i < other->n; i++) add += find_index(c, other->m[i].id) < 0;
+  for (size_t a = 0, b = 0; b < other->n;) { /* both sorted: one walk counts the new ids */
+    while (a < c->n && c->m[a].id < other->m[b].id) a++;
+    add += a == c->n || c->m[a].id != other->m[b].id;
+    b++;
+  }
   if (!add) { /* the usual case: replace the newer records in place */
-    for (size_t i = 0; i < other->n; i++) {
-      ssize_t k = find_index(c, other->m[i].id);
-      if (dyna_member_cmp(&other->m[i], &c->m[k]) > 0) c->m[k] = other->m[i], *any = 1;
+    for (size_t a = 0, b = 0; b < other->n; b++) {
+      while (c->m[a].id < other->m[b].id) a++; /* present: no add */
+      if (dyna_member_cmp(&other->m[b], &c->m[a]) > 0) c->m[a] = other->m[b], *any = 1;
     }
     return 0;
   }

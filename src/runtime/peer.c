@@ -181,8 +181,10 @@ static int pump_bulk(link_t *l) {
     }
     l->bulk_off += flen;
   }
-  if (!bulk_waiting(l)) { /* drained: a burst's memory goes back */
-    dyna_buf_free(&l->bulk);
+  if (!bulk_waiting(l)) { /* drained: kept for the next turn's frames while it is no
+                             * bigger than the window; a larger burst's memory goes back */
+    if (l->bulk.cap > BULK_WINDOW) dyna_buf_free(&l->bulk);
+    else dyna_buf_reset(&l->bulk);
     l->bulk_off = 0;
   } else if (l->bulk_off > l->bulk.len / 2) { /* the rest moves to the front, in amortised O(1) */
     memmove(l->bulk.data, l->bulk.data + l->bulk_off, bulk_waiting(l));
@@ -682,7 +684,8 @@ void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame, int bulk) 
     return;
   }
   /* Copied into the link's output (or its bulk lane), whose allocation is reused turn
-   * after turn. A put that cannot allocate writes nothing, so the stream stays whole. */
+   * after turn (the bulk lane's while at most BULK_WINDOW). A put that cannot allocate
+   * writes nothing, so the stream stays whole. */
   int bad = 0;
   if (bulk) {
     dyna_buf_put(&l->bulk, frame->data, frame->len);
