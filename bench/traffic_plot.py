@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-W, H = 900, 380
+W, H = 900, 410
 PANEL_W, PANEL_H = 360, 260
 COLOURS = ["#c0392b", "#2471a3", "#1e8449", "#7d3c98"]
 
@@ -57,7 +57,7 @@ def panel(x0, y0, title, series, col, xlim, ylim, ylabel):
     d = ylim[0]
     while d <= ylim[1]:
         out.append(f'<line x1="{x0}" y1="{py(d):.1f}" x2="{x0 + PANEL_W}" y2="{py(d):.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{x0 - 6}" y="{py(d) + 4:.1f}" text-anchor="end" font-size="12">{d:g}</text>')
+        out.append(f'<text x="{x0 - 6}" y="{py(d) + 4:.1f}" text-anchor="end" font-size="12">{d:,.0f}</text>')
         d *= 10
     out.append(f'<text x="{x0 + PANEL_W / 2}" y="{y0 + PANEL_H + 34}" text-anchor="middle" font-size="13">nodes</text>')
     out.append(f'<text x="{x0 - 52}" y="{y0 + PANEL_H / 2}" text-anchor="middle" font-size="13" '
