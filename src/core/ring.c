@@ -5,6 +5,10 @@
  *   inherit   partitions of members still present keep their owner; those of departed
  *             members become free. Targets are floor/ceil(Q/S); the ceil goes first to
  *             the members already owning most (ties: lowest id), which minimises moves.
+ *   lanes     with zone lanes (ring.h) the partitions outside their owner's lane are
+ *             freed too, targets are per zone over its lane, and every step below
+ *             stays within a zone: a partition goes only to a member of its lane's zone,
+ *             swaps only between partitions of one lane, and zones no longer clash.
  *   free      members over target give up exactly their surplus: first the partitions
  *             that conflict most with the spread (same node, then same zone, within
  *             N-1 on either side; re-scored as neighbours leave), then conflict-free
@@ -28,6 +32,7 @@
 #include "util/err.h"
 #include "core/keyspace.h"
 #include "util/alloc.h"
+#include "util/assert.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,6 +353,10 @@ typedef struct plan {
   uint32_t *zone;            /* n: zone index or NO_ZONE */
   uint32_t *leaf;            /* n: position in the zone-grouped order */
   uint32_t *zlo, *zhi;       /* per zone index: its range of leaves */
+  uint32_t *byleaf;          /* n: member index at each leaf (inverse of leaf) */
+  uint32_t nz;               /* declared zones */
+  uint32_t lanes;            /* 0, or the zone lanes (= nz): partition p belongs to zone
+                                p % lanes (zones numbered by name) */
   uint32_t nfree;            /* partitions currently free */
   seg_t seg;                 /* members under target, by leaf */
   span_t *nodes, *all;       /* scratch: 2w and 4w excluded spans */
@@ -362,6 +371,7 @@ static void plan_free(plan_t *pl) {
   dyna_free(pl->leaf);
   dyna_free(pl->zlo);
   dyna_free(pl->zhi);
+  dyna_free(pl->byleaf);
   dyna_free(pl->seg.t);
   dyna_free(pl->nodes);
   dyna_free(pl->all);
@@ -379,8 +389,9 @@ static int plan_alloc(plan_t *pl, uint32_t q, uint32_t n) {
   pl->leaf = dyna_calloc(n, sizeof *pl->leaf);
   pl->zlo = dyna_calloc(n, sizeof *pl->zlo);
   pl->zhi = dyna_calloc(n, sizeof *pl->zhi);
+  pl->byleaf = dyna_calloc(n, sizeof *pl->byleaf);
   if (!pl->mem || !pl->owner || !pl->owned || !pl->target || !pl->zone || !pl->leaf ||
-      !pl->zlo || !pl->zhi)
+      !pl->zlo || !pl->zhi || !pl->byleaf)
     return DYNA_ENOMEM;
   return 0;
 }
@@ -443,17 +454,35 @@ static int cmp_desc_hi32(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-/* Sets targets: floor(q/n) for all, +1 for the q%n members owning most (ties: lowest
- * id). Returns 0 or DYNA_ENOMEM. */
+/* Shares total partitions among the k members at leaves [lo, lo + k): floor(total/k)
+ * each, +1 for the total%k of them owning most; ties go to the lowest id, or with lanes
+ * to the highest (a ring made from nothing then gives its first partitions, whose
+ * preference lists the wrap seam lengthens, to members with the floor). order: k
+ * scratch. */
+static void targets_among(plan_t *pl, uint32_t lo, uint32_t k, uint32_t total, uint64_t *order) {
+  uint32_t base = total / k, extra = total % k;
+  /* descending on (owned, tie) where tie = NONE - index (index asc) or index (desc) */
+  for (uint32_t i = 0; i < k; i++) {
+    uint32_t m = pl->byleaf[lo + i];
+    order[i] = (uint64_t)pl->owned[m] << 32 | (pl->lanes ? m : NONE - m);
+  }
+  qsort(order, k, sizeof *order, cmp_desc_hi32);
+  for (uint32_t i = 0; i < k; i++) {
+    uint32_t m = pl->lanes ? (uint32_t)order[i] : NONE - (uint32_t)order[i];
+    pl->target[m] = base + (i < extra ? 1u : 0u);
+  }
+}
+
+/* Sets targets: without lanes floor(q/n) for all, +1 for the q%n members owning most;
+ * with lanes the same within each zone over that zone's lane (q/lanes partitions, one
+ * more for the first q%lanes lanes). Returns 0 or DYNA_ENOMEM. */
 static int plan_targets(plan_t *pl) {
-  uint32_t base = pl->q / pl->n, extra = pl->q % pl->n;
   uint64_t *order = dyna_malloc((size_t)pl->n * sizeof *order);
   if (!order) return DYNA_ENOMEM;
-  /* descending on (owned, NONE - index) = owned desc, index asc */
-  for (uint32_t i = 0; i < pl->n; i++) order[i] = (uint64_t)pl->owned[i] << 32 | (NONE - i);
-  qsort(order, pl->n, sizeof *order, cmp_desc_hi32);
-  for (uint32_t i = 0; i < pl->n; i++)
-    pl->target[NONE - (uint32_t)order[i]] = base + (i < extra ? 1u : 0u);
+  if (!pl->lanes) targets_among(pl, 0, pl->n, pl->q, order);
+  for (uint32_t z = 0; z < pl->lanes; z++)
+    targets_among(pl, pl->zlo[z], pl->zhi[z] - pl->zlo[z],
+                  pl->q / pl->lanes + (z < pl->q % pl->lanes ? 1u : 0u), order);
   dyna_free(order);
   return 0;
 }
@@ -478,6 +507,7 @@ static int plan_zones(plan_t *pl) {
   for (uint32_t i = 0; i < pl->n; i++) {
     uint32_t m = by[i];
     pl->leaf[m] = i;
+    pl->byleaf[i] = m;
     if (!pl->mem[m].zone[0]) {
       pl->zone[m] = NO_ZONE;
       continue;
@@ -489,7 +519,65 @@ static int plan_zones(plan_t *pl) {
     pl->zone[m] = nz - 1;
     pl->zhi[nz - 1] = i + 1;
   }
+  pl->nz = nz;
   dyna_free(by);
+  return 0;
+}
+
+/* ---- rebalance: zone lanes ----------------------------------------------------- */
+
+static int cmp_ring_zone(const void *a, const void *b, void *arg) {
+  const dyna_ring_t *r = arg;
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  int c = strncmp(r->members[x].zone, r->members[y].zone, DYNA_ZONE_MAX);
+  return c ? c : (x > y) - (x < y);
+}
+
+/* How many of r's partitions lie outside their zone lane (r's zones numbered by name,
+ * lanes = their count), or NONE when r is not zoned: a zone undeclared, fewer than two
+ * zones, or no ring. Sets *err on allocation failure. O(S log S + Q). */
+static uint32_t lane_misses(const dyna_ring_t *r, int *err) {
+  if (r->size == 0 || r->nmembers < 2) return NONE;
+  uint32_t *by = dyna_malloc((size_t)r->nmembers * sizeof *by);
+  uint32_t *rank = dyna_malloc((size_t)r->nmembers * sizeof *rank);
+  uint32_t nz = 0, misses = NONE;
+  if (!by || !rank) { *err = DYNA_ENOMEM; goto done; }
+  for (uint32_t i = 0; i < r->nmembers; i++) by[i] = i;
+  qsort_r(by, r->nmembers, sizeof *by, cmp_ring_zone, (void *)r);
+  for (uint32_t i = 0; i < r->nmembers; i++) {
+    if (!r->members[by[i]].zone[0]) goto done;
+    if (i == 0 || !zone_same(r->members[by[i - 1]].zone, r->members[by[i]].zone)) nz++;
+    rank[by[i]] = nz - 1;
+  }
+  if (nz < 2) goto done;
+  misses = 0;
+  for (uint32_t p = 0; p < r->size; p++) misses += r->owner[p] >= r->nmembers || rank[r->owner[p]] != p % nz;
+done:
+  dyna_free(by);
+  dyna_free(rank);
+  return misses;
+}
+
+/* Chooses the claim (see ring.h, "Zone lanes"): lanes when every member declares a
+ * zone, there are at least two, and old is empty, not zoned, or in its lanes but for
+ * at most Q/16 partitions (a zoned ring of the older claim keeps that claim, so an
+ * upgrade moves nothing). With lanes, the partitions outside their lane are freed.
+ * Runs after plan_inherit and plan_zones, before plan_targets. Returns 0 or
+ * DYNA_ENOMEM. */
+static int plan_lanes(plan_t *pl, const dyna_ring_t *old) {
+  int err = 0;
+  pl->lanes = 0;
+  if (pl->nz < 2 || pl->zlo[0] != 0) return 0; /* zlo[0] > 0: undeclared zones lead */
+  uint32_t misses = lane_misses(old, &err);
+  if (err) return err;
+  if (misses != NONE && misses > pl->q / 16) return 0;
+  pl->lanes = pl->nz;
+  for (uint32_t p = 0; p < pl->q; p++)
+    if (pl->owner[p] != FREE_SLOT && pl->zone[pl->owner[p]] != p % pl->lanes) {
+      pl->owned[pl->owner[p]]--;
+      pl->owner[p] = FREE_SLOT;
+      pl->nfree++;
+    }
   return 0;
 }
 
@@ -527,8 +615,9 @@ static uint64_t seg_min(const seg_t *s, uint32_t lo, uint32_t hi) {
   return r;
 }
 
-/* Minimum over all leaves outside the k spans (sorted here in place). O(k^2 + k log S). */
-static uint64_t seg_min_outside(const seg_t *s, uint32_t nleaves, span_t *sp, size_t k) {
+/* Minimum over the leaves of [lo, hi) outside the k spans (sorted here in place).
+ * O(k^2 + k log S). */
+static uint64_t seg_min_outside(const seg_t *s, uint32_t lo, uint32_t hi, span_t *sp, size_t k) {
   for (size_t i = 1; i < k; i++) /* insertion sort: k is 4 (N-1) at most */
     for (size_t j = i; j > 0 && sp[j - 1].lo > sp[j].lo; j--) {
       span_t t = sp[j];
@@ -536,16 +625,17 @@ static uint64_t seg_min_outside(const seg_t *s, uint32_t nleaves, span_t *sp, si
       sp[j - 1] = t;
     }
   uint64_t r = UINT64_MAX;
-  uint32_t cur = 0;
+  uint32_t cur = lo;
   for (size_t i = 0; i < k; i++) {
-    if (sp[i].lo > cur) {
-      uint64_t v = seg_min(s, cur, sp[i].lo);
+    uint32_t end = sp[i].lo < hi ? sp[i].lo : hi;
+    if (end > cur) {
+      uint64_t v = seg_min(s, cur, end);
       if (v < r) r = v;
     }
     if (sp[i].hi > cur) cur = sp[i].hi;
   }
-  if (cur < nleaves) {
-    uint64_t v = seg_min(s, cur, nleaves);
+  if (cur < hi) {
+    uint64_t v = seg_min(s, cur, hi);
     if (v < r) r = v;
   }
   return r;
@@ -556,9 +646,15 @@ enum { FIT_CLEAN, FIT_NODE, FIT_ANY };
 
 /* The best member under target for partition p at the given level or better (see the
  * file comment): (owned << 32 | index), or UINT64_MAX when none. Free neighbours do not
- * count. O(w log S + w^2). */
+ * count. With lanes only members of p's zone qualify, and zones do not clash (FIT_CLEAN
+ * is FIT_NODE). O(w log S + w^2). */
 static uint64_t best_fit(plan_t *pl, uint32_t p, int level) {
   size_t kn = 0, ka = 0;
+  uint32_t lo = 0, hi = pl->n;
+  if (pl->lanes) {
+    lo = pl->zlo[p % pl->lanes];
+    hi = pl->zhi[p % pl->lanes];
+  }
   for (uint32_t d = 1; d <= pl->w; d++) {
     uint32_t nb[2] = {ring_at(pl, p, -(int64_t)d), ring_at(pl, p, d)};
     for (int i = 0; i < 2; i++) {
@@ -567,15 +663,15 @@ static uint64_t best_fit(plan_t *pl, uint32_t p, int level) {
       span_t one = {pl->leaf[o], pl->leaf[o] + 1};
       pl->nodes[kn++] = one;
       pl->all[ka++] = one;
-      if (pl->zone[o] != NO_ZONE) {
+      if (pl->zone[o] != NO_ZONE && !pl->lanes) {
         span_t z = {pl->zlo[pl->zone[o]], pl->zhi[pl->zone[o]]};
         pl->all[ka++] = z;
       }
     }
   }
-  uint64_t best = seg_min_outside(&pl->seg, pl->n, pl->all, ka);
-  if (best == UINT64_MAX && level >= FIT_NODE) best = seg_min_outside(&pl->seg, pl->n, pl->nodes, kn);
-  if (best == UINT64_MAX && level >= FIT_ANY) best = pl->seg.t[1];
+  uint64_t best = seg_min_outside(&pl->seg, lo, hi, pl->all, ka);
+  if (best == UINT64_MAX && level >= FIT_NODE) best = seg_min_outside(&pl->seg, lo, hi, pl->nodes, kn);
+  if (best == UINT64_MAX && level >= FIT_ANY) best = seg_min(&pl->seg, lo, hi);
   return best;
 }
 
@@ -596,8 +692,8 @@ static int chooser_init(plan_t *pl) {
 /* ---- rebalance: freeing surplus ------------------------------------------------ */
 
 /* How badly member m at partition p would clash with p's neighbours within the
- * window: same-node neighbours weigh more than any number of same-zone ones.
- * 0 = no clash. O(w). */
+ * window: same-node neighbours weigh more than any number of same-zone ones (with
+ * lanes zones are placed already and only nodes count). 0 = no clash. O(w). */
 static uint32_t clash_of(const plan_t *pl, uint32_t p, uint32_t m) {
   uint32_t node = 0, zone = 0;
   for (uint32_t d = 1; d <= pl->w; d++) {
@@ -606,7 +702,7 @@ static uint32_t clash_of(const plan_t *pl, uint32_t p, uint32_t m) {
       uint32_t o = pl->owner[nb[s]];
       if (o == FREE_SLOT) continue;
       if (o == m) node++;
-      else if (pl->zone[m] != NO_ZONE && pl->zone[o] == pl->zone[m]) zone++;
+      else if (pl->zone[m] != NO_ZONE && pl->zone[o] == pl->zone[m] && !pl->lanes) zone++;
     }
   }
   return node * (2 * pl->w + 1) + zone;
@@ -788,6 +884,7 @@ static int repair_one(plan_t *pl, const uint32_t *fresh, uint32_t nfresh, uint32
     for (int side = 0; side < 2 && *budget > 0; side++) {
       uint32_t r = fresh[side ? (i + nfresh - d) % nfresh : (i + d) % nfresh];
       if (pl->owner[r] == a) continue;
+      if (pl->lanes && r % pl->lanes != p % pl->lanes) continue; /* owners keep their lane */
       (*budget)--;
       uint64_t before = (uint64_t)clash_score(pl, p) + clash_score(pl, r);
       swap_owners(pl, p, r);
@@ -849,8 +946,9 @@ int dyna_ring_rebalance_one(const dyna_ring_t *old, uint32_t q, const dyna_ring_
   if (pl.w > q / 2) pl.w = q / 2;
   if ((rc = plan_members(&pl, members)) != 0) goto done;
   if ((rc = plan_inherit(&pl, old)) != 0) goto done;
-  if ((rc = plan_targets(&pl)) != 0) goto done;
   if ((rc = plan_zones(&pl)) != 0) goto done;
+  if ((rc = plan_lanes(&pl, old)) != 0) goto done;
+  if ((rc = plan_targets(&pl)) != 0) goto done;
   if ((rc = chooser_init(&pl)) != 0) goto done;
   if ((rc = free_clashing(&pl)) != 0) goto done;
   if ((rc = free_spaced(&pl)) != 0) goto done;
@@ -861,6 +959,9 @@ int dyna_ring_rebalance_one(const dyna_ring_t *old, uint32_t q, const dyna_ring_
     if (pl.owner[p] == FREE_SLOT) fresh[nfresh++] = p;
   if ((rc = assign_free(&pl)) != 0) goto done;
   repair_clashes(&pl, fresh, nfresh);
+  for (uint32_t p = 0; p < q && pl.lanes; p++)
+    DYNA_ASSERT(pl.zone[pl.owner[p]] == p % pl.lanes, "partition %u owned by member %u of zone %u, "
+                "outside its lane (%u lanes)", p, pl.owner[p], pl.zone[pl.owner[p]], pl.lanes);
   dyna_ring_clear(out);
   out->size = q;
   out->nmembers = (uint32_t)n;

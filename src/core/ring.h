@@ -16,6 +16,22 @@
  *     among those neighbours; ties go to the member owning fewest, then lowest id.
  * Zones: a member with an undeclared zone ("") never conflicts by zone with anyone.
  *
+ * Zone lanes: when every member declares a zone and there are Z >= 2 of them, numbered
+ * 0..Z-1 by name, partition p belongs to the lane p % Z and only members of zone
+ * (p % Z) own it, so any N consecutive owners are min(N, Z) zones and the preference
+ * list is simply the walk's first N distinct owners (but at the seam where Q, a power
+ * of two, wraps: Q % Z != 0 puts two partitions of one lane side by side there, and
+ * the up to N-1 lists crossing it skip one owner). Balance and minimal movement then
+ * hold per zone: a member owns floor or ceil of its lane (Q/Z, or one more for the
+ * first Q%Z lanes) over its zone's members, so members are balanced when zones are of
+ * equal size, as racks must be in Cassandra for the same reason; the ceil goes, among
+ * members owning as much, to the highest ids (a ring made from nothing thus gives the
+ * partitions after the seam, whose lists the seam lengthens, to members at the floor).
+ * A join in zone z moves only partitions of z's lane. A zone gained or lost (Z
+ * changes), or a member that changes zone, moves every partition that leaves its lane.
+ * A ring of the older claim whose members already have two or more zones (over Q/16
+ * of its partitions out of lane) keeps the older claim, so an upgrade moves nothing.
+ *
  * Sites (data centres, ring_sites.c): when some member declares a site (dc), the ring is
  * one ring per site over the same Q partitions, each balanced and spread over its own
  * members and zones as above, and a site's rebalance looks only at its members: a join

@@ -374,6 +374,33 @@ static size_t preflists_differ(const dyna_ring_t *a, const dyna_ring_t *b, uint3
   return moved;
 }
 
+/* Prints r's balance (largest/mean partitions owned) and replica load (home
+ * placements, first N of each preference list, per member: what a node stores and
+ * serves) over the s members m. */
+static void ring_balance(const char *what, const dyna_ring_t *r, const dyna_ring_member_t *m,
+                         uint32_t s, uint32_t nval) {
+  uint32_t q = r->size, mx = 0, mn = UINT32_MAX, lmax = 0, placed = 0;
+  for (uint32_t i = 0; i < s; i++) {
+    uint32_t k = dyna_ring_owned(r, m[i].id);
+    if (k > mx) mx = k;
+    if (k < mn) mn = k;
+  }
+  uint32_t *load = dyna_calloc(r->nmembers, sizeof(*load));
+  uint64_t pl[16];
+  for (uint32_t p = 0; load && p < q; p++) {
+    size_t k = dyna_ring_preflist(r, p, nval, pl, nval);
+    for (size_t x = 0; x < k; x++) {
+      int i = dyna_ring_member_index(r, pl[x]);
+      placed++;
+      if (i >= 0 && ++load[i] > lmax) lmax = load[i];
+    }
+  }
+  dyna_free(load);
+  printf("  %s: balance largest/mean share %.3f (owned %u..%u, mean %.2f); replica load largest/mean %.3f (largest %u, mean %.2f)\n",
+         what, (double)mx / ((double)q / s), mn, mx, (double)q / s,
+         placed ? (double)lmax / ((double)placed / s) : 0.0, lmax, (double)placed / s);
+}
+
 static int experiment_ring(const sim_opts_t *o) {
   uint64_t rng = o->seed;
   uint32_t s = o->nodes, q = o->ring_size;
@@ -384,49 +411,42 @@ static int experiment_ring(const sim_opts_t *o) {
     if (o->zones) snprintf(m[i].zone, sizeof(m[i].zone), "z%u", i % o->zones);
     if (o->sites) snprintf(m[i].dc, sizeof(m[i].dc), "s%u", i % o->sites);
   }
-  dyna_ring_t empty, r1, r2;
+  dyna_ring_t empty, r1, r2, g, t;
   dyna_ring_init(&empty);
   dyna_ring_init(&r1);
   dyna_ring_init(&r2);
-  double t = run_clock_s();
+  dyna_ring_init(&g);
+  dyna_ring_init(&t);
+  double t0 = run_clock_s();
   int rc = dyna_ring_rebalance(&empty, q, m, s, o->n, &r1);
   if (!rc) rc = dyna_ring_rebalance(&r1, q, m, s + 1, o->n, &r2);
-  double el = run_clock_s() - t;
+  double el = run_clock_s() - t0;
+  /* the same members grown one join at a time from the first, as a cluster grows */
+  if (!rc) rc = dyna_ring_single(&g, q, &m[0]);
+  for (uint32_t k = 2; !rc && k <= s; k++) {
+    rc = dyna_ring_rebalance(&g, 0, m, k, o->n, &t);
+    dyna_ring_t x = g;
+    g = t;
+    t = x;
+  }
   if (rc) {
     printf("rebalance failed: %d\n", rc);
     return 1;
   }
-  uint32_t mx = 0, mn = UINT32_MAX;
-  for (uint32_t i = 0; i < s; i++) {
-    uint32_t k = dyna_ring_owned(&r1, m[i].id);
-    if (k > mx) mx = k;
-    if (k < mn) mn = k;
-  }
   uint32_t moved = 0;
   for (uint32_t p = 0; p < q; p++) moved += dyna_ring_owner(&r1, p) != dyna_ring_owner(&r2, p);
   size_t rmoved = preflists_differ(&r1, &r2, o->n);
-  /* Replica load: the home-replica placements (first N of each preference list) each
-   * member holds, largest over mean: what a node stores and serves. */
-  uint32_t *load = dyna_calloc(s, sizeof(*load));
-  uint64_t pl[16];
-  uint32_t lmax = 0, placed = 0;
-  for (uint32_t p = 0; load && p < q; p++) {
-    size_t k = dyna_ring_preflist(&r1, p, o->n, pl, o->n);
-    for (size_t x = 0; x < k; x++)
-      for (uint32_t i = 0; i < s; i++)
-        if (m[i].id == pl[x]) { placed++; if (++load[i] > lmax) lmax = load[i]; break; }
-  }
-  dyna_free(load);
   uint32_t nv = o->n < s ? o->n : s;
-  printf("ring: S=%u Q=%u N=%u: balance largest/mean share %.3f (owned %u..%u, mean %.2f)\n", s, q,
-         o->n, (double)mx / ((double)q / s), mn, mx, (double)q / s);
-  printf("  replica load (home placements per member) largest/mean %.3f (largest %u, mean %.2f)\n",
-         placed ? (double)lmax / ((double)placed / s) : 0.0, lmax, (double)placed / s);
+  printf("ring: S=%u Q=%u N=%u%s\n", s, q, o->n, o->zones ? " (zones: node i in zone i % Z)" : "");
+  ring_balance("made at once", &r1, m, s, o->n);
+  ring_balance("grown one join at a time", &g, m, s, o->n);
   printf("  one join: %.4f of partitions change owner, %.4f of replica placements move (ideal 1/(S+1) = %.4f; %.2fx); %.3f s wall\n",
          (double)moved / q, (double)rmoved / ((double)q * nv), 1.0 / (s + 1),
          (double)rmoved / ((double)q * nv) * (s + 1), el);
   dyna_ring_clear(&r1);
   dyna_ring_clear(&r2);
+  dyna_ring_clear(&g);
+  dyna_ring_clear(&t);
   dyna_free(m);
   return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,11 @@ static void mkmembers(dyna_ring_member_t *m, uint32_t n, uint32_t nzones) {
   }
 }
 
+static int cmp_member_id(const void *a, const void *b) {
+  uint64_t x = ((const dyna_ring_member_t *)a)->id, y = ((const dyna_ring_member_t *)b)->id;
+  return (x > y) - (x < y);
+}
+
 static void shuffle(dyna_ring_member_t *m, uint32_t n, uint64_t seed) {
   for (uint32_t i = n; i > 1; i--) {
     uint32_t j = (uint32_t)(rnd_next(&seed) % i);
@@ -66,20 +72,58 @@ static void check_valid(const dyna_ring_t *r) {
   for (uint32_t p = 0; p < r->size; p++) assert_true(r->owner[p] < r->nmembers);
 }
 
-/* Every member owns floor(Q/S) or ceil(Q/S), and the counts add up to Q. */
+/* Zone lanes (ring.h): when every member declares a zone and there are at least two,
+ * the rank of each member's zone among the distinct zone names (rank[i] for m[i]) and
+ * the lane count; 0 otherwise (rank untouched). Independent of ring.c: a quadratic
+ * count of the names that sort before each. */
+static uint32_t lanes_of(const dyna_ring_member_t *m, uint32_t n, uint32_t *rank) {
+  uint32_t z = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (!m[i].zone[0]) return 0;
+    int first = 1;
+    for (uint32_t j = 0; j < i && first; j++) first = strcmp(m[j].zone, m[i].zone) != 0;
+    z += (uint32_t)first;
+  }
+  if (z < 2) return 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t below = 0;
+    for (uint32_t j = 0; j < n; j++) {
+      int first = 1; /* count each smaller name once */
+      for (uint32_t k = 0; k < j && first; k++) first = strcmp(m[k].zone, m[j].zone) != 0;
+      below += (uint32_t)(first && strcmp(m[j].zone, m[i].zone) < 0);
+    }
+    rank[i] = below;
+  }
+  return z;
+}
+
+/* Partitions of lane l among q with z lanes (partition p is in lane p % z). */
+static uint32_t lane_size(uint32_t q, uint32_t z, uint32_t l) { return q / z + (l < q % z ? 1 : 0); }
+
+/* Without lanes every member owns floor(Q/S) or ceil(Q/S); with lanes every partition
+ * lies in its owner's lane and every member owns floor or ceil of its lane's size over
+ * its zone's members. The counts add up to Q. */
 static void check_balance(const dyna_ring_t *r) {
-  uint32_t lo = r->size / r->nmembers, hi = lo + (r->size % r->nmembers ? 1 : 0);
-  uint32_t *cnt = calloc(r->nmembers, sizeof *cnt);
+  uint32_t n = r->nmembers;
+  uint32_t *cnt = calloc(n, sizeof *cnt), *rank = calloc(n, sizeof *rank), *inz = calloc(n, sizeof *inz);
   uint64_t sum = 0;
-  assert_non_null(cnt);
-  for (uint32_t p = 0; p < r->size; p++) cnt[r->owner[p]]++;
-  for (uint32_t i = 0; i < r->nmembers; i++) {
-    assert_in_range(cnt[i], lo, hi);
+  assert_true(cnt && rank && inz);
+  uint32_t z = lanes_of(r->members, n, rank);
+  for (uint32_t p = 0; p < r->size; p++) {
+    cnt[r->owner[p]]++;
+    if (z) assert_int_equal(rank[r->owner[p]], p % z);
+  }
+  for (uint32_t i = 0; z && i < n; i++) inz[rank[i]]++;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t total = z ? lane_size(r->size, z, rank[i]) : r->size, k = z ? inz[rank[i]] : n;
+    assert_in_range(cnt[i], total / k, total / k + (total % k ? 1 : 0));
     assert_int_equal(cnt[i], dyna_ring_owned(r, r->members[i].id));
     sum += cnt[i];
   }
   assert_int_equal(sum, r->size);
   free(cnt);
+  free(rank);
+  free(inz);
 }
 
 static uint32_t moved(const dyna_ring_t *a, const dyna_ring_t *b) {
@@ -93,25 +137,48 @@ static int cmp_u32_desc(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
+/* The surplus of the k counts in cnt over floor/ceil shares of total, the ceil going
+ * to those owning most (sorts cnt). */
+static uint32_t surplus(uint32_t *cnt, uint32_t k, uint32_t total) {
+  uint32_t s = 0, base = total / k, extra = total % k;
+  qsort(cnt, k, sizeof *cnt, cmp_u32_desc);
+  for (uint32_t i = 0; i < k; i++) {
+    uint32_t t = base + (i < extra ? 1 : 0);
+    if (cnt[i] > t) s += cnt[i] - t;
+  }
+  return s;
+}
+
 /* The fewest partitions any balanced ring over members can differ from old by:
- * partitions of departed members, plus each staying member's surplus over its
- * target, with the q%S ceil targets given to the members owning most. */
+ * partitions of departed members (and with lanes those outside their new owner's
+ * lane), plus each staying member's surplus over its target, with the ceil targets
+ * given to the members owning most (per zone with lanes). */
 static uint32_t movement_bound(const dyna_ring_t *old, const dyna_ring_member_t *m, uint32_t n) {
-  uint32_t *cnt = calloc(n, sizeof *cnt), kept = 0, bound = 0;
-  assert_non_null(cnt);
+  uint32_t *cnt = calloc(n, sizeof *cnt), *rank = calloc(n, sizeof *rank), *zc = calloc(n, sizeof *zc);
+  uint32_t kept = 0, bound = 0;
+  assert_true(cnt && rank && zc);
+  uint32_t z = lanes_of(m, n, rank);
   for (uint32_t p = 0; p < old->size; p++) {
     uint64_t id = dyna_ring_owner(old, p);
     for (uint32_t i = 0; i < n; i++)
-      if (m[i].id == id) { cnt[i]++; kept++; break; }
+      if (m[i].id == id) {
+        if (z && rank[i] != p % z) break;
+        cnt[i]++;
+        kept++;
+        break;
+      }
   }
   bound = old->size - kept;
-  qsort(cnt, n, sizeof *cnt, cmp_u32_desc);
-  uint32_t base = old->size / n, extra = old->size % n;
-  for (uint32_t i = 0; i < n; i++) {
-    uint32_t t = base + (i < extra ? 1 : 0);
-    if (cnt[i] > t) bound += cnt[i] - t;
+  if (!z) bound += surplus(cnt, n, old->size);
+  for (uint32_t l = 0; l < z; l++) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+      if (rank[i] == l) zc[k++] = cnt[i];
+    bound += surplus(zc, k, lane_size(old->size, z, l));
   }
   free(cnt);
+  free(rank);
+  free(zc);
   return bound;
 }
 
@@ -285,10 +352,18 @@ static spread_t join_leave(uint32_t q, uint32_t maxs, uint32_t nval, uint32_t nz
     rebalance_ok(&a, 0, all, s, nval, &b);
     uint32_t mv = moved(&a, &b);
     assert_int_equal(mv, bound);
-    /* the joiner takes its share, which is all that moves */
-    uint32_t got = dyna_ring_owned(&b, all[s - 1].id);
-    assert_int_equal(mv, got);
-    assert_in_range(got, q / s, (q + s - 1) / s);
+    /* the joiner takes its share, which is all that moves, unless it brings a new
+     * zone: then the lanes change (ring.h) */
+    uint32_t got = dyna_ring_owned(&b, all[s - 1].id), rank[64];
+    uint32_t z = lanes_of(all, s, rank);
+    if (z == lanes_of(all, s - 1, rank)) assert_int_equal(mv, got);
+    uint32_t total = s, share = q;
+    if (z) { /* share: its lane over its zone's members */
+      share = lane_size(q, z, rank[s - 1]);
+      total = 0;
+      for (uint32_t i = 0; i < s; i++) total += rank[i] == rank[s - 1];
+    }
+    assert_in_range(got, share / total, (share + total - 1) / total);
     note_spread(&sp, &b, s, nval);
     dyna_ring_t t = a;
     a = b;
@@ -359,11 +434,25 @@ static void test_bulk_changes(void **state) {
   assert_int_equal(dyna_ring_rebalance(&b, 0, sub, 15, 3, &a), 0);
   check_balance(&a);
   assert_int_equal(moved(&b, &a), movement_bound(&b, sub, 15));
-  /* a member changes zone: placement unchanged, the member table follows */
-  strcpy(sub[4].zone, "elsewhere");
+  /* a member moves to another zone: its partitions leave its old lane for its new
+   * one, nothing else beyond the bound; the member table follows */
+  uint32_t had = dyna_ring_owned(&a, sub[4].id);
+  snprintf(sub[4].zone, sizeof sub[4].zone, "%s", strcmp(sub[4].zone, "z0") ? "z0" : "z1");
+  uint32_t bound = movement_bound(&a, sub, 15);
   assert_int_equal(dyna_ring_rebalance(&a, 0, sub, 15, 3, &b), 0);
+  check_balance(&b);
+  assert_int_equal(moved(&a, &b), bound);
+  assert_true(bound >= had && had > 0);
+  assert_string_equal(b.members[index_of(&b, sub[4].id)].zone, sub[4].zone);
+  /* without zones a zone is only a label: declaring one on a member of a ring where
+   * others declare none moves nothing (no lanes while any zone is undeclared) */
+  dyna_ring_member_t plain[15];
+  mkmembers(plain, 15, 0);
+  rebalance_ok(&empty, 1024, plain, 15, 3, &a);
+  strcpy(plain[4].zone, "elsewhere");
+  assert_int_equal(dyna_ring_rebalance(&a, 0, plain, 15, 3, &b), 0);
   assert_int_equal(moved(&a, &b), 0);
-  assert_string_equal(b.members[index_of(&b, sub[4].id)].zone, "elsewhere");
+  assert_string_equal(b.members[index_of(&b, plain[4].id)].zone, "elsewhere");
   /* more members than partitions, then back */
   rebalance_ok(&empty, 16, m, 10, 3, &a);
   assert_int_equal(dyna_ring_rebalance(&a, 0, m, 40, 3, &b), 0);
@@ -373,6 +462,103 @@ static void test_bulk_changes(void **state) {
   check_balance(&a);
   assert_int_equal(moved(&b, &a), movement_bound(&b, m + 20, 5));
   dyna_ring_clear(&a);
+  dyna_ring_clear(&b);
+}
+
+/* Zone lanes at scale (issue 21, aim 4): 1000 members in 3 zones over Q = 16384, grown
+ * from nothing and then by one join. The owners of N consecutive partitions are N
+ * zones, so a preference list is those owners except at the wrap seam (Q is not a
+ * multiple of 3); each member's replica load (home placements) is at most 1.05 of the
+ * mean; a join moves at most 1.1 times the ideal share of replica placements. */
+static void test_lanes_at_scale(void **state) {
+  (void)state;
+  enum { S = 1000, Q = 16384, N = 3 };
+  dyna_ring_member_t *m = calloc(S + 1, sizeof *m);
+  uint32_t *load = calloc(S + 1, sizeof *load);
+  dyna_ring_t empty, a, b;
+  assert_true(m && load);
+  dyna_ring_init(&empty);
+  dyna_ring_init(&a);
+  dyna_ring_init(&b);
+  for (uint32_t i = 0; i <= S; i++) {
+    m[i].id = 1 + (uint64_t)i * 2654435761u % 1000003u;
+    snprintf(m[i].zone, sizeof m[i].zone, "zone-%c", (char)('a' + i % 3));
+  }
+  rebalance_ok(&empty, Q, m, S, N, &a);
+  uint32_t seams = 0, placed = 0, top = 0;
+  for (uint32_t p = 0; p < Q; p++) {
+    uint64_t pl[N];
+    assert_int_equal(dyna_ring_preflist(&a, p, N, pl, N), N);
+    int walk = 1;
+    for (uint32_t i = 0; i < N; i++) {
+      walk &= pl[i] == dyna_ring_owner(&a, p + i);
+      uint32_t k = index_of(&a, pl[i]);
+      placed++;
+      if (++load[k] > top) top = load[k];
+    }
+    seams += !walk;
+  }
+  assert_true(seams <= N - 1); /* only the lists that cross the seam skip ahead */
+  printf("lanes S=%u Q=%u: replica load largest %u, mean %.2f; %u seam lists\n", S, Q, top,
+         (double)placed / S, seams);
+  assert_true(top * S <= 105 * placed / 100);
+  /* one join (in zone-b, the 334th there): replica placements moved vs 1/(S+1) */
+  rebalance_ok(&a, 0, m, S + 1, N, &b);
+  uint64_t pa[N], pb[N], mv = 0;
+  for (uint32_t p = 0; p < Q; p++) {
+    dyna_ring_preflist(&a, p, N, pa, N);
+    dyna_ring_preflist(&b, p, N, pb, N);
+    for (uint32_t i = 0; i < N; i++) {
+      int kept = 0;
+      for (uint32_t j = 0; j < N; j++) kept |= pa[j] == pb[i];
+      mv += !kept;
+    }
+  }
+  printf("lanes one join: %" PRIu64 " of %u placements moved, ideal %.1f\n", mv, Q * N,
+         (double)Q * N / (S + 1));
+  assert_true(mv > 0 && mv * (S + 1) * 10 <= (uint64_t)Q * N * 11);
+  dyna_ring_clear(&a);
+  dyna_ring_clear(&b);
+  free(m);
+  free(load);
+}
+
+/* A zoned ring of the older claim (owners not in lanes) keeps that claim: a join moves
+ * only the global balance bound and the result is balanced over all members; an
+ * unzoned ring that gains zones on every member moves into lanes. */
+static void test_lanes_legacy(void **state) {
+  (void)state;
+  enum { Q = 256 };
+  dyna_ring_member_t m[7];
+  mkmembers(m, 7, 3);
+  dyna_ring_t old, b;
+  dyna_ring_init(&old);
+  dyna_ring_init(&b);
+  /* by hand: six members in id order round the ring, ignoring zones */
+  dyna_ring_member_t six[6];
+  memcpy(six, m, sizeof six);
+  qsort(six, 6, sizeof *six, cmp_member_id);
+  old.size = Q;
+  old.nmembers = 6;
+  old.members = dyna_calloc(6, sizeof *old.members);
+  old.owner = dyna_calloc(Q, sizeof *old.owner);
+  assert_true(old.members && old.owner);
+  memcpy(old.members, six, sizeof six);
+  for (uint32_t p = 0; p < Q; p++) old.owner[p] = p % 6;
+  uint32_t rank[7], z = lanes_of(six, 6, rank), miss = 0;
+  for (uint32_t p = 0; p < Q; p++) miss += rank[p % 6] != p % z;
+  assert_true(miss > Q / 16); /* not in lanes */
+  assert_int_equal(dyna_ring_rebalance(&old, 0, m, 7, 3, &b), 0);
+  uint32_t mv = moved(&old, &b), got = dyna_ring_owned(&b, m[6].id);
+  assert_int_equal(mv, got); /* the joiner's share and nothing else */
+  assert_in_range(got, Q / 7, Q / 7 + 1);
+  for (uint32_t i = 0; i < 7; i++) assert_in_range(dyna_ring_owned(&b, m[i].id), Q / 7, Q / 7 + 1);
+  /* the same six without zones, then every member declares one: lanes */
+  for (uint32_t i = 0; i < 6; i++) old.members[i].zone[0] = 0;
+  assert_int_equal(dyna_ring_rebalance(&old, 0, m, 7, 3, &b), 0);
+  check_balance(&b);
+  assert_int_equal(moved(&old, &b), movement_bound(&old, m, 7));
+  dyna_ring_clear(&old);
   dyna_ring_clear(&b);
 }
 
@@ -832,6 +1018,8 @@ int main(void) {
       cmocka_unit_test(test_balance_from_empty),
       cmocka_unit_test(test_join_leave_movement),
       cmocka_unit_test(test_bulk_changes),
+      cmocka_unit_test(test_lanes_at_scale),
+      cmocka_unit_test(test_lanes_legacy),
       cmocka_unit_test(test_preflists),
       cmocka_unit_test(test_preflist_zone_order),
       cmocka_unit_test(test_zones),
