@@ -25,6 +25,7 @@ static const struct { const char *name; uint32_t bit; } BUGS[] = {
   {"local-remote-ack", DYNA_BUG_LOCAL_REMOTE_ACK},
   {"fd-unasked-silence", DYNA_BUG_FD_UNASKED_SILENCE},
   {"fd-no-hearsay", DYNA_BUG_FD_NO_HEARSAY},
+  {"admit-off", DYNA_BUG_ADMIT_OFF},
 };
 #define NBUGS (sizeof(BUGS) / sizeof(BUGS[0]))
 

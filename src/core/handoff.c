@@ -58,14 +58,17 @@ typedef struct collect {
   uint32_t partition;
   const uint64_t *targets;
   uint32_t nt;
-  size_t max;
+  size_t max;       /* keys in a batch, at most */
+  size_t max_bytes; /* keys and values in a batch, at most (past its first key) */
+  size_t bytes;
   int err;
 } collect_t;
 
 static int collect_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
   collect_t *c = arg;
   c->err = dyna_xfer_add(c->n, &c->n->ho.x, DYNA_SPACE_OBJ, k, klen, v, vlen, c->partition, c->targets, c->nt);
-  return c->err || c->n->ho.x.nitems >= c->max;
+  c->bytes += klen + vlen;
+  return c->err || c->n->ho.x.nitems >= c->max || c->bytes >= c->max_bytes;
 }
 
 /* 1 when partition p has any object here. */
@@ -131,7 +134,7 @@ static int try_partition(dyna_node_t *n, uint32_t p) {
       return 0;
     }
   uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
-  collect_t c = {n, p, reps, (uint32_t)nrep, n->cfg.handoff_batch_keys, 0};
+  collect_t c = {n, p, reps, (uint32_t)nrep, n->cfg.handoff_batch_keys, dyna_budget_slice(n), 0, 0};
   dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, collect_one, &c);
   if (c.err || !n->ho.x.nitems) {
     dyna_xfer_clear(&n->ho.x);

@@ -145,6 +145,8 @@ int dyna_node_open(const dyna_node_cfg_t *cfg, dyna_store_t *store, dyna_time_t 
   n->ho.next_ms = now.mono_ms;
   n->hd.next_ms = now.mono_ms;
   n->budget.tokens_ms = now.mono_ms;
+  dyna_admit_init(&n->budget.admit, n->cfg.handoff_bytes_per_sec,
+                  n->cfg.background_fixed || (n->cfg.bugs & DYNA_BUG_ADMIT_OFF), now.mono_ms);
   *out = n;
   return 0;
 }
@@ -256,7 +258,7 @@ size_t dyna_node_preflist(const dyna_node_t *n, uint32_t p, uint64_t *out, size_
 
 static void budget_refill(dyna_node_t *n) {
   budget_t *b = &n->budget;
-  int64_t rate = (int64_t)n->cfg.handoff_bytes_per_sec;
+  int64_t rate = (int64_t)n->budget.admit.rate;
   if (n->now.mono_ms > b->tokens_ms) {
     b->tokens += rate * (int64_t)(n->now.mono_ms - b->tokens_ms) / 1000;
     if (b->tokens > rate) b->tokens = rate; /* at most one second of burst */
@@ -271,10 +273,16 @@ int dyna_budget_ok(dyna_node_t *n) {
   return 0;
 }
 
+size_t dyna_budget_slice(const dyna_node_t *n) {
+  uint64_t s = n->budget.admit.rate / 64;
+  return s > DYNA_ADMIT_SLICE_MIN ? (size_t)s : DYNA_ADMIT_SLICE_MIN;
+}
+
 int dyna_budget_take(dyna_node_t *n, uint64_t bytes) {
   int ok = dyna_budget_ok(n);
   n->budget.tokens -= (int64_t)bytes;
   n->stats.budget_bytes += bytes;
+  dyna_admit_background(&n->budget.admit, bytes);
   return ok;
 }
 
@@ -624,4 +632,8 @@ void dyna_node_tick(dyna_node_t *n, dyna_time_t now) {
   dyna_handoff_tick(n);
   dyna_hints_tick(n);
   dyna_merkle_tick(n);
+  dyna_admit_tick(&n->budget.admit, n->now.mono_ms);
 }
+
+void dyna_node_foreground_latency(dyna_node_t *n, uint64_t us) { dyna_admit_latency(&n->budget.admit, us); }
+const dyna_admit_t *dyna_node_admission(const dyna_node_t *n) { return &n->budget.admit; }

@@ -117,7 +117,9 @@ typedef struct dyna_node_cfg {
   uint64_t gossip_interval_ms;
   uint64_t handoff_interval_ms;
   uint32_t handoff_batch_keys;
-  uint64_t handoff_bytes_per_sec;
+  uint64_t handoff_bytes_per_sec; /* the background budget's ceiling (bytes/s) */
+  int background_fixed;     /* 1: the budget stays at its ceiling (no admission control,
+                               core/admission.h); 0 (default): foreground latency sets it */
   uint64_t aae_interval_ms; /* one anti-entropy exchange per interval */
   uint64_t tombstone_grace_ms; /* tombstones are reaped no sooner than this after the delete */
   uint64_t heartbeat_ms;    /* failure detector ping interval */
@@ -178,6 +180,9 @@ typedef struct dyna_node_cfg {
                                         unreachable tells nobody (failure_detector.c), so
                                         the others learn of a hung member only when their
                                         own round robin reaches it */
+#define DYNA_BUG_ADMIT_OFF 0x80000u /* the admission controller (admission.c) never
+                                        changes the background rate, whatever the
+                                        foreground feels */
 #define DYNA_BUG_REPLACE_SAME_ID 0x4000u /* the simulator's world, not the core: the node
                                         that replaces a wiped one (--faults wipe) reuses
                                         its id on the empty disk, so its dots start again
@@ -434,5 +439,12 @@ typedef struct dyna_node_stats {
   uint64_t members_replaced, joins_refused;
 } dyna_node_stats_t;
 const dyna_node_stats_t *dyna_node_stats(const dyna_node_t *n);
+
+/* The driver measured one foreground request this node served: us microseconds from its
+ * arrival to its reply (core/admission.h). No output, no effect but on the background
+ * budget's rate at the next window. */
+void dyna_node_foreground_latency(dyna_node_t *n, uint64_t us);
+/* The admission controller's state (rate, baseline, last p99, counts): for INFO. */
+const struct dyna_admit *dyna_node_admission(const dyna_node_t *n);
 
 #endif

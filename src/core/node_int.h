@@ -3,6 +3,7 @@
  * (partition transfer). Not part of any API. */
 #ifndef DYNA_NODE_INT_H
 #define DYNA_NODE_INT_H
+#include "core/admission.h"
 #include "core/cluster.h"
 #include "util/idmap.h"
 #include "core/node.h"
@@ -99,10 +100,12 @@ typedef struct hints {
                                written, until a tick finds the space empty */
 } hints_t;
 
-/* Background byte budget shared by handoff, hint delivery and anti-entropy. */
+/* Background byte budget shared by handoff, hint delivery and anti-entropy; its rate is
+ * the admission controller's (admission.h). */
 typedef struct budget {
   int64_t tokens;
   uint64_t tokens_ms;
+  dyna_admit_t admit;
 } budget_t;
 
 struct merkle;
@@ -254,6 +257,11 @@ size_t dyna_node_preflist(const dyna_node_t *n, uint32_t p, uint64_t *out, size_
 /* Background budget: 1 when `bytes` more may be sent now (and takes them). */
 int dyna_budget_take(dyna_node_t *n, uint64_t bytes);
 int dyna_budget_ok(dyna_node_t *n);
+/* The most bytes one background batch should carry now: 1/64 of the admitted rate
+ * (256 KiB at the default 16 MiB/s), at least DYNA_ADMIT_SLICE_MIN, so that a node
+ * slowed by the admission controller also sends in smaller pieces, each of which the
+ * foreground waits behind for less. */
+size_t dyna_budget_slice(const dyna_node_t *n);
 /* Bumps and persists partition p's epoch (before this node drops data of p). */
 void dyna_node_bump_epoch(dyna_node_t *n, uint32_t p);
 

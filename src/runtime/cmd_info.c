@@ -14,6 +14,7 @@
  * or AOF, no blocked clients); used_memory is the resident set (Dyna does not count its
  * allocations); keyspace is left empty (the keys of a cluster are not counted on one
  * node); failed_calls and errorstats count the error replies that left this node. */
+#include "core/admission.h"
 #include "runtime/cmd_table.h"
 #include "proto/words.h"
 #include "util/assert.h"
@@ -411,6 +412,11 @@ static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
   info_u64(t, "joins_refused", ns->joins_refused);
   info_u64(t, "tombstones_reaped", ns->tombstones_reaped);
   info_u64(t, "background_budget_waits", ns->budget_waits);
+  const dyna_admit_t *adm = dyna_node_admission(s->node); /* core/admission.h */
+  info_u64(t, "background_rate", adm->rate);              /* bytes/s admitted now */
+  info_u64(t, "background_rate_cuts", adm->cuts);
+  info_u64(t, "loop_lag_p99_us", adm->last_p99_us);       /* last window's; 0: too few samples */
+  info_u64(t, "loop_lag_idle_p99_us", adm->idle_p99_us);  /* the baseline; 0: none yet */
   info_u64(t, "background_bytes", ns->budget_bytes); /* taken from the budget: handoff, hints, anti-entropy */
   info_u64(t, "coordinated_local", ns->coordinated_local);   /* for keys whose home replicas hold this node */
   info_u64(t, "coordinated_remote", ns->coordinated_remote); /* for keys of other nodes */

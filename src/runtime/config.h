@@ -49,6 +49,7 @@ typedef struct dyna_config {
   uint32_t r, w;            /* --r, --w: counts or DYNA_QUORUM_LOCAL/EACH */
   int read_all;             /* --read-all: GETs ask all N replicas at once (Dynamo) */
   int durable_reads;        /* --durable-reads: read answers wait for the group commit */
+  int background_fixed;     /* --background-fixed: the budget stays at its ceiling (no admission control) */
   int enable_flush;         /* --enable-flush-command: FLUSHALL/FLUSHDB allowed */
   size_t map_size_mb;       /* LMDB map size */
   int max_clients;

@@ -8,6 +8,7 @@
  * status and reachability, hints waiting, the store's size on disk). docs/http.md lists
  * the families. Made on the loop at once: O(command rows + members + hints waiting, at
  * most DYNA_HINTS_COUNT_MAX) per scrape. */
+#include "core/admission.h"
 #include "runtime/http_int.h"
 #include "runtime/cmd_table.h"
 #include "core/cluster.h"
@@ -244,6 +245,10 @@ static void node(dyna_server_t *s, dyna_buf_t *b) {
       "The background budget (--background-bytes-per-sec).", s->cfg.background_bytes_per_sec);
   one(b, "dyna_background_budget_waits_total", "counter", "Background work put off for want of budget.",
       ns->budget_waits);
+  one(b, "dyna_background_rate_bytes_per_second", "gauge",
+      "The background budget's rate now, as the admission controller set it.", dyna_node_admission(s->node)->rate);
+  one(b, "dyna_background_rate_cuts_total", "counter",
+      "Times the admission controller halved the background rate.", dyna_node_admission(s->node)->cuts);
   one(b, "dyna_gossip_rounds_total", "counter", "Gossip rounds run.", ns->gossip_rounds);
   family(b, "dyna_gossip_messages_total", "counter", "Gossip messages, by direction.");
   sample1(b, "dyna_gossip_messages_total", "direction", "sent", ns->gossip_sent);

@@ -143,6 +143,13 @@ const dynad_option_t dynad_options[] = {
            "is unreachable or is slow (1/10 of the request timeout).",
    .bad = "invalid value '%v' for %k (want yes or no)",
    .cfg = CFG(read_all), .node = NODE(read_all)},
+  {.name = "background-fixed", .type = DYNA_OPT_BOOL,
+   .help = "the background budget stays at --background-bytes-per-sec.\n"
+           "Default: an admission controller lowers it (to 1/16 at\n"
+           "most) while background work slows the event loop by over\n"
+           "half its idle lag, and raises it back (core/admission.h).",
+   .bad = "invalid value '%v' for %k (want yes or no)",
+   .cfg = CFG(background_fixed), .node = NODE(background_fixed)},
   {.name = "durable-reads", .type = DYNA_OPT_BOOL,
    .help = "answers to reads wait for the group commit, as writes do.\n"
            "Default: they leave at once, so a read may see a write\n"

@@ -102,6 +102,11 @@ static void on_check(uv_check_t *h) {
 
 static void on_tick(uv_timer_t *t) {
   dyna_server_t *s = t->data;
+  /* The loop's lag (how late this 50 ms timer fires) is what a client request arriving
+   * now would wait behind: the admission controller's foreground signal. */
+  uint64_t now_us = uv_hrtime() / 1000, due_us = s->tick_us + 50000;
+  if (s->tick_us) dyna_node_foreground_latency(s->node, now_us > due_us ? now_us - due_us : 0);
+  s->tick_us = now_us;
   dyna_stats_tick(s);
   dyna_node_tick(s->node, dyna_server_time(s));
   if (s->peers) dyna_peers_tick(s->peers);

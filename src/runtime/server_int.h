@@ -75,6 +75,8 @@ struct dyna_server {
   conn_t *dirty;        /* connections with replies to flush */
   conn_t *ready;        /* connections that yielded at the turn budget (conn.h), to run
                            in a later turn's check phase (conn.c) */
+  uint64_t tick_us;     /* when the tick timer last fired (uv_hrtime, us): its lateness
+                           next time is the loop's lag, reported as foreground latency */
   uint64_t turn;        /* loop turns so far (+1 at the end of each check phase): the
                            turn budgets' clock */
   dyna_idmap_t pend;  /* request id -> slot (ptr) and position in it (aux) */

@@ -49,10 +49,22 @@ static uint64_t draw_delay_us(sim_world_t *w) {
   return (uint64_t)d;
 }
 
-/* Schedules one copy of the frame; delivery times are kept in microseconds per link
- * for FIFO order, events in milliseconds (rounded up). */
-static void send_copy(sim_world_t *w, uint32_t from, uint32_t to, uint8_t *data, size_t len) {
-  uint64_t t_us = w->now * 1000 + draw_delay_us(w);
+/* --frame-cost: node i's CPU takes a frame of len bytes, starting when it is free (now
+ * at the earliest); returns when it is done, in simulated us (now when frames are free). */
+static uint64_t cpu_take(sim_world_t *w, uint32_t i, size_t len) {
+  uint64_t now_us = w->now * 1000;
+  if (!w->o.frame_cost) return now_us;
+  sim_node_t *s = &w->nodes[i];
+  if (s->busy_us < now_us) s->busy_us = now_us;
+  s->busy_us += 2 + (uint64_t)len * w->o.frame_cost / 1024;
+  return s->busy_us;
+}
+
+/* Schedules one copy of the frame, leaving the sender at depart_us; delivery times are
+ * kept in microseconds per link for FIFO order, events in milliseconds (rounded up). */
+static void send_copy(sim_world_t *w, uint32_t from, uint32_t to, uint8_t *data, size_t len,
+                      uint64_t depart_us) {
+  uint64_t t_us = depart_us + draw_delay_us(w);
   if (w->o.sites && strcmp(w->nodes[from].dc, w->nodes[to].dc)) t_us += w->o.wan_ms * 1000; /* the WAN */
   uint64_t *last = &w->link_last[(size_t)from * w->cap + to];
   if (!sim_rng_chance(&w->rng, w->reorder) && t_us < *last) t_us = *last;
@@ -76,6 +88,7 @@ void sim_net_send(sim_world_t *w, uint32_t from, uint64_t to_id, dyna_buf_t *fra
     w->st.type_frames[frame->data[5] & 31]++;
     w->st.type_bytes[frame->data[5] & 31] += frame->len;
   }
+  uint64_t depart_us = cpu_take(w, from, frame->len);
   int lost = sim_rng_chance(&w->rng, w->loss);
   if (to < 0 || !sim_link_up(w, from, (uint32_t)to) || lost) {
     w->st.msgs_dropped++;
@@ -86,15 +99,32 @@ void sim_net_send(sim_world_t *w, uint32_t from, uint64_t to_id, dyna_buf_t *fra
     uint8_t *copy = dyna_memdup(frame->data, frame->len);
     if (!copy) abort();
     w->st.msgs_duplicated++;
-    send_copy(w, from, (uint32_t)to, copy, frame->len);
+    send_copy(w, from, (uint32_t)to, copy, frame->len, depart_us);
   }
-  send_copy(w, from, (uint32_t)to, frame->data, frame->len);
+  send_copy(w, from, (uint32_t)to, frame->data, frame->len, depart_us);
   frame->data = NULL;
   dyna_buf_free(frame);
 }
 
 void sim_net_deliver(sim_world_t *w, sim_event_t *e) {
   sim_node_t *to = &w->nodes[e->b];
+  /* --frame-cost: at arrival a frame takes its turn on its node's CPU (first come,
+   * first served); when that turn starts in a later millisecond, the frame is handled
+   * then. The driver reports the wait as the node's foreground latency, the way dynad
+   * reports its event loop's lag (core/admission.h). */
+  if (w->o.frame_cost && !e->x && to->state == SN_UP && to->inc == e->ib && !to->hung) {
+    uint64_t now_us = w->now * 1000, start = to->busy_us > now_us ? to->busy_us : now_us;
+    dyna_node_foreground_latency(to->node, start - now_us);
+    cpu_take(w, e->b, e->len);
+    if (start >= now_us + 1000) {
+      sim_event_t later = *e;
+      later.t = start / 1000;
+      later.x = 1; /* its turn is taken */
+      sim_schedule(w, &later);
+      e->data = NULL; /* the later event owns the frame */
+      return;
+    }
+  }
   if (!sim_link_up(w, e->a, e->b) || w->nodes[e->a].inc != e->ia || to->inc != e->ib || to->hung) {
     w->st.msgs_dropped++;
     sim_digest(w, 0xD0, e->a, e->b, NULL, 0);

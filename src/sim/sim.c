@@ -134,6 +134,8 @@ static void replay_cmd(const sim_opts_t *o, char *out, size_t cap) {
   if (o->read_all) ADD(" --read-all");
   if (o->durable_reads) ADD(" --durable-reads");
   if (o->commit_ms) ADD(" --commit-ms %" PRIu64, o->commit_ms);
+  if (o->frame_cost) ADD(" --frame-cost %" PRIu64, o->frame_cost);
+  if (o->budget) ADD(" --budget %" PRIu64, o->budget);
   if (o->routing == SIM_ROUTE_RING) ADD(" --routing ring");
   if (o->spikes > 0) ADD(" --spikes %g", o->spikes * 100.0);
   if (o->bugs) { dyna_bugs_format(o->bugs, nm, sizeof(nm)); ADD(" --bugs %s", nm); }
@@ -315,7 +317,7 @@ static void traffic_probe(sim_world_t *w, uint64_t t0, uint64_t *node_ms, FILE *
           wall, cpu, wall > 0 ? ns / wall : 0.0, cpu > 0 ? ns / cpu : 0.0);
 }
 
-enum { RUN_PLAIN, RUN_CONVERGE, RUN_TRAFFIC, RUN_MEMBERS };
+enum { RUN_PLAIN, RUN_CONVERGE, RUN_TRAFFIC, RUN_MEMBERS, RUN_ADMIT };
 
 static int run_one(const sim_opts_t *o, int print, int mode, run_result_t *res) {
   sim_world_t w;
@@ -334,6 +336,8 @@ static int run_one(const sim_opts_t *o, int print, int mode, run_result_t *res) 
     else if (mode == RUN_TRAFFIC) traffic_probe(&w, t0, &node_ms, stdout);
     else if (mode == RUN_MEMBERS) {
       if (sim_members_probe(&w, &node_ms, stdout)) sim_fail(&w, "membership: the cluster did not settle between events");
+    } else if (mode == RUN_ADMIT) {
+      if (sim_admit_probe(&w, &node_ms, stdout)) sim_fail(&w, "admission: the join could not start");
     } else run_counting(&w, t0 + o->duration_ms, &node_ms);
     uint64_t t1 = w.now;
     if (mode != RUN_TRAFFIC && mode != RUN_MEMBERS) sim_checks_final(&w);
@@ -503,7 +507,17 @@ static void usage(FILE *out) {
 "                     membership: on a settled cluster a join, a leave, a crash and a\n"
 "                     hang, one at a time; for each the time until every running node\n"
 "                     knows it (p50/p99/max; --duration is each one's window) and the\n"
-"                     frames and bytes per node per second meanwhile (no final checks)\n"
+"                     frames and bytes per node per second meanwhile (no final checks);\n"
+"                     admission: --fill filler keys (2 KiB), then a join under the\n"
+"                     workload with the CPU model on (--frame-cost, 40 unless given):\n"
+"                     client p99 while the handoff runs against idle, the handoff's\n"
+"                     time and bytes; fails when the handoff does not finish or its\n"
+"                     p99 is over 1.5 times idle (docs/simulation.md)\n"
+"  --frame-cost US    a node's CPU is busy 2 us + US per KiB for each frame it sends\n"
+"                     or receives, and frames wait for it (default 0: free)\n"
+"  --fill K           --experiment admission: filler keys (default 3000)\n"
+"  --budget B         every node's background budget ceiling in bytes/s (default: the\n"
+"                     core's, 16 MiB/s)\n"
 "  --quiet            campaigns: print only failures and the summary; one run: digest only\n"
 "  --verbose          trace every event\n"
 "  --aae-ms MS        anti-entropy interval of every node (default: the core's); a\n"
@@ -548,7 +562,7 @@ int main(int argc, char **argv) {
   sim_opts_t o;
   defaults(&o);
   uint64_t a = 1, b = 1;
-  int campaign = 0;
+  int campaign = 0, faults_set = 0;
   const char *exp = NULL;
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i];
@@ -582,11 +596,14 @@ int main(int argc, char **argv) {
       if (!bad) o.quorum = strcmp(v, "local") ? DYNA_QUORUM_EACH : DYNA_QUORUM_LOCAL;
     }
     else if (!strcmp(f, "--joins")) bad = parse_u32(v, &o.joins) || o.joins > 64;
-    else if (!strcmp(f, "--faults")) bad = !v || parse_names(FAULT_NAMES, v, &o.faults);
+    else if (!strcmp(f, "--faults")) { bad = !v || parse_names(FAULT_NAMES, v, &o.faults); faults_set = 1; }
+    else if (!strcmp(f, "--budget")) bad = parse_u64(v, &o.budget) || !o.budget;
     else if (!strcmp(f, "--bugs")) bad = !v || dyna_bugs_parse(v, &o.bugs);
     else if (!strcmp(f, "--aae-ms")) bad = parse_u64(v, &o.aae_ms);
     else if (!strcmp(f, "--types")) { bad = sim_types_parse(v, &o.types); o.types_arg = v; }
     else if (!strcmp(f, "--commit-ms")) bad = parse_u64(v, &o.commit_ms) || o.commit_ms > 1000;
+    else if (!strcmp(f, "--frame-cost")) bad = parse_u64(v, &o.frame_cost) || o.frame_cost > 100000;
+    else if (!strcmp(f, "--fill")) bad = parse_u32(v, &o.fill) || o.fill > 1000000;
     else if (!strcmp(f, "--strict")) { o.strict = 1; used = 0; }
     else if (!strcmp(f, "--txn")) { o.txn = 1; used = 0; }
     else if (!strcmp(f, "--read-all")) { o.read_all = 1; used = 0; }
@@ -603,7 +620,7 @@ int main(int argc, char **argv) {
       if (!bad) o.routing = strcmp(v, "ring") ? SIM_ROUTE_RANDOM : SIM_ROUTE_RING;
     }
     else if (!strcmp(f, "--watch")) { o.watch = v; o.verbose = 1; }
-    else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge") && strcmp(v, "churn-types") && strcmp(v, "traffic") && strcmp(v, "membership")); }
+    else if (!strcmp(f, "--experiment")) { exp = v; bad = !v || (strcmp(v, "ring") && strcmp(v, "converge") && strcmp(v, "churn-types") && strcmp(v, "traffic") && strcmp(v, "membership") && strcmp(v, "admission")); }
     else if (!strcmp(f, "--nrw")) {
       bad = !v || sscanf(v, "%u,%u,%u", &o.n, &o.r, &o.w) != 3 || !o.n || o.n > 16 || !o.r ||
             !o.w || o.r > o.n || o.w > o.n;
@@ -630,7 +647,10 @@ int main(int argc, char **argv) {
   if (!campaign) {
     run_result_t res;
     int mode = !exp ? RUN_PLAIN : !strcmp(exp, "traffic") ? RUN_TRAFFIC
-             : !strcmp(exp, "membership") ? RUN_MEMBERS : RUN_CONVERGE;
+             : !strcmp(exp, "membership") ? RUN_MEMBERS : !strcmp(exp, "admission") ? RUN_ADMIT : RUN_CONVERGE;
+    if (mode == RUN_ADMIT && !o.frame_cost) o.frame_cost = 40;
+    if (mode == RUN_ADMIT && !faults_set) o.faults = 0;
+    if (mode == RUN_ADMIT && !o.fill) o.fill = 3000;
     int rc = run_one(&o, 1, mode, &res);
     printf("digest %016" PRIx64 "\n", res.digest);
     return rc ? 1 : 0;

@@ -84,6 +84,12 @@ typedef struct sim_opts {
   const char *types_arg; /* --types as given (for the replay command) */
   int txn;               /* --txn: about half of the typed writes go as one-command
                             transactions (DYNA_OP_BATCH, core/batch.h) */
+  uint64_t frame_cost;   /* --frame-cost US_PER_KB: a node's CPU is busy 2 us plus this
+                            much per KiB for every frame it sends or receives, and a frame
+                            arriving while it is busy waits (0: frames cost nothing) */
+  uint32_t fill;         /* --experiment admission: filler keys loaded before the join */
+  uint64_t budget;       /* --budget: every node's background budget ceiling, bytes/s
+                            (0: the core's default) */
 } sim_opts_t;
 
 /* How a client picks the node it sends a request to (--routing). */
@@ -141,6 +147,7 @@ typedef struct sim_node {
                             no ticks, frames to it vanish, the transport still sees it */
   int fly;               /* --commit-ms: a batch is in flight ... */
   uint64_t fly_upto;     /* ... holding the writes numbered up to this */
+  uint64_t busy_us;      /* --frame-cost: its CPU is busy until this simulated us */
 } sim_node_t;
 
 typedef struct sim_work sim_work_t;
@@ -180,6 +187,8 @@ typedef struct sim_world {
   int conv_detail;       /* sim_work_converged records the first differing key */
   int conv_applies;      /* the replica convergence check applies to this mix */
   const char *conv_note; /* why not, when it does not */
+  struct sim_admit_rec *admit; /* --experiment admission: client latencies being kept
+                            (admit.c; NULL otherwise) */
 } sim_world_t;
 
 /* ---- queue.c ---- */
@@ -222,6 +231,14 @@ void sim_net_deliver(sim_world_t *w, sim_event_t *e);
 void sim_net_topology_changed(sim_world_t *w);
 void sim_net_reach(sim_world_t *w, uint32_t i, int immediate);
 int sim_node_index(const sim_world_t *w, uint64_t id); /* -1 when unknown */
+
+/* ---- admit.c (--experiment admission, the CPU model's driver side) ---- */
+/* A client's request to node i was answered after ms simulated ms (kept while the
+ * experiment records). */
+void sim_admit_client(sim_world_t *w, uint32_t i, uint64_t ms);
+/* The join-under-load measurement (docs/simulation.md, Admission control); returns -1
+ * when the cluster did not settle. */
+int sim_admit_probe(sim_world_t *w, uint64_t *node_ms, FILE *out);
 
 /* ---- world.c ---- */
 /* Home replicas of a key over all sites: n, times the sites (at most 16). */

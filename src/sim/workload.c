@@ -638,6 +638,7 @@ void sim_work_reply(sim_world_t *w, uint32_t i, dyna_node_reply_t *r) {
   int st = cl->state;
   cl->state = CS_IDLE;
   if (!r->status) lat_add(&k->lat[st == CS_GET ? LAT_READ : LAT_WRITE], w->now - cl->t_sub);
+  if (!r->status && w->admit) sim_admit_client(w, i, w->now - cl->t_sub);
   if (st == CS_GET && !r->status) check_stamps(w, &k->keys[cl->key], &r->obj, "a read");
   if (st == CS_GET) on_get_reply(w, c, r);
   else if (st == CS_PUT) on_put_reply(w, c, i, r);

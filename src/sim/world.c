@@ -139,6 +139,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   cfg.read_all = w->o.read_all;
   cfg.durable_reads = w->o.durable_reads;
   if (w->o.aae_ms) cfg.aae_interval_ms = w->o.aae_ms;
+  if (w->o.budget) cfg.handoff_bytes_per_sec = w->o.budget;
   cfg.typed_extra = sim_types_cmds(); /* sim.del (workload_types.c) */
   int rc = dyna_node_open(&cfg, s->store, sim_node_time(w, i), &s->node);
   if (!rc) rc = dyna_store_commit(s->store); /* as dynad: the incarnation is durable first */
@@ -153,6 +154,7 @@ int sim_node_start(sim_world_t *w, uint32_t i, int join_seed) {
   s->state = SN_UP;
   s->inc++;
   s->crash_mid_turn = 0;
+  s->busy_us = 0;
   sim_digest(w, 0x5A, i, s->inc, NULL, 0);
   sim_trace(w, "start %s (incarnation %u)", s->name, s->inc);
   /* As dynad does at start: peers it cannot connect to are unreachable at once. */

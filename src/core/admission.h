@@ -1,0 +1,69 @@
+/* admission.h: the admission controller of background work (Dynamo, section 6.5).
+ *
+ * Background transfers (handoff, hint delivery, anti-entropy) share one byte budget per
+ * node (node.c, a token bucket). This controller sets that budget's rate from what the
+ * node's clients see: the driver measures each foreground request it serves (dynad: from
+ * the command's arrival to its reply; the simulator: from a client's request to its
+ * answer) and reports it with dyna_admit_latency; the controller decides.
+ *
+ * Every window (DYNA_ADMIT_WINDOW_MS of the monotonic clock) it takes the p99 of the
+ * window's foreground latencies (a log histogram with four steps per power of two, so a
+ * p99 is known within 19%):
+ *   - a window in which the node took at most ceiling / DYNA_ADMIT_IDLE_DIV background
+ *     bytes (a settled cluster's anti-entropy sends a few hundred bytes a second) sets
+ *     the idle baseline (the first one as it is, later ones averaged in with weight
+ *     1/4) and raises the rate;
+ *   - a window with background work and enough foreground to judge
+ *     (DYNA_ADMIT_MIN_SAMPLES) halves the rate when its p99 is over target_pct of the
+ *     baseline, else raises it by an eighth of the ceiling (AIMD, as TCP);
+ *   - a window with background work and too little foreground (or no baseline yet)
+ *     raises the rate: nobody is there to feel it.
+ * The rate stays within [ceiling / DYNA_ADMIT_FLOOR_DIV, ceiling], the ceiling being the
+ * configured budget (--background-bytes-per-sec): background work is slowed, never
+ * stopped, so handoff and repair always finish.
+ *
+ * Pure: no clock (times are passed in), no I/O. The struct is plain data owned by its
+ * holder (one per node). */
+#ifndef DYNA_ADMISSION_H
+#define DYNA_ADMISSION_H
+#include <stdint.h>
+
+#define DYNA_ADMIT_WINDOW_MS 1000u
+#define DYNA_ADMIT_MIN_SAMPLES 50u
+#define DYNA_ADMIT_FLOOR_DIV 16u
+#define DYNA_ADMIT_IDLE_DIV 64u
+#define DYNA_ADMIT_SLICE_MIN 16384u /* bytes: the smallest background batch (node.c) */
+#define DYNA_ADMIT_TARGET_PCT 150u
+#define DYNA_ADMIT_BUCKETS 160u /* four per power of two, 1 us .. 2^40 us */
+
+typedef struct dyna_admit {
+  uint64_t ceiling;        /* bytes per second: the configured budget */
+  uint64_t rate;           /* bytes per second now */
+  uint32_t target_pct;     /* foreground p99 allowed, in percent of the idle baseline */
+  int fixed;               /* 1: the controller is off, rate = ceiling */
+  uint64_t window_start_ms;
+  uint32_t hist[DYNA_ADMIT_BUCKETS]; /* this window's foreground latencies */
+  uint32_t nsamples;
+  uint64_t bg_bytes;       /* background bytes taken this window */
+  uint64_t idle_p99_us;    /* baseline (0: none yet) */
+  uint64_t last_p99_us;    /* p99 of the last window judged (0: too few samples) */
+  uint64_t cuts, raises;   /* rate changes so far */
+  uint64_t windows_over;   /* windows with background work whose p99 was over target */
+} dyna_admit_t;
+
+/* Starts at the ceiling, first window at now_ms. fixed: never change the rate. */
+void dyna_admit_init(dyna_admit_t *a, uint64_t ceiling, int fixed, uint64_t now_ms);
+/* A new ceiling (configuration change): the rate is clamped into the new range. */
+void dyna_admit_set_ceiling(dyna_admit_t *a, uint64_t ceiling);
+/* One foreground request took us microseconds. */
+void dyna_admit_latency(dyna_admit_t *a, uint64_t us);
+/* The node took bytes from the background budget. */
+void dyna_admit_background(dyna_admit_t *a, uint64_t bytes);
+/* Closes the window when DYNA_ADMIT_WINDOW_MS have passed since it opened, and adjusts
+ * the rate as above. Call at every tick; cheap when the window is still open. */
+void dyna_admit_tick(dyna_admit_t *a, uint64_t now_ms);
+/* The smallest histogram bucket bound at or above the p-th percentile (p in 1..100) of
+ * the given histogram, in microseconds; 0 when it is empty. */
+uint64_t dyna_admit_percentile(const uint32_t *hist, uint32_t n, unsigned p);
+
+#endif

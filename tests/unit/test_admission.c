@@ -1,0 +1,139 @@
+/* test_admission.c: unit tests for the admission controller of background work
+ * (core/admission.c): its percentile histogram, and each rule of admission.h checked
+ * window by window (baseline from idle windows, halving over target down to the floor,
+ * raising by an eighth up to the ceiling, no judgement on too few samples, the fixed
+ * mode, windows that close only after DYNA_ADMIT_WINDOW_MS). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/admission.h"
+
+enum { CEIL = 16u << 20 };
+
+/* One window: n samples of us each, bg background bytes, then the tick that closes it. */
+static void window(dyna_admit_t *a, uint64_t *now, uint32_t n, uint64_t us, uint64_t bg) {
+  for (uint32_t i = 0; i < n; i++) dyna_admit_latency(a, us);
+  dyna_admit_background(a, bg);
+  *now += DYNA_ADMIT_WINDOW_MS;
+  dyna_admit_tick(a, *now);
+}
+
+static void test_percentile(void **state) {
+  (void)state;
+  uint32_t h[DYNA_ADMIT_BUCKETS] = {0};
+  dyna_admit_t a;
+  dyna_admit_init(&a, CEIL, 0, 0);
+  assert_int_equal(dyna_admit_percentile(a.hist, DYNA_ADMIT_BUCKETS, 99), 0); /* empty */
+  /* every latency lands in a bucket whose bound is at or above it and within 25% */
+  for (uint64_t us = 0; us < 5000000; us = us * 9 / 8 + 1) {
+    dyna_admit_init(&a, CEIL, 0, 0);
+    dyna_admit_latency(&a, us);
+    uint64_t b = dyna_admit_percentile(a.hist, DYNA_ADMIT_BUCKETS, 99);
+    assert_true(b >= us);
+    assert_true(b <= us + us / 4 + 1);
+  }
+  /* nearest rank: 99 of 100 at 10 us and one at 1000 us: p99 is 10's bucket, max 1000's */
+  h[0] = 0;
+  dyna_admit_init(&a, CEIL, 0, 0);
+  for (int i = 0; i < 99; i++) dyna_admit_latency(&a, 10);
+  dyna_admit_latency(&a, 1000);
+  assert_in_range(dyna_admit_percentile(a.hist, DYNA_ADMIT_BUCKETS, 99), 10, 12);
+  assert_in_range(dyna_admit_percentile(a.hist, DYNA_ADMIT_BUCKETS, 100), 1000, 1250);
+  (void)h;
+}
+
+static void test_baseline_cut_raise(void **state) {
+  (void)state;
+  dyna_admit_t a;
+  uint64_t now = 5000;
+  dyna_admit_init(&a, CEIL, 0, now);
+  assert_int_equal(a.rate, CEIL);
+  /* no baseline yet: background with a slow foreground raises (stays at the ceiling) */
+  window(&a, &now, 100, 9000, CEIL);
+  assert_int_equal(a.rate, CEIL);
+  assert_int_equal(a.cuts, 0);
+  /* an idle window (a trickle of background counts as idle) sets the baseline */
+  window(&a, &now, 100, 1000, CEIL / DYNA_ADMIT_IDLE_DIV);
+  assert_in_range(a.idle_p99_us, 1000, 1250);
+  /* background within 1.5x of idle: no cut */
+  window(&a, &now, 100, 1200, CEIL);
+  assert_int_equal(a.rate, CEIL);
+  /* over 1.5x: halved, again and again, never below the floor */
+  uint64_t want = CEIL;
+  for (int i = 0; i < 10; i++) {
+    window(&a, &now, 100, 4000, CEIL);
+    want = want / 2 > CEIL / DYNA_ADMIT_FLOOR_DIV ? want / 2 : CEIL / DYNA_ADMIT_FLOOR_DIV;
+    assert_int_equal(a.rate, want);
+  }
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_FLOOR_DIV);
+  assert_int_equal(a.cuts, 10);
+  assert_int_equal(a.windows_over, 10);
+  /* the foreground recovers: back up by an eighth of the ceiling a window, to the top */
+  uint64_t r = a.rate;
+  window(&a, &now, 100, 1000, CEIL);
+  assert_int_equal(a.rate, r + CEIL / 8);
+  for (int i = 0; i < 20; i++) window(&a, &now, 100, 1000, CEIL);
+  assert_int_equal(a.rate, CEIL);
+  /* later idle windows move the baseline a quarter of the way */
+  uint64_t base = a.idle_p99_us;
+  window(&a, &now, 100, 5000, 0);
+  assert_true(a.idle_p99_us > base && a.idle_p99_us < 5000);
+}
+
+static void test_too_few_and_windows(void **state) {
+  (void)state;
+  dyna_admit_t a;
+  uint64_t now = 0;
+  dyna_admit_init(&a, CEIL, 0, now);
+  window(&a, &now, 100, 1000, 0); /* baseline */
+  window(&a, &now, 100, 9000, CEIL);
+  assert_int_equal(a.rate, CEIL / 2);
+  /* too few samples to judge: nobody feels it, the rate rises */
+  window(&a, &now, DYNA_ADMIT_MIN_SAMPLES - 1, 9000, CEIL);
+  assert_int_equal(a.rate, CEIL / 2 + CEIL / 8);
+  assert_int_equal(a.last_p99_us, 0);
+  /* a window closes only once DYNA_ADMIT_WINDOW_MS have passed */
+  uint64_t r = a.rate;
+  for (int i = 0; i < 100; i++) dyna_admit_latency(&a, 9000);
+  dyna_admit_background(&a, CEIL);
+  dyna_admit_tick(&a, now + DYNA_ADMIT_WINDOW_MS - 1);
+  assert_int_equal(a.rate, r);
+  assert_int_equal(a.nsamples, 100);
+  dyna_admit_tick(&a, now + DYNA_ADMIT_WINDOW_MS);
+  assert_int_equal(a.rate, r / 2);
+  assert_int_equal(a.nsamples, 0);
+}
+
+static void test_fixed_and_ceiling(void **state) {
+  (void)state;
+  dyna_admit_t a;
+  uint64_t now = 0;
+  dyna_admit_init(&a, CEIL, 1, now); /* fixed: --background-fixed, --bugs admit-off */
+  window(&a, &now, 100, 1000, 0);
+  for (int i = 0; i < 5; i++) window(&a, &now, 100, 9000, CEIL);
+  assert_int_equal(a.rate, CEIL);
+  assert_int_equal(a.cuts, 0);
+  /* a new ceiling clamps the rate into [ceiling/16, ceiling] */
+  dyna_admit_init(&a, CEIL, 0, 0);
+  now = 0;
+  window(&a, &now, 100, 1000, 0);
+  for (int i = 0; i < 6; i++) window(&a, &now, 100, 9000, CEIL);
+  assert_int_equal(a.rate, CEIL / 16);
+  dyna_admit_set_ceiling(&a, CEIL * 4);
+  assert_int_equal(a.rate, CEIL * 4 / 16);
+  dyna_admit_set_ceiling(&a, CEIL / 8);
+  assert_int_equal(a.rate, CEIL / 8);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_percentile),
+      cmocka_unit_test(test_baseline_cut_raise),
+      cmocka_unit_test(test_too_few_and_windows),
+      cmocka_unit_test(test_fixed_and_ceiling),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
