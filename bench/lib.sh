@@ -11,7 +11,8 @@
 #   start_cluster N [ARGS]   N dynad on BENCH_HOST (N=3 R=2 W=2, ARGS added to each),
 #                            nodes 2.. --join node 1, until all agree on N members
 #                            and one ring version; sets CPORTS (client ports), DPIDS,
-#                            SEEDS (host:port,...) and N1 (node 1); data dirs and logs
+#                            SEEDS (host:port,...), N1 (node 1) and CLUSTER1 (node 1's
+#                            cluster address, for a --join); data dirs and logs
 #                            are $work/n1.. ($work/${CLUSTER_DIRS}1.. when set: a
 #                            second cluster must not reopen the first one's data)
 #   start_cluster3 [ARGS]    start_cluster 3
@@ -97,6 +98,7 @@ start_cluster() { # NODES [extra dynad args...]
     [ "$i" = 1 ] && cp1=$cp
     wait_up "$p" "$!"
   done
+  CLUSTER1="$BENCH_HOST:$cp1" # node 1's cluster address, for a later --join
   SEEDS=$(printf "$BENCH_HOST:%s," "${CPORTS[@]}")
   SEEDS=${SEEDS%,}
   N1="$BENCH_HOST:${CPORTS[0]}"

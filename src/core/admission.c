@@ -73,13 +73,18 @@ void dyna_admit_tick(dyna_admit_t *a, uint64_t now_ms) {
   uint64_t p99 = judged ? dyna_admit_percentile(a->hist, DYNA_ADMIT_BUCKETS, 99) : 0;
   a->last_p99_us = p99;
   if (!a->fixed) {
+    uint64_t base = a->idle_p99_us ? a->idle_p99_us : DYNA_ADMIT_DEFAULT_IDLE_US;
+    uint64_t target = base * a->target_pct / 100;
+    if (target < base + DYNA_ADMIT_SLACK_US) target = base + DYNA_ADMIT_SLACK_US;
     if (a->bg_bytes <= a->ceiling / DYNA_ADMIT_IDLE_DIV) { /* idle but for trickles */
-      if (judged) a->idle_p99_us = a->idle_p99_us ? (3 * a->idle_p99_us + p99) / 4 : p99;
+      if (judged && !a->idle_p99_us) a->idle_p99_us = p99 ? p99 : 1;
+      else if (judged && p99 < a->idle_p99_us) a->idle_p99_us = (a->idle_p99_us + p99) / 2 + 1; /* quickly down */
+      else if (judged) a->idle_p99_us += (p99 - a->idle_p99_us) / 8;                   /* slowly up */
       raise_rate(a);
-    } else if (judged && a->idle_p99_us && p99 * 100 > a->idle_p99_us * a->target_pct) {
+    } else if (judged && p99 > target) {
       a->windows_over++;
-      uint64_t half = a->rate / 2, fl = floor_of(a);
-      a->rate = half > fl ? half : fl;
+      uint64_t next = p99 > 4 * target ? 0 : a->rate / 2, fl = floor_of(a); /* far over: the floor at once */
+      a->rate = next > fl ? next : fl;
       a->cuts++;
     } else {
       raise_rate(a);

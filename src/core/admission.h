@@ -10,14 +10,18 @@
  * window's foreground latencies (a log histogram with four steps per power of two, so a
  * p99 is known within 19%):
  *   - a window in which the node took at most ceiling / DYNA_ADMIT_IDLE_DIV background
- *     bytes (a settled cluster's anti-entropy sends a few hundred bytes a second) sets
- *     the idle baseline (the first one as it is, later ones averaged in with weight
- *     1/4) and raises the rate;
+ *     bytes (a settled cluster's anti-entropy sends a few hundred bytes a second) moves
+ *     the idle baseline (the first one sets it; later ones pull it halfway down, or an
+ *     eighth of the way up, so that a busy spell without background work does not
+ *     raise it for long) and raises the rate;
  *   - a window with background work and enough foreground to judge
- *     (DYNA_ADMIT_MIN_SAMPLES) halves the rate when its p99 is over target_pct of the
- *     baseline, else raises it by an eighth of the ceiling (AIMD, as TCP);
- *   - a window with background work and too little foreground (or no baseline yet)
- *     raises the rate: nobody is there to feel it.
+ *     (DYNA_ADMIT_MIN_SAMPLES) whose p99 is over the target, target_pct of the baseline
+ *     but at least DYNA_ADMIT_SLACK_US over it, halves the rate, or drops it to the
+ *     floor at once when the p99 is over four times the target; else it raises the rate
+ *     by an eighth of the ceiling (AIMD, as TCP). Before any idle window (a node that
+ *     joined into a handoff) the baseline is DYNA_ADMIT_DEFAULT_IDLE_US;
+ *   - a window with background work and too little foreground raises the rate: nobody
+ *     is there to feel it.
  * The rate stays within [ceiling / DYNA_ADMIT_FLOOR_DIV, ceiling], the ceiling being the
  * configured budget (--background-bytes-per-sec): background work is slowed, never
  * stopped, so handoff and repair always finish.
@@ -32,6 +36,8 @@
 #define DYNA_ADMIT_MIN_SAMPLES 50u
 #define DYNA_ADMIT_FLOOR_DIV 16u
 #define DYNA_ADMIT_IDLE_DIV 64u
+#define DYNA_ADMIT_DEFAULT_IDLE_US 1000u /* the baseline before an idle window gave one */
+#define DYNA_ADMIT_SLACK_US 250u         /* a target is at least this over the baseline */
 #define DYNA_ADMIT_SLICE_MIN 16384u /* bytes: the smallest background batch (node.c) */
 #define DYNA_ADMIT_TARGET_PCT 150u
 #define DYNA_ADMIT_BUCKETS 160u /* four per power of two, 1 us .. 2^40 us */

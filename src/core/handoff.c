@@ -134,7 +134,9 @@ static int try_partition(dyna_node_t *n, uint32_t p) {
       return 0;
     }
   uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
-  collect_t c = {n, p, reps, (uint32_t)nrep, n->cfg.handoff_batch_keys, dyna_budget_slice(n), 0, 0};
+  size_t slice = dyna_budget_slice(n);
+  if (n->ho.slice && n->ho.slice < slice) slice = n->ho.slice;
+  collect_t c = {n, p, reps, (uint32_t)nrep, n->cfg.handoff_batch_keys, slice, 0, 0};
   dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, collect_one, &c);
   if (c.err || !n->ho.x.nitems) {
     dyna_xfer_clear(&n->ho.x);
@@ -144,6 +146,7 @@ static int try_partition(dyna_node_t *n, uint32_t p) {
   mv->state = DYNA_MOVE_SENDING;
   mv->keys += n->ho.x.nitems;
   n->ho.sending = p;
+  n->ho.batch_ms = n->now.mono_ms;
   uint64_t deleted = n->stats.handoff_keys_deleted;
   uint64_t bytes = dyna_xfer_send(n, &n->ho.x);
   mv->keys_done += n->stats.handoff_keys_deleted - deleted; /* every target was this node */
@@ -174,7 +177,12 @@ int dyna_handoff_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
       mv->updated_ms = n->now.mono_ms;
     }
   }
-  if (mine && !n->ho.x.active) { /* go on with the next batch at once */
+  if (mine && !n->ho.x.active) { /* go on with the next batch at once, sized by how it went */
+    size_t top = dyna_budget_slice(n), cur = n->ho.slice && n->ho.slice < top ? n->ho.slice : top;
+    if (n->now.mono_ms - n->ho.batch_ms > DYNA_HANDOFF_SLOW_MS)
+      n->ho.slice = cur / 2 > DYNA_ADMIT_SLICE_MIN ? cur / 2 : DYNA_ADMIT_SLICE_MIN;
+    else
+      n->ho.slice = cur * 2 < top ? cur * 2 : top;
     n->ho.next_ms = n->now.mono_ms;
     dyna_handoff_tick(n);
   }

@@ -170,6 +170,7 @@ void dyna_node_free(dyna_node_t *n) {
   dyna_idmap_free(&n->fwd_seen);
   dyna_cluster_clear(&n->cl);
   dyna_free(n->epoch);
+  dyna_free(n->held);
   dyna_free(n);
 }
 
@@ -276,6 +277,45 @@ int dyna_budget_ok(dyna_node_t *n) {
 size_t dyna_budget_slice(const dyna_node_t *n) {
   uint64_t s = n->budget.admit.rate / 64;
   return s > DYNA_ADMIT_SLICE_MIN ? (size_t)s : DYNA_ADMIT_SLICE_MIN;
+}
+
+int dyna_budget_hold_ack(dyna_node_t *n, uint64_t to, const dyna_msg_t *a, uint64_t wseq, uint64_t bytes) {
+  dyna_admit_t *adm = &n->budget.admit;
+  dyna_admit_background(adm, bytes);
+  if (adm->rate >= adm->ceiling || a->status) return 0; /* not cutting: no cost to the sender */
+  budget_refill(n);
+  n->budget.tokens -= (int64_t)bytes;
+  n->stats.budget_bytes += bytes;
+  if (n->budget.tokens >= 0) return 0;
+  if (!n->held) n->held = dyna_calloc(DYNA_HELD_ACKS_MAX, sizeof *n->held);
+  if (!n->held || n->nheld == DYNA_HELD_ACKS_MAX) return 0;
+  uint64_t wait = (uint64_t)(-n->budget.tokens) * 1000 / (adm->rate ? adm->rate : 1);
+  if (wait > DYNA_HELD_ACK_MAX_MS) wait = DYNA_HELD_ACK_MAX_MS;
+  held_ack_t *h = &n->held[n->nheld++];
+  h->to = to;
+  h->req = a->req;
+  h->status = a->status;
+  h->wseq = wseq;
+  h->due_ms = n->now.mono_ms + wait;
+  n->stats.acks_held++;
+  return 1;
+}
+
+void dyna_budget_release_acks(dyna_node_t *n) {
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n->nheld; i++) {
+    held_ack_t *h = &n->held[i];
+    if (h->due_ms > n->now.mono_ms) {
+      n->held[k++] = *h; /* order kept */
+      continue;
+    }
+    dyna_msg_t a = {0};
+    a.type = DYNA_MSG_PUT_ACK;
+    a.req = h->req;
+    a.status = h->status;
+    dyna_node_send_after(n, h->to, &a, h->wseq);
+  }
+  n->nheld = k;
 }
 
 int dyna_budget_take(dyna_node_t *n, uint64_t bytes) {
@@ -633,6 +673,7 @@ void dyna_node_tick(dyna_node_t *n, dyna_time_t now) {
   dyna_hints_tick(n);
   dyna_merkle_tick(n);
   dyna_admit_tick(&n->budget.admit, n->now.mono_ms);
+  dyna_budget_release_acks(n);
 }
 
 void dyna_node_foreground_latency(dyna_node_t *n, uint64_t us) { dyna_admit_latency(&n->budget.admit, us); }

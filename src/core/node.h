@@ -431,6 +431,7 @@ typedef struct dyna_node_stats {
   uint64_t tombstones_reaped, budget_waits;
   uint64_t budget_bytes;  /* bytes taken from the background budget (handoff, hints, anti-entropy) */
   uint64_t hints_bytes;   /* bytes of hints sent to their owners (handoff_bytes: partitions) */
+  uint64_t acks_held;     /* handoff acks held back by admission control (node.c) */
   /* client requests this node took for keys it is a home replica of (local) or not
    * (remote: a client whose map was stale or which does not route by key) */
   uint64_t coordinated_local, coordinated_remote;

@@ -87,7 +87,12 @@ typedef struct handoff {
   uint64_t sweep_ring;      /* ring version when this sweep began */
   uint64_t next_ms;
   xfer_t x;
+  size_t slice;             /* the next batch's bytes at most: halved after a batch whose
+                               acks were held back (a receiver slowing us, node.c), doubled
+                               back after a prompt one, within dyna_budget_slice (0: that) */
+  uint64_t batch_ms;        /* when the batch in flight left */
 } handoff_t;
+#define DYNA_HANDOFF_SLOW_MS 100u /* a batch acknowledged later than this was held back */
 
 /* Hinted handoff: delivery of the hints this node holds. */
 typedef struct hints {
@@ -107,6 +112,16 @@ typedef struct budget {
   uint64_t tokens_ms;
   dyna_admit_t admit;
 } budget_t;
+
+/* An acknowledgement of a handoff PUT held back while this node's own admission
+ * controller has the budget cut (node.c: dyna_budget_hold_ack): the sender, which waits
+ * for it before its next batch, slows to what this node takes. */
+typedef struct held_ack {
+  uint64_t to, req, wseq, due_ms;
+  int32_t status;
+} held_ack_t;
+#define DYNA_HELD_ACKS_MAX 1024u
+#define DYNA_HELD_ACK_MAX_MS 1000u /* well inside a sender's transfer deadline */
 
 struct merkle;
 
@@ -166,6 +181,9 @@ struct dyna_node {
   uint32_t moves_out_n;
   dyna_move_t moves_in[DYNA_MOVES_IN_MAX];
   budget_t budget;
+  held_ack_t *held;         /* acks held back, DYNA_HELD_ACKS_MAX slots (owned; NULL until
+                               the first is held) */
+  uint32_t nheld;
   struct merkle *mk; /* anti-entropy trees and exchange state (merkle.c) */
   uint32_t *epoch; /* per partition: bumped when this node drops the partition's data */
   /* Forwarded writes seen lately, so that a repeated FWD (a retry, a duplicated frame)
@@ -262,6 +280,14 @@ int dyna_budget_ok(dyna_node_t *n);
  * slowed by the admission controller also sends in smaller pieces, each of which the
  * foreground waits behind for less. */
 size_t dyna_budget_slice(const dyna_node_t *n);
+/* A handoff PUT of bytes arrived here and its ack a (for `to`, depending on the writes up
+ * to wseq) is ready. The bytes count as background work here. While this node's
+ * admission controller has its rate below the ceiling and its bucket is empty, the ack
+ * is held for as long as the bucket takes to refill (at most DYNA_HELD_ACK_MAX_MS) and
+ * 1 is returned (the caller sends nothing); else 0: send it now. */
+int dyna_budget_hold_ack(dyna_node_t *n, uint64_t to, const dyna_msg_t *a, uint64_t wseq, uint64_t bytes);
+/* Sends the held acks that are due (node tick). */
+void dyna_budget_release_acks(dyna_node_t *n);
 /* Bumps and persists partition p's epoch (before this node drops data of p). */
 void dyna_node_bump_epoch(dyna_node_t *n, uint32_t p);
 

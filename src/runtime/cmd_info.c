@@ -415,6 +415,7 @@ static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
   const dyna_admit_t *adm = dyna_node_admission(s->node); /* core/admission.h */
   info_u64(t, "background_rate", adm->rate);              /* bytes/s admitted now */
   info_u64(t, "background_rate_cuts", adm->cuts);
+  info_u64(t, "background_acks_held", ns->acks_held);     /* handoff acks held back: senders slowed */
   info_u64(t, "loop_lag_p99_us", adm->last_p99_us);       /* last window's; 0: too few samples */
   info_u64(t, "loop_lag_idle_p99_us", adm->idle_p99_us);  /* the baseline; 0: none yet */
   info_u64(t, "background_bytes", ns->budget_bytes); /* taken from the budget: handoff, hints, anti-entropy */

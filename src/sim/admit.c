@@ -179,6 +179,13 @@ int sim_admit_probe(sim_world_t *w, uint64_t *node_ms, FILE *out) {
           FILL_VALUE);
   fprintf(out, "  admission control: %" PRIu64 " rate cuts over all nodes; budget ceiling %" PRIu64 " B/s, lowest rate now %" PRIu64 " B/s\n",
           cuts, ceiling, rate_min == UINT64_MAX ? 0 : rate_min);
+  for (uint32_t i = 0; i < w->nnodes; i++) {
+    if (w->nodes[i].state != SN_UP) continue;
+    const dyna_admit_t *a = dyna_node_admission(w->nodes[i].node);
+    fprintf(out, "    %s: idle p99 %" PRIu64 " us, last p99 %" PRIu64 " us, rate %" PRIu64 " B/s, %" PRIu64 " cuts, %" PRIu64 " acks held\n",
+            w->nodes[i].name, a->idle_p99_us, a->last_p99_us, a->rate, a->cuts,
+            dyna_node_stats(w->nodes[i].node)->acks_held);
+  }
   fprintf(out, "  handoff p99 / idle p99: %.2f (aim: at most 1.5)\n", idle.p99 ? (double)ho.p99 / idle.p99 : 0.0);
   if (!t_done) sim_fail(w, "admission: the handoff did not finish within %u ms of the join", HANDOFF_LIMIT_MS);
   if (!idle.n || !ho.n) sim_fail(w, "admission: no client answers in a window (idle %zu, handoff %zu)", idle.n, ho.n);

@@ -11,11 +11,12 @@ as the driver reports it. Checked on each seed (3 with gcc, 1 under the sanitize
   - the run passes: the handoff finished, client p99 while it ran was at most 1.5 times
     the idle p99 (the experiment's own checks), and every end-of-run check of the
     workload holds (acknowledged writes durable, replicas converged);
-  - the controller acted (rate cuts reported) and the handoff moved keys;
+  - the controller acted (rate cuts reported), a receiver held handoff acknowledgements
+    back (the joiner slowing its senders) and the handoff moved keys;
   - with `--bugs admit-off` (the budget stays at its ceiling) the same seed fails the p99
     check: what the check catches is the controller's absence. Measured, seeds 1-3:
-    1.2-1.3 times idle with the controller, 2.8-4.4 times without it, the handoff taking
-    14-16 s instead of 2.5 s.
+    1.1 times idle with the controller, 2.8-4.4 times without it, the handoff taking
+    30-37 s instead of 2.4-2.5 s.
 A seed repeats its digest.
 
 Environment: DYNA_BIN = directory holding dyna-sim (CTest sets it; it may be an ASan
@@ -33,6 +34,7 @@ SEEDS = (1,) if SANITIZED else (1, 2, 3)
 RATIO = re.compile(r"handoff p99 / idle p99: ([0-9.]+)")
 CUTS = re.compile(r"admission control: (\d+) rate cuts")
 KEYS = re.compile(r"handoff: finished in (\d+) ms; (\d+) keys")
+HELD = re.compile(r"^    n\d+: .* (\d+) acks held$", re.M)
 
 
 def main():
@@ -48,6 +50,8 @@ def main():
               f"of idle: {ratio.group(1) if ratio else '?'})", out)
         check(ratio is not None and float(ratio.group(1)) <= 1.5, f"seed {seed}: handoff p99 / idle p99 <= 1.5", out)
         check(cuts is not None and int(cuts.group(1)) > 0, f"seed {seed}: the controller cut the rate", out)
+        held = sum(int(h) for h in HELD.findall(out))
+        check(held > 0, f"seed {seed}: a receiver held acknowledgements back to slow its senders ({held})", out)
         check(keys is not None and int(keys.group(2)) > 1000,
               f"seed {seed}: the handoff moved the joiner's share ({keys.group(2) if keys else '?'} keys)", out)
         rc, out = sim(*RUN, "--seed", seed, "--bugs", "admit-off", timeout=500)

@@ -51,13 +51,30 @@ static void test_baseline_cut_raise(void **state) {
   uint64_t now = 5000;
   dyna_admit_init(&a, CEIL, 0, now);
   assert_int_equal(a.rate, CEIL);
-  /* no baseline yet: background with a slow foreground raises (stays at the ceiling) */
-  window(&a, &now, 100, 9000, CEIL);
+  /* no baseline yet (a node that joined into a handoff): DYNA_ADMIT_DEFAULT_IDLE_US
+   * stands in; within its target nothing happens, far over it the floor at once */
+  window(&a, &now, 100, DYNA_ADMIT_DEFAULT_IDLE_US, CEIL);
   assert_int_equal(a.rate, CEIL);
-  assert_int_equal(a.cuts, 0);
-  /* an idle window (a trickle of background counts as idle) sets the baseline */
+  window(&a, &now, 100, 50 * DYNA_ADMIT_DEFAULT_IDLE_US, CEIL);
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_FLOOR_DIV);
+  assert_int_equal(a.cuts, 1);
+  assert_int_equal(a.idle_p99_us, 0);
+  for (int i = 0; i < 8; i++) window(&a, &now, 100, 100, 0); /* idle: back up, +1/8 a window */
+  assert_int_equal(a.rate, CEIL);
+  /* the first idle window set the baseline; the later ones (all 100 us) kept it */
+  assert_in_range(a.idle_p99_us, 100, 130);
+  /* a busy spell without background pulls it up an eighth of the way only, a quiet one
+   * halfway down (a trickle of background counts as idle) */
+  uint64_t b0 = a.idle_p99_us;
   window(&a, &now, 100, 1000, CEIL / DYNA_ADMIT_IDLE_DIV);
-  assert_in_range(a.idle_p99_us, 1000, 1250);
+  assert_true(a.idle_p99_us > b0 && a.idle_p99_us <= b0 + (1023 - b0) / 8 + 1);
+  for (int i = 0; i < 40; i++) window(&a, &now, 100, 1000, 0);
+  assert_in_range(a.idle_p99_us, 900, 1023); /* it got there in the end */
+  uint64_t b1 = a.idle_p99_us;
+  window(&a, &now, 100, 100, 0);
+  assert_in_range(a.idle_p99_us, b1 / 2, b1 / 2 + 70);
+  for (int i = 0; i < 40; i++) window(&a, &now, 100, 1000, 0);
+  assert_in_range(a.idle_p99_us, 900, 1023);
   /* background within 1.5x of idle: no cut */
   window(&a, &now, 100, 1200, CEIL);
   assert_int_equal(a.rate, CEIL);
@@ -69,18 +86,25 @@ static void test_baseline_cut_raise(void **state) {
     assert_int_equal(a.rate, want);
   }
   assert_int_equal(a.rate, CEIL / DYNA_ADMIT_FLOOR_DIV);
-  assert_int_equal(a.cuts, 10);
-  assert_int_equal(a.windows_over, 10);
+  assert_int_equal(a.cuts, 11); /* with the first one above */
+  assert_int_equal(a.windows_over, 11);
   /* the foreground recovers: back up by an eighth of the ceiling a window, to the top */
   uint64_t r = a.rate;
   window(&a, &now, 100, 1000, CEIL);
   assert_int_equal(a.rate, r + CEIL / 8);
   for (int i = 0; i < 20; i++) window(&a, &now, 100, 1000, CEIL);
   assert_int_equal(a.rate, CEIL);
-  /* later idle windows move the baseline a quarter of the way */
-  uint64_t base = a.idle_p99_us;
-  window(&a, &now, 100, 5000, 0);
-  assert_true(a.idle_p99_us > base && a.idle_p99_us < 5000);
+  /* far over the target (four times): the floor at once */
+  window(&a, &now, 100, 30000, CEIL);
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_FLOOR_DIV);
+  /* the slack: over 1.5 times a tiny baseline, but within DYNA_ADMIT_SLACK_US of it,
+   * is no cut */
+  dyna_admit_init(&a, CEIL, 0, now);
+  window(&a, &now, 100, 20, 0);
+  window(&a, &now, 100, 20 + DYNA_ADMIT_SLACK_US - 60, CEIL);
+  assert_int_equal(a.rate, CEIL);
+  window(&a, &now, 100, 20 + 3 * DYNA_ADMIT_SLACK_US, CEIL);
+  assert_int_equal(a.rate, CEIL / 2);
 }
 
 static void test_too_few_and_windows(void **state) {
@@ -89,7 +113,7 @@ static void test_too_few_and_windows(void **state) {
   uint64_t now = 0;
   dyna_admit_init(&a, CEIL, 0, now);
   window(&a, &now, 100, 1000, 0); /* baseline */
-  window(&a, &now, 100, 9000, CEIL);
+  window(&a, &now, 100, 4000, CEIL);
   assert_int_equal(a.rate, CEIL / 2);
   /* too few samples to judge: nobody feels it, the rate rises */
   window(&a, &now, DYNA_ADMIT_MIN_SAMPLES - 1, 9000, CEIL);
@@ -97,7 +121,7 @@ static void test_too_few_and_windows(void **state) {
   assert_int_equal(a.last_p99_us, 0);
   /* a window closes only once DYNA_ADMIT_WINDOW_MS have passed */
   uint64_t r = a.rate;
-  for (int i = 0; i < 100; i++) dyna_admit_latency(&a, 9000);
+  for (int i = 0; i < 100; i++) dyna_admit_latency(&a, 4000);
   dyna_admit_background(&a, CEIL);
   dyna_admit_tick(&a, now + DYNA_ADMIT_WINDOW_MS - 1);
   assert_int_equal(a.rate, r);
