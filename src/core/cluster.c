@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #define CLUSTER_VERSION 1
 #define CLUSTER_VERSION_SITES 2 /* member records carry their dc */
@@ -107,6 +108,7 @@ int dyna_cluster_upsert(dyna_cluster_t *c, const dyna_member_t *m, int *changed)
   if (i >= 0) {
     if (dyna_member_cmp(m, &c->m[i]) > 0) {
       c->m[i] = *m;
+      dyna_cluster_touch(c);
       if (changed) *changed = 1;
     }
     return 0;
@@ -119,6 +121,7 @@ int dyna_cluster_upsert(dyna_cluster_t *c, const dyna_member_t *m, int *changed)
   memmove(&c->m[at + 1], &c->m[at], (c->n - at) * sizeof(*nm));
   c->m[at] = *m;
   c->n++;
+  dyna_cluster_touch(c);
   if (changed) *changed = 1;
   return 0;
 }
@@ -189,6 +192,7 @@ int dyna_cluster_merge(dyna_cluster_t *c, const dyna_cluster_t *other, int *chan
     c->ring_author = other->ring_author;
     any = 1;
   }
+  if (any) dyna_cluster_touch(c);
   if (changed) *changed = any;
   return 0;
 }
@@ -206,6 +210,46 @@ static int valid_members(const dyna_cluster_t *c, dyna_ring_member_t **out, size
     (*n)++;
   }
   return 0;
+}
+
+static uint64_t digest_of(const dyna_cluster_t *c) {
+  uint64_t h = 0;
+  for (size_t i = 0; i < c->n; i++) { /* each record's hash seeded with those before it */
+    const dyna_member_t *m = &c->m[i];
+    uint8_t rec[2 * 8 + 1 + sizeof(*m)];
+    size_t l = 0;
+    memcpy(rec, &m->id, 8);
+    memcpy(rec + 8, &m->version, 8);
+    rec[16] = m->status;
+    l = 17;
+    const char *f[] = {m->name, m->addr, m->client_addr, m->zone, m->dc};
+    for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) { /* with terminators: boundaries count */
+      size_t fl = strlen(f[k]) + 1;
+      memcpy(rec + l, f[k], fl);
+      l += fl;
+    }
+    h = XXH3_64bits_withSeed(rec, l, h);
+  }
+  uint64_t tail[3] = {c->n, c->ring_version, c->ring_author};
+  h = XXH3_64bits_withSeed(tail, sizeof(tail), h);
+  return h ? h : 1;
+}
+
+uint64_t dyna_cluster_digest(dyna_cluster_t *c) {
+#ifndef NDEBUG
+  DYNA_ASSERT(!c->digest || c->digest == digest_of(c), "cluster digest memo %016" PRIx64 " is stale: a change "
+              "bypassed dyna_cluster_touch", c->digest);
+#endif
+  if (!c->digest) c->digest = digest_of(c);
+  return c->digest;
+}
+
+int dyna_cluster_same(const dyna_cluster_t *a, const dyna_cluster_t *b) {
+  if (a->n != b->n || a->ring_version != b->ring_version || a->ring_author != b->ring_author) return 0;
+  if (a->n && !memcmp(a->m, b->m, a->n * sizeof(*a->m))) return 1; /* zero-filled records: the usual case */
+  for (size_t i = 0; i < a->n; i++)
+    if (a->m[i].id != b->m[i].id || dyna_member_cmp(&a->m[i], &b->m[i])) return 0;
+  return 1;
 }
 
 int dyna_cluster_ring_settled(const dyna_cluster_t *c) {
@@ -240,6 +284,7 @@ int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, const dyna_repl_t *r
   c->ring = r;
   c->ring_version++;
   c->ring_author = self;
+  dyna_cluster_touch(c);
   *changed = 1;
   return 0;
 }

@@ -12,7 +12,6 @@
 #include "core/node_int.h"
 #include <stdio.h>
 #include <string.h>
-#include <xxhash.h>
 
 static const uint8_t CLUSTER_KEY[] = "cluster";
 static const uint8_t JOIN_SEED_KEY[] = "join-seed";
@@ -73,36 +72,10 @@ static void send_state(dyna_node_t *n, uint64_t to) {
   dyna_buf_free(&b);
 }
 
-/* The digest of a cluster state: equal states give equal digests (member records with
- * all their fields, in id order; a ring is named by its version and author, as merging
- * takes it); never 0, which means "a whole state" on the wire. */
-static uint64_t state_digest(const dyna_cluster_t *c) {
-  uint64_t h = 0;
-  for (size_t i = 0; i < c->n; i++) { /* each record's hash seeded with those before it */
-    const dyna_member_t *m = &c->m[i];
-    uint8_t rec[2 * 8 + 1 + sizeof(*m)];
-    size_t l = 0;
-    memcpy(rec, &m->id, 8);
-    memcpy(rec + 8, &m->version, 8);
-    rec[16] = m->status;
-    l = 17;
-    const char *f[] = {m->name, m->addr, m->client_addr, m->zone, m->dc};
-    for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) { /* with terminators: boundaries count */
-      size_t fl = strlen(f[k]) + 1;
-      memcpy(rec + l, f[k], fl);
-      l += fl;
-    }
-    h = XXH3_64bits_withSeed(rec, l, h);
-  }
-  uint64_t tail[3] = {c->n, c->ring_version, c->ring_author};
-  h = XXH3_64bits_withSeed(tail, sizeof(tail), h);
-  return h ? h : 1;
-}
-
 static void send_digest(dyna_node_t *n, uint64_t to) {
   dyna_msg_t m = {0};
   m.type = DYNA_MSG_GOSSIP;
-  m.node = state_digest(&n->cl);
+  m.node = dyna_cluster_digest(&n->cl); /* cluster.h; never 0, which means a whole state */
   dyna_node_send(n, to, &m);
   n->stats.gossip_sent++;
 }
@@ -213,7 +186,7 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   n->stats.gossip_received++;
   if (m->node) { /* a digest: ours goes back whole when it differs */
     if (m->objlen) n->stats.bad_messages++;
-    else if (m->node != state_digest(&n->cl)) send_state(n, from);
+    else if (m->node != dyna_cluster_digest(&n->cl)) send_state(n, from);
     return;
   }
   if (dyna_cluster_decode(m->obj, m->objlen, &in) || in.ring.size != n->cl.ring.size) {
@@ -238,7 +211,7 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   /* The sender lacks something we have (merging is a join, so ours now holds all of
    * theirs: it differs only by what they lack; a node removed by an operator, say, hears
    * it so, as nobody gossips to a REMOVED member): ours goes back. */
-  int behind = !rc && state_digest(&in) != state_digest(&n->cl);
+  int behind = !rc && !dyna_cluster_same(&in, &n->cl); /* their digest differs from ours */
   if (!rc && changed) dyna_gossip_changed(n);
   if (behind) send_state(n, from);
   /* Just joined in a dead member's place: exchange every partition we replicate with
@@ -280,6 +253,7 @@ static int take_place(dyna_node_t *n, dyna_member_t old, const dyna_member_t *jo
     n->cl.ring = r;
     n->cl.ring_version++;
     n->cl.ring_author = n->cfg.id;
+    dyna_cluster_touch(&n->cl);
   }
   n->stats.members_replaced++;
   dyna_gossip_changed(n);
@@ -365,6 +339,7 @@ int dyna_node_join(dyna_node_t *n, uint64_t seed_id, dyna_time_t now) {
   }
   n->cl.ring_version = 0;
   n->cl.ring_author = 0;
+  dyna_cluster_touch(&n->cl);
   int rc = send_join(n);
   dyna_gossip_persist(n);
   persist_seeds(n);
