@@ -158,13 +158,32 @@ static uint64_t silence(const dyna_node_t *n, const fd_peer_t *p) {
   return n->now.mono_ms > from ? n->now.mono_ms - from : 0;
 }
 
-int dyna_fdet_suspect(const dyna_node_t *n, uint64_t id) {
-  dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, id);
-  if (!e) return 0;
-  const fd_peer_t *p = e->ptr;
+/* 1 when the detector judges the peer of record p (see the top). */
+static int judged(const dyna_node_t *n, const fd_peer_t *p) {
   uint64_t since = silence(n, p);
   if (since < n->cfg.fd_min_ms) return 0;
   return since * LOG10E_X1000 > PHI_X1000_THRESHOLD * p->mean_ms;
+}
+
+int dyna_fdet_suspect(const dyna_node_t *n, uint64_t id) {
+  dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, id);
+  if (!e) return 0;
+  return judged(n, e->ptr);
+}
+
+static int cmp_u64(const void *a, const void *b);
+
+size_t dyna_fdet_unreachable(const dyna_node_t *n, uint64_t *out, size_t max) {
+  size_t k = 0;
+  for (size_t i = 0; i < n->down.cap; i++)
+    if (n->down.t[i].id && n->down.t[i].id != n->cfg.id && k++ < max) out[k - 1] = n->down.t[i].id;
+  for (size_t i = 0; i < n->fdet.cap; i++) {
+    uint64_t id = n->fdet.t[i].id;
+    if (!id || id == n->cfg.id || !judged(n, n->fdet.t[i].ptr) || dyna_idmap_get(&n->down, id)) continue;
+    if (k++ < max) out[k - 1] = id; /* (down and judged: counted once, as down) */
+  }
+  if (k <= max) qsort(out, k, sizeof(*out), cmp_u64);
+  return k;
 }
 
 uint64_t dyna_fdet_phi_x1000(const dyna_node_t *n, uint64_t id) {

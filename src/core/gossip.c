@@ -80,14 +80,27 @@ static void send_digest(dyna_node_t *n, uint64_t to) {
   n->stats.gossip_sent++;
 }
 
-/* A random live member other than self (reachable ones first); 0 when there is none. */
+#define PEER_UNREACHABLE_MAX 64 /* more: random_peer asks about each member */
+
+/* A random live member other than self (reachable ones first); 0 when there is none.
+ * Which members are unreachable is found once (usually none or a few: a sorted list
+ * walked beside the sorted members), not by two look-ups per member each round. */
 static uint64_t random_peer(dyna_node_t *n) {
   uint64_t pick[2] = {0, 0};
   uint64_t seen[2] = {0, 0};
+  uint64_t away[PEER_UNREACHABLE_MAX];
+  size_t naway = dyna_fdet_unreachable(n, away, PEER_UNREACHABLE_MAX), j = 0;
+  int listed = naway <= PEER_UNREACHABLE_MAX;
   for (size_t i = 0; i < n->cl.n; i++) {
     const dyna_member_t *m = &n->cl.m[i];
     if (m->id == n->cfg.id || m->status == DYNA_MEMBER_REMOVED) continue;
-    int reach = dyna_node_is_reachable(n, m->id) ? 0 : 1;
+    int reach;
+    if (listed) {
+      while (j < naway && away[j] < m->id) j++;
+      reach = j < naway && away[j] == m->id;
+    } else {
+      reach = dyna_node_is_reachable(n, m->id) ? 0 : 1;
+    }
     /* Reservoir sampling keeps the choice uniform in one pass. */
     if (dyna_node_rand(n) % ++seen[reach] == 0) pick[reach] = m->id;
   }

@@ -242,6 +242,12 @@ int dyna_gossip_joining(const dyna_node_t *n);
 void dyna_fdet_heard(dyna_node_t *n, uint64_t id);   /* any frame from id */
 void dyna_fdet_reset(dyna_node_t *n, uint64_t id);   /* transport (re)established */
 int dyna_fdet_suspect(const dyna_node_t *n, uint64_t id);
+/* The ids other than self this node cannot reach now (a link down, or judged by the
+ * detector: those dyna_node_is_reachable says 0 for), found in one walk of the two maps
+ * rather than two look-ups per member: up to max of them into out, sorted by id.
+ * Returns how many there are; more than max: out is not a list of them (the caller
+ * asks dyna_node_is_reachable of each member instead). */
+size_t dyna_fdet_unreachable(const dyna_node_t *n, uint64_t *out, size_t max);
 uint64_t dyna_fdet_phi_x1000(const dyna_node_t *n, uint64_t id);
 void dyna_fdet_tick(dyna_node_t *n);
 void dyna_fdet_hearsay(dyna_node_t *n, uint64_t id); /* a peer's PING names id as unreachable */
