@@ -18,9 +18,11 @@ void dyna_cluster_init(dyna_cluster_t *c) {
 }
 
 void dyna_cluster_clear(dyna_cluster_t *c) {
+  uint64_t gen = c->gen;
   dyna_free(c->m);
   dyna_ring_clear(&c->ring);
   dyna_cluster_init(c);
+  c->gen = gen + 1; /* emptied is a change too */
 }
 
 const char *dyna_member_status_name(int status) {
@@ -44,6 +46,7 @@ int dyna_cluster_bootstrap(dyna_cluster_t *c, const dyna_member_t *self, uint32_
   t.ring_version = 1;
   t.ring_author = self->id;
   dyna_cluster_clear(c);
+  t.gen = c->gen + 1;
   *c = t;
   return 0;
 }
@@ -173,6 +176,7 @@ int dyna_cluster_merge(dyna_cluster_t *c, const dyna_cluster_t *other, int *chan
   int any = 0;
   int mrc = merge_members(c, other, &any);
   if (mrc == DYNA_ENOMEM) return mrc;
+  if (any) dyna_cluster_touch(c); /* before any return below */
   for (size_t i = 0; mrc && i < other->n; i++) { /* past the cap: as many as fit, in turn */
     int ch;
     int rc = dyna_cluster_upsert(c, &other->m[i], &ch);
@@ -190,9 +194,9 @@ int dyna_cluster_merge(dyna_cluster_t *c, const dyna_cluster_t *other, int *chan
     c->ring = r;
     c->ring_version = other->ring_version;
     c->ring_author = other->ring_author;
+    dyna_cluster_touch(c);
     any = 1;
   }
-  if (any) dyna_cluster_touch(c);
   if (changed) *changed = any;
   return 0;
 }
@@ -376,6 +380,7 @@ int dyna_cluster_decode(const uint8_t *p, size_t len, dyna_cluster_t *c) {
     return rc;
   }
   dyna_cluster_clear(c);
+  t.gen = c->gen + 1;
   *c = t;
   return 0;
 }

@@ -50,6 +50,8 @@ typedef struct dyna_cluster {
   uint64_t ring_version;
   uint64_t ring_author;
   uint64_t digest;  /* dyna_cluster_digest's memo; 0: not known (see dyna_cluster_touch) */
+  uint64_t gen;     /* bumped by every change (dyna_cluster_touch, clear, decode): what a
+                       caller computes from c may be kept until gen moves */
 } dyna_cluster_t;
 
 void dyna_cluster_init(dyna_cluster_t *c);
@@ -85,9 +87,13 @@ int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, const dyna_repl_t *r
  * in id order, and the ring's version and author; never 0): equal states give equal
  * digests. Kept in c->digest until c changes: the functions here that change c forget
  * it; code that writes c's members, n, ring_version or ring_author itself must call
- * dyna_cluster_touch after. Builds without NDEBUG check the memo against a fresh hash. */
+ * dyna_cluster_touch after (which also moves c->gen). Builds without NDEBUG check the
+ * memo against a fresh hash on every use. */
 uint64_t dyna_cluster_digest(dyna_cluster_t *c);
-static inline void dyna_cluster_touch(dyna_cluster_t *c) { c->digest = 0; }
+static inline void dyna_cluster_touch(dyna_cluster_t *c) {
+  c->digest = 0;
+  c->gen++;
+}
 /* 1 when a and b hold the same state as the digest sees it (the same records, ring
  * version and author): dyna_cluster_digest(a) == dyna_cluster_digest(b) without hashing
  * either. */

@@ -329,6 +329,10 @@ void dyna_merkle_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
 void dyna_merkle_force(dyna_node_t *n, uint32_t p);
 /* Schedules an exchange of every partition this node and peer both replicate. */
 void dyna_merkle_force_shared(dyna_node_t *n, uint64_t peer);
+/* The partitions this node replicates under the current ring, ascending (*count of
+ * them); kept by anti-entropy until the ring changes. NULL when it has no list (no
+ * anti-entropy state, or short of memory): the caller walks every partition. */
+const uint32_t *dyna_merkle_mine(dyna_node_t *n, uint32_t *count);
 /* A peer heard again after a silence or a link down (failure_detector.c, node.c): what
  * it may have missed, and what this node may have missed, goes first (node.c). */
 void dyna_node_peer_back(dyna_node_t *n, uint64_t peer);
