@@ -256,16 +256,20 @@ int dyna_cluster_same(const dyna_cluster_t *a, const dyna_cluster_t *b) {
   return 1;
 }
 
+static int str_same(const char *a, const char *b) { return a[0] == b[0] && (!a[0] || !strcmp(a, b)); }
+
 int dyna_cluster_ring_settled(const dyna_cluster_t *c) {
-  size_t nvalid = 0;
-  for (size_t i = 0; i < c->n; i++) {
+  const dyna_ring_t *r = &c->ring;
+  size_t nvalid = 0, j = 0;
+  for (size_t i = 0; i < c->n; i++) { /* both sorted by id: one walk of each */
     if (c->m[i].status != DYNA_MEMBER_VALID) continue;
     nvalid++;
-    int idx = dyna_ring_member_index(&c->ring, c->m[i].id);
-    if (idx < 0 || strcmp(c->ring.members[idx].zone, c->m[i].zone) || strcmp(c->ring.members[idx].dc, c->m[i].dc))
+    while (j < r->nmembers && r->members[j].id < c->m[i].id) j++;
+    if (j == r->nmembers || r->members[j].id != c->m[i].id || !str_same(r->members[j].zone, c->m[i].zone) ||
+        !str_same(r->members[j].dc, c->m[i].dc))
       return 0;
   }
-  return nvalid == c->ring.nmembers;
+  return nvalid == r->nmembers;
 }
 
 int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, const dyna_repl_t *repl, int *changed) {
