@@ -51,25 +51,38 @@ static void self_record(const dyna_node_t *n, dyna_member_t *m) {
   snprintf(m->dc, sizeof(m->dc), "%s", n->cfg.dc);
 }
 
+/* n->cl encoded, kept until the cluster changes: a change is persisted and sent whole
+ * to a random peer at once, and often back to the sender that brought it too (three
+ * encodings of ~60 kB at 1000 members, Q = 8192). NULL when out of memory. */
+static const dyna_buf_t *state_bytes(dyna_node_t *n) {
+  if (n->cl_bytes_ok && n->cl_bytes_gen == n->cl.gen) return &n->cl_bytes;
+  n->cl_bytes_ok = 0;
+  dyna_buf_reset(&n->cl_bytes);
+  dyna_cluster_encode(&n->cl, &n->cl_bytes);
+  if (n->cl_bytes.oom) {
+    dyna_buf_free(&n->cl_bytes);
+    return NULL;
+  }
+  n->cl_bytes_gen = n->cl.gen;
+  n->cl_bytes_ok = 1;
+  return &n->cl_bytes;
+}
+
 void dyna_gossip_persist(dyna_node_t *n) {
-  dyna_buf_t b = DYNA_BUF_INIT;
-  dyna_cluster_encode(&n->cl, &b);
-  if (!b.oom) dyna_store_put(n->store, DYNA_SPACE_META, CLUSTER_KEY, sizeof(CLUSTER_KEY) - 1, b.data, b.len);
-  dyna_buf_free(&b);
+  const dyna_buf_t *b = state_bytes(n);
+  if (b) dyna_store_put(n->store, DYNA_SPACE_META, CLUSTER_KEY, sizeof(CLUSTER_KEY) - 1, b->data, b->len);
 }
 
 static void send_state(dyna_node_t *n, uint64_t to) {
-  dyna_buf_t b = DYNA_BUF_INIT;
-  dyna_cluster_encode(&n->cl, &b);
-  if (!b.oom) {
+  const dyna_buf_t *b = state_bytes(n);
+  if (b) {
     dyna_msg_t m = {0};
     m.type = DYNA_MSG_GOSSIP;
-    m.obj = b.data;
-    m.objlen = b.len;
+    m.obj = b->data;
+    m.objlen = b->len;
     dyna_node_send(n, to, &m);
     n->stats.gossip_sent++;
   }
-  dyna_buf_free(&b);
 }
 
 static void send_digest(dyna_node_t *n, uint64_t to) {

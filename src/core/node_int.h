@@ -119,6 +119,9 @@ struct dyna_node {
   dyna_store_t *store; /* borrowed */
   dyna_node_stats_t stats;
   dyna_cluster_t cl;
+  dyna_buf_t cl_bytes;   /* cl encoded, kept while cl.gen == cl_bytes_gen and cl_bytes_ok */
+  uint64_t cl_bytes_gen; /* (gossip.c: a change is persisted and sent whole at once) */
+  int cl_bytes_ok;
   uint64_t rng;
   dyna_time_t now;    /* the clocks of the event being handled (node.h, "Two clocks") */
   uint64_t stamp_ms;  /* the last value stamp made (dyna_node_stamp) */
