@@ -303,9 +303,15 @@ static int read_str(dyna_rd_t *rd, char *out, size_t cap) {
   size_t n;
   const uint8_t *p = dyna_rd_bytes(rd, cap - 1, &n);
   if (rd->err) return DYNA_ECORRUPT;
-  if (n) memcpy(out, p, n);
+  for (size_t i = 0; i < n; i++) { /* names are short: a loop, not a memchr call per field */
+    if (!p[i]) {
+      out[0] = 0;
+      return DYNA_ECORRUPT;
+    }
+    out[i] = (char)p[i];
+  }
   out[n] = 0;
-  return memchr(out, 0, n) ? DYNA_ECORRUPT : 0;
+  return 0;
 }
 
 void dyna_member_encode(const dyna_member_t *m, dyna_buf_t *out) {
