@@ -180,8 +180,16 @@ static void replace_twin(dyna_node_t *n) {
   if (!n->fresh || dyna_gossip_joining(n) || (n->cfg.bugs & DYNA_BUG_REPLACE_KEEPS_OLD)) return;
   const dyna_member_t *self = dyna_cluster_find(&n->cl, n->cfg.id);
   if (!self || self->status != DYNA_MEMBER_VALID) return; /* itself replaced, or leaving */
+  /* A name compare per member each round otherwise: none found stays none while the
+   * cluster is the same (its gen). */
+  if (n->no_twin_ok && n->no_twin_gen == n->cl.gen) return;
   const dyna_member_t *twin = dyna_cluster_find_live_name(&n->cl, n->cfg.name, n->cfg.id);
-  if (!twin || dyna_node_is_reachable(n, twin->id)) return;
+  if (!twin) {
+    n->no_twin_gen = n->cl.gen;
+    n->no_twin_ok = 1;
+    return;
+  }
+  if (dyna_node_is_reachable(n, twin->id)) return;
   if (set_status(n, twin, DYNA_MEMBER_REMOVED) == 0) {
     n->stats.members_replaced++;
     dyna_merkle_force(n, UINT32_MAX); /* rebuilt as after a join in its place */

@@ -122,6 +122,8 @@ struct dyna_node {
   dyna_buf_t cl_bytes;   /* cl encoded, kept while cl.gen == cl_bytes_gen and cl_bytes_ok */
   uint64_t cl_bytes_gen; /* (gossip.c: a change is persisted and sent whole at once) */
   int cl_bytes_ok;
+  uint64_t no_twin_gen;  /* replace_twin found no live namesake in cl at this gen ... */
+  int no_twin_ok;        /* ... (gossip.c: looked for every round while fresh) */
   uint64_t rng;
   dyna_time_t now;    /* the clocks of the event being handled (node.h, "Two clocks") */
   uint64_t stamp_ms;  /* the last value stamp made (dyna_node_stamp) */
