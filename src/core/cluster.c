@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #define CLUSTER_VERSION 1
 #define CLUSTER_VERSION_SITES 2 /* member records carry their dc */
@@ -17,9 +18,11 @@ void dyna_cluster_init(dyna_cluster_t *c) {
 }
 
 void dyna_cluster_clear(dyna_cluster_t *c) {
+  uint64_t gen = c->gen;
   dyna_free(c->m);
   dyna_ring_clear(&c->ring);
   dyna_cluster_init(c);
+  c->gen = gen + 1; /* emptied is a change too */
 }
 
 const char *dyna_member_status_name(int status) {
@@ -43,6 +46,7 @@ int dyna_cluster_bootstrap(dyna_cluster_t *c, const dyna_member_t *self, uint32_
   t.ring_version = 1;
   t.ring_author = self->id;
   dyna_cluster_clear(c);
+  t.gen = c->gen + 1;
   *c = t;
   return 0;
 }
@@ -87,6 +91,10 @@ const dyna_member_t *dyna_cluster_find_name(const dyna_cluster_t *c, const char 
 }
 
 int dyna_member_cmp(const dyna_member_t *a, const dyna_member_t *b) {
+  /* Records are zero-filled past their strings (member_read, self_record), so equal
+   * records are equal bytes, the usual case when a gossiped state is merged: one memcmp
+   * instead of five strcmp. Bytes that differ (padding too) take the field compare. */
+  if (!memcmp(a, b, sizeof(*a))) return 0;
   if (a->version != b->version) return a->version > b->version ? 1 : -1;
   if (a->status != b->status) return a->status > b->status ? 1 : -1;
   int d = strcmp(a->name, b->name);
@@ -103,6 +111,7 @@ int dyna_cluster_upsert(dyna_cluster_t *c, const dyna_member_t *m, int *changed)
   if (i >= 0) {
     if (dyna_member_cmp(m, &c->m[i]) > 0) {
       c->m[i] = *m;
+      dyna_cluster_touch(c);
       if (changed) *changed = 1;
     }
     return 0;
@@ -115,14 +124,17 @@ int dyna_cluster_upsert(dyna_cluster_t *c, const dyna_member_t *m, int *changed)
   memmove(&c->m[at + 1], &c->m[at], (c->n - at) * sizeof(*nm));
   c->m[at] = *m;
   c->n++;
+  dyna_cluster_touch(c);
   if (changed) *changed = 1;
   return 0;
 }
 
 /* Merges other's members into c's in one pass over both (each sorted by id): the same
  * result as upserting each in turn, without moving c's array once per new member (a
- * joining node learning 1000 members at once). Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG
- * (then nothing changed: the caller upserts one by one). */
+ * joining node learning 1000 members at once). The array grows in place (realloc) and
+ * is filled from its end, so the records already there are not copied to fresh pages
+ * (a 1000-member array is ~250 kB: page faults, as system time). Returns 0, DYNA_ENOMEM
+ * or DYNA_ETOOBIG (then nothing changed: the caller upserts one by one). */
 static int merge_members(dyna_cluster_t *c, const dyna_cluster_t *other, int *any) {
   size_t add = 0;
   for (size_t a = 0, b = 0; b < other->n;) { /* both sorted: one walk counts the new ids */
@@ -138,23 +150,24 @@ static int merge_members(dyna_cluster_t *c, const dyna_cluster_t *other, int *an
     return 0;
   }
   if (c->n + add > DYNA_CLUSTER_MAX_MEMBERS) return DYNA_ETOOBIG;
-  dyna_member_t *out = dyna_malloc((c->n + add) * sizeof(*out));
-  if (!out) return DYNA_ENOMEM;
-  size_t a = 0, b = 0, k = 0;
-  while (a < c->n || b < other->n) {
-    if (b == other->n || (a < c->n && c->m[a].id < other->m[b].id)) {
-      out[k++] = c->m[a++];
-    } else if (a == c->n || other->m[b].id < c->m[a].id) {
-      out[k++] = other->m[b++];
-    } else { /* the same member: the newer record */
-      out[k++] = dyna_member_cmp(&other->m[b], &c->m[a]) > 0 ? other->m[b] : c->m[a];
-      a++, b++;
+  dyna_member_t *m = dyna_realloc(c->m, (c->n + add) * sizeof(*m));
+  if (!m) return DYNA_ENOMEM;
+  c->m = m;
+  size_t a = c->n, b = other->n, k = c->n + add; /* from the end: k never passes a */
+  while (b) { /* once k == a, what is left of c is in place (no self-copies) */
+    if (a && m[a - 1].id > other->m[b - 1].id) {
+      a--, k--;
+      if (k != a) m[k] = m[a];
+    } else if (a && m[a - 1].id == other->m[b - 1].id) { /* the same member: the newer record */
+      a--, b--, k--;
+      if (dyna_member_cmp(&other->m[b], &m[a]) > 0) m[k] = other->m[b];
+      else if (k != a) m[k] = m[a];
+    } else {
+      m[--k] = other->m[--b];
     }
   }
-  DYNA_ASSERT(k == c->n + add, "merged %zu members, expected %zu + %zu", k, c->n, add);
-  dyna_free(c->m);
-  c->m = out;
-  c->n = k;
+  DYNA_ASSERT(k == a, "merge left %zu slots for %zu members in place", k, a);
+  c->n += add;
   *any = 1;
   return 0;
 }
@@ -163,6 +176,7 @@ int dyna_cluster_merge(dyna_cluster_t *c, const dyna_cluster_t *other, int *chan
   int any = 0;
   int mrc = merge_members(c, other, &any);
   if (mrc == DYNA_ENOMEM) return mrc;
+  if (any) dyna_cluster_touch(c); /* before any return below */
   for (size_t i = 0; mrc && i < other->n; i++) { /* past the cap: as many as fit, in turn */
     int ch;
     int rc = dyna_cluster_upsert(c, &other->m[i], &ch);
@@ -180,6 +194,7 @@ int dyna_cluster_merge(dyna_cluster_t *c, const dyna_cluster_t *other, int *chan
     c->ring = r;
     c->ring_version = other->ring_version;
     c->ring_author = other->ring_author;
+    dyna_cluster_touch(c);
     any = 1;
   }
   if (changed) *changed = any;
@@ -201,16 +216,60 @@ static int valid_members(const dyna_cluster_t *c, dyna_ring_member_t **out, size
   return 0;
 }
 
+static uint64_t digest_of(const dyna_cluster_t *c) {
+  uint64_t h = 0;
+  for (size_t i = 0; i < c->n; i++) { /* each record's hash seeded with those before it */
+    const dyna_member_t *m = &c->m[i];
+    uint8_t rec[2 * 8 + 1 + sizeof(*m)];
+    size_t l = 0;
+    memcpy(rec, &m->id, 8);
+    memcpy(rec + 8, &m->version, 8);
+    rec[16] = m->status;
+    l = 17;
+    const char *f[] = {m->name, m->addr, m->client_addr, m->zone, m->dc};
+    for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) { /* with terminators: boundaries count */
+      size_t fl = strlen(f[k]) + 1;
+      memcpy(rec + l, f[k], fl);
+      l += fl;
+    }
+    h = XXH3_64bits_withSeed(rec, l, h);
+  }
+  uint64_t tail[3] = {c->n, c->ring_version, c->ring_author};
+  h = XXH3_64bits_withSeed(tail, sizeof(tail), h);
+  return h ? h : 1;
+}
+
+uint64_t dyna_cluster_digest(dyna_cluster_t *c) {
+#ifndef NDEBUG
+  DYNA_ASSERT(!c->digest || c->digest == digest_of(c), "cluster digest memo %016" PRIx64 " is stale: a change "
+              "bypassed dyna_cluster_touch", c->digest);
+#endif
+  if (!c->digest) c->digest = digest_of(c);
+  return c->digest;
+}
+
+int dyna_cluster_same(const dyna_cluster_t *a, const dyna_cluster_t *b) {
+  if (a->n != b->n || a->ring_version != b->ring_version || a->ring_author != b->ring_author) return 0;
+  if (a->n && !memcmp(a->m, b->m, a->n * sizeof(*a->m))) return 1; /* zero-filled records: the usual case */
+  for (size_t i = 0; i < a->n; i++)
+    if (a->m[i].id != b->m[i].id || dyna_member_cmp(&a->m[i], &b->m[i])) return 0;
+  return 1;
+}
+
+static int str_same(const char *a, const char *b) { return a[0] == b[0] && (!a[0] || !strcmp(a, b)); }
+
 int dyna_cluster_ring_settled(const dyna_cluster_t *c) {
-  size_t nvalid = 0;
-  for (size_t i = 0; i < c->n; i++) {
+  const dyna_ring_t *r = &c->ring;
+  size_t nvalid = 0, j = 0;
+  for (size_t i = 0; i < c->n; i++) { /* both sorted by id: one walk of each */
     if (c->m[i].status != DYNA_MEMBER_VALID) continue;
     nvalid++;
-    int idx = dyna_ring_member_index(&c->ring, c->m[i].id);
-    if (idx < 0 || strcmp(c->ring.members[idx].zone, c->m[i].zone) || strcmp(c->ring.members[idx].dc, c->m[i].dc))
+    while (j < r->nmembers && r->members[j].id < c->m[i].id) j++;
+    if (j == r->nmembers || r->members[j].id != c->m[i].id || !str_same(r->members[j].zone, c->m[i].zone) ||
+        !str_same(r->members[j].dc, c->m[i].dc))
       return 0;
   }
-  return nvalid == c->ring.nmembers;
+  return nvalid == r->nmembers;
 }
 
 int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, const dyna_repl_t *repl, int *changed) {
@@ -233,6 +292,7 @@ int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, const dyna_repl_t *r
   c->ring = r;
   c->ring_version++;
   c->ring_author = self;
+  dyna_cluster_touch(c);
   *changed = 1;
   return 0;
 }
@@ -243,9 +303,15 @@ static int read_str(dyna_rd_t *rd, char *out, size_t cap) {
   size_t n;
   const uint8_t *p = dyna_rd_bytes(rd, cap - 1, &n);
   if (rd->err) return DYNA_ECORRUPT;
-  if (n) memcpy(out, p, n);
+  for (size_t i = 0; i < n; i++) { /* names are short: a loop, not a memchr call per field */
+    if (!p[i]) {
+      out[0] = 0;
+      return DYNA_ECORRUPT;
+    }
+    out[i] = (char)p[i];
+  }
   out[n] = 0;
-  return memchr(out, 0, n) ? DYNA_ECORRUPT : 0;
+  return 0;
 }
 
 void dyna_member_encode(const dyna_member_t *m, dyna_buf_t *out) {
@@ -303,8 +369,8 @@ int dyna_cluster_decode(const uint8_t *p, size_t len, dyna_cluster_t *c) {
   dyna_cluster_t t;
   dyna_cluster_init(&t);
   int rc = 0;
-  if (n) {
-    t.m = dyna_calloc((size_t)n, sizeof(*t.m));
+  if (n) { /* not zeroed: dyna_member_read zero-fills each record it reads */
+    t.m = dyna_malloc((size_t)n * sizeof(*t.m));
     if (!t.m) return DYNA_ENOMEM;
   }
   for (size_t i = 0; i < n && !rc; i++) {
@@ -324,6 +390,7 @@ int dyna_cluster_decode(const uint8_t *p, size_t len, dyna_cluster_t *c) {
     return rc;
   }
   dyna_cluster_clear(c);
+  t.gen = c->gen + 1;
   *c = t;
   return 0;
 }

@@ -49,6 +49,9 @@ typedef struct dyna_cluster {
   dyna_ring_t ring;
   uint64_t ring_version;
   uint64_t ring_author;
+  uint64_t digest;  /* dyna_cluster_digest's memo; 0: not known (see dyna_cluster_touch) */
+  uint64_t gen;     /* bumped by every change (dyna_cluster_touch, clear, decode): what a
+                       caller computes from c may be kept until gen moves */
 } dyna_cluster_t;
 
 void dyna_cluster_init(dyna_cluster_t *c);
@@ -80,6 +83,21 @@ int dyna_cluster_merge(dyna_cluster_t *c, const dyna_cluster_t *other, int *chan
  * rebalances (repl: each site's replicas, which guide spread) and bumps the ring version. *changed tells whether it
  * did. Returns 0, DYNA_ENOMEM. */
 int dyna_cluster_fix_ring(dyna_cluster_t *c, uint64_t self, const dyna_repl_t *repl, int *changed);
+/* The digest of the state gossip compares (a hash of every member record, all fields,
+ * in id order, and the ring's version and author; never 0): equal states give equal
+ * digests. Kept in c->digest until c changes: the functions here that change c forget
+ * it; code that writes c's members, n, ring_version or ring_author itself must call
+ * dyna_cluster_touch after (which also moves c->gen). Builds without NDEBUG check the
+ * memo against a fresh hash on every use. */
+uint64_t dyna_cluster_digest(dyna_cluster_t *c);
+static inline void dyna_cluster_touch(dyna_cluster_t *c) {
+  c->digest = 0;
+  c->gen++;
+}
+/* 1 when a and b hold the same state as the digest sees it (the same records, ring
+ * version and author): dyna_cluster_digest(a) == dyna_cluster_digest(b) without hashing
+ * either. */
+int dyna_cluster_same(const dyna_cluster_t *a, const dyna_cluster_t *b);
 /* 1 when the ring's owners are exactly the VALID members. */
 int dyna_cluster_ring_settled(const dyna_cluster_t *c);
 

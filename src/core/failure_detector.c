@@ -53,6 +53,7 @@
  * Integer arithmetic only, so runs replay exactly. */
 #include "util/err.h"
 #include "util/alloc.h"
+#include "util/assert.h"
 #include "core/node_int.h"
 #include <stdlib.h>
 
@@ -86,6 +87,9 @@ struct fd_sched {
   struct { uint64_t id; uint32_t rounds; } tell[FD_TELL_MAX]; /* suspects to tell of */
   uint64_t *watch;        /* ids with a PING unanswered (and some answered since: pruned */
   size_t nwatch, capwatch; /* each round), so a round is not a walk over every member */
+  size_t members;         /* members not REMOVED, counted at cluster generation ... */
+  uint64_t members_gen;   /* ... members_gen (members_ok: counted at all) */
+  int members_ok;
 };
 
 static int bounded(const dyna_node_t *n) { return n->fds && n->fds->bounded; }
@@ -158,13 +162,32 @@ static uint64_t silence(const dyna_node_t *n, const fd_peer_t *p) {
   return n->now.mono_ms > from ? n->now.mono_ms - from : 0;
 }
 
-int dyna_fdet_suspect(const dyna_node_t *n, uint64_t id) {
-  dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, id);
-  if (!e) return 0;
-  const fd_peer_t *p = e->ptr;
+/* 1 when the detector judges the peer of record p (see the top). */
+static int judged(const dyna_node_t *n, const fd_peer_t *p) {
   uint64_t since = silence(n, p);
   if (since < n->cfg.fd_min_ms) return 0;
   return since * LOG10E_X1000 > PHI_X1000_THRESHOLD * p->mean_ms;
+}
+
+int dyna_fdet_suspect(const dyna_node_t *n, uint64_t id) {
+  dyna_idmap_entry_t *e = dyna_idmap_get(&n->fdet, id);
+  if (!e) return 0;
+  return judged(n, e->ptr);
+}
+
+static int cmp_u64(const void *a, const void *b);
+
+size_t dyna_fdet_unreachable(const dyna_node_t *n, uint64_t *out, size_t max) {
+  size_t k = 0;
+  for (size_t i = 0; i < n->down.cap; i++)
+    if (n->down.t[i].id && n->down.t[i].id != n->cfg.id && k++ < max) out[k - 1] = n->down.t[i].id;
+  for (size_t i = 0; i < n->fdet.cap; i++) {
+    uint64_t id = n->fdet.t[i].id;
+    if (!id || id == n->cfg.id || !judged(n, n->fdet.t[i].ptr) || dyna_idmap_get(&n->down, id)) continue;
+    if (k++ < max) out[k - 1] = id; /* (down and judged: counted once, as down) */
+  }
+  if (k <= max) qsort(out, k, sizeof(*out), cmp_u64);
+  return k;
 }
 
 uint64_t dyna_fdet_phi_x1000(const dyna_node_t *n, uint64_t id) {
@@ -264,7 +287,12 @@ static void neighbours(dyna_node_t *n, struct fd_sched *s) {
   s->nb_ring_author = n->cl.ring_author;
   size_t cap = 0;
   uint64_t homes[DYNA_MAX_N];
-  for (uint32_t p = 0; p < n->cl.ring.size; p++) {
+  /* Only the partitions this node replicates have any: anti-entropy keeps their list
+   * for the same ring (NULL: short of memory, walk them all). */
+  uint32_t nmine = 0;
+  const uint32_t *mine = dyna_merkle_mine(n, &nmine);
+  for (uint32_t k = 0; k < (mine ? nmine : n->cl.ring.size); k++) {
+    uint32_t p = mine ? mine[k] : k;
     size_t nh = dyna_node_replicas(n, p, homes), self = nh;
     for (size_t i = 0; i < nh; i++)
       if (homes[i] == n->cfg.id) self = i;
@@ -373,7 +401,18 @@ void dyna_fdet_tick(dyna_node_t *n) {
   /* Bounded: nothing to do between rounds (the mode is looked at again at the next). */
   if (n->fds && n->fds->bounded && n->now.mono_ms < n->fds->next_round_ms) return;
   size_t members = 0;
-  for (size_t i = 0; i < n->cl.n; i++) members += n->cl.m[i].status != DYNA_MEMBER_REMOVED;
+  if (n->fds && n->fds->members_ok && n->fds->members_gen == n->cl.gen) {
+    members = n->fds->members; /* the same cluster as last round: a walk saved */
+  } else {
+    for (size_t i = 0; i < n->cl.n; i++) members += n->cl.m[i].status != DYNA_MEMBER_REMOVED;
+    if (n->fds) n->fds->members = members, n->fds->members_gen = n->cl.gen, n->fds->members_ok = 1;
+  }
+#ifndef NDEBUG
+  size_t recount = 0;
+  for (size_t i = 0; i < n->cl.n; i++) recount += n->cl.m[i].status != DYNA_MEMBER_REMOVED;
+  DYNA_ASSERT(recount == members, "kept member count %zu, now %zu: a change bypassed dyna_cluster_touch",
+              members, recount);
+#endif
   if (n->fds) {
     int was = n->fds->bounded;
     n->fds->bounded = members > FD_PROBE_ALL_MAX;

@@ -12,7 +12,6 @@
 #include "core/node_int.h"
 #include <stdio.h>
 #include <string.h>
-#include <xxhash.h>
 
 static const uint8_t CLUSTER_KEY[] = "cluster";
 static const uint8_t JOIN_SEED_KEY[] = "join-seed";
@@ -52,69 +51,69 @@ static void self_record(const dyna_node_t *n, dyna_member_t *m) {
   snprintf(m->dc, sizeof(m->dc), "%s", n->cfg.dc);
 }
 
+/* n->cl encoded, kept until the cluster changes: a change is persisted and sent whole
+ * to a random peer at once, and often back to the sender that brought it too (three
+ * encodings of ~60 kB at 1000 members, Q = 8192). NULL when out of memory. */
+static const dyna_buf_t *state_bytes(dyna_node_t *n) {
+  if (n->cl_bytes_ok && n->cl_bytes_gen == n->cl.gen) return &n->cl_bytes;
+  n->cl_bytes_ok = 0;
+  dyna_buf_reset(&n->cl_bytes);
+  dyna_cluster_encode(&n->cl, &n->cl_bytes);
+  if (n->cl_bytes.oom) {
+    dyna_buf_free(&n->cl_bytes);
+    return NULL;
+  }
+  n->cl_bytes_gen = n->cl.gen;
+  n->cl_bytes_ok = 1;
+  return &n->cl_bytes;
+}
+
 void dyna_gossip_persist(dyna_node_t *n) {
-  dyna_buf_t b = DYNA_BUF_INIT;
-  dyna_cluster_encode(&n->cl, &b);
-  if (!b.oom) dyna_store_put(n->store, DYNA_SPACE_META, CLUSTER_KEY, sizeof(CLUSTER_KEY) - 1, b.data, b.len);
-  dyna_buf_free(&b);
+  const dyna_buf_t *b = state_bytes(n);
+  if (b) dyna_store_put(n->store, DYNA_SPACE_META, CLUSTER_KEY, sizeof(CLUSTER_KEY) - 1, b->data, b->len);
 }
 
 static void send_state(dyna_node_t *n, uint64_t to) {
-  dyna_buf_t b = DYNA_BUF_INIT;
-  dyna_cluster_encode(&n->cl, &b);
-  if (!b.oom) {
+  const dyna_buf_t *b = state_bytes(n);
+  if (b) {
     dyna_msg_t m = {0};
     m.type = DYNA_MSG_GOSSIP;
-    m.obj = b.data;
-    m.objlen = b.len;
+    m.obj = b->data;
+    m.objlen = b->len;
     dyna_node_send(n, to, &m);
     n->stats.gossip_sent++;
   }
-  dyna_buf_free(&b);
-}
-
-/* The digest of a cluster state: equal states give equal digests (member records with
- * all their fields, in id order; a ring is named by its version and author, as merging
- * takes it); never 0, which means "a whole state" on the wire. */
-static uint64_t state_digest(const dyna_cluster_t *c) {
-  uint64_t h = 0;
-  for (size_t i = 0; i < c->n; i++) { /* each record's hash seeded with those before it */
-    const dyna_member_t *m = &c->m[i];
-    uint8_t rec[2 * 8 + 1 + sizeof(*m)];
-    size_t l = 0;
-    memcpy(rec, &m->id, 8);
-    memcpy(rec + 8, &m->version, 8);
-    rec[16] = m->status;
-    l = 17;
-    const char *f[] = {m->name, m->addr, m->client_addr, m->zone, m->dc};
-    for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) { /* with terminators: boundaries count */
-      size_t fl = strlen(f[k]) + 1;
-      memcpy(rec + l, f[k], fl);
-      l += fl;
-    }
-    h = XXH3_64bits_withSeed(rec, l, h);
-  }
-  uint64_t tail[3] = {c->n, c->ring_version, c->ring_author};
-  h = XXH3_64bits_withSeed(tail, sizeof(tail), h);
-  return h ? h : 1;
 }
 
 static void send_digest(dyna_node_t *n, uint64_t to) {
   dyna_msg_t m = {0};
   m.type = DYNA_MSG_GOSSIP;
-  m.node = state_digest(&n->cl);
+  m.node = dyna_cluster_digest(&n->cl); /* cluster.h; never 0, which means a whole state */
   dyna_node_send(n, to, &m);
   n->stats.gossip_sent++;
 }
 
-/* A random live member other than self (reachable ones first); 0 when there is none. */
+#define PEER_UNREACHABLE_MAX 64 /* more: random_peer asks about each member */
+
+/* A random live member other than self (reachable ones first); 0 when there is none.
+ * Which members are unreachable is found once (usually none or a few: a sorted list
+ * walked beside the sorted members), not by two look-ups per member each round. */
 static uint64_t random_peer(dyna_node_t *n) {
   uint64_t pick[2] = {0, 0};
   uint64_t seen[2] = {0, 0};
+  uint64_t away[PEER_UNREACHABLE_MAX];
+  size_t naway = dyna_fdet_unreachable(n, away, PEER_UNREACHABLE_MAX), j = 0;
+  int listed = naway <= PEER_UNREACHABLE_MAX;
   for (size_t i = 0; i < n->cl.n; i++) {
     const dyna_member_t *m = &n->cl.m[i];
     if (m->id == n->cfg.id || m->status == DYNA_MEMBER_REMOVED) continue;
-    int reach = dyna_node_is_reachable(n, m->id) ? 0 : 1;
+    int reach;
+    if (listed) {
+      while (j < naway && away[j] < m->id) j++;
+      reach = j < naway && away[j] == m->id;
+    } else {
+      reach = dyna_node_is_reachable(n, m->id) ? 0 : 1;
+    }
     /* Reservoir sampling keeps the choice uniform in one pass. */
     if (dyna_node_rand(n) % ++seen[reach] == 0) pick[reach] = m->id;
   }
@@ -181,8 +180,16 @@ static void replace_twin(dyna_node_t *n) {
   if (!n->fresh || dyna_gossip_joining(n) || (n->cfg.bugs & DYNA_BUG_REPLACE_KEEPS_OLD)) return;
   const dyna_member_t *self = dyna_cluster_find(&n->cl, n->cfg.id);
   if (!self || self->status != DYNA_MEMBER_VALID) return; /* itself replaced, or leaving */
+  /* A name compare per member each round otherwise: none found stays none while the
+   * cluster is the same (its gen). */
+  if (n->no_twin_ok && n->no_twin_gen == n->cl.gen) return;
   const dyna_member_t *twin = dyna_cluster_find_live_name(&n->cl, n->cfg.name, n->cfg.id);
-  if (!twin || dyna_node_is_reachable(n, twin->id)) return;
+  if (!twin) {
+    n->no_twin_gen = n->cl.gen;
+    n->no_twin_ok = 1;
+    return;
+  }
+  if (dyna_node_is_reachable(n, twin->id)) return;
   if (set_status(n, twin, DYNA_MEMBER_REMOVED) == 0) {
     n->stats.members_replaced++;
     dyna_merkle_force(n, UINT32_MAX); /* rebuilt as after a join in its place */
@@ -213,7 +220,7 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   n->stats.gossip_received++;
   if (m->node) { /* a digest: ours goes back whole when it differs */
     if (m->objlen) n->stats.bad_messages++;
-    else if (m->node != state_digest(&n->cl)) send_state(n, from);
+    else if (m->node != dyna_cluster_digest(&n->cl)) send_state(n, from);
     return;
   }
   if (dyna_cluster_decode(m->obj, m->objlen, &in) || in.ring.size != n->cl.ring.size) {
@@ -238,7 +245,7 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   /* The sender lacks something we have (merging is a join, so ours now holds all of
    * theirs: it differs only by what they lack; a node removed by an operator, say, hears
    * it so, as nobody gossips to a REMOVED member): ours goes back. */
-  int behind = !rc && state_digest(&in) != state_digest(&n->cl);
+  int behind = !rc && !dyna_cluster_same(&in, &n->cl); /* their digest differs from ours */
   if (!rc && changed) dyna_gossip_changed(n);
   if (behind) send_state(n, from);
   /* Just joined in a dead member's place: exchange every partition we replicate with
@@ -280,6 +287,7 @@ static int take_place(dyna_node_t *n, dyna_member_t old, const dyna_member_t *jo
     n->cl.ring = r;
     n->cl.ring_version++;
     n->cl.ring_author = n->cfg.id;
+    dyna_cluster_touch(&n->cl);
   }
   n->stats.members_replaced++;
   dyna_gossip_changed(n);
@@ -365,6 +373,7 @@ int dyna_node_join(dyna_node_t *n, uint64_t seed_id, dyna_time_t now) {
   }
   n->cl.ring_version = 0;
   n->cl.ring_author = 0;
+  dyna_cluster_touch(&n->cl);
   int rc = send_join(n);
   dyna_gossip_persist(n);
   persist_seeds(n);

@@ -108,8 +108,14 @@ static size_t own_site(const dyna_node_t *n, uint64_t *reps, size_t nrep) {
 }
 
 /* Starts moving partition p if it has data here and this node is not a home replica of
- * it. Returns 1 when a batch went out. */
+ * it. Returns 1 when a batch went out. No data ends a move whether or not p is ours, so
+ * that is looked at first: most of a sweep is partitions without data here, and a
+ * preference list costs more than the look-up (1000 nodes, Q = 8192). */
 static int try_partition(dyna_node_t *n, uint32_t p) {
+  if (!has_data(n, p)) {
+    dyna_move_end(n, p);
+    return 0;
+  }
   uint64_t reps[DYNA_MAX_N];
   size_t nrep = dyna_node_replicas(n, p, reps);
   for (size_t i = 0; i < nrep; i++)
@@ -117,10 +123,6 @@ static int try_partition(dyna_node_t *n, uint32_t p) {
       dyna_move_end(n, p); /* ours again */
       return 0;
     }
-  if (!has_data(n, p)) {
-    dyna_move_end(n, p);
-    return 0;
-  }
   nrep = own_site(n, reps, nrep);
   n->ho.found_foreign = 1;
   dyna_move_t none, *mv = dyna_move_out(n, p); /* none: out of memory, recorded nowhere */

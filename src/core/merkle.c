@@ -106,6 +106,14 @@ static int refresh_mine(dyna_node_t *n, merkle_t *m) {
   return 0;
 }
 
+const uint32_t *dyna_merkle_mine(dyna_node_t *n, uint32_t *count) {
+  merkle_t *m = n->mk;
+  *count = 0;
+  if (!m || m->q != n->cl.ring.size || refresh_mine(n, m)) return NULL;
+  *count = m->nmine;
+  return m->mine;
+}
+
 static void set_forced(merkle_t *m, uint32_t p) {
   m->nforced += !m->forced[p];
   m->forced[p] = 1;

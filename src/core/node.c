@@ -169,6 +169,7 @@ void dyna_node_free(dyna_node_t *n) {
   dyna_fdet_free(n);
   dyna_idmap_free(&n->fwd_seen);
   dyna_cluster_clear(&n->cl);
+  dyna_buf_free(&n->cl_bytes);
   dyna_free(n->epoch);
   dyna_free(n->held);
   dyna_free(n);

@@ -137,6 +137,11 @@ struct dyna_node {
   dyna_store_t *store; /* borrowed */
   dyna_node_stats_t stats;
   dyna_cluster_t cl;
+  dyna_buf_t cl_bytes;   /* cl encoded, kept while cl.gen == cl_bytes_gen and cl_bytes_ok */
+  uint64_t cl_bytes_gen; /* (gossip.c: a change is persisted and sent whole at once) */
+  int cl_bytes_ok;
+  uint64_t no_twin_gen;  /* replace_twin found no live namesake in cl at this gen ... */
+  int no_twin_ok;        /* ... (gossip.c: looked for every round while fresh) */
   uint64_t rng;
   dyna_time_t now;    /* the clocks of the event being handled (node.h, "Two clocks") */
   uint64_t stamp_ms;  /* the last value stamp made (dyna_node_stamp) */
@@ -263,6 +268,12 @@ int dyna_gossip_joining(const dyna_node_t *n);
 void dyna_fdet_heard(dyna_node_t *n, uint64_t id);   /* any frame from id */
 void dyna_fdet_reset(dyna_node_t *n, uint64_t id);   /* transport (re)established */
 int dyna_fdet_suspect(const dyna_node_t *n, uint64_t id);
+/* The ids other than self this node cannot reach now (a link down, or judged by the
+ * detector: those dyna_node_is_reachable says 0 for), found in one walk of the two maps
+ * rather than two look-ups per member: up to max of them into out, sorted by id.
+ * Returns how many there are; more than max: out is not a list of them (the caller
+ * asks dyna_node_is_reachable of each member instead). */
+size_t dyna_fdet_unreachable(const dyna_node_t *n, uint64_t *out, size_t max);
 uint64_t dyna_fdet_phi_x1000(const dyna_node_t *n, uint64_t id);
 void dyna_fdet_tick(dyna_node_t *n);
 void dyna_fdet_hearsay(dyna_node_t *n, uint64_t id); /* a peer's PING names id as unreachable */
@@ -357,6 +368,10 @@ void dyna_merkle_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
 void dyna_merkle_force(dyna_node_t *n, uint32_t p);
 /* Schedules an exchange of every partition this node and peer both replicate. */
 void dyna_merkle_force_shared(dyna_node_t *n, uint64_t peer);
+/* The partitions this node replicates under the current ring, ascending (*count of
+ * them); kept by anti-entropy until the ring changes. NULL when it has no list (no
+ * anti-entropy state, or short of memory): the caller walks every partition. */
+const uint32_t *dyna_merkle_mine(dyna_node_t *n, uint32_t *count);
 /* A peer heard again after a silence or a link down (failure_detector.c, node.c): what
  * it may have missed, and what this node may have missed, goes first (node.c). */
 void dyna_node_peer_back(dyna_node_t *n, uint64_t peer);
