@@ -8,7 +8,8 @@
 # time; admission = the default, core/admission.h):
 #   1. three dynad nodes (N=3 R=2 W=2) loaded with KEYS keys of VSIZE bytes through node 1
 #      (bench/load.py);
-#   2. before: redis-benchmark GET through node 2 (-c CLIENTS -n REQS -r KEYS);
+#   2. SETTLE s later (anti-entropy compares the fresh data meanwhile), before:
+#      redis-benchmark GET through node 2 (-c CLIENTS -n REQS -r KEYS);
 #   3. a fourth node joins; the same GET run repeats through node 2 until no node has a
 #      partition left to hand off and the four agree on the ring (at most WAIT s);
 #   4. after: one more run.
@@ -20,7 +21,7 @@
 # Environment (all optional):
 #   DYNAD=path  (default: $(dirname $0)/../bin/dynad, built by `make`)
 #   REDIS_BENCHMARK, REDIS_CLI, REDIS_SERVER   (default: from PATH)
-#   KEYS=200000 VSIZE=100 CLIENTS=10 REQS=20000 WAIT=300 MODES="fixed admission"
+#   KEYS=200000 VSIZE=100 CLIENTS=10 REQS=20000 WAIT=300 SETTLE=15 MODES="fixed admission"
 #   BUDGET=16777216 (--background-bytes-per-sec of every node)
 #   TMPDIR      where the temp dir goes (it holds the data dirs: use a real disk)
 set -euo pipefail
@@ -32,6 +33,7 @@ VSIZE=${VSIZE:-100}
 CLIENTS=${CLIENTS:-10}
 REQS=${REQS:-20000}
 WAIT=${WAIT:-300}
+SETTLE=${SETTLE:-15}
 MODES=${MODES:-fixed admission}
 BUDGET=${BUDGET:-16777216}
 
@@ -80,6 +82,7 @@ for mode in $MODES; do
   CLUSTER_DIRS=$mode start_cluster3 "${args[@]}"
   python3 "$here/load.py" --host "$BENCH_HOST" --port "${CPORTS[0]}" --count "$KEYS" \
     --format 'key:%012d' --value-size "$VSIZE" --batch 500 | sed "s/^/$mode load: /"
+  sleep "$SETTLE"
   before=$(gets "${CPORTS[1]}")
   p4=$(free_port) c4=$(free_port)
   "$DYNAD" --name n4 --data "$work/${mode}4" --listen "$BENCH_HOST:$p4" --cluster "$BENCH_HOST:$c4" \

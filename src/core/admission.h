@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #define DYNA_ADMIT_WINDOW_MS 1000u
-#define DYNA_ADMIT_MIN_SAMPLES 50u
+#define DYNA_ADMIT_MIN_SAMPLES 20u /* dynad samples its loop lag 20 times a second */
 #define DYNA_ADMIT_FLOOR_DIV 16u
 #define DYNA_ADMIT_IDLE_DIV 64u
 #define DYNA_ADMIT_DEFAULT_IDLE_US 1000u /* the baseline before an idle window gave one */
