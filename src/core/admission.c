@@ -53,6 +53,8 @@ void dyna_admit_set_ceiling(dyna_admit_t *a, uint64_t ceiling) {
 }
 
 void dyna_admit_latency(dyna_admit_t *a, uint64_t us) {
+  if (!a->sampled && !a->fixed) a->rate = floor_of(a); /* a slow start: see admission.h */
+  a->sampled = 1;
   if (a->nsamples == UINT32_MAX) return;
   a->hist[bucket_of(us)]++;
   a->nsamples++;
@@ -80,7 +82,9 @@ void dyna_admit_tick(dyna_admit_t *a, uint64_t now_ms) {
       if (judged && !a->idle_p99_us) a->idle_p99_us = p99 ? p99 : 1;
       else if (judged && p99 < a->idle_p99_us) a->idle_p99_us = (a->idle_p99_us + p99) / 2 + 1; /* quickly down */
       else if (judged) a->idle_p99_us += (p99 - a->idle_p99_us) / 8;                   /* slowly up */
-      raise_rate(a);
+      uint64_t start = a->ceiling / DYNA_ADMIT_START_DIV > floor_of(a) ? a->ceiling / DYNA_ADMIT_START_DIV : floor_of(a);
+      if (!judged || a->rate < start) raise_rate(a);
+      if (judged && a->rate > start) a->rate = start; /* the next burst starts low */
     } else if (judged && p99 > target) {
       a->windows_over++;
       uint64_t next = p99 > 4 * target ? 0 : a->rate / 2, fl = floor_of(a); /* far over: the floor at once */

@@ -22,6 +22,12 @@
  *     joined into a handoff) the baseline is DYNA_ADMIT_DEFAULT_IDLE_US;
  *   - a window with background work and too little foreground raises the rate: nobody
  *     is there to feel it.
+ * A slow start: the first latency reported puts the rate at the floor, and an idle
+ * window leaves it at most ceiling / DYNA_ADMIT_START_DIV, so that each burst of
+ * background work (a join's handoff, a repair) begins low and climbs while the
+ * foreground does not feel it, instead of queueing a second of work at the ceiling
+ * before the first window closes. A driver that reports nothing (the simulator without
+ * its CPU model) leaves the rate at the ceiling.
  * The rate stays within [ceiling / DYNA_ADMIT_FLOOR_DIV, ceiling], the ceiling being the
  * configured budget (--background-bytes-per-sec): background work is slowed, never
  * stopped, so handoff and repair always finish.
@@ -35,6 +41,7 @@
 #define DYNA_ADMIT_WINDOW_MS 1000u
 #define DYNA_ADMIT_MIN_SAMPLES 20u /* dynad samples its loop lag 20 times a second */
 #define DYNA_ADMIT_FLOOR_DIV 16u
+#define DYNA_ADMIT_START_DIV 8u /* an idle window leaves the rate at most ceiling/8 */
 #define DYNA_ADMIT_IDLE_DIV 64u
 #define DYNA_ADMIT_DEFAULT_IDLE_US 1000u /* the baseline before an idle window gave one */
 #define DYNA_ADMIT_SLACK_US 250u         /* a target is at least this over the baseline */
@@ -47,6 +54,7 @@ typedef struct dyna_admit {
   uint64_t rate;           /* bytes per second now */
   uint32_t target_pct;     /* foreground p99 allowed, in percent of the idle baseline */
   int fixed;               /* 1: the controller is off, rate = ceiling */
+  int sampled;             /* a latency was reported: the controller has begun */
   uint64_t window_start_ms;
   uint32_t hist[DYNA_ADMIT_BUCKETS]; /* this window's foreground latencies */
   uint32_t nsamples;

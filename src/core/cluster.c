@@ -221,11 +221,10 @@ static uint64_t digest_of(const dyna_cluster_t *c) {
   for (size_t i = 0; i < c->n; i++) { /* each record's hash seeded with those before it */
     const dyna_member_t *m = &c->m[i];
     uint8_t rec[2 * 8 + 1 + sizeof(*m)];
-    size_t l = 0;
     memcpy(rec, &m->id, 8);
     memcpy(rec + 8, &m->version, 8);
     rec[16] = m->status;
-    l = 17;
+    size_t l = 17;
     const char *f[] = {m->name, m->addr, m->client_addr, m->zone, m->dc};
     for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) { /* with terminators: boundaries count */
       size_t fl = strlen(f[k]) + 1;

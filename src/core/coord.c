@@ -761,8 +761,7 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
    * which may be any write so far. */
   uint64_t wseq = !rc && changed ? n->store->writes : DYNA_WSEQ_ALL;
   if ((m->flags & DYNA_PUT_HANDOFF) && dyna_budget_hold_ack(n, from, &a, wseq, m->objlen)) return;
-  if (!rc && changed) dyna_node_send_after(n, from, &a, n->store->writes);
-  else dyna_node_send(n, from, &a);
+  dyna_node_send_after(n, from, &a, wseq);
 }
 
 static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {

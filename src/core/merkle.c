@@ -202,6 +202,8 @@ typedef struct sender {
   uint64_t to;
   const uint8_t *bitmap;
   uint64_t bytes, keys;
+  uint64_t most; /* bytes one exchange sends at most (the budget's slice); the rest
+                    differs still and goes at a later exchange */
 } sender_t;
 
 static int send_if_differs(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
@@ -231,12 +233,12 @@ static int send_if_differs(void *arg, const uint8_t *k, size_t klen, const uint8
     s->keys++;
   }
   dyna_buf_free(&enc);
-  return 0;
+  return s->bytes >= s->most;
 }
 
 /* Sends every object of partition p whose bucket is set in bitmap to node `to`. */
 static void send_buckets(dyna_node_t *n, uint32_t p, uint64_t to, const uint8_t *bitmap) {
-  sender_t s = {n, to, bitmap, 0, 0};
+  sender_t s = {n, to, bitmap, 0, 0, dyna_budget_slice(n)};
   uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
   dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, send_if_differs, &s);
   n->stats.aae_keys_sent += s.keys;
@@ -489,6 +491,10 @@ void dyna_merkle_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) 
     return;
   }
   uint32_t p = (uint32_t)(m->w - 1);
+  /* A node whose admission controller is holding its background back declines the
+   * exchanges others open with it (their next round asks again): what they would push
+   * here is what its handoff acknowledgements are pacing. */
+  if (m->type == DYNA_MSG_AAE_TREE && dyna_budget_busy(n)) return;
   if (m->type == DYNA_MSG_AAE_TREE) on_tree(n, from, p, m->obj, m->objlen);
   else on_diff(n, from, p, m);
 }

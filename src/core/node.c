@@ -291,7 +291,10 @@ int dyna_budget_hold_ack(dyna_node_t *n, uint64_t to, const dyna_msg_t *a, uint6
   if (!n->held) n->held = dyna_calloc(DYNA_HELD_ACKS_MAX, sizeof *n->held);
   if (!n->held || n->nheld == DYNA_HELD_ACKS_MAX) return 0;
   uint64_t wait = (uint64_t)(-n->budget.tokens) * 1000 / (adm->rate ? adm->rate : 1);
-  if (wait > DYNA_HELD_ACK_MAX_MS) wait = DYNA_HELD_ACK_MAX_MS;
+  /* well inside the sender's transfer deadline, 5 request timeouts (transfer.c) */
+  uint64_t most = 2 * n->cfg.request_timeout_ms < DYNA_HELD_ACK_MAX_MS ? 2 * n->cfg.request_timeout_ms
+                                                                       : DYNA_HELD_ACK_MAX_MS;
+  if (wait > most) wait = most;
   held_ack_t *h = &n->held[n->nheld++];
   h->to = to;
   h->req = a->req;
@@ -299,6 +302,14 @@ int dyna_budget_hold_ack(dyna_node_t *n, uint64_t to, const dyna_msg_t *a, uint6
   h->wseq = wseq;
   h->due_ms = n->now.mono_ms + wait;
   n->stats.acks_held++;
+  return 1;
+}
+
+int dyna_budget_busy(dyna_node_t *n) {
+  if (n->budget.admit.rate >= n->budget.admit.ceiling) return 0;
+  budget_refill(n);
+  if (n->budget.tokens >= 0) return 0;
+  n->stats.budget_waits++;
   return 1;
 }
 

@@ -121,7 +121,7 @@ typedef struct held_ack {
   int32_t status;
 } held_ack_t;
 #define DYNA_HELD_ACKS_MAX 1024u
-#define DYNA_HELD_ACK_MAX_MS 1000u /* well inside a sender's transfer deadline */
+#define DYNA_HELD_ACK_MAX_MS 1000u /* at most, and at most 2 request timeouts */
 
 struct merkle;
 
@@ -297,6 +297,10 @@ size_t dyna_budget_slice(const dyna_node_t *n);
  * is held for as long as the bucket takes to refill (at most DYNA_HELD_ACK_MAX_MS) and
  * 1 is returned (the caller sends nothing); else 0: send it now. */
 int dyna_budget_hold_ack(dyna_node_t *n, uint64_t to, const dyna_msg_t *a, uint64_t wseq, uint64_t bytes);
+/* 1 when this node's admission controller has its rate below the ceiling and its bucket
+ * is empty: incoming background work should wait (merkle.c declines exchanges). Counted
+ * in budget_waits. */
+int dyna_budget_busy(dyna_node_t *n);
 /* Sends the held acks that are due (node tick). */
 void dyna_budget_release_acks(dyna_node_t *n);
 /* Bumps and persists partition p's epoch (before this node drops data of p). */

@@ -97,13 +97,14 @@ static int handoff_done(sim_world_t *w) {
   return 1;
 }
 
-static void handoff_totals(sim_world_t *w, uint64_t *keys, uint64_t *bytes) {
-  *keys = *bytes = 0;
+static void handoff_totals(sim_world_t *w, uint64_t *keys, uint64_t *bytes, uint64_t *aae) {
+  *keys = *bytes = *aae = 0;
   for (uint32_t i = 0; i < w->nnodes; i++) {
     if (w->nodes[i].state != SN_UP) continue;
     const dyna_node_stats_t *st = dyna_node_stats(w->nodes[i].node);
     *keys += st->handoff_keys_sent;
     *bytes += st->handoff_bytes;
+    *aae += st->aae_bytes;
   }
 }
 
@@ -143,8 +144,8 @@ int sim_admit_probe(sim_world_t *w, uint64_t *node_ms, FILE *out) {
   w->admit = &rec;
   uint64_t t_idle = w->now;
   run_to(w, t_idle + IDLE_MS, node_ms);
-  uint64_t t_join = w->now, k0, b0, k1, b1;
-  handoff_totals(w, &k0, &b0);
+  uint64_t t_join = w->now, k0, b0, k1, b1, a0, a1;
+  handoff_totals(w, &k0, &b0, &a0);
   int seed = sim_pick_up_node(w);
   if (seed < 0) return -1;
   uint32_t j = sim_node_add(w);
@@ -154,7 +155,7 @@ int sim_admit_probe(sim_world_t *w, uint64_t *node_ms, FILE *out) {
     run_to(w, w->now + 100, node_ms);
     if (handoff_done(w)) t_done = w->now;
   }
-  handoff_totals(w, &k1, &b1);
+  handoff_totals(w, &k1, &b1, &a1);
   uint64_t t_end = (t_done ? t_done : w->now);
   run_to(w, t_end + AFTER_MS, node_ms);
   w->admit = NULL;
@@ -174,9 +175,13 @@ int sim_admit_probe(sim_world_t *w, uint64_t *node_ms, FILE *out) {
   fprintf(out, "  client latency (simulated ms)  idle: n %zu p50 %u p99 %u max %u | handoff: n %zu p50 %u p99 %u max %u | after: n %zu p50 %u p99 %u max %u\n",
           idle.n, idle.p50, idle.p99, idle.max, ho.n, ho.p50, ho.p99, ho.max, after.n, after.p50, after.p99,
           after.max);
+  fprintf(out, "  client p99 by second of the handoff (ms):");
+  for (uint64_t t = t_join; t < t_end && t < t_join + 60000; t += 1000) fprintf(out, " %u", window(&rec, t, t + 1000).p99);
+  fprintf(out, "%s\n", t_end > t_join + 60000 ? " ..." : "");
   fprintf(out, "  handoff: %s in %" PRIu64 " ms; %" PRIu64 " keys, %" PRIu64 " bytes sent (%.0f B a key; a filler key holds %u B of value)\n",
           t_done ? "finished" : "NOT finished", t_end - t_join, keys, bytes, keys ? (double)bytes / keys : 0.0,
           FILL_VALUE);
+  fprintf(out, "  anti-entropy meanwhile: %" PRIu64 " bytes\n", a1 - a0);
   fprintf(out, "  admission control: %" PRIu64 " rate cuts over all nodes; budget ceiling %" PRIu64 " B/s, lowest rate now %" PRIu64 " B/s\n",
           cuts, ceiling, rate_min == UINT64_MAX ? 0 : rate_min);
   for (uint32_t i = 0; i < w->nnodes; i++) {

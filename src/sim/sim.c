@@ -114,6 +114,8 @@ static void replay_cmd(const sim_opts_t *o, char *out, size_t cap) {
   defaults(&d);
   size_t l = (size_t)snprintf(out, cap, "dyna-sim --seed %" PRIu64, o->seed);
 #define ADD(...) do { if (l < cap) l += (size_t)snprintf(out + l, cap - l, __VA_ARGS__); } while (0)
+  if (o->experiment) ADD(" --experiment %s", o->experiment);
+  if (o->fill) ADD(" --fill %u", o->fill);
   if (o->nodes != d.nodes) ADD(" --nodes %u", o->nodes);
   if (o->keys != d.keys) ADD(" --keys %u", o->keys);
   if (o->types) ADD(" --types %s", o->types_arg ? o->types_arg : "all");
@@ -648,6 +650,7 @@ int main(int argc, char **argv) {
     run_result_t res;
     int mode = !exp ? RUN_PLAIN : !strcmp(exp, "traffic") ? RUN_TRAFFIC
              : !strcmp(exp, "membership") ? RUN_MEMBERS : !strcmp(exp, "admission") ? RUN_ADMIT : RUN_CONVERGE;
+    o.experiment = exp;
     if (mode == RUN_ADMIT && !o.frame_cost) o.frame_cost = 40;
     if (mode == RUN_ADMIT && !faults_set) o.faults = 0;
     if (mode == RUN_ADMIT && !o.fill) o.fill = 3000;

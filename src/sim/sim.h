@@ -88,6 +88,7 @@ typedef struct sim_opts {
                             much per KiB for every frame it sends or receives, and a frame
                             arriving while it is busy waits (0: frames cost nothing) */
   uint32_t fill;         /* --experiment admission: filler keys loaded before the join */
+  const char *experiment; /* --experiment as given, for the replay command (NULL: none) */
   uint64_t budget;       /* --budget: every node's background budget ceiling, bytes/s
                             (0: the core's default) */
 } sim_opts_t;

@@ -15,8 +15,8 @@ as the driver reports it. Checked on each seed (3 with gcc, 1 under the sanitize
     back (the joiner slowing its senders) and the handoff moved keys;
   - with `--bugs admit-off` (the budget stays at its ceiling) the same seed fails the p99
     check: what the check catches is the controller's absence. Measured, seeds 1-3:
-    1.1 times idle with the controller, 2.8-4.4 times without it, the handoff taking
-    30-37 s instead of 2.4-2.5 s.
+    1.0 times idle with the controller, 2.0-2.6 times without it, the handoff taking
+    51-52 s instead of 2.3-2.4 s.
 A seed repeats its digest.
 
 Environment: DYNA_BIN = directory holding dyna-sim (CTest sets it; it may be an ASan

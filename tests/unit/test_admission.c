@@ -51,16 +51,21 @@ static void test_baseline_cut_raise(void **state) {
   uint64_t now = 5000;
   dyna_admit_init(&a, CEIL, 0, now);
   assert_int_equal(a.rate, CEIL);
+  /* the first latency reported starts the controller at the floor (slow start) */
+  dyna_admit_latency(&a, 10);
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_FLOOR_DIV);
   /* no baseline yet (a node that joined into a handoff): DYNA_ADMIT_DEFAULT_IDLE_US
-   * stands in; within its target nothing happens, far over it the floor at once */
+   * stands in; within its target the rate rises, far over it the floor at once */
   window(&a, &now, 100, DYNA_ADMIT_DEFAULT_IDLE_US, CEIL);
-  assert_int_equal(a.rate, CEIL);
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_FLOOR_DIV + CEIL / 8);
   window(&a, &now, 100, 50 * DYNA_ADMIT_DEFAULT_IDLE_US, CEIL);
   assert_int_equal(a.rate, CEIL / DYNA_ADMIT_FLOOR_DIV);
   assert_int_equal(a.cuts, 1);
   assert_int_equal(a.idle_p99_us, 0);
-  for (int i = 0; i < 8; i++) window(&a, &now, 100, 100, 0); /* idle: back up, +1/8 a window */
-  assert_int_equal(a.rate, CEIL);
+  /* idle windows: up by an eighth, but to CEIL / DYNA_ADMIT_START_DIV at most, where
+   * the next burst of background work starts */
+  for (int i = 0; i < 8; i++) window(&a, &now, 100, 100, 0);
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_START_DIV);
   /* the first idle window set the baseline; the later ones (all 100 us) kept it */
   assert_in_range(a.idle_p99_us, 100, 130);
   /* a busy spell without background pulls it up an eighth of the way only, a quiet one
@@ -75,8 +80,10 @@ static void test_baseline_cut_raise(void **state) {
   assert_in_range(a.idle_p99_us, b1 / 2, b1 / 2 + 70);
   for (int i = 0; i < 40; i++) window(&a, &now, 100, 1000, 0);
   assert_in_range(a.idle_p99_us, 900, 1023);
-  /* background within 1.5x of idle: no cut */
+  /* background within 1.5x of idle: no cut, up by an eighth each window to the top */
   window(&a, &now, 100, 1200, CEIL);
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_START_DIV + CEIL / 8);
+  for (int i = 0; i < 10; i++) window(&a, &now, 100, 1200, CEIL);
   assert_int_equal(a.rate, CEIL);
   /* over 1.5x: halved, again and again, never below the floor */
   uint64_t want = CEIL;
@@ -101,10 +108,11 @@ static void test_baseline_cut_raise(void **state) {
    * is no cut */
   dyna_admit_init(&a, CEIL, 0, now);
   window(&a, &now, 100, 20, 0);
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_START_DIV);
   window(&a, &now, 100, 20 + DYNA_ADMIT_SLACK_US - 60, CEIL);
-  assert_int_equal(a.rate, CEIL);
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_START_DIV + CEIL / 8);
   window(&a, &now, 100, 20 + 3 * DYNA_ADMIT_SLACK_US, CEIL);
-  assert_int_equal(a.rate, CEIL / 2);
+  assert_int_equal(a.rate, (CEIL / DYNA_ADMIT_START_DIV + CEIL / 8) / 2);
 }
 
 static void test_too_few_and_windows(void **state) {
@@ -112,12 +120,13 @@ static void test_too_few_and_windows(void **state) {
   dyna_admit_t a;
   uint64_t now = 0;
   dyna_admit_init(&a, CEIL, 0, now);
-  window(&a, &now, 100, 1000, 0); /* baseline */
+  window(&a, &now, 100, 1000, 0); /* baseline; the rate at the start level */
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_START_DIV);
   window(&a, &now, 100, 4000, CEIL);
-  assert_int_equal(a.rate, CEIL / 2);
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_START_DIV / 2);
   /* too few samples to judge: nobody feels it, the rate rises */
   window(&a, &now, DYNA_ADMIT_MIN_SAMPLES - 1, 9000, CEIL);
-  assert_int_equal(a.rate, CEIL / 2 + CEIL / 8);
+  assert_int_equal(a.rate, CEIL / DYNA_ADMIT_START_DIV / 2 + CEIL / 8);
   assert_int_equal(a.last_p99_us, 0);
   /* a window closes only once DYNA_ADMIT_WINDOW_MS have passed */
   uint64_t r = a.rate;
