@@ -7,8 +7,9 @@
  *              extended list holds every member once and starts with the short one,
  *              and is_replica agrees with it;
  *   rebalance  the control bytes pick which members stay, which join (and their zones)
- *              and N; the result must be balanced (floor/ceil of Q/S), move exactly the
- *              lower bound of partitions, pass the preflist checks and round-trip.
+ *              and N; the result must be balanced (floor/ceil of Q/S, or with zone
+ *              lanes of each lane over its zone), move exactly the lower bound of
+ *              partitions, pass the preflist checks and round-trip.
  * When no ring decodes, the control bytes build one from scratch instead. A ring with
  * sites (ring.h) is checked site by site: its preference list holds each site's homes
  * first, and each site's ring is balanced and moved no more than the bound from the old
@@ -112,31 +113,93 @@ static void check_rebalanced(const dyna_ring_t *old, const dyna_ring_t *r) {
   }
 }
 
-/* Balance, and moves == the lower bound computed from old and the new members. */
+static const dyna_ring_t *rank_ring; /* for cmp_by_zone */
+static int cmp_by_zone(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return strcmp(rank_ring->members[x].zone, rank_ring->members[y].zone);
+}
+
+/* Zone lanes (ring.h): when every member of r declares a zone and there are at least
+ * two, rank[i] := the rank of member i's zone among the distinct names, and the count
+ * is returned; else 0. */
+static uint32_t zone_ranks(const dyna_ring_t *r, uint32_t *rank) {
+  static uint32_t by[DYNA_RING_MEMBERS_MAX];
+  uint32_t z = 0;
+  for (uint32_t i = 0; i < r->nmembers; i++) {
+    if (!r->members[i].zone[0]) return 0;
+    by[i] = i;
+  }
+  rank_ring = r;
+  qsort(by, r->nmembers, sizeof *by, cmp_by_zone);
+  for (uint32_t i = 0; i < r->nmembers; i++) {
+    if (i == 0 || strcmp(r->members[by[i - 1]].zone, r->members[by[i]].zone)) z++;
+    rank[by[i]] = z - 1;
+  }
+  return z >= 2 ? z : 0;
+}
+
+/* Surplus of the k counts over floor/ceil shares of total, the ceil to those owning
+ * most (sorts cnt). */
+static uint32_t surplus(uint32_t *cnt, uint32_t k, uint32_t total) {
+  uint32_t sum = 0, lo = total / k, extra = total % k;
+  qsort(cnt, k, sizeof *cnt, cmp_u32_desc);
+  for (uint32_t i = 0; i < k; i++) {
+    uint32_t t = lo + (i < extra ? 1u : 0u);
+    if (cnt[i] > t) sum += cnt[i] - t;
+  }
+  return sum;
+}
+
+/* Balance, and moves == the lower bound computed from old and the new members, under
+ * the claim r was made by: lanes (every partition in its lane, floor/ceil of its lane
+ * over its zone's members, partitions out of lane moved too) or the older one (floor/
+ * ceil of Q/S). A zoned result is either exactly in lanes or over Q/16 out of them (a
+ * result that near is taken in lanes), and a zoned old ring within Q/16 of its own
+ * lanes (or an unzoned or empty one) must give lanes. */
 static void check_rebalanced_one(const dyna_ring_t *old, const dyna_ring_t *r) {
-  static uint32_t cnt[DYNA_RING_MEMBERS_MAX], kept[DYNA_RING_MEMBERS_MAX];
-  uint32_t q = r->size, s = r->nmembers, lo = q / s, extra = q % s;
+  static uint32_t cnt[DYNA_RING_MEMBERS_MAX], kept[DYNA_RING_MEMBERS_MAX], rank[DYNA_RING_MEMBERS_MAX],
+      orank[DYNA_RING_MEMBERS_MAX], zc[DYNA_RING_MEMBERS_MAX];
+  uint32_t q = r->size, s = r->nmembers;
   for (uint32_t i = 1; i < s; i++) CHECK(r->members[i - 1].id < r->members[i].id);
   memset(cnt, 0, s * sizeof *cnt);
   memset(kept, 0, s * sizeof *kept);
+  uint32_t z = zone_ranks(r, rank), misses = 0;
   for (uint32_t p = 0; p < q; p++) {
     CHECK(r->owner[p] < s);
     cnt[r->owner[p]]++;
+    if (z) misses += rank[r->owner[p]] != p % z;
   }
-  for (uint32_t i = 0; i < s; i++) CHECK(cnt[i] == lo || (extra && cnt[i] == lo + 1));
+  int lanes = z && misses == 0;
+  CHECK(!z || lanes || misses > q / 16);
+  if (z && !lanes) { /* the older claim: old was zoned and over Q/16 out of its lanes */
+    uint32_t oz = old->size ? zone_ranks(old, orank) : 0, om = 0;
+    for (uint32_t p = 0; oz && p < old->size; p++) om += orank[old->owner[p]] != p % oz;
+    CHECK(oz && om > q / 16);
+  }
+  for (uint32_t i = 0; i < s; i++) {
+    uint32_t total = q, k = s;
+    if (lanes) {
+      total = q / z + (rank[i] < q % z ? 1u : 0u);
+      k = 0;
+      for (uint32_t j = 0; j < s; j++) k += rank[j] == rank[i];
+    }
+    CHECK(cnt[i] == total / k || (total % k && cnt[i] == total / k + 1));
+  }
   uint32_t moved = 0, bound = 0;
   for (uint32_t p = 0; p < q; p++) {
     moved += old->size && dyna_ring_owner(old, p) != dyna_ring_owner(r, p);
     if (!old->size) continue;
     int m = dyna_ring_member_index(r, dyna_ring_owner(old, p));
-    if (m < 0) bound++;
+    if (m < 0 || (lanes && rank[m] != p % z)) bound++;
     else kept[m]++;
   }
   if (!old->size) return;
-  qsort(kept, s, sizeof *kept, cmp_u32_desc);
-  for (uint32_t i = 0; i < s; i++) {
-    uint32_t t = lo + (i < extra ? 1u : 0u);
-    if (kept[i] > t) bound += kept[i] - t;
+  if (!lanes) bound += surplus(kept, s, q);
+  for (uint32_t l = 0; lanes && l < z; l++) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < s; i++)
+      if (rank[i] == l) zc[k++] = kept[i];
+    if (k) bound += surplus(zc, k, q / z + (l < q % z ? 1u : 0u));
   }
   CHECK(moved == bound);
 }

@@ -558,17 +558,19 @@ done:
   return misses;
 }
 
-/* Chooses the claim (see ring.h, "Zone lanes"): lanes when every member declares a
- * zone, there are at least two, and old is empty, not zoned, or in its lanes but for
- * at most Q/16 partitions (a zoned ring of the older claim keeps that claim, so an
- * upgrade moves nothing). With lanes, the partitions outside their lane are freed.
- * Runs after plan_inherit and plan_zones, before plan_targets. Returns 0 or
- * DYNA_ENOMEM. */
-static int plan_lanes(plan_t *pl, const dyna_ring_t *old) {
+/* 1 when every member declares a zone and there are at least two: lanes may apply. */
+static int plan_zoned(const plan_t *pl) { return pl->nz >= 2 && pl->zlo[0] == 0; /* zlo[0] > 0: undeclared lead */ }
+
+/* Chooses the claim (see ring.h, "Zone lanes"): lanes when the members are zoned and
+ * old is empty, not zoned, or in its lanes but for at most Q/16 partitions (a zoned
+ * ring of the older claim keeps that claim, so an upgrade moves nothing), or when
+ * force is set. With lanes, the partitions outside their lane are freed. Runs after
+ * plan_inherit and plan_zones, before plan_targets. Returns 0 or DYNA_ENOMEM. */
+static int plan_lanes(plan_t *pl, const dyna_ring_t *old, int force) {
   int err = 0;
   pl->lanes = 0;
-  if (pl->nz < 2 || pl->zlo[0] != 0) return 0; /* zlo[0] > 0: undeclared zones lead */
-  uint32_t misses = lane_misses(old, &err);
+  if (!plan_zoned(pl)) return 0;
+  uint32_t misses = force ? 0 : lane_misses(old, &err);
   if (err) return err;
   if (misses != NONE && misses > pl->q / 16) return 0;
   pl->lanes = pl->nz;
@@ -929,8 +931,29 @@ int dyna_ring_rebalance(const dyna_ring_t *old, uint32_t q, const dyna_ring_memb
   return dyna_ring_rebalance_repl(old, q, members, n, &u, out);
 }
 
+/* Partitions of the plan's finished ring outside their lane, when its members are
+ * zoned (else NONE). */
+static uint32_t plan_misses(const plan_t *pl) {
+  if (!plan_zoned(pl)) return NONE;
+  uint32_t misses = 0;
+  for (uint32_t p = 0; p < pl->q; p++) misses += pl->zone[pl->owner[p]] != p % pl->nz;
+  return misses;
+}
+
+static int rebalance_claim(const dyna_ring_t *old, uint32_t q, const dyna_ring_member_t *members,
+                           size_t n, uint32_t nval, int force_lanes, dyna_ring_t *out);
+
 int dyna_ring_rebalance_one(const dyna_ring_t *old, uint32_t q, const dyna_ring_member_t *members,
                             size_t n, uint32_t nval, dyna_ring_t *out) {
+  return rebalance_claim(old, q, members, n, nval, 0, out);
+}
+
+/* One rebalance under the claim plan_lanes chooses (force_lanes: lanes whenever the
+ * members are zoned). When the older claim's result would itself sit within Q/16 of
+ * the lanes, the lanes are taken instead: the next rebalance would take them anyway,
+ * and a ring must be a fixed point (the same members again move nothing). */
+static int rebalance_claim(const dyna_ring_t *old, uint32_t q, const dyna_ring_member_t *members,
+                           size_t n, uint32_t nval, int force_lanes, dyna_ring_t *out) {
   plan_t pl;
   uint32_t *fresh = NULL; /* partitions placed by this rebalance, ascending */
   int rc;
@@ -947,7 +970,7 @@ int dyna_ring_rebalance_one(const dyna_ring_t *old, uint32_t q, const dyna_ring_
   if ((rc = plan_members(&pl, members)) != 0) goto done;
   if ((rc = plan_inherit(&pl, old)) != 0) goto done;
   if ((rc = plan_zones(&pl)) != 0) goto done;
-  if ((rc = plan_lanes(&pl, old)) != 0) goto done;
+  if ((rc = plan_lanes(&pl, old, force_lanes)) != 0) goto done;
   if ((rc = plan_targets(&pl)) != 0) goto done;
   if ((rc = chooser_init(&pl)) != 0) goto done;
   if ((rc = free_clashing(&pl)) != 0) goto done;
@@ -959,6 +982,11 @@ int dyna_ring_rebalance_one(const dyna_ring_t *old, uint32_t q, const dyna_ring_
     if (pl.owner[p] == FREE_SLOT) fresh[nfresh++] = p;
   if ((rc = assign_free(&pl)) != 0) goto done;
   repair_clashes(&pl, fresh, nfresh);
+  if (!pl.lanes && plan_misses(&pl) <= q / 16) { /* NONE when not zoned: never */
+    dyna_free(fresh);
+    plan_free(&pl);
+    return rebalance_claim(old, q, members, n, nval, 1, out);
+  }
   for (uint32_t p = 0; p < q && pl.lanes; p++)
     DYNA_ASSERT(pl.zone[pl.owner[p]] == p % pl.lanes, "partition %u owned by member %u of zone %u, "
                 "outside its lane (%u lanes)", p, pl.owner[p], pl.zone[pl.owner[p]], pl.lanes);

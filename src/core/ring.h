@@ -30,7 +30,10 @@
  * A join in zone z moves only partitions of z's lane. A zone gained or lost (Z
  * changes), or a member that changes zone, moves every partition that leaves its lane.
  * A ring of the older claim whose members already have two or more zones (over Q/16
- * of its partitions out of lane) keeps the older claim, so an upgrade moves nothing.
+ * of its partitions out of lane) keeps the older claim, so an upgrade moves nothing;
+ * should that claim's result itself come within Q/16 of the lanes, the lanes are taken
+ * at once (the next rebalance would take them), so every ring stays a fixed point: the
+ * same members again move nothing.
  *
  * Sites (data centres, ring_sites.c): when some member declares a site (dc), the ring is
  * one ring per site over the same Q partitions, each balanced and spread over its own
