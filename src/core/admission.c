@@ -46,12 +46,6 @@ void dyna_admit_init(dyna_admit_t *a, uint64_t ceiling, int fixed, uint64_t now_
   a->window_start_ms = now_ms;
 }
 
-void dyna_admit_set_ceiling(dyna_admit_t *a, uint64_t ceiling) {
-  a->ceiling = ceiling;
-  if (a->fixed || a->rate > ceiling) a->rate = ceiling;
-  if (a->rate < floor_of(a)) a->rate = floor_of(a);
-}
-
 void dyna_admit_latency(dyna_admit_t *a, uint64_t us) {
   if (!a->sampled && !a->fixed) a->rate = floor_of(a); /* a slow start: see admission.h */
   a->sampled = 1;

@@ -67,8 +67,6 @@ typedef struct dyna_admit {
 
 /* Starts at the ceiling, first window at now_ms. fixed: never change the rate. */
 void dyna_admit_init(dyna_admit_t *a, uint64_t ceiling, int fixed, uint64_t now_ms);
-/* A new ceiling (configuration change): the rate is clamped into the new range. */
-void dyna_admit_set_ceiling(dyna_admit_t *a, uint64_t ceiling);
 /* One foreground request took us microseconds. */
 void dyna_admit_latency(dyna_admit_t *a, uint64_t us);
 /* The node took bytes from the background budget. */
