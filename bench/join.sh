@@ -15,8 +15,11 @@
 #   4. after: one more run.
 # Printed per mode: p50/p99/max (ms) before, during (the median and the worst p99 of the
 # runs while the handoff ran) and after; how long the handoff took; keys and bytes the
-# old owners sent (INFO handoff_keys_sent, handoff_bytes) and bytes per key against the
-# key and value sizes; the controller's rate cuts and the acknowledgements held back.
+# old owners sent (INFO handoff_keys_sent, handoff_bytes: objects, keys and the checks of
+# what targets hold, by every node) and bytes per key against what the keys take in the
+# store (handoff_stored_bytes: store key and record), and what anti-entropy sent while the
+# handoff ran (INFO aae_bytes, all nodes); the controller's rate cuts and the
+# acknowledgements held back.
 #
 # Environment (all optional):
 #   DYNAD=path  (default: $(dirname $0)/../bin/dynad, built by `make`)
@@ -84,6 +87,8 @@ for mode in $MODES; do
     --format 'key:%012d' --value-size "$VSIZE" --batch 500 | sed "s/^/$mode load: /"
   sleep "$SETTLE"
   before=$(gets "${CPORTS[1]}")
+  aae0=$(sum_info aae_bytes "${CPORTS[@]}")
+  echo "$mode before the join, per node (1-3): aae_bytes $(for p in "${CPORTS[@]}"; do printf '%s ' "$(info_field "$p" aae_bytes)"; done)"
   p4=$(free_port) c4=$(free_port)
   "$DYNAD" --name n4 --data "$work/${mode}4" --listen "$BENCH_HOST:$p4" --cluster "$BENCH_HOST:$c4" \
     --n 3 --r 2 --w 2 --log-level warn --join "$CLUSTER1" "${args[@]}" >"$work/${mode}4.log" 2>&1 &
@@ -102,6 +107,12 @@ for mode in $MODES; do
   after=$(gets "${CPORTS[1]}")
   keys=$(sum_info handoff_keys_sent "${ports[@]}")
   bytes=$(sum_info handoff_bytes "${ports[@]}")
+  stored=$(sum_info handoff_stored_bytes "${ports[@]}")
+  aae=$(($(sum_info aae_bytes "${ports[@]}") - aae0))
+  echo "$mode per node (1-4): aae_bytes $(for p in "${ports[@]}"; do printf '%s ' "$(info_field "$p" aae_bytes)"; done)," \
+    "aae_keys_sent $(for p in "${ports[@]}"; do printf '%s ' "$(info_field "$p" aae_keys_sent)"; done)," \
+    "handoff_bytes $(for p in "${ports[@]}"; do printf '%s ' "$(info_field "$p" handoff_bytes)"; done)," \
+    "handoff_keys_held $(for p in "${ports[@]}"; do printf '%s ' "$(info_field "$p" handoff_keys_held)"; done)"
   cuts=$(sum_info background_rate_cuts "${ports[@]}")
   held=$(sum_info background_acks_held "${ports[@]}")
   p99s=$(printf '%s\n' "${during[@]}" | awk '{ print $2 }' | sort -g)
@@ -113,9 +124,10 @@ for mode in $MODES; do
   read -r a50 a99 amax _ <<<"$after"
   printf '%-9s GET p50/p99/max ms: before %s/%s/%s; during (%d runs) p99 median %s, worst %s, max %s; after %s/%s/%s\n' \
     "$mode" "$b50" "$b99" "$bmax" "$n" "$med" "$worst" "$maxd" "$a50" "$a99" "$amax"
-  printf '%-9s handoff %.1f s; %s keys, %s bytes sent (%s B a key, for %s B of value and 16 of key); %s rate cuts, %s acks held\n' \
+  printf '%-9s handoff %.1f s; %s keys, %s bytes sent (%s B a key, for %s B stored: %s times; %s B of value and 16 of key), anti-entropy meanwhile %s bytes; %s rate cuts, %s acks held\n' \
     "$mode" "$(echo "$t1 - $t0" | bc)" "$keys" "$bytes" "$([ "$keys" -gt 0 ] && echo $((bytes / keys)) || echo -)" \
-    "$VSIZE" "$cuts" "$held"
+    "$([ "$keys" -gt 0 ] && echo $((stored / keys)) || echo -)" \
+    "$([ "$stored" -gt 0 ] && echo "scale=2; $bytes / $stored" | bc || echo -)" "$VSIZE" "$aae" "$cuts" "$held"
   for p in "${DPIDS[@]}" "$j"; do kill "$p" 2>/dev/null || true; done
   for p in "${DPIDS[@]}" "$j"; do wait "$p" 2>/dev/null || true; done
 done

@@ -26,6 +26,7 @@ static const struct { const char *name; uint32_t bit; } BUGS[] = {
   {"fd-unasked-silence", DYNA_BUG_FD_UNASKED_SILENCE},
   {"fd-no-hearsay", DYNA_BUG_FD_NO_HEARSAY},
   {"admit-off", DYNA_BUG_ADMIT_OFF},
+  {"handoff-trust", DYNA_BUG_HANDOFF_TRUST},
 };
 #define NBUGS (sizeof(BUGS) / sizeof(BUGS[0]))
 

@@ -744,9 +744,12 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     if (!rc && changed && (m->flags & DYNA_PUT_AAE)) n->stats.aae_keys_repaired++;
     if (!rc && (m->flags & DYNA_PUT_HANDOFF)) /* for operators: moves.c */
       dyna_move_in(n, from, dyna_node_partition(n, m->key, m->klen), m->objlen);
-    /* News from the background (an exchange or a hint) that this replica lacked may be
-     * lacking at the partition's other replicas too: pass it on with an early exchange. */
-    if (!rc && changed && !hint && (m->flags & (DYNA_PUT_AAE | DYNA_PUT_HANDOFF)) &&
+    /* News from anti-entropy that this replica lacked may be lacking at the partition's
+     * other replicas too: pass it on with an early exchange. Not a handoff's: its sender
+     * asked every home replica what it lacks (handoff.c) and sends each what it lacks,
+     * and an exchange opened here while the move runs would send what the move is
+     * bringing both ways (a join's anti-entropy bytes were as many as the handoff's). */
+    if (!rc && changed && !hint && (m->flags & DYNA_PUT_AAE) &&
         !(n->cfg.bugs & DYNA_BUG_NO_PEER_BACK))
       dyna_merkle_force(n, dyna_node_partition(n, m->key, m->klen));
   }

@@ -3,7 +3,15 @@
  * Every handoff interval the node sweeps its partitions (a bounded number per tick). A
  * partition it holds data for but is no longer a home replica of (after a join, a leave
  * or a remove changed the ring) is sent, a batch of keys at a time, to the partition's
- * current home replicas (transfer.c), within the background byte budget. A leaving node
+ * current home replicas (transfer.c), within the background byte budget. Before its
+ * first batch the node asks each target for what it holds of the partition (HO_CHECK:
+ * the anti-entropy tree's root, answered by HO_HAVE: the same root, or the target's
+ * 256 bucket hashes), and each key then goes only to the targets whose bucket differs:
+ * after a join the new home replica gets the partition and the others, which hold it
+ * already, get nothing (they got every key as often before: 3x the bytes at N = 3). A
+ * key no target lacks is deleted at once, as one every target acknowledged; a target
+ * that does not answer in time is sent everything. The sweep stays on a partition while
+ * its batches move keys, so one check serves the partition's whole move. A leaving node
  * whose sweep finds nothing left to move, and which holds no hint, becomes REMOVED.
  * Each partition it sends is recorded as a move (moves.c: to whom, keys sent and
  * acknowledged of those it held, bytes) for operators.
@@ -55,20 +63,100 @@ void dyna_handoff_free(dyna_node_t *n) {
 
 typedef struct collect {
   dyna_node_t *n;
-  uint32_t partition;
-  const uint64_t *targets;
-  uint32_t nt;
+  const ho_check_t *chk; /* the partition, its targets and what each lacks */
+  const uint64_t *tree;  /* this node's tree of it now (NULL: unknown, send to all) */
   size_t max;       /* keys in a batch, at most */
-  size_t max_bytes; /* keys and values in a batch, at most (past its first key) */
+  size_t max_bytes; /* keys and values to send in a batch, at most (past its first key) */
   size_t bytes;
   int err;
 } collect_t;
 
+/* Adds a key to the batch, for the targets whose bucket of it differs from ours (none:
+ * every target holds it as we do, and it is deleted with the batch). */
 static int collect_one(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
   collect_t *c = arg;
-  c->err = dyna_xfer_add(c->n, &c->n->ho.x, DYNA_SPACE_OBJ, k, klen, v, vlen, c->partition, c->targets, c->nt);
-  c->bytes += klen + vlen;
+  const ho_check_t *chk = c->chk;
+  unsigned b = dyna_merkle_bucket(k, klen);
+  int changed = !c->tree || c->tree[b] != chk->mine[b]; /* since the targets answered */
+  uint64_t to[DYNA_MAX_N];
+  uint32_t nt = 0;
+  for (uint32_t t = 0; t < chk->nt; t++)
+    if (changed || (chk->need[t][b / 8] & (1u << (b % 8)))) to[nt++] = chk->target[t];
+  c->err = dyna_xfer_add(c->n, &c->n->ho.x, DYNA_SPACE_OBJ, k, klen, v, vlen, chk->partition, to, nt);
+  if (nt) c->bytes += klen + vlen;
+  c->n->stats.handoff_stored_bytes += klen + vlen;
+  c->n->stats.handoff_keys_held += !nt;
   return c->err || c->n->ho.x.nitems >= c->max || c->bytes >= c->max_bytes;
+}
+
+/* ---------- what the targets hold ---------- */
+
+/* 1 when the check answers for partition p with these targets, and is recent. */
+static int check_fits(const dyna_node_t *n, uint32_t p, const uint64_t *reps, size_t nrep) {
+  const ho_check_t *c = &n->ho.chk;
+  if (c->state != HO_CHECK_KNOWN || c->partition != p || c->nt != nrep ||
+      n->now.mono_ms - c->asked_ms > HO_CHECK_TRUST_MS)
+    return 0;
+  return !memcmp(c->target, reps, nrep * sizeof(*reps));
+}
+
+/* Asks each target of partition p which buckets it holds as this node does. Without a
+ * tree here (short of memory) no question goes out: every key goes to every target. */
+static void start_check(dyna_node_t *n, uint32_t p, const uint64_t *reps, size_t nrep, dyna_move_t *mv) {
+  ho_check_t *c = &n->ho.chk;
+  memset(c, 0, sizeof(*c));
+  c->partition = p;
+  c->nt = (uint32_t)nrep;
+  memcpy(c->target, reps, nrep * sizeof(*reps));
+  memset(c->need, 0xff, sizeof(c->need));
+  c->asked_ms = n->now.mono_ms;
+  c->state = HO_CHECK_KNOWN;
+  const uint64_t *tree = dyna_merkle_tree(n, p);
+  if (!tree) return;
+  memcpy(c->mine, tree, sizeof(c->mine));
+  uint64_t root = dyna_merkle_root(c->mine);
+  uint8_t buf[8];
+  for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(root >> (8 * i));
+  c->req = ++n->next_req;
+  for (uint32_t t = 0; t < c->nt; t++) {
+    if (c->target[t] == n->cfg.id) continue; /* not a home here, so never: send it all */
+    dyna_msg_t m = {0};
+    m.type = DYNA_MSG_HO_CHECK;
+    m.req = c->req;
+    m.w = (uint64_t)p + 1;
+    m.obj = buf;
+    m.objlen = sizeof(buf);
+    dyna_node_send_bulk(n, c->target[t], &m);
+    c->pending |= 1u << t;
+    n->stats.handoff_bytes += sizeof(buf);
+    mv->bytes += sizeof(buf);
+  }
+  dyna_budget_take(n, c->nt * sizeof(buf));
+  if (c->pending) c->state = HO_CHECK_ASKING;
+}
+
+void dyna_handoff_deleted(dyna_node_t *n, uint32_t p, const uint8_t *skey, size_t sklen, const uint8_t *rec,
+                          size_t reclen) {
+  ho_check_t *c = &n->ho.chk;
+  if (c->state == HO_CHECK_NONE || c->partition != p) return;
+  c->mine[dyna_merkle_bucket(skey, sklen)] ^= dyna_record_hash(skey, sklen, rec, reclen);
+}
+
+void dyna_handoff_on_have(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
+  ho_check_t *c = &n->ho.chk;
+  if (c->state != HO_CHECK_ASKING || m->req != c->req || m->w != (uint64_t)c->partition + 1) return; /* late */
+  uint32_t t = 0;
+  while (t < c->nt && !(c->target[t] == from && (c->pending & (1u << t)))) t++;
+  if (t == c->nt) return;
+  c->pending &= ~(1u << t);
+  if (!m->objlen) memset(c->need[t], 0, sizeof(c->need[t])); /* the same root: it holds it all */
+  else if (dyna_merkle_diff(c->mine, m->obj, m->objlen, c->need[t]))
+    n->stats.bad_messages++; /* need[t] stays all set: send it everything */
+  if (n->cfg.bugs & DYNA_BUG_HANDOFF_TRUST) memset(c->need[t], 0, sizeof(c->need[t]));
+  if (c->pending) return;
+  c->state = HO_CHECK_KNOWN;
+  n->ho.next_ms = n->now.mono_ms; /* the first batch goes at once */
+  dyna_handoff_tick(n);
 }
 
 /* 1 when partition p has any object here. */
@@ -78,7 +166,7 @@ static int stop_at_first(void *arg, const uint8_t *k, size_t klen, const uint8_t
   return 1;
 }
 
-static int has_data(dyna_node_t *n, uint32_t p) {
+int dyna_node_has_objects(dyna_node_t *n, uint32_t p) {
   uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
   int found = 0;
   dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, stop_at_first, &found);
@@ -112,7 +200,7 @@ static size_t own_site(const dyna_node_t *n, uint64_t *reps, size_t nrep) {
  * that is looked at first: most of a sweep is partitions without data here, and a
  * preference list costs more than the look-up (1000 nodes, Q = 8192). */
 static int try_partition(dyna_node_t *n, uint32_t p) {
-  if (!has_data(n, p)) {
+  if (!dyna_node_has_objects(n, p)) {
     dyna_move_end(n, p);
     return 0;
   }
@@ -135,13 +223,20 @@ static int try_partition(dyna_node_t *n, uint32_t p) {
       mv->state = DYNA_MOVE_WAITING;
       return 0;
     }
+  n->ho.stay = 1; /* go on with p while its batches move keys */
+  n->ho.stay_p = p;
+  if (!check_fits(n, p, reps, nrep)) {
+    start_check(n, p, reps, nrep, mv);
+    if (n->ho.chk.state == HO_CHECK_ASKING) return 1; /* the answers start the batch */
+  }
   uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
   size_t slice = dyna_budget_slice(n);
   if (n->ho.slice && n->ho.slice < slice) slice = n->ho.slice;
-  collect_t c = {n, p, reps, (uint32_t)nrep, n->cfg.handoff_batch_keys, slice, 0, 0};
+  collect_t c = {n, &n->ho.chk, dyna_merkle_tree(n, p), n->cfg.handoff_batch_keys, slice, 0, 0};
   dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, collect_one, &c);
   if (c.err || !n->ho.x.nitems) {
     dyna_xfer_clear(&n->ho.x);
+    n->ho.stay = 0;
     return 0;
   }
   n->stats.handoff_keys_sent += n->ho.x.nitems;
@@ -151,10 +246,14 @@ static int try_partition(dyna_node_t *n, uint32_t p) {
   n->ho.batch_ms = n->now.mono_ms;
   uint64_t deleted = n->stats.handoff_keys_deleted;
   uint64_t bytes = dyna_xfer_send(n, &n->ho.x);
-  mv->keys_done += n->stats.handoff_keys_deleted - deleted; /* every target was this node */
+  mv->keys_done += n->stats.handoff_keys_deleted - deleted; /* nothing was awaited */
   mv->bytes += bytes;
   n->stats.handoff_bytes += bytes;
   dyna_budget_take(n, bytes);
+  if (!n->ho.x.active) { /* done already (no key needed sending): on at the next tick */
+    n->ho.stay = n->stats.handoff_keys_deleted > deleted;
+    n->ho.next_ms = n->now.mono_ms;
+  }
   return 1;
 }
 
@@ -164,7 +263,7 @@ uint32_t dyna_node_handoff_pending(dyna_node_t *n) {
   for (uint32_t p = 0; p < n->cl.ring.size; p++) {
     size_t nrep = dyna_node_replicas(n, p, reps), i = 0;
     while (i < nrep && reps[i] != n->cfg.id) i++;
-    if (i == nrep && has_data(n, p)) pending++;
+    if (i == nrep && dyna_node_has_objects(n, p)) pending++;
   }
   return pending;
 }
@@ -180,6 +279,7 @@ int dyna_handoff_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     }
   }
   if (mine && !n->ho.x.active) { /* go on with the next batch at once, sized by how it went */
+    if (n->stats.handoff_keys_deleted == deleted) n->ho.stay = 0; /* it failed, or moved nothing */
     size_t top = dyna_budget_slice(n), cur = n->ho.slice && n->ho.slice < top ? n->ho.slice : top;
     if (n->now.mono_ms - n->ho.batch_ms > DYNA_HANDOFF_SLOW_MS)
       n->ho.slice = cur / 2 > DYNA_ADMIT_SLICE_MIN ? cur / 2 : DYNA_ADMIT_SLICE_MIN;
@@ -209,10 +309,19 @@ static void sweep_done(dyna_node_t *n) {
 void dyna_handoff_tick(dyna_node_t *n) {
   handoff_t *h = &n->ho;
   uint32_t q = n->cl.ring.size;
-  dyna_xfer_expire(n, &h->x);
-  if (h->x.active || n->now.mono_ms < h->next_ms || !q) return;
+  if (h->x.active && n->now.mono_ms >= h->x.deadline_ms) {
+    dyna_xfer_clear(&h->x);
+    h->stay = 0;
+  }
+  if (h->chk.state == HO_CHECK_ASKING && n->now.mono_ms - h->chk.asked_ms >= 5 * n->cfg.request_timeout_ms)
+    h->chk.state = HO_CHECK_KNOWN; /* the silent targets' need[] is all set: sent everything */
+  if (h->x.active || h->chk.state == HO_CHECK_ASKING || n->now.mono_ms < h->next_ms || !q) return;
   h->next_ms = n->now.mono_ms + n->cfg.handoff_interval_ms;
   if (!dyna_budget_ok(n)) return;
+  if (h->stay) { /* the partition whose last batch moved keys, before the sweep goes on */
+    h->stay = 0;
+    if (h->stay_p < q && try_partition(n, h->stay_p)) return;
+  }
   /* A leaving node sweeps a whole ring in 16 ticks whatever Q is: its removal waits for
    * a whole sweep under the ring that gives it nothing, and at 64 a tick that took 6.4 s
    * a sweep at Q = 4096, so a leave at 1000 nodes was known as REMOVED 13-14 s after it

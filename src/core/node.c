@@ -643,6 +643,12 @@ int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, si
   case DYNA_MSG_AAE_DIFF:
     dyna_merkle_on_message(n, from, &m);
     break;
+  case DYNA_MSG_HO_CHECK:
+    dyna_merkle_on_check(n, from, &m);
+    break;
+  case DYNA_MSG_HO_HAVE:
+    dyna_handoff_on_have(n, from, &m);
+    break;
   case DYNA_MSG_SCAN:
   case DYNA_MSG_SCAN_RESP:
   case DYNA_MSG_COUNT:

@@ -183,6 +183,9 @@ typedef struct dyna_node_cfg {
 #define DYNA_BUG_ADMIT_OFF 0x80000u /* the admission controller (admission.c) never
                                         changes the background rate, whatever the
                                         foreground feels */
+#define DYNA_BUG_HANDOFF_TRUST 0x100000u /* a handoff takes every target's answer to
+                                        its check as "I hold it all" (handoff.c): keys
+                                        go nowhere and are deleted */
 #define DYNA_BUG_REPLACE_SAME_ID 0x4000u /* the simulator's world, not the core: the node
                                         that replaces a wiped one (--faults wipe) reuses
                                         its id on the empty disk, so its dots start again
@@ -422,7 +425,11 @@ typedef struct dyna_node_stats {
   uint64_t siblings_max; /* most siblings seen in one object read */
   uint64_t forwarded, replica_puts, replica_gets, read_repairs, noquorum;
   uint64_t read_retries; /* GETs that asked their remaining targets (a second wave) */
-  uint64_t handoff_keys_sent, handoff_keys_deleted, handoff_bytes;
+  uint64_t handoff_keys_sent, handoff_keys_deleted;
+  uint64_t handoff_bytes;        /* handoff traffic sent: keys and objects, and the
+                                    checks of what targets hold (HO_CHECK, HO_HAVE) */
+  uint64_t handoff_keys_held;    /* keys handed off that every target held already */
+  uint64_t handoff_stored_bytes; /* store keys and records of the keys handed off */
   uint64_t gossip_rounds; /* gossip intervals that ran (one random peer each) */
   uint64_t gossip_sent, gossip_received, ring_changes, bad_messages;
   uint64_t hints_stored, hints_delivered, sloppy_writes;

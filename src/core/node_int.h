@@ -78,6 +78,28 @@ typedef struct xfer {
   uint64_t deadline_ms;
 } xfer_t;
 
+/* Which buckets of the partition being handed off each target lacks (handoff.c): asked
+ * with HO_CHECK before the partition's first batch, so that a key goes only to the home
+ * replicas whose anti-entropy bucket differs from this node's (after a join, the new
+ * home: the others hold it already). */
+#define DYNA_MK_BUCKETS 256
+#define DYNA_MK_BITMAP_BYTES (DYNA_MK_BUCKETS / 8)
+typedef enum { HO_CHECK_NONE = 0, HO_CHECK_ASKING, HO_CHECK_KNOWN } ho_check_state_t;
+typedef struct ho_check {
+  int state;                /* ho_check_state_t */
+  uint32_t partition;
+  uint32_t nt;
+  uint64_t target[DYNA_MAX_N];
+  uint8_t need[DYNA_MAX_N][DYNA_MK_BITMAP_BYTES]; /* per target: buckets to send it */
+  uint64_t mine[DYNA_MK_BUCKETS]; /* this node's tree of the partition when asked: a key
+                               whose bucket changed since (a write that reached this
+                               node after) goes to every target */
+  uint32_t pending;         /* targets that have not answered (bitmask) */
+  uint64_t req;             /* the HO_CHECK's request number, echoed by HO_HAVE */
+  uint64_t asked_ms;        /* when it went out: answers are trusted HO_CHECK_TRUST_MS */
+} ho_check_t;
+#define HO_CHECK_TRUST_MS 30000u
+
 /* Partition handoff: the sweep over partitions this node holds but no longer replicates. */
 typedef struct handoff {
   uint32_t cursor;          /* next partition to consider */
@@ -91,6 +113,10 @@ typedef struct handoff {
                                acks were held back (a receiver slowing us, node.c), doubled
                                back after a prompt one, within dyna_budget_slice (0: that) */
   uint64_t batch_ms;        /* when the batch in flight left */
+  ho_check_t chk;           /* what the targets of the partition being moved hold */
+  int stay;                 /* 1: the next tick goes on with partition stay_p (its last
+                               batch moved keys), before the sweep */
+  uint32_t stay_p;
 } handoff_t;
 #define DYNA_HANDOFF_SLOW_MS 100u /* a batch acknowledged later than this was held back */
 
@@ -185,6 +211,8 @@ struct dyna_node {
   dyna_move_t *moves_out;              /* moves.c: [moves_out_n], the ring's size at the first move */
   uint32_t moves_out_n;
   dyna_move_t moves_in[DYNA_MOVES_IN_MAX];
+  uint64_t handoff_in_ms;   /* when a handoff last reached this node (a HO_CHECK or a
+                               handoff PUT): anti-entropy waits for a move (merkle.c) */
   budget_t budget;
   held_ack_t *held;         /* acks held back, DYNA_HELD_ACKS_MAX slots (owned; NULL until
                                the first is held) */
@@ -350,8 +378,17 @@ void dyna_moves_free(dyna_node_t *n);
 
 /* handoff.c */
 int dyna_handoff_load_epochs(dyna_node_t *n);
+/* 1 when partition p has any object in this node's store (one seek). */
+int dyna_node_has_objects(dyna_node_t *n, uint32_t p);
 void dyna_handoff_tick(dyna_node_t *n);
 int dyna_handoff_on_ack(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
+/* transfer.c deleted a handed-off record (OBJ space: only handoff sends those): the
+ * check's copy of this node's tree follows, so that the deletion does not read as a
+ * write that came after the check. */
+void dyna_handoff_deleted(dyna_node_t *n, uint32_t p, const uint8_t *skey, size_t sklen, const uint8_t *rec,
+                          size_t reclen);
+/* HO_HAVE: a target's answer to this node's HO_CHECK. */
+void dyna_handoff_on_have(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
 void dyna_handoff_free(dyna_node_t *n);
 
 /* hints.c */
@@ -382,5 +419,15 @@ void dyna_node_peer_back(dyna_node_t *n, uint64_t peer);
 /* Forgets every tree (each is built again from the store when next needed): after a
  * failed commit the store lost writes the trees had counted (dyna_node_writes_lost). */
 void dyna_merkle_forget(dyna_node_t *n);
+/* For handoff checks (handoff.c): a store key's bucket; this node's tree of p
+ * (DYNA_MK_BUCKETS hashes, owned by merkle.c, valid until the next event; NULL when it
+ * cannot be built) and a tree's root; the buckets (bitmap, DYNA_MK_BITMAP_BYTES) where
+ * the tree `theirs` (DYNA_MK_BUCKETS u64le hashes, len bytes) differs from `mine`
+ * (0, or DYNA_EPROTO for a wrong length); and the answer to a HO_CHECK. */
+unsigned dyna_merkle_bucket(const uint8_t *skey, size_t sklen);
+const uint64_t *dyna_merkle_tree(dyna_node_t *n, uint32_t p);
+uint64_t dyna_merkle_root(const uint64_t *tree);
+int dyna_merkle_diff(const uint64_t *mine, const uint8_t *theirs, size_t len, uint8_t *bitmap);
+void dyna_merkle_on_check(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
 
 #endif

@@ -98,7 +98,7 @@ static long send_item(dyna_node_t *n, xfer_t *x, size_t i) {
     m.obj = enc.data;
     m.objlen = enc.len;
     dyna_node_send_bulk(n, it->target[t], &m);
-    bytes += (long)enc.len;
+    bytes += (long)(klen + enc.len);
   }
   if (enc.oom) x->failed++;
   dyna_buf_free(&enc);
@@ -131,7 +131,10 @@ static void finish(dyna_node_t *n, xfer_t *x) {
       if (it->space == DYNA_SPACE_OBJ) {
         dyna_replica_t rep;
         dyna_node_replica(n, it->partition, &rep);
-        if (dyna_replica_delete_if(&rep, it->skey, it->sklen, it->rec, it->reclen) == 1) deleted++;
+        if (dyna_replica_delete_if(&rep, it->skey, it->sklen, it->rec, it->reclen) == 1) {
+          deleted++;
+          dyna_handoff_deleted(n, it->partition, it->skey, it->sklen, it->rec, it->reclen);
+        }
         continue;
       }
       int rc = dyna_store_get(n->store, it->space, it->skey, it->sklen, &cur);

@@ -26,12 +26,14 @@ static const unsigned ALLOWED[DYNA_MSG_TYPE_MAX] = {
     [DYNA_MSG_COUNT] = F_REQ | F_OBJ,
     [DYNA_MSG_FLUSH] = F_REQ,
     [DYNA_MSG_AUTH] = F_OBJ,
+    [DYNA_MSG_HO_CHECK] = F_REQ | F_W | F_OBJ,
+    [DYNA_MSG_HO_HAVE] = F_REQ | F_W | F_OBJ,
 };
 
 const char *dyna_msg_type_name(int type) {
   static const char *names[DYNA_MSG_TYPE_MAX] = {
       "?", "HELLO", "GOSSIP", "JOIN", "PUT", "PUT_ACK", "GET", "GET_RESP", "FWD", "FWD_RESP", "PING", "PONG", "AAE_TREE", "AAE_DIFF",
-      "SCAN", "SCAN_RESP", "COUNT", "FLUSH", "AUTH"};
+      "SCAN", "SCAN_RESP", "COUNT", "FLUSH", "AUTH", "HO_CHECK", "HO_HAVE"};
   return type > 0 && type < DYNA_MSG_TYPE_MAX ? names[type] : "?";
 }
 

@@ -49,6 +49,10 @@
  *             count (COUNT), obj = SCAN's page: per key varint kind | bytes key
  *   COUNT     req, obj = bitmap of the partitions to count (bit p of byte p / 8)
  *   FLUSH     req: tombstone every live key held here (FLUSHALL); answered once durable
+ *   HO_CHECK  req, w = partition + 1, obj = the sender's 8-byte tree root of it: which
+ *             buckets of the partition a handoff target already holds as the sender does
+ *   HO_HAVE   req (the HO_CHECK's), w = partition + 1, obj = empty (the same root) or the
+ *             receiver's 256 bucket hashes (u64le each)
  *   AUTH      obj = a handshake proof (proto/peer_auth.h: only with a cluster secret,
  *             after the HELLOs; the node never sees it)
  *
@@ -83,6 +87,8 @@ typedef enum {
   DYNA_MSG_COUNT,
   DYNA_MSG_FLUSH,
   DYNA_MSG_AUTH, /* cluster-secret handshake only (proto/peer_auth.h) */
+  DYNA_MSG_HO_CHECK,
+  DYNA_MSG_HO_HAVE,
   DYNA_MSG_TYPE_MAX
 } dyna_msg_type_t;
 

@@ -377,6 +377,8 @@ static void sec_dyna(dyna_server_t *s, dyna_buf_t *t) {
   info_u64(t, "handoff_keys_sent", ns->handoff_keys_sent);
   info_u64(t, "handoff_keys_deleted", ns->handoff_keys_deleted);
   info_u64(t, "handoff_bytes", ns->handoff_bytes);
+  info_u64(t, "handoff_keys_held", ns->handoff_keys_held);
+  info_u64(t, "handoff_stored_bytes", ns->handoff_stored_bytes);
   info_u64(t, "hints_stored", ns->hints_stored);
   info_u64(t, "hints_delivered", ns->hints_delivered);
   info_u64(t, "sloppy_writes", ns->sloppy_writes);

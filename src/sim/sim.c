@@ -286,7 +286,7 @@ static void traffic_probe(sim_world_t *w, uint64_t t0, uint64_t *node_ms, FILE *
   static const struct { const char *name; uint8_t types[6]; } KIND[] = {
     {"ping/pong", {DYNA_MSG_PING, DYNA_MSG_PONG}},
     {"gossip/join", {DYNA_MSG_GOSSIP, DYNA_MSG_JOIN}},
-    {"anti-entropy", {DYNA_MSG_AAE_TREE, DYNA_MSG_AAE_DIFF}},
+    {"anti-entropy", {DYNA_MSG_AAE_TREE, DYNA_MSG_AAE_DIFF, DYNA_MSG_HO_CHECK, DYNA_MSG_HO_HAVE}},
     {"requests", {DYNA_MSG_PUT, DYNA_MSG_PUT_ACK, DYNA_MSG_GET, DYNA_MSG_GET_RESP, DYNA_MSG_FWD, DYNA_MSG_FWD_RESP}},
   };
   sim_stats_t a = w->st;

@@ -130,7 +130,12 @@ def bugs():
              # check); replace-same-id: the fresh node reuses the wiped one's id, so its
              # counter contributions start again under the same actor (typed keys).
              ("replace-keeps-old", ["--faults", "wipe"]),
-             ("replace-same-id", ["--faults", "wipe", "--types", "all"])]
+             ("replace-same-id", ["--faults", "wipe", "--types", "all"]),
+             # handoff-trust: a handoff takes every target's answer to its check as
+             # "I hold it all", so a key whose last copy was the old owner's is lost:
+             # with W = 1 and three joins that is common (at N = 3, W = 2 the homes that
+             # stay hold almost every write, and anti-entropy fills the new one).
+             ("handoff-trust", ["--nrw", "2,1,1", "--faults", "churn", "--joins", 3])]
     for bug, extra in cases:
         rc, out = sim("--seeds", "1..10", "--bugs", bug, *extra, "--duration", 5000)
         caught = re.findall(r"^seed (\d+) FAIL", out, re.M)

@@ -23,6 +23,8 @@ uint64_t next_req;
 uint64_t aae_ms = 1000000000;
 uint64_t grace_ms = 24ull * 3600 * 1000;
 int read_all;
+uint32_t node_bugs;
+uint32_t batch_keys;
 const dyna_typed_cmd_t *typed_extra;
 char node_dc[MAXN][32];
 
@@ -53,6 +55,8 @@ void open_node(int i, uint32_t nval, uint32_t r, uint32_t w) {
   cfg.aae_interval_ms = aae_ms;
   cfg.tombstone_grace_ms = grace_ms;
   cfg.read_all = read_all;
+  cfg.bugs = node_bugs;
+  if (batch_keys) cfg.handoff_batch_keys = batch_keys;
   cfg.typed_extra = typed_extra;
   snprintf(cfg.dc, sizeof(cfg.dc), "%s", node_dc[i]);
   if (!T[i].st) assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &T[i].st), 0);
@@ -162,6 +166,8 @@ int setup(void **state) {
   aae_ms = 1000000000;
   grace_ms = 24ull * 3600 * 1000;
   read_all = 0;
+  node_bugs = 0;
+  batch_keys = 0;
   memset(node_dc, 0, sizeof(node_dc));
   return 0;
 }

@@ -43,6 +43,8 @@ extern uint64_t next_req;      /* the last request id handed out */
 extern uint64_t aae_ms;        /* cfg.aae_interval_ms of nodes opened (anti-entropy off unless a test turns it on) */
 extern uint64_t grace_ms;      /* cfg.tombstone_grace_ms of nodes opened */
 extern int read_all;           /* cfg.read_all of nodes opened from now on */
+extern uint32_t node_bugs;     /* cfg.bugs of nodes opened (DYNA_BUG_*; setup clears) */
+extern uint32_t batch_keys;    /* cfg.handoff_batch_keys of nodes opened (0: the default; setup clears) */
 extern const dyna_typed_cmd_t *typed_extra; /* cfg.typed_extra of nodes opened (setup leaves it) */
 extern char node_dc[MAXN][32]; /* cfg.dc of node i when opened ("" unless a test sets it; setup clears) */
 

@@ -9,6 +9,7 @@
 #include "core/keyspace.h"
 #include "core/node.h"
 #include "core/replica.h"
+#include "proto/wire.h"
 #include "store/store.h"
 #include <setjmp.h>
 #include <stdarg.h>
@@ -637,17 +638,29 @@ static void test_removed_while_leaving_hears_it(void **state) {
   assert_int_equal(self->status, DYNA_MEMBER_REMOVED);
 }
 
+/* Blind PUTs of keys prefix0..prefix(count-1), each its own value, through nodes 0-2 in
+ * turn; each must succeed. */
+static void put_keys(const char *prefix, int count) {
+  char key[32];
+  for (int k = 0; k < count; k++) {
+    snprintf(key, sizeof(key), "%s%d", prefix, k);
+    assert_int_equal(call(k % 3, DYNA_OP_PUT, key, key, NULL, DYNA_REQ_BLIND)->status, 0);
+  }
+}
+
+/* Node 3 opens and joins through node 1. */
+static void join_node3(uint32_t nval, uint32_t r, uint32_t w) {
+  NT = 4;
+  open_node(3, nval, r, w);
+  assert_int_equal(dyna_node_join(T[3].n, T[1].id, clk(3)), 0);
+}
+
 static void test_join_moves_data_then_leave(void **state) {
   (void)state;
   build_cluster(3, 2, 1, 2);
   char key[32];
-  for (int k = 0; k < 60; k++) {
-    snprintf(key, sizeof(key), "j%d", k);
-    assert_int_equal(call(k % 3, DYNA_OP_PUT, key, key, NULL, DYNA_REQ_BLIND)->status, 0);
-  }
-  NT = 4;
-  open_node(3, 2, 1, 2);
-  assert_int_equal(dyna_node_join(T[3].n, T[1].id, clk(3)), 0);
+  put_keys("j", 60);
+  join_node3(2, 1, 2);
   run(5000);
   for (int i = 0; i < 4; i++) assert_int_equal(dyna_node_cluster(T[i].n)->ring.nmembers, 4u);
   int on_new = 0;
@@ -675,6 +688,79 @@ static void test_join_moves_data_then_leave(void **state) {
   }
 }
 
+#define HO_KEYS 2000 /* about 125 a partition: buckets of several keys */
+
+/* Handoff sends a key only to the targets that lack it (handoff.c: HO_CHECK first).
+ * N = 3 on 3 nodes: every node holds every key. Node 3 joins; each partition it takes
+ * is handed off by the node it displaced to {two old homes, node 3}. The old homes hold
+ * it all already, except the keys removed from node 1's store below (writes its disk
+ * lost, which a failed commit reports: dyna_node_writes_lost): handoff brings back
+ * those of the partitions that moved, and anti-entropy, once the moves are over, the
+ * others (and to node 3 those of the partitions node 1 handed off). Batches of 2 keys:
+ * the keys a batch deletes here must not read as writes made after the check (which
+ * go to every target). */
+static void test_handoff_sends_only_what_targets_lack(void **state) {
+  (void)state;
+  batch_keys = 2; /* a partition's move takes several batches, which delete as they go */
+  aae_ms = 100;
+  build_cluster(3, 3, 2, 3);
+  char key[32];
+  put_keys("h", HO_KEYS);
+  int removed = 0;
+  for (int k = 0; k < HO_KEYS; k += 5) {
+    snprintf(key, sizeof(key), "h%d", k);
+    uint8_t sk[DYNA_SKEY_MAX];
+    size_t sklen = dyna_skey_make(dyna_node_partition(T[1].n, (const uint8_t *)key, strlen(key)), key, strlen(key), sk);
+    assert_int_equal(dyna_store_del(T[1].st, DYNA_SPACE_OBJ, sk, sklen), 0);
+    removed++;
+  }
+  dyna_node_writes_lost(T[1].n); /* as after a failed commit: its trees are built again */
+  join_node3(3, 2, 3);
+  run(20000);
+  int on_new = 0, back = 0;
+  for (int k = 0; k < HO_KEYS; k++) {
+    snprintf(key, sizeof(key), "h%d", k);
+    int moved = is_replica(3, key);
+    for (int i = 0; i < 4; i++) assert_int_equal(local_has(i, key, key), is_replica(i, key));
+    on_new += local_has(3, key, key);
+    back += k % 5 == 0 && moved && is_replica(1, key);
+  }
+  assert_true(on_new > 0 && back > 0);
+  /* Old homes held every key they were targets of but those removed from node 1. */
+  const dyna_move_t *in;
+  size_t nin = dyna_node_moves_in(T[3].n, &in);
+  uint64_t to_new = 0, to_old = 0;
+  for (size_t i = 0; i < nin; i++) to_new += in[i].state ? in[i].keys : 0;
+  for (int j = 0; j < 3; j++) {
+    nin = dyna_node_moves_in(T[j].n, &in);
+    for (size_t i = 0; i < nin; i++) to_old += in[i].state ? in[i].keys : 0;
+  }
+  /* (A few of node 3's keys may come by anti-entropy, which a peer heard for the first
+   * time starts.) Before the checks each old home got every key: to_old was 2 * to_new. */
+  assert_true(to_new > 0 && to_new <= (uint64_t)on_new);
+  assert_true(to_old <= (uint64_t)removed); /* only node 1's missing keys */
+}
+
+/* With --bugs handoff-trust every answer reads as "holds it all": the keys removed from
+ * a co-home are not sent back, and the new home gets nothing by handoff. */
+static void test_handoff_trust_bug_loses_copies(void **state) {
+  (void)state;
+  node_bugs = DYNA_BUG_HANDOFF_TRUST;
+  build_cluster(3, 3, 2, 3);
+  char key[32];
+  put_keys("h", 60);
+  join_node3(3, 2, 3);
+  run(8000);
+  int on_new = 0, homes = 0;
+  for (int k = 0; k < 60; k++) {
+    snprintf(key, sizeof(key), "h%d", k);
+    on_new += local_has(3, key, key);
+    homes += is_replica(3, key);
+  }
+  assert_true(homes > 0);
+  assert_int_equal(on_new, 0);
+}
+
 static void test_bad_frames_change_nothing(void **state) {
   (void)state;
   build_cluster(2, 2, 1, 1);
@@ -684,6 +770,53 @@ static void test_bad_frames_change_nothing(void **state) {
   assert_int_equal(dyna_node_stats(T[0].n)->bad_messages, 2);
   assert_int_equal(call(0, DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND)->status, 0);
   assert_true(local_has(1, "k", "v"));
+}
+
+/* Handoff checks from a peer, well-formed or not: a HO_CHECK with a bad partition or
+ * root is counted bad and unanswered; a good one is answered (read-only: nothing stored
+ * changes); a HO_HAVE nobody asked for, or of a wrong size, changes nothing. */
+static void test_bad_handoff_checks_change_nothing(void **state) {
+  (void)state;
+  build_cluster(2, 2, 1, 1);
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND)->status, 0);
+  uint8_t root[8] = {1, 2, 3, 4, 5, 6, 7, 8}, tree[100] = {0};
+  struct { uint8_t type; uint64_t w; const uint8_t *obj; size_t len; int bad; } cases[] = {
+      {DYNA_MSG_HO_CHECK, 0, root, 8, 1},        /* no partition */
+      {DYNA_MSG_HO_CHECK, Q + 1, root, 8, 1},    /* beyond the ring */
+      {DYNA_MSG_HO_CHECK, 1, tree, 100, 1},      /* not a root */
+      {DYNA_MSG_HO_HAVE, 1, tree, 100, 0},       /* not asked for: ignored */
+      {DYNA_MSG_HO_HAVE, 1, NULL, 0, 0},
+      {DYNA_MSG_HO_CHECK, 1, root, 8, 0},        /* good: answered */
+  };
+  uint64_t bad = dyna_node_stats(T[0].n)->bad_messages;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    dyna_msg_t m = {0};
+    m.type = cases[i].type;
+    m.req = 9;
+    m.w = cases[i].w;
+    m.obj = cases[i].obj;
+    m.objlen = cases[i].len;
+    dyna_buf_t b = DYNA_BUF_INIT;
+    dyna_wire_encode(&m, &b);
+    assert_false(b.oom);
+    assert_int_equal(dyna_node_on_message(T[0].n, T[1].id, b.data, b.len, clk(0)), 0);
+    dyna_buf_free(&b);
+    bad += (uint64_t)cases[i].bad;
+    assert_int_equal(dyna_node_stats(T[0].n)->bad_messages, bad);
+    dyna_outmsg_t out;
+    int answered = 0;
+    while (dyna_node_pop_msg(T[0].n, &out) == 1) {
+      dyna_msg_t a;
+      if (dyna_wire_decode(out.frame.data, out.frame.len, &a) == 0 && a.type == DYNA_MSG_HO_HAVE) {
+        answered = 1;
+        assert_int_equal(a.req, 9); /* the check's, echoed */
+        assert_true(a.objlen == 0 || a.objlen == 2048);
+      }
+      dyna_buf_free(&out.frame);
+    }
+    assert_int_equal(answered, i == sizeof(cases) / sizeof(cases[0]) - 1);
+  }
+  assert_true(local_has(0, "k", "v") && local_has(1, "k", "v"));
 }
 
 static void test_sloppy_quorum_and_hinted_handoff(void **state) {
@@ -1162,7 +1295,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_leave_is_heard_before_removed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_removed_while_leaving_hears_it, setup, teardown),
       cmocka_unit_test_setup_teardown(test_join_moves_data_then_leave, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_bad_frames_change_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_handoff_sends_only_what_targets_lack, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_handoff_trust_bug_loses_copies, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_bad_frames_change_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_bad_handoff_checks_change_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sloppy_quorum_and_hinted_handoff, setup, teardown),
       cmocka_unit_test_setup_teardown(test_writable_with_every_home_down, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failure_detector, setup, teardown),
