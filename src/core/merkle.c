@@ -52,28 +52,9 @@ typedef struct merkle {
   uint32_t *mine;
   uint32_t nmine;
   int mine_ok;
-  int listed;          /* mine[] was made once: a later list shows what the ring gave */
-  int listed_alone;    /* ... under a ring of this node alone (a fresh node before its
-                          join): everything the next list holds is new */
   uint64_t mine_version, mine_author;
-  /* Partitions the ring gave this node since it started (a join, another's leave or
-   * removal), whose data is probably on its way by handoff: no exchange for them until
-   * that move is over (below, filling_waits). Bit p of byte p / 8. */
-  uint8_t *filling;
-  uint32_t nfilling;
-  uint64_t filling_ms; /* when the last partitions were added */
 } merkle_t;
 
-/* A partition given to this node waits for its move once a move into this node has
- * begun (a HO_CHECK or a handoff PUT since the ring change; before that nothing waits,
- * so a new cluster forming, where nobody holds data, exchanges as always): until the
- * move into it has been quiet FILL_MOVE_QUIET_MS, or, when none came, until every move
- * into this node has been quiet FILL_QUIET_MS (a partition whose old holder is dead
- * has nothing coming: anti-entropy rebuilds it). When no move began within
- * FILL_START_MS of the change, nothing waits for it any more. */
-#define FILL_MOVE_QUIET_MS 2000u
-#define FILL_QUIET_MS 3000u
-#define FILL_START_MS 3000u
 
 static unsigned bucket_of(const uint8_t *skey, size_t sklen) {
   return (unsigned)(XXH3_64bits(skey, sklen) >> 56);
@@ -91,9 +72,6 @@ int dyna_merkle_open(dyna_node_t *n) {
   m->matched = dyna_calloc(m->q, 1);
   n->mk = m;
   if (!m->tree || !m->forced || !m->agree || !m->matched) return DYNA_ENOMEM;
-  /* A node on a new data directory holds nothing: every partition its first ring gives
-   * it comes to it by a move (or, in a dead member's place, by forced exchanges). */
-  m->listed = m->listed_alone = n->fresh;
   m->next_ms = n->now.mono_ms;
   return 0;
 }
@@ -107,7 +85,6 @@ void dyna_merkle_free(dyna_node_t *n) {
   dyna_free(m->agree);
   dyna_free(m->matched);
   dyna_free(m->mine);
-  dyna_free(m->filling);
   dyna_free(m);
   n->mk = NULL;
 }
@@ -119,71 +96,17 @@ static int home_index(dyna_node_t *n, uint32_t p, uint64_t id, uint64_t *homes, 
 static int refresh_mine(dyna_node_t *n, merkle_t *m) {
   if (m->mine_ok && m->mine_version == n->cl.ring_version && m->mine_author == n->cl.ring_author) return 0;
   m->mine_ok = 0;
+  m->nmine = 0;
   if (!m->mine) m->mine = dyna_calloc(m->q ? m->q : 1, sizeof(*m->mine));
-  if (!m->filling) m->filling = dyna_calloc(m->q / 8 + 1, 1);
-  uint8_t *was = dyna_calloc(m->q / 8 + 1, 1); /* the last list's partitions */
-  if (!m->mine || !m->filling || !was) {
-    dyna_free(was);
-    return DYNA_ENOMEM;
-  }
-  for (uint32_t k = 0; m->listed && !m->listed_alone && k < m->nmine; k++)
-    was[m->mine[k] / 8] |= (uint8_t)(1u << (m->mine[k] % 8));
+  if (!m->mine) return DYNA_ENOMEM;
   uint64_t homes[DYNA_MAX_N];
   size_t nh;
-  uint32_t count = 0, added = 0;
-  /* A node still joining lists nothing (the ring it has is its own, or one without it):
-   * what the join gives it is then new. */
-  int joining = dyna_gossip_joining(n), alone = n->cl.ring.nmembers <= 1; /* alone: nothing comes */
-  for (uint32_t p = 0; p < m->q && !joining; p++) {
-    if (home_index(n, p, n->cfg.id, homes, &nh) < 0) continue;
-    if (m->listed && !alone && !(was[p / 8] & (1u << (p % 8))) && !(m->filling[p / 8] & (1u << (p % 8))) &&
-        !dyna_node_has_objects(n, p)) { /* (one that holds data here already is repaired as before) */
-      m->filling[p / 8] |= (uint8_t)(1u << (p % 8));
-      m->nfilling++;
-      added = 1;
-    }
-    m->mine[count++] = p;
-  }
-  dyna_free(was);
-  if (added) m->filling_ms = n->now.mono_ms;
-  m->nmine = count;
-  m->listed = 1;
-  m->listed_alone = n->cl.ring.nmembers <= 1;
+  for (uint32_t p = 0; p < m->q; p++)
+    if (home_index(n, p, n->cfg.id, homes, &nh) >= 0) m->mine[m->nmine++] = p;
   m->mine_version = n->cl.ring_version;
   m->mine_author = n->cl.ring_author;
   m->mine_ok = 1;
   return 0;
-}
-
-static void filling_clear(merkle_t *m, uint32_t p) {
-  if (!m->filling || !(m->filling[p / 8] & (1u << (p % 8)))) return;
-  m->filling[p / 8] &= (uint8_t)~(1u << (p % 8));
-  m->nfilling--;
-}
-
-/* 1 while partition p waits for its move here (above): no exchange of it is opened or
- * answered, so that what the move is bringing is not sent twice. */
-static int filling_waits(dyna_node_t *n, uint32_t p) {
-  merkle_t *m = n->mk;
-  if (!m->nfilling || !(m->filling[p / 8] & (1u << (p % 8)))) return 0;
-  uint64_t now = n->now.mono_ms;
-  int moving = n->handoff_in_ms >= m->filling_ms; /* a move came since the ring change */
-  uint64_t last = moving ? n->handoff_in_ms : m->filling_ms;
-  if (now - last >= (moving ? FILL_QUIET_MS : FILL_START_MS)) { /* nothing moves here (any more) */
-    memset(m->filling, 0, m->q / 8 + 1);
-    m->nfilling = 0;
-    return 0;
-  }
-  if (!moving) return 0; /* none has begun (yet) */
-  for (size_t i = 0; i < DYNA_MOVES_IN_MAX; i++) {
-    const dyna_move_t *mv = &n->moves_in[i];
-    if (mv->state && mv->partition == p && mv->updated_ms >= m->filling_ms &&
-        now - mv->updated_ms >= FILL_MOVE_QUIET_MS) { /* its move came and is over */
-      filling_clear(m, p);
-      return 0;
-    }
-  }
-  return 1;
 }
 
 const uint32_t *dyna_merkle_mine(dyna_node_t *n, uint32_t *count) {
@@ -249,11 +172,9 @@ void dyna_merkle_forget(dyna_node_t *n) {
 
 void dyna_merkle_force(dyna_node_t *n, uint32_t p) {
   merkle_t *m = n->mk;
-  if (p == UINT32_MAX) { /* everything now (a node in a dead one's place, an operator) */
+  if (p == UINT32_MAX) {
     memset(m->forced, 1, m->q);
     m->nforced = m->q;
-    if (m->filling) memset(m->filling, 0, m->q / 8 + 1);
-    m->nfilling = 0;
   } else if (p < m->q) {
     set_forced(m, p);
   }
@@ -450,7 +371,7 @@ static void maybe_reap(dyna_node_t *n, uint32_t p, const uint64_t *homes, size_t
 static void start_exchange(dyna_node_t *n, uint32_t p) {
   uint64_t homes[DYNA_MAX_N];
   size_t nh;
-  if (home_index(n, p, n->cfg.id, homes, &nh) < 0 || filling_waits(n, p)) return;
+  if (home_index(n, p, n->cfg.id, homes, &nh) < 0) return;
   const uint64_t *t = tree_of(n, p);
   if (!t) return;
   maybe_reap(n, p, homes, nh);
@@ -528,9 +449,7 @@ static int diff_trees(const uint64_t *mine, const uint8_t *theirs, uint8_t bitma
 static void on_tree(dyna_node_t *n, uint64_t from, uint32_t p, const uint8_t *obj, size_t len) {
   uint64_t homes[DYNA_MAX_N];
   size_t nh;
-  if ((len != MK_TREE_BYTES && len != MK_ROOT_BYTES) || home_index(n, p, n->cfg.id, homes, &nh) < 0 ||
-      filling_waits(n, p))
-    return;
+  if ((len != MK_TREE_BYTES && len != MK_ROOT_BYTES) || home_index(n, p, n->cfg.id, homes, &nh) < 0) return;
   const uint64_t *mine = tree_of(n, p);
   if (!mine) return;
   if (len == MK_ROOT_BYTES) {
@@ -617,7 +536,6 @@ void dyna_merkle_on_check(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     return;
   }
   uint32_t p = (uint32_t)(m->w - 1);
-  n->handoff_in_ms = n->now.mono_ms; /* a move here begins: anti-entropy waits for it */
   const uint64_t *t = tree_of(n, p);
   if (!t) return;
   uint64_t theirs = 0;

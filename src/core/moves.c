@@ -3,9 +3,8 @@
  * receives. Outgoing: one record per partition, in an array of the ring's size made at
  * the first move (so a record is never lost to another, and a move's keys are counted
  * once, when it begins). Incoming: DYNA_MOVES_IN_MAX slots, a new sender or partition
- * taking a free slot or else the least recently updated one. Bookkeeping that changes
- * nothing replicated; anti-entropy reads the incoming records to wait while a partition
- * moves here (merkle.c). */
+ * taking a free slot or else the least recently updated one. Pure bookkeeping: it
+ * changes nothing that is replicated. */
 #include "core/keyspace.h"
 #include "core/node_int.h"
 #include "util/alloc.h"
@@ -78,5 +77,4 @@ void dyna_move_in(dyna_node_t *n, uint64_t from, uint32_t p, uint64_t bytes) {
   m->keys++;
   m->bytes += bytes;
   m->updated_ms = n->now.mono_ms;
-  n->handoff_in_ms = n->now.mono_ms;
 }

@@ -211,8 +211,6 @@ struct dyna_node {
   dyna_move_t *moves_out;              /* moves.c: [moves_out_n], the ring's size at the first move */
   uint32_t moves_out_n;
   dyna_move_t moves_in[DYNA_MOVES_IN_MAX];
-  uint64_t handoff_in_ms;   /* when a handoff last reached this node (a HO_CHECK or a
-                               handoff PUT): anti-entropy waits for a move (merkle.c) */
   budget_t budget;
   held_ack_t *held;         /* acks held back, DYNA_HELD_ACKS_MAX slots (owned; NULL until
                                the first is held) */

@@ -15,8 +15,8 @@ as the driver reports it. Checked on each seed (3 with gcc, 1 under the sanitize
     back (the joiner slowing its senders) and the handoff moved keys;
   - with `--bugs admit-off` (the budget stays at its ceiling) the same seed fails the p99
     check: what the check catches is the controller's absence. Measured, seeds 1-3:
-    1.0-1.1 times idle with the controller, 2.3-2.9 times without it, the handoff taking
-    3.2-4.7 s instead of 0.4-0.7 s. (Before a handoff sent each key only to the homes
+    1.0-1.1 times idle with the controller, 2.1-3.4 times without it, the handoff taking
+    3.5 s instead of 0.5-0.6 s. (Before a handoff sent each key only to the homes
     that lack it, and anti-entropy waited for the move, this needed a 2 MB/s ceiling:
     the join sent three times the bytes.)
 A seed repeats its digest.
