@@ -17,6 +17,14 @@ C100 = 15 if SANITIZED else 100
 FAILURES = []  # what failed, in order (check() appends; never rebound)
 
 
+def missing_bin():
+    """1 (after saying so) when dyna-sim is not there: a test's main returns it."""
+    if os.access(BIN, os.X_OK):
+        return 0
+    print(f"dyna-sim not found at {BIN} (set DYNA_BIN)")
+    return 1
+
+
 def sim(*args, timeout=240):
     """Runs dyna-sim with args; returns (exit status, stdout + stderr)."""
     p = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, timeout=timeout)

@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import BIN, C40, C100, FAILURES, check, digest, sim  # noqa: E402
+from simlib import C100, C40, FAILURES, check, digest, missing_bin, sim  # noqa: E402
 
 
 def campaigns():
@@ -235,8 +235,7 @@ def routing():
 
 
 def main():
-    if not os.access(BIN, os.X_OK):
-        print(f"dyna-sim not found at {BIN} (set DYNA_BIN)")
+    if missing_bin():
         return 1
     t = time.time()
     cli()

@@ -29,7 +29,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import BIN, SANITIZED, check, digest, sim, verdict  # noqa: E402
+from simlib import SANITIZED, check, digest, missing_bin, sim, verdict  # noqa: E402
 
 RUN = ("--experiment", "admission", "--fill", 6000)
 SEEDS = (1,) if SANITIZED else (1, 2, 3)
@@ -40,8 +40,7 @@ HELD = re.compile(r"^    n\d+: .* (\d+) acks held$", re.M)
 
 
 def main():
-    if not os.access(BIN, os.X_OK):
-        print(f"dyna-sim not found at {BIN} (set DYNA_BIN)")
+    if missing_bin():
         return 1
     first = None
     for seed in SEEDS:

@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import BIN, FAILURES, SANITIZED, check, sim  # noqa: E402
+from simlib import FAILURES, SANITIZED, check, missing_bin, sim  # noqa: E402
 
 SMALL = ("--nodes", 40, "--ring-size", 512, "--keys", 400, "--clients", 80, "--duration", 8000)
 FULL = ("--nodes", 100, "--ring-size", 1024, "--keys", 1000, "--clients", 200, "--duration", 8000)
@@ -68,8 +68,7 @@ def converge(seed, size=SMALL, limit=LIMIT_MS, *extra):
 
 
 def main():
-    if not os.access(BIN, os.X_OK):
-        print(f"dyna-sim not found at {BIN} (set DYNA_BIN)")
+    if missing_bin():
         return 1
     t = time.time()
     fast = [converge(s) for s in SEEDS]

@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import BIN, C40, FAILURES, check, digest, sim  # noqa: E402
+from simlib import C40, FAILURES, check, digest, missing_bin, sim  # noqa: E402
 
 C20 = C40 // 2
 C10 = max(C40 // 4, 3)
@@ -38,8 +38,7 @@ def writes_ok(out):
 
 
 def main():
-    if not os.access(BIN, os.X_OK):
-        print(f"dyna-sim not found at {BIN} (set DYNA_BIN)")
+    if missing_bin():
         return 1
     t = time.time()
     two = ["--nodes", 6, "--sites", 2]

@@ -31,7 +31,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import BIN, SANITIZED, check, digest, sim, verdict  # noqa: E402
+from simlib import SANITIZED, check, digest, missing_bin, sim, verdict  # noqa: E402
 
 RUN = ("--experiment", "membership", "--nodes", 60, "--ring-size", 512, "--keys", 0, "--clients", 0,
        "--duration", 20000)
@@ -61,8 +61,7 @@ def figures(out):
 
 
 def main():
-    if not os.access(BIN, os.X_OK):
-        print(f"dyna-sim not found at {BIN} (set DYNA_BIN)")
+    if missing_bin():
         return 1
     first = None
     for seed in SEEDS:

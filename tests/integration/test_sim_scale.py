@@ -22,7 +22,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import BIN, check, digest, sim, verdict  # noqa: E402
+from simlib import check, digest, missing_bin, sim, verdict  # noqa: E402
 
 TRAFFIC = ("--experiment", "traffic", "--faults", "none", "--duration", 3000, "--seed", 1)
 SIZES = {40: ("--nodes", 40, "--ring-size", 512, "--keys", 400, "--clients", 40),
@@ -40,8 +40,7 @@ def traffic(nodes):
 
 
 def main():
-    if not os.access(BIN, os.X_OK):
-        print(f"dyna-sim not found at {BIN} (set DYNA_BIN)")
+    if missing_bin():
         return 1
     small, _ = traffic(40)
     big, out = traffic(100)

@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import BIN, C40, FAILURES, check, digest, sim as _sim  # noqa: E402
+from simlib import C40, FAILURES, check, digest, missing_bin, sim as _sim  # noqa: E402
 
 
 def sim(*args, timeout=300):
@@ -119,8 +119,7 @@ def churn():
 
 
 def main():
-    if not os.access(BIN, os.X_OK):
-        print(f"dyna-sim not found at {BIN} (set DYNA_BIN)")
+    if missing_bin():
         return 1
     t = time.time()
     cli()

@@ -695,8 +695,8 @@ static void test_join_moves_data_then_leave(void **state) {
  * is handed off by the node it displaced to {two old homes, node 3}. The old homes hold
  * it all already, except the keys removed from node 1's store below (writes its disk
  * lost, which a failed commit reports: dyna_node_writes_lost): handoff brings back
- * those of the partitions that moved, and anti-entropy, once the moves are over, the
- * others (and to node 3 those of the partitions node 1 handed off). Batches of 2 keys:
+ * those of the partitions that moved, and anti-entropy the others (and to node 3 those
+ * of the partitions node 1 handed off). Batches of 2 keys:
  * the keys a batch deletes here must not read as writes made after the check (which
  * go to every target). */
 static void test_handoff_sends_only_what_targets_lack(void **state) {
