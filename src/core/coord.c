@@ -297,14 +297,31 @@ typedef struct plan {
   uint64_t orphan[DYNA_MAX_N];  /* site stands in for (the coordinator keeps a hint) */
 } plan_t;
 
+/* 1 when every one of the first k of list is reachable. */
+static int all_reachable(dyna_node_t *n, const uint64_t *list, size_t k) {
+  for (size_t i = 0; i < k; i++)
+    if (!dyna_node_is_reachable(n, list[i])) return 0;
+  return 1;
+}
+
 /* Sloppy quorum: each unreachable home replica is replaced by the next reachable node
- * further down the preference list (with sites: the next of the home's own site). */
+ * further down the preference list (with sites: the next of the home's own site). The
+ * list past the homes is worked out only when a home is unreachable (a second walk of
+ * the ring that every request paid for: docs/performance.md, Per-request costs). */
 static void make_plan(dyna_node_t *n, uint32_t part, plan_t *pl) {
-  uint64_t ext[DYNA_CLUSTER_MAX_MEMBERS < 64 ? DYNA_CLUSTER_MAX_MEMBERS : 64];
-  int8_t used[sizeof(ext) / sizeof(ext[0])] = {0};
+  enum { EXT_MAX = DYNA_CLUSTER_MAX_MEMBERS < 64 ? DYNA_CLUSTER_MAX_MEMBERS : 64 };
+  uint64_t ext[EXT_MAX];
+  int8_t used[EXT_MAX] = {0};
   size_t nh = 0;
-  size_t next = dyna_ring_preflist_repl(&n->cl.ring, part, &n->cfg.repl, ext, sizeof(ext) / sizeof(ext[0]), &nh);
+  /* The homes alone first: they are the list's head whatever its length (ring.h). */
+  size_t homes = dyna_ring_homes(&n->cl.ring, &n->cfg.repl);
+  size_t next = dyna_ring_preflist_repl(&n->cl.ring, part, &n->cfg.repl, ext,
+                                        homes <= DYNA_MAX_N ? homes : EXT_MAX, &nh);
   size_t nval = nh < DYNA_MAX_N ? nh : DYNA_MAX_N;
+  if (homes <= DYNA_MAX_N && !all_reachable(n, ext, nval)) {
+    next = dyna_ring_preflist_repl(&n->cl.ring, part, &n->cfg.repl, ext, EXT_MAX, &nh);
+    nval = nh < DYNA_MAX_N ? nh : DYNA_MAX_N;
+  }
   int sites = n->cl.ring.nsites != 0;
   memset(pl, 0, sizeof(*pl));
   pl->nhome = nval;

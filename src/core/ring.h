@@ -151,6 +151,9 @@ int dyna_ring_is_replica(const dyna_ring_t *r, uint32_t p, uint32_t nval, uint64
  * repl->n. */
 size_t dyna_ring_preflist_repl(const dyna_ring_t *r, uint32_t p, const dyna_repl_t *repl,
                                uint64_t *out, size_t max, size_t *nhome);
+/* How many home replicas a partition has under repl: the *nhome of
+ * dyna_ring_preflist_repl for a long enough list (the same for every partition). */
+size_t dyna_ring_homes(const dyna_ring_t *r, const dyna_repl_t *repl);
 /* The index of id's site in r->site (0 for any member of a ring without sites), or -1
  * when id is no member. */
 int dyna_ring_site_of(const dyna_ring_t *r, uint64_t id);

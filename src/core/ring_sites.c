@@ -120,6 +120,13 @@ uint32_t dyna_ring_site_homes(const dyna_ring_t *r, uint32_t s, const dyna_repl_
 
 /* ---- preference lists ------------------------------------------------------------- */
 
+size_t dyna_ring_homes(const dyna_ring_t *r, const dyna_repl_t *repl) {
+  if (!r->nsites) return repl->n < r->nmembers ? repl->n : r->nmembers;
+  size_t k = 0;
+  for (uint32_t s = 0; s < r->nsites; s++) k += dyna_ring_site_homes(r, s, repl);
+  return k;
+}
+
 size_t dyna_ring_preflist_repl(const dyna_ring_t *r, uint32_t p, const dyna_repl_t *repl,
                                uint64_t *out, size_t max, size_t *nhome) {
   size_t n = 0;

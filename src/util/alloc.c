@@ -44,7 +44,10 @@ void *dyna_realloc(void *p, size_t n) {
   return report(realloc(p, n ? n : 1), n);
 }
 
-void dyna_free(void *p) { free(p); }
+/* NULL is common (an empty buffer, an object without values): no call for it. */
+void dyna_free(void *p) {
+  if (p) free(p);
+}
 
 void *dyna_memdup(const void *src, size_t n) {
   void *p = dyna_malloc(n);
