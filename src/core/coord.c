@@ -286,6 +286,7 @@ static void fail_quorum(dyna_node_t *n, fsm_t *f) {
 /* ---------- targets: home replicas, and fallbacks for the unreachable ones ---------- */
 
 typedef struct plan {
+  uint32_t part;                /* the key's partition */
   size_t nhome;                 /* home replicas (the first N of the preference list) */
   uint64_t home[DYNA_MAX_N];
   int8_t home_site[DYNA_MAX_N]; /* each home's site (0 without sites) */
@@ -324,6 +325,7 @@ static void make_plan(dyna_node_t *n, uint32_t part, plan_t *pl) {
   }
   int sites = n->cl.ring.nsites != 0;
   memset(pl, 0, sizeof(*pl));
+  pl->part = part;
   pl->nhome = nval;
   memcpy(pl->home, ext, nval * sizeof(uint64_t));
   for (size_t i = 0; i < nval; i++) pl->home_site[i] = (int8_t)dyna_node_site_of(n, ext[i]);
@@ -399,7 +401,7 @@ static void read_repair(dyna_node_t *n, fsm_t *f) {
     n->stats.read_repairs++;
     if (f->target[i] == n->cfg.id) {
       dyna_replica_t rep;
-      dyna_node_replica(n, dyna_node_partition(n, f->key, f->klen), &rep);
+      dyna_node_replica_key(n, f->key, f->klen, &rep);
       dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, 0, 0, NULL);
       continue;
     }
@@ -439,7 +441,7 @@ static void get_ask(dyna_node_t *n, fsm_t *f, uint32_t idx) {
     dyna_obj_t local;
     dyna_obj_init(&local);
     dyna_replica_t rep;
-    dyna_node_replica(n, dyna_node_partition(n, f->key, f->klen), &rep);
+    dyna_node_replica_key(n, f->key, f->klen, &rep);
     int rc = dyna_replica_read(&rep, f->key, f->klen, &local);
     get_answer(f, (int)idx, rc ? NULL : &local, rc);
     dyna_obj_clear(&local);
@@ -537,7 +539,7 @@ static size_t first_key(const dyna_buf_t *p, const uint8_t **key) {
 static void keep_hint(dyna_node_t *n, fsm_t *f, uint64_t owner) {
   if (!owner || owner == n->cfg.id || (!f->obj.n && !f->obj.ntyped)) return;
   dyna_replica_t rep;
-  dyna_node_replica(n, dyna_node_partition(n, f->key, f->klen), &rep);
+  dyna_node_replica_key(n, f->key, f->klen, &rep);
   if (!dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, 0, owner, NULL)) n->stats.hints_stored++;
 }
 
@@ -562,7 +564,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     dyna_val_t v = {del ? DYNA_VAL_TOMBSTONE : 0, dyna_node_stamp(n), (uint8_t *)req->val, del ? 0 : req->vlen};
     int blind = (req->flags & DYNA_REQ_BLIND) != 0;
     dyna_replica_t rep;
-    dyna_node_replica(n, dyna_node_partition(n, req->key, req->klen), &rep);
+    dyna_node_replica_of(n, pl->part, &rep); /* pl->part is req->key's */
     if (self < 0) {
       rc = DYNA_EBUSY;
     } else if (req->op == DYNA_OP_BATCH) { /* a transaction: core/batch.h */
@@ -753,14 +755,14 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     if (!rc && m->node && m->node != n->cfg.id) n->stats.hints_stored++;
   } else if (!rc) {
     dyna_replica_t rep;
-    dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
+    uint32_t part = dyna_node_replica_key(n, m->key, m->klen, &rep);
     uint64_t hint = m->node != n->cfg.id ? m->node : 0;
     if (n->cfg.bugs & DYNA_BUG_OVERWRITE) rc = dyna_replica_overwrite(&rep, m->key, m->klen, &o);
     else rc = dyna_replica_merge(&rep, m->key, m->klen, lazy ? NULL : &o, m->obj, m->objlen, m->w, hint, &changed);
     if (!rc && hint) n->stats.hints_stored++;
     if (!rc && changed && (m->flags & DYNA_PUT_AAE)) n->stats.aae_keys_repaired++;
     if (!rc && (m->flags & DYNA_PUT_HANDOFF)) /* for operators: moves.c */
-      dyna_move_in(n, from, dyna_node_partition(n, m->key, m->klen), m->objlen);
+      dyna_move_in(n, from, part, m->objlen);
     /* News from anti-entropy that this replica lacked may be lacking at the partition's
      * other replicas too: pass it on with an early exchange. Not a handoff's: its sender
      * asked every home replica what it lacks (handoff.c) and sends each what it lacks,
@@ -768,7 +770,7 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
      * bringing both ways (a join's anti-entropy bytes were as many as the handoff's). */
     if (!rc && changed && !hint && (m->flags & DYNA_PUT_AAE) &&
         !(n->cfg.bugs & DYNA_BUG_NO_PEER_BACK))
-      dyna_merkle_force(n, dyna_node_partition(n, m->key, m->klen));
+      dyna_merkle_force(n, part);
   }
   dyna_obj_clear(&o);
   n->stats.replica_puts++;
@@ -790,7 +792,7 @@ static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   int rc = DYNA_EPROTO;
   if (m->klen) {
     dyna_replica_t rep;
-    dyna_node_replica(n, dyna_node_partition(n, m->key, m->klen), &rep);
+    dyna_node_replica_key(n, m->key, m->klen, &rep);
     rc = dyna_replica_read(&rep, m->key, m->klen, &o);
   }
   dyna_buf_t *enc = enc_get(n);

@@ -246,10 +246,22 @@ void dyna_node_replica(dyna_node_t *n, uint32_t p, dyna_replica_t *rep) {
   rep->store = n->store;
   rep->actor = dyna_node_actor(n, p);
   rep->ring_size = n->cl.ring.size;
+  rep->part_plus1 = 0;
   rep->on_change = dyna_merkle_on_change;
   rep->arg = n;
   rep->scratch = &n->scratch;
   rep->hints = &n->hd.any;
+}
+
+uint32_t dyna_node_replica_key(dyna_node_t *n, const uint8_t *key, size_t klen, dyna_replica_t *rep) {
+  uint32_t p = dyna_node_partition(n, key, klen);
+  dyna_node_replica_of(n, p, rep);
+  return p;
+}
+
+void dyna_node_replica_of(dyna_node_t *n, uint32_t p, dyna_replica_t *rep) {
+  dyna_node_replica(n, p, rep);
+  rep->part_plus1 = p + 1;
 }
 
 size_t dyna_node_preflist(const dyna_node_t *n, uint32_t p, uint64_t *out, size_t max) {
@@ -591,7 +603,7 @@ static int check_request(const dyna_node_t *n, const dyna_req_t *req, dyna_node_
 static void local_read(dyna_node_t *n, const dyna_req_t *req, dyna_node_reply_t *r) {
   n->stats.locals++;
   dyna_replica_t rep;
-  dyna_node_replica(n, dyna_node_partition(n, req->key, req->klen), &rep);
+  dyna_node_replica_key(n, req->key, req->klen, &rep);
   int rc = dyna_replica_read(&rep, req->key, req->klen, &r->obj);
   if (!rc) rc = dyna_obj_context(&r->obj, &r->ctx);
   if (rc) dyna_node_reply_fail(r, rc, NULL);

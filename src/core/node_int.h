@@ -307,6 +307,12 @@ void dyna_fdet_free(dyna_node_t *n);
 
 /* The replica view of the store for partition p (actor, Merkle hook). */
 void dyna_node_replica(dyna_node_t *n, uint32_t p, struct dyna_replica *rep);
+/* The same for the one key the caller then reads or writes through rep, whose partition
+ * p (returned) is worked out here once: rep->part_plus1 is set, so the replica calls
+ * skip working it out again (a CRC16 of the key each, on every write's path). */
+uint32_t dyna_node_replica_key(dyna_node_t *n, const uint8_t *key, size_t klen, struct dyna_replica *rep);
+/* The same when the caller worked out p from the key itself. */
+void dyna_node_replica_of(dyna_node_t *n, uint32_t p, struct dyna_replica *rep);
 /* The full preference list of p (home replicas first, then fallbacks); returns count. */
 size_t dyna_node_preflist(const dyna_node_t *n, uint32_t p, uint64_t *out, size_t max);
 /* Background budget: 1 when `bytes` more may be sent now (and takes them). */

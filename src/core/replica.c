@@ -2,6 +2,7 @@
  * (see replica.h). */
 #include "core/replica.h"
 #include "util/err.h"
+#include "util/assert.h"
 #include "util/alloc.h"
 #include "core/keyspace.h"
 #include <string.h>
@@ -14,7 +15,16 @@ typedef struct loc {
 } loc_t;
 
 static void locate(const dyna_replica_t *rep, const uint8_t *key, size_t klen, loc_t *l) {
-  l->part = dyna_key_partition(key, klen, rep->ring_size);
+  if (rep->part_plus1) {
+    l->part = rep->part_plus1 - 1;
+#ifndef NDEBUG /* a check that costs what it saves: in debug (and sanitizer) builds only */
+    DYNA_ASSERT(l->part == dyna_key_partition(key, klen, rep->ring_size),
+                "replica of partition %u used for a key of partition %u", l->part,
+                dyna_key_partition(key, klen, rep->ring_size));
+#endif
+  } else {
+    l->part = dyna_key_partition(key, klen, rep->ring_size);
+  }
   l->sklen = dyna_skey_make(l->part, key, klen, l->skey);
 }
 

@@ -29,6 +29,9 @@ typedef struct dyna_replica {
   int *hints;           /* may be NULL; else *hints == 0 vouches that the HINT space is
                            empty, so reads skip looking there, and every hint written
                            through here sets it to 1 (node.c: the node's hd.any) */
+  uint32_t part_plus1;  /* 0, or 1 + the partition of every key used through it, which the
+                           calls then take instead of working it out from the key (a CRC16
+                           each: node_int.h, dyna_node_replica_key) */
 } dyna_replica_t;
 
 /* Reads key's object merged with every hint held for it into out (initialised; empty

@@ -84,7 +84,7 @@ static void same_partition(const char *base, const char *prefix, int start, char
 /* What node i holds for key in its own store (hints included): the kind and, for a
  * string, its value in val (NUL-terminated, cap bytes). */
 static dyna_kind_t local_kind(int i, const char *key, char *val, size_t cap) {
-  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL, NULL};
+  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL, NULL, 0};
   dyna_obj_t o;
   dyna_obj_init(&o);
   assert_int_equal(dyna_replica_read(&rep, (const uint8_t *)key, strlen(key), &o), 0);
@@ -300,7 +300,7 @@ static void test_write_batch_and_crashes(void **state) {
   (void)state;
   dyna_store_t *st = NULL;
   assert_int_equal(dyna_store_mem_open(DYNA_SYNC_BATCH, &st), 0);
-  dyna_replica_t rep = {st, 7, Q, NULL, NULL, NULL, NULL};
+  dyna_replica_t rep = {st, 7, Q, NULL, NULL, NULL, NULL, 0};
   const uint8_t *keys[3] = {(const uint8_t *)"a", (const uint8_t *)"b", (const uint8_t *)"c"};
   size_t kl[3] = {1, 1, 1};
   dyna_obj_t objs[3];

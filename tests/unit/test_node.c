@@ -54,7 +54,7 @@ static dyna_node_reply_t *call(int at, dyna_op_t op, const char *key, const char
 }
 
 static int local_has(int i, const char *key, const char *val) {
-  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL, NULL};
+  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL, NULL, 0};
   dyna_obj_t o;
   dyna_obj_init(&o);
   assert_int_equal(dyna_replica_read(&rep, (const uint8_t *)key, strlen(key), &o), 0);
@@ -1191,7 +1191,7 @@ static void test_reads_merge_hints_on_disk_at_open(void **state) {
   NT = 1;
   open_node(0, 1, 1, 1);
   run(50); /* ticks: the HINT space is empty */
-  dyna_replica_t rep = {T[0].st, 555, Q, NULL, NULL, NULL, NULL}; /* not the node's: no flag */
+  dyna_replica_t rep = {T[0].st, 555, Q, NULL, NULL, NULL, NULL, 0}; /* not the node's: no flag */
   dyna_obj_t o;
   dyna_obj_init(&o);
   dyna_val_t v = {0, 1, (uint8_t *)"h", 1};

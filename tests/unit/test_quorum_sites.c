@@ -47,7 +47,7 @@ static dyna_node_reply_t *wait_reply(uint64_t id) {
 }
 
 static int local_has(int i, const char *key, const char *val) {
-  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL, NULL};
+  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL, NULL, 0};
   dyna_obj_t o;
   dyna_obj_init(&o);
   assert_int_equal(dyna_replica_read(&rep, (const uint8_t *)key, strlen(key), &o), 0);

@@ -160,7 +160,7 @@ static int64_t counter_of(const dyna_obj_t *o) {
 
 /* The counter node i holds for key in its own store (hints included). */
 static int64_t local_counter(int i, const char *key) {
-  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL, NULL};
+  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL, NULL, 0};
   dyna_obj_t o;
   dyna_obj_init(&o);
   assert_int_equal(dyna_replica_read(&rep, (const uint8_t *)key, strlen(key), &o), 0);
