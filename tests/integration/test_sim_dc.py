@@ -7,8 +7,9 @@ Each campaign's end-of-run checks must pass: no acknowledged write lost, deletes
 deleted, every acknowledgement durable where its quorum says (LOCAL: a majority of one
 site's homes; EACH: of every site's), read repair, replicas converged. LOCAL writes keep
 succeeding while the sites are cut apart or one is lost (EACH ones cannot: the run
-shows both), and the deliberate bug local-remote-ack (a LOCAL quorum that counts the
-other site's acks) is caught.
+shows both), and the deliberate bugs local-remote-ack (a LOCAL quorum that counts the
+other site's acks) and each-one-site (an EACH quorum that waits for its own site only)
+are caught.
 
 Environment: DYNA_BIN = directory holding dyna-sim (CTest sets it; it may be an ASan
 build). Budget: about a minute on 2 cores (fewer seeds under ASan: simlib.py).
@@ -75,6 +76,13 @@ def main():
     caught = re.search(r"^(\d+) seeds, (\d+) failed", out, re.M)
     check(rc != 0 and caught is not None and int(caught.group(2)) > 0 and "no site's majority" in out,
           f"--bugs local-remote-ack is caught ({caught.group(2) if caught else '?'} of 10 seeds)", out)
+
+    # ... and an EACH quorum that waits for its own site's majority only.
+    rc, out = sim("--seeds", f"1..{C10}", *two, "--quorum", "each", "--bugs", "each-one-site",
+                  "--duration", 5000, "--quiet")
+    caught = re.search(r"^(\d+) seeds, (\d+) failed", out, re.M)
+    check(rc != 0 and caught is not None and int(caught.group(2)) > 0 and "(EACH quorum)" in out,
+          f"--bugs each-one-site is caught ({caught.group(2) if caught else '?'} of {C10} seeds)", out)
 
     rc, out = sim("--sites", 3, "--nrw", "6,2,2")
     check(rc == 2 and "over 16 replicas" in out, "--sites 3 with n = 6 is refused (18 replicas)", out)
