@@ -9,7 +9,9 @@ site's homes; EACH: of every site's), read repair, replicas converged. LOCAL wri
 succeeding while the sites are cut apart or one is lost (EACH ones cannot: the run
 shows both), and the deliberate bugs local-remote-ack (a LOCAL quorum that counts the
 other site's acks) and each-one-site (an EACH quorum that waits for its own site only)
-are caught.
+are caught. Seeds whose membership changed under an EACH write (a removed member still a
+home in a lagging ring; a site's joiner arriving after the coordinator planned without
+it) pass: each site is held to the homes of a ring the coordinator may have used.
 
 Environment: DYNA_BIN = directory holding dyna-sim (CTest sets it; it may be an ASan
 build). Budget: about a minute on 2 cores (fewer seeds under ASan: simlib.py).
@@ -46,6 +48,14 @@ def main():
     passes(C20, *two, "--quorum", "local", "--faults", "site")
     passes(C20, *two, "--quorum", "local", "--faults", "all,site")
     passes(C10, *two, "--quorum", "each", "--faults", "all,site")
+    # EACH writes acknowledged while rings disagreed on a site's homes: 23, an entry node
+    # whose ring still had a removed member as a home; 75 and 271, a coordinator whose
+    # ring gave a site one member, the entry's ring that site's joiner by the ack.
+    for seed in (23, 75, 271):
+        rc, out = sim("--seed", seed, *two, "--quorum", "each", "--duration", 5000,
+                      "--faults", "all,site")
+        check(rc == 0 and "FAIL" not in out and "1 removals" in out,
+              f"EACH seed {seed} (a removal and a join under the writes) passes every check", out)
     passes(C10, *two, "--faults", "site")  # the global quorum (W=2 of all six homes)
     passes(C10, "--nodes", 9, "--sites", 3, "--zones", 3, "--nrw", "2,2,2", "--quorum", "local",
            "--faults", "all,site")
