@@ -27,6 +27,7 @@ static const struct { const char *name; uint32_t bit; } BUGS[] = {
   {"fd-no-hearsay", DYNA_BUG_FD_NO_HEARSAY},
   {"admit-off", DYNA_BUG_ADMIT_OFF},
   {"handoff-trust", DYNA_BUG_HANDOFF_TRUST},
+  {"each-one-site", DYNA_BUG_EACH_ONE_SITE},
 };
 #define NBUGS (sizeof(BUGS) / sizeof(BUGS[0]))
 

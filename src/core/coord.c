@@ -367,7 +367,8 @@ static void set_quorum(dyna_node_t *n, fsm_t *f, const plan_t *pl, uint32_t q) {
   f->need = 0;
   memset(f->site_need, 0, sizeof(f->site_need));
   for (uint32_t s = 0; s < DYNA_SITES_MAX; s++) {
-    if (q == DYNA_QUORUM_LOCAL && (int)s != f->my_site) continue;
+    int one_site = q == DYNA_QUORUM_LOCAL || (n->cfg.bugs & DYNA_BUG_EACH_ONE_SITE);
+    if (one_site && (int)s != f->my_site) continue;
     f->site_need[s] = (uint8_t)(homes[s] ? homes[s] / 2 + 1 : 0);
     f->need += f->site_need[s];
   }

@@ -186,6 +186,9 @@ typedef struct dyna_node_cfg {
 #define DYNA_BUG_HANDOFF_TRUST 0x100000u /* a handoff takes every target's answer to
                                         its check as "I hold it all" (handoff.c): keys
                                         go nowhere and are deleted */
+#define DYNA_BUG_EACH_ONE_SITE 0x200000u /* an EACH quorum (coord.c) waits only for a
+                                        majority of the coordinator's own site, as LOCAL
+                                        does: the other sites' copies go unawaited */
 #define DYNA_BUG_REPLACE_SAME_ID 0x4000u /* the simulator's world, not the core: the node
                                         that replaces a wiped one (--faults wipe) reuses
                                         its id on the empty disk, so its dots start again

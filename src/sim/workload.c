@@ -23,7 +23,8 @@
  *   - a sibling bound: writes that no acknowledged write's context covers, directly or
  *     through the values it saw (docs/simulation.md explains why this is sound).
  * At each acknowledgement the simulator also reads the disks: at least W nodes must
- * durably hold a version whose clock covers the context the client got back.
+ * durably hold a version whose clock covers the context the client got back (with
+ * --quorum: a majority of each site's homes, counted as sim_work_ring_seen explains).
  */
 #include "core/cluster.h"
 #include "util/err.h"
@@ -73,6 +74,9 @@ typedef struct wl_client {
   uint32_t key;
   uint32_t write;   /* write id in flight (CS_PUT) */
   int eligible;     /* W replicas were reachable from a coordinator at submission */
+  uint8_t site_homes[DYNA_SITES_MAX]; /* --quorum, while a PUT is in flight: the fewest
+                       home replicas site "s<i>" had in any ring a running node held
+                       since its submission (sim_work_ring_seen) */
   dyna_ctx_t ctx;   /* context read (owned) */
   uint32_t *items;  /* union of the items read (owned) */
   uint32_t nitems;
@@ -246,6 +250,56 @@ static size_t homes(sim_world_t *w, uint32_t i, const wl_key_t *ky, int *out) {
   return k;
 }
 
+/* Home replicas each site holds in node i's ring (out[s] for the simulator's site "s<s>",
+ * s < --sites; world.c names them): min(n, that site's members in the ring), as the
+ * coordinator's set_quorum counts them; 0 for a site the ring has no member of. */
+static void ring_site_homes(const sim_world_t *w, uint32_t i, uint8_t *out) {
+  const dyna_ring_t *r = &dyna_node_cluster(w->nodes[i].node)->ring;
+  dyna_repl_t repl = dyna_repl_uniform(w->o.n);
+  for (uint32_t s = 0; s < w->o.sites && s < DYNA_SITES_MAX; s++) {
+    char dc[16];
+    snprintf(dc, sizeof(dc), "s%u", s);
+    out[s] = 0;
+    for (uint32_t x = 0; x < dyna_ring_sites(r); x++)
+      if (!strcmp(dyna_ring_site_name(r, x), dc)) out[s] = (uint8_t)dyna_ring_site_homes(r, x, &repl);
+  }
+}
+
+/* Node i may coordinate with its ring: it runs and adopted a cluster's ring (a node
+ * that asked to join and has not answers writes -BUSY: ring version 0). */
+static int may_coordinate(const sim_world_t *w, uint32_t i) {
+  const sim_node_t *s = &w->nodes[i];
+  return s->state == SN_UP && s->node && dyna_node_cluster(s->node)->ring_version != 0;
+}
+
+/* Lowers lo[] to h[] site by site. */
+static void lower_site_homes(const sim_world_t *w, const uint8_t *h, uint8_t *lo) {
+  for (uint32_t s = 0; s < w->o.sites && s < DYNA_SITES_MAX; s++)
+    if (h[s] < lo[s]) lo[s] = h[s];
+}
+
+/* At a PUT's submission (--quorum): its sites' homes start as the fewest in the rings
+ * of the running nodes that may coordinate it. */
+static void site_homes_start(sim_world_t *w, wl_client_t *cl) {
+  if (!w->o.quorum) return;
+  memset(cl->site_homes, 0xff, sizeof(cl->site_homes));
+  uint8_t h[DYNA_SITES_MAX];
+  for (uint32_t i = 0; i < w->nnodes; i++) {
+    if (!may_coordinate(w, i)) continue;
+    ring_site_homes(w, i, h);
+    lower_site_homes(w, h, cl->site_homes);
+  }
+}
+
+void sim_work_ring_seen(sim_world_t *w, uint32_t i) {
+  sim_work_t *k = w->wl;
+  if (!k || !w->o.quorum || !may_coordinate(w, i)) return;
+  uint8_t h[DYNA_SITES_MAX];
+  ring_site_homes(w, i, h);
+  for (uint32_t c = 0; c < k->ncl; c++)
+    if (k->cl[c].state == CS_PUT) lower_site_homes(w, h, k->cl[c].site_homes);
+}
+
 /* With --quorum: 1 when, for the sites the quorum needs (LOCAL: node c's; EACH: every
  * one), a majority of that site's homes (reps[0..n)) is counted in got[] (a 0/1 per
  * home). */
@@ -371,6 +425,7 @@ static void start_cycle(sim_world_t *w, uint32_t c) {
     req.val = val;
     req.vlen = 4;
     cl->eligible = write_eligible(w, (uint32_t)i, ky);
+    site_homes_start(w, cl);
     k->writes++;
     k->blinds++;
     submit(w, c, (uint32_t)i, &req, CS_PUT);
@@ -426,6 +481,7 @@ static void send_write(sim_world_t *w, uint32_t c) {
   req.val = cl->del ? NULL : val;
   req.vlen = cl->del ? 0 : nv * 4;
   cl->eligible = write_eligible(w, (uint32_t)i, ky);
+  site_homes_start(w, cl);
   k->writes++;
   if (cl->del) k->dels++;
   submit(w, c, (uint32_t)i, &req, CS_PUT);
@@ -484,11 +540,12 @@ static int ctx_covered(const dyna_ctx_t *ctx, const dyna_ctx_t *vv) {
 
 /* Promise 2 at the moment of an acknowledgement: count the disks holding, committed
  * (what a crash now would leave), a version whose clock covers the context the client
- * got back. With --quorum, the holders among the key's homes must make a majority of
- * some site's homes (local: the coordinator is the one site whose acks counted) or of
- * every site's (each). */
+ * got back. With --quorum, the holders in each site must make a majority of that site's
+ * homes (site_homes: the fewest it had in a ring the coordinator may have planned with)
+ * in some site (local: the coordinator's is the one site whose acks counted) or in
+ * every site (each). */
 static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky,
-                              const dyna_ctx_t *ctx, uint32_t wid) {
+                              const dyna_ctx_t *ctx, uint32_t wid, const uint8_t *site_homes) {
   int idx[64];
   size_t n;
   if (w->nnodes <= 64) {
@@ -532,23 +589,31 @@ static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky
   }
   w->wl->ack_checks++;
   if (w->o.quorum && w->nnodes <= 64) {
-    /* per site of the key's homes: durable holders there (homes, or fallbacks of that
-     * site standing in for one) against a majority of its homes */
-    int reps[16] = {0};
-    size_t nh = homes(w, entry, ky, reps);
+    /* per site: durable holders there (homes, or fallbacks of that site standing in for
+     * one) against a majority of its homes. Rings differ while membership changes: a
+     * lagging one may still count a removed member among a site's homes, or not yet a
+     * joiner. The coordinator planned with the ring it held then, one of those the
+     * running nodes held while the write was in flight, so each site is held to a
+     * majority of the fewest homes it had in any of them (site_homes); a site that had
+     * no member in one of them is asked nothing. */
     int met = w->o.quorum == DYNA_QUORUM_EACH;
-    for (size_t a = 0; a < nh; a++) {
-      const char *dc = w->nodes[reps[a]].dc;
-      uint32_t homes_here = 0, have = 0;
-      for (size_t b = 0; b < nh; b++) homes_here += !strcmp(w->nodes[reps[b]].dc, dc);
+    char why[64] = "no site's majority"; /* EACH: the first site short of one */
+    for (uint32_t a = 0; a < w->o.sites && a < DYNA_SITES_MAX; a++) {
+      if (!site_homes[a] || site_homes[a] == 0xff) continue;
+      char dc[16];
+      snprintf(dc, sizeof(dc), "s%u", a);
+      uint32_t have = 0;
       for (uint32_t j = 0; j < w->nnodes; j++) have += holds[j] && !strcmp(w->nodes[j].dc, dc);
-      int ok = have >= homes_here / 2 + 1;
+      int ok = have >= (uint32_t)site_homes[a] / 2 + 1;
+      if (w->o.quorum == DYNA_QUORUM_EACH && !ok && met)
+        snprintf(why, sizeof(why), "%u in site %s of its %u home(s)", have, dc, site_homes[a]);
       if (w->o.quorum == DYNA_QUORUM_EACH) met &= ok;
       else met |= ok; /* LOCAL: the coordinator's site, whichever that was */
     }
     if (!met)
-      sim_fail(w, "write %u to %s acknowledged at %llu ms (%s quorum) but durable on %u node(s), no site's majority",
-               wid, ky->name, (unsigned long long)w->now, w->o.quorum == DYNA_QUORUM_LOCAL ? "LOCAL" : "EACH", holders);
+      sim_fail(w, "write %u to %s acknowledged at %llu ms (%s quorum) but durable on %u node(s), %s",
+               wid, ky->name, (unsigned long long)w->now, w->o.quorum == DYNA_QUORUM_LOCAL ? "LOCAL" : "EACH",
+               holders, why);
     return;
   }
   if (holders < w->o.w)
@@ -596,7 +661,7 @@ static void on_put_reply(sim_world_t *w, uint32_t c, uint32_t i, dyna_node_reply
     k->writes_ok++;
     if (wr->kind == 'D') k->dels_ok++;
     if (cl->eligible) k->eligible_ok++;
-    check_ack_durable(w, i, ky, &r->ctx, cl->write);
+    check_ack_durable(w, i, ky, &r->ctx, cl->write, cl->site_homes);
   }
   if (w->o.verbose)
     sim_trace(w, "client %u %s %s write %u: %s", c, wr->kind == 'D' ? "DEL" : "PUT", ky->name,

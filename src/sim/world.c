@@ -268,6 +268,7 @@ static void watch(sim_world_t *w, uint32_t i) {
 void sim_node_turn_end(sim_world_t *w, uint32_t i) {
   sim_node_t *s = &w->nodes[i];
   if (s->state != SN_UP) return;
+  sim_work_ring_seen(w, i); /* the ring this turn left it, before its answers leave */
   if (w->o.watch && !s->crash_mid_turn) watch(w, i);
   /* Early frames (a coordinator's PUTs of its new version) leave before the commit, so
    * they are out even when the node crashes before it; so do answers that acknowledge

@@ -7,8 +7,11 @@ Each campaign's end-of-run checks must pass: no acknowledged write lost, deletes
 deleted, every acknowledgement durable where its quorum says (LOCAL: a majority of one
 site's homes; EACH: of every site's), read repair, replicas converged. LOCAL writes keep
 succeeding while the sites are cut apart or one is lost (EACH ones cannot: the run
-shows both), and the deliberate bug local-remote-ack (a LOCAL quorum that counts the
-other site's acks) is caught.
+shows both), and the deliberate bugs local-remote-ack (a LOCAL quorum that counts the
+other site's acks) and each-one-site (an EACH quorum that waits for its own site only)
+are caught. Seeds whose membership changed under an EACH write (a removed member still a
+home in a lagging ring; a site's joiner arriving after the coordinator planned without
+it) pass: each site is held to the homes of a ring the coordinator may have used.
 
 Environment: DYNA_BIN = directory holding dyna-sim (CTest sets it; it may be an ASan
 build). Budget: about a minute on 2 cores (fewer seeds under ASan: simlib.py).
@@ -45,6 +48,14 @@ def main():
     passes(C20, *two, "--quorum", "local", "--faults", "site")
     passes(C20, *two, "--quorum", "local", "--faults", "all,site")
     passes(C10, *two, "--quorum", "each", "--faults", "all,site")
+    # EACH writes acknowledged while rings disagreed on a site's homes: 23, an entry node
+    # whose ring still had a removed member as a home; 75 and 271, a coordinator whose
+    # ring gave a site one member, the entry's ring that site's joiner by the ack.
+    for seed in (23, 75, 271):
+        rc, out = sim("--seed", seed, *two, "--quorum", "each", "--duration", 5000,
+                      "--faults", "all,site")
+        check(rc == 0 and "FAIL" not in out and "1 removals" in out,
+              f"EACH seed {seed} (a removal and a join under the writes) passes every check", out)
     passes(C10, *two, "--faults", "site")  # the global quorum (W=2 of all six homes)
     passes(C10, "--nodes", 9, "--sites", 3, "--zones", 3, "--nrw", "2,2,2", "--quorum", "local",
            "--faults", "all,site")
@@ -75,6 +86,13 @@ def main():
     caught = re.search(r"^(\d+) seeds, (\d+) failed", out, re.M)
     check(rc != 0 and caught is not None and int(caught.group(2)) > 0 and "no site's majority" in out,
           f"--bugs local-remote-ack is caught ({caught.group(2) if caught else '?'} of 10 seeds)", out)
+
+    # ... and an EACH quorum that waits for its own site's majority only.
+    rc, out = sim("--seeds", f"1..{C10}", *two, "--quorum", "each", "--bugs", "each-one-site",
+                  "--duration", 5000, "--quiet")
+    caught = re.search(r"^(\d+) seeds, (\d+) failed", out, re.M)
+    check(rc != 0 and caught is not None and int(caught.group(2)) > 0 and "(EACH quorum)" in out,
+          f"--bugs each-one-site is caught ({caught.group(2) if caught else '?'} of {C10} seeds)", out)
 
     rc, out = sim("--sites", 3, "--nrw", "6,2,2")
     check(rc == 2 and "over 16 replicas" in out, "--sites 3 with n = 6 is refused (18 replicas)", out)
