@@ -37,7 +37,7 @@ asan: setup
 # so that every promise test and the campaign's bug checks run in it.
 # `make tsan-test` runs the unit tests, the promise tests against real dynad and the
 # campaign in it (scripts/tsan-test.sh: TSan's options, reports collected from every
-# process, tests/tsan.supp): about 6 minutes on two cores; not part of `make test`,
+# process, tests/tsan.supp): 3-4 minutes on two loaded cores; not part of `make test`,
 # which must stay under 15 minutes (docs/reliability.md, Under ThreadSanitizer).
 tsan: setup
 	@cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DDYNA_TEST_BUGS=ON \
