@@ -28,7 +28,7 @@
 #
 # Environment (all optional): BIN (default ../bin), SYSTEMS="batch none redis3 dynomite",
 # PIPES="1 16", N_P1=20000, N_PIPE=100000 (CALLGRIND=1: 2000 and 8000), KEYS=100000,
-# CLIENTS=50, TRACER=perf|strace, CALLGRIND=1, BENCH_HOST=127.0.48.1, DYNOMITE=path,
+# CLIENTS=50, TEST=set (or get: the same per GET), TRACER=perf|strace, CALLGRIND=1, BENCH_HOST=127.0.48.1, DYNOMITE=path,
 # KEEP=dir (keep the raw counts and callgrind files), REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI, TMPDIR.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,6 +50,7 @@ else
 fi
 KEYS=${KEYS:-100000}
 CLIENTS=${CLIENTS:-50}
+TEST=${TEST:-set}
 H=$BENCH_HOST
 
 . "$here/lib.sh"
@@ -109,7 +110,7 @@ measure() {
     fi
   done
   [ "$CALLGRIND" = 1 ] || sleep 0.5 # the tracers attach
-  "$REDIS_BENCHMARK" -h "$H" -p "$PORT" -t set -n "$n" -c "$CLIENTS" -d 100 -r "$KEYS" -P "$pipe" -q \
+  "$REDIS_BENCHMARK" -h "$H" -p "$PORT" -t "$TEST" -n "$n" -c "$CLIENTS" -d 100 -r "$KEYS" -P "$pipe" -q \
     >"$work/rb.txt" 2>&1 </dev/null
   settle "$sys"
   for i in "${!SPIDS[@]}"; do
@@ -155,9 +156,9 @@ role_of() { # system index
 
 # report SYSTEM P N FILE: the per-SET table of one run
 report() {
-  python3 - "$1" "$2" "$3" "$4" "$CALLGRIND" "$KINDS" <<'EOF'
+  python3 - "$1" "$2" "$3" "$4" "$CALLGRIND" "$KINDS" "${TEST^^}" <<'EOF'
 import sys
-sysname, pipe, n, path, cg, kinds = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1", sys.argv[6].split()
+sysname, pipe, n, path, cg, kinds, op = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1", sys.argv[6].split(), sys.argv[7]
 rows, rb = [], None
 for line in open(path):
     w = line.split()
@@ -169,9 +170,9 @@ for line in open(path):
         try: d[k] = float(v)
         except ValueError: pass
     rows.append((w[0], d))
-print(f"-- {sysname}, -P {pipe}: {n} SETs" + (f" ({rb} req/s as measured, traced)" if rb else ""))
+print(f"-- {sysname}, -P {pipe}: {n} {op}s" + (f" ({rb} req/s as measured, traced)" if rb else ""))
 if cg:
-    print("| process | instructions per SET |")
+    print(f"| process | instructions per {op} |")
     print("|---|---:|")
     tot = 0
     for role, d in rows:
@@ -201,7 +202,7 @@ echo "cpu:     $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/
 echo "dynad:   $DYNAD, $("$DYNAD" --version 2>&1 | head -1), built $(date -u -r "$DYNAD" +%FT%TZ)"
 echo "redis:   $("$REDIS_SERVER" --version | awk '{ sub("v=", "", $3); print $3 }')"
 echo "counted: $([ "$CALLGRIND" = 1 ] && echo 'instructions (callgrind)' || echo "system calls ($TRACER), context switches (/proc)")"
-echo "load:    redis-benchmark -h $H -c $CLIENTS -d 100 -r $KEYS -t set, -n $N_P1 at -P 1, $N_PIPE pipelined"
+echo "load:    redis-benchmark -h $H -c $CLIENTS -d 100 -r $KEYS -t $TEST, -n $N_P1 at -P 1, $N_PIPE pipelined"
 echo
 
 for sys in $SYSTEMS; do
