@@ -357,6 +357,7 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
     if (i < 0) break;
     w->nodes[i].removed = 1; /* never restarted */
     sim_node_crash(w, (uint32_t)i);
+    sim_work_disk_gone(w, (uint32_t)i);
     at(w, w->now + sim_rng_range(&w->rng, 500, 2000), FA_REMOVE, (uint64_t)i);
     break;
   }
@@ -392,6 +393,7 @@ void sim_faults_fire(sim_world_t *w, sim_event_t *e) {
     if (i < 0) break;
     w->nodes[i].removed = 1; /* never restarted: its disk is gone */
     sim_node_crash(w, (uint32_t)i);
+    sim_work_disk_gone(w, (uint32_t)i);
     at(w, w->now + sim_rng_range(&w->rng, 500, 2000), FA_REPLACE, (uint64_t)i);
     break;
   }

@@ -281,6 +281,9 @@ void sim_work_client(sim_world_t *w, sim_event_t *e);
 void sim_work_reply(sim_world_t *w, uint32_t i, dyna_node_reply_t *r);
 /* Node i crashed: its outstanding client requests fail with an unknown outcome. */
 void sim_work_node_lost(sim_world_t *w, uint32_t i);
+/* Node i is gone for good with its disk (crashed and removed, or wiped): the acknowledged
+ * writes whose last committed copy it held are marked lost with it, a loss W allows. */
+void sim_work_disk_gone(sim_world_t *w, uint32_t i);
 /* --quorum: node i ends a turn holding its ring; each PUT in flight keeps the fewest
  * home replicas every site had in the rings seen meanwhile (its durable-ack check). */
 void sim_work_ring_seen(sim_world_t *w, uint32_t i);

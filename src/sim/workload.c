@@ -50,6 +50,13 @@ typedef struct wl_write {
   uint32_t item;  /* the cart item this write adds (0: none) */
   uint32_t nseen; /* write ids the read before it saw live (its context covers them) */
   uint32_t *seen;
+  /* Acknowledged (check_ack_durable): the nodes (by index, in runs of up to 64 nodes)
+   * whose disks held it committed then, 0 unknown; the context the client got back (a
+   * disk holds the write when its version's clock covers it; owned); and set by
+   * sim_work_disk_gone when the last disk holding it went with a node removed for good. */
+  uint64_t held;
+  dyna_ctx_t ack_ctx;
+  uint8_t gone;
 } wl_write_t;
 
 typedef struct wl_key {
@@ -107,6 +114,7 @@ struct sim_work {
   uint64_t gets, gets_ok, writes, writes_ok, dels, dels_ok, blinds;
   uint64_t versions[6]; /* GETs by sibling count: 0 (absent), 1, 2, 3, 4, 5+ */
   uint64_t eligible, eligible_ok, ack_checks;
+  uint64_t lost_with_disks; /* acknowledged writes lost with every disk that held them */
   wl_lat_t lat[LAT_CLASSES];
 };
 
@@ -168,7 +176,10 @@ void sim_work_free(sim_world_t *w) {
     wfree(k->cl[c].items);
     wfree(k->cl[c].seen);
   }
-  for (uint32_t i = 1; i < k->nwr; i++) wfree(k->wr[i].seen);
+  for (uint32_t i = 1; i < k->nwr; i++) {
+    wfree(k->wr[i].seen);
+    dyna_ctx_clear(&k->wr[i].ack_ctx);
+  }
   wfree(k->wr);
   for (int c = 0; c < LAT_CLASSES; c++) wfree(k->lat[c].v);
   wfree(k->keys);
@@ -588,6 +599,12 @@ static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky
     dyna_ctx_clear(&vv);
   }
   w->wl->ack_checks++;
+  wl_write_t *wr = &w->wl->wr[wid];
+  if (w->nnodes <= 64 && ctx->n && (wr->ack_ctx.e = dyna_calloc(ctx->n, sizeof(*ctx->e)))) {
+    memcpy(wr->ack_ctx.e, ctx->e, ctx->n * sizeof(*ctx->e));
+    wr->ack_ctx.n = ctx->n;
+    for (uint32_t j = 0; j < w->nnodes; j++) wr->held |= (uint64_t)(holds[j] != 0) << j;
+  }
   if (w->o.quorum && w->nnodes <= 64) {
     /* per site: durable holders there (homes, or fallbacks of that site standing in for
      * one) against a majority of its homes. Rings differ while membership changes: a
@@ -798,6 +815,37 @@ static uint32_t sibling_bound(sim_work_t *k, const wl_key_t *ky) {
   return bound;
 }
 
+/* 1 when node s's committed disk holds key's version covering ctx. */
+static int disk_holds(sim_world_t *w, sim_node_t *s, const wl_key_t *ky, const dyna_ctx_t *ctx) {
+  dyna_obj_t o;
+  dyna_ctx_t vv;
+  dyna_obj_init(&o);
+  dyna_ctx_init(&vv);
+  int held = !sim_disk_read_durable(w, s, ky->name, ky->klen, &o) && !dyna_obj_context(&o, &vv) &&
+             ctx_covered(ctx, &vv);
+  dyna_obj_clear(&o);
+  dyna_ctx_clear(&vv);
+  return held;
+}
+
+void sim_work_disk_gone(sim_world_t *w, uint32_t i) {
+  sim_work_t *k = w->wl;
+  if (!k || i >= 64 || w->nnodes > 64) return;
+  for (uint32_t id = 1; id < k->nwr; id++) {
+    wl_write_t *wr = &k->wr[id];
+    if (wr->status != WS_ACKED || wr->gone || !(wr->held >> i & 1)) continue;
+    const wl_key_t *ky = &k->keys[wr->key];
+    if (!disk_holds(w, &w->nodes[i], ky, &wr->ack_ctx)) continue; /* lost before: not this */
+    int elsewhere = 0;
+    for (uint32_t j = 0; j < w->nnodes && !elsewhere; j++) {
+      sim_node_t *s = &w->nodes[j];
+      if (j != i && !s->removed && s->state != SN_OFF && s->state != SN_GONE)
+        elsewhere = disk_holds(w, s, ky, &wr->ack_ctx);
+    }
+    wr->gone = !elsewhere;
+  }
+}
+
 /* Checks one object (the final merged read, or a replica) against the key's model. */
 static void check_object(sim_world_t *w, const wl_key_t *ky, const dyna_obj_t *o, const char *what,
                          uint32_t bound) {
@@ -810,16 +858,20 @@ static void check_object(sim_world_t *w, const wl_key_t *ky, const dyna_obj_t *o
     if (wr->item) {
       int found = 0;
       for (uint32_t q = 0; q < ni && !found; q++) found = items[q] == wr->item;
-      if (!found)
+      if (!found && wr->gone) k->lost_with_disks++;
+      else if (!found)
         sim_fail(w, "%s: acknowledged cart add (item %u, write %u) missing from %s", ky->name,
                  wr->item, ky->wids[j], what);
     }
     if (wr->kind == 'D')
       for (uint32_t s = 0; s < wr->nseen; s++)
-        for (uint32_t q = 0; q < nw; q++)
-          if (wids[q] == wr->seen[s])
+        for (uint32_t q = 0; q < nw; q++) {
+          if (wids[q] != wr->seen[s]) continue;
+          if (wr->gone) k->lost_with_disks++;
+          else
             sim_fail(w, "%s: write %u, deleted by acknowledged delete %u, came back in %s",
                      ky->name, wids[q], ky->wids[j], what);
+        }
   }
   check_stamps(w, ky, o, what);
   size_t nv = dyna_obj_nvals(o);
@@ -974,5 +1026,8 @@ void sim_work_report(sim_world_t *w, FILE *out) {
           (unsigned long long)k->eligible_ok, (unsigned long long)k->eligible,
           k->eligible ? 100.0 * (double)k->eligible_ok / (double)k->eligible : 100.0,
           (unsigned long long)k->ack_checks);
+  if (k->lost_with_disks)
+    fprintf(out, "  acknowledged writes lost with every disk that held them (removed or wiped nodes; W allows it): %llu\n",
+            (unsigned long long)k->lost_with_disks);
   sim_types_report(w, out);
 }
