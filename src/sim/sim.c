@@ -152,6 +152,7 @@ typedef struct run_result {
   double run_s;
   uint64_t sim_ms;
   uint64_t node_ms; /* sum over nodes of the simulated time they ran */
+  uint64_t lost_with_disks; /* acknowledged writes lost with their disks (workload.c) */
 } run_result_t;
 
 /* The real time this process has run, for the speed line (never simulated time). */
@@ -349,6 +350,7 @@ static int run_one(const sim_opts_t *o, int print, int mode, run_result_t *res) 
   res->failed = w.failed;
   res->sim_ms = w.now;
   res->node_ms = node_ms;
+  res->lost_with_disks = sim_work_lost_with_disks(&w);
   res->run_s = run_clock_s() - t_wall;
   if (print && !o->quiet) report(&w, stdout, res);
   if (w.failed) {
@@ -658,7 +660,7 @@ int main(int argc, char **argv) {
     printf("digest %016" PRIx64 "\n", res.digest);
     return rc ? 1 : 0;
   }
-  uint64_t fails = 0, runs = 0;
+  uint64_t fails = 0, runs = 0, lost = 0;
   double wall = 0, node_s = 0;
   for (uint64_t s = a;; s++) {
     o.seed = s;
@@ -667,11 +669,15 @@ int main(int argc, char **argv) {
     runs++;
     wall += res.run_s;
     node_s += (double)res.node_ms / 1000.0;
+    lost += res.lost_with_disks;
     if (!o.quiet) printf("seed %" PRIu64 " %s digest %016" PRIx64 "\n", s, res.failed ? "FAIL" : "ok", res.digest);
     fflush(stdout);
     if (s == b) break;
   }
   printf("%" PRIu64 " seeds, %" PRIu64 " failed; %.1f s wall, %.0f simulated node-seconds per wall second\n",
          runs, fails, wall, wall > 0 ? node_s / wall : 0.0);
+  if (lost)
+    printf("acknowledged writes lost with every disk that held them (removed or wiped nodes; W allows it): %" PRIu64 "\n",
+           lost);
   return fails ? 1 : 0;
 }

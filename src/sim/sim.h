@@ -284,6 +284,8 @@ void sim_work_node_lost(sim_world_t *w, uint32_t i);
 /* Node i is gone for good with its disk (crashed and removed, or wiped): the acknowledged
  * writes whose last committed copy it held are marked lost with it, a loss W allows. */
 void sim_work_disk_gone(sim_world_t *w, uint32_t i);
+/* How many acknowledged writes the final checks found lost with their disks. */
+uint64_t sim_work_lost_with_disks(const sim_world_t *w);
 /* --quorum: node i ends a turn holding its ring; each PUT in flight keeps the fewest
  * home replicas every site had in the rings seen meanwhile (its durable-ack check). */
 void sim_work_ring_seen(sim_world_t *w, uint32_t i);

@@ -882,6 +882,8 @@ static void check_object(sim_world_t *w, const wl_key_t *ky, const dyna_obj_t *o
   dyna_free(items);
 }
 
+uint64_t sim_work_lost_with_disks(const sim_world_t *w) { return w->wl ? w->wl->lost_with_disks : 0; }
+
 void sim_work_check(sim_world_t *w) {
   sim_work_t *k = w->wl;
   for (uint32_t key = 0; key < k->nkeys; key++) {
