@@ -210,8 +210,7 @@ for sys in $SYSTEMS; do
   batch | none) start_dyna "$sys" ;;
   redis3) start_redis3 ;;
   dynomite)
-    if [ -z "${DYNOMITE:-}" ] || [ ! -x "$DYNOMITE" ]; then
-      echo "-- dynomite: skipped (not in Debian; set DYNOMITE=/path/to/dynomite to add the row)"
+    if ! dynomite_available; then
       echo
       continue
     fi

@@ -65,10 +65,7 @@ for sys in $SYSTEMS; do
     ;;
   redis3) start_redis3 ;;
   dynomite)
-    if [ -z "${DYNOMITE:-}" ] || [ ! -x "$DYNOMITE" ]; then
-      echo "-- dynomite: skipped (not in Debian; set DYNOMITE=/path/to/dynomite to add the row)"
-      continue
-    fi
+    dynomite_available || continue
     start_dynomite
     ;;
   batch | none) start_dyna "$sys" ;;

@@ -8,7 +8,8 @@
 #   start_redis3               redis-server (AOF everysec) with two --replicaof replicas
 #                              (R3_REPLICAS: their ports; redis3_synced TRIES waits for them)
 #   start_dynomite             3 Dynomite nodes (one per rack, all token 0, DC_QUORUM both
-#                              ways) over 3 in-memory redis-servers; needs DYNOMITE (its binary)
+#                              ways) over 3 in-memory redis-servers; needs DYNOMITE (its binary):
+#                              dynomite_available says whether it is there (or why not)
 #   redis_proc NAME PORT ARGS  one redis-server, no RDB, data in $work/NAME; sets rpid
 #
 # Needs H (the address to bind and dial). When the caller defines the arrays `wrap` (a
@@ -92,6 +93,13 @@ redis3_synced() { # tries: until both replicas are up and at the primary's offse
     [ "$ok" = 1 ] && return 0
     sleep 0.1
   done
+  return 1
+}
+
+# 0 when DYNOMITE names an executable, else prints the notice that its row is skipped.
+dynomite_available() {
+  [ -n "${DYNOMITE:-}" ] && [ -x "$DYNOMITE" ] && return 0
+  echo "-- dynomite: skipped (not in Debian; set DYNOMITE=/path/to/dynomite to add the row)"
   return 1
 }
 
