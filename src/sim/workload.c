@@ -53,7 +53,8 @@ typedef struct wl_write {
   /* Acknowledged (check_ack_durable): the nodes (by index, in runs of up to 64 nodes)
    * whose disks held it committed then, 0 unknown; the context the client got back (a
    * disk holds the write when its version's clock covers it; owned); and set by
-   * sim_work_disk_gone when the last disk holding it went with a node removed for good. */
+   * sim_work_disk_gone when the last disk holding it went with a node removed for good
+   * (cleared again if a copy shows up on a disk that stayed: check_ack_durable). */
   uint64_t held;
   dyna_ctx_t ack_ctx;
   uint8_t gone;
@@ -70,6 +71,9 @@ typedef struct wl_key {
   int final_status; /* final read: 0, or an error; 1 = not done */
   uint32_t final_tries;
   dyna_obj_t final;
+  uint32_t ngone;   /* its writes marked lost with their disks (wl_write_t.gone) */
+  dyna_ctx_t seen[64]; /* per node (up to 64): the union of the clocks its committed disk
+                          was seen to hold for the key at acknowledgements (owned) */
 } wl_key_t;
 
 typedef struct wl_client {
@@ -170,6 +174,7 @@ void sim_work_free(sim_world_t *w) {
   for (uint32_t i = 0; i < k->nkeys; i++) {
     wfree(k->keys[i].wids);
     dyna_obj_clear(&k->keys[i].final);
+    for (int j = 0; j < 64; j++) dyna_ctx_clear(&k->keys[i].seen[j]);
   }
   for (uint32_t c = 0; c < k->ncl; c++) {
     dyna_ctx_clear(&k->cl[c].ctx);
@@ -555,7 +560,39 @@ static int ctx_covered(const dyna_ctx_t *ctx, const dyna_ctx_t *vv) {
  * homes (site_homes: the fewest it had in a ring the coordinator may have planned with)
  * in some site (local: the coordinator's is the one site whose acks counted) or in
  * every site (each). */
-static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky,
+/* acc := the entry-wise maximum of acc and vv (both sorted by node). */
+static void clock_join(dyna_ctx_t *acc, const dyna_ctx_t *vv) {
+  if (ctx_covered(vv, acc)) return;
+  dyna_vv_entry_t *e = dyna_calloc(acc->n + vv->n, sizeof(*e));
+  if (!e) abort();
+  size_t a = 0, b = 0, n = 0;
+  while (a < acc->n || b < vv->n) {
+    if (b == vv->n || (a < acc->n && acc->e[a].node < vv->e[b].node)) e[n++] = acc->e[a++];
+    else if (a == acc->n || vv->e[b].node < acc->e[a].node) e[n++] = vv->e[b++];
+    else {
+      e[n] = acc->e[a];
+      if (vv->e[b].counter > e[n].counter) e[n].counter = vv->e[b].counter;
+      n++, a++, b++;
+    }
+  }
+  dyna_ctx_clear(acc);
+  acc->e = e;
+  acc->n = n;
+}
+
+/* A write of ky marked lost with its disks that node s's disk (version vector vv) holds
+ * after all (a copy committed after the removal): not lost, the mark goes. */
+static void unmark_held(sim_world_t *w, wl_key_t *ky, const sim_node_t *s, const dyna_ctx_t *vv) {
+  for (uint32_t j = 0; ky->ngone && !s->removed && j < ky->nw; j++) {
+    wl_write_t *wr = &w->wl->wr[ky->wids[j]];
+    if (wr->gone && ctx_covered(&wr->ack_ctx, vv)) {
+      wr->gone = 0;
+      ky->ngone--;
+    }
+  }
+}
+
+static void check_ack_durable(sim_world_t *w, uint32_t entry, wl_key_t *ky,
                               const dyna_ctx_t *ctx, uint32_t wid, const uint8_t *site_homes) {
   int idx[64];
   size_t n;
@@ -579,6 +616,8 @@ static void check_ack_durable(sim_world_t *w, uint32_t entry, const wl_key_t *ky
     int covers = ctx_covered(ctx, &vv);
     holders += covers;
     if (idx[j] < 64) holds[idx[j]] = covers; /* read only up to 64 nodes (--quorum, below) */
+    if (idx[j] < 64) clock_join(&ky->seen[idx[j]], &vv);
+    unmark_held(w, ky, s, &vv);
     dyna_obj_clear(&o);
     dyna_ctx_clear(&vv);
     /* Past 64 nodes only "at least W" is checked: W holders end the reads (the first
@@ -815,8 +854,10 @@ static uint32_t sibling_bound(sim_work_t *k, const wl_key_t *ky) {
   return bound;
 }
 
-/* 1 when node s's committed disk holds key's version covering ctx. */
-static int disk_holds(sim_world_t *w, sim_node_t *s, const wl_key_t *ky, const dyna_ctx_t *ctx) {
+/* 1 when node s's disk holds key's version covering ctx: committed, or (with current)
+ * written and not yet committed. */
+static int disk_holds(sim_world_t *w, sim_node_t *s, const wl_key_t *ky, const dyna_ctx_t *ctx,
+                      int current) {
   dyna_obj_t o;
   dyna_ctx_t vv;
   dyna_obj_init(&o);
@@ -825,24 +866,37 @@ static int disk_holds(sim_world_t *w, sim_node_t *s, const wl_key_t *ky, const d
              ctx_covered(ctx, &vv);
   dyna_obj_clear(&o);
   dyna_ctx_clear(&vv);
+  if (!held && current && s->state == SN_UP && !sim_disk_read(w, s, ky->name, ky->klen, &o) &&
+      !dyna_obj_context(&o, &vv))
+    held = ctx_covered(ctx, &vv);
+  dyna_obj_clear(&o);
+  dyna_ctx_clear(&vv);
   return held;
 }
 
+/* Marks the acknowledged writes lost with node i's disk: it held the write committed
+ * when it went, every node seen to hold it (at its acknowledgement, or at a later one of
+ * the key's) has gone for good too (a copy lost earlier on one that stayed is a failure),
+ * and no other disk holds it, committed or not. */
 void sim_work_disk_gone(sim_world_t *w, uint32_t i) {
   sim_work_t *k = w->wl;
   if (!k || i >= 64 || w->nnodes > 64) return;
   for (uint32_t id = 1; id < k->nwr; id++) {
     wl_write_t *wr = &k->wr[id];
     if (wr->status != WS_ACKED || wr->gone || !(wr->held >> i & 1)) continue;
-    const wl_key_t *ky = &k->keys[wr->key];
-    if (!disk_holds(w, &w->nodes[i], ky, &wr->ack_ctx)) continue; /* lost before: not this */
-    int elsewhere = 0;
-    for (uint32_t j = 0; j < w->nnodes && !elsewhere; j++) {
+    wl_key_t *ky = &k->keys[wr->key];
+    if (!disk_holds(w, &w->nodes[i], ky, &wr->ack_ctx, 0)) continue; /* lost before: not this */
+    int keep = 0;
+    for (uint32_t j = 0; j < w->nnodes && !keep; j++) {
       sim_node_t *s = &w->nodes[j];
-      if (j != i && !s->removed && s->state != SN_OFF && s->state != SN_GONE)
-        elsewhere = disk_holds(w, s, ky, &wr->ack_ctx);
+      if (j == i || s->removed) continue;
+      keep = (wr->held >> j & 1) || ctx_covered(&wr->ack_ctx, &ky->seen[j]) || /* held, stayed */
+             (s->state != SN_OFF && s->state != SN_GONE && disk_holds(w, s, ky, &wr->ack_ctx, 1));
     }
-    wr->gone = !elsewhere;
+    if (!keep) {
+      wr->gone = 1;
+      ky->ngone++;
+    }
   }
 }
 
@@ -863,15 +917,17 @@ static void check_object(sim_world_t *w, const wl_key_t *ky, const dyna_obj_t *o
         sim_fail(w, "%s: acknowledged cart add (item %u, write %u) missing from %s", ky->name,
                  wr->item, ky->wids[j], what);
     }
+    int undone = 0; /* a delete lost with its disks counts once */
     if (wr->kind == 'D')
       for (uint32_t s = 0; s < wr->nseen; s++)
         for (uint32_t q = 0; q < nw; q++) {
           if (wids[q] != wr->seen[s]) continue;
-          if (wr->gone) k->lost_with_disks++;
+          if (wr->gone) undone = 1;
           else
             sim_fail(w, "%s: write %u, deleted by acknowledged delete %u, came back in %s",
                      ky->name, wids[q], ky->wids[j], what);
         }
+    k->lost_with_disks += (uint64_t)undone;
   }
   check_stamps(w, ky, o, what);
   size_t nv = dyna_obj_nvals(o);
