@@ -94,15 +94,15 @@ def campaigns():
     rc, out = sim("--seeds", "1..10", "--faults", "wipe", "--types", "all", "--duration", 5000, "--quiet")
     check(rc == 0, "10 seeds of --faults wipe --types all pass (the fresh node's counters start anew)", out)
     # W = 1: a write acknowledged on one disk is lost when that node is then crashed and
-    # removed, or wiped, before any other node has it, a loss W = 1 allows (4 of these 40
+    # removed, or wiped, before any other node has it, a loss W = 1 allows (6 of these 40
     # seeds failed so before). The check excuses a loss only when the removed disk held
-    # the write's last committed copy at its removal (handoff-trust, in bugs(), is still
-    # caught); the campaign must meet at least one such loss (40 seeds also under ASan:
-    # the first six meet none).
-    rc, out = sim("--seeds", "1..40", "--nrw", "3,1,1", "--faults", "all", "--joins", 2, "--quiet")
+    # the write's last copy at its removal (handoff-trust, in bugs(), is still caught);
+    # the campaign must meet at least one such loss (40 seeds also under ASan).
+    rc, out = sim("--seeds", "1..40", "--nrw", "3,1,1", "--faults", "all", "--joins", 2,
+                  "--duration", 5000, "--quiet")
     m = re.search(r"lost with every disk that held them.*: (\d+)", out)
     check(rc == 0 and re.search(r"^40 seeds, 0 failed", out, re.M) is not None and m is not None,
-          "40 seeds of --nrw 3,1,1 --faults all --joins 2 pass, writes lost with their removed disks excused", out)
+          "40 seeds of --nrw 3,1,1 --faults all --joins 2 --duration 5000 pass, writes lost with their removed disks excused", out)
 
 
 def determinism():
