@@ -50,12 +50,10 @@ typedef struct wl_write {
   uint32_t item;  /* the cart item this write adds (0: none) */
   uint32_t nseen; /* write ids the read before it saw live (its context covers them) */
   uint32_t *seen;
-  /* Acknowledged (check_ack_durable): the nodes (by index, in runs of up to 64 nodes)
-   * whose disks held it committed then, 0 unknown; the context the client got back (a
-   * disk holds the write when its version's clock covers it; owned); and set by
-   * sim_work_disk_gone when the last disk holding it went with a node removed for good
-   * (cleared again if a copy shows up on a disk that stayed: check_ack_durable). */
-  uint64_t held;
+  /* Acknowledged (check_ack_durable, runs of up to 64 nodes): the context the client got
+   * back (a disk holds the write when its version's clock covers it; owned; empty:
+   * not recorded); and set by sim_work_disk_gone when the last disk holding it went with
+   * a node removed for good (cleared again if a copy shows up on a disk that stayed). */
   dyna_ctx_t ack_ctx;
   uint8_t gone;
 } wl_write_t;
@@ -641,8 +639,7 @@ static void check_ack_durable(sim_world_t *w, uint32_t entry, wl_key_t *ky,
   wl_write_t *wr = &w->wl->wr[wid];
   if (w->nnodes <= 64 && ctx->n && (wr->ack_ctx.e = dyna_calloc(ctx->n, sizeof(*ctx->e)))) {
     memcpy(wr->ack_ctx.e, ctx->e, ctx->n * sizeof(*ctx->e));
-    wr->ack_ctx.n = ctx->n;
-    for (uint32_t j = 0; j < w->nnodes; j++) wr->held |= (uint64_t)(holds[j] != 0) << j;
+    wr->ack_ctx.n = ctx->n; /* the disks holding it now are in ky->seen (above) */
   }
   if (w->o.quorum && w->nnodes <= 64) {
     /* per site: durable holders there (homes, or fallbacks of that site standing in for
@@ -874,23 +871,25 @@ static int disk_holds(sim_world_t *w, sim_node_t *s, const wl_key_t *ky, const d
   return held;
 }
 
-/* Marks the acknowledged writes lost with node i's disk: it held the write committed
- * when it went, every node seen to hold it (at its acknowledgement, or at a later one of
- * the key's) has gone for good too (a copy lost earlier on one that stayed is a failure),
- * and no other disk holds it, committed or not. */
+/* Marks the acknowledged writes lost with node i's disk: it was seen to hold the write
+ * (ky->seen: at its acknowledgement, or at a later one of the key's) and held it
+ * committed when it went, every other node seen to hold it has gone for good too (a copy
+ * lost earlier on one that stayed is a failure), and no other disk holds it, committed
+ * or not. */
 void sim_work_disk_gone(sim_world_t *w, uint32_t i) {
   sim_work_t *k = w->wl;
   if (!k || i >= 64 || w->nnodes > 64) return;
   for (uint32_t id = 1; id < k->nwr; id++) {
     wl_write_t *wr = &k->wr[id];
-    if (wr->status != WS_ACKED || wr->gone || !(wr->held >> i & 1)) continue;
     wl_key_t *ky = &k->keys[wr->key];
+    if (wr->status != WS_ACKED || wr->gone || !wr->ack_ctx.n || !ctx_covered(&wr->ack_ctx, &ky->seen[i]))
+      continue;
     if (!disk_holds(w, &w->nodes[i], ky, &wr->ack_ctx, 0)) continue; /* lost before: not this */
     int keep = 0;
     for (uint32_t j = 0; j < w->nnodes && !keep; j++) {
       sim_node_t *s = &w->nodes[j];
       if (j == i || s->removed) continue;
-      keep = (wr->held >> j & 1) || ctx_covered(&wr->ack_ctx, &ky->seen[j]) || /* held, stayed */
+      keep = ctx_covered(&wr->ack_ctx, &ky->seen[j]) || /* seen holding it, and stayed */
              (s->state != SN_OFF && s->state != SN_GONE && disk_holds(w, s, ky, &wr->ack_ctx, 1));
     }
     if (!keep) {
