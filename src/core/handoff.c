@@ -161,26 +161,14 @@ void dyna_handoff_on_have(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
 }
 
 /* 1 when partition p has any object here. */
-static int stop_at_first(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
-  (void)k; (void)klen; (void)v; (void)vlen;
-  *(int *)arg = 1;
-  return 1;
-}
-
 int dyna_node_has_objects(dyna_node_t *n, uint32_t p) {
   uint8_t prefix[2] = {(uint8_t)(p >> 8), (uint8_t)p};
-  int found = 0;
-  dyna_store_iter(n->store, DYNA_SPACE_OBJ, prefix, 2, stop_at_first, &found);
-  return found;
+  return dyna_store_any(n->store, DYNA_SPACE_OBJ, prefix, 2) > 0;
 }
 
 /* 1 when this node still holds a hint (hints.c delivers it, to the current home
  * replicas if its owner is gone). */
-static int has_hints(dyna_node_t *n) {
-  int found = 0;
-  dyna_store_iter(n->store, DYNA_SPACE_HINT, NULL, 0, stop_at_first, &found);
-  return found;
-}
+static int has_hints(dyna_node_t *n) { return dyna_store_any(n->store, DYNA_SPACE_HINT, NULL, 0) > 0; }
 
 /* With sites (ring.h): keeps, of reps[0..nrep), the home replicas of this node's own
  * site, where a join or leave here moved the partition (the other sites' homes did not

@@ -70,18 +70,12 @@ void dyna_hints_rush(dyna_node_t *n) {
   n->hd.next_ms = n->now.mono_ms;
 }
 
-static int stop_at_first(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
-  (void)k; (void)klen; (void)v; (void)vlen;
-  *(int *)arg = 1;
-  return 1;
-}
-
 void dyna_hints_tick(dyna_node_t *n) {
   hints_t *h = &n->hd;
   uint32_t q = n->cl.ring.size;
   if (h->any) { /* every read looks for hints until one look finds none (replica.h) */
-    int found = 0;
-    if (dyna_store_iter(n->store, DYNA_SPACE_HINT, NULL, 0, stop_at_first, &found) >= 0) h->any = found;
+    int found = dyna_store_any(n->store, DYNA_SPACE_HINT, NULL, 0);
+    if (found >= 0) h->any = found;
   }
   dyna_xfer_expire(n, &h->x);
   if (h->x.active || n->now.mono_ms < h->next_ms || !q) return;

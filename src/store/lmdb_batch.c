@@ -624,6 +624,45 @@ static int lb_iter(dyna_store_t *st, dyna_space_t sp, const uint8_t *prefix, siz
   return rc;
 }
 
+/* ---- any: the first live key of a prefix, nothing copied ---- */
+
+typedef struct any_scan {
+  const lm_batch_t *b;
+  const dyna_overlay_t *const *layers; /* newest first */
+  int layer;                           /* the layer being scanned */
+  dyna_space_t sp;
+} any_scan_t;
+
+/* 1 when overlay entry e is live: not a delete, and no newer layer has its key (a newer
+ * live entry was found first, so a newer one here is a delete). */
+static int ov_live(void *arg, const dyna_ov_entry_t *e) {
+  const any_scan_t *a = arg;
+  if (e->tomb) return 0;
+  for (int j = 0; j < a->layer; j++)
+    if (a->layers[j]->n && dyna_ov_get_h(a->layers[j], (dyna_space_t)e->space, e->key, e->klen, e->hash)) return 0;
+  return 1;
+}
+
+/* 1 when LMDB's key k is live: no overlay has it (an overlay's live entry was looked
+ * for first, so one there is a delete). */
+static int db_live(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  (void)v; (void)vlen;
+  const any_scan_t *a = arg;
+  return !ov_find(a->b, a->sp, k, klen);
+}
+
+static int lb_any(dyna_store_t *st, dyna_space_t sp, const uint8_t *prefix, size_t plen) {
+  lm_store_t *s = lm(st);
+  if ((unsigned)sp >= DYNA_SPACE_COUNT) return DYNA_EINVAL;
+  const dyna_overlay_t *layers[LB_QMAX + 3];
+  int nl = ov_layers(s->batch, layers);
+  any_scan_t a = {s->batch, layers, 0, sp};
+  for (a.layer = 0; a.layer < nl; a.layer++)
+    if (dyna_ov_each_prefix(layers[a.layer], sp, prefix, plen, ov_live, &a)) return 1;
+  int rc = lm_iter_db(st, sp, prefix, plen, db_live, &a);
+  return rc < 0 ? rc : rc > 0;
+}
+
 /* ---- open and close ---- */
 
 /* Makes every write durable (a failure loses the batch, as any failed commit does),
@@ -639,6 +678,7 @@ static const dyna_store_ops_t lb_ops = {
     .put = lb_put,
     .del = lb_del,
     .iter = lb_iter,
+    .any = lb_any,
     .commit = lb_commit,
     .pending = lb_pending,
     .close = lb_close,

@@ -53,6 +53,11 @@ const dyna_ov_entry_t *dyna_ov_get(const dyna_overlay_t *o, dyna_space_t sp, con
 uint64_t dyna_ov_hash(dyna_space_t sp, const uint8_t *k, size_t klen);
 const dyna_ov_entry_t *dyna_ov_get_h(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k,
                                      size_t klen, uint64_t hash);
+/* Calls fn on each entry of space sp whose key starts with prefix, in no order, until fn
+ * returns non-zero, which it returns (0 when every call returned 0). O(matches) with the
+ * prefix index and plen >= 2, else O(entries); O(1) when the space has none. */
+int dyna_ov_each_prefix(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *prefix, size_t plen,
+                        int (*fn)(void *arg, const dyna_ov_entry_t *e), void *arg);
 /* Appends to *out (growing it; caller frees with dyna_free) the entries of space sp whose
  * key starts with prefix, and returns their count via *n. Unsorted. O(matches) with the
  * prefix index and plen >= 2, else O(entries); O(1) when the space has none. */

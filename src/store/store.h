@@ -93,6 +93,11 @@ typedef struct dyna_store_ops {
    * LMDB's count of the space's tree, as last committed to it: writes still in a WAL
    * batch not checkpointed yet are not in it. For operators (INFO keys_stored). */
   int (*count)(dyna_store_t *s, dyna_space_t sp, uint64_t *n);
+  /* 1 when sp holds a record whose key starts with prefix, 0 when none, < 0 an error
+   * (optional: NULL where iter finds the first record as cheaply; dyna_store_any then
+   * asks iter). The LMDB engine's iter copies and sorts every key of the prefix still in
+   * memory before it visits the first (lmdb_batch.c); this stops at the first live one. */
+  int (*any)(dyna_store_t *s, dyna_space_t sp, const uint8_t *prefix, size_t plen);
 } dyna_store_ops_t;
 
 struct dyna_store {
@@ -119,6 +124,20 @@ static inline int dyna_store_del(dyna_store_t *s, dyna_space_t sp, const uint8_t
 static inline int dyna_store_iter(dyna_store_t *s, dyna_space_t sp, const uint8_t *prefix,
                                   size_t plen, dyna_store_iter_fn fn, void *arg) {
   return s->ops->iter(s, sp, prefix, plen, fn, arg);
+}
+static inline int dyna_store_stop_at_first_(void *arg, const uint8_t *k, size_t klen, const uint8_t *v,
+                                            size_t vlen) {
+  (void)k; (void)klen; (void)v; (void)vlen;
+  *(int *)arg = 1;
+  return 1;
+}
+/* 1 when sp holds a record whose key starts with prefix (plen 0: any record), 0 when
+ * none, < 0 an error (store ops' any). */
+static inline int dyna_store_any(dyna_store_t *s, dyna_space_t sp, const uint8_t *prefix, size_t plen) {
+  if (s->ops->any) return s->ops->any(s, sp, prefix, plen);
+  int found = 0;
+  int rc = s->ops->iter(s, sp, prefix, plen, dyna_store_stop_at_first_, &found);
+  return rc < 0 ? rc : found;
 }
 /* Records in sp (store ops' count); DYNA_EINVAL when the engine cannot tell cheaply. */
 static inline int dyna_store_count(dyna_store_t *s, dyna_space_t sp, uint64_t *n) {

@@ -1034,6 +1034,60 @@ static void test_lmdb_pipelined(void **state) {
   for (int i = 0; i < 5; i++) assert_string_equal(after.vals[i], want_v[i]);
 }
 
+/* any (store.h) against a model, through every layer the LMDB engine reads through: the
+ * batch being built, batches in flight (commit_async), committed batches not yet in LMDB
+ * and LMDB itself (a reopen checkpoints), with deletes in a newer layer hiding keys of an
+ * older one. Keys "<a|b|c><0-7>" in two spaces, random puts, deletes, commits and
+ * reopens (a fixed seed). The memory engine answers through iter (no any of its own). */
+#define ANY_KEYS 24
+static void test_any(void **state) {
+  fx_t *f = *state;
+  int live[2][ANY_KEYS] = {{0}}; /* the model: [space OBJ/HINT][key] */
+  const dyna_space_t spaces[2] = {DYNA_SPACE_OBJ, DYNA_SPACE_HINT};
+  const char *prefixes[] = {"", "a", "b", "c", "a3", "c7", "d"};
+  uint32_t rnd = 12345;
+  char k[4] = {0};
+  int checked_live = 0, checked_dead = 0;
+  for (int step = 0; step < 3000; step++) {
+    rnd = rnd * 1103515245u + 12345u;
+    uint32_t r = rnd >> 8, op = r % 100, sp = (r >> 8) % 2, key = (r >> 10) % ANY_KEYS;
+    k[0] = (char)('a' + key / 8);
+    k[1] = (char)('0' + key % 8);
+    if (op < 45) {
+      put(f->s, spaces[sp], k, "v");
+      live[sp][key] = 1;
+    } else if (op < 85) {
+      if (live[sp][key]) del(f->s, spaces[sp], k);
+      live[sp][key] = 0;
+    } else if (op < 93) {
+      assert_int_equal(dyna_store_commit(f->s), 0);
+    } else if (op < 99) {
+      uint64_t ticket;
+      if (f->s->ops->commit_async) {
+        int rc = f->s->ops->commit_async(f->s, &ticket);
+        assert_true(rc == 0 || rc == DYNA_EBUSY);
+      }
+    } else {
+      fx_reopen(f, DYNA_SYNC_BATCH); /* LMDB: a checkpoint; memory: empty again */
+      if (f->engine == ENG_MEM) memset(live, 0, sizeof(live));
+    }
+    for (int s2 = 0; s2 < 2; s2++)
+      for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        const char *pf = prefixes[i];
+        size_t pl = strlen(pf);
+        int want = 0;
+        for (int j = 0; j < ANY_KEYS && !want; j++)
+          want = live[s2][j] && (pl == 0 || (pf[0] == 'a' + j / 8 && (pl == 1 || pf[1] == '0' + j % 8)));
+        int got = dyna_store_any(f->s, spaces[s2], U8(pf), pl);
+        if (got != want)
+          fail_msg("step %d: any(space %d, \"%s\") = %d, the model says %d", step, s2, pf, got, want);
+        checked_live += want;
+        checked_dead += !want;
+      }
+  }
+  assert_true(checked_live > 1000 && checked_dead > 1000); /* both answers were asked for */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       BOTH(test_get_put_del),
@@ -1047,6 +1101,7 @@ int main(void) {
       BOTH(test_limits),
       BOTH(test_pending),
       BOTH(test_many_keys),
+      BOTH(test_any),
       T(lmdb, test_lmdb_reopen),
       T(lmdb, test_lmdb_count),
       T(lmdb, test_lmdb_locked),
