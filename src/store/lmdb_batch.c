@@ -42,6 +42,15 @@
  * `logged` and the log written since it began may each grow to 2 x ckpt_bytes, then
  * commit_async waits for the checkpoint (so the log on disk stays under about 4 x).
  *
+ * The loop or the log thread: under batch, a batch of at most LB_INLINE_WRITES writes is
+ * logged by the loop itself (one pwrite and one fdatasync, the loop blocked meanwhile)
+ * when the log thread is idle, its answers leaving in the same turn, as under none; a
+ * larger one, or any while the thread is busy, goes to the thread. The hand-off (a
+ * condition variable, a wake-up, an eventfd back, two context switches) cost more CPU
+ * than the fdatasync of a small batch: 30% of the cluster's CPU per SET at -P 1. With
+ * large batches (pipelined clients) the thread's overlap of the fdatasync with the next
+ * turns pays instead: the loop logging everything lost 15-20% of SET -P 16.
+ *
  * The log thread never waits for the loop between two appends: the loop queues a batch
  * at the end of every turn that wrote (up to LB_QMAX batches not yet collected), and
  * the thread takes whatever is queued when its previous fdatasync returns.
@@ -75,6 +84,10 @@
 #define LB_MAX_BATCH ((size_t)64 << 20)   /* largest batch (one log record) */
 #define LB_SYS_WAL "wal"
 #define LB_QMAX 16 /* batches queued for the log and not yet collected */
+/* Most writes in a batch the loop logs itself (write and fdatasync) while the log thread
+ * is idle: a hand-off to the thread costs more CPU than it saves in a small batch's
+ * fdatasync (docs/performance.md, *The loop or the log thread*). */
+#define LB_INLINE_WRITES 64
 
 struct lm_batch {
   dyna_overlay_t cur;    /* loop: the batch being built */
@@ -398,21 +411,24 @@ static int lb_commit_async(dyna_store_t *st, uint64_t *ticket) {
   *slot = b->cur;
   dyna_ov_init(&b->cur);
   s->pending = 0;
-  if (s->base.sync == DYNA_SYNC_NONE) {
-    /* none: no fdatasync to wait for, so the loop appends the record itself (one pwrite)
-     * rather than hand it to the log thread and be woken when it is written; the batch
-     * is logged before it is queued, so the log thread never sees work. */
+  /* Who logs the batch (the header comment, "The loop or the log thread"): the loop
+   * itself under none, and a small batch while the log thread is idle; the thread
+   * otherwise. The thread then never has work while the loop appends. */
+  pthread_mutex_lock(&b->mu);
+  int by_loop = s->base.sync == DYNA_SYNC_NONE ||
+                (slot->n <= LB_INLINE_WRITES && b->q_written == b->q_pushed && !b->log_err);
+  if (!by_loop) {
+    b->q_pushed++;
+    pthread_cond_signal(&b->cv_log);
+  }
+  pthread_mutex_unlock(&b->mu);
+  if (by_loop) {
     const dyna_overlay_t *one = slot;
     int rc = dyna_wal_append_n(b->wal, &one, 1);
     pthread_mutex_lock(&b->mu);
     b->q_pushed++;
     if (rc) b->log_err = rc; /* collect drops it, as a failed append on the thread */
     else b->q_written = b->q_pushed;
-    pthread_mutex_unlock(&b->mu);
-  } else {
-    pthread_mutex_lock(&b->mu);
-    b->q_pushed++;
-    pthread_cond_signal(&b->cv_log);
     pthread_mutex_unlock(&b->mu);
   }
   *ticket = b->q_pushed;

@@ -1088,6 +1088,42 @@ static void test_any(void **state) {
   assert_true(checked_live > 1000 && checked_dead > 1000); /* both answers were asked for */
 }
 
+/* Under batch, a small batch is logged by the loop itself when the log thread is idle
+ * (lmdb_batch.c, "The loop or the log thread"): durable as commit_async returns. A large
+ * one goes to the thread; a small one queued behind it too, so the log keeps the
+ * tickets' order, which a reopen (replay) checks. */
+static void test_lmdb_small_batch_by_loop(void **state) {
+  fx_t *f = *state;
+  dyna_store_t *s = f->s;
+  char k[32], v[32];
+  for (unsigned i = 0; i < 3; i++) put(s, DYNA_SPACE_OBJ, nkey(k, sizeof(k), i), nval(v, sizeof(v), i));
+  uint64_t ticket = 0, durable = 0;
+  assert_int_equal(s->ops->commit_async(s, &ticket), 0);
+  assert_true(ticket > 0);
+  assert_int_equal(s->ops->poll(s, &durable), 0);
+  assert_true(durable >= ticket); /* no waiting: the loop wrote and synced it */
+  for (unsigned round = 0; round < 20; round++) {
+    for (unsigned i = 0; i < 200; i++) /* more than LB_INLINE_WRITES: the thread's */
+      put(s, DYNA_SPACE_OBJ, nkey(k, sizeof(k), 1000 + i), nval(v, sizeof(v), round * 1000 + i));
+    uint64_t big = 0, small = 0;
+    assert_int_equal(s->ops->commit_async(s, &big), 0);
+    put(s, DYNA_SPACE_OBJ, nkey(k, sizeof(k), 5000 + round), nval(v, sizeof(v), round));
+    int rc = s->ops->commit_async(s, &small); /* behind the big one, whoever logs it */
+    assert_true(rc == 0 || rc == DYNA_EBUSY);
+    for (int i = 0; i < 100000 && durable < big; i++) {
+      assert_int_equal(s->ops->poll(s, &durable), 0);
+      if (durable < big) usleep(50);
+    }
+    assert_true(durable >= big);
+  }
+  assert_int_equal(dyna_store_commit(s), 0);
+  fx_reopen(f, DYNA_SYNC_BATCH); /* replays the log in ticket order */
+  for (unsigned i = 0; i < 3; i++) expect(f, DYNA_SPACE_OBJ, nkey(k, sizeof(k), i), nval(v, sizeof(v), i));
+  for (unsigned i = 0; i < 200; i++)
+    expect(f, DYNA_SPACE_OBJ, nkey(k, sizeof(k), 1000 + i), nval(v, sizeof(v), 19 * 1000 + i));
+  for (unsigned r = 0; r < 20; r++) expect(f, DYNA_SPACE_OBJ, nkey(k, sizeof(k), 5000 + r), nval(v, sizeof(v), r));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       BOTH(test_get_put_del),
@@ -1108,6 +1144,7 @@ int main(void) {
       T(lmdb, test_lmdb_crash),
       T(lmdb, test_lmdb_map_full),
       T(lmdb, test_lmdb_pipelined),
+      T(lmdb, test_lmdb_small_batch_by_loop),
       T(mem, test_mem_crash),
       T(mem, test_mem_durable_view),
       T(mem, test_mem_inject),

@@ -339,7 +339,10 @@ static void append_bytes(const char *path, const void *p, size_t n) {
 static void test_torn_tail(void **state) {
   fx_t *f = *state;
   dyna_store_t *s;
-  die_after(f->dir, 2);
+  /* One round: no checkpoint is due yet, so the log holds it (after two, a checkpoint
+   * could cover everything and drop every segment before the crash, as it did when the
+   * loop began logging small batches itself). */
+  die_after(f->dir, 1);
   char last[PATH_MAX + 64];
   assert_true(segments(f->dir, last, sizeof(last)) >= 1);
   /* a record cut short by the crash: a good header, half a payload */
@@ -352,7 +355,7 @@ static void test_torn_tail(void **state) {
   dyna_buf_free(&rec);
   dyna_ov_clear(&ov);
   assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, MAP_SMALL, &s), 0);
-  check_round(f, s, 1); /* all there; the torn write is not */
+  check_round(f, s, 0); /* all there; the torn write is not */
   dyna_store_close(s);
 }
 
