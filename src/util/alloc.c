@@ -1,5 +1,6 @@
 /* alloc.c: allocation wrapper with a fail-the-Nth hook for tests and an OOM hook. */
 #include "util/alloc.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,20 +24,25 @@ void *dyna_malloc(size_t n) {
   return report(malloc(n ? n : 1), n);
 }
 
-/* Small blocks come from malloc and are zeroed here: glibc's calloc (2.36) skips the
- * per-thread cache that malloc uses, and per-request objects are small. */
+/* Small blocks come from malloc and are zeroed here: calloc skips the allocator's fast
+ * path (glibc's per-thread cache; jemalloc's, 129 instructions a call against malloc's
+ * 37 under callgrind), and per-request objects are small. The empty asm hides where p
+ * came from, or gcc turns malloc + memset back into calloc. */
 #define CALLOC_VIA_MALLOC 4096
 
 void *dyna_calloc(size_t count, size_t size) {
   if (should_fail()) return report(NULL, count * size);
   if (!count) count = 1;
   if (!size) size = 1;
-  if (size <= CALLOC_VIA_MALLOC && count <= CALLOC_VIA_MALLOC / size) {
-    void *p = malloc(count * size);
-    if (p) memset(p, 0, count * size);
-    return report(p, count * size);
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) return report(NULL, SIZE_MAX);
+  if (n <= CALLOC_VIA_MALLOC) {
+    void *p = malloc(n);
+    __asm__("" : "+r"(p));
+    if (p) memset(p, 0, n);
+    return report(p, n);
   }
-  return report(calloc(count, size), count * size);
+  return report(calloc(count, size), n);
 }
 
 void *dyna_realloc(void *p, size_t n) {
