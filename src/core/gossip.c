@@ -214,6 +214,17 @@ static int took_place(const dyna_node_t *n) {
   return 0;
 }
 
+/* A peer holds cluster state c (it sent it, or a digest equal to ours): notes how far it
+ * has heard of this node's leave (dyna_gossip_left). The digest counts: once every member
+ * agrees, no whole state goes round any more, and a node that left before the ring gave
+ * it partitions changed no ring, so none might ever reach it (its leave hung; the HTTP
+ * admin test saw it about once in 25 runs). */
+static void heard_own_record(dyna_node_t *n, const dyna_cluster_t *c) {
+  const dyna_member_t *me = dyna_cluster_find(c, n->cfg.id);
+  if (me && me->status != DYNA_MEMBER_VALID && me->version > n->leave_heard_version)
+    n->leave_heard_version = me->version;
+}
+
 static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_cluster_t in;
   dyna_cluster_init(&in);
@@ -221,6 +232,7 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   if (m->node) { /* a digest: ours goes back whole when it differs */
     if (m->objlen) n->stats.bad_messages++;
     else if (m->node != dyna_cluster_digest(&n->cl)) send_state(n, from);
+    else heard_own_record(n, &n->cl); /* the sender holds what we hold, our record too */
     return;
   }
   if (dyna_cluster_decode(m->obj, m->objlen, &in) || in.ring.size != n->cl.ring.size) {
@@ -239,9 +251,7 @@ static void on_gossip(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   int was_joining = dyna_gossip_joining(n);
   int changed = 0;
   int rc = dyna_cluster_merge(&n->cl, &in, &changed);
-  const dyna_member_t *me = dyna_cluster_find(&in, n->cfg.id);
-  if (!rc && me && me->status != DYNA_MEMBER_VALID && me->version > n->leave_heard_version)
-    n->leave_heard_version = me->version;
+  if (!rc) heard_own_record(n, &in);
   /* The sender lacks something we have (merging is a join, so ours now holds all of
    * theirs: it differs only by what they lack; a node removed by an operator, say, hears
    * it so, as nobody gossips to a REMOVED member): ours goes back. */

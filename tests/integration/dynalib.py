@@ -816,6 +816,7 @@ class Harness(object):
                     self.failures.append("%s: %s: %s" % (name, type(e).__name__, e))
                     print("  FAIL %s raised %s: %s" % (name, type(e).__name__, e), flush=True)
                     traceback.print_exc(file=sys.stdout)
+                    print_log_tails()
                 print("   (%.1f s)" % (time.monotonic() - t), flush=True)
         finally:
             cleanup_all()
@@ -828,6 +829,16 @@ class Harness(object):
         for f in self.failures:
             print("FAILED: %s" % f, flush=True)
         sys.exit(1 if self.failures else 0)
+
+
+def print_log_tails(n=12):
+    """The last lines of every node's log (after a test function raised: CI keeps only
+    the output, and a node's log usually says why a wait timed out)."""
+    for node in list(_ALL_NODES):
+        try:
+            print("  --- %s log (last %d lines):\n%s" % (node.name, n, node.log_tail(n)), flush=True)
+        except (OSError, ValueError):
+            pass
 
 
 def short(v, n=120):

@@ -1088,6 +1088,69 @@ static void test_any(void **state) {
   assert_true(checked_live > 1000 && checked_dead > 1000); /* both answers were asked for */
 }
 
+/* any against iteration and a model with partition-like 2-byte prefixes, batches large
+ * enough for an overlay's prefix index (DYNA_OV_PINDEX_MIN), and a small map so that
+ * checkpoints run in the background while the loop asks: the handoff sweep's question
+ * (any) must agree with what its batch then collects (iter), or a leave never ends. */
+#define MANY_PREFIXES 16
+#define MANY_KEYS 2048
+
+static int stop_first(void *arg, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen) {
+  (void)k; (void)klen; (void)v; (void)vlen;
+  *(int *)arg = 1;
+  return 1;
+}
+
+static void test_any_many(void **state) {
+  fx_t *f = *state;
+  if (f->engine == ENG_LMDB) { /* 4 MiB map: a checkpoint every 512-768 KiB logged */
+    fx_close(f);
+    assert_int_equal(fx_open_map(f, DYNA_SYNC_BATCH, (size_t)4 << 20), 0);
+  }
+  static uint8_t live[MANY_KEYS];
+  memset(live, 0, sizeof(live));
+  char val[160];
+  memset(val, 'v', sizeof(val));
+  uint32_t rnd = 777;
+  int asked = 0;
+  for (int round = 0; round < 300; round++) {
+    rnd = rnd * 1103515245u + 12345u;
+    /* a burst of writes: mostly small, some past the prefix index's threshold */
+    int burst = (rnd >> 8) % 10 == 0 ? 700 : 1 + (int)((rnd >> 12) % 40);
+    for (int i = 0; i < burst; i++) {
+      rnd = rnd * 1103515245u + 12345u;
+      uint32_t key = (rnd >> 8) % MANY_KEYS;
+      uint8_t k[4] = {0, (uint8_t)(key % MANY_PREFIXES), (uint8_t)(key >> 8), (uint8_t)key};
+      if ((rnd >> 24) % 100 < 55) {
+        assert_int_equal(dyna_store_put(f->s, DYNA_SPACE_OBJ, k, 4, U8(val), sizeof(val)), 0);
+        live[key] = 1;
+      } else if (live[key]) {
+        assert_int_equal(dyna_store_del(f->s, DYNA_SPACE_OBJ, k, 4), 0);
+        live[key] = 0;
+      }
+    }
+    uint64_t ticket, durable;
+    if (f->s->ops->commit_async && (rnd >> 4) % 3) {
+      int rc = f->s->ops->commit_async(f->s, &ticket);
+      assert_true(rc == 0 || rc == DYNA_EBUSY);
+      assert_int_equal(f->s->ops->poll(f->s, &durable), 0);
+    } else if ((rnd >> 4) % 3 == 0) {
+      assert_int_equal(dyna_store_commit(f->s), 0);
+    }
+    for (uint32_t p = 0; p < MANY_PREFIXES; p++) {
+      uint8_t prefix[2] = {0, (uint8_t)p};
+      int want = 0, seen = 0;
+      for (uint32_t key = p; key < MANY_KEYS && !want; key += MANY_PREFIXES) want = live[key];
+      assert_true(dyna_store_iter(f->s, DYNA_SPACE_OBJ, prefix, 2, stop_first, &seen) >= 0);
+      int got = dyna_store_any(f->s, DYNA_SPACE_OBJ, prefix, 2);
+      if (got != want || seen != want)
+        fail_msg("round %d: prefix %u: any %d, iter %d, the model %d", round, p, got, seen, want);
+      asked++;
+    }
+  }
+  assert_int_equal(asked, 300 * MANY_PREFIXES);
+}
+
 /* Under batch, a small batch is logged by the loop itself when the log thread is idle
  * (lmdb_batch.c, "The loop or the log thread"): durable as commit_async returns. A large
  * one goes to the thread; a small one queued behind it too, so the log keeps the
@@ -1138,6 +1201,7 @@ int main(void) {
       BOTH(test_pending),
       BOTH(test_many_keys),
       BOTH(test_any),
+      BOTH(test_any_many),
       T(lmdb, test_lmdb_reopen),
       T(lmdb, test_lmdb_count),
       T(lmdb, test_lmdb_locked),
