@@ -107,6 +107,8 @@ static void fsm_put(dyna_node_t *n, fsm_t *f) {
 }
 
 void dyna_coord_free_all(dyna_node_t *n) {
+  dyna_free(n->homes_memo);
+  n->homes_memo = NULL;
   while (n->fsm_list) fsm_put(n, n->fsm_list);
   while (n->fsm_free) {
     fsm_t *f = n->fsm_free;
@@ -305,6 +307,52 @@ static int all_reachable(dyna_node_t *n, const uint64_t *list, size_t k) {
   return 1;
 }
 
+/* The memo of home lists (node_int.h, homes_memo): one entry per partition modulo
+ * DYNA_HOMES_MEMO, valid while the cluster's gen is the one it was filled under. */
+#define DYNA_HOMES_MEMO 256 /* entries: a node's share of 8192 partitions at 32 nodes */
+#define HOMES_MEMO_N 7      /* longer lists are worked out every time */
+typedef struct dyna_homes_memo {
+  uint64_t gen1; /* cl.gen + 1 when filled; 0: empty */
+  uint32_t part;
+  uint8_t n, nh;
+  int8_t site[HOMES_MEMO_N]; /* each one's site (dyna_node_site_of) */
+  uint64_t id[HOMES_MEMO_N];
+} dyna_homes_memo_t;
+
+/* The first `homes` (at most DYNA_MAX_N) entries of partition part's preference list
+ * into ext and their sites into site (nh: how many are homes); returns their count. From
+ * the memo when it holds them for the cluster as it is; builds with assertions check
+ * each hit against the ring. */
+static size_t homes_list(dyna_node_t *n, uint32_t part, size_t homes, uint64_t *ext, int8_t *site, size_t *nh) {
+  if (!n->homes_memo && homes <= HOMES_MEMO_N) n->homes_memo = dyna_calloc(DYNA_HOMES_MEMO, sizeof(dyna_homes_memo_t));
+  dyna_homes_memo_t *m = n->homes_memo && homes <= HOMES_MEMO_N ? &n->homes_memo[part % DYNA_HOMES_MEMO] : NULL;
+  if (m && m->gen1 == n->cl.gen + 1 && m->part == part) {
+    memcpy(ext, m->id, m->n * sizeof(uint64_t));
+    memcpy(site, m->site, m->n);
+    *nh = m->nh;
+#ifndef NDEBUG
+    uint64_t fresh[HOMES_MEMO_N];
+    size_t fnh = 0, fn = dyna_ring_preflist_repl(&n->cl.ring, part, &n->cfg.repl, fresh, homes, &fnh);
+    int same = fn == m->n && fnh == m->nh && !memcmp(fresh, m->id, fn * sizeof(uint64_t));
+    for (size_t i = 0; same && i < fn; i++) same = dyna_node_site_of(n, fresh[i]) == m->site[i];
+    DYNA_ASSERT(same, "home list memo of partition %u is stale (%zu of %u ids, cluster gen %llu): a ring "
+                "change bypassed dyna_cluster_touch", part, fn, m->n, (unsigned long long)n->cl.gen);
+#endif
+    return m->n;
+  }
+  size_t got = dyna_ring_preflist_repl(&n->cl.ring, part, &n->cfg.repl, ext, homes, nh);
+  for (size_t i = 0; i < got; i++) site[i] = (int8_t)dyna_node_site_of(n, ext[i]);
+  if (m) {
+    m->gen1 = n->cl.gen + 1;
+    m->part = part;
+    m->n = (uint8_t)got;
+    m->nh = (uint8_t)*nh;
+    memcpy(m->site, site, got);
+    memcpy(m->id, ext, got * sizeof(uint64_t));
+  }
+  return got;
+}
+
 /* Sloppy quorum: each unreachable home replica is replaced by the next reachable node
  * further down the preference list (with sites: the next of the home's own site). The
  * list past the homes is worked out only when a home is unreachable (a second walk of
@@ -316,8 +364,10 @@ static void make_plan(dyna_node_t *n, uint32_t part, plan_t *pl) {
   size_t nh = 0;
   /* The homes alone first: they are the list's head whatever its length (ring.h). */
   size_t homes = dyna_ring_homes(&n->cl.ring, &n->cfg.repl);
-  size_t next = dyna_ring_preflist_repl(&n->cl.ring, part, &n->cfg.repl, ext,
-                                        homes <= DYNA_MAX_N ? homes : EXT_MAX, &nh);
+  int8_t site[DYNA_MAX_N]; /* the sites of ext's first entries, when known (homes_list) */
+  int site_known = homes <= DYNA_MAX_N;
+  size_t next = site_known ? homes_list(n, part, homes, ext, site, &nh)
+                           : dyna_ring_preflist_repl(&n->cl.ring, part, &n->cfg.repl, ext, EXT_MAX, &nh);
   size_t nval = nh < DYNA_MAX_N ? nh : DYNA_MAX_N;
   if (homes <= DYNA_MAX_N && !all_reachable(n, ext, nval)) {
     next = dyna_ring_preflist_repl(&n->cl.ring, part, &n->cfg.repl, ext, EXT_MAX, &nh);
@@ -328,7 +378,7 @@ static void make_plan(dyna_node_t *n, uint32_t part, plan_t *pl) {
   pl->part = part;
   pl->nhome = nval;
   memcpy(pl->home, ext, nval * sizeof(uint64_t));
-  for (size_t i = 0; i < nval; i++) pl->home_site[i] = (int8_t)dyna_node_site_of(n, ext[i]);
+  for (size_t i = 0; i < nval; i++) pl->home_site[i] = site_known ? site[i] : (int8_t)dyna_node_site_of(n, ext[i]);
   for (size_t i = 0; i < nval; i++) {
     if (dyna_node_is_reachable(n, ext[i])) {
       pl->site[pl->nt] = pl->home_site[i];

@@ -202,6 +202,11 @@ struct dyna_node {
    * in a peer's gossip: a leaving node becomes REMOVED only once a peer holds its current
    * (leaving) record, so that its leave cannot go unheard when it then shuts down. */
   uint64_t leave_heard_version;
+  /* Each partition's home replicas as the last request for it found them (coord.c,
+   * make_plan), kept until the cluster changes (cl.gen): working the list out again took
+   * a tenth of a coordinator's instructions per request. Owned; DYNA_HOMES_MEMO entries,
+   * allocated at the first request (NULL: none yet, or no memory: no memo). */
+  struct dyna_homes_memo *homes_memo;
   uint64_t join_refused_by; /* dyna_node_join_refused_by */
   int fresh;                /* this run started on a new data directory (gossip.c) */
   uint64_t refused_id;      /* the last joiner this node refused, and its cluster address */
