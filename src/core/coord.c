@@ -324,8 +324,11 @@ typedef struct dyna_homes_memo {
  * the memo when it holds them for the cluster as it is; builds with assertions check
  * each hit against the ring. */
 static size_t homes_list(dyna_node_t *n, uint32_t part, size_t homes, uint64_t *ext, int8_t *site, size_t *nh) {
-  if (!n->homes_memo && homes <= HOMES_MEMO_N) n->homes_memo = dyna_calloc(DYNA_HOMES_MEMO, sizeof(dyna_homes_memo_t));
-  dyna_homes_memo_t *m = n->homes_memo && homes <= HOMES_MEMO_N ? &n->homes_memo[part % DYNA_HOMES_MEMO] : NULL;
+  dyna_homes_memo_t *m = NULL; /* the entry for part; NULL: not kept (a long list, or no memory) */
+  if (homes <= HOMES_MEMO_N) {
+    if (!n->homes_memo) n->homes_memo = dyna_calloc(DYNA_HOMES_MEMO, sizeof(dyna_homes_memo_t));
+    if (n->homes_memo) m = &n->homes_memo[part % DYNA_HOMES_MEMO];
+  }
   if (m && m->gen1 == n->cl.gen + 1 && m->part == part) {
     memcpy(ext, m->id, m->n * sizeof(uint64_t));
     memcpy(site, m->site, m->n);
