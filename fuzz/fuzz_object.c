@@ -13,12 +13,17 @@
  *            same bytes, be unchanged by merging a or b into it again (idempotence) and
  *            descend both;
  *   context  if it decodes, it must re-encode to the same bytes (or be empty);
- *   base64   if it decodes, it must re-encode to the same characters (strictness).
+ *   base64   if it decodes, it must re-encode to the same characters (strictness);
+ *   record   a stored record (keyspace.c): the object's bytes dyna_record_object finds
+ *            end the input, any long key lies before them, and dyna_record_decode gives
+ *            its verdict, or dyna_obj_check's on those bytes (what a replica answering
+ *            a GET sends them on after).
  * Any broken property aborts. Allocation failures are not injected here (the unit
  * tests do that); DYNA_ETOOBIG from the update is allowed at the limits. */
 #include "util/b64.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "core/keyspace.h"
 #include "core/object.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -154,6 +159,23 @@ static void fuzz_as_base64(const uint8_t *p, size_t len) {
   dyna_buf_free(&e);
 }
 
+static void fuzz_as_record(const uint8_t *data, size_t size) {
+  const uint8_t *obj = NULL, *key = NULL;
+  size_t objlen = 0, klen = 0;
+  int rc = dyna_record_object(data, size, NULL, 0, &obj, &objlen, &key, &klen);
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  int drc = dyna_record_decode(data, size, NULL, 0, &o, NULL, NULL);
+  if (rc) {
+    CHECK(drc == rc);
+  } else {
+    CHECK(obj >= data && obj + objlen == data + size);
+    CHECK(!key || (key > data && key + klen <= obj));
+    CHECK(drc == dyna_obj_check(obj, objlen));
+  }
+  dyna_obj_clear(&o);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -161,5 +183,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_as_pair(data, size);
   fuzz_as_context(data, size);
   fuzz_as_base64(data, size);
+  fuzz_as_record(data, size);
   return 0;
 }

@@ -60,7 +60,7 @@ static void enc_put(dyna_buf_t *b) {
   if (b->cap > (64u << 10)) dyna_buf_free(b); /* not kept after a large object */
 }
 
-static fsm_t *fsm_get(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_t klen) {
+static fsm_t *fsm_get(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_t klen, uint32_t part) {
   fsm_t *f = n->fsm_free;
   if (f) { /* a finished one: no allocation */
     n->fsm_free = f->next;
@@ -79,6 +79,7 @@ static fsm_t *fsm_get(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_
   }
   f->kind = kind;
   f->klen = klen;
+  f->part = part;
   f->deadline_ms = n->now.mono_ms + n->cfg.request_timeout_ms;
   dyna_obj_init(&f->obj);
   for (int i = 0; i < DYNA_MAX_N; i++) dyna_obj_init(&f->got[i]);
@@ -187,12 +188,35 @@ static void fsm_check(const dyna_node_t *n, const fsm_t *f) {
               (unsigned long long)f->id, (int)f->kind, f->ok, f->failed, f->nasked, good, bad);
 }
 
+/* 1 when target i's answer holds everything the merge does (read repair leaves it). */
+static int answer_current(const fsm_t *f, uint32_t i) {
+  return f->same[i] || dyna_obj_descends(&f->got[i], &f->obj);
+}
+
+/* 1 when a and b hold the same versions of plain values (typed states are not judged
+ * here): the same dots, hence the same values; merging one into the other is a no-op. */
+static int same_versions(const dyna_obj_t *a, const dyna_obj_t *b) {
+  return !a->ntyped && !b->ntyped && dyna_obj_descends(a, b) && dyna_obj_descends(b, a);
+}
+
+/* Before f->obj changes: each answer marked same gets its own copy of f->obj as it
+ * stands. Returns 0 or DYNA_ENOMEM (the copies made so far are kept). */
+static int unshare(fsm_t *f) {
+  for (uint32_t i = 0; i < f->nasked && i < DYNA_MAX_N; i++) {
+    if (!f->same[i]) continue;
+    int rc = dyna_obj_copy(&f->got[i], &f->obj);
+    if (rc) return rc;
+    f->same[i] = 0;
+  }
+  return 0;
+}
+
 /* 1 when read_repair would send or write anything: a home replica that answered holds
  * something older than the merge (the same test as read_repair's). */
 static int repair_wanted(const dyna_node_t *n, const fsm_t *f) {
   if (f->ok < 2 || (n->cfg.bugs & DYNA_BUG_NO_REPAIR)) return 0;
   for (uint32_t i = 0; i < f->nasked; i++)
-    if (f->answered[i] == 1 && !f->hint[i] && !dyna_obj_descends(&f->got[i], &f->obj)) return 1;
+    if (f->answered[i] == 1 && !f->hint[i] && !answer_current(f, i)) return 1;
   return 0;
 }
 
@@ -239,7 +263,7 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
       status = dyna_obj_copy(&r.obj, &f->obj);
     }
   }
-  if (!status) status = dyna_obj_context(f->kind == FSM_GET ? &r.obj : &f->obj, &r.ctx);
+  if (!status && !f->no_ctx) status = dyna_obj_context(f->kind == FSM_GET ? &r.obj : &f->obj, &r.ctx);
   if (status) {
     dyna_node_reply_fail(&r, status, msg);
   } else {
@@ -372,7 +396,8 @@ static void make_plan(dyna_node_t *n, uint32_t part, plan_t *pl) {
   size_t next = site_known ? homes_list(n, part, homes, ext, site, &nh)
                            : dyna_ring_preflist_repl(&n->cl.ring, part, &n->cfg.repl, ext, EXT_MAX, &nh);
   size_t nval = nh < DYNA_MAX_N ? nh : DYNA_MAX_N;
-  if (homes <= DYNA_MAX_N && !all_reachable(n, ext, nval)) {
+  int reachable = homes <= DYNA_MAX_N && all_reachable(n, ext, nval); /* the common case */
+  if (homes <= DYNA_MAX_N && !reachable) {
     next = dyna_ring_preflist_repl(&n->cl.ring, part, &n->cfg.repl, ext, EXT_MAX, &nh);
     nval = nh < DYNA_MAX_N ? nh : DYNA_MAX_N;
   }
@@ -383,7 +408,7 @@ static void make_plan(dyna_node_t *n, uint32_t part, plan_t *pl) {
   memcpy(pl->home, ext, nval * sizeof(uint64_t));
   for (size_t i = 0; i < nval; i++) pl->home_site[i] = site_known ? site[i] : (int8_t)dyna_node_site_of(n, ext[i]);
   for (size_t i = 0; i < nval; i++) {
-    if (dyna_node_is_reachable(n, ext[i])) {
+    if (reachable || dyna_node_is_reachable(n, ext[i])) {
       pl->site[pl->nt] = pl->home_site[i];
       pl->target[pl->nt++] = ext[i];
       continue;
@@ -451,11 +476,11 @@ static void read_repair(dyna_node_t *n, fsm_t *f) {
   if (f->ok < 2 || (n->cfg.bugs & DYNA_BUG_NO_REPAIR)) return; /* one answer is the merge */
   dyna_buf_t *enc = enc_get(n);
   for (uint32_t i = 0; i < f->nasked; i++) {
-    if (f->answered[i] != 1 || f->hint[i] || dyna_obj_descends(&f->got[i], &f->obj)) continue;
+    if (f->answered[i] != 1 || f->hint[i] || answer_current(f, i)) continue;
     n->stats.read_repairs++;
     if (f->target[i] == n->cfg.id) {
       dyna_replica_t rep;
-      dyna_node_replica_key(n, f->key, f->klen, &rep);
+      dyna_node_replica_of(n, f->part, &rep);
       dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, 0, 0, NULL);
       continue;
     }
@@ -473,18 +498,30 @@ static void read_repair(dyna_node_t *n, fsm_t *f) {
 }
 
 /* Records a replica's answer (obj may be NULL for a failure). A good answer is merged
- * into f->obj and then moved (not copied) into f->got[idx]: obj is left empty. */
+ * into f->obj and then moved (not copied) into f->got[idx]: obj is left empty. Two
+ * shortcuts keep the common read free of copies and merges: the first good answer
+ * becomes f->obj itself, and a later one with the same versions (plain values only) is
+ * dropped; either is marked same[idx] and holds no copy until f->obj changes (unshare). */
 static void get_answer(fsm_t *f, int idx, dyna_obj_t *obj, int err) {
   if (f->answered[idx]) return;
   if (err && !f->err) f->err = err;
-  if (!obj || dyna_obj_merge(&f->obj, obj)) {
+  if (obj && !f->ok) {
+    DYNA_ASSERT(!f->obj.n && !f->obj.ntyped, "request %llu: merge of %zu entries before any answer",
+                (unsigned long long)f->id, f->obj.n);
+    f->obj = *obj;
+    dyna_obj_init(obj);
+    f->same[idx] = 1;
+  } else if (obj && same_versions(&f->obj, obj)) {
+    f->same[idx] = 1;
+  } else if (!obj || unshare(f) || dyna_obj_merge(&f->obj, obj)) {
     f->answered[idx] = 2;
     f->failed++;
     return;
+  } else {
+    dyna_obj_clear(&f->got[idx]);
+    f->got[idx] = *obj;
+    dyna_obj_init(obj);
   }
-  dyna_obj_clear(&f->got[idx]);
-  f->got[idx] = *obj;
-  dyna_obj_init(obj);
   f->answered[idx] = 1;
   f->ok++;
 }
@@ -495,7 +532,7 @@ static void get_ask(dyna_node_t *n, fsm_t *f, uint32_t idx) {
     dyna_obj_t local;
     dyna_obj_init(&local);
     dyna_replica_t rep;
-    dyna_node_replica_key(n, f->key, f->klen, &rep);
+    dyna_node_replica_of(n, f->part, &rep);
     int rc = dyna_replica_read(&rep, f->key, f->klen, &local);
     get_answer(f, (int)idx, rc ? NULL : &local, rc);
     dyna_obj_clear(&local);
@@ -536,13 +573,14 @@ static void add_target(fsm_t *f, const plan_t *pl, size_t i) {
 }
 
 static void start_get(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl) {
-  fsm_t *f = fsm_get(n, FSM_GET, req->key, req->klen);
+  fsm_t *f = fsm_get(n, FSM_GET, req->key, req->klen, pl->part);
   if (!f) {
     answer_now(n, req, 0, 0, DYNA_ENOMEM, NULL);
     return;
   }
   f->op = req->op;
   f->client_req = req->id;
+  f->no_ctx = (req->flags & DYNA_REQ_NOCTX) != 0;
   set_quorum(n, f, pl, req->r ? req->r : n->cfg.r);
   if (!f->need) f->need = 1; /* a read hears at least one replica */
   f->retry_ms = n->now.mono_ms + n->cfg.request_timeout_ms / 10;
@@ -593,7 +631,7 @@ static size_t first_key(const dyna_buf_t *p, const uint8_t **key) {
 static void keep_hint(dyna_node_t *n, fsm_t *f, uint64_t owner) {
   if (!owner || owner == n->cfg.id || (!f->obj.n && !f->obj.ntyped)) return;
   dyna_replica_t rep;
-  dyna_node_replica_key(n, f->key, f->klen, &rep);
+  dyna_node_replica_of(n, f->part, &rep);
   if (!dyna_replica_merge(&rep, f->key, f->klen, &f->obj, NULL, 0, 0, owner, NULL)) n->stats.hints_stored++;
 }
 
@@ -602,7 +640,7 @@ static void keep_hint(dyna_node_t *n, fsm_t *f, uint64_t owner) {
  * forwarded write. */
 static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
                       uint64_t origin_node, uint64_t origin_req) {
-  fsm_t *f = fsm_get(n, FSM_PUT, req->key, req->klen);
+  fsm_t *f = fsm_get(n, FSM_PUT, req->key, req->klen, pl->part);
   int rc = f ? 0 : DYNA_ENOMEM;
   int self = plan_index(pl, n->cfg.id);
   dyna_buf_t batch = DYNA_BUF_INIT; /* a transaction's payload: its keys and objects */
@@ -711,8 +749,8 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
   put_progress(n, f);
 }
 
-static void start_forward(dyna_node_t *n, const dyna_req_t *req, uint64_t to) {
-  fsm_t *f = to ? fsm_get(n, FSM_FWD, req->key, req->klen) : NULL;
+static void start_forward(dyna_node_t *n, const dyna_req_t *req, uint32_t part, uint64_t to) {
+  fsm_t *f = to ? fsm_get(n, FSM_FWD, req->key, req->klen, part) : NULL;
   if (!f) {
     if (to) answer_now(n, req, 0, 0, DYNA_ENOMEM, NULL);
     else answer_now(n, req, 0, 0, DYNA_ENOQUORUM, "no node of the key's preference list is reachable");
@@ -791,7 +829,7 @@ void dyna_coord_request(dyna_node_t *n, const dyna_req_t *req) {
   }
   uint64_t c = write_coordinator(n, &pl);
   if (c == n->cfg.id) start_put(n, req, &pl, 0, 0);
-  else start_forward(n, req, c);
+  else start_forward(n, req, pl.part, c);
 }
 
 /* ---------- messages ---------- */
@@ -844,13 +882,17 @@ static void on_get(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_obj_t o;
   dyna_obj_init(&o);
   int rc = DYNA_EPROTO;
+  dyna_buf_t *enc = enc_get(n);
   if (m->klen) {
     dyna_replica_t rep;
     dyna_node_replica_key(n, m->key, m->klen, &rep);
-    rc = dyna_replica_read(&rep, m->key, m->klen, &o);
+    /* The stored bytes as they are when no hint is held, else read, merge, encode. */
+    rc = dyna_replica_read_encoded(&rep, m->key, m->klen, enc);
+    if (rc == DYNA_EAGAIN) {
+      rc = dyna_replica_read(&rep, m->key, m->klen, &o);
+      if (!rc && (o.n || o.ntyped)) dyna_obj_encode(&o, enc); /* nothing: absent */
+    }
   }
-  dyna_buf_t *enc = enc_get(n);
-  if (!rc && (o.n || o.ntyped)) dyna_obj_encode(&o, enc); /* nothing: absent */
   if (enc->oom) rc = DYNA_ENOMEM;
   n->stats.replica_gets++;
   dyna_msg_t a = {0};

@@ -45,8 +45,8 @@ void dyna_record_encode_bytes(const void *key, size_t klen, const uint8_t *obj, 
   dyna_buf_put(out, obj, objlen);
 }
 
-int dyna_record_decode(const uint8_t *p, size_t len, const void *key, size_t klen,
-                       dyna_obj_t *o, const uint8_t **key_out, size_t *klen_out) {
+int dyna_record_object(const uint8_t *p, size_t len, const void *key, size_t klen,
+                       const uint8_t **obj, size_t *objlen, const uint8_t **key_out, size_t *klen_out) {
   dyna_rd_t r;
   dyna_rd_init(&r, p, len);
   uint8_t version = dyna_rd_u8(&r);
@@ -59,11 +59,19 @@ int dyna_record_decode(const uint8_t *p, size_t len, const void *key, size_t kle
     if (!lk || lklen <= DYNA_SKEY_INLINE_MAX) return DYNA_ECORRUPT;
     if (key && (lklen != klen || memcmp(lk, key, klen))) return DYNA_ECORRUPT;
   }
-  int rc = dyna_obj_decode(p + r.off, len - r.off, o);
-  if (rc) return rc;
+  *obj = p + r.off;
+  *objlen = len - r.off;
   if (key_out) *key_out = lk;
   if (klen_out) *klen_out = lklen;
   return 0;
+}
+
+int dyna_record_decode(const uint8_t *p, size_t len, const void *key, size_t klen,
+                       dyna_obj_t *o, const uint8_t **key_out, size_t *klen_out) {
+  const uint8_t *obj;
+  size_t objlen;
+  int rc = dyna_record_object(p, len, key, klen, &obj, &objlen, key_out, klen_out);
+  return rc ? rc : dyna_obj_decode(obj, objlen, o);
 }
 
 size_t dyna_hkey_prefix(const uint8_t *skey, size_t sklen, uint8_t *out) {

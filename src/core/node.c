@@ -163,6 +163,8 @@ void dyna_node_free(dyna_node_t *n) {
   while (dyna_node_pop_reply(n, &r)) dyna_node_reply_clear(&r);
   msgq_free(&n->msgs);
   msgq_free(&n->early);
+  while (n->frame_npool) dyna_buf_free(&n->frame_pool[--n->frame_npool]);
+  dyna_free(n->frame_pool);
   dyna_free(n->out);
   dyna_idmap_free(&n->fsms);
   dyna_idmap_free(&n->down);
@@ -503,10 +505,38 @@ static int msgq_commit(dyna_node_t *n, msgq_t *q, dyna_outmsg_t *slot, uint64_t 
 
 /* Encodes m and appends it to q; drops it (counted) if memory is short. Returns 1 when
  * it was queued. */
+/* A frame buffer: an empty one from the pool, else a new (unallocated) one. */
+static void frame_take(dyna_node_t *n, dyna_buf_t *b) {
+  if (n->frame_npool) *b = n->frame_pool[--n->frame_npool];
+  else dyna_buf_init(b);
+  DYNA_ASSERT(b->len == 0 && !b->oom, "pooled frame buffer holds %zu bytes (oom %d)", b->len, (int)b->oom);
+}
+
+#define FRAME_POOL 512   /* frame buffers kept: a turn's frames at 800 requests in flight */
+#define FRAME_KEEP 1024  /* bytes: larger buffers (objects, transfers) are not kept */
+
+void dyna_node_frame_done(dyna_node_t *n, dyna_buf_t *frame) {
+  if (frame->cap > FRAME_KEEP || frame->oom) {
+    dyna_buf_free(frame);
+    return;
+  }
+  if (!n->frame_pool && !(n->frame_pool = dyna_malloc(FRAME_POOL * sizeof(*n->frame_pool)))) {
+    dyna_buf_free(frame);
+    return;
+  }
+  if (n->frame_npool == FRAME_POOL) {
+    dyna_buf_free(frame);
+    return;
+  }
+  dyna_buf_reset(frame);
+  n->frame_pool[n->frame_npool++] = *frame;
+  dyna_buf_init(frame);
+}
+
 static int msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *m, uint64_t wseq, int bulk) {
   dyna_outmsg_t *slot = msgq_slot(n, q);
   if (!slot) return 0;
-  dyna_buf_init(&slot->frame);
+  frame_take(n, &slot->frame);
   dyna_wire_encode(m, &slot->frame);
   return msgq_commit(n, q, slot, to, wseq, bulk);
 }
@@ -520,7 +550,7 @@ static int msgq_push_again(dyna_node_t *n, msgq_t *q, uint64_t prev_to, uint64_t
   DYNA_ASSERT(last->to == prev_to && last->frame.len > 0,
               "frame outbox: the last frame is for %llu, not %llu", (unsigned long long)last->to,
               (unsigned long long)prev_to);
-  dyna_buf_init(&slot->frame);
+  frame_take(n, &slot->frame);
   dyna_buf_put(&slot->frame, last->frame.data, last->frame.len);
   return msgq_commit(n, q, slot, to, last->wseq, bulk);
 }

@@ -219,6 +219,8 @@ typedef enum {
 #define DYNA_REQ_KEEPTTL 0x2u /* PUT: keep the key's expiry (SET ... KEEPTTL) */
 #define DYNA_REQ_RESP3 0x4u /* TYPED: the client speaks RESP3: the coordinator makes the
                                answer in that shape (core/typed.h, env->proto) */
+#define DYNA_REQ_NOCTX 0x8u /* GET: the driver reads only the object: the reply's ctx is
+                               left empty (a plain Redis GET, which returns no context) */
 
 
 typedef struct dyna_req {
@@ -318,7 +320,8 @@ void dyna_node_reply_fail(dyna_node_reply_t *r, int err, const char *msg);
  * acknowledges is durable. */
 typedef struct dyna_outmsg {
   uint64_t to;
-  dyna_buf_t frame; /* owned by the receiver of the struct: dyna_buf_free */
+  dyna_buf_t frame; /* owned by the receiver of the struct: dyna_node_frame_done (or
+                       dyna_buf_free) */
   uint64_t wseq;    /* it may leave once the store's writes up to this number are
                        durable (core/durable.h): the write it acknowledges, or
                        DYNA_WSEQ_ALL (every write made before it) */
@@ -335,6 +338,9 @@ int dyna_node_pop_msg(dyna_node_t *n, dyna_outmsg_t *out); /* 1 popped, 0 empty 
  * writes later fails. */
 int dyna_node_pop_early(dyna_node_t *n, dyna_outmsg_t *out);
 size_t dyna_node_msgs_pending(const dyna_node_t *n);
+/* Takes back a popped frame whose bytes the driver has copied: its allocation is kept for
+ * a later frame (a few hundred at most, each small), else freed. frame is left empty. */
+void dyna_node_frame_done(dyna_node_t *n, dyna_buf_t *frame);
 /* Handles one frame from node `from`. Returns 0, or DYNA_EPROTO for a frame that does
  * not decode (the driver should drop the connection); nothing is changed then. */
 int dyna_node_on_message(dyna_node_t *n, uint64_t from, const uint8_t *frame, size_t len,

@@ -26,6 +26,7 @@ typedef struct fsm {
   uint64_t origin_req;      /* ... with this request id */
   uint8_t *key;             /* owned, or key_inline when klen <= FSM_KEY_INLINE */
   size_t klen;
+  uint32_t part;            /* the key's partition (the ring's size never changes) */
   uint64_t deadline_ms;
   uint32_t need;            /* R or W */
   uint32_t nt;              /* targets (including self when a replica) */
@@ -39,7 +40,9 @@ typedef struct fsm {
   uint32_t quorum;              /* 0: need counts any target; DYNA_QUORUM_LOCAL/EACH */
   int my_site;                  /* LOCAL: the coordinator's site */
   uint8_t site_need[DYNA_SITES_MAX]; /* LOCAL/EACH: answers needed from each site */
-  dyna_obj_t got[DYNA_MAX_N];   /* FSM_GET: what each target returned */
+  dyna_obj_t got[DYNA_MAX_N];   /* FSM_GET: what each target returned, unless same[i] */
+  uint8_t same[DYNA_MAX_N];     /* FSM_GET: 1 when target i returned obj as it stands (got[i]
+                                   is then empty; coord.c get_answer, unshare) */
   uint32_t ok, failed;
   int err;                  /* the first error a replica answered with (for the message) */
   int replied;
@@ -48,6 +51,7 @@ typedef struct fsm {
   int existed;
   int nowrite;              /* a typed write that changed nothing: answered at once */
   int acked;                /* PUT: answered with success */
+  int no_ctx;               /* GET: DYNA_REQ_NOCTX (the reply carries no context) */
   dyna_buf_t resp;          /* TYPED: the command's RESP answer (owned) */
   uint8_t key_inline[FSM_KEY_INLINE];
 } fsm_t;
@@ -177,6 +181,8 @@ struct dyna_node {
   uint64_t out_pushed, out_popped; /* asserted: out_pushed - out_popped == out_len */
   msgq_t msgs;  /* frames that leave after the commit */
   msgq_t early; /* frames that may leave before it (dyna_node_pop_early) */
+  dyna_buf_t *frame_pool; /* empty frame buffers for reuse (dyna_node_frame_done; owned) */
+  size_t frame_npool;
   uint64_t incarnation; /* bumped at each start after a crash, and after a failed
                            batch (dyna_node_actor, dyna_node_writes_lost) */
   uint64_t inc_wseq;    /* the store write that recorded it: early frames wait for it */

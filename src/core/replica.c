@@ -129,8 +129,28 @@ static int read_all(const dyna_replica_t *rep, const loc_t *l, const uint8_t *ke
 int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_obj_t *out) {
   loc_t l;
   locate(rep, key, klen, &l);
-  uint64_t h;
-  return read_all(rep, &l, key, klen, out, &h, NULL);
+  return read_all(rep, &l, key, klen, out, NULL, NULL); /* no record hash: nothing keeps it */
+}
+
+int dyna_replica_read_encoded(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_buf_t *out) {
+  if (!rep->hints || *rep->hints) return DYNA_EAGAIN; /* a hint may have to be merged in */
+  loc_t l;
+  locate(rep, key, klen, &l);
+  dyna_buf_t own = DYNA_BUF_INIT;
+  dyna_buf_t *b = buf_take(rep, &own);
+  int rc = dyna_store_get(rep->store, DYNA_SPACE_OBJ, l.skey, l.sklen, b);
+  if (rc == DYNA_ENOTFOUND) {
+    rc = 0;
+  } else if (rc == 0) {
+    const uint8_t *obj;
+    size_t objlen;
+    rc = dyna_record_object(b->data, b->len, key, klen, &obj, &objlen, NULL, NULL);
+    if (!rc) rc = dyna_obj_check(obj, objlen);
+    if (!rc) dyna_buf_put(out, obj, objlen);
+    if (!rc && out->oom) rc = DYNA_ENOMEM;
+  }
+  buf_done(b, &own);
+  return rc;
 }
 
 /* Stores o as key's object, or as the hint for hint_owner. With enc (not NULL), o's

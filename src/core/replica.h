@@ -38,6 +38,12 @@ typedef struct dyna_replica {
  * when absent). Returns 0, DYNA_ECORRUPT (stored bytes do not decode: reported, never
  * overwritten), DYNA_EIO or DYNA_ENOMEM. */
 int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_obj_t *out);
+/* The same read for a replica that only passes the object on (a GET's answer): appends
+ * to out the stored object's encoding, checked (dyna_obj_check) but neither decoded nor
+ * encoded again; nothing when absent. DYNA_EAGAIN, with nothing appended, when a hint
+ * might have to be merged in (rep->hints NULL or set): use dyna_replica_read then. Else
+ * as dyna_replica_read. */
+int dyna_replica_read_encoded(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_buf_t *out);
 
 /* The coordinator's register write: new := event(sync(ctx, known), actor, v), where
  * known is what dyna_replica_read returns; with blind set, ctx := known's own context

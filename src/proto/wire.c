@@ -1,7 +1,9 @@
 /* wire.c: inter-node frame encoding and bounds-checked decoding (see wire.h). */
 #include "proto/wire.h"
+#include "util/assert.h"
 #include "util/err.h"
 #include "util/keyhash.h"
+#include <stdint.h>
 #include <string.h>
 
 /* Which optional fields each type may carry. */
@@ -40,25 +42,48 @@ const char *dyna_msg_type_name(int type) {
 static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
+/* Raw stores into room reserved beforehand (dyna_wire_encode): no capacity checks. */
+static uint8_t *raw_varint(uint8_t *d, uint64_t v) {
+  while (v >= 0x80) {
+    *d++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *d++ = (uint8_t)v;
+  return d;
+}
+
+static uint8_t *raw_bytes(uint8_t *d, const uint8_t *p, size_t n) {
+  d = raw_varint(d, n);
+  if (n) memcpy(d, p, n);
+  return d + n;
+}
+
 void dyna_wire_encode(const dyna_msg_t *m, dyna_buf_t *out) {
-  size_t start = out->len;
-  /* One allocation for the whole frame (varints counted at their longest). */
-  if (dyna_buf_reserve(out, 4 + 2 + 3 * 10 + 8 + 4 * 10 + m->klen + m->objlen + m->ctxlen + m->vlen + 10)) return;
-  dyna_buf_put_u32le(out, 0); /* length, patched below */
-  dyna_buf_put_u8(out, DYNA_WIRE_VERSION);
-  dyna_buf_put_u8(out, m->type);
-  dyna_buf_put_varint(out, m->req);
-  dyna_buf_put_varint(out, zigzag(m->status));
-  dyna_buf_put_varint(out, m->flags);
-  dyna_buf_put_u64le(out, m->node);
-  dyna_buf_put_bytes(out, m->key, m->klen);
-  dyna_buf_put_bytes(out, m->obj, m->objlen);
-  dyna_buf_put_bytes(out, m->ctx, m->ctxlen);
-  dyna_buf_put_bytes(out, m->val, m->vlen);
-  dyna_buf_put_varint(out, m->w);
-  if (out->oom) return;
-  uint32_t len = (uint32_t)(out->len - start - 4);
-  for (int i = 0; i < 4; i++) out->data[start + (size_t)i] = (uint8_t)(len >> (8 * i));
+  if ((m->klen | m->objlen | m->ctxlen | m->vlen) > (SIZE_MAX >> 3)) { /* the sum below stays exact */
+    out->oom = 1;
+    return;
+  }
+  /* One reservation for the whole frame, varints counted at their longest (10 bytes):
+   * the fields are then stored without further checks. */
+  size_t max = 4 + 2 + 3 * 10 + 8 + 4 * 10 + m->klen + m->objlen + m->ctxlen + m->vlen + 10;
+  if (dyna_buf_reserve(out, max)) return;
+  uint8_t *frame = out->data + out->len, *d = frame + 4; /* the length goes first, below */
+  *d++ = DYNA_WIRE_VERSION;
+  *d++ = (uint8_t)m->type;
+  d = raw_varint(d, m->req);
+  d = raw_varint(d, zigzag(m->status));
+  d = raw_varint(d, m->flags);
+  for (int i = 0; i < 8; i++) *d++ = (uint8_t)(m->node >> (8 * i));
+  d = raw_bytes(d, m->key, m->klen);
+  d = raw_bytes(d, m->obj, m->objlen);
+  d = raw_bytes(d, m->ctx, m->ctxlen);
+  d = raw_bytes(d, m->val, m->vlen);
+  d = raw_varint(d, m->w);
+  size_t n = (size_t)(d - frame);
+  DYNA_ASSERT(n <= max, "frame of type %d took %zu bytes, %zu reserved", (int)m->type, n, max);
+  uint32_t len = (uint32_t)(n - 4);
+  for (int i = 0; i < 4; i++) frame[i] = (uint8_t)(len >> (8 * i));
+  out->len += n;
 }
 
 int dyna_wire_frame(const uint8_t *buf, size_t len, size_t max, size_t *flen) {

@@ -40,6 +40,7 @@ void dyna_cmd_get(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   if (!slot) return;
   dyna_req_t req;
   dyna_cmd_key_req(&req, DYNA_OP_GET, a, 1);
+  req.flags = DYNA_REQ_NOCTX; /* put_latest reads the object alone */
   dyna_cmd_submit(s, c, slot, 0, &req);
 }
 

@@ -35,7 +35,7 @@
 
 /* Finished slots are kept for reuse, with their reply buffer, so that a command costs
  * no allocation in the runtime: at most SLOT_CACHE of them, buffers up to SLOT_KEEP. */
-#define SLOT_CACHE 256
+#define SLOT_CACHE 1024 /* 50 clients pipelining 16 commands each keep 800 in flight */
 #define SLOT_KEEP 4096
 
 slot_t *dyna_slot_get(dyna_server_t *s) {

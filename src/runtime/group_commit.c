@@ -74,6 +74,7 @@ static int deliver(dyna_server_t *s) {
       dyna_node_reply_clear(&it.r);
     } else if (s->peers) {
       dyna_peers_send(s->peers, it.m.to, &it.m.frame, it.m.bulk);
+      dyna_node_frame_done(s->node, &it.m.frame);
       frames = 1;
     } else {
       dyna_buf_free(&it.m.frame);

@@ -668,7 +668,7 @@ static int queue_with_secret(link_t *l, const dyna_buf_t *frame) {
   return bad;
 }
 
-void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame, int bulk) {
+void dyna_peers_send(dyna_peers_t *p, uint64_t to, const dyna_buf_t *frame, int bulk) {
   dyna_idmap_entry_t *e = p->closed ? NULL : dyna_idmap_get(&p->out_by_id, to);
   link_t *l = e ? e->ptr : NULL;
   if (!l && !p->closed) {
@@ -680,7 +680,6 @@ void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame, int bulk) 
   if (!l || dyna_wq_pending(&l->wq) + l->pend.len + (bulk ? bulk_waiting(l) : 0) + frame->len >
                 p->srv->cfg.max_peer_output_bytes) {
     p->stats.dropped++;
-    dyna_buf_free(frame);
     return;
   }
   /* Copied into the link's output (or its bulk lane), whose allocation is reused turn
@@ -699,7 +698,6 @@ void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame, int bulk) 
     bad = l->wq.out.oom;
     l->wq.out.oom = 0;
   }
-  dyna_buf_free(frame);
   if (bad) {
     p->stats.dropped++;
     return;

@@ -49,10 +49,10 @@ int dyna_peers_open(struct dyna_server *s, dyna_peers_t **out, char *err, size_t
 /* Closes every link (handles finish closing in the loop). */
 void dyna_peers_close(dyna_peers_t *p);
 void dyna_peers_free(dyna_peers_t *p);
-/* Queues a frame for node `to`, dialling it if needed. Takes the frame's memory. The
+/* Queues a copy of frame for node `to`, dialling it if needed (the caller keeps frame). The
  * frame leaves at the next dyna_peers_flush; a bulk one (no request waits on it) when
  * its lane's turn comes. */
-void dyna_peers_send(dyna_peers_t *p, uint64_t to, dyna_buf_t *frame, int bulk);
+void dyna_peers_send(dyna_peers_t *p, uint64_t to, const dyna_buf_t *frame, int bulk);
 /* Bytes waiting in the links' bulk lanes. */
 uint64_t dyna_peers_bulk_waiting(const dyna_peers_t *p);
 /* Writes the frames queued since the last call: one write per link. The server calls it

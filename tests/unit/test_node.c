@@ -547,6 +547,82 @@ static void test_read_repair_of_asked_replicas(void **state) {
   assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_repairs, 1);
 }
 
+/* Answers with the same versions are not merged or copied (coord.c get_answer): a read
+ * of equal replicas repairs nothing; one where they diverged answers every sibling and
+ * repairs each replica that lacks one, whichever answer came first (the copies made when
+ * the merge moves on: unshare). */
+static void test_read_of_equal_and_divergent_answers(void **state) {
+  (void)state;
+  read_all = 1;
+  build_cluster(3, 3, 2, 2);
+  int pr[MAXN];
+  assert_int_equal(prefs_of("s", pr), 3);
+  assert_int_equal(call(pr[0], DYNA_OP_PUT, "s", "v0", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  for (int at = 0; at < 3; at++) {
+    dyna_node_reply_t *r = call(pr[at], DYNA_OP_GET, "s", NULL, NULL, 0);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(dyna_obj_nvals(&r->obj), 1);
+    assert_memory_equal(dyna_obj_latest(&r->obj)->data, "v0", 2);
+  }
+  run(100);
+  for (int i = 0; i < 3; i++) assert_int_equal(dyna_node_stats(T[i].n)->read_repairs, 0);
+  /* pr[0] alone writes x1 (short of W, but kept); pr[1] and pr[2] write x2 meanwhile. */
+  for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 1;
+  assert_int_not_equal(call(pr[0], DYNA_OP_PUT, "s", "x1", NULL, DYNA_REQ_BLIND)->status, 0);
+  assert_int_equal(call(pr[1], DYNA_OP_PUT, "s", "x2", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  assert_true(local_has(pr[0], "s", "x1") && !local_has(pr[0], "s", "x2"));
+  for (int i = 1; i < 3; i++) assert_true(local_has(pr[i], "s", "x2") && !local_has(pr[i], "s", "x1"));
+  for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 0;
+  /* At pr[2]: its own answer (x2) first, then pr[0]'s (x1) and pr[1]'s (x2) in either order. */
+  dyna_node_reply_t *r = call(pr[2], DYNA_OP_GET, "s", NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(dyna_obj_nvals(&r->obj), 2);
+  run(100);
+  assert_int_equal(dyna_node_stats(T[pr[2]].n)->read_repairs, 3);
+  for (int i = 0; i < 3; i++) assert_true(local_has(pr[i], "s", "x1") && local_has(pr[i], "s", "x2"));
+}
+
+/* A frame buffer handed back (dyna_node_frame_done) carries the next frame: the same
+ * allocation, emptied first, so the next frame's bytes are its own. Buffers past the
+ * size kept are freed, not pooled. */
+static void test_frame_buffers_are_reused(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  int pr[MAXN];
+  assert_int_equal(prefs_of("f", pr), 3);
+  const char *keys[] = {"f", "{f}"}; /* frames of one size: the buffer is not grown */
+  const uint8_t *first = NULL;
+  uint64_t req = 0;
+  for (int k = 0; k < 2; k++) {
+    submit(pr[0], DYNA_OP_GET, keys[k], NULL, NULL, 0);
+    dyna_outmsg_t out;
+    assert_true(dyna_node_pop_msg(T[pr[0]].n, &out));
+    if (first) assert_ptr_equal(out.frame.data, first); /* the pooled buffer */
+    first = out.frame.data;
+    dyna_msg_t m;
+    assert_int_equal(dyna_wire_decode(out.frame.data, out.frame.len, &m), 0);
+    assert_int_equal(m.type, DYNA_MSG_GET);
+    assert_true(m.req != req); /* a new request's frame, not the last one's bytes */
+    req = m.req;
+    assert_int_equal(m.klen, strlen(keys[k]));
+    assert_memory_equal(m.key, keys[k], m.klen);
+    assert_false(dyna_node_pop_msg(T[pr[0]].n, &out));
+    dyna_node_frame_done(T[pr[0]].n, &out.frame);
+    assert_null(out.frame.data);
+  }
+  dyna_buf_t big = DYNA_BUF_INIT;
+  assert_int_equal(dyna_buf_reserve(&big, 64 * 1024), 0);
+  dyna_node_frame_done(T[pr[0]].n, &big); /* freed (ASan would report a leak otherwise) */
+  assert_null(big.data);
+  submit(pr[0], DYNA_OP_GET, "{f}", NULL, NULL, 0);
+  dyna_outmsg_t out;
+  assert_true(dyna_node_pop_msg(T[pr[0]].n, &out));
+  assert_ptr_equal(out.frame.data, first); /* the big one was not pooled */
+  dyna_node_frame_done(T[pr[0]].n, &out.frame);
+}
+
 /* A seed that never answers (dead, or removed before it did) does not keep a joining
  * node out when it was given another: JOIN goes to every seed, and the seeds survive a
  * restart of the joining node. */
@@ -1324,6 +1400,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_get_asks_others_when_an_asked_replica_goes_down, setup, teardown),
       cmocka_unit_test_setup_teardown(test_get_asks_others_when_an_asked_replica_is_slow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_repair_of_asked_replicas, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_of_equal_and_divergent_answers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_frame_buffers_are_reused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_join_through_any_seed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leave_is_heard_before_removed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leave_owning_nothing_ends, setup, teardown),
