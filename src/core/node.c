@@ -503,8 +503,6 @@ static int msgq_commit(dyna_node_t *n, msgq_t *q, dyna_outmsg_t *slot, uint64_t 
   return 1;
 }
 
-/* Encodes m and appends it to q; drops it (counted) if memory is short. Returns 1 when
- * it was queued. */
 /* A frame buffer: an empty one from the pool, else a new (unallocated) one. */
 static void frame_take(dyna_node_t *n, dyna_buf_t *b) {
   if (n->frame_npool) *b = n->frame_pool[--n->frame_npool];
@@ -516,7 +514,7 @@ static void frame_take(dyna_node_t *n, dyna_buf_t *b) {
 #define FRAME_KEEP 1024  /* bytes: larger buffers (objects, transfers) are not kept */
 
 void dyna_node_frame_done(dyna_node_t *n, dyna_buf_t *frame) {
-  if (frame->cap > FRAME_KEEP || frame->oom) {
+  if (!frame->cap || frame->cap > FRAME_KEEP || frame->oom) { /* nothing worth keeping */
     dyna_buf_free(frame);
     return;
   }
@@ -533,6 +531,8 @@ void dyna_node_frame_done(dyna_node_t *n, dyna_buf_t *frame) {
   dyna_buf_init(frame);
 }
 
+/* Encodes m and appends it to q; drops it (counted) if memory is short. Returns 1 when
+ * it was queued. */
 static int msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *m, uint64_t wseq, int bulk) {
   dyna_outmsg_t *slot = msgq_slot(n, q);
   if (!slot) return 0;
