@@ -55,9 +55,9 @@ void dyna_record_encode_bytes(const void *key, size_t klen, const uint8_t *obj, 
  * into p) or NULL for inline keys. */
 int dyna_record_decode(const uint8_t *p, size_t len, const void *key, size_t klen,
                        dyna_obj_t *o, const uint8_t **key_out, size_t *klen_out);
-/* The object's encoding inside a stored record, not decoded nor checked: *obj points into
- * p. The header and the long key are checked as dyna_record_decode checks them. Returns 0
- * or DYNA_ECORRUPT. */
+/* The object's encoding inside a stored record, neither decoded nor checked: *obj points
+ * into p. The header and the long key are checked as dyna_record_decode checks them.
+ * Returns 0 or DYNA_ECORRUPT. */
 int dyna_record_object(const uint8_t *p, size_t len, const void *key, size_t klen,
                        const uint8_t **obj, size_t *objlen, const uint8_t **key_out, size_t *klen_out);
 
