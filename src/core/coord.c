@@ -60,12 +60,16 @@ static void enc_put(dyna_buf_t *b) {
   if (b->cap > (64u << 10)) dyna_buf_free(b); /* not kept after a large object */
 }
 
+#define RAW_KEEP 4096 /* a state machine keeps at most this much room for its raw answer */
+
 static fsm_t *fsm_get(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_t klen, uint32_t part) {
   fsm_t *f = n->fsm_free;
   if (f) { /* a finished one: no allocation */
     n->fsm_free = f->next;
     n->fsm_nfree--;
+    dyna_buf_t raw = f->raw; /* its room is kept for the next GET's own answer */
     memset(f, 0, sizeof(*f));
+    f->raw = raw;
   } else if (!(f = dyna_calloc(1, sizeof(*f)))) {
     return NULL;
   }
@@ -74,6 +78,7 @@ static fsm_t *fsm_get(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_
   f->id = dyna_node_new_req(n);
   if (!f->key || dyna_idmap_put(&n->fsms, f->id, f, 0)) {
     if (f->key != f->key_inline) dyna_free(f->key);
+    dyna_buf_free(&f->raw);
     dyna_free(f);
     return NULL;
   }
@@ -97,12 +102,15 @@ static void fsm_put(dyna_node_t *n, fsm_t *f) {
   dyna_obj_clear(&f->obj);
   for (uint32_t i = 0; i < f->nt && i < DYNA_MAX_N; i++) dyna_obj_clear(&f->got[i]);
   dyna_buf_free(&f->resp);
+  if (f->raw.cap > RAW_KEEP) dyna_buf_free(&f->raw);
+  else dyna_buf_reset(&f->raw);
   if (f->key != f->key_inline) dyna_free(f->key);
   if (n->fsm_nfree < FSM_FREE_MAX) {
     f->next = n->fsm_free;
     n->fsm_free = f;
     n->fsm_nfree++;
   } else {
+    dyna_buf_free(&f->raw);
     dyna_free(f);
   }
 }
@@ -114,6 +122,7 @@ void dyna_coord_free_all(dyna_node_t *n) {
   while (n->fsm_free) {
     fsm_t *f = n->fsm_free;
     n->fsm_free = f->next;
+    dyna_buf_free(&f->raw);
     dyna_free(f);
   }
   n->fsm_nfree = 0;
@@ -253,6 +262,8 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
   r.op = f->op;
   if (dyna_node_reserve_reply(n)) return; /* the driver's request times out */
   if (!status && f->kind == FSM_GET) {
+    DYNA_ASSERT(!f->raw_pending, "request %llu: answered with target %u's answer undecoded",
+                (unsigned long long)f->id, f->raw_idx);
     /* The merged object goes to the client. When nothing will read it afterwards (every
      * asked target answered and none needs a read repair, so f is freed next) it is
      * moved rather than copied; read_repair then finds nothing to do, as it would have. */
@@ -474,6 +485,8 @@ static int is_home(const plan_t *pl, uint64_t id) {
  * (targets not asked, or not answered, are left to anti-entropy). */
 static void read_repair(dyna_node_t *n, fsm_t *f) {
   if (f->ok < 2 || (n->cfg.bugs & DYNA_BUG_NO_REPAIR)) return; /* one answer is the merge */
+  DYNA_ASSERT(!f->raw_pending, "request %llu: read repair with target %u's answer undecoded",
+              (unsigned long long)f->id, f->raw_idx);
   dyna_buf_t *enc = enc_get(n);
   for (uint32_t i = 0; i < f->nasked; i++) {
     if (f->answered[i] != 1 || f->hint[i] || answer_current(f, i)) continue;
@@ -526,13 +539,79 @@ static void get_answer(fsm_t *f, int idx, dyna_obj_t *obj, int err) {
   f->ok++;
 }
 
-/* Asks target idx: a local read when it is this node (answered at once), else a GET. */
+/* This node's own answer, kept as stored bytes (f->raw), decoded into f->obj: it is the
+ * first answer, so it becomes the merge (get_answer). Done before anything reads f->obj
+ * or takes another answer that differs. The bytes were read unchecked: a damaged object
+ * (or no memory) fails here, and the answer then counts as failed, as a read that failed. */
+static void raw_decode(fsm_t *f) {
+  if (!f->raw_pending) return;
+  DYNA_ASSERT(f->ok == 1 && f->same[f->raw_idx] && !f->obj.n && !f->obj.ntyped,
+              "request %llu: raw answer of target %u beside %u answers, a merge of %zu entries",
+              (unsigned long long)f->id, f->raw_idx, f->ok, f->obj.n);
+  f->raw_pending = 0;
+  int rc = f->raw.len ? dyna_obj_decode(f->raw.data, f->raw.len, &f->obj) : 0;
+  dyna_buf_reset(&f->raw);
+  if (!rc) return;
+  dyna_obj_clear(&f->obj);
+  f->same[f->raw_idx] = 0;
+  f->answered[f->raw_idx] = 2;
+  f->ok--;
+  f->failed++;
+  if (!f->err) f->err = rc;
+}
+
+/* Records an answer given as an encoded object (empty: the key is absent; err: a failed
+ * answer). While this node's own answer waits undecoded, the same bytes are the same
+ * answer: decoded once, they become the merge and both are marked same, so the common
+ * read of equal replicas decodes one object, not two. Anything else decodes the own
+ * answer first and goes through get_answer. */
+static void get_answer_bytes(fsm_t *f, int idx, const uint8_t *bytes, size_t len, int err) {
+  if (f->answered[idx]) return;
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  if (!err && f->raw_pending && len == f->raw.len && (!len || !memcmp(bytes, f->raw.data, len)) &&
+      !(len && dyna_obj_decode(bytes, len, &o))) {
+    f->raw_pending = 0;
+    dyna_buf_reset(&f->raw);
+    f->obj = o; /* moved */
+    f->same[idx] = 1;
+    f->answered[idx] = 1;
+    f->ok++;
+    return;
+  }
+  dyna_obj_clear(&o);
+  raw_decode(f);
+  int rc = err ? err : len ? dyna_obj_decode(bytes, len, &o) : 0;
+  get_answer(f, idx, rc ? NULL : &o, rc);
+  dyna_obj_clear(&o);
+}
+
+/* Asks target idx: a local read when it is this node (answered at once), else a GET.
+ * When another answer must come before the reply, the local one is kept as the stored
+ * bytes, neither checked nor decoded yet (get_answer_bytes, raw_decode), unless a hint
+ * may have to be merged in. */
 static void get_ask(dyna_node_t *n, fsm_t *f, uint32_t idx) {
   if (f->target[idx] == n->cfg.id) {
-    dyna_obj_t local;
-    dyna_obj_init(&local);
     dyna_replica_t rep;
     dyna_node_replica_of(n, f->part, &rep);
+    if (!f->ok && !f->raw_pending && f->need > 1) {
+      int rc = dyna_replica_read_unchecked(&rep, f->key, f->klen, &f->raw);
+      if (!rc) {
+        f->raw_pending = 1;
+        f->raw_idx = idx;
+        f->same[idx] = 1;
+        f->answered[idx] = 1;
+        f->ok++;
+        return;
+      }
+      dyna_buf_reset(&f->raw);
+      if (rc != DYNA_EAGAIN) {
+        get_answer(f, (int)idx, NULL, rc);
+        return;
+      }
+    }
+    dyna_obj_t local;
+    dyna_obj_init(&local);
     int rc = dyna_replica_read(&rep, f->key, f->klen, &local);
     get_answer(f, (int)idx, rc ? NULL : &local, rc);
     dyna_obj_clear(&local);
@@ -556,6 +635,7 @@ static void get_ask_rest(dyna_node_t *n, fsm_t *f) {
 /* After any change: second wave on a failure, answer, finish. May free f. */
 static void get_progress(dyna_node_t *n, fsm_t *f) {
   fsm_check(n, f);
+  if (f->raw_pending && (quorum_met(n, f) || !waiting(f))) raw_decode(f); /* the merge is read next */
   if (!f->replied && f->failed) get_ask_rest(n, f);
   if (!f->replied && quorum_met(n, f)) fsm_answer(n, f, 0, NULL);
   if (!f->replied && quorum_lost(n, f)) fail_quorum(n, f);
@@ -1060,12 +1140,8 @@ void dyna_coord_on_message(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
     else f->ok++;
     put_progress(n, f);
   } else if (m->type == DYNA_MSG_GET_RESP && f->kind == FSM_GET) {
-    dyna_obj_t o;
-    dyna_obj_init(&o);
     /* An empty obj field means the replica has no such key. */
-    int rc = m->status ? m->status : m->objlen ? dyna_obj_decode(m->obj, m->objlen, &o) : 0;
-    get_answer(f, idx, rc ? NULL : &o, rc);
-    dyna_obj_clear(&o);
+    get_answer_bytes(f, idx, m->obj, m->objlen, m->status);
     get_progress(n, f);
   }
 }

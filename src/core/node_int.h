@@ -53,6 +53,11 @@ typedef struct fsm {
   int acked;                /* PUT: answered with success */
   int no_ctx;               /* GET: DYNA_REQ_NOCTX (the reply carries no context) */
   dyna_buf_t resp;          /* TYPED: the command's RESP answer (owned) */
+  dyna_buf_t raw;           /* GET: this node's own answer as stored bytes, not decoded yet,
+                               while raw_pending: compared with the next answer's bytes
+                               (coord.c get_answer_bytes). Owned; kept for the next request */
+  int raw_pending;          /* raw holds target raw_idx's answer (counted in ok, same[]) */
+  uint32_t raw_idx;
   uint8_t key_inline[FSM_KEY_INLINE];
 } fsm_t;
 

@@ -132,7 +132,7 @@ int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen
   return read_all(rep, &l, key, klen, out, NULL, NULL); /* no record hash: nothing keeps it */
 }
 
-int dyna_replica_read_encoded(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_buf_t *out) {
+static int read_stored(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_buf_t *out, int check) {
   if (!rep->hints || *rep->hints) return DYNA_EAGAIN; /* a hint may have to be merged in */
   loc_t l;
   locate(rep, key, klen, &l);
@@ -145,12 +145,20 @@ int dyna_replica_read_encoded(const dyna_replica_t *rep, const uint8_t *key, siz
     const uint8_t *obj;
     size_t objlen;
     rc = dyna_record_object(b->data, b->len, key, klen, &obj, &objlen, NULL, NULL);
-    if (!rc) rc = dyna_obj_check(obj, objlen);
+    if (!rc && check) rc = dyna_obj_check(obj, objlen);
     if (!rc) dyna_buf_put(out, obj, objlen);
     if (!rc && out->oom) rc = DYNA_ENOMEM;
   }
   buf_done(b, &own);
   return rc;
+}
+
+int dyna_replica_read_encoded(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_buf_t *out) {
+  return read_stored(rep, key, klen, out, 1);
+}
+
+int dyna_replica_read_unchecked(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_buf_t *out) {
+  return read_stored(rep, key, klen, out, 0);
 }
 
 /* Stores o as key's object, or as the hint for hint_owner. With enc (not NULL), o's

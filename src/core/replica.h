@@ -44,6 +44,9 @@ int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen
  * might have to be merged in (rep->hints NULL or set): use dyna_replica_read then. Else
  * as dyna_replica_read. */
 int dyna_replica_read_encoded(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_buf_t *out);
+/* The same without the check, for a caller that decodes the bytes before it uses them
+ * (a coordinator's own answer, coord.c): a damaged object then fails that decode. */
+int dyna_replica_read_unchecked(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_buf_t *out);
 
 /* The coordinator's register write: new := event(sync(ctx, known), actor, v), where
  * known is what dyna_replica_read returns; with blind set, ctx := known's own context

@@ -585,6 +585,72 @@ static void test_read_of_equal_and_divergent_answers(void **state) {
   for (int i = 0; i < 3; i++) assert_true(local_has(pr[i], "s", "x1") && local_has(pr[i], "s", "x2"));
 }
 
+/* A GET of R = 2 at a home replica keeps its own answer as the stored bytes and compares
+ * them with the other replica's (coord.c get_answer_bytes): equal bytes are one answer,
+ * decoded once; any difference decodes both and merges as before. Each case: the reply
+ * and what read repair does. */
+static void test_read_with_own_answer_undecoded(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  int pr[MAXN];
+  assert_int_equal(prefs_of("e", pr), 3);
+  /* Equal copies: the reply, and no repair. */
+  assert_int_equal(call(pr[1], DYNA_OP_PUT, "e", "e1", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  dyna_node_reply_t *r = call(pr[0], DYNA_OP_GET, "e", NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(dyna_obj_nvals(&r->obj), 1);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "e1", 2);
+  run(100);
+  assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_repairs, 0);
+  /* Its own copy absent (it missed the write): the other's value, and itself repaired. */
+  assert_int_equal(prefs_of("s", pr), 3);
+  for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 1;
+  assert_int_equal(call(pr[1], DYNA_OP_PUT, "s", "s1", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 0;
+  assert_false(local_has(pr[0], "s", "s1"));
+  uint64_t rr = dyna_node_stats(T[pr[0]].n)->read_repairs;
+  r = call(pr[0], DYNA_OP_GET, "s", NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(dyna_obj_nvals(&r->obj), 1);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "s1", 2);
+  run(100);
+  assert_true(local_has(pr[0], "s", "s1"));
+  assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_repairs, rr + 1);
+  /* Its own copy newer (the second write reached nobody else; the objects are likely the
+   * same length): its value, the other repaired. */
+  assert_int_equal(prefs_of("n", pr), 3);
+  assert_int_equal(call(pr[0], DYNA_OP_PUT, "n", "n0", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 1;
+  assert_int_not_equal(call(pr[0], DYNA_OP_PUT, "n", "n1", NULL, DYNA_REQ_BLIND)->status, 0);
+  for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 0;
+  assert_false(local_has(pr[1], "n", "n1"));
+  rr = dyna_node_stats(T[pr[0]].n)->read_repairs;
+  r = call(pr[0], DYNA_OP_GET, "n", NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(dyna_obj_nvals(&r->obj), 1);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "n1", 2);
+  run(100);
+  assert_true(local_has(pr[1], "n", "n1"));
+  assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_repairs, rr + 1);
+  /* Its own copy damaged: a failed answer, so the third replica is asked at once; the two
+   * others' equal answers make the reply. */
+  assert_int_equal(prefs_of("d", pr), 3);
+  assert_int_equal(call(pr[1], DYNA_OP_PUT, "d", "d1", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  corrupt(pr[0], "d");
+  uint64_t retries = dyna_node_stats(T[pr[0]].n)->read_retries;
+  uint64_t id = submit(pr[0], DYNA_OP_GET, "d", NULL, NULL, 0);
+  pump(50); /* frames only: no tick, so no retry by time */
+  r = find_reply(id);
+  assert_non_null(r);
+  assert_int_equal(r->status, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "d1", 2);
+  assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_retries, retries + 1);
+}
+
 /* A frame buffer handed back (dyna_node_frame_done) carries the next frame: the same
  * allocation, emptied first, so the next frame's bytes are its own. Buffers past the
  * size kept are freed, not pooled. */
@@ -1402,6 +1468,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_get_asks_others_when_an_asked_replica_is_slow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_repair_of_asked_replicas, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_of_equal_and_divergent_answers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_with_own_answer_undecoded, setup, teardown),
       cmocka_unit_test_setup_teardown(test_frame_buffers_are_reused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_join_through_any_seed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leave_is_heard_before_removed, setup, teardown),

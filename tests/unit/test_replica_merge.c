@@ -349,6 +349,10 @@ static void test_read_encoded(void **state) {
     assert_true(want.len > 1);
     assert_int_equal(got.len, want.len);
     assert_memory_equal(got.data, want.data, want.len);
+    dyna_buf_reset(&got); /* unchecked: the same bytes */
+    assert_int_equal(dyna_replica_read_unchecked(&a.rep, (const uint8_t *)keys[k], strlen(keys[k]), &got), 0);
+    assert_int_equal(got.len, want.len - 1);
+    assert_memory_equal(got.data, want.data + 1, got.len);
   }
   dyna_buf_reset(&got);
   assert_int_equal(dyna_replica_read_encoded(&a.rep, (const uint8_t *)"none", 4, &got), 0);
@@ -363,9 +367,17 @@ static void test_read_encoded(void **state) {
   assert_int_not_equal(rc_full, 0);
   assert_int_equal(dyna_replica_read_encoded(&a.rep, (const uint8_t *)"str", 3, &got), rc_full);
   assert_int_equal(got.len, 0);
+  /* Unchecked, the damaged object's bytes are passed on; decoding them fails as the full
+   * read did. */
+  assert_int_equal(dyna_replica_read_unchecked(&a.rep, (const uint8_t *)"str", 3, &got), 0);
+  assert_true(got.len > 0);
+  assert_int_equal(dyna_obj_decode(got.data, got.len, &back), rc_full);
+  dyna_buf_reset(&got);
   want.data[0] ^= 0xff; /* the record's header */
   assert_int_equal(a.store->ops->put(a.store, DYNA_SPACE_OBJ, skey, sklen, want.data, want.len), 0);
   assert_int_equal(dyna_replica_read_encoded(&a.rep, (const uint8_t *)"str", 3, &got), DYNA_ECORRUPT);
+  assert_int_equal(got.len, 0);
+  assert_int_equal(dyna_replica_read_unchecked(&a.rep, (const uint8_t *)"str", 3, &got), DYNA_ECORRUPT);
   assert_int_equal(got.len, 0);
   /* A hint may be held: declined. */
   hints = 1;
