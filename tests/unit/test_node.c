@@ -585,6 +585,19 @@ static void test_read_of_equal_and_divergent_answers(void **state) {
   for (int i = 0; i < 3; i++) assert_true(local_has(pr[i], "s", "x1") && local_has(pr[i], "s", "x2"));
 }
 
+/* A GET of key at `at` answers the one value val, and its read repair gives val to the
+ * replica `stale` (one repair, made by `at`). */
+static void get_repairs(int at, const char *key, const char *val, int stale) {
+  uint64_t rr = dyna_node_stats(T[at].n)->read_repairs;
+  dyna_node_reply_t *r = call(at, DYNA_OP_GET, key, NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(dyna_obj_nvals(&r->obj), 1);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, val, strlen(val));
+  run(100);
+  assert_true(local_has(stale, key, val));
+  assert_int_equal(dyna_node_stats(T[at].n)->read_repairs, rr + 1);
+}
+
 /* A GET of R = 2 at a home replica keeps its own answer as the stored bytes and compares
  * them with the other replica's (coord.c get_answer_bytes): equal bytes are one answer,
  * decoded once; any difference decodes both and merges as before. Each case: the reply
@@ -610,14 +623,7 @@ static void test_read_with_own_answer_undecoded(void **state) {
   run(100);
   for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 0;
   assert_false(local_has(pr[0], "s", "s1"));
-  uint64_t rr = dyna_node_stats(T[pr[0]].n)->read_repairs;
-  r = call(pr[0], DYNA_OP_GET, "s", NULL, NULL, 0);
-  assert_int_equal(r->status, 0);
-  assert_int_equal(dyna_obj_nvals(&r->obj), 1);
-  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "s1", 2);
-  run(100);
-  assert_true(local_has(pr[0], "s", "s1"));
-  assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_repairs, rr + 1);
+  get_repairs(pr[0], "s", "s1", pr[0]);
   /* Its own copy newer (the second write reached nobody else; the objects are likely the
    * same length): its value, the other repaired. */
   assert_int_equal(prefs_of("n", pr), 3);
@@ -627,14 +633,7 @@ static void test_read_with_own_answer_undecoded(void **state) {
   assert_int_not_equal(call(pr[0], DYNA_OP_PUT, "n", "n1", NULL, DYNA_REQ_BLIND)->status, 0);
   for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 0;
   assert_false(local_has(pr[1], "n", "n1"));
-  rr = dyna_node_stats(T[pr[0]].n)->read_repairs;
-  r = call(pr[0], DYNA_OP_GET, "n", NULL, NULL, 0);
-  assert_int_equal(r->status, 0);
-  assert_int_equal(dyna_obj_nvals(&r->obj), 1);
-  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "n1", 2);
-  run(100);
-  assert_true(local_has(pr[1], "n", "n1"));
-  assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_repairs, rr + 1);
+  get_repairs(pr[0], "n", "n1", pr[1]);
   /* Its own copy damaged: a failed answer, so the third replica is asked at once; the two
    * others' equal answers make the reply. */
   assert_int_equal(prefs_of("d", pr), 3);
