@@ -60,7 +60,8 @@ static void enc_put(dyna_buf_t *b) {
   if (b->cap > (64u << 10)) dyna_buf_free(b); /* not kept after a large object */
 }
 
-#define RAW_KEEP 4096 /* a state machine keeps at most this much room for its raw answer */
+#define RAW_KEEP 1024 /* a finished state machine keeps at most this much room for its raw
+                         answer: with FSM_FREE_MAX kept, 1 MiB at most */
 
 static fsm_t *fsm_get(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_t klen, uint32_t part) {
   fsm_t *f = n->fsm_free;
