@@ -1,7 +1,9 @@
 /* fuzz_object.c: libFuzzer target for the object, context and base64 decoders.
  *
  * The same input is tried four ways:
- *   object   dyna_obj_check must give decode's verdict; if it decodes, it must
+ *   object   dyna_obj_check and dyna_obj_scan must give decode's verdict, and the scan
+ *            must find what the decoded object holds (values, typed states, the latest
+ *            value's bytes, at their place in the input); if it decodes, it must
  *            re-encode to the very same bytes (canonical), be
  *            unchanged by a merge with a copy of itself or with itself, descend
  *            itself, and its context must round-trip; an update with its own context
@@ -71,7 +73,16 @@ static void fuzz_as_object(const uint8_t *p, size_t len) {
   dyna_obj_init(&m);
   int rc = dyna_obj_decode(p, len, &o);
   CHECK(dyna_obj_check(p, len) == rc);
+  dyna_obj_info_t info;
+  CHECK(dyna_obj_scan(p, len, &info) == rc);
   if (rc != 0) return;
+  const dyna_val_t *latest = dyna_obj_latest(&o);
+  CHECK(info.nvals == dyna_obj_nvals(&o) && info.typed == (o.ntyped > 0));
+  CHECK(info.has_latest == (latest != NULL));
+  if (latest) {
+    CHECK(info.latest_len == latest->len && info.latest_off + info.latest_len <= len);
+    CHECK(latest->len == 0 || memcmp(p + info.latest_off, latest->data, latest->len) == 0);
+  }
   dyna_buf_t b = DYNA_BUF_INIT;
   dyna_obj_encode(&o, &b);
   CHECK(same_bytes(&b, p, len));

@@ -87,8 +87,7 @@ static fsm_t *fsm_get(dyna_node_t *n, fsm_kind_t kind, const uint8_t *key, size_
   f->klen = klen;
   f->part = part;
   f->deadline_ms = n->now.mono_ms + n->cfg.request_timeout_ms;
-  dyna_obj_init(&f->obj);
-  for (int i = 0; i < DYNA_MAX_N; i++) dyna_obj_init(&f->got[i]);
+  /* f->obj and f->got[] are zeroed: empty objects (object.h) */
   f->next = n->fsm_list;
   if (n->fsm_list) n->fsm_list->prev = f;
   n->fsm_list = f;
@@ -230,6 +229,8 @@ static int repair_wanted(const dyna_node_t *n, const fsm_t *f) {
   return 0;
 }
 
+static int raw_decode(fsm_t *f);
+
 /* Answers the client, or the node that forwarded the write, with status (0: the
  * request's object and context; else the error, with msg as its detail). Once. */
 static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
@@ -262,13 +263,24 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
   r.req_id = f->client_req;
   r.op = f->op;
   if (dyna_node_reserve_reply(n)) return; /* the driver's request times out */
-  if (!status && f->kind == FSM_GET) {
-    DYNA_ASSERT(!f->raw_pending, "request %llu: answered with target %u's answer undecoded",
-                (unsigned long long)f->id, f->raw_idx);
-    /* The merged object goes to the client. When nothing will read it afterwards (every
-     * asked target answered and none needs a read repair, so f is freed next) it is
-     * moved rather than copied; read_repair then finds nothing to do, as it would have. */
-    if (!waiting(f) && !repair_wanted(n, f)) {
+  if (!status && f->kind == FSM_GET && f->raw_pending && f->encoded && f->raw_checked && !waiting(f)) {
+    /* Every answer had these bytes, checked, and no other answer can come: they go to the
+     * driver as they are (read_repair finds nothing to do). */
+    f->raw_pending = 0;
+    if (f->raw.len) {
+      r.enc = f->raw; /* moved; the driver hands it back (dyna_node_reply_done) */
+      r.enc_info = f->raw_info;
+      dyna_node_buf_take(n, &f->raw);
+    }
+  } else if (!status && f->kind == FSM_GET) {
+    /* The merged object goes to the client (decoded first when the answers are still the
+     * own bytes). When nothing will read it afterwards (every asked target answered and
+     * none needs a read repair, so f is freed next) it is moved rather than copied;
+     * read_repair then finds nothing to do, as it would have. */
+    status = raw_decode(f);
+    if (status) {
+      /* the decode failed: the answers it stood for count as failed (no memory) */
+    } else if (!waiting(f) && !repair_wanted(n, f)) {
       r.obj = f->obj;
       dyna_obj_init(&f->obj);
     } else {
@@ -486,8 +498,12 @@ static int is_home(const plan_t *pl, uint64_t id) {
  * (targets not asked, or not answered, are left to anti-entropy). */
 static void read_repair(dyna_node_t *n, fsm_t *f) {
   if (f->ok < 2 || (n->cfg.bugs & DYNA_BUG_NO_REPAIR)) return; /* one answer is the merge */
-  DYNA_ASSERT(!f->raw_pending, "request %llu: read repair with target %u's answer undecoded",
-              (unsigned long long)f->id, f->raw_idx);
+  if (f->raw_pending) { /* every good answer had the same bytes (raw_decode asserts it) */
+    for (uint32_t i = 0; i < f->nasked; i++)
+      DYNA_ASSERT(f->answered[i] != 1 || f->same[i], "request %llu: target %u's answer differs, target %u's undecoded",
+                  (unsigned long long)f->id, i, f->raw_idx);
+    return;
+  }
   dyna_buf_t *enc = enc_get(n);
   for (uint32_t i = 0; i < f->nasked; i++) {
     if (f->answered[i] != 1 || f->hint[i] || answer_current(f, i)) continue;
@@ -540,47 +556,53 @@ static void get_answer(fsm_t *f, int idx, dyna_obj_t *obj, int err) {
   f->ok++;
 }
 
-/* This node's own answer, kept as stored bytes (f->raw), decoded into f->obj: it is the
- * first answer, so it becomes the merge (get_answer). Done before anything reads f->obj
- * or takes another answer that differs. The bytes were read unchecked: a damaged object
- * (or no memory) fails here, and the answer then counts as failed, as a read that failed. */
-static void raw_decode(fsm_t *f) {
-  if (!f->raw_pending) return;
-  DYNA_ASSERT(f->ok == 1 && f->same[f->raw_idx] && !f->obj.n && !f->obj.ntyped,
-              "request %llu: raw answer of target %u beside %u answers, a merge of %zu entries",
-              (unsigned long long)f->id, f->raw_idx, f->ok, f->obj.n);
+/* The answers kept as stored bytes (f->raw: this node's own, and any with the same bytes
+ * since), decoded into f->obj: they are the first answers, so they become the merge
+ * (get_answer), every one marked same. Done before anything reads f->obj or takes an
+ * answer that differs. The own bytes were read unchecked: a damaged object (or no
+ * memory) fails here, and the answers then count as failed, as reads that failed.
+ * Returns 0 or the decode's error. */
+static int raw_decode(fsm_t *f) {
+  if (!f->raw_pending) return 0;
+  uint32_t same = 0;
+  for (uint32_t i = 0; i < f->nasked; i++) same += f->same[i] && f->answered[i] == 1;
+  DYNA_ASSERT(f->ok >= 1 && f->ok == same && f->same[f->raw_idx] && !f->obj.n && !f->obj.ntyped,
+              "request %llu: raw answer of target %u: %u answers, %u of them same, a merge of %zu entries",
+              (unsigned long long)f->id, f->raw_idx, f->ok, same, f->obj.n);
   f->raw_pending = 0;
   int rc = f->raw.len ? dyna_obj_decode(f->raw.data, f->raw.len, &f->obj) : 0;
   dyna_buf_reset(&f->raw);
-  if (!rc) return;
+  if (!rc) return 0;
   dyna_obj_clear(&f->obj);
-  f->same[f->raw_idx] = 0;
-  f->answered[f->raw_idx] = 2;
-  f->ok--;
-  f->failed++;
+  for (uint32_t i = 0; i < f->nasked; i++) {
+    if (!f->same[i]) continue;
+    f->same[i] = 0;
+    f->answered[i] = 2;
+  }
+  f->failed += f->ok;
+  f->ok = 0;
   if (!f->err) f->err = rc;
+  return rc;
 }
 
 /* Records an answer given as an encoded object (empty: the key is absent; err: a failed
- * answer). While this node's own answer waits undecoded, the same bytes are the same
- * answer: decoded once, they become the merge and both are marked same, so the common
- * read of equal replicas decodes one object, not two. Anything else decodes the own
- * answer first and goes through get_answer. */
+ * answer). While the own answer waits undecoded, the same bytes are the same answer:
+ * checked once (dyna_obj_scan) and marked same, they stay undecoded, so the common read
+ * of equal replicas decodes one object at most, and none when the driver takes the
+ * bytes (DYNA_REQ_ENCODED, fsm_answer). Anything else decodes the own answer first and
+ * goes through get_answer. */
 static void get_answer_bytes(fsm_t *f, int idx, const uint8_t *bytes, size_t len, int err) {
   if (f->answered[idx]) return;
-  dyna_obj_t o;
-  dyna_obj_init(&o);
   if (!err && f->raw_pending && len == f->raw.len && (!len || !memcmp(bytes, f->raw.data, len)) &&
-      !(len && dyna_obj_decode(bytes, len, &o))) {
-    f->raw_pending = 0;
-    dyna_buf_reset(&f->raw);
-    f->obj = o; /* moved */
+      (!len || f->raw_checked || !dyna_obj_scan(bytes, len, &f->raw_info))) {
+    f->raw_checked = 1;
     f->same[idx] = 1;
     f->answered[idx] = 1;
     f->ok++;
     return;
   }
-  dyna_obj_clear(&o);
+  dyna_obj_t o;
+  dyna_obj_init(&o);
   raw_decode(f);
   int rc = err ? err : len ? dyna_obj_decode(bytes, len, &o) : 0;
   get_answer(f, idx, rc ? NULL : &o, rc);
@@ -636,7 +658,6 @@ static void get_ask_rest(dyna_node_t *n, fsm_t *f) {
 /* After any change: second wave on a failure, answer, finish. May free f. */
 static void get_progress(dyna_node_t *n, fsm_t *f) {
   fsm_check(n, f);
-  if (f->raw_pending && (quorum_met(n, f) || !waiting(f))) raw_decode(f); /* the merge is read next */
   if (!f->replied && f->failed) get_ask_rest(n, f);
   if (!f->replied && quorum_met(n, f)) fsm_answer(n, f, 0, NULL);
   if (!f->replied && quorum_lost(n, f)) fail_quorum(n, f);
@@ -662,6 +683,7 @@ static void start_get(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl) {
   f->op = req->op;
   f->client_req = req->id;
   f->no_ctx = (req->flags & DYNA_REQ_NOCTX) != 0;
+  f->encoded = f->no_ctx && (req->flags & DYNA_REQ_ENCODED);
   set_quorum(n, f, pl, req->r ? req->r : n->cfg.r);
   if (!f->need) f->need = 1; /* a read hears at least one replica */
   f->retry_ms = n->now.mono_ms + n->cfg.request_timeout_ms / 10;

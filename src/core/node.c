@@ -412,7 +412,13 @@ void dyna_node_reply_clear(dyna_node_reply_t *r) {
   dyna_obj_clear(&r->obj);
   dyna_ctx_clear(&r->ctx);
   dyna_buf_free(&r->resp);
+  dyna_buf_free(&r->enc);
   memset(r, 0, sizeof(*r));
+}
+
+void dyna_node_reply_done(dyna_node_t *n, dyna_node_reply_t *r) {
+  dyna_node_frame_done(n, &r->enc);
+  dyna_node_reply_clear(r);
 }
 
 void dyna_node_reply_fail(dyna_node_reply_t *r, int err, const char *msg) {
@@ -441,7 +447,7 @@ int dyna_node_reserve_reply(dyna_node_t *n) {
 void dyna_node_push_reply(dyna_node_t *n, dyna_node_reply_t *r) {
   if (r->status) n->stats.errors++;
   if (r->status == DYNA_ENOQUORUM) n->stats.noquorum++;
-  size_t nv = dyna_obj_nvals(&r->obj);
+  size_t nv = r->enc.len ? r->enc_info.nvals : dyna_obj_nvals(&r->obj);
   if (nv > n->stats.siblings_max) n->stats.siblings_max = nv;
   if (n->out_len == n->out_cap && dyna_node_reserve_reply(n)) {
     dyna_node_reply_clear(r); /* cannot happen when the caller reserved, as it must */
@@ -504,7 +510,7 @@ static int msgq_commit(dyna_node_t *n, msgq_t *q, dyna_outmsg_t *slot, uint64_t 
 }
 
 /* A frame buffer: an empty one from the pool, else a new (unallocated) one. */
-static void frame_take(dyna_node_t *n, dyna_buf_t *b) {
+void dyna_node_buf_take(dyna_node_t *n, dyna_buf_t *b) {
   if (n->frame_npool) *b = n->frame_pool[--n->frame_npool];
   else dyna_buf_init(b);
   DYNA_ASSERT(b->len == 0 && !b->oom, "pooled frame buffer holds %zu bytes (oom %d)", b->len, (int)b->oom);
@@ -536,7 +542,7 @@ void dyna_node_frame_done(dyna_node_t *n, dyna_buf_t *frame) {
 static int msgq_push(dyna_node_t *n, msgq_t *q, uint64_t to, const dyna_msg_t *m, uint64_t wseq, int bulk) {
   dyna_outmsg_t *slot = msgq_slot(n, q);
   if (!slot) return 0;
-  frame_take(n, &slot->frame);
+  dyna_node_buf_take(n, &slot->frame);
   dyna_wire_encode(m, &slot->frame);
   return msgq_commit(n, q, slot, to, wseq, bulk);
 }
@@ -550,7 +556,7 @@ static int msgq_push_again(dyna_node_t *n, msgq_t *q, uint64_t prev_to, uint64_t
   DYNA_ASSERT(last->to == prev_to && last->frame.len > 0,
               "frame outbox: the last frame is for %llu, not %llu", (unsigned long long)last->to,
               (unsigned long long)prev_to);
-  frame_take(n, &slot->frame);
+  dyna_node_buf_take(n, &slot->frame);
   dyna_buf_put(&slot->frame, last->frame.data, last->frame.len);
   return msgq_commit(n, q, slot, to, last->wseq, bulk);
 }

@@ -221,6 +221,9 @@ typedef enum {
                                answer in that shape (core/typed.h, env->proto) */
 #define DYNA_REQ_NOCTX 0x8u /* GET: the driver reads only the object: the reply's ctx is
                                left empty (a plain Redis GET, which returns no context) */
+#define DYNA_REQ_ENCODED 0x10u /* GET with NOCTX: the driver takes the object as its encoded
+                                  bytes too (the reply's enc, enc_info), as it comes when
+                                  every replica asked answered the same bytes */
 
 
 typedef struct dyna_req {
@@ -257,6 +260,9 @@ typedef struct dyna_node_reply {
   uint64_t wseq;   /* when wrote: it may leave once the store's writes up to this number
                       are durable (core/durable.h; 0: it depends on no write here) */
   dyna_buf_t resp; /* TYPED, SCAN, DBSIZE, FLUSH: the command's RESP answer (owned: freed by dyna_node_reply_clear) */
+  dyna_buf_t enc;  /* GET with DYNA_REQ_ENCODED: when not empty, the merged object as its
+                      encoded bytes, checked, and obj is empty (owned, as resp) */
+  dyna_obj_info_t enc_info; /* what dyna_obj_scan found in enc */
 } dyna_node_reply_t;
 
 typedef struct dyna_node dyna_node_t;
@@ -309,6 +315,9 @@ void dyna_node_tick(dyna_node_t *n, dyna_time_t now);
 int dyna_node_pop_reply(dyna_node_t *n, dyna_node_reply_t *out);
 size_t dyna_node_replies_pending(const dyna_node_t *n);
 void dyna_node_reply_clear(dyna_node_reply_t *r);
+/* dyna_node_reply_clear, handing r's enc buffer back to n for a later GET's answer (as
+ * dyna_node_frame_done does with frames), which saves an allocation per such GET. */
+void dyna_node_reply_done(dyna_node_t *n, dyna_node_reply_t *r);
 /* Turns r into an error reply with status err (keeps req_id and op). */
 void dyna_node_reply_fail(dyna_node_reply_t *r, int err, const char *msg);
 

@@ -56,8 +56,12 @@ typedef struct fsm {
   dyna_buf_t raw;           /* GET: this node's own answer as stored bytes, not decoded yet,
                                while raw_pending: compared with the next answer's bytes
                                (coord.c get_answer_bytes). Owned; kept for the next request */
-  int raw_pending;          /* raw holds target raw_idx's answer (counted in ok, same[]) */
+  int raw_pending;          /* raw holds target raw_idx's answer (counted in ok, same[]),
+                               and every good answer so far had the same bytes */
   uint32_t raw_idx;
+  int raw_checked;          /* raw's bytes passed dyna_obj_scan (raw_info) */
+  dyna_obj_info_t raw_info;
+  int encoded;              /* GET: DYNA_REQ_ENCODED with NOCTX (the reply may carry raw) */
   uint8_t key_inline[FSM_KEY_INLINE];
 } fsm_t;
 
@@ -449,5 +453,9 @@ const uint64_t *dyna_merkle_tree(dyna_node_t *n, uint32_t p);
 uint64_t dyna_merkle_root(const uint64_t *tree);
 int dyna_merkle_diff(const uint64_t *mine, const uint8_t *theirs, size_t len, uint8_t *bitmap);
 void dyna_merkle_on_check(dyna_node_t *n, uint64_t from, const dyna_msg_t *m);
+
+/* An empty buffer for frames or a GET's own answer: one handed back (dyna_node_frame_done,
+ * dyna_node_reply_done) when there is one, else a new empty one. */
+void dyna_node_buf_take(dyna_node_t *n, dyna_buf_t *b);
 
 #endif

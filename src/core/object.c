@@ -22,6 +22,7 @@
 #include "core/object_int.h"
 #include "util/err.h"
 #include "util/alloc.h"
+#include "util/assert.h"
 #include <string.h>
 
 #define CTX_VERSION 1
@@ -48,6 +49,11 @@ static void free_entries(dyna_dvv_entry_t *e, size_t n) {
 }
 
 void dyna_obj_clear(dyna_obj_t *o) {
+  if (!o->e && !o->typed) { /* empty (a state machine clears several per request) */
+    DYNA_ASSERT(o->n == 0 && o->ntyped == 0, "object without arrays claims %zu entries, %zu typed states",
+                o->n, o->ntyped);
+    return;
+  }
   free_entries(o->e, o->n);
   dyna_obj_typed_free(o->typed, o->ntyped);
   dyna_obj_init(o);
@@ -443,10 +449,10 @@ int dyna_obj_context(const dyna_obj_t *o, dyna_ctx_t *out) {
 
 /* ---- encodings ----------------------------------------------------------------- */
 
-static size_t varint_len(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) { v >>= 7; n++; }
-  return n;
+/* 1 when the varint read from start to end is longer than its value needs: a varint of
+ * more than one byte whose last byte is zero (it adds no bits). */
+static int varint_padded(const dyna_rd_t *r, size_t start, size_t end) {
+  return end - start > 1 && r->p[end - 1] == 0;
 }
 
 /* Reads a varint and rejects non-minimal encodings, so that decoding is the exact
@@ -454,7 +460,7 @@ static size_t varint_len(uint64_t v) {
 uint64_t dyna_obj_rd_varint(dyna_rd_t *r) {
   size_t start = r->off;
   uint64_t v = dyna_rd_varint(r);
-  if (!r->err && r->off - start != varint_len(v)) r->err = DYNA_ECORRUPT;
+  if (!r->err && varint_padded(r, start, r->off)) r->err = DYNA_ECORRUPT;
   return v;
 }
 
@@ -496,18 +502,40 @@ static int decode_val(dyna_rd_t *r, dyna_val_t *v, int copy) {
   v->ts_ms = dyna_obj_rd_varint(r);
   size_t start = r->off;
   const uint8_t *p = dyna_rd_bytes(r, DYNA_VAL_MAX_BYTES, &len);
-  if (!r->err && r->off - start - len != varint_len(len)) r->err = DYNA_ECORRUPT;
+  if (!r->err && varint_padded(r, start, r->off - len)) r->err = DYNA_ECORRUPT; /* the length's bytes */
   if (r->err || (v->flags & ~DYNA_VAL_TOMBSTONE)) return DYNA_ECORRUPT;
   v->len = len;
-  if (copy && len > 0 && !(v->data = dyna_memdup(p, len))) return DYNA_ENOMEM;
+  if (!copy) v->data = (uint8_t *)(uintptr_t)p; /* borrowed from the input, never written */
+  else if (len > 0 && !(v->data = dyna_memdup(p, len))) return DYNA_ENOMEM;
   return 0;
+}
+
+/* The last written live value seen so far by a check (dyna_obj_scan), or NULL. */
+typedef struct latest {
+  dyna_obj_info_t *info; /* NULL: plain check, nothing tracked */
+  const uint8_t *base;   /* the input, for offsets */
+  uint64_t ts, node, dot;
+} latest_t;
+
+static void latest_see(latest_t *l, uint64_t node, uint64_t dot, const dyna_val_t *v) {
+  dyna_obj_info_t *in = l->info;
+  if (!in) return;
+  in->nvals++;
+  if (v->flags & DYNA_VAL_TOMBSTONE) return;
+  if (in->has_latest && !written_after(v->ts_ms, node, dot, l->ts, l->node, l->dot)) return;
+  in->has_latest = 1;
+  in->latest_off = (size_t)(v->data - l->base);
+  in->latest_len = v->len;
+  l->ts = v->ts_ms;
+  l->node = node;
+  l->dot = dot;
 }
 
 /* Decodes one entry into e (zeroed); prev is the previous entry's node (or NULL for
  * the first). *nvals_total counts values so far. Checks counts against the bytes
  * left before allocating. Returns 0, DYNA_ECORRUPT or DYNA_ENOMEM. */
 static int decode_entry(dyna_rd_t *r, dyna_dvv_entry_t *e, const uint64_t *prev,
-                        size_t *nvals_total, int copy) {
+                        size_t *nvals_total, int copy, latest_t *l) {
   e->node = dyna_rd_u64le(r);
   e->counter = dyna_obj_rd_varint(r);
   uint64_t nv = dyna_obj_rd_varint(r);
@@ -522,6 +550,7 @@ static int decode_entry(dyna_rd_t *r, dyna_dvv_entry_t *e, const uint64_t *prev,
       dyna_val_t v = {0, 0, NULL, 0};
       int err = decode_val(r, &v, 0);
       if (err) return err;
+      latest_see(l, e->node, e->counter - j, &v);
     }
     return 0;
   }
@@ -534,8 +563,9 @@ static int decode_entry(dyna_rd_t *r, dyna_dvv_entry_t *e, const uint64_t *prev,
   return 0;
 }
 
-/* With o NULL, checks only (dyna_obj_check). Cost O(len). */
-static int obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
+/* With o NULL, checks only (dyna_obj_check), and tracks what l->info asks for
+ * (dyna_obj_scan). Cost O(len). */
+static int obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o, latest_t *l) {
   dyna_rd_t r;
   dyna_rd_init(&r, p, len);
   uint8_t version = dyna_rd_u8(&r);
@@ -550,12 +580,13 @@ static int obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
   uint64_t prev = 0;
   for (size_t i = 0; i < n && !err; i++) {
     dyna_dvv_entry_t *cur = o ? &e[i] : &one;
-    err = decode_entry(&r, cur, i ? &prev : NULL, &total, o != NULL);
+    err = decode_entry(&r, cur, i ? &prev : NULL, &total, o != NULL, l);
     prev = cur->node;
   }
   dyna_crdt_t *t = NULL;
   size_t nt = 0;
   if (!err && version == OBJ_VERSION_TYPED) err = o ? dyna_obj_typed_decode(&r, &t, &nt) : dyna_obj_typed_check(&r);
+  if (!o && l->info) l->info->typed = version == OBJ_VERSION_TYPED;
   if (!o) return err ? err : dyna_rd_left(&r) != 0 ? DYNA_ECORRUPT : 0;
   if (!err && dyna_rd_left(&r) != 0) err = DYNA_ECORRUPT;
   if (err) {
@@ -568,9 +599,23 @@ static int obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
   return 0;
 }
 
-int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) { return obj_decode(p, len, o); }
+int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
+  latest_t none = {0};
+  return obj_decode(p, len, o, &none);
+}
 
-int dyna_obj_check(const uint8_t *p, size_t len) { return obj_decode(p, len, NULL); }
+int dyna_obj_check(const uint8_t *p, size_t len) {
+  latest_t none = {0};
+  return obj_decode(p, len, NULL, &none);
+}
+
+int dyna_obj_scan(const uint8_t *p, size_t len, dyna_obj_info_t *info) {
+  dyna_obj_info_t got = {0};
+  latest_t l = {&got, p, 0, 0, 0};
+  int rc = obj_decode(p, len, NULL, &l);
+  if (!rc) *info = got;
+  return rc;
+}
 
 void dyna_ctx_encode(const dyna_ctx_t *c, dyna_buf_t *out) {
   dyna_buf_put_u8(out, CTX_VERSION);

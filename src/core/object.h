@@ -84,6 +84,7 @@ typedef struct dyna_ctx {
   dyna_vv_entry_t *e;   /* owned; dyna_ctx_clear frees */
 } dyna_ctx_t;
 
+/* An all-zero dyna_obj_t (calloc, memset) is the same empty object dyna_obj_init makes. */
 void dyna_obj_init(dyna_obj_t *o);
 void dyna_obj_clear(dyna_obj_t *o); /* frees everything and re-inits */
 /* Deep copy: dst (initialised, contents replaced on success) := src. */
@@ -98,6 +99,18 @@ int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o);
 /* 0 when the bytes decode (dyna_obj_decode's verdict, ENOMEM aside), else DYNA_ECORRUPT
  * (or DYNA_ENOMEM), without building the object: for bytes stored as they are. */
 int dyna_obj_check(const uint8_t *p, size_t len);
+
+/* What a read needs of an encoded object, found without building it (dyna_obj_scan). */
+typedef struct dyna_obj_info {
+  size_t nvals;      /* values, tombstones included (dyna_obj_nvals) */
+  int typed;         /* 1: the object has typed states: decode it to learn what it is */
+  int has_latest;    /* 1: a live value: dyna_obj_latest's bytes are p + latest_off, ... */
+  size_t latest_off; /* ... latest_len long (borrowed from the scanned bytes) */
+  size_t latest_len;
+} dyna_obj_info_t;
+/* dyna_obj_check, telling also *info (set only on success). Without typed states the key
+ * is a string when has_latest and absent otherwise (dyna_obj_kind); with them, decode. */
+int dyna_obj_scan(const uint8_t *p, size_t len, dyna_obj_info_t *info);
 
 /* The coordinator's write: o := event(sync(ctx, o), node, v). ctx may be NULL or empty
  * (no prior read: o's siblings all stay). v is copied. Besides 0 and DYNA_ENOMEM it

@@ -146,8 +146,8 @@ static int read_stored(const dyna_replica_t *rep, const uint8_t *key, size_t kle
     size_t objlen;
     rc = dyna_record_object(b->data, b->len, key, klen, &obj, &objlen, NULL, NULL);
     if (!rc && check) rc = dyna_obj_check(obj, objlen);
+    if (!rc && dyna_buf_reserve_exact(out, objlen)) rc = DYNA_ENOMEM; /* kept as it is: no slack */
     if (!rc) dyna_buf_put(out, obj, objlen);
-    if (!rc && out->oom) rc = DYNA_ENOMEM;
   }
   buf_done(b, &own);
   return rc;

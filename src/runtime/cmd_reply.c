@@ -193,16 +193,42 @@ void dyna_cmd_step_write(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t i, 
 
 /* ---------- folding replies ---------- */
 
-/* GET's answer for the merged object in r at wall time now_ms: the latest value of a
- * string, a counter's number, nil for an absent or expired key; another kind answers
- * WRONGTYPE (GET) or nil (MGET, as Redis does). */
-static void put_latest(dyna_buf_t *b, const dyna_node_reply_t *r, uint64_t now_ms, int mget, int proto) {
-  dyna_kind_t k = dyna_obj_kind(&r->obj, now_ms);
-  const dyna_val_t *v = k == DYNA_KIND_STRING ? dyna_obj_latest(&r->obj) : NULL;
+/* What a GET reply holds at wall time now_ms: the key's kind, and a string's latest value
+ * in *v (borrowed from r). An object that came as its encoded bytes (DYNA_REQ_ENCODED,
+ * checked by the core) is read from them when it has no typed states (*o NULL), else
+ * decoded into *tmp (initialised by the caller, who clears it); *o is the object read.
+ * Returns 0 or the decode's error. */
+static int reply_read(const dyna_node_reply_t *r, uint64_t now_ms, dyna_obj_t *tmp, const dyna_obj_t **o,
+                      dyna_kind_t *kind, dyna_val_t *v) {
+  memset(v, 0, sizeof(*v));
+  *o = &r->obj;
+  if (r->enc.len && !r->enc_info.typed) {
+    *o = NULL;
+    *kind = r->enc_info.has_latest ? DYNA_KIND_STRING : DYNA_KIND_NONE;
+    v->data = r->enc.data + r->enc_info.latest_off;
+    v->len = r->enc_info.latest_len;
+    return 0;
+  }
+  if (r->enc.len) {
+    int rc = dyna_obj_decode(r->enc.data, r->enc.len, tmp);
+    if (rc) return rc;
+    *o = tmp;
+  }
+  *kind = dyna_obj_kind(*o, now_ms);
+  const dyna_val_t *latest = *kind == DYNA_KIND_STRING ? dyna_obj_latest(*o) : NULL;
+  if (latest) *v = *latest;
+  return 0;
+}
+
+/* GET's answer for a key of kind k (reply_read: o, v): the latest value of a string, a
+ * counter's number, nil for an absent or expired key; another kind answers WRONGTYPE
+ * (GET) or nil (MGET, as Redis does). */
+static void put_latest(dyna_buf_t *b, const dyna_obj_t *o, dyna_kind_t k, const dyna_val_t *v, int mget,
+                       int proto) {
   int64_t i = 0;
   double d = 0;
-  const dyna_crdt_t *cs = k == DYNA_KIND_COUNTER ? dyna_obj_typed(&r->obj, DYNA_CRDT_COUNTER) : NULL;
-  if (v) {
+  const dyna_crdt_t *cs = k == DYNA_KIND_COUNTER ? dyna_obj_typed(o, DYNA_CRDT_COUNTER) : NULL;
+  if (k == DYNA_KIND_STRING) {
     dyna_resp_put_bulk(b, v->data, v->len);
   } else if (cs && !dyna_crdt_counter_get(cs, &i, &d)) {
     char num[40];
@@ -257,11 +283,34 @@ static void finish_slot(slot_t *slot) {
   slot->kind = SLOT_READY;
 }
 
-static void put_failure(slot_t *slot, const dyna_node_reply_t *r) {
+static void put_status_failure(slot_t *slot, int status, const char *msg) {
   if (slot->err_set) return;
   dyna_buf_reset(&slot->out);
-  dyna_resp_put_status_error(&slot->out, r->status, r->msg);
+  dyna_resp_put_status_error(&slot->out, status, msg);
   slot->err_set = 1;
+}
+
+static void put_failure(slot_t *slot, const dyna_node_reply_t *r) { put_status_failure(slot, r->status, r->msg); }
+
+/* A GET, MGET or EXISTS reply (reply_read). */
+static void complete_read(dyna_server_t *s, slot_t *slot, uint32_t sub, const dyna_node_reply_t *r) {
+  dyna_obj_t tmp;
+  dyna_obj_init(&tmp);
+  const dyna_obj_t *o;
+  dyna_kind_t k;
+  dyna_val_t v;
+  int rc = reply_read(r, dyna_server_time(s).wall_ms, &tmp, &o, &k, &v);
+  if (rc) {
+    put_status_failure(slot, rc, NULL);
+  } else if (slot->kind == SLOT_COUNT_LIVE) {
+    slot->count += k != DYNA_KIND_NONE;
+  } else {
+    if (k != DYNA_KIND_NONE) s->stats.keyspace_hits++;
+    else s->stats.keyspace_misses++;
+    put_latest(slot->kind == SLOT_GET ? &slot->out : &slot->parts[sub], o, k, &v, slot->kind == SLOT_MGET,
+               slot->proto);
+  }
+  dyna_obj_clear(&tmp);
 }
 
 /* A SLOT_STEP's request sub answered: record it, let the step function go on. */
@@ -291,14 +340,8 @@ void dyna_cmd_complete(dyna_server_t *s, conn_t *c, slot_t *slot, uint32_t sub,
   } else if (!slot->err_set) {
     switch (slot->kind) {
     case SLOT_GET:
-    case SLOT_MGET: {
-      uint64_t now = dyna_server_time(s).wall_ms;
-      if (dyna_obj_kind(&r->obj, now) != DYNA_KIND_NONE) s->stats.keyspace_hits++;
-      else s->stats.keyspace_misses++;
-      put_latest(slot->kind == SLOT_GET ? &slot->out : &slot->parts[sub], r, now, slot->kind == SLOT_MGET, slot->proto);
-      break;
-    }
-    case SLOT_COUNT_LIVE: slot->count += dyna_obj_kind(&r->obj, dyna_server_time(s).wall_ms) != DYNA_KIND_NONE; break;
+    case SLOT_MGET:
+    case SLOT_COUNT_LIVE: complete_read(s, slot, sub, r); break;
     case SLOT_TWRITE: dyna_buf_put(&slot->out, r->resp.data, r->resp.len); break;
     case SLOT_TREAD: dyna_cmd_typed_read(s, slot, r); break;
     case SLOT_COUNT_DEL: slot->count += r->existed; break;

@@ -40,7 +40,7 @@ void dyna_cmd_get(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   if (!slot) return;
   dyna_req_t req;
   dyna_cmd_key_req(&req, DYNA_OP_GET, a, 1);
-  req.flags = DYNA_REQ_NOCTX; /* put_latest reads the object alone */
+  req.flags = DYNA_REQ_NOCTX | DYNA_REQ_ENCODED; /* cmd_reply.c reads the object alone, encoded or not */
   dyna_cmd_submit(s, c, slot, 0, &req);
 }
 
@@ -101,6 +101,7 @@ static void multikey(dyna_server_t *s, conn_t *c, const dyna_args_t *a, slot_kin
     dyna_req_t req;
     dyna_cmd_key_req(&req, op, a, 1 + i);
     if (op == DYNA_OP_DEL) req.flags = DYNA_REQ_BLIND;
+    if (op == DYNA_OP_GET) req.flags = DYNA_REQ_NOCTX | DYNA_REQ_ENCODED; /* MGET, EXISTS: as GET */
     dyna_cmd_submit(s, c, slot, i, &req);
   }
 }

@@ -71,7 +71,7 @@ static int deliver(dyna_server_t *s) {
   while (dyna_gate_pop(g, &it)) {
     if (!it.is_msg) {
       dyna_server_route_reply(s, &it.r);
-      dyna_node_reply_clear(&it.r);
+      dyna_node_reply_done(s->node, &it.r);
     } else if (s->peers) {
       dyna_peers_send(s->peers, it.m.to, &it.m.frame, it.m.bulk);
       dyna_node_frame_done(s->node, &it.m.frame);

@@ -30,7 +30,7 @@ static void deliver(sim_world_t *w, uint32_t i) {
       sim_net_send(w, i, it.m.to, &it.m.frame);
     } else {
       sim_work_reply(w, i, &it.r);
-      dyna_node_reply_clear(&it.r);
+      dyna_node_reply_done(s->node, &it.r);
     }
   }
 }

@@ -743,6 +743,14 @@ static void on_final_reply(sim_world_t *w, uint32_t key, dyna_node_reply_t *r) {
   dyna_obj_clear(&ky->final);
   ky->final = r->obj;
   dyna_obj_init(&r->obj);
+  if (!r->status && r->enc.len) { /* every replica answered these bytes (the core checked them) */
+    int rc = dyna_obj_decode(r->enc.data, r->enc.len, &ky->final);
+    if (rc) sim_fail(w, "%s: the final read's encoded answer does not decode: %s", ky->name, dyna_strerror(rc));
+    dyna_obj_info_t info;
+    if (!rc && (dyna_obj_scan(r->enc.data, r->enc.len, &info) || info.nvals != dyna_obj_nvals(&ky->final)))
+      sim_fail(w, "%s: the final read's encoded answer holds %zu values, its scan says otherwise", ky->name,
+               dyna_obj_nvals(&ky->final));
+  }
   w->wl->final_pending--;
 }
 
@@ -810,6 +818,7 @@ int sim_work_final_reads(sim_world_t *w) {
       req.key = (const uint8_t *)ky->name;
       req.klen = ky->klen;
       req.r = sim_nval(w); /* R = N: every site's homes */
+      req.flags = DYNA_REQ_NOCTX | DYNA_REQ_ENCODED; /* the object alone, as bytes when all agree */
       if (dyna_node_request(w->nodes[i].node, &req, sim_node_time(w, (uint32_t)i)) == 0) sim_node_turn_end(w, (uint32_t)i);
       if ((key & 63) == 63) sim_run_until(w, w->now + 5);
     }

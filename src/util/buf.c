@@ -13,18 +13,38 @@ void dyna_buf_free(dyna_buf_t *b) {
 
 void dyna_buf_reset(dyna_buf_t *b) { b->len = 0; b->oom = 0; }
 
-int dyna_buf_reserve(dyna_buf_t *b, size_t n) {
-  if (b->oom) return DYNA_ENOMEM;
-  if (n <= b->cap - b->len) return 0;
-  size_t need = b->len + n;
-  if (need < b->len) { b->oom = 1; return DYNA_ENOMEM; }
-  size_t cap = b->cap ? b->cap : 64;
-  while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+/* Grows b's allocation to cap bytes (cap > b->cap). 0 or DYNA_ENOMEM (b->oom set). */
+static int grow_to(dyna_buf_t *b, size_t cap) {
   uint8_t *d = dyna_realloc(b->data, cap);
   if (!d) { b->oom = 1; return DYNA_ENOMEM; }
   b->data = d;
   b->cap = cap;
   return 0;
+}
+
+/* The size b must reach to take n more bytes: 0 when it has room (or is out of memory,
+ * *rc then DYNA_ENOMEM). */
+static size_t needed(dyna_buf_t *b, size_t n, int *rc) {
+  *rc = b->oom ? DYNA_ENOMEM : 0;
+  if (b->oom || n <= b->cap - b->len) return 0;
+  size_t need = b->len + n;
+  if (need < b->len) { b->oom = 1; *rc = DYNA_ENOMEM; return 0; }
+  return need;
+}
+
+int dyna_buf_reserve(dyna_buf_t *b, size_t n) {
+  int rc;
+  size_t need = needed(b, n, &rc);
+  if (!need) return rc;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  return grow_to(b, cap);
+}
+
+int dyna_buf_reserve_exact(dyna_buf_t *b, size_t n) {
+  int rc;
+  size_t need = needed(b, n, &rc);
+  return need ? grow_to(b, need) : rc;
 }
 
 void dyna_buf_put_slow(dyna_buf_t *b, const void *p, size_t n) {

@@ -30,6 +30,9 @@ void dyna_buf_free(dyna_buf_t *b);
 void dyna_buf_reset(dyna_buf_t *b);
 /* Makes room for n more bytes; returns 0 or DYNA_ENOMEM. */
 int dyna_buf_reserve(dyna_buf_t *b, size_t n);
+/* The same, but a buffer that must grow grows to exactly len + n (no doubling): for bytes
+ * that are put once and kept, such as an object read whole. */
+int dyna_buf_reserve_exact(dyna_buf_t *b, size_t n);
 /* dyna_buf_put when b has no room: grows it (out of line). */
 void dyna_buf_put_slow(dyna_buf_t *b, const void *p, size_t n);
 
@@ -110,8 +113,12 @@ uint32_t dyna_rd_u32le(dyna_rd_t *r);
 
 static inline uint64_t dyna_rd_u64le(dyna_rd_t *r) {
   const uint8_t *p = dyna_rd_take(r, 8);
-  uint64_t v = 0;
-  for (int i = 0; p && i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  if (!p) return 0;
+  uint64_t v;
+  memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
   return v;
 }
 

@@ -598,6 +598,17 @@ static void get_repairs(int at, const char *key, const char *val, int stale) {
   assert_int_equal(dyna_node_stats(T[at].n)->read_repairs, rr + 1);
 }
 
+/* Key's three home replicas (into pr) all hold v0, and pr[0] alone v1 after it: the
+ * second write reached nobody else (its links cut meanwhile), so it failed W = 2. */
+static void own_copy_newer(const char *key, const char *v0, const char *v1, int *pr) {
+  assert_int_equal(prefs_of(key, pr), 3);
+  assert_int_equal(call(pr[0], DYNA_OP_PUT, key, v0, NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 1;
+  assert_int_not_equal(call(pr[0], DYNA_OP_PUT, key, v1, NULL, DYNA_REQ_BLIND)->status, 0);
+  for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 0;
+}
+
 /* A GET of R = 2 at a home replica keeps its own answer as the stored bytes and compares
  * them with the other replica's (coord.c get_answer_bytes): equal bytes are one answer,
  * decoded once; any difference decodes both and merges as before. Each case: the reply
@@ -626,12 +637,7 @@ static void test_read_with_own_answer_undecoded(void **state) {
   get_repairs(pr[0], "s", "s1", pr[0]);
   /* Its own copy newer (the second write reached nobody else; the objects are likely the
    * same length): its value, the other repaired. */
-  assert_int_equal(prefs_of("n", pr), 3);
-  assert_int_equal(call(pr[0], DYNA_OP_PUT, "n", "n0", NULL, DYNA_REQ_BLIND)->status, 0);
-  run(100);
-  for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 1;
-  assert_int_not_equal(call(pr[0], DYNA_OP_PUT, "n", "n1", NULL, DYNA_REQ_BLIND)->status, 0);
-  for (int i = 1; i < 3; i++) cut[pr[0]][pr[i]] = cut[pr[i]][pr[0]] = 0;
+  own_copy_newer("n", "n0", "n1", pr);
   assert_false(local_has(pr[1], "n", "n1"));
   get_repairs(pr[0], "n", "n1", pr[1]);
   /* Its own copy damaged: a failed answer, so the third replica is asked at once; the two
@@ -648,6 +654,115 @@ static void test_read_with_own_answer_undecoded(void **state) {
   assert_int_equal(r->status, 0);
   assert_memory_equal(dyna_obj_latest(&r->obj)->data, "d1", 2);
   assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_retries, retries + 1);
+}
+
+/* The reply to request id, running until it comes. */
+static dyna_node_reply_t *wait_reply(uint64_t id) {
+  for (int k = 0; k < 400 && !find_reply(id); k++) run(10);
+  dyna_node_reply_t *r = find_reply(id);
+  assert_non_null(r);
+  return r;
+}
+
+/* r carries the object as bytes (DYNA_REQ_ENCODED): node i's stored object, whose one
+ * value is val, and no decoded object. */
+static void assert_bytes_answer(const dyna_node_reply_t *r, int i, const char *key, const char *val) {
+  assert_int_equal(r->status, 0);
+  assert_int_equal(r->obj.n + r->obj.ntyped, 0);
+  assert_true(r->enc.len > 0);
+  assert_true(r->enc_info.has_latest && !r->enc_info.typed);
+  assert_int_equal(r->enc_info.nvals, 1);
+  assert_int_equal(r->enc_info.latest_len, strlen(val));
+  assert_memory_equal(r->enc.data + r->enc_info.latest_off, val, strlen(val));
+  dyna_replica_t rep = {T[i].st, T[i].id, Q, NULL, NULL, NULL, NULL, 0};
+  dyna_obj_t stored, got;
+  dyna_obj_init(&stored);
+  dyna_obj_init(&got);
+  assert_int_equal(dyna_replica_read(&rep, (const uint8_t *)key, strlen(key), &stored), 0);
+  assert_int_equal(dyna_obj_decode(r->enc.data, r->enc.len, &got), 0);
+  assert_true(dyna_obj_equal(&stored, &got));
+  dyna_obj_clear(&stored);
+  dyna_obj_clear(&got);
+}
+
+/* A GET that takes the object as bytes (DYNA_REQ_ENCODED with NOCTX, as a Redis GET does)
+ * is given the stored bytes themselves when every replica asked answered them, decoded
+ * nowhere; otherwise the decoded merge, as a GET without the flag. Bytes that do not
+ * check are never passed on, even when two replicas answer the same. */
+static void test_get_answered_as_bytes(void **state) {
+  (void)state;
+  build_cluster(3, 3, 2, 2);
+  const uint32_t as_bytes = DYNA_REQ_NOCTX | DYNA_REQ_ENCODED;
+  int pr[MAXN];
+  assert_int_equal(prefs_of("e", pr), 3);
+  assert_int_equal(call(pr[1], DYNA_OP_PUT, "e", "e1", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  /* Equal copies, R = 2 and R = 3: the bytes, and no repair. */
+  assert_bytes_answer(call(pr[0], DYNA_OP_GET, "e", NULL, NULL, as_bytes), pr[0], "e", "e1");
+  assert_bytes_answer(wait_reply(submit_r(pr[0], DYNA_OP_GET, "e", NULL, NULL, as_bytes, 3)), pr[0], "e", "e1");
+  /* Not a home replica: no own answer to compare with, so the merge is decoded. */
+  int other = -1;
+  for (int i = 0; i < NT && other < 0; i++)
+    if (!is_replica(i, "e")) other = i;
+  if (other >= 0) assert_int_equal(call(other, DYNA_OP_GET, "e", NULL, NULL, as_bytes)->enc.len, 0);
+  run(100);
+  assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_repairs, 0);
+  /* Without the flag (or without NOCTX): the decoded object, as before. */
+  const uint32_t flags[] = {DYNA_REQ_NOCTX, DYNA_REQ_ENCODED};
+  for (int k = 0; k < 2; k++) {
+    dyna_node_reply_t *r = call(pr[0], DYNA_OP_GET, "e", NULL, NULL, flags[k]);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->enc.len, 0);
+    assert_memory_equal(dyna_obj_latest(&r->obj)->data, "e1", 2);
+  }
+  /* An absent key: neither bytes nor an object. */
+  dyna_node_reply_t *r = call(pr[0], DYNA_OP_GET, "none", NULL, NULL, as_bytes);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(r->enc.len + r->obj.n, 0);
+  /* Copies that differ (the own one newer): the merge, decoded, and the other repaired. */
+  own_copy_newer("n", "n0", "n1", pr);
+  r = call(pr[0], DYNA_OP_GET, "n", NULL, NULL, as_bytes);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(r->enc.len, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "n1", 2);
+  run(100);
+  assert_true(local_has(pr[1], "n", "n1"));
+  /* The own object damaged inside a sound record, and the asked replica answering the
+   * very same bytes (a forged answer): both count as failed, so two of three replicas
+   * have failed: no quorum, and the bytes go nowhere. */
+  assert_int_equal(prefs_of("d", pr), 3);
+  assert_int_equal(call(pr[1], DYNA_OP_PUT, "d", "d1", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  static const uint8_t junk[] = {1, 0, 9, 9, 9}; /* version 1, no entries, then trailing bytes */
+  uint8_t skey[DYNA_SKEY_MAX];
+  size_t sklen = dyna_skey_make(dyna_key_partition("d", 1, Q), "d", 1, skey);
+  dyna_buf_t rec = DYNA_BUF_INIT;
+  dyna_record_encode_bytes("d", 1, junk, sizeof(junk), &rec);
+  assert_int_equal(dyna_store_put(T[pr[0]].st, DYNA_SPACE_OBJ, skey, sklen, rec.data, rec.len), 0);
+  assert_int_equal(dyna_store_commit(T[pr[0]].st), 0);
+  dyna_buf_free(&rec);
+  drain();
+  uint64_t id = submit(pr[0], DYNA_OP_GET, "d", NULL, NULL, as_bytes);
+  dyna_outmsg_t out;
+  assert_true(dyna_node_pop_msg(T[pr[0]].n, &out));
+  dyna_msg_t ask;
+  assert_int_equal(dyna_wire_decode(out.frame.data, out.frame.len, &ask), 0);
+  assert_int_equal(ask.type, DYNA_MSG_GET);
+  dyna_msg_t forged = {0};
+  forged.type = DYNA_MSG_GET_RESP;
+  forged.req = ask.req;
+  forged.obj = junk;
+  forged.objlen = sizeof(junk);
+  dyna_buf_t b = DYNA_BUF_INIT;
+  dyna_wire_encode(&forged, &b);
+  assert_false(b.oom);
+  assert_int_equal(dyna_node_on_message(T[pr[0]].n, out.to, b.data, b.len, clk(pr[0])), 0);
+  dyna_buf_free(&b);
+  dyna_node_frame_done(T[pr[0]].n, &out.frame);
+  r = wait_reply(id);
+  assert_int_equal(r->status, DYNA_ENOQUORUM);
+  assert_non_null(strstr(r->msg, "corrupt"));
+  assert_int_equal(r->enc.len + r->obj.n, 0);
 }
 
 /* A frame buffer handed back (dyna_node_frame_done) carries the next frame: the same
@@ -1468,6 +1583,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_read_repair_of_asked_replicas, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_of_equal_and_divergent_answers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_with_own_answer_undecoded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_get_answered_as_bytes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_frame_buffers_are_reused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_join_through_any_seed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leave_is_heard_before_removed, setup, teardown),
