@@ -95,33 +95,79 @@ int dyna_wire_frame(const uint8_t *buf, size_t len, size_t max, size_t *flen) {
   return len >= *flen ? 0 : DYNA_EAGAIN;
 }
 
-static const uint8_t *field_bytes(dyna_rd_t *r, size_t max, size_t *n) {
-  const uint8_t *p = dyna_rd_bytes(r, max, n);
-  return *n ? p : NULL;
+/* A frame's fields are read with plain pointers (every frame a node receives is decoded,
+ * so this is on every request's path): each read checks the bytes left, and the first
+ * that fails leaves the reader at the end, marked bad, so later reads fail too. Varints
+ * as dyna_rd_varint reads them: at most 10 bytes, the 10th adding bit 63 at most. */
+typedef struct frd {
+  const uint8_t *p, *end;
+  int bad;
+} frd_t;
+
+static uint64_t frd_fail(frd_t *r) {
+  r->bad = 1;
+  r->p = r->end;
+  return 0;
+}
+
+static inline uint64_t frd_varint(frd_t *r) {
+  if (r->p < r->end && *r->p < 0x80) return *r->p++;
+  size_t left = (size_t)(r->end - r->p);
+  uint64_t v = 0;
+  for (size_t i = 0; i < 10 && i < left; i++) {
+    uint64_t c = r->p[i];
+    if (i == 9 && (c & 0x7e)) break; /* would overflow 64 bits */
+    v |= (c & 0x7f) << (7 * i);
+    if (c < 0x80) {
+      r->p += i + 1;
+      return v;
+    }
+  }
+  return frd_fail(r);
+}
+
+static inline uint64_t frd_u64le(frd_t *r) {
+  if (r->end - r->p < 8) return frd_fail(r);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)r->p[i] << (8 * i);
+  r->p += 8;
+  return v;
+}
+
+/* A length-prefixed field of at most max bytes; NULL when empty (or bad). */
+static inline const uint8_t *frd_bytes(frd_t *r, size_t max, size_t *n) {
+  uint64_t len = frd_varint(r);
+  *n = 0;
+  if (r->bad || len > max || len > (size_t)(r->end - r->p)) {
+    frd_fail(r);
+    return NULL;
+  }
+  const uint8_t *q = r->p;
+  r->p += len;
+  *n = (size_t)len;
+  return len ? q : NULL;
 }
 
 int dyna_wire_decode(const uint8_t *frame, size_t len, dyna_msg_t *m) {
   memset(m, 0, sizeof(*m));
-  dyna_rd_t r;
-  dyna_rd_init(&r, frame, len);
-  uint32_t body = dyna_rd_u32le(&r);
-  if (r.err || (size_t)body + 4 != len) return DYNA_EPROTO;
-  if (dyna_rd_u8(&r) != DYNA_WIRE_VERSION) return DYNA_EPROTO;
-  m->type = dyna_rd_u8(&r);
-  if (r.err || m->type == 0 || m->type >= DYNA_MSG_TYPE_MAX) return DYNA_EPROTO;
-  m->req = dyna_rd_varint(&r);
-  uint64_t zz = dyna_rd_varint(&r);
-  int64_t st = unzigzag(zz);
+  if (len < 6) return DYNA_EPROTO; /* length, version, type */
+  uint32_t body = (uint32_t)frame[0] | (uint32_t)frame[1] << 8 | (uint32_t)frame[2] << 16 | (uint32_t)frame[3] << 24;
+  if ((size_t)body + 4 != len || frame[4] != DYNA_WIRE_VERSION) return DYNA_EPROTO;
+  m->type = frame[5];
+  if (m->type == 0 || m->type >= DYNA_MSG_TYPE_MAX) return DYNA_EPROTO;
+  frd_t r = {frame + 6, frame + len, 0};
+  m->req = frd_varint(&r);
+  int64_t st = unzigzag(frd_varint(&r));
   if (st < INT32_MIN || st > INT32_MAX) return DYNA_EPROTO;
   m->status = (int32_t)st;
-  m->flags = dyna_rd_varint(&r);
-  m->node = dyna_rd_u64le(&r);
-  m->key = field_bytes(&r, DYNA_MAX_KEY_BYTES, &m->klen);
-  m->obj = field_bytes(&r, DYNA_WIRE_MAX_FRAME, &m->objlen);
-  m->ctx = field_bytes(&r, DYNA_WIRE_MAX_FRAME, &m->ctxlen);
-  m->val = field_bytes(&r, DYNA_WIRE_MAX_FRAME, &m->vlen);
-  m->w = dyna_rd_varint(&r);
-  if (r.err || dyna_rd_left(&r)) return DYNA_EPROTO;
+  m->flags = frd_varint(&r);
+  m->node = frd_u64le(&r);
+  m->key = frd_bytes(&r, DYNA_MAX_KEY_BYTES, &m->klen);
+  m->obj = frd_bytes(&r, DYNA_WIRE_MAX_FRAME, &m->objlen);
+  m->ctx = frd_bytes(&r, DYNA_WIRE_MAX_FRAME, &m->ctxlen);
+  m->val = frd_bytes(&r, DYNA_WIRE_MAX_FRAME, &m->vlen);
+  m->w = frd_varint(&r);
+  if (r.bad || r.p != r.end) return DYNA_EPROTO;
   unsigned present = (m->req ? F_REQ : 0) | (m->status ? F_STATUS : 0) | (m->flags ? F_FLAGS : 0) |
                      (m->node ? F_NODE : 0) | (m->klen ? F_KEY : 0) | (m->objlen ? F_OBJ : 0) |
                      (m->ctxlen ? F_CTX : 0) | (m->vlen ? F_VAL : 0) | (m->w ? F_W : 0);
