@@ -512,6 +512,7 @@ static int decode_val(dyna_rd_t *r, dyna_val_t *v, int copy) {
 
 /* The last written live value seen so far by a check (dyna_obj_scan), or NULL. */
 typedef struct latest {
+  int clock;             /* decoding (dyna_obj_decode_clock): entries without their values */
   dyna_obj_info_t *info; /* NULL: plain check, nothing tracked */
   const uint8_t *base;   /* the input, for offsets */
   uint64_t ts, node, dot;
@@ -563,8 +564,9 @@ static int decode_entry(dyna_rd_t *r, dyna_dvv_entry_t *e, const uint64_t *prev,
   return 0;
 }
 
-/* With o NULL, checks only (dyna_obj_check), and tracks what l->info asks for
- * (dyna_obj_scan). Cost O(len). */
+/* With o NULL, checks only (dyna_obj_check); with l->clock, builds o's entries and typed
+ * states but walks the values as a check does (dyna_obj_decode_clock). Tracks what
+ * l->info asks for (dyna_obj_scan). Cost O(len). */
 static int obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o, latest_t *l) {
   dyna_rd_t r;
   dyna_rd_init(&r, p, len);
@@ -580,13 +582,13 @@ static int obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o, latest_t *l) 
   uint64_t prev = 0;
   for (size_t i = 0; i < n && !err; i++) {
     dyna_dvv_entry_t *cur = o ? &e[i] : &one;
-    err = decode_entry(&r, cur, i ? &prev : NULL, &total, o != NULL, l);
+    err = decode_entry(&r, cur, i ? &prev : NULL, &total, o != NULL && !l->clock, l);
     prev = cur->node;
   }
   dyna_crdt_t *t = NULL;
   size_t nt = 0;
   if (!err && version == OBJ_VERSION_TYPED) err = o ? dyna_obj_typed_decode(&r, &t, &nt) : dyna_obj_typed_check(&r);
-  if (!o && l->info) l->info->typed = version == OBJ_VERSION_TYPED;
+  if (l->info) l->info->typed = version == OBJ_VERSION_TYPED;
   if (!o) return err ? err : dyna_rd_left(&r) != 0 ? DYNA_ECORRUPT : 0;
   if (!err && dyna_rd_left(&r) != 0) err = DYNA_ECORRUPT;
   if (err) {
@@ -597,6 +599,14 @@ static int obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o, latest_t *l) 
   obj_install(o, e, (size_t)n);
   typed_install(o, t, nt);
   return 0;
+}
+
+int dyna_obj_decode_clock(const uint8_t *p, size_t len, dyna_obj_t *o, dyna_obj_info_t *info) {
+  dyna_obj_info_t got = {0};
+  latest_t l = {1, &got, p, 0, 0, 0};
+  int rc = obj_decode(p, len, o, &l);
+  if (!rc) *info = got;
+  return rc;
 }
 
 int dyna_obj_decode(const uint8_t *p, size_t len, dyna_obj_t *o) {
@@ -611,7 +621,7 @@ int dyna_obj_check(const uint8_t *p, size_t len) {
 
 int dyna_obj_scan(const uint8_t *p, size_t len, dyna_obj_info_t *info) {
   dyna_obj_info_t got = {0};
-  latest_t l = {&got, p, 0, 0, 0};
+  latest_t l = {0, &got, p, 0, 0, 0};
   int rc = obj_decode(p, len, NULL, &l);
   if (!rc) *info = got;
   return rc;

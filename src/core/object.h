@@ -111,6 +111,12 @@ typedef struct dyna_obj_info {
 /* dyna_obj_check, telling also *info (set only on success). Without typed states the key
  * is a string when has_latest and absent otherwise (dyna_obj_kind); with them, decode. */
 int dyna_obj_scan(const uint8_t *p, size_t len, dyna_obj_info_t *info);
+/* Decodes into o (as dyna_obj_decode: the same verdict, o replaced only on success) the
+ * object without its register values: every entry with its counter and none of its
+ * values, typed states whole; *info as dyna_obj_scan tells it. What a write that
+ * supersedes every value it knows needs of the stored object (replica.c, a blind SET),
+ * without copying the values it would drop. */
+int dyna_obj_decode_clock(const uint8_t *p, size_t len, dyna_obj_t *o, dyna_obj_info_t *info);
 
 /* The coordinator's write: o := event(sync(ctx, o), node, v). ctx may be NULL or empty
  * (no prior read: o's siblings all stay). v is copied. Besides 0 and DYNA_ENOMEM it

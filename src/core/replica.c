@@ -126,6 +126,42 @@ static int read_all(const dyna_replica_t *rep, const loc_t *l, const uint8_t *ke
   return irc < 0 ? irc : 0;
 }
 
+/* A blind write's read (it supersedes every value it knows): the stored object's entries
+ * without their values (dyna_obj_decode_clock), which the write would drop, and whether
+ * it held a live value (*existed). Only where no hint may have to be merged in and the
+ * object has no typed states; else DYNA_EAGAIN, *out untouched (read_all then). */
+static int read_clock(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
+                      dyna_obj_t *out, uint64_t *h_obj, int *existed) {
+  if (!rep->hints || *rep->hints) return DYNA_EAGAIN;
+  dyna_buf_t own = DYNA_BUF_INIT;
+  dyna_buf_t *b = buf_take(rep, &own);
+  int rc = dyna_store_get(rep->store, DYNA_SPACE_OBJ, l->skey, l->sklen, b);
+  *h_obj = 0;
+  *existed = 0;
+  if (rc == DYNA_ENOTFOUND) {
+    rc = 0;
+  } else if (rc == 0) {
+    const uint8_t *obj;
+    size_t objlen;
+    dyna_obj_t o;
+    dyna_obj_init(&o);
+    dyna_obj_info_t info;
+    rc = dyna_record_object(b->data, b->len, key, klen, &obj, &objlen, NULL, NULL);
+    if (!rc) rc = dyna_obj_decode_clock(obj, objlen, &o, &info);
+    if (!rc && info.typed) rc = DYNA_EAGAIN;
+    if (!rc) {
+      dyna_obj_clear(out);
+      *out = o; /* moved */
+      dyna_obj_init(&o);
+      *existed = info.has_latest;
+      *h_obj = dyna_record_hash(l->skey, l->sklen, b->data, b->len);
+    }
+    dyna_obj_clear(&o);
+  }
+  buf_done(b, &own);
+  return rc;
+}
+
 int dyna_replica_read(const dyna_replica_t *rep, const uint8_t *key, size_t klen, dyna_obj_t *out) {
   loc_t l;
   locate(rep, key, klen, &l);
@@ -224,9 +260,16 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
   uint64_t h_old = 0;
   if (base) *base = 0;
   uint64_t b = 0;
-  int rc = read_all(rep, &l, key, klen, &o, &h_old, &b);
-  if (rc) goto done;
-  *existed = dyna_obj_kind(&o, v->ts_ms) != DYNA_KIND_NONE; /* a live value of any kind, unexpired */
+  int rc = blind ? read_clock(rep, &l, key, klen, &o, &h_old, existed) : DYNA_EAGAIN;
+  if (!rc) {
+    b = h_old; /* no hint merged in */
+  } else if (rc == DYNA_EAGAIN) {
+    rc = read_all(rep, &l, key, klen, &o, &h_old, &b);
+    if (rc) goto done;
+    *existed = dyna_obj_kind(&o, v->ts_ms) != DYNA_KIND_NONE; /* a live value of any kind, unexpired */
+  } else {
+    goto done;
+  }
   if (blind) {
     rc = dyna_obj_context(&o, &known);
     if (rc) goto done;
