@@ -86,7 +86,7 @@
 #define LB_QMAX 16 /* batches queued for the log and not yet collected */
 /* Most writes in a batch the loop logs itself (write and fdatasync) while the log thread
  * is idle: a hand-off to the thread costs more CPU than it saves in a small batch's
- * fdatasync (docs/performance.md, *The loop or the log thread*). */
+ * fdatasync (docs/performance.md, History, *the loop or the log thread*). */
 #define LB_INLINE_WRITES 64
 
 struct lm_batch {
