@@ -1,9 +1,10 @@
 /* fuzz_object.c: libFuzzer target for the object, context and base64 decoders.
  *
  * The same input is tried four ways:
- *   object   dyna_obj_check and dyna_obj_scan must give decode's verdict, and the scan
- *            must find what the decoded object holds (values, typed states, the latest
- *            value's bytes, at their place in the input); if it decodes, it must
+ *   object   dyna_obj_check, dyna_obj_scan and dyna_obj_decode_clock must give decode's
+ *            verdict; the scan must find what the decoded object holds (values, typed
+ *            states, the latest value's bytes, at their place in the input), and the
+ *            clock must be the decoded object without its values; if it decodes, it must
  *            re-encode to the very same bytes (canonical), be
  *            unchanged by a merge with a copy of itself or with itself, descend
  *            itself, and its context must round-trip; an update with its own context
@@ -22,6 +23,7 @@
  *            a GET sends them on after).
  * Any broken property aborts. Allocation failures are not injected here (the unit
  * tests do that); DYNA_ETOOBIG from the update is allowed at the limits. */
+#include "util/alloc.h"
 #include "util/b64.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -67,6 +69,29 @@ static void check_context_of(const dyna_obj_t *o) {
   dyna_ctx_clear(&d);
 }
 
+/* dyna_obj_decode_clock gives o (decoded from p) without its values, and the scan's info. */
+static void check_clock(const uint8_t *p, size_t len, const dyna_obj_t *o, const dyna_obj_info_t *info) {
+  dyna_obj_t c, w;
+  dyna_obj_init(&c);
+  dyna_obj_init(&w);
+  dyna_obj_info_t ci;
+  CHECK(dyna_obj_decode_clock(p, len, &c, &ci) == 0);
+  CHECK(ci.nvals == info->nvals && ci.typed == info->typed && ci.has_latest == info->has_latest);
+  CHECK(ci.latest_off == info->latest_off && ci.latest_len == info->latest_len);
+  CHECK(c.n == o->n && dyna_obj_nvals(&c) == 0);
+  CHECK(dyna_obj_copy(&w, o) == 0);
+  for (size_t i = 0; i < w.n; i++) { /* o with its values dropped, by hand */
+    CHECK(c.e[i].node == o->e[i].node && c.e[i].counter == o->e[i].counter);
+    for (size_t j = 0; j < w.e[i].nvals; j++) dyna_free(w.e[i].vals[j].data);
+    dyna_free(w.e[i].vals);
+    w.e[i].vals = NULL;
+    w.e[i].nvals = 0;
+  }
+  CHECK(dyna_obj_equal(&c, &w));
+  dyna_obj_clear(&c);
+  dyna_obj_clear(&w);
+}
+
 static void fuzz_as_object(const uint8_t *p, size_t len) {
   dyna_obj_t o, m;
   dyna_obj_init(&o);
@@ -75,7 +100,10 @@ static void fuzz_as_object(const uint8_t *p, size_t len) {
   CHECK(dyna_obj_check(p, len) == rc);
   dyna_obj_info_t info;
   CHECK(dyna_obj_scan(p, len, &info) == rc);
-  if (rc != 0) return;
+  if (rc != 0) {
+    CHECK(dyna_obj_decode_clock(p, len, &m, &info) == rc && m.n == 0); /* m untouched */
+    return;
+  }
   const dyna_val_t *latest = dyna_obj_latest(&o);
   CHECK(info.nvals == dyna_obj_nvals(&o) && info.typed == (o.ntyped > 0));
   CHECK(info.has_latest == (latest != NULL));
@@ -83,6 +111,7 @@ static void fuzz_as_object(const uint8_t *p, size_t len) {
     CHECK(info.latest_len == latest->len && info.latest_off + info.latest_len <= len);
     CHECK(latest->len == 0 || memcmp(p + info.latest_off, latest->data, latest->len) == 0);
   }
+  check_clock(p, len, &o, &info);
   dyna_buf_t b = DYNA_BUF_INIT;
   dyna_obj_encode(&o, &b);
   CHECK(same_bytes(&b, p, len));

@@ -510,7 +510,9 @@ static int decode_val(dyna_rd_t *r, dyna_val_t *v, int copy) {
   return 0;
 }
 
-/* The last written live value seen so far by a check (dyna_obj_scan), or NULL. */
+/* How obj_decode walks the values it does not keep: for the clock alone (entries built
+ * without their values), and what it tracks of them for dyna_obj_scan (info), among
+ * which the last written live value so far (ts, node, dot). */
 typedef struct latest {
   int clock;             /* decoding (dyna_obj_decode_clock): entries without their values */
   dyna_obj_info_t *info; /* NULL: plain check, nothing tracked */
