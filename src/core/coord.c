@@ -589,8 +589,8 @@ static int raw_decode(fsm_t *f) {
  * answer). While the own answer waits undecoded, the same bytes are the same answer:
  * checked once (dyna_obj_scan) and marked same, they stay undecoded, so the common read
  * of equal replicas decodes one object at most, and none when the driver takes the
- * bytes (DYNA_REQ_ENCODED, fsm_answer). Anything else decodes the own answer first and
- * goes through get_answer. */
+ * bytes (DYNA_REQ_ENCODED, fsm_answer). A first answer from another node is kept the
+ * same way. Anything else decodes the kept answers first and goes through get_answer. */
 static void get_answer_bytes(fsm_t *f, int idx, const uint8_t *bytes, size_t len, int err) {
   if (f->answered[idx]) return;
   if (!err && f->raw_pending && len == f->raw.len && (!len || !memcmp(bytes, f->raw.data, len)) &&
@@ -600,6 +600,22 @@ static void get_answer_bytes(fsm_t *f, int idx, const uint8_t *bytes, size_t len
     f->answered[idx] = 1;
     f->ok++;
     return;
+  }
+  if (!err && !f->raw_pending && !f->ok && (f->need > 1 || f->encoded) &&
+      (!len || !dyna_obj_scan(bytes, len, &f->raw_info))) {
+    /* The first good answer, from another node (this one is no replica, or its own
+     * answer failed): kept as bytes as an own answer is, checked already. */
+    dyna_buf_reset(&f->raw);
+    if (!dyna_buf_reserve_exact(&f->raw, len)) {
+      dyna_buf_put(&f->raw, bytes, len);
+      f->raw_pending = f->raw_checked = 1;
+      f->raw_idx = (uint32_t)idx;
+      f->same[idx] = 1;
+      f->answered[idx] = 1;
+      f->ok++;
+      return;
+    }
+    dyna_buf_reset(&f->raw); /* no memory for the copy: decoded below, as before */
   }
   dyna_obj_t o;
   dyna_obj_init(&o);

@@ -700,11 +700,6 @@ static void test_get_answered_as_bytes(void **state) {
   /* Equal copies, R = 2 and R = 3: the bytes, and no repair. */
   assert_bytes_answer(call(pr[0], DYNA_OP_GET, "e", NULL, NULL, as_bytes), pr[0], "e", "e1");
   assert_bytes_answer(wait_reply(submit_r(pr[0], DYNA_OP_GET, "e", NULL, NULL, as_bytes, 3)), pr[0], "e", "e1");
-  /* Not a home replica: no own answer to compare with, so the merge is decoded. */
-  int other = -1;
-  for (int i = 0; i < NT && other < 0; i++)
-    if (!is_replica(i, "e")) other = i;
-  if (other >= 0) assert_int_equal(call(other, DYNA_OP_GET, "e", NULL, NULL, as_bytes)->enc.len, 0);
   run(100);
   assert_int_equal(dyna_node_stats(T[pr[0]].n)->read_repairs, 0);
   /* Without the flag (or without NOCTX): the decoded object, as before. */
@@ -763,6 +758,41 @@ static void test_get_answered_as_bytes(void **state) {
   assert_int_equal(r->status, DYNA_ENOQUORUM);
   assert_non_null(strstr(r->msg, "corrupt"));
   assert_int_equal(r->enc.len + r->obj.n, 0);
+}
+
+/* A coordinator that is no home replica keeps the first answer as bytes too (checked):
+ * an equal second answer makes a reply of bytes (or a decoded one without the flag), one
+ * that differs a decoded merge and a repair of the stale replica. */
+static void test_get_answered_as_bytes_by_another_node(void **state) {
+  (void)state;
+  build_cluster(4, 3, 2, 2);
+  const uint32_t as_bytes = DYNA_REQ_NOCTX | DYNA_REQ_ENCODED;
+  int pr[MAXN];
+  assert_int_equal(prefs_of("e", pr), 3);
+  int other = -1;
+  for (int i = 0; i < NT && other < 0; i++)
+    if (!is_replica(i, "e")) other = i;
+  assert_true(other >= 0);
+  assert_int_equal(call(pr[0], DYNA_OP_PUT, "e", "e1", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(100);
+  assert_bytes_answer(call(other, DYNA_OP_GET, "e", NULL, NULL, as_bytes), pr[0], "e", "e1");
+  dyna_node_reply_t *r = call(other, DYNA_OP_GET, "e", NULL, NULL, 0);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(r->enc.len, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "e1", 2);
+  run(100);
+  assert_int_equal(dyna_node_stats(T[other].n)->read_repairs, 0);
+  /* The first home replica newer (it alone took the second write): the two asked (the
+   * first two homes) differ, so the merge is decoded, the newer value, and the other
+   * asked replica repaired. */
+  own_copy_newer("e", "e1", "e2", pr);
+  r = call(other, DYNA_OP_GET, "e", NULL, NULL, as_bytes);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(r->enc.len, 0);
+  assert_memory_equal(dyna_obj_latest(&r->obj)->data, "e2", 2);
+  run(100);
+  assert_int_equal(dyna_node_stats(T[other].n)->read_repairs, 1);
+  assert_true(local_has(pr[1], "e", "e2"));
 }
 
 /* A frame buffer handed back (dyna_node_frame_done) carries the next frame: the same
@@ -1584,6 +1614,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_read_of_equal_and_divergent_answers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_with_own_answer_undecoded, setup, teardown),
       cmocka_unit_test_setup_teardown(test_get_answered_as_bytes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_get_answered_as_bytes_by_another_node, setup, teardown),
       cmocka_unit_test_setup_teardown(test_frame_buffers_are_reused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_join_through_any_seed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leave_is_heard_before_removed, setup, teardown),
