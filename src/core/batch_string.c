@@ -43,13 +43,10 @@ static void value_of(run_t *r, const item_t *t, dyna_kind_t *kind, dyna_buf_t *v
 static int reg_write(run_t *r, item_t *t, const uint8_t *v, size_t vlen, int del, int keep_ttl, uint64_t deadline) {
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_ctx_t known;
-  dyna_ctx_init(&known);
   int existed = dyna_obj_kind(&t->obj, r->env.now_ms) != DYNA_KIND_NONE;
   dyna_val_t val = {del ? DYNA_VAL_TOMBSTONE : 0, dyna_tenv_stamp(&r->env), (uint8_t *)v, del ? 0 : vlen};
   int rc = dyna_obj_copy(&o, &t->obj);
-  if (!rc) rc = dyna_obj_context(&o, &known);
-  if (!rc) rc = dyna_obj_update(&o, &known, r->env.actor, &val);
+  if (!rc) rc = dyna_obj_update_blind(&o, r->env.actor, &val);
   if (!rc) rc = dyna_obj_supersede(&o, r->env.actor, r->env.now_ms, keep_ttl && existed ? DYNA_OBJ_KEEP_TTL : 0);
   if (!rc && deadline) rc = dyna_obj_set_deadline(&o, r->env.actor, deadline);
   if (!rc) {
@@ -59,7 +56,6 @@ static int reg_write(run_t *r, item_t *t, const uint8_t *v, size_t vlen, int del
     t->changed = 1;
   }
   dyna_obj_clear(&o);
-  dyna_ctx_clear(&known);
   return rc;
 }
 

@@ -770,6 +770,7 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
     f->client_req = req->id;
     f->origin_node = origin_node;
     f->origin_req = origin_req;
+    f->no_ctx = (req->flags & DYNA_REQ_NOCTX) != 0; /* a plain SET answers +OK alone */
     set_quorum(n, f, pl, req->w ? req->w : n->cfg.w);
     int del = req->op == DYNA_OP_DEL;
     dyna_val_t v = {del ? DYNA_VAL_TOMBSTONE : 0, dyna_node_stamp(n), (uint8_t *)req->val, del ? 0 : req->vlen};

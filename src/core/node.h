@@ -219,8 +219,10 @@ typedef enum {
 #define DYNA_REQ_KEEPTTL 0x2u /* PUT: keep the key's expiry (SET ... KEEPTTL) */
 #define DYNA_REQ_RESP3 0x4u /* TYPED: the client speaks RESP3: the coordinator makes the
                                answer in that shape (core/typed.h, env->proto) */
-#define DYNA_REQ_NOCTX 0x8u /* GET: the driver reads only the object: the reply's ctx is
-                               left empty (a plain Redis GET, which returns no context) */
+#define DYNA_REQ_NOCTX 0x8u /* GET, PUT, DEL: the reply's ctx is left empty: the driver
+                               reads only the object or the status (a plain Redis GET or
+                               SET, which return no context); a forwarded write's answer
+                               still carries it */
 #define DYNA_REQ_ENCODED 0x10u /* GET with NOCTX: the driver takes the object as its encoded
                                   bytes too (the reply's enc, enc_info), as it comes when
                                   every replica asked answered the same bytes */

@@ -51,7 +51,7 @@ typedef struct fsm {
   int existed;
   int nowrite;              /* a typed write that changed nothing: answered at once */
   int acked;                /* PUT: answered with success */
-  int no_ctx;               /* GET: DYNA_REQ_NOCTX (the reply carries no context) */
+  int no_ctx;               /* DYNA_REQ_NOCTX: the reply carries no context */
   dyna_buf_t resp;          /* TYPED: the command's RESP answer (owned) */
   dyna_buf_t raw;           /* GET: this node's own answer as stored bytes, not decoded yet,
                                while raw_pending: compared with the next answer's bytes

@@ -378,11 +378,17 @@ static int ctx_valid(const dyna_ctx_t *c) {
 /* Cost O(entries + siblings + v->len). Returns 0, DYNA_ENOMEM, DYNA_EINVAL (unknown
  * flag bits, or NULL data with len > 0), DYNA_ECONTEXT (ctx not sorted or a zero
  * counter) or DYNA_ETOOBIG (value or result over a limit); o unchanged on error. */
-int dyna_obj_update(dyna_obj_t *o, const dyna_ctx_t *ctx, uint64_t node,
-                    const dyna_val_t *v) {
+static int val_refused(const dyna_val_t *v) {
   if (v->flags & ~DYNA_VAL_TOMBSTONE) return DYNA_EINVAL;
   if (v->len > 0 && !v->data) return DYNA_EINVAL;
   if (v->len > DYNA_VAL_MAX_BYTES) return DYNA_ETOOBIG;
+  return 0;
+}
+
+int dyna_obj_update(dyna_obj_t *o, const dyna_ctx_t *ctx, uint64_t node,
+                    const dyna_val_t *v) {
+  int refused = val_refused(v);
+  if (refused) return refused;
   size_t cn = ctx ? ctx->n : 0;
   if (cn == 0) return sync_into(o, NULL, 0, 1, node, v);
   if (!ctx_valid(ctx)) return DYNA_ECONTEXT;
@@ -397,6 +403,55 @@ int dyna_obj_update(dyna_obj_t *o, const dyna_ctx_t *ctx, uint64_t node,
   int err = sync_into(o, ce, cn, 1, node, v);
   dyna_free(ce);
   return err;
+}
+
+/* A blind write on a clock: o has no values and no typed states, so its context covers
+ * every dot it holds and the update keeps each entry's counter with no value, node's
+ * advanced by one with v its only value (a new entry, in order, when o has none for
+ * node). The same result and errors as dyna_obj_update with that context, without
+ * making the context, a merge plan or new arrays for the other entries. Cost O(entries +
+ * v->len); two allocations (three for a new entry). */
+static int update_clock(dyna_obj_t *o, uint64_t node, const dyna_val_t *v) {
+  size_t at = 0;
+  while (at < o->n && o->e[at].node < node) at++;
+  int have = at < o->n && o->e[at].node == node;
+  if (have && o->e[at].counter == UINT64_MAX) return DYNA_ETOOBIG;
+  if (o->n + !have > DYNA_OBJ_MAX_ENTRIES) return DYNA_ETOOBIG;
+  dyna_val_t *vals = dyna_calloc(1, sizeof(*vals));
+  if (!vals || val_copy(vals, v)) {
+    dyna_free(vals);
+    return DYNA_ENOMEM;
+  }
+  if (!have) {
+    dyna_dvv_entry_t *e = dyna_realloc(o->e, (o->n + 1) * sizeof(*e));
+    if (!e) {
+      dyna_free(vals->data);
+      dyna_free(vals);
+      return DYNA_ENOMEM;
+    }
+    memmove(&e[at + 1], &e[at], (o->n - at) * sizeof(*e));
+    e[at] = (dyna_dvv_entry_t){node, 0, 0, NULL};
+    o->e = e;
+    o->n++;
+  }
+  o->e[at].counter++;
+  o->e[at].nvals = 1;
+  o->e[at].vals = vals;
+  return 0;
+}
+
+int dyna_obj_update_blind(dyna_obj_t *o, uint64_t node, const dyna_val_t *v) {
+  int refused = val_refused(v);
+  if (refused) return refused;
+  int clock = !o->ntyped;
+  for (size_t i = 0; i < o->n && clock; i++) clock = o->e[i].nvals == 0;
+  if (clock) return update_clock(o, node, v);
+  dyna_ctx_t known;
+  dyna_ctx_init(&known);
+  int rc = dyna_obj_context(o, &known);
+  if (!rc) rc = dyna_obj_update(o, &known, node, v);
+  dyna_ctx_clear(&known);
+  return rc;
 }
 
 /* 1 when merging a into b leaves b unchanged: for every entry (N, L) of a, b has an

@@ -125,6 +125,10 @@ int dyna_obj_decode_clock(const uint8_t *p, size_t len, dyna_obj_t *o, dyna_obj_
  * counter, and DYNA_ETOOBIG when v->len > DYNA_VAL_MAX_BYTES or the result would pass
  * a limit (see Limits above). */
 int dyna_obj_update(dyna_obj_t *o, const dyna_ctx_t *ctx, uint64_t node, const dyna_val_t *v);
+/* A blind write: dyna_obj_update(o, the context of o, node, v), the same result and
+ * errors. Cheaper when o holds only a clock (what dyna_obj_decode_clock gives for an
+ * object without typed states): node's entry advances, every other stays as it is. */
+int dyna_obj_update_blind(dyna_obj_t *o, uint64_t node, const dyna_val_t *v);
 /* o := sync(o, other). Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG (o unchanged). */
 int dyna_obj_merge(dyna_obj_t *o, const dyna_obj_t *other);
 /* The version vector of o (what a reader hands back as its context). */

@@ -264,12 +264,8 @@ int dyna_obj_typed_for_write(dyna_obj_t *o, uint8_t type, uint64_t actor, uint64
   if (!rc && expired) rc = dyna_obj_set_deadline(o, actor, 0);
   if (!rc && dyna_obj_nlive(o)) {
     /* The register's live values get a tombstone that supersedes them all. */
-    dyna_ctx_t seen;
-    dyna_ctx_init(&seen);
-    rc = dyna_obj_context(o, &seen);
     dyna_val_t tomb = {DYNA_VAL_TOMBSTONE, now_ms, NULL, 0};
-    if (!rc) rc = dyna_obj_update(o, &seen, actor, &tomb);
-    dyna_ctx_clear(&seen);
+    rc = dyna_obj_update_blind(o, actor, &tomb);
   }
   if (rc) return rc;
   dyna_crdt_t *s = typed_slot(o, type);

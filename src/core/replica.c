@@ -255,8 +255,6 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
   locate(rep, key, klen, &l);
   dyna_obj_t o;
   dyna_obj_init(&o);
-  dyna_ctx_t known;
-  dyna_ctx_init(&known);
   uint64_t h_old = 0;
   if (base) *base = 0;
   uint64_t b = 0;
@@ -270,12 +268,7 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
   } else {
     goto done;
   }
-  if (blind) {
-    rc = dyna_obj_context(&o, &known);
-    if (rc) goto done;
-    ctx = &known;
-  }
-  rc = dyna_obj_update(&o, ctx, rep->actor, v);
+  rc = blind ? dyna_obj_update_blind(&o, rep->actor, v) : dyna_obj_update(&o, ctx, rep->actor, v);
   /* KEEPTTL keeps the deadline of a key that exists; an expired key has none to keep
    * (the write starts a new key, as Redis's SET ... KEEPTTL on an expired key does). */
   if (!rc) rc = dyna_obj_supersede(&o, rep->actor, v->ts_ms, keep_ttl && *existed ? DYNA_OBJ_KEEP_TTL : 0);
@@ -287,7 +280,6 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
   dyna_obj_init(&o);
   if (base) *base = b;
 done:
-  dyna_ctx_clear(&known);
   dyna_obj_clear(&o);
   return rc;
 }

@@ -35,12 +35,8 @@ static int delete_key(dyna_obj_t *o, const dyna_tenv_t *env) {
   dyna_obj_init(&w);
   int rc = dyna_obj_copy(&w, o);
   if (!rc && dyna_obj_nlive(&w)) {
-    dyna_ctx_t seen;
-    dyna_ctx_init(&seen);
-    rc = dyna_obj_context(&w, &seen);
     dyna_val_t tomb = {DYNA_VAL_TOMBSTONE, dyna_tenv_stamp(env), NULL, 0};
-    if (!rc) rc = dyna_obj_update(&w, &seen, env->actor, &tomb);
-    dyna_ctx_clear(&seen);
+    rc = dyna_obj_update_blind(&w, env->actor, &tomb);
   }
   if (!rc) rc = dyna_obj_supersede(&w, env->actor, env->now_ms, 0);
   return install(o, &w, rc);

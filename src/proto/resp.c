@@ -64,13 +64,14 @@ static int parse_len(const uint8_t *s, size_t n, size_t max, int allow_nil, size
     *used = 4;
     return 0;
   }
+  const size_t lim = max / 10, lim_digit = max % 10; /* v * 10 + d <= max, without dividing per digit */
   for (;; i++) {
     if (i == n) return DYNA_EAGAIN;
     if (s[i] == '\r') break;
     if (s[i] < '0' || s[i] > '9') return DYNA_EPROTO;
     if (i > 0 && s[0] == '0') return DYNA_EPROTO;
     size_t d = (size_t)(s[i] - '0');
-    if (d > max || v > (max - d) / 10) return DYNA_ETOOBIG;
+    if (v > lim || (v == lim && d > lim_digit)) return DYNA_ETOOBIG;
     v = v * 10 + d;
   }
   if (i == 0) return DYNA_EPROTO;

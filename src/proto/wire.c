@@ -73,7 +73,8 @@ void dyna_wire_encode(const dyna_msg_t *m, dyna_buf_t *out) {
   d = raw_varint(d, m->req);
   d = raw_varint(d, zigzag(m->status));
   d = raw_varint(d, m->flags);
-  for (int i = 0; i < 8; i++) *d++ = (uint8_t)(m->node >> (8 * i));
+  dyna_store_u64le(d, m->node);
+  d += 8;
   d = raw_bytes(d, m->key, m->klen);
   d = raw_bytes(d, m->obj, m->objlen);
   d = raw_bytes(d, m->ctx, m->ctxlen);
@@ -114,6 +115,12 @@ static inline uint64_t frd_varint(frd_t *r) {
   if (r->p < r->end && *r->p < 0x80) return *r->p++;
   size_t left = (size_t)(r->end - r->p);
   uint64_t v = 0;
+  size_t used = left >= 8 ? dyna_varint8(r->p, &v) : 0;
+  if (used) {
+    r->p += used;
+    return v;
+  }
+  v = 0;
   for (size_t i = 0; i < 10 && i < left; i++) {
     uint64_t c = r->p[i];
     if (i == 9 && (c & 0x7e)) break; /* would overflow 64 bits */
@@ -128,8 +135,7 @@ static inline uint64_t frd_varint(frd_t *r) {
 
 static inline uint64_t frd_u64le(frd_t *r) {
   if (r->end - r->p < 8) return frd_fail(r);
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)r->p[i] << (8 * i);
+  uint64_t v = dyna_load_u64le(r->p);
   r->p += 8;
   return v;
 }

@@ -50,7 +50,7 @@ static void set_blind(dyna_server_t *s, conn_t *c, const dyna_args_t *a, uint64_
   if (!slot) return;
   dyna_req_t req;
   dyna_cmd_key_req(&req, DYNA_OP_PUT, a, 1);
-  req.flags = DYNA_REQ_BLIND | flags;
+  req.flags = DYNA_REQ_BLIND | DYNA_REQ_NOCTX | flags; /* +OK: no context */
   req.val = dyna_arg(a, 2);
   req.vlen = dyna_arg_len(a, 2);
   req.expire_at_ms = when;
@@ -85,7 +85,7 @@ void dyna_cmd_mset(dyna_server_t *s, conn_t *c, const dyna_args_t *a) {
   for (uint32_t i = 0; i < n; i++) {
     dyna_req_t req;
     dyna_cmd_key_req(&req, DYNA_OP_PUT, a, 1 + 2 * i);
-    req.flags = DYNA_REQ_BLIND;
+    req.flags = DYNA_REQ_BLIND | DYNA_REQ_NOCTX;
     req.val = dyna_arg(a, 2 + 2 * i);
     req.vlen = dyna_arg_len(a, 2 + 2 * i);
     dyna_cmd_submit(s, c, slot, i, &req);
@@ -100,7 +100,7 @@ static void multikey(dyna_server_t *s, conn_t *c, const dyna_args_t *a, slot_kin
   for (uint32_t i = 0; i < n; i++) {
     dyna_req_t req;
     dyna_cmd_key_req(&req, op, a, 1 + i);
-    if (op == DYNA_OP_DEL) req.flags = DYNA_REQ_BLIND;
+    if (op == DYNA_OP_DEL) req.flags = DYNA_REQ_BLIND | DYNA_REQ_NOCTX; /* a count: no context */
     if (op == DYNA_OP_GET) req.flags = DYNA_REQ_NOCTX | DYNA_REQ_ENCODED; /* MGET, EXISTS: as GET */
     dyna_cmd_submit(s, c, slot, i, &req);
   }
@@ -360,7 +360,7 @@ static void setex(dyna_server_t *s, conn_t *c, const dyna_args_t *a, int secs) {
   if (!slot) return;
   dyna_req_t req;
   dyna_cmd_key_req(&req, DYNA_OP_PUT, a, 1);
-  req.flags = DYNA_REQ_BLIND;
+  req.flags = DYNA_REQ_BLIND | DYNA_REQ_NOCTX;
   req.val = dyna_arg(a, 3);
   req.vlen = dyna_arg_len(a, 3);
   req.expire_at_ms = when;

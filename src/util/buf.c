@@ -105,6 +105,11 @@ uint64_t dyna_rd_varint_slow(dyna_rd_t *r) {
   }
   const uint8_t *p = r->p + r->off;
   uint64_t v = 0;
+  size_t used = left >= 8 ? dyna_varint8(p, &v) : 0;
+  if (used) {
+    r->off += used;
+    return v;
+  }
   for (size_t i = 0; i < 10; i++) {
     if (i == left) break; /* truncated */
     uint8_t c = p[i];

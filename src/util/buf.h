@@ -55,10 +55,45 @@ static inline void dyna_buf_put_u8(dyna_buf_t *b, uint8_t v) {
 void dyna_buf_put_u16be(dyna_buf_t *b, uint16_t v);
 void dyna_buf_put_u32le(dyna_buf_t *b, uint32_t v);
 
+/* The 8 bytes at p as a little-endian number, and the reverse: one load or store. */
+static inline uint64_t dyna_load_u64le(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+static inline void dyna_store_u64le(uint8_t *d, uint64_t v) {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  memcpy(d, &v, 8);
+}
+
 static inline void dyna_buf_put_u64le(dyna_buf_t *b, uint64_t v) {
   uint8_t t[8];
-  for (int i = 0; i < 8; i++) t[i] = (uint8_t)(v >> (8 * i));
+  dyna_store_u64le(t, v);
   dyna_buf_put(b, t, 8);
+}
+
+/* A varint of at most 8 bytes (56 bits) read from p, which has at least 8 readable bytes,
+ * without a loop: its last byte is the first without the top bit, and the 7-bit groups
+ * are gathered in three steps. Returns the varint's length with *v, or 0 when it is
+ * longer than 8 bytes (the caller reads it byte by byte). */
+static inline size_t dyna_varint8(const uint8_t *p, uint64_t *v) {
+  uint64_t w = dyna_load_u64le(p);
+  uint64_t stop = ~w & 0x8080808080808080ull;
+  if (!stop) return 0;
+  unsigned bits = (unsigned)__builtin_ctzll(stop) + 1; /* 8, 16, ... 64 */
+  if (bits < 64) w &= (1ull << bits) - 1;
+  w &= 0x7f7f7f7f7f7f7f7full;
+  w = ((w & 0x7f007f007f007f00ull) >> 1) | (w & 0x007f007f007f007full);
+  w = ((w & 0x3fff00003fff0000ull) >> 2) | (w & 0x00003fff00003fffull);
+  w = ((w & 0x0fffffff00000000ull) >> 4) | (w & 0x000000000fffffffull);
+  *v = w;
+  return bits / 8;
 }
 
 static inline void dyna_buf_put_varint(dyna_buf_t *b, uint64_t v) {
@@ -113,13 +148,7 @@ uint32_t dyna_rd_u32le(dyna_rd_t *r);
 
 static inline uint64_t dyna_rd_u64le(dyna_rd_t *r) {
   const uint8_t *p = dyna_rd_take(r, 8);
-  if (!p) return 0;
-  uint64_t v;
-  memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap64(v);
-#endif
-  return v;
+  return p ? dyna_load_u64le(p) : 0;
 }
 
 /* dyna_rd_varint past its one-byte case (out of line). */

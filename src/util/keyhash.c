@@ -44,9 +44,28 @@ static const uint16_t crc_table[256] = {
     0x6e17, 0x7e36, 0x4e55, 0x5e74, 0x2e93, 0x3eb2, 0x0ed1, 0x1ef0,
 };
 
+/* Eight bytes a step ("slicing by 8"): slice[k][i] is the CRC of the byte i followed by
+ * k zero bytes (slice[0] is crc_table), so the CRC of eight bytes, the running CRC xored
+ * into the first two, is eight independent lookups. Made from crc_table once, before
+ * main (the CRC is linear: a byte's contribution does not depend on the others). */
+static uint16_t slice[8][256];
+
+__attribute__((constructor)) static void slice_init(void) {
+  for (int i = 0; i < 256; i++) {
+    slice[0][i] = crc_table[i];
+    for (int k = 1; k < 8; k++) {
+      uint16_t prev = slice[k - 1][i];
+      slice[k][i] = (uint16_t)((prev << 8) ^ crc_table[prev >> 8]);
+    }
+  }
+}
+
 uint16_t dyna_crc16(const void *p, size_t len) {
   const uint8_t *s = p;
   uint16_t crc = 0;
+  for (; len >= 8; len -= 8, s += 8)
+    crc = slice[7][s[0] ^ (crc >> 8)] ^ slice[6][s[1] ^ (crc & 0xff)] ^ slice[5][s[2]] ^ slice[4][s[3]] ^
+          slice[3][s[4]] ^ slice[2][s[5]] ^ slice[1][s[6]] ^ slice[0][s[7]];
   for (size_t i = 0; i < len; i++) crc = (uint16_t)((crc << 8) ^ crc_table[((crc >> 8) ^ s[i]) & 0xff]);
   return crc;
 }

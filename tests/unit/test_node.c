@@ -90,6 +90,17 @@ static void test_single_node_versions(void **state) {
   assert_true(r->existed);
   r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0);
   assert_null(dyna_obj_latest(&r->obj));
+  /* A write's reply carries the new context, unless asked not to (a plain SET or DEL,
+   * DYNA_REQ_NOCTX): the same write, the status alone. */
+  r = call(0, DYNA_OP_PUT, "k", "d", NULL, DYNA_REQ_BLIND);
+  assert_int_equal(r->status, 0);
+  assert_int_not_equal(r->ctx.n, 0);
+  for (int del = 0; del < 2; del++) {
+    r = call(0, del ? DYNA_OP_DEL : DYNA_OP_PUT, "k", del ? NULL : "e", NULL, DYNA_REQ_BLIND | DYNA_REQ_NOCTX);
+    assert_int_equal(r->status, 0);
+    assert_true(r->wrote && r->existed);
+    assert_int_equal(r->ctx.n, 0);
+  }
   dyna_ctx_clear(&stale);
 }
 

@@ -939,6 +939,79 @@ static void test_random_structures(void **state) {
   for (size_t i = 0; i < 8; i++) dyna_obj_clear(all[i]);
 }
 
+/* The encoding of what a blind write (dyna_obj_update with o's own context) makes of a
+ * copy of o, by the general way. */
+static void blind_by_context(const dyna_obj_t *o, uint64_t node, const dyna_val_t *v, int *rc, dyna_buf_t *out) {
+  dyna_obj_t w;
+  dyna_ctx_t c;
+  dyna_obj_init(&w);
+  dyna_ctx_init(&c);
+  assert_int_equal(dyna_obj_copy(&w, o), 0);
+  ctx_of(&w, &c);
+  *rc = dyna_obj_update(&w, &c, node, v);
+  if (!*rc) encode(&w, out);
+  dyna_obj_clear(&w);
+  dyna_ctx_clear(&c);
+}
+
+/* dyna_obj_update_blind gives what the general way gives, on the object itself and on
+ * its clock (dyna_obj_decode_clock: the SET path's shortcut, which touches only the
+ * writer's entry), for writers before, among and after the entries, values and
+ * tombstones; and the same errors, the object unchanged. */
+static void test_blind_update_on_a_clock(void **state) {
+  (void)state;
+  uint64_t rng = 7;
+  dyna_obj_t o, clock;
+  dyna_obj_init(&o);
+  dyna_obj_init(&clock);
+  dyna_buf_t b = DYNA_BUF_INIT, want = DYNA_BUF_INIT, got = DYNA_BUF_INIT;
+  for (int k = 0; k < 2000; k++) {
+    random_structure(&rng, &o);
+    encode(&o, &b);
+    dyna_obj_info_t info;
+    assert_int_equal(dyna_obj_decode_clock(b.data, b.len, &clock, &info), 0);
+    uint64_t node = rnd_below(&rng, 6); /* 0 and 5: before and after nodes 1..4 */
+    dyna_val_t v = rnd_below(&rng, 4) ? mkval(k % 2 ? "new" : "", 100 + (uint64_t)k) : mktomb(100);
+    int want_rc;
+    blind_by_context(&o, node, &v, &want_rc, &want);
+    assert_int_equal(want_rc, 0);
+    dyna_obj_t *from[] = {&o, &clock};
+    for (int i = 0; i < 2; i++) {
+      assert_int_equal(dyna_obj_update_blind(from[i], node, &v), 0);
+      check_invariants(from[i]);
+      encode(from[i], &got);
+      assert_int_equal(got.len, want.len);
+      assert_memory_equal(got.data, want.data, want.len);
+    }
+  }
+  /* Errors as the general way's, nothing changed: a counter at its end, a new writer
+   * past the entry limit, a refused value. */
+  dyna_buf_reset(&b);
+  w_hdr(&b, 1, 1);
+  w_ent(&b, 4, UINT64_MAX, 1);
+  w_val(&b, 0, 0, "last");
+  dyna_obj_info_t info;
+  assert_int_equal(dyna_obj_decode_clock(b.data, b.len, &clock, &info), 0);
+  dyna_val_t v = mkval("v", 1);
+  assert_int_equal(dyna_obj_update_blind(&clock, 4, &v), DYNA_ETOOBIG);
+  assert_int_equal(clock.n, 1);
+  assert_int_equal(clock.e[0].nvals, 0);
+  dyna_buf_reset(&b);
+  w_hdr(&b, 1, DYNA_OBJ_MAX_ENTRIES);
+  for (uint64_t i = 0; i < DYNA_OBJ_MAX_ENTRIES; i++) w_ent(&b, 2 * i + 10, 1, 0);
+  assert_int_equal(dyna_obj_decode_clock(b.data, b.len, &clock, &info), 0);
+  assert_int_equal(dyna_obj_update_blind(&clock, 11, &v), DYNA_ETOOBIG);
+  assert_int_equal(clock.n, DYNA_OBJ_MAX_ENTRIES);
+  assert_int_equal(dyna_obj_update_blind(&clock, 10, &v), 0); /* an existing writer fits */
+  dyna_val_t bad = {0x80, 1, NULL, 0};
+  assert_int_equal(dyna_obj_update_blind(&clock, 10, &bad), DYNA_EINVAL);
+  dyna_obj_clear(&o);
+  dyna_obj_clear(&clock);
+  dyna_buf_free(&b);
+  dyna_buf_free(&want);
+  dyna_buf_free(&got);
+}
+
 /* ---- allocation failure ------------------------------------------------------------- */
 
 typedef int (*obj_op_fn)(dyna_obj_t *dst, const void *arg);
@@ -987,6 +1060,10 @@ static int op_update(dyna_obj_t *dst, const void *arg) {
   const upd_arg_t *u = arg;
   return dyna_obj_update(dst, u->ctx, u->node, &u->v);
 }
+static int op_update_blind(dyna_obj_t *dst, const void *arg) {
+  const upd_arg_t *u = arg;
+  return dyna_obj_update_blind(dst, u->node, &u->v);
+}
 static int op_decode(dyna_obj_t *dst, const void *arg) {
   const bytes_arg_t *b = arg;
   return dyna_obj_decode(b->p, b->len, dst);
@@ -1028,6 +1105,18 @@ static void test_alloc_failure(void **state) {
   encode(&m, &enc);
   bytes_arg_t ba = {enc.data, enc.len};
   check_oom(&a, op_decode, &ba);
+  /* A blind write on a clock: an existing writer, a new one in front, at the end. */
+  dyna_obj_t clock;
+  dyna_obj_init(&clock);
+  dyna_obj_info_t info;
+  assert_int_equal(dyna_obj_decode_clock(enc.data, enc.len, &clock, &info), 0);
+  const uint64_t writers[] = {2, 0, 9};
+  for (size_t i = 0; i < 3; i++) {
+    u.node = writers[i];
+    check_oom(&clock, op_update_blind, &u);
+    check_oom(&m, op_update_blind, &u);
+  }
+  dyna_obj_clear(&clock);
 
   /* dyna_obj_context and dyna_ctx_decode: out unchanged on failure */
   for (long n = 0;; n++) {
@@ -1156,6 +1245,7 @@ int main(void) {
       cmocka_unit_test(test_ctx_codec),
       cmocka_unit_test(test_random_histories),
       cmocka_unit_test(test_random_structures),
+      cmocka_unit_test(test_blind_update_on_a_clock),
       cmocka_unit_test(test_alloc_failure),
       cmocka_unit_test(test_b64_vectors),
       cmocka_unit_test(test_b64_rejects),
