@@ -5,7 +5,8 @@
  *            verdict; the scan must find what the decoded object holds (values, typed
  *            states, the latest value's bytes, at their place in the input), and the
  *            clock must be the decoded object without its values, and a blind write on
- *            it must make what a write with o's context makes of o; if it decodes, it must
+ *            it, or on the input's bytes (dyna_obj_encode_blind), must make what a write
+ *            with o's context makes of o; if it decodes, it must
  *            re-encode to the very same bytes (canonical), be
  *            unchanged by a merge with a copy of itself or with itself, descend
  *            itself, and its context must round-trip; an update with its own context
@@ -93,6 +94,13 @@ static void check_clock(const uint8_t *p, size_t len, const dyna_obj_t *o, const
    * what the general way makes of o with o's context: the same bytes, or the same error.
    * Writers: o's first, and one no entry has. */
   uint64_t writers[2] = {o->n ? o->e[0].node : 1, 0x5eed};
+  if (info->typed) { /* left to the general way, nothing written */
+    dyna_buf_t eb = DYNA_BUF_INIT;
+    dyna_obj_info_t bi;
+    dyna_val_t v = {0, 77, (uint8_t *)"v", 1};
+    CHECK(dyna_obj_encode_blind(p, len, writers[0], &v, &eb, &bi) == DYNA_EAGAIN && eb.len == 0);
+    dyna_buf_free(&eb);
+  }
   for (int k = 0; k < 2 && !info->typed; k++) {
     dyna_val_t v = {0, 77, (uint8_t *)"v", 1};
     dyna_obj_t g, f;
@@ -103,15 +111,23 @@ static void check_clock(const uint8_t *p, size_t len, const dyna_obj_t *o, const
     CHECK(dyna_obj_copy(&g, o) == 0 && dyna_obj_copy(&f, &c) == 0 && dyna_obj_context(o, &ctx) == 0);
     int rg = dyna_obj_update(&g, &ctx, writers[k], &v), rf = dyna_obj_update_blind(&f, writers[k], &v);
     CHECK(rg == rf && (rg == 0 || rg == DYNA_ETOOBIG));
+    dyna_buf_t eb = DYNA_BUF_INIT; /* and on the bytes, decoding nothing */
+    dyna_obj_info_t bi;
+    CHECK(dyna_obj_encode_blind(p, len, writers[k], &v, &eb, &bi) == rg);
     if (!rg) {
       dyna_buf_t eg = DYNA_BUF_INIT;
       dyna_buf_t ef = DYNA_BUF_INIT;
       dyna_obj_encode(&g, &eg);
       dyna_obj_encode(&f, &ef);
       CHECK(!eg.oom && same_bytes(&eg, ef.data, ef.len));
+      CHECK(same_bytes(&eg, eb.data, eb.len));
+      CHECK(bi.has_latest == info->has_latest && bi.nvals == info->nvals);
       dyna_buf_free(&eg);
       dyna_buf_free(&ef);
+    } else {
+      CHECK(eb.len == 0);
     }
+    dyna_buf_free(&eb);
     dyna_obj_clear(&g);
     dyna_obj_clear(&f);
     dyna_ctx_clear(&ctx);
@@ -130,6 +146,12 @@ static void fuzz_as_object(const uint8_t *p, size_t len) {
   CHECK(dyna_obj_scan(p, len, &info) == rc);
   if (rc != 0) {
     CHECK(dyna_obj_decode_clock(p, len, &m, &info) == rc && m.n == 0); /* m untouched */
+    if (len) { /* a blind write on bytes that do not decode: the verdict, nothing written */
+      dyna_buf_t eb = DYNA_BUF_INIT;
+      dyna_val_t v = {0, 77, (uint8_t *)"v", 1};
+      CHECK(dyna_obj_encode_blind(p, len, 1, &v, &eb, &info) == rc && eb.len == 0);
+      dyna_buf_free(&eb);
+    }
     return;
   }
   const dyna_val_t *latest = dyna_obj_latest(&o);

@@ -100,6 +100,7 @@ static void fsm_put(dyna_node_t *n, fsm_t *f) {
   else n->fsm_list = f->next;
   if (f->next) f->next->prev = f->prev;
   dyna_obj_clear(&f->obj);
+  dyna_ctx_clear(&f->ctx);
   for (uint32_t i = 0; i < f->nt && i < DYNA_MAX_N; i++) dyna_obj_clear(&f->got[i]);
   dyna_buf_free(&f->resp);
   if (f->raw.cap > RAW_KEEP) dyna_buf_free(&f->raw);
@@ -287,7 +288,12 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
       status = dyna_obj_copy(&r.obj, &f->obj);
     }
   }
-  if (!status && !f->no_ctx) status = dyna_obj_context(f->kind == FSM_GET ? &r.obj : &f->obj, &r.ctx);
+  if (!status && f->ctx_made) { /* a PUT left as bytes */
+    r.ctx = f->ctx; /* moved */
+    dyna_ctx_init(&f->ctx);
+  } else if (!status && !f->no_ctx) {
+    status = dyna_obj_context(f->kind == FSM_GET ? &r.obj : &f->obj, &r.ctx);
+  }
   if (status) {
     dyna_node_reply_fail(&r, status, msg);
   } else {
@@ -795,9 +801,17 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
                                          pl->hint[self], &f->obj, enc, &base, &f->resp, &changed);
       f->nowrite = !rc && !changed;
     } else {
+      /* The new object is read again for a forwarding node's answer and, with sites, for
+       * hints this node keeps; else it is left as the bytes sent (a blind write is then
+       * made on the stored bytes: replica.h), the reply's context made from them. */
+      int keep = origin_node || n->cl.ring.nsites || (!blind && !f->no_ctx);
       rc = dyna_replica_coordinate(&rep, req->key, req->klen, blind ? NULL : req->ctx, blind, &v,
                                    (req->flags & DYNA_REQ_KEEPTTL) != 0, del ? 0 : req->expire_at_ms,
-                                   pl->hint[self], &f->obj, enc, &base, &f->existed);
+                                   pl->hint[self], keep ? &f->obj : NULL, enc, &base, &f->existed);
+      if (!rc && !keep && !f->no_ctx) {
+        rc = dyna_obj_context_of(enc->data, enc->len, &f->ctx);
+        f->ctx_made = !rc;
+      }
     }
   }
   if (rc) {

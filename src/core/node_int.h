@@ -46,7 +46,11 @@ typedef struct fsm {
   uint32_t ok, failed;
   int err;                  /* the first error a replica answered with (for the message) */
   int replied;
-  dyna_obj_t obj;           /* GET: merged so far; PUT: the version written */
+  dyna_obj_t obj;           /* GET: merged so far; PUT: the version written, unless it
+                               was left as bytes (coord.c start_put: then empty) */
+  dyna_ctx_t ctx;           /* PUT left as bytes: the reply's context, made from them
+                               (when ctx_made; owned, moved to the reply) */
+  int ctx_made;
   uint64_t wseq;            /* PUT: the number of its local write (core/durable.h) */
   int existed;
   int nowrite;              /* a typed write that changed nothing: answered at once */

@@ -502,6 +502,16 @@ int dyna_obj_context(const dyna_obj_t *o, dyna_ctx_t *out) {
   return 0;
 }
 
+int dyna_obj_context_of(const uint8_t *p, size_t len, dyna_ctx_t *out) {
+  dyna_obj_t clock;
+  dyna_obj_init(&clock);
+  dyna_obj_info_t info;
+  int rc = dyna_obj_decode_clock(p, len, &clock, &info);
+  if (!rc) rc = dyna_obj_context(&clock, out);
+  dyna_obj_clear(&clock);
+  return rc;
+}
+
 /* ---- encodings ----------------------------------------------------------------- */
 
 /* 1 when the varint read from start to end is longer than its value needs: a varint of
@@ -682,6 +692,85 @@ int dyna_obj_scan(const uint8_t *p, size_t len, dyna_obj_info_t *info) {
   int rc = obj_decode(p, len, NULL, &l);
   if (!rc) *info = got;
   return rc;
+}
+
+/* One value's encoding (dyna_obj_encode's), appended. */
+static void put_val(dyna_buf_t *out, const dyna_val_t *v) {
+  dyna_buf_put_u8(out, v->flags);
+  dyna_buf_put_varint(out, v->ts_ms);
+  dyna_buf_put_bytes(out, v->data, v->len);
+}
+
+int dyna_obj_encode_blind(const uint8_t *p, size_t len, uint64_t node, const dyna_val_t *v, dyna_buf_t *out,
+                          dyna_obj_info_t *info) {
+  int rc = val_refused(v);
+  if (rc) return rc;
+  dyna_obj_info_t got = {0};
+  if (len && (rc = dyna_obj_scan(p, len, &got))) return rc;
+  if (got.typed) return DYNA_EAGAIN;
+  /* The input checks (above), so its fields are read without checking them again. The
+   * entries go after 3 bytes kept for the header (the version and the count's varint, at
+   * most 2 bytes as the count is at most DYNA_OBJ_MAX_ENTRIES + 1), known at the end. */
+  dyna_rd_t r;
+  dyna_rd_init(&r, p, len);
+  size_t n = 0;
+  if (len) {
+    (void)dyna_rd_u8(&r);
+    n = (size_t)dyna_rd_varint(&r);
+  }
+  size_t at = out->len;
+  if (dyna_buf_reserve(out, 3 + (n + 1) * (8 + 10 + 1) + 1 + 10 + 10 + v->len)) return DYNA_ENOMEM;
+  out->len += 3;
+  size_t nout = 0;
+  int placed = 0;
+  for (size_t i = 0; i <= n; i++) {
+    uint64_t e_node = 0, counter = 0;
+    if (i < n) {
+      e_node = dyna_rd_u64le(&r);
+      counter = dyna_rd_varint(&r);
+      uint64_t nv = dyna_rd_varint(&r);
+      for (uint64_t j = 0; j < nv; j++) { /* skipped: the write drops every value */
+        size_t vlen;
+        (void)dyna_rd_u8(&r);
+        (void)dyna_rd_varint(&r);
+        (void)dyna_rd_bytes(&r, DYNA_VAL_MAX_BYTES, &vlen);
+      }
+    }
+    int mine = i < n && e_node == node;
+    if (!placed && (i == n || e_node >= node)) { /* the writer's entry, in order */
+      uint64_t c = mine ? counter : 0;
+      if (c == UINT64_MAX) goto too_big;
+      dyna_buf_put_u64le(out, node);
+      dyna_buf_put_varint(out, c + 1);
+      dyna_buf_put_u8(out, 1);
+      put_val(out, v);
+      nout++;
+      placed = 1;
+      if (mine) continue;
+    }
+    if (i == n) break;
+    dyna_buf_put_u64le(out, e_node);
+    dyna_buf_put_varint(out, counter);
+    dyna_buf_put_u8(out, 0);
+    nout++;
+  }
+  DYNA_ASSERT(!r.err && !dyna_rd_left(&r) && !out->oom, "blind write: %zu of %zu checked bytes walked, reader error %d, oom %d",
+              len - dyna_rd_left(&r), len, r.err, out->oom);
+  if (nout > DYNA_OBJ_MAX_ENTRIES) goto too_big;
+  uint8_t hdr[3] = {OBJ_VERSION, (uint8_t)(nout | 0x80), (uint8_t)(nout >> 7)};
+  size_t h = 2;
+  if (nout < 0x80) hdr[1] = (uint8_t)nout;
+  else h = 3;
+  memcpy(out->data + at, hdr, h);
+  if (h < 3) {
+    memmove(out->data + at + h, out->data + at + 3, out->len - at - 3);
+    out->len -= 3 - h;
+  }
+  *info = got;
+  return 0;
+too_big:
+  out->len = at;
+  return DYNA_ETOOBIG;
 }
 
 void dyna_ctx_encode(const dyna_ctx_t *c, dyna_buf_t *out) {

@@ -129,10 +129,20 @@ int dyna_obj_update(dyna_obj_t *o, const dyna_ctx_t *ctx, uint64_t node, const d
  * errors. Cheaper when o holds only a clock (what dyna_obj_decode_clock gives for an
  * object without typed states): node's entry advances, every other stays as it is. */
 int dyna_obj_update_blind(dyna_obj_t *o, uint64_t node, const dyna_val_t *v);
+/* The same blind write made on bytes: appends to out what dyna_obj_encode writes of
+ * dyna_obj_update_blind(node, v) on the object encoded in p (len 0: no object), without
+ * decoding it; *info as dyna_obj_scan tells it of p (zero for no object). Returns 0,
+ * DYNA_ECORRUPT (p does not decode), DYNA_EAGAIN (p has typed states: decode it and
+ * write the general way), DYNA_EINVAL or DYNA_ETOOBIG (as dyna_obj_update_blind) or
+ * DYNA_ENOMEM; on any error out is as it was. */
+int dyna_obj_encode_blind(const uint8_t *p, size_t len, uint64_t node, const dyna_val_t *v, dyna_buf_t *out,
+                          dyna_obj_info_t *info);
 /* o := sync(o, other). Returns 0, DYNA_ENOMEM or DYNA_ETOOBIG (o unchanged). */
 int dyna_obj_merge(dyna_obj_t *o, const dyna_obj_t *other);
 /* The version vector of o (what a reader hands back as its context). */
 int dyna_obj_context(const dyna_obj_t *o, dyna_ctx_t *out);
+/* The same of the object encoded in p: 0, DYNA_ECORRUPT or DYNA_ENOMEM (out unchanged). */
+int dyna_obj_context_of(const uint8_t *p, size_t len, dyna_ctx_t *out);
 
 /* Number of values (siblings), counting tombstones. */
 size_t dyna_obj_nvals(const dyna_obj_t *o);

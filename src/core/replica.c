@@ -126,35 +126,45 @@ static int read_all(const dyna_replica_t *rep, const loc_t *l, const uint8_t *ke
   return irc < 0 ? irc : 0;
 }
 
-/* A blind write's read (it supersedes every value it knows): the stored object's entries
- * without their values (dyna_obj_decode_clock), which the write would drop, and whether
- * it held a live value (*existed). Only where no hint may have to be merged in and the
- * object has no typed states; else DYNA_EAGAIN, *out untouched (read_all then). */
+/* The stored object's bytes, for a blind write (it supersedes every value it knows):
+ * *obj, *objlen inside b (0 bytes: none stored) and *h_obj its record's hash (0: none).
+ * Only where no hint may have to be merged in; else DYNA_EAGAIN (read_all then). */
+static int read_bytes(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen, dyna_buf_t *b,
+                      const uint8_t **obj, size_t *objlen, uint64_t *h_obj) {
+  if (!rep->hints || *rep->hints) return DYNA_EAGAIN;
+  *obj = NULL;
+  *objlen = 0;
+  *h_obj = 0;
+  int rc = dyna_store_get(rep->store, DYNA_SPACE_OBJ, l->skey, l->sklen, b);
+  if (rc == DYNA_ENOTFOUND) return 0;
+  if (!rc) rc = dyna_record_object(b->data, b->len, key, klen, obj, objlen, NULL, NULL);
+  if (!rc) *h_obj = dyna_record_hash(l->skey, l->sklen, b->data, b->len);
+  return rc;
+}
+
+/* A blind write's read: the stored object's entries without their values
+ * (dyna_obj_decode_clock), which the write would drop, and whether it held a live value
+ * (*existed). Only where read_bytes can and the object has no typed states; else
+ * DYNA_EAGAIN, *out untouched (read_all then). */
 static int read_clock(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
                       dyna_obj_t *out, uint64_t *h_obj, int *existed) {
-  if (!rep->hints || *rep->hints) return DYNA_EAGAIN;
   dyna_buf_t own = DYNA_BUF_INIT;
   dyna_buf_t *b = buf_take(rep, &own);
-  int rc = dyna_store_get(rep->store, DYNA_SPACE_OBJ, l->skey, l->sklen, b);
-  *h_obj = 0;
+  const uint8_t *obj;
+  size_t objlen;
+  int rc = read_bytes(rep, l, key, klen, b, &obj, &objlen, h_obj);
   *existed = 0;
-  if (rc == DYNA_ENOTFOUND) {
-    rc = 0;
-  } else if (rc == 0) {
-    const uint8_t *obj;
-    size_t objlen;
+  if (!rc && objlen) {
     dyna_obj_t o;
     dyna_obj_init(&o);
     dyna_obj_info_t info;
-    rc = dyna_record_object(b->data, b->len, key, klen, &obj, &objlen, NULL, NULL);
-    if (!rc) rc = dyna_obj_decode_clock(obj, objlen, &o, &info);
+    rc = dyna_obj_decode_clock(obj, objlen, &o, &info);
     if (!rc && info.typed) rc = DYNA_EAGAIN;
     if (!rc) {
       dyna_obj_clear(out);
       *out = o; /* moved */
       dyna_obj_init(&o);
       *existed = info.has_latest;
-      *h_obj = dyna_record_hash(l->skey, l->sklen, b->data, b->len);
     }
     dyna_obj_clear(&o);
   }
@@ -197,27 +207,34 @@ int dyna_replica_read_unchecked(const dyna_replica_t *rep, const uint8_t *key, s
   return read_stored(rep, key, klen, out, 0);
 }
 
-/* Stores o as key's object, or as the hint for hint_owner. With enc (not NULL), o's
- * encoding is appended to enc first and the record made from it, so the caller can
- * send the same bytes without encoding o again. */
-static int store_version(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
-                         const dyna_obj_t *o, uint64_t hint_owner, uint64_t h_old, dyna_buf_t *enc) {
-  const uint8_t *obj = NULL;
-  size_t objlen = 0;
-  if (enc) {
-    size_t at = enc->len;
-    dyna_obj_encode(o, enc);
-    if (enc->oom) return DYNA_ENOMEM;
-    obj = enc->data + at;
-    objlen = enc->len - at;
-    o = NULL;
-  }
+/* Stores a new version, o or (o NULL) its encoding obj, objlen: as key's object, or as
+ * the hint for hint_owner. */
+static int store_new(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
+                     const dyna_obj_t *o, const uint8_t *obj, size_t objlen, uint64_t hint_owner, uint64_t h_old) {
   if (hint_owner) {
     uint8_t hk[DYNA_HKEY_MAX];
     size_t hklen = dyna_hkey_make(l->skey, l->sklen, hint_owner, hk);
     return save(rep, DYNA_SPACE_HINT, hk, hklen, l, key, klen, o, obj, objlen, 0);
   }
   return save(rep, DYNA_SPACE_OBJ, l->skey, l->sklen, l, key, klen, o, obj, objlen, h_old);
+}
+
+/* Stores the encoded version obj, objlen (store_new). */
+static int store_bytes(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
+                       uint64_t hint_owner, uint64_t h_old, const uint8_t *obj, size_t objlen) {
+  return store_new(rep, l, key, klen, NULL, obj, objlen, hint_owner, h_old);
+}
+
+/* Stores o (store_new). With enc (not NULL), o's encoding is appended to enc first and
+ * the record made from it, so the caller can send the same bytes without encoding o
+ * again. */
+static int store_version(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
+                         const dyna_obj_t *o, uint64_t hint_owner, uint64_t h_old, dyna_buf_t *enc) {
+  if (!enc) return store_new(rep, l, key, klen, o, NULL, 0, hint_owner, h_old);
+  size_t at = enc->len;
+  dyna_obj_encode(o, enc);
+  if (enc->oom) return DYNA_ENOMEM;
+  return store_bytes(rep, l, key, klen, hint_owner, h_old, enc->data + at, enc->len - at);
 }
 
 int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
@@ -247,16 +264,44 @@ int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key,
   return rc;
 }
 
+/* A blind write nobody reads decoded, made on the stored bytes (dyna_obj_encode_blind)
+ * and stored as appended to enc. DYNA_EAGAIN where the general way must make it (hints
+ * may merge in, typed states), enc then as it was. */
+static int coordinate_bytes(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
+                            const dyna_val_t *v, uint64_t hint_owner, dyna_buf_t *enc, uint64_t *base,
+                            int *existed) {
+  dyna_buf_t own = DYNA_BUF_INIT;
+  dyna_buf_t *b = buf_take(rep, &own);
+  const uint8_t *obj;
+  size_t objlen;
+  uint64_t h_old;
+  size_t at = enc->len;
+  dyna_obj_info_t info;
+  int rc = read_bytes(rep, l, key, klen, b, &obj, &objlen, &h_old);
+  if (!rc) rc = dyna_obj_encode_blind(obj, objlen, rep->actor, v, enc, &info);
+  if (!rc) rc = store_bytes(rep, l, key, klen, hint_owner, h_old, enc->data + at, enc->len - at);
+  if (!rc) {
+    *existed = info.has_latest;
+    if (base) *base = h_old;
+  }
+  buf_done(b, &own);
+  return rc;
+}
+
 int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                             const dyna_ctx_t *ctx, int blind, const dyna_val_t *v,
                             int keep_ttl, uint64_t deadline_ms, uint64_t hint_owner,
                             dyna_obj_t *out, dyna_buf_t *enc, uint64_t *base, int *existed) {
   loc_t l;
   locate(rep, key, klen, &l);
+  if (base) *base = 0;
+  if (!out && blind && !deadline_ms && enc) { /* no typed states, hence no TTL to keep */
+    int rc = coordinate_bytes(rep, &l, key, klen, v, hint_owner, enc, base, existed);
+    if (rc != DYNA_EAGAIN) return rc;
+  }
   dyna_obj_t o;
   dyna_obj_init(&o);
   uint64_t h_old = 0;
-  if (base) *base = 0;
   uint64_t b = 0;
   int rc = blind ? read_clock(rep, &l, key, klen, &o, &h_old, existed) : DYNA_EAGAIN;
   if (!rc) {
@@ -275,9 +320,11 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
   if (!rc && deadline_ms) rc = dyna_obj_set_deadline(&o, rep->actor, deadline_ms);
   if (!rc) rc = store_version(rep, &l, key, klen, &o, hint_owner, h_old, enc);
   if (rc) goto done;
-  dyna_obj_clear(out);
-  *out = o;
-  dyna_obj_init(&o);
+  if (out) {
+    dyna_obj_clear(out);
+    *out = o;
+    dyna_obj_init(&o);
+  }
   if (base) *base = b;
 done:
   dyna_obj_clear(&o);

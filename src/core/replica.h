@@ -54,7 +54,9 @@ int dyna_replica_read_unchecked(const dyna_replica_t *rep, const uint8_t *key, s
  * (dyna_obj_supersede: SET over a set key, DEL of any kind) and the key's expiry, unless
  * keep_ttl; then a deadline > 0 (wall ms) becomes the key's expiry (SET k v PX ms).
  * The result is stored as the object (hint_owner 0) or as a hint for hint_owner, and
- * returned in out (initialised, owned by the caller); when enc is not NULL, its encoding
+ * returned in out (initialised, owned by the caller; NULL: nobody reads it, and a blind
+ * write without a deadline over an object without typed states is then made on the
+ * stored bytes, decoding nothing: dyna_obj_encode_blind); when enc is not NULL, its encoding
  * (dyna_obj_encode) is appended to enc too, as stored (so that the caller sends it
  * without encoding it again; on error enc may hold part of it). *existed tells whether a
  * live value was known before. *base (may be NULL) gets the record hash of the version

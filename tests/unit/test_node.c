@@ -94,7 +94,14 @@ static void test_single_node_versions(void **state) {
    * DYNA_REQ_NOCTX): the same write, the status alone. */
   r = call(0, DYNA_OP_PUT, "k", "d", NULL, DYNA_REQ_BLIND);
   assert_int_equal(r->status, 0);
-  assert_int_not_equal(r->ctx.n, 0);
+  dyna_ctx_t got = r->ctx; /* made from the bytes written (coord.c start_put) */
+  dyna_ctx_init(&r->ctx);
+  r = call(0, DYNA_OP_GET, "k", NULL, NULL, 0); /* the same clock as the object stored */
+  assert_int_equal(dyna_obj_nlive(&r->obj), 1);
+  assert_int_not_equal(got.n, 0);
+  assert_int_equal(r->ctx.n, got.n);
+  assert_memory_equal(r->ctx.e, got.e, got.n * sizeof(*got.e));
+  dyna_ctx_clear(&got);
   for (int del = 0; del < 2; del++) {
     r = call(0, del ? DYNA_OP_DEL : DYNA_OP_PUT, "k", del ? NULL : "e", NULL, DYNA_REQ_BLIND | DYNA_REQ_NOCTX);
     assert_int_equal(r->status, 0);

@@ -975,6 +975,27 @@ static void test_blind_update_on_a_clock(void **state) {
     int want_rc;
     blind_by_context(&o, node, &v, &want_rc, &want);
     assert_int_equal(want_rc, 0);
+    /* On the bytes: appended after what the buffer held, nothing decoded. */
+    dyna_buf_reset(&got);
+    dyna_buf_put(&got, "xy", 2);
+    dyna_obj_info_t bi;
+    assert_int_equal(dyna_obj_encode_blind(k % 7 ? b.data : NULL, k % 7 ? b.len : 0, node, &v, &got, &bi), 0);
+    if (k % 7) {
+      assert_int_equal(got.len, 2 + want.len);
+      assert_memory_equal(got.data + 2, want.data, want.len);
+      assert_int_equal(bi.has_latest, info.has_latest);
+      assert_int_equal(bi.nvals, info.nvals);
+    } else { /* no object stored: the writer's entry alone */
+      dyna_obj_t none;
+      dyna_obj_init(&none);
+      assert_int_equal(dyna_obj_update_blind(&none, node, &v), 0);
+      encode(&none, &want);
+      assert_int_equal(got.len, 2 + want.len);
+      assert_memory_equal(got.data + 2, want.data, want.len);
+      assert_int_equal(bi.has_latest + bi.nvals, 0);
+      dyna_obj_clear(&none);
+      continue;
+    }
     dyna_obj_t *from[] = {&o, &clock};
     for (int i = 0; i < 2; i++) {
       assert_int_equal(dyna_obj_update_blind(from[i], node, &v), 0);
@@ -983,6 +1004,22 @@ static void test_blind_update_on_a_clock(void **state) {
       assert_int_equal(got.len, want.len);
       assert_memory_equal(got.data, want.data, want.len);
     }
+  }
+  /* Over 127 entries the count takes two bytes (the header is written last). */
+  dyna_buf_reset(&b);
+  w_hdr(&b, 1, 127);
+  for (uint64_t i = 0; i < 127; i++) w_ent(&b, 2 * i + 10, 3, 1), w_val(&b, 0, 5, "v");
+  assert_int_equal(dyna_obj_decode(b.data, b.len, &o), 0);
+  dyna_val_t nv = mkval("new", 9);
+  for (uint64_t node = 9; node <= 10; node++) { /* a new writer (128 entries), an old one (127) */
+    int want_rc;
+    blind_by_context(&o, node, &nv, &want_rc, &want);
+    assert_int_equal(want_rc, 0);
+    dyna_buf_reset(&got);
+    dyna_obj_info_t bi;
+    assert_int_equal(dyna_obj_encode_blind(b.data, b.len, node, &nv, &got, &bi), 0);
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.data, want.data, want.len);
   }
   /* Errors as the general way's, nothing changed: a counter at its end, a new writer
    * past the entry limit, a refused value. */
@@ -996,6 +1033,19 @@ static void test_blind_update_on_a_clock(void **state) {
   assert_int_equal(dyna_obj_update_blind(&clock, 4, &v), DYNA_ETOOBIG);
   assert_int_equal(clock.n, 1);
   assert_int_equal(clock.e[0].nvals, 0);
+  dyna_obj_info_t bi;
+  dyna_buf_reset(&got);
+  assert_int_equal(dyna_obj_encode_blind(b.data, b.len, 4, &v, &got, &bi), DYNA_ETOOBIG);
+  assert_int_equal(got.len, 0);
+  /* Bytes that do not decode, and an object with typed states (a deadline): refused and
+   * left to the general way, the buffer as it was. */
+  assert_int_equal(dyna_obj_encode_blind(b.data, b.len - 1, 5, &v, &got, &bi), DYNA_ECORRUPT);
+  dyna_obj_clear(&o);
+  assert_int_equal(dyna_obj_update_blind(&o, 4, &v), 0);
+  assert_int_equal(dyna_obj_set_deadline(&o, 4, 12345), 0);
+  encode(&o, &b);
+  assert_int_equal(dyna_obj_encode_blind(b.data, b.len, 5, &v, &got, &bi), DYNA_EAGAIN);
+  assert_int_equal(got.len, 0);
   dyna_buf_reset(&b);
   w_hdr(&b, 1, DYNA_OBJ_MAX_ENTRIES);
   for (uint64_t i = 0; i < DYNA_OBJ_MAX_ENTRIES; i++) w_ent(&b, 2 * i + 10, 1, 0);
