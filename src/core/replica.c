@@ -355,11 +355,15 @@ int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t kle
   int rc = load(rep, sp, k, kl, &l, key, klen, &o, &h_old, fast ? base : 0, &based);
   if (changed) *changed = 0;
   if (rc) goto done;
-  if (based) {
+  /* Nothing stored (or an empty object) and incoming not empty (an empty object is 2
+   * bytes: version, no entries): merging incoming into it gives incoming. */
+  int onto_nothing = fast && !o.n && !o.ntyped && enclen > 2;
+  if (based || onto_nothing) {
     /* What is stored is the very version incoming was made from (the coordinator's, by
-     * its record hash), and a write's result holds all of its input: the merge is
-     * incoming, stored as it came, and the stored copy is not even decoded (nor
-     * incoming, when the caller left that to us: its bytes are only checked). */
+     * its record hash), and a write's result holds all of its input, or there is nothing
+     * stored: the merge is incoming, stored as it came, and the stored copy is not even
+     * decoded (nor incoming, when the caller left that to us: its bytes are only
+     * checked). */
     rc = incoming ? 0 : dyna_obj_check(enc, enclen);
     if (!rc) rc = save(rep, sp, k, kl, &l, key, klen, NULL, enc, enclen, h_old);
     goto out;

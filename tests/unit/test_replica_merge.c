@@ -171,6 +171,42 @@ static void test_dominating_incoming_stored_as_is(void **state) {
   fx_close(&b);
 }
 
+/* Incoming bytes onto a key stored nowhere are the merge as they are: checked, stored,
+ * decoded nowhere; an empty object changes nothing, and bytes that do not check are
+ * refused, nothing stored. */
+static void test_incoming_onto_nothing(void **state) {
+  (void)state;
+  fx_t a, b;
+  fx_open(&a, 0xa1);
+  fx_open(&b, 0xb2);
+  dyna_obj_t o;
+  dyna_obj_init(&o);
+  dyna_buf_t enc = DYNA_BUF_INIT, rec = DYNA_BUF_INIT, want = DYNA_BUF_INIT;
+  int changed = 0;
+  sadd(&a, "cart", "apple", &o, &enc);
+  static const uint8_t empty[] = {1, 0};
+  assert_int_equal(dyna_replica_merge(&b.rep, (const uint8_t *)"cart", 4, NULL, empty, sizeof(empty), 0, 0, &changed), 0);
+  assert_int_equal(changed, 0);
+  uint8_t skey[DYNA_SKEY_MAX];
+  size_t sklen = dyna_skey_make(dyna_key_partition("cart", 4, RING), "cart", 4, skey);
+  assert_int_equal(b.store->ops->get(b.store, DYNA_SPACE_OBJ, skey, sklen, &rec), DYNA_ENOTFOUND);
+  assert_int_equal(dyna_replica_merge(&b.rep, (const uint8_t *)"cart", 4, NULL, enc.data, enc.len - 1, 0, 0, &changed),
+                   DYNA_ECORRUPT);
+  assert_int_equal(b.store->ops->get(b.store, DYNA_SPACE_OBJ, skey, sklen, &rec), DYNA_ENOTFOUND);
+  assert_int_equal(dyna_replica_merge(&b.rep, (const uint8_t *)"cart", 4, NULL, enc.data, enc.len, 0, 0, &changed), 0);
+  assert_int_equal(changed, 1);
+  stored(&b, "cart", &rec);
+  record_of("cart", &o, &want);
+  assert_int_equal(rec.len, want.len);
+  assert_memory_equal(rec.data, want.data, want.len);
+  dyna_buf_free(&enc);
+  dyna_buf_free(&rec);
+  dyna_buf_free(&want);
+  dyna_obj_clear(&o);
+  fx_close(&a);
+  fx_close(&b);
+}
+
 /* Concurrent versions are merged, bytes or not: neither side's member is lost, and the
  * record is the one the merge without bytes makes. */
 static void test_concurrent_incoming_is_merged(void **state) {
@@ -397,6 +433,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_coordinate_hands_back_its_bytes),
       cmocka_unit_test(test_dominating_incoming_stored_as_is),
+      cmocka_unit_test(test_incoming_onto_nothing),
       cmocka_unit_test(test_long_state_round_trip),
       cmocka_unit_test(test_concurrent_incoming_is_merged),
       cmocka_unit_test(test_based_incoming),
