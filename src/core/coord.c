@@ -972,8 +972,9 @@ static void on_put(dyna_node_t *n, uint64_t from, const dyna_msg_t *m) {
   dyna_obj_t o;
   dyna_obj_init(&o);
   int batch = (m->flags & DYNA_PUT_BATCH) != 0;
-  /* With a base (replica.h: dyna_replica_merge) the object is decoded there, if at all. */
-  int lazy = !batch && m->w && !(n->cfg.bugs & DYNA_BUG_OVERWRITE);
+  /* The object is decoded by dyna_replica_merge, if at all (replica.h: not when this
+   * replica holds the version it was made from, m->w, or nothing of the key). */
+  int lazy = !batch && m->objlen && !(n->cfg.bugs & DYNA_BUG_OVERWRITE);
   int rc = !m->klen ? DYNA_EPROTO : batch || lazy ? 0 : dyna_obj_decode(m->obj, m->objlen, &o);
   int changed = 0;
   if (!rc && batch) { /* a transaction's objects, all or nothing (core/batch.h) */

@@ -87,10 +87,11 @@ int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key,
  * (no merge, no encoding). base (0: none) is the record hash of the version incoming was
  * made from by one write (dyna_replica_coordinate's *base): with enc, a stored record
  * of that hash is that version, which incoming holds whole (a write's result holds
- * all of its input), so enc is stored without the stored record even being decoded.
- * Neither shortcut is taken under the test-only bugs (crdt.h: dyna_crdt_bugs).
+ * all of its input), so enc is stored without the stored record even being decoded;
+ * likewise when nothing (or an empty object) is stored and incoming is not empty.
+ * No shortcut is taken under the test-only bugs (crdt.h: dyna_crdt_bugs).
  * incoming may be NULL when enc is given: it is then decoded here only if needed (with
- * the base shortcut the bytes are only checked, dyna_obj_check), and bytes that do not
+ * the last two shortcuts the bytes are only checked, dyna_obj_check), and bytes that do not
  * decode give DYNA_ECORRUPT with nothing written. O(|stored| + |incoming|). */
 int dyna_replica_merge(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
                        const dyna_obj_t *incoming, const uint8_t *enc, size_t enclen,
