@@ -64,6 +64,20 @@ static int parse_len(const uint8_t *s, size_t n, size_t max, int allow_nil, size
     *used = 4;
     return 0;
   }
+  /* The common line, at most 18 digits (no overflow), read in one pass: the verdicts are
+   * the loop's below, in its order (a leading zero, then too big, then the byte after). */
+  while (i < n && i < 18 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (size_t)(s[i++] - '0');
+  if (i < 18 && i > 0) {
+    if (i > 1 && s[0] == '0') return DYNA_EPROTO;
+    if (v > max) return DYNA_ETOOBIG;
+    if (i == n || i + 1 == n) return i < n && s[i] != '\r' ? DYNA_EPROTO : DYNA_EAGAIN;
+    if (s[i] != '\r' || s[i + 1] != '\n') return DYNA_EPROTO;
+    *val = v;
+    *used = i + 2;
+    return 0;
+  }
+  i = 0;
+  v = 0;
   const size_t lim = max / 10, lim_digit = max % 10; /* v * 10 + d <= max, without dividing per digit */
   for (;; i++) {
     if (i == n) return DYNA_EAGAIN;

@@ -956,13 +956,23 @@ const dyna_cmd_t *dyna_cmd_row(size_t idx) {
 static uint16_t index_slot[INDEX_SIZE]; /* row + 1; 0 = empty */
 static int index_built;
 
+static uint8_t ascii_lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c; }
+
 static uint32_t name_hash(const uint8_t *p, size_t n) {
   uint32_t h = 2166136261u; /* FNV-1a over the lowercased bytes */
   for (size_t i = 0; i < n; i++) {
-    h ^= (uint8_t)tolower(p[i]);
+    h ^= ascii_lower(p[i]);
     h *= 16777619u;
   }
   return h;
+}
+
+/* 1 when the n bytes at p are the lowercase name, in any case (ASCII: a command name is
+ * never anything else). A byte that is 0 in p does not end it early. */
+static int name_is(const char *name, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!name[i] || (uint8_t)name[i] != ascii_lower(p[i])) return 0;
+  return name[n] == 0;
 }
 
 /* Builds the index once; checks the table's own rules on the way (a broken row is a bug
@@ -999,7 +1009,7 @@ static void index_build(void) {
 const dyna_cmd_t *dyna_cmd_sub_lookup(const dyna_cmd_t *parent, const uint8_t *sub, size_t len) {
   for (size_t i = 0; i < parent->nsubs; i++) {
     const char *name = dyna_cmd_sub_name(&parent->subs[i]);
-    if (strlen(name) == len && !strncasecmp(name, (const char *)sub, len)) return &parent->subs[i];
+    if (name_is(name, sub, len)) return &parent->subs[i];
   }
   return NULL;
 }
@@ -1016,7 +1026,7 @@ const dyna_cmd_t *dyna_cmd_lookup(const uint8_t *name, size_t len) {
   uint32_t h = name_hash(name, len) & (INDEX_SIZE - 1);
   while (index_slot[h]) {
     const dyna_cmd_t *cmd = &COMMANDS[index_slot[h] - 1];
-    if (strlen(cmd->name) == len && !strncasecmp(cmd->name, (const char *)name, len)) return cmd;
+    if (name_is(cmd->name, name, len)) return cmd;
     h = (h + 1) & (INDEX_SIZE - 1);
   }
   return NULL;
