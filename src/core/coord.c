@@ -289,6 +289,7 @@ static void fsm_answer(dyna_node_t *n, fsm_t *f, int status, const char *msg) {
     }
   }
   if (!status && f->ctx_made) { /* a PUT left as bytes */
+    status = f->ctx_rc;
     r.ctx = f->ctx; /* moved */
     dyna_ctx_init(&f->ctx);
   } else if (!status && !f->no_ctx) {
@@ -808,9 +809,9 @@ static void start_put(dyna_node_t *n, const dyna_req_t *req, const plan_t *pl,
       rc = dyna_replica_coordinate(&rep, req->key, req->klen, blind ? NULL : req->ctx, blind, &v,
                                    (req->flags & DYNA_REQ_KEEPTTL) != 0, del ? 0 : req->expire_at_ms,
                                    pl->hint[self], keep ? &f->obj : NULL, enc, &base, &f->existed);
-      if (!rc && !keep && !f->no_ctx) {
-        rc = dyna_obj_context_of(enc->data, enc->len, &f->ctx);
-        f->ctx_made = !rc;
+      if (!rc && !keep && !f->no_ctx) { /* failing (no memory), only the reply fails */
+        f->ctx_made = 1;
+        f->ctx_rc = dyna_obj_context_of(enc->data, enc->len, &f->ctx);
       }
     }
   }

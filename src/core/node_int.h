@@ -51,6 +51,7 @@ typedef struct fsm {
   dyna_ctx_t ctx;           /* PUT left as bytes: the reply's context, made from them
                                (when ctx_made; owned, moved to the reply) */
   int ctx_made;
+  int ctx_rc;               /* making it failed (no memory): the reply's error */
   uint64_t wseq;            /* PUT: the number of its local write (core/durable.h) */
   int existed;
   int nowrite;              /* a typed write that changed nothing: answered at once */

@@ -375,9 +375,8 @@ static int ctx_valid(const dyna_ctx_t *c) {
   return 1;
 }
 
-/* Cost O(entries + siblings + v->len). Returns 0, DYNA_ENOMEM, DYNA_EINVAL (unknown
- * flag bits, or NULL data with len > 0), DYNA_ECONTEXT (ctx not sorted or a zero
- * counter) or DYNA_ETOOBIG (value or result over a limit); o unchanged on error. */
+/* 0 for a value a write may carry; else DYNA_EINVAL (unknown flag bits, or NULL data
+ * with len > 0) or DYNA_ETOOBIG (over DYNA_VAL_MAX_BYTES). */
 static int val_refused(const dyna_val_t *v) {
   if (v->flags & ~DYNA_VAL_TOMBSTONE) return DYNA_EINVAL;
   if (v->len > 0 && !v->data) return DYNA_EINVAL;
@@ -385,6 +384,9 @@ static int val_refused(const dyna_val_t *v) {
   return 0;
 }
 
+/* Cost O(entries + siblings + v->len). Returns 0, DYNA_ENOMEM, DYNA_EINVAL (unknown
+ * flag bits, or NULL data with len > 0), DYNA_ECONTEXT (ctx not sorted or a zero
+ * counter) or DYNA_ETOOBIG (value or result over a limit); o unchanged on error. */
 int dyna_obj_update(dyna_obj_t *o, const dyna_ctx_t *ctx, uint64_t node,
                     const dyna_val_t *v) {
   int refused = val_refused(v);

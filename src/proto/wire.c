@@ -120,7 +120,6 @@ static inline uint64_t frd_varint(frd_t *r) {
     r->p += used;
     return v;
   }
-  v = 0;
   for (size_t i = 0; i < 10 && i < left; i++) {
     uint64_t c = r->p[i];
     if (i == 9 && (c & 0x7e)) break; /* would overflow 64 bits */
