@@ -295,15 +295,17 @@ int dyna_replica_coordinate(const dyna_replica_t *rep, const uint8_t *key, size_
   loc_t l;
   locate(rep, key, klen, &l);
   if (base) *base = 0;
+  int clock = blind; /* read only the stored clock (read_clock), where it can */
   if (!out && blind && !deadline_ms && enc) { /* no typed states, hence no TTL to keep */
     int rc = coordinate_bytes(rep, &l, key, klen, v, hint_owner, enc, base, existed);
     if (rc != DYNA_EAGAIN) return rc;
+    clock = 0; /* read_clock could not either (hints, typed states) */
   }
   dyna_obj_t o;
   dyna_obj_init(&o);
   uint64_t h_old = 0;
   uint64_t b = 0;
-  int rc = blind ? read_clock(rep, &l, key, klen, &o, &h_old, existed) : DYNA_EAGAIN;
+  int rc = clock ? read_clock(rep, &l, key, klen, &o, &h_old, existed) : DYNA_EAGAIN;
   if (!rc) {
     b = h_old; /* no hint merged in */
   } else if (rc == DYNA_EAGAIN) {
