@@ -219,12 +219,6 @@ static int store_new(const dyna_replica_t *rep, const loc_t *l, const uint8_t *k
   return save(rep, DYNA_SPACE_OBJ, l->skey, l->sklen, l, key, klen, o, obj, objlen, h_old);
 }
 
-/* Stores the encoded version obj, objlen (store_new). */
-static int store_bytes(const dyna_replica_t *rep, const loc_t *l, const uint8_t *key, size_t klen,
-                       uint64_t hint_owner, uint64_t h_old, const uint8_t *obj, size_t objlen) {
-  return store_new(rep, l, key, klen, NULL, obj, objlen, hint_owner, h_old);
-}
-
 /* Stores o (store_new). With enc (not NULL), o's encoding is appended to enc first and
  * the record made from it, so the caller can send the same bytes without encoding o
  * again. */
@@ -234,7 +228,7 @@ static int store_version(const dyna_replica_t *rep, const loc_t *l, const uint8_
   size_t at = enc->len;
   dyna_obj_encode(o, enc);
   if (enc->oom) return DYNA_ENOMEM;
-  return store_bytes(rep, l, key, klen, hint_owner, h_old, enc->data + at, enc->len - at);
+  return store_new(rep, l, key, klen, NULL, enc->data + at, enc->len - at, hint_owner, h_old);
 }
 
 int dyna_replica_coordinate_typed(const dyna_replica_t *rep, const uint8_t *key, size_t klen,
@@ -279,7 +273,7 @@ static int coordinate_bytes(const dyna_replica_t *rep, const loc_t *l, const uin
   dyna_obj_info_t info;
   int rc = read_bytes(rep, l, key, klen, b, &obj, &objlen, &h_old);
   if (!rc) rc = dyna_obj_encode_blind(obj, objlen, rep->actor, v, enc, &info);
-  if (!rc) rc = store_bytes(rep, l, key, klen, hint_owner, h_old, enc->data + at, enc->len - at);
+  if (!rc) rc = store_new(rep, l, key, klen, NULL, enc->data + at, enc->len - at, hint_owner, h_old);
   if (!rc) {
     *existed = info.has_latest;
     if (base) *base = h_old;
