@@ -22,6 +22,7 @@
 #define WAL_PREP "wal-prep.tmp"  /* a segment being zero-filled */
 #define WAL_NEXT "wal-next.tmp"  /* a file ready for the next roll: zero-filled, or a
                                      checkpointed segment recycled (wal.h) */
+#define WAL_PREP_SYNC ((size_t)1 << 20) /* zeros written between two fdatasyncs */
 
 struct dyna_wal {
   char dir[PATH_MAX];
@@ -427,26 +428,48 @@ int dyna_wal_append_n(dyna_wal_t *w, const dyna_overlay_t *const *batches, size_
 
 void dyna_wal_set_nosync(dyna_wal_t *w, int nosync) { w->nosync = nosync; }
 
-int dyna_wal_prepare(dyna_wal_t *w, size_t bytes) {
-  char tmp[PATH_MAX + 32], next[PATH_MAX + 32];
-  snprintf(tmp, sizeof(tmp), "%s/" WAL_PREP, w->dir);
-  snprintf(next, sizeof(next), "%s/" WAL_NEXT, w->dir);
-  if (!access(next, F_OK)) return 0; /* one is ready */
-  struct statvfs vfs;
-  if (statvfs(w->dir, &vfs) || (uint64_t)vfs.f_bavail * vfs.f_frsize < 4 * (uint64_t)bytes)
-    return DYNA_EFULL; /* don't take the last free space from the log itself */
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return io_err(errno);
+/* Writes zeros over [from, to) of fd, fdatasync'ing each WAL_PREP_SYNC bytes and at the
+ * end; DYNA_EAGAIN when *cancel is set (checked after each sync). */
+static int zero_fill(int fd, size_t from, size_t to, const atomic_int *cancel) {
   static const uint8_t zeros[64 << 10];
   int err = 0;
-  for (size_t at = 0; at < bytes && !err;) {
-    size_t n = bytes - at < sizeof(zeros) ? bytes - at : sizeof(zeros);
+  size_t synced = from;
+  for (size_t at = from; at < to && !err;) {
+    size_t n = to - at < sizeof(zeros) ? to - at : sizeof(zeros);
     ssize_t k = pwrite(fd, zeros, n, (off_t)at);
     if (k < 0 && errno == EINTR) continue;
     if (k <= 0) err = io_err(k < 0 ? errno : ENOSPC);
     else at += (size_t)k;
+    if (!err && at - synced >= WAL_PREP_SYNC) { /* a MiB at a time (wal.h) */
+      if (fdatasync(fd)) err = io_err(errno);
+      synced = at;
+      if (cancel && atomic_load(cancel)) err = DYNA_EAGAIN;
+    }
   }
   if (!err && fdatasync(fd)) err = io_err(errno);
+  return err;
+}
+
+int dyna_wal_prepare(dyna_wal_t *w, size_t bytes, const atomic_int *cancel) {
+  char tmp[PATH_MAX + 32], next[PATH_MAX + 32];
+  snprintf(tmp, sizeof(tmp), "%s/" WAL_PREP, w->dir);
+  snprintf(next, sizeof(next), "%s/" WAL_NEXT, w->dir);
+  struct stat st;
+  int ready = !stat(next, &st);
+  if (ready && (uint64_t)st.st_size >= bytes) return 0; /* one is ready */
+  struct statvfs vfs;
+  if (statvfs(w->dir, &vfs) || (uint64_t)vfs.f_bavail * vfs.f_frsize < 4 * (uint64_t)bytes)
+    return DYNA_EFULL; /* don't take the last free space from the log itself */
+  if (ready) { /* a shorter one (a recycled segment): zeros after its end, in place */
+    int fd = open(next, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return io_err(errno);
+    int err = zero_fill(fd, (size_t)st.st_size, bytes, cancel);
+    close(fd);
+    return err; /* zeros left after a failure are harmless: past any record */
+  }
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return io_err(errno);
+  int err = zero_fill(fd, 0, bytes, cancel);
   close(fd);
   if (!err && rename(tmp, next)) err = io_err(errno);
   if (err) unlink(tmp);

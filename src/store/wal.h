@@ -51,6 +51,7 @@
 #ifndef DYNA_WAL_H
 #define DYNA_WAL_H
 #include "store/overlay.h"
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -93,13 +94,22 @@ int dyna_wal_append(dyna_wal_t *w, const dyna_overlay_t *batch);
  * prefix of them may be found at replay; none was acknowledged.) */
 int dyna_wal_append_n(dyna_wal_t *w, const dyna_overlay_t *const *batches, size_t n);
 
-/* Prepares the next segment ahead (at open, and after each checkpoint on the checkpoint
- * thread): a file of `bytes` zeros,
- * written and fdatasync'd, that the next segment takes over, so appends into it overwrite
- * allocated blocks and their fdatasync writes no file size. Does nothing when one is
- * ready (zero-filled, or a segment dyna_wal_drop recycled); DYNA_EFULL when the disk has less than 4 x bytes free (the log itself must not
- * run out of space for it). On failure the next segment simply starts empty. */
-int dyna_wal_prepare(dyna_wal_t *w, size_t bytes);
+/* Prepares the next segment ahead (at open, and on the checkpoint thread: once half a
+ * segment is logged, and after each checkpoint): a file of `bytes` zeros, written and
+ * fdatasync'd, that the next segment takes over, so appends into it overwrite allocated
+ * blocks and their fdatasync writes no file size (bench/fsync_cost.py: an append that
+ * grows the file costs a third more CPU and latency per commit). The zeros go to disk a
+ * MiB at a time, each MiB fdatasync'd before the next is written: a log fdatasync of
+ * this or another node on the same disk never waits behind tens of MiB of writeback.
+ * Does nothing when one of at least `bytes` is ready (zero-filled, or a segment
+ * dyna_wal_drop recycled); a shorter one (a recycled segment of a short first segment)
+ * gets zeros after its end. Called only while no segment can roll (at open, and on the
+ * checkpoint thread while the loop holds the roll back): the file is never appended to
+ * meanwhile. DYNA_EFULL when the disk has less than 4 x bytes free (the log itself must not run
+ * out of space for it); DYNA_EAGAIN when *cancel (NULL: never) was set, checked after
+ * each MiB. On failure nothing is left behind, and the next segment simply starts
+ * empty. */
+int dyna_wal_prepare(dyna_wal_t *w, size_t bytes, const atomic_int *cancel);
 
 /* Closes the current segment, without I/O: the next append writes its end record and
  * fdatasyncs it, then starts a new segment. Returns the number of the segment closed

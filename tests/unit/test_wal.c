@@ -578,7 +578,7 @@ static void test_prepared_segments(void **state) {
   dyna_ov_init(&ov);
   const char *keys[] = {"a", "b", "c"};
   for (int i = 0; i < 3; i++) {
-    if (i != 1) assert_int_equal(dyna_wal_prepare(w, 64 << 10), 0);
+    if (i != 1) assert_int_equal(dyna_wal_prepare(w, 64 << 10, NULL), 0);
     if (i == 2) dyna_wal_roll(w);
     assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8(keys[i]), 1, U8(keys[i]), 1, 0), 0);
     assert_int_equal(dyna_wal_append(w, &ov), 0);
@@ -646,6 +646,73 @@ static void test_first_segment_prepared(void **state) {
   dyna_store_close(s);
 }
 
+/* The next segment's file is made while the current one fills up: halfway, the
+ * checkpoint thread zero-fills a whole segment as wal-next.tmp, and the segment does not
+ * roll before it is there, so the next one writes into it rather than growing a new
+ * file (the first segment's successor used to grow for its whole length). The first
+ * segment of a run rolls before it outgrows the file prepared at open. */
+static void next_segment_prepared(fx_t *f, size_t map, off_t seg_min) {
+  char next[PATH_MAX + 64], p1[PATH_MAX + 64], p2[PATH_MAX + 64], p3[PATH_MAX + 64];
+  snprintf(next, sizeof(next), "%s/wal-next.tmp", f->dir);
+  seg_file(f->dir, 1, p1, sizeof(p1));
+  seg_file(f->dir, 2, p2, sizeof(p2));
+  seg_file(f->dir, 3, p3, sizeof(p3));
+  assert_int_equal(segments(f->dir, NULL, 0), 0); /* a new store */
+  assert_int_equal(file_size(next), -1);
+  dyna_store_t *s = NULL;
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, map, &s), 0);
+  off_t fill = file_size(next); /* prepared at open for segment 1 */
+  assert_true(fill >= 512 << 10);
+  char k[32];
+  uint8_t v[1000];
+  unsigned i = 0;
+  off_t p1_most = 0;
+  while (file_size(p2) < 0) { /* on until the roll */
+    key_of(k, sizeof(k), i);
+    val_of(v, sizeof(v), i, 0);
+    assert_int_equal(dyna_store_put(s, DYNA_SPACE_OBJ, U8(k), strlen(k), v, sizeof(v)), 0);
+    if (i++ % 20 == 19) {
+      assert_int_equal(dyna_store_commit(s), 0);
+      if (file_size(p1) > p1_most) p1_most = file_size(p1);
+    }
+    assert_true(i < 100000);
+  }
+  assert_int_equal(dyna_store_commit(s), 0);
+  assert_int_equal(p1_most, fill);                /* segment 1 never outgrew its file */
+  assert_true(file_size(p2) >= seg_min);          /* 2 took over a whole segment of zeros */
+  /* 3 gets segment 1's file, recycled, with zeros after it up to a whole segment */
+  while (file_size(p3) < 0) {
+    key_of(k, sizeof(k), i);
+    val_of(v, sizeof(v), i, 0);
+    assert_int_equal(dyna_store_put(s, DYNA_SPACE_OBJ, U8(k), strlen(k), v, sizeof(v)), 0);
+    if (i++ % 20 == 19) assert_int_equal(dyna_store_commit(s), 0);
+    assert_true(i < 300000);
+  }
+  assert_int_equal(dyna_store_commit(s), 0);
+  assert_true(file_size(p3) >= seg_min);
+  dyna_store_close(s);
+  assert_int_equal(dyna_store_lmdb_open(f->dir, DYNA_SYNC_BATCH, map, &s), 0);
+  for (unsigned j = 0; j < i; j += 97) {
+    key_of(k, sizeof(k), j);
+    assert_int_equal(dyna_store_get(s, DYNA_SPACE_OBJ, U8(k), strlen(k), &f->buf), 0);
+    val_of(v, sizeof(v), j, 0);
+    assert_int_equal(f->buf.len, sizeof(v));
+    assert_memory_equal(f->buf.data, v, sizeof(v));
+  }
+  dyna_store_close(s);
+}
+
+static void test_next_segment_prepared_ahead(void **state) {
+  /* MAP_SMALL: checkpoints every 512-768 KiB, a segment's file 1.25 x that; the first
+   * segment's file (2 x the threshold) would have held a whole segment anyway */
+  next_segment_prepared(*state, MAP_SMALL, 640 << 10);
+  /* 512 MiB, in a new directory: checkpoints every 64-96 MiB, files of 80-120 MiB, the
+   * first one of 32 MiB */
+  teardown(state);
+  setup(state);
+  next_segment_prepared(*state, (size_t)512 << 20, (off_t)80 << 20);
+}
+
 /* A segment without an end record (the zero fill ends it): a stray byte in the fill is
  * corruption in an older segment and a torn tail in the newest. */
 static void test_zero_filled_end(void **state) {
@@ -655,7 +722,7 @@ static void test_zero_filled_end(void **state) {
   dyna_ov_init(&ov);
   const char *keys[] = {"a", "b"};
   for (int i = 0; i < 2; i++) {
-    assert_int_equal(dyna_wal_prepare(w, 64 << 10), 0);
+    assert_int_equal(dyna_wal_prepare(w, 64 << 10, NULL), 0);
     if (i == 1) dyna_wal_roll(w);
     assert_int_equal(dyna_ov_set(&ov, DYNA_SPACE_OBJ, U8(keys[i]), 1, U8(keys[i]), 1, 0), 0);
     assert_int_equal(dyna_wal_append(w, &ov), 0);
@@ -731,7 +798,7 @@ static void test_trim_next(void **state) {
   char next[PATH_MAX + 64];
   snprintf(next, sizeof(next), "%s/wal-next.tmp", f->dir);
   dyna_wal_t *w = fresh_log(f->dir);
-  assert_int_equal(dyna_wal_prepare(w, 4096), 0);
+  assert_int_equal(dyna_wal_prepare(w, 4096, NULL), 0);
   append_keys(w, 0, 400, "grown"); /* past the 4 KiB prepared: the file grew */
   assert_int_equal(dyna_wal_roll(w), 1);
   assert_int_equal(dyna_wal_drop(w, 1), 0); /* recycled as wal-next.tmp */
@@ -896,6 +963,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_zero_filled_end, setup, teardown),
       cmocka_unit_test_setup_teardown(test_first_segment_prepared, setup, teardown),
       cmocka_unit_test_setup_teardown(test_recycled_segment, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_next_segment_prepared_ahead, setup, teardown),
       cmocka_unit_test_setup_teardown(test_trim_next, setup, teardown),
       cmocka_unit_test_setup_teardown(test_first_format_log, setup, teardown),
   };
