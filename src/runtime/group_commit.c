@@ -230,8 +230,17 @@ int dyna_commit_open(dyna_server_t *s, char *err, size_t errlen) {
 
 void dyna_commit_turn(dyna_server_t *s) {
   take_outbox(s);
-  if (!s->commit->pipelined) commit_sync(s);
-  else pump(s);
+  if (!s->commit->pipelined) {
+    commit_sync(s);
+    return;
+  }
+  /* The answers released so far (acks that completed earlier writes) go out before
+   * pump, which may log this turn's batch on the loop and wait for its fdatasync: they
+   * do not wait for writes that are not theirs (batch SET -P 1: 14% more SETs a second,
+   * docs/performance.md). Under none nothing waits, and one write per connection per
+   * turn is cheaper. */
+  if (s->store->sync != DYNA_SYNC_NONE) dyna_server_flush(s);
+  pump(s);
 }
 
 int dyna_commit_idle(const dyna_server_t *s) {
