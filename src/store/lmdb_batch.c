@@ -107,7 +107,6 @@ struct lm_batch {
   int prep_asked;        /* loop: the next segment's file was asked for (ask_prepare) */
   int prep_wait;         /* loop: ... and is not made yet: the segment does not roll */
   size_t max_batch, ckpt_bytes;
-  uint32_t stagger;      /* this directory's share of the thresholds (lm_batch_open) */
   size_t ck_chunk;       /* key + value bytes per checkpoint txn (see checkpoint) */
   dyna_wal_t *wal;
   int ck_failed;         /* loop: error of the last checkpoint (0: it worked) */
@@ -767,14 +766,14 @@ int lm_batch_open(lm_store_t *s, const char *dir) {
   /* Nodes of one cluster receive the same writes and would checkpoint at the same moment;
    * on a shared disk their writebacks then stall each other's log flushes. Each data
    * directory gets its own threshold, 1 to 1.5 x the base (from a hash of its path). */
-  b->stagger = (uint32_t)(XXH3_64bits(dir, strlen(dir)) >> 40);
-  b->ckpt_bytes = staggered(b->ckpt_bytes, b->stagger);
+  uint32_t stagger = (uint32_t)(XXH3_64bits(dir, strlen(dir)) >> 40);
+  b->ckpt_bytes = staggered(b->ckpt_bytes, stagger);
   /* The first segment of a run writes into the file prepared below (or kept by the last
    * run), of prefill_bytes: it rolls at a third of that in keys and values, staggered
    * as ckpt_bytes is, so that it does not outgrow the file (a record adds 10 bytes of
    * header per entry: twice the size at most for entries of 10 bytes or more; smaller
    * ones may grow the file, which costs time, not correctness). */
-  b->seg_limit = staggered(prefill_bytes(b) / 3, b->stagger);
+  b->seg_limit = staggered(prefill_bytes(b) / 3, stagger);
   if (b->seg_limit > b->ckpt_bytes) b->seg_limit = b->ckpt_bytes;
   if (pthread_mutex_init(&b->mu, NULL)) {
     dyna_free(b);

@@ -651,6 +651,18 @@ static void test_first_segment_prepared(void **state) {
  * roll before it is there, so the next one writes into it rather than growing a new
  * file (the first segment's successor used to grow for its whole length). The first
  * segment of a run rolls before it outgrows the file prepared at open. */
+/* Puts key i with its 1000-byte value (round 0); every 20th put commits: returns 1 then. */
+static int put_key(dyna_store_t *s, unsigned i) {
+  char k[32];
+  uint8_t v[1000];
+  key_of(k, sizeof(k), i);
+  val_of(v, sizeof(v), i, 0);
+  assert_int_equal(dyna_store_put(s, DYNA_SPACE_OBJ, U8(k), strlen(k), v, sizeof(v)), 0);
+  if (i % 20 != 19) return 0;
+  assert_int_equal(dyna_store_commit(s), 0);
+  return 1;
+}
+
 static void next_segment_prepared(fx_t *f, size_t map, off_t seg_min) {
   char next[PATH_MAX + 64], p1[PATH_MAX + 64], p2[PATH_MAX + 64], p3[PATH_MAX + 64];
   snprintf(next, sizeof(next), "%s/wal-next.tmp", f->dir);
@@ -668,13 +680,7 @@ static void next_segment_prepared(fx_t *f, size_t map, off_t seg_min) {
   unsigned i = 0;
   off_t p1_most = 0;
   while (file_size(p2) < 0) { /* on until the roll */
-    key_of(k, sizeof(k), i);
-    val_of(v, sizeof(v), i, 0);
-    assert_int_equal(dyna_store_put(s, DYNA_SPACE_OBJ, U8(k), strlen(k), v, sizeof(v)), 0);
-    if (i++ % 20 == 19) {
-      assert_int_equal(dyna_store_commit(s), 0);
-      if (file_size(p1) > p1_most) p1_most = file_size(p1);
-    }
+    if (put_key(s, i++) && file_size(p1) > p1_most) p1_most = file_size(p1);
     assert_true(i < 100000);
   }
   assert_int_equal(dyna_store_commit(s), 0);
@@ -682,10 +688,7 @@ static void next_segment_prepared(fx_t *f, size_t map, off_t seg_min) {
   assert_true(file_size(p2) >= seg_min);          /* 2 took over a whole segment of zeros */
   /* 3 gets segment 1's file, recycled, with zeros after it up to a whole segment */
   while (file_size(p3) < 0) {
-    key_of(k, sizeof(k), i);
-    val_of(v, sizeof(v), i, 0);
-    assert_int_equal(dyna_store_put(s, DYNA_SPACE_OBJ, U8(k), strlen(k), v, sizeof(v)), 0);
-    if (i++ % 20 == 19) assert_int_equal(dyna_store_commit(s), 0);
+    put_key(s, i++);
     assert_true(i < 300000);
   }
   assert_int_equal(dyna_store_commit(s), 0);
