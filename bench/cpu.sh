@@ -5,9 +5,12 @@
 # depend on what else runs. This starts 3 dynad (N=3 R=2 W=2, --sync none by default so
 # the disk stays out of it), loads KEYS keys, then runs each test under `perf stat`:
 # the three servers (perf stat -p) and the client (perf stat -- client) separately, and
-# prints task-clock and context switches per operation. A benchmark, not a test.
+# prints task-clock and context switches per operation, then each server's CPU time per
+# operation (from /proc: which node a change made cheaper). A benchmark, not a test.
 #
-#   get-rb   redis-benchmark -t get -c 50 -d 100 -r KEYS -n OPS through node 1
+#   set-rb   redis-benchmark -t set -c 50 -d 100 -r KEYS -n OPS through node 1
+#   get-rb   redis-benchmark -t get, the same; its keys (key:000000012345) are not the ones
+#            dyna-bench loads: run set-rb first for GETs that find their keys
 #   get-db   dyna-bench --protocol redis --routing ring --workload C (GET routed by key)
 #   set-db   dyna-bench --protocol redis --routing ring --workload W (SET routed by key)
 #   dget-db  dyna-bench --workload C (DYNA.GET, dyna protocol, routed)
@@ -39,9 +42,13 @@ spids=$(IFS=,; echo "${DPIDS[*]}")
 # field VALUE of perf stat -x, output (first column), for event NAME
 pval() { awk -F, -v e="$2" '$3 ~ e { print $1; exit }' "$1"; }
 
+ticks() { for p in "${DPIDS[@]}"; do awk '{printf "%d ", $14 + $15}' "/proc/$p/stat"; done; }
+
 run() { # name cmd...
   local name=$1
   shift
+  local t0
+  t0=$(ticks)
   perf stat -x, -e task-clock,context-switches -p "$spids" -o "$work/srv.txt" &
   local sp=$!
   sleep 0.2
@@ -56,12 +63,15 @@ run() { # name cmd...
   awk -v n="$name" -v ops="$OPS" -v st="$st" -v sc="$sc" -v ct="$ct" -v cc="$cc" -v r="$rate" 'BEGIN {
     printf "%-8s %9.0f ops/s  servers %6.2f us/op %5.2f cs/op   client %6.2f us/op %5.2f cs/op   total %6.2f us/op\n",
       n, r, st * 1000 / ops, sc / ops, ct * 1000 / ops, cc / ops, (st + ct) * 1000 / ops }'
+  echo "$t0 $(ticks)" | awk -v ops="$OPS" -v hz="$(getconf CLK_TCK)" '{ n = NF / 2; printf "         per server:"
+    for (i = 1; i <= n; i++) printf "  n%d %.2f us/op", i, ($(i + n) - $i) * 1e6 / hz / ops; print "" }'
 }
 
 echo "cluster $SEEDS, sync $SYNC, $OPS ops per test, pipeline $PIPELINE"
 for r in $(seq 1 "$ROUNDS"); do
   for t in $TESTS; do
     case $t in
+    set-rb) run set-rb redis-benchmark -p "${ports[0]}" -t set -n "$OPS" -c 50 -d 100 -r "$KEYS" -P "$PIPELINE" -q ;;
     get-rb) run get-rb redis-benchmark -p "${ports[0]}" -t get -n "$OPS" -c 50 -d 100 -r "$KEYS" -P "$PIPELINE" -q ;;
     get-db) run get-db "$BIN/dyna-bench" --seeds "$SEEDS" --protocol redis --routing ring --workload C \
       --keys "$KEYS" --ops "$OPS" --pipeline "$PIPELINE" ;;

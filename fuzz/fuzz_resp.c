@@ -5,7 +5,9 @@
  * whose sizes come from its first bytes, each call on a fresh heap copy of the
  * unconsumed bytes (so a pointer kept across calls is a use-after-free). Both ways must
  * give the same commands and end the same way. Every command is re-encoded with
- * dyna_resp_put_cmd and must parse back to itself.
+ * dyna_resp_put_cmd and must parse back to itself. The look ahead (dyna_resp_peek_cmds),
+ * in windows of a few commands, must give a prefix of what the parser gave, name, count
+ * and first argument alike, ending where those commands ended.
  * Reply parser: replies are parsed one after another; each must re-encode (RESP3 types
  * with the RESP3 encoders) and parse back to an equal tree, shapes included, and its strict prefixes must all be DYNA_EAGAIN. Each reply is
  * also offered to the DYNA.RING decoder libdyna routes by (proto/ring_reply.c): what it
@@ -34,6 +36,7 @@ static dyna_resp_limits_t fuzz_limits(void) {
   l.max_args = 1024;
   l.max_inline = 4096;
   l.max_depth = 8;
+  l.max_skip = 0;
   return l;
 }
 
@@ -49,6 +52,7 @@ static uint8_t *dup_exact(const uint8_t *p, size_t n) {
 typedef struct run {
   dyna_buf_t cmds; /* each command: varint argc, then varint length + bytes per arg */
   size_t ncmds;
+  dyna_buf_t ends; /* run_whole only: varint offset after each command */
   int rc;          /* final DYNA_EAGAIN or error */
   size_t consumed; /* total bytes consumed */
 } run_t;
@@ -104,6 +108,7 @@ static void run_whole(const dyna_resp_limits_t *lim, const uint8_t *data, size_t
       record(r, &cmd, copy + off, n - off);
       check_cmd_roundtrip(lim, &cmd);
       off += used;
+      dyna_buf_put_varint(&r->ends, off);
       continue;
     }
     CHECK(rc == DYNA_EAGAIN || rc == DYNA_EPROTO || rc == DYNA_ETOOBIG);
@@ -166,6 +171,41 @@ static size_t chunk_sizes(const uint8_t *data, size_t n, size_t *chunk) {
   return k;
 }
 
+/* The look ahead over data[0..n), window commands at a time, against what run_whole
+ * recorded in whole. */
+static void check_peek(const dyna_resp_limits_t *lim, const uint8_t *data, size_t n, const run_t *whole,
+                       size_t window) {
+  dyna_resp_peek_t pk[8];
+  dyna_rd_t cmds, ends;
+  dyna_rd_init(&cmds, whole->cmds.data, whole->cmds.len);
+  dyna_rd_init(&ends, whole->ends.data, whole->ends.len);
+  size_t off = 0, seen = 0;
+  for (;;) {
+    size_t end = off;
+    size_t k = dyna_resp_peek_cmds(lim, data + off, n - off, pk, window, &end);
+    CHECK(k <= window);
+    if (k == 0) {
+      CHECK(end == off);
+      break;
+    }
+    CHECK(seen + k <= whole->ncmds);
+    for (size_t i = 0; i < k; i++) {
+      size_t argc = (size_t)dyna_rd_varint(&cmds), len;
+      CHECK(pk[i].argc == argc);
+      for (size_t a = 0; a < argc; a++) {
+        const uint8_t *arg = dyna_rd_bytes(&cmds, n, &len);
+        if (a == 0) CHECK(pk[i].nlen == len && memcmp(pk[i].name, arg, len) == 0);
+        if (a == 1) CHECK(pk[i].alen == len && memcmp(pk[i].arg, arg, len) == 0);
+      }
+      if (argc == 1) CHECK(pk[i].arg == NULL && pk[i].alen == 0);
+      if (i + 1 < k) (void)dyna_rd_varint(&ends);
+    }
+    CHECK(!cmds.err && dyna_rd_varint(&ends) == end && !ends.err);
+    seen += k;
+    off = end;
+  }
+}
+
 static void fuzz_commands(const uint8_t *data, size_t n) {
   dyna_resp_limits_t lim = fuzz_limits();
   run_t whole, split;
@@ -178,13 +218,15 @@ static void fuzz_commands(const uint8_t *data, size_t n) {
   int advance = n == 0 || (data[0] & 1);
   run_chunked(&lim, data, n, chunk, nchunk, advance, &split);
 
-  CHECK(!whole.cmds.oom && !split.cmds.oom);
+  CHECK(!whole.cmds.oom && !split.cmds.oom && !whole.ends.oom);
+  check_peek(&lim, data, n, &whole, 1 + (n ? data[n - 1] % 8 : 0));
   CHECK(whole.ncmds == split.ncmds);
   CHECK(whole.rc == split.rc);
   CHECK(whole.cmds.len == split.cmds.len);
   CHECK(whole.cmds.len == 0 || memcmp(whole.cmds.data, split.cmds.data, whole.cmds.len) == 0);
   if (whole.rc == DYNA_EAGAIN && advance) CHECK(whole.consumed == split.consumed);
   dyna_buf_free(&whole.cmds);
+  dyna_buf_free(&whole.ends);
   dyna_buf_free(&split.cmds);
 }
 

@@ -236,6 +236,38 @@ uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t kl
   return dyna_key_partition(key, klen, n->cl.ring.size);
 }
 
+void dyna_node_prefetch(dyna_node_t *n, const uint8_t *const *keys, const size_t *klens, size_t count) {
+  uint8_t sk[DYNA_STORE_PREFETCH_MAX][3 + 64]; /* short keys only: the usual ones */
+  const uint8_t *skeys[DYNA_STORE_PREFETCH_MAX];
+  size_t sklens[DYNA_STORE_PREFETCH_MAX], m = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (!klens[i] || klens[i] > sizeof(sk[0]) - 3) continue; /* no key, or a long one */
+    sklens[m] = dyna_skey_make(dyna_node_partition(n, keys[i], klens[i]), keys[i], klens[i], sk[m]);
+    skeys[m] = sk[m];
+    if (++m == DYNA_STORE_PREFETCH_MAX) {
+      dyna_store_prefetch(n->store, DYNA_SPACE_OBJ, skeys, sklens, m);
+      m = 0;
+    }
+  }
+  if (m) dyna_store_prefetch(n->store, DYNA_SPACE_OBJ, skeys, sklens, m);
+}
+
+void dyna_node_prefetch_frames(dyna_node_t *n, const uint8_t *const *frames, const size_t *lens,
+                               size_t count) {
+  const uint8_t *keys[DYNA_STORE_PREFETCH_MAX];
+  size_t klens[DYNA_STORE_PREFETCH_MAX], m = 0;
+  for (size_t i = 0; i < count && m < DYNA_STORE_PREFETCH_MAX; i++) {
+    dyna_msg_t msg;
+    if (dyna_wire_decode(frames[i], lens[i], &msg)) continue;
+    /* a replica's write (not a hint, kept under another key) or read */
+    if (msg.klen && ((msg.type == DYNA_MSG_PUT && !msg.node) || msg.type == DYNA_MSG_GET)) {
+      keys[m] = msg.key;
+      klens[m++] = msg.klen;
+    }
+  }
+  if (m >= 2) dyna_node_prefetch(n, keys, klens, m);
+}
+
 uint64_t dyna_node_actor(const dyna_node_t *n, uint32_t p) {
   uint32_t e = n->epoch && p < n->cl.ring.size ? n->epoch[p] : 0;
   if (!e && !n->incarnation) return n->cfg.id;

@@ -304,6 +304,16 @@ int dyna_node_set_runtime_cfg(dyna_node_t *n, const dyna_node_cfg_t *cfg);
  * the runtime refuses multi-key commands whose keys are in two partitions (CROSSSLOT). */
 uint32_t dyna_node_partition(const dyna_node_t *n, const uint8_t *key, size_t klen);
 
+/* A hint that changes nothing: the keys (any number) are about to be read or written
+ * through this node (a pipelined batch of commands), so its store may start loading the
+ * memory of all of them at once (dyna_store_prefetch). */
+void dyna_node_prefetch(dyna_node_t *n, const uint8_t *const *keys, const size_t *klens, size_t count);
+/* The same for the keys of a run of peer frames about to be handed to
+ * dyna_node_on_message one by one (a replica's writes and reads). Frames it cannot
+ * decode, and types that name no stored key, it passes over. */
+void dyna_node_prefetch_frames(dyna_node_t *n, const uint8_t *const *frames, const size_t *lens,
+                               size_t count);
+
 /* Submits a client request. Everything the request points to is copied or used before
  * the call returns. Returns 0 when the request was taken: exactly one reply will be
  * queued for it (possibly at once). Returns DYNA_ENOMEM when it was not taken: no reply

@@ -485,6 +485,46 @@ static int parse_skipping(dyna_resp_parser_t *p, const uint8_t *buf, size_t len,
   return rc;
 }
 
+/* The bulk "$<len>\r\n<bytes>\r\n" at s[0..n) under max: 0 with its body and the bytes
+ * it took, else non-zero (anything but a whole one). */
+static int peek_bulk(const uint8_t *s, size_t n, size_t max, const uint8_t **body, size_t *blen,
+                     size_t *used) {
+  size_t hdr;
+  if (n < 1 || s[0] != '$' || parse_len(s + 1, n - 1, max, 0, blen, &hdr)) return 1;
+  size_t at = 1 + hdr;
+  if (n - at < *blen + 2 || s[at + *blen] != '\r' || s[at + *blen + 1] != '\n') return 1;
+  *body = s + at;
+  *used = at + *blen + 2;
+  return 0;
+}
+
+size_t dyna_resp_peek_cmds(const dyna_resp_limits_t *lim, const uint8_t *buf, size_t len,
+                           dyna_resp_peek_t *out, size_t max, size_t *end) {
+  size_t at = 0, k = 0;
+  while (k < max && at < len && buf[at] == '*') {
+    size_t argc, hdr, i;
+    if (parse_len(buf + at + 1, len - at - 1, lim->max_args, 0, &argc, &hdr) || argc == 0) break;
+    size_t pos = at + 1 + hdr;
+    dyna_resp_peek_t *o = &out[k];
+    o->argc = argc;
+    o->arg = NULL;
+    o->alen = 0;
+    for (i = 0; i < argc; i++) {
+      const uint8_t *body;
+      size_t blen, used;
+      if (peek_bulk(buf + pos, len - pos, lim->max_bulk, &body, &blen, &used)) break;
+      if (i == 0) o->name = body, o->nlen = blen;
+      if (i == 1) o->arg = body, o->alen = blen;
+      pos += used;
+    }
+    if (i < argc) break;
+    at = pos;
+    k++;
+  }
+  *end += at;
+  return k;
+}
+
 int dyna_resp_parse_cmd(dyna_resp_parser_t *p, const uint8_t *buf, size_t len,
                         dyna_resp_cmd_t *cmd, size_t *consumed) {
   size_t skip = 0, used = 0;

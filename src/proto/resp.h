@@ -120,6 +120,21 @@ void dyna_resp_parser_free(dyna_resp_parser_t *p);
 int dyna_resp_parse_cmd(dyna_resp_parser_t *p, const uint8_t *buf, size_t len,
                         dyna_resp_cmd_t *cmd, size_t *consumed);
 
+/* A look ahead at the commands buffered in buf[0..len), for hints only (prefetching the
+ * keys of a pipelined batch): the complete multibulk commands at its start, at most max,
+ * each as its name, argument count and first argument (arg NULL when it has none). It
+ * stops at the first byte that is not such a command (an inline command, a blank line,
+ * an incomplete or malformed command, a length over lim's) even where
+ * dyna_resp_parse_cmd would go on, so what it returns is always what parse_cmd would
+ * return for the same bytes, in order, and is never more. *end is advanced by the bytes
+ * of the commands returned. No allocation, no state. */
+typedef struct dyna_resp_peek {
+  const uint8_t *name, *arg; /* into buf */
+  size_t nlen, alen, argc;
+} dyna_resp_peek_t;
+size_t dyna_resp_peek_cmds(const dyna_resp_limits_t *lim, const uint8_t *buf, size_t len,
+                           dyna_resp_peek_t *out, size_t max, size_t *end);
+
 /* ---- Replies (client side) ---- */
 typedef enum {
   DYNA_RESP_STRING = 1, /* +simple */

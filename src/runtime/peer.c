@@ -422,6 +422,26 @@ static int link_tls_input(link_t *l, const uv_buf_t *buf, size_t n) {
   return l->state == L_CLOSING ? -1 : 0;
 }
 
+/* The next frames buffered in l->in from off (at most DYNA_STORE_PREFETCH_MAX), handed to
+ * the node as a hint before they are handled one by one (dyna_node_prefetch_frames: their
+ * keys' memory loads overlap). Returns the offset after the last one looked at. */
+static size_t prefetch_frames(link_t *l, size_t off) {
+  const uint8_t *frames[DYNA_STORE_PREFETCH_MAX];
+  size_t lens[DYNA_STORE_PREFETCH_MAX], k = 0;
+  int tagged = l->auth != NULL;
+  while (k < DYNA_STORE_PREFETCH_MAX) {
+    size_t flen;
+    int rc = tagged ? dyna_auth_frame(l->in.data + off, l->in.len - off, DYNA_WIRE_MAX_FRAME, &flen)
+                    : dyna_wire_frame(l->in.data + off, l->in.len - off, DYNA_WIRE_MAX_FRAME, &flen);
+    if (rc) break;
+    frames[k] = l->in.data + off;
+    lens[k++] = flen;
+    off += flen + (tagged ? DYNA_AUTH_TAG : 0);
+  }
+  if (k >= 2) dyna_node_prefetch_frames(l->ps->srv->node, frames, lens, k);
+  return off;
+}
+
 static void on_link_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   link_t *l = st->data;
   if (nread == 0 || l->state == L_CLOSING) return;
@@ -435,9 +455,13 @@ static void on_link_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   } else {
     l->in.len += (size_t)nread;
   }
-  size_t off = 0;
+  size_t off = 0, peeked = 0; /* frames before peeked have been offered to prefetch_frames */
   dyna_time_t now = node_time(l->ps);
   for (;;) {
+    if (off >= peeked && l->state == L_UP && !l->outgoing) {
+      size_t end = prefetch_frames(l, off);
+      peeked = end > off ? end : off + 1;
+    }
     size_t flen;
     /* With a secret, once up, every frame is followed by its tag (proto/peer_auth.h). */
     int tagged = l->auth && l->state == L_UP;

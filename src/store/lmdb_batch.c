@@ -541,6 +541,23 @@ static const dyna_ov_entry_t *ov_find(const lm_batch_t *b, dyna_space_t sp, cons
   return NULL;
 }
 
+/* Two passes over the keys, so that their memory loads overlap: every bucket first, then
+ * (the buckets arrived meanwhile) every bucket's first entry. */
+static void lb_prefetch(dyna_store_t *st, dyna_space_t sp, const uint8_t *const *keys,
+                        const size_t *klens, size_t n) {
+  lm_store_t *s = lm(st);
+  const dyna_overlay_t *layers[LB_QMAX + 3];
+  int nl = ov_layers(s->batch, layers);
+  uint64_t h[DYNA_STORE_PREFETCH_MAX];
+  if (n > DYNA_STORE_PREFETCH_MAX) n = DYNA_STORE_PREFETCH_MAX;
+  for (size_t i = 0; i < n; i++) {
+    h[i] = dyna_ov_hash(sp, keys[i], klens[i]);
+    for (int l = 0; l < nl; l++) dyna_ov_prefetch(layers[l], h[i], 0);
+  }
+  for (size_t i = 0; i < n; i++)
+    for (int l = 0; l < nl; l++) dyna_ov_prefetch(layers[l], h[i], 1);
+}
+
 static int lb_get(dyna_store_t *st, dyna_space_t sp, const uint8_t *k, size_t klen,
                   dyna_buf_t *out) {
   lm_store_t *s = lm(st);
@@ -753,6 +770,7 @@ static const dyna_store_ops_t lb_ops = {
     .poll = lb_poll,
     .set_notify = lb_set_notify,
     .count = lm_count_db, /* the checkpointed tree: the WAL batches since are not in it */
+    .prefetch = lb_prefetch,
 };
 
 int lm_batch_open(lm_store_t *s, const char *dir) {

@@ -89,6 +89,19 @@ const dyna_ov_entry_t *dyna_ov_get_h(const dyna_overlay_t *o, dyna_space_t sp, c
   return NULL;
 }
 
+void dyna_ov_prefetch(const dyna_overlay_t *o, uint64_t hash, int stage) {
+  if (!o->n) return;
+  dyna_ov_entry_t *const *b = &o->tab[slot(o, hash)];
+  if (!stage) {
+    __builtin_prefetch(b);
+  } else if (*b) { /* the key and value follow the header in the same allocation */
+    const char *e = (const char *)*b;
+    __builtin_prefetch(e);
+    __builtin_prefetch(e + 64);
+    __builtin_prefetch(e + 128);
+  }
+}
+
 const dyna_ov_entry_t *dyna_ov_get(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k,
                                    size_t klen) {
   return o->cap ? dyna_ov_get_h(o, sp, k, klen, dyna_ov_hash(sp, k, klen)) : NULL;

@@ -53,6 +53,10 @@ const dyna_ov_entry_t *dyna_ov_get(const dyna_overlay_t *o, dyna_space_t sp, con
 uint64_t dyna_ov_hash(dyna_space_t sp, const uint8_t *k, size_t klen);
 const dyna_ov_entry_t *dyna_ov_get_h(const dyna_overlay_t *o, dyna_space_t sp, const uint8_t *k,
                                      size_t klen, uint64_t hash);
+/* Hints (no effect but on the caches) for a lookup of hash soon: stage 0 starts loading
+ * its bucket; stage 1, issued after stage 0 had time to land, the bucket's first entry
+ * (header, key and the start of the value). */
+void dyna_ov_prefetch(const dyna_overlay_t *o, uint64_t hash, int stage);
 /* Calls fn on each entry of space sp whose key starts with prefix, in no order, until fn
  * returns non-zero, which it returns (0 when every call returned 0). O(matches) with the
  * prefix index and plen >= 2, else O(entries); O(1) when the space has none. */

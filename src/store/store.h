@@ -98,7 +98,14 @@ typedef struct dyna_store_ops {
    * asks iter). The LMDB engine's iter copies and sorts every key of the prefix still in
    * memory before it visits the first (lmdb_batch.c); this stops at the first live one. */
   int (*any)(dyna_store_t *s, dyna_space_t sp, const uint8_t *prefix, size_t plen);
+  /* Optional, a hint that changes nothing: the n keys (n <= DYNA_STORE_PREFETCH_MAX) of sp
+   * will be read soon; the engine may start loading the memory their reads will touch,
+   * all at once, so that n lookups wait for memory about as long as one. */
+  void (*prefetch)(dyna_store_t *s, dyna_space_t sp, const uint8_t *const *keys,
+                   const size_t *klens, size_t n);
 } dyna_store_ops_t;
+
+#define DYNA_STORE_PREFETCH_MAX 16
 
 struct dyna_store {
   const dyna_store_ops_t *ops;
@@ -138,6 +145,10 @@ static inline int dyna_store_any(dyna_store_t *s, dyna_space_t sp, const uint8_t
   int found = 0;
   int rc = s->ops->iter(s, sp, prefix, plen, dyna_store_stop_at_first_, &found);
   return rc < 0 ? rc : found;
+}
+static inline void dyna_store_prefetch(dyna_store_t *s, dyna_space_t sp, const uint8_t *const *keys,
+                                       const size_t *klens, size_t n) {
+  if (s->ops->prefetch) s->ops->prefetch(s, sp, keys, klens, n);
 }
 /* Records in sp (store ops' count); DYNA_EINVAL when the engine cannot tell cheaply. */
 static inline int dyna_store_count(dyna_store_t *s, dyna_space_t sp, uint64_t *n) {

@@ -1110,6 +1110,59 @@ static void test_bad_frames_change_nothing(void **state) {
   assert_true(local_has(1, "k", "v"));
 }
 
+/* The prefetch hints change nothing a node shows: more keys than one store call takes,
+ * keys too long to be hinted, and frames of every kind (a replica's write, a hint's, a
+ * read, garbage, a cut frame) are passed over or hinted, and no frame is sent, counted
+ * bad or applied. */
+static void test_prefetch_hints_change_nothing(void **state) {
+  (void)state;
+  build_cluster(2, 2, 1, 1);
+  assert_int_equal(call(0, DYNA_OP_PUT, "k", "v", NULL, DYNA_REQ_BLIND)->status, 0);
+  run(50);
+  enum { NK = 2 * DYNA_STORE_PREFETCH_MAX + 5 };
+  static uint8_t longkey[DYNA_SKEY_INLINE_MAX + 10];
+  memset(longkey, 'x', sizeof(longkey));
+  char names[NK][16];
+  const uint8_t *keys[NK];
+  size_t klens[NK];
+  for (int i = 0; i < NK; i++) {
+    snprintf(names[i], sizeof(names[i]), "key%d", i);
+    keys[i] = (const uint8_t *)names[i];
+    klens[i] = strlen(names[i]);
+    if (i % 7 == 3) keys[i] = longkey, klens[i] = i % 2 ? 70 : sizeof(longkey);
+  }
+  dyna_node_prefetch(T[0].n, keys, klens, NK);
+  dyna_node_prefetch(T[0].n, keys, klens, 0);
+  dyna_buf_t fr[NK];
+  const uint8_t *frames[NK];
+  size_t lens[NK];
+  for (int i = 0; i < NK; i++) {
+    dyna_msg_t m = {0};
+    m.type = i % 4 == 0 ? DYNA_MSG_GET : i % 4 == 3 ? DYNA_MSG_PING : DYNA_MSG_PUT;
+    m.req = 5;
+    m.key = keys[i];
+    m.klen = m.type == DYNA_MSG_PING || i == 5 || i == 8 ? 0 : klens[i]; /* 5, 8: no key */
+    m.obj = (const uint8_t *)"not an object";
+    m.objlen = m.type == DYNA_MSG_PUT ? 13 : 0;
+    m.node = i % 4 == 2 ? T[1].id : 0; /* a hint */
+    dyna_buf_init(&fr[i]);
+    dyna_wire_encode(&m, &fr[i]);
+    assert_false(fr[i].oom);
+    frames[i] = fr[i].data;
+    lens[i] = i % 5 == 4 ? fr[i].len - 1 : fr[i].len; /* some cut short */
+  }
+  uint64_t bad = dyna_node_stats(T[0].n)->bad_messages;
+  dyna_node_prefetch_frames(T[0].n, frames, lens, NK);
+  assert_int_equal(dyna_node_stats(T[0].n)->bad_messages, bad);
+  dyna_outmsg_t out;
+  assert_int_equal(dyna_node_pop_msg(T[0].n, &out), 0);
+  for (int i = 0; i < NK; i++) dyna_buf_free(&fr[i]);
+  assert_true(local_has(0, "k", "v") && local_has(1, "k", "v"));
+  dyna_node_reply_t *r = call(0, DYNA_OP_GET, "key1", NULL, NULL, 0); /* no PUT frame applied */
+  assert_int_equal(r->status, 0);
+  assert_int_equal(dyna_obj_nvals(&r->obj), 0);
+}
+
 /* Handoff checks from a peer, well-formed or not: a HO_CHECK with a bad partition or
  * root is counted bad and unanswered; a good one is answered (read-only: nothing stored
  * changes); a HO_HAVE nobody asked for, or of a wrong size, changes nothing. */
@@ -1643,6 +1696,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_handoff_trust_bug_loses_copies, setup, teardown),
     cmocka_unit_test_setup_teardown(test_bad_frames_change_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_bad_handoff_checks_change_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_prefetch_hints_change_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sloppy_quorum_and_hinted_handoff, setup, teardown),
       cmocka_unit_test_setup_teardown(test_writable_with_every_home_down, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failure_detector, setup, teardown),

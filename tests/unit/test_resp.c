@@ -1279,6 +1279,69 @@ static void test_ring_reply_refuses_bad_shapes(void **state) {
   dyna_buf_free(&b);
 }
 
+/* ---- The look ahead (dyna_resp_peek_cmds) ---- */
+
+/* A pipeline of three whole commands, then half of a fourth: a window of two gives the
+ * first two and where they end, the next window the third, then nothing (the fourth is
+ * not all there). Name, count and first argument point into the buffer. */
+static void test_peek_windows(void **state) {
+  (void)state;
+  static const char in[] = "*2\r\n$3\r\nGET\r\n$2\r\nk1\r\n"
+                           "*3\r\n$3\r\nSET\r\n$2\r\nk2\r\n$1\r\nv\r\n"
+                           "*1\r\n$4\r\nPING\r\n"
+                           "*2\r\n$3\r\nGET\r\n$2\r\nk";
+  size_t n = sizeof(in) - 1;
+  uint8_t *buf = dup_exact((const uint8_t *)in, n);
+  dyna_resp_limits_t lim;
+  dyna_resp_limits_default(&lim);
+  dyna_resp_peek_t pk[2];
+  size_t end = 0;
+  assert_int_equal(dyna_resp_peek_cmds(&lim, buf, n, pk, 2, &end), 2);
+  assert_int_equal(pk[0].argc, 2);
+  assert_memory_equal(pk[0].name, "GET", 3);
+  assert_int_equal(pk[0].alen, 2);
+  assert_memory_equal(pk[0].arg, "k1", 2);
+  assert_int_equal(pk[1].argc, 3);
+  assert_memory_equal(pk[1].arg, "k2", 2);
+  assert_ptr_equal(pk[1].arg, buf + 38);
+  assert_int_equal(end, 49);
+  assert_int_equal(dyna_resp_peek_cmds(&lim, buf + end, n - end, pk, 2, &end), 1);
+  assert_int_equal(pk[0].argc, 1);
+  assert_memory_equal(pk[0].name, "PING", 4);
+  assert_null(pk[0].arg);
+  assert_int_equal(end, 63);
+  assert_int_equal(dyna_resp_peek_cmds(&lim, buf + end, n - end, pk, 2, &end), 0);
+  assert_int_equal(end, 63);
+  free(buf);
+}
+
+/* It stops at what the parser would take differently or refuse: an inline command, a
+ * blank line, an empty array, a length with a sign or a leading zero, a bulk or an array
+ * over the limits, a missing CRLF; each after a good first command, which it returns. */
+static void test_peek_stops(void **state) {
+  (void)state;
+  static const char *const tails[] = {
+      "GET k\r\n", "\r\n*1\r\n$4\r\nPING\r\n", "*0\r\n*1\r\n$4\r\nPING\r\n", "*-1\r\n",
+      "*1\r\n$04\r\nPING\r\n", "*1\r\n$+4\r\nPING\r\n", "*1\r\n$9\r\nPING\r\n", "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n",
+      "*1\r\n$4\r\nPINGxx", "*1\r\n:4\r\n"};
+  dyna_resp_limits_t lim;
+  dyna_resp_limits_default(&lim);
+  lim.max_bulk = 8;
+  lim.max_args = 2;
+  for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+    dyna_buf_t b = DYNA_BUF_INIT;
+    dyna_buf_put(&b, "*1\r\n$4\r\nPING\r\n", 14);
+    dyna_buf_put(&b, tails[t], strlen(tails[t]));
+    uint8_t *buf = dup_exact(b.data, b.len);
+    dyna_resp_peek_t pk[4];
+    size_t end = 0;
+    assert_int_equal(dyna_resp_peek_cmds(&lim, buf, b.len, pk, 4, &end), 1);
+    assert_int_equal(end, 14);
+    free(buf);
+    dyna_buf_free(&b);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_limits_default),
@@ -1318,6 +1381,8 @@ int main(void) {
       cmocka_unit_test(test_words_error_line_exact),
       cmocka_unit_test(test_ring_reply_round_trip),
       cmocka_unit_test(test_ring_reply_refuses_bad_shapes),
+      cmocka_unit_test(test_peek_windows),
+      cmocka_unit_test(test_peek_stops),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -520,6 +520,36 @@ static void test_many_keys(void **state) {
   expect(f, DYNA_SPACE_OBJ, nkey(k, 32, 101), nval(v, 32, 101));
 }
 
+/* A prefetch is a hint: keys present, deleted, pending, committed and absent, in two
+ * spaces, read the same after it as before. */
+static void test_prefetch_changes_nothing(void **state) {
+  fx_t *f = *state;
+  char k[32], v[32];
+  const uint8_t *keys[DYNA_STORE_PREFETCH_MAX];
+  size_t klens[DYNA_STORE_PREFETCH_MAX];
+  char names[DYNA_STORE_PREFETCH_MAX][32];
+  for (unsigned i = 0; i < 600; i++) {
+    put(f->s, DYNA_SPACE_OBJ, nkey(k, 32, i), nval(v, 32, i));
+    if (i == 300) assert_int_equal(dyna_store_commit(f->s), 0);
+  }
+  del(f->s, DYNA_SPACE_OBJ, nkey(k, 32, 7));
+  put(f->s, DYNA_SPACE_HINT, nkey(k, 32, 8), "hint");
+  for (int space = 0; space < 2; space++) {
+    for (unsigned i = 0; i < DYNA_STORE_PREFETCH_MAX; i++) {
+      keys[i] = U8(nkey(names[i], 32, i * 97 % 1000)); /* some past 600: absent */
+      klens[i] = strlen(names[i]);
+    }
+    dyna_store_prefetch(f->s, space ? DYNA_SPACE_HINT : DYNA_SPACE_OBJ, keys, klens, DYNA_STORE_PREFETCH_MAX);
+    dyna_store_prefetch(f->s, DYNA_SPACE_OBJ, keys, klens, 1);
+  }
+  for (unsigned i = 0; i < 1000; i++) {
+    if (i < 600 && i != 7) expect(f, DYNA_SPACE_OBJ, nkey(k, 32, i), nval(v, 32, i));
+    else expect_absent(f, DYNA_SPACE_OBJ, nkey(k, 32, i));
+  }
+  expect(f, DYNA_SPACE_HINT, nkey(k, 32, 8), "hint");
+  expect_absent(f, DYNA_SPACE_HINT, nkey(k, 32, 9));
+}
+
 /* ---- LMDB only ---- */
 
 static void test_lmdb_reopen(void **state) {
@@ -1212,6 +1242,7 @@ int main(void) {
       BOTH(test_limits),
       BOTH(test_pending),
       BOTH(test_many_keys),
+      BOTH(test_prefetch_changes_nothing),
       BOTH(test_any),
       BOTH(test_any_many),
       T(lmdb, test_lmdb_reopen),
