@@ -424,7 +424,9 @@ static int link_tls_input(link_t *l, const uv_buf_t *buf, size_t n) {
 
 /* The next frames buffered in l->in from off (at most DYNA_STORE_PREFETCH_MAX), handed to
  * the node as a hint before they are handled one by one (dyna_node_prefetch_frames: their
- * keys' memory loads overlap). Returns the offset after the last one looked at. */
+ * keys' memory loads overlap), and before a tagged frame's MAC is checked: a hint changes
+ * nothing, and each frame is still checked before it is handled. Returns the offset
+ * after the last one looked at. */
 static size_t prefetch_frames(link_t *l, size_t off) {
   const uint8_t *frames[DYNA_STORE_PREFETCH_MAX];
   size_t lens[DYNA_STORE_PREFETCH_MAX], k = 0;

@@ -1112,8 +1112,8 @@ static void test_bad_frames_change_nothing(void **state) {
 
 /* The prefetch hints change nothing a node shows: more keys than one store call takes,
  * keys too long to be hinted, and frames of every kind (a replica's write, a hint's, a
- * read, garbage, a cut frame) are passed over or hinted, and no frame is sent, counted
- * bad or applied. */
+ * read, keyless ones, a ping, cut ones) are passed over or hinted, and no frame is sent,
+ * counted bad or applied. */
 static void test_prefetch_hints_change_nothing(void **state) {
   (void)state;
   build_cluster(2, 2, 1, 1);
